@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import swaggerUi from 'swagger-ui-express';
+import { parse as parseYaml } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { requireApiKey } from './http/auth';
+import { ApiError, errorHandler } from './http/errors';
+import { toExpressPath, type Route } from './http/route';
+import type { Metrics } from './ops/metrics';
+import { OPENAPI_PATH } from './ops/routes';
+
+export interface AppOptions {
+  routes: Route[];
+  apiKeys: string[];
+  bodyLimit: string;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The express app: request ids and logs, metrics, auth and body parsing per route, errors as JSON. */
+export function createApp(options: AppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(
+    pinoHttp({
+      logger: options.logger,
+      // A caller's X-Request-Id follows the message from the API to the worker and the WeCom call.
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+    }),
+  );
+  app.use((req, res, next) => {
+    res.on('finish', () => {
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      options.metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+    });
+    next();
+  });
+
+  const json = express.json({ limit: options.bodyLimit });
+  const apiKey = requireApiKey(options.apiKeys);
+  for (const route of options.routes) {
+    const chain: RequestHandler[] = [];
+    if (route.auth === 'api') chain.push(apiKey);
+    if ((route.body ?? 'json') === 'json' && route.method !== 'get') chain.push(json);
+    app[route.method](toExpressPath(route.path), ...chain, route.handler);
+  }
+
+  const spec = parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as swaggerUi.JsonObject;
+  app.use('/docs', swaggerUi.serve);
+  app.get('/docs', swaggerUi.setup(spec, { customSiteTitle: 'wecom-gateway API' }));
+
+  app.use((req, _res, next) => next(new ApiError(404, 'not_found', `no route ${req.method} ${req.path}`)));
+  app.use(errorHandler(options.logger));
+  return app;
+}

@@ -1,0 +1,229 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/** One WeCom self-built app: its own secret, hence its own access_token (reference §0). */
+export interface WecomApp {
+  name: string;
+  corpId: string;
+  agentId: number;
+  secret: string;
+  callback?: { token: string; aesKey: string };
+}
+
+export interface RedisConfig {
+  url?: string;
+  clusterNodes?: { host: string; port: number }[];
+  sentinels?: { host: string; port: number }[];
+  sentinelMaster?: string;
+  /** Our keys start with `${prefix}:`; BullMQ's with `{${prefix}}` so Redis Cluster keeps each queue in one slot. */
+  prefix: string;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  redis: RedisConfig;
+  /** true when no WeCom credentials are configured: the built-in simulator stands in for WeCom. */
+  sandbox: boolean;
+  wecom: { apiBase: string; timeoutMs: number };
+  apps: WecomApp[];
+  defaultApp: string;
+  apiKeys: string[];
+  templatesDir: string;
+  send: {
+    concurrency: number;
+    /** Total attempts of one send: the first plus retries of transient failures. */
+    attempts: number;
+    retryBaseDelayMs: number;
+    /** WeCom's enable_duplicate_check window; covers our retry window so a retried send is not delivered twice. */
+    duplicateCheckSeconds: number;
+  };
+  retentionSeconds: number;
+  bodyLimit: string;
+  workers: Set<string>;
+  logLevel: string;
+  contactSyncWebhookUrl?: string;
+  inboundWebhookUrl?: string;
+}
+
+/** Start-up stops with one line per problem; no line ever contains a secret's value. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export const DEFAULT_API_BASE = 'https://qyapi.weixin.qq.com';
+const ALL_WORKERS = ['api', 'send'];
+
+const hostPort = z
+  .string()
+  .regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port')
+  .transform((s) => {
+    const [host, port] = s.split(':');
+    return { host, port: Number(port) };
+  });
+const hostPortList = z
+  .string()
+  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+  .pipe(z.array(hostPort).min(1));
+const csv = z.string().transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean));
+const url = z.url({ protocol: /^https?$/ });
+const aesKey = z.string().regex(/^[A-Za-z0-9]{43}$/, 'must be exactly 43 letters or digits');
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('0.0.0.0'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  REDIS_CLUSTER_NODES: hostPortList.optional(),
+  REDIS_SENTINELS: hostPortList.optional(),
+  REDIS_SENTINEL_MASTER: z.string().min(1).optional(),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('wgw'),
+  WECOM_API_BASE: url.optional(),
+  WECOM_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  WECOM_CORP_ID: z.string().min(1).optional(),
+  WECOM_AGENT_ID: z.coerce.number().int().positive().optional(),
+  WECOM_AGENT_SECRET: z.string().min(1).optional(),
+  WECOM_CALLBACK_TOKEN: z.string().regex(/^[A-Za-z0-9]{1,32}$/, 'must be 1-32 letters or digits').optional(),
+  WECOM_CALLBACK_AES_KEY: aesKey.optional(),
+  GATEWAY_API_KEYS: csv.optional(),
+  GATEWAY_CONFIG: z.string().min(1).optional(),
+  TEMPLATES_DIR: z.string().min(1).default('./templates'),
+  SEND_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
+  SEND_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(4),
+  RETRY_BASE_DELAY_MS: z.coerce.number().int().min(0).default(1000),
+  DUPLICATE_CHECK_SECONDS: z.coerce.number().int().min(0).max(14_400).default(600),
+  MESSAGE_RETENTION_DAYS: z.coerce.number().positive().default(7),
+  BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'expected e.g. 512kb or 1mb').default('1mb'),
+  WORKERS: csv.pipe(z.array(z.enum(ALL_WORKERS as [string, ...string[]]))).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  CONTACT_SYNC_WEBHOOK_URL: url.optional(),
+  INBOUND_WEBHOOK_URL: url.optional(),
+});
+
+const fileAppSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9_-]+$/),
+  corpId: z.string().min(1),
+  agentId: z.coerce.number().int().positive(),
+  secret: z.string().min(1),
+  callback: z.object({ token: z.string().regex(/^[A-Za-z0-9]{1,32}$/), aesKey }).optional(),
+});
+const fileSchema = z.object({
+  apps: z.array(fileAppSchema).optional(),
+  defaultApp: z.string().optional(),
+});
+
+/**
+ * Reads `NAME` or, for secrets kept in files (Docker/Kubernetes secrets), `NAME_FILE`.
+ * An empty value counts as unset so `FOO=` in a .env file does not trip validation.
+ */
+function readEnv(env: NodeJS.ProcessEnv, problems: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined || value === '') continue;
+    if (key.endsWith('_FILE') && !(key in envSchema.shape) && key.slice(0, -5) in envSchema.shape) {
+      try {
+        out[key.slice(0, -5)] = readFileSync(value, 'utf8').trim();
+      } catch {
+        problems.push(`${key}: cannot read file ${value}`);
+      }
+    } else if (key in envSchema.shape) {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+function describeIssues(source: string, issues: z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => `${source}${issue.path.join('.')}: ${issue.message}`);
+}
+
+function loadFile(path: string, problems: string[]): z.infer<typeof fileSchema> {
+  let raw: unknown;
+  try {
+    const text = readFileSync(path, 'utf8');
+    raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    problems.push(`GATEWAY_CONFIG: cannot read ${path} (${(error as Error).message.split('\n')[0]})`);
+    return {};
+  }
+  const parsed = fileSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    problems.push(...describeIssues(`${path}: `, parsed.error.issues));
+    return {};
+  }
+  return parsed.data;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const parsed = envSchema.safeParse(readEnv(env, problems));
+  if (!parsed.success) problems.push(...describeIssues('', parsed.error.issues));
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const e = parsed.data;
+  const file = e.GATEWAY_CONFIG ? loadFile(e.GATEWAY_CONFIG, problems) : {};
+
+  const apps: WecomApp[] = [...(file.apps ?? [])];
+  const wecomVars = ['WECOM_CORP_ID', 'WECOM_AGENT_ID', 'WECOM_AGENT_SECRET'] as const;
+  const givenWecomVars = wecomVars.filter((name) => e[name] !== undefined);
+  if (givenWecomVars.length > 0 && givenWecomVars.length < wecomVars.length) {
+    for (const name of wecomVars) if (e[name] === undefined) problems.push(`${name}: required when ${givenWecomVars.join(', ')} is set`);
+  }
+  if (e.WECOM_CALLBACK_TOKEN !== undefined && e.WECOM_CALLBACK_AES_KEY === undefined) problems.push('WECOM_CALLBACK_AES_KEY: required when WECOM_CALLBACK_TOKEN is set');
+  if (e.WECOM_CALLBACK_AES_KEY !== undefined && e.WECOM_CALLBACK_TOKEN === undefined) problems.push('WECOM_CALLBACK_TOKEN: required when WECOM_CALLBACK_AES_KEY is set');
+  if (e.WECOM_CORP_ID && e.WECOM_AGENT_ID && e.WECOM_AGENT_SECRET) {
+    apps.unshift({
+      name: 'default',
+      corpId: e.WECOM_CORP_ID,
+      agentId: e.WECOM_AGENT_ID,
+      secret: e.WECOM_AGENT_SECRET,
+      callback: e.WECOM_CALLBACK_TOKEN && e.WECOM_CALLBACK_AES_KEY ? { token: e.WECOM_CALLBACK_TOKEN, aesKey: e.WECOM_CALLBACK_AES_KEY } : undefined,
+    });
+  }
+  const names = new Set<string>();
+  for (const app of apps) {
+    if (names.has(app.name)) problems.push(`apps: the name "${app.name}" is used twice`);
+    names.add(app.name);
+  }
+  if (e.REDIS_SENTINELS && !e.REDIS_SENTINEL_MASTER) problems.push('REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS');
+  if (e.REDIS_SENTINELS && e.REDIS_CLUSTER_NODES) problems.push('REDIS_SENTINELS: choose Sentinel or Cluster, not both');
+  const defaultApp = file.defaultApp ?? apps[0]?.name ?? 'default';
+  if (apps.length > 0 && !names.has(defaultApp)) problems.push(`defaultApp: no app is named "${defaultApp}"`);
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    redis: {
+      url: e.REDIS_URL,
+      clusterNodes: e.REDIS_CLUSTER_NODES,
+      sentinels: e.REDIS_SENTINELS,
+      sentinelMaster: e.REDIS_SENTINEL_MASTER,
+      prefix: e.REDIS_PREFIX,
+    },
+    sandbox: apps.length === 0,
+    wecom: { apiBase: (e.WECOM_API_BASE ?? DEFAULT_API_BASE).replace(/\/+$/, ''), timeoutMs: e.WECOM_TIMEOUT_MS },
+    apps,
+    defaultApp,
+    apiKeys: e.GATEWAY_API_KEYS ?? [],
+    templatesDir: e.TEMPLATES_DIR,
+    send: {
+      concurrency: e.SEND_CONCURRENCY,
+      attempts: e.SEND_ATTEMPTS,
+      retryBaseDelayMs: e.RETRY_BASE_DELAY_MS,
+      duplicateCheckSeconds: e.DUPLICATE_CHECK_SECONDS,
+    },
+    retentionSeconds: Math.round(e.MESSAGE_RETENTION_DAYS * 86_400),
+    bodyLimit: e.BODY_LIMIT,
+    workers: new Set(e.WORKERS ?? ALL_WORKERS),
+    logLevel: e.LOG_LEVEL,
+    contactSyncWebhookUrl: e.CONTACT_SYNC_WEBHOOK_URL,
+    inboundWebhookUrl: e.INBOUND_WEBHOOK_URL,
+  };
+}
+
+/** The app a request names, or the default one. */
+export function findApp(config: Pick<Config, 'apps' | 'defaultApp'>, name?: string): WecomApp | undefined {
+  return config.apps.find((app) => app.name === (name ?? config.defaultApp));
+}

@@ -1,0 +1,56 @@
+import type { ErrorRequestHandler } from 'express';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+/** An error a caller can act on: its status, a stable code, and the failing fields. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly fields?: FieldProblem[],
+  ) {
+    super(message);
+  }
+
+  static invalid(issues: z.core.$ZodIssue[], prefix = ''): ApiError {
+    const fields = issues.map((issue) => ({ field: prefix + (issue.path.join('.') || '(body)'), message: issue.message }));
+    return new ApiError(400, 'invalid_request', `invalid ${fields.map((f) => f.field).join(', ')}`, fields);
+  }
+}
+
+/** Redis refused or did not answer: the caller should retry later (503), nothing was accepted. */
+export class UnavailableError extends ApiError {
+  constructor() {
+    super(503, 'unavailable', 'the message store (Redis) is unreachable; retry later');
+  }
+}
+
+/**
+ * The last middleware: callers get a 4xx with a reason for their mistakes, and a
+ * bare 500 (no stack, no internals) for ours, which is logged.
+ */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    if (error instanceof ApiError) {
+      if (error.status >= 500) res.setHeader('Retry-After', '1');
+      res.status(error.status).json({ error: { code: error.code, message: error.message, ...(error.fields ? { fields: error.fields } : {}) } });
+      return;
+    }
+    // body-parser errors carry a status: 400 malformed JSON, 413 too large, 415 bad charset.
+    const status = typeof error?.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 500;
+    if (status < 500) {
+      const code = status === 413 ? 'payload_too_large' : 'invalid_request';
+      const message = status === 413 ? 'request body too large' : error.type === 'entity.parse.failed' ? 'body is not valid JSON' : String(error.message ?? 'bad request');
+      res.status(status).json({ error: { code, message, ...(status === 400 ? { fields: [{ field: '(body)', message }] } : {}) } });
+      return;
+    }
+    (req as { log?: Logger }).log?.error({ err: error }, 'unhandled error') ?? logger.error({ err: error }, 'unhandled error');
+    res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
+  };
+}

@@ -1,0 +1,20 @@
+import type { RequestHandler } from 'express';
+
+/**
+ * A route as openapi.yaml names it (`/v1/messages/{id}`). Modules export lists
+ * of these; the app mounts them and a test checks the list against openapi.yaml.
+ */
+export interface Route {
+  method: 'get' | 'post' | 'put' | 'delete';
+  path: string;
+  /** `api`: bearer key on /v1 (GATEWAY_API_KEYS); `none`: public (health, WeCom callbacks, docs). */
+  auth: 'api' | 'none';
+  /** `json` (default) parses a JSON body with the configured limit; `raw` leaves the body to the handler. */
+  body?: 'json' | 'raw';
+  handler: RequestHandler;
+}
+
+/** `/v1/messages/{id}` -> `/v1/messages/:id` */
+export function toExpressPath(path: string): string {
+  return path.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1');
+}

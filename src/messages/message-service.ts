@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import { z } from 'zod';
+import { findApp, type Config, type WecomApp } from '../config/config';
+import { ApiError, UnavailableError } from '../http/errors';
+import type { Metrics } from '../ops/metrics';
+import { buildSendPayload } from '../wecom/message-payload';
+import { hasMediaSource } from './media';
+import type { MessageStore } from './message-store';
+import { recipientsSchema, splitRecipients } from './recipients';
+import { enqueueParts, type SendJobData } from './send-queue';
+import { MEDIA_MSGTYPES, MSGTYPES, RenderError, type EventTemplate, type Msgtype } from './templates';
+
+export const sendRequestSchema = z
+  .object({
+    event: z.string().min(1).max(128),
+    msgtype: z.enum(MSGTYPES).optional(),
+    to: recipientsSchema,
+    data: z.record(z.string(), z.unknown()).default({}),
+    app: z.string().min(1).max(64).optional(),
+    idempotencyKey: z.string().min(1).max(256).optional(),
+  })
+  .strict();
+
+export type SendRequest = z.infer<typeof sendRequestSchema>;
+
+/** A request rendered and split, ready to persist (or to show, for a preview). */
+interface PreparedMessage {
+  template: EventTemplate;
+  app: WecomApp;
+  msgtype: Msgtype;
+  body: Record<string, unknown>;
+  parts: ReturnType<typeof splitRecipients>;
+}
+
+export interface MessageServiceDeps {
+  config: Pick<Config, 'apps' | 'defaultApp' | 'send'>;
+  templates: Map<string, EventTemplate>;
+  store: MessageStore;
+  queue: Queue<SendJobData>;
+  metrics: Metrics;
+  /** How long accepting may take before the caller gets a 503 instead of a hang. */
+  storeTimeoutMs?: number;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timed out')), ms);
+    }),
+  ]);
+}
+
+/** Accepting a message: validate, render, persist, enqueue, answer. */
+export class MessageService {
+  constructor(private readonly deps: MessageServiceDeps) {}
+
+  parse(body: unknown, idempotencyHeader?: string): SendRequest {
+    const parsed = sendRequestSchema.safeParse(body);
+    if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
+    return { ...parsed.data, idempotencyKey: parsed.data.idempotencyKey ?? idempotencyHeader };
+  }
+
+  prepare(request: SendRequest): PreparedMessage {
+    const template = this.deps.templates.get(request.event);
+    if (!template) throw new ApiError(404, 'unknown_event', `unknown event ${request.event} (GET /v1/events lists them)`);
+    const app = findApp(this.deps.config, request.app);
+    if (!app) throw new ApiError(404, 'unknown_app', `unknown app ${request.app ?? this.deps.config.defaultApp}`);
+    const msgtype = request.msgtype ?? template.defaultMsgtype;
+    if (!template.msgtypes.includes(msgtype)) {
+      throw new ApiError(400, 'invalid_request', `event ${template.event} cannot be sent as ${msgtype}`, [
+        { field: 'msgtype', message: `one of ${template.msgtypes.join(', ')}` },
+      ]);
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = template.render(msgtype, request.data);
+    } catch (error) {
+      const field = error instanceof RenderError ? error.field : ((error as { field?: string }).field ?? 'data');
+      throw new ApiError(422, 'cannot_render', (error as Error).message, [{ field, message: (error as Error).message }]);
+    }
+    if (MEDIA_MSGTYPES.has(msgtype) && !hasMediaSource(body) && !body.media_id) {
+      throw new ApiError(422, 'cannot_render', `a ${msgtype} message needs a file: give a URL or base64 content`, [{ field: 'data', message: 'no media url, base64 or media_id' }]);
+    }
+    return { template, app, msgtype, body, parts: splitRecipients(request.to) };
+  }
+
+  /** The exact message/send bodies that would be sent; nothing is queued. */
+  preview(request: SendRequest) {
+    const prepared = this.prepare(request);
+    const options = { agentId: prepared.app.agentId, duplicateCheckSeconds: this.deps.config.send.duplicateCheckSeconds };
+    return {
+      event: prepared.template.event,
+      msgtype: prepared.msgtype,
+      app: prepared.app.name,
+      payloads: prepared.parts.map((to) => buildSendPayload(prepared.msgtype, prepared.body, to, options)),
+      ...(MEDIA_MSGTYPES.has(prepared.msgtype) && hasMediaSource(prepared.body) ? { note: 'media is uploaded at send time; its media_id replaces "media"' } : {}),
+    };
+  }
+
+  /** Persists the message and its send jobs before answering; a repeated idempotency key answers the first id. */
+  async accept(request: SendRequest, requestId?: string): Promise<{ id: string; created: boolean }> {
+    const prepared = this.prepare(request);
+    const id = randomUUID();
+    const acceptedAt = Date.now();
+    const timeout = this.deps.storeTimeoutMs ?? 2_000;
+    let result: { id: string; created: boolean };
+    try {
+      result = await withTimeout(
+        this.deps.store.create(
+          { id, event: prepared.template.event, msgtype: prepared.msgtype, app: prepared.app.name, parts: prepared.parts.length, createdAt: acceptedAt, requestId },
+          request.idempotencyKey,
+        ),
+        timeout,
+      );
+    } catch {
+      throw new UnavailableError();
+    }
+    if (!result.created) return result;
+    const jobs: SendJobData[] = prepared.parts.map((to, part) => ({
+      messageId: id,
+      part,
+      app: prepared.app.name,
+      event: prepared.template.event,
+      msgtype: prepared.msgtype,
+      body: prepared.body,
+      to,
+      requestId,
+      acceptedAt,
+    }));
+    try {
+      await withTimeout(enqueueParts(this.deps.queue, jobs, this.deps.config.send), timeout);
+    } catch {
+      await this.deps.store.remove(id, request.idempotencyKey).catch(() => undefined);
+      throw new UnavailableError();
+    }
+    this.deps.metrics.messagesAccepted.inc({ event: prepared.template.event, msgtype: prepared.msgtype });
+    return result;
+  }
+}

@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import { compareAndDelete, type RedisClient } from '../redis/scripts';
+
+export type MessageStatus = 'queued' | 'sending' | 'sent' | 'failed';
+export type PartStatus = 'queued' | 'sending' | 'sent' | 'failed';
+
+export interface RecipientList {
+  users: string[];
+  parties: string[];
+  tags: string[];
+}
+
+/** The state of one message/send call of a message (a message to 2500 users has 3 parts). */
+export interface PartState {
+  status: PartStatus;
+  attempts: number;
+  msgid?: string;
+  error?: { errcode: number; errmsg: string; hint?: string };
+  invalid?: RecipientList;
+  updatedAt: number;
+}
+
+export interface MessageRecord {
+  id: string;
+  event: string;
+  msgtype: string;
+  app: string;
+  parts: number;
+  createdAt: number;
+  requestId?: string;
+}
+
+/** What GET /v1/messages/{id} answers: the parts folded into one status. */
+export interface MessageView {
+  id: string;
+  event: string;
+  msgtype: string;
+  status: MessageStatus;
+  attempts: number;
+  parts: number;
+  msgid?: string;
+  msgids?: string[];
+  error?: { errcode: number; errmsg: string; hint?: string };
+  invalid?: RecipientList;
+  createdAt: string;
+  updatedAt: string;
+}
+
+function foldStatus(parts: PartState[]): MessageStatus {
+  if (parts.every((p) => p.status === 'sent')) return 'sent';
+  const done = parts.every((p) => p.status === 'sent' || p.status === 'failed');
+  if (done) return 'failed';
+  if (parts.some((p) => p.status === 'sending')) return 'sending';
+  return parts.some((p) => p.status !== 'queued') ? 'sending' : 'queued';
+}
+
+function mergeInvalid(parts: PartState[]): RecipientList | undefined {
+  const lists = parts.map((p) => p.invalid).filter((l): l is RecipientList => Boolean(l));
+  if (lists.length === 0) return undefined;
+  const merged = { users: lists.flatMap((l) => l.users), parties: lists.flatMap((l) => l.parties), tags: lists.flatMap((l) => l.tags) };
+  return merged.users.length + merged.parties.length + merged.tags.length > 0 ? merged : undefined;
+}
+
+/**
+ * Message records in Redis: `<prefix>:msg:{id}` (what was asked) and
+ * `<prefix>:msg:{id}:parts` (one field per send call, written by the worker).
+ * The hash tag keeps both in one Cluster slot. Records expire after the retention.
+ */
+export class MessageStore {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly options: { prefix: string; retentionSeconds: number },
+  ) {}
+
+  private recordKey(id: string): string {
+    return `${this.options.prefix}:msg:{${id}}`;
+  }
+
+  private partsKey(id: string): string {
+    return `${this.options.prefix}:msg:{${id}}:parts`;
+  }
+
+  private idempotencyKey(key: string): string {
+    return `${this.options.prefix}:idem:${createHash('sha256').update(key).digest('hex')}`;
+  }
+
+  /**
+   * Persists the record with every part queued. With an idempotency key, the
+   * first message to claim the key wins; a later one is removed again and the
+   * winner's id is answered (`created: false`).
+   */
+  async create(record: MessageRecord, idempotencyKey?: string): Promise<{ id: string; created: boolean }> {
+    const now = Date.now();
+    const queued: PartState = { status: 'queued', attempts: 0, updatedAt: now };
+    const partFields = Array.from({ length: record.parts }, (_, i) => [String(i), JSON.stringify(queued)]).flat();
+    const ttl = this.options.retentionSeconds;
+    await this.redis
+      .multi()
+      .hset(this.recordKey(record.id), { ...record, requestId: record.requestId ?? '' })
+      .expire(this.recordKey(record.id), ttl)
+      .hset(this.partsKey(record.id), ...partFields)
+      .expire(this.partsKey(record.id), ttl)
+      .exec();
+    if (idempotencyKey === undefined) return { id: record.id, created: true };
+    const claimed = await this.redis.set(this.idempotencyKey(idempotencyKey), record.id, 'EX', ttl, 'NX');
+    if (claimed) return { id: record.id, created: true };
+    await this.remove(record.id);
+    const winner = await this.redis.get(this.idempotencyKey(idempotencyKey));
+    return { id: winner ?? record.id, created: false };
+  }
+
+  /** Removes a message that could not be queued, and releases its idempotency key if it holds it. */
+  async remove(id: string, idempotencyKey?: string): Promise<void> {
+    await this.redis.del(this.recordKey(id), this.partsKey(id));
+    if (idempotencyKey !== undefined) await compareAndDelete(this.redis, this.idempotencyKey(idempotencyKey), id);
+  }
+
+  async updatePart(id: string, part: number, state: Omit<PartState, 'updatedAt'>): Promise<void> {
+    await this.redis.hset(this.partsKey(id), String(part), JSON.stringify({ ...state, updatedAt: Date.now() }));
+  }
+
+  async getPart(id: string, part: number): Promise<PartState | undefined> {
+    const raw = await this.redis.hget(this.partsKey(id), String(part));
+    return raw ? (JSON.parse(raw) as PartState) : undefined;
+  }
+
+  async get(id: string): Promise<MessageView | undefined> {
+    const [record, rawParts] = await Promise.all([this.redis.hgetall(this.recordKey(id)), this.redis.hgetall(this.partsKey(id))]);
+    if (!record.id) return undefined;
+    const parts = Object.entries(rawParts)
+      .sort(([a], [b]) => Number(a) - Number(b))
+      .map(([, value]) => JSON.parse(value) as PartState);
+    const msgids = parts.map((p) => p.msgid).filter((m): m is string => Boolean(m));
+    const failed = parts.find((p) => p.status === 'failed' && p.error) ?? parts.find((p) => p.error && p.status !== 'sent');
+    return {
+      id: record.id,
+      event: record.event,
+      msgtype: record.msgtype,
+      status: foldStatus(parts),
+      attempts: Math.max(0, ...parts.map((p) => p.attempts)),
+      parts: parts.length,
+      ...(msgids.length > 0 ? { msgid: msgids[0] } : {}),
+      ...(msgids.length > 1 ? { msgids } : {}),
+      ...(failed?.error ? { error: failed.error } : {}),
+      ...(mergeInvalid(parts) ? { invalid: mergeInvalid(parts) } : {}),
+      createdAt: new Date(Number(record.createdAt)).toISOString(),
+      updatedAt: new Date(Math.max(Number(record.createdAt), ...parts.map((p) => p.updatedAt))).toISOString(),
+    };
+  }
+}

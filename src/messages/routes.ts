@@ -1,0 +1,58 @@
+import type { Route } from '../http/route';
+import { ApiError, UnavailableError } from '../http/errors';
+import type { MessageService } from './message-service';
+import type { MessageStore } from './message-store';
+import type { EventTemplate } from './templates';
+
+export function messageRoutes(service: MessageService, store: MessageStore, templates: Map<string, EventTemplate>): Route[] {
+  return [
+    {
+      method: 'post',
+      path: '/v1/messages',
+      auth: 'api',
+      handler: async (req, res) => {
+        const request = service.parse(req.body, req.get('idempotency-key') || undefined);
+        const { id } = await service.accept(request, String(req.id));
+        res.status(202).location(`/v1/messages/${id}`).json({ id, status: 'queued' });
+      },
+    },
+    {
+      method: 'post',
+      path: '/v1/messages/preview',
+      auth: 'api',
+      handler: (req, res) => {
+        res.json(service.preview(service.parse(req.body)));
+      },
+    },
+    {
+      method: 'get',
+      path: '/v1/messages/{id}',
+      auth: 'api',
+      handler: async (req, res) => {
+        const id = String(req.params.id);
+        if (!/^[0-9a-f-]{36}$/.test(id)) throw new ApiError(404, 'not_found', `no message ${id}`);
+        const view = await store.get(id).catch(() => {
+          throw new UnavailableError();
+        });
+        if (!view) throw new ApiError(404, 'not_found', `no message ${id} (unknown or older than the retention)`);
+        res.json(view);
+      },
+    },
+    {
+      method: 'get',
+      path: '/v1/events',
+      auth: 'api',
+      handler: (_req, res) => {
+        res.json({
+          events: [...templates.values()].map((t) => ({
+            event: t.event,
+            description: t.description,
+            msgtypes: t.msgtypes,
+            defaultMsgtype: t.defaultMsgtype,
+            data: t.data,
+          })),
+        });
+      },
+    },
+  ];
+}

@@ -1,0 +1,52 @@
+import { Queue, type ConnectionOptions } from 'bullmq';
+import type { SendRecipients } from '../wecom/message-payload';
+
+export const SEND_QUEUE = 'send';
+
+/** One message/send call: a part of a message, with its already rendered body. */
+export interface SendJobData {
+  messageId: string;
+  part: number;
+  app: string;
+  event: string;
+  msgtype: string;
+  body: Record<string, unknown>;
+  to: SendRecipients;
+  requestId?: string;
+  acceptedAt: number;
+}
+
+export interface RetryPolicy {
+  attempts: number;
+  retryBaseDelayMs: number;
+}
+
+/** BullMQ prefix with a hash tag, so Redis Cluster keeps each queue's keys in one slot. */
+export function queuePrefix(prefix: string): string {
+  return `{${prefix}}`;
+}
+
+export function createSendQueue(connection: ConnectionOptions, prefix: string): Queue<SendJobData> {
+  return new Queue<SendJobData>(SEND_QUEUE, { connection, prefix: queuePrefix(prefix) });
+}
+
+/**
+ * Adds every part of a message in one call. The job id is `<message>:<part>`,
+ * so adding the same part twice is a no-op in BullMQ.
+ */
+export async function enqueueParts(queue: Queue<SendJobData>, jobs: SendJobData[], policy: RetryPolicy): Promise<void> {
+  await queue.addBulk(
+    jobs.map((data) => ({
+      name: data.event,
+      data,
+      opts: {
+        jobId: `${data.messageId}:${data.part}`,
+        attempts: policy.attempts,
+        // Exponential backoff with jitter so a WeCom hiccup does not come back as a synchronized wave.
+        backoff: { type: 'exponential', delay: policy.retryBaseDelayMs, jitter: 0.5 },
+        removeOnComplete: { age: 3600, count: 10_000 },
+        removeOnFail: { age: 7 * 86_400 },
+      },
+    })),
+  );
+}

@@ -1,0 +1,103 @@
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { WecomApp } from '../config/config';
+import type { Metrics } from '../ops/metrics';
+import type { MediaType, Outcome, SendResult, WecomError } from '../wecom/client';
+import { errcodeHint } from '../wecom/errcodes';
+import { buildSendPayload } from '../wecom/message-payload';
+import type { WecomApi } from '../wecom/wecom-api';
+import { MediaResolver } from './media';
+import { MEDIA_MSGTYPES } from './templates';
+import type { MessageStore } from './message-store';
+import { queuePrefix, SEND_QUEUE, type SendJobData } from './send-queue';
+
+export interface SendWorkerDeps {
+  store: MessageStore;
+  api: WecomApi;
+  media: MediaResolver;
+  findApp: (name: string) => WecomApp | undefined;
+  duplicateCheckSeconds: number;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+function withHint(error: WecomError): { errcode: number; errmsg: string; hint?: string } {
+  const hint = errcodeHint(error.errcode);
+  return hint ? { ...error, hint } : { ...error };
+}
+
+/**
+ * One attempt of one send call. WeCom's answer decides what happens next:
+ * ok -> sent; permanent -> failed now (UnrecoverableError stops BullMQ's
+ * retries); retry -> BullMQ retries with backoff until the attempts run out.
+ */
+export function createSendProcessor(deps: SendWorkerDeps) {
+  const { store, metrics } = deps;
+
+  async function deliver(app: WecomApp, data: SendJobData): Promise<Outcome<SendResult>> {
+    let body = data.body;
+    if (MEDIA_MSGTYPES.has(data.msgtype)) {
+      const resolved = await deps.media.resolve(app, data.msgtype as MediaType, body);
+      if (resolved.kind !== 'ok') return resolved;
+      body = resolved.value;
+    }
+    const payload = buildSendPayload(data.msgtype, body, data.to, { agentId: app.agentId, duplicateCheckSeconds: deps.duplicateCheckSeconds });
+    return deps.api.sendMessage(app, payload);
+  }
+
+  return async function processSendJob(job: Job<SendJobData>): Promise<void> {
+    const { messageId, part, event, msgtype } = job.data;
+    const log = deps.logger.child({ requestId: job.data.requestId, messageId, part, jobId: job.id });
+    const attempt = job.attemptsMade + 1;
+    const maxAttempts = job.opts.attempts ?? 1;
+    // A re-run after a crash between WeCom's answer and the job's completion: already done.
+    if ((await store.getPart(messageId, part))?.status === 'sent') return;
+    await store.updatePart(messageId, part, { status: 'sending', attempts: attempt });
+
+    const app = deps.findApp(job.data.app);
+    const outcome: Outcome<SendResult> = app
+      ? await deliver(app, job.data)
+      : { kind: 'permanent', error: { errcode: -4, errmsg: `app ${job.data.app} is no longer configured` } };
+
+    if (outcome.kind === 'ok') {
+      const { msgid, invalid } = outcome.value;
+      await store.updatePart(messageId, part, { status: 'sent', attempts: attempt, msgid, invalid });
+      metrics.messagesSent.inc({ event, msgtype });
+      metrics.sendLatency.observe({ msgtype }, (Date.now() - job.data.acceptedAt) / 1000);
+      log.info({ msgid, attempt, invalid }, 'message sent');
+      return;
+    }
+    const error = withHint(outcome.error);
+    const final = outcome.kind === 'permanent' || attempt >= maxAttempts;
+    await store.updatePart(messageId, part, { status: final ? 'failed' : 'queued', attempts: attempt, error });
+    if (final) {
+      metrics.messagesFailed.inc({ event, msgtype, errcode: String(error.errcode) });
+      log.warn({ attempt, error }, 'message failed');
+      throw new UnrecoverableError(`${error.errcode} ${error.errmsg}`);
+    }
+    metrics.sendRetries.inc({ errcode: String(error.errcode) });
+    log.info({ attempt, error }, 'send will be retried');
+    throw new Error(`${error.errcode} ${error.errmsg}`);
+  };
+}
+
+export function startSendWorker(connection: ConnectionOptions, prefix: string, concurrency: number, deps: SendWorkerDeps): Worker<SendJobData> {
+  const worker = new Worker<SendJobData>(SEND_QUEUE, createSendProcessor(deps), {
+    connection,
+    prefix: queuePrefix(prefix),
+    concurrency,
+    // A job whose worker died is retried; after 3 stalls it fails instead of looping forever.
+    maxStalledCount: 3,
+  });
+  // Failures that happen outside the processor (a job stalled too often) must still end as `failed`.
+  worker.on('failed', (job, err) => {
+    if (!job || job.attemptsMade < (job.opts.attempts ?? 1) && !(err instanceof UnrecoverableError) && !/stalled/i.test(err.message)) return;
+    void deps.store.getPart(job.data.messageId, job.data.part).then((state) => {
+      if (state && state.status !== 'sent' && state.status !== 'failed') {
+        return deps.store.updatePart(job.data.messageId, job.data.part, { ...state, status: 'failed', error: { errcode: -5, errmsg: err.message } });
+      }
+    }).catch((e) => deps.logger.error({ err: e }, 'could not record a failed job'));
+  });
+  worker.on('error', (err) => deps.logger.error({ err }, 'send worker error'));
+  return worker;
+}

@@ -1,0 +1,178 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import Handlebars from 'handlebars';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { applyMessageLimits, MessageLimitError } from '../wecom/message-limits';
+
+/**
+ * An event template: one business event key, the WeCom message types it can be
+ * rendered as, and the data it needs. Every string in a message body is a
+ * Handlebars template rendered in strict mode (a missing variable is an error).
+ */
+export const MSGTYPES = ['text', 'markdown', 'textcard', 'news', 'image', 'file', 'voice', 'video', 'template_card'] as const;
+export type Msgtype = (typeof MSGTYPES)[number];
+export const MEDIA_MSGTYPES = new Set<string>(['image', 'file', 'voice', 'video']);
+
+/** Fields whose text WeCom renders as (a subset of) HTML, so data must be HTML-escaped there. */
+const HTML_FIELDS = new Set(['textcard.description']);
+
+const dataFieldSchema = z.object({ required: z.boolean().default(true), description: z.string().optional() });
+const templateFileSchema = z.object({
+  event: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, . _ -'),
+  description: z.string().optional(),
+  defaultMsgtype: z.enum(MSGTYPES).optional(),
+  data: z.record(z.string(), dataFieldSchema).default({}),
+  msgtypes: z.partialRecord(z.enum(MSGTYPES), z.record(z.string(), z.unknown())),
+});
+
+export interface DataField {
+  name: string;
+  required: boolean;
+  description?: string;
+}
+
+export interface EventTemplate {
+  event: string;
+  description?: string;
+  defaultMsgtype: Msgtype;
+  msgtypes: Msgtype[];
+  data: DataField[];
+  render(msgtype: Msgtype, data: Record<string, unknown>): Record<string, unknown>;
+}
+
+/** The event cannot be rendered with this data; `field` names the culprit (HTTP 422). */
+export class RenderError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(message);
+  }
+}
+
+export class TemplateLoadError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid templates:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+function createHandlebars(): typeof Handlebars {
+  const hb = Handlebars.create();
+  hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  hb.registerHelper('default', (value: unknown, fallback: unknown) => (value === undefined || value === null || value === '' ? fallback : value));
+  hb.registerHelper('upper', (value: unknown) => String(value ?? '').toUpperCase());
+  hb.registerHelper('lower', (value: unknown) => String(value ?? '').toLowerCase());
+  hb.registerHelper('join', (value: unknown, separator: unknown) => (Array.isArray(value) ? value.join(typeof separator === 'string' ? separator : ', ') : String(value ?? '')));
+  hb.registerHelper('json', (value: unknown) => JSON.stringify(value));
+  return hb;
+}
+
+type Compiled = (data: Record<string, unknown>) => unknown;
+
+/**
+ * Compiles every string of a message body into a function of the data. A news
+ * body may say `articles: { each: items, item: {...} }` to render one article per
+ * element of the `items` array (at most 8 are kept, as WeCom allows).
+ */
+function compileBody(hb: typeof Handlebars, node: unknown, path: string, problems: string[]): Compiled {
+  if (typeof node === 'string') {
+    try {
+      hb.parse(node);
+    } catch (error) {
+      problems.push(`${path}: ${(error as Error).message.split('\n')[0]}`);
+    }
+    const template = hb.compile(node, { strict: true, noEscape: !HTML_FIELDS.has(path) });
+    return (data) => template(data);
+  }
+  if (Array.isArray(node)) {
+    const items = node.map((child) => compileBody(hb, child, path, problems));
+    return (data) => items.map((render) => render(data));
+  }
+  if (node && typeof node === 'object') {
+    const record = node as Record<string, unknown>;
+    if (path === 'news.articles' && typeof record.each === 'string') {
+      const listName = record.each;
+      const item = compileBody(hb, record.item, path, problems);
+      return (data) => {
+        const list = data[listName];
+        if (!Array.isArray(list)) throw new RenderError(listName, `data.${listName} must be an array`);
+        return list.slice(0, 8).map((element) => item({ ...data, ...(element as object), item: element }));
+      };
+    }
+    const entries = Object.entries(record).map(([key, child]) => [key, compileBody(hb, child, `${path}.${key}`, problems)] as const);
+    return (data) => Object.fromEntries(entries.map(([key, render]) => [key, render(data)]));
+  }
+  return () => node;
+}
+
+/** Handlebars strict mode says `"name" not defined in ...`; turn that into the missing field's name. */
+function toRenderError(error: unknown): Error {
+  if (error instanceof RenderError || error instanceof MessageLimitError) return error;
+  const message = (error as Error).message ?? String(error);
+  const missing = /^"([^"]+)" not defined/.exec(message);
+  if (missing) return new RenderError(`data.${missing[1]}`, `data.${missing[1]} is required by the template`);
+  return new RenderError('data', message.split('\n')[0]);
+}
+
+export function buildTemplate(definition: unknown, source: string): EventTemplate {
+  const parsed = templateFileSchema.safeParse(definition);
+  if (!parsed.success) throw new TemplateLoadError(parsed.error.issues.map((i) => `${source}: ${i.path.join('.')}: ${i.message}`));
+  const def = parsed.data;
+  const msgtypes = Object.keys(def.msgtypes) as Msgtype[];
+  if (msgtypes.length === 0) throw new TemplateLoadError([`${source}: msgtypes: at least one message type is required`]);
+  const hb = createHandlebars();
+  const problems: string[] = [];
+  const renderers = new Map(msgtypes.map((type) => [type, compileBody(hb, def.msgtypes[type], type, problems)]));
+  if (problems.length > 0) throw new TemplateLoadError(problems.map((p) => `${source}: ${p}`));
+  const data: DataField[] = Object.entries(def.data).map(([name, field]) => ({ name, ...field }));
+  const defaultMsgtype = def.defaultMsgtype ?? msgtypes[0];
+  if (!renderers.has(defaultMsgtype)) throw new TemplateLoadError([`${source}: defaultMsgtype ${defaultMsgtype} has no template`]);
+
+  return {
+    event: def.event,
+    description: def.description,
+    defaultMsgtype,
+    msgtypes,
+    data,
+    render(msgtype, input) {
+      const render = renderers.get(msgtype);
+      if (!render) throw new RenderError('msgtype', `event ${def.event} cannot be sent as ${msgtype} (it supports ${msgtypes.join(', ')})`);
+      const missing = data.filter((f) => f.required && (input[f.name] === undefined || input[f.name] === null));
+      if (missing.length > 0) throw new RenderError(`data.${missing[0].name}`, `missing data: ${missing.map((f) => f.name).join(', ')}`);
+      // Declared optional fields default to null so strict mode accepts {{#if url}} and {{url}}.
+      const context = { ...Object.fromEntries(data.map((f) => [f.name, null])), ...input };
+      try {
+        return applyMessageLimits(msgtype, render(context) as Record<string, unknown>);
+      } catch (error) {
+        throw toRenderError(error);
+      }
+    },
+  };
+}
+
+/** Loads every *.yaml, *.yml and *.json file at the top of `dir` (sub-folders hold other kinds of templates). */
+export function loadTemplates(dir: string): Map<string, EventTemplate> {
+  const templates = new Map<string, EventTemplate>();
+  const problems: string[] = [];
+  let files: string[];
+  try {
+    files = readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isFile() && ['.yaml', '.yml', '.json'].includes(extname(entry.name)))
+      .map((entry) => entry.name)
+      .sort();
+  } catch {
+    throw new TemplateLoadError([`TEMPLATES_DIR: cannot read ${dir}`]);
+  }
+  for (const file of files) {
+    const path = join(dir, file);
+    try {
+      const text = readFileSync(path, 'utf8');
+      const template = buildTemplate(extname(file) === '.json' ? JSON.parse(text) : parseYaml(text), path);
+      if (templates.has(template.event)) problems.push(`${path}: event ${template.event} is defined twice`);
+      templates.set(template.event, template);
+    } catch (error) {
+      if (error instanceof TemplateLoadError) problems.push(...error.problems);
+      else problems.push(`${path}: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
+  if (problems.length > 0) throw new TemplateLoadError(problems);
+  return templates;
+}

@@ -1,0 +1,34 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every metric of one gateway instance, on its own registry (tests build several instances in one process). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'wecom_gateway_' });
+  const registers = [registry];
+  // Queue depths are read from Redis when Prometheus scrapes, by whoever owns the queues.
+  const queueCollectors: (() => Promise<void>)[] = [];
+  return {
+    addQueueCollector: (collect: () => Promise<void>) => queueCollectors.push(collect),
+    registry,
+    httpRequests: new Counter({ name: 'wecom_gateway_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers }),
+    messagesAccepted: new Counter({ name: 'wecom_gateway_messages_accepted_total', help: 'Messages accepted (202)', labelNames: ['event', 'msgtype'], registers }),
+    messagesSent: new Counter({ name: 'wecom_gateway_messages_sent_total', help: 'Send calls delivered to WeCom', labelNames: ['event', 'msgtype'], registers }),
+    messagesFailed: new Counter({ name: 'wecom_gateway_messages_failed_total', help: 'Send calls failed for good', labelNames: ['event', 'msgtype', 'errcode'], registers }),
+    sendRetries: new Counter({ name: 'wecom_gateway_send_retries_total', help: 'Send attempts that will be retried', labelNames: ['errcode'], registers }),
+    wecomCalls: new Counter({ name: 'wecom_gateway_wecom_calls_total', help: 'WeCom API calls by api and errcode (-2: network/HTTP error)', labelNames: ['api', 'errcode'], registers }),
+    wecomCallSeconds: new Histogram({ name: 'wecom_gateway_wecom_call_seconds', help: 'WeCom API call duration', labelNames: ['api'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
+    tokenFetches: new Counter({ name: 'wecom_gateway_token_fetches_total', help: 'gettoken calls made by this instance', labelNames: ['app', 'result'], registers }),
+    sendLatency: new Histogram({ name: 'wecom_gateway_send_latency_seconds', help: 'Accepted -> delivered to WeCom', labelNames: ['msgtype'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers }),
+    queueJobs: new Gauge({
+      name: 'wecom_gateway_queue_jobs',
+      help: 'Jobs per queue and state',
+      labelNames: ['queue', 'state'],
+      registers,
+      async collect() {
+        await Promise.all(queueCollectors.map((collect) => collect()));
+      },
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

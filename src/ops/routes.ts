@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Route } from '../http/route';
+import type { Metrics } from './metrics';
+import { projectRoot } from './paths';
+
+export interface ReadinessCheck {
+  name: string;
+  check: () => Promise<boolean>;
+}
+
+export const OPENAPI_PATH = join(projectRoot(), 'openapi.yaml');
+
+export function opsRoutes(metrics: Metrics, checks: ReadinessCheck[]): Route[] {
+  return [
+    { method: 'get', path: '/healthz', auth: 'none', handler: (_req, res) => void res.json({ status: 'ok' }) },
+    {
+      method: 'get',
+      path: '/readyz',
+      auth: 'none',
+      handler: async (_req, res) => {
+        const results = await Promise.all(checks.map(async (c) => [c.name, await c.check().catch(() => false)] as const));
+        const ready = results.every(([, ok]) => ok);
+        res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(results) });
+      },
+    },
+    {
+      method: 'get',
+      path: '/metrics',
+      auth: 'none',
+      handler: async (_req, res) => {
+        res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+      },
+    },
+    {
+      method: 'get',
+      path: '/openapi.yaml',
+      auth: 'none',
+      handler: (_req, res) => void res.type('application/yaml').send(readFileSync(OPENAPI_PATH, 'utf8')),
+    },
+  ];
+}

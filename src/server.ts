@@ -1,0 +1,95 @@
+import type { Server } from 'node:http';
+import { ConfigError, loadConfig, type Config } from './config/config';
+import { createGateway, type Gateway } from './gateway';
+import { TemplateLoadError } from './messages/templates';
+import { createLogger } from './ops/logger';
+import { RedisServerMissingError, startEmbeddedRedis, type EmbeddedRedis } from './redis/embedded-redis';
+import { WecomSimulator } from './wecom/simulator/simulator';
+
+/** The sandbox app the built-in simulator knows (its default app). */
+const SANDBOX_APP = { name: 'default', corpId: 'wwsandbox000000001', agentId: 1000002, secret: 'sandbox-secret' };
+
+/**
+ * Process entry: configuration, sandbox pieces (simulator, embedded Redis),
+ * the gateway, HTTP, and a graceful shutdown that loses nothing.
+ */
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const cleanups: (() => Promise<void>)[] = [];
+
+  if (config.sandbox) {
+    const simulator = await WecomSimulator.start({ apps: [SANDBOX_APP] });
+    cleanups.push(() => simulator.stop());
+    config = { ...config, apps: [SANDBOX_APP], defaultApp: SANDBOX_APP.name, wecom: { ...config.wecom, apiBase: simulator.url } };
+    logger.warn({ simulator: simulator.url }, 'SANDBOX MODE: no WeCom credentials (WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_AGENT_SECRET), sending to the built-in WeCom simulator; see its messages at %s/__sim/messages', simulator.url);
+  }
+  if (!config.redis.url && !config.redis.clusterNodes && !config.redis.sentinels) {
+    let redis: EmbeddedRedis;
+    try {
+      redis = await startEmbeddedRedis();
+    } catch (error) {
+      if (error instanceof RedisServerMissingError) {
+        process.stderr.write(`${error.message}\n`);
+        process.exit(69);
+      }
+      throw error;
+    }
+    cleanups.unshift(() => redis.stop());
+    config = { ...config, redis: { ...config.redis, url: redis.url } };
+    logger.warn({ redis: redis.url, dir: redis.dir }, 'no REDIS_URL: started an embedded redis-server (stopped with the gateway; its data lives in a temporary folder)');
+  }
+  if (config.apiKeys.length === 0) logger.warn('no GATEWAY_API_KEYS: /v1 accepts only loopback callers, without a key');
+
+  let gateway: Gateway;
+  try {
+    gateway = await createGateway(config, { logger });
+  } catch (error) {
+    if (error instanceof TemplateLoadError) {
+      process.stderr.write(`${error.message}\n`);
+      await Promise.allSettled(cleanups.map((c) => c()));
+      process.exit(78);
+    }
+    throw error;
+  }
+  const server: Server = gateway.app.listen(config.port, config.host, () => {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    logger.info({ port, sandbox: config.sandbox, apps: config.apps.map((a) => a.name), events: [...gateway.templates.keys()] }, `wecom-gateway listening on http://localhost:${port} (API docs at /docs)`);
+  });
+  server.on('error', (err) => {
+    logger.fatal({ err }, 'cannot listen');
+    process.exit(1);
+  });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: no new requests, finishing in-flight sends');
+    const force = setTimeout(() => process.exit(1), 30_000);
+    force.unref();
+    server.close();
+    server.closeIdleConnections();
+    await gateway.close();
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`wecom-gateway failed to start: ${(error as Error).message}\n`);
+  process.exit(1);
+});

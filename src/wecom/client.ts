@@ -1,0 +1,158 @@
+import { Agent, FormData, request, type Dispatcher } from 'undici';
+import { classifyErrcode } from './errcodes';
+
+/** A WeCom API error as WeCom stated it; errcode -2 stands for a network/HTTP failure of ours. */
+export interface WecomError {
+  errcode: number;
+  errmsg: string;
+}
+
+/**
+ * Every call answers a classified outcome; the caller (a queue worker) decides
+ * what to do next. The client never sleeps, loops or counts attempts.
+ */
+export type Outcome<T> =
+  | { kind: 'ok'; value: T }
+  | { kind: 'refreshToken'; error: WecomError }
+  | { kind: 'retry'; error: WecomError }
+  | { kind: 'permanent'; error: WecomError };
+
+export interface TokenGrant {
+  accessToken: string;
+  expiresInSeconds: number;
+}
+
+export interface SendResult {
+  msgid?: string;
+  invalid: { users: string[]; parties: string[]; tags: string[] };
+  unlicensedUsers: string[];
+  responseCode?: string;
+}
+
+export type MediaType = 'image' | 'voice' | 'video' | 'file';
+
+export interface UploadedMedia {
+  mediaId: string;
+  createdAt: number;
+}
+
+/** Called after every API answer, e.g. to count calls by api and errcode. */
+export type CallObserver = (api: string, errcode: number, durationMs: number) => void;
+
+const NETWORK_ERRCODE = -2;
+
+interface WecomBody {
+  errcode?: number;
+  errmsg?: string;
+  [key: string]: unknown;
+}
+
+function splitList(value: unknown): string[] {
+  return typeof value === 'string' && value !== '' ? value.split('|') : [];
+}
+
+/** Redacts access_token / corpsecret from anything that might be logged. */
+export function redactUrl(url: string): string {
+  return url.replace(/(access_token|corpsecret)=[^&]*/g, '$1=***');
+}
+
+export class WecomClient {
+  private readonly dispatcher: Dispatcher;
+
+  constructor(
+    private readonly options: { apiBase: string; timeoutMs: number; onCall?: CallObserver },
+    dispatcher?: Dispatcher,
+  ) {
+    // Keep-alive pool: message/send is called thousands of times a minute.
+    this.dispatcher =
+      dispatcher ??
+      new Agent({ keepAliveTimeout: 30_000, connections: 64, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, connectTimeout: Math.min(options.timeoutMs, 5_000) });
+  }
+
+  async getToken(corpId: string, secret: string): Promise<Outcome<TokenGrant>> {
+    const query = new URLSearchParams({ corpid: corpId, corpsecret: secret });
+    const outcome = await this.call('gettoken', `/cgi-bin/gettoken?${query}`, { method: 'GET' });
+    if (outcome.kind !== 'ok') {
+      // At gettoken, 40001/40013/41004 are configuration errors, never a reason to refetch.
+      return outcome.kind === 'refreshToken' ? { kind: 'permanent', error: outcome.error } : outcome;
+    }
+    const body = outcome.value;
+    if (typeof body.access_token !== 'string' || body.access_token === '') {
+      return { kind: 'retry', error: { errcode: NETWORK_ERRCODE, errmsg: 'gettoken answered without access_token' } };
+    }
+    return { kind: 'ok', value: { accessToken: body.access_token, expiresInSeconds: Number(body.expires_in) || 7200 } };
+  }
+
+  async sendMessage(accessToken: string, payload: object): Promise<Outcome<SendResult>> {
+    const outcome = await this.call('message/send', `/cgi-bin/message/send?access_token=${encodeURIComponent(accessToken)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(payload),
+    });
+    if (outcome.kind !== 'ok') return outcome;
+    const body = outcome.value;
+    return {
+      kind: 'ok',
+      value: {
+        msgid: typeof body.msgid === 'string' ? body.msgid : undefined,
+        invalid: { users: splitList(body.invaliduser), parties: splitList(body.invalidparty), tags: splitList(body.invalidtag) },
+        unlicensedUsers: splitList(body.unlicenseduser),
+        responseCode: typeof body.response_code === 'string' ? body.response_code : undefined,
+      },
+    };
+  }
+
+  async uploadMedia(accessToken: string, type: MediaType, filename: string, content: Buffer, contentType = 'application/octet-stream'): Promise<Outcome<UploadedMedia>> {
+    const form = new FormData();
+    // The part must be named "media"; its filename is what recipients of a file message see (§3).
+    form.append('media', new Blob([content], { type: contentType }), filename);
+    const query = new URLSearchParams({ access_token: accessToken, type });
+    const outcome = await this.call('media/upload', `/cgi-bin/media/upload?${query}`, { method: 'POST', body: form });
+    if (outcome.kind !== 'ok') return outcome;
+    const mediaId = outcome.value.media_id;
+    if (typeof mediaId !== 'string') return { kind: 'retry', error: { errcode: NETWORK_ERRCODE, errmsg: 'media/upload answered without media_id' } };
+    return { kind: 'ok', value: { mediaId, createdAt: Number(outcome.value.created_at) || Math.floor(Date.now() / 1000) } };
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  private async call(api: string, path: string, init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string | FormData }): Promise<Outcome<WecomBody>> {
+    const started = performance.now();
+    const observe = (errcode: number) => this.options.onCall?.(api, errcode, performance.now() - started);
+    let statusCode: number;
+    let body: WecomBody;
+    try {
+      const response = await request(`${this.options.apiBase}${path}`, { ...init, dispatcher: this.dispatcher });
+      statusCode = response.statusCode;
+      const text = await response.body.text();
+      if (statusCode >= 500 || statusCode === 429) {
+        observe(NETWORK_ERRCODE);
+        return { kind: 'retry', error: { errcode: NETWORK_ERRCODE, errmsg: `HTTP ${statusCode} from WeCom ${api}` } };
+      }
+      if (statusCode >= 400) {
+        observe(NETWORK_ERRCODE);
+        return { kind: 'permanent', error: { errcode: NETWORK_ERRCODE, errmsg: `HTTP ${statusCode} from WeCom ${api}` } };
+      }
+      body = JSON.parse(text) as WecomBody;
+    } catch (error) {
+      // Timeouts, resets, refused connections and unparseable answers are transient (§4).
+      observe(NETWORK_ERRCODE);
+      return { kind: 'retry', error: { errcode: NETWORK_ERRCODE, errmsg: `${api}: ${(error as Error).message}` } };
+    }
+    const errcode = typeof body.errcode === 'number' ? body.errcode : 0;
+    observe(errcode);
+    const error = { errcode, errmsg: String(body.errmsg ?? '') };
+    switch (classifyErrcode(errcode)) {
+      case 'ok':
+        return { kind: 'ok', value: body };
+      case 'token':
+        return { kind: 'refreshToken', error };
+      case 'retry':
+        return { kind: 'retry', error };
+      default:
+        return { kind: 'permanent', error };
+    }
+  }
+}

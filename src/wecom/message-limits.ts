@@ -1,0 +1,105 @@
+/**
+ * WeCom's message/send limits (reference §2.2), applied to a rendered message
+ * body before it is queued.
+ *
+ * Policy: free text (text/markdown content, titles, descriptions) is cut on a
+ * UTF-8 character boundary and marked with TRUNCATION_MARK, because an alert
+ * that arrives shortened is worth more than one refused; WeCom itself is
+ * inconsistent here (docs say "truncated", the error table says 45002).
+ * Structural problems (a URL without http(s), a news message with 0 or more
+ * than 8 articles, empty content) cannot be repaired and are refused.
+ */
+
+export const TRUNCATION_MARK = '…';
+
+/** A rendered message that WeCom would refuse; `field` names the payload path. */
+export class MessageLimitError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(`${field}: ${message}`);
+  }
+}
+
+export function byteLength(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+/** Cuts `text` to at most `maxBytes` UTF-8 bytes, never inside a character, ending with the mark when cut. */
+export function truncateUtf8(text: string, maxBytes: number, mark = TRUNCATION_MARK): string {
+  if (byteLength(text) <= maxBytes) return text;
+  const budget = maxBytes - byteLength(mark);
+  let used = 0;
+  let out = '';
+  for (const char of text) {
+    const size = byteLength(char);
+    if (used + size > budget) break;
+    used += size;
+    out += char;
+  }
+  return out + mark;
+}
+
+/** Like truncateUtf8, but never leaves half an HTML tag behind (textcard descriptions allow a small HTML subset). */
+function truncateHtml(text: string, maxBytes: number): string {
+  if (byteLength(text) <= maxBytes) return text;
+  const cut = truncateUtf8(text, maxBytes, '');
+  return truncateUtf8(cut.replace(/<[^>]*$/, ''), maxBytes);
+}
+
+function truncateChars(text: string, maxChars: number): string {
+  const chars = [...text];
+  return chars.length <= maxChars ? text : chars.slice(0, maxChars).join('');
+}
+
+function requireHttpUrl(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !/^https?:\/\/\S+$/i.test(value)) throw new MessageLimitError(field, 'must be an http(s) URL');
+  if (byteLength(value) > 2048) throw new MessageLimitError(field, 'must be at most 2048 bytes');
+  return value;
+}
+
+function requireText(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new MessageLimitError(field, 'must not be empty');
+  return value;
+}
+
+type Body = Record<string, unknown>;
+
+function limitArticle(article: Body, field: string): Body {
+  const out: Body = { ...article, title: truncateUtf8(requireText(article.title, `${field}.title`), 128) };
+  if (typeof article.description === 'string') out.description = truncateUtf8(article.description, 512);
+  const opensMiniProgram = typeof article.appid === 'string' && typeof article.pagepath === 'string';
+  if (!opensMiniProgram || article.url !== undefined) out.url = requireHttpUrl(article.url, `${field}.url`);
+  return out;
+}
+
+/** Returns the body with WeCom's limits applied, or throws MessageLimitError. */
+export function applyMessageLimits(msgtype: string, body: Body): Body {
+  switch (msgtype) {
+    case 'text':
+    case 'markdown':
+      return { ...body, content: truncateUtf8(requireText(body.content, `${msgtype}.content`), 2048) };
+    case 'textcard': {
+      const out: Body = {
+        ...body,
+        title: truncateUtf8(requireText(body.title, 'textcard.title'), 128),
+        description: truncateHtml(requireText(body.description, 'textcard.description'), 512),
+        url: requireHttpUrl(body.url, 'textcard.url'),
+      };
+      if (typeof body.btntxt === 'string' && body.btntxt !== '') out.btntxt = truncateChars(body.btntxt, 4);
+      else delete out.btntxt;
+      return out;
+    }
+    case 'news': {
+      const articles = body.articles;
+      if (!Array.isArray(articles) || articles.length < 1 || articles.length > 8) throw new MessageLimitError('news.articles', 'must hold 1 to 8 articles');
+      return { ...body, articles: articles.map((a, i) => limitArticle(a as Body, `news.articles.${i}`)) };
+    }
+    case 'template_card':
+      if (typeof body.card_type !== 'string') throw new MessageLimitError('template_card.card_type', 'is required');
+      return body;
+    default:
+      return body;
+  }
+}
+
+/** The most recipients WeCom takes in one message/send (reference §2.1). */
+export const RECIPIENT_LIMITS = { users: 1000, parties: 100, tags: 100 } as const;

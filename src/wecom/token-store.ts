@@ -1,0 +1,88 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { WecomApp } from '../config/config';
+import { compareAndDelete, type RedisClient } from '../redis/scripts';
+import type { WecomClient, WecomError } from './client';
+
+/** gettoken failed: `transient` says whether a later attempt may succeed. */
+export class TokenError extends Error {
+  constructor(readonly error: WecomError, readonly transient: boolean) {
+    super(`gettoken failed: ${error.errcode} ${error.errmsg}`);
+  }
+}
+
+export interface TokenStoreOptions {
+  prefix: string;
+  /** Refresh this long before WeCom's expires_in so no call carries a token that dies in flight. */
+  marginSeconds?: number;
+  lockTtlMs?: number;
+  pollMs?: number;
+  waitMs?: number;
+  onFetch?: (app: WecomApp, ok: boolean) => void;
+}
+
+/**
+ * One access_token per (corp, secret), shared by every instance through Redis
+ * (reference §1): in-process single-flight, then a Redis lock (SET NX PX) so that
+ * exactly one caller anywhere runs gettoken while the others poll the key.
+ */
+export class TokenStore {
+  private readonly inflight = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly client: WecomClient,
+    private readonly options: TokenStoreOptions,
+  ) {}
+
+  get(app: WecomApp): Promise<string> {
+    const key = this.key(app);
+    let pending = this.inflight.get(key);
+    if (!pending) {
+      pending = this.fetchShared(app, key).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, pending);
+    }
+    return pending;
+  }
+
+  /** Drops `failedToken` unless another caller has already replaced it. */
+  invalidate(app: WecomApp, failedToken: string): Promise<boolean> {
+    return compareAndDelete(this.redis, this.key(app), failedToken);
+  }
+
+  private key(app: WecomApp): string {
+    // The secret identifies the token but must never appear in Redis keys.
+    const secretId = createHash('sha256').update(app.secret).digest('hex').slice(0, 16);
+    return `${this.options.prefix}:token:${app.corpId}:${secretId}`;
+  }
+
+  private async fetchShared(app: WecomApp, key: string): Promise<string> {
+    const { lockTtlMs = 10_000, pollMs = 25, waitMs = 15_000 } = this.options;
+    const deadline = Date.now() + waitMs;
+    const lockKey = `${key}:lock`;
+    for (;;) {
+      const cached = await this.redis.get(key);
+      if (cached) return cached;
+      const owner = randomUUID();
+      if (await this.redis.set(lockKey, owner, 'PX', lockTtlMs, 'NX')) {
+        try {
+          return (await this.redis.get(key)) ?? (await this.fetchAndStore(app, key));
+        } finally {
+          await compareAndDelete(this.redis, lockKey, owner);
+        }
+      }
+      if (Date.now() > deadline) throw new TokenError({ errcode: -2, errmsg: 'timed out waiting for another instance to fetch the access_token' }, true);
+      await sleep(pollMs);
+    }
+  }
+
+  private async fetchAndStore(app: WecomApp, key: string): Promise<string> {
+    const outcome = await this.client.getToken(app.corpId, app.secret);
+    this.options.onFetch?.(app, outcome.kind === 'ok');
+    if (outcome.kind !== 'ok') throw new TokenError(outcome.error, outcome.kind === 'retry');
+    const { marginSeconds = 300 } = this.options;
+    const ttl = Math.max(30, outcome.value.expiresInSeconds - marginSeconds);
+    await this.redis.set(key, outcome.value.accessToken, 'EX', ttl);
+    return outcome.value.accessToken;
+  }
+}

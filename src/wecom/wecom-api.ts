@@ -1,0 +1,40 @@
+import type { WecomApp } from '../config/config';
+import type { MediaType, Outcome, SendResult, UploadedMedia, WecomClient } from './client';
+import { TokenError, type TokenStore } from './token-store';
+
+/**
+ * The WeCom client with tokens handled: fetches the shared token, and on a token
+ * error drops it (compare-and-delete) and tries once more with a fresh one
+ * (reference §1). Still answers a classified outcome; retries belong to the queues.
+ */
+export class WecomApi {
+  constructor(
+    private readonly client: WecomClient,
+    private readonly tokens: TokenStore,
+  ) {}
+
+  sendMessage(app: WecomApp, payload: object): Promise<Outcome<SendResult>> {
+    return this.withToken(app, (token) => this.client.sendMessage(token, payload));
+  }
+
+  uploadMedia(app: WecomApp, type: MediaType, filename: string, content: Buffer): Promise<Outcome<UploadedMedia>> {
+    return this.withToken(app, (token) => this.client.uploadMedia(token, type, filename, content));
+  }
+
+  private async withToken<T>(app: WecomApp, call: (token: string) => Promise<Outcome<T>>): Promise<Outcome<T>> {
+    for (let attempt = 1; ; attempt++) {
+      let token: string;
+      try {
+        token = await this.tokens.get(app);
+      } catch (error) {
+        if (!(error instanceof TokenError)) throw error;
+        return { kind: error.transient ? 'retry' : 'permanent', error: error.error };
+      }
+      const outcome = await call(token);
+      if (outcome.kind !== 'refreshToken') return outcome;
+      await this.tokens.invalidate(app, token);
+      // A token refused twice in a row is WeCom having a moment, not our token: back off.
+      if (attempt >= 2) return { kind: 'retry', error: outcome.error };
+    }
+  }
+}

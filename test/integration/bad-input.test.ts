@@ -1,0 +1,131 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import request from 'supertest';
+import { createGateway } from '../../src/gateway';
+import { startEmbeddedRedis } from '../../src/redis/embedded-redis';
+import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { alert, SIM_APP, startHarness, testConfig, type Harness } from '../support/harness';
+
+describe('POST /v1/messages with bad input', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { BODY_LIMIT: '16kb' } });
+  });
+  afterAll(() => h.close());
+
+  it('when fields are invalid, then 400 lists each failing field', async () => {
+    const res = await h.api.post('/v1/messages').send({ event: '', msgtype: 'fax', to: { users: ['bad id!'] }, data: 'x', extra: 1 });
+    expect(res.status).toBe(400);
+    const fields = res.body.error.fields.map((f: { field: string }) => f.field);
+    expect(fields).toEqual(expect.arrayContaining(['event', 'msgtype', 'to', 'data']));
+  });
+
+  it('when recipients are empty, then 400 names "to"', async () => {
+    const res = await h.api.post('/v1/messages').send(alert({ to: {} }));
+    expect(res.status).toBe(400);
+    expect(res.body.error.fields[0].field).toBe('to');
+  });
+
+  it('when the body is not JSON, then 400', async () => {
+    const res = await h.api.post('/v1/messages').set('content-type', 'application/json').send('{"event":');
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/JSON/);
+  });
+
+  it('when the body is over the limit, then 413', async () => {
+    const res = await h.api.post('/v1/messages').send(alert({ data: { title: 't', level: 'info', content: 'x'.repeat(20_000) } }));
+    expect(res.status).toBe(413);
+  });
+
+  it('when the event is unknown, then 404', async () => {
+    const res = await h.api.post('/v1/messages').send(alert({ event: 'no.such.event' }));
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('unknown_event');
+  });
+
+  it('when the event does not support the msgtype, then 400 names msgtype', async () => {
+    const res = await h.api.post('/v1/messages').send(alert({ msgtype: 'news' }));
+    expect(res.status).toBe(400);
+    expect(res.body.error.fields[0].field).toBe('msgtype');
+  });
+
+  it('when data the template needs is missing, then 422 names it', async () => {
+    const res = await h.api.post('/v1/messages').send(alert({ data: { title: 't', level: 'info' } }));
+    expect(res.status).toBe(422);
+    expect(res.body.error.fields[0].field).toBe('data.content');
+  });
+
+  it('when a textcard url is not http(s), then 422 names it', async () => {
+    const res = await h.api.post('/v1/messages').send(alert({ msgtype: 'textcard', data: { title: 't', content: 'c', level: 'info', url: 'javascript:alert(1)' } }));
+    expect(res.status).toBe(422);
+    expect(res.body.error.fields[0].field).toBe('textcard.url');
+  });
+
+  it('when bad input arrives, then nothing is queued', async () => {
+    const counts = await h.gateway.sendQueue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(0);
+  });
+});
+
+describe('API keys', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { GATEWAY_API_KEYS: 'key-one,key-two' } });
+  });
+  afterAll(() => h.close());
+
+  it('when no key is given, then 401', async () => {
+    expect((await h.api.post('/v1/messages').send(alert())).status).toBe(401);
+  });
+
+  it('when a wrong key is given, then 401 and the body names no key', async () => {
+    const res = await h.api.post('/v1/messages').set('Authorization', 'Bearer key-three').send(alert());
+    expect(res.status).toBe(401);
+    expect(JSON.stringify(res.body)).not.toMatch(/key-one|key-two/);
+  });
+
+  it('when a configured key is given, then 202', async () => {
+    expect((await h.api.post('/v1/messages').set('Authorization', 'Bearer key-two').send(alert())).status).toBe(202);
+  });
+
+  it('when health is asked without a key, then it answers', async () => {
+    expect((await h.api.get('/healthz')).status).toBe(200);
+  });
+});
+
+describe('when Redis is unreachable', () => {
+  it('then POST /v1/messages answers 503 quickly, and recovers when Redis is back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wgw-503-'));
+    const redis = await startEmbeddedRedis({ dir });
+    const sim = await WecomSimulator.start({ apps: [SIM_APP] });
+    const gateway = await createGateway(testConfig(sim.url, { REDIS_URL: redis.url }), { logger: pino({ level: 'silent' }) });
+    const api = request(gateway.app);
+    try {
+      expect((await api.post('/v1/messages').send(alert())).status).toBe(202);
+      await redis.stop();
+      const started = Date.now();
+      const res = await api.post('/v1/messages').send(alert());
+      expect(res.status).toBe(503);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect((await api.get('/readyz')).status).toBe(503);
+      const again = await startEmbeddedRedis({ port: redis.port, dir });
+      try {
+        const deadline = Date.now() + 10_000;
+        let status = 0;
+        while (status !== 202 && Date.now() < deadline) {
+          status = (await api.post('/v1/messages').send(alert())).status;
+          if (status !== 202) await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(status).toBe(202);
+      } finally {
+        await gateway.close();
+        await again.stop();
+      }
+    } finally {
+      await sim.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import pino from 'pino';
+import request from 'supertest';
+import { loadConfig, type Config } from '../../src/config/config';
+import { createGateway, type Gateway } from '../../src/gateway';
+import { WecomSimulator, type SimulatorOptions } from '../../src/wecom/simulator/simulator';
+
+export const SIM_APP = { corpId: 'wwtest0000000001', agentId: 1000002, secret: 'test-secret' };
+export const TEMPLATES_DIR = join(__dirname, '..', '..', 'templates');
+
+/** A unique Redis key prefix per gateway group, so test files share one redis-server without meeting. */
+export function uniquePrefix(): string {
+  return `t${randomBytes(5).toString('hex')}`;
+}
+
+/** The configuration a test gateway runs with: real Redis, the simulator as WeCom, fast retries. */
+export function testConfig(apiBase: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    REDIS_URL: process.env.TEST_REDIS_URL,
+    REDIS_PREFIX: uniquePrefix(),
+    WECOM_API_BASE: apiBase,
+    WECOM_CORP_ID: SIM_APP.corpId,
+    WECOM_AGENT_ID: String(SIM_APP.agentId),
+    WECOM_AGENT_SECRET: SIM_APP.secret,
+    WECOM_TIMEOUT_MS: '2000',
+    RETRY_BASE_DELAY_MS: '5',
+    TEMPLATES_DIR,
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+}
+
+export interface Harness {
+  sim: WecomSimulator;
+  gateway: Gateway;
+  api: ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(options: { env?: Record<string, string>; simulator?: SimulatorOptions; config?: (c: Config) => Config } = {}): Promise<Harness> {
+  const sim = await WecomSimulator.start({ apps: [SIM_APP], ...options.simulator });
+  let config = testConfig(sim.url, options.env);
+  if (options.config) config = options.config(config);
+  const gateway = await createGateway(config, { logger: pino({ level: 'silent' }) });
+  return {
+    sim,
+    gateway,
+    api: request(gateway.app),
+    async close() {
+      await gateway.close();
+      await sim.stop();
+    },
+  };
+}
+
+/** Polls until `check` returns a value (not undefined/false) or the time is up. */
+export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Waits until the message reaches a final status and returns its view. */
+export async function finalStatus(api: Harness['api'], id: string, timeoutMs = 10_000): Promise<Record<string, any>> {
+  return eventually(async () => {
+    const res = await api.get(`/v1/messages/${id}`);
+    return res.status === 200 && ['sent', 'failed'].includes(res.body.status) ? (res.body as Record<string, any>) : undefined;
+  }, timeoutMs);
+}
+
+export const alert = (overrides: Record<string, unknown> = {}) => ({
+  event: 'program.alert',
+  msgtype: 'text',
+  to: { users: ['zhangsan'] },
+  data: { title: 'Disk 95% on db1', content: '/var is almost full', level: 'critical' },
+  ...overrides,
+});
