@@ -78,8 +78,8 @@ export class MessageService {
     try {
       body = template.render(msgtype, request.data);
     } catch (error) {
-      const field = error instanceof RenderError ? error.field : ((error as { field?: string }).field ?? 'data');
-      throw new ApiError(422, 'cannot_render', (error as Error).message, [{ field, message: (error as Error).message }]);
+      if (!(error instanceof RenderError)) throw error;
+      throw new ApiError(422, 'cannot_render', error.message, [{ field: error.field, message: error.message }]);
     }
     if (MEDIA_MSGTYPES.has(msgtype) && !hasMediaSource(body) && !body.media_id) {
       throw new ApiError(422, 'cannot_render', `a ${msgtype} message needs a file: give a URL or base64 content`, [{ field: 'data', message: 'no media url, base64 or media_id' }]);

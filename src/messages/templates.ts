@@ -104,8 +104,9 @@ function compileBody(hb: typeof Handlebars, node: unknown, path: string, problem
 }
 
 /** Handlebars strict mode says `"name" not defined in ...`; turn that into the missing field's name. */
-function toRenderError(error: unknown): Error {
-  if (error instanceof RenderError || error instanceof MessageLimitError) return error;
+function toRenderError(error: unknown): RenderError {
+  if (error instanceof RenderError) return error;
+  if (error instanceof MessageLimitError) return new RenderError(error.field, error.message);
   const message = (error as Error).message ?? String(error);
   const missing = /^"([^"]+)" not defined/.exec(message);
   if (missing) return new RenderError(`data.${missing[1]}`, `data.${missing[1]} is required by the template`);
