@@ -45,6 +45,26 @@ export interface Config {
   logLevel: string;
   contactSyncWebhookUrl?: string;
   inboundWebhookUrl?: string;
+  callback: CallbackConfig;
+}
+
+/** Keyword auto-replies answered in the callback's own response (passive encrypted reply, reference §5.5). */
+export interface AutoReplyRule {
+  app?: string;
+  match: 'exact' | 'keyword' | 'regex';
+  pattern: string;
+  reply: string;
+}
+
+export interface CallbackConfig {
+  /** Reject POSTs whose timestamp is further than this from now; 0 = off (URL verification is never checked). */
+  maxSkewSeconds: number;
+  /** `wecom`: accept callbacks only from WeCom's published callback IPs (getcallbackip), refreshed hourly. */
+  ipAllowlist: 'off' | 'wecom';
+  /** Express `trust proxy` value, needed behind a load balancer for the allowlist to see the caller's IP. */
+  trustProxy?: string;
+  inboundWebhookSecret?: string;
+  autoReplies: AutoReplyRule[];
 }
 
 /** Start-up stops with one line per problem; no line ever contains a secret's value. */
@@ -55,7 +75,7 @@ export class ConfigError extends Error {
 }
 
 export const DEFAULT_API_BASE = 'https://qyapi.weixin.qq.com';
-const ALL_WORKERS = ['api', 'send'];
+const ALL_WORKERS = ['api', 'send', 'inbound'];
 
 const hostPort = z
   .string()
@@ -100,6 +120,10 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CONTACT_SYNC_WEBHOOK_URL: url.optional(),
   INBOUND_WEBHOOK_URL: url.optional(),
+  INBOUND_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  CALLBACK_MAX_SKEW_SECONDS: z.coerce.number().int().min(0).default(0),
+  CALLBACK_IP_ALLOWLIST: z.enum(['off', 'wecom']).default('off'),
+  TRUST_PROXY: z.string().min(1).optional(),
 });
 
 const fileAppSchema = z.object({
@@ -109,8 +133,27 @@ const fileAppSchema = z.object({
   secret: z.string().min(1),
   callback: z.object({ token: z.string().regex(/^[A-Za-z0-9]{1,32}$/), aesKey }).optional(),
 });
+const autoReplySchema = z
+  .object({
+    app: z.string().optional(),
+    match: z.enum(['exact', 'keyword', 'regex']).default('keyword'),
+    pattern: z.string().min(1),
+    reply: z.string().min(1),
+  })
+  .refine((rule) => rule.match !== 'regex' || isValidRegex(rule.pattern), { message: 'pattern is not a valid regular expression', path: ['pattern'] });
+
+function isValidRegex(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const fileSchema = z.object({
   apps: z.array(fileAppSchema).optional(),
+  autoReplies: z.array(autoReplySchema).optional(),
   defaultApp: z.string().optional(),
 });
 
@@ -220,6 +263,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     contactSyncWebhookUrl: e.CONTACT_SYNC_WEBHOOK_URL,
     inboundWebhookUrl: e.INBOUND_WEBHOOK_URL,
+    callback: {
+      maxSkewSeconds: e.CALLBACK_MAX_SKEW_SECONDS,
+      ipAllowlist: e.CALLBACK_IP_ALLOWLIST,
+      trustProxy: e.TRUST_PROXY,
+      inboundWebhookSecret: e.INBOUND_WEBHOOK_SECRET,
+      autoReplies: file.autoReplies ?? [],
+    },
   };
 }
 
