@@ -17,6 +17,15 @@ export interface AppOptions {
   bodyLimit: string;
   logger: Logger;
   metrics: Metrics;
+  /** Express `trust proxy`: only behind a known proxy may X-Forwarded-For name the caller. */
+  trustProxy?: string;
+}
+
+/** TRUST_PROXY: a hop count ("1"), "true", or addresses/subnets ("loopback, 10.0.0.0/8"). */
+function parseTrustProxy(value: string | undefined): boolean | number | string {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -25,7 +34,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export function createApp(options: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  app.set('trust proxy', parseTrustProxy(options.trustProxy));
   app.use(
     pinoHttp({
       logger: options.logger,
@@ -49,11 +58,13 @@ export function createApp(options: AppOptions): Express {
   });
 
   const json = express.json({ limit: options.bodyLimit });
+  // WeCom posts XML, sometimes without a content type: read any body as text, before any JSON parser.
+  const text = express.text({ type: () => true, limit: '256kb' });
   const apiKey = requireApiKey(options.apiKeys);
   for (const route of options.routes) {
     const chain: RequestHandler[] = [];
     if (route.auth === 'api') chain.push(apiKey);
-    if ((route.body ?? 'json') === 'json' && route.method !== 'get') chain.push(json);
+    if (route.method !== 'get') chain.push(route.body === 'text' ? text : json);
     app[route.method](toExpressPath(route.path), ...chain, route.handler);
   }
 

@@ -2,6 +2,14 @@ import type { Queue, Worker } from 'bullmq';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { createApp } from './app';
+import { AutoReplies } from './callback/auto-reply';
+import { callbackRoutes } from './callback/callback-routes';
+import { EventRouter } from './callback/event-router';
+import { routeInboundForwarding } from './callback/forward-inbound';
+import { InboundQueue, startInboundWorker } from './callback/inbound-queue';
+import { CallbackIpAllowlist } from './callback/ip-allowlist';
+import { deadLetterRoutes } from './webhooks/dead-letter-routes';
+import { WebhookOutbox } from './webhooks/webhook-outbox';
 import type { Route } from './http/route';
 import { findApp, type Config } from './config/config';
 import { MediaResolver } from './messages/media';
@@ -31,6 +39,9 @@ export interface Gateway {
   sendQueue: Queue<SendJobData>;
   workers: Worker[];
   templates: Map<string, EventTemplate>;
+  /** Callback events are handed to the first matching rule; flows register theirs here. */
+  router: EventRouter;
+  inbound: InboundQueue;
   /** Every HTTP route, as openapi.yaml names it. */
   routes: Route[];
   close(): Promise<void>;
@@ -70,6 +81,28 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   await sendQueue.waitUntilReady();
   const service = new MessageService({ config, templates, store, queue: sendQueue, metrics });
 
+  const router = new EventRouter(logger);
+  const inbound = new InboundQueue(redis, prefix);
+  const forwardOutbox = config.inboundWebhookUrl
+    ? new WebhookOutbox(redis, {
+        name: 'forward-inbound',
+        url: config.inboundWebhookUrl,
+        secret: config.callback.inboundWebhookSecret,
+        prefix,
+        attempts: 8,
+        retryBaseDelayMs: config.send.retryBaseDelayMs,
+        timeoutMs: 5_000,
+        concurrency: 10,
+        logger,
+      })
+    : undefined;
+  if (forwardOutbox) routeInboundForwarding(router, forwardOutbox);
+  const allowlists = new Map<string, CallbackIpAllowlist>();
+  if (config.callback.ipAllowlist === 'wecom') {
+    for (const app of config.apps.filter((a) => a.callback)) allowlists.set(app.name, new CallbackIpAllowlist(api, app, logger));
+    await Promise.all([...allowlists.values()].map((a) => a.start()));
+  }
+
   const workers: Worker[] = [];
   if (config.workers.has('send')) {
     workers.push(
@@ -85,6 +118,11 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     );
   }
 
+  if (config.workers.has('inbound')) {
+    workers.push(startInboundWorker(workerRedis, prefix, router, logger, (rule) => metrics.inboundHandled.inc({ rule })));
+    if (forwardOutbox) workers.push(forwardOutbox.startWorker(workerRedis));
+  }
+
   const readiness = [
     { name: 'redis', check: async () => (await redis.ping()) === 'PONG' },
     { name: 'workers', check: async () => workers.every((w) => w.isRunning()) },
@@ -95,11 +133,28 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     for (const [state, count] of Object.entries(counts)) metrics.queueJobs.set({ queue: 'send', state }, count);
   });
 
-  const routes = [...messageRoutes(service, store, templates), ...opsRoutes(metrics, readiness)];
+  const routes = [
+    ...messageRoutes(service, store, templates),
+    ...callbackRoutes({
+      apps: config.apps,
+      defaultApp: config.defaultApp,
+      settings: config.callback,
+      prefix,
+      redis,
+      inbound,
+      autoReplies: new AutoReplies(config.callback.autoReplies),
+      allowlists,
+      metrics,
+      logger,
+    }),
+    ...deadLetterRoutes('/v1/inbound/dead-letters', () => forwardOutbox, 'INBOUND_WEBHOOK_URL'),
+    ...opsRoutes(metrics, readiness),
+  ];
   const app = createApp({
     routes,
     apiKeys: config.apiKeys,
     bodyLimit: config.bodyLimit,
+    trustProxy: config.callback.trustProxy,
     logger,
     metrics,
   });
@@ -114,11 +169,14 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     sendQueue,
     workers,
     templates,
+    router,
+    inbound,
     routes,
     async close() {
       // Workers first: in-flight sends finish (or go back to the queue) before connections close.
+      for (const allowlist of allowlists.values()) allowlist.stop();
       await Promise.all(workers.map((w) => w.close()));
-      await sendQueue.close();
+      await Promise.all([sendQueue.close(), inbound.close(), forwardOutbox?.close()]);
       await client.close();
       await Promise.allSettled([redis.quit(), workerRedis.quit()]);
     },

@@ -9,8 +9,8 @@ export interface Route {
   path: string;
   /** `api`: bearer key on /v1 (GATEWAY_API_KEYS); `none`: public (health, WeCom callbacks, docs). */
   auth: 'api' | 'none';
-  /** `json` (default) parses a JSON body with the configured limit; `raw` leaves the body to the handler. */
-  body?: 'json' | 'raw';
+  /** `json` (default) parses a JSON body with the configured limit; `text` gives the raw body as a string (WeCom's XML). */
+  body?: 'json' | 'text';
   handler: RequestHandler;
 }
 

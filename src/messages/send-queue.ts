@@ -31,8 +31,8 @@ export function createSendQueue(connection: ConnectionOptions, prefix: string): 
 }
 
 /**
- * Adds every part of a message in one call. The job id is `<message>:<part>`,
- * so adding the same part twice is a no-op in BullMQ.
+ * Adds every part of a message in one call. The job id is `<message>_<part>`
+ * (BullMQ refuses ":" in ids), so adding the same part twice is a no-op.
  */
 export async function enqueueParts(queue: Queue<SendJobData>, jobs: SendJobData[], policy: RetryPolicy): Promise<void> {
   await queue.addBulk(
@@ -40,7 +40,7 @@ export async function enqueueParts(queue: Queue<SendJobData>, jobs: SendJobData[
       name: data.event,
       data,
       opts: {
-        jobId: `${data.messageId}:${data.part}`,
+        jobId: `${data.messageId}_${data.part}`,
         attempts: policy.attempts,
         // Exponential backoff with jitter so a WeCom hiccup does not come back as a synchronized wave.
         backoff: { type: 'exponential', delay: policy.retryBaseDelayMs, jitter: 0.5 },

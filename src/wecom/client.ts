@@ -102,6 +102,14 @@ export class WecomClient {
     };
   }
 
+  /** WeCom's callback source addresses (reference §10), for the optional callback IP allowlist. */
+  async getCallbackIps(accessToken: string): Promise<Outcome<string[]>> {
+    const outcome = await this.call('getcallbackip', `/cgi-bin/getcallbackip?access_token=${encodeURIComponent(accessToken)}`, { method: 'GET' });
+    if (outcome.kind !== 'ok') return outcome;
+    const list = outcome.value.ip_list;
+    return { kind: 'ok', value: Array.isArray(list) ? list.filter((ip): ip is string => typeof ip === 'string') : [] };
+  }
+
   async uploadMedia(accessToken: string, type: MediaType, filename: string, content: Buffer, contentType = 'application/octet-stream'): Promise<Outcome<UploadedMedia>> {
     const form = new FormData();
     // The part must be named "media"; its filename is what recipients of a file message see (§3).

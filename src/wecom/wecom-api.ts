@@ -21,6 +21,10 @@ export class WecomApi {
     return this.withToken(app, (token) => this.client.uploadMedia(token, type, filename, content));
   }
 
+  getCallbackIps(app: WecomApp): Promise<Outcome<string[]>> {
+    return this.withToken(app, (token) => this.client.getCallbackIps(token));
+  }
+
   private async withToken<T>(app: WecomApp, call: (token: string) => Promise<Outcome<T>>): Promise<Outcome<T>> {
     for (let attempt = 1; ; attempt++) {
       let token: string;

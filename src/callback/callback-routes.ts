@@ -1,0 +1,165 @@
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
+import type { CallbackConfig, WecomApp } from '../config/config';
+import { ApiError } from '../http/errors';
+import type { Route } from '../http/route';
+import type { Metrics } from '../ops/metrics';
+import type { RedisClient } from '../redis/scripts';
+import { CallbackCrypto, CallbackCryptoError } from '../wecom/callback-crypto';
+import { buildPassiveTextReply, buildReplyEnvelope, parseCallbackXml, parseEnvelope, XmlError } from '../wecom/xml';
+import type { AutoReplies } from './auto-reply';
+import { dedupeKeyFor, describe, field, type CallbackEvent } from './callback-event';
+import type { InboundQueue } from './inbound-queue';
+import type { CallbackIpAllowlist } from './ip-allowlist';
+
+export interface CallbackDeps {
+  apps: WecomApp[];
+  defaultApp: string;
+  settings: CallbackConfig;
+  prefix: string;
+  redis: RedisClient;
+  inbound: InboundQueue;
+  autoReplies: AutoReplies;
+  allowlists: Map<string, CallbackIpAllowlist>;
+  metrics: Metrics;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** How long a push's dedupe key is kept: far beyond WeCom's retries (seconds apart). */
+const DEDUPE_SECONDS = 86_400;
+
+/**
+ * The query exactly as WeCom sent it, percent-decoded once: echostr is base64,
+ * and a form decoder would turn its literal `+` into a space (reference §5.3).
+ */
+function rawQuery(req: Request): Record<string, string> {
+  const query = req.originalUrl.split('?')[1] ?? '';
+  const out: Record<string, string> = {};
+  for (const pair of query.split('&')) {
+    if (!pair) continue;
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? pair : pair.slice(0, eq);
+    try {
+      out[decodeURIComponent(key)] = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1));
+    } catch {
+      throw new ApiError(400, 'bad_query', 'query is not validly percent-encoded');
+    }
+  }
+  return out;
+}
+
+function requireParams(query: Record<string, string>, names: string[]): void {
+  const missing = names.filter((n) => !query[n]);
+  if (missing.length > 0) throw new ApiError(400, 'missing_parameters', `missing ${missing.join(', ')}`, missing.map((n) => ({ field: n, message: 'required' })));
+}
+
+/** Crypto errors become short 4xx reasons: never the token, key or plaintext. */
+function rejectCrypto(error: unknown): never {
+  if (error instanceof CallbackCryptoError) {
+    throw error.code === 'signature_mismatch' ? new ApiError(401, 'bad_signature', 'msg_signature does not match') : new ApiError(400, error.code, 'cannot decrypt the message');
+  }
+  if (error instanceof XmlError) throw new ApiError(400, `xml_${error.code}`, 'malformed callback XML');
+  throw error;
+}
+
+export function callbackRoutes(deps: CallbackDeps): Route[] {
+  const now = deps.now ?? Date.now;
+  const cryptos = new Map<string, { app: WecomApp; crypto: CallbackCrypto }>();
+  for (const app of deps.apps) {
+    if (app.callback) cryptos.set(app.name, { app, crypto: new CallbackCrypto({ token: app.callback.token, encodingAesKey: app.callback.aesKey, receiveId: app.corpId }) });
+  }
+
+  function appFor(req: Request): { app: WecomApp; crypto: CallbackCrypto } {
+    const name = typeof req.params.app === 'string' ? req.params.app : deps.defaultApp;
+    const entry = cryptos.get(name);
+    if (!entry) throw new ApiError(404, 'no_callback', `no callback is configured for app ${name}`);
+    const allowlist = deps.allowlists.get(name);
+    if (allowlist && !allowlist.allows(req.ip)) throw new ApiError(403, 'ip_not_allowed', 'caller is not a WeCom callback IP');
+    return entry;
+  }
+
+  function count(app: string, outcome: string, started: number): void {
+    deps.metrics.callbacks.inc({ app, outcome });
+    deps.metrics.callbackSeconds.observe({ app }, (performance.now() - started) / 1000);
+  }
+
+  async function verifyUrl(req: Request, res: Response): Promise<void> {
+    const started = performance.now();
+    const { app, crypto } = appFor(req);
+    try {
+      const query = rawQuery(req);
+      requireParams(query, ['msg_signature', 'timestamp', 'nonce', 'echostr']);
+      let plaintext: string;
+      try {
+        plaintext = crypto.verifyAndDecrypt({ msgSignature: query.msg_signature, timestamp: query.timestamp, nonce: query.nonce, encrypted: query.echostr });
+      } catch (error) {
+        rejectCrypto(error);
+      }
+      count(app.name, 'verified', started);
+      // The bare plaintext: no quotes, BOM or newline (§5.3).
+      res.status(200).type('text/plain').send(plaintext);
+    } catch (error) {
+      count(app.name, 'rejected', started);
+      throw error;
+    }
+  }
+
+  async function receive(req: Request, res: Response): Promise<void> {
+    const started = performance.now();
+    const { app, crypto } = appFor(req);
+    let outcome = 'rejected';
+    try {
+      const query = rawQuery(req);
+      requireParams(query, ['msg_signature', 'timestamp', 'nonce']);
+      const skew = deps.settings.maxSkewSeconds;
+      if (skew > 0 && Math.abs(now() / 1000 - Number(query.timestamp)) > skew) throw new ApiError(403, 'stale_timestamp', `timestamp is more than ${skew}s from now`);
+      if (typeof req.body !== 'string' || req.body === '') throw new ApiError(400, 'empty_body', 'empty body');
+      let plaintext: string;
+      let fields: Record<string, unknown>;
+      try {
+        const envelope = parseEnvelope(req.body);
+        plaintext = crypto.verifyAndDecrypt({ msgSignature: query.msg_signature, timestamp: query.timestamp, nonce: query.nonce, encrypted: envelope.encrypt });
+        fields = parseCallbackXml(plaintext);
+      } catch (error) {
+        rejectCrypto(error);
+      }
+      const event: CallbackEvent = { app: app.name, receivedAt: now(), dedupeKey: dedupeKeyFor(app.name, fields, plaintext), fields };
+      const dedupeKey = `${deps.prefix}:callback:${event.dedupeKey}`;
+      const first = await deps.redis.set(dedupeKey, '1', 'EX', DEDUPE_SECONDS, 'NX').catch(() => {
+        throw new ApiError(503, 'unavailable', 'cannot record the push; WeCom will retry');
+      });
+      if (first) {
+        try {
+          await deps.inbound.add(event);
+        } catch {
+          await deps.redis.del(dedupeKey).catch(() => undefined);
+          throw new ApiError(503, 'unavailable', 'cannot queue the push; WeCom will retry');
+        }
+        outcome = 'accepted';
+      } else {
+        outcome = 'duplicate';
+        deps.logger.info(describe(event), 'callback push repeated by WeCom; handled once');
+      }
+      // A repeated push still gets its reply: WeCom retried because it did not see the first answer.
+      const replyText = deps.autoReplies.replyFor(event);
+      if (replyText === undefined) {
+        res.status(200).type('text/plain').send('');
+        return;
+      }
+      const timestamp = String(Math.floor(now() / 1000));
+      const reply = buildPassiveTextReply({ toUser: field(event, 'FromUserName') ?? '', fromUser: app.corpId, createTime: Number(timestamp), content: replyText });
+      res.status(200).type('application/xml').send(buildReplyEnvelope(crypto.encryptReply(reply, timestamp, query.nonce)));
+      outcome = `${outcome}-replied`;
+    } finally {
+      count(app.name, outcome, started);
+    }
+  }
+
+  return [
+    { method: 'get', path: '/wecom/callback', auth: 'none', handler: verifyUrl },
+    { method: 'get', path: '/wecom/callback/{app}', auth: 'none', handler: verifyUrl },
+    { method: 'post', path: '/wecom/callback', auth: 'none', body: 'text', handler: receive },
+    { method: 'post', path: '/wecom/callback/{app}', auth: 'none', body: 'text', handler: receive },
+  ];
+}

@@ -1,0 +1,61 @@
+import type { Logger } from 'pino';
+import { field, describe, type CallbackEvent } from './callback-event';
+
+/** What a rule matches on; every given key must equal the event's (case-insensitive, as WeCom mixes `LOCATION`/`click`). */
+export interface EventMatch {
+  msgType?: string | string[];
+  event?: string | string[];
+  changeType?: string | string[];
+  eventKey?: string | string[];
+}
+
+export type EventHandler = (event: CallbackEvent) => Promise<void>;
+
+export interface EventRule {
+  name: string;
+  match: EventMatch;
+  handle: EventHandler;
+}
+
+function matches(expected: string | string[] | undefined, actual: string | undefined): boolean {
+  if (expected === undefined) return true;
+  const wanted = (Array.isArray(expected) ? expected : [expected]).map((v) => v.toLowerCase());
+  return actual !== undefined && wanted.includes(actual.toLowerCase());
+}
+
+/**
+ * Dispatch as a table (STYLE.md, after WxJava's router): rules are tried in
+ * order, the first match handles the event, a catch-all logs and acknowledges.
+ * Flows register their rules at start-up (contacts, welcome, forwarding…).
+ */
+export class EventRouter {
+  private readonly rules: EventRule[] = [];
+
+  constructor(private readonly logger: Logger) {}
+
+  on(name: string, match: EventMatch, handle: EventHandler): this {
+    this.rules.push({ name, match, handle });
+    return this;
+  }
+
+  find(event: CallbackEvent): EventRule | undefined {
+    return this.rules.find(
+      ({ match }) =>
+        matches(match.msgType, field(event, 'MsgType')) &&
+        matches(match.event, field(event, 'Event')) &&
+        matches(match.changeType, field(event, 'ChangeType')) &&
+        matches(match.eventKey, field(event, 'EventKey')),
+    );
+  }
+
+  /** Runs the first matching rule; answers its name, or 'unhandled'. */
+  async dispatch(event: CallbackEvent): Promise<string> {
+    const rule = this.find(event);
+    if (!rule) {
+      this.logger.info(describe(event), 'callback event has no handler; acknowledged');
+      return 'unhandled';
+    }
+    await rule.handle(event);
+    return rule.name;
+  }
+}

@@ -1,0 +1,48 @@
+import type { WebhookOutbox } from '../webhooks/webhook-outbox';
+import { field, type CallbackEvent } from './callback-event';
+import type { EventRouter } from './event-router';
+
+/** User messages to the app (reference §7.1). */
+export const USER_MESSAGE_TYPES = ['text', 'image', 'voice', 'video', 'location', 'link', 'file'];
+/** App events a backend may act on: menu clicks, scans, card buttons… (§7.2). */
+export const FORWARDED_APP_EVENTS = [
+  'click',
+  'view',
+  'scancode_push',
+  'scancode_waitmsg',
+  'pic_sysphoto',
+  'pic_photo_or_album',
+  'pic_weixin',
+  'location_select',
+  'enter_agent',
+  'template_card_event',
+  'template_card_menu_event',
+];
+
+/** What INBOUND_WEBHOOK_URL receives: stable camelCase names, and WeCom's fields verbatim under `raw`. */
+export function toInboundJson(event: CallbackEvent) {
+  const createTime = Number(field(event, 'CreateTime'));
+  const msgType = field(event, 'MsgType');
+  return {
+    id: event.dedupeKey,
+    app: event.app,
+    kind: msgType === 'event' ? 'event' : 'message',
+    msgType,
+    event: field(event, 'Event'),
+    eventKey: field(event, 'EventKey'),
+    fromUser: field(event, 'FromUserName'),
+    corpId: field(event, 'ToUserName'),
+    agentId: field(event, 'AgentID'),
+    msgId: field(event, 'MsgId'),
+    content: field(event, 'Content'),
+    createdAt: Number.isFinite(createTime) ? new Date(createTime * 1000).toISOString() : undefined,
+    raw: event.fields,
+  };
+}
+
+/** Registers forwarding of user messages and app events to the inbound webhook. */
+export function routeInboundForwarding(router: EventRouter, outbox: WebhookOutbox): void {
+  const forward = async (event: CallbackEvent) => outbox.add({ id: event.dedupeKey, body: toInboundJson(event), createdAt: Date.now() });
+  router.on('forward-user-message', { msgType: USER_MESSAGE_TYPES }, forward);
+  router.on('forward-app-event', { msgType: 'event', event: FORWARDED_APP_EVENTS }, forward);
+}
