@@ -8,6 +8,12 @@ import { EventRouter } from './callback/event-router';
 import { routeInboundForwarding } from './callback/forward-inbound';
 import { InboundQueue, startInboundWorker } from './callback/inbound-queue';
 import { CallbackIpAllowlist } from './callback/ip-allowlist';
+import { Directory } from './contacts/directory';
+import { handleContactChange } from './contacts/handle-contact-change';
+import { contactRoutes } from './contacts/routes';
+import { SealedJson } from './contacts/sealed-json';
+import { SyncDispatcher } from './contacts/sync-dispatcher';
+import type { Redis } from 'ioredis';
 import { deadLetterRoutes } from './webhooks/dead-letter-routes';
 import { WebhookOutbox } from './webhooks/webhook-outbox';
 import type { Route } from './http/route';
@@ -42,6 +48,7 @@ export interface Gateway {
   /** Callback events are handed to the first matching rule; flows register theirs here. */
   router: EventRouter;
   inbound: InboundQueue;
+  directory: Directory;
   /** Every HTTP route, as openapi.yaml names it. */
   routes: Route[];
   close(): Promise<void>;
@@ -96,6 +103,16 @@ export async function createGateway(config: Config, options: { logger?: Logger }
         logger,
       })
     : undefined;
+  // WATCH/MULTI needs a connection of its own (a Cluster client works too: every contacts key shares one slot).
+  const contactsRedis = createRedis(config.redis, 'command', 'wecom-gateway-contacts') as Redis;
+  contactsRedis.on('error', (err) => logger.debug({ err: err.message }, 'redis contacts connection error'));
+  await waitUntilReady(contactsRedis);
+  const directory = new Directory(redis, contactsRedis, new SealedJson(config.contacts.encryptionKey), prefix);
+  router.on('contact-change', { msgType: 'event', event: 'change_contact' }, (event) => handleContactChange(event, { directory, metrics, logger }));
+  const syncDispatcher =
+    config.contacts.sinks.length > 0
+      ? new SyncDispatcher(redis, directory, config.contacts.sinks, { prefix, retryBaseDelayMs: config.send.retryBaseDelayMs, maxBackoffMs: 60_000, refusalAttempts: 3, timeoutMs: 10_000, idleMs: 100 }, metrics, logger)
+      : undefined;
   if (forwardOutbox) routeInboundForwarding(router, forwardOutbox);
   const allowlists = new Map<string, CallbackIpAllowlist>();
   if (config.callback.ipAllowlist === 'wecom') {
@@ -123,6 +140,8 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     if (forwardOutbox) workers.push(forwardOutbox.startWorker(workerRedis));
   }
 
+  if (syncDispatcher && config.workers.has('sync')) syncDispatcher.start();
+
   const readiness = [
     { name: 'redis', check: async () => (await redis.ping()) === 'PONG' },
     { name: 'workers', check: async () => workers.every((w) => w.isRunning()) },
@@ -148,6 +167,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
       logger,
     }),
     ...deadLetterRoutes('/v1/inbound/dead-letters', () => forwardOutbox, 'INBOUND_WEBHOOK_URL'),
+    ...contactRoutes(directory, syncDispatcher, config.contacts.piiKeys),
     ...opsRoutes(metrics, readiness),
   ];
   const app = createApp({
@@ -171,14 +191,15 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     templates,
     router,
     inbound,
+    directory,
     routes,
     async close() {
       // Workers first: in-flight sends finish (or go back to the queue) before connections close.
       for (const allowlist of allowlists.values()) allowlist.stop();
-      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all([...workers.map((w) => w.close()), syncDispatcher?.stop()]);
       await Promise.all([sendQueue.close(), inbound.close(), forwardOutbox?.close()]);
       await client.close();
-      await Promise.allSettled([redis.quit(), workerRedis.quit()]);
+      await Promise.allSettled([redis.quit(), workerRedis.quit(), directory.close()]);
     },
   };
 }

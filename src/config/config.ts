@@ -46,6 +46,16 @@ export interface Config {
   contactSyncWebhookUrl?: string;
   inboundWebhookUrl?: string;
   callback: CallbackConfig;
+  contacts: ContactsConfig;
+}
+
+export interface ContactsConfig {
+  /** Downstream systems that mirror the directory: CONTACT_SYNC_WEBHOOK_URL is the sink `default`. */
+  sinks: { name: string; url: string; secret?: string }[];
+  /** API keys that may read mobiles and emails unmasked; '*' = every authenticated caller. */
+  piiKeys: string[];
+  /** base64 of 32 bytes: the mirror is sealed with AES-256-GCM at rest. */
+  encryptionKey?: string;
 }
 
 /** Keyword auto-replies answered in the callback's own response (passive encrypted reply, reference §5.5). */
@@ -75,7 +85,7 @@ export class ConfigError extends Error {
 }
 
 export const DEFAULT_API_BASE = 'https://qyapi.weixin.qq.com';
-const ALL_WORKERS = ['api', 'send', 'inbound'];
+const ALL_WORKERS = ['api', 'send', 'inbound', 'sync'];
 
 const hostPort = z
   .string()
@@ -120,6 +130,12 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CONTACT_SYNC_WEBHOOK_URL: url.optional(),
   INBOUND_WEBHOOK_URL: url.optional(),
+  CONTACT_SYNC_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  CONTACTS_PII_KEYS: csv.optional(),
+  CONTACTS_ENCRYPTION_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded (openssl rand -base64 32)')
+    .optional(),
   INBOUND_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
   CALLBACK_MAX_SKEW_SECONDS: z.coerce.number().int().min(0).default(0),
   CALLBACK_IP_ALLOWLIST: z.enum(['off', 'wecom']).default('off'),
@@ -154,6 +170,7 @@ function isValidRegex(pattern: string): boolean {
 const fileSchema = z.object({
   apps: z.array(fileAppSchema).optional(),
   autoReplies: z.array(autoReplySchema).optional(),
+  contactSinks: z.array(z.object({ name: z.string().regex(/^[A-Za-z0-9_-]+$/), url, secret: z.string().min(16).optional() })).optional(),
   defaultApp: z.string().optional(),
 });
 
@@ -269,6 +286,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       trustProxy: e.TRUST_PROXY,
       inboundWebhookSecret: e.INBOUND_WEBHOOK_SECRET,
       autoReplies: file.autoReplies ?? [],
+    },
+    contacts: {
+      sinks: [
+        ...(e.CONTACT_SYNC_WEBHOOK_URL ? [{ name: 'default', url: e.CONTACT_SYNC_WEBHOOK_URL, secret: e.CONTACT_SYNC_WEBHOOK_SECRET }] : []),
+        ...(file.contactSinks ?? []),
+      ],
+      piiKeys: e.CONTACTS_PII_KEYS ?? [],
+      encryptionKey: e.CONTACTS_ENCRYPTION_KEY,
     },
   };
 }

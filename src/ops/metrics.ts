@@ -22,6 +22,11 @@ export function createMetrics() {
     callbacks: new Counter({ name: 'wecom_gateway_callbacks_total', help: 'WeCom callback requests by app and outcome (verified, accepted, duplicate, rejected, …-replied)', labelNames: ['app', 'outcome'], registers }),
     callbackSeconds: new Histogram({ name: 'wecom_gateway_callback_answer_seconds', help: 'Time to answer a WeCom callback', labelNames: ['app'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers }),
     inboundHandled: new Counter({ name: 'wecom_gateway_inbound_events_total', help: 'Callback events handled, by the router rule that took them', labelNames: ['rule'], registers }),
+    contactChanges: new Counter({ name: 'wecom_gateway_contact_changes_total', help: 'change_contact events recorded, by type and action', labelNames: ['type', 'action'], registers }),
+    contactSyncDelivered: new Counter({ name: 'wecom_gateway_contact_sync_delivered_total', help: 'Contact changes delivered, per sink', labelNames: ['sink'], registers }),
+    contactSyncRetries: new Counter({ name: 'wecom_gateway_contact_sync_retries_total', help: 'Failed contact change deliveries that will be retried, per sink', labelNames: ['sink'], registers }),
+    contactSyncDeadLettered: new Counter({ name: 'wecom_gateway_contact_sync_dead_lettered_total', help: 'Contact changes a sink refused, set aside', labelNames: ['sink'], registers }),
+    contactSyncLag: new Gauge({ name: 'wecom_gateway_contact_sync_lag_seconds', help: 'Age of the change a sink is being sent (0 when caught up)', labelNames: ['sink'], registers }),
     queueJobs: new Gauge({
       name: 'wecom_gateway_queue_jobs',
       help: 'Jobs per queue and state',

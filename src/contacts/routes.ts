@@ -1,0 +1,104 @@
+import type { Request } from 'express';
+import { ApiError } from '../http/errors';
+import type { Route } from '../http/route';
+import { PERSONAL_FIELDS, type ContactUser } from './contact-change';
+import type { ContactChangeRecord, Directory } from './directory';
+import type { SyncDispatcher } from './sync-dispatcher';
+
+function maskValue(value: string): string {
+  const at = value.indexOf('@');
+  if (at > 0) return `${value[0]}***${value.slice(at)}`;
+  return value.length <= 4 ? '****' : `${value.slice(0, 3)}****${value.slice(-2)}`;
+}
+
+function mask<T>(record: T): T {
+  if (!record || typeof record !== 'object') return record;
+  const copy: Record<string, unknown> = { ...(record as Record<string, unknown>) };
+  for (const name of PERSONAL_FIELDS) if (typeof copy[name] === 'string') copy[name] = maskValue(copy[name] as string);
+  return copy as T;
+}
+
+/** A change as an API answer: personal data masked in before/after, and `raw` (WeCom's own fields) dropped. */
+function maskChange(change: ContactChangeRecord): Omit<ContactChangeRecord, 'raw'> {
+  const { raw: _raw, ...rest } = change;
+  return { ...rest, before: mask(change.before), after: mask(change.after) };
+}
+
+/**
+ * The mirror and its feed. Mobile and email are masked unless the caller's key is
+ * one of CONTACTS_PII_KEYS ('*' = every caller that passed authentication).
+ */
+export function contactRoutes(directory: Directory, dispatcher: SyncDispatcher | undefined, piiKeys: string[]): Route[] {
+  const maySeePii = (req: Request) => {
+    if (piiKeys.includes('*')) return true;
+    const key = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    return key !== undefined && piiKeys.includes(key);
+  };
+  const requireDispatcher = () => {
+    if (!dispatcher) throw new ApiError(404, 'not_configured', 'no contact sync sink is configured (CONTACT_SYNC_WEBHOOK_URL)');
+    return dispatcher;
+  };
+  const sinkParam = (req: Request) => {
+    const sink = typeof req.query.sink === 'string' ? req.query.sink : undefined;
+    if (sink !== undefined && !requireDispatcher().hasSink(sink)) throw new ApiError(404, 'unknown_sink', `no sink named ${sink}`);
+    return sink;
+  };
+  return [
+    {
+      method: 'get',
+      path: '/v1/contacts/users/{userId}',
+      auth: 'api',
+      handler: async (req, res) => {
+        const user = await directory.user(String(req.params.userId));
+        if (!user) throw new ApiError(404, 'not_found', `no user ${String(req.params.userId)} in the mirror`);
+        res.json(maySeePii(req) ? user : mask<ContactUser>(user));
+      },
+    },
+    {
+      method: 'get',
+      path: '/v1/contacts/departments',
+      auth: 'api',
+      handler: async (_req, res) => {
+        res.json({ departments: await directory.departments() });
+      },
+    },
+    {
+      method: 'get',
+      path: '/v1/contacts/changes',
+      auth: 'api',
+      handler: async (req, res) => {
+        const since = typeof req.query.since === 'string' && req.query.since !== '' ? req.query.since : '0';
+        let cursor = since;
+        if (!/^\d+(-\d+)?$/.test(since)) {
+          const ms = Date.parse(since);
+          if (Number.isNaN(ms)) throw new ApiError(400, 'invalid_request', 'since must be a cursor from a previous answer or an ISO time', [{ field: 'since', message: 'cursor or ISO 8601 time' }]);
+          cursor = `${Math.max(0, ms - 1)}-18446744073709551615`;
+        }
+        const limit = Math.min(Math.max(Number(req.query.limit) || 100, 1), 1000);
+        const entries = await directory.changesAfter(cursor, limit);
+        const pii = maySeePii(req);
+        res.json({
+          changes: entries.map((e) => ({ cursor: e.cursor, ...(pii ? e.change : maskChange(e.change)) })),
+          next: entries.at(-1)?.cursor ?? since,
+        });
+      },
+    },
+    {
+      method: 'get',
+      path: '/v1/contacts/dead-letters',
+      auth: 'api',
+      handler: async (req, res) => {
+        const letters = await requireDispatcher().deadLetters(sinkParam(req));
+        res.json({ deadLetters: maySeePii(req) ? letters : letters.map((l) => ({ ...l, change: maskChange(l.change) })) });
+      },
+    },
+    {
+      method: 'post',
+      path: '/v1/contacts/dead-letters/replay',
+      auth: 'api',
+      handler: async (req, res) => {
+        res.json({ replayed: await requireDispatcher().replay(sinkParam(req)) });
+      },
+    },
+  ];
+}

@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { request } from 'undici';
+import type { Metrics } from '../ops/metrics';
+import { compareAndDelete, type RedisClient } from '../redis/scripts';
+import { signWebhook } from '../webhooks/webhook-outbox';
+import type { ContactChangeRecord, Directory, FeedEntry } from './directory';
+
+export interface ContactSink {
+  name: string;
+  url: string;
+  secret?: string;
+}
+
+export interface SinkDeadLetter {
+  sink: string;
+  cursor: string;
+  change: ContactChangeRecord;
+  error: string;
+  attempts: number;
+  failedAt: string;
+}
+
+export interface SyncOptions {
+  prefix: string;
+  retryBaseDelayMs: number;
+  maxBackoffMs: number;
+  /** Attempts before a change the sink *refuses* (4xx) is set aside; unreachable sinks are retried forever. */
+  refusalAttempts: number;
+  timeoutMs: number;
+  idleMs: number;
+}
+
+type Delivery = { ok: true } | { ok: false; permanent: boolean; error: string };
+
+/**
+ * Delivers the change feed to each sink in feed order, one change at a time,
+ * resuming from the sink's cursor. A sink that is down holds its line (nothing
+ * is skipped, so a create never arrives after its update) and is retried with
+ * capped exponential backoff for as long as it takes. Only a change the sink
+ * refuses outright (4xx) is set aside as a dead letter after a few attempts.
+ *
+ * BullMQ's retries cannot keep this order (a failed job waits while later ones
+ * run), hence this small loop. One instance at a time delivers a given sink
+ * (a Redis lease), so running several gateways does not reorder or double it.
+ */
+export class SyncDispatcher {
+  private running = false;
+  private readonly loops: Promise<void>[] = [];
+  private readonly owner = randomUUID();
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly directory: Directory,
+    private readonly sinks: ContactSink[],
+    private readonly options: SyncOptions,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {}
+
+  private key(sink: string, what: 'cursor' | 'lease' | 'dead' | 'redo'): string {
+    return `${this.options.prefix}:{${this.options.prefix}:contacts}:sync:${sink}:${what}`;
+  }
+
+  start(): void {
+    this.running = true;
+    for (const sink of this.sinks) this.loops.push(this.run(sink));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+  }
+
+  private async run(sink: ContactSink): Promise<void> {
+    while (this.running) {
+      try {
+        if (!(await this.holdLease(sink))) {
+          await sleep(this.options.idleMs * 5);
+          continue;
+        }
+        const delivered = await this.deliverNext(sink);
+        if (!delivered) await sleep(this.options.idleMs);
+      } catch (error) {
+        this.logger.warn({ sink: sink.name, err: (error as Error).message }, 'contact sync loop error');
+        await sleep(this.options.idleMs * 5);
+      }
+    }
+    await compareAndDelete(this.redis, this.key(sink.name, 'lease'), this.owner).catch(() => undefined);
+  }
+
+  private async holdLease(sink: ContactSink): Promise<boolean> {
+    const lease = this.key(sink.name, 'lease');
+    const ttl = Math.max(10_000, this.options.maxBackoffMs * 2);
+    if (await this.redis.set(lease, this.owner, 'PX', ttl, 'NX')) return true;
+    if ((await this.redis.get(lease)) !== this.owner) return false;
+    await this.redis.pexpire(lease, ttl);
+    return true;
+  }
+
+  /** Delivers the next change (a replayed dead letter first); false when there was nothing to do. */
+  private async deliverNext(sink: ContactSink): Promise<boolean> {
+    const redo = await this.redis.lindex(this.key(sink.name, 'redo'), 0);
+    if (redo) {
+      const letter = JSON.parse(redo) as SinkDeadLetter;
+      await this.deliverWithRetries(sink, { cursor: letter.cursor, change: letter.change });
+      await this.redis.lpop(this.key(sink.name, 'redo'));
+      return true;
+    }
+    const cursor = (await this.redis.get(this.key(sink.name, 'cursor'))) ?? '0';
+    const [next] = await this.directory.changesAfter(cursor, 1);
+    if (!next) {
+      this.metrics.contactSyncLag.set({ sink: sink.name }, 0);
+      return false;
+    }
+    await this.deliverWithRetries(sink, next);
+    await this.redis.set(this.key(sink.name, 'cursor'), next.cursor);
+    return true;
+  }
+
+  private async deliverWithRetries(sink: ContactSink, entry: FeedEntry): Promise<void> {
+    for (let attempt = 1; this.running; attempt++) {
+      this.metrics.contactSyncLag.set({ sink: sink.name }, (Date.now() - Date.parse(entry.change.at)) / 1000);
+      const result = await this.deliver(sink, entry.change, attempt);
+      if (result.ok) {
+        this.metrics.contactSyncDelivered.inc({ sink: sink.name });
+        return;
+      }
+      if (result.permanent && attempt >= this.options.refusalAttempts) {
+        const letter: SinkDeadLetter = { sink: sink.name, cursor: entry.cursor, change: entry.change, error: result.error, attempts: attempt, failedAt: new Date().toISOString() };
+        await this.redis.rpush(this.key(sink.name, 'dead'), JSON.stringify(letter));
+        this.metrics.contactSyncDeadLettered.inc({ sink: sink.name });
+        this.logger.warn({ sink: sink.name, changeId: entry.change.id, error: result.error }, 'contact change refused by sink; dead-lettered');
+        return;
+      }
+      this.metrics.contactSyncRetries.inc({ sink: sink.name });
+      const backoff = Math.min(this.options.maxBackoffMs, this.options.retryBaseDelayMs * 2 ** Math.min(attempt - 1, 20));
+      this.logger.info({ sink: sink.name, changeId: entry.change.id, attempt, error: result.error, retryInMs: backoff }, 'contact sync delivery failed; retrying in order');
+      await sleep(backoff * (0.75 + Math.random() * 0.5));
+      await this.holdLease(sink);
+    }
+    throw new Error('stopped');
+  }
+
+  private async deliver(sink: ContactSink, change: ContactChangeRecord, attempt: number): Promise<Delivery> {
+    const body = JSON.stringify(change);
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': 'wecom-gateway',
+      'x-gateway-delivery': change.id,
+      'x-gateway-timestamp': timestamp,
+      'x-gateway-attempt': String(attempt),
+    };
+    if (sink.secret) headers['x-gateway-signature'] = signWebhook(sink.secret, timestamp, body);
+    try {
+      const response = await request(sink.url, { method: 'POST', headers, body, headersTimeout: this.options.timeoutMs, bodyTimeout: this.options.timeoutMs });
+      await response.body.dump();
+      if (response.statusCode >= 200 && response.statusCode < 300) return { ok: true };
+      const permanent = response.statusCode >= 400 && response.statusCode < 500 && response.statusCode !== 408 && response.statusCode !== 429;
+      return { ok: false, permanent, error: `HTTP ${response.statusCode}` };
+    } catch (error) {
+      return { ok: false, permanent: false, error: (error as Error).message };
+    }
+  }
+
+  async deadLetters(sinkName?: string): Promise<SinkDeadLetter[]> {
+    const sinks = this.sinks.filter((s) => sinkName === undefined || s.name === sinkName);
+    const lists = await Promise.all(sinks.map((s) => this.redis.lrange(this.key(s.name, 'dead'), 0, -1)));
+    return lists.flat().map((raw) => JSON.parse(raw) as SinkDeadLetter);
+  }
+
+  /** Moves a sink's dead letters to the front of its line; answers how many. */
+  async replay(sinkName?: string): Promise<number> {
+    let count = 0;
+    for (const sink of this.sinks.filter((s) => sinkName === undefined || s.name === sinkName)) {
+      const [letters] = (await this.redis.multi().lrange(this.key(sink.name, 'dead'), 0, -1).del(this.key(sink.name, 'dead')).exec()) ?? [];
+      const list = (letters?.[1] as string[] | undefined) ?? [];
+      if (list.length > 0) await this.redis.rpush(this.key(sink.name, 'redo'), ...list);
+      count += list.length;
+    }
+    return count;
+  }
+
+  hasSink(name: string): boolean {
+    return this.sinks.some((s) => s.name === name);
+  }
+}
