@@ -19,7 +19,12 @@ export class ApiError extends Error {
   }
 
   static invalid(issues: z.core.$ZodIssue[], prefix = ''): ApiError {
-    const fields = issues.map((issue) => ({ field: prefix + (issue.path.join('.') || '(body)'), message: issue.message }));
+    const fields = issues.flatMap((issue) => {
+      const path = issue.path.join('.');
+      // An unknown key is named itself, not its parent object.
+      if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ field: prefix + (path ? `${path}.${key}` : key), message: 'unknown field' }));
+      return [{ field: prefix + (path || '(body)'), message: issue.message }];
+    });
     return new ApiError(400, 'invalid_request', `invalid ${fields.map((f) => f.field).join(', ')}`, fields);
   }
 }

@@ -27,6 +27,9 @@ export function hasMediaSource(body: Record<string, unknown>): boolean {
  * decodes the file, and uploads it once per content hash while WeCom keeps it.
  */
 export class MediaResolver {
+  /** Concurrent sends of the same file upload it once (per process). */
+  private readonly uploading = new Map<string, Promise<Outcome<string>>>();
+
   constructor(
     private readonly redis: RedisClient,
     private readonly api: WecomApi,
@@ -40,13 +43,22 @@ export class MediaResolver {
     if (loaded.kind !== 'ok') return loaded;
     const hash = createHash('sha256').update(loaded.value).digest('hex');
     const cacheKey = `${this.options.prefix}:media:${app.corpId}:${msgtype}:${hash}`;
+    let pending = this.uploading.get(cacheKey);
+    if (!pending) {
+      pending = this.uploadOnce(app, msgtype, cacheKey, media.filename || `${msgtype}-${hash.slice(0, 8)}`, loaded.value).finally(() => this.uploading.delete(cacheKey));
+      this.uploading.set(cacheKey, pending);
+    }
+    const mediaId = await pending;
+    return mediaId.kind === 'ok' ? { kind: 'ok', value: { ...rest, media_id: mediaId.value } } : mediaId;
+  }
+
+  private async uploadOnce(app: WecomApp, msgtype: MediaType, cacheKey: string, filename: string, content: Buffer): Promise<Outcome<string>> {
     const cached = await this.redis.get(cacheKey);
-    if (cached) return { kind: 'ok', value: { ...rest, media_id: cached } };
-    const filename = media.filename || `${msgtype}-${hash.slice(0, 8)}`;
-    const uploaded = await this.api.uploadMedia(app, msgtype, filename, loaded.value);
+    if (cached) return { kind: 'ok', value: cached };
+    const uploaded = await this.api.uploadMedia(app, msgtype, filename, content);
     if (uploaded.kind !== 'ok') return uploaded;
     await this.redis.set(cacheKey, uploaded.value.mediaId, 'EX', MEDIA_CACHE_SECONDS);
-    return { kind: 'ok', value: { ...rest, media_id: uploaded.value.mediaId } };
+    return { kind: 'ok', value: uploaded.value.mediaId };
   }
 
   private async load(media: MediaSource): Promise<Outcome<Buffer>> {

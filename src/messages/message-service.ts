@@ -95,7 +95,8 @@ export class MessageService {
       event: prepared.template.event,
       msgtype: prepared.msgtype,
       app: prepared.app.name,
-      payloads: prepared.parts.map((to) => buildSendPayload(prepared.msgtype, prepared.body, to, options)),
+      // A preview has no message id yet: the real interval differs per send (see duplicateCheckInterval).
+      payloads: prepared.parts.map((to, part) => buildSendPayload(prepared.msgtype, prepared.body, to, { ...options, sendId: `preview_${part}` })),
       ...(MEDIA_MSGTYPES.has(prepared.msgtype) && hasMediaSource(prepared.body) ? { note: 'media is uploaded at send time; its media_id replaces "media"' } : {}),
     };
   }

@@ -41,7 +41,7 @@ export function createSendProcessor(deps: SendWorkerDeps) {
       if (resolved.kind !== 'ok') return resolved;
       body = resolved.value;
     }
-    const payload = buildSendPayload(data.msgtype, body, data.to, { agentId: app.agentId, duplicateCheckSeconds: deps.duplicateCheckSeconds });
+    const payload = buildSendPayload(data.msgtype, body, data.to, { agentId: app.agentId, duplicateCheckSeconds: deps.duplicateCheckSeconds, sendId: `${data.messageId}_${data.part}` });
     return deps.api.sendMessage(app, payload);
   }
 

@@ -19,7 +19,7 @@ describe('POST /v1/messages with bad input', () => {
     const res = await h.api.post('/v1/messages').send({ event: '', msgtype: 'fax', to: { users: ['bad id!'] }, data: 'x', extra: 1 });
     expect(res.status).toBe(400);
     const fields = res.body.error.fields.map((f: { field: string }) => f.field);
-    expect(fields).toEqual(expect.arrayContaining(['event', 'msgtype', 'to', 'data']));
+    expect(fields).toEqual(expect.arrayContaining(['event', 'msgtype', 'to.users.0', 'data', 'extra']));
   });
 
   it('when recipients are empty, then 400 names "to"', async () => {

@@ -14,11 +14,13 @@ const CALLBACK_ENV = { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_
 const wecom = new CallbackCrypto({ token: TOKEN, encodingAesKey: AES_KEY, receiveId: SIM_APP.corpId });
 const vectors = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'wecom-vectors.json'), 'utf8')) as Record<string, string>[];
 
-/** Captures every event the router hands to handlers. */
+/** Every event the inbound worker hands to the router (whichever rule then takes it). */
 function capture(h: Harness): CallbackEvent[] {
   const seen: CallbackEvent[] = [];
-  h.gateway.router.on('test-capture', {}, async (event) => {
+  const dispatch = h.gateway.router.dispatch.bind(h.gateway.router);
+  jest.spyOn(h.gateway.router, 'dispatch').mockImplementation(async (event) => {
     seen.push(event);
+    return dispatch(event);
   });
   return seen;
 }
