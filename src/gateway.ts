@@ -108,7 +108,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   contactsRedis.on('error', (err) => logger.debug({ err: err.message }, 'redis contacts connection error'));
   await waitUntilReady(contactsRedis);
   const directory = new Directory(redis, contactsRedis, new SealedJson(config.contacts.encryptionKey), prefix);
-  router.on('contact-change', { msgType: 'event', event: 'change_contact' }, (event) => handleContactChange(event, { directory, metrics, logger }));
+  router.inline('contact-change', { msgType: 'event', event: 'change_contact' }, (event) => handleContactChange(event, { directory, metrics, logger }));
   const syncDispatcher =
     config.contacts.sinks.length > 0
       ? new SyncDispatcher(redis, directory, config.contacts.sinks, { prefix, retryBaseDelayMs: config.send.retryBaseDelayMs, maxBackoffMs: 60_000, refusalAttempts: 3, timeoutMs: 10_000, idleMs: 100 }, metrics, logger)
@@ -161,6 +161,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
       prefix,
       redis,
       inbound,
+      router,
       autoReplies: new AutoReplies(config.callback.autoReplies),
       allowlists,
       metrics,

@@ -9,6 +9,7 @@ import { CallbackCrypto, CallbackCryptoError } from '../wecom/callback-crypto';
 import { buildPassiveTextReply, buildReplyEnvelope, parseCallbackXml, parseEnvelope, XmlError } from '../wecom/xml';
 import type { AutoReplies } from './auto-reply';
 import { dedupeKeyFor, describe, field, type CallbackEvent } from './callback-event';
+import type { EventRouter } from './event-router';
 import type { InboundQueue } from './inbound-queue';
 import type { CallbackIpAllowlist } from './ip-allowlist';
 
@@ -19,6 +20,7 @@ export interface CallbackDeps {
   prefix: string;
   redis: RedisClient;
   inbound: InboundQueue;
+  router: EventRouter;
   autoReplies: AutoReplies;
   allowlists: Map<string, CallbackIpAllowlist>;
   metrics: Metrics;
@@ -130,11 +132,14 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
         throw new ApiError(503, 'unavailable', 'cannot record the push; WeCom will retry');
       });
       if (first) {
+        const inline = deps.router.findInline(event);
         try {
-          await deps.inbound.add(event);
-        } catch {
+          if (inline) await inline.handle(event);
+          else await deps.inbound.add(event);
+        } catch (error) {
           await deps.redis.del(dedupeKey).catch(() => undefined);
-          throw new ApiError(503, 'unavailable', 'cannot queue the push; WeCom will retry');
+          deps.logger.warn({ ...describe(event), err: (error as Error).message }, 'callback push not recorded; answering 503 so WeCom retries');
+          throw new ApiError(503, 'unavailable', 'cannot record the push; WeCom will retry');
         }
         outcome = 'accepted';
       } else {

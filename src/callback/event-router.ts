@@ -23,6 +23,16 @@ function matches(expected: string | string[] | undefined, actual: string | undef
   return actual !== undefined && wanted.includes(actual.toLowerCase());
 }
 
+function firstMatch(rules: EventRule[], event: CallbackEvent): EventRule | undefined {
+  return rules.find(
+    ({ match }) =>
+      matches(match.msgType, field(event, 'MsgType')) &&
+      matches(match.event, field(event, 'Event')) &&
+      matches(match.changeType, field(event, 'ChangeType')) &&
+      matches(match.eventKey, field(event, 'EventKey')),
+  );
+}
+
 /**
  * Dispatch as a table (STYLE.md, after WxJava's router): rules are tried in
  * order, the first match handles the event, a catch-all logs and acknowledges.
@@ -30,22 +40,33 @@ function matches(expected: string | string[] | undefined, actual: string | undef
  */
 export class EventRouter {
   private readonly rules: EventRule[] = [];
+  private readonly inlineRules: EventRule[] = [];
 
   constructor(private readonly logger: Logger) {}
 
+  /** Handled from the inbound queue, after WeCom got its answer. */
   on(name: string, match: EventMatch, handle: EventHandler): this {
     this.rules.push({ name, match, handle });
     return this;
   }
 
+  /**
+   * Handled inside the callback request, before WeCom gets its answer: for
+   * handlers that only persist (a Redis transaction), so that what they record is
+   * durable when WeCom is told "received", and in the order WeCom delivered it.
+   * A failure answers 503 and WeCom retries the push.
+   */
+  inline(name: string, match: EventMatch, handle: EventHandler): this {
+    this.inlineRules.push({ name, match, handle });
+    return this;
+  }
+
+  findInline(event: CallbackEvent): EventRule | undefined {
+    return firstMatch(this.inlineRules, event);
+  }
+
   find(event: CallbackEvent): EventRule | undefined {
-    return this.rules.find(
-      ({ match }) =>
-        matches(match.msgType, field(event, 'MsgType')) &&
-        matches(match.event, field(event, 'Event')) &&
-        matches(match.changeType, field(event, 'ChangeType')) &&
-        matches(match.eventKey, field(event, 'EventKey')),
-    );
+    return firstMatch(this.rules, event);
   }
 
   /** Runs the first matching rule; answers its name, or 'unhandled'. */

@@ -14,13 +14,19 @@ const CALLBACK_ENV = { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_
 const wecom = new CallbackCrypto({ token: TOKEN, encodingAesKey: AES_KEY, receiveId: SIM_APP.corpId });
 const vectors = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'wecom-vectors.json'), 'utf8')) as Record<string, string>[];
 
-/** Every event the inbound worker hands to the router (whichever rule then takes it). */
+/** Every event the router hands on: inline rules (in the request) and queued dispatch (from the worker). */
 function capture(h: Harness): CallbackEvent[] {
   const seen: CallbackEvent[] = [];
-  const dispatch = h.gateway.router.dispatch.bind(h.gateway.router);
-  jest.spyOn(h.gateway.router, 'dispatch').mockImplementation(async (event) => {
+  const router = h.gateway.router;
+  const dispatch = router.dispatch.bind(router);
+  const findInline = router.findInline.bind(router);
+  jest.spyOn(router, 'dispatch').mockImplementation(async (event) => {
     seen.push(event);
     return dispatch(event);
+  });
+  jest.spyOn(router, 'findInline').mockImplementation((event) => {
+    const rule = findInline(event);
+    return rule && { ...rule, handle: async (e: CallbackEvent) => (seen.push(e), rule.handle(e)) };
   });
   return seen;
 }
