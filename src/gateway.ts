@@ -1,4 +1,4 @@
-import type { Queue, Worker } from 'bullmq';
+import { Queue, type Worker } from 'bullmq';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { createApp } from './app';
@@ -14,6 +14,13 @@ import { contactRoutes } from './contacts/routes';
 import { SealedJson } from './contacts/sealed-json';
 import { SyncDispatcher } from './contacts/sync-dispatcher';
 import type { Redis } from 'ioredis';
+import { field } from './callback/callback-event';
+import { queuePrefix } from './messages/send-queue';
+import { loadActivities } from './welcome/activities';
+import { ContactWays } from './welcome/contact-ways';
+import { EmployeePool } from './welcome/employee-pool';
+import { createWelcomeQueue, enqueueWelcome, startWelcomeWorkers, TAG_QUEUE, type TagJob } from './welcome/handle-new-customer';
+import { welcomeRoutes } from './welcome/routes';
 import { deadLetterRoutes } from './webhooks/dead-letter-routes';
 import { WebhookOutbox } from './webhooks/webhook-outbox';
 import type { Route } from './http/route';
@@ -49,6 +56,7 @@ export interface Gateway {
   router: EventRouter;
   inbound: InboundQueue;
   directory: Directory;
+  pool: EmployeePool;
   /** Every HTTP route, as openapi.yaml names it. */
   routes: Route[];
   close(): Promise<void>;
@@ -113,6 +121,20 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     config.contacts.sinks.length > 0
       ? new SyncDispatcher(redis, directory, config.contacts.sinks, { prefix, retryBaseDelayMs: config.send.retryBaseDelayMs, maxBackoffMs: 60_000, refusalAttempts: 3, timeoutMs: 10_000, idleMs: 100 }, metrics, logger)
       : undefined;
+  // New customers: welcomed from a queue of their own (never behind a backlog of alerts), counted, tagged.
+  const activities = loadActivities(config.templatesDir);
+  const defaultApp = findApp(config);
+  const customerContactApp = defaultApp && config.welcome.customerContactSecret ? { ...defaultApp, name: 'customer-contact', secret: config.welcome.customerContactSecret } : defaultApp;
+  const pool = new EmployeePool(redis, activities, { prefix, timeZone: config.welcome.timeZone });
+  const welcomeQueue = createWelcomeQueue(redis, prefix);
+  const tagQueue = new Queue<TagJob>(TAG_QUEUE, { connection: redis, prefix: queuePrefix(prefix) });
+  const contactWays = customerContactApp ? new ContactWays(redis, api, customerContactApp, activities, pool, { prefix, logger }) : undefined;
+  router.inline('new-customer', { msgType: 'event', event: 'change_external_contact', changeType: ['add_external_contact', 'add_half_external_contact'] }, (event) => enqueueWelcome(welcomeQueue, event));
+  router.inline('customer-removed', { msgType: 'event', event: 'change_external_contact', changeType: ['del_external_contact', 'del_follow_user'] }, async (event) => {
+    const employee = field(event, 'UserID');
+    const customer = field(event, 'ExternalUserID');
+    if (employee && customer) await pool.countRemoval(employee, customer);
+  });
   if (forwardOutbox) routeInboundForwarding(router, forwardOutbox);
   const allowlists = new Map<string, CallbackIpAllowlist>();
   if (config.callback.ipAllowlist === 'wecom') {
@@ -141,6 +163,9 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   }
 
   if (syncDispatcher && config.workers.has('sync')) syncDispatcher.start();
+  if (config.workers.has('welcome') && customerContactApp && contactWays) {
+    workers.push(...startWelcomeWorkers(workerRedis, { app: customerContactApp, api, activities, pool, contactWays, tagQueue, redis, prefix, metrics, logger }));
+  }
 
   const readiness = [
     { name: 'redis', check: async () => (await redis.ping()) === 'PONG' },
@@ -169,6 +194,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     }),
     ...deadLetterRoutes('/v1/inbound/dead-letters', () => forwardOutbox, 'INBOUND_WEBHOOK_URL'),
     ...contactRoutes(directory, syncDispatcher, config.contacts.piiKeys),
+    ...(contactWays ? welcomeRoutes(activities, pool, contactWays, redis, prefix) : []),
     ...opsRoutes(metrics, readiness),
   ];
   const app = createApp({
@@ -193,12 +219,13 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     router,
     inbound,
     directory,
+    pool,
     routes,
     async close() {
       // Workers first: in-flight sends finish (or go back to the queue) before connections close.
       for (const allowlist of allowlists.values()) allowlist.stop();
       await Promise.all([...workers.map((w) => w.close()), syncDispatcher?.stop()]);
-      await Promise.all([sendQueue.close(), inbound.close(), forwardOutbox?.close()]);
+      await Promise.all([sendQueue.close(), inbound.close(), forwardOutbox?.close(), welcomeQueue.close(), tagQueue.close()]);
       await client.close();
       await Promise.allSettled([redis.quit(), workerRedis.quit(), directory.close()]);
     },

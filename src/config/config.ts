@@ -47,6 +47,7 @@ export interface Config {
   inboundWebhookUrl?: string;
   callback: CallbackConfig;
   contacts: ContactsConfig;
+  welcome: { timeZone: string; customerContactSecret?: string };
 }
 
 export interface ContactsConfig {
@@ -85,7 +86,7 @@ export class ConfigError extends Error {
 }
 
 export const DEFAULT_API_BASE = 'https://qyapi.weixin.qq.com';
-const ALL_WORKERS = ['api', 'send', 'inbound', 'sync'];
+const ALL_WORKERS = ['api', 'send', 'inbound', 'sync', 'welcome'];
 
 const hostPort = z
   .string()
@@ -136,11 +137,22 @@ const envSchema = z.object({
     .string()
     .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded (openssl rand -base64 32)')
     .optional(),
+  WELCOME_TIMEZONE: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)').default('Asia/Shanghai'),
+  WECOM_CUSTOMER_CONTACT_SECRET: z.string().min(1).optional(),
   INBOUND_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
   CALLBACK_MAX_SKEW_SECONDS: z.coerce.number().int().min(0).default(0),
   CALLBACK_IP_ALLOWLIST: z.enum(['off', 'wecom']).default('off'),
   TRUST_PROXY: z.string().min(1).optional(),
 });
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const fileAppSchema = z.object({
   name: z.string().regex(/^[A-Za-z0-9_-]+$/),
@@ -295,6 +307,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       piiKeys: e.CONTACTS_PII_KEYS ?? [],
       encryptionKey: e.CONTACTS_ENCRYPTION_KEY,
     },
+    welcome: { timeZone: e.WELCOME_TIMEZONE, customerContactSecret: e.WECOM_CUSTOMER_CONTACT_SECRET },
   };
 }
 

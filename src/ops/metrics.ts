@@ -27,6 +27,9 @@ export function createMetrics() {
     contactSyncRetries: new Counter({ name: 'wecom_gateway_contact_sync_retries_total', help: 'Failed contact change deliveries that will be retried, per sink', labelNames: ['sink'], registers }),
     contactSyncDeadLettered: new Counter({ name: 'wecom_gateway_contact_sync_dead_lettered_total', help: 'Contact changes a sink refused, set aside', labelNames: ['sink'], registers }),
     contactSyncLag: new Gauge({ name: 'wecom_gateway_contact_sync_lag_seconds', help: 'Age of the change a sink is being sent (0 when caught up)', labelNames: ['sink'], registers }),
+    welcomeOutcomes: new Counter({ name: 'wecom_gateway_welcome_total', help: 'New customers handled, by outcome (sent, already-delivered, expired, failed, skipped)', labelNames: ['outcome'], registers }),
+    welcomeLatency: new Histogram({ name: 'wecom_gateway_welcome_latency_seconds', help: 'Callback received -> send_welcome_msg answered', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20], registers }),
+    welcomeTagged: new Counter({ name: 'wecom_gateway_welcome_tagged_total', help: 'New customers tagged with mark_tag', registers }),
     queueJobs: new Gauge({
       name: 'wecom_gateway_queue_jobs',
       help: 'Jobs per queue and state',

@@ -122,6 +122,28 @@ export class WecomClient {
     return { kind: 'ok', value: { mediaId, createdAt: Number(outcome.value.created_at) || Math.floor(Date.now() / 1000) } };
   }
 
+  /** A JSON POST to any customer-contact API (externalcontact/*), answered as a classified outcome. */
+  async postJson(accessToken: string, api: string, body: object): Promise<Outcome<Record<string, unknown>>> {
+    return this.call(api, `/cgi-bin/${api}?access_token=${encodeURIComponent(accessToken)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  }
+
+  /**
+   * send_welcome_msg (reference §8) has outcomes of its own: 41051 means the
+   * welcome was already delivered (done, not an error); 41096 means another app
+   * is sending it right now (retry inside the 20 s window); 41050/41049 are final.
+   */
+  async sendWelcomeMessage(accessToken: string, body: object): Promise<Outcome<'sent' | 'alreadyDelivered'>> {
+    const outcome = await this.postJson(accessToken, 'externalcontact/send_welcome_msg', body);
+    if (outcome.kind === 'ok') return { kind: 'ok', value: 'sent' };
+    if (outcome.error.errcode === 41051) return { kind: 'ok', value: 'alreadyDelivered' };
+    if (outcome.error.errcode === 41096) return { kind: 'retry', error: outcome.error };
+    return outcome;
+  }
+
   async close(): Promise<void> {
     await this.dispatcher.close();
   }

@@ -21,6 +21,15 @@ export class WecomApi {
     return this.withToken(app, (token) => this.client.uploadMedia(token, type, filename, content));
   }
 
+  sendWelcomeMessage(app: WecomApp, body: object): Promise<Outcome<'sent' | 'alreadyDelivered'>> {
+    return this.withToken(app, (token) => this.client.sendWelcomeMessage(token, body));
+  }
+
+  /** mark_tag, add_contact_way, del_contact_way… (reference §9). */
+  customerContact(app: WecomApp, api: 'externalcontact/mark_tag' | 'externalcontact/add_contact_way' | 'externalcontact/del_contact_way', body: object): Promise<Outcome<Record<string, unknown>>> {
+    return this.withToken(app, (token) => this.client.postJson(token, api, body));
+  }
+
   getCallbackIps(app: WecomApp): Promise<Outcome<string[]>> {
     return this.withToken(app, (token) => this.client.getCallbackIps(token));
   }

@@ -1,0 +1,87 @@
+import type { Logger } from 'pino';
+import type { WecomApp } from '../config/config';
+import { ApiError } from '../http/errors';
+import type { RedisClient } from '../redis/scripts';
+import type { WecomApi } from '../wecom/wecom-api';
+import type { Activities } from './activities';
+import type { EmployeePool } from './employee-pool';
+
+export interface ContactWay {
+  activity: string;
+  state: string;
+  employee: string;
+  configId: string;
+  qrCode: string;
+  createdAt: string;
+}
+
+/**
+ * 「联系我」 QR codes (reference §9.2), one per (activity, employee): handed out
+ * for the least-loaded employee with room, reused while that employee stays in
+ * the pool, and deleted at WeCom when they leave it so new customers go elsewhere.
+ * WeCom does not list API-created codes in its console: the config_id is kept here.
+ */
+export class ContactWays {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly api: WecomApi,
+    private readonly app: WecomApp,
+    private readonly activities: Activities,
+    private readonly pool: EmployeePool,
+    private readonly options: { prefix: string; logger: Logger },
+  ) {}
+
+  private key(activity: string): string {
+    return `${this.options.prefix}:welcome:ways:${activity}`;
+  }
+
+  async forActivity(activityName: string): Promise<ContactWay & { reused: boolean }> {
+    const activity = this.activities.byName(activityName);
+    if (!activity) throw new ApiError(404, 'unknown_activity', `unknown activity ${activityName} (GET /v1/welcome/activities)`);
+    const [chosen] = await this.pool.eligible(activity.name);
+    if (!chosen) throw new ApiError(409, 'no_employee_with_room', `no employee of ${activity.name} has room: every one is at their daily or total limit (GET /v1/welcome/pool)`);
+    const existing = await this.redis.hget(this.key(activity.name), chosen.userId);
+    if (existing) return { ...(JSON.parse(existing) as ContactWay), reused: true };
+    const outcome = await this.api.customerContact(this.app, 'externalcontact/add_contact_way', {
+      type: 1,
+      scene: 2,
+      remark: [...activity.name].slice(0, 30).join(''),
+      skip_verify: true,
+      state: activity.state,
+      user: [chosen.userId],
+    });
+    if (outcome.kind !== 'ok') throw new ApiError(502, 'wecom_error', `WeCom refused add_contact_way: ${outcome.error.errcode} ${outcome.error.errmsg}`);
+    const way: ContactWay = {
+      activity: activity.name,
+      state: activity.state,
+      employee: chosen.userId,
+      configId: String(outcome.value.config_id),
+      qrCode: String(outcome.value.qr_code ?? ''),
+      createdAt: new Date().toISOString(),
+    };
+    await this.redis.hset(this.key(activity.name), chosen.userId, JSON.stringify(way));
+    return { ...way, reused: false };
+  }
+
+  /** Deletes, at WeCom and here, every code of an employee who left the pool. */
+  async retire(userId: string): Promise<number> {
+    let retired = 0;
+    for (const activity of this.activities.list) {
+      const stored = await this.redis.hget(this.key(activity.name), userId);
+      if (!stored) continue;
+      const way = JSON.parse(stored) as ContactWay;
+      const outcome = await this.api.customerContact(this.app, 'externalcontact/del_contact_way', { config_id: way.configId });
+      // A code WeCom no longer knows is as good as deleted; anything else is tried again at the next add.
+      if (outcome.kind === 'ok' || outcome.kind === 'permanent') {
+        await this.redis.hdel(this.key(activity.name), userId);
+        retired++;
+        this.options.logger.info({ activity: activity.name, employee: userId, configId: way.configId }, 'contact-me code retired: employee left the pool');
+      }
+    }
+    return retired;
+  }
+
+  async list(activityName: string): Promise<ContactWay[]> {
+    return Object.values(await this.redis.hgetall(this.key(activityName))).map((v) => JSON.parse(v) as ContactWay);
+  }
+}

@@ -1,0 +1,146 @@
+import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import { field, type CallbackEvent } from '../callback/callback-event';
+import type { WecomApp } from '../config/config';
+import { queuePrefix } from '../messages/send-queue';
+import type { Metrics } from '../ops/metrics';
+import type { RedisClient } from '../redis/scripts';
+import type { WecomApi } from '../wecom/wecom-api';
+import type { Activities } from './activities';
+import type { ContactWays } from './contact-ways';
+import type { EmployeePool } from './employee-pool';
+
+export const WELCOME_QUEUE = 'welcome';
+export const TAG_QUEUE = 'welcome-tags';
+/** WeCom's welcome code lives 20 s from the push (reference §8); stop trying a little before. */
+const WELCOME_WINDOW_MS = 18_000;
+const OUTCOMES_KEPT = 1_000;
+
+export interface WelcomeOutcome {
+  at: string;
+  changeType?: string;
+  employee?: string;
+  customer?: string;
+  state?: string;
+  activity?: string;
+  outcome: 'sent' | 'already-delivered' | 'expired' | 'failed' | 'skipped';
+  reason?: string;
+  errcode?: number;
+  latencyMs?: number;
+}
+
+export interface TagJob {
+  userId: string;
+  externalUserId: string;
+  tags: string[];
+}
+
+export interface WelcomeDeps {
+  app: WecomApp;
+  api: WecomApi;
+  activities: Activities;
+  pool: EmployeePool;
+  contactWays: ContactWays;
+  tagQueue: Queue<TagJob>;
+  redis: RedisClient;
+  prefix: string;
+  metrics: Metrics;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** Thrown to let BullMQ try again shortly, while the welcome code is still valid. */
+class RetryWithinWindow extends Error {}
+
+async function record(deps: WelcomeDeps, outcome: WelcomeOutcome): Promise<void> {
+  deps.metrics.welcomeOutcomes.inc({ outcome: outcome.outcome });
+  if (outcome.latencyMs !== undefined) deps.metrics.welcomeLatency.observe(outcome.latencyMs / 1000);
+  // Ids and outcome only: the welcome text is not logged.
+  deps.logger.info(outcome, 'new customer handled');
+  const key = `${deps.prefix}:welcome:outcomes`;
+  await deps.redis.multi().lpush(key, JSON.stringify(outcome)).ltrim(key, 0, OUTCOMES_KEPT - 1).exec();
+}
+
+/**
+ * A customer added an employee: welcome them inside WeCom's 20-second window,
+ * then count the add, tag the customer (in the background) and take the employee
+ * out of the pool when they reach a limit. Every step is safe to repeat.
+ */
+export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps): Promise<void> {
+  const now = deps.now ?? Date.now;
+  const changeType = field(event, 'ChangeType');
+  const employee = field(event, 'UserID');
+  const customer = field(event, 'ExternalUserID');
+  const state = field(event, 'State');
+  const welcomeCode = field(event, 'WelcomeCode');
+  const base = { at: new Date(now()).toISOString(), changeType, employee, customer, state };
+  if (!employee || !customer) return record(deps, { ...base, outcome: 'skipped', reason: 'event without UserID or ExternalUserID' });
+  const activity = deps.activities.byState(state) ?? deps.activities.fallback;
+
+  await sendWelcome();
+  await deps.pool.countAdd(employee, customer, event.receivedAt);
+  if (activity && activity.tags.length > 0) {
+    await deps.tagQueue.add('mark', { userId: employee, externalUserId: customer, tags: activity.tags }, { jobId: `tag_${event.dedupeKey}`, attempts: 6, backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 }, removeOnComplete: { age: 86_400 }, removeOnFail: false });
+  }
+  const standing = activity?.employees.find((e) => e.userId === employee);
+  if (standing && !(await deps.pool.entry(standing)).inPool) await deps.contactWays.retire(employee);
+
+  async function sendWelcome(): Promise<void> {
+    const sentKey = `${deps.prefix}:welcome:done:${event.dedupeKey}`;
+    if (await deps.redis.exists(sentKey)) return; // a re-run after the welcome was handled
+    const done = async (outcome: WelcomeOutcome) => {
+      await deps.redis.set(sentKey, '1', 'EX', 86_400);
+      await record(deps, outcome);
+    };
+    const withActivity = { ...base, activity: activity?.name };
+    // A one-way (half) add carries no usable code (reference §7.4): count and tag, send nothing.
+    if (changeType === 'add_half_external_contact') return done({ ...withActivity, outcome: 'skipped', reason: 'half contact (one-way): no welcome is sent' });
+    if (!welcomeCode) return done({ ...withActivity, outcome: 'skipped', reason: 'no WelcomeCode: the employee has their own welcome message, or the customer is already chatting' });
+    if (!activity) return done({ ...withActivity, outcome: 'skipped', reason: `state ${state ?? '(none)'} matches no activity and there is no fallback` });
+    let body: object;
+    try {
+      body = { welcome_code: welcomeCode, ...activity.render({ customer: { externalUserId: customer! }, employee: { userId: employee! }, activity: { name: activity.name, state: activity.state } }) };
+    } catch (error) {
+      return done({ ...withActivity, outcome: 'failed', reason: `welcome cannot render: ${(error as Error).message.split('\n')[0]}` });
+    }
+    const elapsed = () => now() - event.receivedAt;
+    if (elapsed() > WELCOME_WINDOW_MS) return done({ ...withActivity, outcome: 'expired', reason: 'the 20-second window passed before the welcome could be sent' });
+    const outcome = await deps.api.sendWelcomeMessage(deps.app, body);
+    if (outcome.kind === 'ok') return done({ ...withActivity, outcome: outcome.value === 'sent' ? 'sent' : 'already-delivered', latencyMs: elapsed() });
+    if (outcome.kind !== 'permanent' && elapsed() < WELCOME_WINDOW_MS - 1_000) throw new RetryWithinWindow(`${outcome.error.errcode} ${outcome.error.errmsg}`);
+    // Expired or used codes (41050/41049) are final: retrying past the window cannot help.
+    return done({ ...withActivity, outcome: outcome.kind === 'permanent' ? 'failed' : 'expired', errcode: outcome.error.errcode, reason: outcome.error.errmsg });
+  }
+}
+
+export function createWelcomeQueue(connection: ConnectionOptions, prefix: string): Queue<CallbackEvent> {
+  return new Queue<CallbackEvent>(WELCOME_QUEUE, { connection, prefix: queuePrefix(prefix) });
+}
+
+/** The welcome queue has its own workers, so a backlog of alerts never delays a welcome. */
+export async function enqueueWelcome(queue: Queue<CallbackEvent>, event: CallbackEvent): Promise<void> {
+  await queue.add(String(event.fields.ChangeType ?? 'add'), event, {
+    jobId: event.dedupeKey,
+    attempts: 30,
+    backoff: { type: 'fixed', delay: 500 },
+    removeOnComplete: { age: 86_400, count: 50_000 },
+    removeOnFail: { age: 7 * 86_400 },
+  });
+}
+
+export function startWelcomeWorkers(connection: ConnectionOptions, deps: WelcomeDeps): Worker[] {
+  const prefix = queuePrefix(deps.prefix);
+  const welcome = new Worker<CallbackEvent>(WELCOME_QUEUE, (job: Job<CallbackEvent>) => handleNewCustomer(job.data, deps), { connection, prefix, concurrency: 50 });
+  const tags = new Worker<TagJob>(
+    TAG_QUEUE,
+    async (job) => {
+      const outcome = await deps.api.customerContact(deps.app, 'externalcontact/mark_tag', { userid: job.data.userId, external_userid: job.data.externalUserId, add_tag: job.data.tags });
+      if (outcome.kind !== 'ok') throw new Error(`mark_tag: ${outcome.error.errcode} ${outcome.error.errmsg}`);
+      deps.metrics.welcomeTagged.inc();
+    },
+    { connection, prefix, concurrency: 10 },
+  );
+  for (const worker of [welcome, tags]) worker.on('error', (err) => deps.logger.error({ err }, 'welcome worker error'));
+  tags.on('failed', (job, err) => deps.logger.warn({ jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'tagging a new customer failed'));
+  return [welcome, tags];
+}
