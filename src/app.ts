@@ -5,7 +5,8 @@ import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
 import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
-import { requireApiKey } from './http/auth';
+import helmet from 'helmet';
+import { ApiKeys, type ApiKey } from './http/auth';
 import { ApiError, errorHandler } from './http/errors';
 import { toExpressPath, type Route } from './http/route';
 import type { Metrics } from './ops/metrics';
@@ -13,7 +14,9 @@ import { OPENAPI_PATH } from './ops/routes';
 
 export interface AppOptions {
   routes: Route[];
-  apiKeys: string[];
+  apiKeys: ApiKey[];
+  /** Runs after authentication on /v1 routes (per-key rate limit). */
+  rateLimit?: RequestHandler;
   bodyLimit: string;
   logger: Logger;
   metrics: Metrics;
@@ -35,6 +38,10 @@ export function createApp(options: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', parseTrustProxy(options.trustProxy));
+  // Security headers everywhere; Swagger UI (/docs) needs its inline styles, so its CSP is relaxed there only.
+  const strictHeaders = helmet();
+  const docsHeaders = helmet({ contentSecurityPolicy: false });
+  app.use((req, res, next) => (req.path.startsWith('/docs') ? docsHeaders : strictHeaders)(req, res, next));
   app.use(
     pinoHttp({
       logger: options.logger,
@@ -60,10 +67,13 @@ export function createApp(options: AppOptions): Express {
   const json = express.json({ limit: options.bodyLimit });
   // WeCom posts XML, sometimes without a content type: read any body as text, before any JSON parser.
   const text = express.text({ type: () => true, limit: '256kb' });
-  const apiKey = requireApiKey(options.apiKeys);
+  const keys = new ApiKeys(options.apiKeys);
   for (const route of options.routes) {
     const chain: RequestHandler[] = [];
-    if (route.auth === 'api') chain.push(apiKey);
+    if (route.auth !== 'none') {
+      chain.push(keys.require(route.auth));
+      if (options.rateLimit) chain.push(options.rateLimit);
+    }
     if (route.method !== 'get') chain.push(route.body === 'text' ? text : json);
     app[route.method](toExpressPath(route.path), ...chain, route.handler);
   }

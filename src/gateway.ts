@@ -23,6 +23,7 @@ import { createWelcomeQueue, enqueueWelcome, startWelcomeWorkers, TAG_QUEUE, typ
 import { welcomeRoutes } from './welcome/routes';
 import { deadLetterRoutes } from './webhooks/dead-letter-routes';
 import { WebhookOutbox } from './webhooks/webhook-outbox';
+import { rateLimitPerKey } from './http/rate-limit';
 import type { Route } from './http/route';
 import { findApp, type Config } from './config/config';
 import { MediaResolver } from './messages/media';
@@ -200,6 +201,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const app = createApp({
     routes,
     apiKeys: config.apiKeys,
+    rateLimit: config.rateLimitPerMinute > 0 ? rateLimitPerKey(redis, prefix, config.rateLimitPerMinute) : undefined,
     bodyLimit: config.bodyLimit,
     trustProxy: config.callback.trustProxy,
     logger,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseApiKey, type ApiKey } from '../http/auth';
 
 /** One WeCom self-built app: its own secret, hence its own access_token (reference §0). */
 export interface WecomApp {
@@ -29,7 +30,9 @@ export interface Config {
   wecom: { apiBase: string; timeoutMs: number };
   apps: WecomApp[];
   defaultApp: string;
-  apiKeys: string[];
+  apiKeys: ApiKey[];
+  /** Requests per minute per key (per address without one); 0 = unlimited. */
+  rateLimitPerMinute: number;
   templatesDir: string;
   send: {
     concurrency: number;
@@ -118,7 +121,16 @@ const envSchema = z.object({
   WECOM_AGENT_SECRET: z.string().min(1).optional(),
   WECOM_CALLBACK_TOKEN: z.string().regex(/^[A-Za-z0-9]{1,32}$/, 'must be 1-32 letters or digits').optional(),
   WECOM_CALLBACK_AES_KEY: aesKey.optional(),
-  GATEWAY_API_KEYS: csv.optional(),
+  GATEWAY_API_KEYS: csv
+    .transform((entries, ctx) =>
+      entries.map((entry, i) => {
+        const parsed = parseApiKey(entry);
+        if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: `key ${i + 1}: ${parsed}` });
+        return parsed as ApiKey;
+      }),
+    )
+    .optional(),
+  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
   GATEWAY_CONFIG: z.string().min(1).optional(),
   TEMPLATES_DIR: z.string().min(1).default('./templates'),
   SEND_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
@@ -279,6 +291,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apps,
     defaultApp,
     apiKeys: e.GATEWAY_API_KEYS ?? [],
+    rateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
     templatesDir: e.TEMPLATES_DIR,
     send: {
       concurrency: e.SEND_CONCURRENCY,

@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { presentedKey } from '../http/auth';
 import { ApiError } from '../http/errors';
 import type { Route } from '../http/route';
 import { PERSONAL_FIELDS, type ContactUser } from './contact-change';
@@ -31,7 +32,7 @@ function maskChange(change: ContactChangeRecord): Omit<ContactChangeRecord, 'raw
 export function contactRoutes(directory: Directory, dispatcher: SyncDispatcher | undefined, piiKeys: string[]): Route[] {
   const maySeePii = (req: Request) => {
     if (piiKeys.includes('*')) return true;
-    const key = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const key = presentedKey(req);
     return key !== undefined && piiKeys.includes(key);
   };
   const requireDispatcher = () => {
@@ -47,7 +48,7 @@ export function contactRoutes(directory: Directory, dispatcher: SyncDispatcher |
     {
       method: 'get',
       path: '/v1/contacts/users/{userId}',
-      auth: 'api',
+      auth: 'read',
       handler: async (req, res) => {
         const user = await directory.user(String(req.params.userId));
         if (!user) throw new ApiError(404, 'not_found', `no user ${String(req.params.userId)} in the mirror`);
@@ -57,7 +58,7 @@ export function contactRoutes(directory: Directory, dispatcher: SyncDispatcher |
     {
       method: 'get',
       path: '/v1/contacts/departments',
-      auth: 'api',
+      auth: 'read',
       handler: async (_req, res) => {
         res.json({ departments: await directory.departments() });
       },
@@ -65,7 +66,7 @@ export function contactRoutes(directory: Directory, dispatcher: SyncDispatcher |
     {
       method: 'get',
       path: '/v1/contacts/changes',
-      auth: 'api',
+      auth: 'read',
       handler: async (req, res) => {
         const since = typeof req.query.since === 'string' && req.query.since !== '' ? req.query.since : '0';
         let cursor = since;
@@ -86,7 +87,7 @@ export function contactRoutes(directory: Directory, dispatcher: SyncDispatcher |
     {
       method: 'get',
       path: '/v1/contacts/dead-letters',
-      auth: 'api',
+      auth: 'admin',
       handler: async (req, res) => {
         const letters = await requireDispatcher().deadLetters(sinkParam(req));
         res.json({ deadLetters: maySeePii(req) ? letters : letters.map((l) => ({ ...l, change: maskChange(l.change) })) });
@@ -95,7 +96,7 @@ export function contactRoutes(directory: Directory, dispatcher: SyncDispatcher |
     {
       method: 'post',
       path: '/v1/contacts/dead-letters/replay',
-      auth: 'api',
+      auth: 'admin',
       handler: async (req, res) => {
         res.json({ replayed: await requireDispatcher().replay(sinkParam(req)) });
       },

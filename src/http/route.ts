@@ -1,3 +1,4 @@
+import type { Permission } from './auth';
 import type { RequestHandler } from 'express';
 
 /**
@@ -7,8 +8,8 @@ import type { RequestHandler } from 'express';
 export interface Route {
   method: 'get' | 'post' | 'put' | 'delete';
   path: string;
-  /** `api`: bearer key on /v1 (GATEWAY_API_KEYS); `none`: public (health, WeCom callbacks, docs). */
-  auth: 'api' | 'none';
+  /** The permission a /v1 key needs (GATEWAY_API_KEYS); `none`: public (health, WeCom callbacks, docs). */
+  auth: Permission | 'none';
   /** `json` (default) parses a JSON body with the configured limit; `text` gives the raw body as a string (WeCom's XML). */
   body?: 'json' | 'text';
   handler: RequestHandler;

@@ -9,7 +9,7 @@ export function messageRoutes(service: MessageService, store: MessageStore, temp
     {
       method: 'post',
       path: '/v1/messages',
-      auth: 'api',
+      auth: 'send',
       handler: async (req, res) => {
         const request = service.parse(req.body, req.get('idempotency-key') || undefined);
         const { id } = await service.accept(request, String(req.id));
@@ -19,7 +19,7 @@ export function messageRoutes(service: MessageService, store: MessageStore, temp
     {
       method: 'post',
       path: '/v1/messages/preview',
-      auth: 'api',
+      auth: 'send',
       handler: (req, res) => {
         res.json(service.preview(service.parse(req.body)));
       },
@@ -27,7 +27,7 @@ export function messageRoutes(service: MessageService, store: MessageStore, temp
     {
       method: 'get',
       path: '/v1/messages/{id}',
-      auth: 'api',
+      auth: 'read',
       handler: async (req, res) => {
         const id = String(req.params.id);
         if (!/^[0-9a-f-]{36}$/.test(id)) throw new ApiError(404, 'not_found', `no message ${id}`);
@@ -41,7 +41,7 @@ export function messageRoutes(service: MessageService, store: MessageStore, temp
     {
       method: 'get',
       path: '/v1/events',
-      auth: 'api',
+      auth: 'read',
       handler: (_req, res) => {
         res.json({
           events: [...templates.values()].map((t) => ({

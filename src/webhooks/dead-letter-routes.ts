@@ -16,7 +16,7 @@ export function deadLetterRoutes(base: string, outbox: () => WebhookOutbox | und
     {
       method: 'get',
       path: base,
-      auth: 'api',
+      auth: 'admin',
       handler: async (req, res) => {
         const limit = Math.min(Math.max(Number(req.query.limit) || 100, 1), 1000);
         res.json({ deadLetters: await require().deadLetters(limit) });
@@ -25,7 +25,7 @@ export function deadLetterRoutes(base: string, outbox: () => WebhookOutbox | und
     {
       method: 'post',
       path: `${base}/replay`,
-      auth: 'api',
+      auth: 'admin',
       handler: async (_req, res) => {
         res.json({ replayed: await require().replay() });
       },
@@ -33,7 +33,7 @@ export function deadLetterRoutes(base: string, outbox: () => WebhookOutbox | und
     {
       method: 'post',
       path: `${base}/{id}/replay`,
-      auth: 'api',
+      auth: 'admin',
       handler: async (req, res) => {
         const replayed = await require().replay(String(req.params.id));
         if (replayed === 0) throw new ApiError(404, 'not_found', `no dead letter ${String(req.params.id)}`);

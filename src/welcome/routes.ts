@@ -13,7 +13,7 @@ export function welcomeRoutes(activities: Activities, pool: EmployeePool, contac
     {
       method: 'get',
       path: '/v1/welcome/activities',
-      auth: 'api',
+      auth: 'read',
       handler: async (_req, res) => {
         res.json({
           activities: await Promise.all(
@@ -33,7 +33,7 @@ export function welcomeRoutes(activities: Activities, pool: EmployeePool, contac
     {
       method: 'get',
       path: '/v1/welcome/pool',
-      auth: 'api',
+      auth: 'read',
       handler: async (_req, res) => {
         res.json({ day: pool.day(), employees: await pool.entries() });
       },
@@ -41,7 +41,7 @@ export function welcomeRoutes(activities: Activities, pool: EmployeePool, contac
     {
       method: 'get',
       path: '/v1/welcome/outcomes',
-      auth: 'api',
+      auth: 'read',
       handler: async (req, res) => {
         const limit = Math.min(Math.max(Number(req.query.limit) || 100, 1), 1000);
         const raw = await redis.lrange(`${prefix}:welcome:outcomes`, 0, limit - 1);
@@ -51,7 +51,7 @@ export function welcomeRoutes(activities: Activities, pool: EmployeePool, contac
     {
       method: 'post',
       path: '/v1/contact-ways',
-      auth: 'api',
+      auth: 'send',
       handler: async (req, res) => {
         const parsed = contactWayRequest.safeParse(req.body);
         if (!parsed.success) throw ApiError.invalid(parsed.error.issues);

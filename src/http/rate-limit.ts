@@ -1,0 +1,24 @@
+import type { RequestHandler } from 'express';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { RedisClient } from '../redis/scripts';
+import { ApiError } from './errors';
+
+/**
+ * Requests per minute per API key (per address for keyless loopback callers),
+ * counted in Redis so every instance shares the budget. While Redis is away the
+ * limiter lets requests through: the route itself answers 503 then.
+ */
+export function rateLimitPerKey(redis: RedisClient, prefix: string, perMinute: number): RequestHandler {
+  const limiter = new RateLimiterRedis({ storeClient: redis, keyPrefix: `${prefix}:ratelimit`, points: perMinute, duration: 60 });
+  return (req, res, next) => {
+    const who = typeof res.locals.apiKey === 'string' ? `key:${res.locals.apiKey.slice(0, 6)}…${res.locals.apiKey.length}` : `ip:${req.ip}`;
+    limiter.consume(who).then(
+      () => next(),
+      (rejection: unknown) => {
+        if (!(rejection instanceof RateLimiterRes)) return next();
+        res.setHeader('Retry-After', String(Math.ceil(rejection.msBeforeNext / 1000)));
+        next(new ApiError(429, 'rate_limited', `more than ${perMinute} requests a minute for this key; retry later`));
+      },
+    );
+  };
+}
