@@ -6,7 +6,7 @@ import swaggerUi from 'swagger-ui-express';
 import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
 import helmet from 'helmet';
-import { ApiKeys, type ApiKey } from './http/auth';
+import { ApiKeys, type ApiKey, type Permission } from './http/auth';
 import { ApiError, errorHandler } from './http/errors';
 import { toExpressPath, type Route } from './http/route';
 import type { Metrics } from './ops/metrics';
@@ -15,6 +15,8 @@ import { OPENAPI_PATH } from './ops/routes';
 export interface AppOptions {
   routes: Route[];
   apiKeys: ApiKey[];
+  /** Pages mounted whole (the dashboard), behind a permission; browsers are asked for the key (Basic). */
+  pages?: { path: string; permission: Permission; router: express.Router }[];
   /** Runs after authentication on /v1 routes (per-key rate limit). */
   rateLimit?: RequestHandler;
   bodyLimit: string;
@@ -77,6 +79,8 @@ export function createApp(options: AppOptions): Express {
     if (route.method !== 'get') chain.push(route.body === 'text' ? text : json);
     app[route.method](toExpressPath(route.path), ...chain, route.handler);
   }
+
+  for (const page of options.pages ?? []) app.use(page.path, keys.require(page.permission, { basicRealm: true }), page.router);
 
   const spec = parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as swaggerUi.JsonObject;
   app.use('/docs', swaggerUi.serve);

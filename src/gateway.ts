@@ -24,6 +24,7 @@ import { welcomeRoutes } from './welcome/routes';
 import { deadLetterRoutes } from './webhooks/dead-letter-routes';
 import { WebhookOutbox } from './webhooks/webhook-outbox';
 import { rateLimitPerKey } from './http/rate-limit';
+import { dashboard } from './ops/dashboard';
 import type { Route } from './http/route';
 import { findApp, type Config } from './config/config';
 import { MediaResolver } from './messages/media';
@@ -201,6 +202,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const app = createApp({
     routes,
     apiKeys: config.apiKeys,
+    pages: [{ path: '/dashboard', permission: 'admin', router: dashboard([sendQueue, inbound.queue, welcomeQueue, tagQueue, ...(forwardOutbox ? [forwardOutbox.queue] : [])], store) }],
     rateLimit: config.rateLimitPerMinute > 0 ? rateLimitPerKey(redis, prefix, config.rateLimitPerMinute) : undefined,
     bodyLimit: config.bodyLimit,
     trustProxy: config.callback.trustProxy,

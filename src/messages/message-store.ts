@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { compareAndDelete, type RedisClient } from '../redis/scripts';
 
+const RECENT_KEPT = 500;
+
 export type MessageStatus = 'queued' | 'sending' | 'sent' | 'failed';
 export type PartStatus = 'queued' | 'sending' | 'sent' | 'failed';
 
@@ -80,6 +82,17 @@ export class MessageStore {
     return `${this.options.prefix}:msg:{${id}}:parts`;
   }
 
+  private recentKey(): string {
+    return `${this.options.prefix}:msg:recent`;
+  }
+
+  /** The newest messages still within the retention, newest first. */
+  async recent(limit = 50): Promise<MessageView[]> {
+    const ids = await this.redis.lrange(this.recentKey(), 0, limit - 1);
+    const views = await Promise.all(ids.map((id) => this.get(id)));
+    return views.filter((v): v is MessageView => v !== undefined);
+  }
+
   private idempotencyKey(key: string): string {
     return `${this.options.prefix}:idem:${createHash('sha256').update(key).digest('hex')}`;
   }
@@ -101,6 +114,8 @@ export class MessageStore {
       .hset(this.partsKey(record.id), ...partFields)
       .expire(this.partsKey(record.id), ttl)
       .exec();
+    // The dashboard's "recent messages": a capped list, kept apart from the record (another Cluster slot).
+    await this.redis.multi().lpush(this.recentKey(), record.id).ltrim(this.recentKey(), 0, RECENT_KEPT - 1).exec();
     if (idempotencyKey === undefined) return { id: record.id, created: true };
     const claimed = await this.redis.set(this.idempotencyKey(idempotencyKey), record.id, 'EX', ttl, 'NX');
     if (claimed) return { id: record.id, created: true };

@@ -71,9 +71,9 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
 }
 
 /** Waits until the message reaches a final status and returns its view. */
-export async function finalStatus(api: Harness['api'], id: string, timeoutMs = 10_000): Promise<Record<string, any>> {
+export async function finalStatus(api: Harness['api'], id: string, timeoutMs = 10_000, apiKey?: string): Promise<Record<string, any>> {
   return eventually(async () => {
-    const res = await api.get(`/v1/messages/${id}`);
+    const res = apiKey ? await api.get(`/v1/messages/${id}`).set('Authorization', `Bearer ${apiKey}`) : await api.get(`/v1/messages/${id}`);
     return res.status === 200 && ['sent', 'failed'].includes(res.body.status) ? (res.body as Record<string, any>) : undefined;
   }, timeoutMs);
 }

@@ -1,0 +1,37 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { Queue } from 'bullmq';
+import { Router } from 'express';
+import type { MessageStore, MessageView } from '../messages/message-store';
+
+const escapeHtml = (value: unknown) =>
+  String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+function row(m: MessageView): string {
+  const error = m.error ? `${m.error.errcode} ${m.error.hint ?? m.error.errmsg}` : '';
+  return `<tr class="${escapeHtml(m.status)}"><td><code>${escapeHtml(m.id)}</code></td><td>${escapeHtml(m.event)}</td><td>${escapeHtml(m.msgtype)}</td><td class="status">${escapeHtml(m.status)}</td><td>${m.attempts}</td><td>${m.parts}</td><td>${escapeHtml(m.createdAt)}</td><td>${escapeHtml(error)}</td></tr>`;
+}
+
+/**
+ * Operators' pages, behind the admin permission: the queues (bull-board: waiting,
+ * active, delayed, failed jobs, retry) and the latest messages with their status.
+ */
+export function dashboard(queues: Queue[], store: MessageStore, basePath = '/dashboard'): Router {
+  const router = Router();
+  const board = new ExpressAdapter();
+  board.setBasePath(`${basePath}/queues`);
+  createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q)), serverAdapter: board, options: { uiConfig: { boardTitle: 'wecom-gateway' } } });
+  router.use('/queues', board.getRouter());
+  router.get('/', async (_req, res) => {
+    const messages = await store.recent(100);
+    res.type('html').send(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5"><title>wecom-gateway: recent messages</title>
+<style>body{font:14px system-ui,sans-serif;margin:2rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left}
+.sent .status{color:#0a7d32}.failed .status{color:#b00020}.sending .status,.queued .status{color:#8a6d00}</style></head>
+<body><h1>Recent messages</h1><p><a href="${basePath}/queues">Queues</a> · refreshes every 5 s · newest first</p>
+<table><thead><tr><th>id</th><th>event</th><th>type</th><th>status</th><th>attempts</th><th>parts</th><th>accepted</th><th>last error</th></tr></thead>
+<tbody>${messages.map(row).join('\n') || '<tr><td colspan="8">No messages yet.</td></tr>'}</tbody></table></body></html>`);
+  });
+  return router;
+}

@@ -1,0 +1,63 @@
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { chromium, type Browser } from 'playwright-core';
+import { alert, finalStatus, startHarness, type Harness } from '../support/harness';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ADMIN = 'admin-key-0001';
+
+describe('dashboard in a real headless Chromium', () => {
+  let h: Harness;
+  let server: Server;
+  let base: string;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (bash .ci/run does)`);
+    h = await startHarness({ env: { GATEWAY_API_KEYS: `${ADMIN},reader-key-01:read` } });
+    server = h.gateway.app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r));
+    await h?.close();
+  });
+
+  it('when an admin opens it, then it loads and lists a sent message with its status', async () => {
+    const sent = await h.api.post('/v1/messages').set('Authorization', `Bearer ${ADMIN}`).send(alert({ data: { title: 'dashboard check', content: 'c', level: 'info' } }));
+    await finalStatus(h.api, sent.body.id, 10_000, ADMIN);
+    const context = await browser.newContext({ httpCredentials: { username: 'ops', password: ADMIN } });
+    const page = await context.newPage();
+    const response = await page.goto(`${base}/dashboard/`);
+    expect(response?.status()).toBe(200);
+    const row = page.locator('tr', { hasText: sent.body.id });
+    await row.waitFor();
+    expect(await row.locator('.status').textContent()).toBe('sent');
+    await page.click('text=Queues');
+    await page.waitForURL(/\/dashboard\/queues/);
+    await page.getByText('send', { exact: true }).first().waitFor({ timeout: 15_000 });
+    await context.close();
+  }, 60_000);
+
+  it('when opened without a key or with a key lacking admin, then it refuses', async () => {
+    const anonymous = await browser.newContext();
+    const page = await anonymous.newPage();
+    // Chromium answers a Basic challenge it has no credentials for by failing the navigation.
+    await expect(page.goto(`${base}/dashboard/`)).rejects.toThrow(/ERR_INVALID_AUTH_CREDENTIALS/);
+    const direct = await anonymous.request.get(`${base}/dashboard/`);
+    expect(direct.status()).toBe(401);
+    expect(direct.headers()['www-authenticate']).toMatch(/^Basic/);
+    expect(await direct.text()).not.toContain('<table>');
+    await anonymous.close();
+    const reader = await browser.newContext({ httpCredentials: { username: 'ops', password: 'reader-key-01' } });
+    expect((await (await reader.newPage()).goto(`${base}/dashboard/`))?.status()).toBe(403);
+    await reader.close();
+  }, 30_000);
+});
