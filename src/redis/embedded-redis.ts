@@ -37,14 +37,14 @@ export function freePort(): Promise<number> {
  * Starts a private redis-server on a free loopback port, with AOF on so that a
  * restart of the same server (same dir) keeps every accepted message.
  */
-export async function startEmbeddedRedis(opts: { port?: number; dir?: string } = {}): Promise<EmbeddedRedis> {
+export async function startEmbeddedRedis(opts: { port?: number; dir?: string; extraArgs?: string[] } = {}): Promise<EmbeddedRedis> {
   if (!redisServerInstalled()) throw new RedisServerMissingError();
   const port = opts.port ?? (await freePort());
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'wgw-redis-'));
   const ownsDir = !opts.dir;
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--protected-mode', 'yes'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--protected-mode', 'yes', ...(opts.extraArgs ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   await new Promise<void>((resolve, reject) => {

@@ -38,8 +38,9 @@ export class EmployeePool {
     return this.options.now?.() ?? Date.now();
   }
 
+  /** One hash tag per employee: their counters change in one MULTI, also on Redis Cluster. */
   private key(userId: string, what: string): string {
-    return `${this.options.prefix}:welcome:${userId.toLowerCase()}:${what}`;
+    return `${this.options.prefix}:welcome:{${userId.toLowerCase()}}:${what}`;
   }
 
   async countAdd(userId: string, externalUserId: string, at = this.now()): Promise<void> {
