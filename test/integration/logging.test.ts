@@ -1,0 +1,48 @@
+import { Writable } from 'node:stream';
+import request from 'supertest';
+import { createGateway } from '../../src/gateway';
+import { createLogger } from '../../src/ops/logger';
+import { CallbackCrypto } from '../../src/wecom/callback-crypto';
+import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { alert, finalStatus, SIM_APP, testConfig } from '../support/harness';
+import { encryptedPush, eventXml } from '../support/wecom-push';
+
+const SECRETS = {
+  WECOM_CALLBACK_TOKEN: 'logTokenSecret42',
+  WECOM_CALLBACK_AES_KEY: 'LogAesKey0123456789abcdefghijklmnopqrstuvwx',
+  GATEWAY_API_KEYS: 'log-api-key-secret-1',
+};
+
+describe('logs', () => {
+  it('when a message, a failure and a callback go through, then every line is JSON with a request id and no secret, token or personal data appears', async () => {
+    const sim = await WecomSimulator.start({ apps: [SIM_APP] });
+    const lines: string[] = [];
+    const stream = new Writable({ write: (chunk, _e, done) => (lines.push(...chunk.toString().split('\n').filter(Boolean)), done()) });
+    const gateway = await createGateway(testConfig(sim.url, { ...SECRETS, LOG_LEVEL: 'debug' }), { logger: createLogger('debug', stream) });
+    const api = request(gateway.app);
+    const auth = { Authorization: `Bearer ${SECRETS.GATEWAY_API_KEYS}` };
+    try {
+      const res = await api.post('/v1/messages').set(auth).set('X-Request-Id', 'trace-me-123').send(alert());
+      await finalStatus(api, res.body.id, 10_000, SECRETS.GATEWAY_API_KEYS);
+      sim.failNext(1, { errcode: 40014 }); // forces a token refresh
+      const second = await api.post('/v1/messages').set(auth).send(alert({ data: { title: 't', content: 'c', level: 'info' } }));
+      await finalStatus(api, second.body.id, 10_000, SECRETS.GATEWAY_API_KEYS);
+      await api.get('/v1/messages/00000000-0000-0000-0000-000000000000').set('Authorization', 'Bearer wrong-key-but-long');
+      const crypto = new CallbackCrypto({ token: SECRETS.WECOM_CALLBACK_TOKEN, encodingAesKey: SECRETS.WECOM_CALLBACK_AES_KEY, receiveId: SIM_APP.corpId });
+      const push = encryptedPush(crypto, SIM_APP.corpId, eventXml({ ToUserName: SIM_APP.corpId, FromUserName: 'sys', CreateTime: '1700000001', MsgType: 'event', Event: 'change_contact', ChangeType: 'create_user', UserID: 'pii01', Name: 'Secret Name', Mobile: '13912345678', Email: 'pii01@example.com' }));
+      await api.post(`/wecom/callback?${push.query}`).send(push.body);
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      await gateway.close();
+      await sim.stop();
+    }
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed.length).toBeGreaterThan(5);
+    // The caller's request id follows the message from the API to the worker.
+    expect(parsed.some((l) => (l.req as { id?: string } | undefined)?.id === 'trace-me-123')).toBe(true);
+    expect(parsed.some((l) => l.requestId === 'trace-me-123' && l.msg === 'message sent')).toBe(true);
+    const all = lines.join('\n');
+    for (const secret of [...Object.values(SECRETS), SIM_APP.secret, '13912345678', 'pii01@example.com', 'Secret Name', 'wrong-key-but-long']) expect(all).not.toContain(secret);
+    expect(all).not.toMatch(/access_token=(?!\*\*\*)[A-Za-z0-9_-]{8,}/);
+  });
+});
