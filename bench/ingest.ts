@@ -30,6 +30,7 @@ export async function benchIngest(rounds = 2, durationSeconds = 5): Promise<void
       WECOM_AGENT_ID: '1000002',
       WECOM_AGENT_SECRET: 'bench-secret',
       WORKERS: 'api', // measures accepting; delivery has its own benchmark
+      API_RATE_LIMIT_PER_MINUTE: '0', // one load generator would hit the per-caller limit
       LOG_LEVEL: 'silent',
     }),
     { logger: pino({ level: 'silent' }) },

@@ -1,8 +1,12 @@
+import { benchCallback } from './callback';
+import { benchDelivery } from './delivery';
 import { benchIngest } from './ingest';
 
 /** `npm run bench [name…]`: runs the named benchmarks (default: all) and prints a table each. */
 const BENCHES: Record<string, () => Promise<void>> = {
   ingest: () => benchIngest(),
+  delivery: () => benchDelivery(),
+  callback: () => benchCallback(),
 };
 
 async function main(): Promise<void> {
