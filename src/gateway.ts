@@ -75,7 +75,11 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   // A command connection fails fast while Redis is away; log it once per state change, not per command.
   redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
   workerRedis.on('error', (err) => logger.debug({ err: err.message }, 'redis worker connection error'));
-  await waitUntilReady(redis);
+  // BullMQ defines ~50 Lua scripts on the connection it is given, and ioredis copies them into every
+  // MULTI/pipeline made on it: queues get a connection of their own so our transactions stay cheap.
+  const queueRedis = createRedis(config.redis, 'command', 'wecom-gateway-queues');
+  queueRedis.on('error', (err) => logger.debug({ err: err.message }, 'redis queue connection error'));
+  await Promise.all([waitUntilReady(redis), waitUntilReady(queueRedis)]);
 
   const client = new WecomClient({
     apiBase: config.wecom.apiBase,
@@ -94,14 +98,14 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   });
   const api = new WecomApi(client, tokens);
   const store = new MessageStore(redis, { prefix, retentionSeconds: config.retentionSeconds });
-  const sendQueue = createSendQueue(redis, prefix);
+  const sendQueue = createSendQueue(queueRedis, prefix);
   await sendQueue.waitUntilReady();
   const service = new MessageService({ config, templates, store, queue: sendQueue, metrics });
 
   const router = new EventRouter(logger);
-  const inbound = new InboundQueue(redis, prefix);
+  const inbound = new InboundQueue(queueRedis, prefix);
   const forwardOutbox = config.inboundWebhookUrl
-    ? new WebhookOutbox(redis, {
+    ? new WebhookOutbox(queueRedis, {
         name: 'forward-inbound',
         url: config.inboundWebhookUrl,
         secret: config.callback.inboundWebhookSecret,
@@ -128,8 +132,8 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const defaultApp = findApp(config);
   const customerContactApp = defaultApp && config.welcome.customerContactSecret ? { ...defaultApp, name: 'customer-contact', secret: config.welcome.customerContactSecret } : defaultApp;
   const pool = new EmployeePool(redis, activities, { prefix, timeZone: config.welcome.timeZone });
-  const welcomeQueue = createWelcomeQueue(redis, prefix);
-  const tagQueue = new Queue<TagJob>(TAG_QUEUE, { connection: redis, prefix: queuePrefix(prefix) });
+  const welcomeQueue = createWelcomeQueue(queueRedis, prefix);
+  const tagQueue = new Queue<TagJob>(TAG_QUEUE, { connection: queueRedis, prefix: queuePrefix(prefix) });
   const contactWays = customerContactApp ? new ContactWays(redis, api, customerContactApp, activities, pool, { prefix, logger }) : undefined;
   router.inline('new-customer', { msgType: 'event', event: 'change_external_contact', changeType: ['add_external_contact', 'add_half_external_contact'] }, (event) => enqueueWelcome(welcomeQueue, event));
   router.inline('customer-removed', { msgType: 'event', event: 'change_external_contact', changeType: ['del_external_contact', 'del_follow_user'] }, async (event) => {
@@ -231,7 +235,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
       await Promise.all([...workers.map((w) => w.close()), syncDispatcher?.stop()]);
       await Promise.all([sendQueue.close(), inbound.close(), forwardOutbox?.close(), welcomeQueue.close(), tagQueue.close()]);
       await client.close();
-      await Promise.allSettled([redis.quit(), workerRedis.quit(), directory.close()]);
+      await Promise.allSettled([redis.quit(), queueRedis.quit(), workerRedis.quit(), directory.close()]);
     },
   };
 }

@@ -86,6 +86,14 @@ export class MessageStore {
     return `${this.options.prefix}:msg:recent`;
   }
 
+  /**
+   * The dashboard's "recent messages": a capped list in a key of its own (another
+   * Cluster slot than the record), written by the worker so accepting stays one transaction.
+   */
+  async noteRecent(id: string): Promise<void> {
+    await this.redis.multi().lpush(this.recentKey(), id).ltrim(this.recentKey(), 0, RECENT_KEPT - 1).exec();
+  }
+
   /** The newest messages still within the retention, newest first. */
   async recent(limit = 50): Promise<MessageView[]> {
     const ids = await this.redis.lrange(this.recentKey(), 0, limit - 1);
@@ -114,8 +122,6 @@ export class MessageStore {
       .hset(this.partsKey(record.id), ...partFields)
       .expire(this.partsKey(record.id), ttl)
       .exec();
-    // The dashboard's "recent messages": a capped list, kept apart from the record (another Cluster slot).
-    await this.redis.multi().lpush(this.recentKey(), record.id).ltrim(this.recentKey(), 0, RECENT_KEPT - 1).exec();
     if (idempotencyKey === undefined) return { id: record.id, created: true };
     const claimed = await this.redis.set(this.idempotencyKey(idempotencyKey), record.id, 'EX', ttl, 'NX');
     if (claimed) return { id: record.id, created: true };

@@ -35,18 +35,19 @@ export function createSendQueue(connection: ConnectionOptions, prefix: string): 
  * (BullMQ refuses ":" in ids), so adding the same part twice is a no-op.
  */
 export async function enqueueParts(queue: Queue<SendJobData>, jobs: SendJobData[], policy: RetryPolicy): Promise<void> {
-  await queue.addBulk(
-    jobs.map((data) => ({
-      name: data.event,
-      data,
-      opts: {
-        jobId: `${data.messageId}_${data.part}`,
-        attempts: policy.attempts,
-        // Exponential backoff with jitter so a WeCom hiccup does not come back as a synchronized wave.
-        backoff: { type: 'exponential', delay: policy.retryBaseDelayMs, jitter: 0.5 },
-        removeOnComplete: { age: 3600, count: 10_000 },
-        removeOnFail: { age: 7 * 86_400 },
-      },
-    })),
-  );
+  const entries = jobs.map((data) => ({
+    name: data.event,
+    data,
+    opts: {
+      jobId: `${data.messageId}_${data.part}`,
+      attempts: policy.attempts,
+      // Exponential backoff with jitter so a WeCom hiccup does not come back as a synchronized wave.
+      backoff: { type: 'exponential' as const, delay: policy.retryBaseDelayMs, jitter: 0.5 },
+      removeOnComplete: { age: 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 86_400 },
+    },
+  }));
+  // One script call for the usual single-part message; addBulk (a MULTI) only when there are several.
+  if (entries.length === 1) await queue.add(entries[0].name, entries[0].data, entries[0].opts);
+  else await queue.addBulk(entries);
 }

@@ -53,6 +53,7 @@ export function createSendProcessor(deps: SendWorkerDeps) {
     // A re-run after a crash between WeCom's answer and the job's completion: already done.
     if ((await store.getPart(messageId, part))?.status === 'sent') return;
     await store.updatePart(messageId, part, { status: 'sending', attempts: attempt });
+    if (part === 0 && attempt === 1) await store.noteRecent(messageId);
 
     const app = deps.findApp(job.data.app);
     const outcome: Outcome<SendResult> = app
