@@ -1,6 +1,8 @@
 import { Queue, type Worker } from 'bullmq';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
+import { alertRoutes } from './alerts/routes';
+import { StormControl } from './alerts/storm-control';
 import { createApp } from './app';
 import { AutoReplies } from './callback/auto-reply';
 import { callbackRoutes } from './callback/callback-routes';
@@ -59,6 +61,7 @@ export interface Gateway {
   inbound: InboundQueue;
   directory: Directory;
   pool: EmployeePool;
+  storm: StormControl;
   /** Every HTTP route, as openapi.yaml names it. */
   routes: Route[];
   close(): Promise<void>;
@@ -101,6 +104,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const sendQueue = createSendQueue(queueRedis, prefix);
   await sendQueue.waitUntilReady();
   const service = new MessageService({ config, templates, store, queue: sendQueue, metrics });
+  const storm = new StormControl(redis, queueRedis, { prefix, dedupeSeconds: config.alerts.dedupeSeconds, perRecipientPerMinute: config.alerts.perRecipientPerMinute });
 
   const router = new EventRouter(logger);
   const inbound = new InboundQueue(queueRedis, prefix);
@@ -169,6 +173,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   }
 
   if (syncDispatcher && config.workers.has('sync')) syncDispatcher.start();
+  if (config.workers.has('digest')) workers.push(storm.startWorker(workerRedis, service, logger));
   if (config.workers.has('welcome') && customerContactApp && contactWays) {
     workers.push(...startWelcomeWorkers(workerRedis, { app: customerContactApp, api, activities, pool, contactWays, tagQueue, redis, prefix, metrics, logger }));
   }
@@ -185,6 +190,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
 
   const routes = [
     ...messageRoutes(service, store, templates),
+    ...alertRoutes(service, storm, config.alerts, metrics),
     ...callbackRoutes({
       apps: config.apps,
       defaultApp: config.defaultApp,
@@ -206,7 +212,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const app = createApp({
     routes,
     apiKeys: config.apiKeys,
-    pages: [{ path: '/dashboard', permission: 'admin', router: dashboard([sendQueue, inbound.queue, welcomeQueue, tagQueue, ...(forwardOutbox ? [forwardOutbox.queue] : [])], store) }],
+    pages: [{ path: '/dashboard', permission: 'admin', router: dashboard([sendQueue, inbound.queue, welcomeQueue, tagQueue, storm.digestQueue, ...(forwardOutbox ? [forwardOutbox.queue] : [])], store) }],
     rateLimit: config.rateLimitPerMinute > 0 ? rateLimitPerKey(redis, prefix, config.rateLimitPerMinute) : undefined,
     bodyLimit: config.bodyLimit,
     trustProxy: config.callback.trustProxy,
@@ -228,12 +234,13 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     inbound,
     directory,
     pool,
+    storm,
     routes,
     async close() {
       // Workers first: in-flight sends finish (or go back to the queue) before connections close.
       for (const allowlist of allowlists.values()) allowlist.stop();
       await Promise.all([...workers.map((w) => w.close()), syncDispatcher?.stop()]);
-      await Promise.all([sendQueue.close(), inbound.close(), forwardOutbox?.close(), welcomeQueue.close(), tagQueue.close()]);
+      await Promise.all([sendQueue.close(), inbound.close(), forwardOutbox?.close(), welcomeQueue.close(), tagQueue.close(), storm.close()]);
       await client.close();
       await Promise.allSettled([redis.quit(), queueRedis.quit(), workerRedis.quit(), directory.close()]);
     },

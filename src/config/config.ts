@@ -51,6 +51,30 @@ export interface Config {
   callback: CallbackConfig;
   contacts: ContactsConfig;
   welcome: { timeZone: string; customerContactSecret?: string };
+  alerts: AlertsConfig;
+}
+
+/** A named set of recipients for monitoring webhooks, chosen by `?route=` or by matching the payload. */
+export interface AlertRoute {
+  name: string;
+  users?: string[];
+  parties?: string[];
+  tags?: string[];
+  msgtype?: 'markdown' | 'text' | 'textcard';
+  /** Event template to render with (default alert.notification). */
+  event?: string;
+  match?: { receiver?: string; labels?: Record<string, string> };
+}
+
+export interface AlertsConfig {
+  timeZone: string;
+  /** Alerts listed in one message; the rest become "+N more". */
+  maxAlertsPerMessage: number;
+  /** Identical notifications to the same recipients within this window are sent once. */
+  dedupeSeconds: number;
+  /** Notifications per recipient set per minute; beyond it they fold into one digest at the end of the minute. 0 = no limit. */
+  perRecipientPerMinute: number;
+  routes: AlertRoute[];
 }
 
 export interface ContactsConfig {
@@ -89,7 +113,7 @@ export class ConfigError extends Error {
 }
 
 export const DEFAULT_API_BASE = 'https://qyapi.weixin.qq.com';
-const ALL_WORKERS = ['api', 'send', 'inbound', 'sync', 'welcome'];
+const ALL_WORKERS = ['api', 'send', 'inbound', 'sync', 'welcome', 'digest'];
 
 const hostPort = z
   .string()
@@ -149,6 +173,10 @@ const envSchema = z.object({
     .string()
     .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded (openssl rand -base64 32)')
     .optional(),
+  ALERT_TIMEZONE: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)').default('Asia/Shanghai'),
+  ALERT_MAX_PER_MESSAGE: z.coerce.number().int().min(1).max(50).default(5),
+  STORM_DEDUPE_SECONDS: z.coerce.number().int().min(0).default(300),
+  STORM_PER_RECIPIENT_PER_MINUTE: z.coerce.number().int().min(0).default(10),
   WELCOME_TIMEZONE: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)').default('Asia/Shanghai'),
   WECOM_CUSTOMER_CONTACT_SECRET: z.string().min(1).optional(),
   INBOUND_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
@@ -194,6 +222,19 @@ function isValidRegex(pattern: string): boolean {
 const fileSchema = z.object({
   apps: z.array(fileAppSchema).optional(),
   autoReplies: z.array(autoReplySchema).optional(),
+  alertRoutes: z
+    .array(
+      z.object({
+        name: z.string().regex(/^[A-Za-z0-9_-]+$/),
+        users: z.array(z.string()).optional(),
+        parties: z.array(z.coerce.string()).optional(),
+        tags: z.array(z.coerce.string()).optional(),
+        msgtype: z.enum(['markdown', 'text', 'textcard']).optional(),
+        event: z.string().optional(),
+        match: z.object({ receiver: z.string().optional(), labels: z.record(z.string(), z.string()).optional() }).optional(),
+      }),
+    )
+    .optional(),
   contactSinks: z.array(z.object({ name: z.string().regex(/^[A-Za-z0-9_-]+$/), url, secret: z.string().min(16).optional() })).optional(),
   defaultApp: z.string().optional(),
 });
@@ -321,6 +362,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       encryptionKey: e.CONTACTS_ENCRYPTION_KEY,
     },
     welcome: { timeZone: e.WELCOME_TIMEZONE, customerContactSecret: e.WECOM_CUSTOMER_CONTACT_SECRET },
+    alerts: {
+      timeZone: e.ALERT_TIMEZONE,
+      maxAlertsPerMessage: e.ALERT_MAX_PER_MESSAGE,
+      dedupeSeconds: e.STORM_DEDUPE_SECONDS,
+      perRecipientPerMinute: e.STORM_PER_RECIPIENT_PER_MINUTE,
+      routes: file.alertRoutes ?? [],
+    },
   };
 }
 

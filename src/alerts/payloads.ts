@@ -1,0 +1,139 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * The webhook payloads monitoring systems send, accepted as they are, and one
+ * normalized notification the gateway renders.
+ */
+const labels = z.record(z.string(), z.string());
+const baseAlert = z.object({
+  status: z.enum(['firing', 'resolved']),
+  labels,
+  annotations: labels.default({}),
+  startsAt: z.string(),
+  endsAt: z.string().optional(),
+  generatorURL: z.string().optional().default(''),
+  fingerprint: z.string().optional(),
+});
+
+/** Prometheus Alertmanager webhook, version 4 (the only version it sends). */
+export const alertmanagerSchema = z.object({
+  version: z.literal('4'),
+  groupKey: z.string(),
+  truncatedAlerts: z.number().int().nonnegative().optional().default(0),
+  status: z.enum(['firing', 'resolved']),
+  receiver: z.string(),
+  groupLabels: labels,
+  commonLabels: labels,
+  commonAnnotations: labels,
+  externalURL: z.string(),
+  alerts: z.array(baseAlert).min(1),
+});
+
+/** Grafana's webhook contact point (unified alerting). */
+export const grafanaSchema = z.object({
+  receiver: z.string().optional().default(''),
+  status: z.enum(['firing', 'resolved']),
+  orgId: z.number().optional(),
+  alerts: z
+    .array(baseAlert.extend({ silenceURL: z.string().optional(), dashboardURL: z.string().optional(), panelURL: z.string().optional(), valueString: z.string().optional() }))
+    .min(1),
+  groupLabels: labels.optional().default({}),
+  commonLabels: labels.optional().default({}),
+  commonAnnotations: labels.optional().default({}),
+  externalURL: z.string().optional().default(''),
+  version: z.string().optional(),
+  groupKey: z.string().optional().default(''),
+  truncatedAlerts: z.number().int().nonnegative().optional().default(0),
+  title: z.string().optional(),
+  message: z.string().optional(),
+});
+
+export interface NormalizedAlert {
+  status: 'firing' | 'resolved';
+  name: string;
+  severity: string;
+  summary: string;
+  description: string;
+  startsAt: string;
+  labels: Record<string, string>;
+  url: string;
+  fingerprint: string;
+}
+
+export interface Notification {
+  source: 'alertmanager' | 'grafana';
+  receiver: string;
+  groupKey: string;
+  status: 'firing' | 'resolved';
+  title: string;
+  commonLabels: Record<string, string>;
+  alerts: NormalizedAlert[];
+  /** Alerts the sender itself left out (Alertmanager's max_alerts). */
+  truncated: number;
+  externalURL: string;
+  silenceURL?: string;
+}
+
+function normalizeAlert(alert: z.infer<typeof baseAlert> & { silenceURL?: string; dashboardURL?: string; panelURL?: string; valueString?: string }): NormalizedAlert {
+  return {
+    status: alert.status,
+    name: alert.labels.alertname ?? 'alert',
+    severity: alert.labels.severity ?? 'unknown',
+    summary: alert.annotations.summary ?? alert.annotations.message ?? '',
+    description: alert.annotations.description ?? alert.valueString ?? '',
+    startsAt: alert.startsAt,
+    labels: alert.labels,
+    url: alert.panelURL || alert.dashboardURL || alert.generatorURL || '',
+    fingerprint: alert.fingerprint ?? createHash('sha1').update(JSON.stringify(alert.labels)).digest('hex').slice(0, 16),
+  };
+}
+
+/** Alertmanager's UI prefills a silence from matchers in the `filter` parameter. */
+function silenceLink(externalURL: string, groupLabels: Record<string, string>): string | undefined {
+  if (!externalURL || Object.keys(groupLabels).length === 0) return undefined;
+  const matchers = Object.entries(groupLabels).map(([k, v]) => `${k}="${v}"`).join(',');
+  return `${externalURL.replace(/\/+$/, '')}/#/silences/new?filter=${encodeURIComponent(`{${matchers}}`)}`;
+}
+
+export function fromAlertmanager(payload: z.infer<typeof alertmanagerSchema>): Notification {
+  const alerts = payload.alerts.map(normalizeAlert);
+  return {
+    source: 'alertmanager',
+    receiver: payload.receiver,
+    groupKey: payload.groupKey,
+    status: payload.status,
+    title: payload.commonLabels.alertname ?? payload.groupLabels.alertname ?? [...new Set(alerts.map((a) => a.name))].join(', '),
+    commonLabels: payload.commonLabels,
+    alerts,
+    truncated: payload.truncatedAlerts,
+    externalURL: payload.externalURL,
+    silenceURL: silenceLink(payload.externalURL, payload.groupLabels),
+  };
+}
+
+export function fromGrafana(payload: z.infer<typeof grafanaSchema>): Notification {
+  const alerts = payload.alerts.map(normalizeAlert);
+  return {
+    source: 'grafana',
+    receiver: payload.receiver,
+    groupKey: payload.groupKey || alerts.map((a) => a.fingerprint).join(','),
+    status: payload.status,
+    title: payload.commonLabels.alertname ?? [...new Set(alerts.map((a) => a.name))].join(', '),
+    commonLabels: payload.commonLabels,
+    alerts,
+    truncated: payload.truncatedAlerts,
+    externalURL: payload.externalURL,
+    silenceURL: payload.alerts.find((a) => a.silenceURL)?.silenceURL,
+  };
+}
+
+/**
+ * Same group, same status, same alerts (fingerprint + start): the same
+ * notification. Alertmanager re-sends it when our answer got lost; it becomes
+ * the message's idempotency key so such a retry sends nothing twice.
+ */
+export function notificationKey(n: Notification): string {
+  const alerts = n.alerts.map((a) => `${a.fingerprint}@${a.startsAt}:${a.status}`).sort();
+  return `${n.source}-${createHash('sha256').update(JSON.stringify([n.groupKey, n.status, alerts])).digest('hex').slice(0, 32)}`;
+}

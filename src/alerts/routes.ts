@@ -1,0 +1,111 @@
+import type { Request } from 'express';
+import type { AlertRoute, AlertsConfig } from '../config/config';
+import { ApiError } from '../http/errors';
+import type { Route } from '../http/route';
+import type { MessageService } from '../messages/message-service';
+import { recipientsSchema, type Recipients } from '../messages/recipients';
+import type { Metrics } from '../ops/metrics';
+import { alertmanagerSchema, fromAlertmanager, fromGrafana, grafanaSchema, notificationKey, type Notification } from './payloads';
+import type { StormControl } from './storm-control';
+
+const MSGTYPES = new Set(['markdown', 'text', 'textcard']);
+
+const list = (value: unknown): string[] | undefined =>
+  typeof value === 'string' && value !== '' ? value.split(',').map((v) => v.trim()).filter(Boolean) : undefined;
+
+/** The first configured route whose receiver and labels all match the notification. */
+function matchRoute(routes: AlertRoute[], n: Notification): AlertRoute | undefined {
+  return routes.find(({ match }) => {
+    if (!match) return false;
+    if (match.receiver !== undefined && match.receiver !== n.receiver) return false;
+    return Object.entries(match.labels ?? {}).every(([k, v]) => n.commonLabels[k] === v);
+  });
+}
+
+/** Recipients from the query (`?users=a,b&parties=…&tags=…`), a named route (`?route=`), or a matching route. */
+function resolve(req: Request, routes: AlertRoute[], n: Notification): { to: Recipients; route?: AlertRoute } {
+  const [users, parties, tags] = [list(req.query.users), list(req.query.parties), list(req.query.tags)];
+  const routeName = typeof req.query.route === 'string' ? req.query.route : undefined;
+  const named = routeName === undefined ? undefined : routes.find((r) => r.name === routeName);
+  if (routeName !== undefined && !named) throw new ApiError(404, 'unknown_route', `no alert route named ${routeName}`);
+  const route = named ?? (users || parties || tags ? undefined : matchRoute(routes, n));
+  const candidate = users || parties || tags ? { users, parties, tags } : route ? { users: route.users, parties: route.parties, tags: route.tags } : undefined;
+  if (!candidate) throw new ApiError(400, 'no_recipients', 'no recipients: give ?users=, ?parties=, ?tags= or ?route=, or configure a matching route', [{ field: 'users', message: 'no recipients' }]);
+  const parsed = recipientsSchema.safeParse(Object.fromEntries(Object.entries(candidate).filter(([, v]) => v !== undefined)));
+  if (!parsed.success) throw ApiError.invalid(parsed.error.issues, 'query.');
+  return { to: parsed.data, route };
+}
+
+function formatTime(iso: string, timeZone: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() < 2000) return iso;
+  return new Intl.DateTimeFormat('sv-SE', { timeZone, dateStyle: 'short', timeStyle: 'medium' }).format(date);
+}
+
+/** The alert.notification template's data: the first few alerts, and "+N more". */
+export function notificationData(n: Notification, settings: Pick<AlertsConfig, 'timeZone' | 'maxAlertsPerMessage'>) {
+  const shown = n.alerts.slice(0, settings.maxAlertsPerMessage);
+  const firing = n.status === 'firing';
+  const more = n.alerts.length - shown.length + n.truncated;
+  return {
+    source: n.source,
+    status: n.status,
+    statusText: firing ? '🔥 FIRING' : '✅ RESOLVED',
+    title: n.title,
+    count: n.alerts.length + n.truncated,
+    alerts: shown.map((a) => ({
+      status: a.status,
+      name: a.name,
+      severity: a.severity,
+      summary: a.summary,
+      description: a.description,
+      startsAt: formatTime(a.startsAt, settings.timeZone),
+      labels: Object.entries(a.labels).filter(([k]) => k !== 'alertname' && k !== 'severity').map(([k, v]) => `${k}=${v}`).join(' '),
+      url: /^https?:\/\//.test(a.url) ? a.url : '',
+    })),
+    more: more > 0 ? more : null,
+    silenceUrl: n.silenceURL ?? null,
+    url: [n.silenceURL, ...n.alerts.map((a) => a.url), n.externalURL].find((u) => u && /^https?:\/\//.test(u)) ?? 'https://work.weixin.qq.com/',
+  };
+}
+
+export function alertRoutes(messages: MessageService, storm: StormControl, settings: AlertsConfig, metrics: Metrics): Route[] {
+  async function handle(req: Request, notification: Notification) {
+    const { to, route } = resolve(req, settings.routes, notification);
+    const msgtype = (typeof req.query.msgtype === 'string' ? req.query.msgtype : undefined) ?? route?.msgtype;
+    if (msgtype !== undefined && !MSGTYPES.has(msgtype)) throw new ApiError(400, 'invalid_request', 'msgtype must be markdown, text or textcard', [{ field: 'query.msgtype', message: 'markdown, text or textcard' }]);
+    const data = notificationData(notification, settings);
+    const key = notificationKey(notification);
+    const admission = await storm.admit(to, key, { statusText: data.statusText, title: data.title, count: data.count });
+    metrics.alertNotifications.inc({ source: notification.source, decision: admission.decision });
+    if (admission.decision === 'duplicate') return { status: 'deduplicated', ...(admission.id ? { id: admission.id } : {}) };
+    if (admission.decision === 'folded') return { status: 'folded' };
+    const request = messages.parse({ event: route?.event ?? 'alert.notification', ...(msgtype ? { msgtype } : {}), to, data });
+    const { id } = await messages.accept(request, String(req.id));
+    await storm.remember(to, key, id);
+    return { id, status: 'queued' };
+  }
+
+  return [
+    {
+      method: 'post',
+      path: '/v1/integrations/alertmanager',
+      auth: 'send',
+      handler: async (req, res) => {
+        const parsed = alertmanagerSchema.safeParse(req.body);
+        if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
+        res.status(202).json(await handle(req, fromAlertmanager(parsed.data)));
+      },
+    },
+    {
+      method: 'post',
+      path: '/v1/integrations/grafana',
+      auth: 'send',
+      handler: async (req, res) => {
+        const parsed = grafanaSchema.safeParse(req.body);
+        if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
+        res.status(202).json(await handle(req, fromGrafana(parsed.data)));
+      },
+    },
+  ];
+}
