@@ -78,6 +78,7 @@ export class WecomSimulator {
   private readonly media = new Map<string, { createdAt: number; size: number; sha256: string }>();
   private readonly duplicates = new Map<string, { msgid: string; until: number }>();
   private faults = new Map<string, Fault[]>();
+  private chaos?: { rate: number; faults: (Fault | 'expireTokens')[] };
   private latencyMs: number;
   private server?: Server;
 
@@ -111,12 +112,21 @@ export class WecomSimulator {
     this.faults.set(api, [...(this.faults.get(api) ?? []), ...Array<Fault>(n).fill(fault)]);
   }
 
+  /** How many times tokens were expired (by a test or by chaos): each may cost one gettoken. */
+  tokenExpiries = 0;
+
   expireTokens(): void {
+    this.tokenExpiries++;
     for (const token of this.tokens.values()) if (token.state === 'valid') token.state = 'expired';
   }
 
   revokeTokens(): void {
     for (const token of this.tokens.values()) token.state = 'revoked';
+  }
+
+  /** Random trouble on every API: with probability `rate`, one of `faults` (or a token expiry) instead of a normal answer. */
+  setChaos(chaos?: { rate: number; faults: (Fault | 'expireTokens')[] }): void {
+    this.chaos = chaos;
   }
 
   setLatency(ms: number): void {
@@ -141,6 +151,8 @@ export class WecomSimulator {
     this.media.clear();
     this.duplicates.clear();
     this.faults.clear();
+    this.chaos = undefined;
+    this.tokenExpiries = 0;
   }
 
   private errmsg(text: string, errcode: number): string {
@@ -157,7 +169,12 @@ export class WecomSimulator {
 
   /** Consumes the next injected fault of `api`; true when the fault answered the request. */
   private async injectFault(api: string, req: Request, res: Response): Promise<boolean> {
-    const fault = this.faults.get(api)?.shift();
+    let fault = this.faults.get(api)?.shift();
+    if (!fault && this.chaos && Math.random() < this.chaos.rate) {
+      const pick = this.chaos.faults[Math.floor(Math.random() * this.chaos.faults.length)];
+      if (pick === 'expireTokens') this.expireTokens();
+      else fault = pick;
+    }
     if (!fault) return false;
     if ('delayMs' in fault) {
       await sleep(fault.delayMs);
