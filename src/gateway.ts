@@ -155,7 +155,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const workers: Worker[] = [];
   if (config.workers.has('send')) {
     workers.push(
-      startSendWorker(workerRedis, prefix, config.send.concurrency, {
+      startSendWorker(workerRedis, prefix, { concurrency: config.send.concurrency, lockMs: config.send.jobLockMs }, {
         store,
         api,
         media: new MediaResolver(redis, api, { prefix, downloadTimeoutMs: config.wecom.timeoutMs }),

@@ -41,6 +41,8 @@ export interface Config {
     retryBaseDelayMs: number;
     /** WeCom's enable_duplicate_check window; covers our retry window so a retried send is not delivered twice. */
     duplicateCheckSeconds: number;
+    /** How long a worker's claim on a job lasts without renewal: a crashed worker's jobs are retried after it. */
+    jobLockMs: number;
   };
   retentionSeconds: number;
   bodyLimit: string;
@@ -160,6 +162,7 @@ const envSchema = z.object({
   SEND_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
   SEND_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(4),
   RETRY_BASE_DELAY_MS: z.coerce.number().int().min(0).default(1000),
+  JOB_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
   DUPLICATE_CHECK_SECONDS: z.coerce.number().int().min(0).max(14_400).default(600),
   MESSAGE_RETENTION_DAYS: z.coerce.number().positive().default(7),
   BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'expected e.g. 512kb or 1mb').default('1mb'),
@@ -339,6 +342,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       attempts: e.SEND_ATTEMPTS,
       retryBaseDelayMs: e.RETRY_BASE_DELAY_MS,
       duplicateCheckSeconds: e.DUPLICATE_CHECK_SECONDS,
+      jobLockMs: e.JOB_LOCK_MS,
     },
     retentionSeconds: Math.round(e.MESSAGE_RETENTION_DAYS * 86_400),
     bodyLimit: e.BODY_LIMIT,

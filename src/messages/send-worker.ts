@@ -82,12 +82,14 @@ export function createSendProcessor(deps: SendWorkerDeps) {
   };
 }
 
-export function startSendWorker(connection: ConnectionOptions, prefix: string, concurrency: number, deps: SendWorkerDeps): Worker<SendJobData> {
+export function startSendWorker(connection: ConnectionOptions, prefix: string, options: { concurrency: number; lockMs: number }, deps: SendWorkerDeps): Worker<SendJobData> {
   const worker = new Worker<SendJobData>(SEND_QUEUE, createSendProcessor(deps), {
     connection,
     prefix: queuePrefix(prefix),
-    concurrency,
-    // A job whose worker died is retried; after 3 stalls it fails instead of looping forever.
+    concurrency: options.concurrency,
+    // A job whose worker died (kill -9) is taken up again once its lock lapses; after 3 stalls it fails instead of looping.
+    lockDuration: options.lockMs,
+    stalledInterval: options.lockMs,
     maxStalledCount: 3,
   });
   // Failures that happen outside the processor (a job stalled too often) must still end as `failed`.

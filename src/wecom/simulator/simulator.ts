@@ -112,6 +112,8 @@ export class WecomSimulator {
     this.faults.set(api, [...(this.faults.get(api) ?? []), ...Array<Fault>(n).fill(fault)]);
   }
 
+  /** Byte-identical sends WeCom's duplicate check dropped (retries of sends that had been delivered). */
+  duplicatesAbsorbed = 0;
   /** How many times tokens were expired (by a test or by chaos): each may cost one gettoken. */
   tokenExpiries = 0;
 
@@ -153,6 +155,7 @@ export class WecomSimulator {
     this.faults.clear();
     this.chaos = undefined;
     this.tokenExpiries = 0;
+    this.duplicatesAbsorbed = 0;
   }
 
   private errmsg(text: string, errcode: number): string {
@@ -247,6 +250,7 @@ export class WecomSimulator {
       if (rejection) return this.answer(res, 'message/send', rejection);
       const interval = Number(body.duplicate_check_interval ?? 1800) * 1000;
       const duplicate = body.enable_duplicate_check === 1 ? this.duplicates.get(raw) : undefined;
+      if (duplicate && duplicate.until > Date.now()) this.duplicatesAbsorbed++;
       if (duplicate && duplicate.until > Date.now()) return this.answer(res, 'message/send', { errcode: 0, errmsg: 'ok', invaliduser: '', invalidparty: '', invalidtag: '', msgid: duplicate.msgid });
       return this.deliver(res, auth, body, raw, interval);
     });
