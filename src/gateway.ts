@@ -42,6 +42,7 @@ import { opsRoutes } from './ops/routes';
 import { createRedis, waitUntilReady } from './redis/connection';
 import type { RedisClient } from './redis/scripts';
 import { WecomClient } from './wecom/client';
+import { throttleFor } from './wecom/errcodes';
 import { TokenStore } from './wecom/token-store';
 import { WecomApi } from './wecom/wecom-api';
 
@@ -87,6 +88,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const client = new WecomClient({
     apiBase: config.wecom.apiBase,
     timeoutMs: config.wecom.timeoutMs,
+    throttleMs: (errcode) => throttleFor(errcode, config.send.throttleMs),
     onCall: (api, errcode, ms) => {
       metrics.wecomCalls.inc({ api, errcode: String(errcode) });
       metrics.wecomCallSeconds.observe({ api }, ms / 1000);
@@ -155,7 +157,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const workers: Worker[] = [];
   if (config.workers.has('send')) {
     workers.push(
-      startSendWorker(workerRedis, prefix, { concurrency: config.send.concurrency, lockMs: config.send.jobLockMs }, {
+      startSendWorker(workerRedis, prefix, { concurrency: config.send.concurrency, lockMs: config.send.jobLockMs, ratePerSecond: config.send.ratePerSecond }, {
         store,
         api,
         media: new MediaResolver(redis, api, { prefix, downloadTimeoutMs: config.wecom.timeoutMs }),

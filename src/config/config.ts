@@ -41,6 +41,10 @@ export interface Config {
     retryBaseDelayMs: number;
     /** WeCom's enable_duplicate_check window; covers our retry window so a retried send is not delivered twice. */
     duplicateCheckSeconds: number;
+    /** WeCom calls per second for the send queue (all instances together); 0 = unlimited. */
+    ratePerSecond: number;
+    /** How long the send queue pauses after a 45009. */
+    throttleMs: number;
     /** How long a worker's claim on a job lasts without renewal: a crashed worker's jobs are retried after it. */
     jobLockMs: number;
   };
@@ -162,6 +166,8 @@ const envSchema = z.object({
   SEND_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
   SEND_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(4),
   RETRY_BASE_DELAY_MS: z.coerce.number().int().min(0).default(1000),
+  SEND_RATE_PER_SECOND: z.coerce.number().int().min(0).default(0),
+  THROTTLE_45009_MS: z.coerce.number().int().min(100).default(60_000),
   JOB_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
   DUPLICATE_CHECK_SECONDS: z.coerce.number().int().min(0).max(14_400).default(600),
   MESSAGE_RETENTION_DAYS: z.coerce.number().positive().default(7),
@@ -343,6 +349,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryBaseDelayMs: e.RETRY_BASE_DELAY_MS,
       duplicateCheckSeconds: e.DUPLICATE_CHECK_SECONDS,
       jobLockMs: e.JOB_LOCK_MS,
+      ratePerSecond: e.SEND_RATE_PER_SECOND,
+      throttleMs: e.THROTTLE_45009_MS,
     },
     retentionSeconds: Math.round(e.MESSAGE_RETENTION_DAYS * 86_400),
     bodyLimit: e.BODY_LIMIT,

@@ -31,7 +31,7 @@ function withHint(error: WecomError): { errcode: number; errmsg: string; hint?: 
  * ok -> sent; permanent -> failed now (UnrecoverableError stops BullMQ's
  * retries); retry -> BullMQ retries with backoff until the attempts run out.
  */
-export function createSendProcessor(deps: SendWorkerDeps) {
+export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: number) => Promise<void> = async () => undefined) {
   const { store, metrics } = deps;
 
   async function deliver(app: WecomApp, data: SendJobData): Promise<Outcome<SendResult>> {
@@ -69,6 +69,15 @@ export function createSendProcessor(deps: SendWorkerDeps) {
       return;
     }
     const error = withHint(outcome.error);
+    if (outcome.kind === 'retry' && outcome.afterMs) {
+      // WeCom blocked the app (45009): pause the whole queue for the window; this job goes back to
+      // waiting without spending an attempt, and every job resumes on its own afterwards.
+      await store.updatePart(messageId, part, { status: 'queued', attempts: attempt, error });
+      metrics.sendThrottled.inc();
+      log.warn({ pauseMs: outcome.afterMs, error }, 'WeCom frequency limit: send queue paused');
+      await pauseQueue(outcome.afterMs);
+      throw Worker.RateLimitError();
+    }
     const final = outcome.kind === 'permanent' || attempt >= maxAttempts;
     await store.updatePart(messageId, part, { status: final ? 'failed' : 'queued', attempts: attempt, error });
     if (final) {
@@ -82,8 +91,8 @@ export function createSendProcessor(deps: SendWorkerDeps) {
   };
 }
 
-export function startSendWorker(connection: ConnectionOptions, prefix: string, options: { concurrency: number; lockMs: number }, deps: SendWorkerDeps): Worker<SendJobData> {
-  const worker = new Worker<SendJobData>(SEND_QUEUE, createSendProcessor(deps), {
+export function startSendWorker(connection: ConnectionOptions, prefix: string, options: { concurrency: number; lockMs: number; ratePerSecond: number }, deps: SendWorkerDeps): Worker<SendJobData> {
+  const worker: Worker<SendJobData> = new Worker<SendJobData>(SEND_QUEUE, createSendProcessor(deps, (ms) => worker.rateLimit(ms)), {
     connection,
     prefix: queuePrefix(prefix),
     concurrency: options.concurrency,
@@ -91,6 +100,8 @@ export function startSendWorker(connection: ConnectionOptions, prefix: string, o
     lockDuration: options.lockMs,
     stalledInterval: options.lockMs,
     maxStalledCount: 3,
+    // Keeps all instances together under the app's call budget (BullMQ's limiter is per queue, in Redis).
+    ...(options.ratePerSecond > 0 ? { limiter: { max: options.ratePerSecond, duration: 1_000 } } : {}),
   });
   // Failures that happen outside the processor (a job stalled too often) must still end as `failed`.
   worker.on('failed', (job, err) => {

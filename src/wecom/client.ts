@@ -14,7 +14,8 @@ export interface WecomError {
 export type Outcome<T> =
   | { kind: 'ok'; value: T }
   | { kind: 'refreshToken'; error: WecomError }
-  | { kind: 'retry'; error: WecomError }
+  /** `afterMs`: WeCom blocked the app for a while (45009); retrying sooner only burns attempts. */
+  | { kind: 'retry'; error: WecomError; afterMs?: number }
   | { kind: 'permanent'; error: WecomError };
 
 export interface TokenGrant {
@@ -60,7 +61,7 @@ export class WecomClient {
   private readonly dispatcher: Dispatcher;
 
   constructor(
-    private readonly options: { apiBase: string; timeoutMs: number; onCall?: CallObserver },
+    private readonly options: { apiBase: string; timeoutMs: number; onCall?: CallObserver; throttleMs?: (errcode: number) => number | undefined },
     dispatcher?: Dispatcher,
   ) {
     // Keep-alive pool: message/send is called thousands of times a minute.
@@ -179,8 +180,10 @@ export class WecomClient {
         return { kind: 'ok', value: body };
       case 'token':
         return { kind: 'refreshToken', error };
-      case 'retry':
-        return { kind: 'retry', error };
+      case 'retry': {
+        const afterMs = this.options.throttleMs?.(errcode);
+        return afterMs ? { kind: 'retry', error, afterMs } : { kind: 'retry', error };
+      }
       default:
         return { kind: 'permanent', error };
     }

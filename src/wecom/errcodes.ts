@@ -43,6 +43,14 @@ export function classifyErrcode(errcode: number): ErrcodeClass {
   return 'permanent';
 }
 
+/**
+ * 45009 (frequency limit) blocks the app for the rest of the window, a minute at
+ * least (reference §2.5): the whole app should wait that long, not each job.
+ */
+export function throttleFor(errcode: number, blockedWindowMs: number): number | undefined {
+  return errcode === 45009 ? blockedWindowMs : undefined;
+}
+
 export function errcodeHint(errcode: number): string | undefined {
   return HINTS[errcode];
 }
