@@ -186,8 +186,12 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     { name: 'templates', check: async () => templates.size > 0 },
   ];
   metrics.addQueueCollector(async () => {
-    const counts = await sendQueue.getJobCounts('waiting', 'active', 'delayed', 'failed').catch(() => ({}) as Record<string, number>);
-    for (const [state, count] of Object.entries(counts)) metrics.queueJobs.set({ queue: 'send', state }, count);
+    for (const queue of [sendQueue, inbound.queue, welcomeQueue]) {
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed').catch(() => ({}) as Record<string, number>);
+      for (const [state, count] of Object.entries(counts)) metrics.queueJobs.set({ queue: queue.name, state }, count);
+      const [oldest] = await queue.getJobs(['waiting'], 0, 0, true).catch(() => []);
+      metrics.queueOldestAge.set({ queue: queue.name }, oldest ? (Date.now() - oldest.timestamp) / 1000 : 0);
+    }
   });
 
   const routes = [

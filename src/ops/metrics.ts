@@ -32,6 +32,7 @@ export function createMetrics() {
     welcomeLatency: new Histogram({ name: 'wecom_gateway_welcome_latency_seconds', help: 'Callback received -> send_welcome_msg answered', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20], registers }),
     welcomeTagged: new Counter({ name: 'wecom_gateway_welcome_tagged_total', help: 'New customers tagged with mark_tag', registers }),
     alertNotifications: new Counter({ name: 'wecom_gateway_alert_notifications_total', help: 'Monitoring notifications received, by source and storm-control decision (send, duplicate, folded)', labelNames: ['source', 'decision'], registers }),
+    queueOldestAge: new Gauge({ name: 'wecom_gateway_queue_oldest_waiting_seconds', help: 'Age of the oldest job waiting in a queue (0 when empty)', labelNames: ['queue'], registers }),
     queueJobs: new Gauge({
       name: 'wecom_gateway_queue_jobs',
       help: 'Jobs per queue and state',

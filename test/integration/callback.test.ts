@@ -306,3 +306,22 @@ describe('forwarding user messages to INBOUND_WEBHOOK_URL', () => {
     await eventually(() => received.some((r) => JSON.parse(r.body).content === 'dead letter me') || undefined);
   });
 });
+
+describe('callback IP allowlist', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { ...CALLBACK_ENV, CALLBACK_IP_ALLOWLIST: 'wecom', TRUST_PROXY: 'loopback' } });
+  });
+  afterAll(() => h.close());
+
+  it("when a push comes from one of getcallbackip's addresses, then it is accepted; from any other, 403 and nothing is handled", async () => {
+    expect(h.sim.calls.some((c) => c.api === 'getcallbackip' && c.errcode === 0)).toBe(true);
+    const fromWecom = encryptedPush(wecom, SIM_APP.corpId, eventXml({ ...base, MsgType: 'text', Content: 'a', MsgId: '1', AgentID: '1' }));
+    expect((await h.api.post(`/wecom/callback?${fromWecom.query}`).send(fromWecom.body)).status).toBe(200);
+    const elsewhere = encryptedPush(wecom, SIM_APP.corpId, eventXml({ ...base, MsgType: 'text', Content: 'b', MsgId: '2', AgentID: '1' }));
+    const res = await h.api.post(`/wecom/callback?${elsewhere.query}`).set('X-Forwarded-For', '203.0.113.9').send(elsewhere.body);
+    expect(res.status).toBe(403);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await h.gateway.inbound.queue.getJob('default_msg_2')).toBeUndefined();
+  });
+});

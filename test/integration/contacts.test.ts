@@ -19,11 +19,13 @@ class Sink {
   received: { body: Record<string, any>; signature?: string; timestamp?: string; raw: string }[] = [];
   failNext = 0;
   down = false;
+  refuse = false;
   private server: Server = createServer((req, res) => {
     let raw = '';
     req.on('data', (c) => (raw += c));
     req.on('end', () => {
       if (this.down) return void res.writeHead(503).end();
+      if (this.refuse) return void res.writeHead(400).end('schema mismatch');
       if (this.failNext > 0) {
         this.failNext--;
         return void res.writeHead(500).end();
@@ -177,7 +179,10 @@ describe('contact-change sync', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(sink.received.length).toBe(before);
     sink.down = false;
+    const back = Date.now();
     const got = await eventually(() => (sink.received.length - before >= 1000 ? sink.received.slice(before) : undefined), 60_000);
+    const seconds = (Date.now() - back) / 1000;
+    process.stdout.write(`contact sync: sink back after 1000 changes; all delivered in order in ${seconds.toFixed(1)} s (${Math.round(1000 / seconds)} changes/s), oldest waited ${((Date.now() - Date.parse(got[0].body.at)) / 1000).toFixed(1)} s\n`);
     expect(got.map((r) => r.body.after.order)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
   }, 90_000);
 
@@ -189,6 +194,31 @@ describe('contact-change sync', () => {
     const created = (await as('ops-key-0001').get('/v1/contacts/changes?since=0&limit=1000')).body.changes.find((c: { event: string; after?: { userId?: string } }) => c.event === 'user.created' && c.after?.userId === 'wangwu');
     expect(created.after.mobile).toBe('138****34');
     expect(created.raw).toBeUndefined();
+  });
+
+  it('when the sink refuses a change (4xx), then it is set aside after 3 attempts, the line moves on, and a replay delivers it', async () => {
+    sink.refuse = true;
+    await push(change({ ChangeType: 'update_user', UserID: 'wangwu', Alias: 'refused-once' }));
+    const letters = await eventually(async () => {
+      const res = await as('ops-key-0001').get('/v1/contacts/dead-letters');
+      return res.body.deadLetters.length > 0 ? res.body.deadLetters : undefined;
+    });
+    expect(letters[0]).toMatchObject({ sink: 'default', attempts: 3, error: 'HTTP 400', change: { event: 'user.updated' } });
+    sink.refuse = false;
+    await push(change({ ChangeType: 'update_user', UserID: 'wangwu', Alias: 'after-refusal' }));
+    await eventually(() => sink.received.some((r) => r.body.after?.alias === 'after-refusal') || undefined);
+    expect((await as('ops-key-0001').post('/v1/contacts/dead-letters/replay')).body).toEqual({ replayed: 1 });
+    await eventually(() => sink.received.some((r) => r.body.after?.alias === 'refused-once') || undefined);
+    expect((await as('ops-key-0001').get('/v1/contacts/dead-letters')).body.deadLetters).toEqual([]);
+  });
+
+  it('when CONTACTS_ENCRYPTION_KEY is set, then Redis holds the mirror and the feed sealed, not in clear', async () => {
+    const prefix = gateway.config.redis.prefix;
+    const stored = await gateway.redis.get(`${prefix}:{${prefix}:contacts}:user:wangwu`);
+    expect(stored).toMatch(/^gcm1:/);
+    expect(stored).not.toContain('13800001234');
+    const [[, fields]] = await gateway.redis.xrange(`${prefix}:{${prefix}:contacts}:feed`, '-', '+', 'COUNT', 1);
+    expect(fields[1]).toMatch(/^gcm1:/);
   });
 
   it('when anything was logged, then no mobile, email or name appeared in the logs', () => {

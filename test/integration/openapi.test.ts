@@ -42,3 +42,33 @@ describe('openapi.yaml', () => {
     expect(docs.text).toContain('swagger-ui');
   });
 });
+
+describe('GET /metrics', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  it('when Prometheus scrapes after a send, then the message, WeCom call, token, queue and HTTP series are there', async () => {
+    await h.api.post('/v1/messages').send({ event: 'program.alert', msgtype: 'text', to: { users: ['zhangsan'] }, data: { title: 't', content: 'c', level: 'info' } });
+    const text = await (async () => {
+      for (let i = 0; i < 100; i++) {
+        const res = await h.api.get('/metrics');
+        if (res.text.includes('wecom_gateway_messages_sent_total{')) return res.text;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error('no sent message in the metrics');
+    })();
+    for (const series of [
+      'wecom_gateway_messages_accepted_total{event="program.alert",msgtype="text"} 1',
+      'wecom_gateway_wecom_calls_total{api="message/send",errcode="0"}',
+      'wecom_gateway_token_fetches_total{app="default",result="ok"} 1',
+      'wecom_gateway_queue_jobs{queue="send",state="waiting"}',
+      'wecom_gateway_queue_oldest_waiting_seconds{queue="send"}',
+      'wecom_gateway_send_latency_seconds_bucket',
+      'wecom_gateway_http_requests_total{method="POST",route="/v1/messages",status="202"} 1',
+      'wecom_gateway_process_resident_memory_bytes',
+    ]) expect(text).toContain(series);
+  });
+});

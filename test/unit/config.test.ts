@@ -1,0 +1,84 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config/config';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return error.problems;
+  }
+}
+
+describe('configuration', () => {
+  it('when nothing is set, then it is sandbox mode on port 8080 with every worker', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ port: 8080, sandbox: true, apps: [], apiKeys: [], templatesDir: './templates' });
+    expect([...config.workers]).toEqual(['api', 'send', 'inbound', 'sync', 'welcome', 'digest']);
+  });
+
+  it('when the three WeCom variables are set, then the default app sends for real', () => {
+    const config = loadConfig({ WECOM_CORP_ID: 'ww1', WECOM_AGENT_ID: '1000002', WECOM_AGENT_SECRET: 's3cret' });
+    expect(config.sandbox).toBe(false);
+    expect(config.apps).toEqual([{ name: 'default', corpId: 'ww1', agentId: 1000002, secret: 's3cret', callback: undefined }]);
+  });
+
+  it('when values are bad, then each problem is one line naming its variable, and no secret is repeated', () => {
+    const problems = problemsOf({
+      PORT: 'eighty',
+      WECOM_CORP_ID: 'ww1',
+      WECOM_AGENT_SECRET: 'do-not-print-me',
+      WECOM_CALLBACK_TOKEN: 'tok',
+      WECOM_CALLBACK_AES_KEY: 'short',
+      REDIS_URL: 'http://not-redis',
+      GATEWAY_API_KEYS: 'short,long-enough-key:fly',
+    });
+    expect(problems.some((p) => p.startsWith('PORT:'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('WECOM_CALLBACK_AES_KEY:'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('REDIS_URL:'))).toBe(true);
+    expect(problems.filter((p) => p.startsWith('GATEWAY_API_KEYS:'))).toHaveLength(2);
+    expect(problems.every((p) => !p.includes('\n'))).toBe(true);
+    expect(problems.join(' ')).not.toContain('do-not-print-me');
+  });
+
+  it('when only some WeCom variables are set, then the missing ones are named', () => {
+    expect(problemsOf({ WECOM_CORP_ID: 'ww1' })).toEqual(expect.arrayContaining([expect.stringMatching(/^WECOM_AGENT_ID: required/), expect.stringMatching(/^WECOM_AGENT_SECRET: required/)]));
+  });
+
+  it('when a secret comes from a file (NAME_FILE), then it is read from there', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wgw-config-'));
+    writeFileSync(join(dir, 'secret'), 'from-a-file\n');
+    const config = loadConfig({ WECOM_CORP_ID: 'ww1', WECOM_AGENT_ID: '1', WECOM_AGENT_SECRET_FILE: join(dir, 'secret') });
+    expect(config.apps[0].secret).toBe('from-a-file');
+    expect(problemsOf({ WECOM_AGENT_SECRET_FILE: join(dir, 'missing') })).toEqual([expect.stringMatching(/^WECOM_AGENT_SECRET_FILE: cannot read/)]);
+  });
+
+  it('when a config file lists several apps, routes and auto-replies, then they are parsed, and its mistakes name the file and path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wgw-config-'));
+    const good = join(dir, 'gateway.yaml');
+    writeFileSync(
+      good,
+      `defaultApp: ops
+apps:
+  - { name: ops, corpId: ww1, agentId: 1000002, secret: a }
+  - { name: hr, corpId: ww1, agentId: 1000005, secret: b }
+autoReplies:
+  - { match: regex, pattern: "^ack \\\\d+$", reply: ok }
+alertRoutes:
+  - { name: dba, users: [dba01] }
+`,
+    );
+    const config = loadConfig({ GATEWAY_CONFIG: good });
+    expect(config.apps.map((a) => a.name)).toEqual(['ops', 'hr']);
+    expect(config.defaultApp).toBe('ops');
+    expect(config.callback.autoReplies).toHaveLength(1);
+    expect(config.alerts.routes[0]).toMatchObject({ name: 'dba', users: ['dba01'] });
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'apps:\n  - { name: ops, corpId: ww1, agentId: nope, secret: a }\nautoReplies:\n  - { match: regex, pattern: "(", reply: x }\n');
+    const problems = problemsOf({ GATEWAY_CONFIG: bad });
+    expect(problems).toEqual(expect.arrayContaining([expect.stringContaining(`${bad}: apps.0.agentId`), expect.stringContaining(`${bad}: autoReplies.0.pattern`)]));
+  });
+});
