@@ -5,7 +5,7 @@ import { alert } from '../support/harness';
 describe('simulator chaos', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ env: { WECOM_TIMEOUT_MS: '500' } });
+    h = await startHarness({ env: { WECOM_TIMEOUT_MS: '500', THROTTLE_45009_MS: '200' } });
   });
   afterAll(() => h.close());
 
