@@ -22,7 +22,7 @@ export interface SendWorkerDeps {
 }
 
 function withHint(error: WecomError): { errcode: number; errmsg: string; hint?: string } {
-  const hint = errcodeHint(error.errcode);
+  const hint = errcodeHint(error.errcode, error.errmsg);
   return hint ? { ...error, hint } : { ...error };
 }
 

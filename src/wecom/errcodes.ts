@@ -51,6 +51,13 @@ export function throttleFor(errcode: number, blockedWindowMs: number): number | 
   return errcode === 45009 ? blockedWindowMs : undefined;
 }
 
-export function errcodeHint(errcode: number): string | undefined {
+/** The caller's address as WeCom reports it in errmsg ("…, from ip: 203.0.113.7, more info at …"). */
+export function ipFromErrmsg(errmsg: string): string | undefined {
+  return /from ip:\s*([0-9a-fA-F.:]+[0-9a-fA-F])/.exec(errmsg)?.[1];
+}
+
+export function errcodeHint(errcode: number, errmsg = ''): string | undefined {
+  const ip = errcode === 60020 ? ipFromErrmsg(errmsg) : undefined;
+  if (ip) return `add ${ip} to the app's trusted IPs (WeCom admin -> app -> 企业可信IP); it takes about a minute to apply`;
   return HINTS[errcode];
 }

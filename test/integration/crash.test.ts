@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startEmbeddedRedis, type EmbeddedRedis } from '../../src/redis/embedded-redis';
@@ -31,6 +31,12 @@ function startGateway(port: number, redisUrl: string, simUrl: string, prefix: st
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+}
+
+/** Peak resident memory of a process, from Linux's /proc (VmHWM), in MB. */
+function peakRssMb(pid: number | undefined): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024);
 }
 
 async function ready(base: string): Promise<void> {
@@ -81,6 +87,7 @@ describe('kill -9 and a Redis restart while 5000 accepted messages are being del
       }
     }
     const deliveredAtKill = sim.sent.length;
+    const firstPeakMb = peakRssMb(first.pid);
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     expect(deliveredAtKill).toBeLessThan(MESSAGES); // the kill really happened mid-delivery
@@ -107,7 +114,10 @@ describe('kill -9 and a Redis restart while 5000 accepted messages are being del
     const unique = new Set(sim.sent.map(title)).size;
     expect(unique).toBe(MESSAGES);
     expect(await unfinished()).toEqual([]);
+    const secondPeakMb = peakRssMb(second.pid);
+    expect(Math.max(firstPeakMb, secondPeakMb)).toBeLessThan(400);
     process.stdout.write(
+      `crash: peak RSS of the gateway process ${firstPeakMb} MB while accepting ${MESSAGES} messages, ${secondPeakMb} MB while delivering them after the restart\n` +
       `crash: ${MESSAGES} accepted, ${deliveredAtKill} delivered before kill -9, all ${unique} delivered after restart; ` +
         `${sim.sent.length - unique} duplicates reached users, ${sim.duplicatesAbsorbed} retried sends absorbed by WeCom's duplicate check\n`,
     );

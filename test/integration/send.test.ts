@@ -70,7 +70,7 @@ describe('POST /v1/messages -> WeCom message/send', () => {
     h.sim.failNext(1, { errcode: 60020, errmsg: 'not allow to access from your ip, from ip: 203.0.113.7' });
     const res = await h.api.post('/v1/messages').send(alert());
     const view = await finalStatus(h.api, res.body.id);
-    expect(view).toMatchObject({ status: 'failed', attempts: 1, error: { errcode: 60020, hint: expect.stringContaining('trusted IP') } });
+    expect(view).toMatchObject({ status: 'failed', attempts: 1, error: { errcode: 60020, hint: expect.stringContaining('add 203.0.113.7 to the app') } });
     expect(h.sim.calls.filter((c) => c.api === 'message/send')).toHaveLength(1);
   });
 
