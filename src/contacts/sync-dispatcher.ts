@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { request } from 'undici';
 import type { Metrics } from '../ops/metrics';
 import { compareAndDelete, type RedisClient } from '../redis/scripts';
-import { signWebhook } from '../webhooks/webhook-outbox';
+import { postSignedJson, type DeliveryResult } from '../webhooks/webhook-outbox';
 import type { ContactChangeRecord, Directory, FeedEntry } from './directory';
 
 export interface ContactSink {
@@ -31,8 +30,6 @@ export interface SyncOptions {
   timeoutMs: number;
   idleMs: number;
 }
-
-type Delivery = { ok: true } | { ok: false; permanent: boolean; error: string };
 
 /**
  * Delivers the change feed to each sink in feed order, one change at a time,
@@ -143,26 +140,8 @@ export class SyncDispatcher {
     throw new Error('stopped');
   }
 
-  private async deliver(sink: ContactSink, change: ContactChangeRecord, attempt: number): Promise<Delivery> {
-    const body = JSON.stringify(change);
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      'user-agent': 'wecom-gateway',
-      'x-gateway-delivery': change.id,
-      'x-gateway-timestamp': timestamp,
-      'x-gateway-attempt': String(attempt),
-    };
-    if (sink.secret) headers['x-gateway-signature'] = signWebhook(sink.secret, timestamp, body);
-    try {
-      const response = await request(sink.url, { method: 'POST', headers, body, headersTimeout: this.options.timeoutMs, bodyTimeout: this.options.timeoutMs });
-      await response.body.dump();
-      if (response.statusCode >= 200 && response.statusCode < 300) return { ok: true };
-      const permanent = response.statusCode >= 400 && response.statusCode < 500 && response.statusCode !== 408 && response.statusCode !== 429;
-      return { ok: false, permanent, error: `HTTP ${response.statusCode}` };
-    } catch (error) {
-      return { ok: false, permanent: false, error: (error as Error).message };
-    }
+  private deliver(sink: ContactSink, change: ContactChangeRecord, attempt: number): Promise<DeliveryResult> {
+    return postSignedJson(sink.url, change, { id: change.id, attempt, secret: sink.secret, timeoutMs: this.options.timeoutMs });
   }
 
   async deadLetters(sinkName?: string): Promise<SinkDeadLetter[]> {

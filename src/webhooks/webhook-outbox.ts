@@ -42,6 +42,36 @@ export function signWebhook(secret: string, timestamp: string, body: string): st
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
+export type DeliveryResult = { ok: true } | { ok: false; permanent: boolean; error: string };
+
+/**
+ * One signed POST of a JSON document, the same for every downstream (inbound
+ * messages, contact sinks): `X-Gateway-Delivery` (the id to dedupe on),
+ * `-Timestamp`, `-Attempt` and, with a secret, `-Signature`. 2xx is success; a 4xx
+ * other than 408/429 is a refusal (permanent); anything else may pass (retry).
+ */
+export async function postSignedJson(url: string, document: unknown, options: { id: string; attempt: number; secret?: string; timeoutMs: number; dispatcher?: Dispatcher }): Promise<DeliveryResult> {
+  const body = JSON.stringify(document);
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'user-agent': 'wecom-gateway',
+    'x-gateway-delivery': options.id,
+    'x-gateway-timestamp': timestamp,
+    'x-gateway-attempt': String(options.attempt),
+  };
+  if (options.secret) headers['x-gateway-signature'] = signWebhook(options.secret, timestamp, body);
+  try {
+    const response = await request(url, { method: 'POST', headers, body, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, dispatcher: options.dispatcher });
+    await response.body.dump();
+    if (response.statusCode >= 200 && response.statusCode < 300) return { ok: true };
+    const permanent = response.statusCode >= 400 && response.statusCode < 500 && response.statusCode !== 408 && response.statusCode !== 429;
+    return { ok: false, permanent, error: `HTTP ${response.statusCode}` };
+  } catch (error) {
+    return { ok: false, permanent: false, error: (error as Error).message };
+  }
+}
+
 /**
  * Durable, signed delivery of JSON documents to one downstream URL: a BullMQ
  * queue with retries and backoff; what exhausts its retries stays as a failed
@@ -83,35 +113,11 @@ export class WebhookOutbox {
   }
 
   private async deliver(job: Job<WebhookJobData>): Promise<void> {
-    const body = JSON.stringify(job.data.body);
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      'user-agent': 'wecom-gateway',
-      'x-gateway-delivery': job.data.id,
-      'x-gateway-timestamp': timestamp,
-      'x-gateway-attempt': String(job.attemptsMade + 1),
-    };
-    if (this.options.secret) headers['x-gateway-signature'] = signWebhook(this.options.secret, timestamp, body);
-    let status: number;
-    try {
-      const response = await request(this.options.url, {
-        method: 'POST',
-        headers,
-        body,
-        headersTimeout: this.options.timeoutMs,
-        bodyTimeout: this.options.timeoutMs,
-        dispatcher: this.options.dispatcher,
-      });
-      status = response.statusCode;
-      await response.body.dump();
-    } catch (error) {
-      throw new Error(`${this.options.name}: ${(error as Error).message}`);
-    }
-    if (status >= 200 && status < 300) return;
-    // 4xx other than 408/429 will not get better by retrying: dead-letter it now for an operator.
-    if (status >= 400 && status < 500 && status !== 408 && status !== 429) throw new UnrecoverableError(`HTTP ${status}`);
-    throw new Error(`HTTP ${status}`);
+    const result = await postSignedJson(this.options.url, job.data.body, { id: job.data.id, attempt: job.attemptsMade + 1, secret: this.options.secret, timeoutMs: this.options.timeoutMs, dispatcher: this.options.dispatcher });
+    if (result.ok) return;
+    // A refusal will not get better by retrying: dead-letter it now for an operator.
+    if (result.permanent) throw new UnrecoverableError(result.error);
+    throw new Error(`${this.options.name}: ${result.error}`);
   }
 
   async deadLetters(limit = 100): Promise<DeadLetter[]> {
