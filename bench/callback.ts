@@ -21,7 +21,7 @@ const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
  */
 export async function benchCallback(durationSeconds = 5): Promise<void> {
   const redis = await startEmbeddedRedis();
-  const sim = await WecomSimulator.start({ apps: [APP] });
+  const sim = await WecomSimulator.start({ apps: [APP], memberLimits: [] });
   const gateway = await createGateway(
     loadConfig({
       REDIS_URL: redis.url,
@@ -33,6 +33,7 @@ export async function benchCallback(durationSeconds = 5): Promise<void> {
       WECOM_CALLBACK_AES_KEY: AES_KEY,
       WORKERS: 'api',
       LOG_LEVEL: 'silent',
+      MEMBER_QUOTA: 'off', // raw throughput: every message goes to one member
     }),
     { logger: pino({ level: 'silent' }) },
   );

@@ -15,7 +15,7 @@ const APP = { corpId: 'wwbench', agentId: 1000002, secret: 'bench-secret' };
  */
 async function deliver(count: number, latencyMs: number, concurrency: number): Promise<Record<string, string | number>> {
   const redis = await startEmbeddedRedis();
-  const sim = await WecomSimulator.start({ apps: [APP], latencyMs });
+  const sim = await WecomSimulator.start({ apps: [APP], latencyMs, memberLimits: [] });
   const env = {
     REDIS_URL: redis.url,
     WECOM_API_BASE: sim.url,
@@ -24,6 +24,7 @@ async function deliver(count: number, latencyMs: number, concurrency: number): P
     WECOM_AGENT_SECRET: APP.secret,
     SEND_CONCURRENCY: String(concurrency),
     LOG_LEVEL: 'silent',
+      MEMBER_QUOTA: 'off', // raw throughput: every message goes to one member
   };
   const producer = await createGateway(loadConfig({ ...env, WORKERS: 'api', API_RATE_LIMIT_PER_MINUTE: '0' }), { logger: pino({ level: 'silent' }) });
   const body = { event: 'program.alert', msgtype: 'text', to: { users: ['zhangsan'] }, data: { title: 't', content: 'c', level: 'info' } };

@@ -21,7 +21,7 @@ const BODY = JSON.stringify({
  */
 export async function benchIngest(rounds = 2, durationSeconds = 5): Promise<void> {
   const redis = await startEmbeddedRedis();
-  const sim = await WecomSimulator.start({ apps: [{ corpId: 'wwbench', agentId: 1000002, secret: 'bench-secret' }] });
+  const sim = await WecomSimulator.start({ apps: [{ corpId: 'wwbench', agentId: 1000002, secret: 'bench-secret' }], memberLimits: [] });
   const gateway = await createGateway(
     loadConfig({
       REDIS_URL: redis.url,
@@ -32,6 +32,7 @@ export async function benchIngest(rounds = 2, durationSeconds = 5): Promise<void
       WORKERS: 'api', // measures accepting; delivery has its own benchmark
       API_RATE_LIMIT_PER_MINUTE: '0', // one load generator would hit the per-caller limit
       LOG_LEVEL: 'silent',
+      MEMBER_QUOTA: 'off', // raw throughput: every message goes to one member
     }),
     { logger: pino({ level: 'silent' }) },
   );

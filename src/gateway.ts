@@ -32,7 +32,8 @@ import { MediaResolver } from './messages/media';
 import { MessageService } from './messages/message-service';
 import { MessageStore } from './messages/message-store';
 import { messageRoutes } from './messages/routes';
-import { createSendQueue, queuePrefix, type SendJobData } from './messages/send-queue';
+import { MemberBudget } from './messages/member-budget';
+import { createSendQueue, enqueueParts, queuePrefix, type SendJobData } from './messages/send-queue';
 import { startSendWorker } from './messages/send-worker';
 import { loadTemplates, type EventTemplate } from './messages/templates';
 import { createLogger } from './ops/logger';
@@ -158,6 +159,8 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     workers.push(
       startSendWorker(workerRedis, prefix, { concurrency: config.send.concurrency, lockMs: config.send.jobLockMs, ratePerSecond: config.send.ratePerSecond }, {
         store,
+        budget: config.send.memberQuota.length > 0 ? new MemberBudget(redis, prefix, config.send.memberQuota) : undefined,
+        deferPart: (data, until) => enqueueParts(sendQueue, [data], config.send, Math.max(0, until - Date.now())),
         api,
         media: new MediaResolver(redis, api, { prefix, downloadTimeoutMs: config.wecom.timeoutMs }),
         findApp: (name) => findApp(config, name),

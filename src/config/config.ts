@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseApiKey, type ApiKey } from '../http/auth';
+import { parseQuota } from '../messages/member-budget';
+import type { BudgetLimit } from '../redis/scripts';
 
 /** One WeCom self-built app: its own secret, hence its own access_token (reference §0). */
 export interface WecomApp {
@@ -45,6 +47,8 @@ export interface Config {
     ratePerSecond: number;
     /** How long the send queue pauses after a 45009. */
     throttleMs: number;
+    /** Per-member budget (WeCom drops the excess silently); empty = no budget. */
+    memberQuota: BudgetLimit[];
     /** How long a worker's claim on a job lasts without renewal: a crashed worker's jobs are retried after it. */
     jobLockMs: number;
   };
@@ -168,6 +172,17 @@ const envSchema = z.object({
   RETRY_BASE_DELAY_MS: z.coerce.number().int().min(0).default(1000),
   SEND_RATE_PER_SECOND: z.coerce.number().int().min(0).default(0),
   THROTTLE_45009_MS: z.coerce.number().int().min(100).default(60_000),
+  MEMBER_QUOTA: z
+    .string()
+    .transform((text, ctx) => {
+      const parsed = parseQuota(text);
+      if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+      return parsed as BudgetLimit[];
+    })
+    .default([
+      { count: 30, windowMs: 60_000 },
+      { count: 1000, windowMs: 3_600_000 },
+    ]),
   JOB_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
   DUPLICATE_CHECK_SECONDS: z.coerce.number().int().min(0).max(14_400).default(600),
   MESSAGE_RETENTION_DAYS: z.coerce.number().positive().default(7),
@@ -349,6 +364,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryBaseDelayMs: e.RETRY_BASE_DELAY_MS,
       duplicateCheckSeconds: e.DUPLICATE_CHECK_SECONDS,
       jobLockMs: e.JOB_LOCK_MS,
+      memberQuota: e.MEMBER_QUOTA,
       ratePerSecond: e.SEND_RATE_PER_SECOND,
       throttleMs: e.THROTTLE_45009_MS,
     },

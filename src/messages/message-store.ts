@@ -3,8 +3,8 @@ import { compareAndDelete, type RedisClient } from '../redis/scripts';
 
 const RECENT_KEPT = 500;
 
-export type MessageStatus = 'queued' | 'sending' | 'sent' | 'failed';
-export type PartStatus = 'queued' | 'sending' | 'sent' | 'failed';
+export type MessageStatus = 'queued' | 'deferred' | 'sending' | 'sent' | 'failed';
+export type PartStatus = 'queued' | 'deferred' | 'sending' | 'sent' | 'failed';
 
 export interface RecipientList {
   users: string[];
@@ -19,6 +19,9 @@ export interface PartState {
   msgid?: string;
   error?: { errcode: number; errmsg: string; hint?: string };
   invalid?: RecipientList;
+  /** While deferred: when the members' budget allows it (ms), and why. */
+  until?: number;
+  reason?: string;
   updatedAt: number;
 }
 
@@ -44,6 +47,8 @@ export interface MessageView {
   msgids?: string[];
   error?: { errcode: number; errmsg: string; hint?: string };
   invalid?: RecipientList;
+  /** While deferred: the earliest time the waiting part can go, and why it waits. */
+  deferred?: { until: string; reason: string };
   createdAt: string;
   updatedAt: string;
 }
@@ -53,7 +58,15 @@ function foldStatus(parts: PartState[]): MessageStatus {
   const done = parts.every((p) => p.status === 'sent' || p.status === 'failed');
   if (done) return 'failed';
   if (parts.some((p) => p.status === 'sending')) return 'sending';
+  if (parts.some((p) => p.status === 'deferred')) return 'deferred';
   return parts.some((p) => p.status !== 'queued') ? 'sending' : 'queued';
+}
+
+function deferredOf(parts: PartState[]): { deferred?: { until: string; reason: string } } {
+  const waiting = parts.filter((p) => p.status === 'deferred' && p.until);
+  if (waiting.length === 0) return {};
+  const first = waiting.reduce((a, b) => (a.until! <= b.until! ? a : b));
+  return { deferred: { until: new Date(first.until!).toISOString(), reason: first.reason ?? 'over budget' } };
 }
 
 function mergeInvalid(parts: PartState[]): RecipientList | undefined {
@@ -140,6 +153,13 @@ export class MessageStore {
     await this.redis.hset(this.partsKey(id), String(part), JSON.stringify({ ...state, updatedAt: Date.now() }));
   }
 
+  /** A new part for members split off to a later send; answers its index. */
+  async addPart(id: string, state: Omit<PartState, 'updatedAt'>): Promise<number> {
+    const count = await this.redis.hincrby(this.recordKey(id), 'parts', 1);
+    await this.updatePart(id, count - 1, state);
+    return count - 1;
+  }
+
   async getPart(id: string, part: number): Promise<PartState | undefined> {
     const raw = await this.redis.hget(this.partsKey(id), String(part));
     return raw ? (JSON.parse(raw) as PartState) : undefined;
@@ -164,6 +184,7 @@ export class MessageStore {
       ...(msgids.length > 1 ? { msgids } : {}),
       ...(failed?.error ? { error: failed.error } : {}),
       ...(mergeInvalid(parts) ? { invalid: mergeInvalid(parts) } : {}),
+      ...deferredOf(parts),
       createdAt: new Date(Number(record.createdAt)).toISOString(),
       updatedAt: new Date(Math.max(Number(record.createdAt), ...parts.map((p) => p.updatedAt))).toISOString(),
     };

@@ -34,7 +34,7 @@ export function createSendQueue(connection: ConnectionOptions, prefix: string): 
  * Adds every part of a message in one call. The job id is `<message>_<part>`
  * (BullMQ refuses ":" in ids), so adding the same part twice is a no-op.
  */
-export async function enqueueParts(queue: Queue<SendJobData>, jobs: SendJobData[], policy: RetryPolicy): Promise<void> {
+export async function enqueueParts(queue: Queue<SendJobData>, jobs: SendJobData[], policy: RetryPolicy, delayMs = 0): Promise<void> {
   const entries = jobs.map((data) => ({
     name: data.event,
     data,
@@ -45,6 +45,7 @@ export async function enqueueParts(queue: Queue<SendJobData>, jobs: SendJobData[
       backoff: { type: 'exponential' as const, delay: policy.retryBaseDelayMs, jitter: 0.5 },
       removeOnComplete: { age: 3600, count: 10_000 },
       removeOnFail: { age: 7 * 86_400 },
+      ...(delayMs > 0 ? { delay: delayMs } : {}),
     },
   }));
   // One script call for the usual single-part message; addBulk (a MULTI) only when there are several.

@@ -1,4 +1,4 @@
-import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { WecomApp } from '../config/config';
 import type { Metrics } from '../ops/metrics';
@@ -7,12 +7,17 @@ import { errcodeHint } from '../wecom/errcodes';
 import { buildSendPayload } from '../wecom/message-payload';
 import type { WecomApi } from '../wecom/wecom-api';
 import { MediaResolver } from './media';
+import type { MemberBudget } from './member-budget';
 import { MEDIA_MSGTYPES } from './templates';
 import type { MessageStore } from './message-store';
 import { queuePrefix, SEND_QUEUE, type SendJobData } from './send-queue';
 
 export interface SendWorkerDeps {
   store: MessageStore;
+  /** Per-member budgets; absent = none. */
+  budget?: MemberBudget;
+  /** Queues the members split off by the budget as a new part of the message, to go at `until`. */
+  deferPart: (data: SendJobData, until: number) => Promise<void>;
   api: WecomApi;
   media: MediaResolver;
   findApp: (name: string) => WecomApp | undefined;
@@ -45,7 +50,31 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
     return deps.api.sendMessage(app, payload);
   }
 
-  return async function processSendJob(job: Job<SendJobData>): Promise<void> {
+  /**
+   * Members over their budget wait instead of being silently dropped by WeCom: with
+   * nobody left to send to now, the whole job waits (no attempt spent); otherwise the
+   * waiting members become a new part of the same message and this job keeps the rest.
+   */
+  async function applyBudget(app: WecomApp, job: Job<SendJobData>, token: string | undefined): Promise<void> {
+    const { messageId, part, to } = job.data;
+    if (!deps.budget || !to.touser || to.touser === '@all') return;
+    const split = await deps.budget.split(app, to.touser.split('|'), `${messageId}_${part}`);
+    if (!split.deferred) return;
+    const reason = `${split.deferred.users.length} member(s) over WeCom's per-member quota`;
+    metrics.sendDeferred.inc();
+    if (split.allowed.length === 0 && !to.toparty && !to.totag) {
+      await store.updatePart(messageId, part, { status: 'deferred', attempts: job.attemptsMade, until: split.deferred.until, reason });
+      await job.moveToDelayed(split.deferred.until, token);
+      throw new DelayedError();
+    }
+    const newPart = await store.addPart(messageId, { status: 'deferred', attempts: 0, until: split.deferred.until, reason });
+    await deps.deferPart({ ...job.data, part: newPart, to: { touser: split.deferred.users.join('|') } }, split.deferred.until);
+    const remaining = { ...to, touser: split.allowed.join('|') || undefined };
+    if (!remaining.touser) delete remaining.touser;
+    await job.updateData({ ...job.data, to: remaining });
+  }
+
+  return async function processSendJob(job: Job<SendJobData>, token?: string): Promise<void> {
     const { messageId, part, event, msgtype } = job.data;
     const log = deps.logger.child({ requestId: job.data.requestId, messageId, part, jobId: job.id });
     const attempt = job.attemptsMade + 1;
@@ -56,6 +85,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
     if (part === 0 && attempt === 1) await store.noteRecent(messageId);
 
     const app = deps.findApp(job.data.app);
+    if (app) await applyBudget(app, job, token);
     const outcome: Outcome<SendResult> = app
       ? await deliver(app, job.data)
       : { kind: 'permanent', error: { errcode: -4, errmsg: `app ${job.data.app} is no longer configured` } };

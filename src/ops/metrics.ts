@@ -14,6 +14,7 @@ export function createMetrics() {
     messagesAccepted: new Counter({ name: 'wecom_gateway_messages_accepted_total', help: 'Messages accepted (202)', labelNames: ['event', 'msgtype'], registers }),
     messagesSent: new Counter({ name: 'wecom_gateway_messages_sent_total', help: 'Send calls delivered to WeCom', labelNames: ['event', 'msgtype'], registers }),
     messagesFailed: new Counter({ name: 'wecom_gateway_messages_failed_total', help: 'Send calls failed for good', labelNames: ['event', 'msgtype', 'errcode'], registers }),
+    sendDeferred: new Counter({ name: 'wecom_gateway_send_deferred_total', help: "Sends (or parts) deferred because members were over WeCom's per-member quota", registers }),
     sendThrottled: new Counter({ name: 'wecom_gateway_send_throttled_total', help: 'Times WeCom answered 45009 and the send queue paused', registers }),
     sendRetries: new Counter({ name: 'wecom_gateway_send_retries_total', help: 'Send attempts that will be retried', labelNames: ['errcode'], registers }),
     wecomCalls: new Counter({ name: 'wecom_gateway_wecom_calls_total', help: 'WeCom API calls by api and errcode (-2: network/HTTP error)', labelNames: ['api', 'errcode'], registers }),

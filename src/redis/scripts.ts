@@ -16,3 +16,57 @@ return 0`;
 export async function compareAndDelete(redis: RedisClient, key: string, expected: string): Promise<boolean> {
   return (await redis.eval(COMPARE_AND_DELETE, 1, key, expected)) === 1;
 }
+
+/**
+ * Per-member send budgets (WeCom silently drops app messages beyond 30/min and
+ * 1000/h per member, reference §2.5), atomically for all recipients of one send.
+ * KEYS: one sorted set per member (timestamps of sends). ARGV: now (ms), the send
+ * id, then pairs of (count, windowMs). A member already holding this send id keeps
+ * it (a retry is not a second message). Answers, per key, 0 when the member takes
+ * the send, else the time (ms) when the budget allows it.
+ */
+const TAKE_MEMBER_BUDGET = `
+local now = tonumber(ARGV[1])
+local sendId = ARGV[2]
+local limits = {}
+local longest = 0
+for i = 3, #ARGV, 2 do
+  local window = tonumber(ARGV[i + 1])
+  table.insert(limits, { tonumber(ARGV[i]), window })
+  if window > longest then longest = window end
+end
+local answers = {}
+for k = 1, #KEYS do
+  local key = KEYS[k]
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest)
+  if redis.call('ZSCORE', key, sendId) then
+    answers[k] = 0
+  else
+    local retryAt = 0
+    for _, limit in ipairs(limits) do
+      local count, window = limit[1], limit[2]
+      local used = redis.call('ZCOUNT', key, now - window, '+inf')
+      if used >= count then
+        local oldest = redis.call('ZRANGEBYSCORE', key, now - window, '+inf', 'WITHSCORES', 'LIMIT', used - count, 1)
+        local at = tonumber(oldest[2]) + window
+        if at > retryAt then retryAt = at end
+      end
+    end
+    if retryAt == 0 then
+      redis.call('ZADD', key, now, sendId)
+      redis.call('PEXPIRE', key, longest)
+    end
+    answers[k] = retryAt
+  end
+end
+return answers`;
+
+export interface BudgetLimit {
+  count: number;
+  windowMs: number;
+}
+
+export async function takeMemberBudget(redis: RedisClient, keys: string[], now: number, sendId: string, limits: BudgetLimit[]): Promise<number[]> {
+  const args = [String(now), sendId, ...limits.flatMap((l) => [String(l.count), String(l.windowMs)])];
+  return (await redis.eval(TAKE_MEMBER_BUDGET, keys.length, ...keys, ...args)) as number[];
+}

@@ -6,7 +6,7 @@ import request from 'supertest';
 import { createGateway } from '../../src/gateway';
 import { startEmbeddedRedis } from '../../src/redis/embedded-redis';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
-import { alert, SIM_APP, startHarness, testConfig, type Harness } from '../support/harness';
+import { alert, startHarness, testConfig, type Harness, UNLIMITED_SIM } from '../support/harness';
 
 describe('POST /v1/messages with bad input', () => {
   let h: Harness;
@@ -123,7 +123,7 @@ describe('when Redis is unreachable', () => {
   it('then POST /v1/messages answers 503 quickly, and recovers when Redis is back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgw-503-'));
     const redis = await startEmbeddedRedis({ dir });
-    const sim = await WecomSimulator.start({ apps: [SIM_APP] });
+    const sim = await WecomSimulator.start({ ...UNLIMITED_SIM });
     const gateway = await createGateway(testConfig(sim.url, { REDIS_URL: redis.url }), { logger: pino({ level: 'silent' }) });
     const api = request(gateway.app);
     try {

@@ -5,7 +5,7 @@ import { Cluster } from 'ioredis';
 import { createGateway, type Gateway } from '../../src/gateway';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/redis/embedded-redis';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
-import { alert, eventually, SIM_APP, testConfig, uniquePrefix } from '../support/harness';
+import { alert, eventually, testConfig, uniquePrefix, UNLIMITED_SIM } from '../support/harness';
 
 /** A real 3-master Redis Cluster on loopback, as an operator would run one (no replicas, for the test). */
 async function startCluster(): Promise<EmbeddedRedis[]> {
@@ -25,7 +25,7 @@ describe('two gateway instances on a Redis Cluster', () => {
 
   beforeAll(async () => {
     nodes = await startCluster();
-    sim = await WecomSimulator.start({ apps: [SIM_APP] });
+    sim = await WecomSimulator.start({ ...UNLIMITED_SIM });
     const prefix = uniquePrefix();
     const env = { REDIS_URL: '', REDIS_CLUSTER_NODES: nodes.map((n) => `127.0.0.1:${n.port}`).join(','), REDIS_PREFIX: prefix };
     gateways = await Promise.all([0, 1].map(() => createGateway(testConfig(sim.url, env), { logger: pino({ level: 'silent' }) })));

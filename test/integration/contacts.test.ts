@@ -6,7 +6,7 @@ import { createGateway, type Gateway } from '../../src/gateway';
 import { signWebhook } from '../../src/webhooks/webhook-outbox';
 import { CallbackCrypto } from '../../src/wecom/callback-crypto';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
-import { eventually, SIM_APP, testConfig } from '../support/harness';
+import { eventually, SIM_APP, testConfig, UNLIMITED_SIM } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';
 
 const TOKEN = 'contactsToken1';
@@ -56,7 +56,7 @@ describe('contact-change sync', () => {
   const logLines: string[] = [];
 
   beforeAll(async () => {
-    sim = await WecomSimulator.start({ apps: [SIM_APP] });
+    sim = await WecomSimulator.start({ ...UNLIMITED_SIM });
     sink = new Sink();
     await sink.start();
     const logStream = new Writable({

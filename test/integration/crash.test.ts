@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startEmbeddedRedis, type EmbeddedRedis } from '../../src/redis/embedded-redis';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
-import { eventually, SIM_APP, TEMPLATES_DIR, uniquePrefix } from '../support/harness';
+import { eventually, SIM_APP, TEMPLATES_DIR, uniquePrefix, UNLIMITED_SIM } from '../support/harness';
 
 const SERVER = join(__dirname, '..', '..', 'dist', 'src', 'server.js');
 const MESSAGES = 5000;
@@ -27,6 +27,7 @@ function startGateway(port: number, redisUrl: string, simUrl: string, prefix: st
       JOB_LOCK_MS: '2000',
       RETRY_BASE_DELAY_MS: '50',
       API_RATE_LIMIT_PER_MINUTE: '0',
+      MEMBER_QUOTA: 'off',
       LOG_LEVEL: 'error',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -53,7 +54,7 @@ describe('kill -9 and a Redis restart while 5000 accepted messages are being del
     if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: run the tests with npm test (it compiles first)`);
     dir = mkdtempSync(join(tmpdir(), 'wgw-crash-'));
     redis = await startEmbeddedRedis({ dir });
-    sim = await WecomSimulator.start({ apps: [SIM_APP], latencyMs: 20 });
+    sim = await WecomSimulator.start({ ...UNLIMITED_SIM, latencyMs: 20 });
   });
   afterAll(async () => {
     for (const child of children) child.kill('SIGKILL');

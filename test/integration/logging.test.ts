@@ -4,7 +4,7 @@ import { createGateway } from '../../src/gateway';
 import { createLogger } from '../../src/ops/logger';
 import { CallbackCrypto } from '../../src/wecom/callback-crypto';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
-import { alert, finalStatus, SIM_APP, testConfig } from '../support/harness';
+import { alert, finalStatus, SIM_APP, testConfig, UNLIMITED_SIM } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';
 
 const SECRETS = {
@@ -15,7 +15,7 @@ const SECRETS = {
 
 describe('logs', () => {
   it('when a message, a failure and a callback go through, then every line is JSON with a request id and no secret, token or personal data appears', async () => {
-    const sim = await WecomSimulator.start({ apps: [SIM_APP] });
+    const sim = await WecomSimulator.start({ ...UNLIMITED_SIM });
     const lines: string[] = [];
     const stream = new Writable({ write: (chunk, _e, done) => (lines.push(...chunk.toString().split('\n').filter(Boolean)), done()) });
     const gateway = await createGateway(testConfig(sim.url, { ...SECRETS, LOG_LEVEL: 'debug' }), { logger: createLogger('debug', stream) });

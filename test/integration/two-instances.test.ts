@@ -2,11 +2,11 @@ import pino from 'pino';
 import request from 'supertest';
 import { createGateway } from '../../src/gateway';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
-import { alert, finalStatus, SIM_APP, testConfig } from '../support/harness';
+import { alert, finalStatus, testConfig, UNLIMITED_SIM } from '../support/harness';
 
 describe('two gateway instances on one Redis', () => {
   it('when both send at once, then WeCom sees exactly one gettoken and every message is sent once', async () => {
-    const sim = await WecomSimulator.start({ apps: [SIM_APP] });
+    const sim = await WecomSimulator.start({ ...UNLIMITED_SIM });
     const config = testConfig(sim.url); // same prefix for both: they share tokens, records and queues
     const [a, b] = await Promise.all([createGateway(config, { logger: pino({ level: 'silent' }) }), createGateway(config, { logger: pino({ level: 'silent' }) })]);
     try {

@@ -7,6 +7,12 @@ import { createGateway, type Gateway } from '../../src/gateway';
 import { WecomSimulator, type SimulatorOptions } from '../../src/wecom/simulator/simulator';
 
 export const SIM_APP = { corpId: 'wwtest0000000001', agentId: 1000002, secret: 'test-secret' };
+/**
+ * Most tests send many messages to one person for brevity; the budget tests
+ * (budget.test.ts) turn WeCom's per-member limits back on, at the gateway and the simulator.
+ */
+export const UNLIMITED_SIM = { apps: [SIM_APP], memberLimits: [] };
+
 export const TEMPLATES_DIR = join(__dirname, '..', '..', 'templates');
 
 /** A unique Redis key prefix per gateway group, so test files share one redis-server without meeting. */
@@ -27,6 +33,7 @@ export function testConfig(apiBase: string, env: Record<string, string> = {}): C
     RETRY_BASE_DELAY_MS: '5',
     TEMPLATES_DIR,
     LOG_LEVEL: 'silent',
+    MEMBER_QUOTA: 'off',
     ...env,
   });
 }
@@ -39,7 +46,7 @@ export interface Harness {
 }
 
 export async function startHarness(options: { env?: Record<string, string>; simulator?: SimulatorOptions; config?: (c: Config) => Config } = {}): Promise<Harness> {
-  const sim = await WecomSimulator.start({ apps: [SIM_APP], ...options.simulator });
+  const sim = await WecomSimulator.start({ ...UNLIMITED_SIM, ...options.simulator });
   let config = testConfig(sim.url, options.env);
   if (options.config) config = options.config(config);
   const gateway = await createGateway(config, { logger: pino({ level: 'silent' }) });

@@ -20,6 +20,11 @@ export interface SimulatorOptions {
   apps?: SimulatorApp[];
   tokenTtlSeconds?: number;
   latencyMs?: number;
+  /**
+   * WeCom's silent per-member limit on app messages (default 30 per minute and
+   * 1000 per hour): beyond it the send answers ok and the member gets nothing.
+   */
+  memberLimits?: { count: number; windowMs: number }[];
   /** Omitted list = every well-formed id exists. */
   directory?: { users?: string[]; parties?: string[]; tags?: string[] };
 }
@@ -112,6 +117,9 @@ export class WecomSimulator {
     this.faults.set(api, [...(this.faults.get(api) ?? []), ...Array<Fault>(n).fill(fault)]);
   }
 
+  /** Member deliveries WeCom dropped silently (over the per-member limit). */
+  dropped = 0;
+  private readonly memberDeliveries = new Map<string, number[]>();
   /** Byte-identical sends WeCom's duplicate check dropped (retries of sends that had been delivered). */
   duplicatesAbsorbed = 0;
   /** How many times tokens were expired (by a test or by chaos): each may cost one gettoken. */
@@ -156,6 +164,8 @@ export class WecomSimulator {
     this.chaos = undefined;
     this.tokenExpiries = 0;
     this.duplicatesAbsorbed = 0;
+    this.dropped = 0;
+    this.memberDeliveries.clear();
   }
 
   private errmsg(text: string, errcode: number): string {
@@ -354,17 +364,41 @@ export class WecomSimulator {
     if (valid === 0) return this.answer(res, 'message/send', { errcode: 81013, errmsg: 'user & party & tag all invalid', invaliduser: invalidUsers.join('|'), invalidparty: invalidParties.join('|'), invalidtag: invalidTags.join('|') });
     const msgid = randomBytes(24).toString('base64url');
     if (body.enable_duplicate_check === 1) this.duplicates.set(raw, { msgid, until: Date.now() + duplicateIntervalMs });
+    const reached = everyone ? ['@all'] : users.filter((u) => this.exists('users', u) && this.memberAccepts(app, u));
     this.sent.push({
       msgid,
       agentid: app.agentId,
       msgtype: String(body.msgtype),
-      touser: everyone ? ['@all'] : users.filter((u) => this.exists('users', u)),
+      touser: reached,
       toparty: split(body.toparty),
       totag: split(body.totag),
       body,
       at: Date.now(),
     });
     return this.answer(res, 'message/send', { errcode: 0, errmsg: 'ok', invaliduser: invalidUsers.join('|'), invalidparty: invalidParties.join('|'), invalidtag: invalidTags.join('|'), msgid });
+  }
+
+  /** Counts a delivery to a member, or drops it silently when over WeCom's per-member limits. */
+  private memberAccepts(app: SimulatorApp, user: string): boolean {
+    const limits = this.options.memberLimits ?? [
+      { count: 30, windowMs: 60_000 },
+      { count: 1000, windowMs: 3_600_000 },
+    ];
+    const key = `${app.agentId}:${user.toLowerCase()}`;
+    const now = Date.now();
+    const times = this.memberDeliveries.get(key) ?? [];
+    if (limits.some((l) => times.filter((t) => t > now - l.windowMs).length >= l.count)) {
+      this.dropped++;
+      return false;
+    }
+    times.push(now);
+    this.memberDeliveries.set(key, times);
+    return true;
+  }
+
+  /** When each delivery to a member happened (ms), for tests of the budgets. */
+  deliveriesTo(user: string, agentId = this.apps[0].agentId): number[] {
+    return [...(this.memberDeliveries.get(`${agentId}:${user.toLowerCase()}`) ?? [])];
   }
 
   private async upload(req: Request, res: Response): Promise<void> {

@@ -1,0 +1,49 @@
+import { alert, eventually, finalStatus, startHarness, type Harness } from '../support/harness';
+
+/** The busiest sliding window: how many of `times` fall within any `windowMs`. */
+function busiest(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  return Math.max(0, ...sorted.map((t, i) => sorted.slice(i).filter((u) => u < t + windowMs).length));
+}
+
+describe("per-member budgets (WeCom's silent 30/min, 1000/h)", () => {
+  let h: Harness;
+  // Scaled down so the test takes seconds: 5 per 2 s at the gateway and at the simulator alike.
+  beforeAll(async () => {
+    h = await startHarness({ env: { MEMBER_QUOTA: '5/2' }, simulator: { memberLimits: [{ count: 5, windowMs: 2_000 }] } });
+  });
+  afterAll(() => h.close());
+  beforeEach(() => h.sim.reset());
+
+  it('when 12 messages go to one person at once, then all arrive, never more than 5 in a window, and the waiting ones show deferred', async () => {
+    const ids = await Promise.all(Array.from({ length: 12 }, (_, i) => h.api.post('/v1/messages').send(alert({ to: { users: ['budget01'] }, data: { title: `b${i}`, content: 'c', level: 'info' } })).then((r) => r.body.id as string)));
+    const sawDeferred = await eventually(async () => {
+      for (const id of ids) {
+        const view = (await h.api.get(`/v1/messages/${id}`)).body;
+        if (view.status === 'deferred') return view;
+      }
+      return undefined;
+    }, 5_000, 10);
+    expect(sawDeferred.deferred).toEqual({ until: expect.any(String), reason: expect.stringContaining('quota') });
+    const views = await Promise.all(ids.map((id) => finalStatus(h.api, id, 20_000)));
+    expect(views.every((v) => v.status === 'sent')).toBe(true);
+    expect(h.sim.deliveriesTo('budget01')).toHaveLength(12);
+    expect(h.sim.dropped).toBe(0);
+    expect(busiest(h.sim.deliveriesTo('budget01'), 2_000)).toBeLessThanOrEqual(5);
+  }, 30_000);
+
+  it('when a message goes to several people and one is over budget, then the others get it at once and that one later, under the same id', async () => {
+    await Promise.all(Array.from({ length: 5 }, (_, i) => h.api.post('/v1/messages').send(alert({ to: { users: ['hot01'] }, data: { title: `warm ${i}`, content: 'c', level: 'info' } }))));
+    await eventually(() => h.sim.deliveriesTo('hot01').length === 5 || undefined);
+    const started = Date.now();
+    const res = await h.api.post('/v1/messages').send(alert({ to: { users: ['hot01', 'cool01', 'cool02'] }, data: { title: 'mixed', content: 'c', level: 'info' } }));
+    await eventually(() => h.sim.deliveriesTo('cool02').length === 1 || undefined);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(h.sim.deliveriesTo('hot01')).toHaveLength(5);
+    const view = await finalStatus(h.api, res.body.id, 10_000);
+    expect(view).toMatchObject({ status: 'sent', parts: 2 });
+    expect(view.msgids).toHaveLength(2);
+    expect(h.sim.deliveriesTo('hot01')).toHaveLength(6);
+    expect(h.sim.dropped).toBe(0);
+  }, 20_000);
+});
