@@ -19,6 +19,7 @@ export const sendRequestSchema = z
     data: z.record(z.string(), z.unknown()).default({}),
     app: z.string().min(1).max(64).optional(),
     idempotencyKey: z.string().min(1).max(256).optional(),
+    priority: z.enum(['high', 'normal', 'bulk']).optional(),
   })
   .strict();
 
@@ -130,6 +131,7 @@ export class MessageService {
       to,
       requestId,
       acceptedAt,
+      priority: request.priority ?? prepared.template.priority,
     }));
     try {
       await withTimeout(enqueueParts(this.deps.queue, jobs, this.deps.config.send), timeout);

@@ -48,6 +48,7 @@ export function messageRoutes(service: MessageService, store: MessageStore, temp
             event: t.event,
             description: t.description,
             msgtypes: t.msgtypes,
+            priority: t.priority,
             defaultMsgtype: t.defaultMsgtype,
             data: t.data,
           })),

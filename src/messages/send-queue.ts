@@ -1,4 +1,5 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
+import type { Priority } from './templates';
 import type { SendRecipients } from '../wecom/message-payload';
 
 export const SEND_QUEUE = 'send';
@@ -14,7 +15,14 @@ export interface SendJobData {
   to: SendRecipients;
   requestId?: string;
   acceptedAt: number;
+  priority?: Priority;
 }
+
+/**
+ * BullMQ runs jobs without a priority before any prioritized job, so `high` is
+ * "no priority"; lower numbers run first among the rest.
+ */
+const BULLMQ_PRIORITY: Record<Priority, number | undefined> = { high: undefined, normal: 5, bulk: 50 };
 
 export interface RetryPolicy {
   attempts: number;
@@ -46,6 +54,7 @@ export async function enqueueParts(queue: Queue<SendJobData>, jobs: SendJobData[
       removeOnComplete: { age: 3600, count: 10_000 },
       removeOnFail: { age: 7 * 86_400 },
       ...(delayMs > 0 ? { delay: delayMs } : {}),
+      ...(BULLMQ_PRIORITY[data.priority ?? 'normal'] ? { priority: BULLMQ_PRIORITY[data.priority ?? 'normal'] } : {}),
     },
   }));
   // One script call for the usual single-part message; addBulk (a MULTI) only when there are several.

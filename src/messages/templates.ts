@@ -22,6 +22,7 @@ const templateFileSchema = z.object({
   event: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, . _ -'),
   description: z.string().optional(),
   defaultMsgtype: z.enum(MSGTYPES).optional(),
+  priority: z.enum(['high', 'normal', 'bulk']).default('normal'),
   data: z.record(z.string(), dataFieldSchema).default({}),
   msgtypes: z.partialRecord(z.enum(MSGTYPES), z.record(z.string(), z.unknown())),
 });
@@ -32,8 +33,12 @@ export interface DataField {
   description?: string;
 }
 
+export type Priority = 'high' | 'normal' | 'bulk';
+
 export interface EventTemplate {
   event: string;
+  /** Alerts before ordinary messages before broadcasts; a request may override it. */
+  priority: Priority;
   description?: string;
   defaultMsgtype: Msgtype;
   msgtypes: Msgtype[];
@@ -130,6 +135,7 @@ export function buildTemplate(definition: unknown, source: string): EventTemplat
   return {
     event: def.event,
     description: def.description,
+    priority: def.priority,
     defaultMsgtype,
     msgtypes,
     data,

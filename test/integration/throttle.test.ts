@@ -1,4 +1,4 @@
-import { alert, finalStatus, startHarness, type Harness } from '../support/harness';
+import { alert, eventually, finalStatus, startHarness, type Harness } from '../support/harness';
 
 describe('WeCom frequency limit (45009)', () => {
   let h: Harness;
@@ -38,4 +38,31 @@ describe('outbound rate limit', () => {
     const busiestSlidingSecond = Math.max(...times.map((t, i) => times.slice(i).filter((u) => u < t + 1_000).length));
     expect(busiestSlidingSecond).toBeLessThanOrEqual(40);
   });
+});
+
+describe('priorities', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { SEND_CONCURRENCY: '1' } });
+  });
+  afterAll(() => h.close());
+
+  it('when an alert arrives behind a backlog of bulk and ordinary messages, then it is sent first', async () => {
+    const worker = h.gateway.workers.find((w) => w.name === 'send')!;
+    await worker.pause();
+    const reports = Array.from({ length: 50 }, (_, i) => ({ event: 'report.ready', to: { users: [`reader${i}`] }, data: { reports: [{ title: `r${i}`, summary: 's', url: 'https://bi.example/r' }] } }));
+    const deploys = Array.from({ length: 50 }, (_, i) => ({ event: 'deploy.finished', to: { users: [`dev${i}`] }, data: { service: 'api', version: `1.${i}`, environment: 'prod', status: 'succeeded' } }));
+    for (const body of [...reports, ...deploys]) expect((await h.api.post('/v1/messages').send(body)).status).toBe(202);
+    const urgent = await h.api.post('/v1/messages').send(alert({ to: { users: ['oncall01'] } }));
+    const bulkButUrgent = await h.api.post('/v1/messages').send({ ...reports[0], to: { users: ['boss'] }, priority: 'high' });
+    worker.resume();
+    await finalStatus(h.api, urgent.body.id, 20_000);
+    await eventually(() => h.sim.sent.length >= 101 || undefined, 20_000);
+    const order = h.sim.sent.map((m) => m.touser[0]);
+    // high (the alert, and a report sent with priority: high) > normal (deploys) > bulk (reports)
+    expect(bulkButUrgent.status).toBe(202);
+    expect(order.slice(0, 2).sort()).toEqual(['boss', 'oncall01']);
+    expect(order.slice(2, 52).every((u) => u.startsWith('dev'))).toBe(true);
+    expect(order.slice(52).every((u) => u.startsWith('reader'))).toBe(true);
+  }, 30_000);
 });
