@@ -197,7 +197,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   });
 
   const routes = [
-    ...messageRoutes(service, store, templates),
+    ...messageRoutes(service, store, templates, { store, queue: sendQueue, api, findApp: (name) => findApp(config, name) }),
     ...alertRoutes(service, storm, config.alerts, metrics),
     ...callbackRoutes({
       apps: config.apps,

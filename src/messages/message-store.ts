@@ -3,8 +3,8 @@ import { compareAndDelete, type RedisClient } from '../redis/scripts';
 
 const RECENT_KEPT = 500;
 
-export type MessageStatus = 'queued' | 'deferred' | 'sending' | 'sent' | 'failed';
-export type PartStatus = 'queued' | 'deferred' | 'sending' | 'sent' | 'failed';
+export type MessageStatus = 'queued' | 'deferred' | 'sending' | 'sent' | 'failed' | 'recalled';
+export type PartStatus = 'queued' | 'deferred' | 'sending' | 'sent' | 'failed' | 'recalled';
 
 export interface RecipientList {
   users: string[];
@@ -38,6 +38,7 @@ export interface MessageRecord {
 /** What GET /v1/messages/{id} answers: the parts folded into one status. */
 export interface MessageView {
   id: string;
+  app: string;
   event: string;
   msgtype: string;
   status: MessageStatus;
@@ -54,6 +55,7 @@ export interface MessageView {
 }
 
 function foldStatus(parts: PartState[]): MessageStatus {
+  if (parts.some((p) => p.status === 'recalled')) return 'recalled';
   if (parts.every((p) => p.status === 'sent')) return 'sent';
   const done = parts.every((p) => p.status === 'sent' || p.status === 'failed');
   if (done) return 'failed';
@@ -160,21 +162,27 @@ export class MessageStore {
     return count - 1;
   }
 
+  /** Every part's state, in part order (for a recall). */
+  async parts(id: string): Promise<PartState[]> {
+    const raw = await this.redis.hgetall(this.partsKey(id));
+    return Object.entries(raw)
+      .sort(([a], [b]) => Number(a) - Number(b))
+      .map(([, value]) => JSON.parse(value) as PartState);
+  }
+
   async getPart(id: string, part: number): Promise<PartState | undefined> {
     const raw = await this.redis.hget(this.partsKey(id), String(part));
     return raw ? (JSON.parse(raw) as PartState) : undefined;
   }
 
   async get(id: string): Promise<MessageView | undefined> {
-    const [record, rawParts] = await Promise.all([this.redis.hgetall(this.recordKey(id)), this.redis.hgetall(this.partsKey(id))]);
+    const [record, parts] = await Promise.all([this.redis.hgetall(this.recordKey(id)), this.parts(id)]);
     if (!record.id) return undefined;
-    const parts = Object.entries(rawParts)
-      .sort(([a], [b]) => Number(a) - Number(b))
-      .map(([, value]) => JSON.parse(value) as PartState);
     const msgids = parts.map((p) => p.msgid).filter((m): m is string => Boolean(m));
     const failed = parts.find((p) => p.status === 'failed' && p.error) ?? parts.find((p) => p.error && p.status !== 'sent');
     return {
       id: record.id,
+      app: record.app,
       event: record.event,
       msgtype: record.msgtype,
       status: foldStatus(parts),

@@ -2,9 +2,10 @@ import type { Route } from '../http/route';
 import { ApiError, UnavailableError } from '../http/errors';
 import type { MessageService } from './message-service';
 import type { MessageStore } from './message-store';
+import { recallMessage, type RecallDeps } from './recall';
 import type { EventTemplate } from './templates';
 
-export function messageRoutes(service: MessageService, store: MessageStore, templates: Map<string, EventTemplate>): Route[] {
+export function messageRoutes(service: MessageService, store: MessageStore, templates: Map<string, EventTemplate>, recall: RecallDeps): Route[] {
   return [
     {
       method: 'post',
@@ -36,6 +37,14 @@ export function messageRoutes(service: MessageService, store: MessageStore, temp
         });
         if (!view) throw new ApiError(404, 'not_found', `no message ${id} (unknown or older than the retention)`);
         res.json(view);
+      },
+    },
+    {
+      method: 'delete',
+      path: '/v1/messages/{id}',
+      auth: 'send',
+      handler: async (req, res) => {
+        res.json(await recallMessage(String(req.params.id), recall));
       },
     },
     {

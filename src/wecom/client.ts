@@ -123,6 +123,12 @@ export class WecomClient {
     return { kind: 'ok', value: { mediaId, createdAt: Number(outcome.value.created_at) || Math.floor(Date.now() / 1000) } };
   }
 
+  /** message/recall (reference §2.4): WeCom allows it for 24 hours, for the sending app only. */
+  async recallMessage(accessToken: string, msgid: string): Promise<Outcome<true>> {
+    const outcome = await this.postJson(accessToken, 'message/recall', { msgid });
+    return outcome.kind === 'ok' ? { kind: 'ok', value: true } : outcome;
+  }
+
   /** A JSON POST to any customer-contact API (externalcontact/*), answered as a classified outcome. */
   async postJson(accessToken: string, api: string, body: object): Promise<Outcome<Record<string, unknown>>> {
     return this.call(api, `/cgi-bin/${api}?access_token=${encodeURIComponent(accessToken)}`, {

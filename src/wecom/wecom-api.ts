@@ -30,6 +30,10 @@ export class WecomApi {
     return this.withToken(app, (token) => this.client.postJson(token, api, body));
   }
 
+  recallMessage(app: WecomApp, msgid: string): Promise<Outcome<true>> {
+    return this.withToken(app, (token) => this.client.recallMessage(token, msgid));
+  }
+
   getCallbackIps(app: WecomApp): Promise<Outcome<string[]>> {
     return this.withToken(app, (token) => this.client.getCallbackIps(token));
   }

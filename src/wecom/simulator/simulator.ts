@@ -34,6 +34,7 @@ export type SimulatedApi = 'gettoken' | 'message/send' | 'media/upload' | 'exter
 
 export interface SentMessage {
   msgid: string;
+  recalled?: boolean;
   agentid: number;
   msgtype: string;
   touser: string[];
@@ -266,6 +267,17 @@ export class WecomSimulator {
     });
 
     app.post('/cgi-bin/media/upload', (req, res) => void this.upload(req, res));
+
+    // Recall (reference §2.4): only this app's messages, only within 24 h.
+    app.post('/cgi-bin/message/recall', express.json(), async (req, res) => {
+      const auth = this.authorize(req);
+      if ('errcode' in auth) return this.answer(res, 'message/recall', auth);
+      const message = this.sent.find((m) => m.msgid === req.body?.msgid);
+      if (!message || message.agentid !== auth.agentId) return this.answer(res, 'message/recall', { errcode: 40058, errmsg: 'invalid msgid' });
+      if (Date.now() - message.at > 86_400_000) return this.answer(res, 'message/recall', { errcode: 40058, errmsg: 'msg can not be recalled after 24 hours' });
+      message.recalled = true;
+      return this.answer(res, 'message/recall', { errcode: 0, errmsg: 'ok' });
+    });
 
     app.post('/cgi-bin/externalcontact/send_welcome_msg', express.json({ limit: '1mb' }), async (req, res) => {
       const api = 'externalcontact/send_welcome_msg';
