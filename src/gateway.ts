@@ -154,11 +154,21 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     await Promise.all([...allowlists.values()].map((a) => a.start()));
   }
 
+  // Final statuses to the callbackUrl a request named: signed, retried, never in the way of sending.
+  const statusCallbacks = new WebhookOutbox(queueRedis, { name: 'status-callbacks', secret: config.statusCallbackSecret, prefix, attempts: 8, retryBaseDelayMs: config.send.retryBaseDelayMs, timeoutMs: 5_000, concurrency: 10, logger });
+  const notifyIfFinal = async (messageId: string) => {
+    const view = await store.get(messageId);
+    if (!view?.callbackUrl || (view.status !== 'sent' && view.status !== 'failed')) return;
+    const { callbackUrl, ...status } = view;
+    await statusCallbacks.add({ id: `${messageId}_final`, url: callbackUrl, body: status, createdAt: Date.now() });
+  };
+
   const workers: Worker[] = [];
   if (config.workers.has('send')) {
     workers.push(
       startSendWorker(workerRedis, prefix, { concurrency: config.send.concurrency, lockMs: config.send.jobLockMs, ratePerSecond: config.send.ratePerSecond }, {
         store,
+        onPartDone: notifyIfFinal,
         budget: config.send.memberQuota.length > 0 ? new MemberBudget(redis, prefix, config.send.memberQuota) : undefined,
         deferPart: (data, until) => enqueueParts(sendQueue, [data], config.send, Math.max(0, until - Date.now())),
         api,
@@ -171,6 +181,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     );
   }
 
+  if (config.workers.has('send')) workers.push(statusCallbacks.startWorker(workerRedis));
   if (config.workers.has('inbound')) {
     workers.push(startInboundWorker(workerRedis, prefix, router, logger, (rule) => metrics.inboundHandled.inc({ rule })));
     if (forwardOutbox) workers.push(forwardOutbox.startWorker(workerRedis));
@@ -213,6 +224,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
       logger,
     }),
     ...deadLetterRoutes('/v1/inbound/dead-letters', () => forwardOutbox, 'INBOUND_WEBHOOK_URL'),
+    ...deadLetterRoutes('/v1/status-callbacks/dead-letters', () => statusCallbacks, 'status callbacks'),
     ...contactRoutes(directory, syncDispatcher, config.contacts.piiKeys),
     ...(contactWays ? welcomeRoutes(activities, pool, contactWays, redis, prefix) : []),
     ...opsRoutes(metrics, readiness),
@@ -248,7 +260,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
       // Workers first: in-flight sends finish (or go back to the queue) before connections close.
       for (const allowlist of allowlists.values()) allowlist.stop();
       await Promise.all([...workers.map((w) => w.close()), syncDispatcher?.stop()]);
-      await Promise.all([sendQueue.close(), inbound.close(), forwardOutbox?.close(), welcomeQueue.close(), tagQueue.close(), storm.close()]);
+      await Promise.all([sendQueue.close(), inbound.close(), forwardOutbox?.close(), welcomeQueue.close(), tagQueue.close(), storm.close(), statusCallbacks.close()]);
       await client.close();
       await Promise.allSettled([redis.quit(), queueRedis.quit(), workerRedis.quit(), directory.close()]);
     },

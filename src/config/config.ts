@@ -53,6 +53,8 @@ export interface Config {
     jobLockMs: number;
   };
   retentionSeconds: number;
+  /** HMAC key for the status callbacks (a request's callbackUrl). */
+  statusCallbackSecret?: string;
   bodyLimit: string;
   workers: Set<string>;
   logLevel: string;
@@ -203,6 +205,7 @@ const envSchema = z.object({
   STORM_PER_RECIPIENT_PER_MINUTE: z.coerce.number().int().min(0).default(10),
   WELCOME_TIMEZONE: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)').default('Asia/Shanghai'),
   WECOM_CUSTOMER_CONTACT_SECRET: z.string().min(1).optional(),
+  STATUS_CALLBACK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
   INBOUND_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
   CALLBACK_MAX_SKEW_SECONDS: z.coerce.number().int().min(0).default(0),
   CALLBACK_IP_ALLOWLIST: z.enum(['off', 'wecom']).default('off'),
@@ -369,6 +372,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       throttleMs: e.THROTTLE_45009_MS,
     },
     retentionSeconds: Math.round(e.MESSAGE_RETENTION_DAYS * 86_400),
+    statusCallbackSecret: e.STATUS_CALLBACK_SECRET,
     bodyLimit: e.BODY_LIMIT,
     workers: new Set(e.WORKERS ?? ALL_WORKERS),
     logLevel: e.LOG_LEVEL,

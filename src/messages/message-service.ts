@@ -20,6 +20,8 @@ export const sendRequestSchema = z
     app: z.string().min(1).max(64).optional(),
     idempotencyKey: z.string().min(1).max(256).optional(),
     priority: z.enum(['high', 'normal', 'bulk']).optional(),
+    /** The final status (sent/failed) is POSTed here, signed, with retries. */
+    callbackUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).optional(),
   })
   .strict();
 
@@ -112,7 +114,7 @@ export class MessageService {
     try {
       result = await withTimeout(
         this.deps.store.create(
-          { id, event: prepared.template.event, msgtype: prepared.msgtype, app: prepared.app.name, parts: prepared.parts.length, createdAt: acceptedAt, requestId },
+          { id, event: prepared.template.event, msgtype: prepared.msgtype, app: prepared.app.name, parts: prepared.parts.length, createdAt: acceptedAt, requestId, callbackUrl: request.callbackUrl },
           request.idempotencyKey,
         ),
         timeout,

@@ -33,6 +33,8 @@ export interface MessageRecord {
   parts: number;
   createdAt: number;
   requestId?: string;
+  /** Where the final status is POSTed. */
+  callbackUrl?: string;
 }
 
 /** What GET /v1/messages/{id} answers: the parts folded into one status. */
@@ -50,6 +52,7 @@ export interface MessageView {
   invalid?: RecipientList;
   /** While deferred: the earliest time the waiting part can go, and why it waits. */
   deferred?: { until: string; reason: string };
+  callbackUrl?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -132,7 +135,7 @@ export class MessageStore {
     const ttl = this.options.retentionSeconds;
     await this.redis
       .multi()
-      .hset(this.recordKey(record.id), { ...record, requestId: record.requestId ?? '' })
+      .hset(this.recordKey(record.id), { ...record, requestId: record.requestId ?? '', callbackUrl: record.callbackUrl ?? '' })
       .expire(this.recordKey(record.id), ttl)
       .hset(this.partsKey(record.id), ...partFields)
       .expire(this.partsKey(record.id), ttl)
@@ -193,6 +196,7 @@ export class MessageStore {
       ...(failed?.error ? { error: failed.error } : {}),
       ...(mergeInvalid(parts) ? { invalid: mergeInvalid(parts) } : {}),
       ...deferredOf(parts),
+      ...(record.callbackUrl ? { callbackUrl: record.callbackUrl } : {}),
       createdAt: new Date(Number(record.createdAt)).toISOString(),
       updatedAt: new Date(Math.max(Number(record.createdAt), ...parts.map((p) => p.updatedAt))).toISOString(),
     };

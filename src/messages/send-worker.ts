@@ -16,6 +16,8 @@ export interface SendWorkerDeps {
   store: MessageStore;
   /** Per-member budgets; absent = none. */
   budget?: MemberBudget;
+  /** Called when a part reached sent or failed: the message may be final now (status callbacks). */
+  onPartDone?: (messageId: string) => Promise<void>;
   /** Queues the members split off by the budget as a new part of the message, to go at `until`. */
   deferPart: (data: SendJobData, until: number) => Promise<void>;
   api: WecomApi;
@@ -96,6 +98,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
       metrics.messagesSent.inc({ event, msgtype });
       metrics.sendLatency.observe({ msgtype }, (Date.now() - job.data.acceptedAt) / 1000);
       log.info({ msgid, attempt, invalid }, 'message sent');
+      await deps.onPartDone?.(messageId);
       return;
     }
     const error = withHint(outcome.error);
@@ -113,6 +116,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
     if (final) {
       metrics.messagesFailed.inc({ event, msgtype, errcode: String(error.errcode) });
       log.warn({ attempt, error }, 'message failed');
+      await deps.onPartDone?.(messageId);
       throw new UnrecoverableError(`${error.errcode} ${error.errmsg}`);
     }
     metrics.sendRetries.inc({ errcode: String(error.errcode) });

@@ -9,12 +9,14 @@ export interface WebhookJobData {
   id: string;
   body: unknown;
   createdAt: number;
+  /** Per delivery (status callbacks name their own URL); else the outbox's. */
+  url?: string;
 }
 
 export interface WebhookOutboxOptions {
   /** Queue name, e.g. `forward-inbound` (BullMQ refuses ':'); one queue per downstream. */
   name: string;
-  url: string;
+  url?: string;
   /** HMAC-SHA256 key for the X-Gateway-Signature header; unsigned when absent. */
   secret?: string;
   prefix: string;
@@ -113,7 +115,9 @@ export class WebhookOutbox {
   }
 
   private async deliver(job: Job<WebhookJobData>): Promise<void> {
-    const result = await postSignedJson(this.options.url, job.data.body, { id: job.data.id, attempt: job.attemptsMade + 1, secret: this.options.secret, timeoutMs: this.options.timeoutMs, dispatcher: this.options.dispatcher });
+    const url = job.data.url ?? this.options.url;
+    if (!url) throw new UnrecoverableError('no URL to deliver to');
+    const result = await postSignedJson(url, job.data.body, { id: job.data.id, attempt: job.attemptsMade + 1, secret: this.options.secret, timeoutMs: this.options.timeoutMs, dispatcher: this.options.dispatcher });
     if (result.ok) return;
     // A refusal will not get better by retrying: dead-letter it now for an operator.
     if (result.permanent) throw new UnrecoverableError(result.error);

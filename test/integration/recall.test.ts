@@ -39,3 +39,64 @@ describe('DELETE /v1/messages/{id} (recall)', () => {
     expect(old.body.error.message).toMatch(/24 hours/);
   });
 });
+
+describe('status callbacks (callbackUrl)', () => {
+  const SECRET = 'status-secret-0123456789';
+  let h: Harness;
+  let receiver: import('node:http').Server;
+  let received: { body: Record<string, unknown>; signature?: string; timestamp?: string; raw: string }[] = [];
+  let down = false;
+  let url = '';
+
+  beforeAll(async () => {
+    const { createServer } = await import('node:http');
+    receiver = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (c) => (raw += c));
+      req.on('end', () => {
+        if (down) return void res.writeHead(503).end();
+        received.push({ body: JSON.parse(raw), signature: req.headers['x-gateway-signature'] as string, timestamp: req.headers['x-gateway-timestamp'] as string, raw });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+    url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/status`;
+    h = await startHarness({ env: { STATUS_CALLBACK_SECRET: SECRET } });
+  });
+  afterAll(async () => {
+    await h.close();
+    receiver.closeAllConnections();
+    await new Promise((r) => receiver.close(r));
+  });
+
+  it('when a message with a callbackUrl is sent or fails, then the final status is POSTed there, signed', async () => {
+    const { signWebhook } = await import('../../src/webhooks/webhook-outbox');
+    const ok = await h.api.post('/v1/messages').send(alert({ callbackUrl: url }));
+    await finalStatus(h.api, ok.body.id);
+    h.sim.failNext(1, { errcode: 81013 });
+    const bad = await h.api.post('/v1/messages').send(alert({ callbackUrl: url, data: { title: 'nobody', content: 'c', level: 'info' } }));
+    const { eventually } = await import('../support/harness');
+    await eventually(() => received.length >= 2 || undefined);
+    const byId = Object.fromEntries(received.map((r) => [r.body.id, r]));
+    expect(byId[ok.body.id].body).toMatchObject({ status: 'sent', msgid: expect.any(String) });
+    expect(byId[bad.body.id].body).toMatchObject({ status: 'failed', error: { errcode: 81013 } });
+    for (const r of received) expect(r.signature).toBe(signWebhook(SECRET, r.timestamp!, r.raw));
+  });
+
+  it('when the receiver is down, then sending is not held up and the callback is retried until it is back', async () => {
+    received = [];
+    down = true;
+    const res = await h.api.post('/v1/messages').send(alert({ callbackUrl: url, data: { title: 'later', content: 'c', level: 'info' } }));
+    expect((await finalStatus(h.api, res.body.id)).status).toBe('sent');
+    await new Promise((r) => setTimeout(r, 100));
+    down = false;
+    const { eventually } = await import('../support/harness');
+    await eventually(() => received.some((r) => r.body.id === res.body.id) || undefined, 15_000);
+  });
+
+  it('when callbackUrl is not http(s), then 400 names it', async () => {
+    const res = await h.api.post('/v1/messages').send(alert({ callbackUrl: 'ftp://example.com/x' }));
+    expect(res.status).toBe(400);
+    expect(res.body.error.fields[0].field).toBe('callbackUrl');
+  });
+});
