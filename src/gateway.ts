@@ -38,6 +38,7 @@ import { startSendWorker } from './messages/send-worker';
 import { loadTemplates, type EventTemplate } from './messages/templates';
 import { createLogger } from './ops/logger';
 import { createMetrics, type Metrics } from './ops/metrics';
+import { diagnose } from './ops/doctor';
 import { opsRoutes } from './ops/routes';
 import { createRedis, waitUntilReady } from './redis/connection';
 import type { RedisClient } from './redis/scripts';
@@ -227,7 +228,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     ...deadLetterRoutes('/v1/status-callbacks/dead-letters', () => statusCallbacks, 'status callbacks'),
     ...contactRoutes(directory, syncDispatcher, config.contacts.piiKeys),
     ...(contactWays ? welcomeRoutes(activities, pool, contactWays, redis, prefix) : []),
-    ...opsRoutes(metrics, readiness),
+    ...opsRoutes(metrics, readiness, () => diagnose(config.apps, api)),
   ];
   const app = createApp({
     routes,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Route } from '../http/route';
 import type { Metrics } from './metrics';
+import type { Finding } from './doctor';
 import { projectRoot } from './paths';
 
 export interface ReadinessCheck {
@@ -11,8 +12,17 @@ export interface ReadinessCheck {
 
 export const OPENAPI_PATH = join(projectRoot(), 'openapi.yaml');
 
-export function opsRoutes(metrics: Metrics, checks: ReadinessCheck[]): Route[] {
+export function opsRoutes(metrics: Metrics, checks: ReadinessCheck[], doctor: () => Promise<Finding[]>): Route[] {
   return [
+    {
+      method: 'get',
+      path: '/v1/diagnostics',
+      auth: 'admin',
+      handler: async (_req, res) => {
+        const findings = await doctor();
+        res.json({ ok: findings.every((f) => f.ok), findings });
+      },
+    },
     { method: 'get', path: '/healthz', auth: 'none', handler: (_req, res) => void res.json({ status: 'ok' }) },
     {
       method: 'get',

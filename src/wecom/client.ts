@@ -123,6 +123,11 @@ export class WecomClient {
     return { kind: 'ok', value: { mediaId, createdAt: Number(outcome.value.created_at) || Math.floor(Date.now() / 1000) } };
   }
 
+  /** agent/get: the app's name and visible range (for the doctor). */
+  async getAgent(accessToken: string, agentId: number): Promise<Outcome<Record<string, unknown>>> {
+    return this.call('agent/get', `/cgi-bin/agent/get?access_token=${encodeURIComponent(accessToken)}&agentid=${agentId}`, { method: 'GET' });
+  }
+
   /** message/recall (reference §2.4): WeCom allows it for 24 hours, for the sending app only. */
   async recallMessage(accessToken: string, msgid: string): Promise<Outcome<true>> {
     const outcome = await this.postJson(accessToken, 'message/recall', { msgid });

@@ -28,7 +28,7 @@ const HINTS: Record<number, string> = {
   45002: 'content too long',
   45009: 'WeCom API frequency limit reached',
   45033: 'WeCom concurrency limit reached',
-  48002: "API not permitted for this app's secret",
+  48002: "API not permitted for this secret: customer-contact APIs need the 客户联系 secret (WECOM_CUSTOMER_CONTACT_SECRET) or the app listed in 「可调用接口的应用」; miniprogram_notice needs a mini-program app",
   60011: 'no permission on this member, department or tag',
   60020: "the gateway's IP is not in the app's trusted IPs (WeCom admin -> app -> 企业可信IP)",
   81013: 'no recipient is valid (unknown users, parties or tags, or outside the visible range)',

@@ -34,6 +34,10 @@ export class WecomApi {
     return this.withToken(app, (token) => this.client.recallMessage(token, msgid));
   }
 
+  getAgent(app: WecomApp): Promise<Outcome<Record<string, unknown>>> {
+    return this.withToken(app, (token) => this.client.getAgent(token, app.agentId));
+  }
+
   getCallbackIps(app: WecomApp): Promise<Outcome<string[]>> {
     return this.withToken(app, (token) => this.client.getCallbackIps(token));
   }

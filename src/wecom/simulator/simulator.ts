@@ -240,6 +240,22 @@ export class WecomSimulator {
       return this.answer(res, 'gettoken', { errcode: 0, errmsg: 'ok', access_token: token, expires_in: remaining });
     });
 
+    app.get('/cgi-bin/agent/get', async (req, res) => {
+      const auth = this.authorize(req);
+      if ('errcode' in auth) return this.answer(res, 'agent/get', auth);
+      if (Number(req.query.agentid) !== auth.agentId) return this.answer(res, 'agent/get', { errcode: 301002, errmsg: 'not allow operate another agent with this accesstoken' });
+      return this.answer(res, 'agent/get', {
+        errcode: 0,
+        errmsg: 'ok',
+        agentid: auth.agentId,
+        name: 'Gateway (simulated)',
+        allow_userinfos: { user: (this.options.directory?.users ?? ['zhangsan', 'lisi']).slice(0, 100).map((userid) => ({ userid })) },
+        allow_partys: { partyid: [1] },
+        allow_tags: { tagid: [] },
+        close: 0,
+      });
+    });
+
     app.get('/cgi-bin/getcallbackip', async (req, res) => {
       const auth = this.authorize(req);
       if ('errcode' in auth) return this.answer(res, 'getcallbackip', auth);

@@ -1,0 +1,48 @@
+import type { WecomApp } from '../config/config';
+import type { WecomError } from '../wecom/client';
+import { errcodeHint } from '../wecom/errcodes';
+import type { WecomApi } from '../wecom/wecom-api';
+
+export interface Finding {
+  ok: boolean;
+  app: string;
+  check: string;
+  detail: string;
+}
+
+function problem(app: WecomApp, check: string, error: WecomError): Finding {
+  const hint = errcodeHint(error.errcode, error.errmsg);
+  return { ok: false, app: app.name, check, detail: `errcode ${error.errcode}${hint ? `: ${hint}` : ''} (${error.errmsg.split(',')[0]})` };
+}
+
+/**
+ * Checks each configured app against WeCom: the secret yields a token, the agent
+ * exists for that secret and has a visible range, and the callback IPs can be read
+ * (which also proves the gateway's IP is trusted). One finding per line.
+ */
+export async function diagnose(apps: WecomApp[], api: WecomApi): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  for (const app of apps) {
+    const agent = await api.getAgent(app);
+    if (agent.kind !== 'ok') {
+      findings.push(problem(app, 'gettoken + agent/get', agent.error));
+      continue;
+    }
+    const users = ((agent.value.allow_userinfos as { user?: unknown[] } | undefined)?.user ?? []).length;
+    const parties = ((agent.value.allow_partys as { partyid?: unknown[] } | undefined)?.partyid ?? []).length;
+    findings.push({ ok: true, app: app.name, check: 'gettoken', detail: `corp ${app.corpId}: the secret works` });
+    findings.push({
+      ok: users + parties > 0,
+      app: app.name,
+      check: 'agent/get',
+      detail: users + parties > 0 ? `agent ${app.agentId} "${String(agent.value.name ?? '')}" sees ${users} member(s) and ${parties} department(s) directly` : `agent ${app.agentId} has an empty visible range: add members or departments in the admin console (应用 -> 可见范围)`,
+    });
+    const ips = await api.getCallbackIps(app);
+    findings.push(ips.kind === 'ok' ? { ok: true, app: app.name, check: 'getcallbackip', detail: `${ips.value.length} WeCom callback address(es); this gateway's IP is trusted` } : problem(app, 'getcallbackip', ips.error));
+  }
+  return findings;
+}
+
+export function formatFindings(findings: Finding[]): string {
+  return findings.map((f) => `${f.ok ? 'ok  ' : 'FAIL'} ${f.app} ${f.check}: ${f.detail}`).join('\n');
+}
