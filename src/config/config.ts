@@ -64,6 +64,8 @@ export interface Config {
   contacts: ContactsConfig;
   welcome: { timeZone: string; customerContactSecret?: string };
   alerts: AlertsConfig;
+  /** Members who read through the WeChat plugin (微信插件): markdown reaches them as the event's text form. */
+  wechatReaders?: { users?: string[]; parties?: string[]; tags?: string[] };
 }
 
 /** A named set of recipients for monitoring webhooks, chosen by `?route=` or by matching the payload. */
@@ -262,6 +264,7 @@ const fileSchema = z.object({
       }),
     )
     .optional(),
+  wechatReaders: z.object({ users: z.array(z.string()).optional(), parties: z.array(z.coerce.string()).optional(), tags: z.array(z.coerce.string()).optional() }).optional(),
   contactSinks: z.array(z.object({ name: z.string().regex(/^[A-Za-z0-9_-]+$/), url, secret: z.string().min(16).optional() })).optional(),
   defaultApp: z.string().optional(),
 });
@@ -394,6 +397,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       encryptionKey: e.CONTACTS_ENCRYPTION_KEY,
     },
     welcome: { timeZone: e.WELCOME_TIMEZONE, customerContactSecret: e.WECOM_CUSTOMER_CONTACT_SECRET },
+    wechatReaders: file.wechatReaders,
     alerts: {
       timeZone: e.ALERT_TIMEZONE,
       maxAlertsPerMessage: e.ALERT_MAX_PER_MESSAGE,

@@ -7,7 +7,8 @@ import type { Metrics } from '../ops/metrics';
 import { buildSendPayload } from '../wecom/message-payload';
 import { hasMediaSource } from './media';
 import type { MessageStore } from './message-store';
-import { recipientsSchema, splitRecipients } from './recipients';
+import { recipientsSchema, splitReaders, splitRecipients, type Recipients } from './recipients';
+import type { SendRecipients } from '../wecom/message-payload';
 import { enqueueParts, type SendJobData } from './send-queue';
 import { MEDIA_MSGTYPES, MSGTYPES, RenderError, type EventTemplate, type Msgtype } from './templates';
 
@@ -33,11 +34,12 @@ interface PreparedMessage {
   app: WecomApp;
   msgtype: Msgtype;
   body: Record<string, unknown>;
-  parts: ReturnType<typeof splitRecipients>;
+  /** One message/send call each, with its own type and body (WeChat-plugin readers get text). */
+  parts: { to: SendRecipients; msgtype: Msgtype; body: Record<string, unknown> }[];
 }
 
 export interface MessageServiceDeps {
-  config: Pick<Config, 'apps' | 'defaultApp' | 'send'>;
+  config: Pick<Config, 'apps' | 'defaultApp' | 'send' | 'wechatReaders'>;
   templates: Map<string, EventTemplate>;
   store: MessageStore;
   queue: Queue<SendJobData>;
@@ -77,17 +79,30 @@ export class MessageService {
         { field: 'msgtype', message: `one of ${template.msgtypes.join(', ')}` },
       ]);
     }
-    let body: Record<string, unknown>;
+    const body = this.render(template, msgtype, request.data);
+    if (MEDIA_MSGTYPES.has(msgtype) && !hasMediaSource(body) && !body.media_id) {
+      throw new ApiError(422, 'cannot_render', `a ${msgtype} message needs a file: give a URL or base64 content`, [{ field: 'data', message: 'no media url, base64 or media_id' }]);
+    }
+    const partsOf = (to: Recipients, type: Msgtype, typeBody: Record<string, unknown>) => splitRecipients(to).map((part) => ({ to: part, msgtype: type, body: typeBody }));
+    // WeCom shows markdown in its own client only: members reading through the WeChat plugin get the text form.
+    const readers = this.deps.config.wechatReaders;
+    if (msgtype === 'markdown' && template.msgtypes.includes('text') && readers && request.to !== '@all') {
+      const { wechat, others } = splitReaders(request.to, readers);
+      if (wechat) {
+        const text = this.render(template, 'text', request.data);
+        return { template, app, msgtype, body, parts: [...(others ? partsOf(others, msgtype, body) : []), ...partsOf(wechat, 'text', text)] };
+      }
+    }
+    return { template, app, msgtype, body, parts: partsOf(request.to, msgtype, body) };
+  }
+
+  private render(template: EventTemplate, msgtype: Msgtype, data: Record<string, unknown>): Record<string, unknown> {
     try {
-      body = template.render(msgtype, request.data);
+      return template.render(msgtype, data);
     } catch (error) {
       if (!(error instanceof RenderError)) throw error;
       throw new ApiError(422, 'cannot_render', error.message, [{ field: error.field, message: error.message }]);
     }
-    if (MEDIA_MSGTYPES.has(msgtype) && !hasMediaSource(body) && !body.media_id) {
-      throw new ApiError(422, 'cannot_render', `a ${msgtype} message needs a file: give a URL or base64 content`, [{ field: 'data', message: 'no media url, base64 or media_id' }]);
-    }
-    return { template, app, msgtype, body, parts: splitRecipients(request.to) };
   }
 
   /** The exact message/send bodies that would be sent; nothing is queued. */
@@ -99,7 +114,7 @@ export class MessageService {
       msgtype: prepared.msgtype,
       app: prepared.app.name,
       // A preview has no message id yet: the real interval differs per send (see duplicateCheckInterval).
-      payloads: prepared.parts.map((to, part) => buildSendPayload(prepared.msgtype, prepared.body, to, { ...options, sendId: `preview_${part}` })),
+      payloads: prepared.parts.map((p, part) => buildSendPayload(p.msgtype, p.body, p.to, { ...options, sendId: `preview_${part}` })),
       ...(MEDIA_MSGTYPES.has(prepared.msgtype) && hasMediaSource(prepared.body) ? { note: 'media is uploaded at send time; its media_id replaces "media"' } : {}),
     };
   }
@@ -123,13 +138,13 @@ export class MessageService {
       throw new UnavailableError();
     }
     if (!result.created) return result;
-    const jobs: SendJobData[] = prepared.parts.map((to, part) => ({
+    const jobs: SendJobData[] = prepared.parts.map(({ to, msgtype, body }, part) => ({
       messageId: id,
       part,
       app: prepared.app.name,
       event: prepared.template.event,
-      msgtype: prepared.msgtype,
-      body: prepared.body,
+      msgtype,
+      body,
       to,
       requestId,
       acceptedAt,

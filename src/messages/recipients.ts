@@ -50,3 +50,25 @@ export function splitRecipients(to: Recipients): SendRecipients[] {
     return part;
   });
 }
+
+/** Members (by user, party or tag) who read WeCom through the WeChat plugin, from the config file. */
+export interface ReaderList {
+  users?: string[];
+  parties?: string[];
+  tags?: string[];
+}
+
+/**
+ * Separates the recipients the config lists as WeChat-plugin readers from the rest.
+ * A party or tag counts as a reader only when it is listed itself (WeCom expands
+ * them; the gateway cannot see who is inside).
+ */
+export function splitReaders(to: Exclude<Recipients, '@all'>, readers: ReaderList): { wechat?: Recipients; others?: Recipients } {
+  const pick = (list: string[] | undefined, known: string[] | undefined, want: boolean) => (list ?? []).filter((id) => (known ?? []).some((k) => k.toLowerCase() === id.toLowerCase()) === want);
+  const build = (want: boolean) => {
+    const part = { users: pick(to.users, readers.users, want), parties: pick(to.parties, readers.parties, want), tags: pick(to.tags, readers.tags, want) };
+    const filled = Object.fromEntries(Object.entries(part).filter(([, v]) => v.length > 0));
+    return Object.keys(filled).length > 0 ? (filled as Recipients) : undefined;
+  };
+  return { wechat: build(true), others: build(false) };
+}
