@@ -66,3 +66,28 @@ describe('priorities', () => {
     expect(order.slice(52).every((u) => u.startsWith('reader'))).toBe(true);
   }, 30_000);
 });
+
+describe('an alert during a 10,000-recipient broadcast', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    // Two sends at a time, each taking 200 ms at WeCom: the broadcast's 10 sends make a 1 s backlog.
+    h = await startHarness({ env: { SEND_CONCURRENCY: '2' }, simulator: { latencyMs: 200 } });
+  });
+  afterAll(() => h.close());
+
+  it('when an alert is posted right after a bulk broadcast to 10,000 people, then it goes out before the rest of the broadcast', async () => {
+    const users = Array.from({ length: 10_000 }, (_, i) => `staff${i}`);
+    const broadcast = await h.api.post('/v1/messages').send({ event: 'report.ready', to: { users }, data: { reports: [{ title: 'Q3', summary: 'all hands', url: 'https://bi.example/q3' }] } });
+    expect(broadcast.status).toBe(202);
+    const posted = Date.now();
+    const urgent = await h.api.post('/v1/messages').send(alert({ to: { users: ['oncall01'] } }));
+    await finalStatus(h.api, urgent.body.id, 20_000);
+    const alertLatency = h.sim.sent.find((m) => m.touser[0] === 'oncall01')!.at - posted;
+    const final = await finalStatus(h.api, broadcast.body.id, 20_000);
+    const broadcastDone = Math.max(...h.sim.sent.filter((m) => m.msgtype === 'news').map((m) => m.at)) - posted;
+    const alertIndex = h.sim.sent.findIndex((m) => m.touser[0] === 'oncall01');
+    process.stdout.write(`priority: alert delivered ${alertLatency} ms after posting, as send #${alertIndex + 1} of 11; the 10-part broadcast finished after ${broadcastDone} ms\n`);
+    expect(final).toMatchObject({ status: 'sent', parts: 10 });
+    expect(alertIndex).toBeLessThanOrEqual(2); // at most the two sends already in flight went before it
+  }, 30_000);
+});
