@@ -4,13 +4,13 @@ import { createGateway } from '../../src/gateway';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
 import { alert, finalStatus, testConfig, UNLIMITED_SIM } from '../support/harness';
 
-describe('two gateway instances on one Redis', () => {
-  it('when both send at once, then WeCom sees exactly one gettoken and every message is sent once', async () => {
+describe('three gateway instances on one Redis', () => {
+  it('when all three send at once, then WeCom sees exactly one gettoken and every message is sent once', async () => {
     const sim = await WecomSimulator.start({ ...UNLIMITED_SIM });
     const config = testConfig(sim.url); // same prefix for both: they share tokens, records and queues
-    const [a, b] = await Promise.all([createGateway(config, { logger: pino({ level: 'silent' }) }), createGateway(config, { logger: pino({ level: 'silent' }) })]);
+    const [a, b, c] = await Promise.all([0, 1, 2].map(() => createGateway(config, { logger: pino({ level: 'silent' }) })));
     try {
-      const posts = Array.from({ length: 40 }, (_, i) => request((i % 2 ? a : b).app).post('/v1/messages').send(alert({ data: { title: `m${i}`, content: 'c', level: 'info' } })));
+      const posts = Array.from({ length: 40 }, (_, i) => request([a, b, c][i % 3].app).post('/v1/messages').send(alert({ data: { title: `m${i}`, content: 'c', level: 'info' } })));
       const ids = (await Promise.all(posts)).map((r) => r.body.id as string);
       const views = await Promise.all(ids.map((id, i) => finalStatus(request((i % 3 ? b : a).app), id)));
       expect(views.every((v) => v.status === 'sent')).toBe(true);
@@ -18,7 +18,7 @@ describe('two gateway instances on one Redis', () => {
       expect(sim.sent).toHaveLength(40);
       expect(new Set(sim.sent.map((m) => (m.body.text as { content: string }).content)).size).toBe(40);
     } finally {
-      await Promise.all([a.close(), b.close()]);
+      await Promise.all([a.close(), b.close(), c.close()]);
       await sim.stop();
     }
   });
