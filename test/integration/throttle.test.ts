@@ -81,13 +81,18 @@ describe('an alert during a 10,000-recipient broadcast', () => {
     expect(broadcast.status).toBe(202);
     const posted = Date.now();
     const urgent = await h.api.post('/v1/messages').send(alert({ to: { users: ['oncall01'] } }));
+    // On a busy machine the alert's own POST can take a few hundred ms; what priority
+    // promises is about the sends that start after the alert was accepted.
+    const startedBeforeAccepted = (await h.gateway.store.parts(broadcast.body.id)).filter((p) => p.status !== 'queued').length;
     await finalStatus(h.api, urgent.body.id, 20_000);
     const alertLatency = h.sim.sent.find((m) => m.touser[0] === 'oncall01')!.at - posted;
     const final = await finalStatus(h.api, broadcast.body.id, 20_000);
     const broadcastDone = Math.max(...h.sim.sent.filter((m) => m.msgtype === 'news').map((m) => m.at)) - posted;
     const alertIndex = h.sim.sent.findIndex((m) => m.touser[0] === 'oncall01');
-    process.stdout.write(`priority: alert delivered ${alertLatency} ms after posting, as send #${alertIndex + 1} of 11; the 10-part broadcast finished after ${broadcastDone} ms\n`);
+    process.stdout.write(`priority: alert delivered ${alertLatency} ms after posting, as send #${alertIndex + 1} of 11 (${startedBeforeAccepted} broadcast sends had started when it was accepted); the 10-part broadcast finished after ${broadcastDone} ms\n`);
     expect(final).toMatchObject({ status: 'sent', parts: 10 });
-    expect(alertIndex).toBeLessThanOrEqual(2); // at most the two sends already in flight went before it
+    expect(startedBeforeAccepted).toBeLessThan(8); // else the test proves nothing: the broadcast was nearly over
+    // At most the two sends the workers had already taken when the alert was queued went before it.
+    expect(alertIndex).toBeLessThanOrEqual(startedBeforeAccepted + 2);
   }, 30_000);
 });
