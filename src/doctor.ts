@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config/config';
+import { loadConfigOrExit } from './config/config';
 import { diagnose, formatFindings } from './ops/doctor';
 import { WecomClient } from './wecom/client';
 import { WecomApi } from './wecom/wecom-api';
@@ -12,16 +12,7 @@ import { startEmbeddedRedis } from './redis/embedded-redis';
  * Redis for the token unless REDIS_URL is set.
  */
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(78);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   if (config.apps.length === 0) {
     process.stdout.write('no WeCom app configured (WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_AGENT_SECRET): nothing to check; the gateway would run in sandbox mode\n');
     return;

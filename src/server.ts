@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { ConfigError, loadConfig, type Config } from './config/config';
+import { loadConfigOrExit, type Config } from './config/config';
 import { createGateway, type Gateway } from './gateway';
 import { TemplateLoadError } from './messages/templates';
 import { createLogger } from './ops/logger';
@@ -14,16 +14,7 @@ const SANDBOX_APP = { name: 'default', corpId: 'wwsandbox000000001', agentId: 10
  * the gateway, HTTP, and a graceful shutdown that loses nothing.
  */
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(78);
-    }
-    throw error;
-  }
+  let config: Config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
   const cleanups: (() => Promise<void>)[] = [];
 

@@ -142,10 +142,16 @@ const hostPortList = z
   .pipe(z.array(hostPort).min(1));
 const csv = z.string().transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean));
 const url = z.url({ protocol: /^https?$/ });
+/** A number setting; zod's own message ("expected number, received NaN") does not say what would do. */
+function wholeNumber(min: number, max?: number) {
+  const error = `must be a whole number ${max === undefined ? `of at least ${min}` : `from ${min} to ${max}`}`;
+  const atLeast = z.coerce.number({ error }).int({ error }).min(min, { error });
+  return max === undefined ? atLeast : atLeast.max(max, { error });
+}
 const aesKey = z.string().regex(/^[A-Za-z0-9]{43}$/, 'must be exactly 43 letters or digits');
 
 const envSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PORT: wholeNumber(0, 65535).default(8080),
   HOST: z.string().default('0.0.0.0'),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   REDIS_CLUSTER_NODES: hostPortList.optional(),
@@ -153,9 +159,9 @@ const envSchema = z.object({
   REDIS_SENTINEL_MASTER: z.string().min(1).optional(),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('wgw'),
   WECOM_API_BASE: url.optional(),
-  WECOM_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  WECOM_TIMEOUT_MS: wholeNumber(100).default(10_000),
   WECOM_CORP_ID: z.string().min(1).optional(),
-  WECOM_AGENT_ID: z.coerce.number().int().positive().optional(),
+  WECOM_AGENT_ID: wholeNumber(1).optional(),
   WECOM_AGENT_SECRET: z.string().min(1).optional(),
   WECOM_CALLBACK_TOKEN: z.string().regex(/^[A-Za-z0-9]{1,32}$/, 'must be 1-32 letters or digits').optional(),
   WECOM_CALLBACK_AES_KEY: aesKey.optional(),
@@ -168,14 +174,14 @@ const envSchema = z.object({
       }),
     )
     .optional(),
-  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
+  API_RATE_LIMIT_PER_MINUTE: wholeNumber(0).default(6000),
   GATEWAY_CONFIG: z.string().min(1).optional(),
   TEMPLATES_DIR: z.string().min(1).default('./templates'),
-  SEND_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
-  SEND_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(4),
-  RETRY_BASE_DELAY_MS: z.coerce.number().int().min(0).default(1000),
-  SEND_RATE_PER_SECOND: z.coerce.number().int().min(0).default(0),
-  THROTTLE_45009_MS: z.coerce.number().int().min(100).default(60_000),
+  SEND_CONCURRENCY: wholeNumber(1, 1000).default(20),
+  SEND_ATTEMPTS: wholeNumber(1, 20).default(4),
+  RETRY_BASE_DELAY_MS: wholeNumber(0).default(1000),
+  SEND_RATE_PER_SECOND: wholeNumber(0).default(0),
+  THROTTLE_45009_MS: wholeNumber(100).default(60_000),
   MEMBER_QUOTA: z
     .string()
     .transform((text, ctx) => {
@@ -187,8 +193,8 @@ const envSchema = z.object({
       { count: 30, windowMs: 60_000 },
       { count: 1000, windowMs: 3_600_000 },
     ]),
-  JOB_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
-  DUPLICATE_CHECK_SECONDS: z.coerce.number().int().min(0).max(14_400).default(600),
+  JOB_LOCK_MS: wholeNumber(1_000).default(30_000),
+  DUPLICATE_CHECK_SECONDS: wholeNumber(0, 14_400).default(600),
   MESSAGE_RETENTION_DAYS: z.coerce.number().positive().default(7),
   BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'expected e.g. 512kb or 1mb').default('1mb'),
   WORKERS: csv.pipe(z.array(z.enum(ALL_WORKERS as [string, ...string[]]))).optional(),
@@ -202,14 +208,14 @@ const envSchema = z.object({
     .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded (openssl rand -base64 32)')
     .optional(),
   ALERT_TIMEZONE: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)').default('Asia/Shanghai'),
-  ALERT_MAX_PER_MESSAGE: z.coerce.number().int().min(1).max(50).default(5),
-  STORM_DEDUPE_SECONDS: z.coerce.number().int().min(0).default(300),
-  STORM_PER_RECIPIENT_PER_MINUTE: z.coerce.number().int().min(0).default(10),
+  ALERT_MAX_PER_MESSAGE: wholeNumber(1, 50).default(5),
+  STORM_DEDUPE_SECONDS: wholeNumber(0).default(300),
+  STORM_PER_RECIPIENT_PER_MINUTE: wholeNumber(0).default(10),
   WELCOME_TIMEZONE: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)').default('Asia/Shanghai'),
   WECOM_CUSTOMER_CONTACT_SECRET: z.string().min(1).optional(),
   STATUS_CALLBACK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
   INBOUND_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
-  CALLBACK_MAX_SKEW_SECONDS: z.coerce.number().int().min(0).default(0),
+  CALLBACK_MAX_SKEW_SECONDS: wholeNumber(0).default(0),
   CALLBACK_IP_ALLOWLIST: z.enum(['off', 'wecom']).default('off'),
   TRUST_PROXY: z.string().min(1).optional(),
 });
@@ -406,6 +412,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       routes: file.alertRoutes ?? [],
     },
   };
+}
+
+/** For the command-line entries: the configuration, or one line per problem and exit 78 (EX_CONFIG). */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(78);
+  }
 }
 
 /** The app a request names, or the default one. */
