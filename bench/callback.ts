@@ -7,9 +7,8 @@ import { createGateway } from '../src/gateway';
 import { startEmbeddedRedis } from '../src/redis/embedded-redis';
 import { CallbackCrypto } from '../src/wecom/callback-crypto';
 import { WecomSimulator } from '../src/wecom/simulator/simulator';
-import { close, listen, printTable } from './support';
+import { BENCH_APP, benchEnv, close, listen, printTable, sampleRss } from './support';
 
-const APP = { corpId: 'wwbench', agentId: 1000002, secret: 'bench-secret' };
 const TOKEN = 'benchToken';
 const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 
@@ -21,29 +20,15 @@ const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
  */
 export async function benchCallback(durationSeconds = 5): Promise<void> {
   const redis = await startEmbeddedRedis();
-  const sim = await WecomSimulator.start({ apps: [APP], memberLimits: [] });
-  const gateway = await createGateway(
-    loadConfig({
-      REDIS_URL: redis.url,
-      WECOM_API_BASE: sim.url,
-      WECOM_CORP_ID: APP.corpId,
-      WECOM_AGENT_ID: String(APP.agentId),
-      WECOM_AGENT_SECRET: APP.secret,
-      WECOM_CALLBACK_TOKEN: TOKEN,
-      WECOM_CALLBACK_AES_KEY: AES_KEY,
-      WORKERS: 'api',
-      LOG_LEVEL: 'silent',
-      MEMBER_QUOTA: 'off', // raw throughput: every message goes to one member
-    }),
-    { logger: pino({ level: 'silent' }) },
-  );
-  const crypto = new CallbackCrypto({ token: TOKEN, encodingAesKey: AES_KEY, receiveId: APP.corpId });
+  const sim = await WecomSimulator.start({ apps: [BENCH_APP], memberLimits: [] });
+  const gateway = await createGateway(loadConfig(benchEnv(redis.url, sim.url, { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY, WORKERS: 'api' })), { logger: pino({ level: 'silent' }) });
+  const crypto = new CallbackCrypto({ token: TOKEN, encodingAesKey: AES_KEY, receiveId: BENCH_APP.corpId });
   // Pre-encrypted pushes, so the load generator does not compete for CPU with crypto of its own.
   const pushes = Array.from({ length: 20_000 }, (_, i) => {
-    const xml = `<xml><ToUserName><![CDATA[${APP.corpId}]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hello ${i}]]></Content><MsgId>${7300000000000000000n + BigInt(i)}</MsgId><AgentID>1000002</AgentID></xml>`;
+    const xml = `<xml><ToUserName><![CDATA[${BENCH_APP.corpId}]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hello ${i}]]></Content><MsgId>${7300000000000000000n + BigInt(i)}</MsgId><AgentID>1000002</AgentID></xml>`;
     const encrypt = crypto.encrypt(xml);
     const signature = crypto.signature('1700000000', String(i), encrypt);
-    return { path: `/wecom/callback?msg_signature=${signature}&timestamp=1700000000&nonce=${i}`, body: `<xml><ToUserName><![CDATA[${APP.corpId}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>` };
+    return { path: `/wecom/callback?msg_signature=${signature}&timestamp=1700000000&nonce=${i}`, body: `<xml><ToUserName><![CDATA[${BENCH_APP.corpId}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>` };
   });
   const bare = express();
   bare.post('/wecom/callback', express.text({ type: () => true }), (_req, res) => void res.status(200).send(''));
@@ -68,14 +53,17 @@ export async function benchCallback(durationSeconds = 5): Promise<void> {
     });
     return { rps: result.requests.average, p99: result.latency.p99, bad: result.non2xx + result.errors };
   };
+  const rss = sampleRss();
   try {
     const bareResult = await run(bareUrl);
     const gatewayResult = await run(gatewayUrl);
-    printTable(`Callback: encrypted POST /wecom/callback, 50 connections, ${durationSeconds}s each`, [
+    rss.stop();
+    printTable(`Callback: encrypted POST /wecom/callback, 50 connections, ${durationSeconds}s each (peak RSS of the whole process: ${rss.peakMb()} MB)`, [
       { server: 'gateway', 'req/s': Math.round(gatewayResult.rps), 'vs bare express': (gatewayResult.rps / bareResult.rps).toFixed(2), 'p99 ms': gatewayResult.p99, 'errors+non2xx': gatewayResult.bad },
       { server: 'bare express', 'req/s': Math.round(bareResult.rps), 'vs bare express': '1.00', 'p99 ms': bareResult.p99, 'errors+non2xx': bareResult.bad },
     ]);
   } finally {
+    rss.stop();
     await Promise.all([close(gatewayServer), close(bareServer)]);
     await gateway.close();
     await sim.stop();

@@ -5,7 +5,7 @@ import { loadConfig } from '../src/config/config';
 import { createGateway } from '../src/gateway';
 import { startEmbeddedRedis } from '../src/redis/embedded-redis';
 import { WecomSimulator } from '../src/wecom/simulator/simulator';
-import { close, listen, load, printTable, type LoadResult } from './support';
+import { BENCH_APP, benchEnv, close, listen, load, printTable, sampleRss, type LoadResult } from './support';
 
 const BODY = JSON.stringify({
   event: 'program.alert',
@@ -21,19 +21,14 @@ const BODY = JSON.stringify({
  */
 export async function benchIngest(rounds = 2, durationSeconds = 5): Promise<void> {
   const redis = await startEmbeddedRedis();
-  const sim = await WecomSimulator.start({ apps: [{ corpId: 'wwbench', agentId: 1000002, secret: 'bench-secret' }], memberLimits: [] });
+  const sim = await WecomSimulator.start({ apps: [BENCH_APP], memberLimits: [] });
   const gateway = await createGateway(
-    loadConfig({
-      REDIS_URL: redis.url,
-      WECOM_API_BASE: sim.url,
-      WECOM_CORP_ID: 'wwbench',
-      WECOM_AGENT_ID: '1000002',
-      WECOM_AGENT_SECRET: 'bench-secret',
-      WORKERS: 'api', // measures accepting; delivery has its own benchmark
-      API_RATE_LIMIT_PER_MINUTE: '0', // one load generator would hit the per-caller limit
-      LOG_LEVEL: 'silent',
-      MEMBER_QUOTA: 'off', // raw throughput: every message goes to one member
-    }),
+    loadConfig(
+      benchEnv(redis.url, sim.url, {
+        WORKERS: 'api', // measures accepting; delivery has its own benchmark
+        API_RATE_LIMIT_PER_MINUTE: '0', // one load generator would hit the per-caller limit
+      }),
+    ),
     { logger: pino({ level: 'silent' }) },
   );
   const gatewayServer = createServer(gateway.app);
@@ -51,6 +46,7 @@ export async function benchIngest(rounds = 2, durationSeconds = 5): Promise<void
   const [gatewayUrl, expressUrl, nodeUrl] = await Promise.all([listen(gatewayServer), listen(expressServer), listen(nodeServer)]);
 
   const results: Record<string, LoadResult[]> = { gateway: [], express: [], node: [] };
+  const rss = sampleRss();
   try {
     for (let round = 0; round < rounds; round++) {
       results.express.push(await load('express', `${expressUrl}/v1/messages`, { body: BODY, durationSeconds }));
@@ -58,6 +54,7 @@ export async function benchIngest(rounds = 2, durationSeconds = 5): Promise<void
       results.node.push(await load('node', `${nodeUrl}/v1/messages`, { body: BODY, durationSeconds }));
     }
   } finally {
+    rss.stop();
     await Promise.all([close(gatewayServer), close(expressServer), close(nodeServer)]);
     await gateway.close();
     await sim.stop();
@@ -66,7 +63,7 @@ export async function benchIngest(rounds = 2, durationSeconds = 5): Promise<void
   const mean = (list: LoadResult[], key: 'requestsPerSecond' | 'p50' | 'p99') => list.reduce((sum, r) => sum + r[key], 0) / list.length;
   const expressRps = mean(results.express, 'requestsPerSecond');
   printTable(
-    `Ingest: POST /v1/messages, 50 connections, ${rounds} x ${durationSeconds}s alternated`,
+    `Ingest: POST /v1/messages, 50 connections, ${rounds} x ${durationSeconds}s alternated (peak RSS of the whole process: ${rss.peakMb()} MB)`,
     Object.entries(results).map(([name, list]) => ({
       server: name,
       'req/s': Math.round(mean(list, 'requestsPerSecond')),

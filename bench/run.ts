@@ -1,12 +1,14 @@
 import { benchCallback } from './callback';
 import { benchDelivery } from './delivery';
 import { benchIngest } from './ingest';
+import { benchWelcome } from './welcome';
 
 /** `npm run bench [name…]`: runs the named benchmarks (default: all) and prints a table each. */
 const BENCHES: Record<string, () => Promise<void>> = {
   ingest: () => benchIngest(),
   delivery: () => benchDelivery(),
   callback: () => benchCallback(),
+  welcome: () => benchWelcome(),
 };
 
 async function main(): Promise<void> {

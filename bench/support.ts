@@ -1,5 +1,7 @@
 import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 
 export interface LoadResult {
   name: string;
@@ -49,4 +51,65 @@ export function printTable(title: string, rows: Record<string, string | number>[
   const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
   process.stdout.write(`\n${title}\n${line(columns)}\n${line(widths.map((w) => '-'.repeat(w)))}\n`);
   for (const row of rows) process.stdout.write(`${line(columns.map((c) => String(row[c])))}\n`);
+}
+
+/** The app every benchmark's simulator knows. */
+export const BENCH_APP = { corpId: 'wwbench', agentId: 1000002, secret: 'bench-secret' };
+
+/**
+ * The gateway's environment in a benchmark: real settings against the simulator,
+ * logs off, and WeCom's per-member quota off (raw throughput: every message goes
+ * to one member).
+ */
+export function benchEnv(redisUrl: string, simulatorUrl: string, extra: Record<string, string> = {}, app = BENCH_APP): NodeJS.ProcessEnv {
+  return {
+    REDIS_URL: redisUrl,
+    WECOM_API_BASE: simulatorUrl,
+    WECOM_CORP_ID: app.corpId,
+    WECOM_AGENT_ID: String(app.agentId),
+    WECOM_AGENT_SECRET: app.secret,
+    LOG_LEVEL: 'silent',
+    MEMBER_QUOTA: 'off',
+    ...extra,
+  };
+}
+
+/** Samples this process's resident memory until stopped; `peakMb()` is the highest seen. */
+export function sampleRss(everyMs = 100): { peakMb: () => number; stop: () => void } {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), everyMs);
+  return { peakMb: () => Math.round(Math.max(peak, process.memoryUsage().rss) / 1048576), stop: () => clearInterval(timer) };
+}
+
+/** The standalone simulator's app (its default). */
+export const SANDBOX_APP = { corpId: 'wwsandbox000000001', agentId: 1000002, secret: 'sandbox-secret' };
+
+export interface SimulatorProcess {
+  url: string;
+  stats(): Promise<{ gettoken: number; calls: number; sent: number }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The simulator in a process of its own (it knows SANDBOX_APP), so that a
+ * benchmark's WeCom does not take CPU from the gateway it measures.
+ */
+export async function startSimulatorProcess(latencyMs: number): Promise<SimulatorProcess> {
+  const child = spawn(process.execPath, [join(__dirname, '..', 'src', 'wecom', 'simulator', 'main.js')], {
+    env: { ...process.env, SIM_LATENCY_MS: String(latencyMs), SIM_MEMBER_LIMITS: 'off' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`simulator exited with ${code}`)));
+    child.stdout!.once('data', (chunk: Buffer) => resolve((JSON.parse(chunk.toString().split('\n')[0]) as { url: string }).url));
+  });
+  return {
+    url,
+    stats: async () => (await (await fetch(`${url}/__sim/stats`)).json()) as { gettoken: number; calls: number; sent: number },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
 }

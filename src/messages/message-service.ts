@@ -149,6 +149,7 @@ export class MessageService {
       requestId,
       acceptedAt,
       priority: request.priority ?? prepared.template.priority,
+      ...(request.callbackUrl ? { notifyFinal: true } : {}),
     }));
     try {
       await withTimeout(enqueueParts(this.deps.queue, jobs, this.deps.config.send), timeout);

@@ -16,6 +16,8 @@ export interface SendJobData {
   requestId?: string;
   acceptedAt: number;
   priority?: Priority;
+  /** The request named a callbackUrl: the worker asks whether the message is final after each part. */
+  notifyFinal?: boolean;
 }
 
 /**

@@ -16,7 +16,7 @@ export interface SendWorkerDeps {
   store: MessageStore;
   /** Per-member budgets; absent = none. */
   budget?: MemberBudget;
-  /** Called when a part reached sent or failed: the message may be final now (status callbacks). */
+  /** Called when a part of a message with a callbackUrl reached sent or failed: the message may be final now. */
   onPartDone?: (messageId: string) => Promise<void>;
   /** Queues the members split off by the budget as a new part of the message, to go at `until`. */
   deferPart: (data: SendJobData, until: number) => Promise<void>;
@@ -83,8 +83,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
     const maxAttempts = job.opts.attempts ?? 1;
     // A re-run after a crash between WeCom's answer and the job's completion: already done.
     if ((await store.getPart(messageId, part))?.status === 'sent') return;
-    await store.updatePart(messageId, part, { status: 'sending', attempts: attempt });
-    if (part === 0 && attempt === 1) await store.noteRecent(messageId);
+    await Promise.all([store.updatePart(messageId, part, { status: 'sending', attempts: attempt }), part === 0 && attempt === 1 ? store.noteRecent(messageId) : undefined]);
 
     const app = deps.findApp(job.data.app);
     if (app) await applyBudget(app, job, token);
@@ -98,7 +97,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
       metrics.messagesSent.inc({ event, msgtype });
       metrics.sendLatency.observe({ msgtype }, (Date.now() - job.data.acceptedAt) / 1000);
       log.info({ msgid, attempt, invalid }, 'message sent');
-      await deps.onPartDone?.(messageId);
+      if (job.data.notifyFinal) await deps.onPartDone?.(messageId);
       return;
     }
     const error = withHint(outcome.error);
@@ -116,7 +115,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
     if (final) {
       metrics.messagesFailed.inc({ event, msgtype, errcode: String(error.errcode) });
       log.warn({ attempt, error }, 'message failed');
-      await deps.onPartDone?.(messageId);
+      if (job.data.notifyFinal) await deps.onPartDone?.(messageId);
       throw new UnrecoverableError(`${error.errcode} ${error.errmsg}`);
     }
     metrics.sendRetries.inc({ errcode: String(error.errcode) });
