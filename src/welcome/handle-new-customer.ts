@@ -75,12 +75,14 @@ export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps)
   const welcomeCode = field(event, 'WelcomeCode');
   const base = { at: new Date(now()).toISOString(), changeType, employee, customer, state };
   if (!employee || !customer) return record(deps, { ...base, outcome: 'skipped', reason: 'event without UserID or ExternalUserID' });
-  const activity = deps.activities.byState(state) ?? deps.activities.fallback;
+  const matched = deps.activities.byState(state);
+  // A State that is none of ours gets the fallback's welcome, but not its campaign's tags.
+  const activity = matched ?? deps.activities.fallback;
 
   await sendWelcome();
   await deps.pool.countAdd(employee, customer, event.receivedAt);
-  if (activity && activity.tags.length > 0) {
-    await deps.tagQueue.add('mark', { userId: employee, externalUserId: customer, tags: activity.tags }, { jobId: `tag_${event.dedupeKey}`, attempts: 6, backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 }, removeOnComplete: { age: 86_400 }, removeOnFail: false });
+  if (matched && matched.tags.length > 0) {
+    await deps.tagQueue.add('mark', { userId: employee, externalUserId: customer, tags: matched.tags }, { jobId: `tag_${event.dedupeKey}`, attempts: 6, backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 }, removeOnComplete: { age: 86_400 }, removeOnFail: false });
   }
   const standing = activity?.employees.find((e) => e.userId === employee);
   if (standing && !(await deps.pool.entry(standing)).inPool) await deps.contactWays.retire(employee);
@@ -92,7 +94,7 @@ export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps)
       await deps.redis.set(sentKey, '1', 'EX', 86_400);
       await record(deps, outcome);
     };
-    const withActivity = { ...base, activity: activity?.name };
+    const withActivity = { ...base, activity: activity?.name, ...(activity && !matched ? { reason: `state ${state ?? '(none)'} matches no activity: the fallback's welcome, no tags` } : {}) };
     // A one-way (half) add carries no usable code (reference §7.4): count and tag, send nothing.
     if (changeType === 'add_half_external_contact') return done({ ...withActivity, outcome: 'skipped', reason: 'half contact (one-way): no welcome is sent' });
     if (!welcomeCode) return done({ ...withActivity, outcome: 'skipped', reason: 'no WelcomeCode: the employee has their own welcome message, or the customer is already chatting' });
@@ -121,7 +123,9 @@ export function createWelcomeQueue(connection: ConnectionOptions, prefix: string
 export async function enqueueWelcome(queue: Queue<CallbackEvent>, event: CallbackEvent): Promise<void> {
   await queue.add(String(event.fields.ChangeType ?? 'add'), event, {
     jobId: event.dedupeKey,
-    attempts: 30,
+    // More attempts than the window holds (40 x 0.5 s > 18 s): the window check in
+    // handleNewCustomer ends the retries, records the outcome, counts and tags.
+    attempts: 40,
     backoff: { type: 'fixed', delay: 500 },
     removeOnComplete: { age: 86_400, count: 50_000 },
     removeOnFail: { age: 7 * 86_400 },

@@ -104,12 +104,15 @@ describe('new-customer welcome', () => {
     expect(outcome).toMatchObject({ outcome: 'skipped', reason: expect.stringContaining('no WelcomeCode') });
   });
 
-  it('when the State is no activity\'s, then the fallback activity welcomes the customer', async () => {
+  it('when the State is no activity\'s, then the fallback activity welcomes the customer, without its tags', async () => {
     const code = h.sim.issueWelcomeCode();
     await push(addEvent({ UserID: 'sales01', ExternalUserID: 'wmStranger', State: 'someone-elses-code', WelcomeCode: code }));
     const welcome = await eventually(() => h.sim.welcomes.find((w) => w.welcomeCode === code));
     expect(welcome.body).toMatchObject({ attachments: [{ msgtype: 'link' }] });
-    expect((await outcomes()).find((o) => o.customer === 'wmStranger')).toMatchObject({ outcome: 'sent', activity: 'expo2026' });
+    expect((await outcomes()).find((o) => o.customer === 'wmStranger')).toMatchObject({ outcome: 'sent', activity: 'expo2026', reason: expect.stringContaining('no tags') });
+    // The campaign's tags are for customers of the campaign: a stranger is not marked.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.sim.tagMarks.filter((m) => m.external_userid === 'wmStranger')).toEqual([]);
   });
 
   it('when the code has expired at WeCom, then the errcode is recorded and it is not retried', async () => {
