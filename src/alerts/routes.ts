@@ -80,8 +80,13 @@ export function alertRoutes(messages: MessageService, storm: StormControl, setti
     metrics.alertNotifications.inc({ source: notification.source, decision: admission.decision });
     if (admission.decision === 'duplicate') return { status: 'deduplicated', ...(admission.id ? { id: admission.id } : {}) };
     if (admission.decision === 'folded') return { status: 'folded' };
-    const request = messages.parse({ event: route?.event ?? 'alert.notification', ...(msgtype ? { msgtype } : {}), to, data });
-    const { id } = await messages.accept(request, String(req.id));
+    let id: string;
+    try {
+      ({ id } = await messages.accept(messages.parse({ event: route?.event ?? 'alert.notification', ...(msgtype ? { msgtype } : {}), to, data }), String(req.id)));
+    } catch (error) {
+      await storm.forget(to, key).catch(() => undefined);
+      throw error;
+    }
     await storm.remember(to, key, id);
     return { id, status: 'queued' };
   }

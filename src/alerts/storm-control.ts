@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { MessageService, SendRequest } from '../messages/message-service';
 import type { Recipients } from '../messages/recipients';
 import { queuePrefix } from '../messages/send-queue';
-import type { RedisClient } from '../redis/scripts';
+import { compareAndDelete, type RedisClient } from '../redis/scripts';
 
 export const DIGEST_QUEUE = 'alert-digest';
 const DIGEST_ITEMS_LISTED = 20;
@@ -82,6 +82,14 @@ export class StormControl {
     const due = (window + 1) * 60_000 - this.now() + 1_000;
     await this.digestQueue.add('digest', { recipientsKey: rk, window, to, app }, { jobId: `digest_${rk}_${window}`, delay: due, attempts: 5, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: { age: 3_600 } });
     return { decision: 'folded' };
+  }
+
+  /**
+   * Releases a notification that was admitted but could not be accepted (422, 503...),
+   * so that Alertmanager's retry is tried again instead of answered as a duplicate.
+   */
+  async forget(to: Recipients, notificationKey: string): Promise<void> {
+    if (this.settings.dedupeSeconds > 0) await compareAndDelete(this.redis, this.key(recipientsKey(to), `seen:${notificationKey}`), 'pending');
   }
 
   /** Remembers which message answered a notification, so its duplicates can name it. */

@@ -75,7 +75,7 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
   beforeAll(async () => {
     h = await startHarness({
       env: { STORM_PER_RECIPIENT_PER_MINUTE: '10' },
-      config: (c) => ({ ...c, alerts: { ...c.alerts, routes: [{ name: 'dba', users: ['dba01', 'dba02'], msgtype: 'textcard' }, { name: 'by-label', tags: ['7'], match: { labels: { team: 'payments' } } }] } }),
+      config: (c) => ({ ...c, alerts: { ...c.alerts, routes: [{ name: 'dba', users: ['dba01', 'dba02'], msgtype: 'textcard' }, { name: 'by-label', tags: ['7'], match: { labels: { team: 'payments' } } }, { name: 'broken', users: ['ops01'], event: 'no.such.template' }] } }),
     });
   });
   afterAll(() => h.close());
@@ -150,6 +150,14 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
     const res = await h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(amPayload(overrides));
     expect(res.status).toBe(400);
     expect(res.body.error.fields.map((f: { field: string }) => f.field)).toContain(field);
+  });
+
+  it('when a notification cannot be accepted, then Alertmanager\'s retry is tried again, not answered as a duplicate', async () => {
+    const payload = amPayload({ groupKey: 'broken-route' });
+    const first = await h.api.post('/v1/integrations/alertmanager?route=broken').send(payload);
+    const retry = await h.api.post('/v1/integrations/alertmanager?route=broken').send(payload);
+    expect(first.status).toBe(404);
+    expect(retry.status).toBe(404);
   });
 
   it('when the route is unknown, then 404; when there are no recipients, then 400', async () => {
