@@ -69,8 +69,10 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down: no new requests, finishing in-flight sends');
     const force = setTimeout(() => process.exit(1), 30_000);
     force.unref();
-    server.close();
+    // Requests already inside finish (they need Redis) before the gateway closes its connections.
+    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
+    await Promise.race([drained, new Promise((r) => setTimeout(r, 10_000).unref())]);
     await gateway.close();
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
     logger.info('stopped');

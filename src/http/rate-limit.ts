@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RedisClient } from '../redis/scripts';
@@ -11,7 +12,8 @@ import { ApiError } from './errors';
 export function rateLimitPerKey(redis: RedisClient, prefix: string, perMinute: number): RequestHandler {
   const limiter = new RateLimiterRedis({ storeClient: redis, keyPrefix: `${prefix}:ratelimit`, points: perMinute, duration: 60 });
   return (req, res, next) => {
-    const who = typeof res.locals.apiKey === 'string' ? `key:${res.locals.apiKey.slice(0, 6)}…${res.locals.apiKey.length}` : `ip:${req.ip}`;
+    // A digest names the key's bucket: two keys never share one, and Redis never holds a key.
+    const who = typeof res.locals.apiKey === 'string' ? `key:${createHash('sha256').update(res.locals.apiKey).digest('hex').slice(0, 32)}` : `ip:${req.ip}`;
     limiter.consume(who).then(
       () => next(),
       (rejection: unknown) => {
