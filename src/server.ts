@@ -19,10 +19,13 @@ async function main(): Promise<void> {
   const cleanups: (() => Promise<void>)[] = [];
 
   if (config.sandbox) {
-    const simulator = await WecomSimulator.start({ apps: [SANDBOX_APP] });
+    // Callback-only settings keep the real corp id and callback keys; sends go to the simulator.
+    const app = { ...SANDBOX_APP, ...config.callbackOnly };
+    const simulator = await WecomSimulator.start({ apps: [app] });
     cleanups.push(() => simulator.stop());
-    config = { ...config, apps: [SANDBOX_APP], defaultApp: SANDBOX_APP.name, wecom: { ...config.wecom, apiBase: simulator.url } };
+    config = { ...config, apps: [app], defaultApp: app.name, wecom: { ...config.wecom, apiBase: simulator.url } };
     logger.warn({ simulator: simulator.url }, 'SANDBOX MODE: no WeCom credentials (WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_AGENT_SECRET), sending to the built-in WeCom simulator; see its messages at %s/__sim/messages', simulator.url);
+    if (config.callbackOnly) logger.warn({ corpId: app.corpId }, 'callback-only settings (WECOM_CORP_ID, WECOM_CALLBACK_TOKEN, WECOM_CALLBACK_AES_KEY): /wecom/callback answers WeCom for this corp; set WECOM_AGENT_ID and WECOM_AGENT_SECRET to send for real');
   }
   if (!config.redis.url && !config.redis.clusterNodes && !config.redis.sentinels) {
     let redis: EmbeddedRedis;

@@ -29,6 +29,11 @@ export interface Config {
   redis: RedisConfig;
   /** true when no WeCom credentials are configured: the built-in simulator stands in for WeCom. */
   sandbox: boolean;
+  /**
+   * WECOM_CORP_ID with the callback Token and EncodingAESKey but no agent: the real
+   * callback URL can be verified and receive pushes while sends go to the simulator.
+   */
+  callbackOnly?: { corpId: string; callback: { token: string; aesKey: string } };
   wecom: { apiBase: string; timeoutMs: number };
   apps: WecomApp[];
   defaultApp: string;
@@ -328,7 +333,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const apps: WecomApp[] = [...(file.apps ?? [])];
   const wecomVars = ['WECOM_CORP_ID', 'WECOM_AGENT_ID', 'WECOM_AGENT_SECRET'] as const;
   const givenWecomVars = wecomVars.filter((name) => e[name] !== undefined);
-  if (givenWecomVars.length > 0 && givenWecomVars.length < wecomVars.length) {
+  const callbackOnly =
+    e.WECOM_CORP_ID && e.WECOM_AGENT_ID === undefined && e.WECOM_AGENT_SECRET === undefined && e.WECOM_CALLBACK_TOKEN && e.WECOM_CALLBACK_AES_KEY
+      ? { corpId: e.WECOM_CORP_ID, callback: { token: e.WECOM_CALLBACK_TOKEN, aesKey: e.WECOM_CALLBACK_AES_KEY } }
+      : undefined;
+  if (!callbackOnly && givenWecomVars.length > 0 && givenWecomVars.length < wecomVars.length) {
     for (const name of wecomVars) if (e[name] === undefined) problems.push(`${name}: required when ${givenWecomVars.join(', ')} is set`);
   }
   if (e.WECOM_CALLBACK_TOKEN !== undefined && e.WECOM_CALLBACK_AES_KEY === undefined) problems.push('WECOM_CALLBACK_AES_KEY: required when WECOM_CALLBACK_TOKEN is set');
@@ -364,6 +373,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       prefix: e.REDIS_PREFIX,
     },
     sandbox: apps.length === 0,
+    ...(callbackOnly && apps.length === 0 ? { callbackOnly } : {}),
     wecom: { apiBase: (e.WECOM_API_BASE ?? DEFAULT_API_BASE).replace(/\/+$/, ''), timeoutMs: e.WECOM_TIMEOUT_MS },
     apps,
     defaultApp,

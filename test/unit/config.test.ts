@@ -44,6 +44,11 @@ describe('configuration', () => {
     expect(problems.join(' ')).not.toContain('do-not-print-me');
   });
 
+  it('when only the corp id and the callback keys are set, then the callback can be verified while sends stay in the sandbox', () => {
+    const config = loadConfig({ WECOM_CORP_ID: 'ww1234567890', WECOM_CALLBACK_TOKEN: 'tok', WECOM_CALLBACK_AES_KEY: 'a'.repeat(43) });
+    expect(config).toMatchObject({ sandbox: true, apps: [], callbackOnly: { corpId: 'ww1234567890', callback: { token: 'tok', aesKey: 'a'.repeat(43) } } });
+  });
+
   it('when only some WeCom variables are set, then the missing ones are named', () => {
     expect(problemsOf({ WECOM_CORP_ID: 'ww1' })).toEqual(expect.arrayContaining([expect.stringMatching(/^WECOM_AGENT_ID: required/), expect.stringMatching(/^WECOM_AGENT_SECRET: required/)]));
   });
