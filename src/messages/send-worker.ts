@@ -124,6 +124,9 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
   };
 }
 
+/** "No call budget" that still lets BullMQ's shared limiter key carry a 45009 pause to every instance. */
+const UNLIMITED_PER_SECOND = 1_000_000;
+
 export function startSendWorker(connection: ConnectionOptions, prefix: string, options: { concurrency: number; lockMs: number; ratePerSecond: number }, deps: SendWorkerDeps): Worker<SendJobData> {
   const worker: Worker<SendJobData> = new Worker<SendJobData>(SEND_QUEUE, createSendProcessor(deps, (ms) => worker.rateLimit(ms)), {
     connection,
@@ -134,7 +137,8 @@ export function startSendWorker(connection: ConnectionOptions, prefix: string, o
     stalledInterval: options.lockMs,
     maxStalledCount: 3,
     // Keeps all instances together under the app's call budget (BullMQ's limiter is per queue, in Redis).
-    ...(options.ratePerSecond > 0 ? { limiter: { max: options.ratePerSecond, duration: 1_000 } } : {}),
+    // Always set: BullMQ honours a 45009 pause (worker.rateLimit) in other instances only with a limiter.
+    limiter: { max: options.ratePerSecond > 0 ? options.ratePerSecond : UNLIMITED_PER_SECOND, duration: 1_000 },
   });
   // Failures that happen outside the processor (a job stalled too often) must still end as `failed`.
   worker.on('failed', (job, err) => {
