@@ -32,8 +32,14 @@ export class ApiError extends Error {
 /** Redis refused or did not answer: the caller should retry later (503), nothing was accepted. */
 export class UnavailableError extends ApiError {
   constructor() {
-    super(503, 'unavailable', 'the message store (Redis) is unreachable; retry later');
+    super(503, 'unavailable', 'Redis is unreachable; retry later');
   }
+}
+
+/** ioredis' ways of saying that Redis is away (offline queue off, retries spent, socket closed). */
+function isRedisUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return error.name === 'MaxRetriesPerRequestError' || /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET/.test(error.message);
 }
 
 /**
@@ -42,6 +48,8 @@ export class UnavailableError extends ApiError {
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
+    // Any route that meets a Redis outage answers what POST /v1/messages does: 503, retry later.
+    if (isRedisUnavailable(error)) error = new UnavailableError();
     if (error instanceof ApiError) {
       if (error.status >= 500) res.setHeader('Retry-After', '1');
       res.status(error.status).json({ error: { code: error.code, message: error.message, ...(error.fields ? { fields: error.fields } : {}) } });

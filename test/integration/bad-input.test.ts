@@ -126,28 +126,33 @@ describe('when Redis is unreachable', () => {
     const sim = await WecomSimulator.start({ ...UNLIMITED_SIM });
     const gateway = await createGateway(testConfig(sim.url, { REDIS_URL: redis.url }), { logger: pino({ level: 'silent' }) });
     const api = request(gateway.app);
+    let again: Awaited<ReturnType<typeof startEmbeddedRedis>> | undefined;
     try {
-      expect((await api.post('/v1/messages').send(alert())).status).toBe(202);
+      const accepted = await api.post('/v1/messages').send(alert());
+      expect(accepted.status).toBe(202);
       await redis.stop();
       const started = Date.now();
       const res = await api.post('/v1/messages').send(alert());
       expect(res.status).toBe(503);
       expect(Date.now() - started).toBeLessThan(3_000);
       expect((await api.get('/readyz')).status).toBe(503);
-      const again = await startEmbeddedRedis({ port: redis.port, dir });
-      try {
-        const deadline = Date.now() + 10_000;
-        let status = 0;
-        while (status !== 202 && Date.now() < deadline) {
-          status = (await api.post('/v1/messages').send(alert())).status;
-          if (status !== 202) await new Promise((r) => setTimeout(r, 100));
-        }
-        expect(status).toBe(202);
-      } finally {
-        await gateway.close();
-        await again.stop();
+      // Every route that needs Redis says the same, never a 500.
+      for (const call of [api.delete(`/v1/messages/${accepted.body.id}`), api.get('/v1/welcome/pool'), api.get('/v1/contacts/departments'), api.get('/v1/contacts/changes?since=0')]) {
+        expect((await call).status).toBe(503);
       }
+      again = await startEmbeddedRedis({ port: redis.port, dir });
+      const deadline = Date.now() + 10_000;
+      let status = 0;
+      while (status !== 202 && Date.now() < deadline) {
+        status = (await api.post('/v1/messages').send(alert())).status;
+        if (status !== 202) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(status).toBe(202);
     } finally {
+      // Redis must be back for the gateway to close; a failed assertion above must not leave it open.
+      again ??= await startEmbeddedRedis({ port: redis.port, dir });
+      await gateway.close();
+      await again.stop();
       await sim.stop();
       rmSync(dir, { recursive: true, force: true });
     }
