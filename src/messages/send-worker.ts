@@ -82,7 +82,9 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
     const attempt = job.attemptsMade + 1;
     const maxAttempts = job.opts.attempts ?? 1;
     // A re-run after a crash between WeCom's answer and the job's completion: already done.
-    if ((await store.getPart(messageId, part))?.status === 'sent') return;
+    // A part recalled while it waited (a deferred part queued after the recall) is not sent.
+    const before = (await store.getPart(messageId, part))?.status;
+    if (before === 'sent' || before === 'recalled') return;
     await Promise.all([store.updatePart(messageId, part, { status: 'sending', attempts: attempt }), part === 0 && attempt === 1 ? store.noteRecent(messageId) : undefined]);
 
     const app = deps.findApp(job.data.app);
@@ -143,9 +145,10 @@ export function startSendWorker(connection: ConnectionOptions, prefix: string, o
   // Failures that happen outside the processor (a job stalled too often) must still end as `failed`.
   worker.on('failed', (job, err) => {
     if (!job || job.attemptsMade < (job.opts.attempts ?? 1) && !(err instanceof UnrecoverableError) && !/stalled/i.test(err.message)) return;
-    void deps.store.getPart(job.data.messageId, job.data.part).then((state) => {
-      if (state && state.status !== 'sent' && state.status !== 'failed') {
-        return deps.store.updatePart(job.data.messageId, job.data.part, { ...state, status: 'failed', error: { errcode: -5, errmsg: err.message } });
+    void deps.store.getPart(job.data.messageId, job.data.part).then(async (state) => {
+      if (state && state.status !== 'sent' && state.status !== 'failed' && state.status !== 'recalled') {
+        await deps.store.updatePart(job.data.messageId, job.data.part, { ...state, status: 'failed', error: { errcode: -5, errmsg: err.message } });
+        if (job.data.notifyFinal) await deps.onPartDone?.(job.data.messageId);
       }
     }).catch((e) => deps.logger.error({ err: e }, 'could not record a failed job'));
   });
