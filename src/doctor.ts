@@ -31,4 +31,8 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+main().catch((error: unknown) => {
+  // e.g. no redis-server for the throwaway token cache: one line saying what to do, no stack.
+  process.stderr.write(`doctor could not run: ${(error as Error).message}\n`);
+  process.exit(1);
+});
