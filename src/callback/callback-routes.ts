@@ -69,7 +69,7 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
   const now = deps.now ?? Date.now;
   const cryptos = new Map<string, { app: WecomApp; crypto: CallbackCrypto }>();
   for (const app of deps.apps) {
-    if (app.callback) cryptos.set(app.name, { app, crypto: new CallbackCrypto({ token: app.callback.token, encodingAesKey: app.callback.aesKey, receiveId: app.corpId }) });
+    if (app.callback) cryptos.set(app.name, { app, crypto: new CallbackCrypto({ token: app.callback.token, encodingAesKey: app.callback.aesKey, receiveId: app.callback.receiveId ?? app.corpId }) });
   }
 
   function appFor(req: Request): { app: WecomApp; crypto: CallbackCrypto } {

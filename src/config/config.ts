@@ -11,7 +11,8 @@ export interface WecomApp {
   corpId: string;
   agentId: number;
   secret: string;
-  callback?: { token: string; aesKey: string };
+  /** receiveId: what WeCom puts after the message in the plaintext; the corp id, or a suite id for third-party apps. */
+  callback?: { token: string; aesKey: string; receiveId?: string };
 }
 
 export interface RedisConfig {
@@ -239,8 +240,8 @@ const fileAppSchema = z.object({
   corpId: z.string().min(1),
   agentId: z.coerce.number().int().positive(),
   secret: z.string().min(1),
-  callback: z.object({ token: z.string().regex(/^[A-Za-z0-9]{1,32}$/), aesKey }).optional(),
-});
+  callback: z.object({ token: z.string().regex(/^[A-Za-z0-9]{1,32}$/), aesKey, receiveId: z.string().min(1).optional() }).strict().optional(),
+}).strict();
 const autoReplySchema = z
   .object({
     app: z.string().optional(),
@@ -271,14 +272,14 @@ const fileSchema = z.object({
         tags: z.array(z.coerce.string()).optional(),
         msgtype: z.enum(['markdown', 'text', 'textcard']).optional(),
         event: z.string().optional(),
-        match: z.object({ receiver: z.string().optional(), labels: z.record(z.string(), z.string()).optional() }).optional(),
-      }),
+        match: z.object({ receiver: z.string().optional(), labels: z.record(z.string(), z.string()).optional() }).strict().optional(),
+      }).strict(),
     )
     .optional(),
   wechatReaders: z.object({ users: z.array(z.string()).optional(), parties: z.array(z.coerce.string()).optional(), tags: z.array(z.coerce.string()).optional() }).optional(),
   contactSinks: z.array(z.object({ name: z.string().regex(/^[A-Za-z0-9_-]+$/), url, secret: z.string().min(16).optional() })).optional(),
   defaultApp: z.string().optional(),
-});
+}).strict(); // a misspelt key is a mistake to report, not a setting to ignore
 
 /**
  * Reads `NAME` or, for secrets kept in files (Docker/Kubernetes secrets), `NAME_FILE`.
@@ -302,7 +303,10 @@ function readEnv(env: NodeJS.ProcessEnv, problems: string[]): Record<string, str
 }
 
 function describeIssues(source: string, issues: z.core.$ZodIssue[]): string[] {
-  return issues.map((issue) => `${source}${issue.path.join('.')}: ${issue.message}`);
+  return issues.flatMap((issue) =>
+    // A misspelt key is named itself ("wechatReader: unknown key"), not its parent.
+    issue.code === 'unrecognized_keys' ? issue.keys.map((key) => `${source}${[...issue.path, key].join('.')}: unknown key`) : [`${source}${issue.path.join('.')}: ${issue.message}`],
+  );
 }
 
 function loadFile(path: string, problems: string[]): z.infer<typeof fileSchema> {

@@ -82,8 +82,10 @@ alertRoutes:
     expect(config.callback.autoReplies).toHaveLength(1);
     expect(config.alerts.routes[0]).toMatchObject({ name: 'dba', users: ['dba01'] });
     const bad = join(dir, 'bad.yaml');
-    writeFileSync(bad, 'apps:\n  - { name: ops, corpId: ww1, agentId: nope, secret: a }\nautoReplies:\n  - { match: regex, pattern: "(", reply: x }\n');
+    writeFileSync(bad, 'apps:\n  - { name: ops, corpId: ww1, agentId: nope, secret: a }\nautoReplies:\n  - { match: regex, pattern: "(", reply: x }\nwechatReader: { users: [a] }\n');
     const problems = problemsOf({ GATEWAY_CONFIG: bad });
     expect(problems).toEqual(expect.arrayContaining([expect.stringContaining(`${bad}: apps.0.agentId`), expect.stringContaining(`${bad}: autoReplies.0.pattern`)]));
+    // A misspelt key (wechatReaders) is reported, not silently ignored.
+    expect(problems).toContain(`${bad}: wechatReader: unknown key`);
   });
 });
