@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { loadConfigOrExit, type Config } from './config/config';
+import { loadConfigOrExit, unsignedWebhooks, type Config } from './config/config';
 import { createGateway, type Gateway } from './gateway';
 import { TemplateLoadError } from './messages/templates';
 import { createLogger } from './ops/logger';
@@ -43,6 +43,7 @@ async function main(): Promise<void> {
     logger.warn({ redis: redis.url, dir: redis.dir }, 'no REDIS_URL: started an embedded redis-server (stopped with the gateway; its data lives in a temporary folder)');
   }
   if (config.apiKeys.length === 0) logger.warn('no GATEWAY_API_KEYS: /v1 accepts only loopback callers, without a key');
+  for (const warning of unsignedWebhooks(config)) logger.warn(warning);
 
   let gateway: Gateway;
   try {

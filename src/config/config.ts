@@ -428,6 +428,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
+/** Downstream webhooks that would go out without an HMAC signature: start-up warns about each. */
+export function unsignedWebhooks(config: Config): string[] {
+  const warnings: string[] = [];
+  if (config.inboundWebhookUrl && !config.callback.inboundWebhookSecret) warnings.push('INBOUND_WEBHOOK_URL without INBOUND_WEBHOOK_SECRET: user messages are forwarded unsigned');
+  for (const sink of config.contacts.sinks) {
+    if (!sink.secret) warnings.push(`contact sink ${sink.name} has no secret (CONTACT_SYNC_WEBHOOK_SECRET, or secret: in the config file): its changes are posted unsigned`);
+  }
+  if (!config.sandbox && !config.statusCallbackSecret) warnings.push('no STATUS_CALLBACK_SECRET: final statuses sent to a request\'s callbackUrl are unsigned');
+  return warnings;
+}
+
 /** For the command-line entries: the configuration, or one line per problem and exit 78 (EX_CONFIG). */
 export function loadConfigOrExit(): Config {
   try {

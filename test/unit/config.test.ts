@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../src/config/config';
+import { ConfigError, loadConfig, unsignedWebhooks } from '../../src/config/config';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -47,6 +47,14 @@ describe('configuration', () => {
   it('when only the corp id and the callback keys are set, then the callback can be verified while sends stay in the sandbox', () => {
     const config = loadConfig({ WECOM_CORP_ID: 'ww1234567890', WECOM_CALLBACK_TOKEN: 'tok', WECOM_CALLBACK_AES_KEY: 'a'.repeat(43) });
     expect(config).toMatchObject({ sandbox: true, apps: [], callbackOnly: { corpId: 'ww1234567890', callback: { token: 'tok', aesKey: 'a'.repeat(43) } } });
+  });
+
+  it('when a downstream webhook has no secret, then start-up has a warning naming it', () => {
+    const real = { WECOM_CORP_ID: 'ww1', WECOM_AGENT_ID: '1', WECOM_AGENT_SECRET: 's' };
+    const warnings = unsignedWebhooks(loadConfig({ ...real, INBOUND_WEBHOOK_URL: 'https://app.example/in', CONTACT_SYNC_WEBHOOK_URL: 'https://hr.example/sync' }));
+    expect(warnings).toEqual([expect.stringContaining('INBOUND_WEBHOOK_SECRET'), expect.stringContaining('contact sink default'), expect.stringContaining('STATUS_CALLBACK_SECRET')]);
+    const secret = '0123456789abcdef';
+    expect(unsignedWebhooks(loadConfig({ ...real, INBOUND_WEBHOOK_URL: 'https://app.example/in', INBOUND_WEBHOOK_SECRET: secret, CONTACT_SYNC_WEBHOOK_URL: 'https://hr.example/sync', CONTACT_SYNC_WEBHOOK_SECRET: secret, STATUS_CALLBACK_SECRET: secret }))).toEqual([]);
   });
 
   it('when only some WeCom variables are set, then the missing ones are named', () => {
