@@ -122,6 +122,7 @@ export class MessageService {
   /** Persists the message and its send jobs before answering; a repeated idempotency key answers the first id. */
   async accept(request: SendRequest, requestId?: string): Promise<{ id: string; created: boolean }> {
     const prepared = this.prepare(request);
+    const callbackUrl = request.callbackUrl ?? prepared.template.callbackUrl;
     const id = randomUUID();
     const acceptedAt = Date.now();
     const timeout = this.deps.storeTimeoutMs ?? 2_000;
@@ -129,7 +130,7 @@ export class MessageService {
     try {
       result = await withTimeout(
         this.deps.store.create(
-          { id, event: prepared.template.event, msgtype: prepared.msgtype, app: prepared.app.name, parts: prepared.parts.length, createdAt: acceptedAt, requestId, callbackUrl: request.callbackUrl },
+          { id, event: prepared.template.event, msgtype: prepared.msgtype, app: prepared.app.name, parts: prepared.parts.length, createdAt: acceptedAt, requestId, callbackUrl },
           request.idempotencyKey,
         ),
         timeout,
@@ -149,7 +150,7 @@ export class MessageService {
       requestId,
       acceptedAt,
       priority: request.priority ?? prepared.template.priority,
-      ...(request.callbackUrl ? { notifyFinal: true } : {}),
+      ...(callbackUrl ? { notifyFinal: true } : {}),
     }));
     try {
       await withTimeout(enqueueParts(this.deps.queue, jobs, this.deps.config.send), timeout);

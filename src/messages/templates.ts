@@ -23,6 +23,8 @@ const templateFileSchema = z.object({
   description: z.string().optional(),
   defaultMsgtype: z.enum(MSGTYPES).optional(),
   priority: z.enum(['high', 'normal', 'bulk']).default('normal'),
+  /** Where final statuses of this event's messages go when a request names none. */
+  callbackUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).optional(),
   data: z.record(z.string(), dataFieldSchema).default({}),
   msgtypes: z.partialRecord(z.enum(MSGTYPES), z.record(z.string(), z.unknown())),
 });
@@ -39,6 +41,8 @@ export interface EventTemplate {
   event: string;
   /** Alerts before ordinary messages before broadcasts; a request may override it. */
   priority: Priority;
+  /** The default callbackUrl of this event's messages. */
+  callbackUrl?: string;
   description?: string;
   defaultMsgtype: Msgtype;
   msgtypes: Msgtype[];
@@ -136,6 +140,7 @@ export function buildTemplate(definition: unknown, source: string): EventTemplat
     event: def.event,
     description: def.description,
     priority: def.priority,
+    ...(def.callbackUrl ? { callbackUrl: def.callbackUrl } : {}),
     defaultMsgtype,
     msgtypes,
     data,

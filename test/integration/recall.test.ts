@@ -1,4 +1,7 @@
-import { alert, finalStatus, startHarness, type Harness } from '../support/harness';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { alert, finalStatus, startHarness, TEMPLATES_DIR, type Harness } from '../support/harness';
 
 describe('DELETE /v1/messages/{id} (recall)', () => {
   let h: Harness;
@@ -47,6 +50,7 @@ describe('status callbacks (callbackUrl)', () => {
   let received: { body: Record<string, unknown>; signature?: string; timestamp?: string; raw: string }[] = [];
   let down = false;
   let url = '';
+  let templatesDir = '';
 
   beforeAll(async () => {
     const { createServer } = await import('node:http');
@@ -61,10 +65,15 @@ describe('status callbacks (callbackUrl)', () => {
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
     url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/status`;
-    h = await startHarness({ env: { STATUS_CALLBACK_SECRET: SECRET } });
+    // An event whose definition names a default callbackUrl.
+    templatesDir = mkdtempSync(join(tmpdir(), 'wgw-callback-'));
+    cpSync(TEMPLATES_DIR, templatesDir, { recursive: true });
+    writeFileSync(join(templatesDir, 'batch.done.yaml'), `event: batch.done\ncallbackUrl: ${url}\ndata:\n  job: {}\nmsgtypes:\n  text:\n    content: "{{job}} done"\n`);
+    h = await startHarness({ env: { STATUS_CALLBACK_SECRET: SECRET, TEMPLATES_DIR: templatesDir } });
   });
   afterAll(async () => {
     await h.close();
+    rmSync(templatesDir, { recursive: true, force: true });
     receiver.closeAllConnections();
     await new Promise((r) => receiver.close(r));
   });
@@ -92,6 +101,14 @@ describe('status callbacks (callbackUrl)', () => {
     down = false;
     const { eventually } = await import('../support/harness');
     await eventually(() => received.some((r) => r.body.id === res.body.id) || undefined, 15_000);
+  });
+
+  it('when the event definition names a callbackUrl, then its messages report there without asking', async () => {
+    const res = await h.api.post('/v1/messages').send({ event: 'batch.done', to: { users: ['zhangsan'] }, data: { job: 'nightly' } });
+    expect(res.status).toBe(202);
+    const { eventually } = await import('../support/harness');
+    const report = await eventually(() => received.find((r) => r.body.id === res.body.id), 15_000);
+    expect(report.body).toMatchObject({ status: 'sent', event: 'batch.done' });
   });
 
   it('when callbackUrl is not http(s), then 400 names it', async () => {
