@@ -1,6 +1,7 @@
 import { benchCallback } from './callback';
 import { benchDelivery } from './delivery';
 import { benchIngest } from './ingest';
+import { benchStorm } from './storm';
 import { benchWelcome } from './welcome';
 
 /** `npm run bench [name…]`: runs the named benchmarks (default: all) and prints a table each. */
@@ -9,6 +10,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   delivery: () => benchDelivery(),
   callback: () => benchCallback(),
   welcome: () => benchWelcome(),
+  storm: () => benchStorm(),
 };
 
 async function main(): Promise<void> {
