@@ -185,10 +185,7 @@ export class Directory {
     const ids = await this.redis.smembers(`${this.tag}:departments`);
     if (ids.length === 0) return [];
     const stored = await this.redis.mget(...ids.map((id) => this.departmentKey(Number(id))));
-    return stored
-      .filter((s): s is string => s !== null)
-      .map((s) => this.sealed.open<ContactDepartment>(s))
-      .sort((a, b) => (a.parentId ?? 0) - (b.parentId ?? 0) || (a.order ?? 0) - (b.order ?? 0) || a.id - b.id);
+    return parentsFirst(stored.filter((s): s is string => s !== null).map((s) => this.sealed.open<ContactDepartment>(s)));
   }
 
   /** Feed entries strictly after `cursor` (a stream id; '0' for the beginning). */
@@ -196,4 +193,26 @@ export class Directory {
     const entries = await this.redis.xrange(this.feedKey, cursor === '0' ? '-' : `(${cursor}`, '+', 'COUNT', limit);
     return entries.map(([id, values]) => ({ cursor: id, change: this.sealed.open<ContactChangeRecord>(values[1]) }));
   }
+}
+
+/** Each department after its parent (depth first, siblings by WeCom's order); orphans and cycles last, never lost. */
+export function parentsFirst(departments: ContactDepartment[]): ContactDepartment[] {
+  const bySibling = (a: ContactDepartment, b: ContactDepartment) => (a.order ?? 0) - (b.order ?? 0) || a.id - b.id;
+  const ids = new Set(departments.map((d) => d.id));
+  const children = new Map<number, ContactDepartment[]>();
+  for (const d of departments) {
+    if (d.parentId === undefined || !ids.has(d.parentId) || d.parentId === d.id) continue;
+    children.set(d.parentId, [...(children.get(d.parentId) ?? []), d]);
+  }
+  const out: ContactDepartment[] = [];
+  const seen = new Set<number>();
+  const visit = (d: ContactDepartment) => {
+    if (seen.has(d.id)) return;
+    seen.add(d.id);
+    out.push(d);
+    for (const child of (children.get(d.id) ?? []).sort(bySibling)) visit(child);
+  };
+  for (const root of departments.filter((d) => d.parentId === undefined || !ids.has(d.parentId) || d.parentId === d.id).sort(bySibling)) visit(root);
+  for (const rest of [...departments].sort(bySibling)) visit(rest);
+  return out;
 }

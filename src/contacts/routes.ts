@@ -101,5 +101,15 @@ export function contactRoutes(directory: Directory, dispatcher: SyncDispatcher |
         res.json({ replayed: await requireDispatcher().replay(sinkParam(req)) });
       },
     },
+    {
+      method: 'post',
+      path: '/v1/contacts/dead-letters/{id}/replay',
+      auth: 'admin',
+      handler: async (req, res) => {
+        const replayed = await requireDispatcher().replayOne(String(req.params.id), sinkParam(req));
+        if (replayed === 0) throw new ApiError(404, 'not_found', `no dead letter for change ${String(req.params.id)}`);
+        res.json({ replayed });
+      },
+    },
   ];
 }

@@ -162,6 +162,23 @@ export class SyncDispatcher {
     return count;
   }
 
+  /** Moves one dead letter (by change id, in one sink or any) to the front of its sink's line; answers how many. */
+  async replayOne(changeId: string, sinkName?: string): Promise<number> {
+    let count = 0;
+    for (const sink of this.sinks.filter((s) => sinkName === undefined || s.name === sinkName)) {
+      const dead = this.key(sink.name, 'dead');
+      for (const raw of await this.redis.lrange(dead, 0, -1)) {
+        if ((JSON.parse(raw) as SinkDeadLetter).change.id !== changeId) continue;
+        // LREM first: of two replays racing, only the one that removed it puts it back in line.
+        if ((await this.redis.lrem(dead, 1, raw)) === 1) {
+          await this.redis.rpush(this.key(sink.name, 'redo'), raw);
+          count++;
+        }
+      }
+    }
+    return count;
+  }
+
   hasSink(name: string): boolean {
     return this.sinks.some((s) => s.name === name);
   }

@@ -207,7 +207,9 @@ describe('contact-change sync', () => {
     sink.refuse = false;
     await push(change({ ChangeType: 'update_user', UserID: 'wangwu', Alias: 'after-refusal' }));
     await eventually(() => sink.received.some((r) => r.body.after?.alias === 'after-refusal') || undefined);
-    expect((await as('ops-key-0001').post('/v1/contacts/dead-letters/replay')).body).toEqual({ replayed: 1 });
+    expect((await as('ops-key-0001').post('/v1/contacts/dead-letters/no-such-change/replay')).status).toBe(404);
+    expect((await as('ops-key-0001').post(`/v1/contacts/dead-letters/${letters[0].change.id}/replay`)).body).toEqual({ replayed: 1 });
+    expect((await as('ops-key-0001').post('/v1/contacts/dead-letters/replay')).body).toEqual({ replayed: 0 });
     await eventually(() => sink.received.some((r) => r.body.after?.alias === 'refused-once') || undefined);
     expect((await as('ops-key-0001').get('/v1/contacts/dead-letters')).body.deadLetters).toEqual([]);
   });
