@@ -138,9 +138,8 @@ export class MessageService {
     } catch {
       throw new UnavailableError();
     }
-    if (!result.created) return result;
     const jobs: SendJobData[] = prepared.parts.map(({ to, msgtype, body }, part) => ({
-      messageId: id,
+      messageId: result.id,
       part,
       app: prepared.app.name,
       event: prepared.template.event,
@@ -152,6 +151,10 @@ export class MessageService {
       priority: request.priority ?? prepared.template.priority,
       ...(callbackUrl ? { notifyFinal: true } : {}),
     }));
+    if (!result.created) {
+      await this.healNeverQueued(result.id, jobs).catch(() => undefined);
+      return result;
+    }
     try {
       await withTimeout(enqueueParts(this.deps.queue, jobs, this.deps.config.send), timeout);
     } catch {
@@ -160,5 +163,17 @@ export class MessageService {
     }
     this.deps.metrics.messagesAccepted.inc({ event: prepared.template.event, msgtype: prepared.msgtype });
     return result;
+  }
+
+  /**
+   * A repeat of an idempotency key whose first request died between persisting and
+   * queueing (a crash, a lost Redis write) would answer an id that is never sent:
+   * while no part has been tried, the repeat queues the parts again. Job ids make this
+   * a no-op when the jobs exist (also while the first request is still queueing them).
+   */
+  private async healNeverQueued(id: string, jobs: SendJobData[]): Promise<void> {
+    const parts = await this.deps.store.parts(id);
+    if (parts.length !== jobs.length || !parts.every((p) => p.status === 'queued' && p.attempts === 0)) return;
+    await enqueueParts(this.deps.queue, jobs, this.deps.config.send);
   }
 }

@@ -85,6 +85,8 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
     // A part recalled while it waited (a deferred part queued after the recall) is not sent.
     const before = (await store.getPart(messageId, part))?.status;
     if (before === 'sent' || before === 'recalled') return;
+    // No record: accepting failed after the job was added (the caller got a 503 and will retry).
+    if (before === undefined) return void log.warn('message withdrawn before it was accepted: not sent');
     await Promise.all([store.updatePart(messageId, part, { status: 'sending', attempts: attempt }), part === 0 && attempt === 1 ? store.noteRecent(messageId) : undefined]);
 
     const app = deps.findApp(job.data.app);

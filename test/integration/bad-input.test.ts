@@ -6,7 +6,7 @@ import request from 'supertest';
 import { createGateway } from '../../src/gateway';
 import { startEmbeddedRedis } from '../../src/redis/embedded-redis';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
-import { alert, startHarness, testConfig, type Harness, UNLIMITED_SIM } from '../support/harness';
+import { alert, restartablePort, startHarness, testConfig, type Harness, UNLIMITED_SIM } from '../support/harness';
 
 describe('POST /v1/messages with bad input', () => {
   let h: Harness;
@@ -122,7 +122,7 @@ describe('API keys', () => {
 describe('when Redis is unreachable', () => {
   it('then POST /v1/messages answers 503 quickly, and recovers when Redis is back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgw-503-'));
-    const redis = await startEmbeddedRedis({ dir });
+    const redis = await startEmbeddedRedis({ dir, port: await restartablePort() });
     const sim = await WecomSimulator.start({ ...UNLIMITED_SIM });
     const gateway = await createGateway(testConfig(sim.url, { REDIS_URL: redis.url }), { logger: pino({ level: 'silent' }) });
     const api = request(gateway.app);
@@ -137,9 +137,8 @@ describe('when Redis is unreachable', () => {
       expect(Date.now() - started).toBeLessThan(3_000);
       expect((await api.get('/readyz')).status).toBe(503);
       // Every route that needs Redis says the same, never a 500.
-      for (const call of [api.delete(`/v1/messages/${accepted.body.id}`), api.get('/v1/welcome/pool'), api.get('/v1/contacts/departments'), api.get('/v1/contacts/changes?since=0')]) {
-        expect((await call).status).toBe(503);
-      }
+      const others = await Promise.all([api.delete(`/v1/messages/${accepted.body.id}`), api.get('/v1/welcome/pool'), api.get('/v1/contacts/departments'), api.get('/v1/contacts/changes?since=0')]);
+      expect(others.map((r) => r.status)).toEqual([503, 503, 503, 503]);
       again = await startEmbeddedRedis({ port: redis.port, dir });
       const deadline = Date.now() + 10_000;
       let status = 0;

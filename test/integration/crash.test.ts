@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startEmbeddedRedis, type EmbeddedRedis } from '../../src/redis/embedded-redis';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/redis/embedded-redis';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
-import { eventually, SIM_APP, TEMPLATES_DIR, uniquePrefix, UNLIMITED_SIM } from '../support/harness';
+import { eventually, restartablePort, SIM_APP, TEMPLATES_DIR, uniquePrefix, UNLIMITED_SIM } from '../support/harness';
 
 const SERVER = join(__dirname, '..', '..', 'dist', 'src', 'server.js');
 const MESSAGES = 5000;
@@ -53,7 +53,7 @@ describe('kill -9 and a Redis restart while 5000 accepted messages are being del
   beforeAll(async () => {
     if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: run the tests with npm test (it compiles first)`);
     dir = mkdtempSync(join(tmpdir(), 'wgw-crash-'));
-    redis = await startEmbeddedRedis({ dir });
+    redis = await startEmbeddedRedis({ dir, port: await restartablePort() });
     sim = await WecomSimulator.start({ ...UNLIMITED_SIM, latencyMs: 20 });
   });
   afterAll(async () => {
@@ -65,7 +65,7 @@ describe('kill -9 and a Redis restart while 5000 accepted messages are being del
 
   it('when the gateway is killed mid-delivery and Redis restarts, then after a restart every accepted message is delivered', async () => {
     const prefix = uniquePrefix();
-    const port = await freePort();
+    const port = await restartablePort(); // the second gateway takes the same port
     const base = `http://127.0.0.1:${port}`;
     const first = startGateway(port, redis.url, sim.url, prefix);
     children.push(first);

@@ -105,6 +105,19 @@ describe('POST /v1/messages -> WeCom message/send', () => {
     expect(h.sim.sent).toHaveLength(2);
   });
 
+  it('when the first request died between persisting and queueing, then a repeat of its idempotency key sends it after all', async () => {
+    // The record and the key as the first request left them, without its job (a crash in between).
+    const { created } = await h.gateway.store.create({ id: '00000000-0000-4000-8000-000000000042', event: 'program.alert', msgtype: 'text', app: 'default', parts: 1, createdAt: Date.now() }, 'order-crashed');
+    expect(created).toBe(true);
+    const repeat = await h.api.post('/v1/messages').send(alert({ idempotencyKey: 'order-crashed' }));
+    expect(repeat.body.id).toBe('00000000-0000-4000-8000-000000000042');
+    expect((await finalStatus(h.api, repeat.body.id)).status).toBe('sent');
+    const again = await h.api.post('/v1/messages').send(alert({ idempotencyKey: 'order-crashed' }));
+    expect(again.body.id).toBe(repeat.body.id);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.sim.sent.filter((m) => JSON.stringify(m.body).includes('Disk'))).toHaveLength(1);
+  });
+
   it('when a file is given as base64, then it is uploaded once and sent by media_id', async () => {
     const fileBase64 = Buffer.from('id,value\n1,42\n').toString('base64');
     const send = () => h.api.post('/v1/messages').send({ event: 'report.ready', msgtype: 'file', to: { users: ['lisi'] }, data: { fileBase64, filename: 'report.csv' } });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import pino from 'pino';
 import request from 'supertest';
@@ -92,3 +93,20 @@ export const alert = (overrides: Record<string, unknown> = {}) => ({
   data: { title: 'Disk 95% on db1', content: '/var is almost full', level: 'critical' },
   ...overrides,
 });
+
+/**
+ * A free port outside Linux's ephemeral range (32768-60999) for a server a test
+ * stops and starts again on the same port: while it is down, no other server's
+ * "any free port" nor an outgoing connection's source port can take it.
+ */
+export async function restartablePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createNetServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
