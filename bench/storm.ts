@@ -1,10 +1,4 @@
-import { createServer } from 'node:http';
-import pino from 'pino';
-import { loadConfig } from '../src/config/config';
-import { createGateway } from '../src/gateway';
-import { startEmbeddedRedis } from '../src/redis/embedded-redis';
-import { WecomSimulator } from '../src/wecom/simulator/simulator';
-import { BENCH_APP, benchEnv, close, listen, printTable, sampleRss } from './support';
+import { printTable, sampleRss, startBenchGateway } from './support';
 
 function notification(i: number) {
   return {
@@ -38,12 +32,9 @@ function notification(i: number) {
  * due at the end of the minute; the bench promotes them instead of waiting.
  */
 export async function benchStorm(count = Number(process.env.BENCH_ALERTS ?? 10_000), people = 5): Promise<void> {
-  const redis = await startEmbeddedRedis();
-  const sim = await WecomSimulator.start({ apps: [BENCH_APP], memberLimits: [] });
   // The per-key request limit is off: one load generator stands for many Alertmanagers here.
-  const gateway = await createGateway(loadConfig(benchEnv(redis.url, sim.url, { API_RATE_LIMIT_PER_MINUTE: '0' })), { logger: pino({ level: 'silent' }) });
-  const server = createServer(gateway.app);
-  const url = await listen(server);
+  const bench = await startBenchGateway({ API_RATE_LIMIT_PER_MINUTE: '0' });
+  const { sim, gateway, url } = bench;
   const rss = sampleRss();
   try {
     const answers = new Map<string, number>();
@@ -79,9 +70,6 @@ export async function benchStorm(count = Number(process.env.BENCH_ALERTS ?? 10_0
     ]);
   } finally {
     rss.stop();
-    await close(server);
-    await gateway.close();
-    await sim.stop();
-    await redis.stop();
+    await bench.stop();
   }
 }

@@ -1,7 +1,12 @@
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
+import pino from 'pino';
+import { loadConfig } from '../src/config/config';
+import { createGateway, type Gateway } from '../src/gateway';
+import { startEmbeddedRedis } from '../src/redis/embedded-redis';
+import { WecomSimulator, type SimulatorOptions } from '../src/wecom/simulator/simulator';
 
 export interface LoadResult {
   name: string;
@@ -111,5 +116,33 @@ export async function startSimulatorProcess(latencyMs: number): Promise<Simulato
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
+  };
+}
+
+export interface BenchGateway {
+  sim: WecomSimulator;
+  gateway: Gateway;
+  /** The gateway's HTTP address. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A gateway on its own embedded Redis, listening on a free port, against an in-process simulator. */
+export async function startBenchGateway(env: Record<string, string>, simulatorOptions: SimulatorOptions = {}): Promise<BenchGateway> {
+  const redis = await startEmbeddedRedis();
+  const sim = await WecomSimulator.start({ apps: [BENCH_APP], memberLimits: [], ...simulatorOptions });
+  const gateway = await createGateway(loadConfig(benchEnv(redis.url, sim.url, env)), { logger: pino({ level: 'silent' }) });
+  const server = createServer(gateway.app);
+  const url = await listen(server);
+  return {
+    sim,
+    gateway,
+    url,
+    stop: async () => {
+      await close(server);
+      await gateway.close();
+      await sim.stop();
+      await redis.stop();
+    },
   };
 }

@@ -1,11 +1,5 @@
-import { createServer } from 'node:http';
-import pino from 'pino';
-import { loadConfig } from '../src/config/config';
-import { createGateway } from '../src/gateway';
-import { startEmbeddedRedis } from '../src/redis/embedded-redis';
 import { CallbackCrypto } from '../src/wecom/callback-crypto';
-import { WecomSimulator } from '../src/wecom/simulator/simulator';
-import { BENCH_APP, benchEnv, close, listen, printTable, sampleRss } from './support';
+import { BENCH_APP, printTable, sampleRss, startBenchGateway } from './support';
 
 const TOKEN = 'benchToken';
 const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
@@ -23,13 +17,8 @@ const percentile = (sorted: number[], q: number) => sorted[Math.min(sorted.lengt
  * Latency is callback POST sent -> send_welcome_msg received by the simulator.
  */
 export async function benchWelcome(adds = 200, addsPerSecond = 200, backlog = Number(process.env.BENCH_BACKLOG ?? 10_000)): Promise<void> {
-  const redis = await startEmbeddedRedis();
-  const sim = await WecomSimulator.start({ apps: [BENCH_APP], latencyMs: 20, memberLimits: [] });
-  const gateway = await createGateway(loadConfig(benchEnv(redis.url, sim.url, { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY, API_RATE_LIMIT_PER_MINUTE: '0' })), {
-    logger: pino({ level: 'silent' }),
-  });
-  const server = createServer(gateway.app);
-  const url = await listen(server);
+  const bench = await startBenchGateway({ WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY, API_RATE_LIMIT_PER_MINUTE: '0' }, { latencyMs: 20 });
+  const { sim, gateway, url } = bench;
   const crypto = new CallbackCrypto({ token: TOKEN, encodingAesKey: AES_KEY, receiveId: BENCH_APP.corpId });
   const rss = sampleRss();
   try {
@@ -77,9 +66,6 @@ export async function benchWelcome(adds = 200, addsPerSecond = 200, backlog = Nu
     ]);
   } finally {
     rss.stop();
-    await close(server);
-    await gateway.close();
-    await sim.stop();
-    await redis.stop();
+    await bench.stop();
   }
 }
