@@ -21,9 +21,10 @@ export async function compareAndDelete(redis: RedisClient, key: string, expected
  * Per-member send budgets (WeCom silently drops app messages beyond 30/min and
  * 1000/h per member, reference §2.5), atomically for all recipients of one send.
  * KEYS: one sorted set per member (timestamps of sends). ARGV: now (ms), the send
- * id, then pairs of (count, windowMs). A member already holding this send id keeps
- * it (a retry is not a second message). Answers, per key, 0 when the member takes
- * the send, else the time (ms) when the budget allows it.
+ * id, then pairs of (count, windowMs). A retry of a send is counted once, at its
+ * latest time: after a pause or a long backoff it reaches WeCom now, not when it was
+ * first counted, so it is checked again as if new. Answers, per key, 0 when the
+ * member takes the send, else the time (ms) when the budget allows it.
  */
 const TAKE_MEMBER_BUDGET = `
 local now = tonumber(ARGV[1])
@@ -39,9 +40,8 @@ local answers = {}
 for k = 1, #KEYS do
   local key = KEYS[k]
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest)
-  if redis.call('ZSCORE', key, sendId) then
-    answers[k] = 0
-  else
+  redis.call('ZREM', key, sendId)
+  do
     local retryAt = 0
     for _, limit in ipairs(limits) do
       local count, window = limit[1], limit[2]

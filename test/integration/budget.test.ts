@@ -1,4 +1,6 @@
-import { alert, eventually, finalStatus, startHarness, type Harness } from '../support/harness';
+import { Redis } from 'ioredis';
+import { MemberBudget } from '../../src/messages/member-budget';
+import { alert, eventually, finalStatus, SIM_APP, startHarness, uniquePrefix, type Harness } from '../support/harness';
 
 /** The busiest sliding window: how many of `times` fall within any `windowMs`. */
 function busiest(times: number[], windowMs: number): number {
@@ -46,4 +48,24 @@ describe("per-member budgets (WeCom's silent 30/min, 1000/h)", () => {
     expect(h.sim.deliveriesTo('hot01')).toHaveLength(6);
     expect(h.sim.dropped).toBe(0);
   }, 20_000);
+});
+
+describe('a retried send and the member budget', () => {
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(process.env.TEST_REDIS_URL!);
+  });
+  afterAll(() => redis.quit());
+
+  it('when a send is retried long after it was first counted, then it counts at its new time, so the window stays under the limit at WeCom', async () => {
+    const app = { name: 'default', ...SIM_APP };
+    // 2 per second at WeCom; the gateway keeps its window 250 ms wider.
+    const budget = new MemberBudget(redis, uniquePrefix(), [{ count: 2, windowMs: 1_000 }]);
+    expect((await budget.split(app, ['u1'], 's1', 0)).deferred).toBeUndefined();
+    expect((await budget.split(app, ['u1'], 's2', 1_000)).deferred).toBeUndefined();
+    // s1 was held back (a 45009 pause) and goes out only now, at 1200: WeCom sees s2 and s1 within a second.
+    expect((await budget.split(app, ['u1'], 's1', 1_200)).deferred).toBeUndefined();
+    // A third send at 1260 would be the third within WeCom's second: it waits until s2 leaves the window.
+    expect((await budget.split(app, ['u1'], 's3', 1_260)).deferred).toEqual({ users: ['u1'], until: 2_250 });
+  });
 });
