@@ -191,7 +191,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   if (syncDispatcher && config.workers.has('sync')) syncDispatcher.start();
   if (config.workers.has('digest')) workers.push(storm.startWorker(workerRedis, service, logger));
   if (config.workers.has('welcome') && customerContactApp && contactWays) {
-    workers.push(...startWelcomeWorkers(workerRedis, { app: customerContactApp, api, activities, pool, contactWays, tagQueue, redis, prefix, metrics, logger }));
+    workers.push(...startWelcomeWorkers(workerRedis, { app: customerContactApp, corpOf: (name) => findApp(config, name)?.corpId, api, activities, pool, contactWays, tagQueue, redis, prefix, metrics, logger }));
   }
 
   const readiness = [

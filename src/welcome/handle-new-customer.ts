@@ -36,7 +36,10 @@ export interface TagJob {
 }
 
 export interface WelcomeDeps {
+  /** The customer-contact app: one corp's welcomes, tags and contact-me codes. */
   app: WecomApp;
+  /** The corp of the configured app a push arrived for (welcomes are the customer-contact app's corp only). */
+  corpOf: (appName: string) => string | undefined;
   api: WecomApi;
   activities: Activities;
   pool: EmployeePool;
@@ -75,6 +78,8 @@ export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps)
   const welcomeCode = field(event, 'WelcomeCode');
   const base = { at: new Date(now()).toISOString(), changeType, employee, customer, state };
   if (!employee || !customer) return record(deps, { ...base, outcome: 'skipped', reason: 'event without UserID or ExternalUserID' });
+  const corp = deps.corpOf(event.app);
+  if (corp !== undefined && corp !== deps.app.corpId) return record(deps, { ...base, outcome: 'skipped', reason: `pushed for app ${event.app} of corp ${corp}; welcomes are configured for corp ${deps.app.corpId} only` });
   const matched = deps.activities.byState(state);
   // A State that is none of ours gets the fallback's welcome, but not its campaign's tags.
   const activity = matched ?? deps.activities.fallback;
