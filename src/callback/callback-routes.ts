@@ -30,6 +30,12 @@ export interface CallbackDeps {
 
 /** How long a push's dedupe key is kept: far beyond WeCom's retries (seconds apart). */
 const DEDUPE_SECONDS = 86_400;
+/**
+ * While the first delivery of a push is being recorded its key says so, briefly: a
+ * retry arriving meanwhile gets a 503 (WeCom tries again), never "duplicate" for a
+ * push that may still fail; after a crash the mark lapses before WeCom's last retry.
+ */
+const PENDING_SECONDS = 8;
 
 /**
  * The query exactly as WeCom sent it, percent-decoded once: echostr is base64,
@@ -128,20 +134,25 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
       }
       const event: CallbackEvent = { app: app.name, receivedAt: now(), dedupeKey: dedupeKeyFor(app.name, fields, plaintext), fields };
       const dedupeKey = `${deps.prefix}:callback:${event.dedupeKey}`;
-      const first = await deps.redis.set(dedupeKey, '1', 'EX', DEDUPE_SECONDS, 'NX').catch(() => {
-        throw new ApiError(503, 'unavailable', 'cannot record the push; WeCom will retry');
+      const unavailable = () => new ApiError(503, 'unavailable', 'cannot record the push; WeCom will retry');
+      const first = await deps.redis.set(dedupeKey, 'pending', 'EX', PENDING_SECONDS, 'NX').catch(() => {
+        throw unavailable();
       });
       if (first) {
         const inline = deps.router.findInline(event);
         try {
           if (inline) await inline.handle(event);
           else await deps.inbound.add(event);
+          await deps.redis.set(dedupeKey, 'done', 'EX', DEDUPE_SECONDS);
         } catch (error) {
           await deps.redis.del(dedupeKey).catch(() => undefined);
           deps.logger.warn({ ...describe(event), err: (error as Error).message }, 'callback push not recorded; answering 503 so WeCom retries');
-          throw new ApiError(503, 'unavailable', 'cannot record the push; WeCom will retry');
+          throw unavailable();
         }
         outcome = 'accepted';
+      } else if ((await deps.redis.get(dedupeKey).catch(() => null)) !== 'done') {
+        outcome = 'in-progress';
+        throw new ApiError(503, 'in_progress', 'the first delivery of this push is still being recorded; WeCom will retry');
       } else {
         outcome = 'duplicate';
         deps.logger.info(describe(event), 'callback push repeated by WeCom; handled once');

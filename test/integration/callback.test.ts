@@ -172,6 +172,17 @@ describe('POST /wecom/callback', () => {
     expect(metrics).toMatch(/outcome="duplicate"} 2/);
   });
 
+  it('when WeCom repeats a push while its first delivery is still being recorded, then the repeat gets 503 (not "duplicate") and a later one is the duplicate', async () => {
+    // A handler that takes a while, as a contact change can under load.
+    h.gateway.router.inline('slow-test-event', { msgType: 'event', event: 'slow_test_event' }, () => new Promise((r) => setTimeout(r, 300)));
+    const xml = eventXml({ ...base, FromUserName: 'sys', MsgType: 'event', Event: 'slow_test_event' });
+    const [a, b] = await Promise.all([post(h, xml), post(h, xml)]);
+    expect([a.status, b.status].sort()).toEqual([200, 503]);
+    expect((await post(h, xml)).status).toBe(200);
+    const metrics = await h.gateway.metrics.registry.getSingleMetricAsString('wecom_gateway_callbacks_total');
+    expect(metrics).toMatch(/outcome="in-progress"} 1/);
+  });
+
   it('when a user sends a keyword, then the passive reply is encrypted and signed so that a decryptor accepts it', async () => {
     const res = await post(h, eventXml({ ...base, MsgType: 'text', Content: 'ping please', MsgId: '7300000000000000099', AgentID: '1000002' }));
     expect(res.status).toBe(200);
