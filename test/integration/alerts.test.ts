@@ -130,6 +130,15 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
     expect(text).toContain('+5 more');
   });
 
+  it('when a large group goes out as a textcard, then the card says first how many are shown, whatever its 512 bytes cut', async () => {
+    const alerts = Array.from({ length: 8 }, (_, i) => amAlert({ fingerprint: `card${i}`, labels: { alertname: 'DiskFull', severity: 'critical', instance: `db${i}` } }));
+    await h.api.post('/v1/integrations/alertmanager?route=dba').send(amPayload({ groupKey: 'big-card', alerts }));
+    const [message] = await eventually(() => (h.sim.sent.length > 0 ? h.sim.sent : undefined));
+    const description = (message.body.textcard as { description: string }).description;
+    expect(description.startsWith('<div class="normal">5 of 8 shown</div>')).toBe(true);
+    expect(Buffer.byteLength(description)).toBeLessThanOrEqual(512);
+  });
+
   it('when Alertmanager retries the same notification, then the retry names the first message and nothing is sent twice', async () => {
     const payload = amPayload({ groupKey: 'retry-1' });
     const first = await h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(payload);
