@@ -39,7 +39,20 @@ export function freePort(): Promise<number> {
  */
 export async function startEmbeddedRedis(opts: { port?: number; dir?: string; extraArgs?: string[] } = {}): Promise<EmbeddedRedis> {
   if (!redisServerInstalled()) throw new RedisServerMissingError();
-  const port = opts.port ?? (await freePort());
+  if (opts.port !== undefined) return startOn(opts.port, opts);
+  // A port found free can be taken before redis-server binds it (another server, a
+  // connection's source port, a cluster node's bus port at port + 10000, which must
+  // also stay under 65536): try another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOn(await freePort(), opts);
+    } catch (error) {
+      if (attempt >= 8 || !/Address already in use|port number too high/i.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startOn(port: number, opts: { dir?: string; extraArgs?: string[] }): Promise<EmbeddedRedis> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'wgw-redis-'));
   const ownsDir = !opts.dir;
   const child: ChildProcess = spawn(
@@ -59,6 +72,7 @@ export async function startEmbeddedRedis(opts: { port?: number; dir?: string; ex
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
+      if (ownsDir) rmSync(dir, { recursive: true, force: true });
       reject(new Error(`redis-server exited with ${code}: ${output.slice(-500)}`));
     });
   });
