@@ -135,7 +135,8 @@ export class SyncDispatcher {
       const backoff = Math.min(this.options.maxBackoffMs, this.options.retryBaseDelayMs * 2 ** Math.min(attempt - 1, 20));
       this.logger.info({ sink: sink.name, changeId: entry.change.id, attempt, error: result.error, retryInMs: backoff }, 'contact sync delivery failed; retrying in order');
       await sleep(backoff * (0.75 + Math.random() * 0.5));
-      await this.holdLease(sink);
+      // Another instance took the sink over (our lease lapsed, e.g. while Redis was away): it delivers from the cursor.
+      if (!(await this.holdLease(sink))) throw new Error('lease lost to another instance');
     }
     throw new Error('stopped');
   }
