@@ -29,3 +29,12 @@ describe('errcode table', () => {
     expect(errcodeHint(60020, 'not allow to access from your ip')).toMatch(/trusted IPs/);
   });
 });
+
+describe('errcode hints', () => {
+  // Every code of the WeCom reference's table (§4) that the gateway can meet, and the gateway's own.
+  const CODES = [-5, -4, -3, -2, -1, 6000, 40001, 40003, 40004, 40005, 40006, 40007, 40008, 40013, 40014, 40031, 40032, 40033, 40056, 40058, 40063, 40068, 40096, 40098, 40099, 41001, 41004, 41011, 41016, 41033, 41041, 41045, 41049, 41050, 41051, 41053, 41054, 41096, 42001, 44004, 45002, 45009, 45033, 48001, 48002, 60011, 60020, 60111, 81013, 82001, 84061, 301002];
+
+  it.each(CODES)('when WeCom answers %i, then the status carries a hint saying what it means', (code) => {
+    expect(errcodeHint(code)).toEqual(expect.any(String));
+  });
+});
