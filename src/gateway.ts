@@ -199,8 +199,10 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     { name: 'workers', check: async () => workers.every((w) => w.isRunning()) },
     { name: 'templates', check: async () => templates.size > 0 },
   ];
+  // Every queue, for the depth metrics and the dashboard alike.
+  const queues = [sendQueue, inbound.queue, welcomeQueue, tagQueue, storm.digestQueue, statusCallbacks.queue, ...(forwardOutbox ? [forwardOutbox.queue] : [])];
   metrics.addQueueCollector(async () => {
-    for (const queue of [sendQueue, inbound.queue, welcomeQueue]) {
+    for (const queue of queues) {
       const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed').catch(() => ({}) as Record<string, number>);
       for (const [state, count] of Object.entries(counts)) metrics.queueJobs.set({ queue: queue.name, state }, count);
       const [oldest] = await queue.getJobs(['waiting'], 0, 0, true).catch(() => []);
@@ -233,7 +235,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const app = createApp({
     routes,
     apiKeys: config.apiKeys,
-    pages: [{ path: '/dashboard', permission: 'admin', router: dashboard([sendQueue, inbound.queue, welcomeQueue, tagQueue, storm.digestQueue, ...(forwardOutbox ? [forwardOutbox.queue] : [])], store) }],
+    pages: [{ path: '/dashboard', permission: 'admin', router: dashboard(queues, store) }],
     rateLimit: config.rateLimitPerMinute > 0 ? rateLimitPerKey(redis, prefix, config.rateLimitPerMinute) : undefined,
     bodyLimit: config.bodyLimit,
     trustProxy: config.callback.trustProxy,

@@ -66,6 +66,8 @@ describe('GET /metrics', () => {
       'wecom_gateway_token_fetches_total{app="default",result="ok"} 1',
       'wecom_gateway_queue_jobs{queue="send",state="waiting"}',
       'wecom_gateway_queue_oldest_waiting_seconds{queue="send"}',
+      // every queue, not only the send queue
+      ...['inbound', 'welcome', 'welcome-tags', 'alert-digest', 'status-callbacks'].map((q) => `wecom_gateway_queue_jobs{queue="${q}",state="waiting"}`),
       'wecom_gateway_send_latency_seconds_bucket',
       'wecom_gateway_http_requests_total{method="POST",route="/v1/messages",status="202"} 1',
       'wecom_gateway_process_resident_memory_bytes',
