@@ -59,7 +59,15 @@ export class ContactWays {
       qrCode: String(outcome.value.qr_code ?? ''),
       createdAt: new Date().toISOString(),
     };
-    await this.redis.hset(this.key(activity.name), chosen.userId, JSON.stringify(way));
+    // Two requests at once may both have created a code: the first stored wins, the other is deleted at WeCom.
+    if (!(await this.redis.hsetnx(this.key(activity.name), chosen.userId, JSON.stringify(way)))) {
+      const winner = await this.redis.hget(this.key(activity.name), chosen.userId);
+      if (winner) {
+        await this.api.customerContact(this.app, 'externalcontact/del_contact_way', { config_id: way.configId });
+        return { ...(JSON.parse(winner) as ContactWay), reused: true };
+      }
+      await this.redis.hset(this.key(activity.name), chosen.userId, JSON.stringify(way)); // the winner was retired meanwhile
+    }
     return { ...way, reused: false };
   }
 

@@ -144,6 +144,14 @@ describe('new-customer welcome', () => {
     expect(listed.body.activities.find((a: { activity: string }) => a.activity === 'spring')).toMatchObject({ state: 'spring2026', tags: ['etSpring'], contactWays: [expect.objectContaining({ employee: 'clerk01' })] });
   });
 
+  it('when several ask for a code at once, then they all get the same one and no orphan is left at WeCom', async () => {
+    const answers = await Promise.all([1, 2, 3].map(() => h.api.post('/v1/contact-ways').send({ activity: 'expo2026' })));
+    const ids = new Set(answers.map((a) => a.body.configId as string));
+    expect(ids.size).toBe(1);
+    const live = [...h.sim.contactWays.values()].filter((w) => (w.body as { state?: string }).state === 'expo2026' && !w.deleted);
+    expect(live.map((w) => w.configId)).toEqual([...ids]);
+  });
+
   it('when an employee reaches the daily limit, then they leave the pool, their code is retired and new codes go to a colleague; none left means 409', async () => {
     const way = (await h.api.post('/v1/contact-ways').send({ activity: 'spring' })).body;
     for (const customer of ['wmSpring1', 'wmSpring2']) await push(addEvent({ UserID: 'clerk01', ExternalUserID: customer, State: 'spring2026', WelcomeCode: h.sim.issueWelcomeCode() }));
