@@ -78,14 +78,23 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
     if (app.callback) cryptos.set(app.name, { app, crypto: new CallbackCrypto({ token: app.callback.token, encodingAesKey: app.callback.aesKey, receiveId: app.callback.receiveId ?? app.corpId }) });
   }
 
-  function appFor(req: Request): { app: WecomApp; crypto: CallbackCrypto } {
+  function appFor(req: Request, started: number): { app: WecomApp; crypto: CallbackCrypto } {
     const name = typeof req.params.app === 'string' ? req.params.app : deps.defaultApp;
     const entry = cryptos.get(name);
-    if (!entry) throw new ApiError(404, 'no_callback', `no callback is configured for app ${name}`);
+    if (!entry) {
+      count('(unknown)', 'rejected-no_callback', started); // a caller's path is not a label
+      throw new ApiError(404, 'no_callback', `no callback is configured for app ${name}`);
+    }
     const allowlist = deps.allowlists.get(name);
-    if (allowlist && !allowlist.allows(req.ip)) throw new ApiError(403, 'ip_not_allowed', 'caller is not a WeCom callback IP');
+    if (allowlist && !allowlist.allows(req.ip)) {
+      count(name, 'rejected-ip_not_allowed', started);
+      throw new ApiError(403, 'ip_not_allowed', 'caller is not a WeCom callback IP');
+    }
     return entry;
   }
+
+  /** `rejected-<code>`: which bad input it was (bad_signature, xml_dtd, stale_timestamp…), a bounded set. */
+  const rejection = (error: unknown) => (error instanceof ApiError ? `rejected-${error.code}` : 'error');
 
   function count(app: string, outcome: string, started: number): void {
     deps.metrics.callbacks.inc({ app, outcome });
@@ -94,7 +103,7 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
 
   async function verifyUrl(req: Request, res: Response): Promise<void> {
     const started = performance.now();
-    const { app, crypto } = appFor(req);
+    const { app, crypto } = appFor(req, started);
     try {
       const query = rawQuery(req);
       requireParams(query, ['msg_signature', 'timestamp', 'nonce', 'echostr']);
@@ -108,14 +117,14 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
       // The bare plaintext: no quotes, BOM or newline (§5.3).
       res.status(200).type('text/plain').send(plaintext);
     } catch (error) {
-      count(app.name, 'rejected', started);
+      count(app.name, rejection(error), started);
       throw error;
     }
   }
 
   async function receive(req: Request, res: Response): Promise<void> {
     const started = performance.now();
-    const { app, crypto } = appFor(req);
+    const { app, crypto } = appFor(req, started);
     let outcome = 'rejected';
     try {
       const query = rawQuery(req);
@@ -167,6 +176,9 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
       const reply = buildPassiveTextReply({ toUser: field(event, 'FromUserName') ?? '', fromUser: app.corpId, createTime: Number(timestamp), content: replyText });
       res.status(200).type('application/xml').send(buildReplyEnvelope(crypto.encryptReply(reply, timestamp, query.nonce)));
       outcome = `${outcome}-replied`;
+    } catch (error) {
+      if (outcome === 'rejected') outcome = rejection(error);
+      throw error;
     } finally {
       count(app.name, outcome, started);
     }

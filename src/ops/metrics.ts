@@ -21,7 +21,7 @@ export function createMetrics() {
     wecomCallSeconds: new Histogram({ name: 'wecom_gateway_wecom_call_seconds', help: 'WeCom API call duration', labelNames: ['api'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
     tokenFetches: new Counter({ name: 'wecom_gateway_token_fetches_total', help: 'gettoken calls made by this instance', labelNames: ['app', 'result'], registers }),
     sendLatency: new Histogram({ name: 'wecom_gateway_send_latency_seconds', help: 'Accepted -> delivered to WeCom', labelNames: ['msgtype'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers }),
-    callbacks: new Counter({ name: 'wecom_gateway_callbacks_total', help: 'WeCom callback requests by app and outcome (verified, accepted, duplicate, rejected, …-replied)', labelNames: ['app', 'outcome'], registers }),
+    callbacks: new Counter({ name: 'wecom_gateway_callbacks_total', help: 'WeCom callback requests by app and outcome (verified, accepted, duplicate, in-progress, rejected-<reason>, …-replied)', labelNames: ['app', 'outcome'], registers }),
     callbackSeconds: new Histogram({ name: 'wecom_gateway_callback_answer_seconds', help: 'Time to answer a WeCom callback', labelNames: ['app'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers }),
     inboundHandled: new Counter({ name: 'wecom_gateway_inbound_events_total', help: 'Callback events handled, by the router rule that took them', labelNames: ['rule'], registers }),
     contactChanges: new Counter({ name: 'wecom_gateway_contact_changes_total', help: 'change_contact events recorded, by type and action', labelNames: ['type', 'action'], registers }),

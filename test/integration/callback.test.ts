@@ -240,9 +240,11 @@ describe('POST /wecom/callback with bad input', () => {
     expect(res.status).toBe(413);
   });
 
-  it('when every bad push was refused, then the router saw none of them', async () => {
+  it('when every bad push was refused, then the router saw none of them and the metrics name each kind', async () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(seen).toHaveLength(0);
+    const metrics = await h.gateway.metrics.registry.getSingleMetricAsString('wecom_gateway_callbacks_total');
+    for (const outcome of ['rejected-bad_signature', 'rejected-missing_parameters', 'rejected-xml_dtd_forbidden', 'rejected-stale_timestamp', 'rejected-receive_id_mismatch']) expect(metrics).toContain(`outcome="${outcome}"`);
     expect(await h.gateway.inbound.queue.count()).toBe(0);
   });
 
