@@ -6,7 +6,8 @@ import type { WecomClient, WecomError } from './client';
 
 /** gettoken failed: `transient` says whether a later attempt may succeed. */
 export class TokenError extends Error {
-  constructor(readonly error: WecomError, readonly transient: boolean) {
+  /** afterMs: gettoken itself was throttled (45009); the caller should wait that long. */
+  constructor(readonly error: WecomError, readonly transient: boolean, readonly afterMs?: number) {
     super(`gettoken failed: ${error.errcode} ${error.errmsg}`);
   }
 }
@@ -79,7 +80,7 @@ export class TokenStore {
   private async fetchAndStore(app: WecomApp, key: string): Promise<string> {
     const outcome = await this.client.getToken(app.corpId, app.secret);
     this.options.onFetch?.(app, outcome.kind === 'ok');
-    if (outcome.kind !== 'ok') throw new TokenError(outcome.error, outcome.kind === 'retry');
+    if (outcome.kind !== 'ok') throw new TokenError(outcome.error, outcome.kind === 'retry', outcome.kind === 'retry' ? outcome.afterMs : undefined);
     const { marginSeconds = 300 } = this.options;
     const ttl = Math.max(30, outcome.value.expiresInSeconds - marginSeconds);
     await this.redis.set(key, outcome.value.accessToken, 'EX', ttl);

@@ -49,7 +49,8 @@ export class WecomApi {
         token = await this.tokens.get(app);
       } catch (error) {
         if (!(error instanceof TokenError)) throw error;
-        return { kind: error.transient ? 'retry' : 'permanent', error: error.error };
+        if (!error.transient) return { kind: 'permanent', error: error.error };
+        return error.afterMs ? { kind: 'retry', error: error.error, afterMs: error.afterMs } : { kind: 'retry', error: error.error };
       }
       const outcome = await call(token);
       if (outcome.kind !== 'refreshToken') return outcome;

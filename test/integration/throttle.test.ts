@@ -20,6 +20,21 @@ describe('WeCom frequency limit (45009)', () => {
   });
 });
 
+describe('WeCom frequency limit (45009) at gettoken', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { THROTTLE_45009_MS: '300', SEND_ATTEMPTS: '2' } });
+  });
+  afterAll(() => h.close());
+
+  it('when gettoken itself answers 45009 twice, then the queue pauses instead of failing the messages on it', async () => {
+    h.sim.failNext(2, { errcode: 45009, errmsg: 'api freq out of limit' }, 'gettoken');
+    const ids = await Promise.all(Array.from({ length: 3 }, (_, i) => h.api.post('/v1/messages').send(alert({ data: { title: `token-throttled ${i}`, content: 'c', level: 'info' } })).then((r) => r.body.id as string)));
+    const views = await Promise.all(ids.map((id) => finalStatus(h.api, id, 20_000)));
+    expect(views.map((v) => v.status)).toEqual(['sent', 'sent', 'sent']);
+  });
+});
+
 describe('outbound rate limit', () => {
   let h: Harness;
   beforeAll(async () => {
