@@ -99,7 +99,11 @@ export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps)
       await deps.redis.set(sentKey, '1', 'EX', 86_400);
       await record(deps, outcome);
     };
-    const withActivity = { ...base, activity: activity?.name, ...(activity && !matched ? { reason: `state ${state ?? '(none)'} matches no activity: the fallback's welcome, no tags` } : {}) };
+    const notes = [
+      ...(activity && !matched ? [`state ${state ?? '(none)'} matches no activity: the fallback's welcome, no tags`] : []),
+      ...(activity && !activity.employees.some((e) => e.userId === employee) ? [`employee ${employee} is not among ${activity.name}'s employees (counted, outside its pool)`] : []),
+    ];
+    const withActivity = { ...base, activity: activity?.name, ...(notes.length > 0 ? { reason: notes.join('; ') } : {}) };
     // A one-way (half) add carries no usable code (reference §7.4): count and tag, send nothing.
     if (changeType === 'add_half_external_contact') return done({ ...withActivity, outcome: 'skipped', reason: 'half contact (one-way): no welcome is sent' });
     if (!welcomeCode) return done({ ...withActivity, outcome: 'skipped', reason: 'no WelcomeCode: the employee has their own welcome message, or the customer is already chatting' });

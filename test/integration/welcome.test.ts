@@ -115,6 +115,13 @@ describe('new-customer welcome', () => {
     expect(h.sim.tagMarks.filter((m) => m.external_userid === 'wmStranger')).toEqual([]);
   });
 
+  it('when the employee serves no activity, then the customer is welcomed and the outcome says the employee is outside the pool', async () => {
+    const code = h.sim.issueWelcomeCode();
+    await push(addEvent({ UserID: 'intern07', ExternalUserID: 'wmIntern', State: 'expo2026', WelcomeCode: code }));
+    const outcome = await eventually(async () => (await outcomes()).find((o) => o.customer === 'wmIntern'));
+    expect(outcome).toMatchObject({ outcome: 'sent', activity: 'expo2026', reason: expect.stringContaining('intern07 is not among expo2026') });
+  });
+
   it('when the code has expired at WeCom, then the errcode is recorded and it is not retried', async () => {
     await push(addEvent({ UserID: 'sales01', ExternalUserID: 'wmLate', State: 'expo2026', WelcomeCode: 'never-issued-code' }));
     const outcome = await eventually(async () => (await outcomes()).find((o) => o.customer === 'wmLate'));
