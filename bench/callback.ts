@@ -1,13 +1,8 @@
 import { createServer } from 'node:http';
 import autocannon from 'autocannon';
 import express from 'express';
-import pino from 'pino';
-import { loadConfig } from '../src/config/config';
-import { createGateway } from '../src/gateway';
-import { startEmbeddedRedis } from '../src/redis/embedded-redis';
 import { CallbackCrypto } from '../src/wecom/callback-crypto';
-import { WecomSimulator } from '../src/wecom/simulator/simulator';
-import { BENCH_APP, benchEnv, close, listen, printTable, sampleRss } from './support';
+import { BENCH_APP, close, listen, printTable, sampleRss, startBenchGateway } from './support';
 
 const TOKEN = 'benchToken';
 const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
@@ -19,9 +14,7 @@ const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
  * deduplicated and queued.
  */
 export async function benchCallback(durationSeconds = 5): Promise<void> {
-  const redis = await startEmbeddedRedis();
-  const sim = await WecomSimulator.start({ apps: [BENCH_APP], memberLimits: [] });
-  const gateway = await createGateway(loadConfig(benchEnv(redis.url, sim.url, { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY, WORKERS: 'api' })), { logger: pino({ level: 'silent' }) });
+  const bench = await startBenchGateway({ WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY, WORKERS: 'api' });
   const crypto = new CallbackCrypto({ token: TOKEN, encodingAesKey: AES_KEY, receiveId: BENCH_APP.corpId });
   // Pre-encrypted pushes, so the load generator does not compete for CPU with crypto of its own.
   const pushes = Array.from({ length: 20_000 }, (_, i) => {
@@ -32,9 +25,8 @@ export async function benchCallback(durationSeconds = 5): Promise<void> {
   });
   const bare = express();
   bare.post('/wecom/callback', express.text({ type: () => true }), (_req, res) => void res.status(200).send(''));
-  const gatewayServer = createServer(gateway.app);
   const bareServer = createServer(bare);
-  const [gatewayUrl, bareUrl] = await Promise.all([listen(gatewayServer), listen(bareServer)]);
+  const bareUrl = await listen(bareServer);
   const run = async (url: string) => {
     let next = 0;
     const result = await autocannon({
@@ -56,7 +48,7 @@ export async function benchCallback(durationSeconds = 5): Promise<void> {
   const rss = sampleRss();
   try {
     const bareResult = await run(bareUrl);
-    const gatewayResult = await run(gatewayUrl);
+    const gatewayResult = await run(bench.url);
     rss.stop();
     printTable(`Callback: encrypted POST /wecom/callback, 50 connections, ${durationSeconds}s each (peak RSS of the whole process: ${rss.peakMb()} MB)`, [
       { server: 'gateway', 'req/s': Math.round(gatewayResult.rps), 'vs bare express': (gatewayResult.rps / bareResult.rps).toFixed(2), 'p99 ms': gatewayResult.p99, 'errors+non2xx': gatewayResult.bad },
@@ -64,9 +56,7 @@ export async function benchCallback(durationSeconds = 5): Promise<void> {
     ]);
   } finally {
     rss.stop();
-    await Promise.all([close(gatewayServer), close(bareServer)]);
-    await gateway.close();
-    await sim.stop();
-    await redis.stop();
+    await close(bareServer);
+    await bench.stop();
   }
 }

@@ -1,11 +1,6 @@
 import { createServer } from 'node:http';
 import express from 'express';
-import pino from 'pino';
-import { loadConfig } from '../src/config/config';
-import { createGateway } from '../src/gateway';
-import { startEmbeddedRedis } from '../src/redis/embedded-redis';
-import { WecomSimulator } from '../src/wecom/simulator/simulator';
-import { BENCH_APP, benchEnv, close, listen, load, printTable, sampleRss, type LoadResult } from './support';
+import { close, listen, load, printTable, sampleRss, startBenchGateway, type LoadResult } from './support';
 
 const BODY = JSON.stringify({
   event: 'program.alert',
@@ -20,18 +15,10 @@ const BODY = JSON.stringify({
  * answering 202, (b) a bare node:http JSON handler.
  */
 export async function benchIngest(rounds = 2, durationSeconds = 5): Promise<void> {
-  const redis = await startEmbeddedRedis();
-  const sim = await WecomSimulator.start({ apps: [BENCH_APP], memberLimits: [] });
-  const gateway = await createGateway(
-    loadConfig(
-      benchEnv(redis.url, sim.url, {
-        WORKERS: 'api', // measures accepting; delivery has its own benchmark
-        API_RATE_LIMIT_PER_MINUTE: '0', // one load generator would hit the per-caller limit
-      }),
-    ),
-    { logger: pino({ level: 'silent' }) },
-  );
-  const gatewayServer = createServer(gateway.app);
+  const bench = await startBenchGateway({
+    WORKERS: 'api', // measures accepting; delivery has its own benchmark
+    API_RATE_LIMIT_PER_MINUTE: '0', // one load generator would hit the per-caller limit
+  });
   const bareExpress = express();
   bareExpress.post('/v1/messages', express.json(), (req, res) => void res.status(202).json({ id: 'x', status: 'queued', event: req.body.event }));
   const expressServer = createServer(bareExpress);
@@ -43,22 +30,20 @@ export async function benchIngest(rounds = 2, durationSeconds = 5): Promise<void
       res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'x', status: 'queued', event: parsed.event }));
     });
   });
-  const [gatewayUrl, expressUrl, nodeUrl] = await Promise.all([listen(gatewayServer), listen(expressServer), listen(nodeServer)]);
+  const [expressUrl, nodeUrl] = await Promise.all([listen(expressServer), listen(nodeServer)]);
 
   const results: Record<string, LoadResult[]> = { gateway: [], express: [], node: [] };
   const rss = sampleRss();
   try {
     for (let round = 0; round < rounds; round++) {
       results.express.push(await load('express', `${expressUrl}/v1/messages`, { body: BODY, durationSeconds }));
-      results.gateway.push(await load('gateway', `${gatewayUrl}/v1/messages`, { body: BODY, durationSeconds }));
+      results.gateway.push(await load('gateway', `${bench.url}/v1/messages`, { body: BODY, durationSeconds }));
       results.node.push(await load('node', `${nodeUrl}/v1/messages`, { body: BODY, durationSeconds }));
     }
   } finally {
     rss.stop();
-    await Promise.all([close(gatewayServer), close(expressServer), close(nodeServer)]);
-    await gateway.close();
-    await sim.stop();
-    await redis.stop();
+    await Promise.all([close(expressServer), close(nodeServer)]);
+    await bench.stop();
   }
   const mean = (list: LoadResult[], key: 'requestsPerSecond' | 'p50' | 'p99') => list.reduce((sum, r) => sum + r[key], 0) / list.length;
   const expressRps = mean(results.express, 'requestsPerSecond');

@@ -34,7 +34,7 @@ export interface Config {
    * WECOM_CORP_ID with the callback Token and EncodingAESKey but no agent: the real
    * callback URL can be verified and receive pushes while sends go to the simulator.
    */
-  callbackOnly?: { corpId: string; callback: { token: string; aesKey: string } };
+  callbackOnly?: Pick<WecomApp, 'corpId'> & { callback: NonNullable<WecomApp['callback']> };
   wecom: { apiBase: string; timeoutMs: number };
   apps: WecomApp[];
   defaultApp: string;

@@ -199,10 +199,12 @@ export class Directory {
 export function parentsFirst(departments: ContactDepartment[]): ContactDepartment[] {
   const bySibling = (a: ContactDepartment, b: ContactDepartment) => (a.order ?? 0) - (b.order ?? 0) || a.id - b.id;
   const ids = new Set(departments.map((d) => d.id));
+  // The parent, when it is another department of the mirror; otherwise the department is a root.
+  const parentOf = (d: ContactDepartment) => (d.parentId !== undefined && d.parentId !== d.id && ids.has(d.parentId) ? d.parentId : undefined);
   const children = new Map<number, ContactDepartment[]>();
   for (const d of departments) {
-    if (d.parentId === undefined || !ids.has(d.parentId) || d.parentId === d.id) continue;
-    children.set(d.parentId, [...(children.get(d.parentId) ?? []), d]);
+    const parent = parentOf(d);
+    if (parent !== undefined) children.set(parent, [...(children.get(parent) ?? []), d]);
   }
   const out: ContactDepartment[] = [];
   const seen = new Set<number>();
@@ -212,7 +214,7 @@ export function parentsFirst(departments: ContactDepartment[]): ContactDepartmen
     out.push(d);
     for (const child of (children.get(d.id) ?? []).sort(bySibling)) visit(child);
   };
-  for (const root of departments.filter((d) => d.parentId === undefined || !ids.has(d.parentId) || d.parentId === d.id).sort(bySibling)) visit(root);
+  for (const root of departments.filter((d) => parentOf(d) === undefined).sort(bySibling)) visit(root);
   for (const rest of [...departments].sort(bySibling)) visit(rest);
   return out;
 }

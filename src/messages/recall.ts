@@ -32,8 +32,8 @@ export async function recallMessage(id: string, deps: RecallDeps): Promise<Messa
       if (outcome.kind !== 'ok') throw new ApiError(409, 'recall_refused', `WeCom refused the recall: ${outcome.error.errcode} ${outcome.error.errmsg}`);
     } else if (part.status === 'queued' || part.status === 'deferred') {
       const job = await deps.queue.getJob(`${id}_${index}`);
-      // A job a worker has just taken cannot be removed (BullMQ refuses a locked job).
-      const removed = !job || ((await job.getState()) !== 'active' && (await job.remove().then(() => true, () => false)));
+      // A job a worker has just taken cannot be removed: BullMQ refuses a locked job.
+      const removed = !job || (await job.remove().then(() => true, () => false));
       if (!removed) throw new ApiError(409, 'being_sent', 'a part is being sent right now; try again in a moment');
     } else if (part.status === 'sending') {
       throw new ApiError(409, 'being_sent', 'a part is being sent right now; try again in a moment');

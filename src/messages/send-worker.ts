@@ -33,6 +33,11 @@ function withHint(error: WecomError): { errcode: number; errmsg: string; hint?: 
   return hint ? { ...error, hint } : { ...error };
 }
 
+/** Only messages with a callbackUrl ask, after each part, whether they are final (it costs a full status read). */
+async function reportPartDone(deps: SendWorkerDeps, data: SendJobData): Promise<void> {
+  if (data.notifyFinal) await deps.onPartDone?.(data.messageId);
+}
+
 /**
  * One attempt of one send call. WeCom's answer decides what happens next:
  * ok -> sent; permanent -> failed now (UnrecoverableError stops BullMQ's
@@ -101,7 +106,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
       metrics.messagesSent.inc({ event, msgtype });
       metrics.sendLatency.observe({ msgtype }, (Date.now() - job.data.acceptedAt) / 1000);
       log.info({ msgid, attempt, invalid }, 'message sent');
-      if (job.data.notifyFinal) await deps.onPartDone?.(messageId);
+      await reportPartDone(deps, job.data);
       return;
     }
     const error = withHint(outcome.error);
@@ -119,7 +124,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
     if (final) {
       metrics.messagesFailed.inc({ event, msgtype, errcode: String(error.errcode) });
       log.warn({ attempt, error }, 'message failed');
-      if (job.data.notifyFinal) await deps.onPartDone?.(messageId);
+      await reportPartDone(deps, job.data);
       throw new UnrecoverableError(`${error.errcode} ${error.errmsg}`);
     }
     metrics.sendRetries.inc({ errcode: String(error.errcode) });
@@ -150,7 +155,7 @@ export function startSendWorker(connection: ConnectionOptions, prefix: string, o
     void deps.store.getPart(job.data.messageId, job.data.part).then(async (state) => {
       if (state && state.status !== 'sent' && state.status !== 'failed' && state.status !== 'recalled') {
         await deps.store.updatePart(job.data.messageId, job.data.part, { ...state, status: 'failed', error: { errcode: -5, errmsg: err.message } });
-        if (job.data.notifyFinal) await deps.onPartDone?.(job.data.messageId);
+        await reportPartDone(deps, job.data);
       }
     }).catch((e) => deps.logger.error({ err: e }, 'could not record a failed job'));
   });

@@ -60,7 +60,7 @@ async function startOn(port: number, opts: { dir?: string; extraArgs?: string[] 
     ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--protected-mode', 'yes', ...(opts.extraArgs ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  await new Promise<void>((resolve, reject) => {
+  const started = new Promise<void>((resolve, reject) => {
     let output = '';
     const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${output.slice(-500)}`)), 10_000);
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -72,10 +72,17 @@ async function startOn(port: number, opts: { dir?: string; extraArgs?: string[] 
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      if (ownsDir) rmSync(dir, { recursive: true, force: true });
       reject(new Error(`redis-server exited with ${code}: ${output.slice(-500)}`));
     });
   });
+  try {
+    await started;
+  } catch (error) {
+    // A start that failed (port taken, timed out) leaves neither a process nor a folder behind.
+    child.kill('SIGKILL');
+    if (ownsDir) rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   child.stdout?.resume();
   child.stderr?.resume();
   return {

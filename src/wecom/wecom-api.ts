@@ -49,8 +49,7 @@ export class WecomApi {
         token = await this.tokens.get(app);
       } catch (error) {
         if (!(error instanceof TokenError)) throw error;
-        if (!error.transient) return { kind: 'permanent', error: error.error };
-        return error.afterMs ? { kind: 'retry', error: error.error, afterMs: error.afterMs } : { kind: 'retry', error: error.error };
+        return error.transient ? { kind: 'retry', error: error.error, afterMs: error.afterMs } : { kind: 'permanent', error: error.error };
       }
       const outcome = await call(token);
       if (outcome.kind !== 'refreshToken') return outcome;

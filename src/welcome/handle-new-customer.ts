@@ -83,13 +83,13 @@ export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps)
   const matched = deps.activities.byState(state);
   // A State that is none of ours gets the fallback's welcome, but not its campaign's tags.
   const activity = matched ?? deps.activities.fallback;
+  const standing = activity?.employees.find((e) => e.userId === employee);
 
   await sendWelcome();
   await deps.pool.countAdd(employee, customer, event.receivedAt);
   if (matched && matched.tags.length > 0) {
     await deps.tagQueue.add('mark', { userId: employee, externalUserId: customer, tags: matched.tags }, { jobId: `tag_${event.dedupeKey}`, attempts: 6, backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 }, removeOnComplete: { age: 86_400 }, removeOnFail: false });
   }
-  const standing = activity?.employees.find((e) => e.userId === employee);
   if (standing && !(await deps.pool.entry(standing)).inPool) await deps.contactWays.retire(employee);
 
   async function sendWelcome(): Promise<void> {
@@ -101,7 +101,7 @@ export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps)
     };
     const notes = [
       ...(activity && !matched ? [`state ${state ?? '(none)'} matches no activity: the fallback's welcome, no tags`] : []),
-      ...(activity && !activity.employees.some((e) => e.userId === employee) ? [`employee ${employee} is not among ${activity.name}'s employees (counted, outside its pool)`] : []),
+      ...(activity && !standing ? [`employee ${employee} is not among ${activity.name}'s employees (counted, outside its pool)`] : []),
     ];
     const withActivity = { ...base, activity: activity?.name, ...(notes.length > 0 ? { reason: notes.join('; ') } : {}) };
     // A one-way (half) add carries no usable code (reference §7.4): count and tag, send nothing.
