@@ -6,7 +6,7 @@ import { ApiError, UnavailableError } from '../http/errors';
 import type { Metrics } from '../ops/metrics';
 import { buildSendPayload } from '../wecom/message-payload';
 import { hasMediaSource } from './media';
-import type { MessageStore } from './message-store';
+import { foldStatus, type MessageStatus, type MessageStore } from './message-store';
 import { recipientsSchema, splitReaders, splitRecipients, type Recipients } from './recipients';
 import type { SendRecipients } from '../wecom/message-payload';
 import { enqueueParts, type SendJobData } from './send-queue';
@@ -119,8 +119,8 @@ export class MessageService {
     };
   }
 
-  /** Persists the message and its send jobs before answering; a repeated idempotency key answers the first id. */
-  async accept(request: SendRequest, requestId?: string): Promise<{ id: string; created: boolean }> {
+  /** Persists the message and its send jobs before answering; a repeated idempotency key answers the first id and its current status. */
+  async accept(request: SendRequest, requestId?: string): Promise<{ id: string; created: boolean; status: MessageStatus }> {
     const prepared = this.prepare(request);
     const callbackUrl = request.callbackUrl ?? prepared.template.callbackUrl;
     const id = randomUUID();
@@ -151,10 +151,7 @@ export class MessageService {
       priority: request.priority ?? prepared.template.priority,
       ...(callbackUrl ? { notifyFinal: true } : {}),
     }));
-    if (!result.created) {
-      await this.healNeverQueued(result.id, jobs).catch(() => undefined);
-      return result;
-    }
+    if (!result.created) return { ...result, status: await this.repeat(result.id, jobs) };
     try {
       await withTimeout(enqueueParts(this.deps.queue, jobs, this.deps.config.send), timeout);
     } catch {
@@ -162,18 +159,26 @@ export class MessageService {
       throw new UnavailableError();
     }
     this.deps.metrics.messagesAccepted.inc({ event: prepared.template.event, msgtype: prepared.msgtype });
-    return result;
+    return { ...result, status: 'queued' };
   }
 
   /**
-   * A repeat of an idempotency key whose first request died between persisting and
-   * queueing (a crash, a lost Redis write) would answer an id that is never sent:
-   * while no part has been tried, the repeat queues the parts again. Job ids make this
-   * a no-op when the jobs exist (also while the first request is still queueing them).
+   * A repeat of an idempotency key answers the first message's current status (it may
+   * be sent or recalled by now). If the first request died between persisting and
+   * queueing (a crash, a lost Redis write), its id would never be sent: while no part
+   * has been tried, the repeat queues the parts again. Job ids make this a no-op when
+   * the jobs exist (also while the first request is still queueing them).
    */
-  private async healNeverQueued(id: string, jobs: SendJobData[]): Promise<void> {
-    const parts = await this.deps.store.parts(id);
-    if (parts.length !== jobs.length || !parts.every((p) => p.status === 'queued' && p.attempts === 0)) return;
-    await enqueueParts(this.deps.queue, jobs, this.deps.config.send);
+  private async repeat(id: string, jobs: SendJobData[]): Promise<MessageStatus> {
+    let parts;
+    try {
+      parts = await this.deps.store.parts(id);
+    } catch {
+      throw new UnavailableError();
+    }
+    if (parts.length === jobs.length && parts.every((p) => p.status === 'queued' && p.attempts === 0)) {
+      await enqueueParts(this.deps.queue, jobs, this.deps.config.send).catch(() => undefined);
+    }
+    return foldStatus(parts);
   }
 }

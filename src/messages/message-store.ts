@@ -57,7 +57,8 @@ export interface MessageView {
   updatedAt: string;
 }
 
-function foldStatus(parts: PartState[]): MessageStatus {
+/** The message's status from its parts' (a recall anywhere wins; all sent is sent; all done with one failed is failed). */
+export function foldStatus(parts: PartState[]): MessageStatus {
   if (parts.some((p) => p.status === 'recalled')) return 'recalled';
   if (parts.every((p) => p.status === 'sent')) return 'sent';
   const done = parts.every((p) => p.status === 'sent' || p.status === 'failed');

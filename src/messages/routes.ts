@@ -13,8 +13,8 @@ export function messageRoutes(service: MessageService, store: MessageStore, temp
       auth: 'send',
       handler: async (req, res) => {
         const request = service.parse(req.body, req.get('idempotency-key') || undefined);
-        const { id } = await service.accept(request, String(req.id));
-        res.status(202).location(`/v1/messages/${id}`).json({ id, status: 'queued' });
+        const { id, status } = await service.accept(request, String(req.id));
+        res.status(202).location(`/v1/messages/${id}`).json({ id, status });
       },
     },
     {

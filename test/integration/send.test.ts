@@ -105,6 +105,17 @@ describe('POST /v1/messages -> WeCom message/send', () => {
     expect(h.sim.sent).toHaveLength(2);
   });
 
+  it('when a key is repeated after its message was sent or recalled, then the repeat answers that status, not queued', async () => {
+    const first = await h.api.post('/v1/messages').send(alert({ idempotencyKey: 'order-44' }));
+    expect(first.body.status).toBe('queued');
+    await finalStatus(h.api, first.body.id);
+    const afterSend = await h.api.post('/v1/messages').send(alert({ idempotencyKey: 'order-44' }));
+    expect(afterSend.body).toEqual({ id: first.body.id, status: 'sent' });
+    expect((await h.api.delete(`/v1/messages/${first.body.id}`)).status).toBe(200);
+    const afterRecall = await h.api.post('/v1/messages').send(alert({ idempotencyKey: 'order-44' }));
+    expect(afterRecall.body).toEqual({ id: first.body.id, status: 'recalled' });
+  });
+
   it('when the first request died between persisting and queueing, then a repeat of its idempotency key sends it after all', async () => {
     // The record and the key as the first request left them, without its job (a crash in between).
     const { created } = await h.gateway.store.create({ id: '00000000-0000-4000-8000-000000000042', event: 'program.alert', msgtype: 'text', app: 'default', parts: 1, createdAt: Date.now() }, 'order-crashed');
