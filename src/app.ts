@@ -35,6 +35,9 @@ function parseTrustProxy(value: string | undefined): boolean | number | string {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** Operators' pages and their assets (dashboard, bull-board, Swagger UI), as opposed to API calls. Mounted pages see a shortened req.url: pass originalUrl. */
+const isPageAsset = (url: string | undefined) => /^\/(dashboard|docs)(\/|$|\?)/.test(url ?? '');
+
 /** The express app: request ids and logs, metrics, auth and body parsing per route, errors as JSON. */
 export function createApp(options: AppOptions): Express {
   const app = express();
@@ -59,7 +62,8 @@ export function createApp(options: AppOptions): Express {
         req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: req.url, remoteAddress: req.remoteAddress }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      // A dashboard left open refreshes every 5 s and bull-board and /docs fetch dozens of assets: that is noise at info.
+      customLogLevel: (req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : isPageAsset((req as express.Request).originalUrl ?? req.url) ? 'debug' : 'info'),
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
     }),
   );

@@ -45,4 +45,25 @@ describe('logs', () => {
     for (const secret of [...Object.values(SECRETS), SIM_APP.secret, '13912345678', 'pii01@example.com', 'Secret Name', 'wrong-key-but-long']) expect(all).not.toContain(secret);
     expect(all).not.toMatch(/access_token=(?!\*\*\*)[A-Za-z0-9_-]{8,}/);
   });
+
+  it('when the dashboard refreshes and loads its assets, then those requests log at debug and API calls at info', async () => {
+    const sim = await WecomSimulator.start({ ...UNLIMITED_SIM });
+    const lines: string[] = [];
+    const stream = new Writable({ write: (chunk, _e, done) => (lines.push(...chunk.toString().split('\n').filter(Boolean)), done()) });
+    const gateway = await createGateway(testConfig(sim.url, { LOG_LEVEL: 'debug' }), { logger: createLogger('debug', stream) });
+    const api = request(gateway.app);
+    try {
+      expect((await api.get('/dashboard/')).status).toBe(200);
+      expect((await api.get('/dashboard/queues')).status).toBe(200);
+      expect((await api.get('/docs/')).status).toBe(200);
+      expect((await api.get('/v1/events')).status).toBe(200);
+    } finally {
+      await gateway.close();
+      await sim.stop();
+    }
+    const completed = lines.map((l) => JSON.parse(l) as { level: number; msg: string; req?: { url: string } }).filter((l) => l.msg === 'request completed');
+    const levelOf = (url: string) => completed.find((l) => l.req?.url === url)?.level;
+    expect([levelOf('/dashboard/'), levelOf('/dashboard/queues'), levelOf('/docs/')]).toEqual([20, 20, 20]);
+    expect(levelOf('/v1/events')).toBe(30);
+  });
 });
