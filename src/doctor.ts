@@ -1,33 +1,35 @@
+import { Redis } from 'ioredis';
 import { loadConfigOrExit } from './config/config';
 import { diagnose, formatFindings } from './ops/doctor';
-import { WecomClient } from './wecom/client';
-import { WecomApi } from './wecom/wecom-api';
-import { TokenStore } from './wecom/token-store';
-import { Redis } from 'ioredis';
 import { startEmbeddedRedis } from './redis/embedded-redis';
+import { startSandbox } from './sandbox';
+import { WecomClient } from './wecom/client';
+import { TokenStore } from './wecom/token-store';
+import { WecomApi } from './wecom/wecom-api';
 
 /**
  * `npm run doctor`: checks the configuration against WeCom and prints one line
- * per finding; exits 1 when something needs fixing. Uses a private throwaway
- * Redis for the token unless REDIS_URL is set.
+ * per finding, the same findings as GET /v1/diagnostics; exits 1 when something
+ * needs fixing. Without credentials it checks a sandbox of its own, as `npm start`
+ * would run. Uses a private throwaway Redis for the token unless REDIS_URL is set.
  */
 async function main(): Promise<void> {
-  const config = loadConfigOrExit();
-  if (config.apps.length === 0) {
-    process.stdout.write('no WeCom app configured (WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_AGENT_SECRET): nothing to check; the gateway would run in sandbox mode\n');
-    return;
-  }
+  let config = loadConfigOrExit();
+  // Port 0: a sandbox gateway already running keeps its simulator's port.
+  const sandbox = config.sandbox ? await startSandbox(config, { port: 0 }) : undefined;
+  if (sandbox) config = sandbox.config;
   const embedded = config.redis.url ? undefined : await startEmbeddedRedis();
   const redis = new Redis(config.redis.url ?? embedded!.url);
   const client = new WecomClient({ apiBase: config.wecom.apiBase, timeoutMs: config.wecom.timeoutMs });
   try {
-    const findings = await diagnose(config.apps, new WecomApi(client, new TokenStore(redis, client, { prefix: config.redis.prefix })));
+    const findings = await diagnose(config, new WecomApi(client, new TokenStore(redis, client, { prefix: config.redis.prefix })));
     process.stdout.write(`${formatFindings(findings)}\n`);
     process.exitCode = findings.every((f) => f.ok) ? 0 : 1;
   } finally {
     await client.close();
     await redis.quit();
     await embedded?.stop();
+    await sandbox?.stop();
   }
 }
 

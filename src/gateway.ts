@@ -230,7 +230,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     ...deadLetterRoutes('/v1/status-callbacks/dead-letters', () => statusCallbacks, 'status callbacks'),
     ...contactRoutes(directory, syncDispatcher, config.contacts.piiKeys),
     ...(contactWays ? welcomeRoutes(activities, pool, contactWays, redis, prefix) : []),
-    ...opsRoutes(metrics, readiness, () => diagnose(config.apps, api)),
+    ...opsRoutes(metrics, readiness, () => diagnose(config, api)),
   ];
   const app = createApp({
     routes,

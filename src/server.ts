@@ -4,10 +4,7 @@ import { createGateway, type Gateway } from './gateway';
 import { TemplateLoadError } from './messages/templates';
 import { createLogger } from './ops/logger';
 import { RedisServerMissingError, startEmbeddedRedis, type EmbeddedRedis } from './redis/embedded-redis';
-import { WecomSimulator } from './wecom/simulator/simulator';
-
-/** The sandbox app the built-in simulator knows (its default app). */
-const SANDBOX_APP = { name: 'default', corpId: 'wwsandbox000000001', agentId: 1000002, secret: 'sandbox-secret' };
+import { announceSandbox, startSandbox, type Sandbox } from './sandbox';
 
 /**
  * Process entry: configuration, sandbox pieces (simulator, embedded Redis),
@@ -19,13 +16,16 @@ async function main(): Promise<void> {
   const cleanups: (() => Promise<void>)[] = [];
 
   if (config.sandbox) {
-    // Callback-only settings keep the real corp id and callback keys; sends go to the simulator.
-    const app = { ...SANDBOX_APP, ...config.callbackOnly };
-    const simulator = await WecomSimulator.start({ apps: [app] });
-    cleanups.push(() => simulator.stop());
-    config = { ...config, apps: [app], defaultApp: app.name, wecom: { ...config.wecom, apiBase: simulator.url } };
-    logger.warn({ simulator: simulator.url }, 'SANDBOX MODE: no WeCom credentials (WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_AGENT_SECRET), sending to the built-in WeCom simulator; see its messages at %s/__sim/messages', simulator.url);
-    if (config.callbackOnly) logger.warn({ corpId: app.corpId }, 'callback-only settings (WECOM_CORP_ID, WECOM_CALLBACK_TOKEN, WECOM_CALLBACK_AES_KEY): /wecom/callback answers WeCom for this corp; set WECOM_AGENT_ID and WECOM_AGENT_SECRET to send for real');
+    let sandbox: Sandbox;
+    try {
+      sandbox = await startSandbox(config, { port: config.simulatorPort });
+    } catch (error) {
+      process.stderr.write(`cannot start the sandbox's WeCom simulator on port ${config.simulatorPort}: ${(error as Error).message} (set SIMULATOR_PORT, 0 = any free port)\n`);
+      process.exit(1);
+    }
+    cleanups.push(sandbox.stop);
+    config = sandbox.config;
+    announceSandbox(config, sandbox.simulator.url, logger);
   }
   if (!config.redis.url && !config.redis.clusterNodes && !config.redis.sentinels) {
     let redis: EmbeddedRedis;
@@ -60,6 +60,7 @@ async function main(): Promise<void> {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     logger.info({ port, sandbox: config.sandbox, apps: config.apps.map((a) => a.name), events: [...gateway.templates.keys()] }, `wecom-gateway listening on http://localhost:${port} (API docs at /docs)`);
+    if (config.sandbox) process.stderr.write(`sandbox: the gateway is ready at http://localhost:${port} · API docs http://localhost:${port}/docs · dashboard http://localhost:${port}/dashboard/\n`);
   });
   server.on('error', (err) => {
     logger.fatal({ err }, 'cannot listen');
@@ -84,6 +85,24 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGHUP', () => void shutdown('SIGHUP'));
+  if (process.env.npm_lifecycle_event) stopWithParent(() => void shutdown('parent exited'));
+}
+
+/**
+ * Started by `npm start`, the gateway stops when npm goes, however npm went (a
+ * kill -9 forwards no signal): stopping the process the user started stops
+ * everything it started. Run directly (node, Docker, systemd, nohup), it does not
+ * watch: a re-parented process may be meant to outlive its shell.
+ */
+function stopWithParent(stop: () => void): void {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    stop();
+  }, 500);
+  watch.unref();
 }
 
 main().catch((error: unknown) => {

@@ -30,6 +30,8 @@ export interface Config {
   redis: RedisConfig;
   /** true when no WeCom credentials are configured: the built-in simulator stands in for WeCom. */
   sandbox: boolean;
+  /** Where the sandbox's simulator listens (loopback): SIMULATOR_PORT, by default PORT + 1; 0 = any free port. */
+  simulatorPort: number;
   /**
    * WECOM_CORP_ID with the callback Token and EncodingAESKey but no agent: the real
    * callback URL can be verified and receive pushes while sends go to the simulator.
@@ -159,6 +161,7 @@ const aesKey = z.string().regex(/^[A-Za-z0-9]{43}$/, 'must be exactly 43 letters
 const envSchema = z.object({
   PORT: wholeNumber(0, 65535).default(8080),
   HOST: z.string().default('0.0.0.0'),
+  SIMULATOR_PORT: wholeNumber(0, 65535).optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   REDIS_CLUSTER_NODES: hostPortList.optional(),
   REDIS_SENTINELS: hostPortList.optional(),
@@ -377,6 +380,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       prefix: e.REDIS_PREFIX,
     },
     sandbox: apps.length === 0,
+    simulatorPort: e.SIMULATOR_PORT ?? (e.PORT === 0 || e.PORT === 65535 ? 0 : e.PORT + 1),
     ...(callbackOnly && apps.length === 0 ? { callbackOnly } : {}),
     wecom: { apiBase: (e.WECOM_API_BASE ?? DEFAULT_API_BASE).replace(/\/+$/, ''), timeoutMs: e.WECOM_TIMEOUT_MS },
     apps,

@@ -1,4 +1,4 @@
-import type { WecomApp } from '../config/config';
+import type { Config, WecomApp } from '../config/config';
 import type { WecomError } from '../wecom/client';
 import { errcodeHint } from '../wecom/errcodes';
 import type { WecomApi } from '../wecom/wecom-api';
@@ -20,9 +20,11 @@ function problem(app: WecomApp, check: string, error: WecomError): Finding {
  * exists for that secret and has a visible range, and the callback IPs can be read
  * (which also proves the gateway's IP is trusted). One finding per line.
  */
-export async function diagnose(apps: WecomApp[], api: WecomApi): Promise<Finding[]> {
+export async function diagnose(config: Pick<Config, 'apps' | 'sandbox'>, api: WecomApi): Promise<Finding[]> {
   const findings: Finding[] = [];
-  for (const app of apps) {
+  // The same checks run in the sandbox, so a newcomer sees what they look like; this line says against what.
+  if (config.sandbox) findings.push({ ok: true, app: config.apps[0]?.name ?? 'default', check: 'sandbox', detail: 'no WeCom credentials: the checks below ran against the built-in WeCom simulator, not WeCom' });
+  for (const app of config.apps) {
     const agent = await api.getAgent(app);
     if (agent.kind !== 'ok') {
       findings.push(problem(app, 'gettoken + agent/get', agent.error));

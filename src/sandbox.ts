@@ -1,0 +1,49 @@
+import { randomInt } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config, WecomApp } from './config/config';
+import { WecomSimulator } from './wecom/simulator/simulator';
+
+/**
+ * Sandbox mode (no WeCom credentials): the built-in WeCom simulator stands in
+ * for WeCom, with the one app it knows. `npm start` and `npm run doctor` set it
+ * up the same way, so both report the same checks.
+ */
+const SANDBOX_APP = { name: 'default', corpId: 'wwsandbox000000001', agentId: 1000002, secret: 'sandbox-secret' };
+
+const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const randomAlphanumeric = (length: number) => Array.from({ length }, () => ALPHANUMERIC[randomInt(ALPHANUMERIC.length)]).join('');
+
+export interface Sandbox {
+  /** The configuration with the simulator as WeCom and the sandbox app as the default app. */
+  config: Config;
+  simulator: WecomSimulator;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the simulator on `port` (0 = any free port). The sandbox app gets a
+ * callback Token and EncodingAESKey of its own, so that /wecom/callback works as
+ * with a real app; callback-only settings keep the real corp id and callback keys.
+ */
+export async function startSandbox(config: Config, options: { port: number }): Promise<Sandbox> {
+  const app: WecomApp = {
+    ...SANDBOX_APP,
+    callback: { token: randomAlphanumeric(32), aesKey: randomAlphanumeric(43) },
+    ...config.callbackOnly,
+  };
+  const simulator = await WecomSimulator.start({ apps: [app] }, options.port);
+  return {
+    config: { ...config, apps: [app], defaultApp: app.name, wecom: { ...config.wecom, apiBase: simulator.url } },
+    simulator,
+    stop: () => simulator.stop(),
+  };
+}
+
+/** What sandbox mode says first, in plain words; a JSON log line follows for machines. */
+export function announceSandbox(config: Config, simulatorUrl: string, logger: Logger): void {
+  const why = config.callbackOnly
+    ? `no agent (WECOM_AGENT_ID, WECOM_AGENT_SECRET): callbacks answer WeCom for corp ${config.callbackOnly.corpId}, messages go to the built-in WeCom simulator`
+    : 'no WeCom credentials (WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_AGENT_SECRET): messages go to the built-in WeCom simulator';
+  process.stderr.write(`sandbox: ${why} at ${simulatorUrl}\n         what it delivered: ${simulatorUrl}/__sim/messages · its controls: README "Sandbox"\n`);
+  logger.warn({ simulator: simulatorUrl, callbackOnly: Boolean(config.callbackOnly) }, `SANDBOX MODE: ${why}; see its messages at ${simulatorUrl}/__sim/messages`);
+}
