@@ -4,11 +4,24 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** The binary started when the caller names none: redis-server on PATH. */
+export const DEFAULT_REDIS_SERVER = 'redis-server';
+
 /** Raised when sandbox mode needs a local redis-server and none is installed. */
 export class RedisServerMissingError extends Error {
-  constructor() {
-    super('redis-server is not installed and REDIS_URL is unset: install it (apt-get install -y redis-server / brew install redis) or set REDIS_URL=redis://host:6379');
+  constructor(binary: string = DEFAULT_REDIS_SERVER) {
+    // Name the binary tried when it is not the default: "not installed" would mislead about a wrong path.
+    const what = binary === DEFAULT_REDIS_SERVER ? 'redis-server is not installed' : `redis-server could not be run from ${binary}`;
+    super(`${what} and REDIS_URL is unset: install it (apt-get install -y redis-server / brew install redis) or set REDIS_URL=redis://host:6379`);
   }
+}
+
+export interface EmbeddedRedisOptions {
+  port?: number;
+  dir?: string;
+  extraArgs?: string[];
+  /** The redis-server to run: a path, or a name looked up on PATH. */
+  binary?: string;
 }
 
 export interface EmbeddedRedis {
@@ -18,8 +31,8 @@ export interface EmbeddedRedis {
   stop(): Promise<void>;
 }
 
-export function redisServerInstalled(): boolean {
-  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+export function redisServerInstalled(binary: string = DEFAULT_REDIS_SERVER): boolean {
+  return spawnSync(binary, ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
 export function freePort(): Promise<number> {
@@ -37,8 +50,8 @@ export function freePort(): Promise<number> {
  * Starts a private redis-server on a free loopback port, with AOF on so that a
  * restart of the same server (same dir) keeps every accepted message.
  */
-export async function startEmbeddedRedis(opts: { port?: number; dir?: string; extraArgs?: string[] } = {}): Promise<EmbeddedRedis> {
-  if (!redisServerInstalled()) throw new RedisServerMissingError();
+export async function startEmbeddedRedis(opts: EmbeddedRedisOptions = {}): Promise<EmbeddedRedis> {
+  if (!redisServerInstalled(opts.binary)) throw new RedisServerMissingError(opts.binary);
   if (opts.port !== undefined) return startOn(opts.port, opts);
   // A port found free can be taken before redis-server binds it (another server, a
   // connection's source port, a cluster node's bus port at port + 10000, which must
@@ -52,11 +65,11 @@ export async function startEmbeddedRedis(opts: { port?: number; dir?: string; ex
   }
 }
 
-async function startOn(port: number, opts: { dir?: string; extraArgs?: string[] }): Promise<EmbeddedRedis> {
+async function startOn(port: number, opts: EmbeddedRedisOptions): Promise<EmbeddedRedis> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'wgw-redis-'));
   const ownsDir = !opts.dir;
   const child: ChildProcess = spawn(
-    'redis-server',
+    opts.binary ?? DEFAULT_REDIS_SERVER,
     ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--protected-mode', 'yes', ...(opts.extraArgs ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
