@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { chromium, type Browser } from 'playwright-core';
 import { alert, finalStatus, startHarness, type Harness } from '../support/harness';
+import { binaryPath } from '../support/prerequisites';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM = binaryPath('chromium');
 const ADMIN = 'admin-key-0001';
 
 describe('dashboard in a real headless Chromium', () => {
@@ -13,7 +13,6 @@ describe('dashboard in a real headless Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (bash .ci/run does)`);
     h = await startHarness({ env: { GATEWAY_API_KEYS: `${ADMIN},reader-key-01:read` } });
     server = h.gateway.app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/redis/embedded-redis';
 import { eventually, startHarness, type Harness } from '../support/harness';
+import { binaryPath } from '../support/prerequisites';
 
-const ALERTMANAGER = '/usr/bin/prometheus-alertmanager';
+const ALERTMANAGER = binaryPath('alertmanager');
 
 function amAlert(overrides: Record<string, unknown> = {}) {
   return {
@@ -240,7 +241,7 @@ receivers:
     const port = await freePort();
     am = spawn(ALERTMANAGER, [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='], { stdio: 'ignore' });
     am.on('error', (error) => {
-      throw new Error(`cannot start ${ALERTMANAGER} (apt-get install -y prometheus-alertmanager; bash .ci/run does): ${error.message}`);
+      throw new Error(`cannot start ${ALERTMANAGER} (ALERTMANAGER_PATH overrides it): ${error.message}`);
     });
     const base = `http://127.0.0.1:${port}`;
     await eventually(async () => (await fetch(`${base}/-/ready`)).ok || undefined, 20_000, 200);
