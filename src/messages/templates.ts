@@ -14,7 +14,7 @@ export const MSGTYPES = ['text', 'markdown', 'textcard', 'news', 'image', 'file'
 export type Msgtype = (typeof MSGTYPES)[number];
 export const MEDIA_MSGTYPES = new Set<string>(['image', 'file', 'voice', 'video']);
 
-/** Fields whose text WeCom renders as (a subset of) HTML, so data must be HTML-escaped there. */
+/** Fields whose text WeCom renders as (a subset of) HTML, so & < > in data are escaped there (escapeOnlyMarkup). */
 const HTML_FIELDS = new Set(['textcard.description']);
 
 const dataFieldSchema = z.object({ required: z.boolean().default(true), description: z.string().optional() });
@@ -63,9 +63,38 @@ export class TemplateLoadError extends Error {
   }
 }
 
+/**
+ * A comparison usable both ways: as a block, `{{#eq a b}}yes{{else}}no{{/eq}}`
+ * renders one branch; inline, `{{#if (eq a b)}}`, it is the boolean. (A plain
+ * helper used as a block printed `true`/`false` into the markup.)
+ */
+function comparison(test: (a: unknown, b: unknown) => boolean) {
+  return function (this: unknown, a: unknown, b: unknown, options?: Handlebars.HelperOptions) {
+    const result = test(a, b);
+    if (typeof options?.fn !== 'function') return result;
+    return result ? options.fn(this) : options.inverse(this);
+  };
+}
+
+/**
+ * WeCom's textcard description only needs `& < >` escaped (they are what can
+ * start markup in HTML text, reference §2.2); it shows the entities Handlebars
+ * also makes of `" ' \` =` as written (`instance&#x3D;db1`). Handlebars has no
+ * per-instance escape function: there is no compile option for it
+ * (handlebars.js#1746) and `hb.Utils` is the module every instance shares, so
+ * overriding it would change escaping process-wide. HTML fields therefore use
+ * the default escaping and these four are put back: exact on data, whose own
+ * `&` is always escaped to `&amp;` (only a template writing these entities
+ * itself gets the characters instead).
+ */
+const RESTORED_ENTITIES: Record<string, string> = { '&quot;': '"', '&#x27;': "'", '&#x60;': '`', '&#x3D;': '=' };
+function escapeOnlyMarkup(html: string): string {
+  return html.replace(/&quot;|&#x27;|&#x60;|&#x3D;/g, (entity) => RESTORED_ENTITIES[entity]);
+}
+
 function createHandlebars(): typeof Handlebars {
   const hb = Handlebars.create();
-  hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  hb.registerHelper('eq', comparison((a, b) => a === b));
   hb.registerHelper('default', (value: unknown, fallback: unknown) => (value === undefined || value === null || value === '' ? fallback : value));
   hb.registerHelper('upper', (value: unknown) => String(value ?? '').toUpperCase());
   hb.registerHelper('lower', (value: unknown) => String(value ?? '').toLowerCase());
@@ -88,8 +117,9 @@ function compileBody(hb: typeof Handlebars, node: unknown, path: string, problem
     } catch (error) {
       problems.push(`${path}: ${(error as Error).message.split('\n')[0]}`);
     }
-    const template = hb.compile(node, { strict: true, noEscape: !HTML_FIELDS.has(path) });
-    return (data) => template(data);
+    const html = HTML_FIELDS.has(path);
+    const template = hb.compile(node, { strict: true, noEscape: !html });
+    return html ? (data) => escapeOnlyMarkup(template(data)) : (data) => template(data);
   }
   if (Array.isArray(node)) {
     const items = node.map((child) => compileBody(hb, child, path, problems));

@@ -15,9 +15,10 @@ describe('shipped templates', () => {
 });
 
 describe('escaping per message type', () => {
-  it('when data holds HTML characters, then a textcard description escapes them', () => {
+  it('when data holds HTML characters, then a textcard description escapes only & < > (what can start markup in HTML text)', () => {
     const body = programAlert.render('textcard', data);
-    expect(body.description).toContain('load &quot;5&quot; on &lt;web-3&gt;');
+    expect(body.description).toContain('load "5" on &lt;web-3&gt;');
+    expect(programAlert.render('textcard', { ...data, content: "a=1 & b='2' `c`" }).description).toContain("a=1 &amp; b='2' `c`");
     expect(body.description).toMatch(/^<div class="gray">/);
     // titles and URLs are not HTML: shown as given
     expect(body.title).toBe('[WARNING] CPU <b>high</b> & hot');
@@ -32,6 +33,23 @@ describe('escaping per message type', () => {
   it('when the optional url is absent, then text renders without the link', () => {
     const { url: _url, ...withoutUrl } = data;
     expect(programAlert.render('text', withoutUrl).content).toBe('【WARNING】CPU <b>high</b> & hot\nload "5" on <web-3>');
+  });
+});
+
+describe('helpers', () => {
+  const render = (content: string, data: Record<string, unknown>) => buildTemplate({ event: 'x', msgtypes: { text: { content } } }, 'inline').render('text', data).content;
+
+  it('when eq is used as a block, then it renders the matching branch, not a boolean', () => {
+    expect(render('{{#eq level "critical"}}highlight{{else}}normal{{/eq}}', { level: 'critical' })).toBe('highlight');
+    expect(render('{{#eq level "critical"}}highlight{{else}}normal{{/eq}}', { level: 'warning' })).toBe('normal');
+  });
+
+  it('when eq is used inline or as a sub-expression, then it is the comparison', () => {
+    expect(render('{{#if (eq level "critical")}}yes{{else}}no{{/if}} {{eq level "warning"}}', { level: 'critical' })).toBe('yes false');
+  });
+
+  it('when a block eq sits inside each, then its branches see the element', () => {
+    expect(render('{{#each alerts}}{{#eq status "firing"}}!{{name}}{{else}}{{name}}{{/eq}} {{/each}}', { alerts: [{ status: 'firing', name: 'a' }, { status: 'resolved', name: 'b' }] })).toBe('!a b ');
   });
 });
 
