@@ -65,7 +65,9 @@ export function notificationData(n: Notification, settings: Pick<AlertsConfig, '
     })),
     more: more > 0 ? more : null,
     silenceUrl: n.silenceURL ?? null,
-    url: [n.silenceURL, ...n.alerts.map((a) => a.url), n.externalURL].find((u) => u && /^https?:\/\//.test(u)) ?? 'https://work.weixin.qq.com/',
+    // The card button opens what the alert is about (its panel, dashboard or
+    // graph), then the monitoring UI, and only then the silence page.
+    url: [...n.alerts.map((a) => a.url), n.externalURL, n.silenceURL].find((u) => u && /^https?:\/\//.test(u)) ?? 'https://work.weixin.qq.com/',
   };
 }
 

@@ -110,7 +110,7 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
     expect((await h.api.post('/v1/integrations/alertmanager?route=dba').send(amPayload({ groupKey: 'dba-1' }))).status).toBe(202);
     const [message] = await eventually(() => (h.sim.sent.length > 0 ? h.sim.sent : undefined));
     expect(message).toMatchObject({ msgtype: 'textcard', touser: ['dba01', 'dba02'] });
-    expect(message.body.textcard).toMatchObject({ title: '🔥 FIRING DiskFull (1)', url: expect.stringContaining('silences/new') });
+    expect(message.body.textcard).toMatchObject({ title: '🔥 FIRING DiskFull (1)', url: 'http://prometheus.example/graph?g0.expr=disk' });
   });
 
   it('when no recipients are given, then a route matching the labels is used', async () => {
