@@ -3,7 +3,8 @@ import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import busboy from 'busboy';
 import express, { type Express, type Request, type Response } from 'express';
-import { validateMessageBody } from './validate-message';
+import { markupProblems, textcardSeen } from '../markup';
+import { markupRejection, type Rejection, validateMessageBody } from './validate-message';
 
 /**
  * A WeCom server faithful to the reference (gettoken, message/send,
@@ -27,6 +28,12 @@ export interface SimulatorOptions {
   memberLimits?: { count: number; windowMs: number }[];
   /** Omitted list = every well-formed id exists. */
   directory?: { users?: string[]; parties?: string[]; tags?: string[] };
+  /**
+   * Given (sandbox mode), a message/send with markup WeCom does not render is
+   * accepted, as WeCom does, and reported here. Omitted (tests), it is refused
+   * with 40058 so the test fails loudly.
+   */
+  onMarkupProblem?: (problems: string[], body: Record<string, unknown>) => void;
 }
 
 export type Fault = { errcode: number; errmsg?: string } | { httpStatus: number } | { delayMs: number } | { reset: true };
@@ -67,6 +74,12 @@ const DEFAULT_APP: SimulatorApp = { corpId: 'wwsandbox000000001', agentId: 10000
 const MEDIA_LIMITS: Record<string, number> = { image: 10 << 20, voice: 2 << 20, video: 10 << 20, file: 20 << 20 };
 const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
 const split = (value: unknown) => (typeof value === 'string' && value !== '' ? value.split('|') : []);
+
+/** For GET /__sim/messages: what a reader sees of a textcard's description. */
+function seenOf(message: SentMessage): { seen?: string } {
+  const description = (message.body.textcard as { description?: unknown } | undefined)?.description;
+  return message.msgtype === 'textcard' && typeof description === 'string' ? { seen: textcardSeen(description) } : {};
+}
 
 export class WecomSimulator {
   readonly app: Express = express();
@@ -376,10 +389,24 @@ export class WecomSimulator {
     if (users.length + parties.length + tags.length === 0) return { errcode: 82001, errmsg: 'All touser & toparty & totag invalid' };
     if (users.length > 1000) return { errcode: 40032, errmsg: 'invalid size of userid list' };
     if (parties.length > 100 || tags.length > 100) return { errcode: 40058, errmsg: 'invalid parameter: toparty or totag over 100' };
-    return validateMessageBody(body, (mediaId) => {
+    const invalid = validateMessageBody(body, (mediaId) => {
       const media = this.media.get(mediaId);
       return media !== undefined && Date.now() - media.createdAt < 3 * 86_400_000;
     });
+    return invalid ?? this.checkMarkup(body);
+  }
+
+  /**
+   * Real WeCom accepts markup it does not know and shows it as plain text (an
+   * alert loses its emphasis, reference §2.2); the simulator refuses it unless
+   * onMarkupProblem is given, so a template rendering it fails its tests.
+   */
+  private checkMarkup(body: Record<string, unknown>): Rejection | undefined {
+    const problems = markupProblems(body);
+    if (problems.length === 0) return undefined;
+    if (!this.options.onMarkupProblem) return markupRejection(problems);
+    this.options.onMarkupProblem(problems, body);
+    return undefined;
   }
 
   private deliver(res: Response, app: SimulatorApp, body: Record<string, unknown>, raw: string, duplicateIntervalMs: number): Promise<void> {
@@ -474,7 +501,7 @@ export class WecomSimulator {
     const app = this.app;
     app.get('/__sim/messages', (req, res) => {
       const limit = Number(req.query.limit) || 100;
-      res.json({ messages: this.sent.slice(-limit) });
+      res.json({ messages: this.sent.slice(-limit).map((m) => ({ ...m, ...seenOf(m) })) });
     });
     app.get('/__sim/stats', (_req, res) => void res.json({ gettoken: this.gettokenCount(), calls: this.calls.length, sent: this.sent.length, welcomes: this.welcomes.length }));
     app.post('/__sim/faults', express.json(), (req, res) => {

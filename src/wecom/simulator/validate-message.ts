@@ -50,3 +50,8 @@ export function validateMessageBody(body: Record<string, unknown>, mediaExists: 
       return undefined;
   }
 }
+
+/** Markup WeCom would not render (see markupProblems), refused the way WeCom refuses a bad parameter. */
+export function markupRejection(problems: string[]): Rejection {
+  return reject(40058, `invalid parameter: ${problems.join('; ')}`);
+}
