@@ -7,6 +7,7 @@ import { createApp } from './app';
 import { AutoReplies } from './callback/auto-reply';
 import { callbackRoutes } from './callback/callback-routes';
 import { EventRouter } from './callback/event-router';
+import { loadExtensions } from './callback/extensions';
 import { routeInboundForwarding } from './callback/forward-inbound';
 import { InboundQueue, startInboundWorker } from './callback/inbound-queue';
 import { CallbackIpAllowlist } from './callback/ip-allowlist';
@@ -72,6 +73,8 @@ export interface Gateway {
 export async function createGateway(config: Config, options: { logger?: Logger } = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const templates = loadTemplates(config.templatesDir);
+  // Before any connection: a broken module stops start-up with nothing to clean up. Its rules send through `service`, built below.
+  const extensionRules = await loadExtensions(config.extensions, { send: (message) => service.accept(service.parse(message)), logger });
   const metrics = createMetrics();
   const prefix = config.redis.prefix;
 
@@ -148,6 +151,8 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     const customer = field(event, 'ExternalUserID');
     if (employee && customer) await pool.countRemoval(employee, customer);
   });
+  // The operator's own rules (config file `extensions:`) are tried before the built-in forwarding.
+  for (const rule of extensionRules) router.on(rule.name, rule.match, rule.handle);
   if (forwardOutbox) routeInboundForwarding(router, forwardOutbox);
   const allowlists = new Map<string, CallbackIpAllowlist>();
   if (config.callback.ipAllowlist === 'wecom') {

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { ExtensionLoadError } from './callback/extensions';
 import { loadConfigOrExit, unsignedWebhooks, type Config } from './config/config';
 import { createGateway, type Gateway } from './gateway';
 import { TemplateLoadError } from './messages/templates';
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
   try {
     gateway = await createGateway(config, { logger });
   } catch (error) {
-    if (error instanceof TemplateLoadError) {
+    if (error instanceof TemplateLoadError || error instanceof ExtensionLoadError) {
       process.stderr.write(`${error.message}\n`);
       await Promise.allSettled(cleanups.map((c) => c()));
       process.exit(78);

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseApiKey, type ApiKey } from '../http/auth';
@@ -72,6 +73,8 @@ export interface Config {
   contacts: ContactsConfig;
   welcome: { timeZone: string; customerContactSecret?: string };
   alerts: AlertsConfig;
+  /** Modules that register callback rules (absolute paths; the file lists them relative to itself). */
+  extensions: string[];
   /** Members who read through the WeChat plugin (微信插件): markdown reaches them as the event's text form. */
   wechatReaders?: { users?: string[]; parties?: string[]; tags?: string[] };
 }
@@ -282,6 +285,7 @@ const fileSchema = z.object({
   wechatReaders: z.object({ users: z.array(z.string()).optional(), parties: z.array(z.coerce.string()).optional(), tags: z.array(z.coerce.string()).optional() }).optional(),
   contactSinks: z.array(z.object({ name: z.string().regex(/^[A-Za-z0-9_-]+$/), url, secret: z.string().min(16).optional() })).optional(),
   defaultApp: z.string().optional(),
+  extensions: z.array(z.string().min(1)).optional(),
 }).strict(); // a misspelt key is a mistake to report, not a setting to ignore
 
 /**
@@ -336,6 +340,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   const file = e.GATEWAY_CONFIG ? loadFile(e.GATEWAY_CONFIG, problems) : {};
+  const extensions = (file.extensions ?? []).map((path) => resolve(dirname(e.GATEWAY_CONFIG!), path));
+  extensions.forEach((path, i) => existsSync(path) || problems.push(`${e.GATEWAY_CONFIG}: extensions.${i}: no file ${path}`));
 
   const apps: WecomApp[] = [...(file.apps ?? [])];
   const wecomVars = ['WECOM_CORP_ID', 'WECOM_AGENT_ID', 'WECOM_AGENT_SECRET'] as const;
@@ -422,6 +428,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     welcome: { timeZone: e.WELCOME_TIMEZONE, customerContactSecret: e.WECOM_CUSTOMER_CONTACT_SECRET },
     wechatReaders: file.wechatReaders,
+    extensions,
     alerts: {
       timeZone: e.ALERT_TIMEZONE,
       maxAlertsPerMessage: e.ALERT_MAX_PER_MESSAGE,

@@ -50,7 +50,10 @@ export async function startHarness(options: { env?: Record<string, string>; simu
   const sim = await WecomSimulator.start({ ...UNLIMITED_SIM, ...options.simulator });
   let config = testConfig(sim.url, options.env);
   if (options.config) config = options.config(config);
-  const gateway = await createGateway(config, { logger: pino({ level: 'silent' }) });
+  const gateway = await createGateway(config, { logger: pino({ level: 'silent' }) }).catch(async (error: unknown) => {
+    await sim.stop();
+    throw error;
+  });
   return {
     sim,
     gateway,
