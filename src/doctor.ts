@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   // Port 0: a sandbox gateway already running keeps its simulator's port.
   const sandbox = config.sandbox ? await startSandbox(config, { port: 0 }) : undefined;
   if (sandbox) config = sandbox.config;
-  const embedded = config.redis.url ? undefined : await startEmbeddedRedis();
+  const embedded = config.redis.url ? undefined : await startEmbeddedRedis({ binary: config.redis.embeddedBinary });
   const redis = new Redis(config.redis.url ?? embedded!.url);
   const client = new WecomClient({ apiBase: config.wecom.apiBase, timeoutMs: config.wecom.timeoutMs });
   try {

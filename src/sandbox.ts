@@ -25,13 +25,20 @@ export interface Sandbox {
  * callback Token and EncodingAESKey of its own, so that /wecom/callback works as
  * with a real app; callback-only settings keep the real corp id and callback keys.
  */
-export async function startSandbox(config: Config, options: { port: number }): Promise<Sandbox> {
+export async function startSandbox(config: Config, options: { port: number; logger?: Logger }): Promise<Sandbox> {
   const app: WecomApp = {
     ...SANDBOX_APP,
     callback: { token: randomAlphanumeric(32), aesKey: randomAlphanumeric(43) },
     ...config.callbackOnly,
   };
-  const simulator = await WecomSimulator.start({ apps: [app] }, options.port);
+  const simulator = await WecomSimulator.start(
+    {
+      apps: [app],
+      // WeCom shows markup it does not know as plain text; the sandbox delivers it too, and says so.
+      onMarkupProblem: (problems) => options.logger?.warn({ problems }, `WeCom would show this markup as plain text: ${problems.join('; ')}`),
+    },
+    options.port,
+  );
   return {
     config: { ...config, apps: [app], defaultApp: app.name, wecom: { ...config.wecom, apiBase: simulator.url } },
     simulator,

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   if (config.sandbox) {
     let sandbox: Sandbox;
     try {
-      sandbox = await startSandbox(config, { port: config.simulatorPort });
+      sandbox = await startSandbox(config, { port: config.simulatorPort, logger });
     } catch (error) {
       process.stderr.write(`cannot start the sandbox's WeCom simulator on port ${config.simulatorPort}: ${(error as Error).message} (set SIMULATOR_PORT, 0 = any free port)\n`);
       process.exit(1);
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   if (!config.redis.url && !config.redis.clusterNodes && !config.redis.sentinels) {
     let redis: EmbeddedRedis;
     try {
-      redis = await startEmbeddedRedis();
+      redis = await startEmbeddedRedis({ binary: config.redis.embeddedBinary });
     } catch (error) {
       if (error instanceof RedisServerMissingError) {
         process.stderr.write(`${error.message}\n`);

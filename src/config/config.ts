@@ -21,6 +21,8 @@ export interface RedisConfig {
   clusterNodes?: { host: string; port: number }[];
   sentinels?: { host: string; port: number }[];
   sentinelMaster?: string;
+  /** The redis-server started when none of url, clusterNodes, sentinels is set (REDIS_SERVER_PATH). */
+  embeddedBinary: string;
   /** Our keys start with `${prefix}:`; BullMQ's with `{${prefix}}` so Redis Cluster keeps each queue in one slot. */
   prefix: string;
 }
@@ -169,6 +171,7 @@ const envSchema = z.object({
   REDIS_CLUSTER_NODES: hostPortList.optional(),
   REDIS_SENTINELS: hostPortList.optional(),
   REDIS_SENTINEL_MASTER: z.string().min(1).optional(),
+  REDIS_SERVER_PATH: z.string().min(1).default('redis-server'),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('wgw'),
   WECOM_API_BASE: url.optional(),
   WECOM_TIMEOUT_MS: wholeNumber(100).default(10_000),
@@ -383,6 +386,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       clusterNodes: e.REDIS_CLUSTER_NODES,
       sentinels: e.REDIS_SENTINELS,
       sentinelMaster: e.REDIS_SENTINEL_MASTER,
+      embeddedBinary: e.REDIS_SERVER_PATH,
       prefix: e.REDIS_PREFIX,
     },
     sandbox: apps.length === 0,

@@ -65,14 +65,35 @@ export async function startEmbeddedRedis(opts: EmbeddedRedisOptions = {}): Promi
   }
 }
 
+/**
+ * redis-servers this process started and has not stopped. Each is stopped when the
+ * process exits, however it exits (a forced exit after a stuck shutdown too), so none
+ * outlives it; only a kill -9 of this process leaves one behind.
+ */
+const running = new Set<ChildProcess>();
+let stopOnExit = false;
+
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  if (stopOnExit) return;
+  stopOnExit = true;
+  process.once('exit', () => {
+    for (const server of running) server.kill('SIGTERM');
+  });
+}
+
 async function startOn(port: number, opts: EmbeddedRedisOptions): Promise<EmbeddedRedis> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'wgw-redis-'));
   const ownsDir = !opts.dir;
   const child: ChildProcess = spawn(
     opts.binary ?? DEFAULT_REDIS_SERVER,
     ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--protected-mode', 'yes', ...(opts.extraArgs ?? [])],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // A process group of its own: a Ctrl-C in the terminal reaches the gateway, which
+    // finishes its in-flight work and then stops Redis, instead of both at once.
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
+  track(child);
   const started = new Promise<void>((resolve, reject) => {
     let output = '';
     const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${output.slice(-500)}`)), 10_000);

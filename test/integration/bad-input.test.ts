@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import request from 'supertest';
 import { createGateway } from '../../src/gateway';
-import { startEmbeddedRedis } from '../../src/redis/embedded-redis';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
-import { alert, restartablePort, startHarness, testConfig, type Harness, UNLIMITED_SIM } from '../support/harness';
+import { alert, restartablePort, startHarness, testConfig, startTestRedis, type Harness, UNLIMITED_SIM } from '../support/harness';
 
 describe('POST /v1/messages with bad input', () => {
   let h: Harness;
@@ -122,11 +121,11 @@ describe('API keys', () => {
 describe('when Redis is unreachable', () => {
   it('then POST /v1/messages answers 503 quickly, and recovers when Redis is back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgw-503-'));
-    const redis = await startEmbeddedRedis({ dir, port: await restartablePort() });
+    const redis = await startTestRedis({ dir, port: await restartablePort() });
     const sim = await WecomSimulator.start({ ...UNLIMITED_SIM });
     const gateway = await createGateway(testConfig(sim.url, { REDIS_URL: redis.url }), { logger: pino({ level: 'silent' }) });
     const api = request(gateway.app);
-    let again: Awaited<ReturnType<typeof startEmbeddedRedis>> | undefined;
+    let again: Awaited<ReturnType<typeof startTestRedis>> | undefined;
     try {
       const accepted = await api.post('/v1/messages').send(alert());
       expect(accepted.status).toBe(202);
@@ -139,7 +138,7 @@ describe('when Redis is unreachable', () => {
       // Every route that needs Redis says the same, never a 500.
       const others = await Promise.all([api.delete(`/v1/messages/${accepted.body.id}`), api.get('/v1/welcome/pool'), api.get('/v1/contacts/departments'), api.get('/v1/contacts/changes?since=0')]);
       expect(others.map((r) => r.status)).toEqual([503, 503, 503, 503]);
-      again = await startEmbeddedRedis({ port: redis.port, dir });
+      again = await startTestRedis({ port: redis.port, dir });
       const deadline = Date.now() + 10_000;
       let status = 0;
       while (status !== 202 && Date.now() < deadline) {
@@ -149,7 +148,7 @@ describe('when Redis is unreachable', () => {
       expect(status).toBe(202);
     } finally {
       // Redis must be back for the gateway to close; a failed assertion above must not leave it open.
-      again ??= await startEmbeddedRedis({ port: redis.port, dir });
+      again ??= await startTestRedis({ port: redis.port, dir });
       await gateway.close();
       await again.stop();
       await sim.stop();

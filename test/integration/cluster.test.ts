@@ -3,15 +3,14 @@ import pino from 'pino';
 import request from 'supertest';
 import { Cluster } from 'ioredis';
 import { createGateway, type Gateway } from '../../src/gateway';
-import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/redis/embedded-redis';
+import type { EmbeddedRedis } from '../../src/redis/embedded-redis';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
-import { alert, eventually, testConfig, uniquePrefix, UNLIMITED_SIM } from '../support/harness';
+import { alert, eventually, startTestRedis, testConfig, uniquePrefix, UNLIMITED_SIM } from '../support/harness';
 import { binaryPath } from '../support/prerequisites';
 
 /** A real 3-master Redis Cluster on loopback, as an operator would run one (no replicas, for the test). */
 async function startCluster(): Promise<EmbeddedRedis[]> {
-  const binary = binaryPath('redis-server');
-  const nodes = await Promise.all([0, 1, 2].map(() => startEmbeddedRedis({ binary, extraArgs: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000'] })));
+  const nodes = await Promise.all([0, 1, 2].map(() => startTestRedis({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000'] })));
   const created = spawnSync(binaryPath('redis-cli'), ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
   if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
   const probe = new Cluster(nodes.map((n) => ({ host: '127.0.0.1', port: n.port })));

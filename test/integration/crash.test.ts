@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/redis/embedded-redis';
+import type { EmbeddedRedis } from '../../src/redis/embedded-redis';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
-import { eventually, restartablePort, SIM_APP, TEMPLATES_DIR, uniquePrefix, UNLIMITED_SIM } from '../support/harness';
+import { eventually, restartablePort, SIM_APP, TEMPLATES_DIR, uniquePrefix, startTestRedis, UNLIMITED_SIM } from '../support/harness';
 
 const SERVER = join(__dirname, '..', '..', 'dist', 'src', 'server.js');
 const MESSAGES = 5000;
@@ -53,7 +53,7 @@ describe('kill -9 and a Redis restart while 5000 accepted messages are being del
   beforeAll(async () => {
     if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: run the tests with npm test (it compiles first)`);
     dir = mkdtempSync(join(tmpdir(), 'wgw-crash-'));
-    redis = await startEmbeddedRedis({ dir, port: await restartablePort() });
+    redis = await startTestRedis({ dir, port: await restartablePort() });
     sim = await WecomSimulator.start({ ...UNLIMITED_SIM, latencyMs: 20 });
   });
   afterAll(async () => {
@@ -95,7 +95,7 @@ describe('kill -9 and a Redis restart while 5000 accepted messages are being del
 
     // Redis restarts too (AOF on, same folder): what it acknowledged must come back.
     await redis.stop();
-    redis = await startEmbeddedRedis({ port: redis.port, dir });
+    redis = await startTestRedis({ port: redis.port, dir });
 
     const second = startGateway(port, redis.url, sim.url, prefix);
     children.push(second);

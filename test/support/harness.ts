@@ -5,7 +5,9 @@ import pino from 'pino';
 import request from 'supertest';
 import { loadConfig, type Config } from '../../src/config/config';
 import { createGateway, type Gateway } from '../../src/gateway';
+import { startEmbeddedRedis } from '../../src/redis/embedded-redis';
 import { WecomSimulator, type SimulatorOptions } from '../../src/wecom/simulator/simulator';
+import { binaryPath } from './prerequisites';
 
 export const SIM_APP = { corpId: 'wwtest0000000001', agentId: 1000002, secret: 'test-secret' };
 /**
@@ -64,6 +66,9 @@ export async function startHarness(options: { env?: Record<string, string>; simu
     },
   };
 }
+
+/** A private redis-server of a test's own (restarts, clusters), from REDIS_SERVER_PATH like the shared one. */
+export const startTestRedis = (options: Omit<Parameters<typeof startEmbeddedRedis>[0] & object, 'binary'> = {}) => startEmbeddedRedis({ ...options, binary: binaryPath('redis-server') });
 
 /** Polls until `check` returns a value (not undefined/false) or the time is up. */
 export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, everyMs = 20): Promise<T> {

@@ -109,8 +109,9 @@ export class WecomSimulator {
 
   static async start(options: SimulatorOptions = {}, port = 0): Promise<WecomSimulator> {
     const simulator = new WecomSimulator(options);
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
       simulator.server = simulator.app.listen(port, '127.0.0.1', () => resolve());
+      simulator.server.once('error', reject); // e.g. the sandbox's SIMULATOR_PORT is taken
     });
     const address = simulator.server!.address();
     simulator.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}`;
