@@ -64,10 +64,11 @@ export function notificationData(n: Notification, settings: Pick<AlertsConfig, '
       url: /^https?:\/\//.test(a.url) ? a.url : '',
     })),
     more: more > 0 ? more : null,
-    silenceUrl: n.silenceURL ?? null,
+    // Nothing to silence once resolved.
+    silenceUrl: firing ? (n.silenceURL ?? null) : null,
     // The card button opens what the alert is about (its panel, dashboard or
     // graph), then the monitoring UI, and only then the silence page.
-    url: [...n.alerts.map((a) => a.url), n.externalURL, n.silenceURL].find((u) => u && /^https?:\/\//.test(u)) ?? 'https://work.weixin.qq.com/',
+    url: [...n.alerts.map((a) => a.url), n.externalURL, firing ? n.silenceURL : undefined].find((u) => u && /^https?:\/\//.test(u)) ?? 'https://work.weixin.qq.com/',
   };
 }
 

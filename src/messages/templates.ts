@@ -92,6 +92,9 @@ function escapeOnlyMarkup(html: string): string {
   return html.replace(/&quot;|&#x27;|&#x60;|&#x3D;/g, (entity) => RESTORED_ENTITIES[entity]);
 }
 
+/** A line break in an HTML field is mere whitespace to WeCom; a reader expects the break (content "may span several lines"). */
+const asHtmlLines = (html: string) => html.replace(/\r?\n/g, '<br>');
+
 function createHandlebars(): typeof Handlebars {
   const hb = Handlebars.create();
   hb.registerHelper('eq', comparison((a, b) => a === b));
@@ -119,7 +122,7 @@ function compileBody(hb: typeof Handlebars, node: unknown, path: string, problem
     }
     const html = HTML_FIELDS.has(path);
     const template = hb.compile(node, { strict: true, noEscape: !html });
-    return html ? (data) => escapeOnlyMarkup(template(data)) : (data) => template(data);
+    return html ? (data) => asHtmlLines(escapeOnlyMarkup(template(data))) : (data) => template(data);
   }
   if (Array.isArray(node)) {
     const items = node.map((child) => compileBody(hb, child, path, problems));

@@ -66,6 +66,13 @@ describe('program.alert', () => {
     content: "**Backup 'nightly' slow**\n> level: <font color=\"comment\">warning</font>\n\njob='nightly' took 3 h, limit=2 h",
   });
 
+  golden('when the content spans several lines and is sent as a textcard, then each line break is a <br>', 'program.alert', 'textcard', { ...warning, content: 'line one\nline two' }, {
+    title: "[WARNING] Backup 'nightly' slow",
+    description: '<div class="gray">level: warning</div><div class="normal">line one<br>line two</div>',
+    url: 'https://work.weixin.qq.com/',
+    btntxt: '详情',
+  });
+
   it('when a reader opens the textcards, then they see the data as it was given', () => {
     expect(textcardSeen(render('program.alert', 'textcard', critical).description as string)).toBe('level: critical\ninstance=db1 <web-3> is at 95%');
     expect(textcardSeen(render('program.alert', 'textcard', warning).description as string)).toBe("level: warning\njob='nightly' took 3 h, limit=2 h");
@@ -95,16 +102,16 @@ describe('deploy.finished', () => {
 
   golden('when a deployment without them is sent as text, then it is one line', 'deploy.finished', 'text', failed, { content: 'billing-api v2.7.1 -> staging: failed' });
 
-  golden('when a deployment succeeded and is sent as a textcard, then its status is highlighted and the button opens the pipeline', 'deploy.finished', 'textcard', succeeded, {
+  golden('when a deployment succeeded and is sent as a textcard, then its status reads normal and the button opens the pipeline', 'deploy.finished', 'textcard', succeeded, {
     title: 'billing-api v2.7.0 → production',
-    description: '<div class="highlight">succeeded</div><div class="normal">by zhangsan</div>',
+    description: '<div class="normal">succeeded</div><div class="normal">by zhangsan</div>',
     url: 'https://ci.example/pipelines/812',
     btntxt: '查看',
   });
 
-  golden('when a deployment failed and is sent as a textcard, then its status is gray and the button opens WeCom', 'deploy.finished', 'textcard', failed, {
+  golden('when a deployment failed and is sent as a textcard, then its status is highlighted (as markdown warns) and the button opens WeCom', 'deploy.finished', 'textcard', failed, {
     title: 'billing-api v2.7.1 → staging',
-    description: '<div class="gray">failed</div>',
+    description: '<div class="highlight">failed</div>',
     url: 'https://work.weixin.qq.com/',
     btntxt: '查看',
   });
@@ -248,19 +255,17 @@ describe('alert.notification from Alertmanager', () => {
   describe('when the group resolves', () => {
     const resolved = notificationData(fromAlertmanager(alertmanagerResolved), alertSettings);
 
-    golden('then the markdown names it in info colour', 'alert.notification', 'markdown', resolved, {
+    golden('then the markdown names it in info colour, with nothing left to silence', 'alert.notification', 'markdown', resolved, {
       content: [
         '**✅ RESOLVED DiskFull** (1)',
         '> <font color="info">DiskFull</font> [critical] Disk 95% full on db1',
         '> /var has 2 GB left (< 5%)',
         `> instance=db1:9100 job=node · 2026-11-24 10:00:00 · [source](${source1})`,
-        '',
-        `[Silence](${silence})`,
       ].join('\n'),
     });
 
-    golden('then the text says RESOLVED', 'alert.notification', 'text', resolved, {
-      content: `✅ RESOLVED DiskFull (1)\n- DiskFull [critical] Disk 95% full on db1: /var has 2 GB left (< 5%) (instance=db1:9100 job=node, 2026-11-24 10:00:00)\n<a href="${silence}">Silence</a>`,
+    golden('then the text says RESOLVED, with no silence link', 'alert.notification', 'text', resolved, {
+      content: `✅ RESOLVED DiskFull (1)\n- DiskFull [critical] Disk 95% full on db1: /var has 2 GB left (< 5%) (instance=db1:9100 job=node, 2026-11-24 10:00:00)`,
     });
 
     golden('then the textcard shows it in gray', 'alert.notification', 'textcard', resolved, {
