@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { request } from 'undici';
+import { CallbackCrypto } from './callback-crypto';
+
+/**
+ * A push as WeCom sends it to an app's callback URL: the event XML (reference
+ * §7), encrypted and signed (§5.2), in the envelope of §5.4. The simulator
+ * delivers its pushes with it; tests build theirs with it.
+ */
+export interface EncryptedPush {
+  /** msg_signature, timestamp and nonce, for the callback URL's query. */
+  query: string;
+  body: string;
+  encrypt: string;
+  signature: string;
+  timestamp: string;
+  nonce: string;
+}
+
+/** Where an app's pushes go, with the keys that app set in WeCom's console (§5.1). */
+export interface CallbackTarget {
+  url: string;
+  token: string;
+  aesKey: string;
+  corpId: string;
+  /** The id the plaintext ends with (§5.2): the corp id unless said otherwise. */
+  receiveId?: string;
+  agentId?: number;
+}
+
+/** A WeCom push as WeCom would send it: encrypted, signed, in the XML envelope (reference §5.4). */
+export function encryptedPush(crypto: CallbackCrypto, corpId: string, plaintextXml: string, timestamp = String(Math.floor(Date.now() / 1000)), agentId: number | string = 1000002): EncryptedPush {
+  const nonce = String(randomBytes(4).readUInt32BE());
+  const encrypt = crypto.encrypt(plaintextXml);
+  const signature = crypto.signature(timestamp, nonce, encrypt);
+  return {
+    query: `msg_signature=${signature}&timestamp=${timestamp}&nonce=${nonce}`,
+    body: `<xml><ToUserName><![CDATA[${corpId}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt><AgentID><![CDATA[${agentId}]]></AgentID></xml>`,
+    encrypt,
+    signature,
+    timestamp,
+    nonce,
+  };
+}
+
+/** A value inside CDATA: a `]]>` in it would end the section early, so it is split across two. */
+const cdata = (value: string) => `<![CDATA[${value.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`;
+
+/** The event XML of reference §7, with the fields given (numbers bare, as CreateTime is). */
+export function eventXml(fields: Record<string, string>): string {
+  const inner = Object.entries(fields)
+    .map(([name, value]) => `<${name}>${/^\d+$/.test(value) ? value : cdata(value)}</${name}>`)
+    .join('');
+  return `<xml>${inner}</xml>`;
+}
+
+/** WeCom gives up on a push after 5 s without an answer (§5.4). */
+const PUSH_TIMEOUT_MS = 5_000;
+
+/** POSTs the event to the target as WeCom would; answers the HTTP status and the start of the body. */
+export async function deliverPush(target: CallbackTarget, plaintextXml: string): Promise<{ status: number; body: string }> {
+  const crypto = new CallbackCrypto({ token: target.token, encodingAesKey: target.aesKey, receiveId: target.receiveId ?? target.corpId });
+  const push = encryptedPush(crypto, target.corpId, plaintextXml, undefined, target.agentId ?? '');
+  const separator = target.url.includes('?') ? '&' : '?';
+  const res = await request(`${target.url}${separator}${push.query}`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/xml' },
+    body: push.body,
+    headersTimeout: PUSH_TIMEOUT_MS,
+    bodyTimeout: PUSH_TIMEOUT_MS,
+  });
+  const body = await res.body.text();
+  return { status: res.statusCode, body: body.slice(0, 300) };
+}
