@@ -3,6 +3,8 @@ import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import busboy from 'busboy';
 import express, { type Express, type Request, type Response } from 'express';
+import QRCode from 'qrcode';
+import { deliverPush, eventXml, type CallbackTarget } from '../callback-push';
 import { markupProblems, textcardSeen } from '../markup';
 import { markupRejection, type Rejection, validateMessageBody } from './validate-message';
 
@@ -34,6 +36,13 @@ export interface SimulatorOptions {
    * with 40058 so the test fails loudly.
    */
   onMarkupProblem?: (problems: string[], body: Record<string, unknown>) => void;
+  /**
+   * The simulator's address as a phone on the LAN reaches it (sandbox
+   * SIMULATOR_PUBLIC_URL): contact-way QR codes point there. Given, the
+   * simulator listens on all interfaces, so its /__sim controls (messages,
+   * faults, reset, scans) are reachable from the LAN too: for sandbox demos only.
+   */
+  publicUrl?: string;
 }
 
 export type Fault = { errcode: number; errmsg?: string } | { httpStatus: number } | { delayMs: number } | { reset: true };
@@ -64,6 +73,27 @@ export interface ContactWay {
   deleted: boolean;
 }
 
+/** What a simulated scan of a 「联系我」 code did: GET /__sim/scan/{configId} answers it. */
+export interface ScanOutcome {
+  configId: string;
+  state?: string;
+  /** The employee the customer added. */
+  employee: string;
+  externalUserId: string;
+  welcomeCode: string;
+  /** The gateway's HTTP answer to the push. */
+  callbackStatus: number;
+  /** What the gateway sent with the code while it was valid; null when nothing came. */
+  welcome: { text?: string; attachments: Record<string, unknown>[]; afterMs: number } | null;
+}
+
+/** A scan the simulator cannot carry out, with the HTTP status that says why. */
+export class ScanRefused extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
 interface IssuedToken {
   app: SimulatorApp;
   expiresAt: number;
@@ -71,6 +101,10 @@ interface IssuedToken {
 }
 
 const DEFAULT_APP: SimulatorApp = { corpId: 'wwsandbox000000001', agentId: 1000002, secret: 'sandbox-secret' };
+/** A WelcomeCode is usable once, for 20 seconds (reference §8). */
+const WELCOME_CODE_TTL_MS = 20_000;
+/** Medium error correction and a wide quiet zone: read at a glance from a laptop screen. */
+const QR_OPTIONS = { type: 'png', errorCorrectionLevel: 'M', margin: 4, scale: 8 } as const;
 const MEDIA_LIMITS: Record<string, number> = { image: 10 << 20, voice: 2 << 20, video: 10 << 20, file: 20 << 20 };
 const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
 const split = (value: unknown) => (typeof value === 'string' && value !== '' ? value.split('|') : []);
@@ -100,6 +134,10 @@ export class WecomSimulator {
   private chaos?: { rate: number; faults: (Fault | 'expireTokens')[] };
   private latencyMs: number;
   private server?: Server;
+  private stopped = false;
+  private callbackTarget?: CallbackTarget;
+  /** Scans per contact way, to rotate a type 2 code's customers through its members. */
+  private readonly scans = new Map<string, number>();
 
   constructor(private readonly options: SimulatorOptions = {}) {
     this.apps = options.apps ?? [DEFAULT_APP];
@@ -110,7 +148,8 @@ export class WecomSimulator {
   static async start(options: SimulatorOptions = {}, port = 0): Promise<WecomSimulator> {
     const simulator = new WecomSimulator(options);
     await new Promise<void>((resolve, reject) => {
-      simulator.server = simulator.app.listen(port, '127.0.0.1', () => resolve());
+      // A public URL is for phones on the LAN: loopback alone would not reach them.
+      simulator.server = simulator.app.listen(port, options.publicUrl ? '0.0.0.0' : '127.0.0.1', () => resolve());
       simulator.server.once('error', reject); // e.g. the sandbox's SIMULATOR_PORT is taken
     });
     const address = simulator.server!.address();
@@ -119,6 +158,7 @@ export class WecomSimulator {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (!this.server) return;
     this.server.closeAllConnections();
     await new Promise((resolve) => this.server!.close(resolve));
@@ -165,12 +205,100 @@ export class WecomSimulator {
     return code;
   }
 
+  /**
+   * Where WeCom pushes this corp's events (the app's callback URL and keys, §5.1):
+   * known only once the gateway listens, so it is told, not configured.
+   */
+  deliverCallbacksTo(target: CallbackTarget | undefined): void {
+    this.callbackTarget = target;
+  }
+
+  /** What a contact way's QR code encodes: the page a phone camera opens to "scan" it. */
+  scanUrl(configId: string): string {
+    return `${this.publicBase()}/__sim/scan/${configId}`;
+  }
+
+  /** The address for people (browsers, phones); the gateway keeps calling `url`. */
+  private publicBase(): string {
+    return this.options.publicUrl?.replace(/\/+$/, '') ?? this.url;
+  }
+
+  private liveContactWay(configId: string): ContactWay | undefined {
+    const way = this.contactWays.get(configId);
+    return way && !way.deleted ? way : undefined;
+  }
+
+  /**
+   * A new customer scanning a 「联系我」 code (reference §7.4, §9.2): WeCom adds
+   * them to the code's employee and pushes add_external_contact, with the code's
+   * state and a fresh WelcomeCode, to the app's callback URL; the gateway then has
+   * 20 s to send the welcome. Answers what happened, the welcome included.
+   */
+  async scan(configId: string): Promise<ScanOutcome> {
+    const way = this.liveContactWay(configId);
+    if (!way) throw new ScanRefused(404, `no contact way ${configId} (unknown, or deleted with del_contact_way)`);
+    const target = this.callbackTarget;
+    if (!target) throw new ScanRefused(409, "the simulator does not know where the gateway's callback is: nothing told it (deliverCallbacksTo); in sandbox mode the gateway does once it listens");
+    const employee = this.employeeFor(way);
+    if (!employee) throw new ScanRefused(422, `contact way ${configId} names departments only: the simulator knows no members to add`);
+    const state = typeof way.body.state === 'string' && way.body.state !== '' ? way.body.state : undefined;
+    const externalUserId = `wm${randomBytes(15).toString('hex')}`;
+    const welcomeCode = this.issueWelcomeCode();
+    const issuedAt = Date.now();
+    // add_external_contact, as the gateway sees a customer who scanned (§7.4: verification-free adds come as either).
+    const xml = eventXml({
+      ToUserName: target.corpId,
+      FromUserName: 'sys',
+      CreateTime: String(Math.floor(issuedAt / 1000)),
+      MsgType: 'event',
+      Event: 'change_external_contact',
+      ChangeType: 'add_external_contact',
+      UserID: employee,
+      ExternalUserID: externalUserId,
+      ...(state ? { State: state } : {}),
+      WelcomeCode: welcomeCode,
+    });
+    const answer = await deliverPush(target, xml).catch((error: Error) => {
+      throw new ScanRefused(502, `the push to the gateway's callback ${target.url} failed: ${error.message}`);
+    });
+    if (answer.status < 200 || answer.status > 299) throw new ScanRefused(502, `the gateway answered the push with HTTP ${answer.status}: ${answer.body}`);
+    const welcome = await this.welcomeFor(welcomeCode, issuedAt + WELCOME_CODE_TTL_MS);
+    return {
+      configId,
+      ...(state ? { state } : {}),
+      employee,
+      externalUserId,
+      welcomeCode,
+      callbackStatus: answer.status,
+      welcome: welcome ? { ...welcomeContent(welcome.body), afterMs: welcome.at - issuedAt } : null,
+    };
+  }
+
+  /** Type 1: its one member; type 2: its members in turn (WeCom's own spreading is not documented). */
+  private employeeFor(way: ContactWay): string | undefined {
+    const users = Array.isArray(way.body.user) ? way.body.user.filter((u): u is string => typeof u === 'string' && u !== '') : [];
+    if (users.length === 0) return undefined;
+    const scans = this.scans.get(way.configId) ?? 0;
+    this.scans.set(way.configId, scans + 1);
+    return users[scans % users.length];
+  }
+
+  /** The welcome sent with `code`, waited for until the code expires (or the simulator stops). */
+  private async welcomeFor(code: string, deadline: number): Promise<WelcomeSent | undefined> {
+    for (;;) {
+      const welcome = this.welcomes.find((w) => w.welcomeCode === code);
+      if (welcome || Date.now() >= deadline || this.stopped) return welcome;
+      await sleep(50);
+    }
+  }
+
   reset(): void {
     this.sent.length = 0;
     this.calls.length = 0;
     this.welcomes.length = 0;
     this.tagMarks.length = 0;
     this.contactWays.clear();
+    this.scans.clear();
     this.welcomeCodes.clear();
     this.tokens.clear();
     this.media.clear();
@@ -321,7 +449,7 @@ export class WecomSimulator {
         const used = this.welcomes.some((w) => w.welcomeCode === code);
         return this.answer(res, api, used ? { errcode: 41051, errmsg: 'customer already chatting or welcome sent' } : { errcode: 41050, errmsg: 'invalid welcome_code' });
       }
-      if (Date.now() - issued > 20_000) return this.answer(res, api, { errcode: 41050, errmsg: 'welcome_code expired' });
+      if (Date.now() - issued > WELCOME_CODE_TTL_MS) return this.answer(res, api, { errcode: 41050, errmsg: 'welcome_code expired' });
       const attachments = req.body.attachments;
       if (!req.body.text?.content && !(Array.isArray(attachments) && attachments.length > 0)) return this.answer(res, api, { errcode: 40058, errmsg: 'text and attachments both empty' });
       if (Array.isArray(attachments) && attachments.length > 9) return this.answer(res, api, { errcode: 40058, errmsg: 'too many attachments' });
@@ -353,7 +481,8 @@ export class WecomSimulator {
       if (typeof body.state === 'string' && [...body.state].length > 30) return this.answer(res, api, { errcode: 40058, errmsg: 'state too long' });
       if (body.type === 1 && (!Array.isArray(body.user) || body.user.length !== 1)) return this.answer(res, api, { errcode: 41039, errmsg: 'type 1 needs exactly one user' });
       const configId = randomBytes(16).toString('hex');
-      const qrCode = body.scene === 2 ? `${this.url}/__sim/qr/${configId}.png` : undefined;
+      // A real PNG (GET /__sim/qr/…) whose code opens the scan page: a demo works with a phone camera.
+      const qrCode = body.scene === 2 ? `${this.publicBase()}/__sim/qr/${configId}.png` : undefined;
       this.contactWays.set(configId, { configId, body, qrCode: qrCode ?? '', deleted: false });
       return this.answer(res, api, { errcode: 0, errmsg: 'ok', config_id: configId, ...(qrCode ? { qr_code: qrCode } : {}) });
     });
@@ -523,5 +652,79 @@ export class WecomSimulator {
       this.reset();
       res.json({ ok: true });
     });
+    this.contactWayRoutes();
   }
+
+  /** The 「联系我」 QR image, and what scanning it does; HTML for people, JSON when asked. */
+  private contactWayRoutes(): void {
+    const app = this.app;
+    app.get('/__sim/qr/:configId.png', async (req, res) => {
+      const way = this.liveContactWay(req.params.configId);
+      if (!way) return void res.status(404).type('text/plain').send('no such contact way (unknown, or deleted)');
+      const png = await QRCode.toBuffer(this.scanUrl(way.configId), QR_OPTIONS);
+      // no-store: a code deleted later must not live on in a browser's cache.
+      res.type('image/png').set('cache-control', 'no-store').send(png);
+    });
+    app.get('/__sim/scan/:configId', async (req, res) => {
+      // Link previews probe with HEAD: only a real GET adds a customer.
+      if (req.method === 'HEAD') return void res.status(200).type('html').end();
+      const asJson = req.accepts(['html', 'json']) === 'json';
+      try {
+        const outcome = await this.scan(req.params.configId);
+        if (asJson) res.json(outcome);
+        else res.type('html').send(scanPage(outcome));
+      } catch (error) {
+        if (!(error instanceof ScanRefused)) throw error;
+        if (asJson) res.status(error.status).json({ error: error.message });
+        else res.status(error.status).type('html').send(page('扫码失败 · Scan failed', `<p class="warn">${escapeHtml(error.message)}</p>`));
+      }
+    });
+  }
+}
+
+/** The text and attachments a customer sees, from a send_welcome_msg body (§8). */
+function welcomeContent(body: Record<string, unknown>): { text?: string; attachments: Record<string, unknown>[] } {
+  const text = (body.text as { content?: unknown } | undefined)?.content;
+  const attachments = Array.isArray(body.attachments) ? (body.attachments as Record<string, unknown>[]) : [];
+  return { ...(typeof text === 'string' && text !== '' ? { text } : {}), attachments };
+}
+
+const escapeHtml = (value: unknown) => String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const linkTo = (url: unknown, label: unknown) => (typeof url === 'string' && /^https?:\/\//i.test(url) ? `<a href="${escapeHtml(url)}">${escapeHtml(label)}</a>` : escapeHtml(label));
+
+/** A small page that reads well on a phone. */
+function page(title: string, content: string): string {
+  return `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title>
+<style>body{font:16px/1.5 system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;max-width:32rem;margin:0 auto;padding:1rem;color:#1f2329;background:#f5f6f7}
+h1{font-size:1.25rem;margin:.5rem 0}h1 small{display:block;font-size:.9rem;color:#646a73;font-weight:normal}.meta,.foot{color:#646a73;font-size:.85rem;word-break:break-all}
+.bubble{background:#fff;border-radius:.5rem;padding:.75rem;margin:.5rem 0;box-shadow:0 1px 2px #0001;white-space:pre-wrap;word-break:break-word}.kind{color:#646a73;font-size:.8rem}.warn{color:#b42318}</style>
+</head><body>${content}<p class="foot">企业微信模拟器（沙盒） · WeCom simulator (sandbox)</p></body></html>`;
+}
+
+/** One attachment as the customer would see it, roughly: its kind, title and where it leads. */
+function attachmentHtml(attachment: Record<string, unknown>): string {
+  const kind = String(attachment.msgtype);
+  const item = (attachment[kind] ?? {}) as Record<string, unknown>;
+  const labels: Record<string, string> = { link: '链接 · link', miniprogram: '小程序 · mini program', image: '图片 · image', video: '视频 · video', file: '文件 · file' };
+  let shown: string;
+  if (kind === 'link') shown = `${linkTo(item.url, item.title)}${item.desc ? `<br>${escapeHtml(item.desc)}` : ''}`;
+  else if (kind === 'miniprogram') shown = `${escapeHtml(item.title)}<br><span class="kind">${escapeHtml(item.appid)} ${escapeHtml(item.page ?? '')}</span>`;
+  else if (kind === 'image' && item.pic_url) shown = linkTo(item.pic_url, item.pic_url);
+  else shown = escapeHtml(item.media_id ?? JSON.stringify(item));
+  return `<div class="bubble"><div class="kind">${escapeHtml(labels[kind] ?? kind)}</div>${shown}</div>`;
+}
+
+function scanPage(outcome: ScanOutcome): string {
+  const who = escapeHtml(outcome.employee);
+  const head = `<h1>已添加 ${who} 为联系人<small>Added ${who} as a contact</small></h1>
+<p class="meta">客户 · customer ${escapeHtml(outcome.externalUserId)}${outcome.state ? ` · 渠道 · state ${escapeHtml(outcome.state)}` : ''}</p>`;
+  const welcome = outcome.welcome;
+  if (!welcome) {
+    return page(`已添加 ${outcome.employee} · Added ${outcome.employee}`, `${head}<p class="warn">20 秒内没有收到欢迎语 · No welcome within 20 s: the gateway's GET /v1/welcome/outcomes says why.</p>`);
+  }
+  const text = welcome.text ? `<div class="bubble">${escapeHtml(welcome.text)}</div>` : '';
+  return page(
+    `已添加 ${outcome.employee} · Added ${outcome.employee}`,
+    `${head}<p>欢迎语 · Welcome <span class="kind">(${welcome.afterMs} ms)</span></p>${text}${welcome.attachments.map(attachmentHtml).join('')}`,
+  );
 }
