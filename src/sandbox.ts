@@ -17,7 +17,15 @@ export interface Sandbox {
   /** The configuration with the simulator as WeCom and the sandbox app as the default app. */
   config: Config;
   simulator: WecomSimulator;
+  /** Once the gateway listens: the simulator pushes the sandbox app's events (a scanned QR code) to its /wecom/callback. */
+  deliverCallbacksTo(gateway: { host: string; port: number }): void;
   stop(): Promise<void>;
+}
+
+/** How the simulator, on this machine, reaches a gateway listening on `host`. */
+function localAddress(host: string): string {
+  if (host === '' || host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /**
@@ -36,12 +44,19 @@ export async function startSandbox(config: Config, options: { port: number; logg
       apps: [app],
       // WeCom shows markup it does not know as plain text; the sandbox delivers it too, and says so.
       onMarkupProblem: (problems) => options.logger?.warn({ problems }, `WeCom would show this markup as plain text: ${problems.join('; ')}`),
+      // For a phone on the LAN to scan the contact-way QR codes; the simulator then listens on all interfaces.
+      ...(config.simulatorPublicUrl ? { publicUrl: config.simulatorPublicUrl } : {}),
     },
     options.port,
   );
   return {
     config: { ...config, apps: [app], defaultApp: app.name, wecom: { ...config.wecom, apiBase: simulator.url } },
     simulator,
+    deliverCallbacksTo: ({ host, port }) => {
+      if (!app.callback) return; // the sandbox app always has one: its own keys, or callbackOnly's
+      const { token, aesKey, receiveId } = app.callback;
+      simulator.deliverCallbacksTo({ url: `http://${localAddress(host)}:${port}/wecom/callback`, token, aesKey, corpId: app.corpId, receiveId, agentId: SANDBOX_APP.agentId });
+    },
     stop: () => simulator.stop(),
   };
 }
@@ -52,5 +67,8 @@ export function announceSandbox(config: Config, simulatorUrl: string, logger: Lo
     ? `no agent (WECOM_AGENT_ID, WECOM_AGENT_SECRET): callbacks answer WeCom for corp ${config.callbackOnly.corpId}, messages go to the built-in WeCom simulator`
     : 'no WeCom credentials (WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_AGENT_SECRET): messages go to the built-in WeCom simulator';
   process.stderr.write(`sandbox: ${why} at ${simulatorUrl}\n         what it delivered: ${simulatorUrl}/__sim/messages · its controls: README "Sandbox"\n`);
+  if (config.simulatorPublicUrl) {
+    process.stderr.write(`sandbox: contact-way QR codes point to SIMULATOR_PUBLIC_URL ${config.simulatorPublicUrl}: the simulator listens on all interfaces, its /__sim controls are reachable from the LAN\n`);
+  }
   logger.warn({ simulator: simulatorUrl, callbackOnly: Boolean(config.callbackOnly) }, `SANDBOX MODE: ${why}; see its messages at ${simulatorUrl}/__sim/messages`);
 }

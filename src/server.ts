@@ -16,8 +16,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const cleanups: (() => Promise<void>)[] = [];
 
+  let sandbox: Sandbox | undefined;
   if (config.sandbox) {
-    let sandbox: Sandbox;
     try {
       sandbox = await startSandbox(config, { port: config.simulatorPort, logger });
     } catch (error) {
@@ -60,6 +60,7 @@ async function main(): Promise<void> {
   const server: Server = gateway.app.listen(config.port, config.host, () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
+    sandbox?.deliverCallbacksTo({ host: config.host, port }); // a scanned sandbox QR code pushes here
     logger.info({ port, sandbox: config.sandbox, apps: config.apps.map((a) => a.name), events: [...gateway.templates.keys()] }, `wecom-gateway listening on http://localhost:${port} (API docs at /docs)`);
     if (config.sandbox) process.stderr.write(`sandbox: the gateway is ready at http://localhost:${port} · API docs http://localhost:${port}/docs · dashboard http://localhost:${port}/dashboard/\n`);
   });

@@ -36,6 +36,11 @@ export interface Config {
   /** Where the sandbox's simulator listens (loopback): SIMULATOR_PORT, by default PORT + 1; 0 = any free port. */
   simulatorPort: number;
   /**
+   * SIMULATOR_PUBLIC_URL: the simulator as a phone on the LAN reaches it, for QR
+   * demos; given, the simulator listens on all interfaces (its /__sim controls too).
+   */
+  simulatorPublicUrl?: string;
+  /**
    * WECOM_CORP_ID with the callback Token and EncodingAESKey but no agent: the real
    * callback URL can be verified and receive pushes while sends go to the simulator.
    */
@@ -167,6 +172,7 @@ const envSchema = z.object({
   PORT: wholeNumber(0, 65535).default(8080),
   HOST: z.string().default('0.0.0.0'),
   SIMULATOR_PORT: wholeNumber(0, 65535).optional(),
+  SIMULATOR_PUBLIC_URL: url.optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   REDIS_CLUSTER_NODES: hostPortList.optional(),
   REDIS_SENTINELS: hostPortList.optional(),
@@ -391,6 +397,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     sandbox: apps.length === 0,
     simulatorPort: e.SIMULATOR_PORT ?? (e.PORT === 0 || e.PORT === 65535 ? 0 : e.PORT + 1),
+    simulatorPublicUrl: e.SIMULATOR_PUBLIC_URL?.replace(/\/+$/, ''),
     ...(callbackOnly && apps.length === 0 ? { callbackOnly } : {}),
     wecom: { apiBase: (e.WECOM_API_BASE ?? DEFAULT_API_BASE).replace(/\/+$/, ''), timeoutMs: e.WECOM_TIMEOUT_MS },
     apps,
