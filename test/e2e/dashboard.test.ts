@@ -59,4 +59,19 @@ describe('dashboard in a real headless Chromium', () => {
     expect((await (await reader.newPage()).goto(`${base}/dashboard/`))?.status()).toBe(403);
     await reader.close();
   }, 30_000);
+
+  it('when /docs is opened on whatever port the gateway got, then Try it out calls that same server', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/docs/`);
+    await page.locator('.opblock-summary', { hasText: '/healthz' }).click();
+    await page.getByRole('button', { name: 'Try it out' }).click();
+    await page.getByRole('button', { name: 'Execute' }).click();
+    const requestUrl = page.locator('.request-url pre');
+    await requestUrl.waitFor();
+    expect(await requestUrl.textContent()).toBe(`${base}/healthz`);
+    const status = page.locator('.live-responses-table tbody .response-col_status').first();
+    await status.waitFor();
+    expect((await status.textContent())?.trim()).toBe('200');
+    await page.close();
+  }, 30_000);
 });
