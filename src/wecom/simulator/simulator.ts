@@ -676,7 +676,7 @@ export class WecomSimulator {
       } catch (error) {
         if (!(error instanceof ScanRefused)) throw error;
         if (asJson) res.status(error.status).json({ error: error.message });
-        else res.status(error.status).type('html').send(page('扫码失败 · Scan failed', `<p class="warn">${escapeHtml(error.message)}</p>`));
+        else res.status(error.status).type('html').send(page('扫码失败 · Scan failed', `<h1>扫码失败<small>Scan failed</small></h1><p class="warn">${escapeHtml(error.message)}</p>`));
       }
     });
   }
