@@ -61,11 +61,16 @@ export async function startSandbox(config: Config, options: { port: number; logg
   };
 }
 
-/** What sandbox mode says first, in plain words; a JSON log line follows for machines. */
-export function announceSandbox(config: Config, simulatorUrl: string, logger: Logger): void {
-  const why = config.callbackOnly
+/** Why the gateway is in sandbox mode, naming only what is really missing. */
+export function sandboxReason(config: Pick<Config, 'callbackOnly'>): string {
+  return config.callbackOnly
     ? `no agent (WECOM_AGENT_ID, WECOM_AGENT_SECRET): callbacks answer WeCom for corp ${config.callbackOnly.corpId}, messages go to the built-in WeCom simulator`
     : 'no WeCom credentials (WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_AGENT_SECRET): messages go to the built-in WeCom simulator';
+}
+
+/** What sandbox mode says first, in plain words on stderr; a JSON log line follows for machines. */
+export function announceSandbox(config: Config, simulatorUrl: string, logger: Logger): void {
+  const why = sandboxReason(config);
   process.stderr.write(`sandbox: ${why} at ${simulatorUrl}\n         what it delivered: ${simulatorUrl}/__sim/messages · its controls: README "Sandbox"\n`);
   if (config.simulatorPublicUrl) {
     process.stderr.write(`sandbox: contact-way QR codes point to SIMULATOR_PUBLIC_URL ${config.simulatorPublicUrl}: the simulator listens on all interfaces, its /__sim controls are reachable from the LAN\n`);

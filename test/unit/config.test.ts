@@ -1,3 +1,4 @@
+import { sandboxReason } from '../../src/sandbox';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +48,16 @@ describe('configuration', () => {
   it('when only the corp id and the callback keys are set, then the callback can be verified while sends stay in the sandbox', () => {
     const config = loadConfig({ WECOM_CORP_ID: 'ww1234567890', WECOM_CALLBACK_TOKEN: 'tok', WECOM_CALLBACK_AES_KEY: 'a'.repeat(43) });
     expect(config).toMatchObject({ sandbox: true, apps: [], callbackOnly: { corpId: 'ww1234567890', callback: { token: 'tok', aesKey: 'a'.repeat(43) } } });
+    // The sandbox line names what is really missing, not the corp id that is set.
+    expect(sandboxReason(config)).toBe('no agent (WECOM_AGENT_ID, WECOM_AGENT_SECRET): callbacks answer WeCom for corp ww1234567890, messages go to the built-in WeCom simulator');
+    expect(sandboxReason(loadConfig({}))).toContain('no WeCom credentials (WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_AGENT_SECRET)');
+  });
+
+  it('when PORT is set, then the sandbox simulator takes the next port unless SIMULATOR_PORT says otherwise', () => {
+    expect(loadConfig({}).simulatorPort).toBe(8081);
+    expect(loadConfig({ PORT: '9000' }).simulatorPort).toBe(9001);
+    expect(loadConfig({ PORT: '9000', SIMULATOR_PORT: '0' }).simulatorPort).toBe(0);
+    expect(loadConfig({ PORT: '0' }).simulatorPort).toBe(0);
   });
 
   it('when a downstream webhook has no secret, then start-up has a warning naming it', () => {
