@@ -1,4 +1,3 @@
-import type { WecomApp } from '../config/config';
 import { takeMemberBudget, type BudgetLimit, type RedisClient } from '../redis/scripts';
 
 export interface BudgetSplit {
@@ -27,7 +26,8 @@ export class MemberBudget {
     this.widened = limits.map((l) => ({ count: l.count, windowMs: l.windowMs + Math.max(250, Math.round(l.windowMs * 0.05)) }));
   }
 
-  async split(app: WecomApp, users: string[], sendId: string, now = Date.now()): Promise<BudgetSplit> {
+  /** Counted per app (corp and agent), as WeCom counts; a structural type keeps config/ out of this room's imports. */
+  async split(app: { corpId: string; agentId: number }, users: string[], sendId: string, now = Date.now()): Promise<BudgetSplit> {
     const keys = users.map((u) => `${this.prefix}:budget:{${app.corpId}:${app.agentId}}:${u.toLowerCase()}`);
     const answers = await takeMemberBudget(this.redis, keys, now, sendId, this.widened);
     const allowed = users.filter((_, i) => answers[i] === 0);

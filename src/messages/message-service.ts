@@ -170,12 +170,9 @@ export class MessageService {
    * the jobs exist (also while the first request is still queueing them).
    */
   private async repeat(id: string, jobs: SendJobData[]): Promise<MessageStatus> {
-    let parts;
-    try {
-      parts = await this.deps.store.parts(id);
-    } catch {
+    const parts = await this.deps.store.parts(id).catch(() => {
       throw new UnavailableError();
-    }
+    });
     if (parts.length === jobs.length && parts.every((p) => p.status === 'queued' && p.attempts === 0)) {
       await enqueueParts(this.deps.queue, jobs, this.deps.config.send).catch(() => undefined);
     }
