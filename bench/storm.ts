@@ -52,7 +52,7 @@ export async function benchStorm(count = Number(process.env.BENCH_ALERTS ?? 10_0
     );
     const seconds = (performance.now() - started) / 1000;
     const queued = answers.get('queued') ?? 0;
-    const digests = await gateway.storm.digestQueue.getDelayed();
+    const digests = await gateway.queues.get('alert-digest')!.getDelayed();
     for (const job of digests) await job.promote();
     const expected = queued + digests.length;
     const deadline = Date.now() + 30_000;

@@ -32,7 +32,7 @@ export async function benchWelcome(adds = 200, addsPerSecond = 200, backlog = Nu
         ),
       );
     }
-    const queuedBefore = (await gateway.sendQueue.getJobCounts('waiting')).waiting;
+    const queuedBefore = (await gateway.queues.get('send')!.getJobCounts('waiting')).waiting;
     sendWorker.resume();
 
     const postedAt = new Map<string, number>();
@@ -51,7 +51,7 @@ export async function benchWelcome(adds = 200, addsPerSecond = 200, backlog = Nu
     const answers = await Promise.all(posts);
     while (sim.welcomes.length < adds && Date.now() - started < WELCOME_WINDOW_MS + adds * 10) await new Promise((r) => setTimeout(r, 20));
     const latencies = sim.welcomes.filter((w) => postedAt.has(w.welcomeCode)).map((w) => w.at - postedAt.get(w.welcomeCode)!).sort((a, b) => a - b);
-    const stillWaiting = (await gateway.sendQueue.getJobCounts('waiting')).waiting;
+    const stillWaiting = (await gateway.queues.get('send')!.getJobCounts('waiting')).waiting;
     rss.stop();
     printTable(`Welcome: ${adds} adds at ${addsPerSecond}/s while ${queuedBefore} alert sends are queued (WeCom at 20 ms; peak RSS of the whole process: ${rss.peakMb()} MB)`, [
       {

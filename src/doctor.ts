@@ -1,3 +1,4 @@
+import { redisKeys } from './redis/keys';
 import { Redis } from 'ioredis';
 import { loadConfigOrExit } from './config/config';
 import { diagnose, formatFindings } from './ops/doctor';
@@ -22,7 +23,7 @@ async function main(): Promise<void> {
   const redis = new Redis(config.redis.url ?? embedded!.url);
   const client = new WecomClient({ apiBase: config.wecom.apiBase, timeoutMs: config.wecom.timeoutMs });
   try {
-    const findings = await diagnose(config, new WecomApi(client, new TokenStore(redis, client, { prefix: config.redis.prefix })));
+    const findings = await diagnose(config, new WecomApi(client, new TokenStore(redis, client, { keys: redisKeys(config.redis.prefix) })));
     process.stdout.write(`${formatFindings(findings)}\n`);
     process.exitCode = findings.every((f) => f.ok) ? 0 : 1;
   } finally {

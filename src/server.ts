@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     sandbox?.deliverCallbacksTo({ host: config.host, port }); // a scanned sandbox QR code pushes here
-    logger.info({ port, sandbox: config.sandbox, apps: config.apps.map((a) => a.name), events: [...gateway.templates.keys()] }, `wecom-gateway listening on http://localhost:${port} (API docs at /docs)`);
+    logger.info({ port, sandbox: config.sandbox, apps: config.apps.map((a) => a.name), events: gateway.events }, `wecom-gateway listening on http://localhost:${port} (API docs at /docs)`);
     if (config.sandbox) process.stderr.write(`sandbox: the gateway is ready at http://localhost:${port} · API docs http://localhost:${port}/docs · dashboard http://localhost:${port}/dashboard/\n`);
   });
   server.on('error', (err) => {

@@ -6,7 +6,7 @@ import type { MessageService } from '../messages/message-service';
 import { recipientsSchema, type Recipients } from '../messages/recipients';
 import type { Metrics } from '../ops/metrics';
 import { alertmanagerSchema, fromAlertmanager, fromGrafana, grafanaSchema, notificationKey, type Notification } from './payloads';
-import type { StormControl } from './storm-control';
+import type { StormControl } from '../quotas/storm-control';
 
 const MSGTYPES = new Set(['markdown', 'text', 'textcard']);
 

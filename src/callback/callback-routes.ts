@@ -4,6 +4,7 @@ import type { CallbackConfig, WecomApp } from '../config/config';
 import { ApiError } from '../http/errors';
 import type { Route } from '../http/route';
 import type { Metrics } from '../ops/metrics';
+import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/scripts';
 import { CallbackCrypto, CallbackCryptoError } from '../wecom/callback-crypto';
 import { buildPassiveTextReply, buildReplyEnvelope, parseCallbackXml, parseEnvelope, XmlError } from '../wecom/xml';
@@ -17,7 +18,7 @@ export interface CallbackDeps {
   apps: WecomApp[];
   defaultApp: string;
   settings: CallbackConfig;
-  prefix: string;
+  keys: RedisKeys;
   redis: RedisClient;
   inbound: InboundQueue;
   router: EventRouter;
@@ -142,7 +143,7 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
         rejectCrypto(error);
       }
       const event: CallbackEvent = { app: app.name, receivedAt: now(), dedupeKey: dedupeKeyFor(app.name, fields, plaintext), fields };
-      const dedupeKey = `${deps.prefix}:callback:${event.dedupeKey}`;
+      const dedupeKey = deps.keys.callbackSeen(event.dedupeKey);
       const unavailable = () => new ApiError(503, 'unavailable', 'cannot record the push; WeCom will retry');
       const first = await deps.redis.set(dedupeKey, 'pending', 'EX', PENDING_SECONDS, 'NX').catch(() => {
         throw unavailable();

@@ -15,6 +15,8 @@ export interface EventRule {
   name: string;
   match: EventMatch;
   handle: EventHandler;
+  /** Handled inside the callback request (see EventRouter.inline); else from the inbound queue. */
+  inline?: boolean;
 }
 
 function matches(expected: string | string[] | undefined, actual: string | undefined): boolean {
@@ -36,13 +38,19 @@ function firstMatch(rules: EventRule[], event: CallbackEvent): EventRule | undef
 /**
  * Dispatch as a table (STYLE.md, after WxJava's router): rules are tried in
  * order, the first match handles the event, a catch-all logs and acknowledges.
- * Flows register their rules at start-up (contacts, welcome, forwarding…).
+ * Flows hand in their rules at start-up (contacts, welcome, forwarding…).
  */
 export class EventRouter {
   private readonly rules: EventRule[] = [];
   private readonly inlineRules: EventRule[] = [];
 
-  constructor(private readonly logger: Logger) {}
+  /** Flows hand in their rules at start-up; each kind is tried in the order given. */
+  constructor(
+    private readonly logger: Logger,
+    rules: EventRule[] = [],
+  ) {
+    for (const rule of rules) (rule.inline ? this.inlineRules : this.rules).push(rule);
+  }
 
   /** Handled from the inbound queue, after WeCom got its answer. */
   on(name: string, match: EventMatch, handle: EventHandler): this {
@@ -57,7 +65,7 @@ export class EventRouter {
    * A failure answers 503 and WeCom retries the push.
    */
   inline(name: string, match: EventMatch, handle: EventHandler): this {
-    this.inlineRules.push({ name, match, handle });
+    this.inlineRules.push({ name, match, handle, inline: true });
     return this;
   }
 

@@ -1,6 +1,6 @@
 import type { WebhookOutbox } from '../webhooks/webhook-outbox';
 import { field, type CallbackEvent } from './callback-event';
-import type { EventRouter } from './event-router';
+import type { EventRule } from './event-router';
 
 /** User messages to the app (reference §7.1). */
 export const USER_MESSAGE_TYPES = ['text', 'image', 'voice', 'video', 'location', 'link', 'file'];
@@ -40,9 +40,11 @@ export function toInboundJson(event: CallbackEvent) {
   };
 }
 
-/** Registers forwarding of user messages and app events to the inbound webhook. */
-export function routeInboundForwarding(router: EventRouter, outbox: WebhookOutbox): void {
+/** Forwarding of user messages and app events to the inbound webhook: tried after every other rule. */
+export function inboundForwardingRules(outbox: WebhookOutbox): EventRule[] {
   const forward = async (event: CallbackEvent) => outbox.add({ id: event.dedupeKey, body: toInboundJson(event), createdAt: Date.now() });
-  router.on('forward-user-message', { msgType: USER_MESSAGE_TYPES }, forward);
-  router.on('forward-app-event', { msgType: 'event', event: FORWARDED_APP_EVENTS }, forward);
+  return [
+    { name: 'forward-user-message', match: { msgType: USER_MESSAGE_TYPES }, handle: forward },
+    { name: 'forward-app-event', match: { msgType: 'event', event: FORWARDED_APP_EVENTS }, handle: forward },
+  ];
 }

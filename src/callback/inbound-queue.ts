@@ -1,6 +1,5 @@
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
-import { queuePrefix } from '../messages/send-queue';
 import { describe, type CallbackEvent } from './callback-event';
 import type { EventRouter } from './event-router';
 
@@ -14,8 +13,8 @@ export const INBOUND_QUEUE = 'inbound';
 export class InboundQueue {
   readonly queue: Queue<CallbackEvent>;
 
-  constructor(connection: ConnectionOptions, prefix: string) {
-    this.queue = new Queue<CallbackEvent>(INBOUND_QUEUE, { connection, prefix: queuePrefix(prefix) });
+  constructor(connection: ConnectionOptions, queuePrefix: string) {
+    this.queue = new Queue<CallbackEvent>(INBOUND_QUEUE, { connection, prefix: queuePrefix });
   }
 
   async add(event: CallbackEvent): Promise<void> {
@@ -33,7 +32,7 @@ export class InboundQueue {
   }
 }
 
-export function startInboundWorker(connection: ConnectionOptions, prefix: string, router: EventRouter, logger: Logger, onHandled?: (rule: string) => void): Worker<CallbackEvent> {
+export function startInboundWorker(connection: ConnectionOptions, queuePrefix: string, router: EventRouter, logger: Logger, onHandled?: (rule: string) => void): Worker<CallbackEvent> {
   const worker = new Worker<CallbackEvent>(
     INBOUND_QUEUE,
     async (job) => {
@@ -41,7 +40,7 @@ export function startInboundWorker(connection: ConnectionOptions, prefix: string
       onHandled?.(rule);
       logger.debug({ ...describe(job.data), rule }, 'callback event handled');
     },
-    { connection, prefix: queuePrefix(prefix), concurrency: 20 },
+    { connection, prefix: queuePrefix, concurrency: 20 },
   );
   worker.on('failed', (job, err) => logger.warn({ ...(job ? describe(job.data) : {}), err: err.message, attempts: job?.attemptsMade }, 'callback handler failed'));
   worker.on('error', (err) => logger.error({ err }, 'inbound worker error'));

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseApiKey, type ApiKey } from '../http/auth';
-import { parseQuota } from '../messages/member-budget';
+import { parseQuota } from '../quotas/member-budget';
 import type { BudgetLimit } from '../redis/scripts';
 
 /** One WeCom self-built app: its own secret, hence its own access_token (reference §0). */

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { CallbackEvent } from '../callback/callback-event';
 import type { RedisClient } from '../redis/scripts';
+import type { RedisKeys } from '../redis/keys';
 import type { ContactDepartment, ContactUser, ParsedChange } from './contact-change';
 import type { SealedJson } from './sealed-json';
 
@@ -42,7 +43,6 @@ const FEED_MAX = 1_000_000;
  * losing an update.
  */
 export class Directory {
-  private readonly tag: string;
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -50,25 +50,23 @@ export class Directory {
     /** A connection of its own for WATCH/MULTI. */
     private readonly txRedis: Redis,
     private readonly sealed: SealedJson,
-    prefix: string,
-  ) {
-    this.tag = `${prefix}:{${prefix}:contacts}`;
-  }
+    private readonly keys: RedisKeys['contacts'],
+  ) {}
 
   get feedKey(): string {
-    return `${this.tag}:feed`;
+    return this.keys.feed;
   }
 
   private userKey(userId: string): string {
-    return `${this.tag}:user:${userId.toLowerCase()}`;
+    return this.keys.user(userId);
   }
 
   private departmentKey(id: number): string {
-    return `${this.tag}:department:${id}`;
+    return this.keys.department(id);
   }
 
   private tagKey(id: number): string {
-    return `${this.tag}:tag:${id}`;
+    return this.keys.tag(id);
   }
 
   /** Applies one change and records it in the feed; answers undefined when this push was applied before. */
@@ -88,7 +86,7 @@ export class Directory {
 
   private async tryApply(parsed: ParsedChange, event: CallbackEvent): Promise<ContactChangeRecord | undefined | 'conflict'> {
     const tx = this.txRedis;
-    const marker = `${this.tag}:applied:${event.dedupeKey}`;
+    const marker = this.keys.applied(event.dedupeKey);
     const keys = [marker, ...this.entityKeys(parsed)];
     await tx.watch(...keys);
     try {
@@ -129,7 +127,7 @@ export class Directory {
       case 'user': {
         const before = await this.readJson<ContactUser>(this.userKey(parsed.userId));
         if (parsed.action === 'deleted') {
-          multi.del(this.userKey(parsed.userId)).srem(`${this.tag}:users`, parsed.userId.toLowerCase());
+          multi.del(this.userKey(parsed.userId)).srem(this.keys.users, parsed.userId.toLowerCase());
           return { ...base, type: 'user', action: 'deleted', event: 'user.deleted', before, after: undefined };
         }
         // An update for a user we never saw creates the record from what it carries.
@@ -137,20 +135,20 @@ export class Directory {
         const after: ContactUser & { previousUserId?: string } = { ...(before ?? {}), ...parsed.attributes, userId };
         if (parsed.newUserId && parsed.newUserId !== parsed.userId) {
           after.previousUserId = parsed.userId;
-          multi.del(this.userKey(parsed.userId)).srem(`${this.tag}:users`, parsed.userId.toLowerCase());
+          multi.del(this.userKey(parsed.userId)).srem(this.keys.users, parsed.userId.toLowerCase());
         }
-        multi.set(this.userKey(userId), this.sealed.seal(after)).sadd(`${this.tag}:users`, userId.toLowerCase());
+        multi.set(this.userKey(userId), this.sealed.seal(after)).sadd(this.keys.users, userId.toLowerCase());
         return { ...base, type: 'user', action: parsed.action, event: `user.${parsed.action}`, before, after: parsed.newUserId ? { ...after, newUserId: parsed.newUserId } : after };
       }
       case 'department': {
         const key = this.departmentKey(parsed.id);
         const before = await this.readJson<ContactDepartment>(key);
         if (parsed.action === 'deleted') {
-          multi.del(key).srem(`${this.tag}:departments`, String(parsed.id));
+          multi.del(key).srem(this.keys.departments, String(parsed.id));
           return { ...base, type: 'department', action: 'deleted', event: 'department.deleted', before, after: undefined };
         }
         const after: ContactDepartment = { ...(before ?? {}), ...parsed.attributes, id: parsed.id };
-        multi.set(key, this.sealed.seal(after)).sadd(`${this.tag}:departments`, String(parsed.id));
+        multi.set(key, this.sealed.seal(after)).sadd(this.keys.departments, String(parsed.id));
         return { ...base, type: 'department', action: parsed.action, event: `department.${parsed.action}`, before, after };
       }
       case 'tag': {
@@ -172,17 +170,13 @@ export class Directory {
     }
   }
 
-  close(): Promise<unknown> {
-    return this.txRedis.quit();
-  }
-
   async user(userId: string): Promise<ContactUser | undefined> {
     const stored = await this.redis.get(this.userKey(userId));
     return stored === null ? undefined : this.sealed.open<ContactUser>(stored);
   }
 
   async departments(): Promise<ContactDepartment[]> {
-    const ids = await this.redis.smembers(`${this.tag}:departments`);
+    const ids = await this.redis.smembers(this.keys.departments);
     if (ids.length === 0) return [];
     const stored = await this.redis.mget(...ids.map((id) => this.departmentKey(Number(id))));
     return parentsFirst(stored.filter((s): s is string => s !== null).map((s) => this.sealed.open<ContactDepartment>(s)));

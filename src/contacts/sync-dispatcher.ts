@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Metrics } from '../ops/metrics';
+import type { RedisKeys } from '../redis/keys';
 import { compareAndDelete, type RedisClient } from '../redis/scripts';
-import { postSignedJson, type DeliveryResult } from '../webhooks/webhook-outbox';
+import { cappedExponential, settle } from '../queues/settle';
+import { deliveryResult, postSignedJson, type DeliveryResult } from '../webhooks/webhook-outbox';
 import type { ContactChangeRecord, Directory, FeedEntry } from './directory';
 
 export interface ContactSink {
@@ -22,7 +24,7 @@ export interface SinkDeadLetter {
 }
 
 export interface SyncOptions {
-  prefix: string;
+  keys: RedisKeys['contacts'];
   retryBaseDelayMs: number;
   maxBackoffMs: number;
   /** Attempts before a change the sink *refuses* (4xx) is set aside; unreachable sinks are retried forever. */
@@ -46,6 +48,8 @@ export class SyncDispatcher {
   private running = false;
   private readonly loops: Promise<void>[] = [];
   private readonly owner = randomUUID();
+  /** A sink that is down holds its line for as long as it takes; only a refusal (4xx) runs out of attempts. */
+  private readonly policy: { maxAttempts: number; refusalAttempts: number; backoffMs: (attempt: number) => number };
 
   constructor(
     private readonly redis: RedisClient,
@@ -54,10 +58,12 @@ export class SyncDispatcher {
     private readonly options: SyncOptions,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.policy = { maxAttempts: Infinity, refusalAttempts: options.refusalAttempts, backoffMs: cappedExponential(options.retryBaseDelayMs, options.maxBackoffMs) };
+  }
 
   private key(sink: string, what: 'cursor' | 'lease' | 'dead' | 'redo'): string {
-    return `${this.options.prefix}:{${this.options.prefix}:contacts}:sync:${sink}:${what}`;
+    return this.options.keys.sink(sink, what);
   }
 
   start(): void {
@@ -119,22 +125,23 @@ export class SyncDispatcher {
   private async deliverWithRetries(sink: ContactSink, entry: FeedEntry): Promise<void> {
     for (let attempt = 1; this.running; attempt++) {
       this.metrics.contactSyncLag.set({ sink: sink.name }, (Date.now() - Date.parse(entry.change.at)) / 1000);
-      const result = await this.deliver(sink, entry.change, attempt);
-      if (result.ok) {
+      const verdict = settle(deliveryResult(await this.deliver(sink, entry.change, attempt)), { attempt, ...this.policy });
+      if (verdict.kind === 'done') {
         this.metrics.contactSyncDelivered.inc({ sink: sink.name });
         return;
       }
-      if (result.permanent && attempt >= this.options.refusalAttempts) {
-        const letter: SinkDeadLetter = { sink: sink.name, cursor: entry.cursor, change: entry.change, error: result.error, attempts: attempt, failedAt: new Date().toISOString() };
+      const error = verdict.reason;
+      if (verdict.kind === 'fail') {
+        const letter: SinkDeadLetter = { sink: sink.name, cursor: entry.cursor, change: entry.change, error, attempts: attempt, failedAt: new Date().toISOString() };
         await this.redis.rpush(this.key(sink.name, 'dead'), JSON.stringify(letter));
         this.metrics.contactSyncDeadLettered.inc({ sink: sink.name });
-        this.logger.warn({ sink: sink.name, changeId: entry.change.id, error: result.error }, 'contact change refused by sink; dead-lettered');
+        this.logger.warn({ sink: sink.name, changeId: entry.change.id, error }, 'contact change refused by sink; dead-lettered');
         return;
       }
       this.metrics.contactSyncRetries.inc({ sink: sink.name });
-      const backoff = Math.min(this.options.maxBackoffMs, this.options.retryBaseDelayMs * 2 ** Math.min(attempt - 1, 20));
-      this.logger.info({ sink: sink.name, changeId: entry.change.id, attempt, error: result.error, retryInMs: backoff }, 'contact sync delivery failed; retrying in order');
-      await sleep(backoff * (0.75 + Math.random() * 0.5));
+      const retryInMs = Math.round(verdict.kind === 'retry' ? (verdict.afterMs ?? 0) : 0);
+      this.logger.info({ sink: sink.name, changeId: entry.change.id, attempt, error, retryInMs }, 'contact sync delivery failed; retrying in order');
+      await sleep(retryInMs);
       // Another instance took the sink over (our lease lapsed, e.g. while Redis was away): it delivers from the cursor.
       if (!(await this.holdLease(sink))) throw new Error('lease lost to another instance');
     }

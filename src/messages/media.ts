@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { request } from 'undici';
 import type { WecomApp } from '../config/config';
+import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/scripts';
 import type { MediaType, Outcome } from '../wecom/client';
 import type { WecomApi } from '../wecom/wecom-api';
@@ -33,7 +34,7 @@ export class MediaResolver {
   constructor(
     private readonly redis: RedisClient,
     private readonly api: WecomApi,
-    private readonly options: { prefix: string; downloadTimeoutMs: number },
+    private readonly options: { keys: RedisKeys; downloadTimeoutMs: number },
   ) {}
 
   async resolve(app: WecomApp, msgtype: MediaType, body: Record<string, unknown>): Promise<Outcome<Record<string, unknown>>> {
@@ -42,7 +43,7 @@ export class MediaResolver {
     const loaded = await this.load(media);
     if (loaded.kind !== 'ok') return loaded;
     const hash = createHash('sha256').update(loaded.value).digest('hex');
-    const cacheKey = `${this.options.prefix}:media:${app.corpId}:${msgtype}:${hash}`;
+    const cacheKey = this.options.keys.media(app.corpId, msgtype, hash);
     let pending = this.uploading.get(cacheKey);
     if (!pending) {
       pending = this.uploadOnce(app, msgtype, cacheKey, media.filename || `${msgtype}-${hash.slice(0, 8)}`, loaded.value).finally(() => this.uploading.delete(cacheKey));

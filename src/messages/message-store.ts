@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { compareAndDelete, type RedisClient } from '../redis/scripts';
+import type { RedisKeys } from '../redis/keys';
 
 const RECENT_KEPT = 500;
 
@@ -90,19 +91,19 @@ function mergeInvalid(parts: PartState[]): RecipientList | undefined {
 export class MessageStore {
   constructor(
     private readonly redis: RedisClient,
-    private readonly options: { prefix: string; retentionSeconds: number },
+    private readonly options: { keys: RedisKeys; retentionSeconds: number },
   ) {}
 
   private recordKey(id: string): string {
-    return `${this.options.prefix}:msg:{${id}}`;
+    return this.options.keys.message(id);
   }
 
   private partsKey(id: string): string {
-    return `${this.options.prefix}:msg:{${id}}:parts`;
+    return this.options.keys.messageParts(id);
   }
 
   private recentKey(): string {
-    return `${this.options.prefix}:msg:recent`;
+    return this.options.keys.recentMessages;
   }
 
   /**
@@ -121,7 +122,7 @@ export class MessageStore {
   }
 
   private idempotencyKey(key: string): string {
-    return `${this.options.prefix}:idem:${createHash('sha256').update(key).digest('hex')}`;
+    return this.options.keys.idempotency(createHash('sha256').update(key).digest('hex'));
   }
 
   /**

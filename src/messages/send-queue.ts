@@ -31,13 +31,8 @@ export interface RetryPolicy {
   retryBaseDelayMs: number;
 }
 
-/** BullMQ prefix with a hash tag, so Redis Cluster keeps each queue's keys in one slot. */
-export function queuePrefix(prefix: string): string {
-  return `{${prefix}}`;
-}
-
-export function createSendQueue(connection: ConnectionOptions, prefix: string): Queue<SendJobData> {
-  return new Queue<SendJobData>(SEND_QUEUE, { connection, prefix: queuePrefix(prefix) });
+export function createSendQueue(connection: ConnectionOptions, queuePrefix: string): Queue<SendJobData> {
+  return new Queue<SendJobData>(SEND_QUEUE, { connection, prefix: queuePrefix });
 }
 
 /**

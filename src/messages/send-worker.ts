@@ -1,4 +1,6 @@
 import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { applyVerdict, jobAttempts, settle, wecomResult } from '../queues/settle';
+import { sendLimiter } from '../quotas/send-rate';
 import type { Logger } from 'pino';
 import type { WecomApp } from '../config/config';
 import type { Metrics } from '../ops/metrics';
@@ -7,10 +9,10 @@ import { errcodeHint } from '../wecom/errcodes';
 import { buildSendPayload } from '../wecom/message-payload';
 import type { WecomApi } from '../wecom/wecom-api';
 import { MediaResolver } from './media';
-import type { MemberBudget } from './member-budget';
+import type { MemberBudget } from '../quotas/member-budget';
 import { MEDIA_MSGTYPES } from './templates';
 import type { MessageStore } from './message-store';
-import { queuePrefix, SEND_QUEUE, type SendJobData } from './send-queue';
+import { SEND_QUEUE, type SendJobData } from './send-queue';
 
 export interface SendWorkerDeps {
   store: MessageStore;
@@ -85,7 +87,6 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
     const { messageId, part, event, msgtype } = job.data;
     const log = deps.logger.child({ requestId: job.data.requestId, messageId, part, jobId: job.id });
     const attempt = job.attemptsMade + 1;
-    const maxAttempts = job.opts.attempts ?? 1;
     // A re-run after a crash between WeCom's answer and the job's completion: already done.
     // A part recalled while it waited (a deferred part queued after the recall) is not sent.
     const before = (await store.getPart(messageId, part))?.status;
@@ -100,6 +101,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
       ? await deliver(app, job.data)
       : { kind: 'permanent', error: { errcode: -4, errmsg: `app ${job.data.app} is no longer configured` } };
 
+    const verdict = settle(wecomResult(outcome), jobAttempts(job));
     if (outcome.kind === 'ok') {
       const { msgid, invalid } = outcome.value;
       await store.updatePart(messageId, part, { status: 'sent', attempts: attempt, msgid, invalid });
@@ -110,44 +112,34 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
       return;
     }
     const error = withHint(outcome.error);
-    if (outcome.kind === 'retry' && outcome.afterMs) {
-      // WeCom blocked the app (45009): pause the whole queue for the window; this job goes back to
-      // waiting without spending an attempt, and every job resumes on its own afterwards.
-      await store.updatePart(messageId, part, { status: 'queued', attempts: attempt, error });
+    // Failed is final; paused (WeCom blocked the app, 45009) and retried go back to the queue: a pause
+    // holds the whole queue for the window without spending this job's attempt.
+    await store.updatePart(messageId, part, { status: verdict.kind === 'fail' ? 'failed' : 'queued', attempts: attempt, error });
+    if (verdict.kind === 'pause') {
       metrics.sendThrottled.inc();
-      log.warn({ pauseMs: outcome.afterMs, error }, 'WeCom frequency limit: send queue paused');
-      await pauseQueue(outcome.afterMs);
-      throw Worker.RateLimitError();
-    }
-    const final = outcome.kind === 'permanent' || attempt >= maxAttempts;
-    await store.updatePart(messageId, part, { status: final ? 'failed' : 'queued', attempts: attempt, error });
-    if (final) {
+      log.warn({ pauseMs: verdict.ms, error }, 'WeCom frequency limit: send queue paused');
+    } else if (verdict.kind === 'fail') {
       metrics.messagesFailed.inc({ event, msgtype, errcode: String(error.errcode) });
       log.warn({ attempt, error }, 'message failed');
       await reportPartDone(deps, job.data);
-      throw new UnrecoverableError(`${error.errcode} ${error.errmsg}`);
+    } else {
+      metrics.sendRetries.inc({ errcode: String(error.errcode) });
+      log.info({ attempt, error }, 'send will be retried');
     }
-    metrics.sendRetries.inc({ errcode: String(error.errcode) });
-    log.info({ attempt, error }, 'send will be retried');
-    throw new Error(`${error.errcode} ${error.errmsg}`);
+    await applyVerdict(verdict, job, { token, pauseQueue });
   };
 }
 
-/** "No call budget" that still lets BullMQ's shared limiter key carry a 45009 pause to every instance. */
-const UNLIMITED_PER_SECOND = 1_000_000;
-
-export function startSendWorker(connection: ConnectionOptions, prefix: string, options: { concurrency: number; lockMs: number; ratePerSecond: number }, deps: SendWorkerDeps): Worker<SendJobData> {
+export function startSendWorker(connection: ConnectionOptions, queuePrefix: string, options: { concurrency: number; lockMs: number; ratePerSecond: number }, deps: SendWorkerDeps): Worker<SendJobData> {
   const worker: Worker<SendJobData> = new Worker<SendJobData>(SEND_QUEUE, createSendProcessor(deps, (ms) => worker.rateLimit(ms)), {
     connection,
-    prefix: queuePrefix(prefix),
+    prefix: queuePrefix,
     concurrency: options.concurrency,
     // A job whose worker died (kill -9) is taken up again once its lock lapses; after 3 stalls it fails instead of looping.
     lockDuration: options.lockMs,
     stalledInterval: options.lockMs,
     maxStalledCount: 3,
-    // Keeps all instances together under the app's call budget (BullMQ's limiter is per queue, in Redis).
-    // Always set: BullMQ honours a 45009 pause (worker.rateLimit) in other instances only with a limiter.
-    limiter: { max: options.ratePerSecond > 0 ? options.ratePerSecond : UNLIMITED_PER_SECOND, duration: 1_000 },
+    limiter: sendLimiter(options.ratePerSecond),
   });
   // Failures that happen outside the processor (a job stalled too often) must still end as `failed`.
   worker.on('failed', (job, err) => {

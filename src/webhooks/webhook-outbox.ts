@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
-import { queuePrefix } from '../messages/send-queue';
+import { applyVerdict, jobAttempts, settle, type AttemptResult } from '../queues/settle';
 
 /** One JSON document to deliver to a downstream URL. `id` lets the receiver dedupe. */
 export interface WebhookJobData {
@@ -19,7 +19,8 @@ export interface WebhookOutboxOptions {
   url?: string;
   /** HMAC-SHA256 key for the X-Gateway-Signature header; unsigned when absent. */
   secret?: string;
-  prefix: string;
+  /** BullMQ's prefix (RedisKeys.queuePrefix). */
+  queuePrefix: string;
   attempts: number;
   retryBaseDelayMs: number;
   timeoutMs: number;
@@ -74,6 +75,13 @@ export async function postSignedJson(url: string, document: unknown, options: { 
   }
 }
 
+/** A refusal will not get better by retrying. `downstream` names the target in a transient failure's reason. */
+export function deliveryResult(result: DeliveryResult, downstream?: string): AttemptResult {
+  if (result.ok) return { kind: 'ok' };
+  if (result.permanent) return { kind: 'permanent', reason: result.error };
+  return { kind: 'retry', reason: downstream ? `${downstream}: ${result.error}` : result.error };
+}
+
 /**
  * Durable, signed delivery of JSON documents to one downstream URL: a BullMQ
  * queue with retries and backoff; what exhausts its retries stays as a failed
@@ -87,7 +95,7 @@ export class WebhookOutbox {
     connection: ConnectionOptions,
     private readonly options: WebhookOutboxOptions,
   ) {
-    this.queue = new Queue<WebhookJobData>(options.name, { connection, prefix: queuePrefix(options.prefix) });
+    this.queue = new Queue<WebhookJobData>(options.name, { connection, prefix: options.queuePrefix });
   }
 
   /** Adding the same id twice delivers once (the id is the BullMQ job id). */
@@ -104,7 +112,7 @@ export class WebhookOutbox {
   startWorker(connection: ConnectionOptions): Worker<WebhookJobData> {
     this.worker = new Worker<WebhookJobData>(this.options.name, (job) => this.deliver(job), {
       connection,
-      prefix: queuePrefix(this.options.prefix),
+      prefix: this.options.queuePrefix,
       concurrency: this.options.concurrency,
     });
     this.worker.on('failed', (job, err) => {
@@ -118,10 +126,7 @@ export class WebhookOutbox {
     const url = job.data.url ?? this.options.url;
     if (!url) throw new UnrecoverableError('no URL to deliver to');
     const result = await postSignedJson(url, job.data.body, { id: job.data.id, attempt: job.attemptsMade + 1, secret: this.options.secret, timeoutMs: this.options.timeoutMs, dispatcher: this.options.dispatcher });
-    if (result.ok) return;
-    // A refusal will not get better by retrying: dead-letter it now for an operator.
-    if (result.permanent) throw new UnrecoverableError(result.error);
-    throw new Error(`${this.options.name}: ${result.error}`);
+    await applyVerdict(settle(deliveryResult(result, this.options.name), jobAttempts(job)), job);
   }
 
   async deadLetters(limit = 100): Promise<DeadLetter[]> {

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WecomApp } from '../config/config';
+import type { RedisKeys } from '../redis/keys';
 import { compareAndDelete, type RedisClient } from '../redis/scripts';
 import type { WecomClient, WecomError } from './client';
 
@@ -13,7 +14,7 @@ export class TokenError extends Error {
 }
 
 export interface TokenStoreOptions {
-  prefix: string;
+  keys: RedisKeys;
   /** Refresh this long before WeCom's expires_in so no call carries a token that dies in flight. */
   marginSeconds?: number;
   lockTtlMs?: number;
@@ -54,7 +55,7 @@ export class TokenStore {
   private key(app: WecomApp): string {
     // The secret identifies the token but must never appear in Redis keys.
     const secretId = createHash('sha256').update(app.secret).digest('hex').slice(0, 16);
-    return `${this.options.prefix}:token:${app.corpId}:${secretId}`;
+    return this.options.keys.token(app.corpId, secretId);
   }
 
   private async fetchShared(app: WecomApp, key: string): Promise<string> {

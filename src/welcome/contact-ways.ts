@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { WecomApp } from '../config/config';
 import { ApiError } from '../http/errors';
+import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/scripts';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { Activities } from './activities';
@@ -28,11 +29,11 @@ export class ContactWays {
     private readonly app: WecomApp,
     private readonly activities: Activities,
     private readonly pool: EmployeePool,
-    private readonly options: { prefix: string; logger: Logger },
+    private readonly options: { keys: RedisKeys['welcome']; logger: Logger },
   ) {}
 
   private key(activity: string): string {
-    return `${this.options.prefix}:welcome:ways:${activity}`;
+    return this.options.keys.contactWays(activity);
   }
 
   async forActivity(activityName: string): Promise<ContactWay & { reused: boolean }> {

@@ -1,4 +1,5 @@
 import type { RedisClient } from '../redis/scripts';
+import type { RedisKeys } from '../redis/keys';
 import type { Activities, Employee } from './activities';
 
 export interface PoolEntry {
@@ -24,7 +25,7 @@ export class EmployeePool {
   constructor(
     private readonly redis: RedisClient,
     private readonly activities: Activities,
-    private readonly options: { prefix: string; timeZone: string; now?: () => number },
+    private readonly options: { keys: RedisKeys['welcome']; timeZone: string; now?: () => number },
   ) {
     this.dayFormat = new Intl.DateTimeFormat('en-CA', { timeZone: options.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
   }
@@ -40,7 +41,7 @@ export class EmployeePool {
 
   /** One hash tag per employee: their counters change in one MULTI, also on Redis Cluster. */
   private key(userId: string, what: string): string {
-    return `${this.options.prefix}:welcome:{${userId.toLowerCase()}}:${what}`;
+    return this.options.keys.employee(userId, what);
   }
 
   async countAdd(userId: string, externalUserId: string, at = this.now()): Promise<void> {

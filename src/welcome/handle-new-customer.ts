@@ -2,8 +2,8 @@ import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { field, type CallbackEvent } from '../callback/callback-event';
 import type { WecomApp } from '../config/config';
-import { queuePrefix } from '../messages/send-queue';
 import type { Metrics } from '../ops/metrics';
+import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/scripts';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { Activities } from './activities';
@@ -46,7 +46,7 @@ export interface WelcomeDeps {
   contactWays: ContactWays;
   tagQueue: Queue<TagJob>;
   redis: RedisClient;
-  prefix: string;
+  keys: RedisKeys;
   metrics: Metrics;
   logger: Logger;
   now?: () => number;
@@ -60,7 +60,7 @@ async function record(deps: WelcomeDeps, outcome: WelcomeOutcome): Promise<void>
   if (outcome.latencyMs !== undefined) deps.metrics.welcomeLatency.observe(outcome.latencyMs / 1000);
   // Ids and outcome only: the welcome text is not logged.
   deps.logger.info(outcome, 'new customer handled');
-  const key = `${deps.prefix}:welcome:outcomes`;
+  const key = deps.keys.welcome.outcomes;
   await deps.redis.multi().lpush(key, JSON.stringify(outcome)).ltrim(key, 0, OUTCOMES_KEPT - 1).exec();
 }
 
@@ -93,7 +93,7 @@ export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps)
   if (standing && !(await deps.pool.entry(standing)).inPool) await deps.contactWays.retire(employee);
 
   async function sendWelcome(): Promise<void> {
-    const sentKey = `${deps.prefix}:welcome:done:${event.dedupeKey}`;
+    const sentKey = deps.keys.welcome.done(event.dedupeKey);
     if (await deps.redis.exists(sentKey)) return; // a re-run after the welcome was handled
     const done = async (outcome: WelcomeOutcome) => {
       await deps.redis.set(sentKey, '1', 'EX', 86_400);
@@ -124,8 +124,8 @@ export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps)
   }
 }
 
-export function createWelcomeQueue(connection: ConnectionOptions, prefix: string): Queue<CallbackEvent> {
-  return new Queue<CallbackEvent>(WELCOME_QUEUE, { connection, prefix: queuePrefix(prefix) });
+export function createWelcomeQueue(connection: ConnectionOptions, queuePrefix: string): Queue<CallbackEvent> {
+  return new Queue<CallbackEvent>(WELCOME_QUEUE, { connection, prefix: queuePrefix });
 }
 
 /** The welcome queue has its own workers, so a backlog of alerts never delays a welcome. */
@@ -142,7 +142,7 @@ export async function enqueueWelcome(queue: Queue<CallbackEvent>, event: Callbac
 }
 
 export function startWelcomeWorkers(connection: ConnectionOptions, deps: WelcomeDeps): Worker[] {
-  const prefix = queuePrefix(deps.prefix);
+  const prefix = deps.keys.queuePrefix;
   const welcome = new Worker<CallbackEvent>(WELCOME_QUEUE, (job: Job<CallbackEvent>) => handleNewCustomer(job.data, deps), { connection, prefix, concurrency: 50 });
   const tags = new Worker<TagJob>(
     TAG_QUEUE,

@@ -2,13 +2,14 @@ import { z } from 'zod';
 import { ApiError } from '../http/errors';
 import type { Route } from '../http/route';
 import type { RedisClient } from '../redis/scripts';
+import type { RedisKeys } from '../redis/keys';
 import type { Activities } from './activities';
 import type { ContactWays } from './contact-ways';
 import type { EmployeePool } from './employee-pool';
 
 const contactWayRequest = z.object({ activity: z.string().min(1) }).strict();
 
-export function welcomeRoutes(activities: Activities, pool: EmployeePool, contactWays: ContactWays, redis: RedisClient, prefix: string): Route[] {
+export function welcomeRoutes(activities: Activities, pool: EmployeePool, contactWays: ContactWays, redis: RedisClient, keys: RedisKeys['welcome']): Route[] {
   return [
     {
       method: 'get',
@@ -44,7 +45,7 @@ export function welcomeRoutes(activities: Activities, pool: EmployeePool, contac
       auth: 'read',
       handler: async (req, res) => {
         const limit = Math.min(Math.max(Number(req.query.limit) || 100, 1), 1000);
-        const raw = await redis.lrange(`${prefix}:welcome:outcomes`, 0, limit - 1);
+        const raw = await redis.lrange(keys.outcomes, 0, limit - 1);
         res.json({ outcomes: raw.map((r) => JSON.parse(r) as unknown) });
       },
     },

@@ -189,7 +189,7 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
     expect(queued).toBeLessThanOrEqual(20);
     expect(queued + folded).toBe(1000);
     await eventually(() => h.sim.sent.length >= queued || undefined);
-    const digests = await h.gateway.storm.digestQueue.getDelayed();
+    const digests = await h.gateway.queues.get('alert-digest')!.getDelayed();
     expect(digests.length).toBeGreaterThanOrEqual(1);
     for (const job of digests) await job.promote();
     await eventually(() => h.sim.sent.some((m) => content(m).includes('Alert storm')) || undefined);

@@ -63,7 +63,7 @@ describe('POST /v1/messages with bad input', () => {
   });
 
   it('when bad input arrives, then nothing is queued', async () => {
-    const counts = await h.gateway.sendQueue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+    const counts = await h.gateway.queues.get('send')!.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(0);
   });
 });

@@ -1,5 +1,6 @@
+import { redisKeys } from '../../src/redis/keys';
 import { Redis } from 'ioredis';
-import { MemberBudget } from '../../src/messages/member-budget';
+import { MemberBudget } from '../../src/quotas/member-budget';
 import { alert, eventually, finalStatus, SIM_APP, startHarness, uniquePrefix, type Harness } from '../support/harness';
 
 /** The busiest sliding window: how many of `times` fall within any `windowMs`. */
@@ -60,7 +61,7 @@ describe('a retried send and the member budget', () => {
   it('when a send is retried long after it was first counted, then it counts at its new time, so the window stays under the limit at WeCom', async () => {
     const app = { name: 'default', ...SIM_APP };
     // 2 per second at WeCom; the gateway keeps its window 250 ms wider.
-    const budget = new MemberBudget(redis, uniquePrefix(), [{ count: 2, windowMs: 1_000 }]);
+    const budget = new MemberBudget(redis, redisKeys(uniquePrefix()), [{ count: 2, windowMs: 1_000 }]);
     expect((await budget.split(app, ['u1'], 's1', 0)).deferred).toBeUndefined();
     expect((await budget.split(app, ['u1'], 's2', 1_000)).deferred).toBeUndefined();
     // s1 was held back (a 45009 pause) and goes out only now, at 1200: WeCom sees s2 and s1 within a second.

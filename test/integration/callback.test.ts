@@ -5,7 +5,7 @@ import type { CallbackEvent } from '../../src/callback/callback-event';
 import { signWebhook } from '../../src/webhooks/webhook-outbox';
 import { CallbackCrypto } from '../../src/wecom/callback-crypto';
 import { parseCallbackXml } from '../../src/wecom/xml';
-import { eventually, SIM_APP, startHarness, type Harness } from '../support/harness';
+import { eventually, metricLines, SIM_APP, startHarness, type Harness } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';
 
 const TOKEN = 'gatewayToken123';
@@ -168,7 +168,7 @@ describe('POST /wecom/callback', () => {
     await eventually(() => seen.length > 0 || undefined);
     await new Promise((r) => setTimeout(r, 200));
     expect(seen.filter((e) => e.fields.UserID === 'repeat-me')).toHaveLength(1);
-    const metrics = await h.gateway.metrics.registry.getSingleMetricAsString('wecom_gateway_callbacks_total');
+    const metrics = await metricLines(h.api, 'wecom_gateway_callbacks_total');
     expect(metrics).toMatch(/outcome="duplicate"} 2/);
   });
 
@@ -179,7 +179,7 @@ describe('POST /wecom/callback', () => {
     const [a, b] = await Promise.all([post(h, xml), post(h, xml)]);
     expect([a.status, b.status].sort()).toEqual([200, 503]);
     expect((await post(h, xml)).status).toBe(200);
-    const metrics = await h.gateway.metrics.registry.getSingleMetricAsString('wecom_gateway_callbacks_total');
+    const metrics = await metricLines(h.api, 'wecom_gateway_callbacks_total');
     expect(metrics).toMatch(/outcome="in-progress"} 1/);
   });
 
@@ -243,9 +243,9 @@ describe('POST /wecom/callback with bad input', () => {
   it('when every bad push was refused, then the router saw none of them and the metrics name each kind', async () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(seen).toHaveLength(0);
-    const metrics = await h.gateway.metrics.registry.getSingleMetricAsString('wecom_gateway_callbacks_total');
+    const metrics = await metricLines(h.api, 'wecom_gateway_callbacks_total');
     for (const outcome of ['rejected-bad_signature', 'rejected-missing_parameters', 'rejected-xml_dtd_forbidden', 'rejected-stale_timestamp', 'rejected-receive_id_mismatch']) expect(metrics).toContain(`outcome="${outcome}"`);
-    expect(await h.gateway.inbound.queue.count()).toBe(0);
+    expect(await h.gateway.queues.get('inbound')!.count()).toBe(0);
   });
 
   it('when the URL is verified with an old timestamp, then the replay window does not apply', async () => {
@@ -335,6 +335,6 @@ describe('callback IP allowlist', () => {
     const res = await h.api.post(`/wecom/callback?${elsewhere.query}`).set('X-Forwarded-For', '203.0.113.9').send(elsewhere.body);
     expect(res.status).toBe(403);
     await new Promise((r) => setTimeout(r, 100));
-    expect(await h.gateway.inbound.queue.getJob('default_msg_2')).toBeUndefined();
+    expect(await h.gateway.queues.get('inbound')!.getJob('default_msg_2')).toBeUndefined();
   });
 });

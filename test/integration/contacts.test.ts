@@ -1,6 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { Redis } from 'ioredis';
+import type { Config } from '../../src/config/config';
+import { redisKeys } from '../../src/redis/keys';
 import request from 'supertest';
 import { createGateway, type Gateway } from '../../src/gateway';
 import { signWebhook } from '../../src/webhooks/webhook-outbox';
@@ -52,6 +55,8 @@ describe('contact-change sync', () => {
   let sim: WecomSimulator;
   let sink: Sink;
   let gateway: Gateway;
+  let config: Config;
+  let redis: Redis;
   let api: ReturnType<typeof request>;
   const logLines: string[] = [];
 
@@ -65,8 +70,7 @@ describe('contact-change sync', () => {
         done();
       },
     });
-    gateway = await createGateway(
-      testConfig(sim.url, {
+    config = testConfig(sim.url, {
         WECOM_CALLBACK_TOKEN: TOKEN,
         WECOM_CALLBACK_AES_KEY: AES_KEY,
         CONTACT_SYNC_WEBHOOK_URL: sink.url,
@@ -75,13 +79,14 @@ describe('contact-change sync', () => {
         GATEWAY_API_KEYS: 'hr-key-0001,ops-key-0001',
         CONTACTS_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
         LOG_LEVEL: 'debug',
-      }),
-      { logger: pino({ level: 'debug' }, logStream) },
-    );
+      });
+    gateway = await createGateway(config, { logger: pino({ level: 'debug' }, logStream) });
     api = request(gateway.app);
+    redis = new Redis(process.env.TEST_REDIS_URL!);
   });
   afterAll(async () => {
     await gateway.close();
+    await redis.quit();
     await sink.stop();
     await sim.stop();
   });
@@ -215,11 +220,11 @@ describe('contact-change sync', () => {
   });
 
   it('when CONTACTS_ENCRYPTION_KEY is set, then Redis holds the mirror and the feed sealed, not in clear', async () => {
-    const prefix = gateway.config.redis.prefix;
-    const stored = await gateway.redis.get(`${prefix}:{${prefix}:contacts}:user:wangwu`);
+    const keys = redisKeys(config.redis.prefix).contacts;
+    const stored = await redis.get(keys.user('wangwu'));
     expect(stored).toMatch(/^gcm1:/);
     expect(stored).not.toContain('13800001234');
-    const [[, fields]] = await gateway.redis.xrange(`${prefix}:{${prefix}:contacts}:feed`, '-', '+', 'COUNT', 1);
+    const [[, fields]] = await redis.xrange(keys.feed, '-', '+', 'COUNT', 1);
     expect(fields[1]).toMatch(/^gcm1:/);
   });
 

@@ -75,7 +75,7 @@ describe('fuzzing the public inputs', () => {
       }),
       { numRuns: 300 },
     );
-    expect(await h.gateway.inbound.queue.count()).toBe(0);
+    expect(await h.gateway.queues.get('inbound')!.count()).toBe(0);
     expect(await eventually(async () => (await h.api.get('/healthz')).status === 200 || undefined)).toBe(true);
   }, 60_000);
 });

@@ -35,8 +35,7 @@ describe('DELETE /v1/messages/{id} (recall)', () => {
     expect((await h.api.delete('/v1/messages/00000000-0000-0000-0000-000000000000')).status).toBe(404);
     const res = await h.api.post('/v1/messages').send(alert());
     await finalStatus(h.api, res.body.id);
-    const prefix = h.gateway.config.redis.prefix;
-    await h.gateway.redis.hset(`${prefix}:msg:{${res.body.id}}`, 'createdAt', String(Date.now() - 25 * 3_600_000));
+    await h.redis.hset(h.keys.message(res.body.id), 'createdAt', String(Date.now() - 25 * 3_600_000));
     const old = await h.api.delete(`/v1/messages/${res.body.id}`);
     expect(old.status).toBe(409);
     expect(old.body.error.message).toMatch(/24 hours/);

@@ -1,3 +1,4 @@
+import { MessageStore } from '../../src/messages/message-store';
 import { alert, eventually, finalStatus, startHarness, type Harness } from '../support/harness';
 
 describe('POST /v1/messages -> WeCom message/send', () => {
@@ -118,7 +119,7 @@ describe('POST /v1/messages -> WeCom message/send', () => {
 
   it('when the first request died between persisting and queueing, then a repeat of its idempotency key sends it after all', async () => {
     // The record and the key as the first request left them, without its job (a crash in between).
-    const { created } = await h.gateway.store.create({ id: '00000000-0000-4000-8000-000000000042', event: 'program.alert', msgtype: 'text', app: 'default', parts: 1, createdAt: Date.now() }, 'order-crashed');
+    const { created } = await new MessageStore(h.redis, { keys: h.keys, retentionSeconds: 3600 }).create({ id: '00000000-0000-4000-8000-000000000042', event: 'program.alert', msgtype: 'text', app: 'default', parts: 1, createdAt: Date.now() }, 'order-crashed');
     expect(created).toBe(true);
     const repeat = await h.api.post('/v1/messages').send(alert({ idempotencyKey: 'order-crashed' }));
     expect(repeat.body.id).toBe('00000000-0000-4000-8000-000000000042');

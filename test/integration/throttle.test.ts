@@ -1,4 +1,5 @@
-import { alert, eventually, finalStatus, startHarness, type Harness } from '../support/harness';
+import { MessageStore } from '../../src/messages/message-store';
+import { alert, eventually, finalStatus, metricLines, startHarness, type Harness } from '../support/harness';
 
 describe('WeCom frequency limit (45009)', () => {
   let h: Harness;
@@ -15,7 +16,7 @@ describe('WeCom frequency limit (45009)', () => {
     // Two attempts would not survive three 45009s if each counted.
     expect(views.map((v) => v.status)).toEqual(Array(5).fill('sent'));
     expect(Date.now() - started).toBeGreaterThanOrEqual(500);
-    const metrics = await h.gateway.metrics.registry.getSingleMetricAsString('wecom_gateway_send_throttled_total');
+    const metrics = await metricLines(h.api, 'wecom_gateway_send_throttled_total');
     expect(metrics).toMatch(/wecom_gateway_send_throttled_total [1-9]/);
   });
 });
@@ -98,7 +99,7 @@ describe('an alert during a 10,000-recipient broadcast', () => {
     const urgent = await h.api.post('/v1/messages').send(alert({ to: { users: ['oncall01'] } }));
     // On a busy machine the alert's own POST can take a few hundred ms; what priority
     // promises is about the sends that start after the alert was accepted.
-    const startedBeforeAccepted = (await h.gateway.store.parts(broadcast.body.id)).filter((p) => p.status !== 'queued').length;
+    const startedBeforeAccepted = (await new MessageStore(h.redis, { keys: h.keys, retentionSeconds: 3600 }).parts(broadcast.body.id)).filter((p) => p.status !== 'queued').length;
     await finalStatus(h.api, urgent.body.id, 20_000);
     const alertLatency = h.sim.sent.find((m) => m.touser[0] === 'oncall01')!.at - posted;
     const final = await finalStatus(h.api, broadcast.body.id, 20_000);

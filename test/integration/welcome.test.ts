@@ -1,3 +1,4 @@
+import { redisKeys } from '../../src/redis/keys';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -183,7 +184,7 @@ describe('new-customer welcome', () => {
     for (let batch = 0; batch < 50; batch++) {
       await Promise.all(Array.from({ length: 100 }, (_, i) => h.api.post('/v1/messages').send(alert({ data: { title: `storm ${batch}-${i}`, content: 'c', level: 'info' } }))));
     }
-    const waiting = await h.gateway.sendQueue.getJobCounts('waiting', 'active', 'delayed');
+    const waiting = await h.gateway.queues.get('send')!.getJobCounts('waiting', 'active', 'delayed');
     expect(waiting.waiting).toBe(5000);
     sendWorker.resume();
     const codes: string[] = [];
@@ -197,7 +198,7 @@ describe('new-customer welcome', () => {
     const sent = (await outcomes()).filter((o) => String(o.customer).startsWith('wmBurst'));
     latencies.push(...sent.map((o) => o.latencyMs as number).sort((a, b) => a - b));
     const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-    const left = await h.gateway.sendQueue.getJobCounts('waiting');
+    const left = await h.gateway.queues.get('send')!.getJobCounts('waiting');
     process.stdout.write(`welcome burst: 200 adds during a 5000-send backlog (${left.waiting} sends still waiting at the end): p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${latencies.at(-1)} ms\n`);
     expect(sent.every((o) => o.outcome === 'sent')).toBe(true);
     expect(latencies.at(-1)).toBeLessThan(18_000);
@@ -218,7 +219,7 @@ describe('employee pool counters', () => {
 
   it('when the day rolls over in Asia/Shanghai, then the daily count starts again and the employee is back in the pool', async () => {
     let now = Date.parse('2026-11-24T15:30:00Z'); // 23:30 in Shanghai
-    const pool = new EmployeePool(redis, activities, { prefix: uniquePrefix(), timeZone: 'Asia/Shanghai', now: () => now });
+    const pool = new EmployeePool(redis, activities, { keys: redisKeys(uniquePrefix()).welcome, timeZone: 'Asia/Shanghai', now: () => now });
     await pool.countAdd('e1', 'c1');
     await pool.countAdd('e1', 'c2');
     expect(await pool.entry(activities.list[0].employees[0])).toMatchObject({ addsToday: 2, inPool: false });
@@ -229,7 +230,7 @@ describe('employee pool counters', () => {
 
   it('when an employee nears the total cap, then they leave the pool until customers are removed', async () => {
     let now = Date.parse('2026-11-20T02:00:00Z');
-    const pool = new EmployeePool(redis, activities, { prefix: uniquePrefix(), timeZone: 'Asia/Shanghai', now: () => now });
+    const pool = new EmployeePool(redis, activities, { keys: redisKeys(uniquePrefix()).welcome, timeZone: 'Asia/Shanghai', now: () => now });
     for (const [i, c] of ['c1', 'c2', 'c3'].entries()) {
       now += i * 86_400_000; // one a day, never the daily limit
       await pool.countAdd('e1', c);

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import pino from 'pino';
 import request from 'supertest';
 import { loadConfig, type Config } from '../../src/config/config';
 import { createGateway, type Gateway } from '../../src/gateway';
 import { startEmbeddedRedis } from '../../src/redis/embedded-redis';
+import { redisKeys, type RedisKeys } from '../../src/redis/keys';
 import { WecomSimulator, type SimulatorOptions } from '../../src/wecom/simulator/simulator';
 import { binaryPath } from './prerequisites';
 
@@ -44,8 +46,18 @@ export function testConfig(apiBase: string, env: Record<string, string> = {}): C
 export interface Harness {
   sim: WecomSimulator;
   gateway: Gateway;
+  config: Config;
   api: ReturnType<typeof request>;
+  /** The test's own connection to the gateway's Redis, and the gateway's key names: for what no route shows. */
+  redis: Redis;
+  keys: RedisKeys;
   close(): Promise<void>;
+}
+
+/** One metric's lines as GET /metrics serves them. */
+export async function metricLines(api: Harness['api'], name: string): Promise<string> {
+  const res = await api.get('/metrics');
+  return res.text.split('\n').filter((line) => line.startsWith(name)).join('\n');
 }
 
 export async function startHarness(options: { env?: Record<string, string>; simulator?: SimulatorOptions; config?: (c: Config) => Config } = {}): Promise<Harness> {
@@ -56,12 +68,17 @@ export async function startHarness(options: { env?: Record<string, string>; simu
     await sim.stop();
     throw error;
   });
+  const redis = new Redis(process.env.TEST_REDIS_URL!);
   return {
     sim,
     gateway,
+    config,
     api: request(gateway.app),
+    redis,
+    keys: redisKeys(config.redis.prefix),
     async close() {
       await gateway.close();
+      await redis.quit();
       await sim.stop();
     },
   };

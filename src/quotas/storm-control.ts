@@ -3,14 +3,14 @@ import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import type { MessageService, SendRequest } from '../messages/message-service';
 import type { Recipients } from '../messages/recipients';
-import { queuePrefix } from '../messages/send-queue';
+import type { RedisKeys } from '../redis/keys';
 import { compareAndDelete, type RedisClient } from '../redis/scripts';
 
 export const DIGEST_QUEUE = 'alert-digest';
 const DIGEST_ITEMS_LISTED = 20;
 
 export interface StormSettings {
-  prefix: string;
+  keys: RedisKeys;
   dedupeSeconds: number;
   perRecipientPerMinute: number;
 }
@@ -54,11 +54,11 @@ export class StormControl {
     private readonly settings: StormSettings,
     private readonly now: () => number = Date.now,
   ) {
-    this.digestQueue = new Queue<DigestJob>(DIGEST_QUEUE, { connection: queueConnection, prefix: queuePrefix(settings.prefix) });
+    this.digestQueue = new Queue<DigestJob>(DIGEST_QUEUE, { connection: queueConnection, prefix: settings.keys.queuePrefix });
   }
 
   private key(rk: string, what: string): string {
-    return `${this.settings.prefix}:storm:{${rk}}:${what}`;
+    return this.settings.keys.storm(rk, what);
   }
 
   async admit(to: Recipients, notificationKey: string, item: FoldedItem, app?: string): Promise<Admission> {
@@ -119,7 +119,7 @@ export class StormControl {
     const worker = new Worker<DigestJob>(DIGEST_QUEUE, async (job) => {
       const id = await this.sendDigest(job.data, messages);
       logger.info({ window: job.data.window, messageId: id }, 'alert storm digest sent');
-    }, { connection, prefix: queuePrefix(this.settings.prefix) });
+    }, { connection, prefix: this.settings.keys.queuePrefix });
     worker.on('error', (err) => logger.error({ err }, 'digest worker error'));
     return worker;
   }

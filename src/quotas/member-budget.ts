@@ -1,3 +1,4 @@
+import type { RedisKeys } from '../redis/keys';
 import { takeMemberBudget, type BudgetLimit, type RedisClient } from '../redis/scripts';
 
 export interface BudgetSplit {
@@ -18,7 +19,7 @@ export class MemberBudget {
 
   constructor(
     private readonly redis: RedisClient,
-    private readonly prefix: string,
+    private readonly keys: RedisKeys,
     limits: BudgetLimit[],
   ) {
     // The gateway counts a send when it decides, WeCom when the send arrives (after a token
@@ -28,7 +29,7 @@ export class MemberBudget {
 
   /** Counted per app (corp and agent), as WeCom counts; a structural type keeps config/ out of this room's imports. */
   async split(app: { corpId: string; agentId: number }, users: string[], sendId: string, now = Date.now()): Promise<BudgetSplit> {
-    const keys = users.map((u) => `${this.prefix}:budget:{${app.corpId}:${app.agentId}}:${u.toLowerCase()}`);
+    const keys = users.map((u) => this.keys.memberBudget(app.corpId, app.agentId, u));
     const answers = await takeMemberBudget(this.redis, keys, now, sendId, this.widened);
     const allowed = users.filter((_, i) => answers[i] === 0);
     const blocked = users.map((u, i) => [u, answers[i]] as const).filter(([, at]) => at > 0);

@@ -1,0 +1,48 @@
+import type { Config } from '../config/config';
+import type { Core, Flow } from '../core';
+import type { WebhookOutbox } from '../webhooks/webhook-outbox';
+import { AutoReplies } from './auto-reply';
+import { callbackRoutes } from './callback-routes';
+import { EventRouter, type EventRule } from './event-router';
+import { inboundForwardingRules } from './forward-inbound';
+import { InboundQueue, startInboundWorker } from './inbound-queue';
+import { CallbackIpAllowlist } from './ip-allowlist';
+
+/**
+ * WeCom's callback endpoint: verification, decryption, process-once, passive
+ * replies; each push goes to the first rule that matches it: the other flows'
+ * rules (and operators' extensions) in the order given, then forwarding of user
+ * messages to INBOUND_WEBHOOK_URL.
+ */
+export async function wireCallback(core: Core, config: Config, deps: { rules: EventRule[]; forwarding?: WebhookOutbox }) {
+  const router = new EventRouter(core.logger, [...deps.rules, ...(deps.forwarding ? inboundForwardingRules(deps.forwarding) : [])]);
+  const inbound = new InboundQueue(core.queueRedis, core.keys.queuePrefix);
+  const allowlists = new Map<string, CallbackIpAllowlist>();
+  if (config.callback.ipAllowlist === 'wecom') {
+    for (const app of config.apps.filter((a) => a.callback)) allowlists.set(app.name, new CallbackIpAllowlist(core.api, app, core.logger));
+    await Promise.all([...allowlists.values()].map((a) => a.start()));
+  }
+  const routes = callbackRoutes({
+    apps: config.apps,
+    defaultApp: config.defaultApp,
+    settings: config.callback,
+    keys: core.keys,
+    redis: core.redis,
+    inbound,
+    router,
+    autoReplies: new AutoReplies(config.callback.autoReplies),
+    allowlists,
+    metrics: core.metrics,
+    logger: core.logger,
+  });
+  return {
+    router,
+    routes,
+    workers: config.workers.has('inbound') ? [startInboundWorker(core.workerRedis, core.keys.queuePrefix, router, core.logger, (rule) => core.metrics.inboundHandled.inc({ rule }))] : [],
+    queues: [inbound.queue],
+    close: async () => {
+      for (const allowlist of allowlists.values()) allowlist.stop();
+      await inbound.close();
+    },
+  } satisfies Flow & Record<string, unknown>;
+}

@@ -1,0 +1,28 @@
+import type { Config } from '../config/config';
+import type { Core, Flow } from '../core';
+import { Directory } from './directory';
+import { handleContactChange } from './handle-contact-change';
+import { contactRoutes } from './routes';
+import { SealedJson } from './sealed-json';
+import { SyncDispatcher } from './sync-dispatcher';
+
+/**
+ * change_contact pushes update the local directory and its change feed inside the
+ * callback request (durable before WeCom hears "received", in WeCom's order); each
+ * sink then reads the feed in order from its own cursor.
+ */
+export async function wireContacts(core: Core, config: Config) {
+  // WATCH/MULTI needs a connection of its own.
+  const directory = new Directory(core.redis, await core.connect('wecom-gateway-contacts'), new SealedJson(config.contacts.encryptionKey), core.keys.contacts);
+  const { metrics, logger } = core;
+  const sync =
+    config.contacts.sinks.length > 0
+      ? new SyncDispatcher(core.redis, directory, config.contacts.sinks, { keys: core.keys.contacts, retryBaseDelayMs: config.send.retryBaseDelayMs, maxBackoffMs: 60_000, refusalAttempts: 3, timeoutMs: 10_000, idleMs: 100 }, metrics, logger)
+      : undefined;
+  if (sync && config.workers.has('sync')) sync.start();
+  return {
+    rules: [{ name: 'contact-change', inline: true, match: { msgType: 'event', event: 'change_contact' }, handle: (event) => handleContactChange(event, { directory, metrics, logger }) }],
+    routes: contactRoutes(directory, sync, config.contacts.piiKeys),
+    close: async () => sync?.stop(),
+  } satisfies Flow;
+}

@@ -1,0 +1,112 @@
+import type { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { EventRule } from './callback/event-router';
+import type { Config } from './config/config';
+import type { Route } from './http/route';
+import { createMetrics, type Metrics } from './ops/metrics';
+import type { ReadinessCheck } from './ops/routes';
+import { appBlockedFor } from './quotas/send-rate';
+import { createRedis, waitUntilReady } from './redis/connection';
+import { redisKeys, type RedisKeys } from './redis/keys';
+import type { RedisClient } from './redis/scripts';
+import { WecomClient } from './wecom/client';
+import { TokenStore } from './wecom/token-store';
+import { WecomApi } from './wecom/wecom-api';
+
+/** What every flow is wired from: the connections, WeCom, metrics, logs and the time. */
+export interface Core {
+  /** Commands; fails fast while Redis is away, so routes answer 503 at once. */
+  redis: RedisClient;
+  /** BullMQ queues (they load ~50 scripts onto their connection; our transactions stay off it). */
+  queueRedis: RedisClient;
+  /** BullMQ workers: blocking, waiting out an outage on their own. */
+  workerRedis: RedisClient;
+  /** A further command connection, for a flow that needs one of its own (WATCH/MULTI); closed with the core. */
+  connect(name: string): Promise<Redis>;
+  keys: RedisKeys;
+  api: WecomApi;
+  metrics: Metrics;
+  logger: Logger;
+  clock: () => number;
+  close(): Promise<void>;
+}
+
+/**
+ * What a flow gives the process, so that the gateway folds flows without knowing
+ * what is inside them. Workers close before anything else (in-flight jobs finish or
+ * go back to their queue); then each flow's `close`; then the core's connections.
+ */
+export interface Flow {
+  /** HTTP routes, as openapi.yaml names them. */
+  routes?: Route[];
+  /** Callback rules, in the order they are tried (`inline` ones inside the callback request). */
+  rules?: EventRule[];
+  /** BullMQ workers this instance runs (WORKERS chooses which). */
+  workers?: Worker[];
+  /** Queues, for the depth metrics and the dashboard. */
+  queues?: Queue[];
+  readiness?: ReadinessCheck[];
+  close?(): Promise<void>;
+}
+
+export async function connectCore(config: Config, logger: Logger): Promise<Core> {
+  const connections: RedisClient[] = [];
+  const open = (role: 'command' | 'blocking', name?: string) => {
+    const connection = createRedis(config.redis, role, name);
+    // A command connection fails fast while Redis is away; log it once per state change, not per command.
+    connection.on('error', (err) => logger.debug({ err: err.message, connection: name }, 'redis connection error'));
+    connections.push(connection);
+    return connection;
+  };
+  const redis = open('command');
+  const queueRedis = open('command', 'wecom-gateway-queues');
+  const workerRedis = open('blocking', 'wecom-gateway-worker');
+  await Promise.all([waitUntilReady(redis), waitUntilReady(queueRedis)]);
+
+  const metrics = createMetrics();
+  const keys = redisKeys(config.redis.prefix);
+  const client = new WecomClient({
+    apiBase: config.wecom.apiBase,
+    timeoutMs: config.wecom.timeoutMs,
+    throttleMs: appBlockedFor(config.send.throttleMs),
+    onCall: (api, errcode, ms) => {
+      metrics.wecomCalls.inc({ api, errcode: String(errcode) });
+      metrics.wecomCallSeconds.observe({ api }, ms / 1000);
+    },
+  });
+  const tokens = new TokenStore(redis, client, {
+    keys,
+    onFetch: (app, ok) => {
+      metrics.tokenFetches.inc({ app: app.name, result: ok ? 'ok' : 'error' });
+      logger.info({ app: app.name, ok }, 'fetched access_token');
+    },
+  });
+  return {
+    redis,
+    queueRedis,
+    workerRedis,
+    async connect(name) {
+      // A Cluster client works too where every key of the flow shares one slot (contacts).
+      const connection = open('command', name) as Redis;
+      await waitUntilReady(connection);
+      return connection;
+    },
+    keys,
+    api: new WecomApi(client, tokens),
+    metrics,
+    logger,
+    clock: Date.now,
+    async close() {
+      await client.close();
+      await Promise.allSettled(connections.map((c) => c.quit()));
+    },
+  };
+}
+
+/** Stops a gateway's flows in order, then its connections. */
+export async function closeFlows(core: Core, flows: Flow[]): Promise<void> {
+  await Promise.all(flows.flatMap((f) => f.workers ?? []).map((w) => w.close()));
+  await Promise.all(flows.map((f) => f.close?.()));
+  await core.close();
+}

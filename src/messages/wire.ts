@@ -1,0 +1,61 @@
+import type { Core, Flow } from '../core';
+import { findApp, type Config } from '../config/config';
+import { MemberBudget } from '../quotas/member-budget';
+import type { WebhookOutbox } from '../webhooks/webhook-outbox';
+import { MediaResolver } from './media';
+import { MessageService } from './message-service';
+import { MessageStore } from './message-store';
+import { messageRoutes } from './routes';
+import { createSendQueue, enqueueParts } from './send-queue';
+import { startSendWorker } from './send-worker';
+import type { EventTemplate } from './templates';
+
+/**
+ * The send pipeline: accept (render, persist, enqueue), the send worker, status
+ * reads and recalls, and the final status POSTed to a request's callbackUrl.
+ */
+export async function wireMessages(core: Core, config: Config, deps: { templates: Map<string, EventTemplate>; statusCallbacks: WebhookOutbox }) {
+  const { templates, statusCallbacks } = deps;
+  const store = new MessageStore(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds });
+  const queue = createSendQueue(core.queueRedis, core.keys.queuePrefix);
+  await queue.waitUntilReady();
+  const service = new MessageService({ config, templates, store, queue, metrics: core.metrics });
+  const appNamed = (name: string) => findApp(config, name);
+
+  /** Final statuses to the callbackUrl a request named: signed, retried, never in the way of sending. */
+  const reportIfFinal = async (messageId: string) => {
+    const view = await store.get(messageId);
+    if (!view?.callbackUrl || (view.status !== 'sent' && view.status !== 'failed')) return;
+    const { callbackUrl, ...status } = view;
+    await statusCallbacks.add({ id: `${messageId}_final`, url: callbackUrl, body: status, createdAt: core.clock() });
+  };
+
+  const workers = config.workers.has('send')
+    ? [
+        startSendWorker(core.workerRedis, core.keys.queuePrefix, { concurrency: config.send.concurrency, lockMs: config.send.jobLockMs, ratePerSecond: config.send.ratePerSecond }, {
+          store,
+          onPartDone: reportIfFinal,
+          budget: config.send.memberQuota.length > 0 ? new MemberBudget(core.redis, core.keys, config.send.memberQuota) : undefined,
+          deferPart: (data, until) => enqueueParts(queue, [data], config.send, Math.max(0, until - core.clock())),
+          api: core.api,
+          media: new MediaResolver(core.redis, core.api, { keys: core.keys, downloadTimeoutMs: config.wecom.timeoutMs }),
+          findApp: appNamed,
+          duplicateCheckSeconds: config.send.duplicateCheckSeconds,
+          metrics: core.metrics,
+          logger: core.logger,
+        }),
+      ]
+    : [];
+
+  return {
+    service,
+    store,
+    /** Accepts a message exactly like POST /v1/messages (extensions send through it). */
+    send: (message: unknown) => service.accept(service.parse(message)),
+    routes: messageRoutes(service, store, templates, { store, queue, api: core.api, findApp: appNamed }),
+    workers,
+    queues: [queue],
+    readiness: [{ name: 'templates', check: async () => templates.size > 0 }],
+    close: () => queue.close(),
+  } satisfies Flow & Record<string, unknown>;
+}

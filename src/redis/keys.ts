@@ -1,0 +1,56 @@
+/**
+ * Every Redis key the gateway writes, in one place: what a key holds is read
+ * here, not pieced together in the rooms that use it. Our keys start with
+ * `<prefix>:`; `{…}` is a Cluster hash tag, so the keys one script or
+ * transaction touches share a slot. BullMQ's keys start with `queuePrefix`.
+ */
+export function redisKeys(prefix: string) {
+  const contacts = `${prefix}:{${prefix}:contacts}`;
+  return {
+    prefix,
+    /** BullMQ's prefix: the hash tag keeps each queue's keys in one Cluster slot. */
+    queuePrefix: `{${prefix}}`,
+
+    /** The shared access_token of one app secret. */
+    token: (corpId: string, secretId: string) => `${prefix}:token:${corpId}:${secretId}`,
+    /** A media_id uploaded for content with this hash (reused while WeCom keeps it). */
+    media: (corpId: string, msgtype: string, hash: string) => `${prefix}:media:${corpId}:${msgtype}:${hash}`,
+
+    /** What was asked, and one field per part (written by the worker): one slot per message. */
+    message: (id: string) => `${prefix}:msg:{${id}}`,
+    messageParts: (id: string) => `${prefix}:msg:{${id}}:parts`,
+    recentMessages: `${prefix}:msg:recent`,
+    /** An idempotency key's claim, by the hash of the caller's key. */
+    idempotency: (keyHash: string) => `${prefix}:idem:${keyHash}`,
+
+    /** A callback push seen (WeCom retries a push it got no answer to). */
+    callbackSeen: (dedupeKey: string) => `${prefix}:callback:${dedupeKey}`,
+
+    /** The local directory, its change feed and each sink's position: one slot, for WATCH/MULTI. */
+    contacts: {
+      feed: `${contacts}:feed`,
+      user: (userId: string) => `${contacts}:user:${userId.toLowerCase()}`,
+      users: `${contacts}:users`,
+      department: (id: number) => `${contacts}:department:${id}`,
+      departments: `${contacts}:departments`,
+      tag: (id: number) => `${contacts}:tag:${id}`,
+      applied: (dedupeKey: string) => `${contacts}:applied:${dedupeKey}`,
+      sink: (sink: string, what: 'cursor' | 'lease' | 'dead' | 'redo') => `${contacts}:sync:${sink}:${what}`,
+    },
+
+    welcome: {
+      outcomes: `${prefix}:welcome:outcomes`,
+      done: (dedupeKey: string) => `${prefix}:welcome:done:${dedupeKey}`,
+      contactWays: (activity: string) => `${prefix}:welcome:ways:${activity}`,
+      /** An employee's adds of one day and customers in total: one slot per employee. */
+      employee: (userId: string, what: string) => `${prefix}:welcome:{${userId.toLowerCase()}}:${what}`,
+    },
+
+    /** Quotas: a member's sends per app (one slot per app), alert storms per recipient set, API calls per key. */
+    memberBudget: (corpId: string, agentId: number, user: string) => `${prefix}:budget:{${corpId}:${agentId}}:${user.toLowerCase()}`,
+    storm: (recipientsKey: string, what: string) => `${prefix}:storm:{${recipientsKey}}:${what}`,
+    rateLimit: `${prefix}:ratelimit`,
+  };
+}
+
+export type RedisKeys = ReturnType<typeof redisKeys>;

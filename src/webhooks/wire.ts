@@ -1,0 +1,35 @@
+import type { Config } from '../config/config';
+import type { Core, Flow } from '../core';
+import { deadLetterRoutes } from './dead-letter-routes';
+import { WebhookOutbox } from './webhook-outbox';
+
+/**
+ * Signed downstream webhooks, each a durable queue with retries and dead letters:
+ * final statuses to a request's callbackUrl, and (with INBOUND_WEBHOOK_URL) the
+ * messages users send to the app. Other flows add to them; this room delivers.
+ */
+export function wireWebhooks(core: Core, config: Config) {
+  const common = { queuePrefix: core.keys.queuePrefix, attempts: 8, retryBaseDelayMs: config.send.retryBaseDelayMs, timeoutMs: 5_000, concurrency: 10, logger: core.logger };
+  const statusCallbacks = new WebhookOutbox(core.queueRedis, { ...common, name: 'status-callbacks', secret: config.statusCallbackSecret });
+  const inboundForwarding = config.inboundWebhookUrl
+    ? new WebhookOutbox(core.queueRedis, { ...common, name: 'forward-inbound', url: config.inboundWebhookUrl, secret: config.callback.inboundWebhookSecret })
+    : undefined;
+  // Each is delivered by the instances that run the flow feeding it.
+  const workers = [
+    ...(config.workers.has('send') ? [statusCallbacks.startWorker(core.workerRedis)] : []),
+    ...(inboundForwarding && config.workers.has('inbound') ? [inboundForwarding.startWorker(core.workerRedis)] : []),
+  ];
+  return {
+    statusCallbacks,
+    inboundForwarding,
+    routes: [
+      ...deadLetterRoutes('/v1/inbound/dead-letters', () => inboundForwarding, 'INBOUND_WEBHOOK_URL'),
+      ...deadLetterRoutes('/v1/status-callbacks/dead-letters', () => statusCallbacks, 'status callbacks'),
+    ],
+    workers,
+    queues: [statusCallbacks.queue, ...(inboundForwarding ? [inboundForwarding.queue] : [])],
+    close: async () => {
+      await Promise.all([statusCallbacks.close(), inboundForwarding?.close()]);
+    },
+  } satisfies Flow & Record<string, unknown>;
+}

@@ -1,0 +1,50 @@
+import { Queue } from 'bullmq';
+import { findApp, type Config } from '../config/config';
+import type { Core, Flow } from '../core';
+import { field } from '../callback/callback-event'; // TEMP until typed events merge
+import { loadActivities } from './activities';
+import { ContactWays } from './contact-ways';
+import { EmployeePool } from './employee-pool';
+import { createWelcomeQueue, enqueueWelcome, startWelcomeWorkers, TAG_QUEUE, type TagJob } from './handle-new-customer';
+import { welcomeRoutes } from './routes';
+
+/**
+ * New customers: welcomed from a queue of their own (never behind a backlog of
+ * alerts) inside WeCom's 20 s, counted per employee, tagged; employees at a limit
+ * leave the 「联系我」 pool. Needs a customer-contact app (the default app, or its
+ * WECOM_CUSTOMER_CONTACT_SECRET): without one, adds are still queued and counted.
+ */
+export function wireWelcome(core: Core, config: Config) {
+  const activities = loadActivities(config.templatesDir);
+  const defaultApp = findApp(config);
+  const app = defaultApp && config.welcome.customerContactSecret ? { ...defaultApp, name: 'customer-contact', secret: config.welcome.customerContactSecret } : defaultApp;
+  const pool = new EmployeePool(core.redis, activities, { keys: core.keys.welcome, timeZone: config.welcome.timeZone });
+  const welcomeQueue = createWelcomeQueue(core.queueRedis, core.keys.queuePrefix);
+  const tagQueue = new Queue<TagJob>(TAG_QUEUE, { connection: core.queueRedis, prefix: core.keys.queuePrefix });
+  const contactWays = app ? new ContactWays(core.redis, core.api, app, activities, pool, { keys: core.keys.welcome, logger: core.logger }) : undefined;
+  const workers =
+    app && contactWays && config.workers.has('welcome')
+      ? startWelcomeWorkers(core.workerRedis, { app, corpOf: (name) => findApp(config, name)?.corpId, api: core.api, activities, pool, contactWays, tagQueue, redis: core.redis, keys: core.keys, metrics: core.metrics, logger: core.logger })
+      : [];
+  return {
+    rules: [
+      { name: 'new-customer', inline: true, match: { msgType: 'event', event: 'change_external_contact', changeType: ['add_external_contact', 'add_half_external_contact'] }, handle: (event) => enqueueWelcome(welcomeQueue, event) },
+      {
+        name: 'customer-removed',
+        inline: true,
+        match: { msgType: 'event', event: 'change_external_contact', changeType: ['del_external_contact', 'del_follow_user'] },
+        handle: async (event) => {
+          const employee = field(event, 'UserID');
+          const customer = field(event, 'ExternalUserID');
+          if (employee && customer) await pool.countRemoval(employee, customer);
+        },
+      },
+    ],
+    routes: contactWays ? welcomeRoutes(activities, pool, contactWays, core.redis, core.keys.welcome) : [],
+    workers,
+    queues: [welcomeQueue, tagQueue],
+    close: async () => {
+      await Promise.all([welcomeQueue.close(), tagQueue.close()]);
+    },
+  } satisfies Flow;
+}
