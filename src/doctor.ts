@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { loadConfigOrExit } from './config/config';
+import { loadConfigOrExit } from './config/load';
 import { diagnose, formatFindings } from './ops/doctor';
 import { startEmbeddedRedis } from './redis/embedded-redis';
 import { startSandbox } from './sandbox';

@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import type { WecomApp } from '../config/config';
+import type { WecomApp } from '../wecom/app';
 import type { Metrics } from '../ops/metrics';
 import type { MediaType, Outcome, SendResult, WecomError } from '../wecom/client';
 import { errcodeHint } from '../wecom/errcodes';
