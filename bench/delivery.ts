@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { loadConfig } from '../src/config/config';
+import { loadConfig } from '../src/config/load';
 import { createGateway } from '../src/gateway';
 import { startEmbeddedRedis } from '../src/redis/embedded-redis';
 import { benchEnv, printTable, sampleRss, SANDBOX_APP, startSimulatorProcess } from './support';

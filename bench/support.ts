@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import pino from 'pino';
-import { loadConfig } from '../src/config/config';
+import { loadConfig } from '../src/config/load';
 import { createGateway, type Gateway } from '../src/gateway';
 import { startEmbeddedRedis } from '../src/redis/embedded-redis';
 import { WecomSimulator, type SimulatorOptions } from '../src/wecom/simulator/simulator';

@@ -1,6 +1,6 @@
 import { redisKeys } from './redis/keys';
 import { Redis } from 'ioredis';
-import { loadConfigOrExit } from './config/config';
+import { loadConfigOrExit } from './config/load';
 import { diagnose, formatFindings } from './ops/doctor';
 import { startEmbeddedRedis } from './redis/embedded-redis';
 import { startSandbox } from './sandbox';

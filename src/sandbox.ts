@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Config, WecomApp } from './config/config';
+import type { Config } from './config/config';
+import type { WecomApp } from './wecom/app';
 import { WecomSimulator } from './wecom/simulator/simulator';
 
 /**

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { ExtensionLoadError } from './callback/extensions';
-import { loadConfigOrExit, unsignedWebhooks, type Config } from './config/config';
+import type { Config } from './config/config';
+import { loadConfigOrExit, unsignedWebhooks } from './config/load';
 import { createGateway, type Gateway } from './gateway';
 import { TemplateLoadError } from './messages/templates';
 import { createLogger } from './ops/logger';

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { AlertRoute, AlertsConfig } from '../config/config';
+import type { AlertRoute, AlertsConfig } from './alerts-config';
 import { ApiError } from '../http/errors';
 import type { Route } from '../http/route';
 import type { MessageService } from '../messages/message-service';

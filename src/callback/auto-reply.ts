@@ -1,5 +1,5 @@
 import Handlebars from 'handlebars';
-import type { AutoReplyRule } from '../config/config';
+import type { AutoReplyRule } from './callback-config';
 import { field, type CallbackEvent } from './callback-event';
 
 interface CompiledRule {

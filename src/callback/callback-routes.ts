@@ -1,14 +1,15 @@
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
-import type { CallbackConfig, WecomApp } from '../config/config';
 import { ApiError } from '../http/errors';
 import type { Route } from '../http/route';
 import type { Metrics } from '../ops/metrics';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/scripts';
+import type { WecomApp } from '../wecom/app';
 import { CallbackCrypto, CallbackCryptoError } from '../wecom/callback-crypto';
 import { buildPassiveTextReply, buildReplyEnvelope, parseCallbackXml, parseEnvelope, XmlError } from '../wecom/xml';
 import type { AutoReplies } from './auto-reply';
+import type { CallbackConfig } from './callback-config';
 import { dedupeKeyFor, describe, field, type CallbackEvent } from './callback-event';
 import type { EventRouter } from './event-router';
 import type { InboundQueue } from './inbound-queue';

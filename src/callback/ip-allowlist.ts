@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { WecomApp } from '../config/config';
+import type { WecomApp } from '../wecom/app';
 import type { WecomApi } from '../wecom/wecom-api';
 
 const REFRESH_MS = 60 * 60 * 1000;

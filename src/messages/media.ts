@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { request } from 'undici';
-import type { WecomApp } from '../config/config';
+import type { WecomApp } from '../wecom/app';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/scripts';
 import type { MediaType, Outcome } from '../wecom/client';

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { z } from 'zod';
-import { findApp, type Config, type WecomApp } from '../config/config';
+import type { Config } from '../config/config';
+import { findApp } from '../config/config';
 import { ApiError, UnavailableError } from '../http/errors';
 import type { Metrics } from '../ops/metrics';
+import type { WecomApp } from '../wecom/app';
 import { buildSendPayload } from '../wecom/message-payload';
 import { hasMediaSource } from './media';
 import { foldStatus, type MessageStatus, type MessageStore } from './message-store';

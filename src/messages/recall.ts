@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { WecomApp } from '../config/config';
+import type { WecomApp } from '../wecom/app';
 import { ApiError } from '../http/errors';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { MessageStore, MessageView } from './message-store';

@@ -2,7 +2,7 @@ import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type 
 import { applyVerdict, jobAttempts, settle, wecomResult } from '../queues/settle';
 import { sendLimiter } from '../quotas/send-rate';
 import type { Logger } from 'pino';
-import type { WecomApp } from '../config/config';
+import type { WecomApp } from '../wecom/app';
 import type { Metrics } from '../ops/metrics';
 import type { MediaType, Outcome, SendResult, WecomError } from '../wecom/client';
 import { errcodeHint } from '../wecom/errcodes';

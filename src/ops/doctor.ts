@@ -1,4 +1,5 @@
-import type { Config, WecomApp } from '../config/config';
+import type { Config } from '../config/config';
+import type { WecomApp } from '../wecom/app';
 import type { WecomError } from '../wecom/client';
 import { errcodeHint } from '../wecom/errcodes';
 import type { WecomApi } from '../wecom/wecom-api';

@@ -1,5 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { RedisConfig } from '../config/config';
+import type { RedisConfig } from './redis-config';
 import type { RedisClient } from './scripts';
 
 /**

@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { WecomApp } from '../config/config';
 import type { RedisKeys } from '../redis/keys';
 import { compareAndDelete, type RedisClient } from '../redis/scripts';
+import type { WecomApp } from './app';
 import type { WecomClient, WecomError } from './client';
 
 /** gettoken failed: `transient` says whether a later attempt may succeed. */

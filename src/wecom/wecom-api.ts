@@ -1,4 +1,4 @@
-import type { WecomApp } from '../config/config';
+import type { WecomApp } from './app';
 import type { MediaType, Outcome, SendResult, UploadedMedia, WecomClient } from './client';
 import { TokenError, type TokenStore } from './token-store';
 

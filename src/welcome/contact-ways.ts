@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { WecomApp } from '../config/config';
+import type { WecomApp } from '../wecom/app';
 import { ApiError } from '../http/errors';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/scripts';

@@ -1,7 +1,7 @@
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { field, type CallbackEvent } from '../callback/callback-event';
-import type { WecomApp } from '../config/config';
+import type { WecomApp } from '../wecom/app';
 import type { Metrics } from '../ops/metrics';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/scripts';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import pino from 'pino';
 import request from 'supertest';
-import { loadConfig } from '../../src/config/config';
+import { loadConfig } from '../../src/config/load';
 import { createGateway } from '../../src/gateway';
 import { startSandbox } from '../../src/sandbox';
 import { SIM_APP, startHarness, TEMPLATES_DIR, uniquePrefix, type Harness } from '../support/harness';

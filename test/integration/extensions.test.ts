@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../src/config/config';
+import { ConfigError, loadConfig } from '../../src/config/load';
 import { ExtensionLoadError } from '../../src/callback/extensions';
 import { CallbackCrypto } from '../../src/wecom/callback-crypto';
 import { eventually, SIM_APP, startHarness, type Harness } from '../support/harness';

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
-import { loadConfig } from '../../src/config/config';
+import { loadConfig } from '../../src/config/load';
 import { startSandbox } from '../../src/sandbox';
 import { WecomSimulator, type SimulatorApp } from '../../src/wecom/simulator/simulator';
 import { eventually, SIM_APP, startHarness, type Harness } from '../support/harness';

@@ -2,7 +2,7 @@ import { sandboxReason } from '../../src/sandbox';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, unsignedWebhooks } from '../../src/config/config';
+import { ConfigError, loadConfig, unsignedWebhooks } from '../../src/config/load';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {

@@ -1,0 +1,22 @@
+/** A named set of recipients for monitoring webhooks, chosen by `?route=` or by matching the payload. */
+export interface AlertRoute {
+  name: string;
+  users?: string[];
+  parties?: string[];
+  tags?: string[];
+  msgtype?: 'markdown' | 'text' | 'textcard';
+  /** Event template to render with (default alert.notification). */
+  event?: string;
+  match?: { receiver?: string; labels?: Record<string, string> };
+}
+
+export interface AlertsConfig {
+  timeZone: string;
+  /** Alerts listed in one message; the rest become "+N more". */
+  maxAlertsPerMessage: number;
+  /** Identical notifications to the same recipients within this window are sent once. */
+  dedupeSeconds: number;
+  /** Notifications per recipient set per minute; beyond it they fold into one digest at the end of the minute. 0 = no limit. */
+  perRecipientPerMinute: number;
+  routes: AlertRoute[];
+}

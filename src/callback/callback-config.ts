@@ -1,0 +1,18 @@
+/** Keyword auto-replies answered in the callback's own response (passive encrypted reply, reference §5.5). */
+export interface AutoReplyRule {
+  app?: string;
+  match: 'exact' | 'keyword' | 'regex';
+  pattern: string;
+  reply: string;
+}
+
+export interface CallbackConfig {
+  /** Reject POSTs whose timestamp is further than this from now; 0 = off (URL verification is never checked). */
+  maxSkewSeconds: number;
+  /** `wecom`: accept callbacks only from WeCom's published callback IPs (getcallbackip), refreshed hourly. */
+  ipAllowlist: 'off' | 'wecom';
+  /** Express `trust proxy` value, needed behind a load balancer for the allowlist to see the caller's IP. */
+  trustProxy?: string;
+  inboundWebhookSecret?: string;
+  autoReplies: AutoReplyRule[];
+}

@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { parseApiKey, type ApiKey } from '../http/auth';
+import { parseQuota } from '../quotas/member-budget';
+import type { BudgetLimit } from '../redis/scripts';
+
+export const DEFAULT_API_BASE = 'https://qyapi.weixin.qq.com';
+export const ALL_WORKERS = ['api', 'send', 'inbound', 'sync', 'welcome', 'digest'];
+
+const hostPort = z
+  .string()
+  .regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port')
+  .transform((s) => {
+    const [host, port] = s.split(':');
+    return { host, port: Number(port) };
+  });
+const hostPortList = z
+  .string()
+  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+  .pipe(z.array(hostPort).min(1));
+const csv = z.string().transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean));
+export const url = z.url({ protocol: /^https?$/ });
+/** A number setting; zod's own message ("expected number, received NaN") does not say what would do. */
+function wholeNumber(min: number, max?: number) {
+  const error = `must be a whole number ${max === undefined ? `of at least ${min}` : `from ${min} to ${max}`}`;
+  const atLeast = z.coerce.number({ error }).int({ error }).min(min, { error });
+  return max === undefined ? atLeast : atLeast.max(max, { error });
+}
+export const aesKey = z.string().regex(/^[A-Za-z0-9]{43}$/, 'must be exactly 43 letters or digits');
+
+export const envSchema = z.object({
+  PORT: wholeNumber(0, 65535).default(8080),
+  HOST: z.string().default('0.0.0.0'),
+  SIMULATOR_PORT: wholeNumber(0, 65535).optional(),
+  SIMULATOR_PUBLIC_URL: url.optional(),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  REDIS_CLUSTER_NODES: hostPortList.optional(),
+  REDIS_SENTINELS: hostPortList.optional(),
+  REDIS_SENTINEL_MASTER: z.string().min(1).optional(),
+  REDIS_SERVER_PATH: z.string().min(1).default('redis-server'),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('wgw'),
+  WECOM_API_BASE: url.optional(),
+  WECOM_TIMEOUT_MS: wholeNumber(100).default(10_000),
+  WECOM_CORP_ID: z.string().min(1).optional(),
+  WECOM_AGENT_ID: wholeNumber(1).optional(),
+  WECOM_AGENT_SECRET: z.string().min(1).optional(),
+  WECOM_CALLBACK_TOKEN: z.string().regex(/^[A-Za-z0-9]{1,32}$/, 'must be 1-32 letters or digits').optional(),
+  WECOM_CALLBACK_AES_KEY: aesKey.optional(),
+  GATEWAY_API_KEYS: csv
+    .transform((entries, ctx) =>
+      entries.map((entry, i) => {
+        const parsed = parseApiKey(entry);
+        if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: `key ${i + 1}: ${parsed}` });
+        return parsed as ApiKey;
+      }),
+    )
+    .optional(),
+  API_RATE_LIMIT_PER_MINUTE: wholeNumber(0).default(6000),
+  GATEWAY_CONFIG: z.string().min(1).optional(),
+  TEMPLATES_DIR: z.string().min(1).default('./templates'),
+  SEND_CONCURRENCY: wholeNumber(1, 1000).default(20),
+  SEND_ATTEMPTS: wholeNumber(1, 20).default(4),
+  RETRY_BASE_DELAY_MS: wholeNumber(0).default(1000),
+  SEND_RATE_PER_SECOND: wholeNumber(0).default(0),
+  THROTTLE_45009_MS: wholeNumber(100).default(60_000),
+  MEMBER_QUOTA: z
+    .string()
+    .transform((text, ctx) => {
+      const parsed = parseQuota(text);
+      if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+      return parsed as BudgetLimit[];
+    })
+    .default([
+      { count: 30, windowMs: 60_000 },
+      { count: 1000, windowMs: 3_600_000 },
+    ]),
+  JOB_LOCK_MS: wholeNumber(1_000).default(30_000),
+  DUPLICATE_CHECK_SECONDS: wholeNumber(0, 14_400).default(600),
+  MESSAGE_RETENTION_DAYS: z.coerce.number().positive().default(7),
+  BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'expected e.g. 512kb or 1mb').default('1mb'),
+  WORKERS: csv.pipe(z.array(z.enum(ALL_WORKERS as [string, ...string[]]))).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  CONTACT_SYNC_WEBHOOK_URL: url.optional(),
+  INBOUND_WEBHOOK_URL: url.optional(),
+  CONTACT_SYNC_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  CONTACTS_PII_KEYS: csv.optional(),
+  CONTACTS_ENCRYPTION_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded (openssl rand -base64 32)')
+    .optional(),
+  ALERT_TIMEZONE: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)').default('Asia/Shanghai'),
+  ALERT_MAX_PER_MESSAGE: wholeNumber(1, 50).default(5),
+  STORM_DEDUPE_SECONDS: wholeNumber(0).default(300),
+  STORM_PER_RECIPIENT_PER_MINUTE: wholeNumber(0).default(10),
+  WELCOME_TIMEZONE: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)').default('Asia/Shanghai'),
+  WECOM_CUSTOMER_CONTACT_SECRET: z.string().min(1).optional(),
+  STATUS_CALLBACK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  INBOUND_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  CALLBACK_MAX_SKEW_SECONDS: wholeNumber(0).default(0),
+  CALLBACK_IP_ALLOWLIST: z.enum(['off', 'wecom']).default('off'),
+  TRUST_PROXY: z.string().min(1).optional(),
+});
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}

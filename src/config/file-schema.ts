@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { aesKey, url } from './env-schema';
+
+const fileAppSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9_-]+$/),
+  corpId: z.string().min(1),
+  agentId: z.coerce.number().int().positive(),
+  secret: z.string().min(1),
+  callback: z.object({ token: z.string().regex(/^[A-Za-z0-9]{1,32}$/), aesKey, receiveId: z.string().min(1).optional() }).strict().optional(),
+}).strict();
+const autoReplySchema = z
+  .object({
+    app: z.string().optional(),
+    match: z.enum(['exact', 'keyword', 'regex']).default('keyword'),
+    pattern: z.string().min(1),
+    reply: z.string().min(1),
+  })
+  .refine((rule) => rule.match !== 'regex' || isValidRegex(rule.pattern), { message: 'pattern is not a valid regular expression', path: ['pattern'] });
+
+function isValidRegex(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const fileSchema = z.object({
+  apps: z.array(fileAppSchema).optional(),
+  autoReplies: z.array(autoReplySchema).optional(),
+  alertRoutes: z
+    .array(
+      z.object({
+        name: z.string().regex(/^[A-Za-z0-9_-]+$/),
+        users: z.array(z.string()).optional(),
+        parties: z.array(z.coerce.string()).optional(),
+        tags: z.array(z.coerce.string()).optional(),
+        msgtype: z.enum(['markdown', 'text', 'textcard']).optional(),
+        event: z.string().optional(),
+        match: z.object({ receiver: z.string().optional(), labels: z.record(z.string(), z.string()).optional() }).strict().optional(),
+      }).strict(),
+    )
+    .optional(),
+  wechatReaders: z.object({ users: z.array(z.string()).optional(), parties: z.array(z.coerce.string()).optional(), tags: z.array(z.coerce.string()).optional() }).optional(),
+  contactSinks: z.array(z.object({ name: z.string().regex(/^[A-Za-z0-9_-]+$/), url, secret: z.string().min(16).optional() })).optional(),
+  defaultApp: z.string().optional(),
+  extensions: z.array(z.string().min(1)).optional(),
+}).strict(); // a misspelt key is a mistake to report, not a setting to ignore

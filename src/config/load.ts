@@ -1,0 +1,190 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import type { WecomApp } from '../wecom/app';
+import type { Config } from './config';
+import { ALL_WORKERS, DEFAULT_API_BASE, envSchema } from './env-schema';
+import { fileSchema } from './file-schema';
+
+/** Start-up stops with one line per problem; no line ever contains a secret's value. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/**
+ * Reads `NAME` or, for secrets kept in files (Docker/Kubernetes secrets), `NAME_FILE`.
+ * An empty value counts as unset so `FOO=` in a .env file does not trip validation.
+ */
+function readEnv(env: NodeJS.ProcessEnv, problems: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined || value === '') continue;
+    if (key.endsWith('_FILE') && !(key in envSchema.shape) && key.slice(0, -5) in envSchema.shape) {
+      try {
+        out[key.slice(0, -5)] = readFileSync(value, 'utf8').trim();
+      } catch {
+        problems.push(`${key}: cannot read file ${value}`);
+      }
+    } else if (key in envSchema.shape) {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+function describeIssues(source: string, issues: z.core.$ZodIssue[]): string[] {
+  return issues.flatMap((issue) =>
+    // A misspelt key is named itself ("wechatReader: unknown key"), not its parent.
+    issue.code === 'unrecognized_keys' ? issue.keys.map((key) => `${source}${[...issue.path, key].join('.')}: unknown key`) : [`${source}${issue.path.join('.')}: ${issue.message}`],
+  );
+}
+
+function loadFile(path: string, problems: string[]): z.infer<typeof fileSchema> {
+  let raw: unknown;
+  try {
+    const text = readFileSync(path, 'utf8');
+    raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    problems.push(`GATEWAY_CONFIG: cannot read ${path} (${(error as Error).message.split('\n')[0]})`);
+    return {};
+  }
+  const parsed = fileSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    problems.push(...describeIssues(`${path}: `, parsed.error.issues));
+    return {};
+  }
+  return parsed.data;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const parsed = envSchema.safeParse(readEnv(env, problems));
+  if (!parsed.success) problems.push(...describeIssues('', parsed.error.issues));
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const e = parsed.data;
+  const file = e.GATEWAY_CONFIG ? loadFile(e.GATEWAY_CONFIG, problems) : {};
+  const extensions = (file.extensions ?? []).map((path) => resolve(dirname(e.GATEWAY_CONFIG!), path));
+  extensions.forEach((path, i) => existsSync(path) || problems.push(`${e.GATEWAY_CONFIG}: extensions.${i}: no file ${path}`));
+
+  const apps: WecomApp[] = [...(file.apps ?? [])];
+  const wecomVars = ['WECOM_CORP_ID', 'WECOM_AGENT_ID', 'WECOM_AGENT_SECRET'] as const;
+  const givenWecomVars = wecomVars.filter((name) => e[name] !== undefined);
+  const callbackOnly =
+    e.WECOM_CORP_ID && e.WECOM_AGENT_ID === undefined && e.WECOM_AGENT_SECRET === undefined && e.WECOM_CALLBACK_TOKEN && e.WECOM_CALLBACK_AES_KEY
+      ? { corpId: e.WECOM_CORP_ID, callback: { token: e.WECOM_CALLBACK_TOKEN, aesKey: e.WECOM_CALLBACK_AES_KEY } }
+      : undefined;
+  if (!callbackOnly && givenWecomVars.length > 0 && givenWecomVars.length < wecomVars.length) {
+    for (const name of wecomVars) if (e[name] === undefined) problems.push(`${name}: required when ${givenWecomVars.join(', ')} is set`);
+  }
+  if (e.WECOM_CALLBACK_TOKEN !== undefined && e.WECOM_CALLBACK_AES_KEY === undefined) problems.push('WECOM_CALLBACK_AES_KEY: required when WECOM_CALLBACK_TOKEN is set');
+  if (e.WECOM_CALLBACK_AES_KEY !== undefined && e.WECOM_CALLBACK_TOKEN === undefined) problems.push('WECOM_CALLBACK_TOKEN: required when WECOM_CALLBACK_AES_KEY is set');
+  if (e.WECOM_CORP_ID && e.WECOM_AGENT_ID && e.WECOM_AGENT_SECRET) {
+    apps.unshift({
+      name: 'default',
+      corpId: e.WECOM_CORP_ID,
+      agentId: e.WECOM_AGENT_ID,
+      secret: e.WECOM_AGENT_SECRET,
+      callback: e.WECOM_CALLBACK_TOKEN && e.WECOM_CALLBACK_AES_KEY ? { token: e.WECOM_CALLBACK_TOKEN, aesKey: e.WECOM_CALLBACK_AES_KEY } : undefined,
+    });
+  }
+  const names = new Set<string>();
+  for (const app of apps) {
+    if (names.has(app.name)) problems.push(`apps: the name "${app.name}" is used twice`);
+    names.add(app.name);
+  }
+  if (e.REDIS_SENTINELS && !e.REDIS_SENTINEL_MASTER) problems.push('REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS');
+  if (e.REDIS_SENTINELS && e.REDIS_CLUSTER_NODES) problems.push('REDIS_SENTINELS: choose Sentinel or Cluster, not both');
+  const defaultApp = file.defaultApp ?? apps[0]?.name ?? 'default';
+  if (apps.length > 0 && !names.has(defaultApp)) problems.push(`defaultApp: no app is named "${defaultApp}"`);
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    redis: {
+      url: e.REDIS_URL,
+      clusterNodes: e.REDIS_CLUSTER_NODES,
+      sentinels: e.REDIS_SENTINELS,
+      sentinelMaster: e.REDIS_SENTINEL_MASTER,
+      embeddedBinary: e.REDIS_SERVER_PATH,
+      prefix: e.REDIS_PREFIX,
+    },
+    sandbox: apps.length === 0,
+    simulatorPort: e.SIMULATOR_PORT ?? (e.PORT === 0 || e.PORT === 65535 ? 0 : e.PORT + 1),
+    simulatorPublicUrl: e.SIMULATOR_PUBLIC_URL?.replace(/\/+$/, ''),
+    ...(callbackOnly && apps.length === 0 ? { callbackOnly } : {}),
+    wecom: { apiBase: (e.WECOM_API_BASE ?? DEFAULT_API_BASE).replace(/\/+$/, ''), timeoutMs: e.WECOM_TIMEOUT_MS },
+    apps,
+    defaultApp,
+    apiKeys: e.GATEWAY_API_KEYS ?? [],
+    rateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
+    templatesDir: e.TEMPLATES_DIR,
+    send: {
+      concurrency: e.SEND_CONCURRENCY,
+      attempts: e.SEND_ATTEMPTS,
+      retryBaseDelayMs: e.RETRY_BASE_DELAY_MS,
+      duplicateCheckSeconds: e.DUPLICATE_CHECK_SECONDS,
+      jobLockMs: e.JOB_LOCK_MS,
+      memberQuota: e.MEMBER_QUOTA,
+      ratePerSecond: e.SEND_RATE_PER_SECOND,
+      throttleMs: e.THROTTLE_45009_MS,
+    },
+    retentionSeconds: Math.round(e.MESSAGE_RETENTION_DAYS * 86_400),
+    statusCallbackSecret: e.STATUS_CALLBACK_SECRET,
+    bodyLimit: e.BODY_LIMIT,
+    workers: new Set(e.WORKERS ?? ALL_WORKERS),
+    logLevel: e.LOG_LEVEL,
+    contactSyncWebhookUrl: e.CONTACT_SYNC_WEBHOOK_URL,
+    inboundWebhookUrl: e.INBOUND_WEBHOOK_URL,
+    callback: {
+      maxSkewSeconds: e.CALLBACK_MAX_SKEW_SECONDS,
+      ipAllowlist: e.CALLBACK_IP_ALLOWLIST,
+      trustProxy: e.TRUST_PROXY,
+      inboundWebhookSecret: e.INBOUND_WEBHOOK_SECRET,
+      autoReplies: file.autoReplies ?? [],
+    },
+    contacts: {
+      sinks: [
+        ...(e.CONTACT_SYNC_WEBHOOK_URL ? [{ name: 'default', url: e.CONTACT_SYNC_WEBHOOK_URL, secret: e.CONTACT_SYNC_WEBHOOK_SECRET }] : []),
+        ...(file.contactSinks ?? []),
+      ],
+      piiKeys: e.CONTACTS_PII_KEYS ?? [],
+      encryptionKey: e.CONTACTS_ENCRYPTION_KEY,
+    },
+    welcome: { timeZone: e.WELCOME_TIMEZONE, customerContactSecret: e.WECOM_CUSTOMER_CONTACT_SECRET },
+    wechatReaders: file.wechatReaders,
+    extensions,
+    alerts: {
+      timeZone: e.ALERT_TIMEZONE,
+      maxAlertsPerMessage: e.ALERT_MAX_PER_MESSAGE,
+      dedupeSeconds: e.STORM_DEDUPE_SECONDS,
+      perRecipientPerMinute: e.STORM_PER_RECIPIENT_PER_MINUTE,
+      routes: file.alertRoutes ?? [],
+    },
+  };
+}
+
+/** Downstream webhooks that would go out without an HMAC signature: start-up warns about each. */
+export function unsignedWebhooks(config: Config): string[] {
+  const warnings: string[] = [];
+  if (config.inboundWebhookUrl && !config.callback.inboundWebhookSecret) warnings.push('INBOUND_WEBHOOK_URL without INBOUND_WEBHOOK_SECRET: user messages are forwarded unsigned');
+  for (const sink of config.contacts.sinks) {
+    if (!sink.secret) warnings.push(`contact sink ${sink.name} has no secret (CONTACT_SYNC_WEBHOOK_SECRET, or secret: in the config file): its changes are posted unsigned`);
+  }
+  if (!config.sandbox && !config.statusCallbackSecret) warnings.push('no STATUS_CALLBACK_SECRET: final statuses sent to a request\'s callbackUrl are unsigned');
+  return warnings;
+}
+
+/** For the command-line entries: the configuration, or one line per problem and exit 78 (EX_CONFIG). */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(78);
+  }
+}

@@ -1,0 +1,10 @@
+export interface RedisConfig {
+  url?: string;
+  clusterNodes?: { host: string; port: number }[];
+  sentinels?: { host: string; port: number }[];
+  sentinelMaster?: string;
+  /** The redis-server started when none of url, clusterNodes, sentinels is set (REDIS_SERVER_PATH). */
+  embeddedBinary: string;
+  /** Our keys start with `${prefix}:`; BullMQ's with `{${prefix}}` so Redis Cluster keeps each queue in one slot. */
+  prefix: string;
+}
