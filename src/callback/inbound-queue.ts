@@ -1,5 +1,6 @@
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
+import { settleThrown } from '../queues/settle';
 import { describe, type CallbackEvent } from './callback-event';
 import type { EventRouter } from './event-router';
 
@@ -35,11 +36,12 @@ export class InboundQueue {
 export function startInboundWorker(connection: ConnectionOptions, queuePrefix: string, router: EventRouter, logger: Logger, onHandled?: (rule: string) => void): Worker<CallbackEvent> {
   const worker = new Worker<CallbackEvent>(
     INBOUND_QUEUE,
-    async (job) => {
-      const rule = await router.dispatch(job.data);
-      onHandled?.(rule);
-      logger.debug({ ...describe(job.data), rule }, 'callback event handled');
-    },
+    (job) =>
+      settleThrown(job, async () => {
+        const rule = await router.dispatch(job.data);
+        onHandled?.(rule);
+        logger.debug({ ...describe(job.data), rule }, 'callback event handled');
+      }),
     { connection, prefix: queuePrefix, concurrency: 20 },
   );
   worker.on('failed', (job, err) => logger.warn({ ...(job ? describe(job.data) : {}), err: err.message, attempts: job?.attemptsMade }, 'callback handler failed'));

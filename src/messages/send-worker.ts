@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { applyVerdict, jobAttempts, settle, wecomResult } from '../queues/settle';
+import { applyVerdict, jobAttempts, settle, wecomResult, type Verdict } from '../queues/settle';
 import { sendLimiter } from '../quotas/send-rate';
 import type { Logger } from 'pino';
 import type { WecomApp } from '../wecom/app';
@@ -41,10 +41,20 @@ async function reportPartDone(deps: SendWorkerDeps, data: SendJobData): Promise<
 }
 
 /**
- * One attempt of one send call. WeCom's answer decides what happens next:
- * ok -> sent; permanent -> failed now (UnrecoverableError stops BullMQ's
- * retries); retry -> BullMQ retries with backoff until the attempts run out.
+ * The send processor's outcome table: WeCom's answer and the attempts so far decide.
+ * ok -> done; permanent -> fail now; retry -> retry with backoff, or fail on the last
+ * attempt; WeCom blocking the app (45009) -> pause the whole queue, whatever the attempt.
  */
+export function sendVerdict(outcome: Outcome<unknown>, attempts: { attempt: number; maxAttempts: number }): Verdict {
+  return settle(wecomResult(outcome), attempts);
+}
+
+/** Failed is final; paused and retried parts go back to the queue (a pause spends no attempt). */
+export function partStatusAfter(verdict: Verdict): 'sent' | 'queued' | 'failed' {
+  return verdict.kind === 'done' ? 'sent' : verdict.kind === 'fail' ? 'failed' : 'queued';
+}
+
+/** One attempt of one send call; `sendVerdict` says what WeCom's answer leads to. */
 export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: number) => Promise<void> = async () => undefined) {
   const { store, metrics } = deps;
 
@@ -101,10 +111,10 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
       ? await deliver(app, job.data)
       : { kind: 'permanent', error: { errcode: -4, errmsg: `app ${job.data.app} is no longer configured` } };
 
-    const verdict = settle(wecomResult(outcome), jobAttempts(job));
+    const verdict = sendVerdict(outcome, jobAttempts(job));
     if (outcome.kind === 'ok') {
       const { msgid, invalid } = outcome.value;
-      await store.updatePart(messageId, part, { status: 'sent', attempts: attempt, msgid, invalid });
+      await store.updatePart(messageId, part, { status: partStatusAfter(verdict), attempts: attempt, msgid, invalid });
       metrics.messagesSent.inc({ event, msgtype });
       metrics.sendLatency.observe({ msgtype }, (Date.now() - job.data.acceptedAt) / 1000);
       log.info({ msgid, attempt, invalid }, 'message sent');
@@ -112,9 +122,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
       return;
     }
     const error = withHint(outcome.error);
-    // Failed is final; paused (WeCom blocked the app, 45009) and retried go back to the queue: a pause
-    // holds the whole queue for the window without spending this job's attempt.
-    await store.updatePart(messageId, part, { status: verdict.kind === 'fail' ? 'failed' : 'queued', attempts: attempt, error });
+    await store.updatePart(messageId, part, { status: partStatusAfter(verdict), attempts: attempt, error });
     if (verdict.kind === 'pause') {
       metrics.sendThrottled.inc();
       log.warn({ pauseMs: verdict.ms, error }, 'WeCom frequency limit: send queue paused');
@@ -126,7 +134,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
       metrics.sendRetries.inc({ errcode: String(error.errcode) });
       log.info({ attempt, error }, 'send will be retried');
     }
-    await applyVerdict(verdict, job, { token, pauseQueue });
+    await applyVerdict(verdict, pauseQueue);
   };
 }
 

@@ -1,4 +1,4 @@
-import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Outcome } from '../wecom/client';
 
 /**
@@ -11,7 +11,7 @@ export type AttemptResult = { kind: 'ok' } | { kind: 'retry'; reason: string; af
 /** The one decision about a job after an attempt (as Alertmanager's retry stage decides for every notifier). */
 export type Verdict =
   | { kind: 'done' }
-  /** `afterMs` absent: the queue's own backoff decides when (BullMQ's exponential with jitter). */
+  /** `afterMs`: from the policy's backoff; absent, the queue's own backoff decides (BullMQ's exponential with jitter). */
   | { kind: 'retry'; reason: string; afterMs?: number }
   | { kind: 'fail'; reason: string }
   | { kind: 'pause'; reason: string; ms: number };
@@ -48,23 +48,21 @@ export function jobAttempts(job: Job): Pick<RetryPolicy, 'attempt' | 'maxAttempt
 
 /**
  * Carries a verdict out on a BullMQ job, from inside its processor: done returns;
- * fail stops BullMQ's retries; retry lets BullMQ back off (or waits `afterMs`
- * without spending an attempt); pause holds the whole queue, via `pauseQueue`
- * (the worker's rate limit, shared by every instance), and puts the job back.
+ * fail stops BullMQ's retries; retry lets BullMQ back off as the job's options say;
+ * pause holds the whole queue, via `pauseQueue` (the worker's rate limit, shared by
+ * every instance), and puts the job back without spending an attempt.
  */
-export async function applyVerdict(verdict: Verdict, job: Job, options: { token?: string; pauseQueue?: (ms: number) => Promise<void> } = {}): Promise<void> {
+export async function applyVerdict(verdict: Verdict, pauseQueue?: (ms: number) => Promise<void>): Promise<void> {
   switch (verdict.kind) {
     case 'done':
       return;
     case 'fail':
       throw new UnrecoverableError(verdict.reason);
     case 'pause':
-      await options.pauseQueue?.(verdict.ms);
+      await pauseQueue?.(verdict.ms);
       throw Worker.RateLimitError();
     case 'retry':
-      if (verdict.afterMs === undefined) throw new Error(verdict.reason);
-      await job.moveToDelayed(Date.now() + verdict.afterMs, options.token);
-      throw new DelayedError();
+      throw new Error(verdict.reason);
   }
 }
 
@@ -75,4 +73,18 @@ export function wecomResult(outcome: Outcome<unknown>): AttemptResult {
   if (outcome.kind === 'permanent') return { kind: 'permanent', reason };
   // refreshToken never leaves WecomApi (it refetches and tries once more); should one, it is transient.
   return outcome.kind === 'retry' && outcome.afterMs ? { kind: 'retry', reason, pauseMs: outcome.afterMs } : { kind: 'retry', reason };
+}
+
+/**
+ * For work that succeeds or throws (callback rule handlers, digests): a throw is a
+ * transient failure, retried with the queue's backoff and failed when the attempts run out.
+ */
+export async function settleThrown(job: Job, work: () => Promise<void>): Promise<void> {
+  let result: AttemptResult = { kind: 'ok' };
+  try {
+    await work();
+  } catch (error) {
+    result = { kind: 'retry', reason: (error as Error).message };
+  }
+  await applyVerdict(settle(result, jobAttempts(job)));
 }

@@ -3,6 +3,7 @@ import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import type { MessageService, SendRequest } from '../messages/message-service';
 import type { Recipients } from '../messages/recipients';
+import { settleThrown } from '../queues/settle';
 import type { RedisKeys } from '../redis/keys';
 import { compareAndDelete, type RedisClient } from '../redis/scripts';
 
@@ -116,10 +117,15 @@ export class StormControl {
   }
 
   startWorker(connection: ConnectionOptions, messages: MessageService, logger: Logger): Worker<DigestJob> {
-    const worker = new Worker<DigestJob>(DIGEST_QUEUE, async (job) => {
-      const id = await this.sendDigest(job.data, messages);
-      logger.info({ window: job.data.window, messageId: id }, 'alert storm digest sent');
-    }, { connection, prefix: this.settings.keys.queuePrefix });
+    const worker = new Worker<DigestJob>(
+      DIGEST_QUEUE,
+      (job) =>
+        settleThrown(job, async () => {
+          const id = await this.sendDigest(job.data, messages);
+          logger.info({ window: job.data.window, messageId: id }, 'alert storm digest sent');
+        }),
+      { connection, prefix: this.settings.keys.queuePrefix },
+    );
     worker.on('error', (err) => logger.error({ err }, 'digest worker error'));
     return worker;
   }

@@ -126,7 +126,7 @@ export class WebhookOutbox {
     const url = job.data.url ?? this.options.url;
     if (!url) throw new UnrecoverableError('no URL to deliver to');
     const result = await postSignedJson(url, job.data.body, { id: job.data.id, attempt: job.attemptsMade + 1, secret: this.options.secret, timeoutMs: this.options.timeoutMs, dispatcher: this.options.dispatcher });
-    await applyVerdict(settle(deliveryResult(result, this.options.name), jobAttempts(job)), job);
+    await applyVerdict(settle(deliveryResult(result, this.options.name), jobAttempts(job)));
   }
 
   async deadLetters(limit = 100): Promise<DeadLetter[]> {

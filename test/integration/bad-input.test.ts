@@ -63,6 +63,17 @@ describe('POST /v1/messages with bad input', () => {
   });
 
   it('when bad input arrives, then nothing is queued', async () => {
+    // Its own bad requests, one of each kind: the test does not rely on the ones above having run.
+    const bad = [
+      { event: '', msgtype: 'fax', to: { users: ['bad id!'] } },
+      alert({ to: {} }),
+      alert({ event: 'no.such.event' }),
+      alert({ msgtype: 'news' }),
+      alert({ data: { title: 't', level: 'info' } }),
+      alert({ msgtype: 'textcard', data: { title: 't', content: 'c', level: 'info', url: 'javascript:alert(1)' } }),
+    ];
+    for (const body of bad) expect((await h.api.post('/v1/messages').send(body)).status).toBeGreaterThanOrEqual(400);
+    expect((await h.api.post('/v1/messages').set('content-type', 'application/json').send('{"event":')).status).toBe(400);
     const counts = await h.gateway.queues.get('send')!.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(0);
   });

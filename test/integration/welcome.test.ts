@@ -134,8 +134,13 @@ describe('new-customer welcome', () => {
   it('when WeCom is busy once (-1), then the welcome is retried inside the window and sent', async () => {
     h.sim.failNext(1, { errcode: -1 }, 'externalcontact/send_welcome_msg');
     const code = h.sim.issueWelcomeCode();
+    const callsBefore = h.sim.calls.length;
     await push(addEvent({ UserID: 'sales02', ExternalUserID: 'wmBusy', State: 'expo2026', WelcomeCode: code }));
     await eventually(() => h.sim.welcomes.find((w) => w.welcomeCode === code), 5_000);
+    const welcomeCalls = h.sim.calls.slice(callsBefore).filter((c) => c.api === 'externalcontact/send_welcome_msg');
+    expect(welcomeCalls.map((c) => c.errcode)).toEqual([-1, 0]);
+    const outcome = await eventually(async () => (await outcomes()).find((o) => o.customer === 'wmBusy'));
+    expect(outcome).toMatchObject({ outcome: 'sent', activity: 'expo2026' });
   });
 
   it('when contact-me codes are asked for, then the least-loaded employee with room gets one, reused while they stay eligible', async () => {
