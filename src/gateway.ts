@@ -17,7 +17,7 @@ import { contactRoutes } from './contacts/routes';
 import { SealedJson } from './contacts/sealed-json';
 import { SyncDispatcher } from './contacts/sync-dispatcher';
 import type { Redis } from 'ioredis';
-import { field } from './callback/callback-event';
+import { customerRemoved } from './wecom/callback-event';
 import { loadActivities } from './welcome/activities';
 import { ContactWays } from './welcome/contact-ways';
 import { EmployeePool } from './welcome/employee-pool';
@@ -147,8 +147,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const contactWays = customerContactApp ? new ContactWays(redis, api, customerContactApp, activities, pool, { prefix, logger }) : undefined;
   router.inline('new-customer', { msgType: 'event', event: 'change_external_contact', changeType: ['add_external_contact', 'add_half_external_contact'] }, (event) => enqueueWelcome(welcomeQueue, event));
   router.inline('customer-removed', { msgType: 'event', event: 'change_external_contact', changeType: ['del_external_contact', 'del_follow_user'] }, async (event) => {
-    const employee = field(event, 'UserID');
-    const customer = field(event, 'ExternalUserID');
+    const { employee, customer } = customerRemoved(event);
     if (employee && customer) await pool.countRemoval(employee, customer);
   });
   // The operator's own rules (config file `extensions:`) are tried before the built-in forwarding.

@@ -6,9 +6,9 @@ import type { Route } from '../http/route';
 import type { Metrics } from '../ops/metrics';
 import type { RedisClient } from '../redis/scripts';
 import { CallbackCrypto, CallbackCryptoError } from '../wecom/callback-crypto';
+import { dedupeKeyFor, describe, eventHeader, type CallbackEvent } from '../wecom/callback-event';
 import { buildPassiveTextReply, buildReplyEnvelope, parseCallbackXml, parseEnvelope, XmlError } from '../wecom/xml';
 import type { AutoReplies } from './auto-reply';
-import { dedupeKeyFor, describe, field, type CallbackEvent } from './callback-event';
 import type { EventRouter } from './event-router';
 import type { InboundQueue } from './inbound-queue';
 import type { CallbackIpAllowlist } from './ip-allowlist';
@@ -173,7 +173,7 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
         return;
       }
       const timestamp = String(Math.floor(now() / 1000));
-      const reply = buildPassiveTextReply({ toUser: field(event, 'FromUserName') ?? '', fromUser: app.corpId, createTime: Number(timestamp), content: replyText });
+      const reply = buildPassiveTextReply({ toUser: eventHeader(event).fromUser ?? '', fromUser: app.corpId, createTime: Number(timestamp), content: replyText });
       res.status(200).type('application/xml').send(buildReplyEnvelope(crypto.encryptReply(reply, timestamp, query.nonce)));
       outcome = `${outcome}-replied`;
     } catch (error) {

@@ -1,10 +1,10 @@
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { field, type CallbackEvent } from '../callback/callback-event';
 import type { WecomApp } from '../config/config';
 import { queuePrefix } from '../messages/send-queue';
 import type { Metrics } from '../ops/metrics';
 import type { RedisClient } from '../redis/scripts';
+import { addExternalContact, eventHeader, type CallbackEvent } from '../wecom/callback-event';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { Activities } from './activities';
 import type { ContactWays } from './contact-ways';
@@ -71,11 +71,8 @@ async function record(deps: WelcomeDeps, outcome: WelcomeOutcome): Promise<void>
  */
 export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps): Promise<void> {
   const now = deps.now ?? Date.now;
-  const changeType = field(event, 'ChangeType');
-  const employee = field(event, 'UserID');
-  const customer = field(event, 'ExternalUserID');
-  const state = field(event, 'State');
-  const welcomeCode = field(event, 'WelcomeCode');
+  const added = addExternalContact(event);
+  const { changeType, employee, customer, state, welcomeCode } = added;
   const base = { at: new Date(now()).toISOString(), changeType, employee, customer, state };
   if (!employee || !customer) return record(deps, { ...base, outcome: 'skipped', reason: 'event without UserID or ExternalUserID' });
   const corp = deps.corpOf(event.app);
@@ -105,7 +102,7 @@ export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps)
     ];
     const withActivity = { ...base, activity: activity?.name, ...(notes.length > 0 ? { reason: notes.join('; ') } : {}) };
     // A one-way (half) add carries no usable code (reference §7.4): count and tag, send nothing.
-    if (changeType === 'add_half_external_contact') return done({ ...withActivity, outcome: 'skipped', reason: 'half contact (one-way): no welcome is sent' });
+    if (added.half) return done({ ...withActivity, outcome: 'skipped', reason: 'half contact (one-way): no welcome is sent' });
     if (!welcomeCode) return done({ ...withActivity, outcome: 'skipped', reason: 'no WelcomeCode: the employee has their own welcome message, or the customer is already chatting' });
     if (!activity) return done({ ...withActivity, outcome: 'skipped', reason: `state ${state ?? '(none)'} matches no activity and there is no fallback` });
     let body: object;
@@ -130,7 +127,7 @@ export function createWelcomeQueue(connection: ConnectionOptions, prefix: string
 
 /** The welcome queue has its own workers, so a backlog of alerts never delays a welcome. */
 export async function enqueueWelcome(queue: Queue<CallbackEvent>, event: CallbackEvent): Promise<void> {
-  await queue.add(String(event.fields.ChangeType ?? 'add'), event, {
+  await queue.add(eventHeader(event).changeType ?? 'add', event, {
     jobId: event.dedupeKey,
     // More attempts than the window holds (40 x 0.5 s > 18 s): the window check in
     // handleNewCustomer ends the retries, records the outcome, counts and tags.
