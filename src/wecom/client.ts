@@ -1,7 +1,7 @@
 import { Agent, FormData, request, type Dispatcher } from 'undici';
-import { classifyErrcode } from './errcodes';
+import { classifyErrcode, GatewayErrcode } from './errcodes';
 
-/** A WeCom API error as WeCom stated it; errcode -2 stands for a network/HTTP failure of ours. */
+/** A WeCom API error as WeCom stated it, or one of the gateway's own (GatewayErrcode: -2 is a network/HTTP failure). */
 export interface WecomError {
   errcode: number;
   errmsg: string;
@@ -40,7 +40,7 @@ export interface UploadedMedia {
 /** Called after every API answer, e.g. to count calls by api and errcode. */
 export type CallObserver = (api: string, errcode: number, durationMs: number) => void;
 
-const NETWORK_ERRCODE = -2;
+const NETWORK_ERRCODE = GatewayErrcode.network;
 
 interface WecomBody {
   errcode?: number;
