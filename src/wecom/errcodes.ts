@@ -61,6 +61,7 @@ const HINTS: Record<number, string> = {
   41033: 'textcard description missing',
   41037: 'contact-me code: type missing or invalid',
   41041: 'a contact-me code may name 100 users at most',
+  41044: 'contact-me code: invalid config_id (unknown to WeCom, or deleted already)',
   41045: "the corp's contact-me code quota is used up: retire unused codes",
   41049: 'welcome_code missing',
   41050: 'welcome_code invalid: used already or older than its 20 s',

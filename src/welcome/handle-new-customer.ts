@@ -5,6 +5,7 @@ import { queuePrefix } from '../messages/send-queue';
 import type { Metrics } from '../ops/metrics';
 import type { RedisClient } from '../redis/scripts';
 import { addExternalContact, eventHeader, type CallbackEvent } from '../wecom/callback-event';
+import type { WelcomeMessage } from '../wecom/client';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { Activities } from './activities';
 import type { ContactWays } from './contact-ways';
@@ -105,15 +106,15 @@ export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps)
     if (added.half) return done({ ...withActivity, outcome: 'skipped', reason: 'half contact (one-way): no welcome is sent' });
     if (!welcomeCode) return done({ ...withActivity, outcome: 'skipped', reason: 'no WelcomeCode: the employee has their own welcome message, or the customer is already chatting' });
     if (!activity) return done({ ...withActivity, outcome: 'skipped', reason: `state ${state ?? '(none)'} matches no activity and there is no fallback` });
-    let body: object;
+    let message: WelcomeMessage;
     try {
-      body = { welcome_code: welcomeCode, ...activity.render({ customer: { externalUserId: customer! }, employee: { userId: employee! }, activity: { name: activity.name, state: activity.state } }) };
+      message = activity.render({ customer: { externalUserId: customer! }, employee: { userId: employee! }, activity: { name: activity.name, state: activity.state } });
     } catch (error) {
       return done({ ...withActivity, outcome: 'failed', reason: `welcome cannot render: ${(error as Error).message.split('\n')[0]}` });
     }
     const elapsed = () => now() - event.receivedAt;
     if (elapsed() > WELCOME_WINDOW_MS) return done({ ...withActivity, outcome: 'expired', reason: 'the 20-second window passed before the welcome could be sent' });
-    const outcome = await deps.api.sendWelcomeMessage(deps.app, body);
+    const outcome = await deps.api.sendWelcome(deps.app, welcomeCode, message);
     if (outcome.kind === 'ok') return done({ ...withActivity, outcome: outcome.value === 'sent' ? 'sent' : 'already-delivered', latencyMs: elapsed() });
     if (outcome.kind !== 'permanent' && elapsed() < WELCOME_WINDOW_MS - 1_000) throw new RetryWithinWindow(`${outcome.error.errcode} ${outcome.error.errmsg}`);
     // Expired or used codes (41050/41049) are final: retrying past the window cannot help.
@@ -144,7 +145,7 @@ export function startWelcomeWorkers(connection: ConnectionOptions, deps: Welcome
   const tags = new Worker<TagJob>(
     TAG_QUEUE,
     async (job) => {
-      const outcome = await deps.api.customerContact(deps.app, 'externalcontact/mark_tag', { userid: job.data.userId, external_userid: job.data.externalUserId, add_tag: job.data.tags });
+      const outcome = await deps.api.markTags(deps.app, { employee: job.data.userId, customer: job.data.externalUserId, add: job.data.tags });
       if (outcome.kind !== 'ok') throw new Error(`mark_tag: ${outcome.error.errcode} ${outcome.error.errmsg}`);
       deps.metrics.welcomeTagged.inc();
     },
