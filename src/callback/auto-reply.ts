@@ -1,6 +1,6 @@
 import Handlebars from 'handlebars';
 import type { AutoReplyRule } from './callback-config';
-import { field, type CallbackEvent } from './callback-event';
+import { memberMessage, type CallbackEvent } from '../wecom/callback-event';
 
 interface CompiledRule {
   app?: string;
@@ -36,9 +36,10 @@ export class AutoReplies {
 
   /** The reply text for a user's text message, or undefined when no rule matches. */
   replyFor(event: CallbackEvent): string | undefined {
-    if (field(event, 'MsgType') !== 'text') return undefined;
-    const content = field(event, 'Content') ?? '';
+    const message = memberMessage(event);
+    if (message.msgType !== 'text') return undefined;
+    const content = message.content ?? '';
     const rule = this.rules.find((r) => (r.app === undefined || r.app === event.app) && r.test(content));
-    return rule?.render({ content, fromUser: field(event, 'FromUserName'), app: event.app });
+    return rule?.render({ content, fromUser: message.fromUser, app: event.app });
   }
 }

@@ -7,10 +7,10 @@ import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/scripts';
 import type { WecomApp } from '../wecom/app';
 import { CallbackCrypto, CallbackCryptoError } from '../wecom/callback-crypto';
+import { dedupeKeyFor, describe, eventHeader, type CallbackEvent } from '../wecom/callback-event';
 import { buildPassiveTextReply, buildReplyEnvelope, parseCallbackXml, parseEnvelope, XmlError } from '../wecom/xml';
 import type { AutoReplies } from './auto-reply';
 import type { CallbackConfig } from './callback-config';
-import { dedupeKeyFor, describe, field, type CallbackEvent } from './callback-event';
 import type { EventRouter } from './event-router';
 import type { InboundQueue } from './inbound-queue';
 import type { CallbackIpAllowlist } from './ip-allowlist';
@@ -175,7 +175,7 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
         return;
       }
       const timestamp = String(Math.floor(now() / 1000));
-      const reply = buildPassiveTextReply({ toUser: field(event, 'FromUserName') ?? '', fromUser: app.corpId, createTime: Number(timestamp), content: replyText });
+      const reply = buildPassiveTextReply({ toUser: eventHeader(event).fromUser ?? '', fromUser: app.corpId, createTime: Number(timestamp), content: replyText });
       res.status(200).type('application/xml').send(buildReplyEnvelope(crypto.encryptReply(reply, timestamp, query.nonce)));
       outcome = `${outcome}-replied`;
     } catch (error) {

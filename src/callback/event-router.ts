@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { field, describe, type CallbackEvent } from './callback-event';
+import { describe, eventHeader, type CallbackEvent } from '../wecom/callback-event';
 
 /** What a rule matches on; every given key must equal the event's (case-insensitive, as WeCom mixes `LOCATION`/`click`). */
 export interface EventMatch {
@@ -26,12 +26,13 @@ function matches(expected: string | string[] | undefined, actual: string | undef
 }
 
 function firstMatch(rules: EventRule[], event: CallbackEvent): EventRule | undefined {
+  const header = eventHeader(event);
   return rules.find(
     ({ match }) =>
-      matches(match.msgType, field(event, 'MsgType')) &&
-      matches(match.event, field(event, 'Event')) &&
-      matches(match.changeType, field(event, 'ChangeType')) &&
-      matches(match.eventKey, field(event, 'EventKey')),
+      matches(match.msgType, header.msgType) &&
+      matches(match.event, header.event) &&
+      matches(match.changeType, header.changeType) &&
+      matches(match.eventKey, header.eventKey),
   );
 }
 

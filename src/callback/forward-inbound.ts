@@ -1,5 +1,5 @@
 import type { WebhookOutbox } from '../webhooks/webhook-outbox';
-import { field, type CallbackEvent } from './callback-event';
+import { eventHeader, memberMessage, type CallbackEvent } from '../wecom/callback-event';
 import type { EventRule } from './event-router';
 
 /** User messages to the app (reference §7.1). */
@@ -21,21 +21,21 @@ export const FORWARDED_APP_EVENTS = [
 
 /** What INBOUND_WEBHOOK_URL receives: stable camelCase names, and WeCom's fields verbatim under `raw`. */
 export function toInboundJson(event: CallbackEvent) {
-  const createTime = Number(field(event, 'CreateTime'));
-  const msgType = field(event, 'MsgType');
+  const { event: name, eventKey } = eventHeader(event);
+  const message = memberMessage(event);
   return {
     id: event.dedupeKey,
     app: event.app,
-    kind: msgType === 'event' ? 'event' : 'message',
-    msgType,
-    event: field(event, 'Event'),
-    eventKey: field(event, 'EventKey'),
-    fromUser: field(event, 'FromUserName'),
-    corpId: field(event, 'ToUserName'),
-    agentId: field(event, 'AgentID'),
-    msgId: field(event, 'MsgId'),
-    content: field(event, 'Content'),
-    createdAt: Number.isFinite(createTime) ? new Date(createTime * 1000).toISOString() : undefined,
+    kind: message.msgType === 'event' ? 'event' : 'message',
+    msgType: message.msgType,
+    event: name,
+    eventKey,
+    fromUser: message.fromUser,
+    corpId: message.corpId,
+    agentId: message.agentId,
+    msgId: message.msgId,
+    content: message.content,
+    createdAt: message.createdAt,
     raw: event.fields,
   };
 }

@@ -1,7 +1,7 @@
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import { settleThrown } from '../queues/settle';
-import { describe, type CallbackEvent } from './callback-event';
+import { describe, eventHeader, type CallbackEvent } from '../wecom/callback-event';
 import type { EventRouter } from './event-router';
 
 export const INBOUND_QUEUE = 'inbound';
@@ -19,7 +19,8 @@ export class InboundQueue {
   }
 
   async add(event: CallbackEvent): Promise<void> {
-    await this.queue.add(event.fields.MsgType === 'event' ? String(event.fields.Event ?? 'event') : String(event.fields.MsgType ?? 'message'), event, {
+    const { msgType, event: name } = eventHeader(event);
+    await this.queue.add(msgType === 'event' ? (name ?? 'event') : (msgType ?? 'message'), event, {
       jobId: event.dedupeKey,
       attempts: 5,
       backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 },

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
-import type { CallbackEvent } from '../callback/callback-event';
 import type { RedisClient } from '../redis/scripts';
 import type { RedisKeys } from '../redis/keys';
-import type { ContactDepartment, ContactUser, ParsedChange } from './contact-change';
+import type { CallbackEvent } from '../wecom/callback-event';
+import type { ContactChange, ContactDepartment, ContactUser } from '../wecom/contact-change-event';
 import type { SealedJson } from './sealed-json';
 
 /** What every sink receives and the change feed lists (ids are the feed's cursor). */
@@ -70,13 +70,13 @@ export class Directory {
   }
 
   /** Applies one change and records it in the feed; answers undefined when this push was applied before. */
-  apply(parsed: ParsedChange, event: CallbackEvent): Promise<ContactChangeRecord | undefined> {
+  apply(parsed: ContactChange, event: CallbackEvent): Promise<ContactChangeRecord | undefined> {
     const run = this.chain.then(() => this.applyWithRetry(parsed, event));
     this.chain = run.catch(() => undefined);
     return run;
   }
 
-  private async applyWithRetry(parsed: ParsedChange, event: CallbackEvent): Promise<ContactChangeRecord | undefined> {
+  private async applyWithRetry(parsed: ContactChange, event: CallbackEvent): Promise<ContactChangeRecord | undefined> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const result = await this.tryApply(parsed, event);
       if (result !== 'conflict') return result;
@@ -84,7 +84,7 @@ export class Directory {
     throw new Error('contact change kept conflicting with concurrent writers');
   }
 
-  private async tryApply(parsed: ParsedChange, event: CallbackEvent): Promise<ContactChangeRecord | undefined | 'conflict'> {
+  private async tryApply(parsed: ContactChange, event: CallbackEvent): Promise<ContactChangeRecord | undefined | 'conflict'> {
     const tx = this.txRedis;
     const marker = this.keys.applied(event.dedupeKey);
     const keys = [marker, ...this.entityKeys(parsed)];
@@ -102,7 +102,7 @@ export class Directory {
     }
   }
 
-  private entityKeys(parsed: ParsedChange): string[] {
+  private entityKeys(parsed: ContactChange): string[] {
     switch (parsed.kind) {
       case 'user':
         return parsed.action !== 'deleted' && parsed.newUserId ? [this.userKey(parsed.userId), this.userKey(parsed.newUserId)] : [this.userKey(parsed.userId)];
@@ -121,7 +121,7 @@ export class Directory {
   }
 
   /** Reads the entity, computes before/after, and queues the writes on `multi`. */
-  private async plan(parsed: ParsedChange, event: CallbackEvent, multi: ReturnType<Redis['multi']>): Promise<ContactChangeRecord> {
+  private async plan(parsed: ContactChange, event: CallbackEvent, multi: ReturnType<Redis['multi']>): Promise<ContactChangeRecord> {
     const base = { id: event.dedupeKey, at: new Date(event.receivedAt).toISOString(), raw: event.fields };
     switch (parsed.kind) {
       case 'user': {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { CallbackEvent } from '../callback/callback-event';
 import type { Metrics } from '../ops/metrics';
-import { parseContactChange } from './contact-change';
+import type { CallbackEvent } from '../wecom/callback-event';
+import { parseContactChange } from '../wecom/contact-change-event';
 import type { Directory } from './directory';
 
 /**

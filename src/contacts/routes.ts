@@ -2,7 +2,8 @@ import type { Request } from 'express';
 import { presentedKey } from '../http/auth';
 import { ApiError } from '../http/errors';
 import type { Route } from '../http/route';
-import { PERSONAL_FIELDS, type ContactUser } from './contact-change';
+import type { ContactUser } from '../wecom/contact-change-event';
+import { PERSONAL_FIELDS } from './contact-change';
 import type { ContactChangeRecord, Directory } from './directory';
 import type { SyncDispatcher } from './sync-dispatcher';
 

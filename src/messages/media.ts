@@ -4,6 +4,7 @@ import type { WecomApp } from '../wecom/app';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/scripts';
 import type { MediaType, Outcome } from '../wecom/client';
+import { GatewayErrcode } from '../wecom/errcodes';
 import type { WecomApi } from '../wecom/wecom-api';
 
 /** Where a media message's file comes from, as rendered by its template. */
@@ -13,7 +14,7 @@ export interface MediaSource {
   filename?: string;
 }
 
-const MEDIA_ERRCODE = -3;
+const MEDIA_ERRCODE = GatewayErrcode.media;
 /** WeCom keeps a media_id 3 days (reference §3); reuse it for a little less. */
 const MEDIA_CACHE_SECONDS = 3 * 86_400 - 6 * 3_600;
 const MAX_MEDIA_BYTES = 20 * 1024 * 1024;

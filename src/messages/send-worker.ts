@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { WecomApp } from '../wecom/app';
 import type { Metrics } from '../ops/metrics';
 import type { MediaType, Outcome, SendResult, WecomError } from '../wecom/client';
-import { errcodeHint } from '../wecom/errcodes';
+import { errcodeHint, GatewayErrcode } from '../wecom/errcodes';
 import { buildSendPayload } from '../wecom/message-payload';
 import type { WecomApi } from '../wecom/wecom-api';
 import { MediaResolver } from './media';
@@ -109,7 +109,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
     if (app) await applyBudget(app, job, token);
     const outcome: Outcome<SendResult> = app
       ? await deliver(app, job.data)
-      : { kind: 'permanent', error: { errcode: -4, errmsg: `app ${job.data.app} is no longer configured` } };
+      : { kind: 'permanent', error: { errcode: GatewayErrcode.appGone, errmsg: `app ${job.data.app} is no longer configured` } };
 
     const verdict = sendVerdict(outcome, jobAttempts(job));
     if (outcome.kind === 'ok') {
@@ -154,7 +154,7 @@ export function startSendWorker(connection: ConnectionOptions, queuePrefix: stri
     if (!job || job.attemptsMade < (job.opts.attempts ?? 1) && !(err instanceof UnrecoverableError) && !/stalled/i.test(err.message)) return;
     void deps.store.getPart(job.data.messageId, job.data.part).then(async (state) => {
       if (state && state.status !== 'sent' && state.status !== 'failed' && state.status !== 'recalled') {
-        await deps.store.updatePart(job.data.messageId, job.data.part, { ...state, status: 'failed', error: { errcode: -5, errmsg: err.message } });
+        await deps.store.updatePart(job.data.messageId, job.data.part, { ...state, status: 'failed', error: { errcode: GatewayErrcode.interrupted, errmsg: err.message } });
         await reportPartDone(deps, job.data);
       }
     }).catch((e) => deps.logger.error({ err: e }, 'could not record a failed job'));

@@ -1,7 +1,8 @@
 import { Agent, FormData, request, type Dispatcher } from 'undici';
-import { classifyErrcode } from './errcodes';
+import { classifyErrcode, GatewayErrcode } from './errcodes';
+import { truncateUtf8 } from './message-limits';
 
-/** A WeCom API error as WeCom stated it; errcode -2 stands for a network/HTTP failure of ours. */
+/** A WeCom API error as WeCom stated it, or one of the gateway's own (GatewayErrcode: -2 is a network/HTTP failure). */
 export interface WecomError {
   errcode: number;
   errmsg: string;
@@ -17,6 +18,9 @@ export type Outcome<T> =
   /** `afterMs`: WeCom blocked the app for a while (45009); retrying sooner only burns attempts. */
   | { kind: 'retry'; error: WecomError; afterMs?: number }
   | { kind: 'permanent'; error: WecomError };
+
+/** For calls naming something WeCom may not know (any more): that case apart from the other refusals. */
+export type LookupOutcome<T> = Outcome<T> | { kind: 'notFound'; error: WecomError };
 
 export interface TokenGrant {
   accessToken: string;
@@ -37,10 +41,50 @@ export interface UploadedMedia {
   createdAt: number;
 }
 
+/** One attachment of a new-customer welcome, in WeCom's shape (reference §8). */
+export type WelcomeAttachment =
+  | { msgtype: 'image'; image: { media_id?: string; pic_url?: string } }
+  | { msgtype: 'link'; link: { title: string; url: string; picurl?: string; desc?: string } }
+  | { msgtype: 'miniprogram'; miniprogram: { title: string; pic_media_id: string; appid: string; page: string } }
+  | { msgtype: 'video'; video: { media_id: string } }
+  | { msgtype: 'file'; file: { media_id: string } };
+
+/** A welcome: text and up to 9 attachments, not both empty; they reach the customer as separate messages. */
+export interface WelcomeMessage {
+  text?: string;
+  attachments: WelcomeAttachment[];
+}
+
+/** Corp tags (ids, reference §9.1) for an employee's customer. */
+export interface TagMarks {
+  employee: string;
+  customer: string;
+  add: string[];
+}
+
+/** A 「联系我」 QR code (reference §9.2): one member, or several taking turns. */
+export interface ContactWayRequest {
+  /** At most 30 characters are kept. */
+  remark?: string;
+  /** Echoed as `State` in the add events of customers who scan it. */
+  state?: string;
+  users: string[];
+  /** Customers are added without the member confirming (WeCom's default). */
+  skipVerify?: boolean;
+}
+
+export interface CreatedContactWay {
+  /** Keep it: WeCom does not list API-created codes in its console. */
+  configId: string;
+  qrCode: string;
+}
+
 /** Called after every API answer, e.g. to count calls by api and errcode. */
 export type CallObserver = (api: string, errcode: number, durationMs: number) => void;
 
-const NETWORK_ERRCODE = -2;
+const NETWORK_ERRCODE = GatewayErrcode.network;
+/** del_contact_way: the config_id is unknown, or deleted already. */
+const UNKNOWN_CONFIG_ID = 41044;
 
 interface WecomBody {
   errcode?: number;
@@ -134,30 +178,63 @@ export class WecomClient {
     return outcome.kind === 'ok' ? { kind: 'ok', value: true } : outcome;
   }
 
-  /** A JSON POST to any customer-contact API (externalcontact/*), answered as a classified outcome. */
-  async postJson(accessToken: string, api: string, body: object): Promise<Outcome<Record<string, unknown>>> {
-    return this.call(api, `/cgi-bin/${api}?access_token=${encodeURIComponent(accessToken)}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-  }
-
   /**
    * send_welcome_msg (reference §8) has outcomes of its own: 41051 means the
    * welcome was already delivered (done, not an error); 41096 means another app
    * is sending it right now (retry inside the 20 s window); 41050/41049 are final.
    */
-  async sendWelcomeMessage(accessToken: string, body: object): Promise<Outcome<'sent' | 'alreadyDelivered'>> {
-    const outcome = await this.postJson(accessToken, 'externalcontact/send_welcome_msg', body);
+  async sendWelcome(accessToken: string, welcomeCode: string, message: WelcomeMessage): Promise<Outcome<'sent' | 'alreadyDelivered'>> {
+    const outcome = await this.postJson(accessToken, 'externalcontact/send_welcome_msg', {
+      welcome_code: welcomeCode,
+      // text.content is at most 4000 bytes.
+      ...(message.text ? { text: { content: truncateUtf8(message.text, 4000) } } : {}),
+      attachments: message.attachments,
+    });
     if (outcome.kind === 'ok') return { kind: 'ok', value: 'sent' };
     if (outcome.error.errcode === 41051) return { kind: 'ok', value: 'alreadyDelivered' };
     if (outcome.error.errcode === 41096) return { kind: 'retry', error: outcome.error };
     return outcome;
   }
 
+  /** mark_tag (reference §9.1): adds corp tags to an employee's customer. */
+  async markTags(accessToken: string, marks: TagMarks): Promise<Outcome<true>> {
+    const outcome = await this.postJson(accessToken, 'externalcontact/mark_tag', { userid: marks.employee, external_userid: marks.customer, add_tag: marks.add });
+    return outcome.kind === 'ok' ? { kind: 'ok', value: true } : outcome;
+  }
+
+  /** add_contact_way (reference §9.2) as a QR code (scene 2): type 1 for one member, 2 for several. */
+  async addContactWay(accessToken: string, way: ContactWayRequest): Promise<Outcome<CreatedContactWay>> {
+    const outcome = await this.postJson(accessToken, 'externalcontact/add_contact_way', {
+      type: way.users.length === 1 ? 1 : 2,
+      scene: 2,
+      remark: way.remark === undefined ? undefined : [...way.remark].slice(0, 30).join(''),
+      skip_verify: way.skipVerify,
+      state: way.state,
+      user: way.users,
+    });
+    if (outcome.kind !== 'ok') return outcome;
+    return { kind: 'ok', value: { configId: String(outcome.value.config_id), qrCode: String(outcome.value.qr_code ?? '') } };
+  }
+
+  /** del_contact_way (reference §9.2): `notFound` when WeCom does not know the config_id (unknown, or deleted already). */
+  async deleteContactWay(accessToken: string, configId: string): Promise<LookupOutcome<true>> {
+    const outcome = await this.postJson(accessToken, 'externalcontact/del_contact_way', { config_id: configId });
+    if (outcome.kind === 'ok') return { kind: 'ok', value: true };
+    if (outcome.error.errcode === UNKNOWN_CONFIG_ID) return { kind: 'notFound', error: outcome.error };
+    return outcome;
+  }
+
   async close(): Promise<void> {
     await this.dispatcher.close();
+  }
+
+  /** A JSON POST to a WeCom API, answered as a classified outcome. */
+  private postJson(accessToken: string, api: string, body: object): Promise<Outcome<WecomBody>> {
+    return this.call(api, `/cgi-bin/${api}?access_token=${encodeURIComponent(accessToken)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   }
 
   private async call(api: string, path: string, init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string | FormData }): Promise<Outcome<WecomBody>> {

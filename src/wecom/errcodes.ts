@@ -8,6 +8,21 @@
  */
 export type ErrcodeClass = 'ok' | 'token' | 'retry' | 'permanent';
 
+/**
+ * The gateway's own errcodes, for failures WeCom never answered (negative, so
+ * they cannot meet one of WeCom's): recorded like WeCom's, with a hint.
+ */
+export const GatewayErrcode = {
+  /** WeCom could not be reached, or answered HTTP 4xx/5xx or no JSON. */
+  network: -2,
+  /** A media message's file could not be downloaded or read. */
+  media: -3,
+  /** The message names an app that is no longer configured. */
+  appGone: -4,
+  /** A worker kept dying mid-send. */
+  interrupted: -5,
+} as const;
+
 const TOKEN_ERRCODES = new Set([40014, 42001, 41001, 40001]);
 const RETRY_ERRCODES = new Set([-1, 6000, 45009, 45033]);
 
@@ -15,10 +30,10 @@ const RETRY_ERRCODES = new Set([-1, 6000, 45009, 45033]);
 const HINTS: Record<number, string> = {
   [-1]: 'WeCom is busy; retried with backoff',
   // The gateway's own codes (no WeCom answer to quote).
-  [-2]: 'WeCom could not be reached (network error, timeout or HTTP error): check WECOM_API_BASE, DNS and the outbound firewall',
-  [-3]: 'the media could not be fetched or read: check the URL or base64 content (20 MB at most)',
-  [-4]: 'the message names an app that is no longer configured',
-  [-5]: 'the send was interrupted too often (a worker kept dying mid-send); see the logs around the failure',
+  [GatewayErrcode.network]: 'WeCom could not be reached (network error, timeout or HTTP error): check WECOM_API_BASE, DNS and the outbound firewall',
+  [GatewayErrcode.media]: 'the media could not be fetched or read: check the URL or base64 content (20 MB at most)',
+  [GatewayErrcode.appGone]: 'the message names an app that is no longer configured',
+  [GatewayErrcode.interrupted]: 'the send was interrupted too often (a worker kept dying mid-send); see the logs around the failure',
   6000: 'data version conflict at WeCom; retried',
   40001: 'invalid secret: check WECOM_AGENT_SECRET or the app\'s secret in the config file (reset in the admin console?), or whether the app is disabled',
   40003: 'invalid UserID: the user does not exist or is outside the app',
@@ -46,6 +61,7 @@ const HINTS: Record<number, string> = {
   41033: 'textcard description missing',
   41037: 'contact-me code: type missing or invalid',
   41041: 'a contact-me code may name 100 users at most',
+  41044: 'contact-me code: invalid config_id (unknown to WeCom, or deleted already)',
   41045: "the corp's contact-me code quota is used up: retire unused codes",
   41049: 'welcome_code missing',
   41050: 'welcome_code invalid: used already or older than its 20 s',

@@ -4,6 +4,7 @@ import type { RedisKeys } from '../redis/keys';
 import { compareAndDelete, type RedisClient } from '../redis/scripts';
 import type { WecomApp } from './app';
 import type { WecomClient, WecomError } from './client';
+import { GatewayErrcode } from './errcodes';
 
 /** gettoken failed: `transient` says whether a later attempt may succeed. */
 export class TokenError extends Error {
@@ -73,7 +74,7 @@ export class TokenStore {
           await compareAndDelete(this.redis, lockKey, owner);
         }
       }
-      if (Date.now() > deadline) throw new TokenError({ errcode: -2, errmsg: 'timed out waiting for another instance to fetch the access_token' }, true);
+      if (Date.now() > deadline) throw new TokenError({ errcode: GatewayErrcode.network, errmsg: 'timed out waiting for another instance to fetch the access_token' }, true);
       await sleep(pollMs);
     }
   }

@@ -1,5 +1,5 @@
 import type { WecomApp } from './app';
-import type { MediaType, Outcome, SendResult, UploadedMedia, WecomClient } from './client';
+import type { ContactWayRequest, CreatedContactWay, LookupOutcome, MediaType, Outcome, SendResult, TagMarks, UploadedMedia, WecomClient, WelcomeMessage } from './client';
 import { TokenError, type TokenStore } from './token-store';
 
 /**
@@ -21,13 +21,21 @@ export class WecomApi {
     return this.withToken(app, (token) => this.client.uploadMedia(token, type, filename, content));
   }
 
-  sendWelcomeMessage(app: WecomApp, body: object): Promise<Outcome<'sent' | 'alreadyDelivered'>> {
-    return this.withToken(app, (token) => this.client.sendWelcomeMessage(token, body));
+  /** A new customer's welcome (reference §8): `alreadyDelivered` is done too; the code lives 20 s. */
+  sendWelcome(app: WecomApp, welcomeCode: string, message: WelcomeMessage): Promise<Outcome<'sent' | 'alreadyDelivered'>> {
+    return this.withToken(app, (token) => this.client.sendWelcome(token, welcomeCode, message));
   }
 
-  /** mark_tag, add_contact_way, del_contact_way… (reference §9). */
-  customerContact(app: WecomApp, api: 'externalcontact/mark_tag' | 'externalcontact/add_contact_way' | 'externalcontact/del_contact_way', body: object): Promise<Outcome<Record<string, unknown>>> {
-    return this.withToken(app, (token) => this.client.postJson(token, api, body));
+  markTags(app: WecomApp, marks: TagMarks): Promise<Outcome<true>> {
+    return this.withToken(app, (token) => this.client.markTags(token, marks));
+  }
+
+  addContactWay(app: WecomApp, way: ContactWayRequest): Promise<Outcome<CreatedContactWay>> {
+    return this.withToken(app, (token) => this.client.addContactWay(token, way));
+  }
+
+  deleteContactWay(app: WecomApp, configId: string): Promise<LookupOutcome<true>> {
+    return this.withToken(app, (token) => this.client.deleteContactWay(token, configId));
   }
 
   recallMessage(app: WecomApp, msgid: string): Promise<Outcome<true>> {
@@ -42,7 +50,7 @@ export class WecomApi {
     return this.withToken(app, (token) => this.client.getCallbackIps(token));
   }
 
-  private async withToken<T>(app: WecomApp, call: (token: string) => Promise<Outcome<T>>): Promise<Outcome<T>> {
+  private async withToken<O extends LookupOutcome<unknown>>(app: WecomApp, call: (token: string) => Promise<O>): Promise<O | Outcome<never>> {
     for (let attempt = 1; ; attempt++) {
       let token: string;
       try {

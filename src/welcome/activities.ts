@@ -4,7 +4,7 @@ import Handlebars from 'handlebars';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { TemplateLoadError } from '../messages/templates';
-import { truncateUtf8 } from '../wecom/message-limits';
+import type { WelcomeAttachment, WelcomeMessage } from '../wecom/client';
 
 /**
  * A welcome activity (a campaign): the 「联系我」 `state` that identifies it, the
@@ -19,7 +19,7 @@ const employeeSchema = z.object({
   totalLimit: z.number().int().positive().default(4800),
 });
 
-const attachmentSchema = z.discriminatedUnion('msgtype', [
+const attachmentSchema: z.ZodType<WelcomeAttachment> = z.discriminatedUnion('msgtype', [
   z.object({ msgtype: z.literal('image'), image: z.object({ media_id: z.string().optional(), pic_url: z.string().optional() }) }),
   z.object({ msgtype: z.literal('link'), link: z.object({ title: z.string(), url: z.string(), picurl: z.string().optional(), desc: z.string().optional() }) }),
   z.object({ msgtype: z.literal('miniprogram'), miniprogram: z.object({ title: z.string(), pic_media_id: z.string(), appid: z.string(), page: z.string() }) }),
@@ -57,8 +57,8 @@ export interface Activity {
   fallback: boolean;
   tags: string[];
   employees: Employee[];
-  /** The send_welcome_msg body minus the welcome_code; throws with the failing field when it cannot render. */
-  render(context: WelcomeContext): { text?: { content: string }; attachments: unknown[] };
+  /** The welcome for one customer; throws with the failing field when it cannot render. */
+  render(context: WelcomeContext): WelcomeMessage;
 }
 
 /** Compiles every string of a welcome body; data is inserted as written (welcome text is not HTML). */
@@ -100,11 +100,7 @@ export function buildActivity(definition: unknown, source: string): Activity {
     employees: def.employees,
     render(context) {
       const content = text?.(context) as string | undefined;
-      return {
-        // text.content is at most 4000 bytes (reference §8).
-        ...(content ? { text: { content: truncateUtf8(content, 4000) } } : {}),
-        attachments: attachments(context) as unknown[],
-      };
+      return { ...(content ? { text: content } : {}), attachments: attachments(context) as WelcomeAttachment[] };
     },
   };
 }

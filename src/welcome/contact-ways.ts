@@ -20,7 +20,7 @@ export interface ContactWay {
  * 「联系我」 QR codes (reference §9.2), one per (activity, employee): handed out
  * for the least-loaded employee with room, reused while that employee stays in
  * the pool, and deleted at WeCom when they leave it so new customers go elsewhere.
- * WeCom does not list API-created codes in its console: the config_id is kept here.
+ * WeCom does not list API-created codes in its console: their ids are kept here.
  */
 export class ContactWays {
   constructor(
@@ -43,28 +43,21 @@ export class ContactWays {
     if (!chosen) throw new ApiError(409, 'no_employee_with_room', `no employee of ${activity.name} has room: every one is at their daily or total limit (GET /v1/welcome/pool)`);
     const existing = await this.redis.hget(this.key(activity.name), chosen.userId);
     if (existing) return { ...(JSON.parse(existing) as ContactWay), reused: true };
-    const outcome = await this.api.customerContact(this.app, 'externalcontact/add_contact_way', {
-      type: 1,
-      scene: 2,
-      remark: [...activity.name].slice(0, 30).join(''),
-      skip_verify: true,
-      state: activity.state,
-      user: [chosen.userId],
-    });
+    const outcome = await this.api.addContactWay(this.app, { remark: activity.name, skipVerify: true, state: activity.state, users: [chosen.userId] });
     if (outcome.kind !== 'ok') throw new ApiError(502, 'wecom_error', `WeCom refused add_contact_way: ${outcome.error.errcode} ${outcome.error.errmsg}`);
     const way: ContactWay = {
       activity: activity.name,
       state: activity.state,
       employee: chosen.userId,
-      configId: String(outcome.value.config_id),
-      qrCode: String(outcome.value.qr_code ?? ''),
+      configId: outcome.value.configId,
+      qrCode: outcome.value.qrCode,
       createdAt: new Date().toISOString(),
     };
     // Two requests at once may both have created a code: the first stored wins, the other is deleted at WeCom.
     if (!(await this.redis.hsetnx(this.key(activity.name), chosen.userId, JSON.stringify(way)))) {
       const winner = await this.redis.hget(this.key(activity.name), chosen.userId);
       if (winner) {
-        await this.api.customerContact(this.app, 'externalcontact/del_contact_way', { config_id: way.configId });
+        await this.api.deleteContactWay(this.app, way.configId);
         return { ...(JSON.parse(winner) as ContactWay), reused: true };
       }
       await this.redis.hset(this.key(activity.name), chosen.userId, JSON.stringify(way)); // the winner was retired meanwhile
@@ -79,12 +72,15 @@ export class ContactWays {
       const stored = await this.redis.hget(this.key(activity.name), userId);
       if (!stored) continue;
       const way = JSON.parse(stored) as ContactWay;
-      const outcome = await this.api.customerContact(this.app, 'externalcontact/del_contact_way', { config_id: way.configId });
-      // A code WeCom no longer knows is as good as deleted; anything else is tried again at the next add.
-      if (outcome.kind === 'ok' || outcome.kind === 'permanent') {
+      const outcome = await this.api.deleteContactWay(this.app, way.configId);
+      const where = { activity: activity.name, employee: userId, configId: way.configId };
+      // A code WeCom no longer knows is as good as deleted; anything else keeps the record and is tried again at the next add.
+      if (outcome.kind === 'ok' || outcome.kind === 'notFound') {
         await this.redis.hdel(this.key(activity.name), userId);
         retired++;
-        this.options.logger.info({ activity: activity.name, employee: userId, configId: way.configId }, 'contact-me code retired: employee left the pool');
+        this.options.logger.info(where, 'contact-me code retired: employee left the pool');
+      } else if (outcome.kind === 'permanent') {
+        this.options.logger.warn({ ...where, errcode: outcome.error.errcode, errmsg: outcome.error.errmsg }, 'WeCom refused to delete a contact-me code: it stays live and is tried again at the next add');
       }
     }
     return retired;

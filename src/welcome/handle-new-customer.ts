@@ -1,10 +1,12 @@
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { field, type CallbackEvent } from '../callback/callback-event';
 import type { WecomApp } from '../wecom/app';
 import type { Metrics } from '../ops/metrics';
+import { applyVerdict, jobAttempts, settle, settleThrown, wecomResult } from '../queues/settle';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/scripts';
+import { addExternalContact, eventHeader, type CallbackEvent } from '../wecom/callback-event';
+import type { WelcomeMessage } from '../wecom/client';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { Activities } from './activities';
 import type { ContactWays } from './contact-ways';
@@ -71,11 +73,8 @@ async function record(deps: WelcomeDeps, outcome: WelcomeOutcome): Promise<void>
  */
 export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps): Promise<void> {
   const now = deps.now ?? Date.now;
-  const changeType = field(event, 'ChangeType');
-  const employee = field(event, 'UserID');
-  const customer = field(event, 'ExternalUserID');
-  const state = field(event, 'State');
-  const welcomeCode = field(event, 'WelcomeCode');
+  const added = addExternalContact(event);
+  const { changeType, employee, customer, state, welcomeCode } = added;
   const base = { at: new Date(now()).toISOString(), changeType, employee, customer, state };
   if (!employee || !customer) return record(deps, { ...base, outcome: 'skipped', reason: 'event without UserID or ExternalUserID' });
   const corp = deps.corpOf(event.app);
@@ -105,20 +104,23 @@ export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps)
     ];
     const withActivity = { ...base, activity: activity?.name, ...(notes.length > 0 ? { reason: notes.join('; ') } : {}) };
     // A one-way (half) add carries no usable code (reference §7.4): count and tag, send nothing.
-    if (changeType === 'add_half_external_contact') return done({ ...withActivity, outcome: 'skipped', reason: 'half contact (one-way): no welcome is sent' });
+    if (added.half) return done({ ...withActivity, outcome: 'skipped', reason: 'half contact (one-way): no welcome is sent' });
     if (!welcomeCode) return done({ ...withActivity, outcome: 'skipped', reason: 'no WelcomeCode: the employee has their own welcome message, or the customer is already chatting' });
     if (!activity) return done({ ...withActivity, outcome: 'skipped', reason: `state ${state ?? '(none)'} matches no activity and there is no fallback` });
-    let body: object;
+    let message: WelcomeMessage;
     try {
-      body = { welcome_code: welcomeCode, ...activity.render({ customer: { externalUserId: customer! }, employee: { userId: employee! }, activity: { name: activity.name, state: activity.state } }) };
+      message = activity.render({ customer: { externalUserId: customer! }, employee: { userId: employee! }, activity: { name: activity.name, state: activity.state } });
     } catch (error) {
       return done({ ...withActivity, outcome: 'failed', reason: `welcome cannot render: ${(error as Error).message.split('\n')[0]}` });
     }
     const elapsed = () => now() - event.receivedAt;
     if (elapsed() > WELCOME_WINDOW_MS) return done({ ...withActivity, outcome: 'expired', reason: 'the 20-second window passed before the welcome could be sent' });
-    const outcome = await deps.api.sendWelcomeMessage(deps.app, body);
+    const outcome = await deps.api.sendWelcome(deps.app, welcomeCode, message);
     if (outcome.kind === 'ok') return done({ ...withActivity, outcome: outcome.value === 'sent' ? 'sent' : 'already-delivered', latencyMs: elapsed() });
-    if (outcome.kind !== 'permanent' && elapsed() < WELCOME_WINDOW_MS - 1_000) throw new RetryWithinWindow(`${outcome.error.errcode} ${outcome.error.errmsg}`);
+    // The 20 s window is the attempts budget: another try only while a second of it is left. A 45009
+    // does not pause the welcome queue: every other customer's window is running too.
+    const verdict = settle(wecomResult(outcome), { attempt: 1, maxAttempts: elapsed() < WELCOME_WINDOW_MS - 1_000 ? 2 : 1 });
+    if (verdict.kind === 'retry' || verdict.kind === 'pause') throw new RetryWithinWindow(verdict.reason);
     // Expired or used codes (41050/41049) are final: retrying past the window cannot help.
     return done({ ...withActivity, outcome: outcome.kind === 'permanent' ? 'failed' : 'expired', errcode: outcome.error.errcode, reason: outcome.error.errmsg });
   }
@@ -130,7 +132,7 @@ export function createWelcomeQueue(connection: ConnectionOptions, queuePrefix: s
 
 /** The welcome queue has its own workers, so a backlog of alerts never delays a welcome. */
 export async function enqueueWelcome(queue: Queue<CallbackEvent>, event: CallbackEvent): Promise<void> {
-  await queue.add(String(event.fields.ChangeType ?? 'add'), event, {
+  await queue.add(eventHeader(event).changeType ?? 'add', event, {
     jobId: event.dedupeKey,
     // More attempts than the window holds (40 x 0.5 s > 18 s): the window check in
     // handleNewCustomer ends the retries, records the outcome, counts and tags.
@@ -143,12 +145,13 @@ export async function enqueueWelcome(queue: Queue<CallbackEvent>, event: Callbac
 
 export function startWelcomeWorkers(connection: ConnectionOptions, deps: WelcomeDeps): Worker[] {
   const prefix = deps.keys.queuePrefix;
-  const welcome = new Worker<CallbackEvent>(WELCOME_QUEUE, (job: Job<CallbackEvent>) => handleNewCustomer(job.data, deps), { connection, prefix, concurrency: 50 });
+  const welcome = new Worker<CallbackEvent>(WELCOME_QUEUE, (job: Job<CallbackEvent>) => settleThrown(job, () => handleNewCustomer(job.data, deps)), { connection, prefix, concurrency: 50 });
   const tags = new Worker<TagJob>(
     TAG_QUEUE,
     async (job) => {
-      const outcome = await deps.api.customerContact(deps.app, 'externalcontact/mark_tag', { userid: job.data.userId, external_userid: job.data.externalUserId, add_tag: job.data.tags });
-      if (outcome.kind !== 'ok') throw new Error(`mark_tag: ${outcome.error.errcode} ${outcome.error.errmsg}`);
+      const outcome = await deps.api.markTags(deps.app, { employee: job.data.userId, customer: job.data.externalUserId, add: job.data.tags });
+      // A refusal (an unknown tag, a customer no longer the employee's) fails at once; WeCom being busy is retried.
+      await applyVerdict(settle(wecomResult(outcome), jobAttempts(job)));
       deps.metrics.welcomeTagged.inc();
     },
     { connection, prefix, concurrency: 10 },

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { findApp, type Config } from '../config/config';
 import type { Core, Flow } from '../core';
-import { field } from '../callback/callback-event'; // TEMP until typed events merge
+import { customerRemoved } from '../wecom/callback-event';
 import { loadActivities } from './activities';
 import { ContactWays } from './contact-ways';
 import { EmployeePool } from './employee-pool';
@@ -34,8 +34,7 @@ export function wireWelcome(core: Core, config: Config) {
         inline: true,
         match: { msgType: 'event', event: 'change_external_contact', changeType: ['del_external_contact', 'del_follow_user'] },
         handle: async (event) => {
-          const employee = field(event, 'UserID');
-          const customer = field(event, 'ExternalUserID');
+          const { employee, customer } = customerRemoved(event);
           if (employee && customer) await pool.countRemoval(employee, customer);
         },
       },

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CallbackEvent } from '../../src/callback/callback-event';
+import type { CallbackEvent } from '../../src/wecom/callback-event';
 import { signWebhook } from '../../src/webhooks/webhook-outbox';
 import { CallbackCrypto } from '../../src/wecom/callback-crypto';
 import { parseCallbackXml } from '../../src/wecom/xml';

@@ -4,8 +4,10 @@ import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
 import { loadConfig } from '../../src/config/load';
 import { startSandbox } from '../../src/sandbox';
-import { WecomSimulator, type SimulatorApp } from '../../src/wecom/simulator/simulator';
+import type { ContactWayRequest } from '../../src/wecom/client';
+import { WecomSimulator } from '../../src/wecom/simulator/simulator';
 import { eventually, SIM_APP, startHarness, type Harness } from '../support/harness';
+import { asApp } from '../support/wecom-app';
 
 const TOKEN = 'qrDemoToken1';
 const AES_KEY = 'QrDemoKey0123456789abcdefghijklmnopqrstuvwx';
@@ -20,12 +22,16 @@ async function qrContent(url: string): Promise<{ contentType: string | null; tex
 
 const scan = (url: string, accept = 'application/json') => fetch(url, { headers: { accept } });
 
-/** A WeCom API call on the simulator as an app makes it: a token first. */
-async function wecomCall(sim: WecomSimulator, app: SimulatorApp, api: string, body: Record<string, unknown>): Promise<Record<string, any>> {
-  const token = (await (await fetch(`${sim.url}/cgi-bin/gettoken?corpid=${app.corpId}&corpsecret=${app.secret}`)).json()) as { access_token: string };
-  const res = await fetch(`${sim.url}/cgi-bin/${api}?access_token=${token.access_token}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return (await res.json()) as Record<string, any>;
+type App = { corpId: string; secret: string };
+
+/** A 「联系我」 code made on the simulator as an app makes one (one member: type 1; several: type 2). */
+async function addContactWay(sim: WecomSimulator, app: App, way: ContactWayRequest) {
+  const outcome = await asApp(sim.url, app, (client, token) => client.addContactWay(token, way));
+  if (outcome.kind !== 'ok') throw new Error(`add_contact_way: ${outcome.error.errcode} ${outcome.error.errmsg}`);
+  return outcome.value;
 }
+
+const deleteContactWay = (sim: WecomSimulator, app: App, configId: string) => asApp(sim.url, app, (client, token) => client.deleteContactWay(token, configId));
 
 describe('the sandbox QR demo', () => {
   let h: Harness;
@@ -100,20 +106,21 @@ describe('the sandbox QR demo', () => {
   });
 
   it('when a code with several members is scanned again and again, then its members take turns', async () => {
-    const created = await wecomCall(h.sim, SIM_APP, 'externalcontact/add_contact_way', { type: 2, scene: 2, state: 'expo2026', user: ['sales01', 'sales02'] });
+    const created = await addContactWay(h.sim, SIM_APP, { state: 'expo2026', users: ['sales01', 'sales02'] });
+    expect(h.sim.contactWays.get(created.configId)?.body).toMatchObject({ type: 2, scene: 2 });
     const employees: string[] = [];
-    for (let i = 0; i < 3; i++) employees.push(((await (await scan(h.sim.scanUrl(created.config_id))).json()) as { employee: string }).employee);
+    for (let i = 0; i < 3; i++) employees.push(((await (await scan(h.sim.scanUrl(created.configId))).json()) as { employee: string }).employee);
     expect(employees).toEqual(['sales01', 'sales02', 'sales01']);
   });
 
   it('when the config id is unknown or the code was deleted, then the image and the scan answer 404', async () => {
     expect((await fetch(`${h.sim.url}/__sim/qr/0123456789abcdef.png`)).status).toBe(404);
     expect((await scan(`${h.sim.url}/__sim/scan/0123456789abcdef`)).status).toBe(404);
-    const created = await wecomCall(h.sim, SIM_APP, 'externalcontact/add_contact_way', { type: 1, scene: 2, state: 'expo2026', user: ['sales01'] });
-    expect((await fetch(created.qr_code)).status).toBe(200);
-    expect(await wecomCall(h.sim, SIM_APP, 'externalcontact/del_contact_way', { config_id: created.config_id })).toMatchObject({ errcode: 0 });
-    expect((await fetch(created.qr_code)).status).toBe(404);
-    const res = await scan(h.sim.scanUrl(created.config_id));
+    const created = await addContactWay(h.sim, SIM_APP, { state: 'expo2026', users: ['sales01'] });
+    expect((await fetch(created.qrCode)).status).toBe(200);
+    expect(await deleteContactWay(h.sim, SIM_APP, created.configId)).toMatchObject({ kind: 'ok' });
+    expect((await fetch(created.qrCode)).status).toBe(404);
+    const res = await scan(h.sim.scanUrl(created.configId));
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error: string }).error).toMatch(/deleted/);
   });
@@ -127,11 +134,11 @@ describe('the simulator without a gateway to push to', () => {
   afterAll(() => sim.stop());
 
   it('when nothing told it the callback target, then a scan answers 409 saying so, and no WelcomeCode is spent', async () => {
-    const created = await wecomCall(sim, SIM_APP, 'externalcontact/add_contact_way', { type: 1, scene: 2, state: 'expo2026', user: ['sales01'] });
-    const res = await scan(sim.scanUrl(created.config_id));
+    const created = await addContactWay(sim, SIM_APP, { state: 'expo2026', users: ['sales01'] });
+    const res = await scan(sim.scanUrl(created.configId));
     expect(res.status).toBe(409);
     expect(((await res.json()) as { error: string }).error).toMatch(/does not know where the gateway's callback is/);
-    const page = await scan(sim.scanUrl(created.config_id), 'text/html');
+    const page = await scan(sim.scanUrl(created.configId), 'text/html');
     expect(page.status).toBe(409);
     expect(await page.text()).toContain('does not know where the gateway&#39;s callback is');
     expect(sim.welcomeCodes.size).toBe(0);
@@ -142,11 +149,11 @@ describe('SIMULATOR_PUBLIC_URL', () => {
   it('when it is set, then the sandbox\'s QR codes point there, so a phone on the LAN can open them', async () => {
     const sandbox = await startSandbox(loadConfig({ SIMULATOR_PUBLIC_URL: 'http://192.0.2.10:8081/', LOG_LEVEL: 'silent' }), { port: 0 });
     try {
-      const created = await wecomCall(sandbox.simulator, sandbox.config.apps[0], 'externalcontact/add_contact_way', { type: 1, scene: 2, state: 'expo2026', user: ['sales01'] });
-      expect(created.qr_code).toBe(`http://192.0.2.10:8081/__sim/qr/${created.config_id}.png`);
+      const created = await addContactWay(sandbox.simulator, sandbox.config.apps[0], { state: 'expo2026', users: ['sales01'] });
+      expect(created.qrCode).toBe(`http://192.0.2.10:8081/__sim/qr/${created.configId}.png`);
       // 192.0.2.10 is nobody's address (RFC 5737): the test reads the image on loopback, where the simulator listens too.
-      const { text } = await qrContent(`${sandbox.simulator.url}/__sim/qr/${created.config_id}.png`);
-      expect(text).toBe(`http://192.0.2.10:8081/__sim/scan/${created.config_id}`);
+      const { text } = await qrContent(`${sandbox.simulator.url}/__sim/qr/${created.configId}.png`);
+      expect(text).toBe(`http://192.0.2.10:8081/__sim/scan/${created.configId}`);
       expect(sandbox.config.wecom.apiBase).toBe(sandbox.simulator.url); // the gateway still calls it on loopback
     } finally {
       await sandbox.stop();

@@ -3,8 +3,14 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import pino from 'pino';
 import { CallbackCrypto } from '../../src/wecom/callback-crypto';
+import { WecomClient } from '../../src/wecom/client';
+import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { TokenStore } from '../../src/wecom/token-store';
+import { WecomApi } from '../../src/wecom/wecom-api';
 import { Activities, buildActivity } from '../../src/welcome/activities';
+import { ContactWays } from '../../src/welcome/contact-ways';
 import { EmployeePool } from '../../src/welcome/employee-pool';
 import { alert, eventually, SIM_APP, startHarness, TEMPLATES_DIR, uniquePrefix, type Harness } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';
@@ -244,5 +250,53 @@ describe('employee pool counters', () => {
     await pool.countRemoval('e1', 'c2');
     await pool.countRemoval('e1', 'c2'); // del_external_contact and del_follow_user for the same customer count once
     expect(await pool.entry(activities.list[0].employees[0])).toMatchObject({ totalCustomers: 2, inPool: true });
+  });
+});
+
+describe('retiring contact-me codes', () => {
+  let sim: WecomSimulator;
+  let redis: Redis;
+  let client: WecomClient;
+  let ways: ContactWays;
+  const logs: Record<string, any>[] = [];
+  const activities = new Activities([buildActivity({ activity: 'a', state: 's', welcome: { text: 'hi' }, employees: [{ userId: 'e1' }] }, 'inline')]);
+
+  beforeAll(async () => {
+    sim = await WecomSimulator.start({ apps: [SIM_APP] });
+    redis = new Redis(process.env.TEST_REDIS_URL!);
+    client = new WecomClient({ apiBase: sim.url, timeoutMs: 2_000 });
+    const keys = redisKeys(uniquePrefix());
+    const api = new WecomApi(client, new TokenStore(redis, client, { keys }));
+    const pool = new EmployeePool(redis, activities, { keys: keys.welcome, timeZone: 'Asia/Shanghai' });
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    ways = new ContactWays(redis, api, { name: 'customer-contact', ...SIM_APP }, activities, pool, { keys: keys.welcome, logger });
+  });
+  afterAll(async () => {
+    await client.close();
+    await redis.quit();
+    await sim.stop();
+  });
+
+  it('when WeCom refuses to delete a code (48002) or is busy, then the code is kept and tried again; deleted, it is gone here too', async () => {
+    const { reused: _, ...way } = await ways.forActivity('a');
+    sim.failNext(1, { errcode: 48002, errmsg: 'api forbidden' }, 'externalcontact/del_contact_way');
+    expect(await ways.retire('e1')).toBe(0);
+    expect(await ways.list('a')).toEqual([way]);
+    expect(logs.find((l) => l.level === 40 && l.configId === way.configId)).toMatchObject({ errcode: 48002, employee: 'e1', activity: 'a' });
+    sim.failNext(1, { errcode: -1, errmsg: 'system busy' }, 'externalcontact/del_contact_way');
+    expect(await ways.retire('e1')).toBe(0);
+    expect(await ways.list('a')).toEqual([way]);
+    expect(sim.contactWays.get(way.configId)?.deleted).toBe(false);
+    expect(await ways.retire('e1')).toBe(1);
+    expect(await ways.list('a')).toEqual([]);
+    expect(sim.contactWays.get(way.configId)?.deleted).toBe(true);
+  });
+
+  it('when WeCom no longer knows the code (41044), then it is as good as deleted: the record goes', async () => {
+    const way = await ways.forActivity('a');
+    sim.contactWays.get(way.configId)!.deleted = true; // deleted at WeCom by someone else
+    expect(await ways.retire('e1')).toBe(1);
+    expect(await ways.list('a')).toEqual([]);
+    expect(sim.calls.filter((c) => c.api === 'externalcontact/del_contact_way').at(-1)).toMatchObject({ errcode: 41044 });
   });
 });

@@ -4,6 +4,7 @@ import { notificationData } from '../../src/alerts/routes';
 import { loadTemplates, type Msgtype } from '../../src/messages/templates';
 import { markupProblems, textcardSeen } from '../../src/wecom/markup';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { asApp } from '../support/wecom-app';
 
 /**
  * Golden tests: every shipped event, as each of its message types, with
@@ -22,11 +23,12 @@ function golden(name: string, event: string, msgtype: Msgtype, data: Record<stri
   it(name, () => expect(render(event, msgtype, data)).toEqual(expected));
 }
 
-/** One message/send to the simulator's default app, as the gateway's client makes it. */
+/** One message/send to the simulator's default app, through the gateway's client; WeCom's errcode and errmsg. */
 async function send(sim: WecomSimulator, msgtype: string, body: Record<string, unknown>): Promise<{ errcode: number; errmsg: string }> {
-  const { access_token: token } = (await (await fetch(`${sim.url}/cgi-bin/gettoken?corpid=wwsandbox000000001&corpsecret=sandbox-secret`)).json()) as { access_token: string };
-  const res = await fetch(`${sim.url}/cgi-bin/message/send?access_token=${token}`, { method: 'POST', body: JSON.stringify({ touser: 'zhangsan', agentid: 1000002, msgtype, [msgtype]: body }) });
-  return (await res.json()) as { errcode: number; errmsg: string };
+  const outcome = await asApp(sim.url, { corpId: 'wwsandbox000000001', secret: 'sandbox-secret' }, (client, token) =>
+    client.sendMessage(token, { touser: 'zhangsan', agentid: 1000002, msgtype, [msgtype]: body }),
+  );
+  return outcome.kind === 'ok' ? { errcode: 0, errmsg: 'ok' } : outcome.error;
 }
 
 // Fixed zone: alert times are shown in local time (ALERT_TIMEZONE).

@@ -46,7 +46,7 @@ export interface SimulatorOptions {
 }
 
 export type Fault = { errcode: number; errmsg?: string } | { httpStatus: number } | { delayMs: number } | { reset: true };
-export type SimulatedApi = 'gettoken' | 'message/send' | 'media/upload' | 'externalcontact/send_welcome_msg' | 'externalcontact/mark_tag' | 'externalcontact/add_contact_way';
+export type SimulatedApi = 'gettoken' | 'message/send' | 'media/upload' | 'externalcontact/send_welcome_msg' | 'externalcontact/mark_tag' | 'externalcontact/add_contact_way' | 'externalcontact/del_contact_way';
 
 export interface SentMessage {
   msgid: string;
@@ -488,12 +488,14 @@ export class WecomSimulator {
     });
 
     app.post('/cgi-bin/externalcontact/del_contact_way', express.json(), async (req, res) => {
+      const api = 'externalcontact/del_contact_way';
+      if (await this.injectFault(api, req, res)) return;
       const auth = this.authorize(req);
-      if ('errcode' in auth) return this.answer(res, 'externalcontact/del_contact_way', auth);
+      if ('errcode' in auth) return this.answer(res, api, auth);
       const way = this.contactWays.get(req.body?.config_id);
-      if (!way || way.deleted) return this.answer(res, 'externalcontact/del_contact_way', { errcode: 41044, errmsg: 'invalid config_id' });
+      if (!way || way.deleted) return this.answer(res, api, { errcode: 41044, errmsg: 'invalid config_id' });
       way.deleted = true;
-      return this.answer(res, 'externalcontact/del_contact_way', { errcode: 0, errmsg: 'ok' });
+      return this.answer(res, api, { errcode: 0, errmsg: 'ok' });
     });
 
     app.post('/cgi-bin/externalcontact/get_corp_tag_list', express.json(), async (req, res) => {
