@@ -11,8 +11,9 @@ export function redisKeys(prefix: string) {
     /** BullMQ's prefix: the hash tag keeps each queue's keys in one Cluster slot. */
     queuePrefix: `{${prefix}}`,
 
-    /** The shared access_token of one app secret. */
+    /** The shared access_token of one app secret, and the lock of the one caller fetching it. */
     token: (corpId: string, secretId: string) => `${prefix}:token:${corpId}:${secretId}`,
+    tokenLock: (corpId: string, secretId: string) => `${prefix}:token:${corpId}:${secretId}:lock`,
     /** A media_id uploaded for content with this hash (reused while WeCom keeps it). */
     media: (corpId: string, msgtype: string, hash: string) => `${prefix}:media:${corpId}:${msgtype}:${hash}`,
 

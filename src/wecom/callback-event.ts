@@ -129,16 +129,8 @@ export interface MemberMessage {
 }
 
 export function memberMessage(event: CallbackEvent): MemberMessage {
-  const header = eventHeader(event);
-  return {
-    fromUser: header.fromUser,
-    msgType: header.msgType,
-    content: field(event, 'Content'),
-    msgId: header.msgId,
-    agentId: header.agentId,
-    corpId: header.corpId,
-    createdAt: isoTime(header.createTime),
-  };
+  const { fromUser, msgType, msgId, agentId, corpId, createTime } = eventHeader(event);
+  return { fromUser, msgType, content: field(event, 'Content'), msgId, agentId, corpId, createdAt: isoTime(createTime) };
 }
 
 /** A click on an interactive card's button (template_card_event, §7.2 and §15). */
@@ -155,14 +147,7 @@ export interface CardClick {
 }
 
 export function cardClick(event: CallbackEvent): CardClick {
-  const header = eventHeader(event);
-  return {
-    user: header.fromUser,
-    eventKey: header.eventKey,
-    taskId: field(event, 'TaskId'),
-    cardType: field(event, 'CardType'),
-    responseCode: field(event, 'ResponseCode'),
-    agentId: header.agentId,
-    at: isoTime(header.createTime),
-  };
+  const { fromUser, eventKey, agentId, createTime } = eventHeader(event);
+  const [taskId, cardType, responseCode] = ['TaskId', 'CardType', 'ResponseCode'].map((name) => field(event, name));
+  return { user: fromUser, eventKey, taskId, cardType, responseCode, agentId, at: isoTime(createTime) };
 }

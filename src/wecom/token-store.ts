@@ -53,16 +53,16 @@ export class TokenStore {
     return compareAndDelete(this.redis, this.key(app), failedToken);
   }
 
-  private key(app: WecomApp): string {
+  private key(app: WecomApp, what: 'token' | 'tokenLock' = 'token'): string {
     // The secret identifies the token but must never appear in Redis keys.
     const secretId = createHash('sha256').update(app.secret).digest('hex').slice(0, 16);
-    return this.options.keys.token(app.corpId, secretId);
+    return this.options.keys[what](app.corpId, secretId);
   }
 
   private async fetchShared(app: WecomApp, key: string): Promise<string> {
     const { lockTtlMs = 10_000, pollMs = 25, waitMs = 15_000 } = this.options;
     const deadline = Date.now() + waitMs;
-    const lockKey = `${key}:lock`;
+    const lockKey = this.key(app, 'tokenLock');
     for (;;) {
       const cached = await this.redis.get(key);
       if (cached) return cached;
