@@ -8,13 +8,17 @@ import { inboundForwardingRules } from './forward-inbound';
 import { InboundQueue, startInboundWorker } from './inbound-queue';
 import { CallbackIpAllowlist } from './ip-allowlist';
 
+export interface CallbackFlow extends Flow {
+  router: EventRouter;
+}
+
 /**
  * WeCom's callback endpoint: verification, decryption, process-once, passive
  * replies; each push goes to the first rule that matches it: the other flows'
  * rules (and operators' extensions) in the order given, then forwarding of user
  * messages to INBOUND_WEBHOOK_URL.
  */
-export async function wireCallback(core: Core, config: Config, deps: { rules: EventRule[]; forwarding?: WebhookOutbox }) {
+export async function wireCallback(core: Core, config: Config, deps: { rules: EventRule[]; forwarding?: WebhookOutbox }): Promise<CallbackFlow> {
   const router = new EventRouter(core.logger, [...deps.rules, ...(deps.forwarding ? inboundForwardingRules(deps.forwarding) : [])]);
   const inbound = new InboundQueue(core.queueRedis, core.keys.queuePrefix);
   const allowlists = new Map<string, CallbackIpAllowlist>();
@@ -44,5 +48,5 @@ export async function wireCallback(core: Core, config: Config, deps: { rules: Ev
       for (const allowlist of allowlists.values()) allowlist.stop();
       await inbound.close();
     },
-  } satisfies Flow & Record<string, unknown>;
+  };
 }

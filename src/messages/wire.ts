@@ -10,11 +10,18 @@ import { createSendQueue, enqueueParts } from './send-queue';
 import { startSendWorker } from './send-worker';
 import type { EventTemplate } from './templates';
 
+export interface MessagesFlow extends Flow {
+  service: MessageService;
+  store: MessageStore;
+  /** Accepts a message exactly like POST /v1/messages (extensions send through it). */
+  send(message: unknown): ReturnType<MessageService['accept']>;
+}
+
 /**
  * The send pipeline: accept (render, persist, enqueue), the send worker, status
  * reads and recalls, and the final status POSTed to a request's callbackUrl.
  */
-export async function wireMessages(core: Core, config: Config, deps: { templates: Map<string, EventTemplate>; statusCallbacks: WebhookOutbox }) {
+export async function wireMessages(core: Core, config: Config, deps: { templates: Map<string, EventTemplate>; statusCallbacks: WebhookOutbox }): Promise<MessagesFlow> {
   const { templates, statusCallbacks } = deps;
   const store = new MessageStore(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds });
   const queue = createSendQueue(core.queueRedis, core.keys.queuePrefix);
@@ -50,12 +57,11 @@ export async function wireMessages(core: Core, config: Config, deps: { templates
   return {
     service,
     store,
-    /** Accepts a message exactly like POST /v1/messages (extensions send through it). */
     send: (message: unknown) => service.accept(service.parse(message)),
     routes: messageRoutes(service, store, templates, { store, queue, api: core.api, findApp: appNamed }),
     workers,
     queues: [queue],
     readiness: [{ name: 'templates', check: async () => templates.size > 0 }],
     close: () => queue.close(),
-  } satisfies Flow & Record<string, unknown>;
+  };
 }

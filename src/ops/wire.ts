@@ -1,3 +1,4 @@
+import type { AppOptions } from '../app';
 import type { Config } from '../config/config';
 import type { Core, Flow } from '../core';
 import type { MessageStore } from '../messages/message-store';
@@ -5,11 +6,16 @@ import { dashboard } from './dashboard';
 import { diagnose } from './doctor';
 import { opsRoutes } from './routes';
 
+export interface OpsFlow extends Flow {
+  /** Pages mounted whole, behind a permission (the dashboard). */
+  pages: AppOptions['pages'];
+}
+
 /**
  * What operators read about every flow: readiness, queue depths and ages in the
  * metrics, the dashboard (queues and recent messages) and the diagnostics.
  */
-export function wireOps(core: Core, config: Config, deps: { flows: Flow[]; store: MessageStore }) {
+export function wireOps(core: Core, config: Config, deps: { flows: Flow[]; store: MessageStore }): OpsFlow {
   const workers = deps.flows.flatMap((f) => f.workers ?? []);
   const queues = deps.flows.flatMap((f) => f.queues ?? []);
   const readiness = [
@@ -28,5 +34,5 @@ export function wireOps(core: Core, config: Config, deps: { flows: Flow[]; store
   return {
     routes: opsRoutes(core.metrics, readiness, () => diagnose(config, core.api)),
     pages: [{ path: '/dashboard', permission: 'admin' as const, router: dashboard(queues, deps.store) }],
-  } satisfies Flow & Record<string, unknown>;
+  };
 }

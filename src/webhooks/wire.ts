@@ -3,12 +3,18 @@ import type { Core, Flow } from '../core';
 import { deadLetterRoutes } from './dead-letter-routes';
 import { WebhookOutbox } from './webhook-outbox';
 
+export interface WebhooksFlow extends Flow {
+  statusCallbacks: WebhookOutbox;
+  /** Present with INBOUND_WEBHOOK_URL. */
+  inboundForwarding?: WebhookOutbox;
+}
+
 /**
  * Signed downstream webhooks, each a durable queue with retries and dead letters:
  * final statuses to a request's callbackUrl, and (with INBOUND_WEBHOOK_URL) the
  * messages users send to the app. Other flows add to them; this room delivers.
  */
-export function wireWebhooks(core: Core, config: Config) {
+export function wireWebhooks(core: Core, config: Config): WebhooksFlow {
   const common = { queuePrefix: core.keys.queuePrefix, attempts: 8, retryBaseDelayMs: config.send.retryBaseDelayMs, timeoutMs: 5_000, concurrency: 10, logger: core.logger };
   const statusCallbacks = new WebhookOutbox(core.queueRedis, { ...common, name: 'status-callbacks', secret: config.statusCallbackSecret });
   const inboundForwarding = config.inboundWebhookUrl
@@ -31,5 +37,5 @@ export function wireWebhooks(core: Core, config: Config) {
     close: async () => {
       await Promise.all([statusCallbacks.close(), inboundForwarding?.close()]);
     },
-  } satisfies Flow & Record<string, unknown>;
+  };
 }

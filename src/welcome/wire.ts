@@ -24,7 +24,7 @@ export function wireWelcome(core: Core, config: Config) {
   const contactWays = app ? new ContactWays(core.redis, core.api, app, activities, pool, { keys: core.keys.welcome, logger: core.logger }) : undefined;
   const workers =
     app && contactWays && config.workers.has('welcome')
-      ? startWelcomeWorkers(core.workerRedis, { app, corpOf: (name) => findApp(config, name)?.corpId, api: core.api, activities, pool, contactWays, tagQueue, redis: core.redis, keys: core.keys, metrics: core.metrics, logger: core.logger })
+      ? startWelcomeWorkers(core.workerRedis, { app, corpOf: (name) => findApp(config, name)?.corpId, api: core.api, activities, pool, contactWays, tagQueue, redis: core.redis, keys: core.keys, metrics: core.metrics, logger: core.logger, now: core.clock })
       : [];
   return {
     rules: [
