@@ -45,9 +45,11 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const alerts = wireAlerts(core, config, messages.service);
   const contacts = await wireContacts(core, config);
   const welcome = wireWelcome(core, config);
-  // Operators' rules come after the built-in ones and before forwarding.
-  const callback = await wireCallback(core, config, { rules: [...contacts.rules, ...welcome.rules, ...extensionRules], forwarding: webhooks.inboundForwarding });
-  const flows: Flow[] = [messages, alerts, callback, webhooks, contacts, welcome];
+  const served: Flow[] = [messages, alerts, webhooks, contacts, welcome];
+  // Callback pushes go to the flows' rules, then operators' rules, then forwarding.
+  const rules = [...served.flatMap((f) => f.rules ?? []), ...extensionRules];
+  const callback = await wireCallback(core, config, { rules, forwarding: webhooks.inboundForwarding });
+  const flows: Flow[] = [...served, callback];
   const ops = wireOps(core, config, { flows, store: messages.store });
   flows.push(ops);
 
