@@ -8,6 +8,7 @@ import { MessageStore } from './message-store';
 import { messageRoutes } from './routes';
 import { createSendQueue, enqueueParts } from './send-queue';
 import { startSendWorker } from './send-worker';
+import { statusCallbacks } from './status-callbacks';
 import type { EventTemplate } from './templates';
 
 export interface MessagesFlow extends Flow {
@@ -22,26 +23,18 @@ export interface MessagesFlow extends Flow {
  * reads and recalls, and the final status POSTed to a request's callbackUrl.
  */
 export async function wireMessages(core: Core, config: Config, deps: { templates: Map<string, EventTemplate>; statusCallbacks: WebhookOutbox }): Promise<MessagesFlow> {
-  const { templates, statusCallbacks } = deps;
+  const { templates } = deps;
   const store = new MessageStore(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds });
   const queue = createSendQueue(core.queueRedis, core.keys.queuePrefix);
   await queue.waitUntilReady();
   const service = new MessageService({ config, templates, store, queue, metrics: core.metrics });
   const appNamed = (name: string) => findApp(config, name);
 
-  /** Final statuses to the callbackUrl a request named: signed, retried, never in the way of sending. */
-  const reportIfFinal = async (messageId: string) => {
-    const view = await store.get(messageId);
-    if (!view?.callbackUrl || (view.status !== 'sent' && view.status !== 'failed')) return;
-    const { callbackUrl, ...status } = view;
-    await statusCallbacks.add({ id: `${messageId}_final`, url: callbackUrl, body: status, createdAt: core.clock() });
-  };
-
   const workers = config.workers.has('send')
     ? [
         startSendWorker(core.workerRedis, core.keys.queuePrefix, { concurrency: config.send.concurrency, lockMs: config.send.jobLockMs, ratePerSecond: config.send.ratePerSecond }, {
           store,
-          onPartDone: reportIfFinal,
+          onPartDone: statusCallbacks(store, deps.statusCallbacks, core.clock),
           budget: config.send.memberQuota.length > 0 ? new MemberBudget(core.redis, core.keys, config.send.memberQuota) : undefined,
           deferPart: (data, until) => enqueueParts(queue, [data], config.send, Math.max(0, until - core.clock())),
           api: core.api,
