@@ -99,7 +99,8 @@ export async function connectCore(config: Config, logger: Logger): Promise<Core>
     clock: Date.now,
     async close() {
       await client.close();
-      await Promise.allSettled(connections.map((c) => c.quit()));
+      // QUIT needs a live connection: one still reconnecting (Redis just back) is cut instead, or it would retry forever.
+      await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
     },
   };
 }

@@ -23,6 +23,8 @@ export function wireOps(core: Core, config: Config, deps: { flows: Flow[]; store
     { name: 'workers', check: async () => workers.every((w) => w.isRunning()) },
     ...deps.flows.flatMap((f) => f.readiness ?? []),
   ];
+  // A queue reports its connection's errors too; the connections already log them (once per state change).
+  for (const queue of queues) queue.on('error', (err) => core.logger.debug({ err: err.message, queue: queue.name }, 'queue error'));
   core.metrics.addQueueCollector(async () => {
     for (const queue of queues) {
       const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed').catch(() => ({}) as Record<string, number>);
