@@ -157,8 +157,11 @@ describe('the README, top to bottom, in the sandbox', () => {
   it('when the process the newcomer started (npm) is killed, then the gateway, its simulator and its Redis stop too', async () => {
     expect(redisPort).toBeGreaterThan(0);
     expect(await portIsClosed(redisPort)).toBe(false);
+    // Its output is read to the end (the last line is written just before it exits, after Redis has stopped).
+    const outputRead = new Promise((resolve) => gateway.on('close', resolve));
     gateway.kill('SIGTERM');
     await eventually(async () => (await portIsClosed(port)) && (await portIsClosed(port + 1)) && (await portIsClosed(redisPort)), 30_000, 100);
+    await outputRead;
     expect(logs).toContain('"msg":"stopped"');
   }, 40_000);
 });
