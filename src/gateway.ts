@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { wireAlerts } from './alerts/wire';
 import { createApp } from './app';
 import type { EventRouter } from './callback/event-router';
+import { wireChats } from './chats/wire';
 import { loadExtensions } from './callback/extensions';
 import { wireCallback } from './callback/wire';
 import type { Config } from './config/config';
@@ -41,11 +42,12 @@ export async function createGateway(config: Config, options: { logger?: Logger }
 
   const core = await connectCore(config, logger);
   const webhooks = wireWebhooks(core, config);
-  const messages = await wireMessages(core, config, { templates, statusCallbacks: webhooks.statusCallbacks });
+  const chats = wireChats(core, config);
+  const messages = await wireMessages(core, config, { templates, statusCallbacks: webhooks.statusCallbacks, chats: chats.directory });
   const alerts = wireAlerts(core, config, messages.service);
   const contacts = await wireContacts(core, config);
   const welcome = wireWelcome(core, config);
-  const served: Flow[] = [messages, alerts, webhooks, contacts, welcome];
+  const served: Flow[] = [messages, chats, alerts, webhooks, contacts, welcome];
   // Callback pushes go to the flows' rules, then operators' rules, then forwarding.
   const rules = [...served.flatMap((f) => f.rules ?? []), ...extensionRules];
   const callback = await wireCallback(core, config, { rules, forwarding: webhooks.inboundForwarding });

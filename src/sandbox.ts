@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from './config/config';
 import type { WecomApp } from './wecom/app';
+import type { Robot } from './wecom/group-chat';
 import { WecomSimulator } from './wecom/simulator/simulator';
 
 /**
@@ -10,6 +11,8 @@ import { WecomSimulator } from './wecom/simulator/simulator';
  * up the same way, so both report the same checks.
  */
 const SANDBOX_APP = { name: 'default', corpId: 'wwsandbox000000001', agentId: 1000002, secret: 'sandbox-secret' };
+
+const SANDBOX_ROBOT_KEY = '00000000-0000-4000-8000-00000000a11e';
 
 const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const randomAlphanumeric = (length: number) => Array.from({ length }, () => ALPHANUMERIC[randomInt(ALPHANUMERIC.length)]).join('');
@@ -51,7 +54,7 @@ export async function startSandbox(config: Config, options: { port: number; logg
     options.port,
   );
   return {
-    config: { ...config, apps: [app], defaultApp: app.name, wecom: { ...config.wecom, apiBase: simulator.url } },
+    config: { ...config, apps: [app], defaultApp: app.name, wecom: { ...config.wecom, apiBase: simulator.url }, robots: sandboxRobots(config, simulator.url) },
     simulator,
     deliverCallbacksTo: ({ host, port }) => {
       if (!app.callback) return; // the sandbox app always has one: its own keys, or callbackOnly's
@@ -60,6 +63,15 @@ export async function startSandbox(config: Config, options: { port: number; logg
     },
     stop: () => simulator.stop(),
   };
+}
+
+/**
+ * The simulator stands in for WeCom's robots too: configured robots are called
+ * there, and without any, a robot named `ops` lets the README's examples run.
+ */
+function sandboxRobots(config: Config, simulatorUrl: string): Robot[] {
+  const robots = config.robots.length > 0 ? config.robots : [{ name: 'ops', keys: [SANDBOX_ROBOT_KEY], apiBase: simulatorUrl }];
+  return robots.map((robot) => ({ ...robot, apiBase: simulatorUrl }));
 }
 
 /** Why the gateway is in sandbox mode, naming only what is really missing. */

@@ -1,9 +1,16 @@
+import type { Mentions } from '../wecom/group-chat';
+
 /** A named set of recipients for monitoring webhooks, chosen by `?route=` or by matching the payload. */
 export interface AlertRoute {
   name: string;
   users?: string[];
   parties?: string[];
   tags?: string[];
+  /** Group robots by name, and app group chats by chatid. */
+  robots?: string[];
+  chats?: string[];
+  /** Who the robot and chat messages of this route @-mention. */
+  mentions?: Mentions;
   msgtype?: 'markdown' | 'text' | 'textcard';
   /** Event template to render with (default alert.notification). */
   event?: string;

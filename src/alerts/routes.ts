@@ -22,15 +22,18 @@ function matchRoute(routes: AlertRoute[], n: Notification): AlertRoute | undefin
   });
 }
 
-/** Recipients from the query (`?users=a,b&parties=…&tags=…`), a named route (`?route=`), or a matching route. */
+const RECIPIENT_LISTS = ['users', 'parties', 'tags', 'robots', 'chats'] as const;
+
+/** Recipients from the query (`?users=a,b&parties=…&tags=…&robots=…&chats=…`), a named route (`?route=`), or a matching route. */
 function resolve(req: Request, routes: AlertRoute[], n: Notification): { to: Recipients; route?: AlertRoute } {
-  const [users, parties, tags] = [list(req.query.users), list(req.query.parties), list(req.query.tags)];
+  const fromQuery = Object.fromEntries(RECIPIENT_LISTS.map((name) => [name, list(req.query[name])]));
+  const queried = Object.values(fromQuery).some(Boolean);
   const routeName = typeof req.query.route === 'string' ? req.query.route : undefined;
   const named = routeName === undefined ? undefined : routes.find((r) => r.name === routeName);
   if (routeName !== undefined && !named) throw new ApiError(404, 'unknown_route', `no alert route named ${routeName}`);
-  const route = named ?? (users || parties || tags ? undefined : matchRoute(routes, n));
-  const candidate = users || parties || tags ? { users, parties, tags } : route ? { users: route.users, parties: route.parties, tags: route.tags } : undefined;
-  if (!candidate) throw new ApiError(400, 'no_recipients', 'no recipients: give ?users=, ?parties=, ?tags= or ?route=, or configure a matching route', [{ field: 'users', message: 'no recipients' }]);
+  const route = named ?? (queried ? undefined : matchRoute(routes, n));
+  const candidate = queried ? fromQuery : route ? Object.fromEntries(RECIPIENT_LISTS.map((name) => [name, route[name]])) : undefined;
+  if (!candidate) throw new ApiError(400, 'no_recipients', 'no recipients: give ?users=, ?parties=, ?tags=, ?robots=, ?chats= or ?route=, or configure a matching route', [{ field: 'users', message: 'no recipients' }]);
   const parsed = recipientsSchema.safeParse(Object.fromEntries(Object.entries(candidate).filter(([, v]) => v !== undefined)));
   if (!parsed.success) throw ApiError.invalid(parsed.error.issues, 'query.');
   return { to: parsed.data, route };
@@ -85,7 +88,8 @@ export function alertRoutes(messages: MessageService, storm: StormControl, setti
     if (admission.decision === 'folded') return { status: 'folded' };
     let id: string;
     try {
-      ({ id } = await messages.accept(messages.parse({ event: route?.event ?? 'alert.notification', ...(msgtype ? { msgtype } : {}), to, data }), String(req.id)));
+      const mentions = route?.mentions ? { mentions: route.mentions } : {};
+      ({ id } = await messages.accept(messages.parse({ event: route?.event ?? 'alert.notification', ...(msgtype ? { msgtype } : {}), to, data, ...mentions }), String(req.id)));
     } catch (error) {
       await storm.forget(to, key).catch(() => undefined);
       throw error;

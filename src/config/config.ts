@@ -5,6 +5,7 @@ import type { ApiKey } from '../http/auth';
 import type { BudgetLimit } from '../redis/scripts';
 import type { RedisConfig } from '../redis/redis-config';
 import type { WecomApp } from '../wecom/app';
+import type { Robot } from '../wecom/group-chat';
 
 /** The whole configuration, as loadConfig (load.ts) assembles it from the environment and the config file. */
 export interface Config {
@@ -27,6 +28,8 @@ export interface Config {
   callbackOnly?: Pick<WecomApp, 'corpId'> & { callback: NonNullable<WecomApp['callback']> };
   wecom: { apiBase: string; timeoutMs: number };
   apps: WecomApp[];
+  /** Group robots by name (WECOM_ROBOTS, robots: in the file); their keys are credentials. */
+  robots: Robot[];
   defaultApp: string;
   apiKeys: ApiKey[];
   /** Requests per minute per key (per address without one); 0 = unlimited. */

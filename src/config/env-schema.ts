@@ -81,6 +81,8 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CONTACT_SYNC_WEBHOOK_URL: url.optional(),
   INBOUND_WEBHOOK_URL: url.optional(),
+  /** Parsed in robots.ts: its problems must never quote a value (robot keys are credentials). */
+  WECOM_ROBOTS: z.string().optional(),
   CONTACT_SYNC_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
   CONTACTS_PII_KEYS: csv.optional(),
   CONTACTS_ENCRYPTION_KEY: z

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { mentionsSchema } from '../messages/mentions';
 import { aesKey, url } from './env-schema';
 
 const fileAppSchema = z.object({
@@ -36,6 +37,9 @@ export const fileSchema = z.object({
         users: z.array(z.string()).optional(),
         parties: z.array(z.coerce.string()).optional(),
         tags: z.array(z.coerce.string()).optional(),
+        robots: z.array(z.string()).optional(),
+        chats: z.array(z.string()).optional(),
+        mentions: mentionsSchema.optional(),
         msgtype: z.enum(['markdown', 'text', 'textcard']).optional(),
         event: z.string().optional(),
         match: z.object({ receiver: z.string().optional(), labels: z.record(z.string(), z.string()).optional() }).strict().optional(),
@@ -44,6 +48,8 @@ export const fileSchema = z.object({
     .optional(),
   wechatReaders: z.object({ users: z.array(z.string()).optional(), parties: z.array(z.coerce.string()).optional(), tags: z.array(z.coerce.string()).optional() }).optional(),
   contactSinks: z.array(z.object({ name: z.string().regex(/^[A-Za-z0-9_-]+$/), url, secret: z.string().min(16).optional() })).optional(),
+  /** A robot name to its key or webhook URL, or to several (a pool); checked in robots.ts. */
+  robots: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).optional(),
   defaultApp: z.string().optional(),
   extensions: z.array(z.string().min(1)).optional(),
 }).strict(); // a misspelt key is a mistake to report, not a setting to ignore

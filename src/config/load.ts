@@ -6,6 +6,7 @@ import type { WecomApp } from '../wecom/app';
 import type { Config } from './config';
 import { ALL_WORKERS, DEFAULT_API_BASE, envSchema } from './env-schema';
 import { fileSchema } from './file-schema';
+import { loadRobots } from './robots';
 
 /** Start-up stops with one line per problem; no line ever contains a secret's value. */
 export class ConfigError extends Error {
@@ -99,6 +100,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.REDIS_SENTINELS && e.REDIS_CLUSTER_NODES) problems.push('REDIS_SENTINELS: choose Sentinel or Cluster, not both');
   const defaultApp = file.defaultApp ?? apps[0]?.name ?? 'default';
   if (apps.length > 0 && !names.has(defaultApp)) problems.push(`defaultApp: no app is named "${defaultApp}"`);
+  const apiBase = (e.WECOM_API_BASE ?? DEFAULT_API_BASE).replace(/\/+$/, '');
+  const robots = loadRobots({ env: e.WECOM_ROBOTS, file: file.robots, filePath: e.GATEWAY_CONFIG }, apiBase, DEFAULT_API_BASE, problems);
+  const robotNames = new Set(robots.map((r) => r.name));
+  (file.alertRoutes ?? []).forEach((route, i) =>
+    route.robots?.filter((name) => !robotNames.has(name)).forEach((name) => problems.push(`${e.GATEWAY_CONFIG}: alertRoutes.${i}.robots: no robot is named ${name}`)),
+  );
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -116,8 +123,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     simulatorPort: e.SIMULATOR_PORT ?? (e.PORT === 0 || e.PORT === 65535 ? 0 : e.PORT + 1),
     simulatorPublicUrl: e.SIMULATOR_PUBLIC_URL?.replace(/\/+$/, ''),
     ...(callbackOnly && apps.length === 0 ? { callbackOnly } : {}),
-    wecom: { apiBase: (e.WECOM_API_BASE ?? DEFAULT_API_BASE).replace(/\/+$/, ''), timeoutMs: e.WECOM_TIMEOUT_MS },
+    wecom: { apiBase, timeoutMs: e.WECOM_TIMEOUT_MS },
     apps,
+    robots,
     defaultApp,
     apiKeys: e.GATEWAY_API_KEYS ?? [],
     rateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,

@@ -14,6 +14,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly fields?: FieldProblem[],
+    /** What WeCom answered, when the error is WeCom's refusal. */
+    readonly wecom?: { errcode: number; errmsg: string; hint?: string },
   ) {
     super(message);
   }
@@ -52,7 +54,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (isRedisUnavailable(error)) error = new UnavailableError();
     if (error instanceof ApiError) {
       if (error.status >= 500) res.setHeader('Retry-After', '1');
-      res.status(error.status).json({ error: { code: error.code, message: error.message, ...(error.fields ? { fields: error.fields } : {}) } });
+      res.status(error.status).json({ error: { code: error.code, message: error.message, ...(error.fields ? { fields: error.fields } : {}), ...(error.wecom ? { wecom: error.wecom } : {}) } });
       return;
     }
     // body-parser errors carry a status: 400 malformed JSON, 413 too large, 415 bad charset.

@@ -6,7 +6,7 @@ import type { RequestHandler } from 'express';
  * of these; the app mounts them and a test checks the list against openapi.yaml.
  */
 export interface Route {
-  method: 'get' | 'post' | 'put' | 'delete';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   path: string;
   /** The permission a /v1 key needs (GATEWAY_API_KEYS); `none`: public (health, WeCom callbacks, docs). */
   auth: Permission | 'none';

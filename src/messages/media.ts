@@ -3,7 +3,9 @@ import { request } from 'undici';
 import type { WecomApp } from '../wecom/app';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/scripts';
-import type { MediaType, Outcome } from '../wecom/client';
+import { robotImage } from '../wecom/chat-message';
+import type { MediaType, Outcome, UploadedMedia } from '../wecom/client';
+import { robotKeyId, type RobotEndpoint } from '../wecom/group-chat';
 import { GatewayErrcode } from '../wecom/errcodes';
 import type { WecomApi } from '../wecom/wecom-api';
 
@@ -43,21 +45,45 @@ export class MediaResolver {
     if (!media) return { kind: 'ok', value: body };
     const loaded = await this.load(media);
     if (loaded.kind !== 'ok') return loaded;
-    const hash = createHash('sha256').update(loaded.value).digest('hex');
-    const cacheKey = this.options.keys.media(app.corpId, msgtype, hash);
-    let pending = this.uploading.get(cacheKey);
-    if (!pending) {
-      pending = this.uploadOnce(app, msgtype, cacheKey, media.filename || `${msgtype}-${hash.slice(0, 8)}`, loaded.value).finally(() => this.uploading.delete(cacheKey));
-      this.uploading.set(cacheKey, pending);
-    }
-    const mediaId = await pending;
+    const mediaId = await this.uploadOnce(app.corpId, msgtype, media, loaded.value, (filename) => this.api.uploadMedia(app, msgtype, filename, loaded.value));
     return mediaId.kind === 'ok' ? { kind: 'ok', value: { ...rest, media_id: mediaId.value } } : mediaId;
   }
 
-  private async uploadOnce(app: WecomApp, msgtype: MediaType, cacheKey: string, filename: string, content: Buffer): Promise<Outcome<string>> {
+  /**
+   * A robot's media (reference §13): an image is the picture itself, base64 with the
+   * md5 of its bytes (JPG/PNG, 2 MB at most); a file or voice is uploaded with the
+   * robot's own key (webhook/upload_media) and its media_id reused while WeCom keeps it.
+   */
+  async resolveForRobot(endpoint: RobotEndpoint, msgtype: string, body: Record<string, unknown>): Promise<Outcome<Record<string, unknown>>> {
+    const { media, ...rest } = body as { media?: MediaSource } & Record<string, unknown>;
+    if (!media) return { kind: 'ok', value: body };
+    const loaded = await this.load(media);
+    if (loaded.kind !== 'ok') return loaded;
+    if (msgtype === 'image') {
+      const image = robotImage(loaded.value);
+      return typeof image === 'string' ? { kind: 'permanent', error: { errcode: MEDIA_ERRCODE, errmsg: `a robot image ${image}` } } : { kind: 'ok', value: { ...rest, ...image } };
+    }
+    const type = msgtype as 'file' | 'voice';
+    const mediaId = await this.uploadOnce(`robot-${robotKeyId(endpoint.key)}`, type, media, loaded.value, (filename) => this.api.robotUpload(endpoint, type, filename, loaded.value));
+    return mediaId.kind === 'ok' ? { kind: 'ok', value: { ...rest, media_id: mediaId.value } } : mediaId;
+  }
+
+  /** Uploads content once per owner (a corp, or a robot key) and content hash while WeCom keeps it; concurrent sends share the upload. */
+  private uploadOnce(owner: string, msgtype: string, media: MediaSource, content: Buffer, upload: (filename: string) => Promise<Outcome<UploadedMedia>>): Promise<Outcome<string>> {
+    const hash = createHash('sha256').update(content).digest('hex');
+    const cacheKey = this.options.keys.media(owner, msgtype, hash);
+    let pending = this.uploading.get(cacheKey);
+    if (!pending) {
+      pending = this.uploadCached(cacheKey, () => upload(media.filename || `${msgtype}-${hash.slice(0, 8)}`)).finally(() => this.uploading.delete(cacheKey));
+      this.uploading.set(cacheKey, pending);
+    }
+    return pending;
+  }
+
+  private async uploadCached(cacheKey: string, upload: () => Promise<Outcome<UploadedMedia>>): Promise<Outcome<string>> {
     const cached = await this.redis.get(cacheKey);
     if (cached) return { kind: 'ok', value: cached };
-    const uploaded = await this.api.uploadMedia(app, msgtype, filename, content);
+    const uploaded = await upload();
     if (uploaded.kind !== 'ok') return uploaded;
     await this.redis.set(cacheKey, uploaded.value.mediaId, 'EX', MEDIA_CACHE_SECONDS);
     return { kind: 'ok', value: uploaded.value.mediaId };

@@ -6,12 +6,18 @@ import { findApp } from '../config/config';
 import { ApiError, UnavailableError } from '../http/errors';
 import type { Metrics } from '../ops/metrics';
 import type { WecomApp } from '../wecom/app';
+import { chatPayload, robotPayload, toChatMessages, toRobotMessages } from '../wecom/chat-message';
+import type { ChatMessage } from '../wecom/group-chat';
 import { buildSendPayload } from '../wecom/message-payload';
+import { MessageLimitError } from '../wecom/message-limits';
+import type { RobotBudget } from '../quotas/robot-budget';
+import type { ChatDirectory } from '../chats/chat-directory';
 import { hasMediaSource } from './media';
+import { mentionsSchema } from './mentions';
 import { foldStatus, type MessageStatus, type MessageStore } from './message-store';
-import { recipientsSchema, splitReaders, splitRecipients, type Recipients } from './recipients';
+import { membersOf, recipientsSchema, splitReaders, splitRecipients, type Recipients } from './recipients';
 import type { SendRecipients } from '../wecom/message-payload';
-import { enqueueParts, type SendJobData } from './send-queue';
+import { destinationOf, enqueueParts, type GroupTarget, type SendJobData } from './send-queue';
 import { MEDIA_MSGTYPES, MSGTYPES, RenderError, type EventTemplate, type Msgtype } from './templates';
 
 export const sendRequestSchema = z
@@ -19,6 +25,8 @@ export const sendRequestSchema = z
     event: z.string().min(1).max(128),
     msgtype: z.enum(MSGTYPES).optional(),
     to: recipientsSchema,
+    /** Who robot and chat messages @-mention; overrides the event's own. */
+    mentions: mentionsSchema.optional(),
     data: z.record(z.string(), z.unknown()).default({}),
     app: z.string().min(1).max(64).optional(),
     idempotencyKey: z.string().min(1).max(256).optional(),
@@ -36,12 +44,23 @@ interface PreparedMessage {
   app: WecomApp;
   msgtype: Msgtype;
   body: Record<string, unknown>;
-  /** One message/send call each, with its own type and body (WeChat-plugin readers get text). */
-  parts: { to: SendRecipients; msgtype: Msgtype; body: Record<string, unknown> }[];
+  /**
+   * One message/send call each for members, with its own type and body (WeChat-plugin
+   * readers get text); one part per robot and per chat, with its messages in order.
+   */
+  parts: PreparedPart[];
 }
 
+type PreparedPart = { msgtype: Msgtype } & ({ to: SendRecipients; body: Record<string, unknown> } | { group: GroupTarget; messages: ChatMessage[] });
+
+const unique = (list: string[] | undefined) => [...new Set(list ?? [])];
+
 export interface MessageServiceDeps {
-  config: Pick<Config, 'apps' | 'defaultApp' | 'send' | 'wechatReaders'>;
+  config: Pick<Config, 'apps' | 'defaultApp' | 'send' | 'wechatReaders' | 'robots'>;
+  /** The app group chats each app may send to; absent = no chats. */
+  chats?: ChatDirectory;
+  /** The robots' lines: a robot's parts go in the order they were accepted. */
+  robotLines?: Pick<RobotBudget, 'join' | 'leave'>;
   templates: Map<string, EventTemplate>;
   store: MessageStore;
   queue: Queue<SendJobData>;
@@ -81,42 +100,99 @@ export class MessageService {
         { field: 'msgtype', message: `one of ${template.msgtypes.join(', ')}` },
       ]);
     }
-    const body = this.render(template, msgtype, request.data);
-    if (MEDIA_MSGTYPES.has(msgtype) && !hasMediaSource(body) && !body.media_id) {
+    const members = membersOf(request.to);
+    const groups = request.to === '@all' ? { robots: [], chats: [] } : { robots: unique(request.to.robots), chats: unique(request.to.chats) };
+    this.checkRobots(groups.robots);
+    if (members && msgtype === 'markdown_v2') {
+      throw new ApiError(400, 'invalid_request', 'markdown_v2 reaches group robots only', [{ field: 'msgtype', message: 'markdown_v2 is for to.robots; members take markdown' }]);
+    }
+    const raw = this.render(template, msgtype, request.data, { raw: true });
+    if (MEDIA_MSGTYPES.has(msgtype) && !hasMediaSource(raw) && !raw.media_id) {
       throw new ApiError(422, 'cannot_render', `a ${msgtype} message needs a file: give a URL or base64 content`, [{ field: 'data', message: 'no media url, base64 or media_id' }]);
     }
-    const partsOf = (to: Recipients, type: Msgtype, typeBody: Record<string, unknown>) => splitRecipients(to).map((part) => ({ to: part, msgtype: type, body: typeBody }));
-    // WeCom shows markdown in its own client only: members reading through the WeChat plugin get the text form.
-    const readers = this.deps.config.wechatReaders;
-    if (msgtype === 'markdown' && template.msgtypes.includes('text') && readers && request.to !== '@all') {
-      const { wechat, others } = splitReaders(request.to, readers);
-      if (wechat) {
-        const text = this.render(template, 'text', request.data);
-        return { template, app, msgtype, body, parts: [...(others ? partsOf(others, msgtype, body) : []), ...partsOf(wechat, 'text', text)] };
-      }
+    const body = members ? this.render(template, msgtype, request.data) : raw;
+    const parts: PreparedPart[] = members ? this.memberParts(template, msgtype, body, members, request.data) : [];
+    const mentions = request.mentions ?? template.mentions;
+    if (groups.robots.length > 0) {
+      // A robot has no textcard: the event's own markdown form is closer to what its author meant than a converted card.
+      const [robotType, robotBody] = msgtype === 'textcard' && template.msgtypes.includes('markdown') ? ['markdown', this.render(template, 'markdown', request.data, { raw: true })] : [msgtype, raw];
+      const messages = this.limited(() => toRobotMessages(robotType, robotBody, mentions));
+      parts.push(...groups.robots.map((robot) => ({ msgtype, group: { robot }, messages })));
     }
-    return { template, app, msgtype, body, parts: partsOf(request.to, msgtype, body) };
+    if (groups.chats.length > 0) {
+      const messages = this.limited(() => toChatMessages(msgtype, raw, mentions));
+      parts.push(...groups.chats.map((chat) => ({ msgtype, group: { chat }, messages })));
+    }
+    return { template, app, msgtype, body, parts };
   }
 
-  private render(template: EventTemplate, msgtype: Msgtype, data: Record<string, unknown>): Record<string, unknown> {
+  private memberParts(template: EventTemplate, msgtype: Msgtype, body: Record<string, unknown>, to: Recipients, data: Record<string, unknown>): PreparedPart[] {
+    const partsOf = (recipients: Recipients, type: Msgtype, typeBody: Record<string, unknown>) => splitRecipients(recipients).map((part) => ({ to: part, msgtype: type, body: typeBody }));
+    // WeCom shows markdown in its own client only: members reading through the WeChat plugin get the text form.
+    const readers = this.deps.config.wechatReaders;
+    if (msgtype === 'markdown' && template.msgtypes.includes('text') && readers && to !== '@all') {
+      const { wechat, others } = splitReaders(to, readers);
+      if (wechat) return [...(others ? partsOf(others, msgtype, body) : []), ...partsOf(wechat, 'text', this.render(template, 'text', data))];
+    }
+    return partsOf(to, msgtype, body);
+  }
+
+  /** An unknown robot is the caller's mistake, named at POST time with nothing queued. */
+  private checkRobots(names: string[]): void {
+    const known = this.deps.config.robots.map((r) => r.name);
+    const unknown = names.map((name, i) => [name, i] as const).filter(([name]) => !known.includes(name));
+    if (unknown.length === 0) return;
+    const configured = known.length > 0 ? `configured: ${known.join(', ')}` : 'none is configured (WECOM_ROBOTS)';
+    throw new ApiError(404, 'unknown_robot', `unknown robot ${unknown.map(([n]) => n).join(', ')} (${configured})`, unknown.map(([name, i]) => ({ field: `to.robots.${i}`, message: `no robot is named ${name}` })));
+  }
+
+  /** Only chats the app created can be sent to (reference §14): the gateway knows them from POST/GET /v1/chats. */
+  private async checkChats(prepared: PreparedMessage): Promise<void> {
+    const chats = prepared.parts.flatMap((p) => ('group' in p && 'chat' in p.group ? [p.group.chat] : []));
+    if (chats.length === 0) return;
+    const missing = this.deps.chats ? await this.deps.chats.unknown(prepared.app.name, chats) : chats;
+    if (missing.length === 0) return;
+    throw new ApiError(404, 'unknown_chat', `unknown chat ${missing.join(', ')}: create it with POST /v1/chats (or register one the app made with GET /v1/chats/{chatid})`, missing.map((chat) => ({ field: 'to.chats', message: `app ${prepared.app.name} knows no chat ${chat}` })));
+  }
+
+  /** A message a robot or chat cannot take as it is (an interactive card, @all in markdown...): 422 naming why. */
+  private limited(convert: () => ChatMessage[]): ChatMessage[] {
     try {
-      return template.render(msgtype, data);
+      return convert();
+    } catch (error) {
+      if (!(error instanceof MessageLimitError)) throw error;
+      throw new ApiError(422, 'cannot_render', error.message, [{ field: error.field, message: error.message }]);
+    }
+  }
+
+  private render(template: EventTemplate, msgtype: Msgtype, data: Record<string, unknown>, options?: { raw?: boolean }): Record<string, unknown> {
+    try {
+      return template.render(msgtype, data, options);
     } catch (error) {
       if (!(error instanceof RenderError)) throw error;
       throw new ApiError(422, 'cannot_render', error.message, [{ field: error.field, message: error.message }]);
     }
   }
 
-  /** The exact message/send bodies that would be sent; nothing is queued. */
-  preview(request: SendRequest) {
+  /** The exact message/send, webhook/send and appchat/send bodies that would be sent; nothing is queued. */
+  async preview(request: SendRequest) {
     const prepared = this.prepare(request);
+    await this.checkChats(prepared);
     const options = { agentId: prepared.app.agentId, duplicateCheckSeconds: this.deps.config.send.duplicateCheckSeconds };
+    const robots = prepared.parts.flatMap((p) => ('group' in p && 'robot' in p.group ? [{ robot: p.group.robot, payloads: p.messages.map(robotPayload) }] : []));
+    const chats = prepared.parts.flatMap((p) => {
+      if (!('group' in p) || !('chat' in p.group)) return [];
+      const chatid = p.group.chat;
+      return [{ chatid, payloads: p.messages.map((m) => chatPayload(chatid, m)) }];
+    });
     return {
       event: prepared.template.event,
       msgtype: prepared.msgtype,
       app: prepared.app.name,
       // A preview has no message id yet: the real interval differs per send (see duplicateCheckInterval).
-      payloads: prepared.parts.map((p, part) => buildSendPayload(p.msgtype, p.body, p.to, { ...options, sendId: `preview_${part}` })),
+      payloads: prepared.parts.flatMap((p, part) => ('to' in p ? [buildSendPayload(p.msgtype, p.body, p.to, { ...options, sendId: `preview_${part}` })] : [])),
+      ...(robots.length > 0 ? { robots } : {}),
+      ...(chats.length > 0 ? { chats } : {}),
       ...(MEDIA_MSGTYPES.has(prepared.msgtype) && hasMediaSource(prepared.body) ? { note: 'media is uploaded at send time; its media_id replaces "media"' } : {}),
     };
   }
@@ -124,6 +200,7 @@ export class MessageService {
   /** Persists the message and its send jobs before answering; a repeated idempotency key answers the first id and its current status. */
   async accept(request: SendRequest, requestId?: string): Promise<{ id: string; created: boolean; status: MessageStatus }> {
     const prepared = this.prepare(request);
+    await this.checkChats(prepared);
     const callbackUrl = request.callbackUrl ?? prepared.template.callbackUrl;
     const id = randomUUID();
     const acceptedAt = Date.now();
@@ -132,7 +209,17 @@ export class MessageService {
     try {
       result = await withTimeout(
         this.deps.store.create(
-          { id, event: prepared.template.event, msgtype: prepared.msgtype, app: prepared.app.name, parts: prepared.parts.length, createdAt: acceptedAt, requestId, callbackUrl },
+          {
+            id,
+            event: prepared.template.event,
+            msgtype: prepared.msgtype,
+            app: prepared.app.name,
+            parts: prepared.parts.length,
+            createdAt: acceptedAt,
+            requestId,
+            callbackUrl,
+            ...(prepared.parts.some((p) => 'group' in p) ? { destinations: prepared.parts.map(destinationOf) } : {}),
+          },
           request.idempotencyKey,
         ),
         timeout,
@@ -140,14 +227,12 @@ export class MessageService {
     } catch {
       throw new UnavailableError();
     }
-    const jobs: SendJobData[] = prepared.parts.map(({ to, msgtype, body }, part) => ({
+    const jobs: SendJobData[] = prepared.parts.map((destination, part) => ({
+      ...destination,
       messageId: result.id,
       part,
       app: prepared.app.name,
       event: prepared.template.event,
-      msgtype,
-      body,
-      to,
       requestId,
       acceptedAt,
       priority: request.priority ?? prepared.template.priority,
@@ -155,9 +240,10 @@ export class MessageService {
     }));
     if (!result.created) return { ...result, status: await this.repeat(result.id, jobs) };
     try {
-      await withTimeout(enqueueParts(this.deps.queue, jobs, this.deps.config.send), timeout);
+      await withTimeout(this.joinLines(jobs).then(() => enqueueParts(this.deps.queue, jobs, this.deps.config.send)), timeout);
     } catch {
       await this.deps.store.remove(id, request.idempotencyKey).catch(() => undefined);
+      await this.leaveLines(jobs).catch(() => undefined);
       throw new UnavailableError();
     }
     this.deps.metrics.messagesAccepted.inc({ event: prepared.template.event, msgtype: prepared.msgtype });
@@ -176,8 +262,18 @@ export class MessageService {
       throw new UnavailableError();
     });
     if (parts.length === jobs.length && parts.every((p) => p.status === 'queued' && p.attempts === 0)) {
+      await this.joinLines(jobs).catch(() => undefined);
       await enqueueParts(this.deps.queue, jobs, this.deps.config.send).catch(() => undefined);
     }
     return foldStatus(parts);
+  }
+
+  /** A robot's parts are sent in the order they joined its line: before they are queued. */
+  private async joinLines(jobs: SendJobData[]): Promise<void> {
+    for (const job of jobs) if ('group' in job && 'robot' in job.group) await this.deps.robotLines?.join(job.group.robot, `${job.messageId}_${job.part}`);
+  }
+
+  private async leaveLines(jobs: SendJobData[]): Promise<void> {
+    for (const job of jobs) if ('group' in job && 'robot' in job.group) await this.deps.robotLines?.leave(job.group.robot, `${job.messageId}_${job.part}`);
   }
 }

@@ -36,6 +36,8 @@ export interface MessageRecord {
   requestId?: string;
   /** Where the final status is POSTed. */
   callbackUrl?: string;
+  /** Each part's destination (`members`, `robot ops`, `chat abc`), when the message reaches a group. */
+  destinations?: string[];
 }
 
 /** What GET /v1/messages/{id} answers: the parts folded into one status. */
@@ -54,6 +56,8 @@ export interface MessageView {
   /** While deferred: the earliest time the waiting part can go, and why it waits. */
   deferred?: { until: string; reason: string };
   callbackUrl?: string;
+  /** With robots or chats among the destinations: what became of each part. */
+  deliveries?: { to: string; status: PartStatus; error?: PartState['error'] }[];
   createdAt: string;
   updatedAt: string;
 }
@@ -81,6 +85,13 @@ function mergeInvalid(parts: PartState[]): RecipientList | undefined {
   if (lists.length === 0) return undefined;
   const merged = { users: lists.flatMap((l) => l.users), parties: lists.flatMap((l) => l.parties), tags: lists.flatMap((l) => l.tags) };
   return merged.users.length + merged.parties.length + merged.tags.length > 0 ? merged : undefined;
+}
+
+/** Parts split off later (members over their budget) have no destination of their own: they are members. */
+function deliveriesOf(destinations: string | undefined, parts: PartState[]): Pick<MessageView, 'deliveries'> {
+  const named = destinations ? (JSON.parse(destinations) as string[]) : [];
+  if (!named.some((d) => d !== 'members')) return {};
+  return { deliveries: parts.map((p, i) => ({ to: named[i] ?? 'members', status: p.status, ...(p.error ? { error: p.error } : {}) })) };
 }
 
 /**
@@ -137,7 +148,7 @@ export class MessageStore {
     const ttl = this.options.retentionSeconds;
     await this.redis
       .multi()
-      .hset(this.recordKey(record.id), { ...record, requestId: record.requestId ?? '', callbackUrl: record.callbackUrl ?? '' })
+      .hset(this.recordKey(record.id), { ...record, requestId: record.requestId ?? '', callbackUrl: record.callbackUrl ?? '', destinations: JSON.stringify(record.destinations ?? []) })
       .expire(this.recordKey(record.id), ttl)
       .hset(this.partsKey(record.id), ...partFields)
       .expire(this.partsKey(record.id), ttl)
@@ -199,6 +210,7 @@ export class MessageStore {
       ...(mergeInvalid(parts) ? { invalid: mergeInvalid(parts) } : {}),
       ...deferredOf(parts),
       ...(record.callbackUrl ? { callbackUrl: record.callbackUrl } : {}),
+      ...deliveriesOf(record.destinations, parts),
       createdAt: new Date(Number(record.createdAt)).toISOString(),
       updatedAt: new Date(Math.max(Number(record.createdAt), ...parts.map((p) => p.updatedAt))).toISOString(),
     };

@@ -12,14 +12,25 @@ export const recipientsSchema = z.union([
       users: z.array(userId).optional(),
       parties: z.array(groupId).optional(),
       tags: z.array(groupId).optional(),
+      /** Group robots by their configured name. */
+      robots: z.array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a configured robot name')).max(20).optional(),
+      /** App group chats (created by the app) by chatid. */
+      chats: z.array(z.string().regex(/^[0-9A-Za-z]{1,32}$/, 'a chatid: 1-32 letters or digits')).max(20).optional(),
     })
     .strict()
-    .refine((to) => (to.users?.length ?? 0) + (to.parties?.length ?? 0) + (to.tags?.length ?? 0) > 0, {
-      message: 'name at least one of users, parties or tags (or "@all")',
+    .refine((to) => [to.users, to.parties, to.tags, to.robots, to.chats].some((list) => (list?.length ?? 0) > 0), {
+      message: 'name at least one of users, parties, tags, robots or chats (or "@all")',
     }),
 ]);
 
 export type Recipients = z.infer<typeof recipientsSchema>;
+
+/** The member recipients of `to` (what message/send reaches), without robots and chats; none = undefined. */
+export function membersOf(to: Recipients): Recipients | undefined {
+  if (to === '@all') return to;
+  const { robots: _robots, chats: _chats, ...members } = to;
+  return [members.users, members.parties, members.tags].some((list) => (list?.length ?? 0) > 0) ? members : undefined;
+}
 
 function chunk<T>(items: T[], size: number, index: number): T[] {
   return items.slice(index * size, (index + 1) * size);

@@ -21,8 +21,8 @@ export function messageRoutes(service: MessageService, store: MessageStore, temp
       method: 'post',
       path: '/v1/messages/preview',
       auth: 'send',
-      handler: (req, res) => {
-        res.json(service.preview(service.parse(req.body)));
+      handler: async (req, res) => {
+        res.json(await service.preview(service.parse(req.body)));
       },
     },
     {

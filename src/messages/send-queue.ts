@@ -1,23 +1,49 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Priority } from './templates';
+import type { ChatMessage } from '../wecom/group-chat';
 import type { SendRecipients } from '../wecom/message-payload';
 
 export const SEND_QUEUE = 'send';
 
-/** One message/send call: a part of a message, with its already rendered body. */
-export interface SendJobData {
+/** A part for members: one message/send call with its rendered body. */
+export interface MemberSend {
+  to: SendRecipients;
+  body: Record<string, unknown>;
+}
+
+/** A group robot (by name) or an app group chat (by chatid). */
+export type GroupTarget = { robot: string } | { chat: string };
+
+/**
+ * A part for a group: its messages (a long text's numbered parts) go in order,
+ * one webhook/send or appchat/send each; `delivered` of them went already, so a
+ * retry goes on from the next one.
+ */
+export interface GroupSend {
+  group: GroupTarget;
+  messages: ChatMessage[];
+  delivered?: number;
+}
+
+/** One part of a message, with its already rendered body. */
+export type SendJobData = {
   messageId: string;
   part: number;
   app: string;
   event: string;
+  /** The message's type as asked (a group's messages carry the type they go as). */
   msgtype: string;
-  body: Record<string, unknown>;
-  to: SendRecipients;
   requestId?: string;
   acceptedAt: number;
   priority?: Priority;
   /** The request named a callbackUrl: the worker asks whether the message is final after each part. */
   notifyFinal?: boolean;
+} & (MemberSend | GroupSend);
+
+/** Names a part's destination in statuses and logs: `robot ops`, `chat abc`, or `members`. */
+export function destinationOf(data: MemberSend | GroupSend): string {
+  if (!('group' in data)) return 'members';
+  return 'robot' in data.group ? `robot ${data.group.robot}` : `chat ${data.group.chat}`;
 }
 
 /**

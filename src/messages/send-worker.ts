@@ -12,7 +12,8 @@ import { MediaResolver } from './media';
 import type { MemberBudget } from '../quotas/member-budget';
 import { MEDIA_MSGTYPES } from './templates';
 import type { MessageStore } from './message-store';
-import { SEND_QUEUE, type SendJobData } from './send-queue';
+import { deliverToGroup, leaveRobotLine, type GroupSendDeps } from './group-send';
+import { destinationOf, SEND_QUEUE, type MemberSend, type SendJobData } from './send-queue';
 
 export interface SendWorkerDeps {
   store: MessageStore;
@@ -24,15 +25,20 @@ export interface SendWorkerDeps {
   deferPart: (data: SendJobData, until: number) => Promise<void>;
   api: WecomApi;
   media: MediaResolver;
+  /** Robots and chats: their budget, order and calls. */
+  groups: GroupSendDeps;
   findApp: (name: string) => WecomApp | undefined;
   duplicateCheckSeconds: number;
   metrics: Metrics;
   logger: Logger;
 }
 
-function withHint(error: WecomError): { errcode: number; errmsg: string; hint?: string } {
+/** The operator's hint, naming the robot or chat it is about (never a robot's key). */
+function withHint(error: WecomError, data: SendJobData): { errcode: number; errmsg: string; hint?: string } {
   const hint = errcodeHint(error.errcode, error.errmsg);
-  return hint ? { ...error, hint } : { ...error };
+  const about = destinationOf(data);
+  if (!hint) return { ...error };
+  return { ...error, hint: about === 'members' ? hint : `${about}: ${hint}` };
 }
 
 /** Only messages with a callbackUrl ask, after each part, whether they are final (it costs a full status read). */
@@ -58,7 +64,7 @@ export function partStatusAfter(verdict: Verdict): 'sent' | 'queued' | 'failed' 
 export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: number) => Promise<void> = async () => undefined) {
   const { store, metrics } = deps;
 
-  async function deliver(app: WecomApp, data: SendJobData): Promise<Outcome<SendResult>> {
+  async function deliver(app: WecomApp, data: SendJobData & MemberSend): Promise<Outcome<SendResult>> {
     let body = data.body;
     if (MEDIA_MSGTYPES.has(data.msgtype)) {
       const resolved = await deps.media.resolve(app, data.msgtype as MediaType, body);
@@ -74,7 +80,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
    * nobody left to send to now, the whole job waits (no attempt spent); otherwise the
    * waiting members become a new part of the same message and this job keeps the rest.
    */
-  async function applyBudget(app: WecomApp, job: Job<SendJobData>, token: string | undefined): Promise<void> {
+  async function applyBudget(app: WecomApp, job: Job<SendJobData & MemberSend>, token: string | undefined): Promise<void> {
     const { messageId, part, to } = job.data;
     if (!deps.budget || !to.touser || to.touser === '@all') return;
     const split = await deps.budget.split(app, to.touser.split('|'), `${messageId}_${part}`);
@@ -93,6 +99,13 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
     await job.updateData({ ...job.data, to: remaining });
   }
 
+  async function send(app: WecomApp, job: Job<SendJobData>, token: string | undefined): Promise<Outcome<SendResult>> {
+    const data = job.data;
+    if ('group' in data) return deliverToGroup(deps.groups, app, job as Job<typeof data>, token);
+    await applyBudget(app, job as Job<typeof data>, token);
+    return deliver(app, job.data as typeof data);
+  }
+
   return async function processSendJob(job: Job<SendJobData>, token?: string): Promise<void> {
     const { messageId, part, event, msgtype } = job.data;
     const log = deps.logger.child({ requestId: job.data.requestId, messageId, part, jobId: job.id });
@@ -106,10 +119,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
     await Promise.all([store.updatePart(messageId, part, { status: 'sending', attempts: attempt }), part === 0 && attempt === 1 ? store.noteRecent(messageId) : undefined]);
 
     const app = deps.findApp(job.data.app);
-    if (app) await applyBudget(app, job, token);
-    const outcome: Outcome<SendResult> = app
-      ? await deliver(app, job.data)
-      : { kind: 'permanent', error: { errcode: GatewayErrcode.appGone, errmsg: `app ${job.data.app} is no longer configured` } };
+    const outcome = app ? await send(app, job, token) : { kind: 'permanent' as const, error: { errcode: GatewayErrcode.appGone, errmsg: `app ${job.data.app} is no longer configured` } };
 
     const verdict = sendVerdict(outcome, jobAttempts(job));
     if (outcome.kind === 'ok') {
@@ -117,18 +127,20 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
       await store.updatePart(messageId, part, { status: partStatusAfter(verdict), attempts: attempt, msgid, invalid });
       metrics.messagesSent.inc({ event, msgtype });
       metrics.sendLatency.observe({ msgtype }, (Date.now() - job.data.acceptedAt) / 1000);
-      log.info({ msgid, attempt, invalid }, 'message sent');
+      log.info({ msgid, attempt, invalid, to: destinationOf(job.data) }, 'message sent');
+      await leaveRobotLine(deps.groups, job.data);
       await reportPartDone(deps, job.data);
       return;
     }
-    const error = withHint(outcome.error);
+    const error = withHint(outcome.error, job.data);
     await store.updatePart(messageId, part, { status: partStatusAfter(verdict), attempts: attempt, error });
     if (verdict.kind === 'pause') {
       metrics.sendThrottled.inc();
       log.warn({ pauseMs: verdict.ms, error }, 'WeCom frequency limit: send queue paused');
     } else if (verdict.kind === 'fail') {
       metrics.messagesFailed.inc({ event, msgtype, errcode: String(error.errcode) });
-      log.warn({ attempt, error }, 'message failed');
+      log.warn({ attempt, error, to: destinationOf(job.data) }, 'message failed');
+      await leaveRobotLine(deps.groups, job.data);
       await reportPartDone(deps, job.data);
     } else {
       metrics.sendRetries.inc({ errcode: String(error.errcode) });
@@ -155,6 +167,7 @@ export function startSendWorker(connection: ConnectionOptions, queuePrefix: stri
     void deps.store.getPart(job.data.messageId, job.data.part).then(async (state) => {
       if (state && state.status !== 'sent' && state.status !== 'failed' && state.status !== 'recalled') {
         await deps.store.updatePart(job.data.messageId, job.data.part, { ...state, status: 'failed', error: { errcode: GatewayErrcode.interrupted, errmsg: err.message } });
+        await leaveRobotLine(deps.groups, job.data);
         await reportPartDone(deps, job.data);
       }
     }).catch((e) => deps.logger.error({ err: e }, 'could not record a failed job'));

@@ -3,14 +3,16 @@ import { extname, join } from 'node:path';
 import Handlebars from 'handlebars';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import type { Mentions } from '../wecom/group-chat';
 import { applyMessageLimits, MessageLimitError } from '../wecom/message-limits';
+import { mentionsSchema } from './mentions';
 
 /**
  * An event template: one business event key, the WeCom message types it can be
  * rendered as, and the data it needs. Every string in a message body is a
  * Handlebars template rendered in strict mode (a missing variable is an error).
  */
-export const MSGTYPES = ['text', 'markdown', 'textcard', 'news', 'image', 'file', 'voice', 'video', 'template_card'] as const;
+export const MSGTYPES = ['text', 'markdown', 'markdown_v2', 'textcard', 'news', 'image', 'file', 'voice', 'video', 'template_card'] as const;
 export type Msgtype = (typeof MSGTYPES)[number];
 export const MEDIA_MSGTYPES = new Set<string>(['image', 'file', 'voice', 'video']);
 
@@ -26,6 +28,8 @@ const templateFileSchema = z.object({
   /** Where final statuses of this event's messages go when a request names none. */
   callbackUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).optional(),
   data: z.record(z.string(), dataFieldSchema).default({}),
+  /** Who this event's robot and chat messages @-mention when a request names nobody. */
+  mentions: mentionsSchema.optional(),
   msgtypes: z.partialRecord(z.enum(MSGTYPES), z.record(z.string(), z.unknown())),
 });
 
@@ -47,7 +51,12 @@ export interface EventTemplate {
   defaultMsgtype: Msgtype;
   msgtypes: Msgtype[];
   data: DataField[];
-  render(msgtype: Msgtype, data: Record<string, unknown>): Record<string, unknown>;
+  mentions?: Mentions;
+  /**
+   * The body of one message type. `raw`: without WeCom's app-message limits, for
+   * robots and chats, which cut and split by limits of their own.
+   */
+  render(msgtype: Msgtype, data: Record<string, unknown>, options?: { raw?: boolean }): Record<string, unknown>;
 }
 
 /** The event cannot be rendered with this data; `field` names the culprit (HTTP 422). */
@@ -177,7 +186,8 @@ export function buildTemplate(definition: unknown, source: string): EventTemplat
     defaultMsgtype,
     msgtypes,
     data,
-    render(msgtype, input) {
+    ...(def.mentions ? { mentions: def.mentions } : {}),
+    render(msgtype, input, options) {
       const render = renderers.get(msgtype);
       if (!render) throw new RenderError('msgtype', `event ${def.event} cannot be sent as ${msgtype} (it supports ${msgtypes.join(', ')})`);
       const missing = data.filter((f) => f.required && (input[f.name] === undefined || input[f.name] === null));
@@ -185,7 +195,8 @@ export function buildTemplate(definition: unknown, source: string): EventTemplat
       // Declared optional fields default to null so strict mode accepts {{#if url}} and {{url}}.
       const context = { ...Object.fromEntries(data.map((f) => [f.name, null])), ...input };
       try {
-        return applyMessageLimits(msgtype, render(context) as Record<string, unknown>);
+        const body = render(context) as Record<string, unknown>;
+        return options?.raw ? body : applyMessageLimits(msgtype, body);
       } catch (error) {
         throw toRenderError(error);
       }

@@ -1,6 +1,8 @@
 import type { Core, Flow } from '../core';
 import { findApp, type Config } from '../config/config';
+import type { ChatDirectory } from '../chats/chat-directory';
 import { MemberBudget } from '../quotas/member-budget';
+import { RobotBudget } from '../quotas/robot-budget';
 import type { WebhookOutbox } from '../webhooks/webhook-outbox';
 import { MediaResolver } from './media';
 import { MessageService } from './message-service';
@@ -22,13 +24,21 @@ export interface MessagesFlow extends Flow {
  * The send pipeline: accept (render, persist, enqueue), the send worker, status
  * reads and recalls, and the final status POSTed to a request's callbackUrl.
  */
-export async function wireMessages(core: Core, config: Config, deps: { templates: Map<string, EventTemplate>; statusCallbacks: WebhookOutbox }): Promise<MessagesFlow> {
+export async function wireMessages(core: Core, config: Config, deps: { templates: Map<string, EventTemplate>; statusCallbacks: WebhookOutbox; chats: ChatDirectory }): Promise<MessagesFlow> {
   const { templates } = deps;
   const store = new MessageStore(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds });
   const queue = createSendQueue(core.queueRedis, core.keys.queuePrefix);
   await queue.waitUntilReady();
-  const service = new MessageService({ config, templates, store, queue, metrics: core.metrics });
+  const robotBudget = new RobotBudget(core.redis, core.keys);
+  const service = new MessageService({ config, templates, store, queue, metrics: core.metrics, chats: deps.chats, robotLines: robotBudget });
   const appNamed = (name: string) => findApp(config, name);
+  const media = new MediaResolver(core.redis, core.api, { keys: core.keys, downloadTimeoutMs: config.wecom.timeoutMs });
+  const robots = new Map(config.robots.map((r) => [r.name, r]));
+  const promote = async (jobId: string) => {
+    const job = await queue.getJob(jobId);
+    // Only a waiting job can be moved forward; one being taken right now needs nothing.
+    if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+  };
 
   const workers = config.workers.has('send')
     ? [
@@ -38,7 +48,8 @@ export async function wireMessages(core: Core, config: Config, deps: { templates
           budget: config.send.memberQuota.length > 0 ? new MemberBudget(core.redis, core.keys, config.send.memberQuota) : undefined,
           deferPart: (data, until) => enqueueParts(queue, [data], config.send, Math.max(0, until - core.clock())),
           api: core.api,
-          media: new MediaResolver(core.redis, core.api, { keys: core.keys, downloadTimeoutMs: config.wecom.timeoutMs }),
+          media,
+          groups: { api: core.api, media, store, findRobot: (name) => robots.get(name), robotBudget, promote },
           findApp: appNamed,
           duplicateCheckSeconds: config.send.duplicateCheckSeconds,
           metrics: core.metrics,

@@ -6,6 +6,7 @@ import type { Recipients } from '../messages/recipients';
 import { settleThrown } from '../queues/settle';
 import type { RedisKeys } from '../redis/keys';
 import { compareAndDelete, type RedisClient } from '../redis/scripts';
+import { ROBOT_LIMIT } from './robot-budget';
 
 export const DIGEST_QUEUE = 'alert-digest';
 const DIGEST_ITEMS_LISTED = 20;
@@ -34,7 +35,10 @@ export type Admission = { decision: 'send' } | { decision: 'duplicate'; id?: str
 
 /** Recipients in a canonical form, so `{users:[b,a]}` and `{users:[a,b]}` share a budget. */
 export function recipientsKey(to: Recipients): string {
-  const canonical = to === '@all' ? '@all' : JSON.stringify([to.users?.slice().sort(), to.parties?.slice().sort(), to.tags?.slice().sort()]);
+  const sorted = (list?: string[]) => list?.slice().sort();
+  const groups = to !== '@all' && (to.robots?.length || to.chats?.length) ? [sorted(to.robots), sorted(to.chats)] : [];
+  // Member-only sets keep the key they had before robots and chats existed (their windows carry over an upgrade).
+  const canonical = to === '@all' ? '@all' : JSON.stringify([sorted(to.users), sorted(to.parties), sorted(to.tags), ...groups]);
   return createHash('sha256').update(canonical).digest('hex').slice(0, 20);
 }
 
@@ -71,7 +75,7 @@ export class StormControl {
         return { decision: 'duplicate', id: id && id !== 'pending' ? id : undefined };
       }
     }
-    const limit = this.settings.perRecipientPerMinute;
+    const limit = this.perMinute(to);
     if (limit === 0) return { decision: 'send' };
     const window = Math.floor(this.now() / 60_000);
     const counter = this.key(rk, `count:${window}`);
@@ -83,6 +87,17 @@ export class StormControl {
     const due = (window + 1) * 60_000 - this.now() + 1_000;
     await this.digestQueue.add('digest', { recipientsKey: rk, window, to, app }, { jobId: `digest_${rk}_${window}`, delay: due, attempts: 5, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: { age: 3_600 } });
     return { decision: 'folded' };
+  }
+
+  /**
+   * A set with a robot gets at most the robot's budget in a minute, one of it kept
+   * for the digest: a group sees at most 20 messages a minute, the last one saying
+   * what was folded.
+   */
+  private perMinute(to: Recipients): number {
+    const limit = this.settings.perRecipientPerMinute;
+    if (to === '@all' || !to.robots?.length) return limit;
+    return limit === 0 ? ROBOT_LIMIT.count - 1 : Math.min(limit, ROBOT_LIMIT.count - 1);
   }
 
   /**

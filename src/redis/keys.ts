@@ -49,6 +49,14 @@ export function redisKeys(prefix: string) {
 
     /** Quotas: a member's sends per app (one slot per app), alert storms per recipient set, API calls per key. */
     memberBudget: (corpId: string, agentId: number, user: string) => `${prefix}:budget:{${corpId}:${agentId}}:${user.toLowerCase()}`,
+    /**
+     * A group robot's line (its parts in the order they were accepted), the counter
+     * that orders it, and per key (by the key's hash, never the key) the sends of the
+     * last minute and a 45009 block: one slot per robot, for one atomic script.
+     */
+    robot: (robot: string, what: 'line' | 'seq' | `window:${string}` | `blocked:${string}`) => `${prefix}:robot:{${robot}}:${what}`,
+    /** App group chats this gateway created or read back, per app (only those can be sent to). */
+    chats: (app: string) => `${prefix}:chats:${app}`,
     storm: (recipientsKey: string, what: string) => `${prefix}:storm:{${recipientsKey}}:${what}`,
     rateLimit: `${prefix}:ratelimit`,
   };

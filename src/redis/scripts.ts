@@ -70,3 +70,43 @@ export async function takeMemberBudget(redis: RedisClient, keys: string[], now: 
   const args = [String(now), sendId, ...limits.flatMap((l) => [String(l.count), String(l.windowMs)])];
   return (await redis.eval(TAKE_MEMBER_BUDGET, keys.length, ...keys, ...args)) as number[];
 }
+
+/**
+ * A group robot's turn (quotas/robot-budget.ts). KEYS[1]: the robot's line (a
+ * sorted set of parts by acceptance order); then, per key of the robot, its
+ * window (sends of the last minute) and its 45009 block. A part that is in the
+ * line but not at its front answers {'behind', head, rank}. Otherwise the first
+ * key with room counts the entry (a retry of the same entry is counted once, at
+ * its latest time) and answers {'go', index}; with none, {'full', when}.
+ */
+const TAKE_ROBOT_TURN = `
+local now = tonumber(ARGV[1])
+local sendId, entry = ARGV[2], ARGV[3]
+local count, window = tonumber(ARGV[4]), tonumber(ARGV[5])
+local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
+if head and head ~= sendId and redis.call('ZSCORE', KEYS[1], sendId) then
+  return { 'behind', head, tostring(redis.call('ZRANK', KEYS[1], sendId)) }
+end
+local soonest = nil
+for i = 2, #KEYS, 2 do
+  local windowKey, blockKey = KEYS[i], KEYS[i + 1]
+  local blocked = redis.call('PTTL', blockKey)
+  if blocked > 0 then
+    if soonest == nil or now + blocked < soonest then soonest = now + blocked end
+  else
+    redis.call('ZREMRANGEBYSCORE', windowKey, '-inf', now - window)
+    if redis.call('ZSCORE', windowKey, entry) or redis.call('ZCARD', windowKey) < count then
+      redis.call('ZADD', windowKey, now, entry)
+      redis.call('PEXPIRE', windowKey, window)
+      return { 'go', tostring((i - 2) / 2) }
+    end
+    local oldest = redis.call('ZRANGE', windowKey, 0, 0, 'WITHSCORES')
+    local at = tonumber(oldest[2]) + window
+    if soonest == nil or at < soonest then soonest = at end
+  end
+end
+return { 'full', tostring(soonest) }`;
+
+export async function takeRobotTurn(redis: RedisClient, keys: string[], args: { now: number; sendId: string; entry: string; count: number; windowMs: number }): Promise<string[]> {
+  return (await redis.eval(TAKE_ROBOT_TURN, keys.length, ...keys, String(args.now), args.sendId, args.entry, String(args.count), String(args.windowMs))) as string[];
+}

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * Group chats as WeCom sees them: group robots (消息推送, reference §13) and app
  * group chats (appchat, reference §14). The types the rest of the gateway names.
@@ -68,4 +70,9 @@ export interface ChatUpdate {
 /** The endpoints of a robot, in the order its keys are listed (the order the pool uses them in). */
 export function robotEndpoints(robot: Robot): RobotEndpoint[] {
   return robot.keys.map((key, i) => ({ robot: robot.name, label: i === 0 ? robot.name : `${robot.name}#${i + 1}`, apiBase: robot.apiBase, key }));
+}
+
+/** Names a robot key in Redis keys and caches without holding it (a key is a credential). */
+export function robotKeyId(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }

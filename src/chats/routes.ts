@@ -1,0 +1,114 @@
+import type { Request } from 'express';
+import { z } from 'zod';
+import { findApp, type Config } from '../config/config';
+import { ApiError } from '../http/errors';
+import type { Route } from '../http/route';
+import type { WecomApp } from '../wecom/app';
+import type { LookupOutcome, Outcome } from '../wecom/client';
+import { errcodeHint } from '../wecom/errcodes';
+import type { WecomApi } from '../wecom/wecom-api';
+import type { ChatDirectory } from './chat-directory';
+
+const userId = z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'a WeCom UserID');
+const chatid = z.string().regex(/^[0-9A-Za-z]{1,32}$/, '1-32 letters or digits');
+const appName = z.string().min(1).max(64).optional();
+
+/** appchat/create (reference §14): 2-2000 members, the owner among them. */
+const newChatSchema = z
+  .object({
+    name: z.string().min(1).max(50).optional(),
+    owner: userId.optional(),
+    users: z.array(userId).min(2, 'a chat has 2 to 2000 members').max(2000, 'a chat has 2 to 2000 members'),
+    chatid: chatid.optional(),
+    app: appName,
+  })
+  .strict()
+  .refine((chat) => new Set(chat.users.map((u) => u.toLowerCase())).size === chat.users.length, { message: 'each member once', path: ['users'] })
+  .refine((chat) => !chat.owner || chat.users.some((u) => u.toLowerCase() === chat.owner!.toLowerCase()), { message: 'the owner must be one of users', path: ['owner'] });
+
+const chatUpdateSchema = z
+  .object({
+    name: z.string().min(1).max(50).optional(),
+    owner: userId.optional(),
+    addUsers: z.array(userId).max(2000).optional(),
+    removeUsers: z.array(userId).max(2000).optional(),
+    app: appName,
+  })
+  .strict()
+  .refine((u) => u.name !== undefined || u.owner !== undefined || (u.addUsers?.length ?? 0) + (u.removeUsers?.length ?? 0) > 0, { message: 'change at least one of name, owner, addUsers, removeUsers' });
+
+function appOf(config: Pick<Config, 'apps' | 'defaultApp'>, name: unknown): WecomApp {
+  const app = findApp(config, typeof name === 'string' ? name : undefined);
+  if (!app) throw new ApiError(404, 'unknown_app', `unknown app ${String(name ?? config.defaultApp)}`);
+  return app;
+}
+
+/** WeCom's refusal as the caller's 4xx (a bad member, a chat of another app) or a 502/503 when WeCom itself failed. */
+function refused(outcome: Exclude<LookupOutcome<unknown>, { kind: 'ok' }>, chat?: string): ApiError {
+  const { errcode, errmsg } = outcome.error;
+  const hint = errcodeHint(errcode, errmsg);
+  const details = { errcode, errmsg, ...(hint ? { hint } : {}) };
+  if (outcome.kind === 'notFound') return new ApiError(404, 'unknown_chat', `WeCom knows no chat ${chat} of this app (only chats the app created)`, undefined, details);
+  if (outcome.kind === 'retry' || outcome.kind === 'refreshToken') return new ApiError(503, 'wecom_unavailable', `WeCom did not answer: ${errcode} ${errmsg}`, undefined, details);
+  return new ApiError(422, 'wecom_refused', `WeCom refused: ${errcode} ${errmsg}`, undefined, details);
+}
+
+function ok<T>(outcome: Outcome<T> | LookupOutcome<T>, chat?: string): T {
+  if (outcome.kind !== 'ok') throw refused(outcome, chat);
+  return outcome.value;
+}
+
+/** App group chats: create one, read it back (which also lets the gateway send to it), change its members. */
+export function chatRoutes(config: Pick<Config, 'apps' | 'defaultApp'>, api: WecomApi, directory: ChatDirectory): Route[] {
+  const read = async (app: WecomApp, id: string) => {
+    const chat = ok(await api.getChat(app, id), id);
+    await directory.remember(app.name, chat);
+    return chat;
+  };
+  const chatParam = (req: Request) => {
+    const parsed = chatid.safeParse(req.params.chatid);
+    if (!parsed.success) throw new ApiError(400, 'invalid_request', 'chatid: 1-32 letters or digits', [{ field: 'chatid', message: '1-32 letters or digits' }]);
+    return parsed.data;
+  };
+  return [
+    {
+      method: 'post',
+      path: '/v1/chats',
+      auth: 'send',
+      handler: async (req, res) => {
+        const parsed = newChatSchema.safeParse(req.body);
+        if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
+        const { app: name, ...chat } = parsed.data;
+        const app = appOf(config, name);
+        const created = ok(await api.createChat(app, chat));
+        // Read back: WeCom chose the owner (and the chatid) when the request did not.
+        res.status(201).location(`/v1/chats/${created.chatid}`).json({ app: app.name, ...(await read(app, created.chatid)) });
+      },
+    },
+    {
+      method: 'get',
+      path: '/v1/chats/{chatid}',
+      auth: 'read',
+      handler: async (req, res) => {
+        const app = appOf(config, req.query.app);
+        res.json({ app: app.name, ...(await read(app, chatParam(req))) });
+      },
+    },
+    {
+      method: 'patch',
+      path: '/v1/chats/{chatid}',
+      auth: 'send',
+      handler: async (req, res) => {
+        const id = chatParam(req);
+        const parsed = chatUpdateSchema.safeParse(req.body);
+        if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
+        const { app: name, ...update } = parsed.data;
+        const app = appOf(config, name);
+        const outcome = await api.updateChat(app, { chatid: id, ...update });
+        if (outcome.kind === 'notFound') await directory.forget(app.name, id);
+        ok(outcome, id);
+        res.json({ app: app.name, ...(await read(app, id)) });
+      },
+    },
+  ];
+}

@@ -1,0 +1,100 @@
+import { DelayedError, type Job } from 'bullmq';
+import type { RobotBudget, RobotTurn } from '../quotas/robot-budget';
+import type { WecomApp } from '../wecom/app';
+import { chatPayload, robotPayload } from '../wecom/chat-message';
+import type { MediaType, Outcome, SendResult } from '../wecom/client';
+import { GatewayErrcode } from '../wecom/errcodes';
+import type { Robot } from '../wecom/group-chat';
+import type { WecomApi } from '../wecom/wecom-api';
+import type { MediaResolver } from './media';
+import type { MessageStore, PartStatus } from './message-store';
+import type { GroupSend, SendJobData } from './send-queue';
+import { MEDIA_MSGTYPES } from './templates';
+
+/** A part waiting behind earlier ones looks again this often, in case no one moves it forward when its turn comes. */
+const BEHIND_POLL_MS = 2_000;
+const FINAL: PartStatus[] = ['sent', 'failed', 'recalled'];
+
+export interface GroupSendDeps {
+  api: WecomApi;
+  media: MediaResolver;
+  store: MessageStore;
+  findRobot: (name: string) => Robot | undefined;
+  robotBudget: RobotBudget;
+  /** Moves a waiting part's job forward: the part ahead of it is done. */
+  promote: (jobId: string) => Promise<void>;
+}
+
+type GroupJob = Job<SendJobData & GroupSend>;
+
+const sendIdOf = (data: SendJobData) => `${data.messageId}_${data.part}`;
+const NOTHING_INVALID: SendResult = { invalid: { users: [], parties: [], tags: [] }, unlicensedUsers: [] };
+
+/** Puts the part back until `until` without spending an attempt, saying why it waits. */
+async function waitUntil(deps: GroupSendDeps, job: GroupJob, token: string | undefined, until: number, reason: string): Promise<never> {
+  await deps.store.updatePart(job.data.messageId, job.data.part, { status: 'deferred', attempts: job.attemptsMade, until, reason });
+  await job.moveToDelayed(until, token);
+  throw new DelayedError();
+}
+
+/**
+ * The robot's turn for message `chunk` of this part. A part whose front-runner is
+ * already final (recalled while it waited, failed by the stall checker) takes it
+ * out of the line, so a lost part never blocks the robot.
+ */
+async function robotTurn(deps: GroupSendDeps, job: GroupJob, token: string | undefined, robot: Robot, chunk: number): Promise<Extract<RobotTurn, { kind: 'go' }>> {
+  for (;;) {
+    const turn = await deps.robotBudget.take(robot, sendIdOf(job.data), chunk);
+    if (turn.kind === 'go') return turn;
+    if (turn.kind === 'full') return waitUntil(deps, job, token, turn.until, `robot ${robot.name} is at WeCom's 20 messages a minute`);
+    const [messageId, part] = [turn.head.slice(0, turn.head.lastIndexOf('_')), Number(turn.head.slice(turn.head.lastIndexOf('_') + 1))];
+    const head = await deps.store.getPart(messageId, part);
+    if (head && !FINAL.includes(head.status)) return waitUntil(deps, job, token, Date.now() + BEHIND_POLL_MS, `${turn.ahead} earlier message(s) to robot ${robot.name} go first`);
+    await deps.robotBudget.leave(robot.name, turn.head);
+  }
+}
+
+/** One robot message: its media resolved for the key that sends it. A 45009 blocks that key for everyone and waits it out. */
+async function sendToRobot(deps: GroupSendDeps, job: GroupJob, token: string | undefined, robot: Robot, chunk: number): Promise<Outcome<true>> {
+  const { endpoint } = await robotTurn(deps, job, token, robot, chunk);
+  const message = job.data.messages[chunk];
+  const body = await deps.media.resolveForRobot(endpoint, message.msgtype, message.body);
+  if (body.kind !== 'ok') return body;
+  const outcome = await deps.api.robotSend(endpoint, robotPayload({ msgtype: message.msgtype, body: body.value }));
+  if (outcome.kind === 'retry' && outcome.afterMs) {
+    await deps.robotBudget.block(endpoint, outcome.afterMs);
+    return waitUntil(deps, job, token, Date.now() + outcome.afterMs, `WeCom answered that robot ${endpoint.label} is over its limit (someone else posts with its key too?): waiting out the minute`);
+  }
+  return outcome;
+}
+
+async function sendToChat(deps: GroupSendDeps, app: WecomApp, chatid: string, job: GroupJob, chunk: number): Promise<Outcome<true>> {
+  const message = job.data.messages[chunk];
+  const body = MEDIA_MSGTYPES.has(message.msgtype) ? await deps.media.resolve(app, message.msgtype as MediaType, message.body) : { kind: 'ok' as const, value: message.body };
+  if (body.kind !== 'ok') return body;
+  const outcome = await deps.api.sendToChat(app, chatPayload(chatid, { msgtype: message.msgtype, body: body.value }));
+  return outcome.kind === 'notFound' ? { kind: 'permanent', error: outcome.error } : outcome;
+}
+
+/**
+ * Sends a robot's or a chat's messages in order, from the first not yet delivered;
+ * each one delivered is noted on the job, so a retry never repeats it.
+ */
+export async function deliverToGroup(deps: GroupSendDeps, app: WecomApp, job: GroupJob, token: string | undefined): Promise<Outcome<SendResult>> {
+  const { group } = job.data;
+  const robot = 'robot' in group ? deps.findRobot(group.robot) : undefined;
+  if ('robot' in group && !robot) return { kind: 'permanent', error: { errcode: GatewayErrcode.appGone, errmsg: `robot ${group.robot} is no longer configured` } };
+  for (let chunk = job.data.delivered ?? 0; chunk < job.data.messages.length; chunk++) {
+    const outcome = robot ? await sendToRobot(deps, job, token, robot, chunk) : await sendToChat(deps, app, (group as { chat: string }).chat, job, chunk);
+    if (outcome.kind !== 'ok') return outcome;
+    await job.updateData({ ...job.data, delivered: chunk + 1 });
+  }
+  return { kind: 'ok', value: NOTHING_INVALID };
+}
+
+/** A robot part that is final leaves the line, and the part now at its front goes at once. */
+export async function leaveRobotLine(deps: Pick<GroupSendDeps, 'robotBudget' | 'promote'>, data: SendJobData): Promise<void> {
+  if (!('group' in data) || !('robot' in data.group)) return;
+  const next = await deps.robotBudget.leave(data.group.robot, sendIdOf(data));
+  if (next) await deps.promote(next);
+}

@@ -1,0 +1,13 @@
+import { z } from 'zod';
+
+/** `@all`, or a WeCom UserID. */
+const mentionedUser = z.string().regex(/^(@all|[A-Za-z0-9_.@-]{1,64})$/, 'a WeCom UserID or "@all"');
+const mobile = z.string().regex(/^\+?[0-9-]{5,20}$/, 'a mobile number');
+
+/** Who a robot or chat message @-mentions (CONTRACT: `mentions: { users?, mobiles? }`). */
+export const mentionsSchema = z
+  .object({
+    users: z.array(mentionedUser).max(100).optional(),
+    mobiles: z.array(mobile).max(100).optional(),
+  })
+  .strict();
