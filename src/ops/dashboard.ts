@@ -8,9 +8,15 @@ import type { MessageStore, MessageView } from '../messages/message-store';
 const escapeHtml = (value: unknown) =>
   String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
+/** Where the message went: members, and each robot and chat with its own status. */
+function destinations(m: MessageView): string {
+  if (!m.deliveries) return 'members';
+  return [...new Set(m.deliveries.map((d) => `${d.to}${d.to === 'members' ? '' : ` (${d.status})`}`))].join(', ');
+}
+
 function row(m: MessageView): string {
   const error = m.error ? `${m.error.errcode} ${m.error.hint ?? m.error.errmsg}` : '';
-  return `<tr class="${escapeHtml(m.status)}"><td><code>${escapeHtml(m.id)}</code></td><td>${escapeHtml(m.event)}</td><td>${escapeHtml(m.msgtype)}</td><td class="status">${escapeHtml(m.status)}</td><td>${m.attempts}</td><td>${m.parts}</td><td>${escapeHtml(m.createdAt)}</td><td>${escapeHtml(error)}</td></tr>`;
+  return `<tr class="${escapeHtml(m.status)}"><td><code>${escapeHtml(m.id)}</code></td><td>${escapeHtml(m.event)}</td><td>${escapeHtml(m.msgtype)}</td><td>${escapeHtml(destinations(m))}</td><td class="status">${escapeHtml(m.status)}</td><td>${m.attempts}</td><td>${m.parts}</td><td>${escapeHtml(m.createdAt)}</td><td>${escapeHtml(error)}</td></tr>`;
 }
 
 /**
@@ -30,8 +36,8 @@ export function dashboard(queues: Queue[], store: MessageStore, basePath = '/das
 <style>body{font:14px system-ui,sans-serif;margin:2rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left}
 .sent .status{color:#0a7d32}.failed .status{color:#b00020}.sending .status,.queued .status{color:#8a6d00}</style></head>
 <body><h1>Recent messages</h1><p><a href="${basePath}/queues">Queues</a> · refreshes every 5 s · newest first</p>
-<table><thead><tr><th>id</th><th>event</th><th>type</th><th>status</th><th>attempts</th><th>parts</th><th>accepted</th><th>last error</th></tr></thead>
-<tbody>${messages.map(row).join('\n') || '<tr><td colspan="8">No messages yet.</td></tr>'}</tbody></table></body></html>`);
+<table><thead><tr><th>id</th><th>event</th><th>type</th><th>to</th><th>status</th><th>attempts</th><th>parts</th><th>accepted</th><th>last error</th></tr></thead>
+<tbody>${messages.map(row).join('\n') || '<tr><td colspan="9">No messages yet.</td></tr>'}</tbody></table></body></html>`);
   });
   return router;
 }

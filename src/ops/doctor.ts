@@ -21,7 +21,7 @@ function problem(app: WecomApp, check: string, error: WecomError): Finding {
  * exists for that secret and has a visible range, and the callback IPs can be read
  * (which also proves the gateway's IP is trusted). One finding per line.
  */
-export async function diagnose(config: Pick<Config, 'apps' | 'sandbox'>, api: WecomApi): Promise<Finding[]> {
+export async function diagnose(config: Pick<Config, 'apps' | 'sandbox' | 'robots'>, api: WecomApi): Promise<Finding[]> {
   const findings: Finding[] = [];
   // The same checks run in the sandbox, so a newcomer sees what they look like; this line says against what.
   if (config.sandbox) findings.push({ ok: true, app: config.apps[0]?.name ?? 'default', check: 'sandbox', detail: 'no WeCom credentials: the checks below ran against the built-in WeCom simulator, not WeCom' });
@@ -42,6 +42,11 @@ export async function diagnose(config: Pick<Config, 'apps' | 'sandbox'>, api: We
     });
     const ips = await api.getCallbackIps(app);
     findings.push(ips.kind === 'ok' ? { ok: true, app: app.name, check: 'getcallbackip', detail: `${ips.value.length} WeCom callback address(es); this gateway's IP is trusted` } : problem(app, 'getcallbackip', ips.error));
+  }
+  // Names and pool sizes only: a robot's key is a credential.
+  if (config.robots.length > 0) {
+    const robots = config.robots.map((r) => `${r.name} (${r.keys.length} key${r.keys.length > 1 ? 's' : ''})`).join(', ');
+    findings.push({ ok: true, app: '-', check: 'robots', detail: `${robots}: not called (a robot can only be checked by posting into its group)` });
   }
   return findings;
 }
