@@ -48,6 +48,8 @@ export interface Config {
     throttleMs: number;
     /** Per-member budget (WeCom drops the excess silently); empty = no budget. */
     memberQuota: BudgetLimit[];
+    /** Per robot key (WeCom answers 45009 and delivers nothing beyond 20 a minute). */
+    robotQuota: BudgetLimit;
     /** How long a worker's claim on a job lasts without renewal: a crashed worker's jobs are retried after it. */
     jobLockMs: number;
   };

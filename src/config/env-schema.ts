@@ -73,6 +73,15 @@ export const envSchema = z.object({
       { count: 30, windowMs: 60_000 },
       { count: 1000, windowMs: 3_600_000 },
     ]),
+  /** A robot key's budget (WeCom: 20 a minute); one count/seconds pair. */
+  ROBOT_QUOTA: z
+    .string()
+    .transform((text, ctx) => {
+      const parsed = parseQuota(text);
+      if (typeof parsed === 'string' || parsed.length !== 1) ctx.addIssue({ code: 'custom', message: typeof parsed === 'string' ? parsed : 'one count/seconds, e.g. 20/60' });
+      return (parsed as BudgetLimit[])[0];
+    })
+    .default({ count: 20, windowMs: 60_000 }),
   JOB_LOCK_MS: wholeNumber(1_000).default(30_000),
   DUPLICATE_CHECK_SECONDS: wholeNumber(0, 14_400).default(600),
   MESSAGE_RETENTION_DAYS: z.coerce.number().positive().default(7),

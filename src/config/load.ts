@@ -137,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       duplicateCheckSeconds: e.DUPLICATE_CHECK_SECONDS,
       jobLockMs: e.JOB_LOCK_MS,
       memberQuota: e.MEMBER_QUOTA,
+      robotQuota: e.ROBOT_QUOTA,
       ratePerSecond: e.SEND_RATE_PER_SECOND,
       throttleMs: e.THROTTLE_45009_MS,
     },

@@ -29,7 +29,7 @@ export async function wireMessages(core: Core, config: Config, deps: { templates
   const store = new MessageStore(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds });
   const queue = createSendQueue(core.queueRedis, core.keys.queuePrefix);
   await queue.waitUntilReady();
-  const robotBudget = new RobotBudget(core.redis, core.keys);
+  const robotBudget = new RobotBudget(core.redis, core.keys, config.send.robotQuota);
   const service = new MessageService({ config, templates, store, queue, metrics: core.metrics, chats: deps.chats, robotLines: robotBudget });
   const appNamed = (name: string) => findApp(config, name);
   const media = new MediaResolver(core.redis, core.api, { keys: core.keys, downloadTimeoutMs: config.wecom.timeoutMs });

@@ -1,9 +1,9 @@
 import type { RedisKeys } from '../redis/keys';
-import { takeRobotTurn, type RedisClient } from '../redis/scripts';
+import { takeRobotTurn, type BudgetLimit, type RedisClient } from '../redis/scripts';
 import { robotEndpoints, robotKeyId as keyId, type Robot, type RobotEndpoint } from '../wecom/group-chat';
 
-/** WeCom's robot limit (reference §13): beyond it, 45009 and nothing delivered. */
-export const ROBOT_LIMIT = { count: 20, windowMs: 60_000 };
+/** WeCom's robot limit (reference §13): beyond it, 45009 and nothing delivered. ROBOT_QUOTA sets another. */
+export const ROBOT_LIMIT: BudgetLimit = { count: 20, windowMs: 60_000 };
 
 /** Whose turn it is at a robot, and whether its minute has room. */
 export type RobotTurn =
@@ -28,7 +28,7 @@ export class RobotBudget {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
-    private readonly limit = ROBOT_LIMIT,
+    private readonly limit: BudgetLimit = ROBOT_LIMIT,
   ) {
     this.windowMs = limit.windowMs + Math.max(250, Math.round(limit.windowMs * 0.05));
   }

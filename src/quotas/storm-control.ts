@@ -6,7 +6,6 @@ import type { Recipients } from '../messages/recipients';
 import { settleThrown } from '../queues/settle';
 import type { RedisKeys } from '../redis/keys';
 import { compareAndDelete, type RedisClient } from '../redis/scripts';
-import { ROBOT_LIMIT } from './robot-budget';
 
 export const DIGEST_QUEUE = 'alert-digest';
 const DIGEST_ITEMS_LISTED = 20;
@@ -15,6 +14,8 @@ export interface StormSettings {
   keys: RedisKeys;
   dedupeSeconds: number;
   perRecipientPerMinute: number;
+  /** A robot's messages a minute (ROBOT_QUOTA): a set with a robot folds beyond it. */
+  robotPerMinute: number;
 }
 
 /** One folded notification, as the digest lists it. */
@@ -97,7 +98,8 @@ export class StormControl {
   private perMinute(to: Recipients): number {
     const limit = this.settings.perRecipientPerMinute;
     if (to === '@all' || !to.robots?.length) return limit;
-    return limit === 0 ? ROBOT_LIMIT.count - 1 : Math.min(limit, ROBOT_LIMIT.count - 1);
+    const robot = Math.max(1, this.settings.robotPerMinute - 1);
+    return limit === 0 ? robot : Math.min(limit, robot);
   }
 
   /**
