@@ -1,5 +1,6 @@
 import { Agent, FormData, request, type Dispatcher } from 'undici';
 import { classifyErrcode, GatewayErrcode } from './errcodes';
+import type { ChatInfo, ChatUpdate, NewChat, RobotEndpoint } from './group-chat';
 import { truncateUtf8 } from './message-limits';
 
 /** A WeCom API error as WeCom stated it, or one of the gateway's own (GatewayErrcode: -2 is a network/HTTP failure). */
@@ -96,9 +97,42 @@ function splitList(value: unknown): string[] {
   return typeof value === 'string' && value !== '' ? value.split('|') : [];
 }
 
-/** Redacts access_token / corpsecret from anything that might be logged. */
+/** Redacts access_token / corpsecret / a robot's key from anything that might be logged. */
 export function redactUrl(url: string): string {
-  return url.replace(/(access_token|corpsecret)=[^&]*/g, '$1=***');
+  return url.replace(/\b(access_token|corpsecret|key)=[^&\s]*/g, '$1=***');
+}
+
+/** appchat: the chatid is unknown (86003), or not a chatid at all (86001). */
+const CHAT_NOT_FOUND = new Set([86003, 86001]);
+
+/** How one call differs from a plain WeCom API call: a robot's own API base, and credentials no errmsg may show. */
+interface CallTarget {
+  apiBase?: string;
+  secrets?: string[];
+}
+
+/** Removes credentials from a text that leaves the client (errmsgs end up in statuses and logs). */
+function scrub(text: string, secrets: string[] = []): string {
+  let out = redactUrl(text);
+  for (const secret of secrets) {
+    if (secret === '') continue;
+    for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join('***');
+  }
+  return out;
+}
+
+function robotTarget(endpoint: RobotEndpoint): CallTarget {
+  return { apiBase: endpoint.apiBase.replace(/\/+$/, ''), secrets: [endpoint.key] };
+}
+
+function uploaded(body: WecomBody, api: string): Outcome<UploadedMedia> {
+  const mediaId = body.media_id;
+  if (typeof mediaId !== 'string') return { kind: 'retry', error: { errcode: NETWORK_ERRCODE, errmsg: `${api} answered without media_id` } };
+  return { kind: 'ok', value: { mediaId, createdAt: Number(body.created_at) || Math.floor(Date.now() / 1000) } };
+}
+
+function chatNotFound<T>(outcome: Exclude<Outcome<T>, { kind: 'ok' }>): LookupOutcome<never> {
+  return CHAT_NOT_FOUND.has(outcome.error.errcode) ? { kind: 'notFound', error: outcome.error } : outcome;
 }
 
 export class WecomClient {
@@ -162,9 +196,7 @@ export class WecomClient {
     const query = new URLSearchParams({ access_token: accessToken, type });
     const outcome = await this.call('media/upload', `/cgi-bin/media/upload?${query}`, { method: 'POST', body: form });
     if (outcome.kind !== 'ok') return outcome;
-    const mediaId = outcome.value.media_id;
-    if (typeof mediaId !== 'string') return { kind: 'retry', error: { errcode: NETWORK_ERRCODE, errmsg: 'media/upload answered without media_id' } };
-    return { kind: 'ok', value: { mediaId, createdAt: Number(outcome.value.created_at) || Math.floor(Date.now() / 1000) } };
+    return uploaded(outcome.value, 'media/upload');
   }
 
   /** agent/get: the app's name and visible range (for the doctor). */
@@ -224,6 +256,66 @@ export class WecomClient {
     return outcome;
   }
 
+  /** A group robot's webhook/send (reference §13): no token, the key is the credential. */
+  async robotSend(endpoint: RobotEndpoint, payload: object): Promise<Outcome<true>> {
+    const outcome = await this.call(
+      'webhook/send',
+      `/cgi-bin/webhook/send?key=${encodeURIComponent(endpoint.key)}`,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) },
+      robotTarget(endpoint),
+    );
+    return outcome.kind === 'ok' ? { kind: 'ok', value: true } : outcome;
+  }
+
+  /** webhook/upload_media (reference §13): a file or voice for a robot's file/voice message; the media_id lives 3 days. */
+  async robotUpload(endpoint: RobotEndpoint, type: 'file' | 'voice', filename: string, content: Buffer): Promise<Outcome<UploadedMedia>> {
+    const form = new FormData();
+    form.append('media', new Blob([content], { type: 'application/octet-stream' }), filename);
+    const query = new URLSearchParams({ key: endpoint.key, type });
+    const outcome = await this.call('webhook/upload_media', `/cgi-bin/webhook/upload_media?${query}`, { method: 'POST', body: form }, robotTarget(endpoint));
+    if (outcome.kind !== 'ok') return outcome;
+    return uploaded(outcome.value, 'webhook/upload_media');
+  }
+
+  /**
+   * appchat/create (reference §14). An answer without a chatid is permanent, not
+   * retried: a retry could create a second chat.
+   */
+  async createChat(accessToken: string, chat: NewChat): Promise<Outcome<{ chatid: string }>> {
+    const outcome = await this.postJson(accessToken, 'appchat/create', { name: chat.name, owner: chat.owner, userlist: chat.users, chatid: chat.chatid });
+    if (outcome.kind !== 'ok') return outcome;
+    const chatid = typeof outcome.value.chatid === 'string' && outcome.value.chatid !== '' ? outcome.value.chatid : chat.chatid;
+    if (!chatid) return { kind: 'permanent', error: { errcode: NETWORK_ERRCODE, errmsg: 'appchat/create answered without chatid' } };
+    return { kind: 'ok', value: { chatid } };
+  }
+
+  async updateChat(accessToken: string, update: ChatUpdate): Promise<LookupOutcome<true>> {
+    const outcome = await this.postJson(accessToken, 'appchat/update', {
+      chatid: update.chatid,
+      name: update.name,
+      owner: update.owner,
+      add_user_list: update.addUsers,
+      del_user_list: update.removeUsers,
+    });
+    return outcome.kind === 'ok' ? { kind: 'ok', value: true } : chatNotFound(outcome);
+  }
+
+  async getChat(accessToken: string, chatid: string): Promise<LookupOutcome<ChatInfo>> {
+    const query = new URLSearchParams({ access_token: accessToken, chatid });
+    const outcome = await this.call('appchat/get', `/cgi-bin/appchat/get?${query}`, { method: 'GET' });
+    if (outcome.kind !== 'ok') return chatNotFound(outcome);
+    const info = outcome.value.chat_info as Record<string, unknown> | undefined;
+    if (typeof info !== 'object' || info === null) return { kind: 'retry', error: { errcode: NETWORK_ERRCODE, errmsg: 'appchat/get answered without chat_info' } };
+    const users = Array.isArray(info.userlist) ? info.userlist.filter((u): u is string => typeof u === 'string') : [];
+    return { kind: 'ok', value: { chatid: String(info.chatid ?? chatid), name: String(info.name ?? ''), owner: String(info.owner ?? ''), users } };
+  }
+
+  /** appchat/send (reference §14): only to chats this app created, else 86003 (notFound). */
+  async sendToChat(accessToken: string, payload: object): Promise<LookupOutcome<true>> {
+    const outcome = await this.postJson(accessToken, 'appchat/send', payload);
+    return outcome.kind === 'ok' ? { kind: 'ok', value: true } : chatNotFound(outcome);
+  }
+
   async close(): Promise<void> {
     await this.dispatcher.close();
   }
@@ -237,13 +329,19 @@ export class WecomClient {
     });
   }
 
-  private async call(api: string, path: string, init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string | FormData }): Promise<Outcome<WecomBody>> {
+  private async call(
+    api: string,
+    path: string,
+    init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string | FormData },
+    target: CallTarget = {},
+  ): Promise<Outcome<WecomBody>> {
     const started = performance.now();
+    const apiBase = target.apiBase ?? this.options.apiBase;
     const observe = (errcode: number) => this.options.onCall?.(api, errcode, performance.now() - started);
     let statusCode: number;
     let body: WecomBody;
     try {
-      const response = await request(`${this.options.apiBase}${path}`, { ...init, dispatcher: this.dispatcher });
+      const response = await request(`${apiBase}${path}`, { ...init, dispatcher: this.dispatcher });
       statusCode = response.statusCode;
       const text = await response.body.text();
       if (statusCode >= 500 || statusCode === 429) {
@@ -258,11 +356,12 @@ export class WecomClient {
     } catch (error) {
       // Timeouts, resets, refused connections and unparseable answers are transient (§4).
       observe(NETWORK_ERRCODE);
-      return { kind: 'retry', error: { errcode: NETWORK_ERRCODE, errmsg: `${api}: ${(error as Error).message}` } };
+      // undici's messages may quote the URL, which carries the token or a robot's key.
+      return { kind: 'retry', error: { errcode: NETWORK_ERRCODE, errmsg: `${api}: ${scrub(String((error as Error)?.message), target.secrets)}` } };
     }
     const errcode = typeof body.errcode === 'number' ? body.errcode : 0;
     observe(errcode);
-    const error = { errcode, errmsg: String(body.errmsg ?? '') };
+    const error = { errcode, errmsg: scrub(String(body.errmsg ?? ''), target.secrets) };
     switch (classifyErrcode(errcode)) {
       case 'ok':
         return { kind: 'ok', value: body };

@@ -82,6 +82,10 @@ const HINTS: Record<number, string> = {
   81013: 'no recipient is valid (unknown users, parties or tags, or outside the visible range)',
   82001: 'touser, toparty and totag are all empty',
   84061: 'no external-contact relationship: the employee removed the customer, or the add was never confirmed',
+  86001: 'invalid chatid',
+  86003: 'the app group chat does not exist, or this app did not create it (only chats the app created can be sent to)',
+  // The caller names the robot around it: the hint never sees the key.
+  93000: "the robot's webhook key is not valid: the robot was removed from its group, or the key or URL was mistyped",
   301002: 'the secret belongs to another app than WECOM_AGENT_ID',
 };
 

@@ -50,13 +50,14 @@ function truncateChars(text: string, maxChars: number): string {
   return chars.length <= maxChars ? text : chars.slice(0, maxChars).join('');
 }
 
-function requireHttpUrl(value: unknown, field: string): string {
+/** Exported for the group-chat forms (chat-message.ts), which check the same fields. */
+export function requireHttpUrl(value: unknown, field: string): string {
   if (typeof value !== 'string' || !/^https?:\/\/\S+$/i.test(value)) throw new MessageLimitError(field, 'must be an http(s) URL');
   if (byteLength(value) > 2048) throw new MessageLimitError(field, 'must be at most 2048 bytes');
   return value;
 }
 
-function requireText(value: unknown, field: string): string {
+export function requireText(value: unknown, field: string): string {
   if (typeof value !== 'string' || value.trim() === '') throw new MessageLimitError(field, 'must not be empty');
   return value;
 }

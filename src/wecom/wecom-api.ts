@@ -1,5 +1,6 @@
 import type { WecomApp } from './app';
 import type { ContactWayRequest, CreatedContactWay, LookupOutcome, MediaType, Outcome, SendResult, TagMarks, UploadedMedia, WecomClient, WelcomeMessage } from './client';
+import type { ChatInfo, ChatUpdate, NewChat, RobotEndpoint } from './group-chat';
 import { TokenError, type TokenStore } from './token-store';
 
 /**
@@ -48,6 +49,32 @@ export class WecomApi {
 
   getCallbackIps(app: WecomApp): Promise<Outcome<string[]>> {
     return this.withToken(app, (token) => this.client.getCallbackIps(token));
+  }
+
+  /** App group chats (reference §14): only chats this app created can be sent to or read. */
+  createChat(app: WecomApp, chat: NewChat): Promise<Outcome<{ chatid: string }>> {
+    return this.withToken(app, (token) => this.client.createChat(token, chat));
+  }
+
+  updateChat(app: WecomApp, update: ChatUpdate): Promise<LookupOutcome<true>> {
+    return this.withToken(app, (token) => this.client.updateChat(token, update));
+  }
+
+  getChat(app: WecomApp, chatid: string): Promise<LookupOutcome<ChatInfo>> {
+    return this.withToken(app, (token) => this.client.getChat(token, chatid));
+  }
+
+  sendToChat(app: WecomApp, payload: object): Promise<LookupOutcome<true>> {
+    return this.withToken(app, (token) => this.client.sendToChat(token, payload));
+  }
+
+  /** Group robots need no token: the endpoint's key is the credential. */
+  robotSend(endpoint: RobotEndpoint, payload: object): Promise<Outcome<true>> {
+    return this.client.robotSend(endpoint, payload);
+  }
+
+  robotUpload(endpoint: RobotEndpoint, type: 'file' | 'voice', filename: string, content: Buffer): Promise<Outcome<UploadedMedia>> {
+    return this.client.robotUpload(endpoint, type, filename, content);
   }
 
   private async withToken<O extends LookupOutcome<unknown>>(app: WecomApp, call: (token: string) => Promise<O>): Promise<O | Outcome<never>> {
