@@ -1,16 +1,20 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import busboy from 'busboy';
 import express, { type Express, type Request, type Response } from 'express';
 import QRCode from 'qrcode';
 import { deliverPush, eventXml, type CallbackTarget } from '../callback-push';
 import { markupProblems, textcardSeen } from '../markup';
-import { markupRejection, type Rejection, validateMessageBody } from './validate-message';
+import { type ChatSentMessage, GroupChats, type RobotSentMessage, type SimulatedChat } from './group-chats';
+import { readMediaPart } from './media-part';
+import { markupRejection, type Rejection, USER_ID, validateMessageBody } from './validate-message';
+
+export type { ChatSentMessage, RobotSentMessage, SimulatedChat } from './group-chats';
 
 /**
  * A WeCom server faithful to the reference (gettoken, message/send,
- * media/upload, customer-contact calls), with fault injection. Tests and
+ * media/upload, customer-contact calls, group robots and app group chats),
+ * with fault injection. Tests and
  * sandbox mode send here over real HTTP; nothing else in the gateway knows.
  */
 export interface SimulatorApp {
@@ -43,10 +47,27 @@ export interface SimulatorOptions {
    * faults, reset, scans) are reachable from the LAN too: for sandbox demos only.
    */
   publicUrl?: string;
+  /** The group robots' keys that exist (webhook/send); omitted = every key of [A-Za-z0-9-]{1,128}. */
+  robotKeys?: string[];
+  /** Accepted messages per robot key per rolling window (default 20 per 60 000 ms, reference §13); beyond, 45009. */
+  robotLimit?: { count: number; windowMs: number };
 }
 
 export type Fault = { errcode: number; errmsg?: string } | { httpStatus: number } | { delayMs: number } | { reset: true };
-export type SimulatedApi = 'gettoken' | 'message/send' | 'media/upload' | 'externalcontact/send_welcome_msg' | 'externalcontact/mark_tag' | 'externalcontact/add_contact_way' | 'externalcontact/del_contact_way';
+export type SimulatedApi =
+  | 'gettoken'
+  | 'message/send'
+  | 'media/upload'
+  | 'externalcontact/send_welcome_msg'
+  | 'externalcontact/mark_tag'
+  | 'externalcontact/add_contact_way'
+  | 'externalcontact/del_contact_way'
+  | 'webhook/send'
+  | 'webhook/upload_media'
+  | 'appchat/create'
+  | 'appchat/update'
+  | 'appchat/get'
+  | 'appchat/send';
 
 export interface SentMessage {
   msgid: string;
@@ -106,7 +127,6 @@ const WELCOME_CODE_TTL_MS = 20_000;
 /** Medium error correction and a wide quiet zone: read at a glance from a laptop screen. */
 const QR_OPTIONS = { type: 'png', errorCorrectionLevel: 'M', margin: 4, scale: 8 } as const;
 const MEDIA_LIMITS: Record<string, number> = { image: 10 << 20, voice: 2 << 20, video: 10 << 20, file: 20 << 20 };
-const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
 const split = (value: unknown) => (typeof value === 'string' && value !== '' ? value.split('|') : []);
 
 /** For GET /__sim/messages: what a reader sees of a textcard's description. */
@@ -138,11 +158,46 @@ export class WecomSimulator {
   private callbackTarget?: CallbackTarget;
   /** Scans per contact way, to rotate a type 2 code's customers through its members. */
   private readonly scans = new Map<string, number>();
+  private readonly groupChats: GroupChats;
 
   constructor(private readonly options: SimulatorOptions = {}) {
     this.apps = options.apps ?? [DEFAULT_APP];
     this.latencyMs = options.latencyMs ?? 0;
+    this.groupChats = new GroupChats(
+      {
+        answer: (res, api, body) => this.answer(res, api, body),
+        injectFault: (api, req, res) => this.injectFault(api, req, res),
+        authorize: (req) => this.authorize(req),
+        checkMessageBody: (body) => this.checkMessageBody(body),
+        userExists: (userid) => this.exists('users', userid),
+      },
+      { robotKeys: options.robotKeys, robotLimit: options.robotLimit },
+    );
     this.routes();
+  }
+
+  /** Robot messages delivered into their groups (webhook/send). */
+  get robotSent(): RobotSentMessage[] {
+    return this.groupChats.robotSent;
+  }
+
+  /** App messages delivered into app group chats (appchat/send). */
+  get chatSent(): ChatSentMessage[] {
+    return this.groupChats.chatSent;
+  }
+
+  /** App group chats by chatid, each with the app that created it. */
+  get chats(): Map<string, SimulatedChat> {
+    return this.groupChats.chats;
+  }
+
+  /** The robot was removed from its group: its key answers 93000 from now on. */
+  revokeRobotKey(key: string): void {
+    this.groupChats.revokeRobotKey(key);
+  }
+
+  robotDeliveriesTo(key: string): RobotSentMessage[] {
+    return this.groupChats.robotDeliveriesTo(key);
   }
 
   static async start(options: SimulatorOptions = {}, port = 0): Promise<WecomSimulator> {
@@ -309,6 +364,7 @@ export class WecomSimulator {
     this.duplicatesAbsorbed = 0;
     this.dropped = 0;
     this.memberDeliveries.clear();
+    this.groupChats.reset();
   }
 
   private errmsg(text: string, errcode: number): string {
@@ -505,6 +561,8 @@ export class WecomSimulator {
       return this.answer(res, 'externalcontact/get_corp_tag_list', { errcode: 0, errmsg: 'ok', tag_group: [{ group_id: 'etGROUP', group_name: 'campaigns', create_time: 1700000000, order: 0, tag: tags }] });
     });
 
+    this.groupChats.routes(app);
+
     // WeCom answers unknown APIs with 404 pages, not JSON.
     app.use('/cgi-bin', (_req, res) => void res.status(404).send('not found'));
     this.controlRoutes();
@@ -521,6 +579,11 @@ export class WecomSimulator {
     if (users.length + parties.length + tags.length === 0) return { errcode: 82001, errmsg: 'All touser & toparty & totag invalid' };
     if (users.length > 1000) return { errcode: 40032, errmsg: 'invalid size of userid list' };
     if (parties.length > 100 || tags.length > 100) return { errcode: 40058, errmsg: 'invalid parameter: toparty or totag over 100' };
+    return this.checkMessageBody(body);
+  }
+
+  /** A message body (message/send, appchat/send) as WeCom checks it: fields, media/upload ids, then markup. */
+  private checkMessageBody(body: Record<string, unknown>): Rejection | undefined {
     const invalid = validateMessageBody(body, (mediaId) => {
       const media = this.media.get(mediaId);
       return media !== undefined && Date.now() - media.createdAt < 3 * 86_400_000;
@@ -595,37 +658,11 @@ export class WecomSimulator {
     if ('errcode' in auth) return this.answer(res, api, auth);
     const type = String(req.query.type ?? '');
     if (!(type in MEDIA_LIMITS)) return this.answer(res, api, { errcode: 40005, errmsg: 'invalid file type' });
-    const limit = MEDIA_LIMITS[type];
-    let parser: busboy.Busboy;
-    try {
-      parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: limit + 1 } });
-    } catch {
-      return this.answer(res, api, { errcode: 40058, errmsg: 'invalid parameter: multipart body expected' });
-    }
-    let part: { size: number; hash: string; filename: string; tooLarge: boolean } | undefined;
-    parser.on('file', (name, stream, info) => {
-      if (name !== 'media') return void stream.resume();
-      const hash = createHash('sha256');
-      let size = 0;
-      stream.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        hash.update(chunk);
-      });
-      stream.on('end', () => {
-        part = { size, hash: hash.digest('hex'), filename: info.filename ?? '', tooLarge: (stream as unknown as { truncated?: boolean }).truncated === true };
-      });
-    });
-    parser.on('close', () => {
-      if (!part || !part.filename) return void this.answer(res, api, { errcode: 40058, errmsg: 'invalid parameter: media part with a filename expected' });
-      if (part.size === 0) return void this.answer(res, api, { errcode: 44001, errmsg: 'empty media data' });
-      if (part.tooLarge) return void this.answer(res, api, { errcode: 45001, errmsg: 'media size out of limit' });
-      if (part.size <= 5) return void this.answer(res, api, { errcode: 40006, errmsg: 'invalid file size' });
-      const mediaId = `3${randomBytes(30).toString('base64url')}`;
-      this.media.set(mediaId, { createdAt: Date.now(), size: part.size, sha256: part.hash });
-      return void this.answer(res, api, { errcode: 0, errmsg: '', type, media_id: mediaId, created_at: String(Math.floor(Date.now() / 1000)) });
-    });
-    parser.on('error', () => void this.answer(res, api, { errcode: 40058, errmsg: 'invalid parameter: malformed multipart body' }));
-    req.pipe(parser);
+    const part = await readMediaPart(req, MEDIA_LIMITS[type]);
+    if ('errcode' in part) return this.answer(res, api, { ...part });
+    const mediaId = `3${randomBytes(30).toString('base64url')}`;
+    this.media.set(mediaId, { createdAt: Date.now(), size: part.size, sha256: part.sha256 });
+    return this.answer(res, api, { errcode: 0, errmsg: '', type, media_id: mediaId, created_at: String(Math.floor(Date.now() / 1000)) });
   }
 
   /** The same controls over HTTP, for sandbox users and benchmarks. */
@@ -633,9 +670,11 @@ export class WecomSimulator {
     const app = this.app;
     app.get('/__sim/messages', (req, res) => {
       const limit = Number(req.query.limit) || 100;
-      res.json({ messages: this.sent.slice(-limit).map((m) => ({ ...m, ...seenOf(m) })) });
+      res.json({ messages: this.sent.slice(-limit).map((m) => ({ ...m, ...seenOf(m) })), ...this.groupChats.listing(limit) });
     });
-    app.get('/__sim/stats', (_req, res) => void res.json({ gettoken: this.gettokenCount(), calls: this.calls.length, sent: this.sent.length, welcomes: this.welcomes.length }));
+    app.get('/__sim/stats', (_req, res) =>
+      void res.json({ gettoken: this.gettokenCount(), calls: this.calls.length, sent: this.sent.length, welcomes: this.welcomes.length, robotSent: this.robotSent.length, chatSent: this.chatSent.length }),
+    );
     app.post('/__sim/faults', express.json(), (req, res) => {
       const { n, fault, api } = req.body ?? {};
       if (!Number.isInteger(n) || n < 1 || typeof fault !== 'object') return void res.status(400).json({ error: 'expected {n, fault, api?}' });

@@ -1,11 +1,17 @@
+import { createHash } from 'node:crypto';
+
 /**
- * message/send validation as WeCom does it (reference §2), answering the
- * errcode WeCom would. Returns undefined when the body is acceptable.
+ * message/send and webhook/send validation as WeCom does it (reference §2,
+ * §13), answering the errcode WeCom would. Returns undefined when the body is
+ * acceptable.
  */
 export interface Rejection {
   errcode: number;
   errmsg: string;
 }
+
+/** A well-formed userid (1–64 chars, reference §4): shared by message/send and appchat. */
+export const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
 
 const MSGTYPES = new Set(['text', 'image', 'voice', 'video', 'file', 'textcard', 'news', 'mpnews', 'markdown', 'miniprogram_notice', 'template_card']);
 const MEDIA_TYPES = new Set(['image', 'voice', 'video', 'file']);
@@ -54,4 +60,77 @@ export function validateMessageBody(body: Record<string, unknown>, mediaExists: 
 /** Markup WeCom would not render (see markupProblems), refused the way WeCom refuses a bad parameter. */
 export function markupRejection(problems: string[]): Rejection {
   return reject(40058, `invalid parameter: ${problems.join('; ')}`);
+}
+
+const ROBOT_MSGTYPES = new Set(['text', 'markdown', 'markdown_v2', 'image', 'news', 'file', 'voice', 'template_card']);
+const ROBOT_CARDS = new Set(['text_notice', 'news_notice']);
+const ROBOT_IMAGE_MAX = 2 << 20;
+const JPG_MAGIC = Buffer.from([0xff, 0xd8, 0xff]);
+const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const isStringList = (value: unknown) => Array.isArray(value) && value.every((item) => typeof item === 'string');
+
+/** Why a robot image is refused (base64 of the raw bytes, md5 of those bytes), or undefined. */
+function robotImageProblem(image: Record<string, unknown>): string | undefined {
+  if (typeof image.base64 !== 'string' || image.base64 === '' || typeof image.md5 !== 'string') return 'image needs base64 and md5 strings';
+  if (image.base64.length % 4 !== 0 || !BASE64.test(image.base64)) return 'image base64 invalid';
+  const raw = Buffer.from(image.base64, 'base64');
+  if (raw.length > ROBOT_IMAGE_MAX) return 'image size exceeds 2 MB';
+  if (!raw.subarray(0, 3).equals(JPG_MAGIC) && !raw.subarray(0, 4).equals(PNG_MAGIC)) return 'image is neither JPG nor PNG';
+  if (createHash('md5').update(raw).digest('hex') !== image.md5.toLowerCase()) return 'image md5 mismatch';
+  return undefined;
+}
+
+/**
+ * A webhook/send body (reference §13). `mediaExists` answers whether a media_id
+ * was uploaded with this robot's key, as this kind (file or voice), within 3 days.
+ */
+export function validateRobotBody(body: Record<string, unknown>, mediaExists: (mediaId: string, type: 'file' | 'voice') => boolean): Rejection | undefined {
+  const msgtype = body.msgtype;
+  if (typeof msgtype !== 'string' || !ROBOT_MSGTYPES.has(msgtype)) return reject(40008, 'invalid message type');
+  const content = body[msgtype] as Record<string, unknown> | undefined;
+  if (!content || typeof content !== 'object') return reject(40058, `invalid parameter: ${msgtype} is missing`);
+  switch (msgtype) {
+    case 'text':
+      if (typeof content.content !== 'string' || content.content === '') return reject(44004, 'empty content');
+      if (bytes(content.content) > 2048) return reject(40058, 'text.content exceed max length 2048');
+      for (const list of ['mentioned_list', 'mentioned_mobile_list']) {
+        if (content[list] !== undefined && !isStringList(content[list])) return reject(40058, `invalid parameter: text.${list} must be a list of strings`);
+      }
+      return undefined;
+    case 'markdown':
+    case 'markdown_v2':
+      if (typeof content.content !== 'string' || content.content === '') return reject(44004, 'empty content');
+      if (bytes(content.content) > 4096) return reject(40058, `${msgtype}.content exceed max length 4096`);
+      return undefined;
+    case 'image': {
+      const problem = robotImageProblem(content);
+      return problem ? reject(40058, `invalid parameter: ${problem}`) : undefined;
+    }
+    case 'news': {
+      const articles = content.articles;
+      if (!Array.isArray(articles) || articles.length < 1 || articles.length > 8) return reject(40058, 'invalid parameter: news.articles must hold 1 to 8 articles');
+      for (const article of articles as Record<string, unknown>[]) {
+        if (typeof article?.title !== 'string' || article.title === '') return reject(40058, 'invalid parameter: article title missing');
+        if (!isHttpUrl(article.url)) return reject(40058, 'invalid parameter: article url must be an http(s) URL');
+      }
+      return undefined;
+    }
+    case 'file':
+    case 'voice':
+      // A voice id sent as a file (or the reverse) is the wrong kind: 40007 too (reference §4).
+      if (typeof content.media_id !== 'string' || !mediaExists(content.media_id, msgtype)) return reject(40007, 'invalid media_id');
+      return undefined;
+    default:
+      if (typeof content.card_type !== 'string' || !ROBOT_CARDS.has(content.card_type)) return reject(40058, 'robots take text_notice and news_notice cards only');
+      return undefined;
+  }
+}
+
+/** Who a robot or app chat message @-mentions: text.mentioned_list, and `<@userid>` in markdown (markdown_v2 has none). */
+export function mentionsOf(body: Record<string, unknown>): string[] {
+  const content = (body[String(body.msgtype)] ?? {}) as Record<string, unknown>;
+  if (body.msgtype === 'text') return isStringList(content.mentioned_list) ? [...(content.mentioned_list as string[])] : [];
+  if (body.msgtype === 'markdown' && typeof content.content === 'string') return [...content.content.matchAll(/<@([^<>\s]+)>/g)].map((m) => m[1]);
+  return [];
 }
