@@ -1,6 +1,7 @@
 import { benchCallback } from './callback';
 import { benchDelivery } from './delivery';
 import { benchIngest } from './ingest';
+import { benchGroupStorm } from './group-storm';
 import { benchStorm } from './storm';
 import { benchWelcome } from './welcome';
 
@@ -11,6 +12,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   callback: () => benchCallback(),
   welcome: () => benchWelcome(),
   storm: () => benchStorm(),
+  'group-storm': () => benchGroupStorm(),
 };
 
 async function main(): Promise<void> {

@@ -1,6 +1,6 @@
 import { printTable, sampleRss, startBenchGateway } from './support';
 
-function notification(i: number) {
+export function notification(i: number) {
   return {
     version: '4',
     groupKey: `{}:{alertname="Storm${i}"}`,

@@ -46,7 +46,7 @@ export async function diagnose(config: Pick<Config, 'apps' | 'sandbox' | 'robots
   // Names and pool sizes only: a robot's key is a credential.
   if (config.robots.length > 0) {
     const robots = config.robots.map((r) => `${r.name} (${r.keys.length} key${r.keys.length > 1 ? 's' : ''})`).join(', ');
-    findings.push({ ok: true, app: '-', check: 'robots', detail: `${robots}: not called (a robot can only be checked by posting into its group)` });
+    findings.push({ ok: true, app: 'all', check: 'robots', detail: `${robots}: not called (a robot can only be checked by posting into its group)` });
   }
   return findings;
 }
