@@ -166,6 +166,27 @@ describe("a robot's 20 messages a minute", () => {
     }
   });
 
+  it('when a robot is a pool of two keys, then the first key with room takes each message and 30 go within one window', async () => {
+    const SPARE_KEY = '693a91f6-7b2c-4bc4-97a0-0ec2f1a5a0b2';
+    const h = await startHarness({
+      // A 10 s window: a message that had to wait for one would arrive 10 s after the first, however slow the machine.
+      env: { ...ROBOT_ENV, ROBOT_QUOTA: '20/10', TEMPLATES_DIR: templatesDir },
+      simulator: { robotKeys: [OPS_KEY, SPARE_KEY], robotLimit: { count: 20, windowMs: 10_000 } },
+      config: (c) => ({ ...c, robots: [...c.robots, { name: 'busy', keys: [OPS_KEY, SPARE_KEY], apiBase: c.wecom.apiBase }] }),
+    });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 30; i++) ids.push((await h.api.post('/v1/messages').send(note('text', { content: `p${i}` }, { robots: ['busy'] }))).body.id);
+      const views = await Promise.all(ids.map((id) => finalStatus(h.api, id, 15_000)));
+      expect(views.every((v) => v.status === 'sent')).toBe(true);
+      expect(h.sim.robotSent.map((m) => m.key)).toEqual([...Array(20).fill(OPS_KEY), ...Array(10).fill(SPARE_KEY)]);
+      expect(h.sim.robotSent.map((m) => m.body.content)).toEqual(ids.map((_, i) => `p${i}`));
+      expect(h.sim.robotSent[29].at - h.sim.robotSent[0].at).toBeLessThan(10_000);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('when two instances share one robot, then together they stay within its budget and deliver everything', async () => {
     const sim = await WecomSimulator.start({ ...UNLIMITED_SIM, ...ROBOT_SIM });
     const config = testConfig(sim.url, { ...ROBOT_ENV, TEMPLATES_DIR: templatesDir }); // one prefix: one Redis view
