@@ -7,6 +7,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { createGateway } from '../../src/gateway';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { amPayload } from '../support/alertmanager';
 import { eventually, finalStatus, startHarness, TEMPLATES_DIR, testConfig, UNLIMITED_SIM, type Harness } from '../support/harness';
 
 const OPS_KEY = '693a91f6-7b2c-4bc4-97a0-0ec2f1a5a0a1';
@@ -278,19 +279,7 @@ describe('alert routes to robots', () => {
   afterAll(() => h.close());
 
   it('when Alertmanager posts with ?robots=ops, then the group gets the notification as markdown', async () => {
-    const payload = {
-      version: '4',
-      groupKey: '{}:{alertname="DiskFull"}',
-      truncatedAlerts: 0,
-      status: 'firing',
-      receiver: 'wecom',
-      groupLabels: { alertname: 'DiskFull' },
-      commonLabels: { alertname: 'DiskFull', severity: 'critical' },
-      commonAnnotations: {},
-      externalURL: 'http://alertmanager.example:9093',
-      alerts: [{ status: 'firing', labels: { alertname: 'DiskFull', severity: 'critical', instance: 'db1' }, annotations: { summary: 'Disk 95% on db1' }, startsAt: '2026-11-24T02:00:00Z', endsAt: '0001-01-01T00:00:00Z', generatorURL: 'http://prometheus.example/g', fingerprint: 'f1' }],
-    };
-    const res = await h.api.post('/v1/integrations/alertmanager?robots=ops').send(payload);
+    const res = await h.api.post('/v1/integrations/alertmanager?robots=ops').send(amPayload());
     expect(res.status).toBe(202);
     expect((await finalStatus(h.api, res.body.id)).status).toBe('sent');
     const [message] = h.sim.robotSent;
