@@ -14,8 +14,8 @@ export type { ChatSentMessage, RobotSentMessage, SimulatedChat } from './group-c
 /**
  * A WeCom server faithful to the reference (gettoken, message/send,
  * media/upload, customer-contact calls, group robots and app group chats),
- * with fault injection. Tests and
- * sandbox mode send here over real HTTP; nothing else in the gateway knows.
+ * with fault injection. Tests and sandbox mode send here over real HTTP;
+ * nothing else in the gateway knows.
  */
 export interface SimulatorApp {
   corpId: string;
@@ -196,6 +196,7 @@ export class WecomSimulator {
     this.groupChats.revokeRobotKey(key);
   }
 
+  /** What a robot's key delivered, oldest first (tests of robot pools and budgets). */
   robotDeliveriesTo(key: string): RobotSentMessage[] {
     return this.groupChats.robotDeliveriesTo(key);
   }
