@@ -203,6 +203,19 @@ export class GroupChats {
     return chat && chat.agentId === agentId ? chat : reject(86003, 'chat not found');
   }
 
+  /** What update and send begin with: an injected fault, the token, the JSON body, the app's own chat; undefined once answered. */
+  private async openChatCall(api: string, req: Request, res: Response) {
+    const host = this.host;
+    if (await host.injectFault(api, req, res)) return undefined;
+    const auth = host.authorize(req);
+    if ('errcode' in auth) return void (await host.answer(res, api, { ...auth }));
+    const body = jsonObject(req.body);
+    if (!body) return void (await host.answer(res, api, reject(40058, 'invalid json')));
+    const chat = this.ownChat(body.chatid, auth.agentId);
+    if ('errcode' in chat) return void (await host.answer(res, api, { ...chat }));
+    return { auth, body, chat };
+  }
+
   private newChatId(): string {
     for (;;) {
       const chatid = [...randomBytes(32)].map((b) => ALPHANUMERICS[b % ALPHANUMERICS.length]).join('');
@@ -238,13 +251,9 @@ export class GroupChats {
 
     app.post('/cgi-bin/appchat/update', json, async (req, res) => {
       const api = 'appchat/update';
-      if (await host.injectFault(api, req, res)) return;
-      const auth = host.authorize(req);
-      if ('errcode' in auth) return host.answer(res, api, { ...auth });
-      const body = jsonObject(req.body);
-      if (!body) return host.answer(res, api, reject(40058, 'invalid json'));
-      const chat = this.ownChat(body.chatid, auth.agentId);
-      if ('errcode' in chat) return host.answer(res, api, { ...chat });
+      const call = await this.openChatCall(api, req, res);
+      if (!call) return;
+      const { body, chat } = call;
       const { name, owner, add_user_list: added = [], del_user_list: removed = [] } = body;
       if (name !== undefined && typeof name !== 'string') return host.answer(res, api, reject(40058, 'invalid parameter: name'));
       if (owner !== undefined && typeof owner !== 'string') return host.answer(res, api, reject(40058, 'invalid parameter: owner'));
@@ -276,13 +285,9 @@ export class GroupChats {
 
     app.post('/cgi-bin/appchat/send', json, async (req, res) => {
       const api = 'appchat/send';
-      if (await host.injectFault(api, req, res)) return;
-      const auth = host.authorize(req);
-      if ('errcode' in auth) return host.answer(res, api, { ...auth });
-      const body = jsonObject(req.body);
-      if (!body) return host.answer(res, api, reject(40058, 'invalid json'));
-      const chat = this.ownChat(body.chatid, auth.agentId);
-      if ('errcode' in chat) return host.answer(res, api, { ...chat });
+      const call = await this.openChatCall(api, req, res);
+      if (!call) return;
+      const { auth, body, chat } = call;
       const msgtype = body.msgtype;
       if (typeof msgtype !== 'string' || !CHAT_MSGTYPES.has(msgtype)) return host.answer(res, api, reject(40008, 'invalid message type'));
       // Shaped as a message/send body, so that its checks (and media/upload ids) apply unchanged.
