@@ -9,7 +9,7 @@ import type { WecomApp } from '../wecom/app';
 import { chatPayload, robotPayload, toChatMessages, toRobotMessages } from '../wecom/chat-message';
 import type { ChatMessage } from '../wecom/group-chat';
 import { buildSendPayload } from '../wecom/message-payload';
-import { MessageLimitError } from '../wecom/message-limits';
+import { applyMessageLimits, MessageLimitError } from '../wecom/message-limits';
 import type { RobotBudget } from '../quotas/robot-budget';
 import type { ChatDirectory } from '../chats/chat-directory';
 import { hasMediaSource } from './media';
@@ -110,7 +110,8 @@ export class MessageService {
     if (MEDIA_MSGTYPES.has(msgtype) && !hasMediaSource(raw) && !raw.media_id) {
       throw new ApiError(422, 'cannot_render', `a ${msgtype} message needs a file: give a URL or base64 content`, [{ field: 'data', message: 'no media url, base64 or media_id' }]);
     }
-    const body = members ? this.render(template, msgtype, request.data) : raw;
+    // Rendered once: members get the body within WeCom's app limits, robots and chats convert the raw one.
+    const body = members ? this.limited(() => applyMessageLimits(msgtype, raw)) : raw;
     const parts: PreparedPart[] = members ? this.memberParts(template, msgtype, body, members, request.data) : [];
     const mentions = request.mentions ?? template.mentions;
     if (groups.robots.length > 0) {
@@ -155,8 +156,8 @@ export class MessageService {
     throw new ApiError(404, 'unknown_chat', `unknown chat ${missing.join(', ')}: create it with POST /v1/chats (or register one the app made with GET /v1/chats/{chatid})`, missing.map((chat) => ({ field: 'to.chats', message: `app ${prepared.app.name} knows no chat ${chat}` })));
   }
 
-  /** A message a robot or chat cannot take as it is (an interactive card, @all in markdown...): 422 naming why. */
-  private limited(convert: () => ChatMessage[]): ChatMessage[] {
+  /** A message its destination cannot take as it is (a URL without http, an interactive card to a robot, @all in markdown...): 422 naming why. */
+  private limited<T>(convert: () => T): T {
     try {
       return convert();
     } catch (error) {
