@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -24,7 +26,7 @@ let templatesDir: string;
 beforeAll(() => {
   templatesDir = mkdtempSync(join(tmpdir(), 'wgw-groups-'));
   cpSync(TEMPLATES_DIR, templatesDir, { recursive: true });
-  for (const file of ['group.note.yaml', 'group.card.yaml']) cpSync(join(__dirname, '..', 'fixtures', 'templates', file), join(templatesDir, file));
+  for (const file of ['group.note.yaml', 'group.card.yaml', 'report.chart.yaml']) cpSync(join(__dirname, '..', 'fixtures', 'templates', file), join(templatesDir, file));
 });
 afterAll(() => rmSync(templatesDir, { recursive: true, force: true }));
 
@@ -135,6 +137,28 @@ describe('group robots', () => {
     expect(JSON.stringify(view)).not.toContain(GONE_KEY);
   });
 
+  it('when a robot image is given by URL, then the gateway fetches it and sends its base64 and md5', async () => {
+    const server = createServer((_req, res) => void res.writeHead(200, { 'content-type': 'image/png' }).end(PNG));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/chart.png`;
+      const res = await h.api.post('/v1/messages').send({ event: 'report.chart', to: { robots: ['ops'] }, data: { url } });
+      expect((await finalStatus(h.api, res.body.id)).status).toBe('sent');
+      expect(h.sim.robotSent.map((m) => [m.msgtype, m.body])).toEqual([['image', { base64: PNG.toString('base64'), md5: createHash('md5').update(PNG).digest('hex') }]]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('when the dashboard lists a message to a robot, then it says where it went', async () => {
+    const res = await h.api.post('/v1/messages').send(note('text', { content: 'seen on the dashboard' }, { users: ['zhangsan'], robots: ['ops'] }));
+    await finalStatus(h.api, res.body.id);
+    const page = await h.api.get('/dashboard/');
+    expect(page.status).toBe(200);
+    expect(page.text).toMatch(new RegExp(`${res.body.id}</code></td><td>group.note</td><td>text</td><td>members, robot ops \\(sent\\)</td>`));
+  });
+
   it('when a preview names a robot, then it shows the exact webhook/send bodies', async () => {
     const res = await h.api.post('/v1/messages/preview').send(note('text', { content: 'hello' }, { robots: ['ops'] }, { mentions: { users: ['zhangsan'] } }));
     expect(res.status).toBe(200);
@@ -183,6 +207,23 @@ describe("a robot's 20 messages a minute", () => {
       expect(h.sim.robotSent.map((m) => m.key)).toEqual([...Array(20).fill(OPS_KEY), ...Array(10).fill(SPARE_KEY)]);
       expect(h.sim.robotSent.map((m) => m.body.content)).toEqual(ids.map((_, i) => `p${i}`));
       expect(h.sim.robotSent[29].at - h.sim.robotSent[0].at).toBeLessThan(10_000);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('when a message waiting for the robot is recalled, then it is never sent and the messages behind it still go', async () => {
+    const h = await startHarness({ env: { ...ROBOT_ENV, TEMPLATES_DIR: templatesDir }, simulator: ROBOT_SIM });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 22; i++) ids.push((await h.api.post('/v1/messages').send(note('text', { content: `w${i}` }))).body.id);
+      // The 21st waits for the window, the 22nd behind it.
+      await eventually(async () => (await h.api.get(`/v1/messages/${ids[20]}`)).body.status === 'deferred');
+      const recalled = await h.api.delete(`/v1/messages/${ids[20]}`);
+      expect(recalled.status).toBe(200);
+      expect(recalled.body.status).toBe('recalled');
+      expect((await finalStatus(h.api, ids[21], 15_000)).status).toBe('sent');
+      expect(h.sim.robotSent.map((m) => m.body.content)).toEqual([...ids.slice(0, 20).map((_, i) => `w${i}`), 'w21']);
     } finally {
       await h.close();
     }
@@ -285,6 +326,22 @@ describe('alert routes to robots', () => {
     const [message] = h.sim.robotSent;
     expect(message.msgtype).toBe('markdown');
     expect(message.body.content).toContain('Disk 95% on db1');
+  });
+});
+
+describe('alert routes of the config file', () => {
+  it('when a route names a robot and mentions, then a matching notification reaches the group with them', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'wgw-routes-')), 'gateway.yaml');
+    writeFileSync(file, 'alertRoutes:\n  - { name: oncall, robots: [ops], mentions: { users: ["@all"] }, msgtype: text, match: { labels: { severity: critical } } }\n');
+    const h = await startHarness({ env: { ...ROBOT_ENV, TEMPLATES_DIR: templatesDir, GATEWAY_CONFIG: file }, simulator: ROBOT_SIM });
+    try {
+      const res = await h.api.post('/v1/integrations/alertmanager').send(amPayload());
+      expect((await finalStatus(h.api, res.body.id)).status).toBe('sent');
+      expect(h.sim.robotSent).toHaveLength(1);
+      expect(h.sim.robotSent[0]).toMatchObject({ msgtype: 'text', body: { mentioned_list: ['@all'] } });
+    } finally {
+      await h.close();
+    }
   });
 });
 
