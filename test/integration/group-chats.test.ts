@@ -185,7 +185,7 @@ describe("a robot's 20 messages a minute", () => {
       expect(h.sim.calls.filter((c) => c.errcode === 45009)).toEqual([]);
       const last = h.sim.robotSent[29].at - started;
       expect(last).toBeGreaterThanOrEqual(WINDOW_MS);
-      expect(last).toBeLessThan(2 * WINDOW_MS + 2_000);
+      expect(last).toBeLessThan(2 * WINDOW_MS + 3_000);
     } finally {
       await h.close();
     }
@@ -219,8 +219,11 @@ describe("a robot's 20 messages a minute", () => {
       for (let i = 0; i < 22; i++) ids.push((await h.api.post('/v1/messages').send(note('text', { content: `w${i}` }))).body.id);
       // The 21st waits for the window, the 22nd behind it.
       await eventually(async () => (await h.api.get(`/v1/messages/${ids[20]}`)).body.status === 'deferred');
-      const recalled = await h.api.delete(`/v1/messages/${ids[20]}`);
-      expect(recalled.status).toBe(200);
+      // 409 while a worker holds the part for a moment (it looks again when the part ahead finishes): ask again.
+      const recalled = await eventually(async () => {
+        const res = await h.api.delete(`/v1/messages/${ids[20]}`);
+        return res.status === 200 ? res : undefined;
+      });
       expect(recalled.body.status).toBe('recalled');
       expect((await finalStatus(h.api, ids[21], 15_000)).status).toBe('sent');
       expect(h.sim.robotSent.map((m) => m.body.content)).toEqual([...ids.slice(0, 20).map((_, i) => `w${i}`), 'w21']);
@@ -250,7 +253,7 @@ describe("a robot's 20 messages a minute", () => {
   });
 
   it('when WeCom answers 45009 anyway (another tool posts with the key), then the message waits out the window and is sent, while members are not held up', async () => {
-    const h = await startHarness({ env: { ...ROBOT_ENV, TEMPLATES_DIR: templatesDir, THROTTLE_45009_MS: '1000' }, simulator: ROBOT_SIM });
+    const h = await startHarness({ env: { ...ROBOT_ENV, TEMPLATES_DIR: templatesDir, THROTTLE_45009_MS: '3000' }, simulator: ROBOT_SIM });
     try {
       h.sim.failNext(1, { errcode: 45009, errmsg: 'api freq out of limit' }, 'webhook/send');
       const robot = (await h.api.post('/v1/messages').send(note('text', { content: 'r' }))).body.id;
@@ -260,8 +263,9 @@ describe("a robot's 20 messages a minute", () => {
       });
       expect(deferred.deferred.reason).toMatch(/over its limit/);
       const member = (await h.api.post('/v1/messages').send(note('text', { content: 'm' }, { users: ['zhangsan'] }))).body.id;
-      expect((await finalStatus(h.api, member, 900)).status).toBe('sent');
-      expect((await finalStatus(h.api, robot, 5_000)).status).toBe('sent');
+      // Had the 45009 paused the send queue, the member's message would wait the 3 s too.
+      expect((await finalStatus(h.api, member, 2_000)).status).toBe('sent');
+      expect((await finalStatus(h.api, robot, 10_000)).status).toBe('sent');
       expect(h.sim.robotSent.map((m) => m.body.content)).toEqual(['r']);
     } finally {
       await h.close();
