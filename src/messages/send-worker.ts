@@ -116,7 +116,8 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
     if (before === 'sent' || before === 'recalled') return;
     // No record: accepting failed after the job was added (the caller got a 503 and will retry).
     if (before === undefined) return void log.warn('message withdrawn before it was accepted: not sent');
-    await Promise.all([store.updatePart(messageId, part, { status: 'sending', attempts: attempt }), part === 0 && attempt === 1 ? store.noteRecent(messageId) : undefined]);
+    // Noted once: a part that waited (deferred) runs again with the same attempt.
+    await Promise.all([store.updatePart(messageId, part, { status: 'sending', attempts: attempt }), part === 0 && attempt === 1 && before === 'queued' ? store.noteRecent(messageId) : undefined]);
 
     const app = deps.findApp(job.data.app);
     const outcome = app ? await send(app, job, token) : { kind: 'permanent' as const, error: { errcode: GatewayErrcode.appGone, errmsg: `app ${job.data.app} is no longer configured` } };
