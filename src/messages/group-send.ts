@@ -1,4 +1,4 @@
-import { DelayedError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { RobotBudget, RobotTurn } from '../quotas/robot-budget';
 import type { WecomApp } from '../wecom/app';
 import { chatPayload, robotPayload } from '../wecom/chat-message';
@@ -8,7 +8,7 @@ import type { Robot } from '../wecom/group-chat';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { MediaResolver } from './media';
 import type { MessageStore, PartStatus } from './message-store';
-import type { GroupSend, SendJobData } from './send-queue';
+import { partOfSendId, sendIdOf, waitUntil, type GroupSend, type SendJobData } from './send-queue';
 import { MEDIA_MSGTYPES } from './templates';
 
 /** A part waiting behind earlier ones looks again this often, in case no one moves it forward when its turn comes. */
@@ -27,15 +27,7 @@ export interface GroupSendDeps {
 
 type GroupJob = Job<SendJobData & GroupSend>;
 
-const sendIdOf = (data: SendJobData) => `${data.messageId}_${data.part}`;
 const NOTHING_INVALID: SendResult = { invalid: { users: [], parties: [], tags: [] }, unlicensedUsers: [] };
-
-/** Puts the part back until `until` without spending an attempt, saying why it waits. */
-async function waitUntil(deps: GroupSendDeps, job: GroupJob, token: string | undefined, until: number, reason: string): Promise<never> {
-  await deps.store.updatePart(job.data.messageId, job.data.part, { status: 'deferred', attempts: job.attemptsMade, until, reason });
-  await job.moveToDelayed(until, token);
-  throw new DelayedError();
-}
 
 /**
  * The robot's turn for message `chunk` of this part. A part whose front-runner is
@@ -46,10 +38,10 @@ async function robotTurn(deps: GroupSendDeps, job: GroupJob, token: string | und
   for (;;) {
     const turn = await deps.robotBudget.take(robot, sendIdOf(job.data), chunk);
     if (turn.kind === 'go') return turn;
-    if (turn.kind === 'full') return waitUntil(deps, job, token, turn.until, `robot ${robot.name} is at WeCom's 20 messages a minute`);
-    const [messageId, part] = [turn.head.slice(0, turn.head.lastIndexOf('_')), Number(turn.head.slice(turn.head.lastIndexOf('_') + 1))];
+    if (turn.kind === 'full') return waitUntil(deps.store, job, token, turn.until, `robot ${robot.name} is at WeCom's 20 messages a minute`);
+    const { messageId, part } = partOfSendId(turn.head);
     const head = await deps.store.getPart(messageId, part);
-    if (head && !FINAL.includes(head.status)) return waitUntil(deps, job, token, Date.now() + BEHIND_POLL_MS, `${turn.ahead} earlier message(s) to robot ${robot.name} go first`);
+    if (head && !FINAL.includes(head.status)) return waitUntil(deps.store, job, token, Date.now() + BEHIND_POLL_MS, `${turn.ahead} earlier message(s) to robot ${robot.name} go first`);
     await deps.robotBudget.leave(robot.name, turn.head);
   }
 }
@@ -63,7 +55,7 @@ async function sendToRobot(deps: GroupSendDeps, job: GroupJob, token: string | u
   const outcome = await deps.api.robotSend(endpoint, robotPayload({ msgtype: message.msgtype, body: body.value }));
   if (outcome.kind === 'retry' && outcome.afterMs) {
     await deps.robotBudget.block(endpoint, outcome.afterMs);
-    return waitUntil(deps, job, token, Date.now() + outcome.afterMs, `WeCom answered that robot ${endpoint.label} is over its limit (someone else posts with its key too?): waiting out the minute`);
+    return waitUntil(deps.store, job, token, Date.now() + outcome.afterMs, `WeCom answered that robot ${endpoint.label} is over its limit (someone else posts with its key too?): waiting out the minute`);
   }
   return outcome;
 }

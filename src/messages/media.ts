@@ -61,7 +61,7 @@ export class MediaResolver {
     if (loaded.kind !== 'ok') return loaded;
     if (msgtype === 'image') {
       const image = robotImage(loaded.value);
-      return typeof image === 'string' ? { kind: 'permanent', error: { errcode: MEDIA_ERRCODE, errmsg: `a robot image ${image}` } } : { kind: 'ok', value: { ...rest, ...image } };
+      return typeof image === 'string' ? { kind: 'permanent', error: { errcode: MEDIA_ERRCODE, errmsg: image } } : { kind: 'ok', value: { ...rest, ...image } };
     }
     const type = msgtype as 'file' | 'voice';
     const mediaId = await this.uploadOnce(`robot-${robotKeyId(endpoint.key)}`, type, media, loaded.value, (filename) => this.api.robotUpload(endpoint, type, filename, loaded.value));

@@ -17,7 +17,7 @@ import { mentionsSchema } from './mentions';
 import { foldStatus, type MessageStatus, type MessageStore } from './message-store';
 import { membersOf, recipientsSchema, splitReaders, splitRecipients, type Recipients } from './recipients';
 import type { SendRecipients } from '../wecom/message-payload';
-import { destinationOf, enqueueParts, type GroupTarget, type SendJobData } from './send-queue';
+import { destinationOf, enqueueParts, sendIdOf, type GroupTarget, type SendJobData } from './send-queue';
 import { MEDIA_MSGTYPES, MSGTYPES, RenderError, type EventTemplate, type Msgtype } from './templates';
 
 export const sendRequestSchema = z
@@ -241,10 +241,10 @@ export class MessageService {
     }));
     if (!result.created) return { ...result, status: await this.repeat(result.id, jobs) };
     try {
-      await withTimeout(this.joinLines(jobs).then(() => enqueueParts(this.deps.queue, jobs, this.deps.config.send)), timeout);
+      await withTimeout(this.robotLineStep(jobs, 'join').then(() => enqueueParts(this.deps.queue, jobs, this.deps.config.send)), timeout);
     } catch {
       await this.deps.store.remove(id, request.idempotencyKey).catch(() => undefined);
-      await this.leaveLines(jobs).catch(() => undefined);
+      await this.robotLineStep(jobs, 'leave').catch(() => undefined);
       throw new UnavailableError();
     }
     this.deps.metrics.messagesAccepted.inc({ event: prepared.template.event, msgtype: prepared.msgtype });
@@ -263,18 +263,16 @@ export class MessageService {
       throw new UnavailableError();
     });
     if (parts.length === jobs.length && parts.every((p) => p.status === 'queued' && p.attempts === 0)) {
-      await this.joinLines(jobs).catch(() => undefined);
+      await this.robotLineStep(jobs, 'join').catch(() => undefined);
       await enqueueParts(this.deps.queue, jobs, this.deps.config.send).catch(() => undefined);
     }
     return foldStatus(parts);
   }
 
-  /** A robot's parts are sent in the order they joined its line: before they are queued. */
-  private async joinLines(jobs: SendJobData[]): Promise<void> {
-    for (const job of jobs) if ('group' in job && 'robot' in job.group) await this.deps.robotLines?.join(job.group.robot, `${job.messageId}_${job.part}`);
-  }
-
-  private async leaveLines(jobs: SendJobData[]): Promise<void> {
-    for (const job of jobs) if ('group' in job && 'robot' in job.group) await this.deps.robotLines?.leave(job.group.robot, `${job.messageId}_${job.part}`);
+  /** A robot's parts are sent in the order they joined its line: they join before they are queued, and leave if queueing fails. */
+  private async robotLineStep(jobs: SendJobData[], step: 'join' | 'leave'): Promise<void> {
+    const lines = this.deps.robotLines;
+    if (!lines) return;
+    for (const job of jobs) if ('group' in job && 'robot' in job.group) await lines[step](job.group.robot, sendIdOf(job));
   }
 }

@@ -3,7 +3,7 @@ import type { WecomApp } from '../wecom/app';
 import { ApiError } from '../http/errors';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { MessageStore, MessageView } from './message-store';
-import type { SendJobData } from './send-queue';
+import { sendIdOf, type SendJobData } from './send-queue';
 
 /** WeCom recalls messages up to 24 hours old (reference §2.4). */
 const RECALL_WINDOW_MS = 24 * 3_600_000;
@@ -31,7 +31,7 @@ export async function recallMessage(id: string, deps: RecallDeps): Promise<Messa
       const outcome = await deps.api.recallMessage(app, part.msgid);
       if (outcome.kind !== 'ok') throw new ApiError(409, 'recall_refused', `WeCom refused the recall: ${outcome.error.errcode} ${outcome.error.errmsg}`);
     } else if (part.status === 'queued' || part.status === 'deferred') {
-      const job = await deps.queue.getJob(`${id}_${index}`);
+      const job = await deps.queue.getJob(sendIdOf({ messageId: id, part: index }));
       // A job a worker has just taken cannot be removed: BullMQ refuses a locked job.
       const removed = !job || (await job.remove().then(() => true, () => false));
       if (!removed) throw new ApiError(409, 'being_sent', 'a part is being sent right now; try again in a moment');

@@ -1,4 +1,5 @@
-import { Queue, type ConnectionOptions } from 'bullmq';
+import { DelayedError, Queue, type ConnectionOptions, type Job } from 'bullmq';
+import type { MessageStore } from './message-store';
 import type { Priority } from './templates';
 import type { ChatMessage } from '../wecom/group-chat';
 import type { SendRecipients } from '../wecom/message-payload';
@@ -40,6 +41,27 @@ export type SendJobData = {
   notifyFinal?: boolean;
 } & (MemberSend | GroupSend);
 
+/**
+ * A part's send id: its job id, its robot-line entry, its budget entry and WeCom's
+ * duplicate-check seed. `<message>_<part>`, since BullMQ refuses ":" in ids.
+ */
+export function sendIdOf(data: Pick<SendJobData, 'messageId' | 'part'>): string {
+  return `${data.messageId}_${data.part}`;
+}
+
+/** The message and part a send id names. */
+export function partOfSendId(sendId: string): { messageId: string; part: number } {
+  const at = sendId.lastIndexOf('_');
+  return { messageId: sendId.slice(0, at), part: Number(sendId.slice(at + 1)) };
+}
+
+/** Puts a part's job back until `until` without spending an attempt (from inside its processor), saying why it waits. */
+export async function waitUntil(store: MessageStore, job: Job<SendJobData>, token: string | undefined, until: number, reason: string): Promise<never> {
+  await store.updatePart(job.data.messageId, job.data.part, { status: 'deferred', attempts: job.attemptsMade, until, reason });
+  await job.moveToDelayed(until, token);
+  throw new DelayedError();
+}
+
 /** Names a part's destination in statuses and logs: `robot ops`, `chat abc`, or `members`. */
 export function destinationOf(data: MemberSend | GroupSend): string {
   if (!('group' in data)) return 'members';
@@ -61,16 +83,13 @@ export function createSendQueue(connection: ConnectionOptions, queuePrefix: stri
   return new Queue<SendJobData>(SEND_QUEUE, { connection, prefix: queuePrefix });
 }
 
-/**
- * Adds every part of a message in one call. The job id is `<message>_<part>`
- * (BullMQ refuses ":" in ids), so adding the same part twice is a no-op.
- */
+/** Adds every part of a message in one call. The job id is the send id, so adding the same part twice is a no-op. */
 export async function enqueueParts(queue: Queue<SendJobData>, jobs: SendJobData[], policy: RetryPolicy, delayMs = 0): Promise<void> {
   const entries = jobs.map((data) => ({
     name: data.event,
     data,
     opts: {
-      jobId: `${data.messageId}_${data.part}`,
+      jobId: sendIdOf(data),
       attempts: policy.attempts,
       // Exponential backoff with jitter so a WeCom hiccup does not come back as a synchronized wave.
       backoff: { type: 'exponential' as const, delay: policy.retryBaseDelayMs, jitter: 0.5 },

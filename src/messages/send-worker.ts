@@ -1,4 +1,4 @@
-import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { applyVerdict, jobAttempts, settle, wecomResult, type Verdict } from '../queues/settle';
 import { sendLimiter } from '../quotas/send-rate';
 import type { Logger } from 'pino';
@@ -13,7 +13,7 @@ import type { MemberBudget } from '../quotas/member-budget';
 import { MEDIA_MSGTYPES } from './templates';
 import type { MessageStore } from './message-store';
 import { deliverToGroup, leaveRobotLine, type GroupSendDeps } from './group-send';
-import { destinationOf, SEND_QUEUE, type MemberSend, type SendJobData } from './send-queue';
+import { destinationOf, SEND_QUEUE, sendIdOf, waitUntil, type MemberSend, type SendJobData } from './send-queue';
 
 export interface SendWorkerDeps {
   store: MessageStore;
@@ -71,7 +71,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
       if (resolved.kind !== 'ok') return resolved;
       body = resolved.value;
     }
-    const payload = buildSendPayload(data.msgtype, body, data.to, { agentId: app.agentId, duplicateCheckSeconds: deps.duplicateCheckSeconds, sendId: `${data.messageId}_${data.part}` });
+    const payload = buildSendPayload(data.msgtype, body, data.to, { agentId: app.agentId, duplicateCheckSeconds: deps.duplicateCheckSeconds, sendId: sendIdOf(data) });
     return deps.api.sendMessage(app, payload);
   }
 
@@ -81,16 +81,14 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
    * waiting members become a new part of the same message and this job keeps the rest.
    */
   async function applyBudget(app: WecomApp, job: Job<SendJobData & MemberSend>, token: string | undefined): Promise<void> {
-    const { messageId, part, to } = job.data;
+    const { messageId, to } = job.data;
     if (!deps.budget || !to.touser || to.touser === '@all') return;
-    const split = await deps.budget.split(app, to.touser.split('|'), `${messageId}_${part}`);
+    const split = await deps.budget.split(app, to.touser.split('|'), sendIdOf(job.data));
     if (!split.deferred) return;
     const reason = `${split.deferred.users.length} member(s) over WeCom's per-member quota`;
     metrics.sendDeferred.inc();
     if (split.allowed.length === 0 && !to.toparty && !to.totag) {
-      await store.updatePart(messageId, part, { status: 'deferred', attempts: job.attemptsMade, until: split.deferred.until, reason });
-      await job.moveToDelayed(split.deferred.until, token);
-      throw new DelayedError();
+      return waitUntil(store, job, token, split.deferred.until, reason);
     }
     const newPart = await store.addPart(messageId, { status: 'deferred', attempts: 0, until: split.deferred.until, reason });
     await deps.deferPart({ ...job.data, part: newPart, to: { touser: split.deferred.users.join('|') } }, split.deferred.until);

@@ -32,6 +32,8 @@ const ROBOT_MARKDOWN_BYTES = 4096;
 /** appchat/send takes the app message bodies (§2.2): text and markdown at 2048 bytes. */
 const CHAT_TEXT_BYTES = 2048;
 const ROBOT_IMAGE_BYTES = 2 * 1024 * 1024;
+/** Numbered parts a long text may take (each spends one of a robot's 20 messages a minute). */
+const MAX_PARTS = 5;
 /** The longest UTF-8 sequence: a part's budget must hold at least one character. */
 const MAX_CHAR_BYTES = 4;
 
@@ -117,7 +119,7 @@ function numbered(pieces: string[], tail: string): string[] {
  * TRUNCATION_MARK before its number, because every part spends one of a
  * robot's 20 messages a minute. With maxParts 1 the text is only cut, unnumbered.
  */
-export function splitLongText(text: string, maxBytes: number, maxParts = 5): string[] {
+export function splitLongText(text: string, maxBytes: number, maxParts = MAX_PARTS): string[] {
   return splitWithTail(text, maxBytes, maxParts, '');
 }
 
@@ -144,7 +146,7 @@ function textParts(content: string, maxBytes: number, lastPart: Body): ChatMessa
 }
 
 function markdownParts(msgtype: 'markdown' | 'markdown_v2', content: string, maxBytes: number, users: string[]): ChatMessage[] {
-  return splitWithTail(content, maxBytes, 5, markdownMentions(users)).map((part) => ({ msgtype, body: { content: part } }));
+  return splitWithTail(content, maxBytes, MAX_PARTS, markdownMentions(users)).map((part) => ({ msgtype, body: { content: part } }));
 }
 
 const DIV = /<div\b([^>]*)>([\s\S]*?)<\/div\s*>/gi;

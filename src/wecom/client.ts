@@ -361,10 +361,11 @@ export class WecomClient {
     }
     const errcode = typeof body.errcode === 'number' ? body.errcode : 0;
     observe(errcode);
+    const errclass = classifyErrcode(errcode);
+    if (errclass === 'ok') return { kind: 'ok', value: body };
+    // Only refusals carry an errmsg on: every message/send answer need not be scrubbed.
     const error = { errcode, errmsg: scrub(String(body.errmsg ?? ''), target.secrets) };
-    switch (classifyErrcode(errcode)) {
-      case 'ok':
-        return { kind: 'ok', value: body };
+    switch (errclass) {
       case 'token':
         return { kind: 'refreshToken', error };
       case 'retry': {
