@@ -32,6 +32,13 @@ export interface Config {
   robots: Robot[];
   defaultApp: string;
   apiKeys: ApiKey[];
+  /** Failed authentications per source address and minute before 429. */
+  authFailuresPerMinute: number;
+  /** What URLs a caller supplies (media downloads, callbackUrl) may reach; configured URLs are trusted. */
+  egress: { allow: string[]; privateRanges: 'allow' | 'deny'; timeoutMs: number };
+  /** Bearer token GET /metrics asks for; absent, /metrics is open (scrapers on the network). */
+  metricsToken?: string;
+  maxConnections: number;
   /** Requests per minute per key (per address without one); 0 = unlimited. */
   rateLimitPerMinute: number;
   templatesDir: string;

@@ -29,7 +29,8 @@ export const aesKey = z.string().regex(/^[A-Za-z0-9]{43}$/, 'must be exactly 43 
 
 export const envSchema = z.object({
   PORT: wholeNumber(0, 65535).default(8080),
-  HOST: z.string().default('0.0.0.0'),
+  /** Unset: all interfaces with keys, loopback only without (keyless mode is for one machine). */
+  HOST: z.string().min(1).optional(),
   SIMULATOR_PORT: wholeNumber(0, 65535).optional(),
   SIMULATOR_PUBLIC_URL: url.optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
@@ -106,9 +107,21 @@ export const envSchema = z.object({
   WECOM_CUSTOMER_CONTACT_SECRET: z.string().min(1).optional(),
   STATUS_CALLBACK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
   INBOUND_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
-  CALLBACK_MAX_SKEW_SECONDS: wholeNumber(0).default(0),
+  CALLBACK_MAX_SKEW_SECONDS: wholeNumber(0, 3_600).default(300),
   CALLBACK_IP_ALLOWLIST: z.enum(['off', 'wecom']).default('off'),
   TRUST_PROXY: z.string().min(1).optional(),
+  /** Addresses (CIDRs) or host names that callers' URLs may reach although the egress policy refuses them (loopback, link-local…). */
+  EGRESS_ALLOW: csv.optional(),
+  /** Private ranges (10/8, 172.16/12, 192.168/16, fc00::/7, 100.64/10): an internal gateway's callers usually live there. */
+  EGRESS_PRIVATE: z.enum(['allow', 'deny']).default('allow'),
+  /** A whole download or status callback, connect to last byte. */
+  EGRESS_TIMEOUT_MS: wholeNumber(100).default(30_000),
+  /** Given, GET /metrics asks for `Authorization: Bearer METRICS_TOKEN`. */
+  METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  /** Failed authentications per source address and minute before it gets 429. */
+  AUTH_FAILURES_PER_MINUTE: wholeNumber(1).default(10),
+  /** Open connections the HTTP server holds at most. */
+  MAX_CONNECTIONS: wholeNumber(1).default(1_000),
 });
 
 function isTimeZone(zone: string): boolean {

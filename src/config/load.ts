@@ -110,7 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   return {
     port: e.PORT,
-    host: e.HOST,
+    host: e.HOST ?? ((e.GATEWAY_API_KEYS ?? []).length === 0 ? '127.0.0.1' : '0.0.0.0'),
     redis: {
       url: e.REDIS_URL,
       clusterNodes: e.REDIS_CLUSTER_NODES,
@@ -128,6 +128,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     robots,
     defaultApp,
     apiKeys: e.GATEWAY_API_KEYS ?? [],
+    authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
+    egress: { allow: e.EGRESS_ALLOW ?? [], privateRanges: e.EGRESS_PRIVATE, timeoutMs: e.EGRESS_TIMEOUT_MS },
+    metricsToken: e.METRICS_TOKEN,
+    maxConnections: e.MAX_CONNECTIONS,
     rateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
     templatesDir: e.TEMPLATES_DIR,
     send: {
