@@ -3,7 +3,7 @@ import { ExtensionLoadError } from './callback/extensions';
 import type { Config } from './config/config';
 import { loadConfigOrExit, unsignedWebhooks } from './config/load';
 import { createGateway, type Gateway } from './gateway';
-import { applyServerLimits, DEFAULT_SERVER_LIMITS } from './http/server-limits';
+import { createLimitedServer, DEFAULT_SERVER_LIMITS } from './http/server-limits';
 import { TemplateLoadError } from './messages/templates';
 import { createLogger } from './ops/logger';
 import { RedisServerMissingError, startEmbeddedRedis, type EmbeddedRedis } from './redis/embedded-redis';
@@ -59,14 +59,14 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const server: Server = gateway.app.listen(config.port, config.host, () => {
+  const server: Server = createLimitedServer(gateway.app, { ...DEFAULT_SERVER_LIMITS, maxConnections: config.maxConnections });
+  server.listen(config.port, config.host, () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     sandbox?.deliverCallbacksTo({ host: config.host, port }); // a scanned sandbox QR code pushes here
     logger.info({ port, sandbox: config.sandbox, apps: config.apps.map((a) => a.name), events: gateway.events }, `wecom-gateway listening on http://localhost:${port} (API docs at /docs)`);
     if (config.sandbox) process.stderr.write(`sandbox: the gateway is ready at http://localhost:${port} · API docs http://localhost:${port}/docs · dashboard http://localhost:${port}/dashboard/\n`);
   });
-  applyServerLimits(server, { ...DEFAULT_SERVER_LIMITS, maxConnections: config.maxConnections });
   server.on('error', (err) => {
     logger.fatal({ err }, 'cannot listen');
     process.exit(1);
