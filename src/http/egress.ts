@@ -91,6 +91,10 @@ export function gatewayListeners(port: number): Listener[] {
   return Object.values(networkInterfaces()).flatMap((addresses) => (addresses ?? []).map((a) => ({ address: a.address, port })));
 }
 
+/** A name's addresses, all of them (the system resolver, IPv4 first). */
+export type Resolve = (host: string) => Promise<{ address: string }[]>;
+const systemResolve: Resolve = (host) => lookup(host, { all: true, order: 'ipv4first' });
+
 export class EgressPolicy {
   private readonly refused = blockList(REFUSED);
   private readonly privateRanges = blockList(PRIVATE);
@@ -104,6 +108,7 @@ export class EgressPolicy {
   constructor(
     private readonly settings: Pick<Config['egress'], 'allow' | 'privateRanges'>,
     listeners: Listener[] = [],
+    private readonly resolve: Resolve = systemResolve,
   ) {
     for (const address of METADATA_ADDRESSES) this.metadata.addAddress(address, familyOf(address));
     for (const entry of settings.allow) {
@@ -163,7 +168,7 @@ export class EgressPolicy {
     const host = bareHost(hostname);
     if (this.hostRefused(host, port)) throw new EgressRefusedError();
     if (isIP(host)) return host;
-    const candidates = await lookup(host, { all: true, order: 'ipv4first' });
+    const candidates = await this.resolve(host);
     const byName = this.allowedNames.has(host);
     const refused = (address: string) => (byName ? Boolean(this.listeners.get(port)?.check(address, familyOf(address))) : this.refusesAddress(address, port));
     if (candidates.length === 0 || candidates.some((c) => refused(c.address))) throw new EgressRefusedError();
@@ -215,8 +220,9 @@ export interface EgressRequest {
   logger?: Logger;
 }
 
-function megabytes(bytes: number): string {
-  return `${Math.round((bytes / 1_048_576) * 10) / 10} MB`;
+function sizeLabel(bytes: number): string {
+  if (bytes >= 1_048_576) return `${Math.round((bytes / 1_048_576) * 10) / 10} MB`;
+  return bytes >= 1_024 ? `${Math.round(bytes / 1_024)} KB` : `${bytes} bytes`;
 }
 
 function isTimeout(error: Error & { code?: string }): boolean {
@@ -254,7 +260,7 @@ export async function egressRequest(url: string, options: EgressRequest): Promis
       size += (chunk as Buffer).length;
       if (size > options.maxBytes) {
         response.body.destroy();
-        return { kind: 'failed', reason: `larger than ${megabytes(options.maxBytes)}`, permanent: true };
+        return { kind: 'failed', reason: `larger than ${sizeLabel(options.maxBytes)}`, permanent: true };
       }
       chunks.push(chunk as Buffer);
     }
