@@ -153,7 +153,7 @@ export class EgressPolicy {
   refusesAddress(address: string, port: number): boolean {
     const family = familyOf(address);
     // The gateway's own API stays closed even where EGRESS_ALLOW opens its address (keyless callers on loopback are admins).
-    if (this.listeners.get(port)?.check(address, family)) return true;
+    if (this.isListener(address, port)) return true;
     if (this.metadata.check(address, family)) return !this.allowedExactly.check(address, family);
     if (this.allowed.check(address, family)) return false;
     return this.refused.check(address, family) || (this.settings.privateRanges === 'deny' && this.privateRanges.check(address, family));
@@ -170,9 +170,13 @@ export class EgressPolicy {
     if (isIP(host)) return host;
     const candidates = await this.resolve(host);
     const byName = this.allowedNames.has(host);
-    const refused = (address: string) => (byName ? Boolean(this.listeners.get(port)?.check(address, familyOf(address))) : this.refusesAddress(address, port));
+    const refused = (address: string) => (byName ? this.isListener(address, port) : this.refusesAddress(address, port));
     if (candidates.length === 0 || candidates.some((c) => refused(c.address))) throw new EgressRefusedError();
     return candidates[0].address;
+  }
+
+  private isListener(address: string, port: number): boolean {
+    return this.listeners.get(port)?.check(address, familyOf(address)) ?? false;
   }
 
   private hostRefused(host: string, port: number): boolean {
@@ -225,6 +229,11 @@ function sizeLabel(bytes: number): string {
   return bytes >= 1_024 ? `${Math.round(bytes / 1_024)} KB` : `${bytes} bytes`;
 }
 
+/** Drops a response body unread; undici reports a body destroyed early as an error, which is the point here. */
+function discard(response: Dispatcher.ResponseData): void {
+  response.body.on('error', () => undefined).destroy();
+}
+
 function isTimeout(error: Error & { code?: string }): boolean {
   return error.name === 'TimeoutError' || ['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'].includes(error.code ?? '');
 }
@@ -247,7 +256,7 @@ export async function egressRequest(url: string, options: EgressRequest): Promis
   try {
     response = await request(parsed, { method: options.method ?? 'GET', headers: options.headers, body: options.body, signal, dispatcher: options.dispatcher });
     if (response.statusCode >= 300 && response.statusCode < 400) {
-      response.body.destroy();
+      discard(response);
       return { kind: 'refused', reason: NO_REDIRECTS, permanent: true };
     }
     if (options.maxBytes === undefined) {
@@ -259,14 +268,14 @@ export async function egressRequest(url: string, options: EgressRequest): Promis
     for await (const chunk of response.body) {
       size += (chunk as Buffer).length;
       if (size > options.maxBytes) {
-        response.body.destroy();
+        discard(response);
         return { kind: 'failed', reason: `larger than ${sizeLabel(options.maxBytes)}`, permanent: true };
       }
       chunks.push(chunk as Buffer);
     }
     return { kind: 'response', statusCode: response.statusCode, body: Buffer.concat(chunks) };
   } catch (error) {
-    response?.body.destroy();
+    if (response) discard(response);
     options.logger?.debug({ err: error, host: parsed.host }, 'outbound request failed');
     if (error instanceof EgressRefusedError) return { kind: 'refused', reason: EGRESS_REFUSED, permanent: true };
     return { kind: 'failed', reason: isTimeout(error as Error) ? 'timeout' : 'unreachable', permanent: false };
