@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { request } from 'undici';
+import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import { egressRequest } from '../http/egress';
 import type { WecomApp } from '../wecom/app';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/scripts';
@@ -37,7 +39,8 @@ export class MediaResolver {
   constructor(
     private readonly redis: RedisClient,
     private readonly api: WecomApi,
-    private readonly options: { keys: RedisKeys; downloadTimeoutMs: number },
+    /** `egress`: the policy's agent (a media URL is the caller's to choose); `timeoutMs`: a whole download. */
+    private readonly options: { keys: RedisKeys; egress: Dispatcher; timeoutMs: number; logger?: Logger },
   ) {}
 
   async resolve(app: WecomApp, msgtype: MediaType, body: Record<string, unknown>): Promise<Outcome<Record<string, unknown>>> {
@@ -91,26 +94,11 @@ export class MediaResolver {
 
   private async load(media: MediaSource): Promise<Outcome<Buffer>> {
     if (media.base64) return { kind: 'ok', value: Buffer.from(media.base64, 'base64') };
-    try {
-      const response = await request(media.url!, { headersTimeout: this.options.downloadTimeoutMs, bodyTimeout: this.options.downloadTimeoutMs });
-      if (response.statusCode >= 400) {
-        await response.body.dump();
-        const error = { errcode: MEDIA_ERRCODE, errmsg: `media download failed: HTTP ${response.statusCode}` };
-        return response.statusCode >= 500 ? { kind: 'retry', error } : { kind: 'permanent', error };
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of response.body) {
-        size += (chunk as Buffer).length;
-        if (size > MAX_MEDIA_BYTES) {
-          response.body.destroy();
-          return { kind: 'permanent', error: { errcode: MEDIA_ERRCODE, errmsg: 'media larger than 20 MB' } };
-        }
-        chunks.push(chunk as Buffer);
-      }
-      return { kind: 'ok', value: Buffer.concat(chunks) };
-    } catch (error) {
-      return { kind: 'retry', error: { errcode: MEDIA_ERRCODE, errmsg: `media download failed: ${(error as Error).message}` } };
-    }
+    const fetched = await egressRequest(media.url!, { dispatcher: this.options.egress, timeoutMs: this.options.timeoutMs, maxBytes: MAX_MEDIA_BYTES, logger: this.options.logger });
+    if (fetched.kind === 'response' && fetched.statusCode < 400) return { kind: 'ok', value: fetched.body };
+    // What the policy refused says so; a transfer that failed says only how (timeout, unreachable, HTTP n): never the address or the socket error.
+    const errmsg = fetched.kind === 'refused' ? fetched.reason : `download failed: ${fetched.kind === 'response' ? `HTTP ${fetched.statusCode}` : fetched.reason}`;
+    const retry = fetched.kind === 'response' ? fetched.statusCode >= 500 : !fetched.permanent;
+    return { kind: retry ? 'retry' : 'permanent', error: { errcode: MEDIA_ERRCODE, errmsg } };
   }
 }

@@ -1,6 +1,7 @@
 import type { Core, Flow } from '../core';
 import { findApp, type Config } from '../config/config';
 import type { ChatDirectory } from '../chats/chat-directory';
+import { EgressPolicy, egressAgent } from '../http/egress';
 import { MemberBudget } from '../quotas/member-budget';
 import { RobotBudget } from '../quotas/robot-budget';
 import type { WebhookOutbox } from '../webhooks/webhook-outbox';
@@ -32,7 +33,9 @@ export async function wireMessages(core: Core, config: Config, deps: { templates
   const robotBudget = new RobotBudget(core.redis, core.keys, config.send.robotQuota);
   const service = new MessageService({ config, templates, store, queue, metrics: core.metrics, chats: deps.chats, robotLines: robotBudget });
   const appNamed = (name: string) => findApp(config, name);
-  const media = new MediaResolver(core.redis, core.api, { keys: core.keys, downloadTimeoutMs: config.wecom.timeoutMs });
+  // A media URL is the caller's to choose: downloads go out under the egress policy.
+  const egress = egressAgent(EgressPolicy.fromConfig(config), config.egress.timeoutMs);
+  const media = new MediaResolver(core.redis, core.api, { keys: core.keys, egress, timeoutMs: config.egress.timeoutMs, logger: core.logger });
   const robots = new Map(config.robots.map((r) => [r.name, r]));
   const promote = async (jobId: string) => {
     const job = await queue.getJob(jobId);
@@ -44,7 +47,7 @@ export async function wireMessages(core: Core, config: Config, deps: { templates
     ? [
         startSendWorker(core.workerRedis, core.keys.queuePrefix, { concurrency: config.send.concurrency, lockMs: config.send.jobLockMs, ratePerSecond: config.send.ratePerSecond }, {
           store,
-          onPartDone: statusCallbacks(store, deps.statusCallbacks, core.clock),
+          onPartDone: statusCallbacks(store, deps.statusCallbacks, core.clock, templates),
           budget: config.send.memberQuota.length > 0 ? new MemberBudget(core.redis, core.keys, config.send.memberQuota) : undefined,
           deferPart: (data, until) => enqueueParts(queue, [data], config.send, Math.max(0, until - core.clock())),
           api: core.api,
@@ -66,6 +69,9 @@ export async function wireMessages(core: Core, config: Config, deps: { templates
     workers,
     queues: [queue],
     readiness: [{ name: 'templates', check: async () => templates.size > 0 }],
-    close: () => queue.close(),
+    close: async () => {
+      await queue.close();
+      await egress.close();
+    },
   };
 }

@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { EGRESS_REFUSED, egressRequest } from '../http/egress';
 import { applyVerdict, jobAttempts, settle, type AttemptResult } from '../queues/settle';
 
 /** One JSON document to deliver to a downstream URL. `id` lets the receiver dedupe. */
@@ -9,8 +10,10 @@ export interface WebhookJobData {
   id: string;
   body: unknown;
   createdAt: number;
-  /** Per delivery (status callbacks name their own URL); else the outbox's. */
+  /** Per delivery (status callbacks name their own URL); else the outbox's. A per-delivery URL is the caller's, under the egress policy, unless `trusted`. */
   url?: string;
+  /** The operator configured `url` (an event definition's callbackUrl): delivered as configured. */
+  trusted?: boolean;
 }
 
 export interface WebhookOutboxOptions {
@@ -26,7 +29,10 @@ export interface WebhookOutboxOptions {
   timeoutMs: number;
   concurrency: number;
   logger: Logger;
+  /** For the outbox's own URL and trusted ones; absent, undici's global dispatcher. */
   dispatcher?: Dispatcher;
+  /** The egress policy's agent, for a caller's URL; absent, such a delivery is refused. */
+  egress?: Dispatcher;
 }
 
 export interface DeadLetter {
@@ -49,11 +55,12 @@ export type DeliveryResult = { ok: true } | { ok: false; permanent: boolean; err
 
 /**
  * One signed POST of a JSON document, the same for every downstream (inbound
- * messages, contact sinks): `X-Gateway-Delivery` (the id to dedupe on),
+ * messages, contact sinks, status callbacks): `X-Gateway-Delivery` (the id to dedupe on),
  * `-Timestamp`, `-Attempt` and, with a secret, `-Signature`. 2xx is success; a 4xx
- * other than 408/429 is a refusal (permanent); anything else may pass (retry).
+ * other than 408/429, a redirect or the egress policy's refusal is permanent;
+ * anything else may pass (retry). The error is generic (timeout, unreachable, HTTP n).
  */
-export async function postSignedJson(url: string, document: unknown, options: { id: string; attempt: number; secret?: string; timeoutMs: number; dispatcher?: Dispatcher }): Promise<DeliveryResult> {
+export async function postSignedJson(url: string, document: unknown, options: { id: string; attempt: number; secret?: string; timeoutMs: number; dispatcher?: Dispatcher; logger?: Logger }): Promise<DeliveryResult> {
   const body = JSON.stringify(document);
   const timestamp = String(Math.floor(Date.now() / 1000));
   const headers: Record<string, string> = {
@@ -64,15 +71,11 @@ export async function postSignedJson(url: string, document: unknown, options: { 
     'x-gateway-attempt': String(options.attempt),
   };
   if (options.secret) headers['x-gateway-signature'] = signWebhook(options.secret, timestamp, body);
-  try {
-    const response = await request(url, { method: 'POST', headers, body, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, dispatcher: options.dispatcher });
-    await response.body.dump();
-    if (response.statusCode >= 200 && response.statusCode < 300) return { ok: true };
-    const permanent = response.statusCode >= 400 && response.statusCode < 500 && response.statusCode !== 408 && response.statusCode !== 429;
-    return { ok: false, permanent, error: `HTTP ${response.statusCode}` };
-  } catch (error) {
-    return { ok: false, permanent: false, error: (error as Error).message };
-  }
+  const answer = await egressRequest(url, { method: 'POST', headers, body, timeoutMs: options.timeoutMs, dispatcher: options.dispatcher, logger: options.logger });
+  if (answer.kind !== 'response') return { ok: false, permanent: answer.permanent, error: answer.reason };
+  if (answer.statusCode >= 200 && answer.statusCode < 300) return { ok: true };
+  const permanent = answer.statusCode >= 400 && answer.statusCode < 500 && answer.statusCode !== 408 && answer.statusCode !== 429;
+  return { ok: false, permanent, error: `HTTP ${answer.statusCode}` };
 }
 
 /** A refusal will not get better by retrying. `downstream` names the target in a transient failure's reason. */
@@ -125,7 +128,10 @@ export class WebhookOutbox {
   private async deliver(job: Job<WebhookJobData>): Promise<void> {
     const url = job.data.url ?? this.options.url;
     if (!url) throw new UnrecoverableError('no URL to deliver to');
-    const result = await postSignedJson(url, job.data.body, { id: job.data.id, attempt: job.attemptsMade + 1, secret: this.options.secret, timeoutMs: this.options.timeoutMs, dispatcher: this.options.dispatcher });
+    const callers = job.data.url !== undefined && !job.data.trusted;
+    if (callers && !this.options.egress) throw new UnrecoverableError(EGRESS_REFUSED);
+    const dispatcher = callers ? this.options.egress : this.options.dispatcher;
+    const result = await postSignedJson(url, job.data.body, { id: job.data.id, attempt: job.attemptsMade + 1, secret: this.options.secret, timeoutMs: this.options.timeoutMs, dispatcher, logger: this.options.logger });
     await applyVerdict(settle(deliveryResult(result, this.options.name), jobAttempts(job)));
   }
 

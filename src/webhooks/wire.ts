@@ -1,5 +1,6 @@
 import type { Config } from '../config/config';
 import type { Core, Flow } from '../core';
+import { EgressPolicy, egressAgent } from '../http/egress';
 import { deadLetterRoutes } from './dead-letter-routes';
 import { WebhookOutbox } from './webhook-outbox';
 
@@ -13,10 +14,13 @@ export interface WebhooksFlow extends Flow {
  * Signed downstream webhooks, each a durable queue with retries and dead letters:
  * final statuses to a request's callbackUrl, and (with INBOUND_WEBHOOK_URL) the
  * messages users send to the app. Other flows add to them; this room delivers.
+ * A request's callbackUrl is the caller's: it goes out under the egress policy
+ * and its whole-request timeout; the operator's URLs go out as configured.
  */
 export function wireWebhooks(core: Core, config: Config): WebhooksFlow {
   const common = { queuePrefix: core.keys.queuePrefix, attempts: 8, retryBaseDelayMs: config.send.retryBaseDelayMs, timeoutMs: 5_000, concurrency: 10, logger: core.logger };
-  const statusCallbacks = new WebhookOutbox(core.queueRedis, { ...common, name: 'status-callbacks', secret: config.statusCallbackSecret });
+  const egress = egressAgent(EgressPolicy.fromConfig(config), config.egress.timeoutMs);
+  const statusCallbacks = new WebhookOutbox(core.queueRedis, { ...common, name: 'status-callbacks', secret: config.statusCallbackSecret, timeoutMs: config.egress.timeoutMs, egress });
   const inboundForwarding = config.inboundWebhookUrl
     ? new WebhookOutbox(core.queueRedis, { ...common, name: 'forward-inbound', url: config.inboundWebhookUrl, secret: config.callback.inboundWebhookSecret })
     : undefined;
@@ -36,6 +40,7 @@ export function wireWebhooks(core: Core, config: Config): WebhooksFlow {
     queues: [statusCallbacks.queue, ...(inboundForwarding ? [inboundForwarding.queue] : [])],
     close: async () => {
       await Promise.all([statusCallbacks.close(), inboundForwarding?.close()]);
+      await egress.close();
     },
   };
 }

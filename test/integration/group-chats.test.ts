@@ -35,7 +35,7 @@ const note = (msgtype: string, data: Record<string, unknown>, to: Record<string,
 describe('group robots', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ env: { ...ROBOT_ENV, TEMPLATES_DIR: templatesDir }, simulator: ROBOT_SIM });
+    h = await startHarness({ env: { ...ROBOT_ENV, TEMPLATES_DIR: templatesDir, EGRESS_ALLOW: '127.0.0.1' }, simulator: ROBOT_SIM });
   });
   afterAll(() => h.close());
   beforeEach(() => h.sim.reset());

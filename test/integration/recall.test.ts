@@ -68,7 +68,7 @@ describe('status callbacks (callbackUrl)', () => {
     templatesDir = mkdtempSync(join(tmpdir(), 'wgw-callback-'));
     cpSync(TEMPLATES_DIR, templatesDir, { recursive: true });
     writeFileSync(join(templatesDir, 'batch.done.yaml'), `event: batch.done\ncallbackUrl: ${url}\ndata:\n  job: {}\nmsgtypes:\n  text:\n    content: "{{job}} done"\n`);
-    h = await startHarness({ env: { STATUS_CALLBACK_SECRET: SECRET, TEMPLATES_DIR: templatesDir } });
+    h = await startHarness({ env: { STATUS_CALLBACK_SECRET: SECRET, TEMPLATES_DIR: templatesDir, EGRESS_ALLOW: '127.0.0.1' } });
   });
   afterAll(async () => {
     await h.close();

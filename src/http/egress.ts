@@ -1,0 +1,283 @@
+import { lookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import type { Logger } from 'pino';
+import { Agent, buildConnector, request, type Dispatcher } from 'undici';
+import type { Config } from '../config/config';
+
+/**
+ * The egress policy: what a URL a caller supplies (a file message's media URL, a
+ * request's callbackUrl) may reach. URLs the operator configured are trusted as
+ * configured and never come here.
+ */
+
+export const EGRESS_REFUSED = 'refused by the egress policy';
+export const NOT_HTTP = 'not an http(s) URL';
+export const NO_REDIRECTS = 'redirects are not followed';
+
+/** Never reachable unless EGRESS_ALLOW opens them: the host itself, link-local, no-one and everyone. */
+const REFUSED: [string, number][] = [
+  ['0.0.0.0', 8], // "this network"; 0.0.0.0 reaches the host itself
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['224.0.0.0', 4], // multicast
+  ['240.0.0.0', 4], // reserved, 255.255.255.255 (broadcast) included
+  ['::', 128],
+  ['::1', 128],
+  ['fe80::', 10],
+  ['ff00::', 8],
+];
+/** Where an internal gateway's callers usually live: allowed unless EGRESS_PRIVATE=deny. */
+const PRIVATE: [string, number][] = [
+  ['10.0.0.0', 8],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+  ['100.64.0.0', 10], // carrier-grade NAT, also Tailscale's addresses
+  ['fc00::', 7],
+];
+/** Cloud metadata services (AWS, GCP, Azure, Alibaba Cloud): credentials for whoever asks. */
+const METADATA_ADDRESSES = ['169.254.169.254', '100.100.100.200', 'fd00:ec2::254'];
+const METADATA_NAMES = new Set(['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data', 'instance-data.ec2.internal']);
+
+function familyOf(address: string): 'ipv4' | 'ipv6' {
+  return isIP(address) === 6 ? 'ipv6' : 'ipv4';
+}
+
+function blockList(ranges: [string, number][]): BlockList {
+  const list = new BlockList();
+  for (const [network, prefix] of ranges) list.addSubnet(network, prefix, familyOf(network));
+  return list;
+}
+
+/** A URL's host as the policy compares it: no IPv6 brackets, no trailing dot, lower case. */
+function bareHost(hostname: string): string {
+  return hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '').toLowerCase();
+}
+
+function portOf(url: URL): number {
+  return Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+}
+
+/** Names that mean this host (RFC 6761) whatever the resolver says. */
+function isLocalName(host: string): boolean {
+  return host === 'localhost' || host.endsWith('.localhost') || host === 'localhost.localdomain';
+}
+
+/** Why an EGRESS_ALLOW entry cannot be read (a CIDR, a single address or a host name), or undefined. */
+export function egressAllowProblem(entry: string): string | undefined {
+  const [network, prefix, ...rest] = entry.split('/');
+  if (prefix === undefined) return /^[a-z0-9.:[\]-]+$/i.test(entry) ? undefined : `EGRESS_ALLOW: "${entry}" is neither an address nor a host name`;
+  const bits = Number(prefix);
+  const max = isIP(network) === 6 ? 128 : 32;
+  if (rest.length > 0 || !isIP(network) || !/^\d+$/.test(prefix) || bits > max) return `EGRESS_ALLOW: "${entry}" is not a CIDR (e.g. 10.1.0.0/16)`;
+  return undefined;
+}
+
+export class EgressRefusedError extends Error {
+  constructor() {
+    super(EGRESS_REFUSED);
+    this.name = 'EgressRefusedError';
+  }
+}
+
+export interface Listener {
+  address: string;
+  port: number;
+}
+
+/** Every local interface address with the gateway's port (unknown when PORT=0): a caller's URL must not loop back into the gateway. */
+export function gatewayListeners(port: number): Listener[] {
+  if (port === 0) return [];
+  return Object.values(networkInterfaces()).flatMap((addresses) => (addresses ?? []).map((a) => ({ address: a.address, port })));
+}
+
+/** A name's addresses, all of them (the system resolver, IPv4 first). */
+export type Resolve = (host: string) => Promise<{ address: string }[]>;
+const systemResolve: Resolve = (host) => lookup(host, { all: true, order: 'ipv4first' });
+
+export class EgressPolicy {
+  private readonly refused = blockList(REFUSED);
+  private readonly privateRanges = blockList(PRIVATE);
+  private readonly metadata = new BlockList();
+  private readonly allowed = new BlockList();
+  /** Single addresses EGRESS_ALLOW names: only these open a metadata address (a range opened for a LAN must not). */
+  private readonly allowedExactly = new BlockList();
+  private readonly allowedNames = new Set<string>();
+  private readonly listeners = new Map<number, BlockList>();
+
+  constructor(
+    private readonly settings: Pick<Config['egress'], 'allow' | 'privateRanges'>,
+    listeners: Listener[] = [],
+    private readonly resolve: Resolve = systemResolve,
+  ) {
+    for (const address of METADATA_ADDRESSES) this.metadata.addAddress(address, familyOf(address));
+    for (const entry of settings.allow) {
+      const problem = egressAllowProblem(entry);
+      if (problem) throw new Error(problem);
+      const [network, prefix] = entry.split('/');
+      const host = bareHost(network);
+      if (prefix !== undefined) this.allowed.addSubnet(host, Number(prefix), familyOf(host));
+      else if (isIP(host)) {
+        this.allowed.addAddress(host, familyOf(host));
+        this.allowedExactly.addAddress(host, familyOf(host));
+      } else this.allowedNames.add(host);
+    }
+    for (const { address, port } of listeners) {
+      const list = this.listeners.get(port) ?? new BlockList();
+      list.addAddress(address, familyOf(address));
+      this.listeners.set(port, list);
+    }
+  }
+
+  static fromConfig(config: Pick<Config, 'egress' | 'port'>): EgressPolicy {
+    return new EgressPolicy(config.egress, gatewayListeners(config.port));
+  }
+
+  /**
+   * Why a caller's URL may not be fetched, judged without DNS (scheme, literal
+   * addresses, names such as localhost or metadata.google.internal); undefined
+   * when it may be tried. A name's addresses are checked again when it is fetched.
+   */
+  refusal(url: string): string | undefined {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return NOT_HTTP;
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return NOT_HTTP;
+    return this.hostRefused(bareHost(parsed.hostname), portOf(parsed)) ? EGRESS_REFUSED : undefined;
+  }
+
+  /** Whether a connection to this address and port is refused. IPv4-mapped IPv6 (::ffff:a.b.c.d) is judged as its IPv4 (BlockList does so). */
+  refusesAddress(address: string, port: number): boolean {
+    const family = familyOf(address);
+    // The gateway's own API stays closed even where EGRESS_ALLOW opens its address (keyless callers on loopback are admins).
+    if (this.isListener(address, port)) return true;
+    if (this.metadata.check(address, family)) return !this.allowedExactly.check(address, family);
+    if (this.allowed.check(address, family)) return false;
+    return this.refused.check(address, family) || (this.settings.privateRanges === 'deny' && this.privateRanges.check(address, family));
+  }
+
+  /**
+   * The address to connect to for a host: resolved once, every address checked
+   * (one refused address refuses the name: the answer is the attacker's to choose),
+   * so that what is connected to is what was checked (no DNS rebinding).
+   */
+  async addressFor(hostname: string, port: number): Promise<string> {
+    const host = bareHost(hostname);
+    if (this.hostRefused(host, port)) throw new EgressRefusedError();
+    if (isIP(host)) return host;
+    const candidates = await this.resolve(host);
+    const byName = this.allowedNames.has(host);
+    const refused = (address: string) => (byName ? this.isListener(address, port) : this.refusesAddress(address, port));
+    if (candidates.length === 0 || candidates.some((c) => refused(c.address))) throw new EgressRefusedError();
+    return candidates[0].address;
+  }
+
+  private isListener(address: string, port: number): boolean {
+    return this.listeners.get(port)?.check(address, familyOf(address)) ?? false;
+  }
+
+  private hostRefused(host: string, port: number): boolean {
+    if (isIP(host)) return this.refusesAddress(host, port);
+    if (this.allowedNames.has(host)) return false;
+    return isLocalName(host) || METADATA_NAMES.has(host);
+  }
+}
+
+/**
+ * An undici dispatcher that connects only where the policy allows: its connector
+ * resolves the name, checks the addresses and connects to the checked one (IP
+ * literals, which net.connect would not look up, are checked the same way).
+ */
+export function egressAgent(policy: EgressPolicy, timeoutMs: number): Agent {
+  const connect = buildConnector({ timeout: timeoutMs });
+  return new Agent({
+    connect: (options, callback) => {
+      const port = Number(options.port) || (options.protocol === 'https:' ? 443 : 80);
+      // `host` keeps the name, so TLS still sends it (SNI) and checks the certificate against it.
+      policy.addressFor(options.hostname, port).then(
+        (address) => connect({ ...options, hostname: address }, callback),
+        (error: Error) => callback(error, null),
+      );
+    },
+  });
+}
+
+export type EgressResult =
+  | { kind: 'response'; statusCode: number; body: Buffer }
+  /** `refused`: the policy said no (or a redirect); `failed`: the transfer did not work. Reasons are generic, never a socket error. */
+  | { kind: 'refused' | 'failed'; reason: string; permanent: boolean };
+
+export interface EgressRequest {
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  /** Whole request, connect to last byte. */
+  timeoutMs: number;
+  /** Read the response body up to this; absent, the body is discarded. */
+  maxBytes?: number;
+  /** The policy's agent for a caller's URL; absent (an operator's URL), undici's global one. */
+  dispatcher?: Dispatcher;
+  /** Where the real error goes (debug): it never reaches a stored status. */
+  logger?: Logger;
+}
+
+function sizeLabel(bytes: number): string {
+  if (bytes >= 1_048_576) return `${Math.round((bytes / 1_048_576) * 10) / 10} MB`;
+  return bytes >= 1_024 ? `${Math.round(bytes / 1_024)} KB` : `${bytes} bytes`;
+}
+
+/** Drops a response body unread; undici reports a body destroyed early as an error, which is the point here. */
+function discard(response: Dispatcher.ResponseData): void {
+  response.body.on('error', () => undefined).destroy();
+}
+
+function isTimeout(error: Error & { code?: string }): boolean {
+  return error.name === 'TimeoutError' || ['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'].includes(error.code ?? '');
+}
+
+/**
+ * One outbound request the way every caller-steered URL is fetched: a whole-request
+ * timeout, a size cap on what is read, no redirects followed (a 3xx is a failure),
+ * and failures reduced to a generic reason.
+ */
+export async function egressRequest(url: string, options: EgressRequest): Promise<EgressResult> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { kind: 'refused', reason: NOT_HTTP, permanent: true };
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return { kind: 'refused', reason: NOT_HTTP, permanent: true };
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  let response: Dispatcher.ResponseData | undefined;
+  try {
+    response = await request(parsed, { method: options.method ?? 'GET', headers: options.headers, body: options.body, signal, dispatcher: options.dispatcher });
+    if (response.statusCode >= 300 && response.statusCode < 400) {
+      discard(response);
+      return { kind: 'refused', reason: NO_REDIRECTS, permanent: true };
+    }
+    if (options.maxBytes === undefined) {
+      await response.body.dump();
+      return { kind: 'response', statusCode: response.statusCode, body: Buffer.alloc(0) };
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of response.body) {
+      size += (chunk as Buffer).length;
+      if (size > options.maxBytes) {
+        discard(response);
+        return { kind: 'failed', reason: `larger than ${sizeLabel(options.maxBytes)}`, permanent: true };
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return { kind: 'response', statusCode: response.statusCode, body: Buffer.concat(chunks) };
+  } catch (error) {
+    if (response) discard(response);
+    options.logger?.debug({ err: error, host: parsed.host }, 'outbound request failed');
+    if (error instanceof EgressRefusedError) return { kind: 'refused', reason: EGRESS_REFUSED, permanent: true };
+    return { kind: 'failed', reason: isTimeout(error as Error) ? 'timeout' : 'unreachable', permanent: false };
+  }
+}
