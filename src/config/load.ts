@@ -1,8 +1,8 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { createHash } from 'node:crypto';
 import { keyProblem, MAKE_A_KEY, PERMISSIONS, type ApiKey } from '../http/auth';
 import type { WecomApp } from '../wecom/app';
 import type { Config } from './config';

@@ -41,8 +41,8 @@ export interface MessageRecord {
   destinations?: string[];
   /**
    * The caller's id (a key's id, never the key); `gateway` for the gateway's own
-   * messages. Absent (records from before callers had ids) counts as `local`'s:
-   * only admins see those.
+   * messages. Absent: the keyless caller's (`local`), as are records written before
+   * callers had ids; apart from `local`, only admins see those.
    */
   createdBy?: string;
 }
