@@ -18,6 +18,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+# HOST=0.0.0.0: a container is reached through its published port, so it serves callers
+# with keys (GATEWAY_API_KEYS); with WeCom credentials and no keys it refuses to start.
 ENV NODE_ENV=production \
     PORT=8080 \
     HOST=0.0.0.0 \

@@ -6,11 +6,12 @@ import swaggerUi from 'swagger-ui-express';
 import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
 import helmet from 'helmet';
-import { ApiKeys, type ApiKey, type Permission } from './http/auth';
+import { ApiKeys, type ApiKey, type FailedAuthGuard, type Permission } from './http/auth';
 import { ApiError, errorHandler } from './http/errors';
 import { toExpressPath, type Route } from './http/route';
 import type { Metrics } from './ops/metrics';
 import { OPENAPI_PATH } from './ops/routes';
+import { AuthFailureThrottle, DEFAULT_AUTH_FAILURES_PER_MINUTE } from './quotas/api-rate-limit';
 
 export interface AppOptions {
   routes: Route[];
@@ -19,6 +20,11 @@ export interface AppOptions {
   pages?: { path: string; permission: Permission; router: express.Router }[];
   /** Runs after authentication on /v1 routes (per-key rate limit). */
   rateLimit?: RequestHandler;
+  /**
+   * Counts wrong keys per source address (shared through Redis by the gateway);
+   * absent, each app counts in memory with the default limit.
+   */
+  authFailures?: FailedAuthGuard;
   bodyLimit: string;
   logger: Logger;
   metrics: Metrics;
@@ -79,7 +85,7 @@ export function createApp(options: AppOptions): Express {
   // WeCom posts XML, sometimes without a content type: read any body as text, before any JSON parser.
   // Its pushes are a few KB (a 2,048-byte text message, base64 and encrypted): 64 KB is ample, and caps what a stranger makes us read.
   const text = express.text({ type: () => true, limit: '64kb' });
-  const keys = new ApiKeys(options.apiKeys);
+  const keys = new ApiKeys(options.apiKeys, options.authFailures ?? new AuthFailureThrottle({ failures: DEFAULT_AUTH_FAILURES_PER_MINUTE }));
   for (const route of options.routes) {
     const chain: RequestHandler[] = [];
     if (route.auth !== 'none') {

@@ -1,6 +1,6 @@
 import { redisKeys } from './redis/keys';
 import { Redis } from 'ioredis';
-import { loadConfigOrExit } from './config/load';
+import { keylessProblem, loadConfigOrExit } from './config/load';
 import { diagnose, formatFindings } from './ops/doctor';
 import { startEmbeddedRedis } from './redis/embedded-redis';
 import { startSandbox } from './sandbox';
@@ -16,6 +16,8 @@ import { WecomApi } from './wecom/wecom-api';
  */
 async function main(): Promise<void> {
   let config = loadConfigOrExit();
+  // Reported with the other findings (npm start refuses to run so): the WeCom checks are still worth seeing.
+  const keyless = keylessProblem(config);
   // Port 0: a sandbox gateway already running keeps its simulator's port.
   const sandbox = config.sandbox ? await startSandbox(config, { port: 0 }) : undefined;
   if (sandbox) config = sandbox.config;
@@ -24,6 +26,7 @@ async function main(): Promise<void> {
   const client = new WecomClient({ apiBase: config.wecom.apiBase, timeoutMs: config.wecom.timeoutMs });
   try {
     const findings = await diagnose(config, new WecomApi(client, new TokenStore(redis, client, { keys: redisKeys(config.redis.prefix) })));
+    if (keyless) findings.unshift({ ok: false, app: 'all', check: 'keys', detail: keyless });
     process.stdout.write(`${formatFindings(findings)}\n`);
     process.exitCode = findings.every((f) => f.ok) ? 0 : 1;
   } finally {

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { ExtensionLoadError } from './callback/extensions';
 import type { Config } from './config/config';
-import { loadConfigOrExit, unsignedWebhooks } from './config/load';
+import { keylessProblem, loadConfigOrExit, unsignedWebhooks } from './config/load';
 import { createGateway, type Gateway } from './gateway';
 import { createLimitedServer, DEFAULT_SERVER_LIMITS } from './http/server-limits';
 import { TemplateLoadError } from './messages/templates';
@@ -15,6 +15,11 @@ import { announceSandbox, startSandbox, type Sandbox } from './sandbox';
  */
 async function main(): Promise<void> {
   let config: Config = loadConfigOrExit();
+  const keyless = keylessProblem(config);
+  if (keyless) {
+    process.stderr.write(`${keyless}\n`);
+    process.exit(78); // EX_CONFIG, like every other configuration problem
+  }
   const logger = createLogger(config.logLevel);
   const cleanups: (() => Promise<void>)[] = [];
 
@@ -45,7 +50,7 @@ async function main(): Promise<void> {
     config = { ...config, redis: { ...config.redis, url: redis.url } };
     logger.warn({ redis: redis.url, dir: redis.dir }, 'no REDIS_URL: started an embedded redis-server (stopped with the gateway; its data lives in a temporary folder)');
   }
-  if (config.apiKeys.length === 0) logger.warn('no GATEWAY_API_KEYS: /v1 accepts only loopback callers, without a key');
+  if (config.apiKeys.length === 0) logger.warn(`no GATEWAY_API_KEYS: /v1 accepts only local callers (loopback, a local Host, no proxy), without a key, on ${config.host}`);
   for (const warning of unsignedWebhooks(config)) logger.warn(warning);
 
   let gateway: Gateway;

@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import type { AlertRoute, AlertsConfig } from './alerts-config';
+import { callerOf, type Caller } from '../http/auth';
 import { ApiError } from '../http/errors';
 import type { Route } from '../http/route';
 import type { MessageService } from '../messages/message-service';
@@ -76,11 +77,15 @@ export function notificationData(n: Notification, settings: Pick<AlertsConfig, '
 }
 
 export function alertRoutes(messages: MessageService, storm: StormControl, settings: AlertsConfig, metrics: Metrics): Route[] {
-  async function handle(req: Request, notification: Notification) {
+  async function handle(req: Request, caller: Caller, notification: Notification) {
     const { to, route } = resolve(req, settings.routes, notification);
     const msgtype = (typeof req.query.msgtype === 'string' ? req.query.msgtype : undefined) ?? route?.msgtype;
     if (msgtype !== undefined && !MSGTYPES.has(msgtype)) throw new ApiError(400, 'invalid_request', 'msgtype must be markdown, text or textcard', [{ field: 'query.msgtype', message: 'markdown, text or textcard' }]);
     const data = notificationData(notification, settings);
+    const mentions = route?.mentions ? { mentions: route.mentions } : {};
+    const request = messages.parse({ event: route?.event ?? 'alert.notification', ...(msgtype ? { msgtype } : {}), to, data, ...mentions });
+    // Before storm control: a folded notification goes out later in a digest, past any check made then.
+    messages.authorize(request, caller);
     const key = notificationKey(notification);
     const admission = await storm.admit(to, key, { statusText: data.statusText, title: data.title, count: data.count });
     metrics.alertNotifications.inc({ source: notification.source, decision: admission.decision });
@@ -88,8 +93,7 @@ export function alertRoutes(messages: MessageService, storm: StormControl, setti
     if (admission.decision === 'folded') return { status: 'folded' };
     let id: string;
     try {
-      const mentions = route?.mentions ? { mentions: route.mentions } : {};
-      ({ id } = await messages.accept(messages.parse({ event: route?.event ?? 'alert.notification', ...(msgtype ? { msgtype } : {}), to, data, ...mentions }), String(req.id)));
+      ({ id } = await messages.accept(request, { caller, requestId: String(req.id) }));
     } catch (error) {
       await storm.forget(to, key).catch(() => undefined);
       throw error;
@@ -106,7 +110,7 @@ export function alertRoutes(messages: MessageService, storm: StormControl, setti
       handler: async (req, res) => {
         const parsed = alertmanagerSchema.safeParse(req.body);
         if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
-        res.status(202).json(await handle(req, fromAlertmanager(parsed.data)));
+        res.status(202).json(await handle(req, callerOf(res), fromAlertmanager(parsed.data)));
       },
     },
     {
@@ -116,7 +120,7 @@ export function alertRoutes(messages: MessageService, storm: StormControl, setti
       handler: async (req, res) => {
         const parsed = grafanaSchema.safeParse(req.body);
         if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
-        res.status(202).json(await handle(req, fromGrafana(parsed.data)));
+        res.status(202).json(await handle(req, callerOf(res), fromGrafana(parsed.data)));
       },
     },
   ];

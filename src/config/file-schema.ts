@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PERMISSIONS, RESERVED_KEY_NAMES } from '../http/auth';
 import { mentionsSchema } from '../messages/mentions';
 import { aesKey, url } from './env-schema';
 
@@ -27,7 +28,31 @@ function isValidRegex(pattern: string): boolean {
   }
 }
 
+const names = z.array(z.string().min(1)).min(1, 'list at least one, or leave the list out to allow all');
+/**
+ * A caller's key with a name (its id in records and logs) and, optionally, what it
+ * may send. The value (`key`, or `keyFile` relative to this file) is checked in
+ * load.ts, whose problems never quote it.
+ */
+const fileApiKeySchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, '1-64 letters, digits, _ or -')
+      .refine((name) => !RESERVED_KEY_NAMES.includes(name), `reserved (${RESERVED_KEY_NAMES.join(', ')})`),
+    key: z.string().optional(),
+    keyFile: z.string().min(1).optional(),
+    permissions: z.array(z.enum(PERMISSIONS)).min(1).optional(),
+    apps: names.optional(),
+    events: names.optional(),
+    allowAll: z.boolean().optional(),
+    robots: names.optional(),
+  })
+  .strict()
+  .refine((k) => (k.key === undefined) !== (k.keyFile === undefined), { message: 'give key or keyFile (one of them)', path: ['key'] });
+
 export const fileSchema = z.object({
+  apiKeys: z.array(fileApiKeySchema).optional(),
   apps: z.array(fileAppSchema).optional(),
   autoReplies: z.array(autoReplySchema).optional(),
   alertRoutes: z

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { keyProblem, MAKE_A_KEY, PERMISSIONS, type ApiKey } from '../http/auth';
 import type { WecomApp } from '../wecom/app';
 import type { Config } from './config';
 import { ALL_WORKERS, DEFAULT_API_BASE, envSchema } from './env-schema';
@@ -60,6 +62,63 @@ function loadFile(path: string, problems: string[]): z.infer<typeof fileSchema> 
   return parsed.data;
 }
 
+type FileApiKey = NonNullable<z.infer<typeof fileSchema>['apiKeys']>[number];
+
+/**
+ * The config file's keys, each with its name as id and what it may send, after
+ * GATEWAY_API_KEYS (unrestricted). Problems name the entry, never a key's value.
+ */
+function loadApiKeys(envKeys: ApiKey[], entries: FileApiKey[], filePath: string | undefined, known: { apps: string[]; robots: string[] }, problems: string[]): ApiKey[] {
+  const at = (i: number, field?: string) => `${filePath}: apiKeys.${i}${field ? `.${field}` : ''}`;
+  const keys = envKeys.map((key, n) => ({ key, where: `GATEWAY_API_KEYS: key ${n + 1}` }));
+  entries.forEach((entry, i) => {
+    let key = entry.key;
+    if (entry.keyFile !== undefined) {
+      const path = resolve(dirname(filePath!), entry.keyFile);
+      try {
+        key = readFileSync(path, 'utf8').trim();
+      } catch {
+        problems.push(`${at(i, 'keyFile')}: cannot read ${path}`);
+        return;
+      }
+    }
+    const problem = keyProblem(key!);
+    if (problem) {
+      problems.push(`${at(i, entry.keyFile === undefined ? 'key' : 'keyFile')}: ${problem}`);
+      return;
+    }
+    // Only the apps and robots configured can be named (the sandbox's app is "default").
+    const apps = known.apps.length > 0 ? known.apps : ['default'];
+    entry.apps?.filter((app) => !apps.includes(app)).forEach((app) => problems.push(`${at(i, 'apps')}: no app is named ${app}`));
+    entry.robots?.filter((robot) => !known.robots.includes(robot)).forEach((robot) => problems.push(`${at(i, 'robots')}: no robot is named ${robot}`));
+    const permissions = new Set(entry.permissions ?? PERMISSIONS);
+    // "@all" reaches everyone: a key described here must be given it explicitly.
+    const scope = { allowAll: entry.allowAll ?? false, apps: entry.apps, events: entry.events, robots: entry.robots };
+    keys.push({ key: { id: entry.name, key: key!, permissions, scope }, where: at(i) });
+  });
+  const ids = new Set<string>();
+  const digests = new Set<string>();
+  for (const { key, where } of keys) {
+    // A name may not pass for another key's id: records and idempotency keys are filed under it.
+    if (ids.has(key.id)) problems.push(`${where}: the id ${key.id} is used twice`);
+    const digest = createHash('sha256').update(key.key).digest('hex');
+    if (digests.has(digest)) problems.push(`${where}: the same key is listed twice (give each caller a key of its own)`);
+    ids.add(key.id);
+    digests.add(digest);
+  }
+  return keys.map(({ key }) => key);
+}
+
+/**
+ * Keyless mode is for the sandbox: with real WeCom credentials anyone on the host
+ * could send as the app. The process entries refuse it (server) or report it
+ * (doctor); loadConfig does not, so tests may build keyless gateways on the simulator.
+ */
+export function keylessProblem(config: Pick<Config, 'apiKeys' | 'apps' | 'callbackOnly'>): string | undefined {
+  if (config.apiKeys.length > 0 || (config.apps.length === 0 && !config.callbackOnly)) return undefined;
+  return `GATEWAY_API_KEYS: required with WeCom credentials (keyless mode is for the sandbox: any local process could send as the app); ${MAKE_A_KEY}`;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   const parsed = envSchema.safeParse(readEnv(env, problems));
@@ -106,11 +165,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   (file.alertRoutes ?? []).forEach((route, i) =>
     route.robots?.filter((name) => !robotNames.has(name)).forEach((name) => problems.push(`${e.GATEWAY_CONFIG}: alertRoutes.${i}.robots: no robot is named ${name}`)),
   );
+  const apiKeys = loadApiKeys(e.GATEWAY_API_KEYS ?? [], file.apiKeys ?? [], e.GATEWAY_CONFIG, { apps: [...names], robots: [...robotNames] }, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
     port: e.PORT,
-    host: e.HOST ?? ((e.GATEWAY_API_KEYS ?? []).length === 0 ? '127.0.0.1' : '0.0.0.0'),
+    host: e.HOST ?? (apiKeys.length === 0 ? '127.0.0.1' : '0.0.0.0'),
     redis: {
       url: e.REDIS_URL,
       clusterNodes: e.REDIS_CLUSTER_NODES,
@@ -127,7 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apps,
     robots,
     defaultApp,
-    apiKeys: e.GATEWAY_API_KEYS ?? [],
+    apiKeys,
     authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
     egress: { allow: e.EGRESS_ALLOW ?? [], privateRanges: e.EGRESS_PRIVATE, timeoutMs: e.EGRESS_TIMEOUT_MS },
     metricsToken: e.METRICS_TOKEN,

@@ -1,20 +1,55 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { ApiError } from './errors';
 
 /** What a key may do: send messages, read state, operate (dead letters, dashboard). */
 export type Permission = 'send' | 'read' | 'admin';
 export const PERMISSIONS: Permission[] = ['send', 'read', 'admin'];
 
-export interface ApiKey {
-  key: string;
-  permissions: Set<Permission>;
+/** What a key may send, when the config file restricts it (apiKeys:); a list left out does not restrict. */
+export interface KeyScope {
+  apps?: string[];
+  events?: string[];
+  /** May send to "@all" (the app's whole visible range, or everyone in a group). */
+  allowAll: boolean;
+  robots?: string[];
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+/** Who is calling: an id that is not the key (a name from the config file, or a digest), what it may do and send. */
+export interface Caller {
+  id: string;
+  permissions: Set<Permission>;
+  /** Absent: unrestricted (GATEWAY_API_KEYS, keyless callers). */
+  scope?: KeyScope;
+}
+
+export interface ApiKey extends Caller {
+  key: string;
+}
+
+/** Keyless mode's callers (loopback, no key): every permission. */
+export const LOCAL_CALLER: Caller = { id: 'local', permissions: new Set(PERMISSIONS) };
+/** The gateway's own messages (storm digests, extensions) are created by this id; no key can take it. */
+export const GATEWAY_CALLER_ID = 'gateway';
+export const RESERVED_KEY_NAMES = [LOCAL_CALLER.id, GATEWAY_CALLER_ID];
+
+export const MAKE_A_KEY = 'make one with: openssl rand -hex 24';
+
+/** Why a key value is refused, never quoting it; undefined when it will do. */
+export function keyProblem(key: string): string | undefined {
+  if (key.length < 16) return `a key must be at least 16 characters (${MAKE_A_KEY})`;
+  // The examples the project ships start so; a copied example is a key everyone knows.
+  if (/^change-me/i.test(key)) return `an example key ("change-me…") is not a key (${MAKE_A_KEY})`;
+  return undefined;
+}
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
+}
+
+/** A key's stable id when the config file gives it no name: enough of its digest to tell keys apart, useless to guess it. */
+export function keyId(key: string): string {
+  return digest(key).toString('hex').slice(0, 16);
 }
 
 /**
@@ -23,12 +58,13 @@ function digest(value: string): Buffer {
  */
 export function parseApiKey(entry: string): ApiKey | string {
   const [key, list] = entry.split(':', 2);
-  if (!key || key.length < 8) return 'a key must be at least 8 characters';
-  if (list === undefined) return { key, permissions: new Set(PERMISSIONS) };
+  const problem = keyProblem(key ?? '');
+  if (problem) return problem;
+  if (list === undefined) return { id: keyId(key), key, permissions: new Set(PERMISSIONS) };
   const permissions = list.split('+').map((p) => p.trim());
   const unknown = permissions.filter((p) => !PERMISSIONS.includes(p as Permission));
   if (unknown.length > 0) return `unknown permission ${unknown.join(', ')} (use ${PERMISSIONS.join(', ')})`;
-  return { key, permissions: new Set(permissions as Permission[]) };
+  return { id: keyId(key), key, permissions: new Set(permissions as Permission[]) };
 }
 
 /** The key a request presents: `Authorization: Bearer KEY`, or Basic with the key as password (for browsers). */
@@ -44,15 +80,47 @@ export function presentedKey(req: Request): string | undefined {
   return undefined;
 }
 
+/** The caller a route serves: set by ApiKeys.require before any route that needs a permission. */
+export function callerOf(res: Response): Caller {
+  return res.locals.caller as Caller;
+}
+
+/** Failed authentications per source address (AuthFailureThrottle, in quotas/api-rate-limit.ts). */
+export interface FailedAuthGuard {
+  /** Seconds until the address may try again; 0 = now. */
+  blockedFor(address: string): Promise<number>;
+  failed(address: string): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+const LOCAL_HOST = /^(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/i;
+const PROXY_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'];
+
+/**
+ * Why a loopback request is not plainly local, or undefined. Behind a reverse proxy
+ * every caller arrives from loopback, and a page on another site can rebind its
+ * name to 127.0.0.1: both would get keyless mode's admin rights.
+ */
+function notPlainlyLocal(req: Request): string | undefined {
+  const proxied = PROXY_HEADERS.find((name) => req.headers[name] !== undefined);
+  if (proxied) return `without GATEWAY_API_KEYS only direct local callers are served, and this request came through a proxy (${proxied}): set GATEWAY_API_KEYS to serve through one`;
+  // The header's value is the caller's: it is not repeated back.
+  if (!LOCAL_HOST.test(req.headers.host ?? '')) return 'without GATEWAY_API_KEYS only local callers are served, and this request names another host (Host is not localhost, 127.0.0.1 or [::1]): set GATEWAY_API_KEYS to serve it';
+  return undefined;
+}
+
 /**
  * Checks the caller's key in constant time (digests have equal length, so
  * timingSafeEqual never leaks the key length) and its permission. With no keys
- * configured only loopback callers are served, with every permission.
+ * configured only plainly local callers are served, with every permission.
  */
 export class ApiKeys {
   private readonly digests: { digest: Buffer; key: ApiKey }[];
 
-  constructor(keys: ApiKey[]) {
+  constructor(
+    keys: ApiKey[],
+    private readonly guard: FailedAuthGuard,
+  ) {
     this.digests = keys.map((key) => ({ digest: digest(key.key), key }));
   }
 
@@ -65,19 +133,32 @@ export class ApiKeys {
   }
 
   require(permission: Permission, options: { basicRealm?: boolean } = {}): RequestHandler {
-    return (req, res, next) => {
+    return async (req, res, next) => {
       if (this.digests.length === 0) {
-        if (LOOPBACK.has(req.socket.remoteAddress ?? '')) return next();
-        return next(new ApiError(401, 'unauthorized', 'no GATEWAY_API_KEYS configured: only loopback callers are accepted'));
+        if (!LOOPBACK.has(req.socket.remoteAddress ?? '')) return next(new ApiError(401, 'unauthorized', 'no GATEWAY_API_KEYS configured: only loopback callers are accepted'));
+        const refused = notPlainlyLocal(req);
+        if (refused) return next(new ApiError(403, 'forbidden', refused));
+        res.locals.caller = LOCAL_CALLER;
+        return next();
+      }
+      // A guesser is stopped before its key is looked at, so a right guess among the blocked ones tells it nothing.
+      const address = req.ip ?? req.socket.remoteAddress ?? '';
+      const wait = await this.guard.blockedFor(address);
+      if (wait > 0) {
+        res.setHeader('Retry-After', String(wait));
+        return next(new ApiError(429, 'too_many_failures', `too many failed authentications from this address; retry in ${wait} s`));
       }
       const presented = presentedKey(req);
       const key = this.find(presented);
       if (!key) {
+        // A missing key is a forgotten header, not a guess: only wrong keys count.
+        if (presented !== undefined) await this.guard.failed(address);
         if (options.basicRealm) res.setHeader('WWW-Authenticate', 'Basic realm="wecom-gateway", charset="UTF-8"');
         return next(new ApiError(401, 'unauthorized', presented ? 'unknown key' : 'missing key (Authorization: Bearer KEY)'));
       }
       if (!key.permissions.has(permission)) return next(new ApiError(403, 'forbidden', `this key may not ${permission}`));
-      res.locals.apiKey = key.key;
+      const caller: Caller = { id: key.id, permissions: key.permissions, ...(key.scope ? { scope: key.scope } : {}) };
+      res.locals.caller = caller;
       return next();
     };
   }

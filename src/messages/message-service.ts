@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import { z } from 'zod';
 import type { Config } from '../config/config';
 import { findApp } from '../config/config';
+import { GATEWAY_CALLER_ID, type Caller } from '../http/auth';
 import { ApiError, UnavailableError } from '../http/errors';
 import type { Metrics } from '../ops/metrics';
 import type { WecomApp } from '../wecom/app';
@@ -87,6 +88,37 @@ export class MessageService {
     const parsed = sendRequestSchema.safeParse(body);
     if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
     return { ...parsed.data, idempotencyKey: parsed.data.idempotencyKey ?? idempotencyHeader };
+  }
+
+  /**
+   * A key the config file restricts may send only within its scope: 403 naming the
+   * first field outside it. Checked before the event or app is looked up, so a
+   * restricted key learns nothing about what lies outside its scope.
+   */
+  authorize(request: SendRequest, caller: Caller | undefined): void {
+    const scope = caller?.scope;
+    if (!scope) return;
+    const refuse = (field: string, what: string) => {
+      const message = `this key may not send ${what}`;
+      throw new ApiError(403, 'forbidden', message, [{ field, message }]);
+    };
+    const app = request.app ?? this.deps.config.defaultApp;
+    if (scope.apps && !scope.apps.includes(app)) refuse('app', `through app ${app}`);
+    if (scope.events && !scope.events.includes(request.event)) refuse('event', `event ${request.event}`);
+    if (!scope.allowAll) {
+      // WeCom reads "@all" in touser as everyone, inside a list too; in a mention it calls the whole group.
+      const everyone = (id: string) => id.toLowerCase() === '@all';
+      if (request.to === '@all') refuse('to', 'to "@all"');
+      const user = request.to === '@all' ? -1 : (request.to.users ?? []).findIndex(everyone);
+      if (user >= 0) refuse(`to.users.${user}`, 'to "@all"');
+      const mention = (request.mentions?.users ?? []).findIndex(everyone);
+      if (mention >= 0) refuse(`mentions.users.${mention}`, 'a mention of "@all"');
+    }
+    const robots = scope.robots;
+    if (robots && request.to !== '@all') {
+      const outside = (request.to.robots ?? []).findIndex((name) => !robots.includes(name));
+      if (outside >= 0) refuse(`to.robots.${outside}`, `to robot ${request.to.robots![outside]}`);
+    }
   }
 
   prepare(request: SendRequest): PreparedMessage {
@@ -176,7 +208,8 @@ export class MessageService {
   }
 
   /** The exact message/send, webhook/send and appchat/send bodies that would be sent; nothing is queued. */
-  async preview(request: SendRequest) {
+  async preview(request: SendRequest, caller?: Caller) {
+    this.authorize(request, caller);
     const prepared = this.prepare(request);
     await this.checkChats(prepared);
     const options = { agentId: prepared.app.agentId, duplicateCheckSeconds: this.deps.config.send.duplicateCheckSeconds };
@@ -198,9 +231,16 @@ export class MessageService {
     };
   }
 
-  /** Persists the message and its send jobs before answering; a repeated idempotency key answers the first id and its current status. */
-  async accept(request: SendRequest, requestId?: string): Promise<{ id: string; created: boolean; status: MessageStatus }> {
+  /**
+   * Persists the message and its send jobs before answering; a repeated idempotency
+   * key (of the same caller) answers the first id and its current status. Without a
+   * caller the gateway sends on its own account (storm digests, extensions).
+   */
+  async accept(request: SendRequest, context: { caller?: Caller; requestId?: string } = {}): Promise<{ id: string; created: boolean; status: MessageStatus }> {
+    const { caller, requestId } = context;
+    this.authorize(request, caller);
     const prepared = this.prepare(request);
+    const createdBy = caller?.id ?? GATEWAY_CALLER_ID;
     await this.checkChats(prepared);
     const callbackUrl = request.callbackUrl ?? prepared.template.callbackUrl;
     const id = randomUUID();
@@ -219,6 +259,7 @@ export class MessageService {
             createdAt: acceptedAt,
             requestId,
             callbackUrl,
+            createdBy,
             ...(prepared.parts.some((p) => 'group' in p) ? { destinations: prepared.parts.map(destinationOf) } : {}),
           },
           request.idempotencyKey,
@@ -243,7 +284,7 @@ export class MessageService {
     try {
       await withTimeout(this.robotLineStep(jobs, 'join').then(() => enqueueParts(this.deps.queue, jobs, this.deps.config.send)), timeout);
     } catch {
-      await this.deps.store.remove(id, request.idempotencyKey).catch(() => undefined);
+      await this.deps.store.remove(id, request.idempotencyKey === undefined ? undefined : { createdBy, key: request.idempotencyKey }).catch(() => undefined);
       await this.robotLineStep(jobs, 'leave').catch(() => undefined);
       throw new UnavailableError();
     }

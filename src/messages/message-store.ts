@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { GATEWAY_CALLER_ID, LOCAL_CALLER, type Caller } from '../http/auth';
 import { compareAndDelete, type RedisClient } from '../redis/scripts';
 import type { RedisKeys } from '../redis/keys';
 
@@ -38,6 +39,12 @@ export interface MessageRecord {
   callbackUrl?: string;
   /** Each part's destination (`members`, `robot ops`, `chat abc`), when the message reaches a group. */
   destinations?: string[];
+  /**
+   * The caller's id (a key's id, never the key); `gateway` for the gateway's own
+   * messages. Absent: the keyless caller's (`local`), as are records written before
+   * callers had ids; apart from `local`, only admins see those.
+   */
+  createdBy?: string;
 }
 
 /** What GET /v1/messages/{id} answers: the parts folded into one status. */
@@ -56,10 +63,17 @@ export interface MessageView {
   /** While deferred: the earliest time the waiting part can go, and why it waits. */
   deferred?: { until: string; reason: string };
   callbackUrl?: string;
+  /** Who created it: a key's id (never the key), `local` (keyless), `gateway` (digests, extensions). */
+  createdBy: string;
   /** With robots or chats among the destinations: what became of each part. */
   deliveries?: { to: string; status: PartStatus; error?: PartState['error'] }[];
   createdAt: string;
   updatedAt: string;
+}
+
+/** A caller sees the messages it created; an admin sees every message. */
+export function visibleTo(view: Pick<MessageView, 'createdBy'>, caller: Caller): boolean {
+  return caller.permissions.has('admin') || view.createdBy === caller.id;
 }
 
 /** The message's status from its parts' (a recall anywhere wins; all sent is sent; all done with one failed is failed). */
@@ -132,8 +146,10 @@ export class MessageStore {
     return views.filter((v): v is MessageView => v !== undefined);
   }
 
-  private idempotencyKey(key: string): string {
-    return this.options.keys.idempotency(createHash('sha256').update(key).digest('hex'));
+  /** Each caller claims idempotency keys in its own namespace: two callers using the same key get two messages. */
+  private idempotencyKey(createdBy: string, key: string): string {
+    const hash = createHash('sha256').update(key).digest('hex');
+    return createdBy === GATEWAY_CALLER_ID ? this.options.keys.internalIdempotency(hash) : this.options.keys.idempotency(createdBy, hash);
   }
 
   /**
@@ -146,25 +162,27 @@ export class MessageStore {
     const queued: PartState = { status: 'queued', attempts: 0, updatedAt: now };
     const partFields = Array.from({ length: record.parts }, (_, i) => [String(i), JSON.stringify(queued)]).flat();
     const ttl = this.options.retentionSeconds;
+    const createdBy = record.createdBy ?? LOCAL_CALLER.id;
     await this.redis
       .multi()
-      .hset(this.recordKey(record.id), { ...record, requestId: record.requestId ?? '', callbackUrl: record.callbackUrl ?? '', destinations: JSON.stringify(record.destinations ?? []) })
+      .hset(this.recordKey(record.id), { ...record, createdBy, requestId: record.requestId ?? '', callbackUrl: record.callbackUrl ?? '', destinations: JSON.stringify(record.destinations ?? []) })
       .expire(this.recordKey(record.id), ttl)
       .hset(this.partsKey(record.id), ...partFields)
       .expire(this.partsKey(record.id), ttl)
       .exec();
     if (idempotencyKey === undefined) return { id: record.id, created: true };
-    const claimed = await this.redis.set(this.idempotencyKey(idempotencyKey), record.id, 'EX', ttl, 'NX');
+    const claim = this.idempotencyKey(createdBy, idempotencyKey);
+    const claimed = await this.redis.set(claim, record.id, 'EX', ttl, 'NX');
     if (claimed) return { id: record.id, created: true };
     await this.remove(record.id);
-    const winner = await this.redis.get(this.idempotencyKey(idempotencyKey));
+    const winner = await this.redis.get(claim);
     return { id: winner ?? record.id, created: false };
   }
 
-  /** Removes a message that could not be queued, and releases its idempotency key if it holds it. */
-  async remove(id: string, idempotencyKey?: string): Promise<void> {
+  /** Removes a message that could not be queued, and releases its idempotency key (claimed by `createdBy`) if it holds it. */
+  async remove(id: string, idempotency?: { createdBy: string; key: string }): Promise<void> {
     await this.redis.del(this.recordKey(id), this.partsKey(id));
-    if (idempotencyKey !== undefined) await compareAndDelete(this.redis, this.idempotencyKey(idempotencyKey), id);
+    if (idempotency !== undefined) await compareAndDelete(this.redis, this.idempotencyKey(idempotency.createdBy, idempotency.key), id);
   }
 
   async updatePart(id: string, part: number, state: Omit<PartState, 'updatedAt'>): Promise<void> {
@@ -210,6 +228,7 @@ export class MessageStore {
       ...(mergeInvalid(parts) ? { invalid: mergeInvalid(parts) } : {}),
       ...deferredOf(parts),
       ...(record.callbackUrl ? { callbackUrl: record.callbackUrl } : {}),
+      createdBy: record.createdBy || LOCAL_CALLER.id,
       ...deliveriesOf(record.destinations, parts),
       createdAt: new Date(Number(record.createdAt)).toISOString(),
       updatedAt: new Date(Math.max(Number(record.createdAt), ...parts.map((p) => p.updatedAt))).toISOString(),

@@ -1,8 +1,9 @@
 import type { Queue } from 'bullmq';
 import type { WecomApp } from '../wecom/app';
+import type { Caller } from '../http/auth';
 import { ApiError } from '../http/errors';
 import type { WecomApi } from '../wecom/wecom-api';
-import type { MessageStore, MessageView } from './message-store';
+import { visibleTo, type MessageStore, type MessageView } from './message-store';
 import { sendIdOf, type SendJobData } from './send-queue';
 
 /** WeCom recalls messages up to 24 hours old (reference §2.4). */
@@ -17,11 +18,12 @@ export interface RecallDeps {
 
 /**
  * Takes a message back: parts WeCom delivered are recalled with message/recall,
- * parts still waiting are cancelled, and the status becomes `recalled`.
+ * parts still waiting are cancelled, and the status becomes `recalled`. Only its
+ * creator or an admin may: to another caller it does not exist.
  */
-export async function recallMessage(id: string, deps: RecallDeps): Promise<MessageView> {
+export async function recallMessage(id: string, deps: RecallDeps, caller: Caller): Promise<MessageView> {
   const view = await deps.store.get(id);
-  if (!view) throw new ApiError(404, 'not_found', `no message ${id}`);
+  if (!view || !visibleTo(view, caller)) throw new ApiError(404, 'not_found', `no message ${id}`);
   if (Date.now() - Date.parse(view.createdAt) > RECALL_WINDOW_MS) throw new ApiError(409, 'too_old', 'WeCom recalls messages only within 24 hours of sending');
   const app = deps.findApp(view.app);
   if (!app) throw new ApiError(409, 'unknown_app', `app ${view.app} is no longer configured`);

@@ -1,7 +1,8 @@
+import { callerOf } from '../http/auth';
 import type { Route } from '../http/route';
 import { ApiError, UnavailableError } from '../http/errors';
 import type { MessageService } from './message-service';
-import type { MessageStore } from './message-store';
+import { visibleTo, type MessageStore } from './message-store';
 import { recallMessage, type RecallDeps } from './recall';
 import type { EventTemplate } from './templates';
 
@@ -13,7 +14,7 @@ export function messageRoutes(service: MessageService, store: MessageStore, temp
       auth: 'send',
       handler: async (req, res) => {
         const request = service.parse(req.body, req.get('idempotency-key') || undefined);
-        const { id, status } = await service.accept(request, String(req.id));
+        const { id, status } = await service.accept(request, { caller: callerOf(res), requestId: String(req.id) });
         res.status(202).location(`/v1/messages/${id}`).json({ id, status });
       },
     },
@@ -22,7 +23,7 @@ export function messageRoutes(service: MessageService, store: MessageStore, temp
       path: '/v1/messages/preview',
       auth: 'send',
       handler: async (req, res) => {
-        res.json(await service.preview(service.parse(req.body)));
+        res.json(await service.preview(service.parse(req.body), callerOf(res)));
       },
     },
     {
@@ -35,7 +36,8 @@ export function messageRoutes(service: MessageService, store: MessageStore, temp
         const view = await store.get(id).catch(() => {
           throw new UnavailableError();
         });
-        if (!view) throw new ApiError(404, 'not_found', `no message ${id} (unknown or older than the retention)`);
+        // Another caller's message is answered as if it did not exist: ids are not secrets, records are.
+        if (!view || !visibleTo(view, callerOf(res))) throw new ApiError(404, 'not_found', `no message ${id} (unknown or older than the retention)`);
         res.json(view);
       },
     },
@@ -44,7 +46,7 @@ export function messageRoutes(service: MessageService, store: MessageStore, temp
       path: '/v1/messages/{id}',
       auth: 'send',
       handler: async (req, res) => {
-        res.json(await recallMessage(String(req.params.id), recall));
+        res.json(await recallMessage(String(req.params.id), recall, callerOf(res)));
       },
     },
     {

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { RedisClient } from '../redis/scripts';
+import { callerOf, LOCAL_CALLER, type FailedAuthGuard } from '../http/auth';
 import { ApiError } from '../http/errors';
 
 /**
@@ -12,8 +12,9 @@ import { ApiError } from '../http/errors';
 export function rateLimitPerKey(redis: RedisClient, keyPrefix: string, perMinute: number): RequestHandler {
   const limiter = new RateLimiterRedis({ storeClient: redis, keyPrefix, points: perMinute, duration: 60 });
   return (req, res, next) => {
-    // A digest names the key's bucket: two keys never share one, and Redis never holds a key.
-    const who = typeof res.locals.apiKey === 'string' ? `key:${createHash('sha256').update(res.locals.apiKey).digest('hex').slice(0, 32)}` : `ip:${req.ip}`;
+    // The caller's id names the key's bucket: two keys never share one, and Redis never holds a key.
+    const caller = callerOf(res);
+    const who = caller.id === LOCAL_CALLER.id ? `ip:${req.ip}` : `key:${caller.id}`;
     limiter.consume(who).then(
       () => next(),
       (rejection: unknown) => {
@@ -23,4 +24,38 @@ export function rateLimitPerKey(redis: RedisClient, keyPrefix: string, perMinute
       },
     );
   };
+}
+
+/** AUTH_FAILURES_PER_MINUTE's default, for an app built without the gateway's settings. */
+export const DEFAULT_AUTH_FAILURES_PER_MINUTE = 10;
+
+/**
+ * Wrong keys per source address in a window (a minute): beyond `failures`, the
+ * address waits out the window, whatever key it brings. Counted in Redis so a
+ * guesser spreading over instances is counted once; while Redis is away each
+ * instance counts in memory, so authentication neither stops nor opens up.
+ */
+export class AuthFailureThrottle implements FailedAuthGuard {
+  private readonly limiter: RateLimiterAbstract;
+  private readonly failures: number;
+
+  constructor(options: { failures: number; windowSeconds?: number; redis?: RedisClient; keyPrefix?: string }) {
+    this.failures = options.failures;
+    const window = { points: options.failures, duration: options.windowSeconds ?? 60 };
+    const memory = new RateLimiterMemory(window);
+    this.limiter = options.redis
+      ? new RateLimiterRedis({ ...window, storeClient: options.redis, keyPrefix: options.keyPrefix, insuranceLimiter: memory, rejectIfRedisNotReady: true })
+      : memory;
+  }
+
+  async blockedFor(address: string): Promise<number> {
+    const state = await this.limiter.get(address).catch(() => null);
+    if (!state || state.consumedPoints < this.failures) return 0;
+    return Math.max(1, Math.ceil(state.msBeforeNext / 1000));
+  }
+
+  async failed(address: string): Promise<void> {
+    // Rejected once over the limit: that is what blockedFor reads, nothing to handle here.
+    await this.limiter.consume(address).catch(() => undefined);
+  }
 }

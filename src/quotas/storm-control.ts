@@ -125,6 +125,7 @@ export class StormControl {
       event: 'alert.digest',
       to: job.to,
       app: job.app,
+      // Accepted without a caller: the gateway's own idempotency namespace, which no caller's key reaches.
       idempotencyKey: `digest-${job.recipientsKey}-${job.window}`,
       data: { count: items.length, windowSeconds: 60, items: items.slice(0, DIGEST_ITEMS_LISTED), more: Math.max(0, items.length - DIGEST_ITEMS_LISTED) || null },
     };

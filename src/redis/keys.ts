@@ -21,8 +21,13 @@ export function redisKeys(prefix: string) {
     message: (id: string) => `${prefix}:msg:{${id}}`,
     messageParts: (id: string) => `${prefix}:msg:{${id}}:parts`,
     recentMessages: `${prefix}:msg:recent`,
-    /** An idempotency key's claim, by the hash of the caller's key. */
-    idempotency: (keyHash: string) => `${prefix}:idem:${keyHash}`,
+    /**
+     * An idempotency key's claim, in its caller's namespace (the caller's id, never
+     * its API key), by the hash of the idempotency key; the gateway's own (storm
+     * digests, extensions) under a prefix of their own that no caller's id reaches.
+     */
+    idempotency: (callerId: string, keyHash: string) => `${prefix}:idem:${callerId}:${keyHash}`,
+    internalIdempotency: (keyHash: string) => `${prefix}:idem-internal:${keyHash}`,
 
     /** A callback push seen (WeCom retries a push it got no answer to). */
     callbackSeen: (dedupeKey: string) => `${prefix}:callback:${dedupeKey}`,
@@ -59,6 +64,8 @@ export function redisKeys(prefix: string) {
     chats: (app: string) => `${prefix}:chats:${app}`,
     storm: (recipientsKey: string, what: string) => `${prefix}:storm:{${recipientsKey}}:${what}`,
     rateLimit: `${prefix}:ratelimit`,
+    /** Failed authentications per source address. */
+    authFailures: `${prefix}:authfail`,
   };
 }
 

@@ -4,7 +4,7 @@ import { alert, finalStatus, startHarness, type Harness } from '../support/harne
 import { binaryPath } from '../support/prerequisites';
 
 const CHROMIUM = binaryPath('chromium');
-const ADMIN = 'admin-key-0001';
+const ADMIN = 'admin-key-0001-long';
 
 describe('dashboard in a real headless Chromium', () => {
   let h: Harness;
@@ -13,7 +13,7 @@ describe('dashboard in a real headless Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    h = await startHarness({ env: { GATEWAY_API_KEYS: `${ADMIN},reader-key-01:read` } });
+    h = await startHarness({ env: { GATEWAY_API_KEYS: `${ADMIN},reader-key-01-long:read` } });
     server = h.gateway.app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -55,7 +55,7 @@ describe('dashboard in a real headless Chromium', () => {
     expect(direct.headers()['www-authenticate']).toMatch(/^Basic/);
     expect(await direct.text()).not.toContain('<table>');
     await anonymous.close();
-    const reader = await browser.newContext({ httpCredentials: { username: 'ops', password: 'reader-key-01' } });
+    const reader = await browser.newContext({ httpCredentials: { username: 'ops', password: 'reader-key-01-long' } });
     expect((await (await reader.newPage()).goto(`${base}/dashboard/`))?.status()).toBe(403);
     await reader.close();
   }, 30_000);

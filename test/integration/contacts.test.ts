@@ -75,8 +75,8 @@ describe('contact-change sync', () => {
         WECOM_CALLBACK_AES_KEY: AES_KEY,
         CONTACT_SYNC_WEBHOOK_URL: sink.url,
         CONTACT_SYNC_WEBHOOK_SECRET: SINK_SECRET,
-        CONTACTS_PII_KEYS: 'hr-key-0001',
-        GATEWAY_API_KEYS: 'hr-key-0001,ops-key-0001',
+        CONTACTS_PII_KEYS: 'hr-key-0001-long',
+        GATEWAY_API_KEYS: 'hr-key-0001-long,ops-key-0001-long',
         CONTACTS_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
         LOG_LEVEL: 'debug',
       });
@@ -129,12 +129,12 @@ describe('contact-change sync', () => {
     for (const r of got) expect(r.signature).toBe(signWebhook(SINK_SECRET, r.timestamp!, r.raw));
     expect(new Set(got.map((r) => r.body.id)).size).toBe(10);
 
-    const user = await as('ops-key-0001').get('/v1/contacts/users/wangwu');
+    const user = await as('ops-key-0001-long').get('/v1/contacts/users/wangwu');
     expect(user.body).toMatchObject({ userId: 'wangwu', position: 'Lead SRE', mobile: '138****34', email: 'w***@example.com' });
-    const unmasked = await as('hr-key-0001').get('/v1/contacts/users/wangwu');
+    const unmasked = await as('hr-key-0001-long').get('/v1/contacts/users/wangwu');
     expect(unmasked.body).toMatchObject({ mobile: '13800001234', email: 'wangwu@example.com' });
-    expect((await as('ops-key-0001').get('/v1/contacts/users/temp01')).status).toBe(404);
-    const departments = await as('ops-key-0001').get('/v1/contacts/departments');
+    expect((await as('ops-key-0001-long').get('/v1/contacts/users/temp01')).status).toBe(404);
+    const departments = await as('ops-key-0001-long').get('/v1/contacts/departments');
     expect(departments.body.departments).toEqual([{ id: 7, name: 'SRE team', parentId: 1, order: 2 }]);
   });
 
@@ -143,8 +143,8 @@ describe('contact-change sync', () => {
     await push(change({ ChangeType: 'update_user', UserID: 'zhaoliu', NewUserID: 'zhaoliu01', Department: '1,5', MainDepartment: '5' }));
     const rename = await eventually(() => sink.received.find((r) => r.body.after?.newUserId === 'zhaoliu01'));
     expect(rename.body).toMatchObject({ event: 'user.updated', before: { userId: 'zhaoliu' }, after: { userId: 'zhaoliu01', previousUserId: 'zhaoliu', name: '赵六', departments: [1, 5] } });
-    expect((await as('ops-key-0001').get('/v1/contacts/users/zhaoliu')).status).toBe(404);
-    expect((await as('ops-key-0001').get('/v1/contacts/users/zhaoliu01')).body).toMatchObject({ userId: 'zhaoliu01', name: '赵六' });
+    expect((await as('ops-key-0001-long').get('/v1/contacts/users/zhaoliu')).status).toBe(404);
+    expect((await as('ops-key-0001-long').get('/v1/contacts/users/zhaoliu01')).body).toMatchObject({ userId: 'zhaoliu01', name: '赵六' });
   });
 
   it('when WeCom repeats a push, then one change is recorded and delivered', async () => {
@@ -160,9 +160,9 @@ describe('contact-change sync', () => {
   it('when an update arrives for a user never seen, then the record is created from what it carries; unknown change types are recorded, not fatal', async () => {
     await push(change({ ChangeType: 'update_user', UserID: 'stranger', Position: 'Guest' }));
     await push(change({ ChangeType: 'rename_everything', UserID: 'x' }));
-    await eventually(async () => (await as('ops-key-0001').get('/v1/contacts/users/stranger')).status === 200 || undefined);
+    await eventually(async () => (await as('ops-key-0001-long').get('/v1/contacts/users/stranger')).status === 200 || undefined);
     const feed = await eventually(async () => {
-      const res = await as('ops-key-0001').get('/v1/contacts/changes?since=0&limit=1000');
+      const res = await as('ops-key-0001-long').get('/v1/contacts/changes?since=0&limit=1000');
       return res.body.changes.some((c: { event: string }) => c.event === 'unknown') ? res.body : undefined;
     });
     expect(feed.changes.find((c: { event: string }) => c.event === 'unknown')).toMatchObject({ reason: 'unknown ChangeType rename_everything' });
@@ -192,11 +192,11 @@ describe('contact-change sync', () => {
   }, 90_000);
 
   it('when changes are read through the feed, then a cursor pages through them and PII is masked for keys without the right', async () => {
-    const first = await as('ops-key-0001').get('/v1/contacts/changes?since=0&limit=2');
+    const first = await as('ops-key-0001-long').get('/v1/contacts/changes?since=0&limit=2');
     expect(first.body.changes).toHaveLength(2);
-    const next = await as('ops-key-0001').get(`/v1/contacts/changes?since=${first.body.next}&limit=2`);
+    const next = await as('ops-key-0001-long').get(`/v1/contacts/changes?since=${first.body.next}&limit=2`);
     expect(next.body.changes[0].cursor > first.body.next).toBe(true);
-    const created = (await as('ops-key-0001').get('/v1/contacts/changes?since=0&limit=1000')).body.changes.find((c: { event: string; after?: { userId?: string } }) => c.event === 'user.created' && c.after?.userId === 'wangwu');
+    const created = (await as('ops-key-0001-long').get('/v1/contacts/changes?since=0&limit=1000')).body.changes.find((c: { event: string; after?: { userId?: string } }) => c.event === 'user.created' && c.after?.userId === 'wangwu');
     expect(created.after.mobile).toBe('138****34');
     expect(created.raw).toBeUndefined();
   });
@@ -205,18 +205,18 @@ describe('contact-change sync', () => {
     sink.refuse = true;
     await push(change({ ChangeType: 'update_user', UserID: 'wangwu', Alias: 'refused-once' }));
     const letters = await eventually(async () => {
-      const res = await as('ops-key-0001').get('/v1/contacts/dead-letters');
+      const res = await as('ops-key-0001-long').get('/v1/contacts/dead-letters');
       return res.body.deadLetters.length > 0 ? res.body.deadLetters : undefined;
     });
     expect(letters[0]).toMatchObject({ sink: 'default', attempts: 3, error: 'HTTP 400', change: { event: 'user.updated' } });
     sink.refuse = false;
     await push(change({ ChangeType: 'update_user', UserID: 'wangwu', Alias: 'after-refusal' }));
     await eventually(() => sink.received.some((r) => r.body.after?.alias === 'after-refusal') || undefined);
-    expect((await as('ops-key-0001').post('/v1/contacts/dead-letters/no-such-change/replay')).status).toBe(404);
-    expect((await as('ops-key-0001').post(`/v1/contacts/dead-letters/${letters[0].change.id}/replay`)).body).toEqual({ replayed: 1 });
-    expect((await as('ops-key-0001').post('/v1/contacts/dead-letters/replay')).body).toEqual({ replayed: 0 });
+    expect((await as('ops-key-0001-long').post('/v1/contacts/dead-letters/no-such-change/replay')).status).toBe(404);
+    expect((await as('ops-key-0001-long').post(`/v1/contacts/dead-letters/${letters[0].change.id}/replay`)).body).toEqual({ replayed: 1 });
+    expect((await as('ops-key-0001-long').post('/v1/contacts/dead-letters/replay')).body).toEqual({ replayed: 0 });
     await eventually(() => sink.received.some((r) => r.body.after?.alias === 'refused-once') || undefined);
-    expect((await as('ops-key-0001').get('/v1/contacts/dead-letters')).body.deadLetters).toEqual([]);
+    expect((await as('ops-key-0001-long').get('/v1/contacts/dead-letters')).body.deadLetters).toEqual([]);
   });
 
   it('when CONTACTS_ENCRYPTION_KEY is set, then Redis holds the mirror and the feed sealed, not in clear', async () => {

@@ -35,7 +35,7 @@ describe('configuration', () => {
       WECOM_CALLBACK_TOKEN: 'tok',
       WECOM_CALLBACK_AES_KEY: 'short',
       REDIS_URL: 'http://not-redis',
-      GATEWAY_API_KEYS: 'short,long-enough-key:fly',
+      GATEWAY_API_KEYS: 'short,long-enough-key-1:fly',
     });
     expect(problems).toContain('PORT: must be a whole number from 0 to 65535');
     expect(problems.some((p) => p.startsWith('WECOM_CALLBACK_AES_KEY:'))).toBe(true);
