@@ -15,7 +15,7 @@ import { loadTemplates } from './messages/templates';
 import { wireMessages } from './messages/wire';
 import { createLogger } from './ops/logger';
 import { wireOps } from './ops/wire';
-import { rateLimitPerKey } from './quotas/api-rate-limit';
+import { AuthFailureThrottle, rateLimitPerKey } from './quotas/api-rate-limit';
 import { wireWebhooks } from './webhooks/wire';
 import { wireWelcome } from './welcome/wire';
 
@@ -61,6 +61,8 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     apiKeys: config.apiKeys,
     pages: ops.pages,
     rateLimit: config.rateLimitPerMinute > 0 ? rateLimitPerKey(core.redis, core.keys.rateLimit, config.rateLimitPerMinute) : undefined,
+    // Wrong keys per source address, counted across instances.
+    authFailures: new AuthFailureThrottle({ failures: config.authFailuresPerMinute, redis: core.redis, keyPrefix: core.keys.authFailures }),
     bodyLimit: config.bodyLimit,
     trustProxy: config.callback.trustProxy,
     logger,

@@ -9,6 +9,7 @@ import type { Config } from './config';
 import { ALL_WORKERS, DEFAULT_API_BASE, envSchema } from './env-schema';
 import { fileSchema } from './file-schema';
 import { loadRobots } from './robots';
+import { egressAllowProblem } from '../http/egress';
 
 /** Start-up stops with one line per problem; no line ever contains a secret's value. */
 export class ConfigError extends Error {
@@ -154,6 +155,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const app of apps) {
     if (names.has(app.name)) problems.push(`apps: the name "${app.name}" is used twice`);
     names.add(app.name);
+  }
+  for (const entry of e.EGRESS_ALLOW ?? []) {
+    const problem = egressAllowProblem(entry);
+    if (problem) problems.push(problem);
   }
   if (e.REDIS_SENTINELS && !e.REDIS_SENTINEL_MASTER) problems.push('REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS');
   if (e.REDIS_SENTINELS && e.REDIS_CLUSTER_NODES) problems.push('REDIS_SENTINELS: choose Sentinel or Cluster, not both');

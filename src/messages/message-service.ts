@@ -13,7 +13,8 @@ import { buildSendPayload } from '../wecom/message-payload';
 import { applyMessageLimits, MessageLimitError } from '../wecom/message-limits';
 import type { RobotBudget } from '../quotas/robot-budget';
 import type { ChatDirectory } from '../chats/chat-directory';
-import { hasMediaSource } from './media';
+import type { EgressPolicy } from '../http/egress';
+import { hasMediaSource, type MediaSource } from './media';
 import { mentionsSchema } from './mentions';
 import { foldStatus, type MessageStatus, type MessageStore } from './message-store';
 import { membersOf, recipientsSchema, splitReaders, splitRecipients, type Recipients } from './recipients';
@@ -68,6 +69,8 @@ export interface MessageServiceDeps {
   metrics: Metrics;
   /** How long accepting may take before the caller gets a 503 instead of a hang. */
   storeTimeoutMs?: number;
+  /** What a caller's URLs may reach (checked again, resolved, at connect time). */
+  egress?: Pick<EgressPolicy, 'refusal'>;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -142,6 +145,10 @@ export class MessageService {
     if (MEDIA_MSGTYPES.has(msgtype) && !hasMediaSource(raw) && !raw.media_id) {
       throw new ApiError(422, 'cannot_render', `a ${msgtype} message needs a file: give a URL or base64 content`, [{ field: 'data', message: 'no media url, base64 or media_id' }]);
     }
+    this.checkEgress([
+      ['callbackUrl', request.callbackUrl],
+      ['data', (raw.media as MediaSource | undefined)?.url],
+    ]);
     // Rendered once: members get the body within WeCom's app limits, robots and chats convert the raw one.
     const body = members ? this.limited(() => applyMessageLimits(msgtype, raw)) : raw;
     const parts: PreparedPart[] = members ? this.memberParts(template, msgtype, body, members, request.data) : [];
@@ -168,6 +175,19 @@ export class MessageService {
       if (wechat) return [...(others ? partsOf(others, msgtype, body) : []), ...partsOf(wechat, 'text', this.render(template, 'text', data))];
     }
     return partsOf(to, msgtype, body);
+  }
+
+  /**
+   * A caller's URL that the egress policy refuses outright (loopback, metadata, not
+   * http) is the caller's mistake, named at POST time; a name is resolved and checked
+   * again when the worker connects. The template's own callbackUrl is the operator's: trusted.
+   */
+  private checkEgress(urls: [field: string, url: string | undefined][]): void {
+    const refused = urls.flatMap(([field, url]) => {
+      const reason = url === undefined ? undefined : this.deps.egress?.refusal(url);
+      return reason ? [{ field, message: `${field === 'data' ? 'the file URL' : 'callbackUrl'}: ${reason} (EGRESS_ALLOW opens an address)` }] : [];
+    });
+    if (refused.length > 0) throw new ApiError(400, 'egress_refused', refused.map((r) => r.message).join('; '), refused);
   }
 
   /** An unknown robot is the caller's mistake, named at POST time with nothing queued. */

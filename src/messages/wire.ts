@@ -31,10 +31,11 @@ export async function wireMessages(core: Core, config: Config, deps: { templates
   const queue = createSendQueue(core.queueRedis, core.keys.queuePrefix);
   await queue.waitUntilReady();
   const robotBudget = new RobotBudget(core.redis, core.keys, config.send.robotQuota);
-  const service = new MessageService({ config, templates, store, queue, metrics: core.metrics, chats: deps.chats, robotLines: robotBudget });
+  // Media URLs and callbackUrls are the caller's to choose: refused at POST when plainly out of bounds, downloaded under the egress policy.
+  const policy = EgressPolicy.fromConfig(config);
+  const service = new MessageService({ config, templates, store, queue, metrics: core.metrics, chats: deps.chats, robotLines: robotBudget, egress: policy });
   const appNamed = (name: string) => findApp(config, name);
-  // A media URL is the caller's to choose: downloads go out under the egress policy.
-  const egress = egressAgent(EgressPolicy.fromConfig(config), config.egress.timeoutMs);
+  const egress = egressAgent(policy, config.egress.timeoutMs);
   const media = new MediaResolver(core.redis, core.api, { keys: core.keys, egress, timeoutMs: config.egress.timeoutMs, logger: core.logger });
   const robots = new Map(config.robots.map((r) => [r.name, r]));
   const promote = async (jobId: string) => {

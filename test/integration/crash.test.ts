@@ -8,6 +8,9 @@ import { eventually, restartablePort, SIM_APP, TEMPLATES_DIR, uniquePrefix, star
 
 const SERVER = join(__dirname, '..', '..', 'dist', 'src', 'server.js');
 const MESSAGES = 5000;
+/** A real deployment has credentials, so it must have keys (keyless start-up is refused). */
+const KEY = 'crash-test-key-0123456789';
+const AUTH = { authorization: `Bearer ${KEY}` };
 
 /** The gateway as an operator runs it: its own process (`npm test` compiles dist/ first). */
 function startGateway(port: number, redisUrl: string, simUrl: string, prefix: string): ChildProcess {
@@ -22,6 +25,7 @@ function startGateway(port: number, redisUrl: string, simUrl: string, prefix: st
       WECOM_CORP_ID: SIM_APP.corpId,
       WECOM_AGENT_ID: String(SIM_APP.agentId),
       WECOM_AGENT_SECRET: SIM_APP.secret,
+      GATEWAY_API_KEYS: KEY,
       TEMPLATES_DIR,
       SEND_CONCURRENCY: '20',
       JOB_LOCK_MS: '2000',
@@ -77,7 +81,7 @@ describe('kill -9 and a Redis restart while 5000 accepted messages are being del
         Array.from({ length: 100 }, (_, i) =>
           fetch(`${base}/v1/messages`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', ...AUTH },
             body: JSON.stringify({ event: 'program.alert', msgtype: 'text', to: { users: ['zhangsan'] }, data: { title: `crash ${batch * 100 + i}`, content: 'c', level: 'info' } }),
           }).then(async (r) => ({ status: r.status, body: (await r.json()) as { id: string } })),
         ),
@@ -106,7 +110,7 @@ describe('kill -9 and a Redis restart while 5000 accepted messages are being del
     const unfinished = async () => {
       const statuses: string[] = [];
       for (let i = 0; i < ids.length; i += 200) {
-        const views = await Promise.all(ids.slice(i, i + 200).map((id) => fetch(`${base}/v1/messages/${id}`).then((r) => r.json() as Promise<{ status: string }>)));
+        const views = await Promise.all(ids.slice(i, i + 200).map((id) => fetch(`${base}/v1/messages/${id}`, { headers: AUTH }).then((r) => r.json() as Promise<{ status: string }>)));
         statuses.push(...views.map((v) => v.status));
       }
       return statuses.filter((s) => s !== 'sent');

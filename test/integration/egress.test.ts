@@ -74,39 +74,36 @@ describe('egress policy, by default (nothing allowed)', () => {
     receiver.requests.length = 0;
   });
 
-  it('when a file message points at a loopback server, then it fails at once as refused and the server receives nothing', async () => {
-    const view = await sendFile(h, `${files.url}/report.csv`);
-    expect(view).toMatchObject({ status: 'failed', attempts: 1, error: { errmsg: 'refused by the egress policy' } });
-    expect(files.requests).toEqual([]);
-  });
+  /** A URL the policy refuses outright is the caller's mistake: 400 at POST naming the field, nothing queued, nothing fetched. */
+  async function refusedAtPost(body: object, field: string) {
+    const res = await h.api.post('/v1/messages').send(body);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'egress_refused', fields: [{ field }] });
+    expect(res.body.error.message).toContain('refused by the egress policy');
+  }
 
-  it('when the URL names localhost, then it is refused like its address', async () => {
-    const view = await sendFile(h, `http://localhost:${files.port}/report.csv`);
-    expect(view).toMatchObject({ status: 'failed', attempts: 1, error: { errmsg: 'refused by the egress policy' } });
+  it.each([
+    ['a loopback server', () => `${files.url}/report.csv`],
+    ['localhost', () => `http://localhost:${files.port}/report.csv`],
+    ['IPv4-mapped IPv6 loopback', () => `http://[::ffff:127.0.0.1]:${files.port}/report.csv`],
+    ['loopback in decimal', () => `http://2130706433:${files.port}/report.csv`],
+    ['the cloud metadata address', () => 'http://169.254.169.254/latest/meta-data/iam/security-credentials/'],
+  ])('when a file message points at %s, then POST answers 400 naming data and nothing is fetched or uploaded', async (_what, url) => {
+    await refusedAtPost(fileMessage(url()), 'data');
     expect(files.requests).toEqual([]);
-  });
-
-  it('when the URL is IPv4-mapped IPv6 loopback, then it is judged as 127.0.0.1 and refused', async () => {
-    const view = await sendFile(h, `http://[::ffff:127.0.0.1]:${files.port}/report.csv`);
-    expect(view).toMatchObject({ status: 'failed', attempts: 1, error: { errmsg: 'refused by the egress policy' } });
-    expect(files.requests).toEqual([]);
-  });
-
-  it('when the URL is the cloud metadata address, then it is refused without connecting (no timeout, no retry)', async () => {
-    const started = Date.now();
-    const view = await sendFile(h, 'http://169.254.169.254/latest/meta-data/iam/security-credentials/');
-    expect(view).toMatchObject({ status: 'failed', attempts: 1, error: { errmsg: 'refused by the egress policy' } });
-    expect(Date.now() - started).toBeLessThan(10_000);
     expect(uploads(h)).toBe(0);
   });
 
-  it("when a request's callbackUrl is refused, then it receives nothing, the delivery fails at once, and the message's own status is untouched", async () => {
-    const res = await h.api.post('/v1/messages').send(alert({ callbackUrl: `${receiver.url}/status` }));
-    expect((await finalStatus(h.api, res.body.id)).status).toBe('sent');
-    const letter = await deadLetter(h, res.body.id);
-    expect(letter).toMatchObject({ attempts: 1, error: 'refused by the egress policy' });
+  it("when a request's callbackUrl is refused, then POST answers 400 naming callbackUrl and the receiver gets nothing", async () => {
+    await refusedAtPost(alert({ callbackUrl: `${receiver.url}/status` }), 'callbackUrl');
+    await refusedAtPost(alert({ callbackUrl: 'http://100.100.100.200/latest/meta-data/' }), 'callbackUrl');
     expect(receiver.requests).toEqual([]);
-    expect((await h.api.get(`/v1/messages/${res.body.id}`)).body.status).toBe('sent');
+  });
+
+  it('when a preview names a refused URL, then it is refused the same way', async () => {
+    const res = await h.api.post('/v1/messages/preview').send(fileMessage(`${files.url}/report.csv`));
+    expect(res.status).toBe(400);
+    expect(res.body.error.fields[0].field).toBe('data');
   });
 
   it("when the event definition's own callbackUrl is on loopback, then it is the operator's and delivered", async () => {
