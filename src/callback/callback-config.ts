@@ -7,7 +7,7 @@ export interface AutoReplyRule {
 }
 
 export interface CallbackConfig {
-  /** Reject POSTs whose timestamp is further than this from now; 0 = off (URL verification is never checked). */
+  /** Refuse pushes and URL verifications whose timestamp is further than this from now (default 300); 0 = off. */
   maxSkewSeconds: number;
   /** `wecom`: accept callbacks only from WeCom's published callback IPs (getcallbackip), refreshed hourly. */
   ipAllowlist: 'off' | 'wecom';

@@ -8,8 +8,8 @@ import type { RedisClient } from '../redis/scripts';
 import type { WecomApp } from '../wecom/app';
 import { CallbackCrypto, CallbackCryptoError } from '../wecom/callback-crypto';
 import { dedupeKeyFor, describe, eventHeader, type CallbackEvent } from '../wecom/callback-event';
-import { buildPassiveTextReply, buildReplyEnvelope, parseCallbackXml, parseEnvelope, XmlError } from '../wecom/xml';
-import type { AutoReplies } from './auto-reply';
+import { buildPassiveTextReply, buildReplyEnvelope, envelopeEncrypt, parseCallbackXml, XmlError } from '../wecom/xml';
+import { AutoReplyTimeout, type AutoReplies } from './auto-reply';
 import type { CallbackConfig } from './callback-config';
 import type { EventRouter } from './event-router';
 import type { InboundQueue } from './inbound-queue';
@@ -30,7 +30,7 @@ export interface CallbackDeps {
   now?: () => number;
 }
 
-/** How long a push's dedupe key is kept: far beyond WeCom's retries (seconds apart). */
+/** How long a push's dedupe key is kept at least: far beyond WeCom's retries (seconds apart). */
 const DEDUPE_SECONDS = 86_400;
 /**
  * While the first delivery of a push is being recorded its key says so, briefly: a
@@ -73,8 +73,18 @@ function rejectCrypto(error: unknown): never {
   throw error;
 }
 
+/** What WeCom sends as timestamp: Unix seconds. */
+const UNIX_SECONDS = /^\d{1,12}$/;
+/** WeCom's echostr decrypts to a short random number-like string (§5.3, e.g. 1616140317555161061). */
+const ECHO_PLAINTEXT = /^[0-9A-Za-z]{1,64}$/;
+
 export function callbackRoutes(deps: CallbackDeps): Route[] {
   const now = deps.now ?? Date.now;
+  const skew = deps.settings.maxSkewSeconds;
+  // A push signed at t passes the window from t - skew to t + skew: its dedupe key must
+  // outlive that whole span, whatever the window is set to, so that a captured push
+  // replayed inside the window is a duplicate, never handled twice.
+  const dedupeSeconds = Math.max(DEDUPE_SECONDS, 2 * skew + 60);
   const cryptos = new Map<string, { app: WecomApp; crypto: CallbackCrypto }>();
   for (const app of deps.apps) {
     if (app.callback) cryptos.set(app.name, { app, crypto: new CallbackCrypto({ token: app.callback.token, encodingAesKey: app.callback.aesKey, receiveId: app.callback.receiveId ?? app.corpId }) });
@@ -95,6 +105,14 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
     return entry;
   }
 
+  /** Both GET and POST: a timestamp is Unix seconds, and inside the replay window unless it is off (0). */
+  function checkTimestamp(timestamp: string): void {
+    if (!UNIX_SECONDS.test(timestamp)) throw new ApiError(400, 'bad_timestamp', 'timestamp must be Unix seconds', [{ field: 'timestamp', message: 'must be Unix seconds' }]);
+    if (skew > 0 && Math.abs(now() / 1000 - Number(timestamp)) > skew) {
+      throw new ApiError(403, 'stale_timestamp', `timestamp is more than ${skew}s from now`, [{ field: 'timestamp', message: `more than ${skew}s from now` }]);
+    }
+  }
+
   /** `rejected-<code>`: which bad input it was (bad_signature, xml_dtd, stale_timestamp…), a bounded set. */
   const rejection = (error: unknown) => (error instanceof ApiError ? `rejected-${error.code}` : 'error');
 
@@ -109,18 +127,33 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
     try {
       const query = rawQuery(req);
       requireParams(query, ['msg_signature', 'timestamp', 'nonce', 'echostr']);
+      checkTimestamp(query.timestamp);
       let plaintext: string;
       try {
         plaintext = crypto.verifyAndDecrypt({ msgSignature: query.msg_signature, timestamp: query.timestamp, nonce: query.nonce, encrypted: query.echostr });
       } catch (error) {
         rejectCrypto(error);
       }
+      // GET signs and encrypts exactly as a push does: without this, a captured push's
+      // Encrypt sent back as echostr would be answered decrypted.
+      if (!ECHO_PLAINTEXT.test(plaintext)) throw new ApiError(400, 'bad_echostr', 'echostr is not a URL verification string', [{ field: 'echostr', message: 'not a URL verification string' }]);
       count(app.name, 'verified', started);
       // The bare plaintext: no quotes, BOM or newline (§5.3).
       res.status(200).type('text/plain').send(plaintext);
     } catch (error) {
       count(app.name, rejection(error), started);
       throw error;
+    }
+  }
+
+  /** A rule whose pattern ran out of time answers nothing: the push is recorded, the member just gets no passive reply. */
+  function autoReply(event: CallbackEvent): string | undefined {
+    try {
+      return deps.autoReplies.replyFor(event);
+    } catch (error) {
+      if (!(error instanceof AutoReplyTimeout)) throw error;
+      deps.logger.warn({ ...describe(event), rule: error.rule }, 'auto-reply pattern ran out of time; no reply sent (rewrite the pattern)');
+      return undefined;
     }
   }
 
@@ -131,14 +164,13 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
     try {
       const query = rawQuery(req);
       requireParams(query, ['msg_signature', 'timestamp', 'nonce']);
-      const skew = deps.settings.maxSkewSeconds;
-      if (skew > 0 && Math.abs(now() / 1000 - Number(query.timestamp)) > skew) throw new ApiError(403, 'stale_timestamp', `timestamp is more than ${skew}s from now`);
+      checkTimestamp(query.timestamp);
       if (typeof req.body !== 'string' || req.body === '') throw new ApiError(400, 'empty_body', 'empty body');
       let plaintext: string;
       let fields: Record<string, unknown>;
       try {
-        const envelope = parseEnvelope(req.body);
-        plaintext = crypto.verifyAndDecrypt({ msgSignature: query.msg_signature, timestamp: query.timestamp, nonce: query.nonce, encrypted: envelope.encrypt });
+        // Signature first, then one decryption, then the only XML parse: a stranger's body never reaches the parser.
+        plaintext = crypto.verifyAndDecrypt({ msgSignature: query.msg_signature, timestamp: query.timestamp, nonce: query.nonce, encrypted: envelopeEncrypt(req.body) });
         fields = parseCallbackXml(plaintext);
       } catch (error) {
         rejectCrypto(error);
@@ -154,7 +186,7 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
         try {
           if (inline) await inline.handle(event);
           else await deps.inbound.add(event);
-          await deps.redis.set(dedupeKey, 'done', 'EX', DEDUPE_SECONDS);
+          await deps.redis.set(dedupeKey, 'done', 'EX', dedupeSeconds);
         } catch (error) {
           await deps.redis.del(dedupeKey).catch(() => undefined);
           deps.logger.warn({ ...describe(event), err: (error as Error).message }, 'callback push not recorded; answering 503 so WeCom retries');
@@ -169,7 +201,7 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
         deps.logger.info(describe(event), 'callback push repeated by WeCom; handled once');
       }
       // A repeated push still gets its reply: WeCom retried because it did not see the first answer.
-      const replyText = deps.autoReplies.replyFor(event);
+      const replyText = autoReply(event);
       if (replyText === undefined) {
         res.status(200).type('text/plain').send('');
         return;

@@ -1,3 +1,4 @@
+import isSafeRegex from 'safe-regex2';
 import { z } from 'zod';
 import { PERMISSIONS, RESERVED_KEY_NAMES } from '../http/auth';
 import { mentionsSchema } from '../messages/mentions';
@@ -17,15 +18,19 @@ const autoReplySchema = z
     pattern: z.string().min(1),
     reply: z.string().min(1),
   })
-  .refine((rule) => rule.match !== 'regex' || isValidRegex(rule.pattern), { message: 'pattern is not a valid regular expression', path: ['pattern'] });
+  .superRefine((rule, ctx) => {
+    const problem = rule.match === 'regex' ? regexProblem(rule.pattern) : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['pattern'] });
+  });
 
-function isValidRegex(pattern: string): boolean {
+/** Why a regex auto-reply pattern is refused: it must compile, and not backtrack catastrophically (it runs on every member's message). */
+function regexProblem(pattern: string): string | undefined {
   try {
     new RegExp(pattern);
-    return true;
   } catch {
-    return false;
+    return 'pattern is not a valid regular expression';
   }
+  return isSafeRegex(pattern) ? undefined : 'pattern can backtrack catastrophically (nested or overlapping quantifiers): rewrite it';
 }
 
 const names = z.array(z.string().min(1)).min(1, 'list at least one, or leave the list out to allow all');

@@ -10,11 +10,19 @@ export class XmlError extends Error {
   }
 }
 
+/**
+ * WeCom's pushes nest a few levels (xml > SelectedItems > SelectedItem > OptionIds >
+ * OptionId, §7); far deeper is an attack on the parser. fast-xml-parser reads tags
+ * iteratively and refuses depth beyond this as it goes, before its own recursive
+ * tree-building and before dropFormatting below: both recurse at most this deep.
+ */
+const MAX_NESTING = 16;
+
 // Values stay strings exactly as sent (MsgId is a 64-bit integer), entities are
 // never expanded, and whitespace inside values is kept (reference §5.5, §7).
-const parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, processEntities: false, trimValues: false, ignoreDeclaration: true });
+const parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, processEntities: false, trimValues: false, ignoreDeclaration: true, maxNestedTags: MAX_NESTING });
 
-/** Whitespace between elements shows up as "#text"; it is not data. */
+/** Whitespace between elements shows up as "#text"; it is not data. Recursion is bounded by MAX_NESTING. */
 function dropFormatting(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(dropFormatting);
   if (node && typeof node === 'object') {
@@ -27,29 +35,40 @@ function dropFormatting(node: unknown): unknown {
   return node;
 }
 
-function parseXmlRoot(xml: string): Record<string, unknown> {
+/** The children of a decrypted callback's <xml>: strings, nested objects, arrays for repeated elements. */
+export function parseCallbackXml(xml: string): Record<string, unknown> {
   // No DTD means no entity can be defined: refuse before any parser sees it (billion laughs, XXE).
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new XmlError('dtd_forbidden', 'XML with a DTD or entities is refused');
   if (XMLValidator.validate(xml) !== true) throw new XmlError('malformed', 'malformed XML');
-  const root = (parser.parse(xml) as Record<string, unknown>).xml;
-  if (root === undefined || typeof root !== 'object' || Array.isArray(root)) throw new XmlError('malformed', 'the root element must be <xml>');
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = parser.parse(xml) as Record<string, unknown>;
+  } catch {
+    // The parser's own refusals (nesting beyond MAX_NESTING) are bad input, not a crash.
+    throw new XmlError('malformed', 'malformed or too deeply nested XML');
+  }
+  const root = parsed.xml;
+  if (root === undefined || root === null || typeof root !== 'object' || Array.isArray(root)) throw new XmlError('malformed', 'the root element must be <xml>');
   return dropFormatting(root) as Record<string, unknown>;
 }
 
-/** The envelope of a push (§5.4); plaintext siblings of <Encrypt> ("compat mode") are ignored. */
-export function parseEnvelope(xml: string): { encrypt: string; toUserName?: string; agentId?: string } {
-  const root = parseXmlRoot(xml);
-  if (typeof root.Encrypt !== 'string' || root.Encrypt === '') throw new XmlError('missing_encrypt', 'no <Encrypt> element');
-  return {
-    encrypt: root.Encrypt,
-    toUserName: typeof root.ToUserName === 'string' ? root.ToUserName : undefined,
-    agentId: typeof root.AgentID === 'string' && root.AgentID !== '' ? root.AgentID : undefined,
-  };
-}
+const ENCRYPT_OPEN = '<Encrypt>';
+const ENCRYPT_CLOSE = '</Encrypt>';
+const CDATA_OPEN = '<![CDATA[';
+const CDATA_CLOSE = ']]>';
 
-/** The children of a decrypted callback's <xml>: strings, nested objects, arrays for repeated elements. */
-export function parseCallbackXml(xml: string): Record<string, unknown> {
-  return parseXmlRoot(xml);
+/**
+ * The <Encrypt> text of a push's envelope (§5.4), found by a plain scan in linear
+ * time: the body is not authenticated yet, so no parser may see it before its
+ * signature is checked. Plaintext siblings ("compat mode") are ignored.
+ */
+export function envelopeEncrypt(xml: string): string {
+  const open = xml.indexOf(ENCRYPT_OPEN);
+  const close = open < 0 ? -1 : xml.indexOf(ENCRYPT_CLOSE, open);
+  let value = close < 0 ? '' : xml.slice(open + ENCRYPT_OPEN.length, close);
+  if (value.startsWith(CDATA_OPEN) && value.endsWith(CDATA_CLOSE)) value = value.slice(CDATA_OPEN.length, -CDATA_CLOSE.length);
+  if (value === '') throw new XmlError('missing_encrypt', 'no <Encrypt> element');
+  return value;
 }
 
 /** CDATA cannot contain "]]>": split it across two sections. */

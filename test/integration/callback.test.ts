@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { CallbackEvent } from '../../src/wecom/callback-event';
 import { signWebhook } from '../../src/webhooks/webhook-outbox';
 import { CallbackCrypto } from '../../src/wecom/callback-crypto';
+import * as xmlModule from '../../src/wecom/xml';
 import { parseCallbackXml } from '../../src/wecom/xml';
 import { eventually, metricLines, SIM_APP, startHarness, type Harness } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';
@@ -65,11 +66,22 @@ const EVENTS: Record<string, string>[] = [
   { ...base, FromUserName: 'sys', MsgType: 'event', Event: 'batch_job_result', AgentID: '1000002' },
 ];
 
-describe('GET /wecom/callback (URL verification)', () => {
+const nowSeconds = () => String(Math.floor(Date.now() / 1000));
+const send = (h: Harness, push: { query: string; body: string }, path = '/wecom/callback') => h.api.post(`${path}?${push.query}`).set('content-type', 'text/xml').send(push.body);
+
+/** A URL verification as WeCom's admin console sends it: echostr encrypted and signed, percent-encoded. */
+function verification(echo: string, timestamp = nowSeconds()) {
+  const echostr = wecom.encrypt(echo);
+  return `msg_signature=${wecom.signature(timestamp, '7', echostr)}&timestamp=${timestamp}&nonce=7&echostr=${encodeURIComponent(echostr)}`;
+}
+
+describe('the published WXBizMsgCrypt samples', () => {
   let h: Harness;
+  let seen: CallbackEvent[];
   beforeAll(async () => {
     h = await startHarness({
-      env: CALLBACK_ENV,
+      // The samples are signed with their own timestamps, from 2014: only with the window off can they pass.
+      env: { ...CALLBACK_ENV, CALLBACK_MAX_SKEW_SECONDS: '0' },
       config: (c) => ({
         ...c,
         apps: [
@@ -77,9 +89,11 @@ describe('GET /wecom/callback (URL verification)', () => {
           ...vectors
             .filter((v) => v.echostr)
             .map((v, i) => ({ name: `sample${i}`, corpId: v.receiveId, agentId: 1000002 + i, secret: 's', callback: { token: v.token, aesKey: v.encodingAESKey } })),
+          { name: 'sample', corpId: vectors[1].receiveId, agentId: 218, secret: 's', callback: { token: vectors[1].token, aesKey: vectors[1].encodingAESKey } },
         ],
       }),
     });
+    seen = capture(h);
   });
   afterAll(() => h.close());
 
@@ -95,30 +109,90 @@ describe('GET /wecom/callback (URL verification)', () => {
     }
   });
 
+  it('when the published sample push arrives, then it is acknowledged and its message reaches the router', async () => {
+    const v = vectors[1];
+    const res = await h.api.post(`/wecom/callback/sample?msg_signature=${v.msgSignature}&timestamp=${v.timestamp}&nonce=${v.nonce}`).set('content-type', 'text/xml').send(v.postData);
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('');
+    const [event] = await eventually(() => (seen.length > 0 ? seen : undefined));
+    expect(event.fields).toMatchObject({ MsgType: 'text', Content: 'hello', MsgId: '4561255354251345929', AgentID: '218' });
+  });
+
+  it('when the window is off, then a timestamp must still be Unix seconds', async () => {
+    const v = vectors[0];
+    const res = await h.api.get(`/wecom/callback/sample0?msg_signature=${v.msgSignature}&timestamp=${v.timestamp}.0&nonce=${v.nonce}&echostr=${encodeURIComponent(v.echostr)}`);
+    expect(res.status).toBe(400);
+    expect(res.body.error.fields).toEqual([expect.objectContaining({ field: 'timestamp' })]);
+  });
+});
+
+describe('GET /wecom/callback (URL verification)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: CALLBACK_ENV }); // the replay window as shipped: 300 s
+  });
+  afterAll(() => h.close());
+
   it('when echostr arrives with a literal +, then it is kept as + (not a space)', async () => {
-    const echostr = wecom.encrypt('1234567890');
-    const withPlus = echostr.includes('+') ? echostr : undefined;
     // Find a ciphertext containing "+" so the case is really exercised.
-    let encrypted = withPlus;
+    let encrypted: string | undefined;
     for (let i = 0; !encrypted && i < 200; i++) {
-      const candidate = wecom.encrypt(`echo-${i}`);
+      const candidate = wecom.encrypt(`echo${i}`);
       if (candidate.includes('+')) encrypted = candidate;
     }
-    const timestamp = '1700000000';
-    const nonce = '42';
-    const signature = wecom.signature(timestamp, nonce, encrypted!);
-    const res = await h.api.get(`/wecom/callback?msg_signature=${signature}&timestamp=${timestamp}&nonce=${nonce}&echostr=${encrypted!.replace(/\//g, '%2F').replace(/=/g, '%3D')}`);
+    const timestamp = nowSeconds();
+    const signature = wecom.signature(timestamp, '42', encrypted!);
+    const res = await h.api.get(`/wecom/callback?msg_signature=${signature}&timestamp=${timestamp}&nonce=42&echostr=${encrypted!.replace(/\//g, '%2F').replace(/=/g, '%3D')}`);
     expect(res.status).toBe(200);
-    expect(res.text).toMatch(/^(1234567890|echo-\d+)$/);
+    expect(res.text).toMatch(/^echo\d+$/);
   });
 
   it('when the signature is wrong or a parameter is missing, then 4xx and no plaintext', async () => {
-    const v = vectors.find((x) => x.echostr)!;
-    const bad = await h.api.get(`/wecom/callback/sample0?msg_signature=${'0'.repeat(40)}&timestamp=${v.timestamp}&nonce=${v.nonce}&echostr=${encodeURIComponent(v.echostr)}`);
+    const echostr = wecom.encrypt('5550123');
+    const timestamp = nowSeconds();
+    const bad = await h.api.get(`/wecom/callback?msg_signature=${'0'.repeat(40)}&timestamp=${timestamp}&nonce=1&echostr=${encodeURIComponent(echostr)}`);
     expect(bad.status).toBe(401);
-    expect(bad.text).not.toContain(v.expectedPlaintext);
-    expect((await h.api.get(`/wecom/callback/sample0?timestamp=1&nonce=2`)).status).toBe(400);
+    expect(bad.text).not.toContain('5550123');
+    expect((await h.api.get(`/wecom/callback?timestamp=1&nonce=2`)).status).toBe(400);
     expect((await h.api.get(`/wecom/callback/nosuchapp?msg_signature=a&timestamp=1&nonce=2&echostr=x`)).status).toBe(404);
+  });
+
+  it('when the verification is signed more than 300 s ago (the default window), then 403 and nothing is echoed', async () => {
+    const res = await h.api.get(`/wecom/callback?${verification('42424242', String(Math.floor(Date.now() / 1000) - 301))}`);
+    expect(res.status).toBe(403);
+    expect(res.body.error).toMatchObject({ code: 'stale_timestamp', fields: [expect.objectContaining({ field: 'timestamp' })] });
+    expect(res.text).not.toContain('42424242');
+    expect((await h.api.get(`/wecom/callback?${verification('42424242')}`)).text).toBe('42424242');
+  });
+
+  it.each(['1.7e9', 'abc', '-1', '0x10', ' 1700000000', '1'.repeat(20)])('when the timestamp is %j, then 400 naming timestamp', async (timestamp) => {
+    const echostr = wecom.encrypt('42');
+    const res = await h.api.get(`/wecom/callback?msg_signature=${wecom.signature(timestamp, '7', echostr)}&timestamp=${encodeURIComponent(timestamp)}&nonce=7&echostr=${encodeURIComponent(echostr)}`);
+    expect(res.status).toBe(400);
+    expect(res.body.error.fields).toEqual([expect.objectContaining({ field: 'timestamp' })]);
+  });
+
+  it("when a captured push's Encrypt is replayed as echostr with its own signature, then 400 and its plaintext never appears", async () => {
+    const push = encryptedPush(wecom, SIM_APP.corpId, eventXml({ ...base, MsgType: 'text', Content: 'the secret plan', MsgId: '7300000000000000777', AgentID: '1000002' }));
+    // The push's signature covers exactly what a verification's does: token, timestamp, nonce and the ciphertext.
+    const res = await h.api.get(`/wecom/callback?msg_signature=${push.signature}&timestamp=${push.timestamp}&nonce=${push.nonce}&echostr=${encodeURIComponent(push.encrypt)}`);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'bad_echostr', fields: [expect.objectContaining({ field: 'echostr' })] });
+    expect(res.text).not.toMatch(/secret plan|<xml|CDATA|zhangsan/);
+  });
+
+  it('when the echostr decrypts to something longer than 64 letters and digits, then 400', async () => {
+    expect((await h.api.get(`/wecom/callback?${verification('9'.repeat(64))}`)).status).toBe(200);
+    for (const echo of ['9'.repeat(65), 'a-b', '12 34', '\u00e9t\u00e9']) {
+      const res = await h.api.get(`/wecom/callback?${verification(echo)}`);
+      expect(res.status).toBe(400);
+      expect(res.text).not.toContain(echo);
+    }
+  });
+
+  it('when verifications are refused, then the metrics name why', async () => {
+    const metrics = await metricLines(h.api, 'wecom_gateway_callbacks_total');
+    for (const outcome of ['rejected-bad_signature', 'rejected-stale_timestamp', 'rejected-bad_timestamp', 'rejected-bad_echostr', 'verified']) expect(metrics).toContain(`outcome="${outcome}"`);
   });
 });
 
@@ -128,26 +202,13 @@ describe('POST /wecom/callback', () => {
   beforeAll(async () => {
     h = await startHarness({
       env: CALLBACK_ENV,
-      config: (c) => ({
-        ...c,
-        apps: [...c.apps, { name: 'sample', corpId: vectors[1].receiveId, agentId: 218, secret: 's', callback: { token: vectors[1].token, aesKey: vectors[1].encodingAESKey } }],
-        callback: { ...c.callback, autoReplies: [{ match: 'keyword', pattern: 'ping', reply: 'pong to {{fromUser}}' }] },
-      }),
+      config: (c) => ({ ...c, callback: { ...c.callback, autoReplies: [{ match: 'keyword', pattern: 'ping', reply: 'pong to {{fromUser}}' }, { match: 'regex', pattern: 'a*a*a*b', reply: 'slow' }] } }),
     });
     seen = capture(h);
   });
   afterAll(() => h.close());
   beforeEach(() => {
     seen.length = 0;
-  });
-
-  it('when the published sample push arrives, then it is acknowledged and its message reaches the router', async () => {
-    const v = vectors[1];
-    const res = await h.api.post(`/wecom/callback/sample?msg_signature=${v.msgSignature}&timestamp=${v.timestamp}&nonce=${v.nonce}`).set('content-type', 'text/xml').send(v.postData);
-    expect(res.status).toBe(200);
-    expect(res.text).toBe('');
-    const [event] = await eventually(() => (seen.length > 0 ? seen : undefined));
-    expect(event.fields).toMatchObject({ MsgType: 'text', Content: 'hello', MsgId: '4561255354251345929', AgentID: '218' });
   });
 
   it('when each push shape of the reference arrives, then each reaches the router once with its fields', async () => {
@@ -170,6 +231,19 @@ describe('POST /wecom/callback', () => {
     expect(seen.filter((e) => e.fields.UserID === 'repeat-me')).toHaveLength(1);
     const metrics = await metricLines(h.api, 'wecom_gateway_callbacks_total');
     expect(metrics).toMatch(/outcome="duplicate"} 2/);
+  });
+
+  it('when a captured push is replayed byte for byte inside the window, then it is a duplicate, and its dedupe key outlives the window', async () => {
+    const push = encryptedPush(wecom, SIM_APP.corpId, eventXml({ ...base, FromUserName: 'sys', MsgType: 'event', Event: 'change_contact', ChangeType: 'delete_user', UserID: 'replay-me' }));
+    for (let i = 0; i < 2; i++) expect((await send(h, push)).status).toBe(200);
+    await eventually(() => seen.length > 0 || undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seen.filter((e) => e.fields.UserID === 'replay-me')).toHaveLength(1);
+    const [key] = await h.redis.keys(h.keys.callbackSeen('default_evt_*'));
+    const windowSeconds = h.config.callback.maxSkewSeconds;
+    expect(windowSeconds).toBe(300);
+    // Accepted from t - window to t + window: the key must still be there at the end of that span.
+    expect(await h.redis.ttl(key)).toBeGreaterThan(2 * windowSeconds);
   });
 
   it('when WeCom repeats a push while its first delivery is still being recorded, then the repeat gets 503 (not "duplicate") and a later one is the duplicate', async () => {
@@ -197,33 +271,47 @@ describe('POST /wecom/callback', () => {
     expect(res.status).toBe(200);
     expect(res.text).toBe('');
   });
+
+  it('when a message makes a slow pattern run out of time, then the push is still acknowledged and handed on, with no reply', async () => {
+    const started = Date.now();
+    const res = await post(h, eventXml({ ...base, MsgType: 'text', Content: `${'a'.repeat(3_000)}!`, MsgId: '7300000000000000101', AgentID: '1000002' }));
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('');
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await eventually(() => seen.some((e) => e.fields.MsgId === '7300000000000000101') || undefined);
+  });
 });
 
 describe('POST /wecom/callback with bad input', () => {
   let h: Harness;
   let seen: CallbackEvent[];
   beforeAll(async () => {
-    h = await startHarness({ env: { ...CALLBACK_ENV, CALLBACK_MAX_SKEW_SECONDS: '300' } });
+    h = await startHarness({ env: CALLBACK_ENV }); // the replay window as shipped: 300 s
     seen = capture(h);
   });
   afterAll(() => h.close());
+  afterEach(() => jest.restoreAllMocks());
 
   const good = () => encryptedPush(wecom, SIM_APP.corpId, eventXml({ ...base, MsgType: 'text', Content: 'x', MsgId: String(Date.now()), AgentID: '1000002' }));
+  const signed = (plaintext: string) => encryptedPush(wecom, SIM_APP.corpId, plaintext);
+  const nested = (depth: number) => `<xml>${'<a>'.repeat(depth)}x${'</a>'.repeat(depth)}</xml>`;
 
   it.each([
-    ['a wrong signature', () => ({ ...good(), query: `msg_signature=${'a'.repeat(40)}&timestamp=${Math.floor(Date.now() / 1000)}&nonce=1` }), 401],
+    ['a wrong signature', () => ({ ...good(), query: `msg_signature=${'a'.repeat(40)}&timestamp=${nowSeconds()}&nonce=1` }), 401],
     ['missing parameters', () => ({ ...good(), query: 'timestamp=1' }), 400],
+    ['a timestamp that is not Unix seconds', () => ({ ...good(), query: `msg_signature=${'a'.repeat(40)}&timestamp=soon&nonce=1` }), 400],
     ['an empty body', () => ({ ...good(), body: '' }), 400],
     ['a body that is not XML', () => ({ ...good(), body: 'not xml at all' }), 400],
     ['an envelope without Encrypt', () => ({ ...good(), body: '<xml><ToUserName>x</ToUserName></xml>' }), 400],
-    ['XML with a DTD and entities', () => ({ ...good(), body: '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><xml><Encrypt>&lol;</Encrypt></xml>' }), 400],
-    ['a timestamp an hour old', () => {
-      const push = encryptedPush(wecom, SIM_APP.corpId, eventXml({ ...base, MsgType: 'text', Content: 'old', MsgId: '1', AgentID: '1' }), String(Math.floor(Date.now() / 1000) - 3600));
-      return push;
-    }, 403],
+    // Never parsed: the entity is not the signed Encrypt.
+    ['an unsigned envelope with a DTD and entities', () => ({ ...good(), body: '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><xml><Encrypt>&lol;</Encrypt></xml>' }), 401],
+    ['a signed plaintext with a DTD and entities', () => signed('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><xml><Content>&lol;</Content></xml>'), 400],
+    ['a signed plaintext that is not XML', () => signed('<xml><Content>unclosed</xml>'), 400],
+    ['a signed plaintext with another root', () => signed('<root><MsgType>text</MsgType></root>'), 400],
+    ['a timestamp 301 seconds old', () => encryptedPush(wecom, SIM_APP.corpId, eventXml({ ...base, MsgType: 'text', Content: 'old', MsgId: '1', AgentID: '1' }), String(Math.floor(Date.now() / 1000) - 301)), 403],
+    ['a timestamp 301 seconds ahead', () => encryptedPush(wecom, SIM_APP.corpId, eventXml({ ...base, MsgType: 'text', Content: 'new', MsgId: '2', AgentID: '1' }), String(Math.floor(Date.now() / 1000) + 301)), 403],
   ])('when the push has %s, then it is refused and nothing is handled', async (_name, make, status) => {
-    const push = make();
-    const res = await h.api.post(`/wecom/callback?${push.query}`).set('content-type', 'text/xml').send(push.body);
+    const res = await send(h, make());
     expect(res.status).toBe(status);
     expect(res.text).not.toMatch(/gatewayToken123|abcdefghijklmnop|stack/i);
   });
@@ -234,26 +322,40 @@ describe('POST /wecom/callback with bad input', () => {
     expect((await h.api.post(`/wecom/callback?${push.query}`).send(push.body)).status).toBe(400);
   });
 
-  it('when the body is oversized, then 413', async () => {
+  it('when the body is 100 KB (beyond the 64 KB a push can need), then 413', async () => {
     const push = good();
-    const res = await h.api.post(`/wecom/callback?${push.query}`).set('content-type', 'text/xml').send(`<xml><Encrypt>${'A'.repeat(300_000)}</Encrypt></xml>`);
+    const res = await send(h, { query: push.query, body: `<xml><Encrypt>${'A'.repeat(100_000)}</Encrypt></xml>` });
     expect(res.status).toBe(413);
+  });
+
+  it('when a validly signed push nests as deep as fits in a body, then 400 and the gateway stays up', async () => {
+    // 6,000 levels is what 64 KB of base64 holds; test/unit/callback-xml.test.ts parses 100,000.
+    const push = signed(nested(6_000));
+    expect(push.body.length).toBeLessThan(64 * 1024);
+    const res = await send(h, push);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('xml_malformed');
+    expect((await h.api.get('/healthz')).status).toBe(200);
+  });
+
+  it('when an unsigned envelope is deep or huge, then 401 and no XML is parsed at all', async () => {
+    const parse = jest.spyOn(xmlModule, 'parseCallbackXml');
+    const query = `msg_signature=${'a'.repeat(40)}&timestamp=${nowSeconds()}&nonce=1`;
+    for (const body of [`${'<a>'.repeat(20_000)}<Encrypt>QUJD</Encrypt>${'</a>'.repeat(20)}`, `<xml><Encrypt>${'QUJD'.repeat(15_000)}</Encrypt>${'<b x="1"/>'.repeat(400)}</xml>`]) {
+      expect(body.length).toBeLessThan(64 * 1024);
+      expect((await send(h, { query, body })).status).toBe(401);
+    }
+    expect(parse).not.toHaveBeenCalled();
   });
 
   it('when every bad push was refused, then the router saw none of them and the metrics name each kind', async () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(seen).toHaveLength(0);
     const metrics = await metricLines(h.api, 'wecom_gateway_callbacks_total');
-    for (const outcome of ['rejected-bad_signature', 'rejected-missing_parameters', 'rejected-xml_dtd_forbidden', 'rejected-stale_timestamp', 'rejected-receive_id_mismatch']) expect(metrics).toContain(`outcome="${outcome}"`);
+    for (const outcome of ['rejected-bad_signature', 'rejected-missing_parameters', 'rejected-bad_timestamp', 'rejected-xml_dtd_forbidden', 'rejected-xml_malformed', 'rejected-stale_timestamp', 'rejected-receive_id_mismatch']) {
+      expect(metrics).toContain(`outcome="${outcome}"`);
+    }
     expect(await h.gateway.queues.get('inbound')!.count()).toBe(0);
-  });
-
-  it('when the URL is verified with an old timestamp, then the replay window does not apply', async () => {
-    const echostr = wecom.encrypt('42424242');
-    const signature = wecom.signature('1000', '7', echostr);
-    const res = await h.api.get(`/wecom/callback?msg_signature=${signature}&timestamp=1000&nonce=7&echostr=${encodeURIComponent(echostr)}`);
-    expect(res.status).toBe(200);
-    expect(res.text).toBe('42424242');
   });
 });
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { CallbackCrypto, CallbackCryptoError } from '../../src/wecom/callback-crypto';
-import { parseEnvelope } from '../../src/wecom/xml';
+import { envelopeEncrypt } from '../../src/wecom/xml';
 
 interface Vector {
   name: string;
@@ -21,7 +21,7 @@ interface Vector {
 
 const vectors = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'wecom-vectors.json'), 'utf8')) as Vector[];
 const cryptoFor = (v: Vector, receiveId = v.receiveId) => new CallbackCrypto({ token: v.token, encodingAesKey: v.encodingAESKey, receiveId });
-const encryptedOf = (v: Vector) => v.echostr ?? parseEnvelope(v.postData!).encrypt;
+const encryptedOf = (v: Vector) => v.echostr ?? envelopeEncrypt(v.postData!);
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
