@@ -414,6 +414,18 @@ describe('failed authentications', () => {
     expect((await from('198.51.100.3', GOOD)).status).toBe(200);
   });
 
+  it('when AUTH_FAILURES_PER_MINUTE is set, then the gateway counts to it, in Redis shared by its instances', async () => {
+    const strict = await startHarness({ env: { GATEWAY_API_KEYS: GOOD, TRUST_PROXY: 'loopback', AUTH_FAILURES_PER_MINUTE: '3' } });
+    try {
+      const at = (key: string) => strict.api.get('/v1/events').set('X-Forwarded-For', '198.51.100.7').set(bearer(key));
+      for (let i = 0; i < 3; i++) expect((await at(`wrong-key-${i}-0123456789`)).status).toBe(401);
+      expect((await at(GOOD)).status).toBe(429);
+      expect(await strict.redis.keys(`${strict.keys.authFailures}*`)).toHaveLength(1);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('when requests come without any key, then they are not counted as guesses', async () => {
     for (let i = 0; i < 15; i++) expect((await from('198.51.100.4')).status).toBe(401);
     expect((await from('198.51.100.4', GOOD)).status).toBe(200);
