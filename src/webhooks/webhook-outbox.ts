@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
+import { JOB_RETENTION } from '../queues/retention';
 import { applyVerdict, jobAttempts, settle, type AttemptResult } from '../queues/settle';
 
 /** One JSON document to deliver to a downstream URL. `id` lets the receiver dedupe. */
@@ -104,8 +105,8 @@ export class WebhookOutbox {
       jobId: data.id,
       attempts: this.options.attempts,
       backoff: { type: 'exponential', delay: this.options.retryBaseDelayMs, jitter: 0.5 },
-      removeOnComplete: { age: 86_400, count: 10_000 },
-      removeOnFail: false,
+      // The dead letters are the failed jobs: listable and replayable within the shared bound (why it is what it is: JOB_RETENTION).
+      ...JOB_RETENTION,
     });
   }
 
