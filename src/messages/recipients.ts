@@ -18,10 +18,9 @@ export const recipientsSchema = z.union([
   z.literal('@all'),
   z
     .object({
-      // A list alone past the ceiling is refused by name (to.users), the three together below (to).
-      users: z.array(userId).max(MAX_RECIPIENTS).optional(),
-      parties: z.array(groupId).max(MAX_RECIPIENTS).optional(),
-      tags: z.array(groupId).max(MAX_RECIPIENTS).optional(),
+      users: z.array(userId).optional(),
+      parties: z.array(groupId).optional(),
+      tags: z.array(groupId).optional(),
       /** Group robots by their configured name. */
       robots: z.array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a configured robot name')).max(20).optional(),
       /** App group chats (created by the app) by chatid. */
