@@ -2,6 +2,7 @@ import { benchCallback } from './callback';
 import { benchDelivery } from './delivery';
 import { benchIngest } from './ingest';
 import { benchGroupStorm } from './group-storm';
+import { benchRedisMemory } from './redis-memory';
 import { benchStorm } from './storm';
 import { benchWelcome } from './welcome';
 
@@ -13,6 +14,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   welcome: () => benchWelcome(),
   storm: () => benchStorm(),
   'group-storm': () => benchGroupStorm(),
+  'redis-memory': () => benchRedisMemory(),
 };
 
 async function main(): Promise<void> {

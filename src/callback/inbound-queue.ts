@@ -1,5 +1,6 @@
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
+import { JOB_RETENTION } from '../queues/retention';
 import { settleThrown } from '../queues/settle';
 import { describe, eventHeader, type CallbackEvent } from '../wecom/callback-event';
 import type { EventRouter } from './event-router';
@@ -24,8 +25,7 @@ export class InboundQueue {
       jobId: event.dedupeKey,
       attempts: 5,
       backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 },
-      removeOnComplete: { age: 86_400, count: 50_000 },
-      removeOnFail: false,
+      ...JOB_RETENTION,
     });
   }
 

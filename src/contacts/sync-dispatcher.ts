@@ -4,9 +4,11 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../ops/metrics';
 import type { RedisKeys } from '../redis/keys';
 import { compareAndDelete, type RedisClient } from '../redis/scripts';
+import { DEAD_LETTERS_KEPT } from '../queues/retention';
 import { cappedExponential, settle } from '../queues/settle';
 import { deliveryResult, postSignedJson, type DeliveryResult } from '../webhooks/webhook-outbox';
 import type { ContactChangeRecord, Directory, FeedEntry } from './directory';
+import type { SealedJson } from './sealed-json';
 
 export interface ContactSink {
   name: string;
@@ -43,6 +45,8 @@ export interface SyncOptions {
  * BullMQ's retries cannot keep this order (a failed job waits while later ones
  * run), hence this small loop. One instance at a time delivers a given sink
  * (a Redis lease), so running several gateways does not reorder or double it.
+ * Dead letters carry the change (mobiles, emails): they are sealed like the
+ * mirror, and a sink keeps the newest DEAD_LETTERS_KEPT of them.
  */
 export class SyncDispatcher {
   private running = false;
@@ -54,6 +58,7 @@ export class SyncDispatcher {
   constructor(
     private readonly redis: RedisClient,
     private readonly directory: Directory,
+    private readonly sealed: SealedJson,
     private readonly sinks: ContactSink[],
     private readonly options: SyncOptions,
     private readonly metrics: Metrics,
@@ -106,7 +111,7 @@ export class SyncDispatcher {
   private async deliverNext(sink: ContactSink): Promise<boolean> {
     const redo = await this.redis.lindex(this.key(sink.name, 'redo'), 0);
     if (redo) {
-      const letter = JSON.parse(redo) as SinkDeadLetter;
+      const letter = this.sealed.open<SinkDeadLetter>(redo);
       await this.deliverWithRetries(sink, { cursor: letter.cursor, change: letter.change });
       await this.redis.lpop(this.key(sink.name, 'redo'));
       return true;
@@ -133,7 +138,8 @@ export class SyncDispatcher {
       const error = verdict.reason;
       if (verdict.kind === 'fail') {
         const letter: SinkDeadLetter = { sink: sink.name, cursor: entry.cursor, change: entry.change, error, attempts: attempt, failedAt: new Date().toISOString() };
-        await this.redis.rpush(this.key(sink.name, 'dead'), JSON.stringify(letter));
+        const dead = this.key(sink.name, 'dead');
+        await this.redis.multi().rpush(dead, this.sealed.seal(letter)).ltrim(dead, -DEAD_LETTERS_KEPT, -1).exec();
         this.metrics.contactSyncDeadLettered.inc({ sink: sink.name });
         this.logger.warn({ sink: sink.name, changeId: entry.change.id, error }, 'contact change refused by sink; dead-lettered');
         return;
@@ -155,7 +161,7 @@ export class SyncDispatcher {
   async deadLetters(sinkName?: string): Promise<SinkDeadLetter[]> {
     const sinks = this.sinks.filter((s) => sinkName === undefined || s.name === sinkName);
     const lists = await Promise.all(sinks.map((s) => this.redis.lrange(this.key(s.name, 'dead'), 0, -1)));
-    return lists.flat().map((raw) => JSON.parse(raw) as SinkDeadLetter);
+    return lists.flat().map((raw) => this.sealed.open<SinkDeadLetter>(raw));
   }
 
   /** Moves a sink's dead letters to the front of its line; answers how many. */
@@ -176,7 +182,7 @@ export class SyncDispatcher {
     for (const sink of this.sinks.filter((s) => sinkName === undefined || s.name === sinkName)) {
       const dead = this.key(sink.name, 'dead');
       for (const raw of await this.redis.lrange(dead, 0, -1)) {
-        if ((JSON.parse(raw) as SinkDeadLetter).change.id !== changeId) continue;
+        if (this.sealed.open<SinkDeadLetter>(raw).change.id !== changeId) continue;
         // LREM first: of two replays racing, only the one that removed it puts it back in line.
         if ((await this.redis.lrem(dead, 1, raw)) === 1) {
           await this.redis.rpush(this.key(sink.name, 'redo'), raw);

@@ -13,11 +13,12 @@ import { SyncDispatcher } from './sync-dispatcher';
  */
 export async function wireContacts(core: Core, config: Config) {
   // WATCH/MULTI needs a connection of its own.
-  const directory = new Directory(core.redis, await core.connect('wecom-gateway-contacts'), new SealedJson(config.contacts.encryptionKey), core.keys.contacts);
+  const sealed = new SealedJson(config.contacts.encryptionKey);
+  const directory = new Directory(core.redis, await core.connect('wecom-gateway-contacts'), sealed, core.keys.contacts);
   const { metrics, logger } = core;
   const sync =
     config.contacts.sinks.length > 0
-      ? new SyncDispatcher(core.redis, directory, config.contacts.sinks, { keys: core.keys.contacts, retryBaseDelayMs: config.send.retryBaseDelayMs, maxBackoffMs: 60_000, refusalAttempts: 3, timeoutMs: 10_000, idleMs: 100 }, metrics, logger)
+      ? new SyncDispatcher(core.redis, directory, sealed, config.contacts.sinks, { keys: core.keys.contacts, retryBaseDelayMs: config.send.retryBaseDelayMs, maxBackoffMs: 60_000, refusalAttempts: 3, timeoutMs: 10_000, idleMs: 100 }, metrics, logger)
       : undefined;
   if (sync && config.workers.has('sync')) sync.start();
   return {

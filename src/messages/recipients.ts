@@ -5,6 +5,15 @@ import type { SendRecipients } from '../wecom/message-payload';
 const userId = z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'a WeCom UserID: 1-64 letters, digits or _ . @ -');
 const groupId = z.union([z.string().regex(/^\d{1,20}$/, 'a numeric id'), z.number().int().nonnegative()]).transform(String);
 
+/**
+ * Members one request may name in all (users + parties + tags). The gateway splits
+ * past WeCom's per-call limits (1000/100/100), so without a ceiling one request
+ * could fan out into thousands of sends; 10,000 is ten calls' worth of users,
+ * more than any alert needs.
+ */
+export const MAX_RECIPIENTS = 10_000;
+const memberCount = (to: { users?: unknown[]; parties?: unknown[]; tags?: unknown[] }) => (to.users?.length ?? 0) + (to.parties?.length ?? 0) + (to.tags?.length ?? 0);
+
 export const recipientsSchema = z.union([
   z.literal('@all'),
   z
@@ -20,7 +29,8 @@ export const recipientsSchema = z.union([
     .strict()
     .refine((to) => [to.users, to.parties, to.tags, to.robots, to.chats].some((list) => (list?.length ?? 0) > 0), {
       message: 'name at least one of users, parties, tags, robots or chats (or "@all")',
-    }),
+    })
+    .refine((to) => memberCount(to) <= MAX_RECIPIENTS, { message: `at most ${MAX_RECIPIENTS} users, parties and tags together` }),
 ]);
 
 export type Recipients = z.infer<typeof recipientsSchema>;

@@ -1,4 +1,5 @@
 import { DelayedError, Queue, type ConnectionOptions, type Job } from 'bullmq';
+import { JOB_RETENTION } from '../queues/retention';
 import type { MessageStore } from './message-store';
 import type { Priority } from './templates';
 import type { ChatMessage } from '../wecom/group-chat';
@@ -93,8 +94,7 @@ export async function enqueueParts(queue: Queue<SendJobData>, jobs: SendJobData[
       attempts: policy.attempts,
       // Exponential backoff with jitter so a WeCom hiccup does not come back as a synchronized wave.
       backoff: { type: 'exponential' as const, delay: policy.retryBaseDelayMs, jitter: 0.5 },
-      removeOnComplete: { age: 3600, count: 10_000 },
-      removeOnFail: { age: 7 * 86_400 },
+      ...JOB_RETENTION,
       ...(delayMs > 0 ? { delay: delayMs } : {}),
       ...(BULLMQ_PRIORITY[data.priority ?? 'normal'] ? { priority: BULLMQ_PRIORITY[data.priority ?? 'normal'] } : {}),
     },

@@ -1,12 +1,27 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/**
+ * How old the queue gauges may be when a scrape reads them. Reading them costs a
+ * few Redis calls per queue; within this window every scrape (several Prometheus
+ * servers, a dashboard refreshing) shares one reading.
+ */
+export const QUEUE_GAUGES_MAX_AGE_MS = 5_000;
+
 /** Every metric of one gateway instance, on its own registry (tests build several instances in one process). */
-export function createMetrics() {
+export function createMetrics(now: () => number = Date.now) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'wecom_gateway_' });
   const registers = [registry];
   // Queue depths are read from Redis when Prometheus scrapes, by whoever owns the queues.
   const queueCollectors: (() => Promise<void>)[] = [];
+  let reading: { at: number; done: Promise<void> } | undefined;
+  // Both queue gauges ask; the first to ask in a window reads, the others (and concurrent scrapes) wait for that reading.
+  const collectQueues = (): Promise<void> => {
+    if (!reading || now() - reading.at >= QUEUE_GAUGES_MAX_AGE_MS) {
+      reading = { at: now(), done: Promise.all(queueCollectors.map((collect) => collect())).then(() => undefined, () => undefined) };
+    }
+    return reading.done;
+  };
   return {
     addQueueCollector: (collect: () => Promise<void>) => queueCollectors.push(collect),
     registry,
@@ -33,16 +48,8 @@ export function createMetrics() {
     welcomeLatency: new Histogram({ name: 'wecom_gateway_welcome_latency_seconds', help: 'Callback received -> send_welcome_msg answered', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20], registers }),
     welcomeTagged: new Counter({ name: 'wecom_gateway_welcome_tagged_total', help: 'New customers tagged with mark_tag', registers }),
     alertNotifications: new Counter({ name: 'wecom_gateway_alert_notifications_total', help: 'Monitoring notifications received, by source and storm-control decision (send, duplicate, folded)', labelNames: ['source', 'decision'], registers }),
-    queueOldestAge: new Gauge({ name: 'wecom_gateway_queue_oldest_waiting_seconds', help: 'Age of the oldest job waiting in a queue (0 when empty)', labelNames: ['queue'], registers }),
-    queueJobs: new Gauge({
-      name: 'wecom_gateway_queue_jobs',
-      help: 'Jobs per queue and state',
-      labelNames: ['queue', 'state'],
-      registers,
-      async collect() {
-        await Promise.all(queueCollectors.map((collect) => collect()));
-      },
-    }),
+    queueOldestAge: new Gauge({ name: 'wecom_gateway_queue_oldest_waiting_seconds', help: 'Age of the oldest job waiting in a queue (0 when empty)', labelNames: ['queue'], registers, collect: collectQueues }),
+    queueJobs: new Gauge({ name: 'wecom_gateway_queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers, collect: collectQueues }),
   };
 }
 

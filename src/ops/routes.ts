@@ -1,5 +1,8 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Request, Response } from 'express';
+import { ApiError } from '../http/errors';
 import type { Route } from '../http/route';
 import type { Metrics } from './metrics';
 import type { Finding } from './doctor';
@@ -12,7 +15,21 @@ export interface ReadinessCheck {
 
 export const OPENAPI_PATH = join(projectRoot(), 'openapi.yaml');
 
-export function opsRoutes(metrics: Metrics, checks: ReadinessCheck[], doctor: () => Promise<Finding[]>): Route[] {
+const sha256 = (text: string) => createHash('sha256').update(text).digest();
+
+/**
+ * METRICS_TOKEN given: /metrics answers only `Authorization: Bearer <token>`. The
+ * comparison is of digests (equal length), in constant time, so neither the token
+ * nor its length leaks through timing.
+ */
+function requireMetricsToken(req: Request, res: Response, token: string): void {
+  const presented = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+  if (presented !== undefined && timingSafeEqual(sha256(presented), sha256(token))) return;
+  res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
+  throw new ApiError(401, 'unauthorized', presented === undefined ? 'missing token (Authorization: Bearer METRICS_TOKEN)' : 'wrong metrics token');
+}
+
+export function opsRoutes(metrics: Metrics, checks: ReadinessCheck[], doctor: () => Promise<Finding[]>, metricsToken?: string): Route[] {
   return [
     {
       method: 'get',
@@ -38,7 +55,8 @@ export function opsRoutes(metrics: Metrics, checks: ReadinessCheck[], doctor: ()
       method: 'get',
       path: '/metrics',
       auth: 'none',
-      handler: async (_req, res) => {
+      handler: async (req, res) => {
+        if (metricsToken !== undefined) requireMetricsToken(req, res, metricsToken);
         res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
       },
     },

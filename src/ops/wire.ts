@@ -34,7 +34,7 @@ export function wireOps(core: Core, config: Config, deps: { flows: Flow[]; store
     }
   });
   return {
-    routes: opsRoutes(core.metrics, readiness, () => diagnose(config, core.api)),
+    routes: opsRoutes(core.metrics, readiness, () => diagnose(config, core.api), config.metricsToken),
     pages: [{ path: '/dashboard', permission: 'admin' as const, router: dashboard(queues, deps.store) }],
   };
 }

@@ -3,6 +3,7 @@ import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import type { MessageService, SendRequest } from '../messages/message-service';
 import type { Recipients } from '../messages/recipients';
+import { JOB_RETENTION } from '../queues/retention';
 import { settleThrown } from '../queues/settle';
 import type { RedisKeys } from '../redis/keys';
 import { compareAndDelete, type RedisClient } from '../redis/scripts';
@@ -86,7 +87,7 @@ export class StormControl {
     await this.redis.multi().rpush(folded, JSON.stringify(item)).expire(folded, 3_600).exec();
     // The first fold of the window schedules its digest (the job id makes the others no-ops).
     const due = (window + 1) * 60_000 - this.now() + 1_000;
-    await this.digestQueue.add('digest', { recipientsKey: rk, window, to, app }, { jobId: `digest_${rk}_${window}`, delay: due, attempts: 5, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: { age: 3_600 } });
+    await this.digestQueue.add('digest', { recipientsKey: rk, window, to, app }, { jobId: `digest_${rk}_${window}`, delay: due, attempts: 5, backoff: { type: 'exponential', delay: 1_000 }, ...JOB_RETENTION });
     return { decision: 'folded' };
   }
 

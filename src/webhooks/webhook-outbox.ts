@@ -3,6 +3,7 @@ import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } f
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { EGRESS_REFUSED, egressRequest } from '../http/egress';
+import { JOB_RETENTION } from '../queues/retention';
 import { applyVerdict, jobAttempts, settle, type AttemptResult } from '../queues/settle';
 
 /** One JSON document to deliver to a downstream URL. `id` lets the receiver dedupe. */
@@ -107,8 +108,8 @@ export class WebhookOutbox {
       jobId: data.id,
       attempts: this.options.attempts,
       backoff: { type: 'exponential', delay: this.options.retryBaseDelayMs, jitter: 0.5 },
-      removeOnComplete: { age: 86_400, count: 10_000 },
-      removeOnFail: false,
+      // The dead letters are the failed jobs: listable and replayable within the shared bound (why it is what it is: JOB_RETENTION).
+      ...JOB_RETENTION,
     });
   }
 

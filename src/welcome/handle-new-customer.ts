@@ -2,6 +2,7 @@ import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { WecomApp } from '../wecom/app';
 import type { Metrics } from '../ops/metrics';
+import { JOB_RETENTION } from '../queues/retention';
 import { applyVerdict, jobAttempts, settle, settleThrown, wecomResult } from '../queues/settle';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/scripts';
@@ -87,7 +88,7 @@ export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps)
   await sendWelcome();
   await deps.pool.countAdd(employee, customer, event.receivedAt);
   if (matched && matched.tags.length > 0) {
-    await deps.tagQueue.add('mark', { userId: employee, externalUserId: customer, tags: matched.tags }, { jobId: `tag_${event.dedupeKey}`, attempts: 6, backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 }, removeOnComplete: { age: 86_400 }, removeOnFail: false });
+    await deps.tagQueue.add('mark', { userId: employee, externalUserId: customer, tags: matched.tags }, { jobId: `tag_${event.dedupeKey}`, attempts: 6, backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 }, ...JOB_RETENTION });
   }
   if (standing && !(await deps.pool.entry(standing)).inPool) await deps.contactWays.retire(employee);
 
@@ -138,8 +139,7 @@ export async function enqueueWelcome(queue: Queue<CallbackEvent>, event: Callbac
     // handleNewCustomer ends the retries, records the outcome, counts and tags.
     attempts: 40,
     backoff: { type: 'fixed', delay: 500 },
-    removeOnComplete: { age: 86_400, count: 50_000 },
-    removeOnFail: { age: 7 * 86_400 },
+    ...JOB_RETENTION,
   });
 }
 
