@@ -84,7 +84,9 @@ export class StormControl {
     const [[, count]] = (await this.redis.multi().incr(counter).expire(counter, 180).exec()) as [[unknown, number]];
     if (count <= limit) return { decision: 'send' };
     const folded = this.key(rk, `digest:${window}`);
-    await this.redis.multi().rpush(folded, JSON.stringify(item)).expire(folded, 3_600).exec();
+    const foldedCount = this.key(rk, `digest:${window}:count`);
+    // The digest lists the first few and counts the rest: a storm keeps no more than it shows.
+    await this.redis.multi().rpush(folded, JSON.stringify(item)).ltrim(folded, 0, DIGEST_ITEMS_LISTED - 1).expire(folded, 3_600).incr(foldedCount).expire(foldedCount, 3_600).exec();
     // The first fold of the window schedules its digest (the job id makes the others no-ops).
     const due = (window + 1) * 60_000 - this.now() + 1_000;
     await this.digestQueue.add('digest', { recipientsKey: rk, window, to, app }, { jobId: `digest_${rk}_${window}`, delay: due, attempts: 5, backoff: { type: 'exponential', delay: 1_000 }, ...JOB_RETENTION });
@@ -119,19 +121,21 @@ export class StormControl {
   /** The digest of one window: everything folded, as one message. */
   async sendDigest(job: DigestJob, messages: MessageService): Promise<string | undefined> {
     const folded = this.key(job.recipientsKey, `digest:${job.window}`);
-    const raw = await this.redis.lrange(folded, 0, -1);
+    const countKey = this.key(job.recipientsKey, `digest:${job.window}:count`);
+    const [raw, counted] = await Promise.all([this.redis.lrange(folded, 0, -1), this.redis.get(countKey)]);
     if (raw.length === 0) return undefined;
     const items = raw.map((r) => JSON.parse(r) as FoldedItem);
+    const total = Math.max(items.length, Number(counted ?? 0));
     const request: SendRequest = {
       event: 'alert.digest',
       to: job.to,
       app: job.app,
       // Accepted without a caller: the gateway's own idempotency namespace, which no caller's key reaches.
       idempotencyKey: `digest-${job.recipientsKey}-${job.window}`,
-      data: { count: items.length, windowSeconds: 60, items: items.slice(0, DIGEST_ITEMS_LISTED), more: Math.max(0, items.length - DIGEST_ITEMS_LISTED) || null },
+      data: { count: total, windowSeconds: 60, items, more: Math.max(0, total - items.length) || null },
     };
     const { id } = await messages.accept(request);
-    await this.redis.del(folded);
+    await this.redis.del(folded, countKey);
     return id;
   }
 
