@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import { findApp, type Config } from '../config/config';
 import { ApiError } from '../http/errors';
-import type { Route } from '../http/route';
+import { queryParam, type Route } from '../http/route';
 import type { WecomApp } from '../wecom/app';
 import type { LookupOutcome, Outcome } from '../wecom/client';
 import { errcodeHint } from '../wecom/errcodes';
@@ -90,7 +90,7 @@ export function chatRoutes(config: Pick<Config, 'apps' | 'defaultApp'>, api: Wec
       path: '/v1/chats/{chatid}',
       auth: 'read',
       handler: async (req, res) => {
-        const app = appOf(config, req.query.app);
+        const app = appOf(config, queryParam(req, 'app'));
         res.json({ app: app.name, ...(await read(app, chatParam(req))) });
       },
     },

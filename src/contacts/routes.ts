@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { presentedKey } from '../http/auth';
 import { ApiError } from '../http/errors';
-import type { Route } from '../http/route';
+import { limitParam, queryParam, type Route } from '../http/route';
 import type { ContactUser } from '../wecom/contact-change-event';
 import { PERSONAL_FIELDS } from './contact-change';
 import type { ContactChangeRecord, Directory } from './directory';
@@ -26,6 +26,21 @@ function maskChange(change: ContactChangeRecord): Omit<ContactChangeRecord, 'raw
   return { ...rest, before: mask(change.before), after: mask(change.after) };
 }
 
+const MAX_STREAM_PART = 2n ** 64n - 1n;
+const LAST_STREAM_ID = `${MAX_STREAM_PART}-${MAX_STREAM_PART}`;
+
+/**
+ * `?since=`: a cursor from a previous answer (a Redis stream id, each part at
+ * most 2^64-1: Redis refuses larger ones) or an ISO time; anything else is a 400.
+ */
+function feedCursor(since: string): string {
+  const id = /^(\d{1,20})(?:-(\d{1,20}))?$/.exec(since);
+  if (id && BigInt(id[1]) <= MAX_STREAM_PART && BigInt(id[2] ?? 0) <= MAX_STREAM_PART) return since;
+  const ms = id ? NaN : Date.parse(since);
+  if (Number.isNaN(ms)) throw new ApiError(400, 'invalid_request', 'since must be a cursor from a previous answer or an ISO time', [{ field: 'query.since', message: 'cursor or ISO 8601 time' }]);
+  return `${Math.max(0, ms - 1)}-${MAX_STREAM_PART}`;
+}
+
 /**
  * The mirror and its feed. Mobile and email are masked unless the caller's key is
  * one of CONTACTS_PII_KEYS ('*' = every caller that passed authentication).
@@ -41,7 +56,7 @@ export function contactRoutes(directory: Directory, dispatcher: SyncDispatcher |
     return dispatcher;
   };
   const sinkParam = (req: Request) => {
-    const sink = typeof req.query.sink === 'string' ? req.query.sink : undefined;
+    const sink = queryParam(req, 'sink');
     if (sink !== undefined && !requireDispatcher().hasSink(sink)) throw new ApiError(404, 'unknown_sink', `no sink named ${sink}`);
     return sink;
   };
@@ -69,15 +84,11 @@ export function contactRoutes(directory: Directory, dispatcher: SyncDispatcher |
       path: '/v1/contacts/changes',
       auth: 'read',
       handler: async (req, res) => {
-        const since = typeof req.query.since === 'string' && req.query.since !== '' ? req.query.since : '0';
-        let cursor = since;
-        if (!/^\d+(-\d+)?$/.test(since)) {
-          const ms = Date.parse(since);
-          if (Number.isNaN(ms)) throw new ApiError(400, 'invalid_request', 'since must be a cursor from a previous answer or an ISO time', [{ field: 'since', message: 'cursor or ISO 8601 time' }]);
-          cursor = `${Math.max(0, ms - 1)}-18446744073709551615`;
-        }
-        const limit = Math.min(Math.max(Number(req.query.limit) || 100, 1), 1000);
-        const entries = await directory.changesAfter(cursor, limit);
+        const since = queryParam(req, 'since') || '0';
+        const cursor = feedCursor(since);
+        const limit = limitParam(req);
+        // Nothing comes after the last id a stream can hold (and Redis refuses to look).
+        const entries = cursor === LAST_STREAM_ID ? [] : await directory.changesAfter(cursor, limit);
         const pii = maySeePii(req);
         res.json({
           changes: entries.map((e) => ({ cursor: e.cursor, ...(pii ? e.change : maskChange(e.change)) })),

@@ -52,6 +52,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     // Any route that meets a Redis outage answers what POST /v1/messages does: 503, retry later.
     if (isRedisUnavailable(error)) error = new UnavailableError();
+    // The router could not percent-decode a path parameter (`/v1/messages/%zz`): the path is wrong, not the body.
+    if (error instanceof URIError) error = new ApiError(400, 'invalid_request', 'the path is not validly percent-encoded', [{ field: '(path)', message: 'not validly percent-encoded' }]);
     if (error instanceof ApiError) {
       if (error.status >= 500) res.setHeader('Retry-After', '1');
       res.status(error.status).json({ error: { code: error.code, message: error.message, ...(error.fields ? { fields: error.fields } : {}), ...(error.wecom ? { wecom: error.wecom } : {}) } });

@@ -1,5 +1,5 @@
 import { ApiError } from '../http/errors';
-import type { Route } from '../http/route';
+import { limitParam, type Route } from '../http/route';
 import type { WebhookOutbox } from './webhook-outbox';
 
 /**
@@ -18,8 +18,7 @@ export function deadLetterRoutes(base: string, outbox: () => WebhookOutbox | und
       path: base,
       auth: 'admin',
       handler: async (req, res) => {
-        const limit = Math.min(Math.max(Number(req.query.limit) || 100, 1), 1000);
-        res.json({ deadLetters: await require().deadLetters(limit) });
+        res.json({ deadLetters: await require().deadLetters(limitParam(req)) });
       },
     },
     {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ApiError } from '../http/errors';
-import type { Route } from '../http/route';
+import { limitParam, type Route } from '../http/route';
 import type { RedisClient } from '../redis/scripts';
 import type { RedisKeys } from '../redis/keys';
 import type { Activities } from './activities';
@@ -44,8 +44,7 @@ export function welcomeRoutes(activities: Activities, pool: EmployeePool, contac
       path: '/v1/welcome/outcomes',
       auth: 'read',
       handler: async (req, res) => {
-        const limit = Math.min(Math.max(Number(req.query.limit) || 100, 1), 1000);
-        const raw = await redis.lrange(keys.outcomes, 0, limit - 1);
+        const raw = await redis.lrange(keys.outcomes, 0, limitParam(req) - 1);
         res.json({ outcomes: raw.map((r) => JSON.parse(r) as unknown) });
       },
     },
