@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import type { AlertRoute, AlertsConfig } from './alerts-config';
 import { callerOf, type Caller } from '../http/auth';
 import { ApiError } from '../http/errors';
-import type { Route } from '../http/route';
+import { queryParam, type Route } from '../http/route';
 import type { MessageService } from '../messages/message-service';
 import { recipientsSchema, type Recipients } from '../messages/recipients';
 import type { Metrics } from '../ops/metrics';
@@ -11,8 +11,11 @@ import type { StormControl } from '../quotas/storm-control';
 
 const MSGTYPES = new Set(['markdown', 'text', 'textcard']);
 
-const list = (value: unknown): string[] | undefined =>
-  typeof value === 'string' && value !== '' ? value.split(',').map((v) => v.trim()).filter(Boolean) : undefined;
+/** `?users=a,b`: a comma-separated list, given once (a repeated parameter is a 400 naming it). */
+function list(req: Request, name: string): string[] | undefined {
+  const value = queryParam(req, name);
+  return value ? value.split(',').map((v) => v.trim()).filter(Boolean) : undefined;
+}
 
 /** The first configured route whose receiver and labels all match the notification. */
 function matchRoute(routes: AlertRoute[], n: Notification): AlertRoute | undefined {
@@ -27,9 +30,9 @@ const RECIPIENT_LISTS = ['users', 'parties', 'tags', 'robots', 'chats'] as const
 
 /** Recipients from the query (`?users=a,b&parties=…&tags=…&robots=…&chats=…`), a named route (`?route=`), or a matching route. */
 function resolve(req: Request, routes: AlertRoute[], n: Notification): { to: Recipients; route?: AlertRoute } {
-  const fromQuery = Object.fromEntries(RECIPIENT_LISTS.map((name) => [name, list(req.query[name])]));
+  const fromQuery = Object.fromEntries(RECIPIENT_LISTS.map((name) => [name, list(req, name)]));
   const queried = Object.values(fromQuery).some(Boolean);
-  const routeName = typeof req.query.route === 'string' ? req.query.route : undefined;
+  const routeName = queryParam(req, 'route');
   const named = routeName === undefined ? undefined : routes.find((r) => r.name === routeName);
   if (routeName !== undefined && !named) throw new ApiError(404, 'unknown_route', `no alert route named ${routeName}`);
   const route = named ?? (queried ? undefined : matchRoute(routes, n));
@@ -79,7 +82,7 @@ export function notificationData(n: Notification, settings: Pick<AlertsConfig, '
 export function alertRoutes(messages: MessageService, storm: StormControl, settings: AlertsConfig, metrics: Metrics): Route[] {
   async function handle(req: Request, caller: Caller, notification: Notification) {
     const { to, route } = resolve(req, settings.routes, notification);
-    const msgtype = (typeof req.query.msgtype === 'string' ? req.query.msgtype : undefined) ?? route?.msgtype;
+    const msgtype = queryParam(req, 'msgtype') ?? route?.msgtype;
     if (msgtype !== undefined && !MSGTYPES.has(msgtype)) throw new ApiError(400, 'invalid_request', 'msgtype must be markdown, text or textcard', [{ field: 'query.msgtype', message: 'markdown, text or textcard' }]);
     const data = notificationData(notification, settings);
     const mentions = route?.mentions ? { mentions: route.mentions } : {};

@@ -22,6 +22,9 @@ import type { SendRecipients } from '../wecom/message-payload';
 import { destinationOf, enqueueParts, sendIdOf, type GroupTarget, type SendJobData } from './send-queue';
 import { MEDIA_MSGTYPES, MSGTYPES, RenderError, type EventTemplate, type Msgtype } from './templates';
 
+/** The body field and the header alike. */
+const MAX_IDEMPOTENCY_KEY = 256;
+
 export const sendRequestSchema = z
   .object({
     event: z.string().min(1).max(128),
@@ -31,7 +34,7 @@ export const sendRequestSchema = z
     mentions: mentionsSchema.optional(),
     data: z.record(z.string(), z.unknown()).default({}),
     app: z.string().min(1).max(64).optional(),
-    idempotencyKey: z.string().min(1).max(256).optional(),
+    idempotencyKey: z.string().min(1).max(MAX_IDEMPOTENCY_KEY).optional(),
     priority: z.enum(['high', 'normal', 'bulk']).optional(),
     /** The final status (sent/failed) is POSTed here, signed, with retries. */
     callbackUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).optional(),
@@ -90,6 +93,9 @@ export class MessageService {
   parse(body: unknown, idempotencyHeader?: string): SendRequest {
     const parsed = sendRequestSchema.safeParse(body);
     if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
+    if (idempotencyHeader !== undefined && idempotencyHeader.length > MAX_IDEMPOTENCY_KEY) {
+      throw new ApiError(400, 'invalid_request', 'invalid Idempotency-Key', [{ field: 'Idempotency-Key', message: `at most ${MAX_IDEMPOTENCY_KEY} characters` }]);
+    }
     return { ...parsed.data, idempotencyKey: parsed.data.idempotencyKey ?? idempotencyHeader };
   }
 

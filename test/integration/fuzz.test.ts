@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { parse } from 'yaml';
-import { applyServerLimits, DEFAULT_SERVER_LIMITS } from '../../src/http/server-limits';
+import { createLimitedServer, DEFAULT_SERVER_LIMITS } from '../../src/http/server-limits';
 import { CallbackCrypto } from '../../src/wecom/callback-crypto';
 import { SIM_APP, startHarness, type Harness } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';
@@ -423,8 +423,7 @@ beforeAll(async () => {
     },
   });
   // A listening server with the limits server.ts applies: raw requests need a socket, not supertest's.
-  server = h.gateway.app.listen(0, '127.0.0.1');
-  applyServerLimits(server, { ...DEFAULT_SERVER_LIMITS, maxConnections: 10_000 });
+  server = createLimitedServer(h.gateway.app, { ...DEFAULT_SERVER_LIMITS, maxConnections: 10_000 }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   port = (server.address() as AddressInfo).port;
 });
