@@ -1,3 +1,4 @@
+import { callerOf, requireAppInScope, type Caller } from '../http/auth';
 import type { Request } from 'express';
 import { z } from 'zod';
 import { findApp, type Config } from '../config/config';
@@ -37,7 +38,8 @@ const chatUpdateSchema = z
   .strict()
   .refine((u) => u.name !== undefined || u.owner !== undefined || (u.addUsers?.length ?? 0) + (u.removeUsers?.length ?? 0) > 0, { message: 'change at least one of name, owner, addUsers, removeUsers' });
 
-function appOf(config: Pick<Config, 'apps' | 'defaultApp'>, name: unknown): WecomApp {
+function appOf(config: Pick<Config, 'apps' | 'defaultApp'>, name: unknown, caller: Caller): WecomApp {
+  requireAppInScope(caller, typeof name === 'string' ? name : config.defaultApp);
   const app = findApp(config, typeof name === 'string' ? name : undefined);
   if (!app) throw new ApiError(404, 'unknown_app', `unknown app ${String(name ?? config.defaultApp)}`);
   return app;
@@ -79,7 +81,7 @@ export function chatRoutes(config: Pick<Config, 'apps' | 'defaultApp'>, api: Wec
         const parsed = newChatSchema.safeParse(req.body);
         if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
         const { app: name, ...chat } = parsed.data;
-        const app = appOf(config, name);
+        const app = appOf(config, name, callerOf(res));
         const created = ok(await api.createChat(app, chat));
         // Read back: WeCom chose the owner (and the chatid) when the request did not.
         res.status(201).location(`/v1/chats/${created.chatid}`).json({ app: app.name, ...(await read(app, created.chatid)) });
@@ -90,7 +92,7 @@ export function chatRoutes(config: Pick<Config, 'apps' | 'defaultApp'>, api: Wec
       path: '/v1/chats/{chatid}',
       auth: 'read',
       handler: async (req, res) => {
-        const app = appOf(config, queryParam(req, 'app'));
+        const app = appOf(config, queryParam(req, 'app'), callerOf(res));
         res.json({ app: app.name, ...(await read(app, chatParam(req))) });
       },
     },
@@ -103,7 +105,7 @@ export function chatRoutes(config: Pick<Config, 'apps' | 'defaultApp'>, api: Wec
         const parsed = chatUpdateSchema.safeParse(req.body);
         if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
         const { app: name, ...update } = parsed.data;
-        const app = appOf(config, name);
+        const app = appOf(config, name, callerOf(res));
         const outcome = await api.updateChat(app, { chatid: id, ...update });
         if (outcome.kind === 'notFound') await directory.forget(app.name, id);
         ok(outcome, id);

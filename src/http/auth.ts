@@ -85,6 +85,14 @@ export function callerOf(res: Response): Caller {
   return res.locals.caller as Caller;
 }
 
+/** A key the config file restricts to some apps may act through those only: 403 naming `app`. */
+export function requireAppInScope(caller: Caller | undefined, app: string): void {
+  const apps = caller?.scope?.apps;
+  if (!apps || apps.includes(app)) return;
+  const message = `this key may not send through app ${app}`;
+  throw new ApiError(403, 'forbidden', message, [{ field: 'app', message }]);
+}
+
 /** Failed authentications per source address (AuthFailureThrottle, in quotas/api-rate-limit.ts). */
 export interface FailedAuthGuard {
   /** Seconds until the address may try again; 0 = now. */

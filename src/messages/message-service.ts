@@ -3,7 +3,7 @@ import type { Queue } from 'bullmq';
 import { z } from 'zod';
 import type { Config } from '../config/config';
 import { findApp } from '../config/config';
-import { GATEWAY_CALLER_ID, type Caller } from '../http/auth';
+import { GATEWAY_CALLER_ID, requireAppInScope, type Caller } from '../http/auth';
 import { ApiError, UnavailableError } from '../http/errors';
 import type { Metrics } from '../ops/metrics';
 import type { WecomApp } from '../wecom/app';
@@ -111,8 +111,7 @@ export class MessageService {
       const message = `this key may not send ${what}`;
       throw new ApiError(403, 'forbidden', message, [{ field, message }]);
     };
-    const app = request.app ?? this.deps.config.defaultApp;
-    if (scope.apps && !scope.apps.includes(app)) refuse('app', `through app ${app}`);
+    requireAppInScope(caller, request.app ?? this.deps.config.defaultApp);
     if (scope.events && !scope.events.includes(request.event)) refuse('event', `event ${request.event}`);
     if (!scope.allowAll) {
       // WeCom reads "@all" in touser as everyone, inside a list too; in a mention it calls the whole group.

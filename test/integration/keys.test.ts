@@ -366,6 +366,16 @@ describe('per-caller scope', () => {
     expect(delivered('scope-inside')).toBe(1);
   });
 
+  it('when a key restricted to some apps manages chats of another app, then 403 naming app before WeCom is asked', async () => {
+    const calls = h.sim.calls.length;
+    const created = await h.api.post('/v1/chats').set(bearer(BILLING)).send({ name: 'ops room', users: ['zhangsan', 'lisi'], app: 'other' });
+    expect(created.status).toBe(403);
+    expect(created.body.error.fields).toEqual([{ field: 'app', message: 'this key may not send through app other' }]);
+    expect((await h.api.get('/v1/chats/abc123?app=other').set(bearer(BILLING))).status).toBe(403);
+    expect((await h.api.patch('/v1/chats/abc123').set(bearer(BILLING)).send({ app: 'other', name: 'x' })).status).toBe(403);
+    expect(h.sim.calls.length).toBe(calls);
+  });
+
   it('when a key may send to "@all" (allowAll, or GATEWAY_API_KEYS), then "@all" is previewed', async () => {
     for (const key of [BROADCAST, ALPHA]) expect((await h.api.post('/v1/messages/preview').set(bearer(key)).send(titled('all-ok', { to: '@all' }))).status).toBe(200);
   });
