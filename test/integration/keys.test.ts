@@ -244,6 +244,7 @@ describe('key rules', () => {
     const ports = Object.values(services).flatMap((s) => s.ports ?? []);
     expect(ports.length).toBeGreaterThan(0);
     for (const port of ports) expect(port).toMatch(/^127\.0\.0\.1:/);
+    expect(services.alertmanager.ports).toBeUndefined(); // its API has no authentication
     const receiver = (parseYaml(alertmanager) as { receivers: { webhook_configs: { http_config: { authorization: Record<string, string> } }[] }[] }).receivers[0];
     expect(receiver.webhook_configs[0].http_config.authorization).toEqual({ type: 'Bearer', credentials_file: '/run/secrets/alertmanager_key' });
     const parsed = fileSchema.safeParse(parseYaml(gatewayFile));
