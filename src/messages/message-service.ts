@@ -58,6 +58,9 @@ interface PreparedMessage {
 
 type PreparedPart = { msgtype: Msgtype } & ({ to: SendRecipients; body: Record<string, unknown> } | { group: GroupTarget; messages: ChatMessage[] });
 
+/** The URL a media message's file is downloaded from: none when its content is given (base64 wins, as in MediaResolver). */
+const fetchedUrl = (media: MediaSource | undefined) => (media?.base64 ? undefined : media?.url);
+
 const unique = (list: string[] | undefined) => [...new Set(list ?? [])];
 
 export interface MessageServiceDeps {
@@ -152,7 +155,7 @@ export class MessageService {
     }
     this.checkEgress([
       ['callbackUrl', request.callbackUrl],
-      ['data', (raw.media as MediaSource | undefined)?.url],
+      ['data', fetchedUrl(raw.media as MediaSource | undefined)],
     ]);
     // Rendered once: members get the body within WeCom's app limits, robots and chats convert the raw one.
     const body = members ? this.limited(() => applyMessageLimits(msgtype, raw)) : raw;
@@ -189,7 +192,7 @@ export class MessageService {
    */
   private checkEgress(urls: [field: string, url: string | undefined][]): void {
     const refused = urls.flatMap(([field, url]) => {
-      const reason = url === undefined ? undefined : this.deps.egress?.refusal(url);
+      const reason = url ? this.deps.egress?.refusal(url) : undefined;
       return reason ? [{ field, message: `${field === 'data' ? 'the file URL' : 'callbackUrl'}: ${reason} (EGRESS_ALLOW opens an address)` }] : [];
     });
     if (refused.length > 0) throw new ApiError(400, 'egress_refused', refused.map((r) => r.message).join('; '), refused);

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { parse } from 'yaml';
 import { createLimitedServer, DEFAULT_SERVER_LIMITS } from '../../src/http/server-limits';
 import { CallbackCrypto } from '../../src/wecom/callback-crypto';
+import { amPayload } from '../support/alertmanager';
 import { SIM_APP, startHarness, type Harness } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';
 
@@ -55,18 +56,7 @@ interface Operation {
   sample?: unknown;
 }
 
-const alertmanagerSample = {
-  version: '4',
-  groupKey: '{}:{alertname="DiskFull"}',
-  truncatedAlerts: 0,
-  status: 'firing',
-  receiver: 'wecom',
-  groupLabels: { alertname: 'DiskFull' },
-  commonLabels: { alertname: 'DiskFull', severity: 'critical' },
-  commonAnnotations: { summary: 'disk full' },
-  externalURL: 'http://alertmanager.example',
-  alerts: [{ status: 'firing', labels: { alertname: 'DiskFull', severity: 'critical', instance: 'db1' }, annotations: { summary: 'disk full' }, startsAt: '2026-01-01T00:00:00Z', generatorURL: 'http://prometheus.example/graph', fingerprint: 'abc123' }],
-};
+const alertmanagerSample = amPayload();
 /** Bodies for the operations whose spec shows no example. */
 const SAMPLES: Record<string, unknown> = {
   'post /v1/messages/preview': { event: 'program.alert', msgtype: 'text', to: { users: ['zhangsan'] }, data: { title: 't', content: 'c', level: 'info' } },

@@ -7,12 +7,13 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { parse as parseYaml } from 'yaml';
 import { fileSchema } from '../../src/config/file-schema';
-import { ConfigError, keylessProblem, loadConfig } from '../../src/config/load';
+import { keylessProblem, loadConfig } from '../../src/config/load';
 import { MessageStore } from '../../src/messages/message-store';
 import { AuthFailureThrottle } from '../../src/quotas/api-rate-limit';
 import { freePort } from '../../src/redis/embedded-redis';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
 import { amPayload } from '../support/alertmanager';
+import { problemsOf } from '../support/config-problems';
 import { alert, eventually, finalStatus, SIM_APP, startHarness, TEMPLATES_DIR, UNLIMITED_SIM, uniquePrefix, type Harness } from '../support/harness';
 
 const ROOT = join(__dirname, '..', '..');
@@ -32,15 +33,6 @@ const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
 const idOf = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 16);
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-    return [];
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    return error.problems;
-  }
-}
 
 /** The gateway as an operator starts it; resolves when it exits (or is stopped). */
 function runServer(env: Record<string, string>) {

@@ -2,17 +2,9 @@ import { sandboxReason } from '../../src/sandbox';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, unsignedWebhooks } from '../../src/config/load';
+import { loadConfig, unsignedWebhooks } from '../../src/config/load';
+import { problemsOf } from '../support/config-problems';
 
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-    return [];
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    return error.problems;
-  }
-}
 
 describe('configuration', () => {
   it('when nothing is set, then it is sandbox mode on port 8080 with every worker', () => {
