@@ -16,12 +16,14 @@ const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 export async function benchCallback(durationSeconds = 5): Promise<void> {
   const bench = await startBenchGateway({ WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY, WORKERS: 'api' });
   const crypto = new CallbackCrypto({ token: TOKEN, encodingAesKey: AES_KEY, receiveId: BENCH_APP.corpId });
-  // Pre-encrypted pushes, so the load generator does not compete for CPU with crypto of its own.
+  // Pre-encrypted pushes, so the load generator does not compete for CPU with crypto of its own;
+  // signed now, well inside the gateway's timestamp window (300 s) for the whole run.
+  const timestamp = String(Math.floor(Date.now() / 1000));
   const pushes = Array.from({ length: 20_000 }, (_, i) => {
-    const xml = `<xml><ToUserName><![CDATA[${BENCH_APP.corpId}]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hello ${i}]]></Content><MsgId>${7300000000000000000n + BigInt(i)}</MsgId><AgentID>1000002</AgentID></xml>`;
+    const xml = `<xml><ToUserName><![CDATA[${BENCH_APP.corpId}]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName><CreateTime>${timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hello ${i}]]></Content><MsgId>${7300000000000000000n + BigInt(i)}</MsgId><AgentID>1000002</AgentID></xml>`;
     const encrypt = crypto.encrypt(xml);
-    const signature = crypto.signature('1700000000', String(i), encrypt);
-    return { path: `/wecom/callback?msg_signature=${signature}&timestamp=1700000000&nonce=${i}`, body: `<xml><ToUserName><![CDATA[${BENCH_APP.corpId}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>` };
+    const signature = crypto.signature(timestamp, String(i), encrypt);
+    return { path: `/wecom/callback?msg_signature=${signature}&timestamp=${timestamp}&nonce=${i}`, body: `<xml><ToUserName><![CDATA[${BENCH_APP.corpId}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>` };
   });
   const bare = express();
   bare.post('/wecom/callback', express.text({ type: () => true }), (_req, res) => void res.status(200).send(''));
