@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -98,14 +97,13 @@ function loadApiKeys(envKeys: ApiKey[], entries: FileApiKey[], filePath: string 
     keys.push({ key: { id: entry.name, key: key!, permissions, scope }, where: at(i) });
   });
   const ids = new Set<string>();
-  const digests = new Set<string>();
+  const values = new Set<string>();
   for (const { key, where } of keys) {
     // A name may not pass for another key's id: records and idempotency keys are filed under it.
     if (ids.has(key.id)) problems.push(`${where}: the id ${key.id} is used twice`);
-    const digest = createHash('sha256').update(key.key).digest('hex');
-    if (digests.has(digest)) problems.push(`${where}: the same key is listed twice (give each caller a key of its own)`);
+    if (values.has(key.key)) problems.push(`${where}: the same key is listed twice (give each caller a key of its own)`);
     ids.add(key.id);
-    digests.add(digest);
+    values.add(key.key);
   }
   return keys.map(({ key }) => key);
 }

@@ -47,6 +47,11 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
+/** Whether a presented secret is this one, in constant time: digests have equal length, so neither the secret nor its length leaks. */
+export function sameSecret(presented: string, secret: string): boolean {
+  return timingSafeEqual(digest(presented), digest(secret));
+}
+
 /** A key's stable id when the config file gives it no name: enough of its digest to tell keys apart, useless to guess it. */
 export function keyId(key: string): string {
   return digest(key).toString('hex').slice(0, 16);

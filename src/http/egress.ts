@@ -58,6 +58,16 @@ function portOf(url: URL): number {
   return Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
 }
 
+/** The URL when it is an http(s) one: the only schemes a caller's URL may have. */
+function httpUrl(url: string): URL | undefined {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Names that mean this host (RFC 6761) whatever the resolver says. */
 function isLocalName(host: string): boolean {
   return host === 'localhost' || host.endsWith('.localhost') || host === 'localhost.localdomain';
@@ -139,13 +149,8 @@ export class EgressPolicy {
    * when it may be tried. A name's addresses are checked again when it is fetched.
    */
   refusal(url: string): string | undefined {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      return NOT_HTTP;
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return NOT_HTTP;
+    const parsed = httpUrl(url);
+    if (!parsed) return NOT_HTTP;
     return this.hostRefused(bareHost(parsed.hostname), portOf(parsed)) ? EGRESS_REFUSED : undefined;
   }
 
@@ -244,13 +249,8 @@ function isTimeout(error: Error & { code?: string }): boolean {
  * and failures reduced to a generic reason.
  */
 export async function egressRequest(url: string, options: EgressRequest): Promise<EgressResult> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return { kind: 'refused', reason: NOT_HTTP, permanent: true };
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return { kind: 'refused', reason: NOT_HTTP, permanent: true };
+  const parsed = httpUrl(url);
+  if (!parsed) return { kind: 'refused', reason: NOT_HTTP, permanent: true };
   const signal = AbortSignal.timeout(options.timeoutMs);
   let response: Dispatcher.ResponseData | undefined;
   try {
