@@ -72,6 +72,45 @@ function limitArticle(article: Body, field: string): Body {
   return out;
 }
 
+/** What WeCom allows in a template card's task_id (reference §15); all ASCII, so bytes are characters. */
+const TASK_ID = /^[0-9A-Za-z_\-@]{1,128}$/;
+const MAX_CARD_BUTTONS = 6;
+const MAX_HORIZONTAL_CONTENT = 6;
+const MAX_KEY_BYTES = 1024;
+
+/**
+ * A button_interaction card as WeCom requires it (reference §2.2, §15). Nothing
+ * here can be repaired by cutting: a key is echoed back as EventKey, a task_id
+ * names the card for updates, so each problem is refused with its field.
+ */
+function requireButtonCard(card: Body): void {
+  if (typeof card.task_id !== 'string' || card.task_id === '') throw new MessageLimitError('template_card.task_id', 'is required for a button_interaction card');
+  if (!TASK_ID.test(card.task_id)) throw new MessageLimitError('template_card.task_id', 'must be 1 to 128 of [0-9A-Za-z_-@]');
+  const mainTitle = (card.main_title ?? {}) as Body;
+  const hasTitle = (value: unknown) => typeof value === 'string' && value.trim() !== '';
+  if (!hasTitle(mainTitle.title) && !hasTitle(card.sub_title_text)) throw new MessageLimitError('template_card.main_title.title', 'is required (or sub_title_text)');
+  const horizontal = card.horizontal_content_list;
+  if (horizontal !== undefined && (!Array.isArray(horizontal) || horizontal.length > MAX_HORIZONTAL_CONTENT)) {
+    throw new MessageLimitError('template_card.horizontal_content_list', `must hold at most ${MAX_HORIZONTAL_CONTENT} items`);
+  }
+  const buttons = card.button_list;
+  if (!Array.isArray(buttons) || buttons.length < 1 || buttons.length > MAX_CARD_BUTTONS) {
+    throw new MessageLimitError('template_card.button_list', `must hold 1 to ${MAX_CARD_BUTTONS} buttons`);
+  }
+  const keys = new Map<string, number>();
+  buttons.forEach((item, i) => {
+    const button = (item ?? {}) as Body;
+    const field = `template_card.button_list.${i}`;
+    // A url button (type 1) opens its page; every other button calls back with its key.
+    if (button.type === 1) return void requireHttpUrl(button.url, `${field}.url`);
+    if (typeof button.key !== 'string' || button.key === '') throw new MessageLimitError(`${field}.key`, 'is required (it comes back as the click\'s EventKey)');
+    if (byteLength(button.key) > MAX_KEY_BYTES) throw new MessageLimitError(`${field}.key`, `must be at most ${MAX_KEY_BYTES} bytes`);
+    const first = keys.get(button.key);
+    if (first !== undefined) throw new MessageLimitError(`${field}.key`, `must be unique within the card (button ${first} has it too)`);
+    keys.set(button.key, i);
+  });
+}
+
 /** Returns the body with WeCom's limits applied, or throws MessageLimitError. */
 export function applyMessageLimits(msgtype: string, body: Body): Body {
   switch (msgtype) {
@@ -96,6 +135,7 @@ export function applyMessageLimits(msgtype: string, body: Body): Body {
     }
     case 'template_card':
       if (typeof body.card_type !== 'string') throw new MessageLimitError('template_card.card_type', 'is required');
+      if (body.card_type === 'button_interaction') requireButtonCard(body);
       return body;
     default:
       return body;
