@@ -80,6 +80,17 @@ export interface CreatedContactWay {
   qrCode: string;
 }
 
+/** message/update_template_card (reference §2.4): one response_code, used once. */
+export interface CardUpdate {
+  agentId: number;
+  responseCode: string;
+  /** Whose card changes (at most 1000 users, 100 parties, 100 tags). */
+  to: { users?: string[]; parties?: string[]; tags?: string[]; all?: boolean };
+  /** A whole new card (the same task_id), or else the clicked button's new text. */
+  card?: Record<string, unknown>;
+  replaceName?: string;
+}
+
 /** Called after every API answer, e.g. to count calls by api and errcode. */
 export type CallObserver = (api: string, errcode: number, durationMs: number) => void;
 
@@ -129,6 +140,23 @@ function uploaded(body: WecomBody, api: string): Outcome<UploadedMedia> {
   const mediaId = body.media_id;
   if (typeof mediaId !== 'string') return { kind: 'retry', error: { errcode: NETWORK_ERRCODE, errmsg: `${api} answered without media_id` } };
   return { kind: 'ok', value: { mediaId, createdAt: Number(body.created_at) || Math.floor(Date.now() / 1000) } };
+}
+
+/** Party and tag ids are integers in update_template_card's lists (unlike message/send's `|` strings). */
+const idList = (ids: string[] | undefined) => (ids && ids.length > 0 ? ids.map((id) => (/^\d+$/.test(id) ? Number(id) : id)) : undefined);
+
+/** The body of message/update_template_card: recipients, then either the new card or the clicked button's new text. */
+function cardUpdateBody(update: CardUpdate): object {
+  const { to } = update;
+  return {
+    userids: to.users && to.users.length > 0 ? to.users : undefined,
+    partyids: idList(to.parties),
+    tagids: idList(to.tags),
+    atall: to.all ? 1 : undefined,
+    agentid: update.agentId,
+    response_code: update.responseCode,
+    ...(update.card ? { template_card: update.card } : { button: { replace_name: update.replaceName } }),
+  };
 }
 
 function chatNotFound<T>(outcome: Exclude<Outcome<T>, { kind: 'ok' }>): LookupOutcome<never> {
@@ -207,6 +235,16 @@ export class WecomClient {
   /** message/recall (reference §2.4): WeCom allows it for 24 hours, for the sending app only. */
   async recallMessage(accessToken: string, msgid: string): Promise<Outcome<true>> {
     const outcome = await this.postJson(accessToken, 'message/recall', { msgid });
+    return outcome.kind === 'ok' ? { kind: 'ok', value: true } : outcome;
+  }
+
+  /**
+   * message/update_template_card (reference §2.4, §15): each response_code
+   * (from message/send, or from a click) changes the card once; a used or
+   * expired code is a 40058 refusal, permanent like any other.
+   */
+  async updateTemplateCard(accessToken: string, update: CardUpdate): Promise<Outcome<true>> {
+    const outcome = await this.postJson(accessToken, 'message/update_template_card', cardUpdateBody(update));
     return outcome.kind === 'ok' ? { kind: 'ok', value: true } : outcome;
   }
 

@@ -1,5 +1,5 @@
 import type { WecomApp } from './app';
-import type { ContactWayRequest, CreatedContactWay, LookupOutcome, MediaType, Outcome, SendResult, TagMarks, UploadedMedia, WecomClient, WelcomeMessage } from './client';
+import type { CardUpdate, ContactWayRequest, CreatedContactWay, LookupOutcome, MediaType, Outcome, SendResult, TagMarks, UploadedMedia, WecomClient, WelcomeMessage } from './client';
 import type { ChatInfo, ChatUpdate, NewChat, RobotEndpoint } from './group-chat';
 import { TokenError, type TokenStore } from './token-store';
 
@@ -41,6 +41,11 @@ export class WecomApi {
 
   recallMessage(app: WecomApp, msgid: string): Promise<Outcome<true>> {
     return this.withToken(app, (token) => this.client.recallMessage(token, msgid));
+  }
+
+  /** An interactive card changed with a response code (reference §2.4): the app's own agentid is filled in. */
+  updateTemplateCard(app: WecomApp, update: Omit<CardUpdate, 'agentId'>): Promise<Outcome<true>> {
+    return this.withToken(app, (token) => this.client.updateTemplateCard(token, { ...update, agentId: app.agentId }));
   }
 
   getAgent(app: WecomApp): Promise<Outcome<Record<string, unknown>>> {
