@@ -48,13 +48,61 @@ export function validateMessageBody(body: Record<string, unknown>, mediaExists: 
       return undefined;
     }
     case 'template_card':
-      if (typeof content.card_type !== 'string') return reject(40058, 'invalid parameter: card_type');
-      if (INTERACTIVE_CARDS.has(content.card_type) && typeof content.task_id !== 'string') return reject(40058, 'invalid parameter: task_id required');
-      return undefined;
+      return templateCardRejection(content);
     default:
       if (MEDIA_TYPES.has(msgtype) && (typeof content.media_id !== 'string' || !mediaExists(content.media_id))) return reject(40007, 'invalid media_id');
       return undefined;
   }
+}
+
+/** What a task_id may be (reference §15): up to 128 bytes of these, all ASCII. */
+const TASK_ID = /^[0-9A-Za-z_\-@]{1,128}$/;
+const MAX_KEY_BYTES = 1024;
+
+/**
+ * Whether clicks on the card come back to the app (reference §15): the three
+ * interaction types, and notice cards with an action menu. Those need a
+ * task_id, and message/send answers a response_code for them.
+ */
+export function isInteractiveCard(card: Record<string, unknown>): boolean {
+  return (typeof card.card_type === 'string' && INTERACTIVE_CARDS.has(card.card_type)) || card.action_menu !== undefined;
+}
+
+/** A template_card as WeCom checks it on message/send and update_template_card (§2.2, §15); the task_id's uniqueness is the caller's. */
+export function templateCardRejection(card: Record<string, unknown>): Rejection | undefined {
+  if (typeof card.card_type !== 'string') return reject(40058, 'invalid parameter: card_type');
+  if (isInteractiveCard(card) && (typeof card.task_id !== 'string' || !TASK_ID.test(card.task_id))) {
+    return reject(40058, 'invalid parameter: task_id required, 1 to 128 bytes of [0-9A-Za-z_-@]');
+  }
+  const horizontal = card.horizontal_content_list;
+  if (horizontal !== undefined && (!Array.isArray(horizontal) || horizontal.length > 6)) return reject(40058, 'invalid parameter: horizontal_content_list holds at most 6 items');
+  if (card.card_type === 'button_interaction') return buttonListRejection(card);
+  const submitKey = (card.submit_button as Record<string, unknown> | undefined)?.key;
+  if (submitKey !== undefined && (typeof submitKey !== 'string' || bytes(submitKey) > MAX_KEY_BYTES)) return reject(40058, 'invalid parameter: submit_button.key exceeds 1024 bytes');
+  return undefined;
+}
+
+function buttonListRejection(card: Record<string, unknown>): Rejection | undefined {
+  const title = (card.main_title as Record<string, unknown> | undefined)?.title;
+  if ((typeof title !== 'string' || title === '') && (typeof card.sub_title_text !== 'string' || card.sub_title_text === '')) {
+    return reject(40058, 'invalid parameter: main_title.title or sub_title_text required');
+  }
+  const buttons = card.button_list;
+  if (!Array.isArray(buttons) || buttons.length < 1 || buttons.length > 6) return reject(40058, 'invalid parameter: button_list must hold 1 to 6 buttons');
+  const keys = new Set<string>();
+  for (const [i, item] of (buttons as unknown[]).entries()) {
+    const button = (item && typeof item === 'object' ? item : {}) as Record<string, unknown>;
+    // type 1 opens its url; any other button calls back with its key as EventKey.
+    if (button.type === 1) {
+      if (!isHttpUrl(button.url)) return reject(40058, `invalid parameter: button_list.${i}.url must be an http(s) URL`);
+      continue;
+    }
+    if (typeof button.key !== 'string' || button.key === '') return reject(40058, `invalid parameter: button_list.${i}.key required`);
+    if (bytes(button.key) > MAX_KEY_BYTES) return reject(40058, `invalid parameter: button_list.${i}.key exceeds 1024 bytes`);
+    if (keys.has(button.key)) return reject(40058, `invalid parameter: button_list.${i}.key duplicated`);
+    keys.add(button.key);
+  }
+  return undefined;
 }
 
 /** Markup WeCom would not render (see markupProblems), refused the way WeCom refuses a bad parameter. */
