@@ -5,17 +5,19 @@ import express, { type Express, type Request, type Response } from 'express';
 import QRCode from 'qrcode';
 import { deliverPush, eventXml, type CallbackTarget } from '../callback-push';
 import { markupProblems, textcardSeen } from '../markup';
+import { Cards, type ClickOutcome, type SimulatedCard, type SimulatedClick } from './cards';
 import { type ChatSentMessage, GroupChats, type RobotSentMessage, type SimulatedChat } from './group-chats';
 import { readMediaPart } from './media-part';
 import { markupRejection, type Rejection, USER_ID, validateMessageBody } from './validate-message';
 
 export type { ChatSentMessage, RobotSentMessage, SimulatedChat } from './group-chats';
+export { type CardUpdateRecord, ClickRefused, type ClickOutcome, type SimulatedCard, type SimulatedClick } from './cards';
 
 /**
  * A WeCom server faithful to the reference (gettoken, message/send,
- * media/upload, customer-contact calls, group robots and app group chats),
- * with fault injection. Tests and sandbox mode send here over real HTTP;
- * nothing else in the gateway knows.
+ * media/upload, customer-contact calls, group robots, app group chats and
+ * interactive cards), with fault injection. Tests and sandbox mode send here
+ * over real HTTP; nothing else in the gateway knows.
  */
 export interface SimulatorApp {
   corpId: string;
@@ -51,6 +53,8 @@ export interface SimulatorOptions {
   robotKeys?: string[];
   /** Accepted messages per robot key per rolling window (default 20 per 60 000 ms, reference §13); beyond, 45009. */
   robotLimit?: { count: number; windowMs: number };
+  /** How long an interactive card's response_code is valid (default 72 h, reference §2.3); small in tests that expire codes. */
+  responseCodeTtlMs?: number;
 }
 
 export type Fault = { errcode: number; errmsg?: string } | { httpStatus: number } | { delayMs: number } | { reset: true };
@@ -67,7 +71,8 @@ export type SimulatedApi =
   | 'appchat/create'
   | 'appchat/update'
   | 'appchat/get'
-  | 'appchat/send';
+  | 'appchat/send'
+  | 'message/update_template_card';
 
 export interface SentMessage {
   msgid: string;
@@ -129,6 +134,9 @@ const QR_OPTIONS = { type: 'png', errorCorrectionLevel: 'M', margin: 4, scale: 8
 const MEDIA_LIMITS: Record<string, number> = { image: 10 << 20, voice: 2 << 20, video: 10 << 20, file: 20 << 20 };
 const split = (value: unknown) => (typeof value === 'string' && value !== '' ? value.split('|') : []);
 
+/** message/send's answer carries response_code for interactive cards only (reference §2.3). */
+const responseCodeOf = (code: string | undefined) => (code ? { response_code: code } : {});
+
 /** For GET /__sim/messages: what a reader sees of a textcard's description. */
 function seenOf(message: SentMessage): { seen?: string } {
   const description = (message.body.textcard as { description?: unknown } | undefined)?.description;
@@ -149,7 +157,8 @@ export class WecomSimulator {
   private readonly apps: SimulatorApp[];
   private readonly tokens = new Map<string, IssuedToken>();
   private readonly media = new Map<string, { createdAt: number; size: number; sha256: string }>();
-  private readonly duplicates = new Map<string, { msgid: string; until: number }>();
+  /** A byte-identical resend answers as the first send did: its msgid, and a card's response_code. */
+  private readonly duplicates = new Map<string, { msgid: string; responseCode?: string; until: number }>();
   private faults = new Map<string, Fault[]>();
   private chaos?: { rate: number; faults: (Fault | 'expireTokens')[] };
   private latencyMs: number;
@@ -159,6 +168,7 @@ export class WecomSimulator {
   /** Scans per contact way, to rotate a type 2 code's customers through its members. */
   private readonly scans = new Map<string, number>();
   private readonly groupChats: GroupChats;
+  private readonly interactiveCards: Cards;
 
   constructor(private readonly options: SimulatorOptions = {}) {
     this.apps = options.apps ?? [DEFAULT_APP];
@@ -172,6 +182,17 @@ export class WecomSimulator {
         userExists: (userid) => this.exists('users', userid),
       },
       { robotKeys: options.robotKeys, robotLimit: options.robotLimit },
+    );
+    this.interactiveCards = new Cards(
+      {
+        answer: (res, api, body) => this.answer(res, api, body),
+        injectFault: (api, req, res) => this.injectFault(api, req, res),
+        authorize: (req) => this.authorize(req),
+        agentRejection: (agentId, agentid) => this.agentRejection(agentId, agentid),
+        checkMessageBody: (body) => this.checkMessageBody(body),
+        callbackTarget: () => this.callbackTarget,
+      },
+      { responseCodeTtlMs: options.responseCodeTtlMs },
     );
     this.routes();
   }
@@ -189,6 +210,16 @@ export class WecomSimulator {
   /** App group chats by chatid, each with the app that created it. */
   get chats(): Map<string, SimulatedChat> {
     return this.groupChats.chats;
+  }
+
+  /** Interactive cards sent (message/send), oldest first, each as updates left it: GET /__sim/cards answers the same. */
+  get cards(): SimulatedCard[] {
+    return this.interactiveCards.cards;
+  }
+
+  /** A member clicks a button of a card they received: template_card_event goes to the callback (POST /__sim/click). */
+  click(click: SimulatedClick): Promise<ClickOutcome> {
+    return this.interactiveCards.click(click);
   }
 
   /** The robot was removed from its group: its key answers 93000 from now on. */
@@ -366,6 +397,7 @@ export class WecomSimulator {
     this.dropped = 0;
     this.memberDeliveries.clear();
     this.groupChats.reset();
+    this.interactiveCards.reset();
   }
 
   private errmsg(text: string, errcode: number): string {
@@ -477,7 +509,12 @@ export class WecomSimulator {
       const interval = Number(body.duplicate_check_interval ?? 1800) * 1000;
       const duplicate = body.enable_duplicate_check === 1 ? this.duplicates.get(raw) : undefined;
       if (duplicate && duplicate.until > Date.now()) this.duplicatesAbsorbed++;
-      if (duplicate && duplicate.until > Date.now()) return this.answer(res, 'message/send', { errcode: 0, errmsg: 'ok', invaliduser: '', invalidparty: '', invalidtag: '', msgid: duplicate.msgid });
+      if (duplicate && duplicate.until > Date.now()) {
+        return this.answer(res, 'message/send', { errcode: 0, errmsg: 'ok', invaliduser: '', invalidparty: '', invalidtag: '', msgid: duplicate.msgid, ...responseCodeOf(duplicate.responseCode) });
+      }
+      // After the duplicate check: a card's byte-identical resend finds its own task_id used, and must be absorbed, not refused.
+      const taskIdUsed = this.interactiveCards.taskIdRejection(auth.agentId, body);
+      if (taskIdUsed) return this.answer(res, 'message/send', { ...taskIdUsed });
       return this.deliver(res, auth, body, raw, interval);
     });
 
@@ -563,17 +600,23 @@ export class WecomSimulator {
     });
 
     this.groupChats.routes(app);
+    this.interactiveCards.routes(app);
 
     // WeCom answers unknown APIs with 404 pages, not JSON.
     app.use('/cgi-bin', (_req, res) => void res.status(404).send('not found'));
     this.controlRoutes();
   }
 
+  /** The agentid a call names must be the token's app: another app's is 301002, an unknown one 40056. */
+  private agentRejection(agentId: number, agentid: unknown): Rejection | undefined {
+    if (agentid === undefined || agentid === '') return { errcode: 41011, errmsg: 'missing agentid' };
+    if (Number(agentid) === agentId) return undefined;
+    return this.apps.some((a) => a.agentId === Number(agentid)) ? { errcode: 301002, errmsg: 'not allow operate another agent with this accesstoken' } : { errcode: 40056, errmsg: 'invalid agentid' };
+  }
+
   private checkSend(app: SimulatorApp, body: Record<string, unknown>): { errcode: number; errmsg: string } | undefined {
-    if (body.agentid === undefined || body.agentid === '') return { errcode: 41011, errmsg: 'missing agentid' };
-    if (Number(body.agentid) !== app.agentId) {
-      return this.apps.some((a) => a.agentId === Number(body.agentid)) ? { errcode: 301002, errmsg: 'not allow operate another agent with this accesstoken' } : { errcode: 40056, errmsg: 'invalid agentid' };
-    }
+    const agentProblem = this.agentRejection(app.agentId, body.agentid);
+    if (agentProblem) return agentProblem;
     const users = split(body.touser);
     const parties = split(body.toparty);
     const tags = split(body.totag);
@@ -614,9 +657,8 @@ export class WecomSimulator {
     const valid = (everyone ? 1 : 0) + users.length - invalidUsers.length + split(body.toparty).length - invalidParties.length + split(body.totag).length - invalidTags.length;
     if (valid === 0) return this.answer(res, 'message/send', { errcode: 81013, errmsg: 'user & party & tag all invalid', invaliduser: invalidUsers.join('|'), invalidparty: invalidParties.join('|'), invalidtag: invalidTags.join('|') });
     const msgid = randomBytes(24).toString('base64url');
-    if (body.enable_duplicate_check === 1) this.duplicates.set(raw, { msgid, until: Date.now() + duplicateIntervalMs });
     const reached = everyone ? ['@all'] : users.filter((u) => this.exists('users', u) && this.memberAccepts(app, u));
-    this.sent.push({
+    const message: SentMessage = {
       msgid,
       agentid: app.agentId,
       msgtype: String(body.msgtype),
@@ -625,8 +667,11 @@ export class WecomSimulator {
       totag: split(body.totag),
       body,
       at: Date.now(),
-    });
-    return this.answer(res, 'message/send', { errcode: 0, errmsg: 'ok', invaliduser: invalidUsers.join('|'), invalidparty: invalidParties.join('|'), invalidtag: invalidTags.join('|'), msgid });
+    };
+    this.sent.push(message);
+    const responseCode = this.interactiveCards.delivered(message);
+    if (body.enable_duplicate_check === 1) this.duplicates.set(raw, { msgid, responseCode, until: Date.now() + duplicateIntervalMs });
+    return this.answer(res, 'message/send', { errcode: 0, errmsg: 'ok', invaliduser: invalidUsers.join('|'), invalidparty: invalidParties.join('|'), invalidtag: invalidTags.join('|'), msgid, ...responseCodeOf(responseCode) });
   }
 
   /** Counts a delivery to a member, or drops it silently when over WeCom's per-member limits. */
@@ -694,6 +739,7 @@ export class WecomSimulator {
       this.reset();
       res.json({ ok: true });
     });
+    this.interactiveCards.controlRoutes(app);
     this.contactWayRoutes();
   }
 
