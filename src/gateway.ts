@@ -44,8 +44,8 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const webhooks = wireWebhooks(core, config);
   const chats = wireChats(core, config);
   const messages = await wireMessages(core, config, { templates, statusCallbacks: webhooks.statusCallbacks, chats: chats.directory });
-  const alerts = wireAlerts(core, config, messages.service);
   const contacts = await wireContacts(core, config);
+  const alerts = wireAlerts(core, config, { messages: messages.service, store: messages.store, nameOf: contacts.nameOf });
   const welcome = wireWelcome(core, config);
   const served: Flow[] = [messages, chats, alerts, webhooks, contacts, welcome];
   // Callback pushes go to the flows' rules, then operators' rules, then forwarding.

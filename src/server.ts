@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { ExtensionLoadError } from './callback/extensions';
 import type { Config } from './config/config';
-import { keylessProblem, loadConfigOrExit, unsignedWebhooks } from './config/load';
+import { keylessProblem, loadConfigOrExit, startupWarnings } from './config/load';
 import { createGateway, type Gateway } from './gateway';
 import { createLimitedServer, DEFAULT_SERVER_LIMITS } from './http/server-limits';
 import { TemplateLoadError } from './messages/templates';
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     logger.warn({ redis: redis.url, dir: redis.dir }, 'no REDIS_URL: started an embedded redis-server (stopped with the gateway; its data lives in a temporary folder)');
   }
   if (config.apiKeys.length === 0) logger.warn(`no GATEWAY_API_KEYS: /v1 accepts only local callers (loopback, a local Host, no proxy), without a key, on ${config.host}`);
-  for (const warning of unsignedWebhooks(config)) logger.warn(warning);
+  for (const warning of startupWarnings(config)) logger.warn(warning);
 
   let gateway: Gateway;
   try {

@@ -1,4 +1,5 @@
 import type { Mentions } from '../wecom/group-chat';
+import type { Duration, EscalationLevel } from './escalation-config';
 
 /** A named set of recipients for monitoring webhooks, chosen by `?route=` or by matching the payload. */
 export interface AlertRoute {
@@ -15,6 +16,12 @@ export interface AlertRoute {
   /** Event template to render with (default alert.notification). */
   event?: string;
   match?: { receiver?: string; labels?: Record<string, string> };
+  /** Whom a firing group goes to next when nobody acts on it (the event template's own levels otherwise). */
+  escalation?: EscalationLevel[];
+  /** The members whose clicks may silence this route's alerts (default: whoever received the card). */
+  silencers?: string[];
+  /** The card's silence buttons (default ALERT_SILENCE_DURATIONS). */
+  silenceDurations?: Duration[];
 }
 
 export interface AlertsConfig {
@@ -26,4 +33,7 @@ export interface AlertsConfig {
   /** Notifications per recipient set per minute; beyond it they fold into one digest at the end of the minute. 0 = no limit. */
   perRecipientPerMinute: number;
   routes: AlertRoute[];
+  /** Set (with the app's callback configured): members get interactive cards whose silence buttons create silences here. */
+  alertmanagerUrl?: string;
+  silenceDurations: Duration[];
 }

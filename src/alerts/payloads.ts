@@ -58,6 +58,8 @@ export interface NormalizedAlert {
   startsAt: string;
   labels: Record<string, string>;
   url: string;
+  /** Where the card's link buttons and the robots' links lead: the rule's graph, its dashboard, what to do. */
+  links: { generator?: string; grafana?: string; runbook?: string };
   fingerprint: string;
 }
 
@@ -68,11 +70,26 @@ export interface Notification {
   status: 'firing' | 'resolved';
   title: string;
   commonLabels: Record<string, string>;
+  /** What the sender grouped by: silences fall back to these when the alerts share no labels. */
+  groupLabels: Record<string, string>;
   alerts: NormalizedAlert[];
   /** Alerts the sender itself left out (Alertmanager's max_alerts). */
   truncated: number;
   externalURL: string;
   silenceURL?: string;
+}
+
+const httpOnly = (url: string | undefined) => (url && /^https?:\/\//i.test(url) ? url : undefined);
+
+/** The links an alert carries: Prometheus' conventions (`runbook_url`), Grafana's fields, and common annotation names. */
+function linksOf(alert: z.infer<typeof baseAlert> & { dashboardURL?: string; panelURL?: string }): NormalizedAlert['links'] {
+  const a = alert.annotations;
+  const links = {
+    generator: httpOnly(alert.generatorURL),
+    grafana: httpOnly(alert.panelURL || alert.dashboardURL || a.grafana_url || a.dashboard_url || a.dashboard),
+    runbook: httpOnly(a.runbook_url || a.runbook),
+  };
+  return Object.fromEntries(Object.entries(links).filter(([, url]) => url));
 }
 
 function normalizeAlert(alert: z.infer<typeof baseAlert> & { silenceURL?: string; dashboardURL?: string; panelURL?: string; valueString?: string }): NormalizedAlert {
@@ -85,6 +102,7 @@ function normalizeAlert(alert: z.infer<typeof baseAlert> & { silenceURL?: string
     startsAt: alert.startsAt,
     labels: alert.labels,
     url: alert.panelURL || alert.dashboardURL || alert.generatorURL || '',
+    links: linksOf(alert),
     fingerprint: alert.fingerprint ?? createHash('sha1').update(JSON.stringify(alert.labels)).digest('hex').slice(0, 16),
   };
 }
@@ -105,6 +123,7 @@ export function fromAlertmanager(payload: z.infer<typeof alertmanagerSchema>): N
     status: payload.status,
     title: payload.commonLabels.alertname ?? payload.groupLabels.alertname ?? [...new Set(alerts.map((a) => a.name))].join(', '),
     commonLabels: payload.commonLabels,
+    groupLabels: payload.groupLabels,
     alerts,
     truncated: payload.truncatedAlerts,
     externalURL: payload.externalURL,
@@ -121,6 +140,7 @@ export function fromGrafana(payload: z.infer<typeof grafanaSchema>): Notificatio
     status: payload.status,
     title: payload.commonLabels.alertname ?? [...new Set(alerts.map((a) => a.name))].join(', '),
     commonLabels: payload.commonLabels,
+    groupLabels: payload.groupLabels,
     alerts,
     truncated: payload.truncatedAlerts,
     externalURL: payload.externalURL,

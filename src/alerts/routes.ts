@@ -3,7 +3,8 @@ import type { AlertRoute, AlertsConfig } from './alerts-config';
 import { callerOf, type Caller } from '../http/auth';
 import { ApiError } from '../http/errors';
 import { queryParam, type Route } from '../http/route';
-import type { MessageService } from '../messages/message-service';
+import type { MessageService, SendRequest } from '../messages/message-service';
+import type { AlertContext, AlertTracking } from './alert-tracking';
 import { recipientsSchema, type Recipients } from '../messages/recipients';
 import type { Metrics } from '../ops/metrics';
 import { alertmanagerSchema, fromAlertmanager, fromGrafana, grafanaSchema, notificationKey, type Notification } from './payloads';
@@ -49,6 +50,16 @@ function formatTime(iso: string, timeZone: string): string {
   return new Intl.DateTimeFormat('sv-SE', { timeZone, dateStyle: 'short', timeStyle: 'medium' }).format(date);
 }
 
+const LINK_NAMES = { generator: '来源 Source', grafana: 'Grafana', runbook: 'Runbook' } as const;
+
+/** The group's links, one of each kind (the first alert that has it): the card's link buttons, the robots' link line. */
+function groupLinks(n: Notification): { name: string; url: string }[] {
+  return (Object.keys(LINK_NAMES) as (keyof typeof LINK_NAMES)[]).flatMap((kind) => {
+    const url = n.alerts.find((a) => a.links[kind])?.links[kind];
+    return url ? [{ name: LINK_NAMES[kind], url }] : [];
+  });
+}
+
 /** The alert.notification template's data: the first few alerts, and "+N more". */
 export function notificationData(n: Notification, settings: Pick<AlertsConfig, 'timeZone' | 'maxAlertsPerMessage'>) {
   const shown = n.alerts.slice(0, settings.maxAlertsPerMessage);
@@ -71,6 +82,8 @@ export function notificationData(n: Notification, settings: Pick<AlertsConfig, '
       url: /^https?:\/\//.test(a.url) ? a.url : '',
     })),
     more: more > 0 ? more : null,
+    severity: n.commonLabels.severity ?? n.alerts[0]?.severity ?? 'unknown',
+    links: groupLinks(n),
     // Nothing to silence once resolved.
     silenceUrl: firing ? (n.silenceURL ?? null) : null,
     // The card button opens what the alert is about (its panel, dashboard or
@@ -79,14 +92,30 @@ export function notificationData(n: Notification, settings: Pick<AlertsConfig, '
   };
 }
 
-export function alertRoutes(messages: MessageService, storm: StormControl, settings: AlertsConfig, metrics: Metrics): Route[] {
+export function alertRoutes(messages: MessageService, storm: StormControl, settings: AlertsConfig, metrics: Metrics, tracking?: AlertTracking): Route[] {
+  /** Followed groups (cards, escalation) are sent and resolved by the tracking; the rest is one message. */
+  async function deliver(ctx: AlertContext, request: SendRequest): Promise<{ id?: string; ids?: string[]; alert?: string; status: 'queued' | 'updated' }> {
+    if (tracking?.tracks(ctx.route, ctx.event)) {
+      if (ctx.notification.status === 'resolved') {
+        const resolved = await tracking.resolve(ctx);
+        if (resolved) return { alert: resolved.alert, status: 'updated' };
+      } else {
+        const { alert, ids } = await tracking.fire(ctx);
+        return { id: ids[0], ...(ids.length > 1 ? { ids } : {}), alert, status: 'queued' };
+      }
+    }
+    const { id } = await messages.accept(request, { caller: ctx.caller, requestId: ctx.requestId });
+    return { id, status: 'queued' };
+  }
+
   async function handle(req: Request, caller: Caller, notification: Notification) {
     const { to, route } = resolve(req, settings.routes, notification);
     const msgtype = queryParam(req, 'msgtype') ?? route?.msgtype;
     if (msgtype !== undefined && !MSGTYPES.has(msgtype)) throw new ApiError(400, 'invalid_request', 'msgtype must be markdown, text or textcard', [{ field: 'query.msgtype', message: 'markdown, text or textcard' }]);
     const data = notificationData(notification, settings);
     const mentions = route?.mentions ? { mentions: route.mentions } : {};
-    const request = messages.parse({ event: route?.event ?? 'alert.notification', ...(msgtype ? { msgtype } : {}), to, data, ...mentions });
+    const event = route?.event ?? 'alert.notification';
+    const request = messages.parse({ event, ...(msgtype ? { msgtype } : {}), to, data, ...mentions });
     // Before storm control: a folded notification goes out later in a digest, past any check made then.
     messages.authorize(request, caller);
     const key = notificationKey(notification);
@@ -94,15 +123,15 @@ export function alertRoutes(messages: MessageService, storm: StormControl, setti
     metrics.alertNotifications.inc({ source: notification.source, decision: admission.decision });
     if (admission.decision === 'duplicate') return { status: 'deduplicated', ...(admission.id ? { id: admission.id } : {}) };
     if (admission.decision === 'folded') return { status: 'folded' };
-    let id: string;
+    let answer;
     try {
-      ({ id } = await messages.accept(request, { caller, requestId: String(req.id) }));
+      answer = await deliver({ notification, to, route, event, ...(msgtype ? { msgtype } : {}), ...mentions, data, caller, requestId: String(req.id) }, request);
     } catch (error) {
       await storm.forget(to, key).catch(() => undefined);
       throw error;
     }
-    await storm.remember(to, key, id);
-    return { id, status: 'queued' };
+    if (answer.id) await storm.remember(to, key, answer.id);
+    return answer;
   }
 
   return [

@@ -15,6 +15,8 @@ export interface EventRule {
   name: string;
   match: EventMatch;
   handle: EventHandler;
+  /** A further condition on the event (alert cards: a task_id the alerts flow issued). */
+  when?: (event: CallbackEvent) => boolean;
   /** Handled inside the callback request (see EventRouter.inline); else from the inbound queue. */
   inline?: boolean;
 }
@@ -28,11 +30,12 @@ function matches(expected: string | string[] | undefined, actual: string | undef
 function firstMatch(rules: EventRule[], event: CallbackEvent): EventRule | undefined {
   const header = eventHeader(event);
   return rules.find(
-    ({ match }) =>
+    ({ match, when }) =>
       matches(match.msgType, header.msgType) &&
       matches(match.event, header.event) &&
       matches(match.changeType, header.changeType) &&
-      matches(match.eventKey, header.eventKey),
+      matches(match.eventKey, header.eventKey) &&
+      (when?.(event) ?? true),
   );
 }
 

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { parseDuration, silenceDurationsSchema } from '../alerts/escalation-config';
 import { parseApiKey, type ApiKey } from '../http/auth';
 import { parseQuota } from '../quotas/member-budget';
 import type { BudgetLimit } from '../redis/scripts';
 
 export const DEFAULT_API_BASE = 'https://qyapi.weixin.qq.com';
-export const ALL_WORKERS = ['api', 'send', 'inbound', 'sync', 'welcome', 'digest'];
+export const ALL_WORKERS = ['api', 'send', 'inbound', 'sync', 'welcome', 'digest', 'alerts'];
 
 const hostPort = z
   .string()
@@ -101,6 +102,9 @@ export const envSchema = z.object({
     .optional(),
   ALERT_TIMEZONE: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)').default('Asia/Shanghai'),
   ALERT_MAX_PER_MESSAGE: wholeNumber(1, 50).default(5),
+  /** Alertmanager's base URL (its API is {ALERTMANAGER_URL}/api/v2): alert cards get ack and silence buttons. */
+  ALERTMANAGER_URL: url.optional(),
+  ALERT_SILENCE_DURATIONS: csv.pipe(silenceDurationsSchema).default(['1h', '4h'].map((text) => parseDuration(text)!)),
   STORM_DEDUPE_SECONDS: wholeNumber(0).default(300),
   STORM_PER_RECIPIENT_PER_MINUTE: wholeNumber(0).default(10),
   WELCOME_TIMEZONE: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)').default('Asia/Shanghai'),

@@ -2,6 +2,7 @@ import isSafeRegex from 'safe-regex2';
 import { z } from 'zod';
 import { PERMISSIONS, RESERVED_KEY_NAMES } from '../http/auth';
 import { mentionsSchema } from '../messages/mentions';
+import { escalationSchema, silenceDurationsSchema } from '../alerts/escalation-config';
 import { aesKey, url } from './env-schema';
 
 const fileAppSchema = z.object({
@@ -73,6 +74,9 @@ export const fileSchema = z.object({
         msgtype: z.enum(['markdown', 'text', 'textcard']).optional(),
         event: z.string().optional(),
         match: z.object({ receiver: z.string().optional(), labels: z.record(z.string(), z.string()).optional() }).strict().optional(),
+        escalation: escalationSchema.optional(),
+        silencers: z.array(z.string().min(1)).min(1).optional(),
+        silenceDurations: silenceDurationsSchema.optional(),
       }).strict(),
     )
     .optional(),

@@ -165,9 +165,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const apiBase = (e.WECOM_API_BASE ?? DEFAULT_API_BASE).replace(/\/+$/, '');
   const robots = loadRobots({ env: e.WECOM_ROBOTS, file: file.robots, filePath: e.GATEWAY_CONFIG }, apiBase, DEFAULT_API_BASE, problems);
   const robotNames = new Set(robots.map((r) => r.name));
-  (file.alertRoutes ?? []).forEach((route, i) =>
-    route.robots?.filter((name) => !robotNames.has(name)).forEach((name) => problems.push(`${e.GATEWAY_CONFIG}: alertRoutes.${i}.robots: no robot is named ${name}`)),
-  );
+  (file.alertRoutes ?? []).forEach((route, i) => {
+    const unknownRobots = (names: string[] | undefined, path: string) => names?.filter((name) => !robotNames.has(name)).forEach((name) => problems.push(`${e.GATEWAY_CONFIG}: alertRoutes.${i}.${path}: no robot is named ${name}`));
+    unknownRobots(route.robots, 'robots');
+    route.escalation?.forEach((level, l) => unknownRobots(level.to.robots, `escalation.${l}.to.robots`));
+  });
   const apiKeys = loadApiKeys(e.GATEWAY_API_KEYS ?? [], file.apiKeys ?? [], e.GATEWAY_CONFIG, { apps: [...names], robots: [...robotNames] }, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -239,17 +241,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       dedupeSeconds: e.STORM_DEDUPE_SECONDS,
       perRecipientPerMinute: e.STORM_PER_RECIPIENT_PER_MINUTE,
       routes: file.alertRoutes ?? [],
+      alertmanagerUrl: e.ALERTMANAGER_URL,
+      silenceDurations: e.ALERT_SILENCE_DURATIONS,
     },
   };
 }
 
-/** Downstream webhooks that would go out without an HMAC signature: start-up warns about each. */
-export function unsignedWebhooks(config: Config): string[] {
+/** What start-up warns about: downstream webhooks without an HMAC signature, alert cards that cannot work. */
+export function startupWarnings(config: Config): string[] {
   const warnings: string[] = [];
   if (config.inboundWebhookUrl && !config.callback.inboundWebhookSecret) warnings.push('INBOUND_WEBHOOK_URL without INBOUND_WEBHOOK_SECRET: user messages are forwarded unsigned');
   for (const sink of config.contacts.sinks) {
     if (!sink.secret) warnings.push(`contact sink ${sink.name} has no secret (CONTACT_SYNC_WEBHOOK_SECRET, or secret: in the config file): its changes are posted unsigned`);
   }
+  const app = config.apps.find((a) => a.name === config.defaultApp);
+  if (config.alerts.alertmanagerUrl && app && !app.callback) warnings.push(`ALERTMANAGER_URL is set but app ${app.name} has no callback (WECOM_CALLBACK_TOKEN, WECOM_CALLBACK_AES_KEY): its clicks could not reach the gateway, so alerts go out without ack and silence buttons`);
   if (!config.sandbox && !config.statusCallbackSecret) warnings.push('no STATUS_CALLBACK_SECRET: final statuses sent to a request\'s callbackUrl are unsigned');
   return warnings;
 }

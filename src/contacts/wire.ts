@@ -24,6 +24,8 @@ export async function wireContacts(core: Core, config: Config) {
   return {
     rules: [{ name: 'contact-change', inline: true, match: { msgType: 'event', event: 'change_contact' }, handle: (event) => handleContactChange(event, { directory, metrics, logger }) }],
     routes: contactRoutes(directory, sync, config.contacts.piiKeys),
+    /** A member's name as the mirror knows it (alert cards name who acted). */
+    nameOf: async (userId: string) => (await directory.user(userId))?.name,
     close: async () => sync?.stop(),
-  } satisfies Flow;
+  } satisfies Flow & { nameOf(userId: string): Promise<string | undefined> };
 }

@@ -235,6 +235,18 @@ export class MessageService {
     }
   }
 
+  /** An event's template, for flows that look at what it offers (alert cards, escalation levels). */
+  template(event: string): EventTemplate | undefined {
+    return this.deps.templates.get(event);
+  }
+
+  /** An event's body as members get it, within WeCom's limits: what a card update sends. */
+  renderBody(event: string, msgtype: Msgtype, data: Record<string, unknown>): Record<string, unknown> {
+    const template = this.template(event);
+    if (!template) throw new ApiError(404, 'unknown_event', `unknown event ${event}`);
+    return this.render(template, msgtype, data);
+  }
+
   /** The exact message/send, webhook/send and appchat/send bodies that would be sent; nothing is queued. */
   async preview(request: SendRequest, caller?: Caller) {
     this.authorize(request, caller);

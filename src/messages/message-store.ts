@@ -19,6 +19,8 @@ export interface PartState {
   status: PartStatus;
   attempts: number;
   msgid?: string;
+  /** An interactive card's send code: it updates the card once (message/update_template_card), within 72 h. */
+  responseCode?: string;
   error?: { errcode: number; errmsg: string; hint?: string };
   invalid?: RecipientList;
   /** While deferred: when the members' budget allows it (ms), and why. */

@@ -122,8 +122,8 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
 
     const verdict = sendVerdict(outcome, jobAttempts(job));
     if (outcome.kind === 'ok') {
-      const { msgid, invalid } = outcome.value;
-      await store.updatePart(messageId, part, { status: partStatusAfter(verdict), attempts: attempt, msgid, invalid });
+      const { msgid, invalid, responseCode } = outcome.value;
+      await store.updatePart(messageId, part, { status: partStatusAfter(verdict), attempts: attempt, msgid, invalid, ...(responseCode ? { responseCode } : {}) });
       metrics.messagesSent.inc({ event, msgtype });
       metrics.sendLatency.observe({ msgtype }, (Date.now() - job.data.acceptedAt) / 1000);
       log.info({ msgid, attempt, invalid, to: destinationOf(job.data) }, 'message sent');

@@ -3,6 +3,7 @@ import { extname, join } from 'node:path';
 import Handlebars from 'handlebars';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { escalationSchema, type EscalationLevel } from '../alerts/escalation-config';
 import type { Mentions } from '../wecom/group-chat';
 import { applyMessageLimits, MessageLimitError } from '../wecom/message-limits';
 import { mentionsSchema } from './mentions';
@@ -30,6 +31,8 @@ const templateFileSchema = z.object({
   data: z.record(z.string(), dataFieldSchema).default({}),
   /** Who this event's robot and chat messages @-mention when a request names nobody. */
   mentions: mentionsSchema.optional(),
+  /** For alert events: whom a firing group goes to next when nobody acts on it (a route's own levels win). */
+  escalation: escalationSchema.optional(),
   msgtypes: z.partialRecord(z.enum(MSGTYPES), z.record(z.string(), z.unknown())),
 });
 
@@ -52,6 +55,7 @@ export interface EventTemplate {
   msgtypes: Msgtype[];
   data: DataField[];
   mentions?: Mentions;
+  escalation?: EscalationLevel[];
   /**
    * The body of one message type. `raw`: without WeCom's app-message limits, for
    * robots and chats, which cut and split by limits of their own.
@@ -117,10 +121,20 @@ function createHandlebars(): typeof Handlebars {
 
 type Compiled = (data: Record<string, unknown>) => unknown;
 
+/** What `{ from: path }` renders when the data has nothing there: its field is left out of the body. */
+const ABSENT = Symbol('absent');
+
+/** `card.buttons` in the data: a dotted path, as Handlebars reads one. */
+function lookup(data: Record<string, unknown>, path: string): unknown {
+  return path.split('.').reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), data);
+}
+
 /**
  * Compiles every string of a message body into a function of the data. A news
  * body may say `articles: { each: items, item: {...} }` to render one article per
- * element of the `items` array (at most 8 are kept, as WeCom allows).
+ * element of the `items` array (at most 8 are kept, as WeCom allows). Anywhere,
+ * `{ from: card.buttons }` puts the data's value there as it is (a list of
+ * buttons, a number), which a string cannot; without a value the field is left out.
  */
 function compileBody(hb: typeof Handlebars, node: unknown, path: string, problems: string[]): Compiled {
   if (typeof node === 'string') {
@@ -135,10 +149,15 @@ function compileBody(hb: typeof Handlebars, node: unknown, path: string, problem
   }
   if (Array.isArray(node)) {
     const items = node.map((child) => compileBody(hb, child, path, problems));
-    return (data) => items.map((render) => render(data));
+    return (data) => items.map((render) => render(data)).filter((value) => value !== ABSENT);
   }
   if (node && typeof node === 'object') {
     const record = node as Record<string, unknown>;
+    const keys = Object.keys(record);
+    if (keys.length === 1 && typeof record.from === 'string') {
+      const source = record.from;
+      return (data) => lookup(data, source) ?? ABSENT;
+    }
     if (path === 'news.articles' && typeof record.each === 'string') {
       const listName = record.each;
       const item = compileBody(hb, record.item, path, problems);
@@ -149,7 +168,7 @@ function compileBody(hb: typeof Handlebars, node: unknown, path: string, problem
       };
     }
     const entries = Object.entries(record).map(([key, child]) => [key, compileBody(hb, child, `${path}.${key}`, problems)] as const);
-    return (data) => Object.fromEntries(entries.map(([key, render]) => [key, render(data)]));
+    return (data) => Object.fromEntries(entries.map(([key, render]) => [key, render(data)] as const).filter(([, value]) => value !== ABSENT));
   }
   return () => node;
 }
@@ -187,6 +206,7 @@ export function buildTemplate(definition: unknown, source: string): EventTemplat
     msgtypes,
     data,
     ...(def.mentions ? { mentions: def.mentions } : {}),
+    ...(def.escalation ? { escalation: def.escalation } : {}),
     render(msgtype, input, options) {
       const render = renderers.get(msgtype);
       if (!render) throw new RenderError('msgtype', `event ${def.event} cannot be sent as ${msgtype} (it supports ${msgtypes.join(', ')})`);

@@ -48,6 +48,10 @@ export function createMetrics(now: () => number = Date.now) {
     welcomeLatency: new Histogram({ name: 'wecom_gateway_welcome_latency_seconds', help: 'Callback received -> send_welcome_msg answered', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20], registers }),
     welcomeTagged: new Counter({ name: 'wecom_gateway_welcome_tagged_total', help: 'New customers tagged with mark_tag', registers }),
     alertNotifications: new Counter({ name: 'wecom_gateway_alert_notifications_total', help: 'Monitoring notifications received, by source and storm-control decision (send, duplicate, folded)', labelNames: ['source', 'decision'], registers }),
+    alertClicks: new Counter({ name: 'wecom_gateway_alert_card_clicks_total', help: 'Clicks on alert cards, by outcome (acked, silencing, repeat, unknown_card, other_app, unknown_button, not_allowed)', labelNames: ['outcome'], registers }),
+    alertSilences: new Counter({ name: 'wecom_gateway_alert_silences_total', help: 'Alertmanager silences requested from alert cards, by result (created, failed)', labelNames: ['result'], registers }),
+    alertCardUpdates: new Counter({ name: 'wecom_gateway_alert_card_updates_total', help: 'update_template_card calls for alert cards, by reason (click, resolved) and result', labelNames: ['reason', 'result'], registers }),
+    alertEscalations: new Counter({ name: 'wecom_gateway_alert_escalations_total', help: 'Alert groups escalated because nobody acted, by the level reached', labelNames: ['level'], registers }),
     queueOldestAge: new Gauge({ name: 'wecom_gateway_queue_oldest_waiting_seconds', help: 'Age of the oldest job waiting in a queue (0 when empty)', labelNames: ['queue'], registers, collect: collectQueues }),
     queueJobs: new Gauge({ name: 'wecom_gateway_queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers, collect: collectQueues }),
   };

@@ -62,6 +62,17 @@ export function redisKeys(prefix: string) {
     robot: (robot: string, what: 'line' | 'seq' | `window:${string}` | `blocked:${string}`) => `${prefix}:robot:{${robot}}:${what}`,
     /** App group chats this gateway created or read back, per app (only those can be sent to). */
     chats: (app: string) => `${prefix}:chats:${app}`,
+    /**
+     * Alert groups sent (interactive cards, escalation): a group's state and its cards
+     * share a slot; `current` names the open group of one Alertmanager group and
+     * recipient set, until it resolves.
+     */
+    alerts: {
+      group: (id: string) => `${prefix}:alert:{${id}}`,
+      cards: (id: string) => `${prefix}:alert:{${id}}:cards`,
+      current: (scope: string) => `${prefix}:alert-current:${scope}`,
+      recent: `${prefix}:alert:recent`,
+    },
     storm: (recipientsKey: string, what: string) => `${prefix}:storm:{${recipientsKey}}:${what}`,
     rateLimit: `${prefix}:ratelimit`,
     /** Failed authentications per source address. */

@@ -110,3 +110,30 @@ return { 'full', tostring(soonest) }`;
 export async function takeRobotTurn(redis: RedisClient, keys: string[], args: { now: number; sendId: string; entry: string; count: number; windowMs: number }): Promise<string[]> {
   return (await redis.eval(TAKE_ROBOT_TURN, keys.length, ...keys, String(args.now), args.sendId, args.entry, String(args.count), String(args.windowMs))) as string[];
 }
+
+/**
+ * Sets hash fields only while the hash's fields hold one of the allowed values:
+ * the one step of a state machine that several instances (and a member's double
+ * click) may race on. KEYS[1]: the hash. ARGV: the number of conditions, then per
+ * condition the field and its allowed values joined by `|`, then field/value
+ * pairs to set. Answers 1 when it set them, 0 when a condition failed or the hash is gone.
+ */
+const SET_FIELDS_IF = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = tonumber(ARGV[1])
+for i = 0, n - 1 do
+  local value = redis.call('HGET', KEYS[1], ARGV[2 + 2 * i]) or ''
+  local ok = false
+  for allowed in string.gmatch(ARGV[3 + 2 * i], '[^|]+') do
+    if allowed == value then ok = true end
+  end
+  if not ok then return 0 end
+end
+if #ARGV > 1 + 2 * n then redis.call('HSET', KEYS[1], unpack(ARGV, 2 + 2 * n)) end
+return 1`;
+
+export async function setFieldsIf(redis: RedisClient, key: string, conditions: Record<string, string[]>, fields: Record<string, string>): Promise<boolean> {
+  const when = Object.entries(conditions).flatMap(([field, allowed]) => [field, allowed.join('|')]);
+  const set = Object.entries(fields).flat();
+  return (await redis.eval(SET_FIELDS_IF, 1, key, String(Object.keys(conditions).length), ...when, ...set)) === 1;
+}

@@ -2,7 +2,7 @@ import { sandboxReason } from '../../src/sandbox';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, unsignedWebhooks } from '../../src/config/load';
+import { loadConfig, startupWarnings } from '../../src/config/load';
 import { problemsOf } from '../support/config-problems';
 
 
@@ -54,10 +54,10 @@ describe('configuration', () => {
 
   it('when a downstream webhook has no secret, then start-up has a warning naming it', () => {
     const real = { WECOM_CORP_ID: 'ww1', WECOM_AGENT_ID: '1', WECOM_AGENT_SECRET: 's' };
-    const warnings = unsignedWebhooks(loadConfig({ ...real, INBOUND_WEBHOOK_URL: 'https://app.example/in', CONTACT_SYNC_WEBHOOK_URL: 'https://hr.example/sync' }));
+    const warnings = startupWarnings(loadConfig({ ...real, INBOUND_WEBHOOK_URL: 'https://app.example/in', CONTACT_SYNC_WEBHOOK_URL: 'https://hr.example/sync' }));
     expect(warnings).toEqual([expect.stringContaining('INBOUND_WEBHOOK_SECRET'), expect.stringContaining('contact sink default'), expect.stringContaining('STATUS_CALLBACK_SECRET')]);
     const secret = '0123456789abcdef';
-    expect(unsignedWebhooks(loadConfig({ ...real, INBOUND_WEBHOOK_URL: 'https://app.example/in', INBOUND_WEBHOOK_SECRET: secret, CONTACT_SYNC_WEBHOOK_URL: 'https://hr.example/sync', CONTACT_SYNC_WEBHOOK_SECRET: secret, STATUS_CALLBACK_SECRET: secret }))).toEqual([]);
+    expect(startupWarnings(loadConfig({ ...real, INBOUND_WEBHOOK_URL: 'https://app.example/in', INBOUND_WEBHOOK_SECRET: secret, CONTACT_SYNC_WEBHOOK_URL: 'https://hr.example/sync', CONTACT_SYNC_WEBHOOK_SECRET: secret, STATUS_CALLBACK_SECRET: secret }))).toEqual([]);
   });
 
   it('when only some WeCom variables are set, then the missing ones are named', () => {

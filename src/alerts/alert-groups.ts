@@ -1,0 +1,224 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Caller } from '../http/auth';
+import type { Recipients } from '../messages/recipients';
+import type { RedisKeys } from '../redis/keys';
+import { compareAndDelete, setFieldsIf, type RedisClient } from '../redis/scripts';
+
+/**
+ * An alert group as the gateway sent it: one Alertmanager (or Grafana) group to
+ * one set of recipients, from its first firing notification until it resolves.
+ * Its state lives in Redis, so clicks, escalation and resolve agree across
+ * instances and restarts.
+ *
+ *   firing -> acked -> silencing -> silenced
+ *   firing ----------> silencing -> (silence failed) back where it was
+ *   any ---> resolved
+ */
+export type AlertStatus = 'firing' | 'acked' | 'silencing' | 'silenced' | 'resolved';
+
+/** A member's action: their userid, their name when the contact mirror knows it, and when. */
+export interface Actor {
+  by: string;
+  name?: string;
+  at: number;
+}
+
+export interface SilenceState extends Actor {
+  /** As on the button: `1h`. */
+  duration: string;
+  /** Alertmanager's silence id, once it exists. */
+  id?: string;
+  until?: number;
+  /** Why the silence could not be created (the card says so too). */
+  error?: string;
+  /** The click it came from (a retried click job finds its own). */
+  clickId: string;
+}
+
+export interface AlertGroup {
+  id: string;
+  /** Identifies the Alertmanager group and recipient set this group belongs to. */
+  scope: string;
+  source: 'alertmanager' | 'grafana';
+  groupKey: string;
+  title: string;
+  severity: string;
+  status: AlertStatus;
+  /** 0 for the first recipients; n after the n-th escalation. */
+  level: number;
+  /** The caller whose webhook opened the group (a key's id); its messages are theirs too. */
+  createdBy: string;
+  route?: string;
+  /** The event template the cards render with. */
+  event: string;
+  /** A member form the route or query asked for instead of the card (markdown, text, textcard). */
+  msgtype?: string;
+  firingSince: number;
+  updatedAt: number;
+  /** The equality matchers a silence of this group uses (empty: no silence button). */
+  matchers: Record<string, string>;
+  /** The template data of the latest notification: what every card update renders. */
+  data: Record<string, unknown>;
+  /** The level-0 recipients. */
+  to: Recipients;
+  acked?: Actor & { clickId: string };
+  silence?: SilenceState;
+  resolvedAt?: number;
+}
+
+/** One card (or message) sent for the group. */
+export interface AlertCard {
+  /** The card's task_id; a non-interactive message has none. */
+  taskId?: string;
+  messageId: string;
+  to: { users?: string[]; parties?: string[]; tags?: string[]; robots?: string[]; chats?: string[] };
+  level: number;
+  /** An escalated card: whom the group went to before, who did not act. */
+  from?: string;
+  sentAt: number;
+  /** The send's response_code updated the card once already (it works once). */
+  sendCodeUsed?: boolean;
+}
+
+const JSON_FIELDS = ['matchers', 'data', 'to', 'acked', 'silence'] as const;
+const NUMBER_FIELDS = ['level', 'firingSince', 'updatedAt', 'resolvedAt'] as const;
+const RECENT_KEPT = 500;
+/** `alert_<group id>_<n>`: WeCom wants task_ids unique per app, of [0-9A-Za-z_-@], at most 128 bytes. */
+const TASK_ID = /^alert_([0-9a-f]{20})_(\d{1,6})$/;
+
+export function groupOfTask(taskId: string | undefined): string | undefined {
+  return taskId ? TASK_ID.exec(taskId)?.[1] : undefined;
+}
+
+/** A caller sees the groups its webhooks opened; an admin sees every group. */
+export function groupVisibleTo(group: Pick<AlertGroup, 'createdBy'>, caller: Caller): boolean {
+  return caller.permissions.has('admin') || group.createdBy === caller.id;
+}
+
+function toHash(fields: Partial<AlertGroup>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(fields)
+      .filter(([, value]) => value !== undefined)
+      .map(([key, value]) => [key, (JSON_FIELDS as readonly string[]).includes(key) ? JSON.stringify(value) : String(value)]),
+  );
+}
+
+function fromHash(hash: Record<string, string>): AlertGroup | undefined {
+  if (!hash.id) return undefined;
+  const group: Record<string, unknown> = { ...hash };
+  for (const field of JSON_FIELDS) group[field] = hash[field] ? JSON.parse(hash[field]) : undefined;
+  for (const field of NUMBER_FIELDS) group[field] = hash[field] ? Number(hash[field]) : undefined;
+  delete group.taskSeq;
+  if (!group.route) delete group.route;
+  if (!group.msgtype) delete group.msgtype;
+  for (const field of [...JSON_FIELDS, ...NUMBER_FIELDS]) if (group[field] === undefined) delete group[field];
+  return group as unknown as AlertGroup;
+}
+
+export type NewGroup = Omit<AlertGroup, 'id' | 'scope' | 'status' | 'level' | 'firingSince' | 'updatedAt'>;
+
+export class AlertGroups {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly options: { keys: RedisKeys; retentionSeconds: number; clock?: () => number },
+  ) {}
+
+  private get keys() {
+    return this.options.keys.alerts;
+  }
+
+  private now(): number {
+    return (this.options.clock ?? Date.now)();
+  }
+
+  /** One Alertmanager group to one recipient set: its notifications (and repeats) belong to one alert group. */
+  static scopeOf(source: string, groupKey: string, to: Recipients): string {
+    return createHash('sha256').update(JSON.stringify([source, groupKey, to])).digest('hex').slice(0, 32);
+  }
+
+  /**
+   * The open group of this scope, or a new one. Written before it is named
+   * current, so whoever finds it current finds it whole; the loser of a race
+   * removes its own and takes the winner's.
+   */
+  async open(scope: string, fields: NewGroup): Promise<{ group: AlertGroup; created: boolean }> {
+    const existing = await this.current(scope);
+    if (existing) return { group: existing, created: false };
+    const now = this.now();
+    const group: AlertGroup = { ...fields, id: randomBytes(10).toString('hex'), scope, status: 'firing', level: 0, firingSince: now, updatedAt: now };
+    const key = this.keys.group(group.id);
+    const ttl = this.options.retentionSeconds;
+    await this.redis.multi().hset(key, toHash(group)).expire(key, ttl).exec();
+    if (await this.redis.set(this.keys.current(scope), group.id, 'EX', ttl, 'NX')) {
+      await this.redis.multi().lpush(this.keys.recent, group.id).ltrim(this.keys.recent, 0, RECENT_KEPT - 1).exec();
+      return { group, created: true };
+    }
+    await this.redis.del(key);
+    const winner = await this.current(scope);
+    if (!winner) throw new Error('alert group vanished while it was opened');
+    return { group: winner, created: false };
+  }
+
+  /** The scope's group that has not resolved yet. */
+  async current(scope: string): Promise<AlertGroup | undefined> {
+    const id = await this.redis.get(this.keys.current(scope));
+    const group = id ? await this.get(id) : undefined;
+    return group && group.status !== 'resolved' ? group : undefined;
+  }
+
+  async get(id: string): Promise<AlertGroup | undefined> {
+    return fromHash(await this.redis.hgetall(this.keys.group(id)));
+  }
+
+  /** The newest groups still kept, newest first. */
+  async recent(limit = 50): Promise<AlertGroup[]> {
+    const ids = await this.redis.lrange(this.keys.recent, 0, limit - 1);
+    const groups = await Promise.all(ids.map((id) => this.get(id)));
+    return groups.filter((g): g is AlertGroup => g !== undefined);
+  }
+
+  /**
+   * One step of the state machine: sets `fields` only while every condition holds
+   * (e.g. `{ status: ['firing'] }`), atomically. False: another click, instance or
+   * resolve got there first.
+   */
+  async transition(id: string, when: Partial<Record<'status' | 'level', string[]>>, fields: Partial<AlertGroup>): Promise<boolean> {
+    return setFieldsIf(this.redis, this.keys.group(id), when as Record<string, string[]>, toHash({ ...fields, updatedAt: this.now() }));
+  }
+
+  /** The latest notification's data (new alerts joined the group): later card updates show it. */
+  async refresh(id: string, data: Record<string, unknown>, title: string): Promise<void> {
+    await this.redis.hset(this.keys.group(id), toHash({ data, title, updatedAt: this.now() }));
+  }
+
+  /** The group stops being its scope's current one: the next firing notification opens a new group. */
+  async close(group: Pick<AlertGroup, 'id' | 'scope'>): Promise<void> {
+    await compareAndDelete(this.redis, this.keys.current(group.scope), group.id);
+  }
+
+  /** A task_id for the group's next card: unique per app, as WeCom requires. */
+  async nextTaskId(id: string): Promise<string> {
+    const n = await this.redis.hincrby(this.keys.group(id), 'taskSeq', 1);
+    return `alert_${id}_${n}`;
+  }
+
+  async addCard(id: string, card: AlertCard): Promise<void> {
+    const key = this.keys.cards(id);
+    await this.redis.multi().hset(key, card.taskId ?? `message:${card.messageId}`, JSON.stringify(card)).expire(key, this.options.retentionSeconds).exec();
+  }
+
+  async updateCard(id: string, card: AlertCard): Promise<void> {
+    await this.redis.hset(this.keys.cards(id), card.taskId ?? `message:${card.messageId}`, JSON.stringify(card));
+  }
+
+  /** Every card and message sent for the group, oldest first. */
+  async cards(id: string): Promise<AlertCard[]> {
+    const raw = await this.redis.hvals(this.keys.cards(id));
+    return raw.map((value) => JSON.parse(value) as AlertCard).sort((a, b) => a.sentAt - b.sentAt);
+  }
+
+  async card(id: string, taskId: string): Promise<AlertCard | undefined> {
+    const raw = await this.redis.hget(this.keys.cards(id), taskId);
+    return raw ? (JSON.parse(raw) as AlertCard) : undefined;
+  }
+}

@@ -1,0 +1,68 @@
+import { request } from 'undici';
+
+export interface NewSilence {
+  matchers: Record<string, string>;
+  startsAt: Date;
+  endsAt: Date;
+  createdBy: string;
+  comment: string;
+}
+
+/** Alertmanager did not create the silence; `retry` says whether trying again may help (down, 5xx, 429). */
+export class SilenceError extends Error {
+  constructor(message: string, readonly retry: boolean) {
+    super(message);
+  }
+}
+
+const TIMEOUT_MS = 10_000;
+
+/**
+ * Alertmanager's API v2, the one call the gateway makes: POST /api/v2/silences.
+ * The URL is the operator's (ALERTMANAGER_URL), so the egress policy does not
+ * apply; credentials in it (`https://user:pass@am`) become Basic auth, as
+ * amtool reads them, and never appear in errors.
+ */
+export class AlertmanagerClient {
+  private readonly base: string;
+  private readonly authorization?: string;
+
+  constructor(url: string) {
+    const parsed = new URL(url);
+    if (parsed.username) this.authorization = `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64')}`;
+    parsed.username = '';
+    parsed.password = '';
+    this.base = parsed.toString().replace(/\/+$/, '');
+  }
+
+  /** Answers the silence's id. */
+  async createSilence(silence: NewSilence): Promise<string> {
+    const body = {
+      matchers: Object.entries(silence.matchers).map(([name, value]) => ({ name, value, isRegex: false, isEqual: true })),
+      startsAt: silence.startsAt.toISOString(),
+      endsAt: silence.endsAt.toISOString(),
+      createdBy: silence.createdBy,
+      comment: silence.comment,
+    };
+    let answer;
+    try {
+      answer = await request(`${this.base}/api/v2/silences`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(this.authorization ? { authorization: this.authorization } : {}) },
+        body: JSON.stringify(body),
+        headersTimeout: TIMEOUT_MS,
+        bodyTimeout: TIMEOUT_MS,
+      });
+    } catch (error) {
+      throw new SilenceError(`Alertmanager unreachable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, true);
+    }
+    const text = (await answer.body.text()).slice(0, 300);
+    if (answer.statusCode >= 200 && answer.statusCode < 300) {
+      const id = (JSON.parse(text) as { silenceID?: unknown }).silenceID;
+      if (typeof id === 'string' && id !== '') return id;
+      throw new SilenceError('Alertmanager answered without a silenceID', true);
+    }
+    const retry = answer.statusCode >= 500 || answer.statusCode === 429;
+    throw new SilenceError(`Alertmanager answered HTTP ${answer.statusCode}: ${text.trim().replace(/\s+/g, ' ')}`, retry);
+  }
+}

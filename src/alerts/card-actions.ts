@@ -1,0 +1,151 @@
+import { createHash } from 'node:crypto';
+import type { Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { EventRule } from '../callback/event-router';
+import type { Metrics } from '../ops/metrics';
+import type { WecomApp } from '../wecom/app';
+import { cardClick, type CallbackEvent } from '../wecom/callback-event';
+import type { WecomApi } from '../wecom/wecom-api';
+import { actionOf } from './alert-card';
+import { groupOfTask, type AlertCard, type AlertGroups } from './alert-groups';
+import { SILENCE_ATTEMPTS, type AlertJob, type AlertJobs } from './alert-jobs';
+import type { AlertTracking } from './alert-tracking';
+import type { AlertsConfig } from './alerts-config';
+import { SilenceError, type AlertmanagerClient } from './alertmanager';
+
+export interface CardActionDeps {
+  groups: AlertGroups;
+  tracking: AlertTracking;
+  jobs: AlertJobs;
+  api: WecomApi;
+  /** Apps by name (the one whose callback got the click) and the one alert cards go through. */
+  findApp: (name: string) => WecomApp | undefined;
+  app: WecomApp;
+  alertmanager?: AlertmanagerClient;
+  settings: AlertsConfig;
+  /** A member's name from the contact mirror, when it knows them. */
+  nameOf: (userId: string) => Promise<string | undefined>;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+type ClickOutcome = 'acked' | 'silencing' | 'repeat' | 'unknown_card' | 'other_app' | 'unknown_button' | 'not_allowed';
+
+const sameUser = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+/** Whoever received the card may click it; WeCom expands parties and tags, so any click on such a card is a recipient's. */
+function received(card: AlertCard, user: string): boolean {
+  if (card.to.parties?.length || card.to.tags?.length) return true;
+  return (card.to.users ?? []).some((u) => u === '@all' || sameUser(u, user));
+}
+
+/**
+ * Clicks on alert cards (template_card_event): ack and silence, each once. The
+ * click is recorded from the inbound queue, after WeCom got its answer; the
+ * silence and the card update are jobs of their own, retried with backoff.
+ */
+export class CardActions {
+  constructor(private readonly deps: CardActionDeps) {}
+
+  /** Cards of other features (task ids not ours) go on to the next rule, e.g. forwarding. */
+  rule(): EventRule {
+    return {
+      name: 'alert-card-click',
+      match: { msgType: 'event', event: 'template_card_event' },
+      when: (event) => groupOfTask(cardClick(event).taskId) !== undefined,
+      handle: async (event) => {
+        const outcome = await this.click(event);
+        this.deps.metrics.alertClicks.inc({ outcome });
+      },
+    };
+  }
+
+  private async click(event: CallbackEvent): Promise<ClickOutcome> {
+    const click = cardClick(event);
+    const log = this.deps.logger.child({ taskId: click.taskId, user: click.user, key: click.eventKey });
+    // Only the alert app's clicks count: another app with the same task_id is not this card.
+    const app = this.deps.findApp(event.app);
+    if (!app || app.name !== this.deps.app.name || click.agentId !== String(app.agentId)) return ignored(log, 'other_app');
+    const groupId = groupOfTask(click.taskId)!;
+    const [group, card] = await Promise.all([this.deps.groups.get(groupId), this.deps.groups.card(groupId, click.taskId!)]);
+    if (!group || !card || !click.user || !click.responseCode) return ignored(log, 'unknown_card');
+    const action = actionOf(click.eventKey, this.deps.tracking.durationsOf(group.route));
+    if (!action) return ignored(log, 'unknown_button');
+    const silencers = this.deps.settings.routes.find((r) => r.name === group.route)?.silencers;
+    if (!received(card, click.user) || (action.kind === 'silence' && silencers && !silencers.some((s) => sameUser(s, click.user!)))) return ignored(log, 'not_allowed');
+
+    // One id per click: WeCom's retries of the push are deduplicated before this; a retried job finds its own click.
+    const clickId = createHash('sha256').update(event.dedupeKey).digest('hex').slice(0, 24);
+    const actor = { by: click.user, ...(await this.nameOf(click.user)), at: Date.now(), clickId };
+    const job = { groupId, taskId: click.taskId!, responseCode: click.responseCode, clickId, clickedAt: actor.at };
+    if (action.kind === 'ack') {
+      const won = (await this.deps.groups.transition(groupId, { status: ['firing'] }, { status: 'acked', acked: actor })) || group.acked?.clickId === clickId;
+      if (!won) return 'repeat';
+      log.info({ alert: groupId }, 'alert acknowledged from its card');
+      await this.deps.jobs.add({ kind: 'update', ...job });
+      return 'acked';
+    }
+    const silence = { ...actor, duration: action.duration.text };
+    const won = (await this.deps.groups.transition(groupId, { status: ['firing', 'acked'] }, { status: 'silencing', silence })) || group.silence?.clickId === clickId;
+    if (!won) return 'repeat';
+    await this.deps.jobs.add({ kind: 'silence', ...job });
+    return 'silencing';
+  }
+
+  private async nameOf(userId: string): Promise<{ name?: string }> {
+    const name = await this.deps.nameOf(userId).catch(() => undefined);
+    return name ? { name } : {};
+  }
+
+  /**
+   * Creates the silence in Alertmanager, then has the card say so. Alertmanager
+   * down: retried with backoff; on the last attempt (or a refusal) the group is as
+   * before the click and the card says the silence failed. It never claims a
+   * silence that does not exist.
+   */
+  async silence(job: Job<AlertJob & { kind: 'silence' }>): Promise<void> {
+    const { groupId, clickId } = job.data;
+    const group = await this.deps.groups.get(groupId);
+    const silence = group?.silence;
+    if (!group || !silence || silence.clickId !== clickId || group.status !== 'silencing') return;
+    const started = Date.now();
+    try {
+      const until = Date.now() + this.deps.tracking.durationsOf(group.route).find((d) => d.text === silence.duration)!.ms;
+      if (!this.deps.alertmanager) throw new SilenceError('ALERTMANAGER_URL is not set', false);
+      const id = await this.deps.alertmanager.createSilence({
+        matchers: group.matchers,
+        startsAt: new Date(),
+        endsAt: new Date(until),
+        createdBy: silence.name ? `${silence.by} (${silence.name})` : silence.by,
+        comment: `Silenced from a WeCom alert card by ${silence.name ?? silence.by} (wecom-gateway, alert ${groupId}, card ${job.data.taskId})`,
+      });
+      this.deps.metrics.alertSilences.inc({ result: 'created' });
+      this.deps.logger.info({ alert: groupId, silenceId: id, alertmanagerMs: Date.now() - started, sinceClickMs: Date.now() - job.data.clickedAt }, 'alert silenced from its card');
+      await this.deps.groups.transition(groupId, { status: ['silencing'] }, { status: 'silenced', silence: { ...silence, id, until } });
+    } catch (error) {
+      if (!(error instanceof SilenceError)) throw error;
+      if (error.retry && job.attemptsMade + 1 < SILENCE_ATTEMPTS) throw error;
+      this.deps.metrics.alertSilences.inc({ result: 'failed' });
+      this.deps.logger.warn({ alert: groupId, err: error.message }, 'silence failed: the card says so');
+      await this.deps.groups.transition(groupId, { status: ['silencing'] }, { status: group.acked ? 'acked' : 'firing', silence: { ...silence, error: error.message } });
+    }
+    await this.deps.jobs.add({ ...job.data, kind: 'update' });
+  }
+
+  /** The card, as the group now stands, for every recipient of it: with the click's own response_code. */
+  async update(job: Job<AlertJob & { kind: 'update' }>): Promise<void> {
+    const { groupId, taskId, responseCode } = job.data;
+    const [group, card] = await Promise.all([this.deps.groups.get(groupId), this.deps.groups.card(groupId, taskId)]);
+    if (!group || !card) return;
+    const outcome = await this.deps.api.updateTemplateCard(this.deps.app, { responseCode, to: card.to, card: this.deps.tracking.renderCard(group, card) });
+    this.deps.metrics.alertCardUpdates.inc({ reason: 'click', result: outcome.kind === 'ok' ? 'ok' : 'error' });
+    if (outcome.kind === 'retry' || outcome.kind === 'refreshToken') throw new Error(`update_template_card: ${outcome.error.errcode} ${outcome.error.errmsg}`);
+    if (outcome.kind !== 'ok') return void this.deps.logger.warn({ alert: groupId, taskId, error: outcome.error }, 'card update refused');
+    this.deps.logger.info({ alert: groupId, taskId, sinceClickMs: Date.now() - job.data.clickedAt }, 'alert card updated');
+  }
+}
+
+function ignored(log: Logger, outcome: ClickOutcome): ClickOutcome {
+  log.info({ outcome }, 'card click ignored');
+  return outcome;
+}

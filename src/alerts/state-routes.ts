@@ -1,0 +1,104 @@
+import { callerOf } from '../http/auth';
+import { ApiError, UnavailableError } from '../http/errors';
+import { limitParam, queryParam, type Route } from '../http/route';
+import { groupVisibleTo, type AlertCard, type AlertGroup, type AlertGroups, type AlertStatus } from './alert-groups';
+import type { AlertTracking } from './alert-tracking';
+
+const STATUSES: AlertStatus[] = ['firing', 'acked', 'silencing', 'silenced', 'resolved'];
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+/** What GET /v1/alerts/{id} answers: the group's state, its escalation, and every card sent. */
+export function alertView(group: AlertGroup, cards: AlertCard[], levels: number) {
+  const { acked, silence } = group;
+  return {
+    id: group.id,
+    source: group.source,
+    groupKey: group.groupKey,
+    title: group.title,
+    severity: group.severity,
+    status: group.status,
+    ...(group.route ? { route: group.route } : {}),
+    createdBy: group.createdBy,
+    firingSince: iso(group.firingSince),
+    updatedAt: iso(group.updatedAt),
+    ...(group.resolvedAt ? { resolvedAt: iso(group.resolvedAt) } : {}),
+    matchers: group.matchers,
+    ...(acked ? { acked: { by: acked.by, ...(acked.name ? { name: acked.name } : {}), at: iso(acked.at) } } : {}),
+    ...(silence
+      ? {
+          silence: {
+            // Never "silenced" before Alertmanager said so: pending until it has an id.
+            state: silence.id ? 'created' : silence.error ? 'failed' : 'pending',
+            by: silence.by,
+            ...(silence.name ? { name: silence.name } : {}),
+            duration: silence.duration,
+            at: iso(silence.at),
+            ...(silence.id ? { id: silence.id, until: iso(silence.until) } : {}),
+            ...(silence.error ? { error: silence.error } : {}),
+          },
+        }
+      : {}),
+    escalation: { level: group.level, levels },
+    cards: cards.map((card) => ({
+      ...(card.taskId ? { taskId: card.taskId } : {}),
+      messageId: card.messageId,
+      to: card.to,
+      level: card.level,
+      ...(card.from ? { escalatedFrom: card.from } : {}),
+      sentAt: iso(card.sentAt),
+      ...(card.sendCodeUsed ? { resolvedInPlace: Boolean(card.taskId) } : {}),
+    })),
+  };
+}
+
+export type AlertView = ReturnType<typeof alertView>;
+
+/** Alert groups as the gateway followed them (cards, acks, silences, escalation): GET /v1/alerts and /v1/alerts/{id}. */
+export class AlertViews {
+  constructor(
+    private readonly groups: AlertGroups,
+    private readonly tracking: AlertTracking,
+  ) {}
+
+  async view(group: AlertGroup): Promise<AlertView> {
+    return alertView(group, await this.groups.cards(group.id), this.tracking.levelsOf(group.route, group.event).length);
+  }
+
+  async recent(limit: number, status?: AlertStatus): Promise<AlertGroup[]> {
+    const groups = await this.groups.recent(500);
+    return groups.filter((g) => !status || g.status === status).slice(0, limit);
+  }
+
+  routes(): Route[] {
+    return [
+      {
+        method: 'get',
+        path: '/v1/alerts',
+        auth: 'read',
+        handler: async (req, res) => {
+          const limit = limitParam(req, 50, 500);
+          const status = queryParam(req, 'status');
+          if (status !== undefined && !STATUSES.includes(status as AlertStatus)) throw new ApiError(400, 'invalid_request', `status must be one of ${STATUSES.join(', ')}`, [{ field: 'query.status', message: STATUSES.join(', ') }]);
+          const caller = callerOf(res);
+          const groups = await this.recent(500, status as AlertStatus | undefined).catch(() => {
+            throw new UnavailableError();
+          });
+          const visible = groups.filter((g) => groupVisibleTo(g, caller)).slice(0, limit);
+          res.json({ alerts: await Promise.all(visible.map((g) => this.view(g))) });
+        },
+      },
+      {
+        method: 'get',
+        path: '/v1/alerts/{id}',
+        auth: 'read',
+        handler: async (req, res) => {
+          const id = String(req.params.id);
+          const group = /^[0-9a-f]{20}$/.test(id) ? await this.groups.get(id) : undefined;
+          // Another caller's group is answered as if it did not exist, as messages are.
+          if (!group || !groupVisibleTo(group, callerOf(res))) throw new ApiError(404, 'not_found', `no alert group ${id} (unknown or older than the retention)`);
+          res.json(await this.view(group));
+        },
+      },
+    ];
+  }
+}

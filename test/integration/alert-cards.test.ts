@@ -1,0 +1,323 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseDuration } from '../../src/alerts/escalation-config';
+import type { Config } from '../../src/config/config';
+import { freePort } from '../../src/redis/embedded-redis';
+import { CallbackCrypto } from '../../src/wecom/callback-crypto';
+import { amAlert, amPayload } from '../support/alertmanager';
+import { eventually, SIM_APP, startHarness, uniquePrefix, type Harness } from '../support/harness';
+import { encryptedPush, eventXml } from '../support/wecom-push';
+import { binaryPath } from '../support/prerequisites';
+
+const ALERTMANAGER = binaryPath('alertmanager');
+const TOKEN = 'cardToken0001';
+const AES_KEY = 'CardKey0123456789abcdefghijklmnopqrstuvwxyz';
+
+interface Silence {
+  id: string;
+  matchers: { name: string; value: string; isRegex: boolean; isEqual: boolean }[];
+  createdBy: string;
+  comment: string;
+  status: { state: string };
+  endsAt: string;
+}
+
+/** A real Alertmanager of the test's own: only its silences API is used. */
+async function startAlertmanager(dir: string, port: number): Promise<ChildProcess> {
+  writeFileSync(join(dir, 'alertmanager.yml'), 'route:\n  receiver: none\nreceivers:\n  - name: none\n');
+  const am = spawn(ALERTMANAGER, [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='], { stdio: 'ignore' });
+  await eventually(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`)).ok || undefined, 20_000, 100);
+  return am;
+}
+
+async function silences(port: number): Promise<Silence[]> {
+  const res = await fetch(`http://127.0.0.1:${port}/api/v2/silences`);
+  return ((await res.json()) as Silence[]).filter((s) => s.status.state === 'active');
+}
+
+/** A gateway whose callback the simulator pushes to, with ALERTMANAGER_URL set. */
+async function startGateway(amPort: number, env: Record<string, string> = {}, config?: (c: Config) => Config) {
+  const h = await startHarness({ env: { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY, ALERTMANAGER_URL: `http://127.0.0.1:${amPort}`, ...env }, config });
+  const server: Server = h.gateway.app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  h.sim.deliverCallbacksTo({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/wecom/callback`, token: TOKEN, aesKey: AES_KEY, corpId: SIM_APP.corpId });
+  return {
+    h,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await h.close();
+    },
+  };
+}
+
+type Card = Harness['sim']['cards'][number];
+const cardBody = (card: Card) => card.card as { task_id: string; button_list: { key?: string; text: string; url?: string }[]; replace_text?: string; sub_title_text?: string; main_title: { title: string }; horizontal_content_list?: unknown[] };
+/** What the card says now for its readers: its last update's whole card. */
+const lastUpdate = (card: Card) => card.updates.at(-1)?.template_card as ReturnType<typeof cardBody> | undefined;
+
+describe('interactive alert cards (a real Alertmanager)', () => {
+  let dir: string;
+  let amPort: number;
+  let am: ChildProcess;
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  let h: Harness;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'wgw-cards-'));
+    amPort = await freePort();
+    am = await startAlertmanager(dir, amPort);
+    gw = await startGateway(amPort);
+    h = gw.h;
+  }, 30_000);
+  afterAll(async () => {
+    await gw?.close();
+    am?.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const fire = (groupKey: string, overrides: Record<string, unknown> = {}, query = 'users=zhangsan,lisi') =>
+    h.api.post(`/v1/integrations/alertmanager?${query}`).send(amPayload({ groupKey, ...overrides }));
+  const cardOf = (groupKey: string) => eventually(() => h.sim.cards.find((c) => cardBody(c).main_title.title.includes(groupKey)), 10_000);
+
+  it('when a firing group reaches members, then it is a button_interaction card with severity, title, alerts, links and ack and silence buttons', async () => {
+    const alerts = Array.from({ length: 8 }, (_, i) => amAlert({ fingerprint: `c${i}`, labels: { alertname: 'CardShow', severity: 'critical', instance: `db${i}` }, annotations: { summary: `disk ${i}`, runbook_url: 'https://runbooks.example/disk' } }));
+    const res = await fire('CardShow', { commonLabels: { alertname: 'CardShow', severity: 'critical' }, alerts });
+    expect(res.status).toBe(202);
+    expect(res.body.alert).toMatch(/^[0-9a-f]{20}$/);
+    const card = await cardOf('CardShow');
+    const body = cardBody(card);
+    expect(card.cardType).toBe('button_interaction');
+    expect(body.main_title.title).toContain('[critical] CardShow');
+    expect(body.horizontal_content_list).toHaveLength(5);
+    expect(body.sub_title_text).toContain('5 of 8 shown');
+    const keys = body.button_list.map((b) => b.key).filter(Boolean);
+    expect(keys).toEqual(['ack', 'silence:1h', 'silence:4h']);
+    expect(body.button_list.map((b) => b.url).filter(Boolean)).toEqual(['http://prometheus.example/graph?g0.expr=disk', 'https://runbooks.example/disk']);
+    const state = await h.api.get(`/v1/alerts/${res.body.alert}`);
+    expect(state.body).toMatchObject({ status: 'firing', severity: 'critical', cards: [{ taskId: body.task_id, level: 0 }] });
+  });
+
+  it('when a member clicks silence, then Alertmanager has the silence with the equality matchers and createdBy, and the card says so for everyone', async () => {
+    const res = await fire('CardSilence', { commonLabels: { alertname: 'CardSilence', severity: 'warning', job: 'node' }, alerts: [amAlert({ labels: { alertname: 'CardSilence', severity: 'warning', job: 'node', instance: 'db1' } })] });
+    const card = await cardOf('CardSilence');
+    const clicked = await h.sim.click({ user: 'zhangsan', key: 'silence:1h', taskId: card.taskId });
+    expect(clicked.callbackStatuses).toEqual([200]);
+    const silence = await eventually(async () => (await silences(amPort)).find((s) => s.matchers.some((m) => m.value === 'CardSilence')));
+    expect(silence.matchers.map((m) => [m.name, m.value, m.isEqual, m.isRegex]).sort()).toEqual([['alertname', 'CardSilence', true, false], ['job', 'node', true, false], ['severity', 'warning', true, false]]);
+    expect(silence.createdBy).toContain('zhangsan');
+    expect(silence.comment).toContain(card.taskId);
+    const endsIn = Date.parse(silence.endsAt) - Date.now();
+    expect(endsIn).toBeGreaterThan(55 * 60_000);
+    expect(endsIn).toBeLessThan(61 * 60_000);
+    const updated = await eventually(() => lastUpdate(h.sim.cards.find((c) => c.taskId === card.taskId)!));
+    expect(updated.replace_text).toBe('已静默 1h · zhangsan');
+    const update = h.sim.cards.find((c) => c.taskId === card.taskId)!.updates.at(-1)!;
+    expect(update.responseCode).toBe(clicked.responseCode);
+    expect([...update.userids].sort()).toEqual(['lisi', 'zhangsan']);
+    const state = await eventually(async () => {
+      const view = (await h.api.get(`/v1/alerts/${res.body.alert}`)).body;
+      return view.status === 'silenced' ? view : undefined;
+    });
+    expect(state.silence).toMatchObject({ state: 'created', by: 'zhangsan', duration: '1h', id: silence.id });
+  });
+
+  it('when a member clicks ack, then the card says who acknowledged it, keeps its silence buttons and no silence is created', async () => {
+    const before = (await silences(amPort)).length;
+    const res = await fire('CardAck', { commonLabels: { alertname: 'CardAck', severity: 'critical' } });
+    const card = await cardOf('CardAck');
+    await h.sim.click({ user: 'lisi', key: 'ack', taskId: card.taskId });
+    const updated = await eventually(() => lastUpdate(h.sim.cards.find((c) => c.taskId === card.taskId)!));
+    expect(updated.sub_title_text).toContain('已认领 · lisi');
+    expect(updated.button_list.map((b) => b.key).filter(Boolean)).toEqual(['silence:1h', 'silence:4h']);
+    const view = (await h.api.get(`/v1/alerts/${res.body.alert}`)).body;
+    expect(view).toMatchObject({ status: 'acked', acked: { by: 'lisi' } });
+    expect((await silences(amPort)).length).toBe(before);
+  });
+
+  it('when a member clicks silence twice and WeCom repeats the push, then one silence exists and the card is updated once', async () => {
+    await fire('CardTwice', { commonLabels: { alertname: 'CardTwice', severity: 'critical' } });
+    const card = await cardOf('CardTwice');
+    const first = await h.sim.click({ user: 'zhangsan', key: 'silence:4h', taskId: card.taskId, repeat: 3 });
+    expect(first.callbackStatuses).toEqual([200, 200, 200]);
+    await h.sim.click({ user: 'lisi', key: 'silence:1h', taskId: card.taskId });
+    await eventually(() => lastUpdate(h.sim.cards.find((c) => c.taskId === card.taskId)!));
+    // Time for a wrong second silence or update to show up.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const made = (await silences(amPort)).filter((s) => s.matchers.some((m) => m.value === 'CardTwice'));
+    expect(made).toHaveLength(1);
+    expect(made[0].createdBy).toContain('zhangsan');
+    expect(h.sim.cards.find((c) => c.taskId === card.taskId)!.updates.filter((u) => u.kind === 'click')).toHaveLength(1);
+    expect(await metric(h, 'wecom_gateway_alert_card_clicks_total{outcome="repeat"}')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('when the group resolves, then its card is updated in place with the send code, and nothing new is sent', async () => {
+    const res = await fire('CardResolve', { commonLabels: { alertname: 'CardResolve', severity: 'critical' } });
+    const card = await cardOf('CardResolve');
+    const sentBefore = h.sim.sent.length;
+    const resolved = await fire('CardResolve', { status: 'resolved', commonLabels: { alertname: 'CardResolve', severity: 'critical' }, alerts: [amAlert({ status: 'resolved', endsAt: new Date().toISOString() })] });
+    expect(resolved.status).toBe(202);
+    expect(resolved.body).toMatchObject({ status: 'updated', alert: res.body.alert });
+    const update = await eventually(() => h.sim.cards.find((c) => c.taskId === card.taskId)!.updates.find((u) => u.kind === 'send'));
+    expect((update.template_card as { replace_text: string }).replace_text).toMatch(/^已恢复 · lasted \d+ min$/);
+    expect(h.sim.sent.length).toBe(sentBefore);
+    expect((await h.api.get(`/v1/alerts/${res.body.alert}`)).body).toMatchObject({ status: 'resolved', cards: [{ resolvedInPlace: true }] });
+    // The next firing of the same group is a new alert group.
+    const again = await fire('CardResolve', { commonLabels: { alertname: 'CardResolve', severity: 'critical' }, alerts: [amAlert({ startsAt: new Date().toISOString() })] });
+    expect(again.body.alert).not.toBe(res.body.alert);
+  });
+
+  it('when a click comes for an unknown card or from a member who did not receive it, then it is answered 200, ignored and counted', async () => {
+    await fire('CardStranger', { commonLabels: { alertname: 'CardStranger', severity: 'critical' } }, 'users=zhangsan');
+    const card = await cardOf('CardStranger');
+    // The simulator refuses a click by a non-recipient itself; a forged push goes through the gateway's own checks.
+    await expect(h.sim.click({ user: 'wangwu', key: 'ack', taskId: card.taskId })).rejects.toThrow();
+    await h.sim.click({ user: 'zhangsan', key: 'ack', taskId: card.taskId });
+    await eventually(() => lastUpdate(h.sim.cards.find((c) => c.taskId === card.taskId)!));
+    expect(await metric(h, 'wecom_gateway_alert_card_clicks_total{outcome="acked"}')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('GET /v1/alerts lists the groups with their state, and filters by status', async () => {
+    const all = await h.api.get('/v1/alerts');
+    expect(all.status).toBe(200);
+    expect(all.body.alerts.length).toBeGreaterThanOrEqual(5);
+    const silenced = await h.api.get('/v1/alerts?status=silenced');
+    expect(silenced.body.alerts.every((a: { status: string }) => a.status === 'silenced')).toBe(true);
+    expect(silenced.body.alerts.length).toBeGreaterThanOrEqual(1);
+    expect((await h.api.get('/v1/alerts?status=nope')).status).toBe(400);
+    expect((await h.api.get('/v1/alerts/0123456789abcdef0123')).status).toBe(404);
+  });
+});
+
+async function metric(h: Harness, series: string): Promise<number> {
+  const text = (await h.api.get('/metrics')).text;
+  const line = text.split('\n').find((l) => l.startsWith(series));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+const wecom = new CallbackCrypto({ token: TOKEN, encodingAesKey: AES_KEY, receiveId: SIM_APP.corpId });
+
+/** A template_card_event as a stranger could forge it with the app's keys: the gateway's own checks decide. */
+function forgedClick(h: Harness, fields: Record<string, string>) {
+  const xml = eventXml({ ToUserName: SIM_APP.corpId, FromUserName: 'zhangsan', CreateTime: String(Math.floor(Date.now() / 1000)), MsgType: 'event', Event: 'template_card_event', EventKey: 'ack', TaskId: 'alert_0123456789abcdef0123_1', CardType: 'button_interaction', ResponseCode: 'forged', AgentID: String(SIM_APP.agentId), ...fields });
+  const push = encryptedPush(wecom, SIM_APP.corpId, xml);
+  return h.api.post(`/wecom/callback?${push.query}`).set('content-type', 'text/xml').send(push.body);
+}
+
+describe('alert cards: who may click, escalation, restarts, Alertmanager down', () => {
+  let dir: string;
+  let amPort: number;
+  let am: ChildProcess;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'wgw-cards2-'));
+    amPort = await freePort();
+    am = await startAlertmanager(dir, amPort);
+  }, 30_000);
+  afterAll(() => {
+    am?.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const oncall: (c: Config) => Config = (c) => ({
+    ...c,
+    alerts: {
+      ...c.alerts,
+      routes: [
+        { name: 'oncall', users: ['zhangsan'], silencers: ['zhangsan'], escalation: [{ after: parseDuration('2s')!, to: { users: ['wangwu'] } }] },
+      ],
+    },
+  });
+
+  it('when a click names an unknown card, another app, or a member who may not silence, then it is answered 200 and ignored', async () => {
+    const gw = await startGateway(amPort, {}, oncall);
+    try {
+      const { h } = gw;
+      await h.api.post('/v1/integrations/alertmanager?route=oncall').send(amPayload({ groupKey: 'Forged', commonLabels: { alertname: 'Forged', severity: 'critical' } }));
+      const card = await eventually(() => h.sim.cards[0]);
+      expect((await forgedClick(h, {})).status).toBe(200);
+      expect((await forgedClick(h, { TaskId: card.taskId, AgentID: '1000099' })).status).toBe(200);
+      expect((await forgedClick(h, { TaskId: card.taskId, FromUserName: 'lisi', EventKey: 'silence:1h' })).status).toBe(200);
+      await eventually(async () => (await metric(h, 'wecom_gateway_alert_card_clicks_total{outcome="not_allowed"}')) === 1 || undefined);
+      expect(await metric(h, 'wecom_gateway_alert_card_clicks_total{outcome="unknown_card"}')).toBe(1);
+      expect(await metric(h, 'wecom_gateway_alert_card_clicks_total{outcome="other_app"}')).toBe(1);
+      expect(h.sim.cards[0].updates).toHaveLength(0);
+      expect((await silences(amPort)).some((s) => s.matchers.some((m) => m.value === 'Forged'))).toBe(false);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('when nobody acts within 2 s, then the group escalates to the next level, also across a gateway restart, and Alertmanager\'s repeat does not restart the clock', async () => {
+    const env = { REDIS_PREFIX: uniquePrefix() };
+    const first = await startGateway(amPort, env, oncall);
+    const payload = amPayload({ groupKey: 'Escalate', commonLabels: { alertname: 'Escalate', severity: 'critical' } });
+    const res = await first.h.api.post('/v1/integrations/alertmanager?route=oncall').send(payload);
+    expect(res.status).toBe(202);
+    await eventually(() => first.h.sim.cards[0]);
+    // Gone before the level is due: the delayed job waits in Redis.
+    await first.close();
+    await new Promise((r) => setTimeout(r, 1_000));
+    const second = await startGateway(amPort, env, oncall);
+    try {
+      const { h } = second;
+      // Alertmanager repeats the group: it goes to the first level again, the clock keeps running.
+      const repeatedAt = Date.now();
+      await h.api.post('/v1/integrations/alertmanager?route=oncall').send(amPayload({ groupKey: 'Escalate', commonLabels: { alertname: 'Escalate', severity: 'critical' }, alerts: [amAlert({ startsAt: new Date().toISOString() })] }));
+      const escalated = await eventually(() => h.sim.cards.find((c) => c.to.users.includes('wangwu')), 10_000);
+      const body = cardBody(escalated);
+      expect(body.sub_title_text).toContain('升级自 zhangsan');
+      const view = (await h.api.get(`/v1/alerts/${res.body.alert}`)).body;
+      expect(view.escalation).toEqual({ level: 1, levels: 1 });
+      expect(view.cards.map((c: { level: number }) => c.level).sort()).toEqual([0, 0, 1]);
+      // Due 2 s after the first firing, not 2 s after the repeat.
+      const escalatedAt = h.sim.sent.find((m) => m.touser.includes('wangwu'))!.at;
+      expect(escalatedAt - Date.parse(view.firingSince)).toBeGreaterThanOrEqual(1_900);
+      expect(escalatedAt - repeatedAt).toBeLessThan(1_900);
+    } finally {
+      await second.close();
+    }
+  }, 30_000);
+
+  it('when the first level acks in time, then nothing escalates', async () => {
+    const gw = await startGateway(amPort, {}, oncall);
+    try {
+      const { h } = gw;
+      await h.api.post('/v1/integrations/alertmanager?route=oncall').send(amPayload({ groupKey: 'AckInTime', commonLabels: { alertname: 'AckInTime', severity: 'critical' } }));
+      const card = await eventually(() => h.sim.cards[0]);
+      await h.sim.click({ user: 'zhangsan', key: 'ack', taskId: card.taskId });
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(h.sim.cards.filter((c) => c.to.users.includes('wangwu'))).toHaveLength(0);
+      expect(h.sim.sent.filter((m) => m.touser.includes('wangwu'))).toHaveLength(0);
+    } finally {
+      await gw.close();
+    }
+  }, 20_000);
+
+  it('when Alertmanager is down, then the click is still answered at once, the silence is retried, and the card finally says it failed', async () => {
+    const downPort = await freePort();
+    const gw = await startGateway(downPort);
+    try {
+      const { h } = gw;
+      const res = await h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(amPayload({ groupKey: 'AmDown', commonLabels: { alertname: 'AmDown', severity: 'critical' } }));
+      const card = await eventually(() => h.sim.cards[0]);
+      const started = Date.now();
+      const clicked = await h.sim.click({ user: 'zhangsan', key: 'silence:1h', taskId: card.taskId });
+      expect(clicked.callbackStatuses).toEqual([200]);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      const updated = await eventually(() => lastUpdate(h.sim.cards[0]), 15_000);
+      expect(updated.sub_title_text).toContain('silence failed: Alertmanager unreachable');
+      expect(updated.replace_text).toBeUndefined();
+      const view = (await h.api.get(`/v1/alerts/${res.body.alert}`)).body;
+      expect(view).toMatchObject({ status: 'firing', silence: { state: 'failed', by: 'zhangsan' } });
+      expect(view.silence.id).toBeUndefined();
+      expect(await metric(h, 'wecom_gateway_alert_silences_total{result="failed"}')).toBe(1);
+    } finally {
+      await gw.close();
+    }
+  }, 30_000);
+});
