@@ -65,6 +65,7 @@ export function notificationData(n: Notification, settings: Pick<AlertsConfig, '
   const shown = n.alerts.slice(0, settings.maxAlertsPerMessage);
   const firing = n.status === 'firing';
   const more = n.alerts.length - shown.length + n.truncated;
+  const links = groupLinks(n);
   return {
     source: n.source,
     status: n.status,
@@ -83,7 +84,9 @@ export function notificationData(n: Notification, settings: Pick<AlertsConfig, '
     })),
     more: more > 0 ? more : null,
     severity: n.commonLabels.severity ?? n.alerts[0]?.severity ?? 'unknown',
-    links: groupLinks(n),
+    links,
+    // Markdown links each alert's source already: its link line holds the rest.
+    otherLinks: links.filter((link) => !shown.some((a) => a.url === link.url)),
     // Nothing to silence once resolved.
     silenceUrl: firing ? (n.silenceURL ?? null) : null,
     // The card button opens what the alert is about (its panel, dashboard or

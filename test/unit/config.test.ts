@@ -10,7 +10,7 @@ describe('configuration', () => {
   it('when nothing is set, then it is sandbox mode on port 8080 with every worker', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({ port: 8080, sandbox: true, apps: [], apiKeys: [], templatesDir: './templates' });
-    expect([...config.workers]).toEqual(['api', 'send', 'inbound', 'sync', 'welcome', 'digest']);
+    expect([...config.workers]).toEqual(['api', 'send', 'inbound', 'sync', 'welcome', 'digest', 'alerts']);
   });
 
   it('when the three WeCom variables are set, then the default app sends for real', () => {

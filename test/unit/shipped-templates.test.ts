@@ -230,11 +230,12 @@ describe('alert.notification from Alertmanager', () => {
     ].join('\n'),
   });
 
-  golden('when a group of two fires, then the text lists one line per alert and the silence link', 'alert.notification', 'text', data, {
+  golden('when a group of two fires, then the text lists one line per alert, its source link and the silence link', 'alert.notification', 'text', data, {
     content: [
       '🔥 FIRING DiskFull (2)',
       '- DiskFull [critical] Disk 95% full on db1: /var has 2 GB left (< 5%) (instance=db1:9100 job=node, 2026-11-24 10:00:00)',
       '- DiskFull [critical] Disk 91% full on db2: /data has 9 GB left (instance=db2:9100 job=node, 2026-11-24 10:04:30)',
+      `<a href="${source1}">来源 Source</a>`,
       `<a href="${silence}">Silence</a>`,
     ].join('\n'),
   });
@@ -266,8 +267,8 @@ describe('alert.notification from Alertmanager', () => {
       ].join('\n'),
     });
 
-    golden('then the text says RESOLVED, with no silence link', 'alert.notification', 'text', resolved, {
-      content: `✅ RESOLVED DiskFull (1)\n- DiskFull [critical] Disk 95% full on db1: /var has 2 GB left (< 5%) (instance=db1:9100 job=node, 2026-11-24 10:00:00)`,
+    golden('then the text says RESOLVED, with its source link and no silence link', 'alert.notification', 'text', resolved, {
+      content: `✅ RESOLVED DiskFull (1)\n- DiskFull [critical] Disk 95% full on db1: /var has 2 GB left (< 5%) (instance=db1:9100 job=node, 2026-11-24 10:00:00)\n<a href="${source1}">来源 Source</a>`,
     });
 
     golden('then the textcard shows it in gray', 'alert.notification', 'textcard', resolved, {
@@ -282,21 +283,24 @@ describe('alert.notification from Alertmanager', () => {
 describe('alert.notification from Grafana', () => {
   const data = notificationData(fromGrafana(grafanaFiring), alertSettings);
   const panel = 'https://grafana.example/d/api-latency?orgId=1&viewPanel=4';
+  const rule = 'https://grafana.example/alerting/grafana/fe1x2k/view?orgId=1';
   const silence = 'https://grafana.example/alerting/silence/new?alertmanager=grafana&matcher=alertname%3DHighLatency&matcher=service%3Dcheckout&orgId=1';
 
-  golden('when a rule fires, then the markdown shows its value and links its panel and its silence page', 'alert.notification', 'markdown', data, {
+  golden('when a rule fires, then the markdown shows its value and links its panel, its rule and its silence page', 'alert.notification', 'markdown', data, {
     content: [
       '**🔥 FIRING HighLatency** (1)',
       '> <font color="warning">HighLatency</font> [warning] p99 latency over 2s on checkout',
       "> [ var='A' labels={service=checkout} value=2.31 ]",
       `> grafana_folder=API service=checkout · 2026-11-24 11:00:00 · [source](${panel})`,
       '',
+      `[来源 Source](${rule})`,
+      '',
       `[Silence](${silence})`,
     ].join('\n'),
   });
 
-  golden('when a rule fires, then the text is one line and the silence link', 'alert.notification', 'text', data, {
-    content: `🔥 FIRING HighLatency (1)\n- HighLatency [warning] p99 latency over 2s on checkout: [ var='A' labels={service=checkout} value=2.31 ] (grafana_folder=API service=checkout, 2026-11-24 11:00:00)\n<a href="${silence}">Silence</a>`,
+  golden('when a rule fires, then the text is one line, its rule and panel links and the silence link', 'alert.notification', 'text', data, {
+    content: `🔥 FIRING HighLatency (1)\n- HighLatency [warning] p99 latency over 2s on checkout: [ var='A' labels={service=checkout} value=2.31 ] (grafana_folder=API service=checkout, 2026-11-24 11:00:00)\n<a href="${rule}">来源 Source</a>\n<a href="${panel}">Grafana</a>\n<a href="${silence}">Silence</a>`,
   });
 
   golden('when a rule fires, then the textcard button opens its panel, not the silence page', 'alert.notification', 'textcard', data, {
@@ -304,6 +308,40 @@ describe('alert.notification from Grafana', () => {
     description: '<div class="highlight">HighLatency [warning] p99 latency over 2s on checkout</div><div class="gray">grafana_folder=API service=checkout · 2026-11-24 11:00:00</div>',
     url: panel,
     btntxt: '详情',
+  });
+});
+
+describe('alert.notification as an interactive card', () => {
+  const data = notificationData(fromAlertmanager(alertmanagerFiring), alertSettings);
+  const card = {
+    taskId: 'alert_0123456789abcdef0123_1',
+    source: 'Alertmanager',
+    title: '🔥 [critical] DiskFull',
+    subtitle: 'firing since 10:00 · 2 alert(s)',
+    items: [{ keyname: 'DiskFull', value: 'Disk 95% full on db1' }],
+    buttons: [{ text: '认领', style: 1, key: 'ack' }, { text: '静默 1h', style: 2, key: 'silence:1h' }],
+  };
+
+  golden('when the gateway fills the card, then its lists go in as they are and what it left out is left out', 'alert.notification', 'template_card', { ...data, card }, {
+    card_type: 'button_interaction',
+    task_id: card.taskId,
+    source: { desc: 'Alertmanager' },
+    main_title: { title: card.title, desc: card.subtitle },
+    horizontal_content_list: card.items,
+    card_action: { type: 1, url: 'http://prometheus.example:9090/graph?g0.expr=node_filesystem_avail_bytes+%3C+0.05&g0.tab=1' },
+    button_list: card.buttons,
+  });
+
+  golden('when the card is final, then its status line and grey replacement text are there', 'alert.notification', 'template_card', { ...data, card: { ...card, state: '已认领 · 张三', replaceText: '已静默 1h · 张三' } }, {
+    card_type: 'button_interaction',
+    task_id: card.taskId,
+    source: { desc: 'Alertmanager' },
+    main_title: { title: card.title, desc: card.subtitle },
+    sub_title_text: '已认领 · 张三',
+    horizontal_content_list: card.items,
+    card_action: { type: 1, url: 'http://prometheus.example:9090/graph?g0.expr=node_filesystem_avail_bytes+%3C+0.05&g0.tab=1' },
+    button_list: card.buttons,
+    replace_text: '已静默 1h · 张三',
   });
 });
 
