@@ -47,7 +47,15 @@ export interface Flow {
   /** Queues, for the depth metrics and the dashboard. */
   queues?: Queue[];
   readiness?: ReadinessCheck[];
+  /** Sections of the operators' dashboard (HTML, escaped by the flow), above its recent messages. */
+  panels?: DashboardPanel[];
   close?(): Promise<void>;
+}
+
+export interface DashboardPanel {
+  id: string;
+  title: string;
+  html(): Promise<string>;
 }
 
 export async function connectCore(config: Config, logger: Logger): Promise<Core> {

@@ -59,6 +59,8 @@ interface Links {
   url: string;
 }
 
+const firstLabelValue = (alert: ShownAlert) => /^[^=\s]+=(\S+)/.exec(alert.labels)?.[1];
+
 /** The card of `group` as it stands, for one of its cards (its task_id and escalation level). */
 export function cardData(group: AlertGroup, card: Pick<AlertCard, 'taskId' | 'from'>, options: { durations: Duration[]; timeZone: string }): CardData {
   const data = group.data as { alerts: ShownAlert[]; count: number; links?: Links[]; statusText?: string };
@@ -70,6 +72,8 @@ export function cardData(group: AlertGroup, card: Pick<AlertCard, 'taskId' | 'fr
   if (group.silence?.error) lines.push(`静默失败 · silence failed: ${group.silence.error}`);
   if (shown.length < data.count) lines.push(`${shown.length} of ${data.count} shown`);
 
+  // Alerts of one name tell apart by their first other label (instance=db1:9100 -> db1:9100).
+  const sameName = new Set(shown.map((a) => a.name)).size === 1;
   const resolved = group.status === 'resolved';
   const silenceButtons = Object.keys(group.matchers).length > 0 ? options.durations.map((d) => ({ text: `静默 ${d.text}`, style: 2, key: `${SILENCE_KEY}:${d.text}` })) : [];
   const actions: CardButton[] = [...(group.acked ? [] : [{ text: '认领', style: 1, key: ACK_KEY }]), ...silenceButtons];
@@ -87,7 +91,7 @@ export function cardData(group: AlertGroup, card: Pick<AlertCard, 'taskId' | 'fr
     title: clip(`${resolved ? '✅' : '🔥'} [${group.severity}] ${group.title}`, 36),
     subtitle: clip(resolved ? `resolved · ${data.count} alert(s)` : `firing since ${time} · ${data.count} alert(s)`, 44),
     ...(lines.length > 0 ? { state: lines.join('\n') } : {}),
-    items: shown.map((alert) => ({ keyname: clip(alert.name, 10), value: clip(alert.summary || alert.labels || alert.severity, 30) })),
+    items: shown.map((alert) => ({ keyname: clip(sameName ? firstLabelValue(alert) ?? alert.name : alert.name, 12), value: clip(alert.summary || alert.labels || alert.severity, 30) })),
     buttons,
     ...(replaceText ? { replaceText } : {}),
   };

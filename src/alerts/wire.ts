@@ -6,6 +6,7 @@ import type { MessageService } from '../messages/message-service';
 import type { MessageStore } from '../messages/message-store';
 import { StormControl } from '../quotas/storm-control';
 import { AlertGroups } from './alert-groups';
+import { alertPanel } from './alert-panel';
 import { AlertJobs, startAlertWorker, type AlertJob } from './alert-jobs';
 import { AlertTracking } from './alert-tracking';
 import { AlertmanagerClient } from './alertmanager';
@@ -41,6 +42,7 @@ export function wireAlerts(core: Core, config: Config, deps: { messages: Message
   return {
     routes: [...alertRoutes(messages, storm, config.alerts, core.metrics, tracking), ...(tracking ? new AlertViews(groups, tracking).routes() : [])],
     rules: actions ? [actions.rule()] : [],
+    panels: tracking ? [alertPanel(groups, tracking)] : [],
     workers: [
       ...(config.workers.has('digest') ? [storm.startWorker(core.workerRedis, messages, core.logger)] : []),
       ...(config.workers.has('alerts') ? [startAlertWorker(core.workerRedis, core.keys.queuePrefix, handle, core.logger)] : []),

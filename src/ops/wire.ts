@@ -35,6 +35,6 @@ export function wireOps(core: Core, config: Config, deps: { flows: Flow[]; store
   });
   return {
     routes: opsRoutes(core.metrics, readiness, () => diagnose(config, core.api), config.metricsToken),
-    pages: [{ path: '/dashboard', permission: 'admin' as const, router: dashboard(queues, deps.store) }],
+    pages: [{ path: '/dashboard', permission: 'admin' as const, router: dashboard(queues, deps.store, deps.flows.flatMap((f) => f.panels ?? [])) }],
   };
 }

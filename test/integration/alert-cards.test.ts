@@ -1,59 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDuration } from '../../src/alerts/escalation-config';
 import type { Config } from '../../src/config/config';
 import { freePort } from '../../src/redis/embedded-redis';
 import { CallbackCrypto } from '../../src/wecom/callback-crypto';
-import { amAlert, amPayload } from '../support/alertmanager';
-import { eventually, SIM_APP, startHarness, uniquePrefix, type Harness } from '../support/harness';
+import { amAlert, amPayload, CARD_AES_KEY, CARD_TOKEN, silences, startAlertmanager, startCardGateway as startGateway } from '../support/alertmanager';
+import { eventually, SIM_APP, uniquePrefix, type Harness } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';
-import { binaryPath } from '../support/prerequisites';
 
-const ALERTMANAGER = binaryPath('alertmanager');
-const TOKEN = 'cardToken0001';
-const AES_KEY = 'CardKey0123456789abcdefghijklmnopqrstuvwxyz';
-
-interface Silence {
-  id: string;
-  matchers: { name: string; value: string; isRegex: boolean; isEqual: boolean }[];
-  createdBy: string;
-  comment: string;
-  status: { state: string };
-  endsAt: string;
-}
-
-/** A real Alertmanager of the test's own: only its silences API is used. */
-async function startAlertmanager(dir: string, port: number): Promise<ChildProcess> {
-  writeFileSync(join(dir, 'alertmanager.yml'), 'route:\n  receiver: none\nreceivers:\n  - name: none\n');
-  const am = spawn(ALERTMANAGER, [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='], { stdio: 'ignore' });
-  await eventually(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`)).ok || undefined, 20_000, 100);
-  return am;
-}
-
-async function silences(port: number): Promise<Silence[]> {
-  const res = await fetch(`http://127.0.0.1:${port}/api/v2/silences`);
-  return ((await res.json()) as Silence[]).filter((s) => s.status.state === 'active');
-}
-
-/** A gateway whose callback the simulator pushes to, with ALERTMANAGER_URL set. */
-async function startGateway(amPort: number, env: Record<string, string> = {}, config?: (c: Config) => Config) {
-  const h = await startHarness({ env: { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY, ALERTMANAGER_URL: `http://127.0.0.1:${amPort}`, ...env }, config });
-  const server: Server = h.gateway.app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  h.sim.deliverCallbacksTo({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/wecom/callback`, token: TOKEN, aesKey: AES_KEY, corpId: SIM_APP.corpId });
-  return {
-    h,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      await h.close();
-    },
-  };
-}
 
 type Card = Harness['sim']['cards'][number];
 const cardBody = (card: Card) => card.card as { task_id: string; button_list: { key?: string; text: string; url?: string }[]; replace_text?: string; sub_title_text?: string; main_title: { title: string }; horizontal_content_list?: unknown[] };
@@ -199,7 +155,7 @@ async function metric(h: Harness, series: string): Promise<number> {
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
-const wecom = new CallbackCrypto({ token: TOKEN, encodingAesKey: AES_KEY, receiveId: SIM_APP.corpId });
+const wecom = new CallbackCrypto({ token: CARD_TOKEN, encodingAesKey: CARD_AES_KEY, receiveId: SIM_APP.corpId });
 
 /** A template_card_event as a stranger could forge it with the app's keys: the gateway's own checks decide. */
 function forgedClick(h: Harness, fields: Record<string, string>) {

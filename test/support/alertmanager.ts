@@ -1,3 +1,17 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../../src/config/config';
+import { eventually, SIM_APP, startHarness } from './harness';
+import { binaryPath } from './prerequisites';
+
+const ALERTMANAGER = binaryPath('alertmanager');
+/** The app's callback keys in the alert card tests: clicks reach the gateway through them. */
+export const CARD_TOKEN = 'cardToken0001';
+export const CARD_AES_KEY = 'CardKey0123456789abcdefghijklmnopqrstuvwxyz';
+
 /** Alertmanager webhook payloads (version 4) as Alertmanager sends them, for the alert tests. */
 export function amAlert(overrides: Record<string, unknown> = {}) {
   return {
@@ -25,5 +39,43 @@ export function amPayload(overrides: Record<string, unknown> = {}) {
     externalURL: 'http://alertmanager.example:9093',
     alerts: [amAlert()],
     ...overrides,
+  };
+}
+
+export interface Silence {
+  id: string;
+  matchers: { name: string; value: string; isRegex: boolean; isEqual: boolean }[];
+  createdBy: string;
+  comment: string;
+  status: { state: string };
+  endsAt: string;
+}
+
+/** A real Alertmanager of the test's own: only its silences API is used. */
+export async function startAlertmanager(dir: string, port: number): Promise<ChildProcess> {
+  writeFileSync(join(dir, 'alertmanager.yml'), 'route:\n  receiver: none\nreceivers:\n  - name: none\n');
+  const am = spawn(ALERTMANAGER, [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='], { stdio: 'ignore' });
+  await eventually(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`)).ok || undefined, 20_000, 100);
+  return am;
+}
+
+export async function silences(port: number): Promise<Silence[]> {
+  const res = await fetch(`http://127.0.0.1:${port}/api/v2/silences`);
+  return ((await res.json()) as Silence[]).filter((s) => s.status.state === 'active');
+}
+
+/** A gateway whose callback the simulator pushes to, with ALERTMANAGER_URL set. */
+export async function startCardGateway(amPort: number, env: Record<string, string> = {}, config?: (c: Config) => Config) {
+  const h = await startHarness({ env: { WECOM_CALLBACK_TOKEN: CARD_TOKEN, WECOM_CALLBACK_AES_KEY: CARD_AES_KEY, ALERTMANAGER_URL: `http://127.0.0.1:${amPort}`, ...env }, config });
+  const server: Server = h.gateway.app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  h.sim.deliverCallbacksTo({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/wecom/callback`, token: CARD_TOKEN, aesKey: CARD_AES_KEY, corpId: SIM_APP.corpId });
+  return {
+    h,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await h.close();
+    },
   };
 }

@@ -1,0 +1,75 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { freePort } from '../../src/redis/embedded-redis';
+import { amAlert, amPayload, startAlertmanager, startCardGateway } from '../support/alertmanager';
+import { eventually } from '../support/harness';
+import { binaryPath } from '../support/prerequisites';
+
+const ADMIN = 'admin-key-0001-long';
+/** Where the pictures go (the README's are copies of these): TEST_OUTPUT_DIR, or a temporary folder. */
+const OUTPUT = process.env.TEST_OUTPUT_DIR ?? join(tmpdir(), 'wgw-test-output');
+
+describe('an alert card on the dashboard, before and after a click (real Chromium, real Alertmanager)', () => {
+  let dir: string;
+  let am: ChildProcess;
+  let gw: Awaited<ReturnType<typeof startCardGateway>>;
+  let base: string;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'wgw-card-e2e-'));
+    mkdirSync(OUTPUT, { recursive: true });
+    const amPort = await freePort();
+    am = await startAlertmanager(dir, amPort);
+    gw = await startCardGateway(amPort, { GATEWAY_API_KEYS: ADMIN });
+    const server = gw.h.gateway.app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const close = gw.close;
+    gw.close = async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await close();
+    };
+    browser = await chromium.launch({ executablePath: binaryPath('chromium'), args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await gw?.close();
+    am?.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function cardOnDashboard(page: Page, alert: string) {
+    await page.goto(`${base}/dashboard/`);
+    const card = page.locator(`[data-alert="${alert}"] .card`);
+    await card.waitFor();
+    return card;
+  }
+
+  it('when a member silences the alert from its card, then the dashboard shows the card with its buttons, then greyed with who silenced it', async () => {
+    const alerts = ['db1', 'db2', 'db3'].map((host, i) => amAlert({ fingerprint: `e${i}`, labels: { alertname: 'DiskFull', severity: 'critical', instance: `${host}:9100` }, annotations: { summary: `Disk 9${5 - i}% full on ${host}`, runbook_url: 'https://runbooks.example/disk-full' } }));
+    const res = await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan,lisi').set('Authorization', `Bearer ${ADMIN}`).send(amPayload({ groupKey: 'e2e', alerts }));
+    expect(res.status).toBe(202);
+    const context = await browser.newContext({ httpCredentials: { username: 'ops', password: ADMIN }, viewport: { width: 1000, height: 800 }, deviceScaleFactor: 2 });
+    const page = await context.newPage();
+
+    const before = await cardOnDashboard(page, res.body.alert);
+    expect(await before.locator('.button').allTextContents()).toEqual(['认领', '静默 1h', '静默 4h', '来源 Source', 'Runbook']);
+    expect(await page.locator(`[data-alert="${res.body.alert}"] .state`).textContent()).toBe('firing');
+    await before.screenshot({ path: join(OUTPUT, 'alert-card-before.png') });
+
+    const card = await eventually(() => gw.h.sim.cards[0]);
+    await gw.h.sim.click({ user: 'zhangsan', key: 'silence:1h', taskId: card.taskId });
+    await eventually(async () => (await gw.h.api.get(`/v1/alerts/${res.body.alert}`).set('Authorization', `Bearer ${ADMIN}`)).body.status === 'silenced' || undefined);
+
+    const after = await cardOnDashboard(page, res.body.alert);
+    expect(await after.locator('.button').allTextContents()).toEqual(['已静默 1h · zhangsan']);
+    expect(await page.locator(`[data-alert="${res.body.alert}"] .state`).textContent()).toMatch(/^silenced; silence created by zhangsan for 1h/);
+    await after.screenshot({ path: join(OUTPUT, 'alert-card-after.png') });
+    await context.close();
+  }, 60_000);
+});
