@@ -142,8 +142,10 @@ export class AlertGroups {
    * removes its own and takes the winner's.
    */
   async open(scope: string, fields: NewGroup): Promise<{ group: AlertGroup; created: boolean }> {
-    const existing = await this.current(scope);
-    if (existing) return { group: existing, created: false };
+    const existing = await this.latest(scope);
+    if (existing && existing.status !== 'resolved') return { group: existing, created: false };
+    // The scope's last group resolved: it stays findable (its resolution's repeats change nothing) until a firing replaces it.
+    if (existing) await compareAndDelete(this.redis, this.keys.current(scope), existing.id);
     const now = this.now();
     const group: AlertGroup = { ...fields, id: randomBytes(10).toString('hex'), scope, status: 'firing', level: 0, firingSince: now, updatedAt: now };
     const key = this.keys.group(group.id);
@@ -154,16 +156,15 @@ export class AlertGroups {
       return { group, created: true };
     }
     await this.redis.del(key);
-    const winner = await this.current(scope);
+    const winner = await this.latest(scope);
     if (!winner) throw new Error('alert group vanished while it was opened');
     return { group: winner, created: false };
   }
 
-  /** The scope's group that has not resolved yet. */
-  async current(scope: string): Promise<AlertGroup | undefined> {
+  /** The scope's latest group, resolved or not. */
+  async latest(scope: string): Promise<AlertGroup | undefined> {
     const id = await this.redis.get(this.keys.current(scope));
-    const group = id ? await this.get(id) : undefined;
-    return group && group.status !== 'resolved' ? group : undefined;
+    return id ? this.get(id) : undefined;
   }
 
   async get(id: string): Promise<AlertGroup | undefined> {
@@ -189,11 +190,6 @@ export class AlertGroups {
   /** The latest notification's data (new alerts joined the group): later card updates show it. */
   async refresh(id: string, data: Record<string, unknown>, title: string): Promise<void> {
     await this.redis.hset(this.keys.group(id), toHash({ data, title, updatedAt: this.now() }));
-  }
-
-  /** The group stops being its scope's current one: the next firing notification opens a new group. */
-  async close(group: Pick<AlertGroup, 'id' | 'scope'>): Promise<void> {
-    await compareAndDelete(this.redis, this.keys.current(group.scope), group.id);
   }
 
   /** A task_id for the group's next card: unique per app, as WeCom requires. */

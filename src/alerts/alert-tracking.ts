@@ -118,14 +118,14 @@ export class AlertTracking {
   /**
    * A resolved notification of a group the gateway follows: the group ends (no
    * escalation, the next firing opens a new group) and its cards are updated in
-   * place. Undefined: no open group, the notification goes out as a message.
+   * place; a repeat of it changes nothing. Undefined: no such group, the
+   * notification goes out as a message.
    */
   async resolve(ctx: AlertContext): Promise<{ alert: string } | undefined> {
     const n = ctx.notification;
-    const group = await this.deps.groups.current(AlertGroups.scopeOf(n.source, n.groupKey, ctx.to));
+    const group = await this.deps.groups.latest(AlertGroups.scopeOf(n.source, n.groupKey, ctx.to));
     if (!group) return undefined;
     const resolved = await this.deps.groups.transition(group.id, { status: ['firing', 'acked', 'silencing', 'silenced'] }, { status: 'resolved', resolvedAt: Date.now(), data: ctx.data });
-    await this.deps.groups.close(group);
     if (resolved) await this.deps.jobs.add({ kind: 'resolve', groupId: group.id });
     return { alert: group.id };
   }

@@ -17,6 +17,15 @@ export class SilenceError extends Error {
 
 const TIMEOUT_MS = 10_000;
 
+function parseSilenceId(text: string): string | undefined {
+  try {
+    const id = (JSON.parse(text) as { silenceID?: unknown }).silenceID;
+    return typeof id === 'string' && id !== '' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Alertmanager's API v2, the one call the gateway makes: POST /api/v2/silences.
  * The URL is the operator's (ALERTMANAGER_URL), so the egress policy does not
@@ -58,8 +67,8 @@ export class AlertmanagerClient {
     }
     const text = (await answer.body.text()).slice(0, 300);
     if (answer.statusCode >= 200 && answer.statusCode < 300) {
-      const id = (JSON.parse(text) as { silenceID?: unknown }).silenceID;
-      if (typeof id === 'string' && id !== '') return id;
+      const id = parseSilenceId(text);
+      if (id) return id;
       throw new SilenceError('Alertmanager answered without a silenceID', true);
     }
     const retry = answer.statusCode >= 500 || answer.statusCode === 429;

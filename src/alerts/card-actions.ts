@@ -12,6 +12,7 @@ import { SILENCE_ATTEMPTS, type AlertJob, type AlertJobs } from './alert-jobs';
 import type { AlertTracking } from './alert-tracking';
 import type { AlertsConfig } from './alerts-config';
 import { SilenceError, type AlertmanagerClient } from './alertmanager';
+import { parseDuration } from './escalation-config';
 
 export interface CardActionDeps {
   groups: AlertGroups;
@@ -110,7 +111,8 @@ export class CardActions {
     if (!group || !silence || silence.clickId !== clickId || group.status !== 'silencing') return;
     const started = Date.now();
     try {
-      const until = Date.now() + this.deps.tracking.durationsOf(group.route).find((d) => d.text === silence.duration)!.ms;
+      // Checked against the buttons when clicked; read from the group, so a changed configuration cannot lose it.
+      const until = Date.now() + parseDuration(silence.duration)!.ms;
       if (!this.deps.alertmanager) throw new SilenceError('ALERTMANAGER_URL is not set', false);
       const id = await this.deps.alertmanager.createSilence({
         matchers: group.matchers,

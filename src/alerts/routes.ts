@@ -96,19 +96,14 @@ export function notificationData(n: Notification, settings: Pick<AlertsConfig, '
 }
 
 export function alertRoutes(messages: MessageService, storm: StormControl, settings: AlertsConfig, metrics: Metrics, tracking?: AlertTracking): Route[] {
-  /** Followed groups (cards, escalation) are sent and resolved by the tracking; the rest is one message. */
-  async function deliver(ctx: AlertContext, request: SendRequest): Promise<{ id?: string; ids?: string[]; alert?: string; status: 'queued' | 'updated' }> {
-    if (tracking?.tracks(ctx.route, ctx.event)) {
-      if (ctx.notification.status === 'resolved') {
-        const resolved = await tracking.resolve(ctx);
-        if (resolved) return { alert: resolved.alert, status: 'updated' };
-      } else {
-        const { alert, ids } = await tracking.fire(ctx);
-        return { id: ids[0], ...(ids.length > 1 ? { ids } : {}), alert, status: 'queued' };
-      }
+  /** Followed groups (cards, escalation) are sent by the tracking; the rest is one message. */
+  async function deliver(ctx: AlertContext, request: SendRequest): Promise<{ id: string; ids?: string[]; alert?: string; status: 'queued' }> {
+    if (!tracking?.tracks(ctx.route, ctx.event)) {
+      const { id } = await messages.accept(request, { caller: ctx.caller, requestId: ctx.requestId });
+      return { id, status: 'queued' };
     }
-    const { id } = await messages.accept(request, { caller: ctx.caller, requestId: ctx.requestId });
-    return { id, status: 'queued' };
+    const { alert, ids } = await tracking.fire(ctx);
+    return { id: ids[0], ...(ids.length > 1 ? { ids } : {}), alert, status: 'queued' };
   }
 
   async function handle(req: Request, caller: Caller, notification: Notification) {
@@ -121,6 +116,15 @@ export function alertRoutes(messages: MessageService, storm: StormControl, setti
     const request = messages.parse({ event, ...(msgtype ? { msgtype } : {}), to, data, ...mentions });
     // Before storm control: a folded notification goes out later in a digest, past any check made then.
     messages.authorize(request, caller);
+    const ctx: AlertContext = { notification, to, route, event, ...(msgtype ? { msgtype } : {}), ...mentions, data, caller, requestId: String(req.id) };
+    // A followed group's resolution updates cards already sent: no new message, so no storm to fold it into (and its repeats change nothing).
+    if (notification.status === 'resolved' && tracking?.tracks(route, event)) {
+      const resolved = await tracking.resolve(ctx);
+      if (resolved) {
+        metrics.alertNotifications.inc({ source: notification.source, decision: 'updated' });
+        return { alert: resolved.alert, status: 'updated' };
+      }
+    }
     const key = notificationKey(notification);
     const admission = await storm.admit(to, key, { statusText: data.statusText, title: data.title, count: data.count });
     metrics.alertNotifications.inc({ source: notification.source, decision: admission.decision });
@@ -128,12 +132,12 @@ export function alertRoutes(messages: MessageService, storm: StormControl, setti
     if (admission.decision === 'folded') return { status: 'folded' };
     let answer;
     try {
-      answer = await deliver({ notification, to, route, event, ...(msgtype ? { msgtype } : {}), ...mentions, data, caller, requestId: String(req.id) }, request);
+      answer = await deliver(ctx, request);
     } catch (error) {
       await storm.forget(to, key).catch(() => undefined);
       throw error;
     }
-    if (answer.id) await storm.remember(to, key, answer.id);
+    await storm.remember(to, key, answer.id);
     return answer;
   }
 

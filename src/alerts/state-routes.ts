@@ -76,7 +76,7 @@ export class AlertViews {
         path: '/v1/alerts',
         auth: 'read',
         handler: async (req, res) => {
-          const limit = limitParam(req, 50, 500);
+          const limit = limitParam(req, 50);
           const status = queryParam(req, 'status');
           if (status !== undefined && !STATUSES.includes(status as AlertStatus)) throw new ApiError(400, 'invalid_request', `status must be one of ${STATUSES.join(', ')}`, [{ field: 'query.status', message: STATUSES.join(', ') }]);
           const caller = callerOf(res);

@@ -64,8 +64,8 @@ export function redisKeys(prefix: string) {
     chats: (app: string) => `${prefix}:chats:${app}`,
     /**
      * Alert groups sent (interactive cards, escalation): a group's state and its cards
-     * share a slot; `current` names the open group of one Alertmanager group and
-     * recipient set, until it resolves.
+     * share a slot; `current` names the latest group of one Alertmanager group and
+     * recipient set (resolved, it stays until the next firing opens a new one).
      */
     alerts: {
       group: (id: string) => `${prefix}:alert:{${id}}`,

@@ -120,6 +120,11 @@ describe('interactive alert cards (a real Alertmanager)', () => {
     expect(resolved.body).toMatchObject({ status: 'updated', alert: res.body.alert });
     const update = await eventually(() => h.sim.cards.find((c) => c.taskId === card.taskId)!.updates.find((u) => u.kind === 'send'));
     expect((update.template_card as { replace_text: string }).replace_text).toMatch(/^已恢复 · lasted \d+ min$/);
+    // Alertmanager repeats the resolution (its retry, or repeat_interval): nothing changes.
+    const repeated = await fire('CardResolve', { status: 'resolved', commonLabels: { alertname: 'CardResolve', severity: 'critical' }, alerts: [amAlert({ status: 'resolved', endsAt: new Date().toISOString() })] });
+    expect(repeated.body).toMatchObject({ status: 'updated', alert: res.body.alert });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.sim.cards.find((c) => c.taskId === card.taskId)!.updates).toHaveLength(1);
     expect(h.sim.sent.length).toBe(sentBefore);
     expect((await h.api.get(`/v1/alerts/${res.body.alert}`)).body).toMatchObject({ status: 'resolved', cards: [{ resolvedInPlace: true }] });
     // The next firing of the same group is a new alert group.

@@ -54,6 +54,8 @@ describe('bounded queues and dead letters', () => {
         CONTACT_SYNC_WEBHOOK_URL: downstream.url,
         CONTACTS_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
         STORM_PER_RECIPIENT_PER_MINUTE: '1',
+        // Alert cards: their resolve is a job of the alert-actions queue (no Alertmanager is called).
+        ALERTMANAGER_URL: 'http://127.0.0.1:9',
         // The status callback goes to this test's own loopback server.
         EGRESS_ALLOW: '127.0.0.1/32',
       },
@@ -74,9 +76,11 @@ describe('bounded queues and dead letters', () => {
       const res = await h.api.post('/v1/integrations/alertmanager?users=oncall09').set(auth).send(amPayload({ groupKey: `bounds-${i}`, alerts: [amAlert({ fingerprint: `b${i}`, labels: { alertname: `Bounds${i}` } })] }));
       expect(res.status).toBeLessThan(300);
     }
+    const resolved = await h.api.post('/v1/integrations/alertmanager?users=oncall09').set(auth).send(amPayload({ groupKey: 'bounds-1', status: 'resolved', alerts: [amAlert({ status: 'resolved', fingerprint: 'b1', labels: { alertname: 'Bounds1' } })] }));
+    expect(resolved.body.status).toBe('updated');
 
     const names = [...h.gateway.queues.keys()].sort();
-    expect(names).toEqual(['alert-digest', 'forward-inbound', 'inbound', 'send', 'status-callbacks', 'welcome', 'welcome-tags']);
+    expect(names).toEqual(['alert-actions', 'alert-digest', 'forward-inbound', 'inbound', 'send', 'status-callbacks', 'welcome', 'welcome-tags']);
     for (const name of names) {
       const jobs = await eventually(async () => {
         const found = await allJobs(h, name);
