@@ -1,20 +1,10 @@
 import { chatPayload, robotImage, robotPayload, splitLongText, toChatMessages, toRobotMessages } from '../../src/wecom/chat-message';
-import { MessageLimitError, TRUNCATION_MARK } from '../../src/wecom/message-limits';
+import { expectLimit } from '../support/limits';
+import { TRUNCATION_MARK } from '../../src/wecom/message-limits';
 
 const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
 const SUFFIX = /\n\((\d+)\/(\d+)\)$/;
 
-function expectLimit(run: () => unknown, field: string, message: string | RegExp): void {
-  let thrown: unknown;
-  try {
-    run();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(MessageLimitError);
-  expect((thrown as MessageLimitError).field).toBe(field);
-  expect((thrown as MessageLimitError).message).toMatch(message);
-}
 
 /** Checks what every split must hold, and returns the parts without their numbers. */
 function checkParts(text: string, parts: string[], maxBytes: number): string[] {

@@ -1,18 +1,8 @@
-import { applyMessageLimits, MessageLimitError } from '../../src/wecom/message-limits';
+import { applyMessageLimits } from '../../src/wecom/message-limits';
+import { expectLimit } from '../support/limits';
 
 /** applyMessageLimits for template cards (reference §2.2, §15): an interactive card WeCom would refuse is refused naming its field. */
 
-function expectLimit(run: () => unknown, field: string, message: string | RegExp): void {
-  let thrown: unknown;
-  try {
-    run();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(MessageLimitError);
-  expect((thrown as MessageLimitError).field).toBe(field);
-  expect((thrown as MessageLimitError).message).toMatch(message);
-}
 
 const buttonCard = (extra: Record<string, unknown> = {}) => ({
   card_type: 'button_interaction',

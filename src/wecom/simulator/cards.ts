@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
 import { deliverPush, eventXml, type CallbackTarget } from '../callback-push';
-import { isInteractiveCard, type Rejection } from './validate-message';
+import { isInteractiveCard, jsonObject, type Rejection } from './validate-message';
 
 /**
  * Interactive template cards on the simulator (reference §2.3, §2.4, §15): the
@@ -116,15 +116,6 @@ const isStringList = (value: unknown): value is string[] => Array.isArray(value)
 /** Party and tag ids are integers; a numeric string is taken too. */
 const isIdList = (value: unknown): value is (string | number)[] => Array.isArray(value) && value.every((id) => Number.isInteger(id) || (typeof id === 'string' && /^\d+$/.test(id)));
 
-/** WeCom answers a body that is not a JSON object with 40058, not with an HTTP error. */
-function jsonObject(raw: unknown): Record<string, unknown> | undefined {
-  try {
-    const parsed: unknown = JSON.parse(typeof raw === 'string' ? raw : '');
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The keys whose buttons call back (template_card_event, §7.2): callback buttons and a submit button; url buttons (type 1) open a page. */
 function callbackKeys(card: Record<string, unknown>): string[] {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
 import { readMediaPart } from './media-part';
-import { mentionsOf, type Rejection, USER_ID, validateRobotBody } from './validate-message';
+import { jsonObject, mentionsOf, type Rejection, USER_ID, validateRobotBody } from './validate-message';
 
 /**
  * Group chats on the simulator: group robots (webhook/send and
@@ -74,15 +74,6 @@ const includesUser = (users: string[], user: string) => users.some((u) => sameUs
 /** A robot key as the simulator page shows it: enough to tell robots apart, too little to post with. */
 const maskKey = (key: string) => `${key.slice(0, 4)}…`;
 
-/** WeCom answers a body that is not a JSON object with 40058, not with an HTTP error. */
-function jsonObject(raw: unknown): Record<string, unknown> | undefined {
-  try {
-    const parsed: unknown = JSON.parse(typeof raw === 'string' ? raw : '');
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export class GroupChats {
   readonly robotSent: RobotSentMessage[] = [];

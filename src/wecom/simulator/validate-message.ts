@@ -182,3 +182,13 @@ export function mentionsOf(body: Record<string, unknown>): string[] {
   if (body.msgtype === 'markdown' && typeof content.content === 'string') return [...content.content.matchAll(/<@([^<>\s]+)>/g)].map((m) => m[1]);
   return [];
 }
+
+/** WeCom answers a body that is not a JSON object with 40058, not with an HTTP error. */
+export function jsonObject(raw: unknown): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(typeof raw === 'string' ? raw : '');
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
