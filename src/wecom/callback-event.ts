@@ -29,7 +29,9 @@ export function field(event: CallbackEvent, name: string): string | undefined {
  */
 export function dedupeKeyFor(app: string, fields: Record<string, unknown>, plaintext: string): string {
   const msgId = fields.MsgId;
-  if (typeof msgId === 'string' && msgId !== '') return `${app}_msg_${msgId}`;
+  // A MsgId is a number; anything else (a forged `:`, which BullMQ job ids refuse) goes by its hash.
+  if (typeof msgId === 'string' && /^[0-9A-Za-z_-]{1,64}$/.test(msgId)) return `${app}_msg_${msgId}`;
+  if (typeof msgId === 'string' && msgId !== '') return `${app}_msg_${createHash('sha256').update(msgId).digest('hex').slice(0, 32)}`;
   return `${app}_evt_${createHash('sha256').update(plaintext).digest('hex').slice(0, 32)}`;
 }
 

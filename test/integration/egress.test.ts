@@ -114,7 +114,8 @@ describe('egress policy, by default (nothing allowed)', () => {
 });
 
 describe('egress policy, with EGRESS_ALLOW=127.0.0.1', () => {
-  const TIMEOUT_MS = 400;
+  // Long enough for a 64 MB body to reach its 20 MB cut on a loaded machine (400 ms once timed out first).
+  const TIMEOUT_MS = 1_500;
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness({ env: { EGRESS_ALLOW: '127.0.0.1', EGRESS_TIMEOUT_MS: String(TIMEOUT_MS), SEND_ATTEMPTS: '2' } });

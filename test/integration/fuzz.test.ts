@@ -610,6 +610,9 @@ const HOSTILE_PLAINTEXTS: Buffer[] = [
   '<xml><MsgType>event</MsgType><Event>change_contact</Event></xml>',
   '<xml><MsgType>event</MsgType><Event>change_external_contact</Event><ChangeType>add_external_contact</ChangeType></xml>',
   '<xml><MsgType>event</MsgType><Event>template_card_event</Event></xml>',
+  // A MsgId that is not a number: it once became a BullMQ job id with a ':' (refused: 503).
+  '<xml><MsgType>text</MsgType><Content>hi</Content><MsgId>:</MsgId></xml>',
+  '<xml><MsgType>event</MsgType><Event>template_card_event</Event><TaskId>alert_0123456789abcdef0123_1</TaskId><EventKey>silence:1h</EventKey><AgentID>1000002</AgentID></xml>',
   '<xml><MsgType>event</MsgType></xml>',
   '<xml><Event>click</Event></xml>',
   '<xml><__proto__><polluted>1</polluted></__proto__><constructor>x</constructor><MsgType>text</MsgType></xml>',

@@ -1,4 +1,4 @@
-import { addExternalContact, cardClick, customerRemoved, describe as describeEvent, eventHeader, memberMessage, type CallbackEvent } from '../../src/wecom/callback-event';
+import { addExternalContact, cardClick, customerRemoved, dedupeKeyFor, describe as describeEvent, eventHeader, memberMessage, type CallbackEvent } from '../../src/wecom/callback-event';
 import { parseCallbackXml } from '../../src/wecom/xml';
 
 /** A decrypted push as the callback route records it. */
@@ -54,5 +54,15 @@ describe('typed callback events', () => {
 
   it('when a member clicks a card button, then the click names the member, the button, the card and its new response code', () => {
     expect(cardClick(CARD)).toEqual({ user: 'lisi', eventKey: 'ack', taskId: 'alert-42-ack', cardType: 'button_interaction', responseCode: 'rc1', agentId: '1000002', at: '2023-11-14T22:15:00.000Z' });
+  });
+});
+
+describe('the process-once key of a push', () => {
+  it('when a push has a numeric MsgId, then it goes by it; a MsgId of other characters (a forged ":") goes by its hash, so it is a valid queue job id', () => {
+    expect(dedupeKeyFor('default', { MsgId: '7300000000000000001' }, '<xml/>')).toBe('default_msg_7300000000000000001');
+    const forged = dedupeKeyFor('default', { MsgId: 'a:b' }, '<xml/>');
+    expect(forged).toMatch(/^default_msg_[0-9a-f]{32}$/);
+    expect(dedupeKeyFor('default', { MsgId: 'a:b' }, '<xml>other</xml>')).toBe(forged);
+    expect(dedupeKeyFor('default', {}, '<xml/>')).toMatch(/^default_evt_[0-9a-f]{32}$/);
   });
 });
