@@ -165,7 +165,8 @@ export class AlertTracking {
       }
     }
     if (groupsOnly) {
-      const sent = await accept(groupsOnly, group.msgtype === 'textcard' ? 'markdown' : group.msgtype, data, 'groups');
+      // A robot's textcard is the event's markdown: the message service converts it.
+      const sent = await accept(groupsOnly, group.msgtype, data, 'groups');
       ids.push(sent.id);
       if (sent.created) await this.deps.groups.addCard(group.id, { messageId: sent.id, to: groupsOnly, level: options.level, sentAt });
     }
@@ -222,7 +223,7 @@ export class AlertTracking {
       if (card.taskId && (await this.updateWithSendCode(group, card))) continue;
       const request = this.deps.messages.parse({
         event: group.event,
-        ...(group.msgtype && !(card.to.robots || card.to.chats) ? { msgtype: group.msgtype } : {}),
+        ...(group.msgtype ? { msgtype: group.msgtype } : {}),
         to: card.to,
         data: group.data,
         idempotencyKey: `resolve-${groupId}-${index}`,
