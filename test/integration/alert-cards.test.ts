@@ -27,7 +27,7 @@ describe('interactive alert cards (a real Alertmanager)', () => {
     dir = mkdtempSync(join(tmpdir(), 'wgw-cards-'));
     amPort = await freePort();
     am = await startAlertmanager(dir, amPort);
-    gw = await startGateway(amPort);
+    gw = await startGateway(amPort, { WECOM_ROBOTS: 'ops=cards-robot-key' });
     h = gw.h;
   }, 30_000);
   afterAll(async () => {
@@ -140,6 +140,19 @@ describe('interactive alert cards (a real Alertmanager)', () => {
     await h.sim.click({ user: 'zhangsan', key: 'ack', taskId: card.taskId });
     await eventually(() => lastUpdate(h.sim.cards.find((c) => c.taskId === card.taskId)!));
     expect(await metric(h, 'wecom_gateway_alert_card_clicks_total{outcome="acked"}')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('when the recipients are members and a robot, then members get the card and the robot, which cannot click, the markdown with the same links; the resolution reaches the robot as a new message', async () => {
+    const alerts = [amAlert({ labels: { alertname: 'CardRobot', severity: 'critical', instance: 'db1' }, annotations: { summary: 'disk', runbook_url: 'https://runbooks.example/disk' } })];
+    const res = await fire('CardRobot', { commonLabels: { alertname: 'CardRobot', severity: 'critical' }, alerts }, 'users=zhangsan&robots=ops');
+    expect(res.body.ids).toHaveLength(2);
+    await cardOf('CardRobot');
+    const robot = await eventually(() => h.sim.robotSent.find((m) => JSON.stringify(m.body).includes('CardRobot')));
+    expect(robot.msgtype).toBe('markdown');
+    expect(JSON.stringify(robot.body)).toContain('[Runbook](https://runbooks.example/disk)');
+    await fire('CardRobot', { status: 'resolved', commonLabels: { alertname: 'CardRobot', severity: 'critical' }, alerts: [{ ...alerts[0], status: 'resolved' }] }, 'users=zhangsan&robots=ops');
+    await eventually(() => h.sim.robotSent.filter((m) => JSON.stringify(m.body).includes('CardRobot')).length === 2 || undefined);
+    expect(JSON.stringify(h.sim.robotSent.filter((m) => JSON.stringify(m.body).includes('CardRobot'))[1].body)).toContain('RESOLVED');
   });
 
   it('GET /v1/alerts lists the groups with their state, and filters by status', async () => {
