@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Caller } from '../http/auth';
 import type { Recipients } from '../messages/recipients';
 import type { RedisKeys } from '../redis/keys';
 import { compareAndDelete, setFieldsIf, type RedisClient } from '../redis/scripts';
@@ -88,11 +87,6 @@ const TASK_ID = /^alert_([0-9a-f]{20})_(\d{1,6})$/;
 
 export function groupOfTask(taskId: string | undefined): string | undefined {
   return taskId ? TASK_ID.exec(taskId)?.[1] : undefined;
-}
-
-/** A caller sees the groups its webhooks opened; an admin sees every group. */
-export function groupVisibleTo(group: Pick<AlertGroup, 'createdBy'>, caller: Caller): boolean {
-  return caller.permissions.has('admin') || group.createdBy === caller.id;
 }
 
 function toHash(fields: Partial<AlertGroup>): Record<string, string> {
@@ -198,13 +192,10 @@ export class AlertGroups {
     return `alert_${id}_${n}`;
   }
 
-  async addCard(id: string, card: AlertCard): Promise<void> {
+  /** Records a card sent for the group, or what became of it (its send code used). */
+  async saveCard(id: string, card: AlertCard): Promise<void> {
     const key = this.keys.cards(id);
     await this.redis.multi().hset(key, card.taskId ?? `message:${card.messageId}`, JSON.stringify(card)).expire(key, this.options.retentionSeconds).exec();
-  }
-
-  async updateCard(id: string, card: AlertCard): Promise<void> {
-    await this.redis.hset(this.keys.cards(id), card.taskId ?? `message:${card.messageId}`, JSON.stringify(card));
   }
 
   /** Every card and message sent for the group, oldest first. */

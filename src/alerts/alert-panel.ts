@@ -1,9 +1,9 @@
 import type { DashboardPanel } from '../core';
+import { escapeHtml } from '../ops/html';
 import type { AlertGroups } from './alert-groups';
 import type { AlertTracking } from './alert-tracking';
 import { alertView, type AlertView } from './state-routes';
 
-const escapeHtml = (value: unknown) => String(value ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 type Card = {
   source?: { desc?: string };

@@ -77,13 +77,17 @@ export class AlertTracking {
     return this.deps.interactive || this.levelsOf(route?.name, event).length > 0;
   }
 
+  /** The configured route a group came by, as it is configured now. */
+  routeNamed(name: string | undefined): AlertRoute | undefined {
+    return name === undefined ? undefined : this.deps.settings.routes.find((r) => r.name === name);
+  }
+
   levelsOf(routeName: string | undefined, event: string): EscalationLevel[] {
-    const route = this.deps.settings.routes.find((r) => r.name === routeName);
-    return route?.escalation ?? this.deps.messages.template(event)?.escalation ?? [];
+    return this.routeNamed(routeName)?.escalation ?? this.deps.messages.template(event)?.escalation ?? [];
   }
 
   durationsOf(routeName: string | undefined): Duration[] {
-    return this.deps.settings.routes.find((r) => r.name === routeName)?.silenceDurations ?? this.deps.settings.silenceDurations;
+    return this.routeNamed(routeName)?.silenceDurations ?? this.deps.settings.silenceDurations;
   }
 
   /** A firing notification: the group's cards go out; a new group starts its escalation clock, a repeat does not. */
@@ -157,18 +161,18 @@ export class AlertTracking {
         const card = cardData(group, { taskId, ...(options.from ? { from: options.from } : {}) }, this.cardOptions(group));
         const sent = await accept(members, 'template_card', { ...data, card }, 'members');
         ids.push(sent.id);
-        if (sent.created) await this.deps.groups.addCard(group.id, { taskId, messageId: sent.id, to: members as Destination, level: options.level, ...(options.from ? { from: options.from } : {}), sentAt });
+        if (sent.created) await this.deps.groups.saveCard(group.id, { taskId, messageId: sent.id, to: members as Destination, level: options.level, ...(options.from ? { from: options.from } : {}), sentAt });
       } else {
         const sent = await accept(members, group.msgtype, data, 'members');
         ids.push(sent.id);
-        if (sent.created) await this.deps.groups.addCard(group.id, { messageId: sent.id, to: members === '@all' ? { users: ['@all'] } : members, level: options.level, sentAt });
+        if (sent.created) await this.deps.groups.saveCard(group.id, { messageId: sent.id, to: members === '@all' ? { users: ['@all'] } : members, level: options.level, sentAt });
       }
     }
     if (groupsOnly) {
       // A robot's textcard is the event's markdown: the message service converts it.
       const sent = await accept(groupsOnly, group.msgtype, data, 'groups');
       ids.push(sent.id);
-      if (sent.created) await this.deps.groups.addCard(group.id, { messageId: sent.id, to: groupsOnly, level: options.level, sentAt });
+      if (sent.created) await this.deps.groups.saveCard(group.id, { messageId: sent.id, to: groupsOnly, level: options.level, sentAt });
     }
     return ids;
   }
@@ -229,7 +233,7 @@ export class AlertTracking {
         idempotencyKey: `resolve-${groupId}-${index}`,
       });
       await this.deps.messages.accept(request, {});
-      await this.deps.groups.updateCard(groupId, { ...card, sendCodeUsed: true });
+      await this.deps.groups.saveCard(groupId, { ...card, sendCodeUsed: true });
     }
   }
 
@@ -244,7 +248,7 @@ export class AlertTracking {
       this.deps.logger.info({ alert: group.id, taskId: card.taskId, error: outcome.error }, 'card cannot be updated in place (its code is used or expired): sending the resolution anew');
       return false;
     }
-    await this.deps.groups.updateCard(group.id, { ...card, sendCodeUsed: true });
+    await this.deps.groups.saveCard(group.id, { ...card, sendCodeUsed: true });
     return true;
   }
 }

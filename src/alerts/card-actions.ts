@@ -10,7 +10,6 @@ import { actionOf } from './alert-card';
 import { groupOfTask, type AlertCard, type AlertGroups } from './alert-groups';
 import { SILENCE_ATTEMPTS, type AlertJob, type AlertJobs } from './alert-jobs';
 import type { AlertTracking } from './alert-tracking';
-import type { AlertsConfig } from './alerts-config';
 import { SilenceError, type AlertmanagerClient } from './alertmanager';
 import { parseDuration } from './escalation-config';
 
@@ -23,7 +22,6 @@ export interface CardActionDeps {
   findApp: (name: string) => WecomApp | undefined;
   app: WecomApp;
   alertmanager?: AlertmanagerClient;
-  settings: AlertsConfig;
   /** A member's name from the contact mirror, when it knows them. */
   nameOf: (userId: string) => Promise<string | undefined>;
   metrics: Metrics;
@@ -72,7 +70,7 @@ export class CardActions {
     if (!group || !card || !click.user || !click.responseCode) return ignored(log, 'unknown_card');
     const action = actionOf(click.eventKey, this.deps.tracking.durationsOf(group.route));
     if (!action) return ignored(log, 'unknown_button');
-    const silencers = this.deps.settings.routes.find((r) => r.name === group.route)?.silencers;
+    const silencers = this.deps.tracking.routeNamed(group.route)?.silencers;
     if (!received(card, click.user) || (action.kind === 'silence' && silencers && !silencers.some((s) => sameUser(s, click.user!)))) return ignored(log, 'not_allowed');
 
     // One id per click: WeCom's retries of the push are deduplicated before this; a retried job finds its own click.

@@ -1,7 +1,7 @@
-import { callerOf } from '../http/auth';
+import { callerOf, visibleTo } from '../http/auth';
 import { ApiError, UnavailableError } from '../http/errors';
 import { limitParam, queryParam, type Route } from '../http/route';
-import { groupVisibleTo, type AlertCard, type AlertGroup, type AlertGroups, type AlertStatus } from './alert-groups';
+import { type AlertCard, type AlertGroup, type AlertGroups, type AlertStatus } from './alert-groups';
 import type { AlertTracking } from './alert-tracking';
 
 const STATUSES: AlertStatus[] = ['firing', 'acked', 'silencing', 'silenced', 'resolved'];
@@ -64,11 +64,6 @@ export class AlertViews {
     return alertView(group, await this.groups.cards(group.id), this.tracking.levelsOf(group.route, group.event).length);
   }
 
-  async recent(limit: number, status?: AlertStatus): Promise<AlertGroup[]> {
-    const groups = await this.groups.recent(500);
-    return groups.filter((g) => !status || g.status === status).slice(0, limit);
-  }
-
   routes(): Route[] {
     return [
       {
@@ -80,10 +75,11 @@ export class AlertViews {
           const status = queryParam(req, 'status');
           if (status !== undefined && !STATUSES.includes(status as AlertStatus)) throw new ApiError(400, 'invalid_request', `status must be one of ${STATUSES.join(', ')}`, [{ field: 'query.status', message: STATUSES.join(', ') }]);
           const caller = callerOf(res);
-          const groups = await this.recent(500, status as AlertStatus | undefined).catch(() => {
+          // Every group kept (at most 500), then what this caller may see.
+          const groups = await this.groups.recent(500).catch(() => {
             throw new UnavailableError();
           });
-          const visible = groups.filter((g) => groupVisibleTo(g, caller)).slice(0, limit);
+          const visible = groups.filter((g) => visibleTo(g, caller) && (!status || g.status === status)).slice(0, limit);
           res.json({ alerts: await Promise.all(visible.map((g) => this.view(g))) });
         },
       },
@@ -95,7 +91,7 @@ export class AlertViews {
           const id = String(req.params.id);
           const group = /^[0-9a-f]{20}$/.test(id) ? await this.groups.get(id) : undefined;
           // Another caller's group is answered as if it did not exist, as messages are.
-          if (!group || !groupVisibleTo(group, callerOf(res))) throw new ApiError(404, 'not_found', `no alert group ${id} (unknown or older than the retention)`);
+          if (!group || !visibleTo(group, callerOf(res))) throw new ApiError(404, 'not_found', `no alert group ${id} (unknown or older than the retention)`);
           res.json(await this.view(group));
         },
       },

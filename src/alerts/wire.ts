@@ -28,7 +28,7 @@ export function wireAlerts(core: Core, config: Config, deps: { messages: Message
   const jobs = new AlertJobs(core.queueRedis, core.keys.queuePrefix, config.send.retryBaseDelayMs);
   const common = { groups, jobs, api: core.api, metrics: core.metrics, logger: core.logger };
   const tracking = app ? new AlertTracking({ ...common, messages, store: deps.store, app, interactive: Boolean(alertmanager && app.callback), settings: config.alerts }) : undefined;
-  const actions = app && tracking ? new CardActions({ ...common, tracking, app, findApp: (name) => findApp(config, name), alertmanager, settings: config.alerts, nameOf: deps.nameOf }) : undefined;
+  const actions = app && tracking ? new CardActions({ ...common, tracking, app, findApp: (name) => findApp(config, name), alertmanager, nameOf: deps.nameOf }) : undefined;
 
   async function handle(job: Job<AlertJob>, token?: string): Promise<void> {
     if (!tracking || !actions) return;

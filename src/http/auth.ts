@@ -176,3 +176,8 @@ export class ApiKeys {
     };
   }
 }
+
+/** A caller sees what it created (a message, an alert group its webhook opened); an admin sees everything. */
+export function visibleTo(record: { createdBy: string }, caller: Caller): boolean {
+  return caller.permissions.has('admin') || record.createdBy === caller.id;
+}

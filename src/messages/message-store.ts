@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GATEWAY_CALLER_ID, LOCAL_CALLER, type Caller } from '../http/auth';
+import { GATEWAY_CALLER_ID, LOCAL_CALLER } from '../http/auth';
 import { compareAndDelete, type RedisClient } from '../redis/scripts';
 import type { RedisKeys } from '../redis/keys';
 
@@ -71,11 +71,6 @@ export interface MessageView {
   deliveries?: { to: string; status: PartStatus; error?: PartState['error'] }[];
   createdAt: string;
   updatedAt: string;
-}
-
-/** A caller sees the messages it created; an admin sees every message. */
-export function visibleTo(view: Pick<MessageView, 'createdBy'>, caller: Caller): boolean {
-  return caller.permissions.has('admin') || view.createdBy === caller.id;
 }
 
 /** The message's status from its parts' (a recall anywhere wins; all sent is sent; all done with one failed is failed). */

@@ -1,9 +1,9 @@
 import type { Queue } from 'bullmq';
 import type { WecomApp } from '../wecom/app';
-import type { Caller } from '../http/auth';
+import { visibleTo, type Caller } from '../http/auth';
 import { ApiError } from '../http/errors';
 import type { WecomApi } from '../wecom/wecom-api';
-import { visibleTo, type MessageStore, type MessageView } from './message-store';
+import type { MessageStore, MessageView } from './message-store';
 import { sendIdOf, type SendJobData } from './send-queue';
 
 /** WeCom recalls messages up to 24 hours old (reference §2.4). */

@@ -1,8 +1,8 @@
-import { callerOf } from '../http/auth';
+import { callerOf, visibleTo } from '../http/auth';
 import type { Route } from '../http/route';
 import { ApiError, UnavailableError } from '../http/errors';
 import type { MessageService } from './message-service';
-import { visibleTo, type MessageStore } from './message-store';
+import type { MessageStore } from './message-store';
 import { recallMessage, type RecallDeps } from './recall';
 import type { EventTemplate } from './templates';
 

@@ -5,9 +5,8 @@ import type { Queue } from 'bullmq';
 import { Router } from 'express';
 import type { DashboardPanel } from '../core';
 import type { MessageStore, MessageView } from '../messages/message-store';
+import { escapeHtml } from './html';
 
-const escapeHtml = (value: unknown) =>
-  String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** Where the message went: members, and each robot and chat with its own status. */
 function destinations(m: MessageView): string {
