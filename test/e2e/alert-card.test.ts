@@ -1,10 +1,8 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { freePort } from '../../src/redis/embedded-redis';
-import { amAlert, amPayload, startAlertmanager, startCardGateway } from '../support/alertmanager';
+import { amAlert, amPayload, startAlertmanager, startCardGateway, type Alertmanager } from '../support/alertmanager';
 import { eventually } from '../support/harness';
 import { binaryPath } from '../support/prerequisites';
 
@@ -13,18 +11,15 @@ const ADMIN = 'admin-key-0001-long';
 const OUTPUT = process.env.TEST_OUTPUT_DIR ?? join(tmpdir(), 'wgw-test-output');
 
 describe('an alert card on the dashboard, before and after a click (real Chromium, real Alertmanager)', () => {
-  let dir: string;
-  let am: ChildProcess;
+  let am: Alertmanager;
   let gw: Awaited<ReturnType<typeof startCardGateway>>;
   let base: string;
   let browser: Browser;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'wgw-card-e2e-'));
     mkdirSync(OUTPUT, { recursive: true });
-    const amPort = await freePort();
-    am = await startAlertmanager(dir, amPort);
-    gw = await startCardGateway(amPort, { GATEWAY_API_KEYS: ADMIN });
+    am = await startAlertmanager();
+    gw = await startCardGateway(am.port, { GATEWAY_API_KEYS: ADMIN });
     const server = gw.h.gateway.app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -39,8 +34,7 @@ describe('an alert card on the dashboard, before and after a click (real Chromiu
   afterAll(async () => {
     await browser?.close();
     await gw?.close();
-    am?.kill('SIGTERM');
-    rmSync(dir, { recursive: true, force: true });
+    await am?.stop();
   });
 
   async function cardOnDashboard(page: Page, alert: string) {

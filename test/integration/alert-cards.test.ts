@@ -1,12 +1,8 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseDuration } from '../../src/alerts/escalation-config';
 import type { Config } from '../../src/config/config';
 import { freePort } from '../../src/redis/embedded-redis';
 import { CallbackCrypto } from '../../src/wecom/callback-crypto';
-import { amAlert, amPayload, CARD_AES_KEY, CARD_TOKEN, silences, startAlertmanager, startCardGateway as startGateway } from '../support/alertmanager';
+import { amAlert, amPayload, CARD_AES_KEY, CARD_TOKEN, silences, startAlertmanager, type Alertmanager, startCardGateway as startGateway } from '../support/alertmanager';
 import { eventually, SIM_APP, uniquePrefix, type Harness } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';
 
@@ -17,23 +13,20 @@ const cardBody = (card: Card) => card.card as { task_id: string; button_list: { 
 const lastUpdate = (card: Card) => card.updates.at(-1)?.template_card as ReturnType<typeof cardBody> | undefined;
 
 describe('interactive alert cards (a real Alertmanager)', () => {
-  let dir: string;
   let amPort: number;
-  let am: ChildProcess;
+  let am: Alertmanager;
   let gw: Awaited<ReturnType<typeof startGateway>>;
   let h: Harness;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'wgw-cards-'));
-    amPort = await freePort();
-    am = await startAlertmanager(dir, amPort);
+    am = await startAlertmanager();
+    amPort = am.port;
     gw = await startGateway(amPort, { WECOM_ROBOTS: 'ops=cards-robot-key' });
     h = gw.h;
   }, 30_000);
   afterAll(async () => {
     await gw?.close();
-    am?.kill('SIGTERM');
-    rmSync(dir, { recursive: true, force: true });
+    await am?.stop();
   });
 
   const fire = (groupKey: string, overrides: Record<string, unknown> = {}, query = 'users=zhangsan,lisi') =>
@@ -183,19 +176,14 @@ function forgedClick(h: Harness, fields: Record<string, string>) {
 }
 
 describe('alert cards: who may click, escalation, restarts, Alertmanager down', () => {
-  let dir: string;
   let amPort: number;
-  let am: ChildProcess;
+  let am: Alertmanager;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'wgw-cards2-'));
-    amPort = await freePort();
-    am = await startAlertmanager(dir, amPort);
+    am = await startAlertmanager();
+    amPort = am.port;
   }, 30_000);
-  afterAll(() => {
-    am?.kill('SIGTERM');
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => am?.stop());
 
   const oncall: (c: Config) => Config = (c) => ({
     ...c,

@@ -1,14 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePort } from '../../src/redis/embedded-redis';
 import { eventually, startHarness, type Harness } from '../support/harness';
-import { amAlert, amPayload } from '../support/alertmanager';
-import { binaryPath } from '../support/prerequisites';
-
-const ALERTMANAGER = binaryPath('alertmanager');
+import { amAlert, amPayload, startAlertmanager, type Alertmanager } from '../support/alertmanager';
 
 const grafanaPayload = {
   receiver: 'wecom',
@@ -176,18 +168,15 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
 describe('a real Prometheus Alertmanager', () => {
   let h: Harness;
   let server: Server;
-  let am: ChildProcess;
-  let dir: string;
+  let am: Alertmanager;
+  let config: string;
 
   beforeAll(async () => {
     h = await startHarness();
     server = h.gateway.app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     const gatewayPort = (server.address() as { port: number }).port;
-    dir = mkdtempSync(join(tmpdir(), 'wgw-am-'));
-    writeFileSync(
-      join(dir, 'alertmanager.yml'),
-      `route:
+    config = `route:
   receiver: wecom
   group_by: [alertname]
   group_wait: 1s
@@ -198,25 +187,18 @@ receivers:
     webhook_configs:
       - url: http://127.0.0.1:${gatewayPort}/v1/integrations/alertmanager?users=zhangsan
         send_resolved: true
-`,
-    );
+`;
   });
   afterAll(async () => {
-    am?.kill('SIGTERM');
+    await am?.stop();
     server?.closeAllConnections();
     await new Promise((r) => server?.close(r));
     await h?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('when an alert is posted to Alertmanager, then it arrives at WeCom as a message', async () => {
-    const port = await freePort();
-    am = spawn(ALERTMANAGER, [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='], { stdio: 'ignore' });
-    am.on('error', (error) => {
-      throw new Error(`cannot start ${ALERTMANAGER} (ALERTMANAGER_PATH overrides it): ${error.message}`);
-    });
-    const base = `http://127.0.0.1:${port}`;
-    await eventually(async () => (await fetch(`${base}/-/ready`)).ok || undefined, 20_000, 200);
+    am = await startAlertmanager(config);
+    const base = `http://127.0.0.1:${am.port}`;
     const posted = await fetch(`${base}/api/v2/alerts`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -1,9 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../../src/config/config';
+import { freePort } from '../../src/redis/embedded-redis';
 import { eventually, SIM_APP, startHarness } from './harness';
 import { binaryPath } from './prerequisites';
 
@@ -51,12 +53,35 @@ export interface Silence {
   endsAt: string;
 }
 
-/** A real Alertmanager of the test's own: only its silences API is used. */
-export async function startAlertmanager(dir: string, port: number): Promise<ChildProcess> {
-  writeFileSync(join(dir, 'alertmanager.yml'), 'route:\n  receiver: none\nreceivers:\n  - name: none\n');
+export interface Alertmanager {
+  port: number;
+  /** Stops it and waits for it to exit before removing its directory: it writes its state on the way out. */
+  stop(): Promise<void>;
+}
+
+const NO_RECEIVER = 'route:\n  receiver: none\nreceivers:\n  - name: none\n';
+
+/** A real Alertmanager of the test's own, in a directory and on a port of its own. */
+export async function startAlertmanager(config = NO_RECEIVER): Promise<Alertmanager> {
+  const dir = mkdtempSync(join(tmpdir(), 'wgw-am-'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'alertmanager.yml'), config);
   const am = spawn(ALERTMANAGER, [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='], { stdio: 'ignore' });
-  await eventually(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`)).ok || undefined, 20_000, 100);
-  return am;
+  // A process that failed to spawn may never emit 'exit'.
+  const exited = new Promise<void>((resolve) => am.once('exit', () => resolve()).once('error', () => resolve()));
+  const failed = new Promise<never>((_, reject) => am.once('error', (error) => reject(new Error(`cannot start ${ALERTMANAGER} (ALERTMANAGER_PATH overrides it): ${error.message}`))));
+  const stop = async () => {
+    if (am.exitCode === null && am.signalCode === null) am.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await Promise.race([failed, eventually(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`)).ok || undefined, 20_000, 100)]);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { port, stop };
 }
 
 export async function silences(port: number): Promise<Silence[]> {
