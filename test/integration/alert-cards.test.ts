@@ -10,6 +10,9 @@ import { encryptedPush, eventXml } from '../support/wecom-push';
 type Card = Harness['sim']['cards'][number];
 const cardBody = (card: Card) => card.card as { task_id: string; button_list: { key?: string; text: string; url?: string }[]; replace_text?: string; sub_title_text?: string; main_title: { title: string }; horizontal_content_list?: unknown[] };
 /** What the card says now for its readers: its last update's whole card. */
+/** Alertmanager notifies the group `name`: its alerts share that name and severity critical unless overridden. */
+const fire = (h: Harness, name: string, overrides: Record<string, unknown> = {}, query = 'users=zhangsan,lisi') =>
+  h.api.post(`/v1/integrations/alertmanager?${query}`).send(amPayload({ groupKey: name, commonLabels: { alertname: name, severity: 'critical' }, ...overrides }));
 const lastUpdate = (card: Card) => card.updates.at(-1)?.template_card as ReturnType<typeof cardBody> | undefined;
 
 describe('interactive alert cards (a real Alertmanager)', () => {
@@ -29,13 +32,11 @@ describe('interactive alert cards (a real Alertmanager)', () => {
     await am?.stop();
   });
 
-  const fire = (groupKey: string, overrides: Record<string, unknown> = {}, query = 'users=zhangsan,lisi') =>
-    h.api.post(`/v1/integrations/alertmanager?${query}`).send(amPayload({ groupKey, ...overrides }));
   const cardOf = (groupKey: string) => eventually(() => h.sim.cards.find((c) => cardBody(c).main_title.title.includes(groupKey)), 10_000);
 
   it('when a firing group reaches members, then it is a button_interaction card with severity, title, alerts, links and ack and silence buttons', async () => {
     const alerts = Array.from({ length: 8 }, (_, i) => amAlert({ fingerprint: `c${i}`, labels: { alertname: 'CardShow', severity: 'critical', instance: `db${i}` }, annotations: { summary: `disk ${i}`, runbook_url: 'https://runbooks.example/disk' } }));
-    const res = await fire('CardShow', { commonLabels: { alertname: 'CardShow', severity: 'critical' }, alerts });
+    const res = await fire(h, 'CardShow', { alerts });
     expect(res.status).toBe(202);
     expect(res.body.alert).toMatch(/^[0-9a-f]{20}$/);
     const card = await cardOf('CardShow');
@@ -52,7 +53,7 @@ describe('interactive alert cards (a real Alertmanager)', () => {
   });
 
   it('when a member clicks silence, then Alertmanager has the silence with the equality matchers and createdBy, and the card says so for everyone', async () => {
-    const res = await fire('CardSilence', { commonLabels: { alertname: 'CardSilence', severity: 'warning', job: 'node' }, alerts: [amAlert({ labels: { alertname: 'CardSilence', severity: 'warning', job: 'node', instance: 'db1' } })] });
+    const res = await fire(h, 'CardSilence', { commonLabels: { alertname: 'CardSilence', severity: 'warning', job: 'node' }, alerts: [amAlert({ labels: { alertname: 'CardSilence', severity: 'warning', job: 'node', instance: 'db1' } })] });
     const card = await cardOf('CardSilence');
     const clicked = await h.sim.click({ user: 'zhangsan', key: 'silence:1h', taskId: card.taskId });
     expect(clicked.callbackStatuses).toEqual([200]);
@@ -77,7 +78,7 @@ describe('interactive alert cards (a real Alertmanager)', () => {
 
   it('when a member clicks ack, then the card says who acknowledged it, keeps its silence buttons and no silence is created', async () => {
     const before = (await silences(amPort)).length;
-    const res = await fire('CardAck', { commonLabels: { alertname: 'CardAck', severity: 'critical' } });
+    const res = await fire(h, 'CardAck');
     const card = await cardOf('CardAck');
     await h.sim.click({ user: 'lisi', key: 'ack', taskId: card.taskId });
     const updated = await eventually(() => lastUpdate(h.sim.cards.find((c) => c.taskId === card.taskId)!));
@@ -89,7 +90,7 @@ describe('interactive alert cards (a real Alertmanager)', () => {
   });
 
   it('when a member clicks silence twice and WeCom repeats the push, then one silence exists and the card is updated once', async () => {
-    await fire('CardTwice', { commonLabels: { alertname: 'CardTwice', severity: 'critical' } });
+    await fire(h, 'CardTwice');
     const card = await cardOf('CardTwice');
     const first = await h.sim.click({ user: 'zhangsan', key: 'silence:4h', taskId: card.taskId, repeat: 3 });
     expect(first.callbackStatuses).toEqual([200, 200, 200]);
@@ -105,28 +106,28 @@ describe('interactive alert cards (a real Alertmanager)', () => {
   });
 
   it('when the group resolves, then its card is updated in place with the send code, and nothing new is sent', async () => {
-    const res = await fire('CardResolve', { commonLabels: { alertname: 'CardResolve', severity: 'critical' } });
+    const res = await fire(h, 'CardResolve');
     const card = await cardOf('CardResolve');
     const sentBefore = h.sim.sent.length;
-    const resolved = await fire('CardResolve', { status: 'resolved', commonLabels: { alertname: 'CardResolve', severity: 'critical' }, alerts: [amAlert({ status: 'resolved', endsAt: new Date().toISOString() })] });
+    const resolved = await fire(h, 'CardResolve', { status: 'resolved', alerts: [amAlert({ status: 'resolved', endsAt: new Date().toISOString() })] });
     expect(resolved.status).toBe(202);
     expect(resolved.body).toMatchObject({ status: 'updated', alert: res.body.alert });
     const update = await eventually(() => h.sim.cards.find((c) => c.taskId === card.taskId)!.updates.find((u) => u.kind === 'send'));
     expect((update.template_card as { replace_text: string }).replace_text).toMatch(/^已恢复 · lasted \d+ min$/);
     // Alertmanager repeats the resolution (its retry, or repeat_interval): nothing changes.
-    const repeated = await fire('CardResolve', { status: 'resolved', commonLabels: { alertname: 'CardResolve', severity: 'critical' }, alerts: [amAlert({ status: 'resolved', endsAt: new Date().toISOString() })] });
+    const repeated = await fire(h, 'CardResolve', { status: 'resolved', alerts: [amAlert({ status: 'resolved', endsAt: new Date().toISOString() })] });
     expect(repeated.body).toMatchObject({ status: 'updated', alert: res.body.alert });
     await new Promise((r) => setTimeout(r, 300));
     expect(h.sim.cards.find((c) => c.taskId === card.taskId)!.updates).toHaveLength(1);
     expect(h.sim.sent.length).toBe(sentBefore);
     expect((await h.api.get(`/v1/alerts/${res.body.alert}`)).body).toMatchObject({ status: 'resolved', cards: [{ resolvedInPlace: true }] });
     // The next firing of the same group is a new alert group.
-    const again = await fire('CardResolve', { commonLabels: { alertname: 'CardResolve', severity: 'critical' }, alerts: [amAlert({ startsAt: new Date().toISOString() })] });
+    const again = await fire(h, 'CardResolve', { alerts: [amAlert({ startsAt: new Date().toISOString() })] });
     expect(again.body.alert).not.toBe(res.body.alert);
   });
 
   it('when a click comes for an unknown card or from a member who did not receive it, then it is answered 200, ignored and counted', async () => {
-    await fire('CardStranger', { commonLabels: { alertname: 'CardStranger', severity: 'critical' } }, 'users=zhangsan');
+    await fire(h, 'CardStranger', {}, 'users=zhangsan');
     const card = await cardOf('CardStranger');
     // The simulator refuses a click by a non-recipient itself; a forged push goes through the gateway's own checks.
     await expect(h.sim.click({ user: 'wangwu', key: 'ack', taskId: card.taskId })).rejects.toThrow();
@@ -137,13 +138,13 @@ describe('interactive alert cards (a real Alertmanager)', () => {
 
   it('when the recipients are members and a robot, then members get the card and the robot, which cannot click, the markdown with the same links; the resolution reaches the robot as a new message', async () => {
     const alerts = [amAlert({ labels: { alertname: 'CardRobot', severity: 'critical', instance: 'db1' }, annotations: { summary: 'disk', runbook_url: 'https://runbooks.example/disk' } })];
-    const res = await fire('CardRobot', { commonLabels: { alertname: 'CardRobot', severity: 'critical' }, alerts }, 'users=zhangsan&robots=ops');
+    const res = await fire(h, 'CardRobot', { alerts }, 'users=zhangsan&robots=ops');
     expect(res.body.ids).toHaveLength(2);
     await cardOf('CardRobot');
     const robot = await eventually(() => h.sim.robotSent.find((m) => JSON.stringify(m.body).includes('CardRobot')));
     expect(robot.msgtype).toBe('markdown');
     expect(JSON.stringify(robot.body)).toContain('[Runbook](https://runbooks.example/disk)');
-    await fire('CardRobot', { status: 'resolved', commonLabels: { alertname: 'CardRobot', severity: 'critical' }, alerts: [{ ...alerts[0], status: 'resolved' }] }, 'users=zhangsan&robots=ops');
+    await fire(h, 'CardRobot', { status: 'resolved', alerts: [{ ...alerts[0], status: 'resolved' }] }, 'users=zhangsan&robots=ops');
     await eventually(() => h.sim.robotSent.filter((m) => JSON.stringify(m.body).includes('CardRobot')).length === 2 || undefined);
     expect(JSON.stringify(h.sim.robotSent.filter((m) => JSON.stringify(m.body).includes('CardRobot'))[1].body)).toContain('RESOLVED');
   });
@@ -199,7 +200,7 @@ describe('alert cards: who may click, escalation, restarts, Alertmanager down', 
     const gw = await startGateway(amPort, {}, oncall);
     try {
       const { h } = gw;
-      await h.api.post('/v1/integrations/alertmanager?route=oncall').send(amPayload({ groupKey: 'Forged', commonLabels: { alertname: 'Forged', severity: 'critical' } }));
+      await fire(h, 'Forged', {}, 'route=oncall');
       const card = await eventually(() => h.sim.cards[0]);
       expect((await forgedClick(h, {})).status).toBe(200);
       expect((await forgedClick(h, { TaskId: card.taskId, AgentID: '1000099' })).status).toBe(200);
@@ -217,8 +218,7 @@ describe('alert cards: who may click, escalation, restarts, Alertmanager down', 
   it('when nobody acts within 2 s, then the group escalates to the next level, also across a gateway restart, and Alertmanager\'s repeat does not restart the clock', async () => {
     const env = { REDIS_PREFIX: uniquePrefix() };
     const first = await startGateway(amPort, env, oncall);
-    const payload = amPayload({ groupKey: 'Escalate', commonLabels: { alertname: 'Escalate', severity: 'critical' } });
-    const res = await first.h.api.post('/v1/integrations/alertmanager?route=oncall').send(payload);
+    const res = await fire(first.h, 'Escalate', {}, 'route=oncall');
     expect(res.status).toBe(202);
     await eventually(() => first.h.sim.cards[0]);
     // Gone before the level is due: the delayed job waits in Redis.
@@ -229,7 +229,7 @@ describe('alert cards: who may click, escalation, restarts, Alertmanager down', 
       const { h } = second;
       // Alertmanager repeats the group: it goes to the first level again, the clock keeps running.
       const repeatedAt = Date.now();
-      await h.api.post('/v1/integrations/alertmanager?route=oncall').send(amPayload({ groupKey: 'Escalate', commonLabels: { alertname: 'Escalate', severity: 'critical' }, alerts: [amAlert({ startsAt: new Date().toISOString() })] }));
+      await fire(h, 'Escalate', { alerts: [amAlert({ startsAt: new Date().toISOString() })] }, 'route=oncall');
       const escalated = await eventually(() => h.sim.cards.find((c) => c.to.users.includes('wangwu')), 10_000);
       const body = cardBody(escalated);
       expect(body.sub_title_text).toContain('升级自 zhangsan');
@@ -249,7 +249,7 @@ describe('alert cards: who may click, escalation, restarts, Alertmanager down', 
     const gw = await startGateway(amPort, {}, oncall);
     try {
       const { h } = gw;
-      await h.api.post('/v1/integrations/alertmanager?route=oncall').send(amPayload({ groupKey: 'AckInTime', commonLabels: { alertname: 'AckInTime', severity: 'critical' } }));
+      await fire(h, 'AckInTime', {}, 'route=oncall');
       const card = await eventually(() => h.sim.cards[0]);
       await h.sim.click({ user: 'zhangsan', key: 'ack', taskId: card.taskId });
       await new Promise((r) => setTimeout(r, 3_000));
@@ -265,7 +265,7 @@ describe('alert cards: who may click, escalation, restarts, Alertmanager down', 
     const gw = await startGateway(downPort);
     try {
       const { h } = gw;
-      const res = await h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(amPayload({ groupKey: 'AmDown', commonLabels: { alertname: 'AmDown', severity: 'critical' } }));
+      const res = await fire(h, 'AmDown', {}, 'users=zhangsan');
       const card = await eventually(() => h.sim.cards[0]);
       const started = Date.now();
       const clicked = await h.sim.click({ user: 'zhangsan', key: 'silence:1h', taskId: card.taskId });
