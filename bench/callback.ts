@@ -1,64 +1,51 @@
-import { createServer } from 'node:http';
-import autocannon from 'autocannon';
-import express from 'express';
+import { startEmbeddedRedis } from '../src/redis/embedded-redis';
 import { CallbackCrypto } from '../src/wecom/callback-crypto';
-import { BENCH_APP, close, listen, printTable, sampleRss, startBenchGateway } from './support';
+import { startServerProcess } from './server-process';
+import { benchEnv, load, printTable, SANDBOX_APP, startSimulatorProcess, summarise, type LoadResult } from './support';
 
 const TOKEN = 'benchToken';
 const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 
 /**
  * Encrypted WeCom pushes per second and p99 answer time, against a bare express
- * handler that reads the same body and answers 200, in the same run. Each push
- * is a distinct user message (distinct MsgId), so each is verified, decrypted,
- * deduplicated and queued.
+ * handler that reads the same body and answers 200, each in a process of its
+ * own, alternated. Each push is a distinct user message (distinct MsgId), so
+ * each is verified, decrypted, deduplicated and queued.
  */
-export async function benchCallback(durationSeconds = 5): Promise<void> {
-  const bench = await startBenchGateway({ WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY, WORKERS: 'api' });
-  const crypto = new CallbackCrypto({ token: TOKEN, encodingAesKey: AES_KEY, receiveId: BENCH_APP.corpId });
+export async function benchCallback(rounds = Number(process.env.BENCH_ROUNDS ?? 3), durationSeconds = 5): Promise<void> {
+  const crypto = new CallbackCrypto({ token: TOKEN, encodingAesKey: AES_KEY, receiveId: SANDBOX_APP.corpId });
   // Pre-encrypted pushes, so the load generator does not compete for CPU with crypto of its own;
   // signed now, well inside the gateway's timestamp window (300 s) for the whole run.
   const timestamp = String(Math.floor(Date.now() / 1000));
-  const pushes = Array.from({ length: 20_000 }, (_, i) => {
-    const xml = `<xml><ToUserName><![CDATA[${BENCH_APP.corpId}]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName><CreateTime>${timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hello ${i}]]></Content><MsgId>${7300000000000000000n + BigInt(i)}</MsgId><AgentID>1000002</AgentID></xml>`;
+  const pushes = Array.from({ length: 80_000 }, (_, i) => {
+    const xml = `<xml><ToUserName><![CDATA[${SANDBOX_APP.corpId}]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName><CreateTime>${timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hello ${i}]]></Content><MsgId>${7300000000000000000n + BigInt(i)}</MsgId><AgentID>${SANDBOX_APP.agentId}</AgentID></xml>`;
     const encrypt = crypto.encrypt(xml);
     const signature = crypto.signature(timestamp, String(i), encrypt);
-    return { path: `/wecom/callback?msg_signature=${signature}&timestamp=${timestamp}&nonce=${i}`, body: `<xml><ToUserName><![CDATA[${BENCH_APP.corpId}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>` };
+    return { path: `/wecom/callback?msg_signature=${signature}&timestamp=${timestamp}&nonce=${i}`, body: `<xml><ToUserName><![CDATA[${SANDBOX_APP.corpId}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt><AgentID><![CDATA[${SANDBOX_APP.agentId}]]></AgentID></xml>` };
   });
-  const bare = express();
-  bare.post('/wecom/callback', express.text({ type: () => true }), (_req, res) => void res.status(200).send(''));
-  const bareServer = createServer(bare);
-  const bareUrl = await listen(bareServer);
-  const run = async (url: string) => {
-    let next = 0;
-    const result = await autocannon({
-      url,
-      connections: 50,
-      duration: durationSeconds,
-      requests: [
-        {
-          method: 'POST',
-          setupRequest: (req) => {
-            const push = pushes[next++ % pushes.length];
-            return { ...req, path: push.path, body: push.body, headers: { 'content-type': 'text/xml' } };
-          },
-        },
-      ],
-    });
-    return { rps: result.requests.average, p99: result.latency.p99, bad: result.non2xx + result.errors };
+  const redis = await startEmbeddedRedis();
+  const sim = await startSimulatorProcess(0);
+  const servers = {
+    gateway: await startServerProcess('gateway', benchEnv(redis.url, sim.url, { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY, WORKERS: 'api' }, SANDBOX_APP)),
+    'bare express': await startServerProcess('express-text'),
   };
-  const rss = sampleRss();
+  const results: Record<keyof typeof servers, LoadResult[]> = { gateway: [], 'bare express': [] };
+  const peak: Partial<Record<keyof typeof servers, number>> = {};
+  // Each server has its own count, so that the gateway meets each push once (up to pushes.length).
+  const sent = { gateway: 0, 'bare express': 0 };
   try {
-    const bareResult = await run(bareUrl);
-    const gatewayResult = await run(bench.url);
-    rss.stop();
-    printTable(`Callback: encrypted POST /wecom/callback, 50 connections, ${durationSeconds}s each (peak RSS of the whole process: ${rss.peakMb()} MB)`, [
-      { server: 'gateway', 'req/s': Math.round(gatewayResult.rps), 'vs bare express': (gatewayResult.rps / bareResult.rps).toFixed(2), 'p99 ms': gatewayResult.p99, 'errors+non2xx': gatewayResult.bad },
-      { server: 'bare express', 'req/s': Math.round(bareResult.rps), 'vs bare express': '1.00', 'p99 ms': bareResult.p99, 'errors+non2xx': bareResult.bad },
-    ]);
+    for (let round = 0; round < rounds; round++) {
+      for (const name of ['bare express', 'gateway'] as const) {
+        results[name].push(await load(name, `${servers[name].url}/wecom/callback`, { next: () => pushes[sent[name]++ % pushes.length], headers: { 'content-type': 'text/xml' }, durationSeconds }));
+      }
+    }
   } finally {
-    rss.stop();
-    await close(bareServer);
-    await bench.stop();
+    for (const name of Object.keys(servers) as (keyof typeof servers)[]) peak[name] = (await servers[name].stop()).peakRssMb;
+    await sim.stop();
+    await redis.stop();
   }
+  printTable(
+    `Callback: encrypted POST /wecom/callback, 50 connections, ${rounds} x ${durationSeconds}s alternated (a push seen before is answered as a repeat: ${pushes.length} distinct)`,
+    summarise(results, 'bare express').map((row) => ({ ...row, 'peak RSS MB': peak[row.server as keyof typeof servers] ?? '-' })),
+  );
 }

@@ -17,15 +17,22 @@ export interface LoadResult {
   non2xx: number;
 }
 
-/** Runs autocannon against `url` and keeps the figures the tables print. */
-export async function load(name: string, url: string, options: { body: string; headers?: Record<string, string>; connections?: number; durationSeconds?: number }): Promise<LoadResult> {
+/** Runs autocannon against `url` and keeps the figures the tables print; `next` gives each request its own path and body. */
+export async function load(
+  name: string,
+  url: string,
+  options: { body?: string; next?: () => { path: string; body: string }; headers?: Record<string, string>; connections?: number; durationSeconds?: number },
+): Promise<LoadResult> {
+  const headers = { 'content-type': 'application/json', ...options.headers };
+  const next = options.next;
   const result = await autocannon({
     url,
     method: 'POST',
     body: options.body,
-    headers: { 'content-type': 'application/json', ...options.headers },
+    headers,
     connections: options.connections ?? 50,
     duration: options.durationSeconds ?? 5,
+    ...(next ? { requests: [{ method: 'POST' as const, setupRequest: (req: object) => ({ ...req, ...next(), headers }) }] } : {}),
   });
   return {
     name,
@@ -56,6 +63,32 @@ export function printTable(title: string, rows: Record<string, string | number>[
   const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
   process.stdout.write(`\n${title}\n${line(columns)}\n${line(widths.map((w) => '-'.repeat(w)))}\n`);
   for (const row of rows) process.stdout.write(`${line(columns.map((c) => String(row[c])))}\n`);
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/**
+ * One row per server: req/s (median of the rounds), its ratio to the baseline
+ * measured in the same round (minimum and median over the rounds: the machine's
+ * noise moves both servers of a round alike), latencies and errors.
+ */
+export function summarise(results: Record<string, LoadResult[]>, baseline: string): Record<string, string | number>[] {
+  return Object.entries(results).map(([server, rounds]) => {
+    const ratios = rounds.map((r, i) => r.requestsPerSecond / results[baseline][i].requestsPerSecond);
+    return {
+      server,
+      'req/s (median)': Math.round(median(rounds.map((r) => r.requestsPerSecond))),
+      [`vs ${baseline} min`]: Math.min(...ratios).toFixed(2),
+      [`vs ${baseline} median`]: median(ratios).toFixed(2),
+      'p50 ms': median(rounds.map((r) => r.p50)).toFixed(1),
+      'p99 ms (median)': median(rounds.map((r) => r.p99)).toFixed(1),
+      'errors+non2xx': rounds.reduce((sum, r) => sum + r.errors + r.non2xx, 0),
+    };
+  });
 }
 
 /** The app every benchmark's simulator knows. */
