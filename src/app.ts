@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
 import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
 import helmet from 'helmet';
+import { accessLog, isPageAsset, type AccessLogOptions } from './http/access-log';
 import { ApiKeys, type ApiKey, type FailedAuthGuard, type Permission } from './http/auth';
 import { ApiError, errorHandler } from './http/errors';
 import { toExpressPath, type Route } from './http/route';
@@ -28,6 +27,8 @@ export interface AppOptions {
   bodyLimit: string;
   logger: Logger;
   metrics: Metrics;
+  /** How successful requests are logged (default: every one, at info). */
+  accessLog?: AccessLogOptions;
   /** Express `trust proxy`: only behind a known proxy may X-Forwarded-For name the caller. */
   trustProxy?: string;
 }
@@ -39,47 +40,29 @@ function parseTrustProxy(value: string | undefined): boolean | number | string {
   return /^\d+$/.test(value) ? Number(value) : value;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** Operators' pages and their assets (dashboard, bull-board, Swagger UI), as opposed to API calls. Mounted pages see a shortened req.url: pass originalUrl. */
-const isPageAsset = (url: string | undefined) => /^\/(dashboard|docs)(\/|$|\?)/.test(url ?? '');
+const API_HEADERS: [string, string][] = [
+  ['Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'"],
+  ['X-Content-Type-Options', 'nosniff'],
+  ['X-Frame-Options', 'DENY'],
+  ['Referrer-Policy', 'no-referrer'],
+];
 
 /** The express app: request ids and logs, metrics, auth and body parsing per route, errors as JSON. */
 export function createApp(options: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', parseTrustProxy(options.trustProxy));
-  // Security headers everywhere; Swagger UI (/docs) needs its inline styles, so its CSP is relaxed there only.
-  const strictHeaders = helmet();
-  const docsHeaders = helmet({ contentSecurityPolicy: false });
-  app.use((req, res, next) => (req.path.startsWith('/docs') ? docsHeaders : strictHeaders)(req, res, next));
-  app.use(
-    pinoHttp({
-      logger: options.logger,
-      // A caller's X-Request-Id follows the message from the API to the worker and the WeCom call.
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      // Only what an operator needs: headers (Authorization, cookies) are never logged.
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: req.url, remoteAddress: req.remoteAddress }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      // A dashboard left open refreshes every 5 s and bull-board and /docs fetch dozens of assets: that is noise at info.
-      customLogLevel: (req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : isPageAsset((req as express.Request).originalUrl ?? req.url) ? 'debug' : 'info'),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
-    }),
-  );
+  // Pages get helmet's full set; an API answer is JSON that no browser should render, frame or sniff: four fixed headers say so.
+  const pageHeaders = helmet();
+  const docsHeaders = helmet({ contentSecurityPolicy: false }); // Swagger UI needs its inline styles
   app.use((req, res, next) => {
-    res.on('finish', () => {
-      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      options.metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
-    });
-    next();
+    if (!isPageAsset(req.url)) {
+      for (const [name, value] of API_HEADERS) res.setHeader(name, value);
+      return next();
+    }
+    return (req.url.startsWith('/docs') ? docsHeaders : pageHeaders)(req, res, next);
   });
+  app.use(accessLog(options.logger, options.metrics, options.accessLog ?? { level: 'info', sample: 1 }));
 
   const json = express.json({ limit: options.bodyLimit });
   // WeCom posts XML, sometimes without a content type: read any body as text, before any JSON parser.

@@ -64,6 +64,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     // Wrong keys per source address, counted across instances.
     authFailures: new AuthFailureThrottle({ failures: config.authFailuresPerMinute, redis: core.redis, keyPrefix: core.keys.authFailures }),
     bodyLimit: config.bodyLimit,
+    accessLog: config.accessLog,
     trustProxy: config.callback.trustProxy,
     logger,
     metrics: core.metrics,

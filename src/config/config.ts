@@ -1,3 +1,4 @@
+import type { AccessLogOptions } from '../http/access-log';
 import type { AlertsConfig } from '../alerts/alerts-config';
 import type { CallbackConfig } from '../callback/callback-config';
 import type { ContactsConfig } from '../contacts/contacts-config';
@@ -66,6 +67,8 @@ export interface Config {
   bodyLimit: string;
   workers: Set<string>;
   logLevel: string;
+  /** How successful requests are logged: ACCESS_LOG (info, debug, off) and ACCESS_LOG_SAMPLE (0–1). */
+  accessLog: AccessLogOptions;
   contactSyncWebhookUrl?: string;
   inboundWebhookUrl?: string;
   callback: CallbackConfig;

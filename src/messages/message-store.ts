@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GATEWAY_CALLER_ID, LOCAL_CALLER } from '../http/auth';
-import { compareAndDelete, type RedisClient } from '../redis/scripts';
+import { compareAndDelete, createMessage, type RedisClient } from '../redis/scripts';
 import type { RedisKeys } from '../redis/keys';
 
 const RECENT_KEPT = 500;
@@ -155,18 +155,11 @@ export class MessageStore {
    * winner's id is answered (`created: false`).
    */
   async create(record: MessageRecord, idempotencyKey?: string): Promise<{ id: string; created: boolean }> {
-    const now = Date.now();
-    const queued: PartState = { status: 'queued', attempts: 0, updatedAt: now };
-    const partFields = Array.from({ length: record.parts }, (_, i) => [String(i), JSON.stringify(queued)]).flat();
+    const queued: PartState = { status: 'queued', attempts: 0, updatedAt: Date.now() };
     const ttl = this.options.retentionSeconds;
     const createdBy = record.createdBy ?? LOCAL_CALLER.id;
-    await this.redis
-      .multi()
-      .hset(this.recordKey(record.id), { ...record, createdBy, requestId: record.requestId ?? '', callbackUrl: record.callbackUrl ?? '', destinations: JSON.stringify(record.destinations ?? []) })
-      .expire(this.recordKey(record.id), ttl)
-      .hset(this.partsKey(record.id), ...partFields)
-      .expire(this.partsKey(record.id), ttl)
-      .exec();
+    const fields = { ...record, createdBy, requestId: record.requestId ?? '', callbackUrl: record.callbackUrl ?? '', destinations: JSON.stringify(record.destinations ?? []) };
+    await createMessage(this.redis, { record: this.recordKey(record.id), parts: this.partsKey(record.id) }, { ttlSeconds: ttl, parts: record.parts, queuedPart: JSON.stringify(queued), fields });
     if (idempotencyKey === undefined) return { id: record.id, created: true };
     const claim = this.idempotencyKey(createdBy, idempotencyKey);
     const claimed = await this.redis.set(claim, record.id, 'EX', ttl, 'NX');

@@ -64,7 +64,12 @@ export function withoutPersonalData(value: unknown, depth = 0, ancestors: object
   return copy ?? value;
 }
 
-export function createLogger(level = 'info', destination?: pino.DestinationStream): Logger {
+/**
+ * Without a destination, logs go to stdout asynchronously: a busy API does not
+ * wait for each line to be written, lines written meanwhile go out together, and
+ * pino flushes what is left when the process exits (a kill -9 loses the last lines).
+ */
+export function createLogger(level = 'info', destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false })): Logger {
   return pino(
     {
       level,

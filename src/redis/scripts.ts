@@ -1,20 +1,38 @@
+import { createHash } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
 
 export type RedisClient = Redis | Cluster;
+
+/**
+ * A Lua script called by its SHA1 (EVALSHA: a few bytes on the wire, nothing to
+ * hash on the server), sent whole (EVAL, which also caches it) only to a server
+ * that does not know it yet: a new or restarted Redis, or another Cluster node.
+ */
+export function luaScript(lua: string): (redis: RedisClient, keys: string[], args: (string | number)[]) => Promise<unknown> {
+  const sha = createHash('sha1').update(lua).digest('hex');
+  return async (redis, keys, args) => {
+    try {
+      return await redis.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return redis.eval(lua, keys.length, ...keys, ...args);
+    }
+  };
+}
 
 /**
  * Deletes KEYS[1] only while it still holds ARGV[1]: a token that failed is
  * dropped, but a fresh one that another instance already stored survives; a
  * lock is released only by its owner.
  */
-const COMPARE_AND_DELETE = `
+const COMPARE_AND_DELETE = luaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
-return 0`;
+return 0`);
 
 export async function compareAndDelete(redis: RedisClient, key: string, expected: string): Promise<boolean> {
-  return (await redis.eval(COMPARE_AND_DELETE, 1, key, expected)) === 1;
+  return (await COMPARE_AND_DELETE(redis, [key], [expected])) === 1;
 }
 
 /**
@@ -26,7 +44,7 @@ export async function compareAndDelete(redis: RedisClient, key: string, expected
  * first counted, so it is checked again as if new. Answers, per key, 0 when the
  * member takes the send, else the time (ms) when the budget allows it.
  */
-const TAKE_MEMBER_BUDGET = `
+const TAKE_MEMBER_BUDGET = luaScript(`
 local now = tonumber(ARGV[1])
 local sendId = ARGV[2]
 local limits = {}
@@ -59,7 +77,7 @@ for k = 1, #KEYS do
     answers[k] = retryAt
   end
 end
-return answers`;
+return answers`);
 
 export interface BudgetLimit {
   count: number;
@@ -68,7 +86,7 @@ export interface BudgetLimit {
 
 export async function takeMemberBudget(redis: RedisClient, keys: string[], now: number, sendId: string, limits: BudgetLimit[]): Promise<number[]> {
   const args = [String(now), sendId, ...limits.flatMap((l) => [String(l.count), String(l.windowMs)])];
-  return (await redis.eval(TAKE_MEMBER_BUDGET, keys.length, ...keys, ...args)) as number[];
+  return (await TAKE_MEMBER_BUDGET(redis, keys, args)) as number[];
 }
 
 /**
@@ -79,7 +97,7 @@ export async function takeMemberBudget(redis: RedisClient, keys: string[], now: 
  * key with room counts the entry (a retry of the same entry is counted once, at
  * its latest time) and answers {'go', index}; with none, {'full', when}.
  */
-const TAKE_ROBOT_TURN = `
+const TAKE_ROBOT_TURN = luaScript(`
 local now = tonumber(ARGV[1])
 local sendId, entry = ARGV[2], ARGV[3]
 local count, window = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -105,10 +123,10 @@ for i = 2, #KEYS, 2 do
     if soonest == nil or at < soonest then soonest = at end
   end
 end
-return { 'full', tostring(soonest) }`;
+return { 'full', tostring(soonest) }`);
 
 export async function takeRobotTurn(redis: RedisClient, keys: string[], args: { now: number; sendId: string; entry: string; count: number; windowMs: number }): Promise<string[]> {
-  return (await redis.eval(TAKE_ROBOT_TURN, keys.length, ...keys, String(args.now), args.sendId, args.entry, String(args.count), String(args.windowMs))) as string[];
+  return (await TAKE_ROBOT_TURN(redis, keys, [args.now, args.sendId, args.entry, args.count, args.windowMs])) as string[];
 }
 
 /**
@@ -118,7 +136,7 @@ export async function takeRobotTurn(redis: RedisClient, keys: string[], args: { 
  * condition the field and its allowed values joined by `|`, then field/value
  * pairs to set. Answers 1 when it set them, 0 when a condition failed or the hash is gone.
  */
-const SET_FIELDS_IF = `
+const SET_FIELDS_IF = luaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local n = tonumber(ARGV[1])
 for i = 0, n - 1 do
@@ -130,10 +148,31 @@ for i = 0, n - 1 do
   if not ok then return 0 end
 end
 if #ARGV > 1 + 2 * n then redis.call('HSET', KEYS[1], unpack(ARGV, 2 + 2 * n)) end
-return 1`;
+return 1`);
 
 export async function setFieldsIf(redis: RedisClient, key: string, conditions: Record<string, string[]>, fields: Record<string, string>): Promise<boolean> {
   const when = Object.entries(conditions).flatMap(([field, allowed]) => [field, allowed.join('|')]);
   const set = Object.entries(fields).flat();
-  return (await redis.eval(SET_FIELDS_IF, 1, key, String(Object.keys(conditions).length), ...when, ...set)) === 1;
+  return (await SET_FIELDS_IF(redis, [key], [Object.keys(conditions).length, ...when, ...set])) === 1;
+}
+
+/**
+ * A message's record and its parts, all queued, in one step (MessageStore.create).
+ * KEYS: the record, the parts. ARGV: the retention (s), the number of parts, a
+ * queued part's state, then the record's field/value pairs.
+ */
+const CREATE_MESSAGE = luaScript(`
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+local parts = {}
+for i = 0, tonumber(ARGV[2]) - 1 do
+  parts[#parts + 1] = tostring(i)
+  parts[#parts + 1] = ARGV[3]
+end
+redis.call('HSET', KEYS[2], unpack(parts))
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return 1`);
+
+export async function createMessage(redis: RedisClient, keys: { record: string; parts: string }, args: { ttlSeconds: number; parts: number; queuedPart: string; fields: Record<string, string | number> }): Promise<void> {
+  await CREATE_MESSAGE(redis, [keys.record, keys.parts], [args.ttlSeconds, args.parts, args.queuedPart, ...Object.entries(args.fields).flat()]);
 }

@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import type { Request, RequestHandler, Response } from 'express';
+import type { Level, Logger } from 'pino';
+import type { Metrics } from '../ops/metrics';
+
+declare module 'http' {
+  interface IncomingMessage {
+    /** The request id: the caller's X-Request-Id when it is a plain token, else a fresh UUID. */
+    id: string;
+  }
+}
+
+/** How successful requests are logged (ACCESS_LOG, ACCESS_LOG_SAMPLE): 4xx lines are always `warn`, 5xx `error`. */
+export interface AccessLogOptions {
+  /** The level of a successful request's line; `off` writes none. */
+  level: 'info' | 'debug' | 'off';
+  /** The share of successful requests that get a line (0–1): at thousands a second, one in ten still shows the traffic. */
+  sample: number;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Operators' pages and their assets (dashboard, bull-board, Swagger UI), as opposed to API calls. Mounted pages see a shortened req.url: pass originalUrl. */
+export const isPageAsset = (url: string | undefined) => /^\/(dashboard|docs)(\/|$|\?)/.test(url ?? '');
+
+/** Health checks and scrapes come every few seconds from machines: never a line. */
+const UNLOGGED = new Set(['/healthz', '/metrics']);
+
+/**
+ * Request ids, one access-log line per request and the request counter, from one
+ * listener per request. A line is built only when its level is enabled and the
+ * request is sampled, so a busy API pays nothing for lines nobody keeps.
+ */
+export function accessLog(logger: Logger, metrics: Metrics, options: AccessLogOptions): RequestHandler {
+  // prom-client hashes the labels on every inc(): keep each (method, route, status) counter once (routes are patterns, so few).
+  const counters = new Map<string, { inc(): void }>();
+  const count = (method: string, route: string, status: number) => {
+    const key = `${method} ${route} ${status}`;
+    let counter = counters.get(key);
+    if (!counter) counters.set(key, (counter = metrics.httpRequests.labels({ method, route, status: String(status) })));
+    counter.inc();
+  };
+  const levelOf = (req: Request, res: Response): Level | undefined => {
+    if (res.statusCode >= 500) return 'error';
+    if (res.statusCode >= 400) return 'warn';
+    if (options.level === 'off' || UNLOGGED.has(req.url) || (options.sample < 1 && Math.random() >= options.sample)) return undefined;
+    // A dashboard left open refreshes every 5 s and bull-board and /docs fetch dozens of assets: that is noise at info.
+    return isPageAsset(req.originalUrl) ? 'debug' : options.level;
+  };
+  return (req, res, next) => {
+    const given = req.headers['x-request-id'];
+    // A caller's X-Request-Id follows the message from the API to the worker and the WeCom call.
+    req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader('X-Request-Id', req.id);
+    const started = performance.now();
+    res.once('close', () => {
+      if (res.writableFinished) count(req.method, (req.route as { path?: string } | undefined)?.path ?? 'unmatched', res.statusCode);
+      const level = res.writableFinished ? levelOf(req, res) : 'warn';
+      if (level === undefined || !logger.isLevelEnabled(level)) return;
+      // Only what an operator needs: headers (Authorization, cookies) are never logged.
+      logger[level](
+        {
+          req: { id: req.id, method: req.method, url: req.originalUrl, remoteAddress: req.socket.remoteAddress },
+          res: { statusCode: res.statusCode },
+          responseTime: Math.round(performance.now() - started),
+        },
+        res.writableFinished ? 'request completed' : 'request aborted',
+      );
+    });
+    next();
+  };
+}
