@@ -233,6 +233,22 @@ describe('POST /wecom/callback', () => {
     expect(metrics).toMatch(/outcome="duplicate"} 2/);
   });
 
+  it('when WeCom repeats a queued push (a member message), also after its job is done and removed, then it is handled once and each repeat is a duplicate', async () => {
+    const xml = eventXml({ ...base, MsgType: 'text', Content: 'repeat me', MsgId: '7300000000000000777', AgentID: '1000002' });
+    const duplicates = async () => Number(/outcome="duplicate"} (\d+)/.exec(await metricLines(h.api, 'wecom_gateway_callbacks_total'))?.[1] ?? 0);
+    const before = await duplicates();
+    const answers = await Promise.all([post(h, xml), post(h, xml)]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    await eventually(() => seen.length > 0 || undefined);
+    const inbound = h.gateway.queues.get('inbound')!;
+    await eventually(async () => (await inbound.getJobCounts('completed')).completed > 0 || undefined);
+    await inbound.clean(0, 1000, 'completed'); // what retention does to it later
+    expect((await post(h, xml)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seen.filter((e) => e.fields.Content === 'repeat me')).toHaveLength(1);
+    expect((await duplicates()) - before).toBe(2);
+  });
+
   it('when a captured push is replayed byte for byte inside the window, then it is a duplicate, and its dedupe key outlives the window', async () => {
     const push = encryptedPush(wecom, SIM_APP.corpId, eventXml({ ...base, FromUserName: 'sys', MsgType: 'event', Event: 'change_contact', ChangeType: 'delete_user', UserID: 'replay-me' }));
     for (let i = 0; i < 2; i++) expect((await send(h, push)).status).toBe(200);
