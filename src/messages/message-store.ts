@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GATEWAY_CALLER_ID, LOCAL_CALLER } from '../http/auth';
-import { compareAndDelete, createMessage, type RedisClient } from '../redis/scripts';
+import { compareAndDelete, createMessage, startPart, type RedisClient } from '../redis/scripts';
 import type { RedisKeys } from '../redis/keys';
 
 const RECENT_KEPT = 500;
@@ -133,7 +133,8 @@ export class MessageStore {
    * Cluster slot than the record), written by the worker so accepting stays one transaction.
    */
   async noteRecent(id: string): Promise<void> {
-    await this.redis.multi().lpush(this.recentKey(), id).ltrim(this.recentKey(), 0, RECENT_KEPT - 1).exec();
+    // No transaction: a list a few entries longer for a moment is harmless, and two commands are cheaper than four.
+    await Promise.all([this.redis.lpush(this.recentKey(), id), this.redis.ltrim(this.recentKey(), 0, RECENT_KEPT - 1)]);
   }
 
   /** The newest messages still within the retention, newest first. */
@@ -173,6 +174,15 @@ export class MessageStore {
   async remove(id: string, idempotency?: { createdBy: string; key: string }): Promise<void> {
     await this.redis.del(this.recordKey(id), this.partsKey(id));
     if (idempotency !== undefined) await compareAndDelete(this.redis, this.idempotencyKey(idempotency.createdBy, idempotency.key), id);
+  }
+
+  /**
+   * An attempt of a part begins: answers the state it had (undefined: no record), and
+   * marks it `sending` unless it is already sent or recalled, in one step.
+   */
+  async startPart(id: string, part: number, attempts: number): Promise<PartState | undefined> {
+    const before = await startPart(this.redis, this.partsKey(id), part, JSON.stringify({ status: 'sending', attempts, updatedAt: Date.now() } satisfies PartState));
+    return before ? (JSON.parse(before) as PartState) : undefined;
   }
 
   async updatePart(id: string, part: number, state: Omit<PartState, 'updatedAt'>): Promise<void> {

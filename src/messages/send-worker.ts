@@ -106,16 +106,18 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
 
   return async function processSendJob(job: Job<SendJobData>, token?: string): Promise<void> {
     const { messageId, part, event, msgtype } = job.data;
-    const log = deps.logger.child({ requestId: job.data.requestId, messageId, part, jobId: job.id });
+    // The fields every line of this job carries (a pino child per job would cost more than the lines).
+    const about = { requestId: job.data.requestId, messageId, part, jobId: job.id };
+    const log = { info: (fields: object, msg: string) => deps.logger.info({ ...about, ...fields }, msg), warn: (fields: object, msg: string) => deps.logger.warn({ ...about, ...fields }, msg) };
     const attempt = job.attemptsMade + 1;
     // A re-run after a crash between WeCom's answer and the job's completion: already done.
     // A part recalled while it waited (a deferred part queued after the recall) is not sent.
-    const before = (await store.getPart(messageId, part))?.status;
+    const before = (await store.startPart(messageId, part, attempt))?.status;
     if (before === 'sent' || before === 'recalled') return;
     // No record: accepting failed after the job was added (the caller got a 503 and will retry).
-    if (before === undefined) return void log.warn('message withdrawn before it was accepted: not sent');
+    if (before === undefined) return void log.warn({}, 'message withdrawn before it was accepted: not sent');
     // Noted once: a part that waited (deferred) runs again with the same attempt.
-    await Promise.all([store.updatePart(messageId, part, { status: 'sending', attempts: attempt }), part === 0 && attempt === 1 && before === 'queued' ? store.noteRecent(messageId) : undefined]);
+    if (part === 0 && attempt === 1 && before === 'queued') await store.noteRecent(messageId);
 
     const app = deps.findApp(job.data.app);
     const outcome = app ? await send(app, job, token) : { kind: 'permanent' as const, error: { errcode: GatewayErrcode.appGone, errmsg: `app ${job.data.app} is no longer configured` } };

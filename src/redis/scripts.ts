@@ -176,3 +176,19 @@ return 1`);
 export async function createMessage(redis: RedisClient, keys: { record: string; parts: string }, args: { ttlSeconds: number; parts: number; queuedPart: string; fields: Record<string, string | number> }): Promise<void> {
   await CREATE_MESSAGE(redis, [keys.record, keys.parts], [args.ttlSeconds, args.parts, args.queuedPart, ...Object.entries(args.fields).flat()]);
 }
+
+/**
+ * A part's attempt begins (MessageStore.startPart): KEYS[1] the parts hash, ARGV
+ * the part and its `sending` state. Answers the state it had, and sets `sending`
+ * only over a state that may still be sent (not sent, recalled, or gone).
+ */
+const START_PART = luaScript(`
+local before = redis.call('HGET', KEYS[1], ARGV[1])
+if not before then return false end
+local status = cjson.decode(before).status
+if status ~= 'sent' and status ~= 'recalled' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return before`);
+
+export async function startPart(redis: RedisClient, partsKey: string, part: number, sending: string): Promise<string | null> {
+  return (await START_PART(redis, [partsKey], [part, sending])) as string | null;
+}

@@ -6,6 +6,9 @@ import type { WecomApp } from './app';
 import type { WecomClient, WecomError } from './client';
 import { GatewayErrcode } from './errcodes';
 
+/** How long a process reuses the token it last read before it reads Redis again. */
+const LOCAL_TOKEN_MS = 5_000;
+
 /** gettoken failed: `transient` says whether a later attempt may succeed. */
 export class TokenError extends Error {
   /** afterMs: gettoken itself was throttled (45009); the caller should wait that long. */
@@ -31,6 +34,13 @@ export interface TokenStoreOptions {
  */
 export class TokenStore {
   private readonly inflight = new Map<string, Promise<string>>();
+  /**
+   * The token as last read, for LOCAL_TOKEN_MS: a busy worker would otherwise GET
+   * it from Redis for every send. A token that another instance has meanwhile
+   * replaced costs one refused call, then invalidate() drops it here as well.
+   */
+  private readonly local = new Map<string, { token: string; until: number }>();
+  private readonly keyOf = new Map<string, string>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -40,9 +50,13 @@ export class TokenStore {
 
   get(app: WecomApp): Promise<string> {
     const key = this.key(app);
+    const known = this.local.get(key);
+    if (known && Date.now() < known.until) return Promise.resolve(known.token);
     let pending = this.inflight.get(key);
     if (!pending) {
-      pending = this.fetchShared(app, key).finally(() => this.inflight.delete(key));
+      pending = this.fetchShared(app, key)
+        .then((token) => (this.local.set(key, { token, until: Date.now() + LOCAL_TOKEN_MS }), token))
+        .finally(() => this.inflight.delete(key));
       this.inflight.set(key, pending);
     }
     return pending;
@@ -50,13 +64,20 @@ export class TokenStore {
 
   /** Drops `failedToken` unless another caller has already replaced it. */
   invalidate(app: WecomApp, failedToken: string): Promise<boolean> {
-    return compareAndDelete(this.redis, this.key(app), failedToken);
+    const key = this.key(app);
+    if (this.local.get(key)?.token === failedToken) this.local.delete(key);
+    return compareAndDelete(this.redis, key, failedToken);
   }
 
   private key(app: WecomApp, what: 'token' | 'tokenLock' = 'token'): string {
-    // The secret identifies the token but must never appear in Redis keys.
-    const secretId = createHash('sha256').update(app.secret).digest('hex').slice(0, 16);
-    return this.options.keys[what](app.corpId, secretId);
+    const id = `${what} ${app.corpId} ${app.secret}`;
+    let key = this.keyOf.get(id);
+    if (key === undefined) {
+      // The secret identifies the token but must never appear in Redis keys.
+      const secretId = createHash('sha256').update(app.secret).digest('hex').slice(0, 16);
+      this.keyOf.set(id, (key = this.options.keys[what](app.corpId, secretId)));
+    }
+    return key;
   }
 
   private async fetchShared(app: WecomApp, key: string): Promise<string> {
