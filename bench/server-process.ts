@@ -1,5 +1,6 @@
 import { fork } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
+import { getHeapSpaceStatistics } from 'node:v8';
 import express from 'express';
 import { loadConfig } from '../src/config/load';
 import { createGateway } from '../src/gateway';
@@ -90,15 +91,14 @@ async function serve(kind: ServerKind): Promise<void> {
     const address = server.address();
     process.send!({ url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}` });
   });
+  // BENCH_MEMORY_TRACE=1: each second, the gateway's memory by V8 heap space (what grows, and what a GC gives back).
   if (process.env.BENCH_MEMORY_TRACE) {
-    const v8 = require('node:v8') as typeof import('node:v8');
     setInterval(() => {
       const m = process.memoryUsage();
-      const spaces = v8.getHeapSpaceStatistics().map((s) => `${s.space_name.replace('_space', '')}=${Math.round(s.space_size / 1048576)}`).join(' ');
+      const spaces = getHeapSpaceStatistics().map((s) => `${s.space_name.replace('_space', '')}=${Math.round(s.space_size / 1048576)}`).join(' ');
       process.stderr.write(`rss=${Math.round(m.rss / 1048576)} heapTotal=${Math.round(m.heapTotal / 1048576)} used=${Math.round(m.heapUsed / 1048576)} external=${Math.round(m.external / 1048576)} ${spaces}\n`);
     }, 1000).unref();
   }
-  if (process.env.BENCH_HEAP_SNAPSHOT_AT) setTimeout(() => require('node:v8').writeHeapSnapshot(process.env.BENCH_HEAP_SNAPSHOT_FILE), Number(process.env.BENCH_HEAP_SNAPSHOT_AT)).unref();
   process.on('message', () => {
     server.closeAllConnections();
     server.close(() =>

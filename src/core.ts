@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { EventRule } from './callback/event-router';
 import type { Config } from './config/config';
 import type { Route } from './http/route';
-import { createMetrics, type Metrics } from './ops/metrics';
+import { childrenOf, createMetrics, type Metrics } from './ops/metrics';
 import type { ReadinessCheck } from './ops/routes';
 import { appBlockedFor } from './quotas/send-rate';
 import { createRedis, waitUntilReady } from './redis/connection';
@@ -74,13 +74,15 @@ export async function connectCore(config: Config, logger: Logger): Promise<Core>
 
   const metrics = createMetrics();
   const keys = redisKeys(config.redis.prefix);
+  const wecomCalls = childrenOf(metrics.wecomCalls);
+  const wecomCallSeconds = childrenOf(metrics.wecomCallSeconds);
   const client = new WecomClient({
     apiBase: config.wecom.apiBase,
     timeoutMs: config.wecom.timeoutMs,
     throttleMs: appBlockedFor(config.send.throttleMs),
     onCall: (api, errcode, ms) => {
-      metrics.wecomCalls.inc({ api, errcode: String(errcode) });
-      metrics.wecomCallSeconds.observe({ api }, ms / 1000);
+      wecomCalls({ api, errcode: String(errcode) }).inc();
+      wecomCallSeconds({ api }).observe(ms / 1000);
     },
   });
   const tokens = new TokenStore(redis, client, {

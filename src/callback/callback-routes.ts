@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { ApiError } from '../http/errors';
 import type { Route } from '../http/route';
-import type { Metrics } from '../ops/metrics';
+import { childrenOf, type Metrics } from '../ops/metrics';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/scripts';
 import type { WecomApp } from '../wecom/app';
@@ -116,9 +116,11 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
   /** `rejected-<code>`: which bad input it was (bad_signature, xml_dtd, stale_timestamp…), a bounded set. */
   const rejection = (error: unknown) => (error instanceof ApiError ? `rejected-${error.code}` : 'error');
 
+  const callbacks = childrenOf(deps.metrics.callbacks);
+  const callbackSeconds = childrenOf(deps.metrics.callbackSeconds);
   function count(app: string, outcome: string, started: number): void {
-    deps.metrics.callbacks.inc({ app, outcome });
-    deps.metrics.callbackSeconds.observe({ app }, (performance.now() - started) / 1000);
+    callbacks({ app, outcome }).inc();
+    callbackSeconds({ app }).observe((performance.now() - started) / 1000);
   }
 
   async function verifyUrl(req: Request, res: Response): Promise<void> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Level, Logger } from 'pino';
-import type { Metrics } from '../ops/metrics';
+import { childrenOf, type Metrics } from '../ops/metrics';
 
 declare module 'http' {
   interface IncomingMessage {
@@ -32,14 +32,7 @@ const UNLOGGED = new Set(['/healthz', '/metrics']);
  * request is sampled, so a busy API pays nothing for lines nobody keeps.
  */
 export function accessLog(logger: Logger, metrics: Metrics, options: AccessLogOptions): RequestHandler {
-  // prom-client hashes the labels on every inc(): keep each (method, route, status) counter once (routes are patterns, so few).
-  const counters = new Map<string, { inc(): void }>();
-  const count = (method: string, route: string, status: number) => {
-    const key = `${method} ${route} ${status}`;
-    let counter = counters.get(key);
-    if (!counter) counters.set(key, (counter = metrics.httpRequests.labels({ method, route, status: String(status) })));
-    counter.inc();
-  };
+  const requests = childrenOf(metrics.httpRequests);
   const levelOf = (req: Request, res: Response): Level | undefined => {
     if (res.statusCode >= 500) return 'error';
     if (res.statusCode >= 400) return 'warn';
@@ -54,7 +47,7 @@ export function accessLog(logger: Logger, metrics: Metrics, options: AccessLogOp
     res.setHeader('X-Request-Id', req.id);
     const started = performance.now();
     res.once('close', () => {
-      if (res.writableFinished) count(req.method, (req.route as { path?: string } | undefined)?.path ?? 'unmatched', res.statusCode);
+      if (res.writableFinished) requests({ method: req.method, route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched', status: String(res.statusCode) }).inc();
       const level = res.writableFinished ? levelOf(req, res) : 'warn';
       if (level === undefined || !logger.isLevelEnabled(level)) return;
       // Only what an operator needs: headers (Authorization, cookies) are never logged.

@@ -5,7 +5,7 @@ import type { Config } from '../config/config';
 import { findApp } from '../config/config';
 import { GATEWAY_CALLER_ID, requireAppInScope, type Caller } from '../http/auth';
 import { ApiError, UnavailableError } from '../http/errors';
-import type { Metrics } from '../ops/metrics';
+import { childrenOf, type Metrics } from '../ops/metrics';
 import type { WecomApp } from '../wecom/app';
 import { chatPayload, robotPayload, toChatMessages, toRobotMessages } from '../wecom/chat-message';
 import type { ChatMessage } from '../wecom/group-chat';
@@ -91,7 +91,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 /** Accepting a message: validate, render, persist, enqueue, answer. */
 export class MessageService {
-  constructor(private readonly deps: MessageServiceDeps) {}
+  private readonly accepted: (labels: { event: string; msgtype: string }) => { inc(): void };
+
+  constructor(private readonly deps: MessageServiceDeps) {
+    this.accepted = childrenOf(deps.metrics.messagesAccepted);
+  }
 
   parse(body: unknown, idempotencyHeader?: string): SendRequest {
     const parsed = sendRequestSchema.safeParse(body);
@@ -328,7 +332,7 @@ export class MessageService {
       await this.robotLineStep(jobs, 'leave').catch(() => undefined);
       throw new UnavailableError();
     }
-    this.deps.metrics.messagesAccepted.inc({ event: prepared.template.event, msgtype: prepared.msgtype });
+    this.accepted({ event: prepared.template.event, msgtype: prepared.msgtype }).inc();
     return { ...result, status: 'queued' };
   }
 

@@ -3,7 +3,7 @@ import { applyVerdict, jobAttempts, settle, wecomResult, type Verdict } from '..
 import { sendLimiter } from '../quotas/send-rate';
 import type { Logger } from 'pino';
 import type { WecomApp } from '../wecom/app';
-import type { Metrics } from '../ops/metrics';
+import { childrenOf, type Metrics } from '../ops/metrics';
 import type { MediaType, Outcome, SendResult, WecomError } from '../wecom/client';
 import { errcodeHint, GatewayErrcode } from '../wecom/errcodes';
 import { buildSendPayload } from '../wecom/message-payload';
@@ -63,6 +63,8 @@ export function partStatusAfter(verdict: Verdict): 'sent' | 'queued' | 'failed' 
 /** One attempt of one send call; `sendVerdict` says what WeCom's answer leads to. */
 export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: number) => Promise<void> = async () => undefined) {
   const { store, metrics } = deps;
+  const sent = childrenOf(metrics.messagesSent);
+  const latency = childrenOf(metrics.sendLatency);
 
   async function deliver(app: WecomApp, data: SendJobData & MemberSend): Promise<Outcome<SendResult>> {
     let body = data.body;
@@ -126,8 +128,8 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
     if (outcome.kind === 'ok') {
       const { msgid, invalid, responseCode } = outcome.value;
       await store.updatePart(messageId, part, { status: partStatusAfter(verdict), attempts: attempt, msgid, invalid, ...(responseCode ? { responseCode } : {}) });
-      metrics.messagesSent.inc({ event, msgtype });
-      metrics.sendLatency.observe({ msgtype }, (Date.now() - job.data.acceptedAt) / 1000);
+      sent({ event, msgtype }).inc();
+      latency({ msgtype }).observe((Date.now() - job.data.acceptedAt) / 1000);
       log.info({ msgid, attempt, invalid, to: destinationOf(job.data) }, 'message sent');
       await leaveRobotLine(deps.groups, job.data);
       await reportPartDone(deps, job.data);

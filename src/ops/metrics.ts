@@ -7,6 +7,21 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 export const QUEUE_GAUGES_MAX_AGE_MS = 5_000;
 
+/**
+ * A metric's children by label values, each made once: prom-client hashes the
+ * label object on every inc() or observe(), which the hot paths (each request,
+ * each send) would pay every time. Label values are bounded, so the map is too.
+ */
+export function childrenOf<Child>(metric: { labels(labels: Record<string, string>): Child }): (labels: Record<string, string>) => Child {
+  const children = new Map<string, Child>();
+  return (labels) => {
+    const key = Object.values(labels).join('\u0000');
+    let child = children.get(key);
+    if (child === undefined) children.set(key, (child = metric.labels(labels)));
+    return child;
+  };
+}
+
 /** Every metric of one gateway instance, on its own registry (tests build several instances in one process). */
 export function createMetrics(now: () => number = Date.now) {
   const registry = new Registry();
