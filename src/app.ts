@@ -51,6 +51,8 @@ const API_HEADERS: [string, string][] = [
 export function createApp(options: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
+  // No ETag on answers: nobody revalidates a 202 or a status read, and each would cost a hash of the body (static assets keep theirs).
+  app.set('etag', false);
   app.set('trust proxy', parseTrustProxy(options.trustProxy));
   // Pages get helmet's full set; an API answer is JSON that no browser should render, frame or sniff: four fixed headers say so.
   const pageHeaders = helmet();
