@@ -104,8 +104,16 @@ describe('API keys', () => {
     const res = await h.api.get('/healthz');
     expect(res.status).toBe(200);
     expect(res.headers['x-content-type-options']).toBe('nosniff');
-    expect(res.headers['content-security-policy']).toBeDefined();
+    expect(res.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+    expect(res.headers['x-frame-options']).toBe('DENY');
     expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    expect(res.headers.etag).toBeUndefined();
+  });
+
+  it('when a page is asked, then it gets helmet\'s full set of headers (a CSP that lets its own scripts run)', async () => {
+    const res = await h.api.get('/dashboard/').set('Authorization', 'Bearer key-one-1-0123456789');
+    expect(res.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(res.headers['cross-origin-opener-policy']).toBe('same-origin');
   });
 
   it('when a key lacks the permission a route needs, then 403', async () => {

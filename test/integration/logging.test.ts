@@ -67,3 +67,51 @@ describe('logs', () => {
     expect(levelOf('/v1/events')).toBe(30);
   });
 });
+
+describe('access log settings', () => {
+  async function linesFor(env: Record<string, string>, calls: (api: ReturnType<typeof request>) => Promise<unknown>) {
+    const sim = await WecomSimulator.start({ ...UNLIMITED_SIM });
+    const lines: string[] = [];
+    const stream = new Writable({ write: (chunk, _e, done) => (lines.push(...chunk.toString().split('\n').filter(Boolean)), done()) });
+    const gateway = await createGateway(testConfig(sim.url, { LOG_LEVEL: 'info', ...env }), { logger: createLogger('info', stream) });
+    const api = request(gateway.app);
+    try {
+      await calls(api);
+      const metrics = (await api.get('/metrics')).text;
+      const completed = lines.map((l) => JSON.parse(l) as { level: number; msg: string; req?: { url: string } }).filter((l) => l.msg === 'request completed');
+      return { completed, counted: Number(/http_requests_total\{method="GET",route="\/v1\/events",status="200"\} (\d+)/.exec(metrics)?.[1] ?? 0) };
+    } finally {
+      await gateway.close();
+      await sim.stop();
+    }
+  }
+  const tenEventsAndOneMiss = async (api: ReturnType<typeof request>) => {
+    for (let i = 0; i < 10; i++) expect((await api.get('/v1/events')).status).toBe(200);
+    expect((await api.get('/v1/messages/00000000-0000-0000-0000-000000000000')).status).toBe(404);
+  };
+
+  it('when ACCESS_LOG=off, then successful requests get no line but are still counted, and a 404 still logs at warn', async () => {
+    const { completed, counted } = await linesFor({ ACCESS_LOG: 'off' }, tenEventsAndOneMiss);
+    expect(completed.filter((l) => l.req?.url === '/v1/events')).toHaveLength(0);
+    expect(completed.filter((l) => l.req?.url?.startsWith('/v1/messages/')).map((l) => l.level)).toEqual([40]);
+    expect(counted).toBe(10);
+  });
+
+  it('when ACCESS_LOG_SAMPLE=0.5, then about half of the successful requests get a line, each at info', async () => {
+    const { completed, counted } = await linesFor({ ACCESS_LOG_SAMPLE: '0.5' }, async (api) => {
+      for (let i = 0; i < 200; i++) await api.get('/v1/events');
+    });
+    const logged = completed.filter((l) => l.req?.url === '/v1/events');
+    // Binomial(200, 0.5): outside 60..140 once in ~10^8 runs.
+    expect(logged.length).toBeGreaterThan(60);
+    expect(logged.length).toBeLessThan(140);
+    expect(new Set(logged.map((l) => l.level))).toEqual(new Set([30]));
+    expect(counted).toBe(200);
+  });
+
+  it('when ACCESS_LOG=debug, then successful API requests log at debug (hidden at LOG_LEVEL=info)', async () => {
+    const { completed } = await linesFor({ ACCESS_LOG: 'debug' }, tenEventsAndOneMiss);
+    expect(completed.filter((l) => l.req?.url === '/v1/events')).toHaveLength(0);
+    expect(completed.some((l) => l.level === 40)).toBe(true);
+  });
+});

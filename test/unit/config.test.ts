@@ -37,6 +37,14 @@ describe('configuration', () => {
     expect(problems.join(' ')).not.toContain('do-not-print-me');
   });
 
+  it('when the access log is set, then its level and sample are read, and bad values name their variable', () => {
+    expect(loadConfig({}).accessLog).toEqual({ level: 'info', sample: 1 });
+    expect(loadConfig({ ACCESS_LOG: 'off', ACCESS_LOG_SAMPLE: '0.1' }).accessLog).toEqual({ level: 'off', sample: 0.1 });
+    const problems = problemsOf({ ACCESS_LOG: 'warn', ACCESS_LOG_SAMPLE: '2' });
+    expect(problems.some((p) => p.startsWith('ACCESS_LOG:'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('ACCESS_LOG_SAMPLE:'))).toBe(true);
+  });
+
   it('when only the corp id and the callback keys are set, then the callback can be verified while sends stay in the sandbox', () => {
     const config = loadConfig({ WECOM_CORP_ID: 'ww1234567890', WECOM_CALLBACK_TOKEN: 'tok', WECOM_CALLBACK_AES_KEY: 'a'.repeat(43) });
     expect(config).toMatchObject({ sandbox: true, apps: [], callbackOnly: { corpId: 'ww1234567890', callback: { token: 'tok', aesKey: 'a'.repeat(43) } } });

@@ -1,0 +1,53 @@
+import { Redis } from 'ioredis';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/redis/embedded-redis';
+import { compareAndDelete, createMessage, startPart } from '../../src/redis/scripts';
+
+describe('Lua scripts by SHA', () => {
+  // A Redis of its own: SCRIPT FLUSH on the shared one would hit other suites' pipelines mid-flight.
+  let server: EmbeddedRedis;
+  let redis: Redis;
+  let watcher: Redis;
+  beforeAll(async () => {
+    server = await startEmbeddedRedis();
+    redis = new Redis(server.url);
+    watcher = new Redis(server.url);
+  });
+  afterAll(async () => {
+    await Promise.all([redis.quit(), watcher.quit()]);
+    await server.stop();
+  });
+
+  it('when Redis has forgotten its scripts (a restart, SCRIPT FLUSH), then a call sends the script once and goes by SHA again after', async () => {
+    const key = `lua-test:${Date.now()}`;
+    await redis.set(key, 'mine');
+    await redis.script('FLUSH');
+    const monitor = await watcher.monitor();
+    const seen: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[2] === '1' && args[3] === key) seen.push(args[0].toLowerCase());
+    });
+    expect(await compareAndDelete(redis, key, 'other')).toBe(false);
+    expect(await compareAndDelete(redis, key, 'mine')).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    monitor.disconnect();
+    // The first call is refused (NOSCRIPT) and sent whole; the second goes by SHA at once.
+    expect(seen).toEqual(['evalsha', 'eval', 'evalsha']);
+    expect(await redis.exists(key)).toBe(0);
+  });
+
+  it('when a message is created and a part started, then a sent or recalled part is left as it is and a missing record answers nothing', async () => {
+    const keys = { record: `lua-test:msg:{${Date.now()}}`, parts: `lua-test:msg:{${Date.now()}}:parts` };
+    const queued = JSON.stringify({ status: 'queued', attempts: 0, updatedAt: 1 });
+    await createMessage(redis, keys, { ttlSeconds: 60, parts: 2, queuedPart: queued, fields: { id: 'm1', parts: 2 } });
+    expect(await redis.hgetall(keys.record)).toEqual({ id: 'm1', parts: '2' });
+    expect(await redis.ttl(keys.parts)).toBeGreaterThan(50);
+    const sending = JSON.stringify({ status: 'sending', attempts: 1, updatedAt: 2 });
+    expect(await startPart(redis, keys.parts, 0, sending)).toBe(queued);
+    expect(await redis.hget(keys.parts, '0')).toBe(sending);
+    const sent = JSON.stringify({ status: 'sent', attempts: 1, updatedAt: 3 });
+    await redis.hset(keys.parts, '1', sent);
+    expect(await startPart(redis, keys.parts, 1, sending)).toBe(sent);
+    expect(await redis.hget(keys.parts, '1')).toBe(sent);
+    expect(await startPart(redis, 'lua-test:none', 0, sending)).toBeNull();
+  });
+});
