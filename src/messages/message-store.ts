@@ -130,7 +130,7 @@ export class MessageStore {
 
   /**
    * The dashboard's "recent messages": a capped list in a key of its own (another
-   * Cluster slot than the record), written by the worker so accepting stays one transaction.
+   * Cluster slot than the record), written by the worker so that accepting writes the record in one script.
    */
   async noteRecent(id: string): Promise<void> {
     // No transaction: a list a few entries longer for a moment is harmless, and two commands are cheaper than four.
