@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Level, Logger } from 'pino';
 import { childrenOf, type Metrics } from '../ops/metrics';
+import { isPageAsset } from './route';
 
 declare module 'http' {
   interface IncomingMessage {
@@ -19,9 +20,6 @@ export interface AccessLogOptions {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** Operators' pages and their assets (dashboard, bull-board, Swagger UI), as opposed to API calls. Mounted pages see a shortened req.url: pass originalUrl. */
-export const isPageAsset = (url: string | undefined) => /^\/(dashboard|docs)(\/|$|\?)/.test(url ?? '');
 
 /** Health checks and scrapes come every few seconds from machines: never a line. */
 const UNLOGGED = new Set(['/healthz', '/metrics']);

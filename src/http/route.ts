@@ -16,6 +16,9 @@ export interface Route {
   handler: RequestHandler;
 }
 
+/** Operators' pages and their assets (dashboard, bull-board, Swagger UI), as opposed to API calls. Mounted pages see a shortened req.url: pass originalUrl. */
+export const isPageAsset = (url: string | undefined) => /^\/(dashboard|docs)(\/|$|\?)/.test(url ?? '');
+
 /** `/v1/messages/{id}` -> `/v1/messages/:id` */
 export function toExpressPath(path: string): string {
   return path.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1');
