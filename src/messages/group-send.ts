@@ -21,6 +21,8 @@ export interface GroupSendDeps {
   store: MessageStore;
   findRobot: (name: string) => Robot | undefined;
   robotBudget: RobotBudget;
+  /** Counts a robot message put off to the robot's next minute. */
+  countRobotDeferral: (robot: string) => void;
   /** Moves a waiting part's job forward: the part ahead of it is done. */
   promote: (jobId: string) => Promise<void>;
 }
@@ -38,7 +40,10 @@ async function robotTurn(deps: GroupSendDeps, job: GroupJob, token: string | und
   for (;;) {
     const turn = await deps.robotBudget.take(robot, sendIdOf(job.data), chunk);
     if (turn.kind === 'go') return turn;
-    if (turn.kind === 'full') return waitUntil(deps.store, job, token, turn.until, `robot ${robot.name} is at WeCom's 20 messages a minute`);
+    if (turn.kind === 'full') {
+      deps.countRobotDeferral(robot.name);
+      return waitUntil(deps.store, job, token, turn.until, `robot ${robot.name} is at WeCom's 20 messages a minute`);
+    }
     const { messageId, part } = partOfSendId(turn.head);
     const head = await deps.store.getPart(messageId, part);
     if (head && !FINAL.includes(head.status)) return waitUntil(deps.store, job, token, Date.now() + BEHIND_POLL_MS, `${turn.ahead} earlier message(s) to robot ${robot.name} go first`);
@@ -55,6 +60,7 @@ async function sendToRobot(deps: GroupSendDeps, job: GroupJob, token: string | u
   const outcome = await deps.api.robotSend(endpoint, robotPayload({ msgtype: message.msgtype, body: body.value }));
   if (outcome.kind === 'retry' && outcome.afterMs) {
     await deps.robotBudget.block(endpoint, outcome.afterMs);
+    deps.countRobotDeferral(robot.name);
     return waitUntil(deps.store, job, token, Date.now() + outcome.afterMs, `WeCom answered that robot ${endpoint.label} is over its limit (someone else posts with its key too?): waiting out the minute`);
   }
   return outcome;

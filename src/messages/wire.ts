@@ -53,7 +53,7 @@ export async function wireMessages(core: Core, config: Config, deps: { templates
           deferPart: (data, until) => enqueueParts(queue, [data], config.send, Math.max(0, until - core.clock())),
           api: core.api,
           media,
-          groups: { api: core.api, media, store, findRobot: (name) => robots.get(name), robotBudget, promote },
+          groups: { api: core.api, media, store, findRobot: (name) => robots.get(name), robotBudget, countRobotDeferral: (robot) => core.metrics.robotDeferred.inc({ robot }), promote },
           findApp: appNamed,
           duplicateCheckSeconds: config.send.duplicateCheckSeconds,
           metrics: core.metrics,

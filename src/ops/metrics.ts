@@ -25,7 +25,8 @@ export function childrenOf<Child>(metric: { labels(labels: Record<string, string
 /** Every metric of one gateway instance, on its own registry (tests build several instances in one process). */
 export function createMetrics(now: () => number = Date.now) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'wecom_gateway_' });
+  // No prefix: process_* and nodejs_* keep the names stock Node.js dashboards and alerts expect.
+  collectDefaultMetrics({ register: registry });
   const registers = [registry];
   // Queue depths are read from Redis when Prometheus scrapes, by whoever owns the queues.
   const queueCollectors: (() => Promise<void>)[] = [];
@@ -45,6 +46,7 @@ export function createMetrics(now: () => number = Date.now) {
     messagesSent: new Counter({ name: 'wecom_gateway_messages_sent_total', help: 'Send calls delivered to WeCom', labelNames: ['event', 'msgtype'], registers }),
     messagesFailed: new Counter({ name: 'wecom_gateway_messages_failed_total', help: 'Send calls failed for good', labelNames: ['event', 'msgtype', 'errcode'], registers }),
     sendDeferred: new Counter({ name: 'wecom_gateway_send_deferred_total', help: "Sends (or parts) deferred because members were over WeCom's per-member quota", registers }),
+    robotDeferred: new Counter({ name: 'wecom_gateway_robot_deferred_total', help: "Robot messages deferred because the robot's minute was used up (its budget, or a 45009 from WeCom)", labelNames: ['robot'], registers }),
     sendThrottled: new Counter({ name: 'wecom_gateway_send_throttled_total', help: 'Times WeCom answered 45009 and the send queue paused', registers }),
     sendRetries: new Counter({ name: 'wecom_gateway_send_retries_total', help: 'Send attempts that will be retried', labelNames: ['errcode'], registers }),
     wecomCalls: new Counter({ name: 'wecom_gateway_wecom_calls_total', help: 'WeCom API calls by api and errcode (-2: network/HTTP error)', labelNames: ['api', 'errcode'], registers }),

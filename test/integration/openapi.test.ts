@@ -70,7 +70,7 @@ describe('GET /metrics', () => {
       ...['inbound', 'welcome', 'welcome-tags', 'alert-digest', 'status-callbacks'].map((q) => `wecom_gateway_queue_jobs{queue="${q}",state="waiting"}`),
       'wecom_gateway_send_latency_seconds_bucket',
       'wecom_gateway_http_requests_total{method="POST",route="/v1/messages",status="202"} 1',
-      'wecom_gateway_process_resident_memory_bytes',
+      'process_resident_memory_bytes',
     ]) expect(text).toContain(series);
   });
 });
