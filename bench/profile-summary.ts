@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readCommandLine } from '../src/ops/cli';
 
 interface ProfileNode {
   id: number;
@@ -21,11 +22,16 @@ function ownerOf(url: string): string {
  * (`BENCH_CPU_PROF=<dir> npm run bench -- ingest`).
  */
 function main(): void {
-  const [file, topArg] = process.argv.slice(2);
-  if (!file) {
-    process.stderr.write('usage: profile-summary <file.cpuprofile> [top]\n');
-    process.exit(2);
-  }
+  const [file, topArg] = readCommandLine(
+    {
+      name: 'profile-summary',
+      usage: 'node dist/bench/profile-summary.js <file.cpuprofile> [top]',
+      text: `The top frames by self time (default 25) and the share of samples per package,
+from a V8 CPU profile (BENCH_CPU_PROF=<dir> npm run bench -- ingest).
+Exit codes: 0 done, 1 unreadable profile, 64 bad command line.`,
+    },
+    { positionals: ([profile, top, ...rest]) => (!profile ? 'a .cpuprofile file is needed' : top !== undefined && !/^\d+$/.test(top) ? `top must be a number, not ${top}` : rest.length > 0 ? `unexpected argument ${rest[0]}` : undefined) },
+  ) as [string, string | undefined];
   const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[] };
   const total = profile.samples.length;
   const idle = new Set(profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));

@@ -1,3 +1,4 @@
+import { readCommandLine } from '../src/ops/cli';
 import { benchCallback } from './callback';
 import { benchDelivery } from './delivery';
 import { benchIngest } from './ingest';
@@ -18,11 +19,21 @@ const BENCHES: Record<string, () => Promise<void>> = {
 };
 
 async function main(): Promise<void> {
-  const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(BENCHES);
+  const known = Object.keys(BENCHES);
+  const chosen = readCommandLine(
+    {
+      name: 'bench',
+      usage: 'npm run bench [-- name…]',
+      text: `Runs the named benchmarks (default: all) and prints a table each, against a
+baseline measured in the same run. Names: ${known.join(', ')}.
+Variables: BENCH_ROUNDS (3), BENCH_CPU_PROF=<dir>, BENCH_MEMORY_TRACE=1.
+Exit codes: 0 done, 1 a benchmark failed, 64 bad command line.`,
+    },
+    { positionals: (names) => names.filter((n) => !known.includes(n)).map((n) => `unknown benchmark ${n} (known: ${known.join(', ')})`)[0] },
+  );
+  const names = chosen.length > 0 ? chosen : known;
   for (const name of names) {
-    const bench = BENCHES[name];
-    if (!bench) throw new Error(`unknown benchmark ${name}; known: ${Object.keys(BENCHES).join(', ')}`);
-    await bench();
+    await BENCHES[name]!();
   }
 }
 

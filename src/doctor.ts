@@ -1,6 +1,7 @@
 import { redisKeys } from './redis/keys';
 import { Redis } from 'ioredis';
 import { keylessProblem, loadConfigOrExit } from './config/load';
+import { readCommandLine } from './ops/cli';
 import { diagnose, formatFindings } from './ops/doctor';
 import { startEmbeddedRedis } from './redis/embedded-redis';
 import { startSandbox } from './sandbox';
@@ -14,7 +15,21 @@ import { WecomApi } from './wecom/wecom-api';
  * needs fixing. Without credentials it checks a sandbox of its own, as `npm start`
  * would run. Uses a private throwaway Redis for the token unless REDIS_URL is set.
  */
+const HELP = {
+  name: 'doctor',
+  usage: 'npm run doctor   (or: node dist/src/doctor.js)',
+  text: `
+Checks the configuration against WeCom, one line per finding (gettoken,
+agent/get, getcallbackip, keys), the same findings as GET /v1/diagnostics.
+Reads the same environment variables as the gateway (README "Configuration");
+without WeCom credentials it checks the sandbox's simulator and says so.
+
+Exit codes: 0 all good, 1 something needs fixing (or doctor could not run),
+64 bad command line, 78 bad configuration.`,
+};
+
 async function main(): Promise<void> {
+  readCommandLine(HELP);
   let config = loadConfigOrExit();
   // Reported with the other findings (npm start refuses to run so): the WeCom checks are still worth seeing.
   const keyless = keylessProblem(config);

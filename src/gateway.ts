@@ -35,7 +35,7 @@ export interface Gateway {
 }
 
 export async function createGateway(config: Config, options: { logger?: Logger } = {}): Promise<Gateway> {
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const logger = options.logger ?? createLogger(config.logLevel, config.logFormat);
   // Before any connection: broken templates or extensions stop start-up with nothing to clean up.
   const templates = loadTemplates(config.templatesDir);
   const extensionRules = await loadExtensions(config.extensions, { send: (message) => messages.send(message), logger });

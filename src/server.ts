@@ -5,6 +5,7 @@ import { keylessProblem, loadConfigOrExit, startupWarnings } from './config/load
 import { createGateway, type Gateway } from './gateway';
 import { createLimitedServer, DEFAULT_SERVER_LIMITS } from './http/server-limits';
 import { TemplateLoadError } from './messages/templates';
+import { readCommandLine } from './ops/cli';
 import { createLogger } from './ops/logger';
 import { RedisServerMissingError, startEmbeddedRedis, type EmbeddedRedis } from './redis/embedded-redis';
 import { announceSandbox, startSandbox, type Sandbox } from './sandbox';
@@ -13,14 +14,33 @@ import { announceSandbox, startSandbox, type Sandbox } from './sandbox';
  * Process entry: configuration, sandbox pieces (simulator, embedded Redis),
  * the gateway, HTTP, and a graceful shutdown that loses nothing.
  */
+const HELP = {
+  name: 'wecom-gateway',
+  usage: 'node dist/src/server.js   (or: npm start)',
+  text: `
+The gateway: the REST API, the WeCom callback endpoint, the queues' workers and
+the operator console, configured by environment variables (README "Configuration").
+Without WeCom credentials it runs in sandbox mode against a built-in WeCom
+simulator; without REDIS_URL it starts a private redis-server.
+
+Main variables: PORT, HOST, REDIS_URL, WECOM_CORP_ID, WECOM_AGENT_ID,
+WECOM_AGENT_SECRET, GATEWAY_API_KEYS, GATEWAY_CONFIG, WORKERS, LOG_LEVEL,
+LOG_FORMAT (auto: readable in a terminal, JSON otherwise).
+
+Stops gracefully on SIGTERM, SIGINT or SIGHUP.
+Exit codes: 0 stopped, 1 could not start, 64 bad command line, 69 no
+redis-server for the embedded Redis, 78 bad configuration.`,
+};
+
 async function main(): Promise<void> {
+  readCommandLine(HELP);
   let config: Config = loadConfigOrExit();
   const keyless = keylessProblem(config);
   if (keyless) {
     process.stderr.write(`${keyless}\n`);
     process.exit(78); // EX_CONFIG, like every other configuration problem
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat);
   const cleanups: (() => Promise<void>)[] = [];
 
   let sandbox: Sandbox | undefined;

@@ -3,6 +3,7 @@ import type { AlertsConfig } from '../alerts/alerts-config';
 import type { CallbackConfig } from '../callback/callback-config';
 import type { ContactsConfig } from '../contacts/contacts-config';
 import type { ApiKey } from '../http/auth';
+import type { LogFormat } from '../ops/logger';
 import type { BudgetLimit } from '../redis/scripts';
 import type { RedisConfig } from '../redis/redis-config';
 import type { WecomApp } from '../wecom/app';
@@ -67,6 +68,8 @@ export interface Config {
   bodyLimit: string;
   workers: Set<string>;
   logLevel: string;
+  /** auto: readable lines in a terminal, JSON otherwise. */
+  logFormat: LogFormat;
   /** How successful requests are logged: ACCESS_LOG (info, debug, off) and ACCESS_LOG_SAMPLE (0–1). */
   accessLog: AccessLogOptions;
   contactSyncWebhookUrl?: string;

@@ -90,6 +90,7 @@ export const envSchema = z.object({
   BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'expected e.g. 512kb or 1mb').default('1mb'),
   WORKERS: csv.pipe(z.array(z.enum(ALL_WORKERS as [string, ...string[]]))).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   ACCESS_LOG: z.enum(['info', 'debug', 'off']).default('info'),
   ACCESS_LOG_SAMPLE: z.coerce.number().min(0).max(1).default(1),
   CONTACT_SYNC_WEBHOOK_URL: url.optional(),

@@ -215,6 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimit: e.BODY_LIMIT,
     workers: new Set(e.WORKERS ?? ALL_WORKERS),
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     accessLog: { level: e.ACCESS_LOG, sample: e.ACCESS_LOG_SAMPLE },
     contactSyncWebhookUrl: e.CONTACT_SYNC_WEBHOOK_URL,
     inboundWebhookUrl: e.INBOUND_WEBHOOK_URL,

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 /**
  * Structured JSON logs. Secrets and tokens are redacted by path wherever they
@@ -64,12 +65,26 @@ export function withoutPersonalData(value: unknown, depth = 0, ancestors: object
   return copy ?? value;
 }
 
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+/** auto: a person reads a terminal, a program reads a pipe or a file. */
+export function resolveLogFormat(format: LogFormat, isTTY = process.stdout.isTTY === true): 'json' | 'pretty' {
+  return format === 'auto' ? (isTTY ? 'pretty' : 'json') : format;
+}
+
 /**
- * Without a destination, logs go to stdout asynchronously: a busy API does not
+ * Without a destination, logs go to stdout: JSON asynchronously (a busy API does not
  * wait for each line to be written, lines written meanwhile go out together, and
- * pino flushes what is left when the process exits (a kill -9 loses the last lines).
+ * pino flushes what is left when the process exits; a kill -9 loses the last lines),
+ * or pino-pretty's readable lines for a terminal. Redaction happens before either.
  */
-export function createLogger(level = 'info', destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false })): Logger {
+export function createLogger(level = 'info', format: LogFormat | pino.DestinationStream = 'json'): Logger {
+  const destination =
+    typeof format !== 'string'
+      ? format
+      : resolveLogFormat(format) === 'pretty'
+        ? pretty({ colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', sync: true })
+        : pino.destination({ dest: 1, sync: false });
   return pino(
     {
       level,
