@@ -88,20 +88,6 @@ const PREREQUISITES = [
     neededFor: 'test/integration/observability.test.ts (promtool check rules / test rules on deploy/prometheus/)',
     packages: { debian: 'prometheus', macos: 'prometheus', fedora: 'golang-github-prometheus' },
   },
-  {
-    name: 'kubectl',
-    variable: 'KUBECTL_PATH',
-    candidates: ['kubectl'],
-    neededFor: 'test/integration/kubernetes.test.ts (kubectl kustomize deploy/kubernetes/)',
-    packages: { debian: 'kubernetes-client', macos: 'kubernetes-cli', fedora: 'kubernetes-client' },
-  },
-  {
-    name: 'redis-sentinel',
-    variable: 'REDIS_SENTINEL_PATH',
-    candidates: ['redis-sentinel'],
-    neededFor: 'test/integration/sentinel.test.ts (a master, a replica and three sentinels, failed over)',
-    packages: { debian: 'redis-sentinel', macos: 'redis', fedora: 'valkey-compat-redis' },
-  },
 ];
 
 function isExecutableFile(file) {

@@ -57,7 +57,7 @@ describe('test prerequisites checker', () => {
 
   it('when asked for the missing Debian packages, then it prints the apt names of just those (what .ci/run installs)', () => {
     expect(runChecker({ PATH: '', CHROMIUM_PATH: NOWHERE }, ['--missing-debian-packages']).stdout.trim().split(' ').sort()).toEqual(
-      ['chromium', 'curl', 'jq', 'redis-server', 'redis-tools'],
+      ['chromium', 'curl', 'jq', 'prometheus', 'redis-server', 'redis-tools'],
     );
     const none = runChecker(process.env, ['--missing-debian-packages']);
     expect(none.status).toBe(0);
@@ -101,7 +101,7 @@ describe('platform detection', () => {
     expect(text).toContain('redis-server: needed by');
     expect(text).toContain('install: brew install redis\n');
     expect(text).toContain('install: brew install --cask google-chrome');
-    expect(text).toContain('Install them all: brew install redis curl jq && brew install --cask google-chrome');
+    expect(text).toContain('Install them all: brew install redis curl jq prometheus && brew install --cask google-chrome');
   });
 
   it('when the platform is unknown, then each line gives every platform its install command', () => {
@@ -121,6 +121,6 @@ describe('binary paths for the tests', () => {
 
   it('when a tool is missing or unknown, then asking for it throws what to do', () => {
     expect(() => binaryPath('jq', { PATH: '' })).toThrow(/jq: needed by .*JQ_PATH/);
-    expect(() => binaryPath('promtool')).toThrow('promtool is not a test prerequisite: add it to test/support/prerequisites.js');
+    expect(() => binaryPath('nosuch-tool')).toThrow('nosuch-tool is not a test prerequisite: add it to test/support/prerequisites.js');
   });
 });
