@@ -30,7 +30,14 @@ function main(): void {
 from a V8 CPU profile (BENCH_CPU_PROF=<dir> npm run bench -- ingest).
 Exit codes: 0 done, 1 unreadable profile, 64 bad command line.`,
     },
-    { positionals: ([profile, top, ...rest]) => (!profile ? 'a .cpuprofile file is needed' : top !== undefined && !/^\d+$/.test(top) ? `top must be a number, not ${top}` : rest.length > 0 ? `unexpected argument ${rest[0]}` : undefined) },
+    {
+      positionals: ([profile, top, ...rest]) => {
+        if (!profile) return 'a .cpuprofile file is needed';
+        if (top !== undefined && !/^\d+$/.test(top)) return `top must be a number, not ${top}`;
+        if (rest.length > 0) return `unexpected argument ${rest[0]}`;
+        return undefined;
+      },
+    },
   ) as [string, string | undefined];
   const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[] };
   const total = profile.samples.length;

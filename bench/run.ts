@@ -29,7 +29,12 @@ baseline measured in the same run. Names: ${known.join(', ')}.
 Variables: BENCH_ROUNDS (3), BENCH_CPU_PROF=<dir>, BENCH_MEMORY_TRACE=1.
 Exit codes: 0 done, 1 a benchmark failed, 64 bad command line.`,
     },
-    { positionals: (names) => names.filter((n) => !known.includes(n)).map((n) => `unknown benchmark ${n} (known: ${known.join(', ')})`)[0] },
+    {
+      positionals: (names) => {
+        const unknown = names.find((n) => !known.includes(n));
+        return unknown && `unknown benchmark ${unknown} (known: ${known.join(', ')})`;
+      },
+    },
   );
   const names = chosen.length > 0 ? chosen : known;
   for (const name of names) {

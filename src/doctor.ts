@@ -9,12 +9,6 @@ import { WecomClient } from './wecom/client';
 import { TokenStore } from './wecom/token-store';
 import { WecomApi } from './wecom/wecom-api';
 
-/**
- * `npm run doctor`: checks the configuration against WeCom and prints one line
- * per finding, the same findings as GET /v1/diagnostics; exits 1 when something
- * needs fixing. Without credentials it checks a sandbox of its own, as `npm start`
- * would run. Uses a private throwaway Redis for the token unless REDIS_URL is set.
- */
 const HELP = {
   name: 'doctor',
   usage: 'npm run doctor   (or: node dist/src/doctor.js)',
@@ -28,6 +22,12 @@ Exit codes: 0 all good, 1 something needs fixing (or doctor could not run),
 64 bad command line, 78 bad configuration.`,
 };
 
+/**
+ * `npm run doctor`: checks the configuration against WeCom and prints one line
+ * per finding, the same findings as GET /v1/diagnostics; exits 1 when something
+ * needs fixing. Without credentials it checks a sandbox of its own, as `npm start`
+ * would run. Uses a private throwaway Redis for the token unless REDIS_URL is set.
+ */
 async function main(): Promise<void> {
   readCommandLine(HELP);
   let config = loadConfigOrExit();

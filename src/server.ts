@@ -10,10 +10,6 @@ import { createLogger } from './ops/logger';
 import { RedisServerMissingError, startEmbeddedRedis, type EmbeddedRedis } from './redis/embedded-redis';
 import { announceSandbox, startSandbox, type Sandbox } from './sandbox';
 
-/**
- * Process entry: configuration, sandbox pieces (simulator, embedded Redis),
- * the gateway, HTTP, and a graceful shutdown that loses nothing.
- */
 const HELP = {
   name: 'wecom-gateway',
   usage: 'node dist/src/server.js   (or: npm start)',
@@ -32,6 +28,10 @@ Exit codes: 0 stopped, 1 could not start, 64 bad command line, 69 no
 redis-server for the embedded Redis, 78 bad configuration.`,
 };
 
+/**
+ * Process entry: configuration, sandbox pieces (simulator, embedded Redis),
+ * the gateway, HTTP, and a graceful shutdown that loses nothing.
+ */
 async function main(): Promise<void> {
   readCommandLine(HELP);
   let config: Config = loadConfigOrExit();
