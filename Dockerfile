@@ -29,6 +29,7 @@ COPY --from=deps --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node package.json openapi.yaml ./
 COPY --chown=node:node templates ./templates
+COPY --chown=node:node public ./public
 USER node
 EXPOSE 8080
 # The image has no redis-server: set REDIS_URL (docker-compose.yml does).

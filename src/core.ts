@@ -47,15 +47,19 @@ export interface Flow {
   /** Queues, for the depth metrics and the dashboard. */
   queues?: Queue[];
   readiness?: ReadinessCheck[];
-  /** Sections of the operators' dashboard (HTML, escaped by the flow), above its recent messages. */
+  /** Pages of the operators' console (alert groups, contact sync). */
   panels?: DashboardPanel[];
   close?(): Promise<void>;
 }
 
+/** A page of the operators' console (`/dashboard/<id>`), drawn by the flow that owns what it shows. */
 export interface DashboardPanel {
   id: string;
   title: string;
-  html(): Promise<string>;
+  /** The page's HTML, escaped by the flow; `basePath` is where its actions are posted (`<basePath>/<action>`). */
+  html(basePath: string): Promise<string>;
+  /** Its buttons: each takes the form's fields and answers the notice shown on the page afterwards. */
+  actions?: Record<string, (fields: Record<string, string>) => Promise<string>>;
 }
 
 export async function connectCore(config: Config, logger: Logger): Promise<Core> {

@@ -52,7 +52,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const rules = [...served.flatMap((f) => f.rules ?? []), ...extensionRules];
   const callback = await wireCallback(core, config, { rules, forwarding: webhooks.inboundForwarding });
   const flows: Flow[] = [...served, callback];
-  const ops = wireOps(core, config, { flows, store: messages.store });
+  const ops = wireOps(core, config, { flows, messages });
   flows.push(ops);
 
   const routes = flows.flatMap((f) => f.routes ?? []);

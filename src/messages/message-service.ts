@@ -16,7 +16,7 @@ import type { ChatDirectory } from '../chats/chat-directory';
 import type { EgressPolicy } from '../http/egress';
 import { hasMediaSource, type MediaSource } from './media';
 import { mentionsSchema } from './mentions';
-import { foldStatus, type MessageStatus, type MessageStore } from './message-store';
+import { foldStatus, recipientsSummary, type MessageStatus, type MessageStore } from './message-store';
 import { membersOf, recipientsSchema, splitReaders, splitRecipients, type Recipients } from './recipients';
 import type { SendRecipients } from '../wecom/message-payload';
 import { destinationOf, enqueueParts, sendIdOf, type GroupTarget, type SendJobData } from './send-queue';
@@ -56,7 +56,17 @@ interface PreparedMessage {
   parts: PreparedPart[];
 }
 
-type PreparedPart = { msgtype: Msgtype } & ({ to: SendRecipients; body: Record<string, unknown> } | { group: GroupTarget; messages: ChatMessage[] });
+export type PreparedPart = { msgtype: string } & ({ to: SendRecipients; body: Record<string, unknown> } | { group: GroupTarget; messages: ChatMessage[] });
+
+/**
+ * The exact bodies one part goes as: its message/send, or its group's webhook/send
+ * or appchat/send bodies in order (a preview's parts and a queued job's alike).
+ */
+export function partPayloads(part: PreparedPart, options: { agentId: number; duplicateCheckSeconds: number; sendId: string }): Record<string, unknown>[] {
+  if ('to' in part) return [buildSendPayload(part.msgtype, part.body, part.to, options)];
+  const group = part.group;
+  return 'robot' in group ? part.messages.map(robotPayload) : part.messages.map((m) => chatPayload(group.chat, m));
+}
 
 /** The URL a media message's file is downloaded from: none when its content is given (base64 wins, as in MediaResolver). */
 const fetchedUrl = (media: MediaSource | undefined) => (media?.base64 ? undefined : media?.url);
@@ -257,18 +267,15 @@ export class MessageService {
     const prepared = this.prepare(request);
     await this.checkChats(prepared);
     const options = { agentId: prepared.app.agentId, duplicateCheckSeconds: this.deps.config.send.duplicateCheckSeconds };
-    const robots = prepared.parts.flatMap((p) => ('group' in p && 'robot' in p.group ? [{ robot: p.group.robot, payloads: p.messages.map(robotPayload) }] : []));
-    const chats = prepared.parts.flatMap((p) => {
-      if (!('group' in p) || !('chat' in p.group)) return [];
-      const chatid = p.group.chat;
-      return [{ chatid, payloads: p.messages.map((m) => chatPayload(chatid, m)) }];
-    });
+    // A preview has no message id yet: the real interval differs per send (see duplicateCheckInterval).
+    const payloadsOf = (p: PreparedPart, part: number) => partPayloads(p, { ...options, sendId: `preview_${part}` });
+    const robots = prepared.parts.flatMap((p, part) => ('group' in p && 'robot' in p.group ? [{ robot: p.group.robot, payloads: payloadsOf(p, part) }] : []));
+    const chats = prepared.parts.flatMap((p, part) => ('group' in p && 'chat' in p.group ? [{ chatid: p.group.chat, payloads: payloadsOf(p, part) }] : []));
     return {
       event: prepared.template.event,
       msgtype: prepared.msgtype,
       app: prepared.app.name,
-      // A preview has no message id yet: the real interval differs per send (see duplicateCheckInterval).
-      payloads: prepared.parts.flatMap((p, part) => ('to' in p ? [buildSendPayload(p.msgtype, p.body, p.to, { ...options, sendId: `preview_${part}` })] : [])),
+      payloads: prepared.parts.flatMap((p, part) => ('to' in p ? payloadsOf(p, part) : [])),
       ...(robots.length > 0 ? { robots } : {}),
       ...(chats.length > 0 ? { chats } : {}),
       ...(MEDIA_MSGTYPES.has(prepared.msgtype) && hasMediaSource(prepared.body) ? { note: 'media is uploaded at send time; its media_id replaces "media"' } : {}),
@@ -305,6 +312,7 @@ export class MessageService {
             callbackUrl,
             createdBy,
             ...(prepared.parts.some((p) => 'group' in p) ? { destinations: prepared.parts.map(destinationOf) } : {}),
+            recipients: recipientsSummary(request.to),
           },
           request.idempotencyKey,
         ),

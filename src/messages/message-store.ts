@@ -4,6 +4,10 @@ import { compareAndDelete, createMessage, startPart, type RedisClient } from '..
 import type { RedisKeys } from '../redis/keys';
 
 const RECENT_KEPT = 500;
+/** Attempts kept per message for the console's timeline (a part deferred for hours adds none). */
+const ATTEMPTS_KEPT = 50;
+/** The recipients summary a record keeps: enough to find a message by a member, not a 10,000-name list. */
+const RECIPIENTS_KEPT = 512;
 
 export type MessageStatus = 'queued' | 'deferred' | 'sending' | 'sent' | 'failed' | 'recalled';
 export type PartStatus = 'queued' | 'deferred' | 'sending' | 'sent' | 'failed' | 'recalled';
@@ -41,6 +45,8 @@ export interface MessageRecord {
   callbackUrl?: string;
   /** Each part's destination (`members`, `robot ops`, `chat abc`), when the message reaches a group. */
   destinations?: string[];
+  /** Who it was addressed to, as `recipientsSummary` writes it. */
+  recipients?: string;
   /**
    * The caller's id (a key's id, never the key); `gateway` for the gateway's own
    * messages. Absent: the keyless caller's (`local`), as are records written before
@@ -69,8 +75,33 @@ export interface MessageView {
   createdBy: string;
   /** With robots or chats among the destinations: what became of each part. */
   deliveries?: { to: string; status: PartStatus; error?: PartState['error'] }[];
+  /** Who it was addressed to (`users zhangsan|lisi; parties 2; robots ops`), cut after 512 characters. */
+  recipients?: string;
   createdAt: string;
   updatedAt: string;
+}
+
+/** One attempt of one part as the worker saw it end: the console's timeline. */
+export interface AttemptRecord {
+  part: number;
+  attempt: number;
+  /** When the attempt ended, and how long it took (ms). */
+  at: number;
+  ms: number;
+  /** sent; retry (will be retried); failed (for good); paused (WeCom's 45009: the queue waits). */
+  outcome: 'sent' | 'retry' | 'failed' | 'paused';
+  to: string;
+  error?: { errcode: number; errmsg: string; hint?: string };
+}
+
+/** `users a|b; parties 2; robots ops` or `@all`, cut to what a record keeps. */
+export function recipientsSummary(to: '@all' | Partial<Record<'users' | 'parties' | 'tags' | 'robots' | 'chats', string[]>>): string {
+  if (to === '@all') return '@all';
+  const summary = (['users', 'parties', 'tags', 'robots', 'chats'] as const)
+    .filter((kind) => (to[kind]?.length ?? 0) > 0)
+    .map((kind) => `${kind} ${to[kind]!.join('|')}`)
+    .join('; ');
+  return summary.length > RECIPIENTS_KEPT ? `${summary.slice(0, RECIPIENTS_KEPT - 1)}…` : summary;
 }
 
 /** The message's status from its parts' (a recall anywhere wins; all sent is sent; all done with one failed is failed). */
@@ -159,7 +190,7 @@ export class MessageStore {
     const queued: PartState = { status: 'queued', attempts: 0, updatedAt: Date.now() };
     const ttl = this.options.retentionSeconds;
     const createdBy = record.createdBy ?? LOCAL_CALLER.id;
-    const fields = { ...record, createdBy, requestId: record.requestId ?? '', callbackUrl: record.callbackUrl ?? '', destinations: JSON.stringify(record.destinations ?? []) };
+    const fields = { ...record, createdBy, requestId: record.requestId ?? '', callbackUrl: record.callbackUrl ?? '', destinations: JSON.stringify(record.destinations ?? []), recipients: record.recipients ?? '' };
     await createMessage(this.redis, { record: this.recordKey(record.id), parts: this.partsKey(record.id) }, { ttlSeconds: ttl, parts: record.parts, queuedPart: JSON.stringify(queued), fields });
     if (idempotencyKey === undefined) return { id: record.id, created: true };
     const claim = this.idempotencyKey(createdBy, idempotencyKey);
@@ -172,7 +203,7 @@ export class MessageStore {
 
   /** Removes a message that could not be queued, and releases its idempotency key (claimed by `createdBy`) if it holds it. */
   async remove(id: string, idempotency?: { createdBy: string; key: string }): Promise<void> {
-    await this.redis.del(this.recordKey(id), this.partsKey(id));
+    await this.redis.del(this.recordKey(id), this.partsKey(id), this.options.keys.messageAttempts(id));
     if (idempotency !== undefined) await compareAndDelete(this.redis, this.idempotencyKey(idempotency.createdBy, idempotency.key), id);
   }
 
@@ -185,8 +216,24 @@ export class MessageStore {
     return before ? (JSON.parse(before) as PartState) : undefined;
   }
 
-  async updatePart(id: string, part: number, state: Omit<PartState, 'updatedAt'>): Promise<void> {
-    await this.redis.hset(this.partsKey(id), String(part), JSON.stringify({ ...state, updatedAt: Date.now() }));
+  /** A part's new state; with the attempt that led to it, the timeline gets it in the same round trip. */
+  async updatePart(id: string, part: number, state: Omit<PartState, 'updatedAt'>, attempt?: AttemptRecord): Promise<void> {
+    const value = JSON.stringify({ ...state, updatedAt: Date.now() });
+    if (!attempt) return void (await this.redis.hset(this.partsKey(id), String(part), value));
+    const attemptsKey = this.options.keys.messageAttempts(id);
+    // One slot (the hash tag), one MULTI: a part's state and its timeline never disagree.
+    await this.redis
+      .multi()
+      .hset(this.partsKey(id), String(part), value)
+      .rpush(attemptsKey, JSON.stringify(attempt))
+      .ltrim(attemptsKey, -ATTEMPTS_KEPT, -1)
+      .expire(attemptsKey, this.options.retentionSeconds)
+      .exec();
+  }
+
+  /** Every attempt's outcome, oldest first (the last 50). */
+  async attempts(id: string): Promise<AttemptRecord[]> {
+    return (await this.redis.lrange(this.options.keys.messageAttempts(id), 0, -1)).map((raw) => JSON.parse(raw) as AttemptRecord);
   }
 
   /** A new part for members split off to a later send; answers its index. */
@@ -230,6 +277,7 @@ export class MessageStore {
       ...(record.callbackUrl ? { callbackUrl: record.callbackUrl } : {}),
       createdBy: record.createdBy || LOCAL_CALLER.id,
       ...deliveriesOf(record.destinations, parts),
+      ...(record.recipients ? { recipients: record.recipients } : {}),
       createdAt: new Date(Number(record.createdAt)).toISOString(),
       updatedAt: new Date(Math.max(Number(record.createdAt), ...parts.map((p) => p.updatedAt))).toISOString(),
     };

@@ -11,7 +11,7 @@ import type { WecomApi } from '../wecom/wecom-api';
 import { MediaResolver } from './media';
 import type { MemberBudget } from '../quotas/member-budget';
 import { MEDIA_MSGTYPES } from './templates';
-import type { MessageStore } from './message-store';
+import type { AttemptRecord, MessageStore } from './message-store';
 import { deliverToGroup, leaveRobotLine, type GroupSendDeps } from './group-send';
 import { destinationOf, SEND_QUEUE, sendIdOf, waitUntil, type MemberSend, type SendJobData } from './send-queue';
 
@@ -59,6 +59,9 @@ export function sendVerdict(outcome: Outcome<unknown>, attempts: { attempt: numb
 export function partStatusAfter(verdict: Verdict): 'sent' | 'queued' | 'failed' {
   return verdict.kind === 'done' ? 'sent' : verdict.kind === 'fail' ? 'failed' : 'queued';
 }
+
+/** How the console's timeline names each verdict. */
+const TIMELINE_OUTCOME: Record<Verdict['kind'], AttemptRecord['outcome']> = { done: 'sent', fail: 'failed', retry: 'retry', pause: 'paused' };
 
 /** One attempt of one send call; `sendVerdict` says what WeCom's answer leads to. */
 export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: number) => Promise<void> = async () => undefined) {
@@ -122,12 +125,15 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
     if (part === 0 && attempt === 1 && before === 'queued') await store.noteRecent(messageId);
 
     const app = deps.findApp(job.data.app);
+    const started = Date.now();
     const outcome = app ? await send(app, job, token) : { kind: 'permanent' as const, error: { errcode: GatewayErrcode.appGone, errmsg: `app ${job.data.app} is no longer configured` } };
 
     const verdict = sendVerdict(outcome, jobAttempts(job));
+    const ended = Date.now();
+    const timeline = { part, attempt, at: ended, ms: ended - started, outcome: TIMELINE_OUTCOME[verdict.kind], to: destinationOf(job.data) };
     if (outcome.kind === 'ok') {
       const { msgid, invalid, responseCode } = outcome.value;
-      await store.updatePart(messageId, part, { status: partStatusAfter(verdict), attempts: attempt, msgid, invalid, ...(responseCode ? { responseCode } : {}) });
+      await store.updatePart(messageId, part, { status: partStatusAfter(verdict), attempts: attempt, msgid, invalid, ...(responseCode ? { responseCode } : {}) }, timeline);
       sent({ event, msgtype }).inc();
       latency({ msgtype }).observe((Date.now() - job.data.acceptedAt) / 1000);
       log.info({ msgid, attempt, invalid, to: destinationOf(job.data) }, 'message sent');
@@ -136,7 +142,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
       return;
     }
     const error = withHint(outcome.error, job.data);
-    await store.updatePart(messageId, part, { status: partStatusAfter(verdict), attempts: attempt, error });
+    await store.updatePart(messageId, part, { status: partStatusAfter(verdict), attempts: attempt, error }, { ...timeline, error });
     if (verdict.kind === 'pause') {
       metrics.sendThrottled.inc();
       log.warn({ pauseMs: verdict.ms, error }, 'WeCom frequency limit: send queue paused');
@@ -169,7 +175,9 @@ export function startSendWorker(connection: ConnectionOptions, queuePrefix: stri
     if (!job || job.attemptsMade < (job.opts.attempts ?? 1) && !(err instanceof UnrecoverableError) && !/stalled/i.test(err.message)) return;
     void deps.store.getPart(job.data.messageId, job.data.part).then(async (state) => {
       if (state && state.status !== 'sent' && state.status !== 'failed' && state.status !== 'recalled') {
-        await deps.store.updatePart(job.data.messageId, job.data.part, { ...state, status: 'failed', error: { errcode: GatewayErrcode.interrupted, errmsg: err.message } });
+        const error = { errcode: GatewayErrcode.interrupted, errmsg: err.message };
+        const timeline = { part: job.data.part, attempt: job.attemptsMade, at: Date.now(), ms: 0, outcome: 'failed' as const, to: destinationOf(job.data), error };
+        await deps.store.updatePart(job.data.messageId, job.data.part, { ...state, status: 'failed', error }, timeline);
         await leaveRobotLine(deps.groups, job.data);
         await reportPartDone(deps, job.data);
       }

@@ -5,7 +5,9 @@ import { EgressPolicy, egressAgent } from '../http/egress';
 import { MemberBudget } from '../quotas/member-budget';
 import { RobotBudget } from '../quotas/robot-budget';
 import type { WebhookOutbox } from '../webhooks/webhook-outbox';
+import type { MessagePagesDeps } from '../console/message-pages';
 import { MediaResolver } from './media';
+import type { RecallDeps } from './recall';
 import { MessageService } from './message-service';
 import { MessageStore } from './message-store';
 import { messageRoutes } from './routes';
@@ -17,6 +19,8 @@ import type { EventTemplate } from './templates';
 export interface MessagesFlow extends Flow {
   service: MessageService;
   store: MessageStore;
+  /** The console's message pages: each part's job (its payload) and recall. */
+  console: MessagePagesDeps & { recall: RecallDeps; templates: EventTemplate[] };
   /** Accepts a message exactly like POST /v1/messages (extensions send through it). */
   send(message: unknown): ReturnType<MessageService['accept']>;
 }
@@ -62,11 +66,13 @@ export async function wireMessages(core: Core, config: Config, deps: { templates
       ]
     : [];
 
+  const recall = { store, queue, api: core.api, findApp: appNamed };
   return {
     service,
     store,
+    console: { store, sendQueue: queue, findApp: appNamed, duplicateCheckSeconds: config.send.duplicateCheckSeconds, recall, templates: [...templates.values()] },
     send: (message: unknown) => service.accept(service.parse(message)),
-    routes: messageRoutes(service, store, templates, { store, queue, api: core.api, findApp: appNamed }),
+    routes: messageRoutes(service, store, templates, recall),
     workers,
     queues: [queue],
     readiness: [{ name: 'templates', check: async () => templates.size > 0 }],

@@ -1,8 +1,9 @@
 import type { AppOptions } from '../app';
 import type { Config } from '../config/config';
 import type { Core, Flow } from '../core';
-import type { MessageStore } from '../messages/message-store';
-import { dashboard } from './dashboard';
+import { consoleRouter } from '../console/console';
+import { MinuteSeries } from '../console/minute-series';
+import type { MessagesFlow } from '../messages/wire';
 import { diagnose } from './doctor';
 import { opsRoutes } from './routes';
 
@@ -11,11 +12,15 @@ export interface OpsFlow extends Flow {
   pages: AppOptions['pages'];
 }
 
+/** How often each instance adds what it counted to the console's per-minute charts. */
+const SERIES_SAMPLE_MS = 10_000;
+
 /**
  * What operators read about every flow: readiness, queue depths and ages in the
- * metrics, the dashboard (queues and recent messages) and the diagnostics.
+ * metrics, the console (charts, messages, the flows' pages, playground, queues)
+ * and the diagnostics.
  */
-export function wireOps(core: Core, config: Config, deps: { flows: Flow[]; store: MessageStore }): OpsFlow {
+export function wireOps(core: Core, config: Config, deps: { flows: Flow[]; messages: MessagesFlow }): OpsFlow {
   const workers = deps.flows.flatMap((f) => f.workers ?? []);
   const queues = deps.flows.flatMap((f) => f.queues ?? []);
   const readiness = [
@@ -33,8 +38,28 @@ export function wireOps(core: Core, config: Config, deps: { flows: Flow[]; store
       core.metrics.queueOldestAge.set({ queue: queue.name }, oldest ? (core.clock() - oldest.timestamp) / 1000 : 0);
     }
   });
+  const series = new MinuteSeries(core.redis, core.keys, core.metrics, core.clock);
+  const sampleSeries = () => series.sample().catch((err: Error) => core.logger.debug({ err: err.message }, 'console series not sampled'));
+  const sampler = setInterval(sampleSeries, SERIES_SAMPLE_MS).unref();
+  const { messages } = deps;
+  const pages = consoleRouter({
+    queues,
+    messages: messages.console,
+    recall: messages.console.recall,
+    service: messages.service,
+    templates: messages.console.templates,
+    apps: config.apps.map((a) => a.name),
+    robots: config.robots.map((r) => r.name),
+    series,
+    panels: deps.flows.flatMap((f) => f.panels ?? []),
+  });
   return {
     routes: opsRoutes(core.metrics, readiness, () => diagnose(config, core.api), config.metricsToken),
-    pages: [{ path: '/dashboard', permission: 'admin' as const, router: dashboard(queues, deps.store, deps.flows.flatMap((f) => f.panels ?? [])) }],
+    pages: [{ path: '/dashboard', permission: 'admin' as const, router: pages }],
+    // The last counts of this instance go into its last minute.
+    close: async () => {
+      clearInterval(sampler);
+      await sampleSeries();
+    },
   };
 }

@@ -20,7 +20,11 @@ export function redisKeys(prefix: string) {
     /** What was asked, and one field per part (written by the worker): one slot per message. */
     message: (id: string) => `${prefix}:msg:{${id}}`,
     messageParts: (id: string) => `${prefix}:msg:{${id}}:parts`,
+    /** Each attempt's outcome, oldest first: the console's timeline. */
+    messageAttempts: (id: string) => `${prefix}:msg:{${id}}:attempts`,
     recentMessages: `${prefix}:msg:recent`,
+    /** The console's charts: one hash of counts per minute (epoch minutes), summed over instances. */
+    consoleMinute: (minute: number) => `${prefix}:console:minute:${minute}`,
     /**
      * An idempotency key's claim, in its caller's namespace (the caller's id, never
      * its API key), by the hash of the idempotency key; the gateway's own (storm

@@ -38,7 +38,7 @@ describe('an alert card on the dashboard, before and after a click (real Chromiu
   });
 
   async function cardOnDashboard(page: Page, alert: string) {
-    await page.goto(`${base}/dashboard/`);
+    await page.goto(`${base}/dashboard/alerts`);
     const card = page.locator(`[data-alert="${alert}"] .card`);
     await card.waitFor();
     return card;

@@ -156,7 +156,7 @@ describe('group robots', () => {
     await finalStatus(h.api, res.body.id);
     const page = await h.api.get('/dashboard/');
     expect(page.status).toBe(200);
-    expect(page.text).toMatch(new RegExp(`${res.body.id}</code></td><td>group.note</td><td>text</td><td>members, robot ops \\(sent\\)</td>`));
+    expect(page.text).toMatch(new RegExp(`${res.body.id}</code></a></td><td>group.note</td><td>text</td><td>default</td><td class="to">users zhangsan; robots ops<br><small>members, robot ops \\(sent\\)</small></td>`));
   });
 
   it('when a preview names a robot, then it shows the exact webhook/send bodies', async () => {

@@ -1,0 +1,102 @@
+// The template playground: renders on every edit (the server renders; this page only shows), sends only on the button.
+'use strict';
+(function () {
+  const form = document.getElementById('playground');
+  if (!form) return;
+  const $ = (name) => form.elements.namedItem(name);
+  const errors = document.getElementById('errors');
+  const preview = document.getElementById('preview');
+  const payload = document.getElementById('payload');
+  const sent = document.getElementById('sent');
+  let timer;
+  let latest = 0;
+
+  function chosenEvent() {
+    return $('event').selectedOptions[0];
+  }
+
+  function fillTypes() {
+    const option = chosenEvent();
+    const types = option.dataset.msgtypes.split(' ');
+    $('msgtype').replaceChildren(...types.map((t) => new Option(t, t, t === option.dataset.default, t === option.dataset.default)));
+    $('data').value = JSON.stringify(JSON.parse(option.dataset.sample), null, 2);
+  }
+
+  function showErrors(error) {
+    errors.replaceChildren();
+    if (!error) return;
+    const message = document.createElement('div');
+    message.textContent = error.message;
+    errors.appendChild(message);
+    for (const f of error.fields || []) {
+      const line = document.createElement('div');
+      const field = document.createElement('span');
+      field.className = 'field';
+      field.textContent = f.field;
+      line.append(field, `: ${f.message}`);
+      errors.appendChild(line);
+    }
+  }
+
+  /** The form as the server reads it; a data box that is not JSON is an error of its own, named like the server's. */
+  function tryout() {
+    let data;
+    try {
+      data = JSON.parse($('data').value || '{}');
+    } catch (err) {
+      return { error: { message: `data is not JSON: ${err.message}`, fields: [{ field: 'data', message: 'not JSON' }] } };
+    }
+    return { body: { event: $('event').value, msgtype: $('msgtype').value, data, recipient: $('recipient').value, robot: $('robot').value } };
+  }
+
+  async function post(url, body) {
+    const res = await fetch(url, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const answer = await res.json();
+    return res.ok ? { ok: answer } : { error: answer.error };
+  }
+
+  async function render() {
+    const attempt = ++latest;
+    const { body, error } = tryout();
+    if (error) {
+      showErrors(error);
+      return clearOutput();
+    }
+    const answer = await post(form.dataset.render, body);
+    if (attempt !== latest) return; // a later edit has already asked
+    showErrors(answer.error);
+    if (answer.error) return clearOutput();
+    // The previews are HTML the server escaped (src/console/preview.ts); the payloads are shown as text.
+    preview.innerHTML = answer.ok.payloads.map((p) => `<div class="meta">${p.to === 'members' ? 'app message' : p.to}</div>${p.html}`).join('');
+    payload.replaceChildren(...answer.ok.payloads.map((p) => Object.assign(document.createElement('pre'), { className: 'payload', textContent: JSON.stringify(p.payload, null, 2) })));
+    form.dataset.rendered = String(attempt);
+  }
+
+  /** What is shown always matches the data in the box: nothing when it does not render. */
+  function clearOutput() {
+    preview.replaceChildren();
+    payload.replaceChildren();
+  }
+
+  function soon() {
+    clearTimeout(timer);
+    timer = setTimeout(render, 250);
+  }
+
+  $('event').addEventListener('change', () => { fillTypes(); render(); });
+  for (const name of ['msgtype', 'robot']) $(name).addEventListener('change', render);
+  $('data').addEventListener('input', soon);
+  document.getElementById('send').addEventListener('click', async () => {
+    const { body, error } = tryout();
+    if (error) return showErrors(error);
+    sent.textContent = 'sending…';
+    const answer = await post(form.dataset.send, body);
+    showErrors(answer.error);
+    sent.replaceChildren();
+    if (answer.error) return;
+    const link = Object.assign(document.createElement('a'), { href: form.dataset.messages + answer.ok.id, textContent: `queued ${answer.ok.id}` });
+    sent.appendChild(link);
+  });
+  fillTypes();
+  render();
+})();

@@ -1,0 +1,36 @@
+import { escapeHtml } from '../ops/html';
+
+export interface NavItem {
+  path: string;
+  title: string;
+}
+
+/**
+ * The console's page shell: one stylesheet, the navigation, scripts from
+ * `assets/` only (helmet's CSP allows no inline script), no CDN: it works offline.
+ */
+export function consolePage(options: { basePath: string; nav: NavItem[]; active: string; title: string; body: string; scripts?: string[]; stylesheets?: string[]; notice?: string; refreshSeconds?: number }): string {
+  const { basePath, nav, active } = options;
+  const links = nav.map((n) => `<a href="${basePath}${n.path}"${n.path === active ? ' class="active" aria-current="page"' : ''}>${escapeHtml(n.title)}</a>`).join('');
+  const stylesheets = (options.stylesheets ?? []).map((s) => `<link rel="stylesheet" href="${basePath}/assets/${s}">`).join('');
+  const scripts = (options.scripts ?? []).map((s) => `<script src="${basePath}/assets/${s}" defer></script>`).join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">${options.refreshSeconds ? `<meta http-equiv="refresh" content="${options.refreshSeconds}">` : ''}
+<title>${escapeHtml(options.title)} · wecom-gateway</title>
+<link rel="icon" href="data:,"><link rel="stylesheet" href="${basePath}/assets/console.css">${stylesheets}${scripts}</head>
+<body data-base="${escapeHtml(basePath)}"><header><b class="brand">wecom-gateway</b><nav>${links}</nav></header>
+<main>${options.notice ? `<p class="notice" role="status">${escapeHtml(options.notice)}</p>` : ''}<h1>${escapeHtml(options.title)}</h1>
+${options.body}</main></body></html>`;
+}
+
+/** A POST button (a form of its own): actions that change something never hide behind a link. */
+export function actionButton(action: string, label: string, className = '', fields: Record<string, string> = {}): string {
+  const hidden = Object.entries(fields).map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`).join('');
+  return `<form method="post" action="${escapeHtml(action)}" class="inline">${hidden}<button type="submit" class="${escapeHtml(className)}">${escapeHtml(label)}</button></form>`;
+}
+
+export function table(headers: string[], rows: string[], empty: string): string {
+  return `<table><thead><tr>${headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('\n') || `<tr><td colspan="${headers.length}" class="empty">${escapeHtml(empty)}</td></tr>`}</tbody></table>`;
+}
+
+export const json = (value: unknown) => `<pre class="payload">${escapeHtml(JSON.stringify(value, null, 2))}</pre>`;

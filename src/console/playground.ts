@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import type { Caller } from '../http/auth';
+import { ApiError } from '../http/errors';
+import { escapeHtml } from '../ops/html';
+import type { MessageService } from '../messages/message-service';
+import type { EventTemplate } from '../messages/templates';
+import { previewHtml } from './preview';
+
+/** What the playground posts: the event, type and data being tried, and where a send would go. */
+const tryoutSchema = z
+  .object({
+    event: z.string().min(1),
+    msgtype: z.string().min(1),
+    data: z.unknown(),
+    /** A test member's userid, or a robot's name. */
+    recipient: z.string().max(64).default(''),
+    robot: z.string().max(64).default(''),
+  })
+  .strict();
+
+/** A field's sample value: the description's "e.g. '…'" when it has one, else the field's name. */
+function sampleValue(field: { name: string; description?: string }): string {
+  return /e\.g\. '([^']+)'/.exec(field.description ?? '')?.[1] ?? field.name;
+}
+
+export function sampleData(template: EventTemplate): Record<string, string> {
+  return Object.fromEntries(template.data.filter((f) => f.required).map((f) => [f.name, sampleValue(f)]));
+}
+
+/** The request a try-out stands for: to the test member, or to the chosen robot. */
+function requestOf(service: MessageService, body: unknown) {
+  const parsed = tryoutSchema.safeParse(body);
+  if (!parsed.success) throw new ApiError(400, 'invalid_request', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  const { event, msgtype, data, recipient, robot } = parsed.data;
+  const to = robot ? { robots: [robot] } : { users: [recipient || 'playground'] };
+  return service.parse({ event, msgtype, data, to });
+}
+
+/**
+ * What a try-out renders as: the exact payloads (message/send or webhook/send) with
+ * a WeCom-looking preview each. Nothing is queued.
+ */
+export async function renderTryout(service: MessageService, body: unknown, caller: Caller) {
+  const preview = await service.preview(requestOf(service, body), caller);
+  const payloads = [...preview.payloads.map((payload) => ({ to: 'members', payload })), ...(preview.robots ?? []).flatMap((r) => r.payloads.map((payload) => ({ to: `robot ${r.robot}`, payload })))];
+  return { payloads: payloads.map((p) => ({ ...p, html: previewHtml(p.payload) })), ...(preview.note ? { note: preview.note } : {}) };
+}
+
+/** Sends the try-out for real, only to its test member (or robot): the explicit button. */
+export async function sendTryout(service: MessageService, body: unknown, caller: Caller, requestId: string) {
+  const parsed = tryoutSchema.safeParse(body);
+  if (parsed.success && !parsed.data.robot && !parsed.data.recipient) throw new ApiError(422, 'no_recipient', 'choose a test recipient first', [{ field: 'recipient', message: 'a test member’s userid' }]);
+  return service.accept(requestOf(service, body), { caller, requestId });
+}
+
+export function playgroundBody(basePath: string, templates: EventTemplate[], robots: string[]): string {
+  const events = templates.map((t) => `<option value="${escapeHtml(t.event)}" data-msgtypes="${escapeHtml(t.msgtypes.join(' '))}" data-default="${escapeHtml(t.defaultMsgtype)}" data-sample="${escapeHtml(JSON.stringify(sampleData(t)))}">${escapeHtml(t.event)}</option>`);
+  return `<p class="meta">Edit the data and see the exact WeCom payload and what recipients see. Nothing is sent until you press Send.</p>
+<form id="playground" class="playground" data-render="${basePath}/playground/render" data-send="${basePath}/playground/send" data-messages="${basePath}/messages/">
+<div class="controls">
+<label>Event <select name="event">${events.join('')}</select></label>
+<label>Type <select name="msgtype"></select></label>
+<label>As <select name="robot"><option value="">app message</option>${robots.map((r) => `<option value="${escapeHtml(r)}">robot ${escapeHtml(r)}</option>`).join('')}</select></label>
+<label>Data (JSON)<textarea name="data" rows="12" spellcheck="false"></textarea></label>
+<label>Test recipient <input name="recipient" placeholder="a test member's userid"></label>
+<button type="button" id="send">Send to test recipient</button> <span id="sent" role="status"></span>
+</div>
+<div class="output"><div id="errors" class="errors" role="alert"></div><h2>Preview</h2><div id="preview"></div><h2>Payload</h2><div id="payload"></div></div>
+</form>`;
+}
