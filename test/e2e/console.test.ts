@@ -198,7 +198,7 @@ describe('the operators’ console in a real headless Chromium', () => {
     await page.locator('#errors .field').waitFor();
     expect(await page.locator('#errors .field').allTextContents()).toContain('data.level');
 
-    await data.fill(JSON.stringify({ title: 'Disk 95% on db1', content: '/var is almost full', level: 'critical' }));
+    await data.fill(JSON.stringify({ title: 'Disk 95% on db1', content: '/var is almost full', level: 'critical' }, null, 2));
     await page.locator('#preview .textcard .title:text("[CRITICAL] Disk 95% on db1")').waitFor();
     expect(await page.locator('#preview .tc-highlight').textContent()).toBe('/var is almost full');
     expect(JSON.parse((await page.locator('#payload pre').first().textContent())!)).toMatchObject({ msgtype: 'textcard', textcard: { title: '[CRITICAL] Disk 95% on db1' } });
