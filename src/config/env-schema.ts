@@ -26,6 +26,27 @@ function wholeNumber(min: number, max?: number) {
   const atLeast = z.coerce.number({ error }).int({ error }).min(min, { error });
   return max === undefined ? atLeast : atLeast.max(max, { error });
 }
+/**
+ * The variables that hold a secret (or may: a Redis URL with a password): kept in a
+ * Secret, never in a ConfigMap or a manifest (deploy/kubernetes reads them from
+ * one; test/integration/kubernetes.test.ts checks that it does, from this list).
+ */
+export const SECRET_VARIABLES = [
+  'REDIS_URL',
+  'WECOM_AGENT_SECRET',
+  'WECOM_CALLBACK_TOKEN',
+  'WECOM_CALLBACK_AES_KEY',
+  'WECOM_CUSTOMER_CONTACT_SECRET',
+  'WECOM_ROBOTS',
+  'GATEWAY_API_KEYS',
+  'CONTACT_SYNC_WEBHOOK_SECRET',
+  'CONTACTS_PII_KEYS',
+  'CONTACTS_ENCRYPTION_KEY',
+  'STATUS_CALLBACK_SECRET',
+  'INBOUND_WEBHOOK_SECRET',
+  'METRICS_TOKEN',
+] as const;
+
 export const aesKey = z.string().regex(/^[A-Za-z0-9]{43}$/, 'must be exactly 43 letters or digits');
 
 export const envSchema = z.object({

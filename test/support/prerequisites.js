@@ -88,6 +88,14 @@ const PREREQUISITES = [
     neededFor: 'test/integration/observability.test.ts (promtool check rules / test rules on deploy/prometheus/)',
     packages: { debian: 'prometheus', macos: 'prometheus', fedora: 'golang-github-prometheus' },
   },
+  {
+    name: 'kubectl',
+    variable: 'KUBECTL_PATH',
+    candidates: ['kubectl'],
+    // The ServiceMonitor is a kustomize Component: kubectl 1.21+ (kustomize 3.7+); Debian 12's kubernetes-client is 1.20, Kubernetes' own apt repository has current ones.
+    neededFor: 'test/integration/kubernetes.test.ts (kubectl kustomize on deploy/kubernetes/)',
+    packages: { debian: 'kubernetes-client', macos: 'kubectl', fedora: 'kubernetes-client' },
+  },
 ];
 
 function isExecutableFile(file) {

@@ -57,7 +57,7 @@ describe('test prerequisites checker', () => {
 
   it('when asked for the missing Debian packages, then it prints the apt names of just those (what .ci/run installs)', () => {
     expect(runChecker({ PATH: '', CHROMIUM_PATH: NOWHERE }, ['--missing-debian-packages']).stdout.trim().split(' ').sort()).toEqual(
-      ['chromium', 'curl', 'jq', 'prometheus', 'redis-server', 'redis-tools'],
+      ['chromium', 'curl', 'jq', 'kubernetes-client', 'prometheus', 'redis-server', 'redis-tools'],
     );
     const none = runChecker(process.env, ['--missing-debian-packages']);
     expect(none.status).toBe(0);
@@ -101,7 +101,7 @@ describe('platform detection', () => {
     expect(text).toContain('redis-server: needed by');
     expect(text).toContain('install: brew install redis\n');
     expect(text).toContain('install: brew install --cask google-chrome');
-    expect(text).toContain('Install them all: brew install redis curl jq prometheus && brew install --cask google-chrome');
+    expect(text).toContain('Install them all: brew install redis curl jq prometheus kubectl && brew install --cask google-chrome');
   });
 
   it('when the platform is unknown, then each line gives every platform its install command', () => {
