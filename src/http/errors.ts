@@ -31,17 +31,22 @@ export class ApiError extends Error {
   }
 }
 
-/** Redis refused or did not answer: the caller should retry later (503), nothing was accepted. */
+/** Redis refused or did not answer (down, or a master without its replica mid-failover): the caller should retry later (503), nothing was accepted. */
 export class UnavailableError extends ApiError {
   constructor() {
-    super(503, 'unavailable', 'Redis is unreachable; retry later');
+    super(503, 'unavailable', 'Redis is unreachable or not taking writes; retry later');
   }
 }
 
-/** ioredis' ways of saying that Redis is away (offline queue off, retries spent, socket closed). */
+/**
+ * ioredis' ways of saying that Redis is away (offline queue off, retries spent, socket
+ * closed), and Redis' own while it cannot take writes: a replica during a failover
+ * (READONLY), a master without its min-replicas-to-write (NOREPLICAS), loading its data
+ * (LOADING), a replica cut from its master (MASTERDOWN).
+ */
 function isRedisUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  return error.name === 'MaxRetriesPerRequestError' || /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET/.test(error.message);
+  return error.name === 'MaxRetriesPerRequestError' || /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|^(READONLY|NOREPLICAS|LOADING|MASTERDOWN) /.test(error.message);
 }
 
 /**
