@@ -9,6 +9,7 @@ import type { ReadinessCheck } from './ops/routes';
 import { appBlockedFor } from './quotas/send-rate';
 import { createRedis, waitUntilReady } from './redis/connection';
 import { redisKeys, type RedisKeys } from './redis/keys';
+import { replicationBarrier } from './redis/replication';
 import type { RedisClient } from './redis/scripts';
 import { WecomClient } from './wecom/client';
 import { TokenStore } from './wecom/token-store';
@@ -24,6 +25,12 @@ export interface Core {
   workerRedis: RedisClient;
   /** A further command connection, for a flow that needs one of its own (WATCH/MULTI); closed with the core. */
   connect(name: string): Promise<Redis>;
+  /**
+   * Resolves once REDIS_WAIT_REPLICAS replicas hold what this instance wrote through
+   * `redis` and `queueRedis` so far (at once when 0); rejects with ReplicasUnconfirmedError.
+   * Called before answering for what was accepted, so that a failover cannot lose it.
+   */
+  replicated(): Promise<void>;
   keys: RedisKeys;
   api: WecomApi;
   metrics: Metrics;
@@ -64,10 +71,23 @@ export interface DashboardPanel {
 
 export async function connectCore(config: Config, logger: Logger): Promise<Core> {
   const connections: RedisClient[] = [];
-  const open = (role: 'command' | 'blocking', name?: string) => {
+  let closing = false;
+  const open = (role: 'command' | 'blocking', name = 'wecom-gateway') => {
     const connection = createRedis(config.redis, role, name);
     // A command connection fails fast while Redis is away; log it once per state change, not per command.
     connection.on('error', (err) => logger.debug({ err: err.message, connection: name }, 'redis connection error'));
+    let lost = false;
+    connection.on('close', () => {
+      if (closing || lost) return;
+      lost = true;
+      logger.warn({ connection: name }, 'redis connection lost; reconnecting');
+    });
+    connection.on('ready', () => {
+      if (!lost) return;
+      lost = false;
+      // Behind Sentinel the address tells the operator which master the connection found.
+      logger.info({ connection: name, redis: remoteAddress(connection) }, 'redis connection restored');
+    });
     connections.push(connection);
     return connection;
   };
@@ -106,17 +126,24 @@ export async function connectCore(config: Config, logger: Logger): Promise<Core>
       await waitUntilReady(connection);
       return connection;
     },
+    replicated: replicationBarrier([redis, queueRedis], config.redis.waitReplicas),
     keys,
     api: new WecomApi(client, tokens),
     metrics,
     logger,
     clock: Date.now,
     async close() {
+      closing = true;
       await client.close();
       // QUIT needs a live connection: one still reconnecting (Redis just back) is cut instead, or it would retry forever.
       await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
     },
   };
+}
+
+function remoteAddress(connection: RedisClient): string | undefined {
+  const stream = (connection as Redis).stream;
+  return stream?.remoteAddress ? `${stream.remoteAddress}:${stream.remotePort}` : undefined;
 }
 
 /** Stops a gateway's flows in order, then its connections. */

@@ -39,7 +39,9 @@ export function createRedis(config: RedisConfig, role: ConnectionRole, connectio
   }
   if (config.sentinels) {
     const { host: _host, port: _port, ...credentials } = fromUrl;
-    return new Redis({ ...credentials, ...common, sentinels: config.sentinels, name: config.sentinelMaster });
+    // failoverDetector: leave the old master as soon as the Sentinels announce +switch-master. Without
+    // it a connection stays on the old master, whose writes are lost, until Sentinel demotes it (seconds later).
+    return new Redis({ ...credentials, ...common, sentinels: config.sentinels, name: config.sentinelMaster, failoverDetector: true });
   }
   return new Redis({ ...fromUrl, ...common });
 }

@@ -3,6 +3,8 @@ export interface RedisConfig {
   clusterNodes?: { host: string; port: number }[];
   sentinels?: { host: string; port: number }[];
   sentinelMaster?: string;
+  /** Replicas that must confirm what the gateway accepts before it answers (WAIT); 0 = none. */
+  waitReplicas: number;
   /** The redis-server started when none of url, clusterNodes, sentinels is set (REDIS_SERVER_PATH). */
   embeddedBinary: string;
   /** Our keys start with `${prefix}:`; BullMQ's with `{${prefix}}` so Redis Cluster keeps each queue in one slot. */
