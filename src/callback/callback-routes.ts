@@ -27,6 +27,8 @@ export interface CallbackDeps {
   allowlists: Map<string, CallbackIpAllowlist>;
   metrics: Metrics;
   logger: Logger;
+  /** Resolves once Redis replicas hold what was written (Core.replicated): the push is acknowledged only then. */
+  replicated?: () => Promise<void>;
   now?: () => number;
 }
 
@@ -189,6 +191,7 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
           if (inline) await inline.handle(event);
           else await deps.inbound.add(event);
           await deps.redis.set(dedupeKey, 'done', 'EX', dedupeSeconds);
+          await deps.replicated?.();
         } catch (error) {
           await deps.redis.del(dedupeKey).catch(() => undefined);
           deps.logger.warn({ ...describe(event), err: (error as Error).message }, 'callback push not recorded; answering 503 so WeCom retries');

@@ -38,6 +38,7 @@ export async function wireCallback(core: Core, config: Config, deps: { rules: Ev
     allowlists,
     metrics: core.metrics,
     logger: core.logger,
+    replicated: core.replicated,
   });
   return {
     router,

@@ -59,6 +59,8 @@ export const envSchema = z.object({
   REDIS_CLUSTER_NODES: hostPortList.optional(),
   REDIS_SENTINELS: hostPortList.optional(),
   REDIS_SENTINEL_MASTER: z.string().min(1).optional(),
+  /** Replicas that must confirm an accepted message or callback before the gateway answers (Redis WAIT); 0 = the master's word is enough. */
+  REDIS_WAIT_REPLICAS: wholeNumber(0, 16).default(0),
   REDIS_SERVER_PATH: z.string().min(1).default('redis-server'),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('wgw'),
   WECOM_API_BASE: url.optional(),

@@ -160,6 +160,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (e.REDIS_SENTINELS && !e.REDIS_SENTINEL_MASTER) problems.push('REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS');
   if (e.REDIS_SENTINELS && e.REDIS_CLUSTER_NODES) problems.push('REDIS_SENTINELS: choose Sentinel or Cluster, not both');
+  // WAIT counts the replicas of the node a connection talks to; a Cluster client's keys live on several masters.
+  if (e.REDIS_WAIT_REPLICAS > 0 && e.REDIS_CLUSTER_NODES) problems.push('REDIS_WAIT_REPLICAS: not supported with REDIS_CLUSTER_NODES (use a standalone or Sentinel master)');
   const defaultApp = file.defaultApp ?? apps[0]?.name ?? 'default';
   if (apps.length > 0 && !names.has(defaultApp)) problems.push(`defaultApp: no app is named "${defaultApp}"`);
   const apiBase = (e.WECOM_API_BASE ?? DEFAULT_API_BASE).replace(/\/+$/, '');
@@ -181,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       clusterNodes: e.REDIS_CLUSTER_NODES,
       sentinels: e.REDIS_SENTINELS,
       sentinelMaster: e.REDIS_SENTINEL_MASTER,
+      waitReplicas: e.REDIS_WAIT_REPLICAS,
       embeddedBinary: e.REDIS_SERVER_PATH,
       prefix: e.REDIS_PREFIX,
     },

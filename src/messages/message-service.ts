@@ -87,6 +87,8 @@ export interface MessageServiceDeps {
   storeTimeoutMs?: number;
   /** What a caller's URLs may reach (checked again, resolved, at connect time). */
   egress?: Pick<EgressPolicy, 'refusal'>;
+  /** Resolves once Redis replicas hold what was written (Core.replicated); absent = the master's word is enough. */
+  replicated?: () => Promise<void>;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -332,7 +334,11 @@ export class MessageService {
       priority: request.priority ?? prepared.template.priority,
       ...(callbackUrl ? { notifyFinal: true } : {}),
     }));
-    if (!result.created) return { ...result, status: await this.repeat(result.id, jobs) };
+    if (!result.created) {
+      const status = await this.repeat(result.id, jobs);
+      await this.confirmReplicated();
+      return { ...result, status };
+    }
     try {
       await withTimeout(this.robotLineStep(jobs, 'join').then(() => enqueueParts(this.deps.queue, jobs, this.deps.config.send)), timeout);
     } catch {
@@ -340,8 +346,23 @@ export class MessageService {
       await this.robotLineStep(jobs, 'leave').catch(() => undefined);
       throw new UnavailableError();
     }
+    await this.confirmReplicated();
     this.accepted({ event: prepared.template.event, msgtype: prepared.msgtype }).inc();
     return { ...result, status: 'queued' };
+  }
+
+  /**
+   * With REDIS_WAIT_REPLICAS, no 202 before the replicas hold the record and its jobs.
+   * When they do not confirm in time (a failover under way, a replica away), the master
+   * may still have the message and send it, or lose it: the caller cannot know, so it
+   * retries with the same Idempotency-Key, which answers the message's id if it lives.
+   */
+  private async confirmReplicated(): Promise<void> {
+    try {
+      await this.deps.replicated?.();
+    } catch {
+      throw new ApiError(503, 'unavailable', 'Redis replicas did not confirm the message in time; retry with the same Idempotency-Key');
+    }
   }
 
   /**

@@ -37,7 +37,7 @@ export async function wireMessages(core: Core, config: Config, deps: { templates
   const robotBudget = new RobotBudget(core.redis, core.keys, config.send.robotQuota);
   // Media URLs and callbackUrls are the caller's to choose: refused at POST when plainly out of bounds, downloaded under the egress policy.
   const policy = EgressPolicy.fromConfig(config);
-  const service = new MessageService({ config, templates, store, queue, metrics: core.metrics, chats: deps.chats, robotLines: robotBudget, egress: policy });
+  const service = new MessageService({ config, templates, store, queue, metrics: core.metrics, chats: deps.chats, robotLines: robotBudget, egress: policy, replicated: core.replicated });
   const appNamed = (name: string) => findApp(config, name);
   const egress = egressAgent(policy, config.egress.timeoutMs);
   const media = new MediaResolver(core.redis, core.api, { keys: core.keys, egress, timeoutMs: config.egress.timeoutMs, logger: core.logger });
