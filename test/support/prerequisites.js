@@ -53,6 +53,14 @@ const PREREQUISITES = [
     packages: { debian: 'redis-tools', macos: 'redis', fedora: 'valkey-compat-redis' },
   },
   {
+    name: 'redis-sentinel',
+    variable: 'REDIS_SENTINEL_PATH',
+    candidates: ['redis-sentinel'],
+    neededFor: 'test/integration/sentinel.test.ts (three Sentinels and a forced failover)',
+    // Homebrew's redis and Fedora's valkey-compat-redis carry redis-sentinel beside redis-server.
+    packages: { debian: 'redis-sentinel', macos: 'redis', fedora: 'valkey-compat-redis' },
+  },
+  {
     name: 'chromium',
     variable: 'CHROMIUM_PATH',
     // Debian's binary; Fedora's and Ubuntu's snap are named differently; on macOS Google Chrome does the job.
