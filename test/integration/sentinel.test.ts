@@ -8,10 +8,14 @@ import request from 'supertest';
 import { createGateway, type Gateway } from '../../src/gateway';
 import { freePort, type EmbeddedRedis } from '../../src/redis/embedded-redis';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
-import { alert, eventually, finalStatus, startTestRedis, testConfig, UNLIMITED_SIM } from '../support/harness';
+import { CallbackCrypto } from '../../src/wecom/callback-crypto';
+import { alert, eventually, finalStatus, SIM_APP, startTestRedis, testConfig, UNLIMITED_SIM } from '../support/harness';
+import { encryptedPush, eventXml } from '../support/wecom-push';
 import { binaryPath } from '../support/prerequisites';
 
 const MASTER_NAME = 'wgw';
+const CALLBACK_ENV = { WECOM_CALLBACK_TOKEN: 'gatewayToken123', WECOM_CALLBACK_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG' };
+const wecom = new CallbackCrypto({ token: CALLBACK_ENV.WECOM_CALLBACK_TOKEN, encodingAesKey: CALLBACK_ENV.WECOM_CALLBACK_AES_KEY, receiveId: SIM_APP.corpId });
 /**
  * What the README recommends for each Redis node behind Sentinel: a master whose replica is
  * gone refuses writes (the old master during a switch takes none it would then drop). And,
@@ -159,11 +163,22 @@ describe('a gateway behind Redis Sentinel when the master fails over', () => {
     })();
     await eventually(() => delivered().length >= 130 || undefined, 30_000, 10);
     const switchStarted = Date.now();
+    // What a load balancer's probe would see meanwhile.
+    const notReady: number[] = [];
+    let callersDone = false;
+    const probing = (async () => {
+      while (!callersDone) {
+        if ((await request(gateway.app).get('/readyz')).status !== 200) notReady.push(Date.now() - switchStarted);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
     expect(await topology.sentinels[0].client.call('SENTINEL', 'failover', MASTER_NAME)).toBe('OK');
     await eventually(async () => (await Promise.all(topology.sentinels.map(masterPortOf))).every((port) => port === topology.replica.port), 30_000, 100);
     switched = true;
     const switchedAt = Date.now();
     const duringIds = await during;
+    callersDone = true;
+    await probing;
     const after = await acceptAll(titles('after', 100), 20);
 
     const ids = [...before, ...duringIds, ...after];
@@ -185,6 +200,7 @@ describe('a gateway behind Redis Sentinel when the master fails over', () => {
       `sentinel: ${ids.length} accepted (${duringIds.length} during the failover), ${delivered().length} delivered once each; ${answers503} answers of 503 retried; ` +
         `${sim.duplicatesAbsorbed} repeated sends dropped by WeCom's duplicate check; Sentinels agreed ${switchedAt - switchStarted} ms after SENTINEL FAILOVER; 503s (ms after it): ` +
         [...refusals].map(([message, { first, last }]) => `"${message}" ${first - switchStarted}..${last - switchStarted}`).join(', ') +
+        `; /readyz not 200 ${notReady.length} times${notReady.length > 0 ? ` (${notReady[0]}..${notReady[notReady.length - 1]} ms)` : ''}` +
         '\n',
     );
   }, 120_000);
@@ -201,8 +217,12 @@ describe('REDIS_WAIT_REPLICAS on a master whose replica is away', () => {
     master = await startTestRedis({ extraArgs: ['--repl-diskless-sync-delay', '0'] });
     probe = new Redis(master.url);
     sim = await WecomSimulator.start({ ...UNLIMITED_SIM });
-    gateway = await createGateway(testConfig(sim.url, { REDIS_URL: master.url, REDIS_WAIT_REPLICAS: '1' }), { logger: pino({ level: 'silent' }) });
+    gateway = await createGateway(testConfig(sim.url, { REDIS_URL: master.url, REDIS_WAIT_REPLICAS: '1', ...CALLBACK_ENV }), { logger: pino({ level: 'silent' }) });
   });
+  const push = encryptedPush(wecom, SIM_APP.corpId, eventXml({ ToUserName: SIM_APP.corpId, FromUserName: 'zhangsan', CreateTime: '1700000000', MsgType: 'text', Content: 'ack', MsgId: '7300000000000000042', AgentID: '1000002' }));
+  const postPush = () => request(gateway.app).post(`/wecom/callback?${push.query}`).set('content-type', 'text/xml').send(push.body);
+  const callbackOutcomes = async () => (await request(gateway.app).get('/metrics')).text.split('\n').filter((l) => l.startsWith('wecom_gateway_callbacks_total')).join('\n');
+
   afterAll(async () => {
     await gateway?.close();
     await sim?.stop();
@@ -223,6 +243,11 @@ describe('REDIS_WAIT_REPLICAS on a master whose replica is away', () => {
     expect(await waitCalls(probe)).toBeLessThanOrEqual(before + 2);
   });
 
+  it('when WeCom pushes a callback, then it is not acknowledged (503, so WeCom retries) and its dedupe mark is released for the retry', async () => {
+    expect((await postPush()).status).toBe(503);
+    expect(await callbackOutcomes()).not.toMatch(/outcome="accepted"/);
+  });
+
   it('when a replica attaches, then a message is accepted only once the replica holds it, and is delivered', async () => {
     replica = await startTestRedis({ extraArgs: ['--replicaof', '127.0.0.1', String(master.port)] });
     await eventually(async () => (await probe.info('replication')).includes('state=online'), 15_000, 50);
@@ -237,5 +262,12 @@ describe('REDIS_WAIT_REPLICAS on a master whose replica is away', () => {
     const onReplica = new Redis(replica.url);
     expect(await onReplica.dbsize()).toBeGreaterThan(0);
     onReplica.disconnect();
+
+    // WeCom's retry of the refused push is taken now, and a further repeat is known as one.
+    expect((await postPush()).status).toBe(200);
+    expect((await postPush()).status).toBe(200);
+    const outcomes = await callbackOutcomes();
+    expect(outcomes).toMatch(/outcome="accepted"} 1$/m);
+    expect(outcomes).toMatch(/outcome="duplicate"} 1$/m);
   });
 });

@@ -45,6 +45,15 @@ describe('configuration', () => {
     expect(problems.some((p) => p.startsWith('ACCESS_LOG_SAMPLE:'))).toBe(true);
   });
 
+  it('when Redis is Sentinel, then the master name is required and REDIS_WAIT_REPLICAS is read; with Cluster, waiting for replicas is refused', () => {
+    const sentinels = { REDIS_SENTINELS: '10.0.0.1:26379,10.0.0.2:26379', REDIS_SENTINEL_MASTER: 'main' };
+    expect(loadConfig(sentinels).redis).toMatchObject({ sentinels: [{ host: '10.0.0.1', port: 26379 }, { host: '10.0.0.2', port: 26379 }], sentinelMaster: 'main', waitReplicas: 0 });
+    expect(loadConfig({ ...sentinels, REDIS_WAIT_REPLICAS: '1' }).redis.waitReplicas).toBe(1);
+    expect(problemsOf({ REDIS_SENTINELS: '10.0.0.1:26379' })).toContain('REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS');
+    expect(problemsOf({ REDIS_WAIT_REPLICAS: '-1' }).some((p) => p.startsWith('REDIS_WAIT_REPLICAS:'))).toBe(true);
+    expect(problemsOf({ REDIS_CLUSTER_NODES: '10.0.0.1:7000', REDIS_WAIT_REPLICAS: '1' })).toContain('REDIS_WAIT_REPLICAS: not supported with REDIS_CLUSTER_NODES (use a standalone or Sentinel master)');
+  });
+
   it('when only the corp id and the callback keys are set, then the callback can be verified while sends stay in the sandbox', () => {
     const config = loadConfig({ WECOM_CORP_ID: 'ww1234567890', WECOM_CALLBACK_TOKEN: 'tok', WECOM_CALLBACK_AES_KEY: 'a'.repeat(43) });
     expect(config).toMatchObject({ sandbox: true, apps: [], callbackOnly: { corpId: 'ww1234567890', callback: { token: 'tok', aesKey: 'a'.repeat(43) } } });
