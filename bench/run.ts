@@ -26,7 +26,8 @@ async function main(): Promise<void> {
       usage: 'npm run bench [-- name…]',
       text: `Runs the named benchmarks (default: all) and prints a table each, against a
 baseline measured in the same run. Names: ${known.join(', ')}.
-Variables: BENCH_ROUNDS (3), BENCH_CPU_PROF=<dir>, BENCH_MEMORY_TRACE=1.
+Variables: BENCH_ROUNDS (3), BENCH_CPU_PROF=<dir>, BENCH_MEMORY_TRACE=1,
+BENCH_WAIT_REPLICAS=1 (ingest: a Redis replica, and a gateway with REDIS_WAIT_REPLICAS=1 beside).
 Exit codes: 0 done, 1 a benchmark failed, 64 bad command line.`,
     },
     {
