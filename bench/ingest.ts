@@ -22,17 +22,18 @@ export async function benchIngest(rounds = Number(process.env.BENCH_ROUNDS ?? 3)
   const replica = waitReplicas ? await startReplica(redis.port) : undefined;
   const sim = await startSimulatorProcess(0);
   const gatewayEnv = (extra: Record<string, string> = {}) => benchEnv(redis.url, sim.url, { WORKERS: 'api', API_RATE_LIMIT_PER_MINUTE: '0', ...extra }, SANDBOX_APP);
+  // In the order of each round: the baseline first.
   const servers: Record<string, ServerProcess> = {
+    express: await startServerProcess('express-json'),
     gateway: await startServerProcess('gateway', gatewayEnv()),
     ...(waitReplicas ? { 'gateway, WAIT 1': await startServerProcess('gateway', gatewayEnv({ REDIS_WAIT_REPLICAS: '1' })) } : {}),
-    express: await startServerProcess('express-json'),
     node: await startServerProcess('node-json'),
   };
   const results: Record<string, LoadResult[]> = Object.fromEntries(Object.keys(servers).map((name) => [name, []]));
   const peak: Record<string, number> = {};
   try {
     for (let round = 0; round < rounds; round++) {
-      for (const name of ['express', ...Object.keys(servers).filter((n) => n !== 'express')]) results[name].push(await load(name, `${servers[name].url}/v1/messages`, { body: BODY, durationSeconds }));
+      for (const name of Object.keys(servers)) results[name].push(await load(name, `${servers[name].url}/v1/messages`, { body: BODY, durationSeconds }));
     }
   } finally {
     for (const name of Object.keys(servers)) peak[name] = (await servers[name].stop()).peakRssMb;

@@ -22,6 +22,8 @@ export interface EmbeddedRedisOptions {
   extraArgs?: string[];
   /** The redis-server to run: a path, or a name looked up on PATH. */
   binary?: string;
+  /** A config file read before the arguments: a redis-sentinel needs one, which it rewrites. */
+  configFile?: string;
 }
 
 export interface EmbeddedRedis {
@@ -88,7 +90,7 @@ async function startOn(port: number, opts: EmbeddedRedisOptions): Promise<Embedd
   const ownsDir = !opts.dir;
   const child: ChildProcess = spawn(
     opts.binary ?? DEFAULT_REDIS_SERVER,
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--protected-mode', 'yes', ...(opts.extraArgs ?? [])],
+    [...(opts.configFile ? [opts.configFile] : []), '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--protected-mode', 'yes', ...(opts.extraArgs ?? [])],
     // A process group of its own: a Ctrl-C in the terminal reaches the gateway, which
     // finishes its in-flight work and then stops Redis, instead of both at once.
     { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
@@ -99,7 +101,8 @@ async function startOn(port: number, opts: EmbeddedRedisOptions): Promise<Embedd
     const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${output.slice(-500)}`)), 10_000);
     child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
+      // A Sentinel does not say "Ready": its id comes once it listens.
+      if (/Ready to accept connections|Sentinel ID is/.test(output)) {
         clearTimeout(timer);
         resolve();
       }

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +5,7 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import request from 'supertest';
 import { createGateway, type Gateway } from '../../src/gateway';
-import { freePort, type EmbeddedRedis } from '../../src/redis/embedded-redis';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/redis/embedded-redis';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
 import { CallbackCrypto } from '../../src/wecom/callback-crypto';
 import { alert, eventually, finalStatus, SIM_APP, startTestRedis, testConfig, UNLIMITED_SIM } from '../support/harness';
@@ -36,38 +35,28 @@ interface Sentinel {
 
 /** One redis-sentinel watching the master, as Debian's package runs it, with a failure detection fit for a test. */
 async function startSentinel(masterPort: number): Promise<Sentinel> {
+  // Sentinel rewrites its own file (the other Sentinels it meets, the master after a failover): it lives in a folder of ours.
   const dir = mkdtempSync(join(tmpdir(), 'wgw-sentinel-'));
-  const port = await freePort();
-  // Sentinel rewrites its own file (the other Sentinels it meets, the master after a failover): it must be writable.
-  const file = join(dir, 'sentinel.conf');
+  const configFile = join(dir, 'sentinel.conf');
   writeFileSync(
-    file,
-    [
-      `port ${port}`,
-      'bind 127.0.0.1',
-      `dir ${dir}`,
-      `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${masterPort} 2`,
-      `sentinel down-after-milliseconds ${MASTER_NAME} 2000`,
-      `sentinel failover-timeout ${MASTER_NAME} 10000`,
-      '',
-    ].join('\n'),
+    configFile,
+    [`sentinel monitor ${MASTER_NAME} 127.0.0.1 ${masterPort} 2`, `sentinel down-after-milliseconds ${MASTER_NAME} 2000`, `sentinel failover-timeout ${MASTER_NAME} 10000`, ''].join('\n'),
   );
-  const child = spawn(binaryPath('redis-sentinel'), [file], { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => 100 });
-  client.on('error', () => undefined);
-  await eventually(async () => child.exitCode === null && (await client.ping()) === 'PONG', 10_000, 50);
+  const server = await startEmbeddedRedis({ binary: binaryPath('redis-sentinel'), configFile, dir });
+  const client = new Redis(server.port, '127.0.0.1');
   return {
-    port,
+    port: server.port,
     client,
     async stop() {
       client.disconnect();
-      child.kill('SIGTERM');
-      await exited;
+      await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
 }
+
+/** Waits until the master has a replica that finished its first sync. */
+const replicaInSync = (master: Redis) => eventually(async () => (await master.info('replication')).includes('state=online'), 15_000, 50);
 
 /** The address the Sentinel gives for the master, as `port`. */
 async function masterPortOf(sentinel: Sentinel): Promise<number> {
@@ -80,7 +69,7 @@ async function startSentinelTopology(): Promise<{ master: EmbeddedRedis; replica
   const master = await startTestRedis({ extraArgs: RECOMMENDED });
   const replica = await startTestRedis({ extraArgs: [...RECOMMENDED, '--replicaof', '127.0.0.1', String(master.port)] });
   const masterClient = new Redis(master.port, '127.0.0.1');
-  await eventually(async () => (await masterClient.info('replication')).includes('state=online'), 15_000, 50);
+  await replicaInSync(masterClient);
   masterClient.disconnect();
   // Started once the replica is in sync, each Sentinel learns of it from the master's first INFO.
   const sentinels = await Promise.all([0, 1, 2].map(() => startSentinel(master.port)));
@@ -250,7 +239,7 @@ describe('REDIS_WAIT_REPLICAS on a master whose replica is away', () => {
 
   it('when a replica attaches, then a message is accepted only once the replica holds it, and is delivered', async () => {
     replica = await startTestRedis({ extraArgs: ['--replicaof', '127.0.0.1', String(master.port)] });
-    await eventually(async () => (await probe.info('replication')).includes('state=online'), 15_000, 50);
+    await replicaInSync(probe);
     const before = await waitCalls(probe);
     const res = await eventually(async () => {
       const answer = await request(gateway.app).post('/v1/messages').send(alert({ idempotencyKey: 'replica back' }));
