@@ -69,7 +69,7 @@ export interface DashboardPanel {
   actions?: Record<string, (fields: Record<string, string>) => Promise<string>>;
 }
 
-export async function connectCore(config: Config, logger: Logger): Promise<Core> {
+export async function connectCore(config: Config, logger: Logger, clock: () => number = Date.now): Promise<Core> {
   const connections: RedisClient[] = [];
   let closing = false;
   const open = (role: 'command' | 'blocking', name = 'wecom-gateway') => {
@@ -131,7 +131,7 @@ export async function connectCore(config: Config, logger: Logger): Promise<Core>
     api: new WecomApi(client, tokens),
     metrics,
     logger,
-    clock: Date.now,
+    clock,
     async close() {
       closing = true;
       await client.close();

@@ -34,13 +34,13 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function createGateway(config: Config, options: { logger?: Logger } = {}): Promise<Gateway> {
+export async function createGateway(config: Config, options: { logger?: Logger; clock?: () => number } = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.logLevel, config.logFormat);
   // Before any connection: broken templates or extensions stop start-up with nothing to clean up.
   const templates = loadTemplates(config.templatesDir);
   const extensionRules = await loadExtensions(config.extensions, { send: (message) => messages.send(message), logger });
 
-  const core = await connectCore(config, logger);
+  const core = await connectCore(config, logger, options.clock);
   const webhooks = wireWebhooks(core, config);
   const chats = wireChats(core, config);
   const messages = await wireMessages(core, config, { templates, statusCallbacks: webhooks.statusCallbacks, chats: chats.directory });

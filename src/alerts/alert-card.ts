@@ -1,26 +1,51 @@
-import type { Duration } from './escalation-config';
 import type { AlertCard, AlertGroup } from './alert-groups';
+import type { NotificationData } from './alert-data';
+import type { Duration } from './escalation-config';
 
 /**
- * What an alert card shows in each state, as template data (`card`): the
- * event's `template_card` form lays it out (templates/alert.notification.yaml).
- * Button keys begin with `ack` and `silence` (CONTRACT.md), so a click names
- * its action; `silence:1h` carries its duration.
+ * What an alert card holds in each state, as template data: facts and button
+ * keys, never words. The event's `template_card` form words and lays it out
+ * (templates/alert.notification.yaml), so every text on the card comes from the
+ * template. Button keys begin with `ack` and `silence` (CONTRACT.md), so a click
+ * names its action; `silence:1h` carries its duration.
  */
 export interface CardData {
   taskId: string;
-  source: string;
-  title: string;
-  subtitle: string;
-  /** The card's status lines: what was done, escalation, "5 of 8 shown". */
-  state?: string;
-  items: { keyname: string; value: string }[];
+  /** The card went to an escalation level: whom the group went to before, who did not act. */
+  escalatedFrom: string | null;
+  /** Up to 6 alerts: each one's key label value (or name) and its summary. */
+  items: { key: string; text: string }[];
+  /** Alerts in the group, and how many the items show. */
+  count: number;
+  shown: number;
+  /** Every button has each field (null where it has none), so a template can read any of them. */
   buttons: CardButton[];
-  /** Set once nothing is left to click (silenced, resolved): the buttons turn into this grey text. */
-  replaceText?: string;
+  /** Nothing is left to click (silenced, resolved, acked with no silence): the template's replacement text shows. */
+  done: boolean;
+  /** What a silence would match (`alertname=DiskFull, instance=db1:9100`), shown before anyone clicks; null without silence buttons. */
+  silenceScope: string | null;
 }
 
-export type CardButton = { text: string; style: number; key: string } | { text: string; style: number; type: 1; url: string };
+export interface CardButton {
+  kind: 'ack' | 'silence' | 'link';
+  /** The callback key (ack, silence:1h); null for a link. */
+  key: string | null;
+  /** WeCom's button style: 1 primary, 2 secondary, 3 link-like. */
+  style: number;
+  /** A silence button's duration as configured (`1h`). */
+  duration: string | null;
+  /** A link button: what it opens (generator, grafana, runbook), its URL, and WeCom's type 1 (open a page). */
+  link: string | null;
+  url: string | null;
+  type: 1 | null;
+}
+
+/** The group's state as the templates word it: who acked, the silence, when it ended. */
+export interface StateData {
+  status: AlertGroup['status'];
+  acked: { who: string; by: string } | null;
+  silence: { state: 'pending' | 'created' | 'failed'; duration: string; who: string; by: string; error: string | null } | null;
+}
 
 export const ACK_KEY = 'ack';
 export const SILENCE_KEY = 'silence';
@@ -36,63 +61,40 @@ export function actionOf(key: string | undefined, durations: Duration[]): { kind
   return prefix === SILENCE_KEY && duration ? { kind: 'silence', duration } : undefined;
 }
 
-const clip = (text: string, max: number) => ([...text].length > max ? `${[...text].slice(0, max - 1).join('')}…` : text);
 const who = (actor: { by: string; name?: string }) => actor.name ?? actor.by;
 
-export function lasted(ms: number): string {
-  const minutes = Math.max(1, Math.round(ms / 60_000));
-  if (minutes < 60) return `${minutes} min`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 24) return `${hours} h ${minutes % 60} min`;
-  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+export function stateData(group: AlertGroup): StateData {
+  const { acked, silence } = group;
+  return {
+    status: group.status,
+    acked: acked ? { who: who(acked), by: acked.by } : null,
+    // Never "created" before Alertmanager said so: pending until it has an id.
+    silence: silence ? { state: silence.id ? 'created' : silence.error ? 'failed' : 'pending', duration: silence.duration, who: who(silence), by: silence.by, error: silence.error ?? null } : null,
+  };
 }
 
-interface ShownAlert {
-  name: string;
-  severity: string;
-  summary: string;
-  labels: string;
-}
-
-interface Links {
-  name: string;
-  url: string;
-}
-
-const firstLabelValue = (alert: ShownAlert) => /^[^=\s]+=(\S+)/.exec(alert.labels)?.[1];
+const button = (fields: Partial<CardButton> & Pick<CardButton, 'kind' | 'style'>): CardButton => ({ key: null, duration: null, link: null, url: null, type: null, ...fields });
 
 /** The card of `group` as it stands, for one of its cards (its task_id and escalation level). */
-export function cardData(group: AlertGroup, card: Pick<AlertCard, 'taskId' | 'from'>, options: { durations: Duration[]; timeZone: string }): CardData {
-  const data = group.data as { alerts: ShownAlert[]; count: number; links?: Links[]; statusText?: string };
+export function cardData(group: AlertGroup, card: Pick<AlertCard, 'taskId' | 'from'>, durations: Duration[]): CardData {
+  const data = group.data as unknown as NotificationData;
   const shown = data.alerts.slice(0, MAX_ITEMS);
-  const time = new Intl.DateTimeFormat('sv-SE', { timeZone: options.timeZone, timeStyle: 'short' }).format(new Date(group.firingSince));
-  const lines: string[] = [];
-  if (card.from) lines.push(`⏫ 升级自 ${card.from}：无人处理`);
-  if (group.acked) lines.push(`已认领 · ${who(group.acked)}`);
-  if (group.silence?.error) lines.push(`静默失败 · silence failed: ${group.silence.error}`);
-  if (shown.length < data.count) lines.push(`${shown.length} of ${data.count} shown`);
-
-  // Alerts of one name tell apart by their first other label (instance=db1:9100 -> db1:9100).
-  const sameName = new Set(shown.map((a) => a.name)).size === 1;
-  const resolved = group.status === 'resolved';
-  const silenceButtons = Object.keys(group.matchers).length > 0 ? options.durations.map((d) => ({ text: `静默 ${d.text}`, style: 2, key: `${SILENCE_KEY}:${d.text}` })) : [];
-  const actions: CardButton[] = [...(group.acked ? [] : [{ text: '认领', style: 1, key: ACK_KEY }]), ...silenceButtons];
-  // A card needs one button at least: an acked group nobody may silence keeps its grey "acked" one.
-  const links: CardButton[] = (data.links ?? []).map((link) => ({ text: link.name, style: 3, type: 1 as const, url: link.url }));
-  const buttons = [...(actions.length > 0 ? actions : [{ text: '认领', style: 1, key: ACK_KEY }]), ...links].slice(0, MAX_BUTTONS);
-  let replaceText: string | undefined;
-  if (resolved) replaceText = `已恢复 · lasted ${lasted((group.resolvedAt ?? Date.now()) - group.firingSince)}`;
-  else if (group.status === 'silenced' && group.silence) replaceText = `已静默 ${group.silence.duration} · ${who(group.silence)}`;
-  else if (actions.length === 0 && group.acked) replaceText = `已认领 · ${who(group.acked)}`;
-
+  const canSilence = group.silenceVia !== undefined && Object.keys(group.matchers).length > 0;
+  const open = group.status === 'firing' || group.status === 'acked';
+  const actions: CardButton[] = open
+    ? [...(group.acked ? [] : [button({ kind: 'ack', key: ACK_KEY, style: 1 })]), ...(canSilence ? durations.map((d) => button({ kind: 'silence', key: `${SILENCE_KEY}:${d.text}`, style: 2, duration: d.text })) : [])]
+    : [];
+  const links = (data.links ?? []).map((l) => button({ kind: 'link', style: 3, link: l.kind, url: l.url, type: 1 }));
+  // A card needs one button at least: with nothing left to click, a grey ack button holds the replacement text.
+  const buttons = [...(actions.length > 0 ? actions : [button({ kind: 'ack', key: ACK_KEY, style: 1 })]), ...links].slice(0, MAX_BUTTONS);
   return {
     taskId: card.taskId ?? '',
-    source: group.source === 'grafana' ? 'Grafana' : 'Alertmanager',
-    title: clip(`${resolved ? '✅' : '🔥'} [${group.severity}] ${group.title}`, 36),
-    subtitle: clip(resolved ? `resolved · ${data.count} alert(s)` : `firing since ${time} · ${data.count} alert(s)`, 44),
-    ...(lines.length > 0 ? { state: lines.join('\n') } : {}),
-    items: shown.map((alert) => ({ keyname: clip(sameName ? firstLabelValue(alert) ?? alert.name : alert.name, 12), value: clip(alert.summary || alert.labels || alert.severity, 30) })),
+    escalatedFrom: card.from ?? null,
+    items: shown.map((alert) => ({ key: alert.key, text: data.sameName ? alert.summary || alert.value || alert.severity : `${alert.name} ${alert.summary}`.trim() })),
+    count: data.count,
+    shown: shown.length,
     buttons,
-    ...(replaceText ? { replaceText } : {}),
+    done: actions.length === 0,
+    silenceScope: canSilence && open ? Object.entries(group.matchers).map(([name, value]) => `${name}=${value}`).join(', ') : null,
   };
 }

@@ -2,19 +2,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Recipients } from '../messages/recipients';
 import type { RedisKeys } from '../redis/keys';
 import { compareAndDelete, setFieldsIf, type RedisClient } from '../redis/scripts';
+import type { AlertStatus } from './alert-state';
+
+export type { AlertStatus } from './alert-state';
 
 /**
- * An alert group as the gateway sent it: one Alertmanager (or Grafana) group to
- * one set of recipients, from its first firing notification until it resolves.
- * Its state lives in Redis, so clicks, escalation and resolve agree across
- * instances and restarts.
- *
- *   firing -> acked -> silencing -> silenced
- *   firing ----------> silencing -> (silence failed) back where it was
- *   any ---> resolved
+ * An alert group as the gateway sent it: one Alertmanager (or Grafana) group,
+ * from one caller, to one set of recipients, from its first firing notification
+ * until it resolves. Its state lives in Redis, so clicks, escalation and resolve
+ * agree across instances and restarts; how it moves is alert-state.ts.
  */
-export type AlertStatus = 'firing' | 'acked' | 'silencing' | 'silenced' | 'resolved';
-
 /** A member's action: their userid, their name when the contact mirror knows it, and when. */
 export interface Actor {
   by: string;
@@ -36,7 +33,7 @@ export interface SilenceState extends Actor {
 
 export interface AlertGroup {
   id: string;
-  /** Identifies the Alertmanager group and recipient set this group belongs to. */
+  /** Identifies the Alertmanager group, its owner and recipient set this group belongs to. */
   scope: string;
   source: 'alertmanager' | 'grafana';
   groupKey: string;
@@ -45,23 +42,27 @@ export interface AlertGroup {
   status: AlertStatus;
   /** 0 for the first recipients; n after the n-th escalation. */
   level: number;
-  /** The caller whose webhook opened the group (a key's id); its messages are theirs too. */
+  /** Whose group it is: the key that opened it (its alertOwner when the config file shares it); only its notifications join or resolve it. */
   createdBy: string;
   route?: string;
   /** The event template the cards render with. */
   event: string;
   /** A member form the route or query asked for instead of the card (markdown, text, textcard). */
   msgtype?: string;
+  /** The earliest startsAt of its alerts: when the trouble began, not when the gateway heard of it. */
   firingSince: number;
   updatedAt: number;
-  /** The equality matchers a silence of this group uses (empty: no silence button). */
+  /** The equality matchers a silence of this group uses: the labels every alert of it carries (empty: no silence button). */
   matchers: Record<string, string>;
+  /** Which Alertmanager its silences go to (a name of SilenceTargets); absent: nowhere, so its cards offer no silence. */
+  silenceVia?: string;
   /** The template data of the latest notification: what every card update renders. */
   data: Record<string, unknown>;
   /** The level-0 recipients. */
   to: Recipients;
   acked?: Actor & { clickId: string };
   silence?: SilenceState;
+  /** The latest endsAt of its resolved alerts (when the resolution came, if none says). */
   resolvedAt?: number;
 }
 
@@ -77,6 +78,8 @@ export interface AlertCard {
   sentAt: number;
   /** The send's response_code updated the card once already (it works once). */
   sendCodeUsed?: boolean;
+  /** The change (acked, silenced, resolved) the card shows, or its recipients were told of: a retried update skips it. */
+  shows?: string;
 }
 
 const JSON_FIELDS = ['matchers', 'data', 'to', 'acked', 'silence'] as const;
@@ -103,13 +106,18 @@ function fromHash(hash: Record<string, string>): AlertGroup | undefined {
   for (const field of JSON_FIELDS) group[field] = hash[field] ? JSON.parse(hash[field]) : undefined;
   for (const field of NUMBER_FIELDS) group[field] = hash[field] ? Number(hash[field]) : undefined;
   delete group.taskSeq;
-  if (!group.route) delete group.route;
-  if (!group.msgtype) delete group.msgtype;
+  for (const field of ['route', 'msgtype', 'silenceVia']) if (!group[field]) delete group[field];
   for (const field of [...JSON_FIELDS, ...NUMBER_FIELDS]) if (group[field] === undefined) delete group[field];
   return group as unknown as AlertGroup;
 }
 
-export type NewGroup = Omit<AlertGroup, 'id' | 'scope' | 'status' | 'level' | 'firingSince' | 'updatedAt'>;
+export type NewGroup = Omit<AlertGroup, 'id' | 'scope' | 'status' | 'level' | 'updatedAt'>;
+
+/** What a later notification of the group brings: its alerts (data), title, matchers, and its first start. */
+export type GroupRefresh = Pick<AlertGroup, 'data' | 'title' | 'matchers' | 'firingSince'>;
+
+/** Card updates of one group run one at a time (the last one sent says the latest state). */
+const CARD_LOCK_MS = 30_000;
 
 export class AlertGroups {
   constructor(
@@ -125,9 +133,14 @@ export class AlertGroups {
     return (this.options.clock ?? Date.now)();
   }
 
-  /** One Alertmanager group to one recipient set: its notifications (and repeats) belong to one alert group. */
-  static scopeOf(source: string, groupKey: string, to: Recipients): string {
-    return createHash('sha256').update(JSON.stringify([source, groupKey, to])).digest('hex').slice(0, 32);
+  /**
+   * One Alertmanager group, from one owner, to one recipient set: its notifications
+   * (and repeats) belong to one alert group. Another key's notification with the same
+   * groupKey (Alertmanager's are predictable) is another group: it can neither
+   * resolve nor capture this one.
+   */
+  static scopeOf(source: string, owner: string, groupKey: string, to: Recipients): string {
+    return createHash('sha256').update(JSON.stringify([source, owner, groupKey, to])).digest('hex').slice(0, 32);
   }
 
   /**
@@ -140,8 +153,7 @@ export class AlertGroups {
     if (existing && existing.status !== 'resolved') return { group: existing, created: false };
     // The scope's last group resolved: it stays findable (its resolution's repeats change nothing) until a firing replaces it.
     if (existing) await compareAndDelete(this.redis, this.keys.current(scope), existing.id);
-    const now = this.now();
-    const group: AlertGroup = { ...fields, id: randomBytes(10).toString('hex'), scope, status: 'firing', level: 0, firingSince: now, updatedAt: now };
+    const group: AlertGroup = { ...fields, id: randomBytes(10).toString('hex'), scope, status: 'firing', level: 0, updatedAt: this.now() };
     const key = this.keys.group(group.id);
     const ttl = this.options.retentionSeconds;
     await this.redis.multi().hset(key, toHash(group)).expire(key, ttl).exec();
@@ -181,9 +193,22 @@ export class AlertGroups {
     return setFieldsIf(this.redis, this.keys.group(id), when as Record<string, string[]>, toHash({ ...fields, updatedAt: this.now() }));
   }
 
-  /** The latest notification's data (new alerts joined the group): later card updates show it. */
-  async refresh(id: string, data: Record<string, unknown>, title: string): Promise<void> {
-    await this.redis.hset(this.keys.group(id), toHash({ data, title, updatedAt: this.now() }));
+  /** The latest notification's alerts (new ones joined the group, some resolved): later card updates show them. */
+  async refresh(id: string, fields: GroupRefresh): Promise<void> {
+    await this.redis.hset(this.keys.group(id), toHash({ ...fields, updatedAt: this.now() }));
+  }
+
+  /** Runs `work` while no other card update of the group runs (across instances); false when another holds it. */
+  async whileCardsLocked(id: string, work: () => Promise<void>): Promise<boolean> {
+    const key = this.keys.cardLock(id);
+    const token = randomBytes(8).toString('hex');
+    if (!(await this.redis.set(key, token, 'PX', CARD_LOCK_MS, 'NX'))) return false;
+    try {
+      await work();
+    } finally {
+      await compareAndDelete(this.redis, key, token);
+    }
+    return true;
   }
 
   /** A task_id for the group's next card: unique per app, as WeCom requires. */

@@ -2,16 +2,29 @@ import { DelayedError, Queue, Worker, type ConnectionOptions, type Job } from 'b
 import type { Logger } from 'pino';
 import { JOB_RETENTION } from '../queues/retention';
 import type { RedisClient } from '../redis/scripts';
+import type { FoldItem } from './storm';
 
 export const ALERT_ACTIONS_QUEUE = 'alert-actions';
 
-/** A click's follow-up: its card, its single-use response_code, its id, and when it came (for the latencies logged). */
-interface ClickJob {
-  groupId: string;
+/** A click: its card, its single-use response_code, its id, and when it came (for the latencies logged). */
+export interface Click {
   taskId: string;
   responseCode: string;
   clickId: string;
   clickedAt: number;
+}
+
+/**
+ * Why the group's cards change: it was acked, silenced or resolved (every card
+ * follows); or only the clicked card shows the state (`state`: a click that changed
+ * nothing; `failed`: its silence could not be created).
+ */
+export type CardsReason = 'acked' | 'silenced' | 'resolved' | 'state' | 'failed';
+
+/** A resolution's messages (to robots, chats, cards past their code) go through storm control as this notification. */
+export interface Resolution {
+  stormKey: string;
+  item: FoldItem;
 }
 
 /**
@@ -20,9 +33,8 @@ interface ClickJob {
  * retried with backoff. Escalation levels are delayed jobs, never in-memory timers.
  */
 export type AlertJob =
-  | ({ kind: 'silence' } & ClickJob)
-  | ({ kind: 'update' } & ClickJob)
-  | { kind: 'resolve'; groupId: string }
+  | { kind: 'silence'; groupId: string; click: Click }
+  | { kind: 'cards'; groupId: string; reason: CardsReason; click?: Click; resolution?: Resolution }
   | { kind: 'escalate'; groupId: string; level: number };
 
 /** Alertmanager down: 6 tries (with RETRY_BASE_DELAY_MS' default of 1 s, over about 30 s) before the card says the silence failed. */
@@ -32,10 +44,9 @@ export const SILENCE_ATTEMPTS = 6;
 function jobIdOf(job: AlertJob): string {
   switch (job.kind) {
     case 'silence':
-    case 'update':
-      return `${job.kind}-${job.clickId}`;
-    case 'resolve':
-      return `resolve-${job.groupId}`;
+      return `silence-${job.click.clickId}`;
+    case 'cards':
+      return `cards-${job.groupId}-${job.reason}${job.click ? `-${job.click.clickId}` : ''}`;
     case 'escalate':
       return `escalate-${job.groupId}-${job.level}`;
   }

@@ -8,17 +8,23 @@ import type { Metrics } from '../ops/metrics';
 import type { WecomApp } from '../wecom/app';
 import type { Mentions } from '../wecom/group-chat';
 import type { WecomApi } from '../wecom/wecom-api';
-import { cardData } from './alert-card';
+import { cardData, stateData } from './alert-card';
+import { firstStart, foldItemOf, lastEnd, sharedLabels, timesData, type NotificationData } from './alert-data';
 import { AlertGroups, type AlertCard, type AlertGroup } from './alert-groups';
-import { runAgainIn, type AlertJob, type AlertJobs } from './alert-jobs';
+import { runAgainIn, type AlertJob, type AlertJobs, type CardsReason, type Click, type Resolution } from './alert-jobs';
+import { decide, statusesFor } from './alert-state';
+import type { SilenceTargets } from './alertmanager';
 import type { AlertRoute, AlertsConfig } from './alerts-config';
 import type { Duration, EscalationLevel } from './escalation-config';
-import type { Notification } from './payloads';
+import { alertTime, notificationKey, type Notification } from './payloads';
+import { recipientsKey, type StormControl } from './storm';
 
 /** A response_code works for 72 h (reference §2.3; 24 h in older documents, so a card near that age is sent anew). */
 const RESPONSE_CODE_MS = 72 * 3_600_000;
 /** While a silence is being created, escalation waits and looks again. */
 const SILENCING_RECHECK_MS = 15_000;
+/** Another update of the group's cards is running: this one looks again shortly. */
+const CARDS_BUSY_RECHECK_MS = 500;
 
 export interface AlertTrackingDeps {
   groups: AlertGroups;
@@ -27,23 +33,27 @@ export interface AlertTrackingDeps {
   api: WecomApi;
   /** The app alert messages go through (the default app). */
   app: WecomApp;
-  /** Members get ack and silence buttons: ALERTMANAGER_URL is set and the app's callback configured. */
+  /** Members get cards with buttons: the app's callback is configured (clicks reach the gateway) and some Alertmanager can take silences. */
   interactive: boolean;
   settings: AlertsConfig;
+  silenceTargets: SilenceTargets;
+  storm: StormControl;
   jobs: AlertJobs;
   metrics: Metrics;
   logger: Logger;
 }
 
-/** What one webhook call asks for: the notification, its recipients and how to render it. */
+/** What one webhook call asks for: the notification, its owner and recipients, and how to render it. */
 export interface AlertContext {
   notification: Notification;
+  /** Whose groups it joins (alertOwnerOf the caller). */
+  owner: string;
   to: Recipients;
   route?: AlertRoute;
   event: string;
   /** The route's or the query's message type: a member form other than the card. */
   msgtype?: string;
-  data: Record<string, unknown>;
+  data: NotificationData;
   /** Whom robot and chat messages @-mention. */
   mentions?: Mentions;
   caller: Caller;
@@ -58,16 +68,16 @@ function describeRecipients(to: Recipients): string {
   return [...(to.users ?? []), ...(to.parties ?? []).map((p) => `party ${p}`), ...(to.tags ?? []).map((t) => `tag ${t}`), ...(to.robots ?? []).map((r) => `robot ${r}`), ...(to.chats ?? []).map((c) => `chat ${c}`)].join(', ');
 }
 
-/** The matchers a silence uses: the labels every alert of the group shares (they include the group-by labels), else the group-by labels. */
-export function silenceMatchers(n: Notification): Record<string, string> {
-  const nonEmpty = (labels: Record<string, string>) => Object.fromEntries(Object.entries(labels).filter(([, v]) => v !== ''));
-  const common = nonEmpty(n.commonLabels);
-  return Object.keys(common).length > 0 ? common : nonEmpty(n.groupLabels);
+/** The notification's key for storm control, within its owner's namespace (another key's same payload is not a duplicate of it). */
+export function stormKeyOf(owner: string, n: Notification): string {
+  return `${owner}:${notificationKey(n)}`;
 }
 
 /**
- * Alert groups the gateway follows after sending them: interactive cards
- * (ack, silence, updated in place), resolve in place, and escalation levels.
+ * Alert groups the gateway follows after sending them: interactive cards (ack,
+ * silence), every card updated when the group's state changes, resolve in place,
+ * and escalation levels. Each driver asks the state table (alert-state.ts) what
+ * an event does, and carries out its effects here.
  */
 export class AlertTracking {
   constructor(private readonly deps: AlertTrackingDeps) {}
@@ -90,28 +100,42 @@ export class AlertTracking {
     return this.routeNamed(routeName)?.silenceDurations ?? this.deps.settings.silenceDurations;
   }
 
-  /** A firing notification: the group's cards go out; a new group starts its escalation clock, a repeat does not. */
-  async fire(ctx: AlertContext): Promise<{ alert: string; ids: string[] }> {
+  private scopeOf(ctx: AlertContext): string {
+    return AlertGroups.scopeOf(ctx.notification.source, ctx.owner, ctx.notification.groupKey, ctx.to);
+  }
+
+  /**
+   * A firing notification: a new group opens (and starts its escalation clock) or
+   * the open one takes the notification's alerts; either way its cards go to the
+   * first level. A replica's late firing of what has already resolved opens nothing.
+   */
+  async fire(ctx: AlertContext): Promise<{ alert: string; ids: string[]; outdated?: true }> {
     const n = ctx.notification;
-    const scope = AlertGroups.scopeOf(n.source, n.groupKey, ctx.to);
-    const severity = n.commonLabels.severity ?? n.alerts[0]?.severity ?? 'unknown';
-    const opened = await this.deps.groups.open(scope, {
-      source: n.source,
-      groupKey: n.groupKey,
-      title: n.title,
-      severity,
-      createdBy: ctx.caller.id,
-      ...(ctx.route ? { route: ctx.route.name } : {}),
-      event: ctx.event,
-      ...(ctx.msgtype ? { msgtype: ctx.msgtype } : {}),
-      matchers: silenceMatchers(n),
-      data: ctx.data,
-      to: ctx.to,
-    });
+    const scope = this.scopeOf(ctx);
+    const latest = await this.deps.groups.latest(scope);
+    const resolvedAt = latest?.status === 'resolved' ? latest.resolvedAt : undefined;
+    if (resolvedAt !== undefined && n.alerts.every((a) => (alertTime(a.startsAt) ?? Infinity) < resolvedAt)) return { alert: latest!.id, ids: [], outdated: true };
+    const step = decide(latest?.status, 'firing')!;
+    const fields = { data: ctx.data, title: n.title, matchers: sharedLabels(n), firingSince: firstStart(n.alerts, Date.now()) };
+    const opened = step.effects.includes('open')
+      ? await this.deps.groups.open(scope, {
+          ...fields,
+          source: n.source,
+          groupKey: n.groupKey,
+          severity: n.commonLabels.severity ?? n.alerts[0]?.severity ?? 'unknown',
+          createdBy: ctx.owner,
+          ...(ctx.route ? { route: ctx.route.name } : {}),
+          event: ctx.event,
+          ...(ctx.msgtype ? { msgtype: ctx.msgtype } : {}),
+          ...(this.deps.silenceTargets.for(n.source, ctx.route?.name) ? { silenceVia: this.deps.silenceTargets.for(n.source, ctx.route?.name) } : {}),
+          to: ctx.to,
+        })
+      : { group: latest!, created: false };
     let group = opened.group;
     if (!opened.created) {
-      await this.deps.groups.refresh(group.id, ctx.data, n.title);
-      group = { ...group, data: ctx.data, title: n.title };
+      const refresh = { ...fields, firingSince: Math.min(group.firingSince, fields.firingSince) };
+      await this.deps.groups.refresh(group.id, refresh);
+      group = { ...group, ...refresh };
     }
     const ids = await this.deliver(group, ctx.to, { level: 0, caller: ctx.caller, requestId: ctx.requestId, ...(ctx.mentions ? { mentions: ctx.mentions } : {}) });
     const levels = this.levelsOf(group.route, group.event);
@@ -121,17 +145,27 @@ export class AlertTracking {
 
   /**
    * A resolved notification of a group the gateway follows: the group ends (no
-   * escalation, the next firing opens a new group) and its cards are updated in
-   * place; a repeat of it changes nothing. Undefined: no such group, the
-   * notification goes out as a message.
+   * escalation, the next firing opens a new group) and every card follows; a repeat
+   * of it changes nothing. Undefined: no such group (folded, expired, lost), so the
+   * notification goes out as a resolved message, never as a firing one.
    */
   async resolve(ctx: AlertContext): Promise<{ alert: string } | undefined> {
     const n = ctx.notification;
-    const group = await this.deps.groups.latest(AlertGroups.scopeOf(n.source, n.groupKey, ctx.to));
-    if (!group) return undefined;
-    const resolved = await this.deps.groups.transition(group.id, { status: ['firing', 'acked', 'silencing', 'silenced'] }, { status: 'resolved', resolvedAt: Date.now(), data: ctx.data });
-    if (resolved) await this.deps.jobs.add({ kind: 'resolve', groupId: group.id });
+    const group = await this.deps.groups.latest(this.scopeOf(ctx));
+    const step = decide(group?.status, 'resolved')!;
+    if (!group || step.effects.includes('sendResolved')) return undefined;
+    if (step.to === 'resolved') {
+      const moved = await this.deps.groups.transition(group.id, { status: statusesFor('resolved') }, { status: 'resolved', resolvedAt: lastEnd(n.alerts, Date.now()), data: ctx.data, title: n.title });
+      const resolution: Resolution = { stormKey: stormKeyOf(ctx.owner, n), item: foldItemOf(n, this.deps.settings.keyLabels) };
+      if (moved) await this.deps.jobs.add({ kind: 'cards', groupId: group.id, reason: 'resolved', resolution });
+    }
     return { alert: group.id };
+  }
+
+  /** The group as templates see it: its alerts, its times and state, and what this message adds (a card, escalation, a notice). */
+  templateData(group: AlertGroup, extras: Record<string, unknown> = {}): Record<string, unknown> {
+    const ended = group.status === 'resolved' ? (group.resolvedAt ?? group.updatedAt) : undefined;
+    return { ...group.data, ...timesData(group.firingSince, ended, this.deps.settings.timeZone, Date.now()), state: stateData(group), ...extras };
   }
 
   /**
@@ -141,7 +175,7 @@ export class AlertTracking {
   private async deliver(group: AlertGroup, to: Recipients, options: { level: number; from?: string; caller?: Caller; requestId?: string; idempotencyKey?: string; mentions?: Mentions }): Promise<string[]> {
     const members = membersOf(to);
     const groupsOnly: Destination | undefined = to === '@all' ? undefined : to.robots?.length || to.chats?.length ? { ...(to.robots ? { robots: to.robots } : {}), ...(to.chats ? { chats: to.chats } : {}) } : undefined;
-    const data = { ...group.data, ...(options.from ? { escalation: { level: options.level, from: options.from } } : {}) };
+    const escalation = options.from ? { escalation: { level: options.level, from: options.from } } : {};
     const accept = async (recipients: Recipients, msgtype: string | undefined, body: Record<string, unknown>, part: string) => {
       const request = this.deps.messages.parse({
         event: group.event,
@@ -158,19 +192,19 @@ export class AlertTracking {
     if (members) {
       if (this.cardsFor(group, members)) {
         const taskId = await this.deps.groups.nextTaskId(group.id);
-        const card = cardData(group, { taskId, ...(options.from ? { from: options.from } : {}) }, this.cardOptions(group));
-        const sent = await accept(members, 'template_card', { ...data, card }, 'members');
+        const card = cardData(group, { taskId, ...(options.from ? { from: options.from } : {}) }, this.durationsOf(group.route));
+        const sent = await accept(members, 'template_card', this.templateData(group, { ...escalation, card }), 'members');
         ids.push(sent.id);
         if (sent.created) await this.deps.groups.saveCard(group.id, { taskId, messageId: sent.id, to: members as Destination, level: options.level, ...(options.from ? { from: options.from } : {}), sentAt });
       } else {
-        const sent = await accept(members, group.msgtype, data, 'members');
+        const sent = await accept(members, group.msgtype, this.templateData(group, escalation), 'members');
         ids.push(sent.id);
         if (sent.created) await this.deps.groups.saveCard(group.id, { messageId: sent.id, to: members === '@all' ? { users: ['@all'] } : members, level: options.level, sentAt });
       }
     }
     if (groupsOnly) {
       // A robot's textcard is the event's markdown: the message service converts it.
-      const sent = await accept(groupsOnly, group.msgtype, data, 'groups');
+      const sent = await accept(groupsOnly, group.msgtype, this.templateData(group, escalation), 'groups');
       ids.push(sent.id);
       if (sent.created) await this.deps.groups.saveCard(group.id, { messageId: sent.id, to: groupsOnly, level: options.level, sentAt });
     }
@@ -184,23 +218,21 @@ export class AlertTracking {
     return splitRecipients(members).length === 1;
   }
 
-  cardOptions(group: Pick<AlertGroup, 'route'>) {
-    return { durations: this.durationsOf(group.route), timeZone: this.deps.settings.timeZone };
-  }
-
   /** The card body of `card` as the group stands now: what an update sends. */
   renderCard(group: AlertGroup, card: AlertCard): Record<string, unknown> {
-    return this.deps.messages.renderBody(group.event, 'template_card', { ...group.data, card: cardData(group, card, this.cardOptions(group)) });
+    return this.deps.messages.renderBody(group.event, 'template_card', this.templateData(group, { card: cardData(group, card, this.durationsOf(group.route)) }));
   }
 
   /** Delayed job: nobody acted within `after`, so the group goes to the next level. */
   async escalate(job: Job<AlertJob & { kind: 'escalate' }>, token?: string): Promise<void> {
     const { groupId, level } = job.data;
     const group = await this.deps.groups.get(groupId);
+    // The state as it is now: acked, silenced or resolved since the job was scheduled, nobody is paged.
     if (!group || group.level !== level - 1) return;
+    const step = decide(group.status, 'escalate');
     // The silence may still fail; then the group is as it was and escalation goes on.
-    if (group.status === 'silencing') return runAgainIn(job, token, SILENCING_RECHECK_MS);
-    if (group.status !== 'firing') return;
+    if (step?.effects.includes('recheckLater')) return runAgainIn(job, token, SILENCING_RECHECK_MS);
+    if (!step?.effects.includes('escalate')) return;
     const levels = this.levelsOf(group.route, group.event);
     const next = levels[level - 1];
     if (!next) return;
@@ -214,41 +246,103 @@ export class AlertTracking {
   }
 
   /**
-   * The group resolved: each card is updated where it stands with its send's
-   * response_code; a card whose code is used or too old, and every robot, chat or
-   * plain message, gets a new message saying so.
+   * The group's cards show its state. Acked, silenced or resolved: every card of
+   * the group follows (every recipient, every escalation level): the clicked card
+   * with the click's own response_code, each other card with its send's code while
+   * that is unused and younger than 72 h (each code works once, reference §15).
+   * Robots, chats, plain messages and cards whose code is spent are told by a
+   * message, once per set of recipients (a resolution's through storm control).
+   * `state` and `failed` change only the clicked card. One update of a group runs at a time.
    */
-  async resolveCards(groupId: string): Promise<void> {
+  async updateCards(job: Job<AlertJob & { kind: 'cards' }>, token?: string): Promise<void> {
+    const ran = await this.deps.groups.whileCardsLocked(job.data.groupId, () => this.updateCardsNow(job.data));
+    if (!ran) return runAgainIn(job, token, CARDS_BUSY_RECHECK_MS);
+  }
+
+  private async updateCardsNow({ groupId, reason, click, resolution }: { groupId: string; reason: CardsReason; click?: Click; resolution?: Resolution }): Promise<void> {
     const group = await this.deps.groups.get(groupId);
     if (!group) return;
-    const cards = await this.deps.groups.cards(groupId);
-    for (const [index, card] of cards.entries()) {
-      if (card.sendCodeUsed) continue;
-      if (card.taskId && (await this.updateWithSendCode(group, card))) continue;
-      const request = this.deps.messages.parse({
-        event: group.event,
-        ...(group.msgtype ? { msgtype: group.msgtype } : {}),
-        to: card.to,
-        data: group.data,
-        idempotencyKey: `resolve-${groupId}-${index}`,
-      });
-      await this.deps.messages.accept(request, {});
-      await this.deps.groups.saveCard(groupId, { ...card, sendCodeUsed: true });
+    const everyCard = reason === 'acked' || reason === 'silenced' || reason === 'resolved';
+    const told = new Set<string>();
+    const untold: AlertCard[] = [];
+    // Newest first: a set of recipients is told once its newest card shows the state.
+    for (const card of (await this.deps.groups.cards(groupId)).reverse()) {
+      const set = recipientsKey(card.to);
+      if (click && card.taskId === click.taskId) {
+        if (!(await this.updateCard(group, card, click.responseCode, reason))) continue;
+        told.add(set);
+        if (everyCard) await this.deps.groups.saveCard(groupId, { ...card, shows: reason });
+      } else if (everyCard) {
+        if (card.shows === reason || (card.taskId && (await this.updateWithSendCode(group, card, reason)))) told.add(set);
+        else if (!told.has(set)) {
+          told.add(set);
+          untold.push(card);
+        }
+      }
+    }
+    await this.tell(group, untold, reason, resolution);
+    if (click) this.deps.logger.info({ alert: groupId, taskId: click.taskId, reason, told: untold.length, sinceClickMs: Date.now() - click.clickedAt }, 'alert cards updated');
+  }
+
+  /** Updates one card to the group's state with `responseCode`; false when WeCom refuses the code (used, expired). */
+  private async updateCard(group: AlertGroup, card: AlertCard, responseCode: string, reason: CardsReason): Promise<boolean> {
+    const outcome = await this.deps.api.updateTemplateCard(this.deps.app, { responseCode, to: card.to, card: this.renderCard(group, card) });
+    this.deps.metrics.alertCardUpdates.inc({ reason, result: outcome.kind === 'ok' ? 'ok' : 'error' });
+    if (outcome.kind === 'retry' || outcome.kind === 'refreshToken') throw new Error(`update_template_card: ${outcome.error.errcode} ${outcome.error.errmsg}`);
+    if (outcome.kind !== 'ok') {
+      this.deps.logger.info({ alert: group.id, taskId: card.taskId, error: outcome.error }, 'card cannot be updated with this code (used or expired)');
+      return false;
+    }
+    return true;
+  }
+
+  /** Updates a card with its send's response_code, once; false when that code is spent or too old (a message tells its recipients instead). */
+  private async updateWithSendCode(group: AlertGroup, card: AlertCard, reason: CardsReason): Promise<boolean> {
+    if (card.sendCodeUsed || Date.now() - card.sentAt > RESPONSE_CODE_MS) return false;
+    const responseCode = (await this.deps.store.parts(card.messageId))[0]?.responseCode;
+    if (!responseCode) return false;
+    const updated = await this.updateCard(group, card, responseCode, reason);
+    // A refused code is spent too: the next change tells these recipients by message at once.
+    await this.deps.groups.saveCard(group.id, { ...card, sendCodeUsed: true, ...(updated ? { shows: reason } : {}) });
+    return updated;
+  }
+
+  /**
+   * Tells recipients whose card cannot show the change (or who have no card) by a
+   * message: the group in its message form with the change on top (已认领 · 张三), or
+   * resolved. A resolution passes storm control like the notification that reached
+   * them (the level's recipients, one budget): beyond their minute it joins their digest.
+   */
+  private async tell(group: AlertGroup, cards: AlertCard[], reason: CardsReason, resolution?: Resolution): Promise<void> {
+    const levels = this.levelsOf(group.route, group.event);
+    const byLevel = new Map<number, Destination[]>();
+    for (const card of cards) byLevel.set(card.level, [...(byLevel.get(card.level) ?? []), card.to]);
+    for (const [level, destinations] of byLevel) {
+      const levelTo = level === 0 ? group.to : (levels[level - 1]?.to ?? destinations[0]);
+      const mentions = level === 0 ? this.routeNamed(group.route)?.mentions : undefined;
+      if (reason === 'resolved' && resolution) {
+        const admission = await this.deps.storm.admit(levelTo, resolution.stormKey, resolution.item, { app: this.deps.app.name, ...(mentions ? { mentions } : {}) });
+        if (admission.decision !== 'send') continue;
+      }
+      try {
+        for (const to of destinations) await this.tellOne(group, to, reason, to.robots?.length || to.chats?.length ? mentions : undefined);
+      } catch (error) {
+        if (resolution) await this.deps.storm.forget(levelTo, resolution.stormKey).catch(() => undefined);
+        throw error;
+      }
     }
   }
 
-  /** True when the card now says resolved; false when its code cannot do it (a new message goes instead). */
-  private async updateWithSendCode(group: AlertGroup, card: AlertCard): Promise<boolean> {
-    const responseCode = (await this.deps.store.parts(card.messageId))[0]?.responseCode;
-    if (!responseCode || Date.now() - card.sentAt > RESPONSE_CODE_MS) return false;
-    const outcome = await this.deps.api.updateTemplateCard(this.deps.app, { responseCode, to: card.to, card: this.renderCard(group, card) });
-    this.deps.metrics.alertCardUpdates.inc({ reason: 'resolved', result: outcome.kind === 'ok' ? 'ok' : 'error' });
-    if (outcome.kind === 'retry' || outcome.kind === 'refreshToken') throw new Error(`update_template_card: ${outcome.error.errcode} ${outcome.error.errmsg}`);
-    if (outcome.kind !== 'ok') {
-      this.deps.logger.info({ alert: group.id, taskId: card.taskId, error: outcome.error }, 'card cannot be updated in place (its code is used or expired): sending the resolution anew');
-      return false;
-    }
-    await this.deps.groups.saveCard(group.id, { ...card, sendCodeUsed: true });
-    return true;
+  private async tellOne(group: AlertGroup, to: Destination, reason: CardsReason, mentions?: Mentions): Promise<void> {
+    const request = this.deps.messages.parse({
+      event: group.event,
+      ...(group.msgtype ? { msgtype: group.msgtype } : {}),
+      to,
+      data: this.templateData(group, reason === 'resolved' ? {} : { notice: reason }),
+      ...(mentions ? { mentions } : {}),
+      // The gateway's own idempotency namespace: a retried job sends nothing twice.
+      idempotencyKey: `${reason}-${group.id}-${recipientsKey(to)}`,
+    });
+    await this.deps.messages.accept(request, {});
   }
 }

@@ -75,3 +75,35 @@ export class AlertmanagerClient {
     throw new SilenceError(`Alertmanager answered HTTP ${answer.statusCode}: ${text.trim().replace(/\s+/g, ' ')}`, retry);
   }
 }
+
+/**
+ * Where each alert group's silences go: the Alertmanager that owns its alerts.
+ * Grafana's alerts live in Grafana's own Alertmanager (GRAFANA_ALERTMANAGER_URL),
+ * Prometheus' in ALERTMANAGER_URL; a route's `alertmanager:` overrides both. A
+ * group records the name of its target (never the URL, which may hold credentials),
+ * and a group with none gets a card without silence buttons.
+ */
+export class SilenceTargets {
+  private readonly clients = new Map<string, AlertmanagerClient>();
+
+  constructor(settings: { alertmanagerUrl?: string; grafanaAlertmanagerUrl?: string; routes: { name: string; alertmanager?: string }[] }) {
+    if (settings.alertmanagerUrl) this.clients.set('alertmanager', new AlertmanagerClient(settings.alertmanagerUrl));
+    if (settings.grafanaAlertmanagerUrl) this.clients.set('grafana', new AlertmanagerClient(settings.grafanaAlertmanagerUrl));
+    for (const route of settings.routes) if (route.alertmanager) this.clients.set(`route:${route.name}`, new AlertmanagerClient(route.alertmanager));
+  }
+
+  /** Whether any alert can be silenced from a card. */
+  get any(): boolean {
+    return this.clients.size > 0;
+  }
+
+  /** The target a group of this source and route silences in; undefined: none is configured. */
+  for(source: 'alertmanager' | 'grafana', route?: string): string | undefined {
+    const name = route !== undefined && this.clients.has(`route:${route}`) ? `route:${route}` : source;
+    return this.clients.has(name) ? name : undefined;
+  }
+
+  client(name: string | undefined): AlertmanagerClient | undefined {
+    return name === undefined ? undefined : this.clients.get(name);
+  }
+}

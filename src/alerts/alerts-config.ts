@@ -16,6 +16,10 @@ export interface AlertRoute {
   /** Event template to render with (default alert.notification). */
   event?: string;
   match?: { receiver?: string; labels?: Record<string, string> };
+  /** Notifications that no other route matches come here (at most one route says so). */
+  fallback?: boolean;
+  /** This route's silences go to this Alertmanager (overrides ALERTMANAGER_URL and GRAFANA_ALERTMANAGER_URL). */
+  alertmanager?: string;
   /** Whom a firing group goes to next when nobody acts on it (the event template's own levels otherwise). */
   escalation?: EscalationLevel[];
   /** The members whose clicks may silence this route's alerts (default: whoever received the card). */
@@ -26,6 +30,10 @@ export interface AlertRoute {
 
 export interface AlertsConfig {
   timeZone: string;
+  /** Which shipped templates alerts use by default: zh (alert.notification, alert.digest) or en (….en). */
+  language: 'zh' | 'en';
+  /** The label that tells an alert apart (item keys on cards, hosts in digests): the first of these it carries. */
+  keyLabels: string[];
   /** Alerts listed in one message; the rest become "+N more". */
   maxAlertsPerMessage: number;
   /** Identical notifications to the same recipients within this window are sent once. */
@@ -33,7 +41,9 @@ export interface AlertsConfig {
   /** Notifications per recipient set per minute; beyond it they fold into one digest at the end of the minute. 0 = no limit. */
   perRecipientPerMinute: number;
   routes: AlertRoute[];
-  /** Set (with the app's callback configured): members get interactive cards whose silence buttons create silences here. */
+  /** Where Alertmanager alerts' silences are created. */
   alertmanagerUrl?: string;
+  /** Where Grafana alerts' silences are created (never alertmanagerUrl). */
+  grafanaAlertmanagerUrl?: string;
   silenceDurations: Duration[];
 }

@@ -5,29 +5,29 @@ import type { EventRule } from '../callback/event-router';
 import type { Metrics } from '../ops/metrics';
 import type { WecomApp } from '../wecom/app';
 import { cardClick, type CallbackEvent } from '../wecom/callback-event';
-import type { WecomApi } from '../wecom/wecom-api';
 import { actionOf } from './alert-card';
 import { groupOfTask, type AlertCard, type AlertGroups } from './alert-groups';
-import { SILENCE_ATTEMPTS, type AlertJob, type AlertJobs } from './alert-jobs';
+import { SILENCE_ATTEMPTS, type AlertJob, type AlertJobs, type Click } from './alert-jobs';
+import { decide, statusesFor } from './alert-state';
 import type { AlertTracking } from './alert-tracking';
-import { SilenceError, type AlertmanagerClient } from './alertmanager';
+import { SilenceError, type SilenceTargets } from './alertmanager';
 import { parseDuration } from './escalation-config';
 
 export interface CardActionDeps {
   groups: AlertGroups;
   tracking: AlertTracking;
   jobs: AlertJobs;
-  api: WecomApi;
   /** Apps by name (the one whose callback got the click) and the one alert cards go through. */
   findApp: (name: string) => WecomApp | undefined;
   app: WecomApp;
-  alertmanager?: AlertmanagerClient;
+  silenceTargets: SilenceTargets;
   /** A member's name from the contact mirror, when it knows them. */
   nameOf: (userId: string) => Promise<string | undefined>;
   metrics: Metrics;
   logger: Logger;
 }
 
+/** `repeat`: the click changed nothing (the group had moved on); its card is updated to show where the group stands. */
 type ClickOutcome = 'acked' | 'silencing' | 'repeat' | 'unknown_card' | 'other_app' | 'unknown_button' | 'not_allowed';
 
 const sameUser = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
@@ -39,9 +39,12 @@ function received(card: AlertCard, user: string): boolean {
 }
 
 /**
- * Clicks on alert cards (template_card_event): ack and silence, each once. The
- * click is recorded from the inbound queue, after WeCom got its answer; the
- * silence and the card update are jobs of their own, retried with backoff.
+ * Clicks on alert cards (template_card_event): ack and silence, each once, as the
+ * state table says (alert-state.ts). The click is recorded from the inbound
+ * queue, after WeCom got its answer; the silence and the card updates are jobs of
+ * their own, retried with backoff. A click that changes nothing (someone got
+ * there first, on this card or another) still gets an answer: its card shows the
+ * group as it stands.
  */
 export class CardActions {
   constructor(private readonly deps: CardActionDeps) {}
@@ -76,18 +79,21 @@ export class CardActions {
     // One id per click: WeCom's retries of the push are deduplicated before this; a retried job finds its own click.
     const clickId = createHash('sha256').update(event.dedupeKey).digest('hex').slice(0, 24);
     const actor = { by: click.user, ...(await this.nameOf(click.user)), at: Date.now(), clickId };
-    const job = { groupId, taskId: click.taskId!, responseCode: click.responseCode, clickId, clickedAt: actor.at };
+    const job: Click = { taskId: click.taskId!, responseCode: click.responseCode, clickId, clickedAt: actor.at };
+    const step = decide(group.status, action.kind);
+    const fields = action.kind === 'ack' ? { status: 'acked' as const, acked: actor } : { status: 'silencing' as const, silence: { ...actor, duration: action.duration.text } };
+    const mine = action.kind === 'ack' ? group.acked?.clickId === clickId : group.silence?.clickId === clickId;
+    const moved = step?.to !== undefined && (mine || (await this.deps.groups.transition(groupId, { status: statusesFor(action.kind) }, fields)));
+    if (!moved) {
+      await this.deps.jobs.add({ kind: 'cards', groupId, reason: 'state', click: job });
+      return 'repeat';
+    }
     if (action.kind === 'ack') {
-      const won = (await this.deps.groups.transition(groupId, { status: ['firing'] }, { status: 'acked', acked: actor })) || group.acked?.clickId === clickId;
-      if (!won) return 'repeat';
       log.info({ alert: groupId }, 'alert acknowledged from its card');
-      await this.deps.jobs.add({ kind: 'update', ...job });
+      await this.deps.jobs.add({ kind: 'cards', groupId, reason: 'acked', click: job });
       return 'acked';
     }
-    const silence = { ...actor, duration: action.duration.text };
-    const won = (await this.deps.groups.transition(groupId, { status: ['firing', 'acked'] }, { status: 'silencing', silence })) || group.silence?.clickId === clickId;
-    if (!won) return 'repeat';
-    await this.deps.jobs.add({ kind: 'silence', ...job });
+    await this.deps.jobs.add({ kind: 'silence', groupId, click: job });
     return 'silencing';
   }
 
@@ -97,51 +103,42 @@ export class CardActions {
   }
 
   /**
-   * Creates the silence in Alertmanager, then has the card say so. Alertmanager
-   * down: retried with backoff; on the last attempt (or a refusal) the group is as
-   * before the click and the card says the silence failed. It never claims a
-   * silence that does not exist.
+   * Creates the silence in the Alertmanager that owns the group's alerts, then has
+   * every card say so. Alertmanager down: retried with backoff; on the last attempt
+   * (or a refusal) the group is as before the click and the clicked card says the
+   * silence failed. It never claims a silence that does not exist.
    */
   async silence(job: Job<AlertJob & { kind: 'silence' }>): Promise<void> {
-    const { groupId, clickId } = job.data;
+    const { groupId, click } = job.data;
     const group = await this.deps.groups.get(groupId);
     const silence = group?.silence;
-    if (!group || !silence || silence.clickId !== clickId || group.status !== 'silencing') return;
+    if (!group || !silence || silence.clickId !== click.clickId || group.status !== 'silencing') return;
     const started = Date.now();
     try {
       // Checked against the buttons when clicked; read from the group, so a changed configuration cannot lose it.
       const until = Date.now() + parseDuration(silence.duration)!.ms;
-      if (!this.deps.alertmanager) throw new SilenceError('ALERTMANAGER_URL is not set', false);
-      const id = await this.deps.alertmanager.createSilence({
+      const alertmanager = this.deps.silenceTargets.client(group.silenceVia);
+      if (!alertmanager) throw new SilenceError(`no Alertmanager takes this alert's silences (${group.source === 'grafana' ? 'GRAFANA_ALERTMANAGER_URL' : 'ALERTMANAGER_URL'} is not set)`, false);
+      const id = await alertmanager.createSilence({
         matchers: group.matchers,
         startsAt: new Date(),
         endsAt: new Date(until),
         createdBy: silence.name ? `${silence.by} (${silence.name})` : silence.by,
-        comment: `Silenced from a WeCom alert card by ${silence.name ?? silence.by} (wecom-gateway, alert ${groupId}, card ${job.data.taskId})`,
+        comment: `Silenced from a WeCom alert card by ${silence.name ?? silence.by} (wecom-gateway, alert ${groupId}, card ${click.taskId})`,
       });
       this.deps.metrics.alertSilences.inc({ result: 'created' });
-      this.deps.logger.info({ alert: groupId, silenceId: id, alertmanagerMs: Date.now() - started, sinceClickMs: Date.now() - job.data.clickedAt }, 'alert silenced from its card');
-      await this.deps.groups.transition(groupId, { status: ['silencing'] }, { status: 'silenced', silence: { ...silence, id, until } });
+      this.deps.logger.info({ alert: groupId, silenceId: id, via: group.silenceVia, alertmanagerMs: Date.now() - started, sinceClickMs: Date.now() - click.clickedAt }, 'alert silenced from its card');
+      const moved = await this.deps.groups.transition(groupId, { status: statusesFor('silenceCreated') }, { status: 'silenced', silence: { ...silence, id, until } });
+      await this.deps.jobs.add({ kind: 'cards', groupId, reason: moved ? 'silenced' : 'state', click });
     } catch (error) {
       if (!(error instanceof SilenceError)) throw error;
       if (error.retry && job.attemptsMade + 1 < SILENCE_ATTEMPTS) throw error;
       this.deps.metrics.alertSilences.inc({ result: 'failed' });
       this.deps.logger.warn({ alert: groupId, err: error.message }, 'silence failed: the card says so');
-      await this.deps.groups.transition(groupId, { status: ['silencing'] }, { status: group.acked ? 'acked' : 'firing', silence: { ...silence, error: error.message } });
+      // Back where it was before the click (the table's `previous`).
+      await this.deps.groups.transition(groupId, { status: statusesFor('silenceFailed') }, { status: group.acked ? 'acked' : 'firing', silence: { ...silence, error: error.message } });
+      await this.deps.jobs.add({ kind: 'cards', groupId, reason: 'failed', click });
     }
-    await this.deps.jobs.add({ ...job.data, kind: 'update' });
-  }
-
-  /** The card, as the group now stands, for every recipient of it: with the click's own response_code. */
-  async update(job: Job<AlertJob & { kind: 'update' }>): Promise<void> {
-    const { groupId, taskId, responseCode } = job.data;
-    const [group, card] = await Promise.all([this.deps.groups.get(groupId), this.deps.groups.card(groupId, taskId)]);
-    if (!group || !card) return;
-    const outcome = await this.deps.api.updateTemplateCard(this.deps.app, { responseCode, to: card.to, card: this.deps.tracking.renderCard(group, card) });
-    this.deps.metrics.alertCardUpdates.inc({ reason: 'click', result: outcome.kind === 'ok' ? 'ok' : 'error' });
-    if (outcome.kind === 'retry' || outcome.kind === 'refreshToken') throw new Error(`update_template_card: ${outcome.error.errcode} ${outcome.error.errmsg}`);
-    if (outcome.kind !== 'ok') return void this.deps.logger.warn({ alert: groupId, taskId, error: outcome.error }, 'card update refused');
-    this.deps.logger.info({ alert: groupId, taskId, sinceClickMs: Date.now() - job.data.clickedAt }, 'alert card updated');
   }
 }
 

@@ -36,7 +36,16 @@ export const grafanaSchema = z.object({
   status: z.enum(['firing', 'resolved']),
   orgId: z.number().optional(),
   alerts: z
-    .array(baseAlert.extend({ silenceURL: z.string().optional(), dashboardURL: z.string().optional(), panelURL: z.string().optional(), valueString: z.string().optional() }))
+    .array(
+      baseAlert.extend({
+        silenceURL: z.string().optional(),
+        dashboardURL: z.string().optional(),
+        panelURL: z.string().optional(),
+        /** The rule's query values by refId (`{ "A": 2.31 }`); Grafana sends null where a query has none. */
+        values: z.record(z.string(), z.number().nullable()).nullable().optional(),
+        valueString: z.string().optional(),
+      }),
+    )
     .min(1),
   groupLabels: labels.optional().default({}),
   commonLabels: labels.optional().default({}),
@@ -55,8 +64,15 @@ export interface NormalizedAlert {
   severity: string;
   summary: string;
   description: string;
+  /** What the alert measured: a `value` annotation, or Grafana's valueString. */
+  value: string;
   startsAt: string;
+  /** When it ended (a resolved alert); undefined while it fires (Alertmanager's `0001-01-01` or a time ahead). */
+  endsAt?: string;
   labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** Grafana's query values by refId. */
+  values?: Record<string, number | null>;
   url: string;
   /** Where the card's link buttons and the robots' links lead: the rule's graph, its dashboard, what to do. */
   links: { generator?: string; grafana?: string; runbook?: string };
@@ -70,6 +86,7 @@ export interface Notification {
   status: 'firing' | 'resolved';
   title: string;
   commonLabels: Record<string, string>;
+  commonAnnotations: Record<string, string>;
   /** What the sender grouped by: silences fall back to these when the alerts share no labels. */
   groupLabels: Record<string, string>;
   alerts: NormalizedAlert[];
@@ -92,15 +109,26 @@ function linksOf(alert: z.infer<typeof baseAlert> & { dashboardURL?: string; pan
   return Object.fromEntries(Object.entries(links).filter(([, url]) => url));
 }
 
-function normalizeAlert(alert: z.infer<typeof baseAlert> & { silenceURL?: string; dashboardURL?: string; panelURL?: string; valueString?: string }): NormalizedAlert {
+/** A time the alert really has: Alertmanager writes `0001-01-01T00:00:00Z` for "none". */
+export function alertTime(iso: string | undefined): number | undefined {
+  const ms = iso ? Date.parse(iso) : NaN;
+  return Number.isNaN(ms) || new Date(ms).getUTCFullYear() < 2000 ? undefined : ms;
+}
+
+function normalizeAlert(alert: z.infer<typeof baseAlert> & { silenceURL?: string; dashboardURL?: string; panelURL?: string; values?: Record<string, number | null> | null; valueString?: string }): NormalizedAlert {
+  const a = alert.annotations;
   return {
     status: alert.status,
     name: alert.labels.alertname ?? 'alert',
     severity: alert.labels.severity ?? 'unknown',
-    summary: alert.annotations.summary ?? alert.annotations.message ?? '',
-    description: alert.annotations.description ?? alert.valueString ?? '',
+    summary: a.summary ?? a.message ?? '',
+    description: a.description ?? '',
+    value: a.value ?? alert.valueString ?? '',
     startsAt: alert.startsAt,
+    ...(alert.status === 'resolved' && alertTime(alert.endsAt) !== undefined ? { endsAt: alert.endsAt } : {}),
     labels: alert.labels,
+    annotations: alert.annotations,
+    ...(alert.values ? { values: alert.values } : {}),
     url: alert.panelURL || alert.dashboardURL || alert.generatorURL || '',
     links: linksOf(alert),
     fingerprint: alert.fingerprint ?? createHash('sha1').update(JSON.stringify(alert.labels)).digest('hex').slice(0, 16),
@@ -123,6 +151,7 @@ export function fromAlertmanager(payload: z.infer<typeof alertmanagerSchema>): N
     status: payload.status,
     title: payload.commonLabels.alertname ?? payload.groupLabels.alertname ?? [...new Set(alerts.map((a) => a.name))].join(', '),
     commonLabels: payload.commonLabels,
+    commonAnnotations: payload.commonAnnotations,
     groupLabels: payload.groupLabels,
     alerts,
     truncated: payload.truncatedAlerts,
@@ -140,6 +169,7 @@ export function fromGrafana(payload: z.infer<typeof grafanaSchema>): Notificatio
     status: payload.status,
     title: payload.commonLabels.alertname ?? [...new Set(alerts.map((a) => a.name))].join(', '),
     commonLabels: payload.commonLabels,
+    commonAnnotations: payload.commonAnnotations,
     groupLabels: payload.groupLabels,
     alerts,
     truncated: payload.truncatedAlerts,

@@ -1,14 +1,16 @@
 import type { Request } from 'express';
-import type { AlertRoute, AlertsConfig } from './alerts-config';
-import { callerOf, type Caller } from '../http/auth';
+import type { Logger } from 'pino';
+import { alertOwnerOf, callerOf, type Caller } from '../http/auth';
 import { ApiError } from '../http/errors';
 import { queryParam, type Route } from '../http/route';
 import type { MessageService, SendRequest } from '../messages/message-service';
-import type { AlertContext, AlertTracking } from './alert-tracking';
 import { recipientsSchema, type Recipients } from '../messages/recipients';
 import type { Metrics } from '../ops/metrics';
-import { alertmanagerSchema, fromAlertmanager, fromGrafana, grafanaSchema, notificationKey, type Notification } from './payloads';
-import type { StormControl } from '../quotas/storm-control';
+import { firstStart, foldItemOf, lastEnd, notificationData, timesData } from './alert-data';
+import { stormKeyOf, type AlertContext, type AlertTracking } from './alert-tracking';
+import type { AlertRoute, AlertsConfig } from './alerts-config';
+import { alertmanagerSchema, fromAlertmanager, fromGrafana, grafanaSchema, type Notification } from './payloads';
+import type { StormControl } from './storm';
 
 const MSGTYPES = new Set(['markdown', 'text', 'textcard']);
 
@@ -18,18 +20,30 @@ function list(req: Request, name: string): string[] | undefined {
   return value ? value.split(',').map((v) => v.trim()).filter(Boolean) : undefined;
 }
 
-/** The first configured route whose receiver and labels all match the notification. */
+/** The first configured route whose receiver and labels all match the notification; else the fallback route. */
 function matchRoute(routes: AlertRoute[], n: Notification): AlertRoute | undefined {
-  return routes.find(({ match }) => {
+  const matching = routes.find(({ match }) => {
     if (!match) return false;
     if (match.receiver !== undefined && match.receiver !== n.receiver) return false;
     return Object.entries(match.labels ?? {}).every(([k, v]) => n.commonLabels[k] === v);
   });
+  return matching ?? routes.find((r) => r.fallback);
 }
 
 const RECIPIENT_LISTS = ['users', 'parties', 'tags', 'robots', 'chats'] as const;
 
-/** Recipients from the query (`?users=a,b&parties=…&tags=…&robots=…&chats=…`), a named route (`?route=`), or a matching route. */
+/**
+ * Nothing names recipients for this notification. Answered 503, which Alertmanager
+ * retries (it drops a 4xx for good) and logs as a failed notification, so the
+ * alert keeps coming until a route takes it; the gateway logs it at error and counts it.
+ */
+class UnroutedError extends ApiError {
+  constructor(n: Notification) {
+    super(503, 'unrouted', `no alert route matches this notification (receiver ${n.receiver || '(none)'}, labels ${JSON.stringify(n.commonLabels)}) and it names no recipients: add a route with fallback: true, or give ?users=, ?parties=, ?tags=, ?robots=, ?chats= or ?route=; the sender should retry it`);
+  }
+}
+
+/** Recipients from the query (`?users=a,b&parties=…&tags=…&robots=…&chats=…`), a named route (`?route=`), or a matching (or the fallback) route. */
 function resolve(req: Request, routes: AlertRoute[], n: Notification): { to: Recipients; route?: AlertRoute } {
   const fromQuery = Object.fromEntries(RECIPIENT_LISTS.map((name) => [name, list(req, name)]));
   const queried = Object.values(fromQuery).some(Boolean);
@@ -38,107 +52,88 @@ function resolve(req: Request, routes: AlertRoute[], n: Notification): { to: Rec
   if (routeName !== undefined && !named) throw new ApiError(404, 'unknown_route', `no alert route named ${routeName}`);
   const route = named ?? (queried ? undefined : matchRoute(routes, n));
   const candidate = queried ? fromQuery : route ? Object.fromEntries(RECIPIENT_LISTS.map((name) => [name, route[name]])) : undefined;
-  if (!candidate) throw new ApiError(400, 'no_recipients', 'no recipients: give ?users=, ?parties=, ?tags=, ?robots=, ?chats= or ?route=, or configure a matching route', [{ field: 'users', message: 'no recipients' }]);
+  if (!candidate) throw new UnroutedError(n);
   const parsed = recipientsSchema.safeParse(Object.fromEntries(Object.entries(candidate).filter(([, v]) => v !== undefined)));
   if (!parsed.success) throw ApiError.invalid(parsed.error.issues, 'query.');
   return { to: parsed.data, route };
 }
 
-function formatTime(iso: string, timeZone: string): string {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() < 2000) return iso;
-  return new Intl.DateTimeFormat('sv-SE', { timeZone, dateStyle: 'short', timeStyle: 'medium' }).format(date);
+/** The shipped notification event in the configured language; a route's `event:` wins. */
+export function alertEvent(settings: Pick<AlertsConfig, 'language'>, kind: 'notification' | 'digest'): string {
+  return `alert.${kind}${settings.language === 'en' ? '.en' : ''}`;
 }
 
-const LINK_NAMES = { generator: '来源 Source', grafana: 'Grafana', runbook: 'Runbook' } as const;
-
-/** The group's links, one of each kind (the first alert that has it): the card's link buttons, the robots' link line. */
-function groupLinks(n: Notification): { name: string; url: string }[] {
-  return (Object.keys(LINK_NAMES) as (keyof typeof LINK_NAMES)[]).flatMap((kind) => {
-    const url = n.alerts.find((a) => a.links[kind])?.links[kind];
-    return url ? [{ name: LINK_NAMES[kind], url }] : [];
-  });
-}
-
-/** The alert.notification template's data: the first few alerts, and "+N more". */
-export function notificationData(n: Notification, settings: Pick<AlertsConfig, 'timeZone' | 'maxAlertsPerMessage'>) {
-  const shown = n.alerts.slice(0, settings.maxAlertsPerMessage);
-  const firing = n.status === 'firing';
-  const more = n.alerts.length - shown.length + n.truncated;
-  const links = groupLinks(n);
-  return {
-    source: n.source,
-    status: n.status,
-    statusText: firing ? '🔥 FIRING' : '✅ RESOLVED',
-    title: n.title,
-    count: n.alerts.length + n.truncated,
-    alerts: shown.map((a) => ({
-      status: a.status,
-      name: a.name,
-      severity: a.severity,
-      summary: a.summary,
-      description: a.description,
-      startsAt: formatTime(a.startsAt, settings.timeZone),
-      labels: Object.entries(a.labels).filter(([k]) => k !== 'alertname' && k !== 'severity').map(([k, v]) => `${k}=${v}`).join(' '),
-      url: /^https?:\/\//.test(a.url) ? a.url : '',
-    })),
-    more: more > 0 ? more : null,
-    severity: n.commonLabels.severity ?? n.alerts[0]?.severity ?? 'unknown',
-    links,
-    // Markdown links each alert's source already: its link line holds the rest.
-    otherLinks: links.filter((link) => !shown.some((a) => a.url === link.url)),
-    // Nothing to silence once resolved.
-    silenceUrl: firing ? (n.silenceURL ?? null) : null,
-    // The card button opens what the alert is about (its panel, dashboard or
-    // graph), then the monitoring UI, and only then the silence page.
-    url: [...n.alerts.map((a) => a.url), n.externalURL, firing ? n.silenceURL : undefined].find((u) => u && /^https?:\/\//.test(u)) ?? 'https://work.weixin.qq.com/',
-  };
-}
-
-export function alertRoutes(messages: MessageService, storm: StormControl, settings: AlertsConfig, metrics: Metrics, tracking?: AlertTracking): Route[] {
-  /** Followed groups (cards, escalation) are sent by the tracking; the rest is one message. */
-  async function deliver(ctx: AlertContext, request: SendRequest): Promise<{ id: string; ids?: string[]; alert?: string; status: 'queued' }> {
-    if (!tracking?.tracks(ctx.route, ctx.event)) {
-      const { id } = await messages.accept(request, { caller: ctx.caller, requestId: ctx.requestId });
-      return { id, status: 'queued' };
-    }
-    const { alert, ids } = await tracking.fire(ctx);
-    return { id: ids[0], ...(ids.length > 1 ? { ids } : {}), alert, status: 'queued' };
-  }
+/**
+ * Monitoring webhooks. The story of one notification: who gets it (query, route,
+ * fallback: else 503, counted); a resolution of a group the gateway follows updates
+ * its cards; anything else passes storm control (duplicates, the per-minute
+ * budget, digests) and goes out: a firing group as cards the gateway follows, or
+ * as one message (a resolution with no group to follow is only ever a resolved message).
+ */
+export function alertRoutes(deps: { messages: MessageService; storm: StormControl; settings: AlertsConfig; metrics: Metrics; logger: Logger; tracking?: AlertTracking }): Route[] {
+  const { messages, storm, settings, metrics, tracking } = deps;
 
   async function handle(req: Request, caller: Caller, notification: Notification) {
-    const { to, route } = resolve(req, settings.routes, notification);
+    const { to, route } = recipientsOf(req, notification);
     const msgtype = queryParam(req, 'msgtype') ?? route?.msgtype;
     if (msgtype !== undefined && !MSGTYPES.has(msgtype)) throw new ApiError(400, 'invalid_request', 'msgtype must be markdown, text or textcard', [{ field: 'query.msgtype', message: 'markdown, text or textcard' }]);
     const data = notificationData(notification, settings);
     const mentions = route?.mentions ? { mentions: route.mentions } : {};
-    const event = route?.event ?? 'alert.notification';
-    const request = messages.parse({ event, ...(msgtype ? { msgtype } : {}), to, data, ...mentions });
+    const event = route?.event ?? alertEvent(settings, 'notification');
+    const owner = alertOwnerOf(caller);
+    const resolved = notification.status === 'resolved';
+    const times = timesData(firstStart(notification.alerts, Date.now()), resolved ? lastEnd(notification.alerts, Date.now()) : undefined, settings.timeZone, Date.now());
+    const request = messages.parse({ event, ...(msgtype ? { msgtype } : {}), to, data: { ...data, ...times }, ...mentions });
     // Before storm control: a folded notification goes out later in a digest, past any check made then.
     messages.authorize(request, caller);
-    const ctx: AlertContext = { notification, to, route, event, ...(msgtype ? { msgtype } : {}), ...mentions, data, caller, requestId: String(req.id) };
-    // A followed group's resolution updates cards already sent: no new message, so no storm to fold it into (and its repeats change nothing).
-    if (notification.status === 'resolved' && tracking?.tracks(route, event)) {
-      const resolved = await tracking.resolve(ctx);
-      if (resolved) {
+    const ctx: AlertContext = { notification, owner, to, route, event, ...(msgtype ? { msgtype } : {}), ...mentions, data, caller, requestId: String(req.id) };
+    const followed = tracking?.tracks(route, event) ? tracking : undefined;
+    // A followed group's resolution updates what was sent: its new messages pass storm control themselves.
+    if (resolved && followed) {
+      const updated = await followed.resolve(ctx);
+      if (updated) {
         metrics.alertNotifications.inc({ source: notification.source, decision: 'updated' });
-        return { alert: resolved.alert, status: 'updated' };
+        return { alert: updated.alert, status: 'updated' };
       }
     }
-    const key = notificationKey(notification);
-    const admission = await storm.admit(to, key, { statusText: data.statusText, title: data.title, count: data.count });
+    const key = stormKeyOf(owner, notification);
+    const admission = await storm.admit(to, key, foldItemOf(notification, settings.keyLabels), { ...(request.app ? { app: request.app } : {}), ...mentions });
     metrics.alertNotifications.inc({ source: notification.source, decision: admission.decision });
     if (admission.decision === 'duplicate') return { status: 'deduplicated', ...(admission.id ? { id: admission.id } : {}) };
     if (admission.decision === 'folded') return { status: 'folded' };
-    let answer;
+    let answer: { id?: string; ids?: string[]; alert?: string; status: 'queued' | 'outdated' };
     try {
-      answer = await deliver(ctx, request);
+      answer = await send(ctx, request, followed);
     } catch (error) {
       await storm.forget(to, key).catch(() => undefined);
       throw error;
     }
-    await storm.remember(to, key, answer.id);
+    if (answer.id) await storm.remember(to, key, answer.id);
     return answer;
+  }
+
+  /** A firing group the gateway follows goes out as its cards; anything else, a resolution above all, is one message. */
+  async function send(ctx: AlertContext, request: SendRequest, followed?: AlertTracking) {
+    if (!followed || ctx.notification.status !== 'firing') {
+      const { id } = await messages.accept(request, { caller: ctx.caller, requestId: ctx.requestId });
+      return { id, status: 'queued' as const };
+    }
+    const { alert, ids, outdated } = await followed.fire(ctx);
+    // A replica's late firing of a group that has resolved since: nothing is sent.
+    if (outdated) return { alert, status: 'outdated' as const };
+    return { id: ids[0], ...(ids.length > 1 ? { ids } : {}), alert, status: 'queued' as const };
+  }
+
+  function recipientsOf(req: Request, notification: Notification) {
+    try {
+      return resolve(req, settings.routes, notification);
+    } catch (error) {
+      if (error instanceof UnroutedError) {
+        metrics.alertsUnrouted.inc({ source: notification.source });
+        deps.logger.error({ requestId: req.id, source: notification.source, receiver: notification.receiver, groupKey: notification.groupKey, labels: notification.commonLabels }, 'alert notification unrouted: no route matches and it names no recipients (answered 503 so the sender retries)');
+      }
+      throw error;
+    }
   }
 
   return [

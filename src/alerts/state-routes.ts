@@ -1,11 +1,14 @@
-import { callerOf, visibleTo } from '../http/auth';
+import { alertOwnerOf, callerOf, visibleTo, type Caller } from '../http/auth';
 import { ApiError, UnavailableError } from '../http/errors';
 import { limitParam, queryParam, type Route } from '../http/route';
-import { type AlertCard, type AlertGroup, type AlertGroups, type AlertStatus } from './alert-groups';
+import { type AlertCard, type AlertGroup, type AlertGroups } from './alert-groups';
+import { ALERT_STATUSES, type AlertStatus } from './alert-state';
 import type { AlertTracking } from './alert-tracking';
 
-const STATUSES: AlertStatus[] = ['firing', 'acked', 'silencing', 'silenced', 'resolved'];
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+/** A group is its owner's (the key that opened it, or the keys sharing its alertOwner); an admin sees all. */
+const ownedBy = (group: AlertGroup, caller: Caller) => visibleTo(group, caller) || group.createdBy === alertOwnerOf(caller);
 
 /** What GET /v1/alerts/{id} answers: the group's state, its escalation, and every card sent. */
 export function alertView(group: AlertGroup, cards: AlertCard[], levels: number) {
@@ -73,13 +76,13 @@ export class AlertViews {
         handler: async (req, res) => {
           const limit = limitParam(req, 50);
           const status = queryParam(req, 'status');
-          if (status !== undefined && !STATUSES.includes(status as AlertStatus)) throw new ApiError(400, 'invalid_request', `status must be one of ${STATUSES.join(', ')}`, [{ field: 'query.status', message: STATUSES.join(', ') }]);
+          if (status !== undefined && !ALERT_STATUSES.includes(status as AlertStatus)) throw new ApiError(400, 'invalid_request', `status must be one of ${ALERT_STATUSES.join(', ')}`, [{ field: 'query.status', message: ALERT_STATUSES.join(', ') }]);
           const caller = callerOf(res);
           // Every group kept (at most 500), then what this caller may see.
           const groups = await this.groups.recent(500).catch(() => {
             throw new UnavailableError();
           });
-          const visible = groups.filter((g) => visibleTo(g, caller) && (!status || g.status === status)).slice(0, limit);
+          const visible = groups.filter((g) => ownedBy(g, caller) && (!status || g.status === status)).slice(0, limit);
           res.json({ alerts: await Promise.all(visible.map((g) => this.view(g))) });
         },
       },
@@ -91,7 +94,7 @@ export class AlertViews {
           const id = String(req.params.id);
           const group = /^[0-9a-f]{20}$/.test(id) ? await this.groups.get(id) : undefined;
           // Another caller's group is answered as if it did not exist, as messages are.
-          if (!group || !visibleTo(group, callerOf(res))) throw new ApiError(404, 'not_found', `no alert group ${id} (unknown or older than the retention)`);
+          if (!group || !ownedBy(group, callerOf(res))) throw new ApiError(404, 'not_found', `no alert group ${id} (unknown or older than the retention)`);
           res.json(await this.view(group));
         },
       },

@@ -2,14 +2,25 @@ import { createHash } from 'node:crypto';
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import type { MessageService, SendRequest } from '../messages/message-service';
-import type { Recipients } from '../messages/recipients';
+import { membersOf, type Recipients } from '../messages/recipients';
 import { JOB_RETENTION } from '../queues/retention';
 import { settleThrown } from '../queues/settle';
 import type { RedisKeys } from '../redis/keys';
-import { compareAndDelete, type RedisClient } from '../redis/scripts';
+import { compareAndDelete, foldIntoDigest, type RedisClient } from '../redis/scripts';
+import type { Mentions } from '../wecom/group-chat';
+import { byteLength } from '../wecom/message-limits';
 
 export const DIGEST_QUEUE = 'alert-digest';
-const DIGEST_ITEMS_LISTED = 20;
+/** What one window keeps of a storm: key label values and alertnames beyond these are counted, not listed. */
+const MAX_VALUES = 5_000;
+const MAX_NAMES = 100;
+/** Bytes of a digest's alert lines: within WeCom's 2048 for an app message (4096 for a robot's markdown), with room for the heading. */
+const LINES_BUDGET = { members: 1_500, groups: 3_500 };
+/** What a template adds around one line's facts (quote mark, font tag, sign, separators), counted generously. */
+const LINE_MARKUP = 64;
+/** One line's list of key values, e.g. `web-001, web-002, … web-250`. */
+const VALUES_BUDGET = 160;
+const SEPARATOR = '\x1f';
 
 export interface StormSettings {
   keys: RedisKeys;
@@ -17,13 +28,14 @@ export interface StormSettings {
   perRecipientPerMinute: number;
   /** A robot's messages a minute (ROBOT_QUOTA): a set with a robot folds beyond it. */
   robotPerMinute: number;
+  /** The digest's event (alert.digest, or alert.digest.en). */
+  digestEvent: string;
 }
 
-/** One folded notification, as the digest lists it. */
-export interface FoldedItem {
-  statusText: string;
-  title: string;
-  count: number;
+/** One notification as a digest counts it: its status, and each alert's name and key label value. */
+export interface FoldItem {
+  status: 'firing' | 'resolved';
+  alerts: { name: string; value: string }[];
 }
 
 export interface DigestJob {
@@ -31,9 +43,22 @@ export interface DigestJob {
   window: number;
   to: Recipients;
   app?: string;
+  /** Whom the digest @-mentions in robots and chats (the route's mentions, once). */
+  mentions?: Mentions;
 }
 
 export type Admission = { decision: 'send' } | { decision: 'duplicate'; id?: string } | { decision: 'folded' };
+
+/** One alertname's line of a digest: `HostHighLoad ×240: web-001, web-002, … web-250`. */
+export interface DigestLine {
+  name: string;
+  /** Its alerts folded in the window. */
+  count: number;
+  /** Its key label values, as many as fit, the last one after `…`. */
+  values: string;
+  /** How many distinct values it had. */
+  distinct: number;
+}
 
 /** Recipients in a canonical form, so `{users:[b,a]}` and `{users:[a,b]}` share a budget. */
 export function recipientsKey(to: Recipients): string {
@@ -44,13 +69,29 @@ export function recipientsKey(to: Recipients): string {
   return createHash('sha256').update(canonical).digest('hex').slice(0, 20);
 }
 
+const natural = new Intl.Collator('en', { numeric: true });
+
+/** `web-001, web-002, … web-250`: values in natural order, as many as fit `budget` bytes, the last one always shown. */
+export function valuesLine(values: string[], budget = VALUES_BUDGET): string {
+  const sorted = [...values].sort(natural.compare);
+  if (byteLength(sorted.join(', ')) <= budget) return sorted.join(', ');
+  const last = sorted[sorted.length - 1];
+  const shown: string[] = [];
+  for (const value of sorted.slice(0, -1)) {
+    if (byteLength([...shown, value].join(', ') + `, … ${last}`) > budget) break;
+    shown.push(value);
+  }
+  return `${shown.join(', ')}${shown.length > 0 ? ', ' : ''}… ${last}`;
+}
+
 /**
  * Protects people (and the app's WeCom quota) from alert storms, in Redis so
  * every instance shares the view:
  * - an identical notification to the same recipients within `dedupeSeconds` is
- *   sent once (this also absorbs Alertmanager's retries);
+ *   sent once (this also absorbs Alertmanager's retries and its HA replicas);
  * - beyond `perRecipientPerMinute` notifications in a minute, the rest are folded
- *   into one digest, sent by a delayed job when the minute ends.
+ *   into one digest, sent by a delayed job when the minute ends: per alertname its
+ *   count and where (the key label values), firing and resolved apart.
  */
 export class StormControl {
   readonly digestQueue: Queue<DigestJob>;
@@ -68,7 +109,8 @@ export class StormControl {
     return this.settings.keys.storm(rk, what);
   }
 
-  async admit(to: Recipients, notificationKey: string, item: FoldedItem, app?: string): Promise<Admission> {
+  /** `notificationKey` names the notification for its owner: the same one again (a retry, a replica) is a duplicate. */
+  async admit(to: Recipients, notificationKey: string, item: FoldItem, options: { app?: string; mentions?: Mentions } = {}): Promise<Admission> {
     const rk = recipientsKey(to);
     if (this.settings.dedupeSeconds > 0) {
       const seen = this.key(rk, `seen:${notificationKey}`);
@@ -83,13 +125,11 @@ export class StormControl {
     const counter = this.key(rk, `count:${window}`);
     const [[, count]] = (await this.redis.multi().incr(counter).expire(counter, 180).exec()) as [[unknown, number]];
     if (count <= limit) return { decision: 'send' };
-    const folded = this.key(rk, `digest:${window}`);
-    const foldedCount = this.key(rk, `digest:${window}:count`);
-    // The digest lists the first few and counts the rest: a storm keeps no more than it shows.
-    await this.redis.multi().rpush(folded, JSON.stringify(item)).ltrim(folded, 0, DIGEST_ITEMS_LISTED - 1).expire(folded, 3_600).incr(foldedCount).expire(foldedCount, 3_600).exec();
+    await foldIntoDigest(this.redis, { counts: this.key(rk, `digest:${window}`), values: this.key(rk, `digest:${window}:values`) }, { ttlSeconds: 3_600, maxValues: MAX_VALUES, maxNames: MAX_NAMES, status: item.status, alerts: item.alerts });
     // The first fold of the window schedules its digest (the job id makes the others no-ops).
     const due = (window + 1) * 60_000 - this.now() + 1_000;
-    await this.digestQueue.add('digest', { recipientsKey: rk, window, to, app }, { jobId: `digest_${rk}_${window}`, delay: due, attempts: 5, backoff: { type: 'exponential', delay: 1_000 }, ...JOB_RETENTION });
+    const job: DigestJob = { recipientsKey: rk, window, to, ...(options.app ? { app: options.app } : {}), ...(options.mentions ? { mentions: options.mentions } : {}) };
+    await this.digestQueue.add('digest', job, { jobId: `digest_${rk}_${window}`, delay: due, attempts: 5, backoff: { type: 'exponential', delay: 1_000 }, ...JOB_RETENTION });
     return { decision: 'folded' };
   }
 
@@ -118,24 +158,51 @@ export class StormControl {
     if (this.settings.dedupeSeconds > 0) await this.redis.set(this.key(recipientsKey(to), `seen:${notificationKey}`), id, 'KEEPTTL', 'XX');
   }
 
+  /** What one window folded, as the digest's template data (undefined: nothing was folded). */
+  async digestData(job: Pick<DigestJob, 'recipientsKey' | 'window' | 'to'>) {
+    const [counts, members] = await Promise.all([this.redis.hgetall(this.key(job.recipientsKey, `digest:${job.window}`)), this.redis.zrange(this.key(job.recipientsKey, `digest:${job.window}:values`), 0, -1)]);
+    const notifications = Number(counts.notifications ?? 0);
+    if (notifications === 0) return undefined;
+    const values = new Map<string, string[]>();
+    for (const member of members) {
+      const [status, name, value] = member.split(SEPARATOR);
+      const field = `${status}${SEPARATOR}${name}`;
+      values.set(field, [...(values.get(field) ?? []), value]);
+    }
+    const linesOf = (status: string): DigestLine[] =>
+      Object.entries(counts)
+        .filter(([field]) => field.startsWith(`${status}${SEPARATOR}`) && field !== `${status}${SEPARATOR}`)
+        .map(([field, count]) => ({ name: field.slice(status.length + 1), count: Number(count), values: valuesLine(values.get(field) ?? []), distinct: values.get(field)?.length ?? 0 }))
+        .sort((a, b) => b.count - a.count || natural.compare(a.name, b.name));
+    // Lines as long as the smallest destination allows; the alertnames left out are counted.
+    let budget = membersOf(job.to) ? LINES_BUDGET.members : LINES_BUDGET.groups;
+    const fit = (lines: DigestLine[]) =>
+      lines.filter((line) => {
+        budget -= byteLength(`${line.name}${line.count}${line.values}`) + LINE_MARKUP;
+        return budget >= 0;
+      });
+    const [allFiring, allResolved] = [linesOf('firing'), linesOf('resolved')];
+    const [firing, resolved] = [fit(allFiring), fit(allResolved)];
+    const unnamed = (status: string) => Number(counts[`${status}${SEPARATOR}`] ?? 0);
+    const more = allFiring.length - firing.length + allResolved.length - resolved.length + (unnamed('firing') + unnamed('resolved') > 0 ? 1 : 0);
+    return { count: notifications, windowSeconds: 60, firing, resolved, more: more > 0 ? more : null };
+  }
+
   /** The digest of one window: everything folded, as one message. */
   async sendDigest(job: DigestJob, messages: MessageService): Promise<string | undefined> {
-    const folded = this.key(job.recipientsKey, `digest:${job.window}`);
-    const countKey = this.key(job.recipientsKey, `digest:${job.window}:count`);
-    const [raw, counted] = await Promise.all([this.redis.lrange(folded, 0, -1), this.redis.get(countKey)]);
-    if (raw.length === 0) return undefined;
-    const items = raw.map((r) => JSON.parse(r) as FoldedItem);
-    const total = Math.max(items.length, Number(counted ?? 0));
+    const data = await this.digestData(job);
+    if (!data) return undefined;
     const request: SendRequest = {
-      event: 'alert.digest',
+      event: this.settings.digestEvent,
       to: job.to,
-      app: job.app,
+      ...(job.app ? { app: job.app } : {}),
+      ...(job.mentions ? { mentions: job.mentions } : {}),
       // Accepted without a caller: the gateway's own idempotency namespace, which no caller's key reaches.
       idempotencyKey: `digest-${job.recipientsKey}-${job.window}`,
-      data: { count: total, windowSeconds: 60, items, more: Math.max(0, total - items.length) || null },
+      data,
     };
     const { id } = await messages.accept(request);
-    await this.redis.del(folded, countKey);
+    await this.redis.del(this.key(job.recipientsKey, `digest:${job.window}`), this.key(job.recipientsKey, `digest:${job.window}:values`));
     return id;
   }
 

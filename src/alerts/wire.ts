@@ -4,43 +4,50 @@ import { findApp } from '../config/config';
 import type { Core, Flow } from '../core';
 import type { MessageService } from '../messages/message-service';
 import type { MessageStore } from '../messages/message-store';
-import { StormControl } from '../quotas/storm-control';
 import { AlertGroups } from './alert-groups';
 import { alertPanel } from './alert-panel';
 import { AlertJobs, startAlertWorker, type AlertJob } from './alert-jobs';
 import { AlertTracking } from './alert-tracking';
-import { AlertmanagerClient } from './alertmanager';
+import { SilenceTargets } from './alertmanager';
 import { CardActions } from './card-actions';
-import { alertRoutes } from './routes';
+import { alertEvent, alertRoutes } from './routes';
 import { AlertViews } from './state-routes';
+import { StormControl } from './storm';
 
 /**
  * Monitoring webhooks (Alertmanager, Grafana) become messages, through storm
- * control; the groups sent are followed: interactive cards (ack, silence), resolve
- * in place, escalation.
+ * control; the groups sent are followed: interactive cards (ack, silence in the
+ * source's own Alertmanager), every card following the group, escalation.
  */
 export function wireAlerts(core: Core, config: Config, deps: { messages: MessageService; store: MessageStore; nameOf: (userId: string) => Promise<string | undefined> }) {
   const { messages } = deps;
-  const storm = new StormControl(core.redis, core.queueRedis, { keys: core.keys, dedupeSeconds: config.alerts.dedupeSeconds, perRecipientPerMinute: config.alerts.perRecipientPerMinute, robotPerMinute: Math.round((config.send.robotQuota.count * 60_000) / config.send.robotQuota.windowMs) });
+  const settings = config.alerts;
+  const storm = new StormControl(core.redis, core.queueRedis, {
+    keys: core.keys,
+    dedupeSeconds: settings.dedupeSeconds,
+    perRecipientPerMinute: settings.perRecipientPerMinute,
+    robotPerMinute: Math.round((config.send.robotQuota.count * 60_000) / config.send.robotQuota.windowMs),
+    digestEvent: alertEvent(settings, 'digest'),
+  }, core.clock);
   const app = findApp(config);
-  const alertmanager = config.alerts.alertmanagerUrl ? new AlertmanagerClient(config.alerts.alertmanagerUrl) : undefined;
+  const silenceTargets = new SilenceTargets(settings);
   const groups = new AlertGroups(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds });
   const jobs = new AlertJobs(core.queueRedis, core.keys.queuePrefix, config.send.retryBaseDelayMs);
-  const common = { groups, jobs, api: core.api, metrics: core.metrics, logger: core.logger };
-  const tracking = app ? new AlertTracking({ ...common, messages, store: deps.store, app, interactive: Boolean(alertmanager && app.callback), settings: config.alerts }) : undefined;
-  const actions = app && tracking ? new CardActions({ ...common, tracking, app, findApp: (name) => findApp(config, name), alertmanager, nameOf: deps.nameOf }) : undefined;
+  const common = { groups, jobs, silenceTargets, metrics: core.metrics, logger: core.logger };
+  const interactive = Boolean(app?.callback && silenceTargets.any);
+  const tracking = app ? new AlertTracking({ ...common, messages, store: deps.store, api: core.api, app, interactive, settings, storm }) : undefined;
+  const actions = app && tracking ? new CardActions({ ...common, tracking, app, findApp: (name) => findApp(config, name), nameOf: deps.nameOf }) : undefined;
 
   async function handle(job: Job<AlertJob>, token?: string): Promise<void> {
     if (!tracking || !actions) return;
     const data = job.data;
     if (data.kind === 'silence') return actions.silence(job as Job<typeof data>);
-    if (data.kind === 'update') return actions.update(job as Job<typeof data>);
-    if (data.kind === 'resolve') return tracking.resolveCards(data.groupId);
+    if (data.kind === 'cards') return tracking.updateCards(job as Job<typeof data>, token);
     return tracking.escalate(job as Job<typeof data>, token);
   }
 
   return {
-    routes: [...alertRoutes(messages, storm, config.alerts, core.metrics, tracking), ...(tracking ? new AlertViews(groups, tracking).routes() : [])],
+    routes: [...alertRoutes({ messages, storm, settings, metrics: core.metrics, logger: core.logger, tracking }), ...(tracking ? new AlertViews(groups, tracking).routes() : [])],
     rules: actions ? [actions.rule()] : [],
     panels: tracking ? [alertPanel(groups, tracking)] : [],
     workers: [

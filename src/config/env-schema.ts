@@ -128,8 +128,14 @@ export const envSchema = z.object({
     .optional(),
   ALERT_TIMEZONE: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)').default('Asia/Shanghai'),
   ALERT_MAX_PER_MESSAGE: wholeNumber(1, 50).default(5),
-  /** Alertmanager's base URL (its API is {ALERTMANAGER_URL}/api/v2): alert cards get ack and silence buttons. */
+  /** Alertmanager's base URL (its API is {ALERTMANAGER_URL}/api/v2): Alertmanager alerts' cards get silence buttons that silence there. */
   ALERTMANAGER_URL: url.optional(),
+  /** The Alertmanager-compatible API that owns Grafana's alerts (Grafana's own: http://grafana:3000/api/alertmanager/grafana). */
+  GRAFANA_ALERTMANAGER_URL: url.optional(),
+  /** The language of the shipped alert templates: zh (alert.notification) or en (alert.notification.en). */
+  ALERT_LANGUAGE: z.enum(['zh', 'en']).default('zh'),
+  /** The label that tells an alert apart on cards and in digests: the first of these an alert carries. */
+  ALERT_KEY_LABELS: csv.pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a label name')).min(1)).default(['instance', 'pod', 'host', 'service']),
   ALERT_SILENCE_DURATIONS: csv.pipe(silenceDurationsSchema).default(['1h', '4h'].map((text) => parseDuration(text)!)),
   STORM_DEDUPE_SECONDS: wholeNumber(0).default(300),
   STORM_PER_RECIPIENT_PER_MINUTE: wholeNumber(0).default(10),

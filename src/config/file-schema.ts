@@ -53,6 +53,8 @@ const fileApiKeySchema = z
     events: names.optional(),
     allowAll: z.boolean().optional(),
     robots: names.optional(),
+    /** Keys naming the same alertOwner share alert groups (e.g. one key per Alertmanager replica). */
+    alertOwner: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1-64 letters, digits, _ or -').optional(),
   })
   .strict()
   .refine((k) => (k.key === undefined) !== (k.keyFile === undefined), { message: 'give key or keyFile (one of them)', path: ['key'] });
@@ -74,6 +76,8 @@ export const fileSchema = z.object({
         msgtype: z.enum(['markdown', 'text', 'textcard']).optional(),
         event: z.string().optional(),
         match: z.object({ receiver: z.string().optional(), labels: z.record(z.string(), z.string()).optional() }).strict().optional(),
+        fallback: z.boolean().optional(),
+        alertmanager: url.optional(),
         escalation: escalationSchema.optional(),
         silencers: z.array(z.string().min(1)).min(1).optional(),
         silenceDurations: silenceDurationsSchema.optional(),

@@ -94,7 +94,7 @@ function loadApiKeys(envKeys: ApiKey[], entries: FileApiKey[], filePath: string 
     const permissions = new Set(entry.permissions ?? PERMISSIONS);
     // "@all" reaches everyone: a key described here must be given it explicitly.
     const scope = { allowAll: entry.allowAll ?? false, apps: entry.apps, events: entry.events, robots: entry.robots };
-    keys.push({ key: { id: entry.name, key: key!, permissions, scope }, where: at(i) });
+    keys.push({ key: { id: entry.name, key: key!, permissions, scope, ...(entry.alertOwner ? { alertOwner: entry.alertOwner } : {}) }, where: at(i) });
   });
   const ids = new Set<string>();
   const values = new Set<string>();
@@ -170,8 +170,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   (file.alertRoutes ?? []).forEach((route, i) => {
     const unknownRobots = (names: string[] | undefined, path: string) => names?.filter((name) => !robotNames.has(name)).forEach((name) => problems.push(`${e.GATEWAY_CONFIG}: alertRoutes.${i}.${path}: no robot is named ${name}`));
     unknownRobots(route.robots, 'robots');
+    if (route.fallback && route.match) problems.push(`${e.GATEWAY_CONFIG}: alertRoutes.${i}.fallback: a fallback route takes what no route matches: leave its match out`);
     route.escalation?.forEach((level, l) => unknownRobots(level.to.robots, `escalation.${l}.to.robots`));
   });
+  const fallbacks = (file.alertRoutes ?? []).filter((route) => route.fallback).map((route) => route.name);
+  if (fallbacks.length > 1) problems.push(`${e.GATEWAY_CONFIG}: alertRoutes: only one route may be the fallback (${fallbacks.join(', ')} say so)`);
   const apiKeys = loadApiKeys(e.GATEWAY_API_KEYS ?? [], file.apiKeys ?? [], e.GATEWAY_CONFIG, { apps: [...names], robots: [...robotNames] }, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -242,11 +245,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     extensions,
     alerts: {
       timeZone: e.ALERT_TIMEZONE,
+      language: e.ALERT_LANGUAGE,
+      keyLabels: e.ALERT_KEY_LABELS,
       maxAlertsPerMessage: e.ALERT_MAX_PER_MESSAGE,
       dedupeSeconds: e.STORM_DEDUPE_SECONDS,
       perRecipientPerMinute: e.STORM_PER_RECIPIENT_PER_MINUTE,
       routes: file.alertRoutes ?? [],
       alertmanagerUrl: e.ALERTMANAGER_URL,
+      grafanaAlertmanagerUrl: e.GRAFANA_ALERTMANAGER_URL,
       silenceDurations: e.ALERT_SILENCE_DURATIONS,
     },
   };
@@ -260,7 +266,10 @@ export function startupWarnings(config: Config): string[] {
     if (!sink.secret) warnings.push(`contact sink ${sink.name} has no secret (CONTACT_SYNC_WEBHOOK_SECRET, or secret: in the config file): its changes are posted unsigned`);
   }
   const app = config.apps.find((a) => a.name === config.defaultApp);
-  if (config.alerts.alertmanagerUrl && app && !app.callback) warnings.push(`ALERTMANAGER_URL is set but app ${app.name} has no callback (WECOM_CALLBACK_TOKEN, WECOM_CALLBACK_AES_KEY): its clicks could not reach the gateway, so alerts go out without ack and silence buttons`);
+  const silenceTarget = config.alerts.alertmanagerUrl ? 'ALERTMANAGER_URL' : config.alerts.grafanaAlertmanagerUrl ? 'GRAFANA_ALERTMANAGER_URL' : config.alerts.routes.some((r) => r.alertmanager) ? 'an alert route\'s alertmanager' : undefined;
+  if (silenceTarget && app && !app.callback) warnings.push(`${silenceTarget} is set but app ${app.name} has no callback (WECOM_CALLBACK_TOKEN, WECOM_CALLBACK_AES_KEY): its clicks could not reach the gateway, so alerts go out without ack and silence buttons`);
+  const routes = config.alerts.routes;
+  if (routes.length > 0 && !routes.some((r) => r.fallback)) warnings.push(`no alert route is the fallback (fallback: true): a notification that matches no route and names no recipients is refused with 503 (Alertmanager retries it) and counted in wecom_gateway_alerts_unrouted_total`);
   if (!config.sandbox && !config.statusCallbackSecret) warnings.push('no STATUS_CALLBACK_SECRET: final statuses sent to a request\'s callbackUrl are unsigned');
   return warnings;
 }

@@ -23,8 +23,9 @@ function sampleValue(field: { name: string; description?: string }): string {
   return /e\.g\. '([^']+)'/.exec(field.description ?? '')?.[1] ?? field.name;
 }
 
-export function sampleData(template: EventTemplate): Record<string, string> {
-  return Object.fromEntries(template.data.filter((f) => f.required).map((f) => [f.name, sampleValue(f)]));
+/** What the playground opens with: the template's own example, else each required field's sample value. */
+export function sampleData(template: EventTemplate): Record<string, unknown> {
+  return template.example ?? Object.fromEntries(template.data.filter((f) => f.required).map((f) => [f.name, sampleValue(f)]));
 }
 
 /** The request a try-out stands for: to the test member, or to the chosen robot. */

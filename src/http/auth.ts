@@ -21,6 +21,13 @@ export interface Caller {
   permissions: Set<Permission>;
   /** Absent: unrestricted (GATEWAY_API_KEYS, keyless callers). */
   scope?: KeyScope;
+  /** The config file shares this key's alert groups with every key naming the same owner; absent: its own id. */
+  alertOwner?: string;
+}
+
+/** Whose alert groups a caller's notifications join, resolve and see. */
+export function alertOwnerOf(caller: Caller): string {
+  return caller.alertOwner ?? caller.id;
 }
 
 export interface ApiKey extends Caller {
@@ -170,7 +177,7 @@ export class ApiKeys {
         return next(new ApiError(401, 'unauthorized', presented ? 'unknown key' : 'missing key (Authorization: Bearer KEY)'));
       }
       if (!key.permissions.has(permission)) return next(new ApiError(403, 'forbidden', `this key may not ${permission}`));
-      const caller: Caller = { id: key.id, permissions: key.permissions, ...(key.scope ? { scope: key.scope } : {}) };
+      const caller: Caller = { id: key.id, permissions: key.permissions, ...(key.scope ? { scope: key.scope } : {}), ...(key.alertOwner ? { alertOwner: key.alertOwner } : {}) };
       res.locals.caller = caller;
       return next();
     };

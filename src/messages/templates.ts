@@ -33,6 +33,10 @@ const templateFileSchema = z.object({
   mentions: mentionsSchema.optional(),
   /** For alert events: whom a firing group goes to next when nobody acts on it (a route's own levels win). */
   escalation: escalationSchema.optional(),
+  /** Named pieces the message types share (`{{> lasted}}`): one wording for one thing. */
+  partials: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'letters, digits, _ -'), z.string()).default({}),
+  /** Realistic data the console's playground opens with (and a test renders every message type with). */
+  example: z.record(z.string(), z.unknown()).optional(),
   msgtypes: z.partialRecord(z.enum(MSGTYPES), z.record(z.string(), z.unknown())),
 });
 
@@ -56,6 +60,7 @@ export interface EventTemplate {
   data: DataField[];
   mentions?: Mentions;
   escalation?: EscalationLevel[];
+  example?: Record<string, unknown>;
   /**
    * The body of one message type. `raw`: without WeCom's app-message limits, for
    * robots and chats, which cut and split by limits of their own.
@@ -111,6 +116,7 @@ const asHtmlLines = (html: string) => html.replace(/\r?\n/g, '<br>');
 function createHandlebars(): typeof Handlebars {
   const hb = Handlebars.create();
   hb.registerHelper('eq', comparison((a, b) => a === b));
+  hb.registerHelper('lt', comparison((a, b) => Number(a) < Number(b)));
   hb.registerHelper('default', (value: unknown, fallback: unknown) => (value === undefined || value === null || value === '' ? fallback : value));
   hb.registerHelper('upper', (value: unknown) => String(value ?? '').toUpperCase());
   hb.registerHelper('lower', (value: unknown) => String(value ?? '').toLowerCase());
@@ -129,12 +135,16 @@ function lookup(data: Record<string, unknown>, path: string): unknown {
   return path.split('.').reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), data);
 }
 
+/** WeCom takes at most 8 news articles: a longer list keeps its first 8. */
+const EACH_LIMITS: Record<string, number> = { 'news.articles': 8 };
+
 /**
- * Compiles every string of a message body into a function of the data. A news
- * body may say `articles: { each: items, item: {...} }` to render one article per
- * element of the `items` array (at most 8 are kept, as WeCom allows). Anywhere,
- * `{ from: card.buttons }` puts the data's value there as it is (a list of
- * buttons, a number), which a string cannot; without a value the field is left out.
+ * Compiles every string of a message body into a function of the data. A list
+ * may say `{ each: items, item: {...} }` to render one element per element of
+ * the `items` array (a dotted path), with the element's fields (and `item`, the
+ * element itself) beside the data. Anywhere, `{ from: card.taskId }` puts the
+ * data's value there as it is (a number, a list), which a string cannot; without
+ * a value the field is left out.
  */
 function compileBody(hb: typeof Handlebars, node: unknown, path: string, problems: string[]): Compiled {
   if (typeof node === 'string') {
@@ -158,13 +168,14 @@ function compileBody(hb: typeof Handlebars, node: unknown, path: string, problem
       const source = record.from;
       return (data) => lookup(data, source) ?? ABSENT;
     }
-    if (path === 'news.articles' && typeof record.each === 'string') {
-      const listName = record.each;
+    if (keys.length === 2 && typeof record.each === 'string' && 'item' in record) {
+      const listPath = record.each;
       const item = compileBody(hb, record.item, path, problems);
+      const limit = EACH_LIMITS[path] ?? Infinity;
       return (data) => {
-        const list = data[listName];
-        if (!Array.isArray(list)) throw new RenderError(listName, `data.${listName} must be an array`);
-        return list.slice(0, 8).map((element) => item({ ...data, ...(element as object), item: element }));
+        const list = lookup(data, listPath);
+        if (!Array.isArray(list)) throw new RenderError(listPath, `data.${listPath} must be an array`);
+        return list.slice(0, limit).map((element) => item({ ...data, ...(element as object), item: element }));
       };
     }
     const entries = Object.entries(record).map(([key, child]) => [key, compileBody(hb, child, `${path}.${key}`, problems)] as const);
@@ -191,6 +202,13 @@ export function buildTemplate(definition: unknown, source: string): EventTemplat
   if (msgtypes.length === 0) throw new TemplateLoadError([`${source}: msgtypes: at least one message type is required`]);
   const hb = createHandlebars();
   const problems: string[] = [];
+  for (const [name, partial] of Object.entries(def.partials)) {
+    try {
+      hb.registerPartial(name, hb.compile(partial, { strict: true, noEscape: true }));
+    } catch (error) {
+      problems.push(`partials.${name}: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
   const renderers = new Map(msgtypes.map((type) => [type, compileBody(hb, def.msgtypes[type], type, problems)]));
   if (problems.length > 0) throw new TemplateLoadError(problems.map((p) => `${source}: ${p}`));
   const data: DataField[] = Object.entries(def.data).map(([name, field]) => ({ name, ...field }));
@@ -207,6 +225,7 @@ export function buildTemplate(definition: unknown, source: string): EventTemplat
     data,
     ...(def.mentions ? { mentions: def.mentions } : {}),
     ...(def.escalation ? { escalation: def.escalation } : {}),
+    ...(def.example ? { example: def.example } : {}),
     render(msgtype, input, options) {
       const render = renderers.get(msgtype);
       if (!render) throw new RenderError('msgtype', `event ${def.event} cannot be sent as ${msgtype} (it supports ${msgtypes.join(', ')})`);

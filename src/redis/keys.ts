@@ -74,6 +74,8 @@ export function redisKeys(prefix: string) {
     alerts: {
       group: (id: string) => `${prefix}:alert:{${id}}`,
       cards: (id: string) => `${prefix}:alert:{${id}}:cards`,
+      /** Held while the group's cards are being updated (one update at a time). */
+      cardLock: (id: string) => `${prefix}:alert:{${id}}:card-lock`,
       current: (scope: string) => `${prefix}:alert-current:${scope}`,
       recent: `${prefix}:alert:recent`,
     },

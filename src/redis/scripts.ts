@@ -192,3 +192,32 @@ return before`);
 export async function startPart(redis: RedisClient, partsKey: string, part: number, sending: string): Promise<string | null> {
   return (await START_PART(redis, [partsKey], [part, sending])) as string | null;
 }
+
+/**
+ * One notification folded into a storm digest (alerts/storm.ts). KEYS[1]: the
+ * window's counts (a hash: `notifications`, and per status and alertname its
+ * alerts); KEYS[2]: the key label values seen (a sorted set of
+ * `status␟name␟value`, read back by name). ARGV: the TTL (s), at most how many
+ * values and alertnames are kept, the status, then name/value pairs, one per
+ * alert. Past the caps the alerts are still counted (names past it under the
+ * status alone), so a storm keeps no more than a digest can show.
+ */
+const FOLD_INTO_DIGEST = luaScript(`
+local ttl, maxValues, maxNames, status = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+redis.call('HINCRBY', KEYS[1], 'notifications', 1)
+for i = 5, #ARGV, 2 do
+  local field = status .. '\\31' .. ARGV[i]
+  if redis.call('HEXISTS', KEYS[1], field) == 1 or redis.call('HLEN', KEYS[1]) <= maxNames then
+    redis.call('HINCRBY', KEYS[1], field, 1)
+    if ARGV[i + 1] ~= '' and redis.call('ZCARD', KEYS[2]) < maxValues then redis.call('ZADD', KEYS[2], 0, field .. '\\31' .. ARGV[i + 1]) end
+  else
+    redis.call('HINCRBY', KEYS[1], status .. '\\31', 1)
+  end
+end
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('EXPIRE', KEYS[2], ttl)
+return 1`);
+
+export async function foldIntoDigest(redis: RedisClient, keys: { counts: string; values: string }, args: { ttlSeconds: number; maxValues: number; maxNames: number; status: string; alerts: { name: string; value: string }[] }): Promise<void> {
+  await FOLD_INTO_DIGEST(redis, [keys.counts, keys.values], [args.ttlSeconds, args.maxValues, args.maxNames, args.status, ...args.alerts.flatMap((a) => [a.name, a.value])]);
+}

@@ -78,6 +78,31 @@ const MAX_CARD_BUTTONS = 6;
 const MAX_HORIZONTAL_CONTENT = 6;
 const MAX_KEY_BYTES = 1024;
 
+/** Characters WeCom's client shows of a card's texts (its documented advice); beyond, the text is cut with the mark. */
+const CARD_TEXT_CHARS = { title: 36, desc: 44, subTitle: 160, keyname: 12, value: 30 } as const;
+
+const clipChars = (text: unknown, max: number) => (typeof text === 'string' && [...text].length > max ? `${[...text].slice(0, max - 1).join('')}${TRUNCATION_MARK}` : text);
+
+/**
+ * A button_interaction card's free texts, cut to what the client shows; a status
+ * line or replacement text that a template left empty (or only line breaks) is
+ * left out, as WeCom wants optional fields absent rather than blank.
+ */
+function limitButtonCardTexts(card: Body): Body {
+  const out: Body = { ...card };
+  const mainTitle = card.main_title as Body | undefined;
+  if (mainTitle) out.main_title = { ...mainTitle, title: clipChars(mainTitle.title, CARD_TEXT_CHARS.title), ...(mainTitle.desc !== undefined ? { desc: clipChars(mainTitle.desc, CARD_TEXT_CHARS.desc) } : {}) };
+  for (const field of ['sub_title_text', 'replace_text'] as const) {
+    const text = typeof card[field] === 'string' ? (card[field] as string).trim() : card[field];
+    if (text === '') delete out[field];
+    else if (text !== undefined) out[field] = field === 'sub_title_text' ? clipChars(text, CARD_TEXT_CHARS.subTitle) : text;
+  }
+  if (Array.isArray(card.horizontal_content_list)) {
+    out.horizontal_content_list = (card.horizontal_content_list as Body[]).map((item) => ({ ...item, keyname: clipChars(item.keyname, CARD_TEXT_CHARS.keyname), ...(item.value !== undefined ? { value: clipChars(item.value, CARD_TEXT_CHARS.value) } : {}) }));
+  }
+  return out;
+}
+
 /**
  * A button_interaction card as WeCom requires it (reference §2.2, §15). Nothing
  * here can be repaired by cutting: a key is echoed back as EventKey, a task_id
@@ -135,8 +160,9 @@ export function applyMessageLimits(msgtype: string, body: Body): Body {
     }
     case 'template_card':
       if (typeof body.card_type !== 'string') throw new MessageLimitError('template_card.card_type', 'is required');
-      if (body.card_type === 'button_interaction') requireButtonCard(body);
-      return body;
+      if (body.card_type !== 'button_interaction') return body;
+      requireButtonCard(body);
+      return limitButtonCardTexts(body);
     default:
       return body;
   }

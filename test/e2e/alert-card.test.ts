@@ -52,7 +52,7 @@ describe('an alert card on the dashboard, before and after a click (real Chromiu
     const page = await context.newPage();
 
     const before = await cardOnDashboard(page, res.body.alert);
-    expect(await before.locator('.button').allTextContents()).toEqual(['认领', '静默 1h', '静默 4h', '来源 Source', 'Runbook']);
+    expect(await before.locator('.button').allTextContents()).toEqual(['认领', '静默 1h', '静默 4h', '来源', '处理手册']);
     expect(await page.locator(`[data-alert="${res.body.alert}"] .state`).textContent()).toBe('firing');
     await before.screenshot({ path: join(OUTPUT, 'alert-card-before.png') });
 

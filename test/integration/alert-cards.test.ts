@@ -12,7 +12,7 @@ const cardBody = (card: Card) => card.card as { task_id: string; button_list: { 
 /** What the card says now for its readers: its last update's whole card. */
 /** Alertmanager notifies the group `name`: its alerts share that name and severity critical unless overridden. */
 const fire = (h: Harness, name: string, overrides: Record<string, unknown> = {}, query = 'users=zhangsan,lisi') =>
-  h.api.post(`/v1/integrations/alertmanager?${query}`).send(amPayload({ groupKey: name, commonLabels: { alertname: name, severity: 'critical' }, ...overrides }));
+  h.api.post(`/v1/integrations/alertmanager?${query}`).send(amPayload({ groupKey: name, commonLabels: { alertname: name, severity: 'critical' }, alerts: [amAlert({ labels: { alertname: name, severity: 'critical', instance: 'db1:9100', job: 'node' } })], ...overrides }));
 const lastUpdate = (card: Card) => card.updates.at(-1)?.template_card as ReturnType<typeof cardBody> | undefined;
 
 describe('interactive alert cards (a real Alertmanager)', () => {
@@ -44,7 +44,10 @@ describe('interactive alert cards (a real Alertmanager)', () => {
     expect(card.cardType).toBe('button_interaction');
     expect(body.main_title.title).toContain('[critical] CardShow');
     expect(body.horizontal_content_list).toHaveLength(5);
-    expect(body.sub_title_text).toContain('5 of 8 shown');
+    expect(body.sub_title_text).toContain('显示 5/8 条');
+    // What a silence would match, before anyone clicks: the labels all eight alerts carry.
+    expect(body.sub_title_text).toContain('静默范围：alertname=CardShow, severity=critical');
+    expect(body.horizontal_content_list).toEqual(alerts.slice(0, 5).map((_, i) => ({ keyname: `db${i}`, value: `disk ${i}` })));
     const keys = body.button_list.map((b) => b.key).filter(Boolean);
     expect(keys).toEqual(['ack', 'silence:1h', 'silence:4h']);
     expect(body.button_list.map((b) => b.url).filter(Boolean)).toEqual(['http://prometheus.example/graph?g0.expr=disk', 'https://runbooks.example/disk']);
@@ -58,7 +61,8 @@ describe('interactive alert cards (a real Alertmanager)', () => {
     const clicked = await h.sim.click({ user: 'zhangsan', key: 'silence:1h', taskId: card.taskId });
     expect(clicked.callbackStatuses).toEqual([200]);
     const silence = await eventually(async () => (await silences(amPort)).find((s) => s.matchers.some((m) => m.value === 'CardSilence')));
-    expect(silence.matchers.map((m) => [m.name, m.value, m.isEqual, m.isRegex]).sort()).toEqual([['alertname', 'CardSilence', true, false], ['job', 'node', true, false], ['severity', 'warning', true, false]]);
+    // The labels its one alert carries, each an equality matcher: that alert, and nothing the payload merely claims.
+    expect(silence.matchers.map((m) => [m.name, m.value, m.isEqual, m.isRegex]).sort()).toEqual([['alertname', 'CardSilence', true, false], ['instance', 'db1', true, false], ['job', 'node', true, false], ['severity', 'warning', true, false]]);
     expect(silence.createdBy).toContain('zhangsan');
     expect(silence.comment).toContain(card.taskId);
     const endsIn = Date.parse(silence.endsAt) - Date.now();
@@ -89,7 +93,7 @@ describe('interactive alert cards (a real Alertmanager)', () => {
     expect((await silences(amPort)).length).toBe(before);
   });
 
-  it('when a member clicks silence twice and WeCom repeats the push, then one silence exists and the card is updated once', async () => {
+  it('when a member clicks silence twice and WeCom repeats the push, then one silence exists, and the second click is answered with the state, never a second silence', async () => {
     await fire(h, 'CardTwice');
     const card = await cardOf('CardTwice');
     const first = await h.sim.click({ user: 'zhangsan', key: 'silence:4h', taskId: card.taskId, repeat: 3 });
@@ -101,7 +105,12 @@ describe('interactive alert cards (a real Alertmanager)', () => {
     const made = (await silences(amPort)).filter((s) => s.matchers.some((m) => m.value === 'CardTwice'));
     expect(made).toHaveLength(1);
     expect(made[0].createdBy).toContain('zhangsan');
-    expect(h.sim.cards.find((c) => c.taskId === card.taskId)!.updates.filter((u) => u.kind === 'click')).toHaveLength(1);
+    // WeCom's three pushes of the first click count once; lisi's click, a new push, gets the card as it stands.
+    const updates = await eventually(() => {
+      const clicks = h.sim.cards.find((c) => c.taskId === card.taskId)!.updates.filter((u) => u.kind === 'click');
+      return clicks.length === 2 ? clicks : undefined;
+    });
+    expect(updates.map((u) => (u.template_card as { replace_text: string }).replace_text)).toEqual(['已静默 4h · zhangsan', '已静默 4h · zhangsan']);
     expect(await metric(h, 'wecom_gateway_alert_card_clicks_total{outcome="repeat"}')).toBeGreaterThanOrEqual(1);
   });
 
@@ -113,7 +122,9 @@ describe('interactive alert cards (a real Alertmanager)', () => {
     expect(resolved.status).toBe(202);
     expect(resolved.body).toMatchObject({ status: 'updated', alert: res.body.alert });
     const update = await eventually(() => h.sim.cards.find((c) => c.taskId === card.taskId)!.updates.find((u) => u.kind === 'send'));
-    expect((update.template_card as { replace_text: string }).replace_text).toMatch(/^已恢复 · lasted \d+ min$/);
+    // From the alert's startsAt (2026-11-24 02:00 UTC) to its endsAt (now), not from when the gateway heard of it.
+    const days = Math.floor((Date.now() - Date.parse('2026-11-24T02:00:00Z')) / 86_400_000);
+    expect((update.template_card as { replace_text: string }).replace_text).toMatch(new RegExp(`^已恢复 · 持续 ${days} 天( \\d+ 小时)?$`));
     // Alertmanager repeats the resolution (its retry, or repeat_interval): nothing changes.
     const repeated = await fire(h, 'CardResolve', { status: 'resolved', alerts: [amAlert({ status: 'resolved', endsAt: new Date().toISOString() })] });
     expect(repeated.body).toMatchObject({ status: 'updated', alert: res.body.alert });
@@ -143,10 +154,10 @@ describe('interactive alert cards (a real Alertmanager)', () => {
     await cardOf('CardRobot');
     const robot = await eventually(() => h.sim.robotSent.find((m) => JSON.stringify(m.body).includes('CardRobot')));
     expect(robot.msgtype).toBe('markdown');
-    expect(JSON.stringify(robot.body)).toContain('[Runbook](https://runbooks.example/disk)');
+    expect(JSON.stringify(robot.body)).toContain('[处理手册](https://runbooks.example/disk)');
     await fire(h, 'CardRobot', { status: 'resolved', alerts: [{ ...alerts[0], status: 'resolved' }] }, 'users=zhangsan&robots=ops');
     await eventually(() => h.sim.robotSent.filter((m) => JSON.stringify(m.body).includes('CardRobot')).length === 2 || undefined);
-    expect(JSON.stringify(h.sim.robotSent.filter((m) => JSON.stringify(m.body).includes('CardRobot'))[1].body)).toContain('RESOLVED');
+    expect(JSON.stringify(h.sim.robotSent.filter((m) => JSON.stringify(m.body).includes('CardRobot'))[1].body)).toContain('✅ 已恢复 CardRobot');
   });
 
   it('GET /v1/alerts lists the groups with their state, and filters by status', async () => {
@@ -272,7 +283,7 @@ describe('alert cards: who may click, escalation, restarts, Alertmanager down', 
       expect(clicked.callbackStatuses).toEqual([200]);
       expect(Date.now() - started).toBeLessThan(2_000);
       const updated = await eventually(() => lastUpdate(h.sim.cards[0]), 15_000);
-      expect(updated.sub_title_text).toContain('silence failed: Alertmanager unreachable');
+      expect(updated.sub_title_text).toContain('静默失败：Alertmanager unreachable');
       expect(updated.replace_text).toBeUndefined();
       const view = (await h.api.get(`/v1/alerts/${res.body.alert}`)).body;
       expect(view).toMatchObject({ status: 'firing', silence: { state: 'failed', by: 'zhangsan' } });

@@ -54,7 +54,7 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
     expect(message.touser).toEqual(['zhangsan', 'lisi']);
     expect(message.msgtype).toBe('markdown');
     const text = (message.body.markdown as { content: string }).content;
-    expect(text).toContain('🔥 FIRING DiskFull');
+    expect(text).toContain('**🔥 告警 DiskFull** (1) · 11-24 10:00 起');
     expect(text).toContain('[critical] Disk 95% on db1');
     expect(text).toContain('instance=db1:9100 job=node');
     expect(text).toContain('2026-11-24 10:00:00'); // 02:00 UTC in Asia/Shanghai
@@ -74,7 +74,7 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
     expect((await h.api.post('/v1/integrations/alertmanager?route=dba').send(amPayload({ groupKey: 'dba-1' }))).status).toBe(202);
     const [message] = await eventually(() => (h.sim.sent.length > 0 ? h.sim.sent : undefined));
     expect(message).toMatchObject({ msgtype: 'textcard', touser: ['dba01', 'dba02'] });
-    expect(message.body.textcard).toMatchObject({ title: '🔥 FIRING DiskFull (1)', url: 'http://prometheus.example/graph?g0.expr=disk' });
+    expect(message.body.textcard).toMatchObject({ title: '🔥 告警 DiskFull (1)', url: 'http://prometheus.example/graph?g0.expr=disk' });
   });
 
   it('when no recipients are given, then a route matching the labels is used', async () => {
@@ -92,7 +92,7 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
     expect(text).toContain('(10)');
     expect(text).toContain('instance=db4');
     expect(text).not.toContain('instance=db5');
-    expect(text).toContain('+5 more');
+    expect(text).toContain('另有 5 条');
   });
 
   it('when a large group goes out as a textcard, then the card says first how many are shown, whatever its 512 bytes cut', async () => {
@@ -100,7 +100,7 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
     await h.api.post('/v1/integrations/alertmanager?route=dba').send(amPayload({ groupKey: 'big-card', alerts }));
     const [message] = await eventually(() => (h.sim.sent.length > 0 ? h.sim.sent : undefined));
     const description = (message.body.textcard as { description: string }).description;
-    expect(description.startsWith('<div class="normal">5 of 8 shown</div>')).toBe(true);
+    expect(description.startsWith('<div class="normal">显示 5/8 条</div>')).toBe(true);
     expect(Buffer.byteLength(description)).toBeLessThanOrEqual(512);
   });
 
@@ -134,9 +134,11 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
     expect(retry.status).toBe(404);
   });
 
-  it('when the route is unknown, then 404; when there are no recipients, then 400', async () => {
+  it('when the route is unknown, then 404; when nothing names recipients, then 503 so that Alertmanager retries', async () => {
     expect((await h.api.post('/v1/integrations/alertmanager?route=nope').send(amPayload())).status).toBe(404);
-    expect((await h.api.post('/v1/integrations/alertmanager').send(amPayload({ groupKey: 'nobody' }))).status).toBe(400);
+    const unrouted = await h.api.post('/v1/integrations/alertmanager').send(amPayload({ groupKey: 'nobody' }));
+    expect(unrouted.status).toBe(503);
+    expect(unrouted.body.error.code).toBe('unrouted');
     expect((await h.api.post('/v1/integrations/grafana?users=zhangsan').send({ status: 'firing' })).status).toBe(400);
   });
 
@@ -156,10 +158,10 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
     const digests = await h.gateway.queues.get('alert-digest')!.getDelayed();
     expect(digests.length).toBeGreaterThanOrEqual(1);
     for (const job of digests) await job.promote();
-    await eventually(() => h.sim.sent.some((m) => content(m).includes('Alert storm')) || undefined);
+    await eventually(() => h.sim.sent.some((m) => content(m).includes('告警风暴')) || undefined);
     const toOncall = h.sim.sent.filter((m) => m.touser.includes('oncall01'));
-    const digest = toOncall.find((m) => content(m).includes('Alert storm'))!;
-    expect((digest.body.markdown as { content: string }).content).toMatch(/Alert storm: \d+ more notifications in 60 s/);
+    const digest = toOncall.find((m) => content(m).includes('告警风暴'))!;
+    expect((digest.body.markdown as { content: string }).content).toMatch(/告警风暴：60 秒内另有 \d+ 条通知/);
     expect(toOncall.length).toBeLessThanOrEqual(queued + digests.length);
     process.stdout.write(`alert storm: 1000 notifications -> ${queued} messages + ${digests.length} digest(s) to one person; ${h.sim.calls.filter((c) => c.api === 'message/send').length} WeCom send calls\n`);
   }, 60_000);

@@ -61,10 +61,10 @@ export interface Alertmanager {
 
 const NO_RECEIVER = 'route:\n  receiver: none\nreceivers:\n  - name: none\n';
 
-/** A real Alertmanager of the test's own, in a directory and on a port of its own. */
-export async function startAlertmanager(config = NO_RECEIVER): Promise<Alertmanager> {
+/** A real Alertmanager of the test's own, in a directory and on a port of its own (`port`: one chosen before, e.g. for a gateway's ALERTMANAGER_URL). */
+export async function startAlertmanager(config = NO_RECEIVER, port?: number): Promise<Alertmanager> {
   const dir = mkdtempSync(join(tmpdir(), 'wgw-am-'));
-  const port = await freePort();
+  port ??= await freePort();
   writeFileSync(join(dir, 'alertmanager.yml'), config);
   const am = spawn(ALERTMANAGER, [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='], { stdio: 'ignore' });
   // A process that failed to spawn may never emit 'exit'.
@@ -89,14 +89,41 @@ export async function silences(port: number): Promise<Silence[]> {
   return ((await res.json()) as Silence[]).filter((s) => s.status.state === 'active');
 }
 
+/**
+ * Alerts as Prometheus posts them to Alertmanager (POST /api/v2/alerts): each with
+ * its labels, annotations, startsAt and, once resolved, endsAt.
+ */
+export async function postAlerts(port: number, alerts: { labels: Record<string, string>; annotations?: Record<string, string>; startsAt?: string; endsAt?: string }[]): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${port}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts.map((a) => ({ generatorURL: 'http://prometheus.example:9090/graph', ...a }))) });
+  if (res.status !== 200) throw new Error(`Alertmanager refused the alerts: ${res.status} ${await res.text()}`);
+}
+
+/** An Alertmanager configuration whose one receiver posts to `url` (resolutions too), grouping by `groupBy`. */
+export function webhookConfig(url: string, groupBy: string[] = ['alertname', 'instance']): string {
+  return `route:
+  receiver: wecom
+  group_by: [${groupBy.join(', ')}]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: wecom
+    webhook_configs:
+      - url: ${url}
+        send_resolved: true
+`;
+}
+
 /** A gateway whose callback the simulator pushes to, with ALERTMANAGER_URL set. */
-export async function startCardGateway(amPort: number, env: Record<string, string> = {}, config?: (c: Config) => Config) {
-  const h = await startHarness({ env: { WECOM_CALLBACK_TOKEN: CARD_TOKEN, WECOM_CALLBACK_AES_KEY: CARD_AES_KEY, ALERTMANAGER_URL: `http://127.0.0.1:${amPort}`, ...env }, config });
+export async function startCardGateway(amPort: number, env: Record<string, string> = {}, config?: (c: Config) => Config, clock?: () => number) {
+  const h = await startHarness({ env: { WECOM_CALLBACK_TOKEN: CARD_TOKEN, WECOM_CALLBACK_AES_KEY: CARD_AES_KEY, ALERTMANAGER_URL: `http://127.0.0.1:${amPort}`, ...env }, config, ...(clock ? { clock } : {}) });
   const server: Server = h.gateway.app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   h.sim.deliverCallbacksTo({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/wecom/callback`, token: CARD_TOKEN, aesKey: CARD_AES_KEY, corpId: SIM_APP.corpId });
   return {
     h,
+    /** Where the gateway listens (for an Alertmanager's webhook_configs). */
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

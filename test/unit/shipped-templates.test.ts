@@ -1,7 +1,10 @@
 import { join } from 'node:path';
-import { alertmanagerSchema, fromAlertmanager, fromGrafana, grafanaSchema } from '../../src/alerts/payloads';
-import { notificationData } from '../../src/alerts/routes';
-import { loadTemplates, type Msgtype } from '../../src/messages/templates';
+import { cardData, stateData } from '../../src/alerts/alert-card';
+import { firstStart, lastEnd, notificationData, sharedLabels, timesData } from '../../src/alerts/alert-data';
+import type { AlertGroup } from '../../src/alerts/alert-groups';
+import { parseDuration } from '../../src/alerts/escalation-config';
+import { alertmanagerSchema, fromAlertmanager, fromGrafana, grafanaSchema, type Notification } from '../../src/alerts/payloads';
+import { buildTemplate, loadTemplates, type Msgtype } from '../../src/messages/templates';
 import { markupProblems, textcardSeen } from '../../src/wecom/markup';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
 import { asApp } from '../support/wecom-app';
@@ -32,7 +35,7 @@ async function send(sim: WecomSimulator, msgtype: string, body: Record<string, u
 }
 
 // Fixed zone: alert times are shown in local time (ALERT_TIMEZONE).
-const alertSettings = { timeZone: 'Asia/Shanghai', maxAlertsPerMessage: 5 };
+const alertSettings = { timeZone: 'Asia/Shanghai', maxAlertsPerMessage: 5, keyLabels: ['instance', 'pod', 'host', 'service'] };
 
 describe('program.alert', () => {
   const critical = { title: 'Disk 95% on db1', content: 'instance=db1 <web-3> is at 95%', level: 'critical', url: 'https://grafana.example/d/disk?var-host=db1&from=now-1h' };
@@ -210,15 +213,182 @@ const grafanaFiring = grafanaSchema.parse({
   message: '**Firing**\n\nValue: A=2.31',
 });
 
+/** The template data of a notification as the gateway fills it, seen at noon in Shanghai on the day the alerts began. */
+const NOW = Date.parse('2026-11-24T04:00:00Z');
+function alertData(n: Notification) {
+  return { ...notificationData(n, alertSettings), ...timesData(firstStart(n.alerts, NOW), n.status === 'resolved' ? lastEnd(n.alerts, NOW) : undefined, alertSettings.timeZone, NOW) };
+}
+/** The alert group the gateway follows for `n`, as its card and messages render it. */
+function followed(n: Notification, overrides: Partial<AlertGroup> = {}): AlertGroup {
+  return { id: '0123456789abcdef0123', scope: 's', source: n.source, groupKey: n.groupKey, title: n.title, severity: 'critical', status: n.status, level: 0, createdBy: 'local', event: 'alert.notification', firingSince: firstStart(n.alerts, NOW), updatedAt: NOW, matchers: sharedLabels(n), silenceVia: 'alertmanager', data: notificationData(n, alertSettings) as unknown as Record<string, unknown>, to: { users: ['zhangsan'] }, ...overrides };
+}
+function cardDataOf(group: AlertGroup, card: { taskId: string; from?: string } = { taskId: 'alert_0123456789abcdef0123_1' }) {
+  const times = timesData(group.firingSince, group.status === 'resolved' ? group.resolvedAt : undefined, alertSettings.timeZone, NOW);
+  return { ...group.data, ...times, state: stateData(group), card: cardData(group, card, ['1h', '4h'].map((d) => parseDuration(d)!)) };
+}
+
 describe('alert.notification from Alertmanager', () => {
-  const data = notificationData(fromAlertmanager(alertmanagerFiring), alertSettings);
+  const data = alertData(fromAlertmanager(alertmanagerFiring));
   const source1 = 'http://prometheus.example:9090/graph?g0.expr=node_filesystem_avail_bytes+%3C+0.05&g0.tab=1';
   const source2 = 'http://prometheus.example:9090/graph?g0.expr=node_filesystem_avail_bytes+%3C+0.1&g0.tab=1';
   const silence = 'http://alertmanager.example:9093/#/silences/new?filter=%7Balertname%3D%22DiskFull%22%7D';
 
-  golden('when a group of two fires, then the markdown quotes each alert with its name in warning colour and ends with the silence link', 'alert.notification', 'markdown', data, {
+  golden('when a group of two fires, then the markdown says since when, quotes each alert with its name in warning colour and ends with the silence link', 'alert.notification', 'markdown', data, {
     content: [
-      '**🔥 FIRING DiskFull** (2)',
+      '**🔥 告警 DiskFull** (2) · 10:00 起',
+      '> <font color="warning">DiskFull</font> [critical] Disk 95% full on db1',
+      '> /var has 2 GB left (< 5%)',
+      `> instance=db1:9100 job=node · 2026-11-24 10:00:00 · [来源](${source1})`,
+      '> <font color="warning">DiskFull</font> [critical] Disk 91% full on db2',
+      '> /data has 9 GB left',
+      `> instance=db2:9100 job=node · 2026-11-24 10:04:30 · [来源](${source2})`,
+      '',
+      `[静默](${silence})`,
+    ].join('\n'),
+  });
+
+  golden('when a group of two fires, then the text lists one line per alert, its source link and the silence link', 'alert.notification', 'text', data, {
+    content: [
+      '🔥 告警 DiskFull (2) · 10:00 起',
+      '- DiskFull [critical] Disk 95% full on db1：/var has 2 GB left (< 5%) (instance=db1:9100 job=node, 2026-11-24 10:00:00)',
+      '- DiskFull [critical] Disk 91% full on db2：/data has 9 GB left (instance=db2:9100 job=node, 2026-11-24 10:04:30)',
+      `<a href="${source1}">来源</a>`,
+      `<a href="${silence}">静默</a>`,
+    ].join('\n'),
+  });
+
+  golden("when a group of two fires, then the textcard says since when, highlights each alert and its button opens the first alert's graph", 'alert.notification', 'textcard', data, {
+    title: '🔥 告警 DiskFull (2)',
+    description:
+      '<div class="gray">10:00 起</div>' +
+      '<div class="highlight">DiskFull [critical] Disk 95% full on db1</div><div class="gray">instance=db1:9100 job=node · 2026-11-24 10:00:00</div>' +
+      '<div class="highlight">DiskFull [critical] Disk 91% full on db2</div><div class="gray">instance=db2:9100 job=node · 2026-11-24 10:04:30</div>',
+    url: source1,
+    btntxt: '详情',
+  });
+
+  it('when a reader opens that textcard, then they see labels as written, one line per div', () => {
+    expect(textcardSeen(render('alert.notification', 'textcard', data).description as string)).toBe(
+      '10:00 起\nDiskFull [critical] Disk 95% full on db1\ninstance=db1:9100 job=node · 2026-11-24 10:00:00\nDiskFull [critical] Disk 91% full on db2\ninstance=db2:9100 job=node · 2026-11-24 10:04:30',
+    );
+  });
+
+  it('when a template names a label, an annotation or a value, then it is there as an object', () => {
+    const custom = buildTemplate({ event: 'x', data: { alerts: {} }, msgtypes: { text: { content: '{{#each alerts}}{{labels.instance}} {{annotations.description}} {{keyLabel}}={{key}}{{/each}}' } } }, 'test');
+    expect(custom.render('text', data).content).toBe('db1:9100 /var has 2 GB left (< 5%) instance=db1:9100db2:9100 /data has 9 GB left instance=db2:9100');
+  });
+
+  describe('when the group resolves', () => {
+    const resolved = alertData(fromAlertmanager(alertmanagerResolved));
+
+    golden('then the markdown names it in info colour, how long it lasted, with nothing left to silence', 'alert.notification', 'markdown', resolved, {
+      content: [
+        '**✅ 已恢复 DiskFull** (1) · 持续 40 分钟',
+        '> <font color="info">DiskFull</font> [critical] Disk 95% full on db1',
+        '> /var has 2 GB left (< 5%)',
+        `> instance=db1:9100 job=node · 2026-11-24 10:00:00 · [来源](${source1})`,
+      ].join('\n'),
+    });
+
+    golden('then the text says 已恢复 and how long, with its source link and no silence link', 'alert.notification', 'text', resolved, {
+      content: `✅ 已恢复 DiskFull (1) · 持续 40 分钟\n- DiskFull [critical] Disk 95% full on db1：/var has 2 GB left (< 5%) (instance=db1:9100 job=node, 2026-11-24 10:00:00)\n<a href="${source1}">来源</a>`,
+    });
+
+    golden('then the textcard shows it in gray', 'alert.notification', 'textcard', resolved, {
+      title: '✅ 已恢复 DiskFull (1)',
+      description: '<div class="gray">持续 40 分钟</div><div class="gray">DiskFull [critical] Disk 95% full on db1</div><div class="gray">instance=db1:9100 job=node · 2026-11-24 10:00:00</div>',
+      url: source1,
+      btntxt: '详情',
+    });
+  });
+});
+
+describe('alert.notification from Grafana', () => {
+  const data = alertData(fromGrafana(grafanaFiring));
+  const panel = 'https://grafana.example/d/api-latency?orgId=1&viewPanel=4';
+  const rule = 'https://grafana.example/alerting/grafana/fe1x2k/view?orgId=1';
+  const silence = 'https://grafana.example/alerting/silence/new?alertmanager=grafana&matcher=alertname%3DHighLatency&matcher=service%3Dcheckout&orgId=1';
+
+  golden('when a rule fires, then the markdown shows its value and links its panel, its rule and its silence page', 'alert.notification', 'markdown', data, {
+    content: [
+      '**🔥 告警 HighLatency** (1) · 11:00 起',
+      '> <font color="warning">HighLatency</font> [warning] p99 latency over 2s on checkout',
+      "> 当前值：[ var='A' labels={service=checkout} value=2.31 ]",
+      `> grafana_folder=API service=checkout · 2026-11-24 11:00:00 · [来源](${panel})`,
+      '',
+      `[来源](${rule})`,
+      '',
+      `[静默](${silence})`,
+    ].join('\n'),
+  });
+
+  golden('when a rule fires, then the text is one line, its rule and panel links and the silence link', 'alert.notification', 'text', data, {
+    content: `🔥 告警 HighLatency (1) · 11:00 起\n- HighLatency [warning] p99 latency over 2s on checkout（当前值 [ var='A' labels={service=checkout} value=2.31 ]） (grafana_folder=API service=checkout, 2026-11-24 11:00:00)\n<a href="${rule}">来源</a>\n<a href="${panel}">Grafana</a>\n<a href="${silence}">静默</a>`,
+  });
+
+  golden('when a rule fires, then the textcard button opens its panel, not the silence page', 'alert.notification', 'textcard', data, {
+    title: '🔥 告警 HighLatency (1)',
+    description: '<div class="gray">11:00 起</div><div class="highlight">HighLatency [warning] p99 latency over 2s on checkout</div><div class="gray">grafana_folder=API service=checkout · 2026-11-24 11:00:00</div>',
+    url: panel,
+    btntxt: '详情',
+  });
+
+  it("when a template reads Grafana's values, then they are there by refId", () => {
+    const custom = buildTemplate({ event: 'x', data: { alerts: {} }, msgtypes: { text: { content: '{{#each alerts}}A={{values.A}}{{/each}}' } } }, 'test');
+    expect(custom.render('text', data).content).toBe('A=2.31');
+  });
+});
+
+describe('alert.notification as an interactive card', () => {
+  const n = fromAlertmanager(alertmanagerFiring);
+  const action = { type: 1, url: 'http://prometheus.example:9090/graph?g0.expr=node_filesystem_avail_bytes+%3C+0.05&g0.tab=1' };
+  const buttons = [
+    { text: '认领', style: 1, key: 'ack' },
+    { text: '静默 1h', style: 2, key: 'silence:1h' },
+    { text: '静默 4h', style: 2, key: 'silence:4h' },
+    { text: '来源', style: 3, type: 1, url: action.url },
+  ];
+
+  golden('when the group fires, then the card shows each alert by its instance, what a silence matches, and ack, silence and link buttons', 'alert.notification', 'template_card', cardDataOf(followed(n)), {
+    card_type: 'button_interaction',
+    task_id: 'alert_0123456789abcdef0123_1',
+    source: { desc: 'Alertmanager' },
+    main_title: { title: '🔥 [critical] DiskFull', desc: '10:00 起 · 2 条告警' },
+    sub_title_text: '静默范围：alertname=DiskFull, severity=critical, job=node',
+    horizontal_content_list: [
+      { keyname: 'db1:9100', value: 'Disk 95% full on db1' },
+      { keyname: 'db2:9100', value: 'Disk 91% full on db2' },
+    ],
+    card_action: action,
+    button_list: buttons,
+  });
+
+  golden('when a member silenced it after another acked it, then its status line says who acked and the grey text who silenced', 'alert.notification', 'template_card', cardDataOf(followed(n, { status: 'silenced', acked: { by: 'zhangsan', name: '张三', at: NOW, clickId: 'a' }, silence: { by: 'lisi', name: '李四', at: NOW, duration: '1h', id: 's1', clickId: 'b' } })), {
+    card_type: 'button_interaction',
+    task_id: 'alert_0123456789abcdef0123_1',
+    source: { desc: 'Alertmanager' },
+    main_title: { title: '🔥 [critical] DiskFull', desc: '10:00 起 · 2 条告警' },
+    sub_title_text: '已认领 · 张三',
+    horizontal_content_list: [
+      { keyname: 'db1:9100', value: 'Disk 95% full on db1' },
+      { keyname: 'db2:9100', value: 'Disk 91% full on db2' },
+    ],
+    card_action: action,
+    button_list: [{ text: '认领', style: 1, key: 'ack' }, { text: '来源', style: 3, type: 1, url: action.url }],
+    replace_text: '已静默 1h · 李四',
+  });
+});
+
+describe('alert.notification in English (ALERT_LANGUAGE=en)', () => {
+  const n = fromAlertmanager(alertmanagerFiring);
+  const data = alertData(n);
+  const source1 = 'http://prometheus.example:9090/graph?g0.expr=node_filesystem_avail_bytes+%3C+0.05&g0.tab=1';
+  const source2 = 'http://prometheus.example:9090/graph?g0.expr=node_filesystem_avail_bytes+%3C+0.1&g0.tab=1';
+  const silence = 'http://alertmanager.example:9093/#/silences/new?filter=%7Balertname%3D%22DiskFull%22%7D';
+
+  golden('when a group of two fires, then the markdown reads in English', 'alert.notification.en', 'markdown', data, {
+    content: [
+      '**🔥 FIRING DiskFull** (2) · since 10:00',
       '> <font color="warning">DiskFull</font> [critical] Disk 95% full on db1',
       '> /var has 2 GB left (< 5%)',
       `> instance=db1:9100 job=node · 2026-11-24 10:00:00 · [source](${source1})`,
@@ -230,118 +400,33 @@ describe('alert.notification from Alertmanager', () => {
     ].join('\n'),
   });
 
-  golden('when a group of two fires, then the text lists one line per alert, its source link and the silence link', 'alert.notification', 'text', data, {
-    content: [
-      '🔥 FIRING DiskFull (2)',
-      '- DiskFull [critical] Disk 95% full on db1: /var has 2 GB left (< 5%) (instance=db1:9100 job=node, 2026-11-24 10:00:00)',
-      '- DiskFull [critical] Disk 91% full on db2: /data has 9 GB left (instance=db2:9100 job=node, 2026-11-24 10:04:30)',
-      `<a href="${source1}">来源 Source</a>`,
-      `<a href="${silence}">Silence</a>`,
-    ].join('\n'),
+  golden('when it resolves, then the text says RESOLVED and how long it lasted', 'alert.notification.en', 'text', alertData(fromAlertmanager(alertmanagerResolved)), {
+    content: `✅ RESOLVED DiskFull (1) · lasted 40 min\n- DiskFull [critical] Disk 95% full on db1: /var has 2 GB left (< 5%) (instance=db1:9100 job=node, 2026-11-24 10:00:00)\n<a href="${source1}">Source</a>`,
   });
 
-  golden("when a group of two fires, then the textcard highlights each alert and its button opens the first alert's graph", 'alert.notification', 'textcard', data, {
+  golden('when a group of two fires, then the textcard reads in English', 'alert.notification.en', 'textcard', data, {
     title: '🔥 FIRING DiskFull (2)',
     description:
+      '<div class="gray">since 10:00</div>' +
       '<div class="highlight">DiskFull [critical] Disk 95% full on db1</div><div class="gray">instance=db1:9100 job=node · 2026-11-24 10:00:00</div>' +
       '<div class="highlight">DiskFull [critical] Disk 91% full on db2</div><div class="gray">instance=db2:9100 job=node · 2026-11-24 10:04:30</div>',
     url: source1,
-    btntxt: '详情',
+    btntxt: 'More',
   });
 
-  it('when a reader opens that textcard, then they see labels as written, one line per div', () => {
-    expect(textcardSeen(render('alert.notification', 'textcard', data).description as string)).toBe(
-      'DiskFull [critical] Disk 95% full on db1\ninstance=db1:9100 job=node · 2026-11-24 10:00:00\nDiskFull [critical] Disk 91% full on db2\ninstance=db2:9100 job=node · 2026-11-24 10:04:30',
-    );
-  });
-
-  describe('when the group resolves', () => {
-    const resolved = notificationData(fromAlertmanager(alertmanagerResolved), alertSettings);
-
-    golden('then the markdown names it in info colour, with nothing left to silence', 'alert.notification', 'markdown', resolved, {
-      content: [
-        '**✅ RESOLVED DiskFull** (1)',
-        '> <font color="info">DiskFull</font> [critical] Disk 95% full on db1',
-        '> /var has 2 GB left (< 5%)',
-        `> instance=db1:9100 job=node · 2026-11-24 10:00:00 · [source](${source1})`,
-      ].join('\n'),
-    });
-
-    golden('then the text says RESOLVED, with its source link and no silence link', 'alert.notification', 'text', resolved, {
-      content: `✅ RESOLVED DiskFull (1)\n- DiskFull [critical] Disk 95% full on db1: /var has 2 GB left (< 5%) (instance=db1:9100 job=node, 2026-11-24 10:00:00)\n<a href="${source1}">来源 Source</a>`,
-    });
-
-    golden('then the textcard shows it in gray', 'alert.notification', 'textcard', resolved, {
-      title: '✅ RESOLVED DiskFull (1)',
-      description: '<div class="gray">DiskFull [critical] Disk 95% full on db1</div><div class="gray">instance=db1:9100 job=node · 2026-11-24 10:00:00</div>',
-      url: source1,
-      btntxt: '详情',
-    });
-  });
-});
-
-describe('alert.notification from Grafana', () => {
-  const data = notificationData(fromGrafana(grafanaFiring), alertSettings);
-  const panel = 'https://grafana.example/d/api-latency?orgId=1&viewPanel=4';
-  const rule = 'https://grafana.example/alerting/grafana/fe1x2k/view?orgId=1';
-  const silence = 'https://grafana.example/alerting/silence/new?alertmanager=grafana&matcher=alertname%3DHighLatency&matcher=service%3Dcheckout&orgId=1';
-
-  golden('when a rule fires, then the markdown shows its value and links its panel, its rule and its silence page', 'alert.notification', 'markdown', data, {
-    content: [
-      '**🔥 FIRING HighLatency** (1)',
-      '> <font color="warning">HighLatency</font> [warning] p99 latency over 2s on checkout',
-      "> [ var='A' labels={service=checkout} value=2.31 ]",
-      `> grafana_folder=API service=checkout · 2026-11-24 11:00:00 · [source](${panel})`,
-      '',
-      `[来源 Source](${rule})`,
-      '',
-      `[Silence](${silence})`,
-    ].join('\n'),
-  });
-
-  golden('when a rule fires, then the text is one line, its rule and panel links and the silence link', 'alert.notification', 'text', data, {
-    content: `🔥 FIRING HighLatency (1)\n- HighLatency [warning] p99 latency over 2s on checkout: [ var='A' labels={service=checkout} value=2.31 ] (grafana_folder=API service=checkout, 2026-11-24 11:00:00)\n<a href="${rule}">来源 Source</a>\n<a href="${panel}">Grafana</a>\n<a href="${silence}">Silence</a>`,
-  });
-
-  golden('when a rule fires, then the textcard button opens its panel, not the silence page', 'alert.notification', 'textcard', data, {
-    title: '🔥 FIRING HighLatency (1)',
-    description: '<div class="highlight">HighLatency [warning] p99 latency over 2s on checkout</div><div class="gray">grafana_folder=API service=checkout · 2026-11-24 11:00:00</div>',
-    url: panel,
-    btntxt: '详情',
-  });
-});
-
-describe('alert.notification as an interactive card', () => {
-  const data = notificationData(fromAlertmanager(alertmanagerFiring), alertSettings);
-  const card = {
-    taskId: 'alert_0123456789abcdef0123_1',
-    source: 'Alertmanager',
-    title: '🔥 [critical] DiskFull',
-    subtitle: 'firing since 10:00 · 2 alert(s)',
-    items: [{ keyname: 'DiskFull', value: 'Disk 95% full on db1' }],
-    buttons: [{ text: '认领', style: 1, key: 'ack' }, { text: '静默 1h', style: 2, key: 'silence:1h' }],
-  };
-
-  golden('when the gateway fills the card, then its lists go in as they are and what it left out is left out', 'alert.notification', 'template_card', { ...data, card }, {
+  golden('when the group escalated and resolved, then the card says so in English', 'alert.notification.en', 'template_card', cardDataOf(followed(n, { status: 'resolved', resolvedAt: firstStart(n.alerts, NOW) + 2 * 3_600_000 + 5 * 60_000 }), { taskId: 'alert_0123456789abcdef0123_2', from: 'zhangsan' }), {
     card_type: 'button_interaction',
-    task_id: card.taskId,
+    task_id: 'alert_0123456789abcdef0123_2',
     source: { desc: 'Alertmanager' },
-    main_title: { title: card.title, desc: card.subtitle },
-    horizontal_content_list: card.items,
-    card_action: { type: 1, url: 'http://prometheus.example:9090/graph?g0.expr=node_filesystem_avail_bytes+%3C+0.05&g0.tab=1' },
-    button_list: card.buttons,
-  });
-
-  golden('when the card is final, then its status line and grey replacement text are there', 'alert.notification', 'template_card', { ...data, card: { ...card, state: '已认领 · 张三', replaceText: '已静默 1h · 张三' } }, {
-    card_type: 'button_interaction',
-    task_id: card.taskId,
-    source: { desc: 'Alertmanager' },
-    main_title: { title: card.title, desc: card.subtitle },
-    sub_title_text: '已认领 · 张三',
-    horizontal_content_list: card.items,
-    card_action: { type: 1, url: 'http://prometheus.example:9090/graph?g0.expr=node_filesystem_avail_bytes+%3C+0.05&g0.tab=1' },
-    button_list: card.buttons,
-    replace_text: '已静默 1h · 张三',
+    main_title: { title: '✅ [critical] DiskFull', desc: 'lasted 2 h 5 min · 2 alert(s)' },
+    sub_title_text: '⏫ Escalated from zhangsan: nobody acted',
+    horizontal_content_list: [
+      { keyname: 'db1:9100', value: 'Disk 95% full on db1' },
+      { keyname: 'db2:9100', value: 'Disk 91% full on db2' },
+    ],
+    card_action: { type: 1, url: source1 },
+    button_list: [{ text: 'Ack', style: 1, key: 'ack' }, { text: 'Source', style: 3, type: 1, url: source1 }],
+    replace_text: 'Resolved · lasted 2 h 5 min',
   });
 });
 
@@ -358,25 +443,35 @@ describe('alert.notification card button', () => {
 });
 
 describe('alert.digest', () => {
-  const items = [
-    { statusText: '🔥 FIRING', title: 'DiskFull', count: 2 },
-    { statusText: '✅ RESOLVED', title: 'HighLatency', count: 1 },
-  ];
+  const firing = [{ name: 'HostHighLoad', count: 240, values: 'web-001, web-002, … web-250', distinct: 240 }];
+  const resolved = [{ name: 'DiskFull', count: 2, values: 'db1:9100, db2:9100', distinct: 2 }];
 
-  golden('when a storm folded notifications, then the markdown quotes each and nothing trails', 'alert.digest', 'markdown', { count: 2, windowSeconds: 60, items, more: null }, {
-    content: '**Alert storm: 2 more notifications in 60 s**\n> 🔥 FIRING DiskFull (2)\n> ✅ RESOLVED HighLatency (1)',
+  golden('when a storm folded notifications, then the markdown names each alertname with its count and where, firing and resolved apart', 'alert.digest', 'markdown', { count: 242, windowSeconds: 60, firing, resolved, more: null }, {
+    content: '**🌀 告警风暴：60 秒内另有 242 条通知**\n> <font color="warning">🔥 HostHighLoad</font> ×240：web-001, web-002, … web-250\n> <font color="info">✅ 已恢复 DiskFull</font> ×2：db1:9100, db2:9100',
   });
 
-  golden('when more were folded than listed, then the markdown counts the rest outside the quote', 'alert.digest', 'markdown', { count: 3, windowSeconds: 60, items, more: 1 }, {
-    content: '**Alert storm: 3 more notifications in 60 s**\n> 🔥 FIRING DiskFull (2)\n> ✅ RESOLVED HighLatency (1)\n\n+1 more',
+  golden('when more alertnames were folded than fit, then the markdown counts the rest outside the quote', 'alert.digest', 'markdown', { count: 243, windowSeconds: 60, firing, resolved: [], more: 1 }, {
+    content: '**🌀 告警风暴：60 秒内另有 243 条通知**\n> <font color="warning">🔥 HostHighLoad</font> ×240：web-001, web-002, … web-250\n\n另有 1 种告警未列出',
   });
 
-  golden('when a storm folded notifications, then the text lists each and nothing trails', 'alert.digest', 'text', { count: 2, windowSeconds: 60, items, more: null }, {
-    content: 'Alert storm: 2 more notifications in 60 s\n- 🔥 FIRING DiskFull (2)\n- ✅ RESOLVED HighLatency (1)',
+  golden('when a storm folded notifications, then the text lists each alertname and where', 'alert.digest', 'text', { count: 242, windowSeconds: 60, firing, resolved, more: null }, {
+    content: '告警风暴：60 秒内另有 242 条通知\n- 🔥 HostHighLoad ×240：web-001, web-002, … web-250\n- ✅ 已恢复 DiskFull ×2：db1:9100, db2:9100',
   });
 
-  golden('when more were folded than listed, then the text counts the rest', 'alert.digest', 'text', { count: 3, windowSeconds: 60, items, more: 1 }, {
-    content: 'Alert storm: 3 more notifications in 60 s\n- 🔥 FIRING DiskFull (2)\n- ✅ RESOLVED HighLatency (1)\n+1 more',
+  golden('when the alerts carry no key label, then the line is the name and count alone', 'alert.digest.en', 'markdown', { count: 3, windowSeconds: 60, firing: [{ name: 'Watchdog', count: 3, values: '', distinct: 0 }], resolved: [], more: null }, {
+    content: '**🌀 Alert storm: 3 more notifications in 60 s**\n> <font color="warning">🔥 Watchdog</font> ×3',
+  });
+
+  golden('when a storm folded notifications, then the English text lists each alertname and where', 'alert.digest.en', 'text', { count: 242, windowSeconds: 60, firing, resolved, more: 2 }, {
+    content: 'Alert storm: 242 more notifications in 60 s\n- 🔥 HostHighLoad ×240: web-001, web-002, … web-250\n- ✅ RESOLVED DiskFull ×2: db1:9100, db2:9100\n+2 more alert names',
+  });
+});
+
+describe("every shipped event's example", () => {
+  it.each([...templates.values()].flatMap((t) => t.msgtypes.map((m) => [t.event, m] as const)))('when %s opens in the playground as %s, then its example renders', (event, msgtype) => {
+    const template = templates.get(event)!;
+    expect(template.example).toBeDefined();
+    expect(() => template.render(msgtype, template.example!)).not.toThrow();
   });
 });
 

@@ -1,0 +1,299 @@
+import { parseDuration } from '../../src/alerts/escalation-config';
+import type { Config } from '../../src/config/config';
+import { freePort } from '../../src/redis/embedded-redis';
+import { amAlert, amPayload, postAlerts, silences, startAlertmanager, startCardGateway, webhookConfig, type Alertmanager } from '../support/alertmanager';
+import { Redis } from 'ioredis';
+import { eventually, metricLines, startTestRedis, uniquePrefix, type Harness } from '../support/harness';
+
+/**
+ * What an SRE team's trial found (issue 31), each reproduced here: resolved alerts
+ * paging as firing, wrong times, stale cards after an ack, silences in the wrong
+ * Alertmanager, digests that do not say where, another key ending your alert.
+ * Real Alertmanagers post the notifications where the order and timing matter.
+ */
+type Card = Harness['sim']['cards'][number];
+const body = (m: { body: Record<string, unknown> }) => JSON.stringify(m.body);
+const cardBody = (card: Card) => card.card as { task_id: string; button_list: { key?: string; text: string }[]; replace_text?: string; sub_title_text?: string; main_title: { title: string; desc: string } };
+const lastShown = (card: Card) => (card.updates.at(-1)?.template_card ?? card.card) as ReturnType<typeof cardBody>;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+/** The wall-clock minute storm control counts in: a burst that must land in one minute starts early in one. */
+async function earlyInAMinute(): Promise<void> {
+  const second = new Date().getSeconds();
+  if (second > 45) await sleep((61 - second) * 1_000);
+}
+
+const routes = (extra: Partial<Config['alerts']['routes'][number]> = {}): ((c: Config) => Config) => (c) => ({
+  ...c,
+  alerts: { ...c.alerts, routes: [{ name: 'oncall', users: ['zhangsan'], escalation: [{ after: parseDuration('6s')!, to: { users: ['lisi'], robots: ['ops'] } }], ...extra }] },
+});
+
+describe('a resolved alert never pages (real Alertmanager)', () => {
+  let am: Alertmanager;
+  let gw: Awaited<ReturnType<typeof startCardGateway>>;
+  let h: Harness;
+  /** The gateway's clock runs ahead when told: the resolutions come in the next minute, as in the trial, past the window that folded. */
+  let ahead = 0;
+
+  beforeAll(async () => {
+    const amPort = await freePort();
+    gw = await startCardGateway(amPort, { STORM_PER_RECIPIENT_PER_MINUTE: '10', WECOM_ROBOTS: 'ops=trust-robot-key' }, routes(), () => Date.now() + ahead);
+    h = gw.h;
+    am = await startAlertmanager(webhookConfig(`${gw.base}/v1/integrations/alertmanager?route=oncall`), amPort);
+  }, 30_000);
+  afterAll(async () => {
+    await am?.stop();
+    await gw?.close();
+  });
+
+  it('when 12 groups storm one person, two fold into the digest and then all 12 resolve, then nobody gets a firing card, an escalation or a group left firing', async () => {
+    await earlyInAMinute();
+    const instances = Array.from({ length: 12 }, (_, i) => `redis-${String(i + 1).padStart(2, '0')}`);
+    const startsAt = ago(60_000);
+    const alerts = instances.map((instance) => ({ labels: { alertname: 'RedisDown', severity: 'critical', instance }, annotations: { summary: `${instance} is down` }, startsAt }));
+    await postAlerts(am.port, alerts);
+    // Ten cards, two folded: storm control's count reaches 12.
+    await eventually(() => h.sim.cards.length === 10 || undefined, 15_000, 50);
+    await eventually(async () => (await metricLines(h.api, 'wecom_gateway_alert_notifications_total')).includes('decision="folded"} 2') || undefined, 10_000, 50);
+    const cardsBefore = h.sim.cards.length;
+    const firingBefore = h.sim.sent.length;
+
+    ahead = 60_000;
+    await postAlerts(am.port, alerts.map((a) => ({ ...a, endsAt: new Date().toISOString() })));
+    // The ten followed groups resolve in place; the two folded ones arrive as resolutions with no group.
+    await eventually(async () => ((await h.api.get('/v1/alerts?status=resolved')).body.alerts.length === 10 ? true : undefined), 15_000, 100);
+    await eventually(async () => (await metricLines(h.api, 'wecom_gateway_alert_notifications_total')).match(/decision="(send|folded)"} (\d+)/g)?.length || undefined);
+    for (const job of await h.gateway.queues.get('alert-digest')!.getDelayed()) await job.promote();
+    // Past the escalation's 6 s: a wrongly opened group would have paged lisi and the robot by now.
+    await sleep(7_000);
+
+    expect(h.sim.cards).toHaveLength(cardsBefore);
+    expect(h.sim.sent.filter((m) => m.touser.includes('lisi'))).toEqual([]);
+    expect(h.sim.robotSent).toEqual([]);
+    expect((await h.api.get('/v1/alerts?status=firing')).body.alerts).toEqual([]);
+    const after = h.sim.sent.slice(firingBefore);
+    const digest = after.filter((m) => body(m).includes('告警风暴'));
+    const resolvedMessages = after.filter((m) => !body(m).includes('告警风暴'));
+    // The folded pair's resolutions: as resolved messages, or (same minute) in the digest as resolved; never as firing.
+    expect(resolvedMessages.every((m) => m.msgtype !== 'template_card' && body(m).includes('✅ 已恢复 RedisDown') && !body(m).includes('🔥'))).toBe(true);
+    const told = body({ body: { all: [...resolvedMessages, ...digest].map((m) => m.body) } });
+    for (const folded of instances.filter((i) => !h.sim.cards.some((c) => JSON.stringify(c.card).includes(i)))) expect(told).toContain(folded);
+    // Every card now says resolved, with how long it lasted (from startsAt, a minute before, not from when the gateway heard of it).
+    for (const card of h.sim.cards) expect(lastShown(card).replace_text).toMatch(/^已恢复 · 持续 [12] 分钟$/);
+  }, 60_000);
+});
+
+describe('a resolution whose group the gateway forgot is a resolved message, never a page', () => {
+  const resolvedPayload = (groupKey: string) => amPayload({ groupKey, status: 'resolved', commonLabels: { alertname: 'DiskFull', severity: 'critical' }, alerts: [amAlert({ status: 'resolved', startsAt: ago(3_600_000), endsAt: new Date().toISOString() })] });
+  const expectResolvedMessageOnly = async (h: Harness, answer: { status: number; body: Record<string, unknown> }) => {
+    expect(answer.status).toBe(202);
+    expect(answer.body.status).toBe('queued');
+    const message = await eventually(() => h.sim.sent.find((m) => body(m).includes('✅ 已恢复 DiskFull')));
+    expect(message.msgtype).toBe('markdown');
+    expect(body(message)).toContain('持续 1 小时');
+    expect(h.sim.cards.filter((c) => c.msgid === message.msgid)).toEqual([]);
+    expect((await h.api.get('/v1/alerts?status=firing')).body.alerts).toEqual([]);
+  };
+
+  it('when the group expired from Redis before it resolved, then the resolution is a resolved message', async () => {
+    const am = await startAlertmanager();
+    // A retention of 3 s: the group and its cards are gone when the resolution comes.
+    const gw = await startCardGateway(am.port, { MESSAGE_RETENTION_DAYS: String(3 / 86_400) });
+    try {
+      const fired = await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(amPayload({ groupKey: 'expired', alerts: [amAlert({ startsAt: ago(3_600_000) })] }));
+      await eventually(() => gw.h.sim.cards[0]);
+      await eventually(async () => ((await gw.h.api.get(`/v1/alerts/${fired.body.alert}`)).status === 404 ? true : undefined), 10_000, 200);
+      gw.h.sim.reset();
+      await expectResolvedMessageOnly(gw.h, await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(resolvedPayload('expired')));
+    } finally {
+      await gw.close();
+      await am.stop();
+    }
+  }, 30_000);
+
+  it('when the gateway restarted on a Redis that lost everything, then the resolution is a resolved message', async () => {
+    const am = await startAlertmanager();
+    const redis = await startTestRedis();
+    const env = { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix() };
+    try {
+      const first = await startCardGateway(am.port, env);
+      await first.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(amPayload({ groupKey: 'lost', alerts: [amAlert({ startsAt: ago(3_600_000) })] }));
+      await eventually(() => first.h.sim.cards[0]);
+      await first.close();
+      const lose = new Redis(redis.url);
+      await lose.flushall();
+      await lose.quit();
+      const second = await startCardGateway(am.port, env);
+      try {
+        await expectResolvedMessageOnly(second.h, await second.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(resolvedPayload('lost')));
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await redis.stop();
+      await am.stop();
+    }
+  }, 30_000);
+});
+
+/** 02:13 UTC shown in Shanghai as `MM-DD HH:mm` (UTC+8, no daylight saving). */
+const shanghaiDay = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().slice(5, 16).replace('T', ' ');
+
+describe('true times on cards and messages (real Alertmanager)', () => {
+  let am: Alertmanager;
+  let gw: Awaited<ReturnType<typeof startCardGateway>>;
+
+  beforeAll(async () => {
+    const amPort = await freePort();
+    gw = await startCardGateway(amPort, { WECOM_ROBOTS: 'ops=times-robot-key' });
+    am = await startAlertmanager(webhookConfig(`${gw.base}/v1/integrations/alertmanager?users=zhangsan&robots=ops`), amPort);
+  }, 30_000);
+  afterAll(async () => {
+    await am?.stop();
+    await gw?.close();
+  });
+
+  it('when an alert has fired for five days, then the card and the markdown say since when with the date; its 2 h outage resolves as lasted 2 h', async () => {
+    const startsAt = Date.now() - 5 * 86_400_000;
+    const alert = { labels: { alertname: 'CertExpiring', severity: 'warning', instance: 'lb1:443' }, annotations: { summary: 'certificate expires soon' }, startsAt: new Date(startsAt).toISOString() };
+    await postAlerts(am.port, [alert]);
+    const card = await eventually(() => gw.h.sim.cards.find((c) => JSON.stringify(c.card).includes('CertExpiring')), 15_000, 50);
+    expect(cardBody(card).main_title.desc).toBe(`${shanghaiDay(startsAt)} 起 · 1 条告警`);
+    const robot = await eventually(() => gw.h.sim.robotSent.find((m) => body(m).includes('CertExpiring')));
+    expect(body(robot)).toContain(`· ${shanghaiDay(startsAt)} 起`);
+
+    await postAlerts(am.port, [{ ...alert, endsAt: new Date(startsAt + 2 * 3_600_000).toISOString() }]);
+    const resolved = await eventually(() => card.updates.find((u) => u.kind === 'send'), 15_000, 50);
+    expect((resolved.template_card as { replace_text: string }).replace_text).toBe('已恢复 · 持续 2 小时');
+    const robotResolved = await eventually(() => gw.h.sim.robotSent.find((m) => body(m).includes('✅ 已恢复 CertExpiring')));
+    expect(body(robotResolved)).toContain('· 持续 2 小时');
+  }, 40_000);
+});
+
+describe('every card follows the group (escalated to three levels and a robot)', () => {
+  let am: Alertmanager;
+  let gw: Awaited<ReturnType<typeof startCardGateway>>;
+  let h: Harness;
+  const levels: (c: Config) => Config = (c) => ({
+    ...c,
+    alerts: {
+      ...c.alerts,
+      routes: [
+        {
+          name: 'oncall',
+          users: ['zhangsan'],
+          escalation: [
+            { after: parseDuration('1s')!, to: { users: ['lisi'] } },
+            { after: parseDuration('1s')!, to: { users: ['wangwu'], robots: ['ops'] } },
+          ],
+        },
+      ],
+    },
+  });
+
+  beforeAll(async () => {
+    am = await startAlertmanager();
+    gw = await startCardGateway(am.port, { WECOM_ROBOTS: 'ops=levels-robot-key' }, levels);
+    h = gw.h;
+  }, 30_000);
+  afterAll(async () => {
+    await gw?.close();
+    await am?.stop();
+  });
+
+  const cardOf = (user: string) => eventually(() => h.sim.cards.find((c) => c.to.users.includes(user)), 10_000);
+
+  it('when the level-2 member acks, then the level-0 and level-1 cards say so too and the robot is told; a later silence reaches every card, and a click on a stale card gets the state, not a second silence', async () => {
+    const fired = await h.api.post('/v1/integrations/alertmanager?route=oncall').send(amPayload({ groupKey: 'levels', commonLabels: { alertname: 'ApiDown', severity: 'critical' }, alerts: [amAlert({ labels: { alertname: 'ApiDown', severity: 'critical', instance: 'api-1' } })] }));
+    const [l0, l1, l2] = [await cardOf('zhangsan'), await cardOf('lisi'), await cardOf('wangwu')];
+    await eventually(() => h.sim.robotSent.find((m) => body(m).includes('ApiDown')));
+
+    await h.sim.click({ user: 'wangwu', key: 'ack', taskId: l2.taskId });
+    await eventually(() => (l0.updates.length > 0 && l1.updates.length > 0 && l2.updates.length > 0) || undefined);
+    for (const card of [l0, l1, l2]) {
+      expect(lastShown(card).sub_title_text).toContain('已认领 · wangwu');
+      expect(lastShown(card).button_list.map((b) => b.key).filter(Boolean)).toEqual(['silence:1h', 'silence:4h']);
+    }
+    // The clicked card with its click's code, the others each with their send's code.
+    expect([l0, l1, l2].map((c) => c.updates[0].kind)).toEqual(['send', 'send', 'click']);
+    const told = await eventually(() => h.sim.robotSent.find((m) => body(m).includes('已认领 · wangwu')));
+    expect(told.msgtype).toBe('markdown');
+
+    await h.sim.click({ user: 'lisi', key: 'silence:1h', taskId: l1.taskId });
+    await eventually(async () => ((await h.api.get(`/v1/alerts/${fired.body.alert}`)).body.status === 'silenced' ? true : undefined));
+    // lisi's card by the click, wangwu's by its unused send code; zhangsan's send code is spent, so a message tells him.
+    await eventually(() => (lastShown(l1).replace_text === '已静默 1h · lisi' && lastShown(l2).replace_text === '已静默 1h · lisi') || undefined);
+    const toZhangsan = await eventually(() => h.sim.sent.find((m) => m.touser.includes('zhangsan') && body(m).includes('已静默 1h · lisi')));
+    expect(toZhangsan.msgtype).toBe('markdown');
+    await eventually(() => h.sim.robotSent.find((m) => body(m).includes('已静默 1h · lisi')));
+
+    // zhangsan's card still shows silence buttons (its code was spent on the ack): his click is answered with the state.
+    await h.sim.click({ user: 'zhangsan', key: 'silence:4h', taskId: l0.taskId });
+    await eventually(() => (lastShown(l0).replace_text === '已静默 1h · lisi' ? true : undefined));
+    expect(l0.updates.at(-1)!.kind).toBe('click');
+    expect((await silences(am.port)).filter((s) => s.matchers.some((m) => m.value === 'ApiDown'))).toHaveLength(1);
+  }, 30_000);
+});
+
+describe('each source silences in its own Alertmanager', () => {
+  let prometheusAm: Alertmanager;
+  let grafanaAm: Alertmanager;
+
+  beforeAll(async () => {
+    [prometheusAm, grafanaAm] = await Promise.all([startAlertmanager(), startAlertmanager()]);
+  }, 30_000);
+  afterAll(async () => {
+    await prometheusAm?.stop();
+    await grafanaAm?.stop();
+  });
+
+  const grafanaFiring = {
+    receiver: 'wecom',
+    status: 'firing',
+    alerts: [{ status: 'firing', labels: { alertname: 'HighLatency', service: 'checkout', severity: 'warning' }, annotations: { summary: 'p99 over 2s' }, startsAt: ago(600_000), fingerprint: 'gf1', values: { A: 2.3 }, valueString: "[ var='A' value=2.3 ]" }],
+    groupLabels: { alertname: 'HighLatency' },
+    commonLabels: { alertname: 'HighLatency', service: 'checkout', severity: 'warning' },
+    groupKey: '{}:{alertname="HighLatency"}',
+  };
+
+  it("when a member silences a Grafana alert, then the silence is in Grafana's Alertmanager, not in Prometheus'", async () => {
+    const gw = await startCardGateway(prometheusAm.port, { GRAFANA_ALERTMANAGER_URL: `http://127.0.0.1:${grafanaAm.port}` });
+    try {
+      const fired = await gw.h.api.post('/v1/integrations/grafana?users=zhangsan').send(grafanaFiring);
+      const card = await eventually(() => gw.h.sim.cards[0]);
+      expect(cardBody(card).sub_title_text).toContain('当前值：[ var=\'A\' value=2.3 ]');
+      await gw.h.sim.click({ user: 'zhangsan', key: 'silence:1h', taskId: card.taskId });
+      const silence = await eventually(async () => (await silences(grafanaAm.port)).find((s) => s.matchers.some((m) => m.value === 'HighLatency')));
+      expect(silence.matchers.map((m) => `${m.name}=${m.value}`).sort()).toEqual(['alertname=HighLatency', 'service=checkout', 'severity=warning']);
+      expect((await silences(prometheusAm.port)).filter((s) => s.matchers.some((m) => m.value === 'HighLatency'))).toEqual([]);
+      await eventually(async () => ((await gw.h.api.get(`/v1/alerts/${fired.body.alert}`)).body.status === 'silenced' ? true : undefined));
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('when only ALERTMANAGER_URL is set, then a Grafana card offers ack but no silence it could not honour', async () => {
+    const gw = await startCardGateway(prometheusAm.port);
+    try {
+      await gw.h.api.post('/v1/integrations/grafana?users=zhangsan').send(grafanaFiring);
+      const card = await eventually(() => gw.h.sim.cards[0]);
+      expect(cardBody(card).button_list.map((b) => b.key).filter(Boolean)).toEqual(['ack']);
+      expect(cardBody(card).sub_title_text ?? '').not.toContain('静默范围');
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it("when a route names its own alertmanager, then that route's silences go there", async () => {
+    const gw = await startCardGateway(prometheusAm.port, {}, routes({ alertmanager: `http://127.0.0.1:${grafanaAm.port}`, escalation: undefined }));
+    try {
+      await gw.h.api.post('/v1/integrations/alertmanager?route=oncall').send(amPayload({ groupKey: 'routed', commonLabels: { alertname: 'RoutedSilence' }, alerts: [amAlert({ labels: { alertname: 'RoutedSilence', instance: 'x1' } })] }));
+      const card = await eventually(() => gw.h.sim.cards[0]);
+      await gw.h.sim.click({ user: 'zhangsan', key: 'silence:1h', taskId: card.taskId });
+      await eventually(async () => (await silences(grafanaAm.port)).find((s) => s.matchers.some((m) => m.value === 'RoutedSilence')));
+      expect((await silences(prometheusAm.port)).filter((s) => s.matchers.some((m) => m.value === 'RoutedSilence'))).toEqual([]);
+    } finally {
+      await gw.close();
+    }
+  });
+});
