@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { EventRule } from './callback/event-router';
 import type { Config } from './config/config';
+import type { Caller } from './http/auth';
 import type { Route } from './http/route';
 import { childrenOf, createMetrics, type Metrics } from './ops/metrics';
 import type { ReadinessCheck } from './ops/routes';
@@ -67,6 +68,13 @@ export interface DashboardPanel {
   html(basePath: string): Promise<string>;
   /** Its buttons: each takes the form's fields and answers the notice shown on the page afterwards. */
   actions?: Record<string, (fields: Record<string, string>) => Promise<string>>;
+  /** Asset files under public/console the page loads (helmet's CSP allows no inline script). */
+  scripts?: string[];
+  /**
+   * Endpoints the page's script posts to: `POST <basePath>/<name>` takes a JSON body and
+   * answers the JSON the function returns; an ApiError answers its status and fields.
+   */
+  json?: Record<string, (body: unknown, caller: Caller) => Promise<unknown>>;
 }
 
 export async function connectCore(config: Config, logger: Logger, clock: () => number = Date.now): Promise<Core> {

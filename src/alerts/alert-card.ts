@@ -1,5 +1,5 @@
 import type { AlertCard, AlertGroup } from './alert-groups';
-import type { NotificationData } from './alert-data';
+import { timesData, type NotificationData } from './alert-data';
 import type { Duration } from './escalation-config';
 
 /**
@@ -97,4 +97,10 @@ export function cardData(group: AlertGroup, card: Pick<AlertCard, 'taskId' | 'fr
     done: actions.length === 0,
     silenceScope: canSilence && open ? Object.entries(group.matchers).map(([name, value]) => `${name}=${value}`).join(', ') : null,
   };
+}
+
+/** The group as templates see it: its alerts, its times (in `timeZone`, as of `now`) and state, and what one message adds (a card, escalation, a notice). */
+export function groupTemplateData(group: AlertGroup, timeZone: string, now: number, extras: Record<string, unknown> = {}): Record<string, unknown> {
+  const ended = group.status === 'resolved' ? (group.resolvedAt ?? group.updatedAt) : undefined;
+  return { ...group.data, ...timesData(group.firingSince, ended, timeZone, now), state: stateData(group), ...extras };
 }

@@ -8,8 +8,8 @@ import type { Metrics } from '../ops/metrics';
 import type { WecomApp } from '../wecom/app';
 import type { Mentions } from '../wecom/group-chat';
 import type { WecomApi } from '../wecom/wecom-api';
-import { cardData, stateData } from './alert-card';
-import { firstStart, foldItemOf, lastEnd, sharedLabels, timesData, type NotificationData } from './alert-data';
+import { cardData, groupTemplateData } from './alert-card';
+import { firstStart, foldItemOf, lastEnd, sharedLabels, type NotificationData } from './alert-data';
 import { AlertGroups, type AlertCard, type AlertGroup } from './alert-groups';
 import { runAgainIn, type AlertJob, type AlertJobs, type CardsReason, type Click, type Resolution } from './alert-jobs';
 import { decide, statusesFor } from './alert-state';
@@ -164,8 +164,7 @@ export class AlertTracking {
 
   /** The group as templates see it: its alerts, its times and state, and what this message adds (a card, escalation, a notice). */
   templateData(group: AlertGroup, extras: Record<string, unknown> = {}): Record<string, unknown> {
-    const ended = group.status === 'resolved' ? (group.resolvedAt ?? group.updatedAt) : undefined;
-    return { ...group.data, ...timesData(group.firingSince, ended, this.deps.settings.timeZone, Date.now()), state: stateData(group), ...extras };
+    return groupTemplateData(group, this.deps.settings.timeZone, Date.now(), extras);
   }
 
   /**

@@ -21,7 +21,7 @@ function list(req: Request, name: string): string[] | undefined {
 }
 
 /** The first configured route whose receiver and labels all match the notification; else the fallback route. */
-function matchRoute(routes: AlertRoute[], n: Notification): AlertRoute | undefined {
+export function matchRoute(routes: AlertRoute[], n: Notification): AlertRoute | undefined {
   const matching = routes.find(({ match }) => {
     if (!match) return false;
     if (match.receiver !== undefined && match.receiver !== n.receiver) return false;

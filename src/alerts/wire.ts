@@ -6,6 +6,7 @@ import type { MessageService } from '../messages/message-service';
 import type { MessageStore } from '../messages/message-store';
 import { AlertGroups } from './alert-groups';
 import { alertPanel } from './alert-panel';
+import { alertPlayground } from './alert-playground';
 import { AlertJobs, startAlertWorker, type AlertJob } from './alert-jobs';
 import { AlertTracking } from './alert-tracking';
 import { SilenceTargets } from './alertmanager';
@@ -49,7 +50,7 @@ export function wireAlerts(core: Core, config: Config, deps: { messages: Message
   return {
     routes: [...alertRoutes({ messages, storm, settings, metrics: core.metrics, logger: core.logger, tracking }), ...(tracking ? new AlertViews(groups, tracking).routes() : [])],
     rules: actions ? [actions.rule()] : [],
-    panels: tracking ? [alertPanel(groups, tracking)] : [],
+    panels: tracking ? [alertPanel(groups, tracking), alertPlayground({ messages, settings, silenceTargets, interactive, durationsOf: (route) => tracking.durationsOf(route) })] : [],
     workers: [
       ...(config.workers.has('digest') ? [storm.startWorker(core.workerRedis, messages, core.logger)] : []),
       ...(config.workers.has('alerts') ? [startAlertWorker(core.workerRedis, core.keys.queuePrefix, handle, core.logger)] : []),

@@ -115,9 +115,14 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
   router.post('/playground/send', async (req, res) => void res.status(202).json(await sendTryout(deps.service, req.body, callerOf(res), String(req.id))));
 
   for (const panel of deps.panels) {
-    router.get(`/${panel.id}`, async (req, res) => page(res, `/${panel.id}`, panel.title, await panel.html(`${basePath}/${panel.id}`), { notice: notice(req) }));
+    router.get(`/${panel.id}`, async (req, res) => page(res, `/${panel.id}`, panel.title, await panel.html(`${basePath}/${panel.id}`), { notice: notice(req), ...(panel.scripts ? { scripts: panel.scripts } : {}) }));
     for (const [name, action] of Object.entries(panel.actions ?? {})) {
       router.post(`/${panel.id}/${name}`, async (req, res) => back(res, `/${panel.id}`, await action(Object.fromEntries(Object.entries(req.body ?? {}).map(([k, v]) => [k, String(v)])))));
+    }
+    // Behind the same origin check and JSON parsing as every console post; an ApiError answers its status and fields.
+    for (const [name, endpoint] of Object.entries(panel.json ?? {})) {
+      if (panel.actions?.[name]) throw new Error(`dashboard panel ${panel.id}: ${name} is both an action and a JSON endpoint`);
+      router.post(`/${panel.id}/${name}`, async (req, res) => void res.json(await endpoint(req.body, callerOf(res))));
     }
   }
   return router;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Caller } from '../http/auth';
 import { ApiError } from '../http/errors';
 import { escapeHtml } from '../ops/html';
-import type { MessageService } from '../messages/message-service';
+import type { MessageService, SendRequest } from '../messages/message-service';
 import type { EventTemplate } from '../messages/templates';
 import { previewHtml } from './preview';
 
@@ -37,14 +37,26 @@ function requestOf(service: MessageService, body: unknown) {
   return service.parse({ event, msgtype, data, to });
 }
 
+/** One payload a request would send: to whom (`members`, `robot <name>`), the exact body, and what its recipients see. */
+export interface PreviewedPayload {
+  to: string;
+  payload: Record<string, unknown>;
+  html: string;
+}
+
 /**
- * What a try-out renders as: the exact payloads (message/send or webhook/send) with
- * a WeCom-looking preview each. Nothing is queued.
+ * A request as it would go out: the exact payloads (message/send for members,
+ * webhook/send for each robot) with a WeCom-looking preview each. Nothing is queued.
  */
-export async function renderTryout(service: MessageService, body: unknown, caller: Caller) {
-  const preview = await service.preview(requestOf(service, body), caller);
+export async function previewPayloads(service: MessageService, request: SendRequest, caller: Caller): Promise<{ payloads: PreviewedPayload[]; note?: string }> {
+  const preview = await service.preview(request, caller);
   const payloads = [...preview.payloads.map((payload) => ({ to: 'members', payload })), ...(preview.robots ?? []).flatMap((r) => r.payloads.map((payload) => ({ to: `robot ${r.robot}`, payload })))];
   return { payloads: payloads.map((p) => ({ ...p, html: previewHtml(p.payload) })), ...(preview.note ? { note: preview.note } : {}) };
+}
+
+/** What a try-out renders as: its request's payloads and previews (previewPayloads). */
+export async function renderTryout(service: MessageService, body: unknown, caller: Caller) {
+  return previewPayloads(service, requestOf(service, body), caller);
 }
 
 /** Sends the try-out for real, only to its test member (or robot): the explicit button. */

@@ -78,8 +78,8 @@ const MAX_CARD_BUTTONS = 6;
 const MAX_HORIZONTAL_CONTENT = 6;
 const MAX_KEY_BYTES = 1024;
 
-/** Characters WeCom's client shows of a card's texts (its documented advice); beyond, the text is cut with the mark. */
-const CARD_TEXT_CHARS = { title: 36, desc: 44, subTitle: 160, keyname: 12, value: 30 } as const;
+/** Characters of a card's texts, after WeCom's documented advice (an item key may hold a host:port, longer than its advice of 5); beyond, the text is cut with the mark. */
+const CARD_TEXT_CHARS = { title: 36, desc: 44, subTitle: 160, keyname: 24, value: 30 } as const;
 
 const clipChars = (text: unknown, max: number) => (typeof text === 'string' && [...text].length > max ? `${[...text].slice(0, max - 1).join('')}${TRUNCATION_MARK}` : text);
 

@@ -208,7 +208,7 @@ describe('alert cards: who may click, escalation, restarts, Alertmanager down', 
   });
 
   it('when a click names an unknown card, another app, or a member who may not silence, then it is answered 200 and ignored', async () => {
-    const gw = await startGateway(amPort, {}, oncall);
+    const gw = await startGateway(amPort, {}, { config: oncall });
     try {
       const { h } = gw;
       await fire(h, 'Forged', {}, 'route=oncall');
@@ -228,14 +228,14 @@ describe('alert cards: who may click, escalation, restarts, Alertmanager down', 
 
   it('when nobody acts within 2 s, then the group escalates to the next level, also across a gateway restart, and Alertmanager\'s repeat does not restart the clock', async () => {
     const env = { REDIS_PREFIX: uniquePrefix() };
-    const first = await startGateway(amPort, env, oncall);
+    const first = await startGateway(amPort, env, { config: oncall });
     const res = await fire(first.h, 'Escalate', {}, 'route=oncall');
     expect(res.status).toBe(202);
     await eventually(() => first.h.sim.cards[0]);
     // Gone before the level is due: the delayed job waits in Redis.
     await first.close();
     await new Promise((r) => setTimeout(r, 1_000));
-    const second = await startGateway(amPort, env, oncall);
+    const second = await startGateway(amPort, env, { config: oncall });
     try {
       const { h } = second;
       // Alertmanager repeats the group: it goes to the first level again, the clock keeps running.
@@ -257,7 +257,7 @@ describe('alert cards: who may click, escalation, restarts, Alertmanager down', 
   }, 30_000);
 
   it('when the first level acks in time, then nothing escalates', async () => {
-    const gw = await startGateway(amPort, {}, oncall);
+    const gw = await startGateway(amPort, {}, { config: oncall });
     try {
       const { h } = gw;
       await fire(h, 'AckInTime', {}, 'route=oncall');

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Config } from '../../src/config/config';
 import { freePort } from '../../src/redis/embedded-redis';
 import { eventually, SIM_APP, startHarness } from './harness';
 import { binaryPath } from './prerequisites';
@@ -115,8 +114,8 @@ receivers:
 }
 
 /** A gateway whose callback the simulator pushes to, with ALERTMANAGER_URL set. */
-export async function startCardGateway(amPort: number, env: Record<string, string> = {}, config?: (c: Config) => Config, clock?: () => number) {
-  const h = await startHarness({ env: { WECOM_CALLBACK_TOKEN: CARD_TOKEN, WECOM_CALLBACK_AES_KEY: CARD_AES_KEY, ALERTMANAGER_URL: `http://127.0.0.1:${amPort}`, ...env }, config, ...(clock ? { clock } : {}) });
+export async function startCardGateway(amPort: number, env: Record<string, string> = {}, options: Omit<Parameters<typeof startHarness>[0] & object, 'env'> = {}) {
+  const h = await startHarness({ ...options, env: { WECOM_CALLBACK_TOKEN: CARD_TOKEN, WECOM_CALLBACK_AES_KEY: CARD_AES_KEY, ALERTMANAGER_URL: `http://127.0.0.1:${amPort}`, ...env } });
   const server: Server = h.gateway.app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   h.sim.deliverCallbacksTo({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/wecom/callback`, token: CARD_TOKEN, aesKey: CARD_AES_KEY, corpId: SIM_APP.corpId });

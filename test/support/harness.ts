@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import request from 'supertest';
 import type { Config } from '../../src/config/config';
 import { loadConfig } from '../../src/config/load';
@@ -61,11 +61,11 @@ export async function metricLines(api: Harness['api'], name: string): Promise<st
   return res.text.split('\n').filter((line) => line.startsWith(name)).join('\n');
 }
 
-export async function startHarness(options: { env?: Record<string, string>; simulator?: SimulatorOptions; config?: (c: Config) => Config; clock?: () => number } = {}): Promise<Harness> {
+export async function startHarness(options: { env?: Record<string, string>; simulator?: SimulatorOptions; config?: (c: Config) => Config; clock?: () => number; logger?: Logger } = {}): Promise<Harness> {
   const sim = await WecomSimulator.start({ ...UNLIMITED_SIM, ...options.simulator });
   let config = testConfig(sim.url, options.env);
   if (options.config) config = options.config(config);
-  const gateway = await createGateway(config, { logger: pino({ level: 'silent' }), ...(options.clock ? { clock: options.clock } : {}) }).catch(async (error: unknown) => {
+  const gateway = await createGateway(config, { logger: options.logger ?? pino({ level: 'silent' }), ...(options.clock ? { clock: options.clock } : {}) }).catch(async (error: unknown) => {
     await sim.stop();
     throw error;
   });
