@@ -1,5 +1,4 @@
 import { alertTime, type NormalizedAlert, type Notification } from './payloads';
-import type { FoldItem } from './storm';
 
 /**
  * What the alert templates receive (alert.notification, alert.digest): the
@@ -143,7 +142,13 @@ export function sharedLabels(n: Pick<Notification, 'alerts'>): Record<string, st
   return Object.fromEntries(Object.entries(first.labels).filter(([name, value]) => value !== '' && rest.every((a) => a.labels[name] === value)));
 }
 
+/** One notification as a storm digest counts it: its status, and each alert's name, key label value and start (ms). */
+export interface FoldItem {
+  status: 'firing' | 'resolved';
+  alerts: { name: string; value: string; startsAt?: number }[];
+}
+
 /** The notification as a storm digest counts it: its status, and each alert's name and key label value. */
 export function foldItemOf(n: Notification, keyLabels: string[]): FoldItem {
-  return { status: n.status, alerts: n.alerts.map((a) => ({ name: a.name, value: keyOf(a.labels, keyLabels)?.value ?? '' })) };
+  return { status: n.status, alerts: n.alerts.map((a) => ({ name: a.name, value: keyOf(a.labels, keyLabels)?.value ?? '', ...(alertTime(a.startsAt) ? { startsAt: alertTime(a.startsAt) } : {}) })) };
 }

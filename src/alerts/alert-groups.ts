@@ -85,6 +85,12 @@ export interface AlertCard {
 const JSON_FIELDS = ['matchers', 'data', 'to', 'acked', 'silence'] as const;
 const NUMBER_FIELDS = ['level', 'firingSince', 'updatedAt', 'resolvedAt'] as const;
 const RECENT_KEPT = 500;
+/**
+ * The shape of a group's record. A record of another shape (written before
+ * owners, true times and template data as facts) reads as no group: its
+ * resolution goes out as a resolved message, its old cards' clicks are ignored.
+ */
+const FORMAT = '2';
 /** `alert_<group id>_<n>`: WeCom wants task_ids unique per app, of [0-9A-Za-z_-@], at most 128 bytes. */
 const TASK_ID = /^alert_([0-9a-f]{20})_(\d{1,6})$/;
 
@@ -101,11 +107,12 @@ function toHash(fields: Partial<AlertGroup>): Record<string, string> {
 }
 
 function fromHash(hash: Record<string, string>): AlertGroup | undefined {
-  if (!hash.id) return undefined;
+  if (!hash.id || hash.format !== FORMAT) return undefined;
   const group: Record<string, unknown> = { ...hash };
   for (const field of JSON_FIELDS) group[field] = hash[field] ? JSON.parse(hash[field]) : undefined;
   for (const field of NUMBER_FIELDS) group[field] = hash[field] ? Number(hash[field]) : undefined;
   delete group.taskSeq;
+  delete group.format;
   for (const field of ['route', 'msgtype', 'silenceVia']) if (!group[field]) delete group[field];
   for (const field of [...JSON_FIELDS, ...NUMBER_FIELDS]) if (group[field] === undefined) delete group[field];
   return group as unknown as AlertGroup;
@@ -156,7 +163,7 @@ export class AlertGroups {
     const group: AlertGroup = { ...fields, id: randomBytes(10).toString('hex'), scope, status: 'firing', level: 0, updatedAt: this.now() };
     const key = this.keys.group(group.id);
     const ttl = this.options.retentionSeconds;
-    await this.redis.multi().hset(key, toHash(group)).expire(key, ttl).exec();
+    await this.redis.multi().hset(key, { ...toHash(group), format: FORMAT }).expire(key, ttl).exec();
     if (await this.redis.set(this.keys.current(scope), group.id, 'EX', ttl, 'NX')) {
       await this.redis.multi().lpush(this.keys.recent, group.id).ltrim(this.keys.recent, 0, RECENT_KEPT - 1).exec();
       return { group, created: true };

@@ -167,6 +167,12 @@ export class AlertTracking {
     return groupTemplateData(group, this.deps.settings.timeZone, Date.now(), extras);
   }
 
+  /** When the group began (its first startsAt) and, once resolved, how long it lasted: as cards and messages say it. */
+  timesOf(group: AlertGroup): { since: string; lasted: { days: number; hours: number; minutes: number } | null } {
+    const { since, lasted } = this.templateData(group) as { since: string; lasted: { days: number; hours: number; minutes: number } | null };
+    return { since, lasted };
+  }
+
   /**
    * Sends the group to `to`: members get the card (one send, so one task_id and
    * one response_code), robots and chats the event's own form with its links.

@@ -9,6 +9,7 @@ import type { RedisKeys } from '../redis/keys';
 import { compareAndDelete, foldIntoDigest, type RedisClient } from '../redis/scripts';
 import type { Mentions } from '../wecom/group-chat';
 import { byteLength } from '../wecom/message-limits';
+import { shortTime, type FoldItem } from './alert-data';
 
 export const DIGEST_QUEUE = 'alert-digest';
 /** What one window keeps of a storm: key label values and alertnames beyond these are counted, not listed. */
@@ -30,12 +31,7 @@ export interface StormSettings {
   robotPerMinute: number;
   /** The digest's event (alert.digest, or alert.digest.en). */
   digestEvent: string;
-}
-
-/** One notification as a digest counts it: its status, and each alert's name and key label value. */
-export interface FoldItem {
-  status: 'firing' | 'resolved';
-  alerts: { name: string; value: string }[];
+  timeZone: string;
 }
 
 export interface DigestJob {
@@ -58,6 +54,8 @@ export interface DigestLine {
   values: string;
   /** How many distinct values it had. */
   distinct: number;
+  /** Its earliest startsAt, in ALERT_TIMEZONE (the date too when not today); null when no alert said. */
+  since: string | null;
 }
 
 /** Recipients in a canonical form, so `{users:[b,a]}` and `{users:[a,b]}` share a budget. */
@@ -125,7 +123,7 @@ export class StormControl {
     const counter = this.key(rk, `count:${window}`);
     const [[, count]] = (await this.redis.multi().incr(counter).expire(counter, 180).exec()) as [[unknown, number]];
     if (count <= limit) return { decision: 'send' };
-    await foldIntoDigest(this.redis, { counts: this.key(rk, `digest:${window}`), values: this.key(rk, `digest:${window}:values`) }, { ttlSeconds: 3_600, maxValues: MAX_VALUES, maxNames: MAX_NAMES, status: item.status, alerts: item.alerts });
+    await foldIntoDigest(this.redis, this.digestKeys(rk, window), { ttlSeconds: 3_600, maxValues: MAX_VALUES, maxNames: MAX_NAMES, status: item.status, alerts: item.alerts });
     // The first fold of the window schedules its digest (the job id makes the others no-ops).
     const due = (window + 1) * 60_000 - this.now() + 1_000;
     const job: DigestJob = { recipientsKey: rk, window, to, ...(options.app ? { app: options.app } : {}), ...(options.mentions ? { mentions: options.mentions } : {}) };
@@ -158,9 +156,14 @@ export class StormControl {
     if (this.settings.dedupeSeconds > 0) await this.redis.set(this.key(recipientsKey(to), `seen:${notificationKey}`), id, 'KEEPTTL', 'XX');
   }
 
+  private digestKeys(rk: string, window: number) {
+    return { counts: this.key(rk, `digest:${window}`), values: this.key(rk, `digest:${window}:values`), since: this.key(rk, `digest:${window}:since`) };
+  }
+
   /** What one window folded, as the digest's template data (undefined: nothing was folded). */
   async digestData(job: Pick<DigestJob, 'recipientsKey' | 'window' | 'to'>) {
-    const [counts, members] = await Promise.all([this.redis.hgetall(this.key(job.recipientsKey, `digest:${job.window}`)), this.redis.zrange(this.key(job.recipientsKey, `digest:${job.window}:values`), 0, -1)]);
+    const keys = this.digestKeys(job.recipientsKey, job.window);
+    const [counts, members, since] = await Promise.all([this.redis.hgetall(keys.counts), this.redis.zrange(keys.values, 0, -1), this.redis.hgetall(keys.since)]);
     const notifications = Number(counts.notifications ?? 0);
     if (notifications === 0) return undefined;
     const values = new Map<string, string[]>();
@@ -172,13 +175,19 @@ export class StormControl {
     const linesOf = (status: string): DigestLine[] =>
       Object.entries(counts)
         .filter(([field]) => field.startsWith(`${status}${SEPARATOR}`) && field !== `${status}${SEPARATOR}`)
-        .map(([field, count]) => ({ name: field.slice(status.length + 1), count: Number(count), values: valuesLine(values.get(field) ?? []), distinct: values.get(field)?.length ?? 0 }))
+        .map(([field, count]) => ({
+          name: field.slice(status.length + 1),
+          count: Number(count),
+          values: valuesLine(values.get(field) ?? []),
+          distinct: values.get(field)?.length ?? 0,
+          since: since[field] ? shortTime(Number(since[field]), this.settings.timeZone, this.now()) : null,
+        }))
         .sort((a, b) => b.count - a.count || natural.compare(a.name, b.name));
     // Lines as long as the smallest destination allows; the alertnames left out are counted.
     let budget = membersOf(job.to) ? LINES_BUDGET.members : LINES_BUDGET.groups;
     const fit = (lines: DigestLine[]) =>
       lines.filter((line) => {
-        budget -= byteLength(`${line.name}${line.count}${line.values}`) + LINE_MARKUP;
+        budget -= byteLength(`${line.name}${line.count}${line.values}${line.since ?? ''}`) + LINE_MARKUP;
         return budget >= 0;
       });
     const [allFiring, allResolved] = [linesOf('firing'), linesOf('resolved')];
@@ -202,7 +211,8 @@ export class StormControl {
       data,
     };
     const { id } = await messages.accept(request);
-    await this.redis.del(this.key(job.recipientsKey, `digest:${job.window}`), this.key(job.recipientsKey, `digest:${job.window}:values`));
+    const keys = this.digestKeys(job.recipientsKey, job.window);
+    await this.redis.del(keys.counts, keys.values, keys.since);
     return id;
   }
 

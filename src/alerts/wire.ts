@@ -29,6 +29,7 @@ export function wireAlerts(core: Core, config: Config, deps: { messages: Message
     perRecipientPerMinute: settings.perRecipientPerMinute,
     robotPerMinute: Math.round((config.send.robotQuota.count * 60_000) / config.send.robotQuota.windowMs),
     digestEvent: alertEvent(settings, 'digest'),
+    timeZone: settings.timeZone,
   }, core.clock);
   const app = findApp(config);
   const silenceTargets = new SilenceTargets(settings);

@@ -197,27 +197,30 @@ export async function startPart(redis: RedisClient, partsKey: string, part: numb
  * One notification folded into a storm digest (alerts/storm.ts). KEYS[1]: the
  * window's counts (a hash: `notifications`, and per status and alertname its
  * alerts); KEYS[2]: the key label values seen (a sorted set of
- * `status␟name␟value`, read back by name). ARGV: the TTL (s), at most how many
- * values and alertnames are kept, the status, then name/value pairs, one per
- * alert. Past the caps the alerts are still counted (names past it under the
+ * `status␟name␟value`, read back by name); KEYS[3]: per status and alertname its
+ * earliest startsAt (ms). ARGV: the TTL (s), at most how many values and alertnames
+ * are kept, the status, then name/value/startsAt triples, one per alert (startsAt 0:
+ * unknown). Past the caps the alerts are still counted (names past it under the
  * status alone), so a storm keeps no more than a digest can show.
  */
 const FOLD_INTO_DIGEST = luaScript(`
 local ttl, maxValues, maxNames, status = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 redis.call('HINCRBY', KEYS[1], 'notifications', 1)
-for i = 5, #ARGV, 2 do
+for i = 5, #ARGV, 3 do
   local field = status .. '\\31' .. ARGV[i]
   if redis.call('HEXISTS', KEYS[1], field) == 1 or redis.call('HLEN', KEYS[1]) <= maxNames then
     redis.call('HINCRBY', KEYS[1], field, 1)
     if ARGV[i + 1] ~= '' and redis.call('ZCARD', KEYS[2]) < maxValues then redis.call('ZADD', KEYS[2], 0, field .. '\\31' .. ARGV[i + 1]) end
+    local startsAt = tonumber(ARGV[i + 2])
+    local earliest = tonumber(redis.call('HGET', KEYS[3], field) or '0')
+    if startsAt > 0 and (earliest == 0 or startsAt < earliest) then redis.call('HSET', KEYS[3], field, startsAt) end
   else
     redis.call('HINCRBY', KEYS[1], status .. '\\31', 1)
   end
 end
-redis.call('EXPIRE', KEYS[1], ttl)
-redis.call('EXPIRE', KEYS[2], ttl)
+for k = 1, 3 do redis.call('EXPIRE', KEYS[k], ttl) end
 return 1`);
 
-export async function foldIntoDigest(redis: RedisClient, keys: { counts: string; values: string }, args: { ttlSeconds: number; maxValues: number; maxNames: number; status: string; alerts: { name: string; value: string }[] }): Promise<void> {
-  await FOLD_INTO_DIGEST(redis, [keys.counts, keys.values], [args.ttlSeconds, args.maxValues, args.maxNames, args.status, ...args.alerts.flatMap((a) => [a.name, a.value])]);
+export async function foldIntoDigest(redis: RedisClient, keys: { counts: string; values: string; since: string }, args: { ttlSeconds: number; maxValues: number; maxNames: number; status: string; alerts: { name: string; value: string; startsAt?: number }[] }): Promise<void> {
+  await FOLD_INTO_DIGEST(redis, [keys.counts, keys.values, keys.since], [args.ttlSeconds, args.maxValues, args.maxNames, args.status, ...args.alerts.flatMap((a) => [a.name, a.value, a.startsAt ?? 0])]);
 }

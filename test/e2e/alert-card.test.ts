@@ -54,6 +54,8 @@ describe('an alert card on the dashboard, before and after a click (real Chromiu
     const before = await cardOnDashboard(page, res.body.alert);
     expect(await before.locator('.button').allTextContents()).toEqual(['认领', '静默 1h', '静默 4h', '来源', '处理手册']);
     expect(await page.locator(`[data-alert="${res.body.alert}"] .state`).textContent()).toBe('firing');
+    // Since the alerts' first startsAt (02:00 UTC, 10:00 in Shanghai), with the date: it is not today.
+    expect(await page.locator(`[data-alert="${res.body.alert}"] .when`).textContent()).toMatch(/^since (2026-)?11-24 10:00$/);
     await before.screenshot({ path: join(OUTPUT, 'alert-card-before.png') });
 
     const card = await eventually(() => gw.h.sim.cards[0]);

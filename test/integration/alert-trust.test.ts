@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { parseDuration } from '../../src/alerts/escalation-config';
@@ -119,6 +122,21 @@ describe('a resolution whose group the gateway forgot is a resolved message, nev
       await am.stop();
     }
   }, 30_000);
+
+  it('when the group was recorded by a gateway before this one (another record shape), then it reads as none and its resolution is a resolved message', async () => {
+    const am = await startAlertmanager();
+    const gw = await startCardGateway(am.port);
+    try {
+      const fired = await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(amPayload({ groupKey: 'upgraded', alerts: [amAlert({ startsAt: ago(3_600_000) })] }));
+      await eventually(() => gw.h.sim.cards[0]);
+      await gw.h.redis.hdel(gw.h.keys.alerts.group(fired.body.alert), 'format');
+      gw.h.sim.reset();
+      await expectResolvedMessageOnly(gw.h, await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(resolvedPayload('upgraded')));
+    } finally {
+      await gw.close();
+      await am.stop();
+    }
+  });
 
   it('when the gateway restarted on a Redis that lost everything, then the resolution is a resolved message', async () => {
     const am = await startAlertmanager();
@@ -354,7 +372,8 @@ describe('a 250-alert storm into one person and one robot', () => {
     const robotDigest = await eventually(() => h.sim.robotSent.find((m) => body(m).includes('告警风暴')));
     const personText = (personDigest.body.markdown as { content: string }).content;
     const robotText = robotDigest.body.content as string;
-    expect(personText).toMatch(/^\*\*🌀 告警风暴：60 秒内另有 240 条通知\*\*\n> <font color="warning">🔥 HostHighLoad<\/font> ×240：web-\d{3}, web-\d{3}, .*… web-250$/);
+    // Where, and since when: the alerts began two minutes before, today.
+    expect(personText).toMatch(/^\*\*🌀 告警风暴：60 秒内另有 240 条通知\*\*\n> <font color="warning">🔥 HostHighLoad<\/font> ×240：web-\d{3}, web-\d{3}, .*… web-250 · \d\d:\d\d 起$/);
     expect(Buffer.byteLength(personText)).toBeLessThanOrEqual(2048);
     expect(Buffer.byteLength(robotText)).toBeLessThanOrEqual(4096);
     // The route's mention, once, in the robot's digest; each of the ten messages had it too.
@@ -385,6 +404,7 @@ describe('a 250-alert storm into one person and one robot', () => {
     expect(robotSecondMinute).toBeLessThanOrEqual(11);
     expect(personSecondMinute).toBeLessThanOrEqual(11);
     expect(h.sim.sent.slice(firingFigures.person).every((m) => !body(m).includes('🔥 告警'))).toBe(true);
+    process.stdout.write(`alert storm digests to the robot:\n${robotText}\n${second}\n`);
     process.stdout.write(
       `alert storm: 250 HostHighLoad groups to one person and one robot -> firing: person ${h.sim.cards.length} cards + 1 digest, robot ${firingFigures.robot - 1} messages + 1 digest (${firingFigures.send} message/send, ${firingFigures.webhook} webhook/send); resolved a minute later: ${resolved.filter((a) => a === 'updated').length} cards updated in place, person ${personSecondMinute} messages, robot ${robotSecondMinute} messages (digest included); WeCom calls in all: ${calls('message/send')} message/send, ${calls('webhook/send')} webhook/send, ${calls('message/update_template_card')} update_template_card; 45009: ${h.sim.calls.filter((c) => c.errcode === 45009).length}\n`,
     );
@@ -494,6 +514,23 @@ describe('a group belongs to its caller', () => {
     expect(listed).toContain(squatter.body.alert);
     expect(listed).not.toContain(owner.body.alert);
     expect((await gw.h.api.get(`/v1/alerts/${owner.body.alert}`).set('Authorization', `Bearer ${KEY_B}`)).status).toBe(404);
+  });
+
+  it('when the config file gives two keys one alertOwner (two Alertmanager replicas), then one key resolves the group the other opened, and both see it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wgw-owner-'));
+    const file = join(dir, 'gateway.yaml');
+    writeFileSync(file, ['apiKeys:', '  - { name: am-1, key: replica-one-key-0001, permissions: [send, read], alertOwner: prometheus-ha }', '  - { name: am-2, key: replica-two-key-0002, permissions: [send, read], alertOwner: prometheus-ha }', ''].join('\n'));
+    const shared = await startCardGateway(am.port, { GATEWAY_CONFIG: file });
+    const post = (key: string, payload: Record<string, unknown>) => shared.h.api.post('/v1/integrations/alertmanager?users=zhangsan').set('Authorization', `Bearer ${key}`).send(payload);
+    try {
+      const opened = await post('replica-one-key-0001', firing('{}:{alertname="Shared"}'));
+      const resolved = await post('replica-two-key-0002', { ...firing('{}:{alertname="Shared"}'), status: 'resolved', alerts: [amAlert({ status: 'resolved', labels: { alertname: 'OwnedAlert', severity: 'critical', instance: 'db1:9100' }, endsAt: new Date().toISOString() })] });
+      expect(resolved.body).toEqual({ alert: opened.body.alert, status: 'updated' });
+      expect((await shared.h.api.get(`/v1/alerts/${opened.body.alert}`).set('Authorization', 'Bearer replica-two-key-0002')).body.status).toBe('resolved');
+    } finally {
+      await shared.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('when a payload claims only severity: critical in common, then a silence matches the labels its alert really carries, and the card shows them before the click', async () => {

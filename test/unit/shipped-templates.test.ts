@@ -443,27 +443,27 @@ describe('alert.notification card button', () => {
 });
 
 describe('alert.digest', () => {
-  const firing = [{ name: 'HostHighLoad', count: 240, values: 'web-001, web-002, … web-250', distinct: 240 }];
-  const resolved = [{ name: 'DiskFull', count: 2, values: 'db1:9100, db2:9100', distinct: 2 }];
+  const firing = [{ name: 'HostHighLoad', count: 240, values: 'web-001, web-002, … web-250', distinct: 240, since: '20:13' }];
+  const resolved = [{ name: 'DiskFull', count: 2, values: 'db1:9100, db2:9100', distinct: 2, since: null }];
 
   golden('when a storm folded notifications, then the markdown names each alertname with its count and where, firing and resolved apart', 'alert.digest', 'markdown', { count: 242, windowSeconds: 60, firing, resolved, more: null }, {
-    content: '**🌀 告警风暴：60 秒内另有 242 条通知**\n> <font color="warning">🔥 HostHighLoad</font> ×240：web-001, web-002, … web-250\n> <font color="info">✅ 已恢复 DiskFull</font> ×2：db1:9100, db2:9100',
+    content: '**🌀 告警风暴：60 秒内另有 242 条通知**\n> <font color="warning">🔥 HostHighLoad</font> ×240：web-001, web-002, … web-250 · 20:13 起\n> <font color="info">✅ 已恢复 DiskFull</font> ×2：db1:9100, db2:9100',
   });
 
   golden('when more alertnames were folded than fit, then the markdown counts the rest outside the quote', 'alert.digest', 'markdown', { count: 243, windowSeconds: 60, firing, resolved: [], more: 1 }, {
-    content: '**🌀 告警风暴：60 秒内另有 243 条通知**\n> <font color="warning">🔥 HostHighLoad</font> ×240：web-001, web-002, … web-250\n\n另有 1 种告警未列出',
+    content: '**🌀 告警风暴：60 秒内另有 243 条通知**\n> <font color="warning">🔥 HostHighLoad</font> ×240：web-001, web-002, … web-250 · 20:13 起\n\n另有 1 种告警未列出',
   });
 
   golden('when a storm folded notifications, then the text lists each alertname and where', 'alert.digest', 'text', { count: 242, windowSeconds: 60, firing, resolved, more: null }, {
-    content: '告警风暴：60 秒内另有 242 条通知\n- 🔥 HostHighLoad ×240：web-001, web-002, … web-250\n- ✅ 已恢复 DiskFull ×2：db1:9100, db2:9100',
+    content: '告警风暴：60 秒内另有 242 条通知\n- 🔥 HostHighLoad ×240：web-001, web-002, … web-250 · 20:13 起\n- ✅ 已恢复 DiskFull ×2：db1:9100, db2:9100',
   });
 
-  golden('when the alerts carry no key label, then the line is the name and count alone', 'alert.digest.en', 'markdown', { count: 3, windowSeconds: 60, firing: [{ name: 'Watchdog', count: 3, values: '', distinct: 0 }], resolved: [], more: null }, {
+  golden('when the alerts carry no key label, then the line is the name and count alone', 'alert.digest.en', 'markdown', { count: 3, windowSeconds: 60, firing: [{ name: 'Watchdog', count: 3, values: '', distinct: 0, since: null }], resolved: [], more: null }, {
     content: '**🌀 Alert storm: 3 more notifications in 60 s**\n> <font color="warning">🔥 Watchdog</font> ×3',
   });
 
   golden('when a storm folded notifications, then the English text lists each alertname and where', 'alert.digest.en', 'text', { count: 242, windowSeconds: 60, firing, resolved, more: 2 }, {
-    content: 'Alert storm: 242 more notifications in 60 s\n- 🔥 HostHighLoad ×240: web-001, web-002, … web-250\n- ✅ RESOLVED DiskFull ×2: db1:9100, db2:9100\n+2 more alert names',
+    content: 'Alert storm: 242 more notifications in 60 s\n- 🔥 HostHighLoad ×240: web-001, web-002, … web-250 · since 20:13\n- ✅ RESOLVED DiskFull ×2: db1:9100, db2:9100\n+2 more alert names',
   });
 });
 
