@@ -1,4 +1,4 @@
-import type { AlertCard, AlertGroup } from './alert-groups';
+import type { AlertCard, AlertGroup, Destination } from './alert-groups';
 import { timesData, type NotificationData } from './alert-data';
 import type { Duration } from './escalation-config';
 
@@ -11,8 +11,8 @@ import type { Duration } from './escalation-config';
  */
 export interface CardData {
   taskId: string;
-  /** The card went to an escalation level: whom the group went to before, who did not act. */
-  escalatedFrom: string | null;
+  /** The card went to an escalation level: whom the group went to before, who did not act (each by kind and id, for the template to word). */
+  escalatedFrom: RecipientRef[] | null;
   /** Up to 6 alerts: each one's key label value (or name) and its summary. */
   items: { key: string; text: string }[];
   /** Alerts in the group, and how many the items show. */
@@ -45,6 +45,17 @@ export interface StateData {
   status: AlertGroup['status'];
   acked: { who: string; by: string } | null;
   silence: { state: 'pending' | 'created' | 'failed'; duration: string; who: string; by: string; error: string | null } | null;
+}
+
+/** One recipient as templates word it: `{{#eq kind "robot"}}机器人 {{/eq}}{{id}}`. */
+export interface RecipientRef {
+  kind: 'user' | 'party' | 'tag' | 'robot' | 'chat';
+  id: string;
+}
+
+export function recipientRefs(to: Destination): RecipientRef[] {
+  const refs = (kind: RecipientRef['kind'], ids: string[] | undefined) => (ids ?? []).map((id) => ({ kind, id }));
+  return [...refs('user', to.users), ...refs('party', to.parties), ...refs('tag', to.tags), ...refs('robot', to.robots), ...refs('chat', to.chats)];
 }
 
 export const ACK_KEY = 'ack';
@@ -89,7 +100,7 @@ export function cardData(group: AlertGroup, card: Pick<AlertCard, 'taskId' | 'fr
   const buttons = [...(actions.length > 0 ? actions : [button({ kind: 'ack', key: ACK_KEY, style: 1 })]), ...links].slice(0, MAX_BUTTONS);
   return {
     taskId: card.taskId ?? '',
-    escalatedFrom: card.from ?? null,
+    escalatedFrom: card.from ? recipientRefs(card.from) : null,
     items: shown.map((alert) => ({ key: alert.key, text: data.sameName ? alert.summary || alert.value || alert.severity : `${alert.name} ${alert.summary}`.trim() })),
     count: data.count,
     shown: shown.length,

@@ -67,14 +67,22 @@ export interface AlertGroup {
 }
 
 /** One card (or message) sent for the group. */
+/** Recipients other than "@all": whom one card or message went to. */
+export type Destination = { users?: string[]; parties?: string[]; tags?: string[]; robots?: string[]; chats?: string[] };
+
+/** "zhangsan, lisi, robot ops": recipients as the API and the logs name them. */
+export function describeRecipients(to: Destination): string {
+  return [...(to.users ?? []), ...(to.parties ?? []).map((p) => `party ${p}`), ...(to.tags ?? []).map((t) => `tag ${t}`), ...(to.robots ?? []).map((r) => `robot ${r}`), ...(to.chats ?? []).map((c) => `chat ${c}`)].join(', ');
+}
+
 export interface AlertCard {
   /** The card's task_id; a non-interactive message has none. */
   taskId?: string;
   messageId: string;
-  to: { users?: string[]; parties?: string[]; tags?: string[]; robots?: string[]; chats?: string[] };
+  to: Destination;
   level: number;
-  /** An escalated card: whom the group went to before, who did not act. */
-  from?: string;
+  /** An escalated card: whom the group went to before, who did not act (the previous level's recipients). */
+  from?: Destination;
   sentAt: number;
   /** The send's response_code updated the card once already (it works once). */
   sendCodeUsed?: boolean;

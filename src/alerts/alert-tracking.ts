@@ -8,9 +8,9 @@ import type { Metrics } from '../ops/metrics';
 import type { WecomApp } from '../wecom/app';
 import type { Mentions } from '../wecom/group-chat';
 import type { WecomApi } from '../wecom/wecom-api';
-import { cardData, groupTemplateData } from './alert-card';
+import { cardData, groupTemplateData, recipientRefs } from './alert-card';
 import { firstStart, foldItemOf, lastEnd, sharedLabels, type NotificationData } from './alert-data';
-import { AlertGroups, type AlertCard, type AlertGroup } from './alert-groups';
+import { AlertGroups, describeRecipients, type AlertCard, type AlertGroup, type Destination } from './alert-groups';
 import { runAgainIn, type AlertJob, type AlertJobs, type CardsReason, type Click, type Resolution } from './alert-jobs';
 import { decide, statusesFor } from './alert-state';
 import type { SilenceTargets } from './alertmanager';
@@ -58,14 +58,6 @@ export interface AlertContext {
   mentions?: Mentions;
   caller: Caller;
   requestId: string;
-}
-
-type Destination = Exclude<Recipients, '@all'>;
-
-/** "zhangsan, lisi, robot ops": who a level reached, for the escalated message. */
-function describeRecipients(to: Recipients): string {
-  if (to === '@all') return '@all';
-  return [...(to.users ?? []), ...(to.parties ?? []).map((p) => `party ${p}`), ...(to.tags ?? []).map((t) => `tag ${t}`), ...(to.robots ?? []).map((r) => `robot ${r}`), ...(to.chats ?? []).map((c) => `chat ${c}`)].join(', ');
 }
 
 /** The notification's key for storm control, within its owner's namespace (another key's same payload is not a duplicate of it). */
@@ -177,10 +169,10 @@ export class AlertTracking {
    * Sends the group to `to`: members get the card (one send, so one task_id and
    * one response_code), robots and chats the event's own form with its links.
    */
-  private async deliver(group: AlertGroup, to: Recipients, options: { level: number; from?: string; caller?: Caller; requestId?: string; idempotencyKey?: string; mentions?: Mentions }): Promise<string[]> {
+  private async deliver(group: AlertGroup, to: Recipients, options: { level: number; from?: Destination; caller?: Caller; requestId?: string; idempotencyKey?: string; mentions?: Mentions }): Promise<string[]> {
     const members = membersOf(to);
     const groupsOnly: Destination | undefined = to === '@all' ? undefined : to.robots?.length || to.chats?.length ? { ...(to.robots ? { robots: to.robots } : {}), ...(to.chats ? { chats: to.chats } : {}) } : undefined;
-    const escalation = options.from ? { escalation: { level: options.level, from: options.from } } : {};
+    const escalation = options.from ? { escalation: { level: options.level, from: recipientRefs(options.from) } } : {};
     const accept = async (recipients: Recipients, msgtype: string | undefined, body: Record<string, unknown>, part: string) => {
       const request = this.deps.messages.parse({
         event: group.event,
@@ -241,12 +233,12 @@ export class AlertTracking {
     const levels = this.levelsOf(group.route, group.event);
     const next = levels[level - 1];
     if (!next) return;
-    const from = describeRecipients(level === 1 ? group.to : levels[level - 2].to);
+    const from: Destination = level === 1 ? (group.to === '@all' ? { users: ['@all'] } : group.to) : levels[level - 2].to;
     // The same message on a retry of this job (the gateway's own idempotency namespace).
     await this.deliver(group, next.to, { level, from, idempotencyKey: `escalate-${groupId}-${level}` });
     if (!(await this.deps.groups.transition(groupId, { status: ['firing'], level: [String(level - 1)] }, { level }))) return;
     this.deps.metrics.alertEscalations.inc({ level: String(level) });
-    this.deps.logger.info({ alert: groupId, level, from }, 'alert escalated: nobody acted on it');
+    this.deps.logger.info({ alert: groupId, level, from: describeRecipients(from) }, 'alert escalated: nobody acted on it');
     if (levels[level]) await this.deps.jobs.add({ kind: 'escalate', groupId, level: level + 1 }, levels[level].after.ms);
   }
 

@@ -1,7 +1,7 @@
 import { alertOwnerOf, callerOf, visibleTo, type Caller } from '../http/auth';
 import { ApiError, UnavailableError } from '../http/errors';
 import { limitParam, queryParam, type Route } from '../http/route';
-import { type AlertCard, type AlertGroup, type AlertGroups } from './alert-groups';
+import { describeRecipients, type AlertCard, type AlertGroup, type AlertGroups } from './alert-groups';
 import { ALERT_STATUSES, type AlertStatus } from './alert-state';
 import type { AlertTracking } from './alert-tracking';
 
@@ -47,7 +47,7 @@ export function alertView(group: AlertGroup, cards: AlertCard[], levels: number)
       messageId: card.messageId,
       to: card.to,
       level: card.level,
-      ...(card.from ? { escalatedFrom: card.from } : {}),
+      ...(card.from ? { escalatedFrom: describeRecipients(card.from) } : {}),
       sentAt: iso(card.sentAt),
       ...(card.sendCodeUsed ? { resolvedInPlace: Boolean(card.taskId) } : {}),
     })),

@@ -52,7 +52,7 @@ const group = (overrides: Partial<AlertGroup> = {}): AlertGroup => ({
 });
 const shipped = loadTemplates(join(__dirname, '..', '..', 'templates'));
 /** The card as members see it: the gateway's facts through the shipped template, on 2026-12-02 at 12:00 in Shanghai. */
-function render(g: AlertGroup, card: { taskId: string; from?: string } = { taskId: 'alert_0123456789abcdef0123_1' }, options: { durations?: typeof durations; event?: string } = {}) {
+function render(g: AlertGroup, card: { taskId: string; from?: { users?: string[]; robots?: string[] } } = { taskId: 'alert_0123456789abcdef0123_1' }, options: { durations?: typeof durations; event?: string } = {}) {
   const now = Date.parse('2026-12-02T04:00:00Z');
   const times = timesData(g.firingSince, g.status === 'resolved' ? g.resolvedAt : undefined, settings.timeZone, now);
   const facts = cardData(g, card, options.durations ?? durations);
@@ -155,9 +155,9 @@ describe('an alert card', () => {
   });
 
   it('when the group has no labels to silence by, or no Alertmanager takes its silences, then there is no silence button; when escalated, it says from whom', () => {
-    const card = render(group({ matchers: {} }), { taskId: 't', from: 'zhangsan' });
+    const card = render(group({ matchers: {} }), { taskId: 't', from: { users: ['zhangsan'], robots: ['ops'] } });
     expect(keys(card)).toEqual(['ack', 'url https://runbooks.example/disk']);
-    expect(card.sub_title_text?.split('\n')[0]).toBe('⏫ 升级自 zhangsan：无人处理');
+    expect(card.sub_title_text?.split('\n')[0]).toBe('⏫ 升级自 zhangsan、群机器人 ops：无人处理');
     const { silenceVia: _none, ...withoutTarget } = group();
     expect(keys(render(withoutTarget))).toEqual(['ack', 'url https://runbooks.example/disk']);
   });

@@ -222,7 +222,7 @@ function alertData(n: Notification) {
 function followed(n: Notification, overrides: Partial<AlertGroup> = {}): AlertGroup {
   return { id: '0123456789abcdef0123', scope: 's', source: n.source, groupKey: n.groupKey, title: n.title, severity: 'critical', status: n.status, level: 0, createdBy: 'local', event: 'alert.notification', firingSince: firstStart(n.alerts, NOW), updatedAt: NOW, matchers: sharedLabels(n), silenceVia: 'alertmanager', data: notificationData(n, alertSettings) as unknown as Record<string, unknown>, to: { users: ['zhangsan'] }, ...overrides };
 }
-function cardDataOf(group: AlertGroup, card: { taskId: string; from?: string } = { taskId: 'alert_0123456789abcdef0123_1' }) {
+function cardDataOf(group: AlertGroup, card: { taskId: string; from?: { users?: string[] } } = { taskId: 'alert_0123456789abcdef0123_1' }) {
   const times = timesData(group.firingSince, group.status === 'resolved' ? group.resolvedAt : undefined, alertSettings.timeZone, NOW);
   return { ...group.data, ...times, state: stateData(group), card: cardData(group, card, ['1h', '4h'].map((d) => parseDuration(d)!)) };
 }
@@ -414,7 +414,7 @@ describe('alert.notification in English (ALERT_LANGUAGE=en)', () => {
     btntxt: 'More',
   });
 
-  golden('when the group escalated and resolved, then the card says so in English', 'alert.notification.en', 'template_card', cardDataOf(followed(n, { status: 'resolved', resolvedAt: firstStart(n.alerts, NOW) + 2 * 3_600_000 + 5 * 60_000 }), { taskId: 'alert_0123456789abcdef0123_2', from: 'zhangsan' }), {
+  golden('when the group escalated and resolved, then the card says so in English', 'alert.notification.en', 'template_card', cardDataOf(followed(n, { status: 'resolved', resolvedAt: firstStart(n.alerts, NOW) + 2 * 3_600_000 + 5 * 60_000 }), { taskId: 'alert_0123456789abcdef0123_2', from: { users: ['zhangsan'] } }), {
     card_type: 'button_interaction',
     task_id: 'alert_0123456789abcdef0123_2',
     source: { desc: 'Alertmanager' },
