@@ -15,21 +15,8 @@
     $('payload').value = JSON.stringify(JSON.parse($('source').selectedOptions[0].dataset.sample), null, 2);
   }
 
-  function showErrors(error) {
-    errors.replaceChildren();
-    if (!error) return;
-    const message = document.createElement('div');
-    message.textContent = error.message;
-    errors.appendChild(message);
-    for (const f of error.fields || []) {
-      const line = document.createElement('div');
-      const field = document.createElement('span');
-      field.className = 'field';
-      field.textContent = f.field;
-      line.append(field, `: ${f.message}`);
-      errors.appendChild(line);
-    }
-  }
+  const showErrors = (error) => window.consoleForms.showErrors(errors, error);
+
 
   /** What is shown always matches the box: nothing when it does not render. */
   function clearOutput() {
@@ -49,11 +36,8 @@
     return { body: { source: $('source').value, route: $('route').value, payload } };
   }
 
-  async function post(url, body) {
-    const res = await fetch(url, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const answer = await res.json().catch(() => ({ error: { message: `${res.status} ${res.statusText}` } }));
-    return res.ok ? { ok: answer } : { error: answer.error || { message: `${res.status} ${res.statusText}` } };
-  }
+  const post = window.consoleForms.post;
+
 
   function describe(answer) {
     const route = answer.route ? `route ${answer.route}${$('route').value ? '' : ' (matched)'}` : 'no route';

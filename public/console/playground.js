@@ -22,21 +22,8 @@
     $('data').value = JSON.stringify(JSON.parse(option.dataset.sample), null, 2);
   }
 
-  function showErrors(error) {
-    errors.replaceChildren();
-    if (!error) return;
-    const message = document.createElement('div');
-    message.textContent = error.message;
-    errors.appendChild(message);
-    for (const f of error.fields || []) {
-      const line = document.createElement('div');
-      const field = document.createElement('span');
-      field.className = 'field';
-      field.textContent = f.field;
-      line.append(field, `: ${f.message}`);
-      errors.appendChild(line);
-    }
-  }
+  const showErrors = (error) => window.consoleForms.showErrors(errors, error);
+
 
   /** The form as the server reads it; a data box that is not JSON is an error of its own, named like the server's. */
   function tryout() {
@@ -49,11 +36,8 @@
     return { body: { event: $('event').value, msgtype: $('msgtype').value, data, recipient: $('recipient').value, robot: $('robot').value } };
   }
 
-  async function post(url, body) {
-    const res = await fetch(url, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const answer = await res.json();
-    return res.ok ? { ok: answer } : { error: answer.error };
-  }
+  const post = window.consoleForms.post;
+
 
   async function render() {
     const attempt = ++latest;

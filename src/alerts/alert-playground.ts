@@ -84,7 +84,7 @@ export function alertPlayground(deps: AlertTryoutDeps): DashboardPanel {
   return {
     id: 'alert-playground',
     title: 'Alert playground',
-    scripts: ['alert-playground.js'],
+    scripts: ['forms.js', 'alert-playground.js'],
     async html(basePath) {
       const now = Date.now();
       const samples = { alertmanager: alertmanagerSample(now), grafana: grafanaSample(now) };

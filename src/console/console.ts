@@ -110,7 +110,7 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
     back(res, `/messages/${id}`, message);
   });
 
-  router.get('/playground', (_req, res) => page(res, '/playground', 'Template playground', playgroundBody(basePath, deps.templates, deps.robots), { scripts: ['playground.js'] }));
+  router.get('/playground', (_req, res) => page(res, '/playground', 'Template playground', playgroundBody(basePath, deps.templates, deps.robots), { scripts: ['forms.js', 'playground.js'] }));
   router.post('/playground/render', async (req, res) => void res.json(await renderTryout(deps.service, req.body, callerOf(res))));
   router.post('/playground/send', async (req, res) => void res.status(202).json(await sendTryout(deps.service, req.body, callerOf(res), String(req.id))));
 

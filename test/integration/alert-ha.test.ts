@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { eventually, startHarness, type Harness } from '../support/harness';
+import { webhookConfig } from '../support/alertmanager';
 import { PEER_TIMEOUT_SECONDS, startAlertmanagers, type AlertmanagerSet } from '../support/alertmanager-cluster';
 
 const REPLICAS = 3;
@@ -15,18 +16,7 @@ const isAbout = (m: Sent, instance: string) => new RegExp(`\\b${instance}\\b`).t
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function replicaConfig(gatewayPort: number): string {
-  return `route:
-  receiver: wecom
-  group_by: [alertname, instance]
-  group_wait: 1s
-  group_interval: 2s
-  repeat_interval: 1h
-receivers:
-  - name: wecom
-    webhook_configs:
-      - url: http://127.0.0.1:${gatewayPort}/v1/integrations/alertmanager?users=zhangsan
-        send_resolved: true
-`;
+  return webhookConfig(`http://127.0.0.1:${gatewayPort}/v1/integrations/alertmanager?users=zhangsan`, { groupInterval: '2s' });
 }
 
 /** What Prometheus posts to every Alertmanager it knows: the same alerts, with their start (and end) set. */

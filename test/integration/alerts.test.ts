@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { eventually, startHarness, type Harness } from '../support/harness';
-import { amAlert, amPayload, startAlertmanager, type Alertmanager } from '../support/alertmanager';
+import { amAlert, amPayload, startAlertmanager, webhookConfig, type Alertmanager } from '../support/alertmanager';
 
 const grafanaPayload = {
   receiver: 'wecom',
@@ -178,18 +178,7 @@ describe('a real Prometheus Alertmanager', () => {
     server = h.gateway.app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     const gatewayPort = (server.address() as { port: number }).port;
-    config = `route:
-  receiver: wecom
-  group_by: [alertname]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: wecom
-    webhook_configs:
-      - url: http://127.0.0.1:${gatewayPort}/v1/integrations/alertmanager?users=zhangsan
-        send_resolved: true
-`;
+    config = webhookConfig(`http://127.0.0.1:${gatewayPort}/v1/integrations/alertmanager?users=zhangsan`, { groupBy: ['alertname'] });
   });
   afterAll(async () => {
     await am?.stop();

@@ -98,12 +98,12 @@ export async function postAlerts(port: number, alerts: { labels: Record<string, 
 }
 
 /** An Alertmanager configuration whose one receiver posts to `url` (resolutions too), grouping by `groupBy`. */
-export function webhookConfig(url: string, groupBy: string[] = ['alertname', 'instance']): string {
+export function webhookConfig(url: string, options: { groupBy?: string[]; groupInterval?: string } = {}): string {
   return `route:
   receiver: wecom
-  group_by: [${groupBy.join(', ')}]
+  group_by: [${(options.groupBy ?? ['alertname', 'instance']).join(', ')}]
   group_wait: 1s
-  group_interval: 1s
+  group_interval: ${options.groupInterval ?? '1s'}
   repeat_interval: 1h
 receivers:
   - name: wecom
