@@ -110,8 +110,12 @@ export function cardData(group: AlertGroup, card: Pick<AlertCard, 'taskId' | 'fr
   };
 }
 
-/** The group as templates see it: its alerts, its times (in `timeZone`, as of `now`) and state, and what one message adds (a card, escalation, a notice). */
+/** When the group began and, once resolved, how long it lasted, in `timeZone` as of `now`. */
+export function groupTimes(group: AlertGroup, timeZone: string, now: number) {
+  return timesData(group.firingSince, group.status === 'resolved' ? (group.resolvedAt ?? group.updatedAt) : undefined, timeZone, now);
+}
+
+/** The group as templates see it: its alerts, its times and state, and what one message adds (a card, escalation, a notice). */
 export function groupTemplateData(group: AlertGroup, timeZone: string, now: number, extras: Record<string, unknown> = {}): Record<string, unknown> {
-  const ended = group.status === 'resolved' ? (group.resolvedAt ?? group.updatedAt) : undefined;
-  return { ...group.data, ...timesData(group.firingSince, ended, timeZone, now), state: stateData(group), ...extras };
+  return { ...group.data, ...groupTimes(group, timeZone, now), state: stateData(group), ...extras };
 }

@@ -8,7 +8,7 @@ import type { Metrics } from '../ops/metrics';
 import type { WecomApp } from '../wecom/app';
 import type { Mentions } from '../wecom/group-chat';
 import type { WecomApi } from '../wecom/wecom-api';
-import { cardData, groupTemplateData, recipientRefs } from './alert-card';
+import { cardData, groupTemplateData, groupTimes, recipientRefs } from './alert-card';
 import { firstStart, foldItemOf, lastEnd, sharedLabels, type NotificationData } from './alert-data';
 import { AlertGroups, describeRecipients, type AlertCard, type AlertGroup, type Destination } from './alert-groups';
 import { runAgainIn, type AlertJob, type AlertJobs, type CardsReason, type Click, type Resolution } from './alert-jobs';
@@ -109,6 +109,7 @@ export class AlertTracking {
     if (resolvedAt !== undefined && n.alerts.every((a) => (alertTime(a.startsAt) ?? Infinity) < resolvedAt)) return { alert: latest!.id, ids: [], outdated: true };
     const step = decide(latest?.status, 'firing')!;
     const fields = { data: ctx.data, title: n.title, matchers: sharedLabels(n), firingSince: firstStart(n.alerts, Date.now()) };
+    const silenceVia = this.deps.silenceTargets.for(n.source, ctx.route?.name);
     const opened = step.effects.includes('open')
       ? await this.deps.groups.open(scope, {
           ...fields,
@@ -119,7 +120,7 @@ export class AlertTracking {
           ...(ctx.route ? { route: ctx.route.name } : {}),
           event: ctx.event,
           ...(ctx.msgtype ? { msgtype: ctx.msgtype } : {}),
-          ...(this.deps.silenceTargets.for(n.source, ctx.route?.name) ? { silenceVia: this.deps.silenceTargets.for(n.source, ctx.route?.name) } : {}),
+          ...(silenceVia ? { silenceVia } : {}),
           to: ctx.to,
         })
       : { group: latest!, created: false };
@@ -131,7 +132,7 @@ export class AlertTracking {
     }
     const ids = await this.deliver(group, ctx.to, { level: 0, caller: ctx.caller, requestId: ctx.requestId, ...(ctx.mentions ? { mentions: ctx.mentions } : {}) });
     const levels = this.levelsOf(group.route, group.event);
-    if (opened.created && levels.length > 0) await this.deps.jobs.add({ kind: 'escalate', groupId: group.id, level: 1 }, levels[0].after.ms);
+    if (opened.created && step.effects.includes('startEscalation') && levels.length > 0) await this.deps.jobs.add({ kind: 'escalate', groupId: group.id, level: 1 }, levels[0].after.ms);
     return { alert: group.id, ids };
   }
 
@@ -160,9 +161,8 @@ export class AlertTracking {
   }
 
   /** When the group began (its first startsAt) and, once resolved, how long it lasted: as cards and messages say it. */
-  timesOf(group: AlertGroup): { since: string; lasted: { days: number; hours: number; minutes: number } | null } {
-    const { since, lasted } = this.templateData(group) as { since: string; lasted: { days: number; hours: number; minutes: number } | null };
-    return { since, lasted };
+  timesOf(group: AlertGroup) {
+    return groupTimes(group, this.deps.settings.timeZone, Date.now());
   }
 
   /**

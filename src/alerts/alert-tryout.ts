@@ -61,6 +61,7 @@ export function alertTryout(body: unknown, deps: AlertTryoutDeps): { route?: str
   const now = Date.now();
   const routeMembers = route ? Object.fromEntries((['users', 'parties', 'tags'] as const).filter((list) => route[list]?.length).map((list) => [list, route[list]])) : {};
   const members: Recipients = Object.keys(routeMembers).length > 0 ? routeMembers : { users: [TRY_MEMBER] };
+  const silenceVia = deps.silenceTargets.for(n.source, route?.name);
   // The group the gateway would open (or resolve) for it, never stored.
   const group: AlertGroup = {
     id: 'preview00000000000000',
@@ -78,7 +79,7 @@ export function alertTryout(body: unknown, deps: AlertTryoutDeps): { route?: str
     updatedAt: now,
     ...(n.status === 'resolved' ? { resolvedAt: lastEnd(n.alerts, now) } : {}),
     matchers: sharedLabels(n),
-    ...(deps.silenceTargets.for(n.source, route?.name) ? { silenceVia: deps.silenceTargets.for(n.source, route?.name) } : {}),
+    ...(silenceVia ? { silenceVia } : {}),
     data: notificationData(n, deps.settings) as unknown as Record<string, unknown>,
     to: members,
   };
