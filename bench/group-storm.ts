@@ -30,7 +30,7 @@ export async function benchGroupStorm(count = Number(process.env.BENCH_ALERTS ??
     );
     const posted = (performance.now() - started) / 1000;
     const queued = answers.get('queued') ?? 0;
-    const digests = () => sim.robotSent.filter((m) => String(m.body.content ?? '').includes('Alert storm:'));
+    const digests = () => sim.robotSent.filter((m) => String(m.body.content ?? '').includes('告警风暴'));
     // The digest goes when the minute ends; the robot's window may hold it a little longer.
     const deadline = Date.now() + 150_000;
     while ((sim.robotSent.length < queued || (answers.get('folded') && digests().length === 0)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
