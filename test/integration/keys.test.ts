@@ -241,7 +241,7 @@ describe('key rules', () => {
     expect(receiver.webhook_configs[0].http_config.authorization).toEqual({ type: 'Bearer', credentials_file: '/run/secrets/alertmanager_key' });
     const parsed = fileSchema.safeParse(parseYaml(gatewayFile));
     expect(parsed.success).toBe(true);
-    expect(parsed.data?.apiKeys).toEqual([{ name: 'alertmanager', keyFile: '/run/secrets/alertmanager_key', permissions: ['send'], events: ['alert.notification'] }]);
+    expect(parsed.data?.apiKeys).toEqual([{ name: 'alertmanager', keyFile: '/run/secrets/alertmanager_key', permissions: ['send'], events: ['alert.notification', 'alert.notification.en'] }]);
   });
 });
 
