@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { amAlert, amPayload, startAlertmanager, startCardGateway, type Alertmanager } from '../support/alertmanager';
 import { eventually } from '../support/harness';
-import { binaryPath } from '../support/prerequisites';
+import { launchChromium } from '../support/browser';
 
 const ADMIN = 'admin-key-0001-long';
 /** Where the pictures go (the README's are copies of these): TEST_OUTPUT_DIR, or a temporary folder. */
@@ -20,16 +20,8 @@ describe('an alert card on the dashboard, before and after a click (real Chromiu
     mkdirSync(OUTPUT, { recursive: true });
     am = await startAlertmanager();
     gw = await startCardGateway(am.port, { GATEWAY_API_KEYS: ADMIN });
-    const server = gw.h.gateway.app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    const close = gw.close;
-    gw.close = async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      await close();
-    };
-    browser = await chromium.launch({ executablePath: binaryPath('chromium'), args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    base = gw.base;
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

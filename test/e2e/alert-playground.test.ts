@@ -1,12 +1,11 @@
 import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { freePort } from '../../src/redis/embedded-redis';
 import { CARD_AES_KEY, CARD_TOKEN } from '../support/alertmanager';
-import { startHarness, type Harness } from '../support/harness';
-import { binaryPath } from '../support/prerequisites';
+import { launchChromium } from '../support/browser';
+import { listen, startHarness, type Harness } from '../support/harness';
 
 const ADMIN = 'admin-key-0001-long';
 const ROBOT_KEY = '00000000-0000-4000-8000-00000000a1e7';
@@ -17,7 +16,7 @@ type Payload = Record<string, any>;
 
 describe('the alert playground in a real headless Chromium', () => {
   let h: Harness;
-  let server: Server;
+  let served: Awaited<ReturnType<typeof listen>>;
   let base: string;
   let browser: Browser;
   let context: BrowserContext;
@@ -36,16 +35,14 @@ describe('the alert playground in a real headless Chromium', () => {
       config: (c) => ({ ...c, alerts: { ...c.alerts, routes: [{ name: 'oncall', users: ['zhangsan', 'lisi'], robots: ['ops'], mentions: { users: ['zhangsan'] }, match: { labels: { severity: 'critical' } } }] } }),
       simulator: { robotKeys: [ROBOT_KEY], directory: { users: ['zhangsan', 'lisi'] } },
     });
-    server = h.gateway.app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    browser = await chromium.launch({ executablePath: binaryPath('chromium'), args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    served = await listen(h.gateway.app);
+    base = served.base;
+    browser = await launchChromium();
     context = await browser.newContext({ httpCredentials: { username: 'ops', password: ADMIN }, viewport: { width: 1280, height: 900 } });
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
+    await served?.close();
     await h?.close();
   });
 

@@ -2,10 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { CallbackCrypto } from '../../src/wecom/callback-crypto';
-import { alert, eventually, finalStatus, SIM_APP, startHarness, type Harness } from '../support/harness';
-import { binaryPath } from '../support/prerequisites';
+import { launchChromium } from '../support/browser';
+import { alert, eventually, finalStatus, listen, SIM_APP, startHarness, type Harness } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';
 
 const ADMIN = 'admin-key-0001-long';
@@ -32,7 +32,7 @@ function refusingSink() {
 
 describe('the operators’ console in a real headless Chromium', () => {
   let h: Harness;
-  let server: Server;
+  let served: Awaited<ReturnType<typeof listen>>;
   let sink: ReturnType<typeof refusingSink>;
   let base: string;
   let browser: Browser;
@@ -53,16 +53,14 @@ describe('the operators’ console in a real headless Chromium', () => {
       },
       simulator: { robotKeys: [ROBOT_KEY], directory: { users: ['zhangsan', 'lisi', 'wangwu'] } },
     });
-    server = h.gateway.app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    browser = await chromium.launch({ executablePath: binaryPath('chromium'), args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    served = await listen(h.gateway.app);
+    base = served.base;
+    browser = await launchChromium();
     context = await browser.newContext({ httpCredentials: { username: 'ops', password: ADMIN }, viewport: { width: 1280, height: 900 } });
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
+    await served?.close();
     await h?.close();
     sink?.server.closeAllConnections();
     await new Promise((r) => sink?.server.close(r));

@@ -1,31 +1,24 @@
-import type { Server } from 'node:http';
-import { chromium, type Browser } from 'playwright-core';
-import { alert, finalStatus, startHarness, type Harness } from '../support/harness';
-import { binaryPath } from '../support/prerequisites';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../support/browser';
+import { alert, finalStatus, listen, startHarness, type Harness } from '../support/harness';
 
-const CHROMIUM = binaryPath('chromium');
 const ADMIN = 'admin-key-0001-long';
 
 describe('dashboard in a real headless Chromium', () => {
   let h: Harness;
-  let server: Server;
+  let served: Awaited<ReturnType<typeof listen>>;
   let base: string;
   let browser: Browser;
 
   beforeAll(async () => {
     h = await startHarness({ env: { GATEWAY_API_KEYS: `${ADMIN},reader-key-01-long:read` } });
-    server = h.gateway.app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    served = await listen(h.gateway.app);
+    base = served.base;
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
+    await served?.close();
     await h?.close();
   });
 

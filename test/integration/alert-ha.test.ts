@@ -1,6 +1,4 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { eventually, startHarness, type Harness } from '../support/harness';
+import { eventually, listen, startHarness, type Harness } from '../support/harness';
 import { webhookConfig } from '../support/alertmanager';
 import { PEER_TIMEOUT_SECONDS, startAlertmanagers, type AlertmanagerSet } from '../support/alertmanager-cluster';
 
@@ -15,8 +13,8 @@ const isResolved = (m: Sent) => /RESOLVED|已恢复/.test(text(m));
 const isAbout = (m: Sent, instance: string) => new RegExp(`\\b${instance}\\b`).test(text(m));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function replicaConfig(gatewayPort: number): string {
-  return webhookConfig(`http://127.0.0.1:${gatewayPort}/v1/integrations/alertmanager?users=zhangsan`, { groupInterval: '2s' });
+function replicaConfig(gateway: string): string {
+  return webhookConfig(`${gateway}/v1/integrations/alertmanager?users=zhangsan`, { groupInterval: '2s' });
 }
 
 /** What Prometheus posts to every Alertmanager it knows: the same alerts, with their start (and end) set. */
@@ -57,25 +55,23 @@ const once = Object.fromEntries(INSTANCES.map((instance) => [instance, 1]));
 function describeMode(mode: 'clustered' | 'partitioned', name: string, checkReplicaCount: (total: number) => void) {
   describe(`Alertmanager in high availability, ${mode}`, () => {
     let h: Harness;
-    let server: Server;
+    let served: Awaited<ReturnType<typeof listen>>;
     let ams: AlertmanagerSet | undefined;
 
     beforeAll(async () => {
       h = await startHarness();
-      server = h.gateway.app.listen(0, '127.0.0.1');
-      await new Promise((r) => server.once('listening', r));
+      served = await listen(h.gateway.app);
     });
     afterAll(async () => {
       await ams?.stop();
-      server?.closeAllConnections();
-      await new Promise((r) => server?.close(r));
+      await served?.close();
       await h?.close();
     }, 20_000);
 
     it(
       name,
       async () => {
-        ams = await startAlertmanagers(REPLICAS, replicaConfig((server.address() as AddressInfo).port), { clustered: mode === 'clustered' });
+        ams = await startAlertmanagers(REPLICAS, replicaConfig(served.base), { clustered: mode === 'clustered' });
         const { ports } = ams;
         const startsAt = new Date(Date.now() - 60_000).toISOString();
 

@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -10,7 +9,7 @@ import { loadConfig, startupWarnings } from '../../src/config/load';
 import { freePort } from '../../src/redis/embedded-redis';
 import { amAlert, amPayload, postAlerts, silences, startAlertmanager, startCardGateway, webhookConfig, type Alertmanager } from '../support/alertmanager';
 import { Redis } from 'ioredis';
-import { eventually, metricLines, startHarness, startTestRedis, uniquePrefix, type Harness } from '../support/harness';
+import { eventually, listen, metricLines, startHarness, startTestRedis, uniquePrefix, type Harness } from '../support/harness';
 
 /**
  * What an SRE team's trial found (issue 31), each reproduced here: resolved alerts
@@ -440,9 +439,8 @@ describe('nothing unrouted is lost', () => {
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _e, done) => (lines.push(chunk.toString()), done()) }));
     const h = await startHarness({ config: paymentsOnly, logger });
-    const server = h.gateway.app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    const am = await startAlertmanager(webhookConfig(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/integrations/alertmanager`));
+    const served = await listen(h.gateway.app);
+    const am = await startAlertmanager(webhookConfig(`${served.base}/v1/integrations/alertmanager`));
     try {
       await postAlerts(am.port, [{ labels: { alertname: 'OrphanAlert', severity: 'warning', team: 'search' }, annotations: { summary: 'nobody routes me' } }]);
       // Alertmanager tries again after the 503: the gateway counts each try.
@@ -453,8 +451,7 @@ describe('nothing unrouted is lost', () => {
       expect(h.sim.sent).toEqual([]);
     } finally {
       await am.stop();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await served.close();
       await h.close();
     }
   }, 40_000);

@@ -1,5 +1,4 @@
-import type { Server } from 'node:http';
-import { eventually, startHarness, type Harness } from '../support/harness';
+import { eventually, listen, startHarness, type Harness } from '../support/harness';
 import { amAlert, amPayload, startAlertmanager, webhookConfig, type Alertmanager } from '../support/alertmanager';
 
 const grafanaPayload = {
@@ -169,21 +168,18 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
 
 describe('a real Prometheus Alertmanager', () => {
   let h: Harness;
-  let server: Server;
+  let served: Awaited<ReturnType<typeof listen>>;
   let am: Alertmanager;
   let config: string;
 
   beforeAll(async () => {
     h = await startHarness();
-    server = h.gateway.app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    const gatewayPort = (server.address() as { port: number }).port;
-    config = webhookConfig(`http://127.0.0.1:${gatewayPort}/v1/integrations/alertmanager?users=zhangsan`, { groupBy: ['alertname'] });
+    served = await listen(h.gateway.app);
+    config = webhookConfig(`${served.base}/v1/integrations/alertmanager?users=zhangsan`, { groupBy: ['alertname'] });
   });
   afterAll(async () => {
     await am?.stop();
-    server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
+    await served?.close();
     await h?.close();
   });
 

@@ -2,10 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { freePort } from '../../src/redis/embedded-redis';
-import { eventually, SIM_APP, startHarness } from './harness';
+import { eventually, listen, SIM_APP, startHarness } from './harness';
 import { binaryPath } from './prerequisites';
 
 const ALERTMANAGER = binaryPath('alertmanager');
@@ -116,16 +114,14 @@ receivers:
 /** A gateway whose callback the simulator pushes to, with ALERTMANAGER_URL set. */
 export async function startCardGateway(amPort: number, env: Record<string, string> = {}, options: Omit<Parameters<typeof startHarness>[0] & object, 'env'> = {}) {
   const h = await startHarness({ ...options, env: { WECOM_CALLBACK_TOKEN: CARD_TOKEN, WECOM_CALLBACK_AES_KEY: CARD_AES_KEY, ALERTMANAGER_URL: `http://127.0.0.1:${amPort}`, ...env } });
-  const server: Server = h.gateway.app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  h.sim.deliverCallbacksTo({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/wecom/callback`, token: CARD_TOKEN, aesKey: CARD_AES_KEY, corpId: SIM_APP.corpId });
+  const served = await listen(h.gateway.app);
+  h.sim.deliverCallbacksTo({ url: `${served.base}/wecom/callback`, token: CARD_TOKEN, aesKey: CARD_AES_KEY, corpId: SIM_APP.corpId });
   return {
     h,
-    /** Where the gateway listens (for an Alertmanager's webhook_configs). */
-    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    /** Where the gateway listens (for an Alertmanager's webhook_configs, a browser). */
+    base: served.base,
     async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await served.close();
       await h.close();
     },
   };

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createServer as createNetServer } from 'node:net';
+import type { Server } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
@@ -87,6 +88,19 @@ export async function startHarness(options: { env?: Record<string, string>; simu
 
 /** A private redis-server of a test's own (restarts, clusters), from REDIS_SERVER_PATH like the shared one. */
 export const startTestRedis = (options: Omit<Parameters<typeof startEmbeddedRedis>[0] & object, 'binary'> = {}) => startEmbeddedRedis({ ...options, binary: binaryPath('redis-server') });
+
+/** An express app (a gateway's) on a loopback port: its base URL, and close, which cuts its connections first. */
+export async function listen(app: { listen(port: number, host: string): Server }): Promise<{ base: string; close(): Promise<void> }> {
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
 
 /** Polls until `check` returns a value (not undefined/false) or the time is up. */
 export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, everyMs = 20): Promise<T> {
