@@ -94,6 +94,32 @@ describe('a resolved alert never pages (real Alertmanager)', () => {
   }, 60_000);
 });
 
+describe('a late replica', () => {
+  it("when a replica's firing of a group arrives after the group resolved (past the dedupe window), then it is outdated: no card, no group", async () => {
+    const am = await startAlertmanager();
+    const gw = await startCardGateway(am.port, { STORM_DEDUPE_SECONDS: '0' });
+    try {
+      const firing = amPayload({ groupKey: 'late', alerts: [amAlert({ startsAt: ago(600_000) })] });
+      const opened = await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(firing);
+      await eventually(() => gw.h.sim.cards[0]);
+      const resolved = await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send({ ...firing, status: 'resolved', alerts: [amAlert({ status: 'resolved', startsAt: ago(600_000), endsAt: new Date().toISOString() })] });
+      expect(resolved.body).toEqual({ alert: opened.body.alert, status: 'updated' });
+      const late = await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(firing);
+      expect(late.body).toEqual({ alert: opened.body.alert, status: 'outdated' });
+      await sleep(300);
+      expect(gw.h.sim.cards).toHaveLength(1);
+      expect((await gw.h.api.get('/v1/alerts?status=firing')).body.alerts).toEqual([]);
+      // The same alert firing anew (a later startsAt) is a new group.
+      const again = await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send({ ...firing, alerts: [amAlert({ startsAt: new Date(Date.now() + 1_000).toISOString() })] });
+      expect(again.body.status).toBe('queued');
+      expect(again.body.alert).not.toBe(opened.body.alert);
+    } finally {
+      await gw.close();
+      await am.stop();
+    }
+  });
+});
+
 describe('a resolution whose group the gateway forgot is a resolved message, never a page', () => {
   const resolvedPayload = (groupKey: string) => amPayload({ groupKey, status: 'resolved', commonLabels: { alertname: 'DiskFull', severity: 'critical' }, alerts: [amAlert({ status: 'resolved', startsAt: ago(3_600_000), endsAt: new Date().toISOString() })] });
   const expectResolvedMessageOnly = async (h: Harness, answer: { status: number; body: Record<string, unknown> }) => {
