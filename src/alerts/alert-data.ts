@@ -54,6 +54,11 @@ export function lastEnd(alerts: Pick<NormalizedAlert, 'endsAt'>[], fallback: num
   return ends.length > 0 ? Math.max(...ends) : fallback;
 }
 
+/** A notification's own times, for a message no followed group stands behind: since its first start, and (resolved) until its last end. */
+export function notificationTimes(n: Pick<Notification, 'status' | 'alerts'>, timeZone: string, now: number) {
+  return timesData(firstStart(n.alerts, now), n.status === 'resolved' ? lastEnd(n.alerts, now) : undefined, timeZone, now);
+}
+
 /** The time fields: `since` (the group's first start) and, once it ended, how long it `lasted`. */
 export function timesData(since: number, endedAt: number | undefined, timeZone: string, now: number) {
   return { since: shortTime(since, timeZone, now), lasted: endedAt === undefined ? null : span(endedAt - since) };

@@ -6,7 +6,7 @@ import { queryParam, type Route } from '../http/route';
 import type { MessageService, SendRequest } from '../messages/message-service';
 import { recipientsSchema, type Recipients } from '../messages/recipients';
 import type { Metrics } from '../ops/metrics';
-import { firstStart, foldItemOf, lastEnd, notificationData, timesData } from './alert-data';
+import { foldItemOf, notificationData, notificationTimes } from './alert-data';
 import { stormKeyOf, type AlertContext, type AlertTracking } from './alert-tracking';
 import type { AlertRoute, AlertsConfig } from './alerts-config';
 import { alertmanagerSchema, fromAlertmanager, fromGrafana, grafanaSchema, type Notification } from './payloads';
@@ -82,8 +82,7 @@ export function alertRoutes(deps: { messages: MessageService; storm: StormContro
     const event = route?.event ?? alertEvent(settings, 'notification');
     const owner = alertOwnerOf(caller);
     const resolved = notification.status === 'resolved';
-    const times = timesData(firstStart(notification.alerts, Date.now()), resolved ? lastEnd(notification.alerts, Date.now()) : undefined, settings.timeZone, Date.now());
-    const request = messages.parse({ event, ...(msgtype ? { msgtype } : {}), to, data: { ...data, ...times }, ...mentions });
+    const request = messages.parse({ event, ...(msgtype ? { msgtype } : {}), to, data: { ...data, ...notificationTimes(notification, settings.timeZone, Date.now()) }, ...mentions });
     // Before storm control: a folded notification goes out later in a digest, past any check made then.
     messages.authorize(request, caller);
     const ctx: AlertContext = { notification, owner, to, route, event, ...(msgtype ? { msgtype } : {}), ...mentions, data, caller, requestId: String(req.id) };

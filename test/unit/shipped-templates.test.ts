@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { cardData, stateData } from '../../src/alerts/alert-card';
-import { firstStart, lastEnd, notificationData, sharedLabels, timesData } from '../../src/alerts/alert-data';
+import { firstStart, notificationData, notificationTimes, sharedLabels, timesData } from '../../src/alerts/alert-data';
 import type { AlertGroup } from '../../src/alerts/alert-groups';
 import { parseDuration } from '../../src/alerts/escalation-config';
 import { alertmanagerSchema, fromAlertmanager, fromGrafana, grafanaSchema, type Notification } from '../../src/alerts/payloads';
@@ -216,7 +216,7 @@ const grafanaFiring = grafanaSchema.parse({
 /** The template data of a notification as the gateway fills it, seen at noon in Shanghai on the day the alerts began. */
 const NOW = Date.parse('2026-11-24T04:00:00Z');
 function alertData(n: Notification) {
-  return { ...notificationData(n, alertSettings), ...timesData(firstStart(n.alerts, NOW), n.status === 'resolved' ? lastEnd(n.alerts, NOW) : undefined, alertSettings.timeZone, NOW) };
+  return { ...notificationData(n, alertSettings), ...notificationTimes(n, alertSettings.timeZone, NOW) };
 }
 /** The alert group the gateway follows for `n`, as its card and messages render it. */
 function followed(n: Notification, overrides: Partial<AlertGroup> = {}): AlertGroup {
