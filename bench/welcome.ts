@@ -1,3 +1,6 @@
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CallbackCrypto } from '../src/wecom/callback-crypto';
 import { BENCH_APP, printTable, sampleRss, startBenchGateway } from './support';
 
@@ -17,7 +20,11 @@ const percentile = (sorted: number[], q: number) => sorted[Math.min(sorted.lengt
  * Latency is callback POST sent -> send_welcome_msg received by the simulator.
  */
 export async function benchWelcome(adds = 200, addsPerSecond = 200, backlog = Number(process.env.BENCH_BACKLOG ?? 10_000)): Promise<void> {
-  const bench = await startBenchGateway({ WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY, API_RATE_LIMIT_PER_MINUTE: '0' }, { latencyMs: 20 });
+  // The expo2026 demo is sandbox-only (templates/sandbox/welcome/); this gateway has credentials, so it gets the demo as an activity of its own.
+  const templatesDir = mkdtempSync(join(tmpdir(), 'wgw-bench-welcome-'));
+  cpSync('templates', templatesDir, { recursive: true });
+  cpSync(join('templates', 'sandbox', 'welcome'), join(templatesDir, 'welcome'), { recursive: true });
+  const bench = await startBenchGateway({ WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY, API_RATE_LIMIT_PER_MINUTE: '0', TEMPLATES_DIR: templatesDir }, { latencyMs: 20 });
   const { sim, gateway, url } = bench;
   const crypto = new CallbackCrypto({ token: TOKEN, encodingAesKey: AES_KEY, receiveId: BENCH_APP.corpId });
   const rss = sampleRss();
@@ -67,5 +74,6 @@ export async function benchWelcome(adds = 200, addsPerSecond = 200, backlog = Nu
   } finally {
     rss.stop();
     await bench.stop();
+    rmSync(templatesDir, { recursive: true, force: true });
   }
 }

@@ -11,12 +11,13 @@ import type { Config } from './config/config';
 import { wireContacts } from './contacts/wire';
 import { closeFlows, connectCore, type Flow } from './core';
 import type { Route } from './http/route';
-import { loadTemplates } from './messages/templates';
+import { loadTemplates, TemplateLoadError, type EventTemplate } from './messages/templates';
 import { wireMessages } from './messages/wire';
 import { createLogger } from './ops/logger';
 import { wireOps } from './ops/wire';
 import { AuthFailureThrottle, rateLimitPerKey } from './quotas/api-rate-limit';
 import { wireWebhooks } from './webhooks/wire';
+import { loadActivities, type Activities } from './welcome/activities';
 import { wireWelcome } from './welcome/wire';
 
 /** One gateway instance, as server.ts serves it and the tests drive it. */
@@ -24,20 +25,29 @@ export interface Gateway {
   app: Express;
   /** Every HTTP route, as openapi.yaml names them. */
   routes: Route[];
-  /** The event keys the templates define. */
-  events: string[];
+  /** The event keys the templates define (as last loaded). */
+  readonly events: string[];
   /** Every queue by name (send, inbound, welcome…), and the workers this instance runs. */
   queues: Map<string, Queue>;
   workers: Worker[];
   /** The callback rules table. */
   router: EventRouter;
+  /**
+   * Reads TEMPLATES_DIR again (event templates and welcome activities), as SIGHUP
+   * asks: all of it is taken, or, at the first problem, none of it (the previous
+   * templates stay in use). Logs what was loaded, or the problems.
+   */
+  reloadTemplates(): TemplatesReload;
   close(): Promise<void>;
 }
+
+export type TemplatesReload = { ok: true; events: string[]; activities: string[] } | { ok: false; problems: string[] };
 
 export async function createGateway(config: Config, options: { logger?: Logger; clock?: () => number } = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.logLevel, config.logFormat);
   // Before any connection: broken templates or extensions stop start-up with nothing to clean up.
   const templates = loadTemplates(config.templatesDir);
+  const activities = loadActivities(config.templatesDir, { sandbox: config.sandbox });
   const extensionRules = await loadExtensions(config.extensions, { send: (message) => messages.send(message), logger });
 
   const core = await connectCore(config, logger, options.clock);
@@ -46,7 +56,7 @@ export async function createGateway(config: Config, options: { logger?: Logger; 
   const messages = await wireMessages(core, config, { templates, statusCallbacks: webhooks.statusCallbacks, chats: chats.directory });
   const contacts = await wireContacts(core, config);
   const alerts = wireAlerts(core, config, { messages: messages.service, store: messages.store, nameOf: contacts.nameOf });
-  const welcome = wireWelcome(core, config);
+  const welcome = wireWelcome(core, config, { activities });
   const served: Flow[] = [messages, chats, alerts, webhooks, contacts, welcome];
   // Callback pushes go to the flows' rules, then operators' rules, then forwarding.
   const rules = [...served.flatMap((f) => f.rules ?? []), ...extensionRules];
@@ -70,13 +80,49 @@ export async function createGateway(config: Config, options: { logger?: Logger; 
     metrics: core.metrics,
   });
   const queues = flows.flatMap((f) => f.queues ?? []);
+  const reloadTemplates = reloader(config.templatesDir, { sandbox: config.sandbox, templates, consoleTemplates: messages.console.templates, activities, logger });
   return {
     app,
     routes,
-    events: [...templates.keys()],
+    get events() {
+      return [...templates.keys()];
+    },
     queues: new Map(queues.map((q) => [q.name, q])),
     workers: flows.flatMap((f) => f.workers ?? []),
     router: callback.router,
+    reloadTemplates,
     close: () => closeFlows(core, flows),
+  };
+}
+
+/**
+ * Every reader (routes, the send service, alert flows, workers, the console) holds
+ * the same map, list and Activities: a reload replaces their contents in one
+ * synchronous step, so no request sees half of the old set and half of the new.
+ */
+function reloader(
+  dir: string,
+  live: { sandbox: boolean; templates: Map<string, EventTemplate>; consoleTemplates: EventTemplate[]; activities: Activities; logger: Logger },
+): () => TemplatesReload {
+  return () => {
+    let next: { templates: Map<string, EventTemplate>; activities: Activities };
+    try {
+      next = { templates: loadTemplates(dir), activities: loadActivities(dir, { sandbox: live.sandbox }) };
+      // An empty folder is a volume being remounted or a wrong path, not the wish to send nothing.
+      if (next.templates.size === 0) throw new TemplateLoadError([`${dir}: no event templates (*.yaml, *.yml, *.json) at the top of the folder`]);
+    } catch (error) {
+      // Whatever went wrong, a running gateway keeps serving with what it has.
+      const problems = error instanceof TemplateLoadError ? error.problems : [`${dir}: ${(error as Error).message}`];
+      live.logger.error({ dir, problems }, `templates not reloaded (the previous ones stay in use): ${problems.join('; ')}`);
+      return { ok: false, problems };
+    }
+    live.templates.clear();
+    for (const [event, template] of next.templates) live.templates.set(event, template);
+    live.consoleTemplates.splice(0, live.consoleTemplates.length, ...next.templates.values());
+    live.activities.replaceWith(next.activities);
+    const events = [...next.templates.keys()];
+    const activities = next.activities.list.map((a) => a.name);
+    live.logger.info({ dir, events, activities }, `templates reloaded from ${dir}: ${events.length} events, ${activities.length} welcome ${activities.length === 1 ? 'activity' : 'activities'}`);
+    return { ok: true, events, activities };
   };
 }

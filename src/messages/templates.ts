@@ -1,7 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import Handlebars from 'handlebars';
-import { parse as parseYaml } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { escalationSchema, type EscalationLevel } from '../alerts/escalation-config';
 import type { Mentions } from '../wecom/group-chat';
@@ -20,8 +20,17 @@ export const MEDIA_MSGTYPES = new Set<string>(['image', 'file', 'voice', 'video'
 /** Fields whose text WeCom renders as (a subset of) HTML, so & < > in data are escaped there (escapeOnlyMarkup). */
 const HTML_FIELDS = new Set(['textcard.description']);
 
-const dataFieldSchema = z.object({ required: z.boolean().default(true), description: z.string().optional() });
-const templateFileSchema = z.object({
+/**
+ * Unknown keys are refused, naming the ones there are: a misspelt key (`requried:`,
+ * `exmaple:`) or a message type WeCom has not (`card:`) would otherwise be dropped
+ * without a word, and the template would do something else than it says.
+ */
+export const unknownKeys = (what: string, known: readonly string[]) => (issue: { code?: string }) =>
+  issue.code === 'unrecognized_keys' ? `not ${what}; use one of ${known.join(', ')}` : undefined;
+
+const dataFieldShape = { required: z.boolean().default(true), description: z.string().optional() };
+const dataFieldSchema = z.strictObject(dataFieldShape, { error: unknownKeys('a key of a data field', Object.keys(dataFieldShape)) });
+const templateFileShape = {
   event: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, . _ -'),
   description: z.string().optional(),
   defaultMsgtype: z.enum(MSGTYPES).optional(),
@@ -37,8 +46,9 @@ const templateFileSchema = z.object({
   partials: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'letters, digits, _ -'), z.string()).default({}),
   /** Realistic data the console's playground opens with (and a test renders every message type with). */
   example: z.record(z.string(), z.unknown()).optional(),
-  msgtypes: z.partialRecord(z.enum(MSGTYPES), z.record(z.string(), z.unknown())),
-});
+  msgtypes: z.partialRecord(z.enum(MSGTYPES), z.record(z.string(), z.unknown()), { error: unknownKeys('a message type', MSGTYPES) }),
+};
+const templateFileSchema = z.strictObject(templateFileShape, { error: unknownKeys('a key of a template file', Object.keys(templateFileShape)) });
 
 export interface DataField {
   name: string;
@@ -75,10 +85,208 @@ export class RenderError extends Error {
   }
 }
 
+/** Templates that cannot load: one problem per mistake, each naming the file, its line and what is wrong. */
 export class TemplateLoadError extends Error {
   constructor(readonly problems: string[]) {
-    super(`invalid templates:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    // A Handlebars problem spans lines (the excerpt and its caret): they stay under their problem.
+    super(`invalid templates:\n${problems.map((p) => `  - ${p.replace(/\n/g, '\n    ')}`).join('\n')}`);
   }
+}
+
+/** A place in a template file: keys and list indexes, as YAML and zod name them. */
+export type FilePath = readonly PropertyKey[];
+
+/**
+ * Names a place in a template file for a problem: `file:line: a.b.c`. With
+ * `lineInString`, the line of the string there that Handlebars counts (from 1).
+ */
+export type Where = (path: FilePath, lineInString?: number) => string;
+
+/** A template file's definition, and where its parts are, for problems (a JSON file's problems name no line). */
+export interface TemplateSource {
+  definition: unknown;
+  where: Where;
+}
+
+export function readTemplateSource(file: string): TemplateSource {
+  const text = readFileSync(file, 'utf8');
+  if (extname(file) === '.json') return { definition: JSON.parse(text), where: placesIn(file) };
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  if (doc.errors.length > 0) throw new TemplateLoadError(doc.errors.map((e) => `${file}: ${e.message}`));
+  return { definition: doc.toJS(), where: placesIn(file, (path, lineInString) => lineOf(doc, lineCounter, path, lineInString)) };
+}
+
+/** Without `line` (a JSON file, a definition built in code), problems name the file and the path only. */
+export function placesIn(file: string, line?: (path: FilePath, lineInString?: number) => number | undefined): Where {
+  return (path, lineInString) => {
+    const at = line?.(path, lineInString);
+    return `${file}${at === undefined ? '' : `:${at}`}${path.length > 0 ? `: ${path.map(String).join('.')}` : ''}`;
+  };
+}
+
+function lineOf(doc: Document, counter: LineCounter, path: FilePath, lineInString?: number): number | undefined {
+  const lineAt = (offset: number) => counter.linePos(offset).line;
+  if (lineInString !== undefined) {
+    const node = doc.getIn(path, true);
+    if (!isScalar(node) || !node.range) return undefined;
+    // A block scalar's text begins on the line after its `|` or `>`.
+    const block = node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED';
+    return lineAt(node.range[0]) + lineInString - (block ? 0 : 1);
+  }
+  // The key itself where the path names one (a misspelt key, `card:`), else the nearest place there is.
+  for (let n = path.length; n > 0; n--) {
+    const parent = n === 1 ? doc.contents : doc.getIn(path.slice(0, n - 1), true);
+    const key = path[n - 1];
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(key));
+      if (pair && isScalar(pair.key) && pair.key.range) return lineAt(pair.key.range[0]);
+    }
+    if (isSeq(parent)) {
+      const item = parent.items[Number(key)] as { range?: [number, number, number] } | undefined;
+      if (item?.range) return lineAt(item.range[0]);
+    }
+  }
+  return undefined;
+}
+
+/** zod's problems with a file's places; an unknown key is one problem per key, at the key's line. */
+export function schemaProblems(issues: readonly z.core.$ZodIssue[], where: Where): string[] {
+  return issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys' ? issue.keys.map((key) => `${where([...issue.path, key])}: ${issue.message}`) : [`${where(issue.path)}: ${issue.message}`],
+  );
+}
+
+/** Handlebars' whole message: the line, the excerpt with its caret and what it expected. */
+export function syntaxProblem(error: unknown, path: FilePath, where: Where): string {
+  const message = (error as Error).message ?? String(error);
+  // A parse error says "on line N"; a mismatched block carries its line.
+  const line = Number(/^Parse error on line (\d+)/.exec(message)?.[1] ?? (error as { lineNumber?: number }).lineNumber ?? 1);
+  return `${where(path, line)}: ${message}`;
+}
+
+/** What a template may read from its data: each name, and what may be read below it (`true`: anything). */
+export type DataShape = { readonly [name: string]: DataShape | true };
+
+export function declares(shape: DataShape, parts: readonly string[]): boolean {
+  let node: DataShape | true = shape;
+  for (const part of parts) {
+    if (node === true) return true;
+    if (!Object.hasOwn(node, part)) return false;
+    node = node[part];
+  }
+  return true;
+}
+
+export interface VariableCheck {
+  shape: DataShape;
+  /** The problem with a reference the shape lacks: `{{contnt}}`, or a bare path (`each:`, `from:`). */
+  undeclared(reference: string): string;
+  helpers: readonly string[];
+  partials: ReadonlyMap<string, hbs.AST.Program>;
+}
+
+/** A problem in a Handlebars string: its line there, and the partial it sits in, if any. */
+export interface StringProblem {
+  line: number;
+  partial?: string;
+  message: string;
+}
+
+/** Where a template reads: the data itself (with a partial's arguments beside it), or something else (an element inside each/with). */
+type Scope = { data: boolean; names: ReadonlySet<string> };
+const ELSEWHERE: Scope = { data: false, names: new Set() };
+
+/**
+ * Every data variable a template reads must be declared, or each caller learns it
+ * with a 422 after the template loaded. Only references to the data are checked:
+ * inside each/with (or a section over a value) a name reads the element, whose
+ * fields the data's declaration does not list; `../x` and `@root.x` read the data
+ * again. Helpers and partials run with the context Handlebars gives them.
+ */
+export function variableProblems(ast: hbs.AST.Program, check: VariableCheck): StringProblem[] {
+  const problems: StringProblem[] = [];
+  const said = new Set<string>();
+  const report = (node: hbs.AST.Node, message: string, partial?: string) => {
+    // A partial used in several places has each of its problems said once.
+    const key = `${partial ?? ''}\0${message}`;
+    if (said.has(key)) return;
+    said.add(key);
+    problems.push({ line: node.loc?.start.line ?? 1, message, ...(partial ? { partial } : {}) });
+  };
+  const helpers = new Set(check.helpers);
+  // Handlebars' own test (simpleId): one part, no ../, no this.
+  const simple = (path: hbs.AST.PathExpression) => !path.data && path.depth === 0 && path.parts.length === 1 && !/^(\.|this\b)/.test(path.original);
+  const isHelper = (path: hbs.AST.Expression): path is hbs.AST.PathExpression => path.type === 'PathExpression' && simple(path as hbs.AST.PathExpression) && helpers.has((path as hbs.AST.PathExpression).parts[0]);
+  const shownHelpers = check.helpers.filter((h) => !h.endsWith('Missing')).sort().join(', ');
+
+  function variable(path: hbs.AST.PathExpression, scopes: Scope[], partial?: string): void {
+    let parts = path.parts;
+    let scope: Scope | undefined = scopes[scopes.length - 1 - path.depth];
+    if (path.data) {
+      if (parts[0] !== 'root') return; // @index, @key, @first, @last: Handlebars' own
+      parts = parts.slice(1);
+      scope = scopes[0];
+    }
+    if (!scope?.data || parts.length === 0 || scope.names.has(parts[0])) return;
+    if (!declares(check.shape, parts)) report(path, check.undeclared(`{{${path.original}}}`), partial);
+  }
+  function expression(node: hbs.AST.Expression, scopes: Scope[], partial?: string): void {
+    if (node.type === 'PathExpression') variable(node as hbs.AST.PathExpression, scopes, partial);
+    else if (node.type === 'SubExpression') call(node as hbs.AST.SubExpression, scopes, partial);
+  }
+  function call(node: hbs.AST.MustacheStatement | hbs.AST.BlockStatement | hbs.AST.SubExpression, scopes: Scope[], partial?: string): void {
+    const path = node.path;
+    // A sub-expression is always a helper call, as is anything given arguments.
+    const args = node.type === 'SubExpression' || node.params.length > 0 || (node.hash?.pairs.length ?? 0) > 0;
+    if (path.type === 'PathExpression' && !isHelper(path)) {
+      const p = path as hbs.AST.PathExpression;
+      if (args && simple(p)) report(p, `{{${p.original}}} is not a helper (helpers: ${shownHelpers})`, partial);
+      else variable(p, scopes, partial);
+    }
+    for (const param of node.params) expression(param, scopes, partial);
+    for (const pair of node.hash?.pairs ?? []) expression(pair.value, scopes, partial);
+  }
+  function statement(node: hbs.AST.Statement, scopes: Scope[], partial: string | undefined, within: string[]): void {
+    switch (node.type) {
+      case 'MustacheStatement':
+        return call(node as hbs.AST.MustacheStatement, scopes, partial);
+      case 'BlockStatement': {
+        const block = node as hbs.AST.BlockStatement;
+        call(block, scopes, partial);
+        // each and with (and a section over a value, {{#list}}) render their body with the element as context.
+        const elsewhere = !isHelper(block.path) || ['each', 'with'].includes(block.path.parts[0]);
+        program(block.program, elsewhere ? [...scopes, ELSEWHERE] : scopes, partial, within);
+        return program(block.inverse, scopes, partial, within);
+      }
+      case 'PartialStatement':
+      case 'PartialBlockStatement':
+        return partialCall(node as hbs.AST.PartialStatement | hbs.AST.PartialBlockStatement, scopes, partial, within);
+    }
+  }
+  function partialCall(node: hbs.AST.PartialStatement | hbs.AST.PartialBlockStatement, scopes: Scope[], partial: string | undefined, within: string[]): void {
+    for (const param of node.params) expression(param, scopes, partial);
+    for (const pair of node.hash?.pairs ?? []) expression(pair.value, scopes, partial);
+    if ('program' in node) program(node.program, scopes, partial, within); // {{#> name}}fallback{{/name}}
+    if (node.name.type !== 'PathExpression') return; // {{> (dynamic)}}: known only when rendering
+    const name = (node.name as hbs.AST.PathExpression).original;
+    const body = check.partials.get(name);
+    if (!body) {
+      if (!('program' in node) && !name.startsWith('@')) report(node, `{{> ${name}}}: no partial is named ${name} (${check.partials.size > 0 ? `partials: ${[...check.partials.keys()].join(', ')}` : 'this file defines no partials'})`, partial);
+      return;
+    }
+    if (within.includes(name)) return;
+    // A partial renders in the caller's context (or the one given), with its hash arguments beside it.
+    const top = scopes[scopes.length - 1];
+    const inner: Scope = node.params.length > 0 ? ELSEWHERE : { data: top.data, names: new Set([...top.names, ...(node.hash?.pairs ?? []).map((p) => p.key)]) };
+    program(body, [...scopes.slice(0, -1), inner], name, [...within, name]);
+  }
+  function program(node: hbs.AST.Program | undefined, scopes: Scope[], partial: string | undefined, within: string[]): void {
+    for (const child of node?.body ?? []) statement(child, scopes, partial, within);
+  }
+
+  program(ast, [{ data: true, names: new Set() }], undefined, []);
+  return problems;
 }
 
 /**
@@ -138,27 +346,54 @@ function lookup(data: Record<string, unknown>, path: string): unknown {
 /** WeCom takes at most 8 news articles: a longer list keeps its first 8. */
 const EACH_LIMITS: Record<string, number> = { 'news.articles': 8 };
 
+/** What compiling a body needs besides the body: where problems are, the list of them, and the data's declaration. */
+interface BodyContext {
+  hb: typeof Handlebars;
+  where: Where;
+  problems: string[];
+  /** Absent inside `each` items: their strings read the element's fields too, which no declaration lists. */
+  check?: VariableCheck;
+}
+
+/** Parses one Handlebars string, saying what is wrong with it at its line in the file; undefined when it cannot parse. */
+export function parseChecked(source: string, at: FilePath, context: Omit<BodyContext, 'hb'> & { hb: { parse: typeof Handlebars.parse } }): hbs.AST.Program | undefined {
+  let ast: hbs.AST.Program;
+  try {
+    ast = context.hb.parse(source);
+  } catch (error) {
+    context.problems.push(syntaxProblem(error, at, context.where));
+    return undefined;
+  }
+  for (const problem of context.check ? variableProblems(ast, context.check) : []) {
+    const place = problem.partial ? `${context.where(['partials', problem.partial], problem.line)} (used by ${at.map(String).join('.')})` : context.where(at, problem.line);
+    context.problems.push(`${place}: ${problem.message}`);
+  }
+  return ast;
+}
+
 /**
  * Compiles every string of a message body into a function of the data. A list
  * may say `{ each: items, item: {...} }` to render one element per element of
  * the `items` array (a dotted path), with the element's fields (and `item`, the
  * element itself) beside the data. Anywhere, `{ from: card.taskId }` puts the
  * data's value there as it is (a number, a list), which a string cannot; without
- * a value the field is left out.
+ * a value the field is left out. `path` names the field as WeCom's body does
+ * (`textcard.description`); `at` is its place in the file.
  */
-function compileBody(hb: typeof Handlebars, node: unknown, path: string, problems: string[]): Compiled {
+function compileBody(node: unknown, path: string, at: FilePath, context: BodyContext): Compiled {
+  const { hb, where, problems, check } = context;
+  const declared = (dotted: string, key: string) => {
+    if (check && !declares(check.shape, dotted.split('.'))) problems.push(`${where([...at, key])}: ${check.undeclared(dotted)}`);
+  };
   if (typeof node === 'string') {
-    try {
-      hb.parse(node);
-    } catch (error) {
-      problems.push(`${path}: ${(error as Error).message.split('\n')[0]}`);
-    }
+    const ast = parseChecked(node, at, context);
+    if (!ast) return () => node; // refused at load: never rendered
     const html = HTML_FIELDS.has(path);
-    const template = hb.compile(node, { strict: true, noEscape: !html });
+    const template = hb.compile(ast, { strict: true, noEscape: !html });
     return html ? (data) => asHtmlLines(escapeOnlyMarkup(template(data))) : (data) => template(data);
   }
   if (Array.isArray(node)) {
-    const items = node.map((child) => compileBody(hb, child, path, problems));
+    const items = node.map((child, i) => compileBody(child, path, [...at, i], context));
     return (data) => items.map((render) => render(data)).filter((value) => value !== ABSENT);
   }
   if (node && typeof node === 'object') {
@@ -166,11 +401,13 @@ function compileBody(hb: typeof Handlebars, node: unknown, path: string, problem
     const keys = Object.keys(record);
     if (keys.length === 1 && typeof record.from === 'string') {
       const source = record.from;
+      declared(source, 'from');
       return (data) => lookup(data, source) ?? ABSENT;
     }
     if (keys.length === 2 && typeof record.each === 'string' && 'item' in record) {
       const listPath = record.each;
-      const item = compileBody(hb, record.item, path, problems);
+      declared(listPath, 'each');
+      const item = compileBody(record.item, path, [...at, 'item'], { hb, where, problems });
       const limit = EACH_LIMITS[path] ?? Infinity;
       return (data) => {
         const list = lookup(data, listPath);
@@ -178,7 +415,7 @@ function compileBody(hb: typeof Handlebars, node: unknown, path: string, problem
         return list.slice(0, limit).map((element) => item({ ...data, ...(element as object), item: element }));
       };
     }
-    const entries = Object.entries(record).map(([key, child]) => [key, compileBody(hb, child, `${path}.${key}`, problems)] as const);
+    const entries = Object.entries(record).map(([key, child]) => [key, compileBody(child, `${path}.${key}`, [...at, key], context)] as const);
     return (data) => Object.fromEntries(entries.map(([key, render]) => [key, render(data)] as const).filter(([, value]) => value !== ABSENT));
   }
   return () => node;
@@ -194,26 +431,40 @@ function toRenderError(error: unknown): RenderError {
   return new RenderError('data', message.split('\n')[0]);
 }
 
-export function buildTemplate(definition: unknown, source: string): EventTemplate {
+/**
+ * An event template from its definition. `source` is the file (or a name for a
+ * template built in code); `where` names places in it, with their lines.
+ */
+export function buildTemplate(definition: unknown, source: string, where: Where = placesIn(source)): EventTemplate {
   const parsed = templateFileSchema.safeParse(definition);
-  if (!parsed.success) throw new TemplateLoadError(parsed.error.issues.map((i) => `${source}: ${i.path.join('.')}: ${i.message}`));
+  if (!parsed.success) throw new TemplateLoadError(schemaProblems(parsed.error.issues, where));
   const def = parsed.data;
   const msgtypes = Object.keys(def.msgtypes) as Msgtype[];
-  if (msgtypes.length === 0) throw new TemplateLoadError([`${source}: msgtypes: at least one message type is required`]);
+  if (msgtypes.length === 0) throw new TemplateLoadError([`${where(['msgtypes'])}: at least one message type is required`]);
   const hb = createHandlebars();
   const problems: string[] = [];
+  const names = Object.keys(def.data);
+  const declaredList = names.length > 0 ? `declared: ${names.join(', ')}` : 'nothing is declared';
+  // Partials are parsed first: the check follows them from where they are used, in the caller's context.
+  const partials = new Map<string, hbs.AST.Program>();
   for (const [name, partial] of Object.entries(def.partials)) {
-    try {
-      hb.registerPartial(name, hb.compile(partial, { strict: true, noEscape: true }));
-    } catch (error) {
-      problems.push(`partials.${name}: ${(error as Error).message.split('\n')[0]}`);
+    const ast = parseChecked(partial, ['partials', name], { hb, where, problems });
+    if (ast) {
+      partials.set(name, ast);
+      hb.registerPartial(name, hb.compile(ast, { strict: true, noEscape: true }));
     }
   }
-  const renderers = new Map(msgtypes.map((type) => [type, compileBody(hb, def.msgtypes[type], type, problems)]));
-  if (problems.length > 0) throw new TemplateLoadError(problems.map((p) => `${source}: ${p}`));
+  const check: VariableCheck = {
+    shape: Object.fromEntries(names.map((name) => [name, true])),
+    undeclared: (reference) => `${reference} is not declared under data: (${declaredList})`,
+    helpers: Object.keys(hb.helpers),
+    partials,
+  };
+  const renderers = new Map(msgtypes.map((type) => [type, compileBody(def.msgtypes[type], type, ['msgtypes', type], { hb, where, problems, check })]));
+  if (problems.length > 0) throw new TemplateLoadError(problems);
   const data: DataField[] = Object.entries(def.data).map(([name, field]) => ({ name, ...field }));
   const defaultMsgtype = def.defaultMsgtype ?? msgtypes[0];
-  if (!renderers.has(defaultMsgtype)) throw new TemplateLoadError([`${source}: defaultMsgtype ${defaultMsgtype} has no template`]);
+  if (!renderers.has(defaultMsgtype)) throw new TemplateLoadError([`${where(['defaultMsgtype'])}: ${defaultMsgtype} has no template (msgtypes: ${msgtypes.join(', ')})`]);
 
   return {
     event: def.event,
@@ -243,29 +494,38 @@ export function buildTemplate(definition: unknown, source: string): EventTemplat
   };
 }
 
+/**
+ * The template files at the top of `dir`, by name. A Kubernetes ConfigMap mounts
+ * each file as a symlink into a hidden `..data` folder: symlinks are followed,
+ * hidden names (`..data`, an editor's `.#x.yaml`) are not templates.
+ */
+export function templateFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((name) => !name.startsWith('.') && ['.yaml', '.yml', '.json'].includes(extname(name)))
+    .filter((name) => statSync(join(dir, name), { throwIfNoEntry: false })?.isFile())
+    .sort();
+}
+
 /** Loads every *.yaml, *.yml and *.json file at the top of `dir` (sub-folders hold other kinds of templates). */
 export function loadTemplates(dir: string): Map<string, EventTemplate> {
   const templates = new Map<string, EventTemplate>();
   const problems: string[] = [];
   let files: string[];
   try {
-    files = readdirSync(dir, { withFileTypes: true })
-      .filter((entry) => entry.isFile() && ['.yaml', '.yml', '.json'].includes(extname(entry.name)))
-      .map((entry) => entry.name)
-      .sort();
+    files = templateFiles(dir);
   } catch {
     throw new TemplateLoadError([`TEMPLATES_DIR: cannot read ${dir}`]);
   }
   for (const file of files) {
     const path = join(dir, file);
     try {
-      const text = readFileSync(path, 'utf8');
-      const template = buildTemplate(extname(file) === '.json' ? JSON.parse(text) : parseYaml(text), path);
-      if (templates.has(template.event)) problems.push(`${path}: event ${template.event} is defined twice`);
+      const { definition, where } = readTemplateSource(path);
+      const template = buildTemplate(definition, path, where);
+      if (templates.has(template.event)) problems.push(`${where(['event'])}: event ${template.event} is defined twice`);
       templates.set(template.event, template);
     } catch (error) {
       if (error instanceof TemplateLoadError) problems.push(...error.problems);
-      else problems.push(`${path}: ${(error as Error).message.split('\n')[0]}`);
+      else problems.push(`${path}: ${(error as Error).message}`);
     }
   }
   if (problems.length > 0) throw new TemplateLoadError(problems);

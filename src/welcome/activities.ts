@@ -1,9 +1,8 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import Handlebars from 'handlebars';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { TemplateLoadError } from '../messages/templates';
+import { parseChecked, placesIn, readTemplateSource, schemaProblems, templateFiles, TemplateLoadError, unknownKeys, type DataShape, type FilePath, type Where } from '../messages/templates';
 import type { WelcomeAttachment, WelcomeMessage } from '../wecom/client';
 
 /**
@@ -11,23 +10,29 @@ import type { WelcomeAttachment, WelcomeMessage } from '../wecom/client';
  * welcome message (text + up to 9 attachments, reference §8) as Handlebars
  * templates, the corp tags to mark, and the employees who serve it.
  */
-const employeeSchema = z.object({
+const employeeShape = {
   userId: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/),
   /** Adds per day before the employee leaves the pool (WeCom throttles busy adders; no official number). */
   dailyLimit: z.number().int().positive().default(100),
   /** Customers in total before the employee leaves the pool (WeCom's cap is 5000 unless expanded). */
   totalLimit: z.number().int().positive().default(4800),
-});
+};
+const employeeSchema = z.strictObject(employeeShape, { error: unknownKeys('a key of an employee', Object.keys(employeeShape)) });
 
-const attachmentSchema: z.ZodType<WelcomeAttachment> = z.discriminatedUnion('msgtype', [
-  z.object({ msgtype: z.literal('image'), image: z.object({ media_id: z.string().optional(), pic_url: z.string().optional() }) }),
-  z.object({ msgtype: z.literal('link'), link: z.object({ title: z.string(), url: z.string(), picurl: z.string().optional(), desc: z.string().optional() }) }),
-  z.object({ msgtype: z.literal('miniprogram'), miniprogram: z.object({ title: z.string(), pic_media_id: z.string(), appid: z.string(), page: z.string() }) }),
-  z.object({ msgtype: z.literal('video'), video: z.object({ media_id: z.string() }) }),
-  z.object({ msgtype: z.literal('file'), file: z.object({ media_id: z.string() }) }),
-]);
+const ATTACHMENT_TYPES = ['image', 'link', 'miniprogram', 'video', 'file'];
+const attachmentSchema: z.ZodType<WelcomeAttachment> = z.discriminatedUnion(
+  'msgtype',
+  [
+    z.object({ msgtype: z.literal('image'), image: z.object({ media_id: z.string().optional(), pic_url: z.string().optional() }) }),
+    z.object({ msgtype: z.literal('link'), link: z.object({ title: z.string(), url: z.string(), picurl: z.string().optional(), desc: z.string().optional() }) }),
+    z.object({ msgtype: z.literal('miniprogram'), miniprogram: z.object({ title: z.string(), pic_media_id: z.string(), appid: z.string(), page: z.string() }) }),
+    z.object({ msgtype: z.literal('video'), video: z.object({ media_id: z.string() }) }),
+    z.object({ msgtype: z.literal('file'), file: z.object({ media_id: z.string() }) }),
+  ],
+  { error: (issue) => (issue.code === 'invalid_union' ? `use one of ${ATTACHMENT_TYPES.join(', ')}` : undefined) },
+);
 
-const activitySchema = z.object({
+const activityShape = {
   activity: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
   description: z.string().optional(),
   /** Echoed by WeCom as `State` in add events; at most 30 characters (reference §9.2). */
@@ -39,7 +44,8 @@ const activitySchema = z.object({
     .refine((w) => Boolean(w.text) || w.attachments.length > 0, 'text or attachments are required'),
   tags: z.array(z.string().min(1)).default([]),
   employees: z.array(employeeSchema).default([]),
-});
+};
+const activitySchema = z.strictObject(activityShape, { error: unknownKeys('a key of a welcome activity', Object.keys(activityShape)) });
 
 export type Employee = z.infer<typeof employeeSchema>;
 
@@ -61,36 +67,43 @@ export interface Activity {
   render(context: WelcomeContext): WelcomeMessage;
 }
 
-/** Compiles every string of a welcome body; data is inserted as written (welcome text is not HTML). */
-function compileStrings(hb: typeof Handlebars, node: unknown): (context: WelcomeContext) => unknown {
+/** What a welcome can read: the customer, the employee they added and the activity. */
+const WELCOME_SHAPE: DataShape = { customer: { externalUserId: true }, employee: { userId: true }, activity: { name: true, state: true } };
+const WELCOME_SEES = 'customer.externalUserId, employee.userId, activity.name, activity.state';
+
+/**
+ * Compiles every string of a welcome body; data is inserted as written (welcome
+ * text is not HTML). A string that cannot parse, or reads what a welcome does not
+ * see, is a problem at its place in the file: found at load, not by a customer.
+ */
+function compileStrings(hb: typeof Handlebars, node: unknown, at: FilePath, context: { where: Where; problems: string[] }): (context: WelcomeContext) => unknown {
   if (typeof node === 'string') {
-    const template = hb.compile(node, { strict: true, noEscape: true });
-    return (context) => template(context);
+    const check = { shape: WELCOME_SHAPE, undeclared: (reference: string) => `${reference} is not declared (a welcome sees ${WELCOME_SEES})`, helpers: Object.keys(hb.helpers), partials: new Map() };
+    const ast = parseChecked(node, at, { ...context, hb, check });
+    if (!ast) return () => node; // refused at load: never rendered
+    const template = hb.compile(ast, { strict: true, noEscape: true });
+    return (welcomeContext) => template(welcomeContext);
   }
   if (Array.isArray(node)) {
-    const items = node.map((child) => compileStrings(hb, child));
-    return (context) => items.map((render) => render(context));
+    const items = node.map((child, i) => compileStrings(hb, child, [...at, i], context));
+    return (welcomeContext) => items.map((render) => render(welcomeContext));
   }
   if (node && typeof node === 'object') {
-    const entries = Object.entries(node).map(([key, child]) => [key, compileStrings(hb, child)] as const);
-    return (context) => Object.fromEntries(entries.map(([key, render]) => [key, render(context)]));
+    const entries = Object.entries(node).map(([key, child]) => [key, compileStrings(hb, child, [...at, key], context)] as const);
+    return (welcomeContext) => Object.fromEntries(entries.map(([key, render]) => [key, render(welcomeContext)]));
   }
   return () => node;
 }
 
-export function buildActivity(definition: unknown, source: string): Activity {
+export function buildActivity(definition: unknown, source: string, where: Where = placesIn(source)): Activity {
   const parsed = activitySchema.safeParse(definition);
-  if (!parsed.success) throw new TemplateLoadError(parsed.error.issues.map((i) => `${source}: ${i.path.join('.')}: ${i.message}`));
+  if (!parsed.success) throw new TemplateLoadError(schemaProblems(parsed.error.issues, where));
   const def = parsed.data;
   const hb = Handlebars.create();
-  try {
-    hb.parse(def.welcome.text ?? '');
-    for (const a of def.welcome.attachments) hb.parse(JSON.stringify(a));
-  } catch (error) {
-    throw new TemplateLoadError([`${source}: welcome: ${(error as Error).message.split('\n')[0]}`]);
-  }
-  const text = def.welcome.text === undefined ? undefined : compileStrings(hb, def.welcome.text);
-  const attachments = compileStrings(hb, def.welcome.attachments);
+  const problems: string[] = [];
+  const text = def.welcome.text === undefined ? undefined : compileStrings(hb, def.welcome.text, ['welcome', 'text'], { where, problems });
+  const attachments = compileStrings(hb, def.welcome.attachments, ['welcome', 'attachments'], { where, problems });
+  if (problems.length > 0) throw new TemplateLoadError(problems);
   return {
     name: def.activity,
     description: def.description,
@@ -105,25 +118,34 @@ export function buildActivity(definition: unknown, source: string): Activity {
   };
 }
 
+/** The activities in use; a reload (SIGHUP) replaces them at once for every reader (routes, pool, workers). */
 export class Activities {
-  constructor(readonly list: Activity[]) {}
+  constructor(private current: Activity[]) {}
+
+  get list(): readonly Activity[] {
+    return this.current;
+  }
+
+  replaceWith(next: Activities): void {
+    this.current = next.current;
+  }
 
   byName(name: string): Activity | undefined {
-    return this.list.find((a) => a.name === name);
+    return this.current.find((a) => a.name === name);
   }
 
   byState(state: string | undefined): Activity | undefined {
-    return state === undefined ? undefined : this.list.find((a) => a.state === state);
+    return state === undefined ? undefined : this.current.find((a) => a.state === state);
   }
 
   get fallback(): Activity | undefined {
-    return this.list.find((a) => a.fallback);
+    return this.current.find((a) => a.fallback);
   }
 
   /** Every employee of any activity, with the strictest limits any activity gives them. */
   employees(): Employee[] {
     const byId = new Map<string, Employee>();
-    for (const employee of this.list.flatMap((a) => a.employees)) {
+    for (const employee of this.current.flatMap((a) => a.employees)) {
       const known = byId.get(employee.userId);
       byId.set(employee.userId, known ? { userId: employee.userId, dailyLimit: Math.min(known.dailyLimit, employee.dailyLimit), totalLimit: Math.min(known.totalLimit, employee.totalLimit) } : employee);
     }
@@ -131,25 +153,39 @@ export class Activities {
   }
 }
 
-/** Loads `<templatesDir>/welcome/*.yaml|yml|json` (no folder = no activities). */
-export function loadActivities(templatesDir: string): Activities {
-  const dir = join(templatesDir, 'welcome');
-  if (!existsSync(dir)) return new Activities([]);
+/**
+ * Loads `<templatesDir>/welcome/*.yaml|yml|json` (no folder = no activities), and
+ * in the sandbox also `<templatesDir>/sandbox/welcome/`: the shipped demo (expo2026,
+ * a coupon on shop.example.com) is for the simulator's customers only; a gateway
+ * with WeCom credentials would greet real customers with it.
+ */
+export function loadActivities(templatesDir: string, options: { sandbox: boolean }): Activities {
+  const dirs = [join(templatesDir, 'welcome'), ...(options.sandbox ? [join(templatesDir, 'sandbox', 'welcome')] : [])].filter((dir) => existsSync(dir));
   const problems: string[] = [];
   const list: Activity[] = [];
-  for (const file of readdirSync(dir).filter((f) => ['.yaml', '.yml', '.json'].includes(extname(f))).sort()) {
-    const path = join(dir, file);
+  const files: string[] = [];
+  for (const dir of dirs) {
     try {
-      const text = readFileSync(path, 'utf8');
-      list.push(buildActivity(extname(file) === '.json' ? JSON.parse(text) : parseYaml(text), path));
+      files.push(...templateFiles(dir).map((file) => join(dir, file)));
     } catch (error) {
-      if (error instanceof TemplateLoadError) problems.push(...error.problems);
-      else problems.push(`${path}: ${(error as Error).message.split('\n')[0]}`);
+      problems.push(`${dir}: cannot read (${(error as Error).message})`);
     }
   }
+  for (const path of files) {
+    try {
+      const { definition, where } = readTemplateSource(path);
+      list.push(buildActivity(definition, path, where));
+    } catch (error) {
+      if (error instanceof TemplateLoadError) problems.push(...error.problems);
+      else problems.push(`${path}: ${(error as Error).message}`);
+    }
+  }
+  const names = new Set<string>();
   const states = new Set<string>();
   for (const activity of list) {
+    if (names.has(activity.name)) problems.push(`welcome activity ${activity.name} is defined twice`);
     if (states.has(activity.state)) problems.push(`welcome activity ${activity.name}: state ${activity.state} is used twice`);
+    names.add(activity.name);
     states.add(activity.state);
   }
   if (list.filter((a) => a.fallback).length > 1) problems.push('welcome activities: only one may be the fallback');

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { findApp, type Config } from '../config/config';
 import type { Core, Flow } from '../core';
 import { customerRemoved } from '../wecom/callback-event';
-import { loadActivities } from './activities';
+import type { Activities } from './activities';
 import { ContactWays } from './contact-ways';
 import { EmployeePool } from './employee-pool';
 import { createWelcomeQueue, enqueueWelcome, startWelcomeWorkers, TAG_QUEUE, type TagJob } from './handle-new-customer';
@@ -13,9 +13,9 @@ import { welcomeRoutes } from './routes';
  * alerts) inside WeCom's 20 s, counted per employee, tagged; employees at a limit
  * leave the 「联系我」 pool. Needs a customer-contact app (the default app, or its
  * WECOM_CUSTOMER_CONTACT_SECRET): without one, adds are still queued and counted.
+ * `activities` are loaded (and reloaded on SIGHUP) by the gateway, with the event templates.
  */
-export function wireWelcome(core: Core, config: Config) {
-  const activities = loadActivities(config.templatesDir);
+export function wireWelcome(core: Core, config: Config, { activities }: { activities: Activities }) {
   const defaultApp = findApp(config);
   const app = defaultApp && config.welcome.customerContactSecret ? { ...defaultApp, name: 'customer-contact', secret: config.welcome.customerContactSecret } : defaultApp;
   const pool = new EmployeePool(core.redis, activities, { keys: core.keys.welcome, timeZone: config.welcome.timeZone });

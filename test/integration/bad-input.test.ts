@@ -27,6 +27,63 @@ describe('POST /v1/messages with bad input', () => {
     expect(res.body.error.fields[0].field).toBe('to');
   });
 
+  // The most common mistakes, as a user's trial found them (issue 32): each names the field and says the fix.
+  it('when "to" is missing, then 400 names it and shows what to write', async () => {
+    const { to: _to, ...body } = alert();
+    const res = await h.api.post('/v1/messages').send(body);
+    expect(res.status).toBe(400);
+    expect(res.body.error.fields).toEqual([{ field: 'to', message: expect.stringMatching(/^required — \{"users":\["zhangsan"\]\}.*"@all"/) }]);
+    expect(res.body.error.message).toMatch(/^invalid to: required — /);
+  });
+
+  it('when "to" is a string (a userid), then 400 names "to" and shows the object it needs', async () => {
+    const res = await h.api.post('/v1/messages').send(alert({ to: 'zhangsan' }));
+    expect(res.status).toBe(400);
+    expect(res.body.error.fields).toEqual([{ field: 'to', message: expect.stringContaining('{"users":["zhangsan"]}') }]);
+    expect(res.body.error.fields[0].message).not.toMatch(/Invalid input/);
+  });
+
+  it('when "to" is a list, then 400 names "to" and shows the object it needs', async () => {
+    const res = await h.api.post('/v1/messages').send(alert({ to: ['zhangsan'] }));
+    expect(res.status).toBe(400);
+    expect(res.body.error.fields).toEqual([{ field: 'to', message: expect.stringContaining('{"users":["zhangsan"]}') }]);
+  });
+
+  it.each([
+    ['users', 'zhangsan', 'expected an array of userids, e.g. ["zhangsan"]'],
+    ['parties', 2, 'expected an array of department ids, e.g. [2, 3]'],
+    ['tags', 1, 'expected an array of tag ids, e.g. [1]'],
+    ['robots', 'ops', 'expected an array of robot names, e.g. ["ops"]'],
+    ['chats', 'oncall', 'expected an array of chatids, e.g. ["oncall"]'],
+  ])('when to.%s is %j (not an array), then 400 names that list and shows the array', async (list, value, message) => {
+    const res = await h.api.post('/v1/messages').send(alert({ to: { [list]: value } }));
+    expect(res.status).toBe(400);
+    expect(res.body.error.fields).toEqual([{ field: `to.${list}`, message }]);
+  });
+
+  it('when "event" is missing, then 400 names it and points to GET /v1/events', async () => {
+    const { event: _event, ...body } = alert();
+    const res = await h.api.post('/v1/messages').send(body);
+    expect(res.status).toBe(400);
+    expect(res.body.error.fields).toEqual([{ field: 'event', message: expect.stringMatching(/^required — .*GET \/v1\/events/) }]);
+  });
+
+  it('when the body is form-encoded (curl -d without a JSON content type), then 415 says to send JSON, and nothing is queued', async () => {
+    const res = await h.api.post('/v1/messages').type('form').send('event=program.alert&to=zhangsan');
+    expect(res.status).toBe(415);
+    expect(res.body.error).toMatchObject({ code: 'unsupported_media_type', message: expect.stringContaining('send JSON with Content-Type: application/json'), fields: [{ field: 'Content-Type', message: expect.any(String) }] });
+    const plain = await h.api.post('/v1/messages').set('content-type', 'text/plain').send(JSON.stringify(alert()));
+    expect(plain.status).toBe(415);
+    const counts = await h.gateway.queues.get('send')!.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(0);
+  });
+
+  it('when the body is empty, then 400 says a JSON object is needed', async () => {
+    const res = await h.api.post('/v1/messages');
+    expect(res.status).toBe(400);
+    expect(res.body.error.fields).toEqual([{ field: '(body)', message: expect.stringContaining('a JSON object') }]);
+  });
+
   it('when the body is not JSON, then 400', async () => {
     const res = await h.api.post('/v1/messages').set('content-type', 'application/json').send('{"event":');
     expect(res.status).toBe(400);
@@ -142,7 +199,8 @@ describe('when Redis is unreachable', () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgw-503-'));
     const redis = await startTestRedis({ dir, port: await restartablePort() });
     const sim = await WecomSimulator.start({ ...UNLIMITED_SIM });
-    const gateway = await createGateway(testConfig(sim.url, { REDIS_URL: redis.url }), { logger: pino({ level: 'silent' }) });
+    // The sandbox's demo activity, so that the employee pool has someone to read from Redis.
+    const gateway = await createGateway({ ...testConfig(sim.url, { REDIS_URL: redis.url }), sandbox: true }, { logger: pino({ level: 'silent' }) });
     const api = request(gateway.app);
     let again: Awaited<ReturnType<typeof startTestRedis>> | undefined;
     try {

@@ -38,7 +38,8 @@ describe('the sandbox QR demo', () => {
   let server: Server;
 
   beforeAll(async () => {
-    h = await startHarness({ env: { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY } });
+    // The expo2026 demo is the sandbox's (templates/sandbox/welcome/): a gateway in sandbox mode loads it.
+    h = await startHarness({ env: { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY }, config: (c) => ({ ...c, sandbox: true }) });
     server = h.gateway.app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     const { port } = server.address() as AddressInfo;

@@ -1,5 +1,5 @@
 import { redisKeys } from '../../src/redis/keys';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -19,10 +19,15 @@ const TOKEN = 'welcomeToken1';
 const AES_KEY = 'WelcomeKey0123456789abcdefghijklmnopqrstuvw';
 const wecom = new CallbackCrypto({ token: TOKEN, encodingAesKey: AES_KEY, receiveId: SIM_APP.corpId });
 
-/** The shipped templates plus a small campaign whose limits tests can reach. */
+/**
+ * The shipped templates with the sandbox's expo demo as a real activity (and the
+ * fallback), plus a small campaign whose limits tests can reach.
+ */
 function templatesWithCampaign(): string {
   const dir = mkdtempSync(join(tmpdir(), 'wgw-welcome-'));
   cpSync(TEMPLATES_DIR, dir, { recursive: true });
+  mkdirSync(join(dir, 'welcome'), { recursive: true });
+  writeFileSync(join(dir, 'welcome', 'expo2026.yaml'), `${readFileSync(join(TEMPLATES_DIR, 'sandbox', 'welcome', 'expo2026.yaml'), 'utf8')}fallback: true\n`);
   writeFileSync(
     join(dir, 'welcome', 'spring.yaml'),
     `activity: spring
@@ -215,6 +220,45 @@ describe('new-customer welcome', () => {
     expect(latencies.at(-1)).toBeLessThan(18_000);
     h.sim.setLatency(0);
   }, 60_000);
+});
+
+describe('the shipped welcome activities', () => {
+  const push = async (h: Harness, xml: string) => {
+    const p = encryptedPush(wecom, SIM_APP.corpId, xml);
+    expect((await h.api.post(`/wecom/callback?${p.query}`).set('content-type', 'text/xml').send(p.body)).status).toBe(200);
+  };
+
+  it('when a production gateway (WeCom credentials, not the sandbox) runs the shipped templates, then it has no activity and a new customer gets no demo welcome', async () => {
+    const h = await startHarness({ env: { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY } });
+    try {
+      expect(h.config.sandbox).toBe(false);
+      expect((await h.api.get('/v1/welcome/activities')).body.activities).toEqual([]);
+      expect((await h.api.post('/v1/contact-ways').send({ activity: 'expo2026' })).status).toBe(404);
+      const code = h.sim.issueWelcomeCode();
+      await push(h, addEvent({ UserID: 'sales01', ExternalUserID: 'wmRealCustomer', State: 'their-own-code', WelcomeCode: code }));
+      const outcome = await eventually(async () => ((await h.api.get('/v1/welcome/outcomes')).body.outcomes as Record<string, any>[]).find((o) => o.customer === 'wmRealCustomer'));
+      expect(outcome).toMatchObject({ outcome: 'skipped', reason: expect.stringContaining('there is no fallback') });
+      expect(h.sim.welcomes.find((w) => w.welcomeCode === code)).toBeUndefined();
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('when the sandbox runs them, then the expo2026 demo is served, to its own QR code only', async () => {
+    const h = await startHarness({ env: { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY }, config: (c) => ({ ...c, sandbox: true }) });
+    try {
+      expect((await h.api.get('/v1/welcome/activities')).body.activities).toEqual([expect.objectContaining({ activity: 'expo2026', state: 'expo2026' })]);
+      const demo = h.sim.issueWelcomeCode();
+      await push(h, addEvent({ UserID: 'sales01', ExternalUserID: 'wmDemo', State: 'expo2026', WelcomeCode: demo }));
+      expect((await eventually(() => h.sim.welcomes.find((w) => w.welcomeCode === demo))).body).toMatchObject({ attachments: [{ msgtype: 'link' }] });
+      const other = h.sim.issueWelcomeCode();
+      await push(h, addEvent({ UserID: 'sales01', ExternalUserID: 'wmOther', State: 'their-own-code', WelcomeCode: other }));
+      await eventually(async () => ((await h.api.get('/v1/welcome/outcomes')).body.outcomes as Record<string, any>[]).find((o) => o.customer === 'wmOther'));
+      expect(h.sim.welcomes.find((w) => w.welcomeCode === other)).toBeUndefined();
+    } finally {
+      await h.close();
+    }
+  });
 });
 
 describe('employee pool counters', () => {
