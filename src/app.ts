@@ -7,7 +7,7 @@ import helmet from 'helmet';
 import { accessLog, type AccessLogOptions } from './http/access-log';
 import { ApiKeys, type ApiKey, type FailedAuthGuard, type Permission } from './http/auth';
 import { ApiError, errorHandler } from './http/errors';
-import { isPageAsset, toExpressPath, type Route } from './http/route';
+import { isPageAsset, jsonBodyOnly, methodNotAllowed, toExpressPath, type Route } from './http/route';
 import type { Metrics } from './ops/metrics';
 import { OPENAPI_PATH } from './ops/routes';
 import { AuthFailureThrottle, DEFAULT_AUTH_FAILURES_PER_MINUTE } from './quotas/api-rate-limit';
@@ -47,6 +47,32 @@ const API_HEADERS: [string, string][] = [
   ['Referrer-Policy', 'no-referrer'],
 ];
 
+/** Where a person who opens the gateway's address goes next. Links only: nothing here needs a key. */
+const HOME_LINKS = {
+  console: '/dashboard/',
+  docs: '/docs',
+  openapi: '/openapi.yaml',
+  health: '/healthz',
+  ready: '/readyz',
+  metrics: '/metrics',
+};
+
+/** `GET /`: a browser gets a page of links (the console, the API docs, health); an API client the same links as JSON. */
+const home: RequestHandler = (req, res) => {
+  if (req.accepts(['json', 'html']) !== 'html') return void res.json({ name: 'wecom-gateway', links: HOME_LINKS });
+  const item = (href: string, text: string) => `<li><a href="${href}">${text}</a></li>`;
+  res.type('html').send(
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>wecom-gateway</title></head><body><h1>wecom-gateway</h1><ul>${[
+      item(HOME_LINKS.console, 'Console: messages, queues, playground (an admin key)'),
+      item(HOME_LINKS.docs, 'API docs'),
+      item(HOME_LINKS.openapi, 'openapi.yaml'),
+      item(HOME_LINKS.health, 'Health'),
+      item(HOME_LINKS.ready, 'Readiness'),
+      item(HOME_LINKS.metrics, 'Metrics'),
+    ].join('')}</ul></body></html>`,
+  );
+};
+
 /** The express app: request ids and logs, metrics, auth and body parsing per route, errors as JSON. */
 export function createApp(options: AppOptions): Express {
   const app = express();
@@ -54,9 +80,14 @@ export function createApp(options: AppOptions): Express {
   // No ETag on answers: nobody revalidates a 202 or a status read, and each would cost a hash of the body (static assets keep theirs).
   app.set('etag', false);
   app.set('trust proxy', parseTrustProxy(options.trustProxy));
-  // Pages get helmet's full set; an API answer is JSON that no browser should render, frame or sniff: four fixed headers say so.
-  const pageHeaders = helmet();
-  const docsHeaders = helmet({ contentSecurityPolicy: false }); // Swagger UI needs its inline styles
+  // Pages get helmet's set; an API answer is JSON that no browser should render, frame or sniff: four fixed headers say so.
+  // Not helmet's https parts: the gateway speaks plain HTTP, and over it from any address but loopback upgrade-insecure-requests
+  // sends the page's CSS and scripts to an https port nobody serves; HSTS is the TLS proxy's to send (docs/security.md).
+  // Styles and fonts from the gateway only (helmet allows any https: source): bull-board's page links Google Fonts, which an
+  // offline console cannot reach and which would tell Google who opens it; its text falls back to the system font.
+  const plainHttp = { strictTransportSecurity: false } as const;
+  const pageHeaders = helmet({ ...plainHttp, contentSecurityPolicy: { directives: { upgradeInsecureRequests: null, styleSrc: ["'self'", "'unsafe-inline'"], fontSrc: ["'self'", 'data:'] } } });
+  const docsHeaders = helmet({ ...plainHttp, contentSecurityPolicy: false }); // Swagger UI needs its inline styles
   app.use((req, res, next) => {
     if (!isPageAsset(req.url)) {
       for (const [name, value] of API_HEADERS) res.setHeader(name, value);
@@ -77,7 +108,7 @@ export function createApp(options: AppOptions): Express {
       chain.push(keys.require(route.auth));
       if (options.rateLimit) chain.push(options.rateLimit);
     }
-    if (route.method !== 'get') chain.push(route.body === 'text' ? text : json);
+    if (route.method !== 'get') chain.push(...(route.body === 'text' ? [text] : [jsonBodyOnly, json]));
     app[route.method](toExpressPath(route.path), ...chain, route.handler);
   }
 
@@ -86,7 +117,10 @@ export function createApp(options: AppOptions): Express {
   const spec = parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as swaggerUi.JsonObject;
   app.use('/docs', swaggerUi.serve);
   app.get('/docs', swaggerUi.setup(spec, { customSiteTitle: 'wecom-gateway API' }));
+  app.get('/', home);
 
+  // A known path asked with another method: 405 and the methods it takes. Anything else: JSON 404.
+  app.use(methodNotAllowed([...options.routes, { method: 'get', path: '/' }, { method: 'get', path: '/docs' }]));
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(options.logger));
   return app;

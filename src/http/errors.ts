@@ -21,14 +21,28 @@ export class ApiError extends Error {
   }
 
   static invalid(issues: z.core.$ZodIssue[], prefix = ''): ApiError {
-    const fields = issues.flatMap((issue) => {
+    const fields = issues.flatMap(unwrapUnion).flatMap((issue) => {
       const path = issue.path.join('.');
       // An unknown key is named itself, not its parent object.
       if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ field: prefix + (path ? `${path}.${key}` : key), message: 'unknown field' }));
       return [{ field: prefix + (path || '(body)'), message: issue.message }];
     });
-    return new ApiError(400, 'invalid_request', `invalid ${fields.map((f) => f.field).join(', ')}`, fields);
+    // The message says what to do too: a caller reading only `message` (a log line, curl's output) learns the fix.
+    return new ApiError(400, 'invalid_request', `invalid ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`, fields);
   }
+}
+
+/**
+ * A union's input that has one option's shape (`to` an object, not "@all") is
+ * judged by that option: its issues name the inner field (`to.users`), where zod's
+ * union issue says only `to`. An option whose type the input lacks fails at its
+ * root (invalid_type, invalid_value).
+ */
+function unwrapUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== 'invalid_union') return [issue];
+  const shaped = issue.errors.filter((option) => option.length > 0 && !option.some((inner) => inner.path.length === 0 && (inner.code === 'invalid_type' || inner.code === 'invalid_value')));
+  if (shaped.length !== 1) return [issue];
+  return shaped[0].flatMap((inner) => unwrapUnion({ ...inner, path: [...issue.path, ...inner.path] }));
 }
 
 /** Redis refused or did not answer (down, or a master without its replica mid-failover): the caller should retry later (503), nothing was accepted. */

@@ -42,3 +42,53 @@ export function limitParam(req: Request, fallback = 100, max = 1000): number {
   if (!(limit >= 1 && limit <= max)) throw new ApiError(400, 'invalid_request', `limit must be a whole number from 1 to ${max}`, [{ field: 'query.limit', message: `a whole number from 1 to ${max}` }]);
   return limit;
 }
+
+/** Whether a request carries a body at all (as body-parser decides: a Content-Length above 0, or chunks). */
+function hasBody(req: Request): boolean {
+  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+}
+
+/**
+ * A JSON route's body must say it is JSON: express.json passes any other type by,
+ * and the route would then see no body at all. `curl -d` sends form encoding unless
+ * told otherwise, the commonest way to meet this. The header's value is not repeated back.
+ */
+export const jsonBodyOnly: RequestHandler = (req, _res, next) => {
+  if (!hasBody(req) || req.is('application/json')) return next();
+  const message = "the body must be JSON: send JSON with Content-Type: application/json (curl -d sends application/x-www-form-urlencoded unless given -H 'content-type: application/json')";
+  next(new ApiError(415, 'unsupported_media_type', message, [{ field: 'Content-Type', message: 'application/json' }]));
+};
+
+/**
+ * The methods each known path takes (`Allow`), for an answer to a method it does
+ * not take: 405 naming them says more than a 404 that the path does not exist.
+ * Paths match as express matches them: any case, a trailing slash allowed.
+ */
+export function methodNotAllowed(routes: Pick<Route, 'method' | 'path'>[]): RequestHandler {
+  const paths = new Map<string, { pattern: RegExp; methods: Set<string> }>();
+  for (const route of routes) {
+    const known = paths.get(route.path) ?? { pattern: pathPattern(route.path), methods: new Set<string>() };
+    known.methods.add(route.method.toUpperCase());
+    // Express answers HEAD wherever it answers GET.
+    if (route.method === 'get') known.methods.add('HEAD');
+    paths.set(route.path, known);
+  }
+  // `/v1/messages/preview` before `/v1/messages/{id}`: a path names the route that spells it out.
+  const byLiteralsFirst = [...paths.entries()].sort(([a], [b]) => a.split('{').length - b.split('{').length);
+  return (req, res, next) => {
+    const known = byLiteralsFirst.find(([, { pattern }]) => pattern.test(req.path));
+    if (!known) return next();
+    const [path, { methods }] = known;
+    const allow = [...methods].join(', ');
+    res.setHeader('Allow', allow);
+    next(new ApiError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}; it takes ${allow}`, [{ field: '(method)', message: `one of ${allow}` }]));
+  };
+}
+
+function pathPattern(path: string): RegExp {
+  const escaped = path
+    .split(/\{[A-Za-z0-9_]+\}/)
+    .map((literal) => literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('[^/]+');
+  return new RegExp(`^${escaped}/?$`, 'i');
+}

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { z } from 'zod';
 import type { Config } from '../config/config';
@@ -25,20 +25,26 @@ import { MEDIA_MSGTYPES, MSGTYPES, RenderError, type EventTemplate, type Msgtype
 /** The body field and the header alike. */
 const MAX_IDEMPOTENCY_KEY = 256;
 
+/** What a send request looks like, for the messages that tell a caller how to write one. */
+const SEND_EXAMPLE = '{"event":"program.alert","to":{"users":["zhangsan"]},"data":{…}}';
+
 export const sendRequestSchema = z
-  .object({
-    event: z.string().min(1).max(128),
-    msgtype: z.enum(MSGTYPES).optional(),
-    to: recipientsSchema,
-    /** Who robot and chat messages @-mention; overrides the event's own. */
-    mentions: mentionsSchema.optional(),
-    data: z.record(z.string(), z.unknown()).default({}),
-    app: z.string().min(1).max(64).optional(),
-    idempotencyKey: z.string().min(1).max(MAX_IDEMPOTENCY_KEY).optional(),
-    priority: z.enum(['high', 'normal', 'bulk']).optional(),
-    /** The final status (sent/failed) is POSTed here, signed, with retries. */
-    callbackUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).optional(),
-  })
+  .object(
+    {
+      event: z.string({ error: (issue) => (issue.input === undefined ? 'required — the event key, e.g. "program.alert" (GET /v1/events lists them)' : 'expected the event key as a string, e.g. "program.alert"') }).min(1).max(128),
+      msgtype: z.enum(MSGTYPES).optional(),
+      to: recipientsSchema,
+      /** Who robot and chat messages @-mention; overrides the event's own. */
+      mentions: mentionsSchema.optional(),
+      data: z.record(z.string(), z.unknown(), { error: 'expected an object of the template\'s data, e.g. {"title":"Disk 95%"} (GET /v1/events lists each event\'s data)' }).default({}),
+      app: z.string().min(1).max(64).optional(),
+      idempotencyKey: z.string().min(1).max(MAX_IDEMPOTENCY_KEY).optional(),
+      priority: z.enum(['high', 'normal', 'bulk']).optional(),
+      /** The final status (sent/failed) is POSTed here, signed, with retries. */
+      callbackUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).optional(),
+    },
+    { error: (issue) => `${issue.input === undefined ? 'required — a JSON object' : 'expected a JSON object'}, e.g. ${SEND_EXAMPLE}` },
+  )
   .strict();
 
 export type SendRequest = z.infer<typeof sendRequestSchema>;
@@ -66,6 +72,29 @@ export function partPayloads(part: PreparedPart, options: { agentId: number; dup
   if ('to' in part) return [buildSendPayload(part.msgtype, part.body, part.to, options)];
   const group = part.group;
   return 'robot' in group ? part.messages.map(robotPayload) : part.messages.map((m) => chatPayload(group.chat, m));
+}
+
+/** JSON with every object's keys in order: one text for one request, however its keys were ordered or spaced. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * What "the same request" means for an idempotency key: the request as parsed (so
+ * `2` and `"2"` for a party, an absent `data` and `{}`, are the same), in canonical
+ * JSON, without the key itself (header or body alike). Arrays keep their order.
+ */
+export function requestHash(request: SendRequest): string {
+  const { idempotencyKey: _key, ...rest } = request;
+  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
 }
 
 /** The URL a media message's file is downloaded from: none when its content is given (base64 wins, as in MediaResolver). */
@@ -289,7 +318,7 @@ export class MessageService {
    * key (of the same caller) answers the first id and its current status. Without a
    * caller the gateway sends on its own account (storm digests, extensions).
    */
-  async accept(request: SendRequest, context: { caller?: Caller; requestId?: string } = {}): Promise<{ id: string; created: boolean; status: MessageStatus }> {
+  async accept(request: SendRequest, context: { caller?: Caller; requestId?: string; idempotencyField?: string } = {}): Promise<{ id: string; created: boolean; status: MessageStatus }> {
     const { caller, requestId } = context;
     this.authorize(request, caller);
     const prepared = this.prepare(request);
@@ -315,6 +344,7 @@ export class MessageService {
             createdBy,
             ...(prepared.parts.some((p) => 'group' in p) ? { destinations: prepared.parts.map(destinationOf) } : {}),
             recipients: recipientsSummary(request.to),
+            ...(request.idempotencyKey !== undefined ? { requestHash: requestHash(request) } : {}),
           },
           request.idempotencyKey,
         ),
@@ -335,6 +365,7 @@ export class MessageService {
       ...(callbackUrl ? { notifyFinal: true } : {}),
     }));
     if (!result.created) {
+      this.refuseReusedKey(result, request, createdBy, context.idempotencyField ?? 'idempotencyKey');
       const status = await this.repeat(result.id, jobs);
       await this.confirmReplicated();
       return { ...result, status };
@@ -349,6 +380,19 @@ export class MessageService {
     await this.confirmReplicated();
     this.accepted({ event: prepared.template.event, msgtype: prepared.msgtype }).inc();
     return { ...result, status: 'queued' };
+  }
+
+  /**
+   * A caller's key reused for another request would otherwise answer the first
+   * message and silently drop this one: 422. A first message without a hash
+   * (accepted before hashes were kept) counts as the same. The gateway's own keys
+   * are exempt: a retried escalation or digest may carry fresher data (a new task_id)
+   * and must still find its first message.
+   */
+  private refuseReusedKey(first: { id: string; requestHash?: string }, request: SendRequest, createdBy: string, field: string): void {
+    if (createdBy === GATEWAY_CALLER_ID || first.requestHash === undefined || first.requestHash === requestHash(request)) return;
+    const message = `this ${field} was already used for another request (message ${first.id}) within the retention; a repeat must send the same body, a new message needs a new key`;
+    throw new ApiError(422, 'idempotency_key_reused', message, [{ field, message: 'already used for a different body' }]);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GATEWAY_CALLER_ID, LOCAL_CALLER } from '../http/auth';
-import { compareAndDelete, createMessage, startPart, type RedisClient } from '../redis/scripts';
+import { compareAndDelete, createMessage, indexMessage, startPart, type RedisClient } from '../redis/scripts';
 import type { RedisKeys } from '../redis/keys';
 
 const RECENT_KEPT = 500;
@@ -8,6 +8,38 @@ const RECENT_KEPT = 500;
 const ATTEMPTS_KEPT = 50;
 /** The recipients summary a record keeps: enough to find a message by a member, not a 10,000-name list. */
 const RECIPIENTS_KEPT = 512;
+/**
+ * Entries each message index keeps (GET /v1/messages): about 10 MB of Redis for
+ * 100,000; beyond, the oldest drop off the list (still readable by id until they expire).
+ */
+const INDEX_KEPT = 100_000;
+/**
+ * Index entries one list request reads at most, matching or not: a filter that
+ * matches little answers a short page and a cursor, never a scan of the whole retention.
+ */
+const LIST_SCAN_MAX = 2_000;
+
+/** Epoch ms in 13 digits (good to the year 2286): as text, they sort as the times they are. */
+const timeKey = (ms: number) => String(ms).padStart(13, '0');
+/** An index entry: the message's time, then its id (which orders messages of the same millisecond). */
+const indexEntry = (createdAt: number, id: string) => `${timeKey(createdAt)}:${id}`;
+const ENTRY = /^\d{13}:[0-9a-f-]{36}$/;
+/** Whether a caller's cursor is an index entry (anything else would be a Redis range of the caller's making). */
+export const isListCursor = (cursor: string) => ENTRY.test(cursor);
+
+/** What GET /v1/messages asks the store. */
+export interface MessageListQuery {
+  /** Whose messages: one creator's, or everyone's (undefined: an admin). */
+  createdBy?: string;
+  /** Accepted at or after (ms). */
+  since?: number;
+  /** Accepted before (ms). */
+  until?: number;
+  /** Where the previous page stopped (its `next`). */
+  cursor?: string;
+  limit: number;
+  matches: (view: MessageView) => boolean;
+}
 
 export type MessageStatus = 'queued' | 'deferred' | 'sending' | 'sent' | 'failed' | 'recalled';
 export type PartStatus = 'queued' | 'deferred' | 'sending' | 'sent' | 'failed' | 'recalled';
@@ -35,6 +67,8 @@ export interface PartState {
 
 export interface MessageRecord {
   id: string;
+  /** With an idempotency key: the hash of the request (requestHash), to tell a repeat from a reuse of the key. */
+  requestHash?: string;
   event: string;
   msgtype: string;
   app: string;
@@ -186,19 +220,75 @@ export class MessageStore {
    * first message to claim the key wins; a later one is removed again and the
    * winner's id is answered (`created: false`).
    */
-  async create(record: MessageRecord, idempotencyKey?: string): Promise<{ id: string; created: boolean }> {
+  async create(record: MessageRecord, idempotencyKey?: string): Promise<{ id: string; created: boolean; requestHash?: string }> {
     const queued: PartState = { status: 'queued', attempts: 0, updatedAt: Date.now() };
     const ttl = this.options.retentionSeconds;
     const createdBy = record.createdBy ?? LOCAL_CALLER.id;
-    const fields = { ...record, createdBy, requestId: record.requestId ?? '', callbackUrl: record.callbackUrl ?? '', destinations: JSON.stringify(record.destinations ?? []), recipients: record.recipients ?? '' };
+    const fields = { ...record, createdBy, requestId: record.requestId ?? '', callbackUrl: record.callbackUrl ?? '', destinations: JSON.stringify(record.destinations ?? []), recipients: record.recipients ?? '', requestHash: record.requestHash ?? '' };
     await createMessage(this.redis, { record: this.recordKey(record.id), parts: this.partsKey(record.id) }, { ttlSeconds: ttl, parts: record.parts, queuedPart: JSON.stringify(queued), fields });
-    if (idempotencyKey === undefined) return { id: record.id, created: true };
-    const claim = this.idempotencyKey(createdBy, idempotencyKey);
-    const claimed = await this.redis.set(claim, record.id, 'EX', ttl, 'NX');
-    if (claimed) return { id: record.id, created: true };
-    await this.remove(record.id);
-    const winner = await this.redis.get(claim);
-    return { id: winner ?? record.id, created: false };
+    if (idempotencyKey !== undefined) {
+      const claim = this.idempotencyKey(createdBy, idempotencyKey);
+      const claimed = await this.redis.set(claim, record.id, 'EX', ttl, 'NX');
+      if (!claimed) {
+        await this.remove(record.id);
+        const winner = (await this.redis.get(claim)) ?? record.id;
+        // The winner's record was written before its claim: its hash is there to compare with.
+        const winnerHash = await this.redis.hget(this.recordKey(winner), 'requestHash');
+        return { id: winner, created: false, ...(winnerHash ? { requestHash: winnerHash } : {}) };
+      }
+    }
+    await this.index(record.id, record.createdAt, createdBy);
+    return { id: record.id, created: true };
+  }
+
+  /**
+   * Lists the message (GET /v1/messages) in everyone's index and its creator's.
+   * Another slot than the record: a separate step, after the record is safe. A
+   * message removed again later (it could not be queued) leaves an entry that the
+   * list skips, since its record is gone, until it ages out.
+   */
+  private async index(id: string, createdAt: number, createdBy: string): Promise<void> {
+    const ttl = this.options.retentionSeconds;
+    await indexMessage(this.redis, [this.options.keys.messageIndex, this.options.keys.messageIndexBy(createdBy)], {
+      entry: indexEntry(createdAt, id),
+      oldestKept: timeKey(Date.now() - ttl * 1000),
+      cap: INDEX_KEPT,
+      ttlSeconds: ttl,
+    });
+  }
+
+  /**
+   * Messages newest first, from the index of those the caller may see, within the
+   * retention. Reads at most LIST_SCAN_MAX entries: `next` (where the reading
+   * stopped) is given whenever more may follow, even after a page shorter than
+   * `limit`, so a caller pages on while there is a `next`.
+   */
+  async list(query: MessageListQuery): Promise<{ messages: MessageView[]; next?: string }> {
+    const key = query.createdBy === undefined ? this.options.keys.messageIndex : this.options.keys.messageIndexBy(query.createdBy);
+    const oldest = Math.max(query.since ?? 0, Date.now() - this.options.retentionSeconds * 1000);
+    // Entries are `<ms>:<id>`, and `<ms>` sorts before them: `(<ms>` as the top leaves that millisecond out, `[<ms>` as the bottom takes it in.
+    let max = query.cursor !== undefined ? `(${query.cursor}` : query.until !== undefined ? `(${timeKey(query.until)}` : '+';
+    const min = `[${timeKey(oldest)}`;
+    const messages: MessageView[] = [];
+    let read = 0;
+    while (read < LIST_SCAN_MAX) {
+      // Without a filter the first batch fills the page; with one, at least 20 at a time.
+      const batch = Math.min(LIST_SCAN_MAX - read, Math.max(query.limit - messages.length, 20));
+      const entries = await this.redis.zrevrangebylex(key, max, min, 'LIMIT', 0, batch);
+      const views = await Promise.all(entries.map((entry) => this.get(entry.slice(14))));
+      for (const [i, entry] of entries.entries()) {
+        read++;
+        const view = views[i];
+        if (view && query.matches(view)) messages.push(view);
+        if (messages.length === query.limit) {
+          const more = i < entries.length - 1 || entries.length === batch;
+          return { messages, ...(more ? { next: entry } : {}) };
+        }
+      }
+      if (entries.length < batch) return { messages };
+      max = `(${entries.at(-1)}`;
+    }
+    return { messages, next: max.slice(1) };
   }
 
   /** Removes a message that could not be queued, and releases its idempotency key (claimed by `createdBy`) if it holds it. */

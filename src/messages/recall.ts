@@ -16,33 +16,64 @@ export interface RecallDeps {
   findApp: (name: string) => WecomApp | undefined;
 }
 
+/** What a recall did to one part: a caller can tell a message taken back from one that could not be. */
+export interface PartRecall {
+  part: number;
+  /** The part's destination: `members`, `robot ops`, `chat oncall`. */
+  to: string;
+  /**
+   * recalled (WeCom took it back), cancelled (it was waiting: never sent),
+   * not_recallable (delivered where WeCom has no recall), not_sent (it failed:
+   * nothing to take back), already_recalled.
+   */
+  outcome: 'recalled' | 'cancelled' | 'not_recallable' | 'not_sent' | 'already_recalled';
+  reason?: string;
+}
+
+/** WeCom's message/recall takes an app message's msgid; robots (webhook/send) and app chats (appchat/send) have no recall. */
+function notRecallable(to: string): string {
+  if (to.startsWith('robot ')) return 'robot messages cannot be recalled: WeCom has no recall for group robots';
+  if (to.startsWith('chat ')) return 'app group chat messages cannot be recalled: WeCom has no recall for appchat/send';
+  return 'WeCom gave no msgid for it, so it cannot be recalled';
+}
+
 /**
  * Takes a message back: parts WeCom delivered are recalled with message/recall,
- * parts still waiting are cancelled, and the status becomes `recalled`. Only its
+ * parts still waiting are cancelled, and the status becomes `recalled`. What WeCom
+ * cannot take back (a robot's or a chat's delivered part) stays as it is, and
+ * `recall` says so part by part: a message only to a robot stays `sent`. Only its
  * creator or an admin may: to another caller it does not exist.
  */
-export async function recallMessage(id: string, deps: RecallDeps, caller: Caller): Promise<MessageView> {
+export async function recallMessage(id: string, deps: RecallDeps, caller: Caller): Promise<MessageView & { recall: PartRecall[] }> {
   const view = await deps.store.get(id);
   if (!view || !visibleTo(view, caller)) throw new ApiError(404, 'not_found', `no message ${id}`);
   if (Date.now() - Date.parse(view.createdAt) > RECALL_WINDOW_MS) throw new ApiError(409, 'too_old', 'WeCom recalls messages only within 24 hours of sending');
   const app = deps.findApp(view.app);
   if (!app) throw new ApiError(409, 'unknown_app', `app ${view.app} is no longer configured`);
   const parts = await deps.store.parts(id);
+  const recall: PartRecall[] = [];
   for (const [index, part] of parts.entries()) {
+    const to = view.deliveries?.[index]?.to ?? 'members';
+    const outcome = (result: PartRecall['outcome'], reason?: string) => recall.push({ part: index, to, outcome: result, ...(reason ? { reason } : {}) });
     if (part.status === 'sent' && part.msgid) {
-      const outcome = await deps.api.recallMessage(app, part.msgid);
-      if (outcome.kind !== 'ok') throw new ApiError(409, 'recall_refused', `WeCom refused the recall: ${outcome.error.errcode} ${outcome.error.errmsg}`);
+      const answer = await deps.api.recallMessage(app, part.msgid);
+      if (answer.kind !== 'ok') throw new ApiError(409, 'recall_refused', `WeCom refused the recall: ${answer.error.errcode} ${answer.error.errmsg}`);
+      outcome('recalled');
     } else if (part.status === 'queued' || part.status === 'deferred') {
       const job = await deps.queue.getJob(sendIdOf({ messageId: id, part: index }));
       // A job a worker has just taken cannot be removed: BullMQ refuses a locked job.
       const removed = !job || (await job.remove().then(() => true, () => false));
       if (!removed) throw new ApiError(409, 'being_sent', 'a part is being sent right now; try again in a moment');
+      outcome('cancelled');
     } else if (part.status === 'sending') {
       throw new ApiError(409, 'being_sent', 'a part is being sent right now; try again in a moment');
     } else {
-      continue; // failed or already recalled: nothing to take back
+      if (part.status === 'sent') outcome('not_recallable', notRecallable(to));
+      else if (part.status === 'failed') outcome('not_sent', 'it failed: nothing was delivered');
+      else outcome('already_recalled');
+      continue;
     }
     await deps.store.updatePart(id, index, { ...part, status: 'recalled' });
   }
-  return (await deps.store.get(id))!;
+  return { ...(await deps.store.get(id))!, recall };
 }

@@ -14,24 +14,40 @@ const groupId = z.union([z.string().regex(/^\d{1,20}$/, 'a numeric id'), z.numbe
 export const MAX_RECIPIENTS = 10_000;
 const memberCount = (to: { users?: unknown[]; parties?: unknown[]; tags?: unknown[] }) => (to.users?.length ?? 0) + (to.parties?.length ?? 0) + (to.tags?.length ?? 0);
 
-export const recipientsSchema = z.union([
-  z.literal('@all'),
-  z
-    .object({
-      users: z.array(userId).optional(),
-      parties: z.array(groupId).optional(),
-      tags: z.array(groupId).optional(),
-      /** Group robots by their configured name. */
-      robots: z.array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a configured robot name')).max(20).optional(),
-      /** App group chats (created by the app) by chatid. */
-      chats: z.array(z.string().regex(/^[0-9A-Za-z]{1,32}$/, 'a chatid: 1-32 letters or digits')).max(20).optional(),
-    })
-    .strict()
-    .refine((to) => [to.users, to.parties, to.tags, to.robots, to.chats].some((list) => (list?.length ?? 0) > 0), {
-      message: 'name at least one of users, parties, tags, robots or chats (or "@all")',
-    })
-    .refine((to) => memberCount(to) <= MAX_RECIPIENTS, { message: `at most ${MAX_RECIPIENTS} users, parties and tags together` }),
-]);
+/** What `to` looks like, for the messages that tell a caller how to write it. */
+const TO_EXAMPLES = '{"users":["zhangsan"]}, {"parties":[2]}, {"tags":[1]}, {"robots":["ops"]}, {"chats":["oncall"]} (lists may be combined) or "@all"';
+
+/** A list given as a single value (`"users":"zhangsan"`) is the common slip: the message shows the list it needs. */
+const listOf = <T extends z.ZodType>(item: T, example: string) => z.array(item, { error: `expected an array of ${example}` });
+
+export const recipientsSchema = z.union(
+  [
+    z.literal('@all'),
+    z
+      .object({
+        users: listOf(userId, 'userids, e.g. ["zhangsan"]').optional(),
+        parties: listOf(groupId, 'department ids, e.g. [2, 3]').optional(),
+        tags: listOf(groupId, 'tag ids, e.g. [1]').optional(),
+        /** Group robots by their configured name. */
+        robots: listOf(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a configured robot name'), 'robot names, e.g. ["ops"]').max(20).optional(),
+        /** App group chats (created by the app) by chatid. */
+        chats: listOf(z.string().regex(/^[0-9A-Za-z]{1,32}$/, 'a chatid: 1-32 letters or digits'), 'chatids, e.g. ["oncall"]').max(20).optional(),
+      })
+      .strict()
+      .refine((to) => [to.users, to.parties, to.tags, to.robots, to.chats].some((list) => (list?.length ?? 0) > 0), {
+        message: 'name at least one of users, parties, tags, robots or chats (or "@all")',
+      })
+      .refine((to) => memberCount(to) <= MAX_RECIPIENTS, { message: `at most ${MAX_RECIPIENTS} users, parties and tags together` }),
+  ],
+  {
+    // Neither "@all" nor an object: zod's own "Invalid input" does not say what to write instead.
+    error: (issue) => {
+      if (issue.input === undefined) return `required — ${TO_EXAMPLES}`;
+      const given = issue.input === null ? 'null' : Array.isArray(issue.input) ? 'a bare list' : `a ${typeof issue.input}`;
+      return `expected an object of recipient lists, not ${given}: ${TO_EXAMPLES}`;
+    },
+  },
+);
 
 export type Recipients = z.infer<typeof recipientsSchema>;
 

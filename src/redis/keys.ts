@@ -23,6 +23,13 @@ export function redisKeys(prefix: string) {
     /** Each attempt's outcome, oldest first: the console's timeline. */
     messageAttempts: (id: string) => `${prefix}:msg:{${id}}:attempts`,
     recentMessages: `${prefix}:msg:recent`,
+    /**
+     * GET /v1/messages: message ids by acceptance time (`<createdAt, 13 digits>:<id>`,
+     * read in lex order), all of them and each creator's own; one slot, so one script
+     * writes both. Trimmed to the retention and a cap on every write, expiring with the records.
+     */
+    messageIndex: `${prefix}:{${prefix}:msgindex}:all`,
+    messageIndexBy: (createdBy: string) => `${prefix}:{${prefix}:msgindex}:by:${createdBy}`,
     /** The console's charts: one hash of counts per minute (epoch minutes), summed over instances. */
     consoleMinute: (minute: number) => `${prefix}:console:minute:${minute}`,
     /**

@@ -224,3 +224,25 @@ return 1`);
 export async function foldIntoDigest(redis: RedisClient, keys: { counts: string; values: string; since: string }, args: { ttlSeconds: number; maxValues: number; maxNames: number; status: string; alerts: { name: string; value: string; startsAt?: number }[] }): Promise<void> {
   await FOLD_INTO_DIGEST(redis, [keys.counts, keys.values, keys.since], [args.ttlSeconds, args.maxValues, args.maxNames, args.status, ...args.alerts.flatMap((a) => [a.name, a.value, a.startsAt ?? 0])]);
 }
+
+/**
+ * A message joins the message indexes (MessageStore.create): sorted sets of
+ * `<createdAt>:<id>`, all at score 0, so lex order is time order and a cursor is
+ * exact. KEYS: the indexes (all, the creator's). ARGV: the entry, the oldest entry
+ * kept (older ones, past the retention, are dropped), how many entries each keeps,
+ * and the retention (s) after which an index no write touched expires.
+ */
+const INDEX_MESSAGE = luaScript(`
+local cap = tonumber(ARGV[3])
+for k = 1, #KEYS do
+  redis.call('ZADD', KEYS[k], 0, ARGV[1])
+  redis.call('ZREMRANGEBYLEX', KEYS[k], '-', '(' .. ARGV[2])
+  local over = redis.call('ZCARD', KEYS[k]) - cap
+  if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[k], 0, over - 1) end
+  redis.call('EXPIRE', KEYS[k], ARGV[4])
+end
+return 1`);
+
+export async function indexMessage(redis: RedisClient, keys: string[], args: { entry: string; oldestKept: string; cap: number; ttlSeconds: number }): Promise<void> {
+  await INDEX_MESSAGE(redis, keys, [args.entry, args.oldestKept, args.cap, args.ttlSeconds]);
+}

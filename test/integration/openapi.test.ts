@@ -20,7 +20,7 @@ describe('openapi.yaml', () => {
   });
 
   it('when openapi.yaml describes an operation, then the gateway serves it', () => {
-    const served = new Set([...h.gateway.routes.map((r) => `${r.method} ${r.path}`), 'get /docs', 'get /dashboard/']);
+    const served = new Set([...h.gateway.routes.map((r) => `${r.method} ${r.path}`), 'get /docs', 'get /dashboard/', 'get /']);
     const documented = Object.entries(spec.paths).flatMap(([path, ops]) => Object.keys(ops).filter((m) => METHODS.includes(m)).map((m) => `${m} ${path}`));
     expect(documented.filter((op) => !served.has(op))).toEqual([]);
   });
@@ -31,6 +31,39 @@ describe('openapi.yaml', () => {
       if (route.auth !== 'none') expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['401', '403', '429']));
       else expect(op.security).toEqual([]);
     }
+  });
+
+  it('when a known path is asked with a method it does not take, then 405 with Allow listing the methods openapi.yaml gives it, as JSON', async () => {
+    for (const [method, path, target] of [
+      ['put', '/v1/messages/{id}', '/v1/messages/00000000-0000-4000-8000-000000000000'],
+      ['patch', '/v1/messages', '/v1/messages'],
+      ['delete', '/v1/events', '/v1/events'],
+      ['put', '/v1/messages/preview', '/v1/messages/preview'],
+      ['post', '/healthz', '/healthz'],
+    ] as const) {
+      const res = await h.api[method](target);
+      const documented = Object.keys(spec.paths[path]).filter((m) => METHODS.includes(m)).map((m) => m.toUpperCase());
+      expect({ target, status: res.status, type: res.type }).toEqual({ target, status: 405, type: 'application/json' });
+      const allowed = String(res.headers.allow).split(', ');
+      expect(allowed.filter((m) => m !== 'HEAD').sort()).toEqual(documented.sort());
+      expect(res.body.error).toMatchObject({ code: 'method_not_allowed', message: expect.stringContaining(res.headers.allow) });
+    }
+  });
+
+  it('when an unknown path is asked, then a JSON 404 as before, whatever the method', async () => {
+    for (const res of [await h.api.get('/v1/nosuch'), await h.api.put('/v1/nosuch'), await h.api.get('/nosuch')]) {
+      expect([res.status, res.type, res.body.error.code]).toEqual([404, 'application/json', 'not_found']);
+    }
+  });
+
+  it('when a browser opens /, then a page links the console, the API docs and health; an API client gets the links as JSON', async () => {
+    const page = await h.api.get('/').set('Accept', 'text/html,application/xhtml+xml,*/*;q=0.8');
+    expect([page.status, page.type]).toEqual([200, 'text/html']);
+    for (const href of ['/dashboard/', '/docs', '/healthz']) expect(page.text).toContain(`href="${href}"`);
+    const json = await h.api.get('/');
+    expect(json.status).toBe(200);
+    expect(json.body.links).toMatchObject({ console: '/dashboard/', docs: '/docs', health: '/healthz' });
+    for (const href of ['/docs', '/healthz', '/openapi.yaml', '/dashboard/']) expect([href, (await h.api.get(href).redirects(1)).status]).toEqual([href, 200]);
   });
 
   it('when /openapi.yaml and /docs are fetched, then the document and its UI are served', async () => {

@@ -15,7 +15,7 @@ describe('DELETE /v1/messages/{id} (recall)', () => {
     const sent = await finalStatus(h.api, res.body.id);
     const recalled = await h.api.delete(`/v1/messages/${res.body.id}`);
     expect(recalled.status).toBe(200);
-    expect(recalled.body).toMatchObject({ id: res.body.id, status: 'recalled' });
+    expect(recalled.body).toMatchObject({ id: res.body.id, status: 'recalled', recall: [{ part: 0, to: 'members', outcome: 'recalled' }] });
     expect(h.sim.sent.find((m) => m.msgid === sent.msgid)?.recalled).toBe(true);
     expect((await h.api.get(`/v1/messages/${res.body.id}`)).body.status).toBe('recalled');
   });
@@ -27,8 +27,17 @@ describe('DELETE /v1/messages/{id} (recall)', () => {
     const recalled = await h.api.delete(`/v1/messages/${res.body.id}`);
     worker.resume();
     expect(recalled.body.status).toBe('recalled');
+    expect(recalled.body.recall).toEqual([{ part: 0, to: 'members', outcome: 'cancelled' }]);
     await new Promise((r) => setTimeout(r, 300));
     expect(h.sim.sent.some((m) => JSON.stringify(m.body).includes('never'))).toBe(false);
+  });
+
+  it('when a message that failed is recalled, then its part says nothing was delivered', async () => {
+    h.sim.failNext(1, { errcode: 81013, errmsg: 'user, party and tag are all invalid' });
+    const res = await h.api.post('/v1/messages').send(alert());
+    expect((await finalStatus(h.api, res.body.id)).status).toBe('failed');
+    const recalled = await h.api.delete(`/v1/messages/${res.body.id}`);
+    expect(recalled.body).toMatchObject({ status: 'failed', recall: [{ part: 0, to: 'members', outcome: 'not_sent', reason: expect.stringContaining('nothing was delivered') }] });
   });
 
   it('when the id is unknown, then 404; when the message is older than 24 hours, then 409 with the reason', async () => {
@@ -39,6 +48,39 @@ describe('DELETE /v1/messages/{id} (recall)', () => {
     const old = await h.api.delete(`/v1/messages/${res.body.id}`);
     expect(old.status).toBe(409);
     expect(old.body.error.message).toMatch(/24 hours/);
+  });
+});
+
+describe('DELETE /v1/messages/{id} of what WeCom cannot recall (group robots)', () => {
+  const ROBOT_KEY = '693a91f6-7b2c-4bc4-97a0-0ec2f1a5c0a1';
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { WECOM_ROBOTS: `ops=${ROBOT_KEY}` }, simulator: { robotKeys: [ROBOT_KEY] } });
+  });
+  afterAll(() => h.close());
+
+  it('when a message only to a robot is recalled, then the answer says nothing was recalled, and why, and its status stays sent', async () => {
+    const res = await h.api.post('/v1/messages').send(alert({ to: { robots: ['ops'] } }));
+    expect((await finalStatus(h.api, res.body.id)).status).toBe('sent');
+    const recalled = await h.api.delete(`/v1/messages/${res.body.id}`);
+    expect(recalled.status).toBe(200);
+    expect(recalled.body).toMatchObject({ id: res.body.id, status: 'sent' });
+    expect(recalled.body.recall).toEqual([{ part: 0, to: 'robot ops', outcome: 'not_recallable', reason: expect.stringMatching(/^robot messages cannot be recalled/) }]);
+    expect((await h.api.get(`/v1/messages/${res.body.id}`)).body.status).toBe('sent');
+  });
+
+  it('when a message to members and a robot is recalled, then each part says what became of it', async () => {
+    const res = await h.api.post('/v1/messages').send(alert({ to: { users: ['zhangsan'], robots: ['ops'] } }));
+    expect((await finalStatus(h.api, res.body.id)).status).toBe('sent');
+    const recalled = await h.api.delete(`/v1/messages/${res.body.id}`);
+    expect(recalled.status).toBe(200);
+    expect(recalled.body.recall).toEqual([
+      { part: 0, to: 'members', outcome: 'recalled' },
+      { part: 1, to: 'robot ops', outcome: 'not_recallable', reason: expect.stringMatching(/^robot messages cannot be recalled/) },
+    ]);
+    // Asked again: nothing left to take back, and it says so.
+    const again = await h.api.delete(`/v1/messages/${res.body.id}`);
+    expect(again.body.recall.map((p: { outcome: string }) => p.outcome)).toEqual(['already_recalled', 'not_recallable']);
   });
 });
 

@@ -117,6 +117,32 @@ describe('POST /v1/messages -> WeCom message/send', () => {
     expect(afterRecall.body).toEqual({ id: first.body.id, status: 'recalled' });
   });
 
+  it('when an idempotency key is reused with a different body, then 422 idempotency_key_reused names the key and nothing more is sent', async () => {
+    const first = await h.api.post('/v1/messages').set('Idempotency-Key', 'order-45').send(alert());
+    expect(first.status).toBe(202);
+    const changed = await h.api.post('/v1/messages').set('Idempotency-Key', 'order-45').send(alert({ data: { title: 'another alert', content: 'c', level: 'info' } }));
+    expect(changed.status).toBe(422);
+    expect(changed.body.error).toMatchObject({ code: 'idempotency_key_reused', message: expect.stringContaining(first.body.id), fields: [{ field: 'Idempotency-Key', message: expect.any(String) }] });
+    // The body field is the same key: the field it came in is named.
+    const inBody = await h.api.post('/v1/messages').send(alert({ idempotencyKey: 'order-45', to: { users: ['lisi'] } }));
+    expect([inBody.status, inBody.body.error.fields[0].field]).toEqual([422, 'idempotencyKey']);
+    await finalStatus(h.api, first.body.id);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.sim.sent).toHaveLength(1);
+  });
+
+  it('when the same request comes again with its keys in another order (header or body key), then it is the same body: the first id', async () => {
+    const body = alert();
+    const first = await h.api.post('/v1/messages').set('Idempotency-Key', 'order-46').send(body);
+    // The same JSON, written differently: keys reordered, the key moved into the body, a party as a number instead of a string.
+    const reordered = { data: { level: 'critical', content: body.data.content, title: body.data.title }, to: body.to, msgtype: 'text', event: 'program.alert', idempotencyKey: 'order-46' };
+    const again = await h.api.post('/v1/messages').set('content-type', 'application/json').send(JSON.stringify(reordered, null, 2));
+    expect([again.status, again.body.id]).toEqual([202, first.body.id]);
+    const parties = await h.api.post('/v1/messages').set('Idempotency-Key', 'order-47').send(alert({ to: { parties: [2] } }));
+    const partiesAgain = await h.api.post('/v1/messages').set('Idempotency-Key', 'order-47').send(alert({ to: { parties: ['2'] } }));
+    expect([partiesAgain.status, partiesAgain.body.id]).toEqual([202, parties.body.id]);
+  });
+
   it('when the first request died between persisting and queueing, then a repeat of its idempotency key sends it after all', async () => {
     // The record and the key as the first request left them, without its job (a crash in between).
     const { created } = await new MessageStore(h.redis, { keys: h.keys, retentionSeconds: 3600 }).create({ id: '00000000-0000-4000-8000-000000000042', event: 'program.alert', msgtype: 'text', app: 'default', parts: 1, createdAt: Date.now() }, 'order-crashed');
