@@ -7,6 +7,7 @@
   const errors = document.getElementById('errors');
   const routed = document.getElementById('routed');
   const forms = document.getElementById('forms');
+  const { t } = window.consoleLocale;
   let timer;
   let latest = 0;
 
@@ -31,7 +32,7 @@
     try {
       payload = JSON.parse($('payload').value);
     } catch (err) {
-      return { error: { message: `payload is not JSON: ${err.message}`, fields: [{ field: 'payload', message: 'not JSON' }] } };
+      return { error: { message: t('js.notJson', { field: 'payload', error: err.message }), fields: [{ field: 'payload', message: t('js.notJsonField') }] } };
     }
     return { body: { source: $('source').value, route: $('route').value, payload } };
   }
@@ -40,8 +41,9 @@
 
 
   function describe(answer) {
-    const route = answer.route ? `route ${answer.route}${$('route').value ? '' : ' (matched)'}` : 'no route';
-    return `${route} · event ${answer.event} · ${answer.forms.length} form${answer.forms.length === 1 ? '' : 's'}${answer.note ? ` · ${answer.note}` : ''}`;
+    const route = answer.route ? `${t('js.route', { name: answer.route })}${$('route').value ? '' : ` ${t('js.matched')}`}` : t('js.noRoute');
+    const forms = answer.forms.length === 1 ? t('js.form') : t('js.forms', { count: answer.forms.length });
+    return `${route} · ${t('js.event', { event: answer.event })} · ${forms}${answer.note ? ` · ${answer.note}` : ''}`;
   }
 
   /** One form: its heading, what its recipients see (HTML the server escaped, src/console/preview.ts), and the exact payload as text. */
@@ -73,7 +75,7 @@
     try {
       answer = await post(form.dataset.render, body);
     } catch (err) {
-      answer = { error: { message: `cannot render: ${err.message}` } };
+      answer = { error: { message: t('js.cannotRender', { error: err.message }) } };
     }
     if (attempt !== latest) return; // a later change has already asked
     showErrors(answer.error);

@@ -8,6 +8,7 @@
   const preview = document.getElementById('preview');
   const payload = document.getElementById('payload');
   const sent = document.getElementById('sent');
+  const { t } = window.consoleLocale;
   let timer;
   let latest = 0;
 
@@ -31,7 +32,7 @@
     try {
       data = JSON.parse($('data').value || '{}');
     } catch (err) {
-      return { error: { message: `data is not JSON: ${err.message}`, fields: [{ field: 'data', message: 'not JSON' }] } };
+      return { error: { message: t('js.notJson', { field: 'data', error: err.message }), fields: [{ field: 'data', message: t('js.notJsonField') }] } };
     }
     return { body: { event: $('event').value, msgtype: $('msgtype').value, data, recipient: $('recipient').value, robot: $('robot').value } };
   }
@@ -51,7 +52,13 @@
     showErrors(answer.error);
     if (answer.error) return clearOutput();
     // The previews are HTML the server escaped (src/console/preview.ts); the payloads are shown as text.
-    preview.innerHTML = answer.ok.payloads.map((p) => `<div class="meta">${p.to === 'members' ? 'app message' : p.to}</div>${p.html}`).join('');
+    // `to` is `members` or `robot <name>`: shown as text, in the page's language.
+    const to = (p) => (p.to === 'members' ? t('js.appMessage') : t('js.robot', { name: p.to.replace(/^robot /, '') }));
+    preview.replaceChildren(...answer.ok.payloads.flatMap((p) => {
+      const html = document.createElement('template');
+      html.innerHTML = p.html;
+      return [Object.assign(document.createElement('div'), { className: 'meta', textContent: to(p) }), ...html.content.childNodes];
+    }));
     payload.replaceChildren(...answer.ok.payloads.map((p) => Object.assign(document.createElement('pre'), { className: 'payload', textContent: JSON.stringify(p.payload, null, 2) })));
     form.dataset.rendered = String(attempt);
   }
@@ -73,12 +80,12 @@
   document.getElementById('send').addEventListener('click', async () => {
     const { body, error } = tryout();
     if (error) return showErrors(error);
-    sent.textContent = 'sending…';
+    sent.textContent = t('js.sending');
     const answer = await post(form.dataset.send, body);
     showErrors(answer.error);
     sent.replaceChildren();
     if (answer.error) return;
-    const link = Object.assign(document.createElement('a'), { href: form.dataset.messages + answer.ok.id, textContent: `queued ${answer.ok.id}` });
+    const link = Object.assign(document.createElement('a'), { href: form.dataset.messages + answer.ok.id, textContent: t('js.queued', { id: answer.ok.id }) });
     sent.appendChild(link);
   });
   fillTypes();

@@ -1,4 +1,6 @@
+import type { ConsoleLocale, StringKey, Translate } from '../console/locale';
 import { previewPayloads, type PreviewedPayload } from '../console/playground';
+import { STRINGS } from '../console/strings';
 import type { DashboardPanel } from '../core';
 import { escapeHtml } from '../ops/html';
 import { alertTryout, type AlertTryoutDeps } from './alert-tryout';
@@ -75,6 +77,15 @@ export function grafanaSample(now: number) {
 /** One form a notification goes out as, headed by what it is (`members · template_card`, `robot ops · markdown`). */
 export type PlaygroundForm = PreviewedPayload & { title: string; sent: boolean };
 
+/** `members`, `robot ops` (previewPayloads' names) in the reader's words. */
+const recipientsText = (to: string, t: Translate) => (to === 'members' ? t('messages.members') : to.startsWith('robot ') ? t('messages.robot', { name: to.slice('robot '.length) }) : to);
+
+/** The tryout's note in the reader's language: alert-tryout.ts words it in English, the strings table holds each note in both; one it lacks is shown as it is. */
+function noteText(note: string, t: Translate): string {
+  const key = (Object.keys(STRINGS.en) as StringKey[]).find((k) => k.startsWith('alertPlayground.note.') && STRINGS.en[k] === note);
+  return key ? t(key) : note;
+}
+
 /**
  * The console's alert playground: a payload as Alertmanager or Grafana sends it, on
  * a route (or the one that matches), shown as every form it becomes: the members'
@@ -83,29 +94,31 @@ export type PlaygroundForm = PreviewedPayload & { title: string; sent: boolean }
 export function alertPlayground(deps: AlertTryoutDeps): DashboardPanel {
   return {
     id: 'alert-playground',
-    title: 'Alert playground',
+    title: 'alertPlayground.title',
     scripts: ['forms.js', 'alert-playground.js'],
-    async html(basePath) {
+    async html(basePath, { t }: ConsoleLocale) {
       const now = Date.now();
       const samples = { alertmanager: alertmanagerSample(now), grafana: grafanaSample(now) };
       const sources = ([['alertmanager', 'Alertmanager'], ['grafana', 'Grafana']] as const).map(([value, label]) => `<option value="${value}" data-sample="${escapeHtml(JSON.stringify(samples[value]))}">${label}</option>`);
       const routes = deps.settings.routes.map((r) => `<option value="${escapeHtml(r.name)}">${escapeHtml(r.name)}</option>`);
-      return `<p class="meta">Paste a payload as Alertmanager or Grafana posts it and pick a route: every form it goes out as (the members' card, markdown, text and textcard, and the route's robots) is shown exactly as sent. Nothing is sent.</p>
+      return `<p class="meta">${escapeHtml(t('alertPlayground.intro'))}</p>
 <form id="alert-playground" class="playground" data-render="${escapeHtml(`${basePath}/render`)}">
 <div class="controls">
-<label>Source <select name="source">${sources.join('')}</select></label>
-<label>Route <select name="route"><option value="">(the route that matches)</option>${routes.join('')}</select></label>
-<label>Payload (JSON)<textarea name="payload" rows="28" spellcheck="false">${escapeHtml(JSON.stringify(samples.alertmanager, null, 2))}</textarea></label>
+<label>${escapeHtml(t('alertPlayground.source'))} <select name="source">${sources.join('')}</select></label>
+<label>${escapeHtml(t('alertPlayground.route'))} <select name="route"><option value="">${escapeHtml(t('alertPlayground.anyRoute'))}</option>${routes.join('')}</select></label>
+<label>${escapeHtml(t('alertPlayground.payload'))}<textarea name="payload" rows="28" spellcheck="false">${escapeHtml(JSON.stringify(samples.alertmanager, null, 2))}</textarea></label>
 </div>
 <div class="output"><div id="errors" class="errors" role="alert"></div><p id="routed" class="meta" role="status"></p><div id="forms"></div></div>
 </form>`;
     },
     json: {
-      async render(body, caller) {
+      async render(body, caller, { t }: ConsoleLocale) {
         const tryout = alertTryout(body, deps);
         const previews = await Promise.all(tryout.forms.map(async ({ request, sent }) => ({ sent, payloads: (await previewPayloads(deps.messages, request, caller)).payloads })));
-        const forms: PlaygroundForm[] = previews.flatMap(({ sent, payloads }) => payloads.map((p) => ({ title: `${p.to} · ${String(p.payload.msgtype)}${sent ? ' · sent' : ''}`, sent, ...p })));
-        return { ...(tryout.route ? { route: tryout.route } : {}), event: tryout.event, forms, ...(tryout.note ? { note: tryout.note } : {}) };
+        const forms: PlaygroundForm[] = previews.flatMap(({ sent, payloads }) =>
+          payloads.map((p) => ({ title: `${recipientsText(p.to, t)} · ${String(p.payload.msgtype)}${sent ? ` · ${t('alertPlayground.sent')}` : ''}`, sent, ...p })),
+        );
+        return { ...(tryout.route ? { route: tryout.route } : {}), event: tryout.event, forms, ...(tryout.note ? { note: noteText(tryout.note, t) } : {}) };
       },
     },
   };

@@ -10,7 +10,9 @@ import { ApiError } from '../http/errors';
 import type { MessageService } from '../messages/message-service';
 import { recallMessage, type RecallDeps } from '../messages/recall';
 import type { EventTemplate } from '../messages/templates';
+import { escapeHtml } from '../ops/html';
 import { projectRoot } from '../ops/paths';
+import { consoleLocale, LANG_COOKIE, LANGS, requestedLang, type ConsoleLocale, type Lang } from './locale';
 import { messagePage, messagesPage, messagesTable, type MessageFilter, type MessagePagesDeps } from './message-pages';
 import type { MinuteSeries } from './minute-series';
 import { CHARTS, chartData, hourTotals } from './overview';
@@ -27,11 +29,15 @@ export interface ConsoleDeps {
   robots: string[];
   series: MinuteSeries;
   panels: DashboardPanel[];
+  /** ALERT_TIMEZONE: every time the console shows is in it, as on the alert cards. */
+  timeZone: string;
 }
 
 const ASSETS = join(projectRoot(), 'public', 'console');
 const UPLOT = dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
 const MESSAGE_ID = /^[0-9a-f-]{36}$/;
+/** bull-board's names for the console's languages (its locales: node_modules/@bull-board/ui/dist/static/locales). */
+const BULL_BOARD_LANG: Record<Lang, string> = { en: 'en-US', zh: 'zh-CN' };
 
 /**
  * A page under Basic auth can be posted to by any site the admin visits: actions
@@ -55,74 +61,97 @@ const text = (value: unknown) => (typeof value === 'string' && value !== '' ? va
  */
 export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Router {
   const router = Router();
-  const nav: NavItem[] = [
-    { path: '/', title: 'Overview' },
-    { path: '/messages', title: 'Messages' },
-    ...deps.panels.map((p) => ({ path: `/${p.id}`, title: p.title })),
-    { path: '/playground', title: 'Playground' },
-    { path: '/queues', title: 'Queues' },
+  const locales = Object.fromEntries(LANGS.map((lang) => [lang, consoleLocale(lang, deps.timeZone)])) as Record<Lang, ConsoleLocale>;
+  const localeOf = (res: Response) => res.locals.locale as ConsoleLocale;
+  const nav = ({ t }: ConsoleLocale): NavItem[] => [
+    { path: '/', title: t('nav.overview') },
+    { path: '/messages', title: t('nav.messages') },
+    ...deps.panels.map((p) => ({ path: `/${p.id}`, title: t(p.title) })),
+    { path: '/playground', title: t('nav.playground') },
+    { path: '/queues', title: t('nav.queues') },
   ];
-  const page = (res: Response, active: string, title: string, body: string, extra: { scripts?: string[]; stylesheets?: string[]; notice?: string; refreshSeconds?: number } = {}) =>
-    void res.type('html').send(consolePage({ basePath, nav, active, title, body, ...extra }));
-  const notice = (req: Request) => text(req.query.notice);
+  const page = (req: Request, res: Response, active: string, title: string, body: string, extra: { scripts?: string[]; stylesheets?: string[]; refreshSeconds?: number } = {}) => {
+    const locale = localeOf(res);
+    // The language switch keeps the page's query (a filter), not a notice already read.
+    const here = new URLSearchParams(Object.entries(req.query).filter(([k, v]) => typeof v === 'string' && k !== 'lang' && k !== 'notice') as [string, string][]);
+    void res.type('html').send(consolePage({ basePath, nav: nav(locale), active, title, body, locale, here, notice: text(req.query.notice), ...extra }));
+  };
   const back = (res: Response, path: string, message: string) => res.redirect(303, `${basePath}${path}?notice=${encodeURIComponent(message)}`);
 
   // helmet's no-referrer makes Chromium post forms with `Origin: null`; same-origin keeps the origin for our own actions and still tells other sites nothing.
-  router.use((_req, res, next) => {
+  router.use((req, res, next) => {
     res.setHeader('Referrer-Policy', 'same-origin');
+    // The browser's language, or the one picked with ?lang=, kept in a cookie for the console's other pages.
+    const lang = requestedLang(req.query.lang, req.get('cookie'), req.get('accept-language'));
+    if (req.query.lang === lang) res.cookie(LANG_COOKIE, lang, { path: basePath, sameSite: 'lax', httpOnly: true, maxAge: 365 * 24 * 3_600_000 });
+    res.locals.locale = locales[lang];
     next();
   });
-  const board = new ExpressAdapter();
-  board.setBasePath(`${basePath}/queues`);
-  createBullBoard({ queues: deps.queues.map((q) => new BullMQAdapter(q)), serverAdapter: board, options: { uiConfig: { boardTitle: 'wecom-gateway' } } });
-  router.use('/queues', board.getRouter());
+  // bull-board draws its page in the language it is configured with: one board per console language, the same queues and API.
+  const clock = { timeZone: deps.timeZone, hourCycle: 'h23' } as const;
+  const boards = Object.fromEntries(
+    LANGS.map((lang) => {
+      const board = new ExpressAdapter();
+      board.setBasePath(`${basePath}/queues`);
+      const uiConfig = {
+        boardTitle: 'wecom-gateway',
+        locale: { lng: BULL_BOARD_LANG[lang] },
+        dateFormats: { short: { hour: '2-digit', minute: '2-digit', second: '2-digit', ...clock }, common: { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', ...clock }, full: { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', ...clock } },
+      } as const;
+      createBullBoard({ queues: deps.queues.map((q) => new BullMQAdapter(q)), serverAdapter: board, options: { uiConfig } });
+      return [lang, board.getRouter() as express.Router];
+    }),
+  ) as Record<Lang, express.Router>;
+  router.use('/queues', (req, res, next) => boards[localeOf(res).lang](req, res, next));
   router.use('/assets/uplot', express.static(UPLOT, { index: false }));
   router.use('/assets', express.static(ASSETS, { index: false }));
   router.post('/{*action}', sameOriginOnly, express.json({ limit: '256kb' }), express.urlencoded({ extended: false, limit: '16kb' }));
 
   router.get('/', async (req, res) => {
+    const { t } = localeOf(res);
     const [data, recent] = await Promise.all([chartData(deps.series), deps.messages.store.recent(20)]);
-    const charts = CHARTS.map((c) => `<figure class="chart" id="chart-${c.id}" data-chart="${c.id}"><figcaption>${c.title}</figcaption></figure>`).join('');
-    page(res, '/', 'Overview', `<p class="meta">The last hour, per minute, summed over every instance · <a href="${basePath}/series.json">data</a></p>
+    const charts = CHARTS.map((c) => `<figure class="chart" id="chart-${c.id}" data-chart="${c.id}"><figcaption>${escapeHtml(t(c.title, c.vars))}</figcaption></figure>`).join('');
+    page(req, res, '/', t('overview.title'), `<p class="meta">${escapeHtml(t('overview.intro'))} · <a href="${basePath}/series.json">${escapeHtml(t('overview.data'))}</a></p>
 <div class="charts" data-series="${basePath}/series.json">${charts}</div>
-<h2>Callbacks and contact sync, last hour</h2>${hourTotals(data)}
-<h2>Recent messages</h2><p class="meta"><a href="${basePath}/messages">All messages, with filters</a> · <a href="${basePath}/queues">Queues</a></p>${messagesTable(basePath, recent)}`, { scripts: ['uplot/uPlot.iife.min.js', 'overview.js'], stylesheets: ['uplot/uPlot.min.css'], notice: notice(req) });
+<h2>${escapeHtml(t('overview.hour'))}</h2>${hourTotals(data, t)}
+<h2>${escapeHtml(t('overview.recent'))}</h2><p class="meta"><a href="${basePath}/messages">${escapeHtml(t('overview.allMessages'))}</a> · <a href="${basePath}/queues">${escapeHtml(t('nav.queues'))}</a></p>${messagesTable(basePath, recent, localeOf(res))}`, { scripts: ['uplot/uPlot.iife.min.js', 'overview.js'], stylesheets: ['uplot/uPlot.min.css'] });
   });
   router.get('/series.json', async (_req, res) => void res.json(await chartData(deps.series)));
 
   router.get('/messages', async (req, res) => {
     const filter: MessageFilter = { status: text(req.query.status), event: text(req.query.event), app: text(req.query.app), recipient: text(req.query.recipient) };
-    const body = await messagesPage(deps.messages, basePath, filter, { events: deps.templates.map((t) => t.event), apps: deps.apps });
-    page(res, '/messages', 'Messages', body, { refreshSeconds: 10, notice: notice(req) });
+    const body = await messagesPage(deps.messages, basePath, filter, { events: deps.templates.map((t) => t.event), apps: deps.apps }, localeOf(res));
+    page(req, res, '/messages', localeOf(res).t('messages.title'), body, { refreshSeconds: 10 });
   });
   router.get('/messages/:id', async (req, res) => {
     const id = String(req.params.id);
     const view = MESSAGE_ID.test(id) ? await deps.messages.store.get(id) : undefined;
     if (!view) throw new ApiError(404, 'not_found', `no message ${id} (unknown or older than the retention)`);
-    page(res, '/messages', `${view.event} · ${view.msgtype}`, await messagePage(deps.messages, basePath, view), { notice: notice(req) });
+    page(req, res, '/messages', `${view.event} · ${view.msgtype}`, await messagePage(deps.messages, basePath, view, localeOf(res)));
   });
   router.post('/messages/:id/recall', async (req, res) => {
     const id = String(req.params.id);
+    const { t } = localeOf(res);
     const message = await recallMessage(id, deps.recall, callerOf(res)).then(
-      (view) => `recalled: ${view.status}`,
-      (err: unknown) => (err instanceof ApiError ? `not recalled: ${err.message}` : Promise.reject(err)),
+      (view) => t('message.recalled', { status: t(`status.${view.status}`) }),
+      (err: unknown) => (err instanceof ApiError ? t('message.notRecalled', { reason: err.message }) : Promise.reject(err)),
     );
     back(res, `/messages/${id}`, message);
   });
 
-  router.get('/playground', (_req, res) => page(res, '/playground', 'Template playground', playgroundBody(basePath, deps.templates, deps.robots), { scripts: ['forms.js', 'playground.js'] }));
+  router.get('/playground', (req, res) => page(req, res, '/playground', localeOf(res).t('playground.title'), playgroundBody(basePath, deps.templates, deps.robots, localeOf(res).t), { scripts: ['forms.js', 'playground.js'] }));
   router.post('/playground/render', async (req, res) => void res.json(await renderTryout(deps.service, req.body, callerOf(res))));
-  router.post('/playground/send', async (req, res) => void res.status(202).json(await sendTryout(deps.service, req.body, callerOf(res), String(req.id))));
+  router.post('/playground/send', async (req, res) => void res.status(202).json(await sendTryout(deps.service, req.body, callerOf(res), String(req.id), localeOf(res).t)));
 
   for (const panel of deps.panels) {
-    router.get(`/${panel.id}`, async (req, res) => page(res, `/${panel.id}`, panel.title, await panel.html(`${basePath}/${panel.id}`), { notice: notice(req), ...(panel.scripts ? { scripts: panel.scripts } : {}) }));
+    router.get(`/${panel.id}`, async (req, res) => page(req, res, `/${panel.id}`, localeOf(res).t(panel.title), await panel.html(`${basePath}/${panel.id}`, localeOf(res)), panel.scripts ? { scripts: panel.scripts } : {}));
     for (const [name, action] of Object.entries(panel.actions ?? {})) {
-      router.post(`/${panel.id}/${name}`, async (req, res) => back(res, `/${panel.id}`, await action(Object.fromEntries(Object.entries(req.body ?? {}).map(([k, v]) => [k, String(v)])))));
+      router.post(`/${panel.id}/${name}`, async (req, res) => back(res, `/${panel.id}`, await action(Object.fromEntries(Object.entries(req.body ?? {}).map(([k, v]) => [k, String(v)])), localeOf(res))));
     }
     // Behind the same origin check and JSON parsing as every console post; an ApiError answers its status and fields.
     for (const [name, endpoint] of Object.entries(panel.json ?? {})) {
       if (panel.actions?.[name]) throw new Error(`dashboard panel ${panel.id}: ${name} is both an action and a JSON endpoint`);
-      router.post(`/${panel.id}/${name}`, async (req, res) => void res.json(await endpoint(req.body, callerOf(res))));
+      router.post(`/${panel.id}/${name}`, async (req, res) => void res.json(await endpoint(req.body, callerOf(res), localeOf(res))));
     }
   }
   return router;

@@ -1,4 +1,5 @@
 import { escapeHtml } from '../ops/html';
+import type { StringKey, Translate } from './locale';
 import type { MinuteSeries } from './minute-series';
 import { table } from './page';
 
@@ -6,6 +7,8 @@ import { table } from './page';
 export const WELCOME_WINDOW_SECONDS = 20;
 
 type Minutes = Awaited<ReturnType<MinuteSeries['lastHour']>>;
+/** What minute-series.ts counts per sink. */
+type SyncOutcome = 'delivered' | 'retried' | 'dead-lettered';
 
 /** The values of every field starting with `kind|`, one line per rest of the name. */
 function linesOf(hour: Minutes, kind: string): Record<string, number[]> {
@@ -44,19 +47,20 @@ export async function chartData(series: MinuteSeries) {
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
-/** Callbacks by outcome and pushes per sink over the hour, for the table under the charts. */
-export function hourTotals(data: Awaited<ReturnType<typeof chartData>>): string {
-  const callbacks = Object.entries(data.callbacks).map(([outcome, values]) => `<tr><td>callback</td><td>${escapeHtml(outcome)}</td><td>${sum(values)}</td></tr>`);
+/** Callbacks by outcome and pushes per sink over the hour, for the table under the charts (callback outcomes are the metric's labels, as in Grafana). */
+export function hourTotals(data: Awaited<ReturnType<typeof chartData>>, t: Translate): string {
+  const callbacks = Object.entries(data.callbacks).map(([outcome, values]) => `<tr><td>${escapeHtml(t('hour.callback'))}</td><td>${escapeHtml(outcome)}</td><td>${sum(values)}</td></tr>`);
   const sync = Object.entries(data.sync).map(([name, values]) => {
-    const [sink, outcome] = name.split('|');
-    return `<tr class="${outcome === 'dead-lettered' ? 'failed' : ''}"><td>sync to ${escapeHtml(sink)}</td><td>${escapeHtml(outcome)}</td><td>${sum(values)}</td></tr>`;
+    const [sink, outcome] = name.split('|') as [string, SyncOutcome];
+    return `<tr class="${outcome === 'dead-lettered' ? 'failed' : ''}"><td>${escapeHtml(t('hour.sync', { sink }))}</td><td>${escapeHtml(t(`hour.${outcome}`))}</td><td>${sum(values)}</td></tr>`;
   });
-  return table(['what', 'outcome', 'last hour'], [...callbacks, ...sync], 'No callbacks or contact pushes in the last hour.');
+  return table([t('hour.what'), t('hour.outcome'), t('hour.total')], [...callbacks, ...sync], t('hour.none'));
 }
 
-export const CHARTS = [
-  { id: 'messages', title: 'Messages per minute, by event' },
-  { id: 'errcodes', title: 'WeCom errors per minute, by errcode' },
-  { id: 'queues', title: 'Queue depth (waiting, delayed, active)' },
-  { id: 'welcome', title: `Welcome latency (s) against the ${WELCOME_WINDOW_SECONDS} s window` },
+/** The overview's charts: their ids (public/console/overview.js draws each) and titles. */
+export const CHARTS: { id: string; title: StringKey; vars?: Record<string, number> }[] = [
+  { id: 'messages', title: 'chart.messages' },
+  { id: 'errcodes', title: 'chart.errcodes' },
+  { id: 'queues', title: 'chart.queues' },
+  { id: 'welcome', title: 'chart.welcome', vars: { seconds: WELCOME_WINDOW_SECONDS } },
 ];

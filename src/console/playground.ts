@@ -4,6 +4,7 @@ import { ApiError } from '../http/errors';
 import { escapeHtml } from '../ops/html';
 import type { MessageService, SendRequest } from '../messages/message-service';
 import type { EventTemplate } from '../messages/templates';
+import type { Translate } from './locale';
 import { previewHtml } from './preview';
 
 /** What the playground posts: the event, type and data being tried, and where a send would go. */
@@ -60,24 +61,25 @@ export async function renderTryout(service: MessageService, body: unknown, calle
 }
 
 /** Sends the try-out for real, only to its test member (or robot): the explicit button. */
-export async function sendTryout(service: MessageService, body: unknown, caller: Caller, requestId: string) {
+export async function sendTryout(service: MessageService, body: unknown, caller: Caller, requestId: string, t: Translate) {
   const parsed = tryoutSchema.safeParse(body);
-  if (parsed.success && !parsed.data.robot && !parsed.data.recipient) throw new ApiError(422, 'no_recipient', 'choose a test recipient first', [{ field: 'recipient', message: 'a test member’s userid' }]);
+  if (parsed.success && !parsed.data.robot && !parsed.data.recipient) throw new ApiError(422, 'no_recipient', t('playground.noRecipient'), [{ field: 'recipient', message: t('playground.noRecipientField') }]);
   return service.accept(requestOf(service, body), { caller, requestId });
 }
 
-export function playgroundBody(basePath: string, templates: EventTemplate[], robots: string[]): string {
-  const events = templates.map((t) => `<option value="${escapeHtml(t.event)}" data-msgtypes="${escapeHtml(t.msgtypes.join(' '))}" data-default="${escapeHtml(t.defaultMsgtype)}" data-sample="${escapeHtml(JSON.stringify(sampleData(t)))}">${escapeHtml(t.event)}</option>`);
-  return `<p class="meta">Edit the data and see the exact WeCom payload and what recipients see. Nothing is sent until you press Send.</p>
+export function playgroundBody(basePath: string, templates: EventTemplate[], robots: string[], t: Translate): string {
+  const events = templates.map((tpl) => `<option value="${escapeHtml(tpl.event)}" data-msgtypes="${escapeHtml(tpl.msgtypes.join(' '))}" data-default="${escapeHtml(tpl.defaultMsgtype)}" data-sample="${escapeHtml(JSON.stringify(sampleData(tpl)))}">${escapeHtml(tpl.event)}</option>`);
+  const text = (key: Parameters<Translate>[0], vars?: Record<string, string>) => escapeHtml(t(key, vars));
+  return `<p class="meta">${text('playground.intro')}</p>
 <form id="playground" class="playground" data-render="${basePath}/playground/render" data-send="${basePath}/playground/send" data-messages="${basePath}/messages/">
 <div class="controls">
-<label>Event <select name="event">${events.join('')}</select></label>
-<label>Type <select name="msgtype"></select></label>
-<label>As <select name="robot"><option value="">app message</option>${robots.map((r) => `<option value="${escapeHtml(r)}">robot ${escapeHtml(r)}</option>`).join('')}</select></label>
-<label>Data (JSON)<textarea name="data" rows="12" spellcheck="false"></textarea></label>
-<label>Test recipient <input name="recipient" placeholder="a test member's userid"></label>
-<button type="button" id="send">Send to test recipient</button> <span id="sent" role="status"></span>
+<label>${text('playground.event')} <select name="event">${events.join('')}</select></label>
+<label>${text('playground.type')} <select name="msgtype"></select></label>
+<label>${text('playground.as')} <select name="robot"><option value="">${text('js.appMessage')}</option>${robots.map((r) => `<option value="${escapeHtml(r)}">${text('js.robot', { name: r })}</option>`).join('')}</select></label>
+<label>${text('playground.data')}<textarea name="data" rows="12" spellcheck="false"></textarea></label>
+<label>${text('playground.recipient')} <input name="recipient" placeholder="${text('playground.recipientHint')}"></label>
+<button type="button" id="send">${text('playground.send')}</button> <span id="sent" role="status"></span>
 </div>
-<div class="output"><div id="errors" class="errors" role="alert"></div><h2>Preview</h2><div id="preview"></div><h2>Payload</h2><div id="payload"></div></div>
+<div class="output"><div id="errors" class="errors" role="alert"></div><h2>${text('playground.preview')}</h2><div id="preview"></div><h2>${text('playground.payload')}</h2><div id="payload"></div></div>
 </form>`;
 }

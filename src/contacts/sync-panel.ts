@@ -1,11 +1,16 @@
+import type { ConsoleLocale, Translate } from '../console/locale';
 import type { DashboardPanel } from '../core';
 import { actionButton, table } from '../console/page';
 import { escapeHtml } from '../ops/html';
 import type { Metrics } from '../ops/metrics';
+import type { ContactChangeRecord } from './directory';
 import type { SyncDispatcher } from './sync-dispatcher';
 
 /** Dead letters listed per page: the newest first; replaying all takes every one. */
 const LISTED = 100;
+
+/** `user created` (`成员 新增`): what changed, in the reader's words. */
+const changeText = (change: Pick<ContactChangeRecord, 'type' | 'action'>, t: Translate) => `${t(`sync.${change.type}`)} ${t(`sync.${change.action}`)}`;
 
 /**
  * The console's contact-sync page: each sink's lag as this instance sees it, and
@@ -15,33 +20,30 @@ const LISTED = 100;
 export function syncPanel(sync: SyncDispatcher, sinks: string[], metrics: Metrics): DashboardPanel {
   return {
     id: 'sync',
-    title: 'Contact sync',
-    async html(basePath) {
+    title: 'sync.title',
+    async html(basePath, { t, time }: ConsoleLocale) {
       const [letters, lag] = await Promise.all([sync.deadLetters(), metrics.contactSyncLag.get()]);
       const lagOf = new Map(lag.values.map((v) => [String(v.labels.sink), v.value]));
       const sinkRows = sinks.map((sink) => {
         const dead = letters.filter((l) => l.sink === sink).length;
         const seconds = lagOf.get(sink);
-        return `<tr class="${dead > 0 ? 'failed' : ''}"><td>${escapeHtml(sink)}</td><td>${seconds === undefined ? 'delivered by another instance' : `${seconds.toFixed(1)} s`}</td><td class="status">${dead}</td></tr>`;
+        return `<tr class="${dead > 0 ? 'failed' : ''}"><td>${escapeHtml(sink)}</td><td>${seconds === undefined ? escapeHtml(t('sync.otherInstance')) : `${seconds.toFixed(1)} s`}</td><td class="status">${dead}</td></tr>`;
       });
       const letterRows = letters
         .slice(-LISTED)
         .reverse()
         .map(
           (l) =>
-            `<tr data-change="${escapeHtml(l.change.id)}"><td>${escapeHtml(l.failedAt)}</td><td>${escapeHtml(l.sink)}</td><td>${escapeHtml(`${l.change.type} ${l.change.action}`)}</td><td><code>${escapeHtml(l.change.id)}</code></td><td>${l.attempts}</td><td>${escapeHtml(l.error)}</td><td>${actionButton(`${basePath}/replay`, 'Replay', '', { change: l.change.id, sink: l.sink })}</td></tr>`,
+            `<tr data-change="${escapeHtml(l.change.id)}"><td>${escapeHtml(time(l.failedAt))}</td><td>${escapeHtml(l.sink)}</td><td>${escapeHtml(changeText(l.change, t))}</td><td><code>${escapeHtml(l.change.id)}</code></td><td>${l.attempts}</td><td>${escapeHtml(l.error)}</td><td>${actionButton(`${basePath}/replay`, t('sync.replay'), '', { change: l.change.id, sink: l.sink })}</td></tr>`,
         );
-      return `<h2>Sinks</h2>${table(['sink', 'lag', 'dead letters'], sinkRows, 'No sinks configured.')}
-<h2>Dead letters</h2><p class="meta">Changes a sink refused (4xx) ${refusedNote(letters.length)} ${letters.length > 0 ? actionButton(`${basePath}/replay-all`, 'Replay all') : ''}</p>
-${table(['failed', 'sink', 'change', 'id', 'attempts', 'error', ''], letterRows, 'No dead letters: every sink took every change.')}`;
+      const refused = letters.length > LISTED ? `${t('sync.refused')} ${t('sync.newest', { listed: LISTED, count: letters.length })}` : t('sync.refused');
+      return `<h2>${escapeHtml(t('sync.sinks'))}</h2>${table([t('sync.sink'), t('sync.lag'), t('sync.deadLetters')], sinkRows, t('sync.noSinks'))}
+<h2>${escapeHtml(t('sync.deadLetters'))}</h2><p class="meta">${escapeHtml(refused)} ${letters.length > 0 ? actionButton(`${basePath}/replay-all`, t('sync.replayAll')) : ''}</p>
+${table([t('sync.failed'), t('sync.sink'), t('sync.change'), 'id', t('sync.attempts'), t('sync.error'), ''], letterRows, t('sync.none'))}`;
     },
     actions: {
-      replay: async ({ change, sink }) => ((await sync.replayOne(change ?? '', sink || undefined)) > 0 ? `change ${change} is back in ${sink}'s line` : `no dead letter for change ${change}`),
-      'replay-all': async () => `${await sync.replay()} change(s) back in line`,
+      replay: async ({ change, sink }, { t }) => ((await sync.replayOne(change ?? '', sink || undefined)) > 0 ? t('sync.replayed', { change, sink }) : t('sync.notFound', { change })),
+      'replay-all': async (_fields, { t }) => t('sync.replayedAll', { count: await sync.replay() }),
     },
   };
-}
-
-function refusedNote(count: number): string {
-  return count > LISTED ? `(the newest ${LISTED} of ${count}).` : '.';
 }

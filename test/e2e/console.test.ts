@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { STRINGS } from '../../src/console/strings';
 import { CallbackCrypto } from '../../src/wecom/callback-crypto';
 import { launchChromium } from '../support/browser';
 import { alert, eventually, finalStatus, listen, SIM_APP, startHarness, type Harness } from '../support/harness';
@@ -169,6 +170,7 @@ describe('the operators’ console in a real headless Chromium', () => {
     }, 20_000, 200);
     expect(await letter.textContent()).toContain('user created');
     expect(await letter.textContent()).not.toContain('Newbie'); // no member's data on the page
+    expect(await letter.locator('td').first().textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/); // the console's one time convention
     const changeId = await letter.getAttribute('data-change');
     sink.state.refuse = false;
     await letter.locator('button:text("Replay")').click();
@@ -225,5 +227,97 @@ describe('the operators’ console in a real headless Chromium', () => {
     // Data that does not render is answered 422, which Chromium logs; nothing else may go wrong.
     expect(problemsOf(page).filter((p) => !p.includes('status of 422'))).toEqual([]);
     await page.close();
+  }, 60_000);
+
+  /** A page of the console in a context of its own (a language, a time zone), with what went wrong on it. */
+  async function openIn(other: BrowserContext, path: string): Promise<Page & { problems: string[] }> {
+    const page = Object.assign(await other.newPage(), { problems: [] as string[] });
+    page.on('pageerror', (err) => page.problems.push(err.message));
+    page.on('console', (m) => void (m.type() === 'error' && page.problems.push(m.text())));
+    expect((await page.goto(`${base}/dashboard${path}`))?.status()).toBe(200);
+    return page;
+  }
+  const credentials = { username: 'ops', password: ADMIN };
+  /** The console's English words of two or more, as a Chinese page must not show them (placeholders cut out). */
+  const ENGLISH_LINES = Object.entries(STRINGS.en)
+    .filter(([key, english]) => english !== STRINGS.zh[key as keyof typeof STRINGS.en])
+    .flatMap(([, english]) => english.split(/\{\w+\}/))
+    .map((part) => part.trim())
+    .filter((part) => /^[A-Za-z][a-z]+ [a-z]+/.test(part));
+
+  it('when the browser speaks Chinese, then every console page and its scripts speak Chinese; an English browser gets English; ?lang= switches and sticks', async () => {
+    const zh = await browser.newContext({ locale: 'zh-CN', httpCredentials: credentials });
+    const headings: Record<string, string> = { '/': '概览', '/messages': '消息', '/alerts': '告警分组', '/alert-playground': '告警调试台', '/sync': '通讯录同步', '/playground': '模板调试台' };
+    for (const [path, heading] of Object.entries(headings)) {
+      const page = await openIn(zh, path);
+      expect([path, await page.locator('h1').textContent()]).toEqual([path, heading]);
+      expect(await page.locator('html').getAttribute('lang')).toBe('zh-CN');
+      expect(await page.locator('nav').textContent()).toContain('概览');
+      if (path === '/') {
+        await page.locator('[data-series][data-drawn]').waitFor();
+        expect(await page.locator('#chart-welcome .u-legend .u-label').allTextContents()).toContain('20 秒时限');
+      }
+      if (path === '/playground') await page.locator('#preview .meta:text("应用消息")').waitFor();
+      if (path === '/alert-playground') await page.locator('#routed:has-text("事件 alert.notification")').waitFor();
+      // No English line of the console's left on the page (what messages carry, payloads and names aside).
+      const shown = await page.locator('body').evaluate((body) => {
+        const copy = body.cloneNode(true) as typeof body;
+        copy.querySelectorAll('pre, code, textarea, option, .wecom-preview, .card').forEach((n: { remove(): void }) => n.remove());
+        return copy.textContent ?? '';
+      });
+      expect([path, ENGLISH_LINES.filter((line) => shown.includes(line))]).toEqual([path, []]);
+      expect([path, page.problems]).toEqual([path, []]);
+      await page.close();
+    }
+    await zh.close();
+
+    const en = await browser.newContext({ locale: 'en-US', httpCredentials: credentials });
+    const page = await openIn(en, '/sync');
+    expect(await page.locator('h1').textContent()).toBe('Contact sync');
+    expect(await page.locator('html').getAttribute('lang')).toBe('en');
+    await page.click('a[hreflang=zh]');
+    await page.waitForURL(/lang=zh/);
+    expect(await page.locator('h1').textContent()).toBe('通讯录同步');
+    await page.goto(`${base}/dashboard/messages?status=sent`);
+    expect(await page.locator('h1').textContent()).toBe('消息'); // the choice is kept
+    await page.goto(`${base}/dashboard/queues/`);
+    await page.getByText('队列', { exact: true }).first().waitFor({ timeout: 15_000 }); // bull-board follows it too
+    await page.goto(`${base}/dashboard/messages?status=sent`);
+    await page.click('a[hreflang=en]');
+    await page.waitForURL(/status=sent/); // switching keeps the filter
+    expect(await page.locator('h1').textContent()).toBe('Messages');
+    await en.close();
+  }, 60_000);
+
+  it('when charts and tables show times, then they are 24-hour in ALERT_TIMEZONE (Asia/Shanghai here), whatever the browser’s zone and language, and the page says so', async () => {
+    const id = await send(alert({ data: { title: 'a time to show', content: 'c', level: 'info' } }));
+    await finalStatus(h.api, id, 10_000, ADMIN);
+    const { createdAt } = (await h.api.get(`/v1/messages/${id}`).set('Authorization', `Bearer ${ADMIN}`)).body;
+    const inShanghai = (at: number | string, options: Intl.DateTimeFormatOptions) => new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Shanghai', hourCycle: 'h23', ...options }).format(new Date(at));
+    const la = await browser.newContext({ locale: 'en-US', timezoneId: 'America/Los_Angeles', httpCredentials: credentials });
+
+    const list = await openIn(la, '/messages');
+    expect(await list.locator('header .times').textContent()).toBe('Times in Asia/Shanghai, 24-hour');
+    const accepted = list.locator(`tr:has-text("${id}") td`).nth(8);
+    expect(await accepted.textContent()).toBe(inShanghai(createdAt, { dateStyle: 'short', timeStyle: 'medium' }));
+
+    const overview = await openIn(la, '/');
+    await overview.locator('[data-series][data-drawn]').waitFor();
+    const { minutes } = await (await la.request.get(`${base}/dashboard/series.json`)).json();
+    const stamps = [minutes[0], minutes[17], minutes[59]];
+    // The labels the x axis draws on its canvas, from the axis' own formatter.
+    const labels = await overview.locator('#chart-messages').evaluate((figure, at) => {
+      const plot = (figure as unknown as { plot: { axes: { values: (u: unknown, splits: number[]) => string[] }[] } }).plot;
+      return plot.axes[0].values(plot, at);
+    }, stamps);
+    expect(labels).toEqual(stamps.map((s: number) => inShanghai(s * 1000, { timeStyle: 'short' })));
+    // The legend names the minute under the cursor the same way.
+    const over = overview.locator('#chart-messages .u-over');
+    const box = (await over.boundingBox())!;
+    await overview.mouse.move(box.x + box.width - 2, box.y + box.height / 2);
+    const legend = await overview.locator('#chart-messages .u-legend .u-series').first().locator('.u-value').textContent();
+    expect(legend).toBe(inShanghai(minutes[59] * 1000, { dateStyle: 'short', timeStyle: 'short' }));
+    expect([...list.problems, ...overview.problems]).toEqual([]);
+    await la.close();
   }, 60_000);
 });
