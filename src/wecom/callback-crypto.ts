@@ -8,7 +8,12 @@ export type CallbackCryptoErrorCode = 'bad_aes_key' | 'signature_mismatch' | 'ba
 
 /** One failure a caller can act on; the message never contains the token, key or plaintext. */
 export class CallbackCryptoError extends Error {
-  constructor(readonly code: CallbackCryptoErrorCode, message: string) {
+  constructor(
+    readonly code: CallbackCryptoErrorCode,
+    message: string,
+    /** receive_id_mismatch: the id the message was decrypted for (a corp id, not a secret), so a set-up mistake can be named. */
+    readonly receivedId?: string,
+  ) {
     super(message);
   }
 }
@@ -61,7 +66,7 @@ export class CallbackCrypto {
     const length = plain.readUInt32BE(16);
     if (20 + length > plain.length) throw new CallbackCryptoError('bad_length', 'message length exceeds the decrypted data');
     const receiveId = plain.subarray(20 + length).toString('utf8');
-    if (receiveId !== this.options.receiveId) throw new CallbackCryptoError('receive_id_mismatch', 'message is for another corp or suite (ReceiveId)');
+    if (receiveId !== this.options.receiveId) throw new CallbackCryptoError('receive_id_mismatch', 'message is for another corp or suite (ReceiveId)', receiveId);
     return plain.subarray(20, 20 + length).toString('utf8');
   }
 

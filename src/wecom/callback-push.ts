@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import { CallbackCrypto } from './callback-crypto';
+import { parseCallbackXml } from './xml';
 
 /**
  * A push as WeCom sends it to an app's callback URL: the event XML (reference
@@ -57,10 +58,11 @@ export function eventXml(fields: Record<string, string>): string {
 /** WeCom gives up on a push after 5 s without an answer (§5.4). */
 const PUSH_TIMEOUT_MS = 5_000;
 
-/** POSTs the event to the target as WeCom would; answers the HTTP status and the start of the body. */
+const cryptoFor = (target: CallbackTarget) => new CallbackCrypto({ token: target.token, encodingAesKey: target.aesKey, receiveId: target.receiveId ?? target.corpId });
+
+/** POSTs the event to the target as WeCom would; answers the HTTP status and the body (a passive reply, or why it was refused). */
 export async function deliverPush(target: CallbackTarget, plaintextXml: string): Promise<{ status: number; body: string }> {
-  const crypto = new CallbackCrypto({ token: target.token, encodingAesKey: target.aesKey, receiveId: target.receiveId ?? target.corpId });
-  const push = encryptedPush(crypto, target.corpId, plaintextXml, undefined, target.agentId ?? '');
+  const push = encryptedPush(cryptoFor(target), target.corpId, plaintextXml, undefined, target.agentId ?? '');
   const separator = target.url.includes('?') ? '&' : '?';
   const res = await request(`${target.url}${separator}${push.query}`, {
     method: 'POST',
@@ -69,6 +71,26 @@ export async function deliverPush(target: CallbackTarget, plaintextXml: string):
     headersTimeout: PUSH_TIMEOUT_MS,
     bodyTimeout: PUSH_TIMEOUT_MS,
   });
-  const body = await res.body.text();
-  return { status: res.statusCode, body: body.slice(0, 300) };
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+/** What the member is shown of a passive reply (§5.5); a reply WeCom could not read shows nothing. */
+export type PassiveReply = { msgType: string; content?: string } | { unreadable: string };
+
+/**
+ * WeCom's side of a passive reply: an empty answer is no reply; otherwise the
+ * envelope must be signed with the app's Token over its own TimeStamp and Nonce
+ * and decrypt with the app's key and corp id, as the reply is checked in §5.5.
+ */
+export function readPassiveReply(target: CallbackTarget, body: string): PassiveReply | null {
+  if (body.trim() === '') return null;
+  try {
+    const envelope = parseCallbackXml(body);
+    const text = (name: string) => (typeof envelope[name] === 'string' ? (envelope[name] as string) : '');
+    const plaintext = cryptoFor(target).verifyAndDecrypt({ msgSignature: text('MsgSignature'), timestamp: text('TimeStamp'), nonce: text('Nonce'), encrypted: text('Encrypt') });
+    const reply = parseCallbackXml(plaintext);
+    return { msgType: String(reply.MsgType ?? ''), ...(typeof reply.Content === 'string' ? { content: reply.Content } : {}) };
+  } catch (error) {
+    return { unreadable: (error as Error).message };
+  }
 }

@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import type { CallbackEvent } from '../../src/wecom/callback-event';
 import { signWebhook } from '../../src/webhooks/webhook-outbox';
 import { CallbackCrypto } from '../../src/wecom/callback-crypto';
@@ -371,6 +373,96 @@ describe('POST /wecom/callback with bad input', () => {
       expect(metrics).toContain(`outcome="${outcome}"`);
     }
     expect(await h.gateway.queues.get('inbound')!.count()).toBe(0);
+  });
+});
+
+describe('callback set-up mistakes', () => {
+  let h: Harness;
+  const lines: Record<string, any>[] = [];
+  const WRONG_TOKEN = 'notTheGatewaysToken9';
+  const WRONG_KEY = 'WrongKey0123456789abcdefghijklmnopqrstuvwxy';
+  beforeAll(async () => {
+    const stream = new Writable({ write: (chunk, _e, done) => (lines.push(...chunk.toString().split('\n').filter(Boolean).map((l: string) => JSON.parse(l))), done()) });
+    h = await startHarness({ env: CALLBACK_ENV, logger: pino({ level: 'info' }, stream) });
+  });
+  afterAll(() => h.close());
+  beforeEach(() => {
+    lines.length = 0;
+  });
+
+  /** The lines that explain a refusal (the access log's "request completed 4xx" is another). */
+  const explained = () => lines.filter((l) => /^WeCom callback/.test(l.msg));
+  const wrongToken = new CallbackCrypto({ token: WRONG_TOKEN, encodingAesKey: AES_KEY, receiveId: SIM_APP.corpId });
+  const wrongKey = new CallbackCrypto({ token: TOKEN, encodingAesKey: WRONG_KEY, receiveId: SIM_APP.corpId });
+  const otherCorp = new CallbackCrypto({ token: TOKEN, encodingAesKey: AES_KEY, receiveId: 'wwsomeoneelse01' });
+  const verifyWith = (crypto: CallbackCrypto) => {
+    const timestamp = nowSeconds();
+    const echostr = crypto.encrypt('1616140317555161061');
+    return h.api.get(`/wecom/callback?msg_signature=${crypto.signature(timestamp, '7', echostr)}&timestamp=${timestamp}&nonce=7&echostr=${encodeURIComponent(echostr)}`);
+  };
+  const pushWith = (crypto: CallbackCrypto) => send(h, encryptedPush(crypto, SIM_APP.corpId, eventXml({ ...base, MsgType: 'text', Content: 'x', MsgId: String(Date.now()), AgentID: '1000002' })));
+
+  /** One explaining line for the request, at warn, with the request id, and no secret in any line. */
+  function onlyLineFor(res: { headers: Record<string, string> }): Record<string, any> {
+    const mine = explained().filter((l) => l.reqId === res.headers['x-request-id']);
+    expect(mine).toHaveLength(1);
+    expect(mine[0].level).toBe(40);
+    const all = JSON.stringify(lines);
+    for (const secret of [TOKEN, AES_KEY, WRONG_TOKEN, WRONG_KEY]) expect(all).not.toContain(secret);
+    return mine[0];
+  }
+
+  it.each([
+    ['the URL verification', () => verifyWith(wrongToken)],
+    ['a push', () => pushWith(wrongToken)],
+  ])('when %s is signed with another Token, then 401 and one warning says to check WECOM_CALLBACK_TOKEN', async (_what, request) => {
+    const res = await request();
+    expect(res.status).toBe(401);
+    const line = onlyLineFor(res);
+    expect(line.msg).toContain("check WECOM_CALLBACK_TOKEN (the Token in the app's 接收消息 settings)");
+    expect(line).toMatchObject({ app: 'default', reason: 'bad_signature' });
+  });
+
+  it.each([
+    ['the URL verification', () => verifyWith(wrongKey)],
+    ['a push', () => pushWith(wrongKey)],
+  ])('when %s is encrypted with another EncodingAESKey, then 400 and one warning says to check WECOM_CALLBACK_AES_KEY, not the Token', async (_what, request) => {
+    const res = await request();
+    expect(res.status).toBe(400);
+    const line = onlyLineFor(res);
+    expect(line.msg).toContain('check WECOM_CALLBACK_AES_KEY (the EncodingAESKey');
+    expect(line.msg).not.toContain('WECOM_CALLBACK_TOKEN');
+  });
+
+  it.each([
+    ['the URL verification', () => verifyWith(otherCorp)],
+    ['a push', () => pushWith(otherCorp)],
+  ])('when %s decrypts but is for another corp id, then 400, the warning names that corp id and WECOM_CORP_ID, and the answer names neither', async (_what, request) => {
+    const res = await request();
+    expect(res.status).toBe(400);
+    const line = onlyLineFor(res);
+    expect(line.msg).toContain(`decrypted, but for corp id wwsomeoneelse01, not WECOM_CORP_ID (${SIM_APP.corpId})`);
+    expect(line.msg).not.toMatch(/cannot decrypt/i);
+    expect(line).toMatchObject({ reason: 'receive_id_mismatch', receivedCorpId: 'wwsomeoneelse01' });
+    expect(res.text).not.toMatch(/wwsomeoneelse01|cannot decrypt/);
+  });
+
+  it('when a verification is signed 10 minutes ago, then the warning says to check the clock and CALLBACK_MAX_SKEW_SECONDS', async () => {
+    const res = await h.api.get(`/wecom/callback?${verification('42', String(Math.floor(Date.now() / 1000) - 600))}`);
+    expect(res.status).toBe(403);
+    expect(onlyLineFor(res).msg).toMatch(/clock.*CALLBACK_MAX_SKEW_SECONDS/);
+  });
+
+  it('when a push names an app with no callback, then the warning names the settings that give it one', async () => {
+    const res = await h.api.post('/wecom/callback/nosuchapp?msg_signature=a&timestamp=1&nonce=2').send('<xml/>');
+    expect(res.status).toBe(404);
+    expect(onlyLineFor(res).msg).toContain('nosuchapp');
+  });
+
+  it('when the pushes were refused, then the metrics count each reason', async () => {
+    const metrics = await metricLines(h.api, 'wecom_gateway_callbacks_total');
+    for (const outcome of ['rejected-bad_signature', 'rejected-receive_id_mismatch', 'rejected-stale_timestamp']) expect(metrics).toContain(`outcome="${outcome}"`);
+    expect(metrics).toMatch(/outcome="rejected-bad_(padding|length)"/);
   });
 });
 

@@ -52,6 +52,17 @@ describe('published WXBizMsgCrypt vectors', () => {
     expect(codeOf(() => cryptoFor(v, 'wwsomeoneelse').decrypt(encryptedOf(v)))).toBe('receive_id_mismatch');
   });
 
+  it('when the ReceiveId differs, then the error names the corp id the message was for (not a secret: set-up mistakes need it)', () => {
+    const v = vectors[1];
+    try {
+      cryptoFor(v, 'wwsomeoneelse').decrypt(encryptedOf(v));
+      throw new Error('decrypted');
+    } catch (error) {
+      expect(error).toBeInstanceOf(CallbackCryptoError);
+      expect((error as CallbackCryptoError).receivedId).toBe(v.receiveId);
+    }
+  });
+
   it('when the signature is wrong, then signature_mismatch and nothing is decrypted', () => {
     const v = vectors[1];
     expect(codeOf(() => cryptoFor(v).verifyAndDecrypt({ msgSignature: 'f'.repeat(40), timestamp: v.timestamp, nonce: v.nonce, encrypted: encryptedOf(v) }))).toBe('signature_mismatch');

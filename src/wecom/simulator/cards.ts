@@ -207,7 +207,7 @@ export class Cards {
         throw new ClickRefused(502, `the push to the gateway's callback ${target.url} failed: ${error.message}`);
       });
       callbackStatuses.push(answer.status);
-      if (answer.status < 200 || answer.status > 299) throw new ClickRefused(502, `the gateway answered push ${push} of ${repeat} with HTTP ${answer.status}: ${answer.body}`);
+      if (answer.status < 200 || answer.status > 299) throw new ClickRefused(502, `the gateway answered push ${push} of ${repeat} with HTTP ${answer.status}: ${answer.body.slice(0, 300)}`);
     }
     return { taskId: card.taskId, key, user, responseCode, callbackStatuses };
   }

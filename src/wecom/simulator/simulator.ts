@@ -7,11 +7,15 @@ import { deliverPush, eventXml, type CallbackTarget } from '../callback-push';
 import { markupProblems, textcardSeen } from '../markup';
 import { Cards, type ClickOutcome, type SimulatedCard, type SimulatedClick } from './cards';
 import { type ChatSentMessage, GroupChats, type RobotSentMessage, type SimulatedChat } from './group-chats';
+import { SimulatedDirectory, type DirectoryOptions } from './directory';
+import { MemberEvents } from './member-events';
 import { readMediaPart } from './media-part';
-import { markupRejection, type Rejection, USER_ID, validateMessageBody } from './validate-message';
+import { markupRejection, type Rejection, validateMessageBody } from './validate-message';
 
 export type { ChatSentMessage, RobotSentMessage, SimulatedChat } from './group-chats';
 export { type CardUpdateRecord, ClickRefused, type ClickOutcome, type SimulatedCard, type SimulatedClick } from './cards';
+export type { DirectoryOptions, SimulatedDepartment, SimulatedMember } from './directory';
+export { type ContactChangeOutcome, type MemberMessageOutcome, PushRefused } from './member-events';
 
 /**
  * A WeCom server faithful to the reference (gettoken, message/send,
@@ -34,8 +38,12 @@ export interface SimulatorOptions {
    * 1000 per hour): beyond it the send answers ok and the member gets nothing.
    */
   memberLimits?: { count: number; windowMs: number }[];
-  /** Omitted list = every well-formed id exists. */
-  directory?: { users?: string[]; parties?: string[]; tags?: string[] };
+  /**
+   * The corp's members, departments and tags: message/send answers unknown ones in
+   * invaliduser (81013 when none is left), as WeCom does. An omitted list = every
+   * well-formed id exists (tests that send to anyone); the sandbox gives its members.
+   */
+  directory?: DirectoryOptions;
   /**
    * Given (sandbox mode), a message/send with markup WeCom does not render is
    * accepted, as WeCom does, and reported here. Omitted (tests), it is refused
@@ -169,10 +177,14 @@ export class WecomSimulator {
   private readonly scans = new Map<string, number>();
   private readonly groupChats: GroupChats;
   private readonly interactiveCards: Cards;
+  private readonly directory: SimulatedDirectory;
+  private readonly memberEvents: MemberEvents;
 
   constructor(private readonly options: SimulatorOptions = {}) {
     this.apps = options.apps ?? [DEFAULT_APP];
     this.latencyMs = options.latencyMs ?? 0;
+    this.directory = new SimulatedDirectory(options.directory);
+    this.memberEvents = new MemberEvents(this.directory, () => this.callbackTarget);
     this.groupChats = new GroupChats(
       {
         answer: (res, api, body) => this.answer(res, api, body),
@@ -236,8 +248,8 @@ export class WecomSimulator {
     const simulator = new WecomSimulator(options);
     await new Promise<void>((resolve, reject) => {
       // A public URL is for phones on the LAN: loopback alone would not reach them.
-      simulator.server = simulator.app.listen(port, options.publicUrl ? '0.0.0.0' : '127.0.0.1', () => resolve());
-      simulator.server.once('error', reject); // e.g. the sandbox's SIMULATOR_PORT is taken
+      // Express 5 hands listen's error (e.g. the sandbox's SIMULATOR_PORT is taken) to the callback.
+      simulator.server = simulator.app.listen(port, options.publicUrl ? '0.0.0.0' : '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve()));
     });
     const address = simulator.server!.address();
     simulator.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}`;
@@ -348,7 +360,7 @@ export class WecomSimulator {
     const answer = await deliverPush(target, xml).catch((error: Error) => {
       throw new ScanRefused(502, `the push to the gateway's callback ${target.url} failed: ${error.message}`);
     });
-    if (answer.status < 200 || answer.status > 299) throw new ScanRefused(502, `the gateway answered the push with HTTP ${answer.status}: ${answer.body}`);
+    if (answer.status < 200 || answer.status > 299) throw new ScanRefused(502, `the gateway answered the push with HTTP ${answer.status}: ${answer.body.slice(0, 300)}`);
     const welcome = await this.welcomeFor(welcomeCode, issuedAt + WELCOME_CODE_TTL_MS);
     return {
       configId,
@@ -398,6 +410,7 @@ export class WecomSimulator {
     this.memberDeliveries.clear();
     this.groupChats.reset();
     this.interactiveCards.reset();
+    this.directory.reset();
   }
 
   private errmsg(text: string, errcode: number): string {
@@ -443,9 +456,13 @@ export class WecomSimulator {
   }
 
   private exists(kind: 'users' | 'parties' | 'tags', id: string): boolean {
-    const list = this.options.directory?.[kind];
-    if (kind === 'users' && !USER_ID.test(id)) return false;
-    return list === undefined || list.some((known) => known.toLowerCase() === id.toLowerCase());
+    return this.directory.exists(kind, id);
+  }
+
+  /** The app's visible members (agent/get): the directory's, or two placeholders when any userid is one. */
+  private visibleUserids(): string[] {
+    const { anyUserid, members } = this.directory.listing();
+    return anyUserid ? ['zhangsan', 'lisi'] : members.map((m) => m.userid);
   }
 
   private routes(): void {
@@ -480,7 +497,7 @@ export class WecomSimulator {
         errmsg: 'ok',
         agentid: auth.agentId,
         name: 'Gateway (simulated)',
-        allow_userinfos: { user: (this.options.directory?.users ?? ['zhangsan', 'lisi']).slice(0, 100).map((userid) => ({ userid })) },
+        allow_userinfos: { user: this.visibleUserids().slice(0, 100).map((userid) => ({ userid })) },
         allow_partys: { partyid: [1] },
         allow_tags: { tagid: [] },
         close: 0,
@@ -740,6 +757,7 @@ export class WecomSimulator {
       res.json({ ok: true });
     });
     this.interactiveCards.controlRoutes(app);
+    this.memberEvents.controlRoutes(app);
     this.contactWayRoutes();
   }
 
