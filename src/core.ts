@@ -3,10 +3,12 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { EventRule } from './callback/event-router';
 import type { Config } from './config/config';
+import type { ConsoleLocale, StringKey } from './console/locale';
 import type { Caller } from './http/auth';
 import type { Route } from './http/route';
 import { childrenOf, createMetrics, type Metrics } from './ops/metrics';
 import type { ReadinessCheck } from './ops/routes';
+import { describeWecomError, WecomReachability } from './ops/wecom-reachability';
 import { appBlockedFor } from './quotas/send-rate';
 import { createRedis, waitUntilReady } from './redis/connection';
 import { redisKeys, type RedisKeys } from './redis/keys';
@@ -34,6 +36,8 @@ export interface Core {
   replicated(): Promise<void>;
   keys: RedisKeys;
   api: WecomApi;
+  /** Whether each app reaches WeCom (start-up check, every gettoken): /readyz details and a gauge. */
+  reachability: WecomReachability;
   metrics: Metrics;
   logger: Logger;
   clock: () => number;
@@ -60,21 +64,25 @@ export interface Flow {
   close?(): Promise<void>;
 }
 
-/** A page of the operators' console (`/dashboard/<id>`), drawn by the flow that owns what it shows. */
+/**
+ * A page of the operators' console (`/dashboard/<id>`), drawn by the flow that owns what it shows,
+ * in the reader's language and the console's one time convention (`locale`).
+ */
 export interface DashboardPanel {
   id: string;
-  title: string;
+  /** Its name in the navigation and heading: a key of the console's strings (src/console/strings.ts). */
+  title: StringKey;
   /** The page's HTML, escaped by the flow; `basePath` is where its actions are posted (`<basePath>/<action>`). */
-  html(basePath: string): Promise<string>;
+  html(basePath: string, locale: ConsoleLocale): Promise<string>;
   /** Its buttons: each takes the form's fields and answers the notice shown on the page afterwards. */
-  actions?: Record<string, (fields: Record<string, string>) => Promise<string>>;
+  actions?: Record<string, (fields: Record<string, string>, locale: ConsoleLocale) => Promise<string>>;
   /** Asset files under public/console the page loads (helmet's CSP allows no inline script). */
   scripts?: string[];
   /**
    * Endpoints the page's script posts to: `POST <basePath>/<name>` takes a JSON body and
    * answers the JSON the function returns; an ApiError answers its status and fields.
    */
-  json?: Record<string, (body: unknown, caller: Caller) => Promise<unknown>>;
+  json?: Record<string, (body: unknown, caller: Caller, locale: ConsoleLocale) => Promise<unknown>>;
 }
 
 export async function connectCore(config: Config, logger: Logger, clock: () => number = Date.now): Promise<Core> {
@@ -117,11 +125,14 @@ export async function connectCore(config: Config, logger: Logger, clock: () => n
       wecomCallSeconds({ api }).observe(ms / 1000);
     },
   });
+  const reachability = new WecomReachability({ metrics, logger, recheckMs: config.wecom.recheckMs });
   const tokens = new TokenStore(redis, client, {
     keys,
-    onFetch: (app, ok) => {
-      metrics.tokenFetches.inc({ app: app.name, result: ok ? 'ok' : 'error' });
-      logger.info({ app: app.name, ok }, 'fetched access_token');
+    onFetch: (app, error) => {
+      metrics.tokenFetches.inc({ app: app.name, result: error ? 'error' : 'ok' });
+      if (error) logger.warn({ app: app.name, errcode: error.errcode }, `cannot fetch an access_token for app ${app.name}: ${describeWecomError(error)}`);
+      else logger.info({ app: app.name }, 'fetched access_token');
+      reachability.record(app, error);
     },
   });
   return {
@@ -137,11 +148,13 @@ export async function connectCore(config: Config, logger: Logger, clock: () => n
     replicated: replicationBarrier([redis, queueRedis], config.redis.waitReplicas),
     keys,
     api: new WecomApi(client, tokens),
+    reachability,
     metrics,
     logger,
     clock,
     async close() {
       closing = true;
+      reachability.close();
       await client.close();
       // QUIT needs a live connection: one still reconnecting (Redis just back) is cut instead, or it would retry forever.
       await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));

@@ -15,7 +15,7 @@ const HELP = {
   text: `
 Checks the configuration against WeCom, one line per finding (gettoken,
 agent/get, getcallbackip, keys), the same findings as GET /v1/diagnostics.
-Reads the same environment variables as the gateway (README "Configuration");
+Reads the same environment variables as the gateway (docs/configuration.md);
 without WeCom credentials it checks the sandbox's simulator and says so.
 
 Exit codes: 0 all good, 1 something needs fixing (or doctor could not run),

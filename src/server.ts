@@ -8,22 +8,25 @@ import { TemplateLoadError } from './messages/templates';
 import { readCommandLine } from './ops/cli';
 import { createLogger } from './ops/logger';
 import { RedisServerMissingError, startEmbeddedRedis, type EmbeddedRedis } from './redis/embedded-redis';
-import { announceSandbox, startSandbox, type Sandbox } from './sandbox';
+import { announceSandbox, sandboxReadyLine, startSandbox, type Sandbox } from './sandbox';
 
 const HELP = {
   name: 'wecom-gateway',
   usage: 'node dist/src/server.js   (or: npm start)',
   text: `
 The gateway: the REST API, the WeCom callback endpoint, the queues' workers and
-the operator console, configured by environment variables (README "Configuration").
+the operator console, configured by environment variables (docs/configuration.md).
 Without WeCom credentials it runs in sandbox mode against a built-in WeCom
-simulator; without REDIS_URL it starts a private redis-server.
+simulator; without REDIS_URL it starts a private redis-server. With
+NODE_ENV=production (the Docker image) it does neither unless SANDBOX=1:
+missing credentials or Redis stop the start with a line naming them.
 
 Main variables: PORT, HOST, REDIS_URL, WECOM_CORP_ID, WECOM_AGENT_ID,
 WECOM_AGENT_SECRET, GATEWAY_API_KEYS, GATEWAY_CONFIG, WORKERS, LOG_LEVEL,
 LOG_FORMAT (auto: readable in a terminal, JSON otherwise).
 
-Stops gracefully on SIGTERM, SIGINT or SIGHUP.
+Stops gracefully on SIGTERM or SIGINT. SIGHUP reloads the templates
+(TEMPLATES_DIR) without a restart; a broken edit keeps the previous ones.
 Exit codes: 0 stopped, 1 could not start, 64 bad command line, 69 no
 redis-server for the embedded Redis, 78 bad configuration.`,
 };
@@ -48,7 +51,7 @@ async function main(): Promise<void> {
     try {
       sandbox = await startSandbox(config, { port: config.simulatorPort, logger });
     } catch (error) {
-      process.stderr.write(`cannot start the sandbox's WeCom simulator on port ${config.simulatorPort}: ${(error as Error).message} (set SIMULATOR_PORT, 0 = any free port)\n`);
+      process.stderr.write(`${listenProblem(error as NodeJS.ErrnoException, 'SIMULATOR_PORT', '127.0.0.1', config.simulatorPort)}\n`);
       process.exit(1);
     }
     cleanups.push(sandbox.stop);
@@ -90,11 +93,17 @@ async function main(): Promise<void> {
     const port = typeof address === 'object' && address ? address.port : config.port;
     sandbox?.deliverCallbacksTo({ host: config.host, port }); // a scanned sandbox QR code pushes here
     logger.info({ port, sandbox: config.sandbox, apps: config.apps.map((a) => a.name), events: gateway.events }, `wecom-gateway listening on http://localhost:${port} (API docs at /docs)`);
-    if (config.sandbox) process.stderr.write(`sandbox: the gateway is ready at http://localhost:${port} · API docs http://localhost:${port}/docs · dashboard http://localhost:${port}/dashboard/\n`);
+    if (config.sandbox) process.stderr.write(`${sandboxReadyLine(config, port)}\n`);
   });
-  server.on('error', (err) => {
-    logger.fatal({ err }, 'cannot listen');
-    process.exit(1);
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    process.stderr.write(`${listenProblem(error, 'PORT', config.host, config.port)}\n`);
+    // What was started (the embedded Redis and its folder, the simulator) goes with it.
+    setTimeout(() => process.exit(1), 8_000).unref();
+    void (async () => {
+      await gateway.close().catch(() => undefined);
+      for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+      process.exit(1);
+    })();
   });
 
   let stopping = false;
@@ -115,8 +124,17 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGHUP', () => void shutdown('SIGHUP'));
+  // SIGHUP re-reads TEMPLATES_DIR, as daemons re-read their configuration (every role renders: API, alert and welcome workers).
+  process.on('SIGHUP', () => void gateway.reloadTemplates());
   if (process.env.npm_lifecycle_event) stopWithParent(() => void shutdown('parent exited'));
+}
+
+/** One line for a port the process cannot have, naming the variable that chooses it. */
+function listenProblem(error: NodeJS.ErrnoException, variable: 'PORT' | 'SIMULATOR_PORT', host: string, port: number): string {
+  if (error.code === 'EADDRINUSE') return `${variable}: port ${port} is taken (set ${variable} to a free port; 0 = any free port)`;
+  if (error.code === 'EACCES') return `${variable}: port ${port} needs privileges this process lacks (set ${variable} above 1023)`;
+  if (error.code === 'EADDRNOTAVAIL') return `HOST: ${host} is not an address of this machine (set HOST)`;
+  return `${variable}: cannot listen on ${host}:${port}: ${error.message}`;
 }
 
 /**

@@ -23,12 +23,15 @@ export interface Config {
    * demos; given, the simulator listens on all interfaces (its /__sim controls too).
    */
   simulatorPublicUrl?: string;
+  /** SIMULATOR_MEMBERS: the sandbox simulator's members (`*`: any userid); unset, its sample corp's. */
+  simulatorMembers?: '*' | string[];
   /**
    * WECOM_CORP_ID with the callback Token and EncodingAESKey but no agent: the real
    * callback URL can be verified and receive pushes while sends go to the simulator.
    */
   callbackOnly?: Pick<WecomApp, 'corpId'> & { callback: NonNullable<WecomApp['callback']> };
-  wecom: { apiBase: string; timeoutMs: number };
+  /** recheckMs: how soon an app that cannot reach WeCom is checked again. */
+  wecom: { apiBase: string; timeoutMs: number; recheckMs: number };
   apps: WecomApp[];
   /** Group robots by name (WECOM_ROBOTS, robots: in the file); their keys are credentials. */
   robots: Robot[];

@@ -50,11 +50,21 @@ export const SECRET_VARIABLES = [
 export const aesKey = z.string().regex(/^[A-Za-z0-9]{43}$/, 'must be exactly 43 letters or digits');
 
 export const envSchema = z.object({
+  /** production: no silent sandbox (WeCom credentials required) and no throw-away embedded Redis, unless SANDBOX=1. */
+  NODE_ENV: z.string().optional(),
+  /** 1: the sandbox (simulator, embedded Redis) is wanted, even with NODE_ENV=production. */
+  SANDBOX: z.enum(['0', '1'], { error: 'must be 1 (run the sandbox on purpose) or 0' }).optional(),
   PORT: wholeNumber(0, 65535).default(8080),
   /** Unset: all interfaces with keys, loopback only without (keyless mode is for one machine). */
   HOST: z.string().min(1).optional(),
   SIMULATOR_PORT: wholeNumber(0, 65535).optional(),
   SIMULATOR_PUBLIC_URL: url.optional(),
+  /** The sandbox simulator's members: `*` (any well-formed userid) or userids, comma-separated; unset = its sample corp. */
+  SIMULATOR_MEMBERS: z
+    .string()
+    .transform((s) => (s.trim() === '*' ? '*' : s.split(',').map((p) => p.trim()).filter(Boolean)))
+    .pipe(z.union([z.literal('*'), z.array(z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'userids of 1-64 letters, digits, _ . @ -, comma-separated, or *')).min(1, 'userids, comma-separated, or *')]))
+    .optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   REDIS_CLUSTER_NODES: hostPortList.optional(),
   REDIS_SENTINELS: hostPortList.optional(),

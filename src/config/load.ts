@@ -13,7 +13,8 @@ import { egressAllowProblem } from '../http/egress';
 /** Start-up stops with one line per problem; no line ever contains a secret's value. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    // One problem, one line (what a log collector shows of a pod that exits); several, one line each.
+    super(problems.length === 1 ? `invalid configuration: ${problems[0]}` : `invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
 
@@ -118,6 +119,23 @@ export function keylessProblem(config: Pick<Config, 'apiKeys' | 'apps' | 'callba
   return `GATEWAY_API_KEYS: required with WeCom credentials (keyless mode is for the sandbox: any local process could send as the app); ${MAKE_A_KEY}`;
 }
 
+/**
+ * In production a missing setting must stop the start, not quietly swap WeCom for
+ * the simulator or Redis for a temporary folder: each pod would otherwise "send"
+ * into its own simulator, or keep accepted messages where a restart loses them.
+ */
+function productionProblems(e: Pick<z.infer<typeof envSchema>, 'WECOM_CORP_ID' | 'WECOM_AGENT_ID' | 'WECOM_AGENT_SECRET' | 'REDIS_URL' | 'REDIS_SENTINELS' | 'REDIS_CLUSTER_NODES'>, hasApps: boolean): string[] {
+  const production = 'required in production (NODE_ENV=production)';
+  if (!hasApps) {
+    const missing = (['WECOM_CORP_ID', 'WECOM_AGENT_ID', 'WECOM_AGENT_SECRET'] as const).filter((name) => e[name] === undefined);
+    return [`${missing.join(', ')}: ${production}; without them the gateway would run the built-in WeCom simulator and deliver nothing (set SANDBOX=1 to run the sandbox on purpose)`];
+  }
+  if (!e.REDIS_URL && !e.REDIS_SENTINELS && !e.REDIS_CLUSTER_NODES) {
+    return [`REDIS_URL: ${production} (or REDIS_SENTINELS, REDIS_CLUSTER_NODES); without it the gateway would start a redis-server whose data lives in a temporary folder, and a restart would lose accepted messages`];
+  }
+  return [];
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   const parsed = envSchema.safeParse(readEnv(env, problems));
@@ -175,6 +193,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   });
   const fallbacks = (file.alertRoutes ?? []).filter((route) => route.fallback).map((route) => route.name);
   if (fallbacks.length > 1) problems.push(`${e.GATEWAY_CONFIG}: alertRoutes: only one route may be the fallback (${fallbacks.join(', ')} say so)`);
+  // Partly given credentials are already named above, one line each.
+  const partlyGiven = !callbackOnly && givenWecomVars.length > 0 && givenWecomVars.length < wecomVars.length;
+  if (e.NODE_ENV === 'production' && e.SANDBOX !== '1' && !partlyGiven) problems.push(...productionProblems(e, apps.length > 0));
   const apiKeys = loadApiKeys(e.GATEWAY_API_KEYS ?? [], file.apiKeys ?? [], e.GATEWAY_CONFIG, { apps: [...names], robots: [...robotNames] }, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -193,8 +214,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sandbox: apps.length === 0,
     simulatorPort: e.SIMULATOR_PORT ?? (e.PORT === 0 || e.PORT === 65535 ? 0 : e.PORT + 1),
     simulatorPublicUrl: e.SIMULATOR_PUBLIC_URL?.replace(/\/+$/, ''),
+    simulatorMembers: e.SIMULATOR_MEMBERS,
     ...(callbackOnly && apps.length === 0 ? { callbackOnly } : {}),
-    wecom: { apiBase, timeoutMs: e.WECOM_TIMEOUT_MS },
+    wecom: { apiBase, timeoutMs: e.WECOM_TIMEOUT_MS, recheckMs: 30_000 },
     apps,
     robots,
     defaultApp,

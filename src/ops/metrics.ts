@@ -51,6 +51,7 @@ export function createMetrics(now: () => number = Date.now) {
     sendRetries: new Counter({ name: 'wecom_gateway_send_retries_total', help: 'Send attempts that will be retried', labelNames: ['errcode'], registers }),
     wecomCalls: new Counter({ name: 'wecom_gateway_wecom_calls_total', help: 'WeCom API calls by api and errcode (-2: network/HTTP error)', labelNames: ['api', 'errcode'], registers }),
     wecomCallSeconds: new Histogram({ name: 'wecom_gateway_wecom_call_seconds', help: 'WeCom API call duration', labelNames: ['api'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
+    wecomReachable: new Gauge({ name: 'wecom_gateway_wecom_reachable', help: '1 when the app\'s last WeCom check or gettoken succeeded, 0 when it failed (checked at start-up, again while failing)', labelNames: ['app'], registers }),
     tokenFetches: new Counter({ name: 'wecom_gateway_token_fetches_total', help: 'gettoken calls made by this instance', labelNames: ['app', 'result'], registers }),
     sendLatency: new Histogram({ name: 'wecom_gateway_send_latency_seconds', help: 'Accepted -> delivered to WeCom', labelNames: ['msgtype'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers }),
     callbacks: new Counter({ name: 'wecom_gateway_callbacks_total', help: 'WeCom callback requests by app and outcome (verified, accepted, duplicate, in-progress, rejected-<reason>, …-replied)', labelNames: ['app', 'outcome'], registers }),

@@ -23,7 +23,13 @@ function requireMetricsToken(req: Request, res: Response, token: string): void {
   throw new ApiError(401, 'unauthorized', presented === undefined ? 'missing token (Authorization: Bearer METRICS_TOKEN)' : 'wrong metrics token');
 }
 
-export function opsRoutes(metrics: Metrics, checks: ReadinessCheck[], doctor: () => Promise<Finding[]>, metricsToken?: string): Route[] {
+/** What /readyz answers: the checks that make it ready, and details that inform without deciding (WeCom's reachability, sandbox mode). */
+export interface Readiness {
+  checks: ReadinessCheck[];
+  details: () => Record<string, unknown>;
+}
+
+export function opsRoutes(metrics: Metrics, readiness: Readiness, doctor: () => Promise<Finding[]>, metricsToken?: string): Route[] {
   return [
     {
       method: 'get',
@@ -40,9 +46,9 @@ export function opsRoutes(metrics: Metrics, checks: ReadinessCheck[], doctor: ()
       path: '/readyz',
       auth: 'none',
       handler: async (_req, res) => {
-        const results = await Promise.all(checks.map(async (c) => [c.name, await c.check().catch(() => false)] as const));
+        const results = await Promise.all(readiness.checks.map(async (c) => [c.name, await c.check().catch(() => false)] as const));
         const ready = results.every(([, ok]) => ok);
-        res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(results) });
+        res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(results), ...readiness.details() });
       },
     },
     {

@@ -28,6 +28,9 @@ export function wireOps(core: Core, config: Config, deps: { flows: Flow[]; messa
     { name: 'workers', check: async () => workers.every((w) => w.isRunning()) },
     ...deps.flows.flatMap((f) => f.readiness ?? []),
   ];
+  // Accepting works while WeCom is away (messages wait in their queues), so WeCom informs readiness without deciding it.
+  core.reachability.watch(config.apps, core.api);
+  const details = () => ({ wecom: core.reachability.details(), ...(config.sandbox ? { mode: 'sandbox: sends go to the built-in WeCom simulator' } : {}) });
   // A queue reports its connection's errors too; the connections already log them (once per state change).
   for (const queue of queues) queue.on('error', (err) => core.logger.debug({ err: err.message, queue: queue.name }, 'queue error'));
   core.metrics.addQueueCollector(async () => {
@@ -52,9 +55,10 @@ export function wireOps(core: Core, config: Config, deps: { flows: Flow[]; messa
     robots: config.robots.map((r) => r.name),
     series,
     panels: deps.flows.flatMap((f) => f.panels ?? []),
+    timeZone: config.alerts.timeZone,
   });
   return {
-    routes: opsRoutes(core.metrics, readiness, () => diagnose(config, core.api), config.metricsToken),
+    routes: opsRoutes(core.metrics, { checks: readiness, details }, () => diagnose(config, core.api), config.metricsToken),
     pages: [{ path: '/dashboard', permission: 'admin' as const, router: pages }],
     // The last counts of this instance go into its last minute.
     close: async () => {

@@ -390,7 +390,14 @@ export class WecomClient {
         observe(NETWORK_ERRCODE);
         return { kind: 'permanent', error: { errcode: NETWORK_ERRCODE, errmsg: `HTTP ${statusCode} from WeCom ${api}` } };
       }
-      body = JSON.parse(text) as WecomBody;
+      try {
+        body = JSON.parse(text) as WecomBody;
+      } catch {
+        // Something else answers at WECOM_API_BASE (a dev server on the port, a proxy's error page): say so, not "Unexpected token".
+        observe(NETWORK_ERRCODE);
+        const type = response.headers['content-type'] ?? 'no content type';
+        return { kind: 'retry', error: { errcode: NETWORK_ERRCODE, errmsg: `${api}: ${apiBase} answered HTTP ${statusCode} (${String(type)}), not JSON: is WECOM_API_BASE WeCom's API?` } };
+      }
     } catch (error) {
       // Timeouts, resets, refused connections and unparseable answers are transient (§4).
       observe(NETWORK_ERRCODE);

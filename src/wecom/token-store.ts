@@ -24,7 +24,8 @@ export interface TokenStoreOptions {
   lockTtlMs?: number;
   pollMs?: number;
   waitMs?: number;
-  onFetch?: (app: WecomApp, ok: boolean) => void;
+  /** Every gettoken this instance ran: its error when it failed. */
+  onFetch?: (app: WecomApp, error?: WecomError) => void;
 }
 
 /**
@@ -102,7 +103,7 @@ export class TokenStore {
 
   private async fetchAndStore(app: WecomApp, key: string): Promise<string> {
     const outcome = await this.client.getToken(app.corpId, app.secret);
-    this.options.onFetch?.(app, outcome.kind === 'ok');
+    this.options.onFetch?.(app, outcome.kind === 'ok' ? undefined : outcome.error);
     if (outcome.kind !== 'ok') throw new TokenError(outcome.error, outcome.kind === 'retry', outcome.kind === 'retry' ? outcome.afterMs : undefined);
     const { marginSeconds = 300 } = this.options;
     const ttl = Math.max(30, outcome.value.expiresInSeconds - marginSeconds);

@@ -100,7 +100,7 @@ const PREREQUISITES = [
     name: 'kubectl',
     variable: 'KUBECTL_PATH',
     candidates: ['kubectl'],
-    // The ServiceMonitor is a kustomize Component: kubectl 1.21+ (kustomize 3.7+); Debian 12's kubernetes-client is 1.20, Kubernetes' own apt repository has current ones.
+    // The ServiceMonitor is a kustomize Component and the base uses `labels:`: kubectl 1.22+ (kustomize 4.1+); Debian 12's kubernetes-client is 1.20, Kubernetes' own apt repository has current ones.
     neededFor: 'test/integration/kubernetes.test.ts (kubectl kustomize on deploy/kubernetes/)',
     packages: { debian: 'kubernetes-client', macos: 'kubectl', fedora: 'kubernetes-client' },
   },
