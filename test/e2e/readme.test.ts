@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,31 +7,42 @@ import { eventually, restartablePort } from '../support/harness';
 import { binaryPath } from '../support/prerequisites';
 
 /**
- * The README, run as a newcomer runs it: `npm start` in an environment with no
- * configuration (sandbox, embedded Redis), then every ```sh block in order, in one
- * bash session, so a variable one block captures is there for the next. Each
- * `# => ` line is what the command before it prints (`…` stands for what varies);
- * blocks marked ```shell are shown, not run (the start itself, settings). Last, the
- * npm process is killed, and nothing it started may be left running.
+ * The README and the docs, run as a newcomer runs them: `npm start` in an environment
+ * with no configuration (sandbox, embedded Redis), then every ```sh block of the README
+ * and then of each docs file in the README's "Documentation" order, in one bash
+ * session, so a variable one block captures is there for the next (`KEY`, from
+ * docs/api.md, is used by alerts.md and operations.md). Each `# => ` line is what the
+ * command before it prints (`…` stands for what varies); blocks marked ```shell are
+ * shown, not run (the start itself, settings). Last, the npm process is killed, and
+ * nothing it started may be left running. The English files and the Chinese ones
+ * (README.zh-CN.md, docs/zh-CN/) each run so, against a gateway of their own.
  */
 const ROOT = join(__dirname, '..', '..');
 const EXPECTED = /^# => ?(.*)$/;
 
+/** The docs in reading order: README.md's "Documentation" list. */
+const DOCS = ['sandbox', 'configuration', 'api', 'alerts', 'callbacks', 'operations', 'security', 'performance'];
+const LANGUAGES = [
+  { language: 'English', files: ['README.md', ...DOCS.map((name) => `docs/${name}.md`)] },
+  { language: 'Chinese', files: ['README.zh-CN.md', ...DOCS.map((name) => `docs/zh-CN/${name}.md`)] },
+];
+
 interface Step {
+  file: string;
   section: string;
   code: string;
   expected: string[];
 }
 
-/** Every ```sh block of the README, cut after each group of `# =>` lines. */
-function readmeSteps(markdown: string): Step[] {
+/** Every ```sh block of a markdown file, cut after each group of `# =>` lines. */
+function readmeSteps(file: string, markdown: string): Step[] {
   const steps: Step[] = [];
   let section = '';
   let inBlock: 'sh' | 'other' | undefined;
   let code: string[] = [];
   let expected: string[] = [];
   const flush = () => {
-    if (code.some((line) => line.trim() !== '' && !line.startsWith('#'))) steps.push({ section, code: code.join('\n'), expected });
+    if (code.some((line) => line.trim() !== '' && !line.startsWith('#'))) steps.push({ file, section, code: code.join('\n'), expected });
     code = [];
     expected = [];
   };
@@ -74,7 +85,7 @@ function unmatched(expected: string[], output: string): string | undefined {
   return undefined;
 }
 
-/** One bash for the whole README; each step runs from a file (so no command can read the next from stdin). */
+/** One bash for all the files of a language; each step runs from a file (so no command can read the next from stdin). */
 class Shell {
   private readonly bash: ChildProcessWithoutNullStreams;
   private readonly dir = mkdtempSync(join(tmpdir(), 'wgw-readme-'));
@@ -113,8 +124,7 @@ function portIsClosed(port: number): Promise<boolean> {
   });
 }
 
-describe('the README, top to bottom, in the sandbox', () => {
-  const steps = readmeSteps(readFileSync(join(ROOT, 'README.md'), 'utf8'));
+describe.each(LANGUAGES)('the $language README and docs, top to bottom, in the sandbox', ({ language, files }) => {
   let gateway: ChildProcessWithoutNullStreams;
   let logs = '';
   let shell: Shell;
@@ -142,14 +152,17 @@ describe('the README, top to bottom, in the sandbox', () => {
     if (gateway?.exitCode === null) gateway.kill('SIGKILL');
   });
 
-  it('when a newcomer copies every sh block in order, then each prints what the README says', async () => {
+  it(`when a newcomer copies every sh block of the ${language} files in order, then each prints what they say`, async () => {
+    const unwritten = files.filter((file) => !existsSync(join(ROOT, file)));
+    if (unwritten.length > 0) throw new Error(`not written yet: ${unwritten.join(', ')} (the ${language} files run in this order: ${files.join(', ')})`);
+    const steps = files.flatMap((file) => readmeSteps(file, readFileSync(join(ROOT, file), 'utf8')));
     expect(steps.length).toBeGreaterThan(10);
     for (const step of steps) {
       const code = step.code.replace(/\b8080\b/g, String(port)).replace(/\b8081\b/g, String(port + 1));
       const { output, errors, status } = await shell.run(code, 60_000);
       const missing = unmatched(step.expected, output);
       if (missing !== undefined || status !== 0) {
-        throw new Error(`README, section "${step.section}":\n${step.code}\n\n${missing !== undefined ? `expected a line like:\n  ${missing}` : `exit status ${status}`}\nbut it printed:\n${output}${errors ? `\nstderr:\n${errors}` : ''}`);
+        throw new Error(`${step.file}, section "${step.section}":\n${step.code}\n\n${missing !== undefined ? `expected a line like:\n  ${missing}` : `exit status ${status}`}\nbut it printed:\n${output}${errors ? `\nstderr:\n${errors}` : ''}`);
       }
     }
   }, 300_000);

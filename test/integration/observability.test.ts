@@ -100,12 +100,12 @@ describe('observability: /metrics, the Grafana dashboard and the alert rules', (
     expect(() => execFileSync(binaryPath('promtool'), [...command.split(' '), file], { cwd: ROOT, stdio: 'pipe' })).not.toThrow();
   });
 
-  it('when an alert rule fires, then it has a summary, a runbook in the README and reads metrics the gateway exposes', () => {
-    const headings = new Set([...read('README.md').matchAll(/^#{1,6} (.+)$/gm)].map((m) => githubAnchor(m[1])));
+  it('when an alert rule fires, then it has a summary, a runbook in docs/operations.md and reads metrics the gateway exposes', () => {
+    const headings = new Set([...read('docs/operations.md').matchAll(/^#{1,6} (.+)$/gm)].map((m) => githubAnchor(m[1])));
     expect(rules.length).toBeGreaterThanOrEqual(7);
     for (const rule of rules) {
       expect([rule.alert, typeof rule.annotations?.summary]).toEqual([rule.alert, 'string']);
-      const anchor = /README\.md#([\w-]+)$/.exec(rule.annotations?.runbook_url ?? '')?.[1];
+      const anchor = /\/docs\/operations\.md#([\w-]+)$/.exec(rule.annotations?.runbook_url ?? '')?.[1];
       expect([rule.alert, anchor !== undefined && headings.has(anchor)]).toEqual([rule.alert, true]);
     }
     expect(missingFromMetrics(rules.flatMap((r) => metricNames(r.expr)))).toEqual([]);
