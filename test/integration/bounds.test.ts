@@ -183,6 +183,8 @@ describe('/metrics', () => {
   it('when /metrics is scraped ten times in a row, then Redis sees the queue gauges read once, not ten times', async () => {
     const redis = await startTestRedis();
     const h = await startHarness({ env: { GATEWAY_API_KEYS: KEY, REDIS_URL: redis.url } });
+    // The start-up WeCom check (a token fetch) has run: its commands are not what this test watches, and they would race MONITOR's start.
+    await eventually(async () => (await h.api.get('/readyz')).body.wecom?.default === 'ok');
     const monitor = new Redis(redis.url);
     try {
       // The gauges are read on the queues' own connection; count what reaches Redis from it.
