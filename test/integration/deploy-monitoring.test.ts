@@ -11,6 +11,7 @@ import { amPayload } from '../support/alertmanager';
 import { alert, eventually, finalStatus, SIM_APP, testConfig, uniquePrefix, UNLIMITED_SIM } from '../support/harness';
 import { binaryPath } from '../support/prerequisites';
 import { encryptedPush, eventXml } from '../support/wecom-push';
+import { metricNames } from '../support/promql';
 
 /**
  * What the shipped monitoring sees in Kubernetes: the example overlay's monitor
@@ -67,19 +68,6 @@ function scrapes(resources: Resource[]): Scrape[] {
       for (const d of deployments.filter((d) => selects(monitor.spec.selector.matchLabels, podLabels(d))))
         found.push({ deployment: d.metadata.name, job: podLabels(d)[monitor.spec.jobLabel] ?? `${monitor.metadata.namespace}/${monitor.metadata.name}`, path: endpoint.path ?? '/metrics', containerPort: portOf(d, endpoint.port) });
   return found;
-}
-
-/**
- * The metric names a PromQL expression reads (as observability.test.ts reads them):
- * identifiers outside label matchers, strings and groupings, not functions or
- * keywords, with histogram suffixes taken off.
- */
-function metricNames(expr: string): string[] {
-  const withoutMatchers = expr.replace(/\{[^}]*\}/g, '{}').replace(/"[^"]*"/g, '""').replace(/\[[^\]]*\]/g, '[]');
-  const withoutGroupings = withoutMatchers.replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '');
-  const names = [...withoutGroupings.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)].map((m) => m[1]);
-  const keywords = new Set(['and', 'or', 'unless', 'offset', 'bool', 'inf', 'nan', 'le']);
-  return [...new Set(names.filter((n) => !keywords.has(n.toLowerCase()) && !/^\d/.test(n)).map((n) => n.replace(/_(bucket|sum|count)$/, '')))];
 }
 
 /** Metric families with at least one sample in a /metrics text (histograms by their base name). */

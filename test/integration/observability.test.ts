@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { startHarness, type Harness } from '../support/harness';
 import { binaryPath } from '../support/prerequisites';
+import { metricNames } from '../support/promql';
 
 const ROOT = join(__dirname, '..', '..');
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
@@ -13,19 +14,6 @@ type Dashboard = { panels: Panel[]; templating: { list: { name: string; type: st
 type Rule = { alert: string; expr: string; annotations?: Record<string, string> };
 const dashboard = JSON.parse(read('deploy/grafana/dashboards/wecom-gateway.json')) as Dashboard;
 const rules = (parse(read('deploy/prometheus/wecom-gateway-rules.yml')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
-
-/**
- * The metric names a PromQL expression reads: identifiers that are not inside a
- * label matcher or a string, not a function (followed by "("), not a keyword or
- * a grouping's label list, with histogram suffixes taken off.
- */
-function metricNames(expr: string): string[] {
-  const withoutMatchers = expr.replace(/\{[^}]*\}/g, '{}').replace(/"[^"]*"/g, '""').replace(/\[[^\]]*\]/g, '[]');
-  const withoutGroupings = withoutMatchers.replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '');
-  const names = [...withoutGroupings.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)].map((m) => m[1]);
-  const keywords = new Set(['and', 'or', 'unless', 'offset', 'bool', 'inf', 'nan', 'le']);
-  return [...new Set(names.filter((n) => !keywords.has(n.toLowerCase()) && !/^\d/.test(n)).map((n) => n.replace(/_(bucket|sum|count)$/, '')))];
-}
 
 /** `up` comes from Prometheus itself, not from the gateway's /metrics. */
 const FROM_PROMETHEUS = new Set(['up']);
