@@ -23,6 +23,15 @@ const cardBody = (card: Card) => card.card as { task_id: string; button_list: { 
 const lastShown = (card: Card) => (card.updates.at(-1)?.template_card ?? card.card) as ReturnType<typeof cardBody>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+
+/** "HH:mm" in Asia/Shanghai (ALERT_TIMEZONE's default), "MM-DD HH:mm" when that was another day than `now` there. */
+function shanghaiSince(iso: string, now: number): string {
+  const part = (options: Intl.DateTimeFormatOptions) => (at: Date) => new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', ...options }).format(at);
+  const time = part({ hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  const day = (at: Date) => part({ month: '2-digit', day: '2-digit' })(at).split('/').reverse().join('-');
+  const at = new Date(iso);
+  return day(at) === day(new Date(now)) ? time(at) : `${day(at)} ${time(at)}`;
+}
 /**
  * A gateway clock that starts at the beginning of a minute (storm control counts
  * per wall-clock minute) and can jump ahead: a burst lands in one minute, and
@@ -397,8 +406,9 @@ describe('a 250-alert storm into one person and one robot', () => {
     const robotDigest = await eventually(() => h.sim.robotSent.find((m) => body(m).includes('告警风暴')));
     const personText = (personDigest.body.markdown as { content: string }).content;
     const robotText = robotDigest.body.content as string;
-    // Where, and since when: the alerts began two minutes before, today.
-    expect(personText).toMatch(/^\*\*🌀 告警风暴：60 秒内另有 240 条通知\*\*\n> <font color="warning">🔥 HostHighLoad<\/font> ×240：web-\d{3}, web-\d{3}, .*… web-250 · \d\d:\d\d 起$/);
+    // Where, and since when: the alerts began two minutes before (with the date when that was yesterday in Shanghai).
+    const since = shanghaiSince(startsAt, clock.now());
+    expect(personText).toMatch(new RegExp(`^\\*\\*🌀 告警风暴：60 秒内另有 240 条通知\\*\\*\\n> <font color="warning">🔥 HostHighLoad</font> ×240：web-\\d{3}, web-\\d{3}, .*… web-250 · ${since} 起$`));
     expect(Buffer.byteLength(personText)).toBeLessThanOrEqual(2048);
     expect(Buffer.byteLength(robotText)).toBeLessThanOrEqual(4096);
     // The route's mention, once, in the robot's digest; each of the ten messages had it too.
