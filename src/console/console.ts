@@ -133,7 +133,8 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
     const id = String(req.params.id);
     const { t } = localeOf(res);
     const message = await recallMessage(id, deps.recall, callerOf(res)).then(
-      (view) => t('message.recalled', { status: t(`status.${view.status}`) }),
+      // Part by part: a message only to a robot stays "sent", and the notice says why.
+      (view) => [t('message.recalled', { status: t(`status.${view.status}`) }), ...view.recall.map((p) => t('message.recallPart', { part: String(p.part + 1), to: p.to, outcome: t(`recall.${p.outcome}`) }))].join(' · '),
       (err: unknown) => (err instanceof ApiError ? t('message.notRecalled', { reason: err.message }) : Promise.reject(err)),
     );
     back(res, `/messages/${id}`, message);

@@ -152,7 +152,7 @@ describe('the operators’ console in a real headless Chromium', () => {
     const { msgid } = (await h.api.get(`/v1/messages/${id}`).set('Authorization', `Bearer ${ADMIN}`)).body;
     await page.click('button:text("Recall")');
     await page.locator('.notice').waitFor();
-    expect(await page.locator('.notice').textContent()).toBe('recalled: recalled');
+    expect(await page.locator('.notice').textContent()).toBe('recalled: recalled · part 1 (members): recalled');
     expect(await page.locator('dl.facts .status').textContent()).toBe('recalled');
     expect(h.sim.sent.find((m) => m.msgid === msgid)?.recalled).toBe(true);
     expect(problemsOf(page)).toEqual([]);

@@ -61,6 +61,19 @@ describe('POST /v1/messages -> WeCom message/send', () => {
     expect(h.sim.sent).toHaveLength(0);
   });
 
+  it('when a retry is under way, then the status still shows the error that made it retry (WeCom unreachable is not a silent "sending")', async () => {
+    h.sim.failNext(1, { httpStatus: 502 });
+    h.sim.failNext(1, { delayMs: 1_500 }); // the retry hangs as a call to an unreachable WeCom does
+    const res = await h.api.post('/v1/messages').send(alert());
+    const during = await eventually(async () => {
+      const view = (await h.api.get(`/v1/messages/${res.body.id}`)).body;
+      return view.status === 'sending' && view.attempts === 2 ? view : undefined;
+    });
+    expect(during.error).toMatchObject({ errcode: -2, errmsg: expect.stringContaining('HTTP 502') });
+    expect(await finalStatus(h.api, res.body.id)).toMatchObject({ status: 'sent', attempts: 2 });
+    expect((await h.api.get(`/v1/messages/${res.body.id}`)).body.error).toBeUndefined();
+  });
+
   it('when WeCom answers HTTP 502 once, then the send is retried and succeeds', async () => {
     h.sim.failNext(1, { httpStatus: 502 });
     const res = await h.api.post('/v1/messages').send(alert());
