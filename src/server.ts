@@ -4,7 +4,7 @@ import type { Config } from './config/config';
 import { keylessProblem, loadConfigOrExit, startupWarnings } from './config/load';
 import { createGateway, type Gateway } from './gateway';
 import { createLimitedServer, DEFAULT_SERVER_LIMITS } from './http/server-limits';
-import { TemplateLoadError } from './messages/templates';
+import { TemplateLoadError } from './messages/template-source';
 import { readCommandLine } from './ops/cli';
 import { createLogger } from './ops/logger';
 import { RedisServerMissingError, startEmbeddedRedis, type EmbeddedRedis } from './redis/embedded-redis';

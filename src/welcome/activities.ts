@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import { z } from 'zod';
-import { parseChecked, placesIn, readTemplateSource, schemaProblems, templateFiles, TemplateLoadError, unknownKeys, type DataShape, type FilePath, type Where } from '../messages/templates';
+import { placesIn, readTemplateSource, schemaProblems, TemplateLoadError, type FilePath, type Where } from '../messages/template-source';
+import type { DataShape } from '../messages/template-variables';
+import { parseChecked, templateFiles, unknownKeys } from '../messages/templates';
 import type { WelcomeAttachment, WelcomeMessage } from '../wecom/client';
 
 /**

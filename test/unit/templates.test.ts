@@ -1,7 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildTemplate, loadTemplates, RenderError, TemplateLoadError } from '../../src/messages/templates';
+import { TemplateLoadError } from '../../src/messages/template-source';
+import { buildTemplate, loadTemplates, RenderError } from '../../src/messages/templates';
 import { byteLength, TRUNCATION_MARK, truncateUtf8 } from '../../src/wecom/message-limits';
 
 const templates = loadTemplates(join(__dirname, '..', '..', 'templates'));

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TemplateLoadError } from '../../src/messages/templates';
+import { TemplateLoadError } from '../../src/messages/template-source';
 import { loadActivities } from '../../src/welcome/activities';
 
 const SHIPPED = join(__dirname, '..', '..', 'templates');
