@@ -299,15 +299,11 @@ export class MessageStore {
 
   /**
    * An attempt of a part begins: answers the state it had (undefined: no record), and
-   * marks it `sending` unless it is already sent or recalled, in one step.
+   * marks it `sending` (keeping the last attempt's error) unless it is already sent or recalled, in one step.
    */
   async startPart(id: string, part: number, attempts: number): Promise<PartState | undefined> {
-    const sending: PartState = { status: 'sending', attempts, updatedAt: Date.now() };
-    const raw = await startPart(this.redis, this.partsKey(id), part, JSON.stringify(sending));
-    const before = raw ? (JSON.parse(raw) as PartState) : undefined;
-    // A retry keeps the error that caused it in sight while it runs: against an unreachable WeCom an attempt hangs for seconds, and "sending" alone would hide why.
-    if (before?.error && before.status !== 'sent' && before.status !== 'recalled') await this.redis.hset(this.partsKey(id), String(part), JSON.stringify({ ...sending, error: before.error }));
-    return before;
+    const before = await startPart(this.redis, this.partsKey(id), part, JSON.stringify({ status: 'sending', attempts, updatedAt: Date.now() } satisfies PartState));
+    return before ? (JSON.parse(before) as PartState) : undefined;
   }
 
   /** A part's new state; with the attempt that led to it, the timeline gets it in the same round trip. */

@@ -180,13 +180,22 @@ export async function createMessage(redis: RedisClient, keys: { record: string; 
 /**
  * A part's attempt begins (MessageStore.startPart): KEYS[1] the parts hash, ARGV
  * the part and its `sending` state. Answers the state it had, and sets `sending`
- * only over a state that may still be sent (not sent, recalled, or gone).
+ * only over a state that may still be sent (not sent, recalled, or gone), keeping
+ * the last attempt's error: a retry against an unreachable WeCom hangs for
+ * seconds, and `sending` alone would hide why it is retrying.
  */
 const START_PART = luaScript(`
 local before = redis.call('HGET', KEYS[1], ARGV[1])
 if not before then return false end
-local status = cjson.decode(before).status
-if status ~= 'sent' and status ~= 'recalled' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+local state = cjson.decode(before)
+if state.status == 'sent' or state.status == 'recalled' then return before end
+local sending = ARGV[2]
+if state.error then
+  local next = cjson.decode(sending)
+  next.error = state.error
+  sending = cjson.encode(next)
+end
+redis.call('HSET', KEYS[1], ARGV[1], sending)
 return before`);
 
 export async function startPart(redis: RedisClient, partsKey: string, part: number, sending: string): Promise<string | null> {
