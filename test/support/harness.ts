@@ -64,9 +64,12 @@ export async function metricLines(api: Harness['api'], name: string): Promise<st
 
 export async function startHarness(options: { env?: Record<string, string>; simulator?: SimulatorOptions; config?: (c: Config) => Config; clock?: () => number; logger?: Logger } = {}): Promise<Harness> {
   const sim = await WecomSimulator.start({ ...UNLIMITED_SIM, ...options.simulator });
-  let config = testConfig(sim.url, options.env);
-  if (options.config) config = options.config(config);
-  const gateway = await createGateway(config, { logger: options.logger ?? pino({ level: 'silent' }), ...(options.clock ? { clock: options.clock } : {}) }).catch(async (error: unknown) => {
+  // A configuration that does not load (a test of start-up problems) must not leave the simulator running: jest would hang.
+  const { config, gateway } = await (async () => {
+    let config = testConfig(sim.url, options.env);
+    if (options.config) config = options.config(config);
+    return { config, gateway: await createGateway(config, { logger: options.logger ?? pino({ level: 'silent' }), ...(options.clock ? { clock: options.clock } : {}) }) };
+  })().catch(async (error: unknown) => {
     await sim.stop();
     throw error;
   });
