@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import { RedisUnavailableError } from '../redis/unavailable';
 
 export interface FieldProblem {
   field: string;
@@ -45,22 +46,23 @@ function unwrapUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
   return shaped[0].flatMap((inner) => unwrapUnion({ ...inner, path: [...issue.path, ...inner.path] }));
 }
 
+/** A limit the caller can wait out: 429 with Retry-After (seconds), when waiting helps. */
+export class RetryLaterError extends ApiError {
+  constructor(
+    code: string,
+    message: string,
+    fields: FieldProblem[],
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(429, code, message, fields);
+  }
+}
+
 /** Redis refused or did not answer (down, or a master without its replica mid-failover): the caller should retry later (503), nothing was accepted. */
 export class UnavailableError extends ApiError {
   constructor() {
     super(503, 'unavailable', 'Redis is unreachable or not taking writes; retry later');
   }
-}
-
-/**
- * ioredis' ways of saying that Redis is away (offline queue off, retries spent, socket
- * closed), and Redis' own while it cannot take writes: a replica during a failover
- * (READONLY), a master without its min-replicas-to-write (NOREPLICAS), loading its data
- * (LOADING), a replica cut from its master (MASTERDOWN).
- */
-function isRedisUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  return error.name === 'MaxRetriesPerRequestError' || /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|^(READONLY|NOREPLICAS|LOADING|MASTERDOWN) /.test(error.message);
 }
 
 /**
@@ -70,11 +72,13 @@ function isRedisUnavailable(error: unknown): boolean {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     // Any route that meets a Redis outage answers what POST /v1/messages does: 503, retry later.
-    if (isRedisUnavailable(error)) error = new UnavailableError();
+    // Known by its type (the command connections throw it), never by text: a WeCom ECONNREFUSED is not Redis'.
+    if (error instanceof RedisUnavailableError) error = new UnavailableError();
     // The router could not percent-decode a path parameter (`/v1/messages/%zz`): the path is wrong, not the body.
     if (error instanceof URIError) error = new ApiError(400, 'invalid_request', 'the path is not validly percent-encoded', [{ field: '(path)', message: 'not validly percent-encoded' }]);
     if (error instanceof ApiError) {
       if (error.status >= 500) res.setHeader('Retry-After', '1');
+      if (error instanceof RetryLaterError && error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
       res.status(error.status).json({ error: { code: error.code, message: error.message, ...(error.fields ? { fields: error.fields } : {}), ...(error.wecom ? { wecom: error.wecom } : {}) } });
       return;
     }

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { callerOf, visibleTo, type Caller } from '../http/auth';
 import { limitParam, queryParam, type Route } from '../http/route';
-import { ApiError, UnavailableError } from '../http/errors';
+import { ApiError } from '../http/errors';
 import type { MessageService } from './message-service';
 import { isListCursor, type MessageListQuery, type MessageStatus, type MessageStore, type MessageView } from './message-store';
 import { recallMessage, type RecallDeps } from './recall';
@@ -97,9 +97,8 @@ export function messageRoutes(service: MessageService, store: MessageStore, temp
       handler: async (req, res) => {
         const id = String(req.params.id);
         if (!/^[0-9a-f-]{36}$/.test(id)) throw new ApiError(404, 'not_found', `no message ${id}`);
-        const view = await store.get(id).catch(() => {
-          throw new UnavailableError();
-        });
+        // Redis away: the error handler answers 503 (RedisUnavailableError); any other failure is ours, a 500.
+        const view = await store.get(id);
         // Another caller's message is answered as if it did not exist: ids are not secrets, records are.
         if (!view || !visibleTo(view, callerOf(res))) throw new ApiError(404, 'not_found', `no message ${id} (unknown or older than the retention)`);
         res.json(view);

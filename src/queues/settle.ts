@@ -1,4 +1,5 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { RedisUnavailableError } from '../redis/unavailable';
 import type { Outcome } from '../wecom/client';
 
 /**
@@ -87,4 +88,25 @@ export async function settleThrown(job: Job, work: () => Promise<void>): Promise
     result = { kind: 'retry', reason: (error as Error).message };
   }
   await applyVerdict(settle(result, jobAttempts(job)));
+}
+
+/** How long a job that met a Redis outage waits before it runs again. */
+const REDIS_OUTAGE_WAIT_MS = 1_000;
+
+/**
+ * A job whose own steps (its record, its budget) found Redis not answering goes back
+ * to wait without spending an attempt: the outage is not the job's failure, and a job
+ * that failed for it could not even record that it failed (its record would stay
+ * "queued"). The move itself goes over the worker's connection, which waits Redis out.
+ */
+export function outlastingRedis<T>(processor: (job: Job<T>, token?: string) => Promise<void>): (job: Job<T>, token?: string) => Promise<void> {
+  return async (job, token) => {
+    try {
+      await processor(job, token);
+    } catch (error) {
+      if (!(error instanceof RedisUnavailableError)) throw error;
+      await job.moveToDelayed(Date.now() + REDIS_OUTAGE_WAIT_MS, token);
+      throw new DelayedError();
+    }
+  };
 }

@@ -1,6 +1,7 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from './redis-config';
 import type { RedisClient } from './scripts';
+import { typeUnavailability } from './unavailable';
 
 /**
  * `command` connections fail fast while Redis is away (the API answers 503 at
@@ -22,15 +23,35 @@ function optionsFromUrl(url: string | undefined): RedisOptions {
   };
 }
 
+/**
+ * A stalled Redis (SIGSTOP, a partition without RST) keeps the socket open and answers
+ * nothing: without deadlines every caller hangs. A command unanswered for `ms` is
+ * rejected; a socket silent that long while commands wait is cut, and with no retry
+ * every command on it fails at once, as does each later one while it reconnects: a
+ * route's second and third command do not wait `ms` each. A command the caller was
+ * told had failed is never sent again behind its back on the next connection.
+ * Only for command connections: BullMQ's blocking ones (BZPOPMIN, duplicated from
+ * workerRedis) wait on purpose.
+ */
+function stallDeadlines(ms: number): RedisOptions {
+  return { commandTimeout: ms, socketTimeout: ms, maxRetriesPerRequest: 0 };
+}
+
 export function createRedis(config: RedisConfig, role: ConnectionRole, connectionName = 'wecom-gateway'): RedisClient {
+  const client = connect(config, role, connectionName);
+  // What routes meet: a command that got no answer is a RedisUnavailableError (503), whatever ioredis' text.
+  return role === 'command' ? typeUnavailability(client) : client;
+}
+
+function connect(config: RedisConfig, role: ConnectionRole, connectionName: string): RedisClient {
   const fromUrl = optionsFromUrl(config.url);
   const common: RedisOptions = {
     connectionName,
-    maxRetriesPerRequest: role === 'blocking' ? null : 1,
     enableOfflineQueue: role === 'blocking',
     // Under load many requests issue commands in the same tick: one socket write for all of them.
     enableAutoPipelining: role === 'command',
     connectTimeout: 2_000,
+    ...(role === 'command' ? stallDeadlines(config.commandTimeoutMs) : { maxRetriesPerRequest: null }),
     retryStrategy: (times) => Math.min(times * 200, 2_000),
   };
   if (config.clusterNodes) {
