@@ -8,6 +8,7 @@ import { accessLog, type AccessLogOptions } from './http/access-log';
 import { ApiKeys, type ApiKey, type FailedAuthGuard, type Permission } from './http/auth';
 import { ApiError, errorHandler } from './http/errors';
 import { isPageAsset, jsonBodyOnly, methodNotAllowed, toExpressPath, type Route } from './http/route';
+import { parseTrustProxy } from './http/trust-proxy';
 import type { Metrics } from './ops/metrics';
 import { OPENAPI_PATH } from './ops/routes';
 import { AuthFailureThrottle, DEFAULT_AUTH_FAILURES_PER_MINUTE } from './quotas/api-rate-limit';
@@ -31,13 +32,6 @@ export interface AppOptions {
   accessLog?: AccessLogOptions;
   /** Express `trust proxy`: only behind a known proxy may X-Forwarded-For name the caller. */
   trustProxy?: string;
-}
-
-/** TRUST_PROXY: a hop count ("1"), "true", or addresses/subnets ("loopback, 10.0.0.0/8"). */
-function parseTrustProxy(value: string | undefined): boolean | number | string {
-  if (value === undefined || value === 'false') return false;
-  if (value === 'true') return true;
-  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 const API_HEADERS: [string, string][] = [

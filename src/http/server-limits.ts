@@ -1,4 +1,6 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
+import { isIPv4, isIPv6, type Socket } from 'node:net';
+import type { Express } from 'express';
 
 export interface ServerLimits {
   /** A whole request, first byte to last: a slow sender cannot hold a socket longer. */
@@ -8,17 +10,68 @@ export interface ServerLimits {
   /** An idle keep-alive socket: a little longer than common proxies' 4-5 s, so they close first. */
   keepAliveTimeoutMs: number;
   maxConnections: number;
+  /** Sockets one client (an IPv4 address, an IPv6 /64) holds at most; 0 = no limit. */
+  maxConnectionsPerAddress: number;
+  /** Peers whose sockets carry many clients' requests (trusted proxies): only maxConnections bounds them. */
+  sharedPeer?: (address: string) => boolean;
 }
 
-export const DEFAULT_SERVER_LIMITS: Omit<ServerLimits, 'maxConnections'> = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 6_000 };
+export const DEFAULT_SERVER_LIMITS: Omit<ServerLimits, 'maxConnections' | 'maxConnectionsPerAddress'> = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 6_000 };
 
 /**
  * An HTTP server that bounds what one client can hold: time per request and per
- * headers, idle sockets, and sockets in all. Node checks the two timeouts on an
- * interval (30 s by default, which would triple a 10 s limit): check every second.
+ * headers, idle sockets, sockets per client and sockets in all. Node checks the
+ * two timeouts on an interval (30 s by default, which would triple a 10 s limit):
+ * check every second.
  */
 export function createLimitedServer(listener: RequestListener, limits: ServerLimits): Server {
   const server = createServer({ requestTimeout: limits.requestTimeoutMs, headersTimeout: limits.headersTimeoutMs, keepAliveTimeout: limits.keepAliveTimeoutMs, connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs) }, listener);
   server.maxConnections = limits.maxConnections;
+  if (limits.maxConnectionsPerAddress > 0) limitPerClient(server, { perClient: limits.maxConnectionsPerAddress, from: Math.floor(limits.maxConnections / 2) }, limits.sharedPeer ?? (() => false));
   return server;
+}
+
+/** The gateway's limits: MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS, and TRUST_PROXY's proxies (the app's `trust proxy`) as shared peers. */
+export function gatewayServerLimits(config: { maxConnections: number; maxConnectionsPerAddress: number }, app: Express): ServerLimits {
+  const trusted = app.get('trust proxy fn') as (address: string, hop: number) => boolean;
+  return { ...DEFAULT_SERVER_LIMITS, maxConnections: config.maxConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress, sharedPeer: (address) => trusted(address, 0) };
+}
+
+/**
+ * Without it, one client holding MAX_CONNECTIONS slow sockets (each within the
+ * timeouts, renewed as they expire) leaves none for kubelet's probes or WeCom's
+ * callbacks. A client's share applies once `from` sockets are open in all, so an
+ * honest burst (fetch opens a socket per request in flight) is never cut while
+ * there is room, and a hog never holds more than half. A socket beyond the share
+ * is destroyed at once: cheaper than an answer, and the client learns the same.
+ */
+function limitPerClient(server: Server, limit: { perClient: number; from: number }, sharedPeer: (address: string) => boolean): void {
+  const open = new Map<string, number>();
+  let total = 0;
+  server.on('connection', (socket: Socket) => {
+    total += 1;
+    socket.once('close', () => (total -= 1));
+    const address = socket.remoteAddress;
+    if (address === undefined || sharedPeer(address)) return;
+    const client = clientOf(address);
+    const count = (open.get(client) ?? 0) + 1;
+    if (count > limit.perClient && total > limit.from) return void socket.destroy();
+    open.set(client, count);
+    socket.once('close', () => {
+      const left = (open.get(client) ?? 1) - 1;
+      if (left > 0) open.set(client, left);
+      else open.delete(client);
+    });
+  });
+}
+
+/** Whom a peer address stands for: an IPv4 address (IPv4-mapped IPv6 included), or an IPv6 /64, which one host can pick addresses from at will. */
+export function clientOf(address: string): string {
+  if (address.startsWith('::ffff:') && isIPv4(address.slice(7))) return address.slice(7);
+  if (!isIPv6(address)) return address;
+  const [head, tail] = address.split('%')[0].split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
 }

@@ -31,16 +31,15 @@ export const DEFAULT_AUTH_FAILURES_PER_MINUTE = 10;
 
 /**
  * Wrong keys per source address in a window (a minute): beyond `failures`, the
- * address waits out the window, whatever key it brings. Counted in Redis so a
- * guesser spreading over instances is counted once; while Redis is away each
- * instance counts in memory, so authentication neither stops nor opens up.
+ * address's wrong keys get 429 until the window is over (its right keys never
+ * come here). Counted in Redis so a guesser spreading over instances is counted
+ * once; while Redis is away each instance counts in memory, so authentication
+ * neither stops nor opens up.
  */
 export class AuthFailureThrottle implements FailedAuthGuard {
   private readonly limiter: RateLimiterAbstract;
-  private readonly failures: number;
 
   constructor(options: { failures: number; windowSeconds?: number; redis?: RedisClient; keyPrefix?: string }) {
-    this.failures = options.failures;
     const window = { points: options.failures, duration: options.windowSeconds ?? 60 };
     const memory = new RateLimiterMemory(window);
     this.limiter = options.redis
@@ -48,14 +47,11 @@ export class AuthFailureThrottle implements FailedAuthGuard {
       : memory;
   }
 
-  async blockedFor(address: string): Promise<number> {
-    const state = await this.limiter.get(address).catch(() => null);
-    if (!state || state.consumedPoints < this.failures) return 0;
-    return Math.max(1, Math.ceil(state.msBeforeNext / 1000));
-  }
-
-  async failed(address: string): Promise<void> {
-    // Rejected once over the limit: that is what blockedFor reads, nothing to handle here.
-    await this.limiter.consume(address).catch(() => undefined);
+  /** One round trip: the count goes up, and past `failures` the answer is how long the window still runs. */
+  async failed(address: string): Promise<number> {
+    return this.limiter.consume(address).then(
+      () => 0,
+      (rejection: unknown) => (rejection instanceof RateLimiterRes ? Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)) : 0),
+    );
   }
 }

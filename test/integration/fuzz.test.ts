@@ -415,7 +415,7 @@ beforeAll(async () => {
     config: (c) => ({ ...c, alerts: { ...c.alerts, routes: [{ name: 'fallback', users: ['oncall'], fallback: true }] } }),
   });
   // A listening server with the limits server.ts applies: raw requests need a socket, not supertest's.
-  server = createLimitedServer(h.gateway.app, { ...DEFAULT_SERVER_LIMITS, maxConnections: 10_000 }).listen(0, '127.0.0.1');
+  server = createLimitedServer(h.gateway.app, { ...DEFAULT_SERVER_LIMITS, maxConnections: 10_000, maxConnectionsPerAddress: 0 }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   port = (server.address() as AddressInfo).port;
 });
