@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { EventRule } from './callback/event-router';
 import type { Config } from './config/config';
 import type { ConsoleLocale, StringKey } from './console/locale';
-import type { Caller } from './http/auth';
+import type { Caller, Permission } from './http/auth';
 import type { Route } from './http/route';
 import { childrenOf, createMetrics, type Metrics } from './ops/metrics';
 import type { ReadinessCheck } from './ops/routes';
@@ -75,14 +75,30 @@ export interface DashboardPanel {
   /** The page's HTML, escaped by the flow; `basePath` is where its actions are posted (`<basePath>/<action>`). */
   html(basePath: string, locale: ConsoleLocale): Promise<string>;
   /** Its buttons: each takes the form's fields and answers the notice shown on the page afterwards. */
-  actions?: Record<string, (fields: Record<string, string>, locale: ConsoleLocale) => Promise<string>>;
+  actions?: Record<string, PanelAction>;
   /** Asset files under public/console the page loads (helmet's CSP allows no inline script). */
   scripts?: string[];
   /**
    * Endpoints the page's script posts to: `POST <basePath>/<name>` takes a JSON body and
    * answers the JSON the function returns; an ApiError answers its status and fields.
    */
-  json?: Record<string, (body: unknown, caller: Caller, locale: ConsoleLocale) => Promise<unknown>>;
+  json?: Record<string, PanelEndpoint>;
+}
+
+/**
+ * A console button stands for an API route: it needs that route's permission (the
+ * console itself needs only admin), checked against the caller before it runs, and
+ * acts as the caller, within its key's scope.
+ */
+export interface PanelAction {
+  permission: Permission;
+  act(fields: Record<string, string>, caller: Caller, locale: ConsoleLocale): Promise<string>;
+}
+
+/** A panel's JSON endpoint, under the same rule as its buttons (PanelAction). */
+export interface PanelEndpoint {
+  permission: Permission;
+  answer(body: unknown, caller: Caller, locale: ConsoleLocale): Promise<unknown>;
 }
 
 export async function connectCore(config: Config, logger: Logger, clock: () => number = Date.now): Promise<Core> {

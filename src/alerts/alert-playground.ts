@@ -112,13 +112,17 @@ export function alertPlayground(deps: AlertTryoutDeps): DashboardPanel {
 </form>`;
     },
     json: {
-      async render(body, caller, { t }: ConsoleLocale) {
-        const tryout = alertTryout(body, deps);
-        const previews = await Promise.all(tryout.forms.map(async ({ request, sent }) => ({ sent, payloads: (await previewPayloads(deps.messages, request, caller)).payloads })));
-        const forms: PlaygroundForm[] = previews.flatMap(({ sent, payloads }) =>
-          payloads.map((p) => ({ title: `${recipientsText(p.to, t)} · ${String(p.payload.msgtype)}${sent ? ` · ${t('alertPlayground.sent')}` : ''}`, sent, ...p })),
-        );
-        return { ...(tryout.route ? { route: tryout.route } : {}), event: tryout.event, forms, ...(tryout.note ? { note: noteText(tryout.note, t) } : {}) };
+      // A preview, as POST /v1/messages/preview: send, and within the caller's scope.
+      render: {
+        permission: 'send',
+        async answer(body, caller, { t }: ConsoleLocale) {
+          const tryout = alertTryout(body, deps);
+          const previews = await Promise.all(tryout.forms.map(async ({ request, sent }) => ({ sent, payloads: (await previewPayloads(deps.messages, request, caller)).payloads })));
+          const forms: PlaygroundForm[] = previews.flatMap(({ sent, payloads }) =>
+            payloads.map((p) => ({ title: `${recipientsText(p.to, t)} · ${String(p.payload.msgtype)}${sent ? ` · ${t('alertPlayground.sent')}` : ''}`, sent, ...p })),
+          );
+          return { ...(tryout.route ? { route: tryout.route } : {}), event: tryout.event, forms, ...(tryout.note ? { note: noteText(tryout.note, t) } : {}) };
+        },
       },
     },
   };

@@ -3,10 +3,11 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { DashboardPanel } from '../core';
-import { callerOf } from '../http/auth';
+import { callerOf, type Caller, type Permission } from '../http/auth';
 import { ApiError } from '../http/errors';
+import { sameOriginOnly } from '../http/same-origin';
 import type { MessageService } from '../messages/message-service';
 import { recallMessage, type RecallDeps } from '../messages/recall';
 import type { EventTemplate } from '../messages/templates';
@@ -40,15 +41,18 @@ const MESSAGE_ID = /^[0-9a-f-]{36}$/;
 const BULL_BOARD_LANG: Record<Lang, string> = { en: 'en-US', zh: 'zh-CN' };
 
 /**
- * A page under Basic auth can be posted to by any site the admin visits: actions
- * (recall, replay, send) take only requests a browser marks as same-origin. Clients
- * that are not browsers send neither header and are not open to that.
+ * A page under Basic auth can be posted to by any site the admin visits (the browser
+ * adds the credentials): every unsafe request under the console, bull-board's
+ * included, is taken only from the console's own pages (http/same-origin.ts).
  */
-function sameOriginOnly(req: Request, _res: Response, next: NextFunction): void {
-  const origin = req.get('origin');
-  const site = req.get('sec-fetch-site');
-  if (origin !== undefined ? origin === `${req.protocol}://${req.get('host')}` : site === undefined || site === 'same-origin' || site === 'none') return next();
-  next(new ApiError(403, 'cross_site', 'console actions are taken from the console itself'));
+const consoleSiteOnly = sameOriginOnly('console actions are taken from the console itself');
+
+/**
+ * A console action does what an API route does, so it needs that route's permission
+ * (the console itself needs only admin): 403 naming the one missing.
+ */
+function mayAct(caller: Caller, permission: Permission, { t }: ConsoleLocale): ApiError | undefined {
+  return caller.permissions.has(permission) ? undefined : new ApiError(403, 'forbidden', t('console.mayNot', { permission }));
 }
 
 const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
@@ -77,6 +81,8 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
     void res.type('html').send(consolePage({ basePath, nav: nav(locale), active, title, body, locale, here, notice: text(req.query.notice), ...extra }));
   };
   const back = (res: Response, path: string, message: string) => res.redirect(303, `${basePath}${path}?notice=${encodeURIComponent(message)}`);
+  /** JSON endpoints: a caller without the permission gets the API's 403. */
+  const needs = (permission: Permission): RequestHandler => (_req, res, next) => next(mayAct(callerOf(res), permission, localeOf(res)));
 
   // helmet's no-referrer makes Chromium post forms with `Origin: null`; same-origin keeps the origin for our own actions and still tells other sites nothing.
   router.use((req, res, next) => {
@@ -87,6 +93,7 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
     res.locals.locale = locales[lang];
     next();
   });
+  router.use(consoleSiteOnly);
   // bull-board draws its page in the language it is configured with: one board per console language, the same queues and API.
   const clock = { timeZone: deps.timeZone, hourCycle: 'h23' } as const;
   const boards = Object.fromEntries(
@@ -105,7 +112,7 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
   router.use('/queues', (req, res, next) => boards[localeOf(res).lang](req, res, next));
   router.use('/assets/uplot', express.static(UPLOT, { index: false }));
   router.use('/assets', express.static(ASSETS, { index: false }));
-  router.post('/{*action}', sameOriginOnly, express.json({ limit: '256kb' }), express.urlencoded({ extended: false, limit: '16kb' }));
+  router.post('/{*action}', express.json({ limit: '256kb' }), express.urlencoded({ extended: false, limit: '16kb' }));
 
   router.get('/', async (req, res) => {
     const { t } = localeOf(res);
@@ -131,8 +138,12 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
   });
   router.post('/messages/:id/recall', async (req, res) => {
     const id = String(req.params.id);
-    const { t } = localeOf(res);
-    const message = await recallMessage(id, deps.recall, callerOf(res)).then(
+    const locale = localeOf(res);
+    const { t } = locale;
+    // As DELETE /v1/messages/{id}: send.
+    const refused = mayAct(callerOf(res), 'send', locale);
+    const recalled = refused ? Promise.reject(refused) : recallMessage(id, deps.recall, callerOf(res));
+    const message = await recalled.then(
       // Part by part: a message only to a robot stays "sent", and the notice says why.
       (view) => [t('message.recalled', { status: t(`status.${view.status}`) }), ...view.recall.map((p) => t('message.recallPart', { part: String(p.part + 1), to: p.to, outcome: t(`recall.${p.outcome}`) }))].join(' · '),
       (err: unknown) => (err instanceof ApiError ? t('message.notRecalled', { reason: err.message }) : Promise.reject(err)),
@@ -141,18 +152,24 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
   });
 
   router.get('/playground', (req, res) => page(req, res, '/playground', localeOf(res).t('playground.title'), playgroundBody(basePath, deps.templates, deps.robots, localeOf(res).t), { scripts: ['forms.js', 'playground.js'] }));
-  router.post('/playground/render', async (req, res) => void res.json(await renderTryout(deps.service, req.body, callerOf(res))));
-  router.post('/playground/send', async (req, res) => void res.status(202).json(await sendTryout(deps.service, req.body, callerOf(res), String(req.id), localeOf(res).t)));
+  // As POST /v1/messages/preview and POST /v1/messages: send, and the caller's scope (the service checks it).
+  router.post('/playground/render', needs('send'), async (req, res) => void res.json(await renderTryout(deps.service, req.body, callerOf(res))));
+  router.post('/playground/send', needs('send'), async (req, res) => void res.status(202).json(await sendTryout(deps.service, req.body, callerOf(res), String(req.id), localeOf(res).t)));
 
   for (const panel of deps.panels) {
     router.get(`/${panel.id}`, async (req, res) => page(req, res, `/${panel.id}`, localeOf(res).t(panel.title), await panel.html(`${basePath}/${panel.id}`, localeOf(res)), panel.scripts ? { scripts: panel.scripts } : {}));
     for (const [name, action] of Object.entries(panel.actions ?? {})) {
-      router.post(`/${panel.id}/${name}`, async (req, res) => back(res, `/${panel.id}`, await action(Object.fromEntries(Object.entries(req.body ?? {}).map(([k, v]) => [k, String(v)])), localeOf(res))));
+      router.post(`/${panel.id}/${name}`, async (req, res) => {
+        const fields = Object.fromEntries(Object.entries(req.body ?? {}).map(([k, v]) => [k, String(v)]));
+        // A button the key may not use is answered on the page, as its outcome would be.
+        const refused = mayAct(callerOf(res), action.permission, localeOf(res));
+        back(res, `/${panel.id}`, refused ? refused.message : await action.act(fields, callerOf(res), localeOf(res)));
+      });
     }
     // Behind the same origin check and JSON parsing as every console post; an ApiError answers its status and fields.
     for (const [name, endpoint] of Object.entries(panel.json ?? {})) {
       if (panel.actions?.[name]) throw new Error(`dashboard panel ${panel.id}: ${name} is both an action and a JSON endpoint`);
-      router.post(`/${panel.id}/${name}`, async (req, res) => void res.json(await endpoint(req.body, callerOf(res), localeOf(res))));
+      router.post(`/${panel.id}/${name}`, needs(endpoint.permission), async (req, res) => void res.json(await endpoint.answer(req.body, callerOf(res), localeOf(res))));
     }
   }
   return router;

@@ -13,6 +13,7 @@ const en = {
   'nav.messages': 'Messages',
   'nav.playground': 'Playground',
   'nav.queues': 'Queues',
+  'console.mayNot': 'this key may not {permission}: the console does what the key may do through the API, no more',
 
   'overview.title': 'Overview',
   'overview.intro': 'The last hour, per minute, summed over every instance',
@@ -212,6 +213,7 @@ const zh: Record<StringKey, string> = {
   'nav.messages': '消息',
   'nav.playground': '模板调试台',
   'nav.queues': '队列',
+  'console.mayNot': '此密钥没有 {permission} 权限：控制台只做这个密钥通过 API 能做的事',
 
   'overview.title': '概览',
   'overview.intro': '最近一小时，按分钟，所有实例合计',

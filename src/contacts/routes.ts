@@ -13,10 +13,22 @@ function maskValue(value: string): string {
   return value.length <= 4 ? '****' : `${value.slice(0, 3)}****${value.slice(-2)}`;
 }
 
+/**
+ * Custom attributes hold what a corp adds (ID numbers, personal phones, a home page):
+ * each keeps its name and type, and its value, title and url are masked.
+ */
+function maskExtAttrs(attrs: unknown): unknown {
+  if (!Array.isArray(attrs)) return attrs;
+  return attrs.map((attr: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(attr).map(([k, v]) => [k, k !== 'name' && k !== 'type' && typeof v === 'string' ? maskValue(v) : v])),
+  );
+}
+
 function mask<T>(record: T): T {
   if (!record || typeof record !== 'object') return record;
   const copy: Record<string, unknown> = { ...(record as Record<string, unknown>) };
   for (const name of PERSONAL_FIELDS) if (typeof copy[name] === 'string') copy[name] = maskValue(copy[name] as string);
+  if ('extAttrs' in copy) copy.extAttrs = maskExtAttrs(copy.extAttrs);
   return copy as T;
 }
 
@@ -42,7 +54,7 @@ function feedCursor(since: string): string {
 }
 
 /**
- * The mirror and its feed. Mobile and email are masked unless the caller's key is
+ * The mirror and its feed. Personal fields (mobile, email, address…, extAttrs' values) are masked unless the caller's key is
  * one of CONTACTS_PII_KEYS ('*' = every caller that passed authentication).
  */
 export function contactRoutes(directory: Directory, dispatcher: SyncDispatcher | undefined, piiKeys: string[]): Route[] {

@@ -41,9 +41,13 @@ export function syncPanel(sync: SyncDispatcher, sinks: string[], metrics: Metric
 <h2>${escapeHtml(t('sync.deadLetters'))}</h2><p class="meta">${escapeHtml(refused)} ${letters.length > 0 ? actionButton(`${basePath}/replay-all`, t('sync.replayAll')) : ''}</p>
 ${table([t('sync.failed'), t('sync.sink'), t('sync.change'), 'id', t('sync.attempts'), t('sync.error'), ''], letterRows, t('sync.none'))}`;
     },
+    // As POST /v1/contacts/dead-letters/{id}/replay and /replay: admin.
     actions: {
-      replay: async ({ change, sink }, { t }) => ((await sync.replayOne(change ?? '', sink || undefined)) > 0 ? t('sync.replayed', { change, sink }) : t('sync.notFound', { change })),
-      'replay-all': async (_fields, { t }) => t('sync.replayedAll', { count: await sync.replay() }),
+      replay: {
+        permission: 'admin',
+        act: async ({ change, sink }, _caller, { t }) => ((await sync.replayOne(change ?? '', sink || undefined)) > 0 ? t('sync.replayed', { change, sink }) : t('sync.notFound', { change })),
+      },
+      'replay-all': { permission: 'admin', act: async (_fields, _caller, { t }) => t('sync.replayedAll', { count: await sync.replay() }) },
     },
   };
 }

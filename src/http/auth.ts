@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { ApiError } from './errors';
+import { crossSiteRefusal } from './same-origin';
 
 /** What a key may do: send messages, read state, operate (dead letters, dashboard). */
 export type Permission = 'send' | 'read' | 'admin';
@@ -13,6 +14,12 @@ export interface KeyScope {
   /** May send to "@all" (the app's whole visible range, or everyone in a group). */
   allowAll: boolean;
   robots?: string[];
+  /** May ask for priority "high" in a request (templates' own "high" needs nothing). */
+  highPriority?: boolean;
+  /** App group chats (chatids) this key may read, change and send to although another key registered them. */
+  chats?: string[];
+  /** Distinct users it may name an hour, in place of KEY_RECIPIENTS_PER_HOUR; 0 = no cap. */
+  recipientsPerHour?: number;
 }
 
 /** Who is calling: an id that is not the key (a name from the config file, or a digest), what it may do and send. */
@@ -107,9 +114,8 @@ export function requireAppInScope(caller: Caller | undefined, app: string): void
 
 /** Failed authentications per source address (AuthFailureThrottle, in quotas/api-rate-limit.ts). */
 export interface FailedAuthGuard {
-  /** Seconds until the address may try again; 0 = now. */
-  blockedFor(address: string): Promise<number>;
-  failed(address: string): Promise<void>;
+  /** Counts a wrong key from the address: seconds it must wait before its next wrong one is even answered 401; 0 = none. */
+  failed(address: string): Promise<number>;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
@@ -158,21 +164,23 @@ export class ApiKeys {
         if (!LOOPBACK.has(req.socket.remoteAddress ?? '')) return next(new ApiError(401, 'unauthorized', 'no GATEWAY_API_KEYS configured: only loopback callers are accepted'));
         const refused = notPlainlyLocal(req);
         if (refused) return next(new ApiError(403, 'forbidden', refused));
+        const crossSite = crossSiteRefusal(req, "without GATEWAY_API_KEYS changes are taken from local programs and the gateway's own pages only, and a page on another site sent this one (Origin, Sec-Fetch-Site): set GATEWAY_API_KEYS to serve it");
+        if (crossSite) return next(crossSite);
         res.locals.caller = LOCAL_CALLER;
         return next();
-      }
-      // A guesser is stopped before its key is looked at, so a right guess among the blocked ones tells it nothing.
-      const address = req.ip ?? req.socket.remoteAddress ?? '';
-      const wait = await this.guard.blockedFor(address);
-      if (wait > 0) {
-        res.setHeader('Retry-After', String(wait));
-        return next(new ApiError(429, 'too_many_failures', `too many failed authentications from this address; retry in ${wait} s`));
       }
       const presented = presentedKey(req);
       const key = this.find(presented);
       if (!key) {
-        // A missing key is a forgotten header, not a guess: only wrong keys count.
-        if (presented !== undefined) await this.guard.failed(address);
+        // Only wrong keys meet the guard. An address is many callers (NAT, a proxy, a pod's node): one's wrong keys must
+        // not lock out another's right ones, and a right key never waits for Redis. Guessing is stopped by the keys'
+        // length (keyProblem), not here; the guard keeps a misconfigured client, or a guesser, to 429 answers.
+        // A missing key is a forgotten header, not a guess: it is not counted.
+        const wait = presented === undefined ? 0 : await this.guard.failed(req.ip ?? req.socket.remoteAddress ?? '');
+        if (wait > 0) {
+          res.setHeader('Retry-After', String(wait));
+          return next(new ApiError(429, 'too_many_failures', `too many failed authentications from this address; retry in ${wait} s (a right key is served meanwhile)`));
+        }
         if (options.basicRealm) res.setHeader('WWW-Authenticate', 'Basic realm="wecom-gateway", charset="UTF-8"');
         return next(new ApiError(401, 'unauthorized', presented ? 'unknown key' : 'missing key (Authorization: Bearer KEY)'));
       }

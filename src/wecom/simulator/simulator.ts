@@ -9,6 +9,7 @@ import { Cards, type ClickOutcome, type SimulatedCard, type SimulatedClick } fro
 import { type ChatSentMessage, GroupChats, type RobotSentMessage, type SimulatedChat } from './group-chats';
 import { SimulatedDirectory, type DirectoryOptions } from './directory';
 import { MemberEvents } from './member-events';
+import { localOnly } from './local-only';
 import { readMediaPart } from './media-part';
 import { markupRejection, type Rejection, validateMessageBody } from './validate-message';
 
@@ -468,6 +469,7 @@ export class WecomSimulator {
   private routes(): void {
     const app = this.app;
     app.disable('x-powered-by');
+    app.use(localOnly(this.options.publicUrl));
 
     app.get('/cgi-bin/gettoken', async (req, res) => {
       if (await this.injectFault('gettoken', req, res)) return;
@@ -507,7 +509,8 @@ export class WecomSimulator {
     app.get('/cgi-bin/getcallbackip', async (req, res) => {
       const auth = this.authorize(req);
       if ('errcode' in auth) return this.answer(res, 'getcallbackip', auth);
-      return this.answer(res, 'getcallbackip', { errcode: 0, errmsg: 'ok', ip_list: ['127.0.0.1', '::1'] });
+      // WeCom answers ranges (101.226.103.0/25) as well as addresses: the sandbox pushes from loopback, announced as a range.
+      return this.answer(res, 'getcallbackip', { errcode: 0, errmsg: 'ok', ip_list: ['127.0.0.0/8', '::1'] });
     });
 
     app.post('/cgi-bin/message/send', express.text({ type: () => true, limit: '2mb' }), async (req, res) => {
