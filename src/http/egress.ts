@@ -22,8 +22,7 @@ const REFUSED: [string, number][] = [
   ['169.254.0.0', 16],
   ['224.0.0.0', 4], // multicast
   ['240.0.0.0', 4], // reserved, 255.255.255.255 (broadcast) included
-  ['::', 128],
-  ['::1', 128],
+  ['::', 96], // "::" (unspecified), "::1" (loopback) and the deprecated IPv4-compatible ::a.b.c.d (RFC 4291 §2.5.5.1)
   ['fe80::', 10],
   ['ff00::', 8],
 ];
@@ -39,6 +38,17 @@ const PRIVATE: [string, number][] = [
 const METADATA_ADDRESSES = ['169.254.169.254', '100.100.100.200', 'fd00:ec2::254'];
 const METADATA_NAMES = new Set(['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data', 'instance-data.ec2.internal']);
 
+/**
+ * IPv6 prefixes that carry an IPv4 address and reach it: NAT64's well-known prefix
+ * (64:ff9b::a.b.c.d, RFC 6052; DNS64 hands these out for IPv4-only hosts, so they
+ * stay usable) and 6to4 (2002:AABB:CCDD::/48, RFC 3056, the site behind AA.BB.CC.DD).
+ * Such an address is judged as the IPv4 it embeds (the group its first half-word is at).
+ */
+const EMBEDDING_IPV4: { network: string; prefix: number; at: number }[] = [
+  { network: '64:ff9b::', prefix: 96, at: 6 },
+  { network: '2002::', prefix: 16, at: 1 },
+];
+
 function familyOf(address: string): 'ipv4' | 'ipv6' {
   return isIP(address) === 6 ? 'ipv6' : 'ipv4';
 }
@@ -47,6 +57,24 @@ function blockList(ranges: [string, number][]): BlockList {
   const list = new BlockList();
   for (const [network, prefix] of ranges) list.addSubnet(network, prefix, familyOf(network));
   return list;
+}
+
+/** The eight 16-bit groups of an IPv6 address (the URL parser writes a dotted tail as hex and compresses zeros once). */
+function ipv6Groups(address: string): number[] {
+  const [head, tail] = new URL(`http://[${address}]/`).hostname.slice(1, -1).split('::');
+  const groups = (text: string | undefined) => (text ? text.split(':').map((g) => parseInt(g, 16)) : []);
+  const [front, back] = [groups(head), groups(tail)];
+  return [...front, ...Array<number>(8 - front.length - back.length).fill(0), ...back];
+}
+
+/** The IPv4 a NAT64 or 6to4 address reaches, or undefined. */
+function embeddedIpv4(address: string, prefixes: { list: BlockList; at: number }[]): string | undefined {
+  if (isIP(address) !== 6) return undefined;
+  const match = prefixes.find((p) => p.list.check(address, 'ipv6'));
+  if (!match) return undefined;
+  const groups = ipv6Groups(address);
+  const [high, low] = [groups[match.at], groups[match.at + 1]];
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
 }
 
 /** A URL's host as the policy compares it: no IPv6 brackets, no trailing dot, lower case. */
@@ -114,6 +142,7 @@ export class EgressPolicy {
   private readonly allowedExactly = new BlockList();
   private readonly allowedNames = new Set<string>();
   private readonly listeners = new Map<number, BlockList>();
+  private readonly embedding = EMBEDDING_IPV4.map(({ network, prefix, at }) => ({ list: blockList([[network, prefix]]), at }));
 
   constructor(
     private readonly settings: Pick<Config['egress'], 'allow' | 'privateRanges'>,
@@ -154,11 +183,17 @@ export class EgressPolicy {
     return this.hostRefused(bareHost(parsed.hostname), portOf(parsed)) ? EGRESS_REFUSED : undefined;
   }
 
-  /** Whether a connection to this address and port is refused. IPv4-mapped IPv6 (::ffff:a.b.c.d) is judged as its IPv4 (BlockList does so). */
+  /**
+   * Whether a connection to this address and port is refused. IPv4-mapped IPv6
+   * (::ffff:a.b.c.d) is judged as its IPv4 (BlockList does so), and so are NAT64 and
+   * 6to4 addresses (EGRESS_ALLOW and EGRESS_PRIVATE apply to the IPv4 they embed).
+   */
   refusesAddress(address: string, port: number): boolean {
     const family = familyOf(address);
     // The gateway's own API stays closed even where EGRESS_ALLOW opens its address (keyless callers on loopback are admins).
     if (this.isListener(address, port)) return true;
+    const embedded = embeddedIpv4(address, this.embedding);
+    if (embedded) return this.refusesAddress(embedded, port);
     if (this.metadata.check(address, family)) return !this.allowedExactly.check(address, family);
     if (this.allowed.check(address, family)) return false;
     return this.refused.check(address, family) || (this.settings.privateRanges === 'deny' && this.privateRanges.check(address, family));
@@ -223,10 +258,41 @@ export interface EgressRequest {
   timeoutMs: number;
   /** Read the response body up to this; absent, the body is discarded. */
   maxBytes?: number;
+  /** With maxBytes: a transfer slower than this is cut as `too slow`, permanently (a trickle holds a slot; another try trickles again). */
+  minRate?: MinRate;
   /** The policy's agent for a caller's URL; absent (an operator's URL), undici's global one. */
   dispatcher?: Dispatcher;
   /** Where the real error goes (debug): it never reaches a stored status. */
   logger?: Logger;
+}
+
+/**
+ * The slowest transfer accepted: by any moment t after the request began, at least
+ * bytesPerSecond × (t − graceMs) bytes must have arrived. The grace is a head start
+ * (connecting, a server preparing the file), so a late start that then keeps pace passes.
+ */
+export interface MinRate {
+  bytesPerSecond: number;
+  graceMs: number;
+}
+
+export const TOO_SLOW = 'too slow';
+
+/**
+ * Aborts once a transfer falls behind `rate`. One timer, set for the moment the bytes
+ * received so far stop covering it, then moved on: no polling, nothing per chunk.
+ */
+function watchRate(rate: MinRate, received: () => number): { signal: AbortSignal; stop: () => void } {
+  const controller = new AbortController();
+  const started = Date.now();
+  let timer: NodeJS.Timeout;
+  const check = () => {
+    const coveredUntil = started + rate.graceMs + (received() / rate.bytesPerSecond) * 1_000;
+    if (Date.now() >= coveredUntil) return controller.abort(new Error(TOO_SLOW));
+    timer = setTimeout(check, coveredUntil - Date.now() + 1);
+  };
+  timer = setTimeout(check, rate.graceMs);
+  return { signal: controller.signal, stop: () => clearTimeout(timer) };
 }
 
 function sizeLabel(bytes: number): string {
@@ -251,7 +317,10 @@ function isTimeout(error: Error & { code?: string }): boolean {
 export async function egressRequest(url: string, options: EgressRequest): Promise<EgressResult> {
   const parsed = httpUrl(url);
   if (!parsed) return { kind: 'refused', reason: NOT_HTTP, permanent: true };
-  const signal = AbortSignal.timeout(options.timeoutMs);
+  let size = 0;
+  const slow = options.minRate && options.maxBytes !== undefined ? watchRate(options.minRate, () => size) : undefined;
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = slow ? AbortSignal.any([timeout, slow.signal]) : timeout;
   let response: Dispatcher.ResponseData | undefined;
   try {
     response = await request(parsed, { method: options.method ?? 'GET', headers: options.headers, body: options.body, signal, dispatcher: options.dispatcher });
@@ -264,7 +333,6 @@ export async function egressRequest(url: string, options: EgressRequest): Promis
       return { kind: 'response', statusCode: response.statusCode, body: Buffer.alloc(0) };
     }
     const chunks: Buffer[] = [];
-    let size = 0;
     for await (const chunk of response.body) {
       size += (chunk as Buffer).length;
       if (size > options.maxBytes) {
@@ -278,6 +346,9 @@ export async function egressRequest(url: string, options: EgressRequest): Promis
     if (response) discard(response);
     options.logger?.debug({ err: error, host: parsed.host }, 'outbound request failed');
     if (error instanceof EgressRefusedError) return { kind: 'refused', reason: EGRESS_REFUSED, permanent: true };
+    if (slow?.signal.aborted) return { kind: 'failed', reason: TOO_SLOW, permanent: true };
     return { kind: 'failed', reason: isTimeout(error as Error) ? 'timeout' : 'unreachable', permanent: false };
+  } finally {
+    slow?.stop();
   }
 }

@@ -4,9 +4,10 @@ import type { WecomApp } from '../wecom/app';
 import { chatPayload, robotPayload } from '../wecom/chat-message';
 import type { MediaType, Outcome, SendResult } from '../wecom/client';
 import { GatewayErrcode } from '../wecom/errcodes';
-import type { Robot } from '../wecom/group-chat';
+import { robotKeyId, type Robot } from '../wecom/group-chat';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { MediaResolver } from './media';
+import { withFile, type PartFiles } from './media-queue';
 import type { MessageStore, PartStatus } from './message-store';
 import { partOfSendId, sendIdOf, waitUntil, type GroupSend, type SendJobData } from './send-queue';
 import { MEDIA_MSGTYPES } from './templates';
@@ -18,6 +19,8 @@ const FINAL: PartStatus[] = ['sent', 'failed', 'recalled'];
 export interface GroupSendDeps {
   api: WecomApi;
   media: MediaResolver;
+  /** Files by URL, fetched by the media worker while the part waits. */
+  files: PartFiles;
   store: MessageStore;
   findRobot: (name: string) => Robot | undefined;
   robotBudget: RobotBudget;
@@ -51,11 +54,16 @@ async function robotTurn(deps: GroupSendDeps, job: GroupJob, token: string | und
   }
 }
 
-/** One robot message: its media resolved for the key that sends it. A 45009 blocks that key for everyone and waits it out. */
+/**
+ * One robot message: its media resolved for the key that sends it. A file by URL is
+ * fetched (for every key) before the robot's turn is taken, so waiting for it counts
+ * against no minute. A 45009 blocks that key for everyone and waits it out.
+ */
 async function sendToRobot(deps: GroupSendDeps, job: GroupJob, token: string | undefined, robot: Robot, chunk: number): Promise<Outcome<true>> {
-  const { endpoint } = await robotTurn(deps, job, token, robot, chunk);
   const message = job.data.messages[chunk];
-  const body = await deps.media.resolveForRobot(endpoint, message.msgtype, message.body);
+  const file = await deps.files.fetched(job, token, chunk, { robot: robot.name }, message.msgtype, message.body);
+  const { endpoint } = await robotTurn(deps, job, token, robot, chunk);
+  const body = file ? withFile(message.body, file, robotKeyId(endpoint.key)) : await deps.media.resolveForRobot(endpoint, message.msgtype, message.body);
   if (body.kind !== 'ok') return body;
   const outcome = await deps.api.robotSend(endpoint, robotPayload({ msgtype: message.msgtype, body: body.value }));
   if (outcome.kind === 'retry' && outcome.afterMs) {
@@ -66,9 +74,17 @@ async function sendToRobot(deps: GroupSendDeps, job: GroupJob, token: string | u
   return outcome;
 }
 
-async function sendToChat(deps: GroupSendDeps, app: WecomApp, chatid: string, job: GroupJob, chunk: number): Promise<Outcome<true>> {
+/** A chat message's body with its file as the app's media_id (a file by URL fetched by the media worker, base64 uploaded here). */
+async function chatBody(deps: GroupSendDeps, app: WecomApp, job: GroupJob, token: string | undefined, chunk: number): Promise<Outcome<Record<string, unknown>>> {
+  const { msgtype, body } = job.data.messages[chunk];
+  if (!MEDIA_MSGTYPES.has(msgtype)) return { kind: 'ok', value: body };
+  const file = await deps.files.fetched(job, token, chunk, { app: app.name }, msgtype, body);
+  return file ? withFile(body, file) : deps.media.resolve(app, msgtype as MediaType, body);
+}
+
+async function sendToChat(deps: GroupSendDeps, app: WecomApp, chatid: string, job: GroupJob, token: string | undefined, chunk: number): Promise<Outcome<true>> {
   const message = job.data.messages[chunk];
-  const body = MEDIA_MSGTYPES.has(message.msgtype) ? await deps.media.resolve(app, message.msgtype as MediaType, message.body) : { kind: 'ok' as const, value: message.body };
+  const body = await chatBody(deps, app, job, token, chunk);
   if (body.kind !== 'ok') return body;
   const outcome = await deps.api.sendToChat(app, chatPayload(chatid, { msgtype: message.msgtype, body: body.value }));
   return outcome.kind === 'notFound' ? { kind: 'permanent', error: outcome.error } : outcome;
@@ -83,7 +99,7 @@ export async function deliverToGroup(deps: GroupSendDeps, app: WecomApp, job: Gr
   const robot = 'robot' in group ? deps.findRobot(group.robot) : undefined;
   if ('robot' in group && !robot) return { kind: 'permanent', error: { errcode: GatewayErrcode.appGone, errmsg: `robot ${group.robot} is no longer configured` } };
   for (let chunk = job.data.delivered ?? 0; chunk < job.data.messages.length; chunk++) {
-    const outcome = robot ? await sendToRobot(deps, job, token, robot, chunk) : await sendToChat(deps, app, (group as { chat: string }).chat, job, chunk);
+    const outcome = robot ? await sendToRobot(deps, job, token, robot, chunk) : await sendToChat(deps, app, (group as { chat: string }).chat, job, token, chunk);
     if (outcome.kind !== 'ok') return outcome;
     await job.updateData({ ...job.data, delivered: chunk + 1 });
   }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
-import { egressRequest } from '../http/egress';
+import { egressRequest, type MinRate } from '../http/egress';
 import type { WecomApp } from '../wecom/app';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/scripts';
@@ -39,17 +39,26 @@ export class MediaResolver {
   constructor(
     private readonly redis: RedisClient,
     private readonly api: WecomApi,
-    /** `egress`: the policy's agent (a media URL is the caller's to choose); `timeoutMs`: a whole download. */
-    private readonly options: { keys: RedisKeys; egress: Dispatcher; timeoutMs: number; logger?: Logger },
+    /**
+     * `egress`: the policy's agent (a media URL is the caller's to choose); `timeoutMs`: a whole
+     * download; `minRate`: the slowest download accepted (absent: none).
+     */
+    private readonly options: { keys: RedisKeys; egress: Dispatcher; timeoutMs: number; minRate?: MinRate; logger?: Logger },
   ) {}
 
   async resolve(app: WecomApp, msgtype: MediaType, body: Record<string, unknown>): Promise<Outcome<Record<string, unknown>>> {
     const { media, ...rest } = body as { media?: MediaSource } & Record<string, unknown>;
     if (!media) return { kind: 'ok', value: body };
-    const loaded = await this.load(media);
+    const loaded = await this.download(media);
     if (loaded.kind !== 'ok') return loaded;
-    const mediaId = await this.uploadOnce(app.corpId, msgtype, media, loaded.value, (filename) => this.api.uploadMedia(app, msgtype, filename, loaded.value));
-    return mediaId.kind === 'ok' ? { kind: 'ok', value: { ...rest, media_id: mediaId.value } } : mediaId;
+    const fields = await this.appFields(app, msgtype, media, loaded.value);
+    return fields.kind === 'ok' ? { kind: 'ok', value: { ...rest, ...fields.value } } : fields;
+  }
+
+  /** What replaces `media` in an app's message: the content's media_id, uploaded once per hash. */
+  async appFields(app: WecomApp, msgtype: MediaType, media: MediaSource, content: Buffer): Promise<Outcome<Record<string, unknown>>> {
+    const mediaId = await this.uploadOnce(app.corpId, msgtype, media, content, (filename) => this.api.uploadMedia(app, msgtype, filename, content));
+    return mediaId.kind === 'ok' ? { kind: 'ok', value: { media_id: mediaId.value } } : mediaId;
   }
 
   /**
@@ -60,15 +69,21 @@ export class MediaResolver {
   async resolveForRobot(endpoint: RobotEndpoint, msgtype: string, body: Record<string, unknown>): Promise<Outcome<Record<string, unknown>>> {
     const { media, ...rest } = body as { media?: MediaSource } & Record<string, unknown>;
     if (!media) return { kind: 'ok', value: body };
-    const loaded = await this.load(media);
+    const loaded = await this.download(media);
     if (loaded.kind !== 'ok') return loaded;
+    const fields = await this.robotFields(endpoint, msgtype, media, loaded.value);
+    return fields.kind === 'ok' ? { kind: 'ok', value: { ...rest, ...fields.value } } : fields;
+  }
+
+  /** What replaces `media` in a robot's message: an image's base64 and md5 (any key), or the media_id this key uploaded. */
+  async robotFields(endpoint: RobotEndpoint, msgtype: string, media: MediaSource, content: Buffer): Promise<Outcome<Record<string, unknown>>> {
     if (msgtype === 'image') {
-      const image = robotImage(loaded.value);
-      return typeof image === 'string' ? { kind: 'permanent', error: { errcode: MEDIA_ERRCODE, errmsg: image } } : { kind: 'ok', value: { ...rest, ...image } };
+      const image = robotImage(content);
+      return typeof image === 'string' ? { kind: 'permanent', error: { errcode: MEDIA_ERRCODE, errmsg: image } } : { kind: 'ok', value: { ...image } };
     }
     const type = msgtype as 'file' | 'voice';
-    const mediaId = await this.uploadOnce(`robot-${robotKeyId(endpoint.key)}`, type, media, loaded.value, (filename) => this.api.robotUpload(endpoint, type, filename, loaded.value));
-    return mediaId.kind === 'ok' ? { kind: 'ok', value: { ...rest, media_id: mediaId.value } } : mediaId;
+    const mediaId = await this.uploadOnce(`robot-${robotKeyId(endpoint.key)}`, type, media, content, (filename) => this.api.robotUpload(endpoint, type, filename, content));
+    return mediaId.kind === 'ok' ? { kind: 'ok', value: { media_id: mediaId.value } } : mediaId;
   }
 
   /** Uploads content once per owner (a corp, or a robot key) and content hash while WeCom keeps it; concurrent sends share the upload. */
@@ -92,9 +107,11 @@ export class MediaResolver {
     return { kind: 'ok', value: uploaded.value.mediaId };
   }
 
-  private async load(media: MediaSource): Promise<Outcome<Buffer>> {
+  /** The file's bytes: decoded, or downloaded under the egress policy (a slow transfer fails for good, as `download failed: too slow`). */
+  async download(media: MediaSource): Promise<Outcome<Buffer>> {
     if (media.base64) return { kind: 'ok', value: Buffer.from(media.base64, 'base64') };
-    const fetched = await egressRequest(media.url!, { dispatcher: this.options.egress, timeoutMs: this.options.timeoutMs, maxBytes: MAX_MEDIA_BYTES, logger: this.options.logger });
+    const { egress, timeoutMs, minRate, logger } = this.options;
+    const fetched = await egressRequest(media.url!, { dispatcher: egress, timeoutMs, maxBytes: MAX_MEDIA_BYTES, minRate, logger });
     if (fetched.kind === 'response' && fetched.statusCode < 400) return { kind: 'ok', value: fetched.body };
     // What the policy refused says so; a transfer that failed says only how (timeout, unreachable, HTTP n): never the address or the socket error.
     const errmsg = fetched.kind === 'refused' ? fetched.reason : `download failed: ${fetched.kind === 'response' ? `HTTP ${fetched.statusCode}` : fetched.reason}`;

@@ -1,5 +1,5 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { applyVerdict, jobAttempts, settle, wecomResult, type Verdict } from '../queues/settle';
+import { applyVerdict, jobAttempts, outlastingRedis, settle, wecomResult, type Verdict } from '../queues/settle';
 import { sendLimiter } from '../quotas/send-rate';
 import type { Logger } from 'pino';
 import type { WecomApp } from '../wecom/app';
@@ -9,6 +9,7 @@ import { errcodeHint, GatewayErrcode } from '../wecom/errcodes';
 import { buildSendPayload } from '../wecom/message-payload';
 import type { WecomApi } from '../wecom/wecom-api';
 import { MediaResolver } from './media';
+import { withFile, type PartFiles } from './media-queue';
 import type { MemberBudget } from '../quotas/member-budget';
 import { MEDIA_MSGTYPES } from './templates';
 import type { AttemptRecord, MessageStore } from './message-store';
@@ -25,6 +26,8 @@ export interface SendWorkerDeps {
   deferPart: (data: SendJobData, until: number) => Promise<void>;
   api: WecomApi;
   media: MediaResolver;
+  /** Files by URL, fetched by the media worker while the part waits. */
+  files: PartFiles;
   /** Robots and chats: their budget, order and calls. */
   groups: GroupSendDeps;
   findApp: (name: string) => WecomApp | undefined;
@@ -69,10 +72,12 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
   const sent = childrenOf(metrics.messagesSent);
   const latency = childrenOf(metrics.sendLatency);
 
-  async function deliver(app: WecomApp, data: SendJobData & MemberSend): Promise<Outcome<SendResult>> {
+  async function deliver(app: WecomApp, job: Job<SendJobData & MemberSend>, token: string | undefined): Promise<Outcome<SendResult>> {
+    const data = job.data;
     let body = data.body;
     if (MEDIA_MSGTYPES.has(data.msgtype)) {
-      const resolved = await deps.media.resolve(app, data.msgtype as MediaType, body);
+      const file = await deps.files.fetched(job, token, 0, { app: app.name }, data.msgtype, body);
+      const resolved = file ? withFile(body, file) : await deps.media.resolve(app, data.msgtype as MediaType, body);
       if (resolved.kind !== 'ok') return resolved;
       body = resolved.value;
     }
@@ -106,7 +111,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
     const data = job.data;
     if ('group' in data) return deliverToGroup(deps.groups, app, job as Job<typeof data>, token);
     await applyBudget(app, job as Job<typeof data>, token);
-    return deliver(app, job.data as typeof data);
+    return deliver(app, job as Job<typeof data>, token);
   }
 
   return async function processSendJob(job: Job<SendJobData>, token?: string): Promise<void> {
@@ -160,7 +165,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
 }
 
 export function startSendWorker(connection: ConnectionOptions, queuePrefix: string, options: { concurrency: number; lockMs: number; ratePerSecond: number }, deps: SendWorkerDeps): Worker<SendJobData> {
-  const worker: Worker<SendJobData> = new Worker<SendJobData>(SEND_QUEUE, createSendProcessor(deps, (ms) => worker.rateLimit(ms)), {
+  const worker: Worker<SendJobData> = new Worker<SendJobData>(SEND_QUEUE, outlastingRedis(createSendProcessor(deps, (ms) => worker.rateLimit(ms))), {
     connection,
     prefix: queuePrefix,
     concurrency: options.concurrency,

@@ -72,6 +72,9 @@ describe('bounded queues and dead letters', () => {
     const sent = await h.api.post('/v1/messages').set(auth).send(alert({ callbackUrl: downstream.url }));
     expect(sent.status).toBe(202);
     await finalStatus(h.api, sent.body.id, 10_000, KEY);
+    // A file by URL: the media queue fetches it (whatever the downstream answers, the job is kept the same way).
+    const file = await h.api.post('/v1/messages').set(auth).send({ event: 'report.ready', msgtype: 'file', to: { users: ['zhangsan'] }, data: { fileUrl: `${downstream.url}/report.csv` } });
+    expect(file.status).toBe(202);
     await push(h, { MsgType: 'text', Content: 'hello', MsgId: '9001', AgentID: '1000002' });
     await push(h, { MsgType: 'event', Event: 'change_external_contact', ChangeType: 'add_external_contact', UserID: 'sales01', ExternalUserID: 'wmBounds01', State: 'expo2026', WelcomeCode: h.sim.issueWelcomeCode() });
     for (const i of [1, 2]) {
@@ -82,7 +85,7 @@ describe('bounded queues and dead letters', () => {
     expect(resolved.body.status).toBe('updated');
 
     const names = [...h.gateway.queues.keys()].sort();
-    expect(names).toEqual(['alert-actions', 'alert-digest', 'forward-inbound', 'inbound', 'send', 'status-callbacks', 'welcome', 'welcome-tags']);
+    expect(names).toEqual(['alert-actions', 'alert-digest', 'forward-inbound', 'inbound', 'media', 'send', 'status-callbacks', 'welcome', 'welcome-tags']);
     for (const name of names) {
       const jobs = await eventually(async () => {
         const found = await allJobs(h, name);

@@ -135,13 +135,13 @@ describe('egress policy, with EGRESS_ALLOW=127.0.0.1', () => {
     }
   });
 
-  it('when the server never answers, then the download fails with "timeout" within EGRESS_TIMEOUT_MS per attempt', async () => {
+  it('when the server never answers, then the download is tried SEND_ATTEMPTS times (the media worker retries it; the send waits, one attempt) and fails with "timeout" within EGRESS_TIMEOUT_MS per try', async () => {
     const silent = await serve(() => undefined);
     try {
       const started = Date.now();
       const view = await sendFile(h, `${silent.url}/report.csv`);
       const elapsed = Date.now() - started;
-      expect(view).toMatchObject({ status: 'failed', attempts: 2, error: { errmsg: 'download failed: timeout' } });
+      expect(view).toMatchObject({ status: 'failed', attempts: 1, error: { errmsg: 'download failed: timeout' } });
       expect(silent.requests).toHaveLength(2);
       expect(elapsed).toBeGreaterThanOrEqual(2 * TIMEOUT_MS);
       expect(elapsed).toBeLessThan(2 * TIMEOUT_MS + 5_000);

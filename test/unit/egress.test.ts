@@ -46,6 +46,27 @@ describe('the egress policy, address by address', () => {
     expect(privateDenied.refusesAddress('93.184.216.34', 80)).toBe(false);
   });
 
+  it.each([
+    ['IPv4-compatible loopback (deprecated ::/96: refused outright)', '::127.0.0.1'],
+    ['IPv4-compatible public address, refused all the same', '::93.184.216.34'],
+    ['NAT64 of loopback, judged as its IPv4', '64:ff9b::127.0.0.1'],
+    ['NAT64 of the metadata address, in hex', '64:ff9b::a9fe:a9fe'],
+    ['6to4 of loopback, judged as its IPv4', '2002:7f00:1::1'],
+    ['6to4 of the metadata address', '2002:a9fe:a9fe::'],
+  ])('refuses %s (%s)', (_what, address) => {
+    expect(byDefault.refusesAddress(address, 80)).toBe(true);
+  });
+
+  it('judges NAT64 and 6to4 addresses by the IPv4 they embed: public passes, private follows EGRESS_PRIVATE, EGRESS_ALLOW opens', () => {
+    expect(byDefault.refusesAddress('64:ff9b::93.184.216.34', 80)).toBe(false);
+    expect(byDefault.refusesAddress('2002:5db8:d822::1', 80)).toBe(false);
+    expect(byDefault.refusesAddress('64:ff9b::10.0.0.1', 80)).toBe(false);
+    expect(privateDenied.refusesAddress('64:ff9b::10.0.0.1', 80)).toBe(true);
+    expect(privateDenied.refusesAddress('2002:c0a8:101::1', 80)).toBe(true);
+    expect(policy(['127.0.0.1']).refusesAddress('64:ff9b::127.0.0.1', 80)).toBe(false);
+    expect(policy(['127.0.0.1']).refusesAddress('::127.0.0.1', 80)).toBe(true);
+  });
+
   it('opens what EGRESS_ALLOW names, by CIDR or single address, and nothing beside it', () => {
     const allowed = policy(['127.0.0.0/8', '169.254.5.5', 'fe80::/10', '10.9.0.0/16'], 'deny');
     expect(allowed.refusesAddress('127.0.0.1', 80)).toBe(false);
@@ -90,6 +111,9 @@ describe('the egress policy on a URL, without DNS (accept time)', () => {
     ['the metadata address', 'http://169.254.169.254/latest/meta-data/'],
     ['a metadata name', 'http://metadata.google.internal/computeMetadata/v1/'],
     ['Alibaba Cloud metadata', 'http://100.100.100.200/latest/meta-data/'],
+    ['an IPv4-compatible loopback literal', 'http://[::127.0.0.1]/'],
+    ['a NAT64 loopback literal', 'http://[64:ff9b::127.0.0.1]/'],
+    ['a 6to4 loopback literal', 'http://[2002:7f00:1::]/'],
   ])('refuses %s', (_what, url) => {
     expect(policy().refusal(url)).toBe(EGRESS_REFUSED);
   });
@@ -224,5 +248,43 @@ describe('egressAgent and egressRequest', () => {
     } finally {
       await agent.close();
     }
+  });
+});
+
+describe('egressRequest with a minimum transfer rate', () => {
+  let server: Server;
+  let base = '';
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === '/silent') return;
+      if (req.url === '/late-then-fast') return void setTimeout(() => res.end(Buffer.alloc(10_000, 1)), 250);
+      res.writeHead(200);
+      const tick = setInterval(() => res.write('x'), 100);
+      res.on('close', () => clearInterval(tick));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+  const minRate = { bytesPerSecond: 1_000, graceMs: 500 };
+
+  it.each(['/trickle', '/silent'])('cuts %s once it falls behind the rate by more than the grace: "too slow", permanent, long before the timeout', async (path) => {
+    const started = Date.now();
+    const answer = await egressRequest(`${base}${path}`, { timeoutMs: 10_000, maxBytes: 1_000_000, minRate });
+    expect(answer).toEqual({ kind: 'failed', reason: 'too slow', permanent: true });
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('lets a download that starts late but catches up finish (the grace is a head start)', async () => {
+    const answer = await egressRequest(`${base}/late-then-fast`, { timeoutMs: 10_000, maxBytes: 1_000_000, minRate });
+    expect(answer).toMatchObject({ kind: 'response', statusCode: 200 });
+    expect((answer as { body: Buffer }).body).toHaveLength(10_000);
+  });
+
+  it('without a minimum rate, only the whole-download timeout cuts a trickle (and it may be retried)', async () => {
+    expect(await egressRequest(`${base}/trickle`, { timeoutMs: 700, maxBytes: 1_000_000 })).toEqual({ kind: 'failed', reason: 'timeout', permanent: false });
   });
 });
