@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
@@ -74,6 +75,78 @@ export async function benchRedisMemory(count = Number(process.env.BENCH_MESSAGES
       { what: 'failed send job', 'bytes each': Math.round(perFailed), kept: `${JOB_RETENTION.removeOnFail.age / 86_400} days, at most ${JOB_RETENTION.removeOnFail.count}`, 'Redis for a million messages': `at most ${mb(JOB_RETENTION.removeOnFail.count * perFailed)} MB` },
     ]);
     process.stdout.write(`\nbaseline ${mb(before)} MB; after ${count} sent ${mb(withJobs)} MB (${completedKept} completed jobs kept); records only ${mb(recordsOnly)} MB; with ${failures} failed ${mb(withFailed)} MB\n`);
+  } finally {
+    await gateway.close();
+    redis.disconnect();
+    await sim.stop();
+    await redisServer.stop();
+  }
+  await benchRedisPerKey();
+}
+
+/** The bytes Redis holds for every key matching `pattern` (MEMORY USAGE, exact), and how many keys. */
+async function usageOf(redis: Redis, pattern: string): Promise<{ keys: number; bytes: number }> {
+  let keys = 0;
+  let bytes = 0;
+  for await (const batch of redis.scanStream({ match: pattern, count: 1000 }) as AsyncIterable<string[]>) {
+    for (const key of batch) {
+      keys++;
+      bytes += Number((await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
+    }
+  }
+  return { keys, bytes };
+}
+
+/**
+ * Redis per caller key: the member budgets (one sorted set per member, an entry per
+ * send within the hour) and the key's own set of the users it named, at the default
+ * KEY_RECIPIENTS_PER_HOUR (2,000). One key names its cap in users (two 1,000-user
+ * messages), then sends `repeats` more messages to 100 of them: the first gives a
+ * member's cost with one send, the second what each further send adds. A member
+ * takes at most 1,000 sends an hour (MEMBER_QUOTA), which gives the worst case per key.
+ */
+async function benchRedisPerKey(repeats = 20): Promise<void> {
+  const redisServer = await startEmbeddedRedis();
+  const sim = await startSimulatorProcess(0);
+  const redis = new Redis(redisServer.url);
+  const env = benchEnv(redisServer.url, sim.url, { GATEWAY_API_KEYS: KEY, API_RATE_LIMIT_PER_MINUTE: '0', MEMBER_QUOTA: '30/60,1000/3600' }, SANDBOX_APP);
+  const config = loadConfig(env);
+  const gateway = await createGateway(config, { logger: pino({ level: 'silent' }) });
+  const request = (await import('supertest')).default(gateway.app);
+  const send = gateway.queues.get('send') as Queue;
+  const cap = config.recipientsPerHour;
+  const users = Array.from({ length: cap }, (_, i) => `member${String(i).padStart(5, '0')}`);
+  const post = async (to: string[], title: string) => {
+    const res = await request.post('/v1/messages').set('Authorization', `Bearer ${KEY}`).send({ ...BODY, to: { users: to }, data: { ...BODY.data, title } });
+    return res.status;
+  };
+  const sent = async (n: number) => until(async () => (await sim.stats()).sent >= n);
+  const prefix = config.redis.prefix;
+  try {
+    for (let i = 0; i < cap; i += 1_000) if ((await post(users.slice(i, i + 1_000), `first ${i}`)) !== 202) throw new Error('a send within the cap was refused');
+    await sent(Math.ceil(cap / 1_000));
+    const once = await usageOf(redis, `${prefix}:budget:*`);
+    const named = await usageOf(redis, `${prefix}:recipients:*`);
+    const refused = await post(['one-more'], 'past the cap');
+    for (let r = 0; r < repeats; r++) await post(users.slice(0, 100), `again ${r}`);
+    await sent(Math.ceil(cap / 1_000) + repeats);
+    const again = await usageOf(redis, `${prefix}:budget:*`);
+    // A member at its hourly limit (1,000 sends; 30 a minute, so an hour to reach for real): its sorted set as the budget script writes it.
+    const full = `${prefix}:bench:full-member`;
+    const sendIds = Array.from({ length: 1_000 }, (_, i) => [Date.now() + i, `${randomUUID()}_0`] as const);
+    await redis.zadd(full, ...sendIds.flat());
+    const fullMember = Number(await redis.call('MEMORY', 'USAGE', full, 'SAMPLES', '0'));
+    const perMember = once.bytes / once.keys;
+    const perSend = (again.bytes - once.bytes) / (100 * repeats);
+    const perNamed = named.bytes / cap;
+    printTable(`Redis per caller key: member budgets and the users it named (KEY_RECIPIENTS_PER_HOUR ${cap}; a ${cap + 1}th user answered ${refused})`, [
+      { what: 'member budget, a member with one send', 'bytes each': Math.round(perMember), kept: '1 h after its last send', 'per key at the cap': `${mb(cap * perMember)} MB` },
+      { what: 'member budget, each further send (up to 128 a member)', 'bytes each': Math.round(perSend), kept: '1 h', 'per key at the cap': '' },
+      { what: 'member budget, a member at 1,000 sends an hour', 'bytes each': fullMember, kept: '1 h', 'per key at the cap': `${mb(cap * fullMember)} MB` },
+      { what: "the key's named users (one entry a user)", 'bytes each': Math.round(perNamed), kept: '1 h after last named', 'per key at the cap': `${mb(cap * perNamed)} MB` },
+      { what: 'per key: every member one send / every member at its limit', 'bytes each': '', kept: '', 'per key at the cap': `${mb(cap * (perMember + perNamed))} MB / ${mb(cap * (fullMember + perNamed))} MB` },
+    ]);
+    await send.clean(0, Number.MAX_SAFE_INTEGER, 'completed');
   } finally {
     await gateway.close();
     redis.disconnect();

@@ -130,7 +130,7 @@ export class AlertTracking {
       await this.deps.groups.refresh(group.id, refresh);
       group = { ...group, ...refresh };
     }
-    const ids = await this.deliver(group, ctx.to, { level: 0, caller: ctx.caller, requestId: ctx.requestId, ...(ctx.mentions ? { mentions: ctx.mentions } : {}) });
+    const ids = await this.deliver(group, ctx.to, { level: 0, caller: ctx.caller, requestId: ctx.requestId, configuredChats: ctx.route?.chats, ...(ctx.mentions ? { mentions: ctx.mentions } : {}) });
     const levels = this.levelsOf(group.route, group.event);
     if (opened.created && step.effects.includes('startEscalation') && levels.length > 0) await this.deps.jobs.add({ kind: 'escalate', groupId: group.id, level: 1 }, levels[0].after.ms);
     return { alert: group.id, ids };
@@ -169,7 +169,7 @@ export class AlertTracking {
    * Sends the group to `to`: members get the card (one send, so one task_id and
    * one response_code), robots and chats the event's own form with its links.
    */
-  private async deliver(group: AlertGroup, to: Recipients, options: { level: number; from?: Destination; caller?: Caller; requestId?: string; idempotencyKey?: string; mentions?: Mentions }): Promise<string[]> {
+  private async deliver(group: AlertGroup, to: Recipients, options: { level: number; from?: Destination; caller?: Caller; requestId?: string; configuredChats?: string[]; idempotencyKey?: string; mentions?: Mentions }): Promise<string[]> {
     const members = membersOf(to);
     const groupsOnly: Destination | undefined = to === '@all' ? undefined : to.robots?.length || to.chats?.length ? { ...(to.robots ? { robots: to.robots } : {}), ...(to.chats ? { chats: to.chats } : {}) } : undefined;
     const escalation = options.from ? { escalation: { level: options.level, from: recipientRefs(options.from) } } : {};
@@ -182,7 +182,7 @@ export class AlertTracking {
         ...(options.mentions && part === 'groups' ? { mentions: options.mentions } : {}),
         ...(options.idempotencyKey ? { idempotencyKey: `${options.idempotencyKey}-${part}` } : {}),
       });
-      return this.deps.messages.accept(request, { caller: options.caller, requestId: options.requestId });
+      return this.deps.messages.accept(request, { caller: options.caller, requestId: options.requestId, configuredChats: options.configuredChats });
     };
     const ids: string[] = [];
     const sentAt = Date.now();

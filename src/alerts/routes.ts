@@ -85,6 +85,8 @@ export function alertRoutes(deps: { messages: MessageService; storm: StormContro
     const request = messages.parse({ event, ...(msgtype ? { msgtype } : {}), to, data: { ...data, ...notificationTimes(notification, settings.timeZone, Date.now()) }, ...mentions });
     // Before storm control: a folded notification goes out later in a digest, past any check made then.
     messages.authorize(request, caller);
+    // The route's chats are the operator's choice, sendable by any key posting to it; others are the caller's to own.
+    await messages.authorizeChats(request, caller, route?.chats);
     const ctx: AlertContext = { notification, owner, to, route, event, ...(msgtype ? { msgtype } : {}), ...mentions, data, caller, requestId: String(req.id) };
     const followed = tracking?.tracks(route, event) ? tracking : undefined;
     // A followed group's resolution updates what was sent: its new messages pass storm control themselves.
@@ -114,7 +116,7 @@ export function alertRoutes(deps: { messages: MessageService; storm: StormContro
   /** A firing group the gateway follows goes out as its cards; anything else, a resolution above all, is one message. */
   async function send(ctx: AlertContext, request: SendRequest, followed?: AlertTracking) {
     if (!followed || ctx.notification.status !== 'firing') {
-      const { id } = await messages.accept(request, { caller: ctx.caller, requestId: ctx.requestId });
+      const { id } = await messages.accept(request, { caller: ctx.caller, requestId: ctx.requestId, configuredChats: ctx.route?.chats });
       return { id, status: 'queued' as const };
     }
     const { alert, ids, outdated } = await followed.fire(ctx);

@@ -1,11 +1,30 @@
+import type { Caller } from '../http/auth';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/scripts';
 import type { ChatInfo } from '../wecom/group-chat';
 
+/** A chat as the gateway registered it: WeCom's view when registered, and the key that owns it. */
+export interface RegisteredChat extends ChatInfo {
+  /** The id of the key that created or registered it; absent for chats registered before chats had owners. */
+  createdBy?: string;
+}
+
+/**
+ * Who may read, change and send to a registered chat: the key that owns it, an
+ * admin, or a key whose config-file scope lists it. A chat registered before chats
+ * had owners is an admin's (or a listed key's) until a key registers it again.
+ */
+export function mayUseChat(chat: RegisteredChat, caller: Caller): boolean {
+  if (caller.permissions.has('admin')) return true;
+  if (chat.createdBy !== undefined && chat.createdBy === caller.id) return true;
+  return caller.scope?.chats?.includes(chat.chatid) ?? false;
+}
+
 /**
  * The app group chats each app may send to: WeCom lets an app send only to chats
  * it created (reference §14) and cannot list them, so the gateway remembers those
- * it created or read back, per app, to refuse an unknown chatid at POST time.
+ * created or registered through it, per app, with the key that owns each, to
+ * refuse an unknown chatid, or another key's chat, at POST time.
  */
 export class ChatDirectory {
   constructor(
@@ -13,7 +32,7 @@ export class ChatDirectory {
     private readonly keys: RedisKeys,
   ) {}
 
-  async remember(app: string, chat: ChatInfo): Promise<void> {
+  async remember(app: string, chat: RegisteredChat): Promise<void> {
     await this.redis.hset(this.keys.chats(app), chat.chatid, JSON.stringify(chat));
   }
 
@@ -21,14 +40,14 @@ export class ChatDirectory {
     await this.redis.hdel(this.keys.chats(app), chatid);
   }
 
-  async get(app: string, chatid: string): Promise<ChatInfo | undefined> {
+  async get(app: string, chatid: string): Promise<RegisteredChat | undefined> {
     const raw = await this.redis.hget(this.keys.chats(app), chatid);
-    return raw ? (JSON.parse(raw) as ChatInfo) : undefined;
+    return raw ? (JSON.parse(raw) as RegisteredChat) : undefined;
   }
 
-  /** The chatids of `chatids` the app does not know. */
-  async unknown(app: string, chatids: string[]): Promise<string[]> {
-    const known = await this.redis.hmget(this.keys.chats(app), ...chatids);
-    return chatids.filter((_, i) => known[i] === null);
+  /** Each of `chatids` as registered, in order; undefined for a chat the app does not know. */
+  async many(app: string, chatids: string[]): Promise<(RegisteredChat | undefined)[]> {
+    const found = await this.redis.hmget(this.keys.chats(app), ...chatids);
+    return found.map((raw) => (raw === null ? undefined : (JSON.parse(raw) as RegisteredChat)));
   }
 }

@@ -8,7 +8,7 @@ import type { WecomApp } from '../wecom/app';
 import type { LookupOutcome, Outcome } from '../wecom/client';
 import { errcodeHint } from '../wecom/errcodes';
 import type { WecomApi } from '../wecom/wecom-api';
-import type { ChatDirectory } from './chat-directory';
+import { mayUseChat, type ChatDirectory, type RegisteredChat } from './chat-directory';
 
 const userId = z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'a WeCom UserID');
 const chatid = z.string().regex(/^[0-9A-Za-z]{1,32}$/, '1-32 letters or digits');
@@ -60,11 +60,32 @@ function ok<T>(outcome: Outcome<T> | LookupOutcome<T>, chat?: string): T {
   return outcome.value;
 }
 
-/** App group chats: create one, read it back (which also lets the gateway send to it), change its members. */
+/** PUT /v1/chats/{chatid}: which app's chat to register. */
+const registerSchema = z.object({ app: appName }).strict();
+
+/** A chat the caller may not see is answered as an unknown one: nothing about it is told. */
+function unknownChat(id: string): ApiError {
+  return new ApiError(404, 'unknown_chat', `unknown chat ${id}: create it with POST /v1/chats, or register a chat the app made elsewhere with PUT /v1/chats/${id}`);
+}
+
+/**
+ * App group chats, each owned by the key that created or registered it: create one
+ * (POST), register one the app made elsewhere (PUT, a write: the caller becomes its
+ * owner), read it back (GET) and change it (PATCH). Reading and changing are for its
+ * owner, an admin, or a key whose scope lists it (mayUseChat); reading registers nothing.
+ */
 export function chatRoutes(config: Pick<Config, 'apps' | 'defaultApp'>, api: WecomApi, directory: ChatDirectory): Route[] {
-  const read = async (app: WecomApp, id: string) => {
-    const chat = ok(await api.getChat(app, id), id);
+  /** WeCom's view of the chat now, kept with its owner. */
+  const register = async (app: WecomApp, id: string, createdBy: string | undefined): Promise<RegisteredChat> => {
+    const chat = { ...ok(await api.getChat(app, id), id), ...(createdBy !== undefined ? { createdBy } : {}) };
     await directory.remember(app.name, chat);
+    return chat;
+  };
+  /** The registered chat, when the caller may use it: another key's is unknown to a read (404) and refused to a change (403). */
+  const usable = async (app: WecomApp, id: string, caller: Caller, use: 'read' | 'change'): Promise<RegisteredChat> => {
+    const chat = await directory.get(app.name, id);
+    if (!chat || (use === 'read' && !mayUseChat(chat, caller))) throw unknownChat(id);
+    if (!mayUseChat(chat, caller)) throw new ApiError(403, 'forbidden', `chat ${id} belongs to another key: its owner, an admin, or a key whose scope lists it (chats:) may change it`);
     return chat;
   };
   const chatParam = (req: Request) => {
@@ -81,10 +102,30 @@ export function chatRoutes(config: Pick<Config, 'apps' | 'defaultApp'>, api: Wec
         const parsed = newChatSchema.safeParse(req.body);
         if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
         const { app: name, ...chat } = parsed.data;
-        const app = appOf(config, name, callerOf(res));
+        const caller = callerOf(res);
+        const app = appOf(config, name, caller);
         const created = ok(await api.createChat(app, chat));
         // Read back: WeCom chose the owner (and the chatid) when the request did not.
-        res.status(201).location(`/v1/chats/${created.chatid}`).json({ app: app.name, ...(await read(app, created.chatid)) });
+        res.status(201).location(`/v1/chats/${created.chatid}`).json({ app: app.name, ...(await register(app, created.chatid, caller.id)) });
+      },
+    },
+    {
+      method: 'put',
+      path: '/v1/chats/{chatid}',
+      auth: 'send',
+      handler: async (req, res) => {
+        const id = chatParam(req);
+        const parsed = registerSchema.safeParse(req.body ?? {});
+        if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
+        const caller = callerOf(res);
+        const app = appOf(config, parsed.data.app, caller);
+        const known = await directory.get(app.name, id);
+        // An owned chat stays its owner's (an admin or a listed key reads it again); one without an owner goes to the key registering it.
+        if (known?.createdBy !== undefined && !mayUseChat(known, caller)) {
+          throw new ApiError(409, 'chat_owned', `chat ${id} is registered by another key: its owner or an admin may register it again, or the operator lists it in this key's chats:`);
+        }
+        const chat = await register(app, id, known?.createdBy ?? caller.id);
+        res.status(known ? 200 : 201).location(`/v1/chats/${id}`).json({ app: app.name, ...chat });
       },
     },
     {
@@ -92,8 +133,11 @@ export function chatRoutes(config: Pick<Config, 'apps' | 'defaultApp'>, api: Wec
       path: '/v1/chats/{chatid}',
       auth: 'read',
       handler: async (req, res) => {
-        const app = appOf(config, queryParam(req, 'app'), callerOf(res));
-        res.json({ app: app.name, ...(await read(app, chatParam(req))) });
+        const id = chatParam(req);
+        const caller = callerOf(res);
+        const app = appOf(config, queryParam(req, 'app'), caller);
+        const { createdBy } = await usable(app, id, caller, 'read');
+        res.json({ app: app.name, ...ok(await api.getChat(app, id), id), ...(createdBy !== undefined ? { createdBy } : {}) });
       },
     },
     {
@@ -105,11 +149,13 @@ export function chatRoutes(config: Pick<Config, 'apps' | 'defaultApp'>, api: Wec
         const parsed = chatUpdateSchema.safeParse(req.body);
         if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
         const { app: name, ...update } = parsed.data;
-        const app = appOf(config, name, callerOf(res));
+        const caller = callerOf(res);
+        const app = appOf(config, name, caller);
+        const { createdBy } = await usable(app, id, caller, 'change');
         const outcome = await api.updateChat(app, { chatid: id, ...update });
         if (outcome.kind === 'notFound') await directory.forget(app.name, id);
         ok(outcome, id);
-        res.json({ app: app.name, ...(await read(app, id)) });
+        res.json({ app: app.name, ...(await register(app, id, createdBy)) });
       },
     },
   ];

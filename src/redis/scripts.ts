@@ -255,3 +255,32 @@ return 1`);
 export async function indexMessage(redis: RedisClient, keys: string[], args: { entry: string; oldestKept: string; cap: number; ttlSeconds: number }): Promise<void> {
   await INDEX_MESSAGE(redis, keys, [args.entry, args.oldestKept, args.cap, args.ttlSeconds]);
 }
+
+/**
+ * A caller names users (quotas/recipient-cap.ts): the distinct users it named in
+ * the last window, each with when it last named them, may not pass the cap, so
+ * neither this set nor the member budgets it stands for grow past it. KEYS[1]: the
+ * caller's sorted set. ARGV: now (ms), the window (ms), the cap, then the users
+ * (distinct). Users named within the window cost nothing. Answers 0 when all are
+ * counted (their time set to now); else nothing is counted and it answers the
+ * time (ms) when enough of the oldest lapse to make room.
+ */
+const NAME_RECIPIENTS = luaScript(`
+local now, window, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local new = 0
+for i = 4, #ARGV do
+  if not redis.call('ZSCORE', KEYS[1], ARGV[i]) then new = new + 1 end
+end
+local over = redis.call('ZCARD', KEYS[1]) + new - cap
+if over > 0 then
+  local lapsing = redis.call('ZRANGE', KEYS[1], over - 1, over - 1, 'WITHSCORES')
+  return tonumber(lapsing[2]) + window
+end
+for i = 4, #ARGV do redis.call('ZADD', KEYS[1], now, ARGV[i]) end
+if #ARGV > 3 then redis.call('PEXPIRE', KEYS[1], window) end
+return 0`);
+
+export async function nameRecipients(redis: RedisClient, key: string, args: { now: number; windowMs: number; cap: number; users: string[] }): Promise<number> {
+  return (await NAME_RECIPIENTS(redis, [key], [args.now, args.windowMs, args.cap, ...args.users])) as number;
+}

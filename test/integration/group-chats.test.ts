@@ -286,7 +286,7 @@ describe('app group chats', () => {
   it('when a chat is created, updated and sent to, then WeCom gets appchat/create, update and send', async () => {
     const created = await h.api.post('/v1/chats').send({ name: 'oncall', owner: 'zhangsan', users: ['zhangsan', 'lisi'], chatid: 'oncall1' });
     expect(created.status).toBe(201);
-    expect(created.body).toEqual({ app: 'default', chatid: 'oncall1', name: 'oncall', owner: 'zhangsan', users: ['zhangsan', 'lisi'] });
+    expect(created.body).toEqual({ app: 'default', chatid: 'oncall1', name: 'oncall', owner: 'zhangsan', users: ['zhangsan', 'lisi'], createdBy: 'local' });
     const updated = await h.api.patch('/v1/chats/oncall1').send({ addUsers: ['wangwu'], removeUsers: ['lisi'], name: 'on-call' });
     expect(updated.status).toBe(200);
     expect(updated.body).toMatchObject({ name: 'on-call', users: ['zhangsan', 'wangwu'] });

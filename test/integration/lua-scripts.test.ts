@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/redis/embedded-redis';
-import { compareAndDelete, createMessage, startPart } from '../../src/redis/scripts';
+import { compareAndDelete, createMessage, nameRecipients, startPart } from '../../src/redis/scripts';
 
 describe('Lua scripts by SHA', () => {
   // A Redis of its own: SCRIPT FLUSH on the shared one would hit other suites' pipelines mid-flight.
@@ -49,5 +49,21 @@ describe('Lua scripts by SHA', () => {
     expect(await startPart(redis, keys.parts, 1, sending)).toBe(sent);
     expect(await redis.hget(keys.parts, '1')).toBe(sent);
     expect(await startPart(redis, 'lua-test:none', 0, sending)).toBeNull();
+  });
+
+  it('when a caller names users past its cap, then nothing is counted and the answer is when the oldest lapse; users it named are free and lapse after the window', async () => {
+    const key = `lua-test:recipients:${Date.now()}`;
+    const name = (now: number, users: string[]) => nameRecipients(redis, key, { now, windowMs: 1_000, cap: 3, users });
+    expect(await name(10_000, ['a', 'b'])).toBe(0);
+    expect(await name(10_500, ['c'])).toBe(0);
+    // Two new ones would make 5: room once a and b (named at 10,000) lapse.
+    expect(await name(10_600, ['d', 'e'])).toBe(11_000);
+    expect(await redis.zrange(key, 0, -1)).toEqual(['a', 'b', 'c']);
+    expect(await name(10_700, ['a', 'c'])).toBe(0);
+    // a and c were named again at 10,700: only b has lapsed by 11,100, so one new user fits, two wait for a or c.
+    expect(await name(11_100, ['d', 'e'])).toBe(11_700);
+    expect(await name(11_100, ['d'])).toBe(0);
+    expect((await redis.zrange(key, 0, -1)).sort()).toEqual(['a', 'c', 'd']);
+    expect(await redis.pttl(key)).toBeGreaterThan(0);
   });
 });

@@ -1,0 +1,41 @@
+import type { RedisKeys } from '../redis/keys';
+import { nameRecipients, type RedisClient } from '../redis/scripts';
+
+const HOUR_MS = 3_600_000;
+
+/** Why a caller may not name these users now: over its cap, and when (if ever) waiting makes room. */
+export interface RecipientRefusal {
+  cap: number;
+  /** Distinct users the request names. */
+  named: number;
+  /** Seconds until enough of the users it named lapse; absent when the request alone names more than the cap. */
+  retryAfterSeconds?: number;
+}
+
+/**
+ * Distinct users each caller may name an hour. The member budget keeps one key per
+ * user it counts (an hour's sends), so without a cap one key naming 10,000 made-up
+ * userids a request grows Redis by a key each; with it, a caller's users (and so
+ * the budget keys it causes) stay under its cap. Parties and tags are not counted:
+ * WeCom expands them, and the gateway keeps no state per member inside them.
+ */
+export class RecipientCap {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: RedisKeys,
+    /** KEY_RECIPIENTS_PER_HOUR: for every key without a recipientsPerHour of its own; 0 = no cap. */
+    private readonly perHour: number,
+  ) {}
+
+  /** Counts the users for the caller, or answers why not (nothing is counted then). */
+  async name(callerId: string, users: string[], ownCap?: number, now = Date.now()): Promise<RecipientRefusal | undefined> {
+    const cap = ownCap ?? this.perHour;
+    // WeCom's userids are case-insensitive, as the budget keys are.
+    const distinct = [...new Set(users.map((u) => u.toLowerCase()))];
+    if (cap === 0 || distinct.length === 0) return undefined;
+    if (distinct.length > cap) return { cap, named: distinct.length };
+    const roomAt = await nameRecipients(this.redis, this.keys.recipientCap(callerId), { now, windowMs: HOUR_MS, cap, users: distinct });
+    if (roomAt === 0) return undefined;
+    return { cap, named: distinct.length, retryAfterSeconds: Math.max(1, Math.ceil((roomAt - now) / 1000)) };
+  }
+}
