@@ -41,11 +41,17 @@ export interface Config {
   authFailuresPerMinute: number;
   /** What URLs a caller supplies (media downloads, callbackUrl) may reach; configured URLs are trusted. */
   egress: { allow: string[]; privateRanges: 'allow' | 'deny'; timeoutMs: number };
+  /** File downloads (media URLs), in a queue of their own: slots per instance and per key, the slowest transfer accepted. */
+  media: { concurrency: number; downloadsPerKey: number; minRate?: { bytesPerSecond: number; graceMs: number } };
   /** Bearer token GET /metrics asks for; absent, /metrics is open (scrapers on the network). */
   metricsToken?: string;
   maxConnections: number;
+  /** Sockets one remote address may hold (trusted proxies excepted); 0 = no limit. */
+  maxConnectionsPerAddress: number;
   /** Requests per minute per key (per address without one); 0 = unlimited. */
   rateLimitPerMinute: number;
+  /** Distinct users a key may name an hour (KEY_RECIPIENTS_PER_HOUR; a config-file key's recipientsPerHour wins); 0 = no cap. */
+  recipientsPerHour: number;
   templatesDir: string;
   send: {
     concurrency: number;
@@ -62,6 +68,8 @@ export interface Config {
     memberQuota: BudgetLimit[];
     /** Per robot key (WeCom answers 45009 and delivers nothing beyond 20 a minute). */
     robotQuota: BudgetLimit;
+    /** Parts per window each key queues at the priority it asked (beyond: after everyone's within theirs); absent = no share. */
+    share?: BudgetLimit;
     /** How long a worker's claim on a job lasts without renewal: a crashed worker's jobs are retried after it. */
     jobLockMs: number;
   };

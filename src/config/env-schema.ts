@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration, silenceDurationsSchema } from '../alerts/escalation-config';
 import { parseApiKey, type ApiKey } from '../http/auth';
+import { trustProxyProblem } from '../http/trust-proxy';
 import { parseQuota } from '../quotas/member-budget';
 import type { BudgetLimit } from '../redis/scripts';
 
@@ -71,6 +72,8 @@ export const envSchema = z.object({
   REDIS_SENTINEL_MASTER: z.string().min(1).optional(),
   /** Replicas that must confirm an accepted message or callback before the gateway answers (Redis WAIT); 0 = the master's word is enough. */
   REDIS_WAIT_REPLICAS: wholeNumber(0, 16).default(0),
+  /** How long one Redis command may take before the API gives up on it (503): a stalled Redis answers nothing. Above WAIT's 1 s (REDIS_WAIT_REPLICAS). */
+  REDIS_COMMAND_TIMEOUT_MS: wholeNumber(1_500, 60_000).default(2_000),
   REDIS_SERVER_PATH: z.string().min(1).default('redis-server'),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('wgw'),
   WECOM_API_BASE: url.optional(),
@@ -90,6 +93,8 @@ export const envSchema = z.object({
     )
     .optional(),
   API_RATE_LIMIT_PER_MINUTE: wholeNumber(0).default(6000),
+  /** Distinct users one key may name an hour (what bounds the member budgets' Redis keys per key); 0 = no cap. */
+  KEY_RECIPIENTS_PER_HOUR: wholeNumber(0).default(2_000),
   GATEWAY_CONFIG: z.string().min(1).optional(),
   TEMPLATES_DIR: z.string().min(1).default('./templates'),
   SEND_CONCURRENCY: wholeNumber(1, 1000).default(20),
@@ -117,6 +122,21 @@ export const envSchema = z.object({
       return (parsed as BudgetLimit[])[0];
     })
     .default({ count: 20, windowMs: 60_000 }),
+  /** Parts one key may queue per window at the priority it asked; beyond, they wait behind other keys' (quotas/send-share.ts). `off`: no share. */
+  SEND_SHARE: z
+    .string()
+    .transform((text, ctx) => {
+      const parsed = parseQuota(text);
+      // null, not undefined: zod puts the default in place of an undefined result.
+      if (Array.isArray(parsed) && parsed.length === 0) return null;
+      // Counted in whole-second windows (rate-limiter-flexible's Redis expiry).
+      if (typeof parsed === 'string' || parsed.length !== 1 || parsed[0].windowMs % 1000 !== 0) {
+        ctx.addIssue({ code: 'custom', message: typeof parsed === 'string' ? parsed : 'one count/whole seconds, e.g. 100/10, or off' });
+        return null;
+      }
+      return parsed[0];
+    })
+    .default({ count: 100, windowMs: 10_000 }),
   JOB_LOCK_MS: wholeNumber(1_000).default(30_000),
   DUPLICATE_CHECK_SECONDS: wholeNumber(0, 14_400).default(600),
   MESSAGE_RETENTION_DAYS: z.coerce.number().positive().default(7),
@@ -155,19 +175,36 @@ export const envSchema = z.object({
   INBOUND_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
   CALLBACK_MAX_SKEW_SECONDS: wholeNumber(0, 3_600).default(300),
   CALLBACK_IP_ALLOWLIST: z.enum(['off', 'wecom']).default('off'),
-  TRUST_PROXY: z.string().min(1).optional(),
+  TRUST_PROXY: z
+    .string()
+    .min(1)
+    .superRefine((value, ctx) => {
+      const problem = trustProxyProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
   /** Addresses (CIDRs) or host names that callers' URLs may reach although the egress policy refuses them (loopback, link-local…). */
   EGRESS_ALLOW: csv.optional(),
   /** Private ranges (10/8, 172.16/12, 192.168/16, fc00::/7, 100.64/10): an internal gateway's callers usually live there. */
   EGRESS_PRIVATE: z.enum(['allow', 'deny']).default('allow'),
   /** A whole download or status callback, connect to last byte. */
   EGRESS_TIMEOUT_MS: wholeNumber(100).default(30_000),
+  /** File downloads and uploads this instance runs at once (the media queue, apart from the send workers). */
+  MEDIA_CONCURRENCY: wholeNumber(1, 1000).default(8),
+  /** One caller key's downloads at once, over every instance: the rest of its files wait, other keys' go on. */
+  MEDIA_DOWNLOADS_PER_KEY: wholeNumber(1, 1000).default(2),
+  /** The slowest download accepted (bytes a second; 0 = no minimum): a slower one fails as "too slow", not retried. */
+  MEDIA_MIN_BYTES_PER_SECOND: wholeNumber(0).default(16_384),
+  /** How far behind that rate a download may start (connecting, the server preparing the file). */
+  MEDIA_MIN_RATE_GRACE_MS: wholeNumber(0).default(5_000),
   /** Given, GET /metrics asks for `Authorization: Bearer METRICS_TOKEN`. */
   METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   /** Failed authentications per source address and minute before it gets 429. */
   AUTH_FAILURES_PER_MINUTE: wholeNumber(1).default(10),
   /** Open connections the HTTP server holds at most. */
   MAX_CONNECTIONS: wholeNumber(1).default(1_000),
+  /** Open connections one remote address holds at most (TRUST_PROXY's proxies excepted); unset: a quarter of MAX_CONNECTIONS; 0 = no limit. */
+  MAX_CONNECTIONS_PER_ADDRESS: wholeNumber(0).optional(),
 });
 
 function isTimeZone(zone: string): boolean {

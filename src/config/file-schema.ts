@@ -52,7 +52,13 @@ const fileApiKeySchema = z
     apps: names.optional(),
     events: names.optional(),
     allowAll: z.boolean().optional(),
+    /** May ask for priority "high" (which goes before every other part); templates' own "high" needs nothing. */
+    highPriority: z.boolean().optional(),
     robots: names.optional(),
+    /** App group chats this key may use although another key registered them (an alert route's, a shared room). */
+    chats: z.array(z.string().regex(/^[0-9A-Za-z]{1,32}$/, 'a chatid: 1-32 letters or digits')).min(1, 'list at least one, or leave the list out').optional(),
+    /** Distinct users this key may name an hour (KEY_RECIPIENTS_PER_HOUR for the others); 0 = no cap. */
+    recipientsPerHour: z.number().int().min(0).optional(),
     /** Keys naming the same alertOwner share alert groups (e.g. one key per Alertmanager replica). */
     alertOwner: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1-64 letters, digits, _ or -').optional(),
   })

@@ -9,6 +9,7 @@ import { ALL_WORKERS, DEFAULT_API_BASE, envSchema } from './env-schema';
 import { fileSchema } from './file-schema';
 import { loadRobots } from './robots';
 import { egressAllowProblem } from '../http/egress';
+import { trustProxyWarning } from '../http/trust-proxy';
 
 /** Start-up stops with one line per problem; no line ever contains a secret's value. */
 export class ConfigError extends Error {
@@ -94,7 +95,7 @@ function loadApiKeys(envKeys: ApiKey[], entries: FileApiKey[], filePath: string 
     entry.robots?.filter((robot) => !known.robots.includes(robot)).forEach((robot) => problems.push(`${at(i, 'robots')}: no robot is named ${robot}`));
     const permissions = new Set(entry.permissions ?? PERMISSIONS);
     // "@all" reaches everyone: a key described here must be given it explicitly.
-    const scope = { allowAll: entry.allowAll ?? false, apps: entry.apps, events: entry.events, robots: entry.robots };
+    const scope = { allowAll: entry.allowAll ?? false, apps: entry.apps, events: entry.events, robots: entry.robots, chats: entry.chats, recipientsPerHour: entry.recipientsPerHour, highPriority: entry.highPriority };
     keys.push({ key: { id: entry.name, key: key!, permissions, scope, ...(entry.alertOwner ? { alertOwner: entry.alertOwner } : {}) }, where: at(i) });
   });
   const ids = new Set<string>();
@@ -208,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       sentinels: e.REDIS_SENTINELS,
       sentinelMaster: e.REDIS_SENTINEL_MASTER,
       waitReplicas: e.REDIS_WAIT_REPLICAS,
+      commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
       embeddedBinary: e.REDIS_SERVER_PATH,
       prefix: e.REDIS_PREFIX,
     },
@@ -223,9 +225,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeys,
     authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
     egress: { allow: e.EGRESS_ALLOW ?? [], privateRanges: e.EGRESS_PRIVATE, timeoutMs: e.EGRESS_TIMEOUT_MS },
+    media: {
+      concurrency: e.MEDIA_CONCURRENCY,
+      downloadsPerKey: e.MEDIA_DOWNLOADS_PER_KEY,
+      ...(e.MEDIA_MIN_BYTES_PER_SECOND > 0 ? { minRate: { bytesPerSecond: e.MEDIA_MIN_BYTES_PER_SECOND, graceMs: e.MEDIA_MIN_RATE_GRACE_MS } } : {}),
+    },
     metricsToken: e.METRICS_TOKEN,
     maxConnections: e.MAX_CONNECTIONS,
+    // A quarter: one address (a slowloris, a runaway pool) leaves three quarters to probes, WeCom's callbacks and other
+    // callers. Not less: Node's fetch bursting 100 concurrent requests opens up to 200 sockets to one server.
+    maxConnectionsPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS ?? Math.max(1, Math.floor(e.MAX_CONNECTIONS / 4)),
     rateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
+    recipientsPerHour: e.KEY_RECIPIENTS_PER_HOUR,
     templatesDir: e.TEMPLATES_DIR,
     send: {
       concurrency: e.SEND_CONCURRENCY,
@@ -235,6 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       jobLockMs: e.JOB_LOCK_MS,
       memberQuota: e.MEMBER_QUOTA,
       robotQuota: e.ROBOT_QUOTA,
+      share: e.SEND_SHARE ?? undefined,
       ratePerSecond: e.SEND_RATE_PER_SECOND,
       throttleMs: e.THROTTLE_45009_MS,
     },
@@ -293,6 +305,8 @@ export function startupWarnings(config: Config): string[] {
   const routes = config.alerts.routes;
   if (routes.length > 0 && !routes.some((r) => r.fallback)) warnings.push(`no alert route is the fallback (fallback: true): a notification that matches no route and names no recipients is refused with 503 (Alertmanager retries it) and counted in wecom_gateway_alerts_unrouted_total`);
   if (!config.sandbox && !config.statusCallbackSecret) warnings.push('no STATUS_CALLBACK_SECRET: final statuses sent to a request\'s callbackUrl are unsigned');
+  const trustProxy = trustProxyWarning(config.callback.trustProxy);
+  if (trustProxy) warnings.push(trustProxy);
   return warnings;
 }
 

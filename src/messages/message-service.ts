@@ -3,16 +3,19 @@ import type { Queue } from 'bullmq';
 import { z } from 'zod';
 import type { Config } from '../config/config';
 import { findApp } from '../config/config';
-import { GATEWAY_CALLER_ID, requireAppInScope, type Caller } from '../http/auth';
-import { ApiError, UnavailableError } from '../http/errors';
+import { GATEWAY_CALLER_ID, LOCAL_CALLER, requireAppInScope, type Caller } from '../http/auth';
+import { ApiError, RetryLaterError, UnavailableError } from '../http/errors';
+import { RedisUnavailableError } from '../redis/unavailable';
 import { childrenOf, type Metrics } from '../ops/metrics';
 import type { WecomApp } from '../wecom/app';
 import { chatPayload, robotPayload, toChatMessages, toRobotMessages } from '../wecom/chat-message';
 import type { ChatMessage } from '../wecom/group-chat';
 import { buildSendPayload } from '../wecom/message-payload';
-import { applyMessageLimits, MessageLimitError } from '../wecom/message-limits';
+import { applyMessageLimits, MessageLimitError, RECIPIENT_LIMITS } from '../wecom/message-limits';
+import type { RecipientCap } from '../quotas/recipient-cap';
 import type { RobotBudget } from '../quotas/robot-budget';
-import type { ChatDirectory } from '../chats/chat-directory';
+import type { SendShare } from '../quotas/send-share';
+import { mayUseChat, type ChatDirectory } from '../chats/chat-directory';
 import type { EgressPolicy } from '../http/egress';
 import { hasMediaSource, type MediaSource } from './media';
 import { mentionsSchema } from './mentions';
@@ -102,10 +105,28 @@ const fetchedUrl = (media: MediaSource | undefined) => (media?.base64 ? undefine
 
 const unique = (list: string[] | undefined) => [...new Set(list ?? [])];
 
+/**
+ * Departments and tags that reach everyone, as "@all" does: the root department
+ * (1, the whole corp) and more departments and tags than one message/send takes
+ * (100, reference §2.1), which only a message to everyone needs. The first such field.
+ */
+function everyoneByGroups(to: { parties?: string[]; tags?: string[] }): { field: string; what: string } | undefined {
+  const parties = to.parties ?? [];
+  const root = parties.findIndex((id) => /^0*1$/.test(id));
+  if (root >= 0) return { field: `to.parties.${root}`, what: 'to the root department 1 (everyone)' };
+  const groups = [...parties.map((_, i) => `to.parties.${i}`), ...(to.tags ?? []).map((_, i) => `to.tags.${i}`)];
+  const most = RECIPIENT_LIMITS.parties;
+  return groups.length > most ? { field: groups[most], what: `to more than ${most} departments and tags (as good as everyone)` } : undefined;
+}
+
 export interface MessageServiceDeps {
   config: Pick<Config, 'apps' | 'defaultApp' | 'send' | 'wechatReaders' | 'robots'>;
-  /** The app group chats each app may send to; absent = no chats. */
+  /** The app group chats each app may send to, and who owns each; absent = no chats. */
   chats?: ChatDirectory;
+  /** Distinct users each key may name an hour; absent = no cap. */
+  recipientCap?: Pick<RecipientCap, 'name'>;
+  /** Each key's share of the send queue: parts beyond it wait behind other keys'; absent = no share. */
+  share?: Pick<SendShare, 'take'>;
   /** The robots' lines: a robot's parts go in the order they were accepted. */
   robotLines?: Pick<RobotBudget, 'join' | 'leave'>;
   templates: Map<string, EventTemplate>;
@@ -120,12 +141,30 @@ export interface MessageServiceDeps {
   replicated?: () => Promise<void>;
 }
 
+/** Deeper than this, data is refused: templates read a few levels, while hashing and rendering recurse (5,000 levels overflow the stack). */
+const MAX_DATA_DEPTH = 32;
+
+/** 422 naming the data field nested too deep; measured level by level, without recursion, so any depth is measured safely. */
+function refuseDeepData(data: Record<string, unknown>): void {
+  for (const [field, value] of Object.entries(data)) {
+    let level: unknown[] = [value];
+    for (let depth = 0; level.length > 0; depth++) {
+      if (depth > MAX_DATA_DEPTH) {
+        const message = `nested deeper than ${MAX_DATA_DEPTH} levels`;
+        throw new ApiError(422, 'cannot_render', `data.${field}: ${message}`, [{ field: `data.${field}`, message }]);
+      }
+      level = level.flatMap((v) => (v !== null && typeof v === 'object' ? Object.values(v) : []));
+    }
+  }
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;
   return Promise.race([
     promise.finally(() => clearTimeout(timer)),
     new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('timed out')), ms);
+      // A step over Redis that does not end in time is Redis not answering (each command has its own deadline too).
+      timer = setTimeout(() => reject(new RedisUnavailableError(new Error(`no answer within ${ms} ms`))), ms);
     }),
   ]);
 }
@@ -141,6 +180,7 @@ export class MessageService {
   parse(body: unknown, idempotencyHeader?: string): SendRequest {
     const parsed = sendRequestSchema.safeParse(body);
     if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
+    refuseDeepData(parsed.data.data);
     if (idempotencyHeader !== undefined && idempotencyHeader.length > MAX_IDEMPOTENCY_KEY) {
       throw new ApiError(400, 'invalid_request', 'invalid Idempotency-Key', [{ field: 'Idempotency-Key', message: `at most ${MAX_IDEMPOTENCY_KEY} characters` }]);
     }
@@ -161,6 +201,8 @@ export class MessageService {
     };
     requireAppInScope(caller, request.app ?? this.deps.config.defaultApp);
     if (scope.events && !scope.events.includes(request.event)) refuse('event', `event ${request.event}`);
+    // "high" goes before every other part: the operator's templates (alerts) and keys given highPriority may ask for it.
+    if (request.priority === 'high' && !scope.highPriority) refuse('priority', 'priority "high" (leave it out: the event\'s own priority applies)');
     if (!scope.allowAll) {
       // WeCom reads "@all" in touser as everyone, inside a list too; in a mention it calls the whole group.
       const everyone = (id: string) => id.toLowerCase() === '@all';
@@ -169,6 +211,8 @@ export class MessageService {
       if (user >= 0) refuse(`to.users.${user}`, 'to "@all"');
       const mention = (request.mentions?.users ?? []).findIndex(everyone);
       if (mention >= 0) refuse(`mentions.users.${mention}`, 'a mention of "@all"');
+      const wide = request.to === '@all' ? undefined : everyoneByGroups(request.to);
+      if (wide) refuse(wide.field, wide.what);
     }
     const robots = scope.robots;
     if (robots && request.to !== '@all') {
@@ -252,13 +296,46 @@ export class MessageService {
     throw new ApiError(404, 'unknown_robot', `unknown robot ${unknown.map(([n]) => n).join(', ')} (${configured})`, unknown.map(([name, i]) => ({ field: `to.robots.${i}`, message: `no robot is named ${name}` })));
   }
 
-  /** Only chats the app created can be sent to (reference §14): the gateway knows them from POST/GET /v1/chats. */
-  private async checkChats(prepared: PreparedMessage): Promise<void> {
-    const chats = prepared.parts.flatMap((p) => ('group' in p && 'chat' in p.group ? [p.group.chat] : []));
+  /**
+   * Only chats registered through the gateway can be sent to (WeCom takes only chats
+   * the app created, reference §14), each by the key that owns it, an admin, or a key
+   * whose scope lists it; a chat the operator's configuration names for this send (an
+   * alert route's) by any key posting it. The gateway's own messages (no caller) reach
+   * any registered chat. Public for the alert webhooks, which check before storm control.
+   */
+  async authorizeChats(request: SendRequest, caller: Caller | undefined, configuredChats: string[] = []): Promise<void> {
+    if (request.to === '@all') return;
+    const named = request.to.chats ?? [];
+    const chats = unique(named);
     if (chats.length === 0) return;
-    const missing = this.deps.chats ? await this.deps.chats.unknown(prepared.app.name, chats) : chats;
-    if (missing.length === 0) return;
-    throw new ApiError(404, 'unknown_chat', `unknown chat ${missing.join(', ')}: create it with POST /v1/chats (or register one the app made with GET /v1/chats/{chatid})`, missing.map((chat) => ({ field: 'to.chats', message: `app ${prepared.app.name} knows no chat ${chat}` })));
+    const app = findApp(this.deps.config, request.app)?.name ?? request.app ?? this.deps.config.defaultApp;
+    const registered = this.deps.chats ? await this.deps.chats.many(app, chats) : chats.map(() => undefined);
+    const missing = chats.filter((_, i) => !registered[i]);
+    if (missing.length > 0) {
+      throw new ApiError(404, 'unknown_chat', `unknown chat ${missing.join(', ')}: create it with POST /v1/chats, or register a chat the app made elsewhere with PUT /v1/chats/{chatid}`, missing.map((chat) => ({ field: `to.chats.${named.indexOf(chat)}`, message: `app ${app} knows no chat ${chat}` })));
+    }
+    if (!caller) return;
+    const refused = registered.find((chat) => !configuredChats.includes(chat!.chatid) && !mayUseChat(chat!, caller));
+    if (!refused) return;
+    const message = `chat ${refused.chatid} belongs to another key: its owner, an admin, or a key whose scope lists it (chats:) may send to it`;
+    throw new ApiError(403, 'forbidden', message, [{ field: `to.chats.${named.indexOf(refused.chatid)}`, message }]);
+  }
+
+  /**
+   * A key's distinct users an hour stay under its cap, which bounds the member budgets'
+   * Redis keys it can cause (quotas/recipient-cap.ts): 429 naming to.users, with
+   * Retry-After when waiting makes room. The gateway's own messages are not counted,
+   * nor keyless mode's (the sandbox: one local user, no other team to protect).
+   */
+  private async countRecipients(request: SendRequest, caller: Caller | undefined): Promise<void> {
+    if (!caller || caller.id === LOCAL_CALLER.id || !this.deps.recipientCap || request.to === '@all') return;
+    const refusal = await this.deps.recipientCap.name(caller.id, request.to.users ?? [], caller.scope?.recipientsPerHour);
+    if (!refusal) return;
+    const cap = `this key may name at most ${refusal.cap} distinct users an hour`;
+    const message = refusal.retryAfterSeconds === undefined
+      ? `${cap} and this request alone names ${refusal.named}: split it, name departments or tags, or ask the operator for a larger recipientsPerHour`
+      : `${cap}: the new ones in this request pass it; retry in ${refusal.retryAfterSeconds} s, or name departments or tags`;
+    throw new RetryLaterError('recipient_limit', message, [{ field: 'to.users', message: cap }], refusal.retryAfterSeconds);
   }
 
   /** A message its destination cannot take as it is (a URL without http, an interactive card to a robot, @all in markdown...): 422 naming why. */
@@ -296,7 +373,7 @@ export class MessageService {
   async preview(request: SendRequest, caller?: Caller) {
     this.authorize(request, caller);
     const prepared = this.prepare(request);
-    await this.checkChats(prepared);
+    await this.authorizeChats(request, caller);
     const options = { agentId: prepared.app.agentId, duplicateCheckSeconds: this.deps.config.send.duplicateCheckSeconds };
     // A preview has no message id yet: the real interval differs per send (see duplicateCheckInterval).
     const payloadsOf = (p: PreparedPart, part: number) => partPayloads(p, { ...options, sendId: `preview_${part}` });
@@ -317,13 +394,16 @@ export class MessageService {
    * Persists the message and its send jobs before answering; a repeated idempotency
    * key (of the same caller) answers the first id and its current status. Without a
    * caller the gateway sends on its own account (storm digests, extensions).
+   * `configuredChats`: chats the operator's configuration names for this send (an alert route's).
    */
-  async accept(request: SendRequest, context: { caller?: Caller; requestId?: string; idempotencyField?: string } = {}): Promise<{ id: string; created: boolean; status: MessageStatus }> {
+  async accept(request: SendRequest, context: { caller?: Caller; requestId?: string; idempotencyField?: string; configuredChats?: string[] } = {}): Promise<{ id: string; created: boolean; status: MessageStatus }> {
     const { caller, requestId } = context;
     this.authorize(request, caller);
     const prepared = this.prepare(request);
     const createdBy = caller?.id ?? GATEWAY_CALLER_ID;
-    await this.checkChats(prepared);
+    await this.authorizeChats(request, caller, context.configuredChats);
+    // Last before persisting: a request refused for anything else counts no users.
+    await this.countRecipients(request, caller);
     const callbackUrl = request.callbackUrl ?? prepared.template.callbackUrl;
     const id = randomUUID();
     const acceptedAt = Date.now();
@@ -350,8 +430,8 @@ export class MessageService {
         ),
         timeout,
       );
-    } catch {
-      throw new UnavailableError();
+    } catch (error) {
+      throw error instanceof RedisUnavailableError ? new UnavailableError() : error;
     }
     const jobs: SendJobData[] = prepared.parts.map((destination, part) => ({
       ...destination,
@@ -361,6 +441,7 @@ export class MessageService {
       event: prepared.template.event,
       requestId,
       acceptedAt,
+      owner: createdBy,
       priority: request.priority ?? prepared.template.priority,
       ...(callbackUrl ? { notifyFinal: true } : {}),
     }));
@@ -371,11 +452,15 @@ export class MessageService {
       return { ...result, status };
     }
     try {
-      await withTimeout(this.robotLineStep(jobs, 'join').then(() => enqueueParts(this.deps.queue, jobs, this.deps.config.send)), timeout);
-    } catch {
+      const queueing = async () => {
+        await this.robotLineStep(jobs, 'join');
+        await enqueueParts(this.deps.queue, await this.withinShare(jobs), this.deps.config.send);
+      };
+      await withTimeout(queueing(), timeout);
+    } catch (error) {
       await this.deps.store.remove(id, request.idempotencyKey === undefined ? undefined : { createdBy, key: request.idempotencyKey }).catch(() => undefined);
       await this.robotLineStep(jobs, 'leave').catch(() => undefined);
-      throw new UnavailableError();
+      throw error instanceof RedisUnavailableError ? new UnavailableError() : error;
     }
     await this.confirmReplicated();
     this.accepted({ event: prepared.template.event, msgtype: prepared.msgtype }).inc();
@@ -425,6 +510,17 @@ export class MessageService {
       await enqueueParts(this.deps.queue, jobs, this.deps.config.send).catch(() => undefined);
     }
     return foldStatus(parts);
+  }
+
+  /**
+   * A key's parts beyond its send share are marked as backlog: they go after every
+   * key's parts within its share. The gateway's own messages (digests, escalations) have no share.
+   */
+  private async withinShare(jobs: SendJobData[]): Promise<SendJobData[]> {
+    const owner = jobs[0]?.owner;
+    if (!this.deps.share || !owner || owner === GATEWAY_CALLER_ID) return jobs;
+    const beyond = await this.deps.share.take(owner, jobs.length);
+    return jobs.map((job, i) => (beyond[i] === undefined ? job : { ...job, backlog: beyond[i] }));
   }
 
   /** A robot's parts are sent in the order they joined its line: they join before they are queued, and leave if queueing fails. */

@@ -38,8 +38,12 @@ export type SendJobData = {
   requestId?: string;
   acceptedAt: number;
   priority?: Priority;
+  /** Beyond its owner's send share: how many whole shares beyond (see SendShare); queued after every part within a share. */
+  backlog?: number;
   /** The request named a callbackUrl: the worker asks whether the message is final after each part. */
   notifyFinal?: boolean;
+  /** Who sent it: the caller's id ('gateway' for the gateway's own); its file downloads share that caller's slots. */
+  owner?: string;
 } & (MemberSend | GroupSend);
 
 /**
@@ -70,10 +74,21 @@ export function destinationOf(data: MemberSend | GroupSend): string {
 }
 
 /**
- * BullMQ runs jobs without a priority before any prioritized job, so `high` is
- * "no priority"; lower numbers run first among the rest.
+ * BullMQ runs jobs without a priority before any prioritized job, lower numbers
+ * first among the rest. Each class has a band: `high` within its key's share has
+ * no priority; a part beyond its key's share goes after the parts of its class
+ * within a share, one step per share beyond, and still before the next class, so
+ * one key's flood never stands in front of another key's alert, and a key's own
+ * alert never waits behind its own reports.
  */
-const BULLMQ_PRIORITY: Record<Priority, number | undefined> = { high: undefined, normal: 5, bulk: 50 };
+const PRIORITY_BAND: Record<Priority, number> = { high: 0, normal: 1_000, bulk: 2_000 };
+const MAX_BACKLOG_STEPS = PRIORITY_BAND.normal - 2;
+
+/** A part's place in the queue: its class's band, and how far beyond its key's share it is. A deferred part keeps it (the data carries it). */
+export function queuePriority(data: Pick<SendJobData, 'priority' | 'backlog'>): number | undefined {
+  const beyond = data.backlog === undefined ? 0 : 1 + Math.min(data.backlog, MAX_BACKLOG_STEPS);
+  return PRIORITY_BAND[data.priority ?? 'normal'] + beyond || undefined;
+}
 
 export interface RetryPolicy {
   attempts: number;
@@ -96,7 +111,7 @@ export async function enqueueParts(queue: Queue<SendJobData>, jobs: SendJobData[
       backoff: { type: 'exponential' as const, delay: policy.retryBaseDelayMs, jitter: 0.5 },
       ...JOB_RETENTION,
       ...(delayMs > 0 ? { delay: delayMs } : {}),
-      ...(BULLMQ_PRIORITY[data.priority ?? 'normal'] ? { priority: BULLMQ_PRIORITY[data.priority ?? 'normal'] } : {}),
+      ...(queuePriority(data) ? { priority: queuePriority(data) } : {}),
     },
   }));
   // One script call for the usual single-part message; addBulk (a MULTI) only when there are several.

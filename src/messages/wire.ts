@@ -2,11 +2,15 @@ import type { Core, Flow } from '../core';
 import { findApp, type Config } from '../config/config';
 import type { ChatDirectory } from '../chats/chat-directory';
 import { EgressPolicy, egressAgent } from '../http/egress';
+import { DownloadSlots } from '../quotas/download-slots';
 import { MemberBudget } from '../quotas/member-budget';
+import { RecipientCap } from '../quotas/recipient-cap';
 import { RobotBudget } from '../quotas/robot-budget';
+import { SendShare } from '../quotas/send-share';
 import type { WebhookOutbox } from '../webhooks/webhook-outbox';
 import type { MessagePagesDeps } from '../console/message-pages';
 import { MediaResolver } from './media';
+import { createMediaQueue, PartFiles, startMediaWorker } from './media-queue';
 import type { RecallDeps } from './recall';
 import { MessageService } from './message-service';
 import { MessageStore } from './message-store';
@@ -33,14 +37,20 @@ export async function wireMessages(core: Core, config: Config, deps: { templates
   const { templates } = deps;
   const store = new MessageStore(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds });
   const queue = createSendQueue(core.queueRedis, core.keys.queuePrefix);
-  await queue.waitUntilReady();
+  const mediaQueue = createMediaQueue(core.queueRedis, core.keys.queuePrefix);
+  await Promise.all([queue.waitUntilReady(), mediaQueue.waitUntilReady()]);
   const robotBudget = new RobotBudget(core.redis, core.keys, config.send.robotQuota);
   // Media URLs and callbackUrls are the caller's to choose: refused at POST when plainly out of bounds, downloaded under the egress policy.
   const policy = EgressPolicy.fromConfig(config);
-  const service = new MessageService({ config, templates, store, queue, metrics: core.metrics, chats: deps.chats, robotLines: robotBudget, egress: policy, replicated: core.replicated });
+  // One key's flood goes after every other key's parts within their share (quotas/send-share.ts).
+  const share = config.send.share ? new SendShare(core.redis, core.keys.sendShare, config.send.share) : undefined;
+  const service = new MessageService({ config, templates, store, queue, metrics: core.metrics, chats: deps.chats, recipientCap: new RecipientCap(core.redis, core.keys, config.recipientsPerHour), share, robotLines: robotBudget, egress: policy, replicated: core.replicated });
   const appNamed = (name: string) => findApp(config, name);
   const egress = egressAgent(policy, config.egress.timeoutMs);
-  const media = new MediaResolver(core.redis, core.api, { keys: core.keys, egress, timeoutMs: config.egress.timeoutMs, logger: core.logger });
+  const media = new MediaResolver(core.redis, core.api, { keys: core.keys, egress, timeoutMs: config.egress.timeoutMs, minRate: config.media.minRate, logger: core.logger });
+  const files = new PartFiles({ queue: mediaQueue, redis: core.redis, keys: core.keys, store, retry: config.send });
+  // A slot's lease outlasts any download (EGRESS_TIMEOUT_MS), so only a dead instance's slot lapses.
+  const slots = new DownloadSlots(core.redis, core.keys, { perOwner: config.media.downloadsPerKey, leaseMs: config.egress.timeoutMs + 5_000 });
   const robots = new Map(config.robots.map((r) => [r.name, r]));
   const promote = async (jobId: string) => {
     const job = await queue.getJob(jobId);
@@ -57,10 +67,22 @@ export async function wireMessages(core: Core, config: Config, deps: { templates
           deferPart: (data, until) => enqueueParts(queue, [data], config.send, Math.max(0, until - core.clock())),
           api: core.api,
           media,
-          groups: { api: core.api, media, store, findRobot: (name) => robots.get(name), robotBudget, countRobotDeferral: (robot) => core.metrics.robotDeferred.inc({ robot }), promote },
+          files,
+          groups: { api: core.api, media, files, store, findRobot: (name) => robots.get(name), robotBudget, countRobotDeferral: (robot) => core.metrics.robotDeferred.inc({ robot }), promote },
           findApp: appNamed,
           duplicateCheckSeconds: config.send.duplicateCheckSeconds,
           metrics: core.metrics,
+          logger: core.logger,
+        }),
+        // Downloads run in the send role too, but in workers of their own: a slow file never holds a send worker.
+        startMediaWorker(core.workerRedis, core.keys.queuePrefix, { concurrency: config.media.concurrency, lockMs: config.send.jobLockMs }, {
+          media,
+          slots,
+          redis: core.redis,
+          keys: core.keys,
+          findApp: appNamed,
+          findRobot: (name) => robots.get(name),
+          promote,
           logger: core.logger,
         }),
       ]
@@ -74,10 +96,10 @@ export async function wireMessages(core: Core, config: Config, deps: { templates
     send: (message: unknown) => service.accept(service.parse(message)),
     routes: messageRoutes(service, store, templates, recall),
     workers,
-    queues: [queue],
+    queues: [queue, mediaQueue],
     readiness: [{ name: 'templates', check: async () => templates.size > 0 }],
     close: async () => {
-      await queue.close();
+      await Promise.all([queue.close(), mediaQueue.close()]);
       await egress.close();
     },
   };

@@ -16,6 +16,10 @@ export function redisKeys(prefix: string) {
     tokenLock: (corpId: string, secretId: string) => `${prefix}:token:${corpId}:${secretId}:lock`,
     /** A media_id uploaded for content with this hash (reused while WeCom keeps it). */
     media: (corpId: string, msgtype: string, hash: string) => `${prefix}:media:${corpId}:${msgtype}:${hash}`,
+    /** A part's file as the media worker left it (media_id, or a robot image's base64+md5, or why it failed), for the part's send job. */
+    mediaFile: (sendId: string, chunk: number) => `${prefix}:media-file:${sendId}:${chunk}`,
+    /** One caller's file downloads under way (holder -> lease end, ms), over every instance. */
+    mediaDownloads: (owner: string) => `${prefix}:media-downloads:${owner}`,
 
     /** What was asked, and one field per part (written by the worker): one slot per message. */
     message: (id: string) => `${prefix}:msg:{${id}}`,
@@ -65,13 +69,15 @@ export function redisKeys(prefix: string) {
 
     /** Quotas: a member's sends per app (one slot per app), alert storms per recipient set, API calls per key. */
     memberBudget: (corpId: string, agentId: number, user: string) => `${prefix}:budget:{${corpId}:${agentId}}:${user.toLowerCase()}`,
+    /** The distinct users one caller named in the last hour (userid -> when last named, ms): what bounds its budget keys. */
+    recipientCap: (callerId: string) => `${prefix}:recipients:${callerId}`,
     /**
      * A group robot's line (its parts in the order they were accepted), the counter
      * that orders it, and per key (by the key's hash, never the key) the sends of the
      * last minute and a 45009 block: one slot per robot, for one atomic script.
      */
     robot: (robot: string, what: 'line' | 'seq' | `window:${string}` | `blocked:${string}`) => `${prefix}:robot:{${robot}}:${what}`,
-    /** App group chats this gateway created or read back, per app (only those can be sent to). */
+    /** App group chats registered through this gateway (created, or PUT), per app, each with the key that owns it: only those can be sent to. */
     chats: (app: string) => `${prefix}:chats:${app}`,
     /**
      * Alert groups sent (interactive cards, escalation): a group's state and its cards
@@ -88,6 +94,8 @@ export function redisKeys(prefix: string) {
     },
     storm: (recipientsKey: string, what: string) => `${prefix}:storm:{${recipientsKey}}:${what}`,
     rateLimit: `${prefix}:ratelimit`,
+    /** Parts each caller queued in the current send-share window (quotas/send-share.ts). */
+    sendShare: `${prefix}:sendshare`,
     /** Failed authentications per source address. */
     authFailures: `${prefix}:authfail`,
   };
