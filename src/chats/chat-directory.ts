@@ -36,6 +36,11 @@ export class ChatDirectory {
     await this.redis.hset(this.keys.chats(app), chat.chatid, JSON.stringify(chat));
   }
 
+  /** Registers a chat no one has registered: false when another request registered it first (two keys' PUTs racing). */
+  async claim(app: string, chat: RegisteredChat): Promise<boolean> {
+    return (await this.redis.hsetnx(this.keys.chats(app), chat.chatid, JSON.stringify(chat))) === 1;
+  }
+
   async forget(app: string, chatid: string): Promise<void> {
     await this.redis.hdel(this.keys.chats(app), chatid);
   }

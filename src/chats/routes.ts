@@ -119,13 +119,18 @@ export function chatRoutes(config: Pick<Config, 'apps' | 'defaultApp'>, api: Wec
         if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
         const caller = callerOf(res);
         const app = appOf(config, parsed.data.app, caller);
+        const owned = new ApiError(409, 'chat_owned', `chat ${id} is registered by another key: its owner or an admin may register it again, or the operator lists it in this key's chats:`);
         const known = await directory.get(app.name, id);
         // An owned chat stays its owner's (an admin or a listed key reads it again); one without an owner goes to the key registering it.
-        if (known?.createdBy !== undefined && !mayUseChat(known, caller)) {
-          throw new ApiError(409, 'chat_owned', `chat ${id} is registered by another key: its owner or an admin may register it again, or the operator lists it in this key's chats:`);
+        if (known?.createdBy !== undefined && !mayUseChat(known, caller)) throw owned;
+        if (!known) {
+          // The first registration wins, also against another key's PUT in flight.
+          const chat = { ...ok(await api.getChat(app, id), id), createdBy: caller.id };
+          if (!(await directory.claim(app.name, chat))) throw owned;
+          return void res.status(201).location(`/v1/chats/${id}`).json({ app: app.name, ...chat });
         }
-        const chat = await register(app, id, known?.createdBy ?? caller.id);
-        res.status(known ? 200 : 201).location(`/v1/chats/${id}`).json({ app: app.name, ...chat });
+        const chat = await register(app, id, known.createdBy ?? caller.id);
+        res.status(200).location(`/v1/chats/${id}`).json({ app: app.name, ...chat });
       },
     },
     {

@@ -502,9 +502,7 @@ export class MessageService {
    * the jobs exist (also while the first request is still queueing them).
    */
   private async repeat(id: string, jobs: SendJobData[]): Promise<MessageStatus> {
-    const parts = await this.deps.store.parts(id).catch(() => {
-      throw new UnavailableError();
-    });
+    const parts = await this.deps.store.parts(id);
     if (parts.length === jobs.length && parts.every((p) => p.status === 'queued' && p.attempts === 0)) {
       await this.robotLineStep(jobs, 'join').catch(() => undefined);
       await enqueueParts(this.deps.queue, jobs, this.deps.config.send).catch(() => undefined);

@@ -269,6 +269,17 @@ describe('app group chats have an owner', () => {
     expect((await h.api.put('/v1/chats/outside2').set(bearer(BETA)).send({ owner: 'x' })).status).toBe(400);
   });
 
+  it('when two keys register the same new chat at once, then exactly one owns it and the other gets 409', async () => {
+    for (let round = 0; round < 10; round++) {
+      const chatid = `race${round}`;
+      madeElsewhere(chatid);
+      const answers = await Promise.all([BETA, ALPHA].map((key) => h.api.put(`/v1/chats/${chatid}`).set(bearer(key)).send({})));
+      expect(answers.map((a) => a.status).sort()).toEqual([201, 409]);
+      const owner = answers.find((a) => a.status === 201)!.body.createdBy;
+      expect(JSON.parse((await h.redis.hget(h.keys.chats('default'), chatid))!).createdBy).toBe(owner);
+    }
+  });
+
   it('when a chat was registered before chats had owners, then only an admin sends to it until a key registers it again with PUT', async () => {
     madeElsewhere('legacy1');
     await h.redis.hset(h.keys.chats('default'), 'legacy1', JSON.stringify({ chatid: 'legacy1', name: 'elsewhere', owner: 'zhangsan', users: ['zhangsan', 'lisi'] }));
