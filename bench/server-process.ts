@@ -4,7 +4,7 @@ import { getHeapSpaceStatistics } from 'node:v8';
 import express from 'express';
 import { loadConfig } from '../src/config/load';
 import { createGateway } from '../src/gateway';
-import { createLimitedServer, gatewayServerLimits } from '../src/http/server-limits';
+import { createLimitedServer } from '../src/http/server-limits';
 import { createLogger } from '../src/ops/logger';
 
 /**
@@ -82,7 +82,7 @@ async function serve(kind: ServerKind): Promise<void> {
   if (kind === 'gateway') {
     const config = loadConfig(process.env);
     const gateway = await createGateway(config, { logger: createLogger(config.logLevel) });
-    server = createLimitedServer(gateway.app, gatewayServerLimits(config, gateway.app));
+    server = createLimitedServer(gateway.app, gateway.serverLimits);
     close = () => gateway.close();
   } else {
     server = baseline(kind);

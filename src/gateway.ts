@@ -1,4 +1,5 @@
 import type { Queue, Worker } from 'bullmq';
+import { gatewayServerLimits, type ServerLimits } from './http/server-limits';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { wireAlerts } from './alerts/wire';
@@ -24,6 +25,8 @@ import { wireWelcome } from './welcome/wire';
 /** One gateway instance, as server.ts serves it and the tests drive it. */
 export interface Gateway {
   app: Express;
+  /** What the HTTP server serving `app` bounds (server-limits.ts); its refusals are counted and logged. */
+  serverLimits: ServerLimits;
   /** Every HTTP route, as openapi.yaml names them. */
   routes: Route[];
   /** The event keys the templates define (as last loaded). */
@@ -84,6 +87,7 @@ export async function createGateway(config: Config, options: { logger?: Logger; 
   const reloadTemplates = reloader(config.templatesDir, { sandbox: config.sandbox, templates, consoleTemplates: messages.console.templates, activities, logger });
   return {
     app,
+    serverLimits: gatewayServerLimits(config, app, { metrics: core.metrics, logger }),
     routes,
     get events() {
       return [...templates.keys()];

@@ -3,7 +3,7 @@ import { ExtensionLoadError } from './callback/extensions';
 import type { Config } from './config/config';
 import { keylessProblem, loadConfigOrExit, startupWarnings } from './config/load';
 import { createGateway, type Gateway } from './gateway';
-import { createLimitedServer, gatewayServerLimits } from './http/server-limits';
+import { createLimitedServer } from './http/server-limits';
 import { TemplateLoadError } from './messages/template-source';
 import { readCommandLine } from './ops/cli';
 import { createLogger } from './ops/logger';
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const server: Server = createLimitedServer(gateway.app, gatewayServerLimits(config, gateway.app));
+  const server: Server = createLimitedServer(gateway.app, gateway.serverLimits);
   server.listen(config.port, config.host, () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;

@@ -1,6 +1,8 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { isIPv4, isIPv6, type Socket } from 'node:net';
 import type { Express } from 'express';
+import type { Logger } from 'pino';
+import type { Metrics } from '../ops/metrics';
 
 export interface ServerLimits {
   /** A whole request, first byte to last: a slow sender cannot hold a socket longer. */
@@ -14,6 +16,8 @@ export interface ServerLimits {
   maxConnectionsPerAddress: number;
   /** Peers whose sockets carry many clients' requests (trusted proxies): only maxConnections bounds them. */
   sharedPeer?: (address: string) => boolean;
+  /** Told of each socket refused over its client's share, so that a refusal is never silent. */
+  onRefused?: (client: string) => void;
 }
 
 export const DEFAULT_SERVER_LIMITS: Omit<ServerLimits, 'maxConnections' | 'maxConnectionsPerAddress'> = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 6_000 };
@@ -27,14 +31,30 @@ export const DEFAULT_SERVER_LIMITS: Omit<ServerLimits, 'maxConnections' | 'maxCo
 export function createLimitedServer(listener: RequestListener, limits: ServerLimits): Server {
   const server = createServer({ requestTimeout: limits.requestTimeoutMs, headersTimeout: limits.headersTimeoutMs, keepAliveTimeout: limits.keepAliveTimeoutMs, connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs) }, listener);
   server.maxConnections = limits.maxConnections;
-  if (limits.maxConnectionsPerAddress > 0) limitPerClient(server, { perClient: limits.maxConnectionsPerAddress, from: Math.floor(limits.maxConnections / 2) }, limits.sharedPeer ?? (() => false));
+  if (limits.maxConnectionsPerAddress > 0) limitPerClient(server, { perClient: limits.maxConnectionsPerAddress, from: Math.floor(limits.maxConnections / 2) }, limits.sharedPeer ?? (() => false), limits.onRefused);
   return server;
 }
 
-/** The gateway's limits: MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS, and TRUST_PROXY's proxies (the app's `trust proxy`) as shared peers. */
-export function gatewayServerLimits(config: { maxConnections: number; maxConnectionsPerAddress: number }, app: Express): ServerLimits {
+/** How often, at most, refused sockets are logged: a hog retries in a loop, the log must not follow it. */
+const REFUSALS_LOGGED_EVERY_MS = 60_000;
+
+/**
+ * The gateway's limits: MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS, and TRUST_PROXY's proxies
+ * (the app's `trust proxy`) as shared peers; refusals are counted and logged (at most once a minute).
+ */
+export function gatewayServerLimits(config: { maxConnections: number; maxConnectionsPerAddress: number }, app: Express, report?: { metrics: Metrics; logger: Logger }): ServerLimits {
   const trusted = app.get('trust proxy fn') as (address: string, hop: number) => boolean;
-  return { ...DEFAULT_SERVER_LIMITS, maxConnections: config.maxConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress, sharedPeer: (address) => trusted(address, 0) };
+  let unlogged = 0;
+  let loggedAt = -Infinity;
+  const onRefused = (client: string) => {
+    report!.metrics.connectionsRefused.inc();
+    unlogged += 1;
+    if (Date.now() - loggedAt < REFUSALS_LOGGED_EVERY_MS) return;
+    report!.logger.warn({ client, refused: unlogged }, `refused connections: ${client} holds MAX_CONNECTIONS_PER_ADDRESS (${config.maxConnectionsPerAddress}) sockets while the server is half full`);
+    unlogged = 0;
+    loggedAt = Date.now();
+  };
+  return { ...DEFAULT_SERVER_LIMITS, maxConnections: config.maxConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress, sharedPeer: (address) => trusted(address, 0), ...(report ? { onRefused } : {}) };
 }
 
 /**
@@ -45,7 +65,7 @@ export function gatewayServerLimits(config: { maxConnections: number; maxConnect
  * there is room, and a hog never holds more than half. A socket beyond the share
  * is destroyed at once: cheaper than an answer, and the client learns the same.
  */
-function limitPerClient(server: Server, limit: { perClient: number; from: number }, sharedPeer: (address: string) => boolean): void {
+function limitPerClient(server: Server, limit: { perClient: number; from: number }, sharedPeer: (address: string) => boolean, onRefused?: (client: string) => void): void {
   const open = new Map<string, number>();
   let total = 0;
   server.on('connection', (socket: Socket) => {
@@ -55,7 +75,10 @@ function limitPerClient(server: Server, limit: { perClient: number; from: number
     if (address === undefined || sharedPeer(address)) return;
     const client = clientOf(address);
     const count = (open.get(client) ?? 0) + 1;
-    if (count > limit.perClient && total > limit.from) return void socket.destroy();
+    if (count > limit.perClient && total > limit.from) {
+      socket.destroy();
+      return onRefused?.(client);
+    }
     open.set(client, count);
     socket.once('close', () => {
       const left = (open.get(client) ?? 1) - 1;

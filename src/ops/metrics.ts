@@ -42,6 +42,7 @@ export function createMetrics(now: () => number = Date.now) {
     addQueueCollector: (collect: () => Promise<void>) => queueCollectors.push(collect),
     registry,
     httpRequests: new Counter({ name: 'wecom_gateway_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers }),
+    connectionsRefused: new Counter({ name: 'wecom_gateway_connections_refused_total', help: 'Sockets closed at once because their address held MAX_CONNECTIONS_PER_ADDRESS while the server was half full', registers }),
     messagesAccepted: new Counter({ name: 'wecom_gateway_messages_accepted_total', help: 'Messages accepted (202)', labelNames: ['event', 'msgtype'], registers }),
     messagesSent: new Counter({ name: 'wecom_gateway_messages_sent_total', help: 'Send calls delivered to WeCom', labelNames: ['event', 'msgtype'], registers }),
     messagesFailed: new Counter({ name: 'wecom_gateway_messages_failed_total', help: 'Send calls failed for good', labelNames: ['event', 'msgtype', 'errcode'], registers }),

@@ -1,8 +1,8 @@
 import { get, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
-import { createLimitedServer, gatewayServerLimits } from '../../src/http/server-limits';
+import { createLimitedServer } from '../../src/http/server-limits';
 import { CallbackCrypto } from '../../src/wecom/callback-crypto';
-import { SIM_APP, startHarness, type Harness } from '../support/harness';
+import { metricLines, SIM_APP, startHarness, type Harness } from '../support/harness';
 
 const TOKEN = 'gatewayToken123';
 const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
@@ -51,7 +51,7 @@ describe('connections from one address (a client holding slow sockets)', () => {
   beforeAll(async () => {
     // The shipped defaults: MAX_CONNECTIONS 1,000, a quarter of it per address.
     h = await startHarness({ env: { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY } });
-    server = createLimitedServer(h.gateway.app, gatewayServerLimits(h.config, h.gateway.app));
+    server = createLimitedServer(h.gateway.app, h.gateway.serverLimits);
     await new Promise<void>((resolve) => server.listen(0, PROBER, resolve));
     port = (server.address() as AddressInfo).port;
   });
@@ -68,6 +68,7 @@ describe('connections from one address (a client holding slow sockets)', () => {
       statuses.push(...(await Promise.all(Array.from({ length: 100 }, () => fetch(`http://${PROBER}:${port}/healthz`).then((r) => r.status, () => 0)))));
     }
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    expect(await metricLines(h.api, 'wecom_gateway_connections_refused_total ')).toBe('wecom_gateway_connections_refused_total 0');
   });
 
   it('when one address opens MAX_CONNECTIONS slow sockets, then 14 fresh /healthz probes and a callback verification from another address all succeed promptly', async () => {
@@ -90,5 +91,8 @@ describe('connections from one address (a client holding slow sockets)', () => {
     const stillOpen = held.filter((s) => !s.destroyed && s.readyState === 'open').length;
     expect(stillOpen).toBeGreaterThanOrEqual(maxConnectionsPerAddress);
     expect(stillOpen).toBeLessThanOrEqual(maxConnections / 2);
+    // Not silent: the refusals are counted for the operator.
+    const refused = Number(/^wecom_gateway_connections_refused_total (\d+)/m.exec(await metricLines(h.api, 'wecom_gateway_connections_refused_total'))?.[1]);
+    expect(refused).toBeGreaterThanOrEqual(maxConnections - stillOpen - 20);
   });
 });
