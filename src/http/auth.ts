@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { ApiError } from './errors';
-import { crossSiteRefusal } from './same-origin';
+import { crossSiteRefusal, namesLocalHost } from './same-origin';
 
 /** What a key may do: send messages, read state, operate (dead letters, dashboard). */
 export type Permission = 'send' | 'read' | 'admin';
@@ -119,7 +119,6 @@ export interface FailedAuthGuard {
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
-const LOCAL_HOST = /^(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/i;
 const PROXY_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'];
 
 /**
@@ -131,7 +130,7 @@ function notPlainlyLocal(req: Request): string | undefined {
   const proxied = PROXY_HEADERS.find((name) => req.headers[name] !== undefined);
   if (proxied) return `without GATEWAY_API_KEYS only direct local callers are served, and this request came through a proxy (${proxied}): set GATEWAY_API_KEYS to serve through one`;
   // The header's value is the caller's: it is not repeated back.
-  if (!LOCAL_HOST.test(req.headers.host ?? '')) return 'without GATEWAY_API_KEYS only local callers are served, and this request names another host (Host is not localhost, 127.0.0.1 or [::1]): set GATEWAY_API_KEYS to serve it';
+  if (!namesLocalHost(req.headers.host)) return 'without GATEWAY_API_KEYS only local callers are served, and this request names another host (Host is not localhost, 127.0.0.1 or [::1]): set GATEWAY_API_KEYS to serve it';
   return undefined;
 }
 

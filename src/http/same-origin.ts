@@ -1,6 +1,13 @@
 import type { Request, RequestHandler } from 'express';
 import { ApiError } from './errors';
 
+const LOCAL_HOST = /^(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/i;
+
+/** Whether a Host header names this machine (localhost, 127.0.0.1 or [::1], any port): what a DNS-rebinding page cannot send. */
+export function namesLocalHost(host: string | undefined): boolean {
+  return LOCAL_HOST.test(host ?? '');
+}
+
 /** Methods that change something: the ones another site's page can make a browser send with the user's credentials. */
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** What Sec-Fetch-Site says of a request the user made on the page itself (or typed: `none`). */

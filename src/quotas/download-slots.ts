@@ -1,21 +1,5 @@
 import type { RedisKeys } from '../redis/keys';
-import { luaScript, type RedisClient } from '../redis/scripts';
-
-/**
- * Takes one of an owner's download slots. KEYS[1]: the owner's downloads, a sorted
- * set of holders by the end of their lease (ms). ARGV: now, holder, slots, leaseMs.
- * Lapsed leases (an instance that died mid-download) are dropped first; a holder
- * asking again keeps its slot with a fresh lease. Answers 1 when taken, else 0.
- */
-const TAKE_DOWNLOAD_SLOT = luaScript(`
-local now, holder, slots, lease = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZSCORE', KEYS[1], holder) or redis.call('ZCARD', KEYS[1]) < slots then
-  redis.call('ZADD', KEYS[1], now + lease, holder)
-  redis.call('PEXPIRE', KEYS[1], lease)
-  return 1
-end
-return 0`);
+import { takeDownloadSlot, type RedisClient } from '../redis/scripts';
 
 /**
  * Each caller's share of the file downloads, over every instance: at most `perOwner`
@@ -30,7 +14,7 @@ export class DownloadSlots {
   ) {}
 
   async take(owner: string, holder: string): Promise<boolean> {
-    return (await TAKE_DOWNLOAD_SLOT(this.redis, [this.keys.mediaDownloads(owner)], [Date.now(), holder, this.settings.perOwner, this.settings.leaseMs])) === 1;
+    return takeDownloadSlot(this.redis, this.keys.mediaDownloads(owner), { now: Date.now(), holder, slots: this.settings.perOwner, leaseMs: this.settings.leaseMs });
   }
 
   async release(owner: string, holder: string): Promise<void> {

@@ -284,3 +284,23 @@ return 0`);
 export async function nameRecipients(redis: RedisClient, key: string, args: { now: number; windowMs: number; cap: number; users: string[] }): Promise<number> {
   return (await NAME_RECIPIENTS(redis, [key], [args.now, args.windowMs, args.cap, ...args.users])) as number;
 }
+
+/**
+ * Takes one of an owner's download slots. KEYS[1]: the owner's downloads, a sorted
+ * set of holders by the end of their lease (ms). ARGV: now, holder, slots, leaseMs.
+ * Lapsed leases (an instance that died mid-download) are dropped first; a holder
+ * asking again keeps its slot with a fresh lease. Answers 1 when taken, else 0.
+ */
+const TAKE_DOWNLOAD_SLOT = luaScript(`
+local now, holder, slots, lease = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], holder) or redis.call('ZCARD', KEYS[1]) < slots then
+  redis.call('ZADD', KEYS[1], now + lease, holder)
+  redis.call('PEXPIRE', KEYS[1], lease)
+  return 1
+end
+return 0`);
+
+export async function takeDownloadSlot(redis: RedisClient, key: string, args: { now: number; holder: string; slots: number; leaseMs: number }): Promise<boolean> {
+  return (await TAKE_DOWNLOAD_SLOT(redis, [key], [args.now, args.holder, args.slots, args.leaseMs])) === 1;
+}

@@ -1,7 +1,6 @@
 import type { RequestHandler } from 'express';
-import { crossSiteRefusal } from '../../http/same-origin';
+import { crossSiteRefusal, namesLocalHost } from '../../http/same-origin';
 
-const LOCAL_NAMES = /^(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/i;
 
 /**
  * The sandbox's simulator holds what it delivered (/__sim/messages) and takes
@@ -15,7 +14,7 @@ export function localOnly(publicUrl: string | undefined): RequestHandler {
   const publicHost = publicUrl && URL.canParse(publicUrl) ? new URL(publicUrl).host.toLowerCase() : undefined;
   return (req, res, next) => {
     const host = (req.headers.host ?? '').toLowerCase();
-    if (!LOCAL_NAMES.test(host) && host !== publicHost) {
+    if (!namesLocalHost(host) && host !== publicHost) {
       return void res.status(403).json({ error: 'the WeCom simulator answers requests to localhost, 127.0.0.1 or [::1] only (and to SIMULATOR_PUBLIC_URL\'s host when set): this one names another host' });
     }
     const crossSite = req.path.startsWith('/__sim/') ? crossSiteRefusal(req, 'the simulator\'s controls are not taken from a page on another site') : undefined;
