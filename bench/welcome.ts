@@ -40,7 +40,7 @@ export async function benchWelcome(adds = 200, addsPerSecond = 200, backlog = Nu
       );
     }
     const queuedBefore = (await gateway.queues.get('send')!.getJobCounts('waiting')).waiting;
-    sendWorker.resume();
+    await sendWorker.resume();
 
     const postedAt = new Map<string, number>();
     const started = Date.now();

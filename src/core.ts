@@ -186,6 +186,6 @@ function remoteAddress(connection: RedisClient): string | undefined {
 /** Stops a gateway's flows in order, then its connections. */
 export async function closeFlows(core: Core, flows: Flow[]): Promise<void> {
   await Promise.all(flows.flatMap((f) => f.workers ?? []).map((w) => w.close()));
-  await Promise.all(flows.map((f) => f.close?.()));
+  await Promise.all(flows.map(async (f) => f.close?.()));
   await core.close();
 }

@@ -25,7 +25,7 @@ describe('DELETE /v1/messages/{id} (recall)', () => {
     await worker.pause();
     const res = await h.api.post('/v1/messages').send(alert({ data: { title: 'never', content: 'c', level: 'info' } }));
     const recalled = await h.api.delete(`/v1/messages/${res.body.id}`);
-    worker.resume();
+    await worker.resume();
     expect(recalled.body.status).toBe('recalled');
     expect(recalled.body.recall).toEqual([{ part: 0, to: 'members', outcome: 'cancelled' }]);
     await new Promise((r) => setTimeout(r, 300));

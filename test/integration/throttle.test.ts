@@ -71,7 +71,7 @@ describe('priorities', () => {
     for (const body of [...reports, ...deploys]) expect((await h.api.post('/v1/messages').send(body)).status).toBe(202);
     const urgent = await h.api.post('/v1/messages').send(alert({ to: { users: ['oncall01'] } }));
     const bulkButUrgent = await h.api.post('/v1/messages').send({ ...reports[0], to: { users: ['boss'] }, priority: 'high' });
-    worker.resume();
+    await worker.resume();
     await finalStatus(h.api, urgent.body.id, 20_000);
     await eventually(() => h.sim.sent.length >= 101 || undefined, 20_000);
     const order = h.sim.sent.map((m) => m.touser[0]);

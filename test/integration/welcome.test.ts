@@ -203,7 +203,7 @@ describe('new-customer welcome', () => {
     // One key's 5,000 parts: those beyond its send share wait prioritized, the rest in the plain waiting list.
     const waiting = await h.gateway.queues.get('send')!.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
     expect(waiting.waiting + waiting.prioritized).toBe(5000);
-    sendWorker.resume();
+    await sendWorker.resume();
     const codes: string[] = [];
     const latencies: number[] = [];
     for (let i = 0; i < 200; i++) {
