@@ -9,6 +9,7 @@ import { wireChats } from './chats/wire';
 import { loadExtensions } from './callback/extensions';
 import { wireCallback } from './callback/wire';
 import type { Config } from './config/config';
+import { wireConsole } from './console/wire';
 import { wireContacts } from './contacts/wire';
 import { closeFlows, connectCore, type Flow } from './core';
 import type { Route } from './http/route';
@@ -66,14 +67,22 @@ export async function createGateway(config: Config, options: { logger?: Logger; 
   const rules = [...served.flatMap((f) => f.rules ?? []), ...extensionRules];
   const callback = await wireCallback(core, config, { rules, forwarding: webhooks.inboundForwarding });
   const flows: Flow[] = [...served, callback];
-  const ops = wireOps(core, config, { flows, messages });
-  flows.push(ops);
+  const ops = wireOps(core, config, { flows });
+  // The console reads the flows; no flow reads the console.
+  const consoleSettings = {
+    apps: config.apps.map((a) => a.name),
+    robots: config.robots.map((r) => r.name),
+    timeZone: config.alerts.timeZone,
+    duplicateCheckSeconds: config.send.duplicateCheckSeconds,
+  };
+  const dashboard = wireConsole(core, consoleSettings, { flows, messages });
+  flows.push(ops, dashboard);
 
   const routes = flows.flatMap((f) => f.routes ?? []);
   const app = createApp({
     routes,
     apiKeys: config.apiKeys,
-    pages: ops.pages,
+    pages: dashboard.pages,
     rateLimit: config.rateLimitPerMinute > 0 ? rateLimitPerKey(core.redis, core.keys.rateLimit, config.rateLimitPerMinute) : undefined,
     // Wrong keys per source address, counted across instances.
     authFailures: new AuthFailureThrottle({ failures: config.authFailuresPerMinute, redis: core.redis, keyPrefix: core.keys.authFailures }),
@@ -84,7 +93,7 @@ export async function createGateway(config: Config, options: { logger?: Logger; 
     metrics: core.metrics,
   });
   const queues = flows.flatMap((f) => f.queues ?? []);
-  const reloadTemplates = reloader(config.templatesDir, { sandbox: config.sandbox, templates, consoleTemplates: messages.console.templates, activities, logger });
+  const reloadTemplates = reloader(config.templatesDir, { sandbox: config.sandbox, templates, activities, logger });
   return {
     app,
     serverLimits: gatewayServerLimits(config, app, { metrics: core.metrics, logger }),
@@ -102,12 +111,12 @@ export async function createGateway(config: Config, options: { logger?: Logger; 
 
 /**
  * Every reader (routes, the send service, alert flows, workers, the console) holds
- * the same map, list and Activities: a reload replaces their contents in one
+ * the same map and Activities: a reload replaces their contents in one
  * synchronous step, so no request sees half of the old set and half of the new.
  */
 function reloader(
   dir: string,
-  live: { sandbox: boolean; templates: Map<string, EventTemplate>; consoleTemplates: EventTemplate[]; activities: Activities; logger: Logger },
+  live: { sandbox: boolean; templates: Map<string, EventTemplate>; activities: Activities; logger: Logger },
 ): () => TemplatesReload {
   return () => {
     let next: { templates: Map<string, EventTemplate>; activities: Activities };
@@ -123,7 +132,6 @@ function reloader(
     }
     live.templates.clear();
     for (const [event, template] of next.templates) live.templates.set(event, template);
-    live.consoleTemplates.splice(0, live.consoleTemplates.length, ...next.templates.values());
     live.activities.replaceWith(next.activities);
     const events = [...next.templates.keys()];
     const activities = next.activities.list.map((a) => a.name);

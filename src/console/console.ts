@@ -25,7 +25,8 @@ export interface ConsoleDeps {
   messages: MessagePagesDeps;
   service: MessageService;
   recall: RecallDeps;
-  templates: EventTemplate[];
+  /** The event templates, as the last load left them. */
+  templates: ReadonlyMap<string, EventTemplate>;
   apps: string[];
   robots: string[];
   series: MinuteSeries;
@@ -127,7 +128,8 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
 
   router.get('/messages', async (req, res) => {
     const filter: MessageFilter = { status: text(req.query.status), event: text(req.query.event), app: text(req.query.app), recipient: text(req.query.recipient) };
-    const body = await messagesPage(deps.messages, basePath, filter, { events: deps.templates.map((t) => t.event), apps: deps.apps }, localeOf(res));
+    const events = [...deps.templates.values()].map((t) => t.event);
+    const body = await messagesPage(deps.messages, basePath, filter, { events, apps: deps.apps }, localeOf(res));
     page(req, res, '/messages', localeOf(res).t('messages.title'), body, { refreshSeconds: 10 });
   });
   router.get('/messages/:id', async (req, res) => {
@@ -151,7 +153,10 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
     back(res, `/messages/${id}`, message);
   });
 
-  router.get('/playground', (req, res) => page(req, res, '/playground', localeOf(res).t('playground.title'), playgroundBody(basePath, deps.templates, deps.robots, localeOf(res).t), { scripts: ['forms.js', 'playground.js'] }));
+  router.get('/playground', (req, res) => {
+    const body = playgroundBody(basePath, [...deps.templates.values()], deps.robots, localeOf(res).t);
+    page(req, res, '/playground', localeOf(res).t('playground.title'), body, { scripts: ['forms.js', 'playground.js'] });
+  });
   // As POST /v1/messages/preview and POST /v1/messages: send, and the caller's scope (the service checks it).
   router.post('/playground/render', needs('send'), async (req, res) => void res.json(await renderTryout(deps.service, req.body, callerOf(res))));
   router.post('/playground/send', needs('send'), async (req, res) => void res.status(202).json(await sendTryout(deps.service, req.body, callerOf(res), String(req.id), localeOf(res).t)));

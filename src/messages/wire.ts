@@ -1,3 +1,4 @@
+import type { Queue } from 'bullmq';
 import type { Core, Flow } from '../core';
 import { findApp, type Config } from '../config/config';
 import type { ChatDirectory } from '../chats/chat-directory';
@@ -8,14 +9,13 @@ import { RecipientCap } from '../quotas/recipient-cap';
 import { RobotBudget } from '../quotas/robot-budget';
 import { SendShare } from '../quotas/send-share';
 import type { WebhookOutbox } from '../webhooks/webhook-outbox';
-import type { MessagePagesDeps } from '../console/message-pages';
 import { MediaResolver } from './media';
 import { createMediaQueue, PartFiles, startMediaWorker } from './media-queue';
 import type { RecallDeps } from './recall';
 import { MessageService } from './message-service';
 import { MessageStore } from './message-store';
 import { messageRoutes } from './routes';
-import { createSendQueue, enqueueParts } from './send-queue';
+import { createSendQueue, enqueueParts, type SendJobData } from './send-queue';
 import { startSendWorker } from './send-worker';
 import { statusCallbacks } from './status-callbacks';
 import type { EventTemplate } from './templates';
@@ -23,8 +23,11 @@ import type { EventTemplate } from './templates';
 export interface MessagesFlow extends Flow {
   service: MessageService;
   store: MessageStore;
-  /** The console's message pages: each part's job (its payload) and recall. */
-  console: MessagePagesDeps & { recall: RecallDeps; templates: EventTemplate[] };
+  /** Each part's job (the console shows its payload). */
+  sendQueue: Queue<SendJobData>;
+  recall: RecallDeps;
+  /** The event templates, as the last load left them. */
+  templates: ReadonlyMap<string, EventTemplate>;
   /** Accepts a message exactly like POST /v1/messages (extensions send through it). */
   send(message: unknown): ReturnType<MessageService['accept']>;
 }
@@ -92,7 +95,9 @@ export async function wireMessages(core: Core, config: Config, deps: { templates
   return {
     service,
     store,
-    console: { store, sendQueue: queue, findApp: appNamed, duplicateCheckSeconds: config.send.duplicateCheckSeconds, recall, templates: [...templates.values()] },
+    sendQueue: queue,
+    recall,
+    templates,
     send: (message: unknown) => service.accept(service.parse(message)),
     routes: messageRoutes(service, store, templates, recall),
     workers,
