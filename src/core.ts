@@ -59,8 +59,6 @@ export interface Flow {
   /** Queues, for the depth metrics and the dashboard. */
   queues?: Queue[];
   readiness?: ReadinessCheck[];
-  /** Pages of the operators' console (alert groups, contact sync). */
-  panels?: DashboardPanel[];
   close?(): Promise<void>;
 }
 

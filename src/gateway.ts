@@ -74,8 +74,9 @@ export async function createGateway(config: Config, options: { logger?: Logger; 
     robots: config.robots.map((r) => r.name),
     timeZone: config.alerts.timeZone,
     duplicateCheckSeconds: config.send.duplicateCheckSeconds,
+    sinks: config.contacts.sinks.map((s) => s.name),
   };
-  const dashboard = wireConsole(core, consoleSettings, { flows, messages });
+  const dashboard = wireConsole(core, consoleSettings, { flows, messages, alerts, contacts });
   flows.push(ops, dashboard);
 
   const routes = flows.flatMap((f) => f.routes ?? []);

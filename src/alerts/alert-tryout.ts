@@ -35,6 +35,14 @@ export interface TryoutForm {
   sent: boolean;
 }
 
+/**
+ * What the forms shown differ in from what a webhook gets, for the console to word:
+ * `unrouted`, no route matches, so the webhook answers 503 unless its URL names
+ * recipients (the forms go to a stand-in member); `resolution`, cards the gateway
+ * sent for the group are updated in place, and members without one get the resolved message.
+ */
+export type TryoutNote = 'unrouted' | 'resolution';
+
 /** Who the playground shows the members' forms to when the route names none (a robot-only route, or no route). */
 const TRY_MEMBER = 'playground';
 
@@ -44,7 +52,7 @@ const TRY_MEMBER = 'playground';
  * textcard, and each robot's form. The console previews these requests exactly
  * as it previews any message (MessageService.preview).
  */
-export function alertTryout(body: unknown, deps: AlertTryoutDeps): { route?: string; event: string; forms: TryoutForm[]; note?: string } {
+export function alertTryout(body: unknown, deps: AlertTryoutDeps): { route?: string; event: string; forms: TryoutForm[]; note?: TryoutNote } {
   const input = alertTryoutSchema.safeParse(body);
   if (!input.success) throw ApiError.invalid(input.error.issues);
   const { source, payload, route: routeName } = input.data;
@@ -93,10 +101,6 @@ export function alertTryout(body: unknown, deps: AlertTryoutDeps): { route?: str
   const forms: TryoutForm[] = memberForms.map((msgtype) => ({ request: deps.messages.parse({ event, msgtype, to: members, data: msgtype === 'template_card' ? { ...data, card } : data }), sent: membersTold && msgtype === sentForm }));
   // Robots get the event's markdown; a chat's body is the same conversion (and a preview would ask the chat directory).
   if (route?.robots?.length) forms.push({ request: deps.messages.parse({ event, ...(route.msgtype ? { msgtype: route.msgtype } : {}), to: { robots: route.robots }, data, ...(route.mentions ? { mentions: route.mentions } : {}) }), sent: true });
-  const note = !route
-    ? 'no route matches: the webhook answers 503 (unrouted) unless its URL names recipients; shown to a stand-in member'
-    : n.status === 'resolved'
-      ? 'a resolution: cards the gateway sent for the group are updated in place; members it did not send a card to get the resolved message'
-      : undefined;
+  const note: TryoutNote | undefined = !route ? 'unrouted' : n.status === 'resolved' ? 'resolution' : undefined;
   return { ...(route ? { route: route.name } : {}), event, forms, ...(note ? { note } : {}) };
 }

@@ -5,15 +5,22 @@ import type { Core, Flow } from '../core';
 import type { MessageService } from '../messages/message-service';
 import type { MessageStore } from '../messages/message-store';
 import { AlertGroups } from './alert-groups';
-import { alertPanel } from './alert-panel';
-import { alertPlayground } from './alert-playground';
 import { AlertJobs, startAlertWorker, type AlertJob } from './alert-jobs';
 import { AlertTracking } from './alert-tracking';
+import type { AlertTryoutDeps } from './alert-tryout';
 import { SilenceTargets } from './alertmanager';
 import { CardActions } from './card-actions';
 import { alertEvent, alertRoutes } from './routes';
 import { AlertViews } from './state-routes';
 import { StormControl } from './storm';
+
+/** The alerts flow, and what the console's alert pages read: tracking and tryout only when alerts go out through an app. */
+export interface AlertsFlow extends Flow {
+  groups: AlertGroups;
+  tracking?: AlertTracking;
+  /** What the alert playground tries a payload with. */
+  tryout?: AlertTryoutDeps;
+}
 
 /**
  * Monitoring webhooks (Alertmanager, Grafana) become messages, through storm
@@ -51,7 +58,9 @@ export function wireAlerts(core: Core, config: Config, deps: { messages: Message
   return {
     routes: [...alertRoutes({ messages, storm, settings, metrics: core.metrics, logger: core.logger, tracking }), ...(tracking ? new AlertViews(groups, tracking).routes() : [])],
     rules: actions ? [actions.rule()] : [],
-    panels: tracking ? [alertPanel(groups, tracking), alertPlayground({ messages, settings, silenceTargets, interactive, durationsOf: (route) => tracking.durationsOf(route) })] : [],
+    groups,
+    tracking,
+    tryout: tracking ? { messages, settings, silenceTargets, interactive, durationsOf: (route) => tracking.durationsOf(route) } : undefined,
     workers: [
       ...(config.workers.has('digest') ? [storm.startWorker(core.workerRedis, messages, core.logger)] : []),
       ...(config.workers.has('alerts') ? [startAlertWorker(core.workerRedis, core.keys.queuePrefix, handle, core.logger)] : []),
@@ -61,5 +70,5 @@ export function wireAlerts(core: Core, config: Config, deps: { messages: Message
       await storm.close();
       await jobs.close();
     },
-  } satisfies Flow;
+  } satisfies AlertsFlow;
 }

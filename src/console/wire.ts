@@ -1,8 +1,13 @@
 import type { Core, Flow } from '../core';
 import type { AppOptions } from '../app';
+import type { AlertsFlow } from '../alerts/wire';
+import type { SyncDispatcher } from '../contacts/sync-dispatcher';
 import type { MessagesFlow } from '../messages/wire';
 import { consoleRouter } from './console';
 import { MinuteSeries } from './minute-series';
+import { alertPlayground } from './panels/alert-playground';
+import { alertPanel } from './panels/alerts';
+import { syncPanel } from './panels/contact-sync';
 
 export interface ConsoleFlow extends Flow {
   /** Pages mounted whole, behind a permission (the dashboard). */
@@ -18,6 +23,16 @@ export interface ConsoleSettings {
   timeZone: string;
   /** As the send worker states it in each payload the message page shows. */
   duplicateCheckSeconds: number;
+  /** The contact sinks' names, for the sync page. */
+  sinks: string[];
+}
+
+/** The flows the console reads: every flow's queues, and the services of those with pages here. */
+export interface ConsoleReads {
+  flows: Flow[];
+  messages: MessagesFlow;
+  alerts: Pick<AlertsFlow, 'groups' | 'tracking' | 'tryout'>;
+  contacts: { sync?: SyncDispatcher };
 }
 
 /** How often each instance adds what it counted to the console's per-minute charts. */
@@ -27,11 +42,16 @@ const SERIES_SAMPLE_MS = 10_000;
  * The operators' console, read from what the flows export: charts of the
  * per-minute counts, messages, the flows' pages, the playground and the queues.
  */
-export function wireConsole(core: Core, settings: ConsoleSettings, deps: { flows: Flow[]; messages: MessagesFlow }): ConsoleFlow {
+export function wireConsole(core: Core, settings: ConsoleSettings, deps: ConsoleReads): ConsoleFlow {
   const series = new MinuteSeries(core.redis, core.keys, core.metrics, core.clock);
   const sampleSeries = () => series.sample().catch((err: Error) => core.logger.debug({ err: err.message }, 'console series not sampled'));
   const sampler = setInterval(sampleSeries, SERIES_SAMPLE_MS).unref();
-  const { messages } = deps;
+  const { messages, alerts, contacts } = deps;
+  // The flows' pages, in the navigation's order.
+  const panels = [
+    ...(alerts.tracking && alerts.tryout ? [alertPanel(alerts.groups, alerts.tracking), alertPlayground(alerts.tryout)] : []),
+    ...(contacts.sync ? [syncPanel(contacts.sync, settings.sinks, core.metrics)] : []),
+  ];
   const { recall } = messages;
   const { duplicateCheckSeconds } = settings;
   const router = consoleRouter({
@@ -43,7 +63,7 @@ export function wireConsole(core: Core, settings: ConsoleSettings, deps: { flows
     apps: settings.apps,
     robots: settings.robots,
     series,
-    panels: deps.flows.flatMap((f) => f.panels ?? []),
+    panels,
     timeZone: settings.timeZone,
   });
   return {

@@ -5,7 +5,6 @@ import { handleContactChange } from './handle-contact-change';
 import { contactRoutes } from './routes';
 import { SealedJson } from './sealed-json';
 import { SyncDispatcher } from './sync-dispatcher';
-import { syncPanel } from './sync-panel';
 
 /**
  * change_contact pushes update the local directory and its change feed inside the
@@ -27,7 +26,8 @@ export async function wireContacts(core: Core, config: Config) {
     routes: contactRoutes(directory, sync, config.contacts.piiKeys),
     /** A member's name as the mirror knows it (alert cards name who acted). */
     nameOf: async (userId: string) => (await directory.user(userId))?.name,
-    panels: sync ? [syncPanel(sync, config.contacts.sinks.map((s) => s.name), metrics)] : [],
+    /** Delivery to the sinks (none configured: undefined); the console's sync page reads it. */
+    sync,
     close: async () => sync?.stop(),
-  } satisfies Flow & { nameOf(userId: string): Promise<string | undefined> };
+  } satisfies Flow & { nameOf(userId: string): Promise<string | undefined>; sync?: SyncDispatcher };
 }

@@ -1,10 +1,10 @@
-import type { ConsoleLocale, Translate } from '../console/locale';
-import type { DashboardPanel } from '../core';
-import { actionButton, table } from '../console/page';
-import { escapeHtml } from '../ops/html';
-import type { Metrics } from '../ops/metrics';
-import type { ContactChangeRecord } from './directory';
-import type { SyncDispatcher } from './sync-dispatcher';
+import type { ConsoleLocale, Translate } from '../locale';
+import type { DashboardPanel } from '../../core';
+import { actionButton, table } from '../page';
+import { escapeHtml } from '../../ops/html';
+import type { Metrics } from '../../ops/metrics';
+import type { ContactChangeRecord } from '../../contacts/directory';
+import type { SyncDispatcher } from '../../contacts/sync-dispatcher';
 
 /** Dead letters listed per page: the newest first; replaying all takes every one. */
 const LISTED = 100;

@@ -1,9 +1,8 @@
-import type { ConsoleLocale, StringKey, Translate } from '../console/locale';
-import { previewPayloads, type PreviewedPayload } from '../console/playground';
-import { STRINGS } from '../console/strings';
-import type { DashboardPanel } from '../core';
-import { escapeHtml } from '../ops/html';
-import { alertTryout, type AlertTryoutDeps } from './alert-tryout';
+import type { ConsoleLocale, Translate } from '../locale';
+import { previewPayloads, type PreviewedPayload } from '../playground';
+import type { DashboardPanel } from '../../core';
+import { escapeHtml } from '../../ops/html';
+import { alertTryout, type AlertTryoutDeps } from '../../alerts/alert-tryout';
 
 const MINUTE = 60_000;
 /** Alertmanager's "no end yet". */
@@ -80,12 +79,6 @@ export type PlaygroundForm = PreviewedPayload & { title: string; sent: boolean }
 /** `members`, `robot ops` (previewPayloads' names) in the reader's words. */
 const recipientsText = (to: string, t: Translate) => (to === 'members' ? t('messages.members') : to.startsWith('robot ') ? t('messages.robot', { name: to.slice('robot '.length) }) : to);
 
-/** The tryout's note in the reader's language: alert-tryout.ts words it in English, the strings table holds each note in both; one it lacks is shown as it is. */
-function noteText(note: string, t: Translate): string {
-  const key = (Object.keys(STRINGS.en) as StringKey[]).find((k) => k.startsWith('alertPlayground.note.') && STRINGS.en[k] === note);
-  return key ? t(key) : note;
-}
-
 /**
  * The console's alert playground: a payload as Alertmanager or Grafana sends it, on
  * a route (or the one that matches), shown as every form it becomes: the members'
@@ -121,7 +114,7 @@ export function alertPlayground(deps: AlertTryoutDeps): DashboardPanel {
           const forms: PlaygroundForm[] = previews.flatMap(({ sent, payloads }) =>
             payloads.map((p) => ({ title: `${recipientsText(p.to, t)} · ${String(p.payload.msgtype)}${sent ? ` · ${t('alertPlayground.sent')}` : ''}`, sent, ...p })),
           );
-          return { ...(tryout.route ? { route: tryout.route } : {}), event: tryout.event, forms, ...(tryout.note ? { note: noteText(tryout.note, t) } : {}) };
+          return { ...(tryout.route ? { route: tryout.route } : {}), event: tryout.event, forms, ...(tryout.note ? { note: t(`alertPlayground.note.${tryout.note}`) } : {}) };
         },
       },
     },

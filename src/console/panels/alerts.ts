@@ -1,10 +1,10 @@
-import type { ConsoleLocale, StringKey, Translate } from '../console/locale';
-import type { DashboardPanel } from '../core';
-import { cardHtml } from '../console/preview';
-import { escapeHtml } from '../ops/html';
-import type { AlertGroups } from './alert-groups';
-import type { AlertTracking } from './alert-tracking';
-import { alertView, type AlertView } from './state-routes';
+import type { ConsoleLocale, StringKey, Translate } from '../locale';
+import type { DashboardPanel } from '../../core';
+import { cardHtml } from '../preview';
+import { escapeHtml } from '../../ops/html';
+import type { AlertGroups } from '../../alerts/alert-groups';
+import type { AlertTracking } from '../../alerts/alert-tracking';
+import { alertView, type AlertView } from '../../alerts/state-routes';
 
 /** `2 d 3 h`, `2 h 5 min`, `12 min` (`2 天 3 小时`…): as the templates' `lasted` partial words it, in the console's language. */
 const spanText = ({ days, hours, minutes }: { days: number; hours: number; minutes: number }, t: Translate) =>
