@@ -1,19 +1,16 @@
 import type { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { EventRule } from './callback/event-router';
 import type { Config } from './config/config';
-import type { ConsoleLocale, StringKey } from './console/locale';
-import type { Caller, Permission } from './http/auth';
 import type { Route } from './http/route';
 import { childrenOf, createMetrics, type Metrics } from './ops/metrics';
-import type { ReadinessCheck } from './ops/routes';
 import { describeWecomError, WecomReachability } from './ops/wecom-reachability';
 import { appBlockedFor } from './quotas/send-rate';
 import { createRedis, waitUntilReady } from './redis/connection';
 import { redisKeys, type RedisKeys } from './redis/keys';
 import { replicationBarrier } from './redis/replication';
 import type { RedisClient } from './redis/scripts';
+import type { CallbackEvent } from './wecom/callback-event';
 import { WecomClient } from './wecom/client';
 import { TokenStore } from './wecom/token-store';
 import { WecomApi } from './wecom/wecom-api';
@@ -62,41 +59,30 @@ export interface Flow {
   close?(): Promise<void>;
 }
 
-/**
- * A page of the operators' console (`/dashboard/<id>`), drawn by the flow that owns what it shows,
- * in the reader's language and the console's one time convention (`locale`).
- */
-export interface DashboardPanel {
-  id: string;
-  /** Its name in the navigation and heading: a key of the console's strings (src/console/strings.ts). */
-  title: StringKey;
-  /** The page's HTML, escaped by the flow; `basePath` is where its actions are posted (`<basePath>/<action>`). */
-  html(basePath: string, locale: ConsoleLocale): Promise<string>;
-  /** Its buttons: each takes the form's fields and answers the notice shown on the page afterwards. */
-  actions?: Record<string, PanelAction>;
-  /** Asset files under public/console the page loads (helmet's CSP allows no inline script). */
-  scripts?: string[];
-  /**
-   * Endpoints the page's script posts to: `POST <basePath>/<name>` takes a JSON body and
-   * answers the JSON the function returns; an ApiError answers its status and fields.
-   */
-  json?: Record<string, PanelEndpoint>;
+/** What a rule matches on; every given key must equal the event's (case-insensitive, as WeCom mixes `LOCATION`/`click`). */
+export interface EventMatch {
+  msgType?: string | string[];
+  event?: string | string[];
+  changeType?: string | string[];
+  eventKey?: string | string[];
 }
 
-/**
- * A console button stands for an API route: it needs that route's permission (the
- * console itself needs only admin), checked against the caller before it runs, and
- * acts as the caller, within its key's scope.
- */
-export interface PanelAction {
-  permission: Permission;
-  act(fields: Record<string, string>, caller: Caller, locale: ConsoleLocale): Promise<string>;
+export type EventHandler = (event: CallbackEvent) => Promise<void>;
+
+export interface EventRule {
+  name: string;
+  match: EventMatch;
+  handle: EventHandler;
+  /** A further condition on the event (alert cards: a task_id the alerts flow issued). */
+  when?: (event: CallbackEvent) => boolean;
+  /** Handled inside the callback request (see EventRouter.inline); else from the inbound queue. */
+  inline?: boolean;
 }
 
-/** A panel's JSON endpoint, under the same rule as its buttons (PanelAction). */
-export interface PanelEndpoint {
-  permission: Permission;
-  answer(body: unknown, caller: Caller, locale: ConsoleLocale): Promise<unknown>;
+/** What /readyz asks each flow: ready while every check answers true. */
+export interface ReadinessCheck {
+  name: string;
+  check: () => Promise<boolean>;
 }
 
 export async function connectCore(config: Config, logger: Logger, clock: () => number = Date.now): Promise<Core> {

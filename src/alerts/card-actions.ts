@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
-import type { EventRule } from '../callback/event-router';
+import type { EventRule } from '../core';
 import type { Metrics } from '../ops/metrics';
 import type { WecomApp } from '../wecom/app';
 import { cardClick, type CallbackEvent } from '../wecom/callback-event';

@@ -1,25 +1,6 @@
 import type { Logger } from 'pino';
+import type { EventHandler, EventMatch, EventRule } from '../core';
 import { describe, eventHeader, type CallbackEvent } from '../wecom/callback-event';
-
-/** What a rule matches on; every given key must equal the event's (case-insensitive, as WeCom mixes `LOCATION`/`click`). */
-export interface EventMatch {
-  msgType?: string | string[];
-  event?: string | string[];
-  changeType?: string | string[];
-  eventKey?: string | string[];
-}
-
-export type EventHandler = (event: CallbackEvent) => Promise<void>;
-
-export interface EventRule {
-  name: string;
-  match: EventMatch;
-  handle: EventHandler;
-  /** A further condition on the event (alert cards: a task_id the alerts flow issued). */
-  when?: (event: CallbackEvent) => boolean;
-  /** Handled inside the callback request (see EventRouter.inline); else from the inbound queue. */
-  inline?: boolean;
-}
 
 function matches(expected: string | string[] | undefined, actual: string | undefined): boolean {
   if (expected === undefined) return true;

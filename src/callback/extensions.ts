@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { MessageStatus } from '../messages/message-store';
 import { field, type CallbackEvent } from '../wecom/callback-event';
-import type { EventHandler, EventMatch, EventRule } from './event-router';
+import type { EventHandler, EventMatch, EventRule } from '../core';
 
 /**
  * What a module named in the config file's `extensions:` receives: it registers

@@ -1,6 +1,6 @@
 import type { WebhookOutbox } from '../webhooks/webhook-outbox';
 import { eventHeader, memberMessage, type CallbackEvent } from '../wecom/callback-event';
-import type { EventRule } from './event-router';
+import type { EventRule } from '../core';
 
 /** User messages to the app (reference §7.1). */
 export const USER_MESSAGE_TYPES = ['text', 'image', 'voice', 'video', 'location', 'link', 'file'];

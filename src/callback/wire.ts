@@ -1,9 +1,9 @@
 import type { Config } from '../config/config';
-import type { Core, Flow } from '../core';
+import type { Core, EventRule, Flow } from '../core';
 import type { WebhookOutbox } from '../webhooks/webhook-outbox';
 import { AutoReplies } from './auto-reply';
 import { callbackRoutes } from './callback-routes';
-import { EventRouter, type EventRule } from './event-router';
+import { EventRouter } from './event-router';
 import { inboundForwardingRules } from './forward-inbound';
 import { InboundQueue, startInboundWorker } from './inbound-queue';
 import { CallbackIpAllowlist } from './ip-allowlist';

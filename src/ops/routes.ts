@@ -1,17 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Request, Response } from 'express';
+import type { ReadinessCheck } from '../core';
 import { presentedKey, sameSecret } from '../http/auth';
 import { ApiError } from '../http/errors';
 import type { Route } from '../http/route';
 import type { Metrics } from './metrics';
 import type { Finding } from './doctor';
 import { projectRoot } from './paths';
-
-export interface ReadinessCheck {
-  name: string;
-  check: () => Promise<boolean>;
-}
 
 export const OPENAPI_PATH = join(projectRoot(), 'openapi.yaml');
 

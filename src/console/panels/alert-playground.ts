@@ -1,6 +1,6 @@
 import type { ConsoleLocale, Translate } from '../locale';
 import { previewPayloads, type PreviewedPayload } from '../playground';
-import type { DashboardPanel } from '../../core';
+import type { DashboardPanel } from '../panel';
 import { escapeHtml } from '../../ops/html';
 import { alertTryout, type AlertTryoutDeps } from '../../alerts/alert-tryout';
 

@@ -1,5 +1,5 @@
 import type { ConsoleLocale, StringKey, Translate } from '../locale';
-import type { DashboardPanel } from '../../core';
+import type { DashboardPanel } from '../panel';
 import { cardHtml } from '../preview';
 import { escapeHtml } from '../../ops/html';
 import type { AlertGroups } from '../../alerts/alert-groups';

@@ -1,5 +1,5 @@
 import type { ConsoleLocale, Translate } from '../locale';
-import type { DashboardPanel } from '../../core';
+import type { DashboardPanel } from '../panel';
 import { actionButton, table } from '../page';
 import { escapeHtml } from '../../ops/html';
 import type { Metrics } from '../../ops/metrics';
