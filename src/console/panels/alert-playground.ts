@@ -11,7 +11,8 @@ const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString()
 
 /** An Alertmanager v4 webhook as it arrives: one firing group of two DiskFull alerts, begun minutes before `now`. */
 export function alertmanagerSample(now: number) {
-  const graph = 'http://prometheus.example:9090/graph?g0.expr=node_filesystem_avail_bytes%20%2F%20node_filesystem_size_bytes%20%3C%200.1&g0.tab=1';
+  const graph =
+    'http://prometheus.example:9090/graph?g0.expr=node_filesystem_avail_bytes%20%2F%20node_filesystem_size_bytes%20%3C%200.1&g0.tab=1';
   const runbook = 'https://runbooks.example/disk-full';
   const alert = (host: string, mountpoint: string, used: string, left: string, startsAt: number, fingerprint: string) => ({
     status: 'firing',
@@ -25,7 +26,10 @@ export function alertmanagerSample(now: number) {
   return {
     receiver: 'wecom',
     status: 'firing',
-    alerts: [alert('db1', '/var', '95%', '2 GB', now - 14 * MINUTE, '5f1a2b3c4d5e6f70'), alert('db2', '/data', '91%', '9 GB', now - 9 * MINUTE, '6a7b8c9d0e1f2a3b')],
+    alerts: [
+      alert('db1', '/var', '95%', '2 GB', now - 14 * MINUTE, '5f1a2b3c4d5e6f70'),
+      alert('db2', '/data', '91%', '9 GB', now - 9 * MINUTE, '6a7b8c9d0e1f2a3b'),
+    ],
     groupLabels: { alertname: 'DiskFull' },
     commonLabels: { alertname: 'DiskFull', job: 'node', severity: 'critical' },
     commonAnnotations: { runbook_url: runbook },
@@ -39,7 +43,11 @@ export function alertmanagerSample(now: number) {
 /** A Grafana unified-alerting webhook as it arrives: one firing latency alert with its query values, panel and silence links. */
 export function grafanaSample(now: number) {
   const labels = { alertname: 'HighRequestLatency', grafana_folder: 'API', service: 'checkout', severity: 'warning' };
-  const annotations = { summary: 'p99 latency 2.31 s on checkout', description: 'p99 above 2 s for 5 minutes', runbook_url: 'https://runbooks.example/high-latency' };
+  const annotations = {
+    summary: 'p99 latency 2.31 s on checkout',
+    description: 'p99 above 2 s for 5 minutes',
+    runbook_url: 'https://runbooks.example/high-latency',
+  };
   return {
     receiver: 'wecom',
     status: 'firing',
@@ -53,7 +61,9 @@ export function grafanaSample(now: number) {
         endsAt: NO_END,
         generatorURL: 'https://grafana.example/alerting/grafana/fe2kq1x0w3qwwb/view?orgId=1',
         fingerprint: 'a3c5e7f9b1d3e5f7',
-        silenceURL: 'https://grafana.example/alerting/silence/new?alertmanager=grafana&matcher=alertname%3DHighRequestLatency&matcher=grafana_folder%3DAPI&matcher=service%3Dcheckout&matcher=severity%3Dwarning&orgId=1',
+        silenceURL:
+          'https://grafana.example/alerting/silence/new?alertmanager=grafana&matcher=alertname%3DHighRequestLatency' +
+          '&matcher=grafana_folder%3DAPI&matcher=service%3Dcheckout&matcher=severity%3Dwarning&orgId=1',
         dashboardURL: 'https://grafana.example/d/api-latency?orgId=1',
         panelURL: 'https://grafana.example/d/api-latency?orgId=1&viewPanel=2',
         values: { A: 2.31, C: 1 },
@@ -69,7 +79,9 @@ export function grafanaSample(now: number) {
     truncatedAlerts: 0,
     title: '[FIRING:1] HighRequestLatency API (checkout warning)',
     state: 'alerting',
-    message: '**Firing**\n\nValue: A=2.31, C=1\nLabels:\n - alertname = HighRequestLatency\n - grafana_folder = API\n - service = checkout\n - severity = warning\n',
+    message:
+      '**Firing**\n\nValue: A=2.31, C=1\nLabels:\n - alertname = HighRequestLatency\n' +
+      ' - grafana_folder = API\n - service = checkout\n - severity = warning\n',
   };
 }
 
@@ -77,7 +89,8 @@ export function grafanaSample(now: number) {
 export type PlaygroundForm = PreviewedPayload & { title: string; sent: boolean };
 
 /** `members`, `robot ops` (previewPayloads' names) in the reader's words. */
-const recipientsText = (to: string, t: Translate) => (to === 'members' ? t('messages.members') : to.startsWith('robot ') ? t('messages.robot', { name: to.slice('robot '.length) }) : to);
+const recipientsText = (to: string, t: Translate) =>
+  to === 'members' ? t('messages.members') : to.startsWith('robot ') ? t('messages.robot', { name: to.slice('robot '.length) }) : to;
 
 /**
  * The console's alert playground: a payload as Alertmanager or Grafana sends it, on
@@ -92,16 +105,21 @@ export function alertPlayground(deps: AlertTryoutDeps): DashboardPanel {
     async html(basePath, { t }: ConsoleLocale) {
       const now = Date.now();
       const samples = { alertmanager: alertmanagerSample(now), grafana: grafanaSample(now) };
-      const sources = ([['alertmanager', 'Alertmanager'], ['grafana', 'Grafana']] as const).map(([value, label]) => `<option value="${value}" data-sample="${escapeHtml(JSON.stringify(samples[value]))}">${label}</option>`);
+      const source = (value: keyof typeof samples, label: string) =>
+        `<option value="${value}" data-sample="${escapeHtml(JSON.stringify(samples[value]))}">${label}</option>`;
+      const sources = [source('alertmanager', 'Alertmanager'), source('grafana', 'Grafana')];
       const routes = deps.settings.routes.map((r) => `<option value="${escapeHtml(r.name)}">${escapeHtml(r.name)}</option>`);
+      const anyRoute = `<option value="">${escapeHtml(t('alertPlayground.anyRoute'))}</option>`;
+      const payload = escapeHtml(JSON.stringify(samples.alertmanager, null, 2));
       return `<p class="meta">${escapeHtml(t('alertPlayground.intro'))}</p>
 <form id="alert-playground" class="playground" data-render="${escapeHtml(`${basePath}/render`)}">
 <div class="controls">
 <label>${escapeHtml(t('alertPlayground.source'))} <select name="source">${sources.join('')}</select></label>
-<label>${escapeHtml(t('alertPlayground.route'))} <select name="route"><option value="">${escapeHtml(t('alertPlayground.anyRoute'))}</option>${routes.join('')}</select></label>
-<label>${escapeHtml(t('alertPlayground.payload'))}<textarea name="payload" rows="28" spellcheck="false">${escapeHtml(JSON.stringify(samples.alertmanager, null, 2))}</textarea></label>
+<label>${escapeHtml(t('alertPlayground.route'))} <select name="route">${anyRoute}${routes.join('')}</select></label>
+<label>${escapeHtml(t('alertPlayground.payload'))}<textarea name="payload" rows="28" spellcheck="false">${payload}</textarea></label>
 </div>
-<div class="output"><div id="errors" class="errors" role="alert"></div><p id="routed" class="meta" role="status"></p><div id="forms"></div></div>
+<div class="output"><div id="errors" class="errors" role="alert"></div><p id="routed" class="meta" role="status"></p>\
+<div id="forms"></div></div>
 </form>`;
     },
     json: {
@@ -110,11 +128,25 @@ export function alertPlayground(deps: AlertTryoutDeps): DashboardPanel {
         permission: 'send',
         async answer(body, caller, { t }: ConsoleLocale) {
           const tryout = alertTryout(body, deps);
-          const previews = await Promise.all(tryout.forms.map(async ({ request, sent }) => ({ sent, payloads: (await previewPayloads(deps.messages, request, caller)).payloads })));
-          const forms: PlaygroundForm[] = previews.flatMap(({ sent, payloads }) =>
-            payloads.map((p) => ({ title: `${recipientsText(p.to, t)} · ${String(p.payload.msgtype)}${sent ? ` · ${t('alertPlayground.sent')}` : ''}`, sent, ...p })),
+          const previews = await Promise.all(
+            tryout.forms.map(async ({ request, sent }) => ({
+              sent,
+              payloads: (await previewPayloads(deps.messages, request, caller)).payloads,
+            })),
           );
-          return { ...(tryout.route ? { route: tryout.route } : {}), event: tryout.event, forms, ...(tryout.note ? { note: t(`alertPlayground.note.${tryout.note}`) } : {}) };
+          const forms: PlaygroundForm[] = previews.flatMap(({ sent, payloads }) =>
+            payloads.map((p) => ({
+              title: `${recipientsText(p.to, t)} · ${String(p.payload.msgtype)}${sent ? ` · ${t('alertPlayground.sent')}` : ''}`,
+              sent,
+              ...p,
+            })),
+          );
+          return {
+            ...(tryout.route ? { route: tryout.route } : {}),
+            event: tryout.event,
+            forms,
+            ...(tryout.note ? { note: t(`alertPlayground.note.${tryout.note}`) } : {}),
+          };
         },
       },
     },

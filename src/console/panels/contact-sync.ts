@@ -10,7 +10,8 @@ import type { SyncDispatcher } from '../../contacts/sync-dispatcher';
 const LISTED = 100;
 
 /** `user created` (`成员 新增`): what changed, in the reader's words. */
-const changeText = (change: Pick<ContactChangeRecord, 'type' | 'action'>, t: Translate) => `${t(`sync.${change.type}`)} ${t(`sync.${change.action}`)}`;
+const changeText = (change: Pick<ContactChangeRecord, 'type' | 'action'>, t: Translate) =>
+  `${t(`sync.${change.type}`)} ${t(`sync.${change.action}`)}`;
 
 /**
  * The console's contact-sync page: each sink's lag as this instance sees it, and
@@ -27,25 +28,42 @@ export function syncPanel(sync: SyncDispatcher, sinks: string[], metrics: Metric
       const sinkRows = sinks.map((sink) => {
         const dead = letters.filter((l) => l.sink === sink).length;
         const seconds = lagOf.get(sink);
-        return `<tr class="${dead > 0 ? 'failed' : ''}"><td>${escapeHtml(sink)}</td><td>${seconds === undefined ? escapeHtml(t('sync.otherInstance')) : `${seconds.toFixed(1)} s`}</td><td class="status">${dead}</td></tr>`;
+        const lagText = seconds === undefined ? escapeHtml(t('sync.otherInstance')) : `${seconds.toFixed(1)} s`;
+        const cells = `<td>${escapeHtml(sink)}</td><td>${lagText}</td><td class="status">${dead}</td>`;
+        return `<tr class="${dead > 0 ? 'failed' : ''}">${cells}</tr>`;
       });
       const letterRows = letters
         .slice(-LISTED)
         .reverse()
-        .map(
-          (l) =>
-            `<tr data-change="${escapeHtml(l.change.id)}"><td>${escapeHtml(time(l.failedAt))}</td><td>${escapeHtml(l.sink)}</td><td>${escapeHtml(changeText(l.change, t))}</td><td><code>${escapeHtml(l.change.id)}</code></td><td>${l.attempts}</td><td>${escapeHtml(l.error)}</td><td>${actionButton(`${basePath}/replay`, t('sync.replay'), '', { change: l.change.id, sink: l.sink })}</td></tr>`,
-        );
-      const refused = letters.length > LISTED ? `${t('sync.refused')} ${t('sync.newest', { listed: LISTED, count: letters.length })}` : t('sync.refused');
-      return `<h2>${escapeHtml(t('sync.sinks'))}</h2>${table([t('sync.sink'), t('sync.lag'), t('sync.deadLetters')], sinkRows, t('sync.noSinks'))}
-<h2>${escapeHtml(t('sync.deadLetters'))}</h2><p class="meta">${escapeHtml(refused)} ${letters.length > 0 ? actionButton(`${basePath}/replay-all`, t('sync.replayAll')) : ''}</p>
-${table([t('sync.failed'), t('sync.sink'), t('sync.change'), 'id', t('sync.attempts'), t('sync.error'), ''], letterRows, t('sync.none'))}`;
+        .map((l) => {
+          const cells = [
+            escapeHtml(time(l.failedAt)),
+            escapeHtml(l.sink),
+            escapeHtml(changeText(l.change, t)),
+            `<code>${escapeHtml(l.change.id)}</code>`,
+            l.attempts,
+            escapeHtml(l.error),
+            actionButton(`${basePath}/replay`, t('sync.replay'), '', { change: l.change.id, sink: l.sink }),
+          ];
+          return `<tr data-change="${escapeHtml(l.change.id)}">${cells.map((cell) => `<td>${cell}</td>`).join('')}</tr>`;
+        });
+      const refused =
+        letters.length > LISTED ? `${t('sync.refused')} ${t('sync.newest', { listed: LISTED, count: letters.length })}` : t('sync.refused');
+      const replayAll = letters.length > 0 ? actionButton(`${basePath}/replay-all`, t('sync.replayAll')) : '';
+      const letterHeads = [t('sync.failed'), t('sync.sink'), t('sync.change'), 'id', t('sync.attempts'), t('sync.error'), ''];
+      const sinkTable = table([t('sync.sink'), t('sync.lag'), t('sync.deadLetters')], sinkRows, t('sync.noSinks'));
+      return `<h2>${escapeHtml(t('sync.sinks'))}</h2>${sinkTable}
+<h2>${escapeHtml(t('sync.deadLetters'))}</h2><p class="meta">${escapeHtml(refused)} ${replayAll}</p>
+${table(letterHeads, letterRows, t('sync.none'))}`;
     },
     // As POST /v1/contacts/dead-letters/{id}/replay and /replay: admin.
     actions: {
       replay: {
         permission: 'admin',
-        act: async ({ change, sink }, _caller, { t }) => ((await sync.replayOne(change ?? '', sink || undefined)) > 0 ? t('sync.replayed', { change, sink }) : t('sync.notFound', { change })),
+        act: async ({ change, sink }, _caller, { t }) =>
+          (await sync.replayOne(change ?? '', sink || undefined)) > 0
+            ? t('sync.replayed', { change, sink })
+            : t('sync.notFound', { change }),
       },
       'replay-all': { permission: 'admin', act: async (_fields, _caller, { t }) => t('sync.replayedAll', { count: await sync.replay() }) },
     },
