@@ -31,6 +31,8 @@ COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node package.json openapi.yaml ./
 COPY --chown=node:node templates ./templates
 COPY --chown=node:node public ./public
+# The Redis scripts, read where the source tree keeps them (src/redis/lua.ts): tsc does not copy .lua into dist/.
+COPY --chown=node:node src/redis/lua ./src/redis/lua
 USER node
 EXPOSE 8080
 # The image has no redis-server: set REDIS_URL (docker-compose.yml does).

@@ -11,7 +11,7 @@ import { isPageAsset, jsonBodyOnly, methodNotAllowed, toExpressPath, type Route 
 import { parseTrustProxy } from './http/trust-proxy';
 import type { Metrics } from './ops/metrics';
 import { OPENAPI_PATH } from './ops/routes';
-import { AuthFailureThrottle, DEFAULT_AUTH_FAILURES_PER_MINUTE } from './quotas/api-rate-limit';
+import { AuthFailureThrottle, DEFAULT_AUTH_FAILURES_PER_MINUTE } from './http/rate-limit';
 
 export interface AppOptions {
   routes: Route[];

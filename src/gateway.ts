@@ -18,7 +18,7 @@ import { loadTemplates, type EventTemplate } from './messages/templates';
 import { wireMessages } from './messages/wire';
 import { createLogger } from './ops/logger';
 import { wireOps } from './ops/wire';
-import { AuthFailureThrottle, rateLimitPerKey } from './quotas/api-rate-limit';
+import { AuthFailureThrottle, rateLimitPerKey } from './http/rate-limit';
 import { wireWebhooks } from './webhooks/wire';
 import { loadActivities, type Activities } from './welcome/activities';
 import { wireWelcome } from './welcome/wire';

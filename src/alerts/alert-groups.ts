@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Recipients } from '../messages/recipients';
 import type { RedisKeys } from '../redis/keys';
-import { compareAndDelete, setFieldsIf, type RedisClient } from '../redis/scripts';
+import { compareAndDelete, setFieldsIf } from '../redis/atomic';
+import type { RedisClient } from '../redis/connection';
 import type { AlertStatus } from './alert-state';
 
 export type { AlertStatus } from './alert-state';

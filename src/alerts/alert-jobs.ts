@@ -1,7 +1,7 @@
 import { DelayedError, Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { JOB_RETENTION } from '../queues/retention';
-import type { RedisClient } from '../redis/scripts';
+import type { RedisClient } from '../redis/connection';
 import type { FoldItem } from './alert-data';
 
 export const ALERT_ACTIONS_QUEUE = 'alert-actions';

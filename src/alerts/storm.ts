@@ -6,7 +6,9 @@ import { membersOf, type Recipients } from '../messages/recipients';
 import { JOB_RETENTION } from '../queues/retention';
 import { settleThrown } from '../queues/settle';
 import type { RedisKeys } from '../redis/keys';
-import { compareAndDelete, foldIntoDigest, type RedisClient } from '../redis/scripts';
+import { compareAndDelete } from '../redis/atomic';
+import type { RedisClient } from '../redis/connection';
+import { luaScript } from '../redis/lua';
 import type { Mentions } from '../wecom/group-chat';
 import { byteLength } from '../wecom/message-limits';
 import { shortTime, type FoldItem } from './alert-data';
@@ -22,6 +24,17 @@ const LINE_MARKUP = 64;
 /** One line's list of key values, e.g. `web-001, web-002, … web-250`. */
 const VALUES_BUDGET = 160;
 const SEPARATOR = '\x1f';
+const FOLD_INTO_DIGEST = luaScript('foldIntoDigest');
+
+/** One notification folded into its window's digest, within the caps (redis/lua/foldIntoDigest-3.lua). */
+async function foldIntoDigest(
+  redis: RedisClient,
+  keys: { counts: string; values: string; since: string },
+  args: { ttlSeconds: number; maxValues: number; maxNames: number; status: string; alerts: { name: string; value: string; startsAt?: number }[] },
+): Promise<void> {
+  const alerts = args.alerts.flatMap((a) => [a.name, a.value, a.startsAt ?? 0]);
+  await FOLD_INTO_DIGEST(redis, [keys.counts, keys.values, keys.since], [args.ttlSeconds, args.maxValues, args.maxNames, args.status, ...alerts]);
+}
 
 export interface StormSettings {
   keys: RedisKeys;

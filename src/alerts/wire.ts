@@ -2,6 +2,7 @@ import type { Job } from 'bullmq';
 import type { Config } from '../config/config';
 import { findApp } from '../config/config';
 import type { Core, Flow } from '../core';
+import { robotPerMinute } from '../budgets/robot-line';
 import type { MessageService } from '../messages/message-service';
 import type { MessageStore } from '../messages/message-store';
 import { AlertGroups } from './alert-groups';
@@ -34,7 +35,7 @@ export function wireAlerts(core: Core, config: Config, deps: { messages: Message
     keys: core.keys,
     dedupeSeconds: settings.dedupeSeconds,
     perRecipientPerMinute: settings.perRecipientPerMinute,
-    robotPerMinute: Math.round((config.send.robotQuota.count * 60_000) / config.send.robotQuota.windowMs),
+    robotPerMinute: robotPerMinute(config.send.robotQuota),
     digestEvent: alertEvent(settings, 'digest'),
     timeZone: settings.timeZone,
   }, core.clock);

@@ -4,7 +4,7 @@ import { ApiError, type FieldProblem } from '../http/errors';
 import type { Route } from '../http/route';
 import { childrenOf, type Metrics } from '../ops/metrics';
 import type { RedisKeys } from '../redis/keys';
-import type { RedisClient } from '../redis/scripts';
+import type { RedisClient } from '../redis/connection';
 import type { WecomApp } from '../wecom/app';
 import { CallbackCrypto, CallbackCryptoError } from '../wecom/callback-crypto';
 import { dedupeKeyFor, describe, eventHeader, type CallbackEvent } from '../wecom/callback-event';

@@ -1,6 +1,6 @@
 import type { Caller } from '../http/auth';
 import type { RedisKeys } from '../redis/keys';
-import type { RedisClient } from '../redis/scripts';
+import type { RedisClient } from '../redis/connection';
 import type { ChatInfo } from '../wecom/group-chat';
 
 /** A chat as the gateway registered it: WeCom's view when registered, and the key that owns it. */

@@ -4,7 +4,7 @@ import type { CallbackConfig } from '../callback/callback-config';
 import type { ContactsConfig } from '../contacts/contacts-config';
 import type { ApiKey } from '../http/auth';
 import type { LogFormat } from '../ops/logger';
-import type { BudgetLimit } from '../redis/scripts';
+import type { BudgetLimit } from '../budgets/limit';
 import type { RedisConfig } from '../redis/redis-config';
 import type { WecomApp } from '../wecom/app';
 import type { Robot } from '../wecom/group-chat';

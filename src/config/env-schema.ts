@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { parseDuration, silenceDurationsSchema } from '../alerts/escalation-config';
 import { parseApiKey, type ApiKey } from '../http/auth';
 import { trustProxyProblem } from '../http/trust-proxy';
-import { parseQuota } from '../quotas/member-budget';
-import type { BudgetLimit } from '../redis/scripts';
+import { parseQuota, type BudgetLimit } from '../budgets/limit';
+import { ROBOT_SEND_LIMIT } from '../wecom/message-limits';
 
 export const DEFAULT_API_BASE = 'https://qyapi.weixin.qq.com';
 export const ALL_WORKERS = ['api', 'send', 'inbound', 'sync', 'welcome', 'digest', 'alerts'];
@@ -121,7 +121,7 @@ export const envSchema = z.object({
       if (typeof parsed === 'string' || parsed.length !== 1) ctx.addIssue({ code: 'custom', message: typeof parsed === 'string' ? parsed : 'one count/seconds, e.g. 20/60' });
       return (parsed as BudgetLimit[])[0];
     })
-    .default({ count: 20, windowMs: 60_000 }),
+    .default({ ...ROBOT_SEND_LIMIT }),
   /** Parts one key may queue per window at the priority it asked; beyond, they wait behind other keys' (quotas/send-share.ts). `off`: no share. */
   SEND_SHARE: z
     .string()

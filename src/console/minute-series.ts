@@ -1,7 +1,7 @@
 import type { Metric } from 'prom-client';
 import type { Metrics } from '../ops/metrics';
 import type { RedisKeys } from '../redis/keys';
-import type { RedisClient } from '../redis/scripts';
+import type { RedisClient } from '../redis/connection';
 
 /** The console charts the last hour; two are kept so that an hour is whole at any minute. */
 export const SERIES_MINUTES = 60;

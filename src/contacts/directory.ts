@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RedisClient } from '../redis/scripts';
+import type { RedisClient } from '../redis/connection';
 import type { RedisKeys } from '../redis/keys';
 import type { CallbackEvent } from '../wecom/callback-event';
 import type { ContactChange, ContactDepartment, ContactUser } from '../wecom/contact-change-event';

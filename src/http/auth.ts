@@ -112,7 +112,7 @@ export function requireAppInScope(caller: Caller | undefined, app: string): void
   throw new ApiError(403, 'forbidden', message, [{ field: 'app', message }]);
 }
 
-/** Failed authentications per source address (AuthFailureThrottle, in quotas/api-rate-limit.ts). */
+/** Failed authentications per source address (AuthFailureThrottle, in http/rate-limit.ts). */
 export interface FailedAuthGuard {
   /** Counts a wrong key from the address: seconds it must wait before its next wrong one is even answered 401; 0 = none. */
   failed(address: string): Promise<number>;

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import type { RobotBudget, RobotTurn } from '../quotas/robot-budget';
+import type { RobotLine, RobotTurn } from '../budgets/robot-line';
 import type { WecomApp } from '../wecom/app';
 import { chatPayload, robotPayload } from '../wecom/chat-message';
 import type { MediaType, Outcome, SendResult } from '../wecom/client';
@@ -23,35 +23,32 @@ export interface GroupSendDeps {
   files: PartFiles;
   store: MessageStore;
   findRobot: (name: string) => Robot | undefined;
-  robotBudget: RobotBudget;
+  robotLine: RobotLine;
   /** Counts a robot message put off to the robot's next minute. */
   countRobotDeferral: (robot: string) => void;
-  /** Moves a waiting part's job forward: the part ahead of it is done. */
-  promote: (jobId: string) => Promise<void>;
 }
 
 type GroupJob = Job<SendJobData & GroupSend>;
 
 const NOTHING_INVALID: SendResult = { invalid: { users: [], parties: [], tags: [] }, unlicensedUsers: [] };
 
-/**
- * The robot's turn for message `chunk` of this part. A part whose front-runner is
- * already final (recalled while it waited, failed by the stall checker) takes it
- * out of the line, so a lost part never blocks the robot.
- */
+/** Whether a part in a robot's line is final (or gone): then it no longer holds the line. */
+async function isFinal(store: MessageStore, sendId: string): Promise<boolean> {
+  const { messageId, part } = partOfSendId(sendId);
+  const head = await store.getPart(messageId, part);
+  return !head || FINAL.includes(head.status);
+}
+
+/** The robot's turn for message `chunk` of this part; until it comes, the part waits. */
 async function robotTurn(deps: GroupSendDeps, job: GroupJob, token: string | undefined, robot: Robot, chunk: number): Promise<Extract<RobotTurn, { kind: 'go' }>> {
-  for (;;) {
-    const turn = await deps.robotBudget.take(robot, sendIdOf(job.data), chunk);
-    if (turn.kind === 'go') return turn;
-    if (turn.kind === 'full') {
-      deps.countRobotDeferral(robot.name);
-      return waitUntil(deps.store, job, token, turn.until, `robot ${robot.name} is at WeCom's 20 messages a minute`);
-    }
-    const { messageId, part } = partOfSendId(turn.head);
-    const head = await deps.store.getPart(messageId, part);
-    if (head && !FINAL.includes(head.status)) return waitUntil(deps.store, job, token, Date.now() + BEHIND_POLL_MS, `${turn.ahead} earlier message(s) to robot ${robot.name} go first`);
-    await deps.robotBudget.leave(robot.name, turn.head);
+  const turn = await deps.robotLine.take(robot, sendIdOf(job.data), chunk, (head) => isFinal(deps.store, head));
+  if (turn.kind === 'go') return turn;
+  if (turn.kind === 'full') {
+    deps.countRobotDeferral(robot.name);
+    return waitUntil(deps.store, job, token, turn.until, `robot ${robot.name} is at WeCom's 20 messages a minute`);
   }
+  const reason = `${turn.ahead} earlier message(s) to robot ${robot.name} go first`;
+  return waitUntil(deps.store, job, token, Date.now() + BEHIND_POLL_MS, reason);
 }
 
 /**
@@ -67,7 +64,7 @@ async function sendToRobot(deps: GroupSendDeps, job: GroupJob, token: string | u
   if (body.kind !== 'ok') return body;
   const outcome = await deps.api.robotSend(endpoint, robotPayload({ msgtype: message.msgtype, body: body.value }));
   if (outcome.kind === 'retry' && outcome.afterMs) {
-    await deps.robotBudget.block(endpoint, outcome.afterMs);
+    await deps.robotLine.block(endpoint, outcome.afterMs);
     deps.countRobotDeferral(robot.name);
     return waitUntil(deps.store, job, token, Date.now() + outcome.afterMs, `WeCom answered that robot ${endpoint.label} is over its limit (someone else posts with its key too?): waiting out the minute`);
   }
@@ -107,8 +104,6 @@ export async function deliverToGroup(deps: GroupSendDeps, app: WecomApp, job: Gr
 }
 
 /** A robot part that is final leaves the line, and the part now at its front goes at once. */
-export async function leaveRobotLine(deps: Pick<GroupSendDeps, 'robotBudget' | 'promote'>, data: SendJobData): Promise<void> {
-  if (!('group' in data) || !('robot' in data.group)) return;
-  const next = await deps.robotBudget.leave(data.group.robot, sendIdOf(data));
-  if (next) await deps.promote(next);
+export async function leaveRobotLine(deps: Pick<GroupSendDeps, 'robotLine'>, data: SendJobData): Promise<void> {
+  if ('group' in data && 'robot' in data.group) await deps.robotLine.promote(data.group.robot, sendIdOf(data));
 }

@@ -1,10 +1,10 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import type { DownloadSlots } from '../quotas/download-slots';
+import type { DownloadSlots } from '../budgets/download-slots';
 import { applyVerdict, jobAttempts, outlastingRedis, settle, wecomResult } from '../queues/settle';
 import { JOB_RETENTION } from '../queues/retention';
 import type { RedisKeys } from '../redis/keys';
-import type { RedisClient } from '../redis/scripts';
+import type { RedisClient } from '../redis/connection';
 import type { WecomApp } from '../wecom/app';
 import type { MediaType, Outcome, WecomError } from '../wecom/client';
 import { GatewayErrcode } from '../wecom/errcodes';

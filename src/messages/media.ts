@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import { egressRequest, type MinRate } from '../http/egress';
 import type { WecomApp } from '../wecom/app';
 import type { RedisKeys } from '../redis/keys';
-import type { RedisClient } from '../redis/scripts';
+import type { RedisClient } from '../redis/connection';
 import { robotImage } from '../wecom/chat-message';
 import type { MediaType, Outcome, UploadedMedia } from '../wecom/client';
 import { robotKeyId, type RobotEndpoint } from '../wecom/group-chat';

@@ -12,9 +12,9 @@ import { chatPayload, robotPayload, toChatMessages, toRobotMessages } from '../w
 import type { ChatMessage } from '../wecom/group-chat';
 import { buildSendPayload } from '../wecom/message-payload';
 import { applyMessageLimits, MessageLimitError, RECIPIENT_LIMITS } from '../wecom/message-limits';
-import type { RecipientCap } from '../quotas/recipient-cap';
-import type { RobotBudget } from '../quotas/robot-budget';
-import type { SendShare } from '../quotas/send-share';
+import type { RecipientCap } from '../budgets/recipient-cap';
+import type { RobotLine } from '../budgets/robot-line';
+import type { SendShare } from '../budgets/send-share';
 import { mayUseChat, type ChatDirectory } from '../chats/chat-directory';
 import type { EgressPolicy } from '../http/egress';
 import { hasMediaSource, type MediaSource } from './media';
@@ -128,7 +128,7 @@ export interface MessageServiceDeps {
   /** Each key's share of the send queue: parts beyond it wait behind other keys'; absent = no share. */
   share?: Pick<SendShare, 'take'>;
   /** The robots' lines: a robot's parts go in the order they were accepted. */
-  robotLines?: Pick<RobotBudget, 'join' | 'leave'>;
+  robotLines?: Pick<RobotLine, 'join' | 'leave'>;
   templates: Map<string, EventTemplate>;
   store: MessageStore;
   queue: Queue<SendJobData>;

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { GATEWAY_CALLER_ID, LOCAL_CALLER } from '../http/auth';
-import { compareAndDelete, createMessage, indexMessage, startPart, type RedisClient } from '../redis/scripts';
+import { compareAndDelete } from '../redis/atomic';
+import type { RedisClient } from '../redis/connection';
+import { createMessage, indexMessage, startPart } from './store-scripts';
 import type { RedisKeys } from '../redis/keys';
 
 const RECENT_KEPT = 500;

@@ -1,6 +1,6 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { applyVerdict, jobAttempts, outlastingRedis, settle, wecomResult, type Verdict } from '../queues/settle';
-import { sendLimiter } from '../quotas/send-rate';
+import { sendLimiter } from '../budgets/app-pause';
 import type { Logger } from 'pino';
 import type { WecomApp } from '../wecom/app';
 import { childrenOf, type Metrics } from '../ops/metrics';
@@ -10,7 +10,7 @@ import { buildSendPayload } from '../wecom/message-payload';
 import type { WecomApi } from '../wecom/wecom-api';
 import { MediaResolver } from './media';
 import { withFile, type PartFiles } from './media-queue';
-import type { MemberBudget } from '../quotas/member-budget';
+import type { MemberBudget } from '../budgets/member';
 import { MEDIA_MSGTYPES } from './templates';
 import type { AttemptRecord, MessageStore } from './message-store';
 import { deliverToGroup, leaveRobotLine, type GroupSendDeps } from './group-send';

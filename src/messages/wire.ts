@@ -3,11 +3,11 @@ import type { Core, Flow } from '../core';
 import { findApp, type Config } from '../config/config';
 import type { ChatDirectory } from '../chats/chat-directory';
 import { EgressPolicy, egressAgent } from '../http/egress';
-import { DownloadSlots } from '../quotas/download-slots';
-import { MemberBudget } from '../quotas/member-budget';
-import { RecipientCap } from '../quotas/recipient-cap';
-import { RobotBudget } from '../quotas/robot-budget';
-import { SendShare } from '../quotas/send-share';
+import { DownloadSlots } from '../budgets/download-slots';
+import { MemberBudget } from '../budgets/member';
+import { RecipientCap } from '../budgets/recipient-cap';
+import { RobotLine } from '../budgets/robot-line';
+import { SendShare } from '../budgets/send-share';
 import type { WebhookOutbox } from '../webhooks/webhook-outbox';
 import { MediaResolver } from './media';
 import { createMediaQueue, PartFiles, startMediaWorker } from './media-queue';
@@ -42,12 +42,17 @@ export async function wireMessages(core: Core, config: Config, deps: { templates
   const queue = createSendQueue(core.queueRedis, core.keys.queuePrefix);
   const mediaQueue = createMediaQueue(core.queueRedis, core.keys.queuePrefix);
   await Promise.all([queue.waitUntilReady(), mediaQueue.waitUntilReady()]);
-  const robotBudget = new RobotBudget(core.redis, core.keys, config.send.robotQuota);
+  const promote = async (jobId: string) => {
+    const job = await queue.getJob(jobId);
+    // Only a waiting job can be moved forward; one being taken right now needs nothing.
+    if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+  };
+  const robotLine = new RobotLine(core.redis, core.keys, config.send.robotQuota, promote);
   // Media URLs and callbackUrls are the caller's to choose: refused at POST when plainly out of bounds, downloaded under the egress policy.
   const policy = EgressPolicy.fromConfig(config);
-  // One key's flood goes after every other key's parts within their share (quotas/send-share.ts).
+  // One key's flood goes after every other key's parts within their share (budgets/send-share.ts).
   const share = config.send.share ? new SendShare(core.redis, core.keys.sendShare, config.send.share) : undefined;
-  const service = new MessageService({ config, templates, store, queue, metrics: core.metrics, chats: deps.chats, recipientCap: new RecipientCap(core.redis, core.keys, config.recipientsPerHour), share, robotLines: robotBudget, egress: policy, replicated: core.replicated });
+  const service = new MessageService({ config, templates, store, queue, metrics: core.metrics, chats: deps.chats, recipientCap: new RecipientCap(core.redis, core.keys, config.recipientsPerHour), share, robotLines: robotLine, egress: policy, replicated: core.replicated });
   const appNamed = (name: string) => findApp(config, name);
   const egress = egressAgent(policy, config.egress.timeoutMs);
   const media = new MediaResolver(core.redis, core.api, { keys: core.keys, egress, timeoutMs: config.egress.timeoutMs, minRate: config.media.minRate, logger: core.logger });
@@ -55,11 +60,6 @@ export async function wireMessages(core: Core, config: Config, deps: { templates
   // A slot's lease outlasts any download (EGRESS_TIMEOUT_MS), so only a dead instance's slot lapses.
   const slots = new DownloadSlots(core.redis, core.keys, { perOwner: config.media.downloadsPerKey, leaseMs: config.egress.timeoutMs + 5_000 });
   const robots = new Map(config.robots.map((r) => [r.name, r]));
-  const promote = async (jobId: string) => {
-    const job = await queue.getJob(jobId);
-    // Only a waiting job can be moved forward; one being taken right now needs nothing.
-    if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
-  };
 
   const workers = config.workers.has('send')
     ? [
@@ -71,7 +71,7 @@ export async function wireMessages(core: Core, config: Config, deps: { templates
           api: core.api,
           media,
           files,
-          groups: { api: core.api, media, files, store, findRobot: (name) => robots.get(name), robotBudget, countRobotDeferral: (robot) => core.metrics.robotDeferred.inc({ robot }), promote },
+          groups: { api: core.api, media, files, store, findRobot: (name) => robots.get(name), robotLine, countRobotDeferral: (robot) => core.metrics.robotDeferred.inc({ robot }) },
           findApp: appNamed,
           duplicateCheckSeconds: config.send.duplicateCheckSeconds,
           metrics: core.metrics,

@@ -1,7 +1,9 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from './redis-config';
-import type { RedisClient } from './scripts';
 import { typeUnavailability } from './unavailable';
+
+/** A connection to a single Redis (or Sentinel's master) or to a Cluster: every room takes either. */
+export type RedisClient = Redis | Cluster;
 
 /**
  * `command` connections fail fast while Redis is away (the API answers 503 at

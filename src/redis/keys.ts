@@ -94,7 +94,7 @@ export function redisKeys(prefix: string) {
     },
     storm: (recipientsKey: string, what: string) => `${prefix}:storm:{${recipientsKey}}:${what}`,
     rateLimit: `${prefix}:ratelimit`,
-    /** Parts each caller queued in the current send-share window (quotas/send-share.ts). */
+    /** Parts each caller queued in the current send-share window (budgets/send-share.ts). */
     sendShare: `${prefix}:sendshare`,
     /** Failed authentications per source address. */
     authFailures: `${prefix}:authfail`,

@@ -1,4 +1,4 @@
-import type { RedisClient } from './scripts';
+import type { RedisClient } from './connection';
 
 /** How long a caller waits for replicas before the gateway gives up and answers 503. */
 export const REPLICA_WAIT_MS = 1_000;

@@ -170,3 +170,9 @@ export function applyMessageLimits(msgtype: string, body: Body): Body {
 
 /** The most recipients WeCom takes in one message/send (reference §2.1). */
 export const RECIPIENT_LIMITS = { users: 1000, parties: 100, tags: 100 } as const;
+
+/**
+ * A group robot takes at most 20 messages in any minute (reference §13): beyond,
+ * errcode 45009 and nothing delivered. ROBOT_QUOTA sets another (budgets/robot-line.ts).
+ */
+export const ROBOT_SEND_LIMIT = { count: 20, windowMs: 60_000 } as const;

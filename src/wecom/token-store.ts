@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RedisKeys } from '../redis/keys';
-import { compareAndDelete, type RedisClient } from '../redis/scripts';
+import type { RedisClient } from '../redis/connection';
+import { compareAndDelete } from '../redis/atomic';
 import type { WecomApp } from './app';
 import type { WecomClient, WecomError } from './client';
 import { GatewayErrcode } from './errcodes';

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { WecomApp } from '../wecom/app';
 import { ApiError } from '../http/errors';
 import type { RedisKeys } from '../redis/keys';
-import type { RedisClient } from '../redis/scripts';
+import type { RedisClient } from '../redis/connection';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { Activities } from './activities';
 import type { EmployeePool } from './employee-pool';

@@ -1,4 +1,4 @@
-import type { RedisClient } from '../redis/scripts';
+import type { RedisClient } from '../redis/connection';
 import type { RedisKeys } from '../redis/keys';
 import type { Activities, Employee } from './activities';
 

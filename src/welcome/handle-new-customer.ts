@@ -5,7 +5,7 @@ import type { Metrics } from '../ops/metrics';
 import { JOB_RETENTION } from '../queues/retention';
 import { applyVerdict, jobAttempts, settle, settleThrown, wecomResult } from '../queues/settle';
 import type { RedisKeys } from '../redis/keys';
-import type { RedisClient } from '../redis/scripts';
+import type { RedisClient } from '../redis/connection';
 import { addExternalContact, eventHeader, type CallbackEvent } from '../wecom/callback-event';
 import type { WelcomeMessage } from '../wecom/client';
 import type { WecomApi } from '../wecom/wecom-api';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ApiError } from '../http/errors';
 import { limitParam, type Route } from '../http/route';
-import type { RedisClient } from '../redis/scripts';
+import type { RedisClient } from '../redis/connection';
 import type { RedisKeys } from '../redis/keys';
 import type { Activities } from './activities';
 import type { ContactWays } from './contact-ways';

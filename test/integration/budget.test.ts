@@ -1,6 +1,6 @@
 import { redisKeys } from '../../src/redis/keys';
 import { Redis } from 'ioredis';
-import { MemberBudget } from '../../src/quotas/member-budget';
+import { MemberBudget } from '../../src/budgets/member';
 import { alert, eventually, finalStatus, SIM_APP, startHarness, uniquePrefix, type Harness } from '../support/harness';
 
 /** The busiest sliding window: how many of `times` fall within any `windowMs`. */

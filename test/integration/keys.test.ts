@@ -9,7 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { fileSchema } from '../../src/config/file-schema';
 import { keylessProblem, loadConfig } from '../../src/config/load';
 import { MessageStore } from '../../src/messages/message-store';
-import { AuthFailureThrottle } from '../../src/quotas/api-rate-limit';
+import { AuthFailureThrottle } from '../../src/http/rate-limit';
 import { freePort } from '../../src/redis/embedded-redis';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
 import { amPayload } from '../support/alertmanager';

@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/redis/embedded-redis';
-import { compareAndDelete, createMessage, nameRecipients, startPart } from '../../src/redis/scripts';
+import { nameRecipients } from '../../src/budgets/recipient-cap';
+import { createMessage, startPart } from '../../src/messages/store-scripts';
+import { compareAndDelete } from '../../src/redis/atomic';
 
 describe('Lua scripts by SHA', () => {
   // A Redis of its own: SCRIPT FLUSH on the shared one would hit other suites' pipelines mid-flight.

@@ -1,4 +1,4 @@
-import { indexMessage } from '../../src/redis/scripts';
+import { indexMessage } from '../../src/messages/store-scripts';
 import { alert, finalStatus, startHarness, type Harness } from '../support/harness';
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -9,7 +9,7 @@ import { MessageStore } from '../../src/messages/message-store';
 import { createSendQueue, enqueueParts, type SendJobData } from '../../src/messages/send-queue';
 import { loadTemplates } from '../../src/messages/templates';
 import { createMetrics } from '../../src/ops/metrics';
-import { SendShare } from '../../src/quotas/send-share';
+import { SendShare } from '../../src/budgets/send-share';
 import { redisKeys } from '../../src/redis/keys';
 import { problemsOf } from '../support/config-problems';
 import { alert, eventually, finalStatus, startHarness, TEMPLATES_DIR, testConfig, uniquePrefix, type Harness } from '../support/harness';

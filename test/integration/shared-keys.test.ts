@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { AuthFailureThrottle } from '../../src/quotas/api-rate-limit';
+import { AuthFailureThrottle } from '../../src/http/rate-limit';
 import { amPayload } from '../support/alertmanager';
 import { alert, startHarness, type Harness } from '../support/harness';
 import { binaryPath } from '../support/prerequisites';

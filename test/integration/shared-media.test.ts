@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import { DownloadSlots } from '../../src/quotas/download-slots';
+import { DownloadSlots } from '../../src/budgets/download-slots';
 import { redisKeys } from '../../src/redis/keys';
 import { alert, eventually, finalStatus, startHarness, uniquePrefix, type Harness } from '../support/harness';
 

@@ -1,5 +1,6 @@
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { BudgetLimit, RedisClient } from '../redis/scripts';
+import type { RedisClient } from '../redis/connection';
+import type { BudgetLimit } from './limit';
 
 /**
  * Each key's share of the send queue: `count` parts per window go at the priority

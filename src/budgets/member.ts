@@ -1,5 +1,15 @@
 import type { RedisKeys } from '../redis/keys';
-import { takeMemberBudget, type BudgetLimit, type RedisClient } from '../redis/scripts';
+import type { RedisClient } from '../redis/connection';
+import { luaScript } from '../redis/lua';
+import { widenedWindowMs, type BudgetLimit } from './limit';
+
+const TAKE_MEMBER_BUDGET = luaScript('takeMemberBudget');
+
+/** Per key: 0 when the member takes the send (counted now), else when the budget allows it (ms). */
+export async function takeMemberBudget(redis: RedisClient, keys: string[], now: number, sendId: string, limits: BudgetLimit[]): Promise<number[]> {
+  const args = [String(now), sendId, ...limits.flatMap((l) => [String(l.count), String(l.windowMs)])];
+  return (await TAKE_MEMBER_BUDGET(redis, keys, args)) as number[];
+}
 
 export interface BudgetSplit {
   /** Members who take this send now. */
@@ -22,9 +32,7 @@ export class MemberBudget {
     private readonly keys: RedisKeys,
     limits: BudgetLimit[],
   ) {
-    // The gateway counts a send when it decides, WeCom when the send arrives (after a token
-    // fetch, a retry, network time): windows are kept 5 % (at least 250 ms) wider than WeCom's.
-    this.widened = limits.map((l) => ({ count: l.count, windowMs: l.windowMs + Math.max(250, Math.round(l.windowMs * 0.05)) }));
+    this.widened = limits.map((l) => ({ count: l.count, windowMs: widenedWindowMs(l) }));
   }
 
   /** Counted per app (corp and agent), as WeCom counts; a structural type keeps config/ out of this room's imports. */
@@ -36,16 +44,4 @@ export class MemberBudget {
     if (blocked.length === 0) return { allowed };
     return { allowed, deferred: { users: blocked.map(([u]) => u), until: Math.max(...blocked.map(([, at]) => at)) } };
   }
-}
-
-/** `30/60,1000/3600`: at most 30 per 60 s and 1000 per 3600 s; `off` for none. */
-export function parseQuota(text: string): BudgetLimit[] | string {
-  if (text === 'off' || text === '0') return [];
-  const limits: BudgetLimit[] = [];
-  for (const part of text.split(',')) {
-    const match = /^\s*(\d+)\s*\/\s*(\d+(?:\.\d+)?)\s*$/.exec(part);
-    if (!match || Number(match[1]) < 1) return `"${part}" is not count/seconds (e.g. 30/60)`;
-    limits.push({ count: Number(match[1]), windowMs: Math.round(Number(match[2]) * 1000) });
-  }
-  return limits;
 }

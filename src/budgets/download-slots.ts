@@ -1,5 +1,8 @@
 import type { RedisKeys } from '../redis/keys';
-import { takeDownloadSlot, type RedisClient } from '../redis/scripts';
+import type { RedisClient } from '../redis/connection';
+import { luaScript } from '../redis/lua';
+
+const TAKE_DOWNLOAD_SLOT = luaScript('takeDownloadSlot');
 
 /**
  * Each caller's share of the file downloads, over every instance: at most `perOwner`
@@ -14,7 +17,8 @@ export class DownloadSlots {
   ) {}
 
   async take(owner: string, holder: string): Promise<boolean> {
-    return takeDownloadSlot(this.redis, this.keys.mediaDownloads(owner), { now: Date.now(), holder, slots: this.settings.perOwner, leaseMs: this.settings.leaseMs });
+    const args = [Date.now(), holder, this.settings.perOwner, this.settings.leaseMs];
+    return (await TAKE_DOWNLOAD_SLOT(this.redis, [this.keys.mediaDownloads(owner)], args)) === 1;
   }
 
   async release(owner: string, holder: string): Promise<void> {

@@ -1,8 +1,8 @@
 import type { RequestHandler } from 'express';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { RedisClient } from '../redis/scripts';
-import { callerOf, LOCAL_CALLER, type FailedAuthGuard } from '../http/auth';
-import { ApiError } from '../http/errors';
+import type { RedisClient } from '../redis/connection';
+import { callerOf, LOCAL_CALLER, type FailedAuthGuard } from './auth';
+import { ApiError } from './errors';
 
 /**
  * Requests per minute per API key (per address for keyless loopback callers),

@@ -1,0 +1,31 @@
+import type { RedisClient } from '../redis/connection';
+import { luaScript } from '../redis/lua';
+
+/** The message store's atomic steps (MessageStore); the scripts are in redis/lua/. */
+const CREATE_MESSAGE = luaScript('createMessage');
+const START_PART = luaScript('startPart');
+const INDEX_MESSAGE = luaScript('indexMessage');
+
+/** A message's record and its parts, all queued, in one step. */
+export async function createMessage(
+  redis: RedisClient,
+  keys: { record: string; parts: string },
+  args: { ttlSeconds: number; parts: number; queuedPart: string; fields: Record<string, string | number> },
+): Promise<void> {
+  const fields = Object.entries(args.fields).flat();
+  await CREATE_MESSAGE(redis, [keys.record, keys.parts], [args.ttlSeconds, args.parts, args.queuedPart, ...fields]);
+}
+
+/** A part's attempt begins: answers the state it had (null: gone), and sets `sending` where it may still be sent. */
+export async function startPart(redis: RedisClient, partsKey: string, part: number, sending: string): Promise<string | null> {
+  return (await START_PART(redis, [partsKey], [part, sending])) as string | null;
+}
+
+/** A message joins the message indexes (all, the creator's), which keep `cap` entries, none older than `oldestKept`. */
+export async function indexMessage(
+  redis: RedisClient,
+  keys: string[],
+  args: { entry: string; oldestKept: string; cap: number; ttlSeconds: number },
+): Promise<void> {
+  await INDEX_MESSAGE(redis, keys, [args.entry, args.oldestKept, args.cap, args.ttlSeconds]);
+}
