@@ -1,7 +1,17 @@
-import { throttleFor } from '../wecom/errcodes';
+import { APP_BLOCKED_ERRCODE } from '../wecom/errcodes';
 
 /** "No call budget" that still lets BullMQ's shared limiter key carry a 45009 pause to every instance. */
 const UNLIMITED_PER_SECOND = 1_000_000;
+
+/**
+ * The app pause: WeCom's 45009 (frequency limit) blocks the whole app for the rest
+ * of its window, a minute at least (reference §2.5). The client turns that answer
+ * into a retry after `blockedWindowMs` (THROTTLE_45009_MS), settle into a pause,
+ * and the send queue pauses that long, every job alike, on every instance.
+ */
+export function appBlockedFor(blockedWindowMs: number): (errcode: number) => number | undefined {
+  return (errcode) => (errcode === APP_BLOCKED_ERRCODE ? blockedWindowMs : undefined);
+}
 
 /**
  * The send queue's limiter: keeps all instances together under the app's call
@@ -10,12 +20,4 @@ const UNLIMITED_PER_SECOND = 1_000_000;
  */
 export function sendLimiter(ratePerSecond: number): { max: number; duration: number } {
   return { max: ratePerSecond > 0 ? ratePerSecond : UNLIMITED_PER_SECOND, duration: 1_000 };
-}
-
-/**
- * How long WeCom's answer blocks the whole app (45009: the rest of its window, a
- * minute at least, reference §2.5): the send queue pauses that long, every job alike.
- */
-export function appBlockedFor(blockedWindowMs: number): (errcode: number) => number | undefined {
-  return (errcode) => throttleFor(errcode, blockedWindowMs);
 }

@@ -23,8 +23,11 @@ export const GatewayErrcode = {
   interrupted: -5,
 } as const;
 
+/** The frequency limit: WeCom blocks the app (or a robot's key) for the rest of its window (budgets/app-pause.ts). */
+export const APP_BLOCKED_ERRCODE = 45009;
+
 const TOKEN_ERRCODES = new Set([40014, 42001, 41001, 40001]);
-const RETRY_ERRCODES = new Set([-1, 6000, 45009, 45033]);
+const RETRY_ERRCODES = new Set([-1, 6000, APP_BLOCKED_ERRCODE, 45033]);
 
 /** Short operator hints; the errmsg from WeCom is always kept verbatim next to them. */
 const HINTS: Record<number, string> = {
@@ -94,14 +97,6 @@ export function classifyErrcode(errcode: number): ErrcodeClass {
   if (TOKEN_ERRCODES.has(errcode)) return 'token';
   if (RETRY_ERRCODES.has(errcode)) return 'retry';
   return 'permanent';
-}
-
-/**
- * 45009 (frequency limit) blocks the app for the rest of the window, a minute at
- * least (reference §2.5): the whole app should wait that long, not each job.
- */
-export function throttleFor(errcode: number, blockedWindowMs: number): number | undefined {
-  return errcode === 45009 ? blockedWindowMs : undefined;
 }
 
 /** The caller's address as WeCom reports it in errmsg ("…, from ip: 203.0.113.7, more info at …"). */
