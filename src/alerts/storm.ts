@@ -30,10 +30,11 @@ const FOLD_INTO_DIGEST = luaScript('foldIntoDigest');
 async function foldIntoDigest(
   redis: RedisClient,
   keys: { counts: string; values: string; since: string },
-  args: { ttlSeconds: number; maxValues: number; maxNames: number; status: string; alerts: { name: string; value: string; startsAt?: number }[] },
+  args: { ttlSeconds: number; maxValues: number; maxNames: number; status: string; alerts: FoldItem['alerts'] },
 ): Promise<void> {
   const alerts = args.alerts.flatMap((a) => [a.name, a.value, a.startsAt ?? 0]);
-  await FOLD_INTO_DIGEST(redis, [keys.counts, keys.values, keys.since], [args.ttlSeconds, args.maxValues, args.maxNames, args.status, ...alerts]);
+  const caps = [args.ttlSeconds, args.maxValues, args.maxNames];
+  await FOLD_INTO_DIGEST(redis, [keys.counts, keys.values, keys.since], [...caps, args.status, ...alerts]);
 }
 
 export interface StormSettings {

@@ -6,7 +6,13 @@ import { widenedWindowMs, type BudgetLimit } from './limit';
 const TAKE_MEMBER_BUDGET = luaScript('takeMemberBudget');
 
 /** Per key: 0 when the member takes the send (counted now), else when the budget allows it (ms). */
-export async function takeMemberBudget(redis: RedisClient, keys: string[], now: number, sendId: string, limits: BudgetLimit[]): Promise<number[]> {
+export async function takeMemberBudget(
+  redis: RedisClient,
+  keys: string[],
+  now: number,
+  sendId: string,
+  limits: BudgetLimit[],
+): Promise<number[]> {
   const args = [String(now), sendId, ...limits.flatMap((l) => [String(l.count), String(l.windowMs)])];
   return (await TAKE_MEMBER_BUDGET(redis, keys, args)) as number[];
 }

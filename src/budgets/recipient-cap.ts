@@ -6,7 +6,11 @@ const HOUR_MS = 3_600_000;
 const NAME_RECIPIENTS = luaScript('nameRecipients');
 
 /** Counts `users` in the caller's window if all fit under the cap: 0, else when room comes (ms) and nothing is counted. */
-export async function nameRecipients(redis: RedisClient, key: string, args: { now: number; windowMs: number; cap: number; users: string[] }): Promise<number> {
+export async function nameRecipients(
+  redis: RedisClient,
+  key: string,
+  args: { now: number; windowMs: number; cap: number; users: string[] },
+): Promise<number> {
   return (await NAME_RECIPIENTS(redis, [key], [args.now, args.windowMs, args.cap, ...args.users])) as number;
 }
 

@@ -52,7 +52,8 @@ export class RobotLine {
   /** Takes a part out of the line (sent, failed, recalled or withdrawn); answers the part now at the front. */
   async leave(robot: string, sendId: string): Promise<string | undefined> {
     const line = this.keys.robot(robot, 'line');
-    const [, head] = (await this.redis.multi().zrem(line, sendId).zrange(line, '0', '0').exec()) as [[unknown, number], [unknown, string[]]];
+    const answers = await this.redis.multi().zrem(line, sendId).zrange(line, '0', '0').exec();
+    const [, head] = answers as [[unknown, number], [unknown, string[]]];
     return head[1][0];
   }
 
@@ -77,16 +78,20 @@ export class RobotLine {
 
   /** WeCom answered 45009 for this key: nobody sends with it for `ms`. */
   async block(endpoint: RobotEndpoint, ms: number): Promise<void> {
-    await this.redis.set(this.keys.robot(endpoint.robot, `blocked:${keyId(endpoint.key)}`), '1', 'PX', ms);
+    await this.redis.set(this.blockKey(endpoint.robot, endpoint.key), '1', 'PX', ms);
   }
 
   private async takeOnce(robot: Robot, sendId: string, chunk: number, now: number): Promise<RobotTurn> {
     const endpoints = robotEndpoints(robot);
-    const perKey = endpoints.flatMap((e) => [this.keys.robot(robot.name, `window:${keyId(e.key)}`), this.keys.robot(robot.name, `blocked:${keyId(e.key)}`)]);
+    const perKey = endpoints.flatMap((e) => [this.keys.robot(robot.name, `window:${keyId(e.key)}`), this.blockKey(robot.name, e.key)]);
     const args = [now, sendId, `${sendId}:${chunk}`, this.limit.count, this.windowMs];
     const answer = (await TAKE_ROBOT_TURN(this.redis, [this.keys.robot(robot.name, 'line'), ...perKey], args)) as string[];
     if (answer[0] === 'go') return { kind: 'go', endpoint: endpoints[Number(answer[1])] };
     if (answer[0] === 'behind') return { kind: 'behind', head: answer[1], ahead: Number(answer[2]) };
     return { kind: 'full', until: Number(answer[1]) };
+  }
+
+  private blockKey(robot: string, key: string): string {
+    return this.keys.robot(robot, `blocked:${keyId(key)}`);
   }
 }
