@@ -122,7 +122,7 @@ export const envSchema = z.object({
       return (parsed as BudgetLimit[])[0];
     })
     .default({ ...ROBOT_SEND_LIMIT }),
-  /** Parts one key may queue per window at the priority it asked; beyond, they wait behind other keys' (quotas/send-share.ts). `off`: no share. */
+  /** Parts one key may queue per window at the priority it asked; beyond, they wait behind other keys' (budgets/send-share.ts). `off`: no share. */
   SEND_SHARE: z
     .string()
     .transform((text, ctx) => {

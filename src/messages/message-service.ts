@@ -323,7 +323,7 @@ export class MessageService {
 
   /**
    * A key's distinct users an hour stay under its cap, which bounds the member budgets'
-   * Redis keys it can cause (quotas/recipient-cap.ts): 429 naming to.users, with
+   * Redis keys it can cause (budgets/recipient-cap.ts): 429 naming to.users, with
    * Retry-After when waiting makes room. The gateway's own messages are not counted,
    * nor keyless mode's (the sandbox: one local user, no other team to protect).
    */
