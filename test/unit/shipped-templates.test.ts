@@ -5,7 +5,8 @@ import type { AlertGroup } from '../../src/alerts/alert-groups';
 import { parseDuration } from '../../src/alerts/escalation-config';
 import { alertmanagerSchema, fromAlertmanager, fromGrafana, grafanaSchema, type Notification } from '../../src/alerts/payloads';
 import { buildTemplate, loadTemplates, type Msgtype } from '../../src/messages/templates';
-import { markupProblems, textcardSeen } from '../../src/wecom/markup';
+import { markupProblems } from '../../src/wecom/markup/check';
+import { textcardSeen } from '../../src/wecom/markup/text';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
 import { asApp } from '../support/wecom-app';
 
