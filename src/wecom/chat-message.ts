@@ -23,6 +23,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ChatMessage, Mentions } from './group-chat';
+import { descriptionMarkdown, markdownMentions, textcardMarkdown } from './markup/robot-markdown';
 import { applyMessageLimits, byteLength, MessageLimitError, requireHttpUrl, requireText, truncateUtf8 } from './message-limits';
 
 type Body = Record<string, unknown>;
@@ -135,11 +136,6 @@ function mentionLists(mentions: Mentions | undefined): MentionLists {
 
 const hasMentions = (m: MentionLists) => m.users.length + m.mobiles.length > 0;
 
-/** `<@userid>` mentions on a line of their own, for the end of a markdown message. */
-function markdownMentions(users: string[]): string {
-  return users.length === 0 ? '' : `\n${users.map((user) => `<@${user}>`).join(' ')}`;
-}
-
 function textParts(content: string, maxBytes: number, lastPart: Body): ChatMessage[] {
   const parts = splitLongText(content, maxBytes);
   return parts.map((part, i) => ({ msgtype: 'text', body: i === parts.length - 1 ? { content: part, ...lastPart } : { content: part } }));
@@ -149,59 +145,13 @@ function markdownParts(msgtype: 'markdown' | 'markdown_v2', content: string, max
   return splitWithTail(content, maxBytes, MAX_PARTS, markdownMentions(users)).map((part) => ({ msgtype, body: { content: part } }));
 }
 
-const DIV = /<div\b([^>]*)>([\s\S]*?)<\/div\s*>/gi;
-/** Anything that starts like an HTML tag (as in markup.ts), so that "a < b" stays. */
-const TAG = /<[/!]?[a-z][^<>]*>/gi;
-const DIV_FONT_COLORS: Record<string, string> = { gray: 'comment', highlight: 'warning' };
-const ENTITIES: Record<string, string> = { '&lt;': '<', '&gt;': '>', '&amp;': '&', '&quot;': '"', '&#39;': "'" };
-
-/** A textcard description fragment as markdown text: `<br>` a line break, other tags removed, entities decoded (once). */
-function inlineText(html: string): string {
-  return html
-    .replace(/<br\s*\/?>/gi, '\n')
-    .replace(TAG, '')
-    .replace(/&(?:lt|gt|amp|quot|#39);/g, (entity) => ENTITIES[entity]);
-}
-
-function colored(attributes: string, text: string): string {
-  const color = DIV_FONT_COLORS[/class\s*=\s*"([^"]*)"/i.exec(attributes)?.[1] ?? ''];
-  if (!color) return text;
-  // Per line: a font tag is not trusted to span a line break.
-  return text
-    .split('\n')
-    .map((line) => (line === '' ? line : `<font color="${color}">${line}</font>`))
-    .join('\n');
-}
-
-/** A textcard description (`<div class="gray|normal|highlight">`, `<br>`) as robot markdown, each div on its own line. */
-function textcardDescriptionMarkdown(description: string): string {
-  let out = '';
-  const breakLine = () => {
-    if (out !== '' && !out.endsWith('\n')) out += '\n';
-  };
-  const addText = (html: string) => {
-    const text = inlineText(html).replace(/^[ \t]+|[ \t]+$/g, '');
-    if (text.trim() !== '') out += text;
-  };
-  let last = 0;
-  for (const match of description.matchAll(DIV)) {
-    addText(description.slice(last, match.index));
-    breakLine();
-    out += colored(match[1], inlineText(match[2]));
-    breakLine();
-    last = match.index + match[0].length;
-  }
-  addText(description.slice(last));
-  return out.replace(/\n+$/, '');
-}
-
 /** Robots have no textcard: the same card as markdown (bold title, description, a link as its button). */
-function textcardMarkdown(body: Body): string {
+function textcardAsMarkdown(body: Body): string {
   const title = requireText(body.title, 'textcard.title');
   const url = requireHttpUrl(body.url, 'textcard.url');
-  const description = typeof body.description === 'string' ? textcardDescriptionMarkdown(body.description) : '';
+  const description = typeof body.description === 'string' ? descriptionMarkdown(body.description) : '';
   const button = typeof body.btntxt === 'string' && body.btntxt !== '' ? body.btntxt : '详情';
-  return `**${title}**${description ? `\n${description}` : ''}\n\n[${button}](${url})`;
+  return textcardMarkdown(title, description, button, url);
 }
 
 function robotNews(body: Body): Body {
@@ -265,7 +215,7 @@ export function toRobotMessages(msgtype: string, body: Body, mentions?: Mentions
       if (hasMentions(m)) throw new MessageLimitError('mentions', 'markdown_v2 cannot @mention anyone: send it as text or markdown');
       return markdownParts('markdown_v2', requireText(body.content, 'markdown_v2.content'), ROBOT_MARKDOWN_BYTES, []);
     case 'textcard':
-      return robotMarkdown(textcardMarkdown(body));
+      return robotMarkdown(textcardAsMarkdown(body));
     case 'news':
       noMentions();
       return [{ msgtype: 'news', body: robotNews(body) }];
