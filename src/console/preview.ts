@@ -1,11 +1,13 @@
 import { escapeHtml } from '../ops/html';
+import { descriptionTokens, type Inline, isDivClass, markdownLines, textTokens } from '../wecom/markup/tokens';
 
 /**
  * WeCom-looking previews of the bodies the gateway sends: what a member (or a
  * group) sees, drawn from the exact payload. One renderer for the message page,
- * the playground and the alert groups. Everything is escaped first; only the
- * markup WeCom itself renders (its markdown subset, textcard's <div class>) is
- * turned back into HTML, and only http(s) links.
+ * the playground and the alert groups. The markup is read by the one tokenizer
+ * (wecom/markup/tokens.ts); only what WeCom itself renders (its markdown subset,
+ * textcard's <div class>, text's <a href>) becomes HTML, and only http(s) links;
+ * all text is escaped.
  */
 
 type Body = Record<string, unknown>;
@@ -15,26 +17,43 @@ const list = (value: unknown): Body[] => (Array.isArray(value) ? (value.filter((
 const obj = (value: unknown): Body => (value && typeof value === 'object' && !Array.isArray(value) ? (value as Body) : {});
 const lines = (escaped: string) => escaped.replace(/\n/g, '<br>');
 const SAFE_URL = /^https?:\/\//i;
+const NEW_TAB = 'rel="noreferrer noopener" target="_blank"';
 
 /** A link WeCom would open; anything but http(s) is shown as text. */
 function link(text: string, url: string): string {
-  return SAFE_URL.test(url) ? `<a href="${escapeHtml(url)}" rel="noreferrer noopener" target="_blank">${escapeHtml(text)}</a>` : escapeHtml(text);
+  return SAFE_URL.test(url) ? `<a href="${escapeHtml(url)}" ${NEW_TAB}>${escapeHtml(text)}</a>` : escapeHtml(text);
+}
+
+function inlineHtml(nodes: Inline[]): string {
+  return nodes
+    .map((node) => {
+      switch (node.kind) {
+        case 'text':
+          return escapeHtml(node.text);
+        case 'font':
+          return `<span class="font-${node.color}">${inlineHtml(node.children)}</span>`;
+        case 'bold':
+          return `<b>${inlineHtml(node.children)}</b>`;
+        case 'code':
+          return `<code>${inlineHtml(node.children)}</code>`;
+        case 'link': {
+          const text = inlineHtml(node.children);
+          return SAFE_URL.test(node.url) ? `<a href="${escapeHtml(node.url)}" ${NEW_TAB}>${text}</a>` : text;
+        }
+        case 'mention':
+          return escapeHtml(`<@${node.userid}>`);
+      }
+    })
+    .join('');
 }
 
 /** WeCom's markdown subset: headings, bold, links, inline code, quotes and <font color="info|comment|warning">. */
 export function markdownHtml(source: string): string {
-  return source
-    .split('\n')
-    .map((line) => {
-      let html = escapeHtml(line)
-        .replace(/&lt;font color=(?:&quot;|&#39;)(info|comment|warning)(?:&quot;|&#39;)&gt;(.*?)&lt;\/font&gt;/g, '<span class="font-$1">$2</span>')
-        .replace(/\*\*(.+?)\*\*/g, '<b>$1</b>')
-        .replace(/`([^`]+)`/g, '<code>$1</code>')
-        // The text and URL are already escaped; the URL is checked as the client would see it.
-        .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, (_m, text: string, url: string) => (SAFE_URL.test(url) ? `<a href="${url}" rel="noreferrer noopener" target="_blank">${text}</a>` : text));
-      const heading = /^(#{1,6}) (.*)$/.exec(html);
-      if (heading) return `<div class="h${heading[1].length}">${heading[2]}</div>`;
-      if (html.startsWith('&gt; ') || html === '&gt;') return `<div class="quote">${html.replace(/^&gt; ?/, '')}</div>`;
+  return markdownLines(source)
+    .map(({ block, level, inline }) => {
+      const html = inlineHtml(inline);
+      if (block === 'heading') return `<div class="h${level}">${html}</div>`;
+      if (block === 'quote') return `<div class="quote">${html}</div>`;
       return html === '' ? '<br>' : `<div>${html}</div>`;
     })
     .join('');
@@ -42,14 +61,27 @@ export function markdownHtml(source: string): string {
 
 /** text.content: `<a href="…">` is the only markup WeCom renders there. */
 function textHtml(source: string): string {
-  return lines(escapeHtml(source)).replace(/&lt;a href=&quot;(https?:\/\/[^"&]*(?:&amp;[^"&]*)*)&quot;&gt;(.*?)&lt;\/a&gt;/gi, '<a href="$1" rel="noreferrer noopener" target="_blank">$2</a>');
+  return textTokens(source)
+    .map((token) =>
+      token.kind === 'link' && SAFE_URL.test(token.url)
+        ? `<a href="${lines(escapeHtml(token.url))}" ${NEW_TAB}>${lines(escapeHtml(token.text))}</a>`
+        : lines(escapeHtml(token.kind === 'link' ? token.raw : token.text)),
+    )
+    .join('');
 }
 
 /** textcard's description: WeCom renders <div class="gray|normal|highlight"> and <br>, nothing else. */
 function textcardDescription(source: string): string {
-  return lines(escapeHtml(source))
-    .replace(/&lt;div class=(?:&quot;|&#39;)(gray|normal|highlight)(?:&quot;|&#39;)&gt;(.*?)&lt;\/div&gt;/g, '<div class="tc-$1">$2</div>')
-    .replace(/&lt;br ?\/?&gt;/g, '<br>');
+  return descriptionTokens(source)
+    .map((token) => {
+      if (token.kind === 'text') return lines(escapeHtml(token.text));
+      if (token.kind === 'break') return '<br>';
+      const block = (token.kind === 'div' || token.kind === 'divEnd') && token.paired && isDivClass(token.divClass);
+      if (block) return token.kind === 'div' ? `<div class="tc-${token.divClass}">` : '</div>';
+      // Markup WeCom does not know, shown as written.
+      return lines(escapeHtml(token.raw));
+    })
+    .join('');
 }
 
 type CardBody = {
