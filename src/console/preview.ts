@@ -99,14 +99,18 @@ type CardBody = {
 
 /** A template_card roughly as the WeCom client draws it (text_notice, news_notice, button_interaction…). */
 export function cardHtml(card: CardBody): string {
-  const items = (card.horizontal_content_list ?? []).map((i) => `<div class="item"><span>${escapeHtml(i.keyname)}</span>${i.url ? link(str(i.value), i.url) : escapeHtml(i.value)}</div>`).join('');
+  const items = (card.horizontal_content_list ?? [])
+    .map((i) => `<div class="item"><span>${escapeHtml(i.keyname)}</span>${i.url ? link(str(i.value), i.url) : escapeHtml(i.value)}</div>`)
+    .join('');
   const jumps = (card.jump_list ?? []).map((j) => `<div class="jump">${link(str(j.title), str(j.url))}</div>`).join('');
   const buttons = card.replace_text
     ? `<div class="buttons"><span class="button done">${escapeHtml(card.replace_text)}</span></div>`
     : (card.button_list ?? []).length > 0
       ? `<div class="buttons">${(card.button_list ?? []).map((b) => `<span class="button ${b.url ? 'link' : b.style === 1 ? 'primary' : ''}">${escapeHtml(b.text)}</span>`).join('')}</div>`
       : '';
-  const emphasis = card.emphasis_content?.title ? `<div class="emphasis"><b>${escapeHtml(card.emphasis_content.title)}</b><span>${escapeHtml(card.emphasis_content.desc)}</span></div>` : '';
+  const emphasis = card.emphasis_content?.title
+    ? `<div class="emphasis"><b>${escapeHtml(card.emphasis_content.title)}</b><span>${escapeHtml(card.emphasis_content.desc)}</span></div>`
+    : '';
   return `<div class="card"><div class="source">${escapeHtml(card.source?.desc)}</div><div class="title">${escapeHtml(card.main_title?.title)}</div><div class="desc">${escapeHtml(card.main_title?.desc)}</div>${emphasis}${
     card.sub_title_text ? `<div class="sub">${lines(escapeHtml(card.sub_title_text))}</div>` : ''
   }<div class="items">${items}</div>${jumps}${buttons}</div>`;
@@ -114,13 +118,19 @@ export function cardHtml(card: CardBody): string {
 
 function newsHtml(articles: Body[]): string {
   return `<div class="news">${articles
-    .map((a, i) => `<div class="article${i === 0 ? ' first' : ''}"><div class="title">${link(str(a.title), str(a.url))}</div>${a.description ? `<div class="desc">${escapeHtml(a.description)}</div>` : ''}${a.picurl ? '<div class="pic">🖼</div>' : ''}</div>`)
+    .map(
+      (a, i) =>
+        `<div class="article${i === 0 ? ' first' : ''}"><div class="title">${link(str(a.title), str(a.url))}</div>${a.description ? `<div class="desc">${escapeHtml(a.description)}</div>` : ''}${a.picurl ? '<div class="pic">🖼</div>' : ''}</div>`,
+    )
     .join('')}</div>`;
 }
 
 /** Who a robot or chat text @-mentions, as the group sees it. */
 function mentionsHtml(body: Body): string {
-  const names = [...(Array.isArray(body.mentioned_list) ? body.mentioned_list : []), ...(Array.isArray(body.mentioned_mobile_list) ? body.mentioned_mobile_list : [])].map(str);
+  const names = [
+    ...(Array.isArray(body.mentioned_list) ? body.mentioned_list : []),
+    ...(Array.isArray(body.mentioned_mobile_list) ? body.mentioned_mobile_list : []),
+  ].map(str);
   return names.length > 0 ? `<div class="mentions">${names.map((n) => `@${escapeHtml(n === '@all' ? '所有人' : n)}`).join(' ')}</div>` : '';
 }
 

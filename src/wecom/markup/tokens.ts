@@ -57,10 +57,7 @@ export interface DivToken {
 }
 
 export type DescriptionToken =
-  | { kind: 'text'; raw: string; text: string }
-  | { kind: 'break'; raw: string }
-  | DivToken
-  | { kind: 'tag'; raw: string };
+  { kind: 'text'; raw: string; text: string } | { kind: 'break'; raw: string } | DivToken | { kind: 'tag'; raw: string };
 
 export const isDivClass = (value: string | undefined): value is DivClass => (DIV_CLASSES as readonly string[]).includes(value ?? '');
 
