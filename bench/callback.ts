@@ -1,5 +1,5 @@
 import { startEmbeddedRedis } from '../src/redis/embedded-redis';
-import { CallbackCrypto } from '../src/wecom/callback-crypto';
+import { CallbackCrypto } from '../src/wecom/callback/crypto';
 import { startServerProcess } from './server-process';
 import { benchEnv, load, printTable, SANDBOX_APP, startSimulatorProcess, summarise, type LoadResult } from './support';
 

@@ -1,7 +1,7 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CallbackCrypto } from '../src/wecom/callback-crypto';
+import { CallbackCrypto } from '../src/wecom/callback/crypto';
 import { BENCH_APP, printTable, sampleRss, startBenchGateway } from './support';
 
 const TOKEN = 'benchToken';

@@ -9,7 +9,7 @@ import { appBlockedFor } from './budgets/app-pause';
 import { createRedis, waitUntilReady, type RedisClient } from './redis/connection';
 import { redisKeys, type RedisKeys } from './redis/keys';
 import { replicationBarrier } from './redis/replication';
-import type { CallbackEvent } from './wecom/callback-event';
+import type { CallbackEvent } from './wecom/callback/event';
 import { WecomClient } from './wecom/client';
 import { TokenStore } from './wecom/token-store';
 import { WecomApi } from './wecom/wecom-api';

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { EventRule } from '../core';
 import type { Metrics } from '../ops/metrics';
 import type { WecomApp } from '../wecom/app';
-import { cardClick, type CallbackEvent } from '../wecom/callback-event';
+import { cardClick, type CallbackEvent } from '../wecom/callback/event';
 import { actionOf } from './alert-card';
 import { groupOfTask, type AlertCard, type AlertGroups } from './alert-groups';
 import { SILENCE_ATTEMPTS, type AlertJob, type AlertJobs, type Click } from './alert-jobs';

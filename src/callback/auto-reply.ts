@@ -1,7 +1,7 @@
 import { createContext, Script } from 'node:vm';
 import Handlebars from 'handlebars';
 import type { AutoReplyRule } from './callback-config';
-import { memberMessage, type CallbackEvent } from '../wecom/callback-event';
+import { memberMessage, type CallbackEvent } from '../wecom/callback/event';
 
 interface CompiledRule {
   app?: string;

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { EventHandler, EventMatch, EventRule } from '../core';
-import { describe, eventHeader, type CallbackEvent } from '../wecom/callback-event';
+import { describe, eventHeader, type CallbackEvent } from '../wecom/callback/event';
 
 function matches(expected: string | string[] | undefined, actual: string | undefined): boolean {
   if (expected === undefined) return true;

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { MessageStatus } from '../messages/message-store';
-import { field, type CallbackEvent } from '../wecom/callback-event';
+import { field, type CallbackEvent } from '../wecom/callback/event';
 import type { EventHandler, EventMatch, EventRule } from '../core';
 
 /**

@@ -1,5 +1,5 @@
 import type { WebhookOutbox } from '../webhooks/webhook-outbox';
-import { eventHeader, memberMessage, type CallbackEvent } from '../wecom/callback-event';
+import { eventHeader, memberMessage, type CallbackEvent } from '../wecom/callback/event';
 import type { EventRule } from '../core';
 
 /** User messages to the app (reference §7.1). */

@@ -2,7 +2,7 @@ import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import { JOB_RETENTION } from '../queues/retention';
 import { settleThrown } from '../queues/settle';
-import { describe, eventHeader, type CallbackEvent } from '../wecom/callback-event';
+import { describe, eventHeader, type CallbackEvent } from '../wecom/callback/event';
 import type { EventRouter } from './event-router';
 
 export const INBOUND_QUEUE = 'inbound';

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { RedisClient } from '../redis/connection';
 import type { RedisKeys } from '../redis/keys';
-import type { CallbackEvent } from '../wecom/callback-event';
-import type { ContactChange, ContactDepartment, ContactUser } from '../wecom/contact-change-event';
+import type { CallbackEvent } from '../wecom/callback/event';
+import type { ContactChange, ContactDepartment, ContactUser } from '../wecom/callback/contact-change';
 import type { SealedJson } from './sealed-json';
 
 /** What every sink receives and the change feed lists (ids are the feed's cursor). */

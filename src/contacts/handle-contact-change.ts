@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../ops/metrics';
-import type { CallbackEvent } from '../wecom/callback-event';
-import { parseContactChange } from '../wecom/contact-change-event';
+import type { CallbackEvent } from '../wecom/callback/event';
+import { parseContactChange } from '../wecom/callback/contact-change';
 import type { Directory } from './directory';
 
 /**

@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import { presentedKey } from '../http/auth';
 import { ApiError } from '../http/errors';
 import { limitParam, queryParam, type Route } from '../http/route';
-import type { ContactUser } from '../wecom/contact-change-event';
+import type { ContactUser } from '../wecom/callback/contact-change';
 import { PERSONAL_FIELDS } from './contact-change';
 import type { ContactChangeRecord, Directory } from './directory';
 import type { SyncDispatcher } from './sync-dispatcher';

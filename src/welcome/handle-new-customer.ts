@@ -6,7 +6,7 @@ import { JOB_RETENTION } from '../queues/retention';
 import { applyVerdict, jobAttempts, settle, settleThrown, wecomResult } from '../queues/settle';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/connection';
-import { addExternalContact, eventHeader, type CallbackEvent } from '../wecom/callback-event';
+import { addExternalContact, eventHeader, type CallbackEvent } from '../wecom/callback/event';
 import type { WelcomeMessage } from '../wecom/client';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { Activities } from './activities';

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { findApp, type Config } from '../config/config';
 import type { Core, Flow } from '../core';
-import { customerRemoved } from '../wecom/callback-event';
+import { customerRemoved } from '../wecom/callback/event';
 import type { Activities } from './activities';
 import { ContactWays } from './contact-ways';
 import { EmployeePool } from './employee-pool';

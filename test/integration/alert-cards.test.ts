@@ -1,7 +1,7 @@
 import { parseDuration } from '../../src/alerts/escalation-config';
 import type { Config } from '../../src/config/config';
 import { freePort } from '../../src/redis/embedded-redis';
-import { CallbackCrypto } from '../../src/wecom/callback-crypto';
+import { CallbackCrypto } from '../../src/wecom/callback/crypto';
 import { amAlert, amPayload, CARD_AES_KEY, CARD_TOKEN, silences, startAlertmanager, type Alertmanager, startCardGateway as startGateway } from '../support/alertmanager';
 import { eventually, SIM_APP, uniquePrefix, type Harness } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { JOB_RETENTION, DEAD_LETTERS_KEPT } from '../../src/queues/retention';
-import { CallbackCrypto } from '../../src/wecom/callback-crypto';
+import { CallbackCrypto } from '../../src/wecom/callback/crypto';
 import { amAlert, amPayload } from '../support/alertmanager';
 import { alert, eventually, finalStatus, SIM_APP, startHarness, startTestRedis, type Harness } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';

@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import type { CallbackEvent } from '../../src/wecom/callback-event';
+import type { CallbackEvent } from '../../src/wecom/callback/event';
 import { signWebhook } from '../../src/webhooks/webhook-outbox';
-import { CallbackCrypto } from '../../src/wecom/callback-crypto';
-import * as xmlModule from '../../src/wecom/xml';
-import { parseCallbackXml } from '../../src/wecom/xml';
+import { CallbackCrypto } from '../../src/wecom/callback/crypto';
+import * as xmlModule from '../../src/wecom/callback/xml';
+import { parseCallbackXml } from '../../src/wecom/callback/xml';
 import { eventually, metricLines, SIM_APP, startHarness, type Harness } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';
 

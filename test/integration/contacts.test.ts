@@ -7,7 +7,7 @@ import { redisKeys } from '../../src/redis/keys';
 import request from 'supertest';
 import { createGateway, type Gateway } from '../../src/gateway';
 import { signWebhook } from '../../src/webhooks/webhook-outbox';
-import { CallbackCrypto } from '../../src/wecom/callback-crypto';
+import { CallbackCrypto } from '../../src/wecom/callback/crypto';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
 import { eventually, SIM_APP, testConfig, UNLIMITED_SIM } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';

@@ -5,7 +5,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { parse, parseAllDocuments } from 'yaml';
 import { createGateway, type Gateway } from '../../src/gateway';
-import { CallbackCrypto } from '../../src/wecom/callback-crypto';
+import { CallbackCrypto } from '../../src/wecom/callback/crypto';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
 import { amPayload } from '../support/alertmanager';
 import { alert, eventually, finalStatus, SIM_APP, testConfig, uniquePrefix, UNLIMITED_SIM } from '../support/harness';

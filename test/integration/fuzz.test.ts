@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { parse } from 'yaml';
 import { createLimitedServer, DEFAULT_SERVER_LIMITS } from '../../src/http/server-limits';
-import { CallbackCrypto } from '../../src/wecom/callback-crypto';
+import { CallbackCrypto } from '../../src/wecom/callback/crypto';
 import { amPayload } from '../support/alertmanager';
 import { SIM_APP, startHarness, type Harness } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';

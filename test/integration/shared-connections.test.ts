@@ -1,7 +1,7 @@
 import { get, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { createLimitedServer } from '../../src/http/server-limits';
-import { CallbackCrypto } from '../../src/wecom/callback-crypto';
+import { CallbackCrypto } from '../../src/wecom/callback/crypto';
 import { metricLines, SIM_APP, startHarness, type Harness } from '../support/harness';
 
 const TOKEN = 'gatewayToken123';

@@ -2,9 +2,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
-import { CallbackCrypto } from '../../src/wecom/callback-crypto';
+import { CallbackCrypto } from '../../src/wecom/callback/crypto';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
-import { parseCallbackXml } from '../../src/wecom/xml';
+import { parseCallbackXml } from '../../src/wecom/callback/xml';
 import { asApp } from '../support/wecom-app';
 
 /** The simulator's interactive cards (reference §2.3, §2.4, §15) over real HTTP: response codes, updates and clicks. */

@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { CallbackCrypto } from '../../src/wecom/callback-crypto';
+import { CallbackCrypto } from '../../src/wecom/callback/crypto';
 import { alert, eventually, finalStatus, SIM_APP, startHarness, TEMPLATES_DIR, uniquePrefix, type Harness } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pino from 'pino';
-import { CallbackCrypto } from '../../src/wecom/callback-crypto';
+import { CallbackCrypto } from '../../src/wecom/callback/crypto';
 import { WecomClient } from '../../src/wecom/client';
 import { WecomSimulator } from '../../src/wecom/simulator/simulator';
 import { TokenStore } from '../../src/wecom/token-store';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoReplies, AutoReplyTimeout, MATCHED_CHARS } from '../../src/callback/auto-reply';
 import { ConfigError, loadConfig } from '../../src/config/load';
-import type { CallbackEvent } from '../../src/wecom/callback-event';
+import type { CallbackEvent } from '../../src/wecom/callback/event';
 
 const text = (content: string): CallbackEvent => ({ app: 'default', receivedAt: 0, dedupeKey: 'k', fields: { MsgType: 'text', FromUserName: 'zhangsan', Content: content } });
 

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { CallbackCrypto, CallbackCryptoError } from '../../src/wecom/callback-crypto';
-import { envelopeEncrypt } from '../../src/wecom/xml';
+import { CallbackCrypto, CallbackCryptoError } from '../../src/wecom/callback/crypto';
+import { envelopeEncrypt } from '../../src/wecom/callback/xml';
 
 interface Vector {
   name: string;

@@ -1,5 +1,5 @@
-import { addExternalContact, cardClick, customerRemoved, dedupeKeyFor, describe as describeEvent, eventHeader, memberMessage, type CallbackEvent } from '../../src/wecom/callback-event';
-import { parseCallbackXml } from '../../src/wecom/xml';
+import { addExternalContact, cardClick, customerRemoved, dedupeKeyFor, describe as describeEvent, eventHeader, memberMessage, type CallbackEvent } from '../../src/wecom/callback/event';
+import { parseCallbackXml } from '../../src/wecom/callback/xml';
 
 /** A decrypted push as the callback route records it. */
 const pushed = (xml: string): CallbackEvent => ({ app: 'default', receivedAt: 1_700_000_001_000, dedupeKey: 'k1', fields: parseCallbackXml(xml) });

@@ -1,4 +1,4 @@
-import { envelopeEncrypt, parseCallbackXml, XmlError } from '../../src/wecom/xml';
+import { envelopeEncrypt, parseCallbackXml, XmlError } from '../../src/wecom/callback/xml';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {

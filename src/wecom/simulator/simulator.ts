@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type Express, type Request, type Response } from 'express';
 import QRCode from 'qrcode';
-import { deliverPush, eventXml, type CallbackTarget } from '../callback-push';
+import { deliverPush, eventXml, type CallbackTarget } from '../callback/push';
 import { markupProblems } from '../markup/check';
 import { textcardSeen } from '../markup/text';
 import { Cards, type ClickOutcome, type SimulatedCard, type SimulatedClick } from './cards';

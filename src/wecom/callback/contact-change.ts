@@ -1,4 +1,4 @@
-import { field, type CallbackEvent } from './callback-event';
+import { field, type CallbackEvent } from './event';
 
 /**
  * change_contact events (reference §7.3) turned into stable, camelCase records.

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
-import { CallbackCrypto } from './callback-crypto';
+import { CallbackCrypto } from './crypto';
 import { parseCallbackXml } from './xml';
 
 /**
