@@ -6,9 +6,8 @@ import { childrenOf, type Metrics } from '../ops/metrics';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/connection';
 import type { WecomApp } from '../wecom/app';
-import { CallbackCrypto, CallbackCryptoError } from '../wecom/callback/crypto';
-import { dedupeKeyFor, describe, eventHeader, type CallbackEvent } from '../wecom/callback/event';
-import { buildPassiveTextReply, buildReplyEnvelope, envelopeEncrypt, parseCallbackXml, XmlError } from '../wecom/callback/xml';
+import { describe, type CallbackEvent } from '../wecom/callback/event';
+import { isRefusal, openPush, sealReply, verifyUrl as verifyCallbackUrl, type CallbackRefusal, type CallbackSecrets, type SettingNames } from '../wecom/callback/protocol';
 import { AutoReplyTimeout, type AutoReplies } from './auto-reply';
 import type { CallbackConfig } from './callback-config';
 import type { EventRouter } from './event-router';
@@ -41,32 +40,8 @@ const DEDUPE_SECONDS = 86_400;
  */
 const PENDING_SECONDS = 8;
 
-/**
- * The query exactly as WeCom sent it, percent-decoded once: echostr is base64,
- * and a form decoder would turn its literal `+` into a space (reference §5.3).
- */
-function rawQuery(req: Request): Record<string, string> {
-  const query = req.originalUrl.split('?')[1] ?? '';
-  const out: Record<string, string> = {};
-  for (const pair of query.split('&')) {
-    if (!pair) continue;
-    const eq = pair.indexOf('=');
-    const key = eq < 0 ? pair : pair.slice(0, eq);
-    try {
-      out[decodeURIComponent(key)] = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1));
-    } catch {
-      throw new CallbackRefused(400, 'bad_query', 'query is not validly percent-encoded', 'the query is not validly percent-encoded: not a request from WeCom, or a proxy altered it');
-    }
-  }
-  return out;
-}
-
-function requireParams(query: Record<string, string>, names: string[]): void {
-  const missing = names.filter((n) => !query[n]);
-  if (missing.length > 0) {
-    throw new CallbackRefused(400, 'missing_parameters', `missing ${missing.join(', ')}`, `missing ${missing.join(', ')}: not a request from WeCom, or a proxy dropped the query string`, { fields: missing.map((n) => ({ field: n, message: 'required' })) });
-  }
-}
+/** The query string as sent, undecoded: wecom/callback/ reads it (a form decoder would spoil base64). */
+const queryOf = (req: Request) => req.originalUrl.split('?')[1] ?? '';
 
 /**
  * A refused callback. WeCom's admin console shows only "验证失败" and the caller
@@ -83,58 +58,30 @@ class CallbackRefused extends ApiError {
   }
 }
 
-/** The settings an app's callback comes from, as an operator would look for them: the environment for the default app, else its entry in the config file. */
-function settingsOf(app: WecomApp): { token: string; aesKey: string; receiveId: string } {
-  if (app.name === 'default') return { token: 'WECOM_CALLBACK_TOKEN', aesKey: 'WECOM_CALLBACK_AES_KEY', receiveId: 'WECOM_CORP_ID' };
-  const entry = (field: string) => `${field} of app ${app.name} in GATEWAY_CONFIG`;
-  return { token: entry('callback.token'), aesKey: entry('callback.aesKey'), receiveId: entry(app.callback?.receiveId ? 'callback.receiveId' : 'corpId') };
+/** A refusal's HTTP status: a wrong signature is unauthenticated, a stale timestamp forbidden, the rest bad requests. */
+const REFUSAL_STATUS: Record<string, number> = { bad_signature: 401, stale_timestamp: 403 };
+
+function refused(refusal: CallbackRefusal): CallbackRefused {
+  const { refusal: code, message, diagnosis, fields, details } = refusal;
+  return new CallbackRefused(REFUSAL_STATUS[code] ?? 400, code, message, diagnosis, { fields, details });
 }
 
-/** A corp or suite id looks like this; anything else came out of a wrong key, and is not worth printing. */
-const PRINTABLE_ID = /^[A-Za-z0-9_.@-]{0,64}$/;
-
-/**
- * Crypto and XML errors as refusals: in the order they are checked (signature,
- * decryption, ReceiveId, XML) each one clears the settings checked before it,
- * so the diagnosis can name the one setting that is wrong (reference §5.2, §5.6).
- */
-function cryptoRefusal(error: unknown, app: WecomApp): never {
-  const settings = settingsOf(app);
-  const cannotDecrypt = (code: string) =>
-    new CallbackRefused(400, code, 'cannot decrypt the message', `the signature matches (the Token is right) but the message does not decrypt: check ${settings.aesKey} (the EncodingAESKey in the app's 接收消息 settings)`);
-  if (error instanceof CallbackCryptoError) {
-    switch (error.code) {
-      case 'signature_mismatch':
-        throw new CallbackRefused(401, 'bad_signature', 'msg_signature does not match', `msg_signature does not match: check ${settings.token} (the Token in the app's 接收消息 settings)`);
-      case 'receive_id_mismatch': {
-        const received = error.receivedId ?? '';
-        if (!PRINTABLE_ID.test(received)) throw cannotDecrypt('bad_padding');
-        const expected = app.callback?.receiveId ?? app.corpId;
-        throw new CallbackRefused(400, 'receive_id_mismatch', 'cannot accept the message', `decrypted, but for corp id ${received || '(empty)'}, not ${settings.receiveId} (${expected}): the Token and EncodingAESKey are right; set ${settings.receiveId} to the corp id of the app whose 接收消息 settings point here`, {
-          details: { receivedCorpId: received },
-        });
-      }
-      case 'bad_base64':
-      case 'bad_ciphertext':
-        throw new CallbackRefused(400, error.code, 'cannot decrypt the message', `the signature matches but the ciphertext is not valid (${error.message}): something between WeCom and the gateway altered the request (a proxy re-encoding the query or the body?)`);
-      default:
-        throw cannotDecrypt(error.code);
-    }
-  }
-  if (error instanceof XmlError) {
-    const diagnosis = error.code === 'missing_encrypt' ? 'the body has no <Encrypt> element: not an encrypted WeCom push' : `decrypted, but the event is not acceptable XML (${error.message}): refused unparsed`;
-    throw new CallbackRefused(400, `xml_${error.code}`, 'malformed callback XML', diagnosis);
-  }
-  throw error;
+/** The settings an app's callback comes from, as an operator would look for them: the environment for the default app, else its entry in the config file. */
+function settingsOf(app: WecomApp): SettingNames {
+  const maxSkew = 'CALLBACK_MAX_SKEW_SECONDS';
+  if (app.name === 'default') return { token: 'WECOM_CALLBACK_TOKEN', aesKey: 'WECOM_CALLBACK_AES_KEY', receiveId: 'WECOM_CORP_ID', maxSkew };
+  const entry = (field: string) => `${field} of app ${app.name} in GATEWAY_CONFIG`;
+  return { token: entry('callback.token'), aesKey: entry('callback.aesKey'), receiveId: entry(app.callback?.receiveId ? 'callback.receiveId' : 'corpId'), maxSkew };
 }
 
 /** What a refusal's warning says was refused. */
 type Refused = 'URL verification' | 'push';
 
-/** What WeCom sends as timestamp: Unix seconds. */
-const UNIX_SECONDS = /^\d{1,12}$/;
-/** WeCom's echostr decrypts to a short random number-like string (§5.3, e.g. 1616140317555161061). */
-const ECHO_PLAINTEXT = /^[0-9A-Za-z]{1,64}$/;
+interface AppCallback {
+  app: WecomApp;
+  secrets: CallbackSecrets;
+  names: SettingNames;
+}
 
 export function callbackRoutes(deps: CallbackDeps): Route[] {
   const now = deps.now ?? Date.now;
@@ -143,14 +90,17 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
   // outlive that whole span, whatever the window is set to, so that a captured push
   // replayed inside the window is a duplicate, never handled twice.
   const dedupeSeconds = Math.max(DEDUPE_SECONDS, 2 * skew + 60);
-  const cryptos = new Map<string, { app: WecomApp; crypto: CallbackCrypto }>();
+  const callbacks = new Map<string, AppCallback>();
   for (const app of deps.apps) {
-    if (app.callback) cryptos.set(app.name, { app, crypto: new CallbackCrypto({ token: app.callback.token, encodingAesKey: app.callback.aesKey, receiveId: app.callback.receiveId ?? app.corpId }) });
+    if (!app.callback) continue;
+    const secrets = { token: app.callback.token, aesKey: app.callback.aesKey, receiveId: app.callback.receiveId ?? app.corpId };
+    callbacks.set(app.name, { app, secrets, names: settingsOf(app) });
   }
+  const optionsFor = (entry: AppCallback) => ({ nowMs: now(), maxSkewSeconds: skew, names: entry.names });
 
-  function appFor(req: Request, started: number, what: Refused): { app: WecomApp; crypto: CallbackCrypto } {
+  function appFor(req: Request, started: number, what: Refused): AppCallback {
     const name = typeof req.params.app === 'string' ? req.params.app : deps.defaultApp;
-    const entry = cryptos.get(name);
+    const entry = callbacks.get(name);
     if (!entry) {
       count('(unknown)', 'rejected-no_callback', started); // a caller's path is not a label
       const error = new CallbackRefused(404, 'no_callback', `no callback is configured for app ${name}`, `no callback is configured for app ${name.slice(0, 64)}: correct the app name in the URL in WeCom's console, or give that app a callback (WECOM_CALLBACK_TOKEN and WECOM_CALLBACK_AES_KEY, or callback: in GATEWAY_CONFIG)`);
@@ -167,19 +117,6 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
     return entry;
   }
 
-  /** Both GET and POST: a timestamp is Unix seconds, and inside the replay window unless it is off (0). */
-  function checkTimestamp(timestamp: string): void {
-    if (!UNIX_SECONDS.test(timestamp)) {
-      throw new CallbackRefused(400, 'bad_timestamp', 'timestamp must be Unix seconds', 'the timestamp is not Unix seconds: not a request from WeCom', { fields: [{ field: 'timestamp', message: 'must be Unix seconds' }] });
-    }
-    const offBy = Number(timestamp) - now() / 1000;
-    if (skew > 0 && Math.abs(offBy) > skew) {
-      throw new CallbackRefused(403, 'stale_timestamp', `timestamp is more than ${skew}s from now`, `the timestamp is ${Math.round(Math.abs(offBy))} s ${offBy < 0 ? 'behind' : 'ahead of'} this host's clock, beyond CALLBACK_MAX_SKEW_SECONDS (${skew}): check this host's clock (NTP), or the request was replayed`, {
-        fields: [{ field: 'timestamp', message: `more than ${skew}s from now` }],
-      });
-    }
-  }
-
   /** One warning per refused callback, saying what failed and what to check; reqId ties it to the access log's line. */
   function explain(what: Refused, app: string, req: Request, error: unknown): void {
     if (!(error instanceof CallbackRefused)) return;
@@ -189,36 +126,23 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
   /** `rejected-<code>`: which bad input it was (bad_signature, xml_dtd, stale_timestamp…), a bounded set. */
   const rejection = (error: unknown) => (error instanceof ApiError ? `rejected-${error.code}` : 'error');
 
-  const callbacks = childrenOf(deps.metrics.callbacks);
+  const callbackCount = childrenOf(deps.metrics.callbacks);
   const callbackSeconds = childrenOf(deps.metrics.callbackSeconds);
   function count(app: string, outcome: string, started: number): void {
-    callbacks({ app, outcome }).inc();
+    callbackCount({ app, outcome }).inc();
     callbackSeconds({ app }).observe((performance.now() - started) / 1000);
   }
 
   async function verifyUrl(req: Request, res: Response): Promise<void> {
     const started = performance.now();
-    const { app, crypto } = appFor(req, started, 'URL verification');
+    const entry = appFor(req, started, 'URL verification');
+    const { app } = entry;
     try {
-      const query = rawQuery(req);
-      requireParams(query, ['msg_signature', 'timestamp', 'nonce', 'echostr']);
-      checkTimestamp(query.timestamp);
-      let plaintext: string;
-      try {
-        plaintext = crypto.verifyAndDecrypt({ msgSignature: query.msg_signature, timestamp: query.timestamp, nonce: query.nonce, encrypted: query.echostr });
-      } catch (error) {
-        cryptoRefusal(error, app);
-      }
-      // GET signs and encrypts exactly as a push does: without this, a captured push's
-      // Encrypt sent back as echostr would be answered decrypted.
-      if (!ECHO_PLAINTEXT.test(plaintext)) {
-        throw new CallbackRefused(400, 'bad_echostr', 'echostr is not a URL verification string', "decrypted, but the echostr is not a URL verification string (a push's ciphertext replayed as echostr?)", {
-          fields: [{ field: 'echostr', message: 'not a URL verification string' }],
-        });
-      }
+      const verified = verifyCallbackUrl(queryOf(req), entry.secrets, optionsFor(entry));
+      if (isRefusal(verified)) throw refused(verified);
       count(app.name, 'verified', started);
       // The bare plaintext: no quotes, BOM or newline (§5.3).
-      res.status(200).type('text/plain').send(plaintext);
+      res.status(200).type('text/plain').send(verified.echo);
     } catch (error) {
       count(app.name, rejection(error), started);
       explain('URL verification', app.name, req, error);
@@ -239,23 +163,13 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
 
   async function receive(req: Request, res: Response): Promise<void> {
     const started = performance.now();
-    const { app, crypto } = appFor(req, started, 'push');
+    const entry = appFor(req, started, 'push');
+    const { app } = entry;
     let outcome = 'rejected';
     try {
-      const query = rawQuery(req);
-      requireParams(query, ['msg_signature', 'timestamp', 'nonce']);
-      checkTimestamp(query.timestamp);
-      if (typeof req.body !== 'string' || req.body === '') throw new CallbackRefused(400, 'empty_body', 'empty body', 'the push has an empty body: not from WeCom, or a proxy dropped it');
-      let plaintext: string;
-      let fields: Record<string, unknown>;
-      try {
-        // Signature first, then one decryption, then the only XML parse: a stranger's body never reaches the parser.
-        plaintext = crypto.verifyAndDecrypt({ msgSignature: query.msg_signature, timestamp: query.timestamp, nonce: query.nonce, encrypted: envelopeEncrypt(req.body) });
-        fields = parseCallbackXml(plaintext);
-      } catch (error) {
-        cryptoRefusal(error, app);
-      }
-      const event: CallbackEvent = { app: app.name, receivedAt: now(), dedupeKey: dedupeKeyFor(app.name, fields, plaintext), fields };
+      const opened = openPush(queryOf(req), typeof req.body === 'string' ? req.body : '', entry.secrets, { ...optionsFor(entry), app: app.name });
+      if (isRefusal(opened)) throw refused(opened);
+      const { event } = opened;
       const dedupeKey = deps.keys.callbackSeen(event.dedupeKey);
       const unavailable = () => new ApiError(503, 'unavailable', 'cannot record the push; WeCom will retry');
       const first = await deps.redis.set(dedupeKey, 'pending', 'EX', PENDING_SECONDS, 'NX').catch(() => {
@@ -287,9 +201,7 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
         res.status(200).type('text/plain').send('');
         return;
       }
-      const timestamp = String(Math.floor(now() / 1000));
-      const reply = buildPassiveTextReply({ toUser: eventHeader(event).fromUser ?? '', fromUser: app.corpId, createTime: Number(timestamp), content: replyText });
-      res.status(200).type('application/xml').send(buildReplyEnvelope(crypto.encryptReply(reply, timestamp, query.nonce)));
+      res.status(200).type('application/xml').send(sealReply({ text: replyText, push: opened, corpId: app.corpId, nowMs: now() }, entry.secrets));
       outcome = `${outcome}-replied`;
     } catch (error) {
       if (outcome === 'rejected') outcome = rejection(error);
