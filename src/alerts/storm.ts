@@ -10,7 +10,7 @@ import { compareAndDelete } from '../redis/atomic';
 import type { RedisClient } from '../redis/connection';
 import { luaScript } from '../redis/lua';
 import type { Mentions } from '../wecom/group-chat';
-import { byteLength } from '../wecom/message-limits';
+import { byteLength } from '../wecom/limits';
 import { shortTime, type FoldItem } from './alert-data';
 
 export const DIGEST_QUEUE = 'alert-digest';

@@ -11,7 +11,7 @@ import type { WecomApp } from '../wecom/app';
 import { chatPayload, robotPayload, toChatMessages, toRobotMessages } from '../wecom/chat-message';
 import type { ChatMessage } from '../wecom/group-chat';
 import { buildSendPayload } from '../wecom/message-payload';
-import { applyMessageLimits, MessageLimitError, RECIPIENT_LIMITS } from '../wecom/message-limits';
+import { applyMessageLimits, MessageLimitError, RECIPIENT_LIMITS } from '../wecom/limits';
 import type { RecipientCap } from '../budgets/recipient-cap';
 import type { RobotLine } from '../budgets/robot-line';
 import type { SendShare } from '../budgets/send-share';

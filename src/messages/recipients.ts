@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RECIPIENT_LIMITS } from '../wecom/message-limits';
+import { RECIPIENT_LIMITS } from '../wecom/limits';
 import type { SendRecipients } from '../wecom/message-payload';
 
 const userId = z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'a WeCom UserID: 1-64 letters, digits or _ . @ -');

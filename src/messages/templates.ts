@@ -4,7 +4,7 @@ import Handlebars from 'handlebars';
 import { z } from 'zod';
 import { escalationSchema, type EscalationLevel } from '../alerts/escalation-config';
 import type { Mentions } from '../wecom/group-chat';
-import { applyMessageLimits, MessageLimitError } from '../wecom/message-limits';
+import { applyMessageLimits, MessageLimitError } from '../wecom/limits';
 import { mentionsSchema } from './mentions';
 import { placesIn, readTemplateSource, schemaProblems, syntaxProblem, TemplateLoadError, type FilePath, type Where } from './template-source';
 import { declares, variableProblems, type VariableCheck } from './template-variables';

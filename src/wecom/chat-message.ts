@@ -24,7 +24,7 @@
 import { createHash } from 'node:crypto';
 import type { ChatMessage, Mentions } from './group-chat';
 import { descriptionMarkdown, markdownMentions, textcardMarkdown } from './markup/robot-markdown';
-import { applyMessageLimits, byteLength, MessageLimitError, requireHttpUrl, requireText, truncateUtf8 } from './message-limits';
+import { applyMessageLimits, byteLength, MessageLimitError, requireHttpUrl, requireText, truncateUtf8 } from './limits';
 
 type Body = Record<string, unknown>;
 

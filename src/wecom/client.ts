@@ -1,7 +1,7 @@
 import { Agent, FormData, request, type Dispatcher } from 'undici';
 import { classifyErrcode, GatewayErrcode } from './errcodes';
 import type { ChatInfo, ChatUpdate, NewChat, RobotEndpoint } from './group-chat';
-import { truncateUtf8 } from './message-limits';
+import { truncateUtf8 } from './limits';
 
 /** A WeCom API error as WeCom stated it, or one of the gateway's own (GatewayErrcode: -2 is a network/HTTP failure). */
 export interface WecomError {

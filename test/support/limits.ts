@@ -1,4 +1,4 @@
-import { MessageLimitError } from '../../src/wecom/message-limits';
+import { MessageLimitError } from '../../src/wecom/limits';
 
 /** `run` throws a MessageLimitError naming `field`, with a message matching `message`. */
 export function expectLimit(run: () => unknown, field: string, message: string | RegExp): void {

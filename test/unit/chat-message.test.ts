@@ -1,6 +1,6 @@
 import { chatPayload, robotImage, robotPayload, splitLongText, toChatMessages, toRobotMessages } from '../../src/wecom/chat-message';
 import { expectLimit } from '../support/limits';
-import { TRUNCATION_MARK } from '../../src/wecom/message-limits';
+import { TRUNCATION_MARK } from '../../src/wecom/limits';
 
 const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
 const SUFFIX = /\n\((\d+)\/(\d+)\)$/;

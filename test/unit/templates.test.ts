@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TemplateLoadError } from '../../src/messages/template-source';
 import { buildTemplate, loadTemplates, RenderError } from '../../src/messages/templates';
-import { byteLength, TRUNCATION_MARK, truncateUtf8 } from '../../src/wecom/message-limits';
+import { byteLength, TRUNCATION_MARK, truncateUtf8 } from '../../src/wecom/limits';
 
 const templates = loadTemplates(join(__dirname, '..', '..', 'templates'));
 const programAlert = templates.get('program.alert')!;

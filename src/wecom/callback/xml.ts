@@ -1,5 +1,5 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { truncateUtf8 } from '../message-limits';
+import { truncateUtf8 } from '../limits';
 
 /** XML that WeCom's callbacks should never contain, or that cannot be read. */
 export type XmlErrorCode = 'malformed' | 'dtd_forbidden' | 'missing_encrypt';

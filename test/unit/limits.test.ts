@@ -1,4 +1,4 @@
-import { applyMessageLimits } from '../../src/wecom/message-limits';
+import { applyMessageLimits } from '../../src/wecom/limits';
 import { expectLimit } from '../support/limits';
 
 /** applyMessageLimits for template cards (reference §2.2, §15): an interactive card WeCom would refuse is refused naming its field. */
