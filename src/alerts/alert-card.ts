@@ -1,6 +1,7 @@
 import type { AlertCard, AlertGroup, Destination } from './alert-groups';
 import { timesData, type NotificationData } from './alert-data';
 import type { Duration } from './escalation-config';
+import { BUTTON_OPENS_URL, BUTTON_STYLE, CARD_LIMITS } from '../wecom/card';
 
 /**
  * What an alert card holds in each state, as template data: facts and button
@@ -30,14 +31,14 @@ export interface CardButton {
   kind: 'ack' | 'silence' | 'link';
   /** The callback key (ack, silence:1h); null for a link. */
   key: string | null;
-  /** WeCom's button style: 1 primary, 2 secondary, 3 link-like. */
+  /** WeCom's button style (BUTTON_STYLE). */
   style: number;
   /** A silence button's duration as configured (`1h`). */
   duration: string | null;
   /** A link button: what it opens (generator, grafana, runbook), its URL, and WeCom's type 1 (open a page). */
   link: string | null;
   url: string | null;
-  type: 1 | null;
+  type: typeof BUTTON_OPENS_URL | null;
 }
 
 /** The group's state as the templates word it: who acked, the silence, when it ended. */
@@ -60,9 +61,6 @@ export function recipientRefs(to: Destination): RecipientRef[] {
 
 export const ACK_KEY = 'ack';
 export const SILENCE_KEY = 'silence';
-/** WeCom's limits (reference §15): 6 buttons, 6 horizontal items. */
-const MAX_BUTTONS = 6;
-const MAX_ITEMS = 6;
 
 /** A click's action, from its button key: `ack`, or `silence:<duration>`. */
 export function actionOf(key: string | undefined, durations: Duration[]): { kind: 'ack' } | { kind: 'silence'; duration: Duration } | undefined {
@@ -89,15 +87,15 @@ const button = (fields: Partial<CardButton> & Pick<CardButton, 'kind' | 'style'>
 /** The card of `group` as it stands, for one of its cards (its task_id and escalation level). */
 export function cardData(group: AlertGroup, card: Pick<AlertCard, 'taskId' | 'from'>, durations: Duration[]): CardData {
   const data = group.data as unknown as NotificationData;
-  const shown = data.alerts.slice(0, MAX_ITEMS);
+  const shown = data.alerts.slice(0, CARD_LIMITS.horizontalItems);
   const canSilence = group.silenceVia !== undefined && Object.keys(group.matchers).length > 0;
   const open = group.status === 'firing' || group.status === 'acked';
-  const actions: CardButton[] = open
-    ? [...(group.acked ? [] : [button({ kind: 'ack', key: ACK_KEY, style: 1 })]), ...(canSilence ? durations.map((d) => button({ kind: 'silence', key: `${SILENCE_KEY}:${d.text}`, style: 2, duration: d.text })) : [])]
-    : [];
-  const links = (data.links ?? []).map((l) => button({ kind: 'link', style: 3, link: l.kind, url: l.url, type: 1 }));
+  const ack = button({ kind: 'ack', key: ACK_KEY, style: BUTTON_STYLE.primary });
+  const silences = canSilence ? durations.map((d) => button({ kind: 'silence', key: `${SILENCE_KEY}:${d.text}`, style: BUTTON_STYLE.secondary, duration: d.text })) : [];
+  const actions: CardButton[] = open ? [...(group.acked ? [] : [ack]), ...silences] : [];
+  const links = (data.links ?? []).map((l) => button({ kind: 'link', style: BUTTON_STYLE.link, link: l.kind, url: l.url, type: BUTTON_OPENS_URL }));
   // A card needs one button at least: with nothing left to click, a grey ack button holds the replacement text.
-  const buttons = [...(actions.length > 0 ? actions : [button({ kind: 'ack', key: ACK_KEY, style: 1 })]), ...links].slice(0, MAX_BUTTONS);
+  const buttons = [...(actions.length > 0 ? actions : [ack]), ...links].slice(0, CARD_LIMITS.buttons);
   return {
     taskId: card.taskId ?? '',
     escalatedFrom: card.from ? recipientRefs(card.from) : null,

@@ -100,7 +100,7 @@ const RECENT_KEPT = 500;
  * resolution goes out as a resolved message, its old cards' clicks are ignored.
  */
 const FORMAT = '2';
-/** `alert_<group id>_<n>`: WeCom wants task_ids unique per app, of [0-9A-Za-z_-@], at most 128 bytes. */
+/** `alert_<group id>_<n>`: a task_id WeCom accepts (wecom/card.ts), unique per app. */
 const TASK_ID = /^alert_([0-9a-f]{20})_(\d{1,6})$/;
 
 export function groupOfTask(taskId: string | undefined): string | undefined {

@@ -18,9 +18,8 @@ import type { AlertRoute, AlertsConfig } from './alerts-config';
 import type { Duration, EscalationLevel } from './escalation-config';
 import { alertTime, notificationKey, type Notification } from './payloads';
 import { recipientsKey, type StormControl } from './storm';
+import { RESPONSE_CODE_LIFETIME_MS } from '../wecom/card';
 
-/** A response_code works for 72 h (reference §2.3; 24 h in older documents, so a card near that age is sent anew). */
-const RESPONSE_CODE_MS = 72 * 3_600_000;
 /** While a silence is being created, escalation waits and looks again. */
 const SILENCING_RECHECK_MS = 15_000;
 /** Another update of the group's cards is running: this one looks again shortly. */
@@ -295,7 +294,7 @@ export class AlertTracking {
 
   /** Updates a card with its send's response_code, once; false when that code is spent or too old (a message tells its recipients instead). */
   private async updateWithSendCode(group: AlertGroup, card: AlertCard, reason: CardsReason): Promise<boolean> {
-    if (card.sendCodeUsed || Date.now() - card.sentAt > RESPONSE_CODE_MS) return false;
+    if (card.sendCodeUsed || Date.now() - card.sentAt > RESPONSE_CODE_LIFETIME_MS) return false;
     const responseCode = (await this.deps.store.parts(card.messageId))[0]?.responseCode;
     if (!responseCode) return false;
     const updated = await this.updateCard(group, card, responseCode, reason);

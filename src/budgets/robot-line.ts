@@ -2,7 +2,7 @@ import type { RedisClient } from '../redis/connection';
 import type { RedisKeys } from '../redis/keys';
 import { luaScript } from '../redis/lua';
 import { robotEndpoints, robotKeyId as keyId, type Robot, type RobotEndpoint } from '../wecom/group-chat';
-import { ROBOT_SEND_LIMIT } from '../wecom/message-limits';
+import { ROBOT_SEND_LIMIT } from '../wecom/limits';
 import { widenedWindowMs, type BudgetLimit } from './limit';
 
 /** Whose turn it is at a robot, and whether its window has room. */

@@ -9,17 +9,20 @@ import type { LookupOutcome, Outcome } from '../wecom/client';
 import { errcodeHint } from '../wecom/errcodes';
 import type { WecomApi } from '../wecom/wecom-api';
 import { mayUseChat, type ChatDirectory, type RegisteredChat } from './chat-directory';
+import { APP_CHAT } from '../wecom/limits';
 
 const userId = z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'a WeCom UserID');
-const chatid = z.string().regex(/^[0-9A-Za-z]{1,32}$/, '1-32 letters or digits');
+const chatid = z.string().regex(APP_CHAT.chatId, '1-32 letters or digits');
 const appName = z.string().min(1).max(64).optional();
 
-/** appchat/create (reference §14): 2-2000 members, the owner among them. */
+const members = `a chat has ${APP_CHAT.minMembers} to ${APP_CHAT.maxMembers} members`;
+
+/** A new chat: the owner among its members. */
 const newChatSchema = z
   .object({
-    name: z.string().min(1).max(50).optional(),
+    name: z.string().min(1).max(APP_CHAT.nameChars).optional(),
     owner: userId.optional(),
-    users: z.array(userId).min(2, 'a chat has 2 to 2000 members').max(2000, 'a chat has 2 to 2000 members'),
+    users: z.array(userId).min(APP_CHAT.minMembers, members).max(APP_CHAT.maxMembers, members),
     chatid: chatid.optional(),
     app: appName,
   })
@@ -29,10 +32,10 @@ const newChatSchema = z
 
 const chatUpdateSchema = z
   .object({
-    name: z.string().min(1).max(50).optional(),
+    name: z.string().min(1).max(APP_CHAT.nameChars).optional(),
     owner: userId.optional(),
-    addUsers: z.array(userId).max(2000).optional(),
-    removeUsers: z.array(userId).max(2000).optional(),
+    addUsers: z.array(userId).max(APP_CHAT.maxMembers).optional(),
+    removeUsers: z.array(userId).max(APP_CHAT.maxMembers).optional(),
     app: appName,
   })
   .strict()

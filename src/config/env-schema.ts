@@ -3,7 +3,7 @@ import { parseDuration, silenceDurationsSchema } from '../alerts/escalation-conf
 import { parseApiKey, type ApiKey } from '../http/auth';
 import { trustProxyProblem } from '../http/trust-proxy';
 import { parseQuota, type BudgetLimit } from '../budgets/limit';
-import { ROBOT_SEND_LIMIT } from '../wecom/message-limits';
+import { ROBOT_SEND_LIMIT } from '../wecom/limits';
 
 export const DEFAULT_API_BASE = 'https://qyapi.weixin.qq.com';
 export const ALL_WORKERS = ['api', 'send', 'inbound', 'sync', 'welcome', 'digest', 'alerts'];

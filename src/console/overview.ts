@@ -2,9 +2,10 @@ import { escapeHtml } from '../ops/html';
 import type { StringKey, Translate } from './locale';
 import type { MinuteSeries } from './minute-series';
 import { table } from './page';
+import { WELCOME_CODE_WINDOW_MS } from '../wecom/limits';
 
-/** WeCom's window for send_welcome_msg after add_external_contact (reference §5). */
-export const WELCOME_WINDOW_SECONDS = 20;
+/** WeCom's window for a welcome message, as the chart labels it. */
+export const WELCOME_WINDOW_SECONDS = WELCOME_CODE_WINDOW_MS / 1000;
 
 type Minutes = Awaited<ReturnType<MinuteSeries['lastHour']>>;
 /** What minute-series.ts counts per sink. */

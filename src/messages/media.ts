@@ -10,6 +10,7 @@ import type { MediaType, Outcome, UploadedMedia } from '../wecom/client';
 import { robotKeyId, type RobotEndpoint } from '../wecom/group-chat';
 import { GatewayErrcode } from '../wecom/errcodes';
 import type { WecomApi } from '../wecom/wecom-api';
+import { MEDIA_ID_LIFETIME_SECONDS } from '../wecom/limits';
 
 /** Where a media message's file comes from, as rendered by its template. */
 export interface MediaSource {
@@ -19,8 +20,8 @@ export interface MediaSource {
 }
 
 const MEDIA_ERRCODE = GatewayErrcode.media;
-/** WeCom keeps a media_id 3 days (reference §3); reuse it for a little less. */
-const MEDIA_CACHE_SECONDS = 3 * 86_400 - 6 * 3_600;
+/** A media_id is reused for a little less than WeCom keeps it. */
+const MEDIA_CACHE_SECONDS = MEDIA_ID_LIFETIME_SECONDS - 6 * 3_600;
 const MAX_MEDIA_BYTES = 20 * 1024 * 1024;
 
 export function hasMediaSource(body: Record<string, unknown>): boolean {

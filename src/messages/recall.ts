@@ -5,9 +5,7 @@ import { ApiError } from '../http/errors';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { MessageStore, MessageView } from './message-store';
 import { sendIdOf, type SendJobData } from './send-queue';
-
-/** WeCom recalls messages up to 24 hours old (reference §2.4). */
-const RECALL_WINDOW_MS = 24 * 3_600_000;
+import { RECALL_WINDOW_MS } from '../wecom/limits';
 
 export interface RecallDeps {
   store: MessageStore;

@@ -1,6 +1,10 @@
+import { BUTTON_OPENS_URL, CARD_LIMITS, CARD_TEXT_CHARS, TASK_ID } from './card';
+
 /**
- * WeCom's message/send limits (reference §2.2), applied to a rendered message
- * body before it is queued.
+ * The numbers WeCom states: the message/send limits (reference §2.2), applied to
+ * a rendered message body before it is queued, and at the end of this file the
+ * windows and caps flows plan by (recall, media_id, WelcomeCode, recipients,
+ * customers, app group chats). Template card facts are in card.ts.
  *
  * Policy: free text (text/markdown content, titles, descriptions) is cut on a
  * UTF-8 character boundary and marked with TRUNCATION_MARK, because an alert
@@ -72,15 +76,6 @@ function limitArticle(article: Body, field: string): Body {
   return out;
 }
 
-/** What WeCom allows in a template card's task_id (reference §15); all ASCII, so bytes are characters. */
-const TASK_ID = /^[0-9A-Za-z_\-@]{1,128}$/;
-const MAX_CARD_BUTTONS = 6;
-const MAX_HORIZONTAL_CONTENT = 6;
-const MAX_KEY_BYTES = 1024;
-
-/** Characters of a card's texts, after WeCom's documented advice (an item key may hold a host:port, longer than its advice of 5); beyond, the text is cut with the mark. */
-const CARD_TEXT_CHARS = { title: 36, desc: 44, subTitle: 160, keyname: 24, value: 30 } as const;
-
 const clipChars = (text: unknown, max: number) => (typeof text === 'string' && [...text].length > max ? `${[...text].slice(0, max - 1).join('')}${TRUNCATION_MARK}` : text);
 
 /**
@@ -115,21 +110,21 @@ function requireButtonCard(card: Body): void {
   const hasTitle = (value: unknown) => typeof value === 'string' && value.trim() !== '';
   if (!hasTitle(mainTitle.title) && !hasTitle(card.sub_title_text)) throw new MessageLimitError('template_card.main_title.title', 'is required (or sub_title_text)');
   const horizontal = card.horizontal_content_list;
-  if (horizontal !== undefined && (!Array.isArray(horizontal) || horizontal.length > MAX_HORIZONTAL_CONTENT)) {
-    throw new MessageLimitError('template_card.horizontal_content_list', `must hold at most ${MAX_HORIZONTAL_CONTENT} items`);
+  if (horizontal !== undefined && (!Array.isArray(horizontal) || horizontal.length > CARD_LIMITS.horizontalItems)) {
+    throw new MessageLimitError('template_card.horizontal_content_list', `must hold at most ${CARD_LIMITS.horizontalItems} items`);
   }
   const buttons = card.button_list;
-  if (!Array.isArray(buttons) || buttons.length < 1 || buttons.length > MAX_CARD_BUTTONS) {
-    throw new MessageLimitError('template_card.button_list', `must hold 1 to ${MAX_CARD_BUTTONS} buttons`);
+  if (!Array.isArray(buttons) || buttons.length < 1 || buttons.length > CARD_LIMITS.buttons) {
+    throw new MessageLimitError('template_card.button_list', `must hold 1 to ${CARD_LIMITS.buttons} buttons`);
   }
   const keys = new Map<string, number>();
   buttons.forEach((item, i) => {
     const button = (item ?? {}) as Body;
     const field = `template_card.button_list.${i}`;
     // A url button (type 1) opens its page; every other button calls back with its key.
-    if (button.type === 1) return void requireHttpUrl(button.url, `${field}.url`);
+    if (button.type === BUTTON_OPENS_URL) return void requireHttpUrl(button.url, `${field}.url`);
     if (typeof button.key !== 'string' || button.key === '') throw new MessageLimitError(`${field}.key`, 'is required (it comes back as the click\'s EventKey)');
-    if (byteLength(button.key) > MAX_KEY_BYTES) throw new MessageLimitError(`${field}.key`, `must be at most ${MAX_KEY_BYTES} bytes`);
+    if (byteLength(button.key) > CARD_LIMITS.keyBytes) throw new MessageLimitError(`${field}.key`, `must be at most ${CARD_LIMITS.keyBytes} bytes`);
     const first = keys.get(button.key);
     if (first !== undefined) throw new MessageLimitError(`${field}.key`, `must be unique within the card (button ${first} has it too)`);
     keys.set(button.key, i);
@@ -176,3 +171,18 @@ export const RECIPIENT_LIMITS = { users: 1000, parties: 100, tags: 100 } as cons
  * errcode 45009 and nothing delivered. ROBOT_QUOTA sets another (budgets/robot-line.ts).
  */
 export const ROBOT_SEND_LIMIT = { count: 20, windowMs: 60_000 } as const;
+
+/** message/recall takes messages up to 24 hours old (reference §2.4). */
+export const RECALL_WINDOW_MS = 24 * 3_600_000;
+
+/** A media_id lives 3 days from its upload (reference §3). */
+export const MEDIA_ID_LIFETIME_SECONDS = 3 * 86_400;
+
+/** The WelcomeCode of an add_external_contact push is good for 20 s (reference §8). */
+export const WELCOME_CODE_WINDOW_MS = 20_000;
+
+/** Customers one employee may have, unless WeCom expanded the cap. */
+export const CUSTOMERS_PER_EMPLOYEE = 5_000;
+
+/** appchat/create and appchat/update (reference §14): members, the name's length, the chatid's form. */
+export const APP_CHAT = { minMembers: 2, maxMembers: 2000, nameChars: 50, chatId: /^[0-9A-Za-z]{1,32}$/ } as const;

@@ -6,6 +6,7 @@ import { placesIn, readTemplateSource, schemaProblems, TemplateLoadError, type F
 import type { DataShape } from '../messages/template-variables';
 import { parseChecked, templateFiles, unknownKeys } from '../messages/templates';
 import type { WelcomeAttachment, WelcomeMessage } from '../wecom/client';
+import { CUSTOMERS_PER_EMPLOYEE } from '../wecom/limits';
 
 /**
  * A welcome activity (a campaign): the 「联系我」 `state` that identifies it, the
@@ -16,8 +17,8 @@ const employeeShape = {
   userId: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/),
   /** Adds per day before the employee leaves the pool (WeCom throttles busy adders; no official number). */
   dailyLimit: z.number().int().positive().default(100),
-  /** Customers in total before the employee leaves the pool (WeCom's cap is 5000 unless expanded). */
-  totalLimit: z.number().int().positive().default(4800),
+  /** Customers in total before the employee leaves the pool: a little below WeCom's cap. */
+  totalLimit: z.number().int().positive().default(CUSTOMERS_PER_EMPLOYEE - 200),
 };
 const employeeSchema = z.strictObject(employeeShape, { error: unknownKeys('a key of an employee', Object.keys(employeeShape)) });
 

@@ -12,11 +12,12 @@ import type { WecomApi } from '../wecom/wecom-api';
 import type { Activities } from './activities';
 import type { ContactWays } from './contact-ways';
 import type { EmployeePool } from './employee-pool';
+import { WELCOME_CODE_WINDOW_MS } from '../wecom/limits';
 
 export const WELCOME_QUEUE = 'welcome';
 export const TAG_QUEUE = 'welcome-tags';
-/** WeCom's welcome code lives 20 s from the push (reference §8); stop trying a little before. */
-const WELCOME_WINDOW_MS = 18_000;
+/** Stop trying a little before WeCom's welcome code expires. */
+const WELCOME_WINDOW_MS = WELCOME_CODE_WINDOW_MS - 2_000;
 const OUTCOMES_KEPT = 1_000;
 
 export interface WelcomeOutcome {
