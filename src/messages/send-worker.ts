@@ -15,6 +15,7 @@ import { MEDIA_MSGTYPES } from './templates';
 import type { AttemptRecord, MessageStore } from './message-store';
 import { deliverToGroup, leaveRobotLine, type GroupSendDeps } from './group-send';
 import { destinationOf, SEND_QUEUE, sendIdOf, waitUntil, type MemberSend, type SendJobData } from './send-queue';
+import { namedUsers, namesGroups, withUsers } from '../wecom/recipients';
 
 export interface SendWorkerDeps {
   store: MessageStore;
@@ -92,19 +93,18 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
    */
   async function applyBudget(app: WecomApp, job: Job<SendJobData & MemberSend>, token: string | undefined): Promise<void> {
     const { messageId, to } = job.data;
-    if (!deps.budget || !to.touser || to.touser === '@all') return;
-    const split = await deps.budget.split(app, to.touser.split('|'), sendIdOf(job.data));
+    const users = namedUsers(to);
+    if (!deps.budget || users.length === 0) return;
+    const split = await deps.budget.split(app, users, sendIdOf(job.data));
     if (!split.deferred) return;
     const reason = `${split.deferred.users.length} member(s) over WeCom's per-member quota`;
     metrics.sendDeferred.inc();
-    if (split.allowed.length === 0 && !to.toparty && !to.totag) {
+    if (split.allowed.length === 0 && !namesGroups(to)) {
       return waitUntil(store, job, token, split.deferred.until, reason);
     }
     const newPart = await store.addPart(messageId, { status: 'deferred', attempts: 0, until: split.deferred.until, reason });
-    await deps.deferPart({ ...job.data, part: newPart, to: { touser: split.deferred.users.join('|') } }, split.deferred.until);
-    const remaining = { ...to, touser: split.allowed.join('|') || undefined };
-    if (!remaining.touser) delete remaining.touser;
-    await job.updateData({ ...job.data, to: remaining });
+    await deps.deferPart({ ...job.data, part: newPart, to: withUsers({}, split.deferred.users) }, split.deferred.until);
+    await job.updateData({ ...job.data, to: withUsers(to, split.allowed) });
   }
 
   async function send(app: WecomApp, job: Job<SendJobData>, token: string | undefined): Promise<Outcome<SendResult>> {
