@@ -7,7 +7,15 @@ import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/connection';
 import type { WecomApp } from '../wecom/app';
 import { describe, type CallbackEvent } from '../wecom/callback/event';
-import { isRefusal, openPush, sealReply, verifyUrl as verifyCallbackUrl, type CallbackRefusal, type CallbackSecrets, type SettingNames } from '../wecom/callback/protocol';
+import {
+  isRefusal,
+  openPush,
+  sealReply,
+  verifyUrl as verifyCallbackUrl,
+  type CallbackRefusal,
+  type CallbackSecrets,
+  type SettingNames,
+} from '../wecom/callback/protocol';
 import { AutoReplyTimeout, type AutoReplies } from './auto-reply';
 import type { CallbackConfig } from './callback-config';
 import type { EventRouter } from './event-router';
@@ -51,7 +59,13 @@ const queryOf = (req: Request) => req.originalUrl.split('?')[1] ?? '';
 class CallbackRefused extends ApiError {
   readonly diagnosis: string;
   readonly details: Record<string, string>;
-  constructor(status: number, code: string, message: string, diagnosis: string, extra: { fields?: FieldProblem[]; details?: Record<string, string> } = {}) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    diagnosis: string,
+    extra: { fields?: FieldProblem[]; details?: Record<string, string> } = {},
+  ) {
     super(status, code, message, extra.fields);
     this.diagnosis = diagnosis;
     this.details = extra.details ?? {};
@@ -66,12 +80,21 @@ function refused(refusal: CallbackRefusal): CallbackRefused {
   return new CallbackRefused(REFUSAL_STATUS[code] ?? 400, code, message, diagnosis, { fields, details });
 }
 
-/** The settings an app's callback comes from, as an operator would look for them: the environment for the default app, else its entry in the config file. */
+/**
+ * The settings an app's callback comes from, as an operator would look for them:
+ * the environment for the default app, else its entry in the config file.
+ */
 function settingsOf(app: WecomApp): SettingNames {
   const maxSkew = 'CALLBACK_MAX_SKEW_SECONDS';
-  if (app.name === 'default') return { token: 'WECOM_CALLBACK_TOKEN', aesKey: 'WECOM_CALLBACK_AES_KEY', receiveId: 'WECOM_CORP_ID', maxSkew };
+  if (app.name === 'default')
+    return { token: 'WECOM_CALLBACK_TOKEN', aesKey: 'WECOM_CALLBACK_AES_KEY', receiveId: 'WECOM_CORP_ID', maxSkew };
   const entry = (field: string) => `${field} of app ${app.name} in GATEWAY_CONFIG`;
-  return { token: entry('callback.token'), aesKey: entry('callback.aesKey'), receiveId: entry(app.callback?.receiveId ? 'callback.receiveId' : 'corpId'), maxSkew };
+  return {
+    token: entry('callback.token'),
+    aesKey: entry('callback.aesKey'),
+    receiveId: entry(app.callback?.receiveId ? 'callback.receiveId' : 'corpId'),
+    maxSkew,
+  };
 }
 
 /** What a refusal's warning says was refused. */
@@ -103,14 +126,26 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
     const entry = callbacks.get(name);
     if (!entry) {
       count('(unknown)', 'rejected-no_callback', started); // a caller's path is not a label
-      const error = new CallbackRefused(404, 'no_callback', `no callback is configured for app ${name}`, `no callback is configured for app ${name.slice(0, 64)}: correct the app name in the URL in WeCom's console, or give that app a callback (WECOM_CALLBACK_TOKEN and WECOM_CALLBACK_AES_KEY, or callback: in GATEWAY_CONFIG)`);
+      const error = new CallbackRefused(
+        404,
+        'no_callback',
+        `no callback is configured for app ${name}`,
+        `no callback is configured for app ${name.slice(0, 64)}: correct the app name in the URL in WeCom's console, ` +
+          'or give that app a callback (WECOM_CALLBACK_TOKEN and WECOM_CALLBACK_AES_KEY, or callback: in GATEWAY_CONFIG)',
+      );
       explain(what, '(unknown)', req, error);
       throw error;
     }
     const allowlist = deps.allowlists.get(name);
     if (allowlist && !allowlist.allows(req.ip)) {
       count(name, 'rejected-ip_not_allowed', started);
-      const error = new CallbackRefused(403, 'ip_not_allowed', 'caller is not a WeCom callback IP', `caller ${req.ip} is not one of WeCom's callback IPs (CALLBACK_IP_ALLOWLIST=wecom): behind a proxy or load balancer, set TRUST_PROXY so that the caller's address is read from X-Forwarded-For`);
+      const error = new CallbackRefused(
+        403,
+        'ip_not_allowed',
+        'caller is not a WeCom callback IP',
+        `caller ${req.ip} is not one of WeCom's callback IPs (CALLBACK_IP_ALLOWLIST=wecom): ` +
+          "behind a proxy or load balancer, set TRUST_PROXY so that the caller's address is read from X-Forwarded-For",
+      );
       explain(what, name, req, error);
       throw error;
     }
@@ -120,7 +155,10 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
   /** One warning per refused callback, saying what failed and what to check; reqId ties it to the access log's line. */
   function explain(what: Refused, app: string, req: Request, error: unknown): void {
     if (!(error instanceof CallbackRefused)) return;
-    deps.logger.warn({ app, reason: error.code, reqId: req.id, ...error.details }, `WeCom callback ${what} refused (${error.status} ${error.code}): ${error.diagnosis}`);
+    deps.logger.warn(
+      { app, reason: error.code, reqId: req.id, ...error.details },
+      `WeCom callback ${what} refused (${error.status} ${error.code}): ${error.diagnosis}`,
+    );
   }
 
   /** `rejected-<code>`: which bad input it was (bad_signature, xml_dtd, stale_timestamp…), a bounded set. */
@@ -167,7 +205,10 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
     const { app } = entry;
     let outcome = 'rejected';
     try {
-      const opened = openPush(queryOf(req), typeof req.body === 'string' ? req.body : '', entry.secrets, { ...optionsFor(entry), app: app.name });
+      const opened = openPush(queryOf(req), typeof req.body === 'string' ? req.body : '', entry.secrets, {
+        ...optionsFor(entry),
+        app: app.name,
+      });
       if (isRefusal(opened)) throw refused(opened);
       const { event } = opened;
       const dedupeKey = deps.keys.callbackSeen(event.dedupeKey);
@@ -184,7 +225,10 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
           await deps.replicated?.();
         } catch (error) {
           await deps.redis.del(dedupeKey).catch(() => undefined);
-          deps.logger.warn({ ...describe(event), err: (error as Error).message }, 'callback push not recorded; answering 503 so WeCom retries');
+          deps.logger.warn(
+            { ...describe(event), err: (error as Error).message },
+            'callback push not recorded; answering 503 so WeCom retries',
+          );
           throw unavailable();
         }
         outcome = 'accepted';
@@ -201,7 +245,10 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
         res.status(200).type('text/plain').send('');
         return;
       }
-      res.status(200).type('application/xml').send(sealReply({ text: replyText, push: opened, corpId: app.corpId, nowMs: now() }, entry.secrets));
+      res
+        .status(200)
+        .type('application/xml')
+        .send(sealReply({ text: replyText, push: opened, corpId: app.corpId, nowMs: now() }, entry.secrets));
       outcome = `${outcome}-replied`;
     } catch (error) {
       if (outcome === 'rejected') outcome = rejection(error);

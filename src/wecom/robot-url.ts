@@ -20,7 +20,8 @@ export function parseRobotKey(value: string, bases: string[], defaultBase: strin
   }
   const key = url.searchParams.get('key') ?? '';
   const apiBase = `${url.origin}${url.pathname.slice(0, -WEBHOOK_PATH.length)}`.replace(/\/+$/, '');
-  if (!url.pathname.endsWith(WEBHOOK_PATH) || !bases.includes(apiBase)) return `must be a webhook URL of ${bases.join(' or ')} (${bases[0]}${WEBHOOK_PATH}?key=…)`;
+  if (!url.pathname.endsWith(WEBHOOK_PATH) || !bases.includes(apiBase))
+    return `must be a webhook URL of ${bases.join(' or ')} (${bases[0]}${WEBHOOK_PATH}?key=…)`;
   if (!ROBOT_KEY.test(key)) return 'has no valid key= in its URL';
   return { key, apiBase };
 }

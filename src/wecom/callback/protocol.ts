@@ -89,7 +89,11 @@ function parseQuery(query: string): Record<string, string> {
       out[decodeURIComponent(key)] = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1));
     } catch {
       throw new Refused(
-        refuse('bad_query', 'query is not validly percent-encoded', 'the query is not validly percent-encoded: not a request from WeCom, or a proxy altered it'),
+        refuse(
+          'bad_query',
+          'query is not validly percent-encoded',
+          'the query is not validly percent-encoded: not a request from WeCom, or a proxy altered it',
+        ),
       );
     }
   }
@@ -100,7 +104,11 @@ function requireParams(query: Record<string, string>, names: string[]): void {
   const missing = names.filter((n) => !query[n]);
   if (missing.length > 0) {
     const diagnosis = `missing ${missing.join(', ')}: not a request from WeCom, or a proxy dropped the query string`;
-    throw new Refused(refuse('missing_parameters', `missing ${missing.join(', ')}`, diagnosis, { fields: missing.map((n) => ({ field: n, message: 'required' })) }));
+    throw new Refused(
+      refuse('missing_parameters', `missing ${missing.join(', ')}`, diagnosis, {
+        fields: missing.map((n) => ({ field: n, message: 'required' })),
+      }),
+    );
   }
 }
 
@@ -112,13 +120,20 @@ function checkTimestamp(timestamp: string, options: CallbackOptions): void {
   const skew = options.maxSkewSeconds;
   if (!UNIX_SECONDS.test(timestamp)) {
     const fields = [{ field: 'timestamp', message: 'must be Unix seconds' }];
-    throw new Refused(refuse('bad_timestamp', 'timestamp must be Unix seconds', 'the timestamp is not Unix seconds: not a request from WeCom', { fields }));
+    throw new Refused(
+      refuse('bad_timestamp', 'timestamp must be Unix seconds', 'the timestamp is not Unix seconds: not a request from WeCom', { fields }),
+    );
   }
   const offBy = Number(timestamp) - options.nowMs / 1000;
   if (skew > 0 && Math.abs(offBy) > skew) {
     const off = `${Math.round(Math.abs(offBy))} s ${offBy < 0 ? 'behind' : 'ahead of'} this host's clock`;
-    const diagnosis = `the timestamp is ${off}, beyond ${options.names.maxSkew} (${skew}): check this host's clock (NTP), or the request was replayed`;
-    throw new Refused(refuse('stale_timestamp', `timestamp is more than ${skew}s from now`, diagnosis, { fields: [{ field: 'timestamp', message: `more than ${skew}s from now` }] }));
+    const diagnosis =
+      `the timestamp is ${off}, beyond ${options.names.maxSkew} (${skew}): ` + "check this host's clock (NTP), or the request was replayed";
+    throw new Refused(
+      refuse('stale_timestamp', `timestamp is more than ${skew}s from now`, diagnosis, {
+        fields: [{ field: 'timestamp', message: `more than ${skew}s from now` }],
+      }),
+    );
   }
 }
 
@@ -135,17 +150,23 @@ function cryptoRefusal(error: unknown, secrets: CallbackSecrets, names: SettingN
     refuse(
       code,
       'cannot decrypt the message',
-      `the signature matches (the Token is right) but the message does not decrypt: check ${names.aesKey} (the EncodingAESKey in the app's 接收消息 settings)`,
+      'the signature matches (the Token is right) but the message does not decrypt: ' +
+        `check ${names.aesKey} (the EncodingAESKey in the app's 接收消息 settings)`,
     );
   if (error instanceof CallbackCryptoError) {
     switch (error.code) {
       case 'signature_mismatch':
-        return refuse('bad_signature', 'msg_signature does not match', `msg_signature does not match: check ${names.token} (the Token in the app's 接收消息 settings)`);
+        return refuse(
+          'bad_signature',
+          'msg_signature does not match',
+          `msg_signature does not match: check ${names.token} (the Token in the app's 接收消息 settings)`,
+        );
       case 'receive_id_mismatch': {
         const received = error.receivedId ?? '';
         if (!PRINTABLE_ID.test(received)) return cannotDecrypt('bad_padding');
         const diagnosis =
-          `decrypted, but for corp id ${received || '(empty)'}, not ${names.receiveId} (${secrets.receiveId}): the Token and EncodingAESKey are right; ` +
+          `decrypted, but for corp id ${received || '(empty)'}, not ${names.receiveId} (${secrets.receiveId}): ` +
+          'the Token and EncodingAESKey are right; ' +
           `set ${names.receiveId} to the corp id of the app whose 接收消息 settings point here`;
         return refuse('receive_id_mismatch', 'cannot accept the message', diagnosis, { details: { receivedCorpId: received } });
       }
@@ -163,7 +184,9 @@ function cryptoRefusal(error: unknown, secrets: CallbackSecrets, names: SettingN
   }
   if (error instanceof XmlError) {
     const diagnosis =
-      error.code === 'missing_encrypt' ? 'the body has no <Encrypt> element: not an encrypted WeCom push' : `decrypted, but the event is not acceptable XML (${error.message}): refused unparsed`;
+      error.code === 'missing_encrypt'
+        ? 'the body has no <Encrypt> element: not an encrypted WeCom push'
+        : `decrypted, but the event is not acceptable XML (${error.message}): refused unparsed`;
     return refuse(`xml_${error.code}`, 'malformed callback XML', diagnosis);
   }
   throw error;
@@ -180,9 +203,20 @@ function answer<T extends object>(run: () => T): T | CallbackRefusal {
 }
 
 /** Verifies and decrypts; a failure becomes a refusal naming the setting to check. */
-function open(crypto: CallbackCrypto, query: Record<string, string>, encrypted: () => string, secrets: CallbackSecrets, names: SettingNames): string {
+function open(
+  crypto: CallbackCrypto,
+  query: Record<string, string>,
+  encrypted: () => string,
+  secrets: CallbackSecrets,
+  names: SettingNames,
+): string {
   try {
-    return crypto.verifyAndDecrypt({ msgSignature: query.msg_signature, timestamp: query.timestamp, nonce: query.nonce, encrypted: encrypted() });
+    return crypto.verifyAndDecrypt({
+      msgSignature: query.msg_signature,
+      timestamp: query.timestamp,
+      nonce: query.nonce,
+      encrypted: encrypted(),
+    });
   } catch (error) {
     throw new Refused(cryptoRefusal(error, secrets, names));
   }
@@ -202,19 +236,29 @@ export function verifyUrl(query: string, secrets: CallbackSecrets, options: Call
     // Encrypt sent back as echostr would be answered decrypted.
     if (!ECHO_PLAINTEXT.test(plaintext)) {
       const diagnosis = "decrypted, but the echostr is not a URL verification string (a push's ciphertext replayed as echostr?)";
-      throw new Refused(refuse('bad_echostr', 'echostr is not a URL verification string', diagnosis, { fields: [{ field: 'echostr', message: 'not a URL verification string' }] }));
+      throw new Refused(
+        refuse('bad_echostr', 'echostr is not a URL verification string', diagnosis, {
+          fields: [{ field: 'echostr', message: 'not a URL verification string' }],
+        }),
+      );
     }
     return { echo: plaintext };
   });
 }
 
 /** A push (§5.4): checked, decrypted and parsed into the event `app` received at `options.nowMs`. */
-export function openPush(query: string, body: string, secrets: CallbackSecrets, options: CallbackOptions & { app: string }): OpenedPush | CallbackRefusal {
+export function openPush(
+  query: string,
+  body: string,
+  secrets: CallbackSecrets,
+  options: CallbackOptions & { app: string },
+): OpenedPush | CallbackRefusal {
   return answer(() => {
     const params = parseQuery(query);
     requireParams(params, ['msg_signature', 'timestamp', 'nonce']);
     checkTimestamp(params.timestamp, options);
-    if (body === '') throw new Refused(refuse('empty_body', 'empty body', 'the push has an empty body: not from WeCom, or a proxy dropped it'));
+    if (body === '')
+      throw new Refused(refuse('empty_body', 'empty body', 'the push has an empty body: not from WeCom, or a proxy dropped it'));
     // Signature first, then one decryption, then the only XML parse: a stranger's body never reaches the parser.
     const plaintext = open(cryptoOf(secrets), params, () => envelopeEncrypt(body), secrets, options.names);
     let fields: Record<string, unknown>;
@@ -223,7 +267,12 @@ export function openPush(query: string, body: string, secrets: CallbackSecrets, 
     } catch (error) {
       throw new Refused(cryptoRefusal(error, secrets, options.names));
     }
-    const event: CallbackEvent = { app: options.app, receivedAt: options.nowMs, dedupeKey: dedupeKeyFor(options.app, fields, plaintext), fields };
+    const event: CallbackEvent = {
+      app: options.app,
+      receivedAt: options.nowMs,
+      dedupeKey: dedupeKeyFor(options.app, fields, plaintext),
+      fields,
+    };
     return { event, nonce: params.nonce };
   });
 }
@@ -231,6 +280,11 @@ export function openPush(query: string, body: string, secrets: CallbackSecrets, 
 /** A passive text reply to `push`'s sender (§5.5), from `corpId`, encrypted and signed in its envelope. */
 export function sealReply(reply: { text: string; push: OpenedPush; corpId: string; nowMs: number }, secrets: CallbackSecrets): string {
   const timestamp = String(Math.floor(reply.nowMs / 1000));
-  const xml = buildPassiveTextReply({ toUser: eventHeader(reply.push.event).fromUser ?? '', fromUser: reply.corpId, createTime: Number(timestamp), content: reply.text });
+  const xml = buildPassiveTextReply({
+    toUser: eventHeader(reply.push.event).fromUser ?? '',
+    fromUser: reply.corpId,
+    createTime: Number(timestamp),
+    content: reply.text,
+  });
   return buildReplyEnvelope(cryptoOf(secrets).encryptReply(xml, timestamp, reply.push.nonce));
 }
