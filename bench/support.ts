@@ -6,7 +6,7 @@ import pino from 'pino';
 import { loadConfig } from '../src/config/load';
 import { createGateway, type Gateway } from '../src/gateway';
 import { startEmbeddedRedis } from '../src/redis/embedded-redis';
-import { WecomSimulator, type SimulatorOptions } from '../src/wecom/simulator/simulator';
+import { WecomSimulator, type SimulatorOptions } from '../src/simulator/simulator';
 
 export interface LoadResult {
   name: string;
@@ -133,7 +133,7 @@ export interface SimulatorProcess {
  * benchmark's WeCom does not take CPU from the gateway it measures.
  */
 export async function startSimulatorProcess(latencyMs: number): Promise<SimulatorProcess> {
-  const child = spawn(process.execPath, [join(__dirname, '..', 'src', 'wecom', 'simulator', 'main.js')], {
+  const child = spawn(process.execPath, [join(__dirname, '..', 'src', 'simulator', 'main.js')], {
     env: { ...process.env, SIM_LATENCY_MS: String(latencyMs), SIM_MEMBER_LIMITS: 'off' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

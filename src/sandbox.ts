@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/config';
 import type { WecomApp } from './wecom/app';
 import type { Robot } from './wecom/group-chat';
-import { WecomSimulator, type DirectoryOptions, type SimulatedDepartment, type SimulatedMember } from './wecom/simulator/simulator';
+import { WecomSimulator, type DirectoryOptions, type SimulatedDepartment, type SimulatedMember } from './simulator/simulator';
 
 /**
  * Sandbox mode (no WeCom credentials): the built-in WeCom simulator stands in

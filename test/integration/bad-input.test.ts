@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import request from 'supertest';
 import { createGateway } from '../../src/gateway';
-import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator } from '../../src/simulator/simulator';
 import { alert, restartablePort, startHarness, testConfig, startTestRedis, type Harness, UNLIMITED_SIM } from '../support/harness';
 
 describe('POST /v1/messages with bad input', () => {

@@ -4,7 +4,7 @@ import request from 'supertest';
 import { Cluster } from 'ioredis';
 import { createGateway, type Gateway } from '../../src/gateway';
 import type { EmbeddedRedis } from '../../src/redis/embedded-redis';
-import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator } from '../../src/simulator/simulator';
 import { alert, eventually, startTestRedis, testConfig, uniquePrefix, UNLIMITED_SIM } from '../support/harness';
 import { binaryPath } from '../support/prerequisites';
 

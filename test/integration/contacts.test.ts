@@ -8,7 +8,7 @@ import request from 'supertest';
 import { createGateway, type Gateway } from '../../src/gateway';
 import { signWebhook } from '../../src/webhooks/webhook-outbox';
 import { CallbackCrypto } from '../../src/wecom/callback/crypto';
-import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator } from '../../src/simulator/simulator';
 import { eventually, SIM_APP, testConfig, UNLIMITED_SIM } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';
 

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EmbeddedRedis } from '../../src/redis/embedded-redis';
-import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator } from '../../src/simulator/simulator';
 import { eventually, restartablePort, SIM_APP, TEMPLATES_DIR, uniquePrefix, startTestRedis, UNLIMITED_SIM } from '../support/harness';
 
 const SERVER = join(__dirname, '..', '..', 'dist', 'src', 'server.js');

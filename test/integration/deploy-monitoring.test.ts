@@ -6,7 +6,7 @@ import request from 'supertest';
 import { parse, parseAllDocuments } from 'yaml';
 import { createGateway, type Gateway } from '../../src/gateway';
 import { CallbackCrypto } from '../../src/wecom/callback/crypto';
-import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator } from '../../src/simulator/simulator';
 import { amPayload } from '../support/alertmanager';
 import { alert, eventually, finalStatus, SIM_APP, testConfig, uniquePrefix, UNLIMITED_SIM } from '../support/harness';
 import { binaryPath } from '../support/prerequisites';

@@ -6,7 +6,7 @@ import { createGateway, type Gateway } from '../../src/gateway';
 import { outlastingRedis } from '../../src/queues/settle';
 import { RedisUnavailableError } from '../../src/redis/unavailable';
 import { CallbackCrypto } from '../../src/wecom/callback/crypto';
-import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator } from '../../src/simulator/simulator';
 import { alert, eventually, finalStatus, SIM_APP, startTestRedis, testConfig, uniquePrefix, UNLIMITED_SIM } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';
 

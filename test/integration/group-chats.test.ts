@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import request from 'supertest';
 import { createGateway } from '../../src/gateway';
-import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator } from '../../src/simulator/simulator';
 import { amPayload } from '../support/alertmanager';
 import { eventually, finalStatus, startHarness, TEMPLATES_DIR, testConfig, UNLIMITED_SIM, type Harness } from '../support/harness';
 

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import request from 'supertest';
 import { createGateway } from '../../src/gateway';
-import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator } from '../../src/simulator/simulator';
 import { alert, finalStatus, testConfig, UNLIMITED_SIM } from '../support/harness';
 
 describe('three gateway instances on one Redis', () => {

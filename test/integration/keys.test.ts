@@ -11,7 +11,7 @@ import { keylessProblem, loadConfig } from '../../src/config/load';
 import { MessageStore } from '../../src/messages/message-store';
 import { AuthFailureThrottle } from '../../src/http/rate-limit';
 import { freePort } from '../../src/redis/embedded-redis';
-import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator } from '../../src/simulator/simulator';
 import { amPayload } from '../support/alertmanager';
 import { problemsOf } from '../support/config-problems';
 import { alert, eventually, finalStatus, SIM_APP, startHarness, TEMPLATES_DIR, UNLIMITED_SIM, uniquePrefix, type Harness } from '../support/harness';

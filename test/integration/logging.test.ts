@@ -3,7 +3,7 @@ import request from 'supertest';
 import { createGateway } from '../../src/gateway';
 import { createLogger } from '../../src/ops/logger';
 import { CallbackCrypto } from '../../src/wecom/callback/crypto';
-import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator } from '../../src/simulator/simulator';
 import { alert, finalStatus, SIM_APP, testConfig, UNLIMITED_SIM } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';
 

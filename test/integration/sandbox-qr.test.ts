@@ -5,7 +5,7 @@ import { PNG } from 'pngjs';
 import { loadConfig } from '../../src/config/load';
 import { startSandbox } from '../../src/sandbox';
 import type { ContactWayRequest } from '../../src/wecom/client';
-import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator } from '../../src/simulator/simulator';
 import { eventually, SIM_APP, startHarness, type Harness } from '../support/harness';
 import { asApp } from '../support/wecom-app';
 

@@ -6,7 +6,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { createGateway, type Gateway } from '../../src/gateway';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/redis/embedded-redis';
-import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator } from '../../src/simulator/simulator';
 import { CallbackCrypto } from '../../src/wecom/callback/crypto';
 import { alert, eventually, finalStatus, SIM_APP, startTestRedis, testConfig, UNLIMITED_SIM } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { CallbackCrypto } from '../../src/wecom/callback/crypto';
-import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator } from '../../src/simulator/simulator';
 import { alert, finalStatus, SIM_APP, startHarness, type Harness } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';
 

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { redisKeys } from '../../src/redis/keys';
 import { WecomClient } from '../../src/wecom/client';
-import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator } from '../../src/simulator/simulator';
 import { TokenStore } from '../../src/wecom/token-store';
 import { WecomApi } from '../../src/wecom/wecom-api';
 import { SIM_APP, UNLIMITED_SIM, uniquePrefix } from '../support/harness';

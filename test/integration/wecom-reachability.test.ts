@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import request from 'supertest';
 import { createGateway, type Gateway } from '../../src/gateway';
-import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator } from '../../src/simulator/simulator';
 import { eventually, metricLines, testConfig, UNLIMITED_SIM } from '../support/harness';
 
 /**

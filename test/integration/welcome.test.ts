@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { CallbackCrypto } from '../../src/wecom/callback/crypto';
 import { WecomClient } from '../../src/wecom/client';
-import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator } from '../../src/simulator/simulator';
 import { TokenStore } from '../../src/wecom/token-store';
 import { WecomApi } from '../../src/wecom/wecom-api';
 import { Activities, buildActivity } from '../../src/welcome/activities';

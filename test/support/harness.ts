@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config/load';
 import { createGateway, type Gateway } from '../../src/gateway';
 import { startEmbeddedRedis } from '../../src/redis/embedded-redis';
 import { redisKeys, type RedisKeys } from '../../src/redis/keys';
-import { WecomSimulator, type SimulatorOptions } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator, type SimulatorOptions } from '../../src/simulator/simulator';
 import { binaryPath } from './prerequisites';
 
 export const SIM_APP = { corpId: 'wwtest0000000001', agentId: 1000002, secret: 'test-secret' };

@@ -7,7 +7,7 @@ import { alertmanagerSchema, fromAlertmanager, fromGrafana, grafanaSchema, type 
 import { buildTemplate, loadTemplates, type Msgtype } from '../../src/messages/templates';
 import { markupProblems } from '../../src/wecom/markup/check';
 import { textcardSeen } from '../../src/wecom/markup/text';
-import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator } from '../../src/simulator/simulator';
 import { asApp } from '../support/wecom-app';
 
 /**

@@ -1,7 +1,7 @@
 import { WecomSimulator } from './simulator';
 
 /**
- * Standalone simulator: `node dist/src/wecom/simulator/main.js`. SIM_PORT (default
+ * Standalone simulator: `node dist/src/simulator/main.js`. SIM_PORT (default
  * a free port), SIM_LATENCY_MS (every answer waits this long), SIM_MEMBER_LIMITS=off
  * (no silent per-member drop, e.g. for throughput runs to one member).
  */

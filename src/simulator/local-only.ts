@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { crossSiteRefusal, namesLocalHost } from '../../http/same-origin';
+import { crossSiteRefusal, namesLocalHost } from '../http/same-origin';
 
 
 /**

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
-import { deliverPush, eventXml, type CallbackTarget } from '../callback/push';
+import { deliverPush, eventXml, type CallbackTarget } from '../wecom/callback/push';
 import { isInteractiveCard, jsonObject, type Rejection } from './validate-message';
 
 /**

@@ -4,7 +4,7 @@ import request from 'supertest';
 import { loadConfig } from '../../src/config/load';
 import { createGateway } from '../../src/gateway';
 import { startSandbox, type Sandbox } from '../../src/sandbox';
-import { WecomSimulator } from '../../src/wecom/simulator/simulator';
+import { WecomSimulator } from '../../src/simulator/simulator';
 import { alert, eventually, finalStatus, listen, SIM_APP, TEMPLATES_DIR, uniquePrefix } from '../support/harness';
 
 /** The sandbox as `npm start` runs it (its simulator, its members, its callback keys), with a gateway listening on loopback. */

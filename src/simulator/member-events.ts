@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import express, { type Express, type Response } from 'express';
-import { deliverPush, eventXml, readPassiveReply, type CallbackTarget, type PassiveReply } from '../callback/push';
+import { deliverPush, eventXml, readPassiveReply, type CallbackTarget, type PassiveReply } from '../wecom/callback/push';
 import { ContactChangeRefused, directoryProblem, type ChangeFields, type DirectoryOptions, type SimulatedDirectory } from './directory';
 
 /**
