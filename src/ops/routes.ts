@@ -6,7 +6,7 @@ import { presentedKey, sameSecret } from '../http/auth';
 import { ApiError } from '../http/errors';
 import type { Route } from '../http/route';
 import type { Metrics } from './metrics';
-import type { Finding } from './doctor';
+import type { Finding } from './diagnose';
 import { projectRoot } from './paths';
 
 export const OPENAPI_PATH = join(projectRoot(), 'openapi.yaml');

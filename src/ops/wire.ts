@@ -1,6 +1,6 @@
 import type { Config } from '../config/config';
 import type { Core, Flow } from '../core';
-import { diagnose } from './doctor';
+import { diagnose } from './diagnose';
 import { opsRoutes } from './routes';
 
 /**

@@ -5,8 +5,8 @@ import { resolveLogFormat } from '../../src/ops/logger';
 const ROOT = join(__dirname, '..', '..');
 /** The operator commands as `npm start`, `npm run doctor` and `npm run bench` run them (npm test builds dist/ first). */
 const COMMANDS = [
-  { name: 'wecom-gateway', file: 'dist/src/server.js', usage: 'npm start' },
-  { name: 'doctor', file: 'dist/src/doctor.js', usage: 'npm run doctor' },
+  { name: 'wecom-gateway', file: 'dist/src/main/server.js', usage: 'npm start' },
+  { name: 'doctor', file: 'dist/src/main/doctor.js', usage: 'npm run doctor' },
   { name: 'bench', file: 'dist/bench/run.js', usage: 'npm run bench' },
   { name: 'profile-summary', file: 'dist/bench/profile-summary.js', usage: 'profile-summary.js <file.cpuprofile>' },
 ] as const;
@@ -47,7 +47,7 @@ describe('the command line of every operator command', () => {
   });
 
   it('when a command that takes no arguments gets one, or bench an unknown benchmark, then one line names it', async () => {
-    const server = await run(process.execPath, ['dist/src/server.js', 'extra']);
+    const server = await run(process.execPath, ['dist/src/main/server.js', 'extra']);
     expect([server.status, server.stderr]).toEqual([64, 'wecom-gateway: unexpected argument extra (see --help)\n']);
     const bench = await run(process.execPath, ['dist/bench/run.js', 'ingest', 'nosuch']);
     expect(bench.status).toBe(64);
@@ -77,18 +77,18 @@ describe('log format', () => {
 
   it('when the gateway runs in a pipe, then its lines are JSON; with LOG_FORMAT=pretty they are readable lines', async () => {
     const env = { REDIS_URL: process.env.TEST_REDIS_URL, REDIS_PREFIX: `wgw-cli-${process.pid}`, PORT: '0', SIMULATOR_PORT: '0', TEMPLATES_DIR: join(ROOT, 'templates') };
-    const json = await run(process.execPath, ['dist/src/server.js'], env, /listening on/);
+    const json = await run(process.execPath, ['dist/src/main/server.js'], env, /listening on/);
     const lines = json.stdout.trim().split('\n');
     expect(lines.length).toBeGreaterThan(1);
     for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
     expect(lines.map((l) => JSON.parse(l).msg)).toContainEqual(expect.stringMatching(/^wecom-gateway listening on/));
-    const pretty = await run(process.execPath, ['dist/src/server.js'], { ...env, LOG_FORMAT: 'pretty' }, /listening on/);
+    const pretty = await run(process.execPath, ['dist/src/main/server.js'], { ...env, LOG_FORMAT: 'pretty' }, /listening on/);
     const line = pretty.stdout.split('\n').find((l) => l.includes('wecom-gateway listening on'));
     expect(line).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO/);
   }, 45_000);
 
   it('when LOG_FORMAT has a value it does not know, then start-up stops naming the variable', async () => {
-    const { status, stderr } = await run(process.execPath, ['dist/src/server.js'], { LOG_FORMAT: 'xml' });
+    const { status, stderr } = await run(process.execPath, ['dist/src/main/server.js'], { LOG_FORMAT: 'xml' });
     expect(status).toBe(78);
     expect(stderr).toContain('LOG_FORMAT');
   });

@@ -6,7 +6,7 @@ import type { EmbeddedRedis } from '../../src/redis/embedded-redis';
 import { WecomSimulator } from '../../src/simulator/simulator';
 import { eventually, restartablePort, SIM_APP, TEMPLATES_DIR, uniquePrefix, startTestRedis, UNLIMITED_SIM } from '../support/harness';
 
-const SERVER = join(__dirname, '..', '..', 'dist', 'src', 'server.js');
+const SERVER = join(__dirname, '..', '..', 'dist', 'src', 'main', 'server.js');
 const MESSAGES = 5000;
 /** A real deployment has credentials, so it must have keys (keyless start-up is refused). */
 const KEY = 'crash-test-key-0123456789';

@@ -4,12 +4,12 @@ import pino from 'pino';
 import request from 'supertest';
 import { loadConfig } from '../../src/config/load';
 import { createGateway } from '../../src/gateway';
-import { startSandbox } from '../../src/sandbox';
+import { startSandbox } from '../../src/main/sandbox';
 import { SIM_APP, startHarness, TEMPLATES_DIR, uniquePrefix, type Harness } from '../support/harness';
 
 function runDoctor(env: Record<string, string | undefined>): Promise<{ status: number | null; stdout: string }> {
   // Asynchronously: a simulator answering it may live in this process.
-  const child = spawn(process.execPath, [join(__dirname, '..', '..', 'dist', 'src', 'doctor.js')], { env: { PATH: process.env.PATH, ...env } });
+  const child = spawn(process.execPath, [join(__dirname, '..', '..', 'dist', 'src', 'main', 'doctor.js')], { env: { PATH: process.env.PATH, ...env } });
   let stdout = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
   return new Promise((resolve) => child.once('exit', (status) => resolve({ status, stdout })));

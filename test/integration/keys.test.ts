@@ -17,7 +17,7 @@ import { problemsOf } from '../support/config-problems';
 import { alert, eventually, finalStatus, SIM_APP, startHarness, TEMPLATES_DIR, UNLIMITED_SIM, uniquePrefix, type Harness } from '../support/harness';
 
 const ROOT = join(__dirname, '..', '..');
-const SERVER = join(ROOT, 'dist', 'src', 'server.js');
+const SERVER = join(ROOT, 'dist', 'src', 'main', 'server.js');
 const MAKE_A_KEY = 'openssl rand -hex 24';
 
 const ALPHA = 'alpha-key-0123456789abcdef';
@@ -89,7 +89,7 @@ describe('start-up without keys', () => {
   it('when npm run doctor meets credentials without keys, then it reports the same line first, runs its WeCom checks and exits 1', async () => {
     const sim = await WecomSimulator.start({ ...UNLIMITED_SIM });
     try {
-      const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'doctor.js')], {
+      const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'main', 'doctor.js')], {
         env: { PATH: process.env.PATH, REDIS_URL: process.env.TEST_REDIS_URL, WECOM_API_BASE: sim.url, WECOM_CORP_ID: SIM_APP.corpId, WECOM_AGENT_ID: String(SIM_APP.agentId), WECOM_AGENT_SECRET: SIM_APP.secret },
       });
       let stdout = '';

@@ -25,7 +25,7 @@ interface Run {
 /** Runs the server until it exits, or until `ready` matches its output (then stops it). */
 function runServer(env: NodeJS.ProcessEnv, ready?: RegExp): Promise<Run> {
   const started = Date.now();
-  const child = spawn(process.execPath, ['dist/src/server.js'], {
+  const child = spawn(process.execPath, ['dist/src/main/server.js'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, REDIS_SERVER_PATH: binaryPath('redis-server'), LOG_FORMAT: 'json', ...env },
   });

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { loadConfig } from '../../src/config/load';
-import { announceSandbox, sandboxReadyLine, startSandbox } from '../../src/sandbox';
+import { announceSandbox, sandboxReadyLine, startSandbox } from '../../src/main/sandbox';
 
 /** What announceSandbox writes to stderr: the lines a user reads before the JSON log. */
 function bannerOf(config: ReturnType<typeof loadConfig>, simulatorUrl: string): string {

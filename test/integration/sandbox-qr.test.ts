@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
 import { loadConfig } from '../../src/config/load';
-import { startSandbox } from '../../src/sandbox';
+import { startSandbox } from '../../src/main/sandbox';
 import type { ContactWayRequest } from '../../src/wecom/client';
 import { WecomSimulator } from '../../src/simulator/simulator';
 import { eventually, SIM_APP, startHarness, type Harness } from '../support/harness';

@@ -8,7 +8,7 @@ import { alert, eventually, finalStatus, SIM_APP, startHarness, TEMPLATES_DIR, u
 import { encryptedPush, eventXml } from '../support/wecom-push';
 
 const ROOT = join(__dirname, '..', '..');
-const SERVER = join(ROOT, 'dist', 'src', 'server.js');
+const SERVER = join(ROOT, 'dist', 'src', 'main', 'server.js');
 const TOKEN = 'reloadToken1';
 const AES_KEY = 'ReloadKey0123456789abcdefghijklmnopqrstuvwx';
 const wecom = new CallbackCrypto({ token: TOKEN, encodingAesKey: AES_KEY, receiveId: SIM_APP.corpId });
@@ -141,7 +141,7 @@ describe('SIGHUP to the running gateway', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('when node dist/src/server.js gets SIGHUP after an edit, then it keeps running and renders the new text; after a broken edit it keeps it and logs the problem; SIGTERM still stops it', async () => {
+  it('when node dist/src/main/server.js gets SIGHUP after an edit, then it keeps running and renders the new text; after a broken edit it keeps it and logs the problem; SIGTERM still stops it', async () => {
     child = spawn(process.execPath, [SERVER], {
       cwd: ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, REDIS_URL: process.env.TEST_REDIS_URL, REDIS_PREFIX: uniquePrefix(), PORT: '0', SIMULATOR_PORT: '0', TEMPLATES_DIR: dir, LOG_FORMAT: 'json', LOG_LEVEL: 'info' },

@@ -3,7 +3,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { loadConfig } from '../../src/config/load';
 import { createGateway } from '../../src/gateway';
-import { startSandbox, type Sandbox } from '../../src/sandbox';
+import { startSandbox, type Sandbox } from '../../src/main/sandbox';
 import { WecomSimulator } from '../../src/simulator/simulator';
 import { alert, eventually, finalStatus, listen, SIM_APP, TEMPLATES_DIR, uniquePrefix } from '../support/harness';
 

@@ -1,4 +1,4 @@
-import { sandboxReason } from '../../src/sandbox';
+import { sandboxReason } from '../../src/main/sandbox';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,18 +1,18 @@
 import type { Server } from 'node:http';
-import { ExtensionLoadError } from './callback/extensions';
-import type { Config } from './config/config';
-import { keylessProblem, loadConfigOrExit, startupWarnings } from './config/load';
-import { createGateway, type Gateway } from './gateway';
-import { createLimitedServer } from './http/server-limits';
-import { TemplateLoadError } from './messages/template-source';
-import { readCommandLine } from './ops/cli';
-import { createLogger } from './ops/logger';
-import { RedisServerMissingError, startEmbeddedRedis, type EmbeddedRedis } from './redis/embedded-redis';
+import { ExtensionLoadError } from '../callback/extensions';
+import type { Config } from '../config/config';
+import { keylessProblem, loadConfigOrExit, startupWarnings } from '../config/load';
+import { createGateway, type Gateway } from '../gateway';
+import { createLimitedServer } from '../http/server-limits';
+import { TemplateLoadError } from '../messages/template-source';
+import { readCommandLine } from '../ops/cli';
+import { createLogger } from '../ops/logger';
+import { RedisServerMissingError, startEmbeddedRedis, type EmbeddedRedis } from '../redis/embedded-redis';
 import { announceSandbox, sandboxReadyLine, startSandbox, type Sandbox } from './sandbox';
 
 const HELP = {
   name: 'wecom-gateway',
-  usage: 'node dist/src/server.js   (or: npm start)',
+  usage: 'node dist/src/main/server.js   (or: npm start)',
   text: `
 The gateway: the REST API, the WeCom callback endpoint, the queues' workers and
 the operator console, configured by environment variables (docs/configuration.md).

@@ -1,17 +1,17 @@
-import { redisKeys } from './redis/keys';
+import { redisKeys } from '../redis/keys';
 import { Redis } from 'ioredis';
-import { keylessProblem, loadConfigOrExit } from './config/load';
-import { readCommandLine } from './ops/cli';
-import { diagnose, formatFindings } from './ops/doctor';
-import { startEmbeddedRedis } from './redis/embedded-redis';
+import { keylessProblem, loadConfigOrExit } from '../config/load';
+import { readCommandLine } from '../ops/cli';
+import { diagnose, formatFindings } from '../ops/diagnose';
+import { startEmbeddedRedis } from '../redis/embedded-redis';
 import { startSandbox } from './sandbox';
-import { WecomClient } from './wecom/client';
-import { TokenStore } from './wecom/token-store';
-import { WecomApi } from './wecom/wecom-api';
+import { WecomClient } from '../wecom/client';
+import { TokenStore } from '../wecom/token-store';
+import { WecomApi } from '../wecom/wecom-api';
 
 const HELP = {
   name: 'doctor',
-  usage: 'npm run doctor   (or: node dist/src/doctor.js)',
+  usage: 'npm run doctor   (or: node dist/src/main/doctor.js)',
   text: `
 Checks the configuration against WeCom, one line per finding (gettoken,
 agent/get, getcallbackip, keys), the same findings as GET /v1/diagnostics.

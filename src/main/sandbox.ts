@@ -1,9 +1,9 @@
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Config } from './config/config';
-import type { WecomApp } from './wecom/app';
-import type { Robot } from './wecom/group-chat';
-import { WecomSimulator, type DirectoryOptions, type SimulatedDepartment, type SimulatedMember } from './simulator/simulator';
+import type { Config } from '../config/config';
+import type { WecomApp } from '../wecom/app';
+import type { Robot } from '../wecom/group-chat';
+import { WecomSimulator, type DirectoryOptions, type SimulatedDepartment, type SimulatedMember } from '../simulator/simulator';
 
 /**
  * Sandbox mode (no WeCom credentials): the built-in WeCom simulator stands in
