@@ -89,14 +89,6 @@ export class Messages {
     private readonly options: MessageOptions = {},
   ) {}
 
-  reset(): void {
-    this.sent.length = 0;
-    this.duplicates.clear();
-    this.duplicatesAbsorbed = 0;
-    this.dropped = 0;
-    this.memberDeliveries.clear();
-  }
-
   /** When each delivery to a member happened (ms), for tests of the budgets. */
   deliveriesTo(user: string, agentId: number): number[] {
     return [...(this.memberDeliveries.get(`${agentId}:${user.toLowerCase()}`) ?? [])];
@@ -105,6 +97,14 @@ export class Messages {
   /** The newest `limit` messages, a textcard with what a reader sees of it. */
   listing(limit: number): (SentMessage & { seen?: string })[] {
     return this.sent.slice(-limit).map((m) => ({ ...m, ...seenOf(m) }));
+  }
+
+  reset(): void {
+    this.sent.length = 0;
+    this.duplicates.clear();
+    this.duplicatesAbsorbed = 0;
+    this.dropped = 0;
+    this.memberDeliveries.clear();
   }
 
   routes(app: Express): void {
