@@ -76,19 +76,33 @@ export async function startSandbox(config: Config, options: { port: number; logg
       apps: [app],
       directory: sandboxDirectory(config.simulatorMembers),
       // WeCom shows markup it does not know as plain text; the sandbox delivers it too, and says so.
-      onMarkupProblem: (problems) => options.logger?.warn({ problems }, `WeCom would show this markup as plain text: ${problems.join('; ')}`),
+      onMarkupProblem: (problems) =>
+        options.logger?.warn({ problems }, `WeCom would show this markup as plain text: ${problems.join('; ')}`),
       // For a phone on the LAN to scan the contact-way QR codes; the simulator then listens on all interfaces.
       ...(config.simulatorPublicUrl ? { publicUrl: config.simulatorPublicUrl } : {}),
     },
     options.port,
   );
   return {
-    config: { ...config, apps: [app], defaultApp: app.name, wecom: { ...config.wecom, apiBase: simulator.url }, robots: sandboxRobots(config, simulator.url) },
+    config: {
+      ...config,
+      apps: [app],
+      defaultApp: app.name,
+      wecom: { ...config.wecom, apiBase: simulator.url },
+      robots: sandboxRobots(config, simulator.url),
+    },
     simulator,
     deliverCallbacksTo: ({ host, port }) => {
       if (!app.callback) return; // the sandbox app always has one: its own keys, or callbackOnly's
       const { token, aesKey, receiveId } = app.callback;
-      simulator.deliverCallbacksTo({ url: `http://${localAddress(host)}:${port}/wecom/callback`, token, aesKey, corpId: app.corpId, receiveId, agentId: SANDBOX_APP.agentId });
+      simulator.deliverCallbacksTo({
+        url: `http://${localAddress(host)}:${port}/wecom/callback`,
+        token,
+        aesKey,
+        corpId: app.corpId,
+        receiveId,
+        agentId: SANDBOX_APP.agentId,
+      });
     },
     stop: () => simulator.stop(),
   };
@@ -118,7 +132,11 @@ const isWildcard = (host: string) => ['', '0.0.0.0', '::', '[::]'].includes(host
  * container is the container's, so the line says where to look instead.
  */
 function gatewayAddress(host: string, port: number): { base: string; where?: string } {
-  if (isWildcard(host)) return { base: `http://<this host>:${port}`, where: `on every interface (HOST=${host || '0.0.0.0'}), port ${port}: open this machine's address, or, in a container, the host port that ${port} is published on` };
+  if (isWildcard(host))
+    return {
+      base: `http://<this host>:${port}`,
+      where: `on every interface (HOST=${host || '0.0.0.0'}), port ${port}: open this machine's address, or, in a container, the host port that ${port} is published on`,
+    };
   const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
   return { base: `http://${loopback ? 'localhost' : localAddress(host)}:${port}` };
 }
@@ -140,7 +158,9 @@ function callbackSettingsLine(config: Config): string {
   if (!app?.callback) return '';
   // On every interface the address is the reader's to fill in; the ready line says which.
   const url = `URL ${gatewayAddress(config.host, config.port).base}/wecom/callback${config.port === 0 ? ' (PORT 0: the port on the ready line)' : ''}`;
-  const keys = config.callbackOnly ? 'Token: WECOM_CALLBACK_TOKEN · EncodingAESKey: WECOM_CALLBACK_AES_KEY (yours, not printed)' : `Token ${app.callback.token} · EncodingAESKey ${app.callback.aesKey} (new at each start)`;
+  const keys = config.callbackOnly
+    ? 'Token: WECOM_CALLBACK_TOKEN · EncodingAESKey: WECOM_CALLBACK_AES_KEY (yours, not printed)'
+    : `Token ${app.callback.token} · EncodingAESKey ${app.callback.aesKey} (new at each start)`;
   return `sandbox: callback settings, as an app's 接收消息 page holds them (the simulator pushes with these): ${url} · ${keys} · corp id ${app.callback.receiveId ?? app.corpId}\n`;
 }
 
@@ -157,11 +177,21 @@ export function announceSandbox(config: Config, simulatorUrl: string, logger: Lo
   const why = sandboxReason(config);
   // The simulator listens on loopback: from outside a container (or this host) only SIMULATOR_PUBLIC_URL reaches it.
   const shown = config.simulatorPublicUrl ?? simulatorUrl;
-  const reach = !config.simulatorPublicUrl && isWildcard(config.host) ? ' (on loopback: from outside this host or container, set SIMULATOR_PUBLIC_URL and publish SIMULATOR_PORT)' : '';
-  process.stderr.write(`sandbox: ${why} at ${simulatorUrl}${reach}\n         what it delivered: ${shown}/__sim/messages · its controls: docs/sandbox.md\n${membersLine(config)}`);
+  const reach =
+    !config.simulatorPublicUrl && isWildcard(config.host)
+      ? ' (on loopback: from outside this host or container, set SIMULATOR_PUBLIC_URL and publish SIMULATOR_PORT)'
+      : '';
+  process.stderr.write(
+    `sandbox: ${why} at ${simulatorUrl}${reach}\n         what it delivered: ${shown}/__sim/messages · its controls: docs/sandbox.md\n${membersLine(config)}`,
+  );
   process.stderr.write(callbackSettingsLine(config));
   if (config.simulatorPublicUrl) {
-    process.stderr.write(`sandbox: contact-way QR codes point to SIMULATOR_PUBLIC_URL ${config.simulatorPublicUrl}: the simulator listens on all interfaces, its /__sim controls are reachable from the LAN\n`);
+    process.stderr.write(
+      `sandbox: contact-way QR codes point to SIMULATOR_PUBLIC_URL ${config.simulatorPublicUrl}: the simulator listens on all interfaces, its /__sim controls are reachable from the LAN\n`,
+    );
   }
-  logger.warn({ simulator: simulatorUrl, callbackOnly: Boolean(config.callbackOnly) }, `SANDBOX MODE: ${why}; see its messages at ${shown}/__sim/messages`);
+  logger.warn(
+    { simulator: simulatorUrl, callbackOnly: Boolean(config.callbackOnly) },
+    `SANDBOX MODE: ${why}; see its messages at ${shown}/__sim/messages`,
+  );
 }

@@ -71,9 +71,13 @@ async function main(): Promise<void> {
     }
     cleanups.unshift(() => redis.stop());
     config = { ...config, redis: { ...config.redis, url: redis.url } };
-    logger.warn({ redis: redis.url, dir: redis.dir }, 'no REDIS_URL: started an embedded redis-server (stopped with the gateway; its data lives in a temporary folder)');
+    logger.warn(
+      { redis: redis.url, dir: redis.dir },
+      'no REDIS_URL: started an embedded redis-server (stopped with the gateway; its data lives in a temporary folder)',
+    );
   }
-  if (config.apiKeys.length === 0) logger.warn(`no GATEWAY_API_KEYS: /v1 accepts only local callers (loopback, a local Host, no proxy), without a key, on ${config.host}`);
+  if (config.apiKeys.length === 0)
+    logger.warn(`no GATEWAY_API_KEYS: /v1 accepts only local callers (loopback, a local Host, no proxy), without a key, on ${config.host}`);
   for (const warning of startupWarnings(config)) logger.warn(warning);
 
   let gateway: Gateway;
@@ -92,7 +96,10 @@ async function main(): Promise<void> {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     sandbox?.deliverCallbacksTo({ host: config.host, port }); // a scanned sandbox QR code pushes here
-    logger.info({ port, sandbox: config.sandbox, apps: config.apps.map((a) => a.name), events: gateway.events }, `wecom-gateway listening on http://localhost:${port} (API docs at /docs)`);
+    logger.info(
+      { port, sandbox: config.sandbox, apps: config.apps.map((a) => a.name), events: gateway.events },
+      `wecom-gateway listening on http://localhost:${port} (API docs at /docs)`,
+    );
     if (config.sandbox) process.stderr.write(`${sandboxReadyLine(config, port)}\n`);
   });
   server.on('error', (error: NodeJS.ErrnoException) => {

@@ -24,7 +24,13 @@ function problem(app: WecomApp, check: string, error: WecomError): Finding {
 export async function diagnose(config: Pick<Config, 'apps' | 'sandbox' | 'robots'>, api: WecomApi): Promise<Finding[]> {
   const findings: Finding[] = [];
   // The same checks run in the sandbox, so a newcomer sees what they look like; this line says against what.
-  if (config.sandbox) findings.push({ ok: true, app: config.apps[0]?.name ?? 'default', check: 'sandbox', detail: 'no WeCom credentials: the checks below ran against the built-in WeCom simulator, not WeCom' });
+  if (config.sandbox)
+    findings.push({
+      ok: true,
+      app: config.apps[0]?.name ?? 'default',
+      check: 'sandbox',
+      detail: 'no WeCom credentials: the checks below ran against the built-in WeCom simulator, not WeCom',
+    });
   for (const app of config.apps) {
     const agent = await api.getAgent(app);
     if (agent.kind !== 'ok') {
@@ -38,15 +44,32 @@ export async function diagnose(config: Pick<Config, 'apps' | 'sandbox' | 'robots
       ok: users + parties > 0,
       app: app.name,
       check: 'agent/get',
-      detail: users + parties > 0 ? `agent ${app.agentId} "${String(agent.value.name ?? '')}" sees ${users} member(s) and ${parties} department(s) directly` : `agent ${app.agentId} has an empty visible range: add members or departments in the admin console (应用 -> 可见范围)`,
+      detail:
+        users + parties > 0
+          ? `agent ${app.agentId} "${String(agent.value.name ?? '')}" sees ${users} member(s) and ${parties} department(s) directly`
+          : `agent ${app.agentId} has an empty visible range: add members or departments in the admin console (应用 -> 可见范围)`,
     });
     const ips = await api.getCallbackIps(app);
-    findings.push(ips.kind === 'ok' ? { ok: true, app: app.name, check: 'getcallbackip', detail: `${ips.value.length} WeCom callback address(es); this gateway's IP is trusted` } : problem(app, 'getcallbackip', ips.error));
+    findings.push(
+      ips.kind === 'ok'
+        ? {
+            ok: true,
+            app: app.name,
+            check: 'getcallbackip',
+            detail: `${ips.value.length} WeCom callback address(es); this gateway's IP is trusted`,
+          }
+        : problem(app, 'getcallbackip', ips.error),
+    );
   }
   // Names and pool sizes only: a robot's key is a credential.
   if (config.robots.length > 0) {
     const robots = config.robots.map((r) => `${r.name} (${r.keys.length} key${r.keys.length > 1 ? 's' : ''})`).join(', ');
-    findings.push({ ok: true, app: 'all', check: 'robots', detail: `${robots}: not called (a robot can only be checked by posting into its group)` });
+    findings.push({
+      ok: true,
+      app: 'all',
+      check: 'robots',
+      detail: `${robots}: not called (a robot can only be checked by posting into its group)`,
+    });
   }
   return findings;
 }

@@ -26,7 +26,11 @@ export function agentRoutes(app: Express, host: ApiHost, visibleUserids: () => s
       errmsg: 'ok',
       agentid: auth.agentId,
       name: 'Gateway (simulated)',
-      allow_userinfos: { user: visibleUserids().slice(0, 100).map((userid) => ({ userid })) },
+      allow_userinfos: {
+        user: visibleUserids()
+          .slice(0, 100)
+          .map((userid) => ({ userid })),
+      },
       allow_partys: { partyid: [1] },
       allow_tags: { tagid: [] },
       close: 0,

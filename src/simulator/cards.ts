@@ -114,8 +114,8 @@ const CODE_REFUSED = 'invalid parameter: response_code used or expired';
 const reject = (errcode: number, errmsg: string) => ({ errcode, errmsg });
 const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
 /** Party and tag ids are integers; a numeric string is taken too. */
-const isIdList = (value: unknown): value is (string | number)[] => Array.isArray(value) && value.every((id) => Number.isInteger(id) || (typeof id === 'string' && /^\d+$/.test(id)));
-
+const isIdList = (value: unknown): value is (string | number)[] =>
+  Array.isArray(value) && value.every((id) => Number.isInteger(id) || (typeof id === 'string' && /^\d+$/.test(id)));
 
 /** The keys whose buttons call back (template_card_event, §7.2): callback buttons and a submit button; url buttons (type 1) open a page. */
 function callbackKeys(card: Record<string, unknown>): string[] {
@@ -178,16 +178,29 @@ export class Cards {
    * response code to the app's callback URL, `repeat` times when it retries.
    */
   async click({ user, key, taskId, repeat = 1 }: SimulatedClick): Promise<ClickOutcome> {
-    if (typeof user !== 'string' || user === '' || typeof key !== 'string' || key === '' || (taskId !== undefined && typeof taskId !== 'string')) {
+    if (
+      typeof user !== 'string' ||
+      user === '' ||
+      typeof key !== 'string' ||
+      key === '' ||
+      (taskId !== undefined && typeof taskId !== 'string')
+    ) {
       throw new ClickRefused(400, 'expected {user, key, taskId?, repeat?} with user, key and taskId strings');
     }
     if (!Number.isInteger(repeat) || repeat < 1 || repeat > MAX_REPEAT) throw new ClickRefused(400, `repeat must be 1 to ${MAX_REPEAT}`);
     const card = this.cardClickedBy(user, taskId);
     if (!callbackKeys(card.card).includes(key)) {
-      throw new ClickRefused(422, `card ${card.taskId} has no callback button with key ${key} (its callback keys: ${callbackKeys(card.card).join(', ') || 'none'}; url buttons open a page instead)`);
+      throw new ClickRefused(
+        422,
+        `card ${card.taskId} has no callback button with key ${key} (its callback keys: ${callbackKeys(card.card).join(', ') || 'none'}; url buttons open a page instead)`,
+      );
     }
     const target = this.host.callbackTarget();
-    if (!target) throw new ClickRefused(409, "the simulator does not know where the gateway's callback is: nothing told it (deliverCallbacksTo); in sandbox mode the gateway does once it listens");
+    if (!target)
+      throw new ClickRefused(
+        409,
+        "the simulator does not know where the gateway's callback is: nothing told it (deliverCallbacksTo); in sandbox mode the gateway does once it listens",
+      );
     const responseCode = this.issueCode(card, 'click');
     const xml = eventXml({
       ToUserName: target.corpId,
@@ -207,13 +220,19 @@ export class Cards {
         throw new ClickRefused(502, `the push to the gateway's callback ${target.url} failed: ${error.message}`);
       });
       callbackStatuses.push(answer.status);
-      if (answer.status < 200 || answer.status > 299) throw new ClickRefused(502, `the gateway answered push ${push} of ${repeat} with HTTP ${answer.status}: ${answer.body.slice(0, 300)}`);
+      if (answer.status < 200 || answer.status > 299)
+        throw new ClickRefused(
+          502,
+          `the gateway answered push ${push} of ${repeat} with HTTP ${answer.status}: ${answer.body.slice(0, 300)}`,
+        );
     }
     return { taskId: card.taskId, key, user, responseCode, callbackStatuses };
   }
 
   routes(app: Express): void {
-    app.post('/cgi-bin/message/update_template_card', express.text({ type: () => true, limit: '2mb' }), (req, res) => this.update(req, res));
+    app.post('/cgi-bin/message/update_template_card', express.text({ type: () => true, limit: '2mb' }), (req, res) =>
+      this.update(req, res),
+    );
   }
 
   /** POST /__sim/click and GET /__sim/cards, for sandbox users and tests over HTTP. */
@@ -245,10 +264,12 @@ export class Cards {
     const rejection = host.agentRejection(auth.agentId, body.agentid) ?? this.recipientsRejection(body) ?? this.changeRejection(body);
     if (rejection) return host.answer(res, API, { ...rejection });
     const code = typeof body.response_code === 'string' ? this.codes.get(body.response_code) : undefined;
-    if (!code || code.card.agentid !== auth.agentId || code.used || code.expiresAt <= Date.now()) return host.answer(res, API, reject(40058, CODE_REFUSED));
+    if (!code || code.card.agentid !== auth.agentId || code.used || code.expiresAt <= Date.now())
+      return host.answer(res, API, reject(40058, CODE_REFUSED));
     const card = code.card;
     const newCard = body.template_card as Record<string, unknown> | undefined;
-    if (newCard && newCard.task_id !== card.taskId) return host.answer(res, API, reject(40058, `invalid parameter: template_card.task_id must be the card's (${card.taskId})`));
+    if (newCard && newCard.task_id !== card.taskId)
+      return host.answer(res, API, reject(40058, `invalid parameter: template_card.task_id must be the card's (${card.taskId})`));
     code.used = true;
     const replaceName = newCard ? undefined : String((body.button as Record<string, unknown>).replace_name);
     card.updates.push({
@@ -273,7 +294,8 @@ export class Cards {
 
   /** userids ≤ 1000 (40032, as message/send answers), partyids and tagids ≤ 100 integer ids. */
   private recipientsRejection(body: Record<string, unknown>): Rejection | undefined {
-    if (body.userids !== undefined && !isStringList(body.userids)) return reject(40058, 'invalid parameter: userids must be a list of userids');
+    if (body.userids !== undefined && !isStringList(body.userids))
+      return reject(40058, 'invalid parameter: userids must be a list of userids');
     if (Array.isArray(body.userids) && body.userids.length > LIMITS.userids) return reject(40032, 'invalid size of userid list');
     for (const list of ['partyids', 'tagids'] as const) {
       const ids = body[list];
@@ -287,10 +309,13 @@ export class Cards {
   /** Exactly one change: a whole template_card (checked as on message/send) or button.replace_name. */
   private changeRejection(body: Record<string, unknown>): Rejection | undefined {
     const hasCard = body.template_card !== undefined;
-    if (hasCard === (body.button !== undefined)) return reject(40058, 'invalid parameter: give either template_card or button.replace_name');
+    if (hasCard === (body.button !== undefined))
+      return reject(40058, 'invalid parameter: give either template_card or button.replace_name');
     if (!hasCard) {
       const replaceName = (body.button as Record<string, unknown> | null)?.replace_name;
-      return typeof replaceName === 'string' && replaceName !== '' ? undefined : reject(40058, 'invalid parameter: button.replace_name required');
+      return typeof replaceName === 'string' && replaceName !== ''
+        ? undefined
+        : reject(40058, 'invalid parameter: button.replace_name required');
     }
     const card = body.template_card;
     if (!card || typeof card !== 'object' || Array.isArray(card)) return reject(40058, 'invalid parameter: template_card is missing');
@@ -312,9 +337,16 @@ export class Cards {
   /** The card clicked: the one named by taskId, else the newest the user received. */
   private cardClickedBy(user: string, taskId: string | undefined): SimulatedCard {
     const newestFirst = this.cards.filter((c) => taskId === undefined || c.taskId === taskId).reverse();
-    if (newestFirst.length === 0) throw new ClickRefused(404, taskId === undefined ? 'no interactive card has been sent' : `no interactive card with task_id ${taskId}`);
+    if (newestFirst.length === 0)
+      throw new ClickRefused(
+        404,
+        taskId === undefined ? 'no interactive card has been sent' : `no interactive card with task_id ${taskId}`,
+      );
     const card = newestFirst.find((c) => received(c, user));
     if (card) return card;
-    throw new ClickRefused(taskId === undefined ? 404 : 403, taskId === undefined ? `no interactive card reached ${user}` : `${user} did not receive card ${taskId}`);
+    throw new ClickRefused(
+      taskId === undefined ? 404 : 403,
+      taskId === undefined ? `no interactive card reached ${user}` : `${user} did not receive card ${taskId}`,
+    );
   }
 }

@@ -50,16 +50,37 @@ const isDepartmentList = (list: unknown): list is number[] => Array.isArray(list
 /** What is wrong with a directory a caller gives (PUT /__sim/members), or undefined. */
 export function directoryProblem(users: unknown, parties: unknown): string | undefined {
   const badUser = (u: unknown) =>
-    typeof u === 'string' ? !USER_ID.test(u) : !u || typeof u !== 'object' || !USER_ID.test(String((u as SimulatedMember).userid)) || typeof (u as SimulatedMember).name !== 'string' || !isDepartmentList((u as SimulatedMember).department);
-  const badParty = (p: unknown) => (typeof p === 'string' ? !/^\d+$/.test(p) : !p || typeof p !== 'object' || !Number.isInteger((p as SimulatedDepartment).id) || typeof (p as SimulatedDepartment).name !== 'string' || !Number.isInteger((p as SimulatedDepartment).parentid));
-  if (users !== undefined && (!Array.isArray(users) || users.some(badUser))) return 'members: each a userid (1-64 letters, digits, _ . @ -) or {userid, name, department: [ids]}';
-  if (parties !== undefined && (!Array.isArray(parties) || parties.some(badParty))) return 'departments: each an id or {id, name, parentid}';
+    typeof u === 'string'
+      ? !USER_ID.test(u)
+      : !u ||
+        typeof u !== 'object' ||
+        !USER_ID.test(String((u as SimulatedMember).userid)) ||
+        typeof (u as SimulatedMember).name !== 'string' ||
+        !isDepartmentList((u as SimulatedMember).department);
+  const badParty = (p: unknown) =>
+    typeof p === 'string'
+      ? !/^\d+$/.test(p)
+      : !p ||
+        typeof p !== 'object' ||
+        !Number.isInteger((p as SimulatedDepartment).id) ||
+        typeof (p as SimulatedDepartment).name !== 'string' ||
+        !Number.isInteger((p as SimulatedDepartment).parentid);
+  if (users !== undefined && (!Array.isArray(users) || users.some(badUser)))
+    return 'members: each a userid (1-64 letters, digits, _ . @ -) or {userid, name, department: [ids]}';
+  if (parties !== undefined && (!Array.isArray(parties) || parties.some(badParty)))
+    return 'departments: each an id or {id, name, parentid}';
   return undefined;
 }
 
-const memberOf = (user: string | SimulatedMember): SimulatedMember => (typeof user === 'string' ? { userid: user, name: user, department: [1] } : { ...user, department: [...user.department] });
-const departmentOf = (party: string | SimulatedDepartment): SimulatedDepartment => (typeof party === 'string' ? { id: Number(party), name: party, parentid: 1 } : { ...party });
-const numbers = (list: string) => list.split(',').map((v) => Number(v.trim())).filter(Number.isInteger);
+const memberOf = (user: string | SimulatedMember): SimulatedMember =>
+  typeof user === 'string' ? { userid: user, name: user, department: [1] } : { ...user, department: [...user.department] };
+const departmentOf = (party: string | SimulatedDepartment): SimulatedDepartment =>
+  typeof party === 'string' ? { id: Number(party), name: party, parentid: 1 } : { ...party };
+const numbers = (list: string) =>
+  list
+    .split(',')
+    .map((v) => Number(v.trim()))
+    .filter(Number.isInteger);
 const key = (userid: string) => userid.toLowerCase();
 
 export class SimulatedDirectory {
@@ -94,7 +115,12 @@ export class SimulatedDirectory {
 
   /** The members it names (in an open directory, those added or given), for GET /__sim/members and agent/get. */
   listing(): { anyUserid: boolean; members: SimulatedMember[]; departments?: SimulatedDepartment[]; tags?: string[] } {
-    return { anyUserid: this.anyUserid, members: [...this.members.values()], ...(this.departments ? { departments: [...this.departments.values()] } : {}), ...(this.tags ? { tags: this.tags } : {}) };
+    return {
+      anyUserid: this.anyUserid,
+      members: [...this.members.values()],
+      ...(this.departments ? { departments: [...this.departments.values()] } : {}),
+      ...(this.tags ? { tags: this.tags } : {}),
+    };
   }
 
   /**
@@ -102,7 +128,8 @@ export class SimulatedDirectory {
    * changes: a refused change leaves the directory as it was and is never pushed.
    */
   apply(fields: ChangeFields): void {
-    if (!PLAYED_CHANGE_TYPES.includes(fields.ChangeType)) throw new ContactChangeRefused(400, `ChangeType must be one of ${PLAYED_CHANGE_TYPES.join(', ')}`);
+    if (!PLAYED_CHANGE_TYPES.includes(fields.ChangeType))
+      throw new ContactChangeRefused(400, `ChangeType must be one of ${PLAYED_CHANGE_TYPES.join(', ')}`);
     const userid = fields.UserID ?? '';
     const known = this.members.get(key(userid));
     switch (fields.ChangeType) {
@@ -110,21 +137,34 @@ export class SimulatedDirectory {
         if (!USER_ID.test(userid)) throw new ContactChangeRefused(400, 'create_user needs a UserID of 1-64 letters, digits, _ . @ -');
         if (known) throw new ContactChangeRefused(409, `${userid} is already a member`);
         const department = fields.Department ? numbers(fields.Department) : [1];
-        this.members.set(key(userid), { userid, name: fields.Name || userid, department, ...(fields.Position ? { position: fields.Position } : {}) });
+        this.members.set(key(userid), {
+          userid,
+          name: fields.Name || userid,
+          department,
+          ...(fields.Position ? { position: fields.Position } : {}),
+        });
         return;
       }
       case 'update_user': {
         const member = known ?? (this.anyUserid && USER_ID.test(userid) ? memberOf(userid) : undefined);
         if (!member) throw new ContactChangeRefused(404, `${userid || '(no UserID)'} is not a member (GET /__sim/members lists them)`);
         const renamed = fields.NewUserID;
-        if (renamed !== undefined && (!USER_ID.test(renamed) || (key(renamed) !== key(userid) && this.members.has(key(renamed))))) throw new ContactChangeRefused(409, `NewUserID ${renamed} is malformed or taken`);
+        if (renamed !== undefined && (!USER_ID.test(renamed) || (key(renamed) !== key(userid) && this.members.has(key(renamed)))))
+          throw new ContactChangeRefused(409, `NewUserID ${renamed} is malformed or taken`);
         this.members.delete(key(userid));
-        const updated = { ...member, ...(renamed ? { userid: renamed } : {}), ...(fields.Name ? { name: fields.Name } : {}), ...(fields.Department ? { department: numbers(fields.Department) } : {}), ...(fields.Position ? { position: fields.Position } : {}) };
+        const updated = {
+          ...member,
+          ...(renamed ? { userid: renamed } : {}),
+          ...(fields.Name ? { name: fields.Name } : {}),
+          ...(fields.Department ? { department: numbers(fields.Department) } : {}),
+          ...(fields.Position ? { position: fields.Position } : {}),
+        };
         this.members.set(key(updated.userid), updated);
         return;
       }
       case 'delete_user':
-        if (!known && !(this.anyUserid && USER_ID.test(userid))) throw new ContactChangeRefused(404, `${userid || '(no UserID)'} is not a member (GET /__sim/members lists them)`);
+        if (!known && !(this.anyUserid && USER_ID.test(userid)))
+          throw new ContactChangeRefused(404, `${userid || '(no UserID)'} is not a member (GET /__sim/members lists them)`);
         this.members.delete(key(userid));
         return;
       default:
@@ -146,7 +186,11 @@ export class SimulatedDirectory {
         return;
       case 'update_party':
         if (!known) throw new ContactChangeRefused(404, `no department ${id}`);
-        departments.set(id, { ...known, ...(fields.Name ? { name: fields.Name } : {}), ...(fields.ParentId ? { parentid: Number(fields.ParentId) } : {}) });
+        departments.set(id, {
+          ...known,
+          ...(fields.Name ? { name: fields.Name } : {}),
+          ...(fields.ParentId ? { parentid: Number(fields.ParentId) } : {}),
+        });
         return;
       default: // delete_party
         if (!known) throw new ContactChangeRefused(404, `no department ${id}`);

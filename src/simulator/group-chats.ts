@@ -74,7 +74,6 @@ const includesUser = (users: string[], user: string) => users.some((u) => sameUs
 /** A robot key as the simulator page shows it: enough to tell robots apart, too little to post with. */
 const maskKey = (key: string) => `${key.slice(0, 4)}…`;
 
-
 export class GroupChats {
   readonly robotSent: RobotSentMessage[] = [];
   readonly chatSent: ChatSentMessage[] = [];
@@ -157,7 +156,14 @@ export class GroupChats {
       const content = body[msgtype] as Record<string, unknown>;
       const mentioned = mentionsOf(body);
       const mobiles = msgtype === 'text' && isStringList(content.mentioned_mobile_list) ? content.mentioned_mobile_list : [];
-      this.robotSent.push({ key, msgtype, body: content, ...(mentioned.length > 0 ? { mentioned } : {}), ...(mobiles.length > 0 ? { mentionedMobiles: [...mobiles] } : {}), at: now });
+      this.robotSent.push({
+        key,
+        msgtype,
+        body: content,
+        ...(mentioned.length > 0 ? { mentioned } : {}),
+        ...(mobiles.length > 0 ? { mentionedMobiles: [...mobiles] } : {}),
+        at: now,
+      });
       return host.answer(res, api, { errcode: 0, errmsg: 'ok' });
     });
 
@@ -173,7 +179,13 @@ export class GroupChats {
       const mediaId = `3${randomBytes(30).toString('base64url')}`;
       // Ids are per key: another robot's send answers 40007.
       this.robotMedia.set(mediaId, { key, type, createdAt: Date.now() });
-      return host.answer(res, api, { errcode: 0, errmsg: 'ok', type, media_id: mediaId, created_at: String(Math.floor(Date.now() / 1000)) });
+      return host.answer(res, api, {
+        errcode: 0,
+        errmsg: 'ok',
+        type,
+        media_id: mediaId,
+        created_at: String(Math.floor(Date.now() / 1000)),
+      });
     });
   }
 
@@ -227,16 +239,27 @@ export class GroupChats {
       if (!body) return host.answer(res, api, reject(40058, 'invalid json'));
       const { name, owner, userlist, chatid } = body;
       if (name !== undefined && typeof name !== 'string') return host.answer(res, api, reject(40058, 'invalid parameter: name'));
-      if (!isStringList(userlist) || userlist.length < 2 || userlist.length > MAX_CHAT_MEMBERS) return host.answer(res, api, reject(40058, `invalid parameter: userlist must hold 2 to ${MAX_CHAT_MEMBERS} userids`));
-      if (new Set(userlist.map((u) => u.toLowerCase())).size !== userlist.length) return host.answer(res, api, reject(40058, 'invalid parameter: userlist has duplicates'));
+      if (!isStringList(userlist) || userlist.length < 2 || userlist.length > MAX_CHAT_MEMBERS)
+        return host.answer(res, api, reject(40058, `invalid parameter: userlist must hold 2 to ${MAX_CHAT_MEMBERS} userids`));
+      if (new Set(userlist.map((u) => u.toLowerCase())).size !== userlist.length)
+        return host.answer(res, api, reject(40058, 'invalid parameter: userlist has duplicates'));
       const membersProblem = this.membersProblem(userlist, 'userlist');
       if (membersProblem) return host.answer(res, api, { ...membersProblem });
-      if (owner !== undefined && (typeof owner !== 'string' || !includesUser(userlist, owner))) return host.answer(res, api, reject(40058, 'invalid parameter: owner must be in userlist'));
-      if (chatid !== undefined && (typeof chatid !== 'string' || !CHAT_ID.test(chatid))) return host.answer(res, api, reject(40058, 'invalid parameter: chatid must be 1 to 32 of [0-9a-zA-Z]'));
-      if (typeof chatid === 'string' && this.chats.has(chatid)) return host.answer(res, api, reject(40058, 'invalid parameter: chatid exists'));
+      if (owner !== undefined && (typeof owner !== 'string' || !includesUser(userlist, owner)))
+        return host.answer(res, api, reject(40058, 'invalid parameter: owner must be in userlist'));
+      if (chatid !== undefined && (typeof chatid !== 'string' || !CHAT_ID.test(chatid)))
+        return host.answer(res, api, reject(40058, 'invalid parameter: chatid must be 1 to 32 of [0-9a-zA-Z]'));
+      if (typeof chatid === 'string' && this.chats.has(chatid))
+        return host.answer(res, api, reject(40058, 'invalid parameter: chatid exists'));
       const id = typeof chatid === 'string' ? chatid : this.newChatId();
       // WeCom picks a random member as owner when none is given; the first is as good, and tests stay deterministic.
-      this.chats.set(id, { chatid: id, name: name ?? '', owner: (owner as string | undefined) ?? userlist[0], users: [...userlist], agentId: auth.agentId });
+      this.chats.set(id, {
+        chatid: id,
+        name: name ?? '',
+        owner: (owner as string | undefined) ?? userlist[0],
+        users: [...userlist],
+        agentId: auth.agentId,
+      });
       return host.answer(res, api, { errcode: 0, errmsg: 'ok', chatid: id });
     });
 
@@ -254,7 +277,8 @@ export class GroupChats {
       const users = [...chat.users];
       for (const user of added as string[]) if (!includesUser(users, user)) users.push(user);
       const remaining = users.filter((u) => !includesUser(removed, u));
-      if (remaining.length < 1 || remaining.length > MAX_CHAT_MEMBERS) return host.answer(res, api, reject(40058, `invalid parameter: a chat keeps 1 to ${MAX_CHAT_MEMBERS} members`));
+      if (remaining.length < 1 || remaining.length > MAX_CHAT_MEMBERS)
+        return host.answer(res, api, reject(40058, `invalid parameter: a chat keeps 1 to ${MAX_CHAT_MEMBERS} members`));
       const newOwner = owner ?? chat.owner;
       if (!includesUser(remaining, newOwner)) return host.answer(res, api, reject(40058, 'invalid parameter: owner must be a member'));
       // Checked whole before any change: a refused update leaves the chat as it was.
@@ -271,7 +295,11 @@ export class GroupChats {
       if ('errcode' in auth) return host.answer(res, api, { ...auth });
       const chat = this.ownChat(req.query.chatid, auth.agentId);
       if ('errcode' in chat) return host.answer(res, api, { ...chat });
-      return host.answer(res, api, { errcode: 0, errmsg: 'ok', chat_info: { chatid: chat.chatid, name: chat.name, owner: chat.owner, userlist: [...chat.users] } });
+      return host.answer(res, api, {
+        errcode: 0,
+        errmsg: 'ok',
+        chat_info: { chatid: chat.chatid, name: chat.name, owner: chat.owner, userlist: [...chat.users] },
+      });
     });
 
     app.post('/cgi-bin/appchat/send', json, async (req, res) => {
@@ -286,7 +314,14 @@ export class GroupChats {
       const rejection = host.checkMessageBody(message) ?? this.chatMentionsProblem(message);
       if (rejection) return host.answer(res, api, { ...rejection });
       const mentioned = mentionsOf(message);
-      this.chatSent.push({ chatid: chat.chatid, agentid: auth.agentId, msgtype, body: body[msgtype] as Record<string, unknown>, ...(mentioned.length > 0 ? { mentioned } : {}), at: Date.now() });
+      this.chatSent.push({
+        chatid: chat.chatid,
+        agentid: auth.agentId,
+        msgtype,
+        body: body[msgtype] as Record<string, unknown>,
+        ...(mentioned.length > 0 ? { mentioned } : {}),
+        at: Date.now(),
+      });
       return host.answer(res, api, { errcode: 0, errmsg: 'ok' });
     });
   }
@@ -295,7 +330,8 @@ export class GroupChats {
   private chatMentionsProblem(message: Record<string, unknown>): Rejection | undefined {
     const list = message.msgtype === 'text' ? (message.text as Record<string, unknown>).mentioned_list : undefined;
     if (list === undefined) return undefined;
-    if (!isStringList(list) || list.some((u) => u !== '@all' && !USER_ID.test(u))) return reject(40058, 'invalid parameter: text.mentioned_list must list userids or "@all"');
+    if (!isStringList(list) || list.some((u) => u !== '@all' && !USER_ID.test(u)))
+      return reject(40058, 'invalid parameter: text.mentioned_list must list userids or "@all"');
     return undefined;
   }
 }

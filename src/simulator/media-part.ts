@@ -32,7 +32,12 @@ export function readMediaPart(req: Request, limit: number): Promise<MediaPart | 
         hash.update(chunk);
       });
       stream.on('end', () => {
-        part = { size, sha256: hash.digest('hex'), filename: info.filename ?? '', tooLarge: (stream as unknown as { truncated?: boolean }).truncated === true };
+        part = {
+          size,
+          sha256: hash.digest('hex'),
+          filename: info.filename ?? '',
+          tooLarge: (stream as unknown as { truncated?: boolean }).truncated === true,
+        };
       });
     });
     // A promise settles once: an error after 'close' (or the reverse) answers nothing twice.

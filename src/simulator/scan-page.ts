@@ -44,8 +44,7 @@ function attachmentHtml(attachment: Record<string, unknown>): string {
   if (kind === 'link') shown = `${linkTo(item.url, item.title)}${item.desc ? `<br>${escapeHtml(item.desc)}` : ''}`;
   else if (kind === 'miniprogram') {
     shown = `${escapeHtml(item.title)}<br><span class="kind">${escapeHtml(item.appid)} ${escapeHtml(item.page ?? '')}</span>`;
-  }
-  else if (kind === 'image' && item.pic_url) shown = linkTo(item.pic_url, item.pic_url);
+  } else if (kind === 'image' && item.pic_url) shown = linkTo(item.pic_url, item.pic_url);
   else shown = escapeHtml(item.media_id ?? JSON.stringify(item));
   return `<div class="bubble"><div class="kind">${escapeHtml(LABELS[kind] ?? kind)}</div>${shown}</div>`;
 }
@@ -58,7 +57,7 @@ export function scanPage(outcome: ScannedCustomer): string {
   const title = `已添加 ${outcome.employee} · Added ${outcome.employee}`;
   const welcome = outcome.welcome;
   if (!welcome) {
-    const none = '20 秒内没有收到欢迎语 · No welcome within 20 s: the gateway\'s GET /v1/welcome/outcomes says why.';
+    const none = "20 秒内没有收到欢迎语 · No welcome within 20 s: the gateway's GET /v1/welcome/outcomes says why.";
     return page(title, `${head}<p class="warn">${none}</p>`);
   }
   const text = welcome.text ? `<div class="bubble">${escapeHtml(welcome.text)}</div>` : '';

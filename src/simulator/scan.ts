@@ -22,7 +22,10 @@ export interface ScanOutcome {
 
 /** A scan the simulator cannot carry out, with the HTTP status that says why. */
 export class ScanRefused extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }

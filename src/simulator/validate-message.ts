@@ -13,7 +13,19 @@ export interface Rejection {
 /** A well-formed userid (1–64 chars, reference §4): shared by message/send and appchat. */
 export const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
 
-const MSGTYPES = new Set(['text', 'image', 'voice', 'video', 'file', 'textcard', 'news', 'mpnews', 'markdown', 'miniprogram_notice', 'template_card']);
+const MSGTYPES = new Set([
+  'text',
+  'image',
+  'voice',
+  'video',
+  'file',
+  'textcard',
+  'news',
+  'mpnews',
+  'markdown',
+  'miniprogram_notice',
+  'template_card',
+]);
 const MEDIA_TYPES = new Set(['image', 'voice', 'video', 'file']);
 const INTERACTIVE_CARDS = new Set(['button_interaction', 'vote_interaction', 'multiple_interaction']);
 
@@ -39,7 +51,8 @@ export function validateMessageBody(body: Record<string, unknown>, mediaExists: 
       return undefined;
     case 'news': {
       const articles = content.articles;
-      if (!Array.isArray(articles) || articles.length < 1 || articles.length > 8) return reject(40058, 'invalid parameter: news.articles must hold 1 to 8 articles');
+      if (!Array.isArray(articles) || articles.length < 1 || articles.length > 8)
+        return reject(40058, 'invalid parameter: news.articles must hold 1 to 8 articles');
       for (const article of articles as Record<string, unknown>[]) {
         if (typeof article.title !== 'string' || article.title === '') return reject(41016, 'missing title');
         const miniProgram = typeof article.appid === 'string' && typeof article.pagepath === 'string';
@@ -50,7 +63,8 @@ export function validateMessageBody(body: Record<string, unknown>, mediaExists: 
     case 'template_card':
       return templateCardRejection(content);
     default:
-      if (MEDIA_TYPES.has(msgtype) && (typeof content.media_id !== 'string' || !mediaExists(content.media_id))) return reject(40007, 'invalid media_id');
+      if (MEDIA_TYPES.has(msgtype) && (typeof content.media_id !== 'string' || !mediaExists(content.media_id)))
+        return reject(40007, 'invalid media_id');
       return undefined;
   }
 }
@@ -75,10 +89,12 @@ export function templateCardRejection(card: Record<string, unknown>): Rejection 
     return reject(40058, 'invalid parameter: task_id required, 1 to 128 bytes of [0-9A-Za-z_-@]');
   }
   const horizontal = card.horizontal_content_list;
-  if (horizontal !== undefined && (!Array.isArray(horizontal) || horizontal.length > 6)) return reject(40058, 'invalid parameter: horizontal_content_list holds at most 6 items');
+  if (horizontal !== undefined && (!Array.isArray(horizontal) || horizontal.length > 6))
+    return reject(40058, 'invalid parameter: horizontal_content_list holds at most 6 items');
   if (card.card_type === 'button_interaction') return buttonListRejection(card);
   const submitKey = (card.submit_button as Record<string, unknown> | undefined)?.key;
-  if (submitKey !== undefined && (typeof submitKey !== 'string' || bytes(submitKey) > MAX_KEY_BYTES)) return reject(40058, 'invalid parameter: submit_button.key exceeds 1024 bytes');
+  if (submitKey !== undefined && (typeof submitKey !== 'string' || bytes(submitKey) > MAX_KEY_BYTES))
+    return reject(40058, 'invalid parameter: submit_button.key exceeds 1024 bytes');
   return undefined;
 }
 
@@ -88,7 +104,8 @@ function buttonListRejection(card: Record<string, unknown>): Rejection | undefin
     return reject(40058, 'invalid parameter: main_title.title or sub_title_text required');
   }
   const buttons = card.button_list;
-  if (!Array.isArray(buttons) || buttons.length < 1 || buttons.length > 6) return reject(40058, 'invalid parameter: button_list must hold 1 to 6 buttons');
+  if (!Array.isArray(buttons) || buttons.length < 1 || buttons.length > 6)
+    return reject(40058, 'invalid parameter: button_list must hold 1 to 6 buttons');
   const keys = new Set<string>();
   for (const [i, item] of (buttons as unknown[]).entries()) {
     const button = (item && typeof item === 'object' ? item : {}) as Record<string, unknown>;
@@ -133,7 +150,10 @@ function robotImageProblem(image: Record<string, unknown>): string | undefined {
  * A webhook/send body (reference §13). `mediaExists` answers whether a media_id
  * was uploaded with this robot's key, as this kind (file or voice), within 3 days.
  */
-export function validateRobotBody(body: Record<string, unknown>, mediaExists: (mediaId: string, type: 'file' | 'voice') => boolean): Rejection | undefined {
+export function validateRobotBody(
+  body: Record<string, unknown>,
+  mediaExists: (mediaId: string, type: 'file' | 'voice') => boolean,
+): Rejection | undefined {
   const msgtype = body.msgtype;
   if (typeof msgtype !== 'string' || !ROBOT_MSGTYPES.has(msgtype)) return reject(40008, 'invalid message type');
   const content = body[msgtype] as Record<string, unknown> | undefined;
@@ -143,7 +163,8 @@ export function validateRobotBody(body: Record<string, unknown>, mediaExists: (m
       if (typeof content.content !== 'string' || content.content === '') return reject(44004, 'empty content');
       if (bytes(content.content) > 2048) return reject(40058, 'text.content exceed max length 2048');
       for (const list of ['mentioned_list', 'mentioned_mobile_list']) {
-        if (content[list] !== undefined && !isStringList(content[list])) return reject(40058, `invalid parameter: text.${list} must be a list of strings`);
+        if (content[list] !== undefined && !isStringList(content[list]))
+          return reject(40058, `invalid parameter: text.${list} must be a list of strings`);
       }
       return undefined;
     case 'markdown':
@@ -157,7 +178,8 @@ export function validateRobotBody(body: Record<string, unknown>, mediaExists: (m
     }
     case 'news': {
       const articles = content.articles;
-      if (!Array.isArray(articles) || articles.length < 1 || articles.length > 8) return reject(40058, 'invalid parameter: news.articles must hold 1 to 8 articles');
+      if (!Array.isArray(articles) || articles.length < 1 || articles.length > 8)
+        return reject(40058, 'invalid parameter: news.articles must hold 1 to 8 articles');
       for (const article of articles as Record<string, unknown>[]) {
         if (typeof article?.title !== 'string' || article.title === '') return reject(40058, 'invalid parameter: article title missing');
         if (!isHttpUrl(article.url)) return reject(40058, 'invalid parameter: article url must be an http(s) URL');
@@ -170,7 +192,8 @@ export function validateRobotBody(body: Record<string, unknown>, mediaExists: (m
       if (typeof content.media_id !== 'string' || !mediaExists(content.media_id, msgtype)) return reject(40007, 'invalid media_id');
       return undefined;
     default:
-      if (typeof content.card_type !== 'string' || !ROBOT_CARDS.has(content.card_type)) return reject(40058, 'robots take text_notice and news_notice cards only');
+      if (typeof content.card_type !== 'string' || !ROBOT_CARDS.has(content.card_type))
+        return reject(40058, 'robots take text_notice and news_notice cards only');
       return undefined;
   }
 }
@@ -179,7 +202,8 @@ export function validateRobotBody(body: Record<string, unknown>, mediaExists: (m
 export function mentionsOf(body: Record<string, unknown>): string[] {
   const content = (body[String(body.msgtype)] ?? {}) as Record<string, unknown>;
   if (body.msgtype === 'text') return isStringList(content.mentioned_list) ? [...(content.mentioned_list as string[])] : [];
-  if (body.msgtype === 'markdown' && typeof content.content === 'string') return [...content.content.matchAll(/<@([^<>\s]+)>/g)].map((m) => m[1]);
+  if (body.msgtype === 'markdown' && typeof content.content === 'string')
+    return [...content.content.matchAll(/<@([^<>\s]+)>/g)].map((m) => m[1]);
   return [];
 }
 
