@@ -10,8 +10,8 @@ import { createRedis, waitUntilReady, type RedisClient } from './redis/connectio
 import { redisKeys, type RedisKeys } from './redis/keys';
 import { replicationBarrier } from './redis/replication';
 import type { CallbackEvent } from './wecom/callback/event';
-import { WecomClient } from './wecom/client';
 import { TokenStore } from './wecom/token-store';
+import { WecomTransport } from './wecom/transport';
 import { WecomApi } from './wecom/wecom-api';
 
 /** What every flow is wired from: the connections, WeCom, metrics, logs and the time. */
@@ -115,7 +115,7 @@ export async function connectCore(config: Config, logger: Logger, clock: () => n
   const keys = redisKeys(config.redis.prefix);
   const wecomCalls = childrenOf(metrics.wecomCalls);
   const wecomCallSeconds = childrenOf(metrics.wecomCallSeconds);
-  const client = new WecomClient({
+  const transport = new WecomTransport({
     apiBase: config.wecom.apiBase,
     timeoutMs: config.wecom.timeoutMs,
     throttleMs: appBlockedFor(config.send.throttleMs),
@@ -125,7 +125,7 @@ export async function connectCore(config: Config, logger: Logger, clock: () => n
     },
   });
   const reachability = new WecomReachability({ metrics, logger, recheckMs: config.wecom.recheckMs });
-  const tokens = new TokenStore(redis, client, {
+  const tokens = new TokenStore(redis, transport, {
     keys,
     onFetch: (app, error) => {
       metrics.tokenFetches.inc({ app: app.name, result: error ? 'error' : 'ok' });
@@ -146,7 +146,7 @@ export async function connectCore(config: Config, logger: Logger, clock: () => n
     },
     replicated: replicationBarrier([redis, queueRedis], config.redis.waitReplicas),
     keys,
-    api: new WecomApi(client, tokens),
+    api: new WecomApi(transport, tokens),
     reachability,
     metrics,
     logger,
@@ -154,7 +154,7 @@ export async function connectCore(config: Config, logger: Logger, clock: () => n
     async close() {
       closing = true;
       reachability.close();
-      await client.close();
+      await transport.close();
       // QUIT needs a live connection: one still reconnecting (Redis just back) is cut instead, or it would retry forever.
       await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
     },

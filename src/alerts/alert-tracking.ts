@@ -6,6 +6,7 @@ import type { MessageStore } from '../messages/message-store';
 import { membersOf, splitRecipients, type Recipients } from '../messages/recipients';
 import type { Metrics } from '../ops/metrics';
 import type { WecomApp } from '../wecom/app';
+import { updateTemplateCard } from '../wecom/endpoints/message';
 import type { Mentions } from '../wecom/group-chat';
 import type { WecomApi } from '../wecom/wecom-api';
 import { cardData, groupTemplateData, groupTimes, recipientRefs } from './alert-card';
@@ -282,7 +283,10 @@ export class AlertTracking {
 
   /** Updates one card to the group's state with `responseCode`; false when WeCom refuses the code (used, expired). */
   private async updateCard(group: AlertGroup, card: AlertCard, responseCode: string, reason: CardsReason): Promise<boolean> {
-    const outcome = await this.deps.api.updateTemplateCard(this.deps.app, { responseCode, to: card.to, card: this.renderCard(group, card) });
+    const outcome = await this.deps.api.call(
+      this.deps.app,
+      updateTemplateCard({ agentId: this.deps.app.agentId, responseCode, to: card.to, card: this.renderCard(group, card) }),
+    );
     this.deps.metrics.alertCardUpdates.inc({ reason, result: outcome.kind === 'ok' ? 'ok' : 'error' });
     if (outcome.kind === 'retry' || outcome.kind === 'refreshToken') throw new Error(`update_template_card: ${outcome.error.errcode} ${outcome.error.errmsg}`);
     if (outcome.kind !== 'ok') {

@@ -1,6 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { WecomApp } from '../wecom/app';
+import { getCallbackIps } from '../wecom/endpoints/agent';
 import type { WecomApi } from '../wecom/wecom-api';
 
 const REFRESH_MS = 60 * 60 * 1000;
@@ -58,7 +59,7 @@ export class CallbackIpAllowlist {
   }
 
   async refresh(): Promise<void> {
-    const outcome = await this.api.getCallbackIps(this.app);
+    const outcome = await this.api.call(this.app, getCallbackIps());
     const read = outcome.kind === 'ok' ? readCallbackIps(outcome.value) : undefined;
     if (read && read.unreadable.length > 0) this.logger.warn({ unreadable: read.unreadable }, 'getcallbackip answered entries that are neither an address nor a range; skipped');
     if (read && read.count > 0) {

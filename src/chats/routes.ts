@@ -5,8 +5,9 @@ import { findApp, type Config } from '../config/config';
 import { ApiError } from '../http/errors';
 import { queryParam, type Route } from '../http/route';
 import type { WecomApp } from '../wecom/app';
-import type { LookupOutcome, Outcome } from '../wecom/client';
+import { createChat, getChat, updateChat } from '../wecom/endpoints/appchat';
 import { errcodeHint } from '../wecom/errcodes';
+import type { LookupOutcome, Outcome } from '../wecom/outcome';
 import type { WecomApi } from '../wecom/wecom-api';
 import { mayUseChat, type ChatDirectory, type RegisteredChat } from './chat-directory';
 import { APP_CHAT } from '../wecom/limits';
@@ -80,7 +81,7 @@ function unknownChat(id: string): ApiError {
 export function chatRoutes(config: Pick<Config, 'apps' | 'defaultApp'>, api: WecomApi, directory: ChatDirectory): Route[] {
   /** WeCom's view of the chat now, kept with its owner. */
   const register = async (app: WecomApp, id: string, createdBy: string | undefined): Promise<RegisteredChat> => {
-    const chat = { ...ok(await api.getChat(app, id), id), ...(createdBy !== undefined ? { createdBy } : {}) };
+    const chat = { ...ok(await api.call(app, getChat(id)), id), ...(createdBy !== undefined ? { createdBy } : {}) };
     await directory.remember(app.name, chat);
     return chat;
   };
@@ -107,7 +108,7 @@ export function chatRoutes(config: Pick<Config, 'apps' | 'defaultApp'>, api: Wec
         const { app: name, ...chat } = parsed.data;
         const caller = callerOf(res);
         const app = appOf(config, name, caller);
-        const created = ok(await api.createChat(app, chat));
+        const created = ok(await api.call(app, createChat(chat)));
         // Read back: WeCom chose the owner (and the chatid) when the request did not.
         res.status(201).location(`/v1/chats/${created.chatid}`).json({ app: app.name, ...(await register(app, created.chatid, caller.id)) });
       },
@@ -128,7 +129,7 @@ export function chatRoutes(config: Pick<Config, 'apps' | 'defaultApp'>, api: Wec
         if (known?.createdBy !== undefined && !mayUseChat(known, caller)) throw owned;
         if (!known) {
           // The first registration wins, also against another key's PUT in flight.
-          const chat = { ...ok(await api.getChat(app, id), id), createdBy: caller.id };
+          const chat = { ...ok(await api.call(app, getChat(id)), id), createdBy: caller.id };
           if (!(await directory.claim(app.name, chat))) throw owned;
           return void res.status(201).location(`/v1/chats/${id}`).json({ app: app.name, ...chat });
         }
@@ -145,7 +146,7 @@ export function chatRoutes(config: Pick<Config, 'apps' | 'defaultApp'>, api: Wec
         const caller = callerOf(res);
         const app = appOf(config, queryParam(req, 'app'), caller);
         const { createdBy } = await usable(app, id, caller, 'read');
-        res.json({ app: app.name, ...ok(await api.getChat(app, id), id), ...(createdBy !== undefined ? { createdBy } : {}) });
+        res.json({ app: app.name, ...ok(await api.call(app, getChat(id)), id), ...(createdBy !== undefined ? { createdBy } : {}) });
       },
     },
     {
@@ -160,7 +161,7 @@ export function chatRoutes(config: Pick<Config, 'apps' | 'defaultApp'>, api: Wec
         const caller = callerOf(res);
         const app = appOf(config, name, caller);
         const { createdBy } = await usable(app, id, caller, 'change');
-        const outcome = await api.updateChat(app, { chatid: id, ...update });
+        const outcome = await api.call(app, updateChat({ chatid: id, ...update }));
         if (outcome.kind === 'notFound') await directory.forget(app.name, id);
         ok(outcome, id);
         res.json({ app: app.name, ...(await register(app, id, createdBy)) });

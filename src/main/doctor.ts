@@ -5,8 +5,8 @@ import { readCommandLine } from '../ops/cli';
 import { diagnose, formatFindings } from '../ops/diagnose';
 import { startEmbeddedRedis } from '../redis/embedded-redis';
 import { startSandbox } from './sandbox';
-import { WecomClient } from '../wecom/client';
 import { TokenStore } from '../wecom/token-store';
+import { WecomTransport } from '../wecom/transport';
 import { WecomApi } from '../wecom/wecom-api';
 
 const HELP = {
@@ -38,14 +38,15 @@ async function main(): Promise<void> {
   if (sandbox) config = sandbox.config;
   const embedded = config.redis.url ? undefined : await startEmbeddedRedis({ binary: config.redis.embeddedBinary });
   const redis = new Redis(config.redis.url ?? embedded!.url);
-  const client = new WecomClient({ apiBase: config.wecom.apiBase, timeoutMs: config.wecom.timeoutMs });
+  const transport = new WecomTransport({ apiBase: config.wecom.apiBase, timeoutMs: config.wecom.timeoutMs });
   try {
-    const findings = await diagnose(config, new WecomApi(client, new TokenStore(redis, client, { keys: redisKeys(config.redis.prefix) })));
+    const tokens = new TokenStore(redis, transport, { keys: redisKeys(config.redis.prefix) });
+    const findings = await diagnose(config, new WecomApi(transport, tokens));
     if (keyless) findings.unshift({ ok: false, app: 'all', check: 'keys', detail: keyless });
     process.stdout.write(`${formatFindings(findings)}\n`);
     process.exitCode = findings.every((f) => f.ok) ? 0 : 1;
   } finally {
-    await client.close();
+    await transport.close();
     await redis.quit();
     await embedded?.stop();
     await sandbox?.stop();

@@ -2,9 +2,13 @@ import type { Job } from 'bullmq';
 import type { RobotLine, RobotTurn } from '../budgets/robot-line';
 import type { WecomApp } from '../wecom/app';
 import { chatPayload, robotPayload } from '../wecom/chat-message';
-import type { MediaType, Outcome, SendResult } from '../wecom/client';
+import { sendToChat as appchatSend } from '../wecom/endpoints/appchat';
+import type { MediaType } from '../wecom/endpoints/media';
+import type { SendResult } from '../wecom/endpoints/message';
+import { robotSend } from '../wecom/endpoints/robot';
 import { GatewayErrcode } from '../wecom/errcodes';
 import { robotKeyId, type Robot } from '../wecom/group-chat';
+import type { Outcome } from '../wecom/outcome';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { MediaResolver } from './media';
 import { withFile, type PartFiles } from './media-queue';
@@ -62,7 +66,7 @@ async function sendToRobot(deps: GroupSendDeps, job: GroupJob, token: string | u
   const { endpoint } = await robotTurn(deps, job, token, robot, chunk);
   const body = file ? withFile(message.body, file, robotKeyId(endpoint.key)) : await deps.media.resolveForRobot(endpoint, message.msgtype, message.body);
   if (body.kind !== 'ok') return body;
-  const outcome = await deps.api.robotSend(endpoint, robotPayload({ msgtype: message.msgtype, body: body.value }));
+  const outcome = await deps.api.robot(endpoint, robotSend(robotPayload({ msgtype: message.msgtype, body: body.value })));
   if (outcome.kind === 'retry' && outcome.afterMs) {
     await deps.robotLine.block(endpoint, outcome.afterMs);
     deps.countRobotDeferral(robot.name);
@@ -83,7 +87,7 @@ async function sendToChat(deps: GroupSendDeps, app: WecomApp, chatid: string, jo
   const message = job.data.messages[chunk];
   const body = await chatBody(deps, app, job, token, chunk);
   if (body.kind !== 'ok') return body;
-  const outcome = await deps.api.sendToChat(app, chatPayload(chatid, { msgtype: message.msgtype, body: body.value }));
+  const outcome = await deps.api.call(app, appchatSend(chatPayload(chatid, { msgtype: message.msgtype, body: body.value })));
   return outcome.kind === 'notFound' ? { kind: 'permanent', error: outcome.error } : outcome;
 }
 

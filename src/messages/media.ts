@@ -6,9 +6,11 @@ import type { WecomApp } from '../wecom/app';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/connection';
 import { robotImage } from '../wecom/chat-message';
-import type { MediaType, Outcome, UploadedMedia } from '../wecom/client';
+import { uploadMedia, type MediaType, type UploadedMedia } from '../wecom/endpoints/media';
+import { robotUpload } from '../wecom/endpoints/robot';
 import { robotKeyId, type RobotEndpoint } from '../wecom/group-chat';
 import { GatewayErrcode } from '../wecom/errcodes';
+import type { Outcome } from '../wecom/outcome';
 import type { WecomApi } from '../wecom/wecom-api';
 import { MEDIA_ID_LIFETIME_SECONDS } from '../wecom/limits';
 
@@ -58,7 +60,9 @@ export class MediaResolver {
 
   /** What replaces `media` in an app's message: the content's media_id, uploaded once per hash. */
   async appFields(app: WecomApp, msgtype: MediaType, media: MediaSource, content: Buffer): Promise<Outcome<Record<string, unknown>>> {
-    const mediaId = await this.uploadOnce(app.corpId, msgtype, media, content, (filename) => this.api.uploadMedia(app, msgtype, filename, content));
+    const mediaId = await this.uploadOnce(app.corpId, msgtype, media, content, (filename) =>
+      this.api.call(app, uploadMedia(msgtype, filename, content)),
+    );
     return mediaId.kind === 'ok' ? { kind: 'ok', value: { media_id: mediaId.value } } : mediaId;
   }
 
@@ -83,7 +87,9 @@ export class MediaResolver {
       return typeof image === 'string' ? { kind: 'permanent', error: { errcode: MEDIA_ERRCODE, errmsg: image } } : { kind: 'ok', value: { ...image } };
     }
     const type = msgtype as 'file' | 'voice';
-    const mediaId = await this.uploadOnce(`robot-${robotKeyId(endpoint.key)}`, type, media, content, (filename) => this.api.robotUpload(endpoint, type, filename, content));
+    const mediaId = await this.uploadOnce(`robot-${robotKeyId(endpoint.key)}`, type, media, content, (filename) =>
+      this.api.robot(endpoint, robotUpload(type, filename, content)),
+    );
     return mediaId.kind === 'ok' ? { kind: 'ok', value: { media_id: mediaId.value } } : mediaId;
   }
 

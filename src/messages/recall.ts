@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { WecomApp } from '../wecom/app';
 import { visibleTo, type Caller } from '../http/auth';
 import { ApiError } from '../http/errors';
+import { recallMessage as messageRecall } from '../wecom/endpoints/message';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { MessageStore, MessageView } from './message-store';
 import { sendIdOf, type SendJobData } from './send-queue';
@@ -54,7 +55,7 @@ export async function recallMessage(id: string, deps: RecallDeps, caller: Caller
     const to = view.deliveries?.[index]?.to ?? 'members';
     const outcome = (result: PartRecall['outcome'], reason?: string) => recall.push({ part: index, to, outcome: result, ...(reason ? { reason } : {}) });
     if (part.status === 'sent' && part.msgid) {
-      const answer = await deps.api.recallMessage(app, part.msgid);
+      const answer = await deps.api.call(app, messageRecall(part.msgid));
       if (answer.kind !== 'ok') throw new ApiError(409, 'recall_refused', `WeCom refused the recall: ${answer.error.errcode} ${answer.error.errmsg}`);
       outcome('recalled');
     } else if (part.status === 'queued' || part.status === 'deferred') {

@@ -4,9 +4,11 @@ import { sendLimiter } from '../budgets/app-pause';
 import type { Logger } from 'pino';
 import type { WecomApp } from '../wecom/app';
 import { childrenOf, type Metrics } from '../ops/metrics';
-import type { MediaType, Outcome, SendResult, WecomError } from '../wecom/client';
+import type { MediaType } from '../wecom/endpoints/media';
+import { sendMessage, type SendResult } from '../wecom/endpoints/message';
 import { errcodeHint, GatewayErrcode } from '../wecom/errcodes';
 import { buildSendPayload } from '../wecom/message-payload';
+import type { Outcome, WecomError } from '../wecom/outcome';
 import type { WecomApi } from '../wecom/wecom-api';
 import { MediaResolver } from './media';
 import { withFile, type PartFiles } from './media-queue';
@@ -83,7 +85,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
       body = resolved.value;
     }
     const payload = buildSendPayload(data.msgtype, body, data.to, { agentId: app.agentId, duplicateCheckSeconds: deps.duplicateCheckSeconds, sendId: sendIdOf(data) });
-    return deps.api.sendMessage(app, payload);
+    return deps.api.call(app, sendMessage(payload));
   }
 
   /**

@@ -1,7 +1,8 @@
 import type { Config } from '../config/config';
 import type { WecomApp } from '../wecom/app';
-import type { WecomError } from '../wecom/client';
+import { getAgent, getCallbackIps } from '../wecom/endpoints/agent';
 import { errcodeHint } from '../wecom/errcodes';
+import type { WecomError } from '../wecom/outcome';
 import type { WecomApi } from '../wecom/wecom-api';
 
 export interface Finding {
@@ -32,7 +33,7 @@ export async function diagnose(config: Pick<Config, 'apps' | 'sandbox' | 'robots
       detail: 'no WeCom credentials: the checks below ran against the built-in WeCom simulator, not WeCom',
     });
   for (const app of config.apps) {
-    const agent = await api.getAgent(app);
+    const agent = await api.call(app, getAgent(app.agentId));
     if (agent.kind !== 'ok') {
       findings.push(problem(app, 'gettoken + agent/get', agent.error));
       continue;
@@ -49,17 +50,8 @@ export async function diagnose(config: Pick<Config, 'apps' | 'sandbox' | 'robots
           ? `agent ${app.agentId} "${String(agent.value.name ?? '')}" sees ${users} member(s) and ${parties} department(s) directly`
           : `agent ${app.agentId} has an empty visible range: add members or departments in the admin console (应用 -> 可见范围)`,
     });
-    const ips = await api.getCallbackIps(app);
-    findings.push(
-      ips.kind === 'ok'
-        ? {
-            ok: true,
-            app: app.name,
-            check: 'getcallbackip',
-            detail: `${ips.value.length} WeCom callback address(es); this gateway's IP is trusted`,
-          }
-        : problem(app, 'getcallbackip', ips.error),
-    );
+    const ips = await api.call(app, getCallbackIps());
+    findings.push(ips.kind === 'ok' ? { ok: true, app: app.name, check: 'getcallbackip', detail: `${ips.value.length} WeCom callback address(es); this gateway's IP is trusted` } : problem(app, 'getcallbackip', ips.error));
   }
   // Names and pool sizes only: a robot's key is a credential.
   if (config.robots.length > 0) {

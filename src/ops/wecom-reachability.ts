@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { WecomApp } from '../wecom/app';
-import type { WecomError } from '../wecom/client';
+import { getCallbackIps } from '../wecom/endpoints/agent';
 import { errcodeHint } from '../wecom/errcodes';
+import type { WecomError } from '../wecom/outcome';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { Metrics } from './metrics';
 
@@ -31,7 +32,7 @@ export class WecomReachability {
   watch(apps: WecomApp[], api: WecomApi): void {
     const check = async (list: WecomApp[]) => {
       for (const app of list) {
-        const outcome = await api.getCallbackIps(app);
+        const outcome = await api.call(app, getCallbackIps());
         if (this.closed) return;
         this.record(app, outcome.kind === 'ok' ? undefined : outcome.error);
       }

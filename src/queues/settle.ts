@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { RedisUnavailableError } from '../redis/unavailable';
-import type { Outcome } from '../wecom/client';
+import type { Outcome } from '../wecom/outcome';
 
 /**
  * What one attempt of a job came to, in the terms every worker shares: a WeCom

@@ -4,8 +4,10 @@ import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/connection';
 import { compareAndDelete } from '../redis/atomic';
 import type { WecomApp } from './app';
-import type { WecomClient, WecomError } from './client';
+import { getToken } from './endpoints/token';
 import { GatewayErrcode } from './errcodes';
+import type { WecomError } from './outcome';
+import type { WecomTransport } from './transport';
 
 /** How long a process reuses the token it last read before it reads Redis again. */
 const LOCAL_TOKEN_MS = 5_000;
@@ -46,7 +48,7 @@ export class TokenStore {
 
   constructor(
     private readonly redis: RedisClient,
-    private readonly client: WecomClient,
+    private readonly transport: WecomTransport,
     private readonly options: TokenStoreOptions,
   ) {}
 
@@ -103,7 +105,7 @@ export class TokenStore {
   }
 
   private async fetchAndStore(app: WecomApp, key: string): Promise<string> {
-    const outcome = await this.client.getToken(app.corpId, app.secret);
+    const outcome = await this.transport.call(getToken(app.corpId, app.secret));
     this.options.onFetch?.(app, outcome.kind === 'ok' ? undefined : outcome.error);
     if (outcome.kind !== 'ok') throw new TokenError(outcome.error, outcome.kind === 'retry', outcome.kind === 'retry' ? outcome.afterMs : undefined);
     const { marginSeconds = 300 } = this.options;

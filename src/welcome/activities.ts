@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { placesIn, readTemplateSource, schemaProblems, TemplateLoadError, type FilePath, type Where } from '../messages/template-source';
 import type { DataShape } from '../messages/template-variables';
 import { parseChecked, templateFiles, unknownKeys } from '../messages/templates';
-import type { WelcomeAttachment, WelcomeMessage } from '../wecom/client';
+import type { WelcomeAttachment, WelcomeMessage } from '../wecom/endpoints/externalcontact';
 import { CUSTOMERS_PER_EMPLOYEE } from '../wecom/limits';
 
 /**

@@ -3,6 +3,7 @@ import type { WecomApp } from '../wecom/app';
 import { ApiError } from '../http/errors';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/connection';
+import { addContactWay, deleteContactWay } from '../wecom/endpoints/externalcontact';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { Activities } from './activities';
 import type { EmployeePool } from './employee-pool';
@@ -43,7 +44,8 @@ export class ContactWays {
     if (!chosen) throw new ApiError(409, 'no_employee_with_room', `no employee of ${activity.name} has room: every one is at their daily or total limit (GET /v1/welcome/pool)`);
     const existing = await this.redis.hget(this.key(activity.name), chosen.userId);
     if (existing) return { ...(JSON.parse(existing) as ContactWay), reused: true };
-    const outcome = await this.api.addContactWay(this.app, { remark: activity.name, skipVerify: true, state: activity.state, users: [chosen.userId] });
+    const request = { remark: activity.name, skipVerify: true, state: activity.state, users: [chosen.userId] };
+    const outcome = await this.api.call(this.app, addContactWay(request));
     if (outcome.kind !== 'ok') throw new ApiError(502, 'wecom_error', `WeCom refused add_contact_way: ${outcome.error.errcode} ${outcome.error.errmsg}`);
     const way: ContactWay = {
       activity: activity.name,
@@ -57,7 +59,7 @@ export class ContactWays {
     if (!(await this.redis.hsetnx(this.key(activity.name), chosen.userId, JSON.stringify(way)))) {
       const winner = await this.redis.hget(this.key(activity.name), chosen.userId);
       if (winner) {
-        await this.api.deleteContactWay(this.app, way.configId);
+        await this.api.call(this.app, deleteContactWay(way.configId));
         return { ...(JSON.parse(winner) as ContactWay), reused: true };
       }
       await this.redis.hset(this.key(activity.name), chosen.userId, JSON.stringify(way)); // the winner was retired meanwhile
@@ -72,7 +74,7 @@ export class ContactWays {
       const stored = await this.redis.hget(this.key(activity.name), userId);
       if (!stored) continue;
       const way = JSON.parse(stored) as ContactWay;
-      const outcome = await this.api.deleteContactWay(this.app, way.configId);
+      const outcome = await this.api.call(this.app, deleteContactWay(way.configId));
       const where = { activity: activity.name, employee: userId, configId: way.configId };
       // A code WeCom no longer knows is as good as deleted; anything else keeps the record and is tried again at the next add.
       if (outcome.kind === 'ok' || outcome.kind === 'notFound') {

@@ -7,7 +7,7 @@ import { applyVerdict, jobAttempts, settle, settleThrown, wecomResult } from '..
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/connection';
 import { addExternalContact, eventHeader, type CallbackEvent } from '../wecom/callback/event';
-import type { WelcomeMessage } from '../wecom/client';
+import { markTags, sendWelcome as sendWelcomeMsg, type WelcomeMessage } from '../wecom/endpoints/externalcontact';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { Activities } from './activities';
 import type { ContactWays } from './contact-ways';
@@ -117,7 +117,7 @@ export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps)
     }
     const elapsed = () => now() - event.receivedAt;
     if (elapsed() > WELCOME_WINDOW_MS) return done({ ...withActivity, outcome: 'expired', reason: 'the 20-second window passed before the welcome could be sent' });
-    const outcome = await deps.api.sendWelcome(deps.app, welcomeCode, message);
+    const outcome = await deps.api.call(deps.app, sendWelcomeMsg(welcomeCode, message));
     if (outcome.kind === 'ok') return done({ ...withActivity, outcome: outcome.value === 'sent' ? 'sent' : 'already-delivered', latencyMs: elapsed() });
     // The 20 s window is the attempts budget: another try only while a second of it is left. A 45009
     // does not pause the welcome queue: every other customer's window is running too.
@@ -150,7 +150,8 @@ export function startWelcomeWorkers(connection: ConnectionOptions, deps: Welcome
   const tags = new Worker<TagJob>(
     TAG_QUEUE,
     async (job) => {
-      const outcome = await deps.api.markTags(deps.app, { employee: job.data.userId, customer: job.data.externalUserId, add: job.data.tags });
+      const marks = { employee: job.data.userId, customer: job.data.externalUserId, add: job.data.tags };
+      const outcome = await deps.api.call(deps.app, markTags(marks));
       // A refusal (an unknown tag, a customer no longer the employee's) fails at once; WeCom being busy is retried.
       await applyVerdict(settle(wecomResult(outcome), jobAttempts(job)));
       deps.metrics.welcomeTagged.inc();

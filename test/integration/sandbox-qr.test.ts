@@ -4,7 +4,7 @@ import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
 import { loadConfig } from '../../src/config/load';
 import { startSandbox } from '../../src/main/sandbox';
-import type { ContactWayRequest } from '../../src/wecom/client';
+import { addContactWay as addWay, deleteContactWay as delWay, type ContactWayRequest } from '../../src/wecom/endpoints/externalcontact';
 import { WecomSimulator } from '../../src/simulator/simulator';
 import { eventually, SIM_APP, startHarness, type Harness } from '../support/harness';
 import { asApp } from '../support/wecom-app';
@@ -26,12 +26,12 @@ type App = { corpId: string; secret: string };
 
 /** A 「联系我」 code made on the simulator as an app makes one (one member: type 1; several: type 2). */
 async function addContactWay(sim: WecomSimulator, app: App, way: ContactWayRequest) {
-  const outcome = await asApp(sim.url, app, (client, token) => client.addContactWay(token, way));
+  const outcome = await asApp(sim.url, app, addWay(way));
   if (outcome.kind !== 'ok') throw new Error(`add_contact_way: ${outcome.error.errcode} ${outcome.error.errmsg}`);
   return outcome.value;
 }
 
-const deleteContactWay = (sim: WecomSimulator, app: App, configId: string) => asApp(sim.url, app, (client, token) => client.deleteContactWay(token, configId));
+const deleteContactWay = (sim: WecomSimulator, app: App, configId: string) => asApp(sim.url, app, delWay(configId));
 
 describe('the sandbox QR demo', () => {
   let h: Harness;

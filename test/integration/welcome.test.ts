@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { CallbackCrypto } from '../../src/wecom/callback/crypto';
-import { WecomClient } from '../../src/wecom/client';
 import { WecomSimulator } from '../../src/simulator/simulator';
 import { TokenStore } from '../../src/wecom/token-store';
+import { WecomTransport } from '../../src/wecom/transport';
 import { WecomApi } from '../../src/wecom/wecom-api';
 import { Activities, buildActivity } from '../../src/welcome/activities';
 import { ContactWays } from '../../src/welcome/contact-ways';
@@ -301,7 +301,7 @@ describe('employee pool counters', () => {
 describe('retiring contact-me codes', () => {
   let sim: WecomSimulator;
   let redis: Redis;
-  let client: WecomClient;
+  let client: WecomTransport;
   let ways: ContactWays;
   const logs: Record<string, any>[] = [];
   const activities = new Activities([buildActivity({ activity: 'a', state: 's', welcome: { text: 'hi' }, employees: [{ userId: 'e1' }] }, 'inline')]);
@@ -309,7 +309,7 @@ describe('retiring contact-me codes', () => {
   beforeAll(async () => {
     sim = await WecomSimulator.start({ apps: [SIM_APP] });
     redis = new Redis(process.env.TEST_REDIS_URL!);
-    client = new WecomClient({ apiBase: sim.url, timeoutMs: 2_000 });
+    client = new WecomTransport({ apiBase: sim.url, timeoutMs: 2_000 });
     const keys = redisKeys(uniquePrefix());
     const api = new WecomApi(client, new TokenStore(redis, client, { keys }));
     const pool = new EmployeePool(redis, activities, { keys: keys.welcome, timeZone: 'Asia/Shanghai' });

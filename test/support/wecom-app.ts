@@ -1,16 +1,22 @@
-import { WecomClient } from '../../src/wecom/client';
+import { getToken } from '../../src/wecom/endpoints/token';
+import type { NotFound, Outcome } from '../../src/wecom/outcome';
+import { WecomTransport, type Endpoint } from '../../src/wecom/transport';
 
 /**
  * Calls WeCom (the simulator at `apiBase`) as an app does, through the gateway's
- * own client: a token first, then `call` with it.
+ * own transport: a token first, then `endpoint` with it.
  */
-export async function asApp<T>(apiBase: string, app: { corpId: string; secret: string }, call: (client: WecomClient, token: string) => Promise<T>): Promise<T> {
-  const client = new WecomClient({ apiBase, timeoutMs: 5_000 });
+export async function asApp<T, Extra extends NotFound = never>(
+  apiBase: string,
+  app: { corpId: string; secret: string },
+  endpoint: Endpoint<T, Extra>,
+): Promise<Outcome<T> | Extra> {
+  const transport = new WecomTransport({ apiBase, timeoutMs: 5_000 });
   try {
-    const grant = await client.getToken(app.corpId, app.secret);
+    const grant = await transport.call(getToken(app.corpId, app.secret));
     if (grant.kind !== 'ok') throw new Error(`gettoken: ${grant.error.errcode} ${grant.error.errmsg}`);
-    return await call(client, grant.value.accessToken);
+    return await transport.call(endpoint, { token: grant.value.accessToken });
   } finally {
-    await client.close();
+    await transport.close();
   }
 }

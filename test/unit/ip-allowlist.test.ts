@@ -5,7 +5,7 @@ import type { WecomApi } from '../../src/wecom/wecom-api';
 
 /** An allowlist refreshed from a getcallbackip answer of our choosing. */
 async function allowlistOf(ipList: string[]): Promise<CallbackIpAllowlist> {
-  const api = { getCallbackIps: async () => ({ kind: 'ok', value: ipList }) } as unknown as WecomApi;
+  const api = { call: async () => ({ kind: 'ok', value: ipList }) } as unknown as WecomApi;
   const allowlist = new CallbackIpAllowlist(api, { name: 'default' } as WecomApp, pino({ level: 'silent' }));
   await allowlist.refresh();
   return allowlist;

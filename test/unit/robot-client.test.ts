@@ -1,9 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Dispatcher } from 'undici';
-import { redactUrl, WecomClient } from '../../src/wecom/client';
+import { createChat, getChat, sendToChat, updateChat } from '../../src/wecom/endpoints/appchat';
+import { robotSend } from '../../src/wecom/endpoints/robot';
 import { errcodeHint } from '../../src/wecom/errcodes';
 import type { RobotEndpoint } from '../../src/wecom/group-chat';
+import { redactUrl, WecomTransport } from '../../src/wecom/transport';
 
 const KEY = 'secret-key-123';
 
@@ -29,9 +31,9 @@ describe('a group robot call never shows its key', () => {
   const endpoint = (apiBase: string): RobotEndpoint => ({ robot: 'ops', label: 'ops', apiBase, key: KEY });
 
   it('when the robot address is unreachable, then the outcome is a retry and its JSON does not hold the key', async () => {
-    const client = new WecomClient({ apiBase: 'http://127.0.0.1:1', timeoutMs: 2_000 });
+    const client = new WecomTransport({ apiBase: 'http://127.0.0.1:1', timeoutMs: 2_000 });
     try {
-      const outcome = await client.robotSend(endpoint('http://127.0.0.1:9'), { msgtype: 'text', text: { content: 'hi' } });
+      const outcome = await client.call(robotSend({ msgtype: 'text', text: { content: 'hi' } }), { robot: endpoint('http://127.0.0.1:9') });
       expect(outcome.kind).toBe('retry');
       expect(JSON.stringify(outcome)).not.toContain(KEY);
       expect(JSON.stringify(outcome)).toContain('webhook/send');
@@ -46,8 +48,8 @@ describe('a group robot call never shows its key', () => {
         throw new Error(`cannot reach ${String(options.origin)}${options.path} (${KEY})`);
       }
     }
-    const client = new WecomClient({ apiBase: 'http://127.0.0.1:1', timeoutMs: 2_000 }, new Leaky());
-    const outcome = await client.robotSend(endpoint('http://127.0.0.1:9'), {});
+    const client = new WecomTransport({ apiBase: 'http://127.0.0.1:1', timeoutMs: 2_000 }, new Leaky());
+    const outcome = await client.call(robotSend({}), { robot: endpoint('http://127.0.0.1:9') });
     expect(outcome.kind).toBe('retry');
     expect(outcome.kind !== 'ok' && outcome.error.errmsg).toBe('webhook/send: cannot reach http://127.0.0.1:9/cgi-bin/webhook/send?key=*** (***)');
   });
@@ -55,9 +57,9 @@ describe('a group robot call never shows its key', () => {
   it('when WeCom answers 93000 with an errmsg that quotes the key, then it is permanent and the key is redacted', async () => {
     answer = { status: 200, body: { errcode: 93000, errmsg: `invalid webhook url, key=${KEY}, see ${KEY}` } };
     const calls: string[] = [];
-    const client = new WecomClient({ apiBase: 'http://127.0.0.1:1', timeoutMs: 2_000, onCall: (api) => calls.push(api) });
+    const client = new WecomTransport({ apiBase: 'http://127.0.0.1:1', timeoutMs: 2_000, onCall: (api) => calls.push(api) });
     try {
-      const outcome = await client.robotSend(endpoint(`${base}/`), { msgtype: 'text', text: { content: 'hi' } });
+      const outcome = await client.call(robotSend({ msgtype: 'text', text: { content: 'hi' } }), { robot: endpoint(`${base}/`) });
       expect(outcome.kind).toBe('permanent');
       expect(JSON.stringify(outcome)).not.toContain(KEY);
       // The robot's own apiBase was called (trailing slash dropped), with the key in the query.
@@ -70,9 +72,9 @@ describe('a group robot call never shows its key', () => {
 
   it('when a robot is over its 20 messages a minute (45009), then it is a retry after the throttle', async () => {
     answer = { status: 200, body: { errcode: 45009, errmsg: 'api freq out of limit' } };
-    const client = new WecomClient({ apiBase: 'http://127.0.0.1:1', timeoutMs: 2_000, throttleMs: (code) => (code === 45009 ? 60_000 : undefined) });
+    const client = new WecomTransport({ apiBase: 'http://127.0.0.1:1', timeoutMs: 2_000, throttleMs: (code) => (code === 45009 ? 60_000 : undefined) });
     try {
-      expect(await client.robotSend(endpoint(base), {})).toEqual({ kind: 'retry', error: { errcode: 45009, errmsg: 'api freq out of limit' }, afterMs: 60_000 });
+      expect(await client.call(robotSend({}), { robot: endpoint(base) })).toEqual({ kind: 'retry', error: { errcode: 45009, errmsg: 'api freq out of limit' }, afterMs: 60_000 });
     } finally {
       await client.close();
     }
@@ -90,32 +92,32 @@ describe('a group robot call never shows its key', () => {
   });
 
   describe('app group chats', () => {
-    let client: WecomClient;
-    beforeEach(() => (client = new WecomClient({ apiBase: base, timeoutMs: 2_000 })));
+    let client: WecomTransport;
+    beforeEach(() => (client = new WecomTransport({ apiBase: base, timeoutMs: 2_000 })));
     afterEach(() => client.close());
 
     it('when appchat/get answers, then chat_info.userlist becomes users', async () => {
       answer = { status: 200, body: { errcode: 0, errmsg: 'ok', chat_info: { chatid: 'ops1', name: 'Ops', owner: 'zhangsan', userlist: ['zhangsan', 'lisi'] } } };
-      expect(await client.getChat('tok', 'ops1')).toEqual({ kind: 'ok', value: { chatid: 'ops1', name: 'Ops', owner: 'zhangsan', users: ['zhangsan', 'lisi'] } });
+      expect(await client.call(getChat('ops1'), { token: 'tok' })).toEqual({ kind: 'ok', value: { chatid: 'ops1', name: 'Ops', owner: 'zhangsan', users: ['zhangsan', 'lisi'] } });
       expect(seenUrl).toBe('/cgi-bin/appchat/get?access_token=tok&chatid=ops1');
     });
 
     it.each([86003, 86001])('when WeCom answers %i, then a send, an update or a get is notFound', async (errcode) => {
       answer = { status: 200, body: { errcode, errmsg: 'chat not found' } };
-      expect((await client.sendToChat('tok', {})).kind).toBe('notFound');
-      expect((await client.updateChat('tok', { chatid: 'x' })).kind).toBe('notFound');
-      expect((await client.getChat('tok', 'x')).kind).toBe('notFound');
+      expect((await client.call(sendToChat({}), { token: 'tok' })).kind).toBe('notFound');
+      expect((await client.call(updateChat({ chatid: 'x' }), { token: 'tok' })).kind).toBe('notFound');
+      expect((await client.call(getChat('x'), { token: 'tok' })).kind).toBe('notFound');
     });
 
     it('when members are added and removed, then WeCom gets add_user_list and del_user_list', async () => {
       answer = { status: 200, body: { errcode: 0, errmsg: 'ok' } };
-      expect(await client.updateChat('tok', { chatid: 'ops1', addUsers: ['a'], removeUsers: ['b'] })).toEqual({ kind: 'ok', value: true });
+      expect(await client.call(updateChat({ chatid: 'ops1', addUsers: ['a'], removeUsers: ['b'] }), { token: 'tok' })).toEqual({ kind: 'ok', value: true });
       expect(JSON.parse(seenBody)).toEqual({ chatid: 'ops1', add_user_list: ['a'], del_user_list: ['b'] });
     });
 
     it('when a chat is created, then userlist carries its users and the chatid WeCom chose is returned', async () => {
       answer = { status: 200, body: { errcode: 0, errmsg: 'ok', chatid: 'gen42' } };
-      expect(await client.createChat('tok', { name: 'Ops', users: ['a', 'b'] })).toEqual({ kind: 'ok', value: { chatid: 'gen42' } });
+      expect(await client.call(createChat({ name: 'Ops', users: ['a', 'b'] }), { token: 'tok' })).toEqual({ kind: 'ok', value: { chatid: 'gen42' } });
       expect(JSON.parse(seenBody)).toEqual({ name: 'Ops', userlist: ['a', 'b'] });
       expect(seenUrl).toBe('/cgi-bin/appchat/create?access_token=tok');
     });

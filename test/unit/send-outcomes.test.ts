@@ -1,7 +1,7 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import { partStatusAfter, sendVerdict } from '../../src/messages/send-worker';
 import { applyVerdict, cappedExponential, settle } from '../../src/queues/settle';
-import type { Outcome } from '../../src/wecom/client';
+import type { Outcome } from '../../src/wecom/outcome';
 
 const ok: Outcome<unknown> = { kind: 'ok', value: {} };
 const busy: Outcome<unknown> = { kind: 'retry', error: { errcode: -1, errmsg: 'system busy' } };

@@ -5,6 +5,7 @@ import type { AlertGroup } from '../../src/alerts/alert-groups';
 import { parseDuration } from '../../src/alerts/escalation-config';
 import { alertmanagerSchema, fromAlertmanager, fromGrafana, grafanaSchema, type Notification } from '../../src/alerts/payloads';
 import { buildTemplate, loadTemplates, type Msgtype } from '../../src/messages/templates';
+import { sendMessage } from '../../src/wecom/endpoints/message';
 import { markupProblems } from '../../src/wecom/markup/check';
 import { textcardSeen } from '../../src/wecom/markup/text';
 import { WecomSimulator } from '../../src/simulator/simulator';
@@ -29,9 +30,8 @@ function golden(name: string, event: string, msgtype: Msgtype, data: Record<stri
 
 /** One message/send to the simulator's default app, through the gateway's client; WeCom's errcode and errmsg. */
 async function send(sim: WecomSimulator, msgtype: string, body: Record<string, unknown>): Promise<{ errcode: number; errmsg: string }> {
-  const outcome = await asApp(sim.url, { corpId: 'wwsandbox000000001', secret: 'sandbox-secret' }, (client, token) =>
-    client.sendMessage(token, { touser: 'zhangsan', agentid: 1000002, msgtype, [msgtype]: body }),
-  );
+  const app = { corpId: 'wwsandbox000000001', secret: 'sandbox-secret' };
+  const outcome = await asApp(sim.url, app, sendMessage({ touser: 'zhangsan', agentid: 1000002, msgtype, [msgtype]: body }));
   return outcome.kind === 'ok' ? { errcode: 0, errmsg: 'ok' } : outcome.error;
 }
 
