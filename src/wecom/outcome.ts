@@ -6,7 +6,7 @@ export interface WecomError {
 
 /**
  * Every call answers a classified outcome; the caller (a queue worker) decides
- * what to do next. The client never sleeps, loops or counts attempts.
+ * what to do next. The transport never sleeps, loops or counts attempts.
  */
 export type Outcome<T> =
   | { kind: 'ok'; value: T }

@@ -66,7 +66,7 @@ interface CallTarget {
   secrets?: string[];
 }
 
-/** Removes credentials from a text that leaves the client (errmsgs end up in statuses and logs). */
+/** Removes credentials from a text that leaves the transport (errmsgs end up in statuses and logs). */
 function scrub(text: string, secrets: string[] = []): string {
   let out = redactUrl(text);
   for (const secret of secrets) {
