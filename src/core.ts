@@ -1,7 +1,6 @@
 import type { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Config } from './config/config';
 import type { Route } from './http/route';
 import { childrenOf, createMetrics, type Metrics } from './ops/metrics';
 import { describeWecomError, WecomReachability } from './ops/wecom-reachability';
@@ -9,6 +8,7 @@ import { appBlockedFor } from './budgets/app-pause';
 import { createRedis, waitUntilReady, type RedisClient } from './redis/connection';
 import { redisKeys, type RedisKeys } from './redis/keys';
 import { replicationBarrier } from './redis/replication';
+import type { RedisConfig } from './redis/redis-config';
 import type { CallbackEvent } from './wecom/callback/event';
 import { TokenStore } from './wecom/token-store';
 import { WecomTransport } from './wecom/transport';
@@ -84,7 +84,16 @@ export interface ReadinessCheck {
   check: () => Promise<boolean>;
 }
 
-export async function connectCore(config: Config, logger: Logger, clock: () => number = Date.now): Promise<Core> {
+/** What the core reads from the configuration. */
+export interface CoreSettings {
+  redis: RedisConfig;
+  /** recheckMs: how soon an app that cannot reach WeCom is checked again. */
+  wecom: { apiBase: string; timeoutMs: number; recheckMs: number };
+  /** throttleMs: how long an app's sends pause after a 45009. */
+  send: { throttleMs: number };
+}
+
+export async function connectCore(config: CoreSettings, logger: Logger, clock: () => number = Date.now): Promise<Core> {
   const connections: RedisClient[] = [];
   let closing = false;
   const open = (role: 'command' | 'blocking', name = 'wecom-gateway') => {

@@ -1,32 +1,43 @@
-import type { Mentions } from '../wecom/group-chat';
-import type { Duration, EscalationLevel } from './escalation-config';
+import { z } from 'zod';
+import { httpUrl } from '../http/url-schema';
+import { mentionsSchema } from '../messages/mentions';
+import type { BudgetLimit } from '../budgets/limit';
+import type { AppChoice } from '../wecom/app';
+import { escalationSchema, silenceDurationsSchema, type Duration } from './escalation-config';
 
-/** A named set of recipients for monitoring webhooks, chosen by `?route=` or by matching the payload. */
-export interface AlertRoute {
-  name: string;
-  users?: string[];
-  parties?: string[];
-  tags?: string[];
-  /** Group robots by name, and app group chats by chatid. */
-  robots?: string[];
-  chats?: string[];
-  /** Who the robot and chat messages of this route @-mention. */
-  mentions?: Mentions;
-  msgtype?: 'markdown' | 'text' | 'textcard';
-  /** Event template to render with (default alert.notification). */
-  event?: string;
-  match?: { receiver?: string; labels?: Record<string, string> };
-  /** Notifications that no other route matches come here (at most one route says so). */
-  fallback?: boolean;
-  /** This route's silences go to this Alertmanager (overrides ALERTMANAGER_URL and GRAFANA_ALERTMANAGER_URL). */
-  alertmanager?: string;
-  /** Whom a firing group goes to next when nobody acts on it (the event template's own levels otherwise). */
-  escalation?: EscalationLevel[];
-  /** The members whose clicks may silence this route's alerts (default: whoever received the card). */
-  silencers?: string[];
-  /** The card's silence buttons (default ALERT_SILENCE_DURATIONS). */
-  silenceDurations?: Duration[];
-}
+/** A named set of recipients for monitoring webhooks, chosen by `?route=` or by matching the payload (the config file's `alertRoutes:`). */
+export const alertRouteSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_-]+$/),
+    users: z.array(z.string()).optional(),
+    parties: z.array(z.coerce.string()).optional(),
+    tags: z.array(z.coerce.string()).optional(),
+    /** Group robots by name, and app group chats by chatid. */
+    robots: z.array(z.string()).optional(),
+    chats: z.array(z.string()).optional(),
+    /** Who the robot and chat messages of this route @-mention. */
+    mentions: mentionsSchema.optional(),
+    msgtype: z.enum(['markdown', 'text', 'textcard']).optional(),
+    /** Event template to render with (default alert.notification). */
+    event: z.string().optional(),
+    match: z
+      .object({ receiver: z.string().optional(), labels: z.record(z.string(), z.string()).optional() })
+      .strict()
+      .optional(),
+    /** Notifications that no other route matches come here (at most one route says so). */
+    fallback: z.boolean().optional(),
+    /** This route's silences go to this Alertmanager (overrides ALERTMANAGER_URL and GRAFANA_ALERTMANAGER_URL). */
+    alertmanager: httpUrl.optional(),
+    /** Whom a firing group goes to next when nobody acts on it (the event template's own levels otherwise). */
+    escalation: escalationSchema.optional(),
+    /** The members whose clicks may silence this route's alerts (default: whoever received the card). */
+    silencers: z.array(z.string().min(1)).min(1).optional(),
+    /** The card's silence buttons (default ALERT_SILENCE_DURATIONS). */
+    silenceDurations: silenceDurationsSchema.optional(),
+  })
+  .strict();
+
+export type AlertRoute = z.infer<typeof alertRouteSchema>;
 
 export interface AlertsConfig {
   timeZone: string;
@@ -46,4 +57,14 @@ export interface AlertsConfig {
   /** Where Grafana alerts' silences are created (never alertmanagerUrl). */
   grafanaAlertmanagerUrl?: string;
   silenceDurations: Duration[];
+}
+
+/** What the alerts flow reads from the configuration (wire.ts). */
+export interface AlertsSettings extends AppChoice {
+  alerts: AlertsConfig;
+  /** The robots' budget (storm control holds robot messages within it) and the retry delay of the alert jobs. */
+  send: { robotQuota: BudgetLimit; retryBaseDelayMs: number };
+  retentionSeconds: number;
+  /** WORKERS: the worker roles this instance runs. */
+  workers: Set<string>;
 }

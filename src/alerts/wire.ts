@@ -1,12 +1,12 @@
 import type { Job } from 'bullmq';
-import type { Config } from '../config/config';
-import { findApp } from '../config/config';
 import type { Core, Flow } from '../core';
 import { robotPerMinute } from '../budgets/robot-line';
 import type { MessageService } from '../messages/message-service';
 import type { MessageStore } from '../messages/message-store';
+import { findApp } from '../wecom/app';
 import { AlertGroups } from './alert-groups';
 import { AlertJobs, startAlertWorker, type AlertJob } from './alert-jobs';
+import type { AlertsSettings } from './alerts-config';
 import { AlertTracking } from './alert-tracking';
 import type { AlertTryoutDeps } from './alert-tryout';
 import { SilenceTargets } from './alertmanager';
@@ -28,7 +28,7 @@ export interface AlertsFlow extends Flow {
  * control; the groups sent are followed: interactive cards (ack, silence in the
  * source's own Alertmanager), every card following the group, escalation.
  */
-export function wireAlerts(core: Core, config: Config, deps: { messages: MessageService; store: MessageStore; nameOf: (userId: string) => Promise<string | undefined> }) {
+export function wireAlerts(core: Core, config: AlertsSettings, deps: { messages: MessageService; store: MessageStore; nameOf: (userId: string) => Promise<string | undefined> }) {
   const { messages } = deps;
   const settings = config.alerts;
   const storm = new StormControl(core.redis, core.queueRedis, {

@@ -1,7 +1,7 @@
-import type { Config } from '../config/config';
 import type { Core, EventRule, Flow } from '../core';
 import type { WebhookOutbox } from '../webhooks/webhook-outbox';
 import { AutoReplies } from './auto-reply';
+import type { CallbackSettings } from './callback-config';
 import { callbackRoutes } from './callback-routes';
 import { EventRouter } from './event-router';
 import { inboundForwardingRules } from './forward-inbound';
@@ -18,7 +18,7 @@ export interface CallbackFlow extends Flow {
  * rules (and operators' extensions) in the order given, then forwarding of user
  * messages to INBOUND_WEBHOOK_URL.
  */
-export async function wireCallback(core: Core, config: Config, deps: { rules: EventRule[]; forwarding?: WebhookOutbox }): Promise<CallbackFlow> {
+export async function wireCallback(core: Core, config: CallbackSettings, deps: { rules: EventRule[]; forwarding?: WebhookOutbox }): Promise<CallbackFlow> {
   const router = new EventRouter(core.logger, [...deps.rules, ...(deps.forwarding ? inboundForwardingRules(deps.forwarding) : [])]);
   const inbound = new InboundQueue(core.queueRedis, core.keys.queuePrefix);
   const allowlists = new Map<string, CallbackIpAllowlist>();

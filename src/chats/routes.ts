@@ -1,10 +1,9 @@
 import { callerOf, requireAppInScope, type Caller } from '../http/auth';
 import type { Request } from 'express';
 import { z } from 'zod';
-import { findApp, type Config } from '../config/config';
 import { ApiError } from '../http/errors';
 import { queryParam, type Route } from '../http/route';
-import type { WecomApp } from '../wecom/app';
+import { findApp, type AppChoice, type WecomApp } from '../wecom/app';
 import { createChat, getChat, updateChat } from '../wecom/endpoints/appchat';
 import { errcodeHint } from '../wecom/errcodes';
 import type { LookupOutcome, Outcome } from '../wecom/outcome';
@@ -42,7 +41,7 @@ const chatUpdateSchema = z
   .strict()
   .refine((u) => u.name !== undefined || u.owner !== undefined || (u.addUsers?.length ?? 0) + (u.removeUsers?.length ?? 0) > 0, { message: 'change at least one of name, owner, addUsers, removeUsers' });
 
-function appOf(config: Pick<Config, 'apps' | 'defaultApp'>, name: unknown, caller: Caller): WecomApp {
+function appOf(config: AppChoice, name: unknown, caller: Caller): WecomApp {
   requireAppInScope(caller, typeof name === 'string' ? name : config.defaultApp);
   const app = findApp(config, typeof name === 'string' ? name : undefined);
   if (!app) throw new ApiError(404, 'unknown_app', `unknown app ${String(name ?? config.defaultApp)}`);
@@ -78,7 +77,7 @@ function unknownChat(id: string): ApiError {
  * owner), read it back (GET) and change it (PATCH). Reading and changing are for its
  * owner, an admin, or a key whose scope lists it (mayUseChat); reading registers nothing.
  */
-export function chatRoutes(config: Pick<Config, 'apps' | 'defaultApp'>, api: WecomApi, directory: ChatDirectory): Route[] {
+export function chatRoutes(config: AppChoice, api: WecomApi, directory: ChatDirectory): Route[] {
   /** WeCom's view of the chat now, kept with its owner. */
   const register = async (app: WecomApp, id: string, createdBy: string | undefined): Promise<RegisteredChat> => {
     const chat = { ...ok(await api.call(app, getChat(id)), id), ...(createdBy !== undefined ? { createdBy } : {}) };

@@ -1,5 +1,5 @@
-import type { Config } from '../config/config';
 import type { Core, Flow } from '../core';
+import type { AppChoice } from '../wecom/app';
 import { ChatDirectory } from './chat-directory';
 import { chatRoutes } from './routes';
 
@@ -9,7 +9,7 @@ export interface ChatsFlow extends Flow {
 }
 
 /** App group chats (appchat): created and read through the gateway, sent to by the send pipeline. */
-export function wireChats(core: Core, config: Config): ChatsFlow {
+export function wireChats(core: Core, config: AppChoice): ChatsFlow {
   const directory = new ChatDirectory(core.redis, core.keys);
   return { directory, routes: chatRoutes(config, core.api, directory) };
 }

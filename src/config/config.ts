@@ -2,14 +2,21 @@ import type { AccessLogOptions } from '../http/access-log';
 import type { AlertsConfig } from '../alerts/alerts-config';
 import type { CallbackConfig } from '../callback/callback-config';
 import type { ContactsConfig } from '../contacts/contacts-config';
+import type { CoreSettings } from '../core';
 import type { ApiKey } from '../http/auth';
+import type { EgressConfig } from '../http/egress';
+import type { MediaConfig, SendConfig } from '../messages/messages-config';
+import type { ReaderList } from '../messages/recipients';
 import type { LogFormat } from '../ops/logger';
-import type { BudgetLimit } from '../budgets/limit';
 import type { RedisConfig } from '../redis/redis-config';
 import type { WecomApp } from '../wecom/app';
 import type { Robot } from '../wecom/group-chat';
+import type { WelcomeConfig } from '../welcome/welcome-config';
 
-/** The whole configuration, as loadConfig (load.ts) assembles it from the environment and the config file. */
+/**
+ * The whole configuration, as loadConfig (load.ts) assembles it from the environment and the config file.
+ * Each section's type is its room's; a flow is handed only what it reads (its own `…Settings`, which Config satisfies).
+ */
 export interface Config {
   port: number;
   host: string;
@@ -30,8 +37,7 @@ export interface Config {
    * callback URL can be verified and receive pushes while sends go to the simulator.
    */
   callbackOnly?: Pick<WecomApp, 'corpId'> & { callback: NonNullable<WecomApp['callback']> };
-  /** recheckMs: how soon an app that cannot reach WeCom is checked again. */
-  wecom: { apiBase: string; timeoutMs: number; recheckMs: number };
+  wecom: CoreSettings['wecom'];
   apps: WecomApp[];
   /** Group robots by name (WECOM_ROBOTS, robots: in the file); their keys are credentials. */
   robots: Robot[];
@@ -39,10 +45,8 @@ export interface Config {
   apiKeys: ApiKey[];
   /** Failed authentications per source address and minute before 429. */
   authFailuresPerMinute: number;
-  /** What URLs a caller supplies (media downloads, callbackUrl) may reach; configured URLs are trusted. */
-  egress: { allow: string[]; privateRanges: 'allow' | 'deny'; timeoutMs: number };
-  /** File downloads (media URLs), in a queue of their own: slots per instance and per key, the slowest transfer accepted. */
-  media: { concurrency: number; downloadsPerKey: number; minRate?: { bytesPerSecond: number; graceMs: number } };
+  egress: EgressConfig;
+  media: MediaConfig;
   /** Bearer token GET /metrics asks for; absent, /metrics is open (scrapers on the network). */
   metricsToken?: string;
   maxConnections: number;
@@ -53,26 +57,7 @@ export interface Config {
   /** Distinct users a key may name an hour (KEY_RECIPIENTS_PER_HOUR; a config-file key's recipientsPerHour wins); 0 = no cap. */
   recipientsPerHour: number;
   templatesDir: string;
-  send: {
-    concurrency: number;
-    /** Total attempts of one send: the first plus retries of transient failures. */
-    attempts: number;
-    retryBaseDelayMs: number;
-    /** WeCom's enable_duplicate_check window; covers our retry window so a retried send is not delivered twice. */
-    duplicateCheckSeconds: number;
-    /** WeCom calls per second for the send queue (all instances together); 0 = unlimited. */
-    ratePerSecond: number;
-    /** How long the send queue pauses after a 45009. */
-    throttleMs: number;
-    /** Per-member budget (WeCom drops the excess silently); empty = no budget. */
-    memberQuota: BudgetLimit[];
-    /** Per robot key (WeCom answers 45009 and delivers nothing beyond 20 a minute). */
-    robotQuota: BudgetLimit;
-    /** Parts per window each key queues at the priority it asked (beyond: after everyone's within theirs); absent = no share. */
-    share?: BudgetLimit;
-    /** How long a worker's claim on a job lasts without renewal: a crashed worker's jobs are retried after it. */
-    jobLockMs: number;
-  };
+  send: SendConfig;
   retentionSeconds: number;
   /** HMAC key for the status callbacks (a request's callbackUrl). */
   statusCallbackSecret?: string;
@@ -87,15 +72,11 @@ export interface Config {
   inboundWebhookUrl?: string;
   callback: CallbackConfig;
   contacts: ContactsConfig;
-  welcome: { timeZone: string; customerContactSecret?: string };
+  welcome: WelcomeConfig;
   alerts: AlertsConfig;
   /** Modules that register callback rules (absolute paths; the file lists them relative to itself). */
   extensions: string[];
   /** Members who read through the WeChat plugin (微信插件): markdown reaches them as the event's text form. */
-  wechatReaders?: { users?: string[]; parties?: string[]; tags?: string[] };
+  wechatReaders?: ReaderList;
 }
 
-/** The app a request names, or the default one. */
-export function findApp(config: Pick<Config, 'apps' | 'defaultApp'>, name?: string): WecomApp | undefined {
-  return config.apps.find((app) => app.name === (name ?? config.defaultApp));
-}

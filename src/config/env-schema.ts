@@ -3,6 +3,8 @@ import { parseDuration, silenceDurationsSchema } from '../alerts/escalation-conf
 import { parseApiKey, type ApiKey } from '../http/auth';
 import { trustProxyProblem } from '../http/trust-proxy';
 import { parseQuota, type BudgetLimit } from '../budgets/limit';
+import { httpUrl } from '../http/url-schema';
+import { aesKey } from '../wecom/app';
 import { ROBOT_SEND_LIMIT } from '../wecom/limits';
 
 export const DEFAULT_API_BASE = 'https://qyapi.weixin.qq.com';
@@ -20,7 +22,6 @@ const hostPortList = z
   .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
   .pipe(z.array(hostPort).min(1));
 const csv = z.string().transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean));
-export const url = z.url({ protocol: /^https?$/ });
 /** A number setting; zod's own message ("expected number, received NaN") does not say what would do. */
 function wholeNumber(min: number, max?: number) {
   const error = `must be a whole number ${max === undefined ? `of at least ${min}` : `from ${min} to ${max}`}`;
@@ -48,8 +49,6 @@ export const SECRET_VARIABLES = [
   'METRICS_TOKEN',
 ] as const;
 
-export const aesKey = z.string().regex(/^[A-Za-z0-9]{43}$/, 'must be exactly 43 letters or digits');
-
 export const envSchema = z.object({
   /** production: no silent sandbox (WeCom credentials required) and no throw-away embedded Redis, unless SANDBOX=1. */
   NODE_ENV: z.string().optional(),
@@ -59,7 +58,7 @@ export const envSchema = z.object({
   /** Unset: all interfaces with keys, loopback only without (keyless mode is for one machine). */
   HOST: z.string().min(1).optional(),
   SIMULATOR_PORT: wholeNumber(0, 65535).optional(),
-  SIMULATOR_PUBLIC_URL: url.optional(),
+  SIMULATOR_PUBLIC_URL: httpUrl.optional(),
   /** The sandbox simulator's members: `*` (any well-formed userid) or userids, comma-separated; unset = its sample corp. */
   SIMULATOR_MEMBERS: z
     .string()
@@ -76,7 +75,7 @@ export const envSchema = z.object({
   REDIS_COMMAND_TIMEOUT_MS: wholeNumber(1_500, 60_000).default(2_000),
   REDIS_SERVER_PATH: z.string().min(1).default('redis-server'),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('wgw'),
-  WECOM_API_BASE: url.optional(),
+  WECOM_API_BASE: httpUrl.optional(),
   WECOM_TIMEOUT_MS: wholeNumber(100).default(10_000),
   WECOM_CORP_ID: z.string().min(1).optional(),
   WECOM_AGENT_ID: wholeNumber(1).optional(),
@@ -146,8 +145,8 @@ export const envSchema = z.object({
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   ACCESS_LOG: z.enum(['info', 'debug', 'off']).default('info'),
   ACCESS_LOG_SAMPLE: z.coerce.number().min(0).max(1).default(1),
-  CONTACT_SYNC_WEBHOOK_URL: url.optional(),
-  INBOUND_WEBHOOK_URL: url.optional(),
+  CONTACT_SYNC_WEBHOOK_URL: httpUrl.optional(),
+  INBOUND_WEBHOOK_URL: httpUrl.optional(),
   /** Parsed in robots.ts: its problems must never quote a value (robot keys are credentials). */
   WECOM_ROBOTS: z.string().optional(),
   CONTACT_SYNC_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
@@ -159,9 +158,9 @@ export const envSchema = z.object({
   ALERT_TIMEZONE: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)').default('Asia/Shanghai'),
   ALERT_MAX_PER_MESSAGE: wholeNumber(1, 50).default(5),
   /** Alertmanager's base URL (its API is {ALERTMANAGER_URL}/api/v2): Alertmanager alerts' cards get silence buttons that silence there. */
-  ALERTMANAGER_URL: url.optional(),
+  ALERTMANAGER_URL: httpUrl.optional(),
   /** The Alertmanager-compatible API that owns Grafana's alerts (Grafana's own: http://grafana:3000/api/alertmanager/grafana). */
-  GRAFANA_ALERTMANAGER_URL: url.optional(),
+  GRAFANA_ALERTMANAGER_URL: httpUrl.optional(),
   /** The language of the shipped alert templates: zh (alert.notification) or en (alert.notification.en). */
   ALERT_LANGUAGE: z.enum(['zh', 'en']).default('zh'),
   /** The label that tells an alert apart on cards and in digests: the first of these an alert carries. */
@@ -206,6 +205,8 @@ export const envSchema = z.object({
   /** Open connections one remote address holds at most (TRUST_PROXY's proxies excepted); unset: a quarter of MAX_CONNECTIONS; 0 = no limit. */
   MAX_CONNECTIONS_PER_ADDRESS: wholeNumber(0).optional(),
 });
+
+export type Env = z.infer<typeof envSchema>;
 
 function isTimeZone(zone: string): boolean {
   try {

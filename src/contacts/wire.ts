@@ -1,5 +1,5 @@
-import type { Config } from '../config/config';
 import type { Core, Flow } from '../core';
+import type { ContactsSettings } from './contacts-config';
 import { Directory } from './directory';
 import { handleContactChange } from './handle-contact-change';
 import { contactRoutes } from './routes';
@@ -11,7 +11,7 @@ import { SyncDispatcher } from './sync-dispatcher';
  * callback request (durable before WeCom hears "received", in WeCom's order); each
  * sink then reads the feed in order from its own cursor.
  */
-export async function wireContacts(core: Core, config: Config) {
+export async function wireContacts(core: Core, config: ContactsSettings) {
   // WATCH/MULTI needs a connection of its own.
   const sealed = new SealedJson(config.contacts.encryptionKey);
   const directory = new Directory(core.redis, await core.connect('wecom-gateway-contacts'), sealed, core.keys.contacts);

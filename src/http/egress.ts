@@ -3,7 +3,15 @@ import { BlockList, isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
 import { Agent, buildConnector, request, type Dispatcher } from 'undici';
-import type { Config } from '../config/config';
+
+/** What URLs a caller supplies (media downloads, callbackUrl) may reach; configured URLs are trusted. */
+export interface EgressConfig {
+  /** EGRESS_ALLOW: addresses (CIDRs) or host names opened although the policy refuses them. */
+  allow: string[];
+  privateRanges: 'allow' | 'deny';
+  /** A whole download or status callback, connect to last byte. */
+  timeoutMs: number;
+}
 
 /**
  * The egress policy: what a URL a caller supplies (a file message's media URL, a
@@ -145,7 +153,7 @@ export class EgressPolicy {
   private readonly embedding = EMBEDDING_IPV4.map(({ network, prefix, at }) => ({ list: blockList([[network, prefix]]), at }));
 
   constructor(
-    private readonly settings: Pick<Config['egress'], 'allow' | 'privateRanges'>,
+    private readonly settings: Pick<EgressConfig, 'allow' | 'privateRanges'>,
     listeners: Listener[] = [],
     private readonly resolve: Resolve = systemResolve,
   ) {
@@ -168,7 +176,7 @@ export class EgressPolicy {
     }
   }
 
-  static fromConfig(config: Pick<Config, 'egress' | 'port'>): EgressPolicy {
+  static fromConfig(config: { egress: EgressConfig; port: number }): EgressPolicy {
     return new EgressPolicy(config.egress, gatewayListeners(config.port));
   }
 

@@ -1,13 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { z } from 'zod';
-import type { Config } from '../config/config';
-import { findApp } from '../config/config';
 import { GATEWAY_CALLER_ID, LOCAL_CALLER, requireAppInScope, type Caller } from '../http/auth';
 import { ApiError, RetryLaterError, UnavailableError } from '../http/errors';
 import { RedisUnavailableError } from '../redis/unavailable';
 import { childrenOf, type Metrics } from '../ops/metrics';
-import type { WecomApp } from '../wecom/app';
+import { findApp, type WecomApp } from '../wecom/app';
 import { chatPayload, robotPayload, toChatMessages, toRobotMessages } from '../wecom/chat-message';
 import type { ChatMessage } from '../wecom/group-chat';
 import { buildSendPayload } from '../wecom/message-payload';
@@ -19,6 +17,7 @@ import { mayUseChat, type ChatDirectory } from '../chats/chat-directory';
 import type { EgressPolicy } from '../http/egress';
 import { hasMediaSource, type MediaSource } from './media';
 import { mentionsSchema } from './mentions';
+import type { MessagesSettings } from './messages-config';
 import { foldStatus, recipientsSummary, type MessageStatus, type MessageStore } from './message-store';
 import { membersOf, recipientsSchema, splitReaders, splitRecipients, type Recipients } from './recipients';
 import type { SendRecipients } from '../wecom/message-payload';
@@ -120,7 +119,7 @@ function everyoneByGroups(to: { parties?: string[]; tags?: string[] }): { field:
 }
 
 export interface MessageServiceDeps {
-  config: Pick<Config, 'apps' | 'defaultApp' | 'send' | 'wechatReaders' | 'robots'>;
+  config: Pick<MessagesSettings, 'apps' | 'defaultApp' | 'send' | 'wechatReaders' | 'robots'>;
   /** The app group chats each app may send to, and who owns each; absent = no chats. */
   chats?: ChatDirectory;
   /** Distinct users each key may name an hour; absent = no cap. */

@@ -66,12 +66,14 @@ export function splitRecipients(to: Recipients): SendRecipients[] {
   return sendCalls(to);
 }
 
-/** Members (by user, party or tag) who read WeCom through the WeChat plugin, from the config file. */
-export interface ReaderList {
-  users?: string[];
-  parties?: string[];
-  tags?: string[];
-}
+/** Members (by user, party or tag) who read WeCom through the WeChat plugin (微信插件): the config file's `wechatReaders:`. */
+export const readerListSchema = z.object({
+  users: z.array(z.string()).optional(),
+  parties: z.array(z.coerce.string()).optional(),
+  tags: z.array(z.coerce.string()).optional(),
+});
+
+export type ReaderList = z.infer<typeof readerListSchema>;
 
 /**
  * Separates the recipients the config lists as WeChat-plugin readers from the rest.

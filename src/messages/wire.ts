@@ -1,6 +1,5 @@
 import type { Queue } from 'bullmq';
 import type { Core, Flow } from '../core';
-import { findApp, type Config } from '../config/config';
 import type { ChatDirectory } from '../chats/chat-directory';
 import { EgressPolicy, egressAgent } from '../http/egress';
 import { DownloadSlots } from '../budgets/download-slots';
@@ -9,10 +8,12 @@ import { RecipientCap } from '../budgets/recipient-cap';
 import { RobotLine } from '../budgets/robot-line';
 import { SendShare } from '../budgets/send-share';
 import type { WebhookOutbox } from '../webhooks/webhook-outbox';
+import { findApp } from '../wecom/app';
 import { MediaResolver } from './media';
 import { createMediaQueue, PartFiles, startMediaWorker } from './media-queue';
 import type { RecallDeps } from './recall';
 import { MessageService } from './message-service';
+import type { MessagesSettings } from './messages-config';
 import { MessageStore } from './message-store';
 import { messageRoutes } from './routes';
 import { createSendQueue, enqueueParts, type SendJobData } from './send-queue';
@@ -36,7 +37,7 @@ export interface MessagesFlow extends Flow {
  * The send pipeline: accept (render, persist, enqueue), the send worker, status
  * reads and recalls, and the final status POSTed to a request's callbackUrl.
  */
-export async function wireMessages(core: Core, config: Config, deps: { templates: Map<string, EventTemplate>; statusCallbacks: WebhookOutbox; chats: ChatDirectory }): Promise<MessagesFlow> {
+export async function wireMessages(core: Core, config: MessagesSettings, deps: { templates: Map<string, EventTemplate>; statusCallbacks: WebhookOutbox; chats: ChatDirectory }): Promise<MessagesFlow> {
   const { templates } = deps;
   const store = new MessageStore(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds });
   const queue = createSendQueue(core.queueRedis, core.keys.queuePrefix);

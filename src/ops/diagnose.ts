@@ -1,8 +1,8 @@
-import type { Config } from '../config/config';
 import type { WecomApp } from '../wecom/app';
 import { getAgent, getCallbackIps } from '../wecom/endpoints/agent';
 import { errcodeHint } from '../wecom/errcodes';
 import type { WecomError } from '../wecom/outcome';
+import type { Robot } from '../wecom/group-chat';
 import type { WecomApi } from '../wecom/wecom-api';
 
 export interface Finding {
@@ -22,7 +22,7 @@ function problem(app: WecomApp, check: string, error: WecomError): Finding {
  * exists for that secret and has a visible range, and the callback IPs can be read
  * (which also proves the gateway's IP is trusted). One finding per line.
  */
-export async function diagnose(config: Pick<Config, 'apps' | 'sandbox' | 'robots'>, api: WecomApi): Promise<Finding[]> {
+export async function diagnose(config: { apps: WecomApp[]; sandbox: boolean; robots: Robot[] }, api: WecomApi): Promise<Finding[]> {
   const findings: Finding[] = [];
   // The same checks run in the sandbox, so a newcomer sees what they look like; this line says against what.
   if (config.sandbox)

@@ -1,8 +1,8 @@
-import type { Config } from '../config/config';
 import type { Core, Flow } from '../core';
 import { EgressPolicy, egressAgent } from '../http/egress';
 import { deadLetterRoutes } from './dead-letter-routes';
 import { WebhookOutbox } from './webhook-outbox';
+import type { WebhooksSettings } from './webhooks-config';
 
 export interface WebhooksFlow extends Flow {
   statusCallbacks: WebhookOutbox;
@@ -17,7 +17,7 @@ export interface WebhooksFlow extends Flow {
  * A request's callbackUrl is the caller's: it goes out under the egress policy
  * and its whole-request timeout; the operator's URLs go out as configured.
  */
-export function wireWebhooks(core: Core, config: Config): WebhooksFlow {
+export function wireWebhooks(core: Core, config: WebhooksSettings): WebhooksFlow {
   const common = { queuePrefix: core.keys.queuePrefix, attempts: 8, retryBaseDelayMs: config.send.retryBaseDelayMs, timeoutMs: 5_000, concurrency: 10, logger: core.logger };
   const egress = egressAgent(EgressPolicy.fromConfig(config), config.egress.timeoutMs);
   const statusCallbacks = new WebhookOutbox(core.queueRedis, { ...common, name: 'status-callbacks', secret: config.statusCallbackSecret, timeoutMs: config.egress.timeoutMs, egress });

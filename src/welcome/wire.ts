@@ -1,12 +1,13 @@
 import { Queue } from 'bullmq';
-import { findApp, type Config } from '../config/config';
 import type { Core, Flow } from '../core';
+import { findApp } from '../wecom/app';
 import { customerRemoved } from '../wecom/callback/event';
 import type { Activities } from './activities';
 import { ContactWays } from './contact-ways';
 import { EmployeePool } from './employee-pool';
 import { createWelcomeQueue, enqueueWelcome, startWelcomeWorkers, TAG_QUEUE, type TagJob } from './handle-new-customer';
 import { welcomeRoutes } from './routes';
+import type { WelcomeSettings } from './welcome-config';
 
 /**
  * New customers: welcomed from a queue of their own (never behind a backlog of
@@ -15,7 +16,7 @@ import { welcomeRoutes } from './routes';
  * WECOM_CUSTOMER_CONTACT_SECRET): without one, adds are still queued and counted.
  * `activities` are loaded (and reloaded on SIGHUP) by the gateway, with the event templates.
  */
-export function wireWelcome(core: Core, config: Config, { activities }: { activities: Activities }) {
+export function wireWelcome(core: Core, config: WelcomeSettings, { activities }: { activities: Activities }) {
   const defaultApp = findApp(config);
   const app = defaultApp && config.welcome.customerContactSecret ? { ...defaultApp, name: 'customer-contact', secret: config.welcome.customerContactSecret } : defaultApp;
   const pool = new EmployeePool(core.redis, activities, { keys: core.keys.welcome, timeZone: config.welcome.timeZone });
