@@ -22,7 +22,14 @@ function problem(app: WecomApp, check: string, error: WecomError): Finding {
  * exists for that secret and has a visible range, and the callback IPs can be read
  * (which also proves the gateway's IP is trusted). One finding per line.
  */
-export async function diagnose(config: { apps: WecomApp[]; sandbox: boolean; robots: Robot[] }, api: WecomApi): Promise<Finding[]> {
+/** What the diagnostics check: the apps and robots configured, and whether the simulator stands in for WeCom. */
+export interface DoctorSettings {
+  apps: WecomApp[];
+  robots: Robot[];
+  sandbox: boolean;
+}
+
+export async function diagnose(config: DoctorSettings, api: WecomApi): Promise<Finding[]> {
   const findings: Finding[] = [];
   // The same checks run in the sandbox, so a newcomer sees what they look like; this line says against what.
   if (config.sandbox)

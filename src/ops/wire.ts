@@ -1,13 +1,12 @@
-import type { Config } from '../config/config';
 import type { Core, Flow } from '../core';
-import { diagnose } from './diagnose';
+import { diagnose, type DoctorSettings } from './diagnose';
 import { opsRoutes } from './routes';
 
 /**
  * What operators read about every flow: readiness, queue depths and ages in the
  * metrics, and the diagnostics (the console is console/wire.ts).
  */
-export function wireOps(core: Core, config: Config, deps: { flows: Flow[] }): Flow {
+export function wireOps(core: Core, config: DoctorSettings & { metricsToken?: string }, deps: { flows: Flow[] }): Flow {
   const workers = deps.flows.flatMap((f) => f.workers ?? []);
   const queues = deps.flows.flatMap((f) => f.queues ?? []);
   const readiness = [
