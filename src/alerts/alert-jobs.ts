@@ -1,10 +1,9 @@
-import { DelayedError, Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import type { Logger } from 'pino';
-import { JOB_RETENTION } from '../queues/retention';
-import type { RedisClient } from '../redis/connection';
+import { DelayedError, type Job, type Queue } from 'bullmq';
+import { QUEUES, type QueueSettings } from '../queues/catalog';
+import { defineQueue, type DefinedQueue, type Processor, type QueueCore } from '../queues/define-queue';
 import type { FoldItem } from './alert-data';
 
-export const ALERT_ACTIONS_QUEUE = 'alert-actions';
+export const ALERT_ACTIONS_QUEUE = QUEUES.alertActions.name;
 
 /** A click: its card, its single-use response_code, its id, and when it came (for the latencies logged). */
 export interface Click {
@@ -37,9 +36,6 @@ export type AlertJob =
   | { kind: 'cards'; groupId: string; reason: CardsReason; click?: Click; resolution?: Resolution }
   | { kind: 'escalate'; groupId: string; level: number };
 
-/** Alertmanager down: 6 tries (with RETRY_BASE_DELAY_MS' default of 1 s, over about 30 s) before the card says the silence failed. */
-export const SILENCE_ATTEMPTS = 6;
-
 /** BullMQ's job ids may not hold `:`; each names what it does once. */
 function jobIdOf(job: AlertJob): string {
   switch (job.kind) {
@@ -52,45 +48,40 @@ function jobIdOf(job: AlertJob): string {
   }
 }
 
+export type AlertJobHandler = Processor<AlertJob>;
+
+/** The alert-actions queue and (where WORKERS has alerts) its worker; attempts and backoff by job kind are its catalog row's. */
 export class AlertJobs {
-  readonly queue: Queue<AlertJob>;
+  private readonly defined: DefinedQueue<AlertJob>;
 
-  constructor(
-    connection: RedisClient,
-    prefix: string,
-    private readonly retryBaseDelayMs: number,
-  ) {
-    this.queue = new Queue<AlertJob>(ALERT_ACTIONS_QUEUE, { connection, prefix });
-  }
-
-  async add(job: AlertJob, delayMs = 0): Promise<void> {
-    await this.queue.add(job.kind, job, {
-      jobId: jobIdOf(job),
-      delay: delayMs,
-      attempts: job.kind === 'silence' ? SILENCE_ATTEMPTS : 5,
-      backoff: { type: 'exponential', delay: this.retryBaseDelayMs },
-      ...JOB_RETENTION,
+  constructor(core: QueueCore, options: { roles: ReadonlySet<string>; settings: QueueSettings }, handle: AlertJobHandler) {
+    this.defined = defineQueue<AlertJob>(core, QUEUES.alertActions, handle, {
+      ...options,
+      onFailed: (job, err) => {
+        if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) core.logger.warn({ job: job.name, groupId: job.data.groupId, err: err.message }, 'alert action failed for good');
+      },
     });
   }
 
+  get queue(): Queue<AlertJob> {
+    return this.defined.queue;
+  }
+
+  get worker() {
+    return this.defined.worker;
+  }
+
+  async add(job: AlertJob, delayMs = 0): Promise<void> {
+    await this.queue.add(job.kind, job, { jobId: jobIdOf(job), delay: delayMs, ...this.defined.jobOptions(job.kind) });
+  }
+
   close(): Promise<void> {
-    return this.queue.close();
+    return this.defined.close();
   }
 }
-
-export type AlertJobHandler = (job: Job<AlertJob>, token?: string) => Promise<void>;
 
 /** Waits `ms` and runs the job again, without spending an attempt (a silence being created holds escalation back). */
 export async function runAgainIn(job: Job<AlertJob>, token: string | undefined, ms: number): Promise<never> {
   await job.moveToDelayed(Date.now() + ms, token);
   throw new DelayedError();
-}
-
-export function startAlertWorker(connection: ConnectionOptions, prefix: string, handle: AlertJobHandler, logger: Logger): Worker<AlertJob> {
-  const worker = new Worker<AlertJob>(ALERT_ACTIONS_QUEUE, handle, { connection, prefix, concurrency: 10 });
-  worker.on('failed', (job, err) => {
-    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) logger.warn({ job: job.name, groupId: job.data.groupId, err: err.message }, 'alert action failed for good');
-  });
-  worker.on('error', (err) => logger.error({ err }, 'alert worker error'));
-  return worker;
 }

@@ -7,7 +7,8 @@ import type { WecomApp } from '../wecom/app';
 import { cardClick, type CallbackEvent } from '../wecom/callback/event';
 import { actionOf } from './alert-card';
 import { groupOfTask, type AlertCard, type AlertGroups } from './alert-groups';
-import { SILENCE_ATTEMPTS, type AlertJob, type AlertJobs, type Click } from './alert-jobs';
+import type { Attempted } from '../queues/settle';
+import type { AlertJob, AlertJobs, Click } from './alert-jobs';
 import { decide, statusesFor } from './alert-state';
 import type { AlertTracking } from './alert-tracking';
 import { SilenceError, type SilenceTargets } from './alertmanager';
@@ -104,11 +105,12 @@ export class CardActions {
 
   /**
    * Creates the silence in the Alertmanager that owns the group's alerts, then has
-   * every card say so. Alertmanager down: retried with backoff; on the last attempt
-   * (or a refusal) the group is as before the click and the clicked card says the
-   * silence failed. It never claims a silence that does not exist.
+   * every card say so. Alertmanager down: retried with backoff (settle decides, by the
+   * silence's attempts in the catalog); when settle gives up (or on a refusal) the group
+   * is as before the click and the clicked card says the silence failed. It never
+   * claims a silence that does not exist.
    */
-  async silence(job: Job<AlertJob & { kind: 'silence' }>): Promise<void> {
+  async silence(job: Job<AlertJob & { kind: 'silence' }>): Promise<Attempted | void> {
     const { groupId, click } = job.data;
     const group = await this.deps.groups.get(groupId);
     const silence = group?.silence;
@@ -132,12 +134,18 @@ export class CardActions {
       await this.deps.jobs.add({ kind: 'cards', groupId, reason: moved ? 'silenced' : 'state', click });
     } catch (error) {
       if (!(error instanceof SilenceError)) throw error;
-      if (error.retry && job.attemptsMade + 1 < SILENCE_ATTEMPTS) throw error;
-      this.deps.metrics.alertSilences.inc({ result: 'failed' });
-      this.deps.logger.warn({ alert: groupId, err: error.message }, 'silence failed: the card says so');
-      // Back where it was before the click (the table's `previous`).
-      await this.deps.groups.transition(groupId, { status: statusesFor('silenceFailed') }, { status: group.acked ? 'acked' : 'firing', silence: { ...silence, error: error.message } });
-      await this.deps.jobs.add({ kind: 'cards', groupId, reason: 'failed', click });
+      return {
+        result: error.retry ? { kind: 'retry', reason: error.message } : { kind: 'permanent', reason: error.message },
+        onVerdict: async (verdict) => {
+          if (verdict.kind !== 'fail') return;
+          this.deps.metrics.alertSilences.inc({ result: 'failed' });
+          this.deps.logger.warn({ alert: groupId, err: error.message }, 'silence failed: the card says so');
+          // Back where it was before the click (the table's `previous`).
+          await this.deps.groups.transition(groupId, { status: statusesFor('silenceFailed') }, { status: group.acked ? 'acked' : 'firing', silence: { ...silence, error: error.message } });
+          await this.deps.jobs.add({ kind: 'cards', groupId, reason: 'failed', click });
+          return 'handled';
+        },
+      };
     }
   }
 }

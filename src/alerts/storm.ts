@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
-import { Queue, Worker, type ConnectionOptions } from 'bullmq';
-import type { Logger } from 'pino';
 import type { MessageService, SendRequest } from '../messages/message-service';
 import { membersOf, type Recipients } from '../messages/recipients';
-import { JOB_RETENTION } from '../queues/retention';
-import { settleThrown } from '../queues/settle';
+import { QUEUES } from '../queues/catalog';
+import { defineQueue, type DefinedQueue, type QueueCore } from '../queues/define-queue';
 import type { RedisKeys } from '../redis/keys';
 import { compareAndDelete } from '../redis/atomic';
 import type { RedisClient } from '../redis/connection';
@@ -13,7 +11,7 @@ import type { Mentions } from '../wecom/group-chat';
 import { byteLength } from '../wecom/limits';
 import { shortTime, type FoldItem } from './alert-data';
 
-export const DIGEST_QUEUE = 'alert-digest';
+export const DIGEST_QUEUE = QUEUES.digest.name;
 /** What one window keeps of a storm: key label values and alertnames beyond these are counted, not listed. */
 const MAX_VALUES = 5_000;
 const MAX_NAMES = 100;
@@ -106,15 +104,28 @@ export function valuesLine(values: string[], budget = VALUES_BUDGET): string {
  *   count and where (the key label values), firing and resolved apart.
  */
 export class StormControl {
-  readonly digestQueue: Queue<DigestJob>;
+  private readonly digests: DefinedQueue<DigestJob>;
 
+  /** `digests`: where the digest queue lives, and the message service its worker (where WORKERS has digest) sends through. */
   constructor(
     private readonly redis: RedisClient,
-    queueConnection: ConnectionOptions,
+    digests: { core: QueueCore; roles: ReadonlySet<string>; messages: MessageService },
     private readonly settings: StormSettings,
     private readonly now: () => number = Date.now,
   ) {
-    this.digestQueue = new Queue<DigestJob>(DIGEST_QUEUE, { connection: queueConnection, prefix: settings.keys.queuePrefix });
+    const sendDigest = async (job: { data: DigestJob }) => {
+      const id = await this.sendDigest(job.data, digests.messages);
+      digests.core.logger.info({ window: job.data.window, messageId: id }, 'alert storm digest sent');
+    };
+    this.digests = defineQueue<DigestJob>(digests.core, QUEUES.digest, sendDigest, { roles: digests.roles });
+  }
+
+  get digestQueue() {
+    return this.digests.queue;
+  }
+
+  get worker() {
+    return this.digests.worker;
   }
 
   private key(rk: string, what: string): string {
@@ -141,7 +152,7 @@ export class StormControl {
     // The first fold of the window schedules its digest (the job id makes the others no-ops).
     const due = (window + 1) * 60_000 - this.now() + 1_000;
     const job: DigestJob = { recipientsKey: rk, window, to, ...(options.app ? { app: options.app } : {}), ...(options.mentions ? { mentions: options.mentions } : {}) };
-    await this.digestQueue.add('digest', job, { jobId: `digest_${rk}_${window}`, delay: due, attempts: 5, backoff: { type: 'exponential', delay: 1_000 }, ...JOB_RETENTION });
+    await this.digestQueue.add('digest', job, { jobId: `digest_${rk}_${window}`, delay: due, ...this.digests.jobOptions() });
     return { decision: 'folded' };
   }
 
@@ -230,21 +241,7 @@ export class StormControl {
     return id;
   }
 
-  startWorker(connection: ConnectionOptions, messages: MessageService, logger: Logger): Worker<DigestJob> {
-    const worker = new Worker<DigestJob>(
-      DIGEST_QUEUE,
-      (job) =>
-        settleThrown(job, async () => {
-          const id = await this.sendDigest(job.data, messages);
-          logger.info({ window: job.data.window, messageId: id }, 'alert storm digest sent');
-        }),
-      { connection, prefix: this.settings.keys.queuePrefix },
-    );
-    worker.on('error', (err) => logger.error({ err }, 'digest worker error'));
-    return worker;
-  }
-
   close(): Promise<void> {
-    return this.digestQueue.close();
+    return this.digests.close();
   }
 }

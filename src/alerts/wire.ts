@@ -5,7 +5,8 @@ import type { MessageService } from '../messages/message-service';
 import type { MessageStore } from '../messages/message-store';
 import { findApp } from '../wecom/app';
 import { AlertGroups } from './alert-groups';
-import { AlertJobs, startAlertWorker, type AlertJob } from './alert-jobs';
+import type { Processor } from '../queues/define-queue';
+import { AlertJobs, type AlertJob } from './alert-jobs';
 import type { AlertsSettings } from './alerts-config';
 import { AlertTracking } from './alert-tracking';
 import type { AlertTryoutDeps } from './alert-tryout';
@@ -31,7 +32,7 @@ export interface AlertsFlow extends Flow {
 export function wireAlerts(core: Core, config: AlertsSettings, deps: { messages: MessageService; store: MessageStore; nameOf: (userId: string) => Promise<string | undefined> }) {
   const { messages } = deps;
   const settings = config.alerts;
-  const storm = new StormControl(core.redis, core.queueRedis, {
+  const storm = new StormControl(core.redis, { core, roles: config.workers, messages }, {
     keys: core.keys,
     dedupeSeconds: settings.dedupeSeconds,
     perRecipientPerMinute: settings.perRecipientPerMinute,
@@ -42,13 +43,13 @@ export function wireAlerts(core: Core, config: AlertsSettings, deps: { messages:
   const app = findApp(config);
   const silenceTargets = new SilenceTargets(settings);
   const groups = new AlertGroups(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds });
-  const jobs = new AlertJobs(core.queueRedis, core.keys.queuePrefix, config.send.retryBaseDelayMs);
+  const jobs = new AlertJobs(core, { roles: config.workers, settings: { RETRY_BASE_DELAY_MS: config.send.retryBaseDelayMs } }, (job, token) => handle(job, token));
   const common = { groups, jobs, silenceTargets, metrics: core.metrics, logger: core.logger };
   const interactive = Boolean(app?.callback && silenceTargets.any);
   const tracking = app ? new AlertTracking({ ...common, messages, store: deps.store, api: core.api, app, interactive, settings, storm }) : undefined;
   const actions = app && tracking ? new CardActions({ ...common, tracking, app, findApp: (name) => findApp(config, name), nameOf: deps.nameOf }) : undefined;
 
-  async function handle(job: Job<AlertJob>, token?: string): Promise<void> {
+  async function handle(job: Job<AlertJob>, token?: string): ReturnType<Processor<AlertJob>> {
     if (!tracking || !actions) return;
     const data = job.data;
     if (data.kind === 'silence') return actions.silence(job as Job<typeof data>);
@@ -62,10 +63,7 @@ export function wireAlerts(core: Core, config: AlertsSettings, deps: { messages:
     groups,
     tracking,
     tryout: tracking ? { messages, settings, silenceTargets, interactive, durationsOf: (route) => tracking.durationsOf(route) } : undefined,
-    workers: [
-      ...(config.workers.has('digest') ? [storm.startWorker(core.workerRedis, messages, core.logger)] : []),
-      ...(config.workers.has('alerts') ? [startAlertWorker(core.workerRedis, core.keys.queuePrefix, handle, core.logger)] : []),
-    ],
+    workers: [storm.worker, jobs.worker].filter((w) => w !== undefined),
     queues: [storm.digestQueue, jobs.queue],
     close: async () => {
       await storm.close();

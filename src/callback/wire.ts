@@ -5,7 +5,7 @@ import type { CallbackSettings } from './callback-config';
 import { callbackRoutes } from './callback-routes';
 import { EventRouter } from './event-router';
 import { inboundForwardingRules } from './forward-inbound';
-import { InboundQueue, startInboundWorker } from './inbound-queue';
+import { InboundQueue } from './inbound-queue';
 import { CallbackIpAllowlist } from './ip-allowlist';
 
 export interface CallbackFlow extends Flow {
@@ -20,7 +20,7 @@ export interface CallbackFlow extends Flow {
  */
 export async function wireCallback(core: Core, config: CallbackSettings, deps: { rules: EventRule[]; forwarding?: WebhookOutbox }): Promise<CallbackFlow> {
   const router = new EventRouter(core.logger, [...deps.rules, ...(deps.forwarding ? inboundForwardingRules(deps.forwarding) : [])]);
-  const inbound = new InboundQueue(core.queueRedis, core.keys.queuePrefix);
+  const inbound = new InboundQueue({ ...core, roles: config.workers }, router, (rule) => core.metrics.inboundHandled.inc({ rule }));
   const allowlists = new Map<string, CallbackIpAllowlist>();
   if (config.callback.ipAllowlist === 'wecom') {
     for (const app of config.apps.filter((a) => a.callback)) allowlists.set(app.name, new CallbackIpAllowlist(core.api, app, core.logger));
@@ -43,7 +43,7 @@ export async function wireCallback(core: Core, config: CallbackSettings, deps: {
   return {
     router,
     routes,
-    workers: config.workers.has('inbound') ? [startInboundWorker(core.workerRedis, core.keys.queuePrefix, router, core.logger, (rule) => core.metrics.inboundHandled.inc({ rule }))] : [],
+    workers: inbound.worker ? [inbound.worker] : [],
     queues: [inbound.queue],
     close: async () => {
       for (const allowlist of allowlists.values()) allowlist.stop();

@@ -5,8 +5,9 @@ import type { Metrics } from '../ops/metrics';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/connection';
 import { compareAndDelete } from '../redis/atomic';
-import { DEAD_LETTERS_KEPT } from '../queues/retention';
-import { cappedExponential, settle } from '../queues/settle';
+import { backoffMs } from '../queues/backoffs';
+import { backoffOf, SYNC_LINE } from '../queues/catalog';
+import { settle } from '../queues/settle';
 import { deliveryResult, postSignedJson, type DeliveryResult } from '../webhooks/webhook-outbox';
 import type { ContactChangeRecord, Directory, FeedEntry } from './directory';
 import type { SealedJson } from './sealed-json';
@@ -28,10 +29,8 @@ export interface SinkDeadLetter {
 
 export interface SyncOptions {
   keys: RedisKeys['contacts'];
+  /** The base of the line's backoff (its catalog row, SYNC_LINE, says the rest). */
   retryBaseDelayMs: number;
-  maxBackoffMs: number;
-  /** Attempts before a change the sink *refuses* (4xx) is set aside; unreachable sinks are retried forever. */
-  refusalAttempts: number;
   timeoutMs: number;
   idleMs: number;
 }
@@ -47,14 +46,16 @@ export interface SyncOptions {
  * run), hence this small loop. One instance at a time delivers a given sink
  * (a Redis lease), so running several gateways does not reorder or double it.
  * Dead letters carry the change (mobiles, emails): they are sealed like the
- * mirror, and a sink keeps the newest DEAD_LETTERS_KEPT of them.
+ * mirror, and a sink keeps the newest of them (SYNC_LINE's retention).
  */
 export class SyncDispatcher {
   private running = false;
   private readonly loops: Promise<void>[] = [];
   private readonly owner = randomUUID();
-  /** A sink that is down holds its line for as long as it takes; only a refusal (4xx) runs out of attempts. */
+  /** A sink that is down holds its line for as long as it takes; only a refusal (4xx) runs out of attempts (SYNC_LINE). */
   private readonly policy: { maxAttempts: number; refusalAttempts: number; backoffMs: (attempt: number) => number };
+  /** The longest wait between two attempts: the lease outlives it. */
+  private readonly maxBackoffMs: number;
 
   constructor(
     private readonly redis: RedisClient,
@@ -65,7 +66,9 @@ export class SyncDispatcher {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
   ) {
-    this.policy = { maxAttempts: Infinity, refusalAttempts: options.refusalAttempts, backoffMs: cappedExponential(options.retryBaseDelayMs, options.maxBackoffMs) };
+    const backoff = backoffOf(SYNC_LINE, { RETRY_BASE_DELAY_MS: options.retryBaseDelayMs });
+    this.maxBackoffMs = backoff.strategy === 'cappedExponential' ? backoff.max : 0;
+    this.policy = { maxAttempts: SYNC_LINE.attempts, refusalAttempts: SYNC_LINE.refusalAttempts, backoffMs: backoffMs(backoff) };
   }
 
   private key(sink: string, what: 'cursor' | 'lease' | 'dead' | 'redo'): string {
@@ -101,7 +104,7 @@ export class SyncDispatcher {
 
   private async holdLease(sink: ContactSink): Promise<boolean> {
     const lease = this.key(sink.name, 'lease');
-    const ttl = Math.max(10_000, this.options.maxBackoffMs * 2);
+    const ttl = Math.max(10_000, this.maxBackoffMs * 2);
     if (await this.redis.set(lease, this.owner, 'PX', ttl, 'NX')) return true;
     if ((await this.redis.get(lease)) !== this.owner) return false;
     await this.redis.pexpire(lease, ttl);
@@ -140,7 +143,7 @@ export class SyncDispatcher {
       if (verdict.kind === 'fail') {
         const letter: SinkDeadLetter = { sink: sink.name, cursor: entry.cursor, change: entry.change, error, attempts: attempt, failedAt: new Date().toISOString() };
         const dead = this.key(sink.name, 'dead');
-        await this.redis.multi().rpush(dead, this.sealed.seal(letter)).ltrim(dead, -DEAD_LETTERS_KEPT, -1).exec();
+        await this.redis.multi().rpush(dead, this.sealed.seal(letter)).ltrim(dead, -SYNC_LINE.retention.deadLetters, -1).exec();
         this.metrics.contactSyncDeadLettered.inc({ sink: sink.name });
         this.logger.warn({ sink: sink.name, changeId: entry.change.id, error }, 'contact change refused by sink; dead-lettered');
         return;

@@ -18,7 +18,7 @@ export async function wireContacts(core: Core, config: ContactsSettings) {
   const { metrics, logger } = core;
   const sync =
     config.contacts.sinks.length > 0
-      ? new SyncDispatcher(core.redis, directory, sealed, config.contacts.sinks, { keys: core.keys.contacts, retryBaseDelayMs: config.send.retryBaseDelayMs, maxBackoffMs: 60_000, refusalAttempts: 3, timeoutMs: 10_000, idleMs: 100 }, metrics, logger)
+      ? new SyncDispatcher(core.redis, directory, sealed, config.contacts.sinks, { keys: core.keys.contacts, retryBaseDelayMs: config.send.retryBaseDelayMs, timeoutMs: 10_000, idleMs: 100 }, metrics, logger)
       : undefined;
   if (sync && config.workers.has('sync')) sync.start();
   return {

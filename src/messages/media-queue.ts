@@ -1,8 +1,9 @@
-import { DelayedError, Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { DelayedError, type Job, type Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { DownloadSlots } from '../budgets/download-slots';
-import { applyVerdict, jobAttempts, outlastingRedis, settle, wecomResult } from '../queues/settle';
-import { JOB_RETENTION } from '../queues/retention';
+import { QUEUES } from '../queues/catalog';
+import { failedForGood, jobOptionsOf } from '../queues/define-queue';
+import { wecomResult, type Attempted } from '../queues/settle';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/connection';
 import type { WecomApp } from '../wecom/app';
@@ -20,7 +21,7 @@ import { sendIdOf, waitUntil, type RetryPolicy, type SendJobData } from './send-
  * on; one caller's downloads take at most MEDIA_DOWNLOADS_PER_KEY slots (DownloadSlots).
  * The part waits (deferred, no attempt spent) until the media worker leaves its file.
  */
-export const MEDIA_QUEUE = 'media';
+export const MEDIA_QUEUE = QUEUES.media.name;
 
 /** Who sends the file: an app (one media_id for its corp) or a robot (each key uploads its own; an image goes as itself). */
 export type FileSender = { app: string } | { robot: string };
@@ -101,7 +102,7 @@ export class PartFiles {
       await earlier.remove().catch(() => undefined);
     }
     const { attempts, retryBaseDelayMs } = this.deps.retry;
-    await this.deps.queue.add('file', request, { jobId, attempts, backoff: { type: 'exponential', delay: retryBaseDelayMs, jitter: 0.5 }, ...JOB_RETENTION });
+    await this.deps.queue.add('file', request, { jobId, ...jobOptionsOf(QUEUES.media, { SEND_ATTEMPTS: attempts, RETRY_BASE_DELAY_MS: retryBaseDelayMs }) });
     return undefined;
   }
 }
@@ -148,8 +149,8 @@ async function keep(deps: MediaWorkerDeps, data: MediaJobData, file: FetchedFile
 }
 
 /** One attempt at a part's file: a download slot of its owner's, the download, the upload; then the file (or why not) for the part. */
-export function createMediaProcessor(deps: MediaWorkerDeps, pauseQueue: (ms: number) => Promise<void> = async () => undefined) {
-  return async function fetchFile(job: Job<MediaJobData>, token?: string): Promise<void> {
+export function createMediaProcessor(deps: MediaWorkerDeps) {
+  return async function fetchFile(job: Job<MediaJobData>, token?: string): Promise<Attempted> {
     const owner = job.data.owner ?? NO_OWNER;
     const holder = job.id!;
     if (!(await deps.slots.take(owner, holder))) {
@@ -159,37 +160,26 @@ export function createMediaProcessor(deps: MediaWorkerDeps, pauseQueue: (ms: num
     }
     const downloaded = await deps.media.download(job.data.media).finally(() => deps.slots.release(owner, holder));
     const file = downloaded.kind === 'ok' ? await upload(deps, job.data, downloaded.value) : downloaded;
-    const verdict = settle(file.kind === 'ok' ? { kind: 'ok' } : wecomResult(file), jobAttempts(job));
-    if (file.kind === 'ok') await keep(deps, job.data, file);
-    else if (verdict.kind === 'fail') await keep(deps, job.data, { kind: 'permanent', error: file.error });
-    if (verdict.kind !== 'done') deps.logger.info({ sendId: job.data.sendId, attempt: job.attemptsMade + 1, verdict: verdict.kind, reason: verdict.reason }, 'file not fetched');
-    await applyVerdict(verdict, pauseQueue);
+    return {
+      result: file.kind === 'ok' ? { kind: 'ok' } : wecomResult(file),
+      onVerdict: async (verdict) => {
+        if (file.kind === 'ok') await keep(deps, job.data, file);
+        else if (verdict.kind === 'fail') await keep(deps, job.data, { kind: 'permanent', error: file.error });
+        if (verdict.kind !== 'done') deps.logger.info({ sendId: job.data.sendId, attempt: job.attemptsMade + 1, verdict: verdict.kind, reason: verdict.reason }, 'file not fetched');
+      },
+    };
   };
 }
 
-export function createMediaQueue(connection: ConnectionOptions, queuePrefix: string): Queue<MediaJobData> {
-  return new Queue<MediaJobData>(MEDIA_QUEUE, { connection, prefix: queuePrefix });
-}
-
-export function startMediaWorker(connection: ConnectionOptions, queuePrefix: string, options: { concurrency: number; lockMs: number }, deps: MediaWorkerDeps): Worker<MediaJobData> {
-  const worker: Worker<MediaJobData> = new Worker<MediaJobData>(MEDIA_QUEUE, outlastingRedis(createMediaProcessor(deps, (ms) => worker.rateLimit(ms))), {
-    connection,
-    prefix: queuePrefix,
-    concurrency: options.concurrency,
-    lockDuration: options.lockMs,
-    stalledInterval: options.lockMs,
-    maxStalledCount: 3,
-  });
-  // Failed outside the processor (stalled too often): the part must not wait for its file for ever.
-  worker.on('failed', (job, err) => {
-    if (!job || (job.attemptsMade < (job.opts.attempts ?? 1) && !(err instanceof UnrecoverableError) && !/stalled/i.test(err.message))) return;
+/** Failed outside the processor (stalled too often): the part must not wait for its file for ever. */
+export function mediaJobFailed(deps: MediaWorkerDeps) {
+  return (job: Job<MediaJobData> | undefined, err: Error): void => {
+    if (!failedForGood(job, err)) return;
     // The reason stays generic (an error's text may name an address); the processor already kept a file it decided on (NX).
     const interrupted: FetchedFile = { kind: 'permanent', error: { errcode: GatewayErrcode.interrupted, errmsg: 'download failed: interrupted' } };
     void deps.redis
       .set(deps.keys.mediaFile(job.data.sendId, job.data.chunk), JSON.stringify(interrupted), 'EX', FILE_KEPT_SECONDS, 'NX')
       .then(() => deps.promote(job.data.sendId))
       .catch((e) => deps.logger.error({ err: e }, 'could not record a failed download'));
-  });
-  worker.on('error', (err) => deps.logger.error({ err }, 'media worker error'));
-  return worker;
+  };
 }

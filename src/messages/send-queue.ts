@@ -1,11 +1,12 @@
 import { DelayedError, Queue, type ConnectionOptions, type Job } from 'bullmq';
-import { JOB_RETENTION } from '../queues/retention';
+import { QUEUES } from '../queues/catalog';
+import { jobOptionsOf } from '../queues/define-queue';
 import type { MessageStore } from './message-store';
 import type { Priority } from './templates';
 import type { ChatMessage } from '../wecom/group-chat';
 import type { SendRecipients } from '../wecom/message-payload';
 
-export const SEND_QUEUE = 'send';
+export const SEND_QUEUE = QUEUES.send.name;
 
 /** A part for members: one message/send call with its rendered body. */
 export interface MemberSend {
@@ -95,21 +96,21 @@ export interface RetryPolicy {
   retryBaseDelayMs: number;
 }
 
+/** The send queue alone, without a worker (the flow's is defineQueue's: messages/wire.ts). */
 export function createSendQueue(connection: ConnectionOptions, queuePrefix: string): Queue<SendJobData> {
   return new Queue<SendJobData>(SEND_QUEUE, { connection, prefix: queuePrefix });
 }
 
 /** Adds every part of a message in one call. The job id is the send id, so adding the same part twice is a no-op. */
 export async function enqueueParts(queue: Queue<SendJobData>, jobs: SendJobData[], policy: RetryPolicy, delayMs = 0): Promise<void> {
+  // Exponential backoff with jitter (the catalog's row) so a WeCom hiccup does not come back as a synchronized wave.
+  const options = jobOptionsOf(QUEUES.send, { SEND_ATTEMPTS: policy.attempts, RETRY_BASE_DELAY_MS: policy.retryBaseDelayMs });
   const entries = jobs.map((data) => ({
     name: data.event,
     data,
     opts: {
       jobId: sendIdOf(data),
-      attempts: policy.attempts,
-      // Exponential backoff with jitter so a WeCom hiccup does not come back as a synchronized wave.
-      backoff: { type: 'exponential' as const, delay: policy.retryBaseDelayMs, jitter: 0.5 },
-      ...JOB_RETENTION,
+      ...options,
       ...(delayMs > 0 ? { delay: delayMs } : {}),
       ...(queuePriority(data) ? { priority: queuePriority(data) } : {}),
     },

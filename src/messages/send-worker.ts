@@ -1,6 +1,6 @@
-import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { applyVerdict, jobAttempts, outlastingRedis, settle, wecomResult, type Verdict } from '../queues/settle';
-import { sendLimiter } from '../budgets/app-pause';
+import type { Job } from 'bullmq';
+import { failedForGood } from '../queues/define-queue';
+import { settle, wecomResult, type Attempted, type Verdict } from '../queues/settle';
 import type { Logger } from 'pino';
 import type { WecomApp } from '../wecom/app';
 import { childrenOf, type Metrics } from '../ops/metrics';
@@ -16,7 +16,7 @@ import type { MemberBudget } from '../budgets/member';
 import { MEDIA_MSGTYPES } from './templates';
 import type { AttemptRecord, MessageStore } from './message-store';
 import { deliverToGroup, leaveRobotLine, type GroupSendDeps } from './group-send';
-import { destinationOf, SEND_QUEUE, sendIdOf, waitUntil, type MemberSend, type SendJobData } from './send-queue';
+import { destinationOf, sendIdOf, waitUntil, type MemberSend, type SendJobData } from './send-queue';
 import { namedUsers, namesGroups, withUsers } from '../wecom/recipients';
 
 export interface SendWorkerDeps {
@@ -69,8 +69,8 @@ export function partStatusAfter(verdict: Verdict): 'sent' | 'queued' | 'failed' 
 /** How the console's timeline names each verdict. */
 const TIMELINE_OUTCOME: Record<Verdict['kind'], AttemptRecord['outcome']> = { done: 'sent', fail: 'failed', retry: 'retry', pause: 'paused' };
 
-/** One attempt of one send call; `sendVerdict` says what WeCom's answer leads to. */
-export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: number) => Promise<void> = async () => undefined) {
+/** One attempt of one send call; settle says what WeCom's answer leads to (sendVerdict's table), and the part records it. */
+export function createSendProcessor(deps: SendWorkerDeps) {
   const { store, metrics } = deps;
   const sent = childrenOf(metrics.messagesSent);
   const latency = childrenOf(metrics.sendLatency);
@@ -116,7 +116,7 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
     return deliver(app, job as Job<typeof data>, token);
   }
 
-  return async function processSendJob(job: Job<SendJobData>, token?: string): Promise<void> {
+  return async function processSendJob(job: Job<SendJobData>, token?: string): Promise<Attempted | void> {
     const { messageId, part, event, msgtype } = job.data;
     // The fields every line of this job carries (a pino child per job would cost more than the lines).
     const about = { requestId: job.data.requestId, messageId, part, jobId: job.id };
@@ -135,51 +135,43 @@ export function createSendProcessor(deps: SendWorkerDeps, pauseQueue: (ms: numbe
     const started = Date.now();
     const outcome = app ? await send(app, job, token) : { kind: 'permanent' as const, error: { errcode: GatewayErrcode.appGone, errmsg: `app ${job.data.app} is no longer configured` } };
 
-    const verdict = sendVerdict(outcome, jobAttempts(job));
-    const ended = Date.now();
-    const timeline = { part, attempt, at: ended, ms: ended - started, outcome: TIMELINE_OUTCOME[verdict.kind], to: destinationOf(job.data) };
-    if (outcome.kind === 'ok') {
-      const { msgid, invalid, responseCode } = outcome.value;
-      await store.updatePart(messageId, part, { status: partStatusAfter(verdict), attempts: attempt, msgid, invalid, ...(responseCode ? { responseCode } : {}) }, timeline);
-      sent({ event, msgtype }).inc();
-      latency({ msgtype }).observe((Date.now() - job.data.acceptedAt) / 1000);
-      log.info({ msgid, attempt, invalid, to: destinationOf(job.data) }, 'message sent');
-      await leaveRobotLine(deps.groups, job.data);
-      await reportPartDone(deps, job.data);
-      return;
+    return { result: wecomResult(outcome), onVerdict: (verdict) => record(verdict) };
+
+    async function record(verdict: Verdict): Promise<void> {
+      const ended = Date.now();
+      const timeline = { part, attempt, at: ended, ms: ended - started, outcome: TIMELINE_OUTCOME[verdict.kind], to: destinationOf(job.data) };
+      if (outcome.kind === 'ok') {
+        const { msgid, invalid, responseCode } = outcome.value;
+        await store.updatePart(messageId, part, { status: partStatusAfter(verdict), attempts: attempt, msgid, invalid, ...(responseCode ? { responseCode } : {}) }, timeline);
+        sent({ event, msgtype }).inc();
+        latency({ msgtype }).observe((Date.now() - job.data.acceptedAt) / 1000);
+        log.info({ msgid, attempt, invalid, to: destinationOf(job.data) }, 'message sent');
+        await leaveRobotLine(deps.groups, job.data);
+        await reportPartDone(deps, job.data);
+        return;
+      }
+      const error = withHint(outcome.error, job.data);
+      await store.updatePart(messageId, part, { status: partStatusAfter(verdict), attempts: attempt, error }, { ...timeline, error });
+      if (verdict.kind === 'pause') {
+        metrics.sendThrottled.inc();
+        log.warn({ pauseMs: verdict.ms, error }, 'WeCom frequency limit: send queue paused');
+      } else if (verdict.kind === 'fail') {
+        metrics.messagesFailed.inc({ event, msgtype, errcode: String(error.errcode) });
+        log.warn({ attempt, error, to: destinationOf(job.data) }, 'message failed');
+        await leaveRobotLine(deps.groups, job.data);
+        await reportPartDone(deps, job.data);
+      } else {
+        metrics.sendRetries.inc({ errcode: String(error.errcode) });
+        log.info({ attempt, error }, 'send will be retried');
+      }
     }
-    const error = withHint(outcome.error, job.data);
-    await store.updatePart(messageId, part, { status: partStatusAfter(verdict), attempts: attempt, error }, { ...timeline, error });
-    if (verdict.kind === 'pause') {
-      metrics.sendThrottled.inc();
-      log.warn({ pauseMs: verdict.ms, error }, 'WeCom frequency limit: send queue paused');
-    } else if (verdict.kind === 'fail') {
-      metrics.messagesFailed.inc({ event, msgtype, errcode: String(error.errcode) });
-      log.warn({ attempt, error, to: destinationOf(job.data) }, 'message failed');
-      await leaveRobotLine(deps.groups, job.data);
-      await reportPartDone(deps, job.data);
-    } else {
-      metrics.sendRetries.inc({ errcode: String(error.errcode) });
-      log.info({ attempt, error }, 'send will be retried');
-    }
-    await applyVerdict(verdict, pauseQueue);
   };
 }
 
-export function startSendWorker(connection: ConnectionOptions, queuePrefix: string, options: { concurrency: number; lockMs: number; ratePerSecond: number }, deps: SendWorkerDeps): Worker<SendJobData> {
-  const worker: Worker<SendJobData> = new Worker<SendJobData>(SEND_QUEUE, outlastingRedis(createSendProcessor(deps, (ms) => worker.rateLimit(ms))), {
-    connection,
-    prefix: queuePrefix,
-    concurrency: options.concurrency,
-    // A job whose worker died (kill -9) is taken up again once its lock lapses; after 3 stalls it fails instead of looping.
-    lockDuration: options.lockMs,
-    stalledInterval: options.lockMs,
-    maxStalledCount: 3,
-    limiter: sendLimiter(options.ratePerSecond),
-  });
-  // Failures that happen outside the processor (a job stalled too often) must still end as `failed`.
-  worker.on('failed', (job, err) => {
-    if (!job || job.attemptsMade < (job.opts.attempts ?? 1) && !(err instanceof UnrecoverableError) && !/stalled/i.test(err.message)) return;
+/** Failures that happen outside the processor (a job stalled too often) must still end as `failed`. */
+export function sendJobFailed(deps: SendWorkerDeps) {
+  return (job: Job<SendJobData> | undefined, err: Error): void => {
+    if (!failedForGood(job, err)) return;
     void deps.store.getPart(job.data.messageId, job.data.part).then(async (state) => {
       if (state && state.status !== 'sent' && state.status !== 'failed' && state.status !== 'recalled') {
         const error = { errcode: GatewayErrcode.interrupted, errmsg: err.message };
@@ -189,7 +181,5 @@ export function startSendWorker(connection: ConnectionOptions, queuePrefix: stri
         await reportPartDone(deps, job.data);
       }
     }).catch((e) => deps.logger.error({ err: e }, 'could not record a failed job'));
-  });
-  worker.on('error', (err) => deps.logger.error({ err }, 'send worker error'));
-  return worker;
+  };
 }

@@ -10,14 +10,17 @@ import { SendShare } from '../budgets/send-share';
 import type { WebhookOutbox } from '../webhooks/webhook-outbox';
 import { findApp } from '../wecom/app';
 import { MediaResolver } from './media';
-import { createMediaQueue, PartFiles, startMediaWorker } from './media-queue';
+import { createMediaProcessor, mediaJobFailed, PartFiles, type MediaJobData, type MediaWorkerDeps } from './media-queue';
 import type { RecallDeps } from './recall';
 import { MessageService } from './message-service';
 import type { MessagesSettings } from './messages-config';
 import { MessageStore } from './message-store';
 import { messageRoutes } from './routes';
-import { createSendQueue, enqueueParts, type SendJobData } from './send-queue';
-import { startSendWorker } from './send-worker';
+import { enqueueParts, type SendJobData } from './send-queue';
+import { createSendProcessor, sendJobFailed, type SendWorkerDeps } from './send-worker';
+import { QUEUES } from '../queues/catalog';
+import { defineQueue } from '../queues/define-queue';
+import { sendLimiter } from '../budgets/app-pause';
 import { statusCallbacks } from './status-callbacks';
 import type { EventTemplate } from './templates';
 
@@ -40,9 +43,18 @@ export interface MessagesFlow extends Flow {
 export async function wireMessages(core: Core, config: MessagesSettings, deps: { templates: Map<string, EventTemplate>; statusCallbacks: WebhookOutbox; chats: ChatDirectory }): Promise<MessagesFlow> {
   const { templates } = deps;
   const store = new MessageStore(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds });
-  const queue = createSendQueue(core.queueRedis, core.keys.queuePrefix);
-  const mediaQueue = createMediaQueue(core.queueRedis, core.keys.queuePrefix);
-  await Promise.all([queue.waitUntilReady(), mediaQueue.waitUntilReady()]);
+  const settings = { SEND_ATTEMPTS: config.send.attempts, RETRY_BASE_DELAY_MS: config.send.retryBaseDelayMs, SEND_CONCURRENCY: config.send.concurrency, MEDIA_CONCURRENCY: config.media.concurrency, JOB_LOCK_MS: config.send.jobLockMs };
+  // The processors are built below, before any await: no job can reach them earlier.
+  const sends = defineQueue<SendJobData>(core, QUEUES.send, (job, token) => processSend(job, token), {
+    roles: config.workers,
+    settings,
+    limiter: sendLimiter(config.send.ratePerSecond),
+    onFailed: (job, err) => sendFailed(job, err),
+  });
+  // Downloads run in the send role too, but in workers of their own: a slow file never holds a send worker.
+  const downloads = defineQueue<MediaJobData>(core, QUEUES.media, (job, token) => fetchFile(job, token), { roles: config.workers, settings, onFailed: (job, err) => mediaFailed(job, err) });
+  const queue = sends.queue;
+  const mediaQueue = downloads.queue;
   const promote = async (jobId: string) => {
     const job = await queue.getJob(jobId);
     // Only a waiting job can be moved forward; one being taken right now needs nothing.
@@ -62,35 +74,27 @@ export async function wireMessages(core: Core, config: MessagesSettings, deps: {
   const slots = new DownloadSlots(core.redis, core.keys, { perOwner: config.media.downloadsPerKey, leaseMs: config.egress.timeoutMs + 5_000 });
   const robots = new Map(config.robots.map((r) => [r.name, r]));
 
-  const workers = config.workers.has('send')
-    ? [
-        startSendWorker(core.workerRedis, core.keys.queuePrefix, { concurrency: config.send.concurrency, lockMs: config.send.jobLockMs, ratePerSecond: config.send.ratePerSecond }, {
-          store,
-          onPartDone: statusCallbacks(store, deps.statusCallbacks, core.clock, templates),
-          budget: config.send.memberQuota.length > 0 ? new MemberBudget(core.redis, core.keys, config.send.memberQuota) : undefined,
-          deferPart: (data, until) => enqueueParts(queue, [data], config.send, Math.max(0, until - core.clock())),
-          api: core.api,
-          media,
-          files,
-          groups: { api: core.api, media, files, store, findRobot: (name) => robots.get(name), robotLine, countRobotDeferral: (robot) => core.metrics.robotDeferred.inc({ robot }) },
-          findApp: appNamed,
-          duplicateCheckSeconds: config.send.duplicateCheckSeconds,
-          metrics: core.metrics,
-          logger: core.logger,
-        }),
-        // Downloads run in the send role too, but in workers of their own: a slow file never holds a send worker.
-        startMediaWorker(core.workerRedis, core.keys.queuePrefix, { concurrency: config.media.concurrency, lockMs: config.send.jobLockMs }, {
-          media,
-          slots,
-          redis: core.redis,
-          keys: core.keys,
-          findApp: appNamed,
-          findRobot: (name) => robots.get(name),
-          promote,
-          logger: core.logger,
-        }),
-      ]
-    : [];
+  const sendDeps: SendWorkerDeps = {
+    store,
+    onPartDone: statusCallbacks(store, deps.statusCallbacks, core.clock, templates),
+    budget: config.send.memberQuota.length > 0 ? new MemberBudget(core.redis, core.keys, config.send.memberQuota) : undefined,
+    deferPart: (data, until) => enqueueParts(queue, [data], config.send, Math.max(0, until - core.clock())),
+    api: core.api,
+    media,
+    files,
+    groups: { api: core.api, media, files, store, findRobot: (name) => robots.get(name), robotLine, countRobotDeferral: (robot) => core.metrics.robotDeferred.inc({ robot }) },
+    findApp: appNamed,
+    duplicateCheckSeconds: config.send.duplicateCheckSeconds,
+    metrics: core.metrics,
+    logger: core.logger,
+  };
+  const mediaDeps: MediaWorkerDeps = { media, slots, redis: core.redis, keys: core.keys, findApp: appNamed, findRobot: (name) => robots.get(name), promote, logger: core.logger };
+  const processSend = createSendProcessor(sendDeps);
+  const sendFailed = sendJobFailed(sendDeps);
+  const fetchFile = createMediaProcessor(mediaDeps);
+  const mediaFailed = mediaJobFailed(mediaDeps);
+  await Promise.all([sends.ready(), downloads.ready()]);
+  const workers = [sends.worker, downloads.worker].filter((w) => w !== undefined);
 
   const recall = { store, queue, api: core.api, findApp: appNamed };
   return {
@@ -105,7 +109,7 @@ export async function wireMessages(core: Core, config: MessagesSettings, deps: {
     queues: [queue, mediaQueue],
     readiness: [{ name: 'templates', check: async () => templates.size > 0 }],
     close: async () => {
-      await Promise.all([queue.close(), mediaQueue.close()]);
+      await Promise.all([sends.close(), downloads.close()]);
       await egress.close();
     },
   };

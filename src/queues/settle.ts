@@ -26,20 +26,22 @@ export interface RetryPolicy {
   refusalAttempts?: number;
   /** Delay before the next attempt; absent, the queue's backoff decides. */
   backoffMs?: (attempt: number) => number;
+  /**
+   * Time left (ms) in which another attempt may still start (a welcome code's window);
+   * at 0 or less the job fails. A job with a deadline never pauses its queue: every
+   * other job's window is running too, so a 45009 is retried like any transient error.
+   */
+  deadlineIn?: number;
 }
 
 export function settle(result: AttemptResult, policy: RetryPolicy): Verdict {
   if (result.kind === 'ok') return { kind: 'done' };
-  if (result.kind === 'retry' && result.pauseMs) return { kind: 'pause', reason: result.reason, ms: result.pauseMs };
+  if (result.kind === 'retry' && result.pauseMs && policy.deadlineIn === undefined) return { kind: 'pause', reason: result.reason, ms: result.pauseMs };
   const allowed = result.kind === 'permanent' ? (policy.refusalAttempts ?? 1) : policy.maxAttempts;
-  if (policy.attempt >= Math.min(allowed, policy.maxAttempts)) return { kind: 'fail', reason: result.reason };
+  const late = policy.deadlineIn !== undefined && policy.deadlineIn <= 0;
+  if (late || policy.attempt >= Math.min(allowed, policy.maxAttempts)) return { kind: 'fail', reason: result.reason };
   const afterMs = result.kind === 'retry' && result.afterMs !== undefined ? result.afterMs : policy.backoffMs?.(policy.attempt);
   return afterMs === undefined ? { kind: 'retry', reason: result.reason } : { kind: 'retry', reason: result.reason, afterMs };
-}
-
-/** Capped exponential backoff with ±25 % jitter, so a downstream hiccup does not come back as a synchronized wave. */
-export function cappedExponential(baseMs: number, maxMs: number): (attempt: number) => number {
-  return (attempt) => Math.min(maxMs, baseMs * 2 ** Math.min(attempt - 1, 20)) * (0.75 + Math.random() * 0.5);
 }
 
 /** The attempt and the attempts a BullMQ job has, for `settle`. */
@@ -53,6 +55,19 @@ export function jobAttempts(job: Job): Pick<RetryPolicy, 'attempt' | 'maxAttempt
  * pause holds the whole queue, via `pauseQueue` (the worker's rate limit, shared by
  * every instance), and puts the job back without spending an attempt.
  */
+/**
+ * An attempt's result with what its flow does once settle has decided, before the
+ * verdict is carried out: record a part's status, count, log, tell a card. `policy`:
+ * the attempt's own terms (a welcome's window). `onVerdict` answering 'handled' on a
+ * failure ends the job as done: the flow has dealt with it (the card says the
+ * silence failed), so it is no dead letter.
+ */
+export interface Attempted {
+  result: AttemptResult;
+  policy?: Pick<RetryPolicy, 'deadlineIn'>;
+  onVerdict?: (verdict: Verdict) => Promise<void | 'handled'>;
+}
+
 export async function applyVerdict(verdict: Verdict, pauseQueue?: (ms: number) => Promise<void>): Promise<void> {
   switch (verdict.kind) {
     case 'done':
@@ -74,20 +89,6 @@ export function wecomResult(outcome: Outcome<unknown>): AttemptResult {
   if (outcome.kind === 'permanent') return { kind: 'permanent', reason };
   // refreshToken never leaves WecomApi (it refetches and tries once more); should one, it is transient.
   return outcome.kind === 'retry' && outcome.afterMs ? { kind: 'retry', reason, pauseMs: outcome.afterMs } : { kind: 'retry', reason };
-}
-
-/**
- * For work that succeeds or throws (callback rule handlers, digests): a throw is a
- * transient failure, retried with the queue's backoff and failed when the attempts run out.
- */
-export async function settleThrown(job: Job, work: () => Promise<void>): Promise<void> {
-  let result: AttemptResult = { kind: 'ok' };
-  try {
-    await work();
-  } catch (error) {
-    result = { kind: 'retry', reason: (error as Error).message };
-  }
-  await applyVerdict(settle(result, jobAttempts(job)));
 }
 
 /** How long a job that met a Redis outage waits before it runs again. */

@@ -1,10 +1,11 @@
 import { createHmac } from 'node:crypto';
-import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { UnrecoverableError, type Job, type Queue, type Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { EGRESS_REFUSED, egressRequest } from '../http/egress';
-import { JOB_RETENTION } from '../queues/retention';
-import { applyVerdict, jobAttempts, settle, type AttemptResult } from '../queues/settle';
+import type { QueueSettings, QueueSpec } from '../queues/catalog';
+import { defineQueue, type DefinedQueue, type QueueCore } from '../queues/define-queue';
+import type { AttemptResult } from '../queues/settle';
 
 /** One JSON document to deliver to a downstream URL. `id` lets the receiver dedupe. */
 export interface WebhookJobData {
@@ -18,18 +19,13 @@ export interface WebhookJobData {
 }
 
 export interface WebhookOutboxOptions {
-  /** Queue name, e.g. `forward-inbound` (BullMQ refuses ':'); one queue per downstream. */
-  name: string;
   url?: string;
   /** HMAC-SHA256 key for the X-Gateway-Signature header; unsigned when absent. */
   secret?: string;
-  /** BullMQ's prefix (RedisKeys.queuePrefix). */
-  queuePrefix: string;
-  attempts: number;
-  retryBaseDelayMs: number;
   timeoutMs: number;
-  concurrency: number;
-  logger: Logger;
+  /** The WORKERS roles this instance runs, and RETRY_BASE_DELAY_MS (the backoff's base). */
+  roles: ReadonlySet<string>;
+  settings: QueueSettings;
   /** For the outbox's own URL and trusted ones; absent, undici's global dispatcher. */
   dispatcher?: Dispatcher;
   /** The egress policy's agent, for a caller's URL; absent, such a delivery is refused. */
@@ -92,48 +88,51 @@ export function deliveryResult(result: DeliveryResult, downstream?: string): Att
  * job (the dead letters), listable and replayable.
  */
 export class WebhookOutbox {
-  readonly queue: Queue<WebhookJobData>;
-  private worker?: Worker<WebhookJobData>;
+  private readonly defined: DefinedQueue<WebhookJobData>;
+  private readonly logger: Logger;
+  /** Queue name, e.g. `forward-inbound` (its catalog row); one queue per downstream. */
+  readonly name: string;
 
   constructor(
-    connection: ConnectionOptions,
+    core: QueueCore,
+    spec: QueueSpec,
     private readonly options: WebhookOutboxOptions,
   ) {
-    this.queue = new Queue<WebhookJobData>(options.name, { connection, prefix: options.queuePrefix });
+    this.name = spec.name;
+    this.logger = core.logger;
+    this.defined = defineQueue<WebhookJobData>(core, spec, (job) => this.deliver(job), {
+      roles: options.roles,
+      settings: options.settings,
+      onFailed: (job, err) => {
+        if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) this.logger.warn({ outbox: this.name, id: job.id, err: err.message }, 'webhook delivery dead-lettered');
+      },
+    });
+  }
+
+  get queue(): Queue<WebhookJobData> {
+    return this.defined.queue;
+  }
+
+  /** Present where this instance runs the flow feeding the outbox. */
+  get worker(): Worker<WebhookJobData> | undefined {
+    return this.defined.worker;
   }
 
   /** Adding the same id twice delivers once (the id is the BullMQ job id). */
   async add(data: WebhookJobData): Promise<void> {
-    await this.queue.add('deliver', data, {
-      jobId: data.id,
-      attempts: this.options.attempts,
-      backoff: { type: 'exponential', delay: this.options.retryBaseDelayMs, jitter: 0.5 },
-      // The dead letters are the failed jobs: listable and replayable within the shared bound (why it is what it is: JOB_RETENTION).
-      ...JOB_RETENTION,
-    });
+    // The dead letters are the failed jobs: listable and replayable within the shared bound (why it is what it is: JOB_RETENTION).
+    await this.queue.add('deliver', data, { jobId: data.id, ...this.defined.jobOptions() });
   }
 
-  startWorker(connection: ConnectionOptions): Worker<WebhookJobData> {
-    this.worker = new Worker<WebhookJobData>(this.options.name, (job) => this.deliver(job), {
-      connection,
-      prefix: this.options.queuePrefix,
-      concurrency: this.options.concurrency,
-    });
-    this.worker.on('failed', (job, err) => {
-      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) this.options.logger.warn({ outbox: this.options.name, id: job.id, err: err.message }, 'webhook delivery dead-lettered');
-    });
-    this.worker.on('error', (err) => this.options.logger.error({ err, outbox: this.options.name }, 'webhook worker error'));
-    return this.worker;
-  }
-
-  private async deliver(job: Job<WebhookJobData>): Promise<void> {
+  private async deliver(job: Job<WebhookJobData>): Promise<AttemptResult> {
     const url = job.data.url ?? this.options.url;
     if (!url) throw new UnrecoverableError('no URL to deliver to');
     const callers = job.data.url !== undefined && !job.data.trusted;
     if (callers && !this.options.egress) throw new UnrecoverableError(EGRESS_REFUSED);
     const dispatcher = callers ? this.options.egress : this.options.dispatcher;
-    const result = await postSignedJson(url, job.data.body, { id: job.data.id, attempt: job.attemptsMade + 1, secret: this.options.secret, timeoutMs: this.options.timeoutMs, dispatcher, logger: this.options.logger });
-    await applyVerdict(settle(deliveryResult(result, this.options.name), jobAttempts(job)));
+    const attempt = job.attemptsMade + 1;
+    const result = await postSignedJson(url, job.data.body, { id: job.data.id, attempt, secret: this.options.secret, timeoutMs: this.options.timeoutMs, dispatcher, logger: this.logger });
+    return deliveryResult(result, this.name);
   }
 
   async deadLetters(limit = 100): Promise<DeadLetter[]> {
@@ -160,8 +159,7 @@ export class WebhookOutbox {
     return failed.length;
   }
 
-  async close(): Promise<void> {
-    await this.worker?.close();
-    await this.queue.close();
+  close(): Promise<void> {
+    return this.defined.close();
   }
 }

@@ -1,5 +1,6 @@
 import type { Core, Flow } from '../core';
 import { EgressPolicy, egressAgent } from '../http/egress';
+import { QUEUES } from '../queues/catalog';
 import { deadLetterRoutes } from './dead-letter-routes';
 import { WebhookOutbox } from './webhook-outbox';
 import type { WebhooksSettings } from './webhooks-config';
@@ -18,17 +19,14 @@ export interface WebhooksFlow extends Flow {
  * and its whole-request timeout; the operator's URLs go out as configured.
  */
 export function wireWebhooks(core: Core, config: WebhooksSettings): WebhooksFlow {
-  const common = { queuePrefix: core.keys.queuePrefix, attempts: 8, retryBaseDelayMs: config.send.retryBaseDelayMs, timeoutMs: 5_000, concurrency: 10, logger: core.logger };
+  // Each is delivered by the instances that run the flow feeding it (its catalog row's role).
+  const common = { timeoutMs: 5_000, roles: config.workers, settings: { RETRY_BASE_DELAY_MS: config.send.retryBaseDelayMs } };
   const egress = egressAgent(EgressPolicy.fromConfig(config), config.egress.timeoutMs);
-  const statusCallbacks = new WebhookOutbox(core.queueRedis, { ...common, name: 'status-callbacks', secret: config.statusCallbackSecret, timeoutMs: config.egress.timeoutMs, egress });
+  const statusCallbacks = new WebhookOutbox(core, QUEUES.statusCallbacks, { ...common, secret: config.statusCallbackSecret, timeoutMs: config.egress.timeoutMs, egress });
   const inboundForwarding = config.inboundWebhookUrl
-    ? new WebhookOutbox(core.queueRedis, { ...common, name: 'forward-inbound', url: config.inboundWebhookUrl, secret: config.callback.inboundWebhookSecret })
+    ? new WebhookOutbox(core, QUEUES.forwardInbound, { ...common, url: config.inboundWebhookUrl, secret: config.callback.inboundWebhookSecret })
     : undefined;
-  // Each is delivered by the instances that run the flow feeding it.
-  const workers = [
-    ...(config.workers.has('send') ? [statusCallbacks.startWorker(core.workerRedis)] : []),
-    ...(inboundForwarding && config.workers.has('inbound') ? [inboundForwarding.startWorker(core.workerRedis)] : []),
-  ];
+  const workers = [statusCallbacks.worker, inboundForwarding?.worker].filter((w) => w !== undefined);
   return {
     statusCallbacks,
     inboundForwarding,

@@ -1,11 +1,10 @@
-import { Queue } from 'bullmq';
 import type { Core, Flow } from '../core';
 import { findApp } from '../wecom/app';
 import { customerRemoved } from '../wecom/callback/event';
 import type { Activities } from './activities';
 import { ContactWays } from './contact-ways';
 import { EmployeePool } from './employee-pool';
-import { createWelcomeQueue, enqueueWelcome, startWelcomeWorkers, TAG_QUEUE, type TagJob } from './handle-new-customer';
+import { defineWelcomeQueues, enqueueWelcome } from './handle-new-customer';
 import { welcomeRoutes } from './routes';
 import type { WelcomeSettings } from './welcome-config';
 
@@ -20,16 +19,14 @@ export function wireWelcome(core: Core, config: WelcomeSettings, { activities }:
   const defaultApp = findApp(config);
   const app = defaultApp && config.welcome.customerContactSecret ? { ...defaultApp, name: 'customer-contact', secret: config.welcome.customerContactSecret } : defaultApp;
   const pool = new EmployeePool(core.redis, activities, { keys: core.keys.welcome, timeZone: config.welcome.timeZone });
-  const welcomeQueue = createWelcomeQueue(core.queueRedis, core.keys.queuePrefix);
-  const tagQueue = new Queue<TagJob>(TAG_QUEUE, { connection: core.queueRedis, prefix: core.keys.queuePrefix });
   const contactWays = app ? new ContactWays(core.redis, core.api, app, activities, pool, { keys: core.keys.welcome, logger: core.logger }) : undefined;
-  const workers =
-    app && contactWays && config.workers.has('welcome')
-      ? startWelcomeWorkers(core.workerRedis, { app, corpOf: (name) => findApp(config, name)?.corpId, api: core.api, activities, pool, contactWays, tagQueue, redis: core.redis, keys: core.keys, metrics: core.metrics, logger: core.logger, now: core.clock })
-      : [];
+  const deps = app && contactWays
+    ? { app, corpOf: (name: string) => findApp(config, name)?.corpId, api: core.api, activities, pool, contactWays, redis: core.redis, keys: core.keys, metrics: core.metrics, logger: core.logger, now: core.clock }
+    : undefined;
+  const { welcome, tags } = defineWelcomeQueues(core, config.workers, deps);
   return {
     rules: [
-      { name: 'new-customer', inline: true, match: { msgType: 'event', event: 'change_external_contact', changeType: ['add_external_contact', 'add_half_external_contact'] }, handle: (event) => enqueueWelcome(welcomeQueue, event) },
+      { name: 'new-customer', inline: true, match: { msgType: 'event', event: 'change_external_contact', changeType: ['add_external_contact', 'add_half_external_contact'] }, handle: (event) => enqueueWelcome(welcome, event) },
       {
         name: 'customer-removed',
         inline: true,
@@ -41,10 +38,10 @@ export function wireWelcome(core: Core, config: WelcomeSettings, { activities }:
       },
     ],
     routes: contactWays ? welcomeRoutes(activities, pool, contactWays, core.redis, core.keys.welcome) : [],
-    workers,
-    queues: [welcomeQueue, tagQueue],
+    workers: [welcome.worker, tags.worker].filter((w) => w !== undefined),
+    queues: [welcome.queue, tags.queue],
     close: async () => {
-      await Promise.all([welcomeQueue.close(), tagQueue.close()]);
+      await Promise.all([welcome.close(), tags.close()]);
     },
   } satisfies Flow;
 }

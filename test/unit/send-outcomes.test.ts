@@ -1,6 +1,7 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import { partStatusAfter, sendVerdict } from '../../src/messages/send-worker';
-import { applyVerdict, cappedExponential, settle } from '../../src/queues/settle';
+import { cappedExponential } from '../../src/queues/backoffs';
+import { applyVerdict, settle } from '../../src/queues/settle';
 import type { Outcome } from '../../src/wecom/outcome';
 
 const ok: Outcome<unknown> = { kind: 'ok', value: {} };
