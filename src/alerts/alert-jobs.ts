@@ -58,7 +58,8 @@ export class AlertJobs {
     this.defined = defineQueue<AlertJob>(core, QUEUES.alertActions, handle, {
       ...options,
       onFailed: (job, err) => {
-        if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) core.logger.warn({ job: job.name, groupId: job.data.groupId, err: err.message }, 'alert action failed for good');
+        if (job && job.attemptsMade >= (job.opts.attempts ?? 1))
+          core.logger.warn({ job: job.name, groupId: job.data.groupId, err: err.message }, 'alert action failed for good');
       },
     });
   }

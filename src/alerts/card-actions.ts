@@ -141,7 +141,9 @@ export class CardActions {
           this.deps.metrics.alertSilences.inc({ result: 'failed' });
           this.deps.logger.warn({ alert: groupId, err: error.message }, 'silence failed: the card says so');
           // Back where it was before the click (the table's `previous`).
-          await this.deps.groups.transition(groupId, { status: statusesFor('silenceFailed') }, { status: group.acked ? 'acked' : 'firing', silence: { ...silence, error: error.message } });
+          const previous = group.acked ? 'acked' : 'firing';
+          const failed = { ...silence, error: error.message };
+          await this.deps.groups.transition(groupId, { status: statusesFor('silenceFailed') }, { status: previous, silence: failed });
           await this.deps.jobs.add({ kind: 'cards', groupId, reason: 'failed', click });
           return 'handled';
         },

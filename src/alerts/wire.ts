@@ -43,7 +43,8 @@ export function wireAlerts(core: Core, config: AlertsSettings, deps: { messages:
   const app = findApp(config);
   const silenceTargets = new SilenceTargets(settings);
   const groups = new AlertGroups(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds });
-  const jobs = new AlertJobs(core, { roles: config.workers, settings: { RETRY_BASE_DELAY_MS: config.send.retryBaseDelayMs } }, (job, token) => handle(job, token));
+  const jobSettings = { roles: config.workers, settings: { RETRY_BASE_DELAY_MS: config.send.retryBaseDelayMs } };
+  const jobs = new AlertJobs(core, jobSettings, (job, token) => handle(job, token));
   const common = { groups, jobs, silenceTargets, metrics: core.metrics, logger: core.logger };
   const interactive = Boolean(app?.callback && silenceTargets.any);
   const tracking = app ? new AlertTracking({ ...common, messages, store: deps.store, api: core.api, app, interactive, settings, storm }) : undefined;

@@ -27,7 +27,8 @@ export class InboundQueue {
       },
       {
         roles: core.roles,
-        onFailed: (job, err) => logger.warn({ ...(job ? describe(job.data) : {}), err: err.message, attempts: job?.attemptsMade }, 'callback handler failed'),
+        onFailed: (job, err) =>
+          logger.warn({ ...(job ? describe(job.data) : {}), err: err.message, attempts: job?.attemptsMade }, 'callback handler failed'),
       },
     );
   }

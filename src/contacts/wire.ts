@@ -16,9 +16,10 @@ export async function wireContacts(core: Core, config: ContactsSettings) {
   const sealed = new SealedJson(config.contacts.encryptionKey);
   const directory = new Directory(core.redis, await core.connect('wecom-gateway-contacts'), sealed, core.keys.contacts);
   const { metrics, logger } = core;
+  const syncOptions = { keys: core.keys.contacts, retryBaseDelayMs: config.send.retryBaseDelayMs, timeoutMs: 10_000, idleMs: 100 };
   const sync =
     config.contacts.sinks.length > 0
-      ? new SyncDispatcher(core.redis, directory, sealed, config.contacts.sinks, { keys: core.keys.contacts, retryBaseDelayMs: config.send.retryBaseDelayMs, timeoutMs: 10_000, idleMs: 100 }, metrics, logger)
+      ? new SyncDispatcher(core.redis, directory, sealed, config.contacts.sinks, syncOptions, metrics, logger)
       : undefined;
   if (sync && config.workers.has('sync')) sync.start();
   return {

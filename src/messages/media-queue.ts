@@ -102,7 +102,8 @@ export class PartFiles {
       await earlier.remove().catch(() => undefined);
     }
     const { attempts, retryBaseDelayMs } = this.deps.retry;
-    await this.deps.queue.add('file', request, { jobId, ...jobOptionsOf(QUEUES.media, { SEND_ATTEMPTS: attempts, RETRY_BASE_DELAY_MS: retryBaseDelayMs }) });
+    const options = jobOptionsOf(QUEUES.media, { SEND_ATTEMPTS: attempts, RETRY_BASE_DELAY_MS: retryBaseDelayMs });
+    await this.deps.queue.add('file', request, { jobId, ...options });
     return undefined;
   }
 }
@@ -165,7 +166,9 @@ export function createMediaProcessor(deps: MediaWorkerDeps) {
       onVerdict: async (verdict) => {
         if (file.kind === 'ok') await keep(deps, job.data, file);
         else if (verdict.kind === 'fail') await keep(deps, job.data, { kind: 'permanent', error: file.error });
-        if (verdict.kind !== 'done') deps.logger.info({ sendId: job.data.sendId, attempt: job.attemptsMade + 1, verdict: verdict.kind, reason: verdict.reason }, 'file not fetched');
+        if (verdict.kind === 'done') return;
+        const attempt = job.attemptsMade + 1;
+        deps.logger.info({ sendId: job.data.sendId, attempt, verdict: verdict.kind, reason: verdict.reason }, 'file not fetched');
       },
     };
   };

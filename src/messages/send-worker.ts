@@ -139,10 +139,12 @@ export function createSendProcessor(deps: SendWorkerDeps) {
 
     async function record(verdict: Verdict): Promise<void> {
       const ended = Date.now();
-      const timeline = { part, attempt, at: ended, ms: ended - started, outcome: TIMELINE_OUTCOME[verdict.kind], to: destinationOf(job.data) };
+      const to = destinationOf(job.data);
+      const timeline = { part, attempt, at: ended, ms: ended - started, outcome: TIMELINE_OUTCOME[verdict.kind], to };
       if (outcome.kind === 'ok') {
         const { msgid, invalid, responseCode } = outcome.value;
-        await store.updatePart(messageId, part, { status: partStatusAfter(verdict), attempts: attempt, msgid, invalid, ...(responseCode ? { responseCode } : {}) }, timeline);
+        const state = { status: partStatusAfter(verdict), attempts: attempt, msgid, invalid, ...(responseCode ? { responseCode } : {}) };
+        await store.updatePart(messageId, part, state, timeline);
         sent({ event, msgtype }).inc();
         latency({ msgtype }).observe((Date.now() - job.data.acceptedAt) / 1000);
         log.info({ msgid, attempt, invalid, to: destinationOf(job.data) }, 'message sent');

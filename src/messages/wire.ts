@@ -43,7 +43,13 @@ export interface MessagesFlow extends Flow {
 export async function wireMessages(core: Core, config: MessagesSettings, deps: { templates: Map<string, EventTemplate>; statusCallbacks: WebhookOutbox; chats: ChatDirectory }): Promise<MessagesFlow> {
   const { templates } = deps;
   const store = new MessageStore(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds });
-  const settings = { SEND_ATTEMPTS: config.send.attempts, RETRY_BASE_DELAY_MS: config.send.retryBaseDelayMs, SEND_CONCURRENCY: config.send.concurrency, MEDIA_CONCURRENCY: config.media.concurrency, JOB_LOCK_MS: config.send.jobLockMs };
+  const settings = {
+    SEND_ATTEMPTS: config.send.attempts,
+    RETRY_BASE_DELAY_MS: config.send.retryBaseDelayMs,
+    SEND_CONCURRENCY: config.send.concurrency,
+    MEDIA_CONCURRENCY: config.media.concurrency,
+    JOB_LOCK_MS: config.send.jobLockMs,
+  };
   // The processors are built below, before any await: no job can reach them earlier.
   const sends = defineQueue<SendJobData>(core, QUEUES.send, (job, token) => processSend(job, token), {
     roles: config.workers,
@@ -52,7 +58,11 @@ export async function wireMessages(core: Core, config: MessagesSettings, deps: {
     onFailed: (job, err) => sendFailed(job, err),
   });
   // Downloads run in the send role too, but in workers of their own: a slow file never holds a send worker.
-  const downloads = defineQueue<MediaJobData>(core, QUEUES.media, (job, token) => fetchFile(job, token), { roles: config.workers, settings, onFailed: (job, err) => mediaFailed(job, err) });
+  const downloads = defineQueue<MediaJobData>(core, QUEUES.media, (job, token) => fetchFile(job, token), {
+    roles: config.workers,
+    settings,
+    onFailed: (job, err) => mediaFailed(job, err),
+  });
   const queue = sends.queue;
   const mediaQueue = downloads.queue;
   const promote = async (jobId: string) => {
@@ -82,13 +92,23 @@ export async function wireMessages(core: Core, config: MessagesSettings, deps: {
     api: core.api,
     media,
     files,
-    groups: { api: core.api, media, files, store, findRobot: (name) => robots.get(name), robotLine, countRobotDeferral: (robot) => core.metrics.robotDeferred.inc({ robot }) },
+    groups: {
+      api: core.api,
+      media,
+      files,
+      store,
+      findRobot: (name) => robots.get(name),
+      robotLine,
+      countRobotDeferral: (robot) => core.metrics.robotDeferred.inc({ robot }),
+    },
     findApp: appNamed,
     duplicateCheckSeconds: config.send.duplicateCheckSeconds,
     metrics: core.metrics,
     logger: core.logger,
   };
-  const mediaDeps: MediaWorkerDeps = { media, slots, redis: core.redis, keys: core.keys, findApp: appNamed, findRobot: (name) => robots.get(name), promote, logger: core.logger };
+  const findRobot = (name: string) => robots.get(name);
+  const { redis, keys, logger } = core;
+  const mediaDeps: MediaWorkerDeps = { media, slots, redis, keys, findApp: appNamed, findRobot, promote, logger };
   const processSend = createSendProcessor(sendDeps);
   const sendFailed = sendJobFailed(sendDeps);
   const fetchFile = createMediaProcessor(mediaDeps);

@@ -13,7 +13,11 @@ export type Backoff<Ms = number> =
   /** Exponential from `base`, never past `max`, ±25 % jitter (cappedExponential). */
   | { strategy: 'cappedExponential'; base: Ms; max: Ms };
 
-export const exponential = <Ms>(delay: Ms, jitter?: number): Backoff<Ms> => ({ strategy: 'exponential', delay, ...(jitter !== undefined ? { jitter } : {}) });
+export const exponential = <Ms>(delay: Ms, jitter?: number): Backoff<Ms> => ({
+  strategy: 'exponential',
+  delay,
+  ...(jitter !== undefined ? { jitter } : {}),
+});
 export const fixed = <Ms>(delay: Ms): Backoff<Ms> => ({ strategy: 'fixed', delay });
 export const capped = <Ms>(base: Ms, max: Ms): Backoff<Ms> => ({ strategy: 'cappedExponential', base, max });
 
@@ -24,7 +28,7 @@ export function cappedExponential(baseMs: number, maxMs: number): (attempt: numb
 
 /** A queue's backoff as BullMQ's job option. */
 export function bullBackoff(backoff: Backoff): BackoffOptions {
-  if (backoff.strategy === 'cappedExponential') throw new Error('a capped exponential backoff is a line\'s own, not a BullMQ job option');
+  if (backoff.strategy === 'cappedExponential') throw new Error("a capped exponential backoff is a line's own, not a BullMQ job option");
   return backoff.strategy === 'fixed'
     ? { type: 'fixed', delay: backoff.delay }
     : { type: 'exponential', delay: backoff.delay, ...(backoff.jitter !== undefined ? { jitter: backoff.jitter } : {}) };

@@ -59,36 +59,99 @@ export interface LineSpec extends Omit<QueueSpec, 'retention' | 'attemptsByJob' 
   retention: { deadLetters: number };
 }
 
-const WEBHOOK = { urgency: 'background', attempts: 8, backoff: exponential<Knob>('RETRY_BASE_DELAY_MS', 0.5), concurrency: 10, retention: JOB_RETENTION, logName: 'webhook' } as const;
+const WEBHOOK = {
+  urgency: 'background',
+  attempts: 8,
+  backoff: exponential<Knob>('RETRY_BASE_DELAY_MS', 0.5),
+  concurrency: 10,
+  retention: JOB_RETENTION,
+  logName: 'webhook',
+} as const;
 
 export const QUEUES = {
   /** Messages, each part a job, by priority band (send-queue.ts). */
   send: {
-    name: 'send', urgency: 'prompt', role: 'send',
-    attempts: 'SEND_ATTEMPTS', backoff: exponential<Knob>('RETRY_BASE_DELAY_MS', 0.5), concurrency: 'SEND_CONCURRENCY', lockMs: 'JOB_LOCK_MS',
-    pauses: true, retention: JOB_RETENTION, logName: 'send',
+    name: 'send',
+    urgency: 'prompt',
+    role: 'send',
+    attempts: 'SEND_ATTEMPTS',
+    backoff: exponential<Knob>('RETRY_BASE_DELAY_MS', 0.5),
+    concurrency: 'SEND_CONCURRENCY',
+    lockMs: 'JOB_LOCK_MS',
+    pauses: true,
+    retention: JOB_RETENTION,
+    logName: 'send',
   },
   /** Files by URL, downloaded and uploaded for a waiting send part (media-queue.ts). */
   media: {
-    name: 'media', urgency: 'prompt', role: 'send',
-    attempts: 'SEND_ATTEMPTS', backoff: exponential<Knob>('RETRY_BASE_DELAY_MS', 0.5), concurrency: 'MEDIA_CONCURRENCY', lockMs: 'JOB_LOCK_MS',
-    pauses: true, retention: JOB_RETENTION, logName: 'media',
+    name: 'media',
+    urgency: 'prompt',
+    role: 'send',
+    attempts: 'SEND_ATTEMPTS',
+    backoff: exponential<Knob>('RETRY_BASE_DELAY_MS', 0.5),
+    concurrency: 'MEDIA_CONCURRENCY',
+    lockMs: 'JOB_LOCK_MS',
+    pauses: true,
+    retention: JOB_RETENTION,
+    logName: 'media',
   },
   /** Callback events with queued handlers (inbound-queue.ts). */
-  inbound: { name: 'inbound', urgency: 'prompt', role: 'inbound', attempts: 5, backoff: exponential(1_000, 0.5), concurrency: 20, retention: JOB_RETENTION, logName: 'inbound' },
+  inbound: {
+    name: 'inbound',
+    urgency: 'prompt',
+    role: 'inbound',
+    attempts: 5,
+    backoff: exponential(1_000, 0.5),
+    concurrency: 20,
+    retention: JOB_RETENTION,
+    logName: 'inbound',
+  },
   /** New customers, welcomed within WeCom's 20 s: more attempts than the window holds (40 x 0.5 s > 18 s), the window ends them. */
-  welcome: { name: 'welcome', urgency: 'window', role: 'welcome', attempts: 40, backoff: fixed(500), concurrency: 50, retention: JOB_RETENTION, logName: 'welcome' },
+  welcome: {
+    name: 'welcome',
+    urgency: 'window',
+    role: 'welcome',
+    attempts: 40,
+    backoff: fixed(500),
+    concurrency: 50,
+    retention: JOB_RETENTION,
+    logName: 'welcome',
+  },
   /** A new customer's tags, after the welcome. */
-  welcomeTags: { name: 'welcome-tags', urgency: 'background', role: 'welcome', attempts: 6, backoff: exponential(1_000, 0.5), concurrency: 10, retention: JOB_RETENTION, logName: 'welcome' },
+  welcomeTags: {
+    name: 'welcome-tags',
+    urgency: 'background',
+    role: 'welcome',
+    attempts: 6,
+    backoff: exponential(1_000, 0.5),
+    concurrency: 10,
+    retention: JOB_RETENTION,
+    logName: 'welcome',
+  },
   /** Storm digests, each due when its minute ends (alerts/storm.ts). */
-  digest: { name: 'alert-digest', urgency: 'background', role: 'digest', attempts: 5, backoff: exponential(1_000), retention: JOB_RETENTION, logName: 'digest' },
+  digest: {
+    name: 'alert-digest',
+    urgency: 'background',
+    role: 'digest',
+    attempts: 5,
+    backoff: exponential(1_000),
+    retention: JOB_RETENTION,
+    logName: 'digest',
+  },
   /**
    * Silences, card updates and escalation levels of alert cards (alerts/alert-jobs.ts).
    * A silence gets 6 tries (over about 30 s with RETRY_BASE_DELAY_MS' default) before its card says it failed.
    */
   alertActions: {
-    name: 'alert-actions', urgency: 'interactive', role: 'alerts',
-    attempts: 5, attemptsByJob: { silence: 6 }, backoff: exponential<Knob>('RETRY_BASE_DELAY_MS'), concurrency: 10, retention: JOB_RETENTION, logName: 'alert',
+    name: 'alert-actions',
+    urgency: 'interactive',
+    role: 'alerts',
+    attempts: 5,
+    attemptsByJob: { silence: 6 },
+    backoff: exponential<Knob>('RETRY_BASE_DELAY_MS'),
+    concurrency: 10,
+    retention: JOB_RETENTION,
+    logName: 'alert',
   },
   /** Final statuses to a request's callbackUrl, delivered where messages are sent. */
   statusCallbacks: { ...WEBHOOK, name: 'status-callbacks', role: 'send' },
@@ -98,8 +161,13 @@ export const QUEUES = {
 
 /** Contact changes to each sink (`sync:<sink>`), in feed order, for as long as a sink is down (contacts/sync-dispatcher.ts). */
 export const SYNC_LINE = {
-  name: 'sync:<sink>', urgency: 'background', role: 'sync',
-  attempts: Infinity, refusalAttempts: 3, backoff: capped<Knob>('RETRY_BASE_DELAY_MS', 60_000), retention: { deadLetters: DEAD_LETTERS_KEPT },
+  name: 'sync:<sink>',
+  urgency: 'background',
+  role: 'sync',
+  attempts: Infinity,
+  refusalAttempts: 3,
+  backoff: capped<Knob>('RETRY_BASE_DELAY_MS', 60_000),
+  retention: { deadLetters: DEAD_LETTERS_KEPT },
 } as const satisfies LineSpec;
 
 /** A knob's value: the number, or the setting it names (which the caller must give). */

@@ -1,4 +1,15 @@
-import { DelayedError, Queue, RateLimitError, UnrecoverableError, Worker, type ConnectionOptions, type Job, type JobsOptions, type RateLimiterOptions, type WorkerOptions } from 'bullmq';
+import {
+  DelayedError,
+  Queue,
+  RateLimitError,
+  UnrecoverableError,
+  Worker,
+  type ConnectionOptions,
+  type Job,
+  type JobsOptions,
+  type RateLimiterOptions,
+  type WorkerOptions,
+} from 'bullmq';
 import type { Logger } from 'pino';
 import { RedisUnavailableError } from '../redis/unavailable';
 import { bullBackoff } from './backoffs';
@@ -47,7 +58,12 @@ export interface DefinedQueue<T> {
 
 /** Errors that are BullMQ's moves or an outage, not the attempt's failure: they pass through untouched. */
 function passesThrough(error: unknown): boolean {
-  return error instanceof DelayedError || error instanceof UnrecoverableError || error instanceof RedisUnavailableError || error instanceof RateLimitError;
+  return (
+    error instanceof DelayedError ||
+    error instanceof UnrecoverableError ||
+    error instanceof RedisUnavailableError ||
+    error instanceof RateLimitError
+  );
 }
 
 /** Runs one attempt and has settle decide it; the flow's `onVerdict` records the verdict before it is carried out. */
@@ -72,7 +88,12 @@ function settled<T>(processor: Processor<T>, pauseQueue?: (ms: number) => Promis
  * row's role and there is a processor) its worker, each attempt settled, Redis
  * outages waited out, errors logged. Every queue of the gateway is built here.
  */
-export function defineQueue<T>(core: QueueCore, spec: QueueSpec, processor: Processor<T> | undefined, options: QueueOptions<T>): DefinedQueue<T> {
+export function defineQueue<T>(
+  core: QueueCore,
+  spec: QueueSpec,
+  processor: Processor<T> | undefined,
+  options: QueueOptions<T>,
+): DefinedQueue<T> {
   const settings = options.settings ?? {};
   const prefix = core.keys.queuePrefix;
   const queue = new Queue<T>(spec.name, { connection: core.queueRedis, prefix });
@@ -112,5 +133,8 @@ export function jobOptionsOf(spec: QueueSpec, settings: QueueSettings, name?: st
 
 /** Whether a failed job is done failing: its attempts spent, refused outright, or stalled too often. */
 export function failedForGood(job: Job | undefined, error: Error): job is Job {
-  return job !== undefined && (job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError || /stalled/i.test(error.message));
+  return (
+    job !== undefined &&
+    (job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError || /stalled/i.test(error.message))
+  );
 }

@@ -7,7 +7,8 @@ import type { Outcome } from '../wecom/outcome';
  * outcome, a webhook delivery or a welcome all reduce to one of these.
  * `pauseMs`: the whole queue must wait (WeCom blocked the app, 45009).
  */
-export type AttemptResult = { kind: 'ok' } | { kind: 'retry'; reason: string; afterMs?: number; pauseMs?: number } | { kind: 'permanent'; reason: string };
+export type AttemptResult =
+  { kind: 'ok' } | { kind: 'retry'; reason: string; afterMs?: number; pauseMs?: number } | { kind: 'permanent'; reason: string };
 
 /** The one decision about a job after an attempt (as Alertmanager's retry stage decides for every notifier). */
 export type Verdict =
@@ -36,7 +37,8 @@ export interface RetryPolicy {
 
 export function settle(result: AttemptResult, policy: RetryPolicy): Verdict {
   if (result.kind === 'ok') return { kind: 'done' };
-  if (result.kind === 'retry' && result.pauseMs && policy.deadlineIn === undefined) return { kind: 'pause', reason: result.reason, ms: result.pauseMs };
+  if (result.kind === 'retry' && result.pauseMs && policy.deadlineIn === undefined)
+    return { kind: 'pause', reason: result.reason, ms: result.pauseMs };
   const allowed = result.kind === 'permanent' ? (policy.refusalAttempts ?? 1) : policy.maxAttempts;
   const late = policy.deadlineIn !== undefined && policy.deadlineIn <= 0;
   if (late || policy.attempt >= Math.min(allowed, policy.maxAttempts)) return { kind: 'fail', reason: result.reason };
@@ -100,7 +102,9 @@ const REDIS_OUTAGE_WAIT_MS = 1_000;
  * that failed for it could not even record that it failed (its record would stay
  * "queued"). The move itself goes over the worker's connection, which waits Redis out.
  */
-export function outlastingRedis<T>(processor: (job: Job<T>, token?: string) => Promise<void>): (job: Job<T>, token?: string) => Promise<void> {
+export function outlastingRedis<T>(
+  processor: (job: Job<T>, token?: string) => Promise<void>,
+): (job: Job<T>, token?: string) => Promise<void> {
   return async (job, token) => {
     try {
       await processor(job, token);

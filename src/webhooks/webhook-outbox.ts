@@ -104,7 +104,8 @@ export class WebhookOutbox {
       roles: options.roles,
       settings: options.settings,
       onFailed: (job, err) => {
-        if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) this.logger.warn({ outbox: this.name, id: job.id, err: err.message }, 'webhook delivery dead-lettered');
+        if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
+        this.logger.warn({ outbox: this.name, id: job.id, err: err.message }, 'webhook delivery dead-lettered');
       },
     });
   }
@@ -131,7 +132,9 @@ export class WebhookOutbox {
     if (callers && !this.options.egress) throw new UnrecoverableError(EGRESS_REFUSED);
     const dispatcher = callers ? this.options.egress : this.options.dispatcher;
     const attempt = job.attemptsMade + 1;
-    const result = await postSignedJson(url, job.data.body, { id: job.data.id, attempt, secret: this.options.secret, timeoutMs: this.options.timeoutMs, dispatcher, logger: this.logger });
+    const { secret, timeoutMs } = this.options;
+    const options = { id: job.data.id, attempt, secret, timeoutMs, dispatcher, logger: this.logger };
+    const result = await postSignedJson(url, job.data.body, options);
     return deliveryResult(result, this.name);
   }
 

@@ -22,9 +22,18 @@ export function wireWebhooks(core: Core, config: WebhooksSettings): WebhooksFlow
   // Each is delivered by the instances that run the flow feeding it (its catalog row's role).
   const common = { timeoutMs: 5_000, roles: config.workers, settings: { RETRY_BASE_DELAY_MS: config.send.retryBaseDelayMs } };
   const egress = egressAgent(EgressPolicy.fromConfig(config), config.egress.timeoutMs);
-  const statusCallbacks = new WebhookOutbox(core, QUEUES.statusCallbacks, { ...common, secret: config.statusCallbackSecret, timeoutMs: config.egress.timeoutMs, egress });
+  const statusCallbacks = new WebhookOutbox(core, QUEUES.statusCallbacks, {
+    ...common,
+    secret: config.statusCallbackSecret,
+    timeoutMs: config.egress.timeoutMs,
+    egress,
+  });
   const inboundForwarding = config.inboundWebhookUrl
-    ? new WebhookOutbox(core, QUEUES.forwardInbound, { ...common, url: config.inboundWebhookUrl, secret: config.callback.inboundWebhookSecret })
+    ? new WebhookOutbox(core, QUEUES.forwardInbound, {
+        ...common,
+        url: config.inboundWebhookUrl,
+        secret: config.callback.inboundWebhookSecret,
+      })
     : undefined;
   const workers = [statusCallbacks.worker, inboundForwarding?.worker].filter((w) => w !== undefined);
   return {

@@ -64,7 +64,11 @@ async function record(deps: WelcomeDeps, outcome: WelcomeOutcome): Promise<void>
   // Ids and outcome only: the welcome text is not logged.
   deps.logger.info(outcome, 'new customer handled');
   const key = deps.keys.welcome.outcomes;
-  await deps.redis.multi().lpush(key, JSON.stringify(outcome)).ltrim(key, 0, OUTCOMES_KEPT - 1).exec();
+  await deps.redis
+    .multi()
+    .lpush(key, JSON.stringify(outcome))
+    .ltrim(key, 0, OUTCOMES_KEPT - 1)
+    .exec();
 }
 
 const OK: Attempted = { result: { kind: 'ok' } };
@@ -83,7 +87,12 @@ export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps)
   const base = { at: new Date(now()).toISOString(), changeType, employee, customer, state };
   if (!employee || !customer) return recorded(deps, { ...base, outcome: 'skipped', reason: 'event without UserID or ExternalUserID' });
   const corp = deps.corpOf(event.app);
-  if (corp !== undefined && corp !== deps.app.corpId) return recorded(deps, { ...base, outcome: 'skipped', reason: `pushed for app ${event.app} of corp ${corp}; welcomes are configured for corp ${deps.app.corpId} only` });
+  if (corp !== undefined && corp !== deps.app.corpId)
+    return recorded(deps, {
+      ...base,
+      outcome: 'skipped',
+      reason: `pushed for app ${event.app} of corp ${corp}; welcomes are configured for corp ${deps.app.corpId} only`,
+    });
   const matched = deps.activities.byState(state);
   // A State that is none of ours gets the fallback's welcome, but not its campaign's tags.
   const activity = matched ?? deps.activities.fallback;
@@ -97,7 +106,8 @@ export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps)
       if (verdict.kind === 'retry' || verdict.kind === 'pause') return;
       await welcome.onVerdict?.(verdict);
       await deps.pool.countAdd(employee, customer, event.receivedAt);
-      if (matched && matched.tags.length > 0) await deps.markLater({ userId: employee, externalUserId: customer, tags: matched.tags }, `tag_${event.dedupeKey}`);
+      if (matched && matched.tags.length > 0)
+        await deps.markLater({ userId: employee, externalUserId: customer, tags: matched.tags }, `tag_${event.dedupeKey}`);
       if (standing && !(await deps.pool.entry(standing)).inPool) await deps.contactWays.retire(employee);
       // A welcome given up is recorded (expired, failed): the job itself is done.
       return 'handled';
@@ -121,21 +131,42 @@ export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps)
     const withActivity = { ...base, activity: activity?.name, ...(notes.length > 0 ? { reason: notes.join('; ') } : {}) };
     // A one-way (half) add carries no usable code (reference §7.4): count and tag, send nothing.
     if (added.half) return done({ ...withActivity, outcome: 'skipped', reason: 'half contact (one-way): no welcome is sent' });
-    if (!welcomeCode) return done({ ...withActivity, outcome: 'skipped', reason: 'no WelcomeCode: the employee has their own welcome message, or the customer is already chatting' });
-    if (!activity) return done({ ...withActivity, outcome: 'skipped', reason: `state ${state ?? '(none)'} matches no activity and there is no fallback` });
+    if (!welcomeCode)
+      return done({
+        ...withActivity,
+        outcome: 'skipped',
+        reason: 'no WelcomeCode: the employee has their own welcome message, or the customer is already chatting',
+      });
+    if (!activity)
+      return done({
+        ...withActivity,
+        outcome: 'skipped',
+        reason: `state ${state ?? '(none)'} matches no activity and there is no fallback`,
+      });
     let message: WelcomeMessage;
     try {
-      message = activity.render({ customer: { externalUserId: customer! }, employee: { userId: employee! }, activity: { name: activity.name, state: activity.state } });
+      message = activity.render({
+        customer: { externalUserId: customer! },
+        employee: { userId: employee! },
+        activity: { name: activity.name, state: activity.state },
+      });
     } catch (error) {
       return done({ ...withActivity, outcome: 'failed', reason: `welcome cannot render: ${(error as Error).message.split('\n')[0]}` });
     }
     const elapsed = () => now() - event.receivedAt;
-    if (elapsed() > WELCOME_WINDOW_MS) return done({ ...withActivity, outcome: 'expired', reason: 'the 20-second window passed before the welcome could be sent' });
+    if (elapsed() > WELCOME_WINDOW_MS)
+      return done({ ...withActivity, outcome: 'expired', reason: 'the 20-second window passed before the welcome could be sent' });
     const outcome = await deps.api.call(deps.app, sendWelcomeMsg(welcomeCode, message));
-    if (outcome.kind === 'ok') return done({ ...withActivity, outcome: outcome.value === 'sent' ? 'sent' : 'already-delivered', latencyMs: elapsed() });
+    if (outcome.kind === 'ok')
+      return done({ ...withActivity, outcome: outcome.value === 'sent' ? 'sent' : 'already-delivered', latencyMs: elapsed() });
     // The 20 s window is the attempt's deadline: another try only while a second of it is left.
     // Expired or used codes (41050/41049) are final: retrying past the window cannot help.
-    const given = done({ ...withActivity, outcome: outcome.kind === 'permanent' ? 'failed' : 'expired', errcode: outcome.error.errcode, reason: outcome.error.errmsg });
+    const given = done({
+      ...withActivity,
+      outcome: outcome.kind === 'permanent' ? 'failed' : 'expired',
+      errcode: outcome.error.errcode,
+      reason: outcome.error.errmsg,
+    });
     return { result: wecomResult(outcome), policy: { deadlineIn: WELCOME_WINDOW_MS - 1_000 - elapsed() }, onVerdict: given.onVerdict };
   }
 }
@@ -153,10 +184,13 @@ function recorded(deps: WelcomeDeps, outcome: WelcomeOutcome): Attempted {
 export function defineWelcomeQueues(core: QueueCore, roles: ReadonlySet<string>, deps: Omit<WelcomeDeps, 'markLater'> | undefined) {
   const tags = defineQueue<TagJob>(core, QUEUES.welcomeTags, deps && tagCustomer(deps), {
     roles,
-    onFailed: (job, err) => core.logger.warn({ jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'tagging a new customer failed'),
+    onFailed: (job, err) =>
+      core.logger.warn({ jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'tagging a new customer failed'),
   });
   const markLater = async (job: TagJob, jobId: string) => void (await tags.queue.add('mark', job, { jobId, ...tags.jobOptions() }));
-  const welcome = defineQueue<CallbackEvent>(core, QUEUES.welcome, deps && ((job) => handleNewCustomer(job.data, { ...deps, markLater })), { roles });
+  const welcome = defineQueue<CallbackEvent>(core, QUEUES.welcome, deps && ((job) => handleNewCustomer(job.data, { ...deps, markLater })), {
+    roles,
+  });
   return { welcome, tags };
 }
 
@@ -165,7 +199,10 @@ function tagCustomer(deps: Omit<WelcomeDeps, 'markLater'>) {
   return async (job: Job<TagJob>): Promise<Attempted> => {
     const marks = { employee: job.data.userId, customer: job.data.externalUserId, add: job.data.tags };
     const outcome = await deps.api.call(deps.app, markTags(marks));
-    return { result: wecomResult(outcome), onVerdict: async (verdict) => void (verdict.kind === 'done' && deps.metrics.welcomeTagged.inc()) };
+    return {
+      result: wecomResult(outcome),
+      onVerdict: async (verdict) => void (verdict.kind === 'done' && deps.metrics.welcomeTagged.inc()),
+    };
   };
 }
 

@@ -20,13 +20,18 @@ export function wireWelcome(core: Core, config: WelcomeSettings, { activities }:
   const app = defaultApp && config.welcome.customerContactSecret ? { ...defaultApp, name: 'customer-contact', secret: config.welcome.customerContactSecret } : defaultApp;
   const pool = new EmployeePool(core.redis, activities, { keys: core.keys.welcome, timeZone: config.welcome.timeZone });
   const contactWays = app ? new ContactWays(core.redis, core.api, app, activities, pool, { keys: core.keys.welcome, logger: core.logger }) : undefined;
-  const deps = app && contactWays
-    ? { app, corpOf: (name: string) => findApp(config, name)?.corpId, api: core.api, activities, pool, contactWays, redis: core.redis, keys: core.keys, metrics: core.metrics, logger: core.logger, now: core.clock }
-    : undefined;
+  const corpOf = (name: string) => findApp(config, name)?.corpId;
+  const { api, redis, keys, metrics, logger, clock: now } = core;
+  const deps = app && contactWays ? { app, corpOf, api, activities, pool, contactWays, redis, keys, metrics, logger, now } : undefined;
   const { welcome, tags } = defineWelcomeQueues(core, config.workers, deps);
   return {
     rules: [
-      { name: 'new-customer', inline: true, match: { msgType: 'event', event: 'change_external_contact', changeType: ['add_external_contact', 'add_half_external_contact'] }, handle: (event) => enqueueWelcome(welcome, event) },
+      {
+        name: 'new-customer',
+        inline: true,
+        match: { msgType: 'event', event: 'change_external_contact', changeType: ['add_external_contact', 'add_half_external_contact'] },
+        handle: (event) => enqueueWelcome(welcome, event),
+      },
       {
         name: 'customer-removed',
         inline: true,
