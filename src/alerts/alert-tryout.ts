@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ApiError } from '../http/errors';
-import type { MessageService, SendRequest } from '../messages/message-service';
+import type { MessageService } from '../messages/message-service';
+import type { SendRequest } from '../messages/send-request';
 import type { Recipients } from '../messages/recipients';
 import { cardData, groupTemplateData } from './alert-card';
 import { firstStart, lastEnd, notificationData, sharedLabels } from './alert-data';

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { MessageService, SendRequest } from '../messages/message-service';
+import type { MessageService } from '../messages/message-service';
+import type { SendRequest } from '../messages/send-request';
 import { membersOf, type Recipients } from '../messages/recipients';
 import { QUEUES } from '../queues/catalog';
 import { defineQueue, type DefinedQueue, type QueueCore } from '../queues/define-queue';

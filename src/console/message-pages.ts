@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { WecomApp } from '../wecom/app';
 import { escapeHtml } from '../ops/html';
-import { partPayloads } from '../messages/message-service';
+import { partPayloads } from '../messages/prepare';
 import type { AttemptRecord, MessageStatus, MessageStore, MessageView, RecipientList } from '../messages/message-store';
 import { destinationOf, sendIdOf, type SendJobData } from '../messages/send-queue';
 import type { ConsoleLocale, Translate } from './locale';
