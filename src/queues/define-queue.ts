@@ -97,6 +97,9 @@ export function defineQueue<T>(
   const settings = options.settings ?? {};
   const prefix = core.keys.queuePrefix;
   const queue = new Queue<T>(spec.name, { connection: core.queueRedis, prefix });
+  // From its first command: a queue's 'error' with no listener would end the process (Node's EventEmitter rule).
+  // The connections already log their errors once per state change, so this one is debug.
+  queue.on('error', (err) => core.logger.debug({ err: err.message, queue: spec.name }, 'queue error'));
   let worker: Worker<T> | undefined;
   if (processor && options.roles.has(spec.role)) {
     const lockMs = spec.lockMs === undefined ? undefined : knob(spec.lockMs, settings);
