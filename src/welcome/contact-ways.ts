@@ -30,7 +30,12 @@ export class ContactWays {
     private readonly app: WecomApp,
     private readonly activities: Activities,
     private readonly pool: EmployeePool,
-    private readonly options: { keys: RedisKeys['welcome']; logger: Logger },
+    private readonly options: {
+      keys: RedisKeys['welcome'];
+      logger: Logger;
+      /** The gateway's clock (core.clock); a test that builds the codes alone may leave it out (the wall clock). */
+      clock?: () => number;
+    },
   ) {}
 
   private key(activity: string): string {
@@ -53,7 +58,7 @@ export class ContactWays {
       employee: chosen.userId,
       configId: outcome.value.configId,
       qrCode: outcome.value.qrCode,
-      createdAt: new Date().toISOString(),
+      createdAt: new Date((this.options.clock ?? Date.now)()).toISOString(),
     };
     // Two requests at once may both have created a code: the first stored wins, the other is deleted at WeCom.
     if (!(await this.redis.hsetnx(this.key(activity.name), chosen.userId, JSON.stringify(way)))) {

@@ -35,8 +35,9 @@ export class EmployeePool {
     return this.dayFormat.format(new Date(at));
   }
 
+  /** The gateway's clock (core.clock); a test that builds the pool alone may leave it out (the wall clock). */
   private now(): number {
-    return this.options.now?.() ?? Date.now();
+    return (this.options.now ?? Date.now)();
   }
 
   /** One hash tag per employee: their counters change in one MULTI, also on Redis Cluster. */

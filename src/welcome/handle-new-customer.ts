@@ -1,38 +1,16 @@
-import type { Job } from 'bullmq';
-import type { Logger } from 'pino';
 import type { WecomApp } from '../wecom/app';
-import type { Metrics } from '../ops/metrics';
-import { QUEUES } from '../queues/catalog';
-import { defineQueue, type DefinedQueue, type QueueCore } from '../queues/define-queue';
 import { wecomResult, type Attempted } from '../queues/settle';
-import type { RedisKeys } from '../redis/keys';
-import type { RedisClient } from '../redis/connection';
-import { addExternalContact, eventHeader, type CallbackEvent } from '../wecom/callback/event';
-import { markTags, sendWelcome as sendWelcomeMsg, type WelcomeMessage } from '../wecom/endpoints/externalcontact';
+import { addExternalContact, type AddExternalContact, type CallbackEvent } from '../wecom/callback/event';
+import { sendWelcome, type WelcomeMessage } from '../wecom/endpoints/externalcontact';
+import { WELCOME_CODE_WINDOW_MS } from '../wecom/limits';
 import type { WecomApi } from '../wecom/wecom-api';
-import type { Activities } from './activities';
+import type { Activities, Activity, Employee } from './activities';
 import type { ContactWays } from './contact-ways';
 import type { EmployeePool } from './employee-pool';
-import { WELCOME_CODE_WINDOW_MS } from '../wecom/limits';
+import { recordOutcome, type OutcomeDeps, type WelcomeOutcome } from './welcome-outcomes';
 
-export const WELCOME_QUEUE = QUEUES.welcome.name;
-export const TAG_QUEUE = QUEUES.welcomeTags.name;
 /** Stop trying a little before WeCom's welcome code expires. */
 const WELCOME_WINDOW_MS = WELCOME_CODE_WINDOW_MS - 2_000;
-const OUTCOMES_KEPT = 1_000;
-
-export interface WelcomeOutcome {
-  at: string;
-  changeType?: string;
-  employee?: string;
-  customer?: string;
-  state?: string;
-  activity?: string;
-  outcome: 'sent' | 'already-delivered' | 'expired' | 'failed' | 'skipped';
-  reason?: string;
-  errcode?: number;
-  latencyMs?: number;
-}
 
 export interface TagJob {
   userId: string;
@@ -40,7 +18,7 @@ export interface TagJob {
   tags: string[];
 }
 
-export interface WelcomeDeps {
+export interface WelcomeDeps extends OutcomeDeps {
   /** The customer-contact app: one corp's welcomes, tags and contact-me codes. */
   app: WecomApp;
   /** The corp of the configured app a push arrived for (welcomes are the customer-contact app's corp only). */
@@ -51,27 +29,9 @@ export interface WelcomeDeps {
   contactWays: ContactWays;
   /** Where a new customer's tags are queued. */
   markLater: (job: TagJob, jobId: string) => Promise<void>;
-  redis: RedisClient;
-  keys: RedisKeys;
-  metrics: Metrics;
-  logger: Logger;
-  now?: () => number;
+  /** The gateway's clock (core.clock): the outcome's time and the welcome window are read from it. */
+  clock: () => number;
 }
-
-async function record(deps: WelcomeDeps, outcome: WelcomeOutcome): Promise<void> {
-  deps.metrics.welcomeOutcomes.inc({ outcome: outcome.outcome });
-  if (outcome.latencyMs !== undefined) deps.metrics.welcomeLatency.observe(outcome.latencyMs / 1000);
-  // Ids and outcome only: the welcome text is not logged.
-  deps.logger.info(outcome, 'new customer handled');
-  const key = deps.keys.welcome.outcomes;
-  await deps.redis
-    .multi()
-    .lpush(key, JSON.stringify(outcome))
-    .ltrim(key, 0, OUTCOMES_KEPT - 1)
-    .exec();
-}
-
-const OK: Attempted = { result: { kind: 'ok' } };
 
 /**
  * A customer added an employee: welcome them inside WeCom's 20-second window,
@@ -81,132 +41,151 @@ const OK: Attempted = { result: { kind: 'ok' } };
  * the rest runs once settle has decided it is sent or given up.
  */
 export async function handleNewCustomer(event: CallbackEvent, deps: WelcomeDeps): Promise<Attempted> {
-  const now = deps.now ?? Date.now;
-  const added = addExternalContact(event);
-  const { changeType, employee, customer, state, welcomeCode } = added;
-  const base = { at: new Date(now()).toISOString(), changeType, employee, customer, state };
-  if (!employee || !customer) return recorded(deps, { ...base, outcome: 'skipped', reason: 'event without UserID or ExternalUserID' });
+  const added = newCustomer(event, deps);
+  if ('skipped' in added) return recorded(deps, added.skipped);
+  const welcome = await welcomeOnce(added, deps);
+  return afterDecided(welcome, async () => {
+    await deps.pool.countAdd(added.employee, added.customer, event.receivedAt);
+    await tagLater(added, deps);
+    await retireWhenFull(added, deps);
+  });
+}
+
+/** One add as the story reads it: who added whom, by which activity, and what its outcome starts with. */
+interface NewCustomer {
+  event: CallbackEvent;
+  push: AddExternalContact;
+  employee: string;
+  customer: string;
+  /** The activity whose State the customer scanned: its tags are marked. */
+  matched?: Activity;
+  /** The activity whose welcome is sent: the matched one, else the fallback. */
+  activity?: Activity;
+  /** The employee among the activity's own (undefined: counted, outside its pool). */
+  standing?: Employee;
+  /** What every outcome of this add starts with (when, who, which activity, notes). */
+  base: Omit<WelcomeOutcome, 'outcome'>;
+}
+
+/** What an outcome adds to the add's own fields. */
+type OutcomeFields = Omit<WelcomeOutcome, 'at'>;
+
+/** Who added whom and by which activity; or why the push is none of this flow's (a skipped outcome). */
+function newCustomer(event: CallbackEvent, deps: WelcomeDeps): NewCustomer | { skipped: WelcomeOutcome } {
+  const push = addExternalContact(event);
+  const { changeType, employee, customer, state } = push;
+  const base = { at: new Date(deps.clock()).toISOString(), changeType, employee, customer, state };
+  if (!employee || !customer) return { skipped: { ...base, outcome: 'skipped', reason: 'event without UserID or ExternalUserID' } };
   const corp = deps.corpOf(event.app);
-  if (corp !== undefined && corp !== deps.app.corpId)
-    return recorded(deps, {
-      ...base,
-      outcome: 'skipped',
-      reason: `pushed for app ${event.app} of corp ${corp}; welcomes are configured for corp ${deps.app.corpId} only`,
-    });
+  if (corp !== undefined && corp !== deps.app.corpId) {
+    const reason = `pushed for app ${event.app} of corp ${corp}; welcomes are configured for corp ${deps.app.corpId} only`;
+    return { skipped: { ...base, outcome: 'skipped', reason } };
+  }
   const matched = deps.activities.byState(state);
   // A State that is none of ours gets the fallback's welcome, but not its campaign's tags.
   const activity = matched ?? deps.activities.fallback;
   const standing = activity?.employees.find((e) => e.userId === employee);
+  const notes = [
+    ...(activity && !matched ? [`state ${state ?? '(none)'} matches no activity: the fallback's welcome, no tags`] : []),
+    ...(activity && !standing ? [`employee ${employee} is not among ${activity.name}'s employees (counted, outside its pool)`] : []),
+  ];
+  const withActivity = { ...base, activity: activity?.name, ...(notes.length > 0 ? { reason: notes.join('; ') } : {}) };
+  return { event, push, employee, customer, matched, activity, standing, base: withActivity };
+}
 
-  const welcome = await sendWelcome();
+/** The welcome, once per push: nothing to send (a half add, no code, no activity, no rendering), or sent within the window. */
+async function welcomeOnce(added: NewCustomer, deps: WelcomeDeps): Promise<Attempted> {
+  const sentKey = deps.keys.welcome.done(added.event.dedupeKey);
+  if (await deps.redis.exists(sentKey)) return { result: { kind: 'ok' } }; // a re-run after the welcome was handled
+  const done = (fields: OutcomeFields): Attempted => ({
+    result: { kind: 'ok' },
+    onVerdict: async () => {
+      await deps.redis.set(sentKey, '1', 'EX', 86_400);
+      await recordOutcome(deps, { ...added.base, ...fields });
+    },
+  });
+  const welcome = welcomeFor(added);
+  if ('outcome' in welcome) return done(welcome);
+  return sendWithin(added, welcome, deps, done);
+}
+
+/** The code and the rendered welcome; or why none is sent. */
+function welcomeFor({ push, activity, customer, employee }: NewCustomer): { code: string; message: WelcomeMessage } | OutcomeFields {
+  // A one-way (half) add carries no usable code (reference §7.4): count and tag, send nothing.
+  if (push.half) return { outcome: 'skipped', reason: 'half contact (one-way): no welcome is sent' };
+  if (!push.welcomeCode)
+    return {
+      outcome: 'skipped',
+      reason: 'no WelcomeCode: the employee has their own welcome message, or the customer is already chatting',
+    };
+  if (!activity) return { outcome: 'skipped', reason: `state ${push.state ?? '(none)'} matches no activity and there is no fallback` };
+  try {
+    const context = {
+      customer: { externalUserId: customer },
+      employee: { userId: employee },
+      activity: { name: activity.name, state: activity.state },
+    };
+    return { code: push.welcomeCode, message: activity.render(context) };
+  } catch (error) {
+    return { outcome: 'failed', reason: `welcome cannot render: ${(error as Error).message.split('\n')[0]}` };
+  }
+}
+
+/**
+ * Sends the welcome while its code is valid. The 20 s window is the attempt's deadline:
+ * another try only while a second of it is left. Expired or used codes (41050/41049)
+ * are final: retrying past the window cannot help.
+ */
+async function sendWithin(
+  added: NewCustomer,
+  welcome: { code: string; message: WelcomeMessage },
+  deps: WelcomeDeps,
+  done: (fields: OutcomeFields) => Attempted,
+): Promise<Attempted> {
+  const elapsed = () => deps.clock() - added.event.receivedAt;
+  if (elapsed() > WELCOME_WINDOW_MS)
+    return done({ outcome: 'expired', reason: 'the 20-second window passed before the welcome could be sent' });
+  const outcome = await deps.api.call(deps.app, sendWelcome(welcome.code, welcome.message));
+  if (outcome.kind === 'ok') return done({ outcome: outcome.value === 'sent' ? 'sent' : 'already-delivered', latencyMs: elapsed() });
+  const given = done({
+    outcome: outcome.kind === 'permanent' ? 'failed' : 'expired',
+    errcode: outcome.error.errcode,
+    reason: outcome.error.errmsg,
+  });
+  return { result: wecomResult(outcome), policy: { deadlineIn: WELCOME_WINDOW_MS - 1_000 - elapsed() }, onVerdict: given.onVerdict };
+}
+
+/**
+ * The welcome's attempt, with the rest of the add run once settle has decided it:
+ * a retry waits (tried again shortly, while the code is valid); sent or given up,
+ * its outcome is recorded, then `rest` runs. A welcome given up is recorded
+ * (expired, failed): the job itself is done.
+ */
+function afterDecided(welcome: Attempted, rest: () => Promise<void>): Attempted {
   return {
     ...welcome,
     onVerdict: async (verdict) => {
-      // Tried again shortly, while the welcome code is still valid.
       if (verdict.kind === 'retry' || verdict.kind === 'pause') return;
       await welcome.onVerdict?.(verdict);
-      await deps.pool.countAdd(employee, customer, event.receivedAt);
-      if (matched && matched.tags.length > 0)
-        await deps.markLater({ userId: employee, externalUserId: customer, tags: matched.tags }, `tag_${event.dedupeKey}`);
-      if (standing && !(await deps.pool.entry(standing)).inPool) await deps.contactWays.retire(employee);
-      // A welcome given up is recorded (expired, failed): the job itself is done.
+      await rest();
       return 'handled';
     },
   };
+}
 
-  async function sendWelcome(): Promise<Attempted> {
-    const sentKey = deps.keys.welcome.done(event.dedupeKey);
-    if (await deps.redis.exists(sentKey)) return OK; // a re-run after the welcome was handled
-    const done = (outcome: WelcomeOutcome): Attempted => ({
-      result: { kind: 'ok' },
-      onVerdict: async () => {
-        await deps.redis.set(sentKey, '1', 'EX', 86_400);
-        await record(deps, outcome);
-      },
-    });
-    const notes = [
-      ...(activity && !matched ? [`state ${state ?? '(none)'} matches no activity: the fallback's welcome, no tags`] : []),
-      ...(activity && !standing ? [`employee ${employee} is not among ${activity.name}'s employees (counted, outside its pool)`] : []),
-    ];
-    const withActivity = { ...base, activity: activity?.name, ...(notes.length > 0 ? { reason: notes.join('; ') } : {}) };
-    // A one-way (half) add carries no usable code (reference §7.4): count and tag, send nothing.
-    if (added.half) return done({ ...withActivity, outcome: 'skipped', reason: 'half contact (one-way): no welcome is sent' });
-    if (!welcomeCode)
-      return done({
-        ...withActivity,
-        outcome: 'skipped',
-        reason: 'no WelcomeCode: the employee has their own welcome message, or the customer is already chatting',
-      });
-    if (!activity)
-      return done({
-        ...withActivity,
-        outcome: 'skipped',
-        reason: `state ${state ?? '(none)'} matches no activity and there is no fallback`,
-      });
-    let message: WelcomeMessage;
-    try {
-      message = activity.render({
-        customer: { externalUserId: customer! },
-        employee: { userId: employee! },
-        activity: { name: activity.name, state: activity.state },
-      });
-    } catch (error) {
-      return done({ ...withActivity, outcome: 'failed', reason: `welcome cannot render: ${(error as Error).message.split('\n')[0]}` });
-    }
-    const elapsed = () => now() - event.receivedAt;
-    if (elapsed() > WELCOME_WINDOW_MS)
-      return done({ ...withActivity, outcome: 'expired', reason: 'the 20-second window passed before the welcome could be sent' });
-    const outcome = await deps.api.call(deps.app, sendWelcomeMsg(welcomeCode, message));
-    if (outcome.kind === 'ok')
-      return done({ ...withActivity, outcome: outcome.value === 'sent' ? 'sent' : 'already-delivered', latencyMs: elapsed() });
-    // The 20 s window is the attempt's deadline: another try only while a second of it is left.
-    // Expired or used codes (41050/41049) are final: retrying past the window cannot help.
-    const given = done({
-      ...withActivity,
-      outcome: outcome.kind === 'permanent' ? 'failed' : 'expired',
-      errcode: outcome.error.errcode,
-      reason: outcome.error.errmsg,
-    });
-    return { result: wecomResult(outcome), policy: { deadlineIn: WELCOME_WINDOW_MS - 1_000 - elapsed() }, onVerdict: given.onVerdict };
-  }
+/** The matched activity's tags, queued (the fallback's welcome marks none). */
+async function tagLater(added: NewCustomer, deps: WelcomeDeps): Promise<void> {
+  const tags = added.matched?.tags ?? [];
+  if (tags.length > 0)
+    await deps.markLater({ userId: added.employee, externalUserId: added.customer, tags }, `tag_${added.event.dedupeKey}`);
+}
+
+/** An employee at a limit leaves the pool: their contact-me codes are deleted, so new customers go to others. */
+async function retireWhenFull(added: NewCustomer, deps: WelcomeDeps): Promise<void> {
+  if (added.standing && !(await deps.pool.entry(added.standing)).inPool) await deps.contactWays.retire(added.employee);
 }
 
 /** An outcome recorded at once: nothing to send, count or tag. */
 function recorded(deps: WelcomeDeps, outcome: WelcomeOutcome): Attempted {
-  return { result: { kind: 'ok' }, onVerdict: () => record(deps, outcome) };
-}
-
-/**
- * The welcome queue has its own workers, so a backlog of alerts never delays a welcome;
- * the tags follow on a queue of their own. Without `deps` (no customer-contact app)
- * adds are still queued, and no worker runs.
- */
-export function defineWelcomeQueues(core: QueueCore, roles: ReadonlySet<string>, deps: Omit<WelcomeDeps, 'markLater'> | undefined) {
-  const tags = defineQueue<TagJob>(core, QUEUES.welcomeTags, deps && tagCustomer(deps), {
-    roles,
-    onFailed: (job, err) =>
-      core.logger.warn({ jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'tagging a new customer failed'),
-  });
-  const markLater = async (job: TagJob, jobId: string) => void (await tags.queue.add('mark', job, { jobId, ...tags.jobOptions() }));
-  const welcome = defineQueue<CallbackEvent>(core, QUEUES.welcome, deps && ((job) => handleNewCustomer(job.data, { ...deps, markLater })), {
-    roles,
-  });
-  return { welcome, tags };
-}
-
-/** A refusal (an unknown tag, a customer no longer the employee's) fails at once; WeCom being busy is retried. */
-function tagCustomer(deps: Omit<WelcomeDeps, 'markLater'>) {
-  return async (job: Job<TagJob>): Promise<Attempted> => {
-    const marks = { employee: job.data.userId, customer: job.data.externalUserId, add: job.data.tags };
-    const outcome = await deps.api.call(deps.app, markTags(marks));
-    return {
-      result: wecomResult(outcome),
-      onVerdict: async (verdict) => void (verdict.kind === 'done' && deps.metrics.welcomeTagged.inc()),
-    };
-  };
-}
-
-/** Queues a new customer's welcome; the job id is the push's dedupe key. */
-export async function enqueueWelcome(welcome: DefinedQueue<CallbackEvent>, event: CallbackEvent): Promise<void> {
-  await welcome.queue.add(eventHeader(event).changeType ?? 'add', event, { jobId: event.dedupeKey, ...welcome.jobOptions() });
+  return { result: { kind: 'ok' }, onVerdict: () => recordOutcome(deps, outcome) };
 }

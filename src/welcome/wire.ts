@@ -4,7 +4,7 @@ import { customerRemoved } from '../wecom/callback/event';
 import type { Activities } from './activities';
 import { ContactWays } from './contact-ways';
 import { EmployeePool } from './employee-pool';
-import { defineWelcomeQueues, enqueueWelcome } from './handle-new-customer';
+import { defineWelcomeQueues, enqueueWelcome } from './welcome-queues';
 import { welcomeRoutes } from './routes';
 import type { WelcomeSettings } from './welcome-config';
 
@@ -18,11 +18,12 @@ import type { WelcomeSettings } from './welcome-config';
 export function wireWelcome(core: Core, config: WelcomeSettings, { activities }: { activities: Activities }) {
   const defaultApp = findApp(config);
   const app = defaultApp && config.welcome.customerContactSecret ? { ...defaultApp, name: 'customer-contact', secret: config.welcome.customerContactSecret } : defaultApp;
-  const pool = new EmployeePool(core.redis, activities, { keys: core.keys.welcome, timeZone: config.welcome.timeZone });
-  const contactWays = app ? new ContactWays(core.redis, core.api, app, activities, pool, { keys: core.keys.welcome, logger: core.logger }) : undefined;
+  const pool = new EmployeePool(core.redis, activities, { keys: core.keys.welcome, timeZone: config.welcome.timeZone, now: core.clock });
+  const waysOptions = { keys: core.keys.welcome, logger: core.logger, clock: core.clock };
+  const contactWays = app ? new ContactWays(core.redis, core.api, app, activities, pool, waysOptions) : undefined;
   const corpOf = (name: string) => findApp(config, name)?.corpId;
-  const { api, redis, keys, metrics, logger, clock: now } = core;
-  const deps = app && contactWays ? { app, corpOf, api, activities, pool, contactWays, redis, keys, metrics, logger, now } : undefined;
+  const { api, redis, keys, metrics, logger, clock } = core;
+  const deps = app && contactWays ? { app, corpOf, api, activities, pool, contactWays, redis, keys, metrics, logger, clock } : undefined;
   const { welcome, tags } = defineWelcomeQueues(core, config.workers, deps);
   return {
     rules: [
