@@ -138,7 +138,7 @@ const CARD_LOCK_MS = 30_000;
 export class AlertGroups {
   constructor(
     private readonly redis: RedisClient,
-    private readonly options: { keys: RedisKeys; retentionSeconds: number; clock?: () => number },
+    private readonly options: { keys: RedisKeys; retentionSeconds: number; clock: () => number },
   ) {}
 
   private get keys() {
@@ -146,7 +146,7 @@ export class AlertGroups {
   }
 
   private now(): number {
-    return (this.options.clock ?? Date.now)();
+    return this.options.clock();
   }
 
   /**

@@ -83,6 +83,7 @@ export class AlertJobs {
 
 /** Waits `ms` and runs the job again, without spending an attempt (a silence being created holds escalation back). */
 export async function runAgainIn(job: Job<AlertJob>, token: string | undefined, ms: number): Promise<never> {
+  // BullMQ's own timestamp: its delayed set is ordered by the wall clock, not the gateway's.
   await job.moveToDelayed(Date.now() + ms, token);
   throw new DelayedError();
 }

@@ -2,45 +2,34 @@ import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Caller } from '../http/auth';
 import type { MessageService } from '../messages/message-service';
-import type { MessageStore } from '../messages/message-store';
 import { membersOf, splitRecipients, type Recipients } from '../messages/recipients';
 import type { Metrics } from '../ops/metrics';
-import type { WecomApp } from '../wecom/app';
-import { updateTemplateCard } from '../wecom/endpoints/message';
 import type { Mentions } from '../wecom/group-chat';
-import type { WecomApi } from '../wecom/wecom-api';
 import { cardData, groupTemplateData, groupTimes, recipientRefs } from './alert-card';
 import { firstStart, foldItemOf, lastEnd, sharedLabels, type NotificationData } from './alert-data';
 import { AlertGroups, describeRecipients, type AlertCard, type AlertGroup, type Destination } from './alert-groups';
-import { runAgainIn, type AlertJob, type AlertJobs, type CardsReason, type Click, type Resolution } from './alert-jobs';
+import { runAgainIn, type AlertJob, type AlertJobs, type Resolution } from './alert-jobs';
 import { decide, statusesFor } from './alert-state';
 import type { SilenceTargets } from './alertmanager';
 import type { AlertRoute, AlertsConfig } from './alerts-config';
 import type { Duration, EscalationLevel } from './escalation-config';
 import { alertTime, notificationKey, type Notification } from './payloads';
-import { recipientsKey, type StormControl } from './storm';
-import { RESPONSE_CODE_LIFETIME_MS } from '../wecom/card';
 
 /** While a silence is being created, escalation waits and looks again. */
 const SILENCING_RECHECK_MS = 15_000;
-/** Another update of the group's cards is running: this one looks again shortly. */
-const CARDS_BUSY_RECHECK_MS = 500;
 
 export interface AlertTrackingDeps {
   groups: AlertGroups;
   messages: MessageService;
-  store: MessageStore;
-  api: WecomApi;
-  /** The app alert messages go through (the default app). */
-  app: WecomApp;
   /** Members get cards with buttons: the app's callback is configured (clicks reach the gateway) and some Alertmanager can take silences. */
   interactive: boolean;
   settings: AlertsConfig;
   silenceTargets: SilenceTargets;
-  storm: StormControl;
   jobs: AlertJobs;
   metrics: Metrics;
   logger: Logger;
+  /** The gateway's clock (core.clock): a group's times and its cards' sending. */
+  clock: () => number;
 }
 
 /** What one webhook call asks for: the notification, its owner and recipients, and how to render it. */
@@ -66,9 +55,10 @@ export function stormKeyOf(owner: string, n: Notification): string {
 }
 
 /**
- * Alert groups the gateway follows after sending them: interactive cards (ack,
- * silence), every card updated when the group's state changes, resolve in place,
- * and escalation levels. Each driver asks the state table (alert-state.ts) what
+ * Alert groups the gateway follows after sending them: a firing notification opens
+ * or refreshes its group and sends its cards, a resolution ends it in place, and
+ * nobody acting escalates it level by level (its cards follow each change:
+ * card-updates.ts; clicks: card-actions.ts). Each driver asks the state table (alert-state.ts) what
  * an event does, and carries out its effects here.
  */
 export class AlertTracking {
@@ -108,7 +98,7 @@ export class AlertTracking {
     const resolvedAt = latest?.status === 'resolved' ? latest.resolvedAt : undefined;
     if (resolvedAt !== undefined && n.alerts.every((a) => (alertTime(a.startsAt) ?? Infinity) < resolvedAt)) return { alert: latest!.id, ids: [], outdated: true };
     const step = decide(latest?.status, 'firing')!;
-    const fields = { data: ctx.data, title: n.title, matchers: sharedLabels(n), firingSince: firstStart(n.alerts, Date.now()) };
+    const fields = { data: ctx.data, title: n.title, matchers: sharedLabels(n), firingSince: firstStart(n.alerts, this.deps.clock()) };
     const silenceVia = this.deps.silenceTargets.for(n.source, ctx.route?.name);
     const opened = step.effects.includes('open')
       ? await this.deps.groups.open(scope, {
@@ -148,7 +138,7 @@ export class AlertTracking {
     const step = decide(group?.status, 'resolved')!;
     if (!group || step.effects.includes('sendResolved')) return undefined;
     if (step.to === 'resolved') {
-      const moved = await this.deps.groups.transition(group.id, { status: statusesFor('resolved') }, { status: 'resolved', resolvedAt: lastEnd(n.alerts, Date.now()), data: ctx.data, title: n.title });
+      const moved = await this.deps.groups.transition(group.id, { status: statusesFor('resolved') }, { status: 'resolved', resolvedAt: lastEnd(n.alerts, this.deps.clock()), data: ctx.data, title: n.title });
       const resolution: Resolution = { stormKey: stormKeyOf(ctx.owner, n), item: foldItemOf(n, this.deps.settings.keyLabels) };
       if (moved) await this.deps.jobs.add({ kind: 'cards', groupId: group.id, reason: 'resolved', resolution });
     }
@@ -157,12 +147,12 @@ export class AlertTracking {
 
   /** The group as templates see it: its alerts, its times and state, and what this message adds (a card, escalation, a notice). */
   templateData(group: AlertGroup, extras: Record<string, unknown> = {}): Record<string, unknown> {
-    return groupTemplateData(group, this.deps.settings.timeZone, Date.now(), extras);
+    return groupTemplateData(group, this.deps.settings.timeZone, this.deps.clock(), extras);
   }
 
   /** When the group began (its first startsAt) and, once resolved, how long it lasted: as cards and messages say it. */
   timesOf(group: AlertGroup) {
-    return groupTimes(group, this.deps.settings.timeZone, Date.now());
+    return groupTimes(group, this.deps.settings.timeZone, this.deps.clock());
   }
 
   /**
@@ -185,7 +175,7 @@ export class AlertTracking {
       return this.deps.messages.accept(request, { caller: options.caller, requestId: options.requestId, configuredChats: options.configuredChats });
     };
     const ids: string[] = [];
-    const sentAt = Date.now();
+    const sentAt = this.deps.clock();
     if (members) {
       if (this.cardsFor(group, members)) {
         const taskId = await this.deps.groups.nextTaskId(group.id);
@@ -240,109 +230,5 @@ export class AlertTracking {
     this.deps.metrics.alertEscalations.inc({ level: String(level) });
     this.deps.logger.info({ alert: groupId, level, from: describeRecipients(from) }, 'alert escalated: nobody acted on it');
     if (levels[level]) await this.deps.jobs.add({ kind: 'escalate', groupId, level: level + 1 }, levels[level].after.ms);
-  }
-
-  /**
-   * The group's cards show its state. Acked, silenced or resolved: every card of
-   * the group follows (every recipient, every escalation level): the clicked card
-   * with the click's own response_code, each other card with its send's code while
-   * that is unused and younger than 72 h (each code works once, reference §15).
-   * Robots, chats, plain messages and cards whose code is spent are told by a
-   * message, once per set of recipients (a resolution's through storm control).
-   * `state` and `failed` change only the clicked card. One update of a group runs at a time.
-   */
-  async updateCards(job: Job<AlertJob & { kind: 'cards' }>, token?: string): Promise<void> {
-    const ran = await this.deps.groups.whileCardsLocked(job.data.groupId, () => this.updateCardsNow(job.data));
-    if (!ran) return runAgainIn(job, token, CARDS_BUSY_RECHECK_MS);
-  }
-
-  private async updateCardsNow({ groupId, reason, click, resolution }: { groupId: string; reason: CardsReason; click?: Click; resolution?: Resolution }): Promise<void> {
-    const group = await this.deps.groups.get(groupId);
-    if (!group) return;
-    const everyCard = reason === 'acked' || reason === 'silenced' || reason === 'resolved';
-    const told = new Set<string>();
-    const untold: AlertCard[] = [];
-    // Newest first: a set of recipients is told once its newest card shows the state.
-    for (const card of (await this.deps.groups.cards(groupId)).reverse()) {
-      const set = recipientsKey(card.to);
-      if (click && card.taskId === click.taskId) {
-        if (!(await this.updateCard(group, card, click.responseCode, reason))) continue;
-        told.add(set);
-        if (everyCard) await this.deps.groups.saveCard(groupId, { ...card, shows: reason });
-      } else if (everyCard) {
-        if (card.shows === reason || (card.taskId && (await this.updateWithSendCode(group, card, reason)))) told.add(set);
-        else if (!told.has(set)) {
-          told.add(set);
-          untold.push(card);
-        }
-      }
-    }
-    await this.tell(group, untold, reason, resolution);
-    if (click) this.deps.logger.info({ alert: groupId, taskId: click.taskId, reason, told: untold.length, sinceClickMs: Date.now() - click.clickedAt }, 'alert cards updated');
-  }
-
-  /** Updates one card to the group's state with `responseCode`; false when WeCom refuses the code (used, expired). */
-  private async updateCard(group: AlertGroup, card: AlertCard, responseCode: string, reason: CardsReason): Promise<boolean> {
-    const outcome = await this.deps.api.call(
-      this.deps.app,
-      updateTemplateCard({ agentId: this.deps.app.agentId, responseCode, to: card.to, card: this.renderCard(group, card) }),
-    );
-    this.deps.metrics.alertCardUpdates.inc({ reason, result: outcome.kind === 'ok' ? 'ok' : 'error' });
-    if (outcome.kind === 'retry' || outcome.kind === 'refreshToken') throw new Error(`update_template_card: ${outcome.error.errcode} ${outcome.error.errmsg}`);
-    if (outcome.kind !== 'ok') {
-      this.deps.logger.info({ alert: group.id, taskId: card.taskId, error: outcome.error }, 'card cannot be updated with this code (used or expired)');
-      return false;
-    }
-    return true;
-  }
-
-  /** Updates a card with its send's response_code, once; false when that code is spent or too old (a message tells its recipients instead). */
-  private async updateWithSendCode(group: AlertGroup, card: AlertCard, reason: CardsReason): Promise<boolean> {
-    if (card.sendCodeUsed || Date.now() - card.sentAt > RESPONSE_CODE_LIFETIME_MS) return false;
-    const responseCode = (await this.deps.store.parts(card.messageId))[0]?.responseCode;
-    if (!responseCode) return false;
-    const updated = await this.updateCard(group, card, responseCode, reason);
-    // A refused code is spent too: the next change tells these recipients by message at once.
-    await this.deps.groups.saveCard(group.id, { ...card, sendCodeUsed: true, ...(updated ? { shows: reason } : {}) });
-    return updated;
-  }
-
-  /**
-   * Tells recipients whose card cannot show the change (or who have no card) by a
-   * message: the group in its message form with the change on top (已认领 · 张三), or
-   * resolved. A resolution passes storm control like the notification that reached
-   * them (the level's recipients, one budget): beyond their minute it joins their digest.
-   */
-  private async tell(group: AlertGroup, cards: AlertCard[], reason: CardsReason, resolution?: Resolution): Promise<void> {
-    const levels = this.levelsOf(group.route, group.event);
-    const byLevel = new Map<number, Destination[]>();
-    for (const card of cards) byLevel.set(card.level, [...(byLevel.get(card.level) ?? []), card.to]);
-    for (const [level, destinations] of byLevel) {
-      const levelTo = level === 0 ? group.to : (levels[level - 1]?.to ?? destinations[0]);
-      const mentions = level === 0 ? this.routeNamed(group.route)?.mentions : undefined;
-      if (reason === 'resolved' && resolution) {
-        const admission = await this.deps.storm.admit(levelTo, resolution.stormKey, resolution.item, { app: this.deps.app.name, ...(mentions ? { mentions } : {}) });
-        if (admission.decision !== 'send') continue;
-      }
-      try {
-        for (const to of destinations) await this.tellOne(group, to, reason, to.robots?.length || to.chats?.length ? mentions : undefined);
-      } catch (error) {
-        if (resolution) await this.deps.storm.forget(levelTo, resolution.stormKey).catch(() => undefined);
-        throw error;
-      }
-    }
-  }
-
-  private async tellOne(group: AlertGroup, to: Destination, reason: CardsReason, mentions?: Mentions): Promise<void> {
-    const request = this.deps.messages.parse({
-      event: group.event,
-      ...(group.msgtype ? { msgtype: group.msgtype } : {}),
-      to,
-      data: this.templateData(group, reason === 'resolved' ? {} : { notice: reason }),
-      ...(mentions ? { mentions } : {}),
-      // The gateway's own idempotency namespace: a retried job sends nothing twice.
-      idempotencyKey: `${reason}-${group.id}-${recipientsKey(to)}`,
-    });
-    await this.deps.messages.accept(request, {});
   }
 }

@@ -10,7 +10,7 @@ import type { SilenceTargets } from './alertmanager';
 import type { AlertsConfig } from './alerts-config';
 import type { Duration } from './escalation-config';
 import { alertmanagerSchema, fromAlertmanager, fromGrafana, grafanaSchema } from './payloads';
-import { alertEvent, matchRoute } from './routes';
+import { alertEvent, matchRoute } from './alert-routing';
 
 /** What the console's alert playground posts: a payload as Alertmanager or Grafana sends it, and a route (or none: the one that would match). */
 export const alertTryoutSchema = z
@@ -28,6 +28,8 @@ export interface AlertTryoutDeps {
   durationsOf(route: string | undefined): Duration[];
   /** Members get cards (AlertTracking's interactive): the card is the form they are sent. */
   interactive: boolean;
+  /** The gateway's clock (core.clock): the group's times as a webhook now would get them. */
+  clock: () => number;
 }
 
 /** One form the notification becomes, and whether the gateway sends that one (members get one form; the others are shown to compare). */
@@ -67,7 +69,7 @@ export function alertTryout(body: unknown, deps: AlertTryoutDeps): { route?: str
   const template = deps.messages.template(event);
   if (!template) throw new ApiError(404, 'unknown_event', `unknown event ${event}`);
 
-  const now = Date.now();
+  const now = deps.clock();
   const routeMembers = route ? Object.fromEntries((['users', 'parties', 'tags'] as const).filter((list) => route[list]?.length).map((list) => [list, route[list]])) : {};
   const members: Recipients = Object.keys(routeMembers).length > 0 ? routeMembers : { users: [TRY_MEMBER] };
   const silenceVia = deps.silenceTargets.for(n.source, route?.name);

@@ -26,6 +26,8 @@ export interface CardActionDeps {
   nameOf: (userId: string) => Promise<string | undefined>;
   metrics: Metrics;
   logger: Logger;
+  /** The gateway's clock (core.clock): when a click came. */
+  clock: () => number;
 }
 
 /** `repeat`: the click changed nothing (the group had moved on); its card is updated to show where the group stands. */
@@ -79,7 +81,7 @@ export class CardActions {
 
     // One id per click: WeCom's retries of the push are deduplicated before this; a retried job finds its own click.
     const clickId = createHash('sha256').update(event.dedupeKey).digest('hex').slice(0, 24);
-    const actor = { by: click.user, ...(await this.nameOf(click.user)), at: Date.now(), clickId };
+    const actor = { by: click.user, ...(await this.nameOf(click.user)), at: this.deps.clock(), clickId };
     const job: Click = { taskId: click.taskId!, responseCode: click.responseCode, clickId, clickedAt: actor.at };
     const step = decide(group.status, action.kind);
     const fields = action.kind === 'ack' ? { status: 'acked' as const, acked: actor } : { status: 'silencing' as const, silence: { ...actor, duration: action.duration.text } };
@@ -115,9 +117,10 @@ export class CardActions {
     const group = await this.deps.groups.get(groupId);
     const silence = group?.silence;
     if (!group || !silence || silence.clickId !== click.clickId || group.status !== 'silencing') return;
-    const started = Date.now();
+    const started = this.deps.clock();
     try {
       // Checked against the buttons when clicked; read from the group, so a changed configuration cannot lose it.
+      // Alertmanager's wall clock, not the gateway's: a silence starting by another clock would wait there as pending.
       const until = Date.now() + parseDuration(silence.duration)!.ms;
       const alertmanager = this.deps.silenceTargets.client(group.silenceVia);
       if (!alertmanager) throw new SilenceError(`no Alertmanager takes this alert's silences (${group.source === 'grafana' ? 'GRAFANA_ALERTMANAGER_URL' : 'ALERTMANAGER_URL'} is not set)`, false);
@@ -129,7 +132,7 @@ export class CardActions {
         comment: `Silenced from a WeCom alert card by ${silence.name ?? silence.by} (wecom-gateway, alert ${groupId}, card ${click.taskId})`,
       });
       this.deps.metrics.alertSilences.inc({ result: 'created' });
-      this.deps.logger.info({ alert: groupId, silenceId: id, via: group.silenceVia, alertmanagerMs: Date.now() - started, sinceClickMs: Date.now() - click.clickedAt }, 'alert silenced from its card');
+      this.deps.logger.info({ alert: groupId, silenceId: id, via: group.silenceVia, alertmanagerMs: this.deps.clock() - started, sinceClickMs: this.deps.clock() - click.clickedAt }, 'alert silenced from its card');
       const moved = await this.deps.groups.transition(groupId, { status: statusesFor('silenceCreated') }, { status: 'silenced', silence: { ...silence, id, until } });
       await this.deps.jobs.add({ kind: 'cards', groupId, reason: moved ? 'silenced' : 'state', click });
     } catch (error) {

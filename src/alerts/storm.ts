@@ -112,7 +112,8 @@ export class StormControl {
     private readonly redis: RedisClient,
     digests: { core: QueueCore; roles: ReadonlySet<string>; messages: MessageService },
     private readonly settings: StormSettings,
-    private readonly now: () => number = Date.now,
+    /** The gateway's clock (core.clock): storm control counts per minute of it. */
+    private readonly now: () => number,
   ) {
     const sendDigest = async (job: { data: DigestJob }) => {
       const id = await this.sendDigest(job.data, digests.messages);

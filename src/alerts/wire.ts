@@ -12,7 +12,9 @@ import { AlertTracking } from './alert-tracking';
 import type { AlertTryoutDeps } from './alert-tryout';
 import { SilenceTargets } from './alertmanager';
 import { CardActions } from './card-actions';
-import { alertEvent, alertRoutes } from './routes';
+import { CardUpdates } from './card-updates';
+import { alertEvent } from './alert-routing';
+import { alertRoutes } from './routes';
 import { AlertViews } from './state-routes';
 import { StormControl } from './storm';
 
@@ -42,28 +44,36 @@ export function wireAlerts(core: Core, config: AlertsSettings, deps: { messages:
   }, core.clock);
   const app = findApp(config);
   const silenceTargets = new SilenceTargets(settings);
-  const groups = new AlertGroups(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds });
+  const groups = new AlertGroups(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds, clock: core.clock });
   const jobSettings = { roles: config.workers, settings: { RETRY_BASE_DELAY_MS: config.send.retryBaseDelayMs } };
   const jobs = new AlertJobs(core, jobSettings, (job, token) => handle(job, token));
-  const common = { groups, jobs, silenceTargets, metrics: core.metrics, logger: core.logger };
+  const common = { groups, jobs, silenceTargets, metrics: core.metrics, logger: core.logger, clock: core.clock };
   const interactive = Boolean(app?.callback && silenceTargets.any);
-  const tracking = app ? new AlertTracking({ ...common, messages, store: deps.store, api: core.api, app, interactive, settings, storm }) : undefined;
-  const actions = app && tracking ? new CardActions({ ...common, tracking, app, findApp: (name) => findApp(config, name), nameOf: deps.nameOf }) : undefined;
+  const tracking = app ? new AlertTracking({ ...common, messages, interactive, settings }) : undefined;
+  const cards = app && tracking ? new CardUpdates({ ...common, tracking, messages, store: deps.store, api: core.api, app, storm }) : undefined;
+  const actions = app && tracking
+    ? new CardActions({ ...common, tracking, app, findApp: (name) => findApp(config, name), nameOf: deps.nameOf })
+    : undefined;
 
   async function handle(job: Job<AlertJob>, token?: string): ReturnType<Processor<AlertJob>> {
-    if (!tracking || !actions) return;
+    if (!tracking || !cards || !actions) return;
     const data = job.data;
     if (data.kind === 'silence') return actions.silence(job as Job<typeof data>);
-    if (data.kind === 'cards') return tracking.updateCards(job as Job<typeof data>, token);
+    if (data.kind === 'cards') return cards.updateCards(job as Job<typeof data>, token);
     return tracking.escalate(job as Job<typeof data>, token);
   }
 
   return {
-    routes: [...alertRoutes({ messages, storm, settings, metrics: core.metrics, logger: core.logger, tracking }), ...(tracking ? new AlertViews(groups, tracking).routes() : [])],
+    routes: [
+      ...alertRoutes({ messages, storm, settings, metrics: core.metrics, logger: core.logger, tracking, clock: core.clock }),
+      ...(tracking ? new AlertViews(groups, tracking).routes() : []),
+    ],
     rules: actions ? [actions.rule()] : [],
     groups,
     tracking,
-    tryout: tracking ? { messages, settings, silenceTargets, interactive, durationsOf: (route) => tracking.durationsOf(route) } : undefined,
+    tryout: tracking
+      ? { messages, settings, silenceTargets, interactive, durationsOf: (route) => tracking.durationsOf(route), clock: core.clock }
+      : undefined,
     workers: [storm.worker, jobs.worker].filter((w) => w !== undefined),
     queues: [storm.digestQueue, jobs.queue],
     close: async () => {
