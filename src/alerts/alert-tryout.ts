@@ -9,7 +9,7 @@ import type { AlertGroup } from './alert-groups';
 import type { SilenceTargets } from './alertmanager';
 import type { AlertsConfig } from './alerts-config';
 import type { Duration } from './escalation-config';
-import { alertmanagerSchema, fromAlertmanager, fromGrafana, grafanaSchema } from './payloads';
+import { parseNotification } from './payloads';
 import { alertEvent, matchRoute } from './alert-routing';
 
 /** What the console's alert playground posts: a payload as Alertmanager or Grafana sends it, and a route (or none: the one that would match). */
@@ -59,9 +59,7 @@ export function alertTryout(body: unknown, deps: AlertTryoutDeps): { route?: str
   const input = alertTryoutSchema.safeParse(body);
   if (!input.success) throw ApiError.invalid(input.error.issues);
   const { source, payload, route: routeName } = input.data;
-  const parsed = (source === 'grafana' ? grafanaSchema : alertmanagerSchema).safeParse(payload);
-  if (!parsed.success) throw ApiError.invalid(parsed.error.issues, 'payload.');
-  const n = source === 'grafana' ? fromGrafana(parsed.data as z.infer<typeof grafanaSchema>) : fromAlertmanager(parsed.data as z.infer<typeof alertmanagerSchema>);
+  const n = parseNotification(source, payload, 'payload.');
   const routes = deps.settings.routes;
   const route = routeName ? routes.find((r) => r.name === routeName) : matchRoute(routes, n);
   if (routeName && !route) throw new ApiError(404, 'unknown_route', `no alert route named ${routeName}`, [{ field: 'route', message: `configured: ${routes.map((r) => r.name).join(', ') || 'none'}` }]);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { ApiError } from '../http/errors';
 
 /**
  * The webhook payloads monitoring systems send, accepted as they are, and one
@@ -186,4 +187,16 @@ export function fromGrafana(payload: z.infer<typeof grafanaSchema>): Notificatio
 export function notificationKey(n: Notification): string {
   const alerts = n.alerts.map((a) => `${a.fingerprint}@${a.startsAt}:${a.status}`).sort();
   return `${n.source}-${createHash('sha256').update(JSON.stringify([n.groupKey, n.status, alerts])).digest('hex').slice(0, 32)}`;
+}
+
+/** A payload as its source sends it, in the shape both sources share; else 400 naming the field (under `prefix`). */
+export function parseNotification(source: Notification['source'], body: unknown, prefix = ''): Notification {
+  if (source === 'grafana') {
+    const grafana = grafanaSchema.safeParse(body);
+    if (!grafana.success) throw ApiError.invalid(grafana.error.issues, prefix);
+    return fromGrafana(grafana.data);
+  }
+  const alertmanager = alertmanagerSchema.safeParse(body);
+  if (!alertmanager.success) throw ApiError.invalid(alertmanager.error.issues, prefix);
+  return fromAlertmanager(alertmanager.data);
 }

@@ -8,7 +8,7 @@ import { foldItemOf, notificationData, notificationTimes } from './alert-data';
 import { alertEvent, recipientsFor, UnroutedError, type QueryParam } from './alert-routing';
 import { stormKeyOf, type AlertContext, type AlertTracking } from './alert-tracking';
 import type { AlertsConfig } from './alerts-config';
-import { alertmanagerSchema, fromAlertmanager, fromGrafana, grafanaSchema, type Notification } from './payloads';
+import { parseNotification, type Notification } from './payloads';
 import type { Admission, StormControl } from './storm';
 
 const MSGTYPES = new Set(['markdown', 'text', 'textcard']);
@@ -52,8 +52,9 @@ export async function receiveNotification(
   asked: Asked,
   deps: ReceiveDeps,
 ): Promise<NotificationAnswer> {
-  const notification = parsed(source, body);
-  const ctx = contextOf(notification, asked, deps);
+  const notification = parseNotification(source, body);
+  const destination = routed(notification, asked, deps);
+  const ctx = contextOf(notification, destination, asked, deps);
   const request = await authorized(ctx, deps);
   const followed = deps.tracking?.tracks(ctx.route, ctx.event) ? deps.tracking : undefined;
   if (notification.status === 'resolved' && followed) {
@@ -66,21 +67,13 @@ export async function receiveNotification(
   return sendRemembered(ctx, request, followed, deps);
 }
 
-/** The payload as the source sends it (400 naming the field), in the shape both sources share. */
-function parsed(source: Notification['source'], body: unknown): Notification {
-  if (source === 'grafana') {
-    const grafana = grafanaSchema.safeParse(body);
-    if (!grafana.success) throw ApiError.invalid(grafana.error.issues);
-    return fromGrafana(grafana.data);
-  }
-  const alertmanager = alertmanagerSchema.safeParse(body);
-  if (!alertmanager.success) throw ApiError.invalid(alertmanager.error.issues);
-  return fromAlertmanager(alertmanager.data);
-}
-
-/** Whom it goes to and how it is rendered: its recipients and route, event, message type, data and mentions. */
-function contextOf(notification: Notification, asked: Asked, deps: ReceiveDeps): AlertContext {
-  const { to, route } = routed(notification, asked, deps);
+/** How it is rendered for its recipients: the route's or the shipped event, message type, data and mentions. */
+function contextOf(
+  notification: Notification,
+  { to, route }: Pick<AlertContext, 'to' | 'route'>,
+  asked: Asked,
+  deps: ReceiveDeps,
+): AlertContext {
   const msgtype = asked.query('msgtype') ?? route?.msgtype;
   if (msgtype !== undefined && !MSGTYPES.has(msgtype))
     throw new ApiError(400, 'invalid_request', 'msgtype must be markdown, text or textcard', [
@@ -100,7 +93,7 @@ function contextOf(notification: Notification, asked: Asked, deps: ReceiveDeps):
   };
 }
 
-/** Its recipients; an unrouted notification is logged at error and counted before its 503. */
+/** Who gets it, and by which route; an unrouted notification is logged at error and counted before its 503. */
 function routed(notification: Notification, asked: Asked, deps: ReceiveDeps) {
   try {
     return recipientsFor(asked.query, deps.settings.routes, notification);
