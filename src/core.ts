@@ -136,6 +136,7 @@ export async function connectCore(config: CoreSettings, logger: Logger, clock: (
   const reachability = new WecomReachability({ metrics, logger, recheckMs: config.wecom.recheckMs });
   const tokens = new TokenStore(redis, transport, {
     keys,
+    clock,
     onFetch: (app, error) => {
       metrics.tokenFetches.inc({ app: app.name, result: error ? 'error' : 'ok' });
       if (error) logger.warn({ app: app.name, errcode: error.errcode }, `cannot fetch an access_token for app ${app.name}: ${describeWecomError(error)}`);

@@ -29,6 +29,8 @@ export interface TokenStoreOptions {
   waitMs?: number;
   /** Every gettoken this instance ran: its error when it failed. */
   onFetch?: (app: WecomApp, error?: WecomError) => void;
+  /** The time (Core.clock): how long the token read is reused here, and how long to wait for another instance's gettoken. */
+  clock?: () => number;
 }
 
 /**
@@ -45,21 +47,24 @@ export class TokenStore {
    */
   private readonly local = new Map<string, { token: string; until: number }>();
   private readonly keyOf = new Map<string, string>();
+  private readonly now: () => number;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly transport: WecomTransport,
     private readonly options: TokenStoreOptions,
-  ) {}
+  ) {
+    this.now = options.clock ?? Date.now;
+  }
 
   get(app: WecomApp): Promise<string> {
     const key = this.key(app);
     const known = this.local.get(key);
-    if (known && Date.now() < known.until) return Promise.resolve(known.token);
+    if (known && this.now() < known.until) return Promise.resolve(known.token);
     let pending = this.inflight.get(key);
     if (!pending) {
       pending = this.fetchShared(app, key)
-        .then((token) => (this.local.set(key, { token, until: Date.now() + LOCAL_TOKEN_MS }), token))
+        .then((token) => (this.local.set(key, { token, until: this.now() + LOCAL_TOKEN_MS }), token))
         .finally(() => this.inflight.delete(key));
       this.inflight.set(key, pending);
     }
@@ -86,7 +91,7 @@ export class TokenStore {
 
   private async fetchShared(app: WecomApp, key: string): Promise<string> {
     const { lockTtlMs = 10_000, pollMs = 25, waitMs = 15_000 } = this.options;
-    const deadline = Date.now() + waitMs;
+    const deadline = this.now() + waitMs;
     const lockKey = this.key(app, 'tokenLock');
     for (;;) {
       const cached = await this.redis.get(key);
@@ -99,7 +104,8 @@ export class TokenStore {
           await compareAndDelete(this.redis, lockKey, owner);
         }
       }
-      if (Date.now() > deadline) throw new TokenError({ errcode: GatewayErrcode.network, errmsg: 'timed out waiting for another instance to fetch the access_token' }, true);
+      const timedOut = { errcode: GatewayErrcode.network, errmsg: 'timed out waiting for another instance to fetch the access_token' };
+      if (this.now() > deadline) throw new TokenError(timedOut, true);
       await sleep(pollMs);
     }
   }
@@ -110,6 +116,7 @@ export class TokenStore {
     if (outcome.kind !== 'ok') throw new TokenError(outcome.error, outcome.kind === 'retry', outcome.kind === 'retry' ? outcome.afterMs : undefined);
     const { marginSeconds = 300 } = this.options;
     const ttl = Math.max(30, outcome.value.expiresInSeconds - marginSeconds);
+    // Redis keeps the shared token for its TTL by Redis's own clock, as every instance sees it; each instance's reuse follows `clock`.
     await this.redis.set(key, outcome.value.accessToken, 'EX', ttl);
     return outcome.value.accessToken;
   }
