@@ -14,10 +14,11 @@ export class DownloadSlots {
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly settings: { perOwner: number; leaseMs: number },
+    private readonly clock: () => number = Date.now,
   ) {}
 
   async take(owner: string, holder: string): Promise<boolean> {
-    const args = [Date.now(), holder, this.settings.perOwner, this.settings.leaseMs];
+    const args = [this.clock(), holder, this.settings.perOwner, this.settings.leaseMs];
     return (await TAKE_DOWNLOAD_SLOT(this.redis, [this.keys.mediaDownloads(owner)], args)) === 1;
   }
 

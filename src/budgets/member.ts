@@ -37,12 +37,13 @@ export class MemberBudget {
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     limits: BudgetLimit[],
+    private readonly clock: () => number = Date.now,
   ) {
     this.widened = limits.map((l) => ({ count: l.count, windowMs: widenedWindowMs(l) }));
   }
 
   /** Counted per app (corp and agent), as WeCom counts; a structural type keeps config/ out of this room's imports. */
-  async split(app: { corpId: string; agentId: number }, users: string[], sendId: string, now = Date.now()): Promise<BudgetSplit> {
+  async split(app: { corpId: string; agentId: number }, users: string[], sendId: string, now = this.clock()): Promise<BudgetSplit> {
     const keys = users.map((u) => this.keys.memberBudget(app.corpId, app.agentId, u));
     const answers = await takeMemberBudget(this.redis, keys, now, sendId, this.widened);
     const allowed = users.filter((_, i) => answers[i] === 0);

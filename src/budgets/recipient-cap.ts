@@ -36,10 +36,11 @@ export class RecipientCap {
     private readonly keys: RedisKeys,
     /** KEY_RECIPIENTS_PER_HOUR: for every key without a recipientsPerHour of its own; 0 = no cap. */
     private readonly perHour: number,
+    private readonly clock: () => number = Date.now,
   ) {}
 
   /** Counts the users for the caller, or answers why not (nothing is counted then). */
-  async name(callerId: string, users: string[], ownCap?: number, now = Date.now()): Promise<RecipientRefusal | undefined> {
+  async name(callerId: string, users: string[], ownCap?: number, now = this.clock()): Promise<RecipientRefusal | undefined> {
     const cap = ownCap ?? this.perHour;
     // WeCom's userids are case-insensitive, as the budget keys are.
     const distinct = [...new Set(users.map((u) => u.toLowerCase()))];

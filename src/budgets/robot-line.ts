@@ -39,6 +39,7 @@ export class RobotLine {
     private readonly limit: BudgetLimit = ROBOT_SEND_LIMIT,
     /** Moves a waiting part forward (its job id is its send id): the part ahead of it is done. */
     private readonly promoteNext: (sendId: string) => Promise<void> = async () => undefined,
+    private readonly clock: () => number = Date.now,
   ) {
     this.windowMs = widenedWindowMs(limit);
   }
@@ -70,7 +71,7 @@ export class RobotLine {
    */
   async take(robot: Robot, sendId: string, chunk: number, isFinal: (sendId: string) => Promise<boolean>): Promise<RobotTurn> {
     for (;;) {
-      const turn = await this.takeOnce(robot, sendId, chunk, Date.now());
+      const turn = await this.takeOnce(robot, sendId, chunk, this.clock());
       if (turn.kind !== 'behind' || !(await isFinal(turn.head))) return turn;
       await this.leave(robot.name, turn.head);
     }

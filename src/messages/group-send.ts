@@ -30,6 +30,7 @@ export interface GroupSendDeps {
   robotLine: RobotLine;
   /** Counts a robot message put off to the robot's next minute. */
   countRobotDeferral: (robot: string) => void;
+  clock: () => number;
 }
 
 type GroupJob = Job<SendJobData & GroupSend>;
@@ -49,10 +50,10 @@ async function robotTurn(deps: GroupSendDeps, job: GroupJob, token: string | und
   if (turn.kind === 'go') return turn;
   if (turn.kind === 'full') {
     deps.countRobotDeferral(robot.name);
-    return waitUntil(deps.store, job, token, turn.until, `robot ${robot.name} is at WeCom's 20 messages a minute`);
+    return waitUntil(deps.store, job, token, turn.until, `robot ${robot.name} is at WeCom's 20 messages a minute`, deps.clock);
   }
   const reason = `${turn.ahead} earlier message(s) to robot ${robot.name} go first`;
-  return waitUntil(deps.store, job, token, Date.now() + BEHIND_POLL_MS, reason);
+  return waitUntil(deps.store, job, token, deps.clock() + BEHIND_POLL_MS, reason, deps.clock);
 }
 
 /**
@@ -70,7 +71,9 @@ async function sendToRobot(deps: GroupSendDeps, job: GroupJob, token: string | u
   if (outcome.kind === 'retry' && outcome.afterMs) {
     await deps.robotLine.block(endpoint, outcome.afterMs);
     deps.countRobotDeferral(robot.name);
-    return waitUntil(deps.store, job, token, Date.now() + outcome.afterMs, `WeCom answered that robot ${endpoint.label} is over its limit (someone else posts with its key too?): waiting out the minute`);
+    const reason =
+      `WeCom answered that robot ${endpoint.label} is over its limit (someone else posts with its key too?): waiting out the minute`;
+    return waitUntil(deps.store, job, token, deps.clock() + outcome.afterMs, reason, deps.clock);
   }
   return outcome;
 }

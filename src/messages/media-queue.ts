@@ -71,7 +71,14 @@ export function withFile(body: Record<string, unknown>, file: FetchedFile, keyId
 /** The send side: asks for a part's file and reads what the media worker left. */
 export class PartFiles {
   constructor(
-    private readonly deps: { queue: Queue<MediaJobData>; redis: RedisClient; keys: RedisKeys; store: MessageStore; retry: RetryPolicy },
+    private readonly deps: {
+      queue: Queue<MediaJobData>;
+      redis: RedisClient;
+      keys: RedisKeys;
+      store: MessageStore;
+      retry: RetryPolicy;
+      clock: () => number;
+    },
   ) {}
 
   /**
@@ -84,7 +91,7 @@ export class PartFiles {
     if (!media) return undefined;
     const request: MediaJobData = { sendId: sendIdOf(job.data), chunk, owner: job.data.owner, sender, msgtype, media };
     const file = (await this.read(request)) ?? (await this.ask(request));
-    return file ?? waitUntil(this.deps.store, job, token, Date.now() + FILE_POLL_MS, 'waiting for its file');
+    return file ?? waitUntil(this.deps.store, job, token, this.deps.clock() + FILE_POLL_MS, 'waiting for its file', this.deps.clock);
   }
 
   private async read(request: Pick<MediaJobData, 'sendId' | 'chunk'>): Promise<FetchedFile | undefined> {
@@ -155,7 +162,7 @@ export function createMediaProcessor(deps: MediaWorkerDeps) {
     const owner = job.data.owner ?? NO_OWNER;
     const holder = job.id!;
     if (!(await deps.slots.take(owner, holder))) {
-      // This owner's other downloads hold its slots: wait without spending an attempt.
+      // This owner's other downloads hold its slots: wait without spending an attempt (BullMQ times jobs by the wall clock).
       await job.moveToDelayed(Date.now() + SLOT_POLL_MS, token);
       throw new DelayedError();
     }

@@ -13,6 +13,7 @@ export interface RecallDeps {
   queue: Queue<SendJobData>;
   api: WecomApi;
   findApp: (name: string) => WecomApp | undefined;
+  clock: () => number;
 }
 
 /** What a recall did to one part: a caller can tell a message taken back from one that could not be. */
@@ -46,7 +47,8 @@ function notRecallable(to: string): string {
 export async function recallMessage(id: string, deps: RecallDeps, caller: Caller): Promise<MessageView & { recall: PartRecall[] }> {
   const view = await deps.store.get(id);
   if (!view || !visibleTo(view, caller)) throw new ApiError(404, 'not_found', `no message ${id}`);
-  if (Date.now() - Date.parse(view.createdAt) > RECALL_WINDOW_MS) throw new ApiError(409, 'too_old', 'WeCom recalls messages only within 24 hours of sending');
+  if (deps.clock() - Date.parse(view.createdAt) > RECALL_WINDOW_MS)
+    throw new ApiError(409, 'too_old', 'WeCom recalls messages only within 24 hours of sending');
   const app = deps.findApp(view.app);
   if (!app) throw new ApiError(409, 'unknown_app', `app ${view.app} is no longer configured`);
   const parts = await deps.store.parts(id);

@@ -61,10 +61,20 @@ export function partOfSendId(sendId: string): { messageId: string; part: number 
   return { messageId: sendId.slice(0, at), part: Number(sendId.slice(at + 1)) };
 }
 
-/** Puts a part's job back until `until` without spending an attempt (from inside its processor), saying why it waits. */
-export async function waitUntil(store: MessageStore, job: Job<SendJobData>, token: string | undefined, until: number, reason: string): Promise<never> {
+/**
+ * Puts a part's job back until `until` (by `clock`) without spending an attempt (from inside its
+ * processor), saying why it waits. BullMQ times its jobs by the wall clock: the wait is moved there.
+ */
+export async function waitUntil(
+  store: MessageStore,
+  job: Job<SendJobData>,
+  token: string | undefined,
+  until: number,
+  reason: string,
+  clock: () => number,
+): Promise<never> {
   await store.updatePart(job.data.messageId, job.data.part, { status: 'deferred', attempts: job.attemptsMade, until, reason });
-  await job.moveToDelayed(until, token);
+  await job.moveToDelayed(Date.now() + (until - clock()), token);
   throw new DelayedError();
 }
 

@@ -37,6 +37,7 @@ export interface SendWorkerDeps {
   duplicateCheckSeconds: number;
   metrics: Metrics;
   logger: Logger;
+  clock: () => number;
 }
 
 /** The operator's hint, naming the robot or chat it is about (never a robot's key). */
@@ -102,7 +103,7 @@ export function createSendProcessor(deps: SendWorkerDeps) {
     const reason = `${split.deferred.users.length} member(s) over WeCom's per-member quota`;
     metrics.sendDeferred.inc();
     if (split.allowed.length === 0 && !namesGroups(to)) {
-      return waitUntil(store, job, token, split.deferred.until, reason);
+      return waitUntil(store, job, token, split.deferred.until, reason, deps.clock);
     }
     const newPart = await store.addPart(messageId, { status: 'deferred', attempts: 0, until: split.deferred.until, reason });
     await deps.deferPart({ ...job.data, part: newPart, to: withUsers({}, split.deferred.users) }, split.deferred.until);
@@ -132,21 +133,21 @@ export function createSendProcessor(deps: SendWorkerDeps) {
     if (part === 0 && attempt === 1 && before === 'queued') await store.noteRecent(messageId);
 
     const app = deps.findApp(job.data.app);
+    // The attempt's duration (the timeline's ms) is measured on the wall clock; when it ended (at) is the flow's time.
     const started = Date.now();
     const outcome = app ? await send(app, job, token) : { kind: 'permanent' as const, error: { errcode: GatewayErrcode.appGone, errmsg: `app ${job.data.app} is no longer configured` } };
 
     return { result: wecomResult(outcome), onVerdict: (verdict) => record(verdict) };
 
     async function record(verdict: Verdict): Promise<void> {
-      const ended = Date.now();
       const to = destinationOf(job.data);
-      const timeline = { part, attempt, at: ended, ms: ended - started, outcome: TIMELINE_OUTCOME[verdict.kind], to };
+      const timeline = { part, attempt, at: deps.clock(), ms: Date.now() - started, outcome: TIMELINE_OUTCOME[verdict.kind], to };
       if (outcome.kind === 'ok') {
         const { msgid, invalid, responseCode } = outcome.value;
         const state = { status: partStatusAfter(verdict), attempts: attempt, msgid, invalid, ...(responseCode ? { responseCode } : {}) };
         await store.updatePart(messageId, part, state, timeline);
         sent({ event, msgtype }).inc();
-        latency({ msgtype }).observe((Date.now() - job.data.acceptedAt) / 1000);
+        latency({ msgtype }).observe((deps.clock() - job.data.acceptedAt) / 1000);
         log.info({ msgid, attempt, invalid, to: destinationOf(job.data) }, 'message sent');
         await leaveRobotLine(deps.groups, job.data);
         await reportPartDone(deps, job.data);
@@ -177,7 +178,8 @@ export function sendJobFailed(deps: SendWorkerDeps) {
     void deps.store.getPart(job.data.messageId, job.data.part).then(async (state) => {
       if (state && state.status !== 'sent' && state.status !== 'failed' && state.status !== 'recalled') {
         const error = { errcode: GatewayErrcode.interrupted, errmsg: err.message };
-        const timeline = { part: job.data.part, attempt: job.attemptsMade, at: Date.now(), ms: 0, outcome: 'failed' as const, to: destinationOf(job.data), error };
+        const to = destinationOf(job.data);
+        const timeline = { part: job.data.part, attempt: job.attemptsMade, at: deps.clock(), ms: 0, outcome: 'failed' as const, to, error };
         await deps.store.updatePart(job.data.messageId, job.data.part, { ...state, status: 'failed', error }, timeline);
         await leaveRobotLine(deps.groups, job.data);
         await reportPartDone(deps, job.data);

@@ -70,24 +70,25 @@ export async function wireMessages(core: Core, config: MessagesSettings, deps: {
     // Only a waiting job can be moved forward; one being taken right now needs nothing.
     if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
   };
-  const robotLine = new RobotLine(core.redis, core.keys, config.send.robotQuota, promote);
+  const robotLine = new RobotLine(core.redis, core.keys, config.send.robotQuota, promote, core.clock);
   // Media URLs and callbackUrls are the caller's to choose: refused at POST when plainly out of bounds, downloaded under the egress policy.
   const policy = EgressPolicy.fromConfig(config);
   // One key's flood goes after every other key's parts within their share (budgets/send-share.ts).
   const share = config.send.share ? new SendShare(core.redis, core.keys.sendShare, config.send.share) : undefined;
-  const service = new MessageService({ config, templates, store, queue, metrics: core.metrics, chats: deps.chats, recipientCap: new RecipientCap(core.redis, core.keys, config.recipientsPerHour), share, robotLines: robotLine, egress: policy, replicated: core.replicated });
+  const service = new MessageService({ config, templates, store, queue, metrics: core.metrics, chats: deps.chats, recipientCap: new RecipientCap(core.redis, core.keys, config.recipientsPerHour, core.clock), share, robotLines: robotLine, egress: policy, replicated: core.replicated });
   const appNamed = (name: string) => findApp(config, name);
   const egress = egressAgent(policy, config.egress.timeoutMs);
   const media = new MediaResolver(core.redis, core.api, { keys: core.keys, egress, timeoutMs: config.egress.timeoutMs, minRate: config.media.minRate, logger: core.logger });
-  const files = new PartFiles({ queue: mediaQueue, redis: core.redis, keys: core.keys, store, retry: config.send });
+  const files = new PartFiles({ queue: mediaQueue, redis: core.redis, keys: core.keys, store, retry: config.send, clock: core.clock });
   // A slot's lease outlasts any download (EGRESS_TIMEOUT_MS), so only a dead instance's slot lapses.
-  const slots = new DownloadSlots(core.redis, core.keys, { perOwner: config.media.downloadsPerKey, leaseMs: config.egress.timeoutMs + 5_000 });
+  const slotSettings = { perOwner: config.media.downloadsPerKey, leaseMs: config.egress.timeoutMs + 5_000 };
+  const slots = new DownloadSlots(core.redis, core.keys, slotSettings, core.clock);
   const robots = new Map(config.robots.map((r) => [r.name, r]));
 
   const sendDeps: SendWorkerDeps = {
     store,
     onPartDone: statusCallbacks(store, deps.statusCallbacks, core.clock, templates),
-    budget: config.send.memberQuota.length > 0 ? new MemberBudget(core.redis, core.keys, config.send.memberQuota) : undefined,
+    budget: config.send.memberQuota.length > 0 ? new MemberBudget(core.redis, core.keys, config.send.memberQuota, core.clock) : undefined,
     deferPart: (data, until) => enqueueParts(queue, [data], config.send, Math.max(0, until - core.clock())),
     api: core.api,
     media,
@@ -100,11 +101,13 @@ export async function wireMessages(core: Core, config: MessagesSettings, deps: {
       findRobot: (name) => robots.get(name),
       robotLine,
       countRobotDeferral: (robot) => core.metrics.robotDeferred.inc({ robot }),
+      clock: core.clock,
     },
     findApp: appNamed,
     duplicateCheckSeconds: config.send.duplicateCheckSeconds,
     metrics: core.metrics,
     logger: core.logger,
+    clock: core.clock,
   };
   const findRobot = (name: string) => robots.get(name);
   const { redis, keys, logger } = core;
@@ -116,7 +119,7 @@ export async function wireMessages(core: Core, config: MessagesSettings, deps: {
   await Promise.all([sends.ready(), downloads.ready()]);
   const workers = [sends.worker, downloads.worker].filter((w) => w !== undefined);
 
-  const recall = { store, queue, api: core.api, findApp: appNamed };
+  const recall = { store, queue, api: core.api, findApp: appNamed, clock: core.clock };
   return {
     service,
     store,
