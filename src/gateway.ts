@@ -97,7 +97,7 @@ export async function createGateway(config: Config, options: { logger?: Logger; 
   const reloadTemplates = reloader(config.templatesDir, { sandbox: config.sandbox, templates, activities, logger });
   return {
     app,
-    serverLimits: gatewayServerLimits(config, app, { metrics: core.metrics, logger }),
+    serverLimits: gatewayServerLimits(config, app, { metrics: core.metrics, logger, clock: core.clock }),
     routes,
     get events() {
       return [...templates.keys()];

@@ -41,8 +41,8 @@ export function toInboundJson(event: CallbackEvent) {
 }
 
 /** Forwarding of user messages and app events to the inbound webhook: tried after every other rule. */
-export function inboundForwardingRules(outbox: WebhookOutbox): EventRule[] {
-  const forward = async (event: CallbackEvent) => outbox.add({ id: event.dedupeKey, body: toInboundJson(event), createdAt: Date.now() });
+export function inboundForwardingRules(outbox: WebhookOutbox, clock: () => number): EventRule[] {
+  const forward = async (event: CallbackEvent) => outbox.add({ id: event.dedupeKey, body: toInboundJson(event), createdAt: clock() });
   return [
     { name: 'forward-user-message', match: { msgType: USER_MESSAGE_TYPES }, handle: forward },
     { name: 'forward-app-event', match: { msgType: 'event', event: FORWARDED_APP_EVENTS }, handle: forward },

@@ -19,7 +19,8 @@ export interface CallbackFlow extends Flow {
  * messages to INBOUND_WEBHOOK_URL.
  */
 export async function wireCallback(core: Core, config: CallbackSettings, deps: { rules: EventRule[]; forwarding?: WebhookOutbox }): Promise<CallbackFlow> {
-  const router = new EventRouter(core.logger, [...deps.rules, ...(deps.forwarding ? inboundForwardingRules(deps.forwarding) : [])]);
+  const forwarding = deps.forwarding ? inboundForwardingRules(deps.forwarding, core.clock) : [];
+  const router = new EventRouter(core.logger, [...deps.rules, ...forwarding]);
   const inbound = new InboundQueue({ ...core, roles: config.workers }, router, (rule) => core.metrics.inboundHandled.inc({ rule }));
   const allowlists = new Map<string, CallbackIpAllowlist>();
   if (config.callback.ipAllowlist === 'wecom') {

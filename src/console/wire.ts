@@ -49,7 +49,7 @@ export function wireConsole(core: Core, settings: ConsoleSettings, deps: Console
   const { messages, alerts, contacts } = deps;
   // The flows' pages, in the navigation's order.
   const panels = [
-    ...(alerts.tracking && alerts.tryout ? [alertPanel(alerts.groups, alerts.tracking), alertPlayground(alerts.tryout)] : []),
+    ...(alerts.tracking && alerts.tryout ? [alertPanel(alerts.groups, alerts.tracking), alertPlayground(alerts.tryout, core.clock)] : []),
     ...(contacts.sync ? [syncPanel(contacts.sync, settings.sinks, core.metrics)] : []),
   ];
   const { recall } = messages;

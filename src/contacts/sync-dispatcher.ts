@@ -133,6 +133,7 @@ export class SyncDispatcher {
 
   private async deliverWithRetries(sink: ContactSink, entry: FeedEntry): Promise<void> {
     for (let attempt = 1; this.running; attempt++) {
+      // A metric on the wall clock, which stamped the change as its push arrived (the callback's receivedAt).
       this.metrics.contactSyncLag.set({ sink: sink.name }, (Date.now() - Date.parse(entry.change.at)) / 1000);
       const verdict = settle(deliveryResult(await this.deliver(sink, entry.change, attempt)), { attempt, ...this.policy });
       if (verdict.kind === 'done') {

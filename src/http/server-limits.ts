@@ -40,19 +40,24 @@ const REFUSALS_LOGGED_EVERY_MS = 60_000;
 
 /**
  * The gateway's limits: MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS, and TRUST_PROXY's proxies
- * (the app's `trust proxy`) as shared peers; refusals are counted and logged (at most once a minute).
+ * (the app's `trust proxy`) as shared peers; refusals are counted and logged (at most once a minute, by `report.clock`).
  */
-export function gatewayServerLimits(config: { maxConnections: number; maxConnectionsPerAddress: number }, app: Express, report?: { metrics: Metrics; logger: Logger }): ServerLimits {
+export function gatewayServerLimits(
+  config: { maxConnections: number; maxConnectionsPerAddress: number },
+  app: Express,
+  report?: { metrics: Metrics; logger: Logger; clock?: () => number },
+): ServerLimits {
   const trusted = app.get('trust proxy fn') as (address: string, hop: number) => boolean;
   let unlogged = 0;
   let loggedAt = -Infinity;
+  const now = report?.clock ?? Date.now;
   const onRefused = (client: string) => {
     report!.metrics.connectionsRefused.inc();
     unlogged += 1;
-    if (Date.now() - loggedAt < REFUSALS_LOGGED_EVERY_MS) return;
+    if (now() - loggedAt < REFUSALS_LOGGED_EVERY_MS) return;
     report!.logger.warn({ client, refused: unlogged }, `refused connections: ${client} holds MAX_CONNECTIONS_PER_ADDRESS (${config.maxConnectionsPerAddress}) sockets while the server is half full`);
     unlogged = 0;
-    loggedAt = Date.now();
+    loggedAt = now();
   };
   return { ...DEFAULT_SERVER_LIMITS, maxConnections: config.maxConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress, sharedPeer: (address) => trusted(address, 0), ...(report ? { onRefused } : {}) };
 }

@@ -110,6 +110,7 @@ export function outlastingRedis<T>(
       await processor(job, token);
     } catch (error) {
       if (!(error instanceof RedisUnavailableError)) throw error;
+      // BullMQ times its jobs by the wall clock, not by Core.clock.
       await job.moveToDelayed(Date.now() + REDIS_OUTAGE_WAIT_MS, token);
       throw new DelayedError();
     }

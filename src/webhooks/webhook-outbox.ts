@@ -59,6 +59,7 @@ export type DeliveryResult = { ok: true } | { ok: false; permanent: boolean; err
  */
 export async function postSignedJson(url: string, document: unknown, options: { id: string; attempt: number; secret?: string; timeoutMs: number; dispatcher?: Dispatcher; logger?: Logger }): Promise<DeliveryResult> {
   const body = JSON.stringify(document);
+  // The wall clock: a receiver checks the signed timestamp against its own clock (replays).
   const timestamp = String(Math.floor(Date.now() / 1000));
   const headers: Record<string, string> = {
     'content-type': 'application/json',

@@ -97,13 +97,13 @@ const recipientsText = (to: string, t: Translate) =>
  * a route (or the one that matches), shown as every form it becomes: the members'
  * card, markdown, text and textcard, and the route's robots. Nothing is stored or sent.
  */
-export function alertPlayground(deps: AlertTryoutDeps): DashboardPanel {
+export function alertPlayground(deps: AlertTryoutDeps, clock: () => number): DashboardPanel {
   return {
     id: 'alert-playground',
     title: 'alertPlayground.title',
     scripts: ['forms.js', 'alert-playground.js'],
     async html(basePath, { t }: ConsoleLocale) {
-      const now = Date.now();
+      const now = clock();
       const samples = { alertmanager: alertmanagerSample(now), grafana: grafanaSample(now) };
       const source = (value: keyof typeof samples, label: string) =>
         `<option value="${value}" data-sample="${escapeHtml(JSON.stringify(samples[value]))}">${label}</option>`;

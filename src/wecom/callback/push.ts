@@ -29,7 +29,10 @@ export interface CallbackTarget {
   agentId?: number;
 }
 
-/** A WeCom push as WeCom would send it: encrypted, signed, in the XML envelope (reference §5.4). */
+/**
+ * A WeCom push as WeCom would send it: encrypted, signed, in the XML envelope (reference §5.4).
+ * WeCom's side: its timestamp is WeCom's wall clock, which the gateway's skew check compares with its own.
+ */
 export function encryptedPush(crypto: CallbackCrypto, corpId: string, plaintextXml: string, timestamp = String(Math.floor(Date.now() / 1000)), agentId: number | string = 1000002): EncryptedPush {
   const nonce = String(randomBytes(4).readUInt32BE());
   const encrypt = crypto.encrypt(plaintextXml);

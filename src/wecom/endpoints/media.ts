@@ -4,7 +4,8 @@ export type MediaType = 'image' | 'voice' | 'video' | 'file';
 
 export interface UploadedMedia {
   mediaId: string;
-  createdAt: number;
+  /** WeCom's created_at (seconds), when it answers one. */
+  createdAt?: number;
 }
 
 /** A file upload, as media/upload and a robot's webhook/upload_media both take it and answer it. */
@@ -14,7 +15,7 @@ export const mediaUpload = (api: string, type: string, filename: string, content
   upload: { filename, content },
   read: ({ media_id: mediaId, created_at: createdAt }) =>
     typeof mediaId === 'string'
-      ? { kind: 'ok', value: { mediaId, createdAt: Number(createdAt) || Math.floor(Date.now() / 1000) } }
+      ? { kind: 'ok', value: { mediaId, ...(Number(createdAt) ? { createdAt: Number(createdAt) } : {}) } }
       : answeredWithout(api, 'media_id'),
 });
 
