@@ -29,6 +29,8 @@ export interface AcceptDeps extends PrepareDeps, ChatAccess {
   storeTimeoutMs?: number;
   /** Resolves once Redis replicas hold what was written (Core.replicated); absent = the master's word is enough. */
   replicated?: () => Promise<void>;
+  /** The time a message is accepted at (Core.clock); absent, the wall clock. */
+  clock?: () => number;
 }
 
 /**
@@ -82,7 +84,7 @@ export class Acceptance {
     await authorizeChats(request, caller, this.deps, context.configuredChats);
     // Last before persisting: a request refused for anything else counts no users.
     await this.countRecipients(request, caller);
-    const draft = draftOf(request, prepared, context);
+    const draft = draftOf(request, prepared, context, (this.deps.clock ?? Date.now)());
     const first = await this.persist(draft, request.idempotencyKey);
     const jobs = jobsOf(first.id, draft, prepared, request);
     if (!first.created) return this.answerRepeat(first, draft, request, jobs, context.idempotencyField);
@@ -218,14 +220,14 @@ export class Acceptance {
 }
 
 /** The message's record: what it is, whose, to whom, and (with an idempotency key) the request's hash. */
-function draftOf(request: SendRequest, prepared: PreparedMessage, context: AcceptContext): Draft {
+function draftOf(request: SendRequest, prepared: PreparedMessage, context: AcceptContext, createdAt: number): Draft {
   return {
     id: randomUUID(),
     event: prepared.template.event,
     msgtype: prepared.msgtype,
     app: prepared.app.name,
     parts: prepared.parts.length,
-    createdAt: Date.now(),
+    createdAt,
     requestId: context.requestId,
     callbackUrl: request.callbackUrl ?? prepared.template.callbackUrl,
     createdBy: context.caller?.id ?? GATEWAY_CALLER_ID,

@@ -75,7 +75,7 @@ export async function wireMessages(core: Core, config: MessagesSettings, deps: {
   const policy = EgressPolicy.fromConfig(config);
   // One key's flood goes after every other key's parts within their share (budgets/send-share.ts).
   const share = config.send.share ? new SendShare(core.redis, core.keys.sendShare, config.send.share) : undefined;
-  const service = new MessageService({ config, templates, store, queue, metrics: core.metrics, chats: deps.chats, recipientCap: new RecipientCap(core.redis, core.keys, config.recipientsPerHour, core.clock), share, robotLines: robotLine, egress: policy, replicated: core.replicated });
+  const service = new MessageService({ config, templates, store, queue, metrics: core.metrics, chats: deps.chats, recipientCap: new RecipientCap(core.redis, core.keys, config.recipientsPerHour, core.clock), share, robotLines: robotLine, egress: policy, replicated: core.replicated, clock: core.clock });
   const appNamed = (name: string) => findApp(config, name);
   const egress = egressAgent(policy, config.egress.timeoutMs);
   const media = new MediaResolver(core.redis, core.api, { keys: core.keys, egress, timeoutMs: config.egress.timeoutMs, minRate: config.media.minRate, logger: core.logger });
