@@ -2,7 +2,8 @@ import type { Server } from 'node:http';
 import express, { type Express } from 'express';
 import type { CallbackTarget } from '../wecom/callback/push';
 import { agentRejection, agentRoutes } from './agent';
-import { Cards, type ClickOutcome, type SimulatedCard, type SimulatedClick } from './cards';
+import { CardClicks, type ClickOutcome, type SimulatedClick } from './card-clicks';
+import { Cards, type SimulatedCard } from './cards';
 import { type Chaos, Controls, controlRoutes, type Fault, type SimulatedApi } from './controls';
 import { SimulatedDirectory } from './directory';
 import { type ContactWay, ExternalContact, type WelcomeSent } from './externalcontact';
@@ -17,7 +18,8 @@ import { type ScanOutcome, Scans } from './scan';
 import { DEFAULT_APP, Tokens } from './token';
 
 export type { ChatSentMessage, RobotSentMessage, SimulatedChat } from './group-chats';
-export { type CardUpdateRecord, ClickRefused, type ClickOutcome, type SimulatedCard, type SimulatedClick } from './cards';
+export type { CardUpdateRecord, SimulatedCard } from './cards';
+export { ClickRefused, type ClickOutcome, type SimulatedClick } from './card-clicks';
 export type { Fault, SimulatedApi } from './controls';
 export type { DirectoryOptions, SimulatedDepartment, SimulatedMember } from './directory';
 export type { ContactWay, WelcomeSent } from './externalcontact';
@@ -56,6 +58,7 @@ export class WecomSimulator {
   private readonly scans: Scans;
   private readonly groupChats: GroupChats;
   private readonly interactiveCards: Cards;
+  private readonly cardClicks: CardClicks;
   private readonly directory: SimulatedDirectory;
   private readonly memberEvents: MemberEvents;
 
@@ -77,9 +80,10 @@ export class WecomSimulator {
       { robotKeys: options.robotKeys, robotLimit: options.robotLimit },
     );
     this.interactiveCards = new Cards(
-      { ...host, agentRejection: agentCheck, checkMessageBody, callbackTarget: () => this.callbackTarget },
+      { ...host, agentRejection: agentCheck, checkMessageBody },
       { responseCodeTtlMs: options.responseCodeTtlMs },
     );
+    this.cardClicks = new CardClicks(this.interactiveCards, () => this.callbackTarget);
     this.messages = new Messages(
       {
         ...host,
@@ -145,7 +149,7 @@ export class WecomSimulator {
 
   /** A member clicks a button of a card they received: template_card_event goes to the callback (POST /__sim/click). */
   click(click: SimulatedClick): Promise<ClickOutcome> {
-    return this.interactiveCards.click(click);
+    return this.cardClicks.click(click);
   }
 
   /** The robot was removed from its group: its key answers 93000 from now on. */
@@ -272,7 +276,7 @@ export class WecomSimulator {
         chatSent: this.chatSent.length,
       }),
     });
-    this.interactiveCards.controlRoutes(app);
+    this.cardClicks.controlRoutes(app);
     this.memberEvents.controlRoutes(app);
     this.scans.routes(app);
   }

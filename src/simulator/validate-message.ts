@@ -31,7 +31,8 @@ const INTERACTIVE_CARDS = new Set(['button_interaction', 'vote_interaction', 'mu
 
 const bytes = (value: unknown) => Buffer.byteLength(String(value ?? ''), 'utf8');
 const isHttpUrl = (value: unknown) => typeof value === 'string' && /^https?:\/\//i.test(value) && bytes(value) <= 2048;
-const reject = (errcode: number, errmsg: string): Rejection => ({ errcode, errmsg });
+/** The errcode and errmsg WeCom answers a refused call with: every API family's refusals. */
+export const reject = (errcode: number, errmsg: string) => ({ errcode, errmsg });
 
 export function validateMessageBody(body: Record<string, unknown>, mediaExists: (mediaId: string) => boolean): Rejection | undefined {
   const msgtype = body.msgtype;
@@ -133,7 +134,7 @@ const ROBOT_IMAGE_MAX = 2 << 20;
 const JPG_MAGIC = Buffer.from([0xff, 0xd8, 0xff]);
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-const isStringList = (value: unknown) => Array.isArray(value) && value.every((item) => typeof item === 'string');
+export const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
 
 /** Why a robot image is refused (base64 of the raw bytes, md5 of those bytes), or undefined. */
 function robotImageProblem(image: Record<string, unknown>): string | undefined {
