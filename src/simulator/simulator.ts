@@ -2,22 +2,24 @@ import type { Server } from 'node:http';
 import express, { type Express } from 'express';
 import type { CallbackTarget } from '../wecom/callback/push';
 import { agentRejection, agentRoutes } from './agent';
+import { AppChats, type ChatSentMessage, type SimulatedChat } from './appchat';
 import { CardClicks, type ClickOutcome, type SimulatedClick } from './card-clicks';
 import { Cards, type SimulatedCard } from './cards';
 import { type Chaos, Controls, controlRoutes, type Fault, type SimulatedApi } from './controls';
 import { SimulatedDirectory } from './directory';
 import { type ContactWay, ExternalContact, type WelcomeSent } from './externalcontact';
-import { type ChatSentMessage, GroupChats, type RobotSentMessage, type SimulatedChat } from './group-chats';
 import type { ApiHost } from './host';
 import { localOnly } from './local-only';
 import { Media } from './media';
 import { MemberEvents } from './member-events';
 import { messageBodyCheck, Messages, type SentMessage } from './messages';
 import type { SimulatorOptions } from './options';
+import { type RobotSentMessage, Robots } from './robots';
 import { type ScanOutcome, Scans } from './scan';
 import { DEFAULT_APP, Tokens } from './token';
 
-export type { ChatSentMessage, RobotSentMessage, SimulatedChat } from './group-chats';
+export type { ChatSentMessage, SimulatedChat } from './appchat';
+export type { RobotSentMessage } from './robots';
 export type { CardUpdateRecord, SimulatedCard } from './cards';
 export { ClickRefused, type ClickOutcome, type SimulatedClick } from './card-clicks';
 export type { Fault, SimulatedApi } from './controls';
@@ -56,7 +58,8 @@ export class WecomSimulator {
   private readonly messages: Messages;
   private readonly contacts: ExternalContact;
   private readonly scans: Scans;
-  private readonly groupChats: GroupChats;
+  private readonly robots: Robots;
+  private readonly appChats: AppChats;
   private readonly interactiveCards: Cards;
   private readonly cardClicks: CardClicks;
   private readonly directory: SimulatedDirectory;
@@ -75,10 +78,8 @@ export class WecomSimulator {
     this.directory = new SimulatedDirectory(options.directory);
     this.memberEvents = new MemberEvents(this.directory, () => this.callbackTarget);
     this.media = new Media(host);
-    this.groupChats = new GroupChats(
-      { ...host, checkMessageBody, userExists: (userid) => this.directory.exists('users', userid) },
-      { robotKeys: options.robotKeys, robotLimit: options.robotLimit },
-    );
+    this.robots = new Robots(host, { robotKeys: options.robotKeys, robotLimit: options.robotLimit });
+    this.appChats = new AppChats({ ...host, checkMessageBody, userExists: (userid) => this.directory.exists('users', userid) });
     this.interactiveCards = new Cards(
       { ...host, agentRejection: agentCheck, checkMessageBody },
       { responseCodeTtlMs: options.responseCodeTtlMs },
@@ -114,17 +115,17 @@ export class WecomSimulator {
 
   /** Robot messages delivered into their groups (webhook/send). */
   get robotSent(): RobotSentMessage[] {
-    return this.groupChats.robotSent;
+    return this.robots.sent;
   }
 
   /** App messages delivered into app group chats (appchat/send). */
   get chatSent(): ChatSentMessage[] {
-    return this.groupChats.chatSent;
+    return this.appChats.sent;
   }
 
   /** App group chats by chatid, each with the app that created it. */
   get chats(): Map<string, SimulatedChat> {
-    return this.groupChats.chats;
+    return this.appChats.chats;
   }
 
   /** Interactive cards sent (message/send), oldest first, each as updates left it: GET /__sim/cards answers the same. */
@@ -154,12 +155,12 @@ export class WecomSimulator {
 
   /** The robot was removed from its group: its key answers 93000 from now on. */
   revokeRobotKey(key: string): void {
-    this.groupChats.revokeRobotKey(key);
+    this.robots.revokeKey(key);
   }
 
   /** What a robot's key delivered, oldest first (tests of robot pools and budgets). */
   robotDeliveriesTo(key: string): RobotSentMessage[] {
-    return this.groupChats.robotDeliveriesTo(key);
+    return this.robots.deliveriesTo(key);
   }
 
   static async start(options: SimulatorOptions = {}, port = 0): Promise<WecomSimulator> {
@@ -237,7 +238,8 @@ export class WecomSimulator {
 
   reset(): void {
     for (const family of [this.messages, this.controls, this.tokens, this.media, this.contacts, this.scans]) family.reset();
-    this.groupChats.reset();
+    this.robots.reset();
+    this.appChats.reset();
     this.interactiveCards.reset();
     this.directory.reset();
   }
@@ -256,7 +258,8 @@ export class WecomSimulator {
     this.messages.routes(app);
     this.media.routes(app);
     this.contacts.routes(app);
-    this.groupChats.routes(app);
+    this.robots.routes(app);
+    this.appChats.routes(app);
     this.interactiveCards.routes(app);
     // WeCom answers unknown APIs with 404 pages, not JSON.
     app.use('/cgi-bin', (_req, res) => void res.status(404).send('not found'));
@@ -266,7 +269,11 @@ export class WecomSimulator {
       expireTokens: () => this.expireTokens(),
       setLatency: (ms) => this.setLatency(ms),
       reset: () => this.reset(),
-      messages: (limit) => ({ messages: this.messages.listing(limit), ...this.groupChats.listing(limit) }),
+      messages: (limit) => ({
+        messages: this.messages.listing(limit),
+        robots: this.robots.listing(limit),
+        chats: this.appChats.listing(limit),
+      }),
       stats: () => ({
         gettoken: this.gettokenCount(),
         calls: this.calls.length,
