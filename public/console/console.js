@@ -1,4 +1,4 @@
-// What every console page's scripts share: the page's strings in its language (the js. keys of src/console/strings.ts) and the one time zone its times are in.
+// What every console page's scripts share: the page's strings in its language (the js. keys of src/console/strings/scripts.ts) and the one time zone its times are in.
 'use strict';
 window.consoleLocale = (function () {
   const strings = JSON.parse(document.body.dataset.strings || '{}');

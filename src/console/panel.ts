@@ -7,7 +7,7 @@ import type { ConsoleLocale, StringKey } from './locale';
  */
 export interface DashboardPanel {
   id: string;
-  /** Its name in the navigation and heading: a key of the console's strings (src/console/strings.ts). */
+  /** Its name in the navigation and heading: a key of the console's strings (src/console/strings/). */
   title: StringKey;
   /** The page's HTML, escaped by the panel; `basePath` is where its actions are posted (`<basePath>/<action>`). */
   html(basePath: string, locale: ConsoleLocale): Promise<string>;

@@ -1,0 +1,46 @@
+/** The overview page's words: its charts and the last hour's callbacks and contact sync. */
+const en = {
+  'overview.title': 'Overview',
+  'overview.intro': 'The last hour, per minute, summed over every instance',
+  'overview.data': 'data',
+  'overview.hour': 'Callbacks and contact sync, last hour',
+  'overview.recent': 'Recent messages',
+  'overview.allMessages': 'All messages, with filters',
+  'chart.messages': 'Messages per minute, by event',
+  'chart.errcodes': 'WeCom errors per minute, by errcode',
+  'chart.queues': 'Queue depth (waiting, delayed, active)',
+  'chart.welcome': 'Welcome latency (s) against the {seconds} s window',
+  'hour.what': 'what',
+  'hour.outcome': 'outcome',
+  'hour.total': 'last hour',
+  'hour.callback': 'callback',
+  'hour.sync': 'sync to {sink}',
+  'hour.delivered': 'delivered',
+  'hour.retried': 'retried',
+  'hour.dead-lettered': 'dead-lettered',
+  'hour.none': 'No callbacks or contact pushes in the last hour.',
+};
+
+const zh: Record<keyof typeof en, string> = {
+  'overview.title': '概览',
+  'overview.intro': '最近一小时，按分钟，所有实例合计',
+  'overview.data': '数据',
+  'overview.hour': '最近一小时的回调与通讯录同步',
+  'overview.recent': '最近的消息',
+  'overview.allMessages': '全部消息（可筛选）',
+  'chart.messages': '每分钟消息数（按事件）',
+  'chart.errcodes': '每分钟企业微信错误（按错误码）',
+  'chart.queues': '队列深度（等待、延迟、执行中）',
+  'chart.welcome': '欢迎语延迟（秒），对照 {seconds} 秒时限',
+  'hour.what': '类别',
+  'hour.outcome': '结果',
+  'hour.total': '最近一小时',
+  'hour.callback': '回调',
+  'hour.sync': '同步到 {sink}',
+  'hour.delivered': '已送达',
+  'hour.retried': '已重试',
+  'hour.dead-lettered': '进入死信',
+  'hour.none': '最近一小时没有回调或通讯录推送。',
+};
+
+export const OVERVIEW = { en, zh };
