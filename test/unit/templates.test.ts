@@ -1,8 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RenderError } from '../../src/messages/template-body';
 import { TemplateLoadError } from '../../src/messages/template-source';
-import { buildTemplate, loadTemplates, RenderError } from '../../src/messages/templates';
+import { buildTemplate, loadTemplates } from '../../src/messages/templates';
 import { byteLength, TRUNCATION_MARK, truncateUtf8 } from '../../src/wecom/limits';
 
 const templates = loadTemplates(join(__dirname, '..', '..', 'templates'));
