@@ -1,8 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import type { Logger } from 'pino';
-import { Agent, buildConnector, request, type Dispatcher } from 'undici';
 
 /** What URLs a caller supplies (media downloads, callbackUrl) may reach; configured URLs are trusted. */
 export interface EgressConfig {
@@ -95,7 +93,7 @@ function portOf(url: URL): number {
 }
 
 /** The URL when it is an http(s) one: the only schemes a caller's URL may have. */
-function httpUrl(url: string): URL | undefined {
+export function httpUrl(url: string): URL | undefined {
   try {
     const parsed = new URL(url);
     return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed : undefined;
@@ -231,132 +229,5 @@ export class EgressPolicy {
     if (isIP(host)) return this.refusesAddress(host, port);
     if (this.allowedNames.has(host)) return false;
     return isLocalName(host) || METADATA_NAMES.has(host);
-  }
-}
-
-/**
- * An undici dispatcher that connects only where the policy allows: its connector
- * resolves the name, checks the addresses and connects to the checked one (IP
- * literals, which net.connect would not look up, are checked the same way).
- */
-export function egressAgent(policy: EgressPolicy, timeoutMs: number): Agent {
-  const connect = buildConnector({ timeout: timeoutMs });
-  return new Agent({
-    connect: (options, callback) => {
-      const port = Number(options.port) || (options.protocol === 'https:' ? 443 : 80);
-      // `host` keeps the name, so TLS still sends it (SNI) and checks the certificate against it.
-      policy.addressFor(options.hostname, port).then(
-        (address) => connect({ ...options, hostname: address }, callback),
-        (error: Error) => callback(error, null),
-      );
-    },
-  });
-}
-
-export type EgressResult =
-  | { kind: 'response'; statusCode: number; body: Buffer }
-  /** `refused`: the policy said no (or a redirect); `failed`: the transfer did not work. Reasons are generic, never a socket error. */
-  | { kind: 'refused' | 'failed'; reason: string; permanent: boolean };
-
-export interface EgressRequest {
-  method?: 'GET' | 'POST';
-  headers?: Record<string, string>;
-  body?: string;
-  /** Whole request, connect to last byte. */
-  timeoutMs: number;
-  /** Read the response body up to this; absent, the body is discarded. */
-  maxBytes?: number;
-  /** With maxBytes: a transfer slower than this is cut as `too slow`, permanently (a trickle holds a slot; another try trickles again). */
-  minRate?: MinRate;
-  /** The policy's agent for a caller's URL; absent (an operator's URL), undici's global one. */
-  dispatcher?: Dispatcher;
-  /** Where the real error goes (debug): it never reaches a stored status. */
-  logger?: Logger;
-}
-
-/**
- * The slowest transfer accepted: by any moment t after the request began, at least
- * bytesPerSecond × (t − graceMs) bytes must have arrived. The grace is a head start
- * (connecting, a server preparing the file), so a late start that then keeps pace passes.
- */
-export interface MinRate {
-  bytesPerSecond: number;
-  graceMs: number;
-}
-
-export const TOO_SLOW = 'too slow';
-
-/**
- * Aborts once a transfer falls behind `rate`. One timer, set for the moment the bytes
- * received so far stop covering it, then moved on: no polling, nothing per chunk.
- */
-function watchRate(rate: MinRate, received: () => number): { signal: AbortSignal; stop: () => void } {
-  const controller = new AbortController();
-  const started = Date.now();
-  let timer: NodeJS.Timeout;
-  const check = () => {
-    const coveredUntil = started + rate.graceMs + (received() / rate.bytesPerSecond) * 1_000;
-    if (Date.now() >= coveredUntil) return controller.abort(new Error(TOO_SLOW));
-    timer = setTimeout(check, coveredUntil - Date.now() + 1);
-  };
-  timer = setTimeout(check, rate.graceMs);
-  return { signal: controller.signal, stop: () => clearTimeout(timer) };
-}
-
-function sizeLabel(bytes: number): string {
-  if (bytes >= 1_048_576) return `${Math.round((bytes / 1_048_576) * 10) / 10} MB`;
-  return bytes >= 1_024 ? `${Math.round(bytes / 1_024)} KB` : `${bytes} bytes`;
-}
-
-/** Drops a response body unread; undici reports a body destroyed early as an error, which is the point here. */
-function discard(response: Dispatcher.ResponseData): void {
-  response.body.on('error', () => undefined).destroy();
-}
-
-function isTimeout(error: Error & { code?: string }): boolean {
-  return error.name === 'TimeoutError' || ['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'].includes(error.code ?? '');
-}
-
-/**
- * One outbound request the way every caller-steered URL is fetched: a whole-request
- * timeout, a size cap on what is read, no redirects followed (a 3xx is a failure),
- * and failures reduced to a generic reason.
- */
-export async function egressRequest(url: string, options: EgressRequest): Promise<EgressResult> {
-  const parsed = httpUrl(url);
-  if (!parsed) return { kind: 'refused', reason: NOT_HTTP, permanent: true };
-  let size = 0;
-  const slow = options.minRate && options.maxBytes !== undefined ? watchRate(options.minRate, () => size) : undefined;
-  const timeout = AbortSignal.timeout(options.timeoutMs);
-  const signal = slow ? AbortSignal.any([timeout, slow.signal]) : timeout;
-  let response: Dispatcher.ResponseData | undefined;
-  try {
-    response = await request(parsed, { method: options.method ?? 'GET', headers: options.headers, body: options.body, signal, dispatcher: options.dispatcher });
-    if (response.statusCode >= 300 && response.statusCode < 400) {
-      discard(response);
-      return { kind: 'refused', reason: NO_REDIRECTS, permanent: true };
-    }
-    if (options.maxBytes === undefined) {
-      await response.body.dump();
-      return { kind: 'response', statusCode: response.statusCode, body: Buffer.alloc(0) };
-    }
-    const chunks: Buffer[] = [];
-    for await (const chunk of response.body) {
-      size += (chunk as Buffer).length;
-      if (size > options.maxBytes) {
-        discard(response);
-        return { kind: 'failed', reason: `larger than ${sizeLabel(options.maxBytes)}`, permanent: true };
-      }
-      chunks.push(chunk as Buffer);
-    }
-    return { kind: 'response', statusCode: response.statusCode, body: Buffer.concat(chunks) };
-  } catch (error) {
-    if (response) discard(response);
-    options.logger?.debug({ err: error, host: parsed.host }, 'outbound request failed');
-    if (error instanceof EgressRefusedError) return { kind: 'refused', reason: EGRESS_REFUSED, permanent: true };
-    if (slow?.signal.aborted) return { kind: 'failed', reason: TOO_SLOW, permanent: true };
-    return { kind: 'failed', reason: isTimeout(error as Error) ? 'timeout' : 'unreachable', permanent: false };
-  } finally {
-    slow?.stop();
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
-import { egressRequest, type MinRate } from '../http/egress';
+import { egressRequest, type MinRate } from '../http/egress-request';
 import type { WecomApp } from '../wecom/app';
 import type { RedisKeys } from '../redis/keys';
 import type { RedisClient } from '../redis/connection';

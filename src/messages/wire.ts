@@ -1,7 +1,8 @@
 import type { Queue } from 'bullmq';
 import type { Core, Flow } from '../core';
 import type { ChatDirectory } from '../chats/chat-directory';
-import { EgressPolicy, egressAgent } from '../http/egress';
+import { EgressPolicy } from '../http/egress';
+import { egressAgent } from '../http/egress-request';
 import { DownloadSlots } from '../budgets/download-slots';
 import { MemberBudget } from '../budgets/member';
 import { RecipientCap } from '../budgets/recipient-cap';

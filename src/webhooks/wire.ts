@@ -1,5 +1,6 @@
 import type { Core, Flow } from '../core';
-import { EgressPolicy, egressAgent } from '../http/egress';
+import { EgressPolicy } from '../http/egress';
+import { egressAgent } from '../http/egress-request';
 import { QUEUES } from '../queues/catalog';
 import { deadLetterRoutes } from './dead-letter-routes';
 import { WebhookOutbox } from './webhook-outbox';

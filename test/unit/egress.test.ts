@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EGRESS_REFUSED, EgressPolicy, EgressRefusedError, egressAgent, egressAllowProblem, egressRequest, NOT_HTTP, type Resolve } from '../../src/http/egress';
+import { EGRESS_REFUSED, EgressPolicy, EgressRefusedError, egressAllowProblem, NOT_HTTP, type Resolve } from '../../src/http/egress';
+import { egressAgent, egressRequest } from '../../src/http/egress-request';
 
 const policy = (allow: string[] = [], privateRanges: 'allow' | 'deny' = 'allow', resolve?: Resolve) => new EgressPolicy({ allow, privateRanges }, [], resolve);
 
