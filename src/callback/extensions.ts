@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { MessageStatus } from '../messages/message-store';
+import type { MessageStatus } from '../messages/message-record';
 import { field, type CallbackEvent } from '../wecom/callback/event';
 import type { EventHandler, EventMatch, EventRule } from '../core';
 

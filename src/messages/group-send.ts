@@ -12,7 +12,8 @@ import type { Outcome } from '../wecom/outcome';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { MediaResolver } from './media';
 import { withFile, type PartFiles } from './media-queue';
-import type { MessageStore, PartStatus } from './message-store';
+import type { PartStatus } from './message-record';
+import type { MessageStore } from './message-store';
 import { partOfSendId, sendIdOf, waitUntil, type GroupSend, type SendJobData } from './send-queue';
 import { MEDIA_MSGTYPES } from './templates';
 

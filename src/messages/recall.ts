@@ -4,7 +4,8 @@ import { visibleTo, type Caller } from '../http/auth';
 import { ApiError } from '../http/errors';
 import { recallMessage as messageRecall } from '../wecom/endpoints/message';
 import type { WecomApi } from '../wecom/wecom-api';
-import type { MessageStore, MessageView } from './message-store';
+import type { MessageView } from './message-record';
+import type { MessageStore } from './message-store';
 import { sendIdOf, type SendJobData } from './send-queue';
 import { RECALL_WINDOW_MS } from '../wecom/limits';
 

@@ -3,7 +3,9 @@ import { callerOf, visibleTo, type Caller } from '../http/auth';
 import { limitParam, queryParam, type Route } from '../http/route';
 import { ApiError } from '../http/errors';
 import type { MessageService } from './message-service';
-import { isListCursor, type MessageListQuery, type MessageStatus, type MessageStore, type MessageView } from './message-store';
+import { isListCursor, type MessageListQuery } from './message-list';
+import type { MessageStatus, MessageView } from './message-record';
+import type { MessageStore } from './message-store';
 import { recallMessage, type RecallDeps } from './recall';
 import type { EventTemplate } from './templates';
 

@@ -43,7 +43,7 @@ export interface MessagesFlow extends Flow {
  */
 export async function wireMessages(core: Core, config: MessagesSettings, deps: { templates: Map<string, EventTemplate>; statusCallbacks: WebhookOutbox; chats: ChatDirectory }): Promise<MessagesFlow> {
   const { templates } = deps;
-  const store = new MessageStore(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds });
+  const store = new MessageStore(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds, clock: core.clock });
   const settings = {
     SEND_ATTEMPTS: config.send.attempts,
     RETRY_BASE_DELAY_MS: config.send.retryBaseDelayMs,
