@@ -1,5 +1,6 @@
 import { ApiError } from '../http/errors';
-import { RenderError, type EventTemplate, type Msgtype } from './templates';
+import { RenderError } from './template-body';
+import type { EventTemplate, Msgtype } from './templates';
 
 /** A template rendered with a caller's data; data it cannot take is the caller's mistake: 422 naming the field. */
 export function renderTemplate(
