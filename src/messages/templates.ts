@@ -10,8 +10,6 @@ import { createHandlebars } from './template-helpers';
 import { placesIn, readTemplateSource, schemaProblems, TemplateLoadError, type Where } from './template-source';
 import type { VariableCheck } from './template-variables';
 
-// welcome/activities.ts still reads parseChecked here (its room was being reworked meanwhile); it lives with the body.
-export { parseChecked };
 
 /**
  * An event template: one business event key, the WeCom message types it can be

@@ -4,7 +4,8 @@ import Handlebars from 'handlebars';
 import { z } from 'zod';
 import { placesIn, readTemplateSource, schemaProblems, TemplateLoadError, type FilePath, type Where } from '../messages/template-source';
 import type { DataShape } from '../messages/template-variables';
-import { parseChecked, templateFiles, unknownKeys } from '../messages/templates';
+import { parseChecked } from '../messages/template-body';
+import { templateFiles, unknownKeys } from '../messages/templates';
 import type { WelcomeAttachment, WelcomeMessage } from '../wecom/endpoints/externalcontact';
 import { CUSTOMERS_PER_EMPLOYEE } from '../wecom/limits';
 
