@@ -21,12 +21,18 @@ export async function benchCallback(rounds = Number(process.env.BENCH_ROUNDS ?? 
     const xml = `<xml><ToUserName><![CDATA[${SANDBOX_APP.corpId}]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName><CreateTime>${timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hello ${i}]]></Content><MsgId>${7300000000000000000n + BigInt(i)}</MsgId><AgentID>${SANDBOX_APP.agentId}</AgentID></xml>`;
     const encrypt = crypto.encrypt(xml);
     const signature = crypto.signature(timestamp, String(i), encrypt);
-    return { path: `/wecom/callback?msg_signature=${signature}&timestamp=${timestamp}&nonce=${i}`, body: `<xml><ToUserName><![CDATA[${SANDBOX_APP.corpId}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt><AgentID><![CDATA[${SANDBOX_APP.agentId}]]></AgentID></xml>` };
+    return {
+      path: `/wecom/callback?msg_signature=${signature}&timestamp=${timestamp}&nonce=${i}`,
+      body: `<xml><ToUserName><![CDATA[${SANDBOX_APP.corpId}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt><AgentID><![CDATA[${SANDBOX_APP.agentId}]]></AgentID></xml>`,
+    };
   });
   const redis = await startEmbeddedRedis();
   const sim = await startSimulatorProcess(0);
   const servers = {
-    gateway: await startServerProcess('gateway', benchEnv(redis.url, sim.url, { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY, WORKERS: 'api' }, SANDBOX_APP)),
+    gateway: await startServerProcess(
+      'gateway',
+      benchEnv(redis.url, sim.url, { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY, WORKERS: 'api' }, SANDBOX_APP),
+    ),
     'bare express': await startServerProcess('express-text'),
   };
   const results: Record<keyof typeof servers, LoadResult[]> = { gateway: [], 'bare express': [] };
@@ -36,7 +42,13 @@ export async function benchCallback(rounds = Number(process.env.BENCH_ROUNDS ?? 
   try {
     for (let round = 0; round < rounds; round++) {
       for (const name of ['bare express', 'gateway'] as const) {
-        results[name].push(await load(name, `${servers[name].url}/wecom/callback`, { next: () => pushes[sent[name]++ % pushes.length], headers: { 'content-type': 'text/xml' }, durationSeconds }));
+        results[name].push(
+          await load(name, `${servers[name].url}/wecom/callback`, {
+            next: () => pushes[sent[name]++ % pushes.length],
+            headers: { 'content-type': 'text/xml' },
+            durationSeconds,
+          }),
+        );
       }
     }
   } finally {

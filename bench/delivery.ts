@@ -15,11 +15,17 @@ async function deliver(count: number, latencyMs: number, concurrency: number): P
   const redis = await startEmbeddedRedis();
   const sim = await startSimulatorProcess(latencyMs);
   const env = benchEnv(redis.url, sim.url, { SEND_CONCURRENCY: String(concurrency) }, SANDBOX_APP);
-  const producer = await createGateway(loadConfig({ ...env, WORKERS: 'api', API_RATE_LIMIT_PER_MINUTE: '0' }), { logger: pino({ level: 'silent' }) });
+  const producer = await createGateway(loadConfig({ ...env, WORKERS: 'api', API_RATE_LIMIT_PER_MINUTE: '0' }), {
+    logger: pino({ level: 'silent' }),
+  });
   const body = { event: 'program.alert', msgtype: 'text', to: { users: ['zhangsan'] }, data: { title: 't', content: 'c', level: 'info' } };
   const request = (await import('supertest')).default(producer.app);
   for (let sent = 0; sent < count; sent += 200) {
-    await Promise.all(Array.from({ length: Math.min(200, count - sent) }, (_, i) => request.post('/v1/messages').send({ ...body, data: { ...body.data, title: `m${sent + i}` } })));
+    await Promise.all(
+      Array.from({ length: Math.min(200, count - sent) }, (_, i) =>
+        request.post('/v1/messages').send({ ...body, data: { ...body.data, title: `m${sent + i}` } }),
+      ),
+    );
   }
   await producer.close();
   const consumer = await startServerProcess('gateway', { ...env, WORKERS: 'send' });

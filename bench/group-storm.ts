@@ -22,7 +22,11 @@ export async function benchGroupStorm(count = Number(process.env.BENCH_ALERTS ??
       Array.from({ length: 20 }, async () => {
         while (next < count) {
           const i = next++;
-          const res = await fetch(`${url}/v1/integrations/alertmanager?robots=ops`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(notification(i)) });
+          const res = await fetch(`${url}/v1/integrations/alertmanager?robots=ops`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(notification(i)),
+          });
           const status = res.status === 202 ? ((await res.json()) as { status: string }).status : `HTTP ${res.status}`;
           answers.set(status, (answers.get(status) ?? 0) + 1);
         }
@@ -33,19 +37,23 @@ export async function benchGroupStorm(count = Number(process.env.BENCH_ALERTS ??
     const digests = () => sim.robotSent.filter((m) => String(m.body.content ?? '').includes('告警风暴'));
     // The digest goes when the minute ends; the robot's window may hold it a little longer.
     const deadline = Date.now() + 150_000;
-    while ((sim.robotSent.length < queued || (answers.get('folded') && digests().length === 0)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    while ((sim.robotSent.length < queued || (answers.get('folded') && digests().length === 0)) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
     await new Promise((r) => setTimeout(r, 2_000));
     rss.stop();
     const last = Math.max(...sim.robotSent.map((m) => m.at));
-    printTable(`Alert storm into one group: ${count} different notifications to one robot, posted in ${posted.toFixed(1)} s (peak RSS ${rss.peakMb()} MB)`, [
-      {
-        answers: [...answers].map(([status, n]) => `${n} ${status}`).join(', '),
-        'messages the group got': sim.robotSent.length,
-        'of which digests': digests().length,
-        '45009 answers': sim.calls.filter((c) => c.errcode === 45009).length,
-        'time to the last (s)': ((last - startedAt) / 1000).toFixed(1),
-      },
-    ]);
+    printTable(
+      `Alert storm into one group: ${count} different notifications to one robot, posted in ${posted.toFixed(1)} s (peak RSS ${rss.peakMb()} MB)`,
+      [
+        {
+          answers: [...answers].map(([status, n]) => `${n} ${status}`).join(', '),
+          'messages the group got': sim.robotSent.length,
+          'of which digests': digests().length,
+          '45009 answers': sim.calls.filter((c) => c.errcode === 45009).length,
+          'time to the last (s)': ((last - startedAt) / 1000).toFixed(1),
+        },
+      ],
+    );
   } finally {
     rss.stop();
     await bench.stop();

@@ -16,12 +16,17 @@ const BODY = JSON.stringify({
  * three alike: (a) bare express 5 + express.json() answering 202, (b) a bare
  * node:http JSON handler. The gateway is API-only (delivery has its own benchmark).
  */
-export async function benchIngest(rounds = Number(process.env.BENCH_ROUNDS ?? 3), durationSeconds = 5, waitReplicas = process.env.BENCH_WAIT_REPLICAS === '1'): Promise<void> {
+export async function benchIngest(
+  rounds = Number(process.env.BENCH_ROUNDS ?? 3),
+  durationSeconds = 5,
+  waitReplicas = process.env.BENCH_WAIT_REPLICAS === '1',
+): Promise<void> {
   const redis = await startEmbeddedRedis({ extraArgs: ['--repl-diskless-sync-delay', '0'] });
   // BENCH_WAIT_REPLICAS=1: Redis gets a replica, and a second gateway answers only once the replica holds each message.
   const replica = waitReplicas ? await startReplica(redis.port) : undefined;
   const sim = await startSimulatorProcess(0);
-  const gatewayEnv = (extra: Record<string, string> = {}) => benchEnv(redis.url, sim.url, { WORKERS: 'api', API_RATE_LIMIT_PER_MINUTE: '0', ...extra }, SANDBOX_APP);
+  const gatewayEnv = (extra: Record<string, string> = {}) =>
+    benchEnv(redis.url, sim.url, { WORKERS: 'api', API_RATE_LIMIT_PER_MINUTE: '0', ...extra }, SANDBOX_APP);
   // In the order of each round: the baseline first.
   const servers: Record<string, ServerProcess> = {
     express: await startServerProcess('express-json'),
@@ -33,7 +38,8 @@ export async function benchIngest(rounds = Number(process.env.BENCH_ROUNDS ?? 3)
   const peak: Record<string, number> = {};
   try {
     for (let round = 0; round < rounds; round++) {
-      for (const name of Object.keys(servers)) results[name].push(await load(name, `${servers[name].url}/v1/messages`, { body: BODY, durationSeconds }));
+      for (const name of Object.keys(servers))
+        results[name].push(await load(name, `${servers[name].url}/v1/messages`, { body: BODY, durationSeconds }));
     }
   } finally {
     for (const name of Object.keys(servers)) peak[name] = (await servers[name].stop()).peakRssMb;

@@ -55,9 +55,12 @@ Exit codes: 0 done, 1 unreadable profile, 64 bad command line.`,
   const pct = (n: number) => `${((100 * n) / busy).toFixed(1)} %`;
   const print = (title: string, map: Map<string, number>, top: number) => {
     process.stdout.write(`\n${title}\n`);
-    for (const [name, hits] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`${pct(hits).padStart(7)}  ${name}\n`);
+    for (const [name, hits] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top))
+      process.stdout.write(`${pct(hits).padStart(7)}  ${name}\n`);
   };
-  process.stdout.write(`${file}: ${total} samples, ${busy} busy (${((100 * busy) / total).toFixed(0)} % of the time); shares below are of busy samples\n`);
+  process.stdout.write(
+    `${file}: ${total} samples, ${busy} busy (${((100 * busy) / total).toFixed(0)} % of the time); shares below are of busy samples\n`,
+  );
   print('By package (self time)', byOwner, 15);
   print('Top frames (self time)', byFrame, Number(topArg ?? 25));
 }

@@ -9,7 +9,12 @@ import { startEmbeddedRedis } from '../src/redis/embedded-redis';
 import { benchEnv, printTable, SANDBOX_APP, startSimulatorProcess } from './support';
 
 const KEY = 'bench-memory-key-0123456789';
-const BODY = { event: 'program.alert', msgtype: 'text', to: { users: ['zhangsan'] }, data: { title: 'Disk 95% on db1', content: '/var is almost full', level: 'critical' } };
+const BODY = {
+  event: 'program.alert',
+  msgtype: 'text',
+  to: { users: ['zhangsan'] },
+  data: { title: 'Disk 95% on db1', content: '/var is almost full', level: 'critical' },
+};
 
 /**
  * Redis's used_memory without the queue's event stream, which BullMQ caps on its
@@ -41,26 +46,42 @@ export async function benchRedisMemory(count = Number(process.env.BENCH_MESSAGES
   const redisServer = await startEmbeddedRedis();
   const sim = await startSimulatorProcess(0);
   const redis = new Redis(redisServer.url);
-  const env = { ...benchEnv(redisServer.url, sim.url, { GATEWAY_API_KEYS: KEY, API_RATE_LIMIT_PER_MINUTE: '0', SEND_CONCURRENCY: '50' }, SANDBOX_APP) };
+  const env = {
+    ...benchEnv(redisServer.url, sim.url, { GATEWAY_API_KEYS: KEY, API_RATE_LIMIT_PER_MINUTE: '0', SEND_CONCURRENCY: '50' }, SANDBOX_APP),
+  };
   const gateway = await createGateway(loadConfig(env), { logger: pino({ level: 'silent' }) });
   const request = (await import('supertest')).default(gateway.app);
   const send = gateway.queues.get('send') as Queue;
   const accept = async (n: number, tag: string) => {
     for (let done = 0; done < n; done += 200) {
-      const batch = Array.from({ length: Math.min(200, n - done) }, (_, i) => request.post('/v1/messages').set('Authorization', `Bearer ${KEY}`).send({ ...BODY, data: { ...BODY.data, title: `${tag} ${done + i}` } }));
-      for (const res of await Promise.all(batch)) if (res.status !== 202) throw new Error(`POST /v1/messages answered ${res.status}: ${res.text}`);
+      const batch = Array.from({ length: Math.min(200, n - done) }, (_, i) =>
+        request
+          .post('/v1/messages')
+          .set('Authorization', `Bearer ${KEY}`)
+          .send({ ...BODY, data: { ...BODY.data, title: `${tag} ${done + i}` } }),
+      );
+      for (const res of await Promise.all(batch))
+        if (res.status !== 202) throw new Error(`POST /v1/messages answered ${res.status}: ${res.text}`);
     }
   };
   try {
     const before = await usedMemory(redis, send);
     await accept(count, 'sent');
-    await until(async () => (await sim.stats()).sent >= count && (await send.getJobCounts('completed')).completed >= Math.min(count, JOB_RETENTION.removeOnComplete.count));
+    await until(
+      async () =>
+        (await sim.stats()).sent >= count &&
+        (await send.getJobCounts('completed')).completed >= Math.min(count, JOB_RETENTION.removeOnComplete.count),
+    );
     const withJobs = await usedMemory(redis, send);
     const completedKept = (await send.getJobCounts('completed')).completed;
     await send.clean(0, Number.MAX_SAFE_INTEGER, 'completed');
     const recordsOnly = await usedMemory(redis, send);
 
-    await fetch(`${sim.url}/__sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: failures, fault: { errcode: 60020, errmsg: 'not allow to access from your ip' } }) });
+    await fetch(`${sim.url}/__sim/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ n: failures, fault: { errcode: 60020, errmsg: 'not allow to access from your ip' } }),
+    });
     await accept(failures, 'failed');
     await until(async () => (await send.getJobCounts('failed')).failed >= failures);
     const withFailed = await usedMemory(redis, send);
@@ -70,11 +91,28 @@ export async function benchRedisMemory(count = Number(process.env.BENCH_MESSAGES
     const perFailed = (withFailed - recordsOnly) / failures - perRecord;
     const perMillion = 1_000_000 * perRecord;
     printTable(`Redis memory (used_memory) per message: ${count} program.alert messages sent, ${failures} refused`, [
-      { what: 'message record', 'bytes each': Math.round(perRecord), kept: 'MESSAGE_RETENTION_DAYS', 'Redis for a million messages': `${mb(perMillion)} MB` },
-      { what: 'completed send job', 'bytes each': Math.round(perCompleted), kept: `${JOB_RETENTION.removeOnComplete.age / 3600} h, at most ${JOB_RETENTION.removeOnComplete.count}`, 'Redis for a million messages': `at most ${mb(JOB_RETENTION.removeOnComplete.count * perCompleted)} MB` },
-      { what: 'failed send job', 'bytes each': Math.round(perFailed), kept: `${JOB_RETENTION.removeOnFail.age / 86_400} days, at most ${JOB_RETENTION.removeOnFail.count}`, 'Redis for a million messages': `at most ${mb(JOB_RETENTION.removeOnFail.count * perFailed)} MB` },
+      {
+        what: 'message record',
+        'bytes each': Math.round(perRecord),
+        kept: 'MESSAGE_RETENTION_DAYS',
+        'Redis for a million messages': `${mb(perMillion)} MB`,
+      },
+      {
+        what: 'completed send job',
+        'bytes each': Math.round(perCompleted),
+        kept: `${JOB_RETENTION.removeOnComplete.age / 3600} h, at most ${JOB_RETENTION.removeOnComplete.count}`,
+        'Redis for a million messages': `at most ${mb(JOB_RETENTION.removeOnComplete.count * perCompleted)} MB`,
+      },
+      {
+        what: 'failed send job',
+        'bytes each': Math.round(perFailed),
+        kept: `${JOB_RETENTION.removeOnFail.age / 86_400} days, at most ${JOB_RETENTION.removeOnFail.count}`,
+        'Redis for a million messages': `at most ${mb(JOB_RETENTION.removeOnFail.count * perFailed)} MB`,
+      },
     ]);
-    process.stdout.write(`\nbaseline ${mb(before)} MB; after ${count} sent ${mb(withJobs)} MB (${completedKept} completed jobs kept); records only ${mb(recordsOnly)} MB; with ${failures} failed ${mb(withFailed)} MB\n`);
+    process.stdout.write(
+      `\nbaseline ${mb(before)} MB; after ${count} sent ${mb(withJobs)} MB (${completedKept} completed jobs kept); records only ${mb(recordsOnly)} MB; with ${failures} failed ${mb(withFailed)} MB\n`,
+    );
   } finally {
     await gateway.close();
     redis.disconnect();
@@ -109,7 +147,12 @@ async function benchRedisPerKey(repeats = 20): Promise<void> {
   const redisServer = await startEmbeddedRedis();
   const sim = await startSimulatorProcess(0);
   const redis = new Redis(redisServer.url);
-  const env = benchEnv(redisServer.url, sim.url, { GATEWAY_API_KEYS: KEY, API_RATE_LIMIT_PER_MINUTE: '0', MEMBER_QUOTA: '30/60,1000/3600' }, SANDBOX_APP);
+  const env = benchEnv(
+    redisServer.url,
+    sim.url,
+    { GATEWAY_API_KEYS: KEY, API_RATE_LIMIT_PER_MINUTE: '0', MEMBER_QUOTA: '30/60,1000/3600' },
+    SANDBOX_APP,
+  );
   const config = loadConfig(env);
   const gateway = await createGateway(config, { logger: pino({ level: 'silent' }) });
   const request = (await import('supertest')).default(gateway.app);
@@ -117,13 +160,17 @@ async function benchRedisPerKey(repeats = 20): Promise<void> {
   const cap = config.recipientsPerHour;
   const users = Array.from({ length: cap }, (_, i) => `member${String(i).padStart(5, '0')}`);
   const post = async (to: string[], title: string) => {
-    const res = await request.post('/v1/messages').set('Authorization', `Bearer ${KEY}`).send({ ...BODY, to: { users: to }, data: { ...BODY.data, title } });
+    const res = await request
+      .post('/v1/messages')
+      .set('Authorization', `Bearer ${KEY}`)
+      .send({ ...BODY, to: { users: to }, data: { ...BODY.data, title } });
     return res.status;
   };
   const sent = async (n: number) => until(async () => (await sim.stats()).sent >= n);
   const prefix = config.redis.prefix;
   try {
-    for (let i = 0; i < cap; i += 1_000) if ((await post(users.slice(i, i + 1_000), `first ${i}`)) !== 202) throw new Error('a send within the cap was refused');
+    for (let i = 0; i < cap; i += 1_000)
+      if ((await post(users.slice(i, i + 1_000), `first ${i}`)) !== 202) throw new Error('a send within the cap was refused');
     await sent(Math.ceil(cap / 1_000));
     const once = await usageOf(redis, `${prefix}:budget:*`);
     const named = await usageOf(redis, `${prefix}:recipients:*`);
@@ -139,13 +186,41 @@ async function benchRedisPerKey(repeats = 20): Promise<void> {
     const perMember = once.bytes / once.keys;
     const perSend = (again.bytes - once.bytes) / (100 * repeats);
     const perNamed = named.bytes / cap;
-    printTable(`Redis per caller key: member budgets and the users it named (KEY_RECIPIENTS_PER_HOUR ${cap}; a ${cap + 1}th user answered ${refused})`, [
-      { what: 'member budget, a member with one send', 'bytes each': Math.round(perMember), kept: '1 h after its last send', 'per key at the cap': `${mb(cap * perMember)} MB` },
-      { what: 'member budget, each further send (up to 128 a member)', 'bytes each': Math.round(perSend), kept: '1 h', 'per key at the cap': '' },
-      { what: 'member budget, a member at 1,000 sends an hour', 'bytes each': fullMember, kept: '1 h', 'per key at the cap': `${mb(cap * fullMember)} MB` },
-      { what: "the key's named users (one entry a user)", 'bytes each': Math.round(perNamed), kept: '1 h after last named', 'per key at the cap': `${mb(cap * perNamed)} MB` },
-      { what: 'per key: every member one send / every member at its limit', 'bytes each': '', kept: '', 'per key at the cap': `${mb(cap * (perMember + perNamed))} MB / ${mb(cap * (fullMember + perNamed))} MB` },
-    ]);
+    printTable(
+      `Redis per caller key: member budgets and the users it named (KEY_RECIPIENTS_PER_HOUR ${cap}; a ${cap + 1}th user answered ${refused})`,
+      [
+        {
+          what: 'member budget, a member with one send',
+          'bytes each': Math.round(perMember),
+          kept: '1 h after its last send',
+          'per key at the cap': `${mb(cap * perMember)} MB`,
+        },
+        {
+          what: 'member budget, each further send (up to 128 a member)',
+          'bytes each': Math.round(perSend),
+          kept: '1 h',
+          'per key at the cap': '',
+        },
+        {
+          what: 'member budget, a member at 1,000 sends an hour',
+          'bytes each': fullMember,
+          kept: '1 h',
+          'per key at the cap': `${mb(cap * fullMember)} MB`,
+        },
+        {
+          what: "the key's named users (one entry a user)",
+          'bytes each': Math.round(perNamed),
+          kept: '1 h after last named',
+          'per key at the cap': `${mb(cap * perNamed)} MB`,
+        },
+        {
+          what: 'per key: every member one send / every member at its limit',
+          'bytes each': '',
+          kept: '',
+          'per key at the cap': `${mb(cap * (perMember + perNamed))} MB / ${mb(cap * (fullMember + perNamed))} MB`,
+        },
+      ],
+    );
     await send.clean(0, Number.MAX_SAFE_INTEGER, 'completed');
   } finally {
     await gateway.close();

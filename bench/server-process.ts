@@ -71,7 +71,8 @@ function baseline(kind: Exclude<ServerKind, 'gateway'>): Server {
     });
   }
   const app = express();
-  if (kind === 'express-json') app.post('/v1/messages', express.json(), (req, res) => void res.status(202).json({ id: 'x', status: 'queued', event: req.body.event }));
+  if (kind === 'express-json')
+    app.post('/v1/messages', express.json(), (req, res) => void res.status(202).json({ id: 'x', status: 'queued', event: req.body.event }));
   else app.post('/wecom/callback', express.text({ type: () => true }), (_req, res) => void res.status(200).send(''));
   return createServer(app);
 }
@@ -95,17 +96,22 @@ async function serve(kind: ServerKind): Promise<void> {
   if (process.env.BENCH_MEMORY_TRACE) {
     setInterval(() => {
       const m = process.memoryUsage();
-      const spaces = getHeapSpaceStatistics().map((s) => `${s.space_name.replace('_space', '')}=${Math.round(s.space_size / 1048576)}`).join(' ');
-      process.stderr.write(`rss=${Math.round(m.rss / 1048576)} heapTotal=${Math.round(m.heapTotal / 1048576)} used=${Math.round(m.heapUsed / 1048576)} external=${Math.round(m.external / 1048576)} ${spaces}\n`);
+      const spaces = getHeapSpaceStatistics()
+        .map((s) => `${s.space_name.replace('_space', '')}=${Math.round(s.space_size / 1048576)}`)
+        .join(' ');
+      process.stderr.write(
+        `rss=${Math.round(m.rss / 1048576)} heapTotal=${Math.round(m.heapTotal / 1048576)} used=${Math.round(m.heapUsed / 1048576)} external=${Math.round(m.external / 1048576)} ${spaces}\n`,
+      );
     }, 1000).unref();
   }
   process.on('message', () => {
     server.closeAllConnections();
-    server.close(() =>
-      void close().then(() => {
-        // maxRSS is in kilobytes: the highest resident set this process reached.
-        process.send!({ peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }, () => process.exit(0));
-      }),
+    server.close(
+      () =>
+        void close().then(() => {
+          // maxRSS is in kilobytes: the highest resident set this process reached.
+          process.send!({ peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }, () => process.exit(0));
+        }),
     );
   });
 }

@@ -44,7 +44,11 @@ export async function benchStorm(count = Number(process.env.BENCH_ALERTS ?? 10_0
       Array.from({ length: 50 }, async () => {
         while (next < count) {
           const i = next++;
-          const res = await fetch(`${url}/v1/integrations/alertmanager?users=oncall${i % people}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(notification(i)) });
+          const res = await fetch(`${url}/v1/integrations/alertmanager?users=oncall${i % people}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(notification(i)),
+          });
           const status = res.status === 202 ? ((await res.json()) as { status: string }).status : `HTTP ${res.status}`;
           answers.set(status, (answers.get(status) ?? 0) + 1);
         }
@@ -59,15 +63,18 @@ export async function benchStorm(count = Number(process.env.BENCH_ALERTS ?? 10_0
     while (sim.sent.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     rss.stop();
     const perPerson = Array.from({ length: people }, (_, p) => sim.sent.filter((m) => m.touser.includes(`oncall${p}`)).length);
-    printTable(`Alert storm: ${count} different Alertmanager notifications to ${people} on-call people in ${seconds.toFixed(1)} s (peak RSS of the whole process: ${rss.peakMb()} MB)`, [
-      {
-        'notifications/s': Math.round(count / seconds),
-        answers: [...answers].map(([status, n]) => `${n} ${status}`).join(', '),
-        'messages per person': perPerson.join(' / '),
-        'of which digests': digests.length,
-        'WeCom send calls': sim.calls.filter((c) => c.api === 'message/send').length,
-      },
-    ]);
+    printTable(
+      `Alert storm: ${count} different Alertmanager notifications to ${people} on-call people in ${seconds.toFixed(1)} s (peak RSS of the whole process: ${rss.peakMb()} MB)`,
+      [
+        {
+          'notifications/s': Math.round(count / seconds),
+          answers: [...answers].map(([status, n]) => `${n} ${status}`).join(', '),
+          'messages per person': perPerson.join(' / '),
+          'of which digests': digests.length,
+          'WeCom send calls': sim.calls.filter((c) => c.api === 'message/send').length,
+        },
+      ],
+    );
   } finally {
     rss.stop();
     await bench.stop();

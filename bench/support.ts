@@ -21,7 +21,13 @@ export interface LoadResult {
 export async function load(
   name: string,
   url: string,
-  options: { body?: string; next?: () => { path: string; body: string }; headers?: Record<string, string>; connections?: number; durationSeconds?: number },
+  options: {
+    body?: string;
+    next?: () => { path: string; body: string };
+    headers?: Record<string, string>;
+    connections?: number;
+    durationSeconds?: number;
+  },
 ): Promise<LoadResult> {
   const headers = { 'content-type': 'application/json', ...options.headers };
   const next = options.next;

@@ -55,16 +55,18 @@ const HOME_LINKS = {
 const home: RequestHandler = (req, res) => {
   if (req.accepts(['json', 'html']) !== 'html') return void res.json({ name: 'wecom-gateway', links: HOME_LINKS });
   const item = (href: string, text: string) => `<li><a href="${href}">${text}</a></li>`;
-  res.type('html').send(
-    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>wecom-gateway</title></head><body><h1>wecom-gateway</h1><ul>${[
-      item(HOME_LINKS.console, 'Console: messages, queues, playground (an admin key)'),
-      item(HOME_LINKS.docs, 'API docs'),
-      item(HOME_LINKS.openapi, 'openapi.yaml'),
-      item(HOME_LINKS.health, 'Health'),
-      item(HOME_LINKS.ready, 'Readiness'),
-      item(HOME_LINKS.metrics, 'Metrics'),
-    ].join('')}</ul></body></html>`,
-  );
+  res
+    .type('html')
+    .send(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>wecom-gateway</title></head><body><h1>wecom-gateway</h1><ul>${[
+        item(HOME_LINKS.console, 'Console: messages, queues, playground (an admin key)'),
+        item(HOME_LINKS.docs, 'API docs'),
+        item(HOME_LINKS.openapi, 'openapi.yaml'),
+        item(HOME_LINKS.health, 'Health'),
+        item(HOME_LINKS.ready, 'Readiness'),
+        item(HOME_LINKS.metrics, 'Metrics'),
+      ].join('')}</ul></body></html>`,
+    );
 };
 
 /** The express app: request ids and logs, metrics, auth and body parsing per route, errors as JSON. */
@@ -80,7 +82,12 @@ export function createApp(options: AppOptions): Express {
   // Styles and fonts from the gateway only (helmet allows any https: source): bull-board's page links Google Fonts, which an
   // offline console cannot reach and which would tell Google who opens it; its text falls back to the system font.
   const plainHttp = { strictTransportSecurity: false } as const;
-  const pageHeaders = helmet({ ...plainHttp, contentSecurityPolicy: { directives: { upgradeInsecureRequests: null, styleSrc: ["'self'", "'unsafe-inline'"], fontSrc: ["'self'", 'data:'] } } });
+  const pageHeaders = helmet({
+    ...plainHttp,
+    contentSecurityPolicy: {
+      directives: { upgradeInsecureRequests: null, styleSrc: ["'self'", "'unsafe-inline'"], fontSrc: ["'self'", 'data:'] },
+    },
+  });
   const docsHeaders = helmet({ ...plainHttp, contentSecurityPolicy: false }); // Swagger UI needs its inline styles
   app.use((req, res, next) => {
     if (!isPageAsset(req.url)) {
@@ -95,7 +102,10 @@ export function createApp(options: AppOptions): Express {
   // WeCom posts XML, sometimes without a content type: read any body as text, before any JSON parser.
   // Its pushes are a few KB (a 2,048-byte text message, base64 and encrypted): 64 KB is ample, and caps what a stranger makes us read.
   const text = express.text({ type: () => true, limit: '64kb' });
-  const keys = new ApiKeys(options.apiKeys, options.authFailures ?? new AuthFailureThrottle({ failures: DEFAULT_AUTH_FAILURES_PER_MINUTE }));
+  const keys = new ApiKeys(
+    options.apiKeys,
+    options.authFailures ?? new AuthFailureThrottle({ failures: DEFAULT_AUTH_FAILURES_PER_MINUTE }),
+  );
   for (const route of options.routes) {
     const chain: RequestHandler[] = [];
     if (route.auth !== 'none') {

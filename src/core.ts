@@ -139,7 +139,11 @@ export async function connectCore(config: CoreSettings, logger: Logger, clock: (
     clock,
     onFetch: (app, error) => {
       metrics.tokenFetches.inc({ app: app.name, result: error ? 'error' : 'ok' });
-      if (error) logger.warn({ app: app.name, errcode: error.errcode }, `cannot fetch an access_token for app ${app.name}: ${describeWecomError(error)}`);
+      if (error)
+        logger.warn(
+          { app: app.name, errcode: error.errcode },
+          `cannot fetch an access_token for app ${app.name}: ${describeWecomError(error)}`,
+        );
       else logger.info({ app: app.name }, 'fetched access_token');
       reachability.record(app, error);
     },

@@ -124,7 +124,8 @@ function reloader(
     try {
       next = { templates: loadTemplates(dir), activities: loadActivities(dir, { sandbox: live.sandbox }) };
       // An empty folder is a volume being remounted or a wrong path, not the wish to send nothing.
-      if (next.templates.size === 0) throw new TemplateLoadError([`${dir}: no event templates (*.yaml, *.yml, *.json) at the top of the folder`]);
+      if (next.templates.size === 0)
+        throw new TemplateLoadError([`${dir}: no event templates (*.yaml, *.yml, *.json) at the top of the folder`]);
     } catch (error) {
       // Whatever went wrong, a running gateway keeps serving with what it has.
       const problems = error instanceof TemplateLoadError ? error.problems : [`${dir}: ${(error as Error).message}`];
@@ -136,7 +137,10 @@ function reloader(
     live.activities.replaceWith(next.activities);
     const events = [...next.templates.keys()];
     const activities = next.activities.list.map((a) => a.name);
-    live.logger.info({ dir, events, activities }, `templates reloaded from ${dir}: ${events.length} events, ${activities.length} welcome ${activities.length === 1 ? 'activity' : 'activities'}`);
+    live.logger.info(
+      { dir, events, activities },
+      `templates reloaded from ${dir}: ${events.length} events, ${activities.length} welcome ${activities.length === 1 ? 'activity' : 'activities'}`,
+    );
     return { ok: true, events, activities };
   };
 }

@@ -18,7 +18,13 @@ export class SendShare {
     private readonly limit: BudgetLimit,
   ) {
     // Not ready: answer at once (asked priorities) rather than wait in ioredis's offline queue.
-    this.window = new RateLimiterRedis({ storeClient: redis, keyPrefix, points: limit.count, duration: limit.windowMs / 1000, rejectIfRedisNotReady: true });
+    this.window = new RateLimiterRedis({
+      storeClient: redis,
+      keyPrefix,
+      points: limit.count,
+      duration: limit.windowMs / 1000,
+      rejectIfRedisNotReady: true,
+    });
   }
 
   /**

@@ -44,7 +44,8 @@ export async function loadExtensions(paths: string[], deps: { send: ExtensionApi
     } catch (error) {
       throw new ExtensionLoadError(`extension ${path}: cannot load it: ${(error as Error).message.split('\n')[0]}`);
     }
-    if (typeof register !== 'function') throw new ExtensionLoadError(`extension ${path}: exports no function (module.exports = function (api) {…}, or exports.register)`);
+    if (typeof register !== 'function')
+      throw new ExtensionLoadError(`extension ${path}: exports no function (module.exports = function (api) {…}, or exports.register)`);
     try {
       await (register as Extension)(api);
     } catch (error) {

@@ -61,12 +61,16 @@ export class CallbackIpAllowlist {
   async refresh(): Promise<void> {
     const outcome = await this.api.call(this.app, getCallbackIps());
     const read = outcome.kind === 'ok' ? readCallbackIps(outcome.value) : undefined;
-    if (read && read.unreadable.length > 0) this.logger.warn({ unreadable: read.unreadable }, 'getcallbackip answered entries that are neither an address nor a range; skipped');
+    if (read && read.unreadable.length > 0)
+      this.logger.warn({ unreadable: read.unreadable }, 'getcallbackip answered entries that are neither an address nor a range; skipped');
     if (read && read.count > 0) {
       this.allowed = read;
       this.logger.info({ count: read.count }, 'refreshed WeCom callback IP allowlist');
     } else {
-      this.logger.warn({ error: outcome.kind === 'ok' ? 'no address or range in the list' : outcome.error }, 'could not refresh WeCom callback IPs; keeping the previous list');
+      this.logger.warn(
+        { error: outcome.kind === 'ok' ? 'no address or range in the list' : outcome.error },
+        'could not refresh WeCom callback IPs; keeping the previous list',
+      );
     }
   }
 

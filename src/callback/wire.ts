@@ -18,7 +18,11 @@ export interface CallbackFlow extends Flow {
  * rules (and operators' extensions) in the order given, then forwarding of user
  * messages to INBOUND_WEBHOOK_URL.
  */
-export async function wireCallback(core: Core, config: CallbackSettings, deps: { rules: EventRule[]; forwarding?: WebhookOutbox }): Promise<CallbackFlow> {
+export async function wireCallback(
+  core: Core,
+  config: CallbackSettings,
+  deps: { rules: EventRule[]; forwarding?: WebhookOutbox },
+): Promise<CallbackFlow> {
   const forwarding = deps.forwarding ? inboundForwardingRules(deps.forwarding, core.clock) : [];
   const router = new EventRouter(core.logger, [...deps.rules, ...forwarding]);
   const inbound = new InboundQueue({ ...core, roles: config.workers }, router, (rule) => core.metrics.inboundHandled.inc({ rule }));

@@ -27,8 +27,14 @@ const newChatSchema = z
     app: appName,
   })
   .strict()
-  .refine((chat) => new Set(chat.users.map((u) => u.toLowerCase())).size === chat.users.length, { message: 'each member once', path: ['users'] })
-  .refine((chat) => !chat.owner || chat.users.some((u) => u.toLowerCase() === chat.owner!.toLowerCase()), { message: 'the owner must be one of users', path: ['owner'] });
+  .refine((chat) => new Set(chat.users.map((u) => u.toLowerCase())).size === chat.users.length, {
+    message: 'each member once',
+    path: ['users'],
+  })
+  .refine((chat) => !chat.owner || chat.users.some((u) => u.toLowerCase() === chat.owner!.toLowerCase()), {
+    message: 'the owner must be one of users',
+    path: ['owner'],
+  });
 
 const chatUpdateSchema = z
   .object({
@@ -39,7 +45,9 @@ const chatUpdateSchema = z
     app: appName,
   })
   .strict()
-  .refine((u) => u.name !== undefined || u.owner !== undefined || (u.addUsers?.length ?? 0) + (u.removeUsers?.length ?? 0) > 0, { message: 'change at least one of name, owner, addUsers, removeUsers' });
+  .refine((u) => u.name !== undefined || u.owner !== undefined || (u.addUsers?.length ?? 0) + (u.removeUsers?.length ?? 0) > 0, {
+    message: 'change at least one of name, owner, addUsers, removeUsers',
+  });
 
 function appOf(config: AppChoice, name: unknown, caller: Caller): WecomApp {
   requireAppInScope(caller, typeof name === 'string' ? name : config.defaultApp);
@@ -53,8 +61,10 @@ function refused(outcome: Exclude<LookupOutcome<unknown>, { kind: 'ok' }>, chat?
   const { errcode, errmsg } = outcome.error;
   const hint = errcodeHint(errcode, errmsg);
   const details = { errcode, errmsg, ...(hint ? { hint } : {}) };
-  if (outcome.kind === 'notFound') return new ApiError(404, 'unknown_chat', `WeCom knows no chat ${chat} of this app (only chats the app created)`, undefined, details);
-  if (outcome.kind === 'retry' || outcome.kind === 'refreshToken') return new ApiError(503, 'wecom_unavailable', `WeCom did not answer: ${errcode} ${errmsg}`, undefined, details);
+  if (outcome.kind === 'notFound')
+    return new ApiError(404, 'unknown_chat', `WeCom knows no chat ${chat} of this app (only chats the app created)`, undefined, details);
+  if (outcome.kind === 'retry' || outcome.kind === 'refreshToken')
+    return new ApiError(503, 'wecom_unavailable', `WeCom did not answer: ${errcode} ${errmsg}`, undefined, details);
   return new ApiError(422, 'wecom_refused', `WeCom refused: ${errcode} ${errmsg}`, undefined, details);
 }
 
@@ -68,7 +78,11 @@ const registerSchema = z.object({ app: appName }).strict();
 
 /** A chat the caller may not see is answered as an unknown one: nothing about it is told. */
 function unknownChat(id: string): ApiError {
-  return new ApiError(404, 'unknown_chat', `unknown chat ${id}: create it with POST /v1/chats, or register a chat the app made elsewhere with PUT /v1/chats/${id}`);
+  return new ApiError(
+    404,
+    'unknown_chat',
+    `unknown chat ${id}: create it with POST /v1/chats, or register a chat the app made elsewhere with PUT /v1/chats/${id}`,
+  );
 }
 
 /**
@@ -88,12 +102,20 @@ export function chatRoutes(config: AppChoice, api: WecomApi, directory: ChatDire
   const usable = async (app: WecomApp, id: string, caller: Caller, use: 'read' | 'change'): Promise<RegisteredChat> => {
     const chat = await directory.get(app.name, id);
     if (!chat || (use === 'read' && !mayUseChat(chat, caller))) throw unknownChat(id);
-    if (!mayUseChat(chat, caller)) throw new ApiError(403, 'forbidden', `chat ${id} belongs to another key: its owner, an admin, or a key whose scope lists it (chats:) may change it`);
+    if (!mayUseChat(chat, caller))
+      throw new ApiError(
+        403,
+        'forbidden',
+        `chat ${id} belongs to another key: its owner, an admin, or a key whose scope lists it (chats:) may change it`,
+      );
     return chat;
   };
   const chatParam = (req: Request) => {
     const parsed = chatid.safeParse(req.params.chatid);
-    if (!parsed.success) throw new ApiError(400, 'invalid_request', 'chatid: 1-32 letters or digits', [{ field: 'chatid', message: '1-32 letters or digits' }]);
+    if (!parsed.success)
+      throw new ApiError(400, 'invalid_request', 'chatid: 1-32 letters or digits', [
+        { field: 'chatid', message: '1-32 letters or digits' },
+      ]);
     return parsed.data;
   };
   return [
@@ -109,7 +131,10 @@ export function chatRoutes(config: AppChoice, api: WecomApi, directory: ChatDire
         const app = appOf(config, name, caller);
         const created = ok(await api.call(app, createChat(chat)));
         // Read back: WeCom chose the owner (and the chatid) when the request did not.
-        res.status(201).location(`/v1/chats/${created.chatid}`).json({ app: app.name, ...(await register(app, created.chatid, caller.id)) });
+        res
+          .status(201)
+          .location(`/v1/chats/${created.chatid}`)
+          .json({ app: app.name, ...(await register(app, created.chatid, caller.id)) });
       },
     },
     {
@@ -122,7 +147,11 @@ export function chatRoutes(config: AppChoice, api: WecomApi, directory: ChatDire
         if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
         const caller = callerOf(res);
         const app = appOf(config, parsed.data.app, caller);
-        const owned = new ApiError(409, 'chat_owned', `chat ${id} is registered by another key: its owner or an admin may register it again, or the operator lists it in this key's chats:`);
+        const owned = new ApiError(
+          409,
+          'chat_owned',
+          `chat ${id} is registered by another key: its owner or an admin may register it again, or the operator lists it in this key's chats:`,
+        );
         const known = await directory.get(app.name, id);
         // An owned chat stays its owner's (an admin or a listed key reads it again); one without an owner goes to the key registering it.
         if (known?.createdBy !== undefined && !mayUseChat(known, caller)) throw owned;
@@ -130,10 +159,16 @@ export function chatRoutes(config: AppChoice, api: WecomApi, directory: ChatDire
           // The first registration wins, also against another key's PUT in flight.
           const chat = { ...ok(await api.call(app, getChat(id)), id), createdBy: caller.id };
           if (!(await directory.claim(app.name, chat))) throw owned;
-          return void res.status(201).location(`/v1/chats/${id}`).json({ app: app.name, ...chat });
+          return void res
+            .status(201)
+            .location(`/v1/chats/${id}`)
+            .json({ app: app.name, ...chat });
         }
         const chat = await register(app, id, known.createdBy ?? caller.id);
-        res.status(200).location(`/v1/chats/${id}`).json({ app: app.name, ...chat });
+        res
+          .status(200)
+          .location(`/v1/chats/${id}`)
+          .json({ app: app.name, ...chat });
       },
     },
     {

@@ -79,4 +79,3 @@ export interface Config {
   /** Members who read through the WeChat plugin (微信插件): markdown reaches them as the event's text form. */
   wechatReaders?: ReaderList;
 }
-

@@ -19,9 +19,19 @@ const hostPort = z
   });
 const hostPortList = z
   .string()
-  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(hostPort).min(1));
-const csv = z.string().transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean));
+const csv = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean),
+);
 /** A number setting; zod's own message ("expected number, received NaN") does not say what would do. */
 function wholeNumber(min: number, max?: number) {
   const error = `must be a whole number ${max === undefined ? `of at least ${min}` : `from ${min} to ${max}`}`;
@@ -62,8 +72,22 @@ export const envSchema = z.object({
   /** The sandbox simulator's members: `*` (any well-formed userid) or userids, comma-separated; unset = its sample corp. */
   SIMULATOR_MEMBERS: z
     .string()
-    .transform((s) => (s.trim() === '*' ? '*' : s.split(',').map((p) => p.trim()).filter(Boolean)))
-    .pipe(z.union([z.literal('*'), z.array(z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'userids of 1-64 letters, digits, _ . @ -, comma-separated, or *')).min(1, 'userids, comma-separated, or *')]))
+    .transform((s) =>
+      s.trim() === '*'
+        ? '*'
+        : s
+            .split(',')
+            .map((p) => p.trim())
+            .filter(Boolean),
+    )
+    .pipe(
+      z.union([
+        z.literal('*'),
+        z
+          .array(z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'userids of 1-64 letters, digits, _ . @ -, comma-separated, or *'))
+          .min(1, 'userids, comma-separated, or *'),
+      ]),
+    )
     .optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   REDIS_CLUSTER_NODES: hostPortList.optional(),
@@ -74,13 +98,19 @@ export const envSchema = z.object({
   /** How long one Redis command may take before the API gives up on it (503): a stalled Redis answers nothing. Above WAIT's 1 s (REDIS_WAIT_REPLICAS). */
   REDIS_COMMAND_TIMEOUT_MS: wholeNumber(1_500, 60_000).default(2_000),
   REDIS_SERVER_PATH: z.string().min(1).default('redis-server'),
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('wgw'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('wgw'),
   WECOM_API_BASE: httpUrl.optional(),
   WECOM_TIMEOUT_MS: wholeNumber(100).default(10_000),
   WECOM_CORP_ID: z.string().min(1).optional(),
   WECOM_AGENT_ID: wholeNumber(1).optional(),
   WECOM_AGENT_SECRET: z.string().min(1).optional(),
-  WECOM_CALLBACK_TOKEN: z.string().regex(/^[A-Za-z0-9]{1,32}$/, 'must be 1-32 letters or digits').optional(),
+  WECOM_CALLBACK_TOKEN: z
+    .string()
+    .regex(/^[A-Za-z0-9]{1,32}$/, 'must be 1-32 letters or digits')
+    .optional(),
   WECOM_CALLBACK_AES_KEY: aesKey.optional(),
   GATEWAY_API_KEYS: csv
     .transform((entries, ctx) =>
@@ -117,7 +147,8 @@ export const envSchema = z.object({
     .string()
     .transform((text, ctx) => {
       const parsed = parseQuota(text);
-      if (typeof parsed === 'string' || parsed.length !== 1) ctx.addIssue({ code: 'custom', message: typeof parsed === 'string' ? parsed : 'one count/seconds, e.g. 20/60' });
+      if (typeof parsed === 'string' || parsed.length !== 1)
+        ctx.addIssue({ code: 'custom', message: typeof parsed === 'string' ? parsed : 'one count/seconds, e.g. 20/60' });
       return (parsed as BudgetLimit[])[0];
     })
     .default({ ...ROBOT_SEND_LIMIT }),
@@ -139,7 +170,10 @@ export const envSchema = z.object({
   JOB_LOCK_MS: wholeNumber(1_000).default(30_000),
   DUPLICATE_CHECK_SECONDS: wholeNumber(0, 14_400).default(600),
   MESSAGE_RETENTION_DAYS: z.coerce.number().positive().default(7),
-  BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'expected e.g. 512kb or 1mb').default('1mb'),
+  BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'expected e.g. 512kb or 1mb')
+    .default('1mb'),
   WORKERS: csv.pipe(z.array(z.enum(ALL_WORKERS as [string, ...string[]]))).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
@@ -164,7 +198,9 @@ export const envSchema = z.object({
   /** The language of the shipped alert templates: zh (alert.notification) or en (alert.notification.en). */
   ALERT_LANGUAGE: z.enum(['zh', 'en']).default('zh'),
   /** The label that tells an alert apart on cards and in digests: the first of these an alert carries. */
-  ALERT_KEY_LABELS: csv.pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a label name')).min(1)).default(['instance', 'pod', 'host', 'service']),
+  ALERT_KEY_LABELS: csv
+    .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a label name')).min(1))
+    .default(['instance', 'pod', 'host', 'service']),
   ALERT_SILENCE_DURATIONS: csv.pipe(silenceDurationsSchema).default(['1h', '4h'].map((text) => parseDuration(text)!)),
   STORM_DEDUPE_SECONDS: wholeNumber(0).default(300),
   STORM_PER_RECIPIENT_PER_MINUTE: wholeNumber(0).default(10),

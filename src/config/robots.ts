@@ -25,14 +25,18 @@ export function loadRobots(
       const parsed = parseRobotKey(value, bases, apiBase);
       const which = values.length > 1 ? ` key ${i + 1}` : '';
       if (typeof parsed === 'string') return void problems.push(`${where}: robot ${name}${which} ${parsed}`);
-      if (robotBase !== undefined && parsed.apiBase !== robotBase) return void problems.push(`${where}: robot ${name}${which}: all keys of a pool must point at the same API base`);
+      if (robotBase !== undefined && parsed.apiBase !== robotBase)
+        return void problems.push(`${where}: robot ${name}${which}: all keys of a pool must point at the same API base`);
       robotBase = parsed.apiBase;
       if (keys.includes(parsed.key)) return void problems.push(`${where}: robot ${name}${which} repeats a key`);
       keys.push(parsed.key);
     });
     if (keys.length === values.length && robotBase) robots.set(name, { name, keys, apiBase: robotBase });
   };
-  for (const entry of (sources.env ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of (sources.env ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const at = entry.indexOf('=');
     if (at <= 0) {
       problems.push('WECOM_ROBOTS: expected name=KEY or name=URL, comma-separated');
@@ -40,6 +44,7 @@ export function loadRobots(
     }
     add('WECOM_ROBOTS', entry.slice(0, at).trim(), [entry.slice(at + 1)]);
   }
-  for (const [name, value] of Object.entries(sources.file ?? {})) add(`${sources.filePath}: robots.${name}`, name, Array.isArray(value) ? value : [value]);
+  for (const [name, value] of Object.entries(sources.file ?? {}))
+    add(`${sources.filePath}: robots.${name}`, name, Array.isArray(value) ? value : [value]);
   return [...robots.values()];
 }

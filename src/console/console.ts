@@ -75,22 +75,38 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
     { path: '/playground', title: t('nav.playground') },
     { path: '/queues', title: t('nav.queues') },
   ];
-  const page = (req: Request, res: Response, active: string, title: string, body: string, extra: { scripts?: string[]; stylesheets?: string[]; refreshSeconds?: number } = {}) => {
+  const page = (
+    req: Request,
+    res: Response,
+    active: string,
+    title: string,
+    body: string,
+    extra: { scripts?: string[]; stylesheets?: string[]; refreshSeconds?: number } = {},
+  ) => {
     const locale = localeOf(res);
     // The language switch keeps the page's query (a filter), not a notice already read.
-    const here = new URLSearchParams(Object.entries(req.query).filter(([k, v]) => typeof v === 'string' && k !== 'lang' && k !== 'notice') as [string, string][]);
-    void res.type('html').send(consolePage({ basePath, nav: nav(locale), active, title, body, locale, here, notice: text(req.query.notice), ...extra }));
+    const here = new URLSearchParams(
+      Object.entries(req.query).filter(([k, v]) => typeof v === 'string' && k !== 'lang' && k !== 'notice') as [string, string][],
+    );
+    void res
+      .type('html')
+      .send(consolePage({ basePath, nav: nav(locale), active, title, body, locale, here, notice: text(req.query.notice), ...extra }));
   };
-  const back = (res: Response, path: string, message: string) => res.redirect(303, `${basePath}${path}?notice=${encodeURIComponent(message)}`);
+  const back = (res: Response, path: string, message: string) =>
+    res.redirect(303, `${basePath}${path}?notice=${encodeURIComponent(message)}`);
   /** JSON endpoints: a caller without the permission gets the API's 403. */
-  const needs = (permission: Permission): RequestHandler => (_req, res, next) => next(mayAct(callerOf(res), permission, localeOf(res)));
+  const needs =
+    (permission: Permission): RequestHandler =>
+    (_req, res, next) =>
+      next(mayAct(callerOf(res), permission, localeOf(res)));
 
   // helmet's no-referrer makes Chromium post forms with `Origin: null`; same-origin keeps the origin for our own actions and still tells other sites nothing.
   router.use((req, res, next) => {
     res.setHeader('Referrer-Policy', 'same-origin');
     // The browser's language, or the one picked with ?lang=, kept in a cookie for the console's other pages.
     const lang = requestedLang(req.query.lang, req.get('cookie'), req.get('accept-language'));
-    if (req.query.lang === lang) res.cookie(LANG_COOKIE, lang, { path: basePath, sameSite: 'lax', httpOnly: true, maxAge: 365 * 24 * 3_600_000 });
+    if (req.query.lang === lang)
+      res.cookie(LANG_COOKIE, lang, { path: basePath, sameSite: 'lax', httpOnly: true, maxAge: 365 * 24 * 3_600_000 });
     res.locals.locale = locales[lang];
     next();
   });
@@ -104,7 +120,11 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
       const uiConfig = {
         boardTitle: 'wecom-gateway',
         locale: { lng: BULL_BOARD_LANG[lang] },
-        dateFormats: { short: { hour: '2-digit', minute: '2-digit', second: '2-digit', ...clock }, common: { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', ...clock }, full: { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', ...clock } },
+        dateFormats: {
+          short: { hour: '2-digit', minute: '2-digit', second: '2-digit', ...clock },
+          common: { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', ...clock },
+          full: { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', ...clock },
+        },
       } as const;
       createBullBoard({ queues: deps.queues.map((q) => new BullMQAdapter(q)), serverAdapter: board, options: { uiConfig } });
       return [lang, board.getRouter() as express.Router];
@@ -118,16 +138,31 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
   router.get('/', async (req, res) => {
     const { t } = localeOf(res);
     const [data, recent] = await Promise.all([chartData(deps.series), deps.messages.store.recent(20)]);
-    const charts = CHARTS.map((c) => `<figure class="chart" id="chart-${c.id}" data-chart="${c.id}"><figcaption>${escapeHtml(t(c.title, c.vars))}</figcaption></figure>`).join('');
-    page(req, res, '/', t('overview.title'), `<p class="meta">${escapeHtml(t('overview.intro'))} · <a href="${basePath}/series.json">${escapeHtml(t('overview.data'))}</a></p>
+    const charts = CHARTS.map(
+      (c) =>
+        `<figure class="chart" id="chart-${c.id}" data-chart="${c.id}"><figcaption>${escapeHtml(t(c.title, c.vars))}</figcaption></figure>`,
+    ).join('');
+    page(
+      req,
+      res,
+      '/',
+      t('overview.title'),
+      `<p class="meta">${escapeHtml(t('overview.intro'))} · <a href="${basePath}/series.json">${escapeHtml(t('overview.data'))}</a></p>
 <div class="charts" data-series="${basePath}/series.json">${charts}</div>
 <h2>${escapeHtml(t('overview.hour'))}</h2>${hourTotals(data, t)}
-<h2>${escapeHtml(t('overview.recent'))}</h2><p class="meta"><a href="${basePath}/messages">${escapeHtml(t('overview.allMessages'))}</a> · <a href="${basePath}/queues">${escapeHtml(t('nav.queues'))}</a></p>${messagesTable(basePath, recent, localeOf(res))}`, { scripts: ['uplot/uPlot.iife.min.js', 'overview.js'], stylesheets: ['uplot/uPlot.min.css'] });
+<h2>${escapeHtml(t('overview.recent'))}</h2><p class="meta"><a href="${basePath}/messages">${escapeHtml(t('overview.allMessages'))}</a> · <a href="${basePath}/queues">${escapeHtml(t('nav.queues'))}</a></p>${messagesTable(basePath, recent, localeOf(res))}`,
+      { scripts: ['uplot/uPlot.iife.min.js', 'overview.js'], stylesheets: ['uplot/uPlot.min.css'] },
+    );
   });
   router.get('/series.json', async (_req, res) => void res.json(await chartData(deps.series)));
 
   router.get('/messages', async (req, res) => {
-    const filter: MessageFilter = { status: text(req.query.status), event: text(req.query.event), app: text(req.query.app), recipient: text(req.query.recipient) };
+    const filter: MessageFilter = {
+      status: text(req.query.status),
+      event: text(req.query.event),
+      app: text(req.query.app),
+      recipient: text(req.query.recipient),
+    };
     const events = [...deps.templates.values()].map((t) => t.event);
     const body = await messagesPage(deps.messages, basePath, filter, { events, apps: deps.apps }, localeOf(res));
     page(req, res, '/messages', localeOf(res).t('messages.title'), body, { refreshSeconds: 10 });
@@ -147,7 +182,11 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
     const recalled = refused ? Promise.reject(refused) : recallMessage(id, deps.recall, callerOf(res));
     const message = await recalled.then(
       // Part by part: a message only to a robot stays "sent", and the notice says why.
-      (view) => [t('message.recalled', { status: t(`status.${view.status}`) }), ...view.recall.map((p) => t('message.recallPart', { part: String(p.part + 1), to: p.to, outcome: t(`recall.${p.outcome}`) }))].join(' · '),
+      (view) =>
+        [
+          t('message.recalled', { status: t(`status.${view.status}`) }),
+          ...view.recall.map((p) => t('message.recallPart', { part: String(p.part + 1), to: p.to, outcome: t(`recall.${p.outcome}`) })),
+        ].join(' · '),
       (err: unknown) => (err instanceof ApiError ? t('message.notRecalled', { reason: err.message }) : Promise.reject(err)),
     );
     back(res, `/messages/${id}`, message);
@@ -158,11 +197,28 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
     page(req, res, '/playground', localeOf(res).t('playground.title'), body, { scripts: ['forms.js', 'playground.js'] });
   });
   // As POST /v1/messages/preview and POST /v1/messages: send, and the caller's scope (the service checks it).
-  router.post('/playground/render', needs('send'), async (req, res) => void res.json(await renderTryout(deps.service, req.body, callerOf(res))));
-  router.post('/playground/send', needs('send'), async (req, res) => void res.status(202).json(await sendTryout(deps.service, req.body, callerOf(res), String(req.id), localeOf(res).t)));
+  router.post(
+    '/playground/render',
+    needs('send'),
+    async (req, res) => void res.json(await renderTryout(deps.service, req.body, callerOf(res))),
+  );
+  router.post(
+    '/playground/send',
+    needs('send'),
+    async (req, res) => void res.status(202).json(await sendTryout(deps.service, req.body, callerOf(res), String(req.id), localeOf(res).t)),
+  );
 
   for (const panel of deps.panels) {
-    router.get(`/${panel.id}`, async (req, res) => page(req, res, `/${panel.id}`, localeOf(res).t(panel.title), await panel.html(`${basePath}/${panel.id}`, localeOf(res)), panel.scripts ? { scripts: panel.scripts } : {}));
+    router.get(`/${panel.id}`, async (req, res) =>
+      page(
+        req,
+        res,
+        `/${panel.id}`,
+        localeOf(res).t(panel.title),
+        await panel.html(`${basePath}/${panel.id}`, localeOf(res)),
+        panel.scripts ? { scripts: panel.scripts } : {},
+      ),
+    );
     for (const [name, action] of Object.entries(panel.actions ?? {})) {
       router.post(`/${panel.id}/${name}`, async (req, res) => {
         const fields = Object.fromEntries(Object.entries(req.body ?? {}).map(([k, v]) => [k, String(v)]));
@@ -174,7 +230,11 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
     // Behind the same origin check and JSON parsing as every console post; an ApiError answers its status and fields.
     for (const [name, endpoint] of Object.entries(panel.json ?? {})) {
       if (panel.actions?.[name]) throw new Error(`dashboard panel ${panel.id}: ${name} is both an action and a JSON endpoint`);
-      router.post(`/${panel.id}/${name}`, needs(endpoint.permission), async (req, res) => void res.json(await endpoint.answer(req.body, callerOf(res), localeOf(res))));
+      router.post(
+        `/${panel.id}/${name}`,
+        needs(endpoint.permission),
+        async (req, res) => void res.json(await endpoint.answer(req.body, callerOf(res), localeOf(res))),
+      );
     }
   }
   return router;

@@ -48,12 +48,22 @@ export function requestedLang(query: unknown, cookieHeader: string | undefined, 
 export function translator(lang: Lang): Translate {
   const table: Record<StringKey, string> = STRINGS[lang];
   // A key missing at run time (a value cast to a key, e.g. a new outcome) is shown as the key rather than failing the page.
-  return (key, vars = {}) => (table[key] ?? key).replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole));
+  return (key, vars = {}) =>
+    (table[key] ?? key).replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole));
 }
 
 export function consoleLocale(lang: Lang, timeZone: string): ConsoleLocale {
   // sv-SE writes ISO-like dates and 24-hour times; h23 so that midnight is 00, never 24.
-  const format = new Intl.DateTimeFormat('sv-SE', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+  const format = new Intl.DateTimeFormat('sv-SE', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  });
   return { lang, t: translator(lang), timeZone, time: (at) => format.format(new Date(at)) };
 }
 

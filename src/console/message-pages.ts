@@ -31,20 +31,35 @@ export interface MessagePagesDeps {
 function destinationText(to: string, t: Translate): string {
   if (to === 'members') return t('messages.members');
   const [kind, ...name] = to.split(' ');
-  return kind === 'robot' ? t('messages.robot', { name: name.join(' ') }) : kind === 'chat' ? t('messages.chat', { name: name.join(' ') }) : to;
+  return kind === 'robot'
+    ? t('messages.robot', { name: name.join(' ') })
+    : kind === 'chat'
+      ? t('messages.chat', { name: name.join(' ') })
+      : to;
 }
 
-const RECIPIENT_KINDS = { users: 'message.users', parties: 'message.parties', tags: 'message.tags', robots: 'message.robots', chats: 'message.chats' } as const;
+const RECIPIENT_KINDS = {
+  users: 'message.users',
+  parties: 'message.parties',
+  tags: 'message.tags',
+  robots: 'message.robots',
+  chats: 'message.chats',
+} as const;
 
 /** `users a|b; robots ops` (recipientsSummary, in the API's words) with each kind in the reader's words. */
 function recipientsText(summary: string | undefined, t: Translate): string {
-  return (summary ?? '').replace(/(^|; )(users|parties|tags|robots|chats) /g, (_m, lead: string, kind: keyof typeof RECIPIENT_KINDS) => `${lead}${t(RECIPIENT_KINDS[kind])} `);
+  return (summary ?? '').replace(
+    /(^|; )(users|parties|tags|robots|chats) /g,
+    (_m, lead: string, kind: keyof typeof RECIPIENT_KINDS) => `${lead}${t(RECIPIENT_KINDS[kind])} `,
+  );
 }
 
 /** Where the message went: members, and each robot and chat with its own status. */
 function destinations(m: MessageView, t: Translate): string {
   if (!m.deliveries) return t('messages.members');
-  return [...new Set(m.deliveries.map((d) => `${destinationText(d.to, t)}${d.to === 'members' ? '' : ` (${t(`status.${d.status}`)})`}`))].join(', ');
+  return [
+    ...new Set(m.deliveries.map((d) => `${destinationText(d.to, t)}${d.to === 'members' ? '' : ` (${t(`status.${d.status}`)})`}`)),
+  ].join(', ');
 }
 
 function matches(m: MessageView, filter: MessageFilter): boolean {
@@ -53,7 +68,11 @@ function matches(m: MessageView, filter: MessageFilter): boolean {
     (!filter.status || m.status === filter.status) &&
     (!filter.event || m.event === filter.event) &&
     (!filter.app || m.app === filter.app) &&
-    (!recipient || (m.recipients ?? '').toLowerCase().split(/[\s|;]+/).includes(recipient))
+    (!recipient ||
+      (m.recipients ?? '')
+        .toLowerCase()
+        .split(/[\s|;]+/)
+        .includes(recipient))
   );
 }
 
@@ -64,18 +83,44 @@ export function messageRow(basePath: string, m: MessageView, { t, time }: Consol
 
 export function messagesTable(basePath: string, messages: MessageView[], locale: ConsoleLocale): string {
   const { t } = locale;
-  const headers = [t('messages.id'), t('messages.event'), t('messages.type'), t('messages.app'), t('messages.to'), t('messages.status'), t('messages.attempts'), t('messages.parts'), t('messages.accepted'), t('messages.lastError')];
-  return table(headers, messages.map((m) => messageRow(basePath, m, locale)), t('messages.none'));
+  const headers = [
+    t('messages.id'),
+    t('messages.event'),
+    t('messages.type'),
+    t('messages.app'),
+    t('messages.to'),
+    t('messages.status'),
+    t('messages.attempts'),
+    t('messages.parts'),
+    t('messages.accepted'),
+    t('messages.lastError'),
+  ];
+  return table(
+    headers,
+    messages.map((m) => messageRow(basePath, m, locale)),
+    t('messages.none'),
+  );
 }
 
 /** A filter's choices: `[value, label]` each, after "any". */
 function options(values: [string, string][], chosen: string | undefined, any: string): string {
-  return [`<option value="">${escapeHtml(any)}</option>`, ...values.map(([value, label]) => `<option value="${escapeHtml(value)}"${value === chosen ? ' selected' : ''}>${escapeHtml(label)}</option>`)].join('');
+  return [
+    `<option value="">${escapeHtml(any)}</option>`,
+    ...values.map(
+      ([value, label]) => `<option value="${escapeHtml(value)}"${value === chosen ? ' selected' : ''}>${escapeHtml(label)}</option>`,
+    ),
+  ].join('');
 }
 const named = (values: string[]): [string, string][] => values.map((v) => [v, v]);
 
 /** The latest messages, filtered by status, event, app and recipient (a user, party, tag, robot or chat named in `to`). */
-export async function messagesPage(deps: MessagePagesDeps, basePath: string, filter: MessageFilter, choices: { events: string[]; apps: string[] }, locale: ConsoleLocale): Promise<string> {
+export async function messagesPage(
+  deps: MessagePagesDeps,
+  basePath: string,
+  filter: MessageFilter,
+  choices: { events: string[]; apps: string[] },
+  locale: ConsoleLocale,
+): Promise<string> {
   const { t } = locale;
   const messages = (await deps.store.recent(LISTED)).filter((m) => matches(m, filter));
   const statuses = STATUSES.map((s): [string, string] => [s, t(`status.${s}`)]);
@@ -109,7 +154,11 @@ async function partSection(deps: MessagePagesDeps, view: MessageView, part: numb
   const heading = `<h3>${escapeHtml(t('message.part', { n: part + 1 }))}${job ? ` · ${escapeHtml(destinationText(destinationOf(job.data), t))}` : ''}${state ? ` · ${escapeHtml(t(`status.${state}`))}` : ''}</h3>`;
   const app = job && deps.findApp(job.data.app);
   if (!job || !app) return `${heading}<p class="meta">${escapeHtml(t('message.payloadGone'))}</p>`;
-  const payloads = partPayloads(job.data, { agentId: app.agentId, duplicateCheckSeconds: deps.duplicateCheckSeconds, sendId: sendIdOf(job.data) });
+  const payloads = partPayloads(job.data, {
+    agentId: app.agentId,
+    duplicateCheckSeconds: deps.duplicateCheckSeconds,
+    sendId: sendIdOf(job.data),
+  });
   return `${heading}<div class="part">${payloads.map((p) => `<div class="pair"><div>${previewHtml(p)}</div><div>${json(p)}</div></div>`).join('')}</div>`;
 }
 
@@ -129,10 +178,29 @@ export async function messagePage(deps: MessagePagesDeps, basePath: string, view
     [t('messages.accepted'), escapeHtml(time(view.createdAt))],
     [t('message.updated'), escapeHtml(time(view.updatedAt))],
     ...(view.msgid ? [['msgid', `<code>${escapeHtml((view.msgids ?? [view.msgid]).join(' '))}</code>`]] : []),
-    ...(view.deferred ? [[t('message.deferred'), escapeHtml(t('message.deferredUntil', { time: time(view.deferred.until), reason: view.deferred.reason }))]] : []),
-    ...(view.error ? [[t('messages.lastError'), `${view.error.errcode} ${escapeHtml(view.error.errmsg)}${view.error.hint ? `<br><span class="hint">${escapeHtml(view.error.hint)}</span>` : ''}`]] : []),
+    ...(view.deferred
+      ? [[t('message.deferred'), escapeHtml(t('message.deferredUntil', { time: time(view.deferred.until), reason: view.deferred.reason }))]]
+      : []),
+    ...(view.error
+      ? [
+          [
+            t('messages.lastError'),
+            `${view.error.errcode} ${escapeHtml(view.error.errmsg)}${view.error.hint ? `<br><span class="hint">${escapeHtml(view.error.hint)}</span>` : ''}`,
+          ],
+        ]
+      : []),
   ];
-  const attemptHeaders = [t('attempt.ended'), t('attempt.part'), t('attempt.attempt'), t('attempt.to'), t('attempt.outcome'), t('attempt.took'), t('attempt.errcode'), t('attempt.errmsg'), t('attempt.hint')];
+  const attemptHeaders = [
+    t('attempt.ended'),
+    t('attempt.part'),
+    t('attempt.attempt'),
+    t('attempt.to'),
+    t('attempt.outcome'),
+    t('attempt.took'),
+    t('attempt.errcode'),
+    t('attempt.errmsg'),
+    t('attempt.hint'),
+  ];
   return `<dl class="facts">${facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${v}</dd>`).join('')}</dl>
 ${view.invalid ? `<section class="invalid"><h2>${escapeHtml(t('message.invalid'))}</h2><p class="meta">${escapeHtml(t('message.invalidNote'))}</p><ul>${recipientList(view.invalid, t)}</ul></section>` : ''}
 ${recallable ? `<p>${actionButton(`${basePath}/messages/${view.id}/recall`, t('message.recall'), 'danger')} <span class="meta">${escapeHtml(t('message.recallNote'))}</span></p>` : ''}

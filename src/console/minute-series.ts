@@ -10,7 +10,9 @@ const KEPT_SECONDS = 2 * 3_600;
 type Sample = Map<string, number>;
 
 /** A metric's values (its collect hook runs first: the queue gauges read Redis there). */
-async function valuesOf(metric: Metric): Promise<{ value: number; labels: Record<string, string | number | undefined>; metricName?: string }[]> {
+async function valuesOf(
+  metric: Metric,
+): Promise<{ value: number; labels: Record<string, string | number | undefined>; metricName?: string }[]> {
   return (await metric.get()).values as never;
 }
 
@@ -92,6 +94,9 @@ export class MinuteSeries {
     const now = Math.floor(this.clock() / 60_000);
     const minutes = Array.from({ length: SERIES_MINUTES }, (_, i) => now - SERIES_MINUTES + 1 + i);
     const hashes = await Promise.all(minutes.map((minute) => this.redis.hgetall(this.keys.consoleMinute(minute))));
-    return { minutes: minutes.map((m) => m * 60), values: hashes.map((h) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]))) };
+    return {
+      minutes: minutes.map((m) => m * 60),
+      values: hashes.map((h) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]))),
+    };
   }
 }

@@ -32,7 +32,11 @@ function welcomeLines(hour: Minutes): { p50: (number | null)[]; p99: (number | n
       .map(([k, count]) => [k.endsWith('+Inf') ? Infinity : Number(k.slice('welcome|le|'.length)), count] as [number, number])
       .sort((a, b) => a[0] - b[0]),
   );
-  return { p50: perMinute.map((b) => quantile(b, 0.5)), p99: perMinute.map((b) => quantile(b, 0.99)), count: perMinute.map((b) => b.at(-1)?.[1] ?? 0) };
+  return {
+    p50: perMinute.map((b) => quantile(b, 0.5)),
+    p99: perMinute.map((b) => quantile(b, 0.99)),
+    count: perMinute.map((b) => b.at(-1)?.[1] ?? 0),
+  };
 }
 
 /** What the overview's charts draw (public/console/overview.js): the last hour, per minute. */
@@ -43,14 +47,24 @@ export async function chartData(series: MinuteSeries) {
   for (const kind of ['accepted', 'sent', 'failed']) {
     for (const [event, values] of Object.entries(linesOf(hour, kind))) messages[`${kind} · ${event}`] = values;
   }
-  return { minutes: hour.minutes, messages, errcodes: linesOf(hour, 'errcode'), queues: linesOf(hour, 'queue'), welcome: { ...welcomeLines(hour), windowSeconds: WELCOME_WINDOW_SECONDS }, callbacks: linesOf(hour, 'callback'), sync: linesOf(hour, 'sync') };
+  return {
+    minutes: hour.minutes,
+    messages,
+    errcodes: linesOf(hour, 'errcode'),
+    queues: linesOf(hour, 'queue'),
+    welcome: { ...welcomeLines(hour), windowSeconds: WELCOME_WINDOW_SECONDS },
+    callbacks: linesOf(hour, 'callback'),
+    sync: linesOf(hour, 'sync'),
+  };
 }
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
 /** Callbacks by outcome and pushes per sink over the hour, for the table under the charts (callback outcomes are the metric's labels, as in Grafana). */
 export function hourTotals(data: Awaited<ReturnType<typeof chartData>>, t: Translate): string {
-  const callbacks = Object.entries(data.callbacks).map(([outcome, values]) => `<tr><td>${escapeHtml(t('hour.callback'))}</td><td>${escapeHtml(outcome)}</td><td>${sum(values)}</td></tr>`);
+  const callbacks = Object.entries(data.callbacks).map(
+    ([outcome, values]) => `<tr><td>${escapeHtml(t('hour.callback'))}</td><td>${escapeHtml(outcome)}</td><td>${sum(values)}</td></tr>`,
+  );
   const sync = Object.entries(data.sync).map(([name, values]) => {
     const [sink, outcome] = name.split('|') as [string, SyncOutcome];
     return `<tr class="${outcome === 'dead-lettered' ? 'failed' : ''}"><td>${escapeHtml(t('hour.sync', { sink }))}</td><td>${escapeHtml(t(`hour.${outcome}`))}</td><td>${sum(values)}</td></tr>`;

@@ -15,9 +15,25 @@ const HTML_LANG = { en: 'en', zh: 'zh-CN' } as const;
  * CSP allows no inline script; console.js hands them the page's strings), no CDN:
  * it works offline. `here` is the page's own query, kept when switching language.
  */
-export function consolePage(options: { basePath: string; nav: NavItem[]; active: string; title: string; body: string; locale: ConsoleLocale; here?: URLSearchParams; scripts?: string[]; stylesheets?: string[]; notice?: string; refreshSeconds?: number }): string {
+export function consolePage(options: {
+  basePath: string;
+  nav: NavItem[];
+  active: string;
+  title: string;
+  body: string;
+  locale: ConsoleLocale;
+  here?: URLSearchParams;
+  scripts?: string[];
+  stylesheets?: string[];
+  notice?: string;
+  refreshSeconds?: number;
+}): string {
   const { basePath, nav, active, locale } = options;
-  const links = nav.map((n) => `<a href="${basePath}${n.path}"${n.path === active ? ' class="active" aria-current="page"' : ''}>${escapeHtml(n.title)}</a>`).join('');
+  const links = nav
+    .map(
+      (n) => `<a href="${basePath}${n.path}"${n.path === active ? ' class="active" aria-current="page"' : ''}>${escapeHtml(n.title)}</a>`,
+    )
+    .join('');
   const switches = LANGS.filter((lang) => lang !== locale.lang).map((lang) => {
     const query = new URLSearchParams(options.here);
     query.set('lang', lang);
@@ -36,7 +52,9 @@ ${options.body}</main></body></html>`;
 
 /** A POST button (a form of its own): actions that change something never hide behind a link. */
 export function actionButton(action: string, label: string, className = '', fields: Record<string, string> = {}): string {
-  const hidden = Object.entries(fields).map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`).join('');
+  const hidden = Object.entries(fields)
+    .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
+    .join('');
   return `<form method="post" action="${escapeHtml(action)}" class="inline">${hidden}<button type="submit" class="${escapeHtml(className)}">${escapeHtml(label)}</button></form>`;
 }
 

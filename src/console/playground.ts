@@ -33,7 +33,8 @@ export function sampleData(template: EventTemplate): Record<string, unknown> {
 /** The request a try-out stands for: to the test member, or to the chosen robot. */
 function requestOf(service: MessageService, body: unknown) {
   const parsed = tryoutSchema.safeParse(body);
-  if (!parsed.success) throw new ApiError(400, 'invalid_request', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  if (!parsed.success)
+    throw new ApiError(400, 'invalid_request', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   const { event, msgtype, data, recipient, robot } = parsed.data;
   const to = robot ? { robots: [robot] } : { users: [recipient || 'playground'] };
   return service.parse({ event, msgtype, data, to });
@@ -50,9 +51,16 @@ export interface PreviewedPayload {
  * A request as it would go out: the exact payloads (message/send for members,
  * webhook/send for each robot) with a WeCom-looking preview each. Nothing is queued.
  */
-export async function previewPayloads(service: MessageService, request: SendRequest, caller: Caller): Promise<{ payloads: PreviewedPayload[]; note?: string }> {
+export async function previewPayloads(
+  service: MessageService,
+  request: SendRequest,
+  caller: Caller,
+): Promise<{ payloads: PreviewedPayload[]; note?: string }> {
   const preview = await service.preview(request, caller);
-  const payloads = [...preview.payloads.map((payload) => ({ to: 'members', payload })), ...(preview.robots ?? []).flatMap((r) => r.payloads.map((payload) => ({ to: `robot ${r.robot}`, payload })))];
+  const payloads = [
+    ...preview.payloads.map((payload) => ({ to: 'members', payload })),
+    ...(preview.robots ?? []).flatMap((r) => r.payloads.map((payload) => ({ to: `robot ${r.robot}`, payload }))),
+  ];
   return { payloads: payloads.map((p) => ({ ...p, html: previewHtml(p.payload) })), ...(preview.note ? { note: preview.note } : {}) };
 }
 
@@ -64,12 +72,18 @@ export async function renderTryout(service: MessageService, body: unknown, calle
 /** Sends the try-out for real, only to its test member (or robot): the explicit button. */
 export async function sendTryout(service: MessageService, body: unknown, caller: Caller, requestId: string, t: Translate) {
   const parsed = tryoutSchema.safeParse(body);
-  if (parsed.success && !parsed.data.robot && !parsed.data.recipient) throw new ApiError(422, 'no_recipient', t('playground.noRecipient'), [{ field: 'recipient', message: t('playground.noRecipientField') }]);
+  if (parsed.success && !parsed.data.robot && !parsed.data.recipient)
+    throw new ApiError(422, 'no_recipient', t('playground.noRecipient'), [
+      { field: 'recipient', message: t('playground.noRecipientField') },
+    ]);
   return service.accept(requestOf(service, body), { caller, requestId });
 }
 
 export function playgroundBody(basePath: string, templates: EventTemplate[], robots: string[], t: Translate): string {
-  const events = templates.map((tpl) => `<option value="${escapeHtml(tpl.event)}" data-msgtypes="${escapeHtml(tpl.msgtypes.join(' '))}" data-default="${escapeHtml(tpl.defaultMsgtype)}" data-sample="${escapeHtml(JSON.stringify(sampleData(tpl)))}">${escapeHtml(tpl.event)}</option>`);
+  const events = templates.map(
+    (tpl) =>
+      `<option value="${escapeHtml(tpl.event)}" data-msgtypes="${escapeHtml(tpl.msgtypes.join(' '))}" data-default="${escapeHtml(tpl.defaultMsgtype)}" data-sample="${escapeHtml(JSON.stringify(sampleData(tpl)))}">${escapeHtml(tpl.event)}</option>`,
+  );
   const text = (key: Parameters<Translate>[0], vars?: Record<string, string>) => escapeHtml(t(key, vars));
   return `<p class="meta">${text('playground.intro')}</p>
 <form id="playground" class="playground" data-render="${basePath}/playground/render" data-send="${basePath}/playground/send" data-messages="${basePath}/messages/">

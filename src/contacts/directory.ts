@@ -105,7 +105,9 @@ export class Directory {
   private entityKeys(parsed: ContactChange): string[] {
     switch (parsed.kind) {
       case 'user':
-        return parsed.action !== 'deleted' && parsed.newUserId ? [this.userKey(parsed.userId), this.userKey(parsed.newUserId)] : [this.userKey(parsed.userId)];
+        return parsed.action !== 'deleted' && parsed.newUserId
+          ? [this.userKey(parsed.userId), this.userKey(parsed.newUserId)]
+          : [this.userKey(parsed.userId)];
       case 'department':
         return [this.departmentKey(parsed.id)];
       case 'tag':
@@ -138,7 +140,14 @@ export class Directory {
           multi.del(this.userKey(parsed.userId)).srem(this.keys.users, parsed.userId.toLowerCase());
         }
         multi.set(this.userKey(userId), this.sealed.seal(after)).sadd(this.keys.users, userId.toLowerCase());
-        return { ...base, type: 'user', action: parsed.action, event: `user.${parsed.action}`, before, after: parsed.newUserId ? { ...after, newUserId: parsed.newUserId } : after };
+        return {
+          ...base,
+          type: 'user',
+          action: parsed.action,
+          event: `user.${parsed.action}`,
+          before,
+          after: parsed.newUserId ? { ...after, newUserId: parsed.newUserId } : after,
+        };
       }
       case 'department': {
         const key = this.departmentKey(parsed.id);
@@ -163,7 +172,18 @@ export class Directory {
         membership.removedParties.forEach((p) => parties.delete(p));
         const after: TagRecord = { tagId: membership.tagId, users: [...users].sort(), parties: [...parties].sort((a, b) => a - b) };
         multi.set(key, this.sealed.seal(after));
-        return { ...base, type: 'tag', action: 'updated', event: 'tag.updated', before, after: { ...after, added: { users: membership.addedUsers, parties: membership.addedParties }, removed: { users: membership.removedUsers, parties: membership.removedParties } } };
+        return {
+          ...base,
+          type: 'tag',
+          action: 'updated',
+          event: 'tag.updated',
+          before,
+          after: {
+            ...after,
+            added: { users: membership.addedUsers, parties: membership.addedParties },
+            removed: { users: membership.removedUsers, parties: membership.removedParties },
+          },
+        };
       }
       default:
         return { ...base, type: 'unknown', action: 'unknown', event: 'unknown', reason: parsed.reason };
@@ -194,7 +214,8 @@ export function parentsFirst(departments: ContactDepartment[]): ContactDepartmen
   const bySibling = (a: ContactDepartment, b: ContactDepartment) => (a.order ?? 0) - (b.order ?? 0) || a.id - b.id;
   const ids = new Set(departments.map((d) => d.id));
   // The parent, when it is another department of the mirror; otherwise the department is a root.
-  const parentOf = (d: ContactDepartment) => (d.parentId !== undefined && d.parentId !== d.id && ids.has(d.parentId) ? d.parentId : undefined);
+  const parentOf = (d: ContactDepartment) =>
+    d.parentId !== undefined && d.parentId !== d.id && ids.has(d.parentId) ? d.parentId : undefined;
   const children = new Map<number, ContactDepartment[]>();
   for (const d of departments) {
     const parent = parentOf(d);

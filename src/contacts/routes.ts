@@ -49,7 +49,10 @@ function feedCursor(since: string): string {
   const id = /^(\d{1,20})(?:-(\d{1,20}))?$/.exec(since);
   if (id && BigInt(id[1]) <= MAX_STREAM_PART && BigInt(id[2] ?? 0) <= MAX_STREAM_PART) return since;
   const ms = id ? NaN : Date.parse(since);
-  if (Number.isNaN(ms)) throw new ApiError(400, 'invalid_request', 'since must be a cursor from a previous answer or an ISO time', [{ field: 'query.since', message: 'cursor or ISO 8601 time' }]);
+  if (Number.isNaN(ms))
+    throw new ApiError(400, 'invalid_request', 'since must be a cursor from a previous answer or an ISO time', [
+      { field: 'query.since', message: 'cursor or ISO 8601 time' },
+    ]);
   return `${Math.max(0, ms - 1)}-${MAX_STREAM_PART}`;
 }
 

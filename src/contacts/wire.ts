@@ -23,7 +23,14 @@ export async function wireContacts(core: Core, config: ContactsSettings) {
       : undefined;
   if (sync && config.workers.has('sync')) sync.start();
   return {
-    rules: [{ name: 'contact-change', inline: true, match: { msgType: 'event', event: 'change_contact' }, handle: (event) => handleContactChange(event, { directory, metrics, logger }) }],
+    rules: [
+      {
+        name: 'contact-change',
+        inline: true,
+        match: { msgType: 'event', event: 'change_contact' },
+        handle: (event) => handleContactChange(event, { directory, metrics, logger }),
+      },
+    ],
     routes: contactRoutes(directory, sync, config.contacts.piiKeys),
     /** A member's name as the mirror knows it (alert cards name who acted). */
     nameOf: async (userId: string) => (await directory.user(userId))?.name,

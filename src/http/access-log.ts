@@ -45,7 +45,12 @@ export function accessLog(logger: Logger, metrics: Metrics, options: AccessLogOp
     res.setHeader('X-Request-Id', req.id);
     const started = performance.now();
     res.once('close', () => {
-      if (res.writableFinished) requests({ method: req.method, route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched', status: String(res.statusCode) }).inc();
+      if (res.writableFinished)
+        requests({
+          method: req.method,
+          route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched',
+          status: String(res.statusCode),
+        }).inc();
       const level = res.writableFinished ? levelOf(req, res) : 'warn';
       if (level === undefined || !logger.isLevelEnabled(level)) return;
       // Only what an operator needs: headers (Authorization, cookies) are never logged.

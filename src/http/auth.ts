@@ -128,9 +128,11 @@ const PROXY_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'];
  */
 function notPlainlyLocal(req: Request): string | undefined {
   const proxied = PROXY_HEADERS.find((name) => req.headers[name] !== undefined);
-  if (proxied) return `without GATEWAY_API_KEYS only direct local callers are served, and this request came through a proxy (${proxied}): set GATEWAY_API_KEYS to serve through one`;
+  if (proxied)
+    return `without GATEWAY_API_KEYS only direct local callers are served, and this request came through a proxy (${proxied}): set GATEWAY_API_KEYS to serve through one`;
   // The header's value is the caller's: it is not repeated back.
-  if (!namesLocalHost(req.headers.host)) return 'without GATEWAY_API_KEYS only local callers are served, and this request names another host (Host is not localhost, 127.0.0.1 or [::1]): set GATEWAY_API_KEYS to serve it';
+  if (!namesLocalHost(req.headers.host))
+    return 'without GATEWAY_API_KEYS only local callers are served, and this request names another host (Host is not localhost, 127.0.0.1 or [::1]): set GATEWAY_API_KEYS to serve it';
   return undefined;
 }
 
@@ -160,10 +162,14 @@ export class ApiKeys {
   require(permission: Permission, options: { basicRealm?: boolean } = {}): RequestHandler {
     return async (req, res, next) => {
       if (this.digests.length === 0) {
-        if (!LOOPBACK.has(req.socket.remoteAddress ?? '')) return next(new ApiError(401, 'unauthorized', 'no GATEWAY_API_KEYS configured: only loopback callers are accepted'));
+        if (!LOOPBACK.has(req.socket.remoteAddress ?? ''))
+          return next(new ApiError(401, 'unauthorized', 'no GATEWAY_API_KEYS configured: only loopback callers are accepted'));
         const refused = notPlainlyLocal(req);
         if (refused) return next(new ApiError(403, 'forbidden', refused));
-        const crossSite = crossSiteRefusal(req, "without GATEWAY_API_KEYS changes are taken from local programs and the gateway's own pages only, and a page on another site sent this one (Origin, Sec-Fetch-Site): set GATEWAY_API_KEYS to serve it");
+        const crossSite = crossSiteRefusal(
+          req,
+          "without GATEWAY_API_KEYS changes are taken from local programs and the gateway's own pages only, and a page on another site sent this one (Origin, Sec-Fetch-Site): set GATEWAY_API_KEYS to serve it",
+        );
         if (crossSite) return next(crossSite);
         res.locals.caller = LOCAL_CALLER;
         return next();
@@ -178,13 +184,24 @@ export class ApiKeys {
         const wait = presented === undefined ? 0 : await this.guard.failed(req.ip ?? req.socket.remoteAddress ?? '');
         if (wait > 0) {
           res.setHeader('Retry-After', String(wait));
-          return next(new ApiError(429, 'too_many_failures', `too many failed authentications from this address; retry in ${wait} s (a right key is served meanwhile)`));
+          return next(
+            new ApiError(
+              429,
+              'too_many_failures',
+              `too many failed authentications from this address; retry in ${wait} s (a right key is served meanwhile)`,
+            ),
+          );
         }
         if (options.basicRealm) res.setHeader('WWW-Authenticate', 'Basic realm="wecom-gateway", charset="UTF-8"');
         return next(new ApiError(401, 'unauthorized', presented ? 'unknown key' : 'missing key (Authorization: Bearer KEY)'));
       }
       if (!key.permissions.has(permission)) return next(new ApiError(403, 'forbidden', `this key may not ${permission}`));
-      const caller: Caller = { id: key.id, permissions: key.permissions, ...(key.scope ? { scope: key.scope } : {}), ...(key.alertOwner ? { alertOwner: key.alertOwner } : {}) };
+      const caller: Caller = {
+        id: key.id,
+        permissions: key.permissions,
+        ...(key.scope ? { scope: key.scope } : {}),
+        ...(key.alertOwner ? { alertOwner: key.alertOwner } : {}),
+      };
       res.locals.caller = caller;
       return next();
     };

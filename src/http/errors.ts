@@ -25,7 +25,8 @@ export class ApiError extends Error {
     const fields = issues.flatMap(unwrapUnion).flatMap((issue) => {
       const path = issue.path.join('.');
       // An unknown key is named itself, not its parent object.
-      if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ field: prefix + (path ? `${path}.${key}` : key), message: 'unknown field' }));
+      if (issue.code === 'unrecognized_keys')
+        return issue.keys.map((key) => ({ field: prefix + (path ? `${path}.${key}` : key), message: 'unknown field' }));
       return [{ field: prefix + (path || '(body)'), message: issue.message }];
     });
     // The message says what to do too: a caller reading only `message` (a log line, curl's output) learns the fix.
@@ -41,7 +42,11 @@ export class ApiError extends Error {
  */
 function unwrapUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
   if (issue.code !== 'invalid_union') return [issue];
-  const shaped = issue.errors.filter((option) => option.length > 0 && !option.some((inner) => inner.path.length === 0 && (inner.code === 'invalid_type' || inner.code === 'invalid_value')));
+  const shaped = issue.errors.filter(
+    (option) =>
+      option.length > 0 &&
+      !option.some((inner) => inner.path.length === 0 && (inner.code === 'invalid_type' || inner.code === 'invalid_value')),
+  );
   if (shaped.length !== 1) return [issue];
   return shaped[0].flatMap((inner) => unwrapUnion({ ...inner, path: [...issue.path, ...inner.path] }));
 }
@@ -75,18 +80,36 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     // Known by its type (the command connections throw it), never by text: a WeCom ECONNREFUSED is not Redis'.
     if (error instanceof RedisUnavailableError) error = new UnavailableError();
     // The router could not percent-decode a path parameter (`/v1/messages/%zz`): the path is wrong, not the body.
-    if (error instanceof URIError) error = new ApiError(400, 'invalid_request', 'the path is not validly percent-encoded', [{ field: '(path)', message: 'not validly percent-encoded' }]);
+    if (error instanceof URIError)
+      error = new ApiError(400, 'invalid_request', 'the path is not validly percent-encoded', [
+        { field: '(path)', message: 'not validly percent-encoded' },
+      ]);
     if (error instanceof ApiError) {
       if (error.status >= 500) res.setHeader('Retry-After', '1');
-      if (error instanceof RetryLaterError && error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
-      res.status(error.status).json({ error: { code: error.code, message: error.message, ...(error.fields ? { fields: error.fields } : {}), ...(error.wecom ? { wecom: error.wecom } : {}) } });
+      if (error instanceof RetryLaterError && error.retryAfterSeconds !== undefined)
+        res.setHeader('Retry-After', String(error.retryAfterSeconds));
+      res
+        .status(error.status)
+        .json({
+          error: {
+            code: error.code,
+            message: error.message,
+            ...(error.fields ? { fields: error.fields } : {}),
+            ...(error.wecom ? { wecom: error.wecom } : {}),
+          },
+        });
       return;
     }
     // body-parser errors carry a status: 400 malformed JSON, 413 too large, 415 bad charset.
     const status = typeof error?.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 500;
     if (status < 500) {
       const code = status === 413 ? 'payload_too_large' : 'invalid_request';
-      const message = status === 413 ? 'request body too large' : error.type === 'entity.parse.failed' ? 'body is not valid JSON' : String(error.message ?? 'bad request');
+      const message =
+        status === 413
+          ? 'request body too large'
+          : error.type === 'entity.parse.failed'
+            ? 'body is not valid JSON'
+            : String(error.message ?? 'bad request');
       res.status(status).json({ error: { code, message, ...(status === 400 ? { fields: [{ field: '(body)', message }] } : {}) } });
       return;
     }

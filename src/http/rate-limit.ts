@@ -43,7 +43,13 @@ export class AuthFailureThrottle implements FailedAuthGuard {
     const window = { points: options.failures, duration: options.windowSeconds ?? 60 };
     const memory = new RateLimiterMemory(window);
     this.limiter = options.redis
-      ? new RateLimiterRedis({ ...window, storeClient: options.redis, keyPrefix: options.keyPrefix, insuranceLimiter: memory, rejectIfRedisNotReady: true })
+      ? new RateLimiterRedis({
+          ...window,
+          storeClient: options.redis,
+          keyPrefix: options.keyPrefix,
+          insuranceLimiter: memory,
+          rejectIfRedisNotReady: true,
+        })
       : memory;
   }
 

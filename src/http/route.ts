@@ -31,7 +31,9 @@ export function toExpressPath(path: string): string {
 export function queryParam(req: Request, name: string): string | undefined {
   const value = req.query[name];
   if (value === undefined || typeof value === 'string') return value;
-  throw new ApiError(400, 'invalid_request', `query parameter ${name} is given more than once`, [{ field: `query.${name}`, message: 'give it once' }]);
+  throw new ApiError(400, 'invalid_request', `query parameter ${name} is given more than once`, [
+    { field: `query.${name}`, message: 'give it once' },
+  ]);
 }
 
 /** `?limit=`: a whole number from 1 to `max` (openapi.yaml: minimum 1, maximum 1000, default 100); absent or empty = `fallback`. */
@@ -39,13 +41,18 @@ export function limitParam(req: Request, fallback = 100, max = 1000): number {
   const text = queryParam(req, 'limit');
   if (text === undefined || text === '') return fallback;
   const limit = /^\d{1,7}$/.test(text) ? Number(text) : NaN;
-  if (!(limit >= 1 && limit <= max)) throw new ApiError(400, 'invalid_request', `limit must be a whole number from 1 to ${max}`, [{ field: 'query.limit', message: `a whole number from 1 to ${max}` }]);
+  if (!(limit >= 1 && limit <= max))
+    throw new ApiError(400, 'invalid_request', `limit must be a whole number from 1 to ${max}`, [
+      { field: 'query.limit', message: `a whole number from 1 to ${max}` },
+    ]);
   return limit;
 }
 
 /** Whether a request carries a body at all (as body-parser decides: a Content-Length above 0, or chunks). */
 function hasBody(req: Request): boolean {
-  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+  return (
+    req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0')
+  );
 }
 
 /**
@@ -55,7 +62,8 @@ function hasBody(req: Request): boolean {
  */
 export const jsonBodyOnly: RequestHandler = (req, _res, next) => {
   if (!hasBody(req) || req.is('application/json')) return next();
-  const message = "the body must be JSON: send JSON with Content-Type: application/json (curl -d sends application/x-www-form-urlencoded unless given -H 'content-type: application/json')";
+  const message =
+    "the body must be JSON: send JSON with Content-Type: application/json (curl -d sends application/x-www-form-urlencoded unless given -H 'content-type: application/json')";
   next(new ApiError(415, 'unsupported_media_type', message, [{ field: 'Content-Type', message: 'application/json' }]));
 };
 
@@ -81,7 +89,11 @@ export function methodNotAllowed(routes: Pick<Route, 'method' | 'path'>[]): Requ
     const [path, { methods }] = known;
     const allow = [...methods].join(', ');
     res.setHeader('Allow', allow);
-    next(new ApiError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}; it takes ${allow}`, [{ field: '(method)', message: `one of ${allow}` }]));
+    next(
+      new ApiError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}; it takes ${allow}`, [
+        { field: '(method)', message: `one of ${allow}` },
+      ]),
+    );
   };
 }
 

@@ -18,7 +18,11 @@ export function parseTrustProxy(value: string | undefined): boolean | number | s
   return /^\d+$/.test(value) ? Number(value) : value;
 }
 
-const entriesOf = (value: string) => value.split(',').map((e) => e.trim()).filter(Boolean);
+const entriesOf = (value: string) =>
+  value
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
 
 /** Why express could not read the value (it would stop the start with "invalid IP address"), or undefined. */
 export function trustProxyProblem(value: string): string | undefined {
@@ -30,14 +34,17 @@ export function trustProxyProblem(value: string): string | undefined {
     if (prefix === undefined) return false;
     return !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= (isIP(address) === 6 ? 128 : 32)) && isIP(prefix) !== 4; // a netmask (255.255.0.0) will do too
   });
-  return unreadable.length > 0 ? `${unreadable.join(', ')}: not an address, a CIDR or loopback/linklocal/uniquelocal (e.g. 10.42.7.0/24)` : undefined;
+  return unreadable.length > 0
+    ? `${unreadable.join(', ')}: not an address, a CIDR or loopback/linklocal/uniquelocal (e.g. 10.42.7.0/24)`
+    : undefined;
 }
 
 /** A start-up warning when the value trusts more than the proxies: every peer, or a whole private range. */
 export function trustProxyWarning(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   const parsed = parseTrustProxy(value);
-  const consequence = 'any such peer can claim any address in X-Forwarded-For (to pass CALLBACK_IP_ALLOWLIST, or to dodge the failed-key throttle), and none is held to MAX_CONNECTIONS_PER_ADDRESS: name your proxies\' addresses instead (docs/security.md)';
+  const consequence =
+    "any such peer can claim any address in X-Forwarded-For (to pass CALLBACK_IP_ALLOWLIST, or to dodge the failed-key throttle), and none is held to MAX_CONNECTIONS_PER_ADDRESS: name your proxies' addresses instead (docs/security.md)";
   if (parsed === true || typeof parsed === 'number') return `TRUST_PROXY=${value} treats every peer as a proxy: ${consequence}`;
   if (typeof parsed !== 'string') return undefined;
   const wide = entriesOf(parsed).filter((entry) => WHOLE_PRIVATE.has(entry));

@@ -71,7 +71,11 @@ export class MediaResolver {
    * md5 of its bytes (JPG/PNG, 2 MB at most); a file or voice is uploaded with the
    * robot's own key (webhook/upload_media) and its media_id reused while WeCom keeps it.
    */
-  async resolveForRobot(endpoint: RobotEndpoint, msgtype: string, body: Record<string, unknown>): Promise<Outcome<Record<string, unknown>>> {
+  async resolveForRobot(
+    endpoint: RobotEndpoint,
+    msgtype: string,
+    body: Record<string, unknown>,
+  ): Promise<Outcome<Record<string, unknown>>> {
     const { media, ...rest } = body as { media?: MediaSource } & Record<string, unknown>;
     if (!media) return { kind: 'ok', value: body };
     const loaded = await this.download(media);
@@ -81,10 +85,17 @@ export class MediaResolver {
   }
 
   /** What replaces `media` in a robot's message: an image's base64 and md5 (any key), or the media_id this key uploaded. */
-  async robotFields(endpoint: RobotEndpoint, msgtype: string, media: MediaSource, content: Buffer): Promise<Outcome<Record<string, unknown>>> {
+  async robotFields(
+    endpoint: RobotEndpoint,
+    msgtype: string,
+    media: MediaSource,
+    content: Buffer,
+  ): Promise<Outcome<Record<string, unknown>>> {
     if (msgtype === 'image') {
       const image = robotImage(content);
-      return typeof image === 'string' ? { kind: 'permanent', error: { errcode: MEDIA_ERRCODE, errmsg: image } } : { kind: 'ok', value: { ...image } };
+      return typeof image === 'string'
+        ? { kind: 'permanent', error: { errcode: MEDIA_ERRCODE, errmsg: image } }
+        : { kind: 'ok', value: { ...image } };
     }
     const type = msgtype as 'file' | 'voice';
     const mediaId = await this.uploadOnce(`robot-${robotKeyId(endpoint.key)}`, type, media, content, (filename) =>
@@ -94,12 +105,20 @@ export class MediaResolver {
   }
 
   /** Uploads content once per owner (a corp, or a robot key) and content hash while WeCom keeps it; concurrent sends share the upload. */
-  private uploadOnce(owner: string, msgtype: string, media: MediaSource, content: Buffer, upload: (filename: string) => Promise<Outcome<UploadedMedia>>): Promise<Outcome<string>> {
+  private uploadOnce(
+    owner: string,
+    msgtype: string,
+    media: MediaSource,
+    content: Buffer,
+    upload: (filename: string) => Promise<Outcome<UploadedMedia>>,
+  ): Promise<Outcome<string>> {
     const hash = createHash('sha256').update(content).digest('hex');
     const cacheKey = this.options.keys.media(owner, msgtype, hash);
     let pending = this.uploading.get(cacheKey);
     if (!pending) {
-      pending = this.uploadCached(cacheKey, () => upload(media.filename || `${msgtype}-${hash.slice(0, 8)}`)).finally(() => this.uploading.delete(cacheKey));
+      pending = this.uploadCached(cacheKey, () => upload(media.filename || `${msgtype}-${hash.slice(0, 8)}`)).finally(() =>
+        this.uploading.delete(cacheKey),
+      );
       this.uploading.set(cacheKey, pending);
     }
     return pending;
@@ -121,7 +140,10 @@ export class MediaResolver {
     const fetched = await egressRequest(media.url!, { dispatcher: egress, timeoutMs, maxBytes: MAX_MEDIA_BYTES, minRate, logger });
     if (fetched.kind === 'response' && fetched.statusCode < 400) return { kind: 'ok', value: fetched.body };
     // What the policy refused says so; a transfer that failed says only how (timeout, unreachable, HTTP n): never the address or the socket error.
-    const errmsg = fetched.kind === 'refused' ? fetched.reason : `download failed: ${fetched.kind === 'response' ? `HTTP ${fetched.statusCode}` : fetched.reason}`;
+    const errmsg =
+      fetched.kind === 'refused'
+        ? fetched.reason
+        : `download failed: ${fetched.kind === 'response' ? `HTTP ${fetched.statusCode}` : fetched.reason}`;
     const retry = fetched.kind === 'response' ? fetched.statusCode >= 500 : !fetched.permanent;
     return { kind: retry ? 'retry' : 'permanent', error: { errcode: MEDIA_ERRCODE, errmsg } };
   }

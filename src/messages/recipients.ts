@@ -12,10 +12,12 @@ const groupId = z.union([z.string().regex(/^\d{1,20}$/, 'a numeric id'), z.numbe
  * more than any alert needs.
  */
 export const MAX_RECIPIENTS = 10_000;
-const memberCount = (to: { users?: unknown[]; parties?: unknown[]; tags?: unknown[] }) => (to.users?.length ?? 0) + (to.parties?.length ?? 0) + (to.tags?.length ?? 0);
+const memberCount = (to: { users?: unknown[]; parties?: unknown[]; tags?: unknown[] }) =>
+  (to.users?.length ?? 0) + (to.parties?.length ?? 0) + (to.tags?.length ?? 0);
 
 /** What `to` looks like, for the messages that tell a caller how to write it. */
-const TO_EXAMPLES = '{"users":["zhangsan"]}, {"parties":[2]}, {"tags":[1]}, {"robots":["ops"]}, {"chats":["oncall"]} (lists may be combined) or "@all"';
+const TO_EXAMPLES =
+  '{"users":["zhangsan"]}, {"parties":[2]}, {"tags":[1]}, {"robots":["ops"]}, {"chats":["oncall"]} (lists may be combined) or "@all"';
 
 /** A list given as a single value (`"users":"zhangsan"`) is the common slip: the message shows the list it needs. */
 const listOf = <T extends z.ZodType>(item: T, example: string) => z.array(item, { error: `expected an array of ${example}` });
@@ -29,9 +31,13 @@ export const recipientsSchema = z.union(
         parties: listOf(groupId, 'department ids, e.g. [2, 3]').optional(),
         tags: listOf(groupId, 'tag ids, e.g. [1]').optional(),
         /** Group robots by their configured name. */
-        robots: listOf(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a configured robot name'), 'robot names, e.g. ["ops"]').max(20).optional(),
+        robots: listOf(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a configured robot name'), 'robot names, e.g. ["ops"]')
+          .max(20)
+          .optional(),
         /** App group chats (created by the app) by chatid. */
-        chats: listOf(z.string().regex(/^[0-9A-Za-z]{1,32}$/, 'a chatid: 1-32 letters or digits'), 'chatids, e.g. ["oncall"]').max(20).optional(),
+        chats: listOf(z.string().regex(/^[0-9A-Za-z]{1,32}$/, 'a chatid: 1-32 letters or digits'), 'chatids, e.g. ["oncall"]')
+          .max(20)
+          .optional(),
       })
       .strict()
       .refine((to) => [to.users, to.parties, to.tags, to.robots, to.chats].some((list) => (list?.length ?? 0) > 0), {
@@ -81,9 +87,14 @@ export type ReaderList = z.infer<typeof readerListSchema>;
  * them; the gateway cannot see who is inside).
  */
 export function splitReaders(to: Exclude<Recipients, '@all'>, readers: ReaderList): { wechat?: Recipients; others?: Recipients } {
-  const pick = (list: string[] | undefined, known: string[] | undefined, want: boolean) => (list ?? []).filter((id) => (known ?? []).some((k) => k.toLowerCase() === id.toLowerCase()) === want);
+  const pick = (list: string[] | undefined, known: string[] | undefined, want: boolean) =>
+    (list ?? []).filter((id) => (known ?? []).some((k) => k.toLowerCase() === id.toLowerCase()) === want);
   const build = (want: boolean) => {
-    const part = { users: pick(to.users, readers.users, want), parties: pick(to.parties, readers.parties, want), tags: pick(to.tags, readers.tags, want) };
+    const part = {
+      users: pick(to.users, readers.users, want),
+      parties: pick(to.parties, readers.parties, want),
+      tags: pick(to.tags, readers.tags, want),
+    };
     const filled = Object.fromEntries(Object.entries(part).filter(([, v]) => v.length > 0));
     return Object.keys(filled).length > 0 ? (filled as Recipients) : undefined;
   };

@@ -12,7 +12,8 @@ import type { EventTemplate } from './templates';
 const STATUSES: MessageStatus[] = ['queued', 'deferred', 'sending', 'sent', 'failed', 'recalled'];
 const LIST_PARAMETERS = ['status', 'event', 'recipient', 'since', 'until', 'limit', 'cursor'];
 
-const invalidQuery = (name: string, message: string) => new ApiError(400, 'invalid_request', `invalid query.${name}: ${message}`, [{ field: `query.${name}`, message }]);
+const invalidQuery = (name: string, message: string) =>
+  new ApiError(400, 'invalid_request', `invalid query.${name}: ${message}`, [{ field: `query.${name}`, message }]);
 
 /**
  * `?since=` / `?until=`: an ISO 8601 date (midnight UTC) or time with its zone; a time
@@ -30,7 +31,10 @@ function timeParam(req: Request, name: string): number | undefined {
 /** The names a record's `recipients` holds (`users zhangsan|lisi; parties 2` -> zhangsan, lisi, 2), in lower case: WeCom's userids ignore case. */
 function recipientNames(summary: string | undefined): string[] {
   if (!summary) return [];
-  return summary.split('; ').flatMap((kind) => kind.slice(kind.indexOf(' ') + 1).split('|')).map((name) => name.toLowerCase());
+  return summary
+    .split('; ')
+    .flatMap((kind) => kind.slice(kind.indexOf(' ') + 1).split('|'))
+    .map((name) => name.toLowerCase());
 }
 
 /** GET /v1/messages' query, checked: a misspelt filter (`stauts`) is named, not ignored into a list of everything. */
@@ -39,7 +43,8 @@ function listQuery(req: Request, caller: Caller): MessageListQuery {
   if (unknown.length > 0) throw invalidQuery(unknown[0], `unknown parameter; GET /v1/messages takes ${LIST_PARAMETERS.join(', ')}`);
   const statusText = queryParam(req, 'status');
   const statuses = statusText ? statusText.split(',') : [];
-  if (statuses.some((status) => !STATUSES.includes(status as MessageStatus))) throw invalidQuery('status', `one of ${STATUSES.join(', ')}, or several comma-separated`);
+  if (statuses.some((status) => !STATUSES.includes(status as MessageStatus)))
+    throw invalidQuery('status', `one of ${STATUSES.join(', ')}, or several comma-separated`);
   const event = queryParam(req, 'event') || undefined;
   const recipient = queryParam(req, 'recipient')?.toLowerCase() || undefined;
   const cursor = queryParam(req, 'cursor') || undefined;
@@ -61,7 +66,12 @@ function listQuery(req: Request, caller: Caller): MessageListQuery {
   };
 }
 
-export function messageRoutes(service: MessageService, store: MessageStore, templates: Map<string, EventTemplate>, recall: RecallDeps): Route[] {
+export function messageRoutes(
+  service: MessageService,
+  store: MessageStore,
+  templates: Map<string, EventTemplate>,
+  recall: RecallDeps,
+): Route[] {
   return [
     {
       method: 'post',
@@ -70,7 +80,8 @@ export function messageRoutes(service: MessageService, store: MessageStore, temp
       handler: async (req, res) => {
         const request = service.parse(req.body, req.get('idempotency-key') || undefined);
         // The body's idempotencyKey wins over the header (parse): a 422 names the one that was used.
-        const idempotencyField = (req.body as { idempotencyKey?: unknown }).idempotencyKey === undefined ? 'Idempotency-Key' : 'idempotencyKey';
+        const idempotencyField =
+          (req.body as { idempotencyKey?: unknown }).idempotencyKey === undefined ? 'Idempotency-Key' : 'idempotencyKey';
         const { id, status } = await service.accept(request, { caller: callerOf(res), requestId: String(req.id), idempotencyField });
         res.status(202).location(`/v1/messages/${id}`).json({ id, status });
       },
@@ -102,7 +113,8 @@ export function messageRoutes(service: MessageService, store: MessageStore, temp
         // Redis away: the error handler answers 503 (RedisUnavailableError); any other failure is ours, a 500.
         const view = await store.get(id);
         // Another caller's message is answered as if it did not exist: ids are not secrets, records are.
-        if (!view || !visibleTo(view, callerOf(res))) throw new ApiError(404, 'not_found', `no message ${id} (unknown or older than the retention)`);
+        if (!view || !visibleTo(view, callerOf(res)))
+          throw new ApiError(404, 'not_found', `no message ${id} (unknown or older than the retention)`);
         res.json(view);
       },
     },

@@ -10,12 +10,23 @@ import type { EventTemplate } from './templates';
  * The event definition's own callbackUrl is the operator's and trusted as
  * configured; any other is the caller's, delivered under the egress policy.
  */
-export function statusCallbacks(store: MessageStore, outbox: WebhookOutbox, clock: () => number, templates: Map<string, EventTemplate>): (messageId: string) => Promise<void> {
+export function statusCallbacks(
+  store: MessageStore,
+  outbox: WebhookOutbox,
+  clock: () => number,
+  templates: Map<string, EventTemplate>,
+): (messageId: string) => Promise<void> {
   return async (messageId) => {
     const view = await store.get(messageId);
     if (!view?.callbackUrl || (view.status !== 'sent' && view.status !== 'failed')) return;
     const { callbackUrl, ...status } = view;
     const configured = callbackUrl === templates.get(view.event)?.callbackUrl;
-    await outbox.add({ id: `${messageId}_final`, url: callbackUrl, body: status, createdAt: clock(), ...(configured ? { trusted: true } : {}) });
+    await outbox.add({
+      id: `${messageId}_final`,
+      url: callbackUrl,
+      body: status,
+      createdAt: clock(),
+      ...(configured ? { trusted: true } : {}),
+    });
   };
 }

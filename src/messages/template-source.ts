@@ -77,7 +77,9 @@ function lineOf(doc: Document, counter: LineCounter, path: FilePath, lineInStrin
 /** zod's problems with a file's places; an unknown key is one problem per key, at the key's line. */
 export function schemaProblems(issues: readonly z.core.$ZodIssue[], where: Where): string[] {
   return issues.flatMap((issue) =>
-    issue.code === 'unrecognized_keys' ? issue.keys.map((key) => `${where([...issue.path, key])}: ${issue.message}`) : [`${where(issue.path)}: ${issue.message}`],
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => `${where([...issue.path, key])}: ${issue.message}`)
+      : [`${where(issue.path)}: ${issue.message}`],
   );
 }
 

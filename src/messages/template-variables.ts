@@ -55,9 +55,14 @@ export function variableProblems(ast: hbs.AST.Program, check: VariableCheck): St
   };
   const helpers = new Set(check.helpers);
   // Handlebars' own test (simpleId): one part, no ../, no this.
-  const simple = (path: hbs.AST.PathExpression) => !path.data && path.depth === 0 && path.parts.length === 1 && !/^(\.|this\b)/.test(path.original);
-  const isHelper = (path: hbs.AST.Expression): path is hbs.AST.PathExpression => path.type === 'PathExpression' && simple(path as hbs.AST.PathExpression) && helpers.has((path as hbs.AST.PathExpression).parts[0]);
-  const shownHelpers = check.helpers.filter((h) => !h.endsWith('Missing')).sort().join(', ');
+  const simple = (path: hbs.AST.PathExpression) =>
+    !path.data && path.depth === 0 && path.parts.length === 1 && !/^(\.|this\b)/.test(path.original);
+  const isHelper = (path: hbs.AST.Expression): path is hbs.AST.PathExpression =>
+    path.type === 'PathExpression' && simple(path as hbs.AST.PathExpression) && helpers.has((path as hbs.AST.PathExpression).parts[0]);
+  const shownHelpers = check.helpers
+    .filter((h) => !h.endsWith('Missing'))
+    .sort()
+    .join(', ');
 
   function variable(path: hbs.AST.PathExpression, scopes: Scope[], partial?: string): void {
     let parts = path.parts;
@@ -103,7 +108,12 @@ export function variableProblems(ast: hbs.AST.Program, check: VariableCheck): St
         return partialCall(node as hbs.AST.PartialStatement | hbs.AST.PartialBlockStatement, scopes, partial, within);
     }
   }
-  function partialCall(node: hbs.AST.PartialStatement | hbs.AST.PartialBlockStatement, scopes: Scope[], partial: string | undefined, within: string[]): void {
+  function partialCall(
+    node: hbs.AST.PartialStatement | hbs.AST.PartialBlockStatement,
+    scopes: Scope[],
+    partial: string | undefined,
+    within: string[],
+  ): void {
     for (const param of node.params) expression(param, scopes, partial);
     for (const pair of node.hash?.pairs ?? []) expression(pair.value, scopes, partial);
     if ('program' in node) program(node.program, scopes, partial, within); // {{#> name}}fallback{{/name}}
@@ -111,13 +121,21 @@ export function variableProblems(ast: hbs.AST.Program, check: VariableCheck): St
     const name = (node.name as hbs.AST.PathExpression).original;
     const body = check.partials.get(name);
     if (!body) {
-      if (!('program' in node) && !name.startsWith('@')) report(node, `{{> ${name}}}: no partial is named ${name} (${check.partials.size > 0 ? `partials: ${[...check.partials.keys()].join(', ')}` : 'this file defines no partials'})`, partial);
+      if (!('program' in node) && !name.startsWith('@'))
+        report(
+          node,
+          `{{> ${name}}}: no partial is named ${name} (${check.partials.size > 0 ? `partials: ${[...check.partials.keys()].join(', ')}` : 'this file defines no partials'})`,
+          partial,
+        );
       return;
     }
     if (within.includes(name)) return;
     // A partial renders in the caller's context (or the one given), with its hash arguments beside it.
     const top = scopes[scopes.length - 1];
-    const inner: Scope = node.params.length > 0 ? ELSEWHERE : { data: top.data, names: new Set([...top.names, ...(node.hash?.pairs ?? []).map((p) => p.key)]) };
+    const inner: Scope =
+      node.params.length > 0
+        ? ELSEWHERE
+        : { data: top.data, names: new Set([...top.names, ...(node.hash?.pairs ?? []).map((p) => p.key)]) };
     program(body, [...scopes.slice(0, -1), inner], name, [...within, name]);
   }
   function program(node: hbs.AST.Program | undefined, scopes: Scope[], partial: string | undefined, within: string[]): void {

@@ -41,7 +41,11 @@ export interface MessagesFlow extends Flow {
  * The send pipeline: accept (render, persist, enqueue), the send worker, status
  * reads and recalls, and the final status POSTed to a request's callbackUrl.
  */
-export async function wireMessages(core: Core, config: MessagesSettings, deps: { templates: Map<string, EventTemplate>; statusCallbacks: WebhookOutbox; chats: ChatDirectory }): Promise<MessagesFlow> {
+export async function wireMessages(
+  core: Core,
+  config: MessagesSettings,
+  deps: { templates: Map<string, EventTemplate>; statusCallbacks: WebhookOutbox; chats: ChatDirectory },
+): Promise<MessagesFlow> {
   const { templates } = deps;
   const store = new MessageStore(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds, clock: core.clock });
   const settings = {
@@ -76,10 +80,29 @@ export async function wireMessages(core: Core, config: MessagesSettings, deps: {
   const policy = EgressPolicy.fromConfig(config);
   // One key's flood goes after every other key's parts within their share (budgets/send-share.ts).
   const share = config.send.share ? new SendShare(core.redis, core.keys.sendShare, config.send.share) : undefined;
-  const service = new MessageService({ config, templates, store, queue, metrics: core.metrics, chats: deps.chats, recipientCap: new RecipientCap(core.redis, core.keys, config.recipientsPerHour, core.clock), share, robotLines: robotLine, egress: policy, replicated: core.replicated, clock: core.clock });
+  const service = new MessageService({
+    config,
+    templates,
+    store,
+    queue,
+    metrics: core.metrics,
+    chats: deps.chats,
+    recipientCap: new RecipientCap(core.redis, core.keys, config.recipientsPerHour, core.clock),
+    share,
+    robotLines: robotLine,
+    egress: policy,
+    replicated: core.replicated,
+    clock: core.clock,
+  });
   const appNamed = (name: string) => findApp(config, name);
   const egress = egressAgent(policy, config.egress.timeoutMs);
-  const media = new MediaResolver(core.redis, core.api, { keys: core.keys, egress, timeoutMs: config.egress.timeoutMs, minRate: config.media.minRate, logger: core.logger });
+  const media = new MediaResolver(core.redis, core.api, {
+    keys: core.keys,
+    egress,
+    timeoutMs: config.egress.timeoutMs,
+    minRate: config.media.minRate,
+    logger: core.logger,
+  });
   const files = new PartFiles({ queue: mediaQueue, redis: core.redis, keys: core.keys, store, retry: config.send, clock: core.clock });
   // A slot's lease outlasts any download (EGRESS_TIMEOUT_MS), so only a dead instance's slot lapses.
   const slotSettings = { perOwner: config.media.downloadsPerKey, leaseMs: config.egress.timeoutMs + 5_000 };

@@ -36,7 +36,12 @@ export function readCommandLine(
   };
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: options.positionals !== undefined, strict: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { help: { type: 'boolean', short: 'h' } },
+      allowPositionals: options.positionals !== undefined,
+      strict: true,
+    });
   } catch (error) {
     return fail(oneLine(error as Error));
   }

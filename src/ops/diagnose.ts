@@ -58,7 +58,16 @@ export async function diagnose(config: DoctorSettings, api: WecomApi): Promise<F
           : `agent ${app.agentId} has an empty visible range: add members or departments in the admin console (应用 -> 可见范围)`,
     });
     const ips = await api.call(app, getCallbackIps());
-    findings.push(ips.kind === 'ok' ? { ok: true, app: app.name, check: 'getcallbackip', detail: `${ips.value.length} WeCom callback address(es); this gateway's IP is trusted` } : problem(app, 'getcallbackip', ips.error));
+    findings.push(
+      ips.kind === 'ok'
+        ? {
+            ok: true,
+            app: app.name,
+            check: 'getcallbackip',
+            detail: `${ips.value.length} WeCom callback address(es); this gateway's IP is trusted`,
+          }
+        : problem(app, 'getcallbackip', ips.error),
+    );
   }
   // Names and pool sizes only: a robot's key is a credential.
   if (config.robots.length > 0) {

@@ -16,7 +16,11 @@ function requireMetricsToken(req: Request, res: Response, token: string): void {
   const presented = presentedKey(req);
   if (presented !== undefined && sameSecret(presented, token)) return;
   res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
-  throw new ApiError(401, 'unauthorized', presented === undefined ? 'missing token (Authorization: Bearer METRICS_TOKEN)' : 'wrong metrics token');
+  throw new ApiError(
+    401,
+    'unauthorized',
+    presented === undefined ? 'missing token (Authorization: Bearer METRICS_TOKEN)' : 'wrong metrics token',
+  );
 }
 
 /** What /readyz answers: the checks that make it ready, and details that inform without deciding (WeCom's reachability, sandbox mode). */
@@ -44,7 +48,9 @@ export function opsRoutes(metrics: Metrics, readiness: Readiness, doctor: () => 
       handler: async (_req, res) => {
         const results = await Promise.all(readiness.checks.map(async (c) => [c.name, await c.check().catch(() => false)] as const));
         const ready = results.every(([, ok]) => ok);
-        res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(results), ...readiness.details() });
+        res
+          .status(ready ? 200 : 503)
+          .json({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(results), ...readiness.details() });
       },
     },
     {

@@ -49,8 +49,13 @@ export class WecomReachability {
     const problem = error ? describeWecomError(error) : undefined;
     this.problems.set(app.name, problem);
     this.deps.metrics.wecomReachable.set({ app: app.name }, problem ? 0 : 1);
-    if (problem && before === undefined) this.deps.logger.error({ app: app.name }, `cannot reach WeCom for app ${app.name}: ${problem}; messages wait in their queue and are retried (npm run doctor checks the whole setup)`);
-    else if (!problem && known && before !== undefined) this.deps.logger.info({ app: app.name }, `WeCom reachable again for app ${app.name}`);
+    if (problem && before === undefined)
+      this.deps.logger.error(
+        { app: app.name },
+        `cannot reach WeCom for app ${app.name}: ${problem}; messages wait in their queue and are retried (npm run doctor checks the whole setup)`,
+      );
+    else if (!problem && known && before !== undefined)
+      this.deps.logger.info({ app: app.name }, `WeCom reachable again for app ${app.name}`);
   }
 
   /** For /readyz: per app "ok" or "unreachable: …" (details only: accepting works without WeCom). */

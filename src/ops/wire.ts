@@ -16,7 +16,10 @@ export function wireOps(core: Core, config: DoctorSettings & { metricsToken?: st
   ];
   // Accepting works while WeCom is away (messages wait in their queues), so WeCom informs readiness without deciding it.
   core.reachability.watch(config.apps, core.api);
-  const details = () => ({ wecom: core.reachability.details(), ...(config.sandbox ? { mode: 'sandbox: sends go to the built-in WeCom simulator' } : {}) });
+  const details = () => ({
+    wecom: core.reachability.details(),
+    ...(config.sandbox ? { mode: 'sandbox: sends go to the built-in WeCom simulator' } : {}),
+  });
   core.metrics.addQueueCollector(async () => {
     for (const queue of queues) {
       const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed').catch(() => ({}) as Record<string, number>);

@@ -12,7 +12,9 @@ export class RedisServerMissingError extends Error {
   constructor(binary: string = DEFAULT_REDIS_SERVER) {
     // Name the binary tried when it is not the default: "not installed" would mislead about a wrong path.
     const what = binary === DEFAULT_REDIS_SERVER ? 'redis-server is not installed' : `redis-server could not be run from ${binary}`;
-    super(`${what} and REDIS_URL is unset: install it (apt-get install -y redis-server / brew install redis) or set REDIS_URL=redis://host:6379`);
+    super(
+      `${what} and REDIS_URL is unset: install it (apt-get install -y redis-server / brew install redis) or set REDIS_URL=redis://host:6379`,
+    );
   }
 }
 
@@ -90,7 +92,24 @@ async function startOn(port: number, opts: EmbeddedRedisOptions): Promise<Embedd
   const ownsDir = !opts.dir;
   const child: ChildProcess = spawn(
     opts.binary ?? DEFAULT_REDIS_SERVER,
-    [...(opts.configFile ? [opts.configFile] : []), '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--protected-mode', 'yes', ...(opts.extraArgs ?? [])],
+    [
+      ...(opts.configFile ? [opts.configFile] : []),
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+      '--protected-mode',
+      'yes',
+      ...(opts.extraArgs ?? []),
+    ],
     // A process group of its own: a Ctrl-C in the terminal reaches the gateway, which
     // finishes its in-flight work and then stops Redis, instead of both at once.
     { stdio: ['ignore', 'pipe', 'pipe'], detached: true },

@@ -14,12 +14,10 @@ export function localOnly(publicUrl: string | undefined): RequestHandler {
   return (req, res, next) => {
     const host = (req.headers.host ?? '').toLowerCase();
     if (!namesLocalHost(host) && host !== publicHost) {
-      return void res
-        .status(403)
-        .json({
-          error:
-            "the WeCom simulator answers requests to localhost, 127.0.0.1 or [::1] only (and to SIMULATOR_PUBLIC_URL's host when set): this one names another host",
-        });
+      return void res.status(403).json({
+        error:
+          "the WeCom simulator answers requests to localhost, 127.0.0.1 or [::1] only (and to SIMULATOR_PUBLIC_URL's host when set): this one names another host",
+      });
     }
     const crossSite = req.path.startsWith('/__sim/')
       ? crossSiteRefusal(req, "the simulator's controls are not taken from a page on another site")

@@ -156,7 +156,8 @@ function textcardAsMarkdown(body: Body): string {
 
 function robotNews(body: Body): Body {
   const articles = body.articles;
-  if (!Array.isArray(articles) || articles.length < 1 || articles.length > 8) throw new MessageLimitError('news.articles', 'must hold 1 to 8 articles');
+  if (!Array.isArray(articles) || articles.length < 1 || articles.length > 8)
+    throw new MessageLimitError('news.articles', 'must hold 1 to 8 articles');
   const robotArticles = articles.map((article: Body, i) => {
     if (typeof article?.url !== 'string' || !/^https?:\/\//i.test(article.url)) {
       throw new MessageLimitError(`news.articles.${i}.url`, 'a robot news article needs a url (robots cannot open mini programs)');
@@ -175,7 +176,8 @@ function robotNews(body: Body): Body {
 function mediaSource(field: string, body: Body, refusal: string): Body {
   const media = body.media as { url?: unknown; base64?: unknown } | undefined;
   const present = (value: unknown) => typeof value === 'string' && value !== '';
-  if (typeof media !== 'object' || media === null || !(present(media.url) || present(media.base64))) throw new MessageLimitError(field, refusal);
+  if (typeof media !== 'object' || media === null || !(present(media.url) || present(media.base64)))
+    throw new MessageLimitError(field, refusal);
   return { media };
 }
 
@@ -186,7 +188,8 @@ function robotCard(body: Body): Body {
     throw new MessageLimitError('template_card.card_type', 'robots take text_notice and news_notice cards only, not interactive cards');
   }
   // An action menu's clicks come back to an app (reference §15), which a robot is not.
-  if (body.action_menu !== undefined) throw new MessageLimitError('template_card.action_menu', 'robots cannot take cards with an action menu (its clicks go to an app)');
+  if (body.action_menu !== undefined)
+    throw new MessageLimitError('template_card.action_menu', 'robots cannot take cards with an action menu (its clicks go to an app)');
   return body;
 }
 
@@ -221,7 +224,9 @@ export function toRobotMessages(msgtype: string, body: Body, mentions?: Mentions
       return [{ msgtype: 'news', body: robotNews(body) }];
     case 'image':
       noMentions();
-      return [{ msgtype: 'image', body: mediaSource('image', body, 'a robot image needs the picture itself (url or base64), not a media_id') }];
+      return [
+        { msgtype: 'image', body: mediaSource('image', body, 'a robot image needs the picture itself (url or base64), not a media_id') },
+      ];
     case 'file':
     case 'voice':
       noMentions();
@@ -229,7 +234,12 @@ export function toRobotMessages(msgtype: string, body: Body, mentions?: Mentions
     case 'video':
       // Robots have no video message: the video goes as a file.
       noMentions();
-      return [{ msgtype: 'file', body: mediaSource('video', body, 'a robot gets a video as a file, which needs the video itself (url or base64), not a media_id') }];
+      return [
+        {
+          msgtype: 'file',
+          body: mediaSource('video', body, 'a robot gets a video as a file, which needs the video itself (url or base64), not a media_id'),
+        },
+      ];
     case 'template_card':
       noMentions();
       return [{ msgtype: 'template_card', body: robotCard(body) }];
@@ -247,11 +257,13 @@ export function toChatMessages(msgtype: string, body: Body, mentions?: Mentions)
     if (m.mobiles.length > 0) throw new MessageLimitError('mentions', 'app group chats mention by userid only');
     const content = requireText(body.content, `${msgtype}.content`);
     if (msgtype === 'text') return textParts(content, CHAT_TEXT_BYTES, m.users.length > 0 ? { mentioned_list: m.users } : {});
-    if (m.users.includes('@all')) throw new MessageLimitError('mentions', 'an app group chat markdown message can @mention userids only, not @all: send it as text');
+    if (m.users.includes('@all'))
+      throw new MessageLimitError('mentions', 'an app group chat markdown message can @mention userids only, not @all: send it as text');
     return markdownParts('markdown', content, CHAT_TEXT_BYTES, m.users);
   }
   if (CHAT_PASS_THROUGH.has(msgtype)) {
-    if (hasMentions(m)) throw new MessageLimitError('mentions', `an app group chat ${msgtype} message cannot @mention: send it as text or markdown`);
+    if (hasMentions(m))
+      throw new MessageLimitError('mentions', `an app group chat ${msgtype} message cannot @mention: send it as text or markdown`);
     return [{ msgtype, body: applyMessageLimits(msgtype, body) }];
   }
   throw new MessageLimitError('msgtype', `app group chats cannot take ${msgtype}`);
@@ -264,7 +276,8 @@ const isPng = (bytes: Buffer) => bytes.length >= 8 && bytes.subarray(0, 8).equal
 /** A robot's image body (reference §13): base64 and the md5 of the raw bytes; or, as a string, why the picture cannot go. */
 export function robotImage(bytes: Buffer): { base64: string; md5: string } | string {
   if (!isJpeg(bytes) && !isPng(bytes)) return 'a robot image must be a JPG or PNG';
-  if (bytes.length > ROBOT_IMAGE_BYTES) return `a robot image must be at most 2 MB (this one is ${(bytes.length / (1024 * 1024)).toFixed(1)} MB)`;
+  if (bytes.length > ROBOT_IMAGE_BYTES)
+    return `a robot image must be at most 2 MB (this one is ${(bytes.length / (1024 * 1024)).toFixed(1)} MB)`;
   return { base64: bytes.toString('base64'), md5: createHash('md5').update(bytes).digest('hex') };
 }
 

@@ -33,12 +33,14 @@ const RETRY_ERRCODES = new Set([-1, 6000, APP_BLOCKED_ERRCODE, 45033]);
 const HINTS: Record<number, string> = {
   [-1]: 'WeCom is busy; retried with backoff',
   // The gateway's own codes (no WeCom answer to quote).
-  [GatewayErrcode.network]: 'WeCom could not be reached (network error, timeout or HTTP error): check WECOM_API_BASE, DNS and the outbound firewall',
+  [GatewayErrcode.network]:
+    'WeCom could not be reached (network error, timeout or HTTP error): check WECOM_API_BASE, DNS and the outbound firewall',
   [GatewayErrcode.media]: 'the media could not be fetched or read: check the URL or base64 content (20 MB at most)',
   [GatewayErrcode.appGone]: 'the message names an app that is no longer configured',
   [GatewayErrcode.interrupted]: 'the send was interrupted too often (a worker kept dying mid-send); see the logs around the failure',
   6000: 'data version conflict at WeCom; retried',
-  40001: 'invalid secret: check WECOM_AGENT_SECRET or the app\'s secret in the config file (reset in the admin console?), or whether the app is disabled',
+  40001:
+    "invalid secret: check WECOM_AGENT_SECRET or the app's secret in the config file (reset in the admin console?), or whether the app is disabled",
   40003: 'invalid UserID: the user does not exist or is outside the app',
   40004: 'invalid media type for this message',
   40005: 'invalid media type',
@@ -78,7 +80,8 @@ const HINTS: Record<number, string> = {
   45009: 'WeCom API frequency limit reached',
   45033: 'WeCom concurrency limit reached',
   48001: 'API not authorised for this app: enable it in the admin console',
-  48002: "API not permitted for this secret: customer-contact APIs need the 客户联系 secret (WECOM_CUSTOMER_CONTACT_SECRET) or the app listed in 「可调用接口的应用」; miniprogram_notice needs a mini-program app",
+  48002:
+    'API not permitted for this secret: customer-contact APIs need the 客户联系 secret (WECOM_CUSTOMER_CONTACT_SECRET) or the app listed in 「可调用接口的应用」; miniprogram_notice needs a mini-program app',
   60011: 'no permission on this member, department or tag',
   60020: "the gateway's IP is not in the app's trusted IPs (WeCom admin -> app -> 企业可信IP)",
   60111: 'UserID does not exist (left, deleted, or outside the visible range)',

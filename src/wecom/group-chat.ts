@@ -69,7 +69,12 @@ export interface ChatUpdate {
 
 /** The endpoints of a robot, in the order its keys are listed (the order the pool uses them in). */
 export function robotEndpoints(robot: Robot): RobotEndpoint[] {
-  return robot.keys.map((key, i) => ({ robot: robot.name, label: i === 0 ? robot.name : `${robot.name}#${i + 1}`, apiBase: robot.apiBase, key }));
+  return robot.keys.map((key, i) => ({
+    robot: robot.name,
+    label: i === 0 ? robot.name : `${robot.name}#${i + 1}`,
+    apiBase: robot.apiBase,
+    key,
+  }));
 }
 
 /** Names a robot key in Redis keys and caches without holding it (a key is a credential). */

@@ -18,7 +18,10 @@ export const TRUNCATION_MARK = '…';
 
 /** A rendered message that WeCom would refuse; `field` names the payload path. */
 export class MessageLimitError extends Error {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(`${field}: ${message}`);
   }
 }
@@ -76,7 +79,8 @@ function limitArticle(article: Body, field: string): Body {
   return out;
 }
 
-const clipChars = (text: unknown, max: number) => (typeof text === 'string' && [...text].length > max ? `${[...text].slice(0, max - 1).join('')}${TRUNCATION_MARK}` : text);
+const clipChars = (text: unknown, max: number) =>
+  typeof text === 'string' && [...text].length > max ? `${[...text].slice(0, max - 1).join('')}${TRUNCATION_MARK}` : text;
 
 /**
  * A button_interaction card's free texts, cut to what the client shows; a status
@@ -86,14 +90,23 @@ const clipChars = (text: unknown, max: number) => (typeof text === 'string' && [
 function limitButtonCardTexts(card: Body): Body {
   const out: Body = { ...card };
   const mainTitle = card.main_title as Body | undefined;
-  if (mainTitle) out.main_title = { ...mainTitle, title: clipChars(mainTitle.title, CARD_TEXT_CHARS.title), ...(mainTitle.desc !== undefined ? { desc: clipChars(mainTitle.desc, CARD_TEXT_CHARS.desc) } : {}) };
+  if (mainTitle)
+    out.main_title = {
+      ...mainTitle,
+      title: clipChars(mainTitle.title, CARD_TEXT_CHARS.title),
+      ...(mainTitle.desc !== undefined ? { desc: clipChars(mainTitle.desc, CARD_TEXT_CHARS.desc) } : {}),
+    };
   for (const field of ['sub_title_text', 'replace_text'] as const) {
     const text = typeof card[field] === 'string' ? (card[field] as string).trim() : card[field];
     if (text === '') delete out[field];
     else if (text !== undefined) out[field] = field === 'sub_title_text' ? clipChars(text, CARD_TEXT_CHARS.subTitle) : text;
   }
   if (Array.isArray(card.horizontal_content_list)) {
-    out.horizontal_content_list = (card.horizontal_content_list as Body[]).map((item) => ({ ...item, keyname: clipChars(item.keyname, CARD_TEXT_CHARS.keyname), ...(item.value !== undefined ? { value: clipChars(item.value, CARD_TEXT_CHARS.value) } : {}) }));
+    out.horizontal_content_list = (card.horizontal_content_list as Body[]).map((item) => ({
+      ...item,
+      keyname: clipChars(item.keyname, CARD_TEXT_CHARS.keyname),
+      ...(item.value !== undefined ? { value: clipChars(item.value, CARD_TEXT_CHARS.value) } : {}),
+    }));
   }
   return out;
 }
@@ -104,11 +117,13 @@ function limitButtonCardTexts(card: Body): Body {
  * names the card for updates, so each problem is refused with its field.
  */
 function requireButtonCard(card: Body): void {
-  if (typeof card.task_id !== 'string' || card.task_id === '') throw new MessageLimitError('template_card.task_id', 'is required for a button_interaction card');
+  if (typeof card.task_id !== 'string' || card.task_id === '')
+    throw new MessageLimitError('template_card.task_id', 'is required for a button_interaction card');
   if (!TASK_ID.test(card.task_id)) throw new MessageLimitError('template_card.task_id', 'must be 1 to 128 of [0-9A-Za-z_-@]');
   const mainTitle = (card.main_title ?? {}) as Body;
   const hasTitle = (value: unknown) => typeof value === 'string' && value.trim() !== '';
-  if (!hasTitle(mainTitle.title) && !hasTitle(card.sub_title_text)) throw new MessageLimitError('template_card.main_title.title', 'is required (or sub_title_text)');
+  if (!hasTitle(mainTitle.title) && !hasTitle(card.sub_title_text))
+    throw new MessageLimitError('template_card.main_title.title', 'is required (or sub_title_text)');
   const horizontal = card.horizontal_content_list;
   if (horizontal !== undefined && (!Array.isArray(horizontal) || horizontal.length > CARD_LIMITS.horizontalItems)) {
     throw new MessageLimitError('template_card.horizontal_content_list', `must hold at most ${CARD_LIMITS.horizontalItems} items`);
@@ -123,8 +138,10 @@ function requireButtonCard(card: Body): void {
     const field = `template_card.button_list.${i}`;
     // A url button (type 1) opens its page; every other button calls back with its key.
     if (button.type === BUTTON_OPENS_URL) return void requireHttpUrl(button.url, `${field}.url`);
-    if (typeof button.key !== 'string' || button.key === '') throw new MessageLimitError(`${field}.key`, 'is required (it comes back as the click\'s EventKey)');
-    if (byteLength(button.key) > CARD_LIMITS.keyBytes) throw new MessageLimitError(`${field}.key`, `must be at most ${CARD_LIMITS.keyBytes} bytes`);
+    if (typeof button.key !== 'string' || button.key === '')
+      throw new MessageLimitError(`${field}.key`, "is required (it comes back as the click's EventKey)");
+    if (byteLength(button.key) > CARD_LIMITS.keyBytes)
+      throw new MessageLimitError(`${field}.key`, `must be at most ${CARD_LIMITS.keyBytes} bytes`);
     const first = keys.get(button.key);
     if (first !== undefined) throw new MessageLimitError(`${field}.key`, `must be unique within the card (button ${first} has it too)`);
     keys.set(button.key, i);
@@ -150,7 +167,8 @@ export function applyMessageLimits(msgtype: string, body: Body): Body {
     }
     case 'news': {
       const articles = body.articles;
-      if (!Array.isArray(articles) || articles.length < 1 || articles.length > 8) throw new MessageLimitError('news.articles', 'must hold 1 to 8 articles');
+      if (!Array.isArray(articles) || articles.length < 1 || articles.length > 8)
+        throw new MessageLimitError('news.articles', 'must hold 1 to 8 articles');
       return { ...body, articles: articles.map((a, i) => limitArticle(a as Body, `news.articles.${i}`)) };
     }
     case 'template_card':

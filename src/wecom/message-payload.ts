@@ -35,7 +35,12 @@ export function duplicateCheckInterval(baseSeconds: number, sendId: string): num
  * on every retry of the same send, so that WeCom's duplicate check drops a retry
  * whose first attempt was in fact delivered.
  */
-export function buildSendPayload(msgtype: string, body: Record<string, unknown>, to: SendRecipients, options: PayloadOptions): Record<string, unknown> {
+export function buildSendPayload(
+  msgtype: string,
+  body: Record<string, unknown>,
+  to: SendRecipients,
+  options: PayloadOptions,
+): Record<string, unknown> {
   const payload: Record<string, unknown> = { ...to, msgtype, agentid: options.agentId, [msgtype]: body };
   if (options.duplicateCheckSeconds > 0) {
     payload.enable_duplicate_check = 1;

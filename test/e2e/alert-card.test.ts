@@ -37,10 +37,23 @@ describe('an alert card on the dashboard, before and after a click (real Chromiu
   }
 
   it('when a member silences the alert from its card, then the dashboard shows the card with its buttons, then greyed with who silenced it', async () => {
-    const alerts = ['db1', 'db2', 'db3'].map((host, i) => amAlert({ fingerprint: `e${i}`, labels: { alertname: 'DiskFull', severity: 'critical', instance: `${host}:9100` }, annotations: { summary: `Disk 9${5 - i}% full on ${host}`, runbook_url: 'https://runbooks.example/disk-full' } }));
-    const res = await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan,lisi').set('Authorization', `Bearer ${ADMIN}`).send(amPayload({ groupKey: 'e2e', alerts }));
+    const alerts = ['db1', 'db2', 'db3'].map((host, i) =>
+      amAlert({
+        fingerprint: `e${i}`,
+        labels: { alertname: 'DiskFull', severity: 'critical', instance: `${host}:9100` },
+        annotations: { summary: `Disk 9${5 - i}% full on ${host}`, runbook_url: 'https://runbooks.example/disk-full' },
+      }),
+    );
+    const res = await gw.h.api
+      .post('/v1/integrations/alertmanager?users=zhangsan,lisi')
+      .set('Authorization', `Bearer ${ADMIN}`)
+      .send(amPayload({ groupKey: 'e2e', alerts }));
     expect(res.status).toBe(202);
-    const context = await browser.newContext({ httpCredentials: { username: 'ops', password: ADMIN }, viewport: { width: 1000, height: 800 }, deviceScaleFactor: 2 });
+    const context = await browser.newContext({
+      httpCredentials: { username: 'ops', password: ADMIN },
+      viewport: { width: 1000, height: 800 },
+      deviceScaleFactor: 2,
+    });
     const page = await context.newPage();
 
     const before = await cardOnDashboard(page, res.body.alert);
@@ -52,11 +65,17 @@ describe('an alert card on the dashboard, before and after a click (real Chromiu
 
     const card = await eventually(() => gw.h.sim.cards[0]);
     await gw.h.sim.click({ user: 'zhangsan', key: 'silence:1h', taskId: card.taskId });
-    await eventually(async () => (await gw.h.api.get(`/v1/alerts/${res.body.alert}`).set('Authorization', `Bearer ${ADMIN}`)).body.status === 'silenced' || undefined);
+    await eventually(
+      async () =>
+        (await gw.h.api.get(`/v1/alerts/${res.body.alert}`).set('Authorization', `Bearer ${ADMIN}`)).body.status === 'silenced' ||
+        undefined,
+    );
 
     const after = await cardOnDashboard(page, res.body.alert);
     expect(await after.locator('.button').allTextContents()).toEqual(['已静默 1h · zhangsan']);
-    expect(await page.locator(`[data-alert="${res.body.alert}"] .state`).textContent()).toMatch(/^silenced; silence created by zhangsan for 1h/);
+    expect(await page.locator(`[data-alert="${res.body.alert}"] .state`).textContent()).toMatch(
+      /^silenced; silence created by zhangsan for 1h/,
+    );
     await after.screenshot({ path: join(OUTPUT, 'alert-card-after.png') });
     await context.close();
   }, 60_000);

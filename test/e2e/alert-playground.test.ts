@@ -32,7 +32,21 @@ describe('the alert playground in a real headless Chromium', () => {
         WECOM_CALLBACK_AES_KEY: CARD_AES_KEY,
         ALERTMANAGER_URL: `http://127.0.0.1:${await freePort()}`,
       },
-      config: (c) => ({ ...c, alerts: { ...c.alerts, routes: [{ name: 'oncall', users: ['zhangsan', 'lisi'], robots: ['ops'], mentions: { users: ['zhangsan'] }, match: { labels: { severity: 'critical' } } }] } }),
+      config: (c) => ({
+        ...c,
+        alerts: {
+          ...c.alerts,
+          routes: [
+            {
+              name: 'oncall',
+              users: ['zhangsan', 'lisi'],
+              robots: ['ops'],
+              mentions: { users: ['zhangsan'] },
+              match: { labels: { severity: 'critical' } },
+            },
+          ],
+        },
+      }),
       simulator: { robotKeys: [ROBOT_KEY], directory: { users: ['zhangsan', 'lisi'] } },
     });
     served = await listen(h.gateway.app);
@@ -51,14 +65,21 @@ describe('the alert playground in a real headless Chromium', () => {
     const page = Object.assign(await context.newPage(), { problems: [] as string[], renders: 0 });
     page.on('pageerror', (err) => page.problems.push(err.message));
     page.on('console', (m) => void (m.type() === 'error' && page.problems.push(m.text())));
-    page.on('request', (req) => void (req.method() === 'POST' && req.url().endsWith('/dashboard/alert-playground/render') && page.renders++));
+    page.on(
+      'request',
+      (req) => void (req.method() === 'POST' && req.url().endsWith('/dashboard/alert-playground/render') && page.renders++),
+    );
     const res = await page.goto(`${base}/dashboard/alert-playground`);
     expect(res?.status()).toBe(200);
     return page;
   }
   /** The form headed `title`, sent or shown to compare. */
-  const form = (page: Page, title: string) => page.locator('section.alert-form').filter({ has: page.locator('h3', { hasText: new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( · sent)?$`) }) });
-  const payloadOf = async (page: Page, title: string): Promise<Payload> => JSON.parse((await form(page, title).locator('pre.payload').textContent())!);
+  const form = (page: Page, title: string) =>
+    page
+      .locator('section.alert-form')
+      .filter({ has: page.locator('h3', { hasText: new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( · sent)?$`) }) });
+  const payloadOf = async (page: Page, title: string): Promise<Payload> =>
+    JSON.parse((await form(page, title).locator('pre.payload').textContent())!);
   const headings = (page: Page) => page.locator('section.alert-form h3').allTextContents();
 
   it('when an operator opens the alert playground, then the sample Alertmanager payload shows as the card (认领, 静默 1h, 静默 4h …), the markdown and the text, with no script error', async () => {
@@ -73,15 +94,31 @@ describe('the alert playground in a real headless Chromium', () => {
 
     expect(await page.locator('#routed').textContent()).toMatch(/^route oncall \(matched\) · event alert\.notification · 5 forms$/);
     // The card is what members are sent (the others are shown to compare); the robot gets the markdown.
-    expect(await headings(page)).toEqual(['members · template_card · sent', 'members · markdown', 'members · text', 'members · textcard', 'robot ops · markdown · sent']);
+    expect(await headings(page)).toEqual([
+      'members · template_card · sent',
+      'members · markdown',
+      'members · text',
+      'members · textcard',
+      'robot ops · markdown · sent',
+    ]);
 
     const card = form(page, 'members · template_card');
     expect(await card.locator('.card .button').allTextContents()).toEqual(['认领', '静默 1h', '静默 4h', '来源', '处理手册']);
     expect(await card.locator('.card .source').textContent()).toBe('Alertmanager');
     expect(await card.locator('.card .item span').allTextContents()).toEqual(['db1:9100', 'db2:9100']);
     const cardPayload = await payloadOf(page, 'members · template_card');
-    expect(cardPayload).toMatchObject({ touser: 'zhangsan|lisi', msgtype: 'template_card', template_card: { card_type: 'button_interaction', main_title: { title: '🔥 [critical] DiskFull' } } });
-    expect(cardPayload.template_card.button_list.map((b: Payload) => b.key ?? b.url)).toEqual(['ack', 'silence:1h', 'silence:4h', expect.stringMatching(/^http:\/\/prometheus\.example:9090\/graph/), 'https://runbooks.example/disk-full']);
+    expect(cardPayload).toMatchObject({
+      touser: 'zhangsan|lisi',
+      msgtype: 'template_card',
+      template_card: { card_type: 'button_interaction', main_title: { title: '🔥 [critical] DiskFull' } },
+    });
+    expect(cardPayload.template_card.button_list.map((b: Payload) => b.key ?? b.url)).toEqual([
+      'ack',
+      'silence:1h',
+      'silence:4h',
+      expect.stringMatching(/^http:\/\/prometheus\.example:9090\/graph/),
+      'https://runbooks.example/disk-full',
+    ]);
 
     const markdown = await payloadOf(page, 'members · markdown');
     expect(markdown).toMatchObject({ touser: 'zhangsan|lisi', msgtype: 'markdown' });
@@ -106,30 +143,61 @@ describe('the alert playground in a real headless Chromium', () => {
     const page = await open();
     await page.locator('#alert-playground[data-rendered]').waitFor();
     await page.selectOption('select[name=source]', 'grafana');
-    expect(JSON.parse(await page.locator('textarea[name=payload]').inputValue())).toMatchObject({ orgId: 1, alerts: [{ valueString: expect.stringContaining("var='A'"), panelURL: expect.any(String), silenceURL: expect.any(String), values: { A: 2.31 } }] });
+    expect(JSON.parse(await page.locator('textarea[name=payload]').inputValue())).toMatchObject({
+      orgId: 1,
+      alerts: [
+        {
+          valueString: expect.stringContaining("var='A'"),
+          panelURL: expect.any(String),
+          silenceURL: expect.any(String),
+          values: { A: 2.31 },
+        },
+      ],
+    });
     // A warning matches no route: the page says so and shows the members' forms to a stand-in.
     await page.locator('section.alert-form .card .source:text-is("Grafana")').waitFor();
-    expect(await page.locator('#routed').textContent()).toMatch(/^no route · event alert\.notification · 4 forms · no route matches: the webhook answers 503 \(unrouted\)/);
+    expect(await page.locator('#routed').textContent()).toMatch(
+      /^no route · event alert\.notification · 4 forms · no route matches: the webhook answers 503 \(unrouted\)/,
+    );
     expect(await headings(page)).toEqual(['members · template_card', 'members · markdown', 'members · text', 'members · textcard']);
-    expect(await payloadOf(page, 'members · template_card')).toMatchObject({ touser: 'playground', template_card: { card_type: 'button_interaction' } });
+    expect(await payloadOf(page, 'members · template_card')).toMatchObject({
+      touser: 'playground',
+      template_card: { card_type: 'button_interaction' },
+    });
 
     await page.selectOption('select[name=route]', 'oncall');
     await form(page, 'robot ops · markdown').waitFor();
     expect(await page.locator('#routed').textContent()).toBe('route oncall · event alert.notification · 5 forms');
-    expect(await headings(page)).toEqual(['members · template_card · sent', 'members · markdown', 'members · text', 'members · textcard', 'robot ops · markdown · sent']);
+    expect(await headings(page)).toEqual([
+      'members · template_card · sent',
+      'members · markdown',
+      'members · text',
+      'members · textcard',
+      'robot ops · markdown · sent',
+    ]);
     const card = form(page, 'members · template_card');
     // No Alertmanager takes Grafana's silences (GRAFANA_ALERTMANAGER_URL is not set): ack and the links only.
     expect(await card.locator('.card .button').allTextContents()).toEqual(['认领', '来源', 'Grafana', '处理手册']);
     expect(await card.locator('.card .title').textContent()).toBe('🔥 [warning] HighRequestLatency');
     const cardPayload = await payloadOf(page, 'members · template_card');
-    expect(cardPayload).toMatchObject({ touser: 'zhangsan|lisi', template_card: { card_type: 'button_interaction', source: { desc: 'Grafana' } } });
+    expect(cardPayload).toMatchObject({
+      touser: 'zhangsan|lisi',
+      template_card: { card_type: 'button_interaction', source: { desc: 'Grafana' } },
+    });
     expect(cardPayload.template_card.sub_title_text).toContain("var='A'");
     const robot = await payloadOf(page, 'robot ops · markdown');
     expect(robot.msgtype).toBe('markdown');
     expect(robot.markdown.content.startsWith('**🔥 告警 HighRequestLatency**')).toBe(true);
     expect(robot.markdown.content).toContain('https://grafana.example/d/api-latency?orgId=1&viewPanel=2');
-    const links = await form(page, 'robot ops · markdown').locator('.wecom-preview a').evaluateAll((as) => as.map((a) => [a.textContent, a.getAttribute('href')]));
-    expect(links).toEqual(expect.arrayContaining([['处理手册', 'https://runbooks.example/high-latency'], ['静默', expect.stringMatching(/^https:\/\/grafana\.example\/alerting\/silence\/new\?/)]]));
+    const links = await form(page, 'robot ops · markdown')
+      .locator('.wecom-preview a')
+      .evaluateAll((as) => as.map((a) => [a.textContent, a.getAttribute('href')]));
+    expect(links).toEqual(
+      expect.arrayContaining([
+        ['处理手册', 'https://runbooks.example/high-latency'],
+        ['静默', expect.stringMatching(/^https:\/\/grafana\.example\/alerting\/silence\/new\?/)],
+      ]),
+    );
     expect(links.map(([, href]) => href)).toContain('https://grafana.example/d/api-latency?orgId=1&viewPanel=2');
 
     await page.selectOption('select[name=source]', 'alertmanager');

@@ -90,13 +90,19 @@ describe('the operators’ console in a real headless Chromium', () => {
     const failed = await send(alert({ data: { title: 'overview failed', content: 'c', level: 'warning' } }));
     // The fault hits whichever send comes first: the second message is queued only once the first has failed.
     expect((await finalStatus(h.api, failed, 10_000, ADMIN)).status).toBe('failed');
-    const sent = await send({ event: 'deploy.finished', to: { users: ['zhangsan'] }, data: { service: 'api', version: '1.4.2', environment: 'prod', status: 'succeeded' } });
+    const sent = await send({
+      event: 'deploy.finished',
+      to: { users: ['zhangsan'] },
+      data: { service: 'api', version: '1.4.2', environment: 'prod', status: 'succeeded' },
+    });
     expect((await finalStatus(h.api, sent, 10_000, ADMIN)).status).toBe('sent');
     const page = await open('/');
     await page.locator('[data-series][data-drawn]').waitFor();
     expect(await page.locator('figure.chart .uplot').count()).toBe(4);
     const legend = (id: string) => page.locator(`#chart-${id} .u-legend .u-series .u-label`).allTextContents();
-    expect(await legend('messages')).toEqual(expect.arrayContaining(['accepted · program.alert', 'failed · program.alert', 'sent · deploy.finished']));
+    expect(await legend('messages')).toEqual(
+      expect.arrayContaining(['accepted · program.alert', 'failed · program.alert', 'sent · deploy.finished']),
+    );
     expect(await legend('errcodes')).toContain('60020');
     expect(await legend('queues')).toContain('send');
     expect(await legend('welcome')).toEqual(expect.arrayContaining(['p50', 'p99', '20 s window']));
@@ -134,7 +140,13 @@ describe('the operators’ console in a real headless Chromium', () => {
 
   it('when a message was retried and WeCom named invalid recipients, then its page shows the preview, payload, attempts with hint, invalid members, and recalls it', async () => {
     h.sim.failNext(1, { errcode: -1, errmsg: 'system busy' });
-    const id = await send(alert({ to: { users: ['zhangsan', 'ghost01'] }, msgtype: 'markdown', data: { title: 'Disk 95% on db1', content: '/var is almost full', level: 'critical' } }));
+    const id = await send(
+      alert({
+        to: { users: ['zhangsan', 'ghost01'] },
+        msgtype: 'markdown',
+        data: { title: 'Disk 95% on db1', content: '/var is almost full', level: 'critical' },
+      }),
+    );
     expect((await finalStatus(h.api, id, 10_000, ADMIN)).status).toBe('sent');
     const page = await open(`/messages/${id}`);
     expect(await page.locator('.wecom-preview .markdown b').first().textContent()).toBe('Disk 95% on db1');
@@ -161,13 +173,30 @@ describe('the operators’ console in a real headless Chromium', () => {
 
   it('when a sink refused a change, then the sync page lists the dead letter and Replay sends it again', async () => {
     const wecom = new CallbackCrypto({ token: TOKEN, encodingAesKey: AES_KEY, receiveId: SIM_APP.corpId });
-    const push = encryptedPush(wecom, SIM_APP.corpId, eventXml({ ToUserName: SIM_APP.corpId, FromUserName: 'sys', CreateTime: '1700000123', MsgType: 'event', Event: 'change_contact', ChangeType: 'create_user', UserID: 'newbie', Name: 'Newbie' }));
+    const push = encryptedPush(
+      wecom,
+      SIM_APP.corpId,
+      eventXml({
+        ToUserName: SIM_APP.corpId,
+        FromUserName: 'sys',
+        CreateTime: '1700000123',
+        MsgType: 'event',
+        Event: 'change_contact',
+        ChangeType: 'create_user',
+        UserID: 'newbie',
+        Name: 'Newbie',
+      }),
+    );
     expect((await h.api.post(`/wecom/callback?${push.query}`).set('content-type', 'text/xml').send(push.body)).status).toBe(200);
     const page = await open('/sync');
-    const letter = await eventually(async () => {
-      await page.reload();
-      return (await page.locator('tr[data-change]').count()) > 0 ? page.locator('tr[data-change]').first() : undefined;
-    }, 20_000, 200);
+    const letter = await eventually(
+      async () => {
+        await page.reload();
+        return (await page.locator('tr[data-change]').count()) > 0 ? page.locator('tr[data-change]').first() : undefined;
+      },
+      20_000,
+      200,
+    );
     expect(await letter.textContent()).toContain('user created');
     expect(await letter.textContent()).not.toContain('Newbie'); // no member's data on the page
     expect(await letter.locator('td').first().textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/); // the console's one time convention
@@ -184,7 +213,11 @@ describe('the operators’ console in a real headless Chromium', () => {
   }, 60_000);
 
   it('when a page on another site posts to a console action, then it is refused', async () => {
-    const res = await h.api.post('/dashboard/playground/send').set('Authorization', `Bearer ${ADMIN}`).set('Origin', 'https://evil.example').send({ event: 'program.alert', msgtype: 'text', data: {}, recipient: 'zhangsan' });
+    const res = await h.api
+      .post('/dashboard/playground/send')
+      .set('Authorization', `Bearer ${ADMIN}`)
+      .set('Origin', 'https://evil.example')
+      .send({ event: 'program.alert', msgtype: 'text', data: {}, recipient: 'zhangsan' });
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe('cross_site');
   });
@@ -202,7 +235,10 @@ describe('the operators’ console in a real headless Chromium', () => {
     await data.fill(JSON.stringify({ title: 'Disk 95% on db1', content: '/var is almost full', level: 'critical' }, null, 2));
     await page.locator('#preview .textcard .title:text("[CRITICAL] Disk 95% on db1")').waitFor();
     expect(await page.locator('#preview .tc-highlight').textContent()).toBe('/var is almost full');
-    expect(JSON.parse((await page.locator('#payload pre').first().textContent())!)).toMatchObject({ msgtype: 'textcard', textcard: { title: '[CRITICAL] Disk 95% on db1' } });
+    expect(JSON.parse((await page.locator('#payload pre').first().textContent())!)).toMatchObject({
+      msgtype: 'textcard',
+      textcard: { title: '[CRITICAL] Disk 95% on db1' },
+    });
     expect(await page.locator('#errors').textContent()).toBe('');
     await page.screenshot({ path: join(OUTPUT, 'playground.png'), fullPage: true });
 
@@ -247,7 +283,14 @@ describe('the operators’ console in a real headless Chromium', () => {
 
   it('when the browser speaks Chinese, then every console page and its scripts speak Chinese; an English browser gets English; ?lang= switches and sticks', async () => {
     const zh = await browser.newContext({ locale: 'zh-CN', httpCredentials: credentials });
-    const headings: Record<string, string> = { '/': '概览', '/messages': '消息', '/alerts': '告警分组', '/alert-playground': '告警调试台', '/sync': '通讯录同步', '/playground': '模板调试台' };
+    const headings: Record<string, string> = {
+      '/': '概览',
+      '/messages': '消息',
+      '/alerts': '告警分组',
+      '/alert-playground': '告警调试台',
+      '/sync': '通讯录同步',
+      '/playground': '模板调试台',
+    };
     for (const [path, heading] of Object.entries(headings)) {
       const page = await openIn(zh, path);
       expect([path, await page.locator('h1').textContent()]).toEqual([path, heading]);
@@ -293,7 +336,8 @@ describe('the operators’ console in a real headless Chromium', () => {
     const id = await send(alert({ data: { title: 'a time to show', content: 'c', level: 'info' } }));
     await finalStatus(h.api, id, 10_000, ADMIN);
     const { createdAt } = (await h.api.get(`/v1/messages/${id}`).set('Authorization', `Bearer ${ADMIN}`)).body;
-    const inShanghai = (at: number | string, options: Intl.DateTimeFormatOptions) => new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Shanghai', hourCycle: 'h23', ...options }).format(new Date(at));
+    const inShanghai = (at: number | string, options: Intl.DateTimeFormatOptions) =>
+      new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Shanghai', hourCycle: 'h23', ...options }).format(new Date(at));
     const la = await browser.newContext({ locale: 'en-US', timezoneId: 'America/Los_Angeles', httpCredentials: credentials });
 
     const list = await openIn(la, '/messages');

@@ -27,7 +27,10 @@ describe('dashboard in a real headless Chromium', () => {
   });
 
   it('when an admin opens it, then it loads and lists a sent message with its status', async () => {
-    const sent = await h.api.post('/v1/messages').set('Authorization', `Bearer ${ADMIN}`).send(alert({ data: { title: 'dashboard check', content: 'c', level: 'info' } }));
+    const sent = await h.api
+      .post('/v1/messages')
+      .set('Authorization', `Bearer ${ADMIN}`)
+      .send(alert({ data: { title: 'dashboard check', content: 'c', level: 'info' } }));
     await finalStatus(h.api, sent.body.id, 10_000, ADMIN);
     const context = await browser.newContext({ httpCredentials: { username: 'ops', password: ADMIN } });
     const page = await context.newPage();
@@ -77,10 +80,15 @@ describe('dashboard in a real headless Chromium', () => {
       const res = await h.api.get(path).set('Authorization', `Bearer ${ADMIN}`);
       expect([path, res.status]).toEqual([path, 200]);
       expect([path, res.headers['strict-transport-security']]).toEqual([path, undefined]);
-      expect([path, res.headers['content-security-policy'] ?? '']).not.toEqual([path, expect.stringContaining('upgrade-insecure-requests')]);
+      expect([path, res.headers['content-security-policy'] ?? '']).not.toEqual([
+        path,
+        expect.stringContaining('upgrade-insecure-requests'),
+      ]);
     }
     // The console keeps the rest of helmet's policy, scripts from the gateway only, and takes styles and fonts from nowhere else (no CDN).
-    const csp = (await h.api.get('/dashboard/queues/').set('Authorization', `Bearer ${ADMIN}`)).headers['content-security-policy'] as string;
+    const csp = (await h.api.get('/dashboard/queues/').set('Authorization', `Bearer ${ADMIN}`)).headers[
+      'content-security-policy'
+    ] as string;
     expect(csp).toContain("script-src 'self'");
     expect(csp.split(';').filter((d) => / https:/.test(d))).toEqual([]);
   });
@@ -94,12 +102,17 @@ describe('dashboard in a real headless Chromium', () => {
     page.on('requestfailed', (r) => void (r.url().startsWith(own) && failed.push(`${r.url()} ${r.failure()?.errorText}`)));
     page.on('request', (r) => void (r.url().startsWith(`https://${LAN_HOST}`) && failed.push(`upgraded: ${r.url()}`)));
     // bull-board links Google Fonts: the CSP keeps that from leaving (the console works offline).
-    page.on('requestfinished', (r) => void (!r.url().startsWith(own) && !r.url().startsWith('data:') && failed.push(`fetched elsewhere: ${r.url()}`)));
+    page.on(
+      'requestfinished',
+      (r) => void (!r.url().startsWith(own) && !r.url().startsWith('data:') && failed.push(`fetched elsewhere: ${r.url()}`)),
+    );
     expect((await page.goto(`http://${LAN_HOST}:${port}/dashboard/`, { waitUntil: 'load' }))?.status()).toBe(200);
     expect(failed).toEqual([]);
     await page.locator('[data-series][data-drawn]').waitFor({ timeout: 10_000 }); // overview.js and uPlot ran
     // console.css applied: the header sticks to the top.
-    expect(await page.locator('header').evaluate((el) => (globalThis as unknown as Browserish).getComputedStyle(el).position)).toBe('sticky');
+    expect(await page.locator('header').evaluate((el) => (globalThis as unknown as Browserish).getComputedStyle(el).position)).toBe(
+      'sticky',
+    );
     await page.goto(`http://${LAN_HOST}:${port}/dashboard/queues/`);
     await page.getByText('send', { exact: true }).first().waitFor({ timeout: 15_000 });
     expect(failed).toEqual([]);

@@ -70,7 +70,13 @@ function readmeSteps(file: string, markdown: string): Step[] {
 }
 
 /** `…` matches anything; the rest of the line is literal, and the whole line must match. */
-const linePattern = (expected: string) => new RegExp(`^${expected.split('…').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+const linePattern = (expected: string) =>
+  new RegExp(
+    `^${expected
+      .split('…')
+      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 
 /** The expected lines in order, each matching a later output line than the one before (output may have more lines). */
 function unmatched(expected: string[], output: string): string | undefined {
@@ -154,7 +160,8 @@ describe.each(LANGUAGES)('the $language README and docs, top to bottom, in the s
 
   it(`when a newcomer copies every sh block of the ${language} files in order, then each prints what they say`, async () => {
     const unwritten = files.filter((file) => !existsSync(join(ROOT, file)));
-    if (unwritten.length > 0) throw new Error(`not written yet: ${unwritten.join(', ')} (the ${language} files run in this order: ${files.join(', ')})`);
+    if (unwritten.length > 0)
+      throw new Error(`not written yet: ${unwritten.join(', ')} (the ${language} files run in this order: ${files.join(', ')})`);
     const steps = files.flatMap((file) => readmeSteps(file, readFileSync(join(ROOT, file), 'utf8')));
     expect(steps.length).toBeGreaterThan(10);
     for (const step of steps) {
@@ -162,7 +169,9 @@ describe.each(LANGUAGES)('the $language README and docs, top to bottom, in the s
       const { output, errors, status } = await shell.run(code, 60_000);
       const missing = unmatched(step.expected, output);
       if (missing !== undefined || status !== 0) {
-        throw new Error(`${step.file}, section "${step.section}":\n${step.code}\n\n${missing !== undefined ? `expected a line like:\n  ${missing}` : `exit status ${status}`}\nbut it printed:\n${output}${errors ? `\nstderr:\n${errors}` : ''}`);
+        throw new Error(
+          `${step.file}, section "${step.section}":\n${step.code}\n\n${missing !== undefined ? `expected a line like:\n  ${missing}` : `exit status ${status}`}\nbut it printed:\n${output}${errors ? `\nstderr:\n${errors}` : ''}`,
+        );
       }
     }
   }, 300_000);
@@ -173,7 +182,11 @@ describe.each(LANGUAGES)('the $language README and docs, top to bottom, in the s
     // Its output is read to the end (the last line is written just before it exits, after Redis has stopped).
     const outputRead = new Promise((resolve) => gateway.on('close', resolve));
     gateway.kill('SIGTERM');
-    await eventually(async () => (await portIsClosed(port)) && (await portIsClosed(port + 1)) && (await portIsClosed(redisPort)), 30_000, 100);
+    await eventually(
+      async () => (await portIsClosed(port)) && (await portIsClosed(port + 1)) && (await portIsClosed(redisPort)),
+      30_000,
+      100,
+    );
     await outputRead;
     expect(logs).toContain('"msg":"stopped"');
   }, 40_000);

@@ -2,17 +2,42 @@ import { parseDuration } from '../../src/alerts/escalation-config';
 import type { Config } from '../../src/config/config';
 import { freePort } from '../../src/redis/embedded-redis';
 import { CallbackCrypto } from '../../src/wecom/callback/crypto';
-import { amAlert, amPayload, CARD_AES_KEY, CARD_TOKEN, silences, startAlertmanager, type Alertmanager, startCardGateway as startGateway } from '../support/alertmanager';
+import {
+  amAlert,
+  amPayload,
+  CARD_AES_KEY,
+  CARD_TOKEN,
+  silences,
+  startAlertmanager,
+  type Alertmanager,
+  startCardGateway as startGateway,
+} from '../support/alertmanager';
 import { eventually, SIM_APP, uniquePrefix, type Harness } from '../support/harness';
 import { encryptedPush, eventXml } from '../support/wecom-push';
 
-
 type Card = Harness['sim']['cards'][number];
-const cardBody = (card: Card) => card.card as { task_id: string; button_list: { key?: string; text: string; url?: string }[]; replace_text?: string; sub_title_text?: string; main_title: { title: string }; horizontal_content_list?: unknown[] };
+const cardBody = (card: Card) =>
+  card.card as {
+    task_id: string;
+    button_list: { key?: string; text: string; url?: string }[];
+    replace_text?: string;
+    sub_title_text?: string;
+    main_title: { title: string };
+    horizontal_content_list?: unknown[];
+  };
 /** What the card says now for its readers: its last update's whole card. */
 /** Alertmanager notifies the group `name`: its alerts share that name and severity critical unless overridden. */
 const fire = (h: Harness, name: string, overrides: Record<string, unknown> = {}, query = 'users=zhangsan,lisi') =>
-  h.api.post(`/v1/integrations/alertmanager?${query}`).send(amPayload({ groupKey: name, commonLabels: { alertname: name, severity: 'critical' }, alerts: [amAlert({ labels: { alertname: name, severity: 'critical', instance: 'db1:9100', job: 'node' } })], ...overrides }));
+  h.api
+    .post(`/v1/integrations/alertmanager?${query}`)
+    .send(
+      amPayload({
+        groupKey: name,
+        commonLabels: { alertname: name, severity: 'critical' },
+        alerts: [amAlert({ labels: { alertname: name, severity: 'critical', instance: 'db1:9100', job: 'node' } })],
+        ...overrides,
+      }),
+    );
 const lastUpdate = (card: Card) => card.updates.at(-1)?.template_card as ReturnType<typeof cardBody> | undefined;
 
 describe('interactive alert cards (a real Alertmanager)', () => {
@@ -35,7 +60,13 @@ describe('interactive alert cards (a real Alertmanager)', () => {
   const cardOf = (groupKey: string) => eventually(() => h.sim.cards.find((c) => cardBody(c).main_title.title.includes(groupKey)), 10_000);
 
   it('when a firing group reaches members, then it is a button_interaction card with severity, title, alerts, links and ack and silence buttons', async () => {
-    const alerts = Array.from({ length: 8 }, (_, i) => amAlert({ fingerprint: `c${i}`, labels: { alertname: 'CardShow', severity: 'critical', instance: `db${i}` }, annotations: { summary: `disk ${i}`, runbook_url: 'https://runbooks.example/disk' } }));
+    const alerts = Array.from({ length: 8 }, (_, i) =>
+      amAlert({
+        fingerprint: `c${i}`,
+        labels: { alertname: 'CardShow', severity: 'critical', instance: `db${i}` },
+        annotations: { summary: `disk ${i}`, runbook_url: 'https://runbooks.example/disk' },
+      }),
+    );
     const res = await fire(h, 'CardShow', { alerts });
     expect(res.status).toBe(202);
     expect(res.body.alert).toMatch(/^[0-9a-f]{20}$/);
@@ -50,19 +81,30 @@ describe('interactive alert cards (a real Alertmanager)', () => {
     expect(body.horizontal_content_list).toEqual(alerts.slice(0, 5).map((_, i) => ({ keyname: `db${i}`, value: `disk ${i}` })));
     const keys = body.button_list.map((b) => b.key).filter(Boolean);
     expect(keys).toEqual(['ack', 'silence:1h', 'silence:4h']);
-    expect(body.button_list.map((b) => b.url).filter(Boolean)).toEqual(['http://prometheus.example/graph?g0.expr=disk', 'https://runbooks.example/disk']);
+    expect(body.button_list.map((b) => b.url).filter(Boolean)).toEqual([
+      'http://prometheus.example/graph?g0.expr=disk',
+      'https://runbooks.example/disk',
+    ]);
     const state = await h.api.get(`/v1/alerts/${res.body.alert}`);
     expect(state.body).toMatchObject({ status: 'firing', severity: 'critical', cards: [{ taskId: body.task_id, level: 0 }] });
   });
 
   it('when a member clicks silence, then Alertmanager has the silence with the equality matchers and createdBy, and the card says so for everyone', async () => {
-    const res = await fire(h, 'CardSilence', { commonLabels: { alertname: 'CardSilence', severity: 'warning', job: 'node' }, alerts: [amAlert({ labels: { alertname: 'CardSilence', severity: 'warning', job: 'node', instance: 'db1' } })] });
+    const res = await fire(h, 'CardSilence', {
+      commonLabels: { alertname: 'CardSilence', severity: 'warning', job: 'node' },
+      alerts: [amAlert({ labels: { alertname: 'CardSilence', severity: 'warning', job: 'node', instance: 'db1' } })],
+    });
     const card = await cardOf('CardSilence');
     const clicked = await h.sim.click({ user: 'zhangsan', key: 'silence:1h', taskId: card.taskId });
     expect(clicked.callbackStatuses).toEqual([200]);
     const silence = await eventually(async () => (await silences(amPort)).find((s) => s.matchers.some((m) => m.value === 'CardSilence')));
     // The labels its one alert carries, each an equality matcher: that alert, and nothing the payload merely claims.
-    expect(silence.matchers.map((m) => [m.name, m.value, m.isEqual, m.isRegex]).sort()).toEqual([['alertname', 'CardSilence', true, false], ['instance', 'db1', true, false], ['job', 'node', true, false], ['severity', 'warning', true, false]]);
+    expect(silence.matchers.map((m) => [m.name, m.value, m.isEqual, m.isRegex]).sort()).toEqual([
+      ['alertname', 'CardSilence', true, false],
+      ['instance', 'db1', true, false],
+      ['job', 'node', true, false],
+      ['severity', 'warning', true, false],
+    ]);
     expect(silence.createdBy).toContain('zhangsan');
     expect(silence.comment).toContain(card.taskId);
     const endsIn = Date.parse(silence.endsAt) - Date.now();
@@ -110,7 +152,10 @@ describe('interactive alert cards (a real Alertmanager)', () => {
       const clicks = h.sim.cards.find((c) => c.taskId === card.taskId)!.updates.filter((u) => u.kind === 'click');
       return clicks.length === 2 ? clicks : undefined;
     });
-    expect(updates.map((u) => (u.template_card as { replace_text: string }).replace_text)).toEqual(['已静默 4h · zhangsan', '已静默 4h · zhangsan']);
+    expect(updates.map((u) => (u.template_card as { replace_text: string }).replace_text)).toEqual([
+      '已静默 4h · zhangsan',
+      '已静默 4h · zhangsan',
+    ]);
     expect(await metric(h, 'wecom_gateway_alert_card_clicks_total{outcome="repeat"}')).toBeGreaterThanOrEqual(1);
   });
 
@@ -118,7 +163,10 @@ describe('interactive alert cards (a real Alertmanager)', () => {
     const res = await fire(h, 'CardResolve');
     const card = await cardOf('CardResolve');
     const sentBefore = h.sim.sent.length;
-    const resolved = await fire(h, 'CardResolve', { status: 'resolved', alerts: [amAlert({ status: 'resolved', endsAt: new Date().toISOString() })] });
+    const resolved = await fire(h, 'CardResolve', {
+      status: 'resolved',
+      alerts: [amAlert({ status: 'resolved', endsAt: new Date().toISOString() })],
+    });
     expect(resolved.status).toBe(202);
     expect(resolved.body).toMatchObject({ status: 'updated', alert: res.body.alert });
     const update = await eventually(() => h.sim.cards.find((c) => c.taskId === card.taskId)!.updates.find((u) => u.kind === 'send'));
@@ -126,12 +174,18 @@ describe('interactive alert cards (a real Alertmanager)', () => {
     const days = Math.floor((Date.now() - Date.parse('2026-11-24T02:00:00Z')) / 86_400_000);
     expect((update.template_card as { replace_text: string }).replace_text).toMatch(new RegExp(`^已恢复 · 持续 ${days} 天( \\d+ 小时)?$`));
     // Alertmanager repeats the resolution (its retry, or repeat_interval): nothing changes.
-    const repeated = await fire(h, 'CardResolve', { status: 'resolved', alerts: [amAlert({ status: 'resolved', endsAt: new Date().toISOString() })] });
+    const repeated = await fire(h, 'CardResolve', {
+      status: 'resolved',
+      alerts: [amAlert({ status: 'resolved', endsAt: new Date().toISOString() })],
+    });
     expect(repeated.body).toMatchObject({ status: 'updated', alert: res.body.alert });
     await new Promise((r) => setTimeout(r, 300));
     expect(h.sim.cards.find((c) => c.taskId === card.taskId)!.updates).toHaveLength(1);
     expect(h.sim.sent.length).toBe(sentBefore);
-    expect((await h.api.get(`/v1/alerts/${res.body.alert}`)).body).toMatchObject({ status: 'resolved', cards: [{ resolvedInPlace: true }] });
+    expect((await h.api.get(`/v1/alerts/${res.body.alert}`)).body).toMatchObject({
+      status: 'resolved',
+      cards: [{ resolvedInPlace: true }],
+    });
     // The next firing of the same group is a new alert group.
     const again = await fire(h, 'CardResolve', { alerts: [amAlert({ startsAt: new Date().toISOString() })] });
     expect(again.body.alert).not.toBe(res.body.alert);
@@ -148,7 +202,12 @@ describe('interactive alert cards (a real Alertmanager)', () => {
   });
 
   it('when the recipients are members and a robot, then members get the card and the robot, which cannot click, the markdown with the same links; the resolution reaches the robot as a new message', async () => {
-    const alerts = [amAlert({ labels: { alertname: 'CardRobot', severity: 'critical', instance: 'db1' }, annotations: { summary: 'disk', runbook_url: 'https://runbooks.example/disk' } })];
+    const alerts = [
+      amAlert({
+        labels: { alertname: 'CardRobot', severity: 'critical', instance: 'db1' },
+        annotations: { summary: 'disk', runbook_url: 'https://runbooks.example/disk' },
+      }),
+    ];
     const res = await fire(h, 'CardRobot', { alerts }, 'users=zhangsan&robots=ops');
     expect(res.body.ids).toHaveLength(2);
     await cardOf('CardRobot');
@@ -157,7 +216,9 @@ describe('interactive alert cards (a real Alertmanager)', () => {
     expect(JSON.stringify(robot.body)).toContain('[处理手册](https://runbooks.example/disk)');
     await fire(h, 'CardRobot', { status: 'resolved', alerts: [{ ...alerts[0], status: 'resolved' }] }, 'users=zhangsan&robots=ops');
     await eventually(() => h.sim.robotSent.filter((m) => JSON.stringify(m.body).includes('CardRobot')).length === 2 || undefined);
-    expect(JSON.stringify(h.sim.robotSent.filter((m) => JSON.stringify(m.body).includes('CardRobot'))[1].body)).toContain('✅ 已恢复 CardRobot');
+    expect(JSON.stringify(h.sim.robotSent.filter((m) => JSON.stringify(m.body).includes('CardRobot'))[1].body)).toContain(
+      '✅ 已恢复 CardRobot',
+    );
   });
 
   it('GET /v1/alerts lists the groups with their state, and filters by status', async () => {
@@ -182,7 +243,19 @@ const wecom = new CallbackCrypto({ token: CARD_TOKEN, encodingAesKey: CARD_AES_K
 
 /** A template_card_event as a stranger could forge it with the app's keys: the gateway's own checks decide. */
 function forgedClick(h: Harness, fields: Record<string, string>) {
-  const xml = eventXml({ ToUserName: SIM_APP.corpId, FromUserName: 'zhangsan', CreateTime: String(Math.floor(Date.now() / 1000)), MsgType: 'event', Event: 'template_card_event', EventKey: 'ack', TaskId: 'alert_0123456789abcdef0123_1', CardType: 'button_interaction', ResponseCode: 'forged', AgentID: String(SIM_APP.agentId), ...fields });
+  const xml = eventXml({
+    ToUserName: SIM_APP.corpId,
+    FromUserName: 'zhangsan',
+    CreateTime: String(Math.floor(Date.now() / 1000)),
+    MsgType: 'event',
+    Event: 'template_card_event',
+    EventKey: 'ack',
+    TaskId: 'alert_0123456789abcdef0123_1',
+    CardType: 'button_interaction',
+    ResponseCode: 'forged',
+    AgentID: String(SIM_APP.agentId),
+    ...fields,
+  });
   const push = encryptedPush(wecom, SIM_APP.corpId, xml);
   return h.api.post(`/wecom/callback?${push.query}`).set('content-type', 'text/xml').send(push.body);
 }
@@ -202,7 +275,12 @@ describe('alert cards: who may click, escalation, restarts, Alertmanager down', 
     alerts: {
       ...c.alerts,
       routes: [
-        { name: 'oncall', users: ['zhangsan'], silencers: ['zhangsan'], escalation: [{ after: parseDuration('2s')!, to: { users: ['wangwu'] } }] },
+        {
+          name: 'oncall',
+          users: ['zhangsan'],
+          silencers: ['zhangsan'],
+          escalation: [{ after: parseDuration('2s')!, to: { users: ['wangwu'] } }],
+        },
       ],
     },
   });
@@ -226,7 +304,7 @@ describe('alert cards: who may click, escalation, restarts, Alertmanager down', 
     }
   });
 
-  it('when nobody acts within 2 s, then the group escalates to the next level, also across a gateway restart, and Alertmanager\'s repeat does not restart the clock', async () => {
+  it("when nobody acts within 2 s, then the group escalates to the next level, also across a gateway restart, and Alertmanager's repeat does not restart the clock", async () => {
     const env = { REDIS_PREFIX: uniquePrefix() };
     const first = await startGateway(amPort, env, { config: oncall });
     const res = await fire(first.h, 'Escalate', {}, 'route=oncall');

@@ -29,7 +29,15 @@ function redisDown(startsAt: string, endsAt: string) {
 }
 
 async function postToAll(ports: number[], alerts: unknown[]): Promise<void> {
-  const answers = await Promise.all(ports.map((port) => fetch(`http://127.0.0.1:${port}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts) })));
+  const answers = await Promise.all(
+    ports.map((port) =>
+      fetch(`http://127.0.0.1:${port}/api/v2/alerts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(alerts),
+      }),
+    ),
+  );
   expect(answers.map((a) => a.status)).toEqual(ports.map(() => 200));
 }
 
@@ -38,7 +46,9 @@ async function webhookNotifications(ports: number[]): Promise<number[]> {
   return Promise.all(
     ports.map(async (port) => {
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      const line = metrics.split('\n').find((l) => l.startsWith('alertmanager_notifications_total{') && l.includes('integration="webhook"'));
+      const line = metrics
+        .split('\n')
+        .find((l) => l.startsWith('alertmanager_notifications_total{') && l.includes('integration="webhook"'));
       return line ? Number(line.trim().split(/\s+/).pop()) : 0;
     }),
   );
@@ -100,13 +110,21 @@ function describeMode(mode: 'clustered' | 'partitioned', name: string, checkRepl
   });
 }
 
-describeMode('clustered', 'When three clustered replicas get the same alerts, then each group reaches the person once, firing and resolved', (total) => {
-  // At least a firing and a resolution per group; gossip keeps the others from sending them again.
-  expect(total).toBeGreaterThanOrEqual(2 * INSTANCES.length);
-  expect(total).toBeLessThan(2 * INSTANCES.length * REPLICAS);
-});
+describeMode(
+  'clustered',
+  'When three clustered replicas get the same alerts, then each group reaches the person once, firing and resolved',
+  (total) => {
+    // At least a firing and a resolution per group; gossip keeps the others from sending them again.
+    expect(total).toBeGreaterThanOrEqual(2 * INSTANCES.length);
+    expect(total).toBeLessThan(2 * INSTANCES.length * REPLICAS);
+  },
+);
 
-describeMode('partitioned', 'When three partitioned replicas (no gossip) all send, then each group still reaches the person once', (total) => {
-  // Each replica sends every group's firing and resolution on its own.
-  expect(total).toBe(2 * INSTANCES.length * REPLICAS);
-});
+describeMode(
+  'partitioned',
+  'When three partitioned replicas (no gossip) all send, then each group still reaches the person once',
+  (total) => {
+    // Each replica sends every group's firing and resolution on its own.
+    expect(total).toBe(2 * INSTANCES.length * REPLICAS);
+  },
+);

@@ -7,7 +7,16 @@ import { parseDuration } from '../../src/alerts/escalation-config';
 import type { Config } from '../../src/config/config';
 import { loadConfig, startupWarnings } from '../../src/config/load';
 import { freePort } from '../../src/redis/embedded-redis';
-import { amAlert, amPayload, postAlerts, silences, startAlertmanager, startCardGateway, webhookConfig, type Alertmanager } from '../support/alertmanager';
+import {
+  amAlert,
+  amPayload,
+  postAlerts,
+  silences,
+  startAlertmanager,
+  startCardGateway,
+  webhookConfig,
+  type Alertmanager,
+} from '../support/alertmanager';
 import { Redis } from 'ioredis';
 import { eventually, listen, metricLines, startHarness, startTestRedis, uniquePrefix, type Harness } from '../support/harness';
 
@@ -19,14 +28,22 @@ import { eventually, listen, metricLines, startHarness, startTestRedis, uniquePr
  */
 type Card = Harness['sim']['cards'][number];
 const body = (m: { body: Record<string, unknown> }) => JSON.stringify(m.body);
-const cardBody = (card: Card) => card.card as { task_id: string; button_list: { key?: string; text: string }[]; replace_text?: string; sub_title_text?: string; main_title: { title: string; desc: string } };
+const cardBody = (card: Card) =>
+  card.card as {
+    task_id: string;
+    button_list: { key?: string; text: string }[];
+    replace_text?: string;
+    sub_title_text?: string;
+    main_title: { title: string; desc: string };
+  };
 const lastShown = (card: Card) => (card.updates.at(-1)?.template_card ?? card.card) as ReturnType<typeof cardBody>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
 
 /** "HH:mm" in Asia/Shanghai (ALERT_TIMEZONE's default), "MM-DD HH:mm" when that was another day than `now` there. */
 function shanghaiSince(iso: string, now: number): string {
-  const part = (options: Intl.DateTimeFormatOptions) => (at: Date) => new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', ...options }).format(at);
+  const part = (options: Intl.DateTimeFormatOptions) => (at: Date) =>
+    new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', ...options }).format(at);
   const time = part({ hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
   const day = (at: Date) => part({ month: '2-digit', day: '2-digit' })(at).split('/').reverse().join('-');
   const at = new Date(iso);
@@ -44,10 +61,22 @@ function minuteClock() {
   return clock;
 }
 
-const routes = (extra: Partial<Config['alerts']['routes'][number]> = {}): ((c: Config) => Config) => (c) => ({
-  ...c,
-  alerts: { ...c.alerts, routes: [{ name: 'oncall', users: ['zhangsan'], escalation: [{ after: parseDuration('6s')!, to: { users: ['lisi'], robots: ['ops'] } }], ...extra }] },
-});
+const routes =
+  (extra: Partial<Config['alerts']['routes'][number]> = {}): ((c: Config) => Config) =>
+  (c) => ({
+    ...c,
+    alerts: {
+      ...c.alerts,
+      routes: [
+        {
+          name: 'oncall',
+          users: ['zhangsan'],
+          escalation: [{ after: parseDuration('6s')!, to: { users: ['lisi'], robots: ['ops'] } }],
+          ...extra,
+        },
+      ],
+    },
+  });
 
 describe('a resolved alert never pages (real Alertmanager)', () => {
   let am: Alertmanager;
@@ -58,7 +87,11 @@ describe('a resolved alert never pages (real Alertmanager)', () => {
 
   beforeAll(async () => {
     const amPort = await freePort();
-    gw = await startCardGateway(amPort, { STORM_PER_RECIPIENT_PER_MINUTE: '10', WECOM_ROBOTS: 'ops=trust-robot-key' }, { config: routes(), clock: clock.now });
+    gw = await startCardGateway(
+      amPort,
+      { STORM_PER_RECIPIENT_PER_MINUTE: '10', WECOM_ROBOTS: 'ops=trust-robot-key' },
+      { config: routes(), clock: clock.now },
+    );
     h = gw.h;
     am = await startAlertmanager(webhookConfig(`${gw.base}/v1/integrations/alertmanager?route=oncall`), amPort);
   }, 30_000);
@@ -70,19 +103,38 @@ describe('a resolved alert never pages (real Alertmanager)', () => {
   it('when 12 groups storm one person, two fold into the digest and then all 12 resolve, then nobody gets a firing card, an escalation or a group left firing', async () => {
     const instances = Array.from({ length: 12 }, (_, i) => `redis-${String(i + 1).padStart(2, '0')}`);
     const startsAt = ago(60_000);
-    const alerts = instances.map((instance) => ({ labels: { alertname: 'RedisDown', severity: 'critical', instance }, annotations: { summary: `${instance} is down` }, startsAt }));
+    const alerts = instances.map((instance) => ({
+      labels: { alertname: 'RedisDown', severity: 'critical', instance },
+      annotations: { summary: `${instance} is down` },
+      startsAt,
+    }));
     await postAlerts(am.port, alerts);
     // Ten cards, two folded: storm control's count reaches 12.
     await eventually(() => h.sim.cards.length === 10 || undefined, 15_000, 50);
-    await eventually(async () => (await metricLines(h.api, 'wecom_gateway_alert_notifications_total')).includes('decision="folded"} 2') || undefined, 10_000, 50);
+    await eventually(
+      async () => (await metricLines(h.api, 'wecom_gateway_alert_notifications_total')).includes('decision="folded"} 2') || undefined,
+      10_000,
+      50,
+    );
     const cardsBefore = h.sim.cards.length;
     const firingBefore = h.sim.sent.length;
 
     clock.ahead = 60_000;
-    await postAlerts(am.port, alerts.map((a) => ({ ...a, endsAt: new Date().toISOString() })));
+    await postAlerts(
+      am.port,
+      alerts.map((a) => ({ ...a, endsAt: new Date().toISOString() })),
+    );
     // The ten followed groups resolve in place; the two folded ones arrive as resolutions with no group.
-    await eventually(async () => ((await h.api.get('/v1/alerts?status=resolved')).body.alerts.length === 10 ? true : undefined), 15_000, 100);
-    await eventually(async () => (await metricLines(h.api, 'wecom_gateway_alert_notifications_total')).match(/decision="(send|folded)"} (\d+)/g)?.length || undefined);
+    await eventually(
+      async () => ((await h.api.get('/v1/alerts?status=resolved')).body.alerts.length === 10 ? true : undefined),
+      15_000,
+      100,
+    );
+    await eventually(
+      async () =>
+        (await metricLines(h.api, 'wecom_gateway_alert_notifications_total')).match(/decision="(send|folded)"} (\d+)/g)?.length ||
+        undefined,
+    );
     for (const job of await h.gateway.queues.get('alert-digest')!.getDelayed()) await job.promote();
     // Past the escalation's 6 s: a wrongly opened group would have paged lisi and the robot by now.
     await sleep(7_000);
@@ -95,9 +147,12 @@ describe('a resolved alert never pages (real Alertmanager)', () => {
     const digest = after.filter((m) => body(m).includes('告警风暴'));
     const resolvedMessages = after.filter((m) => !body(m).includes('告警风暴'));
     // The folded pair's resolutions: as resolved messages, or (same minute) in the digest as resolved; never as firing.
-    expect(resolvedMessages.every((m) => m.msgtype !== 'template_card' && body(m).includes('✅ 已恢复 RedisDown') && !body(m).includes('🔥'))).toBe(true);
+    expect(
+      resolvedMessages.every((m) => m.msgtype !== 'template_card' && body(m).includes('✅ 已恢复 RedisDown') && !body(m).includes('🔥')),
+    ).toBe(true);
     const told = body({ body: { all: [...resolvedMessages, ...digest].map((m) => m.body) } });
-    for (const folded of instances.filter((i) => !h.sim.cards.some((c) => JSON.stringify(c.card).includes(i)))) expect(told).toContain(folded);
+    for (const folded of instances.filter((i) => !h.sim.cards.some((c) => JSON.stringify(c.card).includes(i))))
+      expect(told).toContain(folded);
     // Every card now says resolved, with how long it lasted (from startsAt, a minute before, not from when the gateway heard of it).
     for (const card of h.sim.cards) expect(lastShown(card).replace_text).toMatch(/^已恢复 · 持续 [12] 分钟$/);
   }, 60_000);
@@ -111,7 +166,13 @@ describe('a late replica', () => {
       const firing = amPayload({ groupKey: 'late', alerts: [amAlert({ startsAt: ago(600_000) })] });
       const opened = await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(firing);
       await eventually(() => gw.h.sim.cards[0]);
-      const resolved = await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send({ ...firing, status: 'resolved', alerts: [amAlert({ status: 'resolved', startsAt: ago(600_000), endsAt: new Date().toISOString() })] });
+      const resolved = await gw.h.api
+        .post('/v1/integrations/alertmanager?users=zhangsan')
+        .send({
+          ...firing,
+          status: 'resolved',
+          alerts: [amAlert({ status: 'resolved', startsAt: ago(600_000), endsAt: new Date().toISOString() })],
+        });
       expect(resolved.body).toEqual({ alert: opened.body.alert, status: 'updated' });
       const late = await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(firing);
       expect(late.body).toEqual({ alert: opened.body.alert, status: 'outdated' });
@@ -119,7 +180,9 @@ describe('a late replica', () => {
       expect(gw.h.sim.cards).toHaveLength(1);
       expect((await gw.h.api.get('/v1/alerts?status=firing')).body.alerts).toEqual([]);
       // The same alert firing anew (a later startsAt) is a new group.
-      const again = await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send({ ...firing, alerts: [amAlert({ startsAt: new Date(Date.now() + 1_000).toISOString() })] });
+      const again = await gw.h.api
+        .post('/v1/integrations/alertmanager?users=zhangsan')
+        .send({ ...firing, alerts: [amAlert({ startsAt: new Date(Date.now() + 1_000).toISOString() })] });
       expect(again.body.status).toBe('queued');
       expect(again.body.alert).not.toBe(opened.body.alert);
     } finally {
@@ -130,7 +193,13 @@ describe('a late replica', () => {
 });
 
 describe('a resolution whose group the gateway forgot is a resolved message, never a page', () => {
-  const resolvedPayload = (groupKey: string) => amPayload({ groupKey, status: 'resolved', commonLabels: { alertname: 'DiskFull', severity: 'critical' }, alerts: [amAlert({ status: 'resolved', startsAt: ago(3_600_000), endsAt: new Date().toISOString() })] });
+  const resolvedPayload = (groupKey: string) =>
+    amPayload({
+      groupKey,
+      status: 'resolved',
+      commonLabels: { alertname: 'DiskFull', severity: 'critical' },
+      alerts: [amAlert({ status: 'resolved', startsAt: ago(3_600_000), endsAt: new Date().toISOString() })],
+    });
   const expectResolvedMessageOnly = async (h: Harness, answer: { status: number; body: Record<string, unknown> }) => {
     expect(answer.status).toBe(202);
     expect(answer.body.status).toBe('queued');
@@ -146,11 +215,16 @@ describe('a resolution whose group the gateway forgot is a resolved message, nev
     // A retention of 3 s: the group and its cards are gone when the resolution comes.
     const gw = await startCardGateway(am.port, { MESSAGE_RETENTION_DAYS: String(3 / 86_400) });
     try {
-      const fired = await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(amPayload({ groupKey: 'expired', alerts: [amAlert({ startsAt: ago(3_600_000) })] }));
+      const fired = await gw.h.api
+        .post('/v1/integrations/alertmanager?users=zhangsan')
+        .send(amPayload({ groupKey: 'expired', alerts: [amAlert({ startsAt: ago(3_600_000) })] }));
       await eventually(() => gw.h.sim.cards[0]);
       await eventually(async () => ((await gw.h.api.get(`/v1/alerts/${fired.body.alert}`)).status === 404 ? true : undefined), 10_000, 200);
       gw.h.sim.reset();
-      await expectResolvedMessageOnly(gw.h, await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(resolvedPayload('expired')));
+      await expectResolvedMessageOnly(
+        gw.h,
+        await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(resolvedPayload('expired')),
+      );
     } finally {
       await gw.close();
       await am.stop();
@@ -161,11 +235,16 @@ describe('a resolution whose group the gateway forgot is a resolved message, nev
     const am = await startAlertmanager();
     const gw = await startCardGateway(am.port);
     try {
-      const fired = await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(amPayload({ groupKey: 'upgraded', alerts: [amAlert({ startsAt: ago(3_600_000) })] }));
+      const fired = await gw.h.api
+        .post('/v1/integrations/alertmanager?users=zhangsan')
+        .send(amPayload({ groupKey: 'upgraded', alerts: [amAlert({ startsAt: ago(3_600_000) })] }));
       await eventually(() => gw.h.sim.cards[0]);
       await gw.h.redis.hdel(gw.h.keys.alerts.group(fired.body.alert), 'format');
       gw.h.sim.reset();
-      await expectResolvedMessageOnly(gw.h, await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(resolvedPayload('upgraded')));
+      await expectResolvedMessageOnly(
+        gw.h,
+        await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(resolvedPayload('upgraded')),
+      );
     } finally {
       await gw.close();
       await am.stop();
@@ -178,7 +257,9 @@ describe('a resolution whose group the gateway forgot is a resolved message, nev
     const env = { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix() };
     try {
       const first = await startCardGateway(am.port, env);
-      await first.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(amPayload({ groupKey: 'lost', alerts: [amAlert({ startsAt: ago(3_600_000) })] }));
+      await first.h.api
+        .post('/v1/integrations/alertmanager?users=zhangsan')
+        .send(amPayload({ groupKey: 'lost', alerts: [amAlert({ startsAt: ago(3_600_000) })] }));
       await eventually(() => first.h.sim.cards[0]);
       await first.close();
       const lose = new Redis(redis.url);
@@ -186,7 +267,10 @@ describe('a resolution whose group the gateway forgot is a resolved message, nev
       await lose.quit();
       const second = await startCardGateway(am.port, env);
       try {
-        await expectResolvedMessageOnly(second.h, await second.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(resolvedPayload('lost')));
+        await expectResolvedMessageOnly(
+          second.h,
+          await second.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(resolvedPayload('lost')),
+        );
       } finally {
         await second.close();
       }
@@ -216,7 +300,11 @@ describe('true times on cards and messages (real Alertmanager)', () => {
 
   it('when an alert has fired for five days, then the card and the markdown say since when with the date; its 2 h outage resolves as lasted 2 h', async () => {
     const startsAt = Date.now() - 5 * 86_400_000;
-    const alert = { labels: { alertname: 'CertExpiring', severity: 'warning', instance: 'lb1:443' }, annotations: { summary: 'certificate expires soon' }, startsAt: new Date(startsAt).toISOString() };
+    const alert = {
+      labels: { alertname: 'CertExpiring', severity: 'warning', instance: 'lb1:443' },
+      annotations: { summary: 'certificate expires soon' },
+      startsAt: new Date(startsAt).toISOString(),
+    };
     await postAlerts(am.port, [alert]);
     const card = await eventually(() => gw.h.sim.cards.find((c) => JSON.stringify(c.card).includes('CertExpiring')), 15_000, 50);
     expect(cardBody(card).main_title.desc).toBe(`${shanghaiDay(startsAt)} 起 · 1 条告警`);
@@ -265,7 +353,15 @@ describe('every card follows the group (escalated to three levels and a robot)',
   const cardOf = (user: string) => eventually(() => h.sim.cards.find((c) => c.to.users.includes(user)), 10_000);
 
   it('when the level-2 member acks, then the level-0 and level-1 cards say so too and the robot is told; a later silence reaches every card, and a click on a stale card gets the state, not a second silence', async () => {
-    const fired = await h.api.post('/v1/integrations/alertmanager?route=oncall').send(amPayload({ groupKey: 'levels', commonLabels: { alertname: 'ApiDown', severity: 'critical' }, alerts: [amAlert({ labels: { alertname: 'ApiDown', severity: 'critical', instance: 'api-1' } })] }));
+    const fired = await h.api
+      .post('/v1/integrations/alertmanager?route=oncall')
+      .send(
+        amPayload({
+          groupKey: 'levels',
+          commonLabels: { alertname: 'ApiDown', severity: 'critical' },
+          alerts: [amAlert({ labels: { alertname: 'ApiDown', severity: 'critical', instance: 'api-1' } })],
+        }),
+      );
     const [l0, l1, l2] = [await cardOf('zhangsan'), await cardOf('lisi'), await cardOf('wangwu')];
     await eventually(() => h.sim.robotSent.find((m) => body(m).includes('ApiDown')));
 
@@ -273,7 +369,11 @@ describe('every card follows the group (escalated to three levels and a robot)',
     await eventually(() => (l0.updates.length > 0 && l1.updates.length > 0 && l2.updates.length > 0) || undefined);
     for (const card of [l0, l1, l2]) {
       expect(lastShown(card).sub_title_text).toContain('已认领 · wangwu');
-      expect(lastShown(card).button_list.map((b) => b.key).filter(Boolean)).toEqual(['silence:1h', 'silence:4h']);
+      expect(
+        lastShown(card)
+          .button_list.map((b) => b.key)
+          .filter(Boolean),
+      ).toEqual(['silence:1h', 'silence:4h']);
     }
     // The clicked card with its click's code, the others each with their send's code.
     expect([l0, l1, l2].map((c) => c.updates[0].kind)).toEqual(['send', 'send', 'click']);
@@ -283,8 +383,12 @@ describe('every card follows the group (escalated to three levels and a robot)',
     await h.sim.click({ user: 'lisi', key: 'silence:1h', taskId: l1.taskId });
     await eventually(async () => ((await h.api.get(`/v1/alerts/${fired.body.alert}`)).body.status === 'silenced' ? true : undefined));
     // lisi's card by the click, wangwu's by its unused send code; zhangsan's send code is spent, so a message tells him.
-    await eventually(() => (lastShown(l1).replace_text === '已静默 1h · lisi' && lastShown(l2).replace_text === '已静默 1h · lisi') || undefined);
-    const toZhangsan = await eventually(() => h.sim.sent.find((m) => m.touser.includes('zhangsan') && body(m).includes('已静默 1h · lisi')));
+    await eventually(
+      () => (lastShown(l1).replace_text === '已静默 1h · lisi' && lastShown(l2).replace_text === '已静默 1h · lisi') || undefined,
+    );
+    const toZhangsan = await eventually(() =>
+      h.sim.sent.find((m) => m.touser.includes('zhangsan') && body(m).includes('已静默 1h · lisi')),
+    );
     expect(toZhangsan.msgtype).toBe('markdown');
     await eventually(() => h.sim.robotSent.find((m) => body(m).includes('已静默 1h · lisi')));
 
@@ -311,7 +415,17 @@ describe('each source silences in its own Alertmanager', () => {
   const grafanaFiring = {
     receiver: 'wecom',
     status: 'firing',
-    alerts: [{ status: 'firing', labels: { alertname: 'HighLatency', service: 'checkout', severity: 'warning' }, annotations: { summary: 'p99 over 2s' }, startsAt: ago(600_000), fingerprint: 'gf1', values: { A: 2.3 }, valueString: "[ var='A' value=2.3 ]" }],
+    alerts: [
+      {
+        status: 'firing',
+        labels: { alertname: 'HighLatency', service: 'checkout', severity: 'warning' },
+        annotations: { summary: 'p99 over 2s' },
+        startsAt: ago(600_000),
+        fingerprint: 'gf1',
+        values: { A: 2.3 },
+        valueString: "[ var='A' value=2.3 ]",
+      },
+    ],
     groupLabels: { alertname: 'HighLatency' },
     commonLabels: { alertname: 'HighLatency', service: 'checkout', severity: 'warning' },
     groupKey: '{}:{alertname="HighLatency"}',
@@ -322,10 +436,16 @@ describe('each source silences in its own Alertmanager', () => {
     try {
       const fired = await gw.h.api.post('/v1/integrations/grafana?users=zhangsan').send(grafanaFiring);
       const card = await eventually(() => gw.h.sim.cards[0]);
-      expect(cardBody(card).sub_title_text).toContain('当前值：[ var=\'A\' value=2.3 ]');
+      expect(cardBody(card).sub_title_text).toContain("当前值：[ var='A' value=2.3 ]");
       await gw.h.sim.click({ user: 'zhangsan', key: 'silence:1h', taskId: card.taskId });
-      const silence = await eventually(async () => (await silences(grafanaAm.port)).find((s) => s.matchers.some((m) => m.value === 'HighLatency')));
-      expect(silence.matchers.map((m) => `${m.name}=${m.value}`).sort()).toEqual(['alertname=HighLatency', 'service=checkout', 'severity=warning']);
+      const silence = await eventually(async () =>
+        (await silences(grafanaAm.port)).find((s) => s.matchers.some((m) => m.value === 'HighLatency')),
+      );
+      expect(silence.matchers.map((m) => `${m.name}=${m.value}`).sort()).toEqual([
+        'alertname=HighLatency',
+        'service=checkout',
+        'severity=warning',
+      ]);
       expect((await silences(prometheusAm.port)).filter((s) => s.matchers.some((m) => m.value === 'HighLatency'))).toEqual([]);
       await eventually(async () => ((await gw.h.api.get(`/v1/alerts/${fired.body.alert}`)).body.status === 'silenced' ? true : undefined));
     } finally {
@@ -338,7 +458,11 @@ describe('each source silences in its own Alertmanager', () => {
     try {
       await gw.h.api.post('/v1/integrations/grafana?users=zhangsan').send(grafanaFiring);
       const card = await eventually(() => gw.h.sim.cards[0]);
-      expect(cardBody(card).button_list.map((b) => b.key).filter(Boolean)).toEqual(['ack']);
+      expect(
+        cardBody(card)
+          .button_list.map((b) => b.key)
+          .filter(Boolean),
+      ).toEqual(['ack']);
       expect(cardBody(card).sub_title_text ?? '').not.toContain('静默范围');
     } finally {
       await gw.close();
@@ -346,9 +470,21 @@ describe('each source silences in its own Alertmanager', () => {
   });
 
   it("when a route names its own alertmanager, then that route's silences go there", async () => {
-    const gw = await startCardGateway(prometheusAm.port, {}, { config: routes({ alertmanager: `http://127.0.0.1:${grafanaAm.port}`, escalation: undefined }) });
+    const gw = await startCardGateway(
+      prometheusAm.port,
+      {},
+      { config: routes({ alertmanager: `http://127.0.0.1:${grafanaAm.port}`, escalation: undefined }) },
+    );
     try {
-      await gw.h.api.post('/v1/integrations/alertmanager?route=oncall').send(amPayload({ groupKey: 'routed', commonLabels: { alertname: 'RoutedSilence' }, alerts: [amAlert({ labels: { alertname: 'RoutedSilence', instance: 'x1' } })] }));
+      await gw.h.api
+        .post('/v1/integrations/alertmanager?route=oncall')
+        .send(
+          amPayload({
+            groupKey: 'routed',
+            commonLabels: { alertname: 'RoutedSilence' },
+            alerts: [amAlert({ labels: { alertname: 'RoutedSilence', instance: 'x1' } })],
+          }),
+        );
       const card = await eventually(() => gw.h.sim.cards[0]);
       await gw.h.sim.click({ user: 'zhangsan', key: 'silence:1h', taskId: card.taskId });
       await eventually(async () => (await silences(grafanaAm.port)).find((s) => s.matchers.some((m) => m.value === 'RoutedSilence')));
@@ -372,12 +508,26 @@ describe('a 250-alert storm into one person and one robot', () => {
         status,
         groupLabels: { alertname: 'HostHighLoad', instance: host },
         commonLabels: { alertname: 'HostHighLoad', severity: 'warning', instance: host },
-        alerts: [amAlert({ status, fingerprint: `load-${host}`, labels: { alertname: 'HostHighLoad', severity: 'warning', instance: host }, annotations: { summary: `load 12 on ${host}` }, startsAt, ...(status === 'resolved' ? { endsAt: new Date().toISOString() } : {}) })],
+        alerts: [
+          amAlert({
+            status,
+            fingerprint: `load-${host}`,
+            labels: { alertname: 'HostHighLoad', severity: 'warning', instance: host },
+            annotations: { summary: `load 12 on ${host}` },
+            startsAt,
+            ...(status === 'resolved' ? { endsAt: new Date().toISOString() } : {}),
+          }),
+        ],
       }),
     );
   const post = async (payloads: Record<string, unknown>[]) => {
     const answers: string[] = [];
-    for (let i = 0; i < payloads.length; i += 25) answers.push(...(await Promise.all(payloads.slice(i, i + 25).map((p) => h.api.post('/v1/integrations/alertmanager?route=storm').send(p)))).map((r) => r.body.status));
+    for (let i = 0; i < payloads.length; i += 25)
+      answers.push(
+        ...(await Promise.all(payloads.slice(i, i + 25).map((p) => h.api.post('/v1/integrations/alertmanager?route=storm').send(p)))).map(
+          (r) => r.body.status,
+        ),
+      );
     return answers;
   };
   const promoteDigests = async () => {
@@ -386,16 +536,23 @@ describe('a 250-alert storm into one person and one robot', () => {
 
   beforeAll(async () => {
     // WeCom's 20 robot messages a minute, compressed as the clock is: 20 in 5 s, at the simulator and at the gateway alike.
-    gw = await startCardGateway(await freePort(), { WECOM_ROBOTS: 'ops=storm-robot-key', STORM_PER_RECIPIENT_PER_MINUTE: '10', ROBOT_QUOTA: '20/5' }, {
-      config: (c) => ({ ...c, alerts: { ...c.alerts, routes: [{ name: 'storm', users: ['zhangsan'], robots: ['ops'], mentions: { users: ['zhangsan'] } }] } }),
-      clock: clock.now,
-      simulator: { robotLimit: { count: 20, windowMs: 5_000 } },
-    });
+    gw = await startCardGateway(
+      await freePort(),
+      { WECOM_ROBOTS: 'ops=storm-robot-key', STORM_PER_RECIPIENT_PER_MINUTE: '10', ROBOT_QUOTA: '20/5' },
+      {
+        config: (c) => ({
+          ...c,
+          alerts: { ...c.alerts, routes: [{ name: 'storm', users: ['zhangsan'], robots: ['ops'], mentions: { users: ['zhangsan'] } }] },
+        }),
+        clock: clock.now,
+        simulator: { robotLimit: { count: 20, windowMs: 5_000 } },
+      },
+    );
     h = gw.h;
   }, 30_000);
   afterAll(() => gw?.close());
 
-  it('when 250 HostHighLoad groups fire in a minute and then resolve, then each side gets at most 10 a minute and one digest naming the hosts within WeCom\'s limits, @-mentioning once, resolutions counted apart', async () => {
+  it("when 250 HostHighLoad groups fire in a minute and then resolve, then each side gets at most 10 a minute and one digest naming the hosts within WeCom's limits, @-mentioning once, resolutions counted apart", async () => {
     const startsAt = ago(120_000);
     const answers = await post(storm('firing', startsAt));
     expect(answers.filter((a) => a === 'queued')).toHaveLength(10);
@@ -408,14 +565,23 @@ describe('a 250-alert storm into one person and one robot', () => {
     const robotText = robotDigest.body.content as string;
     // Where, and since when: the alerts began two minutes before (with the date when that was yesterday in Shanghai).
     const since = shanghaiSince(startsAt, clock.now());
-    expect(personText).toMatch(new RegExp(`^\\*\\*🌀 告警风暴：60 秒内另有 240 条通知\\*\\*\\n> <font color="warning">🔥 HostHighLoad</font> ×240：web-\\d{3}, web-\\d{3}, .*… web-250 · ${since} 起$`));
+    expect(personText).toMatch(
+      new RegExp(
+        `^\\*\\*🌀 告警风暴：60 秒内另有 240 条通知\\*\\*\\n> <font color="warning">🔥 HostHighLoad</font> ×240：web-\\d{3}, web-\\d{3}, .*… web-250 · ${since} 起$`,
+      ),
+    );
     expect(Buffer.byteLength(personText)).toBeLessThanOrEqual(2048);
     expect(Buffer.byteLength(robotText)).toBeLessThanOrEqual(4096);
     // The route's mention, once, in the robot's digest; each of the ten messages had it too.
     expect(robotText.match(/<@zhangsan>/g)).toHaveLength(1);
     expect(robotDigest.mentioned).toEqual(['zhangsan']);
     const calls = (api: string) => h.sim.calls.filter((c) => c.api === api).length;
-    const firingFigures = { person: h.sim.sent.length, robot: h.sim.robotSent.length, send: calls('message/send'), webhook: calls('webhook/send') };
+    const firingFigures = {
+      person: h.sim.sent.length,
+      robot: h.sim.robotSent.length,
+      send: calls('message/send'),
+      webhook: calls('webhook/send'),
+    };
 
     // A minute later (the robot's window, 5 s here, has passed too).
     await sleep(5_000);
@@ -455,10 +621,22 @@ describe('the card shows what matters, in the configured language', () => {
     ] as const) {
       const gw = await startCardGateway(await freePort(), { ALERT_LANGUAGE: language });
       try {
-        await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(amPayload({ groupKey: 'crash', commonLabels: labels, alerts: [amAlert({ labels, annotations: { summary: 'api is crash looping', description: 'restarted 5 times in 10 minutes' } })] }));
+        await gw.h.api
+          .post('/v1/integrations/alertmanager?users=zhangsan')
+          .send(
+            amPayload({
+              groupKey: 'crash',
+              commonLabels: labels,
+              alerts: [
+                amAlert({ labels, annotations: { summary: 'api is crash looping', description: 'restarted 5 times in 10 minutes' } }),
+              ],
+            }),
+          );
         const card = cardBody(await eventually(() => gw.h.sim.cards[0]));
         expect(card.main_title.desc).toContain(expected.desc);
-        expect((card as unknown as { horizontal_content_list: { keyname: string }[] }).horizontal_content_list[0].keyname).toBe('10.0.3.7:8080');
+        expect((card as unknown as { horizontal_content_list: { keyname: string }[] }).horizontal_content_list[0].keyname).toBe(
+          '10.0.3.7:8080',
+        );
         expect(card.sub_title_text).toContain(expected.description);
         expect(card.button_list.slice(0, 3).map((b) => b.text)).toEqual(expected.buttons);
       } finally {
@@ -469,7 +647,10 @@ describe('the card shows what matters, in the configured language', () => {
 });
 
 describe('nothing unrouted is lost', () => {
-  const paymentsOnly: (c: Config) => Config = (c) => ({ ...c, alerts: { ...c.alerts, routes: [{ name: 'payments', users: ['pay01'], match: { labels: { team: 'payments' } } }] } });
+  const paymentsOnly: (c: Config) => Config = (c) => ({
+    ...c,
+    alerts: { ...c.alerts, routes: [{ name: 'payments', users: ['pay01'], match: { labels: { team: 'payments' } } }] },
+  });
 
   it('when no route matches and none is the fallback, then the notification is answered 503, logged at error and counted, and a real Alertmanager retries it', async () => {
     const lines: string[] = [];
@@ -478,11 +659,16 @@ describe('nothing unrouted is lost', () => {
     const served = await listen(h.gateway.app);
     const am = await startAlertmanager(webhookConfig(`${served.base}/v1/integrations/alertmanager`));
     try {
-      await postAlerts(am.port, [{ labels: { alertname: 'OrphanAlert', severity: 'warning', team: 'search' }, annotations: { summary: 'nobody routes me' } }]);
+      await postAlerts(am.port, [
+        { labels: { alertname: 'OrphanAlert', severity: 'warning', team: 'search' }, annotations: { summary: 'nobody routes me' } },
+      ]);
       // Alertmanager tries again after the 503: the gateway counts each try.
-      const unrouted = async () => Number((await metricLines(h.api, 'wecom_gateway_alerts_unrouted_total')).match(/source="alertmanager"} (\d+)/)?.[1] ?? 0);
+      const unrouted = async () =>
+        Number((await metricLines(h.api, 'wecom_gateway_alerts_unrouted_total')).match(/source="alertmanager"} (\d+)/)?.[1] ?? 0);
       await eventually(async () => ((await unrouted()) >= 2 ? true : undefined), 20_000, 200);
-      const logged = lines.map((l) => JSON.parse(l) as { level: number; msg: string; labels?: Record<string, string> }).find((l) => l.msg.startsWith('alert notification unrouted'));
+      const logged = lines
+        .map((l) => JSON.parse(l) as { level: number; msg: string; labels?: Record<string, string> })
+        .find((l) => l.msg.startsWith('alert notification unrouted'));
       expect(logged).toMatchObject({ level: 50, labels: { alertname: 'OrphanAlert', team: 'search' } });
       expect(h.sim.sent).toEqual([]);
     } finally {
@@ -493,9 +679,16 @@ describe('nothing unrouted is lost', () => {
   }, 40_000);
 
   it('when a route is the fallback, then what no other route matches goes there', async () => {
-    const h = await startHarness({ config: (c) => ({ ...c, alerts: { ...c.alerts, routes: [...paymentsOnly(c).alerts.routes, { name: 'everything-else', users: ['ops01'], fallback: true }] } }) });
+    const h = await startHarness({
+      config: (c) => ({
+        ...c,
+        alerts: { ...c.alerts, routes: [...paymentsOnly(c).alerts.routes, { name: 'everything-else', users: ['ops01'], fallback: true }] },
+      }),
+    });
     try {
-      const res = await h.api.post('/v1/integrations/alertmanager').send(amPayload({ groupKey: 'orphan', commonLabels: { alertname: 'OrphanAlert', team: 'search' } }));
+      const res = await h.api
+        .post('/v1/integrations/alertmanager')
+        .send(amPayload({ groupKey: 'orphan', commonLabels: { alertname: 'OrphanAlert', team: 'search' } }));
       expect(res.status).toBe(202);
       const message = await eventually(() => h.sim.sent[0]);
       expect(message.touser).toEqual(['ops01']);
@@ -507,7 +700,9 @@ describe('nothing unrouted is lost', () => {
   it('when routes are configured and none is the fallback, then start-up warns; two fallbacks, or a fallback with a match, stop it', () => {
     const base = loadConfig({});
     const withRoutes = (routes: Config['alerts']['routes']) => startupWarnings({ ...base, alerts: { ...base.alerts, routes } });
-    expect(withRoutes([{ name: 'payments', users: ['pay01'], match: { labels: { team: 'payments' } } }])).toEqual(expect.arrayContaining([expect.stringMatching(/^no alert route is the fallback \(fallback: true\)/)]));
+    expect(withRoutes([{ name: 'payments', users: ['pay01'], match: { labels: { team: 'payments' } } }])).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^no alert route is the fallback \(fallback: true\)/)]),
+    );
     expect(withRoutes([{ name: 'all', users: ['ops01'], fallback: true }]).filter((w) => w.includes('fallback'))).toEqual([]);
   });
 });
@@ -517,8 +712,14 @@ describe('a group belongs to its caller', () => {
   const KEY_B = 'team-b-key-000000002';
   let am: Alertmanager;
   let gw: Awaited<ReturnType<typeof startCardGateway>>;
-  const as = (key: string, payload: Record<string, unknown>) => gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').set('Authorization', `Bearer ${key}`).send(payload);
-  const firing = (groupKey: string) => amPayload({ groupKey, commonLabels: { alertname: 'OwnedAlert', severity: 'critical' }, alerts: [amAlert({ labels: { alertname: 'OwnedAlert', severity: 'critical', instance: 'db1:9100' } })] });
+  const as = (key: string, payload: Record<string, unknown>) =>
+    gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').set('Authorization', `Bearer ${key}`).send(payload);
+  const firing = (groupKey: string) =>
+    amPayload({
+      groupKey,
+      commonLabels: { alertname: 'OwnedAlert', severity: 'critical' },
+      alerts: [amAlert({ labels: { alertname: 'OwnedAlert', severity: 'critical', instance: 'db1:9100' } })],
+    });
 
   beforeAll(async () => {
     am = await startAlertmanager();
@@ -532,7 +733,17 @@ describe('a group belongs to its caller', () => {
   it("when another key posts the same groupKey resolved, then the owner's group stays firing and its card untouched", async () => {
     const opened = await as(KEY_A, firing('{}:{alertname="OwnedAlert"}'));
     const card = await eventually(() => gw.h.sim.cards.find((c) => c.taskId.includes(opened.body.alert)));
-    const theirs = await as(KEY_B, { ...firing('{}:{alertname="OwnedAlert"}'), status: 'resolved', alerts: [amAlert({ status: 'resolved', labels: { alertname: 'OwnedAlert', severity: 'critical', instance: 'db1:9100' }, endsAt: new Date().toISOString() })] });
+    const theirs = await as(KEY_B, {
+      ...firing('{}:{alertname="OwnedAlert"}'),
+      status: 'resolved',
+      alerts: [
+        amAlert({
+          status: 'resolved',
+          labels: { alertname: 'OwnedAlert', severity: 'critical', instance: 'db1:9100' },
+          endsAt: new Date().toISOString(),
+        }),
+      ],
+    });
     expect(theirs.body.alert).toBeUndefined();
     await sleep(500);
     expect(card.updates).toEqual([]);
@@ -552,14 +763,35 @@ describe('a group belongs to its caller', () => {
   it('when the config file gives two keys one alertOwner (two Alertmanager replicas), then one key resolves the group the other opened, and both see it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgw-owner-'));
     const file = join(dir, 'gateway.yaml');
-    writeFileSync(file, ['apiKeys:', '  - { name: am-1, key: replica-one-key-0001, permissions: [send, read], alertOwner: prometheus-ha }', '  - { name: am-2, key: replica-two-key-0002, permissions: [send, read], alertOwner: prometheus-ha }', ''].join('\n'));
+    writeFileSync(
+      file,
+      [
+        'apiKeys:',
+        '  - { name: am-1, key: replica-one-key-0001, permissions: [send, read], alertOwner: prometheus-ha }',
+        '  - { name: am-2, key: replica-two-key-0002, permissions: [send, read], alertOwner: prometheus-ha }',
+        '',
+      ].join('\n'),
+    );
     const shared = await startCardGateway(am.port, { GATEWAY_CONFIG: file });
-    const post = (key: string, payload: Record<string, unknown>) => shared.h.api.post('/v1/integrations/alertmanager?users=zhangsan').set('Authorization', `Bearer ${key}`).send(payload);
+    const post = (key: string, payload: Record<string, unknown>) =>
+      shared.h.api.post('/v1/integrations/alertmanager?users=zhangsan').set('Authorization', `Bearer ${key}`).send(payload);
     try {
       const opened = await post('replica-one-key-0001', firing('{}:{alertname="Shared"}'));
-      const resolved = await post('replica-two-key-0002', { ...firing('{}:{alertname="Shared"}'), status: 'resolved', alerts: [amAlert({ status: 'resolved', labels: { alertname: 'OwnedAlert', severity: 'critical', instance: 'db1:9100' }, endsAt: new Date().toISOString() })] });
+      const resolved = await post('replica-two-key-0002', {
+        ...firing('{}:{alertname="Shared"}'),
+        status: 'resolved',
+        alerts: [
+          amAlert({
+            status: 'resolved',
+            labels: { alertname: 'OwnedAlert', severity: 'critical', instance: 'db1:9100' },
+            endsAt: new Date().toISOString(),
+          }),
+        ],
+      });
       expect(resolved.body).toEqual({ alert: opened.body.alert, status: 'updated' });
-      expect((await shared.h.api.get(`/v1/alerts/${opened.body.alert}`).set('Authorization', 'Bearer replica-two-key-0002')).body.status).toBe('resolved');
+      expect(
+        (await shared.h.api.get(`/v1/alerts/${opened.body.alert}`).set('Authorization', 'Bearer replica-two-key-0002')).body.status,
+      ).toBe('resolved');
     } finally {
       await shared.close();
       rmSync(dir, { recursive: true, force: true });
@@ -567,11 +799,22 @@ describe('a group belongs to its caller', () => {
   });
 
   it('when a payload claims only severity: critical in common, then a silence matches the labels its alert really carries, and the card shows them before the click', async () => {
-    const res = await as(KEY_A, amPayload({ groupKey: 'claims', commonLabels: { severity: 'critical' }, alerts: [amAlert({ labels: { alertname: 'Claimed', severity: 'critical', instance: 'db7:9100' } })] }));
+    const res = await as(
+      KEY_A,
+      amPayload({
+        groupKey: 'claims',
+        commonLabels: { severity: 'critical' },
+        alerts: [amAlert({ labels: { alertname: 'Claimed', severity: 'critical', instance: 'db7:9100' } })],
+      }),
+    );
     const card = await eventually(() => gw.h.sim.cards.find((c) => c.taskId.includes(res.body.alert)));
     expect(cardBody(card).sub_title_text).toContain('静默范围：alertname=Claimed, severity=critical, instance=db7:9100');
     await gw.h.sim.click({ user: 'zhangsan', key: 'silence:1h', taskId: card.taskId });
     const silence = await eventually(async () => (await silences(am.port)).find((s) => s.matchers.some((m) => m.value === 'Claimed')));
-    expect(silence.matchers.map((m) => `${m.name}=${m.value}`).sort()).toEqual(['alertname=Claimed', 'instance=db7:9100', 'severity=critical']);
+    expect(silence.matchers.map((m) => `${m.name}=${m.value}`).sort()).toEqual([
+      'alertname=Claimed',
+      'instance=db7:9100',
+      'severity=critical',
+    ]);
   });
 });

@@ -39,7 +39,17 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
   beforeAll(async () => {
     h = await startHarness({
       env: { STORM_PER_RECIPIENT_PER_MINUTE: '10' },
-      config: (c) => ({ ...c, alerts: { ...c.alerts, routes: [{ name: 'dba', users: ['dba01', 'dba02'], msgtype: 'textcard' }, { name: 'by-label', tags: ['7'], match: { labels: { team: 'payments' } } }, { name: 'broken', users: ['ops01'], event: 'no.such.template' }] } }),
+      config: (c) => ({
+        ...c,
+        alerts: {
+          ...c.alerts,
+          routes: [
+            { name: 'dba', users: ['dba01', 'dba02'], msgtype: 'textcard' },
+            { name: 'by-label', tags: ['7'], match: { labels: { team: 'payments' } } },
+            { name: 'broken', users: ['ops01'], event: 'no.such.template' },
+          ],
+        },
+      }),
     });
   });
   afterAll(() => h.close());
@@ -84,7 +94,9 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
   });
 
   it('when a group is too large for one message, then five alerts are listed and the rest counted', async () => {
-    const alerts = Array.from({ length: 8 }, (_, i) => amAlert({ fingerprint: `big${i}`, labels: { alertname: 'DiskFull', severity: 'critical', instance: `db${i}` } }));
+    const alerts = Array.from({ length: 8 }, (_, i) =>
+      amAlert({ fingerprint: `big${i}`, labels: { alertname: 'DiskFull', severity: 'critical', instance: `db${i}` } }),
+    );
     await h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(amPayload({ groupKey: 'big', alerts, truncatedAlerts: 2 }));
     const [message] = await eventually(() => (h.sim.sent.length > 0 ? h.sim.sent : undefined));
     const text = (message.body.markdown as { content: string }).content;
@@ -95,7 +107,9 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
   });
 
   it('when a large group goes out as a textcard, then the card says first how many are shown, whatever its 512 bytes cut', async () => {
-    const alerts = Array.from({ length: 8 }, (_, i) => amAlert({ fingerprint: `card${i}`, labels: { alertname: 'DiskFull', severity: 'critical', instance: `db${i}` } }));
+    const alerts = Array.from({ length: 8 }, (_, i) =>
+      amAlert({ fingerprint: `card${i}`, labels: { alertname: 'DiskFull', severity: 'critical', instance: `db${i}` } }),
+    );
     await h.api.post('/v1/integrations/alertmanager?route=dba').send(amPayload({ groupKey: 'big-card', alerts }));
     const [message] = await eventually(() => (h.sim.sent.length > 0 ? h.sim.sent : undefined));
     const description = (message.body.textcard as { description: string }).description;
@@ -111,7 +125,9 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
     await eventually(() => h.sim.sent.length > 0 || undefined);
     await new Promise((r) => setTimeout(r, 200));
     expect(h.sim.sent).toHaveLength(1);
-    const resolved = await h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(amPayload({ groupKey: 'retry-1', status: 'resolved', alerts: [amAlert({ status: 'resolved' })] }));
+    const resolved = await h.api
+      .post('/v1/integrations/alertmanager?users=zhangsan')
+      .send(amPayload({ groupKey: 'retry-1', status: 'resolved', alerts: [amAlert({ status: 'resolved' })] }));
     expect(resolved.body.status).toBe('queued');
   });
 
@@ -125,7 +141,7 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
     expect(res.body.error.fields.map((f: { field: string }) => f.field)).toContain(field);
   });
 
-  it('when a notification cannot be accepted, then Alertmanager\'s retry is tried again, not answered as a duplicate', async () => {
+  it("when a notification cannot be accepted, then Alertmanager's retry is tried again, not answered as a duplicate", async () => {
     const payload = amPayload({ groupKey: 'broken-route' });
     const first = await h.api.post('/v1/integrations/alertmanager?route=broken').send(payload);
     const retry = await h.api.post('/v1/integrations/alertmanager?route=broken').send(payload);
@@ -142,10 +158,18 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
   });
 
   it('when 1000 different notifications storm one person within a minute, then they get at most 10 messages and one digest of the rest', async () => {
-    const storm = Array.from({ length: 1000 }, (_, i) => amPayload({ groupKey: `storm-${i}`, alerts: [amAlert({ fingerprint: `s${i}`, labels: { alertname: `Storm${i}`, severity: 'warning' } })], commonLabels: { alertname: `Storm${i}` } }));
+    const storm = Array.from({ length: 1000 }, (_, i) =>
+      amPayload({
+        groupKey: `storm-${i}`,
+        alerts: [amAlert({ fingerprint: `s${i}`, labels: { alertname: `Storm${i}`, severity: 'warning' } })],
+        commonLabels: { alertname: `Storm${i}` },
+      }),
+    );
     const answers: string[] = [];
     for (let i = 0; i < storm.length; i += 50) {
-      const batch = await Promise.all(storm.slice(i, i + 50).map((p) => h.api.post('/v1/integrations/alertmanager?users=oncall01').send(p)));
+      const batch = await Promise.all(
+        storm.slice(i, i + 50).map((p) => h.api.post('/v1/integrations/alertmanager?users=oncall01').send(p)),
+      );
       answers.push(...batch.map((r) => r.body.status));
     }
     const queued = answers.filter((s) => s === 'queued').length;
@@ -162,7 +186,9 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
     const digest = toOncall.find((m) => content(m).includes('告警风暴'))!;
     expect((digest.body.markdown as { content: string }).content).toMatch(/告警风暴：60 秒内另有 \d+ 条通知/);
     expect(toOncall.length).toBeLessThanOrEqual(queued + digests.length);
-    process.stdout.write(`alert storm: 1000 notifications -> ${queued} messages + ${digests.length} digest(s) to one person; ${h.sim.calls.filter((c) => c.api === 'message/send').length} WeCom send calls\n`);
+    process.stdout.write(
+      `alert storm: 1000 notifications -> ${queued} messages + ${digests.length} digest(s) to one person; ${h.sim.calls.filter((c) => c.api === 'message/send').length} WeCom send calls\n`,
+    );
   }, 60_000);
 });
 
@@ -189,7 +215,13 @@ describe('a real Prometheus Alertmanager', () => {
     const posted = await fetch(`${base}/api/v2/alerts`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify([{ labels: { alertname: 'RealDiskFull', severity: 'critical', instance: 'db9' }, annotations: { summary: 'from a real Alertmanager' }, generatorURL: 'http://prometheus.example/graph' }]),
+      body: JSON.stringify([
+        {
+          labels: { alertname: 'RealDiskFull', severity: 'critical', instance: 'db9' },
+          annotations: { summary: 'from a real Alertmanager' },
+          generatorURL: 'http://prometheus.example/graph',
+        },
+      ]),
     });
     expect(posted.status).toBe(200);
     const message = await eventually(() => h.sim.sent.find((m) => content(m).includes('RealDiskFull')), 20_000, 100);

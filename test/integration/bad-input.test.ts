@@ -32,7 +32,9 @@ describe('POST /v1/messages with bad input', () => {
     const { to: _to, ...body } = alert();
     const res = await h.api.post('/v1/messages').send(body);
     expect(res.status).toBe(400);
-    expect(res.body.error.fields).toEqual([{ field: 'to', message: expect.stringMatching(/^required — \{"users":\["zhangsan"\]\}.*"@all"/) }]);
+    expect(res.body.error.fields).toEqual([
+      { field: 'to', message: expect.stringMatching(/^required — \{"users":\["zhangsan"\]\}.*"@all"/) },
+    ]);
     expect(res.body.error.message).toMatch(/^invalid to: required — /);
   });
 
@@ -71,7 +73,11 @@ describe('POST /v1/messages with bad input', () => {
   it('when the body is form-encoded (curl -d without a JSON content type), then 415 says to send JSON, and nothing is queued', async () => {
     const res = await h.api.post('/v1/messages').type('form').send('event=program.alert&to=zhangsan');
     expect(res.status).toBe(415);
-    expect(res.body.error).toMatchObject({ code: 'unsupported_media_type', message: expect.stringContaining('send JSON with Content-Type: application/json'), fields: [{ field: 'Content-Type', message: expect.any(String) }] });
+    expect(res.body.error).toMatchObject({
+      code: 'unsupported_media_type',
+      message: expect.stringContaining('send JSON with Content-Type: application/json'),
+      fields: [{ field: 'Content-Type', message: expect.any(String) }],
+    });
     const plain = await h.api.post('/v1/messages').set('content-type', 'text/plain').send(JSON.stringify(alert()));
     expect(plain.status).toBe(415);
     const counts = await h.gateway.queues.get('send')!.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
@@ -114,7 +120,9 @@ describe('POST /v1/messages with bad input', () => {
   });
 
   it('when a textcard url is not http(s), then 422 names it', async () => {
-    const res = await h.api.post('/v1/messages').send(alert({ msgtype: 'textcard', data: { title: 't', content: 'c', level: 'info', url: 'javascript:alert(1)' } }));
+    const res = await h.api
+      .post('/v1/messages')
+      .send(alert({ msgtype: 'textcard', data: { title: 't', content: 'c', level: 'info', url: 'javascript:alert(1)' } }));
     expect(res.status).toBe(422);
     expect(res.body.error.fields[0].field).toBe('textcard.url');
   });
@@ -139,7 +147,12 @@ describe('POST /v1/messages with bad input', () => {
 describe('API keys', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ env: { GATEWAY_API_KEYS: 'key-one-1-0123456789,key-two-2-0123456789,reader-key-1-0123456:read,sender-key-1-0123456:send', API_RATE_LIMIT_PER_MINUTE: '30' } });
+    h = await startHarness({
+      env: {
+        GATEWAY_API_KEYS: 'key-one-1-0123456789,key-two-2-0123456789,reader-key-1-0123456:read,sender-key-1-0123456:send',
+        API_RATE_LIMIT_PER_MINUTE: '30',
+      },
+    });
   });
   afterAll(() => h.close());
 
@@ -167,7 +180,7 @@ describe('API keys', () => {
     expect(res.headers.etag).toBeUndefined();
   });
 
-  it('when a page is asked, then it gets helmet\'s full set of headers (a CSP that lets its own scripts run)', async () => {
+  it("when a page is asked, then it gets helmet's full set of headers (a CSP that lets its own scripts run)", async () => {
     const res = await h.api.get('/dashboard/').set('Authorization', 'Bearer key-one-1-0123456789');
     expect(res.headers['content-security-policy']).toContain("script-src 'self'");
     expect(res.headers['cross-origin-opener-policy']).toBe('same-origin');
@@ -187,7 +200,8 @@ describe('API keys', () => {
 
   it('when a key goes over its requests per minute, then 429 with Retry-After, and other keys are unaffected', async () => {
     let last = await h.api.get('/v1/events').set('Authorization', 'Bearer key-one-1-0123456789');
-    for (let i = 0; i < 40 && last.status !== 429; i++) last = await h.api.get('/v1/events').set('Authorization', 'Bearer key-one-1-0123456789');
+    for (let i = 0; i < 40 && last.status !== 429; i++)
+      last = await h.api.get('/v1/events').set('Authorization', 'Bearer key-one-1-0123456789');
     expect(last.status).toBe(429);
     expect(Number(last.headers['retry-after'])).toBeGreaterThan(0);
     expect((await h.api.get('/v1/events').set('Authorization', 'Bearer key-two-2-0123456789')).status).toBe(200);
@@ -200,7 +214,10 @@ describe('when Redis is unreachable', () => {
     const redis = await startTestRedis({ dir, port: await restartablePort() });
     const sim = await WecomSimulator.start({ ...UNLIMITED_SIM });
     // The sandbox's demo activity, so that the employee pool has someone to read from Redis.
-    const gateway = await createGateway({ ...testConfig(sim.url, { REDIS_URL: redis.url }), sandbox: true }, { logger: pino({ level: 'silent' }) });
+    const gateway = await createGateway(
+      { ...testConfig(sim.url, { REDIS_URL: redis.url }), sandbox: true },
+      { logger: pino({ level: 'silent' }) },
+    );
     const api = request(gateway.app);
     let again: Awaited<ReturnType<typeof startTestRedis>> | undefined;
     try {
@@ -213,7 +230,12 @@ describe('when Redis is unreachable', () => {
       expect(Date.now() - started).toBeLessThan(3_000);
       expect((await api.get('/readyz')).status).toBe(503);
       // Every route that needs Redis says the same, never a 500.
-      const others = await Promise.all([api.delete(`/v1/messages/${accepted.body.id}`), api.get('/v1/welcome/pool'), api.get('/v1/contacts/departments'), api.get('/v1/contacts/changes?since=0')]);
+      const others = await Promise.all([
+        api.delete(`/v1/messages/${accepted.body.id}`),
+        api.get('/v1/welcome/pool'),
+        api.get('/v1/contacts/departments'),
+        api.get('/v1/contacts/changes?since=0'),
+      ]);
       expect(others.map((r) => r.status)).toEqual([503, 503, 503, 503]);
       again = await startTestRedis({ port: redis.port, dir });
       const deadline = Date.now() + 10_000;

@@ -31,7 +31,11 @@ async function refusingServer(): Promise<{ url: string; stop: () => Promise<void
 
 let createTime = 1_700_000_000;
 async function push(h: Harness, fields: Record<string, string>): Promise<void> {
-  const p = encryptedPush(wecom, SIM_APP.corpId, eventXml({ ToUserName: SIM_APP.corpId, FromUserName: 'sys', CreateTime: String(createTime++), ...fields }));
+  const p = encryptedPush(
+    wecom,
+    SIM_APP.corpId,
+    eventXml({ ToUserName: SIM_APP.corpId, FromUserName: 'sys', CreateTime: String(createTime++), ...fields }),
+  );
   expect((await h.api.post(`/wecom/callback?${p.query}`).set('content-type', 'text/xml').send(p.body)).status).toBe(200);
 }
 
@@ -69,29 +73,69 @@ describe('bounded queues and dead letters', () => {
   });
 
   it('when every flow has put jobs in its queue, then every queue keeps its completed and failed jobs for a bounded age and count, the same for all', async () => {
-    const sent = await h.api.post('/v1/messages').set(auth).send(alert({ callbackUrl: downstream.url }));
+    const sent = await h.api
+      .post('/v1/messages')
+      .set(auth)
+      .send(alert({ callbackUrl: downstream.url }));
     expect(sent.status).toBe(202);
     await finalStatus(h.api, sent.body.id, 10_000, KEY);
     // A file by URL: the media queue fetches it (whatever the downstream answers, the job is kept the same way).
-    const file = await h.api.post('/v1/messages').set(auth).send({ event: 'report.ready', msgtype: 'file', to: { users: ['zhangsan'] }, data: { fileUrl: `${downstream.url}/report.csv` } });
+    const file = await h.api
+      .post('/v1/messages')
+      .set(auth)
+      .send({ event: 'report.ready', msgtype: 'file', to: { users: ['zhangsan'] }, data: { fileUrl: `${downstream.url}/report.csv` } });
     expect(file.status).toBe(202);
     await push(h, { MsgType: 'text', Content: 'hello', MsgId: '9001', AgentID: '1000002' });
-    await push(h, { MsgType: 'event', Event: 'change_external_contact', ChangeType: 'add_external_contact', UserID: 'sales01', ExternalUserID: 'wmBounds01', State: 'expo2026', WelcomeCode: h.sim.issueWelcomeCode() });
+    await push(h, {
+      MsgType: 'event',
+      Event: 'change_external_contact',
+      ChangeType: 'add_external_contact',
+      UserID: 'sales01',
+      ExternalUserID: 'wmBounds01',
+      State: 'expo2026',
+      WelcomeCode: h.sim.issueWelcomeCode(),
+    });
     for (const i of [1, 2]) {
-      const res = await h.api.post('/v1/integrations/alertmanager?users=oncall09').set(auth).send(amPayload({ groupKey: `bounds-${i}`, alerts: [amAlert({ fingerprint: `b${i}`, labels: { alertname: `Bounds${i}` } })] }));
+      const res = await h.api
+        .post('/v1/integrations/alertmanager?users=oncall09')
+        .set(auth)
+        .send(amPayload({ groupKey: `bounds-${i}`, alerts: [amAlert({ fingerprint: `b${i}`, labels: { alertname: `Bounds${i}` } })] }));
       expect(res.status).toBeLessThan(300);
     }
-    const resolved = await h.api.post('/v1/integrations/alertmanager?users=oncall09').set(auth).send(amPayload({ groupKey: 'bounds-1', status: 'resolved', alerts: [amAlert({ status: 'resolved', fingerprint: 'b1', labels: { alertname: 'Bounds1' } })] }));
+    const resolved = await h.api
+      .post('/v1/integrations/alertmanager?users=oncall09')
+      .set(auth)
+      .send(
+        amPayload({
+          groupKey: 'bounds-1',
+          status: 'resolved',
+          alerts: [amAlert({ status: 'resolved', fingerprint: 'b1', labels: { alertname: 'Bounds1' } })],
+        }),
+      );
     expect(resolved.body.status).toBe('updated');
 
     const names = [...h.gateway.queues.keys()].sort();
-    expect(names).toEqual(['alert-actions', 'alert-digest', 'forward-inbound', 'inbound', 'media', 'send', 'status-callbacks', 'welcome', 'welcome-tags']);
+    expect(names).toEqual([
+      'alert-actions',
+      'alert-digest',
+      'forward-inbound',
+      'inbound',
+      'media',
+      'send',
+      'status-callbacks',
+      'welcome',
+      'welcome-tags',
+    ]);
     for (const name of names) {
       const jobs = await eventually(async () => {
         const found = await allJobs(h, name);
         return found.length > 0 ? found : undefined;
       });
-      for (const job of jobs) expect({ queue: name, removeOnComplete: job.opts.removeOnComplete, removeOnFail: job.opts.removeOnFail }).toEqual({ queue: name, ...JOB_RETENTION });
+      for (const job of jobs)
+        expect({ queue: name, removeOnComplete: job.opts.removeOnComplete, removeOnFail: job.opts.removeOnFail }).toEqual({
+          queue: name,
+          ...JOB_RETENTION,
+        });
     }
     expect(JOB_RETENTION.removeOnFail.age).toBeLessThanOrEqual(7 * 86_400);
     expect(JOB_RETENTION.removeOnFail.count).toBe(DEAD_LETTERS_KEPT);
@@ -108,10 +152,27 @@ describe('bounded queues and dead letters', () => {
   it('when a contact sink refuses a change, then its dead letter is sealed at rest (no mobile in Redis), still listed in clear to an admin, and the list keeps the newest 10,000', async () => {
     const dead = h.keys.contacts.sink('default', 'dead');
     // A sink that has refused for a long time: the list is full.
-    const filler = Array.from({ length: DEAD_LETTERS_KEPT }, (_, i) => JSON.stringify({ sink: 'default', cursor: '0-0', change: { id: `old-${i}` }, error: 'HTTP 400', attempts: 3, failedAt: '2026-01-01T00:00:00Z' }));
+    const filler = Array.from({ length: DEAD_LETTERS_KEPT }, (_, i) =>
+      JSON.stringify({
+        sink: 'default',
+        cursor: '0-0',
+        change: { id: `old-${i}` },
+        error: 'HTTP 400',
+        attempts: 3,
+        failedAt: '2026-01-01T00:00:00Z',
+      }),
+    );
     for (let i = 0; i < filler.length; i += 1_000) await h.redis.rpush(dead, ...filler.slice(i, i + 1_000));
 
-    await push(h, { MsgType: 'event', Event: 'change_contact', ChangeType: 'create_user', UserID: 'bounds01', Name: 'Bounds One', Mobile: '13700001111', Email: 'bounds01@example.com' });
+    await push(h, {
+      MsgType: 'event',
+      Event: 'change_contact',
+      ChangeType: 'create_user',
+      UserID: 'bounds01',
+      Name: 'Bounds One',
+      Mobile: '13700001111',
+      Email: 'bounds01@example.com',
+    });
     const newest = await eventually(async () => {
       const last = await h.redis.lindex(dead, -1);
       return last && !last.includes('old-') ? last : undefined;
@@ -123,7 +184,9 @@ describe('bounded queues and dead letters', () => {
     // The oldest went first.
     expect(await h.redis.lindex(dead, 0)).toContain('"old-1"');
 
-    const listed = (await h.api.get('/v1/contacts/dead-letters').set(auth)).body.deadLetters as { change: { id: string; after?: { userId?: string } } }[];
+    const listed = (await h.api.get('/v1/contacts/dead-letters').set(auth)).body.deadLetters as {
+      change: { id: string; after?: { userId?: string } };
+    }[];
     expect(listed).toHaveLength(DEAD_LETTERS_KEPT);
     expect(listed[listed.length - 1].change.after).toMatchObject({ userId: 'bounds01' });
   });
@@ -139,7 +202,10 @@ describe('recipients ceiling', () => {
   it('when a request names more than 10,000 users, parties and tags together, then it is a 400 naming to, and nothing is queued', async () => {
     const users = Array.from({ length: 9_950 }, (_, i) => `user${i}`);
     const parties = Array.from({ length: 51 }, (_, i) => i + 1);
-    const res = await h.api.post('/v1/messages').set(auth).send(alert({ to: { users, parties } }));
+    const res = await h.api
+      .post('/v1/messages')
+      .set(auth)
+      .send(alert({ to: { users, parties } }));
     expect(res.status).toBe(400);
     expect(res.body.error.fields).toEqual([{ field: 'to', message: 'at most 10000 users, parties and tags together' }]);
     expect(await h.gateway.queues.get('send')!.count()).toBe(0);
@@ -147,7 +213,10 @@ describe('recipients ceiling', () => {
 
   it('when it names exactly 10,000, then it is accepted and split into WeCom-sized parts', async () => {
     const users = Array.from({ length: 10_000 }, (_, i) => `user${i}`);
-    const res = await h.api.post('/v1/messages/preview').set(auth).send(alert({ to: { users } }));
+    const res = await h.api
+      .post('/v1/messages/preview')
+      .set(auth)
+      .send(alert({ to: { users } }));
     expect(res.status).toBe(200);
     expect(res.body.payloads).toHaveLength(10);
   });

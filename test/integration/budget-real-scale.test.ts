@@ -9,12 +9,23 @@ describe("WeCom's real per-member limit (30 a minute)", () => {
   afterAll(() => h.close());
 
   it('when 45 messages go to one person within a minute, then all 45 arrive, never more than 30 in any 60 s, the rest after passing through deferred', async () => {
-    const ids = await Promise.all(Array.from({ length: 45 }, (_, i) => h.api.post('/v1/messages').send(alert({ to: { users: ['busy01'] }, data: { title: `n${i}`, content: 'c', level: 'info' } })).then((r) => r.body.id as string)));
+    const ids = await Promise.all(
+      Array.from({ length: 45 }, (_, i) =>
+        h.api
+          .post('/v1/messages')
+          .send(alert({ to: { users: ['busy01'] }, data: { title: `n${i}`, content: 'c', level: 'info' } }))
+          .then((r) => r.body.id as string),
+      ),
+    );
     const statuses = () => Promise.all(ids.map(async (id) => (await h.api.get(`/v1/messages/${id}`)).body.status as string));
-    const waiting = await eventually(async () => {
-      const now = await statuses();
-      return now.filter((s) => s === 'sent').length + now.filter((s) => s === 'deferred').length === 45 ? now : undefined;
-    }, 20_000, 100);
+    const waiting = await eventually(
+      async () => {
+        const now = await statuses();
+        return now.filter((s) => s === 'sent').length + now.filter((s) => s === 'deferred').length === 45 ? now : undefined;
+      },
+      20_000,
+      100,
+    );
     expect(waiting.filter((s) => s === 'sent')).toHaveLength(30);
     expect(waiting.filter((s) => s === 'deferred')).toHaveLength(15);
     const views = await Promise.all(ids.map((id) => finalStatus(h.api, id, 90_000)));

@@ -19,14 +19,25 @@ describe("per-member budgets (WeCom's silent 30/min, 1000/h)", () => {
   beforeEach(() => h.sim.reset());
 
   it('when 12 messages go to one person at once, then all arrive, never more than 5 in a window, and the waiting ones show deferred', async () => {
-    const ids = await Promise.all(Array.from({ length: 12 }, (_, i) => h.api.post('/v1/messages').send(alert({ to: { users: ['budget01'] }, data: { title: `b${i}`, content: 'c', level: 'info' } })).then((r) => r.body.id as string)));
-    const sawDeferred = await eventually(async () => {
-      for (const id of ids) {
-        const view = (await h.api.get(`/v1/messages/${id}`)).body;
-        if (view.status === 'deferred') return view;
-      }
-      return undefined;
-    }, 5_000, 10);
+    const ids = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        h.api
+          .post('/v1/messages')
+          .send(alert({ to: { users: ['budget01'] }, data: { title: `b${i}`, content: 'c', level: 'info' } }))
+          .then((r) => r.body.id as string),
+      ),
+    );
+    const sawDeferred = await eventually(
+      async () => {
+        for (const id of ids) {
+          const view = (await h.api.get(`/v1/messages/${id}`)).body;
+          if (view.status === 'deferred') return view;
+        }
+        return undefined;
+      },
+      5_000,
+      10,
+    );
     expect(sawDeferred.deferred).toEqual({ until: expect.any(String), reason: expect.stringContaining('quota') });
     const views = await Promise.all(ids.map((id) => finalStatus(h.api, id, 20_000)));
     expect(views.every((v) => v.status === 'sent')).toBe(true);
@@ -36,10 +47,16 @@ describe("per-member budgets (WeCom's silent 30/min, 1000/h)", () => {
   }, 30_000);
 
   it('when a message goes to several people and one is over budget, then the others get it at once and that one later, under the same id', async () => {
-    await Promise.all(Array.from({ length: 5 }, (_, i) => h.api.post('/v1/messages').send(alert({ to: { users: ['hot01'] }, data: { title: `warm ${i}`, content: 'c', level: 'info' } }))));
+    await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        h.api.post('/v1/messages').send(alert({ to: { users: ['hot01'] }, data: { title: `warm ${i}`, content: 'c', level: 'info' } })),
+      ),
+    );
     await eventually(() => h.sim.deliveriesTo('hot01').length === 5 || undefined);
     const started = Date.now();
-    const res = await h.api.post('/v1/messages').send(alert({ to: { users: ['hot01', 'cool01', 'cool02'] }, data: { title: 'mixed', content: 'c', level: 'info' } }));
+    const res = await h.api
+      .post('/v1/messages')
+      .send(alert({ to: { users: ['hot01', 'cool01', 'cool02'] }, data: { title: 'mixed', content: 'c', level: 'info' } }));
     await eventually(() => h.sim.deliveriesTo('cool02').length === 1 || undefined);
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(h.sim.deliveriesTo('hot01')).toHaveLength(5);

@@ -46,30 +46,133 @@ const EVENTS: Record<string, string>[] = [
   { ...base, MsgType: 'image', PicUrl: 'https://p.example/1.png', MediaId: 'm1', MsgId: '7300000000000000002', AgentID: '1000002' },
   { ...base, MsgType: 'voice', MediaId: 'm2', Format: 'amr', MsgId: '7300000000000000003', AgentID: '1000002' },
   { ...base, MsgType: 'video', MediaId: 'm3', ThumbMediaId: 't3', MsgId: '7300000000000000004', AgentID: '1000002' },
-  { ...base, MsgType: 'location', Location_X: '23.13', Location_Y: '113.26', Scale: '20', Label: 'Guangzhou', MsgId: '7300000000000000005', AgentID: '1000002' },
-  { ...base, MsgType: 'link', Title: 't', Description: 'd', Url: 'https://x.example', PicUrl: 'https://p.example/2.png', MsgId: '7300000000000000006', AgentID: '1000002' },
+  {
+    ...base,
+    MsgType: 'location',
+    Location_X: '23.13',
+    Location_Y: '113.26',
+    Scale: '20',
+    Label: 'Guangzhou',
+    MsgId: '7300000000000000005',
+    AgentID: '1000002',
+  },
+  {
+    ...base,
+    MsgType: 'link',
+    Title: 't',
+    Description: 'd',
+    Url: 'https://x.example',
+    PicUrl: 'https://p.example/2.png',
+    MsgId: '7300000000000000006',
+    AgentID: '1000002',
+  },
   { ...base, MsgType: 'event', Event: 'click', EventKey: 'ack_all', AgentID: '1000002' },
   { ...base, MsgType: 'event', Event: 'view', EventKey: 'https://x.example', AgentID: '1000002' },
   { ...base, MsgType: 'event', Event: 'enter_agent', EventKey: '', AgentID: '1000002' },
   { ...base, MsgType: 'event', Event: 'LOCATION', Latitude: '23.1', Longitude: '113.2', Precision: '10', AgentID: '1000002' },
   { ...base, MsgType: 'event', Event: 'subscribe', AgentID: '1000002' },
-  { ...base, MsgType: 'event', Event: 'template_card_event', EventKey: 'ack', TaskId: 'alert-42-ack', CardType: 'button_interaction', ResponseCode: 'rc1', AgentID: '1000002' },
-  { ...base, FromUserName: 'sys', MsgType: 'event', Event: 'change_contact', ChangeType: 'create_user', UserID: 'wangwu', Name: '王五', Department: '1,2', MainDepartment: '1' },
-  { ...base, FromUserName: 'sys', MsgType: 'event', Event: 'change_contact', ChangeType: 'update_user', UserID: 'zhangsan', NewUserID: 'zhangsan01', Department: '1,5' },
+  {
+    ...base,
+    MsgType: 'event',
+    Event: 'template_card_event',
+    EventKey: 'ack',
+    TaskId: 'alert-42-ack',
+    CardType: 'button_interaction',
+    ResponseCode: 'rc1',
+    AgentID: '1000002',
+  },
+  {
+    ...base,
+    FromUserName: 'sys',
+    MsgType: 'event',
+    Event: 'change_contact',
+    ChangeType: 'create_user',
+    UserID: 'wangwu',
+    Name: '王五',
+    Department: '1,2',
+    MainDepartment: '1',
+  },
+  {
+    ...base,
+    FromUserName: 'sys',
+    MsgType: 'event',
+    Event: 'change_contact',
+    ChangeType: 'update_user',
+    UserID: 'zhangsan',
+    NewUserID: 'zhangsan01',
+    Department: '1,5',
+  },
   { ...base, FromUserName: 'sys', MsgType: 'event', Event: 'change_contact', ChangeType: 'delete_user', UserID: 'lisi' },
-  { ...base, FromUserName: 'sys', MsgType: 'event', Event: 'change_contact', ChangeType: 'create_party', Id: '7', Name: 'SRE', ParentId: '1', Order: '1' },
+  {
+    ...base,
+    FromUserName: 'sys',
+    MsgType: 'event',
+    Event: 'change_contact',
+    ChangeType: 'create_party',
+    Id: '7',
+    Name: 'SRE',
+    ParentId: '1',
+    Order: '1',
+  },
   { ...base, FromUserName: 'sys', MsgType: 'event', Event: 'change_contact', ChangeType: 'update_party', Id: '7', Name: 'SRE team' },
   { ...base, FromUserName: 'sys', MsgType: 'event', Event: 'change_contact', ChangeType: 'delete_party', Id: '7' },
-  { ...base, FromUserName: 'sys', MsgType: 'event', Event: 'change_contact', ChangeType: 'update_tag', TagId: '3', AddUserItems: 'a,b', DelUserItems: 'c' },
-  { ...base, FromUserName: 'sys', MsgType: 'event', Event: 'change_external_contact', ChangeType: 'add_external_contact', UserID: 'sales01', ExternalUserID: 'wmAJ2GCAAAXtWyujaWJHDDGi0mACAAAA', State: 'expo2026', WelcomeCode: 'WELCOMECODE' },
-  { ...base, FromUserName: 'sys', MsgType: 'event', Event: 'change_external_contact', ChangeType: 'add_half_external_contact', UserID: 'sales01', ExternalUserID: 'wmB', State: 'expo2026', WelcomeCode: 'CODE2' },
-  { ...base, FromUserName: 'sys', MsgType: 'event', Event: 'change_external_contact', ChangeType: 'del_external_contact', UserID: 'sales01', ExternalUserID: 'wmB', Source: 'DELETE_BY_TRANSFER' },
-  { ...base, FromUserName: 'sys', MsgType: 'event', Event: 'change_external_contact', ChangeType: 'del_follow_user', UserID: 'sales01', ExternalUserID: 'wmC' },
+  {
+    ...base,
+    FromUserName: 'sys',
+    MsgType: 'event',
+    Event: 'change_contact',
+    ChangeType: 'update_tag',
+    TagId: '3',
+    AddUserItems: 'a,b',
+    DelUserItems: 'c',
+  },
+  {
+    ...base,
+    FromUserName: 'sys',
+    MsgType: 'event',
+    Event: 'change_external_contact',
+    ChangeType: 'add_external_contact',
+    UserID: 'sales01',
+    ExternalUserID: 'wmAJ2GCAAAXtWyujaWJHDDGi0mACAAAA',
+    State: 'expo2026',
+    WelcomeCode: 'WELCOMECODE',
+  },
+  {
+    ...base,
+    FromUserName: 'sys',
+    MsgType: 'event',
+    Event: 'change_external_contact',
+    ChangeType: 'add_half_external_contact',
+    UserID: 'sales01',
+    ExternalUserID: 'wmB',
+    State: 'expo2026',
+    WelcomeCode: 'CODE2',
+  },
+  {
+    ...base,
+    FromUserName: 'sys',
+    MsgType: 'event',
+    Event: 'change_external_contact',
+    ChangeType: 'del_external_contact',
+    UserID: 'sales01',
+    ExternalUserID: 'wmB',
+    Source: 'DELETE_BY_TRANSFER',
+  },
+  {
+    ...base,
+    FromUserName: 'sys',
+    MsgType: 'event',
+    Event: 'change_external_contact',
+    ChangeType: 'del_follow_user',
+    UserID: 'sales01',
+    ExternalUserID: 'wmC',
+  },
   { ...base, FromUserName: 'sys', MsgType: 'event', Event: 'batch_job_result', AgentID: '1000002' },
 ];
 
 const nowSeconds = () => String(Math.floor(Date.now() / 1000));
-const send = (h: Harness, push: { query: string; body: string }, path = '/wecom/callback') => h.api.post(`${path}?${push.query}`).set('content-type', 'text/xml').send(push.body);
+const send = (h: Harness, push: { query: string; body: string }, path = '/wecom/callback') =>
+  h.api.post(`${path}?${push.query}`).set('content-type', 'text/xml').send(push.body);
 
 /** A URL verification as WeCom's admin console sends it: echostr encrypted and signed, percent-encoded. */
 function verification(echo: string, timestamp = nowSeconds()) {
@@ -90,8 +193,20 @@ describe('the published WXBizMsgCrypt samples', () => {
           ...c.apps,
           ...vectors
             .filter((v) => v.echostr)
-            .map((v, i) => ({ name: `sample${i}`, corpId: v.receiveId, agentId: 1000002 + i, secret: 's', callback: { token: v.token, aesKey: v.encodingAESKey } })),
-          { name: 'sample', corpId: vectors[1].receiveId, agentId: 218, secret: 's', callback: { token: vectors[1].token, aesKey: vectors[1].encodingAESKey } },
+            .map((v, i) => ({
+              name: `sample${i}`,
+              corpId: v.receiveId,
+              agentId: 1000002 + i,
+              secret: 's',
+              callback: { token: v.token, aesKey: v.encodingAESKey },
+            })),
+          {
+            name: 'sample',
+            corpId: vectors[1].receiveId,
+            agentId: 218,
+            secret: 's',
+            callback: { token: vectors[1].token, aesKey: vectors[1].encodingAESKey },
+          },
         ],
       }),
     });
@@ -113,7 +228,10 @@ describe('the published WXBizMsgCrypt samples', () => {
 
   it('when the published sample push arrives, then it is acknowledged and its message reaches the router', async () => {
     const v = vectors[1];
-    const res = await h.api.post(`/wecom/callback/sample?msg_signature=${v.msgSignature}&timestamp=${v.timestamp}&nonce=${v.nonce}`).set('content-type', 'text/xml').send(v.postData);
+    const res = await h.api
+      .post(`/wecom/callback/sample?msg_signature=${v.msgSignature}&timestamp=${v.timestamp}&nonce=${v.nonce}`)
+      .set('content-type', 'text/xml')
+      .send(v.postData);
     expect(res.status).toBe(200);
     expect(res.text).toBe('');
     const [event] = await eventually(() => (seen.length > 0 ? seen : undefined));
@@ -122,7 +240,9 @@ describe('the published WXBizMsgCrypt samples', () => {
 
   it('when the window is off, then a timestamp must still be Unix seconds', async () => {
     const v = vectors[0];
-    const res = await h.api.get(`/wecom/callback/sample0?msg_signature=${v.msgSignature}&timestamp=${v.timestamp}.0&nonce=${v.nonce}&echostr=${encodeURIComponent(v.echostr)}`);
+    const res = await h.api.get(
+      `/wecom/callback/sample0?msg_signature=${v.msgSignature}&timestamp=${v.timestamp}.0&nonce=${v.nonce}&echostr=${encodeURIComponent(v.echostr)}`,
+    );
     expect(res.status).toBe(400);
     expect(res.body.error.fields).toEqual([expect.objectContaining({ field: 'timestamp' })]);
   });
@@ -144,7 +264,9 @@ describe('GET /wecom/callback (URL verification)', () => {
     }
     const timestamp = nowSeconds();
     const signature = wecom.signature(timestamp, '42', encrypted!);
-    const res = await h.api.get(`/wecom/callback?msg_signature=${signature}&timestamp=${timestamp}&nonce=42&echostr=${encrypted!.replace(/\//g, '%2F').replace(/=/g, '%3D')}`);
+    const res = await h.api.get(
+      `/wecom/callback?msg_signature=${signature}&timestamp=${timestamp}&nonce=42&echostr=${encrypted!.replace(/\//g, '%2F').replace(/=/g, '%3D')}`,
+    );
     expect(res.status).toBe(200);
     expect(res.text).toMatch(/^echo\d+$/);
   });
@@ -152,7 +274,9 @@ describe('GET /wecom/callback (URL verification)', () => {
   it('when the signature is wrong or a parameter is missing, then 4xx and no plaintext', async () => {
     const echostr = wecom.encrypt('5550123');
     const timestamp = nowSeconds();
-    const bad = await h.api.get(`/wecom/callback?msg_signature=${'0'.repeat(40)}&timestamp=${timestamp}&nonce=1&echostr=${encodeURIComponent(echostr)}`);
+    const bad = await h.api.get(
+      `/wecom/callback?msg_signature=${'0'.repeat(40)}&timestamp=${timestamp}&nonce=1&echostr=${encodeURIComponent(echostr)}`,
+    );
     expect(bad.status).toBe(401);
     expect(bad.text).not.toContain('5550123');
     expect((await h.api.get(`/wecom/callback?timestamp=1&nonce=2`)).status).toBe(400);
@@ -167,17 +291,28 @@ describe('GET /wecom/callback (URL verification)', () => {
     expect((await h.api.get(`/wecom/callback?${verification('42424242')}`)).text).toBe('42424242');
   });
 
-  it.each(['1.7e9', 'abc', '-1', '0x10', ' 1700000000', '1'.repeat(20)])('when the timestamp is %j, then 400 naming timestamp', async (timestamp) => {
-    const echostr = wecom.encrypt('42');
-    const res = await h.api.get(`/wecom/callback?msg_signature=${wecom.signature(timestamp, '7', echostr)}&timestamp=${encodeURIComponent(timestamp)}&nonce=7&echostr=${encodeURIComponent(echostr)}`);
-    expect(res.status).toBe(400);
-    expect(res.body.error.fields).toEqual([expect.objectContaining({ field: 'timestamp' })]);
-  });
+  it.each(['1.7e9', 'abc', '-1', '0x10', ' 1700000000', '1'.repeat(20)])(
+    'when the timestamp is %j, then 400 naming timestamp',
+    async (timestamp) => {
+      const echostr = wecom.encrypt('42');
+      const res = await h.api.get(
+        `/wecom/callback?msg_signature=${wecom.signature(timestamp, '7', echostr)}&timestamp=${encodeURIComponent(timestamp)}&nonce=7&echostr=${encodeURIComponent(echostr)}`,
+      );
+      expect(res.status).toBe(400);
+      expect(res.body.error.fields).toEqual([expect.objectContaining({ field: 'timestamp' })]);
+    },
+  );
 
   it("when a captured push's Encrypt is replayed as echostr with its own signature, then 400 and its plaintext never appears", async () => {
-    const push = encryptedPush(wecom, SIM_APP.corpId, eventXml({ ...base, MsgType: 'text', Content: 'the secret plan', MsgId: '7300000000000000777', AgentID: '1000002' }));
+    const push = encryptedPush(
+      wecom,
+      SIM_APP.corpId,
+      eventXml({ ...base, MsgType: 'text', Content: 'the secret plan', MsgId: '7300000000000000777', AgentID: '1000002' }),
+    );
     // The push's signature covers exactly what a verification's does: token, timestamp, nonce and the ciphertext.
-    const res = await h.api.get(`/wecom/callback?msg_signature=${push.signature}&timestamp=${push.timestamp}&nonce=${push.nonce}&echostr=${encodeURIComponent(push.encrypt)}`);
+    const res = await h.api.get(
+      `/wecom/callback?msg_signature=${push.signature}&timestamp=${push.timestamp}&nonce=${push.nonce}&echostr=${encodeURIComponent(push.encrypt)}`,
+    );
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code: 'bad_echostr', fields: [expect.objectContaining({ field: 'echostr' })] });
     expect(res.text).not.toMatch(/secret plan|<xml|CDATA|zhangsan/);
@@ -194,7 +329,14 @@ describe('GET /wecom/callback (URL verification)', () => {
 
   it('when verifications are refused, then the metrics name why', async () => {
     const metrics = await metricLines(h.api, 'wecom_gateway_callbacks_total');
-    for (const outcome of ['rejected-bad_signature', 'rejected-stale_timestamp', 'rejected-bad_timestamp', 'rejected-bad_echostr', 'verified']) expect(metrics).toContain(`outcome="${outcome}"`);
+    for (const outcome of [
+      'rejected-bad_signature',
+      'rejected-stale_timestamp',
+      'rejected-bad_timestamp',
+      'rejected-bad_echostr',
+      'verified',
+    ])
+      expect(metrics).toContain(`outcome="${outcome}"`);
   });
 });
 
@@ -204,7 +346,16 @@ describe('POST /wecom/callback', () => {
   beforeAll(async () => {
     h = await startHarness({
       env: CALLBACK_ENV,
-      config: (c) => ({ ...c, callback: { ...c.callback, autoReplies: [{ match: 'keyword', pattern: 'ping', reply: 'pong to {{fromUser}}' }, { match: 'regex', pattern: 'a*a*a*b', reply: 'slow' }] } }),
+      config: (c) => ({
+        ...c,
+        callback: {
+          ...c.callback,
+          autoReplies: [
+            { match: 'keyword', pattern: 'ping', reply: 'pong to {{fromUser}}' },
+            { match: 'regex', pattern: 'a*a*a*b', reply: 'slow' },
+          ],
+        },
+      }),
     });
     seen = capture(h);
   });
@@ -219,13 +370,22 @@ describe('POST /wecom/callback', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(seen).toHaveLength(EVENTS.length);
     for (const fields of EVENTS) {
-      const match = seen.find((e) => e.fields.MsgType === fields.MsgType && e.fields.Event === fields.Event && e.fields.ChangeType === fields.ChangeType);
+      const match = seen.find(
+        (e) => e.fields.MsgType === fields.MsgType && e.fields.Event === fields.Event && e.fields.ChangeType === fields.ChangeType,
+      );
       expect(match?.fields).toEqual(fields);
     }
   });
 
   it('when WeCom repeats a push 3 times, then it is handled once', async () => {
-    const xml = eventXml({ ...base, FromUserName: 'sys', MsgType: 'event', Event: 'change_contact', ChangeType: 'delete_user', UserID: 'repeat-me' });
+    const xml = eventXml({
+      ...base,
+      FromUserName: 'sys',
+      MsgType: 'event',
+      Event: 'change_contact',
+      ChangeType: 'delete_user',
+      UserID: 'repeat-me',
+    });
     // WeCom re-encrypts each retry: same plaintext, new random prefix, new signature.
     for (let i = 0; i < 3; i++) expect((await post(h, xml)).status).toBe(200);
     await eventually(() => seen.length > 0 || undefined);
@@ -237,7 +397,8 @@ describe('POST /wecom/callback', () => {
 
   it('when WeCom repeats a queued push (a member message), also after its job is done and removed, then it is handled once and each repeat is a duplicate', async () => {
     const xml = eventXml({ ...base, MsgType: 'text', Content: 'repeat me', MsgId: '7300000000000000777', AgentID: '1000002' });
-    const duplicates = async () => Number(/outcome="duplicate"} (\d+)/.exec(await metricLines(h.api, 'wecom_gateway_callbacks_total'))?.[1] ?? 0);
+    const duplicates = async () =>
+      Number(/outcome="duplicate"} (\d+)/.exec(await metricLines(h.api, 'wecom_gateway_callbacks_total'))?.[1] ?? 0);
     const before = await duplicates();
     for (let i = 0; i < 2; i++) expect((await post(h, xml)).status).toBe(200);
     await eventually(() => seen.length > 0 || undefined);
@@ -251,7 +412,11 @@ describe('POST /wecom/callback', () => {
   });
 
   it('when a captured push is replayed byte for byte inside the window, then it is a duplicate, and its dedupe key outlives the window', async () => {
-    const push = encryptedPush(wecom, SIM_APP.corpId, eventXml({ ...base, FromUserName: 'sys', MsgType: 'event', Event: 'change_contact', ChangeType: 'delete_user', UserID: 'replay-me' }));
+    const push = encryptedPush(
+      wecom,
+      SIM_APP.corpId,
+      eventXml({ ...base, FromUserName: 'sys', MsgType: 'event', Event: 'change_contact', ChangeType: 'delete_user', UserID: 'replay-me' }),
+    );
     for (let i = 0; i < 2; i++) expect((await send(h, push)).status).toBe(200);
     await eventually(() => seen.length > 0 || undefined);
     await new Promise((r) => setTimeout(r, 200));
@@ -265,7 +430,11 @@ describe('POST /wecom/callback', () => {
 
   it('when WeCom repeats a push while its first delivery is still being recorded, then the repeat gets 503 (not "duplicate") and a later one is the duplicate', async () => {
     // A handler that takes a while, as a contact change can under load.
-    h.gateway.router.inline('slow-test-event', { msgType: 'event', event: 'slow_test_event' }, () => new Promise((r) => setTimeout(r, 300)));
+    h.gateway.router.inline(
+      'slow-test-event',
+      { msgType: 'event', event: 'slow_test_event' },
+      () => new Promise((r) => setTimeout(r, 300)),
+    );
     const xml = eventXml({ ...base, FromUserName: 'sys', MsgType: 'event', Event: 'slow_test_event' });
     const [a, b] = await Promise.all([post(h, xml), post(h, xml)]);
     expect([a.status, b.status].sort()).toEqual([200, 503]);
@@ -275,7 +444,10 @@ describe('POST /wecom/callback', () => {
   });
 
   it('when a user sends a keyword, then the passive reply is encrypted and signed so that a decryptor accepts it', async () => {
-    const res = await post(h, eventXml({ ...base, MsgType: 'text', Content: 'ping please', MsgId: '7300000000000000099', AgentID: '1000002' }));
+    const res = await post(
+      h,
+      eventXml({ ...base, MsgType: 'text', Content: 'ping please', MsgId: '7300000000000000099', AgentID: '1000002' }),
+    );
     expect(res.status).toBe(200);
     const envelope = parseCallbackXml(res.text) as Record<string, string>;
     expect(wecom.verifySignature(envelope.MsgSignature, envelope.TimeStamp, envelope.Nonce, envelope.Encrypt)).toBe(true);
@@ -291,7 +463,10 @@ describe('POST /wecom/callback', () => {
 
   it('when a message makes a slow pattern run out of time, then the push is still acknowledged and handed on, with no reply', async () => {
     const started = Date.now();
-    const res = await post(h, eventXml({ ...base, MsgType: 'text', Content: `${'a'.repeat(3_000)}!`, MsgId: '7300000000000000101', AgentID: '1000002' }));
+    const res = await post(
+      h,
+      eventXml({ ...base, MsgType: 'text', Content: `${'a'.repeat(3_000)}!`, MsgId: '7300000000000000101', AgentID: '1000002' }),
+    );
     expect(res.status).toBe(200);
     expect(res.text).toBe('');
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -309,7 +484,12 @@ describe('POST /wecom/callback with bad input', () => {
   afterAll(() => h.close());
   afterEach(() => jest.restoreAllMocks());
 
-  const good = () => encryptedPush(wecom, SIM_APP.corpId, eventXml({ ...base, MsgType: 'text', Content: 'x', MsgId: String(Date.now()), AgentID: '1000002' }));
+  const good = () =>
+    encryptedPush(
+      wecom,
+      SIM_APP.corpId,
+      eventXml({ ...base, MsgType: 'text', Content: 'x', MsgId: String(Date.now()), AgentID: '1000002' }),
+    );
   const signed = (plaintext: string) => encryptedPush(wecom, SIM_APP.corpId, plaintext);
   const nested = (depth: number) => `<xml>${'<a>'.repeat(depth)}x${'</a>'.repeat(depth)}</xml>`;
 
@@ -321,12 +501,40 @@ describe('POST /wecom/callback with bad input', () => {
     ['a body that is not XML', () => ({ ...good(), body: 'not xml at all' }), 400],
     ['an envelope without Encrypt', () => ({ ...good(), body: '<xml><ToUserName>x</ToUserName></xml>' }), 400],
     // Never parsed: the entity is not the signed Encrypt.
-    ['an unsigned envelope with a DTD and entities', () => ({ ...good(), body: '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><xml><Encrypt>&lol;</Encrypt></xml>' }), 401],
-    ['a signed plaintext with a DTD and entities', () => signed('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><xml><Content>&lol;</Content></xml>'), 400],
+    [
+      'an unsigned envelope with a DTD and entities',
+      () => ({ ...good(), body: '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><xml><Encrypt>&lol;</Encrypt></xml>' }),
+      401,
+    ],
+    [
+      'a signed plaintext with a DTD and entities',
+      () => signed('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><xml><Content>&lol;</Content></xml>'),
+      400,
+    ],
     ['a signed plaintext that is not XML', () => signed('<xml><Content>unclosed</xml>'), 400],
     ['a signed plaintext with another root', () => signed('<root><MsgType>text</MsgType></root>'), 400],
-    ['a timestamp 301 seconds old', () => encryptedPush(wecom, SIM_APP.corpId, eventXml({ ...base, MsgType: 'text', Content: 'old', MsgId: '1', AgentID: '1' }), String(Math.floor(Date.now() / 1000) - 301)), 403],
-    ['a timestamp 301 seconds ahead', () => encryptedPush(wecom, SIM_APP.corpId, eventXml({ ...base, MsgType: 'text', Content: 'new', MsgId: '2', AgentID: '1' }), String(Math.floor(Date.now() / 1000) + 301)), 403],
+    [
+      'a timestamp 301 seconds old',
+      () =>
+        encryptedPush(
+          wecom,
+          SIM_APP.corpId,
+          eventXml({ ...base, MsgType: 'text', Content: 'old', MsgId: '1', AgentID: '1' }),
+          String(Math.floor(Date.now() / 1000) - 301),
+        ),
+      403,
+    ],
+    [
+      'a timestamp 301 seconds ahead',
+      () =>
+        encryptedPush(
+          wecom,
+          SIM_APP.corpId,
+          eventXml({ ...base, MsgType: 'text', Content: 'new', MsgId: '2', AgentID: '1' }),
+          String(Math.floor(Date.now() / 1000) + 301),
+        ),
+      403,
+    ],
   ])('when the push has %s, then it is refused and nothing is handled', async (_name, make, status) => {
     const res = await send(h, make());
     expect(res.status).toBe(status);
@@ -358,7 +566,10 @@ describe('POST /wecom/callback with bad input', () => {
   it('when an unsigned envelope is deep or huge, then 401 and no XML is parsed at all', async () => {
     const parse = jest.spyOn(xmlModule, 'parseCallbackXml');
     const query = `msg_signature=${'a'.repeat(40)}&timestamp=${nowSeconds()}&nonce=1`;
-    for (const body of [`${'<a>'.repeat(20_000)}<Encrypt>QUJD</Encrypt>${'</a>'.repeat(20)}`, `<xml><Encrypt>${'QUJD'.repeat(15_000)}</Encrypt>${'<b x="1"/>'.repeat(400)}</xml>`]) {
+    for (const body of [
+      `${'<a>'.repeat(20_000)}<Encrypt>QUJD</Encrypt>${'</a>'.repeat(20)}`,
+      `<xml><Encrypt>${'QUJD'.repeat(15_000)}</Encrypt>${'<b x="1"/>'.repeat(400)}</xml>`,
+    ]) {
       expect(body.length).toBeLessThan(64 * 1024);
       expect((await send(h, { query, body })).status).toBe(401);
     }
@@ -369,7 +580,15 @@ describe('POST /wecom/callback with bad input', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(seen).toHaveLength(0);
     const metrics = await metricLines(h.api, 'wecom_gateway_callbacks_total');
-    for (const outcome of ['rejected-bad_signature', 'rejected-missing_parameters', 'rejected-bad_timestamp', 'rejected-xml_dtd_forbidden', 'rejected-xml_malformed', 'rejected-stale_timestamp', 'rejected-receive_id_mismatch']) {
+    for (const outcome of [
+      'rejected-bad_signature',
+      'rejected-missing_parameters',
+      'rejected-bad_timestamp',
+      'rejected-xml_dtd_forbidden',
+      'rejected-xml_malformed',
+      'rejected-stale_timestamp',
+      'rejected-receive_id_mismatch',
+    ]) {
       expect(metrics).toContain(`outcome="${outcome}"`);
     }
     expect(await h.gateway.queues.get('inbound')!.count()).toBe(0);
@@ -382,7 +601,18 @@ describe('callback set-up mistakes', () => {
   const WRONG_TOKEN = 'notTheGatewaysToken9';
   const WRONG_KEY = 'WrongKey0123456789abcdefghijklmnopqrstuvwxy';
   beforeAll(async () => {
-    const stream = new Writable({ write: (chunk, _e, done) => (lines.push(...chunk.toString().split('\n').filter(Boolean).map((l: string) => JSON.parse(l))), done()) });
+    const stream = new Writable({
+      write: (chunk, _e, done) => (
+        lines.push(
+          ...chunk
+            .toString()
+            .split('\n')
+            .filter(Boolean)
+            .map((l: string) => JSON.parse(l)),
+        ),
+        done()
+      ),
+    });
     h = await startHarness({ env: CALLBACK_ENV, logger: pino({ level: 'info' }, stream) });
   });
   afterAll(() => h.close());
@@ -398,9 +628,19 @@ describe('callback set-up mistakes', () => {
   const verifyWith = (crypto: CallbackCrypto) => {
     const timestamp = nowSeconds();
     const echostr = crypto.encrypt('1616140317555161061');
-    return h.api.get(`/wecom/callback?msg_signature=${crypto.signature(timestamp, '7', echostr)}&timestamp=${timestamp}&nonce=7&echostr=${encodeURIComponent(echostr)}`);
+    return h.api.get(
+      `/wecom/callback?msg_signature=${crypto.signature(timestamp, '7', echostr)}&timestamp=${timestamp}&nonce=7&echostr=${encodeURIComponent(echostr)}`,
+    );
   };
-  const pushWith = (crypto: CallbackCrypto) => send(h, encryptedPush(crypto, SIM_APP.corpId, eventXml({ ...base, MsgType: 'text', Content: 'x', MsgId: String(Date.now()), AgentID: '1000002' })));
+  const pushWith = (crypto: CallbackCrypto) =>
+    send(
+      h,
+      encryptedPush(
+        crypto,
+        SIM_APP.corpId,
+        eventXml({ ...base, MsgType: 'text', Content: 'x', MsgId: String(Date.now()), AgentID: '1000002' }),
+      ),
+    );
 
   /** One explaining line for the request, at warn, with the request id, and no secret in any line. */
   function onlyLineFor(res: { headers: Record<string, string> }): Record<string, any> {
@@ -426,26 +666,32 @@ describe('callback set-up mistakes', () => {
   it.each([
     ['the URL verification', () => verifyWith(wrongKey)],
     ['a push', () => pushWith(wrongKey)],
-  ])('when %s is encrypted with another EncodingAESKey, then 400 and one warning says to check WECOM_CALLBACK_AES_KEY, not the Token', async (_what, request) => {
-    const res = await request();
-    expect(res.status).toBe(400);
-    const line = onlyLineFor(res);
-    expect(line.msg).toContain('check WECOM_CALLBACK_AES_KEY (the EncodingAESKey');
-    expect(line.msg).not.toContain('WECOM_CALLBACK_TOKEN');
-  });
+  ])(
+    'when %s is encrypted with another EncodingAESKey, then 400 and one warning says to check WECOM_CALLBACK_AES_KEY, not the Token',
+    async (_what, request) => {
+      const res = await request();
+      expect(res.status).toBe(400);
+      const line = onlyLineFor(res);
+      expect(line.msg).toContain('check WECOM_CALLBACK_AES_KEY (the EncodingAESKey');
+      expect(line.msg).not.toContain('WECOM_CALLBACK_TOKEN');
+    },
+  );
 
   it.each([
     ['the URL verification', () => verifyWith(otherCorp)],
     ['a push', () => pushWith(otherCorp)],
-  ])('when %s decrypts but is for another corp id, then 400, the warning names that corp id and WECOM_CORP_ID, and the answer names neither', async (_what, request) => {
-    const res = await request();
-    expect(res.status).toBe(400);
-    const line = onlyLineFor(res);
-    expect(line.msg).toContain(`decrypted, but for corp id wwsomeoneelse01, not WECOM_CORP_ID (${SIM_APP.corpId})`);
-    expect(line.msg).not.toMatch(/cannot decrypt/i);
-    expect(line).toMatchObject({ reason: 'receive_id_mismatch', receivedCorpId: 'wwsomeoneelse01' });
-    expect(res.text).not.toMatch(/wwsomeoneelse01|cannot decrypt/);
-  });
+  ])(
+    'when %s decrypts but is for another corp id, then 400, the warning names that corp id and WECOM_CORP_ID, and the answer names neither',
+    async (_what, request) => {
+      const res = await request();
+      expect(res.status).toBe(400);
+      const line = onlyLineFor(res);
+      expect(line.msg).toContain(`decrypted, but for corp id wwsomeoneelse01, not WECOM_CORP_ID (${SIM_APP.corpId})`);
+      expect(line.msg).not.toMatch(/cannot decrypt/i);
+      expect(line).toMatchObject({ reason: 'receive_id_mismatch', receivedCorpId: 'wwsomeoneelse01' });
+      expect(res.text).not.toMatch(/wwsomeoneelse01|cannot decrypt/);
+    },
+  );
 
   it('when a verification is signed 10 minutes ago, then the warning says to check the clock and CALLBACK_MAX_SKEW_SECONDS', async () => {
     const res = await h.api.get(`/wecom/callback?${verification('42', String(Math.floor(Date.now() / 1000) - 600))}`);
@@ -461,7 +707,8 @@ describe('callback set-up mistakes', () => {
 
   it('when the pushes were refused, then the metrics count each reason', async () => {
     const metrics = await metricLines(h.api, 'wecom_gateway_callbacks_total');
-    for (const outcome of ['rejected-bad_signature', 'rejected-receive_id_mismatch', 'rejected-stale_timestamp']) expect(metrics).toContain(`outcome="${outcome}"`);
+    for (const outcome of ['rejected-bad_signature', 'rejected-receive_id_mismatch', 'rejected-stale_timestamp'])
+      expect(metrics).toContain(`outcome="${outcome}"`);
     expect(metrics).toMatch(/outcome="rejected-bad_(padding|length)"/);
   });
 });
@@ -486,7 +733,9 @@ describe('forwarding user messages to INBOUND_WEBHOOK_URL', () => {
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
     const port = (receiver.address() as { port: number }).port;
-    h = await startHarness({ env: { ...CALLBACK_ENV, INBOUND_WEBHOOK_URL: `http://127.0.0.1:${port}/inbound`, INBOUND_WEBHOOK_SECRET: SECRET } });
+    h = await startHarness({
+      env: { ...CALLBACK_ENV, INBOUND_WEBHOOK_URL: `http://127.0.0.1:${port}/inbound`, INBOUND_WEBHOOK_SECRET: SECRET },
+    });
   });
   afterAll(async () => {
     await h.close();
@@ -499,17 +748,31 @@ describe('forwarding user messages to INBOUND_WEBHOOK_URL', () => {
   });
 
   it('when a user messages the app, then the receiver gets normalized JSON signed with HMAC', async () => {
-    expect((await post(h, eventXml({ ...base, MsgType: 'text', Content: '查看告警', MsgId: '7300000000000000200', AgentID: '1000002' }))).status).toBe(200);
+    expect(
+      (await post(h, eventXml({ ...base, MsgType: 'text', Content: '查看告警', MsgId: '7300000000000000200', AgentID: '1000002' }))).status,
+    ).toBe(200);
     const [delivery] = await eventually(() => (received.length > 0 ? received : undefined));
     const body = JSON.parse(delivery.body);
-    expect(body).toMatchObject({ kind: 'message', msgType: 'text', fromUser: 'zhangsan', content: '查看告警', msgId: '7300000000000000200', agentId: '1000002' });
-    expect(delivery.headers['x-gateway-signature']).toBe(signWebhook(SECRET, String(delivery.headers['x-gateway-timestamp']), delivery.body));
+    expect(body).toMatchObject({
+      kind: 'message',
+      msgType: 'text',
+      fromUser: 'zhangsan',
+      content: '查看告警',
+      msgId: '7300000000000000200',
+      agentId: '1000002',
+    });
+    expect(delivery.headers['x-gateway-signature']).toBe(
+      signWebhook(SECRET, String(delivery.headers['x-gateway-timestamp']), delivery.body),
+    );
   });
 
   it('when the receiver hangs, then WeCom still gets its answer well inside 5 seconds', async () => {
     mode = 'hang';
     const started = Date.now();
-    const res = await post(h, eventXml({ ...base, MsgType: 'event', Event: 'click', EventKey: 'ack_all', AgentID: '1000002', CreateTime: String(Date.now()) }));
+    const res = await post(
+      h,
+      eventXml({ ...base, MsgType: 'event', Event: 'click', EventKey: 'ack_all', AgentID: '1000002', CreateTime: String(Date.now()) }),
+    );
     expect(res.status).toBe(200);
     expect(Date.now() - started).toBeLessThan(1_000);
   });
@@ -519,7 +782,9 @@ describe('forwarding user messages to INBOUND_WEBHOOK_URL', () => {
     await post(h, eventXml({ ...base, MsgType: 'text', Content: 'dead letter me', MsgId: '7300000000000000300', AgentID: '1000002' }));
     const letters = await eventually(async () => {
       const res = await h.api.get('/v1/inbound/dead-letters');
-      const found = (res.body.deadLetters as { id: string; body: { content?: string } }[]).filter((d) => d.body.content === 'dead letter me');
+      const found = (res.body.deadLetters as { id: string; body: { content?: string } }[]).filter(
+        (d) => d.body.content === 'dead letter me',
+      );
       return found.length > 0 ? found : undefined;
     }, 20_000);
     mode = 'ok';

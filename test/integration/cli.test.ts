@@ -11,7 +11,12 @@ const COMMANDS = [
   { name: 'profile-summary', file: 'dist/bench/profile-summary.js', usage: 'profile-summary.js <file.cpuprofile>' },
 ] as const;
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}, untilLine?: RegExp): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  untilLine?: RegExp,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const child = spawn(command, args, { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
   let stdout = '';
   let stderr = '';
@@ -30,14 +35,17 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}, until
 }
 
 describe('the command line of every operator command', () => {
-  it.each(COMMANDS)('when $name is given --help, then it prints its usage and exit codes and exits 0, starting nothing', async ({ file, usage }) => {
-    const { status, stdout, stderr } = await run(process.execPath, [file, '--help']);
-    expect(status).toBe(0);
-    expect(stdout).toContain(`usage: `);
-    expect(stdout).toContain(usage);
-    expect(stdout).toMatch(/Exit codes: 0 /);
-    expect(stderr).toBe('');
-  });
+  it.each(COMMANDS)(
+    'when $name is given --help, then it prints its usage and exit codes and exits 0, starting nothing',
+    async ({ file, usage }) => {
+      const { status, stdout, stderr } = await run(process.execPath, [file, '--help']);
+      expect(status).toBe(0);
+      expect(stdout).toContain(`usage: `);
+      expect(stdout).toContain(usage);
+      expect(stdout).toMatch(/Exit codes: 0 /);
+      expect(stderr).toBe('');
+    },
+  );
 
   it.each(COMMANDS)('when $name is given an option it does not know, then it says so in one line and exits 64', async ({ name, file }) => {
     const { status, stdout, stderr } = await run(process.execPath, [file, '--frobnicate']);
@@ -66,7 +74,10 @@ describe('log format', () => {
   const logOneLine = `require('./dist/src/ops/logger').createLogger('info', process.env.LOG_FORMAT).info({ token: 'tok-s3cret', apps: [{ secret: 'app-s3cret' }], user: { mobile: '13800000000' } }, 'hello from the logger')`;
 
   it('when the logger writes to a terminal (script(1) gives it one), then lines are readable, not JSON, and secrets and personal data are still redacted', async () => {
-    const { status, stdout } = await run('script', ['-qec', `${process.execPath} -e "${logOneLine}"`, '/dev/null'], { LOG_FORMAT: 'auto', TERM: 'dumb' });
+    const { status, stdout } = await run('script', ['-qec', `${process.execPath} -e "${logOneLine}"`, '/dev/null'], {
+      LOG_FORMAT: 'auto',
+      TERM: 'dumb',
+    });
     expect(status).toBe(0);
     expect(stdout).toContain('hello from the logger');
     expect(stdout).toContain('INFO');
@@ -76,7 +87,13 @@ describe('log format', () => {
   });
 
   it('when the gateway runs in a pipe, then its lines are JSON; with LOG_FORMAT=pretty they are readable lines', async () => {
-    const env = { REDIS_URL: process.env.TEST_REDIS_URL, REDIS_PREFIX: `wgw-cli-${process.pid}`, PORT: '0', SIMULATOR_PORT: '0', TEMPLATES_DIR: join(ROOT, 'templates') };
+    const env = {
+      REDIS_URL: process.env.TEST_REDIS_URL,
+      REDIS_PREFIX: `wgw-cli-${process.pid}`,
+      PORT: '0',
+      SIMULATOR_PORT: '0',
+      TEMPLATES_DIR: join(ROOT, 'templates'),
+    };
     const json = await run(process.execPath, ['dist/src/main/server.js'], env, /listening on/);
     const lines = json.stdout.trim().split('\n');
     expect(lines.length).toBeGreaterThan(1);

@@ -10,8 +10,14 @@ import { binaryPath } from '../support/prerequisites';
 
 /** A real 3-master Redis Cluster on loopback, as an operator would run one (no replicas, for the test). */
 async function startCluster(): Promise<EmbeddedRedis[]> {
-  const nodes = await Promise.all([0, 1, 2].map(() => startTestRedis({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000'] })));
-  const created = spawnSync(binaryPath('redis-cli'), ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+  const nodes = await Promise.all(
+    [0, 1, 2].map(() => startTestRedis({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000'] })),
+  );
+  const created = spawnSync(
+    binaryPath('redis-cli'),
+    ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+    { encoding: 'utf8' },
+  );
   if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
   const probe = new Cluster(nodes.map((n) => ({ host: '127.0.0.1', port: n.port })));
   await eventually(async () => (await probe.cluster('INFO')).includes('cluster_state:ok') || undefined, 20_000, 100);
@@ -41,7 +47,11 @@ describe('two gateway instances on a Redis Cluster', () => {
     const ids: string[] = [];
     for (let batch = 0; batch < 10; batch++) {
       const posted = await Promise.all(
-        Array.from({ length: 100 }, (_, i) => request(gateways[(batch + i) % 2].app).post('/v1/messages').send(alert({ data: { title: `cluster ${batch * 100 + i}`, content: 'c', level: 'info' } }))),
+        Array.from({ length: 100 }, (_, i) =>
+          request(gateways[(batch + i) % 2].app)
+            .post('/v1/messages')
+            .send(alert({ data: { title: `cluster ${batch * 100 + i}`, content: 'c', level: 'info' } })),
+        ),
       );
       for (const res of posted) {
         expect(res.status).toBe(202);
@@ -56,6 +66,8 @@ describe('two gateway instances on a Redis Cluster', () => {
     expect(sim.gettokenCount()).toBe(1);
     const statuses = await Promise.all(ids.slice(0, 50).map((id, i) => request(gateways[i % 2].app).get(`/v1/messages/${id}`)));
     expect(statuses.every((s) => s.body.status === 'sent')).toBe(true);
-    process.stdout.write(`cluster: 1000 messages over 2 instances, ${sim.sent.length} delivered, ${new Set(titles).size} distinct, ${sim.gettokenCount()} gettoken\n`);
+    process.stdout.write(
+      `cluster: 1000 messages over 2 instances, ${sim.sent.length} delivered, ${new Set(titles).size} distinct, ${sim.gettokenCount()} gettoken\n`,
+    );
   }, 90_000);
 });

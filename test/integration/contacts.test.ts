@@ -33,7 +33,12 @@ class Sink {
         this.failNext--;
         return void res.writeHead(500).end();
       }
-      this.received.push({ body: JSON.parse(raw), signature: req.headers['x-gateway-signature'] as string, timestamp: req.headers['x-gateway-timestamp'] as string, raw });
+      this.received.push({
+        body: JSON.parse(raw),
+        signature: req.headers['x-gateway-signature'] as string,
+        timestamp: req.headers['x-gateway-timestamp'] as string,
+        raw,
+      });
       res.writeHead(200).end();
     });
   });
@@ -49,7 +54,15 @@ class Sink {
 }
 
 let createTime = 1_700_000_000;
-const change = (fields: Record<string, string>) => eventXml({ ToUserName: SIM_APP.corpId, FromUserName: 'sys', CreateTime: String(createTime++), MsgType: 'event', Event: 'change_contact', ...fields });
+const change = (fields: Record<string, string>) =>
+  eventXml({
+    ToUserName: SIM_APP.corpId,
+    FromUserName: 'sys',
+    CreateTime: String(createTime++),
+    MsgType: 'event',
+    Event: 'change_contact',
+    ...fields,
+  });
 
 describe('contact-change sync', () => {
   let sim: WecomSimulator;
@@ -71,15 +84,15 @@ describe('contact-change sync', () => {
       },
     });
     config = testConfig(sim.url, {
-        WECOM_CALLBACK_TOKEN: TOKEN,
-        WECOM_CALLBACK_AES_KEY: AES_KEY,
-        CONTACT_SYNC_WEBHOOK_URL: sink.url,
-        CONTACT_SYNC_WEBHOOK_SECRET: SINK_SECRET,
-        CONTACTS_PII_KEYS: 'hr-key-0001-long',
-        GATEWAY_API_KEYS: 'hr-key-0001-long,ops-key-0001-long',
-        CONTACTS_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
-        LOG_LEVEL: 'debug',
-      });
+      WECOM_CALLBACK_TOKEN: TOKEN,
+      WECOM_CALLBACK_AES_KEY: AES_KEY,
+      CONTACT_SYNC_WEBHOOK_URL: sink.url,
+      CONTACT_SYNC_WEBHOOK_SECRET: SINK_SECRET,
+      CONTACTS_PII_KEYS: 'hr-key-0001-long',
+      GATEWAY_API_KEYS: 'hr-key-0001-long,ops-key-0001-long',
+      CONTACTS_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+      LOG_LEVEL: 'debug',
+    });
     gateway = await createGateway(config, { logger: pino({ level: 'debug' }, logStream) });
     api = request(gateway.app);
     redis = new Redis(process.env.TEST_REDIS_URL!);
@@ -96,12 +109,29 @@ describe('contact-change sync', () => {
     const res = await api.post(`/wecom/callback?${p.query}`).set('content-type', 'text/xml').send(p.body);
     expect(res.status).toBe(200);
   };
-  const as = (key: string) => ({ get: (path: string) => api.get(path).set('Authorization', `Bearer ${key}`), post: (path: string) => api.post(path).set('Authorization', `Bearer ${key}`) });
+  const as = (key: string) => ({
+    get: (path: string) => api.get(path).set('Authorization', `Bearer ${key}`),
+    post: (path: string) => api.post(path).set('Authorization', `Bearer ${key}`),
+  });
 
   it('when every change type arrives through encrypted callbacks, then the mirror follows and the sink gets one normalized change each, in order', async () => {
     const before = sink.received.length;
     await push(change({ ChangeType: 'create_party', Id: '7', Name: 'SRE', ParentId: '1', Order: '2' }));
-    await push(change({ ChangeType: 'create_user', UserID: 'wangwu', Name: '王五', Department: '1,7', MainDepartment: '7', IsLeaderInDept: '0,1', Mobile: '13800001234', Email: 'wangwu@example.com', Position: 'SRE', Gender: '1', Status: '1' }));
+    await push(
+      change({
+        ChangeType: 'create_user',
+        UserID: 'wangwu',
+        Name: '王五',
+        Department: '1,7',
+        MainDepartment: '7',
+        IsLeaderInDept: '0,1',
+        Mobile: '13800001234',
+        Email: 'wangwu@example.com',
+        Position: 'SRE',
+        Gender: '1',
+        Status: '1',
+      }),
+    );
     await push(change({ ChangeType: 'update_user', UserID: 'wangwu', Position: 'Lead SRE' }));
     await push(change({ ChangeType: 'update_party', Id: '7', Name: 'SRE team' }));
     await push(change({ ChangeType: 'update_tag', TagId: '3', AddUserItems: 'wangwu,lisi', AddPartyItems: '7' }));
@@ -124,7 +154,21 @@ describe('contact-change sync', () => {
       'department.deleted',
     ]);
     const updated = got[2].body;
-    expect(updated).toMatchObject({ type: 'user', action: 'updated', before: { position: 'SRE' }, after: { userId: 'wangwu', name: '王五', position: 'Lead SRE', departments: [1, 7], leaderInDepartments: [7], mobile: '13800001234', status: 'active', gender: 'male' } });
+    expect(updated).toMatchObject({
+      type: 'user',
+      action: 'updated',
+      before: { position: 'SRE' },
+      after: {
+        userId: 'wangwu',
+        name: '王五',
+        position: 'Lead SRE',
+        departments: [1, 7],
+        leaderInDepartments: [7],
+        mobile: '13800001234',
+        status: 'active',
+        gender: 'male',
+      },
+    });
     expect(got[5].body.after).toMatchObject({ tagId: 3, users: ['wangwu'], parties: [7], removed: { users: ['lisi'] } });
     for (const r of got) expect(r.signature).toBe(signWebhook(SINK_SECRET, r.timestamp!, r.raw));
     expect(new Set(got.map((r) => r.body.id)).size).toBe(10);
@@ -142,7 +186,11 @@ describe('contact-change sync', () => {
     await push(change({ ChangeType: 'create_user', UserID: 'zhaoliu', Name: '赵六', Department: '1' }));
     await push(change({ ChangeType: 'update_user', UserID: 'zhaoliu', NewUserID: 'zhaoliu01', Department: '1,5', MainDepartment: '5' }));
     const rename = await eventually(() => sink.received.find((r) => r.body.after?.newUserId === 'zhaoliu01'));
-    expect(rename.body).toMatchObject({ event: 'user.updated', before: { userId: 'zhaoliu' }, after: { userId: 'zhaoliu01', previousUserId: 'zhaoliu', name: '赵六', departments: [1, 5] } });
+    expect(rename.body).toMatchObject({
+      event: 'user.updated',
+      before: { userId: 'zhaoliu' },
+      after: { userId: 'zhaoliu01', previousUserId: 'zhaoliu', name: '赵六', departments: [1, 5] },
+    });
     expect((await as('ops-key-0001-long').get('/v1/contacts/users/zhaoliu')).status).toBe(404);
     expect((await as('ops-key-0001-long').get('/v1/contacts/users/zhaoliu01')).body).toMatchObject({ userId: 'zhaoliu01', name: '赵六' });
   });
@@ -165,7 +213,9 @@ describe('contact-change sync', () => {
       const res = await as('ops-key-0001-long').get('/v1/contacts/changes?since=0&limit=1000');
       return res.body.changes.some((c: { event: string }) => c.event === 'unknown') ? res.body : undefined;
     });
-    expect(feed.changes.find((c: { event: string }) => c.event === 'unknown')).toMatchObject({ reason: 'unknown ChangeType rename_everything' });
+    expect(feed.changes.find((c: { event: string }) => c.event === 'unknown')).toMatchObject({
+      reason: 'unknown ChangeType rename_everything',
+    });
   });
 
   it('when the sink fails 5 times then recovers, then it receives every change in order', async () => {
@@ -187,7 +237,9 @@ describe('contact-change sync', () => {
     const back = Date.now();
     const got = await eventually(() => (sink.received.length - before >= 1000 ? sink.received.slice(before) : undefined), 60_000);
     const seconds = (Date.now() - back) / 1000;
-    process.stdout.write(`contact sync: sink back after 1000 changes; all delivered in order in ${seconds.toFixed(1)} s (${Math.round(1000 / seconds)} changes/s), oldest waited ${((Date.now() - Date.parse(got[0].body.at)) / 1000).toFixed(1)} s\n`);
+    process.stdout.write(
+      `contact sync: sink back after 1000 changes; all delivered in order in ${seconds.toFixed(1)} s (${Math.round(1000 / seconds)} changes/s), oldest waited ${((Date.now() - Date.parse(got[0].body.at)) / 1000).toFixed(1)} s\n`,
+    );
     expect(got.map((r) => r.body.after.order)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
   }, 90_000);
 
@@ -196,7 +248,9 @@ describe('contact-change sync', () => {
     expect(first.body.changes).toHaveLength(2);
     const next = await as('ops-key-0001-long').get(`/v1/contacts/changes?since=${first.body.next}&limit=2`);
     expect(next.body.changes[0].cursor > first.body.next).toBe(true);
-    const created = (await as('ops-key-0001-long').get('/v1/contacts/changes?since=0&limit=1000')).body.changes.find((c: { event: string; after?: { userId?: string } }) => c.event === 'user.created' && c.after?.userId === 'wangwu');
+    const created = (await as('ops-key-0001-long').get('/v1/contacts/changes?since=0&limit=1000')).body.changes.find(
+      (c: { event: string; after?: { userId?: string } }) => c.event === 'user.created' && c.after?.userId === 'wangwu',
+    );
     expect(created.after.mobile).toBe('138****34');
     expect(created.raw).toBeUndefined();
   });

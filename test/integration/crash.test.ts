@@ -82,7 +82,12 @@ describe('kill -9 and a Redis restart while 5000 accepted messages are being del
           fetch(`${base}/v1/messages`, {
             method: 'POST',
             headers: { 'content-type': 'application/json', ...AUTH },
-            body: JSON.stringify({ event: 'program.alert', msgtype: 'text', to: { users: ['zhangsan'] }, data: { title: `crash ${batch * 100 + i}`, content: 'c', level: 'info' } }),
+            body: JSON.stringify({
+              event: 'program.alert',
+              msgtype: 'text',
+              to: { users: ['zhangsan'] },
+              data: { title: `crash ${batch * 100 + i}`, content: 'c', level: 'info' },
+            }),
           }).then(async (r) => ({ status: r.status, body: (await r.json()) as { id: string } })),
         ),
       );
@@ -110,7 +115,11 @@ describe('kill -9 and a Redis restart while 5000 accepted messages are being del
     const unfinished = async () => {
       const statuses: string[] = [];
       for (let i = 0; i < ids.length; i += 200) {
-        const views = await Promise.all(ids.slice(i, i + 200).map((id) => fetch(`${base}/v1/messages/${id}`, { headers: AUTH }).then((r) => r.json() as Promise<{ status: string }>)));
+        const views = await Promise.all(
+          ids
+            .slice(i, i + 200)
+            .map((id) => fetch(`${base}/v1/messages/${id}`, { headers: AUTH }).then((r) => r.json() as Promise<{ status: string }>)),
+        );
         statuses.push(...views.map((v) => v.status));
       }
       return statuses.filter((s) => s !== 'sent');
@@ -123,7 +132,7 @@ describe('kill -9 and a Redis restart while 5000 accepted messages are being del
     expect(Math.max(firstPeakMb, secondPeakMb)).toBeLessThan(400);
     process.stdout.write(
       `crash: peak RSS of the gateway process ${firstPeakMb} MB while accepting ${MESSAGES} messages, ${secondPeakMb} MB while delivering them after the restart\n` +
-      `crash: ${MESSAGES} accepted, ${deliveredAtKill} delivered before kill -9, all ${unique} delivered after restart; ` +
+        `crash: ${MESSAGES} accepted, ${deliveredAtKill} delivered before kill -9, all ${unique} delivered after restart; ` +
         `${sim.sent.length - unique} duplicates reached users, ${sim.duplicatesAbsorbed} retried sends absorbed by WeCom's duplicate check\n`,
     );
     second.kill('SIGTERM');

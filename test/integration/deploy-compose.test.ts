@@ -31,14 +31,18 @@ describe('the Dockerfile', () => {
   });
 
   it('when the build context is sent, then it leaves out .env and the key files docker-compose.yml reads', () => {
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim());
     expect(ignored).toEqual(expect.arrayContaining(['.env', 'deploy/*.key']));
   });
 });
 
 describe('docker-compose.yml’s gateway', () => {
   const gateway = compose.services.gateway;
-  const imageEnv = Object.fromEntries([...(/^ENV ((?:.*\\\n)*.*)$/m.exec(dockerfile)?.[1] ?? '').matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+  const imageEnv = Object.fromEntries(
+    [...(/^ENV ((?:.*\\\n)*.*)$/m.exec(dockerfile)?.[1] ?? '').matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]]),
+  );
 
   it('when it starts as shipped (no WeCom credentials, the image’s NODE_ENV=production), then it runs the sandbox because SANDBOX=1 says so', () => {
     expect(imageEnv.NODE_ENV).toBe('production');
@@ -53,15 +57,31 @@ describe('docker-compose.yml’s gateway', () => {
 });
 
 describe('the example Alertmanager (deploy/alertmanager.yml)', () => {
-  const config = parse(read('deploy/alertmanager.yml')) as { receivers: { name: string; webhook_configs?: { url: string }[]; wechat_configs?: { api_secret?: string }[] }[] };
-  const rules = (parse(read('deploy/prometheus/wecom-gateway-rules.yml')) as { groups: { rules: { alert: string; labels?: Record<string, string> }[] }[] }).groups.flatMap((g) => g.rules);
+  const config = parse(read('deploy/alertmanager.yml')) as {
+    receivers: { name: string; webhook_configs?: { url: string }[]; wechat_configs?: { api_secret?: string }[] }[];
+  };
+  const rules = (
+    parse(read('deploy/prometheus/wecom-gateway-rules.yml')) as {
+      groups: { rules: { alert: string; labels?: Record<string, string> }[] }[];
+    }
+  ).groups.flatMap((g) => g.rules);
   /** amtool ships with Alertmanager (Debian's prometheus-alertmanager, Homebrew's alertmanager): beside it, or on PATH. */
   const amtool = () => {
     const beside = join(dirname(binaryPath('alertmanager')), 'amtool');
     return existsSync(beside) ? beside : 'amtool';
   };
   const receiverOf = (labels: Record<string, string>) =>
-    execFileSync(amtool(), ['config', 'routes', 'test', `--config.file=${join(ROOT, 'deploy/alertmanager.yml')}`, ...Object.entries(labels).map(([k, v]) => `${k}=${v}`)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    execFileSync(
+      amtool(),
+      [
+        'config',
+        'routes',
+        'test',
+        `--config.file=${join(ROOT, 'deploy/alertmanager.yml')}`,
+        ...Object.entries(labels).map(([k, v]) => `${k}=${v}`),
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    ).trim();
   /** The compose gateway, as Alertmanager reaches it: the service name, or the port it is published on. */
   const throughGateway = (name: string) => {
     const receiver = config.receivers.find((r) => r.name === name)!;
@@ -69,11 +89,18 @@ describe('the example Alertmanager (deploy/alertmanager.yml)', () => {
   };
 
   it('when amtool checks it, then it is valid', () => {
-    expect(execFileSync(amtool(), ['check-config', join(ROOT, 'deploy/alertmanager.yml')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })).toContain('SUCCESS');
+    expect(
+      execFileSync(amtool(), ['check-config', join(ROOT, 'deploy/alertmanager.yml')], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    ).toContain('SUCCESS');
   });
 
   it('when one of the gateway’s own alerts fires, then it goes to WeCom directly, not through the gateway it is about', () => {
-    expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['WecomGatewayDown', 'WecomGatewayAbsent', 'WecomGatewayDeliveryStalled']));
+    expect(rules.map((r) => r.alert)).toEqual(
+      expect.arrayContaining(['WecomGatewayDown', 'WecomGatewayAbsent', 'WecomGatewayDeliveryStalled']),
+    );
     for (const rule of rules) {
       const receiver = receiverOf({ alertname: rule.alert, ...rule.labels });
       expect([rule.alert, receiver, throughGateway(receiver)]).toEqual([rule.alert, receiver, false]);

@@ -33,7 +33,12 @@ async function closedPort(): Promise<number> {
   return server.port;
 }
 
-const fileMessage = (fileUrl: string) => ({ event: 'report.ready', msgtype: 'file', to: { users: ['zhangsan'] }, data: { fileUrl, filename: 'q3.csv' } });
+const fileMessage = (fileUrl: string) => ({
+  event: 'report.ready',
+  msgtype: 'file',
+  to: { users: ['zhangsan'] },
+  data: { fileUrl, filename: 'q3.csv' },
+});
 
 async function sendFile(h: Harness, fileUrl: string): Promise<Record<string, any>> {
   const res = await h.api.post('/v1/messages').send(fileMessage(fileUrl));
@@ -61,7 +66,10 @@ describe('egress policy, by default (nothing allowed)', () => {
     // The operator's own callbackUrl (in an event definition) is trusted as configured, loopback or not.
     templatesDir = mkdtempSync(join(tmpdir(), 'wgw-egress-'));
     cpSync(TEMPLATES_DIR, templatesDir, { recursive: true });
-    writeFileSync(join(templatesDir, 'batch.done.yaml'), `event: batch.done\ncallbackUrl: ${receiver.url}/configured\ndata:\n  job: {}\nmsgtypes:\n  text:\n    content: "{{job}} done"\n`);
+    writeFileSync(
+      join(templatesDir, 'batch.done.yaml'),
+      `event: batch.done\ncallbackUrl: ${receiver.url}/configured\ndata:\n  job: {}\nmsgtypes:\n  text:\n    content: "{{job}} done"\n`,
+    );
     h = await startHarness({ env: { TEMPLATES_DIR: templatesDir } });
   });
   afterAll(async () => {

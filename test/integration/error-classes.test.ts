@@ -10,7 +10,8 @@ import { alert, startHarness, testConfig, type Harness } from '../support/harnes
 /** `depth` arrays inside one another: `[[[…"deep"…]]]`, as JSON text (a body parser reads it; building it as an object costs nothing). */
 const nested = (depth: number) => `${'['.repeat(depth)}"deep"${']'.repeat(depth)}`;
 /** A send request whose data field `field` (one the template renders, or one it ignores) holds `depth` nested arrays. */
-const deepBody = (depth: number, field = 'labels') => `{"event":"program.alert","msgtype":"text","to":{"users":["zhangsan"]},"data":{"title":"t","content":"c","level":"info","${field}":${nested(depth)}}}`;
+const deepBody = (depth: number, field = 'labels') =>
+  `{"event":"program.alert","msgtype":"text","to":{"users":["zhangsan"]},"data":{"title":"t","content":"c","level":"info","${field}":${nested(depth)}}}`;
 
 describe('errors are told apart by what failed, not by their text', () => {
   describe("a command connection's failures", () => {
@@ -45,7 +46,9 @@ describe('errors are told apart by what failed, not by their text', () => {
     afterAll(() => gateway.close());
 
     it('then a route that asks WeCom answers that WeCom did not answer, never that Redis is unreachable', async () => {
-      const res = await request(gateway.app).post('/v1/chats').send({ name: 'oncall', users: ['zhangsan', 'lisi'] });
+      const res = await request(gateway.app)
+        .post('/v1/chats')
+        .send({ name: 'oncall', users: ['zhangsan', 'lisi'] });
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('wecom_unavailable');
       expect(res.body.error.message).toMatch(/ECONNREFUSED/);
@@ -60,7 +63,11 @@ describe('errors are told apart by what failed, not by their text', () => {
     });
     afterAll(() => h.close());
 
-    const post = (path: string, body: string, headers: Record<string, string> = {}) => h.api.post(path).set({ 'content-type': 'application/json', ...headers }).send(body);
+    const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+      h.api
+        .post(path)
+        .set({ 'content-type': 'application/json', ...headers })
+        .send(body);
 
     it.each([
       ['POST /v1/messages', '/v1/messages', {}, 'labels'],

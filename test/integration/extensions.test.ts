@@ -14,13 +14,24 @@ const FIXTURES = join(__dirname, '..', 'fixtures', 'extensions');
 describe('extensions named in the config file', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ env: { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY }, config: (c) => ({ ...c, extensions: [join(FIXTURES, 'oncall-ack.js')] }) });
+    h = await startHarness({
+      env: { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY },
+      config: (c) => ({ ...c, extensions: [join(FIXTURES, 'oncall-ack.js')] }),
+    });
   });
   afterAll(() => h.close());
 
   it('when a member clicks the menu item an extension registered, then its rule runs and the message it sends is delivered', async () => {
     const crypto = new CallbackCrypto({ token: TOKEN, encodingAesKey: AES_KEY, receiveId: SIM_APP.corpId });
-    const click = eventXml({ ToUserName: SIM_APP.corpId, FromUserName: 'lisi', CreateTime: '1700000100', MsgType: 'event', Event: 'click', EventKey: 'ack_all', AgentID: '1000002' });
+    const click = eventXml({
+      ToUserName: SIM_APP.corpId,
+      FromUserName: 'lisi',
+      CreateTime: '1700000100',
+      MsgType: 'event',
+      Event: 'click',
+      EventKey: 'ack_all',
+      AgentID: '1000002',
+    });
     const push = encryptedPush(crypto, SIM_APP.corpId, click);
     expect((await h.api.post(`/wecom/callback?${push.query}`).set('content-type', 'text/xml').send(push.body)).status).toBe(200);
     const sent = await eventually(() => h.sim.sent.find((m) => JSON.stringify(m.body).includes('acknowledged every open alert')));
@@ -29,8 +40,12 @@ describe('extensions named in the config file', () => {
   });
 
   it('when an extension exports no function, then the gateway refuses to start, naming the module', async () => {
-    await expect(startHarness({ config: (c) => ({ ...c, extensions: [join(FIXTURES, 'broken.js')] }) })).rejects.toThrow(ExtensionLoadError);
-    await expect(startHarness({ config: (c) => ({ ...c, extensions: [join(FIXTURES, 'broken.js')] }) })).rejects.toThrow(/broken\.js: exports no function/);
+    await expect(startHarness({ config: (c) => ({ ...c, extensions: [join(FIXTURES, 'broken.js')] }) })).rejects.toThrow(
+      ExtensionLoadError,
+    );
+    await expect(startHarness({ config: (c) => ({ ...c, extensions: [join(FIXTURES, 'broken.js')] }) })).rejects.toThrow(
+      /broken\.js: exports no function/,
+    );
   });
 
   it('when the config file lists extensions, then they are found relative to the file, and a missing one is a configuration error', () => {

@@ -10,10 +10,17 @@ describe('simulator chaos', () => {
   afterAll(() => h.close());
 
   it('when 20% of WeCom calls fail (-1, 45009, HTTP 500, resets, timeouts, expired tokens), then every message ends sent or failed with a reason and tokens are never fetched in a stampede', async () => {
-    h.sim.setChaos({ rate: 0.2, faults: [{ errcode: -1 }, { errcode: 45009 }, { httpStatus: 500 }, { reset: true }, { delayMs: 1_000 }, 'expireTokens'] });
+    h.sim.setChaos({
+      rate: 0.2,
+      faults: [{ errcode: -1 }, { errcode: 45009 }, { httpStatus: 500 }, { reset: true }, { delayMs: 1_000 }, 'expireTokens'],
+    });
     const ids: string[] = [];
     for (let batch = 0; batch < 6; batch++) {
-      const posted = await Promise.all(Array.from({ length: 50 }, (_, i) => h.api.post('/v1/messages').send(alert({ data: { title: `chaos ${batch}-${i}`, content: 'c', level: 'info' } }))));
+      const posted = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          h.api.post('/v1/messages').send(alert({ data: { title: `chaos ${batch}-${i}`, content: 'c', level: 'info' } })),
+        ),
+      );
       ids.push(...posted.map((r) => r.body.id as string));
     }
     const views = await Promise.all(ids.map((id) => finalStatus(h.api, id, 30_000)));
@@ -30,27 +37,46 @@ describe('simulator chaos', () => {
     expect(h.sim.gettokenCount()).toBeLessThan(expiries);
     const delivered = new Set(h.sim.sent.map((m) => (m.body.text as { content: string }).content));
     expect(delivered.size).toBe(h.sim.sent.length); // the duplicate check absorbed retries of delivered sends
-    process.stdout.write(`chaos: 300 messages, ${sent} sent, ${failed.length} failed, ${h.sim.calls.length} WeCom calls, ${h.sim.gettokenCount()} gettoken for ${h.sim.tokenExpiries} token expiries (${expiries} sends met an expired token)\n`);
+    process.stdout.write(
+      `chaos: 300 messages, ${sent} sent, ${failed.length} failed, ${h.sim.calls.length} WeCom calls, ${h.sim.gettokenCount()} gettoken for ${h.sim.tokenExpiries} token expiries (${expiries} sends met an expired token)\n`,
+    );
   }, 90_000);
 });
 
 describe('fuzzing the public inputs', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ env: { WECOM_CALLBACK_TOKEN: 'fuzzToken', WECOM_CALLBACK_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG', API_RATE_LIMIT_PER_MINUTE: '0' } });
+    h = await startHarness({
+      env: {
+        WECOM_CALLBACK_TOKEN: 'fuzzToken',
+        WECOM_CALLBACK_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+        API_RATE_LIMIT_PER_MINUTE: '0',
+      },
+    });
   });
   afterAll(() => h.close());
 
   const anyJson = fc.jsonValue({ maxDepth: 4 });
   const messageLike = fc.record(
-    { event: fc.oneof(fc.constant('program.alert'), fc.string()), msgtype: fc.oneof(fc.constantFrom('text', 'textcard', 'markdown', 'news', 'file'), fc.string()), to: fc.oneof(fc.constant('@all'), anyJson, fc.record({ users: fc.array(fc.string()) })), data: fc.oneof(anyJson, fc.dictionary(fc.constantFrom('title', 'content', 'level', 'url'), fc.oneof(fc.string(), fc.integer(), anyJson))) },
+    {
+      event: fc.oneof(fc.constant('program.alert'), fc.string()),
+      msgtype: fc.oneof(fc.constantFrom('text', 'textcard', 'markdown', 'news', 'file'), fc.string()),
+      to: fc.oneof(fc.constant('@all'), anyJson, fc.record({ users: fc.array(fc.string()) })),
+      data: fc.oneof(
+        anyJson,
+        fc.dictionary(fc.constantFrom('title', 'content', 'level', 'url'), fc.oneof(fc.string(), fc.integer(), anyJson)),
+      ),
+    },
     { requiredKeys: [] },
   );
 
   it('when /v1/messages gets arbitrary JSON, then it never answers 5xx', async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(messageLike, anyJson), async (body) => {
-        const res = await h.api.post('/v1/messages').send(JSON.stringify(body) ?? 'null').set('content-type', 'application/json');
+        const res = await h.api
+          .post('/v1/messages')
+          .send(JSON.stringify(body) ?? 'null')
+          .set('content-type', 'application/json');
         return res.status < 500;
       }),
       { numRuns: 300 },
@@ -60,7 +86,10 @@ describe('fuzzing the public inputs', () => {
   it('when the Alertmanager webhook gets arbitrary JSON, then it never answers 5xx', async () => {
     await fc.assert(
       fc.asyncProperty(anyJson, fc.constantFrom('?users=a', '?route=x', '', '?users=bad%20id'), async (body, query) => {
-        const res = await h.api.post(`/v1/integrations/alertmanager${query}`).send(JSON.stringify(body) ?? 'null').set('content-type', 'application/json');
+        const res = await h.api
+          .post(`/v1/integrations/alertmanager${query}`)
+          .send(JSON.stringify(body) ?? 'null')
+          .set('content-type', 'application/json');
         return res.status < 500;
       }),
       { numRuns: 200 },
@@ -70,7 +99,10 @@ describe('fuzzing the public inputs', () => {
   it('when /wecom/callback gets arbitrary bodies and queries, then it answers 4xx and nothing is queued', async () => {
     await fc.assert(
       fc.asyncProperty(fc.string({ maxLength: 2000 }), fc.string({ maxLength: 200 }), async (body, query) => {
-        const res = await h.api.post(`/wecom/callback?${encodeURI(query)}`).set('content-type', 'text/xml').send(body);
+        const res = await h.api
+          .post(`/wecom/callback?${encodeURI(query)}`)
+          .set('content-type', 'text/xml')
+          .send(body);
         return res.status >= 400 && res.status < 500;
       }),
       { numRuns: 300 },

@@ -50,7 +50,12 @@ describe('when Redis freezes (SIGSTOP: a stalled master, a partition without RST
     sim = await WecomSimulator.start({ ...UNLIMITED_SIM });
     // The tests' fast retries (5 ms): a send attempt that meets the stall (or a command connection still reconnecting
     // just after SIGCONT) must wait it out without spending an attempt, or every attempt would be spent in that moment.
-    const config = testConfig(sim.url, { REDIS_URL: redis.url, GATEWAY_API_KEYS: KEY, WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY });
+    const config = testConfig(sim.url, {
+      REDIS_URL: redis.url,
+      GATEWAY_API_KEYS: KEY,
+      WECOM_CALLBACK_TOKEN: TOKEN,
+      WECOM_CALLBACK_AES_KEY: AES_KEY,
+    });
     gateway = await createGateway(config, { logger: pino({ level: 'silent' }) });
     api = request(gateway.app);
   });
@@ -63,9 +68,25 @@ describe('when Redis freezes (SIGSTOP: a stalled master, a partition without RST
     await redis?.stop();
   });
 
-  const send = (title: string) => api.post('/v1/messages').set('Authorization', `Bearer ${KEY}`).send(alert({ data: { title, content: 'c', level: 'info' } }));
+  const send = (title: string) =>
+    api
+      .post('/v1/messages')
+      .set('Authorization', `Bearer ${KEY}`)
+      .send(alert({ data: { title, content: 'c', level: 'info' } }));
   const push = (msgId: string) => {
-    const signed = encryptedPush(wecom, SIM_APP.corpId, eventXml({ ToUserName: SIM_APP.corpId, FromUserName: 'zhangsan', CreateTime: '1700000000', MsgType: 'text', Content: 'hello', MsgId: msgId, AgentID: String(SIM_APP.agentId) }));
+    const signed = encryptedPush(
+      wecom,
+      SIM_APP.corpId,
+      eventXml({
+        ToUserName: SIM_APP.corpId,
+        FromUserName: 'zhangsan',
+        CreateTime: '1700000000',
+        MsgType: 'text',
+        Content: 'hello',
+        MsgId: msgId,
+        AgentID: String(SIM_APP.agentId),
+      }),
+    );
     return api.post(`/wecom/callback?${signed.query}`).set('content-type', 'text/xml').send(signed.body);
   };
 
@@ -78,12 +99,25 @@ describe('when Redis freezes (SIGSTOP: a stalled master, a partition without RST
 
     process.kill(redisPid, 'SIGSTOP');
     frozen = true;
-    const [message, callback, ready] = await Promise.all([timed(() => send('during')), timed(() => push('7400000000000000002')), timed(() => api.get('/readyz'))]);
-    process.stdout.write(`frozen redis: POST /v1/messages ${message.status} in ${message.ms} ms, POST /wecom/callback ${callback.status} in ${callback.ms} ms, GET /readyz ${ready.status} in ${ready.ms} ms\n`);
+    const [message, callback, ready] = await Promise.all([
+      timed(() => send('during')),
+      timed(() => push('7400000000000000002')),
+      timed(() => api.get('/readyz')),
+    ]);
+    process.stdout.write(
+      `frozen redis: POST /v1/messages ${message.status} in ${message.ms} ms, POST /wecom/callback ${callback.status} in ${callback.ms} ms, GET /readyz ${ready.status} in ${ready.ms} ms\n`,
+    );
     // A second round, on connections that already met the stall; a wrong key too (the failed-auth throttle counts in Redis).
     const wrongKey = () => api.post('/v1/messages').set('Authorization', 'Bearer wrong-key-0123456789').send(alert());
-    const [message2, callback2, ready2, wrong] = await Promise.all([timed(() => send('during 2')), timed(() => push('7400000000000000003')), timed(() => api.get('/readyz')), timed(wrongKey)]);
-    process.stdout.write(`frozen redis, again: POST /v1/messages ${message2.status} in ${message2.ms} ms, POST /wecom/callback ${callback2.status} in ${callback2.ms} ms, GET /readyz ${ready2.status} in ${ready2.ms} ms, a wrong key ${wrong.status} in ${wrong.ms} ms\n`);
+    const [message2, callback2, ready2, wrong] = await Promise.all([
+      timed(() => send('during 2')),
+      timed(() => push('7400000000000000003')),
+      timed(() => api.get('/readyz')),
+      timed(wrongKey),
+    ]);
+    process.stdout.write(
+      `frozen redis, again: POST /v1/messages ${message2.status} in ${message2.ms} ms, POST /wecom/callback ${callback2.status} in ${callback2.ms} ms, GET /readyz ${ready2.status} in ${ready2.ms} ms, a wrong key ${wrong.status} in ${wrong.ms} ms\n`,
+    );
     expect(wrong.status).toBe(401);
     expect(wrong.ms).toBeLessThan(5_000);
     for (const answer of [message, callback, ready, message2, callback2, ready2]) {
@@ -97,10 +131,14 @@ describe('when Redis freezes (SIGSTOP: a stalled master, a partition without RST
     sim.setChaos(undefined);
     thaw();
     const thawed = Date.now();
-    const after = await eventually(async () => {
-      const res = await send('after');
-      return res.status === 202 ? (res.body.id as string) : undefined;
-    }, 20_000, 200);
+    const after = await eventually(
+      async () => {
+        const res = await send('after');
+        return res.status === 202 ? (res.body.id as string) : undefined;
+      },
+      20_000,
+      200,
+    );
     process.stdout.write(`frozen redis: a message accepted again ${Date.now() - thawed} ms after SIGCONT\n`);
     expect((await finalStatus(api, after, 20_000, KEY)).status).toBe('sent');
     // Nothing accepted before the freeze is lost: each is sent.

@@ -31,17 +31,35 @@ function shortReport<Ts>(details: fc.RunDetails<Ts>): void {
   if (!details.failed) return;
   const example = fc.stringify(details.counterexample);
   const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-  throw new Error(`property failed (replay: FUZZ_SEED=${details.seed}) at path "${details.counterexamplePath}"\n${cause.slice(0, 600)}\ncounterexample (${example.length} chars): ${example.slice(0, 600)}`);
+  throw new Error(
+    `property failed (replay: FUZZ_SEED=${details.seed}) at path "${details.counterexamplePath}"\n${cause.slice(0, 600)}\ncounterexample (${example.length} chars): ${example.slice(0, 600)}`,
+  );
 }
 
 /** The known-hostile examples, then a few random runs: the whole file stays well under a minute on a loaded machine. */
 async function check<Ts extends [unknown, ...unknown[]]>(property: fc.IAsyncProperty<Ts>, examples: Ts[] = [], numRuns = 5): Promise<void> {
-  await fc.assert(property, { numRuns: examples.length + numRuns, examples, reporter: shortReport<Ts>, ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}) });
+  await fc.assert(property, {
+    numRuns: examples.length + numRuns,
+    examples,
+    reporter: shortReport<Ts>,
+    ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}),
+  });
 }
 
 // ---------------------------------------------------------------- the routes, from openapi.yaml
 
-type Spec = { paths: Record<string, Record<string, { parameters?: { in: string; name: string; schema?: { type?: string } }[]; requestBody?: { content: Record<string, { example?: unknown }> } }>> };
+type Spec = {
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        parameters?: { in: string; name: string; schema?: { type?: string } }[];
+        requestBody?: { content: Record<string, { example?: unknown }> };
+      }
+    >
+  >;
+};
 const spec = parse(readFileSync(join(__dirname, '..', '..', 'openapi.yaml'), 'utf8')) as Spec;
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 
@@ -59,9 +77,21 @@ interface Operation {
 const alertmanagerSample = amPayload();
 /** Bodies for the operations whose spec shows no example. */
 const SAMPLES: Record<string, unknown> = {
-  'post /v1/messages/preview': { event: 'program.alert', msgtype: 'text', to: { users: ['zhangsan'] }, data: { title: 't', content: 'c', level: 'info' } },
+  'post /v1/messages/preview': {
+    event: 'program.alert',
+    msgtype: 'text',
+    to: { users: ['zhangsan'] },
+    data: { title: 't', content: 'c', level: 'info' },
+  },
   'post /v1/integrations/alertmanager': alertmanagerSample,
-  'post /v1/integrations/grafana': { receiver: 'wecom', status: 'firing', orgId: 1, alerts: alertmanagerSample.alerts, commonLabels: { alertname: 'DiskFull' }, externalURL: 'http://grafana.example' },
+  'post /v1/integrations/grafana': {
+    receiver: 'wecom',
+    status: 'firing',
+    orgId: 1,
+    alerts: alertmanagerSample.alerts,
+    commonLabels: { alertname: 'DiskFull' },
+    externalURL: 'http://grafana.example',
+  },
   'post /v1/contact-ways': { activity: 'expo2026' },
 };
 
@@ -80,7 +110,12 @@ const isCallback = (op: Operation) => op.path.startsWith('/wecom/callback');
 const hasBody = (op: Operation) => op.method !== 'get';
 
 /** A fair value for each path parameter, and recipients for the alert webhooks, so junk elsewhere reaches the handler. */
-const FAIR_SEGMENT: Record<string, string> = { id: '00000000-0000-4000-8000-000000000000', chatid: 'oncall', app: 'default', userId: 'zhangsan' };
+const FAIR_SEGMENT: Record<string, string> = {
+  id: '00000000-0000-4000-8000-000000000000',
+  chatid: 'oncall',
+  app: 'default',
+  userId: 'zhangsan',
+};
 const fairQuery = (op: Operation) => (op.query.some((q) => q.name === 'users') ? 'users=zhangsan' : '');
 function target(op: Operation, options: { segment?: string; query?: string } = {}): string {
   const path = op.path.replace(/\{([^}]+)\}/g, (_, name: string) => options.segment ?? FAIR_SEGMENT[name] ?? 'x');
@@ -103,7 +138,13 @@ function raw(bytes: Buffer, endAfterWrite = false): Promise<number[]> {
       done = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve([...Buffer.concat(chunks).toString('latin1').matchAll(/^HTTP\/1\.[01] (\d{3})/gm)].map((m) => Number(m[1])));
+      resolve(
+        [
+          ...Buffer.concat(chunks)
+            .toString('latin1')
+            .matchAll(/^HTTP\/1\.[01] (\d{3})/gm),
+        ].map((m) => Number(m[1])),
+      );
     };
     // Silence is not a 5xx: a request the server still waits for (a body it was promised) ends here.
     const timer = setTimeout(finish, 3_000);
@@ -131,8 +172,13 @@ interface RawRequest {
 function serialize(r: RawRequest): Buffer {
   const body = r.body === undefined ? Buffer.alloc(0) : Buffer.from(r.body);
   const named = (name: string) => r.headers.some(([n]) => n.toLowerCase() === name);
-  const length: [string, string][] = named('content-length') || named('transfer-encoding') || (r.body === undefined && r.method === 'GET') ? [] : [['Content-Length', String(body.length)]];
-  const headers = r.bare ? r.headers : [['Host', `127.0.0.1:${port}`] as [string, string], ['Connection', 'close'] as [string, string], ...r.headers, ...length];
+  const length: [string, string][] =
+    named('content-length') || named('transfer-encoding') || (r.body === undefined && r.method === 'GET')
+      ? []
+      : [['Content-Length', String(body.length)]];
+  const headers = r.bare
+    ? r.headers
+    : [['Host', `127.0.0.1:${port}`] as [string, string], ['Connection', 'close'] as [string, string], ...r.headers, ...length];
   const head = `${r.method} ${r.target} HTTP/1.1\r\n${headers.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`;
   return Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }
@@ -148,7 +194,27 @@ async function expectNo5xx(request: RawRequest | Buffer, what: string): Promise<
 // ---------------------------------------------------------------- junk
 
 const PROTO_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__'];
-const JUNK_STRINGS = ['', ' ', '\u0000', '\uFFFF', '\uD800', '\u202E', '../../etc/passwd', '{{constructor.constructor}}', '{{#each this}}{{/each}}', '<script>alert(1)</script>', '@all', 'a|b|c', 'NaN', '-1', '1e309', '0x10', 'true', 'null', ...PROTO_KEYS];
+const JUNK_STRINGS = [
+  '',
+  ' ',
+  '\u0000',
+  '\uFFFF',
+  '\uD800',
+  '\u202E',
+  '../../etc/passwd',
+  '{{constructor.constructor}}',
+  '{{#each this}}{{/each}}',
+  '<script>alert(1)</script>',
+  '@all',
+  'a|b|c',
+  'NaN',
+  '-1',
+  '1e309',
+  '0x10',
+  'true',
+  'null',
+  ...PROTO_KEYS,
+];
 
 /** A string a caller might send anywhere: short, odd, unicode, or huge. */
 const junkString = fc.oneof(
@@ -180,8 +246,15 @@ const HOSTILE_JSON = [
 const junkJson: fc.Arbitrary<string> = fc.oneof(
   fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)),
   junkString.map((s) => JSON.stringify(s)),
-  fc.dictionary(fc.constantFrom(...PROTO_KEYS), fc.jsonValue({ maxDepth: 2 })).map((d) => `{${Object.entries(d).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`),
-  fc.tuple(fc.constantFrom(['[', ']'], ['{"a":', '}'], ['{"__proto__":', '}']), fc.integer({ min: 1_000, max: 100_000 })).map(([[open, close], depth]) => deep(open, close, depth)),
+  fc.dictionary(fc.constantFrom(...PROTO_KEYS), fc.jsonValue({ maxDepth: 2 })).map(
+    (d) =>
+      `{${Object.entries(d)
+        .map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`)
+        .join(',')}}`,
+  ),
+  fc
+    .tuple(fc.constantFrom(['[', ']'], ['{"a":', '}'], ['{"__proto__":', '}']), fc.integer({ min: 1_000, max: 100_000 }))
+    .map(([[open, close], depth]) => deep(open, close, depth)),
   fc.constantFrom(...HOSTILE_JSON),
 );
 
@@ -211,7 +284,10 @@ function jsonBody(op: Operation): { arbitrary: fc.Arbitrary<string>; examples: [
   const sample = op.sample ?? {};
   const paths = pathsOf(sample);
   // Each place once with the deepest nesting (a recursive walk anywhere overflows), the first field with everything.
-  const examples = [...paths.map((path) => replaceAt(sample, path, DEEP_ENOUGH)), ...HOSTILE_JSON.map((text) => replaceAt(sample, paths[1] ?? [], text))];
+  const examples = [
+    ...paths.map((path) => replaceAt(sample, path, DEEP_ENOUGH)),
+    ...HOSTILE_JSON.map((text) => replaceAt(sample, paths[1] ?? [], text)),
+  ];
   const mutated = fc.tuple(fc.constantFrom(...paths), junkJson).map(([path, text]) => replaceAt(sample, path, text));
   return { arbitrary: fc.oneof({ weight: 3, arbitrary: mutated }, { weight: 1, arbitrary: junkJson }), examples: examples.map((e) => [e]) };
 }
@@ -268,11 +344,23 @@ function oddBody(op: Operation): { arbitrary: fc.Arbitrary<[string, Buffer]>; ex
 }
 
 /** Percent-encodes the UTF-8 bytes (a lone surrogate becomes U+FFFD's): encodeURIComponent throws on those. */
-const percent = (s: string) => [...Buffer.from(s, 'utf8')].map((b) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0')}`)).join('');
+const percent = (s: string) =>
+  [...Buffer.from(s, 'utf8')]
+    .map((b) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0')}`))
+    .join('');
 
 const PERCENT_GARBAGE = ['%', '%zz', '%C0%AF', '%ED%A0%80', '%00', '%FF%FE', '%2F', '%2e%2e'];
 /** What a number-reading parameter (limit, since) may be given instead of a count. */
-const NUMBERISH = ['1.5', '-1', '0', '1e3', 'NaN', '99999999999999999999', '1-99999999999999999999', '18446744073709551615-18446744073709551615'];
+const NUMBERISH = [
+  '1.5',
+  '-1',
+  '0',
+  '1e3',
+  'NaN',
+  '99999999999999999999',
+  '1-99999999999999999999',
+  '18446744073709551615-18446744073709551615',
+];
 
 /** A query value as it is on the wire: percent-encoded junk, percent-garbage, huge. */
 const queryValue = fc.oneof(
@@ -287,16 +375,37 @@ function junkQuery(op: Operation): { arbitrary: fc.Arbitrary<string>; examples: 
   const names = [...new Set([...declared, 'limit', '__proto__'])];
   const fair = fairQuery(op);
   const numeric = [...new Set(['limit', ...op.query.filter((q) => q.type === 'integer' || q.type === 'number').map((q) => q.name)])];
-  const examples = [...names.flatMap((q) => [`${q}=a&${q}=b`, `${q}[a]=1`, `${q}=%zz`]), ...numeric.flatMap((q) => NUMBERISH.map((n) => `${q}=${n}`))].map((q) => (fair ? `${fair}&${q}` : q));
+  const examples = [
+    ...names.flatMap((q) => [`${q}=a&${q}=b`, `${q}[a]=1`, `${q}=%zz`]),
+    ...numeric.flatMap((q) => NUMBERISH.map((n) => `${q}=${n}`)),
+  ].map((q) => (fair ? `${fair}&${q}` : q));
   const pair = fc
-    .tuple(fc.constantFrom(...names), fc.constantFrom('', '[]', '[a]', '[__proto__]', '[0]', '[a][b][c]'), fc.option(queryValue, { nil: undefined }))
+    .tuple(
+      fc.constantFrom(...names),
+      fc.constantFrom('', '[]', '[a]', '[__proto__]', '[0]', '[a][b][c]'),
+      fc.option(queryValue, { nil: undefined }),
+    )
     .map(([name, suffix, value]) => `${name}${suffix}${value === undefined ? '' : `=${value}`}`);
   return { arbitrary: fc.array(pair, { minLength: 1, maxLength: 6 }).map((pairs) => pairs.join('&')), examples: examples.map((e) => [e]) };
 }
 
 /** A path segment in place of a {param}. */
-const SEGMENTS = [...PERCENT_GARBAGE, '..', '.', 'a%20b', '__proto__', 'constructor', 'hasOwnProperty', '%5F%5Fproto%5F%5F', 'a'.repeat(2_000), 'a'.repeat(20_000)];
-const junkSegment = fc.oneof(junkString.map((s) => percent(s.slice(0, 20_000))), fc.constantFrom(...SEGMENTS));
+const SEGMENTS = [
+  ...PERCENT_GARBAGE,
+  '..',
+  '.',
+  'a%20b',
+  '__proto__',
+  'constructor',
+  'hasOwnProperty',
+  '%5F%5Fproto%5F%5F',
+  'a'.repeat(2_000),
+  'a'.repeat(20_000),
+];
+const junkSegment = fc.oneof(
+  junkString.map((s) => percent(s.slice(0, 20_000))),
+  fc.constantFrom(...SEGMENTS),
+);
 
 // ---------------------------------------------------------------- header tricks
 
@@ -320,13 +429,22 @@ function tricks(op: Operation): { route: Trick[]; parser: Trick[] } {
   const body = hasBody(op) ? JSON.stringify(op.sample ?? {}) : '';
   const length = String(Buffer.byteLength(body));
   const type: [string, string] = ['Content-Type', isCallback(op) ? 'text/xml' : 'application/json'];
-  const r = (name: string, headers: [string, string][], more: Partial<RawRequest> = {}): Trick => ({ name, request: { method, target: path, headers: [AUTH, type, ...headers], body, ...more } });
-  const as = (name: string, authorization: string): Trick => ({ name, request: { method, target: path, headers: [['Authorization', authorization], type], body } });
+  const r = (name: string, headers: [string, string][], more: Partial<RawRequest> = {}): Trick => ({
+    name,
+    request: { method, target: path, headers: [AUTH, type, ...headers], body, ...more },
+  });
+  const as = (name: string, authorization: string): Trick => ({
+    name,
+    request: { method, target: path, headers: [['Authorization', authorization], type], body },
+  });
   const chunked = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n0\r\n\r\n`;
   const wire = (name: string, text: string): Trick => ({ name, request: Buffer.from(text) });
   const idempotency = op.headers.includes('Idempotency-Key')
     ? [
-        r('two Idempotency-Keys', [['Idempotency-Key', 'a'], ['Idempotency-Key', 'b']]),
+        r('two Idempotency-Keys', [
+          ['Idempotency-Key', 'a'],
+          ['Idempotency-Key', 'b'],
+        ]),
         r('an empty Idempotency-Key', [['Idempotency-Key', '']]),
         r('a 12 KB Idempotency-Key', [['Idempotency-Key', 'i'.repeat(12_000)]]),
         r('a UTF-8 Idempotency-Key', [['Idempotency-Key', Buffer.from('键-é-🙂', 'utf8').toString('latin1')]]),
@@ -335,7 +453,10 @@ function tricks(op: Operation): { route: Trick[]; parser: Trick[] } {
   return {
     route: [
       ...idempotency,
-      r('two X-Request-Ids', [['X-Request-Id', 'a'], ['X-Request-Id', 'b']]),
+      r('two X-Request-Ids', [
+        ['X-Request-Id', 'a'],
+        ['X-Request-Id', 'b'],
+      ]),
       r('a 12 KB X-Request-Id with log tricks', [['X-Request-Id', `"},{"level":60,"msg":"forged${'r'.repeat(12_000)}`]]),
       r('two Content-Types', [['Content-Type', 'text/plain; charset=utf-16']]),
       r('Authorization twice', [['Authorization', 'Basic !!!']]),
@@ -350,30 +471,69 @@ function tricks(op: Operation): { route: Trick[]; parser: Trick[] } {
       r('Content-Encoding: foo', [['Content-Encoding', 'foo']]),
       r('a gzip bomb', [['Content-Encoding', 'gzip']], { body: GZIP_BOMB }),
       r('Expect: 100-continue', [['Expect', '100-continue']]),
-      r('X-Forwarded-For, Forwarded and X-HTTP-Method-Override', [['X-Forwarded-For', '1.2.3.4, ::1, junk'], ['Forwarded', 'for="[::1]";proto=https;by=_x'], ['X-Forwarded-Host', 'evil.example'], ['X-HTTP-Method-Override', 'DELETE']]),
-      { name: 'two Hosts', request: { method, target: path, headers: [['Host', 'a'], ['Host', 'b'], ['Connection', 'close'], AUTH, type, ['Content-Length', length]], body, bare: true } },
+      r('X-Forwarded-For, Forwarded and X-HTTP-Method-Override', [
+        ['X-Forwarded-For', '1.2.3.4, ::1, junk'],
+        ['Forwarded', 'for="[::1]";proto=https;by=_x'],
+        ['X-Forwarded-Host', 'evil.example'],
+        ['X-HTTP-Method-Override', 'DELETE'],
+      ]),
+      {
+        name: 'two Hosts',
+        request: {
+          method,
+          target: path,
+          headers: [['Host', 'a'], ['Host', 'b'], ['Connection', 'close'], AUTH, type, ['Content-Length', length]],
+          body,
+          bare: true,
+        },
+      },
       { name: 'an absolute-form target', request: { method, target: `http://evil.example${path}`, headers: [AUTH, type], body } },
       { name: 'HEAD', request: { method: 'HEAD', target: path, headers: [AUTH] } },
       { name: 'OPTIONS', request: { method: 'OPTIONS', target: path, headers: [AUTH] } },
-      wire('HTTP/1.0', `${method} ${path} HTTP/1.0\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: ${type[1]}\r\nContent-Length: ${length}\r\n\r\n${body}`),
-      wire('a pipelined second request', `${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: ${type[1]}\r\nContent-Length: ${length}\r\n\r\n${body}GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+      wire(
+        'HTTP/1.0',
+        `${method} ${path} HTTP/1.0\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: ${type[1]}\r\nContent-Length: ${length}\r\n\r\n${body}`,
+      ),
+      wire(
+        'a pipelined second request',
+        `${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: ${type[1]}\r\nContent-Length: ${length}\r\n\r\n${body}GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      ),
     ],
     parser: [
-      r('two Content-Lengths', [['Content-Length', length], ['Content-Length', '1']]),
+      r('two Content-Lengths', [
+        ['Content-Length', length],
+        ['Content-Length', '1'],
+      ]),
       r('Content-Length -1', [['Content-Length', '-1']]),
       r('Content-Length 10 GB', [['Content-Length', '10000000000']], { endAfterWrite: true }),
-      r('chunked and Content-Length', [['Transfer-Encoding', 'chunked'], ['Content-Length', '3']], { body: chunked(body) }),
+      r(
+        'chunked and Content-Length',
+        [
+          ['Transfer-Encoding', 'chunked'],
+          ['Content-Length', '3'],
+        ],
+        { body: chunked(body) },
+      ),
       r('a bad chunk size', [['Transfer-Encoding', 'chunked']], { body: `zz\r\n${body}\r\n0\r\n\r\n` }),
       r('Transfer-Encoding: gzip, chunked', [['Transfer-Encoding', 'gzip, chunked']], { body: chunked(body) }),
       r('Transfer-Encoding: identity', [['Transfer-Encoding', 'identity']]),
       r('Transfer-Encoding: chunked, gzip', [['Transfer-Encoding', 'chunked, gzip']], { body: chunked(body) }),
       r('Expect: nonsense', [['Expect', 'nonsense']]),
-      r('40 KB of headers', Array.from({ length: 400 }, (_, i) => [`X-Junk-${i}`, 'j'.repeat(100)] as [string, string])),
-      { name: 'no Host', request: { method, target: path, headers: [['Connection', 'close'], AUTH, type, ['Content-Length', length]], body, bare: true } },
+      r(
+        '40 KB of headers',
+        Array.from({ length: 400 }, (_, i) => [`X-Junk-${i}`, 'j'.repeat(100)] as [string, string]),
+      ),
+      {
+        name: 'no Host',
+        request: { method, target: path, headers: [['Connection', 'close'], AUTH, type, ['Content-Length', length]], body, bare: true },
+      },
       { name: 'TRACE', request: { method: 'TRACE', target: path, headers: [AUTH] } },
       { name: 'an unknown method', request: { method: 'FOO', target: path, headers: [AUTH, type], body } },
       { name: 'a lower-case method', request: { method: op.method, target: path, headers: [AUTH, type], body } },
-      wire('an obs-fold header', `${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nX-Request-Id: a\r\n folded\r\nContent-Length: ${length}\r\n\r\n${body}`),
+      wire(
+        'an obs-fold header',
+        `${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nX-Request-Id: a\r\n folded\r\nContent-Length: ${length}\r\n\r\n${body}`,
+      ),
       wire('bare LF line ends', `${method} ${path} HTTP/1.1\nHost: x\nAuthorization: Bearer ${KEY}\nContent-Length: ${length}\n\n${body}`),
     ],
   };
@@ -383,13 +543,27 @@ function tricks(op: Operation): { route: Trick[]; parser: Trick[] } {
 function randomTricks(op: Operation): fc.Arbitrary<Trick> {
   const body = hasBody(op) ? JSON.stringify(op.sample ?? {}) : '';
   const value = fc.oneof(
-    junkString.map((s) => Buffer.from(s.slice(0, 12_000), 'utf8').toString('latin1').replace(/[\r\n\u0000]/g, '')),
+    junkString.map((s) =>
+      Buffer.from(s.slice(0, 12_000), 'utf8')
+        .toString('latin1')
+        .replace(/[\r\n\u0000]/g, ''),
+    ),
     fc.integer({ min: 4_000, max: 30_000 }).map((n) => 'k'.repeat(n)),
   );
-  return fc.tuple(fc.constantFrom('Idempotency-Key', 'X-Request-Id', 'Authorization', 'Content-Type', 'Accept', 'Accept-Encoding', 'Cookie'), value).map(([name, v]) => ({
-    name: `${name}: ${v.slice(0, 40)}`,
-    request: { method: op.method.toUpperCase(), target: target(op), headers: name === 'Authorization' ? [[name, v]] : [AUTH, [name, v]], body },
-  }));
+  return fc
+    .tuple(
+      fc.constantFrom('Idempotency-Key', 'X-Request-Id', 'Authorization', 'Content-Type', 'Accept', 'Accept-Encoding', 'Cookie'),
+      value,
+    )
+    .map(([name, v]) => ({
+      name: `${name}: ${v.slice(0, 40)}`,
+      request: {
+        method: op.method.toUpperCase(),
+        target: target(op),
+        headers: name === 'Authorization' ? [[name, v]] : [AUTH, [name, v]],
+        body,
+      },
+    }));
 }
 
 // ---------------------------------------------------------------- the gateway
@@ -415,7 +589,10 @@ beforeAll(async () => {
     config: (c) => ({ ...c, alerts: { ...c.alerts, routes: [{ name: 'fallback', users: ['oncall'], fallback: true }] } }),
   });
   // A listening server with the limits server.ts applies: raw requests need a socket, not supertest's.
-  server = createLimitedServer(h.gateway.app, { ...DEFAULT_SERVER_LIMITS, maxConnections: 10_000, maxConnectionsPerAddress: 0 }).listen(0, '127.0.0.1');
+  server = createLimitedServer(h.gateway.app, { ...DEFAULT_SERVER_LIMITS, maxConnections: 10_000, maxConnectionsPerAddress: 0 }).listen(
+    0,
+    '127.0.0.1',
+  );
   await new Promise((resolve) => server.once('listening', resolve));
   port = (server.address() as AddressInfo).port;
 });
@@ -445,7 +622,12 @@ describe.each(OPERATIONS.map((op) => [`${op.method.toUpperCase()} ${op.path}`, o
   if (hasBody(op) && !isCallback(op)) {
     it('when the JSON body is hostile (wrong types, huge, deep, prototype keys), then the answer is below 500', async () => {
       const { arbitrary, examples } = jsonBody(op);
-      await check(fc.asyncProperty(arbitrary, (body) => expectNo5xx({ method, target: target(op), headers: [AUTH, json], body }, `${name} with body ${body.slice(0, 120)}`)), examples);
+      await check(
+        fc.asyncProperty(arbitrary, (body) =>
+          expectNo5xx({ method, target: target(op), headers: [AUTH, json], body }, `${name} with body ${body.slice(0, 120)}`),
+        ),
+        examples,
+      );
     });
   }
 
@@ -453,7 +635,12 @@ describe.each(OPERATIONS.map((op) => [`${op.method.toUpperCase()} ${op.path}`, o
     it('when the body is not what its content type says (truncated, utf-16, latin1, invalid UTF-8, charset=foo), then the answer is below 500', async () => {
       const { arbitrary, examples } = oddBody(op);
       await check(
-        fc.asyncProperty(arbitrary, ([type, body]) => expectNo5xx({ method, target: target(op), headers: type ? [AUTH, ['Content-Type', type]] : [AUTH], body }, `${name} as ${type || '(no type)'}`)),
+        fc.asyncProperty(arbitrary, ([type, body]) =>
+          expectNo5xx(
+            { method, target: target(op), headers: type ? [AUTH, ['Content-Type', type]] : [AUTH], body },
+            `${name} as ${type || '(no type)'}`,
+          ),
+        ),
         examples.map((e) => [e]),
       );
     });
@@ -461,13 +648,23 @@ describe.each(OPERATIONS.map((op) => [`${op.method.toUpperCase()} ${op.path}`, o
 
   it('when query parameters repeat (?users=a&users=b), nest (x[a]=1) or are percent-garbage, then the answer is below 500', async () => {
     const { arbitrary, examples } = junkQuery(op);
-    await check(fc.asyncProperty(arbitrary, (query) => expectNo5xx({ method, target: target(op, { query }), headers: [AUTH, json], body: sampleBody }, `${name}?${query.slice(0, 200)}`)), examples);
+    await check(
+      fc.asyncProperty(arbitrary, (query) =>
+        expectNo5xx({ method, target: target(op, { query }), headers: [AUTH, json], body: sampleBody }, `${name}?${query.slice(0, 200)}`),
+      ),
+      examples,
+    );
   });
 
   if (op.path.includes('{')) {
     it('when a path parameter is huge or percent-garbage, then the answer is below 500', async () => {
       await check(
-        fc.asyncProperty(junkSegment, (segment) => expectNo5xx({ method, target: target(op, { segment }), headers: [AUTH, json], body: sampleBody }, `${method} ${target(op, { segment: segment.slice(0, 200) })}`)),
+        fc.asyncProperty(junkSegment, (segment) =>
+          expectNo5xx(
+            { method, target: target(op, { segment }), headers: [AUTH, json], body: sampleBody },
+            `${method} ${target(op, { segment: segment.slice(0, 200) })}`,
+          ),
+        ),
         SEGMENTS.map((s) => [s]),
       );
     });
@@ -475,7 +672,13 @@ describe.each(OPERATIONS.map((op) => [`${op.method.toUpperCase()} ${op.path}`, o
 
   it('when the headers are tricks (duplicates, Content-Length vs body, Transfer-Encoding, huge values, Idempotency-Key, X-Request-Id), then the answer is below 500', async () => {
     const fixed = tricks(op).route;
-    await check(fc.asyncProperty(fc.oneof(randomTricks(op), fc.constantFrom(...fixed)), (trick) => expectNo5xx(trick.request, `${name} with ${trick.name}`)), fixed.map((t) => [t]), 3);
+    await check(
+      fc.asyncProperty(fc.oneof(randomTricks(op), fc.constantFrom(...fixed)), (trick) =>
+        expectNo5xx(trick.request, `${name} with ${trick.name}`),
+      ),
+      fixed.map((t) => [t]),
+      3,
+    );
   });
 });
 
@@ -483,8 +686,17 @@ it('when a request is malformed HTTP (two Content-Lengths, Transfer-Encoding tri
   const all = OPERATIONS.flatMap((op) => tricks(op).parser.map((trick) => ({ op, trick })));
   const perRoute = tricks(OPERATIONS[0]).parser.length;
   // Each trick at least twice, on routes far apart; then random pairs.
-  const examples = Array.from({ length: perRoute * 2 }, (_, i) => [all[(i % perRoute) + perRoute * ((i * 7) % OPERATIONS.length)]] as [(typeof all)[number]]);
-  await check(fc.asyncProperty(fc.constantFrom(...all), ({ op, trick }) => expectNo5xx(trick.request, `${op.method.toUpperCase()} ${op.path} with ${trick.name}`)), examples, 20);
+  const examples = Array.from(
+    { length: perRoute * 2 },
+    (_, i) => [all[(i % perRoute) + perRoute * ((i * 7) % OPERATIONS.length)]] as [(typeof all)[number]],
+  );
+  await check(
+    fc.asyncProperty(fc.constantFrom(...all), ({ op, trick }) =>
+      expectNo5xx(trick.request, `${op.method.toUpperCase()} ${op.path} with ${trick.name}`),
+    ),
+    examples,
+    20,
+  );
 });
 
 // ---------------------------------------------------------------- what the fuzzing found, named
@@ -498,22 +710,28 @@ const call = (op: Operation, query: string) => {
 describe('query parameters, each said once and well', () => {
   const named = (ops: Operation[]) => ops.map((op) => [`${op.method.toUpperCase()} ${op.path}`, op] as const);
 
-  it.each(named(OPERATIONS.filter((op) => op.query.some((q) => q.name === 'limit'))))('when %s gets a limit that is not a whole number from 1 to 1000 (1.5 once answered 500), then 400 names query.limit', async (_name, op) => {
-    for (const limit of ['1.5', '0', '-1', '1001', 'abc', '1e3', '99999999999999999999']) {
-      const res = await call(op, `limit=${limit}`);
-      expect({ limit, status: res.status, fields: fieldsOf(res) }).toEqual({ limit, status: 400, fields: ['query.limit'] });
-    }
-    expect((await call(op, 'limit=1000')).status).toBe(200);
-    expect((await call(op, 'limit=')).status).toBe(200);
-  });
+  it.each(named(OPERATIONS.filter((op) => op.query.some((q) => q.name === 'limit'))))(
+    'when %s gets a limit that is not a whole number from 1 to 1000 (1.5 once answered 500), then 400 names query.limit',
+    async (_name, op) => {
+      for (const limit of ['1.5', '0', '-1', '1001', 'abc', '1e3', '99999999999999999999']) {
+        const res = await call(op, `limit=${limit}`);
+        expect({ limit, status: res.status, fields: fieldsOf(res) }).toEqual({ limit, status: 400, fields: ['query.limit'] });
+      }
+      expect((await call(op, 'limit=1000')).status).toBe(200);
+      expect((await call(op, 'limit=')).status).toBe(200);
+    },
+  );
 
   // WeCom's own query (the callback) is read raw and signed: not a caller's parameters.
-  it.each(named(OPERATIONS.filter((op) => op.query.length > 0 && !isCallback(op))))('when %s gets a parameter twice (?x=a&x=b), then 400 names it', async (_name, op) => {
-    for (const { name } of op.query) {
-      const res = await call(op, `${name}=a&${name}=b`);
-      expect({ name, status: res.status, fields: fieldsOf(res) }).toEqual({ name, status: 400, fields: [`query.${name}`] });
-    }
-  });
+  it.each(named(OPERATIONS.filter((op) => op.query.length > 0 && !isCallback(op))))(
+    'when %s gets a parameter twice (?x=a&x=b), then 400 names it',
+    async (_name, op) => {
+      for (const { name } of op.query) {
+        const res = await call(op, `${name}=a&${name}=b`);
+        expect({ name, status: res.status, fields: fieldsOf(res) }).toEqual({ name, status: 400, fields: [`query.${name}`] });
+      }
+    },
+  );
 
   it('when the contact feed gets a cursor past what a Redis stream id holds (once a 500), then 400 names query.since; the last possible id answers nothing after it', async () => {
     const feed = OPERATIONS.find((op) => op.path === '/v1/contacts/changes')!;
@@ -538,7 +756,11 @@ it.each(OPERATIONS.filter((op) => op.path.includes('{')).map((op) => [`${op.meth
 );
 
 it('when Idempotency-Key is longer than the 256 characters openapi.yaml allows, then 400 names it (the body field has the limit; the header had none)', async () => {
-  const res = await h.api.post('/v1/messages').set(...AUTH).set('Idempotency-Key', 'i'.repeat(257)).send(OPERATIONS.find((op) => op.path === '/v1/messages' && op.method === 'post')!.sample as object);
+  const res = await h.api
+    .post('/v1/messages')
+    .set(...AUTH)
+    .set('Idempotency-Key', 'i'.repeat(257))
+    .send(OPERATIONS.find((op) => op.path === '/v1/messages' && op.method === 'post')!.sample as object);
   expect(res.status).toBe(400);
   expect(fieldsOf(res).join(' ')).toMatch(/idempotency/i);
 });
@@ -593,9 +815,62 @@ function encryptBytes(plain: Buffer): string {
 
 const header = { ToUserName: SIM_APP.corpId, FromUserName: 'zhangsan', CreateTime: '1700000000', AgentID: '1000002' };
 const MSG_TYPES = ['text', 'image', 'voice', 'video', 'location', 'link', 'event', 'EVENT', '', '__proto__', 'x'.repeat(5_000)];
-const EVENTS = ['click', 'view', 'enter_agent', 'LOCATION', 'subscribe', 'template_card_event', 'change_contact', 'change_external_contact', 'batch_job_result', '', '__proto__', 'constructor', 'x'.repeat(5_000)];
-const CHANGE_TYPES = ['create_user', 'update_user', 'delete_user', 'create_party', 'update_party', 'delete_party', 'update_tag', 'add_external_contact', 'add_half_external_contact', 'del_external_contact', 'del_follow_user', '', '__proto__'];
-const FIELD_NAMES = ['Content', 'MsgId', 'EventKey', 'TaskId', 'CardType', 'ResponseCode', 'UserID', 'NewUserID', 'Name', 'Department', 'MainDepartment', 'Mobile', 'Email', 'Id', 'ParentId', 'TagId', 'AddUserItems', 'DelUserItems', 'ExternalUserID', 'State', 'WelcomeCode', 'Source', 'Latitude', 'PicUrl'];
+const EVENTS = [
+  'click',
+  'view',
+  'enter_agent',
+  'LOCATION',
+  'subscribe',
+  'template_card_event',
+  'change_contact',
+  'change_external_contact',
+  'batch_job_result',
+  '',
+  '__proto__',
+  'constructor',
+  'x'.repeat(5_000),
+];
+const CHANGE_TYPES = [
+  'create_user',
+  'update_user',
+  'delete_user',
+  'create_party',
+  'update_party',
+  'delete_party',
+  'update_tag',
+  'add_external_contact',
+  'add_half_external_contact',
+  'del_external_contact',
+  'del_follow_user',
+  '',
+  '__proto__',
+];
+const FIELD_NAMES = [
+  'Content',
+  'MsgId',
+  'EventKey',
+  'TaskId',
+  'CardType',
+  'ResponseCode',
+  'UserID',
+  'NewUserID',
+  'Name',
+  'Department',
+  'MainDepartment',
+  'Mobile',
+  'Email',
+  'Id',
+  'ParentId',
+  'TagId',
+  'AddUserItems',
+  'DelUserItems',
+  'ExternalUserID',
+  'State',
+  'WelcomeCode',
+  'Source',
+  'Latitude',
+  'PicUrl',
+];
 const deepIn = (element: string, depth: number) => `<${element}>${'<a>'.repeat(depth)}x${'</a>'.repeat(depth)}</${element}>`;
 
 /** Plaintexts only WeCom (or whoever holds the app's keys) can send: valid crypto, hostile content. */
@@ -620,7 +895,14 @@ const HOSTILE_PLAINTEXTS: Buffer[] = [
   '<xml><__proto__><polluted>1</polluted></__proto__><constructor>x</constructor><MsgType>text</MsgType></xml>',
   eventXml({ ...header, MsgType: '__proto__', Event: 'constructor', ChangeType: 'hasOwnProperty' }),
   eventXml({ ...header, MsgType: 'x'.repeat(5_000), Event: 'x'.repeat(5_000) }),
-  eventXml({ ...header, MsgType: 'event', Event: 'change_contact', ChangeType: 'update_user', UserID: 'x'.repeat(20_000), Department: '1,,x,-1,1e309' }),
+  eventXml({
+    ...header,
+    MsgType: 'event',
+    Event: 'change_contact',
+    ChangeType: 'update_user',
+    UserID: 'x'.repeat(20_000),
+    Department: '1,,x,-1,1e309',
+  }),
   eventXml({ ...header, MsgType: 'text', Content: 'x'.repeat(30_000), MsgId: 'not-a-number' }),
   '<root><MsgType>text</MsgType></root>',
   '<xml>',
@@ -631,7 +913,19 @@ const HOSTILE_PLAINTEXTS: Buffer[] = [
   '<xml><MsgType>text</MsgType></xml><xml/>',
 ]
   .map((s) => Buffer.from(s))
-  .concat([Buffer.from([...Buffer.from('<xml><MsgType>text</MsgType><Content>'), 0xc3, 0x28, 0xff, 0xed, 0xa0, 0x80, ...Buffer.from('</Content><MsgId>9</MsgId></xml>')]), Buffer.from([0xff, 0xfe, 0x3c, 0x00, 0x78, 0x00])]);
+  .concat([
+    Buffer.from([
+      ...Buffer.from('<xml><MsgType>text</MsgType><Content>'),
+      0xc3,
+      0x28,
+      0xff,
+      0xed,
+      0xa0,
+      0x80,
+      ...Buffer.from('</Content><MsgId>9</MsgId></xml>'),
+    ]),
+    Buffer.from([0xff, 0xfe, 0x3c, 0x00, 0x78, 0x00]),
+  ]);
 
 const hostilePlaintext: fc.Arbitrary<Buffer> = fc.oneof(
   fc.constantFrom(...HOSTILE_PLAINTEXTS),
@@ -641,17 +935,24 @@ const hostilePlaintext: fc.Arbitrary<Buffer> = fc.oneof(
       MsgType: fc.constantFrom(...MSG_TYPES),
       Event: fc.constantFrom(...EVENTS),
       ChangeType: fc.constantFrom(...CHANGE_TYPES),
-      fields: fc.dictionary(fc.constantFrom(...FIELD_NAMES), junkString.map((s) => s.slice(0, 8_000)), { maxKeys: 5 }),
+      fields: fc.dictionary(
+        fc.constantFrom(...FIELD_NAMES),
+        junkString.map((s) => s.slice(0, 8_000)),
+        { maxKeys: 5 },
+      ),
     })
     .map(({ fields, ...kind }) => Buffer.from(eventXml({ ...header, ...kind, ...fields }))),
   // Missing fields: some of the header elements only.
-  fc.subarray(Object.entries({ ...header, MsgType: 'event', Event: 'change_contact', ChangeType: 'update_user' })).map((entries) => Buffer.from(eventXml(Object.fromEntries(entries)))),
+  fc
+    .subarray(Object.entries({ ...header, MsgType: 'event', Event: 'change_contact', ChangeType: 'update_user' }))
+    .map((entries) => Buffer.from(eventXml(Object.fromEntries(entries)))),
   fc.uint8Array({ maxLength: 2_000 }).map((b) => Buffer.from(b)),
 );
 
 describe('the callback with hostile pushes', () => {
   const paths = ['/wecom/callback', '/wecom/callback/default'];
-  const envelope = (encrypt: string) => `<xml><ToUserName><![CDATA[${SIM_APP.corpId}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>`;
+  const envelope = (encrypt: string) =>
+    `<xml><ToUserName><![CDATA[${SIM_APP.corpId}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>`;
 
   it('when an unsigned push carries deep, huge or entity-laden XML, then the answer is below 500', async () => {
     // A fresh, well-formed signature query for a different body: the body must be judged, not the query.
@@ -659,7 +960,10 @@ describe('the callback with hostile pushes', () => {
     await check(
       fc.asyncProperty(fc.constantFrom(...paths), junkXml, queries, (path, xml, query) => {
         const q = query === 'fresh' ? signedQuery('x') : query;
-        return expectNo5xx({ method: 'POST', target: q ? `${path}?${q}` : path, headers: [['Content-Type', 'text/xml']], body: xml }, `unsigned POST ${path} with ${xml.slice(0, 100)}`);
+        return expectNo5xx(
+          { method: 'POST', target: q ? `${path}?${q}` : path, headers: [['Content-Type', 'text/xml']], body: xml },
+          `unsigned POST ${path} with ${xml.slice(0, 100)}`,
+        );
       }),
       UNSIGNED_XML.map((xml) => [paths[0], xml, 'fresh']),
       20,
@@ -667,15 +971,33 @@ describe('the callback with hostile pushes', () => {
   });
 
   it('when an unsigned push nests more than 100 elements or names one __proto__ (the parser throws: once a 500), then 400', async () => {
-    for (const xml of [`<xml>${'<a>'.repeat(101)}x${'</a>'.repeat(101)}<Encrypt>x</Encrypt></xml>`, '<xml><__proto__>x</__proto__><Encrypt>x</Encrypt></xml>', '<xml><constructor>x</constructor><Encrypt>x</Encrypt></xml>']) {
-      expect([xml.slice(0, 30), await send({ method: 'POST', target: `/wecom/callback?${signedQuery('x')}`, headers: [['Content-Type', 'text/xml']], body: xml })]).toEqual([xml.slice(0, 30), [400]]);
+    for (const xml of [
+      `<xml>${'<a>'.repeat(101)}x${'</a>'.repeat(101)}<Encrypt>x</Encrypt></xml>`,
+      '<xml><__proto__>x</__proto__><Encrypt>x</Encrypt></xml>',
+      '<xml><constructor>x</constructor><Encrypt>x</Encrypt></xml>',
+    ]) {
+      expect([
+        xml.slice(0, 30),
+        await send({ method: 'POST', target: `/wecom/callback?${signedQuery('x')}`, headers: [['Content-Type', 'text/xml']], body: xml }),
+      ]).toEqual([xml.slice(0, 30), [400]]);
     }
   });
 
   it('when a validly signed push decrypts to XML nested more than 100 deep or with a __proto__ element (once a 500), then 400', async () => {
-    for (const plaintext of [`<xml><MsgType>text</MsgType>${deepIn('Content', 150)}</xml>`, '<xml><__proto__><polluted>1</polluted></__proto__><MsgType>text</MsgType></xml>']) {
+    for (const plaintext of [
+      `<xml><MsgType>text</MsgType>${deepIn('Content', 150)}</xml>`,
+      '<xml><__proto__><polluted>1</polluted></__proto__><MsgType>text</MsgType></xml>',
+    ]) {
       const encrypt = encryptBytes(Buffer.from(plaintext));
-      expect([plaintext.slice(0, 40), await send({ method: 'POST', target: `/wecom/callback?${signedQuery(encrypt)}`, headers: [['Content-Type', 'text/xml']], body: envelope(encrypt) })]).toEqual([plaintext.slice(0, 40), [400]]);
+      expect([
+        plaintext.slice(0, 40),
+        await send({
+          method: 'POST',
+          target: `/wecom/callback?${signedQuery(encrypt)}`,
+          headers: [['Content-Type', 'text/xml']],
+          body: envelope(encrypt),
+        }),
+      ]).toEqual([plaintext.slice(0, 40), [400]]);
     }
   });
 
@@ -683,14 +1005,19 @@ describe('the callback with hostile pushes', () => {
     const plaintext = `<xml ${attributes(4_000, 'v'.repeat(8))}><MsgType>text</MsgType></xml>`;
     expect(plaintext.length).toBeGreaterThan(60_000);
     const push = encryptedPush(wecom, SIM_APP.corpId, plaintext);
-    expect(await send({ method: 'POST', target: `/wecom/callback?${push.query}`, headers: [['Content-Type', 'text/xml']], body: push.body })).toEqual([413]);
+    expect(
+      await send({ method: 'POST', target: `/wecom/callback?${push.query}`, headers: [['Content-Type', 'text/xml']], body: push.body }),
+    ).toEqual([413]);
   });
 
   it('when a validly signed and encrypted push has hostile plaintext (deep, entities, 45 KB of attributes, invalid UTF-8, not <xml>, missing fields, odd MsgType/Event), then the answer is below 500', async () => {
     await check(
       fc.asyncProperty(fc.constantFrom(...paths), hostilePlaintext, (path, plaintext) => {
         const encrypt = encryptBytes(plaintext);
-        return expectNo5xx({ method: 'POST', target: `${path}?${signedQuery(encrypt)}`, headers: [['Content-Type', 'text/xml']], body: envelope(encrypt) }, `signed POST ${path} with plaintext ${plaintext.toString('utf8').slice(0, 160)}`);
+        return expectNo5xx(
+          { method: 'POST', target: `${path}?${signedQuery(encrypt)}`, headers: [['Content-Type', 'text/xml']], body: envelope(encrypt) },
+          `signed POST ${path} with plaintext ${plaintext.toString('utf8').slice(0, 160)}`,
+        );
       }),
       HOSTILE_PLAINTEXTS.map((p) => [paths[0], p]),
       30,
@@ -701,7 +1028,10 @@ describe('the callback with hostile pushes', () => {
     await check(
       fc.asyncProperty(fc.constantFrom(...paths), hostilePlaintext, (path, plaintext) => {
         const echostr = encryptBytes(plaintext.subarray(0, 6_000));
-        return expectNo5xx({ method: 'GET', target: `${path}?${signedQuery(echostr)}&echostr=${percent(echostr)}`, headers: [] }, `GET ${path} with an echostr of ${plaintext.length} bytes`);
+        return expectNo5xx(
+          { method: 'GET', target: `${path}?${signedQuery(echostr)}&echostr=${percent(echostr)}`, headers: [] },
+          `GET ${path} with an echostr of ${plaintext.length} bytes`,
+        );
       }),
       HOSTILE_PLAINTEXTS.map((p) => [paths[1], p]),
     );

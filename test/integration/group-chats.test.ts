@@ -26,11 +26,17 @@ let templatesDir: string;
 beforeAll(() => {
   templatesDir = mkdtempSync(join(tmpdir(), 'wgw-groups-'));
   cpSync(TEMPLATES_DIR, templatesDir, { recursive: true });
-  for (const file of ['group.note.yaml', 'group.card.yaml', 'report.chart.yaml']) cpSync(join(__dirname, '..', 'fixtures', 'templates', file), join(templatesDir, file));
+  for (const file of ['group.note.yaml', 'group.card.yaml', 'report.chart.yaml'])
+    cpSync(join(__dirname, '..', 'fixtures', 'templates', file), join(templatesDir, file));
 });
 afterAll(() => rmSync(templatesDir, { recursive: true, force: true }));
 
-const note = (msgtype: string, data: Record<string, unknown>, to: Record<string, unknown> = { robots: ['ops'] }, extra: Record<string, unknown> = {}) => ({ event: 'group.note', msgtype, to, data, ...extra });
+const note = (
+  msgtype: string,
+  data: Record<string, unknown>,
+  to: Record<string, unknown> = { robots: ['ops'] },
+  extra: Record<string, unknown> = {},
+) => ({ event: 'group.note', msgtype, to, data, ...extra });
 
 describe('group robots', () => {
   let h: Harness;
@@ -50,17 +56,52 @@ describe('group robots', () => {
 
   it.each([
     ['text', 'text', { content: '磁盘 95% on db1' }, (b: any) => expect(b.content).toBe('磁盘 95% on db1')],
-    ['markdown', 'markdown', { content: '**disk** <font color="warning">95%</font>' }, (b: any) => expect(b.content).toBe('**disk** <font color="warning">95%</font>')],
-    ['markdown_v2', 'markdown_v2', { content: '| host | use |\n| --- | --- |\n| db1 | 95% |' }, (b: any) => expect(b.content).toContain('| db1 | 95% |')],
-    ['news', 'news', { title: 'Weekly report', content: 'numbers', url: 'https://reports.example/w48' }, (b: any) => expect(b.articles).toEqual([{ title: 'Weekly report', description: 'numbers', url: 'https://reports.example/w48' }])],
-    ['image', 'image', { base64: PNG.toString('base64') }, (b: any) => expect(b).toEqual({ base64: PNG.toString('base64'), md5: createHash('md5').update(PNG).digest('hex') })],
+    [
+      'markdown',
+      'markdown',
+      { content: '**disk** <font color="warning">95%</font>' },
+      (b: any) => expect(b.content).toBe('**disk** <font color="warning">95%</font>'),
+    ],
+    [
+      'markdown_v2',
+      'markdown_v2',
+      { content: '| host | use |\n| --- | --- |\n| db1 | 95% |' },
+      (b: any) => expect(b.content).toContain('| db1 | 95% |'),
+    ],
+    [
+      'news',
+      'news',
+      { title: 'Weekly report', content: 'numbers', url: 'https://reports.example/w48' },
+      (b: any) => expect(b.articles).toEqual([{ title: 'Weekly report', description: 'numbers', url: 'https://reports.example/w48' }]),
+    ],
+    [
+      'image',
+      'image',
+      { base64: PNG.toString('base64') },
+      (b: any) => expect(b).toEqual({ base64: PNG.toString('base64'), md5: createHash('md5').update(PNG).digest('hex') }),
+    ],
     ['file', 'file', { base64: FILE.toString('base64') }, (b: any) => expect(typeof b.media_id).toBe('string')],
     ['voice', 'voice', { base64: FILE.toString('base64') }, (b: any) => expect(typeof b.media_id).toBe('string')],
     // Other bytes than the file's: the simulator's reset forgot the media the gateway cached for those.
-    ['video', 'file', { base64: Buffer.from('a short clip, or so it says').toString('base64') }, (b: any) => expect(typeof b.media_id).toBe('string')],
-    ['template_card', 'template_card', { title: 'Deploy done', url: 'https://ci.example/1' }, (b: any) => expect(b).toMatchObject({ card_type: 'text_notice', main_title: { title: 'Deploy done' } })],
+    [
+      'video',
+      'file',
+      { base64: Buffer.from('a short clip, or so it says').toString('base64') },
+      (b: any) => expect(typeof b.media_id).toBe('string'),
+    ],
+    [
+      'template_card',
+      'template_card',
+      { title: 'Deploy done', url: 'https://ci.example/1' },
+      (b: any) => expect(b).toMatchObject({ card_type: 'text_notice', main_title: { title: 'Deploy done' } }),
+    ],
     // The event has a markdown form: the robot gets that rather than a converted card.
-    ['textcard', 'markdown', { title: 'Disk 95%', content: 'db1 <root>', url: 'https://grafana.example/d/1' }, (b: any) => expect(b.content).toBe('db1 <root>')],
+    [
+      'textcard',
+      'markdown',
+      { title: 'Disk 95%', content: 'db1 <root>', url: 'https://grafana.example/d/1' },
+      (b: any) => expect(b.content).toBe('db1 <root>'),
+    ],
   ])('when a %s message goes to a robot, then the robot gets it as %s', async (msgtype, robotType, data, check) => {
     const { delivered } = await sendToRobot(note(msgtype, data));
     expect(delivered).toHaveLength(1);
@@ -69,10 +110,19 @@ describe('group robots', () => {
   });
 
   it('when an event with no markdown form sends a textcard to a robot, then the card arrives converted to markdown', async () => {
-    const res = await h.api.post('/v1/messages').send({ event: 'group.card', to: { robots: ['ops'] }, data: { title: 'Disk 95%', content: 'db1 <root> & co', url: 'https://grafana.example/d/1' } });
+    const res = await h.api
+      .post('/v1/messages')
+      .send({
+        event: 'group.card',
+        to: { robots: ['ops'] },
+        data: { title: 'Disk 95%', content: 'db1 <root> & co', url: 'https://grafana.example/d/1' },
+      });
     expect((await finalStatus(h.api, res.body.id)).status).toBe('sent');
     expect(h.sim.robotSent.map((m) => [m.msgtype, m.body.content])).toEqual([
-      ['markdown', '**Disk 95%**\n<font color="comment">db1 <root> & co</font>\n<font color="warning">act now</font>\n\n[查看](https://grafana.example/d/1)'],
+      [
+        'markdown',
+        '**Disk 95%**\n<font color="comment">db1 <root> & co</font>\n<font color="warning">act now</font>\n\n[查看](https://grafana.example/d/1)',
+      ],
     ]);
   });
 
@@ -88,7 +138,9 @@ describe('group robots', () => {
   });
 
   it('when a text or markdown message mentions people, then text lists them and markdown writes <@userid>', async () => {
-    await sendToRobot(note('text', { content: 'disk full' }, { robots: ['ops'] }, { mentions: { users: ['zhangsan', '@all'], mobiles: ['13800001111'] } }));
+    await sendToRobot(
+      note('text', { content: 'disk full' }, { robots: ['ops'] }, { mentions: { users: ['zhangsan', '@all'], mobiles: ['13800001111'] } }),
+    );
     await sendToRobot(note('markdown', { content: '**disk full**' }, { robots: ['ops'] }, { mentions: { users: ['lisi'] } }));
     const [text, markdown] = h.sim.robotSent;
     expect(text.body).toEqual({ content: 'disk full', mentioned_list: ['zhangsan', '@all'], mentioned_mobile_list: ['13800001111'] });
@@ -96,10 +148,14 @@ describe('group robots', () => {
   });
 
   it('when a mention cannot reach a robot as asked, then POST answers 422 naming why and queues nothing', async () => {
-    const res = await h.api.post('/v1/messages').send(note('markdown', { content: 'x' }, { robots: ['ops'] }, { mentions: { users: ['@all'] } }));
+    const res = await h.api
+      .post('/v1/messages')
+      .send(note('markdown', { content: 'x' }, { robots: ['ops'] }, { mentions: { users: ['@all'] } }));
     expect(res.status).toBe(422);
     expect(res.body.error.fields[0].field).toBe('mentions');
-    const card = await h.api.post('/v1/messages').send(note('template_card', { title: 't', url: 'https://x.example', cardType: 'button_interaction' }));
+    const card = await h.api
+      .post('/v1/messages')
+      .send(note('template_card', { title: 't', url: 'https://x.example', cardType: 'button_interaction' }));
     expect(card.status).toBe(422);
     expect(card.body.error.message).toMatch(/interactive/);
   });
@@ -108,7 +164,10 @@ describe('group robots', () => {
     const waiting = await h.gateway.queues.get('send')!.getJobCounts();
     const res = await h.api.post('/v1/messages').send(note('text', { content: 'x' }, { users: ['zhangsan'], robots: ['ops', 'nosuch'] }));
     expect(res.status).toBe(404);
-    expect(res.body.error).toMatchObject({ code: 'unknown_robot', fields: [{ field: 'to.robots.1', message: 'no robot is named nosuch' }] });
+    expect(res.body.error).toMatchObject({
+      code: 'unknown_robot',
+      fields: [{ field: 'to.robots.1', message: 'no robot is named nosuch' }],
+    });
     expect(await h.gateway.queues.get('send')!.getJobCounts()).toEqual(waiting);
   });
 
@@ -144,7 +203,9 @@ describe('group robots', () => {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/chart.png`;
       const res = await h.api.post('/v1/messages').send({ event: 'report.chart', to: { robots: ['ops'] }, data: { url } });
       expect((await finalStatus(h.api, res.body.id)).status).toBe('sent');
-      expect(h.sim.robotSent.map((m) => [m.msgtype, m.body])).toEqual([['image', { base64: PNG.toString('base64'), md5: createHash('md5').update(PNG).digest('hex') }]]);
+      expect(h.sim.robotSent.map((m) => [m.msgtype, m.body])).toEqual([
+        ['image', { base64: PNG.toString('base64'), md5: createHash('md5').update(PNG).digest('hex') }],
+      ]);
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -152,18 +213,28 @@ describe('group robots', () => {
   });
 
   it('when the dashboard lists a message to a robot, then it says where it went', async () => {
-    const res = await h.api.post('/v1/messages').send(note('text', { content: 'seen on the dashboard' }, { users: ['zhangsan'], robots: ['ops'] }));
+    const res = await h.api
+      .post('/v1/messages')
+      .send(note('text', { content: 'seen on the dashboard' }, { users: ['zhangsan'], robots: ['ops'] }));
     await finalStatus(h.api, res.body.id);
     const page = await h.api.get('/dashboard/');
     expect(page.status).toBe(200);
-    expect(page.text).toMatch(new RegExp(`${res.body.id}</code></a></td><td>group.note</td><td>text</td><td>default</td><td class="to">users zhangsan; robots ops<br><small>members, robot ops \\(sent\\)</small></td>`));
+    expect(page.text).toMatch(
+      new RegExp(
+        `${res.body.id}</code></a></td><td>group.note</td><td>text</td><td>default</td><td class="to">users zhangsan; robots ops<br><small>members, robot ops \\(sent\\)</small></td>`,
+      ),
+    );
   });
 
   it('when a preview names a robot, then it shows the exact webhook/send bodies', async () => {
-    const res = await h.api.post('/v1/messages/preview').send(note('text', { content: 'hello' }, { robots: ['ops'] }, { mentions: { users: ['zhangsan'] } }));
+    const res = await h.api
+      .post('/v1/messages/preview')
+      .send(note('text', { content: 'hello' }, { robots: ['ops'] }, { mentions: { users: ['zhangsan'] } }));
     expect(res.status).toBe(200);
     expect(res.body.payloads).toEqual([]);
-    expect(res.body.robots).toEqual([{ robot: 'ops', payloads: [{ msgtype: 'text', text: { content: 'hello', mentioned_list: ['zhangsan'] } }] }]);
+    expect(res.body.robots).toEqual([
+      { robot: 'ops', payloads: [{ msgtype: 'text', text: { content: 'hello', mentioned_list: ['zhangsan'] } }] },
+    ]);
   });
 });
 
@@ -204,7 +275,8 @@ describe("a robot's 20 messages a minute", () => {
     });
     try {
       const ids: string[] = [];
-      for (let i = 0; i < 30; i++) ids.push((await h.api.post('/v1/messages').send(note('text', { content: `p${i}` }, { robots: ['busy'] }))).body.id);
+      for (let i = 0; i < 30; i++)
+        ids.push((await h.api.post('/v1/messages').send(note('text', { content: `p${i}` }, { robots: ['busy'] }))).body.id);
       const views = await Promise.all(ids.map((id) => finalStatus(h.api, id, 15_000)));
       expect(views.every((v) => v.status === 'sent')).toBe(true);
       expect(h.sim.robotSent.map((m) => m.key)).toEqual([...Array(20).fill(OPS_KEY), ...Array(10).fill(SPARE_KEY)]);
@@ -240,7 +312,11 @@ describe("a robot's 20 messages a minute", () => {
     const config = testConfig(sim.url, { ...ROBOT_ENV, TEMPLATES_DIR: templatesDir }); // one prefix: one Redis view
     const [a, b] = await Promise.all([0, 1].map(() => createGateway(config, { logger: pino({ level: 'silent' }) })));
     try {
-      const posts = Array.from({ length: 30 }, (_, i) => request([a, b][i % 2].app).post('/v1/messages').send(note('text', { content: `n${i}` })));
+      const posts = Array.from({ length: 30 }, (_, i) =>
+        request([a, b][i % 2].app)
+          .post('/v1/messages')
+          .send(note('text', { content: `n${i}` })),
+      );
       const ids = (await Promise.all(posts)).map((r) => r.body.id as string);
       const views = await Promise.all(ids.map((id) => finalStatus(request(a.app), id, 15_000)));
       expect(views.every((v) => v.status === 'sent')).toBe(true);
@@ -284,17 +360,30 @@ describe('app group chats', () => {
   afterAll(() => h.close());
 
   it('when a chat is created, updated and sent to, then WeCom gets appchat/create, update and send', async () => {
-    const created = await h.api.post('/v1/chats').send({ name: 'oncall', owner: 'zhangsan', users: ['zhangsan', 'lisi'], chatid: 'oncall1' });
+    const created = await h.api
+      .post('/v1/chats')
+      .send({ name: 'oncall', owner: 'zhangsan', users: ['zhangsan', 'lisi'], chatid: 'oncall1' });
     expect(created.status).toBe(201);
-    expect(created.body).toEqual({ app: 'default', chatid: 'oncall1', name: 'oncall', owner: 'zhangsan', users: ['zhangsan', 'lisi'], createdBy: 'local' });
+    expect(created.body).toEqual({
+      app: 'default',
+      chatid: 'oncall1',
+      name: 'oncall',
+      owner: 'zhangsan',
+      users: ['zhangsan', 'lisi'],
+      createdBy: 'local',
+    });
     const updated = await h.api.patch('/v1/chats/oncall1').send({ addUsers: ['wangwu'], removeUsers: ['lisi'], name: 'on-call' });
     expect(updated.status).toBe(200);
     expect(updated.body).toMatchObject({ name: 'on-call', users: ['zhangsan', 'wangwu'] });
     expect((await h.api.get('/v1/chats/oncall1')).body.users).toEqual(['zhangsan', 'wangwu']);
 
-    const res = await h.api.post('/v1/messages').send(note('text', { content: 'deploy at 10:00' }, { chats: ['oncall1'] }, { mentions: { users: ['@all'] } }));
+    const res = await h.api
+      .post('/v1/messages')
+      .send(note('text', { content: 'deploy at 10:00' }, { chats: ['oncall1'] }, { mentions: { users: ['@all'] } }));
     expect((await finalStatus(h.api, res.body.id)).status).toBe('sent');
-    expect(h.sim.chatSent.map((m) => [m.chatid, m.msgtype, m.body])).toEqual([['oncall1', 'text', { content: 'deploy at 10:00', mentioned_list: ['@all'] }]]);
+    expect(h.sim.chatSent.map((m) => [m.chatid, m.msgtype, m.body])).toEqual([
+      ['oncall1', 'text', { content: 'deploy at 10:00', mentioned_list: ['@all'] }],
+    ]);
   });
 
   it('when a chat is created with bad members, then the failing field is named', async () => {
@@ -312,7 +401,9 @@ describe('app group chats', () => {
 
   it('when a textcard goes to a chat, then the chat gets the textcard itself', async () => {
     await h.api.post('/v1/chats').send({ users: ['zhangsan', 'lisi'], chatid: 'cards' });
-    const res = await h.api.post('/v1/messages').send(note('textcard', { title: 'Disk', content: 'db1', url: 'https://grafana.example/d/1' }, { chats: ['cards'] }));
+    const res = await h.api
+      .post('/v1/messages')
+      .send(note('textcard', { title: 'Disk', content: 'db1', url: 'https://grafana.example/d/1' }, { chats: ['cards'] }));
     expect((await finalStatus(h.api, res.body.id)).status).toBe('sent');
     const sent = h.sim.chatSent.filter((m) => m.chatid === 'cards');
     expect(sent.map((m) => m.msgtype)).toEqual(['textcard']);
@@ -339,7 +430,10 @@ describe('alert routes to robots', () => {
 describe('alert routes of the config file', () => {
   it('when a route names a robot and mentions, then a matching notification reaches the group with them', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'wgw-routes-')), 'gateway.yaml');
-    writeFileSync(file, 'alertRoutes:\n  - { name: oncall, robots: [ops], mentions: { users: ["@all"] }, msgtype: text, match: { labels: { severity: critical } } }\n');
+    writeFileSync(
+      file,
+      'alertRoutes:\n  - { name: oncall, robots: [ops], mentions: { users: ["@all"] }, msgtype: text, match: { labels: { severity: critical } } }\n',
+    );
     const h = await startHarness({ env: { ...ROBOT_ENV, TEMPLATES_DIR: templatesDir, GATEWAY_CONFIG: file }, simulator: ROBOT_SIM });
     try {
       const res = await h.api.post('/v1/integrations/alertmanager').send(amPayload());
@@ -364,10 +458,16 @@ describe('robot keys are credentials', () => {
     const api = request(gateway.app);
     try {
       const ids: string[] = [];
-      for (const robots of [['ops'], ['gone'], ['offline']]) ids.push((await api.post('/v1/messages').send(note('text', { content: 'k' }, { robots }))).body.id);
+      for (const robots of [['ops'], ['gone'], ['offline']])
+        ids.push((await api.post('/v1/messages').send(note('text', { content: 'k' }, { robots }))).body.id);
       const views = await Promise.all(ids.map((id) => finalStatus(api, id, 15_000)));
       expect(views.map((v) => v.status)).toEqual(['sent', 'failed', 'failed']);
-      const seen = [...lines, JSON.stringify(views), (await api.get('/metrics')).text, JSON.stringify((await api.get('/v1/diagnostics')).body)].join('\n');
+      const seen = [
+        ...lines,
+        JSON.stringify(views),
+        (await api.get('/metrics')).text,
+        JSON.stringify((await api.get('/v1/diagnostics')).body),
+      ].join('\n');
       expect(seen).toContain('robot offline');
       for (const key of [OPS_KEY, DEV_KEY, GONE_KEY]) expect(seen).not.toContain(key);
     } finally {

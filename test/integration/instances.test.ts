@@ -10,7 +10,11 @@ describe('three gateway instances on one Redis', () => {
     const config = testConfig(sim.url); // same prefix for both: they share tokens, records and queues
     const [a, b, c] = await Promise.all([0, 1, 2].map(() => createGateway(config, { logger: pino({ level: 'silent' }) })));
     try {
-      const posts = Array.from({ length: 40 }, (_, i) => request([a, b, c][i % 3].app).post('/v1/messages').send(alert({ data: { title: `m${i}`, content: 'c', level: 'info' } })));
+      const posts = Array.from({ length: 40 }, (_, i) =>
+        request([a, b, c][i % 3].app)
+          .post('/v1/messages')
+          .send(alert({ data: { title: `m${i}`, content: 'c', level: 'info' } })),
+      );
       const ids = (await Promise.all(posts)).map((r) => r.body.id as string);
       const views = await Promise.all(ids.map((id, i) => finalStatus(request((i % 3 ? b : a).app), id)));
       expect(views.every((v) => v.status === 'sent')).toBe(true);
@@ -33,13 +37,19 @@ describe('two gateway instances and a 45009', () => {
     const [a, b] = await Promise.all([0, 1].map(() => createGateway(config, { logger: pino({ level: 'silent' }) })));
     try {
       sim.failNext(1, { errcode: 45009, errmsg: 'api freq out of limit' });
-      const posts = Array.from({ length: 20 }, (_, i) => request([a, b][i % 2].app).post('/v1/messages').send(alert({ data: { title: `p${i}`, content: 'c', level: 'info' } })));
+      const posts = Array.from({ length: 20 }, (_, i) =>
+        request([a, b][i % 2].app)
+          .post('/v1/messages')
+          .send(alert({ data: { title: `p${i}`, content: 'c', level: 'info' } })),
+      );
       const ids = (await Promise.all(posts)).map((r) => r.body.id as string);
       const views = await Promise.all(ids.map((id) => finalStatus(request(a.app), id, 20_000)));
       expect(views.every((v) => v.status === 'sent')).toBe(true);
       const blockedAt = sim.calls.find((c) => c.errcode === 45009)!.at;
       // Sends already on their way may land just after the 45009; nothing starts during the pause.
-      const duringPause = sim.calls.filter((c) => c.api === 'message/send' && c.errcode === 0 && c.at > blockedAt + 200 && c.at < blockedAt + 1_300);
+      const duringPause = sim.calls.filter(
+        (c) => c.api === 'message/send' && c.errcode === 0 && c.at > blockedAt + 200 && c.at < blockedAt + 1_300,
+      );
       expect(duringPause).toEqual([]);
       expect(sim.sent).toHaveLength(20);
     } finally {

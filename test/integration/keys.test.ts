@@ -14,7 +14,17 @@ import { freePort } from '../../src/redis/embedded-redis';
 import { WecomSimulator } from '../../src/simulator/simulator';
 import { amPayload } from '../support/alertmanager';
 import { problemsOf } from '../support/config-problems';
-import { alert, eventually, finalStatus, SIM_APP, startHarness, TEMPLATES_DIR, UNLIMITED_SIM, uniquePrefix, type Harness } from '../support/harness';
+import {
+  alert,
+  eventually,
+  finalStatus,
+  SIM_APP,
+  startHarness,
+  TEMPLATES_DIR,
+  UNLIMITED_SIM,
+  uniquePrefix,
+  type Harness,
+} from '../support/harness';
 
 const ROOT = join(__dirname, '..', '..');
 const SERVER = join(ROOT, 'dist', 'src', 'main', 'server.js');
@@ -33,10 +43,12 @@ const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
 const idOf = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 16);
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-
 /** The gateway as an operator starts it; resolves when it exits (or is stopped). */
 function runServer(env: Record<string, string>) {
-  const child = spawn(process.execPath, [SERVER], { env: { PATH: process.env.PATH, TEMPLATES_DIR, LOG_LEVEL: 'error', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [SERVER], {
+    env: { PATH: process.env.PATH, TEMPLATES_DIR, LOG_LEVEL: 'error', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   let stdout = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
@@ -60,23 +72,31 @@ describe('start-up without keys', () => {
   it.each([
     ['the app credentials', { WECOM_CORP_ID: SIM_APP.corpId, WECOM_AGENT_ID: String(SIM_APP.agentId), WECOM_AGENT_SECRET: SIM_APP.secret }],
     ['only the callback keys', { WECOM_CORP_ID: SIM_APP.corpId, WECOM_CALLBACK_TOKEN: 'tok', WECOM_CALLBACK_AES_KEY: 'a'.repeat(43) }],
-  ])('when WeCom credentials (%s) are set and GATEWAY_API_KEYS is not, then the gateway refuses with one line saying how to make a key, exit 78, listening on nothing', async (_what, credentials) => {
-    const port = await freePort();
-    const server = runServer({ ...credentials, PORT: String(port), REDIS_URL: process.env.TEST_REDIS_URL! });
-    const code = await server.exited;
-    const { stderr, stdout } = server.output();
-    expect(code).toBe(78);
-    const lines = stderr.trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^GATEWAY_API_KEYS: required with WeCom credentials/);
-    expect(lines[0]).toContain(MAKE_A_KEY);
-    expect(stdout).not.toMatch(/listening/);
-    expect(await listening(port)).toBe(false);
-  });
+  ])(
+    'when WeCom credentials (%s) are set and GATEWAY_API_KEYS is not, then the gateway refuses with one line saying how to make a key, exit 78, listening on nothing',
+    async (_what, credentials) => {
+      const port = await freePort();
+      const server = runServer({ ...credentials, PORT: String(port), REDIS_URL: process.env.TEST_REDIS_URL! });
+      const code = await server.exited;
+      const { stderr, stdout } = server.output();
+      expect(code).toBe(78);
+      const lines = stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^GATEWAY_API_KEYS: required with WeCom credentials/);
+      expect(lines[0]).toContain(MAKE_A_KEY);
+      expect(stdout).not.toMatch(/listening/);
+      expect(await listening(port)).toBe(false);
+    },
+  );
 
   it('when neither credentials nor keys are set, then the sandbox starts, on loopback', async () => {
     const port = await freePort();
-    const server = runServer({ PORT: String(port), SIMULATOR_PORT: '0', REDIS_URL: process.env.TEST_REDIS_URL!, REDIS_PREFIX: uniquePrefix() });
+    const server = runServer({
+      PORT: String(port),
+      SIMULATOR_PORT: '0',
+      REDIS_URL: process.env.TEST_REDIS_URL!,
+      REDIS_PREFIX: uniquePrefix(),
+    });
     try {
       await eventually(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok, 20_000, 100);
       expect(loadConfig({}).host).toBe('127.0.0.1');
@@ -90,7 +110,14 @@ describe('start-up without keys', () => {
     const sim = await WecomSimulator.start({ ...UNLIMITED_SIM });
     try {
       const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'main', 'doctor.js')], {
-        env: { PATH: process.env.PATH, REDIS_URL: process.env.TEST_REDIS_URL, WECOM_API_BASE: sim.url, WECOM_CORP_ID: SIM_APP.corpId, WECOM_AGENT_ID: String(SIM_APP.agentId), WECOM_AGENT_SECRET: SIM_APP.secret },
+        env: {
+          PATH: process.env.PATH,
+          REDIS_URL: process.env.TEST_REDIS_URL,
+          WECOM_API_BASE: sim.url,
+          WECOM_CORP_ID: SIM_APP.corpId,
+          WECOM_AGENT_ID: String(SIM_APP.agentId),
+          WECOM_AGENT_SECRET: SIM_APP.secret,
+        },
       });
       let stdout = '';
       child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -102,7 +129,9 @@ describe('start-up without keys', () => {
     } finally {
       await sim.stop();
     }
-    expect(keylessProblem(loadConfig({ WECOM_CORP_ID: SIM_APP.corpId, WECOM_AGENT_ID: '1', WECOM_AGENT_SECRET: 's', GATEWAY_API_KEYS: ALPHA }))).toBeUndefined();
+    expect(
+      keylessProblem(loadConfig({ WECOM_CORP_ID: SIM_APP.corpId, WECOM_AGENT_ID: '1', WECOM_AGENT_SECRET: 's', GATEWAY_API_KEYS: ALPHA })),
+    ).toBeUndefined();
   });
 });
 
@@ -196,7 +225,14 @@ describe('key rules', () => {
       `${path}: apiKeys.4: the same key is listed twice (give each caller a key of its own)`,
       `${path}: apiKeys.5: the id from-file is used twice`,
     ]);
-    const shapes = configFile([`apiKeys:`, `  - { name: local, key: ${ADMIN} }`, `  - { name: both, key: ${BROADCAST}, keyFile: good.key }`, '  - { name: empty, key: abc, events: [] }'].join('\n'));
+    const shapes = configFile(
+      [
+        `apiKeys:`,
+        `  - { name: local, key: ${ADMIN} }`,
+        `  - { name: both, key: ${BROADCAST}, keyFile: good.key }`,
+        '  - { name: empty, key: abc, events: [] }',
+      ].join('\n'),
+    );
     const shapeProblems = problemsOf({ GATEWAY_CONFIG: shapes });
     expect(shapeProblems).toEqual([
       `${shapes}: apiKeys.0.name: reserved (local, gateway)`,
@@ -210,7 +246,10 @@ describe('key rules', () => {
 
   it('when a key names an app or robot that is not configured, then start-up says so', () => {
     const path = configFile(`apiKeys:\n  - { name: scoped, key: ${ALERTS}, apps: [nope], robots: [nobody] }\n`);
-    expect(problemsOf({ GATEWAY_CONFIG: path })).toEqual([`${path}: apiKeys.0.apps: no app is named nope`, `${path}: apiKeys.0.robots: no robot is named nobody`]);
+    expect(problemsOf({ GATEWAY_CONFIG: path })).toEqual([
+      `${path}: apiKeys.0.apps: no app is named nope`,
+      `${path}: apiKeys.0.robots: no robot is named nobody`,
+    ]);
   });
 
   it('when keys come from both places, then each has a stable id that is not the key, and only file keys are restricted', () => {
@@ -218,30 +257,47 @@ describe('key rules', () => {
     const config = loadConfig({ GATEWAY_API_KEYS: `${ALPHA}:read`, GATEWAY_CONFIG: path });
     expect(config.apiKeys.map((k) => ({ id: k.id, permissions: [...k.permissions], scope: k.scope }))).toEqual([
       { id: idOf(ALPHA), permissions: ['read'], scope: undefined },
-      { id: 'billing', permissions: ['send', 'read'], scope: { allowAll: false, events: ['program.alert'], apps: undefined, robots: undefined } },
+      {
+        id: 'billing',
+        permissions: ['send', 'read'],
+        scope: { allowAll: false, events: ['program.alert'], apps: undefined, robots: undefined },
+      },
     ]);
     // Keys in the file alone still make the gateway listen beyond loopback.
     expect(config.host).toBe('0.0.0.0');
     expect(loadConfig({}).host).toBe('127.0.0.1');
   });
 
-  it('when docker-compose.yml and the example Alertmanager are read, then they carry no working key, require the operator\'s, and publish on loopback only', () => {
+  it("when docker-compose.yml and the example Alertmanager are read, then they carry no working key, require the operator's, and publish on loopback only", () => {
     const compose = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
     const alertmanager = readFileSync(join(ROOT, 'deploy', 'alertmanager.yml'), 'utf8');
     const gatewayFile = readFileSync(join(ROOT, 'deploy', 'gateway.yaml'), 'utf8');
     for (const text of [compose, alertmanager, gatewayFile]) expect(text).not.toMatch(/change-me/i);
     expect(compose).toContain(MAKE_A_KEY);
-    const services = (parseYaml(compose) as { services: Record<string, { environment?: Record<string, string>; ports?: string[] }> }).services;
+    const services = (parseYaml(compose) as { services: Record<string, { environment?: Record<string, string>; ports?: string[] }> })
+      .services;
     expect(services.gateway.environment?.GATEWAY_API_KEYS).toMatch(/^\$\{GATEWAY_API_KEYS:\?/);
     const ports = Object.values(services).flatMap((s) => s.ports ?? []);
     expect(ports.length).toBeGreaterThan(0);
     for (const port of ports) expect(port).toMatch(/^127\.0\.0\.1:/);
     expect(services.alertmanager.ports).toBeUndefined(); // its API has no authentication
-    const receiver = (parseYaml(alertmanager) as { receivers: { webhook_configs: { http_config: { authorization: Record<string, string> } }[] }[] }).receivers[0];
-    expect(receiver.webhook_configs[0].http_config.authorization).toEqual({ type: 'Bearer', credentials_file: '/run/secrets/alertmanager_key' });
+    const receiver = (
+      parseYaml(alertmanager) as { receivers: { webhook_configs: { http_config: { authorization: Record<string, string> } }[] }[] }
+    ).receivers[0];
+    expect(receiver.webhook_configs[0].http_config.authorization).toEqual({
+      type: 'Bearer',
+      credentials_file: '/run/secrets/alertmanager_key',
+    });
     const parsed = fileSchema.safeParse(parseYaml(gatewayFile));
     expect(parsed.success).toBe(true);
-    expect(parsed.data?.apiKeys).toEqual([{ name: 'alertmanager', keyFile: '/run/secrets/alertmanager_key', permissions: ['send'], events: ['alert.notification', 'alert.notification.en'] }]);
+    expect(parsed.data?.apiKeys).toEqual([
+      {
+        name: 'alertmanager',
+        keyFile: '/run/secrets/alertmanager_key',
+        permissions: ['send'],
+        events: ['alert.notification', 'alert.notification.en'],
+      },
+    ]);
   });
 });
 
@@ -262,7 +318,11 @@ describe('per-caller scope', () => {
       ].join('\n'),
     );
     h = await startHarness({
-      env: { GATEWAY_API_KEYS: `${ALPHA}:send+read,${BETA}:send+read,${ADMIN}`, GATEWAY_CONFIG: file, WECOM_ROBOTS: `ops=${OPS_ROBOT},dev=${DEV_ROBOT}` },
+      env: {
+        GATEWAY_API_KEYS: `${ALPHA}:send+read,${BETA}:send+read,${ADMIN}`,
+        GATEWAY_CONFIG: file,
+        WECOM_ROBOTS: `ops=${OPS_ROBOT},dev=${DEV_ROBOT}`,
+      },
       simulator: { robotKeys: [OPS_ROBOT, DEV_ROBOT] },
     });
   });
@@ -275,7 +335,8 @@ describe('per-caller scope', () => {
     const req = h.api.post('/v1/messages').set(bearer(key));
     return (idempotencyKey ? req.set('Idempotency-Key', idempotencyKey) : req).send(body as object);
   };
-  const titled = (title: string, overrides: Record<string, unknown> = {}) => alert({ data: { title, content: 'c', level: 'info' }, ...overrides });
+  const titled = (title: string, overrides: Record<string, unknown> = {}) =>
+    alert({ data: { title, content: 'c', level: 'info' }, ...overrides });
   const delivered = (title: string) => h.sim.sent.filter((m) => JSON.stringify(m.body).includes(title)).length;
 
   it('when two keys use the same Idempotency-Key, then each gets its own message, and each repeat answers its own', async () => {
@@ -290,7 +351,7 @@ describe('per-caller scope', () => {
     expect(delivered('idem-by-key')).toBe(2);
   });
 
-  it('when a caller uses a digest-like idempotency key, then it claims nothing in the gateway\'s own namespace', async () => {
+  it("when a caller uses a digest-like idempotency key, then it claims nothing in the gateway's own namespace", async () => {
     const key = `digest-${'0'.repeat(20)}-29000000`;
     expect((await post(ALPHA, titled('digest-lookalike'), key)).status).toBe(202);
     expect(await h.redis.exists(h.keys.internalIdempotency(sha256(key)))).toBe(0);
@@ -319,9 +380,16 @@ describe('per-caller scope', () => {
     const id: string = sent.body.id;
     await finalStatus(h.api, id, 10_000, ALPHA);
     const unknown = randomUUID();
-    const same = (res: { status: number; body: unknown }, asked: string) => ({ status: res.status, body: JSON.stringify(res.body).replace(asked, 'ID') });
-    expect(same(await h.api.get(`/v1/messages/${id}`).set(bearer(BETA)), id)).toEqual(same(await h.api.get(`/v1/messages/${unknown}`).set(bearer(BETA)), unknown));
-    expect(same(await h.api.delete(`/v1/messages/${id}`).set(bearer(BETA)), id)).toEqual(same(await h.api.delete(`/v1/messages/${unknown}`).set(bearer(BETA)), unknown));
+    const same = (res: { status: number; body: unknown }, asked: string) => ({
+      status: res.status,
+      body: JSON.stringify(res.body).replace(asked, 'ID'),
+    });
+    expect(same(await h.api.get(`/v1/messages/${id}`).set(bearer(BETA)), id)).toEqual(
+      same(await h.api.get(`/v1/messages/${unknown}`).set(bearer(BETA)), unknown),
+    );
+    expect(same(await h.api.delete(`/v1/messages/${id}`).set(bearer(BETA)), id)).toEqual(
+      same(await h.api.delete(`/v1/messages/${unknown}`).set(bearer(BETA)), unknown),
+    );
     expect((await h.api.get(`/v1/messages/${id}`).set(bearer(BETA))).status).toBe(404);
     expect((await h.api.get(`/v1/messages/${id}`).set(bearer(BILLING))).status).toBe(404);
     expect((await h.api.get(`/v1/messages/${id}`).set(bearer(ALPHA))).body.status).toBe('sent');
@@ -354,14 +422,24 @@ describe('per-caller scope', () => {
   it('when a restricted key stays within its scope, then it sends and previews as any key', async () => {
     const sent = await post(BILLING, titled('scope-inside'));
     expect(sent.status).toBe(202);
-    expect((await h.api.post('/v1/messages/preview').set(bearer(BILLING)).send(titled('scope-robot-ok', { to: { robots: ['ops'] } }))).status).toBe(200);
+    expect(
+      (
+        await h.api
+          .post('/v1/messages/preview')
+          .set(bearer(BILLING))
+          .send(titled('scope-robot-ok', { to: { robots: ['ops'] } }))
+      ).status,
+    ).toBe(200);
     await finalStatus(h.api, sent.body.id, 10_000, BILLING);
     expect(delivered('scope-inside')).toBe(1);
   });
 
   it('when a key restricted to some apps manages chats of another app, then 403 naming app before WeCom is asked', async () => {
     const calls = h.sim.calls.length;
-    const created = await h.api.post('/v1/chats').set(bearer(BILLING)).send({ name: 'ops room', users: ['zhangsan', 'lisi'], app: 'other' });
+    const created = await h.api
+      .post('/v1/chats')
+      .set(bearer(BILLING))
+      .send({ name: 'ops room', users: ['zhangsan', 'lisi'], app: 'other' });
     expect(created.status).toBe(403);
     expect(created.body.error.fields).toEqual([{ field: 'app', message: 'this key may not send through app other' }]);
     expect((await h.api.get('/v1/chats/abc123?app=other').set(bearer(BILLING))).status).toBe(403);
@@ -370,7 +448,15 @@ describe('per-caller scope', () => {
   });
 
   it('when a key may send to "@all" (allowAll, or GATEWAY_API_KEYS), then "@all" is previewed', async () => {
-    for (const key of [BROADCAST, ALPHA]) expect((await h.api.post('/v1/messages/preview').set(bearer(key)).send(titled('all-ok', { to: '@all' }))).status).toBe(200);
+    for (const key of [BROADCAST, ALPHA])
+      expect(
+        (
+          await h.api
+            .post('/v1/messages/preview')
+            .set(bearer(key))
+            .send(titled('all-ok', { to: '@all' }))
+        ).status,
+      ).toBe(200);
   });
 
   it('when a restricted key posts an alert outside its scope, then 403 before storm control, so the same alert from a key allowed to send it still goes', async () => {
@@ -378,7 +464,10 @@ describe('per-caller scope', () => {
     const outside = await h.api.post('/v1/integrations/alertmanager?robots=dev').set(bearer(ALERTS)).send(payload);
     expect(outside.status).toBe(403);
     expect(outside.body.error.fields[0].field).toBe('to.robots.0');
-    const grafana = await h.api.post('/v1/integrations/grafana?robots=dev').set(bearer(ALERTS)).send(amPayload({ groupKey: 'scope-grafana-1' }));
+    const grafana = await h.api
+      .post('/v1/integrations/grafana?robots=dev')
+      .set(bearer(ALERTS))
+      .send(amPayload({ groupKey: 'scope-grafana-1' }));
     expect(grafana.status).toBe(403);
     expect(grafana.body.error.fields[0].field).toBe('to.robots.0');
     const wrongEvent = await h.api.post('/v1/integrations/alertmanager?users=zhangsan').set(bearer(BILLING)).send(payload);
@@ -388,7 +477,10 @@ describe('per-caller scope', () => {
     const allowed = await h.api.post('/v1/integrations/alertmanager?robots=dev').set(bearer(ADMIN)).send(payload);
     expect(allowed.status).toBe(202);
     expect(allowed.body.status).toBe('queued');
-    const inside = await h.api.post('/v1/integrations/alertmanager?robots=ops').set(bearer(ALERTS)).send(amPayload({ groupKey: 'scope-alert-2' }));
+    const inside = await h.api
+      .post('/v1/integrations/alertmanager?robots=ops')
+      .set(bearer(ALERTS))
+      .send(amPayload({ groupKey: 'scope-alert-2' }));
     expect(inside.status).toBe(202);
     expect((await h.api.get(`/v1/messages/${inside.body.id}`).set(bearer(ALERTS))).body.createdBy).toBe('alerts');
   });
@@ -457,7 +549,11 @@ describe('the failed-authentication throttle', () => {
   });
 
   it('when Redis is away, then failures are counted in memory: authentication neither stops nor opens up', async () => {
-    const away = new Redis(`redis://127.0.0.1:${await freePort()}`, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    const away = new Redis(`redis://127.0.0.1:${await freePort()}`, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+    });
     try {
       const throttle = new AuthFailureThrottle({ failures: 2, redis: away, keyPrefix: 'away' });
       const started = Date.now();

@@ -37,16 +37,21 @@ const named = (name: string, resources = base) => resources.find((r) => r.metada
 const deployments = ofKind('Deployment');
 const containerOf = (d: Resource): Container => d.spec.template.spec.containers[0];
 const podLabels = (d: Resource): Record<string, string> => d.spec.template.metadata.labels;
-const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+const selects = (selector: Record<string, string>, labels: Record<string, string>) =>
+  Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 describe('the Kubernetes base (kubectl kustomize)', () => {
   it('when rendered, then an API Deployment runs no workers and a worker Deployment runs every worker but the API', () => {
     expect(deployments.map((d) => d.metadata.name).sort()).toEqual(['wecom-gateway-api', 'wecom-gateway-worker']);
-    const workers = (name: string) => containerOf(named(name)).env.find((e) => e.name === 'WORKERS')?.value?.split(',');
+    const workers = (name: string) =>
+      containerOf(named(name))
+        .env.find((e) => e.name === 'WORKERS')
+        ?.value?.split(',');
     expect(workers('wecom-gateway-api')).toEqual(['api']);
     expect(workers('wecom-gateway-worker')?.sort()).toEqual(ALL_WORKERS.filter((w) => w !== 'api').sort());
     // Every WORKERS value the manifests use is one the gateway accepts.
-    for (const d of deployments) expect(envSchema.shape.WORKERS.safeParse(containerOf(d).env.find((e) => e.name === 'WORKERS')!.value).success).toBe(true);
+    for (const d of deployments)
+      expect(envSchema.shape.WORKERS.safeParse(containerOf(d).env.find((e) => e.name === 'WORKERS')!.value).success).toBe(true);
   });
 
   it('when rendered, then each container has probes on /healthz and /readyz, requests and limits, and runs non-root on a read-only root', () => {
@@ -75,7 +80,10 @@ describe('the Kubernetes base (kubectl kustomize)', () => {
       const env = containerOf(d).env;
       for (const name of SECRET_VARIABLES) {
         const entry = env.find((e) => e.name === name);
-        expect({ name, ref: entry?.valueFrom?.secretKeyRef }).toEqual({ name, ref: expect.objectContaining({ name: 'wecom-gateway', key: name }) });
+        expect({ name, ref: entry?.valueFrom?.secretKeyRef }).toEqual({
+          name,
+          ref: expect.objectContaining({ name: 'wecom-gateway', key: name }),
+        });
         expect(entry?.value).toBeUndefined();
       }
       expect(containerOf(d).envFrom).toEqual([{ configMapRef: { name: ofKind('ConfigMap')[0].metadata.name } }]);
@@ -98,10 +106,22 @@ describe('the Kubernetes base (kubectl kustomize)', () => {
     // For Prometheus only: every pod, whatever its role, and no virtual IP to send traffic through.
     const metrics = named('wecom-gateway-metrics');
     expect(metrics.spec.clusterIP).toBe('None');
-    expect(deployments.filter((d) => selects(metrics.spec.selector, podLabels(d))).map((d) => d.metadata.name)).toEqual(['wecom-gateway-api', 'wecom-gateway-worker']);
-    expect(ofKind('Service').map((s) => s.metadata.name).sort()).toEqual(['wecom-gateway', 'wecom-gateway-metrics']);
+    expect(deployments.filter((d) => selects(metrics.spec.selector, podLabels(d))).map((d) => d.metadata.name)).toEqual([
+      'wecom-gateway-api',
+      'wecom-gateway-worker',
+    ]);
+    expect(
+      ofKind('Service')
+        .map((s) => s.metadata.name)
+        .sort(),
+    ).toEqual(['wecom-gateway', 'wecom-gateway-metrics']);
     const budgets = ofKind('PodDisruptionBudget');
-    expect(budgets.map((b) => [b.spec.minAvailable, deployments.filter((d) => selects(b.spec.selector.matchLabels, podLabels(d))).map((d) => d.metadata.name)])).toEqual([
+    expect(
+      budgets.map((b) => [
+        b.spec.minAvailable,
+        deployments.filter((d) => selects(b.spec.selector.matchLabels, podLabels(d))).map((d) => d.metadata.name),
+      ]),
+    ).toEqual([
       [1, ['wecom-gateway-api']],
       [1, ['wecom-gateway-worker']],
     ]);
@@ -114,9 +134,20 @@ describe('the Kubernetes base (kubectl kustomize)', () => {
   it('when the example overlay is rendered, then it adds a ServiceMonitor on every pod’s /metrics (API and workers) with the metrics token, in its namespace', () => {
     expect(ofKind('ServiceMonitor')).toEqual([]);
     const [monitor] = ofKind('ServiceMonitor', overlay);
-    expect(monitor.spec.endpoints).toEqual([{ port: 'http', path: '/metrics', interval: '30s', authorization: { type: 'Bearer', credentials: { name: 'wecom-gateway', key: 'METRICS_TOKEN' } } }]);
+    expect(monitor.spec.endpoints).toEqual([
+      {
+        port: 'http',
+        path: '/metrics',
+        interval: '30s',
+        authorization: { type: 'Bearer', credentials: { name: 'wecom-gateway', key: 'METRICS_TOKEN' } },
+      },
+    ]);
     // The monitor picks the metrics Service alone: the API pods are not scraped twice (through the API Service too).
-    expect(ofKind('Service', overlay).filter((s) => selects(monitor.spec.selector.matchLabels, s.metadata.labels ?? {})).map((s) => s.metadata.name)).toEqual(['wecom-gateway-metrics']);
+    expect(
+      ofKind('Service', overlay)
+        .filter((s) => selects(monitor.spec.selector.matchLabels, s.metadata.labels ?? {}))
+        .map((s) => s.metadata.name),
+    ).toEqual(['wecom-gateway-metrics']);
     expect(new Set(overlay.map((r) => (r.metadata as { namespace?: string }).namespace))).toEqual(new Set(['wecom-gateway']));
     expect(containerOf(named('wecom-gateway-api', overlay)).image).toBe('registry.example.com/platform/wecom-gateway:1.0.0');
   });
@@ -138,11 +169,13 @@ describe('the example overlay’s configuration (a file under your version contr
     expect(configs.map((c) => c.metadata.name)).toEqual([expect.stringMatching(/^wecom-gateway-[a-z0-9]{10}$/)]);
     const [config] = configs;
     expect(config.data).toEqual({ ...ofKind('ConfigMap')[0].data, ...Object.fromEntries(settings) });
-    for (const d of ofKind('Deployment', overlay)) expect([d.metadata.name, containerOf(d).envFrom]).toEqual([d.metadata.name, [{ configMapRef: { name: config.metadata.name } }]]);
+    for (const d of ofKind('Deployment', overlay))
+      expect([d.metadata.name, containerOf(d).envFrom]).toEqual([d.metadata.name, [{ configMapRef: { name: config.metadata.name } }]]);
   });
 
   it('when deploy/ is rendered or read, then nothing uses the deprecated commonLabels', () => {
-    const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
+    const files = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
     const using = files(join(ROOT, 'deploy')).filter((f) => /^\s*commonLabels\s*:/m.test(readFileSync(f, 'utf8')));
     expect(using.map((f) => relative(ROOT, f))).toEqual([]);
     expect([...warnings].filter(([, stderr]) => /warning|deprecated/i.test(stderr))).toEqual([]);
@@ -151,17 +184,24 @@ describe('the example overlay’s configuration (a file under your version contr
 
 describe('the example overlay’s Ingress (WeCom reaches /wecom/callback from the Internet, over HTTPS)', () => {
   const ingresses = ofKind('Ingress', overlay);
-  const paths: { path: string; pathType: string; backend: { service: { name: string; port: { name: string } } } }[] = ingresses.flatMap((i) => i.spec.rules.flatMap((r: { http: { paths: unknown[] } }) => r.http.paths));
+  const paths: { path: string; pathType: string; backend: { service: { name: string; port: { name: string } } } }[] = ingresses.flatMap(
+    (i) => i.spec.rules.flatMap((r: { http: { paths: unknown[] } }) => r.http.paths),
+  );
   /** Kubernetes' matching: Exact is the path itself; Prefix matches whole path segments. */
   const publishes = (request: string) =>
-    paths.some(({ path, pathType }) => (pathType === 'Exact' ? request === path : request === path || request.startsWith(path.endsWith('/') ? path : `${path}/`)));
+    paths.some(({ path, pathType }) =>
+      pathType === 'Exact' ? request === path : request === path || request.startsWith(path.endsWith('/') ? path : `${path}/`),
+    );
   /** Every path the gateway serves (openapi.yaml lists them all; test/integration/openapi.test.ts keeps it so), a parameter as one segment. */
-  const served = Object.keys((parse(readFileSync(join(ROOT, 'openapi.yaml'), 'utf8')) as { paths: Record<string, unknown> }).paths).map((p) => p.replace(/\{[^}]+\}/g, 'x'));
+  const served = Object.keys((parse(readFileSync(join(ROOT, 'openapi.yaml'), 'utf8')) as { paths: Record<string, unknown> }).paths).map(
+    (p) => p.replace(/\{[^}]+\}/g, 'x'),
+  );
 
   it('when rendered, then of every path the gateway serves only /wecom/callback and /wecom/callback/<app> are published; /dashboard, /v1, /metrics and /docs are not', () => {
     expect(served).toEqual(expect.arrayContaining(['/wecom/callback', '/dashboard/', '/v1/messages', '/metrics', '/docs']));
     expect(served.filter(publishes).sort()).toEqual(['/wecom/callback', '/wecom/callback/x']);
-    for (const hidden of ['/', '/dashboard', '/dashboard/', '/v1/messages', '/wecom/callbacks', '/metrics']) expect([hidden, publishes(hidden)]).toEqual([hidden, false]);
+    for (const hidden of ['/', '/dashboard', '/dashboard/', '/v1/messages', '/wecom/callbacks', '/metrics'])
+      expect([hidden, publishes(hidden)]).toEqual([hidden, false]);
   });
 
   it('when rendered, then every published host has TLS and the callback goes to the API pods’ Service', () => {
@@ -173,7 +213,11 @@ describe('the example overlay’s Ingress (WeCom reaches /wecom/callback from th
     const api = named('wecom-gateway-api', overlay);
     for (const { backend } of paths) {
       const service = ofKind('Service', overlay).find((s) => s.metadata.name === backend.service.name)!;
-      expect([service.kind, selects(service.spec.selector, podLabels(api)), service.spec.ports.map((p: { name: string }) => p.name)]).toEqual(['Service', true, expect.arrayContaining([backend.service.port.name])]);
+      expect([
+        service.kind,
+        selects(service.spec.selector, podLabels(api)),
+        service.spec.ports.map((p: { name: string }) => p.name),
+      ]).toEqual(['Service', true, expect.arrayContaining([backend.service.port.name])]);
       expect(service.spec.clusterIP).not.toBe('None');
     }
   });

@@ -25,11 +25,33 @@ describe('logs', () => {
       const res = await api.post('/v1/messages').set(auth).set('X-Request-Id', 'trace-me-123').send(alert());
       await finalStatus(api, res.body.id, 10_000, SECRETS.GATEWAY_API_KEYS);
       sim.failNext(1, { errcode: 40014 }); // forces a token refresh
-      const second = await api.post('/v1/messages').set(auth).send(alert({ data: { title: 't', content: 'c', level: 'info' } }));
+      const second = await api
+        .post('/v1/messages')
+        .set(auth)
+        .send(alert({ data: { title: 't', content: 'c', level: 'info' } }));
       await finalStatus(api, second.body.id, 10_000, SECRETS.GATEWAY_API_KEYS);
       await api.get('/v1/messages/00000000-0000-0000-0000-000000000000').set('Authorization', 'Bearer wrong-key-but-long');
-      const crypto = new CallbackCrypto({ token: SECRETS.WECOM_CALLBACK_TOKEN, encodingAesKey: SECRETS.WECOM_CALLBACK_AES_KEY, receiveId: SIM_APP.corpId });
-      const push = encryptedPush(crypto, SIM_APP.corpId, eventXml({ ToUserName: SIM_APP.corpId, FromUserName: 'sys', CreateTime: '1700000001', MsgType: 'event', Event: 'change_contact', ChangeType: 'create_user', UserID: 'pii01', Name: 'Secret Name', Mobile: '13912345678', Email: 'pii01@example.com' }));
+      const crypto = new CallbackCrypto({
+        token: SECRETS.WECOM_CALLBACK_TOKEN,
+        encodingAesKey: SECRETS.WECOM_CALLBACK_AES_KEY,
+        receiveId: SIM_APP.corpId,
+      });
+      const push = encryptedPush(
+        crypto,
+        SIM_APP.corpId,
+        eventXml({
+          ToUserName: SIM_APP.corpId,
+          FromUserName: 'sys',
+          CreateTime: '1700000001',
+          MsgType: 'event',
+          Event: 'change_contact',
+          ChangeType: 'create_user',
+          UserID: 'pii01',
+          Name: 'Secret Name',
+          Mobile: '13912345678',
+          Email: 'pii01@example.com',
+        }),
+      );
       await api.post(`/wecom/callback?${push.query}`).send(push.body);
       await new Promise((r) => setTimeout(r, 200));
     } finally {
@@ -42,7 +64,15 @@ describe('logs', () => {
     expect(parsed.some((l) => (l.req as { id?: string } | undefined)?.id === 'trace-me-123')).toBe(true);
     expect(parsed.some((l) => l.requestId === 'trace-me-123' && l.msg === 'message sent')).toBe(true);
     const all = lines.join('\n');
-    for (const secret of [...Object.values(SECRETS), SIM_APP.secret, '13912345678', 'pii01@example.com', 'Secret Name', 'wrong-key-but-long']) expect(all).not.toContain(secret);
+    for (const secret of [
+      ...Object.values(SECRETS),
+      SIM_APP.secret,
+      '13912345678',
+      'pii01@example.com',
+      'Secret Name',
+      'wrong-key-but-long',
+    ])
+      expect(all).not.toContain(secret);
     expect(all).not.toMatch(/access_token=(?!\*\*\*)[A-Za-z0-9_-]{8,}/);
   });
 
@@ -61,7 +91,9 @@ describe('logs', () => {
       await gateway.close();
       await sim.stop();
     }
-    const completed = lines.map((l) => JSON.parse(l) as { level: number; msg: string; req?: { url: string } }).filter((l) => l.msg === 'request completed');
+    const completed = lines
+      .map((l) => JSON.parse(l) as { level: number; msg: string; req?: { url: string } })
+      .filter((l) => l.msg === 'request completed');
     const levelOf = (url: string) => completed.find((l) => l.req?.url === url)?.level;
     expect([levelOf('/dashboard/'), levelOf('/dashboard/queues'), levelOf('/docs/')]).toEqual([20, 20, 20]);
     expect(levelOf('/v1/events')).toBe(30);
@@ -78,8 +110,13 @@ describe('access log settings', () => {
     try {
       await calls(api);
       const metrics = (await api.get('/metrics')).text;
-      const completed = lines.map((l) => JSON.parse(l) as { level: number; msg: string; req?: { url: string } }).filter((l) => l.msg === 'request completed');
-      return { completed, counted: Number(/http_requests_total\{method="GET",route="\/v1\/events",status="200"\} (\d+)/.exec(metrics)?.[1] ?? 0) };
+      const completed = lines
+        .map((l) => JSON.parse(l) as { level: number; msg: string; req?: { url: string } })
+        .filter((l) => l.msg === 'request completed');
+      return {
+        completed,
+        counted: Number(/http_requests_total\{method="GET",route="\/v1\/events",status="200"\} (\d+)/.exec(metrics)?.[1] ?? 0),
+      };
     } finally {
       await gateway.close();
       await sim.stop();

@@ -12,7 +12,12 @@ describe('GET /v1/messages (the list)', () => {
     h = await startHarness();
     const bodies = [
       alert({ data: { title: 'will fail', content: 'c', level: 'info' } }),
-      { event: 'deploy.finished', msgtype: 'text', to: { users: ['LiSi'] }, data: { service: 'api', version: '1.4.2', environment: 'prod', status: 'succeeded' } },
+      {
+        event: 'deploy.finished',
+        msgtype: 'text',
+        to: { users: ['LiSi'] },
+        data: { service: 'api', version: '1.4.2', environment: 'prod', status: 'succeeded' },
+      },
       alert({ to: { users: ['wangwu'], parties: [2] } }),
       alert(),
       alert({ to: { users: ['zhangsan', 'lisi'] } }),
@@ -97,7 +102,10 @@ describe('GET /v1/messages (the list)', () => {
   it('when the index holds more than one request reads, then a page stops short with a next cursor, and paging on finds the rest', async () => {
     // 2,500 entries newer than every message, whose records are gone (as a message removed after a failed queueing leaves).
     const now = Date.now() + 60_000;
-    const entries = Array.from({ length: 2_500 }, (_, i) => `${String(now + i).padStart(13, '0')}:00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    const entries = Array.from(
+      { length: 2_500 },
+      (_, i) => `${String(now + i).padStart(13, '0')}:00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    );
     await h.redis.zadd(h.keys.messageIndex, ...entries.flatMap((e) => [0, e]));
     try {
       const first = await list('status=failed');
@@ -117,7 +125,8 @@ describe('GET /v1/messages (the list)', () => {
     expect(ttl).toBeLessThanOrEqual(h.config.retentionSeconds);
     const key = `${h.keys.prefix}:index-script-test`;
     const entry = (ms: number, n: number) => `${String(ms).padStart(13, '0')}:00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
-    for (let n = 1; n <= 5; n++) await indexMessage(h.redis, [key], { entry: entry(1_000 + n, n), oldestKept: entry(1_002, 0), cap: 3, ttlSeconds: 60 });
+    for (let n = 1; n <= 5; n++)
+      await indexMessage(h.redis, [key], { entry: entry(1_000 + n, n), oldestKept: entry(1_002, 0), cap: 3, ttlSeconds: 60 });
     expect(await h.redis.zrange(key, 0, -1)).toEqual([entry(1_003, 3), entry(1_004, 4), entry(1_005, 5)]);
     expect(await h.redis.ttl(key)).toBeGreaterThan(0);
     await h.redis.del(key);
@@ -149,7 +158,8 @@ describe('GET /v1/messages with API keys', () => {
     expect(await listed(BETA)).toEqual(new Set([beta]));
     expect(await listed(ADMIN)).toEqual(new Set([...alpha, beta]));
     // The same answers as reading each by id.
-    for (const id of [...alpha, beta]) expect((await h.api.get(`/v1/messages/${id}`).set(bearer(BETA))).status).toBe(id === beta ? 200 : 404);
+    for (const id of [...alpha, beta])
+      expect((await h.api.get(`/v1/messages/${id}`).set(bearer(BETA))).status).toBe(id === beta ? 200 : 404);
   });
 
   it('when a key without the read permission lists, then 403; without a key, 401', async () => {

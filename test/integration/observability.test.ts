@@ -31,11 +31,12 @@ describe('observability: /metrics, the Grafana dashboard and the alert rules', (
   const missingFromMetrics = (names: string[]) => names.filter((n) => !FROM_PROMETHEUS.has(n) && !exposed.has(n));
 
   it('when /metrics is scraped, then process and Node.js metrics have their standard names', () => {
-    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes']) expect([name, exposed.has(name)]).toEqual([name, true]);
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes'])
+      expect([name, exposed.has(name)]).toEqual([name, true]);
     expect([...exposed.keys()].filter((n) => n.startsWith('wecom_gateway_process') || n.startsWith('wecom_gateway_nodejs'))).toEqual([]);
   });
 
-  it("when the gateway registers a counter, then its name ends in _total", () => {
+  it('when the gateway registers a counter, then its name ends in _total', () => {
     const counters = [...exposed].filter(([name, type]) => name.startsWith('wecom_gateway_') && type === 'counter').map(([name]) => name);
     expect(counters.length).toBeGreaterThan(10);
     expect(counters.filter((n) => !n.endsWith('_total'))).toEqual([]);
@@ -43,7 +44,9 @@ describe('observability: /metrics, the Grafana dashboard and the alert rules', (
 
   it('when the dashboard queries a metric, then the gateway exposes it', () => {
     const used = dashboard.panels.flatMap((p) => (p.targets ?? []).flatMap((t) => metricNames(t.expr)));
-    expect(used).toEqual(expect.arrayContaining(['wecom_gateway_send_latency_seconds', 'wecom_gateway_robot_deferred_total', 'process_cpu_seconds_total']));
+    expect(used).toEqual(
+      expect.arrayContaining(['wecom_gateway_send_latency_seconds', 'wecom_gateway_robot_deferred_total', 'process_cpu_seconds_total']),
+    );
     expect(missingFromMetrics(used)).toEqual([]);
   });
 
@@ -65,12 +68,19 @@ describe('observability: /metrics, the Grafana dashboard and the alert rules', (
       'Alert notifications by decision (folded = storm control)',
       'Process CPU',
       'Process memory (RSS)',
-    ]) expect(titles).toContain(title);
+    ])
+      expect(titles).toContain(title);
   });
 
   it('when Grafana is provisioned, then the YAML parses and the dashboard defaults to the provisioned data source', () => {
-    const datasources = (parse(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as { datasources: { uid: string; type: string }[] }).datasources;
-    const providers = (parse(read('deploy/grafana/provisioning/dashboards/wecom-gateway.yml')) as { providers: { type: string; options: { path: string } }[] }).providers;
+    const datasources = (
+      parse(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as { datasources: { uid: string; type: string }[] }
+    ).datasources;
+    const providers = (
+      parse(read('deploy/grafana/provisioning/dashboards/wecom-gateway.yml')) as {
+        providers: { type: string; options: { path: string } }[];
+      }
+    ).providers;
     expect(providers.map((p) => p.type)).toEqual(['file']);
     const variable = dashboard.templating.list.find((v) => v.name === 'datasource');
     expect(variable).toMatchObject({ type: 'datasource', query: 'prometheus' });
@@ -102,5 +112,9 @@ describe('observability: /metrics, the Grafana dashboard and the alert rules', (
 
 /** GitHub's heading anchors: lowercase, punctuation dropped, spaces to '-'. */
 function githubAnchor(heading: string): string {
-  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, '')
+    .replace(/ /g, '-');
 }

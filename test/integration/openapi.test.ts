@@ -21,7 +21,11 @@ describe('openapi.yaml', () => {
 
   it('when openapi.yaml describes an operation, then the gateway serves it', () => {
     const served = new Set([...h.gateway.routes.map((r) => `${r.method} ${r.path}`), 'get /docs', 'get /dashboard/', 'get /']);
-    const documented = Object.entries(spec.paths).flatMap(([path, ops]) => Object.keys(ops).filter((m) => METHODS.includes(m)).map((m) => `${m} ${path}`));
+    const documented = Object.entries(spec.paths).flatMap(([path, ops]) =>
+      Object.keys(ops)
+        .filter((m) => METHODS.includes(m))
+        .map((m) => `${m} ${path}`),
+    );
     expect(documented.filter((op) => !served.has(op))).toEqual([]);
   });
 
@@ -42,7 +46,9 @@ describe('openapi.yaml', () => {
       ['post', '/healthz', '/healthz'],
     ] as const) {
       const res = await h.api[method](target);
-      const documented = Object.keys(spec.paths[path]).filter((m) => METHODS.includes(m)).map((m) => m.toUpperCase());
+      const documented = Object.keys(spec.paths[path])
+        .filter((m) => METHODS.includes(m))
+        .map((m) => m.toUpperCase());
       expect({ target, status: res.status, type: res.type }).toEqual({ target, status: 405, type: 'application/json' });
       const allowed = String(res.headers.allow).split(', ');
       expect(allowed.filter((m) => m !== 'HEAD').sort()).toEqual(documented.sort());
@@ -63,7 +69,8 @@ describe('openapi.yaml', () => {
     const json = await h.api.get('/');
     expect(json.status).toBe(200);
     expect(json.body.links).toMatchObject({ console: '/dashboard/', docs: '/docs', health: '/healthz' });
-    for (const href of ['/docs', '/healthz', '/openapi.yaml', '/dashboard/']) expect([href, (await h.api.get(href).redirects(1)).status]).toEqual([href, 200]);
+    for (const href of ['/docs', '/healthz', '/openapi.yaml', '/dashboard/'])
+      expect([href, (await h.api.get(href).redirects(1)).status]).toEqual([href, 200]);
   });
 
   it('when /openapi.yaml and /docs are fetched, then the document and its UI are served', async () => {
@@ -84,7 +91,9 @@ describe('GET /metrics', () => {
   afterAll(() => h.close());
 
   it('when Prometheus scrapes after a send, then the message, WeCom call, token, queue and HTTP series are there', async () => {
-    await h.api.post('/v1/messages').send({ event: 'program.alert', msgtype: 'text', to: { users: ['zhangsan'] }, data: { title: 't', content: 'c', level: 'info' } });
+    await h.api
+      .post('/v1/messages')
+      .send({ event: 'program.alert', msgtype: 'text', to: { users: ['zhangsan'] }, data: { title: 't', content: 'c', level: 'info' } });
     const text = await (async () => {
       for (let i = 0; i < 100; i++) {
         const res = await h.api.get('/metrics');
@@ -100,10 +109,13 @@ describe('GET /metrics', () => {
       'wecom_gateway_queue_jobs{queue="send",state="waiting"}',
       'wecom_gateway_queue_oldest_waiting_seconds{queue="send"}',
       // every queue, not only the send queue
-      ...['inbound', 'welcome', 'welcome-tags', 'alert-digest', 'status-callbacks'].map((q) => `wecom_gateway_queue_jobs{queue="${q}",state="waiting"}`),
+      ...['inbound', 'welcome', 'welcome-tags', 'alert-digest', 'status-callbacks'].map(
+        (q) => `wecom_gateway_queue_jobs{queue="${q}",state="waiting"}`,
+      ),
       'wecom_gateway_send_latency_seconds_bucket',
       'wecom_gateway_http_requests_total{method="POST",route="/v1/messages",status="202"} 1',
       'process_resident_memory_bytes',
-    ]) expect(text).toContain(series);
+    ])
+      expect(text).toContain(series);
   });
 });

@@ -70,14 +70,28 @@ describe('NODE_ENV=production', () => {
   it('when no WeCom credentials are set (the Kubernetes steps without the Secret), then it refuses to start with one line naming them and SANDBOX=1', async () => {
     const run = await runServer({ NODE_ENV: 'production', ...redis(), GATEWAY_API_KEYS: KEY, PORT: '0', SIMULATOR_PORT: '0' });
     expect(run.status).toBe(78);
-    expect(errorLines(run)).toEqual([expect.stringMatching(/^invalid configuration: WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_AGENT_SECRET: required in production \(NODE_ENV=production\).*SANDBOX=1/)]);
+    expect(errorLines(run)).toEqual([
+      expect.stringMatching(
+        /^invalid configuration: WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_AGENT_SECRET: required in production \(NODE_ENV=production\).*SANDBOX=1/,
+      ),
+    ]);
     expect(run.stdout).not.toContain('listening');
   }, 40_000);
 
   it('when only the corp id and callback keys are set, then the missing agent variables are named', async () => {
-    const run = await runServer({ NODE_ENV: 'production', ...redis(), GATEWAY_API_KEYS: KEY, PORT: '0', WECOM_CORP_ID: SIM_APP.corpId, WECOM_CALLBACK_TOKEN: 'tok', WECOM_CALLBACK_AES_KEY: 'a'.repeat(43) });
+    const run = await runServer({
+      NODE_ENV: 'production',
+      ...redis(),
+      GATEWAY_API_KEYS: KEY,
+      PORT: '0',
+      WECOM_CORP_ID: SIM_APP.corpId,
+      WECOM_CALLBACK_TOKEN: 'tok',
+      WECOM_CALLBACK_AES_KEY: 'a'.repeat(43),
+    });
     expect(run.status).toBe(78);
-    expect(errorLines(run)).toEqual([expect.stringMatching(/^invalid configuration: WECOM_AGENT_ID, WECOM_AGENT_SECRET: required in production/)]);
+    expect(errorLines(run)).toEqual([
+      expect.stringMatching(/^invalid configuration: WECOM_AGENT_ID, WECOM_AGENT_SECRET: required in production/),
+    ]);
   }, 40_000);
 
   it('when SANDBOX=1 asks for the sandbox, then it starts on the simulator and its embedded Redis, and says so', async () => {
@@ -88,9 +102,19 @@ describe('NODE_ENV=production', () => {
   }, 40_000);
 
   it('when WeCom credentials are set but no Redis, then it refuses the throw-away embedded Redis with one line naming REDIS_URL', async () => {
-    const run = await runServer({ NODE_ENV: 'production', GATEWAY_API_KEYS: KEY, PORT: '0', WECOM_API_BASE: simulator.url, WECOM_CORP_ID: SIM_APP.corpId, WECOM_AGENT_ID: String(SIM_APP.agentId), WECOM_AGENT_SECRET: SIM_APP.secret });
+    const run = await runServer({
+      NODE_ENV: 'production',
+      GATEWAY_API_KEYS: KEY,
+      PORT: '0',
+      WECOM_API_BASE: simulator.url,
+      WECOM_CORP_ID: SIM_APP.corpId,
+      WECOM_AGENT_ID: String(SIM_APP.agentId),
+      WECOM_AGENT_SECRET: SIM_APP.secret,
+    });
     expect(run.status).toBe(78);
-    expect(errorLines(run)).toEqual([expect.stringMatching(/^invalid configuration: REDIS_URL: required in production \(NODE_ENV=production\)/)]);
+    expect(errorLines(run)).toEqual([
+      expect.stringMatching(/^invalid configuration: REDIS_URL: required in production \(NODE_ENV=production\)/),
+    ]);
   }, 40_000);
 
   it('when SANDBOX is not 0 or 1, then the value is refused naming the variable', async () => {
@@ -110,20 +134,24 @@ describe('a taken port', () => {
   it.each([
     { variable: 'PORT', env: (taken: number, free: number) => ({ PORT: String(taken), SIMULATOR_PORT: String(free) }) },
     { variable: 'SIMULATOR_PORT', env: (taken: number, free: number) => ({ PORT: String(free), SIMULATOR_PORT: String(taken) }) },
-  ])('when something already listens on $variable, then the sandbox exits non-zero within 10 s with one line naming $variable, and leaves no Redis or temp folder behind', async ({ variable, env }) => {
-    const taken = await occupiedPort();
-    try {
-      const run = await runServer({ ...env(taken.port, await freePort()), TMPDIR: tmp });
-      expect(run.status).not.toBe(0);
-      expect(run.status).not.toBeNull();
-      expect(run.ms).toBeLessThan(10_000);
-      const lines = errorLines(run).filter((line) => !line.startsWith('sandbox:') && !line.startsWith(' '));
-      expect(lines).toEqual([expect.stringContaining(`port ${taken.port} is taken (set ${variable}`)]);
-      expect(run.stdout + run.stderr).not.toMatch(/the gateway is ready|listening on|FATAL|"level":60|\n\s+at /);
-      // The embedded Redis (if it was started) is stopped and its folder removed.
-      expect(readdirSync(tmp)).toEqual([]);
-    } finally {
-      taken.server.close();
-    }
-  }, 40_000);
+  ])(
+    'when something already listens on $variable, then the sandbox exits non-zero within 10 s with one line naming $variable, and leaves no Redis or temp folder behind',
+    async ({ variable, env }) => {
+      const taken = await occupiedPort();
+      try {
+        const run = await runServer({ ...env(taken.port, await freePort()), TMPDIR: tmp });
+        expect(run.status).not.toBe(0);
+        expect(run.status).not.toBeNull();
+        expect(run.ms).toBeLessThan(10_000);
+        const lines = errorLines(run).filter((line) => !line.startsWith('sandbox:') && !line.startsWith(' '));
+        expect(lines).toEqual([expect.stringContaining(`port ${taken.port} is taken (set ${variable}`)]);
+        expect(run.stdout + run.stderr).not.toMatch(/the gateway is ready|listening on|FATAL|"level":60|\n\s+at /);
+        // The embedded Redis (if it was started) is stopped and its folder removed.
+        expect(readdirSync(tmp)).toEqual([]);
+      } finally {
+        taken.server.close();
+      }
+    },
+    40_000,
+  );
 });

@@ -37,7 +37,10 @@ describe('DELETE /v1/messages/{id} (recall)', () => {
     const res = await h.api.post('/v1/messages').send(alert());
     expect((await finalStatus(h.api, res.body.id)).status).toBe('failed');
     const recalled = await h.api.delete(`/v1/messages/${res.body.id}`);
-    expect(recalled.body).toMatchObject({ status: 'failed', recall: [{ part: 0, to: 'members', outcome: 'not_sent', reason: expect.stringContaining('nothing was delivered') }] });
+    expect(recalled.body).toMatchObject({
+      status: 'failed',
+      recall: [{ part: 0, to: 'members', outcome: 'not_sent', reason: expect.stringContaining('nothing was delivered') }],
+    });
   });
 
   it('when the id is unknown, then 404; when the message is older than 24 hours, then 409 with the reason', async () => {
@@ -65,7 +68,9 @@ describe('DELETE /v1/messages/{id} of what WeCom cannot recall (group robots)', 
     const recalled = await h.api.delete(`/v1/messages/${res.body.id}`);
     expect(recalled.status).toBe(200);
     expect(recalled.body).toMatchObject({ id: res.body.id, status: 'sent' });
-    expect(recalled.body.recall).toEqual([{ part: 0, to: 'robot ops', outcome: 'not_recallable', reason: expect.stringMatching(/^robot messages cannot be recalled/) }]);
+    expect(recalled.body.recall).toEqual([
+      { part: 0, to: 'robot ops', outcome: 'not_recallable', reason: expect.stringMatching(/^robot messages cannot be recalled/) },
+    ]);
     expect((await h.api.get(`/v1/messages/${res.body.id}`)).body.status).toBe('sent');
   });
 
@@ -100,7 +105,12 @@ describe('status callbacks (callbackUrl)', () => {
       req.on('data', (c) => (raw += c));
       req.on('end', () => {
         if (down) return void res.writeHead(503).end();
-        received.push({ body: JSON.parse(raw), signature: req.headers['x-gateway-signature'] as string, timestamp: req.headers['x-gateway-timestamp'] as string, raw });
+        received.push({
+          body: JSON.parse(raw),
+          signature: req.headers['x-gateway-signature'] as string,
+          timestamp: req.headers['x-gateway-timestamp'] as string,
+          raw,
+        });
         res.writeHead(204).end();
       });
     });
@@ -109,7 +119,10 @@ describe('status callbacks (callbackUrl)', () => {
     // An event whose definition names a default callbackUrl.
     templatesDir = mkdtempSync(join(tmpdir(), 'wgw-callback-'));
     cpSync(TEMPLATES_DIR, templatesDir, { recursive: true });
-    writeFileSync(join(templatesDir, 'batch.done.yaml'), `event: batch.done\ncallbackUrl: ${url}\ndata:\n  job: {}\nmsgtypes:\n  text:\n    content: "{{job}} done"\n`);
+    writeFileSync(
+      join(templatesDir, 'batch.done.yaml'),
+      `event: batch.done\ncallbackUrl: ${url}\ndata:\n  job: {}\nmsgtypes:\n  text:\n    content: "{{job}} done"\n`,
+    );
     h = await startHarness({ env: { STATUS_CALLBACK_SECRET: SECRET, TEMPLATES_DIR: templatesDir, EGRESS_ALLOW: '127.0.0.1' } });
   });
   afterAll(async () => {

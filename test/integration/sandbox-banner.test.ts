@@ -31,10 +31,13 @@ describe('the sandbox start banner', () => {
     }
   });
 
-  it('when the callback is the real corp\'s (callback-only), then its Token and EncodingAESKey are never printed', async () => {
+  it("when the callback is the real corp's (callback-only), then its Token and EncodingAESKey are never printed", async () => {
     const token = 'realCorpToken42';
     const aesKey = 'RealCorpKey0123456789abcdefghijklmnopqrstuv';
-    const sandbox = await startSandbox(loadConfig({ WECOM_CORP_ID: 'ww1234567890', WECOM_CALLBACK_TOKEN: token, WECOM_CALLBACK_AES_KEY: aesKey, LOG_LEVEL: 'silent' }), { port: 0 });
+    const sandbox = await startSandbox(
+      loadConfig({ WECOM_CORP_ID: 'ww1234567890', WECOM_CALLBACK_TOKEN: token, WECOM_CALLBACK_AES_KEY: aesKey, LOG_LEVEL: 'silent' }),
+      { port: 0 },
+    );
     try {
       const banner = bannerOf(sandbox.config, sandbox.simulator.url);
       expect(banner).toContain('corp id ww1234567890');
@@ -46,7 +49,7 @@ describe('the sandbox start banner', () => {
     }
   });
 
-  it('when the gateway listens on every interface (HOST=0.0.0.0, as in its container), then no line claims the container\'s loopback is the address to open', async () => {
+  it("when the gateway listens on every interface (HOST=0.0.0.0, as in its container), then no line claims the container's loopback is the address to open", async () => {
     const config = loadConfig({ HOST: '0.0.0.0', PORT: '8080', LOG_LEVEL: 'silent' });
     const sandbox = await startSandbox(config, { port: 0 });
     try {
@@ -63,6 +66,8 @@ describe('the sandbox start banner', () => {
   });
 
   it('when the gateway listens on loopback, then the ready line is the address to open', () => {
-    expect(sandboxReadyLine(loadConfig({ LOG_LEVEL: 'silent' }), 8080)).toBe('sandbox: the gateway is ready at http://localhost:8080 · API docs http://localhost:8080/docs · dashboard http://localhost:8080/dashboard/');
+    expect(sandboxReadyLine(loadConfig({ LOG_LEVEL: 'silent' }), 8080)).toBe(
+      'sandbox: the gateway is ready at http://localhost:8080 · API docs http://localhost:8080/docs · dashboard http://localhost:8080/dashboard/',
+    );
   });
 });

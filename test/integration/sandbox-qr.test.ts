@@ -39,7 +39,10 @@ describe('the sandbox QR demo', () => {
 
   beforeAll(async () => {
     // The expo2026 demo is the sandbox's (templates/sandbox/welcome/): a gateway in sandbox mode loads it.
-    h = await startHarness({ env: { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY }, config: (c) => ({ ...c, sandbox: true }) });
+    h = await startHarness({
+      env: { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY },
+      config: (c) => ({ ...c, sandbox: true }),
+    });
     server = h.gateway.app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     const { port } = server.address() as AddressInfo;
@@ -79,7 +82,9 @@ describe('the sandbox QR demo', () => {
       callbackStatus: 200,
       welcome: {
         text: expect.stringContaining(`我是您的专属顾问 ${way.employee}`),
-        attachments: [{ msgtype: 'link', link: { title: '展会专享优惠券', url: `https://shop.example.com/coupon/expo2026?from=${way.employee}` } }],
+        attachments: [
+          { msgtype: 'link', link: { title: '展会专享优惠券', url: `https://shop.example.com/coupon/expo2026?from=${way.employee}` } },
+        ],
         afterMs: expect.any(Number),
       },
     });
@@ -88,7 +93,11 @@ describe('the sandbox QR demo', () => {
     const mark = await eventually(() => h.sim.tagMarks.find((m) => m.external_userid === outcome.externalUserId));
     expect(mark).toEqual({ userid: way.employee, external_userid: outcome.externalUserId, add_tag: ['etExpo2026'] });
     const outcomes = (await h.api.get('/v1/welcome/outcomes')).body.outcomes as Record<string, unknown>[];
-    expect(outcomes.find((o) => o.customer === outcome.externalUserId)).toMatchObject({ outcome: 'sent', activity: 'expo2026', employee: way.employee });
+    expect(outcomes.find((o) => o.customer === outcome.externalUserId)).toMatchObject({
+      outcome: 'sent',
+      activity: 'expo2026',
+      employee: way.employee,
+    });
   });
 
   it('when a browser opens the scan URL, then it gets a phone-sized page in Chinese and English with the welcome and none of the callback keys', async () => {
@@ -110,7 +119,8 @@ describe('the sandbox QR demo', () => {
     const created = await addContactWay(h.sim, SIM_APP, { state: 'expo2026', users: ['sales01', 'sales02'] });
     expect(h.sim.contactWays.get(created.configId)?.body).toMatchObject({ type: 2, scene: 2 });
     const employees: string[] = [];
-    for (let i = 0; i < 3; i++) employees.push(((await (await scan(h.sim.scanUrl(created.configId))).json()) as { employee: string }).employee);
+    for (let i = 0; i < 3; i++)
+      employees.push(((await (await scan(h.sim.scanUrl(created.configId))).json()) as { employee: string }).employee);
     expect(employees).toEqual(['sales01', 'sales02', 'sales01']);
   });
 
@@ -147,7 +157,7 @@ describe('the simulator without a gateway to push to', () => {
 });
 
 describe('SIMULATOR_PUBLIC_URL', () => {
-  it('when it is set, then the sandbox\'s QR codes point there, so a phone on the LAN can open them', async () => {
+  it("when it is set, then the sandbox's QR codes point there, so a phone on the LAN can open them", async () => {
     const sandbox = await startSandbox(loadConfig({ SIMULATOR_PUBLIC_URL: 'http://192.0.2.10:8081/', LOG_LEVEL: 'silent' }), { port: 0 });
     try {
       const created = await addContactWay(sandbox.simulator, sandbox.config.apps[0], { state: 'expo2026', users: ['sales01'] });

@@ -4,13 +4,22 @@ import { alert, eventually, finalStatus, startHarness, type Harness } from '../s
 describe('POST /v1/messages -> WeCom message/send', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ simulator: { directory: { users: Array.from({ length: 3000 }, (_, i) => `user${i}`).concat(['zhangsan', 'lisi']) } } });
+    h = await startHarness({
+      simulator: { directory: { users: Array.from({ length: 3000 }, (_, i) => `user${i}`).concat(['zhangsan', 'lisi']) } },
+    });
   });
   afterAll(() => h.close());
   beforeEach(() => h.sim.reset());
 
   it('when a program.alert is posted, then it is accepted with 202 and reaches sent with the WeCom msgid', async () => {
-    const res = await h.api.post('/v1/messages').send(alert({ msgtype: 'textcard', data: { title: 'Disk 95%', content: 'db1 /var', level: 'critical', url: 'https://grafana.example/d/1' } }));
+    const res = await h.api
+      .post('/v1/messages')
+      .send(
+        alert({
+          msgtype: 'textcard',
+          data: { title: 'Disk 95%', content: 'db1 /var', level: 'critical', url: 'https://grafana.example/d/1' },
+        }),
+      );
     expect(res.status).toBe(202);
     expect(res.body).toEqual({ id: expect.any(String), status: 'queued' });
     const view = await finalStatus(h.api, res.body.id);
@@ -26,7 +35,14 @@ describe('POST /v1/messages -> WeCom message/send', () => {
   });
 
   it('when 50 messages are sent at once, then they share one gettoken', async () => {
-    const ids = await Promise.all(Array.from({ length: 50 }, (_, i) => h.api.post('/v1/messages').send(alert({ data: { title: `t${i}`, content: 'c', level: 'info' } })).then((r) => r.body.id as string)));
+    const ids = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        h.api
+          .post('/v1/messages')
+          .send(alert({ data: { title: `t${i}`, content: 'c', level: 'info' } }))
+          .then((r) => r.body.id as string),
+      ),
+    );
     await Promise.all(ids.map((id) => finalStatus(h.api, id)));
     expect(h.sim.sent).toHaveLength(50);
     // reset() made the simulator forget the cached token: exactly one refresh serves all 50.
@@ -38,7 +54,14 @@ describe('POST /v1/messages -> WeCom message/send', () => {
     await finalStatus(h.api, first.body.id);
     const fetchedBefore = h.sim.gettokenCount();
     h.sim.expireTokens();
-    const ids = await Promise.all(Array.from({ length: 5 }, () => h.api.post('/v1/messages').send(alert()).then((r) => r.body.id as string)));
+    const ids = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        h.api
+          .post('/v1/messages')
+          .send(alert())
+          .then((r) => r.body.id as string),
+      ),
+    );
     const views = await Promise.all(ids.map((id) => finalStatus(h.api, id)));
     expect(views.map((v) => v.status)).toEqual(Array(5).fill('sent'));
     expect(h.sim.gettokenCount() - fetchedBefore).toBe(1);
@@ -84,7 +107,11 @@ describe('POST /v1/messages -> WeCom message/send', () => {
     h.sim.failNext(1, { errcode: 60020, errmsg: 'not allow to access from your ip, from ip: 203.0.113.7' });
     const res = await h.api.post('/v1/messages').send(alert());
     const view = await finalStatus(h.api, res.body.id);
-    expect(view).toMatchObject({ status: 'failed', attempts: 1, error: { errcode: 60020, hint: expect.stringContaining('add 203.0.113.7 to the app') } });
+    expect(view).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: { errcode: 60020, hint: expect.stringContaining('add 203.0.113.7 to the app') },
+    });
     expect(h.sim.calls.filter((c) => c.api === 'message/send')).toHaveLength(1);
   });
 
@@ -133,9 +160,16 @@ describe('POST /v1/messages -> WeCom message/send', () => {
   it('when an idempotency key is reused with a different body, then 422 idempotency_key_reused names the key and nothing more is sent', async () => {
     const first = await h.api.post('/v1/messages').set('Idempotency-Key', 'order-45').send(alert());
     expect(first.status).toBe(202);
-    const changed = await h.api.post('/v1/messages').set('Idempotency-Key', 'order-45').send(alert({ data: { title: 'another alert', content: 'c', level: 'info' } }));
+    const changed = await h.api
+      .post('/v1/messages')
+      .set('Idempotency-Key', 'order-45')
+      .send(alert({ data: { title: 'another alert', content: 'c', level: 'info' } }));
     expect(changed.status).toBe(422);
-    expect(changed.body.error).toMatchObject({ code: 'idempotency_key_reused', message: expect.stringContaining(first.body.id), fields: [{ field: 'Idempotency-Key', message: expect.any(String) }] });
+    expect(changed.body.error).toMatchObject({
+      code: 'idempotency_key_reused',
+      message: expect.stringContaining(first.body.id),
+      fields: [{ field: 'Idempotency-Key', message: expect.any(String) }],
+    });
     // The body field is the same key: the field it came in is named.
     const inBody = await h.api.post('/v1/messages').send(alert({ idempotencyKey: 'order-45', to: { users: ['lisi'] } }));
     expect([inBody.status, inBody.body.error.fields[0].field]).toEqual([422, 'idempotencyKey']);
@@ -148,17 +182,42 @@ describe('POST /v1/messages -> WeCom message/send', () => {
     const body = alert();
     const first = await h.api.post('/v1/messages').set('Idempotency-Key', 'order-46').send(body);
     // The same JSON, written differently: keys reordered, the key moved into the body, a party as a number instead of a string.
-    const reordered = { data: { level: 'critical', content: body.data.content, title: body.data.title }, to: body.to, msgtype: 'text', event: 'program.alert', idempotencyKey: 'order-46' };
-    const again = await h.api.post('/v1/messages').set('content-type', 'application/json').send(JSON.stringify(reordered, null, 2));
+    const reordered = {
+      data: { level: 'critical', content: body.data.content, title: body.data.title },
+      to: body.to,
+      msgtype: 'text',
+      event: 'program.alert',
+      idempotencyKey: 'order-46',
+    };
+    const again = await h.api
+      .post('/v1/messages')
+      .set('content-type', 'application/json')
+      .send(JSON.stringify(reordered, null, 2));
     expect([again.status, again.body.id]).toEqual([202, first.body.id]);
-    const parties = await h.api.post('/v1/messages').set('Idempotency-Key', 'order-47').send(alert({ to: { parties: [2] } }));
-    const partiesAgain = await h.api.post('/v1/messages').set('Idempotency-Key', 'order-47').send(alert({ to: { parties: ['2'] } }));
+    const parties = await h.api
+      .post('/v1/messages')
+      .set('Idempotency-Key', 'order-47')
+      .send(alert({ to: { parties: [2] } }));
+    const partiesAgain = await h.api
+      .post('/v1/messages')
+      .set('Idempotency-Key', 'order-47')
+      .send(alert({ to: { parties: ['2'] } }));
     expect([partiesAgain.status, partiesAgain.body.id]).toEqual([202, parties.body.id]);
   });
 
   it('when the first request died between persisting and queueing, then a repeat of its idempotency key sends it after all', async () => {
     // The record and the key as the first request left them, without its job (a crash in between).
-    const { created } = await new MessageStore(h.redis, { keys: h.keys, retentionSeconds: 3600 }).create({ id: '00000000-0000-4000-8000-000000000042', event: 'program.alert', msgtype: 'text', app: 'default', parts: 1, createdAt: Date.now() }, 'order-crashed');
+    const { created } = await new MessageStore(h.redis, { keys: h.keys, retentionSeconds: 3600 }).create(
+      {
+        id: '00000000-0000-4000-8000-000000000042',
+        event: 'program.alert',
+        msgtype: 'text',
+        app: 'default',
+        parts: 1,
+        createdAt: Date.now(),
+      },
+      'order-crashed',
+    );
     expect(created).toBe(true);
     const repeat = await h.api.post('/v1/messages').send(alert({ idempotencyKey: 'order-crashed' }));
     expect(repeat.body.id).toBe('00000000-0000-4000-8000-000000000042');
@@ -171,7 +230,10 @@ describe('POST /v1/messages -> WeCom message/send', () => {
 
   it('when a file is given as base64, then it is uploaded once and sent by media_id', async () => {
     const fileBase64 = Buffer.from('id,value\n1,42\n').toString('base64');
-    const send = () => h.api.post('/v1/messages').send({ event: 'report.ready', msgtype: 'file', to: { users: ['lisi'] }, data: { fileBase64, filename: 'report.csv' } });
+    const send = () =>
+      h.api
+        .post('/v1/messages')
+        .send({ event: 'report.ready', msgtype: 'file', to: { users: ['lisi'] }, data: { fileBase64, filename: 'report.csv' } });
     const first = await send();
     const second = await send();
     expect(await finalStatus(h.api, first.body.id)).toMatchObject({ status: 'sent' });

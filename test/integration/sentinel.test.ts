@@ -14,7 +14,11 @@ import { binaryPath } from '../support/prerequisites';
 
 const MASTER_NAME = 'wgw';
 const CALLBACK_ENV = { WECOM_CALLBACK_TOKEN: 'gatewayToken123', WECOM_CALLBACK_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG' };
-const wecom = new CallbackCrypto({ token: CALLBACK_ENV.WECOM_CALLBACK_TOKEN, encodingAesKey: CALLBACK_ENV.WECOM_CALLBACK_AES_KEY, receiveId: SIM_APP.corpId });
+const wecom = new CallbackCrypto({
+  token: CALLBACK_ENV.WECOM_CALLBACK_TOKEN,
+  encodingAesKey: CALLBACK_ENV.WECOM_CALLBACK_AES_KEY,
+  receiveId: SIM_APP.corpId,
+});
 /**
  * What the README recommends for each Redis node behind Sentinel: a master whose replica is
  * gone refuses writes (the old master during a switch takes none it would then drop). And,
@@ -40,7 +44,12 @@ async function startSentinel(masterPort: number): Promise<Sentinel> {
   const configFile = join(dir, 'sentinel.conf');
   writeFileSync(
     configFile,
-    [`sentinel monitor ${MASTER_NAME} 127.0.0.1 ${masterPort} 2`, `sentinel down-after-milliseconds ${MASTER_NAME} 2000`, `sentinel failover-timeout ${MASTER_NAME} 10000`, ''].join('\n'),
+    [
+      `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${masterPort} 2`,
+      `sentinel down-after-milliseconds ${MASTER_NAME} 2000`,
+      `sentinel failover-timeout ${MASTER_NAME} 10000`,
+      '',
+    ].join('\n'),
   );
   const server = await startEmbeddedRedis({ binary: binaryPath('redis-sentinel'), configFile, dir });
   const client = new Redis(server.port, '127.0.0.1');
@@ -73,14 +82,18 @@ async function startSentinelTopology(): Promise<{ master: EmbeddedRedis; replica
   masterClient.disconnect();
   // Started once the replica is in sync, each Sentinel learns of it from the master's first INFO.
   const sentinels = await Promise.all([0, 1, 2].map(() => startSentinel(master.port)));
-  await eventually(async () => {
-    for (const sentinel of sentinels) {
-      const replicas = (await sentinel.client.call('SENTINEL', 'replicas', MASTER_NAME)) as unknown[];
-      const others = (await sentinel.client.call('SENTINEL', 'sentinels', MASTER_NAME)) as unknown[];
-      if (replicas.length < 1 || others.length < 2) return false;
-    }
-    return true;
-  }, 20_000, 200);
+  await eventually(
+    async () => {
+      for (const sentinel of sentinels) {
+        const replicas = (await sentinel.client.call('SENTINEL', 'replicas', MASTER_NAME)) as unknown[];
+        const others = (await sentinel.client.call('SENTINEL', 'sentinels', MASTER_NAME)) as unknown[];
+        if (replicas.length < 1 || others.length < 2) return false;
+      }
+      return true;
+    },
+    20_000,
+    200,
+  );
   return { master, replica, sentinels };
 }
 
@@ -118,13 +131,15 @@ describe('a gateway behind Redis Sentinel when the master fails over', () => {
   async function accept(title: string): Promise<string> {
     return eventually(
       async () => {
-        const res = await request(gateway.app).post('/v1/messages').set('Idempotency-Key', title).send(alert({ data: { title, content: 'c', level: 'info' } }));
+        const res = await request(gateway.app)
+          .post('/v1/messages')
+          .set('Idempotency-Key', title)
+          .send(alert({ data: { title, content: 'c', level: 'info' } }));
         if (res.status === 503) {
           answers503++;
           const seen = refusals.get(res.body.error.message) ?? { first: Date.now(), last: 0 };
           refusals.set(res.body.error.message, { ...seen, last: Date.now() });
-        }
-        else expect(res.status).toBe(202);
+        } else expect(res.status).toBe(202);
         return res.status === 202 ? (res.body.id as string) : undefined;
       },
       60_000,
@@ -162,7 +177,11 @@ describe('a gateway behind Redis Sentinel when the master fails over', () => {
       }
     })();
     expect(await topology.sentinels[0].client.call('SENTINEL', 'failover', MASTER_NAME)).toBe('OK');
-    await eventually(async () => (await Promise.all(topology.sentinels.map(masterPortOf))).every((port) => port === topology.replica.port), 30_000, 100);
+    await eventually(
+      async () => (await Promise.all(topology.sentinels.map(masterPortOf))).every((port) => port === topology.replica.port),
+      30_000,
+      100,
+    );
     switched = true;
     const switchedAt = Date.now();
     const duringIds = await during;
@@ -206,11 +225,29 @@ describe('REDIS_WAIT_REPLICAS on a master whose replica is away', () => {
     master = await startTestRedis({ extraArgs: ['--repl-diskless-sync-delay', '0'] });
     probe = new Redis(master.url);
     sim = await WecomSimulator.start({ ...UNLIMITED_SIM });
-    gateway = await createGateway(testConfig(sim.url, { REDIS_URL: master.url, REDIS_WAIT_REPLICAS: '1', ...CALLBACK_ENV }), { logger: pino({ level: 'silent' }) });
+    gateway = await createGateway(testConfig(sim.url, { REDIS_URL: master.url, REDIS_WAIT_REPLICAS: '1', ...CALLBACK_ENV }), {
+      logger: pino({ level: 'silent' }),
+    });
   });
-  const push = encryptedPush(wecom, SIM_APP.corpId, eventXml({ ToUserName: SIM_APP.corpId, FromUserName: 'zhangsan', CreateTime: '1700000000', MsgType: 'text', Content: 'ack', MsgId: '7300000000000000042', AgentID: '1000002' }));
+  const push = encryptedPush(
+    wecom,
+    SIM_APP.corpId,
+    eventXml({
+      ToUserName: SIM_APP.corpId,
+      FromUserName: 'zhangsan',
+      CreateTime: '1700000000',
+      MsgType: 'text',
+      Content: 'ack',
+      MsgId: '7300000000000000042',
+      AgentID: '1000002',
+    }),
+  );
   const postPush = () => request(gateway.app).post(`/wecom/callback?${push.query}`).set('content-type', 'text/xml').send(push.body);
-  const callbackOutcomes = async () => (await request(gateway.app).get('/metrics')).text.split('\n').filter((l) => l.startsWith('wecom_gateway_callbacks_total')).join('\n');
+  const callbackOutcomes = async () =>
+    (await request(gateway.app).get('/metrics')).text
+      .split('\n')
+      .filter((l) => l.startsWith('wecom_gateway_callbacks_total'))
+      .join('\n');
 
   afterAll(async () => {
     await gateway?.close();
@@ -222,7 +259,13 @@ describe('REDIS_WAIT_REPLICAS on a master whose replica is away', () => {
 
   it('when 20 messages are posted at once, then each is refused with 503 and the reason, and Redis runs one WAIT per connection, not one per message', async () => {
     const before = await waitCalls(probe);
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => request(gateway.app).post('/v1/messages').send(alert({ idempotencyKey: `away ${i}` }))));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        request(gateway.app)
+          .post('/v1/messages')
+          .send(alert({ idempotencyKey: `away ${i}` })),
+      ),
+    );
     for (const res of answers) {
       expect(res.status).toBe(503);
       expect(res.body.error.message).toBe('Redis replicas did not confirm the message in time; retry with the same Idempotency-Key');
@@ -241,10 +284,16 @@ describe('REDIS_WAIT_REPLICAS on a master whose replica is away', () => {
     replica = await startTestRedis({ extraArgs: ['--replicaof', '127.0.0.1', String(master.port)] });
     await replicaInSync(probe);
     const before = await waitCalls(probe);
-    const res = await eventually(async () => {
-      const answer = await request(gateway.app).post('/v1/messages').send(alert({ idempotencyKey: 'replica back' }));
-      return answer.status === 202 ? answer : undefined;
-    }, 10_000, 200);
+    const res = await eventually(
+      async () => {
+        const answer = await request(gateway.app)
+          .post('/v1/messages')
+          .send(alert({ idempotencyKey: 'replica back' }));
+        return answer.status === 202 ? answer : undefined;
+      },
+      10_000,
+      200,
+    );
     expect(await waitCalls(probe)).toBeGreaterThan(before);
     expect((await finalStatus(request(gateway.app), res.body.id)).status).toBe('sent');
     // The replica has the message's record: what the 202 promised.

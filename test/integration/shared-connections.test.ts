@@ -65,7 +65,16 @@ describe('connections from one address (a client holding slow sockets)', () => {
   it('when an honest client bursts 100 concurrent requests at a time (Node fetch opens up to twice as many sockets), then none is refused', async () => {
     const statuses: number[] = [];
     for (let batch = 0; batch < 5; batch++) {
-      statuses.push(...(await Promise.all(Array.from({ length: 100 }, () => fetch(`http://${PROBER}:${port}/healthz`).then((r) => r.status, () => 0)))));
+      statuses.push(
+        ...(await Promise.all(
+          Array.from({ length: 100 }, () =>
+            fetch(`http://${PROBER}:${port}/healthz`).then(
+              (r) => r.status,
+              () => 0,
+            ),
+          ),
+        )),
+      );
     }
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
     expect(await metricLines(h.api, 'wecom_gateway_connections_refused_total ')).toBe('wecom_gateway_connections_refused_total 0');
@@ -81,7 +90,9 @@ describe('connections from one address (a client holding slow sockets)', () => {
     for (let i = 0; i < 14; i++) results.push(await probe(port, '/healthz'));
     const callback = await probe(port, verificationPath('5217307046'));
     const failed = results.filter((r) => r.status !== 200);
-    console.log(`probes failed: ${failed.length} of 14 (${failed.map((r) => r.status).join(', ')}); slowest ${Math.max(...results.map((r) => r.ms))} ms; callback verification ${callback.status} in ${callback.ms} ms`);
+    console.log(
+      `probes failed: ${failed.length} of 14 (${failed.map((r) => r.status).join(', ')}); slowest ${Math.max(...results.map((r) => r.ms))} ms; callback verification ${callback.status} in ${callback.ms} ms`,
+    );
 
     expect(failed).toEqual([]);
     for (const r of results) expect(r.ms).toBeLessThan(2_000);
@@ -92,7 +103,9 @@ describe('connections from one address (a client holding slow sockets)', () => {
     expect(stillOpen).toBeGreaterThanOrEqual(maxConnectionsPerAddress);
     expect(stillOpen).toBeLessThanOrEqual(maxConnections / 2);
     // Not silent: the refusals are counted for the operator.
-    const refused = Number(/^wecom_gateway_connections_refused_total (\d+)/m.exec(await metricLines(h.api, 'wecom_gateway_connections_refused_total'))?.[1]);
+    const refused = Number(
+      /^wecom_gateway_connections_refused_total (\d+)/m.exec(await metricLines(h.api, 'wecom_gateway_connections_refused_total'))?.[1],
+    );
     expect(refused).toBeGreaterThanOrEqual(maxConnections - stillOpen - 20);
   });
 });

@@ -47,26 +47,37 @@ describe('one key flooding the send queue', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('when a key posts thirty 10,000-party high-priority messages in a few seconds, then another team\'s alert is still sent within seconds, and every flood message is sent later', async () => {
+  it("when a key posts thirty 10,000-party high-priority messages in a few seconds, then another team's alert is still sent within seconds, and every flood message is sent later", async () => {
     const flooded = Date.now();
     const flood: string[] = [];
     for (let request = 0; request < 30; request++) {
       const res = await h.api
         .post('/v1/messages')
         .set(bearer(FLOOD))
-        .send(alert({ to: { parties: tenThousandParties(request) }, priority: 'high', data: { title: `flood ${request}`, content: 'c', level: 'info' } }));
+        .send(
+          alert({
+            to: { parties: tenThousandParties(request) },
+            priority: 'high',
+            data: { title: `flood ${request}`, content: 'c', level: 'info' },
+          }),
+        );
       expect(res.status).toBe(202);
       flood.push(res.body.id);
     }
     const floodSeconds = (Date.now() - flooded) / 1000;
 
-    const res = await h.api.post('/v1/messages').set(bearer(TEAM)).send(alert({ to: { users: ['oncall-team'] }, data: { title: 'team disk full', content: 'c', level: 'critical' } }));
+    const res = await h.api
+      .post('/v1/messages')
+      .set(bearer(TEAM))
+      .send(alert({ to: { users: ['oncall-team'] }, data: { title: 'team disk full', content: 'c', level: 'critical' } }));
     expect(res.status).toBe(202);
     const accepted = Date.now();
     const delivered = await eventually(() => h.sim.sent.find((m) => m.touser.includes('oncall-team')), 120_000, 10);
     const latencyMs = delivered.at - accepted;
     const queuedAt = (at: number) => 30 * 100 - h.sim.sent.filter((m) => m.toparty.length > 0 && m.at <= at).length;
-    console.log(`flood of 30 x 100 parts accepted in ${floodSeconds.toFixed(1)} s; team alert sent ${latencyMs} ms after its 202 (flood parts still to send: ${queuedAt(accepted)} at its 202, ${queuedAt(delivered.at)} when it was sent)`);
+    console.log(
+      `flood of 30 x 100 parts accepted in ${floodSeconds.toFixed(1)} s; team alert sent ${latencyMs} ms after its 202 (flood parts still to send: ${queuedAt(accepted)} at its 202, ${queuedAt(delivered.at)} when it was sent)`,
+    );
     expect((await finalStatus(h.api, res.body.id, 10_000, TEAM)).status).toBe('sent');
     expect(latencyMs).toBeLessThan(5_000);
 
@@ -100,7 +111,9 @@ describe('priority "high" for keys of the config file', () => {
     const res = await post(PLAIN, alert({ priority: 'high' }));
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe('forbidden');
-    expect(res.body.error.fields).toEqual([{ field: 'priority', message: expect.stringMatching(/^this key may not send priority "high"/) }]);
+    expect(res.body.error.fields).toEqual([
+      { field: 'priority', message: expect.stringMatching(/^this key may not send priority "high"/) },
+    ]);
     await new Promise((r) => setTimeout(r, 200));
     expect(h.sim.sent.length).toBe(before);
   });
@@ -129,7 +142,14 @@ describe('the send share (SEND_SHARE, parts per window and key)', () => {
   let queueRedis: Redis;
   let queue: Queue<SendJobData>;
   const serviceWith = (share: SendShare) =>
-    new MessageService({ config, templates: loadTemplates(TEMPLATES_DIR), store: new MessageStore(redis, { keys, retentionSeconds: 600 }), queue, metrics: createMetrics(), share });
+    new MessageService({
+      config,
+      templates: loadTemplates(TEMPLATES_DIR),
+      store: new MessageStore(redis, { keys, retentionSeconds: 600 }),
+      queue,
+      metrics: createMetrics(),
+      share,
+    });
   beforeAll(async () => {
     redis = new Redis(url());
     queueRedis = new Redis(url(), { maxRetriesPerRequest: null });
@@ -142,17 +162,29 @@ describe('the send share (SEND_SHARE, parts per window and key)', () => {
   });
 
   /** The BullMQ priority of each part of a message (0: none, before every prioritized part). */
-  const priorities = async (id: string, parts: number) => Promise.all(Array.from({ length: parts }, async (_, part) => (await queue.getJob(`${id}_${part}`))!.priority));
+  const priorities = async (id: string, parts: number) =>
+    Promise.all(Array.from({ length: parts }, async (_, part) => (await queue.getJob(`${id}_${part}`))!.priority));
   const parties = (count: number) => ({ parties: Array.from({ length: count }, (_, i) => String(500 + i)) });
-  const runs = (list: number[]) => list.reduce<[number, number][]>((acc, p) => (acc.length > 0 && acc[acc.length - 1][0] === p ? (acc[acc.length - 1][1]++, acc) : [...acc, [p, 1]]), []);
+  const runs = (list: number[]) =>
+    list.reduce<[number, number][]>(
+      (acc, p) => (acc.length > 0 && acc[acc.length - 1][0] === p ? (acc[acc.length - 1][1]++, acc) : [...acc, [p, 1]]),
+      [],
+    );
 
   it('when a key goes beyond its share, then its parts beyond it queue after the parts of its class within a share (before the next class), the further beyond the later, while another key and the gateway keep the priority asked', async () => {
     const service = serviceWith(new SendShare(redis, keys.sendShare, config.send.share!));
     // 100 parties a part: 10,000 parties are 100 parts, 40 within the share of 40, 40 one share beyond, 20 two.
     const heavy = await service.accept(service.parse(alert({ to: parties(10_000), priority: 'normal' })), { caller: caller('heavy') });
-    expect(runs(await priorities(heavy.id, 100))).toEqual([[1000, 40], [1001, 40], [1002, 20]]);
+    expect(runs(await priorities(heavy.id, 100))).toEqual([
+      [1000, 40],
+      [1001, 40],
+      [1002, 20],
+    ]);
     const light = await service.accept(service.parse(alert({ to: parties(6_000), priority: 'normal' })), { caller: caller('light') });
-    expect(runs(await priorities(light.id, 60))).toEqual([[1000, 40], [1001, 20]]);
+    expect(runs(await priorities(light.id, 60))).toEqual([
+      [1000, 40],
+      [1001, 20],
+    ]);
     // The gateway's own messages (digests, escalations) have no share: they keep their template's "high".
     const own = await service.accept(service.parse(alert({ to: parties(10_000) })));
     expect(runs(await priorities(own.id, 100))).toEqual([[0, 100]]);
@@ -173,7 +205,8 @@ describe('the send share (SEND_SHARE, parts per window and key)', () => {
   });
 
   it('when SEND_SHARE is not one count per whole seconds, then start-up names it; off turns the share off', () => {
-    for (const value of ['100/0.5', '100/10,1000/60', 'lots']) expect(problemsOf({ SEND_SHARE: value })).toEqual([expect.stringMatching(/^SEND_SHARE: /)]);
+    for (const value of ['100/0.5', '100/10,1000/60', 'lots'])
+      expect(problemsOf({ SEND_SHARE: value })).toEqual([expect.stringMatching(/^SEND_SHARE: /)]);
     expect(testConfig('http://127.0.0.1:9', { SEND_SHARE: 'off' }).send.share).toBeUndefined();
     expect(testConfig('http://127.0.0.1:9').send.share).toEqual({ count: 100, windowMs: 10_000 });
   });

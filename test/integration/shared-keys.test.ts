@@ -27,8 +27,13 @@ describe('a wrong key never locks out a right one (one address shared by many: N
 
     const read = await h.api.get('/v1/events').set(bearer(GOOD));
     const send = await h.api.post('/v1/messages').set(bearer(GOOD)).send(alert());
-    const alertmanager = await h.api.post('/v1/integrations/alertmanager?users=zhangsan').set(bearer(ALERTMANAGER_KEY)).send(amPayload({ groupKey: 'shared-keys-1' }));
-    console.log(`after 11 wrong keys from one address: right key GET ${read.status}, POST /v1/messages ${send.status}, Alertmanager ${alertmanager.status}`);
+    const alertmanager = await h.api
+      .post('/v1/integrations/alertmanager?users=zhangsan')
+      .set(bearer(ALERTMANAGER_KEY))
+      .send(amPayload({ groupKey: 'shared-keys-1' }));
+    console.log(
+      `after 11 wrong keys from one address: right key GET ${read.status}, POST /v1/messages ${send.status}, Alertmanager ${alertmanager.status}`,
+    );
     expect([read.status, send.status, alertmanager.status]).toEqual([200, 202, 202]);
 
     const still = await h.api.get('/v1/events').set(bearer(wrong(99)));
@@ -47,9 +52,13 @@ describe('a wrong key never locks out a right one (one address shared by many: N
 
 /** TRUST_PROXY as the example Kubernetes overlay ships it (kubectl kustomize, as kubernetes.test.ts renders it). */
 function shippedKubernetesTrustProxy(): string | undefined {
-  const run = spawnSync(binaryPath('kubectl'), ['kustomize', join(__dirname, '..', '..', 'deploy/kubernetes/overlays/example')], { encoding: 'utf8' });
+  const run = spawnSync(binaryPath('kubectl'), ['kustomize', join(__dirname, '..', '..', 'deploy/kubernetes/overlays/example')], {
+    encoding: 'utf8',
+  });
   if (run.status !== 0) throw new Error(`kubectl kustomize: ${run.stderr}`);
-  const config = parseAllDocuments(run.stdout).map((d) => d.toJS() as { kind: string; data?: Record<string, string> }).find((r) => r.kind === 'ConfigMap');
+  const config = parseAllDocuments(run.stdout)
+    .map((d) => d.toJS() as { kind: string; data?: Record<string, string> })
+    .find((r) => r.kind === 'ConfigMap');
   return config?.data?.TRUST_PROXY;
 }
 
@@ -68,7 +77,15 @@ describe('the shipped Kubernetes TRUST_PROXY', () => {
 
   it('when a peer outside the ingress range (any other pod) rotates X-Forwarded-For, then its wrong keys are still counted as its own', async () => {
     const answers: number[] = [];
-    for (let i = 0; i < 11; i++) answers.push((await h.api.get('/v1/events').set('X-Forwarded-For', `10.1.2.${i}`).set(bearer(wrong(i)))).status);
+    for (let i = 0; i < 11; i++)
+      answers.push(
+        (
+          await h.api
+            .get('/v1/events')
+            .set('X-Forwarded-For', `10.1.2.${i}`)
+            .set(bearer(wrong(i)))
+        ).status,
+      );
     console.log(`shipped TRUST_PROXY ${trustProxy}: 11 wrong keys under 11 X-Forwarded-For addresses -> ${answers.join(',')}`);
     expect(answers).toEqual([...Array(10).fill(401), 429]);
   });

@@ -36,7 +36,12 @@ async function fileServer() {
   };
 }
 
-const fileMessage = (fileUrl: string, n: number) => ({ event: 'report.ready', msgtype: 'file', to: { users: ['zhangsan'] }, data: { fileUrl, filename: `report-${n}.csv` } });
+const fileMessage = (fileUrl: string, n: number) => ({
+  event: 'report.ready',
+  msgtype: 'file',
+  to: { users: ['zhangsan'] },
+  data: { fileUrl, filename: `report-${n}.csv` },
+});
 
 describe("one key's slow downloads and another key's messages", () => {
   let h: Harness;
@@ -59,7 +64,14 @@ describe("one key's slow downloads and another key's messages", () => {
   });
 
   it("when key A's twenty files trickle one byte a second, then key B's alert is sent within 5 s, B's file within a few, and A's fail as too slow, tried once", async () => {
-    const posted = await Promise.all(Array.from({ length: 20 }, (_, n) => h.api.post('/v1/messages').set(bearer(TEAM_A)).send(fileMessage(`${files.url}/slow.csv`, n))));
+    const posted = await Promise.all(
+      Array.from({ length: 20 }, (_, n) =>
+        h.api
+          .post('/v1/messages')
+          .set(bearer(TEAM_A))
+          .send(fileMessage(`${files.url}/slow.csv`, n)),
+      ),
+    );
     expect(posted.map((r) => r.status)).toEqual(Array(20).fill(202));
     // A's downloads have begun (the old send workers held all twenty at once).
     await eventually(() => files.requests.filter((u) => u === '/slow.csv').length >= 2 || undefined, 10_000);
@@ -67,7 +79,10 @@ describe("one key's slow downloads and another key's messages", () => {
 
     const started = Date.now();
     const text = await h.api.post('/v1/messages').set(bearer(TEAM_B)).send(alert());
-    const file = await h.api.post('/v1/messages').set(bearer(TEAM_B)).send(fileMessage(`${files.url}/fast.csv`, 99));
+    const file = await h.api
+      .post('/v1/messages')
+      .set(bearer(TEAM_B))
+      .send(fileMessage(`${files.url}/fast.csv`, 99));
     expect([text.status, file.status]).toEqual([202, 202]);
     const [textView, textMs, fileView, fileMs] = await Promise.all([
       finalStatus(h.api, text.body.id, 40_000, TEAM_B).then((v) => [v, Date.now() - started] as const),
@@ -110,7 +125,15 @@ describe("a robot's file by URL", () => {
   });
 
   it("when two files go to a pool of two keys, then the media worker fetches each once and each is sent with a media_id of its sending key's own", async () => {
-    const send = (n: number) => h.api.post('/v1/messages').send({ event: 'report.ready', msgtype: 'file', to: { robots: ['pool'] }, data: { fileUrl: `${files.url}/fast.csv?n=${n}`, filename: `r${n}.csv` } });
+    const send = (n: number) =>
+      h.api
+        .post('/v1/messages')
+        .send({
+          event: 'report.ready',
+          msgtype: 'file',
+          to: { robots: ['pool'] },
+          data: { fileUrl: `${files.url}/fast.csv?n=${n}`, filename: `r${n}.csv` },
+        });
     const ids = [(await send(1)).body.id, (await send(2)).body.id];
     const views = await Promise.all(ids.map((id) => finalStatus(h.api, id, 15_000)));
     expect(views.map((v) => v.status)).toEqual(['sent', 'sent']);

@@ -50,8 +50,13 @@ describe('Redis state per key: distinct users a key may name in an hour', () => 
   it('when a scoped key names 10,000 arbitrary userids in each of 20 requests, then Redis grows by a bounded number of keys, not one per userid', async () => {
     // A Redis of its own: DBSIZE and used_memory then count this gateway only.
     const server = await startTestRedis();
-    const file = configFile('growth.yaml', ['apiKeys:', `  - { name: team, key: ${TEAM}, permissions: [send, read], events: [program.alert] }`]);
-    const h = await startHarness({ env: { REDIS_URL: server.url, GATEWAY_CONFIG: file, MEMBER_QUOTA: '30/60,1000/3600', API_RATE_LIMIT_PER_MINUTE: '0' } });
+    const file = configFile('growth.yaml', [
+      'apiKeys:',
+      `  - { name: team, key: ${TEAM}, permissions: [send, read], events: [program.alert] }`,
+    ]);
+    const h = await startHarness({
+      env: { REDIS_URL: server.url, GATEWAY_CONFIG: file, MEMBER_QUOTA: '30/60,1000/3600', API_RATE_LIMIT_PER_MINUTE: '0' },
+    });
     const redis = new Redis(server.url);
     try {
       const before = await memoryOf(redis);
@@ -59,14 +64,24 @@ describe('Redis state per key: distinct users a key may name in an hour', () => 
       const statuses: number[] = [];
       const ids: string[] = [];
       for (let r = 0; r < 20; r++) {
-        const res = await h.api.post('/v1/messages').set(bearer(TEAM)).send({ event: 'program.alert', msgtype: 'text', to: { users: users(10_000, `r${r}u`) }, data: { title: `flood ${r}`, content: 'c', level: 'info' } });
+        const res = await h.api
+          .post('/v1/messages')
+          .set(bearer(TEAM))
+          .send({
+            event: 'program.alert',
+            msgtype: 'text',
+            to: { users: users(10_000, `r${r}u`) },
+            data: { title: `flood ${r}`, content: 'c', level: 'info' },
+          });
         statuses.push(res.status);
         if (res.status === 202) ids.push(res.body.id);
       }
       for (const id of ids) await finalStatus(h.api, id, 60_000, TEAM);
       const after = await memoryOf(redis);
       const grown = { keys: after.keys - before.keys, mb: (after.usedMemory - before.usedMemory) / 1048576 };
-      process.stdout.write(`recipient flood: ${JSON.stringify({ statuses: [...new Set(statuses)], before, after, grown, ms: Date.now() - started })}\n`);
+      process.stdout.write(
+        `recipient flood: ${JSON.stringify({ statuses: [...new Set(statuses)], before, after, grown, ms: Date.now() - started })}\n`,
+      );
       // One budget key per userid was 200,000 keys and ~45 MB; a key's cap allows a few thousand at most.
       expect(grown.keys).toBeLessThan(5_000);
       expect(grown.mb).toBeLessThan(5);
@@ -75,7 +90,15 @@ describe('Redis state per key: distinct users a key may name in an hour', () => 
       // Within the cap (2,000 by default), 1,000 users a request: two requests go, the rest wait for the hour.
       const within: number[] = [];
       for (let r = 0; r < 20; r++) {
-        const res = await h.api.post('/v1/messages').set(bearer(TEAM)).send({ event: 'program.alert', msgtype: 'text', to: { users: users(1_000, `w${r}u`) }, data: { title: `within ${r}`, content: 'c', level: 'info' } });
+        const res = await h.api
+          .post('/v1/messages')
+          .set(bearer(TEAM))
+          .send({
+            event: 'program.alert',
+            msgtype: 'text',
+            to: { users: users(1_000, `w${r}u`) },
+            data: { title: `within ${r}`, content: 'c', level: 'info' },
+          });
         within.push(res.status);
         if (res.status === 202) await finalStatus(h.api, res.body.id, 60_000, TEAM);
       }
@@ -154,7 +177,11 @@ describe('everyone through the root department', () => {
   });
   afterAll(() => h.close());
 
-  const send = (key: string, to: Record<string, unknown>) => h.api.post('/v1/messages/preview').set(bearer(key)).send({ event: 'program.alert', msgtype: 'text', to, data: { title: 't', content: 'c', level: 'info' } });
+  const send = (key: string, to: Record<string, unknown>) =>
+    h.api
+      .post('/v1/messages/preview')
+      .set(bearer(key))
+      .send({ event: 'program.alert', msgtype: 'text', to, data: { title: 't', content: 'c', level: 'info' } });
   const ids = (n: number, from = 2) => Array.from({ length: n }, (_, i) => String(from + i));
 
   it.each([
@@ -166,7 +193,10 @@ describe('everyone through the root department', () => {
     const res = await send(BETA, to);
     expect(res.status).toBe(403);
     expect(res.body.error.fields).toEqual([{ field, message: expect.stringMatching(/^this key may not send /) }]);
-    const sent = await h.api.post('/v1/messages').set(bearer(BETA)).send({ event: 'program.alert', msgtype: 'text', to, data: { title: 't', content: 'c', level: 'info' } });
+    const sent = await h.api
+      .post('/v1/messages')
+      .set(bearer(BETA))
+      .send({ event: 'program.alert', msgtype: 'text', to, data: { title: 't', content: 'c', level: 'info' } });
     expect(sent.status).toBe(403);
   });
 
@@ -194,21 +224,46 @@ describe('app group chats have an owner', () => {
   });
   afterAll(() => h.close());
 
-  const chatOf = (key: string, chatid: string) => h.api.post('/v1/chats').set(bearer(key)).send({ name: chatid, users: ['zhangsan', 'lisi'], chatid });
-  const sendTo = (key: string, chatid: string, content = 'hello') => h.api.post('/v1/messages').set(bearer(key)).send(note(content, { chats: [chatid] }));
+  const chatOf = (key: string, chatid: string) =>
+    h.api
+      .post('/v1/chats')
+      .set(bearer(key))
+      .send({ name: chatid, users: ['zhangsan', 'lisi'], chatid });
+  const sendTo = (key: string, chatid: string, content = 'hello') =>
+    h.api
+      .post('/v1/messages')
+      .set(bearer(key))
+      .send(note(content, { chats: [chatid] }));
   const delivered = (chatid: string) => h.sim.chatSent.filter((m) => m.chatid === chatid).map((m) => m.body.content);
   /** A chat the app made outside the gateway (another tool with the same secret). */
-  const madeElsewhere = (chatid: string) => h.sim.chats.set(chatid, { chatid, name: 'elsewhere', owner: 'zhangsan', users: ['zhangsan', 'lisi'], agentId: h.config.apps[0].agentId });
+  const madeElsewhere = (chatid: string) =>
+    h.sim.chats.set(chatid, {
+      chatid,
+      name: 'elsewhere',
+      owner: 'zhangsan',
+      users: ['zhangsan', 'lisi'],
+      agentId: h.config.apps[0].agentId,
+    });
 
   it("when another send key PATCHes, reads or sends to a team's chat, then it is refused and the chat is unchanged", async () => {
     expect((await chatOf(ALPHA, 'alphaops')).status).toBe(201);
-    const patched = await h.api.patch('/v1/chats/alphaops').set(bearer(BETA)).send({ name: 'taken', addUsers: ['wangwu'], removeUsers: ['lisi'] });
+    const patched = await h.api
+      .patch('/v1/chats/alphaops')
+      .set(bearer(BETA))
+      .send({ name: 'taken', addUsers: ['wangwu'], removeUsers: ['lisi'] });
     expect(patched.status).toBe(403);
     expect(patched.body.error.code).toBe('forbidden');
     const sent = await sendTo(BETA, 'alphaops', 'intruder');
     expect(sent.status).toBe(403);
     expect(sent.body.error.fields).toEqual([{ field: 'to.chats.0', message: expect.stringMatching(/another key/) }]);
-    expect((await h.api.post('/v1/messages/preview').set(bearer(BETA)).send(note('x', { chats: ['alphaops'] }))).status).toBe(403);
+    expect(
+      (
+        await h.api
+          .post('/v1/messages/preview')
+          .set(bearer(BETA))
+          .send(note('x', { chats: ['alphaops'] }))
+      ).status,
+    ).toBe(403);
     // Reads answer as for an unknown chat: nothing about it is told.
     const read = await h.api.get('/v1/chats/alphaops').set(bearer(BETA));
     expect(read.status).toBe(404);
@@ -220,7 +275,10 @@ describe('app group chats have an owner', () => {
 
   it('when the owner or an admin PATCHes and sends, then WeCom gets both, and the chat names its owner', async () => {
     await chatOf(ALPHA, 'alphaown');
-    const patched = await h.api.patch('/v1/chats/alphaown').set(bearer(ALPHA)).send({ addUsers: ['wangwu'] });
+    const patched = await h.api
+      .patch('/v1/chats/alphaown')
+      .set(bearer(ALPHA))
+      .send({ addUsers: ['wangwu'] });
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ chatid: 'alphaown', users: ['zhangsan', 'lisi', 'wangwu'], createdBy: 'alpha' });
     expect((await h.api.patch('/v1/chats/alphaown').set(bearer(ADMIN)).send({ name: 'renamed by ops' })).status).toBe(200);
@@ -282,7 +340,11 @@ describe('app group chats have an owner', () => {
 
   it('when a chat was registered before chats had owners, then only an admin sends to it until a key registers it again with PUT', async () => {
     madeElsewhere('legacy1');
-    await h.redis.hset(h.keys.chats('default'), 'legacy1', JSON.stringify({ chatid: 'legacy1', name: 'elsewhere', owner: 'zhangsan', users: ['zhangsan', 'lisi'] }));
+    await h.redis.hset(
+      h.keys.chats('default'),
+      'legacy1',
+      JSON.stringify({ chatid: 'legacy1', name: 'elsewhere', owner: 'zhangsan', users: ['zhangsan', 'lisi'] }),
+    );
     expect((await sendTo(ALPHA, 'legacy1')).status).toBe(403);
     expect((await h.api.get('/v1/chats/legacy1').set(bearer(ALPHA))).status).toBe(404);
     expect((await sendTo(ADMIN, 'legacy1')).status).toBe(202);
@@ -293,11 +355,17 @@ describe('app group chats have an owner', () => {
 
   it("when an alert route names a chat, then a key posting the alert reaches it whoever registered it, but may not name another's chat in the query", async () => {
     await chatOf(ADMIN, 'routechat');
-    const res = await h.api.post('/v1/integrations/alertmanager').set(bearer(ALERTS)).send(amPayload({ groupKey: 'route-chat-1', commonLabels: { alertname: 'DiskFull', team: 'db' } }));
+    const res = await h.api
+      .post('/v1/integrations/alertmanager')
+      .set(bearer(ALERTS))
+      .send(amPayload({ groupKey: 'route-chat-1', commonLabels: { alertname: 'DiskFull', team: 'db' } }));
     expect(res.status).toBe(202);
     expect((await finalStatus(h.api, res.body.id, 10_000, ALERTS)).status).toBe('sent');
     expect(delivered('routechat')).toHaveLength(1);
-    const queried = await h.api.post('/v1/integrations/alertmanager?chats=alphaown').set(bearer(ALERTS)).send(amPayload({ groupKey: 'route-chat-2' }));
+    const queried = await h.api
+      .post('/v1/integrations/alertmanager?chats=alphaown')
+      .set(bearer(ALERTS))
+      .send(amPayload({ groupKey: 'route-chat-2' }));
     expect(queried.status).toBe(403);
     expect(queried.body.error.fields[0].field).toBe('to.chats.0');
     // Named by a route, the chat is still not the key's to send to directly.
@@ -306,7 +374,7 @@ describe('app group chats have an owner', () => {
 });
 
 describe('a key whose scope lists a chat', () => {
-  it('when the config file lists a chat in a key\'s chats:, then that key reads, PATCHes and sends to it, though another key owns it', async () => {
+  it("when the config file lists a chat in a key's chats:, then that key reads, PATCHes and sends to it, though another key owns it", async () => {
     const file = configFile('scope-chats.yaml', [
       'apiKeys:',
       `  - { name: alpha, key: ${ALPHA}, permissions: [send, read] }`,
@@ -314,14 +382,38 @@ describe('a key whose scope lists a chat', () => {
     ]);
     const h = await startHarness({ env: { GATEWAY_CONFIG: file, TEMPLATES_DIR: templatesDir } });
     try {
-      expect((await h.api.post('/v1/chats').set(bearer(ALPHA)).send({ users: ['zhangsan', 'lisi'], chatid: 'shared1' })).status).toBe(201);
-      expect((await h.api.post('/v1/chats').set(bearer(ALPHA)).send({ users: ['zhangsan', 'lisi'], chatid: 'private1' })).status).toBe(201);
+      expect(
+        (
+          await h.api
+            .post('/v1/chats')
+            .set(bearer(ALPHA))
+            .send({ users: ['zhangsan', 'lisi'], chatid: 'shared1' })
+        ).status,
+      ).toBe(201);
+      expect(
+        (
+          await h.api
+            .post('/v1/chats')
+            .set(bearer(ALPHA))
+            .send({ users: ['zhangsan', 'lisi'], chatid: 'private1' })
+        ).status,
+      ).toBe(201);
       expect((await h.api.get('/v1/chats/shared1').set(bearer(GAMMA))).body).toMatchObject({ chatid: 'shared1', createdBy: 'alpha' });
       expect((await h.api.patch('/v1/chats/shared1').set(bearer(GAMMA)).send({ name: 'shared' })).status).toBe(200);
-      const sent = await h.api.post('/v1/messages').set(bearer(GAMMA)).send(note('listed', { chats: ['shared1'] }));
+      const sent = await h.api
+        .post('/v1/messages')
+        .set(bearer(GAMMA))
+        .send(note('listed', { chats: ['shared1'] }));
       expect(sent.status).toBe(202);
       expect((await finalStatus(h.api, sent.body.id, 10_000, GAMMA)).status).toBe('sent');
-      expect((await h.api.post('/v1/messages').set(bearer(GAMMA)).send(note('x', { chats: ['shared1', 'private1'] }))).body.error.fields).toEqual([{ field: 'to.chats.1', message: expect.any(String) }]);
+      expect(
+        (
+          await h.api
+            .post('/v1/messages')
+            .set(bearer(GAMMA))
+            .send(note('x', { chats: ['shared1', 'private1'] }))
+        ).body.error.fields,
+      ).toEqual([{ field: 'to.chats.1', message: expect.any(String) }]);
     } finally {
       await h.close();
     }

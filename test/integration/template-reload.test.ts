@@ -13,7 +13,8 @@ const TOKEN = 'reloadToken1';
 const AES_KEY = 'ReloadKey0123456789abcdefghijklmnopqrstuvwx';
 const wecom = new CallbackCrypto({ token: TOKEN, encodingAesKey: AES_KEY, receiveId: SIM_APP.corpId });
 
-const SPRING = (text: string) => `activity: spring\nstate: spring2026\nwelcome:\n  text: "${text}"\ntags: [etSpring]\nemployees:\n  - { userId: clerk01 }\n`;
+const SPRING = (text: string) =>
+  `activity: spring\nstate: spring2026\nwelcome:\n  text: "${text}"\ntags: [etSpring]\nemployees:\n  - { userId: clerk01 }\n`;
 
 /** A TEMPLATES_DIR of a test's own: the shipped templates and one welcome activity. */
 function templatesDir(): string {
@@ -36,7 +37,10 @@ const SHIPPED_TEXT = '【{{upper level}}】{{title}}';
 
 /** program.alert.yaml as shipped, then with its text line changed to `text` (each test starts from its own edit). */
 function writeProgramAlert(dir: string, text = SHIPPED_TEXT): void {
-  writeFileSync(join(dir, 'program.alert.yaml'), readFileSync(join(TEMPLATES_DIR, 'program.alert.yaml'), 'utf8').replace(SHIPPED_TEXT, text));
+  writeFileSync(
+    join(dir, 'program.alert.yaml'),
+    readFileSync(join(TEMPLATES_DIR, 'program.alert.yaml'), 'utf8').replace(SHIPPED_TEXT, text),
+  );
 }
 
 describe('reloading templates without a restart', () => {
@@ -64,21 +68,37 @@ describe('reloading templates without a restart', () => {
   it('when a template file is edited and the templates reloaded, then the new text is what is previewed and sent, and the log says what was loaded', async () => {
     expect(await previewText()).toBe('【CRITICAL】Disk 95% on db1\n/var is almost full');
     edit(dir, 'program.alert.yaml', SHIPPED_TEXT, '[v2 {{upper level}}] {{title}}');
-    expect(h.gateway.reloadTemplates()).toMatchObject({ ok: true, events: expect.arrayContaining(['program.alert', 'alert.notification']), activities: ['spring'] });
+    expect(h.gateway.reloadTemplates()).toMatchObject({
+      ok: true,
+      events: expect.arrayContaining(['program.alert', 'alert.notification']),
+      activities: ['spring'],
+    });
     expect(await previewText()).toBe('[v2 CRITICAL] Disk 95% on db1\n/var is almost full');
 
     const sent = await h.api.post('/v1/messages').send(alert());
     const status = await finalStatus(h.api, sent.body.id);
     expect(status.status).toBe('sent');
-    expect(h.sim.sent.find((m) => m.msgid === status.msgid)?.body.text).toEqual({ content: '[v2 CRITICAL] Disk 95% on db1\n/var is almost full' });
-    expect(lastLog(30, /^templates reloaded/)).toMatchObject({ dir, events: expect.arrayContaining(['program.alert']), activities: ['spring'], msg: `templates reloaded from ${dir}: 7 events, 1 welcome activity` });
+    expect(h.sim.sent.find((m) => m.msgid === status.msgid)?.body.text).toEqual({
+      content: '[v2 CRITICAL] Disk 95% on db1\n/var is almost full',
+    });
+    expect(lastLog(30, /^templates reloaded/)).toMatchObject({
+      dir,
+      events: expect.arrayContaining(['program.alert']),
+      activities: ['spring'],
+      msg: `templates reloaded from ${dir}: 7 events, 1 welcome activity`,
+    });
   });
 
   it('when an event is added, then it can be sent at once, and GET /v1/events and the playground list it', async () => {
-    writeFileSync(join(dir, 'backup.done.yaml'), 'event: backup.done\ndata:\n  host: {}\nmsgtypes:\n  text:\n    content: "backup of {{host}} done"\n');
+    writeFileSync(
+      join(dir, 'backup.done.yaml'),
+      'event: backup.done\ndata:\n  host: {}\nmsgtypes:\n  text:\n    content: "backup of {{host}} done"\n',
+    );
     expect(h.gateway.reloadTemplates()).toMatchObject({ ok: true, events: expect.arrayContaining(['backup.done']) });
     expect(h.gateway.events).toContain('backup.done');
-    const preview = await h.api.post('/v1/messages/preview').send({ event: 'backup.done', to: { users: ['zhangsan'] }, data: { host: 'db1' } });
+    const preview = await h.api
+      .post('/v1/messages/preview')
+      .send({ event: 'backup.done', to: { users: ['zhangsan'] }, data: { host: 'db1' } });
     expect(preview.body.payloads[0].text).toEqual({ content: 'backup of db1 done' });
     expect(((await h.api.get('/v1/events')).body.events as { event: string }[]).map((e) => e.event)).toContain('backup.done');
     expect((await h.api.get('/dashboard/playground')).text).toContain('<option value="backup.done"');
@@ -90,11 +110,16 @@ describe('reloading templates without a restart', () => {
     edit(dir, 'program.alert.yaml', '[v2 {{upper level}}] {{title}}', '[v3 {{upper level}}] {{#if title}}');
     const broken = h.gateway.reloadTemplates();
     expect(broken).toMatchObject({ ok: false, problems: [expect.stringContaining(`${join(dir, 'program.alert.yaml')}:`)] });
-    expect(lastLog(50, /^templates not reloaded/)?.msg).toMatch(/^templates not reloaded \(the previous ones stay in use\): .*program\.alert\.yaml:\d+: msgtypes\.text\.content: Parse error on line \d+:/s);
+    expect(lastLog(50, /^templates not reloaded/)?.msg).toMatch(
+      /^templates not reloaded \(the previous ones stay in use\): .*program\.alert\.yaml:\d+: msgtypes\.text\.content: Parse error on line \d+:/s,
+    );
     expect(await previewText()).toBe('[v2 CRITICAL] Disk 95% on db1\n/var is almost full');
 
     edit(dir, 'program.alert.yaml', '[v3 {{upper level}}] {{#if title}}', '[v3 {{upper level}}] {{titel}}');
-    expect(h.gateway.reloadTemplates()).toMatchObject({ ok: false, problems: [expect.stringContaining('{{titel}} is not declared under data:')] });
+    expect(h.gateway.reloadTemplates()).toMatchObject({
+      ok: false,
+      problems: [expect.stringContaining('{{titel}} is not declared under data:')],
+    });
     expect(lastLog(50, /^templates not reloaded/)?.msg).toContain('{{titel}} is not declared');
     expect(await previewText()).toBe('[v2 CRITICAL] Disk 95% on db1\n/var is almost full');
   });
@@ -105,7 +130,22 @@ describe('reloading templates without a restart', () => {
     expect(h.gateway.reloadTemplates()).toMatchObject({ ok: true, activities: ['spring'] });
     const welcomeOf = async (customer: string) => {
       const code = h.sim.issueWelcomeCode();
-      const push = encryptedPush(wecom, SIM_APP.corpId, eventXml({ ToUserName: SIM_APP.corpId, FromUserName: 'sys', CreateTime: String(Math.floor(Date.now() / 1000)), MsgType: 'event', Event: 'change_external_contact', ChangeType: 'add_external_contact', UserID: 'clerk01', ExternalUserID: customer, State: 'spring2026', WelcomeCode: code }));
+      const push = encryptedPush(
+        wecom,
+        SIM_APP.corpId,
+        eventXml({
+          ToUserName: SIM_APP.corpId,
+          FromUserName: 'sys',
+          CreateTime: String(Math.floor(Date.now() / 1000)),
+          MsgType: 'event',
+          Event: 'change_external_contact',
+          ChangeType: 'add_external_contact',
+          UserID: 'clerk01',
+          ExternalUserID: customer,
+          State: 'spring2026',
+          WelcomeCode: code,
+        }),
+      );
       expect((await h.api.post(`/wecom/callback?${push.query}`).set('content-type', 'text/xml').send(push.body)).status).toBe(200);
       return (await eventually(() => h.sim.welcomes.find((w) => w.welcomeCode === code))).body;
     };
@@ -114,7 +154,10 @@ describe('reloading templates without a restart', () => {
     // A good event edit beside a broken activity: nothing of a refused reload is taken.
     edit(dir, 'program.alert.yaml', SHIPPED_TEXT, '[v4 {{upper level}}] {{title}}');
     writeFileSync(join(dir, 'welcome', 'spring.yaml'), SPRING('{{employee.name}}'));
-    expect(h.gateway.reloadTemplates()).toMatchObject({ ok: false, problems: [expect.stringContaining('{{employee.name}} is not declared')] });
+    expect(h.gateway.reloadTemplates()).toMatchObject({
+      ok: false,
+      problems: [expect.stringContaining('{{employee.name}} is not declared')],
+    });
     expect(await welcomeOf('wmReload2')).toMatchObject({ text: { content: '春季活动 v2：clerk01' } });
     expect(await previewText()).toBe('【CRITICAL】Disk 95% on db1\n/var is almost full');
     edit(dir, 'program.alert.yaml', '[v4 {{upper level}}] {{title}}', SHIPPED_TEXT);
@@ -144,18 +187,36 @@ describe('SIGHUP to the running gateway', () => {
   it('when node dist/src/main/server.js gets SIGHUP after an edit, then it keeps running and renders the new text; after a broken edit it keeps it and logs the problem; SIGTERM still stops it', async () => {
     child = spawn(process.execPath, [SERVER], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, REDIS_URL: process.env.TEST_REDIS_URL, REDIS_PREFIX: uniquePrefix(), PORT: '0', SIMULATOR_PORT: '0', TEMPLATES_DIR: dir, LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        REDIS_URL: process.env.TEST_REDIS_URL,
+        REDIS_PREFIX: uniquePrefix(),
+        PORT: '0',
+        SIMULATOR_PORT: '0',
+        TEMPLATES_DIR: dir,
+        LOG_FORMAT: 'json',
+        LOG_LEVEL: 'info',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     child.stdout!.on('data', (chunk) => (stdout += chunk));
     child.stderr!.on('data', () => undefined);
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-    const lines = () => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
+    const lines = () =>
+      stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, any>);
     const listening = await eventually(() => lines().find((l) => /listening on/.test(l.msg)), 20_000);
     const base = `http://127.0.0.1:${listening.port}`;
     const preview = async () => {
-      const res = await fetch(`${base}/v1/messages/preview`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alert()) });
+      const res = await fetch(`${base}/v1/messages/preview`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(alert()),
+      });
       return ((await res.json()) as any).payloads[0].text.content as string;
     };
     expect(await preview()).toBe('【CRITICAL】Disk 95% on db1\n/var is almost full');

@@ -14,7 +14,10 @@ describe('the access_token each process reuses', () => {
     const client = new WecomTransport({ apiBase: sim.url, timeoutMs: 2_000 });
     const keys = redisKeys(uniquePrefix());
     const app = { name: 'default', ...SIM_APP };
-    const [a, b] = [new WecomApi(client, new TokenStore(redis, client, { keys })), new WecomApi(client, new TokenStore(redis, client, { keys }))];
+    const [a, b] = [
+      new WecomApi(client, new TokenStore(redis, client, { keys })),
+      new WecomApi(client, new TokenStore(redis, client, { keys })),
+    ];
     const payload = { touser: 'zhangsan', msgtype: 'text', agentid: SIM_APP.agentId, text: { content: 'hi' } };
     try {
       expect((await a.call(app, sendMessage(payload))).kind).toBe('ok');

@@ -8,7 +8,12 @@ describe('members who read through the WeChat plugin', () => {
   afterAll(() => h.close());
 
   it('when a markdown message goes to readers and others, then the readers get the text form and the others markdown, under one id', async () => {
-    const body = { event: 'deploy.finished', msgtype: 'markdown', to: { users: ['dev01', 'wx01'], parties: [9, 4] }, data: { service: 'api', version: '1.4.2', environment: 'prod', status: 'succeeded' } };
+    const body = {
+      event: 'deploy.finished',
+      msgtype: 'markdown',
+      to: { users: ['dev01', 'wx01'], parties: [9, 4] },
+      data: { service: 'api', version: '1.4.2', environment: 'prod', status: 'succeeded' },
+    };
     const preview = await h.api.post('/v1/messages/preview').send(body);
     expect(preview.body.payloads.map((p: { msgtype: string }) => p.msgtype).sort()).toEqual(['markdown', 'text']);
     const res = await h.api.post('/v1/messages').send(body);
@@ -22,7 +27,13 @@ describe('members who read through the WeChat plugin', () => {
   });
 
   it('when nobody is a reader, then one markdown send goes out', async () => {
-    const preview = await h.api.post('/v1/messages/preview').send({ event: 'deploy.finished', to: { users: ['dev02'] }, data: { service: 'api', version: '1', environment: 'prod', status: 'failed' } });
+    const preview = await h.api
+      .post('/v1/messages/preview')
+      .send({
+        event: 'deploy.finished',
+        to: { users: ['dev02'] },
+        data: { service: 'api', version: '1', environment: 'prod', status: 'failed' },
+      });
     expect(preview.body.payloads).toHaveLength(1);
     expect(preview.body.payloads[0].msgtype).toBe('markdown');
   });

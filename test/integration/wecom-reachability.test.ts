@@ -19,13 +19,26 @@ interface Line {
 
 function capturedLogger() {
   const lines: Line[] = [];
-  const stream = new Writable({ write: (chunk, _e, done) => (lines.push(...chunk.toString().split('\n').filter(Boolean).map((l: string) => JSON.parse(l) as Line)), done()) });
+  const stream = new Writable({
+    write: (chunk, _e, done) => (
+      lines.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter(Boolean)
+          .map((l: string) => JSON.parse(l) as Line),
+      ),
+      done()
+    ),
+  });
   return { logger: pino({ level: 'info' }, stream), lines };
 }
 
 /** A port where something answers that is not WeCom (a dev server): plain text. */
 async function notWecom(): Promise<{ url: string; server: Server }> {
-  const server = createServer((socket) => socket.end('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 10\r\nconnection: close\r\n\r\ndev server'));
+  const server = createServer((socket) =>
+    socket.end('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 10\r\nconnection: close\r\n\r\ndev server'),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server };
 }

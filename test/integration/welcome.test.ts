@@ -27,7 +27,10 @@ function templatesWithCampaign(): string {
   const dir = mkdtempSync(join(tmpdir(), 'wgw-welcome-'));
   cpSync(TEMPLATES_DIR, dir, { recursive: true });
   mkdirSync(join(dir, 'welcome'), { recursive: true });
-  writeFileSync(join(dir, 'welcome', 'expo2026.yaml'), `${readFileSync(join(TEMPLATES_DIR, 'sandbox', 'welcome', 'expo2026.yaml'), 'utf8')}fallback: true\n`);
+  writeFileSync(
+    join(dir, 'welcome', 'expo2026.yaml'),
+    `${readFileSync(join(TEMPLATES_DIR, 'sandbox', 'welcome', 'expo2026.yaml'), 'utf8')}fallback: true\n`,
+  );
   writeFileSync(
     join(dir, 'welcome', 'spring.yaml'),
     `activity: spring
@@ -48,7 +51,15 @@ employees:
 
 let createTime = 1_700_000_000;
 const addEvent = (fields: Record<string, string>) =>
-  eventXml({ ToUserName: SIM_APP.corpId, FromUserName: 'sys', CreateTime: String(createTime++), MsgType: 'event', Event: 'change_external_contact', ChangeType: 'add_external_contact', ...fields });
+  eventXml({
+    ToUserName: SIM_APP.corpId,
+    FromUserName: 'sys',
+    CreateTime: String(createTime++),
+    MsgType: 'event',
+    Event: 'change_external_contact',
+    ChangeType: 'add_external_contact',
+    ...fields,
+  });
 
 describe('new-customer welcome', () => {
   let h: Harness;
@@ -69,9 +80,10 @@ describe('new-customer welcome', () => {
     expect(res.status).toBe(200);
   };
   const outcomes = async () => (await h.api.get('/v1/welcome/outcomes?limit=1000')).body.outcomes as Record<string, any>[];
-  const poolOf = async (userId: string) => ((await h.api.get('/v1/welcome/pool')).body.employees as Record<string, any>[]).find((e) => e.userId === userId);
+  const poolOf = async (userId: string) =>
+    ((await h.api.get('/v1/welcome/pool')).body.employees as Record<string, any>[]).find((e) => e.userId === userId);
 
-  it('when a customer scans the expo QR code, then the expo welcome is sent with the push\'s code within a second, the customer is tagged and the add counted', async () => {
+  it("when a customer scans the expo QR code, then the expo welcome is sent with the push's code within a second, the customer is tagged and the add counted", async () => {
     const code = h.sim.issueWelcomeCode();
     const started = Date.now();
     await push(addEvent({ UserID: 'sales01', ExternalUserID: 'wmCustomer001', State: 'expo2026', WelcomeCode: code }));
@@ -103,7 +115,15 @@ describe('new-customer welcome', () => {
 
   it('when a half contact arrives, then nothing is sent but the customer is tagged and counted, with the reason recorded', async () => {
     const code = h.sim.issueWelcomeCode();
-    await push(addEvent({ ChangeType: 'add_half_external_contact', UserID: 'sales02', ExternalUserID: 'wmHalf01', State: 'expo2026', WelcomeCode: code }));
+    await push(
+      addEvent({
+        ChangeType: 'add_half_external_contact',
+        UserID: 'sales02',
+        ExternalUserID: 'wmHalf01',
+        State: 'expo2026',
+        WelcomeCode: code,
+      }),
+    );
     const outcome = await eventually(async () => (await outcomes()).find((o) => o.customer === 'wmHalf01'));
     expect(outcome).toMatchObject({ outcome: 'skipped', reason: expect.stringContaining('half contact') });
     await eventually(() => h.sim.tagMarks.find((m) => m.external_userid === 'wmHalf01'));
@@ -116,12 +136,16 @@ describe('new-customer welcome', () => {
     expect(outcome).toMatchObject({ outcome: 'skipped', reason: expect.stringContaining('no WelcomeCode') });
   });
 
-  it('when the State is no activity\'s, then the fallback activity welcomes the customer, without its tags', async () => {
+  it("when the State is no activity's, then the fallback activity welcomes the customer, without its tags", async () => {
     const code = h.sim.issueWelcomeCode();
     await push(addEvent({ UserID: 'sales01', ExternalUserID: 'wmStranger', State: 'someone-elses-code', WelcomeCode: code }));
     const welcome = await eventually(() => h.sim.welcomes.find((w) => w.welcomeCode === code));
     expect(welcome.body).toMatchObject({ attachments: [{ msgtype: 'link' }] });
-    expect((await outcomes()).find((o) => o.customer === 'wmStranger')).toMatchObject({ outcome: 'sent', activity: 'expo2026', reason: expect.stringContaining('no tags') });
+    expect((await outcomes()).find((o) => o.customer === 'wmStranger')).toMatchObject({
+      outcome: 'sent',
+      activity: 'expo2026',
+      reason: expect.stringContaining('no tags'),
+    });
     // The campaign's tags are for customers of the campaign: a stranger is not marked.
     await new Promise((r) => setTimeout(r, 300));
     expect(h.sim.tagMarks.filter((m) => m.external_userid === 'wmStranger')).toEqual([]);
@@ -131,7 +155,11 @@ describe('new-customer welcome', () => {
     const code = h.sim.issueWelcomeCode();
     await push(addEvent({ UserID: 'intern07', ExternalUserID: 'wmIntern', State: 'expo2026', WelcomeCode: code }));
     const outcome = await eventually(async () => (await outcomes()).find((o) => o.customer === 'wmIntern'));
-    expect(outcome).toMatchObject({ outcome: 'sent', activity: 'expo2026', reason: expect.stringContaining('intern07 is not among expo2026') });
+    expect(outcome).toMatchObject({
+      outcome: 'sent',
+      activity: 'expo2026',
+      reason: expect.stringContaining('intern07 is not among expo2026'),
+    });
   });
 
   it('when the code has expired at WeCom, then the errcode is recorded and it is not retried', async () => {
@@ -157,15 +185,31 @@ describe('new-customer welcome', () => {
   it('when contact-me codes are asked for, then the least-loaded employee with room gets one, reused while they stay eligible', async () => {
     const first = await h.api.post('/v1/contact-ways').send({ activity: 'spring' });
     expect(first.status).toBe(201);
-    expect(first.body).toMatchObject({ activity: 'spring', state: 'spring2026', employee: 'clerk01', reused: false, qrCode: expect.stringMatching(/^http/) });
-    expect(h.sim.contactWays.get(first.body.configId)?.body).toMatchObject({ type: 1, scene: 2, state: 'spring2026', user: ['clerk01'], skip_verify: true });
+    expect(first.body).toMatchObject({
+      activity: 'spring',
+      state: 'spring2026',
+      employee: 'clerk01',
+      reused: false,
+      qrCode: expect.stringMatching(/^http/),
+    });
+    expect(h.sim.contactWays.get(first.body.configId)?.body).toMatchObject({
+      type: 1,
+      scene: 2,
+      state: 'spring2026',
+      user: ['clerk01'],
+      skip_verify: true,
+    });
     const again = await h.api.post('/v1/contact-ways').send({ activity: 'spring' });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ configId: first.body.configId, reused: true });
     expect((await h.api.post('/v1/contact-ways').send({ activity: 'nope' })).status).toBe(404);
     expect((await h.api.post('/v1/contact-ways').send({})).status).toBe(400);
     const listed = await h.api.get('/v1/welcome/activities');
-    expect(listed.body.activities.find((a: { activity: string }) => a.activity === 'spring')).toMatchObject({ state: 'spring2026', tags: ['etSpring'], contactWays: [expect.objectContaining({ employee: 'clerk01' })] });
+    expect(listed.body.activities.find((a: { activity: string }) => a.activity === 'spring')).toMatchObject({
+      state: 'spring2026',
+      tags: ['etSpring'],
+      contactWays: [expect.objectContaining({ employee: 'clerk01' })],
+    });
   });
 
   it('when several ask for a code at once, then they all get the same one and no orphan is left at WeCom', async () => {
@@ -178,7 +222,8 @@ describe('new-customer welcome', () => {
 
   it('when an employee reaches the daily limit, then they leave the pool, their code is retired and new codes go to a colleague; none left means 409', async () => {
     const way = (await h.api.post('/v1/contact-ways').send({ activity: 'spring' })).body;
-    for (const customer of ['wmSpring1', 'wmSpring2']) await push(addEvent({ UserID: 'clerk01', ExternalUserID: customer, State: 'spring2026', WelcomeCode: h.sim.issueWelcomeCode() }));
+    for (const customer of ['wmSpring1', 'wmSpring2'])
+      await push(addEvent({ UserID: 'clerk01', ExternalUserID: customer, State: 'spring2026', WelcomeCode: h.sim.issueWelcomeCode() }));
     await eventually(async () => (await poolOf('clerk01'))?.inPool === false || undefined);
     expect(await poolOf('clerk01')).toMatchObject({ addsToday: 2, inPool: false, reason: expect.stringContaining('daily limit') });
     await eventually(() => h.sim.contactWays.get(way.configId)?.deleted || undefined);
@@ -186,7 +231,8 @@ describe('new-customer welcome', () => {
     expect(next.body.employee).toBe('clerk02');
     const miniprogram = h.sim.welcomes.find((w) => JSON.stringify(w.body).includes('wmSpring1'));
     expect(miniprogram?.body).toMatchObject({ attachments: [{ msgtype: 'miniprogram', miniprogram: { page: '/index?c=wmSpring1' } }] });
-    for (const customer of ['wmSpring3', 'wmSpring4']) await push(addEvent({ UserID: 'clerk02', ExternalUserID: customer, State: 'spring2026', WelcomeCode: h.sim.issueWelcomeCode() }));
+    for (const customer of ['wmSpring3', 'wmSpring4'])
+      await push(addEvent({ UserID: 'clerk02', ExternalUserID: customer, State: 'spring2026', WelcomeCode: h.sim.issueWelcomeCode() }));
     await eventually(async () => (await poolOf('clerk02'))?.inPool === false || undefined);
     const none = await h.api.post('/v1/contact-ways').send({ activity: 'spring' });
     expect(none.status).toBe(409);
@@ -198,7 +244,11 @@ describe('new-customer welcome', () => {
     const sendWorker = h.gateway.workers.find((w) => w.name === 'send')!;
     await sendWorker.pause(); // let the backlog build up, then release it together with the burst
     for (let batch = 0; batch < 50; batch++) {
-      await Promise.all(Array.from({ length: 100 }, (_, i) => h.api.post('/v1/messages').send(alert({ data: { title: `storm ${batch}-${i}`, content: 'c', level: 'info' } }))));
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          h.api.post('/v1/messages').send(alert({ data: { title: `storm ${batch}-${i}`, content: 'c', level: 'info' } })),
+        ),
+      );
     }
     // One key's 5,000 parts: those beyond its send share wait prioritized, the rest in the plain waiting list.
     const waiting = await h.gateway.queues.get('send')!.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
@@ -216,7 +266,9 @@ describe('new-customer welcome', () => {
     latencies.push(...sent.map((o) => o.latencyMs as number).sort((a, b) => a - b));
     const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
     const left = await h.gateway.queues.get('send')!.getJobCounts('waiting');
-    process.stdout.write(`welcome burst: 200 adds during a 5000-send backlog (${left.waiting} sends still waiting at the end): p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${latencies.at(-1)} ms\n`);
+    process.stdout.write(
+      `welcome burst: 200 adds during a 5000-send backlog (${left.waiting} sends still waiting at the end): p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${latencies.at(-1)} ms\n`,
+    );
     expect(sent.every((o) => o.outcome === 'sent')).toBe(true);
     expect(latencies.at(-1)).toBeLessThan(18_000);
     h.sim.setLatency(0);
@@ -237,7 +289,9 @@ describe('the shipped welcome activities', () => {
       expect((await h.api.post('/v1/contact-ways').send({ activity: 'expo2026' })).status).toBe(404);
       const code = h.sim.issueWelcomeCode();
       await push(h, addEvent({ UserID: 'sales01', ExternalUserID: 'wmRealCustomer', State: 'their-own-code', WelcomeCode: code }));
-      const outcome = await eventually(async () => ((await h.api.get('/v1/welcome/outcomes')).body.outcomes as Record<string, any>[]).find((o) => o.customer === 'wmRealCustomer'));
+      const outcome = await eventually(async () =>
+        ((await h.api.get('/v1/welcome/outcomes')).body.outcomes as Record<string, any>[]).find((o) => o.customer === 'wmRealCustomer'),
+      );
       expect(outcome).toMatchObject({ outcome: 'skipped', reason: expect.stringContaining('there is no fallback') });
       expect(h.sim.welcomes.find((w) => w.welcomeCode === code)).toBeUndefined();
     } finally {
@@ -246,15 +300,24 @@ describe('the shipped welcome activities', () => {
   });
 
   it('when the sandbox runs them, then the expo2026 demo is served, to its own QR code only', async () => {
-    const h = await startHarness({ env: { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY }, config: (c) => ({ ...c, sandbox: true }) });
+    const h = await startHarness({
+      env: { WECOM_CALLBACK_TOKEN: TOKEN, WECOM_CALLBACK_AES_KEY: AES_KEY },
+      config: (c) => ({ ...c, sandbox: true }),
+    });
     try {
-      expect((await h.api.get('/v1/welcome/activities')).body.activities).toEqual([expect.objectContaining({ activity: 'expo2026', state: 'expo2026' })]);
+      expect((await h.api.get('/v1/welcome/activities')).body.activities).toEqual([
+        expect.objectContaining({ activity: 'expo2026', state: 'expo2026' }),
+      ]);
       const demo = h.sim.issueWelcomeCode();
       await push(h, addEvent({ UserID: 'sales01', ExternalUserID: 'wmDemo', State: 'expo2026', WelcomeCode: demo }));
-      expect((await eventually(() => h.sim.welcomes.find((w) => w.welcomeCode === demo))).body).toMatchObject({ attachments: [{ msgtype: 'link' }] });
+      expect((await eventually(() => h.sim.welcomes.find((w) => w.welcomeCode === demo))).body).toMatchObject({
+        attachments: [{ msgtype: 'link' }],
+      });
       const other = h.sim.issueWelcomeCode();
       await push(h, addEvent({ UserID: 'sales01', ExternalUserID: 'wmOther', State: 'their-own-code', WelcomeCode: other }));
-      await eventually(async () => ((await h.api.get('/v1/welcome/outcomes')).body.outcomes as Record<string, any>[]).find((o) => o.customer === 'wmOther'));
+      await eventually(async () =>
+        ((await h.api.get('/v1/welcome/outcomes')).body.outcomes as Record<string, any>[]).find((o) => o.customer === 'wmOther'),
+      );
       expect(h.sim.welcomes.find((w) => w.welcomeCode === other)).toBeUndefined();
     } finally {
       await h.close();
@@ -270,12 +333,19 @@ describe('employee pool counters', () => {
   afterAll(() => redis.quit());
 
   const activities = new Activities([
-    buildActivity({ activity: 'a', state: 's', welcome: { text: 'hi' }, employees: [{ userId: 'e1', dailyLimit: 2, totalLimit: 3 }] }, 'inline'),
+    buildActivity(
+      { activity: 'a', state: 's', welcome: { text: 'hi' }, employees: [{ userId: 'e1', dailyLimit: 2, totalLimit: 3 }] },
+      'inline',
+    ),
   ]);
 
   it('when the day rolls over in Asia/Shanghai, then the daily count starts again and the employee is back in the pool', async () => {
     let now = Date.parse('2026-11-24T15:30:00Z'); // 23:30 in Shanghai
-    const pool = new EmployeePool(redis, activities, { keys: redisKeys(uniquePrefix()).welcome, timeZone: 'Asia/Shanghai', now: () => now });
+    const pool = new EmployeePool(redis, activities, {
+      keys: redisKeys(uniquePrefix()).welcome,
+      timeZone: 'Asia/Shanghai',
+      now: () => now,
+    });
     await pool.countAdd('e1', 'c1');
     await pool.countAdd('e1', 'c2');
     expect(await pool.entry(activities.list[0].employees[0])).toMatchObject({ addsToday: 2, inPool: false });
@@ -286,12 +356,20 @@ describe('employee pool counters', () => {
 
   it('when an employee nears the total cap, then they leave the pool until customers are removed', async () => {
     let now = Date.parse('2026-11-20T02:00:00Z');
-    const pool = new EmployeePool(redis, activities, { keys: redisKeys(uniquePrefix()).welcome, timeZone: 'Asia/Shanghai', now: () => now });
+    const pool = new EmployeePool(redis, activities, {
+      keys: redisKeys(uniquePrefix()).welcome,
+      timeZone: 'Asia/Shanghai',
+      now: () => now,
+    });
     for (const [i, c] of ['c1', 'c2', 'c3'].entries()) {
       now += i * 86_400_000; // one a day, never the daily limit
       await pool.countAdd('e1', c);
     }
-    expect(await pool.entry(activities.list[0].employees[0])).toMatchObject({ totalCustomers: 3, inPool: false, reason: expect.stringContaining('cap') });
+    expect(await pool.entry(activities.list[0].employees[0])).toMatchObject({
+      totalCustomers: 3,
+      inPool: false,
+      reason: expect.stringContaining('cap'),
+    });
     await pool.countRemoval('e1', 'c2');
     await pool.countRemoval('e1', 'c2'); // del_external_contact and del_follow_user for the same customer count once
     expect(await pool.entry(activities.list[0].employees[0])).toMatchObject({ totalCustomers: 2, inPool: true });
@@ -304,7 +382,9 @@ describe('retiring contact-me codes', () => {
   let client: WecomTransport;
   let ways: ContactWays;
   const logs: Record<string, any>[] = [];
-  const activities = new Activities([buildActivity({ activity: 'a', state: 's', welcome: { text: 'hi' }, employees: [{ userId: 'e1' }] }, 'inline')]);
+  const activities = new Activities([
+    buildActivity({ activity: 'a', state: 's', welcome: { text: 'hi' }, employees: [{ userId: 'e1' }] }, 'inline'),
+  ]);
 
   beforeAll(async () => {
     sim = await WecomSimulator.start({ apps: [SIM_APP] });
@@ -327,7 +407,11 @@ describe('retiring contact-me codes', () => {
     sim.failNext(1, { errcode: 48002, errmsg: 'api forbidden' }, 'externalcontact/del_contact_way');
     expect(await ways.retire('e1')).toBe(0);
     expect(await ways.list('a')).toEqual([way]);
-    expect(logs.find((l) => l.level === 40 && l.configId === way.configId)).toMatchObject({ errcode: 48002, employee: 'e1', activity: 'a' });
+    expect(logs.find((l) => l.level === 40 && l.configId === way.configId)).toMatchObject({
+      errcode: 48002,
+      employee: 'e1',
+      activity: 'a',
+    });
     sim.failNext(1, { errcode: -1, errmsg: 'system busy' }, 'externalcontact/del_contact_way');
     expect(await ways.retire('e1')).toBe(0);
     expect(await ways.list('a')).toEqual([way]);

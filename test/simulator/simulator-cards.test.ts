@@ -19,7 +19,11 @@ type Answer = Record<string, unknown> & { errcode: number; errmsg: string };
 type App = typeof APP_A;
 
 async function post(url: string, body: unknown): Promise<Answer> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   expect(res.status).toBe(200);
   return (await res.json()) as Answer;
 }
@@ -35,7 +39,13 @@ const buttonCard = (taskId: string, extra: Record<string, unknown> = {}) => ({
   ],
   ...extra,
 });
-const cardMessage = (card: Record<string, unknown>, extra: Record<string, unknown> = {}, app: App = APP_A) => ({ touser: 'zhangsan|lisi', msgtype: 'template_card', agentid: app.agentId, template_card: card, ...extra });
+const cardMessage = (card: Record<string, unknown>, extra: Record<string, unknown> = {}, app: App = APP_A) => ({
+  touser: 'zhangsan|lisi',
+  msgtype: 'template_card',
+  agentid: app.agentId,
+  template_card: card,
+  ...extra,
+});
 
 /** The app's callback URL, as the gateway would serve it: each push verified, decrypted and kept; `status` is its answer. */
 async function startReceiver() {
@@ -62,10 +72,20 @@ describe('the simulator: interactive cards', () => {
     return ((await res.json()) as Answer).access_token as string;
   };
   const send = async (body: unknown, app: App = APP_A) => post(`${sim.url}/cgi-bin/message/send?access_token=${await tokenOf(app)}`, body);
-  const update = async (body: Record<string, unknown>, app: App = APP_A) => post(`${sim.url}/cgi-bin/message/update_template_card?access_token=${await tokenOf(app)}`, body);
-  const replaceName = (responseCode: unknown, name = 'Acked') => ({ userids: ['zhangsan'], agentid: APP_A.agentId, response_code: responseCode, button: { replace_name: name } });
+  const update = async (body: Record<string, unknown>, app: App = APP_A) =>
+    post(`${sim.url}/cgi-bin/message/update_template_card?access_token=${await tokenOf(app)}`, body);
+  const replaceName = (responseCode: unknown, name = 'Acked') => ({
+    userids: ['zhangsan'],
+    agentid: APP_A.agentId,
+    response_code: responseCode,
+    button: { replace_name: name },
+  });
   const click = async (body: Record<string, unknown>) => {
-    const res = await fetch(`${sim.url}/__sim/click`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${sim.url}/__sim/click`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: res.status, body: (await res.json()) as Record<string, any> };
   };
 
@@ -86,16 +106,21 @@ describe('the simulator: interactive cards', () => {
   });
 
   describe('message/send', () => {
-    it('when a button_interaction card is sent, then the answer carries a response_code, and a textcard\'s answer does not', async () => {
+    it("when a button_interaction card is sent, then the answer carries a response_code, and a textcard's answer does not", async () => {
       const card = await send(cardMessage(buttonCard('alert-42-ack')));
       expect(card).toMatchObject({ errcode: 0, msgid: expect.any(String), response_code: expect.stringMatching(/^[\w-]{16,}$/) });
-      const textcard = await send({ touser: 'zhangsan', msgtype: 'textcard', agentid: APP_A.agentId, textcard: { title: 'CPU high', description: 'web-3', url: 'https://grafana.example' } });
+      const textcard = await send({
+        touser: 'zhangsan',
+        msgtype: 'textcard',
+        agentid: APP_A.agentId,
+        textcard: { title: 'CPU high', description: 'web-3', url: 'https://grafana.example' },
+      });
       expect(textcard.errcode).toBe(0);
       expect(textcard).not.toHaveProperty('response_code');
       expect(sim.cards.map((c) => c.taskId)).toEqual(['alert-42-ack']);
     });
 
-    it('when a card is resent byte for byte with the duplicate check, then the answer is the first one\'s (same msgid and response_code), not a reused task_id', async () => {
+    it("when a card is resent byte for byte with the duplicate check, then the answer is the first one's (same msgid and response_code), not a reused task_id", async () => {
       const raw = JSON.stringify(cardMessage(buttonCard('alert-43-ack'), { enable_duplicate_check: 1, duplicate_check_interval: 600 }));
       const first = await send(raw);
       const again = await send(raw);
@@ -121,14 +146,51 @@ describe('the simulator: interactive cards', () => {
     it.each([
       { what: 'a card without task_id', card: buttonCard('x', { task_id: undefined }), errmsg: 'task_id required' },
       { what: 'a card whose task_id has a space', card: buttonCard('alert 45'), errmsg: 'task_id required, 1 to 128 bytes' },
-      { what: 'a vote card without task_id', card: { card_type: 'vote_interaction', main_title: { title: 'Vote' } }, errmsg: 'task_id required' },
-      { what: 'a notice card with an action menu but no task_id', card: { card_type: 'text_notice', main_title: { title: 'x' }, action_menu: { desc: 'm', action_list: [{ text: 'mute', key: 'mute' }] } }, errmsg: 'task_id required' },
+      {
+        what: 'a vote card without task_id',
+        card: { card_type: 'vote_interaction', main_title: { title: 'Vote' } },
+        errmsg: 'task_id required',
+      },
+      {
+        what: 'a notice card with an action menu but no task_id',
+        card: {
+          card_type: 'text_notice',
+          main_title: { title: 'x' },
+          action_menu: { desc: 'm', action_list: [{ text: 'mute', key: 'mute' }] },
+        },
+        errmsg: 'task_id required',
+      },
       { what: 'a card without buttons', card: buttonCard('alert-45', { button_list: [] }), errmsg: 'button_list must hold 1 to 6 buttons' },
-      { what: 'a card with 7 buttons', card: buttonCard('alert-45', { button_list: Array.from({ length: 7 }, (_, i) => ({ text: `b${i}`, key: `k${i}` })) }), errmsg: 'button_list must hold 1 to 6 buttons' },
-      { what: 'a card with a duplicated key', card: buttonCard('alert-45', { button_list: [{ text: 'a', key: 'ack' }, { text: 'b', key: 'ack' }] }), errmsg: 'button_list.1.key duplicated' },
-      { what: 'a card with a key of 1025 bytes', card: buttonCard('alert-45', { button_list: [{ text: 'a', key: 'k'.repeat(1025) }] }), errmsg: 'button_list.0.key exceeds 1024 bytes' },
-      { what: 'a url button without an http(s) URL', card: buttonCard('alert-45', { button_list: [{ text: 'a', type: 1, url: 'wiki/runbook' }] }), errmsg: 'button_list.0.url must be an http(s) URL' },
-      { what: 'a card with 7 horizontal items', card: buttonCard('alert-45', { horizontal_content_list: Array.from({ length: 7 }, () => ({ keyname: 'k', value: 'v' })) }), errmsg: 'horizontal_content_list holds at most 6 items' },
+      {
+        what: 'a card with 7 buttons',
+        card: buttonCard('alert-45', { button_list: Array.from({ length: 7 }, (_, i) => ({ text: `b${i}`, key: `k${i}` })) }),
+        errmsg: 'button_list must hold 1 to 6 buttons',
+      },
+      {
+        what: 'a card with a duplicated key',
+        card: buttonCard('alert-45', {
+          button_list: [
+            { text: 'a', key: 'ack' },
+            { text: 'b', key: 'ack' },
+          ],
+        }),
+        errmsg: 'button_list.1.key duplicated',
+      },
+      {
+        what: 'a card with a key of 1025 bytes',
+        card: buttonCard('alert-45', { button_list: [{ text: 'a', key: 'k'.repeat(1025) }] }),
+        errmsg: 'button_list.0.key exceeds 1024 bytes',
+      },
+      {
+        what: 'a url button without an http(s) URL',
+        card: buttonCard('alert-45', { button_list: [{ text: 'a', type: 1, url: 'wiki/runbook' }] }),
+        errmsg: 'button_list.0.url must be an http(s) URL',
+      },
+      {
+        what: 'a card with 7 horizontal items',
+        card: buttonCard('alert-45', { horizontal_content_list: Array.from({ length: 7 }, () => ({ keyname: 'k', value: 'v' })) }),
+        errmsg: 'horizontal_content_list holds at most 6 items',
+      },
     ])('when message/send gets $what, then it answers 40058 saying so and records no card', async ({ card, errmsg }) => {
       const answer = await send(cardMessage(card as Record<string, unknown>));
       expect(answer.errcode).toBe(40058);
@@ -140,18 +202,34 @@ describe('the simulator: interactive cards', () => {
   describe('message/update_template_card', () => {
     it('when the send\'s response_code updates the card through the client, then it works once and a second use is refused with 40058 "used or expired"', async () => {
       const { response_code: code } = await send(cardMessage(buttonCard('alert-46-ack')));
-      const newCard = buttonCard('alert-46-ack', { main_title: { title: 'CPU high on web-3', desc: 'acked by zhangsan' }, button_list: [{ text: 'Acked', style: 4, key: 'done' }] });
+      const newCard = buttonCard('alert-46-ack', {
+        main_title: { title: 'CPU high on web-3', desc: 'acked by zhangsan' },
+        button_list: [{ text: 'Acked', style: 4, key: 'done' }],
+      });
       const change = { responseCode: String(code), to: { users: ['zhangsan'], parties: ['2'] }, card: newCard };
       const first = await asApp(sim.url, APP_A, updateTemplateCard({ agentId: APP_A.agentId, ...change }));
       expect(first).toEqual({ kind: 'ok', value: true });
       const second = await asApp(sim.url, APP_A, updateTemplateCard({ agentId: APP_A.agentId, ...change }));
-      expect(second).toMatchObject({ kind: 'permanent', error: { errcode: 40058, errmsg: expect.stringContaining('response_code used or expired') } });
+      expect(second).toMatchObject({
+        kind: 'permanent',
+        error: { errcode: 40058, errmsg: expect.stringContaining('response_code used or expired') },
+      });
       expect(sim.cards[0].card).toEqual(newCard);
-      expect(sim.cards[0].updates).toEqual([{ responseCode: code, kind: 'send', template_card: newCard, userids: ['zhangsan'], partyids: [2], tagids: [], at: expect.any(Number) }]);
+      expect(sim.cards[0].updates).toEqual([
+        {
+          responseCode: code,
+          kind: 'send',
+          template_card: newCard,
+          userids: ['zhangsan'],
+          partyids: [2],
+          tagids: [],
+          at: expect.any(Number),
+        },
+      ]);
       expect(sim.calls.filter((c) => c.api === 'message/update_template_card').map((c) => c.errcode)).toEqual([0, 40058]);
     });
 
-    it('when an update is refused (another app\'s agentid, an unknown one, both changes, another task_id, 1001 userids, another app\'s token), then the code stays usable', async () => {
+    it("when an update is refused (another app's agentid, an unknown one, both changes, another task_id, 1001 userids, another app's token), then the code stays usable", async () => {
       const { response_code: code } = await send(cardMessage(buttonCard('alert-47-ack')));
       expect((await update({ ...replaceName(code), agentid: APP_B.agentId })).errcode).toBe(301002);
       expect((await update({ ...replaceName(code), agentid: 999 })).errcode).toBe(40056);
@@ -159,7 +237,11 @@ describe('the simulator: interactive cards', () => {
       expect(both).toMatchObject({ errcode: 40058, errmsg: expect.stringContaining('either template_card or button.replace_name') });
       const otherTask = await update({ agentid: APP_A.agentId, response_code: code, template_card: buttonCard('alert-99') });
       expect(otherTask).toMatchObject({ errcode: 40058, errmsg: expect.stringContaining("task_id must be the card's (alert-47-ack)") });
-      const badCard = await update({ agentid: APP_A.agentId, response_code: code, template_card: buttonCard('alert-47-ack', { button_list: [] }) });
+      const badCard = await update({
+        agentid: APP_A.agentId,
+        response_code: code,
+        template_card: buttonCard('alert-47-ack', { button_list: [] }),
+      });
       expect(badCard.errmsg).toContain('button_list must hold 1 to 6 buttons');
       const tooMany = await update({ ...replaceName(code), userids: Array.from({ length: 1001 }, (_, i) => `u${i}`) });
       expect(tooMany.errcode).toBe(40032);
@@ -182,7 +264,13 @@ describe('the simulator: interactive cards', () => {
       const sent = await send(cardMessage(buttonCard('alert-49-ack')));
       const { status, body: clicked } = await click({ user: 'lisi', key: 'silence1h' });
       expect(status).toBe(200);
-      expect(clicked).toEqual({ taskId: 'alert-49-ack', key: 'silence1h', user: 'lisi', responseCode: expect.any(String), callbackStatuses: [200] });
+      expect(clicked).toEqual({
+        taskId: 'alert-49-ack',
+        key: 'silence1h',
+        user: 'lisi',
+        responseCode: expect.any(String),
+        callbackStatuses: [200],
+      });
       expect(clicked.responseCode).not.toBe(sent.response_code);
       expect(receiver.pushes).toHaveLength(1);
       const event = parseCallbackXml(receiver.pushes[0]);
@@ -227,7 +315,10 @@ describe('the simulator: interactive cards', () => {
 
     it('when a non-recipient clicks, then 403; an unknown key or a url button, 422; no such card, 404; and nothing is pushed', async () => {
       await send(cardMessage(buttonCard('alert-53-ack')));
-      expect(await click({ user: 'wangwu', key: 'ack', taskId: 'alert-53-ack' })).toMatchObject({ status: 403, body: { error: 'wangwu did not receive card alert-53-ack' } });
+      expect(await click({ user: 'wangwu', key: 'ack', taskId: 'alert-53-ack' })).toMatchObject({
+        status: 403,
+        body: { error: 'wangwu did not receive card alert-53-ack' },
+      });
       expect((await click({ user: 'wangwu', key: 'ack' })).status).toBe(404);
       expect((await click({ user: 'zhangsan', key: 'nosuch' })).status).toBe(422);
       const url = await click({ user: 'zhangsan', key: 'Runbook' });
@@ -273,7 +364,18 @@ describe('the simulator: interactive cards', () => {
           to: { users: ['zhangsan', 'lisi'], parties: [], tags: ['7'] },
           card: buttonCard('alert-56-ack'),
           buttonText: 'Acked',
-          updates: [{ responseCode: clicked.responseCode, kind: 'click', replace_name: 'Acked', userids: ['zhangsan'], partyids: [], tagids: [7], atall: true, at: expect.any(Number) }],
+          updates: [
+            {
+              responseCode: clicked.responseCode,
+              kind: 'click',
+              replace_name: 'Acked',
+              userids: ['zhangsan'],
+              partyids: [],
+              tagids: [7],
+              atall: true,
+              at: expect.any(Number),
+            },
+          ],
         },
       ]);
       expect(cards).toEqual(JSON.parse(JSON.stringify(sim.cards)));
@@ -298,11 +400,22 @@ describe('the simulator: response codes expire', () => {
   afterAll(() => sim.stop());
 
   it('when a response_code is older than responseCodeTtlMs, then the update is refused with 40058 "used or expired"', async () => {
-    const token = ((await (await fetch(`${sim.url}/cgi-bin/gettoken?corpid=${APP_A.corpId}&corpsecret=${APP_A.secret}`)).json()) as Answer).access_token;
-    const { response_code: code } = await post(`${sim.url}/cgi-bin/message/send?access_token=${token}`, cardMessage(buttonCard('alert-58-ack')));
+    const token = ((await (await fetch(`${sim.url}/cgi-bin/gettoken?corpid=${APP_A.corpId}&corpsecret=${APP_A.secret}`)).json()) as Answer)
+      .access_token;
+    const { response_code: code } = await post(
+      `${sim.url}/cgi-bin/message/send?access_token=${token}`,
+      cardMessage(buttonCard('alert-58-ack')),
+    );
     const fresh = await post(`${sim.url}/cgi-bin/message/send?access_token=${token}`, cardMessage(buttonCard('alert-59-ack')));
-    const change = (responseCode: unknown) => ({ userids: ['zhangsan'], agentid: APP_A.agentId, response_code: responseCode, button: { replace_name: 'Acked' } });
-    expect((await post(`${sim.url}/cgi-bin/message/update_template_card?access_token=${token}`, change(fresh.response_code))).errcode).toBe(0);
+    const change = (responseCode: unknown) => ({
+      userids: ['zhangsan'],
+      agentid: APP_A.agentId,
+      response_code: responseCode,
+      button: { replace_name: 'Acked' },
+    });
+    expect((await post(`${sim.url}/cgi-bin/message/update_template_card?access_token=${token}`, change(fresh.response_code))).errcode).toBe(
+      0,
+    );
     await sleep(400);
     const expired = await post(`${sim.url}/cgi-bin/message/update_template_card?access_token=${token}`, change(code));
     expect(expired).toMatchObject({ errcode: 40058, errmsg: expect.stringContaining('response_code used or expired') });

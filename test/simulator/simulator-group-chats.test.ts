@@ -18,7 +18,11 @@ const image = (bytes: Buffer, hash = md5(bytes)) => ({ msgtype: 'image', image: 
 const text = (content: string, extra: Record<string, unknown> = {}) => ({ msgtype: 'text', text: { content, ...extra } });
 
 async function post(url: string, body: unknown): Promise<Answer> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   expect(res.status).toBe(200);
   return (await res.json()) as Answer;
 }
@@ -40,11 +44,16 @@ async function upload(url: string, bytes: Buffer, filename = 'report.txt'): Prom
 describe('the simulator: group robots and app group chats', () => {
   let sim: WecomSimulator;
   const robot = (key: string = KEY) => `${sim.url}/cgi-bin/webhook/send?key=${encodeURIComponent(key)}`;
-  const robotUpload = (type: string, key: string = KEY) => `${sim.url}/cgi-bin/webhook/upload_media?key=${encodeURIComponent(key)}&type=${type}`;
-  const tokenOf = async (app: typeof APP_A) => (await get(`${sim.url}/cgi-bin/gettoken?corpid=${app.corpId}&corpsecret=${app.secret}`)).access_token as string;
-  const appchat = async (api: string, body: unknown, app = APP_A) => post(`${sim.url}/cgi-bin/appchat/${api}?access_token=${await tokenOf(app)}`, body);
-  const chatInfo = async (chatid: string, app = APP_A) => get(`${sim.url}/cgi-bin/appchat/get?access_token=${await tokenOf(app)}&chatid=${encodeURIComponent(chatid)}`);
-  const robotFile = async (type: 'file' | 'voice', key: string = KEY) => (await upload(robotUpload(type, key), Buffer.from('#!AMR\nsome audio bytes'))).media_id as string;
+  const robotUpload = (type: string, key: string = KEY) =>
+    `${sim.url}/cgi-bin/webhook/upload_media?key=${encodeURIComponent(key)}&type=${type}`;
+  const tokenOf = async (app: typeof APP_A) =>
+    (await get(`${sim.url}/cgi-bin/gettoken?corpid=${app.corpId}&corpsecret=${app.secret}`)).access_token as string;
+  const appchat = async (api: string, body: unknown, app = APP_A) =>
+    post(`${sim.url}/cgi-bin/appchat/${api}?access_token=${await tokenOf(app)}`, body);
+  const chatInfo = async (chatid: string, app = APP_A) =>
+    get(`${sim.url}/cgi-bin/appchat/get?access_token=${await tokenOf(app)}&chatid=${encodeURIComponent(chatid)}`);
+  const robotFile = async (type: 'file' | 'voice', key: string = KEY) =>
+    (await upload(robotUpload(type, key), Buffer.from('#!AMR\nsome audio bytes'))).media_id as string;
 
   beforeAll(async () => {
     sim = await WecomSimulator.start({ apps: [APP_A, APP_B] });
@@ -62,16 +71,50 @@ describe('the simulator: group robots and app group chats', () => {
         { msgtype: 'markdown_v2', markdown_v2: { content: '| host | disk |\n| --- | --- |\n| db1 | 95% |' } },
         image(PNG),
         image(JPG, md5(JPG).toUpperCase()),
-        { msgtype: 'news', news: { articles: [{ title: 'Incident 42', url: 'https://status.example/42', picurl: 'https://status.example/42.png' }] } },
+        {
+          msgtype: 'news',
+          news: { articles: [{ title: 'Incident 42', url: 'https://status.example/42', picurl: 'https://status.example/42.png' }] },
+        },
         { msgtype: 'file', file: { media_id: file } },
         { msgtype: 'voice', voice: { media_id: voice } },
-        { msgtype: 'template_card', template_card: { card_type: 'text_notice', main_title: { title: 'CPU high' }, card_action: { type: 1, url: 'https://grafana.example' } } },
-        { msgtype: 'template_card', template_card: { card_type: 'news_notice', main_title: { title: 'Deploy' }, card_image: { url: 'https://x.example/a.png' }, card_action: { type: 1, url: 'https://x.example' } } },
+        {
+          msgtype: 'template_card',
+          template_card: {
+            card_type: 'text_notice',
+            main_title: { title: 'CPU high' },
+            card_action: { type: 1, url: 'https://grafana.example' },
+          },
+        },
+        {
+          msgtype: 'template_card',
+          template_card: {
+            card_type: 'news_notice',
+            main_title: { title: 'Deploy' },
+            card_image: { url: 'https://x.example/a.png' },
+            card_action: { type: 1, url: 'https://x.example' },
+          },
+        },
       ];
       for (const body of bodies) expect(await post(robot(), body)).toEqual({ errcode: 0, errmsg: 'ok' });
 
-      expect(sim.robotSent.map((m) => m.msgtype)).toEqual(['text', 'markdown', 'markdown_v2', 'image', 'image', 'news', 'file', 'voice', 'template_card', 'template_card']);
-      expect(sim.robotSent[0]).toMatchObject({ key: KEY, body: { content: 'disk 95% on db1' }, mentioned: ['zhangsan', '@all'], mentionedMobiles: ['13800001111'] });
+      expect(sim.robotSent.map((m) => m.msgtype)).toEqual([
+        'text',
+        'markdown',
+        'markdown_v2',
+        'image',
+        'image',
+        'news',
+        'file',
+        'voice',
+        'template_card',
+        'template_card',
+      ]);
+      expect(sim.robotSent[0]).toMatchObject({
+        key: KEY,
+        body: { content: 'disk 95% on db1' },
+        mentioned: ['zhangsan', '@all'],
+        mentionedMobiles: ['13800001111'],
+      });
       expect(sim.robotSent[1].mentioned).toEqual(['lisi']);
       expect(sim.robotSent[2].mentioned).toBeUndefined();
       expect(sim.robotDeliveriesTo(KEY)).toHaveLength(10);
@@ -89,29 +132,70 @@ describe('the simulator: group robots and app group chats', () => {
       { what: 'a mentioned_list that is not a list of strings', body: text('x', { mentioned_list: 'zhangsan' }), errcode: 40058 },
       { what: 'a mentioned_mobile_list holding a number', body: text('x', { mentioned_mobile_list: [13800001111] }), errcode: 40058 },
       { what: 'empty markdown', body: { msgtype: 'markdown', markdown: { content: '' } }, errcode: 44004 },
-      { what: 'markdown over 4096 bytes', body: { msgtype: 'markdown', markdown: { content: 'x'.repeat(4097) } }, errcode: 40058, errmsg: 'markdown.content exceed max length 4096' },
-      { what: 'markdown_v2 over 4096 bytes', body: { msgtype: 'markdown_v2', markdown_v2: { content: 'x'.repeat(4097) } }, errcode: 40058, errmsg: 'markdown_v2.content exceed max length 4096' },
-      { what: 'an image with no md5', body: { msgtype: 'image', image: { base64: PNG.toString('base64') } }, errcode: 40058, errmsg: 'image needs base64 and md5 strings' },
-      { what: 'an image that is not base64', body: { msgtype: 'image', image: { base64: 'not base64!', md5: md5(PNG) } }, errcode: 40058, errmsg: 'image base64 invalid' },
+      {
+        what: 'markdown over 4096 bytes',
+        body: { msgtype: 'markdown', markdown: { content: 'x'.repeat(4097) } },
+        errcode: 40058,
+        errmsg: 'markdown.content exceed max length 4096',
+      },
+      {
+        what: 'markdown_v2 over 4096 bytes',
+        body: { msgtype: 'markdown_v2', markdown_v2: { content: 'x'.repeat(4097) } },
+        errcode: 40058,
+        errmsg: 'markdown_v2.content exceed max length 4096',
+      },
+      {
+        what: 'an image with no md5',
+        body: { msgtype: 'image', image: { base64: PNG.toString('base64') } },
+        errcode: 40058,
+        errmsg: 'image needs base64 and md5 strings',
+      },
+      {
+        what: 'an image that is not base64',
+        body: { msgtype: 'image', image: { base64: 'not base64!', md5: md5(PNG) } },
+        errcode: 40058,
+        errmsg: 'image base64 invalid',
+      },
       { what: 'a GIF', body: image(Buffer.from('GIF89a-----------')), errcode: 40058, errmsg: 'image is neither JPG nor PNG' },
       { what: 'an image over 2 MB', body: image(big), errcode: 40058, errmsg: 'image size exceeds 2 MB' },
       { what: 'an image whose md5 is of other bytes', body: image(PNG, md5(JPG)), errcode: 40058, errmsg: 'image md5 mismatch' },
       { what: 'news without articles', body: { msgtype: 'news', news: { articles: [] } }, errcode: 40058 },
-      { what: 'news with 9 articles', body: { msgtype: 'news', news: { articles: Array(9).fill({ title: 't', url: 'https://x.example' }) } }, errcode: 40058 },
+      {
+        what: 'news with 9 articles',
+        body: { msgtype: 'news', news: { articles: Array(9).fill({ title: 't', url: 'https://x.example' }) } },
+        errcode: 40058,
+      },
       { what: 'an article without a title', body: { msgtype: 'news', news: { articles: [{ url: 'https://x.example' }] } }, errcode: 40058 },
-      { what: 'an article with an ftp url', body: { msgtype: 'news', news: { articles: [{ title: 't', url: 'ftp://x.example' }] } }, errcode: 40058 },
-      { what: 'a file never uploaded', body: { msgtype: 'file', file: { media_id: '3nosuchmedia' } }, errcode: 40007, errmsg: 'invalid media_id' },
-      { what: 'an interactive card', body: { msgtype: 'template_card', template_card: { card_type: 'button_interaction', task_id: 't1' } }, errcode: 40058, errmsg: 'robots take text_notice and news_notice cards only' },
+      {
+        what: 'an article with an ftp url',
+        body: { msgtype: 'news', news: { articles: [{ title: 't', url: 'ftp://x.example' }] } },
+        errcode: 40058,
+      },
+      {
+        what: 'a file never uploaded',
+        body: { msgtype: 'file', file: { media_id: '3nosuchmedia' } },
+        errcode: 40007,
+        errmsg: 'invalid media_id',
+      },
+      {
+        what: 'an interactive card',
+        body: { msgtype: 'template_card', template_card: { card_type: 'button_interaction', task_id: 't1' } },
+        errcode: 40058,
+        errmsg: 'robots take text_notice and news_notice cards only',
+      },
       { what: 'a body that is not JSON', body: '{"msgtype":', errcode: 40058, errmsg: 'invalid json' },
     ];
-    it.each(refused)('when a robot is sent $what, then WeCom answers errcode $errcode and nothing is delivered', async ({ body, errcode, errmsg }) => {
-      const answer = await post(robot(), body);
-      expect(answer.errcode).toBe(errcode);
-      if (errmsg) expect(answer.errmsg).toContain(errmsg);
-      // Decorated as WeCom decorates its errmsg.
-      expect(answer.errmsg).toContain(`more info at https://open.work.weixin.qq.com/devtool/query?e=${errcode}`);
-      expect(sim.robotSent).toHaveLength(0);
-    });
+    it.each(refused)(
+      'when a robot is sent $what, then WeCom answers errcode $errcode and nothing is delivered',
+      async ({ body, errcode, errmsg }) => {
+        const answer = await post(robot(), body);
+        expect(answer.errcode).toBe(errcode);
+        if (errmsg) expect(answer.errmsg).toContain(errmsg);
+        // Decorated as WeCom decorates its errmsg.
+        expect(answer.errmsg).toContain(`more info at https://open.work.weixin.qq.com/devtool/query?e=${errcode}`);
+        expect(sim.robotSent).toHaveLength(0);
+      },
+    );
 
     it('when a robot is sent a 21st message within a minute, then it answers 45009 and delivers nothing', async () => {
       for (let i = 1; i <= 20; i++) expect((await post(robot(), text(`alert ${i}`))).errcode).toBe(0);
@@ -175,7 +259,13 @@ describe('the simulator: group robots and app group chats', () => {
   describe('webhook/upload_media', () => {
     it('when a file is uploaded, then it answers a media_id the same robot can send', async () => {
       const answer = await upload(robotUpload('file'), Buffer.from('quarterly report'), 'report.txt');
-      expect(answer).toMatchObject({ errcode: 0, errmsg: 'ok', type: 'file', media_id: expect.any(String), created_at: expect.stringMatching(/^\d+$/) });
+      expect(answer).toMatchObject({
+        errcode: 0,
+        errmsg: 'ok',
+        type: 'file',
+        media_id: expect.any(String),
+        created_at: expect.stringMatching(/^\d+$/),
+      });
       expect(await post(robot(), { msgtype: 'file', file: { media_id: answer.media_id } })).toEqual({ errcode: 0, errmsg: 'ok' });
     });
 
@@ -188,7 +278,10 @@ describe('the simulator: group robots and app group chats', () => {
     it('when a voice id is sent as a file, or an app media/upload id is sent, then it answers 40007', async () => {
       const voice = await robotFile('voice');
       expect((await post(robot(), { msgtype: 'file', file: { media_id: voice } })).errcode).toBe(40007);
-      const appMedia = await upload(`${sim.url}/cgi-bin/media/upload?access_token=${await tokenOf(APP_A)}&type=file`, Buffer.from('app file bytes'));
+      const appMedia = await upload(
+        `${sim.url}/cgi-bin/media/upload?access_token=${await tokenOf(APP_A)}&type=file`,
+        Buffer.from('app file bytes'),
+      );
       expect(appMedia.errcode).toBe(0);
       expect((await post(robot(), { msgtype: 'file', file: { media_id: appMedia.media_id } })).errcode).toBe(40007);
     });
@@ -217,7 +310,11 @@ describe('the simulator: group robots and app group chats', () => {
       const answer = await appchat('create', { name: 'oncall', userlist: ['zhangsan', 'lisi', 'wangwu'] });
       expect(answer).toMatchObject({ errcode: 0, errmsg: 'ok', chatid: expect.stringMatching(/^[0-9a-zA-Z]{32}$/) });
       const chatid = answer.chatid as string;
-      expect(await chatInfo(chatid)).toEqual({ errcode: 0, errmsg: 'ok', chat_info: { chatid, name: 'oncall', owner: 'zhangsan', userlist: ['zhangsan', 'lisi', 'wangwu'] } });
+      expect(await chatInfo(chatid)).toEqual({
+        errcode: 0,
+        errmsg: 'ok',
+        chat_info: { chatid, name: 'oncall', owner: 'zhangsan', userlist: ['zhangsan', 'lisi', 'wangwu'] },
+      });
       expect(sim.chats.get(chatid)).toMatchObject({ agentId: APP_A.agentId, owner: 'zhangsan' });
     });
 
@@ -227,7 +324,12 @@ describe('the simulator: group robots and app group chats', () => {
       { what: '2001 members', body: { userlist: Array.from({ length: 2001 }, (_, i) => `user${i}`) }, errcode: 40058 },
       { what: 'a member twice', body: { userlist: ['zhangsan', 'ZhangSan'] }, errcode: 40058, errmsg: 'duplicates' },
       { what: 'a malformed userid', body: { userlist: ['zhangsan', 'li si'] }, errcode: 40003 },
-      { what: 'an owner who is not a member', body: { userlist: ['zhangsan', 'lisi'], owner: 'wangwu' }, errcode: 40058, errmsg: 'owner must be in userlist' },
+      {
+        what: 'an owner who is not a member',
+        body: { userlist: ['zhangsan', 'lisi'], owner: 'wangwu' },
+        errcode: 40058,
+        errmsg: 'owner must be in userlist',
+      },
       { what: 'a chatid with a dash', body: { userlist: ['zhangsan', 'lisi'], chatid: 'ops-chat' }, errcode: 40058 },
       { what: 'a 33-character chatid', body: { userlist: ['zhangsan', 'lisi'], chatid: 'a'.repeat(33) }, errcode: 40058 },
     ];
@@ -239,7 +341,10 @@ describe('the simulator: group robots and app group chats', () => {
     });
 
     it('when a chat is created with a chatid that exists, then it answers 40058 chatid exists', async () => {
-      expect(await appchat('create', { chatid: 'ops1', userlist: ['zhangsan', 'lisi'], owner: 'lisi' })).toMatchObject({ errcode: 0, chatid: 'ops1' });
+      expect(await appchat('create', { chatid: 'ops1', userlist: ['zhangsan', 'lisi'], owner: 'lisi' })).toMatchObject({
+        errcode: 0,
+        chatid: 'ops1',
+      });
       const again = await appchat('create', { chatid: 'ops1', userlist: ['zhangsan', 'lisi'] }, APP_B);
       expect(again.errcode).toBe(40058);
       expect(again.errmsg).toContain('chatid exists');
@@ -249,9 +354,14 @@ describe('the simulator: group robots and app group chats', () => {
     it('when the directory does not know a member, then create answers 60111', async () => {
       const strict = await WecomSimulator.start({ apps: [APP_A], directory: { users: ['zhangsan', 'lisi'] } });
       try {
-        const token = (await get(`${strict.url}/cgi-bin/gettoken?corpid=${APP_A.corpId}&corpsecret=${APP_A.secret}`)).access_token as string;
-        expect((await post(`${strict.url}/cgi-bin/appchat/create?access_token=${token}`, { userlist: ['zhangsan', 'nobody'] })).errcode).toBe(60111);
-        expect((await post(`${strict.url}/cgi-bin/appchat/create?access_token=${token}`, { userlist: ['zhangsan', 'lisi'] })).errcode).toBe(0);
+        const token = (await get(`${strict.url}/cgi-bin/gettoken?corpid=${APP_A.corpId}&corpsecret=${APP_A.secret}`))
+          .access_token as string;
+        expect(
+          (await post(`${strict.url}/cgi-bin/appchat/create?access_token=${token}`, { userlist: ['zhangsan', 'nobody'] })).errcode,
+        ).toBe(60111);
+        expect((await post(`${strict.url}/cgi-bin/appchat/create?access_token=${token}`, { userlist: ['zhangsan', 'lisi'] })).errcode).toBe(
+          0,
+        );
       } finally {
         await strict.stop();
       }
@@ -264,8 +374,21 @@ describe('the simulator: group robots and app group chats', () => {
 
     it('when a chat is updated, then get shows its new name, owner and members', async () => {
       await appchat('create', { chatid: 'ops2', name: 'ops', userlist: ['zhangsan', 'lisi'] });
-      expect(await appchat('update', { chatid: 'ops2', name: 'ops oncall', owner: 'wangwu', add_user_list: ['wangwu', 'lisi'], del_user_list: ['zhangsan'] })).toEqual({ errcode: 0, errmsg: 'ok' });
-      expect((await chatInfo('ops2')).chat_info).toEqual({ chatid: 'ops2', name: 'ops oncall', owner: 'wangwu', userlist: ['lisi', 'wangwu'] });
+      expect(
+        await appchat('update', {
+          chatid: 'ops2',
+          name: 'ops oncall',
+          owner: 'wangwu',
+          add_user_list: ['wangwu', 'lisi'],
+          del_user_list: ['zhangsan'],
+        }),
+      ).toEqual({ errcode: 0, errmsg: 'ok' });
+      expect((await chatInfo('ops2')).chat_info).toEqual({
+        chatid: 'ops2',
+        name: 'ops oncall',
+        owner: 'wangwu',
+        userlist: ['lisi', 'wangwu'],
+      });
     });
 
     it('when an update removes the owner without naming a new one, or every member, then it answers 40058 and changes nothing', async () => {
@@ -299,12 +422,21 @@ describe('the simulator: group robots and app group chats', () => {
       const sends = [
         { chatid: 'ops4', ...text('disk full', { mentioned_list: ['lisi', '@all'] }) },
         { chatid: 'ops4', msgtype: 'markdown', markdown: { content: '**disk** <font color="warning">full</font> <@zhangsan>' } },
-        { chatid: 'ops4', msgtype: 'textcard', textcard: { title: 'Disk', description: '<div class="highlight">full</div>', url: 'https://x.example' } },
+        {
+          chatid: 'ops4',
+          msgtype: 'textcard',
+          textcard: { title: 'Disk', description: '<div class="highlight">full</div>', url: 'https://x.example' },
+        },
         { chatid: 'ops4', msgtype: 'image', image: { media_id: media.media_id }, safe: 1 },
       ];
       for (const body of sends) expect(await appchat('send', body)).toEqual({ errcode: 0, errmsg: 'ok' });
       expect(sim.chatSent.map((m) => m.msgtype)).toEqual(['text', 'markdown', 'textcard', 'image']);
-      expect(sim.chatSent[0]).toMatchObject({ chatid: 'ops4', agentid: APP_A.agentId, body: { content: 'disk full' }, mentioned: ['lisi', '@all'] });
+      expect(sim.chatSent[0]).toMatchObject({
+        chatid: 'ops4',
+        agentid: APP_A.agentId,
+        body: { content: 'disk full' },
+        mentioned: ['lisi', '@all'],
+      });
       expect(sim.chatSent[1].mentioned).toEqual(['zhangsan']);
     });
 
@@ -315,7 +447,11 @@ describe('the simulator: group robots and app group chats', () => {
       { what: 'empty text', body: text(''), errcode: 44004 },
       { what: 'text over 2048 bytes', body: text('x'.repeat(2049)), errcode: 45002 },
       { what: 'a mentioned_list with a malformed userid', body: text('x', { mentioned_list: ['li si'] }), errcode: 40058 },
-      { what: 'markup WeCom does not render', body: { msgtype: 'textcard', textcard: { title: 'Disk', description: '<div class="red">full</div>', url: 'https://x.example' } }, errcode: 40058 },
+      {
+        what: 'markup WeCom does not render',
+        body: { msgtype: 'textcard', textcard: { title: 'Disk', description: '<div class="red">full</div>', url: 'https://x.example' } },
+        errcode: 40058,
+      },
       { what: 'an image never uploaded', body: { msgtype: 'image', image: { media_id: '3nosuchmedia' } }, errcode: 40007 },
     ];
     it.each(badSends)('when a chat is sent $what, then it answers $errcode and delivers nothing', async ({ body, errcode }) => {
@@ -336,11 +472,17 @@ describe('the simulator: group robots and app group chats', () => {
       await post(robot(), text('robot says'));
       await appchat('create', { chatid: 'ops7', userlist: ['zhangsan', 'lisi'] });
       await appchat('send', { chatid: 'ops7', ...text('chat says') });
-      const listing = (await (await fetch(`${sim.url}/__sim/messages`)).json()) as { messages: unknown[]; robots: Record<string, unknown>[]; chats: Record<string, unknown>[] };
+      const listing = (await (await fetch(`${sim.url}/__sim/messages`)).json()) as {
+        messages: unknown[];
+        robots: Record<string, unknown>[];
+        chats: Record<string, unknown>[];
+      };
       expect(listing.messages).toEqual([]);
       expect(listing.robots).toEqual([expect.objectContaining({ key: '693a…', msgtype: 'text', body: { content: 'robot says' } })]);
       expect(JSON.stringify(listing)).not.toContain(KEY);
-      expect(listing.chats).toEqual([expect.objectContaining({ chatid: 'ops7', agentid: APP_A.agentId, msgtype: 'text', body: { content: 'chat says' } })]);
+      expect(listing.chats).toEqual([
+        expect.objectContaining({ chatid: 'ops7', agentid: APP_A.agentId, msgtype: 'text', body: { content: 'chat says' } }),
+      ]);
       const stats = (await (await fetch(`${sim.url}/__sim/stats`)).json()) as Record<string, number>;
       expect(stats).toMatchObject({ robotSent: 1, chatSent: 1, sent: 0 });
     });

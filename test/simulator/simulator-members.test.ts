@@ -8,8 +8,19 @@ import { WecomSimulator } from '../../src/simulator/simulator';
 import { alert, eventually, finalStatus, listen, SIM_APP, TEMPLATES_DIR, uniquePrefix } from '../support/harness';
 
 /** The sandbox as `npm start` runs it (its simulator, its members, its callback keys), with a gateway listening on loopback. */
-async function startSandboxGateway(env: Record<string, string> = {}, autoReplies: { match: 'keyword'; pattern: string; reply: string }[] = []) {
-  const config = loadConfig({ REDIS_URL: process.env.TEST_REDIS_URL, REDIS_PREFIX: uniquePrefix(), TEMPLATES_DIR, LOG_LEVEL: 'silent', RETRY_BASE_DELAY_MS: '5', MEMBER_QUOTA: 'off', ...env });
+async function startSandboxGateway(
+  env: Record<string, string> = {},
+  autoReplies: { match: 'keyword'; pattern: string; reply: string }[] = [],
+) {
+  const config = loadConfig({
+    REDIS_URL: process.env.TEST_REDIS_URL,
+    REDIS_PREFIX: uniquePrefix(),
+    TEMPLATES_DIR,
+    LOG_LEVEL: 'silent',
+    RETRY_BASE_DELAY_MS: '5',
+    MEMBER_QUOTA: 'off',
+    ...env,
+  });
   const sandbox = await startSandbox(config, { port: 0 });
   const gatewayConfig = { ...sandbox.config, callback: { ...sandbox.config.callback, autoReplies } };
   const gateway = await createGateway(gatewayConfig, { logger: pino({ level: 'silent' }) });
@@ -29,7 +40,11 @@ async function startSandboxGateway(env: Record<string, string> = {}, autoReplies
 
 /** The simulator's control API, as a sandbox user calls it with curl. */
 async function control(sandbox: Sandbox, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${sandbox.simulator.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${sandbox.simulator.url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: res.status, body: await res.json() };
 }
 
@@ -79,7 +94,9 @@ describe("the sandbox simulator's members", () => {
   });
 
   it("when the README's members and departments are sent to, then every one is valid", async () => {
-    const res = await s.api.post('/v1/messages').send(alert({ to: { users: ['zhangsan', 'lisi', 'wangwu', 'boss', 'sales01', 'sales02'], parties: ['2', '3'] } }));
+    const res = await s.api
+      .post('/v1/messages')
+      .send(alert({ to: { users: ['zhangsan', 'lisi', 'wangwu', 'boss', 'sales01', 'sales02'], parties: ['2', '3'] } }));
     const view = await finalStatus(s.api, res.body.id);
     expect(view.status).toBe('sent');
     expect(view.invalid).toBeUndefined();
@@ -94,14 +111,24 @@ describe("the sandbox simulator's members", () => {
   });
 
   it('when the members are replaced over the control API, then only those are valid, until a reset brings the sample corp back', async () => {
-    expect((await control(s.sandbox, 'PUT', '/__sim/members', { members: ['ops01', { userid: 'dba01', name: '数据库', department: [2] }] })).status).toBe(200);
+    expect(
+      (await control(s.sandbox, 'PUT', '/__sim/members', { members: ['ops01', { userid: 'dba01', name: '数据库', department: [2] }] }))
+        .status,
+    ).toBe(200);
     expect((await control(s.sandbox, 'PUT', '/__sim/members', { members: ['not ok'] })).status).toBe(400);
     const failed = await finalStatus(s.api, (await s.api.post('/v1/messages').send(alert({ to: { users: ['zhangsan'] } }))).body.id);
     expect(failed).toMatchObject({ status: 'failed', error: { errcode: 81013 } });
     const sent = await finalStatus(s.api, (await s.api.post('/v1/messages').send(alert({ to: { users: ['dba01'] } }))).body.id);
     expect(sent.status).toBe('sent');
     expect((await control(s.sandbox, 'POST', '/__sim/reset')).status).toBe(200);
-    expect((await control(s.sandbox, 'GET', '/__sim/members')).body.members.map((m: { userid: string }) => m.userid)).toEqual(['zhangsan', 'lisi', 'wangwu', 'boss', 'sales01', 'sales02']);
+    expect((await control(s.sandbox, 'GET', '/__sim/members')).body.members.map((m: { userid: string }) => m.userid)).toEqual([
+      'zhangsan',
+      'lisi',
+      'wangwu',
+      'boss',
+      'sales01',
+      'sales02',
+    ]);
   });
 });
 
@@ -111,7 +138,13 @@ describe('SIMULATOR_MEMBERS', () => {
     const open = await startSandbox(loadConfig({ SIMULATOR_MEMBERS: '*', LOG_LEVEL: 'silent' }), { port: 0 });
     try {
       const members = (await control(listed, 'GET', '/__sim/members')).body;
-      expect(members).toMatchObject({ anyUserid: false, members: [{ userid: 'ops01', name: 'ops01', department: [1] }, { userid: 'dba01', name: 'dba01', department: [1] }] });
+      expect(members).toMatchObject({
+        anyUserid: false,
+        members: [
+          { userid: 'ops01', name: 'ops01', department: [1] },
+          { userid: 'dba01', name: 'dba01', department: [1] },
+        ],
+      });
       expect((await control(open, 'GET', '/__sim/members')).body.anyUserid).toBe(true);
     } finally {
       await listed.stop();
@@ -132,26 +165,46 @@ describe('contact changes pushed by the simulator', () => {
   afterAll(() => s.close());
 
   it("when an admin adds a member in WeCom (create_user), then the gateway's contact mirror has them and a message to them is delivered", async () => {
-    const pushed = await control(s.sandbox, 'POST', '/__sim/contact-change', { ChangeType: 'create_user', UserID: 'zhaoliu', Name: '赵六', Department: [3], Position: 'SRE' });
+    const pushed = await control(s.sandbox, 'POST', '/__sim/contact-change', {
+      ChangeType: 'create_user',
+      UserID: 'zhaoliu',
+      Name: '赵六',
+      Department: [3],
+      Position: 'SRE',
+    });
     expect(pushed).toMatchObject({ status: 200, body: { changeType: 'create_user', callbackStatus: 200 } });
-    expect((await s.api.get('/v1/contacts/users/zhaoliu')).body).toMatchObject({ userId: 'zhaoliu', name: '赵六', departments: [3], position: 'SRE' });
+    expect((await s.api.get('/v1/contacts/users/zhaoliu')).body).toMatchObject({
+      userId: 'zhaoliu',
+      name: '赵六',
+      departments: [3],
+      position: 'SRE',
+    });
     const view = await finalStatus(s.api, (await s.api.post('/v1/messages').send(alert({ to: { users: ['zhaoliu'] } }))).body.id);
     expect(view).toMatchObject({ status: 'sent' });
-    expect((await control(s.sandbox, 'GET', '/__sim/members')).body.members).toContainEqual(expect.objectContaining({ userid: 'zhaoliu', name: '赵六', department: [3] }));
+    expect((await control(s.sandbox, 'GET', '/__sim/members')).body.members).toContainEqual(
+      expect.objectContaining({ userid: 'zhaoliu', name: '赵六', department: [3] }),
+    );
   });
 
   it('when a member is removed (delete_user), then the change feed records it and a message to them fails with 81013', async () => {
     expect((await control(s.sandbox, 'POST', '/__sim/contact-change', { ChangeType: 'delete_user', UserID: 'wangwu' })).status).toBe(200);
     const feed = (await s.api.get('/v1/contacts/changes?since=0&limit=100')).body.changes as Record<string, any>[];
     expect(feed.at(-1)).toMatchObject({ type: 'user', event: 'user.deleted' });
-    expect((await control(s.sandbox, 'GET', '/__sim/members')).body.members).not.toContainEqual(expect.objectContaining({ userid: 'wangwu' }));
+    expect((await control(s.sandbox, 'GET', '/__sim/members')).body.members).not.toContainEqual(
+      expect.objectContaining({ userid: 'wangwu' }),
+    );
     const view = await finalStatus(s.api, (await s.api.post('/v1/messages').send(alert({ to: { users: ['wangwu'] } }))).body.id);
     expect(view).toMatchObject({ status: 'failed', error: { errcode: 81013 } });
   });
 
   it('when a department is created, then the mirror lists it and a message to it is delivered', async () => {
-    expect((await control(s.sandbox, 'POST', '/__sim/contact-change', { ChangeType: 'create_party', Id: 9, Name: '值班组', ParentId: 2 })).status).toBe(200);
-    expect((await s.api.get('/v1/contacts/departments')).body.departments).toContainEqual(expect.objectContaining({ id: 9, name: '值班组', parentId: 2 }));
+    expect(
+      (await control(s.sandbox, 'POST', '/__sim/contact-change', { ChangeType: 'create_party', Id: 9, Name: '值班组', ParentId: 2 }))
+        .status,
+    ).toBe(200);
+    expect((await s.api.get('/v1/contacts/departments')).body.departments).toContainEqual(
+      expect.objectContaining({ id: 9, name: '值班组', parentId: 2 }),
+    );
     const view = await finalStatus(s.api, (await s.api.post('/v1/messages').send(alert({ to: { parties: ['9'] } }))).body.id);
     expect(view).toMatchObject({ status: 'sent' });
   });
@@ -161,7 +214,9 @@ describe('contact changes pushed by the simulator', () => {
     const unknown = await control(s.sandbox, 'POST', '/__sim/contact-change', { ChangeType: 'update_user', UserID: 'nobody', Name: 'x' });
     expect(unknown.status).toBe(404);
     expect(unknown.body.error).toMatch(/nobody/);
-    expect((await control(s.sandbox, 'POST', '/__sim/contact-change', { ChangeType: 'create_user', UserID: 'zhangsan', Name: 'again' })).status).toBe(409);
+    expect(
+      (await control(s.sandbox, 'POST', '/__sim/contact-change', { ChangeType: 'create_user', UserID: 'zhangsan', Name: 'again' })).status,
+    ).toBe(409);
     expect((await control(s.sandbox, 'POST', '/__sim/contact-change', { ChangeType: 'rename_everything', UserID: 'x' })).status).toBe(400);
     expect((await s.api.get('/v1/contacts/changes?since=0&limit=100')).body.changes.length).toBe(before);
   });
@@ -172,7 +227,9 @@ describe('member messages pushed by the simulator', () => {
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   beforeAll(async () => {
     receiver = await startReceiver();
-    s = await startSandboxGateway({ INBOUND_WEBHOOK_URL: receiver.url }, [{ match: 'keyword', pattern: 'ping', reply: 'pong to {{fromUser}}' }]);
+    s = await startSandboxGateway({ INBOUND_WEBHOOK_URL: receiver.url }, [
+      { match: 'keyword', pattern: 'ping', reply: 'pong to {{fromUser}}' },
+    ]);
   });
   afterAll(async () => {
     await s.close();
@@ -208,7 +265,11 @@ describe('the simulator without a directory (tests)', () => {
     try {
       const members = (await fetch(`${sim.url}/__sim/members`).then((r) => r.json())) as Record<string, unknown>;
       expect(members).toMatchObject({ anyUserid: true });
-      const res = await fetch(`${sim.url}/__sim/member-message`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'anyone', content: 'hi' }) });
+      const res = await fetch(`${sim.url}/__sim/member-message`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user: 'anyone', content: 'hi' }),
+      });
       expect(res.status).toBe(409);
     } finally {
       await sim.stop();

@@ -21,7 +21,13 @@ export const PEER_TIMEOUT_SECONDS = 2;
  *   starts before the others listen (they join it as they start; this is the fallback);
  * - settling capped at 10 s (default 1 min): nothing is sent before it ends.
  */
-const GOSSIP_FLAGS = [`--cluster.peer-timeout=${PEER_TIMEOUT_SECONDS}s`, '--cluster.gossip-interval=50ms', '--cluster.pushpull-interval=1s', '--cluster.reconnect-interval=1s', '--cluster.settle-timeout=10s'];
+const GOSSIP_FLAGS = [
+  `--cluster.peer-timeout=${PEER_TIMEOUT_SECONDS}s`,
+  '--cluster.gossip-interval=50ms',
+  '--cluster.pushpull-interval=1s',
+  '--cluster.reconnect-interval=1s',
+  '--cluster.settle-timeout=10s',
+];
 
 /** How long a replica may take to leave the cluster and write its state on SIGTERM before it is killed. */
 const STOP_GRACE_MS = 5_000;
@@ -42,7 +48,9 @@ interface Replica {
 }
 
 function spawnReplica(dir: string, args: string[]): Replica {
-  const am = spawn(ALERTMANAGER, [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'data')}`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const am = spawn(ALERTMANAGER, [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'data')}`, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let tail = '';
   am.stderr!.on('data', (chunk: Buffer) => {
     tail = (tail + chunk.toString()).slice(-4_000);
@@ -108,14 +116,25 @@ export async function startAlertmanagers(n: number, config: string, options: { c
             ...GOSSIP_FLAGS,
           ]
         : ['--cluster.listen-address='];
-      const replica = spawnReplica(dir, [`--web.listen-address=127.0.0.1:${webPorts[i]}`, `--web.external-url=http://am-${i}.example:9093`, ...cluster]);
+      const replica = spawnReplica(dir, [
+        `--web.listen-address=127.0.0.1:${webPorts[i]}`,
+        `--web.external-url=http://am-${i}.example:9093`,
+        ...cluster,
+      ]);
       replicas.push(replica);
       const failed = new Promise<never>((_, reject) => {
-        replica.process.once('error', (error) => reject(new Error(`cannot start ${ALERTMANAGER} (ALERTMANAGER_PATH overrides it): ${error.message}`)));
-        replica.process.once('exit', (code, signal) => reject(new Error(`alertmanager ${i} exited (${signal ?? code}) before it was ready:\n${replica.log()}`)));
+        replica.process.once('error', (error) =>
+          reject(new Error(`cannot start ${ALERTMANAGER} (ALERTMANAGER_PATH overrides it): ${error.message}`)),
+        );
+        replica.process.once('exit', (code, signal) =>
+          reject(new Error(`alertmanager ${i} exited (${signal ?? code}) before it was ready:\n${replica.log()}`)),
+        );
       });
       failed.catch(() => undefined);
-      await Promise.race([failed, eventually(async () => (await fetch(`http://127.0.0.1:${webPorts[i]}/-/ready`)).ok || undefined, 20_000, 100)]);
+      await Promise.race([
+        failed,
+        eventually(async () => (await fetch(`http://127.0.0.1:${webPorts[i]}/-/ready`)).ok || undefined, 20_000, 100),
+      ]);
     }
     if (options.clustered) {
       for (const [i, port] of webPorts.entries()) {

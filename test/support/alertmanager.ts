@@ -63,10 +63,21 @@ export async function startAlertmanager(config = NO_RECEIVER, port?: number): Pr
   const dir = mkdtempSync(join(tmpdir(), 'wgw-am-'));
   port ??= await freePort();
   writeFileSync(join(dir, 'alertmanager.yml'), config);
-  const am = spawn(ALERTMANAGER, [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='], { stdio: 'ignore' });
+  const am = spawn(
+    ALERTMANAGER,
+    [
+      `--config.file=${join(dir, 'alertmanager.yml')}`,
+      `--storage.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--cluster.listen-address=',
+    ],
+    { stdio: 'ignore' },
+  );
   // A process that failed to spawn may never emit 'exit'.
   const exited = new Promise<void>((resolve) => am.once('exit', () => resolve()).once('error', () => resolve()));
-  const failed = new Promise<never>((_, reject) => am.once('error', (error) => reject(new Error(`cannot start ${ALERTMANAGER} (ALERTMANAGER_PATH overrides it): ${error.message}`))));
+  const failed = new Promise<never>((_, reject) =>
+    am.once('error', (error) => reject(new Error(`cannot start ${ALERTMANAGER} (ALERTMANAGER_PATH overrides it): ${error.message}`))),
+  );
   const stop = async () => {
     if (am.exitCode === null && am.signalCode === null) am.kill('SIGTERM');
     await exited;
@@ -90,8 +101,15 @@ export async function silences(port: number): Promise<Silence[]> {
  * Alerts as Prometheus posts them to Alertmanager (POST /api/v2/alerts): each with
  * its labels, annotations, startsAt and, once resolved, endsAt.
  */
-export async function postAlerts(port: number, alerts: { labels: Record<string, string>; annotations?: Record<string, string>; startsAt?: string; endsAt?: string }[]): Promise<void> {
-  const res = await fetch(`http://127.0.0.1:${port}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts.map((a) => ({ generatorURL: 'http://prometheus.example:9090/graph', ...a }))) });
+export async function postAlerts(
+  port: number,
+  alerts: { labels: Record<string, string>; annotations?: Record<string, string>; startsAt?: string; endsAt?: string }[],
+): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${port}/api/v2/alerts`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(alerts.map((a) => ({ generatorURL: 'http://prometheus.example:9090/graph', ...a }))),
+  });
   if (res.status !== 200) throw new Error(`Alertmanager refused the alerts: ${res.status} ${await res.text()}`);
 }
 
@@ -112,8 +130,15 @@ receivers:
 }
 
 /** A gateway whose callback the simulator pushes to, with ALERTMANAGER_URL set. */
-export async function startCardGateway(amPort: number, env: Record<string, string> = {}, options: Omit<Parameters<typeof startHarness>[0] & object, 'env'> = {}) {
-  const h = await startHarness({ ...options, env: { WECOM_CALLBACK_TOKEN: CARD_TOKEN, WECOM_CALLBACK_AES_KEY: CARD_AES_KEY, ALERTMANAGER_URL: `http://127.0.0.1:${amPort}`, ...env } });
+export async function startCardGateway(
+  amPort: number,
+  env: Record<string, string> = {},
+  options: Omit<Parameters<typeof startHarness>[0] & object, 'env'> = {},
+) {
+  const h = await startHarness({
+    ...options,
+    env: { WECOM_CALLBACK_TOKEN: CARD_TOKEN, WECOM_CALLBACK_AES_KEY: CARD_AES_KEY, ALERTMANAGER_URL: `http://127.0.0.1:${amPort}`, ...env },
+  });
   const served = await listen(h.gateway.app);
   h.sim.deliverCallbacksTo({ url: `${served.base}/wecom/callback`, token: CARD_TOKEN, aesKey: CARD_AES_KEY, corpId: SIM_APP.corpId });
   return {

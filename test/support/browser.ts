@@ -7,5 +7,17 @@ import { binaryPath } from './prerequisites';
  * `extraArgs` adds a test's own flags (e.g. `--host-resolver-rules` for a non-loopback name).
  */
 export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
-  return chromium.launch({ executablePath: binaryPath('chromium'), args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs] });
+  return chromium.launch({
+    executablePath: binaryPath('chromium'),
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      ...extraArgs,
+    ],
+  });
 }

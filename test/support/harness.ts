@@ -59,16 +59,33 @@ export interface Harness {
 /** One metric's lines as GET /metrics serves them. */
 export async function metricLines(api: Harness['api'], name: string): Promise<string> {
   const res = await api.get('/metrics');
-  return res.text.split('\n').filter((line) => line.startsWith(name)).join('\n');
+  return res.text
+    .split('\n')
+    .filter((line) => line.startsWith(name))
+    .join('\n');
 }
 
-export async function startHarness(options: { env?: Record<string, string>; simulator?: SimulatorOptions; config?: (c: Config) => Config; clock?: () => number; logger?: Logger } = {}): Promise<Harness> {
+export async function startHarness(
+  options: {
+    env?: Record<string, string>;
+    simulator?: SimulatorOptions;
+    config?: (c: Config) => Config;
+    clock?: () => number;
+    logger?: Logger;
+  } = {},
+): Promise<Harness> {
   const sim = await WecomSimulator.start({ ...UNLIMITED_SIM, ...options.simulator });
   // A configuration that does not load (a test of start-up problems) must not leave the simulator running: jest would hang.
   const { config, gateway } = await (async () => {
     let config = testConfig(sim.url, options.env);
     if (options.config) config = options.config(config);
-    return { config, gateway: await createGateway(config, { logger: options.logger ?? pino({ level: 'silent' }), ...(options.clock ? { clock: options.clock } : {}) }) };
+    return {
+      config,
+      gateway: await createGateway(config, {
+        logger: options.logger ?? pino({ level: 'silent' }),
+        ...(options.clock ? { clock: options.clock } : {}),
+      }),
+    };
   })().catch(async (error: unknown) => {
     await sim.stop();
     throw error;
@@ -90,7 +107,8 @@ export async function startHarness(options: { env?: Record<string, string>; simu
 }
 
 /** A private redis-server of a test's own (restarts, clusters), from REDIS_SERVER_PATH like the shared one. */
-export const startTestRedis = (options: Omit<Parameters<typeof startEmbeddedRedis>[0] & object, 'binary'> = {}) => startEmbeddedRedis({ ...options, binary: binaryPath('redis-server') });
+export const startTestRedis = (options: Omit<Parameters<typeof startEmbeddedRedis>[0] & object, 'binary'> = {}) =>
+  startEmbeddedRedis({ ...options, binary: binaryPath('redis-server') });
 
 /** An express app (a gateway's) on a loopback port: its base URL, and close, which cuts its connections first. */
 export async function listen(app: { listen(port: number, host: string): Server }): Promise<{ base: string; close(): Promise<void> }> {
@@ -106,7 +124,11 @@ export async function listen(app: { listen(port: number, host: string): Server }
 }
 
 /** Polls until `check` returns a value (not undefined/false) or the time is up. */
-export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, everyMs = 20): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 10_000,
+  everyMs = 20,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

@@ -6,9 +6,14 @@
  * a grouping's label list, with histogram suffixes taken off.
  */
 export function metricNames(expr: string): string[] {
-  const withoutMatchers = expr.replace(/\{[^}]*\}/g, '{}').replace(/"[^"]*"/g, '""').replace(/\[[^\]]*\]/g, '[]');
+  const withoutMatchers = expr
+    .replace(/\{[^}]*\}/g, '{}')
+    .replace(/"[^"]*"/g, '""')
+    .replace(/\[[^\]]*\]/g, '[]');
   const withoutGroupings = withoutMatchers.replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '');
   const names = [...withoutGroupings.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)].map((m) => m[1]);
   const keywords = new Set(['and', 'or', 'unless', 'offset', 'bool', 'inf', 'nan', 'le']);
-  return [...new Set(names.filter((n) => !keywords.has(n.toLowerCase()) && !/^\d/.test(n)).map((n) => n.replace(/_(bucket|sum|count)$/, '')))];
+  return [
+    ...new Set(names.filter((n) => !keywords.has(n.toLowerCase()) && !/^\d/.test(n)).map((n) => n.replace(/_(bucket|sum|count)$/, ''))),
+  ];
 }

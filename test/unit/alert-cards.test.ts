@@ -52,12 +52,24 @@ const group = (overrides: Partial<AlertGroup> = {}): AlertGroup => ({
 });
 const shipped = loadTemplates(join(__dirname, '..', '..', 'templates'));
 /** The card as members see it: the gateway's facts through the shipped template, on 2026-12-02 at 12:00 in Shanghai. */
-function render(g: AlertGroup, card: { taskId: string; from?: { users?: string[]; robots?: string[] } } = { taskId: 'alert_0123456789abcdef0123_1' }, options: { durations?: typeof durations; event?: string } = {}) {
+function render(
+  g: AlertGroup,
+  card: { taskId: string; from?: { users?: string[]; robots?: string[] } } = { taskId: 'alert_0123456789abcdef0123_1' },
+  options: { durations?: typeof durations; event?: string } = {},
+) {
   const now = Date.parse('2026-12-02T04:00:00Z');
   const times = timesData(g.firingSince, g.status === 'resolved' ? g.resolvedAt : undefined, settings.timeZone, now);
   const facts = cardData(g, card, options.durations ?? durations);
-  const body = shipped.get(options.event ?? 'alert.notification')!.render('template_card', { ...g.data, ...times, state: stateData(g), card: facts });
-  return body as { main_title: { title: string; desc: string }; sub_title_text?: string; horizontal_content_list: { keyname: string; value: string }[]; button_list: { text: string; key?: string; url?: string }[]; replace_text?: string };
+  const body = shipped
+    .get(options.event ?? 'alert.notification')!
+    .render('template_card', { ...g.data, ...times, state: stateData(g), card: facts });
+  return body as {
+    main_title: { title: string; desc: string };
+    sub_title_text?: string;
+    horizontal_content_list: { keyname: string; value: string }[];
+    button_list: { text: string; key?: string; url?: string }[];
+    replace_text?: string;
+  };
 }
 const keys = (card: ReturnType<typeof render>) => card.button_list.map((b) => b.key ?? `url ${b.url}`);
 
@@ -79,9 +91,14 @@ describe('durations', () => {
   it('when ALERT_SILENCE_DURATIONS or a route holds a bad duration or level, then start-up stops with a line naming it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgw-esc-'));
     const file = join(dir, 'gateway.yaml');
-    writeFileSync(file, 'alertRoutes:\n  - name: oncall\n    users: [zhangsan]\n    escalation:\n      - { after: 10x, to: { users: [lisi] } }\n      - { after: 5m, to: {} }\n      - { after: 5m, to: { robots: [nope] } }\n');
+    writeFileSync(
+      file,
+      'alertRoutes:\n  - name: oncall\n    users: [zhangsan]\n    escalation:\n      - { after: 10x, to: { users: [lisi] } }\n      - { after: 5m, to: {} }\n      - { after: 5m, to: { robots: [nope] } }\n',
+    );
     expect(problemsOf({ ALERT_SILENCE_DURATIONS: '1h,30s' })).toEqual(['ALERT_SILENCE_DURATIONS.1: a silence lasts from 1m to 30d']);
-    expect(problemsOf({ ALERT_SILENCE_DURATIONS: '1h,2h,3h,4h' })).toEqual([expect.stringMatching(/^ALERT_SILENCE_DURATIONS: at most 3 silence buttons/)]);
+    expect(problemsOf({ ALERT_SILENCE_DURATIONS: '1h,2h,3h,4h' })).toEqual([
+      expect.stringMatching(/^ALERT_SILENCE_DURATIONS: at most 3 silence buttons/),
+    ]);
     const problems = problemsOf({ GATEWAY_CONFIG: file });
     expect(problems).toEqual(
       expect.arrayContaining([
@@ -89,16 +106,28 @@ describe('durations', () => {
         expect.stringMatching(/alertRoutes\.0\.escalation\.1\.to: name users, parties, tags, robots or chats/),
       ]),
     );
-    writeFileSync(file, 'alertRoutes:\n  - name: oncall\n    users: [zhangsan]\n    escalation:\n      - { after: 5m, to: { robots: [nope] } }\n');
-    expect(problemsOf({ GATEWAY_CONFIG: file })).toEqual([expect.stringMatching(/alertRoutes\.0\.escalation\.0\.to\.robots: no robot is named nope/)]);
+    writeFileSync(
+      file,
+      'alertRoutes:\n  - name: oncall\n    users: [zhangsan]\n    escalation:\n      - { after: 5m, to: { robots: [nope] } }\n',
+    );
+    expect(problemsOf({ GATEWAY_CONFIG: file })).toEqual([
+      expect.stringMatching(/alertRoutes\.0\.escalation\.0\.to\.robots: no robot is named nope/),
+    ]);
   });
 
   it('when a route has levels, silencers and durations, then they are read as written', () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgw-esc-'));
     const file = join(dir, 'gateway.yaml');
-    writeFileSync(file, 'alertRoutes:\n  - name: oncall\n    users: [zhangsan]\n    silencers: [zhangsan]\n    silenceDurations: [30m]\n    escalation:\n      - { after: 10m, to: { users: [lisi] } }\n');
+    writeFileSync(
+      file,
+      'alertRoutes:\n  - name: oncall\n    users: [zhangsan]\n    silencers: [zhangsan]\n    silenceDurations: [30m]\n    escalation:\n      - { after: 10m, to: { users: [lisi] } }\n',
+    );
     const route = loadConfig({ GATEWAY_CONFIG: file }).alerts.routes[0];
-    expect(route).toMatchObject({ silencers: ['zhangsan'], silenceDurations: [{ text: '30m', ms: 1_800_000 }], escalation: [{ after: { text: '10m', ms: 600_000 }, to: { users: ['lisi'] } }] });
+    expect(route).toMatchObject({
+      silencers: ['zhangsan'],
+      silenceDurations: [{ text: '30m', ms: 1_800_000 }],
+      escalation: [{ after: { text: '10m', ms: 600_000 }, to: { users: ['lisi'] } }],
+    });
   });
 });
 
@@ -139,7 +168,9 @@ describe('an alert card', () => {
   });
 
   it('when the silence failed, then the card says so and keeps its buttons', () => {
-    const card = render(group({ silence: { by: 'lisi', at: 1, duration: '4h', error: 'Alertmanager answered HTTP 400: bad matcher', clickId: 'c' } }));
+    const card = render(
+      group({ silence: { by: 'lisi', at: 1, duration: '4h', error: 'Alertmanager answered HTTP 400: bad matcher', clickId: 'c' } }),
+    );
     expect(card.sub_title_text).toContain('静默失败：Alertmanager answered HTTP 400: bad matcher');
     expect(card.replace_text).toBeUndefined();
     expect(keys(card)[0]).toBe('ack');
@@ -149,7 +180,10 @@ describe('an alert card', () => {
     const resolved = (ms: number) => render(group({ status: 'resolved', resolvedAt: Date.parse('2026-12-02T02:00:00Z') + ms }));
     expect(resolved(12 * 60_000 + 20_000).replace_text).toBe('已恢复 · 持续 12 分钟');
     expect(resolved(2 * 3_600_000).replace_text).toBe('已恢复 · 持续 2 小时');
-    expect(resolved(3 * 3_600_000 + 5 * 60_000).main_title).toEqual({ title: '✅ [critical] DiskFull', desc: '持续 3 小时 5 分钟 · 8 条告警' });
+    expect(resolved(3 * 3_600_000 + 5 * 60_000).main_title).toEqual({
+      title: '✅ [critical] DiskFull',
+      desc: '持续 3 小时 5 分钟 · 8 条告警',
+    });
     expect(resolved(5 * 86_400_000 + 3 * 3_600_000).replace_text).toBe('已恢复 · 持续 5 天 3 小时');
     expect(span(3 * 3_600_000 + 5 * 60_000)).toEqual({ days: 0, hours: 3, minutes: 5 });
   });
@@ -164,13 +198,17 @@ describe('an alert card', () => {
 
   it('when there are more links than buttons fit, then the links that do not fit are left out', () => {
     const links = (['generator', 'grafana', 'runbook'] as const).map((kind) => ({ kind, url: `https://${kind}.example/` }));
-    const card = render(group({ data: { ...group().data, links } }), undefined, { durations: ['1h', '2h', '4h'].map((d) => parseDuration(d)!) });
+    const card = render(group({ data: { ...group().data, links } }), undefined, {
+      durations: ['1h', '2h', '4h'].map((d) => parseDuration(d)!),
+    });
     expect(card.button_list).toHaveLength(6);
     expect(keys(card).slice(-2)).toEqual(['url https://generator.example/', 'url https://grafana.example/']);
   });
 
   it('when ALERT_LANGUAGE is en, then the same card reads in English', () => {
-    const card = render(group({ status: 'acked', acked: { by: 'zhangsan', at: 1, clickId: 'c' } }), undefined, { event: 'alert.notification.en' });
+    const card = render(group({ status: 'acked', acked: { by: 'zhangsan', at: 1, clickId: 'c' } }), undefined, {
+      event: 'alert.notification.en',
+    });
     expect(card.button_list.map((b) => b.text)).toEqual(['Silence 1h', 'Silence 4h', 'Runbook']);
     expect(card.main_title.desc).toBe('since 10:00 · 8 alert(s)');
     expect(card.sub_title_text?.split('\n')[0]).toBe('Acked · zhangsan');
@@ -178,11 +216,32 @@ describe('an alert card', () => {
 });
 
 describe('a template body with { from: … }', () => {
-  const template = buildTemplate({ event: 'x', msgtypes: { template_card: { card_type: 'button_interaction', task_id: '{{id}}', main_title: { title: 't' }, button_list: { from: 'card.buttons' }, replace_text: { from: 'card.done' } } }, data: { id: {}, card: { required: false } } }, 'test');
+  const template = buildTemplate(
+    {
+      event: 'x',
+      msgtypes: {
+        template_card: {
+          card_type: 'button_interaction',
+          task_id: '{{id}}',
+          main_title: { title: 't' },
+          button_list: { from: 'card.buttons' },
+          replace_text: { from: 'card.done' },
+        },
+      },
+      data: { id: {}, card: { required: false } },
+    },
+    'test',
+  );
 
   it('when the data has the value, then it goes in as it is (numbers and lists too)', () => {
     const buttons = [{ text: 'Ack', style: 1, key: 'ack' }];
-    expect(template.render('template_card', { id: 'task1', card: { buttons, done: 'done' } }, { raw: true })).toEqual({ card_type: 'button_interaction', task_id: 'task1', main_title: { title: 't' }, button_list: buttons, replace_text: 'done' });
+    expect(template.render('template_card', { id: 'task1', card: { buttons, done: 'done' } }, { raw: true })).toEqual({
+      card_type: 'button_interaction',
+      task_id: 'task1',
+      main_title: { title: 't' },
+      button_list: buttons,
+      replace_text: 'done',
+    });
   });
 
   it('when the data has nothing there, then the field is left out', () => {

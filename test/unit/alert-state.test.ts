@@ -1,4 +1,12 @@
-import { ALERT_STATUSES, decide, statusesFor, TRANSITIONS, type AlertEvent, type AlertStatus, type Effect } from '../../src/alerts/alert-state';
+import {
+  ALERT_STATUSES,
+  decide,
+  statusesFor,
+  TRANSITIONS,
+  type AlertEvent,
+  type AlertStatus,
+  type Effect,
+} from '../../src/alerts/alert-state';
 
 type Row = [AlertEvent, AlertStatus | 'none', AlertStatus | 'previous' | undefined, Effect[]];
 
@@ -36,7 +44,13 @@ const rows: Row[] = [
 const ignored: [AlertEvent, AlertStatus | 'none'][] = [
   ['ack', 'none'],
   ['silence', 'none'],
-  ...(['none', 'firing', 'acked', 'silenced', 'resolved'] as const).flatMap((s) => [['silenceCreated', s], ['silenceFailed', s]] as [AlertEvent, AlertStatus | 'none'][]),
+  ...(['none', 'firing', 'acked', 'silenced', 'resolved'] as const).flatMap(
+    (s) =>
+      [
+        ['silenceCreated', s],
+        ['silenceFailed', s],
+      ] as [AlertEvent, AlertStatus | 'none'][],
+  ),
   ...(['none', 'acked', 'silenced', 'resolved'] as const).map((s) => ['escalate', s] as [AlertEvent, AlertStatus | 'none']),
 ];
 
@@ -50,7 +64,9 @@ describe('the alert group state table', () => {
   });
 
   it('when the table is read whole, then every cell is one of the rows above (none left untested)', () => {
-    const cells = (Object.keys(TRANSITIONS) as AlertEvent[]).flatMap((event) => Object.keys(TRANSITIONS[event]).map((state) => `${event} ${state}`));
+    const cells = (Object.keys(TRANSITIONS) as AlertEvent[]).flatMap((event) =>
+      Object.keys(TRANSITIONS[event]).map((state) => `${event} ${state}`),
+    );
     expect(cells.sort()).toEqual(rows.map(([event, state]) => `${event} ${state}`).sort());
     expect(rows.length + ignored.length).toBe(7 * (ALERT_STATUSES.length + 1));
   });

@@ -10,7 +10,15 @@ function captured(): { lines: () => Record<string, unknown>[]; text: () => strin
   const chunks: string[] = [];
   const stream = new Writable({ write: (chunk, _e, done) => (chunks.push(chunk.toString()), done()) });
   const text = () => chunks.join('');
-  return { stream, text, lines: () => text().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    stream,
+    text,
+    lines: () =>
+      text()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 describe('log redaction of personal fields', () => {
@@ -19,11 +27,25 @@ describe('log redaction of personal fields', () => {
     const change = {
       id: 'chg-1',
       type: 'user',
-      after: { userId: 'pii01', name: 'Zhang San', mobile: PERSONAL[0], email: PERSONAL[1], bizMail: PERSONAL[2], telephone: PERSONAL[3], address: PERSONAL[4] },
+      after: {
+        userId: 'pii01',
+        name: 'Zhang San',
+        mobile: PERSONAL[0],
+        email: PERSONAL[1],
+        bizMail: PERSONAL[2],
+        telephone: PERSONAL[3],
+        address: PERSONAL[4],
+      },
       raw: { UserID: 'pii01', Mobile: PERSONAL[0], Email: PERSONAL[1], BizMail: PERSONAL[2], Telephone: PERSONAL[3], Address: PERSONAL[4] },
     };
-    const customer = { external_contact: { external_userid: 'wmCust', name: 'Li Si' }, follow_user: [{ userid: 'sales01', remark_mobiles: [PERSONAL[5]], biz_mail: PERSONAL[2] }] };
-    createLogger('info', out.stream).info({ sink: 'crm', batch: { changes: [change], nested: { deeper: { still: { customer } } } } }, 'contact change recorded');
+    const customer = {
+      external_contact: { external_userid: 'wmCust', name: 'Li Si' },
+      follow_user: [{ userid: 'sales01', remark_mobiles: [PERSONAL[5]], biz_mail: PERSONAL[2] }],
+    };
+    createLogger('info', out.stream).info(
+      { sink: 'crm', batch: { changes: [change], nested: { deeper: { still: { customer } } } } },
+      'contact change recorded',
+    );
     const text = out.text();
     for (const value of PERSONAL) expect(text).not.toContain(value);
     expect(text).toContain('Zhang San');
@@ -102,14 +124,20 @@ describe('recipients per request', () => {
   };
 
   it(`when users, parties and tags add up to ${MAX_RECIPIENTS}, then they are accepted`, () => {
-    expect(problems({ users: ids(MAX_RECIPIENTS - 200), parties: ids(100, '').map((_, i) => i), tags: ids(100, '').map((_, i) => String(i)) })).toEqual([]);
+    expect(
+      problems({ users: ids(MAX_RECIPIENTS - 200), parties: ids(100, '').map((_, i) => i), tags: ids(100, '').map((_, i) => String(i)) }),
+    ).toEqual([]);
   });
 
   it('when they add up to one more, then the request is refused naming to', () => {
-    expect(problems({ users: ids(MAX_RECIPIENTS - 200), parties: ids(100, '').map((_, i) => i), tags: ids(101, '').map((_, i) => i) })).toEqual([{ field: 'to', message: `at most ${MAX_RECIPIENTS} users, parties and tags together` }]);
+    expect(
+      problems({ users: ids(MAX_RECIPIENTS - 200), parties: ids(100, '').map((_, i) => i), tags: ids(101, '').map((_, i) => i) }),
+    ).toEqual([{ field: 'to', message: `at most ${MAX_RECIPIENTS} users, parties and tags together` }]);
   });
 
   it('when one list alone is over, then the request is refused naming to', () => {
-    expect(problems({ users: ids(MAX_RECIPIENTS + 1) })).toEqual([{ field: 'to', message: `at most ${MAX_RECIPIENTS} users, parties and tags together` }]);
+    expect(problems({ users: ids(MAX_RECIPIENTS + 1) })).toEqual([
+      { field: 'to', message: `at most ${MAX_RECIPIENTS} users, parties and tags together` },
+    ]);
   });
 });

@@ -5,7 +5,12 @@ import { AutoReplies, AutoReplyTimeout, MATCHED_CHARS } from '../../src/callback
 import { ConfigError, loadConfig } from '../../src/config/load';
 import type { CallbackEvent } from '../../src/wecom/callback/event';
 
-const text = (content: string): CallbackEvent => ({ app: 'default', receivedAt: 0, dedupeKey: 'k', fields: { MsgType: 'text', FromUserName: 'zhangsan', Content: content } });
+const text = (content: string): CallbackEvent => ({
+  app: 'default',
+  receivedAt: 0,
+  dedupeKey: 'k',
+  fields: { MsgType: 'text', FromUserName: 'zhangsan', Content: content },
+});
 
 function problemsOf(autoReplies: unknown[]): string[] {
   const path = join(mkdtempSync(join(tmpdir(), 'auto-reply-')), 'gateway.json');
@@ -31,7 +36,9 @@ describe('auto-reply patterns at load', () => {
   });
 
   it('when a regex pattern does not compile, then the line says so (once)', () => {
-    expect(problemsOf([{ match: 'regex', pattern: '(unclosed', reply: 'x' }])).toEqual([expect.stringMatching(/autoReplies\.0\.pattern: pattern is not a valid regular expression$/)]);
+    expect(problemsOf([{ match: 'regex', pattern: '(unclosed', reply: 'x' }])).toEqual([
+      expect.stringMatching(/autoReplies\.0\.pattern: pattern is not a valid regular expression$/),
+    ]);
   });
 
   it('when a keyword rule holds regex syntax, then it is a plain string and accepted', () => {
@@ -48,7 +55,10 @@ describe('auto-reply matching', () => {
 
   it('when a pattern safe-regex2 lets through is slow on a long message, then matching stops within its budget with the rule named', () => {
     // Polynomial backtracking: seconds on a few hundred characters, far longer on 2,048.
-    const replies = new AutoReplies([{ match: 'keyword', pattern: 'ping', reply: 'pong' }, { match: 'regex', pattern: 'a*a*a*b', reply: 'never' }]);
+    const replies = new AutoReplies([
+      { match: 'keyword', pattern: 'ping', reply: 'pong' },
+      { match: 'regex', pattern: 'a*a*a*b', reply: 'never' },
+    ]);
     const started = performance.now();
     let thrown: unknown;
     try {
@@ -60,6 +70,8 @@ describe('auto-reply matching', () => {
     expect(thrown).toBeInstanceOf(AutoReplyTimeout);
     expect((thrown as AutoReplyTimeout).rule).toBe(1);
     // A linear pattern on the same message still answers.
-    expect(new AutoReplies([{ match: 'regex', pattern: '^a+b?$', reply: 'yes' }]).replyFor(text(`${'a'.repeat(MATCHED_CHARS)}!`))).toBe('yes');
+    expect(new AutoReplies([{ match: 'regex', pattern: '^a+b?$', reply: 'yes' }]).replyFor(text(`${'a'.repeat(MATCHED_CHARS)}!`))).toBe(
+      'yes',
+    );
   });
 });

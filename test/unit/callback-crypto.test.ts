@@ -20,7 +20,8 @@ interface Vector {
 }
 
 const vectors = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'wecom-vectors.json'), 'utf8')) as Vector[];
-const cryptoFor = (v: Vector, receiveId = v.receiveId) => new CallbackCrypto({ token: v.token, encodingAesKey: v.encodingAESKey, receiveId });
+const cryptoFor = (v: Vector, receiveId = v.receiveId) =>
+  new CallbackCrypto({ token: v.token, encodingAesKey: v.encodingAESKey, receiveId });
 const encryptedOf = (v: Vector) => v.echostr ?? envelopeEncrypt(v.postData!);
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -37,15 +38,23 @@ describe('published WXBizMsgCrypt vectors', () => {
     expect(vectors).toHaveLength(10);
   });
 
-  it.each(vectors.map((v) => [v.name, v] as const))('when %s is checked, then its signature verifies and it decrypts to the published plaintext', (_name, v) => {
-    const crypto = cryptoFor(v);
-    expect(crypto.verifySignature(v.msgSignature, v.timestamp, v.nonce, encryptedOf(v))).toBe(true);
-    expect(crypto.verifyAndDecrypt({ msgSignature: v.msgSignature, timestamp: v.timestamp, nonce: v.nonce, encrypted: encryptedOf(v) })).toBe(v.expectedPlaintext);
-  });
+  it.each(vectors.map((v) => [v.name, v] as const))(
+    'when %s is checked, then its signature verifies and it decrypts to the published plaintext',
+    (_name, v) => {
+      const crypto = cryptoFor(v);
+      expect(crypto.verifySignature(v.msgSignature, v.timestamp, v.nonce, encryptedOf(v))).toBe(true);
+      expect(
+        crypto.verifyAndDecrypt({ msgSignature: v.msgSignature, timestamp: v.timestamp, nonce: v.nonce, encrypted: encryptedOf(v) }),
+      ).toBe(v.expectedPlaintext);
+    },
+  );
 
-  it.each(vectors.filter((v) => v.random).map((v) => [v.name, v] as const))('when %s is encrypted with its published random, then the ciphertext is byte for byte the published one', (_name, v) => {
-    expect(cryptoFor(v).encrypt(v.expectedPlaintext, Buffer.from(v.random!))).toBe(v.expectedEncrypt);
-  });
+  it.each(vectors.filter((v) => v.random).map((v) => [v.name, v] as const))(
+    'when %s is encrypted with its published random, then the ciphertext is byte for byte the published one',
+    (_name, v) => {
+      expect(cryptoFor(v).encrypt(v.expectedPlaintext, Buffer.from(v.random!))).toBe(v.expectedEncrypt);
+    },
+  );
 
   it('when the configured ReceiveId differs, then receive_id_mismatch', () => {
     const v = vectors[1];
@@ -65,12 +74,20 @@ describe('published WXBizMsgCrypt vectors', () => {
 
   it('when the signature is wrong, then signature_mismatch and nothing is decrypted', () => {
     const v = vectors[1];
-    expect(codeOf(() => cryptoFor(v).verifyAndDecrypt({ msgSignature: 'f'.repeat(40), timestamp: v.timestamp, nonce: v.nonce, encrypted: encryptedOf(v) }))).toBe('signature_mismatch');
+    expect(
+      codeOf(() =>
+        cryptoFor(v).verifyAndDecrypt({ msgSignature: 'f'.repeat(40), timestamp: v.timestamp, nonce: v.nonce, encrypted: encryptedOf(v) }),
+      ),
+    ).toBe('signature_mismatch');
   });
 });
 
 describe('round trips and tampering', () => {
-  const crypto = new CallbackCrypto({ token: 'QDG6eK', encodingAesKey: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C', receiveId: 'ww1234567890' });
+  const crypto = new CallbackCrypto({
+    token: 'QDG6eK',
+    encodingAesKey: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C',
+    receiveId: 'ww1234567890',
+  });
 
   it('when any UTF-8 text (Chinese, emoji, newlines) is encrypted, then it decrypts to itself', () => {
     fc.assert(
@@ -88,7 +105,16 @@ describe('round trips and tampering', () => {
       fc.property(fc.integer({ min: 0, max: bytes.length * 8 - 1 }), (bit) => {
         const tampered = Buffer.from(bytes);
         tampered[bit >> 3] ^= 1 << (bit & 7);
-        return codeOf(() => crypto.verifyAndDecrypt({ msgSignature: signature, timestamp: '1700000000', nonce: '42', encrypted: tampered.toString('base64') })) === 'signature_mismatch';
+        return (
+          codeOf(() =>
+            crypto.verifyAndDecrypt({
+              msgSignature: signature,
+              timestamp: '1700000000',
+              nonce: '42',
+              encrypted: tampered.toString('base64'),
+            }),
+          ) === 'signature_mismatch'
+        );
       }),
       { numRuns: 200 },
     );
@@ -124,7 +150,11 @@ describe('round trips and tampering', () => {
 });
 
 describe('bad input', () => {
-  const crypto = new CallbackCrypto({ token: 'secretToken', encodingAesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG', receiveId: 'ww1' });
+  const crypto = new CallbackCrypto({
+    token: 'secretToken',
+    encodingAesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+    receiveId: 'ww1',
+  });
   const good = crypto.encrypt('hello');
 
   it.each([
@@ -142,7 +172,10 @@ describe('bad input', () => {
     expect(codeOf(() => crypto.decrypt(long.subarray(0, 32).toString('base64')))).toMatch(/^(bad_padding|bad_length)$/);
   });
 
-  it.each([['42 characters', 'a'.repeat(42)], ['a symbol', `${'a'.repeat(42)}+`]])('when the EncodingAESKey has %s, then bad_aes_key', (_name, key) => {
+  it.each([
+    ['42 characters', 'a'.repeat(42)],
+    ['a symbol', `${'a'.repeat(42)}+`],
+  ])('when the EncodingAESKey has %s, then bad_aes_key', (_name, key) => {
     expect(codeOf(() => new CallbackCrypto({ token: 't', encodingAesKey: key, receiveId: 'x' }))).toBe('bad_aes_key');
   });
 

@@ -13,12 +13,25 @@ const nested = (depth: number, open = '<a>', close = '</a>') => `<xml>${open.rep
 
 describe('the envelope scan (before the signature is checked)', () => {
   it('when the envelope is as WeCom sends it, then Encrypt is its CDATA text, and plaintext siblings are ignored', () => {
-    expect(envelopeEncrypt('<xml><ToUserName><![CDATA[ww1]]></ToUserName><Encrypt><![CDATA[abc+/=]]></Encrypt><AgentID><![CDATA[1]]></AgentID></xml>')).toBe('abc+/=');
-    expect(envelopeEncrypt('<xml><ToUserName>ww1</ToUserName>\n<Encrypt>abc=</Encrypt><MsgType><![CDATA[text]]></MsgType></xml>')).toBe('abc=');
+    expect(
+      envelopeEncrypt(
+        '<xml><ToUserName><![CDATA[ww1]]></ToUserName><Encrypt><![CDATA[abc+/=]]></Encrypt><AgentID><![CDATA[1]]></AgentID></xml>',
+      ),
+    ).toBe('abc+/=');
+    expect(envelopeEncrypt('<xml><ToUserName>ww1</ToUserName>\n<Encrypt>abc=</Encrypt><MsgType><![CDATA[text]]></MsgType></xml>')).toBe(
+      'abc=',
+    );
   });
 
   it('when there is no Encrypt, an empty one or an unclosed one, then missing_encrypt', () => {
-    for (const body of ['', 'not xml', '<xml><ToUserName>x</ToUserName></xml>', '<xml><Encrypt></Encrypt></xml>', '<xml><Encrypt><![CDATA[]]></Encrypt></xml>', '<xml><Encrypt>abc']) {
+    for (const body of [
+      '',
+      'not xml',
+      '<xml><ToUserName>x</ToUserName></xml>',
+      '<xml><Encrypt></Encrypt></xml>',
+      '<xml><Encrypt><![CDATA[]]></Encrypt></xml>',
+      '<xml><Encrypt>abc',
+    ]) {
       expect(codeOf(() => envelopeEncrypt(body))).toBe('missing_encrypt');
     }
   });
@@ -34,8 +47,12 @@ describe('the envelope scan (before the signature is checked)', () => {
 
 describe('parsing a decrypted push', () => {
   it("when a push nests as deep as WeCom's deepest (a card's selected options), then it parses", () => {
-    const xml = '<xml><Event><![CDATA[template_card_event]]></Event><SelectedItems><SelectedItem><QuestionKey><![CDATA[q1]]></QuestionKey><OptionIds><OptionId><![CDATA[o1]]></OptionId><OptionId><![CDATA[o2]]></OptionId></OptionIds></SelectedItem></SelectedItems></xml>';
-    expect(parseCallbackXml(xml)).toEqual({ Event: 'template_card_event', SelectedItems: { SelectedItem: { QuestionKey: 'q1', OptionIds: { OptionId: ['o1', 'o2'] } } } });
+    const xml =
+      '<xml><Event><![CDATA[template_card_event]]></Event><SelectedItems><SelectedItem><QuestionKey><![CDATA[q1]]></QuestionKey><OptionIds><OptionId><![CDATA[o1]]></OptionId><OptionId><![CDATA[o2]]></OptionId></OptionIds></SelectedItem></SelectedItems></xml>';
+    expect(parseCallbackXml(xml)).toEqual({
+      Event: 'template_card_event',
+      SelectedItems: { SelectedItem: { QuestionKey: 'q1', OptionIds: { OptionId: ['o1', 'o2'] } } },
+    });
   });
 
   it('when a document nests 100,000 elements deep, then it is malformed XML, not a stack overflow', () => {
@@ -51,6 +68,8 @@ describe('parsing a decrypted push', () => {
     expect(codeOf(() => parseCallbackXml('<xml><a></xml>'))).toBe('malformed');
     expect(codeOf(() => parseCallbackXml('<root><a>1</a></root>'))).toBe('malformed');
     expect(codeOf(() => parseCallbackXml('<xml></xml>'))).toBe('malformed');
-    expect(codeOf(() => parseCallbackXml('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><xml><a>&a;</a></xml>'))).toBe('dtd_forbidden');
+    expect(codeOf(() => parseCallbackXml('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><xml><a>&a;</a></xml>'))).toBe(
+      'dtd_forbidden',
+    );
   });
 });

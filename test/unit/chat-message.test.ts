@@ -5,7 +5,6 @@ import { TRUNCATION_MARK } from '../../src/wecom/limits';
 const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
 const SUFFIX = /\n\((\d+)\/(\d+)\)$/;
 
-
 /** Checks what every split must hold, and returns the parts without their numbers. */
 function checkParts(text: string, parts: string[], maxBytes: number): string[] {
   const pieces = parts.map((part, i) => {
@@ -145,7 +144,9 @@ describe('toRobotMessages', () => {
   });
 
   it('when a markdown mentions users, then <@userid> ends it on a line of its own', () => {
-    expect(toRobotMessages('markdown', { content: '# Disk full' }, { users: ['a', 'b'] })).toEqual([{ msgtype: 'markdown', body: { content: '# Disk full\n<@a> <@b>' } }]);
+    expect(toRobotMessages('markdown', { content: '# Disk full' }, { users: ['a', 'b'] })).toEqual([
+      { msgtype: 'markdown', body: { content: '# Disk full\n<@a> <@b>' } },
+    ]);
   });
 
   it('when a markdown is over 4096 bytes (not 2048), then it is split and the mentions stay at the end of the last part', () => {
@@ -162,21 +163,33 @@ describe('toRobotMessages', () => {
   });
 
   it.each([{ users: ['@all'] }, { mobiles: ['13800000000'] }])('when a markdown mentions %j, then it is refused', (mentions) => {
-    expectLimit(() => toRobotMessages('markdown', { content: 'x' }, mentions), 'mentions', 'a robot markdown message can @mention userids only, not @all or mobiles: send it as text');
+    expectLimit(
+      () => toRobotMessages('markdown', { content: 'x' }, mentions),
+      'mentions',
+      'a robot markdown message can @mention userids only, not @all or mobiles: send it as text',
+    );
   });
 
   it('when a markdown_v2 comes, then it stays markdown_v2, split at 4096; with mentions it is refused', () => {
     expect(toRobotMessages('markdown_v2', { content: '| a | b |' })).toEqual([{ msgtype: 'markdown_v2', body: { content: '| a | b |' } }]);
     expect(toRobotMessages('markdown_v2', { content: 'y'.repeat(5000) })).toHaveLength(2);
-    expectLimit(() => toRobotMessages('markdown_v2', { content: 'x' }, { users: ['a'] }), 'mentions', 'markdown_v2 cannot @mention anyone: send it as text or markdown');
+    expectLimit(
+      () => toRobotMessages('markdown_v2', { content: 'x' }, { users: ['a'] }),
+      'mentions',
+      'markdown_v2 cannot @mention anyone: send it as text or markdown',
+    );
   });
 
   it('when a textcard comes, then it becomes markdown: bold title, colored divs on their own lines, decoded entities, a link', () => {
-    const description = '<div class="gray">2024-01-01</div> <div class="normal">db1 at 95%</div><div class="highlight">act &amp; fix &lt;now&gt;</div>';
+    const description =
+      '<div class="gray">2024-01-01</div> <div class="normal">db1 at 95%</div><div class="highlight">act &amp; fix &lt;now&gt;</div>';
     expect(toRobotMessages('textcard', { title: 'Disk full', description, url: 'https://grafana.example/d', btntxt: '查看' })).toEqual([
       {
         msgtype: 'markdown',
-        body: { content: '**Disk full**\n<font color="comment">2024-01-01</font>\ndb1 at 95%\n<font color="warning">act & fix <now></font>\n\n[查看](https://grafana.example/d)' },
+        body: {
+          content:
+            '**Disk full**\n<font color="comment">2024-01-01</font>\ndb1 at 95%\n<font color="warning">act & fix <now></font>\n\n[查看](https://grafana.example/d)',
+        },
       },
     ]);
   });
@@ -190,11 +203,22 @@ describe('toRobotMessages', () => {
 
   it('when a textcard has no http(s) url or mentions @all, then it is refused', () => {
     expectLimit(() => toRobotMessages('textcard', { title: 'T', description: 'd', url: 'ftp://x' }), 'textcard.url', /http\(s\)/);
-    expectLimit(() => toRobotMessages('textcard', { title: 'T', description: 'd', url: 'https://x' }, { users: ['@all'] }), 'mentions', /userids only/);
+    expectLimit(
+      () => toRobotMessages('textcard', { title: 'T', description: 'd', url: 'https://x' }, { users: ['@all'] }),
+      'mentions',
+      /userids only/,
+    );
   });
 
   it('when a news comes, then articles keep title, description, url and picurl, with the app truncation', () => {
-    const article = { title: 't', description: 'd', url: 'https://a.example', picurl: 'https://p.example/1.png', appid: 'wx1', pagepath: 'pages/x' };
+    const article = {
+      title: 't',
+      description: 'd',
+      url: 'https://a.example',
+      picurl: 'https://p.example/1.png',
+      appid: 'wx1',
+      pagepath: 'pages/x',
+    };
     const [message] = toRobotMessages('news', { articles: [article, { title: '标'.repeat(50), url: 'http://b.example' }] });
     expect(message.msgtype).toBe('news');
     const articles = message.body.articles as Array<Record<string, unknown>>;
@@ -216,23 +240,33 @@ describe('toRobotMessages', () => {
   });
 
   it('when an image comes with its picture, then the body is the source alone (the worker makes base64+md5)', () => {
-    expect(toRobotMessages('image', { media: { url: 'https://x/p.png' }, media_id: 'm1' })).toEqual([{ msgtype: 'image', body: { media: { url: 'https://x/p.png' } } }]);
+    expect(toRobotMessages('image', { media: { url: 'https://x/p.png' }, media_id: 'm1' })).toEqual([
+      { msgtype: 'image', body: { media: { url: 'https://x/p.png' } } },
+    ]);
     expect(toRobotMessages('image', { media: { base64: 'iVBO', filename: 'p.png' } }, { users: [], mobiles: [] })).toEqual([
       { msgtype: 'image', body: { media: { base64: 'iVBO', filename: 'p.png' } } },
     ]);
   });
 
   it('when an image has only a media_id, then it is refused', () => {
-    expectLimit(() => toRobotMessages('image', { media_id: 'm1' }), 'image', 'a robot image needs the picture itself (url or base64), not a media_id');
+    expectLimit(
+      () => toRobotMessages('image', { media_id: 'm1' }),
+      'image',
+      'a robot image needs the picture itself (url or base64), not a media_id',
+    );
   });
 
   it.each(['file', 'voice'])('when a %s comes, then it stays that type from its source; a media_id alone is refused', (msgtype) => {
-    expect(toRobotMessages(msgtype, { media: { url: 'https://x/f', filename: 'f.amr' } })).toEqual([{ msgtype, body: { media: { url: 'https://x/f', filename: 'f.amr' } } }]);
+    expect(toRobotMessages(msgtype, { media: { url: 'https://x/f', filename: 'f.amr' } })).toEqual([
+      { msgtype, body: { media: { url: 'https://x/f', filename: 'f.amr' } } },
+    ]);
     expectLimit(() => toRobotMessages(msgtype, { media_id: 'm1' }), msgtype, /not a media_id/);
   });
 
   it('when a video comes, then it goes as a file; a media_id alone is refused', () => {
-    expect(toRobotMessages('video', { media: { url: 'https://x/v.mp4' }, title: 'v' })).toEqual([{ msgtype: 'file', body: { media: { url: 'https://x/v.mp4' } } }]);
+    expect(toRobotMessages('video', { media: { url: 'https://x/v.mp4' }, title: 'v' })).toEqual([
+      { msgtype: 'file', body: { media: { url: 'https://x/v.mp4' } } },
+    ]);
     expectLimit(() => toRobotMessages('video', { media_id: 'm1' }), 'video', /not a media_id/);
   });
 
@@ -242,8 +276,16 @@ describe('toRobotMessages', () => {
   });
 
   it('when an interactive card comes, or a notice with an action menu, then it is refused', () => {
-    expectLimit(() => toRobotMessages('template_card', { card_type: 'button_interaction' }), 'template_card.card_type', 'robots take text_notice and news_notice cards only, not interactive cards');
-    expectLimit(() => toRobotMessages('template_card', { card_type: 'text_notice', action_menu: { desc: 'x', action_list: [] } }), 'template_card.action_menu', /action menu/);
+    expectLimit(
+      () => toRobotMessages('template_card', { card_type: 'button_interaction' }),
+      'template_card.card_type',
+      'robots take text_notice and news_notice cards only, not interactive cards',
+    );
+    expectLimit(
+      () => toRobotMessages('template_card', { card_type: 'text_notice', action_menu: { desc: 'x', action_list: [] } }),
+      'template_card.action_menu',
+      /action menu/,
+    );
   });
 
   it.each([
@@ -254,7 +296,11 @@ describe('toRobotMessages', () => {
     ['video', { media: { url: 'https://x/f' } }],
     ['template_card', { card_type: 'text_notice' }],
   ])('when a %s mentions someone, then it is refused', (msgtype, body) => {
-    expectLimit(() => toRobotMessages(msgtype, body, { users: ['a'] }), 'mentions', `a robot ${msgtype} message cannot @mention: send it as text or markdown`);
+    expectLimit(
+      () => toRobotMessages(msgtype, body, { users: ['a'] }),
+      'mentions',
+      `a robot ${msgtype} message cannot @mention: send it as text or markdown`,
+    );
   });
 
   it.each(['mpnews', 'miniprogram_notice', 'link'])('when a %s comes, then robots cannot take it', (msgtype) => {
@@ -264,10 +310,16 @@ describe('toRobotMessages', () => {
 
 describe('toChatMessages', () => {
   it('when a text mentions users and @all, then mentioned_list rides on the last part; mobiles are refused', () => {
-    expect(toChatMessages('text', { content: 'hi' }, { users: ['a', '@all'] })).toEqual([{ msgtype: 'text', body: { content: 'hi', mentioned_list: ['a', '@all'] } }]);
+    expect(toChatMessages('text', { content: 'hi' }, { users: ['a', '@all'] })).toEqual([
+      { msgtype: 'text', body: { content: 'hi', mentioned_list: ['a', '@all'] } },
+    ]);
     const parts = toChatMessages('text', { content: 'z'.repeat(3000) }, { users: ['a'] });
     expect(parts.map((p) => p.body.mentioned_list)).toEqual([undefined, ['a']]);
-    expectLimit(() => toChatMessages('text', { content: 'hi' }, { mobiles: ['13800000000'] }), 'mentions', 'app group chats mention by userid only');
+    expectLimit(
+      () => toChatMessages('text', { content: 'hi' }, { mobiles: ['13800000000'] }),
+      'mentions',
+      'app group chats mention by userid only',
+    );
   });
 
   it('when a markdown is over 2048 bytes, then it is split at 2048 (the app limit), with <@userid> at the end', () => {
@@ -275,17 +327,31 @@ describe('toChatMessages', () => {
     expect(parts).toHaveLength(2);
     parts.forEach((p) => expect(bytes(p.body.content as string)).toBeLessThanOrEqual(2048));
     expect(parts[1].body.content).toMatch(/\n<@a>\n\(2\/2\)$/);
-    expect(toChatMessages('markdown', { content: '**x**' }, { users: ['a'] })).toEqual([{ msgtype: 'markdown', body: { content: '**x**\n<@a>' } }]);
+    expect(toChatMessages('markdown', { content: '**x**' }, { users: ['a'] })).toEqual([
+      { msgtype: 'markdown', body: { content: '**x**\n<@a>' } },
+    ]);
   });
 
   it('when a markdown mentions @all or mobiles, then it is refused', () => {
     expectLimit(() => toChatMessages('markdown', { content: 'x' }, { users: ['@all'] }), 'mentions', /userids only, not @all/);
-    expectLimit(() => toChatMessages('markdown', { content: 'x' }, { mobiles: ['1'] }), 'mentions', 'app group chats mention by userid only');
+    expectLimit(
+      () => toChatMessages('markdown', { content: 'x' }, { mobiles: ['1'] }),
+      'mentions',
+      'app group chats mention by userid only',
+    );
   });
 
   it('when a textcard or news comes, then the app limits apply and the type stays', () => {
-    const [card] = toChatMessages('textcard', { title: 'T', description: '<div class="gray">d</div>', url: 'https://x', btntxt: '查看详情啊' });
-    expect(card).toEqual({ msgtype: 'textcard', body: { title: 'T', description: '<div class="gray">d</div>', url: 'https://x', btntxt: '查看详情' } });
+    const [card] = toChatMessages('textcard', {
+      title: 'T',
+      description: '<div class="gray">d</div>',
+      url: 'https://x',
+      btntxt: '查看详情啊',
+    });
+    expect(card).toEqual({
+      msgtype: 'textcard',
+      body: { title: 'T', description: '<div class="gray">d</div>', url: 'https://x', btntxt: '查看详情' },
+    });
     // App group chats take mini-program articles.
     const article = { title: 't', appid: 'wx1', pagepath: 'p' };
     expect(toChatMessages('news', { articles: [article] })).toEqual([{ msgtype: 'news', body: { articles: [article] } }]);
@@ -294,12 +360,23 @@ describe('toChatMessages', () => {
 
   it.each(['image', 'file', 'voice', 'video'])('when a %s comes, then it passes (media_id or source) and cannot @mention', (msgtype) => {
     expect(toChatMessages(msgtype, { media_id: 'm1' })).toEqual([{ msgtype, body: { media_id: 'm1' } }]);
-    expectLimit(() => toChatMessages(msgtype, { media_id: 'm1' }, { users: ['a'] }), 'mentions', `an app group chat ${msgtype} message cannot @mention: send it as text or markdown`);
+    expectLimit(
+      () => toChatMessages(msgtype, { media_id: 'm1' }, { users: ['a'] }),
+      'mentions',
+      `an app group chat ${msgtype} message cannot @mention: send it as text or markdown`,
+    );
   });
 
-  it.each(['template_card', 'markdown_v2', 'mpnews', 'miniprogram_notice'])('when a %s comes, then app group chats cannot take it', (msgtype) => {
-    expectLimit(() => toChatMessages(msgtype, { content: 'x', card_type: 'text_notice' }), 'msgtype', `app group chats cannot take ${msgtype}`);
-  });
+  it.each(['template_card', 'markdown_v2', 'mpnews', 'miniprogram_notice'])(
+    'when a %s comes, then app group chats cannot take it',
+    (msgtype) => {
+      expectLimit(
+        () => toChatMessages(msgtype, { content: 'x', card_type: 'text_notice' }),
+        'msgtype',
+        `app group chats cannot take ${msgtype}`,
+      );
+    },
+  );
 });
 
 describe('robotImage', () => {

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { loadConfig, startupWarnings } from '../../src/config/load';
 import { problemsOf } from '../support/config-problems';
 
-
 describe('configuration', () => {
   it('when nothing is set, then it is sandbox mode on port 8080 with every worker', () => {
     const config = loadConfig({});
@@ -47,18 +46,33 @@ describe('configuration', () => {
 
   it('when Redis is Sentinel, then the master name is required and REDIS_WAIT_REPLICAS is read; with Cluster, waiting for replicas is refused', () => {
     const sentinels = { REDIS_SENTINELS: '10.0.0.1:26379,10.0.0.2:26379', REDIS_SENTINEL_MASTER: 'main' };
-    expect(loadConfig(sentinels).redis).toMatchObject({ sentinels: [{ host: '10.0.0.1', port: 26379 }, { host: '10.0.0.2', port: 26379 }], sentinelMaster: 'main', waitReplicas: 0 });
+    expect(loadConfig(sentinels).redis).toMatchObject({
+      sentinels: [
+        { host: '10.0.0.1', port: 26379 },
+        { host: '10.0.0.2', port: 26379 },
+      ],
+      sentinelMaster: 'main',
+      waitReplicas: 0,
+    });
     expect(loadConfig({ ...sentinels, REDIS_WAIT_REPLICAS: '1' }).redis.waitReplicas).toBe(1);
     expect(problemsOf({ REDIS_SENTINELS: '10.0.0.1:26379' })).toContain('REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS');
     expect(problemsOf({ REDIS_WAIT_REPLICAS: '-1' }).some((p) => p.startsWith('REDIS_WAIT_REPLICAS:'))).toBe(true);
-    expect(problemsOf({ REDIS_CLUSTER_NODES: '10.0.0.1:7000', REDIS_WAIT_REPLICAS: '1' })).toContain('REDIS_WAIT_REPLICAS: not supported with REDIS_CLUSTER_NODES (use a standalone or Sentinel master)');
+    expect(problemsOf({ REDIS_CLUSTER_NODES: '10.0.0.1:7000', REDIS_WAIT_REPLICAS: '1' })).toContain(
+      'REDIS_WAIT_REPLICAS: not supported with REDIS_CLUSTER_NODES (use a standalone or Sentinel master)',
+    );
   });
 
   it('when only the corp id and the callback keys are set, then the callback can be verified while sends stay in the sandbox', () => {
     const config = loadConfig({ WECOM_CORP_ID: 'ww1234567890', WECOM_CALLBACK_TOKEN: 'tok', WECOM_CALLBACK_AES_KEY: 'a'.repeat(43) });
-    expect(config).toMatchObject({ sandbox: true, apps: [], callbackOnly: { corpId: 'ww1234567890', callback: { token: 'tok', aesKey: 'a'.repeat(43) } } });
+    expect(config).toMatchObject({
+      sandbox: true,
+      apps: [],
+      callbackOnly: { corpId: 'ww1234567890', callback: { token: 'tok', aesKey: 'a'.repeat(43) } },
+    });
     // The sandbox line names what is really missing, not the corp id that is set.
-    expect(sandboxReason(config)).toBe('no agent (WECOM_AGENT_ID, WECOM_AGENT_SECRET): callbacks answer WeCom for corp ww1234567890, messages go to the built-in WeCom simulator');
+    expect(sandboxReason(config)).toBe(
+      'no agent (WECOM_AGENT_ID, WECOM_AGENT_SECRET): callbacks answer WeCom for corp ww1234567890, messages go to the built-in WeCom simulator',
+    );
     expect(sandboxReason(loadConfig({}))).toContain('no WeCom credentials (WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_AGENT_SECRET)');
   });
 
@@ -71,14 +85,33 @@ describe('configuration', () => {
 
   it('when a downstream webhook has no secret, then start-up has a warning naming it', () => {
     const real = { WECOM_CORP_ID: 'ww1', WECOM_AGENT_ID: '1', WECOM_AGENT_SECRET: 's' };
-    const warnings = startupWarnings(loadConfig({ ...real, INBOUND_WEBHOOK_URL: 'https://app.example/in', CONTACT_SYNC_WEBHOOK_URL: 'https://hr.example/sync' }));
-    expect(warnings).toEqual([expect.stringContaining('INBOUND_WEBHOOK_SECRET'), expect.stringContaining('contact sink default'), expect.stringContaining('STATUS_CALLBACK_SECRET')]);
+    const warnings = startupWarnings(
+      loadConfig({ ...real, INBOUND_WEBHOOK_URL: 'https://app.example/in', CONTACT_SYNC_WEBHOOK_URL: 'https://hr.example/sync' }),
+    );
+    expect(warnings).toEqual([
+      expect.stringContaining('INBOUND_WEBHOOK_SECRET'),
+      expect.stringContaining('contact sink default'),
+      expect.stringContaining('STATUS_CALLBACK_SECRET'),
+    ]);
     const secret = '0123456789abcdef';
-    expect(startupWarnings(loadConfig({ ...real, INBOUND_WEBHOOK_URL: 'https://app.example/in', INBOUND_WEBHOOK_SECRET: secret, CONTACT_SYNC_WEBHOOK_URL: 'https://hr.example/sync', CONTACT_SYNC_WEBHOOK_SECRET: secret, STATUS_CALLBACK_SECRET: secret }))).toEqual([]);
+    expect(
+      startupWarnings(
+        loadConfig({
+          ...real,
+          INBOUND_WEBHOOK_URL: 'https://app.example/in',
+          INBOUND_WEBHOOK_SECRET: secret,
+          CONTACT_SYNC_WEBHOOK_URL: 'https://hr.example/sync',
+          CONTACT_SYNC_WEBHOOK_SECRET: secret,
+          STATUS_CALLBACK_SECRET: secret,
+        }),
+      ),
+    ).toEqual([]);
   });
 
   it('when only some WeCom variables are set, then the missing ones are named', () => {
-    expect(problemsOf({ WECOM_CORP_ID: 'ww1' })).toEqual(expect.arrayContaining([expect.stringMatching(/^WECOM_AGENT_ID: required/), expect.stringMatching(/^WECOM_AGENT_SECRET: required/)]));
+    expect(problemsOf({ WECOM_CORP_ID: 'ww1' })).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^WECOM_AGENT_ID: required/), expect.stringMatching(/^WECOM_AGENT_SECRET: required/)]),
+    );
   });
 
   it('when a secret comes from a file (NAME_FILE), then it is read from there', () => {
@@ -86,7 +119,9 @@ describe('configuration', () => {
     writeFileSync(join(dir, 'secret'), 'from-a-file\n');
     const config = loadConfig({ WECOM_CORP_ID: 'ww1', WECOM_AGENT_ID: '1', WECOM_AGENT_SECRET_FILE: join(dir, 'secret') });
     expect(config.apps[0].secret).toBe('from-a-file');
-    expect(problemsOf({ WECOM_AGENT_SECRET_FILE: join(dir, 'missing') })).toEqual([expect.stringMatching(/^WECOM_AGENT_SECRET_FILE: cannot read/)]);
+    expect(problemsOf({ WECOM_AGENT_SECRET_FILE: join(dir, 'missing') })).toEqual([
+      expect.stringMatching(/^WECOM_AGENT_SECRET_FILE: cannot read/),
+    ]);
   });
 
   it('when a config file lists several apps, routes and auto-replies, then they are parsed, and its mistakes name the file and path', () => {
@@ -110,9 +145,14 @@ alertRoutes:
     expect(config.callback.autoReplies).toHaveLength(1);
     expect(config.alerts.routes[0]).toMatchObject({ name: 'dba', users: ['dba01'] });
     const bad = join(dir, 'bad.yaml');
-    writeFileSync(bad, 'apps:\n  - { name: ops, corpId: ww1, agentId: nope, secret: a }\nautoReplies:\n  - { match: regex, pattern: "(", reply: x }\nwechatReader: { users: [a] }\n');
+    writeFileSync(
+      bad,
+      'apps:\n  - { name: ops, corpId: ww1, agentId: nope, secret: a }\nautoReplies:\n  - { match: regex, pattern: "(", reply: x }\nwechatReader: { users: [a] }\n',
+    );
     const problems = problemsOf({ GATEWAY_CONFIG: bad });
-    expect(problems).toEqual(expect.arrayContaining([expect.stringContaining(`${bad}: apps.0.agentId`), expect.stringContaining(`${bad}: autoReplies.0.pattern`)]));
+    expect(problems).toEqual(
+      expect.arrayContaining([expect.stringContaining(`${bad}: apps.0.agentId`), expect.stringContaining(`${bad}: autoReplies.0.pattern`)]),
+    );
     // A misspelt key (wechatReaders) is reported, not silently ignored.
     expect(problems).toContain(`${bad}: wechatReader: unknown key`);
   });

@@ -15,7 +15,9 @@ describe('the console in English and Chinese', () => {
 
   it('when a Chinese string is a sentence, then it is written in Chinese, not left in English', () => {
     // Names and units may stay as they are (ID, JSON, 4xx); a Chinese line has some Chinese in it.
-    const english = Object.entries(STRINGS.zh).filter(([, text]) => !/[\u4e00-\u9fff]/.test(text.replace(/\{\w+\}/g, '')) && !/^(ID|\{\w+\})$/.test(text));
+    const english = Object.entries(STRINGS.zh).filter(
+      ([, text]) => !/[\u4e00-\u9fff]/.test(text.replace(/\{\w+\}/g, '')) && !/^(ID|\{\w+\})$/.test(text),
+    );
     expect(english).toEqual([]);
   });
 

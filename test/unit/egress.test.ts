@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { EGRESS_REFUSED, EgressPolicy, EgressRefusedError, egressAllowProblem, NOT_HTTP, type Resolve } from '../../src/http/egress';
 import { egressAgent, egressRequest } from '../../src/http/egress-request';
 
-const policy = (allow: string[] = [], privateRanges: 'allow' | 'deny' = 'allow', resolve?: Resolve) => new EgressPolicy({ allow, privateRanges }, [], resolve);
+const policy = (allow: string[] = [], privateRanges: 'allow' | 'deny' = 'allow', resolve?: Resolve) =>
+  new EgressPolicy({ allow, privateRanges }, [], resolve);
 
 describe('the egress policy, address by address', () => {
   const byDefault = policy();
@@ -42,10 +43,13 @@ describe('the egress policy, address by address', () => {
     expect(byDefault.refusesAddress(address, 80)).toBe(false);
   });
 
-  it.each(['10.1.2.3', '172.16.0.1', '192.168.1.10', '100.64.0.1', 'fd12:3456::1', '::ffff:192.168.0.1'])('with EGRESS_PRIVATE=deny, refuses the private %s but still allows public addresses', (address) => {
-    expect(privateDenied.refusesAddress(address, 80)).toBe(true);
-    expect(privateDenied.refusesAddress('93.184.216.34', 80)).toBe(false);
-  });
+  it.each(['10.1.2.3', '172.16.0.1', '192.168.1.10', '100.64.0.1', 'fd12:3456::1', '::ffff:192.168.0.1'])(
+    'with EGRESS_PRIVATE=deny, refuses the private %s but still allows public addresses',
+    (address) => {
+      expect(privateDenied.refusesAddress(address, 80)).toBe(true);
+      expect(privateDenied.refusesAddress('93.184.216.34', 80)).toBe(false);
+    },
+  );
 
   it.each([
     ['IPv4-compatible loopback (deprecated ::/96: refused outright)', '::127.0.0.1'],
@@ -127,9 +131,12 @@ describe('the egress policy on a URL, without DNS (accept time)', () => {
     expect(policy().refusal(url)).toBeUndefined();
   });
 
-  it.each(['ftp://example.com/x', 'file:///etc/passwd', 'not a url', 'gopher://127.0.0.1:6379/_INFO'])('answers %s is not an http(s) URL', (url) => {
-    expect(policy().refusal(url)).toBe(NOT_HTTP);
-  });
+  it.each(['ftp://example.com/x', 'file:///etc/passwd', 'not a url', 'gopher://127.0.0.1:6379/_INFO'])(
+    'answers %s is not an http(s) URL',
+    (url) => {
+      expect(policy().refusal(url)).toBe(NOT_HTTP);
+    },
+  );
 
   it('opens a name EGRESS_ALLOW names, case-insensitively, and only that name', () => {
     const allowed = policy(['Localhost', 'files.internal']);
@@ -234,8 +241,16 @@ describe('egressAgent and egressRequest', () => {
   it('a refused address is never connected to, and the answer says only that it was refused', async () => {
     const agent = egressAgent(policy(), 2_000);
     try {
-      expect(await egressRequest(`http://127.0.0.1:${port}/a`, { dispatcher: agent, timeoutMs: 2_000 })).toEqual({ kind: 'refused', reason: EGRESS_REFUSED, permanent: true });
-      expect(await egressRequest(`http://[::ffff:127.0.0.1]:${port}/a`, { dispatcher: agent, timeoutMs: 2_000 })).toEqual({ kind: 'refused', reason: EGRESS_REFUSED, permanent: true });
+      expect(await egressRequest(`http://127.0.0.1:${port}/a`, { dispatcher: agent, timeoutMs: 2_000 })).toEqual({
+        kind: 'refused',
+        reason: EGRESS_REFUSED,
+        permanent: true,
+      });
+      expect(await egressRequest(`http://[::ffff:127.0.0.1]:${port}/a`, { dispatcher: agent, timeoutMs: 2_000 })).toEqual({
+        kind: 'refused',
+        reason: EGRESS_REFUSED,
+        permanent: true,
+      });
       expect(hosts).toEqual([]);
     } finally {
       await agent.close();
@@ -245,7 +260,11 @@ describe('egressAgent and egressRequest', () => {
   it('a body beyond the cap is cut, with the cap in the reason', async () => {
     const agent = egressAgent(policy(['127.0.0.1']), 2_000);
     try {
-      expect(await egressRequest(`http://127.0.0.1:${port}/a`, { dispatcher: agent, timeoutMs: 2_000, maxBytes: 3 })).toEqual({ kind: 'failed', reason: 'larger than 3 bytes', permanent: true });
+      expect(await egressRequest(`http://127.0.0.1:${port}/a`, { dispatcher: agent, timeoutMs: 2_000, maxBytes: 3 })).toEqual({
+        kind: 'failed',
+        reason: 'larger than 3 bytes',
+        permanent: true,
+      });
     } finally {
       await agent.close();
     }
@@ -272,12 +291,15 @@ describe('egressRequest with a minimum transfer rate', () => {
   });
   const minRate = { bytesPerSecond: 1_000, graceMs: 500 };
 
-  it.each(['/trickle', '/silent'])('cuts %s once it falls behind the rate by more than the grace: "too slow", permanent, long before the timeout', async (path) => {
-    const started = Date.now();
-    const answer = await egressRequest(`${base}${path}`, { timeoutMs: 10_000, maxBytes: 1_000_000, minRate });
-    expect(answer).toEqual({ kind: 'failed', reason: 'too slow', permanent: true });
-    expect(Date.now() - started).toBeLessThan(3_000);
-  });
+  it.each(['/trickle', '/silent'])(
+    'cuts %s once it falls behind the rate by more than the grace: "too slow", permanent, long before the timeout',
+    async (path) => {
+      const started = Date.now();
+      const answer = await egressRequest(`${base}${path}`, { timeoutMs: 10_000, maxBytes: 1_000_000, minRate });
+      expect(answer).toEqual({ kind: 'failed', reason: 'too slow', permanent: true });
+      expect(Date.now() - started).toBeLessThan(3_000);
+    },
+  );
 
   it('lets a download that starts late but catches up finish (the grace is a head start)', async () => {
     const answer = await egressRequest(`${base}/late-then-fast`, { timeoutMs: 10_000, maxBytes: 1_000_000, minRate });
@@ -286,6 +308,10 @@ describe('egressRequest with a minimum transfer rate', () => {
   });
 
   it('without a minimum rate, only the whole-download timeout cuts a trickle (and it may be retried)', async () => {
-    expect(await egressRequest(`${base}/trickle`, { timeoutMs: 700, maxBytes: 1_000_000 })).toEqual({ kind: 'failed', reason: 'timeout', permanent: false });
+    expect(await egressRequest(`${base}/trickle`, { timeoutMs: 700, maxBytes: 1_000_000 })).toEqual({
+      kind: 'failed',
+      reason: 'timeout',
+      permanent: false,
+    });
   });
 });

@@ -3,7 +3,6 @@ import { expectLimit } from '../support/limits';
 
 /** applyMessageLimits for template cards (reference §2.2, §15): an interactive card WeCom would refuse is refused naming its field. */
 
-
 const buttonCard = (extra: Record<string, unknown> = {}) => ({
   card_type: 'button_interaction',
   task_id: 'alert-42-ack',
@@ -42,18 +41,36 @@ describe('applyMessageLimits: template_card', () => {
     expectLimit(limit(buttonCard({ button_list: buttons(7) })), 'template_card.button_list', '1 to 6 buttons');
   });
 
-  it('when a callback button has no key, a key over 1024 bytes or a key another button has, then that button\'s key is refused', () => {
-    expectLimit(limit(buttonCard({ button_list: [{ text: 'Ack', key: 'ack' }, { text: 'No key' }] })), 'template_card.button_list.1.key', /required/);
+  it("when a callback button has no key, a key over 1024 bytes or a key another button has, then that button's key is refused", () => {
+    expectLimit(
+      limit(buttonCard({ button_list: [{ text: 'Ack', key: 'ack' }, { text: 'No key' }] })),
+      'template_card.button_list.1.key',
+      /required/,
+    );
     // 342 three-byte characters are 1026 bytes, though only 342 characters.
-    expectLimit(limit(buttonCard({ button_list: [{ text: 'Ack', key: '确'.repeat(342) }] })), 'template_card.button_list.0.key', 'at most 1024 bytes');
+    expectLimit(
+      limit(buttonCard({ button_list: [{ text: 'Ack', key: '确'.repeat(342) }] })),
+      'template_card.button_list.0.key',
+      'at most 1024 bytes',
+    );
     expect(applyMessageLimits('template_card', buttonCard({ button_list: [{ text: 'Ack', key: '确'.repeat(341) }] }))).toBeDefined();
-    expectLimit(limit(buttonCard({ button_list: [...buttons(2), { text: 'again', key: 'k0' }] })), 'template_card.button_list.2.key', 'unique within the card (button 0 has it too)');
+    expectLimit(
+      limit(buttonCard({ button_list: [...buttons(2), { text: 'again', key: 'k0' }] })),
+      'template_card.button_list.2.key',
+      'unique within the card (button 0 has it too)',
+    );
   });
 
   it('when a url button (type 1) has no http(s) url, then its url is refused, and it needs no key', () => {
-    expectLimit(limit(buttonCard({ button_list: [{ text: 'Runbook', type: 1, url: 'ftp://wiki.example' }] })), 'template_card.button_list.0.url', 'http(s) URL');
+    expectLimit(
+      limit(buttonCard({ button_list: [{ text: 'Runbook', type: 1, url: 'ftp://wiki.example' }] })),
+      'template_card.button_list.0.url',
+      'http(s) URL',
+    );
     expectLimit(limit(buttonCard({ button_list: [{ text: 'Runbook', type: 1 }] })), 'template_card.button_list.0.url', 'http(s) URL');
-    expect(applyMessageLimits('template_card', buttonCard({ button_list: [{ text: 'Runbook', type: 1, url: 'https://wiki.example' }] }))).toBeDefined();
+    expect(
+      applyMessageLimits('template_card', buttonCard({ button_list: [{ text: 'Runbook', type: 1, url: 'https://wiki.example' }] })),
+    ).toBeDefined();
   });
 
   it('when the horizontal_content_list holds more than 6 items, then it is refused', () => {

@@ -28,7 +28,15 @@ describe('test prerequisites checker', () => {
     expect(run.status).toBe(1);
     expect(run.ms).toBeLessThan(2_000);
     const lines = run.stderr.split('\n');
-    for (const [tool, variable] of [['redis-server', 'REDIS_SERVER_PATH'], ['redis-cli', 'REDIS_CLI_PATH'], ['redis-sentinel', 'REDIS_SENTINEL_PATH'], ['chromium', 'CHROMIUM_PATH'], ['alertmanager', 'ALERTMANAGER_PATH'], ['curl', 'CURL_PATH'], ['jq', 'JQ_PATH']]) {
+    for (const [tool, variable] of [
+      ['redis-server', 'REDIS_SERVER_PATH'],
+      ['redis-cli', 'REDIS_CLI_PATH'],
+      ['redis-sentinel', 'REDIS_SENTINEL_PATH'],
+      ['chromium', 'CHROMIUM_PATH'],
+      ['alertmanager', 'ALERTMANAGER_PATH'],
+      ['curl', 'CURL_PATH'],
+      ['jq', 'JQ_PATH'],
+    ]) {
       const line = lines.find((l) => l.trim().startsWith(`${tool}:`));
       expect(line).toContain(variable);
       expect(line).toContain('install: ');
@@ -56,9 +64,16 @@ describe('test prerequisites checker', () => {
   });
 
   it('when asked for the missing Debian packages, then it prints the apt names of just those (what .ci/run installs)', () => {
-    expect(runChecker({ PATH: '', CHROMIUM_PATH: NOWHERE }, ['--missing-debian-packages']).stdout.trim().split(' ').sort()).toEqual(
-      ['chromium', 'curl', 'jq', 'kubernetes-client', 'prometheus', 'redis-sentinel', 'redis-server', 'redis-tools'],
-    );
+    expect(runChecker({ PATH: '', CHROMIUM_PATH: NOWHERE }, ['--missing-debian-packages']).stdout.trim().split(' ').sort()).toEqual([
+      'chromium',
+      'curl',
+      'jq',
+      'kubernetes-client',
+      'prometheus',
+      'redis-sentinel',
+      'redis-server',
+      'redis-tools',
+    ]);
     const none = runChecker(process.env, ['--missing-debian-packages']);
     expect(none.status).toBe(0);
     expect(none.stdout.trim()).toBe('');

@@ -51,7 +51,9 @@ describe('a group robot call never shows its key', () => {
     const client = new WecomTransport({ apiBase: 'http://127.0.0.1:1', timeoutMs: 2_000 }, new Leaky());
     const outcome = await client.call(robotSend({}), { robot: endpoint('http://127.0.0.1:9') });
     expect(outcome.kind).toBe('retry');
-    expect(outcome.kind !== 'ok' && outcome.error.errmsg).toBe('webhook/send: cannot reach http://127.0.0.1:9/cgi-bin/webhook/send?key=*** (***)');
+    expect(outcome.kind !== 'ok' && outcome.error.errmsg).toBe(
+      'webhook/send: cannot reach http://127.0.0.1:9/cgi-bin/webhook/send?key=*** (***)',
+    );
   });
 
   it('when WeCom answers 93000 with an errmsg that quotes the key, then it is permanent and the key is redacted', async () => {
@@ -72,9 +74,17 @@ describe('a group robot call never shows its key', () => {
 
   it('when a robot is over its 20 messages a minute (45009), then it is a retry after the throttle', async () => {
     answer = { status: 200, body: { errcode: 45009, errmsg: 'api freq out of limit' } };
-    const client = new WecomTransport({ apiBase: 'http://127.0.0.1:1', timeoutMs: 2_000, throttleMs: (code) => (code === 45009 ? 60_000 : undefined) });
+    const client = new WecomTransport({
+      apiBase: 'http://127.0.0.1:1',
+      timeoutMs: 2_000,
+      throttleMs: (code) => (code === 45009 ? 60_000 : undefined),
+    });
     try {
-      expect(await client.call(robotSend({}), { robot: endpoint(base) })).toEqual({ kind: 'retry', error: { errcode: 45009, errmsg: 'api freq out of limit' }, afterMs: 60_000 });
+      expect(await client.call(robotSend({}), { robot: endpoint(base) })).toEqual({
+        kind: 'retry',
+        error: { errcode: 45009, errmsg: 'api freq out of limit' },
+        afterMs: 60_000,
+      });
     } finally {
       await client.close();
     }
@@ -82,7 +92,9 @@ describe('a group robot call never shows its key', () => {
 
   it('when a URL holds a key, a token or a secret, then redactUrl hides each', () => {
     expect(redactUrl(`https://x/cgi-bin/webhook/send?key=${KEY}&debug=1`)).toBe('https://x/cgi-bin/webhook/send?key=***&debug=1');
-    expect(redactUrl('/gettoken?corpid=c&corpsecret=s3&x=1 /send?access_token=t0')).toBe('/gettoken?corpid=c&corpsecret=***&x=1 /send?access_token=***');
+    expect(redactUrl('/gettoken?corpid=c&corpsecret=s3&x=1 /send?access_token=t0')).toBe(
+      '/gettoken?corpid=c&corpsecret=***&x=1 /send?access_token=***',
+    );
   });
 
   it('when a robot key or an app chat is refused, then the hint says why without any key', () => {
@@ -97,8 +109,14 @@ describe('a group robot call never shows its key', () => {
     afterEach(() => client.close());
 
     it('when appchat/get answers, then chat_info.userlist becomes users', async () => {
-      answer = { status: 200, body: { errcode: 0, errmsg: 'ok', chat_info: { chatid: 'ops1', name: 'Ops', owner: 'zhangsan', userlist: ['zhangsan', 'lisi'] } } };
-      expect(await client.call(getChat('ops1'), { token: 'tok' })).toEqual({ kind: 'ok', value: { chatid: 'ops1', name: 'Ops', owner: 'zhangsan', users: ['zhangsan', 'lisi'] } });
+      answer = {
+        status: 200,
+        body: { errcode: 0, errmsg: 'ok', chat_info: { chatid: 'ops1', name: 'Ops', owner: 'zhangsan', userlist: ['zhangsan', 'lisi'] } },
+      };
+      expect(await client.call(getChat('ops1'), { token: 'tok' })).toEqual({
+        kind: 'ok',
+        value: { chatid: 'ops1', name: 'Ops', owner: 'zhangsan', users: ['zhangsan', 'lisi'] },
+      });
       expect(seenUrl).toBe('/cgi-bin/appchat/get?access_token=tok&chatid=ops1');
     });
 
@@ -111,13 +129,19 @@ describe('a group robot call never shows its key', () => {
 
     it('when members are added and removed, then WeCom gets add_user_list and del_user_list', async () => {
       answer = { status: 200, body: { errcode: 0, errmsg: 'ok' } };
-      expect(await client.call(updateChat({ chatid: 'ops1', addUsers: ['a'], removeUsers: ['b'] }), { token: 'tok' })).toEqual({ kind: 'ok', value: true });
+      expect(await client.call(updateChat({ chatid: 'ops1', addUsers: ['a'], removeUsers: ['b'] }), { token: 'tok' })).toEqual({
+        kind: 'ok',
+        value: true,
+      });
       expect(JSON.parse(seenBody)).toEqual({ chatid: 'ops1', add_user_list: ['a'], del_user_list: ['b'] });
     });
 
     it('when a chat is created, then userlist carries its users and the chatid WeCom chose is returned', async () => {
       answer = { status: 200, body: { errcode: 0, errmsg: 'ok', chatid: 'gen42' } };
-      expect(await client.call(createChat({ name: 'Ops', users: ['a', 'b'] }), { token: 'tok' })).toEqual({ kind: 'ok', value: { chatid: 'gen42' } });
+      expect(await client.call(createChat({ name: 'Ops', users: ['a', 'b'] }), { token: 'tok' })).toEqual({
+        kind: 'ok',
+        value: { chatid: 'gen42' },
+      });
       expect(JSON.parse(seenBody)).toEqual({ name: 'Ops', userlist: ['a', 'b'] });
       expect(seenUrl).toBe('/cgi-bin/appchat/create?access_token=tok');
     });

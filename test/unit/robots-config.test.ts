@@ -26,7 +26,10 @@ describe('robots from WECOM_ROBOTS and the config file', () => {
   });
 
   it('calls a bare key at WECOM_API_BASE, and accepts URLs of it', () => {
-    const config = loadConfig({ WECOM_API_BASE: 'https://wecom-proxy.internal/wx/', WECOM_ROBOTS: `ops=${KEY},dev=https://wecom-proxy.internal/wx/cgi-bin/webhook/send?key=${KEY2}` });
+    const config = loadConfig({
+      WECOM_API_BASE: 'https://wecom-proxy.internal/wx/',
+      WECOM_ROBOTS: `ops=${KEY},dev=https://wecom-proxy.internal/wx/cgi-bin/webhook/send?key=${KEY2}`,
+    });
     expect(config.robots.map((r) => r.apiBase)).toEqual(['https://wecom-proxy.internal/wx', 'https://wecom-proxy.internal/wx']);
   });
 
@@ -63,6 +66,8 @@ describe('robots from WECOM_ROBOTS and the config file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'robots-'));
     const file = join(dir, 'gateway.yaml');
     writeFileSync(file, `alertRoutes:\n  - name: oncall\n    robots: [ops, nosuch]\n`);
-    expect(problemsOf({ GATEWAY_CONFIG: file, WECOM_ROBOTS: `ops=${KEY}` })).toEqual([`${file}: alertRoutes.0.robots: no robot is named nosuch`]);
+    expect(problemsOf({ GATEWAY_CONFIG: file, WECOM_ROBOTS: `ops=${KEY}` })).toEqual([
+      `${file}: alertRoutes.0.robots: no robot is named nosuch`,
+    ]);
   });
 });

@@ -32,7 +32,9 @@ describe('sameOriginOnly', () => {
     ['Sec-Fetch-Site cross-site', 403, { 'Sec-Fetch-Site': 'cross-site' }],
     ['Sec-Fetch-Site same-site (a sibling subdomain)', 403, { 'Sec-Fetch-Site': 'same-site' }],
   ])('when a POST comes with %s, then %i', async (_what, status, headers) => {
-    const res = await request(app).post('/action').set(headers as Record<string, string>);
+    const res = await request(app)
+      .post('/action')
+      .set(headers as Record<string, string>);
     expect(res.status).toBe(status);
     if (status === 403) expect(res.body.error).toMatchObject({ code: 'cross_site', message: 'from the console itself' });
   });
@@ -43,7 +45,8 @@ describe('sameOriginOnly', () => {
   });
 
   it('when a proxy TRUST_PROXY trusts names the host (X-Forwarded-Host), then that host is compared; an untrusted one is ignored', async () => {
-    const post = (app: express.Express) => request(app).post('/action').set('Host', '10.0.0.5:8080').set('X-Forwarded-Host', 'gw.example').set('Origin', 'https://gw.example');
+    const post = (app: express.Express) =>
+      request(app).post('/action').set('Host', '10.0.0.5:8080').set('X-Forwarded-Host', 'gw.example').set('Origin', 'https://gw.example');
     expect((await post(appBehind('loopback'))).status).toBe(200);
     expect((await post(appBehind(false))).status).toBe(403);
   });

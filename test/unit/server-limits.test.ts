@@ -21,7 +21,13 @@ describe('HTTP server limits', () => {
   let port: number;
 
   beforeAll(async () => {
-    server = createLimitedServer((_req, res) => res.end('ok'), { requestTimeoutMs: 1_000, headersTimeoutMs: 400, keepAliveTimeoutMs: 300, maxConnections: 3, maxConnectionsPerAddress: 0 });
+    server = createLimitedServer((_req, res) => res.end('ok'), {
+      requestTimeoutMs: 1_000,
+      headersTimeoutMs: 400,
+      keepAliveTimeoutMs: 300,
+      maxConnections: 3,
+      maxConnectionsPerAddress: 0,
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     port = (server.address() as AddressInfo).port;
   });
@@ -49,7 +55,16 @@ describe('HTTP server limits', () => {
   });
 
   it('when more clients connect than maxConnections, then the extra ones are dropped', async () => {
-    const held = await Promise.all(Array.from({ length: 3 }, () => new Promise<Socket>((r) => { const s = connect(port, '127.0.0.1', () => r(s)); s.on('error', () => undefined); })));
+    const held = await Promise.all(
+      Array.from(
+        { length: 3 },
+        () =>
+          new Promise<Socket>((r) => {
+            const s = connect(port, '127.0.0.1', () => r(s));
+            s.on('error', () => undefined);
+          }),
+      ),
+    );
     const extra = await holdOpen(port, (s) => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
     expect(extra.answer).toBe('');
     held.forEach((s) => s.destroy());
@@ -59,7 +74,9 @@ describe('HTTP server limits', () => {
 /** A socket from `from` (any 127/8 address: Linux routes them all to lo) that the server has kept: resolves true once it is still open a moment after connecting. */
 function kept(port: number, from: string, sockets: Socket[]): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1', localAddress: from }, () => setTimeout(() => resolve(!socket.destroyed && socket.readyState === 'open'), 100));
+    const socket = connect({ port, host: '127.0.0.1', localAddress: from }, () =>
+      setTimeout(() => resolve(!socket.destroyed && socket.readyState === 'open'), 100),
+    );
     socket.on('error', () => undefined);
     socket.on('close', () => resolve(false));
     sockets.push(socket);
@@ -73,7 +90,14 @@ describe('HTTP server limits per client address', () => {
   const PROXY = '127.0.0.3';
 
   beforeAll(async () => {
-    server = createLimitedServer((_req, res) => res.end('ok'), { requestTimeoutMs: 5_000, headersTimeoutMs: 5_000, keepAliveTimeoutMs: 5_000, maxConnections: 8, maxConnectionsPerAddress: 2, sharedPeer: (address) => address === PROXY });
+    server = createLimitedServer((_req, res) => res.end('ok'), {
+      requestTimeoutMs: 5_000,
+      headersTimeoutMs: 5_000,
+      keepAliveTimeoutMs: 5_000,
+      maxConnections: 8,
+      maxConnectionsPerAddress: 2,
+      sharedPeer: (address) => address === PROXY,
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     port = (server.address() as AddressInfo).port;
   });
@@ -81,7 +105,11 @@ describe('HTTP server limits per client address', () => {
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   it('while fewer than half of maxConnections are open, then an address may pass its share (an honest burst is not cut)', async () => {
-    const results = [await kept(port, '127.0.0.6', sockets), await kept(port, '127.0.0.6', sockets), await kept(port, '127.0.0.6', sockets)];
+    const results = [
+      await kept(port, '127.0.0.6', sockets),
+      await kept(port, '127.0.0.6', sockets),
+      await kept(port, '127.0.0.6', sockets),
+    ];
     expect(results).toEqual([true, true, true]);
   });
 
@@ -115,7 +143,9 @@ describe('HTTP server limits per client address', () => {
 function holdOpenFrom(port: number, from: string): Promise<{ answer: string; heldMs: number }> {
   return new Promise((resolve) => {
     const started = Date.now();
-    const socket = connect({ port, host: '127.0.0.1', localAddress: from }, () => socket.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    const socket = connect({ port, host: '127.0.0.1', localAddress: from }, () =>
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+    );
     let answer = '';
     socket.on('data', (chunk) => (answer += chunk.toString()));
     socket.on('error', () => undefined);

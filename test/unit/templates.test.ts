@@ -8,12 +8,22 @@ import { byteLength, TRUNCATION_MARK, truncateUtf8 } from '../../src/wecom/limit
 
 const templates = loadTemplates(join(__dirname, '..', '..', 'templates'));
 const programAlert = templates.get('program.alert')!;
-const data = { title: 'CPU <b>high</b> & hot', content: 'load "5" on <web-3>', level: 'warning', url: 'https://grafana.example/d/cpu?a=1&b=2' };
+const data = {
+  title: 'CPU <b>high</b> & hot',
+  content: 'load "5" on <web-3>',
+  level: 'warning',
+  url: 'https://grafana.example/d/cpu?a=1&b=2',
+};
 
 describe('shipped templates', () => {
   it('when the templates folder loads, then program.alert offers text and textcard and a second event exists', () => {
     expect(programAlert.msgtypes).toEqual(expect.arrayContaining(['text', 'textcard']));
-    expect(programAlert.data.map((f) => [f.name, f.required])).toEqual([['title', true], ['content', true], ['level', true], ['url', false]]);
+    expect(programAlert.data.map((f) => [f.name, f.required])).toEqual([
+      ['title', true],
+      ['content', true],
+      ['level', true],
+      ['url', false],
+    ]);
     expect(templates.size).toBeGreaterThanOrEqual(2);
   });
 });
@@ -31,7 +41,9 @@ describe('escaping per message type', () => {
 
   it('when data holds HTML characters, then text content keeps them as written', () => {
     const body = programAlert.render('text', data);
-    expect(body.content).toBe('【WARNING】CPU <b>high</b> & hot\nload "5" on <web-3>\n<a href="https://grafana.example/d/cpu?a=1&b=2">详情</a>');
+    expect(body.content).toBe(
+      '【WARNING】CPU <b>high</b> & hot\nload "5" on <web-3>\n<a href="https://grafana.example/d/cpu?a=1&b=2">详情</a>',
+    );
   });
 
   it('when the optional url is absent, then text renders without the link', () => {
@@ -42,7 +54,10 @@ describe('escaping per message type', () => {
 
 describe('helpers', () => {
   const render = (content: string, data: Record<string, unknown>) =>
-    buildTemplate({ event: 'x', data: Object.fromEntries(Object.keys(data).map((name) => [name, {}])), msgtypes: { text: { content } } }, 'inline').render('text', data).content;
+    buildTemplate(
+      { event: 'x', data: Object.fromEntries(Object.keys(data).map((name) => [name, {}])), msgtypes: { text: { content } } },
+      'inline',
+    ).render('text', data).content;
 
   it('when eq is used as a block, then it renders the matching branch, not a boolean', () => {
     expect(render('{{#eq level "critical"}}highlight{{else}}normal{{/eq}}', { level: 'critical' })).toBe('highlight');
@@ -54,7 +69,14 @@ describe('helpers', () => {
   });
 
   it('when a block eq sits inside each, then its branches see the element', () => {
-    expect(render('{{#each alerts}}{{#eq status "firing"}}!{{name}}{{else}}{{name}}{{/eq}} {{/each}}', { alerts: [{ status: 'firing', name: 'a' }, { status: 'resolved', name: 'b' }] })).toBe('!a b ');
+    expect(
+      render('{{#each alerts}}{{#eq status "firing"}}!{{name}}{{else}}{{name}}{{/eq}} {{/each}}', {
+        alerts: [
+          { status: 'firing', name: 'a' },
+          { status: 'resolved', name: 'b' },
+        ],
+      }),
+    ).toBe('!a b ');
   });
 });
 
@@ -124,7 +146,9 @@ const withText = (content: string, data = 'title: {}\n  content: {}\n  url: { re
 
 describe('template files: what a mistake says', () => {
   it('when a template has a syntax error, then the whole Handlebars message is shown (excerpt, caret, what was expected) with the file and its line', () => {
-    const { file, message } = loadProblems(`event: broken\ndata:\n  x: {}\nmsgtypes:\n  text:\n    content: |-\n      line one\n      oops {{#if x}}\n`);
+    const { file, message } = loadProblems(
+      `event: broken\ndata:\n  x: {}\nmsgtypes:\n  text:\n    content: |-\n      line one\n      oops {{#if x}}\n`,
+    );
     expect(message).toContain(`${file}:8: msgtypes.text.content: Parse error on line 2:`);
     expect(message).toContain('oops {{#if x}}');
     expect(message).toMatch(/\n\s+-+\^\n/);
@@ -138,12 +162,18 @@ describe('template files: what a mistake says', () => {
 
   it('when a message type is not one WeCom has (card:), then the problem names it, its line and the message types there are', () => {
     const { file, message } = loadProblems(`event: x\nmsgtypes:\n  text:\n    content: hi\n  card:\n    title: hi\n`);
-    expect(message).toContain(`${file}:5: msgtypes.card: not a message type; use one of text, markdown, markdown_v2, textcard, news, image, file, voice, video, template_card`);
+    expect(message).toContain(
+      `${file}:5: msgtypes.card: not a message type; use one of text, markdown, markdown_v2, textcard, news, image, file, voice, video, template_card`,
+    );
   });
 
   it('when a key is misspelt at the top or in a data field, then the problem names it and the keys there are', () => {
-    const { file, message } = loadProblems(`event: x\ndatas:\n  a: {}\ndata:\n  b: { requried: false }\nmsgtypes:\n  text:\n    content: hi\n`);
-    expect(message).toContain(`${file}:2: datas: not a key of a template file; use one of event, description, defaultMsgtype, priority, callbackUrl, data, mentions, escalation, partials, example, msgtypes`);
+    const { file, message } = loadProblems(
+      `event: x\ndatas:\n  a: {}\ndata:\n  b: { requried: false }\nmsgtypes:\n  text:\n    content: hi\n`,
+    );
+    expect(message).toContain(
+      `${file}:2: datas: not a key of a template file; use one of event, description, defaultMsgtype, priority, callbackUrl, data, mentions, escalation, partials, example, msgtypes`,
+    );
     expect(message).toContain(`${file}:5: data.b.requried: not a key of a data field; use one of required, description`);
   });
 
@@ -154,7 +184,10 @@ describe('template files: what a mistake says', () => {
 
   it('when a partial, a sub-expression, a helper argument or a hash uses an undeclared variable, then each is named', () => {
     const { message } = loadProblems(
-      withText('{{title}}{{upper levl}}{{#if (eq sevrity "x")}}!{{/if}}{{> footer}}{{> footer url=lnk}}').replace('footer: "{{#if url}}{{url}}{{/if}}"', 'footer: "{{#if url}}{{url}}{{/if}}{{hostname}}"'),
+      withText('{{title}}{{upper levl}}{{#if (eq sevrity "x")}}!{{/if}}{{> footer}}{{> footer url=lnk}}').replace(
+        'footer: "{{#if url}}{{url}}{{/if}}"',
+        'footer: "{{#if url}}{{url}}{{/if}}{{hostname}}"',
+      ),
     );
     expect(message).toContain('{{levl}} is not declared');
     expect(message).toContain('{{sevrity}} is not declared');
@@ -171,7 +204,9 @@ describe('template files: what a mistake says', () => {
   it('when a template uses a helper or a partial that does not exist, then the problem names it and the ones there are', () => {
     const { message } = loadProblems(withText('{{uper title}} {{> foter}} {{#if (isCritical)}}!{{/if}}'));
     expect(message).toContain('{{isCritical}} is not a helper');
-    expect(message).toContain('{{uper}} is not a helper (helpers: default, each, eq, if, join, json, log, lookup, lower, lt, unless, upper, with)');
+    expect(message).toContain(
+      '{{uper}} is not a helper (helpers: default, each, eq, if, join, json, log, lookup, lower, lt, unless, upper, with)',
+    );
     expect(message).toContain('{{> foter}}: no partial is named foter (partials: footer)');
   });
 
@@ -182,12 +217,16 @@ describe('template files: what a mistake says', () => {
       ),
     );
     expect(message).toBe('loaded');
-    const list = loadProblems(`event: x\ndata:\n  reports: {}\n  card: { required: false }\nmsgtypes:\n  news:\n    articles: { each: reports, item: { title: "{{title}}", url: "{{url}}" } }\n  template_card:\n    card_type: text_notice\n    task_id: { from: card.taskId }\n`);
+    const list = loadProblems(
+      `event: x\ndata:\n  reports: {}\n  card: { required: false }\nmsgtypes:\n  news:\n    articles: { each: reports, item: { title: "{{title}}", url: "{{url}}" } }\n  template_card:\n    card_type: text_notice\n    task_id: { from: card.taskId }\n`,
+    );
     expect(list.message).toBe('loaded');
   });
 
   it('when a list or a from: reads data that is not declared, then it is named', () => {
-    const { file, message } = loadProblems(`event: x\ndata:\n  reports: {}\nmsgtypes:\n  news:\n    articles: { each: report, item: { title: "{{title}}" } }\n  template_card:\n    card_type: text_notice\n    task_id: { from: crd.taskId }\n`);
+    const { file, message } = loadProblems(
+      `event: x\ndata:\n  reports: {}\nmsgtypes:\n  news:\n    articles: { each: report, item: { title: "{{title}}" } }\n  template_card:\n    card_type: text_notice\n    task_id: { from: crd.taskId }\n`,
+    );
     expect(message).toContain(`${file}:6: msgtypes.news.articles.each: report is not declared under data: (declared: reports)`);
     expect(message).toContain(`${file}:9: msgtypes.template_card.task_id.from: crd.taskId is not declared under data: (declared: reports)`);
   });

@@ -2,13 +2,26 @@ import { loadConfig, startupWarnings } from '../../src/config/load';
 import { problemsOf } from '../support/config-problems';
 
 describe('TRUST_PROXY', () => {
-  it.each(['1', 'true', 'false', 'loopback', '10.42.7.0/24', '10.42.7.0/24, 10.42.9.17', '10.0.0.0/255.0.0.0', 'fd00:1::/64', '192.0.2.0/24'])('when it is %s, then the configuration loads', (value) => {
+  it.each([
+    '1',
+    'true',
+    'false',
+    'loopback',
+    '10.42.7.0/24',
+    '10.42.7.0/24, 10.42.9.17',
+    '10.0.0.0/255.0.0.0',
+    'fd00:1::/64',
+    '192.0.2.0/24',
+  ])('when it is %s, then the configuration loads', (value) => {
     expect(problemsOf({ TRUST_PROXY: value })).toEqual([]);
   });
 
-  it.each(['foo', '10.0.0.0/33', 'loopback, ingress', '10.1.2.3/8/1'])('when it is %s, then start-up stops naming TRUST_PROXY (not a crash in express)', (value) => {
-    expect(problemsOf({ TRUST_PROXY: value })).toEqual([expect.stringMatching(/^TRUST_PROXY: .*not an address, a CIDR/)]);
-  });
+  it.each(['foo', '10.0.0.0/33', 'loopback, ingress', '10.1.2.3/8/1'])(
+    'when it is %s, then start-up stops naming TRUST_PROXY (not a crash in express)',
+    (value) => {
+      expect(problemsOf({ TRUST_PROXY: value })).toEqual([expect.stringMatching(/^TRUST_PROXY: .*not an address, a CIDR/)]);
+    },
+  );
 
   it.each([
     ['true', 'every peer'],

@@ -43,7 +43,9 @@ const spring = (welcome: string) => `activity: spring\nstate: spring2026\nwelcom
 describe('welcome activity files: what a mistake says', () => {
   it('when a welcome reads what a welcome cannot see, then it does not load, and the problem names the file, the line, the variable and what there is', () => {
     const { file, message } = activityProblems(spring('  text: |-\n    您好\n    我是 {{employee.name}}'));
-    expect(message).toContain(`${file}:6: welcome.text: {{employee.name}} is not declared (a welcome sees customer.externalUserId, employee.userId, activity.name, activity.state)`);
+    expect(message).toContain(
+      `${file}:6: welcome.text: {{employee.name}} is not declared (a welcome sees customer.externalUserId, employee.userId, activity.name, activity.state)`,
+    );
   });
 
   it('when a welcome has a Handlebars syntax error, then the whole message is shown with the file and line', () => {
@@ -53,14 +55,20 @@ describe('welcome activity files: what a mistake says', () => {
   });
 
   it('when an attachment has a msgtype WeCom does not take, or a key is misspelt, then the problem names the ones there are', () => {
-    const { file, message } = activityProblems(`${spring('  text: hi\n  attachments:\n    - msgtype: card\n      card: { title: x }')}fallbak: true\n`);
+    const { file, message } = activityProblems(
+      `${spring('  text: hi\n  attachments:\n    - msgtype: card\n      card: { title: x }')}fallbak: true\n`,
+    );
     expect(message).toContain(`${file}:6: welcome.attachments.0.msgtype: use one of image, link, miniprogram, video, file`);
-    expect(message).toContain(`${file}:9: fallbak: not a key of a welcome activity; use one of activity, description, state, fallback, welcome, tags, employees`);
+    expect(message).toContain(
+      `${file}:9: fallbak: not a key of a welcome activity; use one of activity, description, state, fallback, welcome, tags, employees`,
+    );
   });
 
   it('when a welcome uses only what it sees, in text and attachments, then it loads', () => {
     const { message } = activityProblems(
-      spring('  text: "{{employee.userId}} {{activity.name}} {{#if customer.externalUserId}}{{customer.externalUserId}}{{/if}}"\n  attachments:\n    - msgtype: link\n      link: { title: "{{activity.state}}", url: "https://shop.example/?c={{customer.externalUserId}}" }'),
+      spring(
+        '  text: "{{employee.userId}} {{activity.name}} {{#if customer.externalUserId}}{{customer.externalUserId}}{{/if}}"\n  attachments:\n    - msgtype: link\n      link: { title: "{{activity.state}}", url: "https://shop.example/?c={{customer.externalUserId}}" }',
+      ),
     );
     expect(message).toBe('loaded');
   });

@@ -48,9 +48,16 @@ export type ContactChange =
   | { kind: 'tag'; action: 'updated'; membership: TagMembership }
   | { kind: 'unknown'; reason: string };
 
-const list = (value: string | undefined): string[] | undefined => (value === undefined ? undefined : value.split(',').map((v) => v.trim()).filter(Boolean));
+const list = (value: string | undefined): string[] | undefined =>
+  value === undefined
+    ? undefined
+    : value
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean);
 const numbers = (value: string | undefined): number[] | undefined => list(value)?.map(Number).filter(Number.isFinite);
-const number = (value: string | undefined): number | undefined => (value === undefined || value === '' || !Number.isFinite(Number(value)) ? undefined : Number(value));
+const number = (value: string | undefined): number | undefined =>
+  value === undefined || value === '' || !Number.isFinite(Number(value)) ? undefined : Number(value);
 
 const STATUS: Record<string, ContactUser['status']> = { '1': 'active', '2': 'disabled', '4': 'inactive', '5': 'left' };
 const GENDER: Record<string, ContactUser['gender']> = { '0': 'unknown', '1': 'male', '2': 'female' };
@@ -77,11 +84,14 @@ function userAttributes(event: CallbackEvent): Partial<ContactUser> {
     name: f('Name'),
     departments: numbers(f('Department')),
     mainDepartment: number(f('MainDepartment')),
-    leaderInDepartments: f('IsLeaderInDept') === undefined ? undefined : (() => {
-      const departments = numbers(f('Department')) ?? [];
-      const flags = list(f('IsLeaderInDept')) ?? [];
-      return departments.filter((_, i) => flags[i] === '1');
-    })(),
+    leaderInDepartments:
+      f('IsLeaderInDept') === undefined
+        ? undefined
+        : (() => {
+            const departments = numbers(f('Department')) ?? [];
+            const flags = list(f('IsLeaderInDept')) ?? [];
+            return departments.filter((_, i) => flags[i] === '1');
+          })(),
     directLeaders: list(f('DirectLeader')),
     position: f('Position'),
     mobile: f('Mobile'),
@@ -105,7 +115,13 @@ export function parseContactChange(event: CallbackEvent): ContactChange {
     case 'create_user':
     case 'update_user':
       if (!userId) return { kind: 'unknown', reason: `${changeType} without UserID` };
-      return { kind: 'user', action: changeType === 'create_user' ? 'created' : 'updated', userId, newUserId: field(event, 'NewUserID') || undefined, attributes: userAttributes(event) };
+      return {
+        kind: 'user',
+        action: changeType === 'create_user' ? 'created' : 'updated',
+        userId,
+        newUserId: field(event, 'NewUserID') || undefined,
+        attributes: userAttributes(event),
+      };
     case 'delete_user':
       return userId ? { kind: 'user', action: 'deleted', userId } : { kind: 'unknown', reason: 'delete_user without UserID' };
     case 'create_party':
@@ -115,7 +131,11 @@ export function parseContactChange(event: CallbackEvent): ContactChange {
         kind: 'department',
         action: changeType === 'create_party' ? 'created' : 'updated',
         id,
-        attributes: withoutUndefined({ name: field(event, 'Name'), parentId: number(field(event, 'ParentId')), order: number(field(event, 'Order')) }),
+        attributes: withoutUndefined({
+          name: field(event, 'Name'),
+          parentId: number(field(event, 'ParentId')),
+          order: number(field(event, 'Order')),
+        }),
       };
     case 'delete_party':
       return id === undefined ? { kind: 'unknown', reason: 'delete_party without Id' } : { kind: 'department', action: 'deleted', id };

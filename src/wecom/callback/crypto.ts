@@ -4,7 +4,8 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEq
  * WXBizMsgCrypt, the scheme WeCom signs and encrypts callbacks with
  * (reference §5.2), on node:crypto only.
  */
-export type CallbackCryptoErrorCode = 'bad_aes_key' | 'signature_mismatch' | 'bad_base64' | 'bad_ciphertext' | 'bad_padding' | 'bad_length' | 'receive_id_mismatch';
+export type CallbackCryptoErrorCode =
+  'bad_aes_key' | 'signature_mismatch' | 'bad_base64' | 'bad_ciphertext' | 'bad_padding' | 'bad_length' | 'receive_id_mismatch';
 
 /** One failure a caller can act on; the message never contains the token, key or plaintext. */
 export class CallbackCryptoError extends Error {
@@ -34,7 +35,8 @@ export class CallbackCrypto {
   private readonly iv: Buffer;
 
   constructor(private readonly options: CallbackCryptoOptions) {
-    if (!/^[A-Za-z0-9]{43}$/.test(options.encodingAesKey)) throw new CallbackCryptoError('bad_aes_key', 'EncodingAESKey must be 43 letters or digits');
+    if (!/^[A-Za-z0-9]{43}$/.test(options.encodingAesKey))
+      throw new CallbackCryptoError('bad_aes_key', 'EncodingAESKey must be 43 letters or digits');
     // Lenient decoding on purpose: the official sample keys have non-zero trailing bits (§5.2 pitfall).
     this.key = Buffer.from(`${options.encodingAesKey}=`, 'base64');
     this.iv = this.key.subarray(0, 16);
@@ -53,7 +55,8 @@ export class CallbackCrypto {
   decrypt(encrypted: string): string {
     if (!BASE64.test(encrypted)) throw new CallbackCryptoError('bad_base64', 'ciphertext is not base64');
     const ciphertext = Buffer.from(encrypted, 'base64');
-    if (ciphertext.length === 0 || ciphertext.length % 16 !== 0) throw new CallbackCryptoError('bad_ciphertext', 'ciphertext is not a whole number of AES blocks');
+    if (ciphertext.length === 0 || ciphertext.length % 16 !== 0)
+      throw new CallbackCryptoError('bad_ciphertext', 'ciphertext is not a whole number of AES blocks');
     const decipher = createDecipheriv('aes-256-cbc', this.key, this.iv).setAutoPadding(false);
     const padded = Buffer.concat([decipher.update(ciphertext), decipher.final()]);
     const pad = padded[padded.length - 1];
@@ -66,7 +69,8 @@ export class CallbackCrypto {
     const length = plain.readUInt32BE(16);
     if (20 + length > plain.length) throw new CallbackCryptoError('bad_length', 'message length exceeds the decrypted data');
     const receiveId = plain.subarray(20 + length).toString('utf8');
-    if (receiveId !== this.options.receiveId) throw new CallbackCryptoError('receive_id_mismatch', 'message is for another corp or suite (ReceiveId)', receiveId);
+    if (receiveId !== this.options.receiveId)
+      throw new CallbackCryptoError('receive_id_mismatch', 'message is for another corp or suite (ReceiveId)', receiveId);
     return plain.subarray(20, 20 + length).toString('utf8');
   }
 
@@ -82,12 +86,18 @@ export class CallbackCrypto {
 
   /** Checks the signature before decrypting: an unsigned body is never decrypted. */
   verifyAndDecrypt(p: { msgSignature: string; timestamp: string; nonce: string; encrypted: string }): string {
-    if (!this.verifySignature(p.msgSignature, p.timestamp, p.nonce, p.encrypted)) throw new CallbackCryptoError('signature_mismatch', 'msg_signature does not match');
+    if (!this.verifySignature(p.msgSignature, p.timestamp, p.nonce, p.encrypted))
+      throw new CallbackCryptoError('signature_mismatch', 'msg_signature does not match');
     return this.decrypt(p.encrypted);
   }
 
   /** A passive reply (§5.5): encrypted with our key and ReceiveId, signed with the reply's own timestamp and nonce. */
-  encryptReply(msg: string, timestamp: string, nonce: string, random?: Buffer): { encrypt: string; msgSignature: string; timestamp: string; nonce: string } {
+  encryptReply(
+    msg: string,
+    timestamp: string,
+    nonce: string,
+    random?: Buffer,
+  ): { encrypt: string; msgSignature: string; timestamp: string; nonce: string } {
     const encrypt = this.encrypt(msg, random);
     return { encrypt, msgSignature: this.signature(timestamp, nonce, encrypt), timestamp, nonce };
   }

@@ -5,7 +5,10 @@ import { truncateUtf8 } from '../limits';
 export type XmlErrorCode = 'malformed' | 'dtd_forbidden' | 'missing_encrypt';
 
 export class XmlError extends Error {
-  constructor(readonly code: XmlErrorCode, message: string) {
+  constructor(
+    readonly code: XmlErrorCode,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -20,7 +23,14 @@ const MAX_NESTING = 16;
 
 // Values stay strings exactly as sent (MsgId is a 64-bit integer), entities are
 // never expanded, and whitespace inside values is kept (reference §5.5, §7).
-const parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, processEntities: false, trimValues: false, ignoreDeclaration: true, maxNestedTags: MAX_NESTING });
+const parser = new XMLParser({
+  ignoreAttributes: true,
+  parseTagValue: false,
+  processEntities: false,
+  trimValues: false,
+  ignoreDeclaration: true,
+  maxNestedTags: MAX_NESTING,
+});
 
 /** Whitespace between elements shows up as "#text"; it is not data. Recursion is bounded by MAX_NESTING. */
 function dropFormatting(node: unknown): unknown {
@@ -48,7 +58,8 @@ export function parseCallbackXml(xml: string): Record<string, unknown> {
     throw new XmlError('malformed', 'malformed or too deeply nested XML');
   }
   const root = parsed.xml;
-  if (root === undefined || root === null || typeof root !== 'object' || Array.isArray(root)) throw new XmlError('malformed', 'the root element must be <xml>');
+  if (root === undefined || root === null || typeof root !== 'object' || Array.isArray(root))
+    throw new XmlError('malformed', 'the root element must be <xml>');
   return dropFormatting(root) as Record<string, unknown>;
 }
 
