@@ -20,7 +20,8 @@ const percentile = (sorted: number[], q: number) => sorted[Math.min(sorted.lengt
  * Latency is callback POST sent -> send_welcome_msg received by the simulator.
  */
 export async function benchWelcome(adds = 200, addsPerSecond = 200, backlog = Number(process.env.BENCH_BACKLOG ?? 10_000)): Promise<void> {
-  // The expo2026 demo is sandbox-only (templates/sandbox/welcome/); this gateway has credentials, so it gets the demo as an activity of its own.
+  // The expo2026 demo is sandbox-only (templates/sandbox/welcome/); this
+  // gateway has credentials, so it gets the demo as an activity of its own.
   const templatesDir = mkdtempSync(join(tmpdir(), 'wgw-bench-welcome-'));
   cpSync('templates', templatesDir, { recursive: true });
   cpSync(join('templates', 'sandbox', 'welcome'), join(templatesDir, 'welcome'), { recursive: true });

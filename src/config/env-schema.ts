@@ -93,9 +93,14 @@ export const envSchema = z.object({
   REDIS_CLUSTER_NODES: hostPortList.optional(),
   REDIS_SENTINELS: hostPortList.optional(),
   REDIS_SENTINEL_MASTER: z.string().min(1).optional(),
-  /** Replicas that must confirm an accepted message or callback before the gateway answers (Redis WAIT); 0 = the master's word is enough. */
+  /**
+   * Replicas that must confirm an accepted message or callback before the gateway answers (Redis WAIT); 0 = the master's word is enough.
+   */
   REDIS_WAIT_REPLICAS: wholeNumber(0, 16).default(0),
-  /** How long one Redis command may take before the API gives up on it (503): a stalled Redis answers nothing. Above WAIT's 1 s (REDIS_WAIT_REPLICAS). */
+  /**
+   * How long one Redis command may take before the API gives up on it (503):
+   * a stalled Redis answers nothing. Above WAIT's 1 s (REDIS_WAIT_REPLICAS).
+   */
   REDIS_COMMAND_TIMEOUT_MS: wholeNumber(1_500, 60_000).default(2_000),
   REDIS_SERVER_PATH: z.string().min(1).default('redis-server'),
   REDIS_PREFIX: z
@@ -152,7 +157,10 @@ export const envSchema = z.object({
       return (parsed as BudgetLimit[])[0];
     })
     .default({ ...ROBOT_SEND_LIMIT }),
-  /** Parts one key may queue per window at the priority it asked; beyond, they wait behind other keys' (budgets/send-share.ts). `off`: no share. */
+  /**
+   * Parts one key may queue per window at the priority it asked; beyond,
+   * they wait behind other keys' (budgets/send-share.ts). `off`: no share.
+   */
   SEND_SHARE: z
     .string()
     .transform((text, ctx) => {
@@ -238,7 +246,9 @@ export const envSchema = z.object({
   AUTH_FAILURES_PER_MINUTE: wholeNumber(1).default(10),
   /** Open connections the HTTP server holds at most. */
   MAX_CONNECTIONS: wholeNumber(1).default(1_000),
-  /** Open connections one remote address holds at most (TRUST_PROXY's proxies excepted); unset: a quarter of MAX_CONNECTIONS; 0 = no limit. */
+  /**
+   * Open connections one remote address holds at most (TRUST_PROXY's proxies excepted); unset: a quarter of MAX_CONNECTIONS; 0 = no limit.
+   */
   MAX_CONNECTIONS_PER_ADDRESS: wholeNumber(0).optional(),
 });
 

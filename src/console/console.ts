@@ -100,7 +100,8 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
     (_req, res, next) =>
       next(mayAct(callerOf(res), permission, localeOf(res)));
 
-  // helmet's no-referrer makes Chromium post forms with `Origin: null`; same-origin keeps the origin for our own actions and still tells other sites nothing.
+  // helmet's no-referrer makes Chromium post forms with `Origin: null`; same-origin
+  // keeps the origin for our own actions and still tells other sites nothing.
   router.use((req, res, next) => {
     res.setHeader('Referrer-Policy', 'same-origin');
     // The browser's language, or the one picked with ?lang=, kept in a cookie for the console's other pages.

@@ -60,7 +60,10 @@ export async function chartData(series: MinuteSeries) {
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
-/** Callbacks by outcome and pushes per sink over the hour, for the table under the charts (callback outcomes are the metric's labels, as in Grafana). */
+/**
+ * Callbacks by outcome and pushes per sink over the hour, for the table under
+ * the charts (callback outcomes are the metric's labels, as in Grafana).
+ */
 export function hourTotals(data: Awaited<ReturnType<typeof chartData>>, t: Translate): string {
   const callbacks = Object.entries(data.callbacks).map(
     ([outcome, values]) => `<tr><td>${escapeHtml(t('hour.callback'))}</td><td>${escapeHtml(outcome)}</td><td>${sum(values)}</td></tr>`,

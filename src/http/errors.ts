@@ -63,7 +63,10 @@ export class RetryLaterError extends ApiError {
   }
 }
 
-/** Redis refused or did not answer (down, or a master without its replica mid-failover): the caller should retry later (503), nothing was accepted. */
+/**
+ * Redis refused or did not answer (down, or a master without its replica
+ * mid-failover): the caller should retry later (503), nothing was accepted.
+ */
 export class UnavailableError extends ApiError {
   constructor() {
     super(503, 'unavailable', 'Redis is unreachable or not taking writes; retry later');
@@ -88,16 +91,14 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       if (error.status >= 500) res.setHeader('Retry-After', '1');
       if (error instanceof RetryLaterError && error.retryAfterSeconds !== undefined)
         res.setHeader('Retry-After', String(error.retryAfterSeconds));
-      res
-        .status(error.status)
-        .json({
-          error: {
-            code: error.code,
-            message: error.message,
-            ...(error.fields ? { fields: error.fields } : {}),
-            ...(error.wecom ? { wecom: error.wecom } : {}),
-          },
-        });
+      res.status(error.status).json({
+        error: {
+          code: error.code,
+          message: error.message,
+          ...(error.fields ? { fields: error.fields } : {}),
+          ...(error.wecom ? { wecom: error.wecom } : {}),
+        },
+      });
       return;
     }
     // body-parser errors carry a status: 400 malformed JSON, 413 too large, 415 bad charset.

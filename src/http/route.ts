@@ -16,7 +16,10 @@ export interface Route {
   handler: RequestHandler;
 }
 
-/** Operators' pages and their assets (dashboard, bull-board, Swagger UI), as opposed to API calls. Mounted pages see a shortened req.url: pass originalUrl. */
+/**
+ * Operators' pages and their assets (dashboard, bull-board, Swagger UI), as
+ * opposed to API calls. Mounted pages see a shortened req.url: pass originalUrl.
+ */
 export const isPageAsset = (url: string | undefined) => /^\/(dashboard|docs)(\/|$|\?)/.test(url ?? '');
 
 /** `/v1/messages/{id}` -> `/v1/messages/:id` */

@@ -139,7 +139,8 @@ export class MediaResolver {
     const { egress, timeoutMs, minRate, logger } = this.options;
     const fetched = await egressRequest(media.url!, { dispatcher: egress, timeoutMs, maxBytes: MAX_MEDIA_BYTES, minRate, logger });
     if (fetched.kind === 'response' && fetched.statusCode < 400) return { kind: 'ok', value: fetched.body };
-    // What the policy refused says so; a transfer that failed says only how (timeout, unreachable, HTTP n): never the address or the socket error.
+    // What the policy refused says so; a transfer that failed says only how
+    // (timeout, unreachable, HTTP n): never the address or the socket error.
     const errmsg =
       fetched.kind === 'refused'
         ? fetched.reason

@@ -28,7 +28,10 @@ function timeParam(req: Request, name: string): number | undefined {
   return ms;
 }
 
-/** The names a record's `recipients` holds (`users zhangsan|lisi; parties 2` -> zhangsan, lisi, 2), in lower case: WeCom's userids ignore case. */
+/**
+ * The names a record's `recipients` holds (`users zhangsan|lisi; parties 2`
+ * -> zhangsan, lisi, 2), in lower case: WeCom's userids ignore case.
+ */
 function recipientNames(summary: string | undefined): string[] {
   if (!summary) return [];
   return summary

@@ -95,7 +95,9 @@ export function destinationOf(data: MemberSend | GroupSend): string {
 const PRIORITY_BAND: Record<Priority, number> = { high: 0, normal: 1_000, bulk: 2_000 };
 const MAX_BACKLOG_STEPS = PRIORITY_BAND.normal - 2;
 
-/** A part's place in the queue: its class's band, and how far beyond its key's share it is. A deferred part keeps it (the data carries it). */
+/**
+ * A part's place in the queue: its class's band, and how far beyond its key's share it is. A deferred part keeps it (the data carries it).
+ */
 export function queuePriority(data: Pick<SendJobData, 'priority' | 'backlog'>): number | undefined {
   const beyond = data.backlog === undefined ? 0 : 1 + Math.min(data.backlog, MAX_BACKLOG_STEPS);
   return PRIORITY_BAND[data.priority ?? 'normal'] + beyond || undefined;

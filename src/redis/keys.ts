@@ -77,7 +77,10 @@ export function redisKeys(prefix: string) {
      * last minute and a 45009 block: one slot per robot, for one atomic script.
      */
     robot: (robot: string, what: 'line' | 'seq' | `window:${string}` | `blocked:${string}`) => `${prefix}:robot:{${robot}}:${what}`,
-    /** App group chats registered through this gateway (created, or PUT), per app, each with the key that owns it: only those can be sent to. */
+    /**
+     * App group chats registered through this gateway (created, or PUT),
+     * per app, each with the key that owns it: only those can be sent to.
+     */
     chats: (app: string) => `${prefix}:chats:${app}`,
     /**
      * Alert groups sent (interactive cards, escalation): a group's state and its cards

@@ -5,7 +5,10 @@ export interface RedisConfig {
   sentinelMaster?: string;
   /** Replicas that must confirm what the gateway accepts before it answers (WAIT); 0 = none. */
   waitReplicas: number;
-  /** How long a command connection's command may go unanswered before it is rejected (REDIS_COMMAND_TIMEOUT_MS): a stalled Redis gets a 503, not a hang. */
+  /**
+   * How long a command connection's command may go unanswered before it is
+   * rejected (REDIS_COMMAND_TIMEOUT_MS): a stalled Redis gets a 503, not a hang.
+   */
   commandTimeoutMs: number;
   /** The redis-server started when none of url, clusterNodes, sentinels is set (REDIS_SERVER_PATH). */
   embeddedBinary: string;

@@ -184,7 +184,8 @@ describe('Kubernetes monitoring (the example overlay with its monitor) and what 
       // Every pod gets the kubelet's probes, as the Deployments declare them.
       for (const gateway of gateways.values())
         for (const probe of ['/healthz', '/readyz']) await request(gateway.app).get(probe).expect(200);
-      // Each role's /metrics once the robot's second message has been deferred and the sink's lag reported (the last things the traffic causes).
+      // Each role's /metrics once the robot's second message has been deferred
+      // and the sink's lag reported (the last things the traffic causes).
       const scrapeAll = async () => {
         for (const [name, gateway] of gateways) exposed.set(name, sampled((await request(gateway.app).get('/metrics').expect(200)).text));
       };

@@ -585,7 +585,8 @@ beforeAll(async () => {
       CONTACT_SYNC_WEBHOOK_URL: 'http://127.0.0.1:9/contacts',
       INBOUND_WEBHOOK_URL: 'http://127.0.0.1:9/inbound',
     },
-    // A fallback route, as production has: junk that names no recipients is routed, not answered 503 for Alertmanager to retry (alerts.test.ts covers that).
+    // A fallback route, as production has: junk that names no recipients is routed,
+    // not answered 503 for Alertmanager to retry (alerts.test.ts covers that).
     config: (c) => ({ ...c, alerts: { ...c.alerts, routes: [{ name: 'fallback', users: ['oncall'], fallback: true }] } }),
   });
   // A listening server with the limits server.ts applies: raw requests need a socket, not supertest's.

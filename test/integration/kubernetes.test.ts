@@ -192,7 +192,9 @@ describe('the example overlay’s Ingress (WeCom reaches /wecom/callback from th
     paths.some(({ path, pathType }) =>
       pathType === 'Exact' ? request === path : request === path || request.startsWith(path.endsWith('/') ? path : `${path}/`),
     );
-  /** Every path the gateway serves (openapi.yaml lists them all; test/integration/openapi.test.ts keeps it so), a parameter as one segment. */
+  /**
+   * Every path the gateway serves (openapi.yaml lists them all; test/integration/openapi.test.ts keeps it so), a parameter as one segment.
+   */
   const served = Object.keys((parse(readFileSync(join(ROOT, 'openapi.yaml'), 'utf8')) as { paths: Record<string, unknown> }).paths).map(
     (p) => p.replace(/\{[^}]+\}/g, 'x'),
   );

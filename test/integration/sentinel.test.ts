@@ -193,7 +193,8 @@ describe('a gateway behind Redis Sentinel when the master fails over', () => {
     expect(new Set(ids).size).toBe(ids.length);
     await eventually(() => new Set(delivered()).size >= ids.length || undefined, 60_000, 100);
     for (const id of ids) expect((await finalStatus(request(gateway.app), id, 30_000)).status).toBe('sent');
-    // Sends the failover made the worker repeat arrive byte for byte and WeCom's duplicate check drops them; give any such repeat time to show.
+    // Sends the failover made the worker repeat arrive byte for byte and
+    // WeCom's duplicate check drops them; give any such repeat time to show.
     await new Promise((r) => setTimeout(r, 3_000));
     expect(delivered()).toHaveLength(ids.length);
     expect(new Set(delivered()).size).toBe(ids.length);

@@ -8,7 +8,10 @@ import { binaryPath } from './prerequisites';
 
 const ALERTMANAGER = binaryPath('alertmanager');
 
-/** The replica at position i in the cluster (peers sorted by name) waits i × this before it sends, and looks in the gossiped notification log first. */
+/**
+ * The replica at position i in the cluster (peers sorted by name) waits i ×
+ * this before it sends, and looks in the gossiped notification log first.
+ */
 export const PEER_TIMEOUT_SECONDS = 2;
 
 /**

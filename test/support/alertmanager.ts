@@ -58,7 +58,10 @@ export interface Alertmanager {
 
 const NO_RECEIVER = 'route:\n  receiver: none\nreceivers:\n  - name: none\n';
 
-/** A real Alertmanager of the test's own, in a directory and on a port of its own (`port`: one chosen before, e.g. for a gateway's ALERTMANAGER_URL). */
+/**
+ * A real Alertmanager of the test's own, in a directory and on a port of its
+ * own (`port`: one chosen before, e.g. for a gateway's ALERTMANAGER_URL).
+ */
 export async function startAlertmanager(config = NO_RECEIVER, port?: number): Promise<Alertmanager> {
   const dir = mkdtempSync(join(tmpdir(), 'wgw-am-'));
   port ??= await freePort();

@@ -49,7 +49,10 @@ function configuredVariables(markdown: string, file: string, heading: string): s
   return [...new Set(rows.flatMap((row) => [...row.split('|')[1].matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1])))].sort();
 }
 
-/** Every ```sh block (the ones test/e2e/readme.test.ts runs), without its comment lines (`#`, but not `# =>`), which a translation may translate. */
+/**
+ * Every ```sh block (the ones test/e2e/readme.test.ts runs), without its
+ * comment lines (`#`, but not `# =>`), which a translation may translate.
+ */
 function shBlocks(markdown: string): string[] {
   return [...markdown.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) =>
     m[1]

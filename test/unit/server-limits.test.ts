@@ -71,7 +71,10 @@ describe('HTTP server limits', () => {
   });
 });
 
-/** A socket from `from` (any 127/8 address: Linux routes them all to lo) that the server has kept: resolves true once it is still open a moment after connecting. */
+/**
+ * A socket from `from` (any 127/8 address: Linux routes them all to lo) that the
+ * server has kept: resolves true once it is still open a moment after connecting.
+ */
 function kept(port: number, from: string, sockets: Socket[]): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ port, host: '127.0.0.1', localAddress: from }, () =>
