@@ -18,12 +18,17 @@ export async function benchCallback(rounds = Number(process.env.BENCH_ROUNDS ?? 
   // signed now, well inside the gateway's timestamp window (300 s) for the whole run.
   const timestamp = String(Math.floor(Date.now() / 1000));
   const pushes = Array.from({ length: 80_000 }, (_, i) => {
-    const xml = `<xml><ToUserName><![CDATA[${SANDBOX_APP.corpId}]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName><CreateTime>${timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hello ${i}]]></Content><MsgId>${7300000000000000000n + BigInt(i)}</MsgId><AgentID>${SANDBOX_APP.agentId}</AgentID></xml>`;
+    const xml =
+      `<xml><ToUserName><![CDATA[${SANDBOX_APP.corpId}]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName>` +
+      `<CreateTime>${timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hello ${i}]]></Content>` +
+      `<MsgId>${7300000000000000000n + BigInt(i)}</MsgId><AgentID>${SANDBOX_APP.agentId}</AgentID></xml>`;
     const encrypt = crypto.encrypt(xml);
     const signature = crypto.signature(timestamp, String(i), encrypt);
     return {
       path: `/wecom/callback?msg_signature=${signature}&timestamp=${timestamp}&nonce=${i}`,
-      body: `<xml><ToUserName><![CDATA[${SANDBOX_APP.corpId}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt><AgentID><![CDATA[${SANDBOX_APP.agentId}]]></AgentID></xml>`,
+      body:
+        `<xml><ToUserName><![CDATA[${SANDBOX_APP.corpId}]]></ToUserName><Encrypt>` +
+        `<![CDATA[${encrypt}]]></Encrypt><AgentID><![CDATA[${SANDBOX_APP.agentId}]]></AgentID></xml>`,
     };
   });
   const redis = await startEmbeddedRedis();
@@ -57,7 +62,8 @@ export async function benchCallback(rounds = Number(process.env.BENCH_ROUNDS ?? 
     await redis.stop();
   }
   printTable(
-    `Callback: encrypted POST /wecom/callback, 50 connections, ${rounds} x ${durationSeconds}s alternated (a push seen before is answered as a repeat: ${pushes.length} distinct)`,
+    `Callback: encrypted POST /wecom/callback, 50 connections, ${rounds} x ${durationSeconds}s ` +
+      `alternated (a push seen before is answered as a repeat: ${pushes.length} distinct)`,
     summarise(results, 'bare express').map((row) => ({ ...row, 'peak RSS MB': peak[row.server as keyof typeof servers] ?? '-' })),
   );
 }

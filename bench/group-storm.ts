@@ -43,7 +43,8 @@ export async function benchGroupStorm(count = Number(process.env.BENCH_ALERTS ??
     rss.stop();
     const last = Math.max(...sim.robotSent.map((m) => m.at));
     printTable(
-      `Alert storm into one group: ${count} different notifications to one robot, posted in ${posted.toFixed(1)} s (peak RSS ${rss.peakMb()} MB)`,
+      `Alert storm into one group: ${count} different notifications to one ` +
+        `robot, posted in ${posted.toFixed(1)} s (peak RSS ${rss.peakMb()} MB)`,
       [
         {
           answers: [...answers].map(([status, n]) => `${n} ${status}`).join(', '),

@@ -111,7 +111,8 @@ export async function benchRedisMemory(count = Number(process.env.BENCH_MESSAGES
       },
     ]);
     process.stdout.write(
-      `\nbaseline ${mb(before)} MB; after ${count} sent ${mb(withJobs)} MB (${completedKept} completed jobs kept); records only ${mb(recordsOnly)} MB; with ${failures} failed ${mb(withFailed)} MB\n`,
+      `\nbaseline ${mb(before)} MB; after ${count} sent ${mb(withJobs)} MB (${completedKept} completed ` +
+        `jobs kept); records only ${mb(recordsOnly)} MB; with ${failures} failed ${mb(withFailed)} MB\n`,
     );
   } finally {
     await gateway.close();
@@ -187,7 +188,8 @@ async function benchRedisPerKey(repeats = 20): Promise<void> {
     const perSend = (again.bytes - once.bytes) / (100 * repeats);
     const perNamed = named.bytes / cap;
     printTable(
-      `Redis per caller key: member budgets and the users it named (KEY_RECIPIENTS_PER_HOUR ${cap}; a ${cap + 1}th user answered ${refused})`,
+      `Redis per caller key: member budgets and the users it named ` +
+        `(KEY_RECIPIENTS_PER_HOUR ${cap}; a ${cap + 1}th user answered ${refused})`,
       [
         {
           what: 'member budget, a member with one send',

@@ -100,7 +100,8 @@ async function serve(kind: ServerKind): Promise<void> {
         .map((s) => `${s.space_name.replace('_space', '')}=${Math.round(s.space_size / 1048576)}`)
         .join(' ');
       process.stderr.write(
-        `rss=${Math.round(m.rss / 1048576)} heapTotal=${Math.round(m.heapTotal / 1048576)} used=${Math.round(m.heapUsed / 1048576)} external=${Math.round(m.external / 1048576)} ${spaces}\n`,
+        `rss=${Math.round(m.rss / 1048576)} heapTotal=${Math.round(m.heapTotal / 1048576)} ` +
+          `used=${Math.round(m.heapUsed / 1048576)} external=${Math.round(m.external / 1048576)} ${spaces}\n`,
       );
     }, 1000).unref();
   }

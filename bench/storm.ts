@@ -64,7 +64,8 @@ export async function benchStorm(count = Number(process.env.BENCH_ALERTS ?? 10_0
     rss.stop();
     const perPerson = Array.from({ length: people }, (_, p) => sim.sent.filter((m) => m.touser.includes(`oncall${p}`)).length);
     printTable(
-      `Alert storm: ${count} different Alertmanager notifications to ${people} on-call people in ${seconds.toFixed(1)} s (peak RSS of the whole process: ${rss.peakMb()} MB)`,
+      `Alert storm: ${count} different Alertmanager notifications to ${people} on-call ` +
+        `people in ${seconds.toFixed(1)} s (peak RSS of the whole process: ${rss.peakMb()} MB)`,
       [
         {
           'notifications/s': Math.round(count / seconds),

@@ -9,7 +9,13 @@ const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 const WELCOME_WINDOW_MS = 20_000;
 
 function addEventXml(customer: string, welcomeCode: string, createTime: number): string {
-  return `<xml><ToUserName><![CDATA[${BENCH_APP.corpId}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>${createTime}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_contact]]></Event><ChangeType><![CDATA[add_external_contact]]></ChangeType><UserID><![CDATA[sales01]]></UserID><ExternalUserID><![CDATA[${customer}]]></ExternalUserID><State><![CDATA[expo2026]]></State><WelcomeCode><![CDATA[${welcomeCode}]]></WelcomeCode></xml>`;
+  return (
+    `<xml><ToUserName><![CDATA[${BENCH_APP.corpId}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName>` +
+    `<CreateTime>${createTime}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_contact]]></Event>` +
+    `<ChangeType><![CDATA[add_external_contact]]></ChangeType><UserID><![CDATA[sales01]]></UserID><ExternalUserID>` +
+    `<![CDATA[${customer}]]></ExternalUserID><State><![CDATA[expo2026]]></State><WelcomeCode>` +
+    `<![CDATA[${welcomeCode}]]></WelcomeCode></xml>`
+  );
 }
 
 const percentile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -83,7 +89,8 @@ export async function benchWelcome(adds = 200, addsPerSecond = 200, backlog = Nu
     const stillWaiting = (await gateway.queues.get('send')!.getJobCounts('waiting')).waiting;
     rss.stop();
     printTable(
-      `Welcome: ${adds} adds at ${addsPerSecond}/s while ${queuedBefore} alert sends are queued (WeCom at 20 ms; peak RSS of the whole process: ${rss.peakMb()} MB)`,
+      `Welcome: ${adds} adds at ${addsPerSecond}/s while ${queuedBefore} alert sends ` +
+        `are queued (WeCom at 20 ms; peak RSS of the whole process: ${rss.peakMb()} MB)`,
       [
         {
           'welcomes sent': `${latencies.length} of ${adds}`,

@@ -139,7 +139,8 @@ function reloader(
     const activities = next.activities.list.map((a) => a.name);
     live.logger.info(
       { dir, events, activities },
-      `templates reloaded from ${dir}: ${events.length} events, ${activities.length} welcome ${activities.length === 1 ? 'activity' : 'activities'}`,
+      `templates reloaded from ${dir}: ${events.length} events, ${activities.length} ` +
+        `welcome ${activities.length === 1 ? 'activity' : 'activities'}`,
     );
     return { ok: true, events, activities };
   };

@@ -150,7 +150,8 @@ export function chatRoutes(config: AppChoice, api: WecomApi, directory: ChatDire
         const owned = new ApiError(
           409,
           'chat_owned',
-          `chat ${id} is registered by another key: its owner or an admin may register it again, or the operator lists it in this key's chats:`,
+          `chat ${id} is registered by another key: its owner or an admin may ` +
+            `register it again, or the operator lists it in this key's chats:`,
         );
         const known = await directory.get(app.name, id);
         // An owned chat stays its owner's (an admin or a listed key reads it again); one without an owner goes to the key registering it.

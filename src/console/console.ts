@@ -143,6 +143,9 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
       (c) =>
         `<figure class="chart" id="chart-${c.id}" data-chart="${c.id}"><figcaption>${escapeHtml(t(c.title, c.vars))}</figcaption></figure>`,
     ).join('');
+    const more =
+      `<p class="meta"><a href="${basePath}/messages">${escapeHtml(t('overview.allMessages'))}</a> · ` +
+      `<a href="${basePath}/queues">${escapeHtml(t('nav.queues'))}</a></p>`;
     page(
       req,
       res,
@@ -151,7 +154,7 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
       `<p class="meta">${escapeHtml(t('overview.intro'))} · <a href="${basePath}/series.json">${escapeHtml(t('overview.data'))}</a></p>
 <div class="charts" data-series="${basePath}/series.json">${charts}</div>
 <h2>${escapeHtml(t('overview.hour'))}</h2>${hourTotals(data, t)}
-<h2>${escapeHtml(t('overview.recent'))}</h2><p class="meta"><a href="${basePath}/messages">${escapeHtml(t('overview.allMessages'))}</a> · <a href="${basePath}/queues">${escapeHtml(t('nav.queues'))}</a></p>${messagesTable(basePath, recent, localeOf(res))}`,
+<h2>${escapeHtml(t('overview.recent'))}</h2>${more}${messagesTable(basePath, recent, localeOf(res))}`,
       { scripts: ['uplot/uPlot.iife.min.js', 'overview.js'], stylesheets: ['uplot/uPlot.min.css'] },
     );
   });

@@ -78,7 +78,13 @@ function matches(m: MessageView, filter: MessageFilter): boolean {
 
 export function messageRow(basePath: string, m: MessageView, { t, time }: ConsoleLocale): string {
   const error = m.error ? `${m.error.errcode} ${m.error.hint ?? m.error.errmsg}` : '';
-  return `<tr class="${escapeHtml(m.status)}"><td><a href="${basePath}/messages/${escapeHtml(m.id)}"><code>${escapeHtml(m.id)}</code></a></td><td>${escapeHtml(m.event)}</td><td>${escapeHtml(m.msgtype)}</td><td>${escapeHtml(m.app)}</td><td class="to">${escapeHtml(recipientsText(m.recipients, t))}<br><small>${escapeHtml(destinations(m, t))}</small></td><td class="status">${escapeHtml(t(`status.${m.status}`))}</td><td>${m.attempts}</td><td>${m.parts}</td><td>${escapeHtml(time(m.createdAt))}</td><td>${escapeHtml(error)}</td></tr>`;
+  return (
+    `<tr class="${escapeHtml(m.status)}"><td><a href="${basePath}/messages/${escapeHtml(m.id)}">` +
+    `<code>${escapeHtml(m.id)}</code></a></td><td>${escapeHtml(m.event)}</td><td>${escapeHtml(m.msgtype)}</td>` +
+    `<td>${escapeHtml(m.app)}</td><td class="to">${escapeHtml(recipientsText(m.recipients, t))}<br>` +
+    `<small>${escapeHtml(destinations(m, t))}</small></td><td class="status">${escapeHtml(t(`status.${m.status}`))}</td>` +
+    `<td>${m.attempts}</td><td>${m.parts}</td><td>${escapeHtml(time(m.createdAt))}</td><td>${escapeHtml(error)}</td></tr>`
+  );
 }
 
 export function messagesTable(basePath: string, messages: MessageView[], locale: ConsoleLocale): string {
@@ -124,13 +130,20 @@ export async function messagesPage(
   const { t } = locale;
   const messages = (await deps.store.recent(LISTED)).filter((m) => matches(m, filter));
   const statuses = STATUSES.map((s): [string, string] => [s, t(`status.${s}`)]);
+  const select = (name: 'status' | 'event' | 'app', values: [string, string][]) =>
+    `<label>${escapeHtml(t(`filter.${name}`))} <select name="${name}">${options(values, filter[name], t('filter.any'))}</select></label>`;
+  const recipient =
+    `<label>${escapeHtml(t('filter.recipient'))} <input name="recipient" value="${escapeHtml(filter.recipient ?? '')}" ` +
+    `placeholder="${escapeHtml(t('filter.recipientHint'))}"></label>`;
+  const clear = `<a href="${basePath}/messages">${escapeHtml(t('filter.clear'))}</a>`;
   const form = `<form method="get" class="filters" action="${basePath}/messages">
-<label>${escapeHtml(t('filter.status'))} <select name="status">${options(statuses, filter.status, t('filter.any'))}</select></label>
-<label>${escapeHtml(t('filter.event'))} <select name="event">${options(named(choices.events), filter.event, t('filter.any'))}</select></label>
-<label>${escapeHtml(t('filter.app'))} <select name="app">${options(named(choices.apps), filter.app, t('filter.any'))}</select></label>
-<label>${escapeHtml(t('filter.recipient'))} <input name="recipient" value="${escapeHtml(filter.recipient ?? '')}" placeholder="${escapeHtml(t('filter.recipientHint'))}"></label>
-<button type="submit">${escapeHtml(t('filter.submit'))}</button> <a href="${basePath}/messages">${escapeHtml(t('filter.clear'))}</a></form>`;
-  return `${form}<p class="meta">${escapeHtml(t('messages.count', { shown: messages.length, kept: LISTED }))}</p>${messagesTable(basePath, messages, locale)}`;
+${select('status', statuses)}
+${select('event', named(choices.events))}
+${select('app', named(choices.apps))}
+${recipient}
+<button type="submit">${escapeHtml(t('filter.submit'))}</button> ${clear}</form>`;
+  const count = t('messages.count', { shown: messages.length, kept: LISTED });
+  return `${form}<p class="meta">${escapeHtml(count)}</p>${messagesTable(basePath, messages, locale)}`;
 }
 
 function recipientList(list: RecipientList, t: Translate): string {
@@ -143,7 +156,10 @@ function recipientList(list: RecipientList, t: Translate): string {
 function attemptRows(attempts: AttemptRecord[], { t, time }: ConsoleLocale): string[] {
   return attempts.map(
     (a) =>
-      `<tr class="${a.outcome}"><td>${escapeHtml(time(a.at))}</td><td>${a.part}</td><td>${a.attempt}</td><td>${escapeHtml(destinationText(a.to, t))}</td><td class="status">${escapeHtml(t(`status.${a.outcome}`))}</td><td>${a.ms} ms</td><td>${a.error ? a.error.errcode : ''}</td><td>${escapeHtml(a.error?.errmsg)}</td><td class="hint">${escapeHtml(a.error?.hint)}</td></tr>`,
+      `<tr class="${a.outcome}"><td>${escapeHtml(time(a.at))}</td><td>${a.part}</td><td>${a.attempt}</td>` +
+      `<td>${escapeHtml(destinationText(a.to, t))}</td><td class="status">${escapeHtml(t(`status.${a.outcome}`))}</td>` +
+      `<td>${a.ms} ms</td><td>${a.error ? a.error.errcode : ''}</td><td>${escapeHtml(a.error?.errmsg)}</td>` +
+      `<td class="hint">${escapeHtml(a.error?.hint)}</td></tr>`,
   );
 }
 
@@ -151,7 +167,9 @@ function attemptRows(attempts: AttemptRecord[], { t, time }: ConsoleLocale): str
 async function partSection(deps: MessagePagesDeps, view: MessageView, part: number, t: Translate): Promise<string> {
   const job = await deps.sendQueue.getJob(sendIdOf({ messageId: view.id, part }));
   const state = view.deliveries?.[part]?.status;
-  const heading = `<h3>${escapeHtml(t('message.part', { n: part + 1 }))}${job ? ` · ${escapeHtml(destinationText(destinationOf(job.data), t))}` : ''}${state ? ` · ${escapeHtml(t(`status.${state}`))}` : ''}</h3>`;
+  const where = job ? ` · ${escapeHtml(destinationText(destinationOf(job.data), t))}` : '';
+  const status = state ? ` · ${escapeHtml(t(`status.${state}`))}` : '';
+  const heading = `<h3>${escapeHtml(t('message.part', { n: part + 1 }))}${where}${status}</h3>`;
   const app = job && deps.findApp(job.data.app);
   if (!job || !app) return `${heading}<p class="meta">${escapeHtml(t('message.payloadGone'))}</p>`;
   const payloads = partPayloads(job.data, {
@@ -159,7 +177,8 @@ async function partSection(deps: MessagePagesDeps, view: MessageView, part: numb
     duplicateCheckSeconds: deps.duplicateCheckSeconds,
     sendId: sendIdOf(job.data),
   });
-  return `${heading}<div class="part">${payloads.map((p) => `<div class="pair"><div>${previewHtml(p)}</div><div>${json(p)}</div></div>`).join('')}</div>`;
+  const pairs = payloads.map((p) => `<div class="pair"><div>${previewHtml(p)}</div><div>${json(p)}</div></div>`);
+  return `${heading}<div class="part">${pairs.join('')}</div>`;
 }
 
 /** One message: its recipients, a preview and the payload of each part, every attempt, and recall. */
@@ -185,7 +204,8 @@ export async function messagePage(deps: MessagePagesDeps, basePath: string, view
       ? [
           [
             t('messages.lastError'),
-            `${view.error.errcode} ${escapeHtml(view.error.errmsg)}${view.error.hint ? `<br><span class="hint">${escapeHtml(view.error.hint)}</span>` : ''}`,
+            `${view.error.errcode} ${escapeHtml(view.error.errmsg)}` +
+              (view.error.hint ? `<br><span class="hint">${escapeHtml(view.error.hint)}</span>` : ''),
           ],
         ]
       : []),
@@ -202,8 +222,18 @@ export async function messagePage(deps: MessagePagesDeps, basePath: string, view
     t('attempt.hint'),
   ];
   return `<dl class="facts">${facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${v}</dd>`).join('')}</dl>
-${view.invalid ? `<section class="invalid"><h2>${escapeHtml(t('message.invalid'))}</h2><p class="meta">${escapeHtml(t('message.invalidNote'))}</p><ul>${recipientList(view.invalid, t)}</ul></section>` : ''}
-${recallable ? `<p>${actionButton(`${basePath}/messages/${view.id}/recall`, t('message.recall'), 'danger')} <span class="meta">${escapeHtml(t('message.recallNote'))}</span></p>` : ''}
+${
+  view.invalid
+    ? `<section class="invalid"><h2>${escapeHtml(t('message.invalid'))}</h2>` +
+      `<p class="meta">${escapeHtml(t('message.invalidNote'))}</p><ul>${recipientList(view.invalid, t)}</ul></section>`
+    : ''
+}
+${
+  recallable
+    ? `<p>${actionButton(`${basePath}/messages/${view.id}/recall`, t('message.recall'), 'danger')} ` +
+      `<span class="meta">${escapeHtml(t('message.recallNote'))}</span></p>`
+    : ''
+}
 <section><h2>${escapeHtml(t('message.attempts'))}</h2>${table(attemptHeaders, attemptRows(attempts, locale), t('attempt.none'))}</section>
 <section><h2>${escapeHtml(t('message.parts'))}</h2>${parts.join('')}</section>`;
 }

@@ -70,7 +70,10 @@ export function hourTotals(data: Awaited<ReturnType<typeof chartData>>, t: Trans
   );
   const sync = Object.entries(data.sync).map(([name, values]) => {
     const [sink, outcome] = name.split('|') as [string, SyncOutcome];
-    return `<tr class="${outcome === 'dead-lettered' ? 'failed' : ''}"><td>${escapeHtml(t('hour.sync', { sink }))}</td><td>${escapeHtml(t(`hour.${outcome}`))}</td><td>${sum(values)}</td></tr>`;
+    return (
+      `<tr class="${outcome === 'dead-lettered' ? 'failed' : ''}"><td>${escapeHtml(t('hour.sync', { sink }))}</td>` +
+      `<td>${escapeHtml(t(`hour.${outcome}`))}</td><td>${sum(values)}</td></tr>`
+    );
   });
   return table([t('hour.what'), t('hour.outcome'), t('hour.total')], [...callbacks, ...sync], t('hour.none'));
 }

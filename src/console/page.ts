@@ -37,15 +37,24 @@ export function consolePage(options: {
   const switches = LANGS.filter((lang) => lang !== locale.lang).map((lang) => {
     const query = new URLSearchParams(options.here);
     query.set('lang', lang);
-    return `<a href="?${escapeHtml(query.toString())}" hreflang="${lang}" lang="${HTML_LANG[lang]}">${escapeHtml(translator(lang)('lang.name'))}</a>`;
+    const name = escapeHtml(translator(lang)('lang.name'));
+    return `<a href="?${escapeHtml(query.toString())}" hreflang="${lang}" lang="${HTML_LANG[lang]}">${name}</a>`;
   });
   const stylesheets = (options.stylesheets ?? []).map((s) => `<link rel="stylesheet" href="${basePath}/assets/${s}">`).join('');
   const scripts = ['console.js', ...(options.scripts ?? [])].map((s) => `<script src="${basePath}/assets/${s}" defer></script>`).join('');
+  const viewport = '<meta name="viewport" content="width=device-width, initial-scale=1">';
+  const refresh = options.refreshSeconds ? `<meta http-equiv="refresh" content="${options.refreshSeconds}">` : '';
+  const strings = escapeHtml(JSON.stringify(scriptStrings(locale.lang)));
+  const body = `<body data-base="${escapeHtml(basePath)}" data-time-zone="${escapeHtml(locale.timeZone)}" data-strings="${strings}">`;
+  const times = escapeHtml(locale.t('times.note', { zone: locale.timeZone }));
+  const header =
+    `<header><b class="brand">wecom-gateway</b><nav>${links}</nav><span class="meta times">${times}</span>` +
+    `<span class="langs">${switches.join(' ')}</span></header>`;
   return `<!doctype html>
-<html lang="${HTML_LANG[locale.lang]}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">${options.refreshSeconds ? `<meta http-equiv="refresh" content="${options.refreshSeconds}">` : ''}
+<html lang="${HTML_LANG[locale.lang]}"><head><meta charset="utf-8">${viewport}${refresh}
 <title>${escapeHtml(options.title)} · wecom-gateway</title>
 <link rel="icon" href="data:,"><link rel="stylesheet" href="${basePath}/assets/console.css">${stylesheets}${scripts}</head>
-<body data-base="${escapeHtml(basePath)}" data-time-zone="${escapeHtml(locale.timeZone)}" data-strings="${escapeHtml(JSON.stringify(scriptStrings(locale.lang)))}"><header><b class="brand">wecom-gateway</b><nav>${links}</nav><span class="meta times">${escapeHtml(locale.t('times.note', { zone: locale.timeZone }))}</span><span class="langs">${switches.join(' ')}</span></header>
+${body}${header}
 <main>${options.notice ? `<p class="notice" role="status">${escapeHtml(options.notice)}</p>` : ''}<h1>${escapeHtml(options.title)}</h1>
 ${options.body}</main></body></html>`;
 }
@@ -55,11 +64,15 @@ export function actionButton(action: string, label: string, className = '', fiel
   const hidden = Object.entries(fields)
     .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
     .join('');
-  return `<form method="post" action="${escapeHtml(action)}" class="inline">${hidden}<button type="submit" class="${escapeHtml(className)}">${escapeHtml(label)}</button></form>`;
+  const button = `<button type="submit" class="${escapeHtml(className)}">${escapeHtml(label)}</button>`;
+  return `<form method="post" action="${escapeHtml(action)}" class="inline">${hidden}${button}</form>`;
 }
 
 export function table(headers: string[], rows: string[], empty: string): string {
-  return `<table><thead><tr>${headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('\n') || `<tr><td colspan="${headers.length}" class="empty">${escapeHtml(empty)}</td></tr>`}</tbody></table>`;
+  return (
+    `<table><thead><tr>${headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead>` +
+    `<tbody>${rows.join('\n') || `<tr><td colspan="${headers.length}" class="empty">${escapeHtml(empty)}</td></tr>`}</tbody></table>`
+  );
 }
 
 export const json = (value: unknown) => `<pre class="payload">${escapeHtml(JSON.stringify(value, null, 2))}</pre>`;

@@ -82,19 +82,26 @@ export async function sendTryout(service: MessageService, body: unknown, caller:
 export function playgroundBody(basePath: string, templates: EventTemplate[], robots: string[], t: Translate): string {
   const events = templates.map(
     (tpl) =>
-      `<option value="${escapeHtml(tpl.event)}" data-msgtypes="${escapeHtml(tpl.msgtypes.join(' '))}" data-default="${escapeHtml(tpl.defaultMsgtype)}" data-sample="${escapeHtml(JSON.stringify(sampleData(tpl)))}">${escapeHtml(tpl.event)}</option>`,
+      `<option value="${escapeHtml(tpl.event)}" data-msgtypes="${escapeHtml(tpl.msgtypes.join(' '))}" ` +
+      `data-default="${escapeHtml(tpl.defaultMsgtype)}" data-sample="${escapeHtml(JSON.stringify(sampleData(tpl)))}">` +
+      `${escapeHtml(tpl.event)}</option>`,
   );
   const text = (key: Parameters<Translate>[0], vars?: Record<string, string>) => escapeHtml(t(key, vars));
+  const urls = `data-render="${basePath}/playground/render" data-send="${basePath}/playground/send" data-messages="${basePath}/messages/"`;
+  const robotOptions = robots.map((r) => `<option value="${escapeHtml(r)}">${text('js.robot', { name: r })}</option>`).join('');
+  const output =
+    `<div class="output"><div id="errors" class="errors" role="alert"></div>` +
+    `<h2>${text('playground.preview')}</h2><div id="preview"></div><h2>${text('playground.payload')}</h2><div id="payload"></div></div>`;
   return `<p class="meta">${text('playground.intro')}</p>
-<form id="playground" class="playground" data-render="${basePath}/playground/render" data-send="${basePath}/playground/send" data-messages="${basePath}/messages/">
+<form id="playground" class="playground" ${urls}>
 <div class="controls">
 <label>${text('playground.event')} <select name="event">${events.join('')}</select></label>
 <label>${text('playground.type')} <select name="msgtype"></select></label>
-<label>${text('playground.as')} <select name="robot"><option value="">${text('js.appMessage')}</option>${robots.map((r) => `<option value="${escapeHtml(r)}">${text('js.robot', { name: r })}</option>`).join('')}</select></label>
+<label>${text('playground.as')} <select name="robot"><option value="">${text('js.appMessage')}</option>${robotOptions}</select></label>
 <label>${text('playground.data')}<textarea name="data" rows="12" spellcheck="false"></textarea></label>
 <label>${text('playground.recipient')} <input name="recipient" placeholder="${text('playground.recipientHint')}"></label>
 <button type="button" id="send">${text('playground.send')}</button> <span id="sent" role="status"></span>
 </div>
-<div class="output"><div id="errors" class="errors" role="alert"></div><h2>${text('playground.preview')}</h2><div id="preview"></div><h2>${text('playground.payload')}</h2><div id="payload"></div></div>
+${output}
 </form>`;
 }

@@ -106,23 +106,31 @@ export function cardHtml(card: CardBody): string {
   const buttons = card.replace_text
     ? `<div class="buttons"><span class="button done">${escapeHtml(card.replace_text)}</span></div>`
     : (card.button_list ?? []).length > 0
-      ? `<div class="buttons">${(card.button_list ?? []).map((b) => `<span class="button ${b.url ? 'link' : b.style === 1 ? 'primary' : ''}">${escapeHtml(b.text)}</span>`).join('')}</div>`
+      ? `<div class="buttons">${(card.button_list ?? []).map(buttonHtml).join('')}</div>`
       : '';
   const emphasis = card.emphasis_content?.title
     ? `<div class="emphasis"><b>${escapeHtml(card.emphasis_content.title)}</b><span>${escapeHtml(card.emphasis_content.desc)}</span></div>`
     : '';
-  return `<div class="card"><div class="source">${escapeHtml(card.source?.desc)}</div><div class="title">${escapeHtml(card.main_title?.title)}</div><div class="desc">${escapeHtml(card.main_title?.desc)}</div>${emphasis}${
-    card.sub_title_text ? `<div class="sub">${lines(escapeHtml(card.sub_title_text))}</div>` : ''
-  }<div class="items">${items}</div>${jumps}${buttons}</div>`;
+  const sub = card.sub_title_text ? `<div class="sub">${lines(escapeHtml(card.sub_title_text))}</div>` : '';
+  return (
+    `<div class="card"><div class="source">${escapeHtml(card.source?.desc)}</div>` +
+    `<div class="title">${escapeHtml(card.main_title?.title)}</div><div class="desc">${escapeHtml(card.main_title?.desc)}</div>` +
+    `${emphasis}${sub}<div class="items">${items}</div>${jumps}${buttons}</div>`
+  );
+}
+
+function buttonHtml(b: NonNullable<CardBody['button_list']>[number]): string {
+  return `<span class="button ${b.url ? 'link' : b.style === 1 ? 'primary' : ''}">${escapeHtml(b.text)}</span>`;
 }
 
 function newsHtml(articles: Body[]): string {
-  return `<div class="news">${articles
-    .map(
-      (a, i) =>
-        `<div class="article${i === 0 ? ' first' : ''}"><div class="title">${link(str(a.title), str(a.url))}</div>${a.description ? `<div class="desc">${escapeHtml(a.description)}</div>` : ''}${a.picurl ? '<div class="pic">🖼</div>' : ''}</div>`,
-    )
-    .join('')}</div>`;
+  return `<div class="news">${articles.map(articleHtml).join('')}</div>`;
+}
+
+function articleHtml(a: Body, i: number): string {
+  const desc = a.description ? `<div class="desc">${escapeHtml(a.description)}</div>` : '';
+  const pic = a.picurl ? '<div class="pic">🖼</div>' : '';
+  return `<div class="article${i === 0 ? ' first' : ''}"><div class="title">${link(str(a.title), str(a.url))}</div>${desc}${pic}</div>`;
 }
 
 /** Who a robot or chat text @-mentions, as the group sees it. */
@@ -142,7 +150,11 @@ function bodyHtml(msgtype: string, body: Body): string {
     case 'markdown_v2':
       return `<div class="bubble markdown">${markdownHtml(str(body.content))}</div>`;
     case 'textcard':
-      return `<div class="textcard"><div class="title">${escapeHtml(body.title)}</div><div class="desc">${textcardDescription(str(body.description))}</div><div class="more">${link(str(body.btntxt) || '详情', str(body.url))}</div></div>`;
+      return (
+        `<div class="textcard"><div class="title">${escapeHtml(body.title)}</div>` +
+        `<div class="desc">${textcardDescription(str(body.description))}</div>` +
+        `<div class="more">${link(str(body.btntxt) || '详情', str(body.url))}</div></div>`
+      );
     case 'news':
     case 'mpnews':
       return newsHtml(list(body.articles));
@@ -151,8 +163,11 @@ function bodyHtml(msgtype: string, body: Body): string {
     case 'image':
     case 'file':
     case 'voice':
-    case 'video':
-      return `<div class="bubble media">📎 ${escapeHtml(msgtype)}${body.title ? ` · ${escapeHtml(body.title)}` : ''}${body.media_id ? ` · <code>${escapeHtml(body.media_id)}</code>` : ''}</div>`;
+    case 'video': {
+      const title = body.title ? ` · ${escapeHtml(body.title)}` : '';
+      const media = body.media_id ? ` · <code>${escapeHtml(body.media_id)}</code>` : '';
+      return `<div class="bubble media">📎 ${escapeHtml(msgtype)}${title}${media}</div>`;
+    }
     default:
       return `<div class="bubble">${escapeHtml(msgtype)}</div>`;
   }

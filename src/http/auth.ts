@@ -129,10 +129,16 @@ const PROXY_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'];
 function notPlainlyLocal(req: Request): string | undefined {
   const proxied = PROXY_HEADERS.find((name) => req.headers[name] !== undefined);
   if (proxied)
-    return `without GATEWAY_API_KEYS only direct local callers are served, and this request came through a proxy (${proxied}): set GATEWAY_API_KEYS to serve through one`;
+    return (
+      `without GATEWAY_API_KEYS only direct local callers are served, and this request ` +
+      `came through a proxy (${proxied}): set GATEWAY_API_KEYS to serve through one`
+    );
   // The header's value is the caller's: it is not repeated back.
   if (!namesLocalHost(req.headers.host))
-    return 'without GATEWAY_API_KEYS only local callers are served, and this request names another host (Host is not localhost, 127.0.0.1 or [::1]): set GATEWAY_API_KEYS to serve it';
+    return (
+      'without GATEWAY_API_KEYS only local callers are served, and this request names another ' +
+      'host (Host is not localhost, 127.0.0.1 or [::1]): set GATEWAY_API_KEYS to serve it'
+    );
   return undefined;
 }
 
@@ -168,7 +174,8 @@ export class ApiKeys {
         if (refused) return next(new ApiError(403, 'forbidden', refused));
         const crossSite = crossSiteRefusal(
           req,
-          "without GATEWAY_API_KEYS changes are taken from local programs and the gateway's own pages only, and a page on another site sent this one (Origin, Sec-Fetch-Site): set GATEWAY_API_KEYS to serve it",
+          "without GATEWAY_API_KEYS changes are taken from local programs and the gateway's own pages only, " +
+            'and a page on another site sent this one (Origin, Sec-Fetch-Site): set GATEWAY_API_KEYS to serve it',
         );
         if (crossSite) return next(crossSite);
         res.locals.caller = LOCAL_CALLER;

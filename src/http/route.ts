@@ -66,7 +66,8 @@ function hasBody(req: Request): boolean {
 export const jsonBodyOnly: RequestHandler = (req, _res, next) => {
   if (!hasBody(req) || req.is('application/json')) return next();
   const message =
-    "the body must be JSON: send JSON with Content-Type: application/json (curl -d sends application/x-www-form-urlencoded unless given -H 'content-type: application/json')";
+    'the body must be JSON: send JSON with Content-Type: application/json (curl -d sends ' +
+    "application/x-www-form-urlencoded unless given -H 'content-type: application/json')";
   next(new ApiError(415, 'unsupported_media_type', message, [{ field: 'Content-Type', message: 'application/json' }]));
 };
 

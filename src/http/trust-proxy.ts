@@ -32,7 +32,8 @@ export function trustProxyProblem(value: string): string | undefined {
     const [address, prefix, ...rest] = entry.split('/');
     if (!isIP(address) || rest.length > 0) return true;
     if (prefix === undefined) return false;
-    return !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= (isIP(address) === 6 ? 128 : 32)) && isIP(prefix) !== 4; // a netmask (255.255.0.0) will do too
+    // a netmask (255.255.0.0) will do too
+    return !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= (isIP(address) === 6 ? 128 : 32)) && isIP(prefix) !== 4;
   });
   return unreadable.length > 0
     ? `${unreadable.join(', ')}: not an address, a CIDR or loopback/linklocal/uniquelocal (e.g. 10.42.7.0/24)`
@@ -44,7 +45,8 @@ export function trustProxyWarning(value: string | undefined): string | undefined
   if (value === undefined) return undefined;
   const parsed = parseTrustProxy(value);
   const consequence =
-    "any such peer can claim any address in X-Forwarded-For (to pass CALLBACK_IP_ALLOWLIST, or to dodge the failed-key throttle), and none is held to MAX_CONNECTIONS_PER_ADDRESS: name your proxies' addresses instead (docs/security.md)";
+    'any such peer can claim any address in X-Forwarded-For (to pass CALLBACK_IP_ALLOWLIST, or to dodge the failed-key ' +
+    "throttle), and none is held to MAX_CONNECTIONS_PER_ADDRESS: name your proxies' addresses instead (docs/security.md)";
   if (parsed === true || typeof parsed === 'number') return `TRUST_PROXY=${value} treats every peer as a proxy: ${consequence}`;
   if (typeof parsed !== 'string') return undefined;
   const wide = entriesOf(parsed).filter((entry) => WHOLE_PRIVATE.has(entry));

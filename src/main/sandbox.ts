@@ -120,7 +120,8 @@ function sandboxRobots(config: Config, simulatorUrl: string): Robot[] {
 /** Why the gateway is in sandbox mode, naming only what is really missing. */
 export function sandboxReason(config: Pick<Config, 'callbackOnly'>): string {
   return config.callbackOnly
-    ? `no agent (WECOM_AGENT_ID, WECOM_AGENT_SECRET): callbacks answer WeCom for corp ${config.callbackOnly.corpId}, messages go to the built-in WeCom simulator`
+    ? `no agent (WECOM_AGENT_ID, WECOM_AGENT_SECRET): callbacks answer WeCom for ` +
+        `corp ${config.callbackOnly.corpId}, messages go to the built-in WeCom simulator`
     : 'no WeCom credentials (WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_AGENT_SECRET): messages go to the built-in WeCom simulator';
 }
 
@@ -135,7 +136,9 @@ function gatewayAddress(host: string, port: number): { base: string; where?: str
   if (isWildcard(host))
     return {
       base: `http://<this host>:${port}`,
-      where: `on every interface (HOST=${host || '0.0.0.0'}), port ${port}: open this machine's address, or, in a container, the host port that ${port} is published on`,
+      where:
+        `on every interface (HOST=${host || '0.0.0.0'}), port ${port}: open this ` +
+        `machine's address, or, in a container, the host port that ${port} is published on`,
     };
   const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
   return { base: `http://${loopback ? 'localhost' : localAddress(host)}:${port}` };
@@ -157,11 +160,15 @@ function callbackSettingsLine(config: Config): string {
   const app = config.apps.find((a) => a.name === config.defaultApp);
   if (!app?.callback) return '';
   // On every interface the address is the reader's to fill in; the ready line says which.
-  const url = `URL ${gatewayAddress(config.host, config.port).base}/wecom/callback${config.port === 0 ? ' (PORT 0: the port on the ready line)' : ''}`;
+  const which = config.port === 0 ? ' (PORT 0: the port on the ready line)' : '';
+  const url = `URL ${gatewayAddress(config.host, config.port).base}/wecom/callback${which}`;
   const keys = config.callbackOnly
     ? 'Token: WECOM_CALLBACK_TOKEN · EncodingAESKey: WECOM_CALLBACK_AES_KEY (yours, not printed)'
     : `Token ${app.callback.token} · EncodingAESKey ${app.callback.aesKey} (new at each start)`;
-  return `sandbox: callback settings, as an app's 接收消息 page holds them (the simulator pushes with these): ${url} · ${keys} · corp id ${app.callback.receiveId ?? app.corpId}\n`;
+  return (
+    `sandbox: callback settings, as an app's 接收消息 page holds them (the simulator pushes ` +
+    `with these): ${url} · ${keys} · corp id ${app.callback.receiveId ?? app.corpId}\n`
+  );
 }
 
 /** Who the simulator's corp has: a message to anyone else comes back invalid, as from WeCom. */
@@ -169,7 +176,10 @@ function membersLine(config: Config): string {
   const members = config.simulatorMembers;
   if (members === '*') return '         its members: any userid (SIMULATOR_MEMBERS=*)\n';
   const userids = members ?? SANDBOX_MEMBERS.map((m) => m.userid);
-  return `         its members: ${userids.join(', ')} (SIMULATOR_MEMBERS); other userids come back invalid, as from WeCom (81013 when no recipient is left)\n`;
+  return (
+    `         its members: ${userids.join(', ')} (SIMULATOR_MEMBERS); other ` +
+    `userids come back invalid, as from WeCom (81013 when no recipient is left)\n`
+  );
 }
 
 /** What sandbox mode says first, in plain words on stderr; a JSON log line follows for machines. */
@@ -182,12 +192,14 @@ export function announceSandbox(config: Config, simulatorUrl: string, logger: Lo
       ? ' (on loopback: from outside this host or container, set SIMULATOR_PUBLIC_URL and publish SIMULATOR_PORT)'
       : '';
   process.stderr.write(
-    `sandbox: ${why} at ${simulatorUrl}${reach}\n         what it delivered: ${shown}/__sim/messages · its controls: docs/sandbox.md\n${membersLine(config)}`,
+    `sandbox: ${why} at ${simulatorUrl}${reach}\n` +
+      `         what it delivered: ${shown}/__sim/messages · its controls: docs/sandbox.md\n${membersLine(config)}`,
   );
   process.stderr.write(callbackSettingsLine(config));
   if (config.simulatorPublicUrl) {
     process.stderr.write(
-      `sandbox: contact-way QR codes point to SIMULATOR_PUBLIC_URL ${config.simulatorPublicUrl}: the simulator listens on all interfaces, its /__sim controls are reachable from the LAN\n`,
+      `sandbox: contact-way QR codes point to SIMULATOR_PUBLIC_URL ${config.simulatorPublicUrl}: ` +
+        `the simulator listens on all interfaces, its /__sim controls are reachable from the LAN\n`,
     );
   }
   logger.warn(

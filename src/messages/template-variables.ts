@@ -124,7 +124,8 @@ export function variableProblems(ast: hbs.AST.Program, check: VariableCheck): St
       if (!('program' in node) && !name.startsWith('@'))
         report(
           node,
-          `{{> ${name}}}: no partial is named ${name} (${check.partials.size > 0 ? `partials: ${[...check.partials.keys()].join(', ')}` : 'this file defines no partials'})`,
+          `{{> ${name}}}: no partial is named ${name} ` +
+            `(${check.partials.size > 0 ? `partials: ${[...check.partials.keys()].join(', ')}` : 'this file defines no partials'})`,
           partial,
         );
       return;

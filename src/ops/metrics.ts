@@ -194,13 +194,17 @@ export function createMetrics(now: () => number = Date.now) {
     welcomeTagged: new Counter({ name: 'wecom_gateway_welcome_tagged_total', help: 'New customers tagged with mark_tag', registers }),
     alertNotifications: new Counter({
       name: 'wecom_gateway_alert_notifications_total',
-      help: 'Monitoring notifications received, by source and decision (send, duplicate, folded by storm control; updated: a followed group resolved, its cards updated in place)',
+      help:
+        'Monitoring notifications received, by source and decision (send, duplicate, folded ' +
+        'by storm control; updated: a followed group resolved, its cards updated in place)',
       labelNames: ['source', 'decision'],
       registers,
     }),
     alertsUnrouted: new Counter({
       name: 'wecom_gateway_alerts_unrouted_total',
-      help: 'Monitoring notifications that no alert route matched and that named no recipients (answered 503, so the sender retries), by source',
+      help:
+        'Monitoring notifications that no alert route matched and that ' +
+        'named no recipients (answered 503, so the sender retries), by source',
       labelNames: ['source'],
       registers,
     }),

@@ -52,7 +52,8 @@ export class WecomReachability {
     if (problem && before === undefined)
       this.deps.logger.error(
         { app: app.name },
-        `cannot reach WeCom for app ${app.name}: ${problem}; messages wait in their queue and are retried (npm run doctor checks the whole setup)`,
+        `cannot reach WeCom for app ${app.name}: ${problem}; messages wait in ` +
+          `their queue and are retried (npm run doctor checks the whole setup)`,
       );
     else if (!problem && known && before !== undefined)
       this.deps.logger.info({ app: app.name }, `WeCom reachable again for app ${app.name}`);

@@ -13,7 +13,8 @@ export class RedisServerMissingError extends Error {
     // Name the binary tried when it is not the default: "not installed" would mislead about a wrong path.
     const what = binary === DEFAULT_REDIS_SERVER ? 'redis-server is not installed' : `redis-server could not be run from ${binary}`;
     super(
-      `${what} and REDIS_URL is unset: install it (apt-get install -y redis-server / brew install redis) or set REDIS_URL=redis://host:6379`,
+      `${what} and REDIS_URL is unset: install it (apt-get install -y ` +
+        `redis-server / brew install redis) or set REDIS_URL=redis://host:6379`,
     );
   }
 }

@@ -16,7 +16,8 @@ export function localOnly(publicUrl: string | undefined): RequestHandler {
     if (!namesLocalHost(host) && host !== publicHost) {
       return void res.status(403).json({
         error:
-          "the WeCom simulator answers requests to localhost, 127.0.0.1 or [::1] only (and to SIMULATOR_PUBLIC_URL's host when set): this one names another host",
+          'the WeCom simulator answers requests to localhost, 127.0.0.1 or [::1] only ' +
+          "(and to SIMULATOR_PUBLIC_URL's host when set): this one names another host",
       });
     }
     const crossSite = req.path.startsWith('/__sim/')

@@ -40,7 +40,8 @@ const HINTS: Record<number, string> = {
   [GatewayErrcode.interrupted]: 'the send was interrupted too often (a worker kept dying mid-send); see the logs around the failure',
   6000: 'data version conflict at WeCom; retried',
   40001:
-    "invalid secret: check WECOM_AGENT_SECRET or the app's secret in the config file (reset in the admin console?), or whether the app is disabled",
+    "invalid secret: check WECOM_AGENT_SECRET or the app's secret in the " +
+    'config file (reset in the admin console?), or whether the app is disabled',
   40003: 'invalid UserID: the user does not exist or is outside the app',
   40004: 'invalid media type for this message',
   40005: 'invalid media type',
@@ -81,7 +82,8 @@ const HINTS: Record<number, string> = {
   45033: 'WeCom concurrency limit reached',
   48001: 'API not authorised for this app: enable it in the admin console',
   48002:
-    'API not permitted for this secret: customer-contact APIs need the 客户联系 secret (WECOM_CUSTOMER_CONTACT_SECRET) or the app listed in 「可调用接口的应用」; miniprogram_notice needs a mini-program app',
+    'API not permitted for this secret: customer-contact APIs need the 客户联系 secret ' +
+    '(WECOM_CUSTOMER_CONTACT_SECRET) or the app listed in 「可调用接口的应用」; miniprogram_notice needs a mini-program app',
   60011: 'no permission on this member, department or tag',
   60020: "the gateway's IP is not in the app's trusted IPs (WeCom admin -> app -> 企业可信IP)",
   60111: 'UserID does not exist (left, deleted, or outside the visible range)',

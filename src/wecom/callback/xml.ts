@@ -88,10 +88,17 @@ function cdata(value: string): string {
 }
 
 export function buildReplyEnvelope(p: { encrypt: string; msgSignature: string; timestamp: string; nonce: string }): string {
-  return `<xml><Encrypt>${cdata(p.encrypt)}</Encrypt><MsgSignature>${cdata(p.msgSignature)}</MsgSignature><TimeStamp>${p.timestamp}</TimeStamp><Nonce>${cdata(p.nonce)}</Nonce></xml>`;
+  return (
+    `<xml><Encrypt>${cdata(p.encrypt)}</Encrypt><MsgSignature>${cdata(p.msgSignature)}</MsgSignature>` +
+    `<TimeStamp>${p.timestamp}</TimeStamp><Nonce>${cdata(p.nonce)}</Nonce></xml>`
+  );
 }
 
 /** A passive text reply (§5.5): to the member, from the corp; WeCom keeps 2048 bytes of it. */
 export function buildPassiveTextReply(p: { toUser: string; fromUser: string; createTime: number; content: string }): string {
-  return `<xml><ToUserName>${cdata(p.toUser)}</ToUserName><FromUserName>${cdata(p.fromUser)}</FromUserName><CreateTime>${p.createTime}</CreateTime><MsgType>${cdata('text')}</MsgType><Content>${cdata(truncateUtf8(p.content, 2048))}</Content></xml>`;
+  return (
+    `<xml><ToUserName>${cdata(p.toUser)}</ToUserName><FromUserName>${cdata(p.fromUser)}</FromUserName>` +
+    `<CreateTime>${p.createTime}</CreateTime><MsgType>${cdata('text')}</MsgType>` +
+    `<Content>${cdata(truncateUtf8(p.content, 2048))}</Content></xml>`
+  );
 }
