@@ -199,7 +199,8 @@ describe('the operators’ console in a real headless Chromium', () => {
     );
     expect(await letter.textContent()).toContain('user created');
     expect(await letter.textContent()).not.toContain('Newbie'); // no member's data on the page
-    expect(await letter.locator('td').first().textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/); // the console's one time convention
+    // the console's one time convention
+    expect(await letter.locator('td').first().textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
     const changeId = await letter.getAttribute('data-change');
     sink.state.refuse = false;
     await letter.locator('button:text("Replay")').click();

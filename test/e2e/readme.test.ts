@@ -170,7 +170,9 @@ describe.each(LANGUAGES)('the $language README and docs, top to bottom, in the s
       const missing = unmatched(step.expected, output);
       if (missing !== undefined || status !== 0) {
         throw new Error(
-          `${step.file}, section "${step.section}":\n${step.code}\n\n${missing !== undefined ? `expected a line like:\n  ${missing}` : `exit status ${status}`}\nbut it printed:\n${output}${errors ? `\nstderr:\n${errors}` : ''}`,
+          `${step.file}, section "${step.section}":\n${step.code}\n\n` +
+            (missing !== undefined ? `expected a line like:\n  ${missing}` : `exit status ${status}`) +
+            `\nbut it printed:\n${output}${errors ? `\nstderr:\n${errors}` : ''}`,
         );
       }
     }

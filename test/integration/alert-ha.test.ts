@@ -101,7 +101,8 @@ function describeMode(mode: 'clustered' | 'partitioned', name: string, checkRepl
         const byReplica = await webhookNotifications(ports);
         const total = byReplica.reduce((a, b) => a + b, 0);
         process.stdout.write(
-          `alertmanager HA (${mode}): ${REPLICAS} replicas sent ${total} webhook notifications (${byReplica.join(' + ')}) for ${INSTANCES.length} groups; the person got ${INSTANCES.length} firing + ${INSTANCES.length} resolved\n`,
+          `alertmanager HA (${mode}): ${REPLICAS} replicas sent ${total} webhook notifications (${byReplica.join(' + ')}) ` +
+            `for ${INSTANCES.length} groups; the person got ${INSTANCES.length} firing + ${INSTANCES.length} resolved\n`,
         );
         checkReplicaCount(total);
       },

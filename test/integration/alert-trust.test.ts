@@ -166,13 +166,11 @@ describe('a late replica', () => {
       const firing = amPayload({ groupKey: 'late', alerts: [amAlert({ startsAt: ago(600_000) })] });
       const opened = await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(firing);
       await eventually(() => gw.h.sim.cards[0]);
-      const resolved = await gw.h.api
-        .post('/v1/integrations/alertmanager?users=zhangsan')
-        .send({
-          ...firing,
-          status: 'resolved',
-          alerts: [amAlert({ status: 'resolved', startsAt: ago(600_000), endsAt: new Date().toISOString() })],
-        });
+      const resolved = await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send({
+        ...firing,
+        status: 'resolved',
+        alerts: [amAlert({ status: 'resolved', startsAt: ago(600_000), endsAt: new Date().toISOString() })],
+      });
       expect(resolved.body).toEqual({ alert: opened.body.alert, status: 'updated' });
       const late = await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(firing);
       expect(late.body).toEqual({ alert: opened.body.alert, status: 'outdated' });
@@ -353,15 +351,13 @@ describe('every card follows the group (escalated to three levels and a robot)',
   const cardOf = (user: string) => eventually(() => h.sim.cards.find((c) => c.to.users.includes(user)), 10_000);
 
   it('when the level-2 member acks, then the level-0 and level-1 cards say so too and the robot is told; a later silence reaches every card, and a click on a stale card gets the state, not a second silence', async () => {
-    const fired = await h.api
-      .post('/v1/integrations/alertmanager?route=oncall')
-      .send(
-        amPayload({
-          groupKey: 'levels',
-          commonLabels: { alertname: 'ApiDown', severity: 'critical' },
-          alerts: [amAlert({ labels: { alertname: 'ApiDown', severity: 'critical', instance: 'api-1' } })],
-        }),
-      );
+    const fired = await h.api.post('/v1/integrations/alertmanager?route=oncall').send(
+      amPayload({
+        groupKey: 'levels',
+        commonLabels: { alertname: 'ApiDown', severity: 'critical' },
+        alerts: [amAlert({ labels: { alertname: 'ApiDown', severity: 'critical', instance: 'api-1' } })],
+      }),
+    );
     const [l0, l1, l2] = [await cardOf('zhangsan'), await cardOf('lisi'), await cardOf('wangwu')];
     await eventually(() => h.sim.robotSent.find((m) => body(m).includes('ApiDown')));
 
@@ -476,15 +472,13 @@ describe('each source silences in its own Alertmanager', () => {
       { config: routes({ alertmanager: `http://127.0.0.1:${grafanaAm.port}`, escalation: undefined }) },
     );
     try {
-      await gw.h.api
-        .post('/v1/integrations/alertmanager?route=oncall')
-        .send(
-          amPayload({
-            groupKey: 'routed',
-            commonLabels: { alertname: 'RoutedSilence' },
-            alerts: [amAlert({ labels: { alertname: 'RoutedSilence', instance: 'x1' } })],
-          }),
-        );
+      await gw.h.api.post('/v1/integrations/alertmanager?route=oncall').send(
+        amPayload({
+          groupKey: 'routed',
+          commonLabels: { alertname: 'RoutedSilence' },
+          alerts: [amAlert({ labels: { alertname: 'RoutedSilence', instance: 'x1' } })],
+        }),
+      );
       const card = await eventually(() => gw.h.sim.cards[0]);
       await gw.h.sim.click({ user: 'zhangsan', key: 'silence:1h', taskId: card.taskId });
       await eventually(async () => (await silences(grafanaAm.port)).find((s) => s.matchers.some((m) => m.value === 'RoutedSilence')));
@@ -567,7 +561,8 @@ describe('a 250-alert storm into one person and one robot', () => {
     const since = shanghaiSince(startsAt, clock.now());
     expect(personText).toMatch(
       new RegExp(
-        `^\\*\\*🌀 告警风暴：60 秒内另有 240 条通知\\*\\*\\n> <font color="warning">🔥 HostHighLoad</font> ×240：web-\\d{3}, web-\\d{3}, .*… web-250 · ${since} 起$`,
+        `^\\*\\*🌀 告警风暴：60 秒内另有 240 条通知\\*\\*\\n` +
+          `> <font color="warning">🔥 HostHighLoad</font> ×240：web-\\d{3}, web-\\d{3}, .*… web-250 · ${since} 起$`,
       ),
     );
     expect(Buffer.byteLength(personText)).toBeLessThanOrEqual(2048);
@@ -607,7 +602,13 @@ describe('a 250-alert storm into one person and one robot', () => {
     expect(h.sim.sent.slice(firingFigures.person).every((m) => !body(m).includes('🔥 告警'))).toBe(true);
     process.stdout.write(`alert storm digests to the robot:\n${robotText}\n${second}\n`);
     process.stdout.write(
-      `alert storm: 250 HostHighLoad groups to one person and one robot -> firing: person ${h.sim.cards.length} cards + 1 digest, robot ${firingFigures.robot - 1} messages + 1 digest (${firingFigures.send} message/send, ${firingFigures.webhook} webhook/send); resolved a minute later: ${resolved.filter((a) => a === 'updated').length} cards updated in place, person ${personSecondMinute} messages, robot ${robotSecondMinute} messages (digest included); WeCom calls in all: ${calls('message/send')} message/send, ${calls('webhook/send')} webhook/send, ${calls('message/update_template_card')} update_template_card; 45009: ${h.sim.calls.filter((c) => c.errcode === 45009).length}\n`,
+      `alert storm: 250 HostHighLoad groups to one person and one robot -> firing: person ${h.sim.cards.length} cards ` +
+        `+ 1 digest, robot ${firingFigures.robot - 1} messages + 1 digest (${firingFigures.send} ` +
+        `message/send, ${firingFigures.webhook} webhook/send); resolved a minute ` +
+        `later: ${resolved.filter((a) => a === 'updated').length} cards updated in place, person ${personSecondMinute} messages, ` +
+        `robot ${robotSecondMinute} messages (digest included); WeCom calls in all: ${calls('message/send')} ` +
+        `message/send, ${calls('webhook/send')} webhook/send, ${calls('message/update_template_card')} update_template_card; ` +
+        `45009: ${h.sim.calls.filter((c) => c.errcode === 45009).length}\n`,
     );
   }, 60_000);
 });
@@ -621,17 +622,13 @@ describe('the card shows what matters, in the configured language', () => {
     ] as const) {
       const gw = await startCardGateway(await freePort(), { ALERT_LANGUAGE: language });
       try {
-        await gw.h.api
-          .post('/v1/integrations/alertmanager?users=zhangsan')
-          .send(
-            amPayload({
-              groupKey: 'crash',
-              commonLabels: labels,
-              alerts: [
-                amAlert({ labels, annotations: { summary: 'api is crash looping', description: 'restarted 5 times in 10 minutes' } }),
-              ],
-            }),
-          );
+        await gw.h.api.post('/v1/integrations/alertmanager?users=zhangsan').send(
+          amPayload({
+            groupKey: 'crash',
+            commonLabels: labels,
+            alerts: [amAlert({ labels, annotations: { summary: 'api is crash looping', description: 'restarted 5 times in 10 minutes' } })],
+          }),
+        );
         const card = cardBody(await eventually(() => gw.h.sim.cards[0]));
         expect(card.main_title.desc).toContain(expected.desc);
         expect((card as unknown as { horizontal_content_list: { keyname: string }[] }).horizontal_content_list[0].keyname).toBe(

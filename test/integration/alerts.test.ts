@@ -187,7 +187,8 @@ describe('POST /v1/integrations/alertmanager and /grafana', () => {
     expect((digest.body.markdown as { content: string }).content).toMatch(/告警风暴：60 秒内另有 \d+ 条通知/);
     expect(toOncall.length).toBeLessThanOrEqual(queued + digests.length);
     process.stdout.write(
-      `alert storm: 1000 notifications -> ${queued} messages + ${digests.length} digest(s) to one person; ${h.sim.calls.filter((c) => c.api === 'message/send').length} WeCom send calls\n`,
+      `alert storm: 1000 notifications -> ${queued} messages + ${digests.length} digest(s) to one ` +
+        `person; ${h.sim.calls.filter((c) => c.api === 'message/send').length} WeCom send calls\n`,
     );
   }, 60_000);
 });

@@ -241,7 +241,8 @@ describe('the published WXBizMsgCrypt samples', () => {
   it('when the window is off, then a timestamp must still be Unix seconds', async () => {
     const v = vectors[0];
     const res = await h.api.get(
-      `/wecom/callback/sample0?msg_signature=${v.msgSignature}&timestamp=${v.timestamp}.0&nonce=${v.nonce}&echostr=${encodeURIComponent(v.echostr)}`,
+      `/wecom/callback/sample0?msg_signature=${v.msgSignature}` +
+        `&timestamp=${v.timestamp}.0&nonce=${v.nonce}&echostr=${encodeURIComponent(v.echostr)}`,
     );
     expect(res.status).toBe(400);
     expect(res.body.error.fields).toEqual([expect.objectContaining({ field: 'timestamp' })]);
@@ -265,7 +266,8 @@ describe('GET /wecom/callback (URL verification)', () => {
     const timestamp = nowSeconds();
     const signature = wecom.signature(timestamp, '42', encrypted!);
     const res = await h.api.get(
-      `/wecom/callback?msg_signature=${signature}&timestamp=${timestamp}&nonce=42&echostr=${encrypted!.replace(/\//g, '%2F').replace(/=/g, '%3D')}`,
+      `/wecom/callback?msg_signature=${signature}` +
+        `&timestamp=${timestamp}&nonce=42&echostr=${encrypted!.replace(/\//g, '%2F').replace(/=/g, '%3D')}`,
     );
     expect(res.status).toBe(200);
     expect(res.text).toMatch(/^echo\d+$/);
@@ -296,7 +298,8 @@ describe('GET /wecom/callback (URL verification)', () => {
     async (timestamp) => {
       const echostr = wecom.encrypt('42');
       const res = await h.api.get(
-        `/wecom/callback?msg_signature=${wecom.signature(timestamp, '7', echostr)}&timestamp=${encodeURIComponent(timestamp)}&nonce=7&echostr=${encodeURIComponent(echostr)}`,
+        `/wecom/callback?msg_signature=${wecom.signature(timestamp, '7', echostr)}` +
+          `&timestamp=${encodeURIComponent(timestamp)}&nonce=7&echostr=${encodeURIComponent(echostr)}`,
       );
       expect(res.status).toBe(400);
       expect(res.body.error.fields).toEqual([expect.objectContaining({ field: 'timestamp' })]);
@@ -311,7 +314,8 @@ describe('GET /wecom/callback (URL verification)', () => {
     );
     // The push's signature covers exactly what a verification's does: token, timestamp, nonce and the ciphertext.
     const res = await h.api.get(
-      `/wecom/callback?msg_signature=${push.signature}&timestamp=${push.timestamp}&nonce=${push.nonce}&echostr=${encodeURIComponent(push.encrypt)}`,
+      `/wecom/callback?msg_signature=${push.signature}` +
+        `&timestamp=${push.timestamp}&nonce=${push.nonce}&echostr=${encodeURIComponent(push.encrypt)}`,
     );
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code: 'bad_echostr', fields: [expect.objectContaining({ field: 'echostr' })] });
@@ -629,7 +633,8 @@ describe('callback set-up mistakes', () => {
     const timestamp = nowSeconds();
     const echostr = crypto.encrypt('1616140317555161061');
     return h.api.get(
-      `/wecom/callback?msg_signature=${crypto.signature(timestamp, '7', echostr)}&timestamp=${timestamp}&nonce=7&echostr=${encodeURIComponent(echostr)}`,
+      `/wecom/callback?msg_signature=${crypto.signature(timestamp, '7', echostr)}` +
+        `&timestamp=${timestamp}&nonce=7&echostr=${encodeURIComponent(echostr)}`,
     );
   };
   const pushWith = (crypto: CallbackCrypto) =>

@@ -71,7 +71,9 @@ describe('log format', () => {
     expect(resolveLogFormat('pretty', false)).toBe('pretty');
   });
 
-  const logOneLine = `require('./dist/src/ops/logger').createLogger('info', process.env.LOG_FORMAT).info({ token: 'tok-s3cret', apps: [{ secret: 'app-s3cret' }], user: { mobile: '13800000000' } }, 'hello from the logger')`;
+  const logOneLine =
+    `require('./dist/src/ops/logger').createLogger('info', process.env.LOG_FORMAT).info({ token: 'tok-s3cret', ` +
+    `apps: [{ secret: 'app-s3cret' }], user: { mobile: '13800000000' } }, 'hello from the logger')`;
 
   it('when the logger writes to a terminal (script(1) gives it one), then lines are readable, not JSON, and secrets and personal data are still redacted', async () => {
     const { status, stdout } = await run('script', ['-qec', `${process.execPath} -e "${logOneLine}"`, '/dev/null'], {

@@ -67,7 +67,8 @@ describe('two gateway instances on a Redis Cluster', () => {
     const statuses = await Promise.all(ids.slice(0, 50).map((id, i) => request(gateways[i % 2].app).get(`/v1/messages/${id}`)));
     expect(statuses.every((s) => s.body.status === 'sent')).toBe(true);
     process.stdout.write(
-      `cluster: 1000 messages over 2 instances, ${sim.sent.length} delivered, ${new Set(titles).size} distinct, ${sim.gettokenCount()} gettoken\n`,
+      `cluster: 1000 messages over 2 instances, ${sim.sent.length} ` +
+        `delivered, ${new Set(titles).size} distinct, ${sim.gettokenCount()} gettoken\n`,
     );
   }, 90_000);
 });

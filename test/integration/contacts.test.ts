@@ -238,7 +238,8 @@ describe('contact-change sync', () => {
     const got = await eventually(() => (sink.received.length - before >= 1000 ? sink.received.slice(before) : undefined), 60_000);
     const seconds = (Date.now() - back) / 1000;
     process.stdout.write(
-      `contact sync: sink back after 1000 changes; all delivered in order in ${seconds.toFixed(1)} s (${Math.round(1000 / seconds)} changes/s), oldest waited ${((Date.now() - Date.parse(got[0].body.at)) / 1000).toFixed(1)} s\n`,
+      `contact sync: sink back after 1000 changes; all delivered in order in ${seconds.toFixed(1)} s ` +
+        `(${Math.round(1000 / seconds)} changes/s), oldest waited ${((Date.now() - Date.parse(got[0].body.at)) / 1000).toFixed(1)} s\n`,
     );
     expect(got.map((r) => r.body.after.order)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
   }, 90_000);

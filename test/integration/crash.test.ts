@@ -131,9 +131,11 @@ describe('kill -9 and a Redis restart while 5000 accepted messages are being del
     const secondPeakMb = peakRssMb(second.pid);
     expect(Math.max(firstPeakMb, secondPeakMb)).toBeLessThan(400);
     process.stdout.write(
-      `crash: peak RSS of the gateway process ${firstPeakMb} MB while accepting ${MESSAGES} messages, ${secondPeakMb} MB while delivering them after the restart\n` +
+      `crash: peak RSS of the gateway process ${firstPeakMb} MB while accepting ${MESSAGES} ` +
+        `messages, ${secondPeakMb} MB while delivering them after the restart\n` +
         `crash: ${MESSAGES} accepted, ${deliveredAtKill} delivered before kill -9, all ${unique} delivered after restart; ` +
-        `${sim.sent.length - unique} duplicates reached users, ${sim.duplicatesAbsorbed} retried sends absorbed by WeCom's duplicate check\n`,
+        `${sim.sent.length - unique} duplicates reached users, ${sim.duplicatesAbsorbed} ` +
+        `retried sends absorbed by WeCom's duplicate check\n`,
     );
     second.kill('SIGTERM');
     await new Promise((r) => second.once('exit', r));

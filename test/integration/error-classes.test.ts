@@ -11,7 +11,8 @@ import { alert, startHarness, testConfig, type Harness } from '../support/harnes
 const nested = (depth: number) => `${'['.repeat(depth)}"deep"${']'.repeat(depth)}`;
 /** A send request whose data field `field` (one the template renders, or one it ignores) holds `depth` nested arrays. */
 const deepBody = (depth: number, field = 'labels') =>
-  `{"event":"program.alert","msgtype":"text","to":{"users":["zhangsan"]},"data":{"title":"t","content":"c","level":"info","${field}":${nested(depth)}}}`;
+  `{"event":"program.alert","msgtype":"text","to":{"users":["zhangsan"]},` +
+  `"data":{"title":"t","content":"c","level":"info","${field}":${nested(depth)}}}`;
 
 describe('errors are told apart by what failed, not by their text', () => {
   describe("a command connection's failures", () => {

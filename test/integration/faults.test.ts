@@ -38,7 +38,8 @@ describe('simulator chaos', () => {
     const delivered = new Set(h.sim.sent.map((m) => (m.body.text as { content: string }).content));
     expect(delivered.size).toBe(h.sim.sent.length); // the duplicate check absorbed retries of delivered sends
     process.stdout.write(
-      `chaos: 300 messages, ${sent} sent, ${failed.length} failed, ${h.sim.calls.length} WeCom calls, ${h.sim.gettokenCount()} gettoken for ${h.sim.tokenExpiries} token expiries (${expiries} sends met an expired token)\n`,
+      `chaos: 300 messages, ${sent} sent, ${failed.length} failed, ${h.sim.calls.length} WeCom calls, ${h.sim.gettokenCount()} ` +
+        `gettoken for ${h.sim.tokenExpiries} token expiries (${expiries} sends met an expired token)\n`,
     );
   }, 90_000);
 });

@@ -105,7 +105,8 @@ describe('when Redis freezes (SIGSTOP: a stalled master, a partition without RST
       timed(() => api.get('/readyz')),
     ]);
     process.stdout.write(
-      `frozen redis: POST /v1/messages ${message.status} in ${message.ms} ms, POST /wecom/callback ${callback.status} in ${callback.ms} ms, GET /readyz ${ready.status} in ${ready.ms} ms\n`,
+      `frozen redis: POST /v1/messages ${message.status} in ${message.ms} ms, POST ` +
+        `/wecom/callback ${callback.status} in ${callback.ms} ms, GET /readyz ${ready.status} in ${ready.ms} ms\n`,
     );
     // A second round, on connections that already met the stall; a wrong key too (the failed-auth throttle counts in Redis).
     const wrongKey = () => api.post('/v1/messages').set('Authorization', 'Bearer wrong-key-0123456789').send(alert());
@@ -116,7 +117,8 @@ describe('when Redis freezes (SIGSTOP: a stalled master, a partition without RST
       timed(wrongKey),
     ]);
     process.stdout.write(
-      `frozen redis, again: POST /v1/messages ${message2.status} in ${message2.ms} ms, POST /wecom/callback ${callback2.status} in ${callback2.ms} ms, GET /readyz ${ready2.status} in ${ready2.ms} ms, a wrong key ${wrong.status} in ${wrong.ms} ms\n`,
+      `frozen redis, again: POST /v1/messages ${message2.status} in ${message2.ms} ms, POST /wecom/callback ${callback2.status} ` +
+        `in ${callback2.ms} ms, GET /readyz ${ready2.status} in ${ready2.ms} ms, a wrong key ${wrong.status} in ${wrong.ms} ms\n`,
     );
     expect(wrong.status).toBe(401);
     expect(wrong.ms).toBeLessThan(5_000);

@@ -32,7 +32,8 @@ function shortReport<Ts>(details: fc.RunDetails<Ts>): void {
   const example = fc.stringify(details.counterexample);
   const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
   throw new Error(
-    `property failed (replay: FUZZ_SEED=${details.seed}) at path "${details.counterexamplePath}"\n${cause.slice(0, 600)}\ncounterexample (${example.length} chars): ${example.slice(0, 600)}`,
+    `property failed (replay: FUZZ_SEED=${details.seed}) at path "${details.counterexamplePath}"\n${cause.slice(0, 600)}\n` +
+      `counterexample (${example.length} chars): ${example.slice(0, 600)}`,
   );
 }
 
@@ -492,11 +493,13 @@ function tricks(op: Operation): { route: Trick[]; parser: Trick[] } {
       { name: 'OPTIONS', request: { method: 'OPTIONS', target: path, headers: [AUTH] } },
       wire(
         'HTTP/1.0',
-        `${method} ${path} HTTP/1.0\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: ${type[1]}\r\nContent-Length: ${length}\r\n\r\n${body}`,
+        `${method} ${path} HTTP/1.0\r\nAuthorization: Bearer ${KEY}\r\n` +
+          `Content-Type: ${type[1]}\r\nContent-Length: ${length}\r\n\r\n${body}`,
       ),
       wire(
         'a pipelined second request',
-        `${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: ${type[1]}\r\nContent-Length: ${length}\r\n\r\n${body}GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+        `${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: ${type[1]}\r\n` +
+          `Content-Length: ${length}\r\n\r\n${body}GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
       ),
     ],
     parser: [
@@ -532,7 +535,8 @@ function tricks(op: Operation): { route: Trick[]; parser: Trick[] } {
       { name: 'a lower-case method', request: { method: op.method, target: path, headers: [AUTH, type], body } },
       wire(
         'an obs-fold header',
-        `${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nX-Request-Id: a\r\n folded\r\nContent-Length: ${length}\r\n\r\n${body}`,
+        `${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\n` +
+          `X-Request-Id: a\r\n folded\r\nContent-Length: ${length}\r\n\r\n${body}`,
       ),
       wire('bare LF line ends', `${method} ${path} HTTP/1.1\nHost: x\nAuthorization: Bearer ${KEY}\nContent-Length: ${length}\n\n${body}`),
     ],
@@ -776,7 +780,8 @@ const UNSIGNED_XML = [
   `<xml><Encrypt>${'<a>'.repeat(5_000)}</Encrypt></xml>`,
   `<xml><Encrypt><![CDATA[${'A'.repeat(40_000)}]]></Encrypt></xml>`,
   `<xml ${attributes(3_000, 'v'.repeat(10))}><Encrypt>x</Encrypt></xml>`,
-  '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]><xml><Encrypt>&c;</Encrypt></xml>',
+  '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">' +
+    '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]><xml><Encrypt>&c;</Encrypt></xml>',
   '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><xml><Encrypt>&xxe;</Encrypt></xml>',
   '<xml>',
   '<xml><Encrypt><![CDATA[abc',
@@ -879,18 +884,21 @@ const HOSTILE_PLAINTEXTS: Buffer[] = [
   `<xml><MsgType>event</MsgType><Event>change_contact</Event><ChangeType>update_user</ChangeType>${deepIn('UserID', 5_000)}</xml>`,
   `<xml><MsgType>text</MsgType>${deepIn('Content', 150)}<MsgId>1</MsgId></xml>`,
   `<xml>${'<a>'.repeat(50)}${'</a>'.repeat(50)}<MsgType>text</MsgType></xml>`,
-  '<!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><xml><MsgType>text</MsgType><Content>&b;</Content></xml>',
+  '<!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>' +
+    '<xml><MsgType>text</MsgType><Content>&b;</Content></xml>',
   '<xml><MsgType>text</MsgType><Content>&amp;&lt;&#0;&#xD800;&unknown;</Content></xml>',
   // ~45 KB of attributes: as much as fits the 64 KB body cap once encrypted and base64'd.
   `<xml ${attributes(3_000, 'v'.repeat(8))}><MsgType>text</MsgType><Content>hi</Content></xml>`,
   `<xml><MsgType ${attributes(3_000, 'v')}>text</MsgType></xml>`,
-  '<xml><MsgType>text</MsgType><MsgType>event</MsgType><Content><a>1</a></Content><MsgId><x/></MsgId><FromUserName>a</FromUserName><FromUserName>b</FromUserName></xml>',
+  '<xml><MsgType>text</MsgType><MsgType>event</MsgType><Content><a>1</a></Content>' +
+    '<MsgId><x/></MsgId><FromUserName>a</FromUserName><FromUserName>b</FromUserName></xml>',
   '<xml><MsgType>event</MsgType><Event>change_contact</Event></xml>',
   '<xml><MsgType>event</MsgType><Event>change_external_contact</Event><ChangeType>add_external_contact</ChangeType></xml>',
   '<xml><MsgType>event</MsgType><Event>template_card_event</Event></xml>',
   // A MsgId that is not a number: it once became a BullMQ job id with a ':' (refused: 503).
   '<xml><MsgType>text</MsgType><Content>hi</Content><MsgId>:</MsgId></xml>',
-  '<xml><MsgType>event</MsgType><Event>template_card_event</Event><TaskId>alert_0123456789abcdef0123_1</TaskId><EventKey>silence:1h</EventKey><AgentID>1000002</AgentID></xml>',
+  '<xml><MsgType>event</MsgType><Event>template_card_event</Event>' +
+    '<TaskId>alert_0123456789abcdef0123_1</TaskId><EventKey>silence:1h</EventKey><AgentID>1000002</AgentID></xml>',
   '<xml><MsgType>event</MsgType></xml>',
   '<xml><Event>click</Event></xml>',
   '<xml><__proto__><polluted>1</polluted></__proto__><constructor>x</constructor><MsgType>text</MsgType></xml>',
@@ -953,7 +961,8 @@ const hostilePlaintext: fc.Arbitrary<Buffer> = fc.oneof(
 describe('the callback with hostile pushes', () => {
   const paths = ['/wecom/callback', '/wecom/callback/default'];
   const envelope = (encrypt: string) =>
-    `<xml><ToUserName><![CDATA[${SIM_APP.corpId}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>`;
+    `<xml><ToUserName><![CDATA[${SIM_APP.corpId}]]></ToUserName><Encrypt>` +
+    `<![CDATA[${encrypt}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>`;
 
   it('when an unsigned push carries deep, huge or entity-laden XML, then the answer is below 500', async () => {
     // A fresh, well-formed signature query for a different body: the body must be judged, not the query.

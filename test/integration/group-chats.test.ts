@@ -110,18 +110,17 @@ describe('group robots', () => {
   });
 
   it('when an event with no markdown form sends a textcard to a robot, then the card arrives converted to markdown', async () => {
-    const res = await h.api
-      .post('/v1/messages')
-      .send({
-        event: 'group.card',
-        to: { robots: ['ops'] },
-        data: { title: 'Disk 95%', content: 'db1 <root> & co', url: 'https://grafana.example/d/1' },
-      });
+    const res = await h.api.post('/v1/messages').send({
+      event: 'group.card',
+      to: { robots: ['ops'] },
+      data: { title: 'Disk 95%', content: 'db1 <root> & co', url: 'https://grafana.example/d/1' },
+    });
     expect((await finalStatus(h.api, res.body.id)).status).toBe('sent');
     expect(h.sim.robotSent.map((m) => [m.msgtype, m.body.content])).toEqual([
       [
         'markdown',
-        '**Disk 95%**\n<font color="comment">db1 <root> & co</font>\n<font color="warning">act now</font>\n\n[查看](https://grafana.example/d/1)',
+        '**Disk 95%**\n<font color="comment">db1 <root> & co</font>\n' +
+          '<font color="warning">act now</font>\n\n[查看](https://grafana.example/d/1)',
       ],
     ]);
   });
@@ -221,7 +220,8 @@ describe('group robots', () => {
     expect(page.status).toBe(200);
     expect(page.text).toMatch(
       new RegExp(
-        `${res.body.id}</code></a></td><td>group.note</td><td>text</td><td>default</td><td class="to">users zhangsan; robots ops<br><small>members, robot ops \\(sent\\)</small></td>`,
+        `${res.body.id}</code></a></td><td>group.note</td><td>text</td><td>default</td>` +
+          `<td class="to">users zhangsan; robots ops<br><small>members, robot ops \\(sent\\)</small></td>`,
       ),
     );
   });
@@ -432,7 +432,8 @@ describe('alert routes of the config file', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'wgw-routes-')), 'gateway.yaml');
     writeFileSync(
       file,
-      'alertRoutes:\n  - { name: oncall, robots: [ops], mentions: { users: ["@all"] }, msgtype: text, match: { labels: { severity: critical } } }\n',
+      'alertRoutes:\n  - { name: oncall, robots: [ops], mentions: { users: ["@all"] }, ' +
+        'msgtype: text, match: { labels: { severity: critical } } }\n',
     );
     const h = await startHarness({ env: { ...ROBOT_ENV, TEMPLATES_DIR: templatesDir, GATEWAY_CONFIG: file }, simulator: ROBOT_SIM });
     try {

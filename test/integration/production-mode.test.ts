@@ -72,7 +72,10 @@ describe('NODE_ENV=production', () => {
     expect(run.status).toBe(78);
     expect(errorLines(run)).toEqual([
       expect.stringMatching(
-        /^invalid configuration: WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_AGENT_SECRET: required in production \(NODE_ENV=production\).*SANDBOX=1/,
+        new RegExp(
+          /^invalid configuration: WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_AGENT_SECRET: /.source +
+            /required in production \(NODE_ENV=production\).*SANDBOX=1/.source,
+        ),
       ),
     ]);
     expect(run.stdout).not.toContain('listening');

@@ -67,7 +67,8 @@ describe('the sandbox start banner', () => {
 
   it('when the gateway listens on loopback, then the ready line is the address to open', () => {
     expect(sandboxReadyLine(loadConfig({ LOG_LEVEL: 'silent' }), 8080)).toBe(
-      'sandbox: the gateway is ready at http://localhost:8080 · API docs http://localhost:8080/docs · dashboard http://localhost:8080/dashboard/',
+      'sandbox: the gateway is ready at http://localhost:8080 · API docs ' +
+        'http://localhost:8080/docs · dashboard http://localhost:8080/dashboard/',
     );
   });
 });

@@ -206,8 +206,10 @@ describe('a gateway behind Redis Sentinel when the master fails over', () => {
     expect(logs.some((l) => l.msg === 'redis connection lost; reconnecting')).toBe(true);
     expect(logs.some((l) => l.msg === 'redis connection restored' && l.redis === `127.0.0.1:${topology.replica.port}`)).toBe(true);
     process.stdout.write(
-      `sentinel: ${ids.length} accepted (${duringIds.length} during the failover), ${delivered().length} delivered once each; ${answers503} answers of 503 retried; ` +
-        `${sim.duplicatesAbsorbed} repeated sends dropped by WeCom's duplicate check; Sentinels agreed ${switchedAt - switchStarted} ms after SENTINEL FAILOVER; 503s (ms after it): ` +
+      `sentinel: ${ids.length} accepted (${duringIds.length} during the ` +
+        `failover), ${delivered().length} delivered once each; ${answers503} answers of 503 retried; ` +
+        `${sim.duplicatesAbsorbed} repeated sends dropped by WeCom's duplicate check; Sentinels ` +
+        `agreed ${switchedAt - switchStarted} ms after SENTINEL FAILOVER; 503s (ms after it): ` +
         [...refusals].map(([message, { first, last }]) => `"${message}" ${first - switchStarted}..${last - switchStarted}`).join(', ') +
         `; /readyz not 200 ${notReady.length} times${notReady.length > 0 ? ` (${notReady[0]}..${notReady[notReady.length - 1]} ms)` : ''}` +
         '\n',

@@ -14,7 +14,10 @@ const PROBER = '127.0.0.1';
 function verificationPath(echo: string): string {
   const timestamp = String(Math.floor(Date.now() / 1000));
   const echostr = wecom.encrypt(echo);
-  return `/wecom/callback?msg_signature=${wecom.signature(timestamp, '7', echostr)}&timestamp=${timestamp}&nonce=7&echostr=${encodeURIComponent(echostr)}`;
+  return (
+    `/wecom/callback?msg_signature=${wecom.signature(timestamp, '7', echostr)}` +
+    `&timestamp=${timestamp}&nonce=7&echostr=${encodeURIComponent(echostr)}`
+  );
 }
 
 /** A slowloris socket: half a request, then nothing. Resolves once connected. */
@@ -91,7 +94,8 @@ describe('connections from one address (a client holding slow sockets)', () => {
     const callback = await probe(port, verificationPath('5217307046'));
     const failed = results.filter((r) => r.status !== 200);
     console.log(
-      `probes failed: ${failed.length} of 14 (${failed.map((r) => r.status).join(', ')}); slowest ${Math.max(...results.map((r) => r.ms))} ms; callback verification ${callback.status} in ${callback.ms} ms`,
+      `probes failed: ${failed.length} of 14 (${failed.map((r) => r.status).join(', ')}); ` +
+        `slowest ${Math.max(...results.map((r) => r.ms))} ms; callback verification ${callback.status} in ${callback.ms} ms`,
     );
 
     expect(failed).toEqual([]);

@@ -206,7 +206,8 @@ describe('contact extAttrs', () => {
     const extAttr =
       '<ExtAttr><Item><Name><![CDATA[身份证号]]></Name><Type>0</Type><Text><Value><![CDATA[110101199003071234]]></Value></Text></Item>' +
       '<Item><Name><![CDATA[私人手机]]></Name><Type>0</Type><Text><Value><![CDATA[13912345678]]></Value></Text></Item>' +
-      '<Item><Name><![CDATA[主页]]></Name><Type>1</Type><Web><Title><![CDATA[Wang Wu at home]]></Title><Url><![CDATA[https://wangwu.example/me]]></Url></Web></Item></ExtAttr>';
+      '<Item><Name><![CDATA[主页]]></Name><Type>1</Type><Web><Title><![CDATA[Wang Wu at home]]></Title>' +
+      '<Url><![CDATA[https://wangwu.example/me]]></Url></Web></Item></ExtAttr>';
     const xml = eventXml({
       ToUserName: SIM_APP.corpId,
       FromUserName: 'sys',

@@ -76,7 +76,8 @@ describe('one key flooding the send queue', () => {
     const latencyMs = delivered.at - accepted;
     const queuedAt = (at: number) => 30 * 100 - h.sim.sent.filter((m) => m.toparty.length > 0 && m.at <= at).length;
     console.log(
-      `flood of 30 x 100 parts accepted in ${floodSeconds.toFixed(1)} s; team alert sent ${latencyMs} ms after its 202 (flood parts still to send: ${queuedAt(accepted)} at its 202, ${queuedAt(delivered.at)} when it was sent)`,
+      `flood of 30 x 100 parts accepted in ${floodSeconds.toFixed(1)} s; team alert sent ${latencyMs} ms after its ` +
+        `202 (flood parts still to send: ${queuedAt(accepted)} at its 202, ${queuedAt(delivered.at)} when it was sent)`,
     );
     expect((await finalStatus(h.api, res.body.id, 10_000, TEAM)).status).toBe('sent');
     expect(latencyMs).toBeLessThan(5_000);

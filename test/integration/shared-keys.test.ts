@@ -32,7 +32,8 @@ describe('a wrong key never locks out a right one (one address shared by many: N
       .set(bearer(ALERTMANAGER_KEY))
       .send(amPayload({ groupKey: 'shared-keys-1' }));
     console.log(
-      `after 11 wrong keys from one address: right key GET ${read.status}, POST /v1/messages ${send.status}, Alertmanager ${alertmanager.status}`,
+      `after 11 wrong keys from one address: right key GET ${read.status}, ` +
+        `POST /v1/messages ${send.status}, Alertmanager ${alertmanager.status}`,
     );
     expect([read.status, send.status, alertmanager.status]).toEqual([200, 202, 202]);
 

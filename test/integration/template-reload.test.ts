@@ -111,7 +111,11 @@ describe('reloading templates without a restart', () => {
     const broken = h.gateway.reloadTemplates();
     expect(broken).toMatchObject({ ok: false, problems: [expect.stringContaining(`${join(dir, 'program.alert.yaml')}:`)] });
     expect(lastLog(50, /^templates not reloaded/)?.msg).toMatch(
-      /^templates not reloaded \(the previous ones stay in use\): .*program\.alert\.yaml:\d+: msgtypes\.text\.content: Parse error on line \d+:/s,
+      new RegExp(
+        /^templates not reloaded \(the previous ones stay in use\): /.source +
+          /.*program\.alert\.yaml:\d+: msgtypes\.text\.content: Parse error on line \d+:/.source,
+        's',
+      ),
     );
     expect(await previewText()).toBe('[v2 CRITICAL] Disk 95% on db1\n/var is almost full');
 

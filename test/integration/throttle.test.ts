@@ -125,13 +125,11 @@ describe('an alert during a 10,000-recipient broadcast', () => {
 
   it('when an alert is posted right after a bulk broadcast to 10,000 people, then it goes out before the rest of the broadcast', async () => {
     const users = Array.from({ length: 10_000 }, (_, i) => `staff${i}`);
-    const broadcast = await h.api
-      .post('/v1/messages')
-      .send({
-        event: 'report.ready',
-        to: { users },
-        data: { reports: [{ title: 'Q3', summary: 'all hands', url: 'https://bi.example/q3' }] },
-      });
+    const broadcast = await h.api.post('/v1/messages').send({
+      event: 'report.ready',
+      to: { users },
+      data: { reports: [{ title: 'Q3', summary: 'all hands', url: 'https://bi.example/q3' }] },
+    });
     expect(broadcast.status).toBe(202);
     const posted = Date.now();
     const urgent = await h.api.post('/v1/messages').send(alert({ to: { users: ['oncall01'] } }));
@@ -146,7 +144,8 @@ describe('an alert during a 10,000-recipient broadcast', () => {
     const broadcastDone = Math.max(...h.sim.sent.filter((m) => m.msgtype === 'news').map((m) => m.at)) - posted;
     const alertIndex = h.sim.sent.findIndex((m) => m.touser[0] === 'oncall01');
     process.stdout.write(
-      `priority: alert delivered ${alertLatency} ms after posting, as send #${alertIndex + 1} of 11 (${startedBeforeAccepted} broadcast sends had started when it was accepted); the 10-part broadcast finished after ${broadcastDone} ms\n`,
+      `priority: alert delivered ${alertLatency} ms after posting, as send #${alertIndex + 1} of 11 (${startedBeforeAccepted} ` +
+        `broadcast sends had started when it was accepted); the 10-part broadcast finished after ${broadcastDone} ms\n`,
     );
     expect(final).toMatchObject({ status: 'sent', parts: 10 });
     expect(startedBeforeAccepted).toBeLessThan(8); // else the test proves nothing: the broadcast was nearly over

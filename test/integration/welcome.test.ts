@@ -267,7 +267,8 @@ describe('new-customer welcome', () => {
     const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
     const left = await h.gateway.queues.get('send')!.getJobCounts('waiting');
     process.stdout.write(
-      `welcome burst: 200 adds during a 5000-send backlog (${left.waiting} sends still waiting at the end): p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${latencies.at(-1)} ms\n`,
+      `welcome burst: 200 adds during a 5000-send backlog (${left.waiting} sends still ` +
+        `waiting at the end): p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${latencies.at(-1)} ms\n`,
     );
     expect(sent.every((o) => o.outcome === 'sent')).toBe(true);
     expect(latencies.at(-1)).toBeLessThan(18_000);

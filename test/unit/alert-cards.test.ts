@@ -93,7 +93,8 @@ describe('durations', () => {
     const file = join(dir, 'gateway.yaml');
     writeFileSync(
       file,
-      'alertRoutes:\n  - name: oncall\n    users: [zhangsan]\n    escalation:\n      - { after: 10x, to: { users: [lisi] } }\n      - { after: 5m, to: {} }\n      - { after: 5m, to: { robots: [nope] } }\n',
+      'alertRoutes:\n  - name: oncall\n    users: [zhangsan]\n    escalation:\n      - { after: 10x, to: { users: [lisi] } }\n' +
+        '      - { after: 5m, to: {} }\n      - { after: 5m, to: { robots: [nope] } }\n',
     );
     expect(problemsOf({ ALERT_SILENCE_DURATIONS: '1h,30s' })).toEqual(['ALERT_SILENCE_DURATIONS.1: a silence lasts from 1m to 30d']);
     expect(problemsOf({ ALERT_SILENCE_DURATIONS: '1h,2h,3h,4h' })).toEqual([
@@ -120,7 +121,8 @@ describe('durations', () => {
     const file = join(dir, 'gateway.yaml');
     writeFileSync(
       file,
-      'alertRoutes:\n  - name: oncall\n    users: [zhangsan]\n    silencers: [zhangsan]\n    silenceDurations: [30m]\n    escalation:\n      - { after: 10m, to: { users: [lisi] } }\n',
+      'alertRoutes:\n  - name: oncall\n    users: [zhangsan]\n    silencers: [zhangsan]\n' +
+        '    silenceDurations: [30m]\n    escalation:\n      - { after: 10m, to: { users: [lisi] } }\n',
     );
     const route = loadConfig({ GATEWAY_CONFIG: file }).alerts.routes[0];
     expect(route).toMatchObject({

@@ -20,13 +20,22 @@ const pushed = (xml: string): CallbackEvent => ({
 
 // The samples of reference §7, as WeCom sends them.
 const TEXT = pushed(
-  '<xml><ToUserName><![CDATA[ww1234567890]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[ack 42]]></Content><MsgId>7300000000000000001</MsgId><AgentID>1000002</AgentID></xml>',
+  '<xml><ToUserName><![CDATA[ww1234567890]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName>' +
+    '<CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content>' +
+    '<![CDATA[ack 42]]></Content><MsgId>7300000000000000001</MsgId><AgentID>1000002</AgentID></xml>',
 );
 const ADD = pushed(
-  '<xml><ToUserName><![CDATA[ww1234567890]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_contact]]></Event><ChangeType><![CDATA[add_external_contact]]></ChangeType><UserID><![CDATA[sales01]]></UserID><ExternalUserID><![CDATA[wmAJ2GCAAAXtWyujaWJHDDGi0mACAAAA]]></ExternalUserID><State><![CDATA[expo2026]]></State><WelcomeCode><![CDATA[WELCOMECODE]]></WelcomeCode></xml>',
+  '<xml><ToUserName><![CDATA[ww1234567890]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName>' +
+    '<CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_contact]]></Event>' +
+    '<ChangeType><![CDATA[add_external_contact]]></ChangeType><UserID><![CDATA[sales01]]></UserID><ExternalUserID>' +
+    '<![CDATA[wmAJ2GCAAAXtWyujaWJHDDGi0mACAAAA]]></ExternalUserID><State><![CDATA[expo2026]]></State><WelcomeCode>' +
+    '<![CDATA[WELCOMECODE]]></WelcomeCode></xml>',
 );
 const CARD = pushed(
-  '<xml><ToUserName><![CDATA[ww1234567890]]></ToUserName><FromUserName><![CDATA[lisi]]></FromUserName><CreateTime>1700000100</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[template_card_event]]></Event><EventKey><![CDATA[ack]]></EventKey><TaskId><![CDATA[alert-42-ack]]></TaskId><CardType><![CDATA[button_interaction]]></CardType><ResponseCode><![CDATA[rc1]]></ResponseCode><AgentID>1000002</AgentID></xml>',
+  '<xml><ToUserName><![CDATA[ww1234567890]]></ToUserName><FromUserName><![CDATA[lisi]]></FromUserName>' +
+    '<CreateTime>1700000100</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[template_card_event]]></Event>' +
+    '<EventKey><![CDATA[ack]]></EventKey><TaskId><![CDATA[alert-42-ack]]></TaskId><CardType>' +
+    '<![CDATA[button_interaction]]></CardType><ResponseCode><![CDATA[rc1]]></ResponseCode><AgentID>1000002</AgentID></xml>',
 );
 
 describe('typed callback events', () => {

@@ -48,7 +48,9 @@ describe('the envelope scan (before the signature is checked)', () => {
 describe('parsing a decrypted push', () => {
   it("when a push nests as deep as WeCom's deepest (a card's selected options), then it parses", () => {
     const xml =
-      '<xml><Event><![CDATA[template_card_event]]></Event><SelectedItems><SelectedItem><QuestionKey><![CDATA[q1]]></QuestionKey><OptionIds><OptionId><![CDATA[o1]]></OptionId><OptionId><![CDATA[o2]]></OptionId></OptionIds></SelectedItem></SelectedItems></xml>';
+      '<xml><Event><![CDATA[template_card_event]]></Event><SelectedItems><SelectedItem>' +
+      '<QuestionKey><![CDATA[q1]]></QuestionKey><OptionIds><OptionId><![CDATA[o1]]></OptionId>' +
+      '<OptionId><![CDATA[o2]]></OptionId></OptionIds></SelectedItem></SelectedItems></xml>';
     expect(parseCallbackXml(xml)).toEqual({
       Event: 'template_card_event',
       SelectedItems: { SelectedItem: { QuestionKey: 'q1', OptionIds: { OptionId: ['o1', 'o2'] } } },

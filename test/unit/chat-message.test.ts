@@ -188,7 +188,8 @@ describe('toRobotMessages', () => {
         msgtype: 'markdown',
         body: {
           content:
-            '**Disk full**\n<font color="comment">2024-01-01</font>\ndb1 at 95%\n<font color="warning">act & fix <now></font>\n\n[查看](https://grafana.example/d)',
+            '**Disk full**\n<font color="comment">2024-01-01</font>\ndb1 at 95%\n' +
+            '<font color="warning">act & fix <now></font>\n\n[查看](https://grafana.example/d)',
         },
       },
     ]);

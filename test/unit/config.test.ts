@@ -71,7 +71,8 @@ describe('configuration', () => {
     });
     // The sandbox line names what is really missing, not the corp id that is set.
     expect(sandboxReason(config)).toBe(
-      'no agent (WECOM_AGENT_ID, WECOM_AGENT_SECRET): callbacks answer WeCom for corp ww1234567890, messages go to the built-in WeCom simulator',
+      'no agent (WECOM_AGENT_ID, WECOM_AGENT_SECRET): callbacks answer WeCom ' +
+        'for corp ww1234567890, messages go to the built-in WeCom simulator',
     );
     expect(sandboxReason(loadConfig({}))).toContain('no WeCom credentials (WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_AGENT_SECRET)');
   });
@@ -147,7 +148,8 @@ alertRoutes:
     const bad = join(dir, 'bad.yaml');
     writeFileSync(
       bad,
-      'apps:\n  - { name: ops, corpId: ww1, agentId: nope, secret: a }\nautoReplies:\n  - { match: regex, pattern: "(", reply: x }\nwechatReader: { users: [a] }\n',
+      'apps:\n  - { name: ops, corpId: ww1, agentId: nope, secret: a }\nautoReplies:\n' +
+        '  - { match: regex, pattern: "(", reply: x }\nwechatReader: { users: [a] }\n',
     );
     const problems = problemsOf({ GATEWAY_CONFIG: bad });
     expect(problems).toEqual(

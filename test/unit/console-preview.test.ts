@@ -20,7 +20,8 @@ describe('WeCom-looking previews', () => {
 
   it("when markdown uses WeCom's subset, then headings, bold, quotes, code and font colours are drawn", () => {
     expect(markdownHtml('# Title\n**bold** `code`\n> quoted <font color="warning">hot</font>')).toBe(
-      '<div class="h1">Title</div><div><b>bold</b> <code>code</code></div><div class="quote">quoted <span class="font-warning">hot</span></div>',
+      '<div class="h1">Title</div><div><b>bold</b> <code>code</code></div>' +
+        '<div class="quote">quoted <span class="font-warning">hot</span></div>',
     );
   });
 

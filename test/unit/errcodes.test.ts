@@ -18,7 +18,8 @@ describe('errcode table', () => {
 
   it.each([
     [
-      'not allow to access from your ip, hint: [1700000000_12_abc], from ip: 203.0.113.7, more info at https://open.work.weixin.qq.com/devtool/query?e=60020',
+      'not allow to access from your ip, hint: [1700000000_12_abc], from ip: ' +
+        '203.0.113.7, more info at https://open.work.weixin.qq.com/devtool/query?e=60020',
       '203.0.113.7',
     ],
     [

@@ -54,7 +54,8 @@ describe('program.alert', () => {
     critical,
     {
       content:
-        '【CRITICAL】Disk 95% on db1\ninstance=db1 <web-3> is at 95%\n<a href="https://grafana.example/d/disk?var-host=db1&from=now-1h">详情</a>',
+        '【CRITICAL】Disk 95% on db1\ninstance=db1 <web-3> is at 95%\n' +
+        '<a href="https://grafana.example/d/disk?var-host=db1&from=now-1h">详情</a>',
     },
   );
 
@@ -90,7 +91,8 @@ describe('program.alert', () => {
 
   golden('when a critical alert is sent as markdown, then its level is in warning colour', 'program.alert', 'markdown', critical, {
     content:
-      '**Disk 95% on db1**\n> level: <font color="warning">critical</font>\n\ninstance=db1 <web-3> is at 95%\n\n[详情](https://grafana.example/d/disk?var-host=db1&from=now-1h)',
+      '**Disk 95% on db1**\n> level: <font color="warning">critical</font>\n\n' +
+      'instance=db1 <web-3> is at 95%\n\n[详情](https://grafana.example/d/disk?var-host=db1&from=now-1h)',
   });
 
   golden(
@@ -145,7 +147,8 @@ describe('deploy.finished', () => {
     succeeded,
     {
       content:
-        '**billing-api v2.7.0** → production: <font color="info">succeeded</font>\n> by zhangsan\n\n[pipeline](https://ci.example/pipelines/812)',
+        '**billing-api v2.7.0** → production: <font color="info">succeeded</font>\n' +
+        '> by zhangsan\n\n[pipeline](https://ci.example/pipelines/812)',
     },
   );
 
@@ -299,7 +302,8 @@ const grafanaFiring = grafanaSchema.parse({
       generatorURL: 'https://grafana.example/alerting/grafana/fe1x2k/view?orgId=1',
       fingerprint: '3f2a9c0d1e4b5a67',
       silenceURL:
-        'https://grafana.example/alerting/silence/new?alertmanager=grafana&matcher=alertname%3DHighLatency&matcher=service%3Dcheckout&orgId=1',
+        'https://grafana.example/alerting/silence/new?alertmanager=grafana' +
+        '&matcher=alertname%3DHighLatency&matcher=service%3Dcheckout&orgId=1',
       dashboardURL: 'https://grafana.example/d/api-latency?orgId=1',
       panelURL: 'https://grafana.example/d/api-latency?orgId=1&viewPanel=4',
       values: { A: 2.31 },
@@ -410,8 +414,10 @@ describe('alert.notification from Alertmanager', () => {
       title: '🔥 告警 DiskFull (2)',
       description:
         '<div class="gray">10:00 起</div>' +
-        '<div class="highlight">DiskFull [critical] Disk 95% full on db1</div><div class="gray">instance=db1:9100 job=node · 2026-11-24 10:00:00</div>' +
-        '<div class="highlight">DiskFull [critical] Disk 91% full on db2</div><div class="gray">instance=db2:9100 job=node · 2026-11-24 10:04:30</div>',
+        '<div class="highlight">DiskFull [critical] Disk 95% full on db1</div>' +
+        '<div class="gray">instance=db1:9100 job=node · 2026-11-24 10:00:00</div>' +
+        '<div class="highlight">DiskFull [critical] Disk 91% full on db2</div>' +
+        '<div class="gray">instance=db2:9100 job=node · 2026-11-24 10:04:30</div>',
       url: source1,
       btntxt: '详情',
     },
@@ -419,7 +425,8 @@ describe('alert.notification from Alertmanager', () => {
 
   it('when a reader opens that textcard, then they see labels as written, one line per div', () => {
     expect(textcardSeen(render('alert.notification', 'textcard', data).description as string)).toBe(
-      '10:00 起\nDiskFull [critical] Disk 95% full on db1\ninstance=db1:9100 job=node · 2026-11-24 10:00:00\nDiskFull [critical] Disk 91% full on db2\ninstance=db2:9100 job=node · 2026-11-24 10:04:30',
+      '10:00 起\nDiskFull [critical] Disk 95% full on db1\ninstance=db1:9100 job=node · 2026-11-24 10:00:00\n' +
+        'DiskFull [critical] Disk 91% full on db2\ninstance=db2:9100 job=node · 2026-11-24 10:04:30',
     );
   });
 
@@ -456,13 +463,17 @@ describe('alert.notification from Alertmanager', () => {
     );
 
     golden('then the text says 已恢复 and how long, with its source link and no silence link', 'alert.notification', 'text', resolved, {
-      content: `✅ 已恢复 DiskFull (1) · 持续 40 分钟\n- DiskFull [critical] Disk 95% full on db1：/var has 2 GB left (< 5%) (instance=db1:9100 job=node, 2026-11-24 10:00:00)\n<a href="${source1}">来源</a>`,
+      content:
+        `✅ 已恢复 DiskFull (1) · 持续 40 分钟\n` +
+        `- DiskFull [critical] Disk 95% full on db1：/var has 2 GB left (< 5%) (instance=db1:9100 job=node, 2026-11-24 10:00:00)\n` +
+        `<a href="${source1}">来源</a>`,
     });
 
     golden('then the textcard shows it in gray', 'alert.notification', 'textcard', resolved, {
       title: '✅ 已恢复 DiskFull (1)',
       description:
-        '<div class="gray">持续 40 分钟</div><div class="gray">DiskFull [critical] Disk 95% full on db1</div><div class="gray">instance=db1:9100 job=node · 2026-11-24 10:00:00</div>',
+        '<div class="gray">持续 40 分钟</div><div class="gray">DiskFull [critical] Disk 95% full on db1</div>' +
+        '<div class="gray">instance=db1:9100 job=node · 2026-11-24 10:00:00</div>',
       url: source1,
       btntxt: '详情',
     });
@@ -501,14 +512,19 @@ describe('alert.notification from Grafana', () => {
     'text',
     data,
     {
-      content: `🔥 告警 HighLatency (1) · 11:00 起\n- HighLatency [warning] p99 latency over 2s on checkout（当前值 [ var='A' labels={service=checkout} value=2.31 ]） (grafana_folder=API service=checkout, 2026-11-24 11:00:00)\n<a href="${rule}">来源</a>\n<a href="${panel}">Grafana</a>\n<a href="${silence}">静默</a>`,
+      content:
+        `🔥 告警 HighLatency (1) · 11:00 起\n` +
+        `- HighLatency [warning] p99 latency over 2s on checkout（当前值 [ var='A' labels={service=checkout} value=2.31 ]） ` +
+        `(grafana_folder=API service=checkout, 2026-11-24 11:00:00)\n` +
+        `<a href="${rule}">来源</a>\n<a href="${panel}">Grafana</a>\n<a href="${silence}">静默</a>`,
     },
   );
 
   golden('when a rule fires, then the textcard button opens its panel, not the silence page', 'alert.notification', 'textcard', data, {
     title: '🔥 告警 HighLatency (1)',
     description:
-      '<div class="gray">11:00 起</div><div class="highlight">HighLatency [warning] p99 latency over 2s on checkout</div><div class="gray">grafana_folder=API service=checkout · 2026-11-24 11:00:00</div>',
+      '<div class="gray">11:00 起</div><div class="highlight">HighLatency [warning] p99 latency over 2s on checkout</div>' +
+      '<div class="gray">grafana_folder=API service=checkout · 2026-11-24 11:00:00</div>',
     url: panel,
     btntxt: '详情',
   });
@@ -610,7 +626,10 @@ describe('alert.notification in English (ALERT_LANGUAGE=en)', () => {
     'text',
     alertData(fromAlertmanager(alertmanagerResolved)),
     {
-      content: `✅ RESOLVED DiskFull (1) · lasted 40 min\n- DiskFull [critical] Disk 95% full on db1: /var has 2 GB left (< 5%) (instance=db1:9100 job=node, 2026-11-24 10:00:00)\n<a href="${source1}">Source</a>`,
+      content:
+        `✅ RESOLVED DiskFull (1) · lasted 40 min\n` +
+        `- DiskFull [critical] Disk 95% full on db1: /var has 2 GB left (< 5%) (instance=db1:9100 job=node, 2026-11-24 10:00:00)\n` +
+        `<a href="${source1}">Source</a>`,
     },
   );
 
@@ -618,8 +637,10 @@ describe('alert.notification in English (ALERT_LANGUAGE=en)', () => {
     title: '🔥 FIRING DiskFull (2)',
     description:
       '<div class="gray">since 10:00</div>' +
-      '<div class="highlight">DiskFull [critical] Disk 95% full on db1</div><div class="gray">instance=db1:9100 job=node · 2026-11-24 10:00:00</div>' +
-      '<div class="highlight">DiskFull [critical] Disk 91% full on db2</div><div class="gray">instance=db2:9100 job=node · 2026-11-24 10:04:30</div>',
+      '<div class="highlight">DiskFull [critical] Disk 95% full on db1</div>' +
+      '<div class="gray">instance=db1:9100 job=node · 2026-11-24 10:00:00</div>' +
+      '<div class="highlight">DiskFull [critical] Disk 91% full on db2</div>' +
+      '<div class="gray">instance=db2:9100 job=node · 2026-11-24 10:04:30</div>',
     url: source1,
     btntxt: 'More',
   });
@@ -677,7 +698,8 @@ describe('alert.digest', () => {
     { count: 242, windowSeconds: 60, firing, resolved, more: null },
     {
       content:
-        '**🌀 告警风暴：60 秒内另有 242 条通知**\n> <font color="warning">🔥 HostHighLoad</font> ×240：web-001, web-002, … web-250 · 20:13 起\n> <font color="info">✅ 已恢复 DiskFull</font> ×2：db1:9100, db2:9100',
+        '**🌀 告警风暴：60 秒内另有 242 条通知**\n> <font color="warning">🔥 HostHighLoad</font> ×240：web-001, web-002, … web-250 · 20:13 起\n' +
+        '> <font color="info">✅ 已恢复 DiskFull</font> ×2：db1:9100, db2:9100',
     },
   );
 
@@ -688,7 +710,8 @@ describe('alert.digest', () => {
     { count: 243, windowSeconds: 60, firing, resolved: [], more: 1 },
     {
       content:
-        '**🌀 告警风暴：60 秒内另有 243 条通知**\n> <font color="warning">🔥 HostHighLoad</font> ×240：web-001, web-002, … web-250 · 20:13 起\n\n另有 1 种告警未列出',
+        '**🌀 告警风暴：60 秒内另有 243 条通知**\n' +
+        '> <font color="warning">🔥 HostHighLoad</font> ×240：web-001, web-002, … web-250 · 20:13 起\n\n另有 1 种告警未列出',
     },
   );
 
@@ -726,7 +749,8 @@ describe('alert.digest', () => {
     { count: 242, windowSeconds: 60, firing, resolved, more: 2 },
     {
       content:
-        'Alert storm: 242 more notifications in 60 s\n- 🔥 HostHighLoad ×240: web-001, web-002, … web-250 · since 20:13\n- ✅ RESOLVED DiskFull ×2: db1:9100, db2:9100\n+2 more alert names',
+        'Alert storm: 242 more notifications in 60 s\n- 🔥 HostHighLoad ×240: web-001, web-002, … web-250 · since 20:13\n' +
+        '- ✅ RESOLVED DiskFull ×2: db1:9100, db2:9100\n+2 more alert names',
     },
   );
 });

@@ -163,7 +163,8 @@ describe('template files: what a mistake says', () => {
   it('when a message type is not one WeCom has (card:), then the problem names it, its line and the message types there are', () => {
     const { file, message } = loadProblems(`event: x\nmsgtypes:\n  text:\n    content: hi\n  card:\n    title: hi\n`);
     expect(message).toContain(
-      `${file}:5: msgtypes.card: not a message type; use one of text, markdown, markdown_v2, textcard, news, image, file, voice, video, template_card`,
+      `${file}:5: msgtypes.card: not a message type; use one of text, markdown, ` +
+        `markdown_v2, textcard, news, image, file, voice, video, template_card`,
     );
   });
 
@@ -172,7 +173,8 @@ describe('template files: what a mistake says', () => {
       `event: x\ndatas:\n  a: {}\ndata:\n  b: { requried: false }\nmsgtypes:\n  text:\n    content: hi\n`,
     );
     expect(message).toContain(
-      `${file}:2: datas: not a key of a template file; use one of event, description, defaultMsgtype, priority, callbackUrl, data, mentions, escalation, partials, example, msgtypes`,
+      `${file}:2: datas: not a key of a template file; use one of event, description, ` +
+        `defaultMsgtype, priority, callbackUrl, data, mentions, escalation, partials, example, msgtypes`,
     );
     expect(message).toContain(`${file}:5: data.b.requried: not a key of a data field; use one of required, description`);
   });
@@ -213,19 +215,24 @@ describe('template files: what a mistake says', () => {
   it("when a template reads helpers, this, @index, an element's fields inside each/with, a partial's own arguments or a list item's fields, then it loads", () => {
     const { message } = loadProblems(
       withText(
-        '{{upper title}} {{default url "-"}} {{this.title}} {{#each content}}{{@index}} {{name}} {{this}} {{../title}}{{/each}}{{#with content}}{{anything}}{{else}}{{title}}{{/with}}{{#each content as |c i|}}{{c.x}}{{i}}{{/each}} {{> footer}} {{> footer url=title}} {{#if (eq title "a")}}{{@root.content}}{{/if}}{{#eq title "b"}}{{content}}{{/eq}}',
+        '{{upper title}} {{default url "-"}} {{this.title}} {{#each content}}{{@index}} {{name}} {{this}} {{../title}}{{/each}}' +
+          '{{#with content}}{{anything}}{{else}}{{title}}{{/with}}{{#each content as |c i|}}{{c.x}}{{i}}{{/each}} {{> footer}} ' +
+          '{{> footer url=title}} {{#if (eq title "a")}}{{@root.content}}{{/if}}{{#eq title "b"}}{{content}}{{/eq}}',
       ),
     );
     expect(message).toBe('loaded');
     const list = loadProblems(
-      `event: x\ndata:\n  reports: {}\n  card: { required: false }\nmsgtypes:\n  news:\n    articles: { each: reports, item: { title: "{{title}}", url: "{{url}}" } }\n  template_card:\n    card_type: text_notice\n    task_id: { from: card.taskId }\n`,
+      `event: x\ndata:\n  reports: {}\n  card: { required: false }\nmsgtypes:\n  news:\n` +
+        `    articles: { each: reports, item: { title: "{{title}}", url: "{{url}}" } }\n` +
+        `  template_card:\n    card_type: text_notice\n    task_id: { from: card.taskId }\n`,
     );
     expect(list.message).toBe('loaded');
   });
 
   it('when a list or a from: reads data that is not declared, then it is named', () => {
     const { file, message } = loadProblems(
-      `event: x\ndata:\n  reports: {}\nmsgtypes:\n  news:\n    articles: { each: report, item: { title: "{{title}}" } }\n  template_card:\n    card_type: text_notice\n    task_id: { from: crd.taskId }\n`,
+      `event: x\ndata:\n  reports: {}\nmsgtypes:\n  news:\n    articles: { each: report, item: { title: "{{title}}" } }\n` +
+        `  template_card:\n    card_type: text_notice\n    task_id: { from: crd.taskId }\n`,
     );
     expect(message).toContain(`${file}:6: msgtypes.news.articles.each: report is not declared under data: (declared: reports)`);
     expect(message).toContain(`${file}:9: msgtypes.template_card.task_id.from: crd.taskId is not declared under data: (declared: reports)`);

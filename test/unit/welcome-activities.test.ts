@@ -44,7 +44,8 @@ describe('welcome activity files: what a mistake says', () => {
   it('when a welcome reads what a welcome cannot see, then it does not load, and the problem names the file, the line, the variable and what there is', () => {
     const { file, message } = activityProblems(spring('  text: |-\n    您好\n    我是 {{employee.name}}'));
     expect(message).toContain(
-      `${file}:6: welcome.text: {{employee.name}} is not declared (a welcome sees customer.externalUserId, employee.userId, activity.name, activity.state)`,
+      `${file}:6: welcome.text: {{employee.name}} is not declared (a welcome sees ` +
+        `customer.externalUserId, employee.userId, activity.name, activity.state)`,
     );
   });
 
@@ -67,7 +68,9 @@ describe('welcome activity files: what a mistake says', () => {
   it('when a welcome uses only what it sees, in text and attachments, then it loads', () => {
     const { message } = activityProblems(
       spring(
-        '  text: "{{employee.userId}} {{activity.name}} {{#if customer.externalUserId}}{{customer.externalUserId}}{{/if}}"\n  attachments:\n    - msgtype: link\n      link: { title: "{{activity.state}}", url: "https://shop.example/?c={{customer.externalUserId}}" }',
+        '  text: "{{employee.userId}} {{activity.name}} {{#if customer.externalUserId}}{{customer.externalUserId}}{{/if}}"\n' +
+          '  attachments:\n    - msgtype: link\n' +
+          '      link: { title: "{{activity.state}}", url: "https://shop.example/?c={{customer.externalUserId}}" }',
       ),
     );
     expect(message).toBe('loaded');
