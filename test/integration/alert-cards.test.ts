@@ -28,16 +28,14 @@ const cardBody = (card: Card) =>
 /** What the card says now for its readers: its last update's whole card. */
 /** Alertmanager notifies the group `name`: its alerts share that name and severity critical unless overridden. */
 const fire = (h: Harness, name: string, overrides: Record<string, unknown> = {}, query = 'users=zhangsan,lisi') =>
-  h.api
-    .post(`/v1/integrations/alertmanager?${query}`)
-    .send(
-      amPayload({
-        groupKey: name,
-        commonLabels: { alertname: name, severity: 'critical' },
-        alerts: [amAlert({ labels: { alertname: name, severity: 'critical', instance: 'db1:9100', job: 'node' } })],
-        ...overrides,
-      }),
-    );
+  h.api.post(`/v1/integrations/alertmanager?${query}`).send(
+    amPayload({
+      groupKey: name,
+      commonLabels: { alertname: name, severity: 'critical' },
+      alerts: [amAlert({ labels: { alertname: name, severity: 'critical', instance: 'db1:9100', job: 'node' } })],
+      ...overrides,
+    }),
+  );
 const lastUpdate = (card: Card) => card.updates.at(-1)?.template_card as ReturnType<typeof cardBody> | undefined;
 
 describe('interactive alert cards (a real Alertmanager)', () => {

@@ -12,14 +12,12 @@ describe('POST /v1/messages -> WeCom message/send', () => {
   beforeEach(() => h.sim.reset());
 
   it('when a program.alert is posted, then it is accepted with 202 and reaches sent with the WeCom msgid', async () => {
-    const res = await h.api
-      .post('/v1/messages')
-      .send(
-        alert({
-          msgtype: 'textcard',
-          data: { title: 'Disk 95%', content: 'db1 /var', level: 'critical', url: 'https://grafana.example/d/1' },
-        }),
-      );
+    const res = await h.api.post('/v1/messages').send(
+      alert({
+        msgtype: 'textcard',
+        data: { title: 'Disk 95%', content: 'db1 /var', level: 'critical', url: 'https://grafana.example/d/1' },
+      }),
+    );
     expect(res.status).toBe(202);
     expect(res.body).toEqual({ id: expect.any(String), status: 'queued' });
     const view = await finalStatus(h.api, res.body.id);

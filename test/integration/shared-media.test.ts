@@ -126,14 +126,12 @@ describe("a robot's file by URL", () => {
 
   it("when two files go to a pool of two keys, then the media worker fetches each once and each is sent with a media_id of its sending key's own", async () => {
     const send = (n: number) =>
-      h.api
-        .post('/v1/messages')
-        .send({
-          event: 'report.ready',
-          msgtype: 'file',
-          to: { robots: ['pool'] },
-          data: { fileUrl: `${files.url}/fast.csv?n=${n}`, filename: `r${n}.csv` },
-        });
+      h.api.post('/v1/messages').send({
+        event: 'report.ready',
+        msgtype: 'file',
+        to: { robots: ['pool'] },
+        data: { fileUrl: `${files.url}/fast.csv?n=${n}`, filename: `r${n}.csv` },
+      });
     const ids = [(await send(1)).body.id, (await send(2)).body.id];
     const views = await Promise.all(ids.map((id) => finalStatus(h.api, id, 15_000)));
     expect(views.map((v) => v.status)).toEqual(['sent', 'sent']);

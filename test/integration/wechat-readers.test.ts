@@ -27,13 +27,11 @@ describe('members who read through the WeChat plugin', () => {
   });
 
   it('when nobody is a reader, then one markdown send goes out', async () => {
-    const preview = await h.api
-      .post('/v1/messages/preview')
-      .send({
-        event: 'deploy.finished',
-        to: { users: ['dev02'] },
-        data: { service: 'api', version: '1', environment: 'prod', status: 'failed' },
-      });
+    const preview = await h.api.post('/v1/messages/preview').send({
+      event: 'deploy.finished',
+      to: { users: ['dev02'] },
+      data: { service: 'api', version: '1', environment: 'prod', status: 'failed' },
+    });
     expect(preview.body.payloads).toHaveLength(1);
     expect(preview.body.payloads[0].msgtype).toBe('markdown');
   });
