@@ -56,14 +56,23 @@ export interface RecipientRef {
 
 export function recipientRefs(to: Destination): RecipientRef[] {
   const refs = (kind: RecipientRef['kind'], ids: string[] | undefined) => (ids ?? []).map((id) => ({ kind, id }));
-  return [...refs('user', to.users), ...refs('party', to.parties), ...refs('tag', to.tags), ...refs('robot', to.robots), ...refs('chat', to.chats)];
+  return [
+    ...refs('user', to.users),
+    ...refs('party', to.parties),
+    ...refs('tag', to.tags),
+    ...refs('robot', to.robots),
+    ...refs('chat', to.chats),
+  ];
 }
 
 export const ACK_KEY = 'ack';
 export const SILENCE_KEY = 'silence';
 
 /** A click's action, from its button key: `ack`, or `silence:<duration>`. */
-export function actionOf(key: string | undefined, durations: Duration[]): { kind: 'ack' } | { kind: 'silence'; duration: Duration } | undefined {
+export function actionOf(
+  key: string | undefined,
+  durations: Duration[],
+): { kind: 'ack' } | { kind: 'silence'; duration: Duration } | undefined {
   if (key === ACK_KEY) return { kind: 'ack' };
   const [prefix, text] = (key ?? '').split(':');
   const duration = durations.find((d) => d.text === text);
@@ -78,11 +87,26 @@ export function stateData(group: AlertGroup): StateData {
     status: group.status,
     acked: acked ? { who: who(acked), by: acked.by } : null,
     // Never "created" before Alertmanager said so: pending until it has an id.
-    silence: silence ? { state: silence.id ? 'created' : silence.error ? 'failed' : 'pending', duration: silence.duration, who: who(silence), by: silence.by, error: silence.error ?? null } : null,
+    silence: silence
+      ? {
+          state: silence.id ? 'created' : silence.error ? 'failed' : 'pending',
+          duration: silence.duration,
+          who: who(silence),
+          by: silence.by,
+          error: silence.error ?? null,
+        }
+      : null,
   };
 }
 
-const button = (fields: Partial<CardButton> & Pick<CardButton, 'kind' | 'style'>): CardButton => ({ key: null, duration: null, link: null, url: null, type: null, ...fields });
+const button = (fields: Partial<CardButton> & Pick<CardButton, 'kind' | 'style'>): CardButton => ({
+  key: null,
+  duration: null,
+  link: null,
+  url: null,
+  type: null,
+  ...fields,
+});
 
 /** The card of `group` as it stands, for one of its cards (its task_id and escalation level). */
 export function cardData(group: AlertGroup, card: Pick<AlertCard, 'taskId' | 'from'>, durations: Duration[]): CardData {
@@ -91,20 +115,32 @@ export function cardData(group: AlertGroup, card: Pick<AlertCard, 'taskId' | 'fr
   const canSilence = group.silenceVia !== undefined && Object.keys(group.matchers).length > 0;
   const open = group.status === 'firing' || group.status === 'acked';
   const ack = button({ kind: 'ack', key: ACK_KEY, style: BUTTON_STYLE.primary });
-  const silences = canSilence ? durations.map((d) => button({ kind: 'silence', key: `${SILENCE_KEY}:${d.text}`, style: BUTTON_STYLE.secondary, duration: d.text })) : [];
+  const silences = canSilence
+    ? durations.map((d) => button({ kind: 'silence', key: `${SILENCE_KEY}:${d.text}`, style: BUTTON_STYLE.secondary, duration: d.text }))
+    : [];
   const actions: CardButton[] = open ? [...(group.acked ? [] : [ack]), ...silences] : [];
-  const links = (data.links ?? []).map((l) => button({ kind: 'link', style: BUTTON_STYLE.link, link: l.kind, url: l.url, type: BUTTON_OPENS_URL }));
+  const links = (data.links ?? []).map((l) =>
+    button({ kind: 'link', style: BUTTON_STYLE.link, link: l.kind, url: l.url, type: BUTTON_OPENS_URL }),
+  );
   // A card needs one button at least: with nothing left to click, a grey ack button holds the replacement text.
   const buttons = [...(actions.length > 0 ? actions : [ack]), ...links].slice(0, CARD_LIMITS.buttons);
   return {
     taskId: card.taskId ?? '',
     escalatedFrom: card.from ? recipientRefs(card.from) : null,
-    items: shown.map((alert) => ({ key: alert.key, text: data.sameName ? alert.summary || alert.value || alert.severity : `${alert.name} ${alert.summary}`.trim() })),
+    items: shown.map((alert) => ({
+      key: alert.key,
+      text: data.sameName ? alert.summary || alert.value || alert.severity : `${alert.name} ${alert.summary}`.trim(),
+    })),
     count: data.count,
     shown: shown.length,
     buttons,
     done: actions.length === 0,
-    silenceScope: canSilence && open ? Object.entries(group.matchers).map(([name, value]) => `${name}=${value}`).join(', ') : null,
+    silenceScope:
+      canSilence && open
+        ? Object.entries(group.matchers)
+            .map(([name, value]) => `${name}=${value}`)
+            .join(', ')
+        : null,
   };
 }
 
@@ -114,6 +150,11 @@ export function groupTimes(group: AlertGroup, timeZone: string, now: number) {
 }
 
 /** The group as templates see it: its alerts, its times and state, and what one message adds (a card, escalation, a notice). */
-export function groupTemplateData(group: AlertGroup, timeZone: string, now: number, extras: Record<string, unknown> = {}): Record<string, unknown> {
+export function groupTemplateData(
+  group: AlertGroup,
+  timeZone: string,
+  now: number,
+  extras: Record<string, unknown> = {},
+): Record<string, unknown> {
   return { ...group.data, ...groupTimes(group, timeZone, now), state: stateData(group), ...extras };
 }

@@ -22,7 +22,9 @@ export function keyOf(labels: Record<string, string>, keyLabels: string[]): { la
 /** `2026-11-24 10:00:00` in the alert time zone (an impossible time is shown as written). */
 export function fullTime(iso: string, timeZone: string): string {
   const ms = alertTime(iso);
-  return ms === undefined ? iso : new Intl.DateTimeFormat('sv-SE', { timeZone, dateStyle: 'short', timeStyle: 'medium' }).format(new Date(ms));
+  return ms === undefined
+    ? iso
+    : new Intl.DateTimeFormat('sv-SE', { timeZone, dateStyle: 'short', timeStyle: 'medium' }).format(new Date(ms));
 }
 
 /** `20:13` today, `12-02 20:13` this year, `2025-12-02 20:13` before: the time, with the date when it is not today. */
@@ -88,7 +90,9 @@ export function notificationData(n: Notification, settings: AlertDataSettings) {
   const more = n.alerts.length - shown.length + n.truncated;
   const links = groupLinks(n);
   const sameName = new Set(n.alerts.map((a) => a.name)).size === 1;
-  const description = n.commonAnnotations.description ?? (sameName && n.alerts.every((a) => a.description === n.alerts[0].description) ? n.alerts[0].description : '');
+  const description =
+    n.commonAnnotations.description ??
+    (sameName && n.alerts.every((a) => a.description === n.alerts[0].description) ? n.alerts[0].description : '');
   return {
     source: n.source,
     status: n.status,
@@ -106,7 +110,10 @@ export function notificationData(n: Notification, settings: AlertDataSettings) {
         startsAt: fullTime(a.startsAt, settings.timeZone),
         endsAt: a.endsAt ? fullTime(a.endsAt, settings.timeZone) : null,
         labels: a.labels,
-        labelsText: Object.entries(a.labels).filter(([k]) => !HIDDEN_LABELS.has(k)).map(([k, v]) => `${k}=${v}`).join(' '),
+        labelsText: Object.entries(a.labels)
+          .filter(([k]) => !HIDDEN_LABELS.has(k))
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' '),
         annotations: a.annotations,
         values: a.values ?? null,
         key: key?.value ?? a.name,
@@ -130,7 +137,9 @@ export function notificationData(n: Notification, settings: AlertDataSettings) {
     silenceUrl: firing ? (n.silenceURL ?? null) : null,
     // The card button opens what the alert is about (its panel, dashboard or
     // graph), then the monitoring UI, and only then the silence page.
-    url: [...n.alerts.map((a) => a.url), n.externalURL, firing ? n.silenceURL : undefined].find((u) => u && /^https?:\/\//.test(u)) ?? 'https://work.weixin.qq.com/',
+    url:
+      [...n.alerts.map((a) => a.url), n.externalURL, firing ? n.silenceURL : undefined].find((u) => u && /^https?:\/\//.test(u)) ??
+      'https://work.weixin.qq.com/',
   };
 }
 
@@ -144,7 +153,9 @@ export type NotificationData = ReturnType<typeof notificationData>;
 export function sharedLabels(n: Pick<Notification, 'alerts'>): Record<string, string> {
   const [first, ...rest] = n.alerts;
   if (!first) return {};
-  return Object.fromEntries(Object.entries(first.labels).filter(([name, value]) => value !== '' && rest.every((a) => a.labels[name] === value)));
+  return Object.fromEntries(
+    Object.entries(first.labels).filter(([name, value]) => value !== '' && rest.every((a) => a.labels[name] === value)),
+  );
 }
 
 /** One notification as a storm digest counts it: its status, and each alert's name, key label value and start (ms). */
@@ -155,5 +166,12 @@ export interface FoldItem {
 
 /** The notification as a storm digest counts it: its status, and each alert's name and key label value. */
 export function foldItemOf(n: Notification, keyLabels: string[]): FoldItem {
-  return { status: n.status, alerts: n.alerts.map((a) => ({ name: a.name, value: keyOf(a.labels, keyLabels)?.value ?? '', ...(alertTime(a.startsAt) ? { startsAt: alertTime(a.startsAt) } : {}) })) };
+  return {
+    status: n.status,
+    alerts: n.alerts.map((a) => ({
+      name: a.name,
+      value: keyOf(a.labels, keyLabels)?.value ?? '',
+      ...(alertTime(a.startsAt) ? { startsAt: alertTime(a.startsAt) } : {}),
+    })),
+  };
 }

@@ -73,7 +73,13 @@ export type Destination = { users?: string[]; parties?: string[]; tags?: string[
 
 /** "zhangsan, lisi, robot ops": recipients as the API and the logs name them. */
 export function describeRecipients(to: Destination): string {
-  return [...(to.users ?? []), ...(to.parties ?? []).map((p) => `party ${p}`), ...(to.tags ?? []).map((t) => `tag ${t}`), ...(to.robots ?? []).map((r) => `robot ${r}`), ...(to.chats ?? []).map((c) => `chat ${c}`)].join(', ');
+  return [
+    ...(to.users ?? []),
+    ...(to.parties ?? []).map((p) => `party ${p}`),
+    ...(to.tags ?? []).map((t) => `tag ${t}`),
+    ...(to.robots ?? []).map((r) => `robot ${r}`),
+    ...(to.chats ?? []).map((c) => `chat ${c}`),
+  ].join(', ');
 }
 
 export interface AlertCard {
@@ -156,7 +162,10 @@ export class AlertGroups {
    * resolve nor capture this one.
    */
   static scopeOf(source: string, owner: string, groupKey: string, to: Recipients): string {
-    return createHash('sha256').update(JSON.stringify([source, owner, groupKey, to])).digest('hex').slice(0, 32);
+    return createHash('sha256')
+      .update(JSON.stringify([source, owner, groupKey, to]))
+      .digest('hex')
+      .slice(0, 32);
   }
 
   /**
@@ -172,9 +181,17 @@ export class AlertGroups {
     const group: AlertGroup = { ...fields, id: randomBytes(10).toString('hex'), scope, status: 'firing', level: 0, updatedAt: this.now() };
     const key = this.keys.group(group.id);
     const ttl = this.options.retentionSeconds;
-    await this.redis.multi().hset(key, { ...toHash(group), format: FORMAT }).expire(key, ttl).exec();
+    await this.redis
+      .multi()
+      .hset(key, { ...toHash(group), format: FORMAT })
+      .expire(key, ttl)
+      .exec();
     if (await this.redis.set(this.keys.current(scope), group.id, 'EX', ttl, 'NX')) {
-      await this.redis.multi().lpush(this.keys.recent, group.id).ltrim(this.keys.recent, 0, RECENT_KEPT - 1).exec();
+      await this.redis
+        .multi()
+        .lpush(this.keys.recent, group.id)
+        .ltrim(this.keys.recent, 0, RECENT_KEPT - 1)
+        .exec();
       return { group, created: true };
     }
     await this.redis.del(key);
@@ -236,7 +253,11 @@ export class AlertGroups {
   /** Records a card sent for the group, or what became of it (its send code used). */
   async saveCard(id: string, card: AlertCard): Promise<void> {
     const key = this.keys.cards(id);
-    await this.redis.multi().hset(key, card.taskId ?? `message:${card.messageId}`, JSON.stringify(card)).expire(key, this.options.retentionSeconds).exec();
+    await this.redis
+      .multi()
+      .hset(key, card.taskId ?? `message:${card.messageId}`, JSON.stringify(card))
+      .expire(key, this.options.retentionSeconds)
+      .exec();
   }
 
   /** Every card and message sent for the group, oldest first. */

@@ -79,9 +79,22 @@ const nothing: Transition = { effects: [] };
 /** State × event -> the transition. A missing cell: the event does not apply (ignored). */
 export const TRANSITIONS: Record<AlertEvent, Partial<Record<AlertStatus | 'none', Transition>>> = {
   firing: { none: openGroup, firing: repeat, acked: repeat, silencing: repeat, silenced: repeat, resolved: openGroup },
-  resolved: { none: { effects: ['sendResolved'] }, firing: resolve, acked: resolve, silencing: resolve, silenced: resolve, resolved: nothing },
+  resolved: {
+    none: { effects: ['sendResolved'] },
+    firing: resolve,
+    acked: resolve,
+    silencing: resolve,
+    silenced: resolve,
+    resolved: nothing,
+  },
   ack: { firing: { to: 'acked', effects: ['updateCards'] }, acked: show, silencing: show, silenced: show, resolved: show },
-  silence: { firing: { to: 'silencing', effects: ['createSilence'] }, acked: { to: 'silencing', effects: ['createSilence'] }, silencing: show, silenced: show, resolved: show },
+  silence: {
+    firing: { to: 'silencing', effects: ['createSilence'] },
+    acked: { to: 'silencing', effects: ['createSilence'] },
+    silencing: show,
+    silenced: show,
+    resolved: show,
+  },
   silenceCreated: { silencing: { to: 'silenced', effects: ['updateCards'] } },
   silenceFailed: { silencing: { to: 'previous', effects: ['showState'] } },
   escalate: { firing: { effects: ['escalate'] }, silencing: { effects: ['recheckLater'] } },

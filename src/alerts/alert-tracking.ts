@@ -96,7 +96,8 @@ export class AlertTracking {
     const scope = this.scopeOf(ctx);
     const latest = await this.deps.groups.latest(scope);
     const resolvedAt = latest?.status === 'resolved' ? latest.resolvedAt : undefined;
-    if (resolvedAt !== undefined && n.alerts.every((a) => (alertTime(a.startsAt) ?? Infinity) < resolvedAt)) return { alert: latest!.id, ids: [], outdated: true };
+    if (resolvedAt !== undefined && n.alerts.every((a) => (alertTime(a.startsAt) ?? Infinity) < resolvedAt))
+      return { alert: latest!.id, ids: [], outdated: true };
     const step = decide(latest?.status, 'firing')!;
     const fields = { data: ctx.data, title: n.title, matchers: sharedLabels(n), firingSince: firstStart(n.alerts, this.deps.clock()) };
     const silenceVia = this.deps.silenceTargets.for(n.source, ctx.route?.name);
@@ -120,9 +121,16 @@ export class AlertTracking {
       await this.deps.groups.refresh(group.id, refresh);
       group = { ...group, ...refresh };
     }
-    const ids = await this.deliver(group, ctx.to, { level: 0, caller: ctx.caller, requestId: ctx.requestId, configuredChats: ctx.route?.chats, ...(ctx.mentions ? { mentions: ctx.mentions } : {}) });
+    const ids = await this.deliver(group, ctx.to, {
+      level: 0,
+      caller: ctx.caller,
+      requestId: ctx.requestId,
+      configuredChats: ctx.route?.chats,
+      ...(ctx.mentions ? { mentions: ctx.mentions } : {}),
+    });
     const levels = this.levelsOf(group.route, group.event);
-    if (opened.created && step.effects.includes('startEscalation') && levels.length > 0) await this.deps.jobs.add({ kind: 'escalate', groupId: group.id, level: 1 }, levels[0].after.ms);
+    if (opened.created && step.effects.includes('startEscalation') && levels.length > 0)
+      await this.deps.jobs.add({ kind: 'escalate', groupId: group.id, level: 1 }, levels[0].after.ms);
     return { alert: group.id, ids };
   }
 
@@ -138,7 +146,11 @@ export class AlertTracking {
     const step = decide(group?.status, 'resolved')!;
     if (!group || step.effects.includes('sendResolved')) return undefined;
     if (step.to === 'resolved') {
-      const moved = await this.deps.groups.transition(group.id, { status: statusesFor('resolved') }, { status: 'resolved', resolvedAt: lastEnd(n.alerts, this.deps.clock()), data: ctx.data, title: n.title });
+      const moved = await this.deps.groups.transition(
+        group.id,
+        { status: statusesFor('resolved') },
+        { status: 'resolved', resolvedAt: lastEnd(n.alerts, this.deps.clock()), data: ctx.data, title: n.title },
+      );
       const resolution: Resolution = { stormKey: stormKeyOf(ctx.owner, n), item: foldItemOf(n, this.deps.settings.keyLabels) };
       if (moved) await this.deps.jobs.add({ kind: 'cards', groupId: group.id, reason: 'resolved', resolution });
     }
@@ -159,9 +171,26 @@ export class AlertTracking {
    * Sends the group to `to`: members get the card (one send, so one task_id and
    * one response_code), robots and chats the event's own form with its links.
    */
-  private async deliver(group: AlertGroup, to: Recipients, options: { level: number; from?: Destination; caller?: Caller; requestId?: string; configuredChats?: string[]; idempotencyKey?: string; mentions?: Mentions }): Promise<string[]> {
+  private async deliver(
+    group: AlertGroup,
+    to: Recipients,
+    options: {
+      level: number;
+      from?: Destination;
+      caller?: Caller;
+      requestId?: string;
+      configuredChats?: string[];
+      idempotencyKey?: string;
+      mentions?: Mentions;
+    },
+  ): Promise<string[]> {
     const members = membersOf(to);
-    const groupsOnly: Destination | undefined = to === '@all' ? undefined : to.robots?.length || to.chats?.length ? { ...(to.robots ? { robots: to.robots } : {}), ...(to.chats ? { chats: to.chats } : {}) } : undefined;
+    const groupsOnly: Destination | undefined =
+      to === '@all'
+        ? undefined
+        : to.robots?.length || to.chats?.length
+          ? { ...(to.robots ? { robots: to.robots } : {}), ...(to.chats ? { chats: to.chats } : {}) }
+          : undefined;
     const escalation = options.from ? { escalation: { level: options.level, from: recipientRefs(options.from) } } : {};
     const accept = async (recipients: Recipients, msgtype: string | undefined, body: Record<string, unknown>, part: string) => {
       const request = this.deps.messages.parse({
@@ -172,7 +201,11 @@ export class AlertTracking {
         ...(options.mentions && part === 'groups' ? { mentions: options.mentions } : {}),
         ...(options.idempotencyKey ? { idempotencyKey: `${options.idempotencyKey}-${part}` } : {}),
       });
-      return this.deps.messages.accept(request, { caller: options.caller, requestId: options.requestId, configuredChats: options.configuredChats });
+      return this.deps.messages.accept(request, {
+        caller: options.caller,
+        requestId: options.requestId,
+        configuredChats: options.configuredChats,
+      });
     };
     const ids: string[] = [];
     const sentAt = this.deps.clock();
@@ -182,11 +215,25 @@ export class AlertTracking {
         const card = cardData(group, { taskId, ...(options.from ? { from: options.from } : {}) }, this.durationsOf(group.route));
         const sent = await accept(members, 'template_card', this.templateData(group, { ...escalation, card }), 'members');
         ids.push(sent.id);
-        if (sent.created) await this.deps.groups.saveCard(group.id, { taskId, messageId: sent.id, to: members as Destination, level: options.level, ...(options.from ? { from: options.from } : {}), sentAt });
+        if (sent.created)
+          await this.deps.groups.saveCard(group.id, {
+            taskId,
+            messageId: sent.id,
+            to: members as Destination,
+            level: options.level,
+            ...(options.from ? { from: options.from } : {}),
+            sentAt,
+          });
       } else {
         const sent = await accept(members, group.msgtype, this.templateData(group, escalation), 'members');
         ids.push(sent.id);
-        if (sent.created) await this.deps.groups.saveCard(group.id, { messageId: sent.id, to: members === '@all' ? { users: ['@all'] } : members, level: options.level, sentAt });
+        if (sent.created)
+          await this.deps.groups.saveCard(group.id, {
+            messageId: sent.id,
+            to: members === '@all' ? { users: ['@all'] } : members,
+            level: options.level,
+            sentAt,
+          });
       }
     }
     if (groupsOnly) {
@@ -207,7 +254,11 @@ export class AlertTracking {
 
   /** The card body of `card` as the group stands now: what an update sends. */
   renderCard(group: AlertGroup, card: AlertCard): Record<string, unknown> {
-    return this.deps.messages.renderBody(group.event, 'template_card', this.templateData(group, { card: cardData(group, card, this.durationsOf(group.route)) }));
+    return this.deps.messages.renderBody(
+      group.event,
+      'template_card',
+      this.templateData(group, { card: cardData(group, card, this.durationsOf(group.route)) }),
+    );
   }
 
   /** Delayed job: nobody acted within `after`, so the group goes to the next level. */

@@ -55,20 +55,28 @@ const TRY_MEMBER = 'playground';
  * textcard, and each robot's form. The console previews these requests exactly
  * as it previews any message (MessageService.preview).
  */
-export function alertTryout(body: unknown, deps: AlertTryoutDeps): { route?: string; event: string; forms: TryoutForm[]; note?: TryoutNote } {
+export function alertTryout(
+  body: unknown,
+  deps: AlertTryoutDeps,
+): { route?: string; event: string; forms: TryoutForm[]; note?: TryoutNote } {
   const input = alertTryoutSchema.safeParse(body);
   if (!input.success) throw ApiError.invalid(input.error.issues);
   const { source, payload, route: routeName } = input.data;
   const n = parseNotification(source, payload, 'payload.');
   const routes = deps.settings.routes;
   const route = routeName ? routes.find((r) => r.name === routeName) : matchRoute(routes, n);
-  if (routeName && !route) throw new ApiError(404, 'unknown_route', `no alert route named ${routeName}`, [{ field: 'route', message: `configured: ${routes.map((r) => r.name).join(', ') || 'none'}` }]);
+  if (routeName && !route)
+    throw new ApiError(404, 'unknown_route', `no alert route named ${routeName}`, [
+      { field: 'route', message: `configured: ${routes.map((r) => r.name).join(', ') || 'none'}` },
+    ]);
   const event = route?.event ?? alertEvent(deps.settings, 'notification');
   const template = deps.messages.template(event);
   if (!template) throw new ApiError(404, 'unknown_event', `unknown event ${event}`);
 
   const now = deps.clock();
-  const routeMembers = route ? Object.fromEntries((['users', 'parties', 'tags'] as const).filter((list) => route[list]?.length).map((list) => [list, route[list]])) : {};
+  const routeMembers = route
+    ? Object.fromEntries((['users', 'parties', 'tags'] as const).filter((list) => route[list]?.length).map((list) => [list, route[list]]))
+    : {};
   const members: Recipients = Object.keys(routeMembers).length > 0 ? routeMembers : { users: [TRY_MEMBER] };
   const silenceVia = deps.silenceTargets.for(n.source, route?.name);
   // The group the gateway would open (or resolve) for it, never stored.
@@ -96,12 +104,28 @@ export function alertTryout(body: unknown, deps: AlertTryoutDeps): { route?: str
   const card = cardData(group, { taskId: 'alert_preview_1' }, deps.durationsOf(route?.name));
   const memberForms = (['template_card', 'markdown', 'text', 'textcard'] as const).filter((m) => template.msgtypes.includes(m));
   // As AlertTracking.cardsFor decides: the card when members can click and no other form is asked for, else the route's form or the event's default.
-  const sentForm = deps.interactive && memberForms[0] === 'template_card' && !route?.msgtype ? 'template_card' : (route?.msgtype ?? template.defaultMsgtype);
+  const sentForm =
+    deps.interactive && memberForms[0] === 'template_card' && !route?.msgtype
+      ? 'template_card'
+      : (route?.msgtype ?? template.defaultMsgtype);
   // Without a route the webhook is refused (503): nothing is sent.
   const membersTold = Object.keys(routeMembers).length > 0;
-  const forms: TryoutForm[] = memberForms.map((msgtype) => ({ request: deps.messages.parse({ event, msgtype, to: members, data: msgtype === 'template_card' ? { ...data, card } : data }), sent: membersTold && msgtype === sentForm }));
+  const forms: TryoutForm[] = memberForms.map((msgtype) => ({
+    request: deps.messages.parse({ event, msgtype, to: members, data: msgtype === 'template_card' ? { ...data, card } : data }),
+    sent: membersTold && msgtype === sentForm,
+  }));
   // Robots get the event's markdown; a chat's body is the same conversion (and a preview would ask the chat directory).
-  if (route?.robots?.length) forms.push({ request: deps.messages.parse({ event, ...(route.msgtype ? { msgtype: route.msgtype } : {}), to: { robots: route.robots }, data, ...(route.mentions ? { mentions: route.mentions } : {}) }), sent: true });
+  if (route?.robots?.length)
+    forms.push({
+      request: deps.messages.parse({
+        event,
+        ...(route.msgtype ? { msgtype: route.msgtype } : {}),
+        to: { robots: route.robots },
+        data,
+        ...(route.mentions ? { mentions: route.mentions } : {}),
+      }),
+      sent: true,
+    });
   const note: TryoutNote | undefined = !route ? 'unrouted' : n.status === 'resolved' ? 'resolution' : undefined;
   return { ...(route ? { route: route.name } : {}), event, forms, ...(note ? { note } : {}) };
 }

@@ -10,7 +10,10 @@ export interface NewSilence {
 
 /** Alertmanager did not create the silence; `retry` says whether trying again may help (down, 5xx, 429). */
 export class SilenceError extends Error {
-  constructor(message: string, readonly retry: boolean) {
+  constructor(
+    message: string,
+    readonly retry: boolean,
+  ) {
     super(message);
   }
 }
@@ -38,7 +41,8 @@ export class AlertmanagerClient {
 
   constructor(url: string) {
     const parsed = new URL(url);
-    if (parsed.username) this.authorization = `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64')}`;
+    if (parsed.username)
+      this.authorization = `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64')}`;
     parsed.username = '';
     parsed.password = '';
     this.base = parsed.toString().replace(/\/+$/, '');
@@ -89,7 +93,8 @@ export class SilenceTargets {
   constructor(settings: { alertmanagerUrl?: string; grafanaAlertmanagerUrl?: string; routes: { name: string; alertmanager?: string }[] }) {
     if (settings.alertmanagerUrl) this.clients.set('alertmanager', new AlertmanagerClient(settings.alertmanagerUrl));
     if (settings.grafanaAlertmanagerUrl) this.clients.set('grafana', new AlertmanagerClient(settings.grafanaAlertmanagerUrl));
-    for (const route of settings.routes) if (route.alertmanager) this.clients.set(`route:${route.name}`, new AlertmanagerClient(route.alertmanager));
+    for (const route of settings.routes)
+      if (route.alertmanager) this.clients.set(`route:${route.name}`, new AlertmanagerClient(route.alertmanager));
   }
 
   /** Whether any alert can be silenced from a card. */

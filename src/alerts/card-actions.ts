@@ -77,16 +77,21 @@ export class CardActions {
     const action = actionOf(click.eventKey, this.deps.tracking.durationsOf(group.route));
     if (!action) return ignored(log, 'unknown_button');
     const silencers = this.deps.tracking.routeNamed(group.route)?.silencers;
-    if (!received(card, click.user) || (action.kind === 'silence' && silencers && !silencers.some((s) => sameUser(s, click.user!)))) return ignored(log, 'not_allowed');
+    if (!received(card, click.user) || (action.kind === 'silence' && silencers && !silencers.some((s) => sameUser(s, click.user!))))
+      return ignored(log, 'not_allowed');
 
     // One id per click: WeCom's retries of the push are deduplicated before this; a retried job finds its own click.
     const clickId = createHash('sha256').update(event.dedupeKey).digest('hex').slice(0, 24);
     const actor = { by: click.user, ...(await this.nameOf(click.user)), at: this.deps.clock(), clickId };
     const job: Click = { taskId: click.taskId!, responseCode: click.responseCode, clickId, clickedAt: actor.at };
     const step = decide(group.status, action.kind);
-    const fields = action.kind === 'ack' ? { status: 'acked' as const, acked: actor } : { status: 'silencing' as const, silence: { ...actor, duration: action.duration.text } };
+    const fields =
+      action.kind === 'ack'
+        ? { status: 'acked' as const, acked: actor }
+        : { status: 'silencing' as const, silence: { ...actor, duration: action.duration.text } };
     const mine = action.kind === 'ack' ? group.acked?.clickId === clickId : group.silence?.clickId === clickId;
-    const moved = step?.to !== undefined && (mine || (await this.deps.groups.transition(groupId, { status: statusesFor(action.kind) }, fields)));
+    const moved =
+      step?.to !== undefined && (mine || (await this.deps.groups.transition(groupId, { status: statusesFor(action.kind) }, fields)));
     if (!moved) {
       await this.deps.jobs.add({ kind: 'cards', groupId, reason: 'state', click: job });
       return 'repeat';
@@ -123,7 +128,11 @@ export class CardActions {
       // Alertmanager's wall clock, not the gateway's: a silence starting by another clock would wait there as pending.
       const until = Date.now() + parseDuration(silence.duration)!.ms;
       const alertmanager = this.deps.silenceTargets.client(group.silenceVia);
-      if (!alertmanager) throw new SilenceError(`no Alertmanager takes this alert's silences (${group.source === 'grafana' ? 'GRAFANA_ALERTMANAGER_URL' : 'ALERTMANAGER_URL'} is not set)`, false);
+      if (!alertmanager)
+        throw new SilenceError(
+          `no Alertmanager takes this alert's silences (${group.source === 'grafana' ? 'GRAFANA_ALERTMANAGER_URL' : 'ALERTMANAGER_URL'} is not set)`,
+          false,
+        );
       const id = await alertmanager.createSilence({
         matchers: group.matchers,
         startsAt: new Date(),
@@ -132,8 +141,21 @@ export class CardActions {
         comment: `Silenced from a WeCom alert card by ${silence.name ?? silence.by} (wecom-gateway, alert ${groupId}, card ${click.taskId})`,
       });
       this.deps.metrics.alertSilences.inc({ result: 'created' });
-      this.deps.logger.info({ alert: groupId, silenceId: id, via: group.silenceVia, alertmanagerMs: this.deps.clock() - started, sinceClickMs: this.deps.clock() - click.clickedAt }, 'alert silenced from its card');
-      const moved = await this.deps.groups.transition(groupId, { status: statusesFor('silenceCreated') }, { status: 'silenced', silence: { ...silence, id, until } });
+      this.deps.logger.info(
+        {
+          alert: groupId,
+          silenceId: id,
+          via: group.silenceVia,
+          alertmanagerMs: this.deps.clock() - started,
+          sinceClickMs: this.deps.clock() - click.clickedAt,
+        },
+        'alert silenced from its card',
+      );
+      const moved = await this.deps.groups.transition(
+        groupId,
+        { status: statusesFor('silenceCreated') },
+        { status: 'silenced', silence: { ...silence, id, until } },
+      );
       await this.deps.jobs.add({ kind: 'cards', groupId, reason: moved ? 'silenced' : 'state', click });
     } catch (error) {
       if (!(error instanceof SilenceError)) throw error;

@@ -26,7 +26,10 @@ export const durationSchema = z.string().transform((text, ctx) => {
 });
 
 /** A silence lasts at least a minute and at most 30 days (Alertmanager keeps expired silences for days, not forever). */
-export const silenceDurationSchema = durationSchema.refine((d) => !d || (d.ms >= 60_000 && d.ms <= 30 * 86_400_000), 'a silence lasts from 1m to 30d');
+export const silenceDurationSchema = durationSchema.refine(
+  (d) => !d || (d.ms >= 60_000 && d.ms <= 30 * 86_400_000),
+  'a silence lasts from 1m to 30d',
+);
 export const silenceDurationsSchema = z.array(silenceDurationSchema).min(1).max(3, 'at most 3 silence buttons fit a card with its links');
 
 const ids = z.array(z.coerce.string().min(1)).min(1);

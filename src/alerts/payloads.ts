@@ -116,7 +116,15 @@ export function alertTime(iso: string | undefined): number | undefined {
   return Number.isNaN(ms) || new Date(ms).getUTCFullYear() < 2000 ? undefined : ms;
 }
 
-function normalizeAlert(alert: z.infer<typeof baseAlert> & { silenceURL?: string; dashboardURL?: string; panelURL?: string; values?: Record<string, number | null> | null; valueString?: string }): NormalizedAlert {
+function normalizeAlert(
+  alert: z.infer<typeof baseAlert> & {
+    silenceURL?: string;
+    dashboardURL?: string;
+    panelURL?: string;
+    values?: Record<string, number | null> | null;
+    valueString?: string;
+  },
+): NormalizedAlert {
   const a = alert.annotations;
   return {
     status: alert.status,
@@ -139,7 +147,9 @@ function normalizeAlert(alert: z.infer<typeof baseAlert> & { silenceURL?: string
 /** Alertmanager's UI prefills a silence from matchers in the `filter` parameter. */
 function silenceLink(externalURL: string, groupLabels: Record<string, string>): string | undefined {
   if (!externalURL || Object.keys(groupLabels).length === 0) return undefined;
-  const matchers = Object.entries(groupLabels).map(([k, v]) => `${k}="${v}"`).join(',');
+  const matchers = Object.entries(groupLabels)
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(',');
   return `${externalURL.replace(/\/+$/, '')}/#/silences/new?filter=${encodeURIComponent(`{${matchers}}`)}`;
 }
 
@@ -186,7 +196,10 @@ export function fromGrafana(payload: z.infer<typeof grafanaSchema>): Notificatio
  */
 export function notificationKey(n: Notification): string {
   const alerts = n.alerts.map((a) => `${a.fingerprint}@${a.startsAt}:${a.status}`).sort();
-  return `${n.source}-${createHash('sha256').update(JSON.stringify([n.groupKey, n.status, alerts])).digest('hex').slice(0, 32)}`;
+  return `${n.source}-${createHash('sha256')
+    .update(JSON.stringify([n.groupKey, n.status, alerts]))
+    .digest('hex')
+    .slice(0, 32)}`;
 }
 
 /** A payload as its source sends it, in the shape both sources share; else 400 naming the field (under `prefix`). */

@@ -76,7 +76,10 @@ export class AlertViews {
         handler: async (req, res) => {
           const limit = limitParam(req, 50);
           const status = queryParam(req, 'status');
-          if (status !== undefined && !ALERT_STATUSES.includes(status as AlertStatus)) throw new ApiError(400, 'invalid_request', `status must be one of ${ALERT_STATUSES.join(', ')}`, [{ field: 'query.status', message: ALERT_STATUSES.join(', ') }]);
+          if (status !== undefined && !ALERT_STATUSES.includes(status as AlertStatus))
+            throw new ApiError(400, 'invalid_request', `status must be one of ${ALERT_STATUSES.join(', ')}`, [
+              { field: 'query.status', message: ALERT_STATUSES.join(', ') },
+            ]);
           const caller = callerOf(res);
           // Every group kept (at most 500), then what this caller may see.
           const groups = await this.groups.recent(500);
@@ -92,7 +95,8 @@ export class AlertViews {
           const id = String(req.params.id);
           const group = /^[0-9a-f]{20}$/.test(id) ? await this.groups.get(id) : undefined;
           // Another caller's group is answered as if it did not exist, as messages are.
-          if (!group || !ownedBy(group, callerOf(res))) throw new ApiError(404, 'not_found', `no alert group ${id} (unknown or older than the retention)`);
+          if (!group || !ownedBy(group, callerOf(res)))
+            throw new ApiError(404, 'not_found', `no alert group ${id} (unknown or older than the retention)`);
           res.json(await this.view(group));
         },
       },

@@ -135,7 +135,12 @@ export class StormControl {
   }
 
   /** `notificationKey` names the notification for its owner: the same one again (a retry, a replica) is a duplicate. */
-  async admit(to: Recipients, notificationKey: string, item: FoldItem, options: { app?: string; mentions?: Mentions } = {}): Promise<Admission> {
+  async admit(
+    to: Recipients,
+    notificationKey: string,
+    item: FoldItem,
+    options: { app?: string; mentions?: Mentions } = {},
+  ): Promise<Admission> {
     const rk = recipientsKey(to);
     if (this.settings.dedupeSeconds > 0) {
       const seen = this.key(rk, `seen:${notificationKey}`);
@@ -150,10 +155,22 @@ export class StormControl {
     const counter = this.key(rk, `count:${window}`);
     const [[, count]] = (await this.redis.multi().incr(counter).expire(counter, 180).exec()) as [[unknown, number]];
     if (count <= limit) return { decision: 'send' };
-    await foldIntoDigest(this.redis, this.digestKeys(rk, window), { ttlSeconds: 3_600, maxValues: MAX_VALUES, maxNames: MAX_NAMES, status: item.status, alerts: item.alerts });
+    await foldIntoDigest(this.redis, this.digestKeys(rk, window), {
+      ttlSeconds: 3_600,
+      maxValues: MAX_VALUES,
+      maxNames: MAX_NAMES,
+      status: item.status,
+      alerts: item.alerts,
+    });
     // The first fold of the window schedules its digest (the job id makes the others no-ops).
     const due = (window + 1) * 60_000 - this.now() + 1_000;
-    const job: DigestJob = { recipientsKey: rk, window, to, ...(options.app ? { app: options.app } : {}), ...(options.mentions ? { mentions: options.mentions } : {}) };
+    const job: DigestJob = {
+      recipientsKey: rk,
+      window,
+      to,
+      ...(options.app ? { app: options.app } : {}),
+      ...(options.mentions ? { mentions: options.mentions } : {}),
+    };
     await this.digestQueue.add('digest', job, { jobId: `digest_${rk}_${window}`, delay: due, ...this.digests.jobOptions() });
     return { decision: 'folded' };
   }
@@ -175,7 +192,8 @@ export class StormControl {
    * so that Alertmanager's retry is tried again instead of answered as a duplicate.
    */
   async forget(to: Recipients, notificationKey: string): Promise<void> {
-    if (this.settings.dedupeSeconds > 0) await compareAndDelete(this.redis, this.key(recipientsKey(to), `seen:${notificationKey}`), 'pending');
+    if (this.settings.dedupeSeconds > 0)
+      await compareAndDelete(this.redis, this.key(recipientsKey(to), `seen:${notificationKey}`), 'pending');
   }
 
   /** Remembers which message answered a notification, so its duplicates can name it. */
@@ -184,13 +202,21 @@ export class StormControl {
   }
 
   private digestKeys(rk: string, window: number) {
-    return { counts: this.key(rk, `digest:${window}`), values: this.key(rk, `digest:${window}:values`), since: this.key(rk, `digest:${window}:since`) };
+    return {
+      counts: this.key(rk, `digest:${window}`),
+      values: this.key(rk, `digest:${window}:values`),
+      since: this.key(rk, `digest:${window}:since`),
+    };
   }
 
   /** What one window folded, as the digest's template data (undefined: nothing was folded). */
   async digestData(job: Pick<DigestJob, 'recipientsKey' | 'window' | 'to'>) {
     const keys = this.digestKeys(job.recipientsKey, job.window);
-    const [counts, members, since] = await Promise.all([this.redis.hgetall(keys.counts), this.redis.zrange(keys.values, 0, -1), this.redis.hgetall(keys.since)]);
+    const [counts, members, since] = await Promise.all([
+      this.redis.hgetall(keys.counts),
+      this.redis.zrange(keys.values, 0, -1),
+      this.redis.hgetall(keys.since),
+    ]);
     const notifications = Number(counts.notifications ?? 0);
     if (notifications === 0) return undefined;
     const values = new Map<string, string[]>();
@@ -220,7 +246,8 @@ export class StormControl {
     const [allFiring, allResolved] = [linesOf('firing'), linesOf('resolved')];
     const [firing, resolved] = [fit(allFiring), fit(allResolved)];
     const unnamed = (status: string) => Number(counts[`${status}${SEPARATOR}`] ?? 0);
-    const more = allFiring.length - firing.length + allResolved.length - resolved.length + (unnamed('firing') + unnamed('resolved') > 0 ? 1 : 0);
+    const more =
+      allFiring.length - firing.length + allResolved.length - resolved.length + (unnamed('firing') + unnamed('resolved') > 0 ? 1 : 0);
     return { count: notifications, windowSeconds: 60, firing, resolved, more: more > 0 ? more : null };
   }
 

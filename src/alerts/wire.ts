@@ -31,17 +31,26 @@ export interface AlertsFlow extends Flow {
  * control; the groups sent are followed: interactive cards (ack, silence in the
  * source's own Alertmanager), every card following the group, escalation.
  */
-export function wireAlerts(core: Core, config: AlertsSettings, deps: { messages: MessageService; store: MessageStore; nameOf: (userId: string) => Promise<string | undefined> }) {
+export function wireAlerts(
+  core: Core,
+  config: AlertsSettings,
+  deps: { messages: MessageService; store: MessageStore; nameOf: (userId: string) => Promise<string | undefined> },
+) {
   const { messages } = deps;
   const settings = config.alerts;
-  const storm = new StormControl(core.redis, { core, roles: config.workers, messages }, {
-    keys: core.keys,
-    dedupeSeconds: settings.dedupeSeconds,
-    perRecipientPerMinute: settings.perRecipientPerMinute,
-    robotPerMinute: robotPerMinute(config.send.robotQuota),
-    digestEvent: alertEvent(settings, 'digest'),
-    timeZone: settings.timeZone,
-  }, core.clock);
+  const storm = new StormControl(
+    core.redis,
+    { core, roles: config.workers, messages },
+    {
+      keys: core.keys,
+      dedupeSeconds: settings.dedupeSeconds,
+      perRecipientPerMinute: settings.perRecipientPerMinute,
+      robotPerMinute: robotPerMinute(config.send.robotQuota),
+      digestEvent: alertEvent(settings, 'digest'),
+      timeZone: settings.timeZone,
+    },
+    core.clock,
+  );
   const app = findApp(config);
   const silenceTargets = new SilenceTargets(settings);
   const groups = new AlertGroups(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds, clock: core.clock });
@@ -50,10 +59,12 @@ export function wireAlerts(core: Core, config: AlertsSettings, deps: { messages:
   const common = { groups, jobs, silenceTargets, metrics: core.metrics, logger: core.logger, clock: core.clock };
   const interactive = Boolean(app?.callback && silenceTargets.any);
   const tracking = app ? new AlertTracking({ ...common, messages, interactive, settings }) : undefined;
-  const cards = app && tracking ? new CardUpdates({ ...common, tracking, messages, store: deps.store, api: core.api, app, storm }) : undefined;
-  const actions = app && tracking
-    ? new CardActions({ ...common, tracking, app, findApp: (name) => findApp(config, name), nameOf: deps.nameOf })
-    : undefined;
+  const cards =
+    app && tracking ? new CardUpdates({ ...common, tracking, messages, store: deps.store, api: core.api, app, storm }) : undefined;
+  const actions =
+    app && tracking
+      ? new CardActions({ ...common, tracking, app, findApp: (name) => findApp(config, name), nameOf: deps.nameOf })
+      : undefined;
 
   async function handle(job: Job<AlertJob>, token?: string): ReturnType<Processor<AlertJob>> {
     if (!tracking || !cards || !actions) return;

@@ -142,7 +142,14 @@ export class SyncDispatcher {
       }
       const error = verdict.reason;
       if (verdict.kind === 'fail') {
-        const letter: SinkDeadLetter = { sink: sink.name, cursor: entry.cursor, change: entry.change, error, attempts: attempt, failedAt: new Date().toISOString() };
+        const letter: SinkDeadLetter = {
+          sink: sink.name,
+          cursor: entry.cursor,
+          change: entry.change,
+          error,
+          attempts: attempt,
+          failedAt: new Date().toISOString(),
+        };
         const dead = this.key(sink.name, 'dead');
         await this.redis.multi().rpush(dead, this.sealed.seal(letter)).ltrim(dead, -SYNC_LINE.retention.deadLetters, -1).exec();
         this.metrics.contactSyncDeadLettered.inc({ sink: sink.name });
@@ -151,7 +158,10 @@ export class SyncDispatcher {
       }
       this.metrics.contactSyncRetries.inc({ sink: sink.name });
       const retryInMs = Math.round(verdict.kind === 'retry' ? (verdict.afterMs ?? 0) : 0);
-      this.logger.info({ sink: sink.name, changeId: entry.change.id, attempt, error, retryInMs }, 'contact sync delivery failed; retrying in order');
+      this.logger.info(
+        { sink: sink.name, changeId: entry.change.id, attempt, error, retryInMs },
+        'contact sync delivery failed; retrying in order',
+      );
       await sleep(retryInMs);
       // Another instance took the sink over (our lease lapsed, e.g. while Redis was away): it delivers from the cursor.
       if (!(await this.holdLease(sink))) throw new Error('lease lost to another instance');

@@ -85,7 +85,10 @@ function embeddedIpv4(address: string, prefixes: { list: BlockList; at: number }
 
 /** A URL's host as the policy compares it: no IPv6 brackets, no trailing dot, lower case. */
 function bareHost(hostname: string): string {
-  return hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '').toLowerCase();
+  return hostname
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '')
+    .toLowerCase();
 }
 
 function portOf(url: URL): number {
@@ -110,10 +113,12 @@ function isLocalName(host: string): boolean {
 /** Why an EGRESS_ALLOW entry cannot be read (a CIDR, a single address or a host name), or undefined. */
 export function egressAllowProblem(entry: string): string | undefined {
   const [network, prefix, ...rest] = entry.split('/');
-  if (prefix === undefined) return /^[a-z0-9.:[\]-]+$/i.test(entry) ? undefined : `EGRESS_ALLOW: "${entry}" is neither an address nor a host name`;
+  if (prefix === undefined)
+    return /^[a-z0-9.:[\]-]+$/i.test(entry) ? undefined : `EGRESS_ALLOW: "${entry}" is neither an address nor a host name`;
   const bits = Number(prefix);
   const max = isIP(network) === 6 ? 128 : 32;
-  if (rest.length > 0 || !isIP(network) || !/^\d+$/.test(prefix) || bits > max) return `EGRESS_ALLOW: "${entry}" is not a CIDR (e.g. 10.1.0.0/16)`;
+  if (rest.length > 0 || !isIP(network) || !/^\d+$/.test(prefix) || bits > max)
+    return `EGRESS_ALLOW: "${entry}" is not a CIDR (e.g. 10.1.0.0/16)`;
   return undefined;
 }
 

@@ -20,7 +20,11 @@ export interface ServerLimits {
   onRefused?: (client: string) => void;
 }
 
-export const DEFAULT_SERVER_LIMITS: Omit<ServerLimits, 'maxConnections' | 'maxConnectionsPerAddress'> = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 6_000 };
+export const DEFAULT_SERVER_LIMITS: Omit<ServerLimits, 'maxConnections' | 'maxConnectionsPerAddress'> = {
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 6_000,
+};
 
 /**
  * An HTTP server that bounds what one client can hold: time per request and per
@@ -29,9 +33,23 @@ export const DEFAULT_SERVER_LIMITS: Omit<ServerLimits, 'maxConnections' | 'maxCo
  * check every second.
  */
 export function createLimitedServer(listener: RequestListener, limits: ServerLimits): Server {
-  const server = createServer({ requestTimeout: limits.requestTimeoutMs, headersTimeout: limits.headersTimeoutMs, keepAliveTimeout: limits.keepAliveTimeoutMs, connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs) }, listener);
+  const server = createServer(
+    {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    },
+    listener,
+  );
   server.maxConnections = limits.maxConnections;
-  if (limits.maxConnectionsPerAddress > 0) limitPerClient(server, { perClient: limits.maxConnectionsPerAddress, from: Math.floor(limits.maxConnections / 2) }, limits.sharedPeer ?? (() => false), limits.onRefused);
+  if (limits.maxConnectionsPerAddress > 0)
+    limitPerClient(
+      server,
+      { perClient: limits.maxConnectionsPerAddress, from: Math.floor(limits.maxConnections / 2) },
+      limits.sharedPeer ?? (() => false),
+      limits.onRefused,
+    );
   return server;
 }
 
@@ -55,11 +73,20 @@ export function gatewayServerLimits(
     report!.metrics.connectionsRefused.inc();
     unlogged += 1;
     if (now() - loggedAt < REFUSALS_LOGGED_EVERY_MS) return;
-    report!.logger.warn({ client, refused: unlogged }, `refused connections: ${client} holds MAX_CONNECTIONS_PER_ADDRESS (${config.maxConnectionsPerAddress}) sockets while the server is half full`);
+    report!.logger.warn(
+      { client, refused: unlogged },
+      `refused connections: ${client} holds MAX_CONNECTIONS_PER_ADDRESS (${config.maxConnectionsPerAddress}) sockets while the server is half full`,
+    );
     unlogged = 0;
     loggedAt = now();
   };
-  return { ...DEFAULT_SERVER_LIMITS, maxConnections: config.maxConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress, sharedPeer: (address) => trusted(address, 0), ...(report ? { onRefused } : {}) };
+  return {
+    ...DEFAULT_SERVER_LIMITS,
+    maxConnections: config.maxConnections,
+    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+    sharedPeer: (address) => trusted(address, 0),
+    ...(report ? { onRefused } : {}),
+  };
 }
 
 /**
@@ -70,7 +97,12 @@ export function gatewayServerLimits(
  * there is room, and a hog never holds more than half. A socket beyond the share
  * is destroyed at once: cheaper than an answer, and the client learns the same.
  */
-function limitPerClient(server: Server, limit: { perClient: number; from: number }, sharedPeer: (address: string) => boolean, onRefused?: (client: string) => void): void {
+function limitPerClient(
+  server: Server,
+  limit: { perClient: number; from: number },
+  sharedPeer: (address: string) => boolean,
+  onRefused?: (client: string) => void,
+): void {
   const open = new Map<string, number>();
   let total = 0;
   server.on('connection', (socket: Socket) => {
@@ -101,5 +133,8 @@ export function clientOf(address: string): string {
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
   const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
-  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }

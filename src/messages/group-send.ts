@@ -46,7 +46,13 @@ async function isFinal(store: MessageStore, sendId: string): Promise<boolean> {
 }
 
 /** The robot's turn for message `chunk` of this part; until it comes, the part waits. */
-async function robotTurn(deps: GroupSendDeps, job: GroupJob, token: string | undefined, robot: Robot, chunk: number): Promise<Extract<RobotTurn, { kind: 'go' }>> {
+async function robotTurn(
+  deps: GroupSendDeps,
+  job: GroupJob,
+  token: string | undefined,
+  robot: Robot,
+  chunk: number,
+): Promise<Extract<RobotTurn, { kind: 'go' }>> {
   const turn = await deps.robotLine.take(robot, sendIdOf(job.data), chunk, (head) => isFinal(deps.store, head));
   if (turn.kind === 'go') return turn;
   if (turn.kind === 'full') {
@@ -62,32 +68,52 @@ async function robotTurn(deps: GroupSendDeps, job: GroupJob, token: string | und
  * fetched (for every key) before the robot's turn is taken, so waiting for it counts
  * against no minute. A 45009 blocks that key for everyone and waits it out.
  */
-async function sendToRobot(deps: GroupSendDeps, job: GroupJob, token: string | undefined, robot: Robot, chunk: number): Promise<Outcome<true>> {
+async function sendToRobot(
+  deps: GroupSendDeps,
+  job: GroupJob,
+  token: string | undefined,
+  robot: Robot,
+  chunk: number,
+): Promise<Outcome<true>> {
   const message = job.data.messages[chunk];
   const file = await deps.files.fetched(job, token, chunk, { robot: robot.name }, message.msgtype, message.body);
   const { endpoint } = await robotTurn(deps, job, token, robot, chunk);
-  const body = file ? withFile(message.body, file, robotKeyId(endpoint.key)) : await deps.media.resolveForRobot(endpoint, message.msgtype, message.body);
+  const body = file
+    ? withFile(message.body, file, robotKeyId(endpoint.key))
+    : await deps.media.resolveForRobot(endpoint, message.msgtype, message.body);
   if (body.kind !== 'ok') return body;
   const outcome = await deps.api.robot(endpoint, robotSend(robotPayload({ msgtype: message.msgtype, body: body.value })));
   if (outcome.kind === 'retry' && outcome.afterMs) {
     await deps.robotLine.block(endpoint, outcome.afterMs);
     deps.countRobotDeferral(robot.name);
-    const reason =
-      `WeCom answered that robot ${endpoint.label} is over its limit (someone else posts with its key too?): waiting out the minute`;
+    const reason = `WeCom answered that robot ${endpoint.label} is over its limit (someone else posts with its key too?): waiting out the minute`;
     return waitUntil(deps.store, job, token, deps.clock() + outcome.afterMs, reason, deps.clock);
   }
   return outcome;
 }
 
 /** A chat message's body with its file as the app's media_id (a file by URL fetched by the media worker, base64 uploaded here). */
-async function chatBody(deps: GroupSendDeps, app: WecomApp, job: GroupJob, token: string | undefined, chunk: number): Promise<Outcome<Record<string, unknown>>> {
+async function chatBody(
+  deps: GroupSendDeps,
+  app: WecomApp,
+  job: GroupJob,
+  token: string | undefined,
+  chunk: number,
+): Promise<Outcome<Record<string, unknown>>> {
   const { msgtype, body } = job.data.messages[chunk];
   if (!MEDIA_MSGTYPES.has(msgtype)) return { kind: 'ok', value: body };
   const file = await deps.files.fetched(job, token, chunk, { app: app.name }, msgtype, body);
   return file ? withFile(body, file) : deps.media.resolve(app, msgtype as MediaType, body);
 }
 
-async function sendToChat(deps: GroupSendDeps, app: WecomApp, chatid: string, job: GroupJob, token: string | undefined, chunk: number): Promise<Outcome<true>> {
+async function sendToChat(
+  deps: GroupSendDeps,
+  app: WecomApp,
+  chatid: string,
+  job: GroupJob,
+  token: string | undefined,
+  chunk: number,
+): Promise<Outcome<true>> {
   const message = job.data.messages[chunk];
   const body = await chatBody(deps, app, job, token, chunk);
   if (body.kind !== 'ok') return body;
@@ -99,12 +125,20 @@ async function sendToChat(deps: GroupSendDeps, app: WecomApp, chatid: string, jo
  * Sends a robot's or a chat's messages in order, from the first not yet delivered;
  * each one delivered is noted on the job, so a retry never repeats it.
  */
-export async function deliverToGroup(deps: GroupSendDeps, app: WecomApp, job: GroupJob, token: string | undefined): Promise<Outcome<SendResult>> {
+export async function deliverToGroup(
+  deps: GroupSendDeps,
+  app: WecomApp,
+  job: GroupJob,
+  token: string | undefined,
+): Promise<Outcome<SendResult>> {
   const { group } = job.data;
   const robot = 'robot' in group ? deps.findRobot(group.robot) : undefined;
-  if ('robot' in group && !robot) return { kind: 'permanent', error: { errcode: GatewayErrcode.appGone, errmsg: `robot ${group.robot} is no longer configured` } };
+  if ('robot' in group && !robot)
+    return { kind: 'permanent', error: { errcode: GatewayErrcode.appGone, errmsg: `robot ${group.robot} is no longer configured` } };
   for (let chunk = job.data.delivered ?? 0; chunk < job.data.messages.length; chunk++) {
-    const outcome = robot ? await sendToRobot(deps, job, token, robot, chunk) : await sendToChat(deps, app, (group as { chat: string }).chat, job, token, chunk);
+    const outcome = robot
+      ? await sendToRobot(deps, job, token, robot, chunk)
+      : await sendToChat(deps, app, (group as { chat: string }).chat, job, token, chunk);
     if (outcome.kind !== 'ok') return outcome;
     await job.updateData({ ...job.data, delivered: chunk + 1 });
   }

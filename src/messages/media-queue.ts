@@ -63,7 +63,11 @@ function fileUrlOf(body: Record<string, unknown>): MediaSource | undefined {
 export function withFile(body: Record<string, unknown>, file: FetchedFile, keyId = ANY_KEY): Outcome<Record<string, unknown>> {
   if (file.kind !== 'ok') return file;
   const fields = file.fields[keyId] ?? file.fields[ANY_KEY];
-  if (!fields) return { kind: 'permanent', error: { errcode: GatewayErrcode.media, errmsg: "the file was uploaded with another of the robot's keys" } };
+  if (!fields)
+    return {
+      kind: 'permanent',
+      error: { errcode: GatewayErrcode.media, errmsg: "the file was uploaded with another of the robot's keys" },
+    };
   const { media: _media, ...rest } = body;
   return { kind: 'ok', value: { ...rest, ...fields } };
 }
@@ -86,7 +90,14 @@ export class PartFiles {
    * (undefined otherwise: no file, or base64, which the send job uploads itself).
    * Not fetched yet, it asks the media worker for it and the part waits.
    */
-  async fetched(job: Job<SendJobData>, token: string | undefined, chunk: number, sender: FileSender, msgtype: string, body: Record<string, unknown>): Promise<FetchedFile | undefined> {
+  async fetched(
+    job: Job<SendJobData>,
+    token: string | undefined,
+    chunk: number,
+    sender: FileSender,
+    msgtype: string,
+    body: Record<string, unknown>,
+  ): Promise<FetchedFile | undefined> {
     const media = fileUrlOf(body);
     if (!media) return undefined;
     const request: MediaJobData = { sendId: sendIdOf(job.data), chunk, owner: job.data.owner, sender, msgtype, media };
@@ -129,7 +140,10 @@ export interface MediaWorkerDeps {
 
 type NotFetched = Exclude<Outcome<unknown>, { kind: 'ok' }>;
 
-const gone = (what: string): FetchedFile => ({ kind: 'permanent', error: { errcode: GatewayErrcode.appGone, errmsg: `${what} is no longer configured` } });
+const gone = (what: string): FetchedFile => ({
+  kind: 'permanent',
+  error: { errcode: GatewayErrcode.appGone, errmsg: `${what} is no longer configured` },
+});
 
 /** The downloaded content uploaded for whoever sends it: the app, or every key of the robot (the send takes one of them later). */
 async function upload(deps: MediaWorkerDeps, data: MediaJobData, content: Buffer): Promise<FetchedFile | NotFetched> {
@@ -186,7 +200,10 @@ export function mediaJobFailed(deps: MediaWorkerDeps) {
   return (job: Job<MediaJobData> | undefined, err: Error): void => {
     if (!failedForGood(job, err)) return;
     // The reason stays generic (an error's text may name an address); the processor already kept a file it decided on (NX).
-    const interrupted: FetchedFile = { kind: 'permanent', error: { errcode: GatewayErrcode.interrupted, errmsg: 'download failed: interrupted' } };
+    const interrupted: FetchedFile = {
+      kind: 'permanent',
+      error: { errcode: GatewayErrcode.interrupted, errmsg: 'download failed: interrupted' },
+    };
     void deps.redis
       .set(deps.keys.mediaFile(job.data.sendId, job.data.chunk), JSON.stringify(interrupted), 'EX', FILE_KEPT_SECONDS, 'NX')
       .then(() => deps.promote(job.data.sendId))

@@ -56,15 +56,22 @@ export async function recallMessage(id: string, deps: RecallDeps, caller: Caller
   const recall: PartRecall[] = [];
   for (const [index, part] of parts.entries()) {
     const to = view.deliveries?.[index]?.to ?? 'members';
-    const outcome = (result: PartRecall['outcome'], reason?: string) => recall.push({ part: index, to, outcome: result, ...(reason ? { reason } : {}) });
+    const outcome = (result: PartRecall['outcome'], reason?: string) =>
+      recall.push({ part: index, to, outcome: result, ...(reason ? { reason } : {}) });
     if (part.status === 'sent' && part.msgid) {
       const answer = await deps.api.call(app, messageRecall(part.msgid));
-      if (answer.kind !== 'ok') throw new ApiError(409, 'recall_refused', `WeCom refused the recall: ${answer.error.errcode} ${answer.error.errmsg}`);
+      if (answer.kind !== 'ok')
+        throw new ApiError(409, 'recall_refused', `WeCom refused the recall: ${answer.error.errcode} ${answer.error.errmsg}`);
       outcome('recalled');
     } else if (part.status === 'queued' || part.status === 'deferred') {
       const job = await deps.queue.getJob(sendIdOf({ messageId: id, part: index }));
       // A job a worker has just taken cannot be removed: BullMQ refuses a locked job.
-      const removed = !job || (await job.remove().then(() => true, () => false));
+      const removed =
+        !job ||
+        (await job.remove().then(
+          () => true,
+          () => false,
+        ));
       if (!removed) throw new ApiError(409, 'being_sent', 'a part is being sent right now; try again in a moment');
       outcome('cancelled');
     } else if (part.status === 'sending') {

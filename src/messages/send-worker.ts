@@ -69,7 +69,12 @@ export function partStatusAfter(verdict: Verdict): 'sent' | 'queued' | 'failed' 
 }
 
 /** How the console's timeline names each verdict. */
-const TIMELINE_OUTCOME: Record<Verdict['kind'], AttemptRecord['outcome']> = { done: 'sent', fail: 'failed', retry: 'retry', pause: 'paused' };
+const TIMELINE_OUTCOME: Record<Verdict['kind'], AttemptRecord['outcome']> = {
+  done: 'sent',
+  fail: 'failed',
+  retry: 'retry',
+  pause: 'paused',
+};
 
 /** One attempt of one send call; settle says what WeCom's answer leads to (sendVerdict's table), and the part records it. */
 export function createSendProcessor(deps: SendWorkerDeps) {
@@ -86,7 +91,11 @@ export function createSendProcessor(deps: SendWorkerDeps) {
       if (resolved.kind !== 'ok') return resolved;
       body = resolved.value;
     }
-    const payload = buildSendPayload(data.msgtype, body, data.to, { agentId: app.agentId, duplicateCheckSeconds: deps.duplicateCheckSeconds, sendId: sendIdOf(data) });
+    const payload = buildSendPayload(data.msgtype, body, data.to, {
+      agentId: app.agentId,
+      duplicateCheckSeconds: deps.duplicateCheckSeconds,
+      sendId: sendIdOf(data),
+    });
     return deps.api.call(app, sendMessage(payload));
   }
 
@@ -122,7 +131,10 @@ export function createSendProcessor(deps: SendWorkerDeps) {
     const { messageId, part, event, msgtype } = job.data;
     // The fields every line of this job carries (a pino child per job would cost more than the lines).
     const about = { requestId: job.data.requestId, messageId, part, jobId: job.id };
-    const log = { info: (fields: object, msg: string) => deps.logger.info({ ...about, ...fields }, msg), warn: (fields: object, msg: string) => deps.logger.warn({ ...about, ...fields }, msg) };
+    const log = {
+      info: (fields: object, msg: string) => deps.logger.info({ ...about, ...fields }, msg),
+      warn: (fields: object, msg: string) => deps.logger.warn({ ...about, ...fields }, msg),
+    };
     const attempt = job.attemptsMade + 1;
     // A re-run after a crash between WeCom's answer and the job's completion: already done.
     // A part recalled while it waited (a deferred part queued after the recall) is not sent.
@@ -136,7 +148,9 @@ export function createSendProcessor(deps: SendWorkerDeps) {
     const app = deps.findApp(job.data.app);
     // The attempt's duration (the timeline's ms) is measured on the wall clock; when it ended (at) is the flow's time.
     const started = Date.now();
-    const outcome = app ? await send(app, job, token) : { kind: 'permanent' as const, error: { errcode: GatewayErrcode.appGone, errmsg: `app ${job.data.app} is no longer configured` } };
+    const outcome = app
+      ? await send(app, job, token)
+      : { kind: 'permanent' as const, error: { errcode: GatewayErrcode.appGone, errmsg: `app ${job.data.app} is no longer configured` } };
 
     return { result: wecomResult(outcome), onVerdict: (verdict) => record(verdict) };
 
@@ -176,15 +190,26 @@ export function createSendProcessor(deps: SendWorkerDeps) {
 export function sendJobFailed(deps: SendWorkerDeps) {
   return (job: Job<SendJobData> | undefined, err: Error): void => {
     if (!failedForGood(job, err)) return;
-    void deps.store.getPart(job.data.messageId, job.data.part).then(async (state) => {
-      if (state && state.status !== 'sent' && state.status !== 'failed' && state.status !== 'recalled') {
-        const error = { errcode: GatewayErrcode.interrupted, errmsg: err.message };
-        const to = destinationOf(job.data);
-        const timeline = { part: job.data.part, attempt: job.attemptsMade, at: deps.clock(), ms: 0, outcome: 'failed' as const, to, error };
-        await deps.store.updatePart(job.data.messageId, job.data.part, { ...state, status: 'failed', error }, timeline);
-        await leaveRobotLine(deps.groups, job.data);
-        await reportPartDone(deps, job.data);
-      }
-    }).catch((e) => deps.logger.error({ err: e }, 'could not record a failed job'));
+    void deps.store
+      .getPart(job.data.messageId, job.data.part)
+      .then(async (state) => {
+        if (state && state.status !== 'sent' && state.status !== 'failed' && state.status !== 'recalled') {
+          const error = { errcode: GatewayErrcode.interrupted, errmsg: err.message };
+          const to = destinationOf(job.data);
+          const timeline = {
+            part: job.data.part,
+            attempt: job.attemptsMade,
+            at: deps.clock(),
+            ms: 0,
+            outcome: 'failed' as const,
+            to,
+            error,
+          };
+          await deps.store.updatePart(job.data.messageId, job.data.part, { ...state, status: 'failed', error }, timeline);
+          await leaveRobotLine(deps.groups, job.data);
+          await reportPartDone(deps, job.data);
+        }
+      })
+      .catch((e) => deps.logger.error({ err: e }, 'could not record a failed job'));
   };
 }

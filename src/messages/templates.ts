@@ -10,7 +10,6 @@ import { createHandlebars } from './template-helpers';
 import { placesIn, readTemplateSource, schemaProblems, TemplateLoadError, type Where } from './template-source';
 import type { VariableCheck } from './template-variables';
 
-
 /**
  * An event template: one business event key, the WeCom message types it can be
  * rendered as, and the data it needs. Every string in a message body is a

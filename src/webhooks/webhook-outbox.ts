@@ -58,7 +58,11 @@ export type DeliveryResult = { ok: true } | { ok: false; permanent: boolean; err
  * other than 408/429, a redirect or the egress policy's refusal is permanent;
  * anything else may pass (retry). The error is generic (timeout, unreachable, HTTP n).
  */
-export async function postSignedJson(url: string, document: unknown, options: { id: string; attempt: number; secret?: string; timeoutMs: number; dispatcher?: Dispatcher; logger?: Logger }): Promise<DeliveryResult> {
+export async function postSignedJson(
+  url: string,
+  document: unknown,
+  options: { id: string; attempt: number; secret?: string; timeoutMs: number; dispatcher?: Dispatcher; logger?: Logger },
+): Promise<DeliveryResult> {
   const body = JSON.stringify(document);
   // The wall clock: a receiver checks the signed timestamp against its own clock (replays).
   const timestamp = String(Math.floor(Date.now() / 1000));
@@ -70,7 +74,14 @@ export async function postSignedJson(url: string, document: unknown, options: { 
     'x-gateway-attempt': String(options.attempt),
   };
   if (options.secret) headers['x-gateway-signature'] = signWebhook(options.secret, timestamp, body);
-  const answer = await egressRequest(url, { method: 'POST', headers, body, timeoutMs: options.timeoutMs, dispatcher: options.dispatcher, logger: options.logger });
+  const answer = await egressRequest(url, {
+    method: 'POST',
+    headers,
+    body,
+    timeoutMs: options.timeoutMs,
+    dispatcher: options.dispatcher,
+    logger: options.logger,
+  });
   if (answer.kind !== 'response') return { ok: false, permanent: answer.permanent, error: answer.reason };
   if (answer.statusCode >= 200 && answer.statusCode < 300) return { ok: true };
   const permanent = answer.statusCode >= 400 && answer.statusCode < 500 && answer.statusCode !== 408 && answer.statusCode !== 429;

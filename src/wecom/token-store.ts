@@ -15,7 +15,11 @@ const LOCAL_TOKEN_MS = 5_000;
 /** gettoken failed: `transient` says whether a later attempt may succeed. */
 export class TokenError extends Error {
   /** afterMs: gettoken itself was throttled (45009); the caller should wait that long. */
-  constructor(readonly error: WecomError, readonly transient: boolean, readonly afterMs?: number) {
+  constructor(
+    readonly error: WecomError,
+    readonly transient: boolean,
+    readonly afterMs?: number,
+  ) {
     super(`gettoken failed: ${error.errcode} ${error.errmsg}`);
   }
 }
@@ -113,7 +117,8 @@ export class TokenStore {
   private async fetchAndStore(app: WecomApp, key: string): Promise<string> {
     const outcome = await this.transport.call(getToken(app.corpId, app.secret));
     this.options.onFetch?.(app, outcome.kind === 'ok' ? undefined : outcome.error);
-    if (outcome.kind !== 'ok') throw new TokenError(outcome.error, outcome.kind === 'retry', outcome.kind === 'retry' ? outcome.afterMs : undefined);
+    if (outcome.kind !== 'ok')
+      throw new TokenError(outcome.error, outcome.kind === 'retry', outcome.kind === 'retry' ? outcome.afterMs : undefined);
     const { marginSeconds = 300 } = this.options;
     const ttl = Math.max(30, outcome.value.expiresInSeconds - marginSeconds);
     // Redis keeps the shared token for its TTL by Redis's own clock, as every instance sees it; each instance's reuse follows `clock`.

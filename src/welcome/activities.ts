@@ -19,7 +19,11 @@ const employeeShape = {
   /** Adds per day before the employee leaves the pool (WeCom throttles busy adders; no official number). */
   dailyLimit: z.number().int().positive().default(100),
   /** Customers in total before the employee leaves the pool: a little below WeCom's cap. */
-  totalLimit: z.number().int().positive().default(CUSTOMERS_PER_EMPLOYEE - 200),
+  totalLimit: z
+    .number()
+    .int()
+    .positive()
+    .default(CUSTOMERS_PER_EMPLOYEE - 200),
 };
 const employeeSchema = z.strictObject(employeeShape, { error: unknownKeys('a key of an employee', Object.keys(employeeShape)) });
 
@@ -28,8 +32,14 @@ const attachmentSchema: z.ZodType<WelcomeAttachment> = z.discriminatedUnion(
   'msgtype',
   [
     z.object({ msgtype: z.literal('image'), image: z.object({ media_id: z.string().optional(), pic_url: z.string().optional() }) }),
-    z.object({ msgtype: z.literal('link'), link: z.object({ title: z.string(), url: z.string(), picurl: z.string().optional(), desc: z.string().optional() }) }),
-    z.object({ msgtype: z.literal('miniprogram'), miniprogram: z.object({ title: z.string(), pic_media_id: z.string(), appid: z.string(), page: z.string() }) }),
+    z.object({
+      msgtype: z.literal('link'),
+      link: z.object({ title: z.string(), url: z.string(), picurl: z.string().optional(), desc: z.string().optional() }),
+    }),
+    z.object({
+      msgtype: z.literal('miniprogram'),
+      miniprogram: z.object({ title: z.string(), pic_media_id: z.string(), appid: z.string(), page: z.string() }),
+    }),
     z.object({ msgtype: z.literal('video'), video: z.object({ media_id: z.string() }) }),
     z.object({ msgtype: z.literal('file'), file: z.object({ media_id: z.string() }) }),
   ],
@@ -40,7 +50,10 @@ const activityShape = {
   activity: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
   description: z.string().optional(),
   /** Echoed by WeCom as `State` in add events; at most 30 characters (reference §9.2). */
-  state: z.string().min(1).refine((s) => [...s].length <= 30, 'at most 30 characters'),
+  state: z
+    .string()
+    .min(1)
+    .refine((s) => [...s].length <= 30, 'at most 30 characters'),
   /** Used for customers whose State is none of the activities'. */
   fallback: z.boolean().default(false),
   welcome: z
@@ -80,9 +93,19 @@ const WELCOME_SEES = 'customer.externalUserId, employee.userId, activity.name, a
  * text is not HTML). A string that cannot parse, or reads what a welcome does not
  * see, is a problem at its place in the file: found at load, not by a customer.
  */
-function compileStrings(hb: typeof Handlebars, node: unknown, at: FilePath, context: { where: Where; problems: string[] }): (context: WelcomeContext) => unknown {
+function compileStrings(
+  hb: typeof Handlebars,
+  node: unknown,
+  at: FilePath,
+  context: { where: Where; problems: string[] },
+): (context: WelcomeContext) => unknown {
   if (typeof node === 'string') {
-    const check = { shape: WELCOME_SHAPE, undeclared: (reference: string) => `${reference} is not declared (a welcome sees ${WELCOME_SEES})`, helpers: Object.keys(hb.helpers), partials: new Map() };
+    const check = {
+      shape: WELCOME_SHAPE,
+      undeclared: (reference: string) => `${reference} is not declared (a welcome sees ${WELCOME_SEES})`,
+      helpers: Object.keys(hb.helpers),
+      partials: new Map(),
+    };
     const ast = parseChecked(node, at, { ...context, hb, check });
     if (!ast) return () => node; // refused at load: never rendered
     const template = hb.compile(ast, { strict: true, noEscape: true });
@@ -151,7 +174,16 @@ export class Activities {
     const byId = new Map<string, Employee>();
     for (const employee of this.current.flatMap((a) => a.employees)) {
       const known = byId.get(employee.userId);
-      byId.set(employee.userId, known ? { userId: employee.userId, dailyLimit: Math.min(known.dailyLimit, employee.dailyLimit), totalLimit: Math.min(known.totalLimit, employee.totalLimit) } : employee);
+      byId.set(
+        employee.userId,
+        known
+          ? {
+              userId: employee.userId,
+              dailyLimit: Math.min(known.dailyLimit, employee.dailyLimit),
+              totalLimit: Math.min(known.totalLimit, employee.totalLimit),
+            }
+          : employee,
+      );
     }
     return [...byId.values()];
   }
@@ -164,7 +196,9 @@ export class Activities {
  * with WeCom credentials would greet real customers with it.
  */
 export function loadActivities(templatesDir: string, options: { sandbox: boolean }): Activities {
-  const dirs = [join(templatesDir, 'welcome'), ...(options.sandbox ? [join(templatesDir, 'sandbox', 'welcome')] : [])].filter((dir) => existsSync(dir));
+  const dirs = [join(templatesDir, 'welcome'), ...(options.sandbox ? [join(templatesDir, 'sandbox', 'welcome')] : [])].filter((dir) =>
+    existsSync(dir),
+  );
   const problems: string[] = [];
   const list: Activity[] = [];
   const files: string[] = [];

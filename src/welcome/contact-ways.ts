@@ -46,12 +46,18 @@ export class ContactWays {
     const activity = this.activities.byName(activityName);
     if (!activity) throw new ApiError(404, 'unknown_activity', `unknown activity ${activityName} (GET /v1/welcome/activities)`);
     const [chosen] = await this.pool.eligible(activity.name);
-    if (!chosen) throw new ApiError(409, 'no_employee_with_room', `no employee of ${activity.name} has room: every one is at their daily or total limit (GET /v1/welcome/pool)`);
+    if (!chosen)
+      throw new ApiError(
+        409,
+        'no_employee_with_room',
+        `no employee of ${activity.name} has room: every one is at their daily or total limit (GET /v1/welcome/pool)`,
+      );
     const existing = await this.redis.hget(this.key(activity.name), chosen.userId);
     if (existing) return { ...(JSON.parse(existing) as ContactWay), reused: true };
     const request = { remark: activity.name, skipVerify: true, state: activity.state, users: [chosen.userId] };
     const outcome = await this.api.call(this.app, addContactWay(request));
-    if (outcome.kind !== 'ok') throw new ApiError(502, 'wecom_error', `WeCom refused add_contact_way: ${outcome.error.errcode} ${outcome.error.errmsg}`);
+    if (outcome.kind !== 'ok')
+      throw new ApiError(502, 'wecom_error', `WeCom refused add_contact_way: ${outcome.error.errcode} ${outcome.error.errmsg}`);
     const way: ContactWay = {
       activity: activity.name,
       state: activity.state,
@@ -87,7 +93,10 @@ export class ContactWays {
         retired++;
         this.options.logger.info(where, 'contact-me code retired: employee left the pool');
       } else if (outcome.kind === 'permanent') {
-        this.options.logger.warn({ ...where, errcode: outcome.error.errcode, errmsg: outcome.error.errmsg }, 'WeCom refused to delete a contact-me code: it stays live and is tried again at the next add');
+        this.options.logger.warn(
+          { ...where, errcode: outcome.error.errcode, errmsg: outcome.error.errmsg },
+          'WeCom refused to delete a contact-me code: it stays live and is tried again at the next add',
+        );
       }
     }
     return retired;

@@ -61,8 +61,16 @@ export class EmployeePool {
   }
 
   async entry(employee: Employee): Promise<PoolEntry> {
-    const [addsToday, totalCustomers] = await Promise.all([this.redis.scard(this.key(employee.userId, `adds:${this.day()}`)), this.redis.scard(this.key(employee.userId, 'customers'))]);
-    const reason = addsToday >= employee.dailyLimit ? `daily limit reached (${addsToday}/${employee.dailyLimit}) until tomorrow` : totalCustomers >= employee.totalLimit ? `near the customer cap (${totalCustomers}/${employee.totalLimit})` : undefined;
+    const [addsToday, totalCustomers] = await Promise.all([
+      this.redis.scard(this.key(employee.userId, `adds:${this.day()}`)),
+      this.redis.scard(this.key(employee.userId, 'customers')),
+    ]);
+    const reason =
+      addsToday >= employee.dailyLimit
+        ? `daily limit reached (${addsToday}/${employee.dailyLimit}) until tomorrow`
+        : totalCustomers >= employee.totalLimit
+          ? `near the customer cap (${totalCustomers}/${employee.totalLimit})`
+          : undefined;
     return {
       userId: employee.userId,
       addsToday,

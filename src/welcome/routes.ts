@@ -9,7 +9,13 @@ import type { EmployeePool } from './employee-pool';
 
 const contactWayRequest = z.object({ activity: z.string().min(1) }).strict();
 
-export function welcomeRoutes(activities: Activities, pool: EmployeePool, contactWays: ContactWays, redis: RedisClient, keys: RedisKeys['welcome']): Route[] {
+export function welcomeRoutes(
+  activities: Activities,
+  pool: EmployeePool,
+  contactWays: ContactWays,
+  redis: RedisClient,
+  keys: RedisKeys['welcome'],
+): Route[] {
   return [
     {
       method: 'get',

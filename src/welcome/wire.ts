@@ -17,7 +17,10 @@ import type { WelcomeSettings } from './welcome-config';
  */
 export function wireWelcome(core: Core, config: WelcomeSettings, { activities }: { activities: Activities }) {
   const defaultApp = findApp(config);
-  const app = defaultApp && config.welcome.customerContactSecret ? { ...defaultApp, name: 'customer-contact', secret: config.welcome.customerContactSecret } : defaultApp;
+  const app =
+    defaultApp && config.welcome.customerContactSecret
+      ? { ...defaultApp, name: 'customer-contact', secret: config.welcome.customerContactSecret }
+      : defaultApp;
   const pool = new EmployeePool(core.redis, activities, { keys: core.keys.welcome, timeZone: config.welcome.timeZone, now: core.clock });
   const waysOptions = { keys: core.keys.welcome, logger: core.logger, clock: core.clock };
   const contactWays = app ? new ContactWays(core.redis, core.api, app, activities, pool, waysOptions) : undefined;

@@ -33,7 +33,13 @@ export interface CallbackTarget {
  * A WeCom push as WeCom would send it: encrypted, signed, in the XML envelope (reference §5.4).
  * WeCom's side: its timestamp is WeCom's wall clock, which the gateway's skew check compares with its own.
  */
-export function encryptedPush(crypto: CallbackCrypto, corpId: string, plaintextXml: string, timestamp = String(Math.floor(Date.now() / 1000)), agentId: number | string = 1000002): EncryptedPush {
+export function encryptedPush(
+  crypto: CallbackCrypto,
+  corpId: string,
+  plaintextXml: string,
+  timestamp = String(Math.floor(Date.now() / 1000)),
+  agentId: number | string = 1000002,
+): EncryptedPush {
   const nonce = String(randomBytes(4).readUInt32BE());
   const encrypt = crypto.encrypt(plaintextXml);
   const signature = crypto.signature(timestamp, nonce, encrypt);
@@ -61,7 +67,8 @@ export function eventXml(fields: Record<string, string>): string {
 /** WeCom gives up on a push after 5 s without an answer (§5.4). */
 const PUSH_TIMEOUT_MS = 5_000;
 
-const cryptoFor = (target: CallbackTarget) => new CallbackCrypto({ token: target.token, encodingAesKey: target.aesKey, receiveId: target.receiveId ?? target.corpId });
+const cryptoFor = (target: CallbackTarget) =>
+  new CallbackCrypto({ token: target.token, encodingAesKey: target.aesKey, receiveId: target.receiveId ?? target.corpId });
 
 /** POSTs the event to the target as WeCom would; answers the HTTP status and the body (a passive reply, or why it was refused). */
 export async function deliverPush(target: CallbackTarget, plaintextXml: string): Promise<{ status: number; body: string }> {
@@ -90,7 +97,12 @@ export function readPassiveReply(target: CallbackTarget, body: string): PassiveR
   try {
     const envelope = parseCallbackXml(body);
     const text = (name: string) => (typeof envelope[name] === 'string' ? (envelope[name] as string) : '');
-    const plaintext = cryptoFor(target).verifyAndDecrypt({ msgSignature: text('MsgSignature'), timestamp: text('TimeStamp'), nonce: text('Nonce'), encrypted: text('Encrypt') });
+    const plaintext = cryptoFor(target).verifyAndDecrypt({
+      msgSignature: text('MsgSignature'),
+      timestamp: text('TimeStamp'),
+      nonce: text('Nonce'),
+      encrypted: text('Encrypt'),
+    });
     const reply = parseCallbackXml(plaintext);
     return { msgType: String(reply.MsgType ?? ''), ...(typeof reply.Content === 'string' ? { content: reply.Content } : {}) };
   } catch (error) {
