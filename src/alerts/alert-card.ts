@@ -12,7 +12,9 @@ import { BUTTON_OPENS_URL, BUTTON_STYLE, CARD_LIMITS } from '../wecom/card';
  */
 export interface CardData {
   taskId: string;
-  /** The card went to an escalation level: whom the group went to before, who did not act (each by kind and id, for the template to word). */
+  /**
+   * The card went to an escalation level: whom the group went to before, who did not act (each by kind and id, for the template to word).
+   */
   escalatedFrom: RecipientRef[] | null;
   /** Up to 6 alerts: each one's key label value (or name) and its summary. */
   items: { key: string; text: string }[];

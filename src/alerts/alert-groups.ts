@@ -43,7 +43,9 @@ export interface AlertGroup {
   status: AlertStatus;
   /** 0 for the first recipients; n after the n-th escalation. */
   level: number;
-  /** Whose group it is: the key that opened it (its alertOwner when the config file shares it); only its notifications join or resolve it. */
+  /**
+   * Whose group it is: the key that opened it (its alertOwner when the config file shares it); only its notifications join or resolve it.
+   */
   createdBy: string;
   route?: string;
   /** The event template the cards render with. */

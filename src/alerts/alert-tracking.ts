@@ -21,7 +21,9 @@ const SILENCING_RECHECK_MS = 15_000;
 export interface AlertTrackingDeps {
   groups: AlertGroups;
   messages: MessageService;
-  /** Members get cards with buttons: the app's callback is configured (clicks reach the gateway) and some Alertmanager can take silences. */
+  /**
+   * Members get cards with buttons: the app's callback is configured (clicks reach the gateway) and some Alertmanager can take silences.
+   */
   interactive: boolean;
   settings: AlertsConfig;
   silenceTargets: SilenceTargets;

@@ -12,7 +12,10 @@ import type { Duration } from './escalation-config';
 import { parseNotification } from './payloads';
 import { alertEvent, matchRoute } from './alert-routing';
 
-/** What the console's alert playground posts: a payload as Alertmanager or Grafana sends it, and a route (or none: the one that would match). */
+/**
+ * What the console's alert playground posts: a payload as Alertmanager
+ * or Grafana sends it, and a route (or none: the one that would match).
+ */
 export const alertTryoutSchema = z
   .object({
     source: z.enum(['alertmanager', 'grafana']),
@@ -103,7 +106,8 @@ export function alertTryout(
   const data = groupTemplateData(group, deps.settings.timeZone, now);
   const card = cardData(group, { taskId: 'alert_preview_1' }, deps.durationsOf(route?.name));
   const memberForms = (['template_card', 'markdown', 'text', 'textcard'] as const).filter((m) => template.msgtypes.includes(m));
-  // As AlertTracking.cardsFor decides: the card when members can click and no other form is asked for, else the route's form or the event's default.
+  // As AlertTracking.cardsFor decides: the card when members can click and no
+  // other form is asked for, else the route's form or the event's default.
   const sentForm =
     deps.interactive && memberForms[0] === 'template_card' && !route?.msgtype
       ? 'template_card'

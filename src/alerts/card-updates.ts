@@ -113,7 +113,9 @@ export class CardUpdates {
     return true;
   }
 
-  /** Updates a card with its send's response_code, once; false when that code is spent or too old (a message tells its recipients instead). */
+  /**
+   * Updates a card with its send's response_code, once; false when that code is spent or too old (a message tells its recipients instead).
+   */
   private async updateWithSendCode(group: AlertGroup, card: AlertCard, reason: CardsReason): Promise<boolean> {
     if (card.sendCodeUsed || this.deps.clock() - card.sentAt > RESPONSE_CODE_LIFETIME_MS) return false;
     const responseCode = (await this.deps.store.parts(card.messageId))[0]?.responseCode;

@@ -125,7 +125,10 @@ function limitPerClient(
   });
 }
 
-/** Whom a peer address stands for: an IPv4 address (IPv4-mapped IPv6 included), or an IPv6 /64, which one host can pick addresses from at will. */
+/**
+ * Whom a peer address stands for: an IPv4 address (IPv4-mapped IPv6
+ * included), or an IPv6 /64, which one host can pick addresses from at will.
+ */
 export function clientOf(address: string): string {
   if (address.startsWith('::ffff:') && isIPv4(address.slice(7))) return address.slice(7);
   if (!isIPv6(address)) return address;

@@ -13,7 +13,10 @@ export interface WebhookJobData {
   id: string;
   body: unknown;
   createdAt: number;
-  /** Per delivery (status callbacks name their own URL); else the outbox's. A per-delivery URL is the caller's, under the egress policy, unless `trusted`. */
+  /**
+   * Per delivery (status callbacks name their own URL); else the outbox's. A
+   * per-delivery URL is the caller's, under the egress policy, unless `trusted`.
+   */
   url?: string;
   /** The operator configured `url` (an event definition's callbackUrl): delivered as configured. */
   trusted?: boolean;
