@@ -42,7 +42,9 @@ export class AlertmanagerClient {
   constructor(url: string) {
     const parsed = new URL(url);
     if (parsed.username)
-      this.authorization = `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64')}`;
+      this.authorization = `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString(
+        'base64',
+      )}`;
     parsed.username = '';
     parsed.password = '';
     this.base = parsed.toString().replace(/\/+$/, '');

@@ -130,7 +130,8 @@ export class CardActions {
       const alertmanager = this.deps.silenceTargets.client(group.silenceVia);
       if (!alertmanager)
         throw new SilenceError(
-          `no Alertmanager takes this alert's silences (${group.source === 'grafana' ? 'GRAFANA_ALERTMANAGER_URL' : 'ALERTMANAGER_URL'} is not set)`,
+          `no Alertmanager takes this alert's silences ` +
+            `(${group.source === 'grafana' ? 'GRAFANA_ALERTMANAGER_URL' : 'ALERTMANAGER_URL'} is not set)`,
           false,
         );
       const id = await alertmanager.createSilence({
@@ -138,7 +139,8 @@ export class CardActions {
         startsAt: new Date(),
         endsAt: new Date(until),
         createdBy: silence.name ? `${silence.by} (${silence.name})` : silence.by,
-        comment: `Silenced from a WeCom alert card by ${silence.name ?? silence.by} (wecom-gateway, alert ${groupId}, card ${click.taskId})`,
+        comment:
+          `Silenced from a WeCom alert card by ${silence.name ?? silence.by} ` + `(wecom-gateway, alert ${groupId}, card ${click.taskId})`,
       });
       this.deps.metrics.alertSilences.inc({ result: 'created' });
       this.deps.logger.info(

@@ -75,7 +75,8 @@ export function gatewayServerLimits(
     if (now() - loggedAt < REFUSALS_LOGGED_EVERY_MS) return;
     report!.logger.warn(
       { client, refused: unlogged },
-      `refused connections: ${client} holds MAX_CONNECTIONS_PER_ADDRESS (${config.maxConnectionsPerAddress}) sockets while the server is half full`,
+      `refused connections: ${client} holds MAX_CONNECTIONS_PER_ADDRESS (${config.maxConnectionsPerAddress}) sockets ` +
+        'while the server is half full',
     );
     unlogged = 0;
     loggedAt = now();

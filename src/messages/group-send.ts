@@ -86,7 +86,8 @@ async function sendToRobot(
   if (outcome.kind === 'retry' && outcome.afterMs) {
     await deps.robotLine.block(endpoint, outcome.afterMs);
     deps.countRobotDeferral(robot.name);
-    const reason = `WeCom answered that robot ${endpoint.label} is over its limit (someone else posts with its key too?): waiting out the minute`;
+    const reason =
+      `WeCom answered that robot ${endpoint.label} is over its limit ` + '(someone else posts with its key too?): waiting out the minute';
     return waitUntil(deps.store, job, token, deps.clock() + outcome.afterMs, reason, deps.clock);
   }
   return outcome;

@@ -40,7 +40,8 @@ export class PushRefused extends Error {
 const HEADER_FIELDS = new Set(['ToUserName', 'FromUserName', 'CreateTime', 'MsgType', 'Event']);
 const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const NO_TARGET =
-  "the simulator does not know where the gateway's callback is: nothing told it (deliverCallbacksTo); in sandbox mode the gateway does once it listens";
+  "the simulator does not know where the gateway's callback is: nothing told it (deliverCallbacksTo); " +
+  'in sandbox mode the gateway does once it listens';
 
 /** A JSON body's fields as XML text: "1,2" lists may come as arrays, ids as numbers. */
 function changeFields(body: unknown): ChangeFields {

@@ -45,7 +45,9 @@ export function encryptedPush(
   const signature = crypto.signature(timestamp, nonce, encrypt);
   return {
     query: `msg_signature=${signature}&timestamp=${timestamp}&nonce=${nonce}`,
-    body: `<xml><ToUserName><![CDATA[${corpId}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt><AgentID><![CDATA[${agentId}]]></AgentID></xml>`,
+    body:
+      `<xml><ToUserName><![CDATA[${corpId}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt>` +
+      `<AgentID><![CDATA[${agentId}]]></AgentID></xml>`,
     encrypt,
     signature,
     timestamp,
