@@ -1,5 +1,5 @@
 import express, { type Express } from 'express';
-import { deliverPush, eventXml, type CallbackTarget } from '../wecom/callback/push';
+import { deliverPush, eventFields, eventXml, type CallbackTarget } from '../wecom/callback/push';
 import type { Cards, SimulatedCard } from './cards';
 
 /**
@@ -99,11 +99,7 @@ export class CardClicks {
       );
     const responseCode = this.cards.issueCode(card, 'click');
     const xml = eventXml({
-      ToUserName: target.corpId,
-      FromUserName: user,
-      CreateTime: String(Math.floor(Date.now() / 1000)),
-      MsgType: 'event',
-      Event: 'template_card_event',
+      ...eventFields(target.corpId, user, 'template_card_event'),
       EventKey: key,
       TaskId: card.taskId,
       CardType: card.cardType,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import express, { type Express, type Response } from 'express';
-import { deliverPush, eventXml, readPassiveReply, type CallbackTarget, type PassiveReply } from '../wecom/callback/push';
+import { deliverPush, eventFields, eventXml, readPassiveReply, type CallbackTarget, type PassiveReply } from '../wecom/callback/push';
 import { ContactChangeRefused, directoryProblem, type ChangeFields, type DirectoryOptions, type SimulatedDirectory } from './directory';
 
 /**
@@ -100,11 +100,7 @@ export class MemberEvents {
     const target = this.target();
     this.directory.apply(fields);
     const xml = eventXml({
-      ToUserName: target.corpId,
-      FromUserName: 'sys',
-      CreateTime: String(Math.floor(Date.now() / 1000)),
-      MsgType: 'event',
-      Event: 'change_contact',
+      ...eventFields(target.corpId, 'sys', 'change_contact'),
       ...fields,
     });
     const answer = await this.push(target, xml);

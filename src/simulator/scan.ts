@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Express } from 'express';
 import QRCode from 'qrcode';
-import { deliverPush, eventXml, type CallbackTarget } from '../wecom/callback/push';
+import { deliverPush, eventFields, eventXml, type CallbackTarget } from '../wecom/callback/push';
 import { type ContactWay, type ExternalContact, WELCOME_CODE_TTL_MS, type WelcomeSent } from './externalcontact';
 import { scanFailedPage, scanPage } from './scan-page';
 
@@ -93,11 +93,7 @@ export class Scans {
     const issuedAt = Date.now();
     // add_external_contact, as the gateway sees a customer who scanned (§7.4: verification-free adds come as either).
     const xml = eventXml({
-      ToUserName: target.corpId,
-      FromUserName: 'sys',
-      CreateTime: String(Math.floor(issuedAt / 1000)),
-      MsgType: 'event',
-      Event: 'change_external_contact',
+      ...eventFields(target.corpId, 'sys', 'change_external_contact', issuedAt),
       ChangeType: 'add_external_contact',
       UserID: employee,
       ExternalUserID: externalUserId,

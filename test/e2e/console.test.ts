@@ -7,7 +7,7 @@ import { STRINGS } from '../../src/console/strings';
 import { CallbackCrypto } from '../../src/wecom/callback/crypto';
 import { launchChromium } from '../support/browser';
 import { alert, eventually, finalStatus, listen, SIM_APP, startHarness, type Harness } from '../support/harness';
-import { encryptedPush, eventXml } from '../support/wecom-push';
+import { encryptedPush, eventFields, eventXml } from '../support/wecom-push';
 
 const ADMIN = 'admin-key-0001-long';
 const ROBOT_KEY = '00000000-0000-4000-8000-00000000c0de';
@@ -177,11 +177,7 @@ describe('the operators’ console in a real headless Chromium', () => {
       wecom,
       SIM_APP.corpId,
       eventXml({
-        ToUserName: SIM_APP.corpId,
-        FromUserName: 'sys',
-        CreateTime: '1700000123',
-        MsgType: 'event',
-        Event: 'change_contact',
+        ...eventFields(SIM_APP.corpId, 'sys', 'change_contact', 1_700_000_123_000),
         ChangeType: 'create_user',
         UserID: 'newbie',
         Name: 'Newbie',

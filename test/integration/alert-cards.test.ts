@@ -13,7 +13,7 @@ import {
   startCardGateway as startGateway,
 } from '../support/alertmanager';
 import { eventually, SIM_APP, uniquePrefix, type Harness } from '../support/harness';
-import { encryptedPush, eventXml } from '../support/wecom-push';
+import { encryptedPush, eventFields, eventXml } from '../support/wecom-push';
 
 type Card = Harness['sim']['cards'][number];
 const cardBody = (card: Card) =>
@@ -242,11 +242,7 @@ const wecom = new CallbackCrypto({ token: CARD_TOKEN, encodingAesKey: CARD_AES_K
 /** A template_card_event as a stranger could forge it with the app's keys: the gateway's own checks decide. */
 function forgedClick(h: Harness, fields: Record<string, string>) {
   const xml = eventXml({
-    ToUserName: SIM_APP.corpId,
-    FromUserName: 'zhangsan',
-    CreateTime: String(Math.floor(Date.now() / 1000)),
-    MsgType: 'event',
-    Event: 'template_card_event',
+    ...eventFields(SIM_APP.corpId, 'zhangsan', 'template_card_event'),
     EventKey: 'ack',
     TaskId: 'alert_0123456789abcdef0123_1',
     CardType: 'button_interaction',

@@ -1,14 +1,13 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import type { CallbackEvent } from '../../src/wecom/callback/event';
 import { signWebhook } from '../../src/webhooks/webhook-outbox';
 import { CallbackCrypto } from '../../src/wecom/callback/crypto';
 import * as xmlModule from '../../src/wecom/callback/xml';
 import { parseCallbackXml } from '../../src/wecom/callback/xml';
 import { eventually, metricLines, SIM_APP, startHarness, type Harness } from '../support/harness';
+import { capturedLogs } from '../support/captured-logs';
 import { encryptedPush, eventXml } from '../support/wecom-push';
 
 const TOKEN = 'gatewayToken123';
@@ -601,23 +600,11 @@ describe('POST /wecom/callback with bad input', () => {
 
 describe('callback set-up mistakes', () => {
   let h: Harness;
-  const lines: Record<string, any>[] = [];
+  const { logger, lines } = capturedLogs();
   const WRONG_TOKEN = 'notTheGatewaysToken9';
   const WRONG_KEY = 'WrongKey0123456789abcdefghijklmnopqrstuvwxy';
   beforeAll(async () => {
-    const stream = new Writable({
-      write: (chunk, _e, done) => (
-        lines.push(
-          ...chunk
-            .toString()
-            .split('\n')
-            .filter(Boolean)
-            .map((l: string) => JSON.parse(l)),
-        ),
-        done()
-      ),
-    });
-    h = await startHarness({ env: CALLBACK_ENV, logger: pino({ level: 'info' }, stream) });
+    h = await startHarness({ env: CALLBACK_ENV, logger });
   });
   afterAll(() => h.close());
   beforeEach(() => {

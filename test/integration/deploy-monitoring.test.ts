@@ -10,7 +10,7 @@ import { WecomSimulator } from '../../src/simulator/simulator';
 import { amPayload } from '../support/alertmanager';
 import { alert, eventually, finalStatus, SIM_APP, testConfig, uniquePrefix, UNLIMITED_SIM } from '../support/harness';
 import { binaryPath } from '../support/prerequisites';
-import { encryptedPush, eventXml } from '../support/wecom-push';
+import { encryptedPush, memberTextXml } from '../support/wecom-push';
 import { metricNames } from '../support/promql';
 
 /**
@@ -163,15 +163,7 @@ describe('Kubernetes monitoring (the example overlay with its monitor) and what 
       const push = encryptedPush(
         wecom,
         SIM_APP.corpId,
-        eventXml({
-          ToUserName: SIM_APP.corpId,
-          FromUserName: 'zhangsan',
-          CreateTime: String(Math.floor(Date.now() / 1000)),
-          MsgType: 'text',
-          Content: 'hello',
-          MsgId: '7300000000000000099',
-          AgentID: '1000002',
-        }),
+        memberTextXml('hello', '7300000000000000099', String(Math.floor(Date.now() / 1000))),
       );
       await api.post(`/wecom/callback?${push.query}`).set('content-type', 'text/xml').send(push.body).expect(200);
       await api.post('/v1/integrations/alertmanager?users=zhangsan').send(amPayload()).expect(202);

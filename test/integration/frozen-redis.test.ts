@@ -8,7 +8,7 @@ import { RedisUnavailableError } from '../../src/redis/unavailable';
 import { CallbackCrypto } from '../../src/wecom/callback/crypto';
 import { WecomSimulator } from '../../src/simulator/simulator';
 import { alert, eventually, finalStatus, SIM_APP, startTestRedis, testConfig, uniquePrefix, UNLIMITED_SIM } from '../support/harness';
-import { encryptedPush, eventXml } from '../support/wecom-push';
+import { encryptedPush, memberTextXml } from '../support/wecom-push';
 
 const KEY = 'frozen-redis-key-0123456789';
 const TOKEN = 'frozenToken123';
@@ -74,19 +74,7 @@ describe('when Redis freezes (SIGSTOP: a stalled master, a partition without RST
       .set('Authorization', `Bearer ${KEY}`)
       .send(alert({ data: { title, content: 'c', level: 'info' } }));
   const push = (msgId: string) => {
-    const signed = encryptedPush(
-      wecom,
-      SIM_APP.corpId,
-      eventXml({
-        ToUserName: SIM_APP.corpId,
-        FromUserName: 'zhangsan',
-        CreateTime: '1700000000',
-        MsgType: 'text',
-        Content: 'hello',
-        MsgId: msgId,
-        AgentID: String(SIM_APP.agentId),
-      }),
-    );
+    const signed = encryptedPush(wecom, SIM_APP.corpId, memberTextXml('hello', msgId));
     return api.post(`/wecom/callback?${signed.query}`).set('content-type', 'text/xml').send(signed.body);
   };
 

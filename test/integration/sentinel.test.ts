@@ -9,7 +9,7 @@ import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/redis/embedded
 import { WecomSimulator } from '../../src/simulator/simulator';
 import { CallbackCrypto } from '../../src/wecom/callback/crypto';
 import { alert, eventually, finalStatus, SIM_APP, startTestRedis, testConfig, UNLIMITED_SIM } from '../support/harness';
-import { encryptedPush, eventXml } from '../support/wecom-push';
+import { encryptedPush, memberTextXml } from '../support/wecom-push';
 import { binaryPath } from '../support/prerequisites';
 
 const MASTER_NAME = 'wgw';
@@ -232,19 +232,7 @@ describe('REDIS_WAIT_REPLICAS on a master whose replica is away', () => {
       logger: pino({ level: 'silent' }),
     });
   });
-  const push = encryptedPush(
-    wecom,
-    SIM_APP.corpId,
-    eventXml({
-      ToUserName: SIM_APP.corpId,
-      FromUserName: 'zhangsan',
-      CreateTime: '1700000000',
-      MsgType: 'text',
-      Content: 'ack',
-      MsgId: '7300000000000000042',
-      AgentID: '1000002',
-    }),
-  );
+  const push = encryptedPush(wecom, SIM_APP.corpId, memberTextXml('ack', '7300000000000000042'));
   const postPush = () => request(gateway.app).post(`/wecom/callback?${push.query}`).set('content-type', 'text/xml').send(push.body);
   const callbackOutcomes = async () =>
     (await request(gateway.app).get('/metrics')).text

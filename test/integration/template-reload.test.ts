@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { CallbackCrypto } from '../../src/wecom/callback/crypto';
 import { alert, eventually, finalStatus, SIM_APP, startHarness, TEMPLATES_DIR, uniquePrefix, type Harness } from '../support/harness';
-import { encryptedPush, eventXml } from '../support/wecom-push';
+import { encryptedPush, eventFields, eventXml } from '../support/wecom-push';
 
 const ROOT = join(__dirname, '..', '..');
 const SERVER = join(ROOT, 'dist', 'src', 'main', 'server.js');
@@ -138,11 +138,7 @@ describe('reloading templates without a restart', () => {
         wecom,
         SIM_APP.corpId,
         eventXml({
-          ToUserName: SIM_APP.corpId,
-          FromUserName: 'sys',
-          CreateTime: String(Math.floor(Date.now() / 1000)),
-          MsgType: 'event',
-          Event: 'change_external_contact',
+          ...eventFields(SIM_APP.corpId, 'sys', 'change_external_contact'),
           ChangeType: 'add_external_contact',
           UserID: 'clerk01',
           ExternalUserID: customer,

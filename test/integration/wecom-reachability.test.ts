@@ -1,9 +1,8 @@
 import { createServer, type Server } from 'node:net';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import request from 'supertest';
 import { createGateway, type Gateway } from '../../src/gateway';
 import { WecomSimulator } from '../../src/simulator/simulator';
+import { capturedLogs } from '../support/captured-logs';
 import { eventually, metricLines, testConfig, UNLIMITED_SIM } from '../support/harness';
 
 /**
@@ -15,23 +14,6 @@ interface Line {
   level: number;
   msg: string;
   app?: string;
-}
-
-function capturedLogger() {
-  const lines: Line[] = [];
-  const stream = new Writable({
-    write: (chunk, _e, done) => (
-      lines.push(
-        ...chunk
-          .toString()
-          .split('\n')
-          .filter(Boolean)
-          .map((l: string) => JSON.parse(l) as Line),
-      ),
-      done()
-    ),
-  });
-  return { logger: pino({ level: 'info' }, stream), lines };
 }
 
 /** A port where something answers that is not WeCom (a dev server): plain text. */
@@ -53,7 +35,7 @@ describe('WeCom reachability', () => {
   it('when WECOM_API_BASE answers something that is not WeCom, then start-up logs an error naming the app and WECOM_API_BASE, and /readyz stays ready with the detail', async () => {
     const other = await notWecom();
     try {
-      const { logger, lines } = capturedLogger();
+      const { logger, lines } = capturedLogs<Line>();
       gateway = await createGateway(testConfig(other.url), { logger });
       const error = await eventually(() => lines.find((l) => l.level === 50 && /WeCom/.test(l.msg)));
       expect(error.msg).toMatch(/^cannot reach WeCom for app default: .*not JSON.*WECOM_API_BASE/);
@@ -76,7 +58,7 @@ describe('WeCom reachability', () => {
     const other = await notWecom();
     const closedUrl = other.url;
     await new Promise((resolve) => other.server.close(resolve));
-    const { logger, lines } = capturedLogger();
+    const { logger, lines } = capturedLogs<Line>();
     gateway = await createGateway(testConfig(closedUrl), { logger });
     const error = await eventually(() => lines.find((l) => l.level === 50 && /WeCom/.test(l.msg)));
     expect(error.msg).toMatch(/^cannot reach WeCom for app default: .*ECONNREFUSED/);
@@ -86,7 +68,7 @@ describe('WeCom reachability', () => {
   it('when WeCom answers, then /readyz says ok, the gauge is 1 and nothing is logged at error', async () => {
     const sim = await WecomSimulator.start(UNLIMITED_SIM);
     try {
-      const { logger, lines } = capturedLogger();
+      const { logger, lines } = capturedLogs<Line>();
       gateway = await createGateway(testConfig(sim.url), { logger });
       const api = request(gateway.app);
       await eventually(async () => (await api.get('/readyz')).body.wecom?.default === 'ok');
@@ -104,7 +86,7 @@ describe('WeCom reachability', () => {
     const sim = await WecomSimulator.start(UNLIMITED_SIM);
     try {
       sim.failNext(1, { errcode: -1, errmsg: 'system busy' }, 'gettoken');
-      const { logger, lines } = capturedLogger();
+      const { logger, lines } = capturedLogs<Line>();
       const config = testConfig(sim.url);
       gateway = await createGateway({ ...config, wecom: { ...config.wecom, recheckMs: 200 } }, { logger });
       await eventually(() => lines.find((l) => l.level === 50 && /^cannot reach WeCom for app default/.test(l.msg)));

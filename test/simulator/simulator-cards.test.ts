@@ -7,6 +7,7 @@ import { updateTemplateCard } from '../../src/wecom/endpoints/message';
 import { WecomSimulator } from '../../src/simulator/simulator';
 import { parseCallbackXml } from '../../src/wecom/callback/xml';
 import { asApp } from '../support/wecom-app';
+import { post, type Answer } from '../support/simulator-http';
 
 /** The simulator's interactive cards (reference §2.3, §2.4, §15) over real HTTP: response codes, updates and clicks. */
 
@@ -15,18 +16,7 @@ const APP_B = { corpId: 'wwcards0000000001', agentId: 1000003, secret: 'secret-b
 const TOKEN = 'cardsToken1';
 const AES_KEY = 'CardsDemoKey0123456789abcdefghijklmnopqrstu';
 
-type Answer = Record<string, unknown> & { errcode: number; errmsg: string };
 type App = typeof APP_A;
-
-async function post(url: string, body: unknown): Promise<Answer> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  expect(res.status).toBe(200);
-  return (await res.json()) as Answer;
-}
 
 const buttonCard = (taskId: string, extra: Record<string, unknown> = {}) => ({
   card_type: 'button_interaction',

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WecomSimulator } from '../../src/simulator/simulator';
+import { post, type Answer } from '../support/simulator-http';
 
 /** The simulator's group robots (reference §13) and app group chats (§14), over real HTTP. */
 
@@ -9,23 +10,11 @@ const APP_B = { corpId: 'wwgroupchats00001', agentId: 1000003, secret: 'secret-b
 const KEY = '693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa';
 const OTHER_KEY = 'b2c3d4e5-0000-4000-8000-000000000001';
 
-type Answer = Record<string, unknown> & { errcode: number; errmsg: string };
-
 const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64, 7)]);
 const JPG = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(64, 3)]);
 const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex');
 const image = (bytes: Buffer, hash = md5(bytes)) => ({ msgtype: 'image', image: { base64: bytes.toString('base64'), md5: hash } });
 const text = (content: string, extra: Record<string, unknown> = {}) => ({ msgtype: 'text', text: { content, ...extra } });
-
-async function post(url: string, body: unknown): Promise<Answer> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  expect(res.status).toBe(200);
-  return (await res.json()) as Answer;
-}
 
 async function get(url: string): Promise<Answer> {
   const res = await fetch(url);

@@ -66,6 +66,11 @@ export function eventXml(fields: Record<string, string>): string {
   return `<xml>${inner}</xml>`;
 }
 
+/** The fields every event push opens with (§7): to the corp, from a member (or `sys`), at a time, MsgType event. */
+export function eventFields(corpId: string, from: string, event: string, at = Date.now()): Record<string, string> {
+  return { ToUserName: corpId, FromUserName: from, CreateTime: String(Math.floor(at / 1000)), MsgType: 'event', Event: event };
+}
+
 /** WeCom gives up on a push after 5 s without an answer (§5.4). */
 const PUSH_TIMEOUT_MS = 5_000;
 
