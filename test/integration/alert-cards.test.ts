@@ -1,5 +1,4 @@
 import { parseDuration } from '../../src/alerts/escalation-config';
-import type { Config } from '../../src/config/config';
 import { freePort } from '../../src/redis/embedded-redis';
 import { CallbackCrypto } from '../../src/wecom/callback/crypto';
 import {
@@ -14,6 +13,7 @@ import {
 } from '../support/alertmanager';
 import { eventually, SIM_APP, uniquePrefix, type Harness } from '../support/harness';
 import { encryptedPush, eventFields, eventXml } from '../support/wecom-push';
+import { withAlertRoutes } from '../support/alert-routes';
 
 type Card = Harness['sim']['cards'][number];
 const cardBody = (card: Card) =>
@@ -264,19 +264,11 @@ describe('alert cards: who may click, escalation, restarts, Alertmanager down', 
   }, 30_000);
   afterAll(() => am?.stop());
 
-  const oncall: (c: Config) => Config = (c) => ({
-    ...c,
-    alerts: {
-      ...c.alerts,
-      routes: [
-        {
-          name: 'oncall',
-          users: ['zhangsan'],
-          silencers: ['zhangsan'],
-          escalation: [{ after: parseDuration('2s')!, to: { users: ['wangwu'] } }],
-        },
-      ],
-    },
+  const oncall = withAlertRoutes({
+    name: 'oncall',
+    users: ['zhangsan'],
+    silencers: ['zhangsan'],
+    escalation: [{ after: parseDuration('2s')!, to: { users: ['wangwu'] } }],
   });
 
   it('when a click names an unknown card, another app, or a member who may not silence, then it is answered 200 and ignored', async () => {

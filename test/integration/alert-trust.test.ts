@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { parseDuration } from '../../src/alerts/escalation-config';
+import type { AlertRoute } from '../../src/alerts/alerts-config';
 import type { Config } from '../../src/config/config';
 import { loadConfig, startupWarnings } from '../../src/config/load';
 import { freePort } from '../../src/redis/embedded-redis';
@@ -19,6 +20,7 @@ import {
 } from '../support/alertmanager';
 import { Redis } from 'ioredis';
 import { eventually, listen, metricLines, startHarness, startTestRedis, uniquePrefix, type Harness } from '../support/harness';
+import { withAlertRoutes } from '../support/alert-routes';
 
 /**
  * What an SRE team's trial found (issue 31), each reproduced here: resolved alerts
@@ -61,21 +63,12 @@ function minuteClock() {
   return clock;
 }
 
-const routes =
-  (extra: Partial<Config['alerts']['routes'][number]> = {}): ((c: Config) => Config) =>
-  (c) => ({
-    ...c,
-    alerts: {
-      ...c.alerts,
-      routes: [
-        {
-          name: 'oncall',
-          users: ['zhangsan'],
-          escalation: [{ after: parseDuration('6s')!, to: { users: ['lisi'], robots: ['ops'] } }],
-          ...extra,
-        },
-      ],
-    },
+const routes = (extra: Partial<AlertRoute> = {}): ((c: Config) => Config) =>
+  withAlertRoutes({
+    name: 'oncall',
+    users: ['zhangsan'],
+    escalation: [{ after: parseDuration('6s')!, to: { users: ['lisi'], robots: ['ops'] } }],
+    ...extra,
   });
 
 describe('a resolved alert never pages (real Alertmanager)', () => {
@@ -321,21 +314,13 @@ describe('every card follows the group (escalated to three levels and a robot)',
   let am: Alertmanager;
   let gw: Awaited<ReturnType<typeof startCardGateway>>;
   let h: Harness;
-  const levels: (c: Config) => Config = (c) => ({
-    ...c,
-    alerts: {
-      ...c.alerts,
-      routes: [
-        {
-          name: 'oncall',
-          users: ['zhangsan'],
-          escalation: [
-            { after: parseDuration('1s')!, to: { users: ['lisi'] } },
-            { after: parseDuration('1s')!, to: { users: ['wangwu'], robots: ['ops'] } },
-          ],
-        },
-      ],
-    },
+  const levels = withAlertRoutes({
+    name: 'oncall',
+    users: ['zhangsan'],
+    escalation: [
+      { after: parseDuration('1s')!, to: { users: ['lisi'] } },
+      { after: parseDuration('1s')!, to: { users: ['wangwu'], robots: ['ops'] } },
+    ],
   });
 
   beforeAll(async () => {
