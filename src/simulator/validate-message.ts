@@ -34,11 +34,19 @@ const isHttpUrl = (value: unknown) => typeof value === 'string' && /^https?:\/\/
 /** The errcode and errmsg WeCom answers a refused call with: every API family's refusals. */
 export const reject = (errcode: number, errmsg: string) => ({ errcode, errmsg });
 
-export function validateMessageBody(body: Record<string, unknown>, mediaExists: (mediaId: string) => boolean): Rejection | undefined {
+/** How every send opens: a msgtype this API knows, and the object of that name holding its content. */
+function openBody(body: Record<string, unknown>, known: Set<string>): Rejection | { msgtype: string; content: Record<string, unknown> } {
   const msgtype = body.msgtype;
-  if (typeof msgtype !== 'string' || !MSGTYPES.has(msgtype)) return reject(40008, 'invalid message type');
-  const content = body[msgtype] as Record<string, unknown> | undefined;
+  if (typeof msgtype !== 'string' || !known.has(msgtype)) return reject(40008, 'invalid message type');
+  const content = body[msgtype];
   if (!content || typeof content !== 'object') return reject(40058, `invalid parameter: ${msgtype} is missing`);
+  return { msgtype, content: content as Record<string, unknown> };
+}
+
+export function validateMessageBody(body: Record<string, unknown>, mediaExists: (mediaId: string) => boolean): Rejection | undefined {
+  const opened = openBody(body, MSGTYPES);
+  if ('errcode' in opened) return opened;
+  const { msgtype, content } = opened;
   switch (msgtype) {
     case 'text':
     case 'markdown':
@@ -155,10 +163,9 @@ export function validateRobotBody(
   body: Record<string, unknown>,
   mediaExists: (mediaId: string, type: 'file' | 'voice') => boolean,
 ): Rejection | undefined {
-  const msgtype = body.msgtype;
-  if (typeof msgtype !== 'string' || !ROBOT_MSGTYPES.has(msgtype)) return reject(40008, 'invalid message type');
-  const content = body[msgtype] as Record<string, unknown> | undefined;
-  if (!content || typeof content !== 'object') return reject(40058, `invalid parameter: ${msgtype} is missing`);
+  const opened = openBody(body, ROBOT_MSGTYPES);
+  if ('errcode' in opened) return opened;
+  const { msgtype, content } = opened;
   switch (msgtype) {
     case 'text':
       if (typeof content.content !== 'string' || content.content === '') return reject(44004, 'empty content');
