@@ -58,21 +58,19 @@ describe('Redis state per key: distinct users a key may name in an hour', () => 
       env: { REDIS_URL: server.url, GATEWAY_CONFIG: file, MEMBER_QUOTA: '30/60,1000/3600', API_RATE_LIMIT_PER_MINUTE: '0' },
     });
     const redis = new Redis(server.url);
+    /** One program.alert from the scoped key to these users. */
+    const alertTo = (to: string[], title: string) =>
+      h.api
+        .post('/v1/messages')
+        .set(bearer(TEAM))
+        .send({ event: 'program.alert', msgtype: 'text', to: { users: to }, data: { title, content: 'c', level: 'info' } });
     try {
       const before = await memoryOf(redis);
       const started = Date.now();
       const statuses: number[] = [];
       const ids: string[] = [];
       for (let r = 0; r < 20; r++) {
-        const res = await h.api
-          .post('/v1/messages')
-          .set(bearer(TEAM))
-          .send({
-            event: 'program.alert',
-            msgtype: 'text',
-            to: { users: users(10_000, `r${r}u`) },
-            data: { title: `flood ${r}`, content: 'c', level: 'info' },
-          });
+        const res = await alertTo(users(10_000, `r${r}u`), `flood ${r}`);
         statuses.push(res.status);
         if (res.status === 202) ids.push(res.body.id);
       }
@@ -90,15 +88,7 @@ describe('Redis state per key: distinct users a key may name in an hour', () => 
       // Within the cap (2,000 by default), 1,000 users a request: two requests go, the rest wait for the hour.
       const within: number[] = [];
       for (let r = 0; r < 20; r++) {
-        const res = await h.api
-          .post('/v1/messages')
-          .set(bearer(TEAM))
-          .send({
-            event: 'program.alert',
-            msgtype: 'text',
-            to: { users: users(1_000, `w${r}u`) },
-            data: { title: `within ${r}`, content: 'c', level: 'info' },
-          });
+        const res = await alertTo(users(1_000, `w${r}u`), `within ${r}`);
         within.push(res.status);
         if (res.status === 202) await finalStatus(h.api, res.body.id, 60_000, TEAM);
       }
