@@ -14,6 +14,15 @@ const OUTPUT = process.env.TEST_OUTPUT_DIR ?? join(tmpdir(), 'wgw-test-output');
 
 type Payload = Record<string, any>;
 
+/** The five forms the oncall route renders: the card is sent to members (the others shown to compare), the robot gets the markdown. */
+const ONCALL_FORMS = [
+  'members · template_card · sent',
+  'members · markdown',
+  'members · text',
+  'members · textcard',
+  'robot ops · markdown · sent',
+];
+
 describe('the alert playground in a real headless Chromium', () => {
   let h: Harness;
   let served: Awaited<ReturnType<typeof listen>>;
@@ -94,13 +103,7 @@ describe('the alert playground in a real headless Chromium', () => {
 
     expect(await page.locator('#routed').textContent()).toMatch(/^route oncall \(matched\) · event alert\.notification · 5 forms$/);
     // The card is what members are sent (the others are shown to compare); the robot gets the markdown.
-    expect(await headings(page)).toEqual([
-      'members · template_card · sent',
-      'members · markdown',
-      'members · text',
-      'members · textcard',
-      'robot ops · markdown · sent',
-    ]);
+    expect(await headings(page)).toEqual(ONCALL_FORMS);
 
     const card = form(page, 'members · template_card');
     expect(await card.locator('.card .button').allTextContents()).toEqual(['认领', '静默 1h', '静默 4h', '来源', '处理手册']);
@@ -168,13 +171,7 @@ describe('the alert playground in a real headless Chromium', () => {
     await page.selectOption('select[name=route]', 'oncall');
     await form(page, 'robot ops · markdown').waitFor();
     expect(await page.locator('#routed').textContent()).toBe('route oncall · event alert.notification · 5 forms');
-    expect(await headings(page)).toEqual([
-      'members · template_card · sent',
-      'members · markdown',
-      'members · text',
-      'members · textcard',
-      'robot ops · markdown · sent',
-    ]);
+    expect(await headings(page)).toEqual(ONCALL_FORMS);
     const card = form(page, 'members · template_card');
     // No Alertmanager takes Grafana's silences (GRAFANA_ALERTMANAGER_URL is not set): ack and the links only.
     expect(await card.locator('.card .button').allTextContents()).toEqual(['认领', '来源', 'Grafana', '处理手册']);
