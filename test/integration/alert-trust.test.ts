@@ -702,6 +702,17 @@ describe('a group belongs to its caller', () => {
       commonLabels: { alertname: 'OwnedAlert', severity: 'critical' },
       alerts: [amAlert({ labels: { alertname: 'OwnedAlert', severity: 'critical', instance: 'db1:9100' } })],
     });
+  const resolvedPayload = (groupKey: string) => ({
+    ...firing(groupKey),
+    status: 'resolved',
+    alerts: [
+      amAlert({
+        status: 'resolved',
+        labels: { alertname: 'OwnedAlert', severity: 'critical', instance: 'db1:9100' },
+        endsAt: new Date().toISOString(),
+      }),
+    ],
+  });
 
   beforeAll(async () => {
     am = await startAlertmanager();
@@ -715,17 +726,7 @@ describe('a group belongs to its caller', () => {
   it("when another key posts the same groupKey resolved, then the owner's group stays firing and its card untouched", async () => {
     const opened = await as(KEY_A, firing('{}:{alertname="OwnedAlert"}'));
     const card = await eventually(() => gw.h.sim.cards.find((c) => c.taskId.includes(opened.body.alert)));
-    const theirs = await as(KEY_B, {
-      ...firing('{}:{alertname="OwnedAlert"}'),
-      status: 'resolved',
-      alerts: [
-        amAlert({
-          status: 'resolved',
-          labels: { alertname: 'OwnedAlert', severity: 'critical', instance: 'db1:9100' },
-          endsAt: new Date().toISOString(),
-        }),
-      ],
-    });
+    const theirs = await as(KEY_B, resolvedPayload('{}:{alertname="OwnedAlert"}'));
     expect(theirs.body.alert).toBeUndefined();
     await sleep(500);
     expect(card.updates).toEqual([]);
@@ -759,17 +760,7 @@ describe('a group belongs to its caller', () => {
       shared.h.api.post('/v1/integrations/alertmanager?users=zhangsan').set('Authorization', `Bearer ${key}`).send(payload);
     try {
       const opened = await post('replica-one-key-0001', firing('{}:{alertname="Shared"}'));
-      const resolved = await post('replica-two-key-0002', {
-        ...firing('{}:{alertname="Shared"}'),
-        status: 'resolved',
-        alerts: [
-          amAlert({
-            status: 'resolved',
-            labels: { alertname: 'OwnedAlert', severity: 'critical', instance: 'db1:9100' },
-            endsAt: new Date().toISOString(),
-          }),
-        ],
-      });
+      const resolved = await post('replica-two-key-0002', resolvedPayload('{}:{alertname="Shared"}'));
       expect(resolved.body).toEqual({ alert: opened.body.alert, status: 'updated' });
       expect(
         (await shared.h.api.get(`/v1/alerts/${opened.body.alert}`).set('Authorization', 'Bearer replica-two-key-0002')).body.status,

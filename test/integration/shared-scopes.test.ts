@@ -371,23 +371,14 @@ describe('a key whose scope lists a chat', () => {
       `  - { name: gamma, key: ${GAMMA}, permissions: [send, read], chats: [shared1] }`,
     ]);
     const h = await startHarness({ env: { GATEWAY_CONFIG: file, TEMPLATES_DIR: templatesDir } });
+    const createAsAlpha = (chatid: string) =>
+      h.api
+        .post('/v1/chats')
+        .set(bearer(ALPHA))
+        .send({ users: ['zhangsan', 'lisi'], chatid });
     try {
-      expect(
-        (
-          await h.api
-            .post('/v1/chats')
-            .set(bearer(ALPHA))
-            .send({ users: ['zhangsan', 'lisi'], chatid: 'shared1' })
-        ).status,
-      ).toBe(201);
-      expect(
-        (
-          await h.api
-            .post('/v1/chats')
-            .set(bearer(ALPHA))
-            .send({ users: ['zhangsan', 'lisi'], chatid: 'private1' })
-        ).status,
-      ).toBe(201);
+      expect((await createAsAlpha('shared1')).status).toBe(201);
+      expect((await createAsAlpha('private1')).status).toBe(201);
       expect((await h.api.get('/v1/chats/shared1').set(bearer(GAMMA))).body).toMatchObject({ chatid: 'shared1', createdBy: 'alpha' });
       expect((await h.api.patch('/v1/chats/shared1').set(bearer(GAMMA)).send({ name: 'shared' })).status).toBe(200);
       const sent = await h.api
