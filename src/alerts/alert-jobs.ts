@@ -3,8 +3,6 @@ import { QUEUES, type QueueSettings } from '../queues/catalog';
 import { defineQueue, type DefinedQueue, type Processor, type QueueCore } from '../queues/define-queue';
 import type { FoldItem } from './alert-data';
 
-export const ALERT_ACTIONS_QUEUE = QUEUES.alertActions.name;
-
 /** A click: its card, its single-use response_code, its id, and when it came (for the latencies logged). */
 export interface Click {
   taskId: string;

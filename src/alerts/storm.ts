@@ -12,7 +12,6 @@ import type { Mentions } from '../wecom/group-chat';
 import { byteLength } from '../wecom/limits';
 import { shortTime, type FoldItem } from './alert-data';
 
-export const DIGEST_QUEUE = QUEUES.digest.name;
 /** What one window keeps of a storm: key label values and alertnames beyond these are counted, not listed. */
 const MAX_VALUES = 5_000;
 const MAX_NAMES = 100;

@@ -4,8 +4,6 @@ import { defineQueue, type DefinedQueue, type QueueCore } from '../queues/define
 import { describe, eventHeader, type CallbackEvent } from '../wecom/callback/event';
 import type { EventRouter } from './event-router';
 
-export const INBOUND_QUEUE = QUEUES.inbound.name;
-
 /**
  * Callbacks are acknowledged at once and handled from this queue (WeCom waits
  * only 5 s). The job id is the event's dedupe key, so a push WeCom repeats is

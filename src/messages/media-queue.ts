@@ -21,7 +21,6 @@ import { sendIdOf, waitUntil, type RetryPolicy, type SendJobData } from './send-
  * on; one caller's downloads take at most MEDIA_DOWNLOADS_PER_KEY slots (DownloadSlots).
  * The part waits (deferred, no attempt spent) until the media worker leaves its file.
  */
-export const MEDIA_QUEUE = QUEUES.media.name;
 
 /** Who sends the file: an app (one media_id for its corp) or a robot (each key uploads its own; an image goes as itself). */
 export type FileSender = { app: string } | { robot: string };

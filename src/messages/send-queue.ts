@@ -6,8 +6,6 @@ import type { Priority } from './templates';
 import type { ChatMessage } from '../wecom/group-chat';
 import type { SendRecipients } from '../wecom/message-payload';
 
-export const SEND_QUEUE = QUEUES.send.name;
-
 /** A part for members: one message/send call with its rendered body. */
 export interface MemberSend {
   to: SendRecipients;
@@ -110,7 +108,7 @@ export interface RetryPolicy {
 
 /** The send queue alone, without a worker (the flow's is defineQueue's: messages/wire.ts). */
 export function createSendQueue(connection: ConnectionOptions, queuePrefix: string): Queue<SendJobData> {
-  return new Queue<SendJobData>(SEND_QUEUE, { connection, prefix: queuePrefix });
+  return new Queue<SendJobData>(QUEUES.send.name, { connection, prefix: queuePrefix });
 }
 
 /** Adds every part of a message in one call. The job id is the send id, so adding the same part twice is a no-op. */

@@ -6,9 +6,6 @@ import { eventHeader, type CallbackEvent } from '../wecom/callback/event';
 import { markTags } from '../wecom/endpoints/externalcontact';
 import { handleNewCustomer, type TagJob, type WelcomeDeps } from './handle-new-customer';
 
-export const WELCOME_QUEUE = QUEUES.welcome.name;
-export const TAG_QUEUE = QUEUES.welcomeTags.name;
-
 /**
  * The welcome queue has its own workers, so a backlog of alerts never delays a welcome;
  * the tags follow on a queue of their own. Without `deps` (no customer-contact app)
