@@ -4,6 +4,7 @@ import type { RedisKeys } from '../redis/keys';
 import { compareAndDelete, setFieldsIf } from '../redis/atomic';
 import type { RedisClient } from '../redis/connection';
 import type { AlertStatus } from './alert-state';
+import { AlertTimeline } from './alert-timeline';
 
 export type { AlertStatus } from './alert-state';
 
@@ -84,6 +85,11 @@ export function describeRecipients(to: Destination): string {
   ].join(', ');
 }
 
+/** Recipients as one card's destination: "@all" reads as the user list WeCom takes it as. */
+export function destinationOf(to: Recipients): Destination {
+  return to === '@all' ? { users: ['@all'] } : to;
+}
+
 export interface AlertCard {
   /** The card's task_id; a non-interactive message has none. */
   taskId?: string;
@@ -144,10 +150,15 @@ export type GroupRefresh = Pick<AlertGroup, 'data' | 'title' | 'matchers' | 'fir
 const CARD_LOCK_MS = 30_000;
 
 export class AlertGroups {
+  /** What happened to each group, for its page. */
+  readonly timeline: AlertTimeline;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly options: { keys: RedisKeys; retentionSeconds: number; clock: () => number },
-  ) {}
+  ) {
+    this.timeline = new AlertTimeline(redis, options);
+  }
 
   private get keys() {
     return this.options.keys.alerts;

@@ -7,7 +7,7 @@ import type { Metrics } from '../ops/metrics';
 import type { Mentions } from '../wecom/group-chat';
 import { cardData, groupTemplateData, groupTimes, recipientRefs } from './alert-card';
 import { firstStart, foldItemOf, lastEnd, sharedLabels, type NotificationData } from './alert-data';
-import { AlertGroups, describeRecipients, type AlertCard, type AlertGroup, type Destination } from './alert-groups';
+import { AlertGroups, describeRecipients, destinationOf, type AlertCard, type AlertGroup, type Destination } from './alert-groups';
 import { runAgainIn, type AlertJob, type AlertJobs, type Resolution } from './alert-jobs';
 import { decide, statusesFor } from './alert-state';
 import type { SilenceTargets } from './alertmanager';
@@ -118,6 +118,7 @@ export class AlertTracking {
         })
       : { group: latest!, created: false };
     let group = opened.group;
+    if (opened.created) await this.deps.groups.timeline.note(group.id, { kind: 'fired', to: describeRecipients(destinationOf(ctx.to)) });
     if (!opened.created) {
       const refresh = { ...fields, firingSince: Math.min(group.firingSince, fields.firingSince) };
       await this.deps.groups.refresh(group.id, refresh);
@@ -154,7 +155,10 @@ export class AlertTracking {
         { status: 'resolved', resolvedAt: lastEnd(n.alerts, this.deps.clock()), data: ctx.data, title: n.title },
       );
       const resolution: Resolution = { stormKey: stormKeyOf(ctx.owner, n), item: foldItemOf(n, this.deps.settings.keyLabels) };
-      if (moved) await this.deps.jobs.add({ kind: 'cards', groupId: group.id, reason: 'resolved', resolution });
+      if (moved) {
+        await this.deps.groups.timeline.note(group.id, { kind: 'resolved' });
+        await this.deps.jobs.add({ kind: 'cards', groupId: group.id, reason: 'resolved', resolution });
+      }
     }
     return { alert: group.id };
   }
@@ -211,12 +215,21 @@ export class AlertTracking {
     };
     const ids: string[] = [];
     const sentAt = this.deps.clock();
+    const noted = (messageId: string, recipients: Destination) =>
+      this.deps.groups.timeline.note(group.id, {
+        kind: 'notified',
+        to: describeRecipients(recipients),
+        messageId,
+        level: options.level,
+        at: sentAt,
+      });
     if (members) {
       if (this.cardsFor(group, members)) {
         const taskId = await this.deps.groups.nextTaskId(group.id);
         const card = cardData(group, { taskId, ...(options.from ? { from: options.from } : {}) }, this.durationsOf(group.route));
         const sent = await accept(members, 'template_card', this.templateData(group, { ...escalation, card }), 'members');
         ids.push(sent.id);
+        if (sent.created) await noted(sent.id, members as Destination);
         if (sent.created)
           await this.deps.groups.saveCard(group.id, {
             taskId,
@@ -229,10 +242,12 @@ export class AlertTracking {
       } else {
         const sent = await accept(members, group.msgtype, this.templateData(group, escalation), 'members');
         ids.push(sent.id);
+        const to = members === '@all' ? { users: ['@all'] } : members;
+        if (sent.created) await noted(sent.id, to);
         if (sent.created)
           await this.deps.groups.saveCard(group.id, {
             messageId: sent.id,
-            to: members === '@all' ? { users: ['@all'] } : members,
+            to,
             level: options.level,
             sentAt,
           });
@@ -242,7 +257,10 @@ export class AlertTracking {
       // A robot's textcard is the event's markdown: the message service converts it.
       const sent = await accept(groupsOnly, group.msgtype, this.templateData(group, escalation), 'groups');
       ids.push(sent.id);
-      if (sent.created) await this.deps.groups.saveCard(group.id, { messageId: sent.id, to: groupsOnly, level: options.level, sentAt });
+      if (sent.created) {
+        await noted(sent.id, groupsOnly);
+        await this.deps.groups.saveCard(group.id, { messageId: sent.id, to: groupsOnly, level: options.level, sentAt });
+      }
     }
     return ids;
   }
@@ -276,11 +294,12 @@ export class AlertTracking {
     const levels = this.levelsOf(group.route, group.event);
     const next = levels[level - 1];
     if (!next) return;
-    const from: Destination = level === 1 ? (group.to === '@all' ? { users: ['@all'] } : group.to) : levels[level - 2].to;
+    const from: Destination = level === 1 ? destinationOf(group.to) : levels[level - 2].to;
     // The same message on a retry of this job (the gateway's own idempotency namespace).
     await this.deliver(group, next.to, { level, from, idempotencyKey: `escalate-${groupId}-${level}` });
     if (!(await this.deps.groups.transition(groupId, { status: ['firing'], level: [String(level - 1)] }, { level }))) return;
     this.deps.metrics.alertEscalations.inc({ level: String(level) });
+    await this.deps.groups.timeline.note(groupId, { kind: 'escalated', level, to: describeRecipients(next.to) });
     this.deps.logger.info({ alert: groupId, level, from: describeRecipients(from) }, 'alert escalated: nobody acted on it');
     if (levels[level]) await this.deps.jobs.add({ kind: 'escalate', groupId, level: level + 1 }, levels[level].after.ms);
   }

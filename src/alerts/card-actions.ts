@@ -98,6 +98,7 @@ export class CardActions {
     }
     if (action.kind === 'ack') {
       log.info({ alert: groupId }, 'alert acknowledged from its card');
+      await this.deps.groups.timeline.note(groupId, { kind: 'acked', by: click.user, at: actor.at, detail: 'card' });
       await this.deps.jobs.add({ kind: 'cards', groupId, reason: 'acked', click: job });
       return 'acked';
     }
@@ -158,6 +159,7 @@ export class CardActions {
         { status: statusesFor('silenceCreated') },
         { status: 'silenced', silence: { ...silence, id, until } },
       );
+      if (moved) await this.deps.groups.timeline.note(groupId, { kind: 'silenced', by: silence.by, detail: silence.duration });
       await this.deps.jobs.add({ kind: 'cards', groupId, reason: moved ? 'silenced' : 'state', click });
     } catch (error) {
       if (!(error instanceof SilenceError)) throw error;
@@ -171,6 +173,7 @@ export class CardActions {
           const previous = group.acked ? 'acked' : 'firing';
           const failed = { ...silence, error: error.message };
           await this.deps.groups.transition(groupId, { status: statusesFor('silenceFailed') }, { status: previous, silence: failed });
+          await this.deps.groups.timeline.note(groupId, { kind: 'silenceFailed', by: silence.by, detail: error.message });
           await this.deps.jobs.add({ kind: 'cards', groupId, reason: 'failed', click });
           return 'handled';
         },

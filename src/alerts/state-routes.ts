@@ -97,7 +97,8 @@ export class AlertViews {
           // Another caller's group is answered as if it did not exist, as messages are.
           if (!group || !ownedBy(group, callerOf(res)))
             throw new ApiError(404, 'not_found', `no alert group ${id} (unknown or older than the retention)`);
-          res.json(await this.view(group));
+          const timeline = await this.groups.timeline.of(group.id);
+          res.json({ ...(await this.view(group)), timeline: timeline.map((entry) => ({ ...entry, at: iso(entry.at) })) });
         },
       },
     ];

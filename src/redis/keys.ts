@@ -92,6 +92,8 @@ export function redisKeys(prefix: string) {
       cards: (id: string) => `${prefix}:alert:{${id}}:cards`,
       /** Held while the group's cards are being updated (one update at a time). */
       cardLock: (id: string) => `${prefix}:alert:{${id}}:card-lock`,
+      /** What happened to the group, oldest first (alert-groups.ts TimelineEntry). */
+      timeline: (id: string) => `${prefix}:alert:{${id}}:timeline`,
       current: (scope: string) => `${prefix}:alert-current:${scope}`,
       recent: `${prefix}:alert:recent`,
     },
