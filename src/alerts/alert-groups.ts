@@ -19,6 +19,15 @@ export interface Actor {
   by: string;
   name?: string;
   at: number;
+  /** The channel it came by: card, text, api, console, page (absent: a card, before channels). */
+  via?: string;
+}
+
+/** Whom the group was handed to (指派), by whom: the cards say so; the status does not change. */
+export interface Assignment extends Actor {
+  to: string;
+  /** The assignee's name, when the contact mirror knows it. */
+  toName?: string;
 }
 
 export interface SilenceState extends Actor {
@@ -66,6 +75,7 @@ export interface AlertGroup {
   to: Recipients;
   acked?: Actor & { clickId: string };
   silence?: SilenceState;
+  assigned?: Assignment;
   /** The latest endsAt of its resolved alerts (when the resolution came, if none says). */
   resolvedAt?: number;
 }
@@ -105,7 +115,7 @@ export interface AlertCard {
   shows?: string;
 }
 
-const JSON_FIELDS = ['matchers', 'data', 'to', 'acked', 'silence'] as const;
+const JSON_FIELDS = ['matchers', 'data', 'to', 'acked', 'silence', 'assigned'] as const;
 const NUMBER_FIELDS = ['level', 'firingSince', 'updatedAt', 'resolvedAt'] as const;
 const RECENT_KEPT = 500;
 /**

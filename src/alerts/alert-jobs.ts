@@ -3,20 +3,23 @@ import { QUEUES, type QueueSettings } from '../queues/catalog';
 import { defineQueue, type DefinedQueue, type Processor, type QueueCore } from '../queues/define-queue';
 import type { FoldItem } from './alert-data';
 
-/** A click: its card, its single-use response_code, its id, and when it came (for the latencies logged). */
+/**
+ * A member's action (ack, assign, silence): its id and when it came (for the latencies
+ * logged); a card click also names its card and the click's single-use response_code.
+ */
 export interface Click {
-  taskId: string;
-  responseCode: string;
+  taskId?: string;
+  responseCode?: string;
   clickId: string;
   clickedAt: number;
 }
 
 /**
- * Why the group's cards change: it was acked, silenced or resolved (every card
+ * Why the group's cards change: it was acked, assigned, silenced or resolved (every card
  * follows); or only the clicked card shows the state (`state`: a click that changed
  * nothing; `failed`: its silence could not be created).
  */
-export type CardsReason = 'acked' | 'silenced' | 'resolved' | 'state' | 'failed';
+export type CardsReason = 'acked' | 'assigned' | 'silenced' | 'resolved' | 'state' | 'failed';
 
 /** A resolution's messages (to robots, chats, cards past their code) go through storm control as this notification. */
 export interface Resolution {

@@ -16,12 +16,19 @@
  * | resolved       | sendResolved             | resolved: refresh, cards | resolved: refresh, cards | resolved: refresh, cards | resolved: refresh, cards | (repeat: nothing) |
  * | ack            |                          | acked: cards        | show           | show                | show           | show                     |
  * | silence        |                          | silencing: silence  | silencing: silence | show            | show           | show                     |
+ * | assign         |                          | assign              | assign         | assign              | assign         | show                     |
  * | silenceCreated |                          |                     |                | silenced: cards     |                |                          |
  * | silenceFailed  |                          |                     |                | (back): show        |                |                          |
  * | escalate       |                          | escalate ²          |                | recheck             |                |                          |
  *
  * ¹ unless the notification is older than the resolution (a late replica's firing): nothing.
  * ² only while the group is at the level before the one due.
+ *
+ * Every driver is a member's action or a monitoring notification; the actions (ack,
+ * assign, silence) come from any channel (a card's button, a text `ack`, the API,
+ * the console, the alert's page) through one path, AlertCommands (alert-commands.ts).
+ * An assignment changes no status: the assignee gets the card and acks it, and
+ * escalation goes on until someone does.
  */
 export type AlertStatus = 'firing' | 'acked' | 'silencing' | 'silenced' | 'resolved';
 export const ALERT_STATUSES: AlertStatus[] = ['firing', 'acked', 'silencing', 'silenced', 'resolved'];
@@ -31,10 +38,12 @@ export type AlertEvent =
   | 'firing'
   /** A resolved notification. */
   | 'resolved'
-  /** A member's ack click. */
+  /** A member acks it (card, text, API, console, page). */
   | 'ack'
-  /** A member's silence click. */
+  /** A member silences it for one of the route's durations. */
   | 'silence'
+  /** It is handed to a member (指派). */
+  | 'assign'
   /** The source's Alertmanager created the silence. */
   | 'silenceCreated'
   /** It refused, or stayed down through every attempt. */
@@ -62,7 +71,9 @@ export type Effect =
   /** The next level's cards, and the level after's job. */
   | 'escalate'
   /** A silence is being created: the escalation job looks again later (it may still fail). */
-  | 'recheckLater';
+  | 'recheckLater'
+  /** The group names its assignee: every card says so, and the assignee gets the group's card. */
+  | 'assign';
 
 export interface Transition {
   /** The state after; `previous`: back where the group was before the silence click (acked or firing). Absent: unchanged. */
@@ -75,6 +86,7 @@ const repeat: Transition = { effects: ['refresh', 'send'] };
 const resolve: Transition = { to: 'resolved', effects: ['refresh', 'updateCards'] };
 const show: Transition = { effects: ['showState'] };
 const nothing: Transition = { effects: [] };
+const assign: Transition = { effects: ['assign'] };
 
 /** State × event -> the transition. A missing cell: the event does not apply (ignored). */
 export const TRANSITIONS: Record<AlertEvent, Partial<Record<AlertStatus | 'none', Transition>>> = {
@@ -95,6 +107,7 @@ export const TRANSITIONS: Record<AlertEvent, Partial<Record<AlertStatus | 'none'
     silenced: show,
     resolved: show,
   },
+  assign: { firing: assign, acked: assign, silencing: assign, silenced: assign, resolved: show },
   silenceCreated: { silencing: { to: 'silenced', effects: ['updateCards'] } },
   silenceFailed: { silencing: { to: 'previous', effects: ['showState'] } },
   escalate: { firing: { effects: ['escalate'] }, silencing: { effects: ['recheckLater'] } },
@@ -105,7 +118,13 @@ export function decide(status: AlertStatus | undefined, event: AlertEvent): Tran
   return TRANSITIONS[event][status ?? 'none'];
 }
 
-/** The statuses from which `event` moves the group: the guard of its atomic step in Redis. */
-export function statusesFor(event: AlertEvent): AlertStatus[] {
-  return ALERT_STATUSES.filter((status) => TRANSITIONS[event][status]?.to !== undefined);
+/**
+ * The statuses from which `event` moves the group (or, for an event that changes no
+ * status, such as assign, where it has that effect): the guard of its atomic step in Redis.
+ */
+export function statusesFor(event: AlertEvent, effect?: Effect): AlertStatus[] {
+  return ALERT_STATUSES.filter((status) => {
+    const step = TRANSITIONS[event][status];
+    return effect === undefined ? step?.to !== undefined : step?.effects.includes(effect) === true;
+  });
 }

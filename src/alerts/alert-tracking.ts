@@ -177,7 +177,7 @@ export class AlertTracking {
    * Sends the group to `to`: members get the card (one send, so one task_id and
    * one response_code), robots and chats the event's own form with its links.
    */
-  private async deliver(
+  async deliver(
     group: AlertGroup,
     to: Recipients,
     options: {

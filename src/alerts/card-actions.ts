@@ -9,7 +9,8 @@ import { actionOf } from './alert-card';
 import { groupOfTask, type AlertCard, type AlertGroups } from './alert-groups';
 import type { Attempted } from '../queues/settle';
 import type { AlertJob, AlertJobs, Click } from './alert-jobs';
-import { decide, statusesFor } from './alert-state';
+import { sameUser, type AlertCommands } from './alert-commands';
+import { statusesFor } from './alert-state';
 import type { AlertTracking } from './alert-tracking';
 import { SilenceError, type SilenceTargets } from './alertmanager';
 import { parseDuration } from './escalation-config';
@@ -22,8 +23,8 @@ export interface CardActionDeps {
   findApp: (name: string) => WecomApp | undefined;
   app: WecomApp;
   silenceTargets: SilenceTargets;
-  /** A member's name from the contact mirror, when it knows them. */
-  nameOf: (userId: string) => Promise<string | undefined>;
+  /** Ack and silence go the way every channel's do. */
+  commands: AlertCommands;
   metrics: Metrics;
   logger: Logger;
   /** The gateway's clock (core.clock): when a click came. */
@@ -32,8 +33,6 @@ export interface CardActionDeps {
 
 /** `repeat`: the click changed nothing (the group had moved on); its card is updated to show where the group stands. */
 type ClickOutcome = 'acked' | 'silencing' | 'repeat' | 'unknown_card' | 'other_app' | 'unknown_button' | 'not_allowed';
-
-const sameUser = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 /** Whoever received the card may click it; WeCom expands parties and tags, so any click on such a card is a recipient's. */
 function received(card: AlertCard, user: string): boolean {
@@ -76,39 +75,19 @@ export class CardActions {
     if (!group || !card || !click.user || !click.responseCode) return ignored(log, 'unknown_card');
     const action = actionOf(click.eventKey, this.deps.tracking.durationsOf(group.route));
     if (!action) return ignored(log, 'unknown_button');
-    const silencers = this.deps.tracking.routeNamed(group.route)?.silencers;
-    if (!received(card, click.user) || (action.kind === 'silence' && silencers && !silencers.some((s) => sameUser(s, click.user!))))
-      return ignored(log, 'not_allowed');
+    if (!received(card, click.user)) return ignored(log, 'not_allowed');
 
     // One id per click: WeCom's retries of the push are deduplicated before this; a retried job finds its own click.
     const clickId = createHash('sha256').update(event.dedupeKey).digest('hex').slice(0, 24);
-    const actor = { by: click.user, ...(await this.nameOf(click.user)), at: this.deps.clock(), clickId };
-    const job: Click = { taskId: click.taskId!, responseCode: click.responseCode, clickId, clickedAt: actor.at };
-    const step = decide(group.status, action.kind);
-    const fields =
+    const job: Click = { taskId: click.taskId!, responseCode: click.responseCode, clickId, clickedAt: this.deps.clock() };
+    const command = { by: click.user, via: 'card' as const, action: job };
+    const result =
       action.kind === 'ack'
-        ? { status: 'acked' as const, acked: actor }
-        : { status: 'silencing' as const, silence: { ...actor, duration: action.duration.text } };
-    const mine = action.kind === 'ack' ? group.acked?.clickId === clickId : group.silence?.clickId === clickId;
-    const moved =
-      step?.to !== undefined && (mine || (await this.deps.groups.transition(groupId, { status: statusesFor(action.kind) }, fields)));
-    if (!moved) {
-      await this.deps.jobs.add({ kind: 'cards', groupId, reason: 'state', click: job });
-      return 'repeat';
-    }
-    if (action.kind === 'ack') {
-      log.info({ alert: groupId }, 'alert acknowledged from its card');
-      await this.deps.groups.timeline.note(groupId, { kind: 'acked', by: click.user, at: actor.at, detail: 'card' });
-      await this.deps.jobs.add({ kind: 'cards', groupId, reason: 'acked', click: job });
-      return 'acked';
-    }
-    await this.deps.jobs.add({ kind: 'silence', groupId, click: job });
-    return 'silencing';
-  }
-
-  private async nameOf(userId: string): Promise<{ name?: string }> {
-    const name = await this.deps.nameOf(userId).catch(() => undefined);
-    return name ? { name } : {};
+        ? await this.deps.commands.ack(groupId, command)
+        : await this.deps.commands.silence(groupId, { ...command, duration: action.duration.text });
+    if (result.outcome === 'not_allowed') return ignored(log, 'not_allowed');
+    if (result.outcome === 'unknown') return ignored(log, 'unknown_card');
+    return result.outcome as ClickOutcome;
   }
 
   /**
@@ -141,7 +120,8 @@ export class CardActions {
         endsAt: new Date(until),
         createdBy: silence.name ? `${silence.by} (${silence.name})` : silence.by,
         comment:
-          `Silenced from a WeCom alert card by ${silence.name ?? silence.by} ` + `(wecom-gateway, alert ${groupId}, card ${click.taskId})`,
+          `Silenced from ${VIA_WORDS[silence.via ?? 'card'] ?? silence.via} by ${silence.name ?? silence.by} ` +
+          `(wecom-gateway, alert ${groupId}${click.taskId ? `, card ${click.taskId}` : ''})`,
       });
       this.deps.metrics.alertSilences.inc({ result: 'created' });
       this.deps.logger.info(
@@ -152,14 +132,15 @@ export class CardActions {
           alertmanagerMs: this.deps.clock() - started,
           sinceClickMs: this.deps.clock() - click.clickedAt,
         },
-        'alert silenced from its card',
+        'alert silenced',
       );
       const moved = await this.deps.groups.transition(
         groupId,
         { status: statusesFor('silenceCreated') },
         { status: 'silenced', silence: { ...silence, id, until } },
       );
-      if (moved) await this.deps.groups.timeline.note(groupId, { kind: 'silenced', by: silence.by, detail: silence.duration });
+      const detail = `${silence.duration} · ${silence.via ?? 'card'}`;
+      if (moved) await this.deps.groups.timeline.note(groupId, { kind: 'silenced', by: silence.by, detail });
       await this.deps.jobs.add({ kind: 'cards', groupId, reason: moved ? 'silenced' : 'state', click });
     } catch (error) {
       if (!(error instanceof SilenceError)) throw error;
@@ -181,6 +162,15 @@ export class CardActions {
     }
   }
 }
+
+/** Alertmanager's silence comment says where it came from. */
+const VIA_WORDS: Record<string, string> = {
+  card: 'a WeCom alert card',
+  text: 'a WeCom text message',
+  api: 'the API',
+  console: 'the console',
+  page: "the alert's page",
+};
 
 function ignored(log: Logger, outcome: ClickOutcome): ClickOutcome {
   log.info({ outcome }, 'card click ignored');

@@ -8,6 +8,7 @@ import { RESPONSE_CODE_LIFETIME_MS } from '../wecom/card';
 import { updateTemplateCard } from '../wecom/endpoints/message';
 import type { Mentions } from '../wecom/group-chat';
 import type { WecomApi } from '../wecom/wecom-api';
+import { showsOf } from './alert-commands';
 import type { AlertCard, AlertGroup, AlertGroups, Destination } from './alert-groups';
 import { runAgainIn, type AlertJob, type CardsReason, type Click, type Resolution } from './alert-jobs';
 import type { AlertTracking } from './alert-tracking';
@@ -68,18 +69,19 @@ export class CardUpdates {
   }): Promise<void> {
     const group = await this.deps.groups.get(groupId);
     if (!group) return;
-    const everyCard = reason === 'acked' || reason === 'silenced' || reason === 'resolved';
+    const everyCard = reason === 'acked' || reason === 'assigned' || reason === 'silenced' || reason === 'resolved';
+    const shows = showsOf(reason, group);
     const told = new Set<string>();
     const untold: AlertCard[] = [];
     // Newest first: a set of recipients is told once its newest card shows the state.
     for (const card of (await this.deps.groups.cards(groupId)).reverse()) {
       const set = recipientsKey(card.to);
-      if (click && card.taskId === click.taskId) {
+      if (click?.taskId && click.responseCode && card.taskId === click.taskId) {
         if (!(await this.updateCard(group, card, click.responseCode, reason))) continue;
         told.add(set);
-        if (everyCard) await this.deps.groups.saveCard(groupId, { ...card, shows: reason });
+        if (everyCard) await this.deps.groups.saveCard(groupId, { ...card, shows });
       } else if (everyCard) {
-        if (card.shows === reason || (card.taskId && (await this.updateWithSendCode(group, card, reason)))) told.add(set);
+        if (card.shows === shows || (card.taskId && (await this.updateWithSendCode(group, card, reason, shows)))) told.add(set);
         else if (!told.has(set)) {
           told.add(set);
           untold.push(card);
@@ -116,13 +118,13 @@ export class CardUpdates {
   /**
    * Updates a card with its send's response_code, once; false when that code is spent or too old (a message tells its recipients instead).
    */
-  private async updateWithSendCode(group: AlertGroup, card: AlertCard, reason: CardsReason): Promise<boolean> {
+  private async updateWithSendCode(group: AlertGroup, card: AlertCard, reason: CardsReason, shows: string): Promise<boolean> {
     if (card.sendCodeUsed || this.deps.clock() - card.sentAt > RESPONSE_CODE_LIFETIME_MS) return false;
     const responseCode = (await this.deps.store.parts(card.messageId))[0]?.responseCode;
     if (!responseCode) return false;
     const updated = await this.updateCard(group, card, responseCode, reason);
     // A refused code is spent too: the next change tells these recipients by message at once.
-    await this.deps.groups.saveCard(group.id, { ...card, sendCodeUsed: true, ...(updated ? { shows: reason } : {}) });
+    await this.deps.groups.saveCard(group.id, { ...card, sendCodeUsed: true, ...(updated ? { shows } : {}) });
     return updated;
   }
 
@@ -163,7 +165,7 @@ export class CardUpdates {
       data: this.deps.tracking.templateData(group, reason === 'resolved' ? {} : { notice: reason }),
       ...(mentions ? { mentions } : {}),
       // The gateway's own idempotency namespace: a retried job sends nothing twice.
-      idempotencyKey: `${reason}-${group.id}-${recipientsKey(to)}`,
+      idempotencyKey: `${showsOf(reason, group)}-${group.id}-${recipientsKey(to)}`,
     });
     await this.deps.messages.accept(request, {});
   }

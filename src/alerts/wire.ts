@@ -4,6 +4,7 @@ import { robotPerMinute } from '../budgets/robot-line';
 import type { MessageService } from '../messages/message-service';
 import type { MessageStore } from '../messages/message-store';
 import { findApp } from '../wecom/app';
+import { AlertCommands } from './alert-commands';
 import { AlertGroups } from './alert-groups';
 import type { Processor } from '../queues/define-queue';
 import { AlertJobs, type AlertJob } from './alert-jobs';
@@ -22,6 +23,8 @@ import { StormControl } from './storm';
 export interface AlertsFlow extends Flow {
   groups: AlertGroups;
   tracking?: AlertTracking;
+  /** Ack, assign and silence, for the console and the alert's page (only when alerts go out through an app). */
+  commands?: AlertCommands;
   /** What the alert playground tries a payload with. */
   tryout?: AlertTryoutDeps;
 }
@@ -61,9 +64,10 @@ export function wireAlerts(
   const tracking = app ? new AlertTracking({ ...common, messages, interactive, settings }) : undefined;
   const cards =
     app && tracking ? new CardUpdates({ ...common, tracking, messages, store: deps.store, api: core.api, app, storm }) : undefined;
+  const commands = tracking ? new AlertCommands({ ...common, tracking, nameOf: deps.nameOf }) : undefined;
   const actions =
-    app && tracking
-      ? new CardActions({ ...common, tracking, app, findApp: (name) => findApp(config, name), nameOf: deps.nameOf })
+    app && tracking && commands
+      ? new CardActions({ ...common, tracking, app, findApp: (name) => findApp(config, name), commands })
       : undefined;
 
   async function handle(job: Job<AlertJob>, token?: string): ReturnType<Processor<AlertJob>> {
@@ -82,6 +86,7 @@ export function wireAlerts(
     rules: actions ? [actions.rule()] : [],
     groups,
     tracking,
+    commands,
     tryout: tracking
       ? { messages, settings, silenceTargets, interactive, durationsOf: (route) => tracking.durationsOf(route), clock: core.clock }
       : undefined,

@@ -34,6 +34,11 @@ const rows: Row[] = [
   ['silence', 'silencing', undefined, ['showState']],
   ['silence', 'silenced', undefined, ['showState']],
   ['silence', 'resolved', undefined, ['showState']],
+  ['assign', 'firing', undefined, ['assign']],
+  ['assign', 'acked', undefined, ['assign']],
+  ['assign', 'silencing', undefined, ['assign']],
+  ['assign', 'silenced', undefined, ['assign']],
+  ['assign', 'resolved', undefined, ['showState']],
   ['silenceCreated', 'silencing', 'silenced', ['updateCards']],
   ['silenceFailed', 'silencing', 'previous', ['showState']],
   ['escalate', 'firing', undefined, ['escalate']],
@@ -44,6 +49,7 @@ const rows: Row[] = [
 const ignored: [AlertEvent, AlertStatus | 'none'][] = [
   ['ack', 'none'],
   ['silence', 'none'],
+  ['assign', 'none'],
   ...(['none', 'firing', 'acked', 'silenced', 'resolved'] as const).flatMap(
     (s) =>
       [
@@ -68,7 +74,7 @@ describe('the alert group state table', () => {
       Object.keys(TRANSITIONS[event]).map((state) => `${event} ${state}`),
     );
     expect(cells.sort()).toEqual(rows.map(([event, state]) => `${event} ${state}`).sort());
-    expect(rows.length + ignored.length).toBe(7 * (ALERT_STATUSES.length + 1));
+    expect(rows.length + ignored.length).toBe(8 * (ALERT_STATUSES.length + 1));
   });
 
   it('when a resolved notification comes, whatever the gateway remembers, then it never sends a card, opens a group or escalates', () => {
@@ -84,5 +90,8 @@ describe('the alert group state table', () => {
     expect(statusesFor('silence')).toEqual(['firing', 'acked']);
     expect(statusesFor('silenceCreated')).toEqual(['silencing']);
     expect(statusesFor('silenceFailed')).toEqual(['silencing']);
+    // An assignment changes no status: its step is guarded by the states where it applies.
+    expect(statusesFor('assign')).toEqual([]);
+    expect(statusesFor('assign', 'assign')).toEqual(['firing', 'acked', 'silencing', 'silenced']);
   });
 });
