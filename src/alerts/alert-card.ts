@@ -48,6 +48,8 @@ export interface StateData {
   status: AlertGroup['status'];
   acked: { who: string; by: string } | null;
   silence: { state: 'pending' | 'created' | 'failed'; duration: string; who: string; by: string; error: string | null } | null;
+  /** Whom it was handed to (their name when the contact mirror knows it), by whom. */
+  assigned: { to: string; toWho: string; who: string; by: string } | null;
 }
 
 /** One recipient as templates word it: `{{#eq kind "robot"}}机器人 {{/eq}}{{id}}`. */
@@ -84,9 +86,10 @@ export function actionOf(
 const who = (actor: { by: string; name?: string }) => actor.name ?? actor.by;
 
 export function stateData(group: AlertGroup): StateData {
-  const { acked, silence } = group;
+  const { acked, silence, assigned } = group;
   return {
     status: group.status,
+    assigned: assigned ? { to: assigned.to, toWho: assigned.toName ?? assigned.to, who: who(assigned), by: assigned.by } : null,
     acked: acked ? { who: who(acked), by: acked.by } : null,
     // Never "created" before Alertmanager said so: pending until it has an id.
     silence: silence

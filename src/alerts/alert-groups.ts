@@ -5,6 +5,7 @@ import { compareAndDelete, setFieldsIf } from '../redis/atomic';
 import type { RedisClient } from '../redis/connection';
 import type { AlertStatus } from './alert-state';
 import { AlertTimeline } from './alert-timeline';
+import { ReceivedCards } from './received-cards';
 
 export type { AlertStatus } from './alert-state';
 
@@ -80,7 +81,6 @@ export interface AlertGroup {
   resolvedAt?: number;
 }
 
-/** One card (or message) sent for the group. */
 /** Recipients other than "@all": whom one card or message went to. */
 export type Destination = { users?: string[]; parties?: string[]; tags?: string[]; robots?: string[]; chats?: string[] };
 
@@ -162,12 +162,14 @@ const CARD_LOCK_MS = 30_000;
 export class AlertGroups {
   /** What happened to each group, for its page. */
   readonly timeline: AlertTimeline;
+  readonly received: ReceivedCards; // whose cards each member received: a text ack finds its group
 
   constructor(
     private readonly redis: RedisClient,
     private readonly options: { keys: RedisKeys; retentionSeconds: number; clock: () => number },
   ) {
     this.timeline = new AlertTimeline(redis, options);
+    this.received = new ReceivedCards(redis, options);
   }
 
   private get keys() {
@@ -281,6 +283,7 @@ export class AlertGroups {
       .hset(key, card.taskId ?? `message:${card.messageId}`, JSON.stringify(card))
       .expire(key, this.options.retentionSeconds)
       .exec();
+    await this.received.note(id, card.to.users, card.sentAt);
   }
 
   /** Every card and message sent for the group, oldest first. */

@@ -95,6 +95,8 @@ export function redisKeys(prefix: string) {
       /** What happened to the group, oldest first (alert-groups.ts TimelineEntry). */
       timeline: (id: string) => `${prefix}:alert:{${id}}:timeline`,
       current: (scope: string) => `${prefix}:alert-current:${scope}`,
+      /** The groups whose cards a member (userid, case-insensitive) received, by when (received-cards.ts). */
+      received: (userId: string) => `${prefix}:alert-received:${userId.toLowerCase()}`,
       recent: `${prefix}:alert:recent`,
     },
     storm: (recipientsKey: string, what: string) => `${prefix}:storm:{${recipientsKey}}:${what}`,
