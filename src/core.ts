@@ -66,7 +66,13 @@ export interface EventMatch {
   eventKey?: string | string[];
 }
 
-export type EventHandler = (event: CallbackEvent) => Promise<void>;
+/** What an inline rule may answer: the text of a passive reply to the member (sealed by the callback route, as auto-replies are). */
+export interface EventAnswer {
+  reply?: string;
+}
+
+/** Answers only from an inline rule count: a queued one runs after WeCom got its answer. */
+export type EventHandler = (event: CallbackEvent) => Promise<void | EventAnswer>;
 
 export interface EventRule {
   name: string;

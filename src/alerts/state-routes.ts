@@ -8,7 +8,7 @@ import type { AlertTracking } from './alert-tracking';
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 /** A group is its owner's (the key that opened it, or the keys sharing its alertOwner); an admin sees all. */
-const ownedBy = (group: AlertGroup, caller: Caller) => visibleTo(group, caller) || group.createdBy === alertOwnerOf(caller);
+export const ownedBy = (group: AlertGroup, caller: Caller) => visibleTo(group, caller) || group.createdBy === alertOwnerOf(caller);
 
 /** What GET /v1/alerts/{id} answers: the group's state, its escalation, and every card sent. */
 export function alertView(group: AlertGroup, cards: AlertCard[], levels: number) {

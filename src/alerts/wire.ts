@@ -14,6 +14,8 @@ import type { AlertTryoutDeps } from './alert-tryout';
 import { SilenceTargets } from './alertmanager';
 import { CardActions } from './card-actions';
 import { CardUpdates } from './card-updates';
+import { commandRoutes } from './command-routes';
+import { TextAck } from './text-ack';
 import { alertEvent } from './alert-routing';
 import { alertRoutes } from './routes';
 import { AlertViews } from './state-routes';
@@ -70,6 +72,13 @@ export function wireAlerts(
       ? new CardActions({ ...common, tracking, app, findApp: (name) => findApp(config, name), commands })
       : undefined;
 
+  function views(tracking: AlertTracking) {
+    const alertViews = new AlertViews(groups, tracking);
+    return [...alertViews.routes(), ...(commands ? commandRoutes(groups, commands, alertViews) : [])];
+  }
+  const textAck = (commands: AlertCommands, appName: string) =>
+    new TextAck({ groups, commands, appName, language: settings.language, clock: core.clock });
+
   async function handle(job: Job<AlertJob>, token?: string): ReturnType<Processor<AlertJob>> {
     if (!tracking || !cards || !actions) return;
     const data = job.data;
@@ -81,9 +90,9 @@ export function wireAlerts(
   return {
     routes: [
       ...alertRoutes({ messages, storm, settings, metrics: core.metrics, logger: core.logger, tracking, clock: core.clock }),
-      ...(tracking ? new AlertViews(groups, tracking).routes() : []),
+      ...(tracking ? views(tracking) : []),
     ],
-    rules: actions ? [actions.rule()] : [],
+    rules: actions && commands && app ? [textAck(commands, app.name).rule(), actions.rule()] : [],
     groups,
     tracking,
     commands,

@@ -48,6 +48,15 @@ const DEDUPE_SECONDS = 86_400;
  */
 const PENDING_SECONDS = 8;
 
+/**
+ * A push recorded is `done`; an inline rule's passive reply is kept with it, in the same
+ * key, so that WeCom's repeat of the push gets the same reply without running the rule again.
+ */
+const DONE = 'done';
+const doneWith = (reply: string | undefined) => (reply === undefined ? DONE : `${DONE}\n${reply}`);
+const isDone = (value: string | null) => value === DONE || (value?.startsWith(`${DONE}\n`) ?? false);
+const replyIn = (value: string) => (value.startsWith(`${DONE}\n`) ? value.slice(DONE.length + 1) : undefined);
+
 /** The query string as sent, undecoded: wecom/callback/ reads it (a form decoder would spoil base64). */
 const queryOf = (req: Request) => req.originalUrl.split('?')[1] ?? '';
 
@@ -216,12 +225,13 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
       const first = await deps.redis.set(dedupeKey, 'pending', 'EX', PENDING_SECONDS, 'NX').catch(() => {
         throw unavailable();
       });
+      let ruleReply: string | undefined;
       if (first) {
         const inline = deps.router.findInline(event);
         try {
-          if (inline) await inline.handle(event);
+          if (inline) ruleReply = (await inline.handle(event))?.reply;
           else await deps.inbound.add(event);
-          await deps.redis.set(dedupeKey, 'done', 'EX', dedupeSeconds);
+          await deps.redis.set(dedupeKey, doneWith(ruleReply), 'EX', dedupeSeconds);
           await deps.replicated?.();
         } catch (error) {
           await deps.redis.del(dedupeKey).catch(() => undefined);
@@ -232,15 +242,18 @@ export function callbackRoutes(deps: CallbackDeps): Route[] {
           throw unavailable();
         }
         outcome = 'accepted';
-      } else if ((await deps.redis.get(dedupeKey).catch(() => null)) !== 'done') {
-        outcome = 'in-progress';
-        throw new ApiError(503, 'in_progress', 'the first delivery of this push is still being recorded; WeCom will retry');
       } else {
+        const seen = await deps.redis.get(dedupeKey).catch(() => null);
+        if (!isDone(seen)) {
+          outcome = 'in-progress';
+          throw new ApiError(503, 'in_progress', 'the first delivery of this push is still being recorded; WeCom will retry');
+        }
         outcome = 'duplicate';
+        ruleReply = replyIn(seen!);
         deps.logger.info(describe(event), 'callback push repeated by WeCom; handled once');
       }
-      // A repeated push still gets its reply: WeCom retried because it did not see the first answer.
-      const replyText = autoReply(event);
+      // A repeated push still gets its reply: WeCom retried because it did not see the first answer. A rule's reply comes first.
+      const replyText = ruleReply ?? autoReply(event);
       if (replyText === undefined) {
         res.status(200).type('text/plain').send('');
         return;

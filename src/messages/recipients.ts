@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { SendRecipients } from '../wecom/message-payload';
 import { sendCalls } from '../wecom/recipients';
 
-const userId = z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'a WeCom UserID: 1-64 letters, digits or _ . @ -');
+export const userId = z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'a WeCom UserID: 1-64 letters, digits or _ . @ -');
 const groupId = z.union([z.string().regex(/^\d{1,20}$/, 'a numeric id'), z.number().int().nonnegative()]).transform(String);
 
 /**
