@@ -12,7 +12,7 @@ export const ownedBy = (group: AlertGroup, caller: Caller) => visibleTo(group, c
 
 /** What GET /v1/alerts/{id} answers: the group's state, its escalation, and every card sent. */
 export function alertView(group: AlertGroup, cards: AlertCard[], levels: number) {
-  const { acked, silence } = group;
+  const { acked, silence, assigned } = group;
   return {
     id: group.id,
     source: group.source,
@@ -26,7 +26,10 @@ export function alertView(group: AlertGroup, cards: AlertCard[], levels: number)
     updatedAt: iso(group.updatedAt),
     ...(group.resolvedAt ? { resolvedAt: iso(group.resolvedAt) } : {}),
     matchers: group.matchers,
-    ...(acked ? { acked: { by: acked.by, ...(acked.name ? { name: acked.name } : {}), at: iso(acked.at) } } : {}),
+    ...(acked ? { acked: { by: acked.by, ...(acked.name ? { name: acked.name } : {}), at: iso(acked.at), via: acked.via ?? 'card' } } : {}),
+    ...(assigned
+      ? { assigned: { to: assigned.to, ...(assigned.toName ? { toName: assigned.toName } : {}), by: assigned.by, at: iso(assigned.at) } }
+      : {}),
     ...(silence
       ? {
           silence: {
