@@ -1,17 +1,10 @@
 import { parseDuration } from '../../src/alerts/escalation-config';
-import { deliverPush, eventXml, readPassiveReply, type CallbackTarget } from '../../src/wecom/callback/push';
+import { deliverPush, readPassiveReply, type CallbackTarget } from '../../src/wecom/callback/push';
 import { withAlertRoutes } from '../support/alert-routes';
-import {
-  amAlert,
-  amPayload,
-  CARD_AES_KEY,
-  CARD_TOKEN,
-  silences,
-  startAlertmanager,
-  startCardGateway,
-  type Alertmanager,
-} from '../support/alertmanager';
+import { startAlertmanager, startCardGateway, silences, type Alertmanager } from '../support/alertmanager';
+import { amAlert, amPayload, CARD_AES_KEY, CARD_TOKEN } from '../support/alertmanager';
 import { eventually, SIM_APP } from '../support/harness';
+import { memberTextXml } from '../support/wecom-push';
 
 const KEY_A = 'ack-owner-key-000000001';
 const KEY_B = 'ack-other-key-000000002';
@@ -55,15 +48,7 @@ describe('ack from anywhere: the API, a text message, assign (a real Alertmanage
   });
   /** A member's text message to the app, signed and encrypted as WeCom pushes it; answers the passive reply's text. */
   const text = async (from: string, content: string, msgId: string) => {
-    const xml = eventXml({
-      ToUserName: SIM_APP.corpId,
-      FromUserName: from,
-      CreateTime: String(Math.floor(Date.now() / 1000)),
-      MsgType: 'text',
-      Content: content,
-      MsgId: msgId,
-      AgentID: String(SIM_APP.agentId),
-    });
+    const xml = memberTextXml(content, msgId, undefined, from);
     const res = await deliverPush(target(), xml);
     expect(res.status).toBe(200);
     const reply = readPassiveReply(target(), res.body);

@@ -232,7 +232,8 @@ describe('REDIS_WAIT_REPLICAS on a master whose replica is away', () => {
       logger: pino({ level: 'silent' }),
     });
   });
-  const push = encryptedPush(wecom, SIM_APP.corpId, memberTextXml('ack', '7300000000000000042'));
+  // Not `ack`: that text acks an alert group by itself, with a passive reply (alerts/text-ack.ts).
+  const push = encryptedPush(wecom, SIM_APP.corpId, memberTextXml('hello', '7300000000000000042'));
   const postPush = () => request(gateway.app).post(`/wecom/callback?${push.query}`).set('content-type', 'text/xml').send(push.body);
   const callbackOutcomes = async () =>
     (await request(gateway.app).get('/metrics')).text

@@ -4,11 +4,11 @@ import { SIM_APP } from './harness';
 /** The push builder lives with the rest of WeCom's protocol; tests keep importing it from here. */
 export { encryptedPush, eventFields, eventXml } from '../../src/wecom/callback/push';
 
-/** zhangsan's text message to the simulator's app, as WeCom pushes it (CreateTime fixed unless given). */
-export function memberTextXml(content: string, msgId: string, createTime = '1700000000'): string {
+/** A member's (zhangsan unless given) text message to the simulator's app, as WeCom pushes it (CreateTime fixed unless given). */
+export function memberTextXml(content: string, msgId: string, createTime = '1700000000', from = 'zhangsan'): string {
   return eventXml({
     ToUserName: SIM_APP.corpId,
-    FromUserName: 'zhangsan',
+    FromUserName: from,
     CreateTime: createTime,
     MsgType: 'text',
     Content: content,
