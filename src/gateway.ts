@@ -16,6 +16,7 @@ import type { Route } from './http/route';
 import { TemplateLoadError } from './messages/template-source';
 import { loadTemplates, type EventTemplate } from './messages/templates';
 import { wireMessages } from './messages/wire';
+import { OnCall } from './oncall/on-call';
 import { createLogger } from './ops/logger';
 import { wireOps } from './ops/wire';
 import { AuthFailureThrottle, rateLimitPerKey } from './http/rate-limit';
@@ -56,6 +57,9 @@ export async function createGateway(config: Config, options: { logger?: Logger; 
   const extensionRules = await loadExtensions(config.extensions, { send: (message) => messages.send(message), logger });
 
   const core = await connectCore(config, logger, options.clock);
+  // Who is on call, for the flows that page people (messages, alerts): the lead hands it to them.
+  const onCall = new OnCall(core.redis, { keys: core.keys, schedules: config.oncall, clock: core.clock });
+  void onCall;
   const webhooks = wireWebhooks(core, config);
   const chats = wireChats(core, config);
   const messages = await wireMessages(core, config, { templates, statusCallbacks: webhooks.statusCallbacks, chats: chats.directory });

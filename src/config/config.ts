@@ -7,6 +7,7 @@ import type { ApiKey } from '../http/auth';
 import type { EgressConfig } from '../http/egress';
 import type { MediaConfig, SendConfig } from '../messages/messages-config';
 import type { ReaderList } from '../messages/recipients';
+import type { OnCallSchedule } from '../oncall/schedule-config';
 import type { LogFormat } from '../ops/logger';
 import type { RedisConfig } from '../redis/redis-config';
 import type { WecomApp } from '../wecom/app';
@@ -74,6 +75,8 @@ export interface Config {
   contacts: ContactsConfig;
   welcome: WelcomeConfig;
   alerts: AlertsConfig;
+  /** On-call schedules (the config file's `oncall:`), each with its time zone decided. */
+  oncall: OnCallSchedule[];
   /** Modules that register callback rules (absolute paths; the file lists them relative to itself). */
   extensions: string[];
   /** Members who read through the WeChat plugin (微信插件): markdown reaches them as the event's text form. */

@@ -254,7 +254,7 @@ export const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
-function isTimeZone(zone: string): boolean {
+export function isTimeZone(zone: string): boolean {
   try {
     new Intl.DateTimeFormat('en', { timeZone: zone });
     return true;

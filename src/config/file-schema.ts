@@ -3,6 +3,7 @@ import { alertRouteSchema } from '../alerts/alerts-config';
 import { autoReplySchema } from '../callback/callback-config';
 import { contactSinkSchema } from '../contacts/contacts-config';
 import { readerListSchema } from '../messages/recipients';
+import { oncallSchema } from '../oncall/schedule-config';
 import { wecomAppSchema } from '../wecom/app';
 import { fileApiKeySchema } from './api-keys';
 
@@ -19,6 +20,8 @@ export const fileSchema = z
     robots: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).optional(),
     defaultApp: z.string().optional(),
     extensions: z.array(z.string().min(1)).optional(),
+    /** On-call schedules (oncall/schedule-config.ts). */
+    oncall: oncallSchema.optional(),
   })
   .strict(); // a misspelt key is a mistake to report, not a setting to ignore
 

@@ -9,6 +9,7 @@ import { alertRouteProblems, egressProblems, productionProblems, redisProblems }
 import type { Config } from './config';
 import { ALL_WORKERS, DEFAULT_API_BASE, type Env } from './env-schema';
 import type { ConfigFile } from './file-schema';
+import { oncallSection } from '../oncall/schedule-config';
 import { loadRobots } from './robots';
 import {
   alertsSection,
@@ -116,6 +117,7 @@ function composeConfig(e: Env, file: ConfigFile, parts: CheckedParts): Config {
     wechatReaders: file.wechatReaders,
     extensions: parts.extensions,
     alerts: alertsSection(e, file.alertRoutes ?? []),
+    oncall: oncallSection(file.oncall ?? [], e.ALERT_TIMEZONE),
   };
 }
 

@@ -99,6 +99,8 @@ export function redisKeys(prefix: string) {
       received: (userId: string) => `${prefix}:alert-received:${userId.toLowerCase()}`,
       recent: `${prefix}:alert:recent`,
     },
+    /** A schedule's overrides (hash: id -> JSON), expiring after the last one ends. */
+    oncallOverrides: (schedule: string) => `${prefix}:oncall:overrides:${schedule}`,
     storm: (recipientsKey: string, what: string) => `${prefix}:storm:{${recipientsKey}}:${what}`,
     rateLimit: `${prefix}:ratelimit`,
     /** Parts each caller queued in the current send-share window (budgets/send-share.ts). */
