@@ -17,6 +17,7 @@ import { TemplateLoadError } from './messages/template-source';
 import { loadTemplates, type EventTemplate } from './messages/templates';
 import { wireMessages } from './messages/wire';
 import { OnCall } from './oncall/on-call';
+import { wireOnCall } from './oncall/wire';
 import { createLogger } from './ops/logger';
 import { wireOps } from './ops/wire';
 import { AuthFailureThrottle, rateLimitPerKey } from './http/rate-limit';
@@ -59,14 +60,23 @@ export async function createGateway(config: Config, options: { logger?: Logger; 
   const core = await connectCore(config, logger, options.clock);
   // Who is on call, for the flows that page people (messages, alerts): the lead hands it to them.
   const onCall = new OnCall(core.redis, { keys: core.keys, schedules: config.oncall, clock: core.clock });
-  void onCall;
   const webhooks = wireWebhooks(core, config);
   const chats = wireChats(core, config);
   const messages = await wireMessages(core, config, { templates, statusCallbacks: webhooks.statusCallbacks, chats: chats.directory });
   const contacts = await wireContacts(core, config);
   const alerts = wireAlerts(core, config, { messages: messages.service, store: messages.store, nameOf: contacts.nameOf });
   const welcome = wireWelcome(core, config, { activities });
-  const served: Flow[] = [messages, chats, alerts, webhooks, contacts, welcome];
+  const oncall = await wireOnCall(core, config, {
+    onCall,
+    messages: messages.service,
+    // The alerts still open, listed in each handoff message.
+    openAlerts: async () =>
+      (await alerts.groups.recent(500))
+        .filter((g) => g.status !== 'resolved')
+        .map((g) => ({ id: g.id, title: g.title, severity: g.severity, status: g.status, firingSince: g.firingSince, acked: g.acked?.by })),
+    isMember: config.contacts.sinks.length > 0 ? async (id) => (await contacts.nameOf(id)) !== undefined : undefined,
+  });
+  const served: Flow[] = [messages, chats, alerts, webhooks, contacts, welcome, oncall];
   // Callback pushes go to the flows' rules, then operators' rules, then forwarding.
   const rules = [...served.flatMap((f) => f.rules ?? []), ...extensionRules];
   const callback = await wireCallback(core, config, { rules, forwarding: webhooks.inboundForwarding });

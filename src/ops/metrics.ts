@@ -232,6 +232,12 @@ export function createMetrics(now: () => number = Date.now) {
       labelNames: ['level'],
       registers,
     }),
+    oncallHandoffs: new Counter({
+      name: 'wecom_gateway_oncall_handoffs_total',
+      help: 'On-call handoffs, by schedule and result (sent; late: announced after the instance was down; skipped: no longer a handoff)',
+      labelNames: ['schedule', 'result'],
+      registers,
+    }),
     queueOldestAge: new Gauge({
       name: 'wecom_gateway_queue_oldest_waiting_seconds',
       help: 'Age of the oldest job waiting in a queue (0 when empty)',

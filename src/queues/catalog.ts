@@ -153,6 +153,16 @@ export const QUEUES = {
     retention: JOB_RETENTION,
     logName: 'alert',
   },
+  /** On-call handoffs: each schedule's next shift change, a delayed job (oncall/handoffs.ts). */
+  handoff: {
+    name: 'oncall-handoff',
+    urgency: 'background',
+    role: 'alerts',
+    attempts: 5,
+    backoff: exponential(1_000),
+    retention: JOB_RETENTION,
+    logName: 'handoff',
+  },
   /** Final statuses to a request's callbackUrl, delivered where messages are sent. */
   statusCallbacks: { ...WEBHOOK, name: 'status-callbacks', role: 'send' },
   /** User messages to INBOUND_WEBHOOK_URL, delivered where callbacks are handled. */

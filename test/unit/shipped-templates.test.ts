@@ -9,6 +9,7 @@ import { sendMessage } from '../../src/wecom/endpoints/message';
 import { markupProblems } from '../../src/wecom/markup/check';
 import { textcardSeen } from '../../src/wecom/markup/text';
 import { WecomSimulator } from '../../src/simulator/simulator';
+import { handoffData } from '../../src/oncall/handoffs';
 import { asApp } from '../support/wecom-app';
 
 /**
@@ -753,6 +754,60 @@ describe('alert.digest', () => {
         '- ✅ RESOLVED DiskFull ×2: db1:9100, db2:9100\n+2 more alert names',
     },
   );
+});
+
+describe('oncall.handoff', () => {
+  const open = [
+    { id: 'a1', title: 'DiskFull', severity: 'critical', status: 'firing', firingSince: Date.parse('2026-12-08T00:55:00Z') },
+    {
+      id: 'a2',
+      title: 'HostHighLoad',
+      severity: 'warning',
+      status: 'acked',
+      acked: 'ops1',
+      firingSince: Date.parse('2026-12-06T22:00:00Z'),
+    },
+  ];
+  const shift = { user: 'ops2', since: Date.parse('2026-12-08T01:00:00Z'), until: Date.parse('2026-12-09T01:00:00Z') };
+  const now = Date.parse('2026-12-08T01:00:30Z');
+  const data = handoffData('sre', shift, open, 'Asia/Shanghai', now);
+  const none = handoffData('sre', { ...shift, override: 'ovr_1' }, [], 'Asia/Shanghai', now);
+
+  golden(
+    'when the shift changes with two alerts open, then the markdown says who until when and lists them with their age',
+    'oncall.handoff',
+    'markdown',
+    data,
+    {
+      content:
+        '**📟 值班交接 · sre**\n现在值班：ops2，至 12-09 09:00\n未恢复的告警（2）：\n' +
+        '> <font color="warning">critical</font> DiskFull · 告警中 · 已持续 6 分钟\n' +
+        '> <font color="warning">warning</font> HostHighLoad · 已认领 · ops1 · 已持续 1 天 3 小时',
+    },
+  );
+
+  golden('when an override begins and nothing is open, then the text says so and "none"', 'oncall.handoff', 'text', none, {
+    content: '值班交接 · sre\n现在值班：ops2（临时替班），至 12-09 09:00\n未恢复的告警：无',
+  });
+
+  golden('when the shift changes, then the English markdown lists the open alerts', 'oncall.handoff.en', 'markdown', data, {
+    content:
+      '**📟 On-call handoff · sre**\nOn call now: ops2, until 12-09 09:00\nOpen alerts (2):\n' +
+      '> <font color="warning">critical</font> DiskFull · firing · open 6 min\n' +
+      '> <font color="warning">warning</font> HostHighLoad · acked by ops1 · open 1 d 3 h',
+  });
+
+  golden('when nothing is open, then the English text says none', 'oncall.handoff.en', 'text', none, {
+    content: 'On-call handoff · sre\nOn call now: ops2 (override), until 12-09 09:00\nOpen alerts: none',
+  });
+
+  it('when more alerts are open than are listed, then ten are listed and the rest counted', () => {
+    const many = Array.from({ length: 12 }, (_, i) => ({ ...open[0], id: `a${i}`, firingSince: now - i * 60_000 }));
+    const text = render('oncall.handoff.en', 'text', handoffData('sre', shift, many, 'Asia/Shanghai', now)).content as string;
+    expect(text.split('\n').filter((line) => line.startsWith('- '))).toHaveLength(10);
+    expect(text).toMatch(/Open alerts \(12\):/);
+    expect(text.endsWith('+2 more not listed')).toBe(true);
+  });
 });
 
 describe("every shipped event's example", () => {
