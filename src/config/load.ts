@@ -9,7 +9,7 @@ import { alertRouteProblems, egressProblems, productionProblems, redisProblems }
 import type { Config } from './config';
 import { ALL_WORKERS, DEFAULT_API_BASE, type Env } from './env-schema';
 import type { ConfigFile } from './file-schema';
-import { oncallSection } from '../oncall/schedule-config';
+import { oncallProblems, oncallSection } from '../oncall/schedule-config';
 import { loadRobots } from './robots';
 import {
   alertsSection,
@@ -77,6 +77,7 @@ function checkedParts(e: Env, file: ConfigFile, problems: string[]): CheckedPart
   const robots = loadRobots({ env: e.WECOM_ROBOTS, file: file.robots, filePath: e.GATEWAY_CONFIG }, apiBase, DEFAULT_API_BASE, problems);
   const robotNames = new Set(robots.map((r) => r.name));
   problems.push(...alertRouteProblems(file.alertRoutes ?? [], robotNames, e.GATEWAY_CONFIG));
+  problems.push(...oncallProblems(file.oncall ?? [], robotNames, e.GATEWAY_CONFIG));
   // Partly given credentials are already named, one line each.
   if (e.NODE_ENV === 'production' && e.SANDBOX !== '1' && !loaded.partlyGiven) {
     problems.push(...productionProblems(e, loaded.apps.length > 0));

@@ -21,6 +21,8 @@ export interface OpenAlert {
 export interface HandoffJob {
   schedule: string;
   at: number;
+  /** When it was added: one added after its time (an override from the past) is not late. */
+  addedAt: number;
 }
 
 export interface HandoffDeps {
@@ -91,8 +93,9 @@ export class Handoffs {
 
   /** The handoff at `at` (an override's start): added once, due at once when `at` has passed. */
   async plan(schedule: string, at: number): Promise<void> {
-    const delay = Math.max(0, at - this.core.clock());
-    await this.queue.add('handoff', { schedule, at }, { ...this.defined.jobOptions(), jobId: `handoff-${schedule}-${at}`, delay });
+    const addedAt = this.core.clock();
+    const options = { ...this.defined.jobOptions(), jobId: `handoff-${schedule}-${at}`, delay: Math.max(0, at - addedAt) };
+    await this.queue.add('handoff', { schedule, at, addedAt }, options);
   }
 
   private async planAfter(schedule: string, after: number): Promise<void> {
@@ -102,12 +105,12 @@ export class Handoffs {
 
   /** A late job (the instance was down) still tells whoever is on call now; one no longer a handoff (its override deleted) tells nobody. */
   private async handle(job: Job<HandoffJob>): Promise<void> {
-    const { schedule, at } = job.data;
+    const { schedule, at, addedAt } = job.data;
     const now = this.core.clock();
     const begun = await this.deps.onCall.shiftAt(schedule, at);
     const current = begun?.since === at ? await this.deps.onCall.shiftAt(schedule, now) : undefined;
     if (current) await this.announce(schedule, at, current, now);
-    const result = !current ? 'skipped' : now - at > LATE_MS ? 'late' : 'sent';
+    const result = !current ? 'skipped' : now - Math.max(at, addedAt) > LATE_MS ? 'late' : 'sent';
     this.core.metrics.oncallHandoffs.inc({ schedule, result });
     this.core.logger.info(
       { schedule, at: new Date(at).toISOString(), user: current?.user, result },

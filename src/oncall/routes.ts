@@ -20,7 +20,7 @@ const overrideSchema = z
   })
   .strict();
 
-export const shiftView = (s: Shift) => ({
+const shiftView = (s: Shift) => ({
   user: s.user,
   since: iso(s.since),
   until: iso(s.until),
@@ -48,17 +48,7 @@ export function oncallRoutes({ onCall, clock, onOverride }: OnCallRouteDeps): Ro
       method: 'get',
       path: '/v1/oncall',
       auth: 'read',
-      handler: async (_req, res) => {
-        const at = clock();
-        const schedules = await Promise.all(
-          onCall.names().map(async (name) => {
-            const now = await onCall.shiftAt(name, at);
-            const { timezone } = onCall.schedule(name)!;
-            return { name, timezone, now: now ? shiftView(now) : null, paged: await onCall.usersOnCall(name, at) };
-          }),
-        );
-        res.json({ schedules });
-      },
+      handler: async (_req, res) => void res.json({ schedules: await everySchedule(onCall, clock()) }),
     },
     {
       method: 'get',
@@ -76,23 +66,8 @@ export function oncallRoutes({ onCall, clock, onOverride }: OnCallRouteDeps): Ro
       auth: 'admin',
       handler: async (req, res) => {
         const { name } = scheduleOf(req);
-        const parsed = overrideSchema.safeParse(req.body);
-        if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
-        const [from, until, now] = [Date.parse(parsed.data.from), Date.parse(parsed.data.until), clock()];
-        if (until <= from) throw fieldError('until', 'must be after from');
-        if (until <= now) throw fieldError('until', 'is in the past: an override is for now or later');
-        const outcome = await onCall.overrides.add(name, { user: parsed.data.user, from, until }, now);
-        if ('overlaps' in outcome) {
-          const other = outcome.overlaps;
-          throw new ApiError(
-            409,
-            'override_overlap',
-            `overlaps override ${other.id} (${other.user}, ${iso(other.from)} to ${iso(other.until)}): delete it or choose other times`,
-            [{ field: 'from', message: `overlaps override ${other.id}` }],
-          );
-        }
-        await onOverride(name, outcome.added);
-        res.status(201).location(`/v1/oncall/${name}/overrides/${outcome.added.id}`).json(overrideView(outcome.added));
+        const added = await addOverride(name, req.body, { onCall, clock, onOverride });
+        res.status(201).location(`/v1/oncall/${name}/overrides/${added.id}`).json(overrideView(added));
       },
     },
     {
@@ -117,6 +92,35 @@ export function oncallRoutes({ onCall, clock, onOverride }: OnCallRouteDeps): Ro
       },
     },
   ];
+}
+
+/** GET /v1/oncall: each schedule, who is on call and who a page reaches at `at`. */
+function everySchedule(onCall: OnCall, at: number) {
+  return Promise.all(
+    onCall.names().map(async (name) => {
+      const now = await onCall.shiftAt(name, at);
+      const { timezone } = onCall.schedule(name)!;
+      return { name, timezone, now: now ? shiftView(now) : null, paged: await onCall.usersOnCall(name, at) };
+    }),
+  );
+}
+
+/** POST /v1/oncall/{name}/overrides: checked, added unless it overlaps another, its start planned as a handoff. */
+async function addOverride(name: string, body: unknown, { onCall, clock, onOverride }: OnCallRouteDeps): Promise<Override> {
+  const parsed = overrideSchema.safeParse(body);
+  if (!parsed.success) throw ApiError.invalid(parsed.error.issues);
+  const [from, until, now] = [Date.parse(parsed.data.from), Date.parse(parsed.data.until), clock()];
+  if (until <= from) throw fieldError('until', 'must be after from');
+  if (until <= now) throw fieldError('until', 'is in the past: an override is for now or later');
+  const outcome = await onCall.overrides.add(name, { user: parsed.data.user, from, until }, now);
+  if ('overlaps' in outcome) {
+    const other = outcome.overlaps;
+    const times = `${other.user}, ${iso(other.from)} to ${iso(other.until)}`;
+    const message = `overlaps override ${other.id} (${times}): delete it or choose other times`;
+    throw new ApiError(409, 'override_overlap', message, [{ field: 'from', message: `overlaps override ${other.id}` }]);
+  }
+  await onOverride(name, outcome.added);
+  return outcome.added;
 }
 
 function fieldError(field: string, message: string): ApiError {

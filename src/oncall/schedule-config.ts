@@ -70,6 +70,15 @@ export function oncallSection(schedules: OnCallScheduleConfig[], defaultTimeZone
   return schedules.map((s) => ({ ...s, timezone: s.timezone ?? defaultTimeZone }));
 }
 
+/** What the schema cannot see alone: the robots a schedule announces to must be configured. */
+export function oncallProblems(schedules: OnCallScheduleConfig[], robotNames: Set<string>, filePath: string | undefined): string[] {
+  return schedules.flatMap((s, i) =>
+    (s.announce?.robots ?? [])
+      .filter((robot) => !robotNames.has(robot))
+      .map((robot) => `${filePath}: oncall.${i}.announce.robots: schedule ${s.name}: no robot is named ${robot}`),
+  );
+}
+
 function validDate(text: string): boolean {
   const m = START.exec(text);
   if (!m) return false;

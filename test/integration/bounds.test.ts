@@ -64,7 +64,12 @@ describe('bounded queues and dead letters', () => {
         EGRESS_ALLOW: '127.0.0.1/32',
       },
       // The sandbox's expo2026 demo activity (its tags give the welcome-tags queue a job) loads in sandbox mode only.
-      config: (c) => ({ ...c, sandbox: true }),
+      // An on-call schedule: its next handoff is a job of the oncall-handoff queue.
+      config: (c) => ({
+        ...c,
+        sandbox: true,
+        oncall: [{ name: 'sre', timezone: 'UTC', rotation: { users: ['ops1'], every: '1d', handoff: '09:00', start: '2026-01-01' } }],
+      }),
     });
   });
   afterAll(async () => {
@@ -121,6 +126,7 @@ describe('bounded queues and dead letters', () => {
       'forward-inbound',
       'inbound',
       'media',
+      'oncall-handoff',
       'send',
       'status-callbacks',
       'welcome',
