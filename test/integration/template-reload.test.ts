@@ -85,7 +85,7 @@ describe('reloading templates without a restart', () => {
       dir,
       events: expect.arrayContaining(['program.alert']),
       activities: ['spring'],
-      msg: `templates reloaded from ${dir}: 7 events, 1 welcome activity`,
+      msg: `templates reloaded from ${dir}: 9 events, 1 welcome activity`,
     });
   });
 
