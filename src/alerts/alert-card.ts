@@ -154,12 +154,21 @@ export function groupTimes(group: AlertGroup, timeZone: string, now: number) {
   return timesData(group.firingSince, group.status === 'resolved' ? (group.resolvedAt ?? group.updatedAt) : undefined, timeZone, now);
 }
 
-/** The group as templates see it: its alerts, its times and state, and what one message adds (a card, escalation, a notice). */
+/** The alert's page members open from a robot or chat message (member-page.ts serves it), when PUBLIC_URL is set. */
+export function alertPageUrl(publicUrl: string | undefined, groupId: string): string | null {
+  return publicUrl ? `${publicUrl}/alerts/${groupId}` : null;
+}
+
+/**
+ * The group as templates see it: its alerts, its times and state, the link to its page (`pageUrl`, null without
+ * PUBLIC_URL), and what one message adds (a card, escalation, a notice).
+ */
 export function groupTemplateData(
   group: AlertGroup,
-  timeZone: string,
+  settings: { timeZone: string; publicUrl?: string },
   now: number,
   extras: Record<string, unknown> = {},
 ): Record<string, unknown> {
-  return { ...group.data, ...groupTimes(group, timeZone, now), state: stateData(group), ...extras };
+  const pageUrl = alertPageUrl(settings.publicUrl, group.id);
+  return { ...group.data, ...groupTimes(group, settings.timeZone, now), state: stateData(group), pageUrl, ...extras };
 }

@@ -165,7 +165,7 @@ export class AlertTracking {
 
   /** The group as templates see it: its alerts, its times and state, and what this message adds (a card, escalation, a notice). */
   templateData(group: AlertGroup, extras: Record<string, unknown> = {}): Record<string, unknown> {
-    return groupTemplateData(group, this.deps.settings.timeZone, this.deps.clock(), extras);
+    return groupTemplateData(group, this.deps.settings, this.deps.clock(), extras);
   }
 
   /** When the group began (its first startsAt) and, once resolved, how long it lasted: as cards and messages say it. */

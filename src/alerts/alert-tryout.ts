@@ -103,7 +103,7 @@ export function alertTryout(
     data: notificationData(n, deps.settings) as unknown as Record<string, unknown>,
     to: members,
   };
-  const data = groupTemplateData(group, deps.settings.timeZone, now);
+  const data = groupTemplateData(group, deps.settings, now);
   const card = cardData(group, { taskId: 'alert_preview_1' }, deps.durationsOf(route?.name));
   const memberForms = (['template_card', 'markdown', 'text', 'textcard'] as const).filter((m) => template.msgtypes.includes(m));
   // As AlertTracking.cardsFor decides: the card when members can click and no

@@ -57,6 +57,8 @@ export interface AlertsConfig {
   /** Where Grafana alerts' silences are created (never alertmanagerUrl). */
   grafanaAlertmanagerUrl?: string;
   silenceDurations: Duration[];
+  /** PUBLIC_URL: robot and chat messages link to the alert's page (`pageUrl`, {publicUrl}/alerts/{id}). */
+  publicUrl?: string;
 }
 
 /** What the alerts flow reads from the configuration (wire.ts). */

@@ -77,6 +77,8 @@ export interface Config {
   alerts: AlertsConfig;
   /** On-call schedules (the config file's `oncall:`), each with its time zone decided. */
   oncall: OnCallSchedule[];
+  /** The alert's member page: WeCom's web login base (WECOM_OAUTH_BASE; the sandbox's simulator) and PUBLIC_URL. */
+  webLogin: { oauthBase: string; publicUrl?: string };
   /** Modules that register callback rules (absolute paths; the file lists them relative to itself). */
   extensions: string[];
   /** Members who read through the WeChat plugin (微信插件): markdown reaches them as the event's text form. */

@@ -108,6 +108,10 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z0-9_-]+$/)
     .default('wgw'),
   WECOM_API_BASE: httpUrl.optional(),
+  /** WeCom's web login (oauth2/authorize, reference §17) for the alert's member page; the sandbox points it at the simulator. */
+  WECOM_OAUTH_BASE: httpUrl.default('https://open.weixin.qq.com'),
+  /** The gateway's external base URL (https://gw.example.com): robot and chat alert messages link to the alert's page there. */
+  PUBLIC_URL: httpUrl.optional(),
   WECOM_TIMEOUT_MS: wholeNumber(100).default(10_000),
   WECOM_CORP_ID: z.string().min(1).optional(),
   WECOM_AGENT_ID: wholeNumber(1).optional(),

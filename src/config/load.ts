@@ -20,6 +20,7 @@ import {
   sandboxSection,
   sendSection,
   serverSection,
+  webLoginSection,
 } from './sections';
 import { loadFile, parseEnv } from './sources';
 
@@ -119,6 +120,7 @@ function composeConfig(e: Env, file: ConfigFile, parts: CheckedParts): Config {
     extensions: parts.extensions,
     alerts: alertsSection(e, file.alertRoutes ?? []),
     oncall: oncallSection(file.oncall ?? [], e.ALERT_TIMEZONE),
+    webLogin: webLoginSection(e),
   };
 }
 

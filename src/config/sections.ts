@@ -107,5 +107,11 @@ export function alertsSection(e: Env, routes: AlertRoute[]): AlertsConfig {
     alertmanagerUrl: e.ALERTMANAGER_URL,
     grafanaAlertmanagerUrl: e.GRAFANA_ALERTMANAGER_URL,
     silenceDurations: e.ALERT_SILENCE_DURATIONS,
+    ...(e.PUBLIC_URL ? { publicUrl: e.PUBLIC_URL.replace(/\/+$/, '') } : {}),
   };
+}
+
+/** The alert's member page: where WeCom's web login is (WECOM_OAUTH_BASE) and the gateway's address members open (PUBLIC_URL). */
+export function webLoginSection(e: Env) {
+  return { oauthBase: e.WECOM_OAUTH_BASE.replace(/\/+$/, ''), publicUrl: e.PUBLIC_URL?.replace(/\/+$/, '') };
 }

@@ -89,6 +89,8 @@ export async function startSandbox(config: Config, options: { port: number; logg
       apps: [app],
       defaultApp: app.name,
       wecom: { ...config.wecom, apiBase: simulator.url },
+      // The simulator's web login: a browser opens it, so its address for people.
+      webLogin: { ...config.webLogin, oauthBase: config.simulatorPublicUrl ?? simulator.url },
       robots: sandboxRobots(config, simulator.url),
     },
     simulator,
