@@ -89,6 +89,7 @@ export async function createGateway(config: Config, options: { logger?: Logger; 
     timeZone: config.alerts.timeZone,
     duplicateCheckSeconds: config.send.duplicateCheckSeconds,
     sinks: config.contacts.sinks.map((s) => s.name),
+    alertRoutes: config.alerts.routes.map((r) => r.name),
   };
   const dashboard = wireConsole(core, consoleSettings, { flows, messages, alerts, contacts });
   flows.push(ops, dashboard);

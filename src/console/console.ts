@@ -57,6 +57,9 @@ function mayAct(caller: Caller, permission: Permission, { t }: ConsoleLocale): A
 }
 
 const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+/** A page's query parameters given once and not empty (a filter given twice is no filter). */
+const onceEach = (query: Request['query']) =>
+  Object.fromEntries(Object.entries(query).filter((e): e is [string, string] => text(e[1]) !== undefined));
 
 /**
  * The operators' console, behind the admin permission: an overview with the last
@@ -219,16 +222,24 @@ export function consoleRouter(deps: ConsoleDeps, basePath = '/dashboard'): Route
         res,
         `/${panel.id}`,
         localeOf(res).t(panel.title),
-        await panel.html(`${basePath}/${panel.id}`, localeOf(res)),
+        await panel.html(`${basePath}/${panel.id}`, localeOf(res), onceEach(req.query)),
         panel.scripts ? { scripts: panel.scripts } : {},
       ),
     );
+    if (panel.item)
+      router.get(`/${panel.id}/:item`, async (req, res) => {
+        const item = await panel.item!(String(req.params.item), `${basePath}/${panel.id}`, localeOf(res));
+        if (!item) throw new ApiError(404, 'not_found', `no ${panel.id} item ${String(req.params.item)}`);
+        page(req, res, `/${panel.id}`, item.title, item.body, panel.scripts ? { scripts: panel.scripts } : {});
+      });
     for (const [name, action] of Object.entries(panel.actions ?? {})) {
       router.post(`/${panel.id}/${name}`, async (req, res) => {
         const fields = Object.fromEntries(Object.entries(req.body ?? {}).map(([k, v]) => [k, String(v)]));
         // A button the key may not use is answered on the page, as its outcome would be.
         const refused = mayAct(callerOf(res), action.permission, localeOf(res));
-        back(res, `/${panel.id}`, refused ? refused.message : await action.act(fields, callerOf(res), localeOf(res)));
+        const done = refused ? refused.message : await action.act(fields, callerOf(res), localeOf(res));
+        if (typeof done === 'string') back(res, `/${panel.id}`, done);
+        else back(res, `/${panel.id}/${done.back}`, done.notice);
       });
     }
     // Behind the same origin check and JSON parsing as every console post; an ApiError answers its status and fields.

@@ -9,8 +9,13 @@ export interface DashboardPanel {
   id: string;
   /** Its name in the navigation and heading: a key of the console's strings (src/console/strings/). */
   title: StringKey;
-  /** The page's HTML, escaped by the panel; `basePath` is where its actions are posted (`<basePath>/<action>`). */
-  html(basePath: string, locale: ConsoleLocale): Promise<string>;
+  /**
+   * The page's HTML, escaped by the panel; `basePath` is where its actions are posted (`<basePath>/<action>`);
+   * `query`: the page's query parameters given once (its filters).
+   */
+  html(basePath: string, locale: ConsoleLocale, query: Record<string, string>): Promise<string>;
+  /** A page of one of its items (`<basePath>/<item>`): its title and HTML, or undefined when there is no such item (404). */
+  item?(item: string, basePath: string, locale: ConsoleLocale): Promise<{ title: string; body: string } | undefined>;
   /** Its buttons: each takes the form's fields and answers the notice shown on the page afterwards. */
   actions?: Record<string, PanelAction>;
   /** Asset files under public/console the page loads (helmet's CSP allows no inline script). */
@@ -29,7 +34,8 @@ export interface DashboardPanel {
  */
 export interface PanelAction {
   permission: Permission;
-  act(fields: Record<string, string>, caller: Caller, locale: ConsoleLocale): Promise<string>;
+  /** The notice, shown on the panel's page, or on the page `back` names (an item's, relative to the panel). */
+  act(fields: Record<string, string>, caller: Caller, locale: ConsoleLocale): Promise<string | { notice: string; back: string }>;
 }
 
 /** A panel's JSON endpoint, under the same rule as its buttons (PanelAction). */

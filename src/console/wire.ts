@@ -6,6 +6,7 @@ import type { MessagesFlow } from '../messages/wire';
 import { consoleRouter } from './console';
 import { MinuteSeries } from './minute-series';
 import { alertPlayground } from './panels/alert-playground';
+import type { AlertActions, OnCallDirectory } from './alert-page';
 import { alertPanel } from './panels/alerts';
 import { syncPanel } from './panels/contact-sync';
 
@@ -25,13 +26,18 @@ export interface ConsoleSettings {
   duplicateCheckSeconds: number;
   /** The contact sinks' names, for the sync page. */
   sinks: string[];
+  /** The alert routes' names, for the alert list's filter. */
+  alertRoutes: string[];
 }
 
 /** The flows the console reads: every flow's queues, and the services of those with pages here. */
 export interface ConsoleReads {
   flows: Flow[];
   messages: MessagesFlow;
-  alerts: Pick<AlertsFlow, 'groups' | 'tracking' | 'tryout'>;
+  /** `commands`: ack, assign, silence from the alert pages (alerts/alert-commands.ts). */
+  alerts: Pick<AlertsFlow, 'groups' | 'tracking' | 'tryout'> & { commands?: AlertActions };
+  /** Who is on call, for the alert list and pages (oncall/on-call.ts). */
+  onCall?: OnCallDirectory;
   contacts: { sync?: SyncDispatcher };
 }
 
@@ -49,7 +55,12 @@ export function wireConsole(core: Core, settings: ConsoleSettings, deps: Console
   const { messages, alerts, contacts } = deps;
   // The flows' pages, in the navigation's order.
   const panels = [
-    ...(alerts.tracking && alerts.tryout ? [alertPanel(alerts.groups, alerts.tracking), alertPlayground(alerts.tryout, core.clock)] : []),
+    ...(alerts.tracking && alerts.tryout
+      ? [
+          alertPanel({ ...alerts, tracking: alerts.tracking, store: messages.store, onCall: deps.onCall, routes: settings.alertRoutes }),
+          alertPlayground(alerts.tryout, core.clock),
+        ]
+      : []),
     ...(contacts.sync ? [syncPanel(contacts.sync, settings.sinks, core.metrics)] : []),
   ];
   const { recall } = messages;

@@ -17,7 +17,8 @@ export type SimulatedApi =
   | 'appchat/update'
   | 'appchat/get'
   | 'appchat/send'
-  | 'message/update_template_card';
+  | 'message/update_template_card'
+  | 'auth/getuserinfo';
 
 /** Random trouble on every API: with probability `rate`, one of `faults` (or a token expiry) instead of a normal answer. */
 export interface Chaos {

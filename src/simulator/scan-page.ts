@@ -8,7 +8,7 @@ export interface ScannedCustomer {
   welcome: { text?: string; attachments: Record<string, unknown>[]; afterMs: number } | null;
 }
 
-const escapeHtml = (value: unknown) => String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+export const escapeHtml = (value: unknown) => String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const linkTo = (url: unknown, label: unknown) =>
   typeof url === 'string' && /^https?:\/\//i.test(url) ? `<a href="${escapeHtml(url)}">${escapeHtml(label)}</a>` : escapeHtml(label);
 
@@ -20,8 +20,8 @@ h1{font-size:1.25rem;margin:.5rem 0}h1 small{display:block;font-size:.9rem;color
 .bubble{background:#fff;border-radius:.5rem;padding:.75rem;margin:.5rem 0;box-shadow:0 1px 2px #0001;white-space:pre-wrap;\
 word-break:break-word}.kind{color:#646a73;font-size:.8rem}.warn{color:#b42318}`;
 
-/** A small page that reads well on a phone. */
-function page(title: string, content: string): string {
+/** A small page that reads well on a phone (the web login's member chooser too). */
+export function page(title: string, content: string): string {
   return `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">\
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title>
 <style>${STYLE}</style>

@@ -13,6 +13,7 @@ import { localOnly } from './local-only';
 import { Media } from './media';
 import { MemberEvents } from './member-events';
 import { messageBodyCheck, Messages, type SentMessage } from './messages';
+import { WebLogin } from './oauth';
 import type { SimulatorOptions } from './options';
 import { type RobotSentMessage, Robots } from './robots';
 import { type ScanOutcome, Scans } from './scan';
@@ -261,6 +262,7 @@ export class WecomSimulator {
     this.robots.routes(app);
     this.appChats.routes(app);
     this.interactiveCards.routes(app);
+    new WebLogin(host, { apps: this.tokens.apps, directory: this.directory }).routes(app);
     // WeCom answers unknown APIs with 404 pages, not JSON.
     app.use('/cgi-bin', (_req, res) => void res.status(404).send('not found'));
 

@@ -54,9 +54,9 @@ export function answeredWithout(api: string, field: string, kind: 'retry' | 'per
 /** Reads an answer that carries nothing more than its acceptance. */
 export const accepted = (): Outcome<true> => ({ kind: 'ok', value: true });
 
-/** Redacts access_token / corpsecret / a robot's key from anything that might be logged. */
+/** Redacts access_token / corpsecret / a robot's key / a web login's code (usable once, for 5 minutes) from anything that might be logged. */
 export function redactUrl(url: string): string {
-  return url.replace(/\b(access_token|corpsecret|key)=[^&\s]*/g, '$1=***');
+  return url.replace(/\b(access_token|corpsecret|key|code)=[^&\s]*/g, '$1=***');
 }
 
 /** How one call differs from a plain WeCom API call: a robot's own API base, and credentials no errmsg may show. */

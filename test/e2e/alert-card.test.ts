@@ -30,7 +30,8 @@ describe('an alert card on the dashboard, before and after a click (real Chromiu
   });
 
   async function cardOnDashboard(page: Page, alert: string) {
-    await page.goto(`${base}/dashboard/alerts`);
+    // The alert's own page: its facts, timeline and latest card (the list links to it).
+    await page.goto(`${base}/dashboard/alerts/${alert}`);
     const card = page.locator(`[data-alert="${alert}"] .card`);
     await card.waitFor();
     return card;

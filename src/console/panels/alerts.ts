@@ -1,66 +1,164 @@
-import type { ConsoleLocale, StringKey, Translate } from '../locale';
-import type { DashboardPanel } from '../panel';
+import type { ConsoleLocale } from '../locale';
+import type { DashboardPanel, PanelAction } from '../panel';
+import { table } from '../page';
 import { cardHtml } from '../preview';
 import { escapeHtml } from '../../ops/html';
-import type { AlertGroups } from '../../alerts/alert-groups';
-import type { AlertTracking } from '../../alerts/alert-tracking';
-import { alertView, type AlertView } from '../../alerts/state-routes';
+import type { AlertGroup } from '../../alerts/alert-groups';
+import { ALERT_STATUSES } from '../../alerts/alert-state';
+import {
+  actionForms,
+  alertFacts,
+  assignedOf,
+  onCallOf,
+  outcomeText,
+  stateOf,
+  timelineHtml,
+  viewOf,
+  whenOf,
+  type AlertActions,
+  type AlertPageDeps,
+} from '../alert-page';
 
-/** `2 d 3 h`, `2 h 5 min`, `12 min` (`2 天 3 小时`…): as the templates' `lasted` partial words it, in the console's language. */
-const spanText = ({ days, hours, minutes }: { days: number; hours: number; minutes: number }, t: Translate) =>
-  days ? t('alerts.days', { days, hours }) : hours ? t('alerts.hours', { hours, minutes }) : t('alerts.minutes', { minutes });
-
-const SILENCE_STATES: Record<string, StringKey | undefined> = {
-  created: 'alerts.silence.created',
-  failed: 'alerts.silence.failed',
-  pending: 'alerts.silence.pending',
-};
-
-function stateOf(view: AlertView, t: Translate): string {
-  const status = t(`alerts.${view.status}`);
-  if (view.status === 'acked' && view.acked) return t('alerts.ackedBy', { name: view.acked.name ?? view.acked.by });
-  if (view.silence) {
-    const state = SILENCE_STATES[view.silence.state];
-    const silence = t('alerts.silence', {
-      status,
-      state: state ? t(state) : view.silence.state,
-      name: view.silence.name ?? view.silence.by,
-      duration: view.silence.duration,
-    });
-    return `${silence}${view.silence.id ? ` (${view.silence.id})` : ''}${view.silence.error ? `: ${view.silence.error}` : ''}`;
-  }
-  return status;
+/** The list's filters, as query parameters: `state` (open by default, `all`, or one status), severity, alertname, route. */
+export interface AlertFilter {
+  state?: string;
+  severity?: string;
+  alertname?: string;
+  route?: string;
 }
 
-/** The console's alert groups: their state, escalation level, and each group's latest card as members see it. */
-export function alertPanel(groups: AlertGroups, tracking: AlertTracking): DashboardPanel {
+const OPEN = new Set(['firing', 'acked', 'silencing', 'silenced']);
+/** How many groups the list reads (the newest kept) before filtering. */
+const LISTED = 200;
+
+const namesOf = (group: AlertGroup) => ((group.data.alerts ?? []) as { name?: string }[]).map((a) => a.name ?? '');
+const keysOf = (group: AlertGroup) => [...new Set(((group.data.alerts ?? []) as { key?: string }[]).map((a) => a.key ?? ''))];
+
+export function matches(group: AlertGroup, filter: AlertFilter): boolean {
+  const state = filter.state ?? 'open';
+  if (state === 'open' ? !OPEN.has(group.status) : state !== 'all' && group.status !== state) return false;
+  if (filter.severity && group.severity !== filter.severity) return false;
+  if (filter.route && group.route !== filter.route) return false;
+  return !filter.alertname || namesOf(group).includes(filter.alertname) || group.title === filter.alertname;
+}
+
+function filterForm(filter: AlertFilter, routes: string[], { t }: ConsoleLocale): string {
+  const select = (name: string, label: string, options: [string, string][], value = '') =>
+    `<label>${escapeHtml(label)}<select name="${name}">${options
+      .map(([v, text]) => `<option value="${escapeHtml(v)}"${v === value ? ' selected' : ''}>${escapeHtml(text)}</option>`)
+      .join('')}</select></label>`;
+  const states: [string, string][] = [
+    ['open', t('alertList.open')],
+    ['all', t('alertList.all')],
+    ...ALERT_STATUSES.map((s): [string, string] => [s, t(`alerts.${s}`)]),
+  ];
+  const input = (name: keyof AlertFilter, label: string) =>
+    `<label>${escapeHtml(label)}<input name="${name}" value="${escapeHtml(filter[name] ?? '')}"></label>`;
+  return (
+    `<form method="get" class="filters">${select('state', t('alertList.state'), states, filter.state ?? 'open')}` +
+    input('severity', t('alertList.severity')) +
+    input('alertname', t('alertList.alertname')) +
+    select('route', t('alertList.route'), [['', t('alertList.any')], ...routes.map((r): [string, string] => [r, r])], filter.route) +
+    `<button type="submit">${escapeHtml(t('alertList.filter'))}</button></form>`
+  );
+}
+
+const field = (fields: Record<string, string>, name: string) => fields[name]?.trim() || undefined;
+
+/**
+ * The console's alert groups: the list (open ones by default) with who is on call and
+ * who acked, and each group's page with its latest card, its timeline and the ack,
+ * assign and silence buttons. The console knows keys, not members: who acts is the
+ * form's `by`, the key's name when left empty.
+ */
+export function alertPanel(deps: AlertPageDeps & { commands?: AlertActions; routes: string[] }): DashboardPanel {
+  const { groups, tracking } = deps;
+  const act =
+    (kind: 'ack' | 'assign' | 'silence'): PanelAction['act'] =>
+    async (fields, caller, locale) => {
+      const id = field(fields, 'id') ?? '';
+      const by = field(fields, 'by') ?? caller.id;
+      const to = field(fields, 'to');
+      const duration = field(fields, 'duration');
+      const missing = kind === 'assign' && !to ? 'to' : kind === 'silence' && !duration ? 'duration' : undefined;
+      if (missing || !deps.commands) return { notice: locale.t('alertPage.missing', { field: missing ?? 'commands' }), back: id };
+      const via = 'console' as const;
+      const result =
+        kind === 'ack'
+          ? await deps.commands.ack(id, { by, via })
+          : kind === 'assign'
+            ? await deps.commands.assign(id, { by, via, to: to! })
+            : await deps.commands.silence(id, { by, via, duration: duration! });
+      return { notice: outcomeText(result, { by, to, duration }, locale), back: id };
+    };
   return {
     id: 'alerts',
     title: 'alerts.title',
-    async html(_basePath, { t }: ConsoleLocale) {
-      const recent = await groups.recent(12);
-      const entries = await Promise.all(
-        recent.map(async (group) => {
-          const cards = await groups.cards(group.id);
-          const view = alertView(group, cards, tracking.levelsOf(group.route, group.event).length);
-          // In ALERT_TIMEZONE, 24-hour, as on the card itself: the console's one time convention.
-          const times = tracking.timesOf(group);
-          const lasted = times.lasted ? ` · ${t('alerts.lasted', { span: spanText(times.lasted, t) })}` : '';
-          const when = `${t('alerts.since', { time: times.since })}${lasted}`;
-          const latest = [...cards].reverse().find((c) => c.taskId);
-          const preview = latest ? cardHtml(tracking.renderCard(group, latest)) : `<p class="meta">${escapeHtml(t('alerts.noCard'))}</p>`;
-          const level = t('alerts.level', { level: view.escalation.level, levels: view.escalation.levels });
-          const meta = [
-            `<code>${escapeHtml(view.id)}</code>`,
-            `<b class="state">${escapeHtml(stateOf(view, t))}</b>`,
-            `<span class="when">${escapeHtml(when)}</span>`,
-            escapeHtml(level),
-            escapeHtml(t('alerts.sent', { count: cards.length })),
+    async html(basePath, locale, query) {
+      const { t } = locale;
+      const filter: AlertFilter = { state: query.state, severity: query.severity, alertname: query.alertname, route: query.route };
+      const listed = (await groups.recent(LISTED)).filter((g) => matches(g, filter));
+      const rows = await Promise.all(
+        listed.map(async (group) => {
+          const view = viewOf(group, [], tracking);
+          const assigned = assignedOf(group);
+          const handled = [
+            group.acked ? t('alerts.ackedBy', { name: group.acked.name ?? group.acked.by }) : '',
+            assigned ? t('alertList.assigned', { to: assigned.toName ?? assigned.to, by: assigned.name ?? assigned.by }) : '',
+          ].filter(Boolean);
+          const cells = [
+            `<a href="${escapeHtml(`${basePath}/${group.id}`)}">${escapeHtml(group.title)}</a>`,
+            escapeHtml(keysOf(group).slice(0, 3).join(', ')),
+            escapeHtml(group.severity),
+            escapeHtml(whenOf(group, tracking, t)),
+            `<span class="state">${escapeHtml(stateOf(view, t))}</span>`,
+            escapeHtml(await onCallOf(group, deps)),
+            escapeHtml(handled.join(' · ')),
           ];
-          return `<div class="alert" data-alert="${escapeHtml(view.id)}"><div class="meta">${meta.join(' · ')}</div>${preview}</div>`;
+          return `<tr data-alert="${escapeHtml(group.id)}" class="${escapeHtml(group.status)}">${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
         }),
       );
-      return `<div class="alerts">${entries.join('') || `<p>${escapeHtml(t('alerts.none'))}</p>`}</div>`;
+      const headers = [
+        'alertList.alert',
+        'alertList.key',
+        'alertList.severity',
+        'alertList.age',
+        'alertList.state',
+        'alertList.onCall',
+        'alertList.handled',
+      ] as const;
+      return (
+        filterForm(filter, deps.routes, locale) +
+        table(
+          headers.map((h) => t(h)),
+          rows,
+          t('alertList.none'),
+        )
+      );
+    },
+    async item(id, basePath, locale) {
+      const group = /^[0-9a-f]{20}$/.test(id) ? await groups.get(id) : undefined;
+      if (!group) return undefined;
+      const { t } = locale;
+      const [cards, timeline] = await Promise.all([groups.cards(id), groups.timeline.of(id)]);
+      const latest = [...cards].reverse().find((c) => c.taskId);
+      const card = latest ? cardHtml(tracking.renderCard(group, latest)) : `<p class="meta">${escapeHtml(t('alerts.noCard'))}</p>`;
+      const durations = tracking.durationsOf(group.route).map((d) => d.text);
+      const forms = deps.commands
+        ? actionForms(group, { actionUrl: (name) => `${basePath}/${name}`, durations, byField: true }, locale)
+        : '';
+      const body =
+        `<div class="alert-page" data-alert="${escapeHtml(id)}">${await alertFacts(group, viewOf(group, cards, tracking), deps, locale)}` +
+        (forms ? `<h2>${escapeHtml(t('alertPage.actions'))}</h2><div class="actions">${forms}</div>` : '') +
+        `<h2>${escapeHtml(t('alertPage.timeline'))}</h2><div class="timeline">${await timelineHtml(timeline, deps, locale)}</div>` +
+        `<h2>${escapeHtml(t('alertPage.card'))}</h2><div class="alert">${card}</div></div>`;
+      return { title: `[${group.severity}] ${group.title}`, body };
+    },
+    // As POST /v1/alerts/{id}/ack and its siblings: send.
+    actions: {
+      ack: { permission: 'send', act: act('ack') },
+      assign: { permission: 'send', act: act('assign') },
+      silence: { permission: 'send', act: act('silence') },
     },
   };
 }

@@ -1,3 +1,4 @@
+import { ALERT_PAGE } from './alert-page';
 import { ALERTS } from './alerts';
 import { MESSAGES } from './messages';
 import { OVERVIEW } from './overview';
@@ -15,7 +16,7 @@ import { SYNC } from './sync';
  * both languages. Each page's keys begin with prefixes of its own, so joining the
  * pages cannot hide one.
  */
-const en = { ...SHELL.en, ...OVERVIEW.en, ...MESSAGES.en, ...PLAYGROUND.en, ...ALERTS.en, ...SYNC.en, ...SCRIPTS.en };
+const en = { ...SHELL.en, ...OVERVIEW.en, ...MESSAGES.en, ...PLAYGROUND.en, ...ALERTS.en, ...ALERT_PAGE.en, ...SYNC.en, ...SCRIPTS.en };
 
 export type StringKey = keyof typeof en;
 
@@ -25,6 +26,7 @@ const zh: Record<StringKey, string> = {
   ...MESSAGES.zh,
   ...PLAYGROUND.zh,
   ...ALERTS.zh,
+  ...ALERT_PAGE.zh,
   ...SYNC.zh,
   ...SCRIPTS.zh,
 };
