@@ -16,8 +16,11 @@ import { AuthFailureThrottle, DEFAULT_AUTH_FAILURES_PER_MINUTE } from './http/ra
 export interface AppOptions {
   routes: Route[];
   apiKeys: ApiKey[];
-  /** Pages mounted whole (the dashboard), behind a permission; browsers are asked for the key (Basic). */
-  pages?: { path: string; permission: Permission; router: express.Router }[];
+  /**
+   * Pages mounted whole (the dashboard), behind a permission; browsers are asked for the key (Basic).
+   * `none`: a page that identifies its readers itself (the alert's member page: WeCom's web login).
+   */
+  pages?: { path: string; permission: Permission | 'none'; router: express.Router }[];
   /** Runs after authentication on /v1 routes (per-key rate limit). */
   rateLimit?: RequestHandler;
   /**
@@ -116,7 +119,9 @@ export function createApp(options: AppOptions): Express {
     app[route.method](toExpressPath(route.path), ...chain, route.handler);
   }
 
-  for (const page of options.pages ?? []) app.use(page.path, keys.require(page.permission, { basicRealm: true }), page.router);
+  for (const page of options.pages ?? [])
+    if (page.permission === 'none') app.use(page.path, page.router);
+    else app.use(page.path, keys.require(page.permission, { basicRealm: true }), page.router);
 
   const spec = parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as swaggerUi.JsonObject;
   app.use('/docs', swaggerUi.serve);

@@ -20,6 +20,7 @@ import { OnCall } from './oncall/on-call';
 import { wireOnCall } from './oncall/wire';
 import { createLogger } from './ops/logger';
 import { wireOps } from './ops/wire';
+import { findApp } from './wecom/app';
 import { AuthFailureThrottle, rateLimitPerKey } from './http/rate-limit';
 import { wireWebhooks } from './webhooks/wire';
 import { loadActivities, type Activities } from './welcome/activities';
@@ -90,6 +91,7 @@ export async function createGateway(config: Config, options: { logger?: Logger; 
     duplicateCheckSeconds: config.send.duplicateCheckSeconds,
     sinks: config.contacts.sinks.map((s) => s.name),
     alertRoutes: config.alerts.routes.map((r) => r.name),
+    webLogin: { ...config.webLogin, app: findApp(config) },
   };
   const dashboard = wireConsole(core, consoleSettings, { flows, messages, alerts, contacts });
   flows.push(ops, dashboard);

@@ -3,10 +3,12 @@ import type { AppOptions } from '../app';
 import type { AlertsFlow } from '../alerts/wire';
 import type { SyncDispatcher } from '../contacts/sync-dispatcher';
 import type { MessagesFlow } from '../messages/wire';
+import type { WecomApp } from '../wecom/app';
 import { consoleRouter } from './console';
 import { MinuteSeries } from './minute-series';
 import { alertPlayground } from './panels/alert-playground';
 import type { AlertActions, OnCallDirectory } from './alert-page';
+import { memberPageRouter } from './member-page';
 import { alertPanel } from './panels/alerts';
 import { syncPanel } from './panels/contact-sync';
 
@@ -28,6 +30,8 @@ export interface ConsoleSettings {
   sinks: string[];
   /** The alert routes' names, for the alert list's filter. */
   alertRoutes: string[];
+  /** The alert's member page: WeCom's web login through the alert app (none: no member page). */
+  webLogin: { oauthBase: string; publicUrl?: string; app?: WecomApp };
 }
 
 /** The flows the console reads: every flow's queues, and the services of those with pages here. */
@@ -77,8 +81,30 @@ export function wireConsole(core: Core, settings: ConsoleSettings, deps: Console
     panels,
     timeZone: settings.timeZone,
   });
+  // The alert's page for members, behind WeCom's web login instead of a key.
+  const { app, oauthBase, publicUrl } = settings.webLogin;
+  const { tracking, commands } = alerts;
+  const memberPage =
+    app && tracking && commands
+      ? memberPageRouter({
+          ...alerts,
+          tracking,
+          commands,
+          store: messages.store,
+          onCall: deps.onCall,
+          api: core.api,
+          app,
+          oauthBase,
+          publicUrl,
+          timeZone: settings.timeZone,
+          clock: core.clock,
+        })
+      : undefined;
   return {
-    pages: [{ path: '/dashboard', permission: 'admin' as const, router }],
+    pages: [
+      { path: '/dashboard', permission: 'admin' as const, router },
+      ...(memberPage ? [{ path: '/alerts', permission: 'none' as const, router: memberPage }] : []),
+    ],
     // The last counts of this instance go into its last minute.
     close: async () => {
       clearInterval(sampler);

@@ -1,3 +1,4 @@
+import { redactUrl } from '../wecom/transport';
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Level, Logger } from 'pino';
@@ -56,7 +57,8 @@ export function accessLog(logger: Logger, metrics: Metrics, options: AccessLogOp
       // Only what an operator needs: headers (Authorization, cookies) are never logged.
       logger[level](
         {
-          req: { id: req.id, method: req.method, url: req.originalUrl, remoteAddress: req.socket.remoteAddress },
+          // A web login's code (the alert's member page) works once for 5 minutes: not something to leave in logs.
+          req: { id: req.id, method: req.method, url: redactUrl(req.originalUrl), remoteAddress: req.socket.remoteAddress },
           res: { statusCode: res.statusCode },
           responseTime: Math.round(performance.now() - started),
         },

@@ -17,10 +17,10 @@ export interface Route {
 }
 
 /**
- * Operators' pages and their assets (dashboard, bull-board, Swagger UI), as
+ * Operators' pages and their assets (dashboard, bull-board, Swagger UI, the alert's member page), as
  * opposed to API calls. Mounted pages see a shortened req.url: pass originalUrl.
  */
-export const isPageAsset = (url: string | undefined) => /^\/(dashboard|docs)(\/|$|\?)/.test(url ?? '');
+export const isPageAsset = (url: string | undefined) => /^\/(dashboard|docs|alerts)(\/|$|\?)/.test(url ?? '');
 
 /** `/v1/messages/{id}` -> `/v1/messages/:id` */
 export function toExpressPath(path: string): string {
