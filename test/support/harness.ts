@@ -33,6 +33,8 @@ export function testConfig(apiBase: string, env: Record<string, string> = {}): C
     REDIS_URL: process.env.TEST_REDIS_URL,
     REDIS_PREFIX: uniquePrefix(),
     WECOM_API_BASE: apiBase,
+    // The simulator serves WeCom's web login too (the alert's member page).
+    WECOM_OAUTH_BASE: apiBase,
     WECOM_CORP_ID: SIM_APP.corpId,
     WECOM_AGENT_ID: String(SIM_APP.agentId),
     WECOM_AGENT_SECRET: SIM_APP.secret,
