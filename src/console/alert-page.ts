@@ -121,7 +121,7 @@ function deliveredOf(message: MessageView | undefined, { t }: ConsoleLocale): st
 /** The group's timeline, oldest first: each step, who did it or whom it went to, and for messages whether they were delivered. */
 export async function timelineHtml(entries: TimelineEntry[], deps: Pick<AlertPageDeps, 'store'>, locale: ConsoleLocale): Promise<string> {
   const { t } = locale;
-  const messages = await Promise.all(entries.map((e) => (e.messageId ? deps.store.get(e.messageId) : undefined)));
+  const messages = await Promise.all(entries.map(async (e) => (e.messageId ? deps.store.get(e.messageId) : undefined)));
   const rows = entries.map((entry, i) => {
     const step = [
       t(`timeline.${entry.kind}`),
