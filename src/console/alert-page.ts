@@ -113,7 +113,8 @@ function deliveredOf(message: MessageView | undefined, { t }: ConsoleLocale): st
   return parts
     .map((p) => {
       const error = p.error ? ` <small>${escapeHtml(`${p.error.errcode} ${p.error.errmsg}`)}</small>` : '';
-      return `<span class="status ${escapeHtml(p.status)}">${escapeHtml(`${p.to ? `${p.to}: ` : ''}${t(`status.${p.status}`)}`)}</span>${error}`;
+      const what = `${p.to ? `${p.to}: ` : ''}${t(`status.${p.status}`)}`;
+      return `<span class="status ${escapeHtml(p.status)}">${escapeHtml(what)}</span>${error}`;
     })
     .join('<br>');
 }

@@ -54,7 +54,7 @@ export function answeredWithout(api: string, field: string, kind: 'retry' | 'per
 /** Reads an answer that carries nothing more than its acceptance. */
 export const accepted = (): Outcome<true> => ({ kind: 'ok', value: true });
 
-/** Redacts access_token / corpsecret / a robot's key / a web login's code (usable once, for 5 minutes) from anything that might be logged. */
+/** Redacts access_token / corpsecret / a robot's key / a web login's code (once, within 5 minutes) from anything logged. */
 export function redactUrl(url: string): string {
   return url.replace(/\b(access_token|corpsecret|key|code)=[^&\s]*/g, '$1=***');
 }

@@ -162,7 +162,8 @@ describe("an alert's page: the console's list and page, and the members' page be
     expect(otherState.status).toBe(403);
 
     const [payload] = session.split('.');
-    const forged = `${Buffer.from(JSON.stringify({ u: 'mallory', e: Date.now() + 3_600_000 })).toString('base64url')}.${session.split('.')[1]}`;
+    const mallory = Buffer.from(JSON.stringify({ u: 'mallory', e: Date.now() + 3_600_000 })).toString('base64url');
+    const forged = `${mallory}.${session.split('.')[1]}`;
     expect(payload).not.toBe(forged.split('.')[0]);
     const forgedRead = await fetch(`${base}/alerts/${id}`, { redirect: 'manual', headers: { cookie: `wgw_member=${forged}` } });
     expect(forgedRead.status).toBe(302);

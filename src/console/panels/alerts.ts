@@ -115,7 +115,8 @@ export function alertPanel(deps: AlertPageDeps & { commands?: AlertActions; rout
             escapeHtml(await onCallOf(group, deps)),
             escapeHtml(handled.join(' · ')),
           ];
-          return `<tr data-alert="${escapeHtml(group.id)}" class="${escapeHtml(group.status)}">${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
+          const row = cells.map((c) => `<td>${c}</td>`).join('');
+          return `<tr data-alert="${escapeHtml(group.id)}" class="${escapeHtml(group.status)}">${row}</tr>`;
         }),
       );
       const headers = [
