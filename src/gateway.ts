@@ -93,7 +93,7 @@ export async function createGateway(config: Config, options: { logger?: Logger; 
     alertRoutes: config.alerts.routes.map((r) => r.name),
     webLogin: { ...config.webLogin, app: findApp(config) },
   };
-  const dashboard = wireConsole(core, consoleSettings, { flows, messages, alerts, contacts });
+  const dashboard = wireConsole(core, consoleSettings, { flows, messages, alerts, contacts, onCall });
   flows.push(ops, dashboard);
 
   const routes = flows.flatMap((f) => f.routes ?? []);
