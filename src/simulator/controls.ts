@@ -18,7 +18,9 @@ export type SimulatedApi =
   | 'appchat/get'
   | 'appchat/send'
   | 'message/update_template_card'
-  | 'auth/getuserinfo';
+  | 'auth/getuserinfo'
+  | 'pstncc/call'
+  | 'pstncc/getstates';
 
 /** Random trouble on every API: with probability `rate`, one of `faults` (or a token expiry) instead of a normal answer. */
 export interface Chaos {

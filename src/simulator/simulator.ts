@@ -14,6 +14,7 @@ import { Media } from './media';
 import { MemberEvents } from './member-events';
 import { messageBodyCheck, Messages, type SentMessage } from './messages';
 import { WebLogin } from './oauth';
+import { PhoneCalls } from './pstncc';
 import type { SimulatorOptions } from './options';
 import { type RobotSentMessage, Robots } from './robots';
 import { type ScanOutcome, Scans } from './scan';
@@ -34,8 +35,8 @@ export type { SimulatorApp } from './host';
 
 /**
  * A WeCom server faithful to the reference (gettoken, message/send,
- * media/upload, customer-contact calls, group robots, app group chats and
- * interactive cards), with fault injection. Tests and sandbox mode send here
+ * media/upload, customer-contact calls, group robots, app group chats,
+ * interactive cards and 紧急通知 calls), with fault injection. Tests and sandbox mode send here
  * over real HTTP; nothing else in the gateway knows. Each API family is a file
  * of this folder; this class composes them and is the one face tests see.
  */
@@ -44,6 +45,8 @@ export class WecomSimulator {
   readonly sent: SentMessage[];
   readonly calls: { api: string; at: number; errcode: number }[];
   readonly welcomes: WelcomeSent[];
+  /** 紧急通知 calls: those it got (`calls`), and the next ones' outcome (`chooseNext`). */
+  readonly phone: PhoneCalls;
   readonly tagMarks: Record<string, unknown>[];
   readonly contactWays: Map<string, ContactWay>;
   /** Welcome codes the simulator will accept once, within 20 s of being issued. */
@@ -85,6 +88,7 @@ export class WecomSimulator {
       { ...host, agentRejection: agentCheck, checkMessageBody },
       { responseCodeTtlMs: options.responseCodeTtlMs },
     );
+    this.phone = new PhoneCalls(host, (userid) => this.directory.exists('users', userid));
     this.cardClicks = new CardClicks(this.interactiveCards, () => this.callbackTarget);
     this.messages = new Messages(
       {
@@ -238,11 +242,8 @@ export class WecomSimulator {
   }
 
   reset(): void {
-    for (const family of [this.messages, this.controls, this.tokens, this.media, this.contacts, this.scans]) family.reset();
-    this.robots.reset();
-    this.appChats.reset();
-    this.interactiveCards.reset();
-    this.directory.reset();
+    const families = [this.messages, this.controls, this.tokens, this.media, this.contacts, this.scans, this.robots, this.appChats];
+    for (const family of [...families, this.interactiveCards, this.directory, this.phone]) family.reset();
   }
 
   /** The address for people (browsers, phones); the gateway keeps calling `url`. */
@@ -263,6 +264,7 @@ export class WecomSimulator {
     this.appChats.routes(app);
     this.interactiveCards.routes(app);
     new WebLogin(host, { apps: this.tokens.apps, directory: this.directory }).routes(app);
+    this.phone.routes(app);
     // WeCom answers unknown APIs with 404 pages, not JSON.
     app.use('/cgi-bin', (_req, res) => void res.status(404).send('not found'));
 
@@ -286,6 +288,7 @@ export class WecomSimulator {
       }),
     });
     this.cardClicks.controlRoutes(app);
+    this.phone.controlRoutes(app);
     this.memberEvents.controlRoutes(app);
     this.scans.routes(app);
   }
