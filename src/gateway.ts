@@ -2,6 +2,7 @@ import type { Queue, Worker } from 'bullmq';
 import { gatewayServerLimits, type ServerLimits } from './http/server-limits';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
+import type { OnCallDirectory } from './alerts/phone/alert-calls';
 import { wireAlerts } from './alerts/wire';
 import { createApp } from './app';
 import type { EventRouter } from './callback/event-router';
@@ -51,7 +52,10 @@ export interface Gateway {
 
 export type TemplatesReload = { ok: true; events: string[]; activities: string[] } | { ok: false; problems: string[] };
 
-export async function createGateway(config: Config, options: { logger?: Logger; clock?: () => number } = {}): Promise<Gateway> {
+export async function createGateway(
+  config: Config,
+  options: { logger?: Logger; clock?: () => number; oncall?: OnCallDirectory } = {},
+): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.logLevel, config.logFormat);
   // Before any connection: broken templates or extensions stop start-up with nothing to clean up.
   const templates = loadTemplates(config.templatesDir);
@@ -65,7 +69,10 @@ export async function createGateway(config: Config, options: { logger?: Logger; 
   const chats = wireChats(core, config);
   const messages = await wireMessages(core, config, { templates, statusCallbacks: webhooks.statusCallbacks, chats: chats.directory });
   const contacts = await wireContacts(core, config);
-  const alerts = wireAlerts(core, config, { messages: messages.service, store: messages.store, nameOf: contacts.nameOf });
+  const alerts = wireAlerts(core, config, {
+    ...{ messages: messages.service, store: messages.store, nameOf: contacts.nameOf, contactOf: contacts.contactOf },
+    ...{ templates, oncall: options.oncall },
+  });
   const welcome = wireWelcome(core, config, { activities });
   const oncall = await wireOnCall(core, config, {
     onCall,

@@ -77,6 +77,12 @@ export class AlertJobs {
     await this.queue.add(job.kind, job, { jobId: jobIdOf(job), delay: delayMs, ...this.defined.jobOptions(job.kind) });
   }
 
+  /** A delayed job runs now (a level whose call failed: the next one need not wait); gone or running, nothing changes. */
+  async hurry(job: AlertJob): Promise<void> {
+    const waiting = await this.queue.getJob(jobIdOf(job));
+    if (waiting && (await waiting.isDelayed())) await waiting.promote();
+  }
+
   close(): Promise<void> {
     return this.defined.close();
   }

@@ -32,6 +32,8 @@ export interface AlertTrackingDeps {
   logger: Logger;
   /** The gateway's clock (core.clock): a group's times and its cards' sending. */
   clock: () => number;
+  /** Rings a level's `call` (ALERT_PHONE; alerts/phone/). */
+  calls?: { ring(groupId: string, level: number, callees: string[]): Promise<void> };
 }
 
 /** What one webhook call asks for: the notification, its owner and recipients, and how to render it. */
@@ -295,9 +297,11 @@ export class AlertTracking {
     const next = levels[level - 1];
     if (!next) return;
     const from: Destination = level === 1 ? destinationOf(group.to) : levels[level - 2].to;
-    // The same message on a retry of this job (the gateway's own idempotency namespace).
-    await this.deliver(group, next.to, { level, from, idempotencyKey: `escalate-${groupId}-${level}` });
+    // The same message on a retry of this job (the gateway's own idempotency namespace); calls ring from their own queue.
+    const { call, ...to } = next.to;
+    await this.deliver(group, to, { level, from, idempotencyKey: `escalate-${groupId}-${level}` });
     if (!(await this.deps.groups.transition(groupId, { status: ['firing'], level: [String(level - 1)] }, { level }))) return;
+    if (call) await this.deps.calls?.ring(groupId, level, call);
     this.deps.metrics.alertEscalations.inc({ level: String(level) });
     await this.deps.groups.timeline.note(groupId, { kind: 'escalated', level, to: describeRecipients(next.to) });
     this.deps.logger.info({ alert: groupId, level, from: describeRecipients(from) }, 'alert escalated: nobody acted on it');

@@ -3,6 +3,7 @@ import { httpUrl } from '../http/url-schema';
 import { mentionsSchema } from '../messages/mentions';
 import type { BudgetLimit } from '../budgets/limit';
 import type { AppChoice } from '../wecom/app';
+import type { PhoneConfig } from './phone/phone-config';
 import { escalationSchema, silenceDurationsSchema, type Duration } from './escalation-config';
 
 /** A named set of recipients for monitoring webhooks, chosen by `?route=` or by matching the payload (the config file's `alertRoutes:`). */
@@ -59,6 +60,8 @@ export interface AlertsConfig {
   silenceDurations: Duration[];
   /** PUBLIC_URL: robot and chat messages link to the alert's page (`pageUrl`, {publicUrl}/alerts/{id}). */
   publicUrl?: string;
+  /** How a level's `call` rings (ALERT_PHONE). */
+  phone: PhoneConfig;
 }
 
 /** What the alerts flow reads from the configuration (wire.ts). */

@@ -33,6 +33,8 @@ export const silenceDurationSchema = durationSchema.refine(
 export const silenceDurationsSchema = z.array(silenceDurationSchema).min(1).max(3, 'at most 3 silence buttons fit a card with its links');
 
 const ids = z.array(z.coerce.string().min(1)).min(1);
+/** Whom a level rings (ALERT_PHONE): userids, or `oncall:<schedule>` (whoever is on call when the call is placed). */
+const callees = z.array(z.string().regex(/^(oncall:)?[^\s:]+$/, 'a userid or oncall:<schedule>')).min(1);
 /**
  * One escalation level: whom a firing group goes to when nobody acknowledged,
  * silenced or resolved it within `after` of the previous level's notification.
@@ -41,9 +43,12 @@ export const escalationLevelSchema = z
   .object({
     after: durationSchema,
     to: z
-      .object({ users: ids.optional(), parties: ids.optional(), tags: ids.optional(), robots: ids.optional(), chats: ids.optional() })
+      .object({
+        ...{ users: ids.optional(), parties: ids.optional(), tags: ids.optional(), robots: ids.optional(), chats: ids.optional() },
+        call: callees.optional(),
+      })
       .strict()
-      .refine((to) => Object.values(to).some(Boolean), 'name users, parties, tags, robots or chats'),
+      .refine((to) => Object.values(to).some(Boolean), 'name users, parties, tags, robots, chats or call'),
   })
   .strict();
 export const escalationSchema = z.array(escalationLevelSchema).min(1).max(5, 'at most 5 levels');

@@ -9,6 +9,7 @@ import { AlertGroups } from './alert-groups';
 import type { Processor } from '../queues/define-queue';
 import { AlertJobs, type AlertJob } from './alert-jobs';
 import type { AlertsSettings } from './alerts-config';
+import type { EscalationLevel } from './escalation-config';
 import { AlertTracking } from './alert-tracking';
 import type { AlertTryoutDeps } from './alert-tryout';
 import { SilenceTargets } from './alertmanager';
@@ -20,6 +21,10 @@ import { alertEvent } from './alert-routing';
 import { alertRoutes } from './routes';
 import { AlertViews } from './state-routes';
 import { StormControl } from './storm';
+import type { EventTemplate } from '../messages/templates';
+import type { OnCallDirectory } from './phone/alert-calls';
+import type { ContactOf } from './phone/dialers';
+import { wirePhone } from './phone/wire';
 
 /** The alerts flow, and what the console's alert pages read: tracking and tryout only when alerts go out through an app. */
 export interface AlertsFlow extends Flow {
@@ -39,7 +44,15 @@ export interface AlertsFlow extends Flow {
 export function wireAlerts(
   core: Core,
   config: AlertsSettings,
-  deps: { messages: MessageService; store: MessageStore; nameOf: (userId: string) => Promise<string | undefined> },
+  deps: {
+    messages: MessageService;
+    store: MessageStore;
+    nameOf: (userId: string) => Promise<string | undefined>;
+    /** Escalations written in templates (a level's `call` is checked at start-up), who is on call, whom an adapter rings. */
+    templates?: ReadonlyMap<string, EventTemplate>;
+    oncall?: OnCallDirectory;
+    contactOf?: ContactOf;
+  },
 ) {
   const { messages } = deps;
   const settings = config.alerts;
@@ -63,7 +76,15 @@ export function wireAlerts(
   const jobs = new AlertJobs(core, jobSettings, (job, token) => handle(job, token));
   const common = { groups, jobs, silenceTargets, metrics: core.metrics, logger: core.logger, clock: core.clock };
   const interactive = Boolean(app?.callback && silenceTargets.any);
-  const tracking = app ? new AlertTracking({ ...common, messages, interactive, settings }) : undefined;
+  const levels = [
+    ...settings.routes.map((r): [string, EscalationLevel[]] => [`alertRoutes ${r.name}: escalation`, r.escalation ?? []]),
+    ...[...(deps.templates ?? [])].map(([event, t]): [string, EscalationLevel[]] => [`template ${event}: escalation`, t.escalation ?? []]),
+  ];
+  const phoneSettings = { ...config, phone: settings.phone, retryBaseDelayMs: config.send.retryBaseDelayMs };
+  const phone = app
+    ? wirePhone(core, phoneSettings, { groups, jobs, app, levels, oncall: deps.oncall, contactOf: deps.contactOf })
+    : undefined;
+  const tracking = app ? new AlertTracking({ ...common, messages, interactive, settings, calls: phone?.calls }) : undefined;
   const cards =
     app && tracking ? new CardUpdates({ ...common, tracking, messages, store: deps.store, api: core.api, app, storm }) : undefined;
   const commands = tracking ? new AlertCommands({ ...common, tracking, nameOf: deps.nameOf }) : undefined;
@@ -91,6 +112,7 @@ export function wireAlerts(
     routes: [
       ...alertRoutes({ messages, storm, settings, metrics: core.metrics, logger: core.logger, tracking, clock: core.clock }),
       ...(tracking ? views(tracking) : []),
+      ...(phone?.routes ?? []),
     ],
     rules: actions && commands && app ? [textAck(commands, app.name).rule(), actions.rule()] : [],
     groups,
@@ -99,11 +121,12 @@ export function wireAlerts(
     tryout: tracking
       ? { messages, settings, silenceTargets, interactive, durationsOf: (route) => tracking.durationsOf(route), clock: core.clock }
       : undefined,
-    workers: [storm.worker, jobs.worker].filter((w) => w !== undefined),
-    queues: [storm.digestQueue, jobs.queue],
+    workers: [storm.worker, jobs.worker, phone?.calls.worker].filter((w) => w !== undefined),
+    queues: [storm.digestQueue, jobs.queue, ...(phone ? [phone.calls.queue] : [])],
     close: async () => {
       await storm.close();
       await jobs.close();
+      await phone?.calls.close();
     },
   } satisfies AlertsFlow;
 }

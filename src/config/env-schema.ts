@@ -57,6 +57,7 @@ export const SECRET_VARIABLES = [
   'STATUS_CALLBACK_SECRET',
   'INBOUND_WEBHOOK_SECRET',
   'METRICS_TOKEN',
+  'ALERT_PHONE_WEBHOOK_SECRET',
 ] as const;
 
 export const envSchema = z.object({
@@ -214,6 +215,13 @@ export const envSchema = z.object({
     .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a label name')).min(1))
     .default(['instance', 'pod', 'host', 'service']),
   ALERT_SILENCE_DURATIONS: csv.pipe(silenceDurationsSchema).default(['1h', '4h'].map((text) => parseDuration(text)!)),
+  /** How an escalation level's `call` rings: WeCom's 紧急通知, or a signed webhook to an adapter; unset, no level may call. */
+  ALERT_PHONE: z.enum(['wecom', 'webhook']).optional(),
+  ALERT_PHONE_WEBHOOK_URL: httpUrl.optional(),
+  /** The HMAC key of the call webhook and of the adapter's answers. */
+  ALERT_PHONE_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  /** The gateway's external base URL (https://gw.example.com): links to an alert's page, the phone adapter's callback. */
+  PUBLIC_URL: httpUrl.optional(),
   STORM_DEDUPE_SECONDS: wholeNumber(0).default(300),
   STORM_PER_RECIPIENT_PER_MINUTE: wholeNumber(0).default(10),
   WELCOME_TIMEZONE: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)').default('Asia/Shanghai'),

@@ -7,12 +7,14 @@ import { loadApiKeys } from './api-keys';
 import { defaultAppOf, loadApps, type LoadedApps } from './apps';
 import { alertRouteProblems, egressProblems, productionProblems, redisProblems } from './checks';
 import type { Config } from './config';
+import { phoneProblems } from '../alerts/phone/phone-config';
 import { ALL_WORKERS, DEFAULT_API_BASE, type Env } from './env-schema';
 import type { ConfigFile } from './file-schema';
 import { oncallProblems, oncallSection } from '../oncall/schedule-config';
 import { loadRobots } from './robots';
 import {
   alertsSection,
+  phoneSection,
   callbackSection,
   contactsSection,
   mediaSection,
@@ -79,6 +81,11 @@ function checkedParts(e: Env, file: ConfigFile, problems: string[]): CheckedPart
   const robotNames = new Set(robots.map((r) => r.name));
   problems.push(...alertRouteProblems(file.alertRoutes ?? [], robotNames, e.GATEWAY_CONFIG));
   problems.push(...oncallProblems(file.oncall ?? [], robotNames, e.GATEWAY_CONFIG));
+  const levels = (file.alertRoutes ?? []).map((r, i): [string, NonNullable<typeof r.escalation>] => [
+    `${e.GATEWAY_CONFIG}: alertRoutes.${i}.escalation`,
+    r.escalation ?? [],
+  ]);
+  problems.push(...phoneProblems(phoneSection(e), { url: e.ALERT_PHONE_WEBHOOK_URL, secret: e.ALERT_PHONE_WEBHOOK_SECRET }, levels));
   // Partly given credentials are already named, one line each.
   if (e.NODE_ENV === 'production' && e.SANDBOX !== '1' && !loaded.partlyGiven) {
     problems.push(...productionProblems(e, loaded.apps.length > 0));

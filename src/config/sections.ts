@@ -1,4 +1,5 @@
 import type { AlertRoute, AlertsConfig } from '../alerts/alerts-config';
+import { FOLLOW_MS, type PhoneConfig } from '../alerts/phone/phone-config';
 import type { AutoReplyRule, CallbackConfig } from '../callback/callback-config';
 import type { ContactSink, ContactsConfig } from '../contacts/contacts-config';
 import type { MediaConfig, SendConfig } from '../messages/messages-config';
@@ -108,6 +109,17 @@ export function alertsSection(e: Env, routes: AlertRoute[]): AlertsConfig {
     grafanaAlertmanagerUrl: e.GRAFANA_ALERTMANAGER_URL,
     silenceDurations: e.ALERT_SILENCE_DURATIONS,
     ...(e.PUBLIC_URL ? { publicUrl: e.PUBLIC_URL.replace(/\/+$/, '') } : {}),
+    phone: phoneSection(e),
+  };
+}
+
+export function phoneSection(e: Env): PhoneConfig {
+  const { ALERT_PHONE_WEBHOOK_URL: url, ALERT_PHONE_WEBHOOK_SECRET: secret } = e;
+  return {
+    ...(e.ALERT_PHONE ? { mode: e.ALERT_PHONE } : {}),
+    ...(url && secret ? { webhook: { url, secret } } : {}),
+    ...(e.PUBLIC_URL ? { publicUrl: e.PUBLIC_URL.replace(/\/+$/, '') } : {}),
+    followMs: FOLLOW_MS,
   };
 }
 

@@ -1,3 +1,4 @@
+import type { ContactOf } from '../alerts/phone/dialers';
 import type { Core, Flow } from '../core';
 import type { ContactsSettings } from './contacts-config';
 import { Directory } from './directory';
@@ -34,8 +35,13 @@ export async function wireContacts(core: Core, config: ContactsSettings) {
     routes: contactRoutes(directory, sync, config.contacts.piiKeys),
     /** A member's name as the mirror knows it (alert cards name who acted). */
     nameOf: async (userId: string) => (await directory.user(userId))?.name,
+    /** Who a phone adapter rings: the member's name and mobile, when the mirror holds them. */
+    contactOf: async (userId: string) => {
+      const user = await directory.user(userId);
+      return user && { name: user.name, mobile: user.mobile };
+    },
     /** Delivery to the sinks (none configured: undefined); the console's sync page reads it. */
     sync,
     close: async () => sync?.stop(),
-  } satisfies Flow & { nameOf(userId: string): Promise<string | undefined>; sync?: SyncDispatcher };
+  } satisfies Flow & { nameOf(userId: string): Promise<string | undefined>; contactOf: ContactOf; sync?: SyncDispatcher };
 }

@@ -238,6 +238,12 @@ export function createMetrics(now: () => number = Date.now) {
       labelNames: ['schedule', 'result'],
       registers,
     }),
+    alertCalls: new Counter({
+      name: 'wecom_gateway_alert_calls_total',
+      help: 'Phone calls of escalation levels: placed, then answered, unanswered, limited, no_balance, not_allowed or failed',
+      labelNames: ['result'],
+      registers,
+    }),
     queueOldestAge: new Gauge({
       name: 'wecom_gateway_queue_oldest_waiting_seconds',
       help: 'Age of the oldest job waiting in a queue (0 when empty)',

@@ -163,6 +163,20 @@ export const QUEUES = {
     retention: JOB_RETENTION,
     logName: 'handoff',
   },
+  /**
+   * Escalation levels' phone calls and the looks at how they went (alerts/phone/): a
+   * call is placed once, so only a refusal that may pass is retried, briefly.
+   */
+  alertCalls: {
+    name: 'alert-calls',
+    urgency: 'interactive',
+    role: 'alerts',
+    attempts: 5,
+    backoff: exponential<Knob>('RETRY_BASE_DELAY_MS'),
+    concurrency: 10,
+    retention: JOB_RETENTION,
+    logName: 'alert-calls',
+  },
   /** Final statuses to a request's callbackUrl, delivered where messages are sent. */
   statusCallbacks: { ...WEBHOOK, name: 'status-callbacks', role: 'send' },
   /** User messages to INBOUND_WEBHOOK_URL, delivered where callbacks are handled. */

@@ -94,6 +94,9 @@ export function redisKeys(prefix: string) {
       cardLock: (id: string) => `${prefix}:alert:{${id}}:card-lock`,
       /** What happened to the group, oldest first (alert-groups.ts TimelineEntry). */
       timeline: (id: string) => `${prefix}:alert:{${id}}:timeline`,
+      /** The group's phone calls by call id (alerts/phone/call-store.ts), and each call's result, set once. */
+      calls: (id: string) => `${prefix}:alert:{${id}}:calls`,
+      callResult: (id: string, callId: string) => `${prefix}:alert:{${id}}:call-result:${callId}`,
       current: (scope: string) => `${prefix}:alert-current:${scope}`,
       /** The groups whose cards a member (userid, case-insensitive) received, by when (received-cards.ts). */
       received: (userId: string) => `${prefix}:alert-received:${userId.toLowerCase()}`,

@@ -74,6 +74,8 @@ export async function startHarness(
     config?: (c: Config) => Config;
     clock?: () => number;
     logger?: Logger;
+    /** Who is on call, for escalation levels that call `oncall:<schedule>`. */
+    oncall?: Parameters<typeof createGateway>[1]['oncall'];
   } = {},
 ): Promise<Harness> {
   const sim = await WecomSimulator.start({ ...UNLIMITED_SIM, ...options.simulator });
@@ -86,6 +88,7 @@ export async function startHarness(
       gateway: await createGateway(config, {
         logger: options.logger ?? pino({ level: 'silent' }),
         ...(options.clock ? { clock: options.clock } : {}),
+        ...(options.oncall ? { oncall: options.oncall } : {}),
       }),
     };
   })().catch(async (error: unknown) => {

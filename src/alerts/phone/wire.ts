@@ -1,0 +1,51 @@
+import { ConfigError } from '../../config/load';
+import type { Core } from '../../core';
+import type { WecomApp } from '../../wecom/app';
+import type { AlertGroups } from '../alert-groups';
+import type { AlertJobs } from '../alert-jobs';
+import type { EscalationLevel } from '../escalation-config';
+import { AlertCalls, type OnCallDirectory } from './alert-calls';
+import { callRoutes } from './call-routes';
+import { CallStore } from './call-store';
+import { WebhookDialer, WecomDialer, type ContactOf, type Dialer } from './dialers';
+import { phoneProblems, schedulesIn, type PhoneConfig } from './phone-config';
+
+export interface PhoneDeps {
+  groups: AlertGroups;
+  jobs: AlertJobs;
+  /** The app whose 紧急通知 places WeCom calls. */
+  app: WecomApp;
+  /** Every escalation the gateway knows at start-up (routes, templates), by where it is written. */
+  levels: [string, EscalationLevel[]][];
+  oncall?: OnCallDirectory;
+  contactOf?: ContactOf;
+}
+
+/**
+ * Escalation levels' calls (ALERT_PHONE): the calls queue and, for the webhook, the
+ * adapter's callback route. Unset, nothing; then a level with `call`, like a
+ * schedule nobody defined, stops start-up with a line naming it.
+ */
+export function wirePhone(
+  core: Core,
+  settings: { phone: PhoneConfig; retentionSeconds: number; workers: Set<string>; retryBaseDelayMs: number },
+  deps: PhoneDeps,
+) {
+  const { phone } = settings;
+  const problems = phoneProblems(phone, { url: phone.webhook?.url, secret: phone.webhook?.secret }, phone.mode ? [] : deps.levels);
+  for (const name of schedulesIn(deps.levels.flatMap(([, levels]) => levels)))
+    if (!deps.oncall?.has(name)) problems.push(`escalation call oncall:${name}: no on-call schedule is named ${name}`);
+  if (problems.length > 0) throw new ConfigError(problems);
+  if (!phone.mode) return undefined;
+  const store = new CallStore(core.redis, { keys: core.keys, retentionSeconds: settings.retentionSeconds });
+  const dialer: Dialer =
+    phone.mode === 'wecom'
+      ? new WecomDialer(core.api, deps.app)
+      : new WebhookDialer({ ...phone.webhook!, publicUrl: phone.publicUrl!, contactOf: deps.contactOf, logger: core.logger });
+  const calls = new AlertCalls(
+    core,
+    { roles: settings.workers, settings: { RETRY_BASE_DELAY_MS: settings.retryBaseDelayMs } },
+    { ...deps, store, dialer, followMs: phone.followMs, metrics: core.metrics, logger: core.logger, clock: core.clock },
+  );
+  return { calls, routes: phone.webhook ? callRoutes(calls, store, phone.webhook.secret) : [] };
+}
