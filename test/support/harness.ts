@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import request from 'supertest';
+import type { OnCallDirectory } from '../../src/alerts/phone/alert-calls';
 import type { Config } from '../../src/config/config';
 import { loadConfig } from '../../src/config/load';
 import { createGateway, type Gateway } from '../../src/gateway';
@@ -75,7 +76,7 @@ export async function startHarness(
     clock?: () => number;
     logger?: Logger;
     /** Who is on call, for escalation levels that call `oncall:<schedule>`. */
-    oncall?: Parameters<typeof createGateway>[1]['oncall'];
+    oncall?: OnCallDirectory;
   } = {},
 ): Promise<Harness> {
   const sim = await WecomSimulator.start({ ...UNLIMITED_SIM, ...options.simulator });
