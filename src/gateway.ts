@@ -3,6 +3,7 @@ import { gatewayServerLimits, type ServerLimits } from './http/server-limits';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import type { OnCallDirectory } from './alerts/phone/alert-calls';
+import { checkPhone } from './alerts/phone/wire';
 import { wireAlerts } from './alerts/wire';
 import { createApp } from './app';
 import type { EventRouter } from './callback/event-router';
@@ -60,6 +61,7 @@ export async function createGateway(
   // Before any connection: broken templates or extensions stop start-up with nothing to clean up.
   const templates = loadTemplates(config.templatesDir);
   const activities = loadActivities(config.templatesDir, { sandbox: config.sandbox });
+  checkPhone(config.alerts.phone, { routes: config.alerts.routes, templates }, options.oncall);
   const extensionRules = await loadExtensions(config.extensions, { send: (message) => messages.send(message), logger });
 
   const core = await connectCore(config, logger, options.clock);
@@ -71,7 +73,7 @@ export async function createGateway(
   const contacts = await wireContacts(core, config);
   const alerts = wireAlerts(core, config, {
     ...{ messages: messages.service, store: messages.store, nameOf: contacts.nameOf, contactOf: contacts.contactOf },
-    ...{ templates, oncall: options.oncall },
+    oncall: options.oncall,
   });
   const welcome = wireWelcome(core, config, { activities });
   const oncall = await wireOnCall(core, config, {

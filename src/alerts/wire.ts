@@ -9,7 +9,6 @@ import { AlertGroups } from './alert-groups';
 import type { Processor } from '../queues/define-queue';
 import { AlertJobs, type AlertJob } from './alert-jobs';
 import type { AlertsSettings } from './alerts-config';
-import type { EscalationLevel } from './escalation-config';
 import { AlertTracking } from './alert-tracking';
 import type { AlertTryoutDeps } from './alert-tryout';
 import { SilenceTargets } from './alertmanager';
@@ -21,7 +20,6 @@ import { alertEvent } from './alert-routing';
 import { alertRoutes } from './routes';
 import { AlertViews } from './state-routes';
 import { StormControl } from './storm';
-import type { EventTemplate } from '../messages/templates';
 import type { OnCallDirectory } from './phone/alert-calls';
 import type { ContactOf } from './phone/dialers';
 import { wirePhone } from './phone/wire';
@@ -48,8 +46,7 @@ export function wireAlerts(
     messages: MessageService;
     store: MessageStore;
     nameOf: (userId: string) => Promise<string | undefined>;
-    /** Escalations written in templates (a level's `call` is checked at start-up), who is on call, whom an adapter rings. */
-    templates?: ReadonlyMap<string, EventTemplate>;
+    /** Who is on call, whom an adapter rings. */
     oncall?: OnCallDirectory;
     contactOf?: ContactOf;
   },
@@ -76,14 +73,8 @@ export function wireAlerts(
   const jobs = new AlertJobs(core, jobSettings, (job, token) => handle(job, token));
   const common = { groups, jobs, silenceTargets, metrics: core.metrics, logger: core.logger, clock: core.clock };
   const interactive = Boolean(app?.callback && silenceTargets.any);
-  const levels = [
-    ...settings.routes.map((r): [string, EscalationLevel[]] => [`alertRoutes ${r.name}: escalation`, r.escalation ?? []]),
-    ...[...(deps.templates ?? [])].map(([event, t]): [string, EscalationLevel[]] => [`template ${event}: escalation`, t.escalation ?? []]),
-  ];
   const phoneSettings = { ...config, phone: settings.phone, retryBaseDelayMs: config.send.retryBaseDelayMs };
-  const phone = app
-    ? wirePhone(core, phoneSettings, { groups, jobs, app, levels, oncall: deps.oncall, contactOf: deps.contactOf })
-    : undefined;
+  const phone = app ? wirePhone(core, phoneSettings, { groups, jobs, app, oncall: deps.oncall, contactOf: deps.contactOf }) : undefined;
   const tracking = app ? new AlertTracking({ ...common, messages, interactive, settings, calls: phone?.calls }) : undefined;
   const cards =
     app && tracking ? new CardUpdates({ ...common, tracking, messages, store: deps.store, api: core.api, app, storm }) : undefined;

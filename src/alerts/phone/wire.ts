@@ -3,6 +3,8 @@ import type { Core } from '../../core';
 import type { WecomApp } from '../../wecom/app';
 import type { AlertGroups } from '../alert-groups';
 import type { AlertJobs } from '../alert-jobs';
+import type { EventTemplate } from '../../messages/templates';
+import type { AlertRoute } from '../alerts-config';
 import type { EscalationLevel } from '../escalation-config';
 import { AlertCalls, type OnCallDirectory } from './alert-calls';
 import { callRoutes } from './call-routes';
@@ -15,16 +17,32 @@ export interface PhoneDeps {
   jobs: AlertJobs;
   /** The app whose 紧急通知 places WeCom calls. */
   app: WecomApp;
-  /** Every escalation the gateway knows at start-up (routes, templates), by where it is written. */
-  levels: [string, EscalationLevel[]][];
   oncall?: OnCallDirectory;
   contactOf?: ContactOf;
 }
 
 /**
+ * Before anything connects: a level with `call` but no ALERT_PHONE, or calling a
+ * schedule nobody defined, stops start-up with a line naming it (routes and templates).
+ */
+export function checkPhone(
+  phone: PhoneConfig,
+  escalations: { routes: AlertRoute[]; templates: ReadonlyMap<string, EventTemplate> },
+  oncall?: OnCallDirectory,
+): void {
+  const levels = [
+    ...escalations.routes.map((r): [string, EscalationLevel[]] => [`alertRoutes ${r.name}: escalation`, r.escalation ?? []]),
+    ...[...escalations.templates].map(([event, t]): [string, EscalationLevel[]] => [`template ${event}: escalation`, t.escalation ?? []]),
+  ];
+  const problems = phoneProblems(phone, { url: phone.webhook?.url, secret: phone.webhook?.secret }, phone.mode ? [] : levels);
+  for (const name of schedulesIn(levels.flatMap(([, list]) => list)))
+    if (!oncall?.has(name)) problems.push(`escalation call oncall:${name}: no on-call schedule is named ${name}`);
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/**
  * Escalation levels' calls (ALERT_PHONE): the calls queue and, for the webhook, the
- * adapter's callback route. Unset, nothing; then a level with `call`, like a
- * schedule nobody defined, stops start-up with a line naming it.
+ * adapter's callback route. Unset, nothing (checkPhone refused every `call`).
  */
 export function wirePhone(
   core: Core,
@@ -32,10 +50,6 @@ export function wirePhone(
   deps: PhoneDeps,
 ) {
   const { phone } = settings;
-  const problems = phoneProblems(phone, { url: phone.webhook?.url, secret: phone.webhook?.secret }, phone.mode ? [] : deps.levels);
-  for (const name of schedulesIn(deps.levels.flatMap(([, levels]) => levels)))
-    if (!deps.oncall?.has(name)) problems.push(`escalation call oncall:${name}: no on-call schedule is named ${name}`);
-  if (problems.length > 0) throw new ConfigError(problems);
   if (!phone.mode) return undefined;
   const store = new CallStore(core.redis, { keys: core.keys, retentionSeconds: settings.retentionSeconds });
   const dialer: Dialer =
