@@ -22,6 +22,7 @@ import { AlertViews } from './state-routes';
 import { StormControl } from './storm';
 import type { OnCallDirectory } from './phone/alert-calls';
 import type { ContactOf } from './phone/dialers';
+import { callRoutes } from './phone/call-routes';
 import { wirePhone } from './phone/wire';
 
 /** The alerts flow, and what the console's alert pages read: tracking and tryout only when alerts go out through an app. */
@@ -103,7 +104,7 @@ export function wireAlerts(
     routes: [
       ...alertRoutes({ messages, storm, settings, metrics: core.metrics, logger: core.logger, tracking, clock: core.clock }),
       ...(tracking ? views(tracking) : []),
-      ...(phone?.routes ?? []),
+      ...(phone?.routes ?? callRoutes()),
     ],
     rules: actions && commands && app ? [textAck(commands, app.name).rule(), actions.rule()] : [],
     groups,
@@ -112,12 +113,12 @@ export function wireAlerts(
     tryout: tracking
       ? { messages, settings, silenceTargets, interactive, durationsOf: (route) => tracking.durationsOf(route), clock: core.clock }
       : undefined,
-    workers: [storm.worker, jobs.worker, phone?.calls.worker].filter((w) => w !== undefined),
-    queues: [storm.digestQueue, jobs.queue, ...(phone ? [phone.calls.queue] : [])],
+    workers: [storm.worker, jobs.worker, phone?.calls?.worker].filter((w) => w !== undefined),
+    queues: [storm.digestQueue, jobs.queue, ...(phone?.calls ? [phone.calls.queue] : [])],
     close: async () => {
       await storm.close();
       await jobs.close();
-      await phone?.calls.close();
+      await phone?.calls?.close();
     },
   } satisfies AlertsFlow;
 }

@@ -69,7 +69,13 @@ export class PhoneCalls {
         if (!this.userExists(userid)) return { userid, code: 60111 };
         const callid = `6-${Date.now()}-${randomBytes(6).toString('hex')}-out`;
         const rang = outcome === 'unanswered' ? 'unanswered' : 'answered';
-        this.calls.push({ userid, callid, agentId: auth.agentId, outcome: this.overLimit(userid, Date.now()) ? 'limited' : rang, at: Date.now() });
+        this.calls.push({
+          userid,
+          callid,
+          agentId: auth.agentId,
+          outcome: this.overLimit(userid, Date.now()) ? 'limited' : rang,
+          at: Date.now(),
+        });
         return { userid, callid, code: 0 };
       });
       return host.answer(res, api, { errcode: 0, errmsg: 'ok', states });

@@ -169,8 +169,8 @@ export class AlertCalls {
   private async callees(configured: string[]): Promise<string[]> {
     const at = this.deps.clock();
     const users = await Promise.all(
-      configured.map((c) =>
-        c.startsWith(ONCALL_PREFIX) ? (this.deps.oncall?.usersOnCall(c.slice(ONCALL_PREFIX.length), at) ?? Promise.resolve([])) : [c],
+      configured.map(async (c) =>
+        c.startsWith(ONCALL_PREFIX) ? ((await this.deps.oncall?.usersOnCall(c.slice(ONCALL_PREFIX.length), at)) ?? []) : [c],
       ),
     );
     return [...new Set(users.flat())];

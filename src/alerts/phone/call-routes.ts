@@ -30,8 +30,11 @@ function resultOf(body: unknown): CallResult {
   return answer.reason === 'unanswered' ? 'unanswered' : 'failed';
 }
 
-/** POST /v1/phone/calls/{id}: the phone adapter's answer (ALERT_PHONE=webhook), signed with ALERT_PHONE_WEBHOOK_SECRET. */
-export function callRoutes(calls: AlertCalls, store: CallStore, secret: string): Route[] {
+/**
+ * POST /v1/phone/calls/{id}: the phone adapter's answer (ALERT_PHONE=webhook), signed with
+ * ALERT_PHONE_WEBHOOK_SECRET; served always, a 404 without the webhook (as openapi.yaml lists it).
+ */
+export function callRoutes(webhook?: { calls: AlertCalls; store: CallStore; secret: string }): Route[] {
   return [
     {
       method: 'post',
@@ -40,6 +43,8 @@ export function callRoutes(calls: AlertCalls, store: CallStore, secret: string):
       auth: 'none',
       body: 'text',
       handler: async (req, res) => {
+        if (!webhook) throw new ApiError(404, 'not_found', 'no phone adapter answers here (ALERT_PHONE=webhook is not set)');
+        const { calls, store, secret } = webhook;
         const raw = typeof req.body === 'string' ? req.body : '';
         if (!signedBy(secret, req.get('x-gateway-timestamp'), req.get('x-gateway-signature'), raw))
           throw new ApiError(401, 'unauthorized', 'X-Gateway-Signature does not match the body and X-Gateway-Timestamp (or is too old)');

@@ -50,7 +50,7 @@ export function wirePhone(
   deps: PhoneDeps,
 ) {
   const { phone } = settings;
-  if (!phone.mode) return undefined;
+  if (!phone.mode) return { routes: callRoutes() };
   const store = new CallStore(core.redis, { keys: core.keys, retentionSeconds: settings.retentionSeconds });
   const dialer: Dialer =
     phone.mode === 'wecom'
@@ -61,5 +61,5 @@ export function wirePhone(
     { roles: settings.workers, settings: { RETRY_BASE_DELAY_MS: settings.retryBaseDelayMs } },
     { ...deps, store, dialer, followMs: phone.followMs, metrics: core.metrics, logger: core.logger, clock: core.clock },
   );
-  return { calls, routes: phone.webhook ? callRoutes(calls, store, phone.webhook.secret) : [] };
+  return { calls, routes: callRoutes(phone.webhook ? { calls, store, secret: phone.webhook.secret } : undefined) };
 }
