@@ -61,7 +61,8 @@ export async function createGateway(
   // Before any connection: broken templates or extensions stop start-up with nothing to clean up.
   const templates = loadTemplates(config.templatesDir);
   const activities = loadActivities(config.templatesDir, { sandbox: config.sandbox });
-  checkPhone(config.alerts.phone, { routes: config.alerts.routes, templates }, options.oncall);
+  const schedules = options.oncall ?? { has: (name: string) => config.oncall.some((s) => s.name === name) };
+  checkPhone(config.alerts.phone, { routes: config.alerts.routes, templates }, schedules);
   const extensionRules = await loadExtensions(config.extensions, { send: (message) => messages.send(message), logger });
 
   const core = await connectCore(config, logger, options.clock);
@@ -73,7 +74,7 @@ export async function createGateway(
   const contacts = await wireContacts(core, config);
   const alerts = wireAlerts(core, config, {
     ...{ messages: messages.service, store: messages.store, nameOf: contacts.nameOf, contactOf: contacts.contactOf },
-    oncall: options.oncall,
+    oncall: options.oncall ?? onCall,
   });
   const welcome = wireWelcome(core, config, { activities });
   const oncall = await wireOnCall(core, config, {

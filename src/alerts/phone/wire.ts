@@ -28,7 +28,7 @@ export interface PhoneDeps {
 export function checkPhone(
   phone: PhoneConfig,
   escalations: { routes: AlertRoute[]; templates: ReadonlyMap<string, EventTemplate> },
-  oncall?: OnCallDirectory,
+  oncall?: Pick<OnCallDirectory, 'has'>,
 ): void {
   const levels = [
     ...escalations.routes.map((r): [string, EscalationLevel[]] => [`alertRoutes ${r.name}: escalation`, r.escalation ?? []]),
