@@ -111,8 +111,8 @@ export const envSchema = z.object({
   WECOM_API_BASE: httpUrl.optional(),
   /** WeCom's web login (oauth2/authorize, reference §17) for the alert's member page; the sandbox points it at the simulator. */
   WECOM_OAUTH_BASE: httpUrl.default('https://open.weixin.qq.com'),
-  /** The gateway's external base URL (https://gw.example.com): robot and chat alert messages link to the alert's page there. */
-  PUBLIC_URL: httpUrl.optional(),
+  /** The gateway's external base URL (https://gw.example.com): links to an alert's page, WeCom's web login, the phone adapter's answers. */
+  PUBLIC_URL: httpUrl.transform((url) => url.replace(/\/+$/, '')).optional(),
   WECOM_TIMEOUT_MS: wholeNumber(100).default(10_000),
   WECOM_CORP_ID: z.string().min(1).optional(),
   WECOM_AGENT_ID: wholeNumber(1).optional(),
@@ -220,8 +220,6 @@ export const envSchema = z.object({
   ALERT_PHONE_WEBHOOK_URL: httpUrl.optional(),
   /** The HMAC key of the call webhook and of the adapter's answers. */
   ALERT_PHONE_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
-  /** The gateway's external base URL (https://gw.example.com): links to an alert's page, the phone adapter's callback. */
-  PUBLIC_URL: httpUrl.optional(),
   STORM_DEDUPE_SECONDS: wholeNumber(0).default(300),
   STORM_PER_RECIPIENT_PER_MINUTE: wholeNumber(0).default(10),
   WELCOME_TIMEZONE: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)').default('Asia/Shanghai'),

@@ -108,7 +108,7 @@ export function alertsSection(e: Env, routes: AlertRoute[]): AlertsConfig {
     alertmanagerUrl: e.ALERTMANAGER_URL,
     grafanaAlertmanagerUrl: e.GRAFANA_ALERTMANAGER_URL,
     silenceDurations: e.ALERT_SILENCE_DURATIONS,
-    ...(e.PUBLIC_URL ? { publicUrl: e.PUBLIC_URL.replace(/\/+$/, '') } : {}),
+    ...(e.PUBLIC_URL ? { publicUrl: e.PUBLIC_URL } : {}),
     phone: phoneSection(e),
   };
 }
@@ -118,12 +118,12 @@ export function phoneSection(e: Env): PhoneConfig {
   return {
     ...(e.ALERT_PHONE ? { mode: e.ALERT_PHONE } : {}),
     ...(url && secret ? { webhook: { url, secret } } : {}),
-    ...(e.PUBLIC_URL ? { publicUrl: e.PUBLIC_URL.replace(/\/+$/, '') } : {}),
+    ...(e.PUBLIC_URL ? { publicUrl: e.PUBLIC_URL } : {}),
     followMs: FOLLOW_MS,
   };
 }
 
 /** The alert's member page: where WeCom's web login is (WECOM_OAUTH_BASE) and the gateway's address members open (PUBLIC_URL). */
 export function webLoginSection(e: Env) {
-  return { oauthBase: e.WECOM_OAUTH_BASE.replace(/\/+$/, ''), publicUrl: e.PUBLIC_URL?.replace(/\/+$/, '') };
+  return { oauthBase: e.WECOM_OAUTH_BASE.replace(/\/+$/, ''), publicUrl: e.PUBLIC_URL };
 }

@@ -214,7 +214,7 @@ describe('phone calls through an adapter (ALERT_PHONE=webhook)', () => {
         severity: 'critical',
         status: 'firing',
         firingSince: expect.any(String),
-        url: `https://gw.example.com/dashboard/alerts/${res.body.alert}`,
+        url: `https://gw.example.com/alerts/${res.body.alert}`,
       },
       callee: { userid: 'lisi' },
       level: 1,

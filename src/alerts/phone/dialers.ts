@@ -3,6 +3,7 @@ import type { WecomApp } from '../../wecom/app';
 import { callRefusal, callState, placeCalls, type CallResult } from '../../wecom/endpoints/pstncc';
 import type { WecomApi } from '../../wecom/wecom-api';
 import { postSignedJson } from '../../webhooks/webhook-outbox';
+import { alertPageUrl } from '../alert-card';
 import type { AlertGroup } from '../alert-groups';
 import type { PhoneCall } from './call-store';
 
@@ -83,7 +84,7 @@ export class WebhookDialer implements Dialer {
         severity: group.severity,
         status: group.status,
         firingSince: new Date(group.firingSince).toISOString(),
-        url: `${base}/dashboard/alerts/${group.id}`,
+        url: alertPageUrl(base, group.id),
       },
       callee: {
         userid: call.userid,
