@@ -5,6 +5,7 @@ import type { BudgetLimit } from '../budgets/limit';
 import type { AppChoice } from '../wecom/app';
 import type { PhoneConfig } from './phone/phone-config';
 import { escalationSchema, silenceDurationsSchema, type Duration } from './escalation-config';
+import { quietHoursSchema } from './quiet-window';
 
 /** A named set of recipients for monitoring webhooks, chosen by `?route=` or by matching the payload (the config file's `alertRoutes:`). */
 export const alertRouteSchema = z
@@ -35,6 +36,8 @@ export const alertRouteSchema = z
     silencers: z.array(z.string().min(1)).min(1).optional(),
     /** The card's silence buttons (default ALERT_SILENCE_DURATIONS). */
     silenceDurations: silenceDurationsSchema.optional(),
+    /** Notifications of other severities than `except` are held from `from` to `to` and go out as one digest at `to` (quiet-hours.ts). */
+    quietHours: quietHoursSchema.optional(),
   })
   .strict();
 

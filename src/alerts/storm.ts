@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { MessageService } from '../messages/message-service';
 import type { SendRequest } from '../messages/send-request';
-import { membersOf, type Recipients } from '../messages/recipients';
+import type { Recipients } from '../messages/recipients';
 import { QUEUES } from '../queues/catalog';
 import { defineQueue, type DefinedQueue, type QueueCore } from '../queues/define-queue';
 import type { RedisKeys } from '../redis/keys';
@@ -9,19 +9,12 @@ import { compareAndDelete } from '../redis/atomic';
 import type { RedisClient } from '../redis/connection';
 import { luaScript } from '../redis/lua';
 import type { Mentions } from '../wecom/group-chat';
-import { byteLength } from '../wecom/limits';
-import { shortTime, type FoldItem } from './alert-data';
+import type { FoldItem } from './alert-data';
+import { digestOf } from './digest-lines';
 
 /** What one window keeps of a storm: key label values and alertnames beyond these are counted, not listed. */
 const MAX_VALUES = 5_000;
 const MAX_NAMES = 100;
-/** Bytes of a digest's alert lines: within WeCom's 2048 for an app message (4096 for a robot's markdown), with room for the heading. */
-const LINES_BUDGET = { members: 1_500, groups: 3_500 };
-/** What a template adds around one line's facts (quote mark, font tag, sign, separators), counted generously. */
-const LINE_MARKUP = 64;
-/** One line's list of key values, e.g. `web-001, web-002, … web-250`. */
-const VALUES_BUDGET = 160;
-const SEPARATOR = '\x1f';
 const FOLD_INTO_DIGEST = luaScript('foldIntoDigest');
 
 /** One notification folded into its window's digest, within the caps (redis/lua/foldIntoDigest-3.lua). */
@@ -57,19 +50,6 @@ export interface DigestJob {
 
 export type Admission = { decision: 'send' } | { decision: 'duplicate'; id?: string } | { decision: 'folded' };
 
-/** One alertname's line of a digest: `HostHighLoad ×240: web-001, web-002, … web-250`. */
-export interface DigestLine {
-  name: string;
-  /** Its alerts folded in the window. */
-  count: number;
-  /** Its key label values, as many as fit, the last one after `…`. */
-  values: string;
-  /** How many distinct values it had. */
-  distinct: number;
-  /** Its earliest startsAt, in ALERT_TIMEZONE (the date too when not today); null when no alert said. */
-  since: string | null;
-}
-
 /** Recipients in a canonical form, so `{users:[b,a]}` and `{users:[a,b]}` share a budget. */
 export function recipientsKey(to: Recipients): string {
   const sorted = (list?: string[]) => list?.slice().sort();
@@ -77,21 +57,6 @@ export function recipientsKey(to: Recipients): string {
   // Member-only sets keep the key they had before robots and chats existed (their windows carry over an upgrade).
   const canonical = to === '@all' ? '@all' : JSON.stringify([sorted(to.users), sorted(to.parties), sorted(to.tags), ...groups]);
   return createHash('sha256').update(canonical).digest('hex').slice(0, 20);
-}
-
-const natural = new Intl.Collator('en', { numeric: true });
-
-/** `web-001, web-002, … web-250`: values in natural order, as many as fit `budget` bytes, the last one always shown. */
-export function valuesLine(values: string[], budget = VALUES_BUDGET): string {
-  const sorted = [...values].sort(natural.compare);
-  if (byteLength(sorted.join(', ')) <= budget) return sorted.join(', ');
-  const last = sorted[sorted.length - 1];
-  const shown: string[] = [];
-  for (const value of sorted.slice(0, -1)) {
-    if (byteLength([...shown, value].join(', ') + `, … ${last}`) > budget) break;
-    shown.push(value);
-  }
-  return `${shown.join(', ')}${shown.length > 0 ? ', ' : ''}… ${last}`;
 }
 
 /**
@@ -216,38 +181,8 @@ export class StormControl {
       this.redis.zrange(keys.values, 0, -1),
       this.redis.hgetall(keys.since),
     ]);
-    const notifications = Number(counts.notifications ?? 0);
-    if (notifications === 0) return undefined;
-    const values = new Map<string, string[]>();
-    for (const member of members) {
-      const [status, name, value] = member.split(SEPARATOR);
-      const field = `${status}${SEPARATOR}${name}`;
-      values.set(field, [...(values.get(field) ?? []), value]);
-    }
-    const linesOf = (status: string): DigestLine[] =>
-      Object.entries(counts)
-        .filter(([field]) => field.startsWith(`${status}${SEPARATOR}`) && field !== `${status}${SEPARATOR}`)
-        .map(([field, count]) => ({
-          name: field.slice(status.length + 1),
-          count: Number(count),
-          values: valuesLine(values.get(field) ?? []),
-          distinct: values.get(field)?.length ?? 0,
-          since: since[field] ? shortTime(Number(since[field]), this.settings.timeZone, this.now()) : null,
-        }))
-        .sort((a, b) => b.count - a.count || natural.compare(a.name, b.name));
-    // Lines as long as the smallest destination allows; the alertnames left out are counted.
-    let budget = membersOf(job.to) ? LINES_BUDGET.members : LINES_BUDGET.groups;
-    const fit = (lines: DigestLine[]) =>
-      lines.filter((line) => {
-        budget -= byteLength(`${line.name}${line.count}${line.values}${line.since ?? ''}`) + LINE_MARKUP;
-        return budget >= 0;
-      });
-    const [allFiring, allResolved] = [linesOf('firing'), linesOf('resolved')];
-    const [firing, resolved] = [fit(allFiring), fit(allResolved)];
-    const unnamed = (status: string) => Number(counts[`${status}${SEPARATOR}`] ?? 0);
-    const more =
-      allFiring.length - firing.length + allResolved.length - resolved.length + (unnamed('firing') + unnamed('resolved') > 0 ? 1 : 0);
-    return { count: notifications, windowSeconds: 60, firing, resolved, more: more > 0 ? more : null };
+    const digest = digestOf({ counts, members, since }, job.to, this.settings.timeZone, this.now());
+    return digest && { ...digest, windowSeconds: 60 };
   }
 
   /** The digest of one window: everything folded, as one message. */
