@@ -9,6 +9,7 @@ import { alertEvent, recipientsFor, UnroutedError, type QueryParam } from './ale
 import { stormKeyOf, type AlertContext, type AlertTracking } from './alert-tracking';
 import type { AlertsConfig } from './alerts-config';
 import { parseNotification, type Notification } from './payloads';
+import type { QuietAnswer, QuietHours } from './quiet-hours';
 import type { Admission, StormControl } from './storm';
 
 const MSGTYPES = new Set(['markdown', 'text', 'textcard']);
@@ -16,6 +17,8 @@ const MSGTYPES = new Set(['markdown', 'text', 'textcard']);
 export interface ReceiveDeps {
   messages: MessageService;
   storm: StormControl;
+  /** Routes' quiet hours: what they hold, and the digest at their end. */
+  quiet: QuietHours;
   settings: AlertsConfig;
   metrics: Metrics;
   logger: Logger;
@@ -33,6 +36,7 @@ export interface Asked {
 }
 
 export type NotificationAnswer =
+  | QuietAnswer
   | { status: 'updated'; alert: string }
   | { status: 'deduplicated'; id?: string }
   | { status: 'folded' }
@@ -41,7 +45,8 @@ export type NotificationAnswer =
 /**
  * One monitoring notification (Alertmanager's or Grafana's webhook): who gets it
  * (query, route, fallback: else 503, counted); a resolution of a group the gateway
- * follows updates its cards; anything else passes storm control (duplicates, the
+ * follows updates its cards; in a route's quiet hours it is held for the digest at
+ * their end (a resolution takes its alerts out); anything else passes storm control (duplicates, the
  * per-minute budget, digests) and goes out: a firing group as cards the gateway
  * follows, or as one message (a resolution with no group to follow is only ever a
  * resolved message).
@@ -61,6 +66,8 @@ export async function receiveNotification(
     const updated = await updateInPlace(ctx, followed, deps);
     if (updated) return updated;
   }
+  const held = await quietHours(ctx, request, deps);
+  if (held) return held;
   const admission = await stormControl(ctx, request, deps);
   if (admission.decision === 'duplicate') return { status: 'deduplicated', ...(admission.id ? { id: admission.id } : {}) } as const;
   if (admission.decision === 'folded') return { status: 'folded' } as const;
@@ -133,8 +140,17 @@ async function authorized(ctx: AlertContext, deps: ReceiveDeps): Promise<SendReq
 async function updateInPlace(ctx: AlertContext, followed: AlertTracking, deps: ReceiveDeps) {
   const updated = await followed.resolve(ctx);
   if (!updated) return undefined;
+  // Resolved in place: nor is it in the quiet hours' digest any more.
+  await deps.quiet.withdraw(ctx);
   deps.metrics.alertNotifications.inc({ source: ctx.notification.source, decision: 'updated' });
   return { alert: updated.alert, status: 'updated' } as const;
+}
+
+/** Held by the route's quiet hours (or taken out of their digest), counted; undefined: it passes. */
+async function quietHours(ctx: AlertContext, request: SendRequest, deps: ReceiveDeps): Promise<QuietAnswer | undefined> {
+  const answer = await deps.quiet.hold(ctx, request);
+  if (answer) deps.metrics.alertNotifications.inc({ source: ctx.notification.source, decision: answer.status });
+  return answer;
 }
 
 /** Storm control's decision (send, duplicate, folded into the minute's digest), counted. */

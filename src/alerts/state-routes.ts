@@ -4,11 +4,13 @@ import { limitParam, queryParam, type Route } from '../http/route';
 import { describeRecipients, type AlertCard, type AlertGroup, type AlertGroups } from './alert-groups';
 import { ALERT_STATUSES, type AlertStatus } from './alert-state';
 import type { AlertTracking } from './alert-tracking';
+import type { HeldAlert } from './held-alerts';
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 /** A group is its owner's (the key that opened it, or the keys sharing its alertOwner); an admin sees all. */
-export const ownedBy = (group: AlertGroup, caller: Caller) => visibleTo(group, caller) || group.createdBy === alertOwnerOf(caller);
+export const ownedBy = (group: Pick<AlertGroup, 'createdBy'>, caller: Caller) =>
+  visibleTo(group, caller) || group.createdBy === alertOwnerOf(caller);
 
 /** What GET /v1/alerts/{id} answers: the group's state, its escalation, and every card sent. */
 export function alertView(group: AlertGroup, cards: AlertCard[], levels: number) {
@@ -59,11 +61,25 @@ export function alertView(group: AlertGroup, cards: AlertCard[], levels: number)
 
 export type AlertView = ReturnType<typeof alertView>;
 
+/** What GET /v1/alerts' `held` lists: an alert quiet hours hold, and when it goes out. */
+export const heldView = (held: HeldAlert) => ({
+  route: held.route,
+  status: held.status,
+  alertname: held.alertname,
+  severity: held.severity,
+  labels: held.labels,
+  since: iso(held.since) ?? null,
+  heldAt: iso(held.heldAt),
+  releaseAt: iso(held.releaseAt),
+});
+
 /** Alert groups as the gateway followed them (cards, acks, silences, escalation): GET /v1/alerts and /v1/alerts/{id}. */
 export class AlertViews {
   constructor(
     private readonly groups: AlertGroups,
     private readonly tracking: AlertTracking,
+    /** What quiet hours hold now. */
+    private readonly held: { list(): Promise<HeldAlert[]> },
   ) {}
 
   async view(group: AlertGroup): Promise<AlertView> {
@@ -87,7 +103,9 @@ export class AlertViews {
           // Every group kept (at most 500), then what this caller may see.
           const groups = await this.groups.recent(500);
           const visible = groups.filter((g) => ownedBy(g, caller) && (!status || g.status === status)).slice(0, limit);
-          res.json({ alerts: await Promise.all(visible.map((g) => this.view(g))) });
+          // Held alerts as groups are: the caller's own (or its alertOwner's), all of them for an admin.
+          const held = (await this.held.list()).filter((h) => ownedBy({ createdBy: h.owner }, caller)).map(heldView);
+          res.json({ alerts: await Promise.all(visible.map((g) => this.view(g))), held });
         },
       },
       {

@@ -70,6 +70,8 @@ export function recipientsKey(to: Recipients): string {
  */
 export class StormControl {
   private readonly digests: DefinedQueue<DigestJob>;
+  /** The other digests' jobs on this queue, by job name (quiet hours' releases: quiet-hours.ts). */
+  private readonly others = new Map<string, (data: unknown) => Promise<void>>();
 
   /** `digests`: where the digest queue lives, and the message service its worker (where WORKERS has digest) sends through. */
   constructor(
@@ -79,7 +81,9 @@ export class StormControl {
     /** The gateway's clock (core.clock): storm control counts per minute of it. */
     private readonly now: () => number,
   ) {
-    const sendDigest = async (job: { data: DigestJob }) => {
+    const sendDigest = async (job: { name: string; data: DigestJob }) => {
+      const other = this.others.get(job.name);
+      if (other) return other(job.data);
       const id = await this.sendDigest(job.data, digests.messages);
       digests.core.logger.info({ window: job.data.window, messageId: id }, 'alert storm digest sent');
     };
@@ -88,6 +92,19 @@ export class StormControl {
 
   get digestQueue() {
     return this.digests.queue;
+  }
+
+  /** Another digest's jobs share this queue (its role, retention and dashboard): `run` takes the jobs named `name`. */
+  handle<T extends object>(
+    name: string,
+    run: (data: T) => Promise<void>,
+  ): { schedule(data: T, jobId: string, delay: number): Promise<void> } {
+    this.others.set(name, run as (data: unknown) => Promise<void>);
+    return {
+      schedule: async (data, jobId, delay) => {
+        await this.digests.queue.add(name, data as unknown as DigestJob, { jobId, delay, ...this.digests.jobOptions() });
+      },
+    };
   }
 
   get worker() {

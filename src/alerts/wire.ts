@@ -24,10 +24,14 @@ import type { OnCallDirectory } from './phone/alert-calls';
 import type { ContactOf } from './phone/dialers';
 import { callRoutes } from './phone/call-routes';
 import { wirePhone } from './phone/wire';
+import { HeldAlerts } from './held-alerts';
+import { QuietHours } from './quiet-hours';
 
 /** The alerts flow, and what the console's alert pages read: tracking and tryout only when alerts go out through an app. */
 export interface AlertsFlow extends Flow {
   groups: AlertGroups;
+  /** What quiet hours hold now (the console lists it). */
+  held: HeldAlerts;
   tracking?: AlertTracking;
   /** Ack, assign and silence, for the console and the alert's page (only when alerts go out through an app). */
   commands?: AlertCommands;
@@ -70,9 +74,11 @@ export function wireAlerts(
   const app = findApp(config);
   const silenceTargets = new SilenceTargets(settings);
   const groups = new AlertGroups(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds, clock: core.clock });
+  const held = new HeldAlerts(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds, clock: core.clock });
   const jobSettings = { roles: config.workers, settings: { RETRY_BASE_DELAY_MS: config.send.retryBaseDelayMs } };
   const jobs = new AlertJobs(core, jobSettings, (job, token) => handle(job, token));
   const common = { groups, jobs, silenceTargets, metrics: core.metrics, logger: core.logger, clock: core.clock };
+  const quiet = new QuietHours({ ...common, held, storm, messages, settings, digestEvent: alertEvent(settings, 'digest') });
   const interactive = Boolean(app?.callback && silenceTargets.any);
   const phoneSettings = { ...config, phone: settings.phone, retryBaseDelayMs: config.send.retryBaseDelayMs };
   const phone = app ? wirePhone(core, phoneSettings, { groups, jobs, app, oncall: deps.oncall, contactOf: deps.contactOf }) : undefined;
@@ -86,7 +92,7 @@ export function wireAlerts(
       : undefined;
 
   function views(tracking: AlertTracking) {
-    const alertViews = new AlertViews(groups, tracking);
+    const alertViews = new AlertViews(groups, tracking, held);
     return [...alertViews.routes(), ...(commands ? commandRoutes(groups, commands, alertViews) : [])];
   }
   const textAck = (commands: AlertCommands, appName: string) =>
@@ -102,12 +108,13 @@ export function wireAlerts(
 
   return {
     routes: [
-      ...alertRoutes({ messages, storm, settings, metrics: core.metrics, logger: core.logger, tracking, clock: core.clock }),
+      ...alertRoutes({ messages, storm, quiet, settings, metrics: core.metrics, logger: core.logger, tracking, clock: core.clock }),
       ...(tracking ? views(tracking) : []),
       ...(phone?.routes ?? callRoutes()),
     ],
     rules: actions && commands && app ? [textAck(commands, app.name).rule(), actions.rule()] : [],
     groups,
+    held,
     tracking,
     commands,
     tryout: tracking

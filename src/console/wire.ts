@@ -39,7 +39,7 @@ export interface ConsoleReads {
   flows: Flow[];
   messages: MessagesFlow;
   /** `commands`: ack, assign, silence from the alert pages (alerts/alert-commands.ts). */
-  alerts: Pick<AlertsFlow, 'groups' | 'tracking' | 'tryout'> & { commands?: AlertActions };
+  alerts: Pick<AlertsFlow, 'groups' | 'held' | 'tracking' | 'tryout'> & { commands?: AlertActions };
   /** Who is on call, for the alert list and pages (oncall/on-call.ts). */
   onCall?: OnCallDirectory;
   contacts: { sync?: SyncDispatcher };

@@ -105,6 +105,15 @@ export function redisKeys(prefix: string) {
     /** A schedule's overrides (hash: id -> JSON), expiring after the last one ends. */
     oncallOverrides: (schedule: string) => `${prefix}:oncall:overrides:${schedule}`,
     storm: (recipientsKey: string, what: string) => `${prefix}:storm:{${recipientsKey}}:${what}`,
+    /**
+     * Alerts a route's quiet hours hold until `releaseMs`: `held` (recipient set␟owner␟fingerprint -> the alert)
+     * and `to` (recipient set -> where its digest goes), one slot per route; `windows` lists every window holding some.
+     */
+    quiet: {
+      held: (route: string, releaseMs: number) => `${prefix}:quiet:{${route}}:${releaseMs}:held`,
+      to: (route: string, releaseMs: number) => `${prefix}:quiet:{${route}}:${releaseMs}:to`,
+      windows: `${prefix}:quiet:windows`,
+    },
     rateLimit: `${prefix}:ratelimit`,
     /** Parts each caller queued in the current send-share window (budgets/send-share.ts). */
     sendShare: `${prefix}:sendshare`,

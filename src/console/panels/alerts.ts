@@ -18,6 +18,7 @@ import {
   type AlertActions,
   type AlertPageDeps,
 } from '../alert-page';
+import { heldHtml, type HeldList } from './held';
 
 /** The list's filters, as query parameters: `state` (open by default, `all`, or one status), severity, alertname, route. */
 export interface AlertFilter {
@@ -71,7 +72,7 @@ const field = (fields: Record<string, string>, name: string) => fields[name]?.tr
  * assign and silence buttons. The console knows keys, not members: who acts is the
  * form's `by`, the key's name when left empty.
  */
-export function alertPanel(deps: AlertPageDeps & { commands?: AlertActions; routes: string[] }): DashboardPanel {
+export function alertPanel(deps: AlertPageDeps & { commands?: AlertActions; routes: string[]; held?: HeldList }): DashboardPanel {
   const { groups, tracking } = deps;
   const act =
     (kind: 'ack' | 'assign' | 'silence'): PanelAction['act'] =>
@@ -129,6 +130,7 @@ export function alertPanel(deps: AlertPageDeps & { commands?: AlertActions; rout
         'alertList.handled',
       ] as const;
       return (
+        heldHtml((await deps.held?.list()) ?? [], locale) +
         filterForm(filter, deps.routes, locale) +
         table(
           headers.map((h) => t(h)),

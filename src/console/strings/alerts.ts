@@ -20,6 +20,14 @@ const en = {
   'alerts.silence.created': 'created',
   'alerts.silence.failed': 'failed',
   'alerts.silence.pending': 'pending',
+  'alerts.held.title': 'Held by quiet hours ({count}): sent as one digest when the quiet time ends',
+  'alerts.held.route': 'Route',
+  'alerts.held.alertname': 'Alert',
+  'alerts.held.key': 'Key label',
+  'alerts.held.severity': 'Severity',
+  'alerts.held.status': 'Status',
+  'alerts.held.heldAt': 'Held since',
+  'alerts.held.releaseAt': 'Released at',
 
   'alertPlayground.title': 'Alert playground',
   'alertPlayground.intro':
@@ -60,6 +68,14 @@ const zh: Record<keyof typeof en, string> = {
   'alerts.silence.created': '已创建',
   'alerts.silence.failed': '失败',
   'alerts.silence.pending': '待创建',
+  'alerts.held.title': '免打扰时段暂存（{count}）：时段结束时合并为一条摘要发出',
+  'alerts.held.route': '路由',
+  'alerts.held.alertname': '告警',
+  'alerts.held.key': '关键标签',
+  'alerts.held.severity': '级别',
+  'alerts.held.status': '状态',
+  'alerts.held.heldAt': '暂存于',
+  'alerts.held.releaseAt': '发出时间',
 
   'alertPlayground.title': '告警调试台',
   'alertPlayground.intro':
