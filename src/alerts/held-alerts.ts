@@ -37,7 +37,7 @@ export interface Destination {
 export type NewHeld = Omit<HeldAlert, 'heldAt' | 'releaseAt' | 'route'> & { fingerprint: string };
 
 /** One window's held alerts, by recipient set, with where each set's digest goes. */
-export type HeldWindow = Map<string, { destination: Destination; alerts: HeldAlert[] }>;
+export type HeldWindow = Map<string, { destination: Destination; alerts: (HeldAlert & { field: string })[] }>;
 
 /**
  * Alerts held by quiet hours, in Redis so every instance and a restart see them:
@@ -90,15 +90,20 @@ export class HeldAlerts {
       const destination = destinations[rk];
       if (!destination) continue;
       const entry = window.get(rk) ?? { destination: JSON.parse(destination) as Destination, alerts: [] };
-      entry.alerts.push(parsed(value));
+      entry.alerts.push({ ...parsed(value), field });
       window.set(rk, entry);
     }
     return window;
   }
 
-  /** Forgets a window once its digests are accepted. */
-  async clear(route: string, releaseAt: number): Promise<void> {
-    await this.redis.del(this.keys.held(route, releaseAt), this.keys.to(route, releaseAt));
+  /**
+   * Forgets alerts whose digest was accepted (Redis drops the hash with its last field); the window's listing once
+   * it holds no more. Its destinations expire with their TTL: an alert held meanwhile still finds its own.
+   */
+  async forget(route: string, releaseAt: number, alerts: { field: string }[]): Promise<void> {
+    const held = this.keys.held(route, releaseAt);
+    if (alerts.length > 0) await this.redis.hdel(held, ...alerts.map((a) => a.field));
+    if ((await this.redis.hlen(held)) > 0) return;
     await this.redis.zrem(this.keys.windows, `${route}${SEPARATOR}${releaseAt}`);
   }
 

@@ -57,7 +57,7 @@ export class QuietHours {
   private readonly releases: { schedule(data: QuietRelease, jobId: string, delay: number): Promise<void> };
 
   constructor(private readonly deps: QuietHoursDeps) {
-    this.releases = deps.storm.handle<QuietRelease>('quiet', (job) => this.release(job));
+    this.releases = deps.storm.handle<QuietRelease>('quiet', (job, jobId) => this.release(job, jobId));
   }
 
   /** When the quiet time the notification falls in ends (ms); undefined when it is not held (no quiet time now, or excepted). */
@@ -114,8 +114,11 @@ export class QuietHours {
     return this.deps.held.withdraw(ctx.route.name, releaseAt, recipientsKey(ctx.to), ctx.owner, resolved);
   }
 
-  /** Everything the window still holds goes out, one digest per recipient set; its groups' timelines say so. */
-  async release({ route, releaseAt }: QuietRelease): Promise<void> {
+  /**
+   * Everything the window still holds goes out, one digest per recipient set; its groups' timelines say so.
+   * Only what went out is forgotten: an alert held meanwhile (an instance whose clock lags) has a job of its own.
+   */
+  async release({ route, releaseAt }: QuietRelease, jobId: string): Promise<void> {
     const window = await this.deps.held.window(route, releaseAt);
     for (const [rk, { destination, alerts }] of window) {
       const request: SendRequest = {
@@ -124,7 +127,7 @@ export class QuietHours {
         ...(destination.app ? { app: destination.app } : {}),
         ...(destination.mentions ? { mentions: destination.mentions } : {}),
         // Accepted without a caller (the gateway's own namespace): a retried release is no second digest.
-        idempotencyKey: `quiet-${route}-${releaseAt}-${rk}`,
+        idempotencyKey: `${jobId}-${rk}`,
         data: {
           ...digestOf(foldOf(alerts), destination.to, this.deps.settings.timeZone, this.deps.clock()),
           windowSeconds: lengthMinutes(destination.quiet) * 60,
@@ -138,8 +141,10 @@ export class QuietHours {
         { route, releaseAt, alerts: alerts.length, messageId: id },
         'quiet hours ended: held alerts sent as one digest',
       );
+      await this.deps.held.forget(route, releaseAt, alerts);
     }
-    await this.deps.held.clear(route, releaseAt);
+    // A window that holds nothing (every alert resolved in the night) is forgotten too.
+    if (window.size === 0) await this.deps.held.forget(route, releaseAt, []);
   }
 
   /** The open group the notification's alerts belong to (sent before the quiet time), whose timeline notes the hold. */

@@ -71,7 +71,7 @@ export function recipientsKey(to: Recipients): string {
 export class StormControl {
   private readonly digests: DefinedQueue<DigestJob>;
   /** The other digests' jobs on this queue, by job name (quiet hours' releases: quiet-hours.ts). */
-  private readonly others = new Map<string, (data: unknown) => Promise<void>>();
+  private readonly others = new Map<string, (data: unknown, jobId: string) => Promise<void>>();
 
   /** `digests`: where the digest queue lives, and the message service its worker (where WORKERS has digest) sends through. */
   constructor(
@@ -81,9 +81,9 @@ export class StormControl {
     /** The gateway's clock (core.clock): storm control counts per minute of it. */
     private readonly now: () => number,
   ) {
-    const sendDigest = async (job: { name: string; data: DigestJob }) => {
+    const sendDigest = async (job: { id?: string; name: string; data: DigestJob }) => {
       const other = this.others.get(job.name);
-      if (other) return other(job.data);
+      if (other) return other(job.data, job.id ?? job.name);
       const id = await this.sendDigest(job.data, digests.messages);
       digests.core.logger.info({ window: job.data.window, messageId: id }, 'alert storm digest sent');
     };
@@ -94,15 +94,23 @@ export class StormControl {
     return this.digests.queue;
   }
 
-  /** Another digest's jobs share this queue (its role, retention and dashboard): `run` takes the jobs named `name`. */
+  /**
+   * Another digest's jobs share this queue (its role, retention and dashboard): `run` takes the jobs named `name`.
+   * `schedule` adds one by its id once; when that job already ran (a late arrival, or it failed for good), another
+   * is added to run now, so nothing scheduled is left waiting for a job that will not come.
+   */
   handle<T extends object>(
     name: string,
-    run: (data: T) => Promise<void>,
+    run: (data: T, jobId: string) => Promise<void>,
   ): { schedule(data: T, jobId: string, delay: number): Promise<void> } {
-    this.others.set(name, run as (data: unknown) => Promise<void>);
+    this.others.set(name, run as (data: unknown, jobId: string) => Promise<void>);
+    const add = (data: T, jobId: string, delay: number) =>
+      this.digests.queue.add(name, data as unknown as DigestJob, { jobId, delay, ...this.digests.jobOptions() });
     return {
       schedule: async (data, jobId, delay) => {
-        await this.digests.queue.add(name, data as unknown as DigestJob, { jobId, delay, ...this.digests.jobOptions() });
+        await add(data, jobId, delay);
+        const state = await this.digests.queue.getJobState(jobId);
+        if (state === 'completed' || state === 'failed') await add(data, `${jobId}-${this.now()}`, 0);
       },
     };
   }
