@@ -161,7 +161,7 @@ function keyLabelOf(labels: Record<string, string>, keyLabels: string[]): Record
   return key ? { [key.label]: key.value } : {};
 }
 
-/** Held alerts as a digest folds them (foldIntoDigest-3.lua's shape, in memory): per status and alertname, the count, values, earliest start. */
+/** Held alerts as a digest folds them (foldIntoDigest-3.lua's shape, in memory): per status and alertname, count, values, start. */
 function foldOf(alerts: HeldAlert[]): Fold {
   const fold: Fold = { counts: { notifications: String(alerts.length) }, members: [], since: {} };
   const members = new Set<string>();
