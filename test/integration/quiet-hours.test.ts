@@ -143,6 +143,16 @@ describe('quiet hours (a route holds its night notifications and sends one diges
     expect((digest.body.markdown as { content: string }).content).toContain('HostHighLoad</font> ×1：web-1');
   });
 
+  it("when the console's alerts page is opened during the night, then it lists what is held and when it goes out", async () => {
+    await post(warning('HostHighLoad', 'web-1'));
+    const page = await h.api.get('/dashboard/alerts?lang=en');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('Held by quiet hours');
+    expect(page.text).toContain('<td>instance=web-1</td>');
+    // 08:00 of this test's morning, in ALERT_TIMEZONE (Shanghai, UTC+8), as the console writes times.
+    expect(page.text).toContain(`<td>${iso(morningAt + 8 * 3_600_000).slice(0, 10)} 08:00:00</td>`);
+  });
+
   it('when it is 01:30, past midnight, then the warning is held until 08:00 of that same morning', async () => {
     now = night + 2 * 3_600_000;
     expect((await post(warning('HostHighLoad', 'web-1'))).body.releaseAt).toBe(iso(morningAt));
