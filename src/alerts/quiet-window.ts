@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { addDays, instantOf, localTimeOf } from '../oncall/zoned-time';
 
 const HHMM = /^([01]\d|2[0-3]):([0-5]\d)$/;
-const DAY_MS = 86_400_000;
 
 /**
  * A route's quiet hours (`quietHours:` of an alert route): from `from` to `to` in
@@ -22,39 +22,17 @@ export type QuietHours = z.infer<typeof quietHoursSchema>;
 
 const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
-/** The wall clock of `ms` in `timeZone`, as if it were UTC (its date parts and time of day). */
-function wallClock(ms: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    second: 'numeric',
-  }).formatToParts(new Date(ms));
-  const part = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
-  return Date.UTC(part('year'), part('month') - 1, part('day'), part('hour'), part('minute'), part('second')) + (ms % 1000);
-}
-
-/** The instant whose wall clock in `timeZone` is `wall` (a zone's offset read twice, so a change of offset between is followed). */
-function instantOf(wall: number, timeZone: string, near: number): number {
-  const guess = wall - (wallClock(near, timeZone) - near);
-  return wall - (wallClock(guess, timeZone) - guess);
-}
-
 /**
  * When the quiet time `now` falls in ends (the next `to`, ms), or undefined when
  * `now` is outside it. `from` is inclusive, `to` exclusive: at 08:00 sharp it is over.
  */
 export function quietUntil(window: Pick<QuietHours, 'from' | 'to'>, timeZone: string, now: number): number | undefined {
-  const wall = wallClock(now, timeZone);
-  const intoDay = ((wall % DAY_MS) + DAY_MS) % DAY_MS;
+  const local = localTimeOf(now, timeZone);
+  const intoDay = ((local.hour * 60 + local.minute) * 60 + local.second) * 1000 + (now % 1000);
   const [from, to] = [minutesOf(window.from) * 60_000, minutesOf(window.to) * 60_000];
   const inside = from < to ? intoDay >= from && intoDay < to : intoDay >= from || intoDay < to;
   if (!inside) return undefined;
   // Today's `to` when it is still ahead, else tomorrow's (a window across midnight, before it).
-  const day = wall - intoDay + (intoDay < to ? 0 : DAY_MS);
-  return instantOf(day + to, timeZone, now);
+  const day = addDays(local, intoDay < to ? 0 : 1);
+  return instantOf({ ...day, hour: Math.floor(to / 3_600_000), minute: (to / 60_000) % 60 }, timeZone);
 }
