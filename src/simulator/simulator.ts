@@ -34,10 +34,9 @@ export type { SimulatorOptions } from './options';
 export type { SimulatorApp } from './host';
 
 /**
- * A WeCom server faithful to the reference (gettoken, message/send,
- * media/upload, customer-contact calls, group robots, app group chats,
- * interactive cards and 紧急通知 calls), with fault injection. Tests and sandbox mode send here
- * over real HTTP; nothing else in the gateway knows. Each API family is a file
+ * A WeCom server faithful to the reference (gettoken, message/send, media/upload, customer-contact
+ * calls, group robots, app group chats, interactive cards, 紧急通知 calls and web login), with fault
+ * injection. Tests and sandbox mode send here over real HTTP; nothing else in the gateway knows. Each API family is a file
  * of this folder; this class composes them and is the one face tests see.
  */
 export class WecomSimulator {
