@@ -16,6 +16,8 @@ import type { PartStatus } from './message-record';
 import type { MessageStore } from './message-store';
 import { partOfSendId, sendIdOf, waitUntil, type GroupSend, type SendJobData } from './send-queue';
 import { MEDIA_MSGTYPES } from './templates';
+import { mentioningOnCall } from './oncall-mentions';
+import type { OnCallDirectory } from './oncall-recipients';
 
 /** A part waiting behind earlier ones looks again this often, in case no one moves it forward when its turn comes. */
 const BEHIND_POLL_MS = 2_000;
@@ -31,6 +33,8 @@ export interface GroupSendDeps {
   robotLine: RobotLine;
   /** Counts a robot message put off to the robot's next minute. */
   countRobotDeferral: (robot: string) => void;
+  /** Who is on call, for `mentions.oncall`; absent = none configured. */
+  oncall?: OnCallDirectory;
   clock: () => number;
 }
 
@@ -136,6 +140,10 @@ export async function deliverToGroup(
   const robot = 'robot' in group ? deps.findRobot(group.robot) : undefined;
   if ('robot' in group && !robot)
     return { kind: 'permanent', error: { errcode: GatewayErrcode.appGone, errmsg: `robot ${group.robot} is no longer configured` } };
+  // Until its first message has gone, a part that mentions on-call is built again for whoever is on call now.
+  if (job.data.mentionOncall && !job.data.delivered) {
+    await job.updateData({ ...job.data, messages: await mentioningOnCall(deps.oncall, job.data, deps.clock()) });
+  }
   for (let chunk = job.data.delivered ?? 0; chunk < job.data.messages.length; chunk++) {
     const outcome = robot
       ? await sendToRobot(deps, job, token, robot, chunk)

@@ -96,11 +96,13 @@ export interface AttemptRecord {
   error?: { errcode: number; errmsg: string; hint?: string };
 }
 
-/** `users a|b; parties 2; robots ops` or `@all`, cut to what a record keeps. */
-export function recipientsSummary(to: '@all' | Partial<Record<'users' | 'parties' | 'tags' | 'robots' | 'chats', string[]>>): string {
+const RECIPIENT_KINDS = ['users', 'parties', 'tags', 'oncall', 'robots', 'chats'] as const;
+type RecipientKind = (typeof RECIPIENT_KINDS)[number];
+
+/** `users a|b; parties 2; oncall sre; robots ops` or `@all`, cut to what a record keeps. */
+export function recipientsSummary(to: '@all' | Partial<Record<RecipientKind, string[]>>): string {
   if (to === '@all') return '@all';
-  const summary = (['users', 'parties', 'tags', 'robots', 'chats'] as const)
-    .filter((kind) => (to[kind]?.length ?? 0) > 0)
+  const summary = RECIPIENT_KINDS.filter((kind) => (to[kind]?.length ?? 0) > 0)
     .map((kind) => `${kind} ${to[kind]!.join('|')}`)
     .join('; ');
   return summary.length > RECIPIENTS_KEPT ? `${summary.slice(0, RECIPIENTS_KEPT - 1)}…` : summary;

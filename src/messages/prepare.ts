@@ -1,16 +1,18 @@
 import { ApiError } from '../http/errors';
 import type { EgressPolicy } from '../http/egress';
 import { findApp, type WecomApp } from '../wecom/app';
-import { chatPayload, robotPayload, toChatMessages, toRobotMessages } from '../wecom/chat-message';
+import { chatPayload, robotPayload } from '../wecom/chat-message';
 import type { ChatMessage } from '../wecom/group-chat';
 import { buildSendPayload, type SendRecipients } from '../wecom/message-payload';
 import { applyMessageLimits, MessageLimitError } from '../wecom/limits';
 import type { MessagesSettings } from './messages-config';
 import { hasMediaSource, type MediaSource } from './media';
-import { membersOf, splitReaders, splitRecipients, type Recipients } from './recipients';
+import { groupMessagesOf } from './oncall-mentions';
+import { requireSchedules, type OnCallDirectory } from './oncall-recipients';
+import { memberCalls, membersOf, splitReaders, type Recipients } from './recipients';
 import { renderTemplate } from './renderer';
 import { groupsOf, type SendRequest } from './send-request';
-import type { GroupTarget } from './send-queue';
+import type { GroupSend, GroupTarget } from './send-queue';
 import { MEDIA_MSGTYPES, type EventTemplate, type Msgtype } from './templates';
 
 /** What preparing a request reads: the apps, robots and WeChat readers, the templates, and where callers' URLs may point. */
@@ -19,6 +21,8 @@ export interface PrepareDeps {
   templates: ReadonlyMap<string, EventTemplate>;
   /** What a caller's URLs may reach (checked again, resolved, at connect time). */
   egress?: Pick<EgressPolicy, 'refusal'>;
+  /** The on-call schedules `to.oncall` and `mentions.oncall` may name; absent = none. */
+  oncall?: Pick<OnCallDirectory, 'has'>;
 }
 
 /** A request rendered and split, ready to persist (or to show, for a preview). */
@@ -35,7 +39,8 @@ export interface PreparedMessage {
 }
 
 export type PreparedPart = { msgtype: string } & (
-  { to: SendRecipients; body: Record<string, unknown> } | { group: GroupTarget; messages: ChatMessage[] }
+  | { to: SendRecipients; oncall?: string[]; body: Record<string, unknown> }
+  | { group: GroupTarget; messages: ChatMessage[]; mentionOncall?: GroupSend['mentionOncall'] }
 );
 
 /**
@@ -73,6 +78,8 @@ export function prepare(request: SendRequest, deps: PrepareDeps): PreparedMessag
   const members = membersOf(request.to);
   const groups = groupsOf(request.to);
   checkRobots(groups.robots, deps);
+  requireSchedules(request.to === '@all' ? undefined : request.to.oncall, 'to.oncall', deps.oncall);
+  requireSchedules((request.mentions ?? template.mentions)?.oncall, 'mentions.oncall', deps.oncall);
   if (members && msgtype === 'markdown_v2') {
     throw new ApiError(400, 'invalid_request', 'markdown_v2 reaches group robots only', [
       { field: 'msgtype', message: 'markdown_v2 is for to.robots; members take markdown' },
@@ -104,13 +111,15 @@ function memberParts(
   deps: PrepareDeps,
 ): PreparedPart[] {
   const partsOf = (recipients: Recipients, type: Msgtype, typeBody: Record<string, unknown>) =>
-    splitRecipients(recipients).map((part) => ({ to: part, msgtype: type, body: typeBody }));
+    memberCalls(recipients).map((call) => ({ ...call, msgtype: type, body: typeBody }));
   // WeCom shows markdown in its own client only: members reading through the WeChat plugin get the text form.
   const readers = deps.config.wechatReaders;
   if (msgtype === 'markdown' && template.msgtypes.includes('text') && readers && to !== '@all') {
-    const { wechat, others } = splitReaders(to, readers);
+    const { wechat, others: named } = splitReaders(to, readers);
     if (wechat) {
       const text = renderTemplate(template, 'text', request.data);
+      // Whoever is on call is known when the part is sent: they get the markdown form.
+      const others = to.oncall?.length ? { ...(named === '@all' ? {} : named), oncall: to.oncall } : named;
       return [...(others ? partsOf(others, msgtype, body) : []), ...partsOf(wechat, 'text', text)];
     }
   }
@@ -133,12 +142,12 @@ function groupParts(
       msgtype === 'textcard' && template.msgtypes.includes('markdown')
         ? ['markdown', renderTemplate(template, 'markdown', request.data, { raw: true })]
         : [msgtype, raw];
-    const messages = limited(() => toRobotMessages(robotType, robotBody, mentions));
-    parts.push(...groups.robots.map((robot) => ({ msgtype, group: { robot }, messages })));
+    const built = limited(() => groupMessagesOf('robot', robotType, robotBody, mentions));
+    parts.push(...groups.robots.map((robot) => ({ msgtype, group: { robot }, ...built })));
   }
   if (groups.chats.length > 0) {
-    const messages = limited(() => toChatMessages(msgtype, raw, mentions));
-    parts.push(...groups.chats.map((chat) => ({ msgtype, group: { chat }, messages })));
+    const built = limited(() => groupMessagesOf('chat', msgtype, raw, mentions));
+    parts.push(...groups.chats.map((chat) => ({ msgtype, group: { chat }, ...built })));
   }
   return parts;
 }

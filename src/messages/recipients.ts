@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { SendRecipients } from '../wecom/message-payload';
 import { sendCalls } from '../wecom/recipients';
+import { scheduleName } from './oncall-recipients';
 
 export const userId = z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'a WeCom UserID: 1-64 letters, digits or _ . @ -');
 const groupId = z.union([z.string().regex(/^\d{1,20}$/, 'a numeric id'), z.number().int().nonnegative()]).transform(String);
@@ -17,7 +18,8 @@ const memberCount = (to: { users?: unknown[]; parties?: unknown[]; tags?: unknow
 
 /** What `to` looks like, for the messages that tell a caller how to write it. */
 const TO_EXAMPLES =
-  '{"users":["zhangsan"]}, {"parties":[2]}, {"tags":[1]}, {"robots":["ops"]}, {"chats":["oncall"]} (lists may be combined) or "@all"';
+  '{"users":["zhangsan"]}, {"parties":[2]}, {"tags":[1]}, {"oncall":["sre"]}, {"robots":["ops"]}, {"chats":["oncall"]} ' +
+  '(lists may be combined) or "@all"';
 
 /** A list given as a single value (`"users":"zhangsan"`) is the common slip: the message shows the list it needs. */
 const listOf = <T extends z.ZodType>(item: T, example: string) => z.array(item, { error: `expected an array of ${example}` });
@@ -30,6 +32,8 @@ export const recipientsSchema = z.union(
         users: listOf(userId, 'userids, e.g. ["zhangsan"]').optional(),
         parties: listOf(groupId, 'department ids, e.g. [2, 3]').optional(),
         tags: listOf(groupId, 'tag ids, e.g. [1]').optional(),
+        /** Whoever is on call on these schedules (`oncall:` in the config file) when the part is sent. */
+        oncall: listOf(scheduleName, 'on-call schedule names, e.g. ["sre"]').max(20).optional(),
         /** Group robots by their configured name. */
         robots: listOf(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a configured robot name'), 'robot names, e.g. ["ops"]')
           .max(20)
@@ -40,8 +44,8 @@ export const recipientsSchema = z.union(
           .optional(),
       })
       .strict()
-      .refine((to) => [to.users, to.parties, to.tags, to.robots, to.chats].some((list) => (list?.length ?? 0) > 0), {
-        message: 'name at least one of users, parties, tags, robots or chats (or "@all")',
+      .refine((to) => [to.users, to.parties, to.tags, to.oncall, to.robots, to.chats].some((list) => (list?.length ?? 0) > 0), {
+        message: 'name at least one of users, parties, tags, oncall, robots or chats (or "@all")',
       })
       .refine((to) => memberCount(to) <= MAX_RECIPIENTS, { message: `at most ${MAX_RECIPIENTS} users, parties and tags together` }),
   ],
@@ -61,7 +65,26 @@ export type Recipients = z.infer<typeof recipientsSchema>;
 export function membersOf(to: Recipients): Recipients | undefined {
   if (to === '@all') return to;
   const { robots: _robots, chats: _chats, ...members } = to;
-  return [members.users, members.parties, members.tags].some((list) => (list?.length ?? 0) > 0) ? members : undefined;
+  return [members.users, members.parties, members.tags, members.oncall].some((list) => (list?.length ?? 0) > 0) ? members : undefined;
+}
+
+/** One message/send call of a member part, and the on-call schedules it also goes to (resolved when it is sent). */
+export interface MemberCall {
+  to: SendRecipients;
+  oncall?: string[];
+}
+
+/**
+ * The member calls of `to`: splitRecipients' calls, the on-call schedules riding on the
+ * last (the one with the fewest users); a call of its own when nobody else is named.
+ */
+export function memberCalls(to: Recipients): MemberCall[] {
+  const calls: MemberCall[] = splitRecipients(to).map((call) => ({ to: call }));
+  const oncall = to === '@all' ? [] : [...new Set(to.oncall ?? [])];
+  if (oncall.length === 0) return calls;
+  if (calls.length === 0) return [{ to: {}, oncall }];
+  calls[calls.length - 1].oncall = oncall;
+  return calls;
 }
 
 /**

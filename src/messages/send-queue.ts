@@ -5,10 +5,13 @@ import type { MessageStore } from './message-store';
 import type { Priority } from './templates';
 import type { ChatMessage } from '../wecom/group-chat';
 import type { SendRecipients } from '../wecom/message-payload';
+import type { OnCallMentions } from './oncall-mentions';
 
 /** A part for members: one message/send call with its rendered body. */
 export interface MemberSend {
   to: SendRecipients;
+  /** On-call schedules whose users join `to` when the part is sent (oncall-recipients.ts). */
+  oncall?: string[];
   body: Record<string, unknown>;
 }
 
@@ -24,6 +27,8 @@ export interface GroupSend {
   group: GroupTarget;
   messages: ChatMessage[];
   delivered?: number;
+  /** `mentions.oncall`: whoever is on call is @-mentioned when the part is sent (oncall-mentions.ts). */
+  mentionOncall?: OnCallMentions;
 }
 
 /** One part of a message, with its already rendered body. */

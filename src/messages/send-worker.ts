@@ -19,6 +19,8 @@ import type { MessageStore } from './message-store';
 import { deliverToGroup, leaveRobotLine, type GroupSendDeps } from './group-send';
 import { destinationOf, sendIdOf, waitUntil, type MemberSend, type SendJobData } from './send-queue';
 import { namedUsers, namesGroups, withUsers } from '../wecom/recipients';
+import type { SendRecipients } from '../wecom/message-payload';
+import { divideByBudget, resolvePart, type MemberTarget, type OnCallDirectory } from './oncall-recipients';
 
 export interface SendWorkerDeps {
   store: MessageStore;
@@ -35,6 +37,8 @@ export interface SendWorkerDeps {
   /** Robots and chats: their budget, order and calls. */
   groups: GroupSendDeps;
   findApp: (name: string) => WecomApp | undefined;
+  /** Who is on call: a part's `oncall` schedules become users when it is sent; absent = none configured. */
+  oncall?: OnCallDirectory;
   duplicateCheckSeconds: number;
   metrics: Metrics;
   logger: Logger;
@@ -82,7 +86,12 @@ export function createSendProcessor(deps: SendWorkerDeps) {
   const sent = childrenOf(metrics.messagesSent);
   const latency = childrenOf(metrics.sendLatency);
 
-  async function deliver(app: WecomApp, job: Job<SendJobData & MemberSend>, token: string | undefined): Promise<Outcome<SendResult>> {
+  async function deliver(
+    app: WecomApp,
+    job: Job<SendJobData & MemberSend>,
+    token: string | undefined,
+    to: SendRecipients,
+  ): Promise<Outcome<SendResult>> {
     const data = job.data;
     let body = data.body;
     if (MEDIA_MSGTYPES.has(data.msgtype)) {
@@ -91,7 +100,7 @@ export function createSendProcessor(deps: SendWorkerDeps) {
       if (resolved.kind !== 'ok') return resolved;
       body = resolved.value;
     }
-    const payload = buildSendPayload(data.msgtype, body, data.to, {
+    const payload = buildSendPayload(data.msgtype, body, to, {
       agentId: app.agentId,
       duplicateCheckSeconds: deps.duplicateCheckSeconds,
       sendId: sendIdOf(data),
@@ -104,27 +113,47 @@ export function createSendProcessor(deps: SendWorkerDeps) {
    * nobody left to send to now, the whole job waits (no attempt spent); otherwise the
    * waiting members become a new part of the same message and this job keeps the rest.
    */
-  async function applyBudget(app: WecomApp, job: Job<SendJobData & MemberSend>, token: string | undefined): Promise<void> {
-    const { messageId, to } = job.data;
+  async function applyBudget(
+    app: WecomApp,
+    job: Job<SendJobData & MemberSend>,
+    token: string | undefined,
+    target: MemberTarget,
+  ): Promise<SendRecipients> {
+    const { messageId } = job.data;
+    const to = target.to;
     const users = namedUsers(to);
-    if (!deps.budget || users.length === 0) return;
+    if (!deps.budget || users.length === 0) return to;
     const split = await deps.budget.split(app, users, sendIdOf(job.data));
-    if (!split.deferred) return;
+    if (!split.deferred) return to;
     const reason = `${split.deferred.users.length} member(s) over WeCom's per-member quota`;
     metrics.sendDeferred.inc();
     if (split.allowed.length === 0 && !namesGroups(to)) {
       return waitUntil(store, job, token, split.deferred.until, reason, deps.clock);
     }
+    const { keep, defer } = divideByBudget(job.data, target, split.allowed, split.deferred.users);
     const newPart = await store.addPart(messageId, { status: 'deferred', attempts: 0, until: split.deferred.until, reason });
-    await deps.deferPart({ ...job.data, part: newPart, to: withUsers({}, split.deferred.users) }, split.deferred.until);
-    await job.updateData({ ...job.data, to: withUsers(to, split.allowed) });
+    await deps.deferPart({ ...job.data, part: newPart, ...defer }, split.deferred.until);
+    await job.updateData({ ...job.data, ...keep });
+    return withUsers(to, split.allowed);
   }
 
-  async function send(app: WecomApp, job: Job<SendJobData>, token: string | undefined): Promise<Outcome<SendResult>> {
+  /** `seen.to`: whom a part with on-call schedules went to, for its timeline. */
+  async function send(
+    app: WecomApp,
+    job: Job<SendJobData>,
+    token: string | undefined,
+    seen: { to?: string },
+  ): Promise<Outcome<SendResult>> {
     const data = job.data;
     if ('group' in data) return deliverToGroup(deps.groups, app, job as Job<typeof data>, token);
-    await applyBudget(app, job as Job<typeof data>, token);
-    return deliver(app, job as Job<typeof data>, token);
+    const resolved = await resolvePart(deps.oncall, data, deps.clock());
+    if (resolved.kind === 'nobody') {
+      deps.logger.error({ messageId: data.messageId, part: data.part, oncall: data.oncall }, resolved.error.errmsg);
+      return { kind: 'permanent', error: resolved.error };
+    }
+    seen.to = resolved.target.summary;
+    const to = await applyBudget(app, job as Job<typeof data>, token, resolved.target);
+    return deliver(app, job as Job<typeof data>, token, to);
   }
 
   return async function processSendJob(job: Job<SendJobData>, token?: string): Promise<Attempted | void> {
@@ -148,14 +177,15 @@ export function createSendProcessor(deps: SendWorkerDeps) {
     const app = deps.findApp(job.data.app);
     // The attempt's duration (the timeline's ms) is measured on the wall clock; when it ended (at) is the flow's time.
     const started = Date.now();
+    const seen: { to?: string } = {};
     const outcome = app
-      ? await send(app, job, token)
+      ? await send(app, job, token, seen)
       : { kind: 'permanent' as const, error: { errcode: GatewayErrcode.appGone, errmsg: `app ${job.data.app} is no longer configured` } };
 
     return { result: wecomResult(outcome), onVerdict: (verdict) => record(verdict) };
 
     async function record(verdict: Verdict): Promise<void> {
-      const to = destinationOf(job.data);
+      const to = seen.to ?? destinationOf(job.data);
       const timeline = { part, attempt, at: deps.clock(), ms: Date.now() - started, outcome: TIMELINE_OUTCOME[verdict.kind], to };
       if (outcome.kind === 'ok') {
         const { msgid, invalid, responseCode } = outcome.value;
@@ -163,7 +193,7 @@ export function createSendProcessor(deps: SendWorkerDeps) {
         await store.updatePart(messageId, part, state, timeline);
         sent({ event, msgtype }).inc();
         latency({ msgtype }).observe((deps.clock() - job.data.acceptedAt) / 1000);
-        log.info({ msgid, attempt, invalid, to: destinationOf(job.data) }, 'message sent');
+        log.info({ msgid, attempt, invalid, to }, 'message sent');
         await leaveRobotLine(deps.groups, job.data);
         await reportPartDone(deps, job.data);
         return;
@@ -175,7 +205,7 @@ export function createSendProcessor(deps: SendWorkerDeps) {
         log.warn({ pauseMs: verdict.ms, error }, 'WeCom frequency limit: send queue paused');
       } else if (verdict.kind === 'fail') {
         metrics.messagesFailed.inc({ event, msgtype, errcode: String(error.errcode) });
-        log.warn({ attempt, error, to: destinationOf(job.data) }, 'message failed');
+        log.warn({ attempt, error, to }, 'message failed');
         await leaveRobotLine(deps.groups, job.data);
         await reportPartDone(deps, job.data);
       } else {

@@ -2,9 +2,8 @@ import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { z } from 'zod';
 import { escalationSchema, type EscalationLevel } from '../alerts/escalation-config';
-import type { Mentions } from '../wecom/group-chat';
 import { applyMessageLimits } from '../wecom/limits';
-import { mentionsSchema } from './mentions';
+import { mentionsSchema, type MessageMentions } from './mentions';
 import { compileBody, parseChecked, RenderError, toRenderError } from './template-body';
 import { createHandlebars } from './template-helpers';
 import { placesIn, readTemplateSource, schemaProblems, TemplateLoadError, type Where } from './template-source';
@@ -83,7 +82,7 @@ export interface EventTemplate {
   defaultMsgtype: Msgtype;
   msgtypes: Msgtype[];
   data: DataField[];
-  mentions?: Mentions;
+  mentions?: MessageMentions;
   escalation?: EscalationLevel[];
   example?: Record<string, unknown>;
   /**

@@ -24,6 +24,7 @@ import { defineQueue } from '../queues/define-queue';
 import { sendLimiter } from '../budgets/app-pause';
 import { statusCallbacks } from './status-callbacks';
 import type { EventTemplate } from './templates';
+import type { OnCallDirectory } from './oncall-recipients';
 
 export interface MessagesFlow extends Flow {
   service: MessageService;
@@ -44,7 +45,7 @@ export interface MessagesFlow extends Flow {
 export async function wireMessages(
   core: Core,
   config: MessagesSettings,
-  deps: { templates: Map<string, EventTemplate>; statusCallbacks: WebhookOutbox; chats: ChatDirectory },
+  deps: { templates: Map<string, EventTemplate>; statusCallbacks: WebhookOutbox; chats: ChatDirectory; oncall?: OnCallDirectory },
 ): Promise<MessagesFlow> {
   const { templates } = deps;
   const store = new MessageStore(core.redis, { keys: core.keys, retentionSeconds: config.retentionSeconds, clock: core.clock });
@@ -91,6 +92,7 @@ export async function wireMessages(
     share,
     robotLines: robotLine,
     egress: policy,
+    oncall: deps.oncall,
     replicated: core.replicated,
     clock: core.clock,
   });
@@ -125,9 +127,11 @@ export async function wireMessages(
       findRobot: (name) => robots.get(name),
       robotLine,
       countRobotDeferral: (robot) => core.metrics.robotDeferred.inc({ robot }),
+      oncall: deps.oncall,
       clock: core.clock,
     },
     findApp: appNamed,
+    oncall: deps.oncall,
     duplicateCheckSeconds: config.send.duplicateCheckSeconds,
     metrics: core.metrics,
     logger: core.logger,

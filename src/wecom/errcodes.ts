@@ -21,6 +21,8 @@ export const GatewayErrcode = {
   appGone: -4,
   /** A worker kept dying mid-send. */
   interrupted: -5,
+  /** A part to on-call schedules only, with nobody on call (nor a fallback) when it was sent. */
+  nobodyOnCall: -6,
 } as const;
 
 /** The frequency limit: WeCom blocks the app (or a robot's key) for the rest of its window (budgets/app-pause.ts). */
@@ -37,6 +39,8 @@ const HINTS: Record<number, string> = {
     'WeCom could not be reached (network error, timeout or HTTP error): check WECOM_API_BASE, DNS and the outbound firewall',
   [GatewayErrcode.media]: 'the media could not be fetched or read: check the URL or base64 content (20 MB at most)',
   [GatewayErrcode.appGone]: 'the message names an app that is no longer configured',
+  [GatewayErrcode.nobodyOnCall]:
+    'nobody was on call and the schedule names no fallback: add an override (POST /v1/oncall/{name}/overrides) or fallback users',
   [GatewayErrcode.interrupted]: 'the send was interrupted too often (a worker kept dying mid-send); see the logs around the failure',
   6000: 'data version conflict at WeCom; retried',
   40001:
