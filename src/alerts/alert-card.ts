@@ -54,7 +54,7 @@ export interface StateData {
 
 /** One recipient as templates word it: `{{#eq kind "robot"}}机器人 {{/eq}}{{id}}`. */
 export interface RecipientRef {
-  kind: 'user' | 'party' | 'tag' | 'robot' | 'chat';
+  kind: 'user' | 'party' | 'tag' | 'oncall' | 'robot' | 'chat';
   id: string;
 }
 
@@ -64,6 +64,7 @@ export function recipientRefs(to: Destination): RecipientRef[] {
     ...refs('user', to.users),
     ...refs('party', to.parties),
     ...refs('tag', to.tags),
+    ...refs('oncall', to.oncall),
     ...refs('robot', to.robots),
     ...refs('chat', to.chats),
   ];

@@ -82,7 +82,7 @@ export interface AlertGroup {
 }
 
 /** Recipients other than "@all": whom one card or message went to. */
-export type Destination = { users?: string[]; parties?: string[]; tags?: string[]; robots?: string[]; chats?: string[] };
+export type Destination = { users?: string[]; parties?: string[]; tags?: string[]; oncall?: string[]; robots?: string[]; chats?: string[] };
 
 /** "zhangsan, lisi, robot ops": recipients as the API and the logs name them. */
 export function describeRecipients(to: Destination): string {
@@ -90,6 +90,7 @@ export function describeRecipients(to: Destination): string {
     ...(to.users ?? []),
     ...(to.parties ?? []).map((p) => `party ${p}`),
     ...(to.tags ?? []).map((t) => `tag ${t}`),
+    ...(to.oncall ?? []).map((s) => `on call ${s}`),
     ...(to.robots ?? []).map((r) => `robot ${r}`),
     ...(to.chats ?? []).map((c) => `chat ${c}`),
   ].join(', ');

@@ -6,7 +6,7 @@ import type { Notification } from './payloads';
 /** A query parameter of the webhook's URL (`?users=a,b`, `?route=`, `?msgtype=`); a repeated one throws (400 naming it). */
 export type QueryParam = (name: string) => string | undefined;
 
-const RECIPIENT_LISTS = ['users', 'parties', 'tags', 'robots', 'chats'] as const;
+const RECIPIENT_LISTS = ['users', 'parties', 'tags', 'oncall', 'robots', 'chats'] as const;
 
 /** The first configured route whose receiver and labels all match the notification; else the fallback route. */
 export function matchRoute(routes: AlertRoute[], n: Notification): AlertRoute | undefined {
@@ -29,7 +29,7 @@ export class UnroutedError extends ApiError {
       503,
       'unrouted',
       `no alert route matches this notification (receiver ${n.receiver || '(none)'}, labels ${JSON.stringify(n.commonLabels)}) ` +
-        'and it names no recipients: add a route with fallback: true, or give ?users=, ?parties=, ?tags=, ?robots=, ?chats= or ?route=; ' +
+        'and it names no recipients: add a route with fallback: true, or give ?users=, ?parties=, ?tags=, ?oncall=, ?robots=, ?chats= or ?route=; ' +
         'the sender should retry it',
     );
   }
@@ -47,7 +47,7 @@ function listOf(query: QueryParam, name: string): string[] | undefined {
 }
 
 /**
- * Recipients from the query (`?users=a,b&parties=…&tags=…&robots=…&chats=…`), a named
+ * Recipients from the query (`?users=a,b&parties=…&tags=…&oncall=…&robots=…&chats=…`), a named
  * route (`?route=`), or a matching (or the fallback) route; else UnroutedError.
  */
 export function recipientsFor(query: QueryParam, routes: AlertRoute[], n: Notification): { to: Recipients; route?: AlertRoute } {

@@ -1,19 +1,22 @@
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Caller } from '../http/auth';
+import { stormKeyOf, type AlertContext } from './alert-context';
 import type { MessageService } from '../messages/message-service';
-import { membersOf, splitRecipients, type Recipients } from '../messages/recipients';
+import { memberCalls, membersOf, type Recipients } from '../messages/recipients';
+import type { OnCallDirectory } from '../messages/oncall-recipients';
 import type { Metrics } from '../ops/metrics';
-import type { Mentions } from '../wecom/group-chat';
+import type { MessageMentions as Mentions } from '../messages/mentions';
 import { cardData, groupTemplateData, groupTimes, recipientRefs } from './alert-card';
-import { firstStart, foldItemOf, lastEnd, sharedLabels, type NotificationData } from './alert-data';
+import { firstStart, foldItemOf, lastEnd, sharedLabels } from './alert-data';
 import { AlertGroups, describeRecipients, destinationOf, type AlertCard, type AlertGroup, type Destination } from './alert-groups';
 import { runAgainIn, type AlertJob, type AlertJobs, type Resolution } from './alert-jobs';
 import { decide, statusesFor } from './alert-state';
 import type { SilenceTargets } from './alertmanager';
 import type { AlertRoute, AlertsConfig } from './alerts-config';
 import type { Duration, EscalationLevel } from './escalation-config';
-import { alertTime, notificationKey, type Notification } from './payloads';
+import { alertTime } from './payloads';
+import { skippedForNobodyOnCall } from './oncall-gaps';
 
 /** While a silence is being created, escalation waits and looks again. */
 const SILENCING_RECHECK_MS = 15_000;
@@ -30,32 +33,12 @@ export interface AlertTrackingDeps {
   jobs: AlertJobs;
   metrics: Metrics;
   logger: Logger;
+  /** Who is on call: an escalation level with nobody on call goes on to the next at once. */
+  oncall?: OnCallDirectory;
   /** The gateway's clock (core.clock): a group's times and its cards' sending. */
   clock: () => number;
   /** Rings a level's `call` (ALERT_PHONE; alerts/phone/). */
   calls?: { ring(groupId: string, level: number, callees: string[]): Promise<void> };
-}
-
-/** What one webhook call asks for: the notification, its owner and recipients, and how to render it. */
-export interface AlertContext {
-  notification: Notification;
-  /** Whose groups it joins (alertOwnerOf the caller). */
-  owner: string;
-  to: Recipients;
-  route?: AlertRoute;
-  event: string;
-  /** The route's or the query's message type: a member form other than the card. */
-  msgtype?: string;
-  data: NotificationData;
-  /** Whom robot and chat messages @-mention. */
-  mentions?: Mentions;
-  caller: Caller;
-  requestId: string;
-}
-
-/** The notification's key for storm control, within its owner's namespace (another key's same payload is not a duplicate of it). */
-export function stormKeyOf(owner: string, n: Notification): string {
-  return `${owner}:${notificationKey(n)}`;
 }
 
 /**
@@ -271,7 +254,7 @@ export class AlertTracking {
   private cardsFor(group: AlertGroup, members: Recipients): boolean {
     if (!this.deps.interactive || group.msgtype || members === '@all') return false;
     if (!this.deps.messages.template(group.event)?.msgtypes.includes('template_card')) return false;
-    return splitRecipients(members).length === 1;
+    return memberCalls(members).length === 1;
   }
 
   /** The card body of `card` as the group stands now: what an update sends. */
@@ -295,7 +278,7 @@ export class AlertTracking {
     if (!step?.effects.includes('escalate')) return;
     const levels = this.levelsOf(group.route, group.event);
     const next = levels[level - 1];
-    if (!next) return;
+    if (!next || (await skippedForNobodyOnCall(this.deps, groupId, level, levels))) return;
     const from: Destination = level === 1 ? destinationOf(group.to) : levels[level - 2].to;
     // The same message on a retry of this job (the gateway's own idempotency namespace); calls ring from their own queue.
     const { call, ...to } = next.to;

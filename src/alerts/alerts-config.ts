@@ -14,6 +14,8 @@ export const alertRouteSchema = z
     users: z.array(z.string()).optional(),
     parties: z.array(z.coerce.string()).optional(),
     tags: z.array(z.coerce.string()).optional(),
+    /** Whoever is on call on these schedules (`oncall:`) when each message is sent. */
+    oncall: z.array(z.string()).optional(),
     /** Group robots by name, and app group chats by chatid. */
     robots: z.array(z.string()).optional(),
     chats: z.array(z.string()).optional(),

@@ -34,9 +34,12 @@ export interface CardActionDeps {
 /** `repeat`: the click changed nothing (the group had moved on); its card is updated to show where the group stands. */
 type ClickOutcome = 'acked' | 'silencing' | 'repeat' | 'unknown_card' | 'other_app' | 'unknown_button' | 'not_allowed';
 
-/** Whoever received the card may click it; WeCom expands parties and tags, so any click on such a card is a recipient's. */
+/**
+ * Whoever received the card may click it; WeCom expands parties and tags, and on-call
+ * schedules were resolved when the card was sent, so any click on such a card is a recipient's.
+ */
 function received(card: AlertCard, user: string): boolean {
-  if (card.to.parties?.length || card.to.tags?.length) return true;
+  if (card.to.parties?.length || card.to.tags?.length || card.to.oncall?.length) return true;
   return (card.to.users ?? []).some((u) => u === '@all' || sameUser(u, user));
 }
 

@@ -45,10 +45,12 @@ export const escalationLevelSchema = z
     to: z
       .object({
         ...{ users: ids.optional(), parties: ids.optional(), tags: ids.optional(), robots: ids.optional(), chats: ids.optional() },
+        /** Whoever is on call on these schedules when the level is reached (nobody: the next level, at once). */
+        oncall: ids.optional(),
         call: callees.optional(),
       })
       .strict()
-      .refine((to) => Object.values(to).some(Boolean), 'name users, parties, tags, robots, chats or call'),
+      .refine((to) => Object.values(to).some(Boolean), 'name users, parties, tags, oncall, robots, chats or call'),
   })
   .strict();
 export const escalationSchema = z.array(escalationLevelSchema).min(1).max(5, 'at most 5 levels');

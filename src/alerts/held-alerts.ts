@@ -2,7 +2,7 @@ import type { Recipients } from '../messages/recipients';
 import type { RedisClient } from '../redis/connection';
 import type { RedisKeys } from '../redis/keys';
 import { luaScript } from '../redis/lua';
-import type { Mentions } from '../wecom/group-chat';
+import type { MessageMentions as Mentions } from '../messages/mentions';
 import { SEPARATOR } from './digest-lines';
 
 const HOLD_ALERTS = luaScript('holdAlerts');

@@ -4,7 +4,7 @@ import type { SendRequest } from '../messages/send-request';
 import { alertTime, type Notification } from './payloads';
 import { keyOf } from './alert-data';
 import { AlertGroups } from './alert-groups';
-import type { AlertContext } from './alert-tracking';
+import type { AlertContext } from './alert-context';
 import { digestOf, SEPARATOR, type Fold } from './digest-lines';
 import type { Destination, HeldAlert, HeldAlerts } from './held-alerts';
 import { quietUntil, type QuietHours as QuietWindow } from './quiet-window';

@@ -8,7 +8,7 @@ import type { RedisKeys } from '../redis/keys';
 import { compareAndDelete } from '../redis/atomic';
 import type { RedisClient } from '../redis/connection';
 import { luaScript } from '../redis/lua';
-import type { Mentions } from '../wecom/group-chat';
+import type { MessageMentions as Mentions } from '../messages/mentions';
 import type { FoldItem } from './alert-data';
 import { digestOf } from './digest-lines';
 
@@ -44,7 +44,7 @@ export interface DigestJob {
   window: number;
   to: Recipients;
   app?: string;
-  /** Whom the digest @-mentions in robots and chats (the route's mentions, once). */
+  /** Whom the digest @-mentions in robots and chats (the route's mentions, once; on-call: whoever is on call when it is sent). */
   mentions?: Mentions;
 }
 

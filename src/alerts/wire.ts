@@ -82,7 +82,9 @@ export function wireAlerts(
   const interactive = Boolean(app?.callback && silenceTargets.any);
   const phoneSettings = { ...config, phone: settings.phone, retryBaseDelayMs: config.send.retryBaseDelayMs };
   const phone = app ? wirePhone(core, phoneSettings, { groups, jobs, app, oncall: deps.oncall, contactOf: deps.contactOf }) : undefined;
-  const tracking = app ? new AlertTracking({ ...common, messages, interactive, settings, calls: phone?.calls }) : undefined;
+  const tracking = app
+    ? new AlertTracking({ ...common, messages, interactive, settings, calls: phone?.calls, oncall: deps.oncall })
+    : undefined;
   const cards =
     app && tracking ? new CardUpdates({ ...common, tracking, messages, store: deps.store, api: core.api, app, storm }) : undefined;
   const commands = tracking ? new AlertCommands({ ...common, tracking, nameOf: deps.nameOf }) : undefined;

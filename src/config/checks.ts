@@ -38,6 +38,21 @@ export function alertRouteProblems(routes: AlertRoute[], robotNames: Set<string>
   return problems;
 }
 
+/** Alert routes, their escalation levels and mentions name on-call schedules that exist (`oncall:`). */
+export function oncallReferenceProblems(routes: AlertRoute[], schedules: Set<string>, filePath: string | undefined): string[] {
+  const problems: string[] = [];
+  routes.forEach((route, i) => {
+    const unknown = (names: string[] | undefined, path: string) =>
+      names
+        ?.filter((name) => !schedules.has(name))
+        .forEach((name) => problems.push(`${filePath}: alertRoutes.${i}.${path}: no on-call schedule is named ${name}`));
+    unknown(route.oncall, 'oncall');
+    unknown(route.mentions?.oncall, 'mentions.oncall');
+    route.escalation?.forEach((level, l) => unknown(level.to.oncall, `escalation.${l}.to.oncall`));
+  });
+  return problems;
+}
+
 /**
  * In production a missing setting must stop the start, not quietly swap WeCom for
  * the simulator or Redis for a temporary folder: each pod would otherwise "send"
