@@ -70,7 +70,12 @@ export async function createGateway(
   const onCall = new OnCall(core.redis, { keys: core.keys, schedules: config.oncall, clock: core.clock });
   const webhooks = wireWebhooks(core, config);
   const chats = wireChats(core, config);
-  const messages = await wireMessages(core, config, { templates, statusCallbacks: webhooks.statusCallbacks, chats: chats.directory });
+  const messages = await wireMessages(core, config, {
+    templates,
+    statusCallbacks: webhooks.statusCallbacks,
+    chats: chats.directory,
+    oncall: options.oncall ?? onCall,
+  });
   const contacts = await wireContacts(core, config);
   const alerts = wireAlerts(core, config, {
     ...{ messages: messages.service, store: messages.store, nameOf: contacts.nameOf, contactOf: contacts.contactOf },

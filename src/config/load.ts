@@ -5,7 +5,7 @@ import { trustProxyWarning } from '../http/trust-proxy';
 import { findApp } from '../wecom/app';
 import { loadApiKeys } from './api-keys';
 import { defaultAppOf, loadApps, type LoadedApps } from './apps';
-import { alertRouteProblems, egressProblems, productionProblems, redisProblems } from './checks';
+import { alertRouteProblems, egressProblems, oncallReferenceProblems, productionProblems, redisProblems } from './checks';
 import type { Config } from './config';
 import { phoneProblems } from '../alerts/phone/phone-config';
 import { ALL_WORKERS, DEFAULT_API_BASE, type Env } from './env-schema';
@@ -86,6 +86,8 @@ function checkedParts(e: Env, file: ConfigFile, problems: string[]): CheckedPart
     r.escalation ?? [],
   ]);
   problems.push(...phoneProblems(phoneSection(e), { url: e.ALERT_PHONE_WEBHOOK_URL, secret: e.ALERT_PHONE_WEBHOOK_SECRET }, levels));
+  const schedules = new Set((file.oncall ?? []).map((s) => s.name));
+  problems.push(...oncallReferenceProblems(file.alertRoutes ?? [], schedules, e.GATEWAY_CONFIG));
   // Partly given credentials are already named, one line each.
   if (e.NODE_ENV === 'production' && e.SANDBOX !== '1' && !loaded.partlyGiven) {
     problems.push(...productionProblems(e, loaded.apps.length > 0));

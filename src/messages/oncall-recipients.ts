@@ -18,7 +18,7 @@ export interface OnCallDirectory {
   usersOnCall(name: string, at?: number): Promise<string[]>;
 }
 
-export const scheduleName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'an on-call schedule name (oncall: in the config file)');
+export const scheduleName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'an on-call schedule name (oncall: in the config file)');
 
 /** An unknown schedule is the caller's mistake, named at POST time (`to.oncall.0`) with nothing queued. */
 export function requireSchedules(names: string[] | undefined, field: string, directory: Pick<OnCallDirectory, 'has'> | undefined): void {
