@@ -54,8 +54,9 @@ export type Admission = { decision: 'send' } | { decision: 'duplicate'; id?: str
 export function recipientsKey(to: Recipients): string {
   const sorted = (list?: string[]) => list?.slice().sort();
   const groups = to !== '@all' && (to.robots?.length || to.chats?.length) ? [sorted(to.robots), sorted(to.chats)] : [];
-  // Member-only sets keep the key they had before robots and chats existed (their windows carry over an upgrade).
-  const canonical = to === '@all' ? '@all' : JSON.stringify([sorted(to.users), sorted(to.parties), sorted(to.tags), ...groups]);
+  const oncall = to !== '@all' && to.oncall?.length ? [{ oncall: sorted(to.oncall) }] : [];
+  // Member-only sets keep the key they had before robots, chats and on-call existed (their windows carry over an upgrade).
+  const canonical = to === '@all' ? '@all' : JSON.stringify([sorted(to.users), sorted(to.parties), sorted(to.tags), ...groups, ...oncall]);
   return createHash('sha256').update(canonical).digest('hex').slice(0, 20);
 }
 

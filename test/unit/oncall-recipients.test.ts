@@ -4,6 +4,7 @@ import { groupMessagesOf, mentioningOnCall } from '../../src/messages/oncall-men
 import { divideByBudget, requireSchedules, resolvePart, type OnCallDirectory } from '../../src/messages/oncall-recipients';
 import { memberCalls, membersOf, recipientsSchema } from '../../src/messages/recipients';
 import { recipientsSummary } from '../../src/messages/message-record';
+import { recipientsKey } from '../../src/alerts/storm';
 import { GatewayErrcode } from '../../src/wecom/errcodes';
 import { MessageLimitError } from '../../src/wecom/limits';
 
@@ -39,6 +40,12 @@ describe('to.oncall in the recipients schema', () => {
 
   it('when mentions name an on-call schedule, then the mentions schema takes it', () => {
     expect(mentionsSchema.parse({ oncall: ['sre'], users: ['lisi'] })).toEqual({ oncall: ['sre'], users: ['lisi'] });
+  });
+
+  it('when storm control keys recipient sets, then two schedules are two sets, and sets without one keep their key', () => {
+    expect(recipientsKey({ oncall: ['sre'] })).not.toBe(recipientsKey({ oncall: ['night'] }));
+    expect(recipientsKey({ users: ['a'], oncall: ['sre'] })).not.toBe(recipientsKey({ users: ['a'] }));
+    expect(recipientsKey({ oncall: ['b', 'a'] })).toBe(recipientsKey({ oncall: ['a', 'b'] }));
   });
 
   it('when a record summarizes its recipients, then the schedules are named', () => {
