@@ -29,8 +29,8 @@ export class UnroutedError extends ApiError {
       503,
       'unrouted',
       `no alert route matches this notification (receiver ${n.receiver || '(none)'}, labels ${JSON.stringify(n.commonLabels)}) ` +
-        'and it names no recipients: add a route with fallback: true, or give ?users=, ?parties=, ?tags=, ?oncall=, ?robots=, ?chats= or ?route=; ' +
-        'the sender should retry it',
+        'and it names no recipients: add a route with fallback: true, ' +
+        'or give ?users=, ?parties=, ?tags=, ?oncall=, ?robots=, ?chats= or ?route=; the sender should retry it',
     );
   }
 }

@@ -39,23 +39,22 @@ export interface AlertsFlow extends Flow {
   tryout?: AlertTryoutDeps;
 }
 
+/** What the alerts flow reads from the other flows: messages, the contact mirror's names and contacts, who is on call. */
+export interface AlertsDeps {
+  messages: MessageService;
+  store: MessageStore;
+  nameOf: (userId: string) => Promise<string | undefined>;
+  /** Who is on call: whom on-call recipients reach, and whom an adapter rings. */
+  oncall?: OnCallDirectory;
+  contactOf?: ContactOf;
+}
+
 /**
  * Monitoring webhooks (Alertmanager, Grafana) become messages, through storm
  * control; the groups sent are followed: interactive cards (ack, silence in the
  * source's own Alertmanager), every card following the group, escalation.
  */
-export function wireAlerts(
-  core: Core,
-  config: AlertsSettings,
-  deps: {
-    messages: MessageService;
-    store: MessageStore;
-    nameOf: (userId: string) => Promise<string | undefined>;
-    /** Who is on call, whom an adapter rings. */
-    oncall?: OnCallDirectory;
-    contactOf?: ContactOf;
-  },
-) {
+export function wireAlerts(core: Core, config: AlertsSettings, deps: AlertsDeps) {
   const { messages } = deps;
   const settings = config.alerts;
   const storm = new StormControl(

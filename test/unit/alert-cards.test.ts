@@ -104,7 +104,7 @@ describe('durations', () => {
     expect(problems).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/alertRoutes\.0\.escalation\.0\.after: "10x" is not a duration/),
-        expect.stringMatching(/alertRoutes\.0\.escalation\.1\.to: name users, parties, tags, robots, chats or call/),
+        expect.stringMatching(/alertRoutes\.0\.escalation\.1\.to: name users, parties, tags, oncall, robots, chats or call/),
       ]),
     );
     writeFileSync(
