@@ -40,17 +40,15 @@ export function alertRouteProblems(routes: AlertRoute[], robotNames: Set<string>
 
 /** Alert routes, their escalation levels and mentions name on-call schedules that exist (`oncall:`). */
 export function oncallReferenceProblems(routes: AlertRoute[], schedules: Set<string>, filePath: string | undefined): string[] {
-  const problems: string[] = [];
-  routes.forEach((route, i) => {
-    const unknown = (names: string[] | undefined, path: string) =>
-      names
-        ?.filter((name) => !schedules.has(name))
-        .forEach((name) => problems.push(`${filePath}: alertRoutes.${i}.${path}: no on-call schedule is named ${name}`));
-    unknown(route.oncall, 'oncall');
-    unknown(route.mentions?.oncall, 'mentions.oncall');
-    route.escalation?.forEach((level, l) => unknown(level.to.oncall, `escalation.${l}.to.oncall`));
+  return routes.flatMap((route, i) => {
+    const levels = (route.escalation ?? []).map((level, l) => [`escalation.${l}.to.oncall`, level.to.oncall] as const);
+    const lists = [['oncall', route.oncall] as const, ['mentions.oncall', route.mentions?.oncall] as const, ...levels];
+    return lists.flatMap(([path, names]) =>
+      (names ?? [])
+        .filter((name) => !schedules.has(name))
+        .map((name) => `${filePath}: alertRoutes.${i}.${path}: no on-call schedule is named ${name}`),
+    );
   });
-  return problems;
 }
 
 /**
