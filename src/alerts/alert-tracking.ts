@@ -16,7 +16,7 @@ import type { SilenceTargets } from './alertmanager';
 import type { AlertRoute, AlertsConfig } from './alerts-config';
 import type { Duration, EscalationLevel } from './escalation-config';
 import { alertTime } from './payloads';
-import { skippedForNobodyOnCall } from './oncall-gaps';
+import { noteOnCallReceivers, skippedForNobodyOnCall } from './oncall-paging';
 
 /** While a silence is being created, escalation waits and looks again. */
 const SILENCING_RECHECK_MS = 15_000;
@@ -237,6 +237,7 @@ export class AlertTracking {
             sentAt,
           });
       }
+      await noteOnCallReceivers(this.deps, group.id, members, sentAt);
     }
     if (groupsOnly) {
       // A robot's textcard is the event's markdown: the message service converts it.

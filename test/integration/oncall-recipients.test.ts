@@ -2,9 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageStore } from '../../src/messages/message-store';
-import { amAlert, amPayload } from '../support/alertmanager';
+import { deliverPush, readPassiveReply } from '../../src/wecom/callback/push';
+import { amAlert, amPayload, CARD_AES_KEY, CARD_TOKEN, startCardGateway } from '../support/alertmanager';
 import { problemsOf } from '../support/config-problems';
-import { alert, eventually, finalStatus, startHarness, type Harness } from '../support/harness';
+import { alert, eventually, finalStatus, SIM_APP, startHarness, type Harness } from '../support/harness';
+import { memberTextXml } from '../support/wecom-push';
 
 const ROBOT_KEY = '693a91f6-7b2c-4bc4-97a0-0ec2f1a5a0c1';
 const DAY = 86_400_000;
@@ -232,6 +234,42 @@ describe('a deferred part and the handoff', () => {
     expect(h.sim.deliveriesTo('ops3')).toHaveLength(1);
     expect(h.sim.deliveriesTo('ops2')).toHaveLength(1);
   }, 20_000);
+});
+
+describe('cards to on-call', () => {
+  let gw: Awaited<ReturnType<typeof startCardGateway>>;
+
+  beforeAll(async () => {
+    // Cards need the app's callback and a silence target; no silence is made here, so nothing listens on port 9.
+    gw = await startCardGateway(
+      9,
+      { GATEWAY_CONFIG: configFile('cards.yaml', [...SCHEDULES, ...ROUTES]), WECOM_ROBOTS: `ops=${ROBOT_KEY}` },
+      { clock: movableClock(MAR_2).now },
+    );
+  });
+  afterAll(() => gw?.close());
+
+  it("when a route's card goes to on-call, then the one on call gets the card and acks it with a text 'ack'", async () => {
+    const res = await gw.h.api.post('/v1/integrations/alertmanager?route=sre').send(firing('CardOnCall'));
+    expect(res.status).toBe(202);
+    const card = await eventually(() => gw.h.sim.cards.find((c) => c.taskId?.startsWith(`alert_${res.body.alert}_`)));
+    expect(card.to.users).toEqual(['ops2']);
+    const target = {
+      url: `${gw.base}/wecom/callback`,
+      token: CARD_TOKEN,
+      aesKey: CARD_AES_KEY,
+      corpId: SIM_APP.corpId,
+      agentId: SIM_APP.agentId,
+    };
+    const pushed = await deliverPush(target, memberTextXml('ack', 'oncall-ack-1', undefined, 'ops2'));
+    expect(pushed.status).toBe(200);
+    expect(readPassiveReply(target, pushed.body)).toMatchObject({ content: expect.stringContaining('CardOnCall') });
+    const view = await eventually(async () => {
+      const group = (await gw.h.api.get(`/v1/alerts/${res.body.alert}`)).body;
+      return group.status === 'acked' ? group : undefined;
+    });
+    expect(view.acked).toMatchObject({ by: 'ops2' });
+  });
 });
 
 describe('storm digests', () => {
