@@ -84,16 +84,11 @@ export interface AlertGroup {
 /** Recipients other than "@all": whom one card or message went to. */
 export type Destination = { users?: string[]; parties?: string[]; tags?: string[]; oncall?: string[]; robots?: string[]; chats?: string[] };
 
-/** "zhangsan, lisi, robot ops": recipients as the API and the logs name them. */
+/** "zhangsan, lisi, on call sre, robot ops": recipients as the API and the logs name them. */
 export function describeRecipients(to: Destination): string {
-  return [
-    ...(to.users ?? []),
-    ...(to.parties ?? []).map((p) => `party ${p}`),
-    ...(to.tags ?? []).map((t) => `tag ${t}`),
-    ...(to.oncall ?? []).map((s) => `on call ${s}`),
-    ...(to.robots ?? []).map((r) => `robot ${r}`),
-    ...(to.chats ?? []).map((c) => `chat ${c}`),
-  ].join(', ');
+  const named = (ids: string[] | undefined, kind: string) => (ids ?? []).map((id) => `${kind}${id}`);
+  const members = [named(to.users, ''), named(to.parties, 'party '), named(to.tags, 'tag '), named(to.oncall, 'on call ')];
+  return [...members, named(to.robots, 'robot '), named(to.chats, 'chat ')].flat().join(', ');
 }
 
 /** Recipients as one card's destination: "@all" reads as the user list WeCom takes it as. */
