@@ -35,9 +35,8 @@ export type { SimulatorApp } from './host';
 
 /**
  * A WeCom server faithful to the reference (gettoken, message/send, media/upload, customer-contact
- * calls, group robots, app group chats, interactive cards, 紧急通知 calls and web login), with fault
- * injection. Tests and sandbox mode send here over real HTTP; nothing else in the gateway knows. Each API family is a file
- * of this folder; this class composes them and is the one face tests see.
+ * calls, group robots, app group chats, interactive cards, 紧急通知 calls and web login), with fault injection.
+ * Tests and sandbox mode send here over real HTTP; nothing else knows. Each API family is a file of this folder, composed here.
  */
 export class WecomSimulator {
   readonly app: Express = express();
