@@ -66,20 +66,24 @@ export async function createGateway(
   const extensionRules = await loadExtensions(config.extensions, { send: (message) => messages.send(message), logger });
 
   const core = await connectCore(config, logger, options.clock);
-  // Who is on call, for the flows that page people (messages, alerts): the lead hands it to them.
+  // Who is on call: messages and alerts resolve on-call recipients through it when they send (a test may bring its own).
   const onCall = new OnCall(core.redis, { keys: core.keys, schedules: config.oncall, clock: core.clock });
+  const directory = options.oncall ?? onCall;
   const webhooks = wireWebhooks(core, config);
   const chats = wireChats(core, config);
   const messages = await wireMessages(core, config, {
     templates,
     statusCallbacks: webhooks.statusCallbacks,
     chats: chats.directory,
-    oncall: options.oncall ?? onCall,
+    oncall: directory,
   });
   const contacts = await wireContacts(core, config);
   const alerts = wireAlerts(core, config, {
-    ...{ messages: messages.service, store: messages.store, nameOf: contacts.nameOf, contactOf: contacts.contactOf },
-    oncall: options.oncall ?? onCall,
+    messages: messages.service,
+    store: messages.store,
+    nameOf: contacts.nameOf,
+    contactOf: contacts.contactOf,
+    oncall: directory,
   });
   const welcome = wireWelcome(core, config, { activities });
   const oncall = await wireOnCall(core, config, {

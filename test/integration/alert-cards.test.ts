@@ -124,8 +124,10 @@ describe('interactive alert cards (a real Alertmanager)', () => {
     const before = (await silences(amPort)).length;
     const res = await fire(h, 'CardAck');
     const card = await cardOf('CardAck');
+    const clicked = Date.now();
     await h.sim.click({ user: 'lisi', key: 'ack', taskId: card.taskId });
     const updated = await eventually(() => lastUpdate(h.sim.cards.find((c) => c.taskId === card.taskId)!));
+    process.stdout.write(`card click -> ack on the card at the simulator: ${Date.now() - clicked} ms\n`);
     expect(updated.sub_title_text).toContain('已认领 · lisi');
     expect(updated.button_list.map((b) => b.key).filter(Boolean)).toEqual(['silence:1h', 'silence:4h']);
     const view = (await h.api.get(`/v1/alerts/${res.body.alert}`)).body;

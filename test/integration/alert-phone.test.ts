@@ -34,7 +34,7 @@ const fire = (h: Harness, name: string) =>
       alerts: [amAlert({ labels: { alertname: name, severity: 'critical', instance: 'db1:9100' } })],
     }),
   );
-type Entry = { kind: string; to?: string; level?: number; detail?: string };
+type Entry = { at: string; kind: string; to?: string; level?: number; detail?: string };
 const timeline = async (h: Harness, id: string): Promise<Entry[]> => (await h.api.get(`/v1/alerts/${id}`)).body.timeline;
 const noted = (h: Harness, id: string, kind: string) =>
   eventually(async () => (await timeline(h, id)).find((e) => e.kind === kind), 10_000);
@@ -59,6 +59,8 @@ describe('phone calls of escalation levels (ALERT_PHONE=wecom, the simulator as 
     expect(answered).toMatchObject({ to: 'lisi', level: 1 });
     const entries = await timeline(h, res.body.alert);
     expect(entries.find((e) => e.kind === 'called')).toMatchObject({ to: 'lisi', level: 1, detail: 'wecom' });
+    const escalatedAt = Date.parse(entries.find((e) => e.kind === 'escalated')!.at);
+    process.stdout.write(`escalation due -> call at the simulator: ${call.at - escalatedAt} ms\n`);
     expect((await h.api.get(`/v1/alerts/${res.body.alert}`)).body.status).toBe('firing');
     // Not an ack: the next level still comes when its time is up.
     await eventually(() => toWangwu(h)[0], 10_000);
