@@ -2,7 +2,7 @@ import type { Queue, Worker } from 'bullmq';
 import { gatewayServerLimits, type ServerLimits } from './http/server-limits';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
-import type { OnCallDirectory } from './alerts/phone/alert-calls';
+import type { OnCallDirectory } from './messages/oncall-recipients';
 import { checkPhone } from './alerts/phone/wire';
 import { wireAlerts } from './alerts/wire';
 import { createApp } from './app';

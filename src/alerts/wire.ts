@@ -20,7 +20,7 @@ import { alertEvent } from './alert-routing';
 import { alertRoutes } from './routes';
 import { AlertViews } from './state-routes';
 import { StormControl } from './storm';
-import type { OnCallDirectory } from './phone/alert-calls';
+import type { OnCallDirectory } from '../messages/oncall-recipients';
 import type { ContactOf } from './phone/dialers';
 import { callRoutes } from './phone/call-routes';
 import { wirePhone } from './phone/wire';

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AlertRoute } from '../../src/alerts/alerts-config';
 import { parseDuration } from '../../src/alerts/escalation-config';
-import type { OnCallDirectory } from '../../src/alerts/phone/alert-calls';
+import type { OnCallDirectory } from '../../src/messages/oncall-recipients';
 import type { Config } from '../../src/config/config';
 import { signWebhook } from '../../src/webhooks/webhook-outbox';
 import { amAlert, amPayload } from '../support/alertmanager';

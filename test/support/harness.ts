@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import request from 'supertest';
-import type { OnCallDirectory } from '../../src/alerts/phone/alert-calls';
+import type { OnCallDirectory } from '../../src/messages/oncall-recipients';
 import type { Config } from '../../src/config/config';
 import { loadConfig } from '../../src/config/load';
 import { createGateway, type Gateway } from '../../src/gateway';

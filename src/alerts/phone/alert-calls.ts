@@ -1,5 +1,6 @@
 import type { Job, Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import type { OnCallDirectory } from '../../messages/oncall-recipients';
 import type { Metrics } from '../../ops/metrics';
 import { QUEUES, type QueueSettings } from '../../queues/catalog';
 import { defineQueue, type DefinedQueue, type QueueCore } from '../../queues/define-queue';
@@ -9,12 +10,6 @@ import type { AlertJobs } from '../alert-jobs';
 import { callIdOf, type CallStore, type PhoneCall } from './call-store';
 import type { Dialed, Dialer } from './dialers';
 import { ONCALL_PREFIX } from './phone-config';
-
-/** Who is on call (the on-call directory, wired by the gateway): resolved when a call is placed. */
-export interface OnCallDirectory {
-  has(name: string): boolean;
-  usersOnCall(name: string, at?: number): Promise<string[]>;
-}
 
 /** A level's calls to place, or a look at how one went (WeCom: getstates). */
 export type CallJob = { kind: 'place'; groupId: string; level: number; callees: string[] } | { kind: 'look'; callId: string; look: number };
@@ -36,6 +31,7 @@ export interface AlertCallsDeps {
   jobs: Pick<AlertJobs, 'hurry'>;
   store: CallStore;
   dialer: Dialer;
+  /** Who is on call: `oncall:<schedule>` callees are resolved when the call is placed. */
   oncall?: OnCallDirectory;
   /** When a WeCom call's state is asked, each after the previous. */
   followMs: number[];
