@@ -73,10 +73,13 @@ describe('outbound rate limit', () => {
       .sort((a, b) => a - b);
     expect(times).toHaveLength(60);
     // BullMQ's limiter counts fixed one-second windows: 60 sends need three of them, and a
-    // sliding second can straddle two (up to 2 x 20), never more.
+    // sliding second can straddle two (up to 2 x 20), never more. The simulator sees when a call
+    // arrives, not when the limiter let it start: a call a loaded machine delays by tens of ms can
+    // land beside the next two windows' 40, so the sliding window allows 100 ms for that (unpaced,
+    // all 60 would arrive within it).
     expect(times[59] - times[0]).toBeGreaterThanOrEqual(1_000);
-    const busiestSlidingSecond = Math.max(...times.map((t, i) => times.slice(i).filter((u) => u < t + 1_000).length));
-    expect(busiestSlidingSecond).toBeLessThanOrEqual(40);
+    const busiestSlidingWindow = Math.max(...times.map((t, i) => times.slice(i).filter((u) => u < t + 900).length));
+    expect(busiestSlidingWindow).toBeLessThanOrEqual(40);
   });
 });
 
