@@ -7,7 +7,7 @@ import { AlertGroups } from './alert-groups';
 import type { AlertContext } from './alert-context';
 import { digestOf, SEPARATOR, type Fold } from './digest-lines';
 import type { Destination, HeldAlert, HeldAlerts } from './held-alerts';
-import { quietUntil, type QuietHours as QuietWindow } from './quiet-window';
+import { quietMinutes, quietUntil, type QuietHours as QuietWindow } from './quiet-window';
 import { recipientsKey, type StormControl } from './storm';
 
 /** What a notification held (or taken out of the digest) by quiet hours is answered. */
@@ -40,12 +40,6 @@ export function passesQuietHours(n: Pick<Notification, 'commonLabels' | 'alerts'
   const common = n.commonLabels.severity;
   return common !== undefined ? except.includes(common) : n.alerts.some((a) => except.includes(a.severity));
 }
-
-/** Minutes from `from` to `to` (across midnight when `to` comes first). */
-const lengthMinutes = ({ from, to }: { from: string; to: string }) => {
-  const minutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3));
-  return (((minutes(to) - minutes(from)) % 1440) + 1440) % 1440 || 1440;
-};
 
 /**
  * Quiet hours (a route's `quietHours`): inside its window a notification whose
@@ -130,7 +124,7 @@ export class QuietHours {
         idempotencyKey: `${jobId}-${rk}`,
         data: {
           ...digestOf(foldOf(alerts), destination.to, this.deps.settings.timeZone, this.deps.clock()),
-          windowSeconds: lengthMinutes(destination.quiet) * 60,
+          windowSeconds: quietMinutes(destination.quiet) * 60,
           quiet: destination.quiet,
         },
       };

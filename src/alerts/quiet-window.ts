@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { addDays, instantOf, localTimeOf } from '../oncall/zoned-time';
-
-const HHMM = /^([01]\d|2[0-3]):([0-5]\d)$/;
+import { addDays, instantOf, localTimeOf, minutesOfDay, TIME_OF_DAY } from '../oncall/zoned-time';
 
 /**
  * A route's quiet hours (`quietHours:` of an alert route): from `from` to `to` in
@@ -10,8 +8,8 @@ const HHMM = /^([01]\d|2[0-3]):([0-5]\d)$/;
  */
 export const quietHoursSchema = z
   .object({
-    from: z.string().regex(HHMM, 'a time of day as HH:MM (e.g. "23:00")'),
-    to: z.string().regex(HHMM, 'a time of day as HH:MM (e.g. "08:00")'),
+    from: z.string().regex(TIME_OF_DAY, 'a time of day as HH:MM (e.g. "23:00")'),
+    to: z.string().regex(TIME_OF_DAY, 'a time of day as HH:MM (e.g. "08:00")'),
     /** Severities that pass at once (default: critical). */
     except: z.array(z.string().min(1)).default(['critical']),
   })
@@ -20,7 +18,10 @@ export const quietHoursSchema = z
 
 export type QuietHours = z.infer<typeof quietHoursSchema>;
 
-const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+/** How long the quiet time lasts, in minutes (across midnight when `to` comes first). */
+export function quietMinutes({ from, to }: Pick<QuietHours, 'from' | 'to'>): number {
+  return (((minutesOfDay(to) - minutesOfDay(from)) % 1440) + 1440) % 1440 || 1440;
+}
 
 /**
  * When the quiet time `now` falls in ends (the next `to`, ms), or undefined when
@@ -29,7 +30,7 @@ const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.
 export function quietUntil(window: Pick<QuietHours, 'from' | 'to'>, timeZone: string, now: number): number | undefined {
   const local = localTimeOf(now, timeZone);
   const intoDay = ((local.hour * 60 + local.minute) * 60 + local.second) * 1000 + (now % 1000);
-  const [from, to] = [minutesOf(window.from) * 60_000, minutesOf(window.to) * 60_000];
+  const [from, to] = [minutesOfDay(window.from) * 60_000, minutesOfDay(window.to) * 60_000];
   const inside = from < to ? intoDay >= from && intoDay < to : intoDay >= from || intoDay < to;
   if (!inside) return undefined;
   // Today's `to` when it is still ahead, else tomorrow's (a window across midnight, before it).

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { isTimeZone } from '../config/env-schema';
+import { minutesOfDay, TIME_OF_DAY } from './zoned-time';
 
 const EVERY = /^([1-9][0-9]{0,2})([dw])$/;
-const HANDOFF = /^([01][0-9]|2[0-3]):([0-5][0-9])$/;
 const START = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/;
 
 /**
@@ -45,7 +45,7 @@ export const oncallScheduleSchema = z
     if (rotation.users.length === 0) problem(['rotation', 'users'], 'no users: name who takes the shifts, in order');
     if (!EVERY.test(rotation.every))
       problem(['rotation', 'every'], `${JSON.stringify(rotation.every)}: give Nd (days) or Nw (weeks), e.g. 1d, 1w, 2w`);
-    if (!HANDOFF.test(rotation.handoff))
+    if (!TIME_OF_DAY.test(rotation.handoff))
       problem(['rotation', 'handoff'], `${JSON.stringify(rotation.handoff)}: give a time HH:MM, e.g. "09:00"`);
     if (!validDate(rotation.start))
       problem(['rotation', 'start'], `${JSON.stringify(rotation.start)}: give a date YYYY-MM-DD, e.g. "2026-12-01"`);
@@ -90,13 +90,13 @@ function validDate(text: string): boolean {
 /** A checked schedule's rotation as numbers. */
 export function rotationOf(schedule: OnCallSchedule) {
   const every = EVERY.exec(schedule.rotation.every)!;
-  const handoff = HANDOFF.exec(schedule.rotation.handoff)!;
+  const handoff = minutesOfDay(schedule.rotation.handoff);
   const start = START.exec(schedule.rotation.start)!;
   return {
     users: schedule.rotation.users,
     days: Number(every[1]) * (every[2] === 'w' ? 7 : 1),
-    hour: Number(handoff[1]),
-    minute: Number(handoff[2]),
+    hour: Math.floor(handoff / 60),
+    minute: handoff % 60,
     start: { year: Number(start[1]), month: Number(start[2]), day: Number(start[3]) },
     timeZone: schedule.timezone,
   };

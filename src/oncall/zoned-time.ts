@@ -10,6 +10,15 @@ export interface LocalTime {
   minute: number;
 }
 
+/** A time of day as the config file writes it (`09:00`, `23:30`): hours and minutes captured. */
+export const TIME_OF_DAY = /^([01]\d|2[0-3]):([0-5]\d)$/;
+
+/** `23:30` -> 1410: minutes after midnight of a checked time of day. */
+export function minutesOfDay(hhmm: string): number {
+  const [, hours, minutes] = TIME_OF_DAY.exec(hhmm)!;
+  return Number(hours) * 60 + Number(minutes);
+}
+
 const formats = new Map<string, Intl.DateTimeFormat>();
 
 function formatOf(timeZone: string): Intl.DateTimeFormat {

@@ -110,6 +110,17 @@ describe('phone calls of escalation levels (ALERT_PHONE=wecom, the simulator as 
     20_000,
   );
 
+  it('when WeCom stays busy through every attempt to place the call, then it is recorded failed once and the next level goes at once', async () => {
+    h = await startHarness({ env: { ALERT_PHONE: 'wecom' }, config: phoneConfig(phoneRoute()) });
+    h.sim.failNext(5, { errcode: -1, errmsg: 'system busy' }, 'pstncc/call');
+    const res = await fire(h, 'Busy');
+    expect(await noted(h, res.body.alert, 'callFailed')).toMatchObject({ to: 'lisi', level: 1, detail: 'the call could not be placed' });
+    await eventually(() => toWangwu(h)[0], 10_000);
+    expect(h.sim.calls.filter((c) => c.api === 'pstncc/call').map((c) => c.errcode)).toEqual([-1, -1, -1, -1, -1]);
+    expect(h.sim.phone.calls).toHaveLength(0);
+    expect(await metric(h, 'failed')).toBe(1);
+  }, 20_000);
+
   it('when a level calls oncall:sre, then whoever is on call when the level is reached is called', async () => {
     let onCall = ['ops1'];
     const oncall: OnCallDirectory = { has: (name) => name === 'sre', usersOnCall: async (name) => (name === 'sre' ? onCall : []) };

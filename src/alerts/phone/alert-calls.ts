@@ -4,6 +4,7 @@ import type { OnCallDirectory } from '../../messages/oncall-recipients';
 import type { Metrics } from '../../ops/metrics';
 import { QUEUES, type QueueSettings } from '../../queues/catalog';
 import { defineQueue, type DefinedQueue, type QueueCore } from '../../queues/define-queue';
+import type { Attempted } from '../../queues/settle';
 import type { CallResult } from '../../wecom/endpoints/pstncc';
 import type { AlertGroups } from '../alert-groups';
 import type { AlertJobs } from '../alert-jobs';
@@ -91,14 +92,28 @@ export class AlertCalls {
     return this.defined.close();
   }
 
-  private handle(job: Job<CallJob>): Promise<void> {
+  private handle(job: Job<CallJob>): Promise<Attempted | void> {
     const data = job.data;
-    const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    return data.kind === 'place' ? this.place(data, last) : this.look(data, last);
+    return data.kind === 'place' ? this.place(data) : this.look(data);
+  }
+
+  /**
+   * A refusal that may pass is retried as settle decides (the row's attempts and backoff);
+   * when settle gives up, the calls it kept back are recorded as failed and the job is done.
+   */
+  private retried(reason: string, giveUp: () => Promise<void>): Attempted {
+    return {
+      result: { kind: 'retry', reason },
+      onVerdict: async (verdict) => {
+        if (verdict.kind !== 'fail') return;
+        await giveUp();
+        return 'handled';
+      },
+    };
   }
 
   /** Acked, silenced or resolved since the level fell due: nobody is woken. */
-  private async place(job: CallJob & { kind: 'place' }, last: boolean): Promise<void> {
+  private async place(job: CallJob & { kind: 'place' }): Promise<Attempted | void> {
     const group = await this.deps.groups.get(job.groupId);
     if (group?.status !== 'firing') return;
     const users = await this.callees(job.callees);
@@ -119,8 +134,9 @@ export class AlertCalls {
       .filter((c) => !placed.has(c.id));
     const dialed = calls.length > 0 ? await this.deps.dialer.dial(group, calls) : [];
     const later = dialed.filter((d) => d.result === 'retry');
-    await this.record(last ? dialed : dialed.filter((d) => d.result !== 'retry'));
-    if (later.length > 0 && !last) throw new Error(`${later.length} call(s) not placed yet: the ${this.deps.dialer.via} refusal may pass`);
+    await this.record(dialed.filter((d) => d.result !== 'retry'));
+    if (later.length === 0) return;
+    return this.retried(`${later.length} call(s) not placed yet: the ${this.deps.dialer.via} refusal may pass`, () => this.record(later));
   }
 
   private async record(dialed: Dialed[]): Promise<void> {
@@ -151,14 +167,15 @@ export class AlertCalls {
   }
 
   /** Not over yet: looked at again later; after the last look, unanswered. */
-  private async look(job: CallJob & { kind: 'look' }, last: boolean): Promise<void> {
+  private async look(job: CallJob & { kind: 'look' }): Promise<Attempted | void> {
     const call = await this.deps.store.get(job.callId);
     if (!call || (await this.deps.store.resultOf(call)) || !this.deps.dialer.look) return;
     const state = await this.deps.dialer.look(call);
-    if (state === 'retry' && !last) throw new Error('pstncc/getstates: a refusal that may pass');
+    if (state === 'retry')
+      return this.retried('pstncc/getstates: a refusal that may pass', async () => void (await this.ended(call, 'failed')));
     const final = job.look + 1 >= this.deps.followMs.length;
     if (state === 'pending' && !final) return this.follow(call.id, job.look + 1);
-    await this.ended(call, state === 'pending' ? 'unanswered' : state === 'retry' ? 'failed' : state);
+    await this.ended(call, state === 'pending' ? 'unanswered' : state);
   }
 
   /** Userids as given, `oncall:<schedule>` as the schedule says now; each callee once. */
