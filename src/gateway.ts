@@ -62,7 +62,7 @@ export async function createGateway(
   const templates = loadTemplates(config.templatesDir);
   const activities = loadActivities(config.templatesDir, { sandbox: config.sandbox });
   const schedules = options.oncall ?? { has: (name: string) => config.oncall.some((s) => s.name === name) };
-  checkPhone(config.alerts.phone, { routes: config.alerts.routes, templates }, schedules);
+  checkPhone(config.alerts.phone, config.alerts.publicUrl, { routes: config.alerts.routes, templates }, schedules);
   const extensionRules = await loadExtensions(config.extensions, { send: (message) => messages.send(message), logger });
 
   const core = await connectCore(config, logger, options.clock);

@@ -79,7 +79,7 @@ export function wireAlerts(core: Core, config: AlertsSettings, deps: AlertsDeps)
   const common = { groups, jobs, silenceTargets, metrics: core.metrics, logger: core.logger, clock: core.clock };
   const quiet = new QuietHours({ ...common, held, storm, messages, settings, digestEvent: alertEvent(settings, 'digest') });
   const interactive = Boolean(app?.callback && silenceTargets.any);
-  const phoneSettings = { ...config, phone: settings.phone, retryBaseDelayMs: config.send.retryBaseDelayMs };
+  const phoneSettings = { ...config, phone: settings.phone, publicUrl: settings.publicUrl, retryBaseDelayMs: config.send.retryBaseDelayMs };
   const phone = app ? wirePhone(core, phoneSettings, { groups, jobs, app, oncall: deps.oncall, contactOf: deps.contactOf }) : undefined;
   const tracking = app
     ? new AlertTracking({ ...common, messages, interactive, settings, calls: phone?.calls, oncall: deps.oncall })

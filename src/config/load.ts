@@ -85,7 +85,13 @@ function checkedParts(e: Env, file: ConfigFile, problems: string[]): CheckedPart
     `${e.GATEWAY_CONFIG}: alertRoutes.${i}.escalation`,
     r.escalation ?? [],
   ]);
-  problems.push(...phoneProblems(phoneSection(e), { url: e.ALERT_PHONE_WEBHOOK_URL, secret: e.ALERT_PHONE_WEBHOOK_SECRET }, levels));
+  problems.push(
+    ...phoneProblems(
+      phoneSection(e),
+      { url: e.ALERT_PHONE_WEBHOOK_URL, secret: e.ALERT_PHONE_WEBHOOK_SECRET, publicUrl: e.PUBLIC_URL },
+      levels,
+    ),
+  );
   const schedules = new Set((file.oncall ?? []).map((s) => s.name));
   problems.push(...oncallReferenceProblems(file.alertRoutes ?? [], schedules, e.GATEWAY_CONFIG));
   // Partly given credentials are already named, one line each.

@@ -118,7 +118,6 @@ export function phoneSection(e: Env): PhoneConfig {
   return {
     ...(e.ALERT_PHONE ? { mode: e.ALERT_PHONE } : {}),
     ...(url && secret ? { webhook: { url, secret } } : {}),
-    ...(e.PUBLIC_URL ? { publicUrl: e.PUBLIC_URL } : {}),
     followMs: FOLLOW_MS,
   };
 }

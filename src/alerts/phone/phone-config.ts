@@ -6,8 +6,6 @@ export interface PhoneConfig {
   mode?: 'wecom' | 'webhook';
   /** ALERT_PHONE_WEBHOOK_URL and ALERT_PHONE_WEBHOOK_SECRET, both required with webhook. */
   webhook?: { url: string; secret: string };
-  /** PUBLIC_URL: the adapter's callbackUrl and the alert's page are under it. */
-  publicUrl?: string;
   /**
    * When a WeCom call's state is asked, each after the previous (ms): a call rings for
    * up to a minute or so, and getstates only says it ended; after the last, unanswered.
@@ -26,13 +24,17 @@ export function schedulesIn(levels: EscalationLevel[]): string[] {
 }
 
 /** What start-up refuses: a `call` that would never ring, a webhook mode missing its URL, key or callback base. */
-export function phoneProblems(phone: PhoneConfig, env: { url?: string; secret?: string }, levels: [string, EscalationLevel[]][]): string[] {
+export function phoneProblems(
+  phone: PhoneConfig,
+  env: { url?: string; secret?: string; publicUrl?: string },
+  levels: [string, EscalationLevel[]][],
+): string[] {
   const problems: string[] = [];
   if (phone.mode === 'webhook') {
     if (!env.url) problems.push('ALERT_PHONE_WEBHOOK_URL: required with ALERT_PHONE=webhook');
     if (!env.secret)
       problems.push('ALERT_PHONE_WEBHOOK_SECRET: required with ALERT_PHONE=webhook (the calls and their answers are signed)');
-    if (!phone.publicUrl)
+    if (!env.publicUrl)
       problems.push('PUBLIC_URL: required with ALERT_PHONE=webhook (the adapter answers to PUBLIC_URL/v1/phone/calls/{id})');
   }
   if (phone.mode) return problems;

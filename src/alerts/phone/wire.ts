@@ -28,6 +28,7 @@ export interface PhoneDeps {
  */
 export function checkPhone(
   phone: PhoneConfig,
+  publicUrl: string | undefined,
   escalations: { routes: AlertRoute[]; templates: ReadonlyMap<string, EventTemplate> },
   oncall?: Pick<OnCallDirectory, 'has'>,
 ): void {
@@ -35,7 +36,7 @@ export function checkPhone(
     ...escalations.routes.map((r): [string, EscalationLevel[]] => [`alertRoutes ${r.name}: escalation`, r.escalation ?? []]),
     ...[...escalations.templates].map(([event, t]): [string, EscalationLevel[]] => [`template ${event}: escalation`, t.escalation ?? []]),
   ];
-  const problems = phoneProblems(phone, { url: phone.webhook?.url, secret: phone.webhook?.secret }, phone.mode ? [] : levels);
+  const problems = phoneProblems(phone, { url: phone.webhook?.url, secret: phone.webhook?.secret, publicUrl }, phone.mode ? [] : levels);
   for (const name of schedulesIn(levels.flatMap(([, list]) => list)))
     if (!oncall?.has(name)) problems.push(`escalation call oncall:${name}: no on-call schedule is named ${name}`);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -47,7 +48,7 @@ export function checkPhone(
  */
 export function wirePhone(
   core: Core,
-  settings: { phone: PhoneConfig; retentionSeconds: number; workers: Set<string>; retryBaseDelayMs: number },
+  settings: { phone: PhoneConfig; publicUrl?: string; retentionSeconds: number; workers: Set<string>; retryBaseDelayMs: number },
   deps: PhoneDeps,
 ) {
   const { phone } = settings;
@@ -56,7 +57,7 @@ export function wirePhone(
   const dialer: Dialer =
     phone.mode === 'wecom'
       ? new WecomDialer(core.api, deps.app)
-      : new WebhookDialer({ ...phone.webhook!, publicUrl: phone.publicUrl!, contactOf: deps.contactOf, logger: core.logger });
+      : new WebhookDialer({ ...phone.webhook!, publicUrl: settings.publicUrl!, contactOf: deps.contactOf, logger: core.logger });
   const calls = new AlertCalls(
     core,
     { roles: settings.workers, settings: { RETRY_BASE_DELAY_MS: settings.retryBaseDelayMs } },
