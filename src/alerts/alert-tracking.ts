@@ -200,54 +200,35 @@ export class AlertTracking {
     };
     const ids: string[] = [];
     const sentAt = this.deps.clock();
-    const noted = (messageId: string, recipients: Destination) =>
-      this.deps.groups.timeline.note(group.id, {
+    /** A message sent for the group: its id and, when it is new, its card record and its timeline step. */
+    const record = async (sent: { id: string; created: boolean }, card: Pick<AlertCard, 'taskId' | 'to' | 'from'>) => {
+      ids.push(sent.id);
+      if (!sent.created) return;
+      const { level } = options;
+      await this.deps.groups.timeline.note(group.id, {
         kind: 'notified',
-        to: describeRecipients(recipients),
-        messageId,
-        level: options.level,
+        to: describeRecipients(card.to),
+        messageId: sent.id,
+        level,
         at: sentAt,
       });
+      await this.deps.groups.saveCard(group.id, { ...card, messageId: sent.id, level, sentAt });
+    };
     if (members) {
       if (this.cardsFor(group, members)) {
         const taskId = await this.deps.groups.nextTaskId(group.id);
-        const card = cardData(group, { taskId, ...(options.from ? { from: options.from } : {}) }, this.durationsOf(group.route));
+        const from = options.from ? { from: options.from } : {};
+        const card = cardData(group, { taskId, ...from }, this.durationsOf(group.route));
         const sent = await accept(members, 'template_card', this.templateData(group, { ...escalation, card }), 'members');
-        ids.push(sent.id);
-        if (sent.created) await noted(sent.id, members as Destination);
-        if (sent.created)
-          await this.deps.groups.saveCard(group.id, {
-            taskId,
-            messageId: sent.id,
-            to: members as Destination,
-            level: options.level,
-            ...(options.from ? { from: options.from } : {}),
-            sentAt,
-          });
+        await record(sent, { taskId, to: destinationOf(members), ...from });
       } else {
-        const sent = await accept(members, group.msgtype, this.templateData(group, escalation), 'members');
-        ids.push(sent.id);
-        const to = members === '@all' ? { users: ['@all'] } : members;
-        if (sent.created) await noted(sent.id, to);
-        if (sent.created)
-          await this.deps.groups.saveCard(group.id, {
-            messageId: sent.id,
-            to,
-            level: options.level,
-            sentAt,
-          });
+        await record(await accept(members, group.msgtype, this.templateData(group, escalation), 'members'), { to: destinationOf(members) });
       }
       await noteOnCallReceivers(this.deps, group.id, members, sentAt);
     }
-    if (groupsOnly) {
-      // A robot's textcard is the event's markdown: the message service converts it.
-      const sent = await accept(groupsOnly, group.msgtype, this.templateData(group, escalation), 'groups');
-      ids.push(sent.id);
-      if (sent.created) {
-        await noted(sent.id, groupsOnly);
-        await this.deps.groups.saveCard(group.id, { messageId: sent.id, to: groupsOnly, level: options.level, sentAt });
-      }
-    }
+    // A robot's textcard is the event's markdown: the message service converts it.
+    if (groupsOnly)
+      await record(await accept(groupsOnly, group.msgtype, this.templateData(group, escalation), 'groups'), { to: groupsOnly });
     return ids;
   }
 
