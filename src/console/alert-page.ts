@@ -4,13 +4,12 @@ import type { TimelineEntry } from '../alerts/alert-timeline';
 import type { AlertTracking } from '../alerts/alert-tracking';
 import { alertView, type AlertView } from '../alerts/state-routes';
 import type { MessageView } from '../messages/message-record';
+import type { OnCallDirectory as FullDirectory } from '../messages/oncall-recipients';
 import type { ConsoleLocale, StringKey, Translate } from './locale';
 import { table } from './page';
 
 /** Who is on call now, by schedule name (oncall/on-call.ts's OnCall, wired by the gateway). */
-export interface OnCallDirectory {
-  usersOnCall(name: string, at?: number): Promise<string[]>;
-}
+export type OnCallDirectory = Pick<FullDirectory, 'usersOnCall'>;
 
 /** Where a member's ack, assignment or silence goes (alerts/alert-commands.ts's AlertCommands), and what it answers. */
 export interface AlertActions {
@@ -32,10 +31,6 @@ export interface AlertPageDeps {
   store: { get(id: string): Promise<MessageView | undefined> };
   onCall?: OnCallDirectory;
 }
-
-/** An assignment (指派) as alert-commands.ts records it on the group; read defensively, older groups have none. */
-type Assigned = { to: string; toName?: string; by: string; name?: string };
-export const assignedOf = (group: AlertGroup) => (group as AlertGroup & { assigned?: Assigned }).assigned;
 
 /** `2 d 3 h`, `2 h 5 min`, `12 min` (`2 天 3 小时`…): as the templates' `lasted` partial words it, in the console's language. */
 export const spanText = ({ days, hours, minutes }: { days: number; hours: number; minutes: number }, t: Translate) =>
@@ -88,7 +83,7 @@ export function whenOf(group: AlertGroup, tracking: AlertTracking, t: Translate)
 
 /** The group's facts: state, severity, route, when, escalation, who is on call, who it is assigned to. */
 export async function alertFacts(group: AlertGroup, view: AlertView, deps: AlertPageDeps, { t }: ConsoleLocale): Promise<string> {
-  const assigned = assignedOf(group);
+  const { assigned } = group;
   const onCall = await onCallOf(group, deps);
   const rows: [StringKey, string][] = [
     [
@@ -175,7 +170,34 @@ export function actionForms(
 }
 
 /** What an action did, as the notice after it says. */
-export function outcomeText(result: ActionResult, asked: { by: string; to?: string; duration?: string }, { t }: ConsoleLocale): string {
+/** The actions a group's page offers, as their forms post them. */
+export const ACTIONS = ['ack', 'assign', 'silence'] as const;
+export type ActionKind = (typeof ACTIONS)[number];
+
+/**
+ * A form's action on the group through AlertCommands, from the console or the member's
+ * page: the notice it answers (the missing field named, or what the action did).
+ */
+export async function takeAction(
+  commands: AlertActions,
+  kind: ActionKind,
+  groupId: string,
+  asked: { by: string; to?: string; duration?: string; via: 'console' | 'page' },
+  locale: ConsoleLocale,
+): Promise<string> {
+  const { by, to, duration, via } = asked;
+  const missing = kind === 'assign' && !to ? 'to' : kind === 'silence' && !duration ? 'duration' : undefined;
+  if (missing) return locale.t('alertPage.missing', { field: missing });
+  const result =
+    kind === 'ack'
+      ? await commands.ack(groupId, { by, via })
+      : kind === 'assign'
+        ? await commands.assign(groupId, { by, via, to: to! })
+        : await commands.silence(groupId, { by, via, duration: duration! });
+  return outcomeText(result, { by, to, duration }, locale);
+}
+
+function outcomeText(result: ActionResult, asked: { by: string; to?: string; duration?: string }, { t }: ConsoleLocale): string {
   const status = result.group ? t(`alerts.${result.group.status}`) : '';
   const vars = { by: asked.by, to: asked.to ?? '', duration: asked.duration ?? '', status, reason: result.reason ?? '' };
   return t(`alertPage.outcome.${result.outcome}` as StringKey, vars);

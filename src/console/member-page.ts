@@ -10,16 +10,7 @@ import type { WecomApp } from '../wecom/app';
 import { getUserInfo } from '../wecom/endpoints/auth';
 import { authorizeUrl, WEB_LOGIN_STATE } from '../wecom/web-login';
 import type { WecomApi } from '../wecom/wecom-api';
-import {
-  actionForms,
-  alertFacts,
-  assignedOf,
-  outcomeText,
-  timelineHtml,
-  viewOf,
-  type AlertActions,
-  type AlertPageDeps,
-} from './alert-page';
+import { actionForms, alertFacts, ACTIONS, takeAction, timelineHtml, viewOf, type AlertActions, type AlertPageDeps } from './alert-page';
 import { consoleLocale, LANG_COOKIE, requestedLang, type ConsoleLocale } from './locale';
 
 export interface MemberPageDeps extends AlertPageDeps {
@@ -40,7 +31,6 @@ const SESSION_MS = 3_600_000;
 /** WeCom's code lives 5 minutes: so does the login's state. */
 const LOGIN_MS = 5 * 60_000;
 const GROUP_ID = /^[0-9a-f]{20}$/;
-const ACTIONS = ['ack', 'assign', 'silence'] as const;
 
 /**
  * Who may act from the page, as from a card: a member the group's cards went to (or its
@@ -49,7 +39,7 @@ const ACTIONS = ['ack', 'assign', 'silence'] as const;
  */
 export function mayActOnPage(group: AlertGroup, cards: AlertCard[], userid: string): boolean {
   const same = (u: string) => u === '@all' || u.toLowerCase() === userid.toLowerCase();
-  if (same(assignedOf(group)?.to ?? '')) return true;
+  if (same(group.assigned?.to ?? '')) return true;
   return cards.some(
     ({ to }) => Boolean(to.parties?.length || to.tags?.length || to.robots?.length || to.chats?.length) || (to.users ?? []).some(same),
   );
@@ -134,19 +124,9 @@ export function memberPageRouter(deps: MemberPageDeps): Router {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const to = typeof body.to === 'string' && body.to.trim() ? body.to.trim() : undefined;
     const duration = typeof body.duration === 'string' && body.duration ? body.duration : undefined;
-    let notice: string;
-    if (!mayActOnPage(group, await deps.groups.cards(id), by)) notice = locale.t('member.mayNot');
-    else if ((action === 'assign' && !to) || (action === 'silence' && !duration))
-      notice = locale.t('alertPage.missing', { field: action === 'assign' ? 'to' : 'duration' });
-    else {
-      const result =
-        action === 'ack'
-          ? await deps.commands.ack(id, { by, via: 'page' })
-          : action === 'assign'
-            ? await deps.commands.assign(id, { by, via: 'page', to: to! })
-            : await deps.commands.silence(id, { by, via: 'page', duration: duration! });
-      notice = outcomeText(result, { by, to, duration }, locale);
-    }
+    const notice = mayActOnPage(group, await deps.groups.cards(id), by)
+      ? await takeAction(deps.commands, action!, id, { by, to, duration, via: 'page' }, locale)
+      : locale.t('member.mayNot');
     res.redirect(303, `/alerts/${id}?notice=${encodeURIComponent(notice)}`);
   });
 

@@ -8,9 +8,9 @@ import { ALERT_STATUSES } from '../../alerts/alert-state';
 import {
   actionForms,
   alertFacts,
-  assignedOf,
   onCallOf,
-  outcomeText,
+  takeAction,
+  type ActionKind,
   stateOf,
   timelineHtml,
   viewOf,
@@ -75,22 +75,17 @@ const field = (fields: Record<string, string>, name: string) => fields[name]?.tr
 export function alertPanel(deps: AlertPageDeps & { commands?: AlertActions; routes: string[]; held?: HeldList }): DashboardPanel {
   const { groups, tracking } = deps;
   const act =
-    (kind: 'ack' | 'assign' | 'silence'): PanelAction['act'] =>
+    (kind: ActionKind): PanelAction['act'] =>
     async (fields, caller, locale) => {
       const id = field(fields, 'id') ?? '';
-      const by = field(fields, 'by') ?? caller.id;
-      const to = field(fields, 'to');
-      const duration = field(fields, 'duration');
-      const missing = kind === 'assign' && !to ? 'to' : kind === 'silence' && !duration ? 'duration' : undefined;
-      if (missing || !deps.commands) return { notice: locale.t('alertPage.missing', { field: missing ?? 'commands' }), back: id };
-      const via = 'console' as const;
-      const result =
-        kind === 'ack'
-          ? await deps.commands.ack(id, { by, via })
-          : kind === 'assign'
-            ? await deps.commands.assign(id, { by, via, to: to! })
-            : await deps.commands.silence(id, { by, via, duration: duration! });
-      return { notice: outcomeText(result, { by, to, duration }, locale), back: id };
+      if (!deps.commands) return { notice: locale.t('alertPage.missing', { field: 'commands' }), back: id };
+      const asked = {
+        by: field(fields, 'by') ?? caller.id,
+        to: field(fields, 'to'),
+        duration: field(fields, 'duration'),
+        via: 'console' as const,
+      };
+      return { notice: await takeAction(deps.commands, kind, id, asked, locale), back: id };
     };
   return {
     id: 'alerts',
@@ -102,7 +97,7 @@ export function alertPanel(deps: AlertPageDeps & { commands?: AlertActions; rout
       const rows = await Promise.all(
         listed.map(async (group) => {
           const view = viewOf(group, [], tracking);
-          const assigned = assignedOf(group);
+          const { assigned } = group;
           const handled = [
             group.acked ? t('alerts.ackedBy', { name: group.acked.name ?? group.acked.by }) : '',
             assigned ? t('alertList.assigned', { to: assigned.toName ?? assigned.to, by: assigned.name ?? assigned.by }) : '',
