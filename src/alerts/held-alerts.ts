@@ -27,7 +27,7 @@ export interface HeldAlert {
 }
 
 /** Where one recipient set's digest goes, and the quiet time it was held in. */
-export interface Destination {
+export interface DigestDestination {
   to: Recipients;
   app?: string;
   mentions?: Mentions;
@@ -37,7 +37,7 @@ export interface Destination {
 export type NewHeld = Omit<HeldAlert, 'heldAt' | 'releaseAt' | 'route'> & { fingerprint: string };
 
 /** One window's held alerts, by recipient set, with where each set's digest goes. */
-export type HeldWindow = Map<string, { destination: Destination; alerts: (HeldAlert & { field: string })[] }>;
+export type HeldWindow = Map<string, { destination: DigestDestination; alerts: (HeldAlert & { field: string })[] }>;
 
 /**
  * Alerts held by quiet hours, in Redis so every instance and a restart see them:
@@ -56,7 +56,7 @@ export class HeldAlerts {
   }
 
   /** Holds `alerts` for `rk` until `releaseAt`; how many were not held before (a repeat updates its alert). */
-  async hold(route: string, releaseAt: number, rk: string, destination: Destination, alerts: NewHeld[]): Promise<number> {
+  async hold(route: string, releaseAt: number, rk: string, destination: DigestDestination, alerts: NewHeld[]): Promise<number> {
     const now = this.options.clock();
     const ttl = Math.ceil(Math.max(0, releaseAt - now) / 1000) + this.options.retentionSeconds;
     const pairs = alerts.flatMap(({ fingerprint, ...alert }) => [
@@ -89,7 +89,7 @@ export class HeldAlerts {
       const rk = field.split(SEPARATOR)[0];
       const destination = destinations[rk];
       if (!destination) continue;
-      const entry = window.get(rk) ?? { destination: JSON.parse(destination) as Destination, alerts: [] };
+      const entry = window.get(rk) ?? { destination: JSON.parse(destination) as DigestDestination, alerts: [] };
       entry.alerts.push({ ...parsed(value), field });
       window.set(rk, entry);
     }

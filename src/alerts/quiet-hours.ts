@@ -6,7 +6,7 @@ import { keyOf } from './alert-data';
 import { AlertGroups } from './alert-groups';
 import type { AlertContext } from './alert-context';
 import { digestOf, SEPARATOR, type Fold } from './digest-lines';
-import type { Destination, HeldAlert, HeldAlerts } from './held-alerts';
+import type { DigestDestination, HeldAlert, HeldAlerts } from './held-alerts';
 import { quietMinutes, quietUntil, type QuietHours as QuietWindow } from './quiet-window';
 import { recipientsKey, type StormControl } from './storm';
 
@@ -71,7 +71,7 @@ export class QuietHours {
     if (rest.length === 0) return { status: 'unheld', removed: removed.size };
     const group = await this.openGroupOf(ctx);
     const { from, to } = ctx.route.quietHours;
-    const destination: Destination = {
+    const destination: DigestDestination = {
       to: ctx.to,
       ...(request.app ? { app: request.app } : {}),
       ...(ctx.mentions ? { mentions: ctx.mentions } : {}),
