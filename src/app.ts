@@ -1,4 +1,4 @@
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import swaggerUi from 'swagger-ui-express';
 import { parse as parseYaml } from 'yaml';
@@ -33,6 +33,8 @@ export interface AppOptions {
   metrics: Metrics;
   /** How successful requests are logged (default: every one, at info). */
   accessLog?: AccessLogOptions;
+  /** Paths that answer in a protocol of their own (WeCom's /cgi-bin/): what no route took there, and errors there. */
+  protocols?: { path: string; unmatched: RequestHandler; errors: ErrorRequestHandler }[];
   /** Express `trust proxy`: only behind a known proxy may X-Forwarded-For name the caller. */
   trustProxy?: string;
 }
@@ -111,11 +113,12 @@ export function createApp(options: AppOptions): Express {
   );
   for (const route of options.routes) {
     const chain: RequestHandler[] = [];
-    if (route.auth !== 'none') {
-      chain.push(keys.require(route.auth));
+    const authenticate = route.authenticate ?? (route.auth !== 'none' ? keys.require(route.auth) : undefined);
+    if (authenticate) {
+      chain.push(authenticate);
       if (options.rateLimit) chain.push(options.rateLimit);
     }
-    if (route.method !== 'get') chain.push(...(route.body === 'text' ? [text] : [jsonBodyOnly, json]));
+    if (route.method !== 'get' && route.body !== 'own') chain.push(...(route.body === 'text' ? [text] : [jsonBodyOnly, json]));
     app[route.method](toExpressPath(route.path), ...chain, route.handler);
   }
 
@@ -128,6 +131,8 @@ export function createApp(options: AppOptions): Express {
   app.get('/docs', swaggerUi.setup(spec, { customSiteTitle: 'wecom-gateway API' }));
   app.get('/', home);
 
+  // A path answered in another protocol (WeCom's /cgi-bin/): its own answer to what no route took, and to every error.
+  for (const protocol of options.protocols ?? []) app.use(protocol.path, protocol.unmatched, protocol.errors);
   // A known path asked with another method: 405 and the methods it takes. Anything else: JSON 404.
   app.use(methodNotAllowed([...options.routes, { method: 'get', path: '/' }, { method: 'get', path: '/docs' }]));
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `no route ${req.method} ${req.path}`)));

@@ -8,6 +8,7 @@ import { wireAlerts } from './alerts/wire';
 import { createApp } from './app';
 import type { EventRouter } from './callback/event-router';
 import { wireChats } from './chats/wire';
+import { wireCompat } from './compat/wire';
 import { loadExtensions } from './callback/extensions';
 import { wireCallback } from './callback/wire';
 import type { Config } from './config/config';
@@ -77,6 +78,8 @@ export async function createGateway(
     chats: chats.directory,
     oncall: directory,
   });
+  // WeCom's own API (/cgi-bin/), answered through the same pipeline.
+  const compat = wireCompat(core, config, { messages: messages.service, recall: messages.recall });
   const contacts = await wireContacts(core, config);
   const alerts = wireAlerts(core, config, {
     messages: messages.service,
@@ -96,7 +99,7 @@ export async function createGateway(
         .map((g) => ({ id: g.id, title: g.title, severity: g.severity, status: g.status, firingSince: g.firingSince, acked: g.acked?.by })),
     isMember: config.contacts.sinks.length > 0 ? async (id) => (await contacts.nameOf(id)) !== undefined : undefined,
   });
-  const served: Flow[] = [messages, chats, alerts, webhooks, contacts, welcome, oncall];
+  const served: Flow[] = [messages, compat, chats, alerts, webhooks, contacts, welcome, oncall];
   // Callback pushes go to the flows' rules, then operators' rules, then forwarding.
   const rules = [...served.flatMap((f) => f.rules ?? []), ...extensionRules];
   const callback = await wireCallback(core, config, { rules, forwarding: webhooks.inboundForwarding });
@@ -120,6 +123,7 @@ export async function createGateway(
     routes,
     apiKeys: config.apiKeys,
     pages: dashboard.pages,
+    protocols: compat.protocols,
     rateLimit: config.rateLimitPerMinute > 0 ? rateLimitPerKey(core.redis, core.keys.rateLimit, config.rateLimitPerMinute) : undefined,
     // Wrong keys per source address, counted across instances.
     authFailures: new AuthFailureThrottle({ failures: config.authFailuresPerMinute, redis: core.redis, keyPrefix: core.keys.authFailures }),

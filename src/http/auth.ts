@@ -142,6 +142,29 @@ function notPlainlyLocal(req: Request): string | undefined {
   return undefined;
 }
 
+/** Why keyless mode (no GATEWAY_API_KEYS) does not serve this request, or undefined: it serves plainly local callers only. */
+export function keylessRefusal(req: Request): ApiError | undefined {
+  if (!LOOPBACK.has(req.socket.remoteAddress ?? ''))
+    return new ApiError(401, 'unauthorized', 'no GATEWAY_API_KEYS configured: only loopback callers are accepted');
+  const refused = notPlainlyLocal(req);
+  if (refused) return new ApiError(403, 'forbidden', refused);
+  return crossSiteRefusal(
+    req,
+    "without GATEWAY_API_KEYS changes are taken from local programs and the gateway's own pages only, " +
+      'and a page on another site sent this one (Origin, Sec-Fetch-Site): set GATEWAY_API_KEYS to serve it',
+  );
+}
+
+/** The caller a key is: its id, never the key itself. */
+export function keyCaller(key: ApiKey): Caller {
+  return {
+    id: key.id,
+    permissions: key.permissions,
+    ...(key.scope ? { scope: key.scope } : {}),
+    ...(key.alertOwner ? { alertOwner: key.alertOwner } : {}),
+  };
+}
+
 /**
  * Checks the caller's key in constant time (digests have equal length, so
  * timingSafeEqual never leaks the key length) and its permission. With no keys
@@ -168,16 +191,8 @@ export class ApiKeys {
   require(permission: Permission, options: { basicRealm?: boolean } = {}): RequestHandler {
     return async (req, res, next) => {
       if (this.digests.length === 0) {
-        if (!LOOPBACK.has(req.socket.remoteAddress ?? ''))
-          return next(new ApiError(401, 'unauthorized', 'no GATEWAY_API_KEYS configured: only loopback callers are accepted'));
-        const refused = notPlainlyLocal(req);
-        if (refused) return next(new ApiError(403, 'forbidden', refused));
-        const crossSite = crossSiteRefusal(
-          req,
-          "without GATEWAY_API_KEYS changes are taken from local programs and the gateway's own pages only, " +
-            'and a page on another site sent this one (Origin, Sec-Fetch-Site): set GATEWAY_API_KEYS to serve it',
-        );
-        if (crossSite) return next(crossSite);
+        const refused = keylessRefusal(req);
+        if (refused) return next(refused);
         res.locals.caller = LOCAL_CALLER;
         return next();
       }
@@ -203,13 +218,7 @@ export class ApiKeys {
         return next(new ApiError(401, 'unauthorized', presented ? 'unknown key' : 'missing key (Authorization: Bearer KEY)'));
       }
       if (!key.permissions.has(permission)) return next(new ApiError(403, 'forbidden', `this key may not ${permission}`));
-      const caller: Caller = {
-        id: key.id,
-        permissions: key.permissions,
-        ...(key.scope ? { scope: key.scope } : {}),
-        ...(key.alertOwner ? { alertOwner: key.alertOwner } : {}),
-      };
-      res.locals.caller = caller;
+      res.locals.caller = keyCaller(key);
       return next();
     };
   }

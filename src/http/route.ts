@@ -11,8 +11,13 @@ export interface Route {
   path: string;
   /** The permission a /v1 key needs (GATEWAY_API_KEYS); `none`: public (health, WeCom callbacks, docs). */
   auth: Permission | 'none';
-  /** `json` (default) parses a JSON body with the configured limit; `text` gives the raw body as a string (WeCom's XML). */
-  body?: 'json' | 'text';
+  /**
+   * `json` (default) parses a JSON body with the configured limit; `text` gives the raw body as a string (WeCom's XML);
+   * `own`: the route reads its body itself (the WeCom-compatible API: any content type, multipart uploads).
+   */
+  body?: 'json' | 'text' | 'own';
+  /** Who is calling, when the route knows callers otherwise than by an API key (a gateway token): sets res.locals.caller. */
+  authenticate?: RequestHandler;
   handler: RequestHandler;
 }
 

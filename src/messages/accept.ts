@@ -11,6 +11,7 @@ import type { MessagesSettings } from './messages-config';
 import { foldStatus, recipientsSummary, type MessageRecord, type MessageStatus } from './message-record';
 import type { MessageStore } from './message-store';
 import { prepare, type PrepareDeps, type PreparedMessage } from './prepare';
+import { prepareRendered, renderedRequest, type RenderedMessage } from './prepare-rendered';
 import { authorize, authorizeChats, requestHash, type ChatAccess, type SendRequest } from './send-request';
 import { destinationOf, enqueueParts, sendIdOf, type SendJobData } from './send-queue';
 
@@ -79,9 +80,19 @@ export class Acceptance {
 
   /** A repeated idempotency key (of the same caller) answers the first id and its current status. */
   async accept(request: SendRequest, context: AcceptContext = {}): Promise<Accepted> {
+    authorize(request, context.caller, this.deps.config.defaultApp);
+    return this.acceptPrepared(request, prepare(request, this.deps), context);
+  }
+
+  /** A message its caller rendered (the WeCom-compatible API): the same scope, parts, budgets and persistence, without a template. */
+  async acceptRendered(message: RenderedMessage, context: AcceptContext = {}): Promise<Accepted> {
+    const request = renderedRequest(message);
+    authorize(request, context.caller, this.deps.config.defaultApp);
+    return this.acceptPrepared(request, prepareRendered(message, this.deps), context);
+  }
+
+  private async acceptPrepared(request: SendRequest, prepared: PreparedMessage, context: AcceptContext): Promise<Accepted> {
     const { caller } = context;
-    authorize(request, caller, this.deps.config.defaultApp);
-    const prepared = prepare(request, this.deps);
     await authorizeChats(request, caller, this.deps, context.configuredChats);
     // Last before persisting: a request refused for anything else counts no users.
     await this.countRecipients(request, caller);

@@ -1,5 +1,6 @@
 import type { Caller } from '../http/auth';
 import { Acceptance, type AcceptContext, type AcceptDeps, type Accepted } from './accept';
+import type { RenderedMessage } from './prepare-rendered';
 import { preview } from './preview';
 import { EventRenderer } from './renderer';
 import { authorize, authorizeChats, parseSendRequest, type SendRequest } from './send-request';
@@ -49,5 +50,10 @@ export class MessageService {
 
   accept(request: SendRequest, context?: AcceptContext): Promise<Accepted> {
     return this.acceptance.accept(request, context);
+  }
+
+  /** A message that comes rendered (WeCom's own bodies, through /cgi-bin/): no template, the same pipeline. */
+  acceptRendered(message: RenderedMessage, context?: AcceptContext): Promise<Accepted> {
+    return this.acceptance.acceptRendered(message, context);
   }
 }

@@ -156,7 +156,7 @@ function groupParts(
  * A message its destination cannot take as it is (a URL without http, an interactive
  * card to a robot, @all in markdown...): 422 naming why.
  */
-function limited<T>(convert: () => T): T {
+export function limited<T>(convert: () => T): T {
   try {
     return convert();
   } catch (error) {
@@ -180,7 +180,7 @@ function checkEgress(deps: PrepareDeps, urls: [field: string, url: string | unde
 }
 
 /** An unknown robot is the caller's mistake, named at POST time with nothing queued. */
-function checkRobots(names: string[], deps: PrepareDeps): void {
+export function checkRobots(names: string[], deps: PrepareDeps): void {
   const known = deps.config.robots.map((r) => r.name);
   const unknown = names.map((name, i) => [name, i] as const).filter(([name]) => !known.includes(name));
   if (unknown.length === 0) return;

@@ -119,6 +119,8 @@ export function redisKeys(prefix: string) {
     sendShare: `${prefix}:sendshare`,
     /** Failed authentications per source address. */
     authFailures: `${prefix}:authfail`,
+    /** A WeCom-style send with enable_duplicate_check: its body's hash, per caller, holds the idempotency key of the first (compat/). */
+    compatDuplicate: (callerId: string, bodyHash: string) => `${prefix}:compat-dup:${callerId}:${bodyHash}`,
   };
 }
 

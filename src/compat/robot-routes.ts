@@ -1,0 +1,59 @@
+import type { Request, RequestHandler } from 'express';
+import { callerOf, type Caller } from '../http/auth';
+import { queryParam, type Route } from '../http/route';
+import type { MessageService } from '../messages/message-service';
+import type { Msgtype } from '../messages/templates';
+import { CompatErrcode, CompatError } from '../wecom/compat/answers';
+import { compatPath } from '../wecom/compat/paths';
+import { readJson, readRobotSend } from '../wecom/compat/requests';
+import type { Robot } from '../wecom/group-chat';
+import { EVERYONE } from '../wecom/recipients';
+import { answerOk } from './compat-answers';
+import { bodyText } from './compat-callers';
+
+/** The configured robots, by the `robot` query parameter: an alias, so the robot's real key never leaves the gateway. */
+export class CompatRobots {
+  constructor(private readonly robots: Robot[]) {}
+
+  /** The robot a request names (93000 naming the problem otherwise, never a key). */
+  named(req: Request): Robot {
+    const name = queryParam(req, 'robot');
+    const robot = this.robots.find((r) => r.name === name);
+    if (robot) return robot;
+    const configured = this.robots.length > 0 ? `configured: ${this.robots.map((r) => r.name).join(', ')}` : 'none is configured';
+    const what = name ? `no robot is named ${name}` : 'the robot parameter is missing (robot=<name>)';
+    throw new CompatError(CompatErrcode.invalidWebhook, `invalid webhook url: ${what} (${configured})`);
+  }
+}
+
+/** Who a robot text @-mentions: "@all" needs a key that may reach everyone, as /v1's mentions do. */
+function refuseEveryone(caller: Caller, body: Record<string, unknown>): void {
+  const scope = caller.scope;
+  const mentioned = Array.isArray(body.mentioned_list) ? (body.mentioned_list as unknown[]) : [];
+  if (scope && !scope.allowAll && mentioned.some((id) => String(id).toLowerCase() === EVERYONE))
+    throw new CompatError(CompatErrcode.noPermission, 'no privilege: this key may not mention "@all"');
+}
+
+/** webhook/send: a robot body from any tool, accepted into the robot's line and budget, answered once persisted. */
+function sendToRobot(robots: CompatRobots, messages: Pick<MessageService, 'acceptRendered'>): RequestHandler {
+  return async (req, res) => {
+    const robot = robots.named(req);
+    const send = readRobotSend(readJson(await bodyText(req, res)));
+    refuseEveryone(callerOf(res), send.body);
+    const message = { event: 'wecom.robot', to: { robots: [robot.name] }, msgtype: send.msgtype as Msgtype, body: send.body };
+    await messages.acceptRendered(message, { caller: callerOf(res), requestId: req.id });
+    answerOk(req, res);
+  };
+}
+
+/** webhook/send and webhook/upload_media: `key` is a gateway API key (robotKeyAuth), `robot` a configured robot's name. */
+export function compatRobotRoutes(
+  robots: CompatRobots,
+  deps: { messages: Pick<MessageService, 'acceptRendered'>; authenticate: RequestHandler; upload: RequestHandler },
+): Route[] {
+  const keyed = { auth: 'none', body: 'own', authenticate: deps.authenticate } as const;
+  return [
+    { method: 'post', path: compatPath('robotSend'), ...keyed, handler: sendToRobot(robots, deps.messages) },
+    { method: 'post', path: compatPath('robotUpload'), ...keyed, handler: deps.upload },
+  ];
+}
