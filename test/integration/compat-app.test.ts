@@ -1,4 +1,6 @@
-import { finalStatus, SIM_APP, startHarness, UNLIMITED_SIM, type Harness } from '../support/harness';
+import request from 'supertest';
+import { createGateway } from '../../src/gateway';
+import { eventually, finalStatus, SIM_APP, startHarness, UNLIMITED_SIM, type Harness } from '../support/harness';
 import { capturedLogs } from '../support/captured-logs';
 import type { ApiKey } from '../../src/http/auth';
 
@@ -72,6 +74,64 @@ describe('GET/POST /cgi-bin/gettoken', () => {
     const reader = await h.api.get('/cgi-bin/gettoken').query({ corpid: SIM_APP.corpId, corpsecret: READER });
     expect(reader.body.errcode).toBe(40001);
   });
+
+  it('when the parameters come in a form or JSON body of a POST, then the token is issued as for the query', async () => {
+    const form = await h.api.post('/cgi-bin/gettoken').type('form').send({ corpid: SIM_APP.corpId, corpsecret: ALPHA });
+    const json = await h.api.post('/cgi-bin/gettoken').send({ corpid: SIM_APP.corpId, corpsecret: ALPHA });
+    expect([form.body.errcode, json.body.errcode]).toEqual([0, 0]);
+    const sent = await send(form.body.access_token, text('via form'));
+    expect(sent.body.errcode).toBe(0);
+    await finalStatus(h.api, sent.body.msgid, 10_000, ALPHA);
+  });
+});
+
+describe("Grafana's WeCom contact point in app mode, replayed byte for byte", () => {
+  it('when Grafana POSTs gettoken (query, no body) and then its markdown message/send, then the member gets the markdown', async () => {
+    // receivers/wecom/wecom.go: POST <endpointUrl>/cgi-bin/gettoken?corpid=..&corpsecret=.. with an empty JSON-typed body.
+    const got = await h.api
+      .post(`/cgi-bin/gettoken?corpid=${SIM_APP.corpId}&corpsecret=${ALPHA}`)
+      .set('Content-Type', 'application/json')
+      .set('User-Agent', 'Grafana');
+    expect(got.body).toMatchObject({ errcode: 0, expires_in: 7200 });
+    // json.Marshal of Grafana's map: keys sorted, agentid a string, touser "@all" by default.
+    const body =
+      '{"agentid":"1000002","markdown":{"content":"# [FIRING:1] HighCPU (web-3)\\n**Firing**\\n\\nValue: B=97\\nLabels:\\n - alertname = HighCPU\\n"},' +
+      '"msgtype":"markdown","touser":"@all"}';
+    const res = await h.api
+      .post(`/cgi-bin/message/send?access_token=${got.body.access_token}`)
+      .set('Content-Type', 'application/json')
+      .send(body);
+    expect(res.body).toEqual({ errcode: 0, errmsg: 'ok', msgid: expect.any(String) });
+    await finalStatus(h.api, res.body.msgid, 10_000, ALPHA);
+    expect(h.sim.sent[0].body).toMatchObject({ touser: '@all', msgtype: 'markdown', agentid: SIM_APP.agentId });
+    expect((h.sim.sent[0].body as { markdown: { content: string } }).markdown.content).toContain('# [FIRING:1] HighCPU (web-3)');
+  });
+});
+
+describe('gateway tokens: expiry and revocation', () => {
+  it('when the injected clock moves 7201 s past the issue, then the token answers 42001 and a fresh one works', async () => {
+    const old = await token();
+    now += 7_201_000;
+    const expired = await send(old, text('late'));
+    expect([expired.status, expired.body.errcode]).toEqual([200, 42001]);
+    expect((await send(await token(), text('fresh'))).body.errcode).toBe(0);
+  });
+
+  it('when the key is removed or changed (a gateway built from another key list, same Redis), then its tokens answer 40014', async () => {
+    const issued = await token();
+    for (const apiKeys of [KEYS.slice(1), [{ ...KEYS[0], key: 'alpha-compat-key-CHANGED-0000' }, ...KEYS.slice(1)]]) {
+      const other = await createGateway({ ...h.config, apiKeys }, { clock });
+      try {
+        const res = await request(other.app).post(`/cgi-bin/message/send?access_token=${issued}`).send(text('revoked'));
+        expect([res.status, res.body.errcode]).toEqual([200, 40014]);
+      } finally {
+        await other.close();
+      }
+    }
+    const forged = `${issued.split('.')[0]}.${Buffer.from('not the mac').toString('base64url')}`;
+    expect((await send(forged, text('forged'))).body.errcode).toBe(40014);
+    expect((await h.api.post('/cgi-bin/message/send').send(text('none'))).body.errcode).toBe(41001);
+  });
 });
 
 describe('POST /cgi-bin/message/send', () => {
@@ -87,5 +147,159 @@ describe('POST /cgi-bin/message/send', () => {
       agentid: SIM_APP.agentId,
       text: { content: 'Disk 95% on db1' },
     });
+  });
+
+  it("when Alertmanager's body comes (agentid a string, an empty text beside the markdown), then the markdown goes", async () => {
+    const body = {
+      touser: 'zhangsan|lisi',
+      msgtype: 'markdown',
+      agentid: String(SIM_APP.agentId),
+      safe: '0',
+      text: { content: '' },
+      markdown: { content: '**[FIRING:1]** HighCPU' },
+    };
+    const res = await send(await token(), body);
+    expect(res.body.errcode).toBe(0);
+    await finalStatus(h.api, res.body.msgid, 10_000, ALPHA);
+    expect(h.sim.sent[0].body).toMatchObject({ touser: 'zhangsan|lisi', markdown: { content: '**[FIRING:1]** HighCPU' } });
+  });
+
+  it('when a key restricted to another app sends through the default app, or an agentid no app has, then 40056', async () => {
+    const scoped = await token(SCOPED);
+    expect((await send(scoped, text('not mine'))).body.errcode).toBe(40056);
+    expect((await send(await token(), text('who', { agentid: 4242 }))).body.errcode).toBe(40056);
+    const own = await send(scoped, text('mine', { agentid: SECOND.agentId }));
+    expect(own.body.errcode).toBe(0);
+    await finalStatus(h.api, own.body.msgid, 10_000, SCOPED);
+    expect(h.sim.sent[0].body).toMatchObject({ agentid: SECOND.agentId });
+    const everyone = await send(scoped, text('all', { agentid: SECOND.agentId, touser: '@all' }));
+    expect(everyone.body.errcode).toBe(60011);
+  });
+
+  it("when a body breaks WeCom's limits, then WeCom's errcodes at accept time and nothing is sent", async () => {
+    const t = await token();
+    const answers = [
+      await send(t, text('')),
+      await send(t, text('x'.repeat(2049))),
+      await send(t, { ...text('x'), msgtype: 'markdown', markdown: { content: '长'.repeat(683) } }),
+      await send(t, { ...text('x'), msgtype: 'mpnews' }),
+      await send(t, { ...text('x'), touser: '' }),
+      await send(t, { ...text('x'), agentid: undefined }),
+      await send(t, { ...text('x'), msgtype: 'news', news: { articles: [] } }),
+      await send(t, { ...text('x'), msgtype: 'image', image: {} }),
+    ];
+    expect(answers.map((a) => [a.status, a.body.errcode])).toEqual(
+      [44004, 45002, 45002, 40008, 82001, 41011, 40058, 40007].map((code) => [200, code]),
+    );
+    expect(answers[1].body.errmsg).toContain('text.content exceed max length 2048');
+    expect(h.sim.sent).toHaveLength(0);
+  });
+
+  it('when enable_duplicate_check is on, then a repeat of the same body answers the first msgid and sends nothing more', async () => {
+    const t = await token();
+    const body = text('once only', { enable_duplicate_check: 1, duplicate_check_interval: 600 });
+    const first = await send(t, body);
+    const again = await send(t, body);
+    const other = await send(t, text('another', { enable_duplicate_check: 1 }));
+    expect(again.body.msgid).toBe(first.body.msgid);
+    expect(other.body.msgid).not.toBe(first.body.msgid);
+    await finalStatus(h.api, first.body.msgid, 10_000, ALPHA);
+    await finalStatus(h.api, other.body.msgid, 10_000, ALPHA);
+    expect(h.sim.sent.map((m) => (m.body as { text: { content: string } }).text.content).sort()).toEqual(['another', 'once only']);
+  });
+});
+
+describe('POST /cgi-bin/message/recall, media/upload, appchat/send', () => {
+  it('when a sent message is recalled by its msgid, then WeCom recalls it; an unknown msgid is 40058', async () => {
+    const t = await token();
+    const sent = await send(t, text('oops'));
+    await finalStatus(h.api, sent.body.msgid, 10_000, ALPHA);
+    const res = await h.api.post(`/cgi-bin/message/recall?access_token=${t}`).send({ msgid: sent.body.msgid });
+    expect(res.body).toEqual({ errcode: 0, errmsg: 'ok' });
+    expect(h.sim.sent[0].recalled).toBe(true);
+    const unknown = await h.api.post(`/cgi-bin/message/recall?access_token=${t}`).send({ msgid: 'no-such-message' });
+    expect(unknown.body.errcode).toBe(40058);
+  });
+
+  it("when a file is uploaded with media/upload, then its media_id is WeCom's and a message/send naming it is delivered", async () => {
+    const t = await token();
+    const up = await h.api
+      .post(`/cgi-bin/media/upload?access_token=${t}&type=file`)
+      .attach('media', Buffer.from('quarterly numbers'), 'report.txt');
+    expect(up.body).toEqual({ errcode: 0, errmsg: 'ok', type: 'file', media_id: expect.any(String), created_at: expect.any(String) });
+    const res = await send(t, { ...text('x'), msgtype: 'file', file: { media_id: up.body.media_id } });
+    const view = await finalStatus(h.api, res.body.msgid, 10_000, ALPHA);
+    expect(view.status).toBe('sent');
+    expect(h.sim.sent[0].body).toMatchObject({ msgtype: 'file', file: { media_id: up.body.media_id } });
+    const badType = await h.api.post(`/cgi-bin/media/upload?access_token=${t}&type=movie`).attach('media', Buffer.from('abcdefg'), 'a.bin');
+    expect(badType.body.errcode).toBe(40005);
+  });
+
+  it('when appchat/send names a chat registered with the gateway, then the chat gets it; an unknown chat is 86001', async () => {
+    const created = await h.api
+      .post('/v1/chats')
+      .set('Authorization', `Bearer ${ALPHA}`)
+      .send({ name: 'oncall', owner: 'zhangsan', users: ['zhangsan', 'lisi'], chatid: 'compat1' });
+    expect(created.status).toBe(201);
+    const t = await token();
+    const res = await h.api
+      .post(`/cgi-bin/appchat/send?access_token=${t}`)
+      .send({ chatid: 'compat1', msgtype: 'text', text: { content: 'to the chat' }, safe: 0 });
+    expect(res.body).toEqual({ errcode: 0, errmsg: 'ok' });
+    await eventually(() => h.sim.chatSent.length === 1);
+    expect(h.sim.chatSent[0]).toMatchObject({ chatid: 'compat1' });
+    const unknown = await h.api
+      .post(`/cgi-bin/appchat/send?access_token=${t}`)
+      .send({ chatid: 'nosuch', msgtype: 'text', text: { content: 'x' } });
+    expect(unknown.body.errcode).toBe(86001);
+  });
+});
+
+describe('WeCom-style answers to what the gateway does not take', () => {
+  it('when an unknown path, a GET for a POST, update_template_card or bad JSON come, then WeCom-style bodies with HTTP 200', async () => {
+    const t = await token();
+    const unknown = await h.api.post('/cgi-bin/user/get').send({});
+    expect([unknown.status, unknown.type, unknown.body.errcode]).toEqual([200, 'application/json', 48001]);
+    expect(unknown.body.errmsg).toContain('user/get');
+    expect(unknown.body.errmsg).toContain('message/send');
+    const get = await h.api.get(`/cgi-bin/message/send?access_token=${t}`);
+    expect([get.status, get.body.errcode]).toEqual([200, 40058]);
+    const card = await h.api.post(`/cgi-bin/message/update_template_card?access_token=${t}`).send({});
+    expect(card.body.errcode).toBe(48001);
+    expect(card.body.errmsg).toContain('response_code');
+    const bad = await h.api.post(`/cgi-bin/message/send?access_token=${t}`).set('Content-Type', 'application/json').send('{"touser":');
+    expect([bad.status, bad.body.errcode]).toEqual([200, 40058]);
+    const big = await h.api
+      .post(`/cgi-bin/message/send?access_token=${t}`)
+      .set('Content-Type', 'application/json')
+      .send(`{"a":"${'x'.repeat(5 * 1024 * 1024)}"}`);
+    expect([big.status, big.body.errcode]).toEqual([200, 40058]);
+  });
+
+  it('when tokens and secrets pass through, then no log line holds a token, a corpsecret or an API key', async () => {
+    logs.lines.length = 0;
+    const t = await token();
+    await send(t, text('logged?'));
+    await h.api.get('/cgi-bin/gettoken').query({ corpid: SIM_APP.corpId, corpsecret: 'a-wrong-secret-0000000000' });
+    const all = JSON.stringify(logs.lines);
+    expect(logs.lines.some((l) => String(l.req?.url ?? '').startsWith('/cgi-bin/'))).toBe(true);
+    for (const secret of [t, ALPHA, 'a-wrong-secret-0000000000']) expect(all).not.toContain(secret);
+  });
+});
+
+describe('the per-key rate limit', () => {
+  it('when a key passes its requests a minute on the compat routes, then 45009 with HTTP 200', async () => {
+    const limited = await startHarness({ env: { API_RATE_LIMIT_PER_MINUTE: '3' }, config: (c) => ({ ...c, apiKeys: KEYS }) });
+    try {
+      const got = await limited.api.get('/cgi-bin/gettoken').query({ corpid: SIM_APP.corpId, corpsecret: ALPHA });
+      const codes: number[] = [];
+      for (let i = 0; i < 5; i++)
+        codes.push(
+          (await limited.api.post(`/cgi-bin/message/send?access_token=${got.body.access_token}`).send(text(`n${i}`))).body.errcode,
+        );
+      expect(codes).toEqual([0, 0, 0, 45009, 45009]);
+    } finally {
+      await limited.close();
+    }
   });
 });
