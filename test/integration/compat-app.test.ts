@@ -95,7 +95,8 @@ describe("Grafana's WeCom contact point in app mode, replayed byte for byte", ()
     expect(got.body).toMatchObject({ errcode: 0, expires_in: 7200 });
     // json.Marshal of Grafana's map: keys sorted, agentid a string, touser "@all" by default.
     const body =
-      '{"agentid":"1000002","markdown":{"content":"# [FIRING:1] HighCPU (web-3)\\n**Firing**\\n\\nValue: B=97\\nLabels:\\n - alertname = HighCPU\\n"},' +
+      '{"agentid":"1000002","markdown":{"content":"# [FIRING:1] HighCPU (web-3)\\n**Firing**\\n\\nValue: B=97\\n' +
+      'Labels:\\n - alertname = HighCPU\\n"},' +
       '"msgtype":"markdown","touser":"@all"}';
     const res = await h.api
       .post(`/cgi-bin/message/send?access_token=${got.body.access_token}`)
