@@ -304,3 +304,23 @@ describe('the per-key rate limit', () => {
     }
   });
 });
+
+describe('keyless mode (no GATEWAY_API_KEYS)', () => {
+  it('when a loopback caller asks gettoken with any corpsecret, then its token sends, as /v1 serves loopback keyless', async () => {
+    const keyless = await startHarness();
+    try {
+      const got = await keyless.api.get('/cgi-bin/gettoken').query({ corpid: SIM_APP.corpId, corpsecret: 'anything' });
+      expect(got.body.errcode).toBe(0);
+      const sent = await keyless.api.post(`/cgi-bin/message/send?access_token=${got.body.access_token}`).send(text('local'));
+      expect(sent.body.errcode).toBe(0);
+      expect((await finalStatus(keyless.api, sent.body.msgid)).status).toBe('sent');
+      const proxied = await keyless.api
+        .get('/cgi-bin/gettoken')
+        .set('X-Forwarded-For', '203.0.113.9')
+        .query({ corpid: SIM_APP.corpId, corpsecret: 'anything' });
+      expect(proxied.body.errcode).toBe(60020);
+    } finally {
+      await keyless.close();
+    }
+  });
+});
