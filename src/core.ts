@@ -12,6 +12,7 @@ import type { RedisConfig } from './redis/redis-config';
 import type { CallbackEvent } from './wecom/callback/event';
 import { TokenStore } from './wecom/token-store';
 import { WecomTransport } from './wecom/transport';
+import type { ProxySettings } from './http/proxy';
 import { WecomApi } from './wecom/wecom-api';
 
 /** What every flow is wired from: the connections, WeCom, metrics, logs and the time. */
@@ -94,7 +95,7 @@ export interface ReadinessCheck {
 export interface CoreSettings {
   redis: RedisConfig;
   /** recheckMs: how soon an app that cannot reach WeCom is checked again. */
-  wecom: { apiBase: string; timeoutMs: number; recheckMs: number };
+  wecom: { apiBase: string; timeoutMs: number; recheckMs: number; proxy?: ProxySettings };
   /** throttleMs: how long an app's sends pause after a 45009. */
   send: { throttleMs: number };
 }
@@ -133,6 +134,7 @@ export async function connectCore(config: CoreSettings, logger: Logger, clock: (
   const transport = new WecomTransport({
     apiBase: config.wecom.apiBase,
     timeoutMs: config.wecom.timeoutMs,
+    proxy: config.wecom.proxy,
     throttleMs: appBlockedFor(config.send.throttleMs),
     onCall: (api, errcode, ms) => {
       wecomCalls({ api, errcode: String(errcode) }).inc();

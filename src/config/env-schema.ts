@@ -242,6 +242,11 @@ export const envSchema = z.object({
   EGRESS_PRIVATE: z.enum(['allow', 'deny']).default('allow'),
   /** A whole download or status callback, connect to last byte. */
   EGRESS_TIMEOUT_MS: wholeNumber(100).default(30_000),
+  /** The forward proxy every call to WeCom (and to callers' URLs) leaves through; http_proxy etc. are read too (sources.ts). */
+  HTTP_PROXY: httpUrl.optional(),
+  HTTPS_PROXY: httpUrl.optional(),
+  /** Hosts reached directly although a proxy is set: `host`, `.suffix`, `host:port`, `*`; comma-separated. */
+  NO_PROXY: z.string().optional(),
   /** File downloads and uploads this instance runs at once (the media queue, apart from the send workers). */
   MEDIA_CONCURRENCY: wholeNumber(1, 1000).default(8),
   /** One caller key's downloads at once, over every instance: the rest of its files wait, other keys' go on. */

@@ -16,6 +16,7 @@ import {
   alertsSection,
   phoneSection,
   callbackSection,
+  proxySection,
   contactsSection,
   mediaSection,
   redisSection,
@@ -106,17 +107,18 @@ function checkedParts(e: Env, file: ConfigFile, problems: string[]): CheckedPart
 /** Config from its sections, each built by its own function (sections.ts). */
 function composeConfig(e: Env, file: ConfigFile, parts: CheckedParts): Config {
   const { apps, callbackOnly } = parts;
+  const proxy = proxySection(e);
   return {
     ...serverSection(e, parts.apiKeys.length === 0),
     redis: redisSection(e),
     ...sandboxSection(e, apps.length === 0),
     ...(callbackOnly && apps.length === 0 ? { callbackOnly } : {}),
-    wecom: { apiBase: parts.apiBase, timeoutMs: e.WECOM_TIMEOUT_MS, recheckMs: 30_000 },
+    wecom: { apiBase: parts.apiBase, timeoutMs: e.WECOM_TIMEOUT_MS, recheckMs: 30_000, proxy },
     apps,
     robots: parts.robots,
     defaultApp: parts.defaultApp,
     apiKeys: parts.apiKeys,
-    egress: { allow: e.EGRESS_ALLOW ?? [], privateRanges: e.EGRESS_PRIVATE, timeoutMs: e.EGRESS_TIMEOUT_MS },
+    egress: { allow: e.EGRESS_ALLOW ?? [], privateRanges: e.EGRESS_PRIVATE, timeoutMs: e.EGRESS_TIMEOUT_MS, proxy },
     media: mediaSection(e),
     recipientsPerHour: e.KEY_RECIPIENTS_PER_HOUR,
     templatesDir: e.TEMPLATES_DIR,

@@ -4,6 +4,7 @@ import type { AutoReplyRule, CallbackConfig } from '../callback/callback-config'
 import type { ContactSink, ContactsConfig } from '../contacts/contacts-config';
 import type { MediaConfig, SendConfig } from '../messages/messages-config';
 import type { RedisConfig } from '../redis/redis-config';
+import type { ProxySettings } from '../http/proxy';
 import type { Config } from './config';
 import type { Env } from './env-schema';
 
@@ -125,4 +126,10 @@ export function phoneSection(e: Env): PhoneConfig {
 /** The alert's member page: where WeCom's web login is (WECOM_OAUTH_BASE) and the gateway's address members open (PUBLIC_URL). */
 export function webLoginSection(e: Env) {
   return { oauthBase: e.WECOM_OAUTH_BASE.replace(/\/+$/, ''), publicUrl: e.PUBLIC_URL };
+}
+
+/** HTTP_PROXY, HTTPS_PROXY, NO_PROXY: undefined when no proxy is set (NO_PROXY alone means nothing). */
+export function proxySection(e: Env): ProxySettings | undefined {
+  if (!e.HTTP_PROXY && !e.HTTPS_PROXY) return undefined;
+  return { httpProxy: e.HTTP_PROXY, httpsProxy: e.HTTPS_PROXY, noProxy: e.NO_PROXY };
 }

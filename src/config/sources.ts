@@ -17,7 +17,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, problems: string[]): Env | unde
  */
 function readEnv(env: NodeJS.ProcessEnv, problems: string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) {
+  for (const [key, value] of Object.entries({ ...env, ...proxyAliases(env) })) {
     if (value === undefined || value === '') continue;
     if (key.endsWith('_FILE') && !(key in envSchema.shape) && key.slice(0, -5) in envSchema.shape) {
       try {
@@ -30,6 +30,12 @@ function readEnv(env: NodeJS.ProcessEnv, problems: string[]): Record<string, str
     }
   }
   return out;
+}
+
+/** http_proxy, https_proxy and no_proxy, the lower-case names curl and undici read first, stand for the upper-case ones. */
+function proxyAliases(env: NodeJS.ProcessEnv): Record<string, string> {
+  const names = ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'].filter((name) => env[name.toLowerCase()]);
+  return Object.fromEntries(names.map((name) => [name, env[name.toLowerCase()]!]));
 }
 
 function describeIssues(source: string, issues: z.core.$ZodIssue[]): string[] {

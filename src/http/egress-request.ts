@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
+import { isIP } from 'node:net';
 import { Agent, buildConnector, request, type Dispatcher } from 'undici';
-import { EGRESS_REFUSED, EgressRefusedError, type EgressPolicy, httpUrl, NO_REDIRECTS, NOT_HTTP } from './egress';
+import { EGRESS_REFUSED, type EgressConfig, EgressRefusedError, type EgressPolicy, httpUrl, NO_REDIRECTS, NOT_HTTP } from './egress';
+import { proxiedDispatcher, proxyFor, type ProxySettings, usesProxy } from './proxy';
 
 /**
  * How a caller's URL is fetched once the policy (egress.ts) may allow it: an agent
@@ -13,19 +15,46 @@ import { EGRESS_REFUSED, EgressRefusedError, type EgressPolicy, httpUrl, NO_REDI
  * An undici dispatcher that connects only where the policy allows: its connector
  * resolves the name, checks the addresses and connects to the checked one (IP
  * literals, which net.connect would not look up, are checked the same way).
+ * With a proxy set (and NO_PROXY not covering the host), see throughProxy.
  */
-export function egressAgent(policy: EgressPolicy, timeoutMs: number): Agent {
-  const connect = buildConnector({ timeout: timeoutMs });
-  return new Agent({
-    connect: (options, callback) => {
-      const port = Number(options.port) || (options.protocol === 'https:' ? 443 : 80);
-      // `host` keeps the name, so TLS still sends it (SNI) and checks the certificate against it.
-      policy.addressFor(options.hostname, port).then(
-        (address) => connect({ ...options, hostname: address }, callback),
-        (error: Error) => callback(error, null),
-      );
-    },
-  });
+export function egressAgent(policy: EgressPolicy, settings: Pick<EgressConfig, 'timeoutMs' | 'proxy'>): Dispatcher {
+  const connect = buildConnector({ timeout: settings.timeoutMs });
+  const pinned: buildConnector.connector = (options, callback) => {
+    const port = Number(options.port) || (options.protocol === 'https:' ? 443 : 80);
+    // `host` keeps the name, so TLS still sends it (SNI) and checks the certificate against it.
+    policy.addressFor(options.hostname, port).then(
+      (address) => connect({ ...options, hostname: address }, callback),
+      (error: Error) => callback(error, null),
+    );
+  };
+  if (!usesProxy(settings.proxy)) return new Agent({ connect: pinned });
+  // Hosts NO_PROXY covers reach the pinned connector of EnvHttpProxyAgent's direct agent.
+  return proxiedDispatcher(settings.proxy, { connect: pinned }).compose(throughProxy(policy, settings.proxy));
+}
+
+/**
+ * A caller's URL bound for the proxy: the proxy would resolve the name itself, so the
+ * name is resolved and checked here and the request is addressed to the checked IP
+ * (CONNECT ip:port), the name kept for TLS (SNI, the certificate) and the Host header.
+ * What the proxy connects to is what was checked: no DNS rebinding in between.
+ */
+function throughProxy(policy: EgressPolicy, proxy: ProxySettings | undefined): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) => (options, handler) => {
+    const origin = new URL(String(options.origin));
+    if (!proxyFor(origin, proxy)) return dispatch(options, handler);
+    const port = Number(origin.port) || (origin.protocol === 'https:' ? 443 : 80);
+    policy.addressFor(origin.hostname, port).then(
+      (address) => {
+        const pinned = new URL(origin);
+        pinned.hostname = isIP(address) === 6 ? `[${address}]` : address;
+        const headers = { ...(options.headers as Record<string, string> | undefined), host: origin.host };
+        // servername: undici's Request takes it (its types do not list it), as its own dns interceptor passes it.
+        dispatch({ ...options, origin: pinned.origin, headers, servername: origin.hostname } as Dispatcher.DispatchOptions, handler);
+      },
+      (error: Error) => handler.onResponseError?.(null as never, error),
+    );
+    return true;
+  };
 }
 
 export type EgressResult =

@@ -1,6 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import type { ProxySettings } from './proxy';
 
 /** What URLs a caller supplies (media downloads, callbackUrl) may reach; configured URLs are trusted. */
 export interface EgressConfig {
@@ -9,6 +10,8 @@ export interface EgressConfig {
   privateRanges: 'allow' | 'deny';
   /** A whole download or status callback, connect to last byte. */
   timeoutMs: number;
+  /** The forward proxy callers' URLs leave through too (NO_PROXY's hosts direct); the policy is checked before it. */
+  proxy?: ProxySettings;
 }
 
 /**

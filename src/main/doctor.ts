@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   if (sandbox) config = sandbox.config;
   const embedded = config.redis.url ? undefined : await startEmbeddedRedis({ binary: config.redis.embeddedBinary });
   const redis = new Redis(config.redis.url ?? embedded!.url);
-  const transport = new WecomTransport({ apiBase: config.wecom.apiBase, timeoutMs: config.wecom.timeoutMs });
+  const transport = new WecomTransport(config.wecom);
   try {
     const tokens = new TokenStore(redis, transport, { keys: redisKeys(config.redis.prefix) });
     const findings = await diagnose(config, new WecomApi(transport, tokens));

@@ -88,7 +88,8 @@ export async function startSandbox(config: Config, options: { port: number; logg
       ...config,
       apps: [app],
       defaultApp: app.name,
-      wecom: { ...config.wecom, apiBase: simulator.url },
+      // The simulator is on this machine: a proxy set for the real WeCom (or the developer's own) is not for it.
+      wecom: { ...config.wecom, apiBase: simulator.url, proxy: undefined },
       // The simulator's web login: a browser opens it, so its address for people.
       webLogin: { ...config.webLogin, oauthBase: config.simulatorPublicUrl ?? simulator.url },
       robots: sandboxRobots(config, simulator.url),

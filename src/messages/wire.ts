@@ -97,7 +97,7 @@ export async function wireMessages(
     clock: core.clock,
   });
   const appNamed = (name: string) => findApp(config, name);
-  const egress = egressAgent(policy, config.egress.timeoutMs);
+  const egress = egressAgent(policy, config.egress);
   const media = new MediaResolver(core.redis, core.api, {
     keys: core.keys,
     egress,

@@ -1,6 +1,7 @@
 import type { WecomApp } from '../wecom/app';
 import { getAgent, getCallbackIps } from '../wecom/endpoints/agent';
-import { errcodeHint } from '../wecom/errcodes';
+import { describeProxy, proxyFor, type ProxySettings } from '../http/proxy';
+import { errcodeHint, refusedCaller } from '../wecom/errcodes';
 import type { WecomError } from '../wecom/outcome';
 import type { Robot } from '../wecom/group-chat';
 import type { WecomApi } from '../wecom/wecom-api';
@@ -22,11 +23,38 @@ function problem(app: WecomApp, check: string, error: WecomError): Finding {
  * exists for that secret and has a visible range, and the callback IPs can be read
  * (which also proves the gateway's IP is trusted). One finding per line.
  */
-/** What the diagnostics check: the apps and robots configured, and whether the simulator stands in for WeCom. */
+/** What the diagnostics check: the apps and robots configured, whether the simulator stands in for WeCom, and the way out to it. */
 export interface DoctorSettings {
   apps: WecomApp[];
   robots: Robot[];
   sandbox: boolean;
+  wecom: { apiBase: string; proxy?: ProxySettings };
+}
+
+/** Which way calls to WeCom leave (the proxy without its credentials, or direct), for the egress line. */
+function route(wecom: DoctorSettings['wecom']): { text: string; proxied: boolean } {
+  const base = new URL(wecom.apiBase);
+  const proxy = proxyFor(base, wecom.proxy);
+  const noProxy = `NO_PROXY: ${wecom.proxy?.noProxy?.trim() || 'none'}`;
+  if (proxy) return { text: `calls to ${base.origin} go through the proxy ${describeProxy(proxy)} (${noProxy})`, proxied: true };
+  const why = wecom.proxy ? ` (${noProxy} covers ${base.hostname})` : ' (no HTTPS_PROXY or HTTP_PROXY set)';
+  return { text: `calls to ${base.origin} go direct${why}`, proxied: false };
+}
+
+/**
+ * The egress line: the way out, and the address WeCom saw where it refused it
+ * (60020 names it; an accepted call tells nothing), with what to do about it.
+ */
+function egressFinding(wecom: DoctorSettings['wecom'], refused: { app: string; ip?: string }[]): Finding {
+  const { text, proxied } = route(wecom);
+  if (refused.length === 0) return { ok: true, app: 'all', check: 'egress', detail: text };
+  const ip = refused.find((r) => r.ip)?.ip;
+  const apps = refused.map((r) => r.app).join(', ');
+  const seen = ip ? `WeCom saw them come from ${ip}, which app ${apps} does not trust` : `app ${apps} does not trust this address`;
+  const fix = `${ip ? `add ${ip}` : 'add the address'} to the app's trusted IPs (WeCom admin -> app -> 企业可信IP), or ${
+    proxied ? 'point HTTPS_PROXY at a proxy' : 'set HTTPS_PROXY to a proxy'
+  } that leaves from a trusted address`;
+  return { ok: false, app: 'all', check: 'egress', detail: `${text}; ${seen} (errcode 60020): ${fix}` };
 }
 
 export async function diagnose(config: DoctorSettings, api: WecomApi): Promise<Finding[]> {
@@ -39,9 +67,15 @@ export async function diagnose(config: DoctorSettings, api: WecomApi): Promise<F
       check: 'sandbox',
       detail: 'no WeCom credentials: the checks below ran against the built-in WeCom simulator, not WeCom',
     });
+  const refused: { app: string; ip?: string }[] = [];
+  const noteRefusal = (app: WecomApp, error: WecomError) => {
+    const caller = refusedCaller(error);
+    if (caller && !refused.some((r) => r.app === app.name)) refused.push({ app: app.name, ...caller });
+  };
   for (const app of config.apps) {
     const agent = await api.call(app, getAgent(app.agentId));
     if (agent.kind !== 'ok') {
+      noteRefusal(app, agent.error);
       findings.push(problem(app, 'gettoken + agent/get', agent.error));
       continue;
     }
@@ -68,7 +102,9 @@ export async function diagnose(config: DoctorSettings, api: WecomApi): Promise<F
           }
         : problem(app, 'getcallbackip', ips.error),
     );
+    if (ips.kind !== 'ok') noteRefusal(app, ips.error);
   }
+  findings.push(egressFinding(config.wecom, refused));
   // Names and pool sizes only: a robot's key is a credential.
   if (config.robots.length > 0) {
     const robots = config.robots.map((r) => `${r.name} (${r.keys.length} key${r.keys.length > 1 ? 's' : ''})`).join(', ');

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type Express, type Request, type Response } from 'express';
+import { callerAddress } from './host';
 
 export type Fault = { errcode: number; errmsg?: string } | { httpStatus: number } | { delayMs: number } | { reset: true };
 export type SimulatedApi =
@@ -28,12 +29,20 @@ export interface Chaos {
   faults: (Fault | 'expireTokens')[];
 }
 
+/** One API call as the simulator saw it: `from`, the caller's address (a proxy's, when the call came through one). */
+export interface SimulatedCall {
+  api: string;
+  at: number;
+  errcode: number;
+  from: string;
+}
+
 /**
  * The test controls, and the one way every API answers through them: injected
  * faults (failNext), chaos and latency, and the call log tests count.
  */
 export class Controls {
-  readonly calls: { api: string; at: number; errcode: number }[] = [];
+  readonly calls: SimulatedCall[] = [];
   private readonly faults = new Map<string, Fault[]>();
   private chaos?: Chaos;
 
@@ -66,8 +75,9 @@ export class Controls {
   async answer(res: Response, api: string, body: Record<string, unknown>): Promise<void> {
     if (this.latencyMs > 0) await sleep(this.latencyMs);
     const errcode = typeof body.errcode === 'number' ? body.errcode : 0;
-    this.calls.push({ api, at: Date.now(), errcode });
-    res.json(errcode === 0 ? body : { ...body, errmsg: errmsg(String(body.errmsg), errcode) });
+    const from = callerAddress(res.req);
+    this.calls.push({ api, at: Date.now(), errcode, from });
+    res.json(errcode === 0 ? body : { ...body, errmsg: errmsg(String(body.errmsg), errcode, from) });
   }
 
   /** Consumes the next injected fault of `api`; true when the fault answered the request. */
@@ -83,18 +93,18 @@ export class Controls {
       await sleep(fault.delayMs);
       return false;
     }
-    this.calls.push({ api, at: Date.now(), errcode: 'errcode' in fault ? fault.errcode : -2 });
+    this.calls.push({ api, at: Date.now(), errcode: 'errcode' in fault ? fault.errcode : -2, from: callerAddress(req) });
     if ('reset' in fault) req.socket.destroy();
     else if ('httpStatus' in fault) res.status(fault.httpStatus).send('simulated failure');
-    else res.json({ errcode: fault.errcode, errmsg: errmsg(fault.errmsg ?? 'simulated error', fault.errcode) });
+    else res.json({ errcode: fault.errcode, errmsg: errmsg(fault.errmsg ?? 'simulated error', fault.errcode, callerAddress(req)) });
     return true;
   }
 }
 
 /** WeCom's errmsg: the text, a hint, the caller's address and where to look the errcode up. */
-function errmsg(text: string, errcode: number): string {
+function errmsg(text: string, errcode: number, from: string): string {
   const hint = `${Math.floor(Date.now() / 1000)}_${randomBytes(3).toString('hex')}`;
-  return `${text}, hint: [${hint}], from ip: 127.0.0.1, more info at https://open.work.weixin.qq.com/devtool/query?e=${errcode}`;
+  return `${text}, hint: [${hint}], from ip: ${from}, more info at https://open.work.weixin.qq.com/devtool/query?e=${errcode}`;
 }
 
 /** What the HTTP controls drive: the simulator's own controls, and what it lists. */

@@ -18,3 +18,8 @@ export interface ApiHost {
   /** The app a token belongs to, or the errcode WeCom answers for it. */
   authorize(req: Request): SimulatorApp | { errcode: number; errmsg: string };
 }
+
+/** The address a request came from, as WeCom names it in errmsg ("from ip: …"): IPv4 without its ::ffff: mapping. */
+export function callerAddress(req: Request): string {
+  return (req.socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.)/, '');
+}

@@ -5,6 +5,8 @@ import type { SimulatorApp } from './host';
 export interface SimulatorOptions {
   apps?: SimulatorApp[];
   tokenTtlSeconds?: number;
+  /** 企业可信IP: calls with a token from other addresses answer 60020 naming the caller's (PUT /__sim/trusted-ips changes it). */
+  trustedIps?: string[];
   latencyMs?: number;
   /**
    * WeCom's silent per-member limit on app messages (default 30 per minute and

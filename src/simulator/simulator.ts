@@ -5,7 +5,7 @@ import { agentRejection, agentRoutes } from './agent';
 import { AppChats, type ChatSentMessage, type SimulatedChat } from './appchat';
 import { CardClicks, type ClickOutcome, type SimulatedClick } from './card-clicks';
 import { Cards, type SimulatedCard } from './cards';
-import { type Chaos, Controls, controlRoutes, type Fault, type SimulatedApi } from './controls';
+import { type Chaos, Controls, controlRoutes, type Fault, type SimulatedApi, type SimulatedCall } from './controls';
 import { SimulatedDirectory } from './directory';
 import { type ContactWay, ExternalContact, type WelcomeSent } from './externalcontact';
 import type { ApiHost } from './host';
@@ -24,7 +24,7 @@ export type { ChatSentMessage, SimulatedChat } from './appchat';
 export type { RobotSentMessage } from './robots';
 export type { CardUpdateRecord, SimulatedCard } from './cards';
 export { ClickRefused, type ClickOutcome, type SimulatedClick } from './card-clicks';
-export type { Fault, SimulatedApi } from './controls';
+export type { Fault, SimulatedApi, SimulatedCall } from './controls';
 export type { DirectoryOptions, SimulatedDepartment, SimulatedMember } from './directory';
 export type { ContactWay, WelcomeSent } from './externalcontact';
 export { type ContactChangeOutcome, type MemberMessageOutcome, PushRefused } from './member-events';
@@ -41,7 +41,7 @@ export type { SimulatorApp } from './host';
 export class WecomSimulator {
   readonly app: Express = express();
   readonly sent: SentMessage[];
-  readonly calls: { api: string; at: number; errcode: number }[];
+  readonly calls: SimulatedCall[];
   readonly welcomes: WelcomeSent[];
   /** 紧急通知 calls: those it got (`calls`), and the next ones' outcome (`chooseNext`). */
   readonly phone: PhoneCalls;
@@ -68,7 +68,7 @@ export class WecomSimulator {
   private readonly memberEvents: MemberEvents;
 
   constructor(private readonly options: SimulatorOptions = {}) {
-    this.tokens = new Tokens(options.apps ?? [DEFAULT_APP], options.tokenTtlSeconds);
+    this.tokens = new Tokens(options.apps ?? [DEFAULT_APP], options.tokenTtlSeconds, options.trustedIps);
     this.controls = new Controls(options.latencyMs ?? 0, () => this.expireTokens());
     const host: ApiHost = {
       answer: (res, api, body) => this.controls.answer(res, api, body),

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Express, Request } from 'express';
-import type { ApiHost, SimulatorApp } from './host';
+import express, { type Express, type Request } from 'express';
+import { type ApiHost, callerAddress, type SimulatorApp } from './host';
 
 interface IssuedToken {
   app: SimulatorApp;
@@ -10,16 +10,29 @@ interface IssuedToken {
 
 export const DEFAULT_APP: SimulatorApp = { corpId: 'wwsandbox000000001', agentId: 1000002, secret: 'sandbox-secret' };
 
-/** Access tokens (gettoken, reference §1): issued per app, expired or revoked by tests. */
+/**
+ * Access tokens (gettoken, reference §1): issued per app, expired or revoked by tests.
+ * With trusted IPs (企业可信IP, reference §0), a call with a token from another address
+ * answers 60020 naming it; gettoken itself answers anyone, as WeCom's does.
+ */
 export class Tokens {
   /** How many times tokens were expired (by a test or by chaos): each may cost one gettoken. */
   tokenExpiries = 0;
   private readonly tokens = new Map<string, IssuedToken>();
+  private trusted?: Set<string>;
 
   constructor(
     readonly apps: SimulatorApp[],
     private readonly ttlSeconds = 7200,
-  ) {}
+    trustedIps?: string[],
+  ) {
+    this.trustIps(trustedIps);
+  }
+
+  /** The callers' addresses the corp's apps trust; undefined: every address (as for apps made before 2022-06-20). */
+  trustIps(ips: string[] | undefined): void {
+    this.trusted = ips ? new Set(ips) : undefined;
+  }
 
   expireTokens(): void {
     this.tokenExpiries++;
@@ -42,10 +55,20 @@ export class Tokens {
     const issued = this.tokens.get(token);
     if (!issued || issued.state === 'revoked') return { errcode: 40014, errmsg: 'invalid access_token' };
     if (issued.state === 'expired' || issued.expiresAt < Date.now()) return { errcode: 42001, errmsg: 'access_token expired' };
+    if (this.trusted && !this.trusted.has(callerAddress(req))) return { errcode: 60020, errmsg: 'not allow to access from your ip' };
     return issued.app;
   }
 
   routes(app: Express, host: Pick<ApiHost, 'answer' | 'injectFault'>): void {
+    // PUT {"ips":["203.0.113.7"]} trusts those addresses only; {"ips":null} trusts every one again.
+    app.put('/__sim/trusted-ips', express.json(), (req, res) => {
+      const ips: unknown = req.body?.ips;
+      if (ips !== null && !(Array.isArray(ips) && ips.every((ip) => typeof ip === 'string'))) {
+        return void res.status(400).json({ error: 'expected {"ips": ["address", …]} or {"ips": null}' });
+      }
+      this.trustIps(ips ?? undefined);
+      res.json({ ok: true });
+    });
     app.get('/cgi-bin/gettoken', async (req, res) => {
       if (await host.injectFault('gettoken', req, res)) return;
       const { corpid, corpsecret } = req.query as Record<string, string | undefined>;

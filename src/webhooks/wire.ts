@@ -22,7 +22,7 @@ export interface WebhooksFlow extends Flow {
 export function wireWebhooks(core: Core, config: WebhooksSettings): WebhooksFlow {
   // Each is delivered by the instances that run the flow feeding it (its catalog row's role).
   const common = { timeoutMs: 5_000, roles: config.workers, settings: { RETRY_BASE_DELAY_MS: config.send.retryBaseDelayMs } };
-  const egress = egressAgent(EgressPolicy.fromConfig(config), config.egress.timeoutMs);
+  const egress = egressAgent(EgressPolicy.fromConfig(config), config.egress);
   const statusCallbacks = new WebhookOutbox(core, QUEUES.statusCallbacks, {
     ...common,
     secret: config.statusCallbackSecret,

@@ -113,6 +113,11 @@ export function ipFromErrmsg(errmsg: string): string | undefined {
   return /from ip:\s*([0-9a-fA-F.:]+[0-9a-fA-F])/.exec(errmsg)?.[1];
 }
 
+/** When WeCom refused the caller's address (60020, 企业可信IP): the address it saw, when its errmsg names it. */
+export function refusedCaller(error: { errcode: number; errmsg: string }): { ip?: string } | undefined {
+  return error.errcode === 60020 ? { ip: ipFromErrmsg(error.errmsg) } : undefined;
+}
+
 export function errcodeHint(errcode: number, errmsg = ''): string | undefined {
   const ip = errcode === 60020 ? ipFromErrmsg(errmsg) : undefined;
   if (ip) return `add ${ip} to the app's trusted IPs (WeCom admin -> app -> 企业可信IP); it takes about a minute to apply`;

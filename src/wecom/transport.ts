@@ -1,4 +1,5 @@
-import { Agent, FormData, request, type Dispatcher } from 'undici';
+import { FormData, request, type Dispatcher } from 'undici';
+import { proxiedDispatcher, proxySecrets, type ProxySettings } from '../http/proxy';
 import { classifyErrcode, GatewayErrcode } from './errcodes';
 import type { RobotEndpoint } from './group-chat';
 import type { NotFound, Outcome, Refusal } from './outcome';
@@ -42,6 +43,8 @@ export interface TransportOptions {
   onCall?: CallObserver;
   /** How long WeCom blocks the app after a retry errcode (45009), if it does. */
   throttleMs?: (errcode: number) => number | undefined;
+  /** HTTP_PROXY / HTTPS_PROXY / NO_PROXY: every call (apps, gettoken, robots) leaves through it. */
+  proxy?: ProxySettings;
 }
 
 const NETWORK_ERRCODE = GatewayErrcode.network;
@@ -100,6 +103,8 @@ function requestOf(endpoint: Endpoint<unknown, NotFound>): RequestInit {
  */
 export class WecomTransport {
   private readonly dispatcher: Dispatcher;
+  /** A proxy's password never reaches an errmsg (undici's messages may quote the proxy's URL). */
+  private readonly secrets: string[];
 
   constructor(
     private readonly options: TransportOptions,
@@ -109,20 +114,22 @@ export class WecomTransport {
     // Keep-alive pool: message/send is called thousands of times a minute.
     this.dispatcher =
       dispatcher ??
-      new Agent({
+      proxiedDispatcher(options.proxy, {
         keepAliveTimeout: 30_000,
         connections: 64,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
         connectTimeout: Math.min(timeoutMs, 5_000),
       });
+    this.secrets = proxySecrets(options.proxy);
   }
 
   /** Calls `endpoint` with `credential` and reads the answer as the endpoint says. */
   async call<T, Extra extends NotFound = never>(endpoint: Endpoint<T, Extra>, credential?: Credential): Promise<Outcome<T> | Extra> {
     const target = targetOf(credential);
     const query = new URLSearchParams({ ...target.query, ...endpoint.query });
-    const outcome = await this.send(endpoint.api, `/cgi-bin/${endpoint.api}?${query}`, requestOf(endpoint), target);
+    const secrets = [...(target.secrets ?? []), ...this.secrets];
+    const outcome = await this.send(endpoint.api, `/cgi-bin/${endpoint.api}?${query}`, requestOf(endpoint), { ...target, secrets });
     if (outcome.kind === 'ok') return endpoint.read(outcome.value);
     return endpoint.refused ? endpoint.refused(outcome) : outcome;
   }

@@ -104,6 +104,14 @@ const PREREQUISITES = [
     neededFor: 'test/integration/kubernetes.test.ts (kubectl kustomize on deploy/kubernetes/)',
     packages: { debian: 'kubernetes-client', macos: 'kubectl', fedora: 'kubernetes-client' },
   },
+  {
+    name: 'tinyproxy',
+    variable: 'TINYPROXY_PATH',
+    // Debian installs it in /usr/bin, Homebrew in its prefix's bin (on PATH).
+    candidates: ['/usr/bin/tinyproxy', 'tinyproxy'],
+    neededFor: 'test/integration/proxy.test.ts (a real forward proxy carrying every call to WeCom)',
+    packages: { debian: 'tinyproxy', macos: 'tinyproxy', fedora: 'tinyproxy' },
+  },
 ];
 
 function isExecutableFile(file) {

@@ -227,7 +227,7 @@ describe('egressAgent and egressRequest', () => {
       asked.push(host);
       return [{ address: '127.0.0.1' }];
     });
-    const agent = egressAgent(p, 2_000);
+    const agent = egressAgent(p, { timeoutMs: 2_000 });
     try {
       const answer = await egressRequest(`http://files.example:${port}/a`, { dispatcher: agent, timeoutMs: 2_000, maxBytes: 100 });
       expect(answer).toEqual({ kind: 'response', statusCode: 200, body: Buffer.from('hello') });
@@ -239,7 +239,7 @@ describe('egressAgent and egressRequest', () => {
   });
 
   it('a refused address is never connected to, and the answer says only that it was refused', async () => {
-    const agent = egressAgent(policy(), 2_000);
+    const agent = egressAgent(policy(), { timeoutMs: 2_000 });
     try {
       expect(await egressRequest(`http://127.0.0.1:${port}/a`, { dispatcher: agent, timeoutMs: 2_000 })).toEqual({
         kind: 'refused',
@@ -258,7 +258,7 @@ describe('egressAgent and egressRequest', () => {
   });
 
   it('a body beyond the cap is cut, with the cap in the reason', async () => {
-    const agent = egressAgent(policy(['127.0.0.1']), 2_000);
+    const agent = egressAgent(policy(['127.0.0.1']), { timeoutMs: 2_000 });
     try {
       expect(await egressRequest(`http://127.0.0.1:${port}/a`, { dispatcher: agent, timeoutMs: 2_000, maxBytes: 3 })).toEqual({
         kind: 'failed',

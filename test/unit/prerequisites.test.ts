@@ -116,7 +116,7 @@ describe('platform detection', () => {
     expect(text).toContain('redis-server: needed by');
     expect(text).toContain('install: brew install redis\n');
     expect(text).toContain('install: brew install --cask google-chrome');
-    expect(text).toContain('Install them all: brew install redis curl jq prometheus kubectl && brew install --cask google-chrome');
+    expect(text).toContain('Install them all: brew install redis curl jq prometheus kubectl tinyproxy && brew install --cask google-chrome');
   });
 
   it('when the platform is unknown, then each line gives every platform its install command', () => {
