@@ -34,7 +34,7 @@ function bypasses(url: URL, noProxy = ''): boolean {
   );
 }
 
-/** The proxy a call to `url` goes through, or undefined (none set, or NO_PROXY covers it). HTTPS_PROXY unset: HTTP_PROXY serves https too. */
+/** The proxy a call to `url` goes through, or undefined (none set, or NO_PROXY covers it); HTTPS_PROXY unset, HTTP_PROXY serves https. */
 export function proxyFor(url: URL, settings: ProxySettings | undefined): string | undefined {
   const proxy = url.protocol === 'https:' ? settings?.httpsProxy || settings?.httpProxy : settings?.httpProxy;
   return proxy && !bypasses(url, settings?.noProxy) ? proxy : undefined;

@@ -32,12 +32,17 @@ export interface DoctorSettings {
 }
 
 /** Which way calls to WeCom leave (the proxy without its credentials, or direct), for the egress line. */
-function route(wecom: DoctorSettings['wecom']): { text: string; proxied: boolean } {
+function route(wecom: DoctorSettings['wecom'], sandbox: boolean): { text: string; proxied: boolean } {
   const base = new URL(wecom.apiBase);
   const proxy = proxyFor(base, wecom.proxy);
   const noProxy = `NO_PROXY: ${wecom.proxy?.noProxy?.trim() || 'none'}`;
   if (proxy) return { text: `calls to ${base.origin} go through the proxy ${describeProxy(proxy)} (${noProxy})`, proxied: true };
-  const why = wecom.proxy ? ` (${noProxy} covers ${base.hostname})` : ' (no HTTPS_PROXY or HTTP_PROXY set)';
+  // The sandbox drops the proxy (main/sandbox.ts): its simulator is on this machine.
+  const why = sandbox
+    ? ' (the built-in simulator is on this machine)'
+    : wecom.proxy
+      ? ` (${noProxy} covers ${base.hostname})`
+      : ' (no HTTPS_PROXY or HTTP_PROXY set)';
   return { text: `calls to ${base.origin} go direct${why}`, proxied: false };
 }
 
@@ -45,8 +50,8 @@ function route(wecom: DoctorSettings['wecom']): { text: string; proxied: boolean
  * The egress line: the way out, and the address WeCom saw where it refused it
  * (60020 names it; an accepted call tells nothing), with what to do about it.
  */
-function egressFinding(wecom: DoctorSettings['wecom'], refused: { app: string; ip?: string }[]): Finding {
-  const { text, proxied } = route(wecom);
+function egressFinding(config: DoctorSettings, refused: { app: string; ip?: string }[]): Finding {
+  const { text, proxied } = route(config.wecom, config.sandbox);
   if (refused.length === 0) return { ok: true, app: 'all', check: 'egress', detail: text };
   const ip = refused.find((r) => r.ip)?.ip;
   const apps = refused.map((r) => r.app).join(', ');
@@ -104,7 +109,7 @@ export async function diagnose(config: DoctorSettings, api: WecomApi): Promise<F
     );
     if (ips.kind !== 'ok') noteRefusal(app, ips.error);
   }
-  findings.push(egressFinding(config.wecom, refused));
+  findings.push(egressFinding(config, refused));
   // Names and pool sizes only: a robot's key is a credential.
   if (config.robots.length > 0) {
     const robots = config.robots.map((r) => `${r.name} (${r.keys.length} key${r.keys.length > 1 ? 's' : ''})`).join(', ');

@@ -28,7 +28,7 @@ describe('doctor', () => {
     const res = await h.api.get('/v1/diagnostics');
     expect(res.status).toBe(200);
     expect(res.body.ok).toBe(true);
-    expect(res.body.findings.map((f: { check: string }) => f.check)).toEqual(['gettoken', 'agent/get', 'getcallbackip']);
+    expect(res.body.findings.map((f: { check: string }) => f.check)).toEqual(['gettoken', 'agent/get', 'getcallbackip', 'egress']);
   });
 
   it('when the secret is wrong, then npm run doctor prints a line naming the variable and exits 1', async () => {
@@ -55,7 +55,8 @@ describe('doctor', () => {
       const fromRoute = res.body.findings.map(
         (f: { ok: boolean; app: string; check: string }) => `${f.ok ? 'ok  ' : 'FAIL'} ${f.app} ${f.check}`,
       );
-      const { status, stdout } = await runDoctor({ REDIS_URL: process.env.TEST_REDIS_URL });
+      // A developer's own proxy (nothing listens on port 9) is not used for the simulator on this machine.
+      const { status, stdout } = await runDoctor({ REDIS_URL: process.env.TEST_REDIS_URL, HTTP_PROXY: 'http://127.0.0.1:9' });
       expect(status).toBe(0);
       const fromDoctor = stdout
         .trim()
@@ -68,8 +69,14 @@ describe('doctor', () => {
         'ok   default gettoken',
         'ok   default agent/get',
         'ok   default getcallbackip',
+        // The sandbox's simulator is on this machine: its calls go direct whatever proxy is set.
+        'ok   all egress',
         'ok   all robots',
       ]);
+      const egress = stdout.split('\n').find((line) => line.includes(' egress: '));
+      expect(egress).toMatch(
+        /^ok {3}all egress: calls to http:\/\/127\.0\.0\.1:\d+ go direct \(the built-in simulator is on this machine\)$/,
+      );
       expect(stdout).toMatch(/^ok {3}default sandbox: no WeCom credentials: the checks below ran against the built-in WeCom simulator/);
     } finally {
       await gateway.close();

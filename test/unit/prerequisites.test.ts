@@ -112,11 +112,13 @@ describe('platform detection', () => {
 
   it('when on macOS, then Homebrew lines are given, a cask in a command of its own', () => {
     expect(detectPlatform('darwin')).toBe('macos');
-    const text = describeMissing(missingPrerequisites({ PATH: '', CHROMIUM_PATH: NOWHERE }), 'macos');
+    // Debian's /usr/bin/tinyproxy is an absolute candidate: pointed nowhere, like Chromium, so that it is missing here too.
+    const text = describeMissing(missingPrerequisites({ PATH: '', CHROMIUM_PATH: NOWHERE, TINYPROXY_PATH: NOWHERE }), 'macos');
     expect(text).toContain('redis-server: needed by');
     expect(text).toContain('install: brew install redis\n');
     expect(text).toContain('install: brew install --cask google-chrome');
-    expect(text).toContain('Install them all: brew install redis curl jq prometheus kubectl tinyproxy && brew install --cask google-chrome');
+    const formulae = 'redis curl jq prometheus kubectl tinyproxy';
+    expect(text).toContain(`Install them all: brew install ${formulae} && brew install --cask google-chrome`);
   });
 
   it('when the platform is unknown, then each line gives every platform its install command', () => {
