@@ -21,7 +21,7 @@ const ROOT = join(__dirname, '..', '..');
 const EXPECTED = /^# => ?(.*)$/;
 
 /** The docs in reading order: README.md's "Documentation" list. */
-const DOCS = ['sandbox', 'configuration', 'api', 'alerts', 'oncall', 'callbacks', 'operations', 'security', 'performance'];
+const DOCS = ['sandbox', 'configuration', 'api', 'alerts', 'drop-in', 'oncall', 'callbacks', 'operations', 'security', 'performance'];
 const LANGUAGES = [
   { language: 'English', files: ['README.md', ...DOCS.map((name) => `docs/${name}.md`)] },
   { language: 'Chinese', files: ['README.zh-CN.md', ...DOCS.map((name) => `docs/zh-CN/${name}.md`)] },

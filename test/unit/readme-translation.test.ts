@@ -5,7 +5,7 @@ import { envSchema } from '../../src/config/env-schema';
 const ROOT = join(__dirname, '..', '..');
 
 /** The docs, each in English (docs/NAME.md) and in Chinese (docs/zh-CN/NAME.md). */
-const DOCS = ['sandbox', 'configuration', 'api', 'alerts', 'oncall', 'callbacks', 'operations', 'security', 'performance'];
+const DOCS = ['sandbox', 'configuration', 'api', 'alerts', 'drop-in', 'oncall', 'callbacks', 'operations', 'security', 'performance'];
 
 interface Pair {
   english: string;
