@@ -7,7 +7,8 @@ import { widenedWindowMs, type BudgetLimit } from './limit';
 
 /** Whose turn it is at a robot, and whether its window has room. */
 export type RobotTurn =
-  | { kind: 'go'; endpoint: RobotEndpoint }
+  /** `room`: what the robot's windows still take after this one; `waiting`: the parts behind it in the line. */
+  | { kind: 'go'; endpoint: RobotEndpoint; room: number; waiting: number }
   /** Earlier parts to this robot go first; `head` is the part at the front of the line. */
   | { kind: 'behind'; head: string; ahead: number }
   /** Every key of the robot is at its limit (or blocked after a 45009) until then. */
@@ -87,9 +88,15 @@ export class RobotLine {
     const perKey = endpoints.flatMap((e) => [this.keys.robot(robot.name, `window:${keyId(e.key)}`), this.blockKey(robot.name, e.key)]);
     const args = [now, sendId, `${sendId}:${chunk}`, this.limit.count, this.windowMs];
     const answer = (await TAKE_ROBOT_TURN(this.redis, [this.keys.robot(robot.name, 'line'), ...perKey], args)) as string[];
-    if (answer[0] === 'go') return { kind: 'go', endpoint: endpoints[Number(answer[1])] };
+    if (answer[0] === 'go')
+      return { kind: 'go', endpoint: endpoints[Number(answer[1])], room: Number(answer[2]), waiting: Number(answer[3]) };
     if (answer[0] === 'behind') return { kind: 'behind', head: answer[1], ahead: Number(answer[2]) };
     return { kind: 'full', until: Number(answer[1]) };
+  }
+
+  /** The line's key, which coalescing reads (same slot as the robot's pool). */
+  lineKey(robot: string): string {
+    return this.keys.robot(robot, 'line');
   }
 
   private blockKey(robot: string, key: string): string {

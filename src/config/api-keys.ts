@@ -31,6 +31,8 @@ export const fileApiKeySchema = z
       .optional(),
     /** Distinct users this key may name an hour (KEY_RECIPIENTS_PER_HOUR for the others); 0 = no cap. */
     recipientsPerHour: z.number().int().min(0).optional(),
+    /** false: this key's messages are never coalesced (merged while they wait for a member's or robot's budget). */
+    coalesce: z.boolean().optional(),
     /** Keys naming the same alertOwner share alert groups (e.g. one key per Alertmanager replica). */
     alertOwner: z
       .string()
@@ -105,6 +107,7 @@ function describedKey(
     chats: entry.chats,
     recipientsPerHour: entry.recipientsPerHour,
     highPriority: entry.highPriority,
+    ...(entry.coalesce === false ? { coalesce: false } : {}),
   };
   return { id: entry.name, key, permissions, scope, ...(entry.alertOwner ? { alertOwner: entry.alertOwner } : {}) };
 }

@@ -45,6 +45,8 @@ export interface AcceptContext {
   requestId?: string;
   idempotencyField?: string;
   configuredChats?: string[];
+  /** false: the caller opted out of coalescing (as a request's `coalesce: false`; a key's scope says so too). */
+  coalesce?: boolean;
 }
 
 export interface Accepted {
@@ -246,7 +248,13 @@ function draftOf(request: SendRequest, prepared: PreparedMessage, context: Accep
     ...(prepared.parts.some((p) => 'group' in p) ? { destinations: prepared.parts.map(destinationOf) } : {}),
     recipients: recipientsSummary(request.to),
     ...(request.idempotencyKey !== undefined ? { requestHash: requestHash(request) } : {}),
+    ...(optedOut(request, context) ? { coalesce: false as const } : {}),
   };
+}
+
+/** Whether the caller opted out of coalescing: the request, the accept context or the key's scope says `coalesce: false`. */
+function optedOut(request: SendRequest, context: AcceptContext): boolean {
+  return request.coalesce === false || context.coalesce === false || context.caller?.scope?.coalesce === false;
 }
 
 /** One send job per prepared part, under the id that answers the caller (the first message's, for a repeat). */
@@ -262,5 +270,6 @@ function jobsOf(messageId: string, draft: Draft, prepared: PreparedMessage, requ
     owner: draft.createdBy,
     priority: request.priority ?? prepared.template.priority,
     ...(draft.callbackUrl ? { notifyFinal: true } : {}),
+    ...(draft.coalesce === false ? { coalesce: false as const } : {}),
   }));
 }

@@ -17,6 +17,7 @@ import type { MessageStore } from './message-store';
 import { partOfSendId, sendIdOf, waitUntil, type GroupSend, type SendJobData } from './send-queue';
 import { MEDIA_MSGTYPES } from './templates';
 import { mentioningOnCall } from './oncall-mentions';
+import type { Carrier, Coalescer } from './coalesce';
 import type { OnCallDirectory } from './oncall-recipients';
 
 /** A part waiting behind earlier ones looks again this often, in case no one moves it forward when its turn comes. */
@@ -35,6 +36,8 @@ export interface GroupSendDeps {
   countRobotDeferral: (robot: string) => void;
   /** Who is on call, for `mentions.oncall`; absent = none configured. */
   oncall?: OnCallDirectory;
+  /** Merges the parts waiting behind a robot's part when its budget cannot send them all (coalesce.ts); absent = never. */
+  coalesce?: Coalescer;
   clock: () => number;
 }
 
@@ -56,9 +59,12 @@ async function robotTurn(
   token: string | undefined,
   robot: Robot,
   chunk: number,
+  carrier: Carrier | undefined,
 ): Promise<Extract<RobotTurn, { kind: 'go' }>> {
   const turn = await deps.robotLine.take(robot, sendIdOf(job.data), chunk, (head) => isFinal(deps.store, head));
   if (turn.kind === 'go') return turn;
+  // Waiting, it may be merged into the message of a part ahead of it.
+  await carrier?.wait();
   if (turn.kind === 'full') {
     deps.countRobotDeferral(robot.name);
     return waitUntil(deps.store, job, token, turn.until, `robot ${robot.name} is at WeCom's 20 messages a minute`, deps.clock);
@@ -81,12 +87,19 @@ async function sendToRobot(
 ): Promise<Outcome<true>> {
   const message = job.data.messages[chunk];
   const file = await deps.files.fetched(job, token, chunk, { robot: robot.name }, message.msgtype, message.body);
-  const { endpoint } = await robotTurn(deps, job, token, robot, chunk);
-  const body = file
-    ? withFile(message.body, file, robotKeyId(endpoint.key))
-    : await deps.media.resolveForRobot(endpoint, message.msgtype, message.body);
+  const carrier = deps.coalesce?.robot(job.data, deps.robotLine.lineKey(robot.name));
+  const { endpoint, room, waiting } = await robotTurn(deps, job, token, robot, chunk, carrier);
+  // Out of the line and sent: a part ahead carried it (it records before it leaves the line).
+  if (carrier && (await isFinal(deps.store, sendIdOf(job.data))))
+    return waitUntil(deps.store, job, token, deps.clock(), 'carried', deps.clock);
+  // More parts wait than the robot's minute takes: the ones right behind go within this message.
+  if (carrier && waiting > room) await carrier.claimBehind();
+  const own = carrier?.body(message.body) ?? message.body;
+  const body = file ? withFile(own, file, robotKeyId(endpoint.key)) : await deps.media.resolveForRobot(endpoint, message.msgtype, own);
   if (body.kind !== 'ok') return body;
   const outcome = await deps.api.robot(endpoint, robotSend(robotPayload({ msgtype: message.msgtype, body: body.value })));
+  const { carried } = (await carrier?.after(outcome, `robot ${robot.name}`)) ?? { carried: [] };
+  for (const sendId of carried) await deps.robotLine.leave(robot.name, sendId);
   if (outcome.kind === 'retry' && outcome.afterMs) {
     await deps.robotLine.block(endpoint, outcome.afterMs);
     deps.countRobotDeferral(robot.name);

@@ -30,6 +30,8 @@ export interface PartState {
   /** While deferred: when the members' budget allows it (ms), and why. */
   until?: number;
   reason?: string;
+  /** Sent within another part's message (coalesced while both waited for the same budget): that part. */
+  coalescedInto?: { messageId: string; part: number };
   updatedAt: number;
 }
 
@@ -55,6 +57,8 @@ export interface MessageRecord {
    * callers had ids; apart from `local`, only admins see those.
    */
   createdBy?: string;
+  /** The caller opted out of coalescing: its parts are never merged with others. */
+  coalesce?: false;
 }
 
 /** What GET /v1/messages/{id} answers: the parts folded into one status. */
@@ -76,7 +80,11 @@ export interface MessageView {
   /** Who created it: a key's id (never the key), `local` (keyless), `gateway` (digests, extensions). */
   createdBy: string;
   /** With robots or chats among the destinations: what became of each part. */
-  deliveries?: { to: string; status: PartStatus; error?: PartState['error'] }[];
+  deliveries?: { to: string; status: PartStatus; error?: PartState['error']; coalescedInto?: PartState['coalescedInto'] }[];
+  /** Parts another message carried (coalesced): each with the message and part whose send took it. */
+  coalesced?: { part: number; coalescedInto: { messageId: string; part: number } }[];
+  /** Present (false) when the caller opted out of coalescing. */
+  coalesce?: false;
   /** Who it was addressed to (`users zhangsan|lisi; parties 2; robots ops`), cut after 512 characters. */
   recipients?: string;
   createdAt: string;
@@ -94,6 +102,8 @@ export interface AttemptRecord {
   outcome: 'sent' | 'retry' | 'failed' | 'paused';
   to: string;
   error?: { errcode: number; errmsg: string; hint?: string };
+  /** Sent within this part's message (coalesced). */
+  coalescedInto?: { messageId: string; part: number };
 }
 
 const RECIPIENT_KINDS = ['users', 'parties', 'tags', 'oncall', 'robots', 'chats'] as const;
@@ -137,7 +147,20 @@ function mergeInvalid(parts: PartState[]): RecipientList | undefined {
 function deliveriesOf(destinations: string | undefined, parts: PartState[]): Pick<MessageView, 'deliveries'> {
   const named = destinations ? (JSON.parse(destinations) as string[]) : [];
   if (!named.some((d) => d !== 'members')) return {};
-  return { deliveries: parts.map((p, i) => ({ to: named[i] ?? 'members', status: p.status, ...(p.error ? { error: p.error } : {}) })) };
+  return {
+    deliveries: parts.map((p, i) => ({
+      to: named[i] ?? 'members',
+      status: p.status,
+      ...(p.error ? { error: p.error } : {}),
+      ...(p.coalescedInto ? { coalescedInto: p.coalescedInto } : {}),
+    })),
+  };
+}
+
+/** The parts another message carried, each naming its carrier. */
+function coalescedOf(parts: PartState[]): Pick<MessageView, 'coalesced'> {
+  const carried = parts.flatMap((p, part) => (p.coalescedInto ? [{ part, coalescedInto: p.coalescedInto }] : []));
+  return carried.length > 0 ? { coalesced: carried } : {};
 }
 
 /** What GET /v1/messages/{id} answers for a record (the Redis hash, fields as text) and its parts; undefined: no record. */
@@ -161,6 +184,8 @@ export function messageView(record: Record<string, string>, parts: PartState[]):
     ...(record.callbackUrl ? { callbackUrl: record.callbackUrl } : {}),
     createdBy: record.createdBy || LOCAL_CALLER.id,
     ...deliveriesOf(record.destinations, parts),
+    ...coalescedOf(parts),
+    ...(record.coalesce === 'false' ? { coalesce: false as const } : {}),
     ...(record.recipients ? { recipients: record.recipients } : {}),
     createdAt: new Date(Number(record.createdAt)).toISOString(),
     updatedAt: new Date(Math.max(Number(record.createdAt), ...parts.map((p) => p.updatedAt))).toISOString(),

@@ -5,7 +5,7 @@ import type { RedisClient } from '../redis/connection';
 import type { RedisKeys } from '../redis/keys';
 import { MessageList, type MessageListQuery } from './message-list';
 import { messageView, type AttemptRecord, type MessageRecord, type MessageView, type PartState } from './message-record';
-import { createMessage, startPart } from './store-scripts';
+import { createMessage, startPart, updateOpenPart } from './store-scripts';
 
 /** Attempts kept per message for the console's timeline (a part deferred for hours adds none). */
 const ATTEMPTS_KEPT = 50;
@@ -74,6 +74,7 @@ export class MessageStore {
       destinations: JSON.stringify(record.destinations ?? []),
       recipients: record.recipients ?? '',
       requestHash: record.requestHash ?? '',
+      coalesce: record.coalesce === false ? 'false' : '',
     };
     await createMessage(
       this.redis,
@@ -128,6 +129,11 @@ export class MessageStore {
       .ltrim(attemptsKey, -ATTEMPTS_KEPT, -1)
       .expire(attemptsKey, this.options.retentionSeconds)
       .exec();
+  }
+
+  /** A waiting part's new state, unless it was sent or recalled meanwhile (by a carrier, coalesce.ts). */
+  async updateOpenPart(id: string, part: number, state: Omit<PartState, 'updatedAt'>): Promise<void> {
+    await updateOpenPart(this.redis, this.partsKey(id), part, JSON.stringify({ ...state, updatedAt: this.clock() }));
   }
 
   /** Every attempt's outcome, oldest first (the last 50). */

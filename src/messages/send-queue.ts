@@ -48,6 +48,8 @@ export type SendJobData = {
   notifyFinal?: boolean;
   /** Who sent it: the caller's id ('gateway' for the gateway's own); its file downloads share that caller's slots. */
   owner?: string;
+  /** The caller opted out of coalescing (the request's `coalesce: false`, or its key's): never merged with other parts. */
+  coalesce?: false;
 } & (MemberSend | GroupSend);
 
 /**
@@ -76,7 +78,8 @@ export async function waitUntil(
   reason: string,
   clock: () => number,
 ): Promise<never> {
-  await store.updatePart(job.data.messageId, job.data.part, { status: 'deferred', attempts: job.attemptsMade, until, reason });
+  // Never over `sent`: a carrier may have sent this part with its own meanwhile (coalesce.ts).
+  await store.updateOpenPart(job.data.messageId, job.data.part, { status: 'deferred', attempts: job.attemptsMade, until, reason });
   await job.moveToDelayed(Date.now() + (until - clock()), token);
   throw new DelayedError();
 }

@@ -49,6 +49,8 @@ export const sendRequestSchema = z
         .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
         .max(2048)
         .optional(),
+      /** false: never merged with other waiting messages to the same recipients (coalesce.ts). */
+      coalesce: z.boolean().optional(),
     },
     { error: (issue) => `${issue.input === undefined ? 'required — a JSON object' : 'expected a JSON object'}, e.g. ${SEND_EXAMPLE}` },
   )

@@ -13,6 +13,7 @@ import type { WecomApi } from '../wecom/wecom-api';
 import { MediaResolver } from './media';
 import { withFile, type PartFiles } from './media-queue';
 import type { MemberBudget } from '../budgets/member';
+import type { Carrier, Coalescer } from './coalesce';
 import { MEDIA_MSGTYPES } from './templates';
 import type { AttemptRecord } from './message-record';
 import type { MessageStore } from './message-store';
@@ -26,6 +27,8 @@ export interface SendWorkerDeps {
   store: MessageStore;
   /** Per-member budgets; absent = none. */
   budget?: MemberBudget;
+  /** Merges parts waiting for the same member's budget (coalesce.ts); absent = never. */
+  coalesce?: Coalescer;
   /** Called when a part of a message with a callbackUrl reached sent or failed: the message may be final now. */
   onPartDone?: (messageId: string) => Promise<void>;
   /** Queues the members split off by the budget as a new part of the message, to go at `until`. */
@@ -91,9 +94,10 @@ export function createSendProcessor(deps: SendWorkerDeps) {
     job: Job<SendJobData & MemberSend>,
     token: string | undefined,
     to: SendRecipients,
+    merged?: Record<string, unknown>,
   ): Promise<Outcome<SendResult>> {
     const data = job.data;
-    let body = data.body;
+    let body = merged ?? data.body;
     if (MEDIA_MSGTYPES.has(data.msgtype)) {
       const file = await deps.files.fetched(job, token, 0, { app: app.name }, data.msgtype, body);
       const resolved = file ? withFile(body, file) : await deps.media.resolve(app, data.msgtype as MediaType, body);
@@ -118,16 +122,18 @@ export function createSendProcessor(deps: SendWorkerDeps) {
     job: Job<SendJobData & MemberSend>,
     token: string | undefined,
     target: MemberTarget,
+    carrier?: Carrier,
   ): Promise<SendRecipients> {
     const { messageId } = job.data;
     const to = target.to;
     const users = namedUsers(to);
     if (!deps.budget || users.length === 0) return to;
-    const split = await deps.budget.split(app, users, sendIdOf(job.data));
+    const split = await deps.budget.split(app, users, carrier?.unitId ?? sendIdOf(job.data));
     if (!split.deferred) return to;
     const reason = `${split.deferred.users.length} member(s) over WeCom's per-member quota`;
     metrics.sendDeferred.inc();
     if (split.allowed.length === 0 && !namesGroups(to)) {
+      await carrier?.wait();
       return waitUntil(store, job, token, split.deferred.until, reason, deps.clock);
     }
     const { keep, defer } = divideByBudget(job.data, target, split.allowed, split.deferred.users);
@@ -152,8 +158,14 @@ export function createSendProcessor(deps: SendWorkerDeps) {
       return { kind: 'permanent', error: resolved.error };
     }
     seen.to = resolved.target.summary;
-    const to = await applyBudget(app, job as Job<typeof data>, token, resolved.target);
-    return deliver(app, job as Job<typeof data>, token, to);
+    const carrier = deps.budget ? deps.coalesce?.member(app, data, resolved.target.to) : undefined;
+    const carried = await carrier?.claimWaiting();
+    if (carried) return waitUntil(store, job, token, carried.until, 'carried by a message to the same member', deps.clock);
+    const to = await applyBudget(app, job as Job<typeof data>, token, resolved.target, carrier);
+    const outcome = await deliver(app, job as Job<typeof data>, token, to, carrier?.body(data.body));
+    if (!carrier || (await carrier.after(outcome, seen.to ?? 'members')).selfSent) return outcome;
+    // Older waiting parts filled the message this budget unit sent: this one waits for the next.
+    return waitUntil(store, job, token, deps.clock(), 'older messages to the same member went first', deps.clock);
   }
 
   return async function processSendJob(job: Job<SendJobData>, token?: string): Promise<Attempted | void> {

@@ -5,6 +5,7 @@ import { luaScript } from '../redis/lua';
 const CREATE_MESSAGE = luaScript('createMessage');
 const START_PART = luaScript('startPart');
 const INDEX_MESSAGE = luaScript('indexMessage');
+const UPDATE_OPEN_PART = luaScript('updateOpenPart');
 
 /** A message's record and its parts, all queued, in one step. */
 export async function createMessage(
@@ -19,6 +20,11 @@ export async function createMessage(
 /** A part's attempt begins: answers the state it had (null: gone), and sets `sending` where it may still be sent. */
 export async function startPart(redis: RedisClient, partsKey: string, part: number, sending: string): Promise<string | null> {
   return (await START_PART(redis, [partsKey], [part, sending])) as string | null;
+}
+
+/** A part's new state unless it is sent or recalled (or gone); answers whether it was set. */
+export async function updateOpenPart(redis: RedisClient, partsKey: string, part: number, state: string): Promise<boolean> {
+  return (await UPDATE_OPEN_PART(redis, [partsKey], [part, state])) === 1;
 }
 
 /** A message joins the message indexes (all, the creator's), which keep `cap` entries, none older than `oldestKept`. */

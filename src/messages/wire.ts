@@ -1,4 +1,6 @@
 import type { Queue } from 'bullmq';
+import { Coalescer } from './coalesce';
+import { CoalescePool } from './coalesce-pool';
 import type { Core, Flow } from '../core';
 import type { ChatDirectory } from '../chats/chat-directory';
 import { EgressPolicy } from '../http/egress';
@@ -111,9 +113,19 @@ export async function wireMessages(
   const slots = new DownloadSlots(core.redis, core.keys, slotSettings, core.clock);
   const robots = new Map(config.robots.map((r) => [r.name, r]));
 
+  const onPartDone = statusCallbacks(store, deps.statusCallbacks, core.clock, templates);
+  const coalesce = new Coalescer({
+    pool: new CoalescePool(core.redis, core.keys),
+    store,
+    onPartDone,
+    coalesced: core.metrics.messagesCoalesced,
+    logger: core.logger,
+    clock: core.clock,
+  });
   const sendDeps: SendWorkerDeps = {
     store,
-    onPartDone: statusCallbacks(store, deps.statusCallbacks, core.clock, templates),
+    onPartDone,
+    coalesce,
     budget: config.send.memberQuota.length > 0 ? new MemberBudget(core.redis, core.keys, config.send.memberQuota, core.clock) : undefined,
     deferPart: (data, until) => enqueueParts(queue, [data], config.send, Math.max(0, until - core.clock())),
     api: core.api,
@@ -128,6 +140,7 @@ export async function wireMessages(
       robotLine,
       countRobotDeferral: (robot) => core.metrics.robotDeferred.inc({ robot }),
       oncall: deps.oncall,
+      coalesce,
       clock: core.clock,
     },
     findApp: appNamed,

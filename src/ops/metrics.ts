@@ -81,6 +81,11 @@ export function createMetrics(now: () => number = Date.now) {
       help: "Sends (or parts) deferred because members were over WeCom's per-member quota",
       registers,
     }),
+    messagesCoalesced: new Counter({
+      name: 'wecom_gateway_messages_coalesced_total',
+      help: "Parts sent within another part's message: merged while both waited for a member's or robot's budget",
+      registers,
+    }),
     robotDeferred: new Counter({
       name: 'wecom_gateway_robot_deferred_total',
       help: "Robot messages deferred because the robot's minute was used up (its budget, or a 45009 from WeCom)",

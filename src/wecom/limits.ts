@@ -181,6 +181,20 @@ export function applyMessageLimits(msgtype: string, body: Body): Body {
   }
 }
 
+/**
+ * The content one message of a type may carry, where waiting messages may be merged:
+ * app text and markdown 2048 bytes (reference §2.2), a robot's text 2048 and markdown 4096 (§13).
+ */
+const MERGEABLE_BYTES: Record<'app' | 'robot', Record<string, number>> = {
+  app: { text: 2048, markdown: 2048 },
+  robot: { text: 2048, markdown: 4096, markdown_v2: 4096 },
+};
+
+/** How many bytes of content a merged message of this type may hold; undefined: this type is never merged. */
+export function mergeableBytes(to: 'app' | 'robot', msgtype: string): number | undefined {
+  return Object.hasOwn(MERGEABLE_BYTES[to], msgtype) ? MERGEABLE_BYTES[to][msgtype] : undefined;
+}
+
 /** The most recipients WeCom takes in one message/send (reference §2.1). */
 export const RECIPIENT_LIMITS = { users: 1000, parties: 100, tags: 100 } as const;
 

@@ -13,8 +13,10 @@
   ARGV[5]  the window (ms)
 
   Returns {'behind', head, rank} for a part in the line but not at its front;
-  else {'go', index} with the index of the key that counted the entry; with no
-  key free, {'full', when} (ms).
+  else {'go', index, room, waiting} with the index of the key that counted the
+  entry, the messages the robot's keys may still send in their windows and the
+  parts behind this one (coalescing merges them when they outnumber the room);
+  with no key free, {'full', when} (ms).
 ]]
 local now = tonumber(ARGV[1])
 local sendId, entry = ARGV[2], ARGV[3]
@@ -34,7 +36,16 @@ for i = 2, #KEYS, 2 do
     if redis.call('ZSCORE', windowKey, entry) or redis.call('ZCARD', windowKey) < count then
       redis.call('ZADD', windowKey, now, entry)
       redis.call('PEXPIRE', windowKey, window)
-      return { 'go', tostring((i - 2) / 2) }
+      local room = 0
+      for j = 2, #KEYS, 2 do
+        if redis.call('PTTL', KEYS[j + 1]) <= 0 then
+          redis.call('ZREMRANGEBYSCORE', KEYS[j], '-inf', now - window)
+          room = room + math.max(0, count - redis.call('ZCARD', KEYS[j]))
+        end
+      end
+      local waiting = redis.call('ZCARD', KEYS[1])
+      if redis.call('ZSCORE', KEYS[1], sendId) then waiting = waiting - 1 end
+      return { 'go', tostring((i - 2) / 2), tostring(room), tostring(waiting) }
     end
     local oldest = redis.call('ZRANGE', windowKey, 0, 0, 'WITHSCORES')
     local at = tonumber(oldest[2]) + window

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import type { RedisClient } from '../redis/connection';
+import type { RedisKeys } from '../redis/keys';
+import { luaScript } from '../redis/lua';
+
+const CLAIM = luaScript('coalesceClaim');
+const SETTLE = luaScript('coalesceSettle');
+const JOIN = luaScript('coalesceJoin');
+
+/** A claim not settled within this (its carrier died) is released: its parts wait again. Longer than any send call. */
+export const CLAIM_LEASE_MS = 120_000;
+/** A pool nobody touched for this long is gone (its parts' own jobs still send them). */
+const POOL_TTL_MS = 48 * 3_600_000;
+
+/** What a waiting part keeps in its pool: its content, and whether its message wants a final status. */
+export interface PooledBody {
+  c: string;
+  n?: 1;
+}
+
+/** One recipient set and msgtype's pool: its keys share a slot with the budget they wait for. */
+export interface PoolAddress {
+  tag: string;
+  pool: string;
+  /** A robot's line, whose order a robot's carrier follows. */
+  line?: string;
+}
+
+export type Claim =
+  /** The carrier was carried already by another message. */
+  | { kind: 'done' }
+  /** Another carrier holds it until then. */
+  | { kind: 'carried'; until: number }
+  /** Nothing waits for these recipients: the carrier goes as it is. */
+  | { kind: 'alone' }
+  | { kind: 'claimed'; id: string; parts: { sendId: string; body: PooledBody }[] };
+
+/**
+ * Waiting parts of one recipient set, in Redis: a part that waits for its budget
+ * joins; a carrier with budget claims the ones it sends as one message (a lease),
+ * then settles the claim: done, or released to wait again. Each step is one script
+ * on keys of one hash tag, so also on Cluster.
+ */
+export class CoalescePool {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  private keysOf(at: PoolAddress): string[] {
+    return (['order', 'leases', 'owners', 'bodies', 'done'] as const).map((what) => this.keys.coalesce(at.tag, at.pool, what));
+  }
+
+  /** A waiting part joins (keeping its first place); false: it was carried lately. */
+  async join(at: PoolAddress, sendId: string, place: number, body: PooledBody): Promise<boolean> {
+    const [order, , , bodies, done] = this.keysOf(at);
+    return (await JOIN(this.redis, [order, bodies, done], [sendId, place, JSON.stringify(body), POOL_TTL_MS])) === 1;
+  }
+
+  /**
+   * Claims the parts a carrier sends now, within `limit` bytes joined by `separatorBytes`.
+   * Members (`carrier.place`, `carrier.body`): the earliest waiting, the carrier joining at its place.
+   * Robots (`at.line`, `carrier.bytes`): the parts right behind the carrier in its line.
+   */
+  async claim(
+    at: PoolAddress,
+    carrier: { sendId: string; place?: number; body?: PooledBody; bytes?: number },
+    limit: { bytes: number; separatorBytes: number },
+    now: number,
+  ): Promise<Claim> {
+    const id = randomUUID();
+    const keys = [...this.keysOf(at), ...(at.line ? [at.line] : [])];
+    const args = [now, CLAIM_LEASE_MS, id, carrier.sendId, limit.bytes, limit.separatorBytes, POOL_TTL_MS];
+    const extra = at.line ? [carrier.bytes ?? 0] : [carrier.place ?? 0, JSON.stringify(carrier.body ?? { c: '' })];
+    const answer = (await CLAIM(this.redis, keys, [...args, ...extra])) as string[];
+    if (answer[0] === 'done') return { kind: 'done' };
+    if (answer[0] === 'alone') return { kind: 'alone' };
+    if (answer[0] === 'carried') return { kind: 'carried', until: Number(answer[1]) };
+    const parts: { sendId: string; body: PooledBody }[] = [];
+    for (let i = 2; i < answer.length; i += 2) parts.push({ sendId: answer[i], body: JSON.parse(answer[i + 1]) as PooledBody });
+    return { kind: 'claimed', id, parts };
+  }
+
+  /** A claim's end: `done` takes its parts out (noted as carried), `release` lets them wait again. */
+  async settle(at: PoolAddress, claimId: string, sendIds: string[], mode: 'done' | 'release', now: number): Promise<void> {
+    if (sendIds.length === 0) return;
+    await SETTLE(this.redis, this.keysOf(at), [claimId, mode, now, ...sendIds]);
+  }
+}

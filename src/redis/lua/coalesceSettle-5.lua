@@ -1,0 +1,24 @@
+--[[
+  A claim's end (messages/coalesce-pool.ts): `done` (the merged message went and
+  its parts are recorded sent) takes the claim's parts out of the pool and notes
+  them carried; `release` lets them wait again. Parts another claim holds now
+  (this one's lease ran out) are left alone.
+
+  KEYS     order, leases, owners, bodies, done (as coalesceClaim's)
+  ARGV[1]  the claim's id    ARGV[2]  done | release    ARGV[3]  now (ms)
+  ARGV[4…] the claimed parts
+]]
+local claim, mode, now = ARGV[1], ARGV[2], ARGV[3]
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  if redis.call('HGET', KEYS[3], id) == claim then
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('HDEL', KEYS[3], id)
+    if mode == 'done' then
+      redis.call('ZREM', KEYS[1], id)
+      redis.call('HDEL', KEYS[4], id)
+      redis.call('ZADD', KEYS[5], now, id)
+    end
+  end
+end
+return 1
