@@ -181,6 +181,16 @@ async function partSection(deps: MessagePagesDeps, view: MessageView, part: numb
   return `${heading}<div class="part">${pairs.join('')}</div>`;
 }
 
+/** The messages that carried this one's parts (coalesced), each a link. */
+function carriers(basePath: string, coalesced: NonNullable<MessageView['coalesced']>): string {
+  return coalesced
+    .map(
+      ({ coalescedInto: c }) =>
+        `<a href="${basePath}/messages/${escapeHtml(c.messageId)}"><code>${escapeHtml(c.messageId)}</code></a> #${c.part + 1}`,
+    )
+    .join('<br>');
+}
+
 /** One message: its recipients, a preview and the payload of each part, every attempt, and recall. */
 export async function messagePage(deps: MessagePagesDeps, basePath: string, view: MessageView, locale: ConsoleLocale): Promise<string> {
   const { t, time } = locale;
@@ -197,6 +207,7 @@ export async function messagePage(deps: MessagePagesDeps, basePath: string, view
     [t('messages.accepted'), escapeHtml(time(view.createdAt))],
     [t('message.updated'), escapeHtml(time(view.updatedAt))],
     ...(view.msgid ? [['msgid', `<code>${escapeHtml((view.msgids ?? [view.msgid]).join(' '))}</code>`]] : []),
+    ...(view.coalesced ? [[t('message.coalescedInto'), carriers(basePath, view.coalesced)]] : []),
     ...(view.deferred
       ? [[t('message.deferred'), escapeHtml(t('message.deferredUntil', { time: time(view.deferred.until), reason: view.deferred.reason }))]]
       : []),

@@ -111,6 +111,10 @@ describe('coalescing parts waiting for a member', () => {
     expect(ids).toContain(carried[0].coalesced[0].coalescedInto.messageId);
     expect(carried[0].msgid).toEqual(expect.any(String));
     expect((await coalescedCount(h)) - before).toBe(100 - contents.length);
+    // The console's page of a carried message links its carrier.
+    const page = await h.api.get(`/dashboard/messages/${carried[0].id}`).set('Authorization', `Bearer ${TEAM}`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain(`/messages/${carried[0].coalesced[0].coalescedInto.messageId}"`);
   }, 60_000);
 
   it('when markdown parts wait, then each merged message stays within 2048 bytes and a part near the limit goes on its own', async () => {
