@@ -7,7 +7,7 @@ import { widenedWindowMs, type BudgetLimit } from './limit';
 
 /** Whose turn it is at a robot, and whether its window has room. */
 export type RobotTurn =
-  /** `room`: what the robot's windows still take after this one; `waiting`: the parts behind it in the line. */
+  /** `room`: what the robot's windows still take after this one (0: the budget is used up); `waiting`: the parts behind it. */
   | { kind: 'go'; endpoint: RobotEndpoint; room: number; waiting: number }
   /** Earlier parts to this robot go first; `head` is the part at the front of the line. */
   | { kind: 'behind'; head: string; ahead: number }

@@ -81,8 +81,11 @@ export class CoalescePool {
     return { kind: 'claimed', id, parts };
   }
 
-  /** A claim's end: `done` takes its parts out (noted as carried), `release` lets them wait again. */
-  async settle(at: PoolAddress, claimId: string, sendIds: string[], mode: 'done' | 'release', now: number): Promise<void> {
+  /**
+   * A claim's end: `done` takes its parts out (noted as carried), `release` lets them wait again;
+   * `forget` takes out parts that went on their own (a robot's part that waited, then sent itself).
+   */
+  async settle(at: PoolAddress, claimId: string, sendIds: string[], mode: 'done' | 'release' | 'forget', now: number): Promise<void> {
     if (sendIds.length === 0) return;
     await SETTLE(this.redis, this.keysOf(at), [claimId, mode, now, ...sendIds]);
   }

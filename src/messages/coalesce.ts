@@ -77,7 +77,7 @@ export class Carrier {
     const claim = await this.deps.pool.claim(this.at, { sendId: this.sendId, place, body: this.ownBody }, this.limits, this.deps.clock());
     if (claim.kind === 'done') return { until: this.deps.clock() };
     if (claim.kind === 'carried') return { until: claim.until };
-    if (claim.kind === 'claimed') this.claimed = claim;
+    if (claim.kind === 'claimed') await this.keep(claim);
     return undefined;
   }
 
@@ -85,7 +85,26 @@ export class Carrier {
   async claimBehind(): Promise<void> {
     const carrier = { sendId: this.sendId, bytes: byteLength(this.own) };
     const claim = await this.deps.pool.claim(this.at, carrier, this.limits, this.deps.clock());
-    if (claim.kind === 'claimed' && claim.parts.length > 0) this.claimed = claim;
+    if (claim.kind === 'claimed') await this.keep(claim);
+  }
+
+  /**
+   * Keeps the claimed parts that may still be sent: one recalled, failed or gone while it waited, or
+   * recorded sent by a carrier that died before settling its claim, goes out of the pool unsent (again).
+   */
+  private async keep(claim: Extract<Claim, { kind: 'claimed' }>): Promise<void> {
+    const states = await Promise.all(
+      claim.parts.map(async ({ sendId }) => {
+        if (sendId === this.sendId) return 'self';
+        const { messageId, part } = partOfSendId(sendId);
+        return (await this.deps.store.getPart(messageId, part))?.status;
+      }),
+    );
+    const open = (s: string | undefined) => s === 'self' || s === 'queued' || s === 'deferred' || s === 'sending';
+    const closed = claim.parts.filter((_, i) => !open(states[i])).map((p) => p.sendId);
+    await this.deps.pool.settle(this.at, claim.id, closed, 'done', this.deps.clock());
+    const parts = claim.parts.filter((_, i) => open(states[i]));
+    if (parts.length > 0) this.claimed = { ...claim, parts };
   }
 
   private get limits() {
@@ -133,6 +152,8 @@ export class Carrier {
    */
   async after(outcome: Outcome<SendResult | true>, to: string): Promise<{ selfSent: boolean; carried: string[] }> {
     const claim = this.claimed;
+    // A robot's part that waited in the pool and went on its own leaves it.
+    if (this.at.line && outcome.kind === 'ok') await this.deps.pool.settle(this.at, '', [this.sendId], 'forget', this.deps.clock());
     if (!claim) return { selfSent: true, carried: [] };
     if (outcome.kind !== 'ok') {
       await this.release();

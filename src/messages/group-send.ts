@@ -92,8 +92,8 @@ async function sendToRobot(
   // Out of the line and sent: a part ahead carried it (it records before it leaves the line).
   if (carrier && (await isFinal(deps.store, sendIdOf(job.data))))
     return waitUntil(deps.store, job, token, deps.clock(), 'carried', deps.clock);
-  // More parts wait than the robot's minute takes: the ones right behind go within this message.
-  if (carrier && waiting > room) await carrier.claimBehind();
+  // This message takes the robot's last one of its minute: the parts right behind, which would wait for the next, go within it.
+  if (carrier && room === 0 && waiting > 0) await carrier.claimBehind();
   const own = carrier?.body(message.body) ?? message.body;
   const body = file ? withFile(own, file, robotKeyId(endpoint.key)) : await deps.media.resolveForRobot(endpoint, message.msgtype, own);
   if (body.kind !== 'ok') return body;

@@ -19,11 +19,12 @@ describe("per-member budgets (WeCom's silent 30/min, 1000/h)", () => {
   beforeEach(() => h.sim.reset());
 
   it('when 12 messages go to one person at once, then all arrive, never more than 5 in a window, and the waiting ones show deferred', async () => {
+    // Each its own message (coalescing would merge the waiting ones: coalesce.test.ts).
     const ids = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
         h.api
           .post('/v1/messages')
-          .send(alert({ to: { users: ['budget01'] }, data: { title: `b${i}`, content: 'c', level: 'info' } }))
+          .send(alert({ to: { users: ['budget01'] }, data: { title: `b${i}`, content: 'c', level: 'info' }, coalesce: false }))
           .then((r) => r.body.id as string),
       ),
     );

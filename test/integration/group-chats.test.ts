@@ -244,7 +244,9 @@ describe("a robot's 20 messages a minute", () => {
     try {
       const started = Date.now();
       const ids: string[] = [];
-      for (let i = 0; i < 30; i++) ids.push((await h.api.post('/v1/messages').send(note('text', { content: `m${i}` }))).body.id);
+      // Each its own message (coalescing would merge the waiting ones: coalesce.test.ts).
+      for (let i = 0; i < 30; i++)
+        ids.push((await h.api.post('/v1/messages').send(note('text', { content: `m${i}` }, undefined, { coalesce: false }))).body.id);
       const waiting = await eventually(async () => {
         const view = (await h.api.get(`/v1/messages/${ids[29]}`)).body;
         return view.status === 'deferred' ? view : undefined;
@@ -291,7 +293,8 @@ describe("a robot's 20 messages a minute", () => {
     const h = await startHarness({ env: { ...ROBOT_ENV, TEMPLATES_DIR: templatesDir }, simulator: ROBOT_SIM });
     try {
       const ids: string[] = [];
-      for (let i = 0; i < 22; i++) ids.push((await h.api.post('/v1/messages').send(note('text', { content: `w${i}` }))).body.id);
+      for (let i = 0; i < 22; i++)
+        ids.push((await h.api.post('/v1/messages').send(note('text', { content: `w${i}` }, undefined, { coalesce: false }))).body.id);
       // The 21st waits for the window, the 22nd behind it.
       await eventually(async () => (await h.api.get(`/v1/messages/${ids[20]}`)).body.status === 'deferred');
       // 409 while a worker holds the part for a moment (it looks again when the part ahead finishes): ask again.
@@ -315,7 +318,7 @@ describe("a robot's 20 messages a minute", () => {
       const posts = Array.from({ length: 30 }, (_, i) =>
         request([a, b][i % 2].app)
           .post('/v1/messages')
-          .send(note('text', { content: `n${i}` })),
+          .send(note('text', { content: `n${i}` }, undefined, { coalesce: false })),
       );
       const ids = (await Promise.all(posts)).map((r) => r.body.id as string);
       const views = await Promise.all(ids.map((id) => finalStatus(request(a.app), id, 15_000)));

@@ -15,7 +15,7 @@
   Returns {'behind', head, rank} for a part in the line but not at its front;
   else {'go', index, room, waiting} with the index of the key that counted the
   entry, the messages the robot's keys may still send in their windows and the
-  parts behind this one (coalescing merges them when they outnumber the room);
+  parts behind this one (with no room left, coalescing merges them into this one);
   with no key free, {'full', when} (ms).
 ]]
 local now = tonumber(ARGV[1])
