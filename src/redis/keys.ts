@@ -4,6 +4,9 @@
  * `<prefix>:`; `{…}` is a Cluster hash tag, so the keys one script or
  * transaction touches share a slot. BullMQ's keys start with `queuePrefix`.
  */
+/** A coalescing pool's keys (messages/coalesce-pool.ts). */
+export type CoalesceKey = 'order' | 'leases' | 'owners' | 'bodies' | 'done';
+
 export function redisKeys(prefix: string) {
   const contacts = `${prefix}:{${prefix}:contacts}`;
   return {
@@ -69,12 +72,8 @@ export function redisKeys(prefix: string) {
 
     /** Quotas: a member's sends per app (one slot per app), alert storms per recipient set, API calls per key. */
     memberBudget: (corpId: string, agentId: number, user: string) => `${prefix}:budget:{${corpId}:${agentId}}:${user.toLowerCase()}`,
-    /**
-     * Parts waiting for one recipient set's budget, which a carrier may merge into one message
-     * (messages/coalesce-pool.ts): members' in their app's budget slot, a robot's in its line's.
-     */
-    coalesce: (tag: string, pool: string, what: 'order' | 'leases' | 'owners' | 'bodies' | 'done') =>
-      `${prefix}:coalesce:{${tag}}:${pool}:${what}`,
+    /** Parts waiting for one budget that a carrier merges (messages/coalesce-pool.ts), in that budget's slot. */
+    coalesce: (tag: string, pool: string, what: CoalesceKey) => `${prefix}:coalesce:{${tag}}:${pool}:${what}`,
     /** The distinct users one caller named in the last hour (userid -> when last named, ms): what bounds its budget keys. */
     recipientCap: (callerId: string) => `${prefix}:recipients:${callerId}`,
     /**
