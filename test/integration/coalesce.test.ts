@@ -1,10 +1,11 @@
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLAIM_LEASE_MS, CoalescePool } from '../../src/messages/coalesce-pool';
 import { SEPARATOR } from '../../src/messages/coalesce';
 import { QUEUES } from '../../src/queues/catalog';
-import { eventually, finalStatus, metricLines, startHarness, TEMPLATES_DIR, type Harness } from '../support/harness';
+import { templatesWith } from '../support/fixture-templates';
+import { eventually, finalStatus, metricLines, startHarness, type Harness } from '../support/harness';
 
 const OPS_KEY = '693a91f6-7b2c-4bc4-97a0-0ec2f1a5a0c1';
 const TEAM = 'coalesce-team-key-0123456789abcdef';
@@ -22,14 +23,10 @@ let templatesDir: string;
 let configFile: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'wgw-coalesce-'));
-  templatesDir = join(dir, 'templates');
-  cpSync(TEMPLATES_DIR, templatesDir, { recursive: true });
-  cpSync(join(__dirname, '..', 'fixtures', 'templates', 'group.note.yaml'), join(templatesDir, 'group.note.yaml'));
+  templatesDir = templatesWith(dir, ['group.note.yaml']);
   configFile = join(dir, 'gateway.yaml');
-  writeFileSync(
-    configFile,
-    ['apiKeys:', `  - { name: team, key: ${TEAM} }`, `  - { name: solo, key: ${SOLO}, coalesce: false }`, ''].join('\n'),
-  );
+  const keys = ['apiKeys:', `  - { name: team, key: ${TEAM} }`, `  - { name: solo, key: ${SOLO}, coalesce: false }`];
+  writeFileSync(configFile, `${keys.join('\n')}\n`);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
