@@ -51,27 +51,29 @@ export class CoalescePool {
     return (['order', 'leases', 'owners', 'bodies', 'done'] as const).map((what) => this.keys.coalesce(at.tag, at.pool, what));
   }
 
-  /** A waiting part joins (keeping its first place); false: it was carried lately. */
+  /** A waiting part joins (keeping its first place; a robot's part its highest); false: it was carried lately. */
   async join(at: PoolAddress, sendId: string, place: number, body: PooledBody): Promise<boolean> {
     const [order, , , bodies, done] = this.keysOf(at);
-    return (await JOIN(this.redis, [order, bodies, done], [sendId, place, JSON.stringify(body), POOL_TTL_MS])) === 1;
+    const keep = at.line ? 'highest' : 'first';
+    return (await JOIN(this.redis, [order, bodies, done], [sendId, place, JSON.stringify(body), POOL_TTL_MS, keep])) === 1;
   }
 
   /**
    * Claims the parts a carrier sends now, within `limit` bytes joined by `separatorBytes`.
    * Members (`carrier.place`, `carrier.body`): the earliest waiting, the carrier joining at its place.
-   * Robots (`at.line`, `carrier.bytes`): the parts right behind the carrier in its line.
+   * Robots (`at.line`, `carrier.bytes`): the parts right behind the carrier in its line, when this send used up
+   * the robot's budget (`carrier.usedUp`) or the carrier had found it used up.
    */
   async claim(
     at: PoolAddress,
-    carrier: { sendId: string; place?: number; body?: PooledBody; bytes?: number },
+    carrier: { sendId: string; place?: number; body?: PooledBody; bytes?: number; usedUp?: boolean },
     limit: { bytes: number; separatorBytes: number },
     now: number,
   ): Promise<Claim> {
     const id = randomUUID();
     const keys = [...this.keysOf(at), ...(at.line ? [at.line] : [])];
     const args = [now, CLAIM_LEASE_MS, id, carrier.sendId, limit.bytes, limit.separatorBytes, POOL_TTL_MS];
-    const extra = at.line ? [carrier.bytes ?? 0] : [carrier.place ?? 0, JSON.stringify(carrier.body ?? { c: '' })];
+    const extra = at.line ? [carrier.bytes ?? 0, carrier.usedUp ? 1 : 0] : [carrier.place ?? 0, JSON.stringify(carrier.body ?? { c: '' })];
     const answer = (await CLAIM(this.redis, keys, [...args, ...extra])) as string[];
     if (answer[0] === 'done') return { kind: 'done' };
     if (answer[0] === 'alone') return { kind: 'alone' };

@@ -81,9 +81,9 @@ export class Carrier {
     return undefined;
   }
 
-  /** Robots: claims the waiting parts right behind this one in its robot's line. */
-  async claimBehind(): Promise<void> {
-    const carrier = { sendId: this.sendId, bytes: byteLength(this.own) };
+  /** Robots: claims the waiting parts right behind this one in its robot's line, if the robot's budget is used up (see claim). */
+  async claimBehind(usedUp: boolean): Promise<void> {
+    const carrier = { sendId: this.sendId, bytes: byteLength(this.own), usedUp };
     const claim = await this.deps.pool.claim(this.at, carrier, this.limits, this.deps.clock());
     if (claim.kind === 'claimed') await this.keep(claim);
   }
@@ -128,10 +128,14 @@ export class Carrier {
     return { ...own, content: (this.at.line ? [this.own, ...contents] : contents).join(SEPARATOR) };
   }
 
-  /** Over budget: the claim is released and this part waits in the pool for the next carrier. */
-  async wait(): Promise<void> {
+  /**
+   * Over budget: the claim is released and this part waits in the pool for the next carrier.
+   * A robot's part notes whether it found the budget used up (`full`) or only waits behind others.
+   */
+  async wait(robot?: 'full' | 'behind'): Promise<void> {
     await this.release();
-    await this.deps.pool.join(this.at, this.sendId, this.data.acceptedAt, this.ownBody);
+    const place = robot ? Number(robot === 'full') : this.data.acceptedAt;
+    await this.deps.pool.join(this.at, this.sendId, place, this.ownBody);
   }
 
   /** Lets the claimed parts wait again (the merged message did not go, or not merged after all). */

@@ -64,7 +64,7 @@ async function robotTurn(
   const turn = await deps.robotLine.take(robot, sendIdOf(job.data), chunk, (head) => isFinal(deps.store, head));
   if (turn.kind === 'go') return turn;
   // Waiting, it may be merged into the message of a part ahead of it.
-  await carrier?.wait();
+  await carrier?.wait(turn.kind);
   if (turn.kind === 'full') {
     deps.countRobotDeferral(robot.name);
     return waitUntil(deps.store, job, token, turn.until, `robot ${robot.name} is at WeCom's 20 messages a minute`, deps.clock);
@@ -92,8 +92,8 @@ async function sendToRobot(
   // Out of the line and sent: a part ahead carried it (it records before it leaves the line).
   if (carrier && (await isFinal(deps.store, sendIdOf(job.data))))
     return waitUntil(deps.store, job, token, deps.clock(), 'carried', deps.clock);
-  // This message takes the robot's last one of its minute: the parts right behind, which would wait for the next, go within it.
-  if (carrier && room === 0 && waiting > 0) await carrier.claimBehind();
+  // The robot's minute is used up (by this message, or it waited for the next): the parts right behind go within it.
+  if (carrier && waiting > 0) await carrier.claimBehind(room === 0);
   const own = carrier?.body(message.body) ?? message.body;
   const body = file ? withFile(own, file, robotKeyId(endpoint.key)) : await deps.media.resolveForRobot(endpoint, message.msgtype, own);
   if (body.kind !== 'ok') return body;

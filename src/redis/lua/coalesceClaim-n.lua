@@ -14,7 +14,9 @@
   ARGV[4]  the carrier's send id                     ARGV[5]  the byte limit
   ARGV[6]  the separator's bytes                     ARGV[7]  the keys' TTL (ms)
   ARGV[8]  members: the carrier's place (its acceptance time); robots: its content's bytes
-  ARGV[9]  members: the carrier's body (it joins the pool unless nothing waits)
+  ARGV[9]  members: the carrier's body (it joins the pool unless nothing waits);
+           robots: 1 when this send used up the robot's budget (else only a carrier
+           that found the budget used up, place 1 in the pool, takes the parts behind)
 
   Returns {'done'} (the carrier was carried already), {'carried', leaseEnd}
   (another claim holds it), {'alone'} (members: nothing waits), or
@@ -46,7 +48,8 @@ local function size(body) return #cjson.decode(body).c end
 
 if #KEYS == 6 then
   local rank = redis.call('ZRANK', KEYS[6], carrier)
-  if not rank then return out end
+  local waited = tonumber(redis.call('ZSCORE', order, carrier) or '0') >= 1
+  if not rank or (ARGV[9] ~= '1' and not waited) then return out end
   local used = tonumber(ARGV[8])
   for _, id in ipairs(redis.call('ZRANGE', KEYS[6], rank + 1, rank + 200)) do
     local body = redis.call('HGET', bodies, id)
