@@ -183,12 +183,12 @@ export class Carrier {
     }
     await this.deps.pool.settle(this.at, claim.id, this.idsOf(claim), 'done', this.deps.clock());
     this.claimed = undefined;
+    // The parts in the message beside the one that carried them (a claim of this part alone merged nothing).
     const absorbed = carried.length - (selfSent ? 0 : 1);
-    this.deps.coalesced.inc(Math.max(0, absorbed));
-    this.deps.logger.info(
-      { to, parts: claim.parts.length + (this.at.line ? 1 : 0), carrier, msgid },
-      'waiting messages coalesced into one',
-    );
+    if (absorbed > 0) {
+      this.deps.coalesced.inc(absorbed);
+      this.deps.logger.info({ to, parts: absorbed + 1, carrier, msgid }, 'waiting messages coalesced into one');
+    }
     return { selfSent, carried: carried.map((p) => p.sendId) };
   }
 }

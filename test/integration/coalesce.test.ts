@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { CLAIM_LEASE_MS, CoalescePool } from '../../src/messages/coalesce-pool';
 import { SEPARATOR } from '../../src/messages/coalesce';
 import { QUEUES } from '../../src/queues/catalog';
+import { capturedLogs } from '../support/captured-logs';
 import { templatesWith } from '../support/fixture-templates';
 import { eventually, finalStatus, metricLines, startHarness, type Harness } from '../support/harness';
 
@@ -78,8 +79,10 @@ async function coalescedCount(h: Harness): Promise<number> {
 
 describe('coalescing parts waiting for a member', () => {
   let h: Harness;
+  const logs = capturedLogs();
   beforeAll(async () => {
     h = await startHarness({
+      logger: logs.logger,
       env: { ...ENV(), MEMBER_QUOTA: `${MEMBER_WINDOW.count}/${MEMBER_WINDOW.windowMs / 1000}` },
       simulator: { memberLimits: [MEMBER_WINDOW] },
     });
@@ -108,6 +111,11 @@ describe('coalescing parts waiting for a member', () => {
     expect(ids).toContain(carried[0].coalesced[0].coalescedInto.messageId);
     expect(carried[0].msgid).toEqual(expect.any(String));
     expect((await coalescedCount(h)) - before).toBe(100 - contents.length);
+    // One line per merged send: how many parts, to whom, the carrier; never the content.
+    const merged = logs.lines.filter((l) => l.msg === 'waiting messages coalesced into one');
+    expect(merged.map((l) => l.parts).reduce((a, b) => a + b, 0)).toBe(100 - contents.length + merged.length);
+    expect(merged[0]).toMatchObject({ to: 'members', carrier: { messageId: expect.any(String), part: 0 } });
+    expect(JSON.stringify(merged)).not.toContain('disk 95%');
     // The console's page of a carried message links its carrier.
     const page = await h.api.get(`/dashboard/messages/${carried[0].id}`).set('Authorization', `Bearer ${TEAM}`);
     expect(page.status).toBe(200);
