@@ -52,6 +52,8 @@ export interface Silence {
 
 export interface Alertmanager {
   port: number;
+  /** Writes a new configuration and reloads it (POST /-/reload), as an operator does: receivers start afresh. */
+  reconfigure(config: string): Promise<void>;
   /** Stops it and waits for it to exit before removing its directory: it writes its state on the way out. */
   stop(): Promise<void>;
 }
@@ -92,7 +94,12 @@ export async function startAlertmanager(config = NO_RECEIVER, port?: number): Pr
     await stop();
     throw error;
   }
-  return { port, stop };
+  const reconfigure = async (next: string) => {
+    writeFileSync(join(dir, 'alertmanager.yml'), next);
+    const res = await fetch(`http://127.0.0.1:${port}/-/reload`, { method: 'POST' });
+    if (!res.ok) throw new Error(`Alertmanager refused the configuration: ${res.status} ${await res.text()}`);
+  };
+  return { port, reconfigure, stop };
 }
 
 export async function silences(port: number): Promise<Silence[]> {
