@@ -8,14 +8,29 @@ import { WecomSimulator } from '../../src/simulator/simulator';
 
 const STORM = 300;
 
-/** One address (Alertmanager's api_url) in front of a gateway that can be replaced, as a restart with new keys does. */
-async function swappableListener(first: Express): Promise<{ base: string; swap(app: Express): void; close(): Promise<void> }> {
+/**
+ * One address (Alertmanager's api_url) in front of a gateway that can be replaced, as
+ * a restart with new keys does; it notes each /cgi-bin/ answer's errcode by path.
+ */
+async function frontOf(first: Express) {
   let current = first;
-  const server: Server = createServer((req, res) => current(req, res));
+  const answers: { path: string; errcode: number }[] = [];
+  const server: Server = createServer((req, res) => {
+    // Express rewrites req.url inside a mounted router: keep the path as it came.
+    const url = req.url ?? '';
+    const end = res.end.bind(res) as (...args: unknown[]) => typeof res;
+    res.end = ((chunk: unknown, ...rest: unknown[]) => {
+      const errcode = /"errcode":(\d+)/.exec(String(chunk ?? ''))?.[1];
+      if (errcode !== undefined) answers.push({ path: url.split('?')[0], errcode: Number(errcode) });
+      return end(chunk, ...rest);
+    }) as typeof res.end;
+    current(req, res);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    swap: (app) => void (current = app),
+    answers,
+    swap: (app: Express) => void (current = app),
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -126,7 +141,7 @@ describe("Alertmanager 0.25's own wechat_configs pointed at the gateway (api_url
     await postAlerts(am.port, stormAlerts(1, 'Single'));
     const [delivered] = await eventually(() => inbox(h.sim, 'single01').length === 1 && inbox(h.sim, 'single01'), 20_000, 50);
     expect(delivered.content).toContain('Single000');
-    expect(delivered.content).toContain('node000:9100');
+    expect(delivered.content).toContain('single-node000:9100');
   }, 30_000);
 
   it('when 300 alerts fire at once, then every alert reaches the member, none dropped by WeCom, with one gettoken at WeCom', async () => {
@@ -156,13 +171,21 @@ describe("Alertmanager 0.25's own wechat_configs pointed at the gateway (api_url
   }, 200_000);
 });
 
-describe('the gateway token seen by Alertmanager: expiry and a changed key', () => {
+/*
+ * Alertmanager 0.25 (the version CI installs) reads message/send's reply under the
+ * names "code"/"error" (prometheus/alertmanager#2402), not WeCom's errcode/errmsg:
+ * every HTTP 200 counts as delivered, 42001 and 40014 included, so it never drops
+ * its token on one; it fetches a new token only two hours after the last (its own
+ * clock) or when its configuration is reloaded. Current sources read errcode and
+ * drop the token on 42001 (notify/wechat/wechat.go). These tests show what 0.25 does.
+ */
+describe('the gateway token seen by Alertmanager 0.25: expiry and a changed key', () => {
   const OLD_KEY = 'am-token-key-old-0123456789';
   const NEW_KEY = 'am-token-key-new-0123456789';
   let offsetMs = 0;
   let h: Harness;
   let changed: Harness | undefined;
-  let front: Awaited<ReturnType<typeof swappableListener>>;
+  let front: Awaited<ReturnType<typeof frontOf>>;
   let am: Alertmanager;
   const receiver = (apiSecret: string): WechatReceiver => ({
     apiUrl: `${front.base}/cgi-bin/`,
@@ -171,9 +194,14 @@ describe('the gateway token seen by Alertmanager: expiry and a changed key', () 
     agentId: SIM_APP.agentId,
     toUser: 'token01',
   });
+  const delivered = (sim: Harness['sim'], name: string) =>
+    eventually(() => inbox(sim, 'token01').some((t) => t.content.includes(name)) || undefined, 20_000, 50);
+  /** The errcode the gateway answered Alertmanager's next message/send with. */
+  const nextSendAnswer = async (from: number) =>
+    (await eventually(() => front.answers.slice(from).find((a) => a.path === '/cgi-bin/message/send'), 20_000, 50)).errcode;
   beforeAll(async () => {
     h = await startHarness({ env: { GATEWAY_API_KEYS: OLD_KEY }, clock: () => Date.now() + offsetMs });
-    front = await swappableListener(h.gateway.app);
+    front = await frontOf(h.gateway.app);
     am = await startAlertmanager(wechatConfig(receiver(OLD_KEY)));
   });
   afterAll(async () => {
@@ -183,34 +211,36 @@ describe('the gateway token seen by Alertmanager: expiry and a changed key', () 
     await h?.close();
   });
 
-  it("when the gateway's token expires (its clock 7201 s on), then Alertmanager gets 42001, fetches a new token and delivers", async () => {
+  it("when the gateway's token has expired (its clock 7201 s on) while Alertmanager holds it, then 42001, which 0.25 takes for delivered; a reload renews the token and the next alert is delivered", async () => {
     await postAlerts(am.port, stormAlerts(1, 'BeforeExpiry'));
-    await eventually(() => inbox(h.sim, 'token01').some((t) => t.content.includes('BeforeExpiry000')) || undefined, 20_000, 50);
-    const failedRequests = await wechatCounter(am.port, 'alertmanager_notification_requests_failed_total');
+    await delivered(h.sim, 'BeforeExpiry000');
     offsetMs = 7_201_000;
+    const from = front.answers.length;
     await postAlerts(am.port, stormAlerts(1, 'AfterExpiry'));
-    await eventually(() => inbox(h.sim, 'token01').some((t) => t.content.includes('AfterExpiry000')) || undefined, 30_000, 50);
-    // The 42001 made one request fail; Alertmanager dropped its token on it, retried, and the notification succeeded.
-    expect(await wechatCounter(am.port, 'alertmanager_notification_requests_failed_total')).toBe(failedRequests + 1);
-    expect(await wechatCounter(am.port, 'alertmanager_notifications_failed_total')).toBe(0);
+    expect(await nextSendAnswer(from)).toBe(42001);
+    // 0.25 neither retries nor counts a failure: the notification is lost to it.
+    expect(await wechatCounter(am.port, 'alertmanager_notification_requests_failed_total')).toBe(0);
+    expect(inbox(h.sim, 'token01').some((t) => t.content.includes('AfterExpiry000'))).toBe(false);
+    await am.reconfigure(wechatConfig(receiver(OLD_KEY)));
+    await postAlerts(am.port, stormAlerts(1, 'AfterReload'));
+    await delivered(h.sim, 'AfterReload000');
+    expect(front.answers.filter((a) => a.path === '/cgi-bin/gettoken')).toHaveLength(2);
   }, 60_000);
 
-  it("when the key's value changes, then Alertmanager's token gets 40014 and that notification fails (it keeps the token); with the new key configured and reloaded, it delivers", async () => {
+  it("when the key's value changes, then its tokens get 40014 (lost to 0.25 likewise); with the new key configured and reloaded, Alertmanager delivers", async () => {
     changed = await startHarness({ env: { GATEWAY_API_KEYS: NEW_KEY } });
     front.swap(changed.gateway.app);
+    const from = front.answers.length;
     await postAlerts(am.port, stormAlerts(1, 'OldKey'));
-    await eventually(async () => (await wechatCounter(am.port, 'alertmanager_notifications_failed_total')) === 1 || undefined, 20_000, 100);
-    expect(inbox(changed.sim, 'token01')).toHaveLength(0);
+    expect(await nextSendAnswer(from)).toBe(40014);
     expect(changed.sim.calls.filter((c) => c.api === 'message/send')).toHaveLength(0);
     await am.reconfigure(wechatConfig(receiver(NEW_KEY)));
     await postAlerts(am.port, stormAlerts(1, 'NewKey'));
-    // The reload regroups the alerts: the notification that failed is sent again, with the new alert.
-    const texts = await eventually(
-      () => inbox(changed!.sim, 'token01').length === 2 && inbox(changed!.sim, 'token01').map((t) => t.content),
-      20_000,
-      50,
-    );
-    expect(texts.join('\n')).toContain('OldKey000');
-    expect(texts.join('\n')).toContain('NewKey000');
+    await delivered(changed.sim, 'NewKey000');
+    expect(
+      inbox(changed.sim, 'token01')
+        .map((t) => t.content)
+        .join('\n'),
+    ).not.toContain('OldKey000');
   }, 60_000);
 });

@@ -39,7 +39,11 @@ receivers:
 /** `n` alerts of one storm, each with its own alertname and instance so a delivered text can be traced back to it. */
 export function stormAlerts(n: number, tag = 'Storm') {
   return Array.from({ length: n }, (_, i) => ({
-    labels: { alertname: `${tag}${String(i).padStart(3, '0')}`, instance: `node${String(i).padStart(3, '0')}:9100`, severity: 'warning' },
+    labels: {
+      alertname: `${tag}${String(i).padStart(3, '0')}`,
+      instance: `${tag.toLowerCase()}-node${String(i).padStart(3, '0')}:9100`,
+      severity: 'warning',
+    },
     annotations: { summary: `${tag} alert ${i}` },
   }));
 }

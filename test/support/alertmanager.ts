@@ -75,8 +75,9 @@ export async function startAlertmanager(config = NO_RECEIVER, port?: number): Pr
       `--storage.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--cluster.listen-address=',
+      ...(process.env.AM_DEBUG ? ['--log.level=debug'] : []),
     ],
-    { stdio: 'ignore' },
+    { stdio: process.env.AM_DEBUG ? 'inherit' : 'ignore' },
   );
   // A process that failed to spawn may never emit 'exit'.
   const exited = new Promise<void>((resolve) => am.once('exit', () => resolve()).once('error', () => resolve()));
