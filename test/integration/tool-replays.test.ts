@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { eventually, startHarness, type Harness } from '../support/harness';
+import { eventually, listen, startHarness, type Harness } from '../support/harness';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'tools');
 const KEY = 'replay-key-0123456789abcdef';
@@ -33,10 +33,24 @@ function contentOf(body: Buffer): string {
 
 describe('replays of the requests real tools send to a WeCom robot, pointed at the gateway', () => {
   let h: Harness;
+  let served: Awaited<ReturnType<typeof listen>>;
+  /** The request on the wire, as the tool sends it: its method, headers and bytes (no client re-encoding the body). */
+  const replay = async (r: Replay, key = KEY) => {
+    const res = await fetch(`${served.base}/cgi-bin/webhook/send?key=${key}&robot=ops`, {
+      method: r.method,
+      headers: r.headers,
+      body: r.body,
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
   beforeAll(async () => {
     h = await startHarness({ env: { GATEWAY_API_KEYS: KEY, WECOM_ROBOTS: `ops=${ROBOT_KEY}` } });
+    served = await listen(h.gateway.app);
   });
-  afterAll(() => h.close());
+  afterAll(async () => {
+    await served?.close();
+    await h?.close();
+  });
 
   it('covers the tools the issue names', () => {
     expect(replays.map((r) => r.name).sort()).toEqual([
@@ -50,9 +64,9 @@ describe('replays of the requests real tools send to a WeCom robot, pointed at t
 
   it.each(replays.map((r) => [r.name, r] as const))(
     'when %s posts its body to /cgi-bin/webhook/send, then WeCom-style ok and the robot shows its content',
-    async (_, replay) => {
+    async (_, r) => {
       const before = h.sim.robotDeliveriesTo(ROBOT_KEY).length;
-      const res = await h.api.post('/cgi-bin/webhook/send').query({ key: KEY, robot: 'ops' }).set(replay.headers).send(replay.body);
+      const res = await replay(r);
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ errcode: 0, errmsg: 'ok' });
       const delivered = await eventually(() =>
@@ -61,7 +75,7 @@ describe('replays of the requests real tools send to a WeCom robot, pointed at t
           .slice(before)
           .find((m) => m.msgtype === 'markdown'),
       );
-      expect(delivered.body.content).toBe(contentOf(replay.body));
+      expect(delivered.body.content).toBe(contentOf(r.body));
     },
   );
 
