@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { startAlertmanager, postAlerts, type Alertmanager } from '../support/alertmanager';
 import { alertsDelivered, callsByApi, inbox, mark, stormAlerts, wechatConfig, type WechatReceiver } from '../support/alertmanager-wechat';
-import { eventually, listen, SIM_APP, startHarness, type Harness } from '../support/harness';
+import { eventually, SIM_APP, startHarness, type Harness } from '../support/harness';
 import { WecomSimulator } from '../../src/simulator/simulator';
 
 const STORM = 300;
@@ -109,7 +109,7 @@ describe("Alertmanager 0.25's own wechat_configs straight at WeCom (the simulato
 describe("Alertmanager 0.25's own wechat_configs pointed at the gateway (api_url: <gateway>/cgi-bin/)", () => {
   const KEY = 'am-wechat-key-0123456789';
   let h: Harness;
-  let served: Awaited<ReturnType<typeof listen>>;
+  let served: Awaited<ReturnType<typeof frontOf>>;
   const started: Alertmanager[] = [];
   const alertmanager = async (toUser: string) => {
     const receiver: WechatReceiver = {
@@ -128,7 +128,7 @@ describe("Alertmanager 0.25's own wechat_configs pointed at the gateway (api_url
       env: { GATEWAY_API_KEYS: KEY, MEMBER_QUOTA: '30/60,1000/3600' },
       simulator: { apps: [SIM_APP], memberLimits: WECOM_MEMBER_LIMITS },
     });
-    served = await listen(h.gateway.app);
+    served = await frontOf(h.gateway.app);
   });
   afterAll(async () => {
     await Promise.all(started.map((am) => am.stop()));
@@ -147,6 +147,7 @@ describe("Alertmanager 0.25's own wechat_configs pointed at the gateway (api_url
   it('when 300 alerts fire at once, then every alert reaches the member, none dropped by WeCom, with one gettoken at WeCom', async () => {
     const am = await alertmanager('oncall01');
     const from = mark(h.sim);
+    const answersFrom = served.answers.length;
     const alerts = stormAlerts(STORM);
     const started = Date.now();
     await postAlerts(am.port, alerts);
@@ -162,9 +163,10 @@ describe("Alertmanager 0.25's own wechat_configs pointed at the gateway (api_url
     const texts = inbox(h.sim, 'oncall01', from);
     const calls = callsByApi(h.sim, from);
     const lastDeliveryMs = Math.max(...texts.map((t) => t.at)) - started;
-    console.log(
-      `storm through the gateway: ${JSON.stringify({ alerts: STORM, delivered: STORM, messages: texts.length, calls, lastDeliveryMs })}`,
-    );
+    const callsAtGateway: Record<string, number> = {};
+    for (const { path } of served.answers.slice(answersFrom)) callsAtGateway[path] = (callsAtGateway[path] ?? 0) + 1;
+    const figures = { alerts: STORM, delivered: STORM, messages: texts.length, calls, callsAtGateway, lastDeliveryMs };
+    console.log(`storm through the gateway: ${JSON.stringify(figures)}`);
     expect(h.sim.dropped).toBe(0);
     expect(texts.length).toBeLessThan(STORM);
     expect(h.sim.gettokenCount()).toBe(1);
