@@ -9,11 +9,12 @@ describe("WeCom's real per-member limit (30 a minute)", () => {
   afterAll(() => h.close());
 
   it('when 45 messages go to one person within a minute, then all 45 arrive, never more than 30 in any 60 s, the rest after passing through deferred', async () => {
+    // The budget's pacing is measured here, one message a call: merging waiting messages is coalesce.test.ts's.
     const ids = await Promise.all(
       Array.from({ length: 45 }, (_, i) =>
         h.api
           .post('/v1/messages')
-          .send(alert({ to: { users: ['busy01'] }, data: { title: `n${i}`, content: 'c', level: 'info' } }))
+          .send(alert({ to: { users: ['busy01'] }, coalesce: false, data: { title: `n${i}`, content: 'c', level: 'info' } }))
           .then((r) => r.body.id as string),
       ),
     );
