@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { keyCaller, LOCAL_CALLER, type ApiKey, type Caller } from '../http/auth';
-import { COMPAT_TOKEN_SECONDS, CompatErrcode, CompatError } from '../wecom/compat/answers';
+import { COMPAT_TOKEN_GRACE_SECONDS, COMPAT_TOKEN_SECONDS, CompatErrcode, CompatError } from '../wecom/compat/answers';
 import type { WecomApp } from '../wecom/app';
 
 /**
@@ -8,7 +8,7 @@ import type { WecomApp } from '../wecom/app';
  * WeCom's. `<payload>.<mac>`, both base64url: the payload names the API key (by
  * its id), the corp and the issue time; the MAC is HMAC-SHA256 keyed by the API
  * key's own value. A removed or changed key makes its tokens fail the MAC (40014),
- * 7200 s after issue a token is expired (42001). No Redis read checks one.
+ * 7200 s after issue (and a grace of 300 s) a token is expired (42001). No Redis read checks one.
  */
 
 /** What a token carries: whose key, which corp, when (epoch seconds). */
@@ -80,7 +80,7 @@ export class CompatTokens {
     const given = Buffer.from(signature ?? '', 'base64url');
     if (!claims || !secret || !this.apps.some((a) => a.corpId === claims.corpId) || !sameMac(given, mac(secret, payload)))
       throw new CompatError(CompatErrcode.invalidToken, 'invalid access_token: fetch a new one with gettoken');
-    if (Math.floor(this.clock() / 1000) - claims.issuedAt >= COMPAT_TOKEN_SECONDS)
+    if (Math.floor(this.clock() / 1000) - claims.issuedAt >= COMPAT_TOKEN_SECONDS + COMPAT_TOKEN_GRACE_SECONDS)
       throw new CompatError(CompatErrcode.expiredToken, 'access_token expired: fetch a new one with gettoken');
     const key = this.byId.get(claims.keyId);
     return { caller: key ? keyCaller(key) : LOCAL_CALLER, corpId: claims.corpId };

@@ -61,3 +61,10 @@ export function compatAnswer(errcode: number, errmsg: string, requestId: string,
 
 /** The gateway's token lifetime, as WeCom's: clients refresh on 42001 or ahead of `expires_in`. */
 export const COMPAT_TOKEN_SECONDS = 7_200;
+
+/**
+ * How long past `expires_in` a token is still taken. Alertmanager 0.25 renews its token
+ * at exactly 2 h by its own clock and reads no errcode (a 42001 is taken for delivered):
+ * without this margin a notification sent in the gap between the two clocks is lost.
+ */
+export const COMPAT_TOKEN_GRACE_SECONDS = 300;
