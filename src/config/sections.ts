@@ -131,5 +131,5 @@ export function webLoginSection(e: Env) {
 /** HTTP_PROXY, HTTPS_PROXY, NO_PROXY: undefined when no proxy is set (NO_PROXY alone means nothing). */
 export function proxySection(e: Env): ProxySettings | undefined {
   if (!e.HTTP_PROXY && !e.HTTPS_PROXY) return undefined;
-  return { httpProxy: e.HTTP_PROXY, httpsProxy: e.HTTPS_PROXY, noProxy: e.NO_PROXY };
+  return { httpProxy: e.HTTP_PROXY, httpsProxy: e.HTTPS_PROXY, noProxy: e.NO_PROXY?.trim() };
 }

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { isIP } from 'node:net';
-import { Agent, buildConnector, request, type Dispatcher } from 'undici';
+import { buildConnector, request, type Dispatcher } from 'undici';
 import { EGRESS_REFUSED, type EgressConfig, EgressRefusedError, type EgressPolicy, httpUrl, NO_REDIRECTS, NOT_HTTP } from './egress';
-import { proxiedDispatcher, proxyFor, type ProxySettings, usesProxy } from './proxy';
+import { portOf, proxiedDispatcher } from './proxy';
 
 /**
  * How a caller's URL is fetched once the policy (egress.ts) may allow it: an agent
@@ -15,21 +15,19 @@ import { proxiedDispatcher, proxyFor, type ProxySettings, usesProxy } from './pr
  * An undici dispatcher that connects only where the policy allows: its connector
  * resolves the name, checks the addresses and connects to the checked one (IP
  * literals, which net.connect would not look up, are checked the same way).
- * With a proxy set (and NO_PROXY not covering the host), see throughProxy.
+ * Where proxyFor sends a call through the proxy, see throughProxy: either way the
+ * policy is checked, and proxyFor alone decides which way (proxiedDispatcher).
  */
 export function egressAgent(policy: EgressPolicy, settings: Pick<EgressConfig, 'timeoutMs' | 'proxy'>): Dispatcher {
   const connect = buildConnector({ timeout: settings.timeoutMs });
   const pinned: buildConnector.connector = (options, callback) => {
-    const port = Number(options.port) || (options.protocol === 'https:' ? 443 : 80);
     // `host` keeps the name, so TLS still sends it (SNI) and checks the certificate against it.
-    policy.addressFor(options.hostname, port).then(
+    policy.addressFor(options.hostname, portOf(options)).then(
       (address) => connect({ ...options, hostname: address }, callback),
       (error: Error) => callback(error, null),
     );
   };
-  if (!usesProxy(settings.proxy)) return new Agent({ connect: pinned });
-  // Hosts NO_PROXY covers reach the pinned connector of EnvHttpProxyAgent's direct agent.
-  return proxiedDispatcher(settings.proxy, { connect: pinned }).compose(throughProxy(policy, settings.proxy));
+  return proxiedDispatcher(settings.proxy, { connect: pinned }, throughProxy(policy));
 }
 
 /**
@@ -38,12 +36,10 @@ export function egressAgent(policy: EgressPolicy, settings: Pick<EgressConfig, '
  * (CONNECT ip:port), the name kept for TLS (SNI, the certificate) and the Host header.
  * What the proxy connects to is what was checked: no DNS rebinding in between.
  */
-function throughProxy(policy: EgressPolicy, proxy: ProxySettings | undefined): Dispatcher.DispatcherComposeInterceptor {
+function throughProxy(policy: EgressPolicy): Dispatcher.DispatcherComposeInterceptor {
   return (dispatch) => (options, handler) => {
     const origin = new URL(String(options.origin));
-    if (!proxyFor(origin, proxy)) return dispatch(options, handler);
-    const port = Number(origin.port) || (origin.protocol === 'https:' ? 443 : 80);
-    policy.addressFor(origin.hostname, port).then(
+    policy.addressFor(origin.hostname, portOf(origin)).then(
       (address) => {
         const pinned = new URL(origin);
         pinned.hostname = isIP(address) === 6 ? `[${address}]` : address;

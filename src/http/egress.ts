@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import type { ProxySettings } from './proxy';
+import { portOf, type ProxySettings } from './proxy';
 
 /** What URLs a caller supplies (media downloads, callbackUrl) may reach; configured URLs are trusted. */
 export interface EgressConfig {
@@ -92,10 +92,6 @@ function bareHost(hostname: string): string {
     .replace(/^\[(.*)\]$/, '$1')
     .replace(/\.$/, '')
     .toLowerCase();
-}
-
-function portOf(url: URL): number {
-  return Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
 }
 
 /** The URL when it is an http(s) one: the only schemes a caller's URL may have. */

@@ -1,4 +1,8 @@
+import { createServer, type Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../src/config/load';
+import { EgressPolicy } from '../../src/http/egress';
+import { egressAgent, egressRequest } from '../../src/http/egress-request';
 import { describeProxy, proxyFor, proxySecrets } from '../../src/http/proxy';
 
 const PROXY = 'http://gw:p%40ss@proxy.internal:3128';
@@ -14,6 +18,9 @@ describe('which proxy a call goes through', () => {
     ['https://qyapi.weixin.qq.com/', { httpsProxy: PROXY, noProxy: 'qyapi.weixin.qq.com:8443' }, PROXY],
     ['http://127.0.0.1:8081/', { httpProxy: PROXY, noProxy: '127.0.0.1:8081' }, undefined],
     ['http://127.0.0.1:8081/', { httpProxy: PROXY, noProxy: '*' }, undefined],
+    ['http://evil.example/', { httpProxy: PROXY, noProxy: '* ' }, undefined],
+    ['http://evil.example/', { httpProxy: PROXY, noProxy: ' *' }, undefined],
+    ['http://evil.example/', { httpProxy: PROXY, noProxy: 'localhost, *' }, undefined],
     ['https://qyapi.weixin.qq.com/', undefined, undefined],
   ])('when %s is called with %j, then it goes through %s', (url, settings, expected) => {
     expect(proxyFor(new URL(url), settings)).toBe(expected);
@@ -37,6 +44,10 @@ describe('the proxy settings', () => {
     expect(config.egress.proxy).toBe(config.wecom.proxy);
   });
 
+  it('when NO_PROXY has spaces around its entries, then they are trimmed once, where it is read', () => {
+    expect(loadConfig({ HTTP_PROXY: PROXY, NO_PROXY: ' * ' }).wecom.proxy?.noProxy).toBe('*');
+  });
+
   it('when only NO_PROXY is set, then there is no proxy', () => {
     expect(loadConfig({ NO_PROXY: 'localhost' }).wecom.proxy).toBeUndefined();
   });
@@ -44,4 +55,43 @@ describe('the proxy settings', () => {
   it('when HTTPS_PROXY is not an http(s) URL, then start-up names the variable', () => {
     expect(() => loadConfig({ HTTPS_PROXY: 'proxy.internal:3128' })).toThrow(/HTTPS_PROXY: /);
   });
+});
+
+/** A TCP server standing for a proxy that accepts and never answers; what it heard shows who asked it for what. */
+async function silentProxy(): Promise<{ url: string; heard: () => string; close: () => Promise<void> }> {
+  let heard = '';
+  const sockets = new Set<import('node:net').Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('data', (chunk) => (heard += String(chunk))).on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const close = async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((r) => server.close(r));
+  };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, heard: () => heard, close };
+}
+
+describe('one decision per call: direct or through the proxy', () => {
+  let proxy: Awaited<ReturnType<typeof silentProxy>>;
+  beforeEach(async () => {
+    proxy = await silentProxy();
+  });
+  afterEach(() => proxy.close());
+
+  it.each(['* ', ' *'])(
+    "when NO_PROXY is %j and a caller's name resolves to loopback, then the egress policy refuses it and the proxy hears nothing",
+    async (noProxy) => {
+      const policy = new EgressPolicy({ allow: [], privateRanges: 'allow' }, [], async () => [{ address: '127.0.0.5' }]);
+      const agent = egressAgent(policy, { timeoutMs: 2_000, proxy: { httpProxy: proxy.url, noProxy } });
+      try {
+        const result = await egressRequest('http://evil.example/', { dispatcher: agent, timeoutMs: 2_000 });
+        expect(result).toEqual({ kind: 'refused', reason: 'refused by the egress policy', permanent: true });
+        expect(proxy.heard()).toBe('');
+      } finally {
+        await agent.destroy();
+      }
+    },
+  );
 });
