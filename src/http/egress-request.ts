@@ -27,7 +27,8 @@ export function egressAgent(policy: EgressPolicy, settings: Pick<EgressConfig, '
       (error: Error) => callback(error, null),
     );
   };
-  return proxiedDispatcher(settings.proxy, { connect: pinned }, throughProxy(policy));
+  const timeouts = { connectTimeout: settings.timeoutMs, headersTimeout: settings.timeoutMs };
+  return proxiedDispatcher(settings.proxy, { connect: pinned, ...timeouts }, throughProxy(policy));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Agent, Dispatcher, ProxyAgent } from 'undici';
+import { Agent, Dispatcher, Pool, ProxyAgent } from 'undici';
 
 /**
  * The forward proxy outbound calls leave through (HTTP_PROXY, HTTPS_PROXY, NO_PROXY),
@@ -113,7 +113,9 @@ class ProxyRouter extends Dispatcher {
 /**
  * A keep-alive dispatcher for `options`: through the proxy where proxyFor says so, with
  * the same pool and timeouts either way (`connect` is the direct agent's only), undici's
- * plain Agent otherwise. `through` goes in front of each proxy's agent.
+ * plain Agent otherwise. The proxy's own client gets the connect and headers timeouts
+ * too: undici's defaults (10 s, 5 minutes) would hold a call to a proxy that accepts and
+ * never answers CONNECT. `through` goes in front of each proxy's agent.
  */
 export function proxiedDispatcher(
   settings: ProxySettings | undefined,
@@ -129,6 +131,8 @@ export function proxiedDispatcher(
     const agent = new ProxyAgent({
       ...pool,
       uri,
+      proxyTls: { timeout: options.connectTimeout },
+      clientFactory: (origin, client) => new Pool(origin, { ...client, headersTimeout: options.headersTimeout }),
     });
     proxies.set(uri, through ? agent.compose(through) : agent);
   }

@@ -4,6 +4,8 @@ import { loadConfig } from '../../src/config/load';
 import { EgressPolicy } from '../../src/http/egress';
 import { egressAgent, egressRequest } from '../../src/http/egress-request';
 import { describeProxy, proxyFor, proxySecrets } from '../../src/http/proxy';
+import { getToken } from '../../src/wecom/endpoints/token';
+import { WecomTransport } from '../../src/wecom/transport';
 
 const PROXY = 'http://gw:p%40ss@proxy.internal:3128';
 
@@ -94,4 +96,35 @@ describe('one decision per call: direct or through the proxy', () => {
       }
     },
   );
+});
+
+describe('a proxy that accepts and never answers CONNECT', () => {
+  let proxy: Awaited<ReturnType<typeof silentProxy>>;
+  beforeEach(async () => {
+    proxy = await silentProxy();
+  });
+  afterEach(() => proxy.close());
+
+  it("when WeCom is called through it, then the call fails as a network error within WECOM_TIMEOUT_MS, not undici's 5 minutes", async () => {
+    const transport = new WecomTransport({ apiBase: 'https://qyapi.example', timeoutMs: 300, proxy: { httpsProxy: proxy.url } });
+    try {
+      const outcome = await transport.call(getToken('ww0001', 'secret'));
+      expect(outcome).toEqual({ kind: 'retry', error: expect.objectContaining({ errcode: -2 }) });
+      expect(proxy.heard()).toContain('CONNECT qyapi.example:443');
+    } finally {
+      await transport.close();
+    }
+  }, 5_000);
+
+  it("when a caller's URL is fetched through it, then the fetch fails as a timeout within EGRESS_TIMEOUT_MS", async () => {
+    const policy = new EgressPolicy({ allow: ['127.0.0.1'], privateRanges: 'allow' }, [], async () => [{ address: '127.0.0.1' }]);
+    const agent = egressAgent(policy, { timeoutMs: 300, proxy: { httpProxy: proxy.url } });
+    try {
+      const result = await egressRequest('http://files.example:8081/q3.csv', { dispatcher: agent, timeoutMs: 300 });
+      expect(result).toEqual({ kind: 'failed', reason: 'timeout', permanent: false });
+      expect(proxy.heard()).toContain('CONNECT 127.0.0.1:8081');
+    } finally {
+      await agent.destroy();
+    }
+  }, 5_000);
 });
