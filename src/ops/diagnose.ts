@@ -18,11 +18,6 @@ function problem(app: WecomApp, check: string, error: WecomError): Finding {
   return { ok: false, app: app.name, check, detail: `errcode ${error.errcode}${hint ? `: ${hint}` : ''} (${error.errmsg.split(',')[0]})` };
 }
 
-/**
- * Checks each configured app against WeCom: the secret yields a token, the agent
- * exists for that secret and has a visible range, and the callback IPs can be read
- * (which also proves the gateway's IP is trusted). One finding per line.
- */
 /** What the diagnostics check: the apps and robots configured, whether the simulator stands in for WeCom, and the way out to it. */
 export interface DoctorSettings {
   apps: WecomApp[];
@@ -35,14 +30,16 @@ export interface DoctorSettings {
 function route(wecom: DoctorSettings['wecom'], sandbox: boolean): { text: string; proxied: boolean } {
   const base = new URL(wecom.apiBase);
   const proxy = proxyFor(base, wecom.proxy);
-  const noProxy = `NO_PROXY: ${wecom.proxy?.noProxy?.trim() || 'none'}`;
+  const noProxy = `NO_PROXY: ${wecom.proxy?.noProxy || 'none'}`;
   if (proxy) return { text: `calls to ${base.origin} go through the proxy ${describeProxy(proxy)} (${noProxy})`, proxied: true };
   // The sandbox drops the proxy (main/sandbox.ts): its simulator is on this machine.
   const why = sandbox
     ? ' (the built-in simulator is on this machine)'
-    : wecom.proxy
-      ? ` (${noProxy} covers ${base.hostname})`
-      : ' (no HTTPS_PROXY or HTTP_PROXY set)';
+    : !wecom.proxy
+      ? ' (no HTTPS_PROXY or HTTP_PROXY set)'
+      : base.protocol === 'http:' && !wecom.proxy.httpProxy
+        ? ' (no HTTP_PROXY for http://)'
+        : ` (${noProxy} covers ${base.hostname})`;
   return { text: `calls to ${base.origin} go direct${why}`, proxied: false };
 }
 
@@ -62,6 +59,11 @@ function egressFinding(config: DoctorSettings, refused: { app: string; ip?: stri
   return { ok: false, app: 'all', check: 'egress', detail: `${text}; ${seen} (errcode 60020): ${fix}` };
 }
 
+/**
+ * Checks each configured app against WeCom: the secret yields a token, the agent
+ * exists for that secret and has a visible range, and the callback IPs can be read
+ * (which also proves the gateway's IP is trusted). One finding per line.
+ */
 export async function diagnose(config: DoctorSettings, api: WecomApi): Promise<Finding[]> {
   const findings: Finding[] = [];
   // The same checks run in the sandbox, so a newcomer sees what they look like; this line says against what.

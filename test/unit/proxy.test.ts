@@ -4,8 +4,10 @@ import { loadConfig } from '../../src/config/load';
 import { EgressPolicy } from '../../src/http/egress';
 import { egressAgent, egressRequest } from '../../src/http/egress-request';
 import { describeProxy, proxyFor, proxySecrets } from '../../src/http/proxy';
+import { diagnose } from '../../src/ops/diagnose';
 import { getToken } from '../../src/wecom/endpoints/token';
 import { WecomTransport } from '../../src/wecom/transport';
+import type { WecomApi } from '../../src/wecom/wecom-api';
 
 const PROXY = 'http://gw:p%40ss@proxy.internal:3128';
 
@@ -36,6 +38,23 @@ describe('which proxy a call goes through', () => {
 
   it('when errors are scrubbed, then the password is looked for as written in the URL and decoded', () => {
     expect(proxySecrets({ httpsProxy: PROXY, httpProxy: 'http://proxy.internal:3128' })).toEqual(['p%40ss', 'p@ss']);
+  });
+});
+
+describe("doctor's egress line", () => {
+  /** The egress line alone: with no app configured, WeCom is never called. */
+  const egressLine = async (apiBase: string, proxy: Parameters<typeof proxyFor>[1]) => {
+    const findings = await diagnose({ apps: [], robots: [], sandbox: false, wecom: { apiBase, proxy } }, {} as WecomApi);
+    return findings.find((f) => f.check === 'egress')?.detail;
+  };
+
+  it.each([
+    ['http://wecom.mirror:8080', { httpsProxy: PROXY }, 'go direct (no HTTP_PROXY for http://)'],
+    ['https://qyapi.weixin.qq.com', { httpsProxy: PROXY, noProxy: 'qq.com' }, 'go direct (NO_PROXY: qq.com covers qyapi.weixin.qq.com)'],
+    ['https://qyapi.weixin.qq.com', undefined, 'go direct (no HTTPS_PROXY or HTTP_PROXY set)'],
+    ['https://qyapi.weixin.qq.com', { httpProxy: PROXY }, 'go through the proxy http://proxy.internal:3128 (NO_PROXY: none)'],
+  ])('when WeCom is at %s with %j, then the egress line says the calls %s', async (apiBase, proxy, says) => {
+    expect(await egressLine(apiBase, proxy)).toBe(`calls to ${new URL(apiBase).origin} ${says}`);
   });
 });
 
