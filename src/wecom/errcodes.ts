@@ -119,7 +119,7 @@ export function refusedCaller(error: { errcode: number; errmsg: string }): { ip?
 }
 
 export function errcodeHint(errcode: number, errmsg = ''): string | undefined {
-  const ip = errcode === 60020 ? ipFromErrmsg(errmsg) : undefined;
+  const ip = refusedCaller({ errcode, errmsg })?.ip;
   if (ip) return `add ${ip} to the app's trusted IPs (WeCom admin -> app -> 企业可信IP); it takes about a minute to apply`;
   return HINTS[errcode];
 }
