@@ -5,7 +5,7 @@ import type { SimulatorApp } from './host';
 export interface SimulatorOptions {
   apps?: SimulatorApp[];
   tokenTtlSeconds?: number;
-  /** 企业可信IP: calls with a token from other addresses answer 60020 naming the caller's (PUT /__sim/trusted-ips changes it). */
+  /** 企业可信IP: calls with a token from other addresses answer 60020 naming the caller's (fixed at start). */
   trustedIps?: string[];
   latencyMs?: number;
   /**

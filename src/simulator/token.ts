@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import express, { type Express, type Request } from 'express';
+import type { Express, Request } from 'express';
 import { type ApiHost, callerAddress, type SimulatorApp } from './host';
 
 interface IssuedToken {
@@ -19,19 +19,15 @@ export class Tokens {
   /** How many times tokens were expired (by a test or by chaos): each may cost one gettoken. */
   tokenExpiries = 0;
   private readonly tokens = new Map<string, IssuedToken>();
-  private trusted?: Set<string>;
+  /** The callers' addresses the corp's apps trust, fixed at start; undefined: every address (as for apps made before 2022-06-20). */
+  private readonly trusted?: Set<string>;
 
   constructor(
     readonly apps: SimulatorApp[],
     private readonly ttlSeconds = 7200,
     trustedIps?: string[],
   ) {
-    this.trustIps(trustedIps);
-  }
-
-  /** The callers' addresses the corp's apps trust; undefined: every address (as for apps made before 2022-06-20). */
-  trustIps(ips: string[] | undefined): void {
-    this.trusted = ips ? new Set(ips) : undefined;
+    this.trusted = trustedIps ? new Set(trustedIps) : undefined;
   }
 
   expireTokens(): void {
@@ -60,15 +56,6 @@ export class Tokens {
   }
 
   routes(app: Express, host: Pick<ApiHost, 'answer' | 'injectFault'>): void {
-    // PUT {"ips":["203.0.113.7"]} trusts those addresses only; {"ips":null} trusts every one again.
-    app.put('/__sim/trusted-ips', express.json(), (req, res) => {
-      const ips: unknown = req.body?.ips;
-      if (ips !== null && !(Array.isArray(ips) && ips.every((ip) => typeof ip === 'string'))) {
-        return void res.status(400).json({ error: 'expected {"ips": ["address", …]} or {"ips": null}' });
-      }
-      this.trustIps(ips ?? undefined);
-      res.json({ ok: true });
-    });
     app.get('/cgi-bin/gettoken', async (req, res) => {
       if (await host.injectFault('gettoken', req, res)) return;
       const { corpid, corpsecret } = req.query as Record<string, string | undefined>;
