@@ -86,7 +86,6 @@ describe('with HTTPS_PROXY and HTTP_PROXY set', () => {
   beforeEach(() => h.sim.reset());
 
   it('when a message goes to a member and a robot, then gettoken, message/send and webhook/send all reach WeCom through the proxy', async () => {
-    const tunnelsBefore = tunnelsTo(proxy.log(), simPort(h));
     const res = await h.api.post('/v1/messages').send(alert({ msgtype: 'text', to: { users: ['zhangsan'], robots: ['ops'] } }));
     expect(res.status).toBe(202);
     expect((await finalStatus(h.api, res.body.id)).status).toBe('sent');
@@ -94,8 +93,6 @@ describe('with HTTPS_PROXY and HTTP_PROXY set', () => {
     expect(h.sim.calls.map((c) => c.api)).toEqual(expect.arrayContaining(['gettoken', 'message/send', 'webhook/send']));
     expect(h.sim.calls.filter((c) => c.from !== PROXY_EGRESS)).toEqual([]);
     expect(h.sim.robotSent).toHaveLength(1);
-    // Keep-alive: the calls share tunnels, but at least one was opened through the proxy for them.
-    expect(tunnelsTo(proxy.log(), simPort(h))).toBeGreaterThan(tunnelsBefore);
   });
 
   it("when a file message names a caller's URL, then the download goes through the proxy to the checked address and the upload to WeCom too", async () => {

@@ -109,7 +109,8 @@ const PREREQUISITES = [
     variable: 'TINYPROXY_PATH',
     // Debian installs it in /usr/bin, Homebrew in its prefix's bin (on PATH).
     candidates: ['/usr/bin/tinyproxy', 'tinyproxy'],
-    neededFor: 'test/integration/proxy.test.ts (a real forward proxy carrying every call to WeCom)',
+    // The test binds the proxy's way out to 127.0.0.2, which Linux's loopback has and macOS's lacks.
+    neededFor: 'test/integration/proxy.test.ts (a real forward proxy; Linux only: it binds 127.0.0.2)',
     packages: { debian: 'tinyproxy', macos: 'tinyproxy', fedora: 'tinyproxy' },
   },
 ];
