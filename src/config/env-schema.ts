@@ -39,12 +39,14 @@ function wholeNumber(min: number, max?: number) {
   return max === undefined ? atLeast : atLeast.max(max, { error });
 }
 /**
- * The variables that hold a secret (or may: a Redis URL with a password): kept in a
+ * The variables that hold a secret (or may: a Redis or proxy URL with a password): kept in a
  * Secret, never in a ConfigMap or a manifest (deploy/kubernetes reads them from
  * one; test/integration/kubernetes.test.ts checks that it does, from this list).
  */
 export const SECRET_VARIABLES = [
   'REDIS_URL',
+  'HTTPS_PROXY',
+  'HTTP_PROXY',
   'WECOM_AGENT_SECRET',
   'WECOM_CALLBACK_TOKEN',
   'WECOM_CALLBACK_AES_KEY',
