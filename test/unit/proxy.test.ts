@@ -94,35 +94,35 @@ async function silentProxy(): Promise<{ url: string; heard: () => string; close:
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, heard: () => heard, close };
 }
 
-describe('one decision per call: direct or through the proxy', () => {
+describe("a proxy of the test's own that accepts and never answers", () => {
   let proxy: Awaited<ReturnType<typeof silentProxy>>;
   beforeEach(async () => {
     proxy = await silentProxy();
   });
   afterEach(() => proxy.close());
+
+  /** Fetches a caller's URL with an egress agent whose resolver answers `address` for every name, loopback allowed only as 127.0.0.1. */
+  async function fetchThrough(address: string, url: string, settings: { timeoutMs: number; proxy: Parameters<typeof proxyFor>[1] }) {
+    const policy = new EgressPolicy({ allow: ['127.0.0.1'], privateRanges: 'allow' }, [], async () => [{ address }]);
+    const agent = egressAgent(policy, settings);
+    try {
+      return await egressRequest(url, { dispatcher: agent, timeoutMs: settings.timeoutMs });
+    } finally {
+      await agent.destroy();
+    }
+  }
 
   it.each(['* ', ' *'])(
     "when NO_PROXY is %j and a caller's name resolves to loopback, then the egress policy refuses it and the proxy hears nothing",
     async (noProxy) => {
-      const policy = new EgressPolicy({ allow: [], privateRanges: 'allow' }, [], async () => [{ address: '127.0.0.5' }]);
-      const agent = egressAgent(policy, { timeoutMs: 2_000, proxy: { httpProxy: proxy.url, noProxy } });
-      try {
-        const result = await egressRequest('http://evil.example/', { dispatcher: agent, timeoutMs: 2_000 });
-        expect(result).toEqual({ kind: 'refused', reason: 'refused by the egress policy', permanent: true });
-        expect(proxy.heard()).toBe('');
-      } finally {
-        await agent.destroy();
-      }
+      const result = await fetchThrough('127.0.0.5', 'http://evil.example/', {
+        timeoutMs: 2_000,
+        proxy: { httpProxy: proxy.url, noProxy },
+      });
+      expect(result).toEqual({ kind: 'refused', reason: 'refused by the egress policy', permanent: true });
+      expect(proxy.heard()).toBe('');
     },
   );
-});
-
-describe('a proxy that accepts and never answers CONNECT', () => {
-  let proxy: Awaited<ReturnType<typeof silentProxy>>;
-  beforeEach(async () => {
-    proxy = await silentProxy();
-  });
-  afterEach(() => proxy.close());
 
   it("when WeCom is called through it, then the call fails as a network error within WECOM_TIMEOUT_MS, not undici's 5 minutes", async () => {
     const transport = new WecomTransport({ apiBase: 'https://qyapi.example', timeoutMs: 300, proxy: { httpsProxy: proxy.url } });
@@ -136,14 +136,8 @@ describe('a proxy that accepts and never answers CONNECT', () => {
   }, 5_000);
 
   it("when a caller's URL is fetched through it, then the fetch fails as a timeout within EGRESS_TIMEOUT_MS", async () => {
-    const policy = new EgressPolicy({ allow: ['127.0.0.1'], privateRanges: 'allow' }, [], async () => [{ address: '127.0.0.1' }]);
-    const agent = egressAgent(policy, { timeoutMs: 300, proxy: { httpProxy: proxy.url } });
-    try {
-      const result = await egressRequest('http://files.example:8081/q3.csv', { dispatcher: agent, timeoutMs: 300 });
-      expect(result).toEqual({ kind: 'failed', reason: 'timeout', permanent: false });
-      expect(proxy.heard()).toContain('CONNECT 127.0.0.1:8081');
-    } finally {
-      await agent.destroy();
-    }
+    const result = await fetchThrough('127.0.0.1', 'http://files.example:8081/q3.csv', { timeoutMs: 300, proxy: { httpProxy: proxy.url } });
+    expect(result).toEqual({ kind: 'failed', reason: 'timeout', permanent: false });
+    expect(proxy.heard()).toContain('CONNECT 127.0.0.1:8081');
   }, 5_000);
 });
