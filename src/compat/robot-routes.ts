@@ -15,12 +15,17 @@ import { bodyText } from './compat-callers';
 export class CompatRobots {
   constructor(private readonly robots: Robot[]) {}
 
-  /** The robot a request names (93000 naming the problem otherwise, never a key). */
-  named(req: Request): Robot {
+  /**
+   * The robot a request names among those the caller may use (93000 otherwise, naming no key): a key the config
+   * file restricts to some robots learns nothing of the others, as on /v1.
+   */
+  named(req: Request, caller: Caller): Robot {
     const name = queryParam(req, 'robot');
-    const robot = this.robots.find((r) => r.name === name);
+    const allowed = caller.scope?.robots;
+    const usable = allowed ? this.robots.filter((r) => allowed.includes(r.name)) : this.robots;
+    const robot = usable.find((r) => r.name === name);
     if (robot) return robot;
-    const configured = this.robots.length > 0 ? `configured: ${this.robots.map((r) => r.name).join(', ')}` : 'none is configured';
+    const configured = usable.length > 0 ? `configured: ${usable.map((r) => r.name).join(', ')}` : 'none is configured';
     const what = name ? `no robot is named ${name}` : 'the robot parameter is missing (robot=<name>)';
     throw new CompatError(CompatErrcode.invalidWebhook, `invalid webhook url: ${what} (${configured})`);
   }
@@ -37,7 +42,7 @@ function refuseEveryone(caller: Caller, body: Record<string, unknown>): void {
 /** webhook/send: a robot body from any tool, accepted into the robot's line and budget, answered once persisted. */
 function sendToRobot(robots: CompatRobots, messages: Pick<MessageService, 'acceptRendered'>): RequestHandler {
   return async (req, res) => {
-    const robot = robots.named(req);
+    const robot = robots.named(req, callerOf(res));
     const send = readRobotSend(readJson(await bodyText(req, res)));
     refuseEveryone(callerOf(res), send.body);
     const message = { event: 'wecom.robot', to: { robots: [robot.name] }, msgtype: send.msgtype as Msgtype, body: send.body };

@@ -1,5 +1,6 @@
 import busboy from 'busboy';
 import type { Request, RequestHandler } from 'express';
+import { callerOf } from '../http/auth';
 import { queryParam } from '../http/route';
 import { uploadMedia, type MediaType, type UploadedMedia } from '../wecom/endpoints/media';
 import { robotUpload } from '../wecom/endpoints/robot';
@@ -83,7 +84,7 @@ export function mediaUploadRoute(deps: { apps: WecomApp[]; defaultApp: string; a
 /** webhook/upload_media with the robot's first key: its file and voice messages name the media_id (a pool's other keys cannot). */
 export function robotUploadRoute(deps: { robots: CompatRobots; api: WecomApi; clock: () => number }): RequestHandler {
   return async (req, res) => {
-    const robot = deps.robots.named(req);
+    const robot = deps.robots.named(req, callerOf(res));
     const type = mediaType(req, ['file', 'voice'] as const);
     const { filename, content } = await readMedia(req);
     answerOk(req, res, uploaded(await deps.api.robot(robotEndpoints(robot)[0], robotUpload(type, filename, content)), type, deps.clock()));
