@@ -7,7 +7,6 @@ import { CompatErrcode, CompatError } from '../wecom/compat/answers';
 import { compatPath } from '../wecom/compat/paths';
 import { readJson, readRobotSend } from '../wecom/compat/requests';
 import type { Robot } from '../wecom/group-chat';
-import { EVERYONE } from '../wecom/recipients';
 import { answerOk } from './compat-answers';
 import { bodyText } from './compat-callers';
 
@@ -31,21 +30,13 @@ export class CompatRobots {
   }
 }
 
-/** Who a robot text @-mentions: "@all" needs a key that may reach everyone, as /v1's mentions do. */
-function refuseEveryone(caller: Caller, body: Record<string, unknown>): void {
-  const scope = caller.scope;
-  const mentioned = Array.isArray(body.mentioned_list) ? (body.mentioned_list as unknown[]) : [];
-  if (scope && !scope.allowAll && mentioned.some((id) => String(id).toLowerCase() === EVERYONE))
-    throw new CompatError(CompatErrcode.noPermission, 'no privilege: this key may not mention "@all"');
-}
-
 /** webhook/send: a robot body from any tool, accepted into the robot's line and budget, answered once persisted. */
 function sendToRobot(robots: CompatRobots, messages: Pick<MessageService, 'acceptRendered'>): RequestHandler {
   return async (req, res) => {
     const robot = robots.named(req, callerOf(res));
     const send = readRobotSend(readJson(await bodyText(req, res)));
-    refuseEveryone(callerOf(res), send.body);
-    const message = { event: 'wecom.robot', to: { robots: [robot.name] }, msgtype: send.msgtype as Msgtype, body: send.body };
+    const { msgtype, body, mentions } = send;
+    const message = { event: 'wecom.robot', to: { robots: [robot.name] }, msgtype: msgtype as Msgtype, body, mentions };
     await messages.acceptRendered(message, { caller: callerOf(res), requestId: req.id });
     answerOk(req, res);
   };

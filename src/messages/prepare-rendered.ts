@@ -21,12 +21,15 @@ export interface RenderedMessage {
   /** The body under `msgtype`, in the form its destination takes (a robot's image as base64+md5). */
   body: Record<string, unknown>;
   idempotencyKey?: string;
+  /** Who the body @-mentions, for the key's scope ("@all" needs allowAll); the body itself carries the mentions. */
+  mentions?: { users: string[] };
 }
 
 /** The request a rendered message stands for, for what Acceptance reads of one (scope, recipients, hash). */
 export function renderedRequest(message: RenderedMessage): SendRequest {
-  const { event, app, to, msgtype, idempotencyKey } = message;
-  return { event, to, data: {}, msgtype, ...(app ? { app } : {}), ...(idempotencyKey ? { idempotencyKey } : {}) };
+  const { event, app, to, msgtype, idempotencyKey, mentions } = message;
+  const optional = { ...(app ? { app } : {}), ...(idempotencyKey ? { idempotencyKey } : {}), ...(mentions ? { mentions } : {}) };
+  return { event, to, data: {}, msgtype, ...optional };
 }
 
 /** A template that renders nothing: the record's event and priority, for a message that came rendered. */

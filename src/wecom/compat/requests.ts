@@ -97,9 +97,18 @@ export function readChatSend(body: unknown): CompatMessage & { chatId: string } 
   return { chatId: raw.chatid, ...messageOf('chat', raw) };
 }
 
-/** A webhook/send body (§13): the message, and who a text @-mentions (userids, "@all", mobiles). */
-export function readRobotSend(body: unknown): CompatMessage {
-  return messageOf('robot', parsed(z.looseObject({ msgtype: z.unknown() }), body));
+/** A robot message and the userids it @-mentions, "@all" by either list (§13 takes it among mobiles too). */
+export interface CompatRobotSend extends CompatMessage {
+  mentions: { users: string[] };
+}
+
+const ids = (list: unknown) => (Array.isArray(list) ? list.map(String) : []);
+
+/** A webhook/send body (§13): the message, and who it @-mentions, so a key's scope is checked as /v1's `mentions.users`. */
+export function readRobotSend(body: unknown): CompatRobotSend {
+  const message = messageOf('robot', parsed(z.looseObject({ msgtype: z.unknown() }), body));
+  const mobiles = ids(message.body.mentioned_mobile_list).filter((m) => m.toLowerCase() === EVERYONE);
+  return { ...message, mentions: { users: [...ids(message.body.mentioned_list), ...mobiles] } };
 }
 
 /** A message/recall body (§2.4): the msgid the gateway answered. */
