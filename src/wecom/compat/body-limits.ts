@@ -45,6 +45,9 @@ function tooLong(destination: CompatDestination, field: string, max: number, byt
 
 /** The body under `msgtype`, checked as WeCom checks it; throws CompatError naming the field. */
 export function checkBody(destination: CompatDestination, msgtype: string, body: unknown): Body {
+  // `media` is the gateway's own file source (a URL it would fetch later, unchecked): WeCom bodies carry media_id or base64.
+  if (typeof body === 'object' && body !== null && 'media' in body)
+    throw new CompatError(CompatErrcode.invalidParameter, `invalid parameter: ${msgtype}.media is not a WeCom field (give media_id)`);
   const limit = CONTENT_BYTES[destination][msgtype];
   if (limit !== undefined) {
     const content = (body as Body | undefined)?.content;
