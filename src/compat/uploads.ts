@@ -4,7 +4,7 @@ import { callerOf } from '../http/auth';
 import { queryParam } from '../http/route';
 import { uploadMedia, type MediaType, type UploadedMedia } from '../wecom/endpoints/media';
 import { robotUpload } from '../wecom/endpoints/robot';
-import { CompatErrcode, CompatError } from '../wecom/compat/answers';
+import { CompatErrcode, CompatError, MEDIA_FILE_ERRCODES } from '../wecom/compat/answers';
 import type { WecomApp } from '../wecom/app';
 import type { Outcome } from '../wecom/outcome';
 import type { WecomApi } from '../wecom/wecom-api';
@@ -60,11 +60,12 @@ function mediaType<T extends string>(req: Request, types: readonly T[]): T {
   throw new CompatError(CompatErrcode.invalidMediaType, `invalid type: ${type ?? '(missing)'}; one of ${types.join(', ')}`);
 }
 
-/** WeCom's answer to an upload, passed on: its media_id, or its own errcode (the gateway's own failures are "busy"). */
+/** WeCom's answer to an upload: its media_id, its refusal of the file, or "busy" naming WeCom's errcode for anything else. */
 function uploaded(outcome: Outcome<UploadedMedia>, type: string, now: number) {
   if (outcome.kind !== 'ok') {
     const { errcode, errmsg } = outcome.error;
-    throw new CompatError(errcode > 0 ? errcode : CompatErrcode.busy, errcode > 0 ? errmsg : `system busy: ${errmsg}`);
+    if (outcome.kind === 'permanent' && MEDIA_FILE_ERRCODES.has(errcode)) throw new CompatError(errcode, errmsg);
+    throw new CompatError(CompatErrcode.busy, `system busy: WeCom answered the gateway's upload ${errcode} (${errmsg}); retry later`);
   }
   return { type, media_id: outcome.value.mediaId, created_at: String(outcome.value.createdAt ?? Math.floor(now / 1000)) };
 }

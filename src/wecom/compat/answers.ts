@@ -68,3 +68,10 @@ export const COMPAT_TOKEN_SECONDS = 7_200;
  * without this margin a notification sent in the gap between the two clocks is lost.
  */
 export const COMPAT_TOKEN_GRACE_SECONDS = 300;
+
+/**
+ * WeCom's refusals of an uploaded file itself (reference §3): the caller's to see. Any other
+ * errcode of an upload is about the gateway's own call (its token, app secret, address, rate
+ * limit) and reaches the caller as -1, so a 40014 or 45009 is never taken for the caller's own.
+ */
+export const MEDIA_FILE_ERRCODES: ReadonlySet<number> = new Set([40004, 40005, 40006, 40009, 40010, 40011, 44001, 45001, 45007]);
