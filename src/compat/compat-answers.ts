@@ -55,6 +55,8 @@ export function compatErrors(logger: Logger): ErrorRequestHandler {
     const known = compatErrorOf(error);
     if (!known) (req as { log?: Logger }).log?.error({ err: error }, 'unhandled error') ?? logger.error({ err: error }, 'unhandled error');
     const answer = known ?? new CompatError(CompatErrcode.busy, 'system busy');
+    // HTTP 200 like every answer here: the access log reads the errcode to log the refusal at warn, under the hint's id.
+    res.locals.errcode = answer.errcode;
     res.status(200).json(compatAnswer(answer.errcode, answer.message, req.id));
   };
 }

@@ -12,13 +12,19 @@ declare module 'http' {
   }
 }
 
-/** How successful requests are logged (ACCESS_LOG, ACCESS_LOG_SAMPLE): 4xx lines are always `warn`, 5xx `error`. */
+/** How successful requests are logged (ACCESS_LOG, ACCESS_LOG_SAMPLE): 4xx lines and /cgi-bin/ refusals are always `warn`, 5xx `error`. */
 export interface AccessLogOptions {
   /** The level of a successful request's line; `off` writes none. */
   level: 'info' | 'debug' | 'off';
   /** The share of successful requests that get a line (0–1): at thousands a second, one in ten still shows the traffic. */
   sample: number;
 }
+
+/** A protocol whose refusals are HTTP 200 (WeCom's, under /cgi-bin/) names its errcode here: such a line is `warn`. */
+const refusedIn = (res: Response): number | undefined => {
+  const errcode: unknown = res.locals.errcode;
+  return typeof errcode === 'number' && errcode !== 0 ? errcode : undefined;
+};
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -34,7 +40,7 @@ export function accessLog(logger: Logger, metrics: Metrics, options: AccessLogOp
   const requests = childrenOf(metrics.httpRequests);
   const levelOf = (req: Request, res: Response): Level | undefined => {
     if (res.statusCode >= 500) return 'error';
-    if (res.statusCode >= 400) return 'warn';
+    if (res.statusCode >= 400 || refusedIn(res) !== undefined) return 'warn';
     if (options.level === 'off' || UNLOGGED.has(req.url) || (options.sample < 1 && Math.random() >= options.sample)) return undefined;
     // A dashboard left open refreshes every 5 s and bull-board and /docs fetch dozens of assets: that is noise at info.
     return isPageAsset(req.originalUrl) ? 'debug' : options.level;
@@ -60,6 +66,7 @@ export function accessLog(logger: Logger, metrics: Metrics, options: AccessLogOp
           // A web login's code (the alert's member page) works once for 5 minutes: not something to leave in logs.
           req: { id: req.id, method: req.method, url: redactUrl(req.originalUrl), remoteAddress: req.socket.remoteAddress },
           res: { statusCode: res.statusCode },
+          ...(refusedIn(res) !== undefined ? { errcode: refusedIn(res) } : {}),
           responseTime: Math.round(performance.now() - started),
         },
         res.writableFinished ? 'request completed' : 'request aborted',
