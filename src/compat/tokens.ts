@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { keyCaller, LOCAL_CALLER, type ApiKey, type Caller } from '../http/auth';
 import { COMPAT_TOKEN_GRACE_SECONDS, COMPAT_TOKEN_SECONDS, CompatErrcode, CompatError } from '../wecom/compat/answers';
 import type { WecomApp } from '../wecom/app';
@@ -6,9 +6,12 @@ import type { WecomApp } from '../wecom/app';
 /**
  * The gateway's own access_tokens for its WeCom-style API: stateless, never
  * WeCom's. `<payload>.<mac>`, both base64url: the payload names the API key (by
- * its id), the corp and the issue time; the MAC is HMAC-SHA256 keyed by the API
- * key's own value. A removed or changed key makes its tokens fail the MAC (40014),
- * 7200 s after issue (and a grace of 300 s) a token is expired (42001). No Redis read checks one.
+ * its id), the corp and the issue time; the MAC is HMAC-SHA256 keyed by
+ * HMAC-SHA256(the corp's first app secret, the API key's value). Every replica has
+ * both, a token holder neither: a leaked token is no oracle for guessing keys
+ * offline. A removed or changed key, or a changed app secret, makes its tokens fail
+ * the MAC (40014); 7200 s after issue (and a grace of 300 s) a token is expired
+ * (42001). No Redis read checks one.
  */
 
 /** What a token carries: whose key, which corp, when (epoch seconds). */
@@ -24,7 +27,7 @@ export interface TokenHolder {
   corpId: string;
 }
 
-const mac = (secret: string, payload: string) => createHmac('sha256', secret).update(payload).digest();
+const mac = (secret: Buffer, payload: string) => createHmac('sha256', secret).update(payload).digest();
 
 function readClaims(payload: string): Claims | undefined {
   try {
@@ -48,19 +51,17 @@ export class CompatTokens {
     this.byId = new Map(keys.map((key) => [key.id, key]));
   }
 
-  /** Keyless mode (no GATEWAY_API_KEYS): tokens of loopback callers are keyed by the corp's first app secret, stable across restarts. */
+  /** Keyless mode (no GATEWAY_API_KEYS): loopback callers' tokens, signed with the corp's app secret alone, stable across restarts. */
   get keyless(): boolean {
     return this.keys.length === 0;
   }
 
-  /** The secret a key id's tokens are signed with: the key's value, or keyless mode's stand-in; none for a key that is gone. */
-  private secretOf(keyId: string, corpId: string): string | undefined {
-    if (this.keyless && keyId === LOCAL_CALLER.id) {
-      const app = this.apps.find((a) => a.corpId === corpId);
-      return app && createHash('sha256').update(`wecom-gateway keyless token:${app.secret}`).digest('hex');
-    }
+  /** The MAC key of a key id's tokens for a corp (see above); none for a key that is gone or a corp not served. */
+  private secretOf(keyId: string, corpId: string): Buffer | undefined {
+    const app = this.apps.find((a) => a.corpId === corpId);
     const key = this.byId.get(keyId);
-    return key?.permissions.has('send') ? key.key : undefined;
+    const value = this.keyless && keyId === LOCAL_CALLER.id ? 'wecom-gateway keyless token' : key?.permissions.has('send') && key.key;
+    return app && value ? createHmac('sha256', app.secret).update(value).digest() : undefined;
   }
 
   /** A new token for this caller and corp, issued now (core.clock). */
@@ -78,7 +79,7 @@ export class CompatTokens {
     const claims = payload && signature && extra === undefined ? readClaims(payload) : undefined;
     const secret = claims && this.secretOf(claims.keyId, claims.corpId);
     const given = Buffer.from(signature ?? '', 'base64url');
-    if (!claims || !secret || !this.apps.some((a) => a.corpId === claims.corpId) || !sameMac(given, mac(secret, payload)))
+    if (!claims || !secret || !sameMac(given, mac(secret, payload)))
       throw new CompatError(CompatErrcode.invalidToken, 'invalid access_token: fetch a new one with gettoken');
     if (Math.floor(this.clock() / 1000) - claims.issuedAt >= COMPAT_TOKEN_SECONDS + COMPAT_TOKEN_GRACE_SECONDS)
       throw new CompatError(CompatErrcode.expiredToken, 'access_token expired: fetch a new one with gettoken');
