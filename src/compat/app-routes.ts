@@ -85,7 +85,7 @@ function sendMessage(deps: CompatAppDeps): RequestHandler {
       const accepted = await deps.messages.acceptRendered({ ...message, idempotencyKey: claim.idempotencyKey }, context);
       answerOk(req, res, { msgid: accepted.id });
     } catch (error) {
-      await claim.release().catch(() => undefined);
+      await claim.failed(error).catch(() => undefined);
       throw error;
     }
   };
