@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import request from 'supertest';
 import { createGateway } from '../../src/gateway';
 import { eventually, finalStatus, SIM_APP, startHarness, UNLIMITED_SIM, type Harness } from '../support/harness';
@@ -121,10 +122,15 @@ describe('gateway tokens: expiry and revocation', () => {
     expect((await send(await token(), text('fresh'))).body.errcode).toBe(0);
   });
 
-  it('when the key is removed or changed (a gateway built from another key list, same Redis), then its tokens answer 40014', async () => {
+  it('when the key is removed or changed, or the app secret changed (another gateway, same Redis), then its tokens answer 40014', async () => {
     const issued = await token();
-    for (const apiKeys of [KEYS.slice(1), [{ ...KEYS[0], key: 'alpha-compat-key-CHANGED-0000' }, ...KEYS.slice(1)]]) {
-      const other = await createGateway({ ...h.config, apiKeys }, { clock });
+    const changes = [
+      { apiKeys: KEYS.slice(1) },
+      { apiKeys: [{ ...KEYS[0], key: 'alpha-compat-key-CHANGED-0000' }, ...KEYS.slice(1)] },
+      { apps: [{ ...h.config.apps[0], secret: 'rotated-app-secret' }, ...h.config.apps.slice(1)] },
+    ];
+    for (const change of changes) {
+      const other = await createGateway({ ...h.config, ...change }, { clock });
       try {
         const res = await request(other.app).post(`/cgi-bin/message/send?access_token=${issued}`).send(text('revoked'));
         expect([res.status, res.body.errcode]).toEqual([200, 40014]);
@@ -132,7 +138,10 @@ describe('gateway tokens: expiry and revocation', () => {
         await other.close();
       }
     }
-    const forged = `${issued.split('.')[0]}.${Buffer.from('not the mac').toString('base64url')}`;
+    // A leaked token is no oracle for guessing keys offline: its MAC is not keyed by the API key alone.
+    const [payload, mac] = issued.split('.');
+    expect(createHmac('sha256', ALPHA).update(payload).digest('base64url')).not.toBe(mac);
+    const forged = `${payload}.${Buffer.from('not the mac').toString('base64url')}`;
     expect((await send(forged, text('forged'))).body.errcode).toBe(40014);
     expect((await h.api.post('/cgi-bin/message/send').send(text('none'))).body.errcode).toBe(41001);
   });
@@ -199,6 +208,14 @@ describe('POST /cgi-bin/message/send', () => {
     expect(h.sim.sent).toHaveLength(0);
   });
 
+  it("when a body carries the gateway's own media source beside media_id, then 40058 naming it and nothing is fetched or sent", async () => {
+    const file = { media_id: 'x', media: { url: 'http://127.0.0.1:1/internal' } };
+    const res = await send(await token(), { ...text('x'), msgtype: 'file', file });
+    expect([res.status, res.body.errcode]).toEqual([200, 40058]);
+    expect(res.body.errmsg).toContain('file.media');
+    expect(h.sim.sent).toHaveLength(0);
+  });
+
   it('when enable_duplicate_check is on, then a repeat of the same body answers the first msgid and sends nothing more', async () => {
     const t = await token();
     const body = text('once only', { enable_duplicate_check: 1, duplicate_check_interval: 600 });
@@ -237,6 +254,20 @@ describe('POST /cgi-bin/message/recall, media/upload, appchat/send', () => {
     expect(h.sim.sent[0].body).toMatchObject({ msgtype: 'file', file: { media_id: up.body.media_id } });
     const badType = await h.api.post(`/cgi-bin/media/upload?access_token=${t}&type=movie`).attach('media', Buffer.from('abcdefg'), 'a.bin');
     expect(badType.body.errcode).toBe(40005);
+  });
+
+  it("when WeCom refuses the gateway's own upload call (its rate limit, its token), then -1 naming WeCom's errcode", async () => {
+    const t = await token();
+    const upload = () => h.api.post(`/cgi-bin/media/upload?access_token=${t}&type=file`).attach('media', Buffer.from('numbers'), 'a.txt');
+    h.sim.failNext(1, { errcode: 45009, errmsg: 'api freq out of limit' }, 'media/upload');
+    const limited = await upload();
+    expect([limited.status, limited.body.errcode]).toEqual([200, -1]);
+    expect(limited.body.errmsg).toContain('45009');
+    h.sim.failNext(2, { errcode: 40014, errmsg: 'invalid access_token' }, 'media/upload');
+    expect((await upload()).body.errcode).toBe(-1);
+    // A refusal of the file itself is the caller's to see.
+    h.sim.failNext(1, { errcode: 40006, errmsg: 'invalid file size' }, 'media/upload');
+    expect((await upload()).body.errcode).toBe(40006);
   });
 
   it('when appchat/send names a chat registered with the gateway, then the chat gets it; an unknown chat is 86001', async () => {
@@ -288,6 +319,18 @@ describe('WeCom-style answers to what the gateway does not take', () => {
     const all = JSON.stringify(logs.lines);
     expect(logs.lines.some((l) => String(l.req?.url ?? '').startsWith('/cgi-bin/'))).toBe(true);
     for (const secret of [t, ALPHA, 'a-wrong-secret-0000000000']) expect(all).not.toContain(secret);
+  });
+});
+
+describe('the access log of /cgi-bin/ refusals', () => {
+  it('when a request is refused (HTTP 200, errcode non-zero), then its access log line is warn, with the errcode and the hint id', async () => {
+    logs.lines.length = 0;
+    const refused = await h.api.post('/cgi-bin/message/send?access_token=not-a-token').send(text('x'));
+    expect(refused.body.errcode).toBe(40014);
+    const hint = /hint: \[(.+)\]$/.exec(refused.body.errmsg)?.[1];
+    const line = logs.lines.find((l) => l.req?.id === hint && l.msg === 'request completed');
+    expect(line).toMatchObject({ level: 40, errcode: 40014, res: { statusCode: 200 } });
+    expect(JSON.stringify(line)).not.toContain('not-a-token');
   });
 });
 

@@ -72,6 +72,30 @@ describe('POST /cgi-bin/webhook/send?key=K&robot=R', () => {
     expect(h.sim.robotSent).toHaveLength(0);
   });
 
+  it('when a scoped key names a robot it may not use, then the 93000 lists only the robots in its scope', async () => {
+    const unknown = await post(`key=${OPS_ONLY}&robot=nosuch`, { msgtype: 'text', text: { content: 'x' } });
+    expect(unknown.body.errcode).toBe(93000);
+    expect(unknown.body.errmsg).toContain('configured: ops');
+    expect(unknown.body.errmsg).not.toContain('dev');
+  });
+
+  it('when a scoped key @-mentions everyone by mentioned_mobile_list, then 60011 and nothing is sent', async () => {
+    const text = { content: 'x', mentioned_mobile_list: ['@all'] };
+    const all = await post(`key=${OPS_ONLY}&robot=ops`, { msgtype: 'text', text });
+    expect([all.status, all.body.errcode]).toEqual([200, 60011]);
+    expect((await post(`key=${SENDER}&robot=ops`, { msgtype: 'text', text })).body.errcode).toBe(0);
+    await eventually(() => h.sim.robotSent.length === 1);
+    expect(h.sim.robotSent[0].body).toMatchObject({ mentioned_mobile_list: ['@all'] });
+  });
+
+  it("when a body carries the gateway's own media field, then 40058 naming it: WeCom bodies carry media_id or base64", async () => {
+    const file = { media_id: 'x', media: { url: 'http://127.0.0.1:1/secret' } };
+    const res = await post(`key=${SENDER}&robot=ops`, { msgtype: 'file', file });
+    expect([res.status, res.body.errcode]).toEqual([200, 40058]);
+    expect(res.body.errmsg).toContain('file.media');
+    expect(h.sim.robotSent).toHaveLength(0);
+  });
+
   it("when a body breaks a robot's limits, then WeCom's robot errcodes: 44004, 40058 past 4096 bytes of markdown, 40008", async () => {
     const codes = [
       await post(`key=${SENDER}&robot=ops`, { msgtype: 'text', text: { content: '' } }),
@@ -91,5 +115,14 @@ describe('POST /cgi-bin/webhook/upload_media?key=K&robot=R&type=file', () => {
     expect((await post(`key=${SENDER}&robot=ops`, { msgtype: 'file', file: { media_id: up.body.media_id } })).body.errcode).toBe(0);
     await eventually(() => h.sim.robotSent.length === 1);
     expect(h.sim.robotSent[0]).toMatchObject({ key: OPS_KEY, msgtype: 'file', body: { media_id: up.body.media_id } });
+  });
+
+  it('when a scoped key uploads for a robot outside its scope, then 93000 and nothing reaches WeCom', async () => {
+    const up = await h.api
+      .post(`/cgi-bin/webhook/upload_media?key=${OPS_ONLY}&robot=dev&type=file`)
+      .attach('media', Buffer.from('quarterly numbers'), 'report.txt');
+    expect([up.status, up.body.errcode]).toEqual([200, 93000]);
+    expect(up.body.errmsg).toContain('(configured: ops)');
+    expect(h.sim.calls.filter((c) => c.api === 'webhook/upload_media')).toHaveLength(0);
   });
 });
