@@ -28,6 +28,8 @@ export interface AppOptions {
    * absent, each app counts in memory with the default limit.
    */
   authFailures?: FailedAuthGuard;
+  /** The key checker, when the gateway shares it with another protocol's routes (/cgi-bin/); absent, built from the two above. */
+  keys?: ApiKeys;
   bodyLimit: string;
   logger: Logger;
   metrics: Metrics;
@@ -107,10 +109,9 @@ export function createApp(options: AppOptions): Express {
   // WeCom posts XML, sometimes without a content type: read any body as text, before any JSON parser.
   // Its pushes are a few KB (a 2,048-byte text message, base64 and encrypted): 64 KB is ample, and caps what a stranger makes us read.
   const text = express.text({ type: () => true, limit: '64kb' });
-  const keys = new ApiKeys(
-    options.apiKeys,
-    options.authFailures ?? new AuthFailureThrottle({ failures: DEFAULT_AUTH_FAILURES_PER_MINUTE }),
-  );
+  const keys =
+    options.keys ??
+    new ApiKeys(options.apiKeys, options.authFailures ?? new AuthFailureThrottle({ failures: DEFAULT_AUTH_FAILURES_PER_MINUTE }));
   for (const route of options.routes) {
     const chain: RequestHandler[] = [];
     const authenticate = route.authenticate ?? (route.auth !== 'none' ? keys.require(route.auth) : undefined);

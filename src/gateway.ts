@@ -9,6 +9,7 @@ import { createApp } from './app';
 import type { EventRouter } from './callback/event-router';
 import { wireChats } from './chats/wire';
 import { wireCompat } from './compat/wire';
+import { ApiKeys } from './http/auth';
 import { loadExtensions } from './callback/extensions';
 import { wireCallback } from './callback/wire';
 import type { Config } from './config/config';
@@ -78,8 +79,15 @@ export async function createGateway(
     chats: chats.directory,
     oncall: directory,
   });
+  // Wrong keys per source address, counted across instances: one count, one key checker for /v1 and /cgi-bin/.
+  const authFailures = new AuthFailureThrottle({
+    failures: config.authFailuresPerMinute,
+    redis: core.redis,
+    keyPrefix: core.keys.authFailures,
+  });
+  const keys = new ApiKeys(config.apiKeys, authFailures);
   // WeCom's own API (/cgi-bin/), answered through the same pipeline.
-  const compat = wireCompat(core, config, { messages: messages.service, recall: messages.recall });
+  const compat = wireCompat(core, config, { messages: messages.service, recall: messages.recall, keys, failures: authFailures });
   const contacts = await wireContacts(core, config);
   const alerts = wireAlerts(core, config, {
     messages: messages.service,
@@ -125,8 +133,7 @@ export async function createGateway(
     pages: dashboard.pages,
     protocols: compat.protocols,
     rateLimit: config.rateLimitPerMinute > 0 ? rateLimitPerKey(core.redis, core.keys.rateLimit, config.rateLimitPerMinute) : undefined,
-    // Wrong keys per source address, counted across instances.
-    authFailures: new AuthFailureThrottle({ failures: config.authFailuresPerMinute, redis: core.redis, keyPrefix: core.keys.authFailures }),
+    keys,
     bodyLimit: config.bodyLimit,
     accessLog: config.accessLog,
     trustProxy: config.callback.trustProxy,

@@ -9,7 +9,8 @@ import { COMPAT_TOKEN_SECONDS, CompatErrcode, CompatError } from '../wecom/compa
 import { compatPath } from '../wecom/compat/paths';
 import { readAppSend, readChatSend, readJson, readRecall } from '../wecom/compat/requests';
 import type { WecomApp } from '../wecom/app';
-import { answerOk } from './compat-answers';
+import { APP_CHAT } from '../wecom/limits';
+import { answerOk } from './compat-errors';
 import { appFor, bodyText, holderOf, secretCaller, tokenAuth } from './compat-callers';
 import type { DuplicateCheck } from './duplicate-check';
 import type { CompatTokens } from './tokens';
@@ -56,7 +57,7 @@ function getToken(deps: CompatAppDeps): RequestHandler {
     if (!corpId || !deps.apps.some((app) => app.corpId === corpId))
       throw new CompatError(CompatErrcode.invalidCorpId, `invalid corpid: ${corpId ? 'no configured app has this corp id' : 'missing'}`);
     if (!secret) throw new CompatError(CompatErrcode.missingSecret, 'corpsecret missing: give a gateway API key with the send permission');
-    const caller = await secretCaller({ ...deps, keyless: deps.tokens.keyless }, req, secret, CompatErrcode.invalidSecret);
+    const caller = await secretCaller(deps, req, secret, CompatErrcode.invalidSecret);
     answerOk(req, res, { access_token: deps.tokens.issue(caller, corpId), expires_in: COMPAT_TOKEN_SECONDS });
   };
 }
@@ -96,7 +97,7 @@ function sendToChat(deps: CompatAppDeps): RequestHandler {
   return async (req, res) => {
     const holder = holderOf(res);
     const send = readChatSend(readJson(await bodyText(req, res)));
-    if (!/^[0-9A-Za-z]{1,32}$/.test(send.chatId)) throw new CompatError(CompatErrcode.invalidChatId, 'invalid chatid');
+    if (!APP_CHAT.chatId.test(send.chatId)) throw new CompatError(CompatErrcode.invalidChatId, 'invalid chatid');
     const app = appFor(deps.apps, deps.defaultApp, holder);
     const message = {
       event: 'wecom.appchat',

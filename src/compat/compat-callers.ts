@@ -51,17 +51,15 @@ async function wrongKey(guard: FailedAuthGuard, req: Request, errcode: number, w
   return new CompatError(errcode, `${what}${retry}`);
 }
 
+/** What checking a presented secret reads: the keys, the wrong-key count, and whether the gateway is keyless (the tokens know). */
+type SecretDeps = { keys: ApiKeys; failures: FailedAuthGuard; tokens: Pick<CompatTokens, 'keyless'> };
+
 /**
  * The caller a presented secret is (gettoken's corpsecret, webhook/send's key): an API
  * key with the send permission, or keyless mode's local caller; else `errcode`.
  */
-export async function secretCaller(
-  deps: { keys: ApiKeys; failures: FailedAuthGuard; keyless: boolean },
-  req: Request,
-  secret: string | undefined,
-  errcode: number,
-): Promise<Caller> {
-  if (deps.keyless) {
+export async function secretCaller(deps: SecretDeps, req: Request, secret: string | undefined, errcode: number): Promise<Caller> {
+  if (deps.tokens.keyless) {
     refuseUnlessLocal(req);
     return LOCAL_CALLER;
   }
@@ -76,7 +74,7 @@ export async function secretCaller(
 }
 
 /** webhook/send's `?key=`: an API key with send, else 93000 as WeCom answers a wrong robot key. */
-export function robotKeyAuth(deps: { keys: ApiKeys; failures: FailedAuthGuard; keyless: boolean }): RequestHandler {
+export function robotKeyAuth(deps: SecretDeps): RequestHandler {
   return async (req, res, next) => {
     res.locals.caller = await secretCaller(deps, req, queryParam(req, 'key'), CompatErrcode.invalidWebhook);
     next();

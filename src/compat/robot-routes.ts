@@ -7,7 +7,7 @@ import { CompatErrcode, CompatError } from '../wecom/compat/answers';
 import { compatPath } from '../wecom/compat/paths';
 import { readJson, readRobotSend } from '../wecom/compat/requests';
 import type { Robot } from '../wecom/group-chat';
-import { answerOk } from './compat-answers';
+import { answerOk } from './compat-errors';
 import { bodyText } from './compat-callers';
 
 /** The configured robots, by the `robot` query parameter: an alias, so the robot's real key never leaves the gateway. */

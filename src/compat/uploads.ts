@@ -9,7 +9,7 @@ import type { WecomApp } from '../wecom/app';
 import type { Outcome } from '../wecom/outcome';
 import type { WecomApi } from '../wecom/wecom-api';
 import { robotEndpoints } from '../wecom/group-chat';
-import { answerOk } from './compat-answers';
+import { answerOk } from './compat-errors';
 import { appFor, holderOf } from './compat-callers';
 import type { CompatRobots } from './robot-routes';
 

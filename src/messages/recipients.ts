@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { SendRecipients } from '../wecom/message-payload';
+import { APP_CHAT } from '../wecom/limits';
 import { sendCalls } from '../wecom/recipients';
 import { scheduleName } from './oncall-recipients';
 
@@ -39,9 +40,7 @@ export const recipientsSchema = z.union(
           .max(20)
           .optional(),
         /** App group chats (created by the app) by chatid. */
-        chats: listOf(z.string().regex(/^[0-9A-Za-z]{1,32}$/, 'a chatid: 1-32 letters or digits'), 'chatids, e.g. ["oncall"]')
-          .max(20)
-          .optional(),
+        chats: listOf(z.string().regex(APP_CHAT.chatId, 'a chatid: 1-32 letters or digits'), 'chatids, e.g. ["oncall"]').max(20).optional(),
       })
       .strict()
       .refine((to) => [to.users, to.parties, to.tags, to.oncall, to.robots, to.chats].some((list) => (list?.length ?? 0) > 0), {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { CompatErrcode, CompatError } from './answers';
 import { checkBody, requireMsgtype, type CompatDestination } from './body-limits';
-import { EVERYONE } from '../recipients';
+import { EVERYONE, type MemberLists } from '../recipients';
 
 /**
  * WeCom request bodies read into the neutral shapes the gateway's flows take
@@ -19,7 +19,7 @@ export interface CompatMessage {
 /** message/send: to whom, through which agentid, and whether WeCom's duplicate check was asked for (its window, seconds). */
 export interface CompatAppSend extends CompatMessage {
   agentId: number;
-  to: typeof EVERYONE | { users?: string[]; parties?: string[]; tags?: string[] };
+  to: typeof EVERYONE | MemberLists;
   duplicateCheckSeconds?: number;
 }
 
