@@ -37,6 +37,22 @@ describe('openapi.yaml', () => {
     }
   });
 
+  it('when a response is described, then it holds only OpenAPI keys (an unquoted comma in a flow mapping would add some)', () => {
+    const allowed = new Set(['description', 'content', 'headers', 'links', '$ref']);
+    const stray = Object.entries(spec.paths).flatMap(([path, ops]) =>
+      Object.entries(ops)
+        .filter(([m]) => METHODS.includes(m))
+        .flatMap(([m, op]) =>
+          Object.entries(op.responses).flatMap(([code, r]) =>
+            Object.keys(r as object)
+              .filter((k) => !allowed.has(k))
+              .map((k) => `${m} ${path} ${code}: ${k}`),
+          ),
+        ),
+    );
+    expect(stray).toEqual([]);
+  });
+
   it('when a known path is asked with a method it does not take, then 405 with Allow listing the methods openapi.yaml gives it, as JSON', async () => {
     for (const [method, path, target] of [
       ['put', '/v1/messages/{id}', '/v1/messages/00000000-0000-4000-8000-000000000000'],
