@@ -27,4 +27,6 @@ for i = 4, #ARGV do
     end
   end
 end
+-- The done set may be new here (a claim's PEXPIRE ran before it existed): it lives as long as what it notes.
+if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('PEXPIRE', KEYS[5], 3600000) end
 return 1
