@@ -49,6 +49,13 @@ local function size(body) return #cjson.decode(body).c end
 if #KEYS == 6 then
   local rank = redis.call('ZRANK', KEYS[6], carrier)
   local waited = tonumber(redis.call('ZSCORE', order, carrier) or '0') >= 1
+  -- A robot part out of the line without being carried (failed, recalled, gone) leaves the pool too.
+  for _, id in ipairs(redis.call('ZRANGE', order, 0, -1)) do
+    if not redis.call('ZSCORE', KEYS[6], id) then
+      redis.call('ZREM', order, id)
+      redis.call('HDEL', bodies, id)
+    end
+  end
   if not rank or (ARGV[9] ~= '1' and not waited) then return out end
   local used = tonumber(ARGV[8])
   for _, id in ipairs(redis.call('ZRANGE', KEYS[6], rank + 1, rank + 200)) do
