@@ -7,8 +7,13 @@ const CLAIM = luaScript('coalesceClaim');
 const SETTLE = luaScript('coalesceSettle');
 const JOIN = luaScript('coalesceJoin');
 
-/** A claim not settled within this (its carrier died) is released: its parts wait again. Longer than any send call. */
+/** A claim not settled within its lease (its carrier died) is released: its parts wait again. The shortest lease. */
 export const CLAIM_LEASE_MS = 120_000;
+
+/** A lease outlasting any send call: a slow carrier's parts must never go twice (WECOM_TIMEOUT_MS may be long). */
+export function claimLeaseMs(wecomTimeoutMs: number): number {
+  return Math.max(CLAIM_LEASE_MS, 6 * wecomTimeoutMs);
+}
 /** A pool nobody touched for this long is gone (its parts' own jobs still send them). */
 const POOL_TTL_MS = 48 * 3_600_000;
 
@@ -45,6 +50,7 @@ export class CoalescePool {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
+    private readonly leaseMs = CLAIM_LEASE_MS,
   ) {}
 
   private keysOf(at: PoolAddress): string[] {
@@ -72,7 +78,7 @@ export class CoalescePool {
   ): Promise<Claim> {
     const id = randomUUID();
     const keys = [...this.keysOf(at), ...(at.line ? [at.line] : [])];
-    const args = [now, CLAIM_LEASE_MS, id, carrier.sendId, limit.bytes, limit.separatorBytes, POOL_TTL_MS];
+    const args = [now, this.leaseMs, id, carrier.sendId, limit.bytes, limit.separatorBytes, POOL_TTL_MS];
     const extra = at.line ? [carrier.bytes ?? 0, carrier.usedUp ? 1 : 0] : [carrier.place ?? 0, JSON.stringify(carrier.body ?? { c: '' })];
     const answer = (await CLAIM(this.redis, keys, [...args, ...extra])) as string[];
     if (answer[0] === 'done') return { kind: 'done' };

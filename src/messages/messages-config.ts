@@ -37,6 +37,8 @@ export interface MessagesSettings extends AppChoice {
   send: SendConfig;
   media: MediaConfig;
   egress: EgressConfig;
+  /** WECOM_TIMEOUT_MS: a coalescing claim's lease outlasts any send call (coalesce-pool.ts). */
+  wecom: { timeoutMs: number };
   /** The gateway's own port: the egress policy refuses callers' URLs that point back at it. */
   port: number;
   robots: Robot[];

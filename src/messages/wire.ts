@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import { Coalescer } from './coalesce';
-import { CoalescePool } from './coalesce-pool';
+import { CoalescePool, claimLeaseMs } from './coalesce-pool';
 import type { Core, Flow } from '../core';
 import type { ChatDirectory } from '../chats/chat-directory';
 import { EgressPolicy } from '../http/egress';
@@ -115,7 +115,7 @@ export async function wireMessages(
 
   const onPartDone = statusCallbacks(store, deps.statusCallbacks, core.clock, templates);
   const coalesce = new Coalescer({
-    pool: new CoalescePool(core.redis, core.keys),
+    pool: new CoalescePool(core.redis, core.keys, claimLeaseMs(config.wecom.timeoutMs)),
     store,
     onPartDone,
     coalesced: core.metrics.messagesCoalesced,
