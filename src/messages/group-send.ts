@@ -88,15 +88,21 @@ async function sendToRobot(
   const message = job.data.messages[chunk];
   const file = await deps.files.fetched(job, token, chunk, { robot: robot.name }, message.msgtype, message.body);
   const carrier = deps.coalesce?.robot(job.data, deps.robotLine.lineKey(robot.name));
+  // Sent by a part ahead that carried it (recorded before it left the line): looked at before the turn (a unit) and after.
+  const wasCarried = async () => carrier !== undefined && (await isFinal(deps.store, sendIdOf(job.data)));
+  const done = () => waitUntil(deps.store, job, token, deps.clock(), 'carried', deps.clock);
+  if (await wasCarried()) return done();
   const { endpoint, room, waiting } = await robotTurn(deps, job, token, robot, chunk, carrier);
-  // Out of the line and sent: a part ahead carried it (it records before it leaves the line).
-  if (carrier && (await isFinal(deps.store, sendIdOf(job.data))))
-    return waitUntil(deps.store, job, token, deps.clock(), 'carried', deps.clock);
+  if (await wasCarried()) return done();
   // The robot's minute is used up (by this message, or it waited for the next): the parts right behind go within it.
   if (carrier && waiting > 0) await carrier.claimBehind(room === 0);
   const own = carrier?.body(message.body) ?? message.body;
   const body = file ? withFile(own, file, robotKeyId(endpoint.key)) : await deps.media.resolveForRobot(endpoint, message.msgtype, own);
-  if (body.kind !== 'ok') return body;
+  if (body.kind !== 'ok') {
+    // The claimed parts wait again for a later carrier (their lease would hold them for minutes).
+    await carrier?.release();
+    return body;
+  }
   const outcome = await deps.api.robot(endpoint, robotSend(robotPayload({ msgtype: message.msgtype, body: body.value })));
   const { carried } = (await carrier?.after(outcome, `robot ${robot.name}`)) ?? { carried: [] };
   for (const sendId of carried) await deps.robotLine.leave(robot.name, sendId);
