@@ -45,8 +45,6 @@ export interface AcceptContext {
   requestId?: string;
   idempotencyField?: string;
   configuredChats?: string[];
-  /** false: the caller opted out of coalescing (as a request's `coalesce: false`; a key's scope says so too). */
-  coalesce?: boolean;
 }
 
 export interface Accepted {
@@ -252,9 +250,9 @@ function draftOf(request: SendRequest, prepared: PreparedMessage, context: Accep
   };
 }
 
-/** Whether the caller opted out of coalescing: the request, the accept context or the key's scope says `coalesce: false`. */
+/** Whether the caller opted out of coalescing: the request or the key's scope says `coalesce: false`. */
 function optedOut(request: SendRequest, context: AcceptContext): boolean {
-  return request.coalesce === false || context.coalesce === false || context.caller?.scope?.coalesce === false;
+  return request.coalesce === false || context.caller?.scope?.coalesce === false;
 }
 
 /** One send job per prepared part, under the id that answers the caller (the first message's, for a repeat). */
