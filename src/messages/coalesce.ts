@@ -6,6 +6,7 @@ import type { SendRecipients } from '../wecom/message-payload';
 import type { Outcome } from '../wecom/outcome';
 import { namedUsers, namesGroups } from '../wecom/recipients';
 import type { CoalescePool, Claim, PoolAddress, PooledBody } from './coalesce-pool';
+import type { PartState } from './message-record';
 import type { MessageStore } from './message-store';
 import { partOfSendId, sendIdOf, type GroupSend, type MemberSend, type SendJobData } from './send-queue';
 
@@ -39,12 +40,19 @@ export interface CarrierName {
 
 const contentOf = (body: Record<string, unknown>) => (typeof body.content === 'string' ? body.content : undefined);
 
-/** The members pool's name: the msgtype and the recipient set (sorted, case-insensitive, as WeCom counts userids). */
-function memberPoolName(msgtype: string, to: SendRecipients): string {
+/** Whose parts may merge: one caller's only, so a merged message (recalled as a whole) never holds another's. */
+const ownerOf = (data: SendJobData) =>
+  createHash('sha256')
+    .update(data.owner ?? '')
+    .digest('hex')
+    .slice(0, 16);
+
+/** The members pool's name: the msgtype, the caller and the recipient set (sorted, case-insensitive, as WeCom counts userids). */
+function memberPoolName(data: SendJobData, to: SendRecipients): string {
   const users = namedUsers(to)
     .map((u) => u.toLowerCase())
     .sort();
-  return `${msgtype}:${createHash('sha256').update(users.join('|')).digest('hex').slice(0, 24)}`;
+  return `${data.msgtype}:${ownerOf(data)}:${createHash('sha256').update(users.join('|')).digest('hex').slice(0, 24)}`;
 }
 
 /**
@@ -54,6 +62,8 @@ function memberPoolName(msgtype: string, to: SendRecipients): string {
  */
 export class Carrier {
   private claimed?: Extract<Claim, { kind: 'claimed' }>;
+  /** The state each carried part had when taken: given back if the merged message does not go, its attempts kept if it does. */
+  private readonly before = new Map<string, PartState>();
 
   constructor(
     private readonly deps: CoalesceDeps,
@@ -89,22 +99,27 @@ export class Carrier {
   }
 
   /**
-   * Keeps the claimed parts that may still be sent: one recalled, failed or gone while it waited, or
-   * recorded sent by a carrier that died before settling its claim, goes out of the pool unsent (again).
+   * Keeps the claimed parts that may still be sent, each marked `sending` (carried) in the same step, so a recall
+   * answers being_sent and their own jobs leave them be. One sent, failed, recalled or gone meanwhile (or recorded
+   * sent by a carrier that died before settling) goes out of the pool unsent (again). Nothing kept: a member's
+   * carrier goes alone, and leaves the pool it joined so that no other carrier sends it again.
    */
   private async keep(claim: Extract<Claim, { kind: 'claimed' }>): Promise<void> {
-    const states = await Promise.all(
+    const marked = { status: 'sending' as const, attempts: 0, coalescedInto: partOfSendId(this.sendId) };
+    const kept = await Promise.all(
       claim.parts.map(async ({ sendId }) => {
-        if (sendId === this.sendId) return 'self';
+        if (sendId === this.sendId) return true;
         const { messageId, part } = partOfSendId(sendId);
-        return (await this.deps.store.getPart(messageId, part))?.status;
+        const { done, before } = await this.deps.store.carryPart(messageId, part, 'take', marked);
+        if (done && before) this.before.set(sendId, before);
+        return done;
       }),
     );
-    const open = (s: string | undefined) => s === 'self' || s === 'queued' || s === 'deferred' || s === 'sending';
-    const closed = claim.parts.filter((_, i) => !open(states[i])).map((p) => p.sendId);
+    const closed = claim.parts.filter((_, i) => !kept[i]).map((p) => p.sendId);
     await this.deps.pool.settle(this.at, claim.id, closed, 'done', this.deps.clock());
-    const parts = claim.parts.filter((_, i) => open(states[i]));
+    const parts = claim.parts.filter((_, i) => kept[i]);
     if (parts.length > 0) this.claimed = { ...claim, parts };
+    else if (!this.at.line) await this.deps.pool.settle(this.at, '', [this.sendId], 'forget', this.deps.clock());
   }
 
   private get limits() {
@@ -143,6 +158,11 @@ export class Carrier {
     if (!this.claimed) return;
     const claim = this.claimed;
     this.claimed = undefined;
+    for (const [sendId, before] of this.before) {
+      const { messageId, part } = partOfSendId(sendId);
+      await this.deps.store.carryPart(messageId, part, 'release', before);
+    }
+    this.before.clear();
     await this.deps.pool.settle(this.at, claim.id, this.idsOf(claim), 'release', this.deps.clock());
   }
 
@@ -173,16 +193,22 @@ export class Carrier {
       const head = messageId === carrier.messageId && part === carrier.part;
       const coalescedInto = head ? {} : { coalescedInto: carrier };
       const at = this.deps.clock();
+      // The send that carried it counts as an attempt of its own, beside those it had made.
+      const attempts = Math.max(1, this.before.get(sendId)?.attempts ?? 0);
       await this.deps.store.updatePart(
         messageId,
         part,
-        { status: 'sent', attempts: 1, msgid, invalid, ...coalescedInto },
-        { part, attempt: 1, at, ms: 0, outcome: 'sent', to, ...coalescedInto },
+        { status: 'sent', attempts, msgid, invalid, ...coalescedInto },
+        { part, attempt: attempts, at, ms: 0, outcome: 'sent', to, ...coalescedInto },
       );
       if (body.n) await this.deps.onPartDone?.(messageId);
     }
+    // A recall of the carrier's message takes back the parts it held (they share its msgid).
+    const beside = carried.filter((p) => p.sendId !== sendIdOf(carrier)).map((p) => p.sendId);
+    if (msgid && beside.length > 0) await this.deps.store.noteCarried(carrier, beside);
     await this.deps.pool.settle(this.at, claim.id, this.idsOf(claim), 'done', this.deps.clock());
     this.claimed = undefined;
+    this.before.clear();
     // The parts in the message beside the one that carried them (a claim of this part alone merged nothing).
     const absorbed = carried.length - (selfSent ? 0 : 1);
     if (absorbed > 0) {
@@ -207,7 +233,7 @@ export class Coalescer {
     // One member: several share no budget, and a part split by theirs would leave its pool entry behind.
     if (data.coalesce === false || !limit || own === undefined || data.oncall?.length || namesGroups(to)) return undefined;
     if (namedUsers(to).length !== 1) return undefined;
-    const at = { tag: `${app.corpId}:${app.agentId}`, pool: memberPoolName(data.msgtype, to) };
+    const at = { tag: `${app.corpId}:${app.agentId}`, pool: memberPoolName(data, to) };
     return new Carrier(this.deps, at, data, own, limit);
   }
 
@@ -221,6 +247,6 @@ export class Coalescer {
     const own = contentOf(body);
     const onlyContent = Object.keys(body).every((k) => k === 'content');
     if (!limit || own === undefined || !onlyContent) return undefined;
-    return new Carrier(this.deps, { tag: data.group.robot, pool: `robot:${msgtype}`, line }, data, own, limit);
+    return new Carrier(this.deps, { tag: data.group.robot, pool: `robot:${msgtype}:${ownerOf(data)}`, line }, data, own, limit);
   }
 }

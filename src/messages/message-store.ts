@@ -5,7 +5,7 @@ import type { RedisClient } from '../redis/connection';
 import type { RedisKeys } from '../redis/keys';
 import { MessageList, type MessageListQuery } from './message-list';
 import { messageView, type AttemptRecord, type MessageRecord, type MessageView, type PartState } from './message-record';
-import { createMessage, startPart, updateOpenPart } from './store-scripts';
+import { carryPart, createMessage, startPart, updateOpenPart } from './store-scripts';
 
 /** Attempts kept per message for the console's timeline (a part deferred for hours adds none). */
 const ATTEMPTS_KEPT = 50;
@@ -134,6 +134,30 @@ export class MessageStore {
   /** A waiting part's new state, unless it was sent or recalled meanwhile (by a carrier, coalesce.ts). */
   async updateOpenPart(id: string, part: number, state: Omit<PartState, 'updatedAt'>): Promise<void> {
     await updateOpenPart(this.redis, this.partsKey(id), part, JSON.stringify({ ...state, updatedAt: this.clock() }));
+  }
+
+  /**
+   * A carrier takes a waiting part into its merged message (marked `sending`, coalescedInto the carrier) or gives
+   * it back (`release` with the state it had); `done`: whether it did, `before`: the state it had (undefined: gone).
+   */
+  async carryPart(
+    id: string,
+    part: number,
+    mode: 'take' | 'release',
+    state: Omit<PartState, 'updatedAt'>,
+  ): Promise<{ done: boolean; before?: PartState }> {
+    const answer = await carryPart(this.redis, this.partsKey(id), part, mode, JSON.stringify({ ...state, updatedAt: this.clock() }));
+    return { done: answer.done, ...(answer.before ? { before: JSON.parse(answer.before) as PartState } : {}) };
+  }
+
+  /** The parts (send ids) a carrier part's WeCom message held beside its own (coalesce.ts): a recall takes them back with it. */
+  async noteCarried(carrier: { messageId: string; part: number }, sendIds: string[]): Promise<void> {
+    await this.redis.hset(this.recordKey(carrier.messageId), `carried:${carrier.part}`, JSON.stringify(sendIds));
+  }
+
+  /** The parts a carrier part's message held (noteCarried). */
+  async carriedBy(id: string, part: number): Promise<string[]> {
+    return JSON.parse((await this.redis.hget(this.recordKey(id), `carried:${part}`)) ?? '[]') as string[];
   }
 
   /** Every attempt's outcome, oldest first (the last 50). */

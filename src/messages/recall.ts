@@ -6,7 +6,7 @@ import { recallMessage as messageRecall } from '../wecom/endpoints/message';
 import type { WecomApi } from '../wecom/wecom-api';
 import type { MessageView } from './message-record';
 import type { MessageStore } from './message-store';
-import { sendIdOf, type SendJobData } from './send-queue';
+import { partOfSendId, sendIdOf, type SendJobData } from './send-queue';
 import { RECALL_WINDOW_MS } from '../wecom/limits';
 
 export interface RecallDeps {
@@ -53,16 +53,26 @@ export async function recallMessage(id: string, deps: RecallDeps, caller: Caller
   const app = deps.findApp(view.app);
   if (!app) throw new ApiError(409, 'unknown_app', `app ${view.app} is no longer configured`);
   const parts = await deps.store.parts(id);
+  // A part another message carried went inside that message's WeCom message: only recalling that one takes it back.
+  const inside = parts.find((p) => p.status === 'sent' && p.msgid && p.coalescedInto && p.coalescedInto.messageId !== id);
+  if (inside?.coalescedInto) {
+    const carrier = inside.coalescedInto.messageId;
+    throw new ApiError(409, 'not_recallable', `sent within message ${carrier}: recall that message (it is recalled as a whole)`);
+  }
   const recall: PartRecall[] = [];
   for (const [index, part] of parts.entries()) {
     const to = view.deliveries?.[index]?.to ?? 'members';
     const outcome = (result: PartRecall['outcome'], reason?: string) =>
       recall.push({ part: index, to, outcome: result, ...(reason ? { reason } : {}) });
-    if (part.status === 'sent' && part.msgid) {
+    if (part.status === 'sent' && part.msgid && part.coalescedInto) {
+      // Carried by another part of this message: recalled with it (recallCarried), never a second time.
+      outcome('recalled');
+    } else if (part.status === 'sent' && part.msgid) {
       const answer = await deps.api.call(app, messageRecall(part.msgid));
       if (answer.kind !== 'ok')
         throw new ApiError(409, 'recall_refused', `WeCom refused the recall: ${answer.error.errcode} ${answer.error.errmsg}`);
       outcome('recalled');
+      await recallCarried(deps, { messageId: id, part: index }, part.msgid);
     } else if (part.status === 'queued' || part.status === 'deferred') {
       const job = await deps.queue.getJob(sendIdOf({ messageId: id, part: index }));
       // A job a worker has just taken cannot be removed: BullMQ refuses a locked job.
@@ -85,4 +95,13 @@ export async function recallMessage(id: string, deps: RecallDeps, caller: Caller
     await deps.store.updatePart(id, index, { ...part, status: 'recalled' });
   }
   return { ...(await deps.store.get(id))!, recall };
+}
+
+/** The parts a recalled part's WeCom message carried (they share its msgid) are recalled with it. */
+async function recallCarried(deps: RecallDeps, carrier: { messageId: string; part: number }, msgid: string): Promise<void> {
+  for (const sendId of await deps.store.carriedBy(carrier.messageId, carrier.part)) {
+    const { messageId, part } = partOfSendId(sendId);
+    const state = await deps.store.getPart(messageId, part);
+    if (state?.status === 'sent' && state.msgid === msgid) await deps.store.updatePart(messageId, part, { ...state, status: 'recalled' });
+  }
 }

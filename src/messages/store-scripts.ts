@@ -6,6 +6,7 @@ const CREATE_MESSAGE = luaScript('createMessage');
 const START_PART = luaScript('startPart');
 const INDEX_MESSAGE = luaScript('indexMessage');
 const UPDATE_OPEN_PART = luaScript('updateOpenPart');
+const CARRY_PART = luaScript('carryPart');
 
 /** A message's record and its parts, all queued, in one step. */
 export async function createMessage(
@@ -34,4 +35,16 @@ export async function indexMessage(
   args: { entry: string; oldestKept: string; cap: number; ttlSeconds: number },
 ): Promise<void> {
   await INDEX_MESSAGE(redis, keys, [args.entry, args.oldestKept, args.cap, args.ttlSeconds]);
+}
+
+/** A carrier takes a waiting part (marks it sending) or gives it back (carryPart-1.lua): whether it did, and the state it had. */
+export async function carryPart(
+  redis: RedisClient,
+  partsKey: string,
+  part: number,
+  mode: 'take' | 'release',
+  state: string,
+): Promise<{ done: boolean; before?: string }> {
+  const [done, before] = (await CARRY_PART(redis, [partsKey], [part, mode, state])) as [number, string?];
+  return { done: done === 1, before };
 }

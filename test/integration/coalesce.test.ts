@@ -11,6 +11,7 @@ import { eventually, finalStatus, metricLines, startHarness, type Harness } from
 const OPS_KEY = '693a91f6-7b2c-4bc4-97a0-0ec2f1a5a0c1';
 const TEAM = 'coalesce-team-key-0123456789abcdef';
 const SOLO = 'coalesce-solo-key-0123456789abcdef';
+const OTHER = 'coalesce-other-key-0123456789abcdef';
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 /**
  * Budgets scaled down so a test takes seconds, at the gateway and the simulator alike: 30 per 6 s per member,
@@ -26,7 +27,12 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'wgw-coalesce-'));
   templatesDir = templatesWith(dir, ['group.note.yaml']);
   configFile = join(dir, 'gateway.yaml');
-  const keys = ['apiKeys:', `  - { name: team, key: ${TEAM} }`, `  - { name: solo, key: ${SOLO}, coalesce: false }`];
+  const keys = [
+    'apiKeys:',
+    `  - { name: team, key: ${TEAM} }`,
+    `  - { name: solo, key: ${SOLO}, coalesce: false }`,
+    `  - { name: other, key: ${OTHER} }`,
+  ];
   writeFileSync(configFile, `${keys.join('\n')}\n`);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -167,6 +173,45 @@ describe('coalescing parts waiting for a member', () => {
     expect(memberContents(h, 'coal04')).toHaveLength(36);
     expect(h.sim.dropped).toBe(0);
   }, 90_000);
+
+  it("when two keys send to one member over budget, then no merged message holds both keys' parts; a carried part is recalled only through its carrier, which takes back every part it carried", async () => {
+    const fill = await postInOrder(
+      h,
+      Array.from({ length: MEMBER_WINDOW.count }, (_, i) => note('text', marker('fill6', i), { users: ['coal06'] })),
+    );
+    const mine = Array.from({ length: 8 }, (_, i) => marker('kA', i));
+    const theirs = Array.from({ length: 8 }, (_, i) => marker('kB', i));
+    const ids: { id: string; key: string }[] = [];
+    for (let i = 0; i < 8; i++) {
+      ids.push({ id: (await postInOrder(h, [note('text', mine[i], { users: ['coal06'] })]))[0], key: TEAM });
+      ids.push({ id: (await postInOrder(h, [note('text', theirs[i], { users: ['coal06'] }, {})], OTHER))[0], key: OTHER });
+    }
+    await Promise.all(fill.map((id) => finalStatus(h.api, id, 30_000, TEAM)));
+    const views = await Promise.all(ids.map(({ id, key }) => finalStatus(h.api, id, 30_000, key)));
+    expect(views.every((v) => v.status === 'sent')).toBe(true);
+    const contents = memberContents(h, 'coal06');
+    expect(contents.some((c) => c.includes('kA-') && c.includes('kB-'))).toBe(false);
+    expect(eachOnceMergedInOrder(contents, mine) && eachOnceMergedInOrder(contents, theirs)).toBe(true);
+
+    const carried = views.find((v) => v.coalesced && ids.find((x) => x.id === v.id)!.key === TEAM)!;
+    expect(carried).toBeDefined();
+    const carrierId = carried.coalesced[0].coalescedInto.messageId;
+    const refused = await h.api.delete(`/v1/messages/${carried.id}`).set('Authorization', `Bearer ${TEAM}`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: 'not_recallable', message: expect.stringContaining(carrierId) });
+    expect((await h.api.get(`/v1/messages/${carried.id}`).set('Authorization', `Bearer ${TEAM}`)).body.status).toBe('sent');
+
+    const recalled = await h.api.delete(`/v1/messages/${carrierId}`).set('Authorization', `Bearer ${TEAM}`);
+    expect(recalled.status).toBe(200);
+    expect(recalled.body.status).toBe('recalled');
+    // Every part the carrier's WeCom message held is recalled with it (they share its msgid).
+    const sharing = views.filter((v) => v.msgid === carried.msgid);
+    expect(sharing.length).toBeGreaterThan(1);
+    for (const v of sharing) {
+      expect((await h.api.get(`/v1/messages/${v.id}`).set('Authorization', `Bearer ${TEAM}`)).body.status).toBe('recalled');
+    }
+    expect(h.sim.sent.find((m) => m.msgid === carried.msgid)?.recalled).toBe(true);
+  }, 90_000);
 });
 
 describe('coalescing parts waiting for a robot', () => {
@@ -275,4 +320,38 @@ describe('a carrier that dies after claiming', () => {
     // Three alone, the five waiting in one merged message.
     expect(contents).toHaveLength(4);
   }, 60_000);
+});
+
+describe('a coalescing pool in Redis', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: ENV() });
+  });
+  afterAll(() => h.close());
+
+  it("when a claim is settled done, then the pool's keys, the done set included, all expire", async () => {
+    const pool = new CoalescePool(h.redis, h.keys);
+    const at = { tag: 'ttl-test', pool: `text:${Date.now()}` };
+    expect(await pool.join(at, 'waiting_0', 1, { c: 'a' })).toBe(true);
+    const claim = await pool.claim(at, { sendId: 'carrier_0', place: 2, body: { c: 'b' } }, { bytes: 2048, separatorBytes: 7 }, Date.now());
+    expect(claim.kind).toBe('claimed');
+    await pool.settle(at, claim.kind === 'claimed' ? claim.id : '', ['waiting_0'], 'done', Date.now());
+    const done = h.keys.coalesce(at.tag, at.pool, 'done');
+    expect(await h.redis.zscore(done, 'waiting_0')).not.toBeNull();
+    expect(await h.redis.pttl(done)).toBeGreaterThan(0);
+    expect(await h.redis.pttl(done)).toBeLessThanOrEqual(3_600_000);
+  });
+
+  it('when a robot part left its line without being carried (failed, recalled), then the next claim drops its pool entry', async () => {
+    const pool = new CoalescePool(h.redis, h.keys);
+    const line = `coalesce-test:line:{robot-x}:${Date.now()}`;
+    const at = { tag: 'robot-x', pool: `robot:text:${Date.now()}`, line };
+    await h.redis.zadd(line, 1, 'head_0', 2, 'behind_0');
+    await pool.join(at, 'behind_0', 1, { c: 'b' });
+    await pool.join(at, 'gone_0', 1, { c: 'left the line' });
+    const claim = await pool.claim(at, { sendId: 'head_0', bytes: 1, usedUp: true }, { bytes: 4096, separatorBytes: 7 }, Date.now());
+    expect(claim.kind === 'claimed' && claim.parts.map((p) => p.sendId)).toEqual(['behind_0']);
+    expect(await h.redis.zscore(h.keys.coalesce(at.tag, at.pool, 'order'), 'gone_0')).toBeNull();
+    expect(await h.redis.hget(h.keys.coalesce(at.tag, at.pool, 'bodies'), 'gone_0')).toBeNull();
+  });
 });

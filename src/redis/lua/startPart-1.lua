@@ -1,6 +1,6 @@
 --[[
   A part's attempt begins (MessageStore.startPart). Sets `sending` only over a
-  state that may still be sent (not sent, recalled, or gone), keeping the last
+  state that may still be sent (not sent, recalled, gone, or being carried), keeping the last
   attempt's error: a retry against an unreachable WeCom hangs for seconds, and
   `sending` alone would hide why it is retrying.
 
@@ -14,6 +14,8 @@ local before = redis.call('HGET', KEYS[1], ARGV[1])
 if not before then return false end
 local state = cjson.decode(before)
 if state.status == 'sent' or state.status == 'recalled' then return before end
+-- A carrier is sending it within its merged message (carryPart-1): its mark stays.
+if state.status == 'sending' and state.coalescedInto then return before end
 local sending = ARGV[2]
 if state.error then
   local next = cjson.decode(sending)

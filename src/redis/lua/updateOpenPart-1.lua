@@ -11,5 +11,7 @@ local before = redis.call('HGET', KEYS[1], ARGV[1])
 if not before then return 0 end
 local status = cjson.decode(before).status
 if status == 'sent' or status == 'recalled' then return 0 end
+-- Being sent within a carrier's merged message (carryPart-1): a recall must keep answering being_sent.
+if status == 'sending' and cjson.decode(before).coalescedInto then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
