@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLAIM_LEASE_MS, CoalescePool } from '../../src/messages/coalesce-pool';
 import { SEPARATOR } from '../../src/messages/coalesce';
+import { carryPart, startPart, updateOpenPart } from '../../src/messages/store-scripts';
 import { QUEUES } from '../../src/queues/catalog';
 import { capturedLogs } from '../support/captured-logs';
 import { templatesWith } from '../support/fixture-templates';
@@ -340,6 +341,33 @@ describe('a coalescing pool in Redis', () => {
     expect(await h.redis.zscore(done, 'waiting_0')).not.toBeNull();
     expect(await h.redis.pttl(done)).toBeGreaterThan(0);
     expect(await h.redis.pttl(done)).toBeLessThanOrEqual(3_600_000);
+  });
+
+  it('when a carrier takes a waiting part, then it is sending (recall: being_sent), its own job keeps the mark, a release gives it back', async () => {
+    const worker = h.gateway.workers.find((w) => w.name === 'send')!;
+    await worker.pause();
+    const res = await h.api
+      .post('/v1/messages')
+      .set('Authorization', `Bearer ${TEAM}`)
+      .send(note('text', 'carried', { users: ['coal07'] }));
+    const parts = h.keys.messageParts(res.body.id);
+    const queued = (await h.redis.hget(parts, '0'))!;
+    const marked = JSON.stringify({ status: 'sending', attempts: 0, coalescedInto: { messageId: 'carrier', part: 0 }, updatedAt: 1 });
+    expect(await carryPart(h.redis, parts, 0, 'take', marked)).toEqual({ done: true, before: queued });
+    const refused = await h.api.delete(`/v1/messages/${res.body.id}`).set('Authorization', `Bearer ${TEAM}`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('being_sent');
+    // Its own job, starting or waiting meanwhile, does not write over the carrier's mark.
+    const mark = (await h.redis.hget(parts, '0'))!;
+    expect(await startPart(h.redis, parts, 0, JSON.stringify({ status: 'sending', attempts: 1, updatedAt: 2 }))).toBe(mark);
+    expect(await updateOpenPart(h.redis, parts, 0, JSON.stringify({ status: 'deferred', attempts: 0, updatedAt: 3 }))).toBe(false);
+    expect(await h.redis.hget(parts, '0')).toBe(mark);
+    expect((await carryPart(h.redis, parts, 0, 'release', queued)).done).toBe(true);
+    expect(JSON.parse((await h.redis.hget(parts, '0'))!).status).toBe('queued');
+    // A part sent (or failed, recalled) meanwhile is not taken.
+    await h.redis.hset(parts, '0', JSON.stringify({ status: 'failed', attempts: 3, updatedAt: 4 }));
+    expect((await carryPart(h.redis, parts, 0, 'take', marked)).done).toBe(false);
+    await worker.resume();
   });
 
   it('when a robot part left its line without being carried (failed, recalled), then the next claim drops its pool entry', async () => {
