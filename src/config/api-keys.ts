@@ -107,7 +107,7 @@ function describedKey(
     chats: entry.chats,
     recipientsPerHour: entry.recipientsPerHour,
     highPriority: entry.highPriority,
-    ...(entry.coalesce === false ? { coalesce: false } : {}),
+    ...(entry.coalesce === false ? { coalesce: false as const } : {}),
   };
   return { id: entry.name, key, permissions, scope, ...(entry.alertOwner ? { alertOwner: entry.alertOwner } : {}) };
 }

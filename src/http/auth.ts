@@ -20,8 +20,8 @@ export interface KeyScope {
   chats?: string[];
   /** Distinct users it may name an hour, in place of KEY_RECIPIENTS_PER_HOUR; 0 = no cap. */
   recipientsPerHour?: number;
-  /** false: this key's messages are never merged with others while they wait for a budget. */
-  coalesce?: boolean;
+  /** Only ever false (the key opted out: its messages are never merged while they wait for a budget); absent: merged. */
+  coalesce?: false;
 }
 
 /** Who is calling: an id that is not the key (a name from the config file, or a digest), what it may do and send. */
