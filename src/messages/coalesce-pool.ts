@@ -31,6 +31,9 @@ export interface PoolAddress {
   line?: string;
 }
 
+/** The bytes a merged message may hold, and its separator's. */
+type Limit = { bytes: number; separatorBytes: number };
+
 export type Claim =
   /** The carrier was carried already by another message. */
   | { kind: 'done' }
@@ -64,23 +67,24 @@ export class CoalescePool {
     return (await JOIN(this.redis, [order, bodies, done], [sendId, place, JSON.stringify(body), POOL_TTL_MS, keep])) === 1;
   }
 
+  /** Members: claims the earliest waiting parts within `limit`, the carrier joining the pool at its place (acceptance). */
+  claimWaiting(at: PoolAddress, carrier: { sendId: string; place: number; body: PooledBody }, limit: Limit, now: number): Promise<Claim> {
+    return this.claim(this.keysOf(at), carrier.sendId, [carrier.place, JSON.stringify(carrier.body)], limit, now);
+  }
+
   /**
-   * Claims the parts a carrier sends now, within `limit` bytes joined by `separatorBytes`.
-   * Members (`carrier.place`, `carrier.body`): the earliest waiting, the carrier joining at its place.
-   * Robots (`at.line`, `carrier.bytes`): the parts right behind the carrier in its line, when this send used up
-   * the robot's budget (`carrier.usedUp`) or the carrier had found it used up.
+   * Robots (`at.line`): claims the parts right behind the carrier in its line, when this send used up the robot's
+   * budget (`usedUp`) or the carrier had found it used up; `bytes`: the carrier's own content's.
    */
-  async claim(
-    at: PoolAddress,
-    carrier: { sendId: string; place?: number; body?: PooledBody; bytes?: number; usedUp?: boolean },
-    limit: { bytes: number; separatorBytes: number },
-    now: number,
-  ): Promise<Claim> {
+  claimBehind(at: PoolAddress & { line: string }, carrier: { sendId: string; bytes: number; usedUp: boolean }, limit: Limit, now: number) {
+    return this.claim([...this.keysOf(at), at.line], carrier.sendId, [carrier.bytes, carrier.usedUp ? 1 : 0], limit, now);
+  }
+
+  /** One claim (coalesceClaim-n.lua: its last two arguments are the members' or the robots' by the keys' count). */
+  private async claim(keys: string[], sendId: string, extra: (string | number)[], limit: Limit, now: number): Promise<Claim> {
     const id = randomUUID();
-    const keys = [...this.keysOf(at), ...(at.line ? [at.line] : [])];
-    const args = [now, this.leaseMs, id, carrier.sendId, limit.bytes, limit.separatorBytes, POOL_TTL_MS];
-    const extra = at.line ? [carrier.bytes ?? 0, carrier.usedUp ? 1 : 0] : [carrier.place ?? 0, JSON.stringify(carrier.body ?? { c: '' })];
-    const answer = (await CLAIM(this.redis, keys, [...args, ...extra])) as string[];
+    const args = [now, this.leaseMs, id, sendId, limit.bytes, limit.separatorBytes, POOL_TTL_MS, ...extra];
+    const answer = (await CLAIM(this.redis, keys, args)) as string[];
     if (answer[0] === 'done') return { kind: 'done' };
     if (answer[0] === 'alone') return { kind: 'alone' };
     if (answer[0] === 'carried') return { kind: 'carried', until: Number(answer[1]) };

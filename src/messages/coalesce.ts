@@ -84,7 +84,12 @@ export class Carrier {
   /** Members: claims the earliest waiting parts; `done` or `carried` answers when to look again instead. */
   async claimWaiting(): Promise<{ until: number } | undefined> {
     const place = this.data.acceptedAt;
-    const claim = await this.deps.pool.claim(this.at, { sendId: this.sendId, place, body: this.ownBody }, this.limits, this.deps.clock());
+    const claim = await this.deps.pool.claimWaiting(
+      this.at,
+      { sendId: this.sendId, place, body: this.ownBody },
+      this.limits,
+      this.deps.clock(),
+    );
     if (claim.kind === 'done') return { until: this.deps.clock() };
     if (claim.kind === 'carried') return { until: claim.until };
     if (claim.kind === 'claimed') await this.keep(claim);
@@ -93,8 +98,9 @@ export class Carrier {
 
   /** Robots: claims the waiting parts right behind this one in its robot's line, if the robot's budget is used up (see claim). */
   async claimBehind(usedUp: boolean): Promise<void> {
+    if (!this.at.line) return;
     const carrier = { sendId: this.sendId, bytes: byteLength(this.own), usedUp };
-    const claim = await this.deps.pool.claim(this.at, carrier, this.limits, this.deps.clock());
+    const claim = await this.deps.pool.claimBehind({ ...this.at, line: this.at.line }, carrier, this.limits, this.deps.clock());
     if (claim.kind === 'claimed') await this.keep(claim);
   }
 

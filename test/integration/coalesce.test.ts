@@ -291,7 +291,7 @@ describe('a carrier that dies after claiming', () => {
     expect(names).toHaveLength(1);
     const poolName = names[0].slice(names[0].indexOf('}:') + 2, -':order'.length);
     const at = { tag, pool: poolName };
-    const ghost = await pool.claim(
+    const ghost = await pool.claimWaiting(
       at,
       { sendId: 'ghost_0', place: 0, body: { c: 'ghost' } },
       { bytes: 2048, separatorBytes: 7 },
@@ -334,7 +334,12 @@ describe('a coalescing pool in Redis', () => {
     const pool = new CoalescePool(h.redis, h.keys);
     const at = { tag: 'ttl-test', pool: `text:${Date.now()}` };
     expect(await pool.join(at, 'waiting_0', 1, { c: 'a' })).toBe(true);
-    const claim = await pool.claim(at, { sendId: 'carrier_0', place: 2, body: { c: 'b' } }, { bytes: 2048, separatorBytes: 7 }, Date.now());
+    const claim = await pool.claimWaiting(
+      at,
+      { sendId: 'carrier_0', place: 2, body: { c: 'b' } },
+      { bytes: 2048, separatorBytes: 7 },
+      Date.now(),
+    );
     expect(claim.kind).toBe('claimed');
     await pool.settle(at, claim.kind === 'claimed' ? claim.id : '', ['waiting_0'], 'done', Date.now());
     const done = h.keys.coalesce(at.tag, at.pool, 'done');
@@ -377,7 +382,7 @@ describe('a coalescing pool in Redis', () => {
     await h.redis.zadd(line, 1, 'head_0', 2, 'behind_0');
     await pool.join(at, 'behind_0', 1, { c: 'b' });
     await pool.join(at, 'gone_0', 1, { c: 'left the line' });
-    const claim = await pool.claim(at, { sendId: 'head_0', bytes: 1, usedUp: true }, { bytes: 4096, separatorBytes: 7 }, Date.now());
+    const claim = await pool.claimBehind(at, { sendId: 'head_0', bytes: 1, usedUp: true }, { bytes: 4096, separatorBytes: 7 }, Date.now());
     expect(claim.kind === 'claimed' && claim.parts.map((p) => p.sendId)).toEqual(['behind_0']);
     expect(await h.redis.zscore(h.keys.coalesce(at.tag, at.pool, 'order'), 'gone_0')).toBeNull();
     expect(await h.redis.hget(h.keys.coalesce(at.tag, at.pool, 'bodies'), 'gone_0')).toBeNull();
