@@ -175,7 +175,7 @@ describe('coalescing parts waiting for a member', () => {
     expect(h.sim.dropped).toBe(0);
   }, 90_000);
 
-  it("when two keys send to one member over budget, then no merged message holds both keys' parts; a carried part is recalled only through its carrier, which takes back every part it carried", async () => {
+  it('when two keys send to one member over budget, then none merges both; a carried part is recalled via its carrier, which takes all back', async () => {
     const fill = await postInOrder(
       h,
       Array.from({ length: MEMBER_WINDOW.count }, (_, i) => note('text', marker('fill6', i), { users: ['coal06'] })),
