@@ -365,10 +365,15 @@ describe('a coalescing pool in Redis', () => {
     // Its own job, starting or waiting meanwhile, does not write over the carrier's mark.
     const mark = (await h.redis.hget(parts, '0'))!;
     expect(await startPart(h.redis, parts, 0, JSON.stringify({ status: 'sending', attempts: 1, updatedAt: 2 }))).toBe(mark);
-    expect(await updateOpenPart(h.redis, parts, 0, JSON.stringify({ status: 'deferred', attempts: 0, updatedAt: 3 }))).toBe(false);
-    expect(await h.redis.hget(parts, '0')).toBe(mark);
     expect((await carryPart(h.redis, parts, 0, 'release', queued)).done).toBe(true);
-    expect(JSON.parse((await h.redis.hget(parts, '0'))!).status).toBe('queued');
+    expect(await h.redis.hget(parts, '0')).toBe(queued);
+    // Taken again, and its own job meant it to wait meanwhile: given back, it waits as its job meant.
+    await carryPart(h.redis, parts, 0, 'take', marked);
+    const waiting = { status: 'deferred', attempts: 0, until: 5, reason: 'over budget', updatedAt: 3 };
+    expect(await updateOpenPart(h.redis, parts, 0, JSON.stringify(waiting))).toBe(false);
+    expect(JSON.parse((await h.redis.hget(parts, '0'))!).status).toBe('sending');
+    expect((await carryPart(h.redis, parts, 0, 'release', queued)).done).toBe(true);
+    expect(JSON.parse((await h.redis.hget(parts, '0'))!)).toEqual(waiting);
     // A part sent (or failed, recalled) meanwhile is not taken.
     await h.redis.hset(parts, '0', JSON.stringify({ status: 'failed', attempts: 3, updatedAt: 4 }));
     expect((await carryPart(h.redis, parts, 0, 'take', marked)).done).toBe(false);
